@@ -1,0 +1,220 @@
+//! The reverse sweep, and the [`Gradients`] it returns.
+//!
+//! Recording order is a topological order: every node is recorded after its
+//! operands. So back-propagation needs no graph search and no sort. It is one loop,
+//! from the output down to node 0:
+//!
+//! ```text
+//! adjoint[output] = 1
+//! for node in (0..=output).rev():
+//!     for (operand, partial) in edges(node):
+//!         adjoint[operand] += adjoint[node] * partial
+//! ```
+//!
+//! When the loop reaches a node, every node that uses it has a larger index and has
+//! already been visited, so its adjoint is complete: that is the chain rule, summed
+//! over all paths. Cost: O(nodes + edges) up to the output, no recursion, no
+//! allocation once the adjoint buffer has grown (it is recycled when a
+//! [`Gradients`] is dropped).
+//!
+//! A node whose adjoint is exactly zero passes nothing on. So a node the output does
+//! not depend on can never leak a NaN partial (say, `sqrt(-1)` computed on the side)
+//! into the gradients of the nodes it uses.
+
+use std::fmt;
+use std::ops::Index;
+
+use crate::tape::{Recording, Tape};
+use crate::var::Var;
+
+/// ∂output/∂node for every node of a tape, from one reverse sweep.
+///
+/// Index it with a [`Var`] (`g[x]`) or call [`wrt`](Gradients::wrt). A node the
+/// output does not depend on, including any node recorded after the output, has
+/// gradient 0.0. Dropping a `Gradients` hands its buffer back to the tape for the
+/// next sweep.
+///
+/// ```
+/// use chainrule::{Gradients, Tape};
+///
+/// let tape = Tape::new();
+/// let a = tape.var(2.0);
+/// let b = tape.var(3.0);
+/// let y = a * b + a;
+/// let g: Gradients = y.backward();
+/// assert_eq!((g[a], g[b], g.wrt(y)), (4.0, 2.0, 1.0));
+/// ```
+pub struct Gradients<'t> {
+    tape: &'t Tape,
+    output: u32,
+    adjoints: Vec<f64>,
+}
+
+impl<'t> Gradients<'t> {
+    pub(crate) fn sweep_from(output: Var<'t>) -> Self {
+        let tape = output.tape;
+        let mut adjoints = tape.spare_adjoints.take();
+        adjoints.clear();
+        adjoints.resize(output.index as usize + 1, 0.0);
+        adjoints[output.index as usize] = 1.0;
+        sweep(&tape.recording.borrow(), &mut adjoints);
+        Gradients {
+            tape,
+            output: output.index,
+            adjoints,
+        }
+    }
+
+    /// ∂output/∂x: 0.0 for a node the output does not depend on.
+    ///
+    /// # Panics
+    /// If `x` belongs to another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.0);
+    /// let unused = tape.var(5.0);
+    /// let g = (x * 3.0).backward();
+    /// assert_eq!((g.wrt(x), g.wrt(unused)), (3.0, 0.0));
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn wrt(&self, x: Var<'_>) -> f64 {
+        self.check_tape(x);
+        self.adjoints.get(x.index as usize).copied().unwrap_or(0.0)
+    }
+
+    /// The gradient of the node at `index` (0.0 beyond the output).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let g = x.square().backward();
+    /// assert_eq!(g.by_index(x.index()), 4.0);
+    /// ```
+    #[inline]
+    pub fn by_index(&self, index: usize) -> f64 {
+        self.adjoints.get(index).copied().unwrap_or(0.0)
+    }
+
+    /// The node the sweep started from.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let y = tape.var(2.0).exp();
+    /// assert_eq!(y.backward().output(), y.index());
+    /// ```
+    pub fn output(&self) -> usize {
+        self.output as usize
+    }
+
+    /// The tape the gradients were swept on.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let g = tape.var(1.0).backward();
+    /// assert!(std::ptr::eq(g.tape(), &tape));
+    /// ```
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
+    /// The gradient of every node from 0 to the output, by index.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = x * 5.0;
+    /// assert_eq!(y.backward().as_slice(), &[5.0, 1.0]);
+    /// ```
+    pub fn as_slice(&self) -> &[f64] {
+        &self.adjoints
+    }
+
+    /// The gradients of `vars`, in order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[1.0, 2.0]);
+    /// let y = w[0] * w[1];
+    /// assert_eq!(y.backward().wrt_all(&w), vec![2.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn wrt_all(&self, vars: &[Var<'_>]) -> Vec<f64> {
+        vars.iter().map(|&v| self.wrt(v)).collect()
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    fn check_tape(&self, x: Var<'_>) {
+        if !std::ptr::eq(self.tape, x.tape) {
+            foreign_var(x.index);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn foreign_var(index: u32) -> ! {
+    panic!("chainrule: asked Gradients for node #{index} of another tape")
+}
+
+impl<'t> Index<Var<'t>> for Gradients<'t> {
+    type Output = f64;
+
+    /// `g[x]` is [`g.wrt(x)`](Gradients::wrt).
+    #[inline]
+    #[track_caller]
+    fn index(&self, x: Var<'t>) -> &f64 {
+        self.check_tape(x);
+        self.adjoints.get(x.index as usize).unwrap_or(&0.0)
+    }
+}
+
+impl Drop for Gradients<'_> {
+    fn drop(&mut self) {
+        // Hand the buffer back so the next sweep on this tape allocates nothing.
+        let adjoints = std::mem::take(&mut self.adjoints);
+        let spare = self.tape.spare_adjoints.take();
+        self.tape
+            .spare_adjoints
+            .set(if adjoints.capacity() >= spare.capacity() {
+                adjoints
+            } else {
+                spare
+            });
+    }
+}
+
+impl fmt::Debug for Gradients<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gradients")
+            .field("output", &self.output)
+            .field("adjoints", &self.adjoints)
+            .finish()
+    }
+}
+
+/// The reverse sweep over nodes `0..adjoints.len()`, whose last is the seeded output.
+#[inline]
+fn sweep(rec: &Recording, adjoints: &mut [f64]) {
+    let n = adjoints.len();
+    let starts = &rec.edge_starts[..n];
+    let mut end = rec
+        .edge_starts
+        .get(n)
+        .map_or(rec.operands.len(), |&e| e as usize);
+    for node in (0..n).rev() {
+        let start = starts[node] as usize;
+        let adjoint = adjoints[node];
+        if adjoint != 0.0 {
+            let operands = &rec.operands[start..end];
+            let partials = &rec.partials[start..end];
+            for (&operand, &partial) in operands.iter().zip(partials) {
+                adjoints[operand as usize] += adjoint * partial;
+            }
+        }
+        end = start;
+    }
+}

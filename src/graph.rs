@@ -1,0 +1,170 @@
+//! The graph view: the tape as a [`petgraph::Graph`], built on demand.
+//!
+//! The fast path never builds a graph: recording order already is a topological
+//! order. The view is for looking at the computation (reachability, explanations,
+//! drawings) and for checking the fast path against the textbook algorithm,
+//! [`textbook_backward`]: sort the graph topologically, then sweep it in reverse.
+
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::Direction;
+
+use crate::tape::{Op, Tape};
+use crate::var::Var;
+
+/// A node of the graph view: one node of the tape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    /// Its index in the tape (equal to its `NodeIndex` in the view).
+    pub index: usize,
+    /// What it computes.
+    pub op: Op,
+    /// Its label, if one was given with [`Var::named`].
+    pub label: Option<String>,
+    /// Its value from the forward pass.
+    pub value: f64,
+}
+
+/// An edge of the graph view, from an operand to the node that uses it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GraphEdge {
+    /// The local partial derivative ∂node/∂operand.
+    pub partial: f64,
+    /// Which operand of the node this edge is (0 for the first).
+    pub slot: usize,
+}
+
+/// The tape as a directed graph: edges run from each operand to the node using it
+/// (the direction values flow), and parallel edges are kept: `a + a` has two.
+pub type TapeGraph = DiGraph<GraphNode, GraphEdge, u32>;
+
+impl Tape {
+    /// Builds the graph view of every node recorded so far. Node `i` of the tape is
+    /// `NodeIndex::new(i)` of the graph; edges are added in recording order.
+    ///
+    /// Cost: O(nodes + edges) time and memory, on each call.
+    ///
+    /// ```
+    /// use petgraph::graph::NodeIndex;
+    ///
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(2.0).named("a");
+    /// let y = a + a;
+    /// let graph = tape.graph();
+    /// assert_eq!(graph.node_count(), 2);
+    /// assert_eq!(graph.edges_connecting(NodeIndex::new(0), NodeIndex::new(1)).count(), 2);
+    /// assert_eq!(graph[NodeIndex::new(y.index())].value, 4.0);
+    /// ```
+    pub fn graph(&self) -> TapeGraph {
+        let n = self.len();
+        let rec = self.recording.borrow();
+        let mut graph = TapeGraph::with_capacity(n, rec.operands.len());
+        for index in 0..n {
+            graph.add_node(GraphNode {
+                index,
+                op: rec.ops[index],
+                label: self.label(index),
+                value: rec.values[index],
+            });
+        }
+        for node in 0..n {
+            let range = rec.edge_range(node);
+            for (slot, e) in range.enumerate() {
+                graph.add_edge(
+                    NodeIndex::new(rec.operands[e] as usize),
+                    NodeIndex::new(node),
+                    GraphEdge {
+                        partial: rec.partials[e],
+                        slot,
+                    },
+                );
+            }
+        }
+        graph
+    }
+}
+
+/// The textbook backward pass, on the graph view: `petgraph::algo::toposort`, then
+/// a sweep in reverse topological order. The reference the fast sweep is tested
+/// against; it returns ∂output/∂node for every node of the tape.
+///
+/// Each node pulls its adjoint from the nodes that use it,
+/// `adjoint[x] = Σ adjoint[user] · ∂user/∂x`, adding the terms in one fixed order
+/// (users from the last recorded down, a user's operands in order) and skipping
+/// users whose adjoint is zero. With the same order of floating-point additions as
+/// the fast path, the two agree exactly, not merely to a tolerance.
+///
+/// Cost: O(nodes + edges) plus the sort of each node's outgoing edges; iterative
+/// (petgraph's toposort keeps its own stack).
+///
+/// # Panics
+/// If the graph has a cycle (a tape never has one), or `output` is not a node of it.
+///
+/// ```
+/// use chainrule::{graph::textbook_backward, Tape};
+///
+/// let tape = Tape::new();
+/// let x = tape.var(0.5);
+/// let y = (x * x).sin() + x;
+/// let fast = y.backward();
+/// let textbook = textbook_backward(&tape.graph(), y.index());
+/// assert_eq!(fast.as_slice(), &textbook[..=y.index()]);
+/// ```
+pub fn textbook_backward(graph: &TapeGraph, output: usize) -> Vec<f64> {
+    let order = toposort(graph, None).expect("a tape's graph has no cycle");
+    let mut adjoints = vec![0.0; graph.node_count()];
+    let output = NodeIndex::new(output);
+    assert!(
+        output.index() < graph.node_count(),
+        "output is not a node of the graph"
+    );
+    let mut users: Vec<(NodeIndex, EdgeIndex)> = Vec::new();
+    for &x in order.iter().rev() {
+        if x == output {
+            adjoints[x.index()] = 1.0;
+            continue;
+        }
+        users.clear();
+        users.extend(graph.edges_directed(x, Direction::Outgoing).map(|e| {
+            (
+                petgraph::visit::EdgeRef::target(&e),
+                petgraph::visit::EdgeRef::id(&e),
+            )
+        }));
+        // Users from the last recorded down; a user's edges in operand order.
+        users.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut adjoint = 0.0;
+        for &(user, edge) in &users {
+            let user_adjoint = adjoints[user.index()];
+            if user_adjoint != 0.0 && user.index() <= output.index() {
+                adjoint += user_adjoint * graph[edge].partial;
+            }
+        }
+        adjoints[x.index()] = adjoint;
+    }
+    adjoints
+}
+
+impl<'t> Var<'t> {
+    /// The indices of every node this variable depends on (itself included), found
+    /// on the graph view by an iterative depth-first search, in ascending order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let _unused = tape.var(2.0);
+    /// let y = a.exp();
+    /// assert_eq!(y.ancestors(), vec![0, 2]);
+    /// ```
+    pub fn ancestors(self) -> Vec<usize> {
+        let graph = self.tape.graph();
+        let reversed = petgraph::visit::Reversed(&graph);
+        let mut dfs = petgraph::visit::Dfs::new(reversed, NodeIndex::new(self.index()));
+        let mut found = Vec::new();
+        while let Some(node) = dfs.next(reversed) {
+            found.push(node.index());
+        }
+        found.sort_unstable();
+        found
+    }
+}

@@ -1,0 +1,79 @@
+//! # chainrule
+//!
+//! Scalar reverse-mode automatic differentiation on a flat tape: backpropagation
+//! you can read, check path by path, and measure.
+//!
+//! A [`Tape`] records every operation of a forward pass as a node. [`Var::backward`]
+//! is one reverse sweep over the tape, so the chain rule you derive by hand is
+//! exactly what the engine does.
+//!
+//! ```
+//! use chainrule::{Gradients, Tape, Var};
+//!
+//! let mut tape = Tape::new();
+//! {
+//!     let x: Var = tape.var(-4.0);                   // a leaf: an input or a parameter
+//!     let y = (x * 2.0 + 1.0).sigmoid().named("y"); // any node can carry a label
+//!     let g: Gradients = y.backward();               // one reverse sweep
+//!     assert_eq!(g.wrt(x), g[x]);                    // dy/dx
+//!     let s = y.value();
+//!     assert!((g[x] - 2.0 * s * (1.0 - s)).abs() < 1e-15);
+//! }
+//! tape.clear(); // forget the nodes, keep the memory
+//! ```
+//!
+//! ## The parts
+//!
+//! - [`tape`]: recording. A flat arena of nodes in recording order, a structure of
+//!   arrays: values, ops, and per edge the operand's index and the local partial
+//!   derivative. No allocation per node.
+//! - [`ops`]: the calculus. Every op's value and its partial derivatives side by
+//!   side, each documented with its derivative and its value at any kink.
+//! - [`backward`]: the sweep. Recording order is a topological order (a node is
+//!   recorded after its operands), so back-propagation is a plain backwards loop of
+//!   `adjoint[operand] += adjoint[node] * partial`: no recursion, no sort.
+//! - [`graph`]: the graph view. A [`petgraph::Graph`] of the tape on demand, for
+//!   reachability, explanations and drawings, and a textbook backward pass
+//!   (toposort, then sweep) that the fast path is tested against.
+//! - [`Scalar`]: one generic function computes the primal on `f64` and records on
+//!   [`Var`] — the very same source.
+//!
+//! ## Training loops
+//!
+//! Keep the parameters as plain `f64` between steps, bind them to the tape for
+//! each step, and reuse the tape with [`Tape::clear`]. Dropping a [`Gradients`]
+//! hands its buffer back to the tape, so a loop like this allocates nothing after
+//! its first step:
+//!
+//! ```
+//! use chainrule::{Scalar, Tape, Var};
+//!
+//! let mut w = 0.0_f64;
+//! let mut tape = Tape::new();
+//! for _ in 0..100 {
+//!     tape.clear();
+//!     let grad = {
+//!         let wv = tape.var(w);
+//!         let loss = (wv * 3.0 - 6.0).square(); // minimum at w = 2
+//!         loss.backward()[wv]
+//!     };
+//!     w -= 0.05 * grad;
+//! }
+//! assert!((w - 2.0).abs() < 1e-9);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backward;
+pub mod graph;
+pub mod ops;
+mod scalar;
+pub mod tape;
+mod var;
+pub mod workloads;
+
+pub use backward::Gradients;
+pub use scalar::Scalar;
+pub use tape::{Op, Tape};
+pub use var::Var;

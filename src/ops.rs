@@ -1,0 +1,687 @@
+//! The calculus: every op's value and local partial derivatives, in one place.
+//!
+//! Each op computes its value and ∂value/∂operand side by side and records them as
+//! one node, so `y = x.tanh()` and `∂y/∂x = 1 − y²` are read together, as on paper.
+//! Derivatives reuse the forward value where that is cheaper (exp, tanh, sigmoid,
+//! sqrt). Where a function has a kink, the value used there follows PyTorch and is
+//! stated in the method's documentation.
+//!
+//! An operation with an `f64` constant records a single node with one edge: the
+//! constant folds into the partial and never becomes a leaf.
+
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use smallvec::SmallVec;
+
+use crate::tape::Op;
+use crate::var::Var;
+
+/// The logistic function 1 / (1 + e^−x), finite and exact for every finite `x`
+/// (it never evaluates e^x for a large positive x).
+#[inline(always)]
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// ln(1 + e^x) as max(x, 0) + ln(1 + e^−|x|): no overflow for large |x|.
+#[inline(always)]
+pub(crate) fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+#[inline(always)]
+pub(crate) fn relu(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
+#[inline(always)]
+pub(crate) fn leaky_relu(x: f64, alpha: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        alpha * x
+    }
+}
+
+/// Which operand `max` returns: the first on a tie, and the one that is not NaN
+/// (as [`f64::max`]).
+#[inline(always)]
+pub(crate) fn max_picks_first(a: f64, b: f64) -> bool {
+    a >= b || b.is_nan()
+}
+
+/// Which operand `min` returns: the first on a tie, and the one that is not NaN
+/// (as [`f64::min`]).
+#[inline(always)]
+pub(crate) fn min_picks_first(a: f64, b: f64) -> bool {
+    a <= b || b.is_nan()
+}
+
+impl<'t> Var<'t> {
+    /// Records a node with one operand.
+    #[inline(always)]
+    fn unary(self, op: Op, value: f64, partial: f64) -> Var<'t> {
+        let index = self.tape.push_node(op, value, &[self.index], &[partial]);
+        Var::from_parts(self.tape, index, value)
+    }
+
+    /// Records a node with two operands (checked to share a tape).
+    #[inline(always)]
+    #[track_caller]
+    fn binary(self, other: Var<'t>, op: Op, value: f64, d_self: f64, d_other: f64) -> Var<'t> {
+        self.same_tape(other);
+        let index = self
+            .tape
+            .push_node(op, value, &[self.index, other.index], &[d_self, d_other]);
+        Var::from_parts(self.tape, index, value)
+    }
+
+    /// The logistic sigmoid σ(x) = 1 / (1 + e^−x).
+    ///
+    /// Derivative: σ'(x) = σ(x)·(1 − σ(x)). Finite and exact at ±1000 (σ = 1 or 0,
+    /// σ' = 0): e^x is never evaluated for a large positive x.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// let y = x.sigmoid();
+    /// assert_eq!((y.value(), y.backward()[x]), (0.5, 0.25));
+    /// ```
+    #[inline]
+    pub fn sigmoid(self) -> Var<'t> {
+        let s = sigmoid(self.value);
+        self.unary(Op::Sigmoid, s, s * (1.0 - s))
+    }
+
+    /// The hyperbolic tangent.
+    ///
+    /// Derivative: 1 − tanh²(x). Finite at ±1000 (±1, derivative 0).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.tanh().backward()[x], 1.0);
+    /// ```
+    #[inline]
+    pub fn tanh(self) -> Var<'t> {
+        let t = self.value.tanh();
+        self.unary(Op::Tanh, t, 1.0 - t * t)
+    }
+
+    /// The rectifier max(x, 0).
+    ///
+    /// Derivative: 1 for x > 0, else 0; **0 at x = 0** (as PyTorch).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.relu().backward()[x], 0.0);
+    /// ```
+    #[inline]
+    pub fn relu(self) -> Var<'t> {
+        let d = if self.value > 0.0 { 1.0 } else { 0.0 };
+        self.unary(Op::Relu, relu(self.value), d)
+    }
+
+    /// The leaky rectifier: x for x > 0, else alpha·x.
+    ///
+    /// Derivative: 1 for x > 0, else alpha; **alpha at x = 0** (as PyTorch).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(-2.0);
+    /// let y = x.leaky_relu(0.01);
+    /// assert_eq!((y.value(), y.backward()[x]), (-0.02, 0.01));
+    /// ```
+    #[inline]
+    pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
+        let d = if self.value > 0.0 { 1.0 } else { alpha };
+        self.unary(Op::LeakyRelu, leaky_relu(self.value, alpha), d)
+    }
+
+    /// softplus(x) = ln(1 + e^x), computed as max(x, 0) + ln(1 + e^−|x|).
+    ///
+    /// Derivative: σ(x). Finite and exact at ±1000 (1000 and 0; derivative 1 and 0).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1000.0);
+    /// let y = x.softplus();
+    /// assert_eq!((y.value(), y.backward()[x]), (1000.0, 1.0));
+    /// ```
+    #[inline]
+    pub fn softplus(self) -> Var<'t> {
+        self.unary(Op::Softplus, softplus(self.value), sigmoid(self.value))
+    }
+
+    /// e^x.
+    ///
+    /// Derivative: e^x (the value itself). Overflows to +inf past x ≈ 709.78.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.exp().backward()[x], 1.0);
+    /// ```
+    #[inline]
+    pub fn exp(self) -> Var<'t> {
+        let e = self.value.exp();
+        self.unary(Op::Exp, e, e)
+    }
+
+    /// The natural logarithm.
+    ///
+    /// Derivative: 1/x. ln(0) = −inf and ln(x < 0) = NaN, as [`f64::ln`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(x.ln().backward()[x], 0.25);
+    /// ```
+    #[inline]
+    pub fn ln(self) -> Var<'t> {
+        self.unary(Op::Ln, self.value.ln(), 1.0 / self.value)
+    }
+
+    /// The square root.
+    ///
+    /// Derivative: 1 / (2√x); +inf at x = 0. √(x < 0) = NaN, as [`f64::sqrt`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(x.sqrt().backward()[x], 0.25);
+    /// ```
+    #[inline]
+    pub fn sqrt(self) -> Var<'t> {
+        let r = self.value.sqrt();
+        self.unary(Op::Sqrt, r, 0.5 / r)
+    }
+
+    /// x^n for an integer constant n.
+    ///
+    /// Derivative: n·x^(n−1); 0 for n = 0.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// assert_eq!(x.powi(3).backward()[x], 12.0);
+    /// ```
+    #[inline]
+    pub fn powi(self, n: i32) -> Var<'t> {
+        let d = if n == 0 {
+            0.0
+        } else {
+            n as f64 * self.value.powi(n - 1)
+        };
+        self.unary(Op::Powi, self.value.powi(n), d)
+    }
+
+    /// x^c for a real constant c.
+    ///
+    /// Derivative: c·x^(c−1); 0 for c = 0. A negative x with a non-integer c gives
+    /// NaN, as [`f64::powf`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(x.powf(0.5).backward()[x], 0.25);
+    /// ```
+    #[inline]
+    pub fn powf(self, c: f64) -> Var<'t> {
+        let d = if c == 0.0 {
+            0.0
+        } else {
+            c * self.value.powf(c - 1.0)
+        };
+        self.unary(Op::Powf, self.value.powf(c), d)
+    }
+
+    /// x^y with both the base x (`self`) and the exponent y variable.
+    ///
+    /// Derivatives: ∂/∂x = y·x^(y−1), taken as 0 where y = 0; ∂/∂y = x^y·ln x, taken
+    /// as 0 where x = 0 and y ≥ 0 (both as PyTorch).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = tape.var(3.0);
+    /// let g = x.pow(y).backward();
+    /// assert_eq!(g[x], 12.0);
+    /// assert!((g[y] - 8.0 * 2f64.ln()).abs() < 1e-15);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn pow(self, exponent: Var<'t>) -> Var<'t> {
+        let (x, y) = (self.value, exponent.value);
+        let value = x.powf(y);
+        let d_base = if y == 0.0 { 0.0 } else { y * x.powf(y - 1.0) };
+        let d_exponent = if x == 0.0 && y >= 0.0 {
+            0.0
+        } else {
+            value * x.ln()
+        };
+        self.binary(exponent, Op::Pow, value, d_base, d_exponent)
+    }
+
+    /// The absolute value.
+    ///
+    /// Derivative: sign(x): 1 for x > 0, −1 for x < 0, **0 at x = 0** (as PyTorch).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(-3.0);
+    /// assert_eq!(x.abs().backward()[x], -1.0);
+    /// ```
+    #[inline]
+    pub fn abs(self) -> Var<'t> {
+        let d = if self.value > 0.0 {
+            1.0
+        } else if self.value < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        self.unary(Op::Abs, self.value.abs(), d)
+    }
+
+    /// The sine.
+    ///
+    /// Derivative: cos x.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.sin().backward()[x], 1.0);
+    /// ```
+    #[inline]
+    pub fn sin(self) -> Var<'t> {
+        let (s, c) = self.value.sin_cos();
+        self.unary(Op::Sin, s, c)
+    }
+
+    /// The cosine.
+    ///
+    /// Derivative: −sin x.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.cos().backward()[x], 0.0);
+    /// ```
+    #[inline]
+    pub fn cos(self) -> Var<'t> {
+        let (s, c) = self.value.sin_cos();
+        self.unary(Op::Cos, c, -s)
+    }
+
+    /// The reciprocal 1/x.
+    ///
+    /// Derivative: −1/x². At x = 0: +inf with derivative −inf.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// assert_eq!(x.recip().backward()[x], -0.25);
+    /// ```
+    #[inline]
+    pub fn recip(self) -> Var<'t> {
+        let r = 1.0 / self.value;
+        self.unary(Op::Recip, r, -r * r)
+    }
+
+    /// x².
+    ///
+    /// Derivative: 2x.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(3.0);
+    /// assert_eq!(x.square().backward()[x], 6.0);
+    /// ```
+    #[inline]
+    pub fn square(self) -> Var<'t> {
+        self.unary(Op::Square, self.value * self.value, 2.0 * self.value)
+    }
+
+    /// The larger of `self` and `other`.
+    ///
+    /// Derivative: 1 for the operand returned, 0 for the other. **On a tie `self`
+    /// is returned and takes the whole gradient.** If one value is NaN the other is
+    /// returned, as [`f64::max`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let b = tape.var(1.0);
+    /// let g = a.max(b).backward();
+    /// assert_eq!((g[a], g[b]), (1.0, 0.0));
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn max(self, other: Var<'t>) -> Var<'t> {
+        if max_picks_first(self.value, other.value) {
+            self.binary(other, Op::Max, self.value, 1.0, 0.0)
+        } else {
+            self.binary(other, Op::Max, other.value, 0.0, 1.0)
+        }
+    }
+
+    /// The smaller of `self` and `other`.
+    ///
+    /// Derivative: 1 for the operand returned, 0 for the other. **On a tie `self`
+    /// is returned and takes the whole gradient.** If one value is NaN the other is
+    /// returned, as [`f64::min`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(2.0);
+    /// let b = tape.var(1.0);
+    /// let g = a.min(b).backward();
+    /// assert_eq!((g[a], g[b]), (0.0, 1.0));
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn min(self, other: Var<'t>) -> Var<'t> {
+        if min_picks_first(self.value, other.value) {
+            self.binary(other, Op::Min, self.value, 1.0, 0.0)
+        } else {
+            self.binary(other, Op::Min, other.value, 0.0, 1.0)
+        }
+    }
+
+    /// A neuron's weighted sum `((w₀·x₀ + w₁·x₁) + … ) + b`, summed left to right,
+    /// recorded as **one** node with an edge to every weight, input and the bias.
+    ///
+    /// Derivatives: ∂/∂wᵢ = xᵢ, ∂/∂xᵢ = wᵢ, ∂/∂b = 1. The value is bit for bit the
+    /// one the same expression written with operators gives.
+    ///
+    /// # Panics
+    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let x = tape.vars(&[0.05, 0.10]);
+    /// let b = tape.var(0.35);
+    /// let net = chainrule::Var::weighted_sum(&w, &x, b);
+    /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
+    /// assert_eq!(net.backward()[w[1]], 0.10);
+    /// ```
+    #[track_caller]
+    pub fn weighted_sum(weights: &[Var<'t>], inputs: &[Var<'t>], bias: Var<'t>) -> Var<'t> {
+        check_lengths(weights.len(), inputs.len());
+        let mut value = None::<f64>;
+        for (w, x) in weights.iter().zip(inputs) {
+            bias.same_tape(*w);
+            bias.same_tape(*x);
+            let term = w.value * x.value;
+            value = Some(value.map_or(term, |v| v + term));
+        }
+        let value = value.map_or(bias.value, |v| v + bias.value);
+        let edges = weights
+            .iter()
+            .zip(inputs)
+            .flat_map(|(w, x)| [(w.index, x.value), (x.index, w.value)])
+            .chain(std::iter::once((bias.index, 1.0)));
+        let index = bias.tape.push_node_with(Op::WeightedSum, value, edges);
+        Var::from_parts(bias.tape, index, value)
+    }
+
+    /// A neuron's weighted sum over constant inputs, `((w₀·x₀ + w₁·x₁) + …) + b`,
+    /// recorded as **one** node with an edge to every weight and the bias (the
+    /// inputs are constants: no leaves are made for them).
+    ///
+    /// Derivatives: ∂/∂wᵢ = xᵢ, ∂/∂b = 1.
+    ///
+    /// # Panics
+    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let b = tape.var(0.35);
+    /// let net = chainrule::Var::weighted_sum_const(&w, &[0.05, 0.10], b);
+    /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
+    /// assert_eq!(net.backward()[w[0]], 0.05);
+    /// assert_eq!(tape.len(), 4); // w1, w2, b and the sum
+    /// ```
+    #[track_caller]
+    pub fn weighted_sum_const(weights: &[Var<'t>], inputs: &[f64], bias: Var<'t>) -> Var<'t> {
+        check_lengths(weights.len(), inputs.len());
+        let mut value = None::<f64>;
+        for (w, &x) in weights.iter().zip(inputs) {
+            bias.same_tape(*w);
+            let term = w.value * x;
+            value = Some(value.map_or(term, |v| v + term));
+        }
+        let value = value.map_or(bias.value, |v| v + bias.value);
+        let edges = weights
+            .iter()
+            .zip(inputs)
+            .map(|(w, &x)| (w.index, x))
+            .chain(std::iter::once((bias.index, 1.0)));
+        let index = bias.tape.push_node_with(Op::WeightedSum, value, edges);
+        Var::from_parts(bias.tape, index, value)
+    }
+}
+
+#[track_caller]
+fn check_lengths(weights: usize, inputs: usize) {
+    assert_eq!(
+        weights, inputs,
+        "chainrule: weighted_sum needs one weight per input ({weights} weights, {inputs} inputs)"
+    );
+}
+
+// ---- Operators -----------------------------------------------------------------
+
+impl<'t> Add for Var<'t> {
+    type Output = Var<'t>;
+    /// `a + b`. Derivatives: ∂/∂a = 1, ∂/∂b = 1.
+    #[inline]
+    #[track_caller]
+    fn add(self, rhs: Var<'t>) -> Var<'t> {
+        self.binary(rhs, Op::Add, self.value + rhs.value, 1.0, 1.0)
+    }
+}
+
+impl<'t> Sub for Var<'t> {
+    type Output = Var<'t>;
+    /// `a − b`. Derivatives: ∂/∂a = 1, ∂/∂b = −1.
+    #[inline]
+    #[track_caller]
+    fn sub(self, rhs: Var<'t>) -> Var<'t> {
+        self.binary(rhs, Op::Sub, self.value - rhs.value, 1.0, -1.0)
+    }
+}
+
+impl<'t> Mul for Var<'t> {
+    type Output = Var<'t>;
+    /// `a · b`. Derivatives: ∂/∂a = b, ∂/∂b = a.
+    #[inline]
+    #[track_caller]
+    fn mul(self, rhs: Var<'t>) -> Var<'t> {
+        self.binary(rhs, Op::Mul, self.value * rhs.value, rhs.value, self.value)
+    }
+}
+
+impl<'t> Div for Var<'t> {
+    type Output = Var<'t>;
+    /// `a / b`. Derivatives: ∂/∂a = 1/b, ∂/∂b = −a/b². 0/0 is NaN.
+    #[inline]
+    #[track_caller]
+    fn div(self, rhs: Var<'t>) -> Var<'t> {
+        let inv = 1.0 / rhs.value;
+        let q = self.value / rhs.value;
+        self.binary(rhs, Op::Div, q, inv, -q * inv)
+    }
+}
+
+impl<'t> Neg for Var<'t> {
+    type Output = Var<'t>;
+    /// `−a`. Derivative: −1.
+    #[inline]
+    fn neg(self) -> Var<'t> {
+        self.unary(Op::Neg, -self.value, -1.0)
+    }
+}
+
+impl<'t> Add<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a + c`. Derivative: 1.
+    #[inline]
+    fn add(self, c: f64) -> Var<'t> {
+        self.unary(Op::AddConst, self.value + c, 1.0)
+    }
+}
+
+impl<'t> Add<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c + a`. Derivative: 1.
+    #[inline]
+    fn add(self, a: Var<'t>) -> Var<'t> {
+        a.unary(Op::AddConst, self + a.value, 1.0)
+    }
+}
+
+impl<'t> Sub<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a − c`. Derivative: 1.
+    #[inline]
+    fn sub(self, c: f64) -> Var<'t> {
+        self.unary(Op::SubConst, self.value - c, 1.0)
+    }
+}
+
+impl<'t> Sub<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c − a`. Derivative: −1.
+    #[inline]
+    fn sub(self, a: Var<'t>) -> Var<'t> {
+        a.unary(Op::ConstSub, self - a.value, -1.0)
+    }
+}
+
+impl<'t> Mul<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a · c`. Derivative: c.
+    #[inline]
+    fn mul(self, c: f64) -> Var<'t> {
+        self.unary(Op::MulConst, self.value * c, c)
+    }
+}
+
+impl<'t> Mul<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c · a`. Derivative: c.
+    #[inline]
+    fn mul(self, a: Var<'t>) -> Var<'t> {
+        a.unary(Op::MulConst, self * a.value, self)
+    }
+}
+
+impl<'t> Div<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a / c`. Derivative: 1/c.
+    #[inline]
+    fn div(self, c: f64) -> Var<'t> {
+        self.unary(Op::DivConst, self.value / c, 1.0 / c)
+    }
+}
+
+impl<'t> Div<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c / a`. Derivative: −c/a².
+    #[inline]
+    fn div(self, a: Var<'t>) -> Var<'t> {
+        let q = self / a.value;
+        a.unary(Op::ConstDiv, q, -q / a.value)
+    }
+}
+
+macro_rules! compound_assign {
+    ($($trait:ident $method:ident $op:tt;)*) => {$(
+        impl<'t> $trait<Var<'t>> for Var<'t> {
+            #[inline]
+            #[track_caller]
+            fn $method(&mut self, rhs: Var<'t>) {
+                *self = *self $op rhs;
+            }
+        }
+        impl<'t> $trait<f64> for Var<'t> {
+            #[inline]
+            fn $method(&mut self, rhs: f64) {
+                *self = *self $op rhs;
+            }
+        }
+    )*};
+}
+
+compound_assign! {
+    AddAssign add_assign +;
+    SubAssign sub_assign -;
+    MulAssign mul_assign *;
+    DivAssign div_assign /;
+}
+
+// ---- Sum -----------------------------------------------------------------------
+
+/// Operand lists of up to this many stay on the stack while a sum is collected.
+const INLINE_OPERANDS: usize = 16;
+
+fn sum_vars<'t>(vars: impl Iterator<Item = Var<'t>>) -> Var<'t> {
+    // Collect first: the iterator may itself record nodes (`xs.map(|x| x * 2.0)`),
+    // which must land on the tape before this node's edges.
+    let operands: SmallVec<[Var<'t>; INLINE_OPERANDS]> = vars.collect();
+    let Some(first) = operands.first().copied() else {
+        panic!(
+            "chainrule: the sum of no Vars has no tape to live on; \
+             start from a Var (for example tape.var(0.0)) or check for emptiness"
+        );
+    };
+    let mut value = first.value;
+    for v in &operands[1..] {
+        first.same_tape(*v);
+        value += v.value;
+    }
+    let index = first
+        .tape
+        .push_node_with(Op::Sum, value, operands.iter().map(|v| (v.index, 1.0)));
+    Var::from_parts(first.tape, index, value)
+}
+
+impl<'t> Sum<Var<'t>> for Var<'t> {
+    /// Records the sum as one n-ary node (left to right), each partial 1.
+    ///
+    /// # Panics
+    /// On an empty iterator (there is no tape to record on) or Vars of two tapes.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let xs = tape.vars(&[1.0, 2.0, 3.0]);
+    /// let total: chainrule::Var = xs.iter().copied().sum();
+    /// assert_eq!(total.value(), 6.0);
+    /// assert_eq!(tape.len(), 4); // one node for the whole sum
+    /// ```
+    fn sum<I: Iterator<Item = Var<'t>>>(iter: I) -> Var<'t> {
+        sum_vars(iter)
+    }
+}
+
+impl<'a, 't> Sum<&'a Var<'t>> for Var<'t> {
+    /// As `Sum<Var>`, over references.
+    fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Var<'t> {
+        sum_vars(iter.copied())
+    }
+}

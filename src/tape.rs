@@ -1,0 +1,594 @@
+//! The tape: a flat arena of nodes in recording order.
+//!
+//! Every operation of a forward pass appends one node. A node is appended after its
+//! operands, so the recording order is a topological order of the graph, and the
+//! reverse sweep in [`crate::backward`] is a plain backwards loop over the arena.
+//!
+//! The arena is a structure of arrays. Per node: its value, its [`Op`], and where its
+//! edges start. Per edge (one per operand occurrence): the operand's index and the
+//! local partial derivative ∂node/∂operand. Nothing is allocated per node: the arrays
+//! grow geometrically and keep their memory across [`Tape::clear`].
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use crate::var::Var;
+
+/// What a node computes. Each node of the tape carries one.
+///
+/// The calculus of every op (its value and local partial derivatives) lives in
+/// [`crate::ops`]; this enum only names them, for explanations, drawings and
+/// anomaly reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// An input or a parameter, made by [`Tape::var`]. It has no operands.
+    Leaf,
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b`
+    Div,
+    /// `-a`
+    Neg,
+    /// `a + c` or `c + a` for a constant `c`
+    AddConst,
+    /// `a - c` for a constant `c`
+    SubConst,
+    /// `c - a` for a constant `c`
+    ConstSub,
+    /// `a * c` or `c * a` for a constant `c`
+    MulConst,
+    /// `a / c` for a constant `c`
+    DivConst,
+    /// `c / a` for a constant `c`
+    ConstDiv,
+    /// `1 / (1 + e^-a)`
+    Sigmoid,
+    /// `tanh a`
+    Tanh,
+    /// `max(a, 0)`
+    Relu,
+    /// `a` if `a > 0`, else `alpha * a`
+    LeakyRelu,
+    /// `ln(1 + e^a)`
+    Softplus,
+    /// `e^a`
+    Exp,
+    /// `ln a`
+    Ln,
+    /// `√a`
+    Sqrt,
+    /// `a^n` for an integer constant `n`
+    Powi,
+    /// `a^c` for a real constant `c`
+    Powf,
+    /// `a^b`, both variable
+    Pow,
+    /// `|a|`
+    Abs,
+    /// `sin a`
+    Sin,
+    /// `cos a`
+    Cos,
+    /// `1 / a`
+    Recip,
+    /// `a²`
+    Square,
+    /// `max(a, b)`
+    Max,
+    /// `min(a, b)`
+    Min,
+    /// `a₀ + a₁ + … + aₙ₋₁`, one n-ary node
+    Sum,
+    /// `w₀·x₀ + w₁·x₁ + … + b`, one n-ary node (a neuron's weighted sum)
+    WeightedSum,
+}
+
+impl Op {
+    /// The op's short lower-case name, as used in default labels (`sigmoid#7`).
+    ///
+    /// ```
+    /// assert_eq!(chainrule::Op::Sigmoid.name(), "sigmoid");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+            Op::Neg => "neg",
+            Op::AddConst => "add_const",
+            Op::SubConst => "sub_const",
+            Op::ConstSub => "const_sub",
+            Op::MulConst => "mul_const",
+            Op::DivConst => "div_const",
+            Op::ConstDiv => "const_div",
+            Op::Sigmoid => "sigmoid",
+            Op::Tanh => "tanh",
+            Op::Relu => "relu",
+            Op::LeakyRelu => "leaky_relu",
+            Op::Softplus => "softplus",
+            Op::Exp => "exp",
+            Op::Ln => "ln",
+            Op::Sqrt => "sqrt",
+            Op::Powi => "powi",
+            Op::Powf => "powf",
+            Op::Pow => "pow",
+            Op::Abs => "abs",
+            Op::Sin => "sin",
+            Op::Cos => "cos",
+            Op::Recip => "recip",
+            Op::Square => "square",
+            Op::Max => "max",
+            Op::Min => "min",
+            Op::Sum => "sum",
+            Op::WeightedSum => "weighted_sum",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The arena itself: structure of arrays, all indexed by node or by edge.
+///
+/// Edges of node `i` are `edge_starts[i]..edge_starts[i + 1]` (the last node's run
+/// ends at `operands.len()`).
+#[derive(Default)]
+pub(crate) struct Recording {
+    pub(crate) values: Vec<f64>,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) edge_starts: Vec<u32>,
+    pub(crate) operands: Vec<u32>,
+    pub(crate) partials: Vec<f64>,
+}
+
+impl Recording {
+    /// The edge range of node `i`.
+    #[inline]
+    pub(crate) fn edge_range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = self.edge_starts[i] as usize;
+        let end = self
+            .edge_starts
+            .get(i + 1)
+            .map_or(self.operands.len(), |&e| e as usize);
+        start..end
+    }
+
+    /// Whether node `i` has a NaN or infinite value or local partial.
+    pub(crate) fn is_non_finite(&self, i: usize) -> bool {
+        !self.values[i].is_finite()
+            || self.partials[self.edge_range(i)]
+                .iter()
+                .any(|p| !p.is_finite())
+    }
+
+    /// Appends a node whose edges were already pushed from `edge_start` on.
+    #[inline(always)]
+    fn finish_node(&mut self, op: Op, value: f64, edge_start: usize) -> u32 {
+        let index = self.values.len();
+        if index >= MAX_NODES || self.operands.len() > MAX_NODES {
+            capacity_exceeded();
+        }
+        self.values.push(value);
+        self.ops.push(op);
+        self.edge_starts.push(edge_start as u32);
+        index as u32
+    }
+}
+
+/// Node and edge indices are `u32`; the last value is kept free as a sentinel.
+const MAX_NODES: usize = u32::MAX as usize;
+
+#[cold]
+#[inline(never)]
+fn capacity_exceeded() -> ! {
+    panic!("chainrule: the tape is full (node and edge indices are u32: at most 4,294,967,295 of each)")
+}
+
+/// A recording of every operation of a forward pass, ready to be swept backwards.
+///
+/// Make variables with [`Tape::var`]; every operation on them appends a node. Call
+/// [`Var::backward`] on an output for its [`Gradients`](crate::Gradients). The tape is
+/// not consumed: sweep from as many outputs as you like, then [`clear`](Tape::clear)
+/// it and record the next step into the same memory.
+///
+/// ```
+/// use chainrule::Tape;
+///
+/// let mut tape = Tape::new();
+/// for step in 0..3 {
+///     let x = tape.var(step as f64);
+///     let y = x * x + 1.0;
+///     let g = y.backward();
+///     assert_eq!(g[x], 2.0 * step as f64);
+///     drop(g);
+///     tape.clear(); // needs every Var and Gradients of this step to be gone
+/// }
+/// ```
+///
+/// A `Var` cannot outlive its tape, nor survive a `clear`:
+///
+/// ```compile_fail
+/// let mut tape = chainrule::Tape::new();
+/// let x = tape.var(1.0);
+/// tape.clear(); // error: `tape` is borrowed by `x`
+/// let _ = x.value();
+/// ```
+///
+/// A tape is `Send` but not `Sync`: give each thread its own.
+#[derive(Default)]
+pub struct Tape {
+    pub(crate) recording: RefCell<Recording>,
+    labels: RefCell<Vec<(u32, Cow<'static, str>)>>,
+    /// The adjoint buffer of the last dropped [`Gradients`](crate::Gradients), reused
+    /// by the next backward sweep.
+    pub(crate) spare_adjoints: Cell<Vec<f64>>,
+    /// Whether each new node is checked for a non-finite value or partial.
+    detect_anomalies: Cell<bool>,
+    /// The first node found non-finite while detection was on.
+    first_anomaly: Cell<Option<u32>>,
+}
+
+impl Tape {
+    /// An empty tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tape with room for `nodes` nodes (and twice as many edges) before it
+    /// allocates.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::with_capacity(1_000);
+    /// assert!(tape.capacity() >= 1_000);
+    /// ```
+    pub fn with_capacity(nodes: usize) -> Self {
+        let tape = Self::new();
+        tape.reserve(nodes);
+        tape
+    }
+
+    /// Makes room for `nodes` more nodes (and twice as many edges).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.reserve(64);
+    /// assert!(tape.capacity() >= 64);
+    /// ```
+    pub fn reserve(&self, nodes: usize) {
+        let mut rec = self.recording.borrow_mut();
+        rec.values.reserve(nodes);
+        rec.ops.reserve(nodes);
+        rec.edge_starts.reserve(nodes);
+        rec.operands.reserve(2 * nodes);
+        rec.partials.reserve(2 * nodes);
+    }
+
+    /// How many nodes the tape holds without allocating.
+    ///
+    /// ```
+    /// let mut tape = chainrule::Tape::with_capacity(10);
+    /// let before = tape.capacity();
+    /// tape.var(1.0);
+    /// tape.clear();
+    /// assert_eq!(tape.capacity(), before); // clear keeps the memory
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.recording.borrow().values.capacity()
+    }
+
+    /// Bytes of memory the tape holds now: its arrays' capacities, plus the spare
+    /// adjoint buffer it keeps for the next backward sweep.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::with_capacity(100);
+    /// assert!(tape.memory_bytes() >= 100 * 13);
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let rec = self.recording.borrow();
+        let spare = self.spare_adjoints.take();
+        let bytes = rec.values.capacity() * size_of::<f64>()
+            + rec.ops.capacity() * size_of::<Op>()
+            + rec.edge_starts.capacity() * size_of::<u32>()
+            + rec.operands.capacity() * size_of::<u32>()
+            + rec.partials.capacity() * size_of::<f64>()
+            + spare.capacity() * size_of::<f64>();
+        self.spare_adjoints.set(spare);
+        bytes
+    }
+
+    /// The number of nodes recorded.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let _y = x * 3.0; // one node: the constant folds into the partial
+    /// assert_eq!(tape.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.recording.borrow().values.len()
+    }
+
+    /// Whether no node has been recorded.
+    ///
+    /// ```
+    /// assert!(chainrule::Tape::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of edges recorded: one per operand occurrence (`a + a` has two).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let _ = a + a;
+    /// assert_eq!(tape.edge_count(), 2);
+    /// ```
+    pub fn edge_count(&self) -> usize {
+        self.recording.borrow().operands.len()
+    }
+
+    /// Forgets every node and label, keeping the memory for the next recording.
+    ///
+    /// Takes `&mut self`, so no [`Var`] or [`Gradients`](crate::Gradients) of the
+    /// old recording can be alive (see the `compile_fail` example on [`Tape`]).
+    ///
+    /// ```
+    /// let mut tape = chainrule::Tape::with_capacity(8);
+    /// tape.var(1.0);
+    /// tape.clear();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        let rec = self.recording.get_mut();
+        rec.values.clear();
+        rec.ops.clear();
+        rec.edge_starts.clear();
+        rec.operands.clear();
+        rec.partials.clear();
+        self.labels.get_mut().clear();
+        self.first_anomaly.set(None);
+    }
+
+    /// Turns the recording-time anomaly check on or off (off by default).
+    ///
+    /// While on, every node recorded is checked: the first whose value or a local
+    /// partial is NaN or infinite is remembered (see
+    /// [`recorded_anomaly`](Tape::recorded_anomaly)). While off it costs one
+    /// predictable branch per node.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let x = tape.var(-1.0);
+    /// let y = x.ln();
+    /// assert_eq!(tape.recorded_anomaly(), Some(y.index()));
+    /// ```
+    pub fn set_anomaly_detection(&self, on: bool) {
+        self.detect_anomalies.set(on);
+    }
+
+    /// Whether the recording-time anomaly check is on.
+    ///
+    /// ```
+    /// assert!(!chainrule::Tape::new().anomaly_detection());
+    /// ```
+    pub fn anomaly_detection(&self) -> bool {
+        self.detect_anomalies.get()
+    }
+
+    /// The index of the first node recorded with a NaN or infinite value or local
+    /// partial while the anomaly check was on (cleared by [`clear`](Tape::clear)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let _ = tape.var(4.0).sqrt();
+    /// assert_eq!(tape.recorded_anomaly(), None);
+    /// ```
+    pub fn recorded_anomaly(&self) -> Option<usize> {
+        self.first_anomaly.get().map(|i| i as usize)
+    }
+
+    /// Scans every node recorded for the first whose value or a local partial is
+    /// NaN or infinite, whether or not the recording-time check was on.
+    /// Cost: O(nodes + edges).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let zero = tape.var(0.0);
+    /// let _fine = zero * 2.0;
+    /// let bad = zero / zero; // 0/0
+    /// assert_eq!(tape.first_non_finite(), Some(bad.index()));
+    /// ```
+    pub fn first_non_finite(&self) -> Option<usize> {
+        let rec = self.recording.borrow();
+        (0..rec.values.len()).find(|&i| rec.is_non_finite(i))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_anomaly(&self, index: u32) {
+        if self.first_anomaly.get().is_none()
+            && self.recording.borrow().is_non_finite(index as usize)
+        {
+            self.first_anomaly.set(Some(index));
+        }
+    }
+
+    /// Records a leaf: an input or a parameter of value `value`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(-4.0);
+    /// assert_eq!(x.value(), -4.0);
+    /// ```
+    #[inline]
+    pub fn var(&self, value: f64) -> Var<'_> {
+        let index = self.push_node(Op::Leaf, value, &[], &[]);
+        Var::from_parts(self, index, value)
+    }
+
+    /// Records one leaf per value, in order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// assert_eq!(w[1].value(), 0.20);
+    /// ```
+    pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
+        values.iter().map(|&v| self.var(v)).collect()
+    }
+
+    /// The value of node `index`.
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let y = tape.var(3.0).square();
+    /// assert_eq!(tape.value(y.index()), 9.0);
+    /// ```
+    pub fn value(&self, index: usize) -> f64 {
+        self.recording.borrow().values[index]
+    }
+
+    /// The op of node `index`.
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    ///
+    /// ```
+    /// use chainrule::{Op, Tape};
+    /// let tape = Tape::new();
+    /// let y = tape.var(3.0).sigmoid();
+    /// assert_eq!(tape.op(y.index()), Op::Sigmoid);
+    /// ```
+    pub fn op(&self, index: usize) -> Op {
+        self.recording.borrow().ops[index]
+    }
+
+    /// The operands of node `index` with their local partial derivatives
+    /// ∂node/∂operand, in recording order (an operand used twice appears twice).
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(2.0);
+    /// let b = tape.var(5.0);
+    /// let y = a * b;
+    /// assert_eq!(tape.edges(y.index()), vec![(a.index(), 5.0), (b.index(), 2.0)]);
+    /// ```
+    pub fn edges(&self, index: usize) -> Vec<(usize, f64)> {
+        let rec = self.recording.borrow();
+        let range = rec.edge_range(index);
+        rec.operands[range.clone()]
+            .iter()
+            .zip(&rec.partials[range])
+            .map(|(&o, &p)| (o as usize, p))
+            .collect()
+    }
+
+    /// The label of node `index`, if one was given with [`Var::named`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let y = tape.var(1.0).named("w1");
+    /// assert_eq!(tape.label(y.index()).as_deref(), Some("w1"));
+    /// ```
+    pub fn label(&self, index: usize) -> Option<String> {
+        self.labels
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(i, _)| *i as usize == index)
+            .map(|(_, label)| label.to_string())
+    }
+
+    /// The label of node `index`, or a readable default: its op and index
+    /// (`sigmoid#7`, `leaf#0`).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.0);
+    /// let y = x.exp();
+    /// assert_eq!(tape.display_name(y.index()), "exp#1");
+    /// ```
+    pub fn display_name(&self, index: usize) -> String {
+        self.label(index)
+            .unwrap_or_else(|| format!("{}#{index}", self.op(index)))
+    }
+
+    pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {
+        self.labels.borrow_mut().push((index, label));
+    }
+
+    /// Appends one node with its edges. The single place where the arena grows.
+    #[inline(always)]
+    pub(crate) fn push_node(&self, op: Op, value: f64, operands: &[u32], partials: &[f64]) -> u32 {
+        debug_assert_eq!(operands.len(), partials.len());
+        let mut rec = self.recording.borrow_mut();
+        let edge_start = rec.operands.len();
+        rec.operands.extend_from_slice(operands);
+        rec.partials.extend_from_slice(partials);
+        let index = rec.finish_node(op, value, edge_start);
+        drop(rec);
+        if self.detect_anomalies.get() {
+            self.check_anomaly(index);
+        }
+        index
+    }
+
+    /// Appends one n-ary node whose edges come from an iterator of
+    /// `(operand, partial)` pairs. The iterator must not record on this tape.
+    #[inline]
+    pub(crate) fn push_node_with(
+        &self,
+        op: Op,
+        value: f64,
+        edges: impl Iterator<Item = (u32, f64)>,
+    ) -> u32 {
+        let mut rec = self.recording.borrow_mut();
+        let edge_start = rec.operands.len();
+        for (operand, partial) in edges {
+            rec.operands.push(operand);
+            rec.partials.push(partial);
+        }
+        let index = rec.finish_node(op, value, edge_start);
+        drop(rec);
+        if self.detect_anomalies.get() {
+            self.check_anomaly(index);
+        }
+        index
+    }
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tape")
+            .field("nodes", &self.len())
+            .field("edges", &self.edge_count())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,140 @@
+//! `Var`: a small `Copy` handle to one node of a [`Tape`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::backward::Gradients;
+use crate::tape::Tape;
+
+/// A variable: a handle to one node of a [`Tape`], carrying a copy of its value.
+///
+/// `Var<'t>` is `Copy` and borrows its tape for `'t`, so it can neither outlive the
+/// tape nor survive [`Tape::clear`]. Arithmetic on `Var`s (`+ - * /`, unary `-`, the
+/// compound assignments, [`std::iter::Sum`]) and the functions in [`crate::ops`]
+/// record nodes on that tape. Combining `Var`s of two different tapes panics.
+///
+/// ```
+/// use chainrule::Tape;
+///
+/// let tape = Tape::new();
+/// let x = tape.var(-4.0);
+/// let y = (x * 2.0 + 1.0).sigmoid().named("y");
+/// let g = y.backward();
+/// let s = y.value();
+/// assert!((g[x] - 2.0 * s * (1.0 - s)).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    pub(crate) tape: &'t Tape,
+    pub(crate) index: u32,
+    pub(crate) value: f64,
+}
+
+impl<'t> Var<'t> {
+    #[inline(always)]
+    pub(crate) fn from_parts(tape: &'t Tape, index: u32, value: f64) -> Self {
+        Var { tape, index, value }
+    }
+
+    /// The value computed by the forward pass (no trip to the tape).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// assert_eq!((tape.var(2.0) * 3.0).value(), 6.0);
+    /// ```
+    #[inline(always)]
+    pub fn value(self) -> f64 {
+        self.value
+    }
+
+    /// The node's index in its tape (its position in recording order).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let b = a.exp();
+    /// assert_eq!((a.index(), b.index()), (0, 1));
+    /// ```
+    #[inline(always)]
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
+    /// The tape this variable was recorded on.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.0);
+    /// assert!(std::ptr::eq(x.tape(), &tape));
+    /// ```
+    #[inline(always)]
+    pub fn tape(self) -> &'t Tape {
+        self.tape
+    }
+
+    /// Gives the node a label, used by explanations, drawings and anomaly reports,
+    /// and returns the same variable (so it chains).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w5 = tape.var(0.40).named("w5");
+    /// assert_eq!(tape.label(w5.index()).as_deref(), Some("w5"));
+    /// ```
+    pub fn named(self, label: impl Into<Cow<'static, str>>) -> Self {
+        self.tape.set_label(self.index, label.into());
+        self
+    }
+
+    /// Back-propagates from this variable: one reverse sweep over the nodes recorded
+    /// up to it, returning ∂self/∂node for every node.
+    ///
+    /// The tape is not consumed: call it again, or from another output. Cost
+    /// O(nodes + edges) up to `self`; nothing recurses, nothing is sorted. See
+    /// [`crate::backward`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(3.0);
+    /// let y = x * x;
+    /// assert_eq!(y.backward()[x], 6.0);
+    /// assert_eq!(y.backward().wrt(x), 6.0); // the same again
+    /// ```
+    pub fn backward(self) -> Gradients<'t> {
+        Gradients::sweep_from(self)
+    }
+
+    /// Panics unless `other` was recorded on the same tape.
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn same_tape(self, other: Var<'_>) {
+        if !std::ptr::eq(self.tape, other.tape) {
+            different_tapes(self.index, other.index);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn different_tapes(a: u32, b: u32) -> ! {
+    panic!(
+        "chainrule: Vars of two different tapes were combined (nodes #{a} and #{b}); \
+         record every variable of one computation on the same Tape"
+    )
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Var")
+            .field("index", &self.index)
+            .field("value", &self.value)
+            .finish()
+    }
+}
+
+impl fmt::Display for Var<'_> {
+    /// Formats the value, honouring precision: `format!("{:.3}", x)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}

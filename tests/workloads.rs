@@ -1,0 +1,93 @@
+//! Every version of every workload (primal, taped with plain operators, taped with
+//! fused neurons, hand-coded) against the references of bench/WORKLOADS.md.
+//!
+//! Tolerance: 1e-9 relative, as WORKLOADS.md states for every figure.
+
+use chainrule::workloads::{chain, moons, seed, Spelling};
+use chainrule::Tape;
+
+fn assert_rel(actual: f64, expected: f64, what: &str) {
+    if actual == expected {
+        return; // also covers dy/dx0 of the chain, which underflows to 0 both ways
+    }
+    let rel = (actual - expected).abs() / expected.abs();
+    assert!(
+        rel <= 1e-9,
+        "{what}: {actual} vs {expected} (relative error {rel:e})"
+    );
+}
+
+#[test]
+fn seed_network_trains_to_the_reference_every_way() {
+    type Step = fn(&mut Tape, &mut [f64; 8]) -> f64;
+    let ways: [(&str, Step); 3] = [
+        ("hand", |_, w| seed::step_hand(w)),
+        ("ops", |t, w| seed::step_taped(t, w, Spelling::Ops)),
+        ("fused", |t, w| seed::step_taped(t, w, Spelling::Fused)),
+    ];
+    for (name, step) in ways {
+        let mut tape = Tape::new();
+        let mut w = seed::WEIGHTS;
+        assert_rel(step(&mut tape, &mut w), seed::REFERENCE_E0, name);
+        assert_rel(w[4], seed::REFERENCE_W5_AFTER_1, name);
+        assert_rel(w[0], seed::REFERENCE_W1_AFTER_1, name);
+        assert_rel(step(&mut tape, &mut w), seed::REFERENCE_E1, name);
+        for _ in 2..seed::STEPS {
+            step(&mut tape, &mut w);
+        }
+        assert_rel(seed::error_primal(&w), seed::REFERENCE_E_FINAL, name);
+    }
+}
+
+#[test]
+fn moons_trains_to_the_reference_every_way() {
+    let data = moons::data();
+    type Epoch = fn(&mut Tape, &mut [f64], &[moons::Sample], &mut Vec<f64>) -> f64;
+    let ways: [(&str, Epoch); 3] = [
+        ("hand", |_, p, d, g| moons::epoch_hand(p, d, g)),
+        ("ops", |t, p, d, g| {
+            moons::epoch_taped(t, p, d, g, Spelling::Ops)
+        }),
+        ("fused", |t, p, d, g| {
+            moons::epoch_taped(t, p, d, g, Spelling::Fused)
+        }),
+    ];
+    for (name, epoch) in ways {
+        let mut tape = Tape::new();
+        let mut p = moons::initial_parameters();
+        assert_eq!(p.len(), moons::PARAMETERS);
+        let mut grads = Vec::new();
+        let mut losses = Vec::new();
+        for _ in 0..moons::EPOCHS {
+            losses.push(epoch(&mut tape, &mut p, &data, &mut grads));
+        }
+        assert_rel(losses[0], moons::REFERENCE_L0, name);
+        assert_rel(losses[99], moons::REFERENCE_L99, name);
+    }
+    // Accuracy at epoch 99: the parameters before the 100th update.
+    let mut p = moons::initial_parameters();
+    let mut grads = Vec::new();
+    for _ in 0..moons::EPOCHS - 1 {
+        moons::epoch_hand(&mut p, &data, &mut grads);
+    }
+    assert_eq!(moons::correct(&p, &data), moons::REFERENCE_CORRECT);
+}
+
+#[test]
+fn chain_gradients_match_the_hand_coded_adjoint() {
+    let mut xs = Vec::new();
+    let (y_hand, g_hand) = chain::gradient_hand(chain::STEPS, &mut xs);
+    let mut tape = Tape::new();
+    for spelling in [Spelling::Ops, Spelling::Fused] {
+        let (y, g) = chain::gradient_taped(&mut tape, chain::STEPS, spelling);
+        assert_rel(y, y_hand, "y");
+        for k in 0..3 {
+            assert_rel(g[k], g_hand[k], "gradient");
+        }
+    }
+    assert_eq!(
+        chain::run_ops(0.5, 0.9, 0.1, chain::STEPS),
+        y_hand,
+        "primal and hand-coded forward passes are the same arithmetic"
+    );
+}
