@@ -200,18 +200,15 @@ impl fmt::Debug for Gradients<'_> {
 #[inline]
 fn sweep(rec: &Recording, adjoints: &mut [f64]) {
     let n = adjoints.len();
-    let starts = &rec.edge_starts[..n];
-    let mut end = rec
-        .edge_starts
-        .get(n)
-        .map_or(rec.operands.len(), |&e| e as usize);
+    let starts = &rec.edge_starts()[..n];
+    let operands = rec.operands();
+    let partials = rec.partials();
+    let mut end = rec.edge_range(n - 1).end;
     for node in (0..n).rev() {
         let start = starts[node] as usize;
         let adjoint = adjoints[node];
         if adjoint != 0.0 {
-            let operands = &rec.operands[start..end];
-            let partials = &rec.partials[start..end];
-            for (&operand, &partial) in operands.iter().zip(partials) {
+            for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
                 adjoints[operand as usize] += adjoint * partial;
             }
         }

@@ -58,23 +58,23 @@ impl Tape {
     pub fn graph(&self) -> TapeGraph {
         let n = self.len();
         let rec = self.recording.borrow();
-        let mut graph = TapeGraph::with_capacity(n, rec.operands.len());
+        let mut graph = TapeGraph::with_capacity(n, rec.edge_len());
         for index in 0..n {
             graph.add_node(GraphNode {
                 index,
-                op: rec.ops[index],
+                op: rec.ops()[index],
                 label: self.label(index),
-                value: rec.values[index],
+                value: rec.values()[index],
             });
         }
         for node in 0..n {
             let range = rec.edge_range(node);
             for (slot, e) in range.enumerate() {
                 graph.add_edge(
-                    NodeIndex::new(rec.operands[e] as usize),
+                    NodeIndex::new(rec.operands()[e] as usize),
                     NodeIndex::new(node),
                     GraphEdge {
-                        partial: rec.partials[e],
+                        partial: rec.partials()[e],
                         slot,
                     },
                 );

@@ -29,6 +29,8 @@
 //!   derivative. No allocation per node.
 //! - [`ops`]: the calculus. Every op's value and its partial derivatives side by
 //!   side, each documented with its derivative and its value at any kink.
+//! - [`fused`]: one node for what would be many: a neuron's weighted sum, a whole
+//!   neuron, a sum, the squared-error losses. Same values, fewer nodes.
 //! - [`backward`]: the sweep. Recording order is a topological order (a node is
 //!   recorded after its operands), so back-propagation is a plain backwards loop of
 //!   `adjoint[operand] += adjoint[node] * partial`: no recursion, no sort.
@@ -66,6 +68,7 @@
 #![warn(missing_docs)]
 
 pub mod backward;
+pub mod fused;
 pub mod graph;
 pub mod ops;
 mod scalar;
@@ -74,6 +77,7 @@ mod var;
 pub mod workloads;
 
 pub use backward::Gradients;
+pub use fused::Activation;
 pub use scalar::Scalar;
 pub use tape::{Op, Tape};
 pub use var::Var;

@@ -9,10 +9,7 @@
 //! An operation with an `f64` constant records a single node with one edge: the
 //! constant folds into the partial and never becomes a leaf.
 
-use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
-
-use smallvec::SmallVec;
 
 use crate::tape::Op;
 use crate::var::Var;
@@ -71,7 +68,7 @@ impl<'t> Var<'t> {
     /// Records a node with one operand.
     #[inline(always)]
     fn unary(self, op: Op, value: f64, partial: f64) -> Var<'t> {
-        let index = self.tape.push_node(op, value, &[self.index], &[partial]);
+        let index = self.tape.push(op, value, [self.index], [partial]);
         Var::from_parts(self.tape, index, value)
     }
 
@@ -82,7 +79,7 @@ impl<'t> Var<'t> {
         self.same_tape(other);
         let index = self
             .tape
-            .push_node(op, value, &[self.index, other.index], &[d_self, d_other]);
+            .push(op, value, [self.index, other.index], [d_self, d_other]);
         Var::from_parts(self.tape, index, value)
     }
 
@@ -97,7 +94,7 @@ impl<'t> Var<'t> {
     /// let y = x.sigmoid();
     /// assert_eq!((y.value(), y.backward()[x]), (0.5, 0.25));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn sigmoid(self) -> Var<'t> {
         let s = sigmoid(self.value);
         self.unary(Op::Sigmoid, s, s * (1.0 - s))
@@ -112,7 +109,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.tanh().backward()[x], 1.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn tanh(self) -> Var<'t> {
         let t = self.value.tanh();
         self.unary(Op::Tanh, t, 1.0 - t * t)
@@ -127,7 +124,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.relu().backward()[x], 0.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn relu(self) -> Var<'t> {
         let d = if self.value > 0.0 { 1.0 } else { 0.0 };
         self.unary(Op::Relu, relu(self.value), d)
@@ -143,7 +140,7 @@ impl<'t> Var<'t> {
     /// let y = x.leaky_relu(0.01);
     /// assert_eq!((y.value(), y.backward()[x]), (-0.02, 0.01));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
         let d = if self.value > 0.0 { 1.0 } else { alpha };
         self.unary(Op::LeakyRelu, leaky_relu(self.value, alpha), d)
@@ -159,7 +156,7 @@ impl<'t> Var<'t> {
     /// let y = x.softplus();
     /// assert_eq!((y.value(), y.backward()[x]), (1000.0, 1.0));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn softplus(self) -> Var<'t> {
         self.unary(Op::Softplus, softplus(self.value), sigmoid(self.value))
     }
@@ -173,7 +170,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.exp().backward()[x], 1.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn exp(self) -> Var<'t> {
         let e = self.value.exp();
         self.unary(Op::Exp, e, e)
@@ -188,7 +185,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.ln().backward()[x], 0.25);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn ln(self) -> Var<'t> {
         self.unary(Op::Ln, self.value.ln(), 1.0 / self.value)
     }
@@ -202,7 +199,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.sqrt().backward()[x], 0.25);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn sqrt(self) -> Var<'t> {
         let r = self.value.sqrt();
         self.unary(Op::Sqrt, r, 0.5 / r)
@@ -217,7 +214,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(2.0);
     /// assert_eq!(x.powi(3).backward()[x], 12.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn powi(self, n: i32) -> Var<'t> {
         let d = if n == 0 {
             0.0
@@ -237,7 +234,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.powf(0.5).backward()[x], 0.25);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn powf(self, c: f64) -> Var<'t> {
         let d = if c == 0.0 {
             0.0
@@ -260,7 +257,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(g[x], 12.0);
     /// assert!((g[y] - 8.0 * 2f64.ln()).abs() < 1e-15);
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn pow(self, exponent: Var<'t>) -> Var<'t> {
         let (x, y) = (self.value, exponent.value);
@@ -283,7 +280,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(-3.0);
     /// assert_eq!(x.abs().backward()[x], -1.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn abs(self) -> Var<'t> {
         let d = if self.value > 0.0 {
             1.0
@@ -304,7 +301,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.sin().backward()[x], 1.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn sin(self) -> Var<'t> {
         let (s, c) = self.value.sin_cos();
         self.unary(Op::Sin, s, c)
@@ -319,7 +316,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.cos().backward()[x], 0.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn cos(self) -> Var<'t> {
         let (s, c) = self.value.sin_cos();
         self.unary(Op::Cos, c, -s)
@@ -334,7 +331,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(2.0);
     /// assert_eq!(x.recip().backward()[x], -0.25);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn recip(self) -> Var<'t> {
         let r = 1.0 / self.value;
         self.unary(Op::Recip, r, -r * r)
@@ -349,7 +346,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(3.0);
     /// assert_eq!(x.square().backward()[x], 6.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn square(self) -> Var<'t> {
         self.unary(Op::Square, self.value * self.value, 2.0 * self.value)
     }
@@ -367,7 +364,7 @@ impl<'t> Var<'t> {
     /// let g = a.max(b).backward();
     /// assert_eq!((g[a], g[b]), (1.0, 0.0));
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn max(self, other: Var<'t>) -> Var<'t> {
         if max_picks_first(self.value, other.value) {
@@ -390,7 +387,7 @@ impl<'t> Var<'t> {
     /// let g = a.min(b).backward();
     /// assert_eq!((g[a], g[b]), (0.0, 1.0));
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn min(self, other: Var<'t>) -> Var<'t> {
         if min_picks_first(self.value, other.value) {
@@ -399,89 +396,6 @@ impl<'t> Var<'t> {
             self.binary(other, Op::Min, other.value, 0.0, 1.0)
         }
     }
-
-    /// A neuron's weighted sum `((w₀·x₀ + w₁·x₁) + … ) + b`, summed left to right,
-    /// recorded as **one** node with an edge to every weight, input and the bias.
-    ///
-    /// Derivatives: ∂/∂wᵢ = xᵢ, ∂/∂xᵢ = wᵢ, ∂/∂b = 1. The value is bit for bit the
-    /// one the same expression written with operators gives.
-    ///
-    /// # Panics
-    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
-    ///
-    /// ```
-    /// let tape = chainrule::Tape::new();
-    /// let w = tape.vars(&[0.15, 0.20]);
-    /// let x = tape.vars(&[0.05, 0.10]);
-    /// let b = tape.var(0.35);
-    /// let net = chainrule::Var::weighted_sum(&w, &x, b);
-    /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
-    /// assert_eq!(net.backward()[w[1]], 0.10);
-    /// ```
-    #[track_caller]
-    pub fn weighted_sum(weights: &[Var<'t>], inputs: &[Var<'t>], bias: Var<'t>) -> Var<'t> {
-        check_lengths(weights.len(), inputs.len());
-        let mut value = None::<f64>;
-        for (w, x) in weights.iter().zip(inputs) {
-            bias.same_tape(*w);
-            bias.same_tape(*x);
-            let term = w.value * x.value;
-            value = Some(value.map_or(term, |v| v + term));
-        }
-        let value = value.map_or(bias.value, |v| v + bias.value);
-        let edges = weights
-            .iter()
-            .zip(inputs)
-            .flat_map(|(w, x)| [(w.index, x.value), (x.index, w.value)])
-            .chain(std::iter::once((bias.index, 1.0)));
-        let index = bias.tape.push_node_with(Op::WeightedSum, value, edges);
-        Var::from_parts(bias.tape, index, value)
-    }
-
-    /// A neuron's weighted sum over constant inputs, `((w₀·x₀ + w₁·x₁) + …) + b`,
-    /// recorded as **one** node with an edge to every weight and the bias (the
-    /// inputs are constants: no leaves are made for them).
-    ///
-    /// Derivatives: ∂/∂wᵢ = xᵢ, ∂/∂b = 1.
-    ///
-    /// # Panics
-    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
-    ///
-    /// ```
-    /// let tape = chainrule::Tape::new();
-    /// let w = tape.vars(&[0.15, 0.20]);
-    /// let b = tape.var(0.35);
-    /// let net = chainrule::Var::weighted_sum_const(&w, &[0.05, 0.10], b);
-    /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
-    /// assert_eq!(net.backward()[w[0]], 0.05);
-    /// assert_eq!(tape.len(), 4); // w1, w2, b and the sum
-    /// ```
-    #[track_caller]
-    pub fn weighted_sum_const(weights: &[Var<'t>], inputs: &[f64], bias: Var<'t>) -> Var<'t> {
-        check_lengths(weights.len(), inputs.len());
-        let mut value = None::<f64>;
-        for (w, &x) in weights.iter().zip(inputs) {
-            bias.same_tape(*w);
-            let term = w.value * x;
-            value = Some(value.map_or(term, |v| v + term));
-        }
-        let value = value.map_or(bias.value, |v| v + bias.value);
-        let edges = weights
-            .iter()
-            .zip(inputs)
-            .map(|(w, &x)| (w.index, x))
-            .chain(std::iter::once((bias.index, 1.0)));
-        let index = bias.tape.push_node_with(Op::WeightedSum, value, edges);
-        Var::from_parts(bias.tape, index, value)
-    }
-}
-
-#[track_caller]
-fn check_lengths(weights: usize, inputs: usize) {
-    assert_eq!(
-        weights, inputs,
-        "chainrule: weighted_sum needs one weight per input ({weights} weights, {inputs} inputs)"
-    );
 }
 
 // ---- Operators -----------------------------------------------------------------
@@ -489,7 +403,7 @@ fn check_lengths(weights: usize, inputs: usize) {
 impl<'t> Add for Var<'t> {
     type Output = Var<'t>;
     /// `a + b`. Derivatives: ∂/∂a = 1, ∂/∂b = 1.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn add(self, rhs: Var<'t>) -> Var<'t> {
         self.binary(rhs, Op::Add, self.value + rhs.value, 1.0, 1.0)
@@ -499,7 +413,7 @@ impl<'t> Add for Var<'t> {
 impl<'t> Sub for Var<'t> {
     type Output = Var<'t>;
     /// `a − b`. Derivatives: ∂/∂a = 1, ∂/∂b = −1.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn sub(self, rhs: Var<'t>) -> Var<'t> {
         self.binary(rhs, Op::Sub, self.value - rhs.value, 1.0, -1.0)
@@ -509,7 +423,7 @@ impl<'t> Sub for Var<'t> {
 impl<'t> Mul for Var<'t> {
     type Output = Var<'t>;
     /// `a · b`. Derivatives: ∂/∂a = b, ∂/∂b = a.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn mul(self, rhs: Var<'t>) -> Var<'t> {
         self.binary(rhs, Op::Mul, self.value * rhs.value, rhs.value, self.value)
@@ -519,7 +433,7 @@ impl<'t> Mul for Var<'t> {
 impl<'t> Div for Var<'t> {
     type Output = Var<'t>;
     /// `a / b`. Derivatives: ∂/∂a = 1/b, ∂/∂b = −a/b². 0/0 is NaN.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn div(self, rhs: Var<'t>) -> Var<'t> {
         let inv = 1.0 / rhs.value;
@@ -531,7 +445,7 @@ impl<'t> Div for Var<'t> {
 impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
     /// `−a`. Derivative: −1.
-    #[inline]
+    #[inline(always)]
     fn neg(self) -> Var<'t> {
         self.unary(Op::Neg, -self.value, -1.0)
     }
@@ -540,7 +454,7 @@ impl<'t> Neg for Var<'t> {
 impl<'t> Add<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a + c`. Derivative: 1.
-    #[inline]
+    #[inline(always)]
     fn add(self, c: f64) -> Var<'t> {
         self.unary(Op::AddConst, self.value + c, 1.0)
     }
@@ -549,7 +463,7 @@ impl<'t> Add<f64> for Var<'t> {
 impl<'t> Add<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c + a`. Derivative: 1.
-    #[inline]
+    #[inline(always)]
     fn add(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::AddConst, self + a.value, 1.0)
     }
@@ -558,7 +472,7 @@ impl<'t> Add<Var<'t>> for f64 {
 impl<'t> Sub<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a − c`. Derivative: 1.
-    #[inline]
+    #[inline(always)]
     fn sub(self, c: f64) -> Var<'t> {
         self.unary(Op::SubConst, self.value - c, 1.0)
     }
@@ -567,7 +481,7 @@ impl<'t> Sub<f64> for Var<'t> {
 impl<'t> Sub<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c − a`. Derivative: −1.
-    #[inline]
+    #[inline(always)]
     fn sub(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::ConstSub, self - a.value, -1.0)
     }
@@ -576,7 +490,7 @@ impl<'t> Sub<Var<'t>> for f64 {
 impl<'t> Mul<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a · c`. Derivative: c.
-    #[inline]
+    #[inline(always)]
     fn mul(self, c: f64) -> Var<'t> {
         self.unary(Op::MulConst, self.value * c, c)
     }
@@ -585,7 +499,7 @@ impl<'t> Mul<f64> for Var<'t> {
 impl<'t> Mul<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c · a`. Derivative: c.
-    #[inline]
+    #[inline(always)]
     fn mul(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::MulConst, self * a.value, self)
     }
@@ -594,7 +508,7 @@ impl<'t> Mul<Var<'t>> for f64 {
 impl<'t> Div<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a / c`. Derivative: 1/c.
-    #[inline]
+    #[inline(always)]
     fn div(self, c: f64) -> Var<'t> {
         self.unary(Op::DivConst, self.value / c, 1.0 / c)
     }
@@ -603,7 +517,7 @@ impl<'t> Div<f64> for Var<'t> {
 impl<'t> Div<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c / a`. Derivative: −c/a².
-    #[inline]
+    #[inline(always)]
     fn div(self, a: Var<'t>) -> Var<'t> {
         let q = self / a.value;
         a.unary(Op::ConstDiv, q, -q / a.value)
@@ -633,55 +547,4 @@ compound_assign! {
     SubAssign sub_assign -;
     MulAssign mul_assign *;
     DivAssign div_assign /;
-}
-
-// ---- Sum -----------------------------------------------------------------------
-
-/// Operand lists of up to this many stay on the stack while a sum is collected.
-const INLINE_OPERANDS: usize = 16;
-
-fn sum_vars<'t>(vars: impl Iterator<Item = Var<'t>>) -> Var<'t> {
-    // Collect first: the iterator may itself record nodes (`xs.map(|x| x * 2.0)`),
-    // which must land on the tape before this node's edges.
-    let operands: SmallVec<[Var<'t>; INLINE_OPERANDS]> = vars.collect();
-    let Some(first) = operands.first().copied() else {
-        panic!(
-            "chainrule: the sum of no Vars has no tape to live on; \
-             start from a Var (for example tape.var(0.0)) or check for emptiness"
-        );
-    };
-    let mut value = first.value;
-    for v in &operands[1..] {
-        first.same_tape(*v);
-        value += v.value;
-    }
-    let index = first
-        .tape
-        .push_node_with(Op::Sum, value, operands.iter().map(|v| (v.index, 1.0)));
-    Var::from_parts(first.tape, index, value)
-}
-
-impl<'t> Sum<Var<'t>> for Var<'t> {
-    /// Records the sum as one n-ary node (left to right), each partial 1.
-    ///
-    /// # Panics
-    /// On an empty iterator (there is no tape to record on) or Vars of two tapes.
-    ///
-    /// ```
-    /// let tape = chainrule::Tape::new();
-    /// let xs = tape.vars(&[1.0, 2.0, 3.0]);
-    /// let total: chainrule::Var = xs.iter().copied().sum();
-    /// assert_eq!(total.value(), 6.0);
-    /// assert_eq!(tape.len(), 4); // one node for the whole sum
-    /// ```
-    fn sum<I: Iterator<Item = Var<'t>>>(iter: I) -> Var<'t> {
-        sum_vars(iter)
-    }
-}
-
-impl<'a, 't> Sum<&'a Var<'t>> for Var<'t> {
-    /// As `Sum<Var>`, over references.
-    fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Var<'t> {
-        sum_vars(iter.copied())
-    }
 }

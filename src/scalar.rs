@@ -4,6 +4,7 @@ use std::fmt::Debug;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+use crate::fused::{self, Activation};
 use crate::ops;
 use crate::var::Var;
 
@@ -89,9 +90,21 @@ pub trait Scalar:
     /// See [`Var::min`].
     fn min(self, other: Self) -> Self;
     /// See [`Var::weighted_sum`]: one node on a tape.
-    fn weighted_sum(weights: &[Self], inputs: &[Self], bias: Self) -> Self;
+    fn weighted_sum(weights: &[Self], inputs: &[Self], bias: Self) -> Self {
+        Self::neuron(weights, inputs, bias, Activation::Identity)
+    }
     /// See [`Var::weighted_sum_const`]: one node on a tape.
-    fn weighted_sum_const(weights: &[Self], inputs: &[f64], bias: Self) -> Self;
+    fn weighted_sum_const(weights: &[Self], inputs: &[f64], bias: Self) -> Self {
+        Self::neuron_const(weights, inputs, bias, Activation::Identity)
+    }
+    /// See [`Var::neuron`]: one node on a tape.
+    fn neuron(weights: &[Self], inputs: &[Self], bias: Self, activation: Activation) -> Self;
+    /// See [`Var::neuron_const`]: one node on a tape.
+    fn neuron_const(weights: &[Self], inputs: &[f64], bias: Self, activation: Activation) -> Self;
+    /// See [`Var::half_squared_error`]: one node on a tape.
+    fn half_squared_error(outputs: &[Self], targets: &[f64]) -> Self;
+    /// See [`Var::mean_squared_error`]: one node on a tape.
+    fn mean_squared_error(outputs: &[Self], targets: &[f64]) -> Self;
 }
 
 impl Scalar for f64 {
@@ -180,21 +193,28 @@ impl Scalar for f64 {
         }
     }
     #[inline]
-    fn weighted_sum(weights: &[f64], inputs: &[f64], bias: f64) -> f64 {
-        f64::weighted_sum_const(weights, inputs, bias)
+    #[track_caller]
+    fn neuron(weights: &[f64], inputs: &[f64], bias: f64, activation: Activation) -> f64 {
+        f64::neuron_const(weights, inputs, bias, activation)
     }
     #[inline]
-    fn weighted_sum_const(weights: &[f64], inputs: &[f64], bias: f64) -> f64 {
-        assert_eq!(
-            weights.len(),
-            inputs.len(),
-            "chainrule: weighted_sum needs one weight per input"
-        );
-        let mut terms = weights.iter().zip(inputs).map(|(w, x)| w * x);
-        match terms.next() {
-            Some(first) => terms.fold(first, |acc, t| acc + t) + bias,
-            None => bias,
-        }
+    #[track_caller]
+    fn neuron_const(weights: &[f64], inputs: &[f64], bias: f64, activation: Activation) -> f64 {
+        fused::check_lengths("a neuron (weights, inputs)", weights.len(), inputs.len());
+        let z = fused::sum_then_bias(weights.iter().zip(inputs).map(|(w, x)| w * x), bias);
+        activation.apply(z).0
+    }
+    #[inline]
+    #[track_caller]
+    fn half_squared_error(outputs: &[f64], targets: &[f64]) -> f64 {
+        fused::check_lengths("half_squared_error", outputs.len(), targets.len());
+        fused::half_squared_error_value(outputs.iter().copied(), targets)
+    }
+    #[inline]
+    #[track_caller]
+    fn mean_squared_error(outputs: &[f64], targets: &[f64]) -> f64 {
+        fused::check_lengths("mean_squared_error", outputs.len(), targets.len());
+        fused::sum_of_squared_errors(outputs.iter().copied(), targets) / outputs.len() as f64
     }
 }
 
@@ -276,11 +296,23 @@ impl<'t> Scalar for Var<'t> {
         Var::min(self, other)
     }
     #[inline]
-    fn weighted_sum(weights: &[Self], inputs: &[Self], bias: Self) -> Self {
-        Var::weighted_sum(weights, inputs, bias)
+    #[track_caller]
+    fn neuron(weights: &[Self], inputs: &[Self], bias: Self, activation: Activation) -> Self {
+        Var::neuron(weights, inputs, bias, activation)
     }
     #[inline]
-    fn weighted_sum_const(weights: &[Self], inputs: &[f64], bias: Self) -> Self {
-        Var::weighted_sum_const(weights, inputs, bias)
+    #[track_caller]
+    fn neuron_const(weights: &[Self], inputs: &[f64], bias: Self, activation: Activation) -> Self {
+        Var::neuron_const(weights, inputs, bias, activation)
+    }
+    #[inline]
+    #[track_caller]
+    fn half_squared_error(outputs: &[Self], targets: &[f64]) -> Self {
+        Var::half_squared_error(outputs, targets)
+    }
+    #[inline]
+    #[track_caller]
+    fn mean_squared_error(outputs: &[Self], targets: &[f64]) -> Self {
+        Var::mean_squared_error(outputs, targets)
     }
 }

@@ -87,6 +87,16 @@ pub enum Op {
     Sum,
     /// `w₀·x₀ + w₁·x₁ + … + b`, one n-ary node (a neuron's weighted sum)
     WeightedSum,
+    /// `σ(w₀·x₀ + … + b)`, a whole neuron as one node
+    SigmoidNeuron,
+    /// `tanh(w₀·x₀ + … + b)`, a whole neuron as one node
+    TanhNeuron,
+    /// `relu(w₀·x₀ + … + b)`, a whole neuron as one node
+    ReluNeuron,
+    /// `½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, one node
+    HalfSquaredError,
+    /// `((o₀ − t₀)² + (o₁ − t₁)² + …) / n`, one node
+    MeanSquaredError,
 }
 
 impl Op {
@@ -129,6 +139,11 @@ impl Op {
             Op::Min => "min",
             Op::Sum => "sum",
             Op::WeightedSum => "weighted_sum",
+            Op::SigmoidNeuron => "sigmoid_neuron",
+            Op::TanhNeuron => "tanh_neuron",
+            Op::ReluNeuron => "relu_neuron",
+            Op::HalfSquaredError => "half_squared_error",
+            Op::MeanSquaredError => "mean_squared_error",
         }
     }
 }
@@ -139,28 +154,85 @@ impl fmt::Display for Op {
     }
 }
 
-/// The arena itself: structure of arrays, all indexed by node or by edge.
+/// The arena itself: a structure of arrays, indexed by node or by edge.
 ///
-/// Edges of node `i` are `edge_starts[i]..edge_starts[i + 1]` (the last node's run
-/// ends at `operands.len()`).
+/// Every array is kept initialised to its full capacity, and `len` / `edge_len`
+/// count what is recorded: appending a node is a few bounds-checked stores, with
+/// no per-array length or capacity bookkeeping. Edges of node `i` are
+/// `edge_starts[i]..edge_starts[i + 1]` (the last node's run ends at `edge_len`).
 #[derive(Default)]
 pub(crate) struct Recording {
-    pub(crate) values: Vec<f64>,
-    pub(crate) ops: Vec<Op>,
-    pub(crate) edge_starts: Vec<u32>,
-    pub(crate) operands: Vec<u32>,
-    pub(crate) partials: Vec<f64>,
+    len: usize,
+    edge_len: usize,
+    values: Vec<f64>,
+    ops: Vec<Op>,
+    edge_starts: Vec<u32>,
+    operands: Vec<u32>,
+    partials: Vec<f64>,
 }
 
+/// Node and edge indices are `u32`.
+const MAX_NODES: usize = u32::MAX as usize;
+const MAX_EDGES: usize = u32::MAX as usize;
+/// The first allocation, in nodes.
+const MIN_CAPACITY: usize = 64;
+
 impl Recording {
-    /// The edge range of node `i`.
+    /// Nodes recorded.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Edges recorded.
+    #[inline(always)]
+    pub(crate) fn edge_len(&self) -> usize {
+        self.edge_len
+    }
+
+    /// Node capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The value of every node.
+    #[inline(always)]
+    pub(crate) fn values(&self) -> &[f64] {
+        &self.values[..self.len]
+    }
+
+    /// The op of every node.
+    #[inline(always)]
+    pub(crate) fn ops(&self) -> &[Op] {
+        &self.ops[..self.len]
+    }
+
+    /// Where each node's edges start.
+    #[inline(always)]
+    pub(crate) fn edge_starts(&self) -> &[u32] {
+        &self.edge_starts[..self.len]
+    }
+
+    /// The operand of every edge.
+    #[inline(always)]
+    pub(crate) fn operands(&self) -> &[u32] {
+        &self.operands[..self.edge_len]
+    }
+
+    /// The local partial derivative of every edge.
+    #[inline(always)]
+    pub(crate) fn partials(&self) -> &[f64] {
+        &self.partials[..self.edge_len]
+    }
+
+    /// The edge range of node `i < len`.
     #[inline]
     pub(crate) fn edge_range(&self, i: usize) -> std::ops::Range<usize> {
-        let start = self.edge_starts[i] as usize;
+        let start = self.edge_starts()[i] as usize;
         let end = self
-            .edge_starts
+            .edge_starts()
             .get(i + 1)
-            .map_or(self.operands.len(), |&e| e as usize);
+            .map_or(self.edge_len, |&e| e as usize);
         start..end
     }
 
@@ -172,22 +244,136 @@ impl Recording {
                 .any(|p| !p.is_finite())
     }
 
-    /// Appends a node whose edges were already pushed from `edge_start` on.
+    /// Forgets every node, keeping the memory.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.edge_len = 0;
+    }
+
+    /// Bytes held by the arrays.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.values.len() * (size_of::<f64>() + size_of::<Op>() + size_of::<u32>())
+            + self.operands.len() * (size_of::<u32>() + size_of::<f64>())
+    }
+
+    /// Appends a node with `N` operands: the hot path of recording.
     #[inline(always)]
-    fn finish_node(&mut self, op: Op, value: f64, edge_start: usize) -> u32 {
-        let index = self.values.len();
-        if index >= MAX_NODES || self.operands.len() > MAX_NODES {
+    pub(crate) fn push<const N: usize>(
+        &mut self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+    ) -> u32 {
+        let (i, e) = (self.len, self.edge_len);
+        if N == 0 {
+            // A leaf: no edges to write (the branch is resolved at compile time).
+            if let (Some(v), Some(o), Some(s)) = (
+                self.values.get_mut(i),
+                self.ops.get_mut(i),
+                self.edge_starts.get_mut(i),
+            ) {
+                *v = value;
+                *o = op;
+                *s = e as u32;
+                self.len = i + 1;
+                return i as u32;
+            }
+            return self.push_after_growing(op, value, &operands, &partials);
+        }
+        if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
+            self.values.get_mut(i),
+            self.ops.get_mut(i),
+            self.edge_starts.get_mut(i),
+            self.operands.get_mut(e..e + N),
+            self.partials.get_mut(e..e + N),
+        ) {
+            *v = value;
+            *o = op;
+            *s = e as u32;
+            dst_operands.copy_from_slice(&operands);
+            dst_partials.copy_from_slice(&partials);
+            self.len = i + 1;
+            self.edge_len = e + N;
+            i as u32
+        } else {
+            self.push_after_growing(op, value, &operands, &partials)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_after_growing(
+        &mut self,
+        op: Op,
+        value: f64,
+        operands: &[u32],
+        partials: &[f64],
+    ) -> u32 {
+        self.reserve(1, operands.len());
+        let k = operands.len();
+        self.push_with(op, value, k, |o, p| {
+            o.copy_from_slice(operands);
+            p.copy_from_slice(partials);
+        })
+    }
+
+    /// Appends a node with `k` operands, written by `fill` into the node's edge
+    /// slots (operands, partials).
+    #[inline]
+    pub(crate) fn push_with(
+        &mut self,
+        op: Op,
+        value: f64,
+        k: usize,
+        fill: impl FnOnce(&mut [u32], &mut [f64]),
+    ) -> u32 {
+        self.reserve(1, k);
+        let (i, e) = (self.len, self.edge_len);
+        self.values[i] = value;
+        self.ops[i] = op;
+        self.edge_starts[i] = e as u32;
+        fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
+        self.len = i + 1;
+        self.edge_len = e + k;
+        i as u32
+    }
+
+    /// Makes room for `nodes` more nodes and `edges` more edges, growing each
+    /// array group at least geometrically.
+    #[inline]
+    pub(crate) fn reserve(&mut self, nodes: usize, edges: usize) {
+        let need_nodes = self.len.saturating_add(nodes);
+        let need_edges = self.edge_len.saturating_add(edges);
+        if need_nodes > self.values.len() || need_edges > self.operands.len() {
+            self.grow(need_nodes, need_edges);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, need_nodes: usize, need_edges: usize) {
+        if need_nodes > MAX_NODES || need_edges > MAX_EDGES {
             capacity_exceeded();
         }
-        self.values.push(value);
-        self.ops.push(op);
-        self.edge_starts.push(edge_start as u32);
-        index as u32
+        if need_nodes > self.values.len() {
+            let cap = (2 * self.values.len())
+                .max(MIN_CAPACITY)
+                .clamp(need_nodes, MAX_NODES);
+            self.values.resize(cap, 0.0);
+            self.ops.resize(cap, Op::Leaf);
+            self.edge_starts.resize(cap, 0);
+        }
+        if need_edges > self.operands.len() {
+            let cap = (2 * self.operands.len())
+                .max(2 * MIN_CAPACITY)
+                .clamp(need_edges, MAX_EDGES);
+            self.operands.resize(cap, 0);
+            self.partials.resize(cap, 0.0);
+        }
     }
 }
-
-/// Node and edge indices are `u32`; the last value is kept free as a sentinel.
-const MAX_NODES: usize = u32::MAX as usize;
 
 #[cold]
 #[inline(never)]
@@ -271,12 +457,9 @@ impl Tape {
     /// assert!(tape.capacity() >= 64);
     /// ```
     pub fn reserve(&self, nodes: usize) {
-        let mut rec = self.recording.borrow_mut();
-        rec.values.reserve(nodes);
-        rec.ops.reserve(nodes);
-        rec.edge_starts.reserve(nodes);
-        rec.operands.reserve(2 * nodes);
-        rec.partials.reserve(2 * nodes);
+        self.recording
+            .borrow_mut()
+            .reserve(nodes, nodes.saturating_mul(2));
     }
 
     /// How many nodes the tape holds without allocating.
@@ -289,7 +472,7 @@ impl Tape {
     /// assert_eq!(tape.capacity(), before); // clear keeps the memory
     /// ```
     pub fn capacity(&self) -> usize {
-        self.recording.borrow().values.capacity()
+        self.recording.borrow().capacity()
     }
 
     /// Bytes of memory the tape holds now: its arrays' capacities, plus the spare
@@ -300,15 +483,9 @@ impl Tape {
     /// assert!(tape.memory_bytes() >= 100 * 13);
     /// ```
     pub fn memory_bytes(&self) -> usize {
-        use std::mem::size_of;
-        let rec = self.recording.borrow();
         let spare = self.spare_adjoints.take();
-        let bytes = rec.values.capacity() * size_of::<f64>()
-            + rec.ops.capacity() * size_of::<Op>()
-            + rec.edge_starts.capacity() * size_of::<u32>()
-            + rec.operands.capacity() * size_of::<u32>()
-            + rec.partials.capacity() * size_of::<f64>()
-            + spare.capacity() * size_of::<f64>();
+        let bytes =
+            self.recording.borrow().memory_bytes() + spare.capacity() * std::mem::size_of::<f64>();
         self.spare_adjoints.set(spare);
         bytes
     }
@@ -322,7 +499,7 @@ impl Tape {
     /// assert_eq!(tape.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.recording.borrow().values.len()
+        self.recording.borrow().len()
     }
 
     /// Whether no node has been recorded.
@@ -343,7 +520,7 @@ impl Tape {
     /// assert_eq!(tape.edge_count(), 2);
     /// ```
     pub fn edge_count(&self) -> usize {
-        self.recording.borrow().operands.len()
+        self.recording.borrow().edge_len()
     }
 
     /// Forgets every node and label, keeping the memory for the next recording.
@@ -358,12 +535,7 @@ impl Tape {
     /// assert!(tape.is_empty());
     /// ```
     pub fn clear(&mut self) {
-        let rec = self.recording.get_mut();
-        rec.values.clear();
-        rec.ops.clear();
-        rec.edge_starts.clear();
-        rec.operands.clear();
-        rec.partials.clear();
+        self.recording.get_mut().clear();
         self.labels.get_mut().clear();
         self.first_anomaly.set(None);
     }
@@ -421,7 +593,7 @@ impl Tape {
     /// ```
     pub fn first_non_finite(&self) -> Option<usize> {
         let rec = self.recording.borrow();
-        (0..rec.values.len()).find(|&i| rec.is_non_finite(i))
+        (0..rec.len()).find(|&i| rec.is_non_finite(i))
     }
 
     #[cold]
@@ -443,7 +615,7 @@ impl Tape {
     /// ```
     #[inline]
     pub fn var(&self, value: f64) -> Var<'_> {
-        let index = self.push_node(Op::Leaf, value, &[], &[]);
+        let index = self.push(Op::Leaf, value, [], []);
         Var::from_parts(self, index, value)
     }
 
@@ -469,7 +641,7 @@ impl Tape {
     /// assert_eq!(tape.value(y.index()), 9.0);
     /// ```
     pub fn value(&self, index: usize) -> f64 {
-        self.recording.borrow().values[index]
+        self.recording.borrow().values()[index]
     }
 
     /// The op of node `index`.
@@ -484,7 +656,7 @@ impl Tape {
     /// assert_eq!(tape.op(y.index()), Op::Sigmoid);
     /// ```
     pub fn op(&self, index: usize) -> Op {
-        self.recording.borrow().ops[index]
+        self.recording.borrow().ops()[index]
     }
 
     /// The operands of node `index` with their local partial derivatives
@@ -503,9 +675,9 @@ impl Tape {
     pub fn edges(&self, index: usize) -> Vec<(usize, f64)> {
         let rec = self.recording.borrow();
         let range = rec.edge_range(index);
-        rec.operands[range.clone()]
+        rec.operands()[range.clone()]
             .iter()
-            .zip(&rec.partials[range])
+            .zip(&rec.partials()[range])
             .map(|(&o, &p)| (o as usize, p))
             .collect()
     }
@@ -544,43 +716,44 @@ impl Tape {
         self.labels.borrow_mut().push((index, label));
     }
 
-    /// Appends one node with its edges. The single place where the arena grows.
+    /// Appends one node with `N` operands: the single entry point of recording
+    /// for ordinary (fixed-arity) ops.
     #[inline(always)]
-    pub(crate) fn push_node(&self, op: Op, value: f64, operands: &[u32], partials: &[f64]) -> u32 {
-        debug_assert_eq!(operands.len(), partials.len());
-        let mut rec = self.recording.borrow_mut();
-        let edge_start = rec.operands.len();
-        rec.operands.extend_from_slice(operands);
-        rec.partials.extend_from_slice(partials);
-        let index = rec.finish_node(op, value, edge_start);
-        drop(rec);
-        if self.detect_anomalies.get() {
-            self.check_anomaly(index);
-        }
-        index
-    }
-
-    /// Appends one n-ary node whose edges come from an iterator of
-    /// `(operand, partial)` pairs. The iterator must not record on this tape.
-    #[inline]
-    pub(crate) fn push_node_with(
+    pub(crate) fn push<const N: usize>(
         &self,
         op: Op,
         value: f64,
-        edges: impl Iterator<Item = (u32, f64)>,
+        operands: [u32; N],
+        partials: [f64; N],
     ) -> u32 {
-        let mut rec = self.recording.borrow_mut();
-        let edge_start = rec.operands.len();
-        for (operand, partial) in edges {
-            rec.operands.push(operand);
-            rec.partials.push(partial);
-        }
-        let index = rec.finish_node(op, value, edge_start);
-        drop(rec);
+        let index = self
+            .recording
+            .borrow_mut()
+            .push(op, value, operands, partials);
+        self.after_push(index);
+        index
+    }
+
+    /// Appends one n-ary node with `k` operands, written by `fill` into the node's
+    /// edge slots (operands, partials). `fill` must not record on this tape.
+    #[inline]
+    pub(crate) fn push_with(
+        &self,
+        op: Op,
+        value: f64,
+        k: usize,
+        fill: impl FnOnce(&mut [u32], &mut [f64]),
+    ) -> u32 {
+        let index = self.recording.borrow_mut().push_with(op, value, k, fill);
+        self.after_push(index);
+        index
+    }
+
+    #[inline(always)]
+    fn after_push(&self, index: u32) {
         if self.detect_anomalies.get() {
             self.check_anomaly(index);
         }
-        index
     }
 }
 

@@ -7,8 +7,9 @@
 //! - **hand-coded**: the forward pass plus a backward pass written out by hand (the
 //!   chain rule derived on paper), no tape: the speed limit for a scalar engine.
 //!
-//! Each has two spellings: with the plain operators only (`*_ops`), and with a
-//! neuron's weighted sum fused into one node ([`Scalar::weighted_sum`], `*_fused`).
+//! Each has two spellings: with the plain operators only (`*_ops`), and with fused
+//! nodes (`*_fused`: a whole neuron as one node with [`Scalar::neuron`], the loss as
+//! one node).
 //! Both compute the same values in the same order of floating-point operations.
 //!
 //! The reference results live here too, and the tests hold every version to them.
@@ -24,7 +25,7 @@
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
 
-use crate::{Scalar, Tape, Var};
+use crate::{Activation, Scalar, Tape, Var};
 
 /// How a workload is written: with the plain operators only, or with each
 /// neuron's weighted sum fused into one node ([`Scalar::weighted_sum`]).
@@ -32,7 +33,7 @@ use crate::{Scalar, Tape, Var};
 pub enum Spelling {
     /// Plain operators: every `*` and `+` is a node.
     Ops,
-    /// A neuron's (or the chain step's) `w·x + b` is one node.
+    /// A whole neuron (the chain's step) and the loss are one node each.
     Fused,
 }
 
@@ -100,14 +101,17 @@ pub mod seed {
         (out_o1 - TARGETS[0]).square() * 0.5 + (out_o2 - TARGETS[1]).square() * 0.5
     }
 
-    /// The total error E with each neuron's weighted sum as one node.
+    /// The total error E with each neuron as one node and E as one node.
     pub fn error_fused<T: Scalar>(w: &[T; 8], b: [T; 2]) -> T {
-        let net_h1 = T::weighted_sum_const(&w[0..2], &INPUTS, b[0]);
-        let net_h2 = T::weighted_sum_const(&w[2..4], &INPUTS, b[0]);
-        let hidden = [net_h1.sigmoid(), net_h2.sigmoid()];
-        let out_o1 = T::weighted_sum(&w[4..6], &hidden, b[1]).sigmoid();
-        let out_o2 = T::weighted_sum(&w[6..8], &hidden, b[1]).sigmoid();
-        (out_o1 - TARGETS[0]).square() * 0.5 + (out_o2 - TARGETS[1]).square() * 0.5
+        let hidden = [
+            T::neuron_const(&w[0..2], &INPUTS, b[0], Activation::Sigmoid),
+            T::neuron_const(&w[2..4], &INPUTS, b[0], Activation::Sigmoid),
+        ];
+        let outputs = [
+            T::neuron(&w[4..6], &hidden, b[1], Activation::Sigmoid),
+            T::neuron(&w[6..8], &hidden, b[1], Activation::Sigmoid),
+        ];
+        T::half_squared_error(&outputs, &TARGETS)
     }
 
     /// One training step on a tape (cleared first, so reused across steps): the
@@ -259,26 +263,43 @@ pub mod moons {
         neuron_ops(&p[48 + 16 * 17..], &h2)
     }
 
-    /// The score of one point, each neuron's weighted sum one node.
+    /// The score of one point, each neuron one node.
     pub fn score_fused<T: Scalar>(p: &[T], x: [f64; 2]) -> T {
         let mut h1 = [p[0]; 16];
         for (j, h) in h1.iter_mut().enumerate() {
-            *h = T::weighted_sum_const(&p[3 * j..3 * j + 2], &x, p[3 * j + 2]).tanh();
+            *h = T::neuron_const(&p[3 * j..3 * j + 2], &x, p[3 * j + 2], Activation::Tanh);
         }
         let p2 = &p[48..];
         let mut h2 = h1;
         for (j, h) in h2.iter_mut().enumerate() {
             let wb = &p2[17 * j..17 * j + 17];
-            *h = T::weighted_sum(&wb[..16], &h1, wb[16]).tanh();
+            *h = T::neuron(&wb[..16], &h1, wb[16], Activation::Tanh);
         }
         let wb = &p[48 + 16 * 17..];
         T::weighted_sum(&wb[..16], &h2, wb[16])
     }
 
-    /// L = (Σ (score − label)²) / n, summed over the samples in order.
-    pub fn loss<T: Scalar>(p: &[T], data: &[Sample], score: fn(&[T], [f64; 2]) -> T) -> T {
-        let terms = data.iter().map(|s| (score(p, s.x) - s.label).square());
+    /// L = (Σ (score − label)²) / n, summed over the samples in order, with the
+    /// plain operators.
+    pub fn loss_ops<T: Scalar>(p: &[T], data: &[Sample]) -> T {
+        let terms = data.iter().map(|s| (score_ops(p, s.x) - s.label).square());
         terms.sum::<T>() / data.len() as f64
+    }
+
+    /// L with each neuron one node and the loss one node.
+    pub fn loss_fused<T: Scalar>(
+        p: &[T],
+        data: &[Sample],
+        scores: &mut Vec<T>,
+        labels: &mut Vec<f64>,
+    ) -> T {
+        scores.clear();
+        labels.clear();
+        for s in data {
+            scores.push(score_fused(p, s.x));
+            labels.push(s.label);
+        }
+        T::mean_squared_error(scores, labels)
     }
 
     /// One epoch on a tape (cleared first): forward all samples, backward from L,
@@ -295,8 +316,8 @@ pub mod moons {
         let l = {
             let params: Vec<Var> = p.iter().map(|&v| tape.var(v)).collect();
             let l = match spelling {
-                Spelling::Ops => loss(&params, data, score_ops),
-                Spelling::Fused => loss(&params, data, score_fused),
+                Spelling::Ops => loss_ops(&params, data),
+                Spelling::Fused => loss_fused(&params, data, &mut Vec::new(), &mut Vec::new()),
             };
             let g = l.backward();
             grads.clear();
@@ -397,11 +418,11 @@ pub mod chain {
         x
     }
 
-    /// The chain with w·x + b as one node: two nodes a step.
+    /// The chain with each step, sigmoid(w·x + b), one node.
     pub fn run_fused<T: Scalar>(x0: T, w: T, b: T, steps: usize) -> T {
         let mut x = x0;
         for _ in 0..steps {
-            x = T::weighted_sum(&[w], &[x], b).sigmoid();
+            x = T::neuron(&[w], &[x], b, Activation::Sigmoid);
         }
         x
     }

@@ -1,0 +1,331 @@
+//! The workload runner: W1–W3 of bench/WORKLOADS.md, timed side by side.
+//!
+//! ```sh
+//! cargo run --release --example workloads            # markdown table
+//! cargo run --release --example workloads -- --json  # one JSON object on one line
+//! cargo run --release --example workloads -- --quick # fewer rounds, for a smoke test
+//! ```
+//!
+//! Each workload's reference result is checked first, for every variant; a variant
+//! that misses it stops the run (its timing would not count). Then the variants run
+//! interleaved, round after round — engine (fused neurons), engine (plain
+//! operators), hand-coded adjoint, primal — and each figure is the median of its
+//! rounds. Tapes and buffers are reused across runs, as a training loop reuses them.
+//!
+//! Bytes per recorded operation come from a counting global allocator: the peak of
+//! the bytes allocated while one W3 gradient is taken on a fresh tape (the arena
+//! with its growth slack, plus the adjoint buffer), divided by the 3 million
+//! operations of the chain.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chainrule::workloads::{chain, moons, seed, Spelling};
+use chainrule::Tape;
+use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static ALLOCATOR: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+/// The variants timed for each workload, in the order of the table.
+const VARIANTS: [&str; 4] = ["engine (fused)", "engine (ops)", "hand-coded", "primal"];
+
+struct Options {
+    json: bool,
+    rounds_scale: f64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = Options {
+        json: args.iter().any(|a| a == "--json"),
+        rounds_scale: if args.iter().any(|a| a == "--quick") {
+            0.1
+        } else {
+            1.0
+        },
+    };
+    if let Some(unknown) = args
+        .iter()
+        .find(|a| !["--json", "--quick"].contains(&a.as_str()))
+    {
+        eprintln!("unknown argument {unknown}; usage: workloads [--json] [--quick]");
+        std::process::exit(2);
+    }
+
+    check_references();
+    let w1 = time_w1(&options);
+    let w2 = time_w2(&options);
+    let w3 = time_w3(&options);
+    let bytes = w3_bytes_per_op();
+
+    if options.json {
+        print_json(&w1, &w2, &w3, &bytes);
+    } else {
+        print_table(&w1, &w2, &w3, &bytes);
+    }
+}
+
+// ---- Reference checks ------------------------------------------------------------
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    let ok = actual == expected || (actual - expected).abs() <= 1e-9 * expected.abs();
+    if !ok {
+        eprintln!("REFERENCE MISSED: {what}: {actual:e}, expected {expected:e} (relative 1e-9)");
+        std::process::exit(1);
+    }
+}
+
+fn check_references() {
+    // W1: every variant trains to the reference E after 10,000 steps.
+    let mut tape = Tape::new();
+    for spelling in [Spelling::Fused, Spelling::Ops] {
+        let mut w = seed::WEIGHTS;
+        for _ in 0..seed::STEPS {
+            seed::step_taped(&mut tape, &mut w, spelling);
+        }
+        assert_close(seed::error_primal(&w), seed::REFERENCE_E_FINAL, "W1 engine");
+    }
+    let mut w = seed::WEIGHTS;
+    for _ in 0..seed::STEPS {
+        seed::step_hand(&mut w);
+    }
+    assert_close(
+        seed::error_primal(&w),
+        seed::REFERENCE_E_FINAL,
+        "W1 hand-coded",
+    );
+
+    // W2: L at epochs 0 and 99, every variant.
+    let data = moons::data();
+    let mut grads = Vec::new();
+    for variant in 0..3 {
+        let mut p = moons::initial_parameters();
+        let mut losses = Vec::new();
+        for _ in 0..moons::EPOCHS {
+            losses.push(match variant {
+                0 => moons::epoch_taped(&mut tape, &mut p, &data, &mut grads, Spelling::Fused),
+                1 => moons::epoch_taped(&mut tape, &mut p, &data, &mut grads, Spelling::Ops),
+                _ => moons::epoch_hand(&mut p, &data, &mut grads),
+            });
+        }
+        assert_close(losses[0], moons::REFERENCE_L0, "W2 L0");
+        assert_close(losses[99], moons::REFERENCE_L99, "W2 L99");
+    }
+
+    // W3: the engine against the hand-coded adjoint.
+    let mut xs = Vec::new();
+    let (y_hand, g_hand) = chain::gradient_hand(chain::STEPS, &mut xs);
+    for spelling in [Spelling::Fused, Spelling::Ops] {
+        let (y, g) = chain::gradient_taped(&mut tape, chain::STEPS, spelling);
+        assert_close(y, y_hand, "W3 y");
+        for k in 0..3 {
+            assert_close(g[k], g_hand[k], "W3 gradient");
+        }
+    }
+    if !std::env::args().any(|a| a == "--json") {
+        println!("Reference results: W1, W2 and W3 match for every variant.\n");
+    }
+}
+
+// ---- Timing ----------------------------------------------------------------------
+
+/// Median seconds per unit, per variant.
+struct Timing {
+    medians: [f64; 4],
+}
+
+impl Timing {
+    fn vs_hand(&self, variant: usize) -> f64 {
+        self.medians[variant] / self.medians[2]
+    }
+    fn vs_primal(&self, variant: usize) -> f64 {
+        self.medians[variant] / self.medians[3]
+    }
+}
+
+/// Runs `run(variant)` for `rounds` rounds, variants interleaved (the order rotates
+/// each round), and returns each variant's median duration divided by `units`.
+fn interleaved(rounds: usize, units: f64, mut run: impl FnMut(usize)) -> Timing {
+    let mut samples: [Vec<Duration>; 4] = Default::default();
+    for variant in 0..4 {
+        run(variant); // warm-up: grow tapes and buffers
+    }
+    for round in 0..rounds {
+        for k in 0..4 {
+            let variant = (round + k) % 4;
+            let start = Instant::now();
+            run(variant);
+            samples[variant].push(start.elapsed());
+        }
+    }
+    let medians = samples.map(|mut s| {
+        s.sort_unstable();
+        s[s.len() / 2].as_secs_f64() / units
+    });
+    Timing { medians }
+}
+
+fn rounds(options: &Options, full: usize) -> usize {
+    ((full as f64 * options.rounds_scale) as usize).max(3)
+}
+
+fn time_w1(options: &Options) -> Timing {
+    let mut tape = Tape::new();
+    interleaved(rounds(options, 60), seed::STEPS as f64, |variant| {
+        let mut w = seed::WEIGHTS;
+        for _ in 0..seed::STEPS {
+            match variant {
+                0 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Fused)),
+                1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
+                2 => black_box(seed::step_hand(&mut w)),
+                _ => black_box(seed::error_primal(black_box(&w))),
+            };
+        }
+        black_box(w);
+    })
+}
+
+fn time_w2(options: &Options) -> Timing {
+    let data = moons::data();
+    let mut tape = Tape::new();
+    let mut grads = Vec::new();
+    interleaved(rounds(options, 20), moons::EPOCHS as f64, |variant| {
+        let mut p = moons::initial_parameters();
+        for _ in 0..moons::EPOCHS {
+            match variant {
+                0 => black_box(moons::epoch_taped(
+                    &mut tape,
+                    &mut p,
+                    &data,
+                    &mut grads,
+                    Spelling::Fused,
+                )),
+                1 => black_box(moons::epoch_taped(
+                    &mut tape,
+                    &mut p,
+                    &data,
+                    &mut grads,
+                    Spelling::Ops,
+                )),
+                2 => black_box(moons::epoch_hand(&mut p, &data, &mut grads)),
+                _ => black_box(moons::loss_ops(black_box(&p), &data)),
+            };
+        }
+        black_box(p);
+    })
+}
+
+fn time_w3(options: &Options) -> Timing {
+    let mut tape = Tape::new();
+    let mut xs = Vec::new();
+    let ops = (chain::STEPS * chain::OPS_PER_STEP) as f64;
+    interleaved(rounds(options, 40), ops, |variant| {
+        match variant {
+            0 => black_box(chain::gradient_taped(
+                &mut tape,
+                chain::STEPS,
+                Spelling::Fused,
+            )),
+            1 => black_box(chain::gradient_taped(
+                &mut tape,
+                chain::STEPS,
+                Spelling::Ops,
+            )),
+            2 => black_box(chain::gradient_hand(chain::STEPS, &mut xs)),
+            _ => {
+                let [x0, w, b] = black_box(chain::LEAVES);
+                black_box((chain::run_ops(x0, w, b, chain::STEPS), [0.0; 3]))
+            }
+        };
+    })
+}
+
+// ---- Memory ----------------------------------------------------------------------
+
+/// Peak bytes allocated per recorded op while one W3 gradient is taken on a fresh
+/// tape, for the fused and the plain-operator spellings.
+struct Bytes {
+    fused: f64,
+    ops: f64,
+}
+
+fn w3_bytes_per_op() -> Bytes {
+    let ops = (chain::STEPS * chain::OPS_PER_STEP) as f64;
+    let measure = |spelling| {
+        ALLOCATOR.reset_peak_memory();
+        let mut tape = Tape::new();
+        black_box(chain::gradient_taped(&mut tape, chain::STEPS, spelling));
+        let peak = ALLOCATOR.get_peak_memory();
+        drop(tape);
+        peak as f64 / ops
+    };
+    Bytes {
+        fused: measure(Spelling::Fused),
+        ops: measure(Spelling::Ops),
+    }
+}
+
+// ---- Reports ---------------------------------------------------------------------
+
+fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
+    println!("| workload | variant | time | vs hand-coded | vs primal | bytes/op |");
+    println!("|---|---|---|---|---|---|");
+    let rows: [(&str, &Timing, f64, &str); 3] = [
+        ("W1 seed net", w1, 1e9, "ns/step"),
+        ("W2 moons MLP", w2, 1e3, "ms/epoch"),
+        ("W3 1M chain", w3, 1e9, "ns/op"),
+    ];
+    for (name, timing, scale, unit) in rows {
+        for (variant, label) in VARIANTS.iter().enumerate() {
+            let bytes = match (name, variant) {
+                ("W3 1M chain", 0) => format!("{:.1}", bytes.fused),
+                ("W3 1M chain", 1) => format!("{:.1}", bytes.ops),
+                _ => String::new(),
+            };
+            println!(
+                "| {name} | {label} | {:.3} {unit} | {:.2}x | {:.2}x | {bytes} |",
+                timing.medians[variant] * scale,
+                timing.vs_hand(variant),
+                timing.vs_primal(variant),
+            );
+        }
+    }
+    println!(
+        "\nMedians of interleaved rounds, one run. Engine (fused): each neuron's weighted sum \
+         (W3: w·x + b) is one node; engine (ops): plain operators only."
+    );
+}
+
+fn print_json(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
+    let fields = [
+        ("w1_ns_per_step", w1.medians[0] * 1e9),
+        ("w1_vs_hand", w1.vs_hand(0)),
+        ("w1_vs_primal", w1.vs_primal(0)),
+        ("w2_ms_per_epoch", w2.medians[0] * 1e3),
+        ("w2_vs_hand", w2.vs_hand(0)),
+        ("w2_vs_primal", w2.vs_primal(0)),
+        ("w3_ns_per_op", w3.medians[0] * 1e9),
+        ("w3_vs_hand", w3.vs_hand(0)),
+        ("w3_vs_primal", w3.vs_primal(0)),
+        ("w3_bytes_per_op", bytes.fused),
+        ("w1_ops_ns_per_step", w1.medians[1] * 1e9),
+        ("w1_ops_vs_hand", w1.vs_hand(1)),
+        ("w2_ops_ms_per_epoch", w2.medians[1] * 1e3),
+        ("w2_ops_vs_hand", w2.vs_hand(1)),
+        ("w3_ops_ns_per_op", w3.medians[1] * 1e9),
+        ("w3_ops_vs_hand", w3.vs_hand(1)),
+        ("w3_ops_bytes_per_op", bytes.ops),
+        ("w1_hand_ns_per_step", w1.medians[2] * 1e9),
+        ("w2_hand_ms_per_epoch", w2.medians[2] * 1e3),
+        ("w3_hand_ns_per_op", w3.medians[2] * 1e9),
+        ("w1_primal_ns_per_step", w1.medians[3] * 1e9),
+        ("w2_primal_ms_per_epoch", w2.medians[3] * 1e3),
+        ("w3_primal_ns_per_op", w3.medians[3] * 1e9),
+    ];
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":{v:.6}"))
+        .collect();
+    println!("{{{}}}", body.join(","));
+}

@@ -1,0 +1,404 @@
+//! Fused ops: one node for what would otherwise be many.
+//!
+//! A neuron's weighted sum, a whole neuron (weighted sum and activation), a sum of
+//! many terms, and the two squared-error losses each record **one** node with an
+//! edge per operand. The values are bit for bit those of the same expression
+//! written with the plain operators (the same operations in the same order); only
+//! the number of nodes differs. Fewer nodes is less to record and less to sweep:
+//! this is how the engine keeps close to a hand-written gradient.
+//!
+//! The plain operators remain the way to see every intermediate quantity: a fused
+//! node has no `net` value of its own to explain or draw.
+
+use std::iter::Sum;
+
+use smallvec::SmallVec;
+
+use crate::ops::{relu, sigmoid};
+use crate::tape::Op;
+use crate::var::Var;
+
+/// The activation of a neuron recorded as one node by [`Var::neuron`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Activation {
+    /// a = z. Derivative 1.
+    Identity,
+    /// a = σ(z). Derivative σ(z)·(1 − σ(z)).
+    Sigmoid,
+    /// a = tanh z. Derivative 1 − tanh² z.
+    Tanh,
+    /// a = max(z, 0). Derivative 1 for z > 0, else 0 (0 at z = 0, as PyTorch).
+    Relu,
+}
+
+impl Activation {
+    /// The activation's value at `z` and its derivative there.
+    ///
+    /// ```
+    /// use chainrule::Activation;
+    /// assert_eq!(Activation::Sigmoid.apply(0.0), (0.5, 0.25));
+    /// assert_eq!(Activation::Relu.apply(0.0), (0.0, 0.0));
+    /// ```
+    #[inline(always)]
+    pub fn apply(self, z: f64) -> (f64, f64) {
+        match self {
+            Activation::Identity => (z, 1.0),
+            Activation::Sigmoid => {
+                let s = sigmoid(z);
+                (s, s * (1.0 - s))
+            }
+            Activation::Tanh => {
+                let t = z.tanh();
+                (t, 1.0 - t * t)
+            }
+            Activation::Relu => (relu(z), if z > 0.0 { 1.0 } else { 0.0 }),
+        }
+    }
+
+    fn op(self) -> Op {
+        match self {
+            Activation::Identity => Op::WeightedSum,
+            Activation::Sigmoid => Op::SigmoidNeuron,
+            Activation::Tanh => Op::TanhNeuron,
+            Activation::Relu => Op::ReluNeuron,
+        }
+    }
+}
+
+/// `((t₀ + t₁) + …) + bias`: the order of additions every weighted sum uses.
+#[inline(always)]
+pub(crate) fn sum_then_bias(mut terms: impl Iterator<Item = f64>, bias: f64) -> f64 {
+    match terms.next() {
+        Some(first) => terms.fold(first, |acc, t| acc + t) + bias,
+        None => bias,
+    }
+}
+
+/// `((e₀ + e₁) + …)` with eᵢ = (oᵢ − tᵢ)², or 0 for no terms.
+#[inline(always)]
+pub(crate) fn sum_of_squared_errors(outputs: impl Iterator<Item = f64>, targets: &[f64]) -> f64 {
+    let mut errors = outputs.zip(targets).map(|(o, t)| (o - t) * (o - t));
+    match errors.next() {
+        Some(first) => errors.fold(first, |acc, e| acc + e),
+        None => 0.0,
+    }
+}
+
+#[track_caller]
+pub(crate) fn check_lengths(what: &str, left: usize, right: usize) {
+    assert_eq!(
+        left, right,
+        "chainrule: {what} needs slices of equal length ({left} and {right})"
+    );
+}
+
+impl<'t> Var<'t> {
+    /// A neuron's weighted sum `((w₀·x₀ + w₁·x₁) + … ) + b`, summed left to right,
+    /// recorded as **one** node with an edge to every weight, input and the bias.
+    ///
+    /// Derivatives: ∂/∂wᵢ = xᵢ, ∂/∂xᵢ = wᵢ, ∂/∂b = 1.
+    ///
+    /// # Panics
+    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let x = tape.vars(&[0.05, 0.10]);
+    /// let b = tape.var(0.35);
+    /// let net = chainrule::Var::weighted_sum(&w, &x, b);
+    /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
+    /// assert_eq!(net.backward()[w[1]], 0.10);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn weighted_sum(weights: &[Var<'t>], inputs: &[Var<'t>], bias: Var<'t>) -> Var<'t> {
+        Var::neuron(weights, inputs, bias, Activation::Identity)
+    }
+
+    /// A neuron's weighted sum over constant inputs, `((w₀·x₀ + w₁·x₁) + …) + b`,
+    /// recorded as **one** node with an edge to every weight and the bias (the
+    /// inputs are constants: no leaves are made for them).
+    ///
+    /// Derivatives: ∂/∂wᵢ = xᵢ, ∂/∂b = 1.
+    ///
+    /// # Panics
+    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let b = tape.var(0.35);
+    /// let net = chainrule::Var::weighted_sum_const(&w, &[0.05, 0.10], b);
+    /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
+    /// assert_eq!(net.backward()[w[0]], 0.05);
+    /// assert_eq!(tape.len(), 4); // w1, w2, b and the sum
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn weighted_sum_const(weights: &[Var<'t>], inputs: &[f64], bias: Var<'t>) -> Var<'t> {
+        Var::neuron_const(weights, inputs, bias, Activation::Identity)
+    }
+
+    /// A whole neuron, `a = activation(((w₀·x₀ + w₁·x₁) + …) + b)`, recorded as
+    /// **one** node with an edge to every weight, input and the bias.
+    ///
+    /// Derivatives, with z the weighted sum and a' the activation's derivative at z:
+    /// ∂a/∂wᵢ = a'·xᵢ, ∂a/∂xᵢ = a'·wᵢ, ∂a/∂b = a'.
+    ///
+    /// # Panics
+    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
+    ///
+    /// ```
+    /// use chainrule::{Activation, Tape, Var};
+    ///
+    /// let tape = Tape::new();
+    /// let w = tape.vars(&[0.40, 0.45]);
+    /// let h = tape.vars(&[0.593269992, 0.596884378]);
+    /// let b = tape.var(0.60);
+    /// let out_o1 = Var::neuron(&w, &h, b, Activation::Sigmoid);
+    /// let net_o1: f64 = 0.40 * 0.593269992 + 0.45 * 0.596884378 + 0.60;
+    /// assert_eq!(out_o1.value(), 1.0 / (1.0 + (-net_o1).exp()));
+    /// let s = out_o1.value();
+    /// assert_eq!(out_o1.backward()[w[0]], s * (1.0 - s) * 0.593269992);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn neuron(
+        weights: &[Var<'t>],
+        inputs: &[Var<'t>],
+        bias: Var<'t>,
+        activation: Activation,
+    ) -> Var<'t> {
+        check_lengths("a neuron (weights, inputs)", weights.len(), inputs.len());
+        for (w, x) in weights.iter().zip(inputs) {
+            bias.same_tape(*w);
+            bias.same_tape(*x);
+        }
+        let z = sum_then_bias(
+            weights.iter().zip(inputs).map(|(w, x)| w.value * x.value),
+            bias.value,
+        );
+        let (a, da) = activation.apply(z);
+        let n = weights.len();
+        let index = bias
+            .tape
+            .push_with(activation.op(), a, 2 * n + 1, |operands, partials| {
+                let pairs = operands
+                    .chunks_exact_mut(2)
+                    .zip(partials.chunks_exact_mut(2));
+                for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
+                    o[0] = w.index;
+                    p[0] = da * x.value;
+                    o[1] = x.index;
+                    p[1] = da * w.value;
+                }
+                operands[2 * n] = bias.index;
+                partials[2 * n] = da;
+            });
+        Var::from_parts(bias.tape, index, a)
+    }
+
+    /// A whole neuron over constant inputs, `a = activation(((w₀·x₀ + …) + b)`,
+    /// recorded as **one** node with an edge to every weight and the bias.
+    ///
+    /// Derivatives: ∂a/∂wᵢ = a'·xᵢ, ∂a/∂b = a'.
+    ///
+    /// # Panics
+    /// If `weights` and `inputs` differ in length, or a variable is from another tape.
+    ///
+    /// ```
+    /// use chainrule::{Activation, Tape, Var};
+    ///
+    /// let tape = Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let b1 = tape.var(0.35);
+    /// let out_h1 = Var::neuron_const(&w, &[0.05, 0.10], b1, Activation::Sigmoid);
+    /// assert!((out_h1.value() - 0.5932699921071872).abs() < 1e-15);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn neuron_const(
+        weights: &[Var<'t>],
+        inputs: &[f64],
+        bias: Var<'t>,
+        activation: Activation,
+    ) -> Var<'t> {
+        check_lengths("a neuron (weights, inputs)", weights.len(), inputs.len());
+        for w in weights {
+            bias.same_tape(*w);
+        }
+        let z = sum_then_bias(
+            weights.iter().zip(inputs).map(|(w, &x)| w.value * x),
+            bias.value,
+        );
+        let (a, da) = activation.apply(z);
+        let n = weights.len();
+        let index = bias
+            .tape
+            .push_with(activation.op(), a, n + 1, |operands, partials| {
+                let edges = operands.iter_mut().zip(partials.iter_mut());
+                for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
+                    *o = w.index;
+                    *p = da * x;
+                }
+                operands[n] = bias.index;
+                partials[n] = da;
+            });
+        Var::from_parts(bias.tape, index, a)
+    }
+
+    /// The seed network's error, `E = ½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, recorded as
+    /// **one** node with an edge to every output.
+    ///
+    /// Derivative: ∂E/∂oᵢ = oᵢ − tᵢ.
+    ///
+    /// # Panics
+    /// If `outputs` is empty, `outputs` and `targets` differ in length, or the
+    /// outputs are from different tapes.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let out = tape.vars(&[0.75, 0.77]);
+    /// let e = chainrule::Var::half_squared_error(&out, &[0.01, 0.99]);
+    /// let by_hand = 0.5 * (0.75f64 - 0.01).powi(2) + 0.5 * (0.77f64 - 0.99).powi(2);
+    /// assert!((e.value() - by_hand).abs() < 1e-15);
+    /// assert!((e.backward()[out[0]] - (0.75 - 0.01)).abs() < 1e-15);
+    /// ```
+    #[track_caller]
+    pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+        let first = check_outputs("half_squared_error", outputs, targets);
+        let value = half_squared_error_value(outputs.iter().map(|o| o.value), targets);
+        let index = first.tape.push_with(
+            Op::HalfSquaredError,
+            value,
+            outputs.len(),
+            |operands, partials| {
+                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
+                {
+                    *i = o.index;
+                    *p = o.value - t;
+                }
+            },
+        );
+        Var::from_parts(first.tape, index, value)
+    }
+
+    /// The mean squared error, `L = ((o₀ − t₀)² + (o₁ − t₁)² + …) / n`, summed left
+    /// to right, recorded as **one** node with an edge to every output.
+    ///
+    /// Derivative: ∂L/∂oᵢ = 2(oᵢ − tᵢ)/n.
+    ///
+    /// # Panics
+    /// If `outputs` is empty, `outputs` and `targets` differ in length, or the
+    /// outputs are from different tapes.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let scores = tape.vars(&[0.5, -2.0]);
+    /// let l = chainrule::Var::mean_squared_error(&scores, &[1.0, -1.0]);
+    /// assert_eq!(l.value(), (0.25 + 1.0) / 2.0);
+    /// assert_eq!(l.backward()[scores[1]], 2.0 * (-2.0 - -1.0) / 2.0);
+    /// ```
+    #[track_caller]
+    pub fn mean_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+        let first = check_outputs("mean_squared_error", outputs, targets);
+        let n = outputs.len() as f64;
+        let value = sum_of_squared_errors(outputs.iter().map(|o| o.value), targets) / n;
+        let index = first.tape.push_with(
+            Op::MeanSquaredError,
+            value,
+            outputs.len(),
+            |operands, partials| {
+                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
+                {
+                    *i = o.index;
+                    *p = 2.0 * (o.value - t) / n;
+                }
+            },
+        );
+        Var::from_parts(first.tape, index, value)
+    }
+}
+
+/// `((½e₀ + ½e₁) + …)`, each term as `(o − t)² · 0.5`, as the operators compute it.
+#[inline(always)]
+pub(crate) fn half_squared_error_value(outputs: impl Iterator<Item = f64>, targets: &[f64]) -> f64 {
+    let mut halves = outputs.zip(targets).map(|(o, t)| (o - t) * (o - t) * 0.5);
+    match halves.next() {
+        Some(first) => halves.fold(first, |acc, e| acc + e),
+        None => 0.0,
+    }
+}
+
+#[track_caller]
+fn check_outputs<'t>(what: &str, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+    check_lengths(what, outputs.len(), targets.len());
+    let Some(&first) = outputs.first() else {
+        panic!("chainrule: {what} of no outputs has no tape to live on");
+    };
+    for o in &outputs[1..] {
+        first.same_tape(*o);
+    }
+    first
+}
+
+// ---- Sum -----------------------------------------------------------------------
+
+/// Operand lists of up to this many stay on the stack while a sum is collected.
+const INLINE_OPERANDS: usize = 16;
+
+#[track_caller]
+fn sum_vars<'t>(vars: impl Iterator<Item = Var<'t>>) -> Var<'t> {
+    // Collect first: the iterator may itself record nodes (`xs.map(|x| x * 2.0)`),
+    // which must land on the tape before this node's edges.
+    let operands: SmallVec<[Var<'t>; INLINE_OPERANDS]> = vars.collect();
+    let Some(first) = operands.first().copied() else {
+        panic!(
+            "chainrule: the sum of no Vars has no tape to live on; \
+             start from a Var (for example tape.var(0.0)) or check for emptiness"
+        );
+    };
+    let mut value = first.value;
+    for v in &operands[1..] {
+        first.same_tape(*v);
+        value += v.value;
+    }
+    let index = first
+        .tape
+        .push_with(Op::Sum, value, operands.len(), |indices, partials| {
+            for (i, v) in indices.iter_mut().zip(&operands) {
+                *i = v.index;
+            }
+            partials.fill(1.0);
+        });
+    Var::from_parts(first.tape, index, value)
+}
+
+impl<'t> Sum<Var<'t>> for Var<'t> {
+    /// Records the sum as one n-ary node (left to right), each partial 1.
+    ///
+    /// # Panics
+    /// On an empty iterator (there is no tape to record on) or Vars of two tapes.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let xs = tape.vars(&[1.0, 2.0, 3.0]);
+    /// let total: chainrule::Var = xs.iter().copied().sum();
+    /// assert_eq!(total.value(), 6.0);
+    /// assert_eq!(tape.len(), 4); // one node for the whole sum
+    /// ```
+    #[track_caller]
+    fn sum<I: Iterator<Item = Var<'t>>>(iter: I) -> Var<'t> {
+        sum_vars(iter)
+    }
+}
+
+impl<'a, 't> Sum<&'a Var<'t>> for Var<'t> {
+    /// As `Sum<Var>`, over references.
+    #[track_caller]
+    fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Var<'t> {
+        sum_vars(iter.copied())
+    }
+}
