@@ -21,11 +21,23 @@ use crate::var::Var;
 /// (it never evaluates e^x for a large positive x).
 #[inline(always)]
 pub(crate) fn sigmoid(x: f64) -> f64 {
+    sigmoid_with_derivative(x).0
+}
+
+/// σ(x) and σ'(x) = σ(x)·(1 − σ(x)), both to full relative precision in both tails.
+///
+/// For x ≥ 0, 1 − σ is not computed as `1.0 - s` (which cancels to 0 once σ rounds
+/// to 1, near x = 37, and loses digits well before) but as e^−x·σ, its exact equal.
+#[inline(always)]
+pub(crate) fn sigmoid_with_derivative(x: f64) -> (f64, f64) {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        let e = (-x).exp();
+        let s = 1.0 / (1.0 + e);
+        (s, s * (e * s))
     } else {
         let e = x.exp();
-        e / (1.0 + e)
+        let s = e / (1.0 + e);
+        (s, s * (1.0 - s))
     }
 }
 
@@ -88,8 +100,10 @@ impl<'t> Var<'t> {
 
     /// The logistic sigmoid σ(x) = 1 / (1 + e^−x).
     ///
-    /// Derivative: σ'(x) = σ(x)·(1 − σ(x)). Finite and exact at ±1000 (σ = 1 or 0,
-    /// σ' = 0): e^x is never evaluated for a large positive x.
+    /// Derivative: σ'(x) = σ(x)·(1 − σ(x)), with 1 − σ taken as e^−x·σ for x ≥ 0 so
+    /// that σ' keeps its relative precision in the upper tail (σ'(40) ≈ 4.2e-18, not
+    /// 0). Finite and exact at ±1000 (σ = 1 or 0, σ' = 0): e^x is never evaluated for
+    /// a large positive x.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -99,8 +113,8 @@ impl<'t> Var<'t> {
     /// ```
     #[inline]
     pub fn sigmoid(self) -> Var<'t> {
-        let s = sigmoid(self.value);
-        self.unary(Op::Sigmoid, s, s * (1.0 - s))
+        let (s, ds) = sigmoid_with_derivative(self.value);
+        self.unary(Op::Sigmoid, s, ds)
     }
 
     /// The hyperbolic tangent.
