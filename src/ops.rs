@@ -224,7 +224,8 @@ impl<'t> Var<'t> {
 
     /// x^n for an integer constant n.
     ///
-    /// Derivative: n·x^(n−1); 0 for n = 0.
+    /// Derivative: n·x^(n−1); 0 for n = 0. Every `i32` is accepted: for
+    /// n = `i32::MIN`, whose n − 1 is not an `i32`, x^(n−1) is taken with `powf`.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -233,10 +234,10 @@ impl<'t> Var<'t> {
     /// ```
     #[inline]
     pub fn powi(self, n: i32) -> Var<'t> {
-        let d = if n == 0 {
-            0.0
-        } else {
-            n as f64 * self.value.powi(n - 1)
+        let d = match (n, n.checked_sub(1)) {
+            (0, _) => 0.0,
+            (_, Some(n_minus_1)) => n as f64 * self.value.powi(n_minus_1),
+            (_, None) => n as f64 * self.value.powf(n as f64 - 1.0),
         };
         self.unary(Op::Powi, self.value.powi(n), d)
     }
