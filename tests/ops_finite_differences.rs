@@ -535,9 +535,18 @@ fn powi_and_powf_of_zero_exponent_have_zero_gradient_at_zero() {
 #[test]
 fn powi_accepts_every_i32_exponent() {
     // n·x^(n-1) must not compute n - 1 in i32 (it overflows for i32::MIN).
+    // (A wrapped n - 1 would be i32::MAX, giving 2^MAX = inf at x = 2 and
+    // 0.5^MAX = 0 at x = 0.5: the opposite of the truth.)
     let (value, gradient) = value_and_gradient(1.0, |x| x.powi(i32::MIN));
     assert_eq!(value, 1.0);
     assert_eq!(gradient, i32::MIN as f64);
+    // 2^(MIN - 1) underflows to 0: the gradient is MIN · 0.
+    assert_eq!(value_and_gradient(2.0, |x| x.powi(i32::MIN)), (0.0, 0.0));
+    // 0.5^(MIN - 1) overflows: MIN · inf.
+    assert_eq!(
+        value_and_gradient(0.5, |x| x.powi(i32::MIN)),
+        (f64::INFINITY, f64::NEG_INFINITY)
+    );
     let (value, gradient) = value_and_gradient(1.0, |x| x.powi(i32::MAX));
     assert_eq!((value, gradient), (1.0, i32::MAX as f64));
 }
