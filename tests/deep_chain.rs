@@ -23,7 +23,10 @@ fn a_ten_million_node_chain_back_propagates_the_hand_gradient() {
     assert_eq!(tape.len(), NODES);
     assert_eq!(tape.op(x.index()), Op::AddConst);
     let g = x.backward();
-    eprintln!("10M-node chain: recorded and swept in {:?}", start.elapsed());
+    eprintln!(
+        "10M-node chain: recorded and swept in {:?}",
+        start.elapsed()
+    );
 
     // By hand: x_{k+1} = c·x_k + 1, so dx_{k+1}/dx_k = c and dy/dx0 = c^STEPS.
     // The hand-coded adjoint multiplies by c once per step, from the output down,
@@ -117,7 +120,7 @@ fn dropping_a_tape_of_ten_million_nodes_does_not_overflow() {
     let leaves = tape.vars(&[1.0; 1_000]);
     let mut x = leaves[0];
     for i in 0..10_000_000 - leaves.len() {
-        x = x + leaves[i % leaves.len()];
+        x += leaves[i % leaves.len()];
     }
     assert_eq!(tape.len(), 10_000_000);
     let g = x.backward();

@@ -127,7 +127,15 @@ fn softplus_matches_finite_differences() {
         "softplus",
         |x| x[0].exp().ln_1p(),
         |x| x[0].softplus(),
-        &[&[-30.0], &[-3.0], &[-1e-3], &[0.0], &[1e-3], &[2.0], &[30.0]],
+        &[
+            &[-30.0],
+            &[-3.0],
+            &[-1e-3],
+            &[0.0],
+            &[1e-3],
+            &[2.0],
+            &[30.0],
+        ],
     );
 }
 
@@ -175,13 +183,23 @@ fn powi_matches_finite_differences() {
 #[test]
 fn powf_matches_finite_differences() {
     let points: &[&[f64]] = &[&[0.3], &[1.0], &[2.5]];
-    check("powf(-1.5)", |x| x[0].powf(-1.5), |x| x[0].powf(-1.5), points);
+    check(
+        "powf(-1.5)",
+        |x| x[0].powf(-1.5),
+        |x| x[0].powf(-1.5),
+        points,
+    );
     check("powf(0.0)", |x| x[0].powf(0.0), |x| x[0].powf(0.0), points);
     check("powf(0.5)", |x| x[0].powf(0.5), |x| x[0].powf(0.5), points);
     check("powf(2.5)", |x| x[0].powf(2.5), |x| x[0].powf(2.5), points);
     check("powf(3.0)", |x| x[0].powf(3.0), |x| x[0].powf(3.0), points);
     // A negative base with an integer exponent is defined.
-    check("powf(3.0)", |x| x[0].powf(3.0), |x| x[0].powf(3.0), &[&[-1.7]]);
+    check(
+        "powf(3.0)",
+        |x| x[0].powf(3.0),
+        |x| x[0].powf(3.0),
+        &[&[-1.7]],
+    );
 }
 
 #[test]
@@ -304,12 +322,7 @@ fn operators_with_a_constant_on_the_left_match_finite_differences() {
 
 #[test]
 fn negation_matches_finite_differences() {
-    check(
-        "-a",
-        |x| -x[0],
-        |x| -x[0],
-        &[&[-2.0], &[0.0], &[0.7]],
-    );
+    check("-a", |x| -x[0], |x| -x[0], &[&[-2.0], &[0.0], &[0.7]]);
 }
 
 #[test]
@@ -581,7 +594,12 @@ fn an_operation_with_a_constant_records_one_node_and_no_leaf() {
         ("3 / x", |x| 3.0 / x, Op::ConstDiv, -0.75),
         ("x.powi(3)", |x| x.powi(3), Op::Powi, 12.0),
         ("x.powf(3.0)", |x| x.powf(3.0), Op::Powf, 12.0),
-        ("x.leaky_relu(0.1)", |x| x.leaky_relu(0.1), Op::LeakyRelu, 1.0),
+        (
+            "x.leaky_relu(0.1)",
+            |x| x.leaky_relu(0.1),
+            Op::LeakyRelu,
+            1.0,
+        ),
     ];
     for (name, f, op, partial) in cases {
         let tape = Tape::new();
@@ -651,7 +669,10 @@ fn weighted_sum_records_one_node_with_an_edge_per_operand() {
     );
     let net_c = Var::weighted_sum_const(&w, &[3.0, 0.25], b);
     assert_eq!(tape.len(), 7);
-    assert_eq!(tape.edges(net_c.index()), vec![(0, 3.0), (1, 0.25), (4, 1.0)]);
+    assert_eq!(
+        tape.edges(net_c.index()),
+        vec![(0, 3.0), (1, 0.25), (4, 1.0)]
+    );
     assert_eq!(net.value(), net_c.value());
 }
 

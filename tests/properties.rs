@@ -294,7 +294,12 @@ fn check_program(program: &Program, output_pick: Index) -> Result<(), TestCaseEr
 
     // 2. The tape computes the same values, bit for bit.
     for (k, (v, node)) in values.iter().zip(&nodes).enumerate() {
-        prop_assert_eq!(v.to_bits(), node.value().to_bits(), "node {} of the program", k);
+        prop_assert_eq!(
+            v.to_bits(),
+            node.value().to_bits(),
+            "node {} of the program",
+            k
+        );
     }
 
     // 1. The fast sweep equals the textbook sweep over the graph view, exactly.
@@ -307,7 +312,14 @@ fn check_program(program: &Program, output_pick: Index) -> Result<(), TestCaseEr
         prop_assert_eq!(textbook.len(), tape.len());
         prop_assert_eq!(fast.as_slice().len(), output.index() + 1);
         for (i, (f, t)) in fast.as_slice().iter().zip(&textbook).enumerate() {
-            prop_assert_eq!(f.to_bits(), t.to_bits(), "node {}: fast {} textbook {}", i, f, t);
+            prop_assert_eq!(
+                f.to_bits(),
+                t.to_bits(),
+                "node {}: fast {} textbook {}",
+                i,
+                f,
+                t
+            );
         }
         prop_assert!(textbook[output.index() + 1..].iter().all(|&t| t == 0.0));
         for node in &nodes {

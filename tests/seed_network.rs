@@ -341,7 +341,12 @@ fn one_update_gives_the_article_weights_and_error() {
         let (weights, errors) = train(record, 2);
         // After the first update (w5 and w1 as the article reports them).
         let (after_one, _) = train(record, 1);
-        assert_rel(after_one[4], 0.35891647971788465, REFERENCE_TOLERANCE, "w5+");
+        assert_rel(
+            after_one[4],
+            0.35891647971788465,
+            REFERENCE_TOLERANCE,
+            "w5+",
+        );
         assert_rel(after_one[0], 0.1497807161327628, REFERENCE_TOLERANCE, "w1+");
         // The second forward pass.
         assert_rel(errors[1], 0.29102777369359933, REFERENCE_TOLERANCE, "E1");

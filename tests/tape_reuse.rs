@@ -109,8 +109,16 @@ fn after_clear_the_tape_records_again_into_the_same_memory() {
             (tape.len(), tape.edge_count(), g[x])
         };
         assert_eq!(again, first);
-        assert_eq!(tape.capacity(), capacity, "recording again allocates nothing");
-        assert_eq!(tape.memory_bytes(), memory, "sweeping again allocates nothing");
+        assert_eq!(
+            tape.capacity(),
+            capacity,
+            "recording again allocates nothing"
+        );
+        assert_eq!(
+            tape.memory_bytes(),
+            memory,
+            "sweeping again allocates nothing"
+        );
     }
 }
 
@@ -124,7 +132,7 @@ fn with_capacity_records_that_many_nodes_without_allocating() {
     let a = tape.var(0.5);
     let mut x = tape.var(0.25);
     for _ in 2..NODES {
-        x = x * a; // binary: two edges per node, the most `with_capacity` plans for
+        x *= a; // binary: two edges per node, the most `with_capacity` plans for
     }
     assert_eq!(tape.len(), NODES);
     assert_eq!(tape.capacity(), capacity);
@@ -167,11 +175,9 @@ fn every_binary_op_checks_the_tapes() {
     for (name, op) in ops {
         let (tape_a, tape_b) = (Tape::new(), Tape::new());
         let (a, b) = (tape_a.var(1.0), tape_b.var(2.0));
-        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(a, b)))
-            .expect_err(name);
-        let message = panic
-            .downcast_ref::<String>()
-            .expect("a formatted message");
+        let panic =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(a, b))).expect_err(name);
+        let message = panic.downcast_ref::<String>().expect("a formatted message");
         assert!(message.starts_with(TWO_TAPES), "{name}: {message}");
         assert_eq!(tape_a.len(), 1, "{name}: nothing recorded");
         assert_eq!(tape_b.len(), 1, "{name}: nothing recorded");
@@ -273,7 +279,10 @@ fn the_graph_view_keeps_parallel_edges_for_a_plus_a() {
     let graph = tape.graph();
     let (na, ny) = (NodeIndex::new(a.index()), NodeIndex::new(y.index()));
     // petgraph lists a node's edges newest first: sort them by operand slot.
-    let mut edges: Vec<GraphEdge> = graph.edges_connecting(na, ny).map(|e| *e.weight()).collect();
+    let mut edges: Vec<GraphEdge> = graph
+        .edges_connecting(na, ny)
+        .map(|e| *e.weight())
+        .collect();
     edges.sort_by_key(|e| e.slot);
     assert_eq!(
         edges,
@@ -320,4 +329,20 @@ fn the_graph_view_matches_the_tape_node_for_node_and_edge_for_edge() {
     assert_eq!(graph[NodeIndex::new(y.index())].label.as_deref(), Some("y"));
     // Ancestors of y: everything recorded (all of it feeds y).
     assert_eq!(y.ancestors(), (0..tape.len()).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_tape_can_be_sent_to_another_thread_and_record_there() {
+    fn assert_send<T: Send>(_: &T) {}
+    let tape = Tape::new();
+    assert_send(&tape);
+    let gradient = std::thread::spawn(move || {
+        let x = tape.var(3.0);
+        let y = x.square();
+        let g = y.backward();
+        g[x]
+    })
+    .join()
+    .expect("the thread records and sweeps");
+    assert_eq!(gradient, 6.0);
 }
