@@ -18,11 +18,23 @@ use crate::var::Var;
 /// (it never evaluates e^x for a large positive x).
 #[inline(always)]
 pub(crate) fn sigmoid(x: f64) -> f64 {
+    sigmoid_with_derivative(x).0
+}
+
+/// σ(x) and σ'(x) = σ(x)·(1 − σ(x)), both to full relative precision in both tails.
+///
+/// For x ≥ 0, 1 − σ is not computed as `1.0 - s` (which cancels to 0 once σ rounds
+/// to 1, near x = 37, and loses digits well before) but as e^−x·σ, its exact equal.
+#[inline(always)]
+pub(crate) fn sigmoid_with_derivative(x: f64) -> (f64, f64) {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        let e = (-x).exp();
+        let s = 1.0 / (1.0 + e);
+        (s, s * (e * s))
     } else {
         let e = x.exp();
-        e / (1.0 + e)
+        let s = e / (1.0 + e);
+        (s, s * (1.0 - s))
     }
 }
 
@@ -85,8 +97,10 @@ impl<'t> Var<'t> {
 
     /// The logistic sigmoid σ(x) = 1 / (1 + e^−x).
     ///
-    /// Derivative: σ'(x) = σ(x)·(1 − σ(x)). Finite and exact at ±1000 (σ = 1 or 0,
-    /// σ' = 0): e^x is never evaluated for a large positive x.
+    /// Derivative: σ'(x) = σ(x)·(1 − σ(x)), with 1 − σ taken as e^−x·σ for x ≥ 0 so
+    /// that σ' keeps its relative precision in the upper tail (σ'(40) ≈ 4.2e-18, not
+    /// 0). Finite and exact at ±1000 (σ = 1 or 0, σ' = 0): e^x is never evaluated for
+    /// a large positive x.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -96,8 +110,8 @@ impl<'t> Var<'t> {
     /// ```
     #[inline(always)]
     pub fn sigmoid(self) -> Var<'t> {
-        let s = sigmoid(self.value);
-        self.unary(Op::Sigmoid, s, s * (1.0 - s))
+        let (s, ds) = sigmoid_with_derivative(self.value);
+        self.unary(Op::Sigmoid, s, ds)
     }
 
     /// The hyperbolic tangent.
@@ -207,7 +221,8 @@ impl<'t> Var<'t> {
 
     /// x^n for an integer constant n.
     ///
-    /// Derivative: n·x^(n−1); 0 for n = 0.
+    /// Derivative: n·x^(n−1); 0 for n = 0. Every `i32` is accepted: for
+    /// n = `i32::MIN`, whose n − 1 is not an `i32`, x^(n−1) is taken with `powf`.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -216,10 +231,10 @@ impl<'t> Var<'t> {
     /// ```
     #[inline(always)]
     pub fn powi(self, n: i32) -> Var<'t> {
-        let d = if n == 0 {
-            0.0
-        } else {
-            n as f64 * self.value.powi(n - 1)
+        let d = match (n, n.checked_sub(1)) {
+            (0, _) => 0.0,
+            (_, Some(n_minus_1)) => n as f64 * self.value.powi(n_minus_1),
+            (_, None) => n as f64 * self.value.powf(n as f64 - 1.0),
         };
         self.unary(Op::Powi, self.value.powi(n), d)
     }

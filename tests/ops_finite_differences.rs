@@ -1,0 +1,757 @@
+//! Every op's gradient against central finite differences, then one test per kink
+//! and edge case, then the shape of what an op records.
+//!
+//! # The finite-difference check
+//!
+//! For a function f of leaves x (the primal written independently with `f64`
+//! from the standard library), each coordinate is perturbed by
+//! `h = 1e-6 * max(|x_i|, 1e-3)` and
+//! `fd = (f(x + h e_i) - f(x - h e_i)) / (x_i⁺ - x_i⁻)` (the denominator is the
+//! step actually taken after rounding). It must agree with the taped gradient `g` to
+//!
+//! `|g - fd| <= 1e-6 |fd| + 8 ε (|f(x⁺)| + |f(x⁻)|) / (x_i⁺ - x_i⁻)`.
+//!
+//! - Truncation: the central difference errs by h²|f'''|/6. With h relative to x,
+//!   that is below 1e-7 |f'| at every point used here (the worst is e^x at x = 700,
+//!   h²/6 ≈ 8e-8); 1e-6 relative covers it.
+//! - Rounding: each evaluation of f is correct to a few ulps, ε|f|; dividing by the
+//!   step magnifies that into the second term (8 ulps of slack), which dominates only
+//!   where f' is tiny next to f, that is at saturation.
+//!
+//! The step is relative to |x| (down to 1e-3) so that points 1e-3 from a kink are
+//! never stepped across it (h ≤ 1e-9 there).
+
+use chainrule::{Op, Scalar, Tape, Var};
+
+type Primal = fn(&[f64]) -> f64;
+type Taped = for<'t> fn(&[Var<'t>]) -> Var<'t>;
+
+const EPS: f64 = f64::EPSILON;
+
+/// The value recorded must agree with the independent primal to a few ulps (the
+/// two may use different but equally exact formulas, e.g. for sigmoid).
+const VALUE_TOLERANCE: f64 = 1e-14;
+
+/// Checks `taped` against central finite differences of `primal` at every point.
+#[track_caller]
+fn check(name: &str, primal: Primal, taped: Taped, points: &[&[f64]]) {
+    for &x in points {
+        let tape = Tape::new();
+        let leaves = tape.vars(x);
+        let y = taped(&leaves);
+        let f = primal(x);
+        assert!(
+            (y.value() - f).abs() <= VALUE_TOLERANCE * f.abs(),
+            "{name} at {x:?}: value {} but the primal gives {f}",
+            y.value()
+        );
+        let g = y.backward();
+        for i in 0..x.len() {
+            let h = 1e-6 * x[i].abs().max(1e-3);
+            let (mut plus, mut minus) = (x.to_vec(), x.to_vec());
+            plus[i] += h;
+            minus[i] -= h;
+            let step = plus[i] - minus[i];
+            let (f_plus, f_minus) = (primal(&plus), primal(&minus));
+            let fd = (f_plus - f_minus) / step;
+            let tolerance = 1e-6 * fd.abs() + 8.0 * EPS * (f_plus.abs() + f_minus.abs()) / step;
+            let gi = g[leaves[i]];
+            assert!(
+                (gi - fd).abs() <= tolerance,
+                "{name} at {x:?}: d/dx{i} is {gi:e} on the tape, {fd:e} by finite differences \
+                 (|difference| {:e} > tolerance {tolerance:e})",
+                (gi - fd).abs()
+            );
+        }
+    }
+}
+
+/// Independent primals.
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+// ---- The functions -------------------------------------------------------------
+
+#[test]
+fn sigmoid_matches_finite_differences() {
+    // -30 and 15: deep in the lower tail and well into the upper one.
+    check(
+        "sigmoid",
+        |x| logistic(x[0]),
+        |x| x[0].sigmoid(),
+        &[&[-30.0], &[-5.0], &[-0.5], &[0.0], &[0.3], &[4.0], &[15.0]],
+    );
+}
+
+#[test]
+fn tanh_matches_finite_differences() {
+    check(
+        "tanh",
+        |x| x[0].tanh(),
+        |x| x[0].tanh(),
+        &[&[-10.0], &[-3.0], &[-0.5], &[0.0], &[0.7], &[2.5], &[10.0]],
+    );
+}
+
+#[test]
+fn relu_matches_finite_differences_near_its_kink() {
+    check(
+        "relu",
+        |x| if x[0] > 0.0 { x[0] } else { 0.0 },
+        |x| x[0].relu(),
+        &[&[-2.0], &[-1e-3], &[1e-3], &[3.0]],
+    );
+}
+
+#[test]
+fn leaky_relu_matches_finite_differences_near_its_kink() {
+    check(
+        "leaky_relu(0.01)",
+        |x| if x[0] > 0.0 { x[0] } else { 0.01 * x[0] },
+        |x| x[0].leaky_relu(0.01),
+        &[&[-2.0], &[-1e-3], &[1e-3], &[3.0]],
+    );
+    check(
+        "leaky_relu(0.2)",
+        |x| if x[0] > 0.0 { x[0] } else { 0.2 * x[0] },
+        |x| x[0].leaky_relu(0.2),
+        &[&[-2.0], &[-1e-3], &[1e-3], &[3.0]],
+    );
+}
+
+#[test]
+fn softplus_matches_finite_differences() {
+    // ln(1 + e^x) as ln_1p(e^x): exact enough for x ≤ 700.
+    check(
+        "softplus",
+        |x| x[0].exp().ln_1p(),
+        |x| x[0].softplus(),
+        &[
+            &[-30.0],
+            &[-3.0],
+            &[-1e-3],
+            &[0.0],
+            &[1e-3],
+            &[2.0],
+            &[30.0],
+        ],
+    );
+}
+
+#[test]
+fn exp_matches_finite_differences() {
+    check(
+        "exp",
+        |x| x[0].exp(),
+        |x| x[0].exp(),
+        &[&[-20.0], &[-1.0], &[0.0], &[0.5], &[3.0], &[700.0]],
+    );
+}
+
+#[test]
+fn ln_matches_finite_differences() {
+    check(
+        "ln",
+        |x| x[0].ln(),
+        |x| x[0].ln(),
+        &[&[1e-3], &[0.5], &[1.0], &[2.7], &[1e3]],
+    );
+}
+
+#[test]
+fn sqrt_matches_finite_differences() {
+    check(
+        "sqrt",
+        |x| x[0].sqrt(),
+        |x| x[0].sqrt(),
+        &[&[1e-4], &[0.25], &[2.0], &[1e4]],
+    );
+}
+
+#[test]
+fn powi_matches_finite_differences() {
+    let points: &[&[f64]] = &[&[-1.5], &[-0.3], &[0.4], &[2.0]];
+    check("powi(-3)", |x| x[0].powi(-3), |x| x[0].powi(-3), points);
+    check("powi(-1)", |x| x[0].powi(-1), |x| x[0].powi(-1), points);
+    check("powi(0)", |x| x[0].powi(0), |x| x[0].powi(0), points);
+    check("powi(1)", |x| x[0].powi(1), |x| x[0].powi(1), points);
+    check("powi(2)", |x| x[0].powi(2), |x| x[0].powi(2), points);
+    check("powi(5)", |x| x[0].powi(5), |x| x[0].powi(5), points);
+}
+
+#[test]
+fn powf_matches_finite_differences() {
+    let points: &[&[f64]] = &[&[0.3], &[1.0], &[2.5]];
+    check(
+        "powf(-1.5)",
+        |x| x[0].powf(-1.5),
+        |x| x[0].powf(-1.5),
+        points,
+    );
+    check("powf(0.0)", |x| x[0].powf(0.0), |x| x[0].powf(0.0), points);
+    check("powf(0.5)", |x| x[0].powf(0.5), |x| x[0].powf(0.5), points);
+    check("powf(2.5)", |x| x[0].powf(2.5), |x| x[0].powf(2.5), points);
+    check("powf(3.0)", |x| x[0].powf(3.0), |x| x[0].powf(3.0), points);
+    // A negative base with an integer exponent is defined.
+    check(
+        "powf(3.0)",
+        |x| x[0].powf(3.0),
+        |x| x[0].powf(3.0),
+        &[&[-1.7]],
+    );
+}
+
+#[test]
+fn pow_matches_finite_differences_in_both_operands() {
+    let mut points: Vec<[f64; 2]> = Vec::new();
+    for base in [0.3, 1.2, 2.5] {
+        for exponent in [-1.3, 0.5, 2.0] {
+            points.push([base, exponent]);
+        }
+    }
+    let points: Vec<&[f64]> = points.iter().map(|p| &p[..]).collect();
+    check("pow", |x| x[0].powf(x[1]), |x| x[0].pow(x[1]), &points);
+    // The same Var as base and exponent: x^x, d/dx = x^x (ln x + 1).
+    check(
+        "x.pow(x)",
+        |x| x[0].powf(x[0]),
+        |x| x[0].pow(x[0]),
+        &[&[0.4], &[1.5]],
+    );
+}
+
+#[test]
+fn abs_matches_finite_differences_near_its_kink() {
+    check(
+        "abs",
+        |x| x[0].abs(),
+        |x| x[0].abs(),
+        &[&[-2.0], &[-1e-3], &[1e-3], &[3.0]],
+    );
+}
+
+#[test]
+fn sin_and_cos_match_finite_differences() {
+    let points: &[&[f64]] = &[&[-3.0], &[-1.0], &[0.0], &[0.5], &[2.0], &[100.0]];
+    check("sin", |x| x[0].sin(), |x| x[0].sin(), points);
+    check("cos", |x| x[0].cos(), |x| x[0].cos(), points);
+}
+
+#[test]
+fn recip_matches_finite_differences() {
+    check(
+        "recip",
+        |x| 1.0 / x[0],
+        |x| x[0].recip(),
+        &[&[-4.0], &[-1e-2], &[1e-2], &[0.5], &[3.0]],
+    );
+}
+
+#[test]
+fn square_matches_finite_differences() {
+    check(
+        "square",
+        |x| x[0] * x[0],
+        |x| x[0].square(),
+        &[&[-3.0], &[-1e-3], &[0.0], &[2.0]],
+    );
+}
+
+#[test]
+fn max_and_min_match_finite_differences_near_a_tie() {
+    let points: &[&[f64]] = &[
+        &[1.0, 2.0],
+        &[2.0, 1.0],
+        &[1.0, 1.001],
+        &[1.001, 1.0],
+        &[-3.0, 0.5],
+    ];
+    check(
+        "max",
+        |x| if x[0] >= x[1] { x[0] } else { x[1] },
+        |x| x[0].max(x[1]),
+        points,
+    );
+    check(
+        "min",
+        |x| if x[0] <= x[1] { x[0] } else { x[1] },
+        |x| x[0].min(x[1]),
+        points,
+    );
+}
+
+// ---- The operators ---------------------------------------------------------------
+
+const PAIRS: &[&[f64]] = &[&[1.5, -0.7], &[-2.0, 3.0], &[0.25, 4.0], &[-1e-3, 0.6]];
+
+#[test]
+fn binary_operators_on_two_vars_match_finite_differences() {
+    check("a + b", |x| x[0] + x[1], |x| x[0] + x[1], PAIRS);
+    check("a - b", |x| x[0] - x[1], |x| x[0] - x[1], PAIRS);
+    check("a * b", |x| x[0] * x[1], |x| x[0] * x[1], PAIRS);
+    check("a / b", |x| x[0] / x[1], |x| x[0] / x[1], PAIRS);
+}
+
+#[test]
+fn binary_operators_on_one_var_twice_match_finite_differences() {
+    let points: &[&[f64]] = &[&[-1.5], &[0.3], &[2.0]];
+    check("a + a", |x| x[0] + x[0], |x| x[0] + x[0], points);
+    check("a - a", |x| x[0] - x[0], |x| x[0] - x[0], points);
+    check("a * a", |x| x[0] * x[0], |x| x[0] * x[0], points);
+    check("a / a", |x| x[0] / x[0], |x| x[0] / x[0], points);
+}
+
+#[test]
+fn operators_with_a_constant_on_the_right_match_finite_differences() {
+    let points: &[&[f64]] = &[&[-2.0], &[-1e-3], &[0.7], &[5.0]];
+    check("a + 2.5", |x| x[0] + 2.5, |x| x[0] + 2.5, points);
+    check("a - 2.5", |x| x[0] - 2.5, |x| x[0] - 2.5, points);
+    check("a * -2.5", |x| x[0] * -2.5, |x| x[0] * -2.5, points);
+    check("a / -2.5", |x| x[0] / -2.5, |x| x[0] / -2.5, points);
+}
+
+#[test]
+fn operators_with_a_constant_on_the_left_match_finite_differences() {
+    let points: &[&[f64]] = &[&[-2.0], &[-1e-3], &[0.7], &[5.0]];
+    check("2.5 + a", |x| 2.5 + x[0], |x| 2.5 + x[0], points);
+    check("2.5 - a", |x| 2.5 - x[0], |x| 2.5 - x[0], points);
+    check("-2.5 * a", |x| -2.5 * x[0], |x| -2.5 * x[0], points);
+    check("-2.5 / a", |x| -2.5 / x[0], |x| -2.5 / x[0], points);
+}
+
+#[test]
+fn negation_matches_finite_differences() {
+    check("-a", |x| -x[0], |x| -x[0], &[&[-2.0], &[0.0], &[0.7]]);
+}
+
+#[test]
+fn compound_assignments_match_finite_differences() {
+    fn primal(x: &[f64]) -> f64 {
+        let (a, b) = (x[0], x[1]);
+        let mut y = a;
+        y += b;
+        y *= a;
+        y -= 0.5;
+        y /= b;
+        y += 2.0;
+        y *= -1.5;
+        y -= a;
+        y /= 3.0;
+        y
+    }
+    fn taped<'t>(x: &[Var<'t>]) -> Var<'t> {
+        let (a, b) = (x[0], x[1]);
+        let mut y = a;
+        y += b;
+        y *= a;
+        y -= 0.5;
+        y /= b;
+        y += 2.0;
+        y *= -1.5;
+        y -= a;
+        y /= 3.0;
+        y
+    }
+    check("compound assignments", primal, taped, PAIRS);
+}
+
+// ---- The n-ary nodes -------------------------------------------------------------
+
+#[test]
+fn sum_matches_finite_differences() {
+    let points: &[&[f64]] = &[&[1.5, -0.7, 0.3], &[-2.0, 3.0, 10.0]];
+    check(
+        "sum",
+        |x| x.iter().sum(),
+        |x| x.iter().copied().sum(),
+        points,
+    );
+    // With fan-out: x0 appears twice and again inside a product.
+    check(
+        "sum with repeats",
+        |x| x[0] + x[1] + x[0] * x[1] + x[0],
+        |x| [x[0], x[1], x[0] * x[1], x[0]].into_iter().sum(),
+        points,
+    );
+}
+
+#[test]
+fn weighted_sum_matches_finite_differences() {
+    let points: &[&[f64]] = &[
+        &[0.15, 0.20, -0.3, 0.05, 0.10, 2.0, 0.35],
+        &[-1.0, 2.5, 0.7, 3.0, -0.4, 0.9, -0.6],
+    ];
+    check(
+        "weighted_sum",
+        |x| x[0] * x[3] + x[1] * x[4] + x[2] * x[5] + x[6],
+        |x| Var::weighted_sum(&x[0..3], &x[3..6], x[6]),
+        points,
+    );
+    // With fan-out: one Var as a weight, an input and the bias.
+    check(
+        "weighted_sum with repeats",
+        |x| x[0] * x[1] + x[1] * x[0] + x[0],
+        |x| Var::weighted_sum(&[x[0], x[1]], &[x[1], x[0]], x[0]),
+        &[&[0.3, -1.2], &[2.0, 0.5]],
+    );
+}
+
+#[test]
+fn weighted_sum_const_matches_finite_differences() {
+    check(
+        "weighted_sum_const",
+        |x| x[0] * 0.3 + x[1] * -1.2 + x[2] * 2.0 + x[3],
+        |x| Var::weighted_sum_const(&x[0..3], &[0.3, -1.2, 2.0], x[3]),
+        &[&[0.15, 0.20, -0.3, 0.35], &[-1.0, 2.5, 0.7, -0.6]],
+    );
+}
+
+// ---- Kinks and edge cases ----------------------------------------------------------
+
+/// The value and the gradient of a one-leaf function at `x`.
+fn value_and_gradient(x: f64, f: for<'t> fn(Var<'t>) -> Var<'t>) -> (f64, f64) {
+    let tape = Tape::new();
+    let v = tape.var(x);
+    let y = f(v);
+    let g = y.backward();
+    (y.value(), g[v])
+}
+
+#[test]
+fn relu_at_zero_has_zero_gradient() {
+    assert_eq!(value_and_gradient(0.0, |x| x.relu()), (0.0, 0.0));
+    assert_eq!(value_and_gradient(-0.0, |x| x.relu()), (0.0, 0.0));
+}
+
+#[test]
+fn abs_at_zero_has_zero_gradient() {
+    assert_eq!(value_and_gradient(0.0, |x| x.abs()), (0.0, 0.0));
+    assert_eq!(value_and_gradient(-0.0, |x| x.abs()), (0.0, 0.0));
+}
+
+#[test]
+fn leaky_relu_at_zero_has_alpha_gradient() {
+    assert_eq!(value_and_gradient(0.0, |x| x.leaky_relu(0.01)), (0.0, 0.01));
+    assert_eq!(value_and_gradient(0.0, |x| x.leaky_relu(0.3)), (0.0, 0.3));
+}
+
+#[test]
+fn max_tie_goes_to_self() {
+    let tape = Tape::new();
+    let a = tape.var(1.5);
+    let b = tape.var(1.5);
+    let ab = a.max(b);
+    let ba = b.max(a);
+    let (g_ab, g_ba) = (ab.backward(), ba.backward());
+    assert_eq!((ab.value(), g_ab[a], g_ab[b]), (1.5, 1.0, 0.0));
+    assert_eq!((ba.value(), g_ba[a], g_ba[b]), (1.5, 0.0, 1.0));
+}
+
+#[test]
+fn min_tie_goes_to_self() {
+    let tape = Tape::new();
+    let a = tape.var(-0.25);
+    let b = tape.var(-0.25);
+    let ab = a.min(b);
+    let ba = b.min(a);
+    let (g_ab, g_ba) = (ab.backward(), ba.backward());
+    assert_eq!((ab.value(), g_ab[a], g_ab[b]), (-0.25, 1.0, 0.0));
+    assert_eq!((ba.value(), g_ba[a], g_ba[b]), (-0.25, 0.0, 1.0));
+}
+
+#[test]
+fn max_and_min_of_one_var_with_itself_have_gradient_one() {
+    assert_eq!(value_and_gradient(2.0, |x| x.max(x)), (2.0, 1.0));
+    assert_eq!(value_and_gradient(2.0, |x| x.min(x)), (2.0, 1.0));
+}
+
+#[test]
+fn max_and_min_pass_over_nan_to_the_other_operand() {
+    // As f64::max and f64::min: the NaN operand is ignored, and gets no gradient.
+    let tape = Tape::new();
+    let nan = tape.var(-1.0).sqrt();
+    let x = tape.var(3.0);
+    for y in [nan.max(x), x.max(nan), nan.min(x), x.min(nan)] {
+        let g = y.backward();
+        assert_eq!(y.value(), 3.0);
+        assert_eq!(g[x], 1.0);
+        assert_eq!(g[nan], 0.0);
+    }
+}
+
+#[test]
+fn sigmoid_is_finite_and_exact_at_plus_minus_1000() {
+    assert_eq!(value_and_gradient(1000.0, |x| x.sigmoid()), (1.0, 0.0));
+    assert_eq!(value_and_gradient(-1000.0, |x| x.sigmoid()), (0.0, 0.0));
+}
+
+#[test]
+fn tanh_is_finite_and_exact_at_plus_minus_1000() {
+    assert_eq!(value_and_gradient(1000.0, |x| x.tanh()), (1.0, 0.0));
+    assert_eq!(value_and_gradient(-1000.0, |x| x.tanh()), (-1.0, 0.0));
+}
+
+#[test]
+fn softplus_is_finite_and_exact_at_plus_minus_1000() {
+    assert_eq!(value_and_gradient(1000.0, |x| x.softplus()), (1000.0, 1.0));
+    assert_eq!(value_and_gradient(-1000.0, |x| x.softplus()), (0.0, 0.0));
+}
+
+#[test]
+fn sigmoid_gradient_is_accurate_in_both_tails() {
+    // σ'(x) = e^-|x| / (1 + e^-|x|)², an even function, representable to full
+    // precision far into both tails (σ'(40) ≈ 4.2e-18). Tolerance: 1e-12 relative,
+    // a few thousand ulps, far looser than either formula's rounding.
+    for x in [-40.0, -30.0, -20.0, 20.0, 30.0, 40.0] {
+        let e = (-f64::abs(x)).exp();
+        let exact = e / ((1.0 + e) * (1.0 + e));
+        let (_, g) = value_and_gradient(x, |x| x.sigmoid());
+        assert!(
+            (g - exact).abs() <= 1e-12 * exact,
+            "sigmoid'({x}) = {g:e} on the tape, exactly {exact:e}"
+        );
+    }
+}
+
+#[test]
+fn pow_with_zero_base_has_zero_exponent_gradient() {
+    // d/dy x^y = x^y ln x is 0 · (-inf) at x = 0; taken as 0 for y ≥ 0 (PyTorch).
+    for exponent in [0.0, 0.5, 2.0] {
+        let tape = Tape::new();
+        let x = tape.var(0.0);
+        let y = tape.var(exponent);
+        let p = x.pow(y);
+        let g = p.backward();
+        assert_eq!(p.value(), 0f64.powf(exponent));
+        assert_eq!(g[y], 0.0, "d/dy 0^{exponent}");
+    }
+}
+
+#[test]
+fn pow_with_zero_exponent_has_zero_base_gradient_even_at_zero_base() {
+    // d/dx x^y = y x^(y-1) is 0 · inf at x = 0, y = 0; taken as 0 (PyTorch).
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let y = tape.var(0.0);
+    let p = x.pow(y);
+    let g = p.backward();
+    assert_eq!((p.value(), g[x], g[y]), (1.0, 0.0, 0.0));
+}
+
+#[test]
+fn powi_and_powf_of_zero_exponent_have_zero_gradient_at_zero() {
+    assert_eq!(value_and_gradient(0.0, |x| x.powi(0)), (1.0, 0.0));
+    assert_eq!(value_and_gradient(0.0, |x| x.powf(0.0)), (1.0, 0.0));
+}
+
+#[test]
+fn powi_accepts_every_i32_exponent() {
+    // n·x^(n-1) must not compute n - 1 in i32 (it overflows for i32::MIN).
+    // (A wrapped n - 1 would be i32::MAX, giving 2^MAX = inf at x = 2 and
+    // 0.5^MAX = 0 at x = 0.5: the opposite of the truth.)
+    let (value, gradient) = value_and_gradient(1.0, |x| x.powi(i32::MIN));
+    assert_eq!(value, 1.0);
+    assert_eq!(gradient, i32::MIN as f64);
+    // 2^(MIN - 1) underflows to 0: the gradient is MIN · 0.
+    assert_eq!(value_and_gradient(2.0, |x| x.powi(i32::MIN)), (0.0, 0.0));
+    // 0.5^(MIN - 1) overflows: MIN · inf.
+    assert_eq!(
+        value_and_gradient(0.5, |x| x.powi(i32::MIN)),
+        (f64::INFINITY, f64::NEG_INFINITY)
+    );
+    let (value, gradient) = value_and_gradient(1.0, |x| x.powi(i32::MAX));
+    assert_eq!((value, gradient), (1.0, i32::MAX as f64));
+}
+
+#[test]
+fn sqrt_and_ln_at_zero_give_the_documented_infinities() {
+    assert_eq!(value_and_gradient(0.0, |x| x.sqrt()), (0.0, f64::INFINITY));
+    assert_eq!(
+        value_and_gradient(0.0, |x| x.ln()),
+        (f64::NEG_INFINITY, f64::INFINITY)
+    );
+    assert_eq!(
+        value_and_gradient(0.0, |x| x.recip()),
+        (f64::INFINITY, f64::NEG_INFINITY)
+    );
+}
+
+// ---- What an op records -------------------------------------------------------------
+
+#[test]
+fn an_operation_with_a_constant_records_one_node_and_no_leaf() {
+    type Case = (&'static str, for<'t> fn(Var<'t>) -> Var<'t>, Op, f64);
+    // x = 2: the partial recorded is ∂node/∂x with the constant folded in.
+    let cases: [Case; 11] = [
+        ("x + 3", |x| x + 3.0, Op::AddConst, 1.0),
+        ("3 + x", |x| 3.0 + x, Op::AddConst, 1.0),
+        ("x - 3", |x| x - 3.0, Op::SubConst, 1.0),
+        ("3 - x", |x| 3.0 - x, Op::ConstSub, -1.0),
+        ("x * 3", |x| x * 3.0, Op::MulConst, 3.0),
+        ("3 * x", |x| 3.0 * x, Op::MulConst, 3.0),
+        ("x / 4", |x| x / 4.0, Op::DivConst, 0.25),
+        ("3 / x", |x| 3.0 / x, Op::ConstDiv, -0.75),
+        ("x.powi(3)", |x| x.powi(3), Op::Powi, 12.0),
+        ("x.powf(3.0)", |x| x.powf(3.0), Op::Powf, 12.0),
+        (
+            "x.leaky_relu(0.1)",
+            |x| x.leaky_relu(0.1),
+            Op::LeakyRelu,
+            1.0,
+        ),
+    ];
+    for (name, f, op, partial) in cases {
+        let tape = Tape::new();
+        let x = tape.var(2.0);
+        let y = f(x);
+        assert_eq!(tape.len(), 2, "{name}: one leaf and one node");
+        assert_eq!(tape.op(y.index()), op, "{name}");
+        assert_eq!(tape.edges(y.index()), vec![(x.index(), partial)], "{name}");
+        assert_eq!(tape.edge_count(), 1, "{name}");
+    }
+    // The compound assignments with a constant too.
+    let tape = Tape::new();
+    let mut y = tape.var(2.0);
+    y += 1.0;
+    y -= 1.0;
+    y *= 2.0;
+    y /= 2.0;
+    assert_eq!(tape.len(), 5);
+    assert_eq!(tape.edge_count(), 4);
+}
+
+#[test]
+fn sum_records_one_n_ary_node() {
+    let tape = Tape::new();
+    let xs = tape.vars(&[1.0, 2.0, 3.0]);
+    let before = tape.len();
+    let total: Var = [xs[0], xs[1], xs[2], xs[0]].iter().sum();
+    assert_eq!(tape.len(), before + 1);
+    assert_eq!(tape.op(total.index()), Op::Sum);
+    assert_eq!(
+        tape.edges(total.index()),
+        vec![(0, 1.0), (1, 1.0), (2, 1.0), (0, 1.0)]
+    );
+    assert_eq!(total.value(), 7.0);
+    let g = total.backward();
+    assert_eq!(g.wrt_all(&xs), vec![2.0, 1.0, 1.0]);
+    // More operands than the inline buffer holds.
+    let many = tape.vars(&[0.5; 40]);
+    let total: Var = many.iter().map(|&x| x * 2.0).sum();
+    assert_eq!(tape.edges(total.index()).len(), 40);
+    assert_eq!(total.value(), 40.0);
+    let g = total.backward();
+    assert!(many.iter().all(|&x| g[x] == 2.0));
+}
+
+#[test]
+fn a_plus_a_has_gradient_two_and_two_edges() {
+    let tape = Tape::new();
+    let a = tape.var(3.0);
+    let y = a + a;
+    assert_eq!(tape.edges(y.index()), vec![(0, 1.0), (0, 1.0)]);
+    assert_eq!(y.backward()[a], 2.0);
+}
+
+#[test]
+fn weighted_sum_records_one_node_with_an_edge_per_operand() {
+    let tape = Tape::new();
+    let w = tape.vars(&[0.5, -2.0]);
+    let x = tape.vars(&[3.0, 0.25]);
+    let b = tape.var(1.0);
+    let net = Var::weighted_sum(&w, &x, b);
+    assert_eq!(tape.len(), 6);
+    assert_eq!(tape.op(net.index()), Op::WeightedSum);
+    assert_eq!(
+        tape.edges(net.index()),
+        vec![(0, 3.0), (2, 0.5), (1, 0.25), (3, -2.0), (4, 1.0)]
+    );
+    let net_c = Var::weighted_sum_const(&w, &[3.0, 0.25], b);
+    assert_eq!(tape.len(), 7);
+    assert_eq!(
+        tape.edges(net_c.index()),
+        vec![(0, 3.0), (1, 0.25), (4, 1.0)]
+    );
+    assert_eq!(net.value(), net_c.value());
+}
+
+// ---- The Scalar trait: the same source on f64 and on Var --------------------------
+
+/// Every op of the trait, applied to `a` and `b`, in one generic function.
+fn every_op<T: Scalar>(a: T, b: T) -> Vec<T> {
+    let mut compound = a;
+    compound += b;
+    compound *= a;
+    compound -= b;
+    compound /= b;
+    compound += 0.5;
+    compound -= 0.25;
+    compound *= 3.0;
+    compound /= 7.0;
+    vec![
+        a + b,
+        a - b,
+        a * b,
+        a / b,
+        -a,
+        a + 0.3,
+        a - 0.3,
+        a * 0.3,
+        a / 0.3,
+        a.sigmoid(),
+        a.tanh(),
+        a.relu(),
+        a.leaky_relu(0.01),
+        a.softplus(),
+        a.exp(),
+        a.abs().ln(),
+        a.abs().sqrt(),
+        a.powi(3),
+        a.powi(-2),
+        a.abs().powf(1.7),
+        a.abs().pow(b),
+        a.abs(),
+        a.sin(),
+        a.cos(),
+        a.recip(),
+        a.square(),
+        a.max(b),
+        a.min(b),
+        b.max(a),
+        b.min(a),
+        [a, b, a * b].into_iter().sum(),
+        T::weighted_sum(&[a, b], &[b, a], a),
+        T::weighted_sum_const(&[a, b], &[0.1, 0.7], b),
+        compound,
+    ]
+}
+
+#[test]
+fn scalar_gives_bit_identical_values_on_f64_and_on_var() {
+    let points = [
+        (0.7, -1.3),
+        (-2.5, 0.4),
+        (0.0, 3.0),
+        (-0.0, 2.0),
+        (1.5, 1.5),
+        (1000.0, -1000.0),
+        (-1000.0, 1e-3),
+        (-35.0, 40.0),
+    ];
+    for (a, b) in points {
+        let primal = every_op(a, b);
+        let tape = Tape::new();
+        let taped = every_op(tape.var(a), tape.var(b));
+        assert_eq!(primal.len(), taped.len());
+        for (k, (p, t)) in primal.iter().zip(&taped).enumerate() {
+            assert_eq!(
+                p.to_bits(),
+                t.value().to_bits(),
+                "op #{k} at ({a}, {b}): {p} on f64, {} on Var",
+                t.value()
+            );
+            assert_eq!(Scalar::value(*t), t.value());
+        }
+    }
+}
