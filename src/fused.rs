@@ -14,7 +14,7 @@ use std::iter::Sum;
 
 use smallvec::SmallVec;
 
-use crate::ops::{relu, sigmoid};
+use crate::ops::{relu, sigmoid_with_derivative, tanh_with_derivative};
 use crate::tape::Op;
 use crate::var::Var;
 
@@ -44,14 +44,8 @@ impl Activation {
     pub fn apply(self, z: f64) -> (f64, f64) {
         match self {
             Activation::Identity => (z, 1.0),
-            Activation::Sigmoid => {
-                let s = sigmoid(z);
-                (s, s * (1.0 - s))
-            }
-            Activation::Tanh => {
-                let t = z.tanh();
-                (t, 1.0 - t * t)
-            }
+            Activation::Sigmoid => sigmoid_with_derivative(z),
+            Activation::Tanh => tanh_with_derivative(z),
             Activation::Relu => (relu(z), if z > 0.0 { 1.0 } else { 0.0 }),
         }
     }
@@ -86,10 +80,18 @@ pub(crate) fn sum_of_squared_errors(outputs: impl Iterator<Item = f64>, targets:
 }
 
 #[track_caller]
-pub(crate) fn check_lengths(what: &str, left: usize, right: usize) {
+pub(crate) fn check_weights(what: &str, weights: usize, inputs: usize) {
     assert_eq!(
-        left, right,
-        "chainrule: {what} needs slices of equal length ({left} and {right})"
+        weights, inputs,
+        "chainrule: {what} needs one weight per input ({weights} weights, {inputs} inputs)"
+    );
+}
+
+#[track_caller]
+pub(crate) fn check_targets(what: &str, outputs: usize, targets: usize) {
+    assert_eq!(
+        outputs, targets,
+        "chainrule: {what} needs one target per output ({outputs} outputs, {targets} targets)"
     );
 }
 
@@ -114,6 +116,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub fn weighted_sum(weights: &[Var<'t>], inputs: &[Var<'t>], bias: Var<'t>) -> Var<'t> {
+        check_weights("weighted_sum", weights.len(), inputs.len());
         Var::neuron(weights, inputs, bias, Activation::Identity)
     }
 
@@ -138,6 +141,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub fn weighted_sum_const(weights: &[Var<'t>], inputs: &[f64], bias: Var<'t>) -> Var<'t> {
+        check_weights("weighted_sum_const", weights.len(), inputs.len());
         Var::neuron_const(weights, inputs, bias, Activation::Identity)
     }
 
@@ -171,7 +175,7 @@ impl<'t> Var<'t> {
         bias: Var<'t>,
         activation: Activation,
     ) -> Var<'t> {
-        check_lengths("a neuron (weights, inputs)", weights.len(), inputs.len());
+        check_weights("neuron", weights.len(), inputs.len());
         for (w, x) in weights.iter().zip(inputs) {
             bias.same_tape(*w);
             bias.same_tape(*x);
@@ -225,7 +229,7 @@ impl<'t> Var<'t> {
         bias: Var<'t>,
         activation: Activation,
     ) -> Var<'t> {
-        check_lengths("a neuron (weights, inputs)", weights.len(), inputs.len());
+        check_weights("neuron", weights.len(), inputs.len());
         for w in weights {
             bias.same_tape(*w);
         }
@@ -334,7 +338,7 @@ pub(crate) fn half_squared_error_value(outputs: impl Iterator<Item = f64>, targe
 
 #[track_caller]
 fn check_outputs<'t>(what: &str, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
-    check_lengths(what, outputs.len(), targets.len());
+    check_targets(what, outputs.len(), targets.len());
     let Some(&first) = outputs.first() else {
         panic!("chainrule: {what} of no outputs has no tape to live on");
     };

@@ -44,12 +44,29 @@ pub(crate) fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
+/// max(x, 0); NaN stays NaN (as PyTorch), so the anomaly check still sees it.
 #[inline(always)]
 pub(crate) fn relu(x: f64) -> f64 {
-    if x > 0.0 {
-        x
-    } else {
+    if x <= 0.0 {
         0.0
+    } else {
+        x
+    }
+}
+
+/// tanh x and its derivative 1 − tanh² x, the derivative to full relative
+/// precision in both tails.
+///
+/// Past |x| = 5, `1 − t²` would lose digits to cancellation (and round to 0 from
+/// |x| ≈ 19); there it is computed as 4e/(1 + e)² with e = e^−2|x|, its exact equal.
+#[inline(always)]
+pub(crate) fn tanh_with_derivative(x: f64) -> (f64, f64) {
+    let t = x.tanh();
+    if x.abs() <= 5.0 {
+        (t, 1.0 - t * t)
+    } else {
+        let e = (-2.0 * x.abs()).exp();
+        (t, 4.0 * e / ((1.0 + e) * (1.0 + e)))
     }
 }
 
@@ -116,7 +133,8 @@ impl<'t> Var<'t> {
 
     /// The hyperbolic tangent.
     ///
-    /// Derivative: 1 − tanh²(x). Finite at ±1000 (±1, derivative 0).
+    /// Derivative: 1 − tanh²(x), to full relative precision in the tails (computed
+    /// as 4e^−2|x| / (1 + e^−2|x|)² past |x| = 5). Finite at ±1000 (±1, derivative 0).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -125,13 +143,14 @@ impl<'t> Var<'t> {
     /// ```
     #[inline(always)]
     pub fn tanh(self) -> Var<'t> {
-        let t = self.value.tanh();
-        self.unary(Op::Tanh, t, 1.0 - t * t)
+        let (t, dt) = tanh_with_derivative(self.value);
+        self.unary(Op::Tanh, t, dt)
     }
 
     /// The rectifier max(x, 0).
     ///
-    /// Derivative: 1 for x > 0, else 0; **0 at x = 0** (as PyTorch).
+    /// Derivative: 1 for x > 0, else 0; **0 at x = 0** (as PyTorch). relu(NaN) is
+    /// NaN, as in PyTorch, so a NaN is not hidden from the anomaly check.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();

@@ -200,20 +200,20 @@ impl Scalar for f64 {
     #[inline]
     #[track_caller]
     fn neuron_const(weights: &[f64], inputs: &[f64], bias: f64, activation: Activation) -> f64 {
-        fused::check_lengths("a neuron (weights, inputs)", weights.len(), inputs.len());
+        fused::check_weights("neuron", weights.len(), inputs.len());
         let z = fused::sum_then_bias(weights.iter().zip(inputs).map(|(w, x)| w * x), bias);
         activation.apply(z).0
     }
     #[inline]
     #[track_caller]
     fn half_squared_error(outputs: &[f64], targets: &[f64]) -> f64 {
-        fused::check_lengths("half_squared_error", outputs.len(), targets.len());
+        fused::check_targets("half_squared_error", outputs.len(), targets.len());
         fused::half_squared_error_value(outputs.iter().copied(), targets)
     }
     #[inline]
     #[track_caller]
     fn mean_squared_error(outputs: &[f64], targets: &[f64]) -> f64 {
-        fused::check_lengths("mean_squared_error", outputs.len(), targets.len());
+        fused::check_targets("mean_squared_error", outputs.len(), targets.len());
         fused::sum_of_squared_errors(outputs.iter().copied(), targets) / outputs.len() as f64
     }
 }
