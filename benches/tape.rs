@@ -53,7 +53,7 @@ fn backward(c: &mut Criterion) {
     let a = tape.var(0.5);
     let mut x = tape.var(0.25);
     for _ in 0..OPS {
-        x = x * a;
+        x *= a;
     }
     group.bench_function("sweep per node (binary chain)", |b| {
         b.iter(|| black_box(x).backward().wrt(a))
