@@ -57,7 +57,7 @@ impl<'t> Gradients<'t> {
         adjoints.clear();
         adjoints.resize(output.index as usize + 1, 0.0);
         adjoints[output.index as usize] = 1.0;
-        sweep(&tape.recording.borrow(), &mut adjoints);
+        tape.recording.read(|rec| sweep(rec, &mut adjoints));
         Gradients {
             tape,
             output: output.index,

@@ -56,31 +56,31 @@ impl Tape {
     /// assert_eq!(graph[NodeIndex::new(y.index())].value, 4.0);
     /// ```
     pub fn graph(&self) -> TapeGraph {
-        let n = self.len();
-        let rec = self.recording.borrow();
-        let mut graph = TapeGraph::with_capacity(n, rec.edge_len());
-        for index in 0..n {
-            graph.add_node(GraphNode {
-                index,
-                op: rec.ops()[index],
-                label: self.label(index),
-                value: rec.values()[index],
-            });
-        }
-        for node in 0..n {
-            let range = rec.edge_range(node);
-            for (slot, e) in range.enumerate() {
-                graph.add_edge(
-                    NodeIndex::new(rec.operands()[e] as usize),
-                    NodeIndex::new(node),
-                    GraphEdge {
-                        partial: rec.partials()[e],
-                        slot,
-                    },
-                );
+        let labels: Vec<Option<String>> = (0..self.len()).map(|i| self.label(i)).collect();
+        self.recording.read(|rec| {
+            let mut graph = TapeGraph::with_capacity(rec.len(), rec.edge_len());
+            for (index, label) in labels.into_iter().enumerate() {
+                graph.add_node(GraphNode {
+                    index,
+                    op: rec.ops()[index],
+                    label,
+                    value: rec.values()[index],
+                });
             }
-        }
-        graph
+            for node in 0..rec.len() {
+                for (slot, e) in rec.edge_range(node).enumerate() {
+                    graph.add_edge(
+                        NodeIndex::new(rec.operands()[e] as usize),
+                        NodeIndex::new(node),
+                        GraphEdge {
+                            partial: rec.partials()[e],
+                            slot,
+                        },
+                    );
+                }
+            }
+            graph
+        })
     }
 }
 
