@@ -14,13 +14,14 @@
 //! When the loop reaches a node, every node that uses it has a larger index and has
 //! already been visited, so its adjoint is complete: that is the chain rule, summed
 //! over all paths. Cost: O(nodes + edges) up to the output, no recursion, no
-//! allocation once the adjoint buffer has grown (it is recycled when a
-//! [`Gradients`] is dropped).
+//! allocation once the adjoint buffer has grown (dropping a [`Gradients`] hands its
+//! buffer to the next sweep on the same thread).
 //!
 //! A node whose adjoint is exactly zero passes nothing on. So a node the output does
 //! not depend on can never leak a NaN partial (say, `sqrt(-1)` computed on the side)
 //! into the gradients of the nodes it uses.
 
+use std::cell::Cell;
 use std::fmt;
 use std::ops::Index;
 
@@ -31,8 +32,8 @@ use crate::var::Var;
 ///
 /// Index it with a [`Var`] (`g[x]`) or call [`wrt`](Gradients::wrt). A node the
 /// output does not depend on, including any node recorded after the output, has
-/// gradient 0.0. Dropping a `Gradients` hands its buffer back to the tape for the
-/// next sweep.
+/// gradient 0.0. Dropping a `Gradients` hands its buffer to the next sweep on the
+/// same thread.
 ///
 /// ```
 /// use chainrule::{Gradients, Tape};
@@ -47,17 +48,55 @@ use crate::var::Var;
 pub struct Gradients<'t> {
     tape: &'t Tape,
     output: u32,
-    adjoints: Vec<f64>,
+    adjoints: AdjointBuffer,
+}
+
+thread_local! {
+    /// The adjoint buffer of the last `Gradients` dropped on this thread, reused by
+    /// the next sweep: a training loop allocates no adjoints after its first step.
+    static SPARE_ADJOINTS: Cell<Vec<f64>> = const { Cell::new(Vec::new()) };
+}
+
+/// The adjoints of one sweep. On drop the buffer goes back to this thread's spare
+/// slot. It is this field, not `Gradients`, that has a `Drop` impl: a type with a
+/// lifetime and a `Drop` impl could not be a block's tail temporary (edition 2021
+/// would reject `{ let tape = Tape::new(); …; y.backward()[x] }`).
+struct AdjointBuffer(Vec<f64>);
+
+impl AdjointBuffer {
+    /// `len` zeros, in the spare buffer when there is one.
+    #[inline]
+    fn zeroed(len: usize) -> Self {
+        let mut buffer = SPARE_ADJOINTS
+            .try_with(|spare| spare.take())
+            .unwrap_or_default();
+        buffer.clear();
+        buffer.resize(len, 0.0);
+        AdjointBuffer(buffer)
+    }
+}
+
+impl Drop for AdjointBuffer {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        // During thread teardown the slot may be gone: then the buffer is freed.
+        let _ = SPARE_ADJOINTS.try_with(|spare| {
+            let old = spare.take();
+            spare.set(if buffer.capacity() >= old.capacity() {
+                buffer
+            } else {
+                old
+            });
+        });
+    }
 }
 
 impl<'t> Gradients<'t> {
     pub(crate) fn sweep_from(output: Var<'t>) -> Self {
         let tape = output.tape;
-        let mut adjoints = tape.spare_adjoints.take();
-        adjoints.clear();
-        adjoints.resize(output.index as usize + 1, 0.0);
-        adjoints[output.index as usize] = 1.0;
-        tape.recording.read(|rec| sweep(rec, &mut adjoints));
+        let mut adjoints = AdjointBuffer::zeroed(output.index as usize + 1);
+        adjoints.0[output.index as usize] = 1.0;
+        tape.recording.read(|rec| sweep(rec, &mut adjoints.0));
         Gradients {
             tape,
             output: output.index,
@@ -81,7 +120,11 @@ impl<'t> Gradients<'t> {
     #[track_caller]
     pub fn wrt(&self, x: Var<'_>) -> f64 {
         self.check_tape(x);
-        self.adjoints.get(x.index as usize).copied().unwrap_or(0.0)
+        self.adjoints
+            .0
+            .get(x.index as usize)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// The gradient of the node at `index` (0.0 beyond the output).
@@ -94,7 +137,7 @@ impl<'t> Gradients<'t> {
     /// ```
     #[inline]
     pub fn by_index(&self, index: usize) -> f64 {
-        self.adjoints.get(index).copied().unwrap_or(0.0)
+        self.adjoints.0.get(index).copied().unwrap_or(0.0)
     }
 
     /// The node the sweep started from.
@@ -128,7 +171,7 @@ impl<'t> Gradients<'t> {
     /// assert_eq!(y.backward().as_slice(), &[5.0, 1.0]);
     /// ```
     pub fn as_slice(&self) -> &[f64] {
-        &self.adjoints
+        &self.adjoints.0
     }
 
     /// The gradients of `vars`, in order.
@@ -168,22 +211,7 @@ impl<'t> Index<Var<'t>> for Gradients<'t> {
     #[track_caller]
     fn index(&self, x: Var<'t>) -> &f64 {
         self.check_tape(x);
-        self.adjoints.get(x.index as usize).unwrap_or(&0.0)
-    }
-}
-
-impl Drop for Gradients<'_> {
-    fn drop(&mut self) {
-        // Hand the buffer back so the next sweep on this tape allocates nothing.
-        let adjoints = std::mem::take(&mut self.adjoints);
-        let spare = self.tape.spare_adjoints.take();
-        self.tape
-            .spare_adjoints
-            .set(if adjoints.capacity() >= spare.capacity() {
-                adjoints
-            } else {
-                spare
-            });
+        self.adjoints.0.get(x.index as usize).unwrap_or(&0.0)
     }
 }
 
@@ -191,7 +219,7 @@ impl fmt::Debug for Gradients<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gradients")
             .field("output", &self.output)
-            .field("adjoints", &self.adjoints)
+            .field("adjoints", &self.adjoints.0)
             .finish()
     }
 }

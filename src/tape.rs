@@ -420,9 +420,6 @@ pub struct Tape {
     /// flag to check and set on the hot path (it cost 30% of W1's step time).
     pub(crate) recording: ArenaCell<Recording>,
     labels: RefCell<Vec<(u32, Cow<'static, str>)>>,
-    /// The adjoint buffer of the last dropped [`Gradients`](crate::Gradients), reused
-    /// by the next backward sweep.
-    pub(crate) spare_adjoints: Cell<Vec<f64>>,
     /// Whether each new node is checked for a non-finite value or partial.
     detect_anomalies: Cell<bool>,
     /// The first node found non-finite while detection was on.
@@ -478,19 +475,15 @@ impl Tape {
         self.recording.read(|rec| rec.capacity())
     }
 
-    /// Bytes of memory the tape holds now: its arrays' capacities, plus the spare
-    /// adjoint buffer it keeps for the next backward sweep.
+    /// Bytes of memory the tape's arena holds now (its arrays' capacities). The
+    /// adjoint buffers of [`Gradients`](crate::Gradients) are not counted.
     ///
     /// ```
     /// let tape = chainrule::Tape::with_capacity(100);
     /// assert!(tape.memory_bytes() >= 100 * 13);
     /// ```
     pub fn memory_bytes(&self) -> usize {
-        let spare = self.spare_adjoints.take();
-        let bytes = self.recording.read(|rec| rec.memory_bytes())
-            + spare.capacity() * std::mem::size_of::<f64>();
-        self.spare_adjoints.set(spare);
-        bytes
+        self.recording.read(|rec| rec.memory_bytes())
     }
 
     /// The number of nodes recorded.

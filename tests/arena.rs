@@ -24,7 +24,10 @@ fn record_grow_read_sweep_and_clear() {
                 _ => [y, x, w[1]].iter().sum(),
             };
         }
-        assert!(tape.len() > 256, "the arrays grew from 64 nodes three times");
+        assert!(
+            tape.len() > 256,
+            "the arrays grew from 64 nodes three times"
+        );
         assert_eq!(tape.value(y.index()), y.value());
         assert_eq!(tape.edges(y.index()).len(), 3);
         let g = y.backward();

@@ -346,3 +346,25 @@ fn a_tape_can_be_sent_to_another_thread_and_record_there() {
     .expect("the thread records and sweeps");
     assert_eq!(gradient, 6.0);
 }
+
+// ---- Gradients as a temporary ---------------------------------------------------------
+
+/// A gradient taken in a helper function's tail expression, the tape a local of that
+/// function: `Gradients` has no `Drop` impl of its own, so this compiles in edition
+/// 2021 (a lifetime-carrying type with one would be rejected by the borrow checker).
+fn derivative_at(x0: f64, f: impl for<'t> Fn(Var<'t>) -> Var<'t>) -> f64 {
+    let tape = Tape::new();
+    let x = tape.var(x0);
+    f(x).backward()[x]
+}
+
+#[test]
+fn a_gradient_can_be_the_tail_of_a_block_that_owns_the_tape() {
+    assert_eq!(derivative_at(3.0, |x| x * x), 6.0);
+    let d = {
+        let tape = Tape::new();
+        let x = tape.var(0.0);
+        x.sin().backward().wrt(x)
+    };
+    assert_eq!(d, 1.0);
+}
