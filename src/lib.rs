@@ -67,6 +67,7 @@
 
 pub mod backward;
 pub mod graph;
+pub mod nn;
 pub mod ops;
 mod scalar;
 pub mod tape;
