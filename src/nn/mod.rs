@@ -46,6 +46,7 @@ mod activation;
 mod adam;
 mod batch;
 mod data;
+pub mod datasets;
 mod error;
 pub mod init;
 mod layer;
