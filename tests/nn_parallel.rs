@@ -1,10 +1,10 @@
 //! Data parallel gradients (feature `parallel`) equal the serial gradient.
 //!
-//! Tolerance: 1e-12 relative. The pieces' gradients are summed in another order
-//! than the serial sweep's, so they differ by rounding: about n·ε relative for n
-//! = 100 samples, ~1e-14. A component that cancels to nearly zero can lose that
-//! relative accuracy, so each component is compared relative to the largest
-//! component of the gradient (measured: the worst component agrees to ~1e-15 of it).
+//! Tolerance: 1e-12 relative, component by component. The pieces' gradients are
+//! summed in another order than the serial sweep's, so they differ by rounding:
+//! about n·ε relative for n = 100 samples, ~1e-14, more for a component whose
+//! terms cancel. Measured on moons: the worst component differs by 7e-14
+//! relative (9e-16 of the largest component).
 #![cfg(feature = "parallel")]
 
 use chainrule::nn::parallel::{batch_loss_and_gradient_parallel, batch_loss_and_gradient_pieces};
@@ -22,9 +22,8 @@ fn moons_setup() -> (Mlp, Dataset) {
 }
 
 fn assert_same_gradient(parallel: &[f64], serial: &[f64], what: &str) {
-    let scale = serial.iter().fold(0.0f64, |m, g| m.max(g.abs()));
     for (i, (p, s)) in parallel.iter().zip(serial).enumerate() {
-        assert!((p - s).abs() <= 1e-12 * scale, "{what}, component {i}: {p} vs {s}");
+        assert!((p - s).abs() <= 1e-12 * s.abs(), "{what}, component {i}: {p} vs {s}");
     }
 }
 
