@@ -37,8 +37,16 @@ fn main() -> Result<(), chainrule::nn::Error> {
         .iter()
         .filter(|(x, t)| mlp.predict(x)[0].signum() == t[0])
         .count();
-    println!("epoch  0: L = {:.16} (reference {:.16})", losses[0], moons::REFERENCE_L0);
-    println!("epoch 99: L = {:.16} (reference {:.16})", losses[99], moons::REFERENCE_L99);
+    println!(
+        "epoch  0: L = {:.16} (reference {:.16})",
+        losses[0],
+        moons::REFERENCE_L0
+    );
+    println!(
+        "epoch 99: L = {:.16} (reference {:.16})",
+        losses[99],
+        moons::REFERENCE_L99
+    );
     println!("accuracy at epoch 99: {correct}/{}", data.len());
 
     loss_curve("moons_loss.svg", "moons (W2): loss per epoch", &losses)?;

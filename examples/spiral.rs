@@ -37,7 +37,11 @@ fn main() -> Result<(), chainrule::nn::Error> {
         100.0 * correct as f64 / data.len() as f64
     );
 
-    loss_curve("spiral_loss.svg", "spiral: softmax cross-entropy per epoch", &report.losses)?;
+    loss_curve(
+        "spiral_loss.svg",
+        "spiral: softmax cross-entropy per epoch",
+        &report.losses,
+    )?;
     let points: Vec<[f64; 2]> = data.iter().map(|(x, _)| [x[0], x[1]]).collect();
     let classes: Vec<usize> = data.iter().map(|(_, t)| argmax(t)).collect();
     decision_boundary(

@@ -37,7 +37,11 @@ fn main() -> Result<(), chainrule::nn::Error> {
         "final loss {:.6e} after {} epochs{}",
         report.final_loss().unwrap_or(f64::NAN),
         report.epochs(),
-        if report.stopped_early { " (reached the target 1e-3)" } else { "" }
+        if report.stopped_early {
+            " (reached the target 1e-3)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

@@ -37,7 +37,11 @@ fn rand_xoshiro_splitmix64_is_the_generator_of_workloads_md() {
         let mut spec = SpecSplitMix64 { state: seed };
         let mut ours = generator(seed);
         for k in 0..1000 {
-            assert_eq!(uniform(&mut ours), spec.uniform(), "seed {seed}, uniform {k}");
+            assert_eq!(
+                uniform(&mut ours),
+                spec.uniform(),
+                "seed {seed}, uniform {k}"
+            );
         }
     }
 }
@@ -94,7 +98,10 @@ fn xavier_and_he_draw_within_their_bounds_with_the_variance_of_a_uniform() {
             .unwrap();
         let (w, b) = weights_and_biases(&mlp);
         assert_eq!(w.len(), 20_000);
-        assert!(w.iter().all(|&x| (-a..a).contains(&x)), "{init:?}: out of bounds");
+        assert!(
+            w.iter().all(|&x| (-a..a).contains(&x)),
+            "{init:?}: out of bounds"
+        );
         assert!(b.iter().all(|&x| x == 0.0), "{init:?}: biases start at 0");
         // Uniform(-a, a) has mean 0 and variance a²/3. With 20,000 draws the
         // standard error of the mean is a/sqrt(3·20000) ≈ 0.004a and that of the
@@ -103,7 +110,10 @@ fn xavier_and_he_draw_within_their_bounds_with_the_variance_of_a_uniform() {
         let mean = w.iter().sum::<f64>() / n;
         let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
         assert!(mean.abs() < 0.02 * a, "{init:?}: mean {mean}");
-        assert!((var / (a * a / 3.0) - 1.0).abs() < 0.032, "{init:?}: variance {var}");
+        assert!(
+            (var / (a * a / 3.0) - 1.0).abs() < 0.032,
+            "{init:?}: variance {var}"
+        );
         // The draw is weight(rng, a) in order.
         let mut rng = generator(9);
         assert_eq!(w[0], weight(&mut rng, a));
@@ -129,9 +139,21 @@ fn the_same_seed_gives_the_same_network_and_another_seed_another() {
 #[test]
 fn invalid_architectures_are_clear_errors() {
     let no_layer = Mlp::builder(2).build().unwrap_err();
-    assert!(no_layer.to_string().contains("at least one layer"), "{no_layer}");
-    let empty_layer = Mlp::builder(2).layer(0, Activation::Tanh).build().unwrap_err();
-    assert!(empty_layer.to_string().contains("layer 0 has no neurons"), "{empty_layer}");
+    assert!(
+        no_layer.to_string().contains("at least one layer"),
+        "{no_layer}"
+    );
+    let empty_layer = Mlp::builder(2)
+        .layer(0, Activation::Tanh)
+        .build()
+        .unwrap_err();
+    assert!(
+        empty_layer.to_string().contains("layer 0 has no neurons"),
+        "{empty_layer}"
+    );
     let activations = Mlp::new(&[2, 3], &[], Init::Uniform, 0).unwrap_err();
-    assert!(activations.to_string().contains("need 1 activations"), "{activations}");
+    assert!(
+        activations.to_string().contains("need 1 activations"),
+        "{activations}"
+    );
 }

@@ -91,7 +91,12 @@ fn hinge_is_zero_past_the_margin_and_minus_label_over_k_inside() {
     let (o, t) = ([0.25, 2.0, -0.5, -1.5], [1.0, 1.0, 1.0, -1.0]);
     let (l, grad) = taped(Loss::Hinge, &o, &t);
     assert!((l - (0.75 + 0.0 + 1.5 + 0.0) / 4.0).abs() <= 1e-13);
-    assert_close(&grad, &[-0.25, 0.0, -0.25, 0.0], 1e-13, "-t/k inside the margin");
+    assert_close(
+        &grad,
+        &[-0.25, 0.0, -0.25, 0.0],
+        1e-13,
+        "-t/k inside the margin",
+    );
     assert_eq!(hinge(&o, &t), l);
     check_finite_differences(Loss::Hinge, &o, &t);
 }

@@ -8,7 +8,10 @@ use chainrule::workloads::moons;
 
 fn assert_rel(actual: f64, expected: f64, what: &str) {
     let rel = (actual - expected).abs() / expected.abs();
-    assert!(rel <= 1e-9, "{what}: {actual} vs {expected} (relative {rel:e})");
+    assert!(
+        rel <= 1e-9,
+        "{what}: {actual} vs {expected} (relative {rel:e})"
+    );
 }
 
 pub fn moons_dataset() -> Dataset {

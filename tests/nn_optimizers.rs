@@ -33,7 +33,10 @@ fn sgd_with_momentum_and_weight_decay_matches_three_steps_by_hand() {
     // And the first step with numbers: g + wd·p = 0.5 + 0.01 = 0.51, v = 0.51,
     // p = 1 - 0.051 = 0.949.
     let mut q = [1.0];
-    Sgd::new(lr).momentum(mu).weight_decay(wd).step(&mut q, &[0.5]);
+    Sgd::new(lr)
+        .momentum(mu)
+        .weight_decay(wd)
+        .step(&mut q, &[0.5]);
     assert!((q[0] - 0.949).abs() <= 1e-15);
 }
 
@@ -75,7 +78,10 @@ fn adams_first_step_moves_each_parameter_by_about_the_learning_rate() {
     // m̂ = g and v̂ = g² at t = 1, so the step is lr·g/(|g| + ε) ≈ lr·sign(g).
     let mut p = [0.0, 0.0];
     Adam::new(0.1).step(&mut p, &[123.0, -0.001]);
-    assert!((p[0] + 0.1).abs() < 1e-9 && (p[1] - 0.1).abs() < 1e-5, "{p:?}");
+    assert!(
+        (p[0] + 0.1).abs() < 1e-9 && (p[1] - 0.1).abs() < 1e-5,
+        "{p:?}"
+    );
 }
 
 #[test]

@@ -23,7 +23,15 @@ fn a_loss_curve_is_an_svg_with_a_line() {
 fn a_decision_boundary_has_a_cell_per_grid_point_and_a_circle_per_point() {
     let path = temp_path("boundary");
     let points = [[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
-    decision_boundary(&path, "x > 0.5", |p| usize::from(p[0] > 0.5), &points, &[0, 1, 0], 10).unwrap();
+    decision_boundary(
+        &path,
+        "x > 0.5",
+        |p| usize::from(p[0] > 0.5),
+        &points,
+        &[0, 1, 0],
+        10,
+    )
+    .unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert!(svg.matches("<circle").count() >= 3);

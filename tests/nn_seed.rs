@@ -10,7 +10,10 @@ use chainrule::Tape;
 
 fn assert_rel(actual: f64, expected: f64, what: &str) {
     let rel = (actual - expected).abs() / expected.abs();
-    assert!(rel <= 1e-9, "{what}: {actual} vs {expected} (relative {rel:e})");
+    assert!(
+        rel <= 1e-9,
+        "{what}: {actual} vs {expected} (relative {rel:e})"
+    );
 }
 
 fn seed_network() -> Mlp {
@@ -68,8 +71,16 @@ fn nn_reproduces_the_seed_networks_first_step() {
     assert_rel(grad[0], seed::REFERENCE_DE_DW1, "dE/dw1");
 
     Sgd::new(seed::LEARNING_RATE).step(mlp.parameters_mut(), &grad);
-    assert_rel(mlp.parameters()[4], seed::REFERENCE_W5_AFTER_1, "w5 after one step");
-    assert_rel(mlp.parameters()[0], seed::REFERENCE_W1_AFTER_1, "w1 after one step");
+    assert_rel(
+        mlp.parameters()[4],
+        seed::REFERENCE_W5_AFTER_1,
+        "w5 after one step",
+    );
+    assert_rel(
+        mlp.parameters()[0],
+        seed::REFERENCE_W1_AFTER_1,
+        "w1 after one step",
+    );
     let out = mlp.predict(&seed::INPUTS);
     assert_rel(
         Loss::HalfSquaredError.evaluate(&out, &seed::TARGETS),

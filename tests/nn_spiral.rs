@@ -37,5 +37,9 @@ fn a_softmax_classifier_learns_the_three_arm_spiral() {
     // Epoch 0's loss is measured batch by batch as the network starts to learn,
     // from about ln 3 ≈ 1.1; the target loss ends training.
     assert!(report.losses[0] > 0.5, "epoch 0: {}", report.losses[0]);
-    assert!(report.final_loss().unwrap() <= 0.05, "{:?}", report.final_loss());
+    assert!(
+        report.final_loss().unwrap() <= 0.05,
+        "{:?}",
+        report.final_loss()
+    );
 }

@@ -31,9 +31,25 @@ fn mini_batches_step_once_per_batch_and_record_the_sample_weighted_mean() {
     // The same epoch by hand: batch [0, 1, 2], step, batch [3], step.
     let mut by_hand = small_network();
     let (mut tape, mut grad, mut sgd) = (Tape::new(), Vec::new(), Sgd::new(0.1));
-    let first = batch_loss_and_gradient(&by_hand, &data, &[0, 1, 2], 3.0, Loss::MeanSquaredError, &mut tape, &mut grad);
+    let first = batch_loss_and_gradient(
+        &by_hand,
+        &data,
+        &[0, 1, 2],
+        3.0,
+        Loss::MeanSquaredError,
+        &mut tape,
+        &mut grad,
+    );
     sgd.step(by_hand.parameters_mut(), &grad);
-    let second = batch_loss_and_gradient(&by_hand, &data, &[3], 1.0, Loss::MeanSquaredError, &mut tape, &mut grad);
+    let second = batch_loss_and_gradient(
+        &by_hand,
+        &data,
+        &[3],
+        1.0,
+        Loss::MeanSquaredError,
+        &mut tape,
+        &mut grad,
+    );
     sgd.step(by_hand.parameters_mut(), &grad);
 
     assert_eq!(trained.parameters(), by_hand.parameters());
@@ -52,7 +68,9 @@ fn training_stops_early_at_the_target_loss() {
     assert!(report.stopped_early);
     assert!(report.epochs() < 10_000);
     assert!(report.final_loss().unwrap() <= 0.02);
-    assert!(report.losses[..report.epochs() - 1].iter().all(|&l| l > 0.02));
+    assert!(report.losses[..report.epochs() - 1]
+        .iter()
+        .all(|&l| l > 0.02));
 }
 
 #[test]
@@ -108,16 +126,38 @@ fn data_that_does_not_fit_the_network_is_a_clear_error() {
 
     let wide = Dataset::new(3, 1);
     let err = trainer.train(&mut mlp, &wide).unwrap_err();
-    assert!(matches!(err, Error::WidthMismatch { what: "inputs", expected: 2, found: 3 }));
-    assert_eq!(err.to_string(), "the network takes 2 inputs per sample, but the data has 3");
+    assert!(matches!(
+        err,
+        Error::WidthMismatch {
+            what: "inputs",
+            expected: 2,
+            found: 3
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "the network takes 2 inputs per sample, but the data has 3"
+    );
 
     let err = trainer.train(&mut mlp, &Dataset::new(2, 2)).unwrap_err();
-    assert!(matches!(err, Error::WidthMismatch { what: "targets", expected: 1, found: 2 }));
+    assert!(matches!(
+        err,
+        Error::WidthMismatch {
+            what: "targets",
+            expected: 1,
+            found: 2
+        }
+    ));
 
     let err = trainer.train(&mut mlp, &Dataset::new(2, 1)).unwrap_err();
-    assert_eq!(err.to_string(), "invalid training configuration: the dataset is empty");
+    assert_eq!(
+        err.to_string(),
+        "invalid training configuration: the dataset is empty"
+    );
 
-    let mut zero = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1)).batch_size(0).quiet();
+    let mut zero = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+        .batch_size(0)
+        .quiet();
     let err = zero.train(&mut mlp, &xor()).unwrap_err();
     assert!(err.to_string().contains("a batch size of 0"));
 }
