@@ -70,6 +70,7 @@
 pub mod backward;
 pub mod fused;
 pub mod graph;
+pub mod nn;
 pub mod ops;
 mod scalar;
 pub mod tape;

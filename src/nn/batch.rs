@@ -1,0 +1,65 @@
+//! The loss and gradient of one batch, on one tape.
+
+use crate::nn::{Dataset, Loss, Mlp};
+use crate::{Tape, Var};
+
+/// The mean loss over the samples `indices` of `data`, and its gradient with
+/// respect to every trainable parameter, written to `gradient` (resized to
+/// [`Mlp::parameter_count`]).
+///
+/// The tape is cleared first, then records the whole batch: bind, forward every
+/// sample, its [`Loss`], the sum of the losses as one node divided by
+/// `divisor`, one reverse sweep. Returns the loss.
+///
+/// `divisor` is the size of the whole batch: pass `indices.len()` for a batch's
+/// mean; a data-parallel caller passes the whole batch's size for each of its
+/// pieces, so that the pieces' losses and gradients simply add up.
+///
+/// # Panics
+/// If `indices` is empty, an index is out of range, or the dataset's widths do
+/// not match the network (the training helper checks these first).
+///
+/// ```
+/// use chainrule::nn::{batch_loss_and_gradient, Activation, Dataset, Loss, Mlp};
+/// use chainrule::Tape;
+///
+/// let mut mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+/// mlp.set_parameters(&[2.0, 0.0])?;
+/// let mut data = Dataset::new(1, 1);
+/// data.push(&[1.0], &[0.0]); // (2·1 − 0)² = 4
+/// data.push(&[2.0], &[0.0]); // (2·2 − 0)² = 16
+/// let mut grad = Vec::new();
+/// let loss = batch_loss_and_gradient(&mlp, &data, &[0, 1], 2.0, Loss::MeanSquaredError,
+///                                    &mut Tape::new(), &mut grad);
+/// assert_eq!(loss, 10.0);
+/// assert_eq!(grad, vec![(2.0 * 2.0 * 1.0 + 2.0 * 4.0 * 2.0) / 2.0, (2.0 * 2.0 + 2.0 * 4.0) / 2.0]);
+/// # Ok::<(), chainrule::nn::Error>(())
+/// ```
+pub fn batch_loss_and_gradient(
+    mlp: &Mlp,
+    data: &Dataset,
+    indices: &[usize],
+    divisor: f64,
+    loss: Loss,
+    tape: &mut Tape,
+    gradient: &mut Vec<f64>,
+) -> f64 {
+    assert!(
+        !indices.is_empty(),
+        "chainrule::nn: a batch needs at least one sample"
+    );
+    tape.clear();
+    let net = mlp.bind(tape);
+    let losses: Vec<Var> = indices
+        .iter()
+        .map(|&i| {
+            let (inputs, targets) = data.sample(i);
+            loss.evaluate(&net.forward(inputs), targets)
+        })
+        .collect();
+    let total = losses.into_iter().sum::<Var>() / divisor;
+    let grads = total.backward();
+    gradient.clear();
+    gradient.extend(net.parameters().iter().map(|&p| grads[p]));
+    total.value()
+}

@@ -1,0 +1,257 @@
+//! [`Layer`] and its description [`LayerSpec`]: neurons side by side, one activation.
+
+use crate::nn::{Activation, Neuron, Params};
+use crate::Scalar;
+
+/// How a layer to be built is described: its width, activation and bias.
+///
+/// By default every neuron has its own trainable bias. The seed network of W1 has
+/// one bias shared by the whole layer, never updated:
+///
+/// ```
+/// use chainrule::nn::{Activation, LayerSpec};
+///
+/// let seed_layer = LayerSpec::new(2, Activation::Sigmoid).shared_bias().frozen_bias();
+/// assert!(seed_layer.is_bias_shared() && seed_layer.is_bias_frozen());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerSpec {
+    neurons: usize,
+    activation: Activation,
+    shared_bias: bool,
+    frozen_bias: bool,
+}
+
+impl LayerSpec {
+    /// A layer of `neurons` neurons applying `activation`, each neuron with its own
+    /// trainable bias.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert_eq!(LayerSpec::new(16, Activation::Tanh).neurons(), 16);
+    /// ```
+    pub fn new(neurons: usize, activation: Activation) -> Self {
+        LayerSpec {
+            neurons,
+            activation,
+            shared_bias: false,
+            frozen_bias: false,
+        }
+    }
+
+    /// One bias shared by every neuron of the layer.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert!(LayerSpec::new(2, Activation::Sigmoid).shared_bias().is_bias_shared());
+    /// ```
+    pub fn shared_bias(mut self) -> Self {
+        self.shared_bias = true;
+        self
+    }
+
+    /// The layer's biases are frozen: bound to the tape, never updated. They start
+    /// at 0; set them with [`Mlp::frozen_parameters_mut`](crate::nn::Mlp::frozen_parameters_mut).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert!(LayerSpec::new(2, Activation::Sigmoid).frozen_bias().is_bias_frozen());
+    /// ```
+    pub fn frozen_bias(mut self) -> Self {
+        self.frozen_bias = true;
+        self
+    }
+
+    /// The number of neurons.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert_eq!(LayerSpec::new(3, Activation::Relu).neurons(), 3);
+    /// ```
+    pub fn neurons(&self) -> usize {
+        self.neurons
+    }
+
+    /// The activation.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert_eq!(LayerSpec::new(3, Activation::Relu).activation(), Activation::Relu);
+    /// ```
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Whether one bias is shared by the whole layer.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert!(!LayerSpec::new(3, Activation::Relu).is_bias_shared());
+    /// ```
+    pub fn is_bias_shared(&self) -> bool {
+        self.shared_bias
+    }
+
+    /// Whether the layer's biases are frozen.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, LayerSpec};
+    /// assert!(!LayerSpec::new(3, Activation::Relu).is_bias_frozen());
+    /// ```
+    pub fn is_bias_frozen(&self) -> bool {
+        self.frozen_bias
+    }
+}
+
+/// A layer: neurons side by side over the same inputs, one activation.
+///
+/// Built by [`Mlp::builder`](crate::nn::Mlp::builder); it knows where its neurons'
+/// parameters sit in the network's parameter vectors.
+///
+/// ```
+/// use chainrule::nn::{Activation, Mlp};
+///
+/// let mlp = Mlp::builder(2).layer(3, Activation::Tanh).layer(1, Activation::Identity).build()?;
+/// let hidden = &mlp.layers()[0];
+/// assert_eq!((hidden.inputs(), hidden.outputs()), (2, 3));
+/// assert_eq!(hidden.neurons()[1].weights(), 3..5); // after neuron 0's two weights and bias
+/// # Ok::<(), chainrule::nn::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    spec: LayerSpec,
+    inputs: usize,
+    neurons: Vec<Neuron>,
+}
+
+impl Layer {
+    pub(crate) fn new(spec: LayerSpec, inputs: usize, neurons: Vec<Neuron>) -> Self {
+        Layer {
+            spec,
+            inputs,
+            neurons,
+        }
+    }
+
+    /// How the layer was described.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(2).layer(1, Activation::Sigmoid).build()?;
+    /// assert_eq!(mlp.layers()[0].spec().activation(), Activation::Sigmoid);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn spec(&self) -> LayerSpec {
+        self.spec
+    }
+
+    /// The number of inputs of each neuron.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(4).layer(1, Activation::Sigmoid).build()?;
+    /// assert_eq!(mlp.layers()[0].inputs(), 4);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The number of neurons (outputs).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(4).layer(5, Activation::Sigmoid).build()?;
+    /// assert_eq!(mlp.layers()[0].outputs(), 5);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn outputs(&self) -> usize {
+        self.neurons.len()
+    }
+
+    /// The neurons, in order.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp, ParamRef};
+    /// let mlp = Mlp::builder(2).layer(2, Activation::Tanh).build()?;
+    /// assert_eq!(mlp.layers()[0].neurons()[0].bias(), ParamRef::Trainable(2));
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn neurons(&self) -> &[Neuron] {
+        &self.neurons
+    }
+
+    /// The activation.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(2).layer(2, Activation::Relu).build()?;
+    /// assert_eq!(mlp.layers()[0].activation(), Activation::Relu);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn activation(&self) -> Activation {
+        self.spec.activation
+    }
+
+    /// The layer's outputs for inputs that are values of the computation:
+    /// `activation(weighted sum)` per neuron, appended to `out`.
+    ///
+    /// # Panics
+    /// If `inputs.len()` differs from [`inputs`](Layer::inputs).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(2).layer(1, Activation::Relu).build()?;
+    /// let mut out = Vec::new();
+    /// mlp.layers()[0].forward(mlp.params(), &[0.0, 0.0], &mut out);
+    /// assert_eq!(out, vec![0.0]); // biases start at 0
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn forward<T: Scalar>(&self, params: Params<'_, T>, inputs: &[T], out: &mut Vec<T>) {
+        self.check_width(inputs.len());
+        let activation = self.spec.activation;
+        out.extend(
+            self.neurons
+                .iter()
+                .map(|n| activation.apply(n.weighted_sum(params, inputs))),
+        );
+    }
+
+    /// The layer's outputs for constant inputs (a network's first layer), appended
+    /// to `out`.
+    ///
+    /// # Panics
+    /// If `inputs.len()` differs from [`inputs`](Layer::inputs).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(2).layer(1, Activation::Sigmoid).build()?;
+    /// let mut out: Vec<f64> = Vec::new();
+    /// mlp.layers()[0].forward_const(mlp.params(), &[0.0, 0.0], &mut out);
+    /// assert_eq!(out, vec![0.5]);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn forward_const<T: Scalar>(
+        &self,
+        params: Params<'_, T>,
+        inputs: &[f64],
+        out: &mut Vec<T>,
+    ) {
+        self.check_width(inputs.len());
+        let activation = self.spec.activation;
+        out.extend(
+            self.neurons
+                .iter()
+                .map(|n| activation.apply(n.weighted_sum_const(params, inputs))),
+        );
+    }
+
+    #[track_caller]
+    fn check_width(&self, found: usize) {
+        assert_eq!(
+            found, self.inputs,
+            "chainrule::nn: a layer of {} inputs was given {found} values",
+            self.inputs
+        );
+    }
+}

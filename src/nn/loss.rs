@@ -1,0 +1,247 @@
+//! Losses: how far a network's outputs are from a sample's targets.
+//!
+//! Each loss is a generic function over [`Scalar`], so the same source computes
+//! the value on `f64` (for finite differences, evaluation) and records it on a
+//! tape. [`Loss`] names them for the training helper. Every loss here is the loss
+//! of **one sample**; a batch's loss is the mean over its samples.
+
+use crate::Scalar;
+
+/// The loss of one sample, by name.
+///
+/// ```
+/// use chainrule::nn::Loss;
+///
+/// let loss = Loss::HalfSquaredError.evaluate(&[0.75_f64, 0.25], &[1.0, 0.0]);
+/// assert_eq!(loss, 0.0625); // ½(0.25² + 0.25²)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loss {
+    /// ½ Σᵢ (oᵢ − tᵢ)², the seed network's E. See [`half_squared_error`].
+    HalfSquaredError,
+    /// (1/k) Σᵢ (oᵢ − tᵢ)². See [`mean_squared_error`].
+    MeanSquaredError,
+    /// (1/k) Σᵢ max(0, 1 − tᵢ·oᵢ), labels ±1. See [`hinge`].
+    Hinge,
+    /// Binary cross-entropy on logits, targets in [0, 1]. See
+    /// [`binary_cross_entropy_with_logits`].
+    BinaryCrossEntropyWithLogits,
+    /// Cross-entropy of softmax(outputs) against a probability vector. See
+    /// [`softmax_cross_entropy`].
+    SoftmaxCrossEntropy,
+}
+
+impl Loss {
+    /// The loss of one sample whose network outputs are `outputs`.
+    ///
+    /// # Panics
+    /// If `outputs` is empty or `targets.len() != outputs.len()`.
+    ///
+    /// ```
+    /// use chainrule::{nn::Loss, Tape};
+    /// let tape = Tape::new();
+    /// let z = tape.var(0.0);
+    /// let l = Loss::BinaryCrossEntropyWithLogits.evaluate(&[z], &[1.0]);
+    /// assert!((l.value() - 2f64.ln()).abs() < 1e-15);
+    /// assert_eq!(l.backward()[z], -0.5); // σ(0) − 1
+    /// ```
+    pub fn evaluate<T: Scalar>(self, outputs: &[T], targets: &[f64]) -> T {
+        match self {
+            Loss::HalfSquaredError => half_squared_error(outputs, targets),
+            Loss::MeanSquaredError => mean_squared_error(outputs, targets),
+            Loss::Hinge => hinge(outputs, targets),
+            Loss::BinaryCrossEntropyWithLogits => {
+                binary_cross_entropy_with_logits(outputs, targets)
+            }
+            Loss::SoftmaxCrossEntropy => softmax_cross_entropy(outputs, targets),
+        }
+    }
+}
+
+#[track_caller]
+fn check<T>(outputs: &[T], targets: &[f64]) {
+    assert!(
+        !outputs.is_empty(),
+        "chainrule::nn: a loss needs at least one output"
+    );
+    assert_eq!(
+        outputs.len(),
+        targets.len(),
+        "chainrule::nn: {} outputs but {} targets",
+        outputs.len(),
+        targets.len()
+    );
+}
+
+/// Σ of the terms, left to right; a single term is returned as is (no node).
+fn sum<T: Scalar>(mut terms: impl ExactSizeIterator<Item = T>) -> T {
+    if terms.len() == 1 {
+        terms.next().expect("one term")
+    } else {
+        terms.sum()
+    }
+}
+
+/// The mean of the terms; a single term is returned as is (no node).
+fn mean<T: Scalar>(terms: impl ExactSizeIterator<Item = T>) -> T {
+    let n = terms.len();
+    let total = sum(terms);
+    if n == 1 {
+        total
+    } else {
+        total / n as f64
+    }
+}
+
+/// Half squared error E = ½ Σᵢ (oᵢ − tᵢ)², the error of the seed network.
+///
+/// Derivative: ∂E/∂oᵢ = oᵢ − tᵢ.
+///
+/// # Panics
+/// If `outputs` is empty or `targets.len() != outputs.len()`.
+///
+/// ```
+/// use chainrule::nn::loss::half_squared_error;
+/// assert_eq!(half_squared_error(&[3.0_f64], &[1.0]), 2.0);
+/// ```
+#[track_caller]
+pub fn half_squared_error<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
+    check(outputs, targets);
+    sum(outputs
+        .iter()
+        .zip(targets)
+        .map(|(&o, &t)| (o - t).square() * 0.5))
+}
+
+/// Mean squared error (1/k) Σᵢ (oᵢ − tᵢ)² over the k outputs.
+///
+/// Derivative: ∂/∂oᵢ = 2(oᵢ − tᵢ)/k. For one output this is (o − t)², W2's term.
+///
+/// # Panics
+/// If `outputs` is empty or `targets.len() != outputs.len()`.
+///
+/// ```
+/// use chainrule::nn::loss::mean_squared_error;
+/// assert_eq!(mean_squared_error(&[3.0_f64, 1.0], &[1.0, 1.0]), 2.0);
+/// ```
+#[track_caller]
+pub fn mean_squared_error<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
+    check(outputs, targets);
+    mean(outputs.iter().zip(targets).map(|(&o, &t)| (o - t).square()))
+}
+
+/// The hinge (max-margin) loss (1/k) Σᵢ max(0, 1 − tᵢ·oᵢ) for labels tᵢ = ±1, as
+/// in micrograd's moons demo: zero once a score is on the right side by a margin
+/// of 1.
+///
+/// Derivative: ∂/∂oᵢ = −tᵢ/k where 1 − tᵢ·oᵢ > 0, else 0 (0 exactly at the
+/// margin, following relu'(0) = 0).
+///
+/// # Panics
+/// If `outputs` is empty or `targets.len() != outputs.len()`.
+///
+/// ```
+/// use chainrule::nn::loss::hinge;
+/// assert_eq!(hinge(&[0.25_f64], &[1.0]), 0.75);
+/// assert_eq!(hinge(&[-2.0_f64], &[-1.0]), 0.0);
+/// ```
+#[track_caller]
+pub fn hinge<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
+    check(outputs, targets);
+    mean(
+        outputs
+            .iter()
+            .zip(targets)
+            .map(|(&o, &t)| (o * -t + 1.0).relu()),
+    )
+}
+
+/// Binary cross-entropy on logits, (1/k) Σᵢ [−tᵢ ln σ(zᵢ) − (1 − tᵢ) ln(1 − σ(zᵢ))],
+/// for targets tᵢ in [0, 1].
+///
+/// Computed in the numerically stable form softplus(z) − z·t, where softplus(z)
+/// = max(z, 0) + ln(1 + e^−|z|) never overflows: finite for any finite logit
+/// (|z| = 1000 is fine), where σ then ln would give ln(0) = −∞.
+///
+/// Derivative: ∂/∂zᵢ = (σ(zᵢ) − tᵢ)/k.
+///
+/// # Panics
+/// If `outputs` is empty or `targets.len() != outputs.len()`.
+///
+/// ```
+/// use chainrule::nn::loss::binary_cross_entropy_with_logits;
+/// assert_eq!(binary_cross_entropy_with_logits(&[1000.0_f64], &[1.0]), 0.0);
+/// assert_eq!(binary_cross_entropy_with_logits(&[-1000.0_f64], &[1.0]), 1000.0);
+/// ```
+#[track_caller]
+pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
+    check(logits, targets);
+    mean(
+        logits
+            .iter()
+            .zip(targets)
+            .map(|(&z, &t)| z.softplus() - z * t),
+    )
+}
+
+/// Softmax cross-entropy over k classes: −Σᵢ tᵢ ln softmax(z)ᵢ, for a target
+/// probability vector t (one-hot for a hard label, see [`one_hot`]).
+///
+/// ln softmax(z)ᵢ = zᵢ − lse(z) with the log-sum-exp taken with the largest logit
+/// m subtracted: lse(z) = m + ln Σⱼ e^(zⱼ − m), so no exponential overflows. m is
+/// taken as a constant: lse does not depend on it, so the gradient is exact.
+/// Classes with tᵢ = 0 record nothing.
+///
+/// Derivative: ∂/∂zⱼ = softmax(z)ⱼ·Σᵢ tᵢ − tⱼ, that is softmax(z)ⱼ − tⱼ when t
+/// sums to 1.
+///
+/// # Panics
+/// If `logits` is empty or `targets.len() != logits.len()`.
+///
+/// ```
+/// use chainrule::nn::loss::{one_hot, softmax_cross_entropy};
+/// let l = softmax_cross_entropy(&[0.0_f64, 0.0, 0.0], &one_hot(1, 3));
+/// assert!((l - 3f64.ln()).abs() < 1e-15);
+/// // no overflow for large logits
+/// assert_eq!(softmax_cross_entropy(&[1000.0_f64, 0.0], &one_hot(0, 2)), 0.0);
+/// ```
+#[track_caller]
+pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
+    check(logits, targets);
+    let m = logits
+        .iter()
+        .map(|z| z.value())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let exps = logits.iter().map(|&z| (z - m).exp());
+    let log_sum_exp = sum(exps).ln() + m;
+    let terms: Vec<T> = logits
+        .iter()
+        .zip(targets)
+        .filter(|(_, &t)| t != 0.0)
+        .map(|(&z, &t)| (log_sum_exp - z) * t)
+        .collect();
+    if terms.is_empty() {
+        // No class has any weight: the loss is 0 (documented), kept on the tape.
+        return log_sum_exp * 0.0;
+    }
+    sum(terms.into_iter())
+}
+
+/// The one-hot probability vector of `class` among `classes`.
+///
+/// # Panics
+/// If `class >= classes`.
+///
+/// ```
+/// assert_eq!(chainrule::nn::loss::one_hot(2, 3), vec![0.0, 0.0, 1.0]);
+/// ```
+#[track_caller]
+pub fn one_hot(class: usize, classes: usize) -> Vec<f64> {
+    assert!(
+        class < classes,
+        "chainrule::nn: class {class} of {classes} classes"
+    );
+    let mut v = vec![0.0; classes];
+    v[class] = 1.0;
+    v
+}

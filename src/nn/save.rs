@@ -1,0 +1,274 @@
+//! Saving and loading an [`Mlp`]'s parameters as JSON (feature `serde`).
+//!
+//! The file lists the layers, each with its shape (inputs, neurons, activation,
+//! bias layout) and its values: one row of weights per neuron and the biases
+//! (one per neuron, or one if shared). Loading checks every shape against the
+//! network it is loaded into and says where they differ.
+//!
+//! ```
+//! use chainrule::nn::{Activation, Mlp};
+//!
+//! let mlp = Mlp::builder(2).layer(3, Activation::Tanh).layer(1, Activation::Identity).seed(5).build()?;
+//! let json = mlp.to_json();
+//! let mut fresh = Mlp::builder(2).layer(3, Activation::Tanh).layer(1, Activation::Identity).build()?;
+//! fresh.load_json(&json)?;
+//! assert_eq!(fresh, mlp);
+//! # Ok::<(), chainrule::nn::Error>(())
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{Error, Mlp, ParamRef};
+
+/// The value of the `format` field of every parameter file.
+pub const FORMAT: &str = "chainrule-mlp-parameters/1";
+
+/// A parameter file, as serialized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParameterFile {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The number of inputs of the network.
+    pub inputs: usize,
+    /// The layers, input side first.
+    pub layers: Vec<LayerParameters>,
+}
+
+/// One layer of a parameter file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerParameters {
+    /// The number of inputs of each neuron.
+    pub inputs: usize,
+    /// The activation's name (`sigmoid`, `tanh`, `relu`, `identity`).
+    pub activation: String,
+    /// Whether one bias is shared by the layer.
+    pub shared_bias: bool,
+    /// Whether the biases are frozen.
+    pub frozen_bias: bool,
+    /// One row of weights per neuron, in input order.
+    pub weights: Vec<Vec<f64>>,
+    /// The biases: one per neuron, or one if shared.
+    pub biases: Vec<f64>,
+}
+
+impl ParameterFile {
+    /// The file of `mlp`'s current parameters.
+    ///
+    /// ```
+    /// use chainrule::nn::{save::ParameterFile, Activation, Mlp};
+    /// let mlp = Mlp::builder(2).layer(3, Activation::Tanh).build()?;
+    /// let file = ParameterFile::of(&mlp);
+    /// assert_eq!(file.layers[0].weights.len(), 3);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn of(mlp: &Mlp) -> Self {
+        let params = mlp.params();
+        let layers = mlp
+            .layers()
+            .iter()
+            .map(|layer| {
+                let spec = layer.spec();
+                let neurons = layer.neurons();
+                let weights = neurons
+                    .iter()
+                    .map(|n| params.trainable[n.weights()].to_vec())
+                    .collect();
+                let bias_count = if spec.is_bias_shared() {
+                    1
+                } else {
+                    neurons.len()
+                };
+                let biases = neurons[..bias_count]
+                    .iter()
+                    .map(|n| params.get(n.bias()))
+                    .collect();
+                LayerParameters {
+                    inputs: layer.inputs(),
+                    activation: layer.activation().name().to_owned(),
+                    shared_bias: spec.is_bias_shared(),
+                    frozen_bias: spec.is_bias_frozen(),
+                    weights,
+                    biases,
+                }
+            })
+            .collect();
+        ParameterFile {
+            format: FORMAT.to_owned(),
+            inputs: mlp.inputs(),
+            layers,
+        }
+    }
+
+    /// Writes the file's values into `mlp`, after checking every shape.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming the first difference (format, inputs,
+    /// number of layers, a layer's inputs, neurons, activation, bias layout, a
+    /// row's length, a non-finite value); `mlp` is unchanged then.
+    pub fn apply_to(&self, mlp: &mut Mlp) -> Result<(), Error> {
+        self.check(mlp)?;
+        let (mut trainable, mut frozen) =
+            (mlp.parameters().to_vec(), mlp.frozen_parameters().to_vec());
+        for (layer, saved) in mlp.layers().iter().zip(&self.layers) {
+            for (neuron, row) in layer.neurons().iter().zip(&saved.weights) {
+                trainable[neuron.weights()].copy_from_slice(row);
+            }
+            for (neuron, &b) in layer.neurons().iter().zip(&saved.biases) {
+                match neuron.bias() {
+                    ParamRef::Trainable(i) => trainable[i] = b,
+                    ParamRef::Frozen(i) => frozen[i] = b,
+                }
+            }
+        }
+        mlp.set_parameters(&trainable)?;
+        mlp.frozen_parameters_mut().copy_from_slice(&frozen);
+        Ok(())
+    }
+
+    fn check(&self, mlp: &Mlp) -> Result<(), Error> {
+        let mismatch = |why: String| Err(Error::ShapeMismatch(why));
+        if self.format != FORMAT {
+            return mismatch(format!(
+                "its format is {:?}, expected {FORMAT:?}",
+                self.format
+            ));
+        }
+        if self.inputs != mlp.inputs() {
+            return mismatch(format!(
+                "the file's network takes {} inputs, this one {}",
+                self.inputs,
+                mlp.inputs()
+            ));
+        }
+        if self.layers.len() != mlp.layers().len() {
+            return mismatch(format!(
+                "the file has {} layers, the network {}",
+                self.layers.len(),
+                mlp.layers().len()
+            ));
+        }
+        for (k, (layer, saved)) in mlp.layers().iter().zip(&self.layers).enumerate() {
+            let spec = layer.spec();
+            let differs = |what: &str, file: String, model: String| {
+                mismatch(format!(
+                    "layer {k}: {what} is {file} in the file but {model} in the network"
+                ))
+            };
+            if saved.inputs != layer.inputs() {
+                return differs(
+                    "the number of inputs",
+                    saved.inputs.to_string(),
+                    layer.inputs().to_string(),
+                );
+            }
+            if saved.weights.len() != layer.outputs() {
+                return differs(
+                    "the number of neurons",
+                    saved.weights.len().to_string(),
+                    layer.outputs().to_string(),
+                );
+            }
+            if saved.activation != layer.activation().name() {
+                return differs(
+                    "the activation",
+                    saved.activation.clone(),
+                    layer.activation().to_string(),
+                );
+            }
+            if saved.shared_bias != spec.is_bias_shared() {
+                return differs(
+                    "shared_bias",
+                    saved.shared_bias.to_string(),
+                    spec.is_bias_shared().to_string(),
+                );
+            }
+            if saved.frozen_bias != spec.is_bias_frozen() {
+                return differs(
+                    "frozen_bias",
+                    saved.frozen_bias.to_string(),
+                    spec.is_bias_frozen().to_string(),
+                );
+            }
+            if let Some((j, row)) = saved
+                .weights
+                .iter()
+                .enumerate()
+                .find(|(_, row)| row.len() != layer.inputs())
+            {
+                return differs(
+                    &format!("neuron {j}'s number of weights"),
+                    row.len().to_string(),
+                    layer.inputs().to_string(),
+                );
+            }
+            let bias_count = if spec.is_bias_shared() {
+                1
+            } else {
+                layer.outputs()
+            };
+            if saved.biases.len() != bias_count {
+                return differs(
+                    "the number of biases",
+                    saved.biases.len().to_string(),
+                    bias_count.to_string(),
+                );
+            }
+            let all = saved.weights.iter().flatten().chain(&saved.biases);
+            if let Some(v) = all.copied().find(|v| !v.is_finite()) {
+                return mismatch(format!("layer {k} holds a non-finite value {v}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Mlp {
+    /// The parameters as pretty-printed JSON (see [`save`](crate::nn::save)).
+    /// Non-finite values are written as `null` (JSON has no NaN) and refused
+    /// when loading.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&ParameterFile::of(self))
+            .expect("a parameter file always serializes")
+    }
+
+    /// Loads parameters from JSON written by [`to_json`](Mlp::to_json).
+    ///
+    /// # Errors
+    /// [`Error::Json`] if it is not such JSON; [`Error::ShapeMismatch`] if its
+    /// shapes differ from this network's. The network is unchanged on error.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Error, Mlp};
+    /// let small = Mlp::builder(2).layer(3, Activation::Tanh).build()?;
+    /// let mut wide = Mlp::builder(2).layer(4, Activation::Tanh).build()?;
+    /// let err = wide.load_json(&small.to_json()).unwrap_err();
+    /// assert!(matches!(err, Error::ShapeMismatch(_)));
+    /// assert!(err.to_string().contains("layer 0: the number of neurons is 3 in the file but 4"));
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn load_json(&mut self, json: &str) -> Result<(), Error> {
+        let file: ParameterFile = serde_json::from_str(json).map_err(Error::Json)?;
+        file.apply_to(self)
+    }
+
+    /// Writes the parameters to a JSON file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be written.
+    pub fn save_parameters(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        std::fs::write(path, self.to_json())?;
+        Ok(())
+    }
+
+    /// Reads parameters from a JSON file written by
+    /// [`save_parameters`](Mlp::save_parameters).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be read, otherwise as [`load_json`](Mlp::load_json).
+    pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let json = std::fs::read_to_string(path)?;
+        self.load_json(&json)
+    }
+}

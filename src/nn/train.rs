@@ -1,0 +1,264 @@
+//! [`Trainer`]: epochs, mini-batches, loss history, early stop, progress bar.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand_core::Rng;
+
+use crate::nn::init::generator;
+use crate::nn::{batch_loss_and_gradient, Dataset, Error, Loss, Mlp, Optimizer};
+use crate::Tape;
+
+/// Trains an [`Mlp`] on a [`Dataset`]: a loss, an optimizer, and how to go
+/// through the data.
+///
+/// Each epoch goes through the data in batches (the whole dataset by default;
+/// in order, or shuffled from a seed). For each batch: the mean loss over its
+/// samples, one reverse sweep, one optimizer step. An epoch's recorded loss is
+/// the mean of its samples' losses as measured during the epoch, each before its
+/// batch's update; for full-batch training that is the loss of the parameters
+/// at the start of the epoch, as W2 of WORKLOADS.md counts it.
+///
+/// A progress bar (indicatif, on stderr) shows the epochs and the last loss. It
+/// draws only when stderr is a terminal, and never after [`quiet`](Trainer::quiet).
+///
+/// ```
+/// use chainrule::nn::{Activation, Dataset, Loss, Mlp, Sgd, Trainer};
+///
+/// let mut mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+/// let mut data = Dataset::new(1, 1);
+/// for x in [0.0, 1.0, 2.0] {
+///     data.push(&[x], &[3.0 * x - 1.0]); // y = 3x − 1
+/// }
+/// let report = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+///     .epochs(5000)
+///     .target_loss(1e-12)
+///     .quiet()
+///     .train(&mut mlp, &data)?;
+/// assert!(report.stopped_early);
+/// assert!(report.final_loss().unwrap() <= 1e-12);
+/// assert!((mlp.parameters()[0] - 3.0).abs() < 1e-5);
+/// # Ok::<(), chainrule::nn::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Trainer<O> {
+    loss: Loss,
+    optimizer: O,
+    epochs: usize,
+    batch_size: Option<usize>,
+    shuffle_seed: Option<u64>,
+    target_loss: Option<f64>,
+    quiet: bool,
+    #[cfg(feature = "parallel")]
+    parallel: bool,
+}
+
+/// What a training run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainReport {
+    /// The loss of every epoch run, in order (see [`Trainer`] for what it is).
+    pub losses: Vec<f64>,
+    /// Whether training stopped at the target loss before the last epoch.
+    pub stopped_early: bool,
+}
+
+impl TrainReport {
+    /// The loss of the last epoch run, if any.
+    ///
+    /// ```
+    /// let r = chainrule::nn::TrainReport { losses: vec![2.0, 1.0], stopped_early: false };
+    /// assert_eq!(r.final_loss(), Some(1.0));
+    /// ```
+    pub fn final_loss(&self) -> Option<f64> {
+        self.losses.last().copied()
+    }
+
+    /// The number of epochs run.
+    ///
+    /// ```
+    /// let r = chainrule::nn::TrainReport { losses: vec![2.0, 1.0], stopped_early: false };
+    /// assert_eq!(r.epochs(), 2);
+    /// ```
+    pub fn epochs(&self) -> usize {
+        self.losses.len()
+    }
+}
+
+impl<O: Optimizer> Trainer<O> {
+    /// A trainer minimising `loss` with `optimizer`: 1 epoch, full batch, in
+    /// order, no target, progress bar on.
+    pub fn new(loss: Loss, optimizer: O) -> Self {
+        Trainer {
+            loss,
+            optimizer,
+            epochs: 1,
+            batch_size: None,
+            shuffle_seed: None,
+            target_loss: None,
+            quiet: false,
+            #[cfg(feature = "parallel")]
+            parallel: false,
+        }
+    }
+
+    /// The number of epochs (passes over the data).
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Mini-batches of `batch_size` samples (the last may be smaller). The
+    /// default is the full dataset as one batch.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = Some(batch_size);
+        self
+    }
+
+    /// Shuffles the samples at the start of every epoch (Fisher–Yates, from a
+    /// SplitMix64 seeded with `seed`: the same seed, the same run).
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.shuffle_seed = Some(seed);
+        self
+    }
+
+    /// Stops after the first epoch whose loss is at or below `target`.
+    pub fn target_loss(mut self, target: f64) -> Self {
+        self.target_loss = Some(target);
+        self
+    }
+
+    /// No progress bar, even on a terminal.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Computes each batch's gradient data-parallel over rayon's threads (see
+    /// [`parallel`](crate::nn::parallel)). Same losses, gradients equal up to
+    /// rounding.
+    #[cfg(feature = "parallel")]
+    pub fn parallel(mut self) -> Self {
+        self.parallel = true;
+        self
+    }
+
+    /// The optimizer, with its state after training.
+    pub fn optimizer(&self) -> &O {
+        &self.optimizer
+    }
+
+    /// Trains `mlp` on `data` (the trainer's optimizer state carries over to the
+    /// next call).
+    ///
+    /// # Errors
+    /// [`Error::WidthMismatch`] if the data's widths do not fit the network
+    /// (targets must be as many as outputs); [`Error::InvalidConfig`] for empty
+    /// data or a batch size of 0.
+    pub fn train(&mut self, mlp: &mut Mlp, data: &Dataset) -> Result<TrainReport, Error> {
+        self.check(mlp, data)?;
+        let n = data.len();
+        let batch_size = self.batch_size.unwrap_or(n).min(n);
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = self.shuffle_seed.map(generator);
+        let mut tape = Tape::new();
+        let mut gradient = Vec::with_capacity(mlp.parameter_count());
+        let progress = self.progress_bar();
+        let mut report = TrainReport {
+            losses: Vec::with_capacity(self.epochs),
+            stopped_early: false,
+        };
+        for epoch in 0..self.epochs {
+            if let Some(rng) = rng.as_mut() {
+                shuffle(&mut order, rng);
+            }
+            let batches = order.chunks(batch_size);
+            let single_batch = batches.len() == 1;
+            let mut weighted_sum = 0.0;
+            let mut epoch_loss = 0.0;
+            for batch in batches {
+                let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient);
+                self.optimizer.step(mlp.parameters_mut(), &gradient);
+                weighted_sum += loss * batch.len() as f64;
+                epoch_loss = loss;
+            }
+            if !single_batch {
+                epoch_loss = weighted_sum / n as f64;
+            }
+            report.losses.push(epoch_loss);
+            progress.set_position(epoch as u64 + 1);
+            progress.set_message(format!("loss {epoch_loss:.6e}"));
+            if self.target_loss.is_some_and(|t| epoch_loss <= t) {
+                report.stopped_early = epoch + 1 < self.epochs;
+                break;
+            }
+        }
+        progress.finish_and_clear();
+        Ok(report)
+    }
+
+    fn batch(
+        &self,
+        mlp: &Mlp,
+        data: &Dataset,
+        batch: &[usize],
+        tape: &mut Tape,
+        gradient: &mut Vec<f64>,
+    ) -> f64 {
+        #[cfg(feature = "parallel")]
+        if self.parallel {
+            return crate::nn::parallel::batch_loss_and_gradient_parallel(
+                mlp, data, batch, self.loss, gradient,
+            );
+        }
+        let divisor = batch.len() as f64;
+        batch_loss_and_gradient(mlp, data, batch, divisor, self.loss, tape, gradient)
+    }
+
+    fn check(&self, mlp: &Mlp, data: &Dataset) -> Result<(), Error> {
+        if data.input_width() != mlp.inputs() {
+            return Err(Error::WidthMismatch {
+                what: "inputs",
+                expected: mlp.inputs(),
+                found: data.input_width(),
+            });
+        }
+        if data.target_width() != mlp.outputs() {
+            return Err(Error::WidthMismatch {
+                what: "targets",
+                expected: mlp.outputs(),
+                found: data.target_width(),
+            });
+        }
+        if data.is_empty() {
+            return Err(Error::InvalidConfig("the dataset is empty".into()));
+        }
+        if self.batch_size == Some(0) {
+            return Err(Error::InvalidConfig("a batch size of 0".into()));
+        }
+        Ok(())
+    }
+
+    fn progress_bar(&self) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(
+            Some(self.epochs as u64),
+            if self.quiet {
+                ProgressDrawTarget::hidden()
+            } else {
+                // Draws nothing when stderr is not a terminal.
+                ProgressDrawTarget::stderr()
+            },
+        );
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} epoch {pos}/{len} {msg} [{elapsed}<{eta}]")
+        {
+            bar.set_style(style);
+        }
+        bar
+    }
+}
+
+/// Fisher–Yates: for i from the end, swap i with a uniform j ≤ i.
+fn shuffle(order: &mut [usize], rng: &mut impl Rng) {
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+}

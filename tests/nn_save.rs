@@ -1,0 +1,96 @@
+//! Parameters saved as JSON and loaded back (feature `serde`).
+#![cfg(feature = "serde")]
+
+use chainrule::nn::{Activation, Error, LayerSpec, Mlp};
+
+fn network(hidden: usize, activation: Activation) -> Mlp {
+    Mlp::builder(2)
+        .layer(hidden, activation)
+        .layer_spec(
+            LayerSpec::new(2, Activation::Sigmoid)
+                .shared_bias()
+                .frozen_bias(),
+        )
+        .seed(3)
+        .build()
+        .unwrap()
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("chainrule-{}-{name}.json", std::process::id()))
+}
+
+#[test]
+fn parameters_round_trip_through_a_file_bit_for_bit() {
+    let mut saved = network(4, Activation::Tanh);
+    for (k, p) in saved.parameters_mut().iter_mut().enumerate() {
+        *p += 0.1 * k as f64 + 1e-17; // values that print with all 17 digits
+    }
+    saved.frozen_parameters_mut()[0] = 0.35;
+    let path = temp_path("round-trip");
+    saved.save_parameters(&path).unwrap();
+
+    let mut loaded = network(4, Activation::Tanh);
+    loaded
+        .set_parameters(&vec![0.0; loaded.parameter_count()])
+        .unwrap();
+    loaded.load_parameters(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(loaded, saved); // every weight, bias and frozen bias, exactly
+}
+
+#[test]
+fn a_file_of_other_shapes_is_a_clear_error_and_changes_nothing() {
+    let json = network(4, Activation::Tanh).to_json();
+    let cases: [(Mlp, &str); 4] = [
+        (
+            network(5, Activation::Tanh),
+            "layer 0: the number of neurons is 4 in the file but 5 in the network",
+        ),
+        (
+            network(4, Activation::Relu),
+            "layer 0: the activation is tanh in the file but relu in the network",
+        ),
+        (
+            Mlp::builder(3).layer(4, Activation::Tanh).build().unwrap(),
+            "the file's network takes 2 inputs, this one 3",
+        ),
+        (
+            Mlp::builder(2).layer(4, Activation::Tanh).build().unwrap(),
+            "the file has 2 layers, the network 1",
+        ),
+    ];
+    for (mut mlp, message) in cases {
+        let before = mlp.clone();
+        let err = mlp.load_json(&json).unwrap_err();
+        assert!(matches!(err, Error::ShapeMismatch(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("the parameter file does not fit this network: {message}")
+        );
+        assert_eq!(mlp, before);
+    }
+}
+
+#[test]
+fn a_row_of_the_wrong_length_or_a_bad_file_is_a_clear_error() {
+    let mut mlp = network(4, Activation::Tanh);
+    let json = mlp.to_json();
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["layers"][1]["weights"][0] = serde_json::json!([1.0, 2.0, 3.0]);
+    let err = mlp.load_json(&value.to_string()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("layer 1: neuron 0's number of weights is 3 in the file but 4"),
+        "{err}"
+    );
+
+    let err = mlp.load_json("{ not json").unwrap_err();
+    assert!(matches!(err, Error::Json(_)));
+    assert!(err.to_string().starts_with("invalid parameter file"));
+
+    let err = mlp
+        .load_parameters(temp_path("does-not-exist"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Io(_)));
+}
