@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 pub mod backward;
+pub mod explain;
 pub mod graph;
 pub mod ops;
 mod scalar;
