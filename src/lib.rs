@@ -67,6 +67,7 @@
 
 pub mod backward;
 pub mod explain;
+pub mod gradcheck;
 pub mod graph;
 pub mod ops;
 mod scalar;
