@@ -67,6 +67,7 @@
 
 pub mod anomaly;
 pub mod backward;
+pub mod dot;
 pub mod explain;
 pub mod gradcheck;
 pub mod graph;
