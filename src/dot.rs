@@ -197,7 +197,11 @@ impl fmt::Display for Dot<'_> {
                 label.push_str(&format!(" | grad {}", format_number(g.by_index(i), 8)));
             }
             label.push_str(" }");
-            let bold = if Some(i) == output { ", penwidth=2" } else { "" };
+            let bold = if Some(i) == output {
+                ", penwidth=2"
+            } else {
+                ""
+            };
             writeln!(f, "  n{i} [label=\"{label}\"{bold}];")?;
         }
         for edge in graph.edge_references() {

@@ -539,7 +539,8 @@ impl Explanation {
                         break 'extend;
                     }
                     let other = path.edges[n - 1 - shared];
-                    if (other.user, other.operand, other.slot) != (edge.user, edge.operand, edge.slot)
+                    if (other.user, other.operand, other.slot)
+                        != (edge.user, edge.operand, edge.slot)
                     {
                         break 'extend;
                     }
@@ -632,7 +633,11 @@ impl Explanation {
             String::new()
         };
         for (k, chain) in chains.iter().enumerate() {
-            let lead = if k == 0 { format!("{lhs} =") } else { format!("{pad}+") };
+            let lead = if k == 0 {
+                format!("{lhs} =")
+            } else {
+                format!("{pad}+")
+            };
             writeln!(f, "{lead} {}", self.factor_names(chain))?;
         }
         f.write_str(&more)?;
@@ -712,11 +717,7 @@ impl fmt::Display for Explanation {
                     "{pad}= {}",
                     format_number(derivation.branch_sum * derivation.tail.product, decimals)
                 )?;
-                writeln!(
-                    f,
-                    "where {joint} sums {} paths:",
-                    derivation.branches.len()
-                )?;
+                writeln!(f, "where {joint} sums {} paths:", derivation.branches.len())?;
                 self.write_sum(f, &joint, &derivation.branches, decimals)
             }
             None => self.write_sum(f, &lhs, &derivation.branches, decimals),

@@ -35,12 +35,22 @@ fn assert_found(make: for<'t> fn(Var<'t>) -> Var<'t>, x: f64, op: Op, text: &str
 
 #[test]
 fn ln_of_minus_one_is_named() {
-    assert_found(|x| x.ln(), -1.0, Op::Ln, "node #4 ln(x) = NaN: operand #3 x = -1");
+    assert_found(
+        |x| x.ln(),
+        -1.0,
+        Op::Ln,
+        "node #4 ln(x) = NaN: operand #3 x = -1",
+    );
 }
 
 #[test]
 fn sqrt_of_minus_one_is_named() {
-    assert_found(|x| x.sqrt(), -1.0, Op::Sqrt, "node #4 sqrt(x) = NaN: operand #3 x = -1");
+    assert_found(
+        |x| x.sqrt(),
+        -1.0,
+        Op::Sqrt,
+        "node #4 sqrt(x) = NaN: operand #3 x = -1",
+    );
 }
 
 #[test]
@@ -55,7 +65,12 @@ fn zero_over_zero_is_named_with_both_operands() {
 
 #[test]
 fn exp_of_a_thousand_overflows_and_is_named() {
-    assert_found(|x| x.exp(), 1000.0, Op::Exp, "node #4 exp(x) = inf: operand #3 x = 1000");
+    assert_found(
+        |x| x.exp(),
+        1000.0,
+        Op::Exp,
+        "node #4 exp(x) = inf: operand #3 x = 1000",
+    );
 }
 
 #[test]
@@ -86,7 +101,10 @@ fn a_finite_value_with_an_infinite_partial_is_named_by_its_partial() {
 fn a_non_finite_leaf_is_named() {
     let tape = Tape::new();
     let _ = tape.var(f64::NAN);
-    assert_eq!(tape.find_anomaly().unwrap().to_string(), "node #0 leaf = NaN");
+    assert_eq!(
+        tape.find_anomaly().unwrap().to_string(),
+        "node #0 leaf = NaN"
+    );
 }
 
 #[test]

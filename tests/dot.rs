@@ -46,7 +46,10 @@ fn well_formed(dot: &str) -> (HashSet<String>, Vec<(String, String)>) {
         }
     }
     for (from, to) in &edges {
-        assert!(nodes.contains(from) && nodes.contains(to), "edge {from} -> {to}");
+        assert!(
+            nodes.contains(from) && nodes.contains(to),
+            "edge {from} -> {to}"
+        );
     }
     (nodes, edges)
 }
@@ -69,9 +72,13 @@ fn the_seed_network_draws_every_node_with_value_grad_and_local_derivatives() {
     let w5_times_out_h1 = (0..tape.len())
         .find(|&i| tape.edges(i) == vec![(w5, net.out_h[0].value()), (out_h1, 0.40)])
         .expect("the node w5·out_h1");
-    assert!(dot.contains(&format!("n{out_h1} -> n{w5_times_out_h1} [label=\"0.40000000\"];")));
+    assert!(dot.contains(&format!(
+        "n{out_h1} -> n{w5_times_out_h1} [label=\"0.40000000\"];"
+    )));
     let e = net.e.index();
-    assert!(dot.contains(&format!("n{e} [label=\"{{ E | add | value 0.29837111 | grad 1.00000000 }}\", penwidth=2];")));
+    assert!(dot.contains(&format!(
+        "n{e} [label=\"{{ E | add | value 0.29837111 | grad 1.00000000 }}\", penwidth=2];"
+    )));
 }
 
 #[test]
@@ -81,7 +88,10 @@ fn labels_are_escaped() {
     let _ = x.named("line\nbreak").exp();
     let dot = tape.to_dot();
     well_formed(&dot);
-    assert!(dot.contains(r#"{ line break | leaf | value 1.00000000 }"#), "{dot}");
+    assert!(
+        dot.contains(r#"{ line break | leaf | value 1.00000000 }"#),
+        "{dot}"
+    );
     let tape = Tape::new();
     let _ = tape.var(1.0).named(r#"a|b{c}"d\e<f>"#);
     let dot = tape.to_dot();
@@ -120,7 +130,15 @@ fn within_k_steps_draws_only_the_neighbourhood_of_the_output() {
     for _ in 0..1_000_000 {
         z = z.tanh();
     }
-    assert_eq!(Dot::new(&deep).output(z.index()).within(3).to_string().lines().count(), 4 + 4 + 3 + 1);
+    assert_eq!(
+        Dot::new(&deep)
+            .output(z.index())
+            .within(3)
+            .to_string()
+            .lines()
+            .count(),
+        4 + 4 + 3 + 1
+    );
 }
 
 #[test]
@@ -136,11 +154,22 @@ fn graphviz_accepts_the_drawing_when_it_is_installed() {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        eprintln!("graphviz `dot` is not installed: checked the structure only (.ci/run installs it)");
+        eprintln!(
+            "graphviz `dot` is not installed: checked the structure only (.ci/run installs it)"
+        );
         return;
     };
-    child.stdin.take().unwrap().write_all(dot.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("<svg"));
 }

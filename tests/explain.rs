@@ -58,13 +58,28 @@ fn w1_explanation_sums_the_paths_through_out_o1_and_out_o2() {
     assert_close(d_e_d_out_h1, 0.03635031, ARTICLE, "dE/dout_h1");
     // The article prints these two with 9 decimals, computed from rounded
     // intermediates: held within one unit of the 9th decimal.
-    assert_close(derivation.branches[0].product, 0.055399425, 1e-9, "dE_o1/dout_h1");
-    assert_close(derivation.branches[1].product, -0.019049119, 1e-9, "dE_o2/dout_h1");
+    assert_close(
+        derivation.branches[0].product,
+        0.055399425,
+        1e-9,
+        "dE_o1/dout_h1",
+    );
+    assert_close(
+        derivation.branches[1].product,
+        -0.019049119,
+        1e-9,
+        "dE_o2/dout_h1",
+    );
     let tail: Vec<f64> = derivation.tail.factors.iter().map(|f| f.value).collect();
     assert_eq!(tail.len(), 2);
     assert_close(tail[0], 0.24130071, ARTICLE, "dout_h1/dnet_h1");
     assert_close(tail[1], 0.05, 1e-15, "dnet_h1/dw1");
-    assert_close(d_e_d_out_h1 * derivation.tail.product, 0.00043857, ARTICLE, "dE/dw1");
+    assert_close(
+        d_e_d_out_h1 * derivation.tail.product,
+        0.00043857,
+        ARTICLE,
+        "dE/dw1",
+    );
     // Each branch passes through an output neuron: out_o1 first, then out_o2.
     for (branch, out) in derivation.branches.iter().zip(net.out_o) {
         assert_eq!(branch.factors[0].wrt, out.index());
@@ -81,7 +96,10 @@ fn w1_explanation_sums_the_paths_through_out_o1_and_out_o2() {
         "           = 0.05539942 + -0.01904912", // -0.0190491183 rounded
         "           = 0.03635031",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
 }
 
@@ -142,7 +160,12 @@ fn listed_paths_sum_to_the_tape_gradient_on_random_graphs() {
             assert_eq!(explanation.paths().len() as u128, explanation.path_count());
             let scale: f64 = explanation.paths().iter().map(|p| p.product.abs()).sum();
             let tolerance = 64.0 * f64::EPSILON * scale;
-            assert_close(explanation.listed_sum(), g[x], tolerance, &format!("graph {graph}"));
+            assert_close(
+                explanation.listed_sum(),
+                g[x],
+                tolerance,
+                &format!("graph {graph}"),
+            );
             // Every listed path really runs from y down to x along recorded edges.
             for path in explanation.paths() {
                 let mut node = y.index();
@@ -213,7 +236,10 @@ fn a_node_the_output_does_not_use_has_no_path() {
     let g = y.backward();
     let none = g.explain(unused);
     assert_eq!((none.path_count(), none.paths().len()), (0, 0));
-    assert_eq!(none.to_string(), "∂y/∂unused = 0 (no path from y down to unused)\n");
+    assert_eq!(
+        none.to_string(),
+        "∂y/∂unused = 0 (no path from y down to unused)\n"
+    );
     assert_eq!(g.explain(later).path_count(), 0); // recorded after the output
     assert_eq!(g.explain(y).to_string(), "∂y/∂y = 1\n");
 }

@@ -114,7 +114,10 @@ fn compare_reports_a_wrong_manual_gradient_with_its_paths() {
     let out_o1 = net.out_o[0].value();
     let delta_o1 = (out_o1 - seed::TARGETS[0]) * out_o1 * (1.0 - out_o1);
     let one_path_only = delta_o1 * 0.40 * out_h1 * (1.0 - out_h1) * seed::INPUTS[0];
-    let comparison = g.compare(&[(net.w[4], seed::REFERENCE_DE_DW5), (net.w[0], one_path_only)]);
+    let comparison = g.compare(&[
+        (net.w[4], seed::REFERENCE_DE_DW5),
+        (net.w[0], one_path_only),
+    ]);
     assert!(!comparison.all_passed());
     assert_eq!(comparison.mismatches.len(), 1);
     let (row, explanation) = &comparison.mismatches[0];
@@ -125,7 +128,10 @@ fn compare_reports_a_wrong_manual_gradient_with_its_paths() {
     assert_eq!(check.reference, one_path_only);
     assert_eq!(check.tape, g[net.w[0]]);
     let text = comparison.to_string();
-    assert!(text.contains("mismatch at w1: expected 0.000668396021, the tape has 0.000438567734"), "{text}");
+    assert!(
+        text.contains("mismatch at w1: expected 0.000668396021, the tape has 0.000438567734"),
+        "{text}"
+    );
     assert!(text.contains("∂E/∂out_h1 = ∂E/∂out_o1"), "{text}");
     assert!(text.contains("1 of 2 matched"), "{text}");
 }
