@@ -277,3 +277,26 @@ fn a_million_step_chain_is_explained_without_recursion() {
     assert_eq!(explanation.paths()[0].edges.len(), 3_000_000);
     assert_eq!(explanation.listed_sum(), explanation.gradient());
 }
+
+/// The snippet of the README's "Explanations" section, verbatim: it must print
+/// what the README shows.
+#[test]
+fn the_readme_explanation_snippet_prints_what_the_readme_shows() {
+    let tape = Tape::new();
+    let w: Vec<_> = ["w5", "w6"]
+        .iter()
+        .zip(&seed::WEIGHTS[4..6])
+        .map(|(name, &v)| tape.var(v).named(*name))
+        .collect();
+    let out_h1 = tape.var(seed::REFERENCE_OUT_H1).named("out_h1");
+    let out_h2 = tape.var(0.596884378259767).named("out_h2");
+    let net_o1 = (w[0] * out_h1 + w[1] * out_h2 + seed::BIASES[1]).named("net_o1");
+    let out_o1 = net_o1.sigmoid().named("out_o1");
+    let e = ((seed::TARGETS[0] - out_o1).square() * 0.5).named("E");
+    assert_eq!(
+        e.backward().explain(w[0]).to_string(),
+        "∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5\n       \
+         = 0.74136507 × 0.18681560 × 0.59326999\n       \
+         = 0.08216704\n"
+    );
+}
