@@ -67,8 +67,12 @@
 #![deny(unsafe_code)] // allowed in one private module: tape::arena_cell
 #![warn(missing_docs)]
 
+pub mod anomaly;
 pub mod backward;
+pub mod dot;
+pub mod explain;
 pub mod fused;
+pub mod gradcheck;
 pub mod graph;
 pub mod nn;
 pub mod ops;

@@ -77,12 +77,12 @@ fn mean_squared_error_is_the_mean_with_gradient_two_residuals_over_k() {
 
 #[test]
 fn mean_squared_error_of_one_output_is_w2s_squared_residual() {
-    // One output records the square alone: no sum, no division.
+    // The loss is one node (Var::mean_squared_error), whatever the number of outputs.
     let tape = Tape::new();
     let o = tape.var(0.3);
     let l = mean_squared_error(&[o], &[-1.0]);
     assert_eq!(l.value(), (0.3f64 + 1.0).powi(2));
-    assert_eq!(tape.len(), 3); // leaf, o - t, square
+    assert_eq!(tape.len(), 2); // the leaf and the loss node
 }
 
 #[test]

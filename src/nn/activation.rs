@@ -48,6 +48,22 @@ impl Activation {
         }
     }
 
+    /// The engine's [`Activation`](crate::Activation) for a whole neuron recorded as
+    /// one node ([`Var::neuron`](crate::Var::neuron)).
+    ///
+    /// ```
+    /// use chainrule::nn::Activation;
+    /// assert_eq!(Activation::Tanh.fused(), chainrule::Activation::Tanh);
+    /// ```
+    pub fn fused(self) -> crate::Activation {
+        match self {
+            Activation::Sigmoid => crate::Activation::Sigmoid,
+            Activation::Tanh => crate::Activation::Tanh,
+            Activation::Relu => crate::Activation::Relu,
+            Activation::Identity => crate::Activation::Identity,
+        }
+    }
+
     /// The activation's lower-case name, as saved in parameter files.
     ///
     /// ```

@@ -213,7 +213,7 @@ impl Layer {
         out.extend(
             self.neurons
                 .iter()
-                .map(|n| activation.apply(n.weighted_sum(params, inputs))),
+                .map(|n| n.output(params, inputs, activation)),
         );
     }
 
@@ -242,7 +242,7 @@ impl Layer {
         out.extend(
             self.neurons
                 .iter()
-                .map(|n| activation.apply(n.weighted_sum_const(params, inputs))),
+                .map(|n| n.output_const(params, inputs, activation)),
         );
     }
 

@@ -1,9 +1,9 @@
 //! Small neural networks, built on the crate's public API only.
 //!
 //! A network's parameters live as plain `f64` between steps and are bound to a
-//! [`Tape`](crate::Tape) for each step; every neuron records its weighted sum as
-//! one node ([`Var::weighted_sum`](crate::Var::weighted_sum)) and its activation
-//! as another. Nothing here reaches into the tape: it is an ordinary user of
+//! [`Tape`](crate::Tape) for each step; every neuron records its weighted sum and
+//! its activation as one node ([`Var::neuron`](crate::Var::neuron)), and the
+//! squared-error losses are one node each. Nothing here reaches into the tape: it is an ordinary user of
 //! [`Tape`](crate::Tape), [`Var`](crate::Var), [`Gradients`](crate::Gradients)
 //! and [`Scalar`](crate::Scalar).
 //!

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use super::Activation;
 use crate::Scalar;
 
 /// Where a parameter lives: among the trainable parameters (updated by an
@@ -127,6 +128,62 @@ impl Neuron {
             &params.trainable[self.weights.clone()],
             inputs,
             params.get(self.bias),
+        )
+    }
+
+    /// The neuron's output `activation(Σ wᵢ·xᵢ + b)` as **one** node
+    /// ([`Var::neuron`](crate::Var::neuron)): the weighted sum and the activation
+    /// fused, with the same value as [`weighted_sum`](Neuron::weighted_sum) followed
+    /// by [`Activation::apply`].
+    ///
+    /// # Panics
+    /// If `inputs.len()` differs from [`inputs`](Neuron::inputs).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Neuron, ParamRef, Params};
+    /// let n = Neuron::new(0..2, ParamRef::Trainable(2));
+    /// let p = Params { trainable: &[1.0, 2.0, -11.0][..], frozen: &[] };
+    /// assert_eq!(n.output(p, &[3.0, 4.0], Activation::Relu), 0.0);
+    /// ```
+    #[inline]
+    pub fn output<T: Scalar>(
+        &self,
+        params: Params<'_, T>,
+        inputs: &[T],
+        activation: Activation,
+    ) -> T {
+        T::neuron(
+            &params.trainable[self.weights.clone()],
+            inputs,
+            params.get(self.bias),
+            activation.fused(),
+        )
+    }
+
+    /// The neuron's output over constant inputs, as **one** node
+    /// ([`Var::neuron_const`](crate::Var::neuron_const)).
+    ///
+    /// # Panics
+    /// If `inputs.len()` differs from [`inputs`](Neuron::inputs).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Neuron, ParamRef, Params};
+    /// let n = Neuron::new(0..2, ParamRef::Trainable(2));
+    /// let p = Params { trainable: &[1.0, 2.0, 0.5][..], frozen: &[] };
+    /// assert_eq!(n.output_const(p, &[3.0, 4.0], Activation::Identity), 11.5);
+    /// ```
+    #[inline]
+    pub fn output_const<T: Scalar>(
+        &self,
+        params: Params<'_, T>,
+        inputs: &[f64],
+        activation: Activation,
+    ) -> T {
+        T::neuron_const(
+            &params.trainable[self.weights.clone()],
+            inputs,
+            params.get(self.bias),
+            activation.fused(),
         )
     }
 

@@ -1,0 +1,124 @@
+//! Anomaly reports: each classic source of NaN and infinity, found by the scan and
+//! by the recording-time check, and named.
+
+use chainrule::anomaly::NonFinite;
+use chainrule::{Op, Tape, Var};
+
+/// Records `healthy` nodes first, then the bad op, then more nodes on top of it,
+/// and checks that both ways name the bad node.
+fn assert_found(make: for<'t> fn(Var<'t>) -> Var<'t>, x: f64, op: Op, text: &str) {
+    for detect in [false, true] {
+        let tape = Tape::new();
+        tape.set_anomaly_detection(detect);
+        let before = tape.var(2.0).named("w");
+        let _fine = (before * 3.0).sigmoid();
+        let input = tape.var(x).named("x");
+        let bad = make(input);
+        let _downstream = (bad + before).exp(); // also non-finite: must not be named
+        let anomaly = tape.find_anomaly().expect("an anomaly");
+        assert_eq!(anomaly.index, bad.index());
+        assert_eq!(anomaly.op, op);
+        assert_eq!(anomaly.operands[0].index, input.index());
+        assert_eq!(anomaly.operands[0].value, x);
+        assert_eq!(anomaly.to_string(), text);
+        // (Compared by index and text: a NaN value is never == itself.)
+        let recorded = tape.recorded_anomaly_report();
+        if detect {
+            let recorded = recorded.expect("recorded while detection was on");
+            assert_eq!(recorded.index, anomaly.index);
+            assert_eq!(recorded.to_string(), text);
+        } else {
+            assert!(recorded.is_none()); // detection was off: nothing recorded
+        }
+    }
+}
+
+#[test]
+fn ln_of_minus_one_is_named() {
+    assert_found(
+        |x| x.ln(),
+        -1.0,
+        Op::Ln,
+        "node #4 ln(x) = NaN: operand #3 x = -1",
+    );
+}
+
+#[test]
+fn sqrt_of_minus_one_is_named() {
+    assert_found(
+        |x| x.sqrt(),
+        -1.0,
+        Op::Sqrt,
+        "node #4 sqrt(x) = NaN: operand #3 x = -1",
+    );
+}
+
+#[test]
+fn zero_over_zero_is_named_with_both_operands() {
+    assert_found(
+        |x| x / x,
+        0.0,
+        Op::Div,
+        "node #4 div(x, x) = NaN: operand #3 x = 0, operand #3 x = 0",
+    );
+}
+
+#[test]
+fn exp_of_a_thousand_overflows_and_is_named() {
+    assert_found(
+        |x| x.exp(),
+        1000.0,
+        Op::Exp,
+        "node #4 exp(x) = inf: operand #3 x = 1000",
+    );
+}
+
+#[test]
+fn powf_of_a_negative_base_with_a_fractional_exponent_is_named() {
+    assert_found(
+        |x| x.powf(1.0 / 3.0),
+        -8.0,
+        Op::Powf,
+        "node #4 powf(x) = NaN: operand #3 x = -8",
+    );
+}
+
+#[test]
+fn a_finite_value_with_an_infinite_partial_is_named_by_its_partial() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let root = x.sqrt().named("root");
+    let anomaly = tape.find_anomaly().unwrap();
+    assert_eq!(anomaly.index, root.index());
+    assert_eq!(anomaly.non_finite, NonFinite::Partial { slot: 0 });
+    assert_eq!(
+        anomaly.to_string(),
+        "node #1 \"root\" = sqrt(x) = 0: ∂/∂x = inf, operand #0 x = 0"
+    );
+}
+
+#[test]
+fn a_non_finite_leaf_is_named() {
+    let tape = Tape::new();
+    let _ = tape.var(f64::NAN);
+    assert_eq!(
+        tape.find_anomaly().unwrap().to_string(),
+        "node #0 leaf = NaN"
+    );
+}
+
+#[test]
+fn a_healthy_tape_and_a_cleared_tape_have_no_anomaly() {
+    let mut tape = Tape::new();
+    tape.set_anomaly_detection(true);
+    {
+        let x = tape.var(0.5);
+        let _ = (x.ln() * x.sqrt()).tanh();
+        assert!(tape.find_anomaly().is_none());
+        let _ = tape.var(-1.0).ln();
+        assert!(tape.recorded_anomaly_report().is_some());
+    }
+    tape.clear();
+    assert!(tape.recorded_anomaly_report().is_none());
+    assert!(tape.find_anomaly().is_none());
+}

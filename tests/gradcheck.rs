@@ -1,0 +1,147 @@
+//! Gradient checks: central differences and hand derivations against the tape.
+
+mod common;
+
+use chainrule::gradcheck::{gradcheck, gradcheck_with, GradcheckOptions, Tolerance};
+use chainrule::workloads::seed;
+use chainrule::{Tape, Var};
+use common::record_seed;
+
+#[test]
+fn gradcheck_passes_for_every_op_composition() {
+    fn f<'t>(v: &[Var<'t>]) -> Var<'t> {
+        let (x, y, z) = (v[0], v[1], v[2]);
+        (x * y).sin() + (z.sigmoid() / (x.square() + 1.0)).ln() - y.tanh() * z.sqrt()
+            + x.softplus().powf(1.5)
+    }
+    let report = gradcheck(f, &[0.7, -0.4, 2.3]);
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(report.checks.len(), 3);
+    for row in &report.checks {
+        // Central differences with h = 1e-6 agree far better than the tolerance.
+        assert!(row.abs_error < 1e-7, "{report}");
+    }
+}
+
+#[test]
+fn gradcheck_of_the_seed_network_passes_for_all_eight_weights() {
+    let report = gradcheck(
+        |w| {
+            let w: [Var; 8] = std::array::from_fn(|k| w[k]);
+            let b = seed::BIASES.map(|v| w[0].tape().var(v));
+            seed::error_ops(&w, b)
+        },
+        &seed::WEIGHTS,
+    );
+    assert!(report.all_passed(), "{report}");
+    assert!((report.value - seed::REFERENCE_E0).abs() <= 1e-9 * seed::REFERENCE_E0);
+    let text = report.to_string();
+    assert!(text.contains("8 of 8 passed"), "{text}");
+    assert_eq!(text.lines().count(), 10); // header, 8 rows, summary
+}
+
+#[test]
+fn gradcheck_reports_a_function_whose_derivative_is_not_its_slope() {
+    // abs at 0: the tape takes 0 as the derivative (a documented choice), and the
+    // central difference of |x| + x at 0 is 1: the check must not hide that.
+    let report = gradcheck(|v| v[0].abs() + v[0] * 2.0, &[0.0]);
+    assert_eq!(report.checks[0].tape, 2.0);
+    assert!((report.checks[0].reference - 2.0).abs() < 1e-9);
+    let kink = gradcheck(|v| v[0].relu(), &[0.0]); // slope (1 - 0)/2 = 0.5, tape 0
+    assert!(!kink.all_passed(), "{kink}");
+    assert_eq!(kink.failures().count(), 1);
+    assert!(kink.to_string().contains("FAIL"));
+}
+
+#[test]
+fn a_bad_step_fails_every_row_instead_of_panicking() {
+    for step in [0.0, -1e-6, f64::NAN, f64::INFINITY] {
+        let options = GradcheckOptions {
+            step,
+            ..Default::default()
+        };
+        let report = gradcheck_with(|v| v[0] * v[1], &[1.0, 2.0], options);
+        assert!(!report.all_passed());
+        assert!(report.checks.iter().all(|c| c.reference.is_nan()));
+    }
+}
+
+#[test]
+fn no_inputs_is_a_vacuous_pass() {
+    let report = gradcheck(|v| v[0], &[]); // f is not called
+    assert!(report.all_passed() && report.checks.is_empty());
+    assert!(report.value.is_nan());
+}
+
+#[test]
+fn compare_accepts_the_articles_hand_derivation() {
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    let [out_h1, out_h2] = net.out_h.map(|v| v.value());
+    let [out_o1, out_o2] = net.out_o.map(|v| v.value());
+    let [i1, i2] = seed::INPUTS;
+    let [t1, t2] = seed::TARGETS;
+    let w = seed::WEIGHTS;
+    let delta_o1 = (out_o1 - t1) * out_o1 * (1.0 - out_o1);
+    let delta_o2 = (out_o2 - t2) * out_o2 * (1.0 - out_o2);
+    let delta_h1 = (delta_o1 * w[4] + delta_o2 * w[6]) * out_h1 * (1.0 - out_h1);
+    let delta_h2 = (delta_o1 * w[5] + delta_o2 * w[7]) * out_h2 * (1.0 - out_h2);
+    let hand = [
+        delta_h1 * i1,
+        delta_h1 * i2,
+        delta_h2 * i1,
+        delta_h2 * i2,
+        delta_o1 * out_h1,
+        delta_o1 * out_h2,
+        delta_o2 * out_h1,
+        delta_o2 * out_h2,
+    ];
+    let expected: Vec<(Var, f64)> = net.w.iter().copied().zip(hand).collect();
+    let comparison = g.compare(&expected);
+    assert!(comparison.all_passed(), "{comparison}");
+    assert!(comparison.mismatches.is_empty());
+    assert_eq!(comparison.checks[4].name, "w5");
+}
+
+#[test]
+fn compare_reports_a_wrong_manual_gradient_with_its_paths() {
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    // A classic slip: forgetting the second path, through out_o2, for w1.
+    let out_h1 = net.out_h[0].value();
+    let out_o1 = net.out_o[0].value();
+    let delta_o1 = (out_o1 - seed::TARGETS[0]) * out_o1 * (1.0 - out_o1);
+    let one_path_only = delta_o1 * 0.40 * out_h1 * (1.0 - out_h1) * seed::INPUTS[0];
+    let comparison = g.compare(&[
+        (net.w[4], seed::REFERENCE_DE_DW5),
+        (net.w[0], one_path_only),
+    ]);
+    assert!(!comparison.all_passed());
+    assert_eq!(comparison.mismatches.len(), 1);
+    let (row, explanation) = &comparison.mismatches[0];
+    assert_eq!(*row, 1);
+    assert_eq!(explanation.path_count(), 2);
+    let check = &comparison.checks[1];
+    assert!(!check.passed && comparison.checks[0].passed);
+    assert_eq!(check.reference, one_path_only);
+    assert_eq!(check.tape, g[net.w[0]]);
+    let text = comparison.to_string();
+    assert!(
+        text.contains("mismatch at w1: expected 0.000668396021, the tape has 0.000438567734"),
+        "{text}"
+    );
+    assert!(text.contains("∂E/∂out_h1 = ∂E/∂out_o1"), "{text}");
+    assert!(text.contains("1 of 2 matched"), "{text}");
+}
+
+#[test]
+fn tolerance_is_pytorchs_formula() {
+    let t = Tolerance::FINITE_DIFFERENCES;
+    assert!(t.accepts(1e-5, 0.0)); // atol alone
+    assert!(!t.accepts(1.1e-5, 0.0));
+    assert!(t.accepts(100.1, 100.0)); // 0.1 <= 1e-5 + 0.1
+    assert!(!t.accepts(100.2, 100.0));
+    assert!(!t.accepts(f64::INFINITY, f64::INFINITY)); // inf - inf is NaN
+}
