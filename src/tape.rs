@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use arena_cell::ArenaCell;
 use std::fmt;
@@ -423,7 +424,8 @@ pub struct Tape {
     /// The arena. Recording a node goes through [`ArenaCell::write`]: no borrow
     /// flag to check and set on the hot path (it cost 30% of W1's step time).
     pub(crate) recording: ArenaCell<Recording>,
-    labels: RefCell<Vec<(u32, Cow<'static, str>)>>,
+    /// Labels given with `Var::named`, by node: O(log labels) to look up.
+    labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Whether each new node is checked for a non-finite value or partial.
     detect_anomalies: Cell<bool>,
     /// The first node found non-finite while detection was on.
@@ -690,12 +692,11 @@ impl Tape {
     /// assert_eq!(tape.label(y.index()).as_deref(), Some("w1"));
     /// ```
     pub fn label(&self, index: usize) -> Option<String> {
+        let index = u32::try_from(index).ok()?;
         self.labels
             .borrow()
-            .iter()
-            .rev()
-            .find(|(i, _)| *i as usize == index)
-            .map(|(_, label)| label.to_string())
+            .get(&index)
+            .map(|label| label.to_string())
     }
 
     /// The label of node `index`, or a readable default: its op and index
@@ -713,7 +714,7 @@ impl Tape {
     }
 
     pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {
-        self.labels.borrow_mut().push((index, label));
+        self.labels.borrow_mut().insert(index, label);
     }
 
     /// Appends one node with `N` operands: the single entry point of recording
