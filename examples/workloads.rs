@@ -40,7 +40,7 @@ fn main() {
     let options = Options {
         json: args.iter().any(|a| a == "--json"),
         rounds_scale: if args.iter().any(|a| a == "--quick") {
-            0.1
+            0.05
         } else {
             1.0
         },
@@ -172,7 +172,7 @@ fn rounds(options: &Options, full: usize) -> usize {
 
 fn time_w1(options: &Options) -> Timing {
     let mut tape = Tape::new();
-    interleaved(rounds(options, 60), seed::STEPS as f64, |variant| {
+    interleaved(rounds(options, 400), seed::STEPS as f64, |variant| {
         let mut w = seed::WEIGHTS;
         for _ in 0..seed::STEPS {
             match variant {
@@ -190,7 +190,7 @@ fn time_w2(options: &Options) -> Timing {
     let data = moons::data();
     let mut tape = Tape::new();
     let mut grads = Vec::new();
-    interleaved(rounds(options, 20), moons::EPOCHS as f64, |variant| {
+    interleaved(rounds(options, 200), moons::EPOCHS as f64, |variant| {
         let mut p = moons::initial_parameters();
         for _ in 0..moons::EPOCHS {
             match variant {
@@ -220,7 +220,7 @@ fn time_w3(options: &Options) -> Timing {
     let mut tape = Tape::new();
     let mut xs = Vec::new();
     let ops = (chain::STEPS * chain::OPS_PER_STEP) as f64;
-    interleaved(rounds(options, 40), ops, |variant| {
+    interleaved(rounds(options, 150), ops, |variant| {
         match variant {
             0 => black_box(chain::gradient_taped(
                 &mut tape,

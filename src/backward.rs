@@ -239,6 +239,9 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
                 adjoints[edge.operand as usize] += adjoint * edge.partial;
             }
         }
+        if start == 0 {
+            break; // every node below has no edges: the leaves recorded first
+        }
         end = start;
     }
 }

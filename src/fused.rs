@@ -113,7 +113,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
     /// assert_eq!(net.backward()[w[1]], 0.10);
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn weighted_sum(weights: &[Var<'t>], inputs: &[Var<'t>], bias: Var<'t>) -> Var<'t> {
         check_weights("weighted_sum", weights.len(), inputs.len());
@@ -138,7 +138,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(net.backward()[w[0]], 0.05);
     /// assert_eq!(tape.len(), 4); // w1, w2, b and the sum
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn weighted_sum_const(weights: &[Var<'t>], inputs: &[f64], bias: Var<'t>) -> Var<'t> {
         check_weights("weighted_sum_const", weights.len(), inputs.len());
@@ -167,7 +167,7 @@ impl<'t> Var<'t> {
     /// let s = out_o1.value();
     /// assert_eq!(out_o1.backward()[w[0]], s * (1.0 - s) * 0.593269992);
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn neuron(
         weights: &[Var<'t>],
@@ -222,7 +222,7 @@ impl<'t> Var<'t> {
     /// let out_h1 = Var::neuron_const(&w, &[0.05, 0.10], b1, Activation::Sigmoid);
     /// assert!((out_h1.value() - 0.5932699921071872).abs() < 1e-15);
     /// ```
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn neuron_const(
         weights: &[Var<'t>],

@@ -192,12 +192,12 @@ impl Scalar for f64 {
             other
         }
     }
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn neuron(weights: &[f64], inputs: &[f64], bias: f64, activation: Activation) -> f64 {
         f64::neuron_const(weights, inputs, bias, activation)
     }
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn neuron_const(weights: &[f64], inputs: &[f64], bias: f64, activation: Activation) -> f64 {
         fused::check_weights("neuron", weights.len(), inputs.len());
@@ -295,12 +295,12 @@ impl<'t> Scalar for Var<'t> {
     fn min(self, other: Self) -> Self {
         Var::min(self, other)
     }
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn neuron(weights: &[Self], inputs: &[Self], bias: Self, activation: Activation) -> Self {
         Var::neuron(weights, inputs, bias, activation)
     }
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn neuron_const(weights: &[Self], inputs: &[f64], bias: Self, activation: Activation) -> Self {
         Var::neuron_const(weights, inputs, bias, activation)

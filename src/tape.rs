@@ -309,6 +309,19 @@ impl Recording {
         }
     }
 
+    /// Appends one leaf per value; returns the first leaf's index.
+    #[inline]
+    pub(crate) fn push_leaves(&mut self, values: &[f64]) -> u32 {
+        self.reserve(values.len(), 0);
+        let (first, e) = (self.len, self.edge_len);
+        let end = first + values.len();
+        self.values[first..end].copy_from_slice(values);
+        self.ops[first..end].fill(Op::Leaf);
+        self.edge_starts[first..end].fill(e as u32);
+        self.len = end;
+        first as u32
+    }
+
     #[cold]
     #[inline(never)]
     fn push_after_growing(
@@ -329,7 +342,7 @@ impl Recording {
 
     /// Appends a node with `k` operands, written by `fill` into the node's edge
     /// slots (operands, partials).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_with(
         &mut self,
         op: Op,
@@ -538,7 +551,10 @@ impl Tape {
     /// ```
     pub fn clear(&mut self) {
         self.recording.get_mut().clear();
-        self.labels.get_mut().clear();
+        let labels = self.labels.get_mut();
+        if !labels.is_empty() {
+            labels.clear();
+        }
         self.first_anomaly.set(None);
     }
 
@@ -629,7 +645,41 @@ impl Tape {
     /// assert_eq!(w[1].value(), 0.20);
     /// ```
     pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
-        values.iter().map(|&v| self.var(v)).collect()
+        let first = self.push_leaves(values);
+        (0..values.len() as u32)
+            .map(|k| Var::from_parts(self, first + k, values[k as usize]))
+            .collect()
+    }
+
+    /// Records one leaf per value, in order, into an array (no allocation): the
+    /// parameters of a training step, say.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let [w1, w2] = tape.var_array([0.15, 0.20]);
+    /// assert_eq!((w1.index(), w2.value()), (0, 0.20));
+    /// ```
+    #[inline]
+    pub fn var_array<const N: usize>(&self, values: [f64; N]) -> [Var<'_>; N] {
+        let first = self.push_leaves(&values);
+        let mut k = 0;
+        values.map(|v| {
+            k += 1;
+            Var::from_parts(self, first + k - 1, v)
+        })
+    }
+
+    /// Appends one leaf per value, with a single capacity check; returns the first
+    /// index.
+    #[inline]
+    fn push_leaves(&self, values: &[f64]) -> u32 {
+        let first = self.recording.write(|rec| rec.push_leaves(values));
+        if self.detect_anomalies.get() {
+            for k in 0..values.len() as u32 {
+                self.check_anomaly(first + k);
+            }
+        }
+        first
     }
 
     /// The value of node `index`.
@@ -737,7 +787,7 @@ impl Tape {
     /// Appends one n-ary node with `k` operands, written by `fill` into the node's
     /// edge slots. `fill` must not call any method of this
     /// tape (it runs inside [`ArenaCell::write`]); it only copies plain data.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_with(
         &self,
         op: Op,

@@ -119,20 +119,17 @@ pub mod seed {
     /// backward sweep, and `w -= 0.5 · dE/dw`. Returns E before the update.
     pub fn step_taped(tape: &mut Tape, w: &mut [f64; 8], spelling: Spelling) -> f64 {
         tape.clear();
-        let (e, grads) = {
-            let wv = w.map(|v| tape.var(v));
-            let b = BIASES.map(|v| tape.var(v));
-            let e = match spelling {
-                Spelling::Ops => error_ops(&wv, b),
-                Spelling::Fused => error_fused(&wv, b),
-            };
-            let g = e.backward();
-            (e.value(), wv.map(|v| g[v]))
+        let wv = tape.var_array(*w);
+        let b = tape.var_array(BIASES);
+        let e = match spelling {
+            Spelling::Ops => error_ops(&wv, b),
+            Spelling::Fused => error_fused(&wv, b),
         };
-        for (wk, gk) in w.iter_mut().zip(grads) {
-            *wk -= LEARNING_RATE * gk;
+        let g = e.backward();
+        for (wk, v) in w.iter_mut().zip(wv) {
+            *wk -= LEARNING_RATE * g[v];
         }
-        e
+        e.value()
     }
 
     /// One training step by hand: the forward pass, the backward pass as the
