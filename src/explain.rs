@@ -246,7 +246,28 @@ impl<'t> Gradients<'t> {
 }
 
 impl Tape {
-    /// Explains ∂y/∂x: one backward sweep from `y`, then
+    /// Explains ∂y/∂x with the default options: one backward sweep from `y`,
+    /// then [`Gradients::explain`].
+    ///
+    /// # Panics
+    /// If `y` or `x` belongs to another tape.
+    ///
+    /// ```
+    /// use chainrule::Tape;
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.var(0.0).named("x");
+    /// let y = x.exp().named("y");
+    /// let explanation = tape.explain(y, x);
+    /// assert_eq!(explanation.gradient(), 1.0);
+    /// assert_eq!(explanation.path_count(), 1);
+    /// ```
+    #[track_caller]
+    pub fn explain(&self, y: Var<'_>, x: Var<'_>) -> Explanation {
+        self.explain_with(y, x, ExplainOptions::default())
+    }
+
+    /// Explains ∂y/∂x with the given options: one backward sweep from `y`, then
     /// [`Gradients::explain_with`].
     ///
     /// # Panics
@@ -258,14 +279,14 @@ impl Tape {
     /// let tape = Tape::new();
     /// let x = tape.var(0.0).named("x");
     /// let y = x.exp().named("y");
-    /// let explanation = tape.explain(y, x, ExplainOptions::default());
+    /// let explanation = tape.explain_with(y, x, ExplainOptions::default().max_paths(1));
     /// assert_eq!(explanation.gradient(), 1.0);
     /// ```
     #[track_caller]
-    pub fn explain(&self, y: Var<'_>, x: Var<'_>, options: ExplainOptions) -> Explanation {
+    pub fn explain_with(&self, y: Var<'_>, x: Var<'_>, options: ExplainOptions) -> Explanation {
         assert!(
             std::ptr::eq(y.tape(), self) && std::ptr::eq(x.tape(), self),
-            "chainrule: Tape::explain was given a Var of another tape"
+            "chainrule: Tape::explain_with was given a Var of another tape"
         );
         let gradient = y.backward().by_index(x.index());
         explain_on_graph(&self.graph(), y.index(), x.index(), gradient, options)

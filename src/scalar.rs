@@ -90,10 +90,12 @@ pub trait Scalar:
     /// See [`Var::min`].
     fn min(self, other: Self) -> Self;
     /// See [`Var::weighted_sum`]: one node on a tape.
+    #[inline(always)]
     fn weighted_sum(weights: &[Self], inputs: &[Self], bias: Self) -> Self {
         Self::neuron(weights, inputs, bias, Activation::Identity)
     }
     /// See [`Var::weighted_sum_const`]: one node on a tape.
+    #[inline(always)]
     fn weighted_sum_const(weights: &[Self], inputs: &[f64], bias: Self) -> Self {
         Self::neuron_const(weights, inputs, bias, Activation::Identity)
     }
