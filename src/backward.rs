@@ -229,14 +229,15 @@ impl fmt::Debug for Gradients<'_> {
 fn sweep(rec: &Recording, adjoints: &mut [f64]) {
     let n = adjoints.len();
     let starts = &rec.edge_starts()[..n];
-    let edges = rec.edges();
+    let operands = rec.operands();
+    let partials = rec.partials();
     let mut end = rec.edge_range(n - 1).end;
     for node in (0..n).rev() {
         let start = starts[node] as usize;
         let adjoint = adjoints[node];
         if adjoint != 0.0 {
-            for edge in &edges[start..end] {
-                adjoints[edge.operand as usize] += adjoint * edge.partial;
+            for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
+                adjoints[operand as usize] += adjoint * partial;
             }
         }
         if start == 0 {

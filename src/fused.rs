@@ -15,7 +15,7 @@ use std::iter::Sum;
 use smallvec::SmallVec;
 
 use crate::ops::{relu, sigmoid_with_derivative, tanh_with_derivative};
-use crate::tape::{Edge, Op};
+use crate::tape::Op;
 use crate::var::Var;
 
 /// The activation of a neuron recorded as one node by [`Var::neuron`].
@@ -186,22 +186,21 @@ impl<'t> Var<'t> {
         );
         let (a, da) = activation.apply(z);
         let n = weights.len();
-        let index = bias.tape.push_with(activation.op(), a, 2 * n + 1, |edges| {
-            for (pair, (w, x)) in edges.chunks_exact_mut(2).zip(weights.iter().zip(inputs)) {
-                pair[0] = Edge {
-                    operand: w.index,
-                    partial: da * x.value,
-                };
-                pair[1] = Edge {
-                    operand: x.index,
-                    partial: da * w.value,
-                };
-            }
-            edges[2 * n] = Edge {
-                operand: bias.index,
-                partial: da,
-            };
-        });
+        let index = bias
+            .tape
+            .push_with(activation.op(), a, 2 * n + 1, |operands, partials| {
+                let pairs = operands
+                    .chunks_exact_mut(2)
+                    .zip(partials.chunks_exact_mut(2));
+                for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
+                    o[0] = w.index;
+                    p[0] = da * x.value;
+                    o[1] = x.index;
+                    p[1] = da * w.value;
+                }
+                operands[2 * n] = bias.index;
+                partials[2 * n] = da;
+            });
         Var::from_parts(bias.tape, index, a)
     }
 
@@ -240,18 +239,17 @@ impl<'t> Var<'t> {
         );
         let (a, da) = activation.apply(z);
         let n = weights.len();
-        let index = bias.tape.push_with(activation.op(), a, n + 1, |edges| {
-            for (edge, (w, &x)) in edges.iter_mut().zip(weights.iter().zip(inputs)) {
-                *edge = Edge {
-                    operand: w.index,
-                    partial: da * x,
-                };
-            }
-            edges[n] = Edge {
-                operand: bias.index,
-                partial: da,
-            };
-        });
+        let index = bias
+            .tape
+            .push_with(activation.op(), a, n + 1, |operands, partials| {
+                let edges = operands.iter_mut().zip(partials.iter_mut());
+                for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
+                    *o = w.index;
+                    *p = da * x;
+                }
+                operands[n] = bias.index;
+                partials[n] = da;
+            });
         Var::from_parts(bias.tape, index, a)
     }
 
@@ -276,16 +274,18 @@ impl<'t> Var<'t> {
     pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let first = check_outputs("half_squared_error", outputs, targets);
         let value = half_squared_error_value(outputs.iter().map(|o| o.value), targets);
-        let index = first
-            .tape
-            .push_with(Op::HalfSquaredError, value, outputs.len(), |edges| {
-                for (edge, (o, t)) in edges.iter_mut().zip(outputs.iter().zip(targets)) {
-                    *edge = Edge {
-                        operand: o.index,
-                        partial: o.value - t,
-                    };
+        let index = first.tape.push_with(
+            Op::HalfSquaredError,
+            value,
+            outputs.len(),
+            |operands, partials| {
+                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
+                {
+                    *i = o.index;
+                    *p = o.value - t;
                 }
-            });
+            },
+        );
         Var::from_parts(first.tape, index, value)
     }
 
@@ -310,16 +310,18 @@ impl<'t> Var<'t> {
         let first = check_outputs("mean_squared_error", outputs, targets);
         let n = outputs.len() as f64;
         let value = sum_of_squared_errors(outputs.iter().map(|o| o.value), targets) / n;
-        let index = first
-            .tape
-            .push_with(Op::MeanSquaredError, value, outputs.len(), |edges| {
-                for (edge, (o, t)) in edges.iter_mut().zip(outputs.iter().zip(targets)) {
-                    *edge = Edge {
-                        operand: o.index,
-                        partial: 2.0 * (o.value - t) / n,
-                    };
+        let index = first.tape.push_with(
+            Op::MeanSquaredError,
+            value,
+            outputs.len(),
+            |operands, partials| {
+                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
+                {
+                    *i = o.index;
+                    *p = 2.0 * (o.value - t) / n;
                 }
-            });
+            },
+        );
         Var::from_parts(first.tape, index, value)
     }
 }
@@ -369,13 +371,11 @@ fn sum_vars<'t>(vars: impl Iterator<Item = Var<'t>>) -> Var<'t> {
     }
     let index = first
         .tape
-        .push_with(Op::Sum, value, operands.len(), |edges| {
-            for (edge, v) in edges.iter_mut().zip(&operands) {
-                *edge = Edge {
-                    operand: v.index,
-                    partial: 1.0,
-                };
+        .push_with(Op::Sum, value, operands.len(), |indices, partials| {
+            for (i, v) in indices.iter_mut().zip(&operands) {
+                *i = v.index;
             }
+            partials.fill(1.0);
         });
     Var::from_parts(first.tape, index, value)
 }

@@ -70,10 +70,10 @@ impl Tape {
             for node in 0..rec.len() {
                 for (slot, e) in rec.edge_range(node).enumerate() {
                     graph.add_edge(
-                        NodeIndex::new(rec.edges()[e].operand as usize),
+                        NodeIndex::new(rec.operands()[e] as usize),
                         NodeIndex::new(node),
                         GraphEdge {
-                            partial: rec.edges()[e].partial,
+                            partial: rec.partials()[e],
                             slot,
                         },
                     );

@@ -157,15 +157,7 @@ impl fmt::Display for Op {
     }
 }
 
-/// One operand occurrence of a node: the operand's index and the local partial
-/// derivative ∂node/∂operand, side by side (the sweep reads both together).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct Edge {
-    pub(crate) partial: f64,
-    pub(crate) operand: u32,
-}
-
-/// The arena itself: arrays indexed by node, and one indexed by edge.
+/// The arena itself: a structure of arrays, indexed by node or by edge.
 ///
 /// Every array is kept initialised to its full capacity, and `len` / `edge_len`
 /// count what is recorded: appending a node is a few bounds-checked stores, with
@@ -178,7 +170,8 @@ pub(crate) struct Recording {
     values: Vec<f64>,
     ops: Vec<Op>,
     edge_starts: Vec<u32>,
-    edges: Vec<Edge>,
+    operands: Vec<u32>,
+    partials: Vec<f64>,
 }
 
 /// Node and edge indices are `u32`.
@@ -223,10 +216,16 @@ impl Recording {
         &self.edge_starts[..self.len]
     }
 
-    /// Every edge recorded.
+    /// The operand of every edge.
     #[inline(always)]
-    pub(crate) fn edges(&self) -> &[Edge] {
-        &self.edges[..self.edge_len]
+    pub(crate) fn operands(&self) -> &[u32] {
+        &self.operands[..self.edge_len]
+    }
+
+    /// The local partial derivative of every edge.
+    #[inline(always)]
+    pub(crate) fn partials(&self) -> &[f64] {
+        &self.partials[..self.edge_len]
     }
 
     /// The edge range of node `i < len`.
@@ -243,9 +242,9 @@ impl Recording {
     /// Whether node `i` has a NaN or infinite value or local partial.
     pub(crate) fn is_non_finite(&self, i: usize) -> bool {
         !self.values[i].is_finite()
-            || self.edges[self.edge_range(i)]
+            || self.partials[self.edge_range(i)]
                 .iter()
-                .any(|e| !e.partial.is_finite())
+                .any(|p| !p.is_finite())
     }
 
     /// Forgets every node, keeping the memory.
@@ -258,7 +257,7 @@ impl Recording {
     pub(crate) fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
         self.values.len() * (size_of::<f64>() + size_of::<Op>() + size_of::<u32>())
-            + self.edges.len() * size_of::<Edge>()
+            + self.operands.len() * (size_of::<u32>() + size_of::<f64>())
     }
 
     /// Appends a node with `N` operands: the hot path of recording.
@@ -286,21 +285,18 @@ impl Recording {
             }
             return self.push_after_growing(op, value, &operands, &partials);
         }
-        if let (Some(v), Some(o), Some(s), Some(dst)) = (
+        if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
             self.values.get_mut(i),
             self.ops.get_mut(i),
             self.edge_starts.get_mut(i),
-            self.edges.get_mut(e..e + N),
+            self.operands.get_mut(e..e + N),
+            self.partials.get_mut(e..e + N),
         ) {
             *v = value;
             *o = op;
             *s = e as u32;
-            for k in 0..N {
-                dst[k] = Edge {
-                    partial: partials[k],
-                    operand: operands[k],
-                };
-            }
+            dst_operands.copy_from_slice(&operands);
+            dst_partials.copy_from_slice(&partials);
             self.len = i + 1;
             self.edge_len = e + N;
             i as u32
@@ -333,10 +329,9 @@ impl Recording {
     ) -> u32 {
         self.reserve(1, operands.len());
         let k = operands.len();
-        self.push_with(op, value, k, |edges| {
-            for ((edge, &operand), &partial) in edges.iter_mut().zip(operands).zip(partials) {
-                *edge = Edge { partial, operand };
-            }
+        self.push_with(op, value, k, |o, p| {
+            o.copy_from_slice(operands);
+            p.copy_from_slice(partials);
         })
     }
 
@@ -348,14 +343,14 @@ impl Recording {
         op: Op,
         value: f64,
         k: usize,
-        fill: impl FnOnce(&mut [Edge]),
+        fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
         self.reserve(1, k);
         let (i, e) = (self.len, self.edge_len);
         self.values[i] = value;
         self.ops[i] = op;
         self.edge_starts[i] = e as u32;
-        fill(&mut self.edges[e..e + k]);
+        fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
         self.len = i + 1;
         self.edge_len = e + k;
         i as u32
@@ -367,7 +362,7 @@ impl Recording {
     pub(crate) fn reserve(&mut self, nodes: usize, edges: usize) {
         let need_nodes = self.len.saturating_add(nodes);
         let need_edges = self.edge_len.saturating_add(edges);
-        if need_nodes > self.values.len() || need_edges > self.edges.len() {
+        if need_nodes > self.values.len() || need_edges > self.operands.len() {
             self.grow(need_nodes, need_edges);
         }
     }
@@ -386,11 +381,12 @@ impl Recording {
             self.ops.resize(cap, Op::Leaf);
             self.edge_starts.resize(cap, 0);
         }
-        if need_edges > self.edges.len() {
-            let cap = (2 * self.edges.len())
+        if need_edges > self.operands.len() {
+            let cap = (2 * self.operands.len())
                 .max(2 * MIN_CAPACITY)
                 .clamp(need_edges, MAX_EDGES);
-            self.edges.resize(cap, Edge::default());
+            self.operands.resize(cap, 0);
+            self.partials.resize(cap, 0.0);
         }
     }
 }
@@ -727,9 +723,10 @@ impl Tape {
     pub fn edges(&self, index: usize) -> Vec<(usize, f64)> {
         self.recording.read(|rec| {
             let range = rec.edge_range(index);
-            rec.edges()[range]
+            rec.operands()[range.clone()]
                 .iter()
-                .map(|e| (e.operand as usize, e.partial))
+                .zip(&rec.partials()[range])
+                .map(|(&o, &p)| (o as usize, p))
                 .collect()
         })
     }
@@ -785,7 +782,7 @@ impl Tape {
     }
 
     /// Appends one n-ary node with `k` operands, written by `fill` into the node's
-    /// edge slots. `fill` must not call any method of this
+    /// edge slots (operands, partials). `fill` must not call any method of this
     /// tape (it runs inside [`ArenaCell::write`]); it only copies plain data.
     #[inline(always)]
     pub(crate) fn push_with(
@@ -793,7 +790,7 @@ impl Tape {
         op: Op,
         value: f64,
         k: usize,
-        fill: impl FnOnce(&mut [Edge]),
+        fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
         let index = self
             .recording
