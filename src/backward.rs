@@ -80,14 +80,8 @@ impl Drop for AdjointBuffer {
     fn drop(&mut self) {
         let buffer = std::mem::take(&mut self.0);
         // During thread teardown the slot may be gone: then the buffer is freed.
-        let _ = SPARE_ADJOINTS.try_with(|spare| {
-            let old = spare.take();
-            spare.set(if buffer.capacity() >= old.capacity() {
-                buffer
-            } else {
-                old
-            });
-        });
+        // (The buffer it replaces is usually the empty one the last sweep left.)
+        let _ = SPARE_ADJOINTS.try_with(|spare| drop(spare.replace(buffer)));
     }
 }
 

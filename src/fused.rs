@@ -270,6 +270,7 @@ impl<'t> Var<'t> {
     /// assert!((e.value() - by_hand).abs() < 1e-15);
     /// assert!((e.backward()[out[0]] - (0.75 - 0.01)).abs() < 1e-15);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let first = check_outputs("half_squared_error", outputs, targets);
@@ -305,6 +306,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(l.value(), (0.25 + 1.0) / 2.0);
     /// assert_eq!(l.backward()[scores[1]], 2.0 * (-2.0 - -1.0) / 2.0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn mean_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let first = check_outputs("mean_squared_error", outputs, targets);

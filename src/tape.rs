@@ -311,9 +311,16 @@ impl Recording {
         self.reserve(values.len(), 0);
         let (first, e) = (self.len, self.edge_len);
         let end = first + values.len();
-        self.values[first..end].copy_from_slice(values);
-        self.ops[first..end].fill(Op::Leaf);
-        self.edge_starts[first..end].fill(e as u32);
+        // One loop over the three arrays (no memcpy/memset calls for a few leaves).
+        let nodes = self.values[first..end]
+            .iter_mut()
+            .zip(&mut self.ops[first..end])
+            .zip(&mut self.edge_starts[first..end]);
+        for (((value, op), start), &v) in nodes.zip(values) {
+            *value = v;
+            *op = Op::Leaf;
+            *start = e as u32;
+        }
         self.len = end;
         first as u32
     }
@@ -667,7 +674,7 @@ impl Tape {
 
     /// Appends one leaf per value, with a single capacity check; returns the first
     /// index.
-    #[inline]
+    #[inline(always)]
     fn push_leaves(&self, values: &[f64]) -> u32 {
         let first = self.recording.write(|rec| rec.push_leaves(values));
         if self.detect_anomalies.get() {
