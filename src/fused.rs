@@ -176,12 +176,12 @@ impl<'t> Var<'t> {
         activation: Activation,
     ) -> Var<'t> {
         check_weights("neuron", weights.len(), inputs.len());
-        for (w, x) in weights.iter().zip(inputs) {
-            bias.same_tape(*w);
-            bias.same_tape(*x);
-        }
         let z = sum_then_bias(
-            weights.iter().zip(inputs).map(|(w, x)| w.value * x.value),
+            weights.iter().zip(inputs).map(|(w, x)| {
+                bias.same_tape(*w);
+                bias.same_tape(*x);
+                w.value * x.value
+            }),
             bias.value,
         );
         let (a, da) = activation.apply(z);
@@ -230,11 +230,11 @@ impl<'t> Var<'t> {
         activation: Activation,
     ) -> Var<'t> {
         check_weights("neuron", weights.len(), inputs.len());
-        for w in weights {
-            bias.same_tape(*w);
-        }
         let z = sum_then_bias(
-            weights.iter().zip(inputs).map(|(w, &x)| w.value * x),
+            weights.iter().zip(inputs).map(|(w, &x)| {
+                bias.same_tape(*w);
+                w.value * x
+            }),
             bias.value,
         );
         let (a, da) = activation.apply(z);
