@@ -292,8 +292,9 @@ fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         }
     }
     println!(
-        "\nMedians of interleaved rounds, one run. Engine (fused): each neuron's weighted sum \
-         (W3: w·x + b) is one node; engine (ops): plain operators only."
+        "\nMedians of interleaved rounds, one run. Engine (fused): each neuron (W3: each \
+         step, sigmoid(w·x + b)) and the loss are one node each; engine (ops): plain \
+         operators only."
     );
 }
 

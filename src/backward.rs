@@ -219,6 +219,13 @@ impl fmt::Debug for Gradients<'_> {
 }
 
 /// The reverse sweep over nodes `0..adjoints.len()`, whose last is the seeded output.
+///
+/// The adjoint of the node just below the current one is carried in a register:
+/// its contributions from the current node are added there, in edge order, and it
+/// becomes the next node's adjoint without a store and a reload. In a chain (each
+/// node using the one before) that takes a store-to-load round trip off every hop.
+/// The additions happen in the same order as through memory, so the result is the
+/// same bit for bit.
 #[inline]
 fn sweep(rec: &Recording, adjoints: &mut [f64]) {
     let n = adjoints.len();
@@ -226,17 +233,32 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
     let operands = rec.operands();
     let partials = rec.partials();
     let mut end = rec.edge_range(n - 1).end;
+    let mut adjoint = adjoints[n - 1];
     for node in (0..n).rev() {
         let start = starts[node] as usize;
-        let adjoint = adjoints[node];
+        let below = node.wrapping_sub(1);
+        let mut carried = if node > 0 { adjoints[below] } else { 0.0 };
         if adjoint != 0.0 {
             for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
-                adjoints[operand as usize] += adjoint * partial;
+                let operand = operand as usize;
+                if operand == below {
+                    carried += adjoint * partial;
+                } else {
+                    adjoints[operand] += adjoint * partial;
+                }
             }
         }
-        if start == 0 {
-            break; // every node below has no edges: the leaves recorded first
+        adjoints[node] = adjoint;
+        if node == 0 {
+            break;
         }
+        if start == 0 {
+            // Every node below has no edges (the leaves recorded first): their
+            // adjoints are complete in memory, but for the carried one.
+            adjoints[below] = carried;
+            break;
+        }
+        adjoint = carried;
         end = start;
     }
 }
