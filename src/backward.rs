@@ -25,7 +25,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::Index;
 
-use crate::tape::{Recording, Tape};
+use crate::tape::{NeuronRun, Recording, Tape};
 use crate::var::Var;
 
 /// ∂output/∂node for every node of a tape, from one reverse sweep.
@@ -226,19 +226,38 @@ impl fmt::Debug for Gradients<'_> {
 /// node using the one before) that takes a store-to-load round trip off every hop.
 /// The additions happen in the same order as through memory, so the result is the
 /// same bit for bit.
+///
+/// A neuron recorded over runs of consecutive nodes ([`NeuronRun`]) has no stored
+/// edges: its runs are added as slices, see [`sweep_neuron_run`].
 #[inline]
 fn sweep(rec: &Recording, adjoints: &mut [f64]) {
     let n = adjoints.len();
     let starts = &rec.edge_starts()[..n];
     let operands = rec.operands();
     let partials = rec.partials();
+    let values = rec.values();
+    // The neurons over runs up to the output; the last is the next one met.
+    let runs = rec.runs();
+    let mut runs = &runs[..runs.partition_point(|r| (r.node as usize) < n)];
+    let mut next_run = runs.last().map_or(usize::MAX, |r| r.node as usize);
     let mut end = rec.edge_range(n - 1).end;
     let mut adjoint = adjoints[n - 1];
     for node in (0..n).rev() {
         let start = starts[node] as usize;
         let below = node.wrapping_sub(1);
         let mut carried = if node > 0 { adjoints[below] } else { 0.0 };
-        if adjoint != 0.0 {
+        if node == next_run {
+            if let Some((&run, rest)) = runs.split_last() {
+                runs = rest;
+                next_run = rest.last().map_or(usize::MAX, |r| r.node as usize);
+                if adjoint != 0.0 {
+                    // Through memory: a run may hold the node below.
+                    adjoints[below] = carried;
+                    sweep_neuron_run(run, adjoint, values, adjoints);
+                    carried = adjoints[below];
+                }
+            }
+        } else if adjoint != 0.0 {
             for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
                 let operand = operand as usize;
                 if operand == below {
@@ -252,7 +271,7 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
         if node == 0 {
             break;
         }
-        if start == 0 {
+        if start == 0 && runs.is_empty() {
             // Every node below has no edges (the leaves recorded first): their
             // adjoints are complete in memory, but for the carried one.
             adjoints[below] = carried;
@@ -261,4 +280,23 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
         adjoint = carried;
         end = start;
     }
+}
+
+/// The edges of a [`NeuronRun`] with adjoint `adjoint`:
+/// `adjoints[operand] += adjoint · partial`, each partial `a′(z) · value` computed
+/// as [`NeuronRun::edges`] gives it. A run is a slice of adjoints and a slice of
+/// values, with no index per edge. The runs do not overlap, so every operand gets
+/// exactly the one addition it gets from the edges in their order (the bias, which
+/// may be in a run, last).
+#[inline(always)]
+fn sweep_neuron_run(run: NeuronRun, adjoint: f64, values: &[f64], adjoints: &mut [f64]) {
+    let (w, x, len) = (run.weights as usize, run.inputs as usize, run.len as usize);
+    let da = run.derivative;
+    for (a, &x_value) in adjoints[w..w + len].iter_mut().zip(&values[x..x + len]) {
+        *a += adjoint * (da * x_value);
+    }
+    for (a, &w_value) in adjoints[x..x + len].iter_mut().zip(&values[w..w + len]) {
+        *a += adjoint * (da * w_value);
+    }
+    adjoints[run.bias as usize] += adjoint * da;
 }

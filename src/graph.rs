@@ -58,7 +58,7 @@ impl Tape {
     pub fn graph(&self) -> TapeGraph {
         let labels: Vec<Option<String>> = (0..self.len()).map(|i| self.label(i)).collect();
         self.recording.read(|rec| {
-            let mut graph = TapeGraph::with_capacity(rec.len(), rec.edge_len());
+            let mut graph = TapeGraph::with_capacity(rec.len(), rec.edge_count());
             for (index, label) in labels.into_iter().enumerate() {
                 graph.add_node(GraphNode {
                     index,
@@ -68,14 +68,11 @@ impl Tape {
                 });
             }
             for node in 0..rec.len() {
-                for (slot, e) in rec.edge_range(node).enumerate() {
+                for (slot, (operand, partial)) in rec.edges(node).enumerate() {
                     graph.add_edge(
-                        NodeIndex::new(rec.operands()[e] as usize),
+                        NodeIndex::new(operand as usize),
                         NodeIndex::new(node),
-                        GraphEdge {
-                            partial: rec.partials()[e],
-                            slot,
-                        },
+                        GraphEdge { partial, slot },
                     );
                 }
             }

@@ -8,6 +8,13 @@
 //! edges start. Per edge (one per operand occurrence): the operand's index and the
 //! local partial derivative ∂node/∂operand. Nothing is allocated per node: the arrays
 //! grow geometrically and keep their memory across [`Tape::clear`].
+//!
+//! One kind of node keeps its edges in a shorter form: a fused neuron whose weights
+//! are consecutive nodes and whose inputs are consecutive nodes (a layer of an MLP,
+//! its weights made together by [`Tape::vars`], its inputs the previous layer), a
+//! [`NeuronRun`]. Its operands are two runs, each given by where it starts, and its
+//! local partials are `a′(z)` times a value already on the tape. Every edge is still
+//! there to read ([`Tape::edges`], the graph view): it is just not copied.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -172,6 +179,65 @@ pub(crate) struct Recording {
     edge_starts: Vec<u32>,
     operands: Vec<u32>,
     partials: Vec<f64>,
+    /// The neurons recorded over runs, in recording order (their edges are not in
+    /// `operands` / `partials`).
+    runs: Vec<NeuronRun>,
+    /// Edges of the neurons in `runs`.
+    run_edges: usize,
+}
+
+/// A fused neuron `a = f(((w₀·x₀ + w₁·x₁) + …) + b)` whose weights are the
+/// consecutive nodes `weights, weights + 1, …` and whose inputs are the consecutive
+/// nodes `inputs, inputs + 1, …`.
+///
+/// The two runs do not overlap. Its edges are those of any fused neuron,
+/// `w₀, x₀, w₁, x₁, …, b`, with the local partials
+///
+/// ```text
+/// ∂a/∂wₖ = a′(z) · xₖ      ∂a/∂xₖ = a′(z) · wₖ      ∂a/∂b = a′(z)
+/// ```
+///
+/// Instead of copying 2n + 1 operand indices and partials into the edge arrays,
+/// the node keeps where each run starts and `a′(z)`: the factors `xₖ` and `wₖ` are
+/// the values of the operands, on the tape already. Recording it writes no edge,
+/// and the sweep adds `adjoint · (a′(z) · value)` into a whole run of adjoints at
+/// once, each partial computed exactly as the stored form would hold it, so every
+/// reader of the tape sees the same numbers either way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NeuronRun {
+    /// The neuron's node.
+    pub(crate) node: u32,
+    /// The first weight.
+    pub(crate) weights: u32,
+    /// The first input.
+    pub(crate) inputs: u32,
+    /// How many weights (and inputs).
+    pub(crate) len: u32,
+    /// The bias.
+    pub(crate) bias: u32,
+    /// a′(z), the activation's derivative at the weighted sum.
+    pub(crate) derivative: f64,
+}
+
+impl NeuronRun {
+    /// The edges in the order of any fused neuron's, `w₀, x₀, w₁, x₁, …, b`, each
+    /// with its local partial.
+    pub(crate) fn edges(self, values: &[f64]) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let (w, x, n, da) = (self.weights, self.inputs, self.len, self.derivative);
+        let pairs = (0..n).flat_map(move |k| {
+            let (wk, xk) = (w + k, x + k);
+            [
+                (wk, da * values[xk as usize]),
+                (xk, da * values[wk as usize]),
+            ]
+        });
+        pairs.chain(std::iter::once((self.bias, da)))
+    }
+
+    /// The number of edges.
+    pub(crate) fn edge_count(self) -> usize {
+        2 * self.len as usize + 1
+    }
 }
 
 /// Node and edge indices are `u32`.
@@ -187,10 +253,36 @@ impl Recording {
         self.len
     }
 
-    /// Edges recorded.
+    /// Edges recorded, stored or not.
+    pub(crate) fn edge_count(&self) -> usize {
+        self.edge_len + self.run_edges
+    }
+
+    /// The neurons recorded over runs, in recording order.
     #[inline(always)]
-    pub(crate) fn edge_len(&self) -> usize {
-        self.edge_len
+    pub(crate) fn runs(&self) -> &[NeuronRun] {
+        &self.runs
+    }
+
+    /// The run record of node `i`, if it is a [`NeuronRun`].
+    pub(crate) fn run_of(&self, i: usize) -> Option<NeuronRun> {
+        let at = self.runs.partition_point(|r| (r.node as usize) < i);
+        self.runs.get(at).copied().filter(|r| r.node as usize == i)
+    }
+
+    /// The edges of node `i < len` in order: (operand, local partial).
+    pub(crate) fn edges(&self, i: usize) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let range = self.edge_range(i);
+        let stored = self.operands[range.clone()]
+            .iter()
+            .copied()
+            .zip(self.partials[range].iter().copied());
+        let values = self.values();
+        let run = self
+            .run_of(i)
+            .into_iter()
+            .flat_map(move |r| r.edges(values));
+        stored.chain(run)
     }
 
     /// Node capacity.
@@ -228,7 +320,7 @@ impl Recording {
         &self.partials[..self.edge_len]
     }
 
-    /// The edge range of node `i < len`.
+    /// The range of node `i < len` in the edge arrays (empty for a [`NeuronRun`]).
     #[inline]
     pub(crate) fn edge_range(&self, i: usize) -> std::ops::Range<usize> {
         let start = self.edge_starts()[i] as usize;
@@ -241,16 +333,15 @@ impl Recording {
 
     /// Whether node `i` has a NaN or infinite value or local partial.
     pub(crate) fn is_non_finite(&self, i: usize) -> bool {
-        !self.values[i].is_finite()
-            || self.partials[self.edge_range(i)]
-                .iter()
-                .any(|p| !p.is_finite())
+        !self.values[i].is_finite() || self.edges(i).any(|(_, p)| !p.is_finite())
     }
 
     /// Forgets every node, keeping the memory.
     pub(crate) fn clear(&mut self) {
         self.len = 0;
         self.edge_len = 0;
+        self.runs.clear();
+        self.run_edges = 0;
     }
 
     /// Bytes held by the arrays.
@@ -258,6 +349,7 @@ impl Recording {
         use std::mem::size_of;
         self.values.len() * (size_of::<f64>() + size_of::<Op>() + size_of::<u32>())
             + self.operands.len() * (size_of::<u32>() + size_of::<f64>())
+            + self.runs.capacity() * size_of::<NeuronRun>()
     }
 
     /// Appends a node with `N` operands: the hot path of recording.
@@ -361,6 +453,15 @@ impl Recording {
         self.len = i + 1;
         self.edge_len = e + k;
         i as u32
+    }
+
+    /// Appends a [`NeuronRun`] (its `node` field is set here).
+    #[inline(always)]
+    pub(crate) fn push_neuron_run(&mut self, op: Op, value: f64, run: NeuronRun) -> u32 {
+        let index = self.push(op, value, [], []);
+        self.runs.push(NeuronRun { node: index, ..run });
+        self.run_edges += run.edge_count();
+        index
     }
 
     /// Makes room for `nodes` more nodes and `edges` more edges, growing each
@@ -538,7 +639,7 @@ impl Tape {
     /// assert_eq!(tape.edge_count(), 2);
     /// ```
     pub fn edge_count(&self) -> usize {
-        self.recording.read(|rec| rec.edge_len())
+        self.recording.read(|rec| rec.edge_count())
     }
 
     /// Forgets every node and label, keeping the memory for the next recording.
@@ -729,12 +830,11 @@ impl Tape {
     /// ```
     pub fn edges(&self, index: usize) -> Vec<(usize, f64)> {
         self.recording.read(|rec| {
-            let range = rec.edge_range(index);
-            rec.operands()[range.clone()]
-                .iter()
-                .zip(&rec.partials()[range])
-                .map(|(&o, &p)| (o as usize, p))
-                .collect()
+            assert!(
+                index < rec.len(),
+                "chainrule: no node #{index} on this tape"
+            );
+            rec.edges(index).map(|(o, p)| (o as usize, p)).collect()
         })
     }
 
@@ -802,6 +902,16 @@ impl Tape {
         let index = self
             .recording
             .write(|rec| rec.push_with(op, value, k, fill));
+        self.after_push(index);
+        index
+    }
+
+    /// Appends a [`NeuronRun`]: one node, no stored edges.
+    #[inline(always)]
+    pub(crate) fn push_neuron_run(&self, op: Op, value: f64, run: NeuronRun) -> u32 {
+        let index = self
+            .recording
+            .write(|rec| rec.push_neuron_run(op, value, run));
         self.after_push(index);
         index
     }

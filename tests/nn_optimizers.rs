@@ -61,7 +61,9 @@ fn adam_matches_three_steps_by_hand() {
         }
         for i in 0..3 {
             assert!(
-                (p[i] - hand_p[i]).abs() <= 1e-15 * hand_p[i].abs().max(1e-300),
+                // A few ulps: in an optimised build LLVM folds the hand loop's
+                // `powi` of a constant step exactly, while Adam's runs at run time.
+                (p[i] - hand_p[i]).abs() <= 1e-14 * hand_p[i].abs().max(1e-300),
                 "step {t}, parameter {i}: {} vs {}",
                 p[i],
                 hand_p[i]
