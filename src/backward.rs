@@ -251,8 +251,8 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
                 runs = rest;
                 next_run = rest.last().map_or(usize::MAX, |r| r.node as usize);
                 if adjoint != 0.0 {
-                    // Through memory: a run may hold the node below.
-                    adjoints[below] = carried;
+                    // `carried` is still what memory holds; a run may add to the
+                    // node below, so it is read back after.
                     sweep_neuron_run(run, adjoint, values, adjoints);
                     carried = adjoints[below];
                 }
