@@ -63,8 +63,15 @@ impl Activation {
 /// `((t₀ + t₁) + …) + bias`: the order of additions every weighted sum uses.
 #[inline(always)]
 pub(crate) fn sum_then_bias(mut terms: impl Iterator<Item = f64>, bias: f64) -> f64 {
+    // A plain loop rather than `fold`: it inlines into the caller every time.
     match terms.next() {
-        Some(first) => terms.fold(first, |acc, t| acc + t) + bias,
+        Some(first) => {
+            let mut sum = first;
+            for t in terms {
+                sum += t;
+            }
+            sum + bias
+        }
         None => bias,
     }
 }
@@ -98,6 +105,103 @@ fn consecutive(vars: &[Var<'_>]) -> Option<u32> {
         expected = expected.wrapping_add(1);
     }
     Some(first)
+}
+
+/// Whether [`record_neuron`] still has to check the inputs.
+#[derive(Clone, Copy)]
+enum InputCheck {
+    /// Check each input's tape, and whether the inputs are consecutive nodes.
+    Each,
+    /// Done by the caller, for a whole layer: the inputs are on the tape of every
+    /// weight and bias, and this is the first input's index if they are
+    /// consecutive nodes and at least [`MIN_RUN`] (else `None`).
+    Done(Option<u32>),
+}
+
+/// Records the fused neuron of [`Var::neuron`] (the lengths already checked).
+#[inline(always)]
+#[track_caller]
+fn record_neuron<'t>(
+    weights: &[Var<'t>],
+    inputs: &[Var<'t>],
+    bias: Var<'t>,
+    activation: Activation,
+    inputs_checked: InputCheck,
+) -> Var<'t> {
+    let n = weights.len();
+    let z = sum_then_bias(
+        weights.iter().zip(inputs).map(|(w, x)| {
+            bias.same_tape(*w);
+            if let InputCheck::Each = inputs_checked {
+                bias.same_tape(*x);
+            }
+            w.value * x.value
+        }),
+        bias.value,
+    );
+    let (a, da) = activation.apply(z);
+    let tape = bias.tape;
+    let runs = if n >= MIN_RUN {
+        let input_run = match inputs_checked {
+            InputCheck::Each => consecutive(inputs),
+            InputCheck::Done(run) => run,
+        };
+        match (consecutive(weights), input_run) {
+            // Apart, each operand has one edge: the sweep may add run by run.
+            (Some(w), Some(x)) if w as usize + n <= x as usize || x as usize + n <= w as usize => {
+                Some((w, x))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let index = if let Some((w, x)) = runs {
+        let run = NeuronRun {
+            node: 0,
+            weights: w,
+            inputs: x,
+            len: n as u32,
+            bias: bias.index,
+            derivative: da,
+        };
+        tape.push_neuron_run(activation.op(), a, run)
+    } else {
+        tape.push_with(activation.op(), a, 2 * n + 1, |operands, partials| {
+            let pairs = operands
+                .chunks_exact_mut(2)
+                .zip(partials.chunks_exact_mut(2));
+            for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
+                o[0] = w.index;
+                p[0] = da * x.value;
+                o[1] = x.index;
+                p[1] = da * w.value;
+            }
+            operands[2 * n] = bias.index;
+            partials[2 * n] = da;
+        })
+    };
+    Var::from_parts(bias.tape, index, a)
+}
+
+#[track_caller]
+pub(crate) fn check_layer(params: usize, inputs: usize, outputs: usize) {
+    let per_neuron = inputs + 1;
+    if outputs.checked_mul(per_neuron) != Some(params) {
+        layer_shape_mismatch(params, inputs, outputs);
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn layer_shape_mismatch(params: usize, inputs: usize, outputs: usize) -> ! {
+    panic!(
+        "chainrule: layer needs {inputs} weights and a bias per output \
+         ({outputs} outputs × {} = {} params, got {params})",
+        inputs + 1,
+        outputs.saturating_mul(inputs + 1)
+    )
 }
 
 #[track_caller]
@@ -223,56 +327,69 @@ impl<'t> Var<'t> {
         activation: Activation,
     ) -> Var<'t> {
         check_weights("neuron", weights.len(), inputs.len());
-        let n = weights.len();
-        let z = sum_then_bias(
-            weights.iter().zip(inputs).map(|(w, x)| {
-                bias.same_tape(*w);
-                bias.same_tape(*x);
-                w.value * x.value
-            }),
-            bias.value,
-        );
-        let (a, da) = activation.apply(z);
-        let tape = bias.tape;
-        let runs = if n >= MIN_RUN {
-            match (consecutive(weights), consecutive(inputs)) {
-                // Apart, each operand has one edge: the sweep may add run by run.
-                (Some(w), Some(x))
-                    if w as usize + n <= x as usize || x as usize + n <= w as usize =>
-                {
-                    Some((w, x))
-                }
-                _ => None,
-            }
+        record_neuron(weights, inputs, bias, activation, InputCheck::Each)
+    }
+
+    /// A dense layer: one fused neuron ([`Var::neuron`]) per output, all over the
+    /// same `inputs`, writing output `k` to `outputs[k]`.
+    ///
+    /// `params` holds each neuron's weights and then its bias, neuron after neuron:
+    /// `[w₀₀, w₀₁, …, b₀, w₁₀, w₁₁, …, b₁, …]`, so `outputs.len() · (inputs.len() + 1)`
+    /// values. Each output is the node `Var::neuron(weights, inputs, bias,
+    /// activation)` would record, bit for bit; what the layer saves is checking the
+    /// inputs (their tape, and whether they are consecutive nodes) once for the
+    /// whole layer instead of once per neuron.
+    ///
+    /// # Panics
+    /// If `params.len()` is not `outputs.len() · (inputs.len() + 1)`, or a variable
+    /// is from another tape.
+    ///
+    /// ```
+    /// use chainrule::{Activation, Tape, Var};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.vars(&[0.5, -1.0]);
+    /// //                    w₀₀   w₀₁   b₀    w₁₀   w₁₁  b₁
+    /// let params = tape.vars(&[0.1, 0.2, 0.0, -0.3, 0.4, 0.1]);
+    /// let mut h = [x[0]; 2];
+    /// Var::layer(&params, &x, Activation::Tanh, &mut h);
+    /// let one_by_one = Var::neuron(&params[3..5], &x, params[5], Activation::Tanh);
+    /// assert_eq!(h[1].value(), one_by_one.value());
+    /// assert_eq!(h[0].value(), (0.1f64 * 0.5 + 0.2 * -1.0 + 0.0).tanh());
+    /// ```
+    #[inline(always)]
+    #[track_caller]
+    pub fn layer(
+        params: &[Var<'t>],
+        inputs: &[Var<'t>],
+        activation: Activation,
+        outputs: &mut [Var<'t>],
+    ) {
+        let n = inputs.len();
+        check_layer(params.len(), n, outputs.len());
+        let Some(&first) = params.first() else {
+            return; // no outputs
+        };
+        for x in inputs {
+            first.same_tape(*x);
+        }
+        let input_run = if n >= MIN_RUN {
+            consecutive(inputs)
         } else {
             None
         };
-        let index = if let Some((w, x)) = runs {
-            let run = NeuronRun {
-                node: 0,
-                weights: w,
-                inputs: x,
-                len: n as u32,
-                bias: bias.index,
-                derivative: da,
-            };
-            tape.push_neuron_run(activation.op(), a, run)
-        } else {
-            tape.push_with(activation.op(), a, 2 * n + 1, |operands, partials| {
-                let pairs = operands
-                    .chunks_exact_mut(2)
-                    .zip(partials.chunks_exact_mut(2));
-                for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
-                    o[0] = w.index;
-                    p[0] = da * x.value;
-                    o[1] = x.index;
-                    p[1] = da * w.value;
-                }
-                operands[2 * n] = bias.index;
-                partials[2 * n] = da;
-            })
-        };
-        Var::from_parts(bias.tape, index, a)
+        for (output, neuron) in outputs.iter_mut().zip(params.chunks_exact(n + 1)) {
+            let (weights, bias) = neuron.split_at(n);
+            let bias = bias[0];
+            first.same_tape(bias);
+            *output = record_neuron(
+                weights,
+                inputs,
+                bias,
+                activation,
+                InputCheck::Done(input_run),
+            );
+        }
     }
 
     /// A whole neuron over constant inputs, `a = activation(((w₀·x₀ + …) + b)`,

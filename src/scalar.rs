@@ -103,6 +103,18 @@ pub trait Scalar:
     fn neuron(weights: &[Self], inputs: &[Self], bias: Self, activation: Activation) -> Self;
     /// See [`Var::neuron_const`]: one node on a tape.
     fn neuron_const(weights: &[Self], inputs: &[f64], bias: Self, activation: Activation) -> Self;
+    /// See [`Var::layer`]: a [`neuron`](Scalar::neuron) per output, over the same
+    /// inputs; `params` holds each neuron's weights, then its bias.
+    #[inline(always)]
+    #[track_caller]
+    fn layer(params: &[Self], inputs: &[Self], activation: Activation, outputs: &mut [Self]) {
+        fused::check_layer(params.len(), inputs.len(), outputs.len());
+        let n = inputs.len();
+        for (output, neuron) in outputs.iter_mut().zip(params.chunks_exact(n + 1)) {
+            let (weights, bias) = neuron.split_at(n);
+            *output = Self::neuron(weights, inputs, bias[0], activation);
+        }
+    }
     /// See [`Var::half_squared_error`]: one node on a tape.
     fn half_squared_error(outputs: &[Self], targets: &[f64]) -> Self;
     /// See [`Var::mean_squared_error`]: one node on a tape.
@@ -306,6 +318,11 @@ impl<'t> Scalar for Var<'t> {
     #[track_caller]
     fn neuron_const(weights: &[Self], inputs: &[f64], bias: Self, activation: Activation) -> Self {
         Var::neuron_const(weights, inputs, bias, activation)
+    }
+    #[inline(always)]
+    #[track_caller]
+    fn layer(params: &[Self], inputs: &[Self], activation: Activation, outputs: &mut [Self]) {
+        Var::layer(params, inputs, activation, outputs)
     }
     #[inline]
     #[track_caller]

@@ -266,12 +266,8 @@ pub mod moons {
         for (j, h) in h1.iter_mut().enumerate() {
             *h = T::neuron_const(&p[3 * j..3 * j + 2], &x, p[3 * j + 2], Activation::Tanh);
         }
-        let p2 = &p[48..];
         let mut h2 = h1;
-        for (j, h) in h2.iter_mut().enumerate() {
-            let wb = &p2[17 * j..17 * j + 17];
-            *h = T::neuron(&wb[..16], &h1, wb[16], Activation::Tanh);
-        }
+        T::layer(&p[48..48 + 16 * 17], &h1, Activation::Tanh, &mut h2);
         let wb = &p[48 + 16 * 17..];
         T::weighted_sum(&wb[..16], &h2, wb[16])
     }
