@@ -182,3 +182,40 @@ fn a_layer_whose_second_neuron_is_on_another_tape_panics() {
     let mut h = [x[0]; 2];
     Var::layer(&p, &x, Activation::Tanh, &mut h);
 }
+
+#[test]
+fn an_nn_layer_is_recorded_as_its_neurons_would_be() {
+    use chainrule::nn::{Activation as NnActivation, Mlp};
+
+    // A dense hidden layer (each neuron its own bias: one `Scalar::layer` call)
+    // and a layer sharing one bias (neuron by neuron).
+    let mlp = Mlp::builder(5)
+        .layer(4, NnActivation::Tanh)
+        .layer_spec(chainrule::nn::LayerSpec::new(3, NnActivation::Sigmoid).shared_bias())
+        .build()
+        .expect("a valid network");
+    for layer in mlp.layers() {
+        let tape = Tape::new();
+        let bound = mlp.bind(&tape);
+        let params = bound.params();
+        let x = tape.vars(&[0.3, -0.1, 0.8, 0.2, -0.6][..layer.inputs()]);
+        let mut by_layer = Vec::new();
+        layer.forward(params, &x, &mut by_layer);
+        let by_neuron: Vec<Var> = layer
+            .neurons()
+            .iter()
+            .map(|n| n.output(params, &x, layer.activation()))
+            .collect();
+        assert_eq!(by_layer.len(), by_neuron.len());
+        for (a, b) in by_layer.iter().zip(&by_neuron) {
+            assert_eq!(a.value(), b.value());
+            assert_eq!(tape.edges(a.index()), tape.edges(b.index()));
+        }
+        let y: Var = by_layer.iter().sum();
+        let g = y.backward();
+        assert_eq!(
+            g.as_slice(),
+            &textbook_backward(&tape.graph(), y.index())[..]
+        );
+    }
+}

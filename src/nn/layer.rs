@@ -1,6 +1,8 @@
 //! [`Layer`] and its description [`LayerSpec`]: neurons side by side, one activation.
 
-use crate::nn::{Activation, Neuron, Params};
+use std::ops::Range;
+
+use crate::nn::{Activation, Neuron, ParamRef, Params};
 use crate::Scalar;
 
 /// How a layer to be built is described: its width, activation and bias.
@@ -122,14 +124,20 @@ pub struct Layer {
     spec: LayerSpec,
     inputs: usize,
     neurons: Vec<Neuron>,
+    /// Where the trainable parameters lie when every neuron has its own trainable
+    /// bias and they sit neuron after neuron as `[w…, b]`: then the layer is one
+    /// [`Scalar::layer`] call.
+    dense: Option<Range<usize>>,
 }
 
 impl Layer {
     pub(crate) fn new(spec: LayerSpec, inputs: usize, neurons: Vec<Neuron>) -> Self {
+        let dense = dense_params(inputs, &neurons);
         Layer {
             spec,
             inputs,
             neurons,
+            dense,
         }
     }
 
@@ -210,6 +218,13 @@ impl Layer {
     pub fn forward<T: Scalar>(&self, params: Params<'_, T>, inputs: &[T], out: &mut Vec<T>) {
         self.check_width(inputs.len());
         let activation = self.spec.activation;
+        if let (Some(range), Some(&filler)) = (&self.dense, params.trainable.first()) {
+            let start = out.len();
+            out.resize(start + self.neurons.len(), filler);
+            let params = &params.trainable[range.clone()];
+            T::layer(params, inputs, activation.fused(), &mut out[start..]);
+            return;
+        }
         out.extend(
             self.neurons
                 .iter()
@@ -254,4 +269,19 @@ impl Layer {
             self.inputs
         );
     }
+}
+
+/// The range of trainable parameters holding `neurons` neuron after neuron as
+/// `[w…, b]`, each with its own trainable bias, if they lie so.
+fn dense_params(inputs: usize, neurons: &[Neuron]) -> Option<Range<usize>> {
+    let start = neurons.first()?.weights().start;
+    let mut next = start;
+    for neuron in neurons {
+        let weights = neuron.weights();
+        if weights != (next..next + inputs) || neuron.bias() != ParamRef::Trainable(weights.end) {
+            return None;
+        }
+        next = weights.end + 1;
+    }
+    Some(start..next)
 }
