@@ -90,7 +90,15 @@ impl<'t> Gradients<'t> {
         let tape = output.tape;
         let mut adjoints = AdjointBuffer::zeroed(output.index as usize + 1);
         adjoints.0[output.index as usize] = 1.0;
-        tape.recording.read(|rec| sweep(rec, &mut adjoints.0));
+        tape.recording.read(|rec| {
+            // Without neurons over runs (W1, W3, anything written with the
+            // operators) the loop is compiled without the checks for them.
+            if rec.runs().first().is_some_and(|r| r.node <= output.index) {
+                sweep::<true>(rec, &mut adjoints.0)
+            } else {
+                sweep::<false>(rec, &mut adjoints.0)
+            }
+        });
         Gradients {
             tape,
             output: output.index,
@@ -228,9 +236,10 @@ impl fmt::Debug for Gradients<'_> {
 /// same bit for bit.
 ///
 /// A neuron recorded over runs of consecutive nodes ([`NeuronRun`]) has no stored
-/// edges: its runs are added as slices, see [`sweep_neuron_run`].
+/// edges: its runs are added as slices, see [`sweep_neuron_run`]. `RUNS` is
+/// whether there is one up to the output.
 #[inline]
-fn sweep(rec: &Recording, adjoints: &mut [f64]) {
+fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
     let n = adjoints.len();
     let starts = &rec.edge_starts()[..n];
     let operands = rec.operands();
@@ -246,7 +255,7 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
         let start = starts[node] as usize;
         let below = node.wrapping_sub(1);
         let mut carried = if node > 0 { adjoints[below] } else { 0.0 };
-        if node == next_run {
+        if RUNS && node == next_run {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
                 next_run = rest.last().map_or(usize::MAX, |r| r.node as usize);
@@ -271,7 +280,7 @@ fn sweep(rec: &Recording, adjoints: &mut [f64]) {
         if node == 0 {
             break;
         }
-        if start == 0 && runs.is_empty() {
+        if start == 0 && (!RUNS || runs.is_empty()) {
             // Every node below has no edges (the leaves recorded first): their
             // adjoints are complete in memory, but for the carried one.
             adjoints[below] = carried;
