@@ -12,7 +12,7 @@
 //! One kind of node keeps its edges in a shorter form: a fused neuron whose weights
 //! are consecutive nodes and whose inputs are consecutive nodes (a layer of an MLP,
 //! its weights made together by [`Tape::vars`], its inputs the previous layer), a
-//! [`NeuronRun`]. Its operands are two runs, each given by where it starts, and its
+//! neuron over runs. Its operands are two runs, each given by where it starts, and its
 //! local partials are `a′(z)` times a value already on the tape. Every edge is still
 //! there to read ([`Tape::edges`], the graph view): it is just not copied.
 
