@@ -1,13 +1,15 @@
 //! What the tape itself costs: recording one add, mul or sigmoid; the backward
-//! sweep per node; clearing and reusing a tape against making a new one; and the
-//! fast sweep against the petgraph textbook sweep.
+//! sweep per node; clearing and reusing a tape against making a new one; the
+//! fast sweep against the petgraph textbook sweep; and a 16 × 16 tanh layer
+//! recorded and swept neuron by neuron, as one `Var::layer`, and with its
+//! neurons' edges copied (inputs that are not consecutive nodes).
 //!
 //! `cargo bench --bench tape`
 
 use std::hint::black_box;
 
 use chainrule::graph::textbook_backward;
-use chainrule::{Tape, Var};
+use chainrule::{Activation, Tape, Var};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Nodes recorded per measured iteration.
@@ -92,5 +94,48 @@ fn reuse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, record, backward, reuse);
+/// Width of the layer benchmarked.
+const WIDTH: usize = 16;
+
+/// Records a `WIDTH` × `WIDTH` tanh layer over `inputs` (a permutation of the
+/// input leaves: the identity keeps them consecutive) and sweeps from its sum.
+fn layer_step(tape: &mut Tape, params: &[f64], order: &[usize], by_neuron: bool) -> f64 {
+    tape.clear();
+    let x = tape.vars(&[0.25; WIDTH]);
+    let inputs: Vec<Var> = order.iter().map(|&i| x[i]).collect();
+    let p = tape.vars(params);
+    let mut h = [x[0]; WIDTH];
+    if by_neuron {
+        for (h, wb) in h.iter_mut().zip(p.chunks_exact(WIDTH + 1)) {
+            *h = Var::neuron(&wb[..WIDTH], &inputs, wb[WIDTH], Activation::Tanh);
+        }
+    } else {
+        Var::layer(&p, &inputs, Activation::Tanh, &mut h);
+    }
+    let y: Var = h.iter().sum();
+    y.backward().wrt(x[0])
+}
+
+fn layer(c: &mut Criterion) {
+    let mut group = c.benchmark_group("record and sweep a 16 x 16 tanh layer");
+    group.throughput(Throughput::Elements((WIDTH * (2 * WIDTH + 1)) as u64));
+    let params: Vec<f64> = (0..WIDTH * (WIDTH + 1))
+        .map(|i| ((i * 37 % 101) as f64 / 101.0 - 0.5) * 0.6)
+        .collect();
+    let consecutive: Vec<usize> = (0..WIDTH).collect();
+    let scattered: Vec<usize> = (0..WIDTH).rev().collect();
+    let mut tape = Tape::new();
+    group.bench_function("Var::layer (neurons over runs)", |b| {
+        b.iter(|| layer_step(&mut tape, black_box(&params), &consecutive, false))
+    });
+    group.bench_function("Var::neuron per output (neurons over runs)", |b| {
+        b.iter(|| layer_step(&mut tape, black_box(&params), &consecutive, true))
+    });
+    group.bench_function("Var::layer, inputs not consecutive (edges copied)", |b| {
+        b.iter(|| layer_step(&mut tape, black_box(&params), &scattered, false))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, record, backward, reuse, layer);
 criterion_main!(benches);
