@@ -9,12 +9,12 @@
 //! local partial derivative ∂node/∂operand. Nothing is allocated per node: the arrays
 //! grow geometrically and keep their memory across [`Tape::clear`].
 //!
-//! One kind of node keeps its edges in a shorter form: a fused neuron whose weights
-//! are consecutive nodes and whose inputs are consecutive nodes (a layer of an MLP,
-//! its weights made together by [`Tape::vars`], its inputs the previous layer), a
-//! neuron over runs. Its operands are two runs, each given by where it starts, and its
-//! local partials are `a′(z)` times a value already on the tape. Every edge is still
-//! there to read ([`Tape::edges`], the graph view): it is just not copied.
+//! One kind of node keeps its edges in a shorter form, a *neuron over runs*: a fused
+//! neuron whose weights are consecutive nodes and whose inputs are consecutive nodes
+//! (a layer of an MLP: its weights made together by [`Tape::vars`], its inputs the
+//! previous layer). Its operands are two runs, each given by where it starts, and
+//! its local partials are `a′(z)` times values already on the tape. Every edge is
+//! still there to read ([`Tape::edges`], the graph view): it is just not copied.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
