@@ -25,7 +25,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::Index;
 
-use crate::tape::{NeuronRun, Recording, Tape};
+use crate::tape::{NeuronRun, Op, Recording, Tape};
 use crate::var::Var;
 
 /// ∂output/∂node for every node of a tape, from one reverse sweep.
@@ -223,6 +223,37 @@ impl fmt::Debug for Gradients<'_> {
             .field("output", &self.output)
             .field("adjoints", &self.adjoints.0)
             .finish()
+    }
+}
+
+/// Whether an edge of a node with op `op` is *masked*: the edge to an operand a
+/// select op ([`Op::is_select`]) did not select. `partial` is the edge's local
+/// partial and `last_partial` that of the node's last edge (a relu neuron's bias
+/// edge, whose partial is relu′(z) itself). A masked edge passes exactly 0 on.
+///
+/// - `relu`, `max`, `min`: the edge whose partial is exactly ±0 (relu for x ≤ 0,
+///   the operand not picked). A NaN partial is never masked.
+/// - a relu neuron: every edge when relu′(z) = 0 (z ≤ 0).
+#[inline]
+pub(crate) fn is_masked(op: Op, partial: f64, last_partial: f64) -> bool {
+    match op {
+        Op::Relu | Op::Max | Op::Min => partial == 0.0,
+        Op::ReluNeuron => last_partial == 0.0,
+        _ => false,
+    }
+}
+
+/// What one edge adds to its operand's adjoint under the non-finite policy (see
+/// the module docs): exactly 0 through a masked edge ([`is_masked`]), the IEEE
+/// product `adjoint · partial` otherwise (so 0 · ∞ is NaN). Every reader of the
+/// tape (the sweep, the textbook sweep, explanations, comparisons, drawings) adds
+/// edges through this rule.
+#[inline]
+pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
+    if masked {
+        0.0
+    } else {
+        adjoint * partial
     }
 }
 

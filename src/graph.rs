@@ -23,6 +23,9 @@ pub struct GraphNode {
     pub label: Option<String>,
     /// Its value from the forward pass.
     pub value: f64,
+    /// For a fused neuron, the label of its weighted sum, if one was given with
+    /// [`Var::named_net`].
+    pub net_label: Option<String>,
 }
 
 /// An edge of the graph view, from an operand to the node that uses it.
@@ -32,6 +35,10 @@ pub struct GraphEdge {
     pub partial: f64,
     /// Which operand of the node this edge is (0 for the first).
     pub slot: usize,
+    /// Whether the edge is masked: it runs to an operand a select op (relu, max,
+    /// min, a relu neuron) did not select, and passes exactly 0 on whatever the
+    /// node's adjoint (the non-finite policy of [`crate::backward`]).
+    pub masked: bool,
 }
 
 /// The tape as a directed graph: edges run from each operand to the node using it
@@ -57,22 +64,30 @@ impl Tape {
     /// ```
     pub fn graph(&self) -> TapeGraph {
         let labels: Vec<Option<String>> = (0..self.len()).map(|i| self.label(i)).collect();
+        let net_labels: Vec<Option<String>> = (0..self.len()).map(|i| self.net_label(i)).collect();
         self.recording.read(|rec| {
             let mut graph = TapeGraph::with_capacity(rec.len(), rec.edge_count());
-            for (index, label) in labels.into_iter().enumerate() {
+            for (index, (label, net_label)) in labels.into_iter().zip(net_labels).enumerate() {
                 graph.add_node(GraphNode {
                     index,
                     op: rec.ops()[index],
                     label,
                     value: rec.values()[index],
+                    net_label,
                 });
             }
             for node in 0..rec.len() {
+                let op = rec.ops()[node];
+                let last = rec.edges(node).last().map_or(0.0, |(_, p)| p);
                 for (slot, (operand, partial)) in rec.edges(node).enumerate() {
                     graph.add_edge(
                         NodeIndex::new(operand as usize),
                         NodeIndex::new(node),
-                        GraphEdge { partial, slot },
+                        GraphEdge {
+                            partial,
+                            slot,
+                            masked: crate::backward::is_masked(op, partial, last),
+                        },
                     );
                 }
             }
@@ -87,8 +102,10 @@ impl Tape {
 ///
 /// Each node pulls its adjoint from the nodes that use it,
 /// `adjoint[x] = Σ adjoint[user] · ∂user/∂x`, adding the terms in one fixed order
-/// (users from the last recorded down, a user's operands in order) and skipping
-/// users whose adjoint is zero. With the same order of floating-point additions as
+/// (users from the last recorded down, a user's operands in order), each term
+/// under the non-finite policy of [`crate::backward`]: users on no path from the
+/// output add nothing, a masked edge adds exactly 0, any other edge the IEEE
+/// product. With the same order of floating-point additions as
 /// the fast path, the two agree exactly, not merely to a tolerance.
 ///
 /// Cost: O(nodes + edges) plus the sort of each node's outgoing edges; iterative
@@ -115,10 +132,14 @@ pub fn textbook_backward(graph: &TapeGraph, output: usize) -> Vec<f64> {
         output.index() < graph.node_count(),
         "output is not a node of the graph"
     );
+    // Only nodes on a path from the output take part (the non-finite policy of
+    // `crate::backward`): a node is reached when one of its users is.
+    let mut reached = vec![false; graph.node_count()];
     let mut users: Vec<(NodeIndex, EdgeIndex)> = Vec::new();
     for &x in order.iter().rev() {
         if x == output {
             adjoints[x.index()] = 1.0;
+            reached[x.index()] = true;
             continue;
         }
         users.clear();
@@ -132,9 +153,14 @@ pub fn textbook_backward(graph: &TapeGraph, output: usize) -> Vec<f64> {
         users.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut adjoint = 0.0;
         for &(user, edge) in &users {
-            let user_adjoint = adjoints[user.index()];
-            if user_adjoint != 0.0 && user.index() <= output.index() {
-                adjoint += user_adjoint * graph[edge].partial;
+            if reached[user.index()] {
+                reached[x.index()] = true;
+                let edge = graph[edge];
+                adjoint += crate::backward::contribution(
+                    adjoints[user.index()],
+                    edge.partial,
+                    edge.masked,
+                );
             }
         }
         adjoints[x.index()] = adjoint;

@@ -110,6 +110,33 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether the op *selects* among its operands: `relu` (and a relu neuron)
+    /// passes its operand on or not, `max`/`min` pass one of two. The operand not
+    /// selected gets exactly 0 from the node, whatever the node's adjoint (even
+    /// infinite or NaN), as PyTorch's masking does: see the non-finite policy in
+    /// [`crate::backward`].
+    ///
+    /// ```
+    /// use chainrule::Op;
+    /// assert!(Op::Relu.is_select() && Op::Max.is_select());
+    /// assert!(!Op::Abs.is_select()); // |x| multiplies by sign(x): not a mask
+    /// ```
+    pub fn is_select(self) -> bool {
+        matches!(self, Op::Relu | Op::Max | Op::Min | Op::ReluNeuron)
+    }
+
+    /// Whether the op is a whole neuron fused into one node
+    /// (`activation(Σ wᵢ·xᵢ + b)`), whose weighted sum can carry its own label
+    /// ([`Var::named_net`](crate::Var::named_net)).
+    ///
+    /// ```
+    /// assert!(chainrule::Op::SigmoidNeuron.is_neuron());
+    /// assert!(!chainrule::Op::WeightedSum.is_neuron());
+    /// ```
+    pub fn is_neuron(self) -> bool {
+        matches!(self, Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron)
+    }
+
     /// The op's short lower-case name, as used in default labels (`sigmoid#7`).
     ///
     /// ```
@@ -543,6 +570,8 @@ pub struct Tape {
     pub(crate) recording: ArenaCell<Recording>,
     /// Labels given with `Var::named`, by node: O(log labels) to look up.
     labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    /// Labels of fused neurons' weighted sums, given with `Var::named_net`.
+    net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Whether each new node is checked for a non-finite value or partial.
     detect_anomalies: Cell<bool>,
     /// The first node found non-finite while detection was on.
@@ -658,6 +687,10 @@ impl Tape {
         let labels = self.labels.get_mut();
         if !labels.is_empty() {
             labels.clear();
+        }
+        let net_labels = self.net_labels.get_mut();
+        if !net_labels.is_empty() {
+            net_labels.clear();
         }
         self.first_anomaly.set(None);
     }
@@ -869,6 +902,32 @@ impl Tape {
 
     pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {
         self.labels.borrow_mut().insert(index, label);
+    }
+
+    /// The label of the weighted sum inside the fused neuron at `index`, if one
+    /// was given with [`Var::named_net`].
+    ///
+    /// ```
+    /// use chainrule::{Activation, Tape};
+    /// let tape = Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let x = tape.vars(&[0.05, 0.10]);
+    /// let b = tape.var(0.35);
+    /// let out = chainrule::Var::neuron(&w, &x, b, Activation::Sigmoid)
+    ///     .named("out_h1")
+    ///     .named_net("net_h1");
+    /// assert_eq!(tape.net_label(out.index()).as_deref(), Some("net_h1"));
+    /// ```
+    pub fn net_label(&self, index: usize) -> Option<String> {
+        let index = u32::try_from(index).ok()?;
+        self.net_labels
+            .borrow()
+            .get(&index)
+            .map(|label| label.to_string())
+    }
+
+    pub(crate) fn set_net_label(&self, index: u32, label: Cow<'static, str>) {
+        self.net_labels.borrow_mut().insert(index, label);
     }
 
     /// Appends one node with `N` operands: the single entry point of recording

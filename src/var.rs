@@ -85,6 +85,33 @@ impl<'t> Var<'t> {
         self
     }
 
+    /// Labels the weighted sum `net = Σ wᵢ·xᵢ + b` inside a fused neuron
+    /// ([`Var::neuron`], [`Var::layer`]), which has no node of its own: the
+    /// explanations then show the neuron as `out = σ(net)`, `net = Σ w·x + b`, with
+    /// this name. Label the neuron's output itself with [`named`](Var::named).
+    ///
+    /// # Panics
+    /// If this node is not a fused neuron ([`Op::is_neuron`](crate::Op::is_neuron)).
+    ///
+    /// ```
+    /// use chainrule::{Activation, Tape, Var};
+    /// let tape = Tape::new();
+    /// let w = tape.vars(&[0.40, 0.45]);
+    /// let h = tape.vars(&[0.593269992, 0.596884378]);
+    /// let b = tape.var(0.60);
+    /// let out = Var::neuron(&w, &h, b, Activation::Sigmoid).named("out_o1").named_net("net_o1");
+    /// assert_eq!(tape.net_label(out.index()).as_deref(), Some("net_o1"));
+    /// ```
+    #[track_caller]
+    pub fn named_net(self, label: impl Into<Cow<'static, str>>) -> Self {
+        let op = self.tape.op(self.index as usize);
+        if !op.is_neuron() {
+            not_a_neuron(self.index, op);
+        }
+        self.tape.set_net_label(self.index, label.into());
+        self
+    }
+
     /// Back-propagates from this variable: one reverse sweep over the nodes recorded
     /// up to it, returning ∂self/∂node for every node.
     ///
@@ -111,6 +138,15 @@ impl<'t> Var<'t> {
             different_tapes(self.index, other.index);
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn not_a_neuron(index: u32, op: crate::Op) -> ! {
+    panic!(
+        "chainrule: named_net labels the weighted sum of a fused neuron, but node #{index} is {op}"
+    )
 }
 
 #[cold]
