@@ -381,7 +381,8 @@ impl Careful {
         let op = rec.ops()[node];
         let last = rec.edges(node).last().map_or(0.0, |(_, partial)| partial);
         for (operand, partial) in rec.edges(node) {
-            adjoints[operand as usize] += contribution(adjoint, partial, is_masked(op, partial, last));
+            adjoints[operand as usize] +=
+                contribution(adjoint, partial, is_masked(op, partial, last));
         }
     }
 }

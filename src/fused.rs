@@ -374,8 +374,10 @@ impl<'t> Var<'t> {
         let Some(&first) = params.first() else {
             return; // no outputs
         };
-        for x in inputs {
-            first.same_tape(*x);
+        // Every operand is checked before the first neuron is recorded: a bad
+        // one panics with the tape as it was.
+        for v in inputs.iter().chain(params) {
+            first.same_tape(*v);
         }
         let input_run = if n >= MIN_RUN {
             consecutive(inputs)

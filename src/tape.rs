@@ -197,8 +197,9 @@ impl fmt::Display for Op {
 /// count what is recorded: appending a node is a few bounds-checked stores, with
 /// no per-array length or capacity bookkeeping. Edges of node `i` are
 /// `edge_starts[i]..edge_starts[i + 1]` (the last node's run ends at `edge_len`).
-#[derive(Default)]
 pub(crate) struct Recording {
+    /// The most nodes this recording may hold (at most [`MAX_NODES`]).
+    max_nodes: usize,
     len: usize,
     edge_len: usize,
     values: Vec<f64>,
@@ -211,6 +212,9 @@ pub(crate) struct Recording {
     runs: Vec<NeuronRun>,
     /// Edges of the neurons in `runs`.
     run_edges: usize,
+    /// The bytes the allocator refused at the last failed growth, if it was the
+    /// allocator (not the limit) that made it fail.
+    refused: Option<usize>,
 }
 
 /// A fused neuron `a = f(((w₀·x₀ + w₁·x₁) + …) + b)` whose weights are the
@@ -271,9 +275,45 @@ impl NeuronRun {
     }
 }
 
-/// Node and edge indices are `u32`.
-const MAX_NODES: usize = u32::MAX as usize;
+/// Node and edge indices are `u32`: at most `u32::MAX` nodes (indices
+/// `0..u32::MAX`, so `u32::MAX` itself is free to mean "full") and edges.
+pub(crate) const MAX_NODES: usize = u32::MAX as usize;
 const MAX_EDGES: usize = u32::MAX as usize;
+/// What the pushes return when the node or edge limit would be passed: never a
+/// node index (indices are below `MAX_NODES`). The caller panics, outside the
+/// arena cell.
+pub(crate) const FULL: u32 = u32::MAX;
+/// Bytes per node slot (value, op, edge start) and per edge slot (operand,
+/// partial).
+const NODE_BYTES: usize = std::mem::size_of::<f64>() + std::mem::size_of::<Op>() + 4;
+const EDGE_BYTES: usize = 4 + std::mem::size_of::<f64>();
+
+/// Why the arena could not grow.
+#[derive(Debug)]
+pub(crate) enum Full {
+    /// The node or edge limit would be passed.
+    Limit,
+    /// The allocator refused this many bytes (nothing was changed).
+    Memory(usize),
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Recording {
+            max_nodes: MAX_NODES,
+            len: 0,
+            edge_len: 0,
+            values: Vec::new(),
+            ops: Vec::new(),
+            edge_starts: Vec::new(),
+            operands: Vec::new(),
+            partials: Vec::new(),
+            runs: Vec::new(),
+            run_edges: 0,
+            refused: None,
+        }
+    }
+}
 /// The first allocation, in nodes.
 const MIN_CAPACITY: usize = 64;
 
@@ -282,6 +322,11 @@ impl Recording {
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The most nodes this recording may hold.
+    pub(crate) fn max_nodes(&self) -> usize {
+        self.max_nodes
     }
 
     /// Edges recorded, stored or not.
@@ -428,10 +473,13 @@ impl Recording {
         }
     }
 
-    /// Appends one leaf per value; returns the first leaf's index.
+    /// Appends one leaf per value; returns the first leaf's index, or [`FULL`]
+    /// (recording nothing) if they would pass the node limit.
     #[inline]
     pub(crate) fn push_leaves(&mut self, values: &[f64]) -> u32 {
-        self.reserve(values.len(), 0);
+        if self.reserve(values.len(), 0).is_err() {
+            return FULL;
+        }
         let (first, e) = (self.len, self.edge_len);
         let end = first + values.len();
         // One loop over the three arrays (no memcpy/memset calls for a few leaves).
@@ -457,7 +505,6 @@ impl Recording {
         operands: &[u32],
         partials: &[f64],
     ) -> u32 {
-        self.reserve(1, operands.len());
         let k = operands.len();
         self.push_with(op, value, k, |o, p| {
             o.copy_from_slice(operands);
@@ -466,7 +513,8 @@ impl Recording {
     }
 
     /// Appends a node with `k` operands, written by `fill` into the node's edge
-    /// slots (operands, partials).
+    /// slots (operands, partials); returns its index, or [`FULL`] (recording
+    /// nothing) if it would pass the node or edge limit.
     #[inline(always)]
     pub(crate) fn push_with(
         &mut self,
@@ -475,7 +523,9 @@ impl Recording {
         k: usize,
         fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
-        self.reserve(1, k);
+        if self.reserve(1, k).is_err() {
+            return FULL;
+        }
         let (i, e) = (self.len, self.edge_len);
         self.values[i] = value;
         self.ops[i] = op;
@@ -489,51 +539,120 @@ impl Recording {
     /// Appends a [`NeuronRun`] (its `node` field is set here).
     #[inline(always)]
     pub(crate) fn push_neuron_run(&mut self, op: Op, value: f64, run: NeuronRun) -> u32 {
+        // The run's edges count against the edge limit too (the graph view numbers
+        // every edge with a u32).
+        if self.edge_count().saturating_add(run.edge_count()) > MAX_EDGES {
+            return FULL;
+        }
         let index = self.push(op, value, [], []);
+        if index == FULL {
+            return FULL;
+        }
         self.runs.push(NeuronRun { node: index, ..run });
         self.run_edges += run.edge_count();
         index
     }
 
     /// Makes room for `nodes` more nodes and `edges` more edges, growing each
-    /// array group at least geometrically.
+    /// array group at least geometrically; `Err` (changing nothing) if that
+    /// would pass the node or edge limit. It never panics: it runs inside the
+    /// arena cell. (An allocation failure aborts the process, as `Vec` does.)
     #[inline]
-    pub(crate) fn reserve(&mut self, nodes: usize, edges: usize) {
+    pub(crate) fn reserve(&mut self, nodes: usize, edges: usize) -> Result<(), Full> {
         let need_nodes = self.len.saturating_add(nodes);
         let need_edges = self.edge_len.saturating_add(edges);
         if need_nodes > self.values.len() || need_edges > self.operands.len() {
-            self.grow(need_nodes, need_edges);
+            self.grow(need_nodes, need_edges)
+        } else {
+            Ok(())
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, need_nodes: usize, need_edges: usize) {
-        if need_nodes > MAX_NODES || need_edges > MAX_EDGES {
-            capacity_exceeded();
+    fn grow(&mut self, need_nodes: usize, need_edges: usize) -> Result<(), Full> {
+        if need_nodes > self.max_nodes || need_edges.saturating_add(self.run_edges) > MAX_EDGES {
+            self.refused = None;
+            return Err(Full::Limit);
         }
-        if need_nodes > self.values.len() {
-            let cap = (2 * self.values.len())
+        let node_cap = if need_nodes > self.values.len() {
+            (2 * self.values.len())
                 .max(MIN_CAPACITY)
-                .clamp(need_nodes, MAX_NODES);
-            self.values.resize(cap, 0.0);
-            self.ops.resize(cap, Op::Leaf);
-            self.edge_starts.resize(cap, 0);
-        }
-        if need_edges > self.operands.len() {
-            let cap = (2 * self.operands.len())
+                .clamp(need_nodes, self.max_nodes)
+        } else {
+            self.values.len()
+        };
+        let edge_cap = if need_edges > self.operands.len() {
+            (2 * self.operands.len())
                 .max(2 * MIN_CAPACITY)
-                .clamp(need_edges, MAX_EDGES);
-            self.operands.resize(cap, 0);
-            self.partials.resize(cap, 0.0);
+                .clamp(need_edges, MAX_EDGES)
+        } else {
+            self.operands.len()
+        };
+        // Ask the allocator for every array first (`try_reserve` neither aborts nor
+        // panics), so a refusal changes nothing and is reported as an error.
+        let reserved = (|| {
+            let more_nodes = node_cap - self.values.len();
+            let more_edges = edge_cap - self.operands.len();
+            self.values.try_reserve_exact(more_nodes)?;
+            self.ops.try_reserve_exact(more_nodes)?;
+            self.edge_starts.try_reserve_exact(more_nodes)?;
+            self.operands.try_reserve_exact(more_edges)?;
+            self.partials.try_reserve_exact(more_edges)
+        })();
+        if reserved.is_err() {
+            self.values.shrink_to(self.values.len());
+            self.ops.shrink_to(self.ops.len());
+            self.edge_starts.shrink_to(self.edge_starts.len());
+            self.operands.shrink_to(self.operands.len());
+            self.partials.shrink_to(self.partials.len());
+            let bytes = node_cap
+                .saturating_mul(NODE_BYTES)
+                .saturating_add(edge_cap.saturating_mul(EDGE_BYTES));
+            self.refused = Some(bytes);
+            return Err(Full::Memory(bytes));
         }
+        self.values.resize(node_cap, 0.0);
+        self.ops.resize(node_cap, Op::Leaf);
+        self.edge_starts.resize(node_cap, 0);
+        self.operands.resize(edge_cap, 0);
+        self.partials.resize(edge_cap, 0.0);
+        Ok(())
     }
 }
 
+/// Panics for a `reserve` past the limit, before the arena cell is entered.
 #[cold]
 #[inline(never)]
-fn capacity_exceeded() -> ! {
-    panic!("chainrule: the tape is full (node and edge indices are u32: at most 4,294,967,295 of each)")
+#[track_caller]
+fn reserve_past_limit(nodes: usize, len: usize, max_nodes: usize) -> ! {
+    panic!(
+        "chainrule: reserve({nodes}) asks for room past the tape's limit: it holds {len} \
+         nodes and can hold at most {max_nodes} (indices are u32)"
+    )
+}
+
+/// Panics for an allocation the allocator refused, after the arena cell has been
+/// left.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn out_of_memory(bytes: usize, nodes: usize) -> ! {
+    panic!(
+        "chainrule: could not allocate {bytes} bytes for a tape of {nodes} nodes \
+         (and room for twice as many edges); ask for fewer nodes"
+    )
+}
+
+/// Panics for a push past the limit, after the arena cell has been left.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn tape_full(max_nodes: usize) -> ! {
+    panic!(
+        "chainrule: the tape is full: it holds at most {max_nodes} nodes and {MAX_EDGES} edges \
+         (indices are u32); clear it, or split the computation over several tapes"
+    )
 }
 
 /// A recording of every operation of a forward pass, ready to be swept backwards.
@@ -596,26 +715,90 @@ impl Tape {
     /// An empty tape with room for `nodes` nodes (and twice as many edges) before it
     /// allocates.
     ///
+    /// # Panics
+    /// If `nodes` is more than a tape can hold (`u32::MAX` nodes; see
+    /// [`Tape::max_nodes`]). An allocation failure aborts the process, as for a
+    /// `Vec`.
+    ///
     /// ```
     /// let tape = chainrule::Tape::with_capacity(1_000);
     /// assert!(tape.capacity() >= 1_000);
     /// ```
+    #[track_caller]
     pub fn with_capacity(nodes: usize) -> Self {
         let tape = Self::new();
         tape.reserve(nodes);
         tape
     }
 
-    /// Makes room for `nodes` more nodes (and twice as many edges).
+    /// An empty tape that holds at most `max_nodes` nodes: recording one more
+    /// panics ("the tape is full") instead of growing. For a hard memory bound,
+    /// and to test what happens at the limit without 4 billion nodes.
+    ///
+    /// # Panics
+    /// If `max_nodes` is more than `u32::MAX` (node indices are `u32`).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::with_max_nodes(2);
+    /// let x = tape.var(1.0);
+    /// let _y = x * 2.0;
+    /// let full = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x * 3.0));
+    /// assert!(full.is_err());
+    /// assert_eq!(tape.len(), 2); // nothing was recorded by the failed push
+    /// ```
+    #[track_caller]
+    pub fn with_max_nodes(max_nodes: usize) -> Self {
+        if max_nodes > MAX_NODES {
+            panic!(
+                "chainrule: Tape::with_max_nodes({max_nodes}) is past the most any tape \
+                 holds, {MAX_NODES} nodes (indices are u32)"
+            );
+        }
+        let mut tape = Self::new();
+        tape.recording.get_mut().max_nodes = max_nodes;
+        tape
+    }
+
+    /// The most nodes this tape can hold: `u32::MAX` unless made with
+    /// [`Tape::with_max_nodes`].
+    ///
+    /// ```
+    /// assert_eq!(chainrule::Tape::new().max_nodes(), u32::MAX as usize);
+    /// ```
+    pub fn max_nodes(&self) -> usize {
+        self.recording.read(|rec| rec.max_nodes())
+    }
+
+    /// Makes room for `nodes` more nodes (and twice as many edges, as far as the
+    /// edge limit allows).
+    ///
+    /// # Panics
+    /// If the nodes recorded plus `nodes` would pass [`Tape::max_nodes`]. Nothing
+    /// is recorded or allocated then.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// tape.reserve(64);
     /// assert!(tape.capacity() >= 64);
     /// ```
+    #[track_caller]
     pub fn reserve(&self, nodes: usize) {
-        self.recording
-            .write(|rec| rec.reserve(nodes, nodes.saturating_mul(2)));
+        // Every check is made here, before entering the arena cell, and the panic
+        // comes after leaving it (see `arena_cell`).
+        let (len, edges, max_nodes) = self
+            .recording
+            .read(|rec| (rec.len(), rec.edge_count(), rec.max_nodes()));
+        if len.checked_add(nodes).is_none_or(|need| need > max_nodes) {
+            reserve_past_limit(nodes, len, max_nodes);
+        }
+        // Room for edges is a guess (two per node): never more than the limit.
+        let edge_room = MAX_EDGES - edges.min(MAX_EDGES);
+        let more_edges = nodes.saturating_mul(2).min(edge_room);
+        match self.recording.write(|rec| rec.reserve(nodes, more_edges)) {
+            Ok(()) => {}
+            Err(Full::Limit) => tape_full(max_nodes),
+            Err(Full::Memory(bytes)) => out_of_memory(bytes, len + nodes),
+        }
     }
 
     /// How many nodes the tape holds without allocating.
@@ -813,8 +996,12 @@ impl Tape {
     /// Appends one leaf per value, with a single capacity check; returns the first
     /// index.
     #[inline(always)]
+    #[track_caller]
     fn push_leaves(&self, values: &[f64]) -> u32 {
         let first = self.recording.write(|rec| rec.push_leaves(values));
+        if first == FULL {
+            self.full();
+        }
         if self.detect_anomalies.get() {
             for k in 0..values.len() as u32 {
                 self.check_anomaly(first + k);
@@ -826,15 +1013,20 @@ impl Tape {
     /// The value of node `index`.
     ///
     /// # Panics
-    /// If `index >= self.len()`.
+    /// If `index >= self.len()` (no such node, or it was forgotten by
+    /// [`clear`](Tape::clear)).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// let y = tape.var(3.0).square();
     /// assert_eq!(tape.value(y.index()), 9.0);
     /// ```
+    #[track_caller]
     pub fn value(&self, index: usize) -> f64 {
-        self.recording.read(|rec| rec.values()[index])
+        match self.recording.read(|rec| rec.values().get(index).copied()) {
+            Some(value) => value,
+            None => self.no_node(index),
+        }
     }
 
     /// The op of node `index`.
@@ -848,8 +1040,12 @@ impl Tape {
     /// let y = tape.var(3.0).sigmoid();
     /// assert_eq!(tape.op(y.index()), Op::Sigmoid);
     /// ```
+    #[track_caller]
     pub fn op(&self, index: usize) -> Op {
-        self.recording.read(|rec| rec.ops()[index])
+        match self.recording.read(|rec| rec.ops().get(index).copied()) {
+            Some(op) => op,
+            None => self.no_node(index),
+        }
     }
 
     /// The operands of node `index` with their local partial derivatives
@@ -865,14 +1061,46 @@ impl Tape {
     /// let y = a * b;
     /// assert_eq!(tape.edges(y.index()), vec![(a.index(), 5.0), (b.index(), 2.0)]);
     /// ```
+    #[track_caller]
     pub fn edges(&self, index: usize) -> Vec<(usize, f64)> {
-        self.recording.read(|rec| {
-            assert!(
-                index < rec.len(),
-                "chainrule: no node #{index} on this tape"
-            );
-            rec.edges(index).map(|(o, p)| (o as usize, p)).collect()
-        })
+        let edges = self.recording.read(|rec| {
+            (index < rec.len()).then(|| rec.edges(index).map(|(o, p)| (o as usize, p)).collect())
+        });
+        match edges {
+            Some(edges) => edges,
+            None => self.no_node(index),
+        }
+    }
+
+    /// Panics for a node index past the end, after the arena cell has been left.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn no_node(&self, index: usize) -> ! {
+        let len = self.len();
+        panic!(
+            "chainrule: no node #{index} on this tape: it holds {len} nodes (#0 to #{}){}",
+            len.saturating_sub(1),
+            if len == 0 {
+                "; a cleared tape forgets every node"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// Panics for a push past the limit.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn full(&self) -> ! {
+        let (len, refused, max_nodes) = self
+            .recording
+            .read(|rec| (rec.len(), rec.refused, rec.max_nodes()));
+        match refused {
+            Some(bytes) => out_of_memory(bytes, len + 1),
+            None => tape_full(max_nodes),
+        }
     }
 
     /// The label of node `index`, if one was given with [`Var::named`].
@@ -979,8 +1207,14 @@ impl Tape {
         index
     }
 
+    /// After leaving the arena cell: the panic for a full tape, and the anomaly
+    /// check.
     #[inline(always)]
+    #[track_caller]
     fn after_push(&self, index: u32) {
+        if index == FULL {
+            self.full();
+        }
         if self.detect_anomalies.get() {
             self.check_anomaly(index);
         }
@@ -1012,18 +1246,38 @@ impl fmt::Debug for Tape {
 /// 2. The reference made in `read` or `write` is handed to `f` and lives only for
 ///    that call: `f` is generic over the reference's lifetime and returns an `R`
 ///    chosen independently of it, so it can neither return nor store the reference.
-/// 3. So a second reference to the value can only come from a call made while `f`
-///    runs: `get_mut` needs `&mut self`, impossible while `&self` is borrowed for
-///    the call; which leaves `f` itself calling `read`/`write` on the same cell.
-///    The type is private to the crate, and every `f` in it only touches the
-///    `Recording` it is given and plain data it captured (indices and values, never
-///    a `Tape` method). Debug builds check this at run time: re-entering panics, and
-///    the whole test suite runs with debug assertions.
+/// 3. So a second reference to the value can only come from code that runs while
+///    `f` runs. `get_mut` needs `&mut self`, impossible while `&self` is borrowed
+///    for the call. That leaves code reached from inside `f`, in three ways:
+///    - `f` calls `read`/`write` itself. The type is private to the crate, and
+///      every `f` in it only touches the `Recording` it is given and plain data it
+///      captured (indices, values, slices of `Var`s: never a `Tape` method, never a
+///      user closure).
+///    - `f` panics: the panic hook runs *before* unwinding, while the reference is
+///      still live, and a user's hook may use the same tape (a thread-local one).
+///      So **no panic starts inside `f`**: every index, size and limit is checked
+///      before entering or reported out of the closure as a value (`Option`,
+///      `Result`, the [`FULL`] index), and the panic is raised after the call has
+///      returned: `Tape::value`, `op`, `edges` (a bad index), `reserve` and
+///      `with_capacity` (past the limit), every push (a full tape). What remains
+///      inside are indexing operations whose bounds hold by construction (an
+///      operand's index is below its node's, the edge ranges lie within the arrays
+///      after `reserve` succeeded), and allocation, whose failure aborts rather
+///      than unwinds (`Vec`'s `handle_alloc_error`): no hook runs then.
+///    - unwinding through `f` from a panic elsewhere: impossible, `f` calls nothing
+///      that could panic but the above.
+///
+///    Debug builds also check the rule at run time: re-entering panics (before
+///    any second reference exists), and the whole test suite runs with debug
+///    assertions.
 ///
 /// `tests/arena.rs` exercises every path through the cell (pushes, growth, reads,
-/// clear, sweeps, the graph view, a panic inside `write`); run it under Miri where
-/// Miri is installed (`cargo +nightly miri test --test arena`; `.ci/run` does when
-/// it can).
+/// clear, sweeps, the graph view); `tests/arena_hooks.rs` installs a panic hook
+/// that records on and reads the very tape whose method panics (`value`, `op`,
+/// `edges` out of range, `reserve`/`with_capacity` past the limit, a push past
+/// [`Tape::with_max_nodes`]) and checks that the process neither aborts nor loses
+/// a node. Run them under Miri where Miri is installed (`cargo +nightly miri test
+/// --test arena --test arena_hooks`; `.ci/run` does when it can).
 mod arena_cell {
     #![allow(unsafe_code)]
 

@@ -123,7 +123,12 @@ fn a_relu_neuron_below_zero_feeding_sqrt_gives_zero_to_every_operand() {
         assert_eq!(out.value(), 0.0);
         let g = out.sqrt().backward();
         for v in w.iter().chain(&x).chain([&b]) {
-            assert_eq!(g[*v], 0.0, "consecutive = {consecutive}, node #{}", v.index());
+            assert_eq!(
+                g[*v],
+                0.0,
+                "consecutive = {consecutive}, node #{}",
+                v.index()
+            );
         }
         same_as_textbook(&g);
     }

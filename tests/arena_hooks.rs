@@ -1,0 +1,134 @@
+//! A panic hook that touches the tape while a tape method panics must find the
+//! arena free: no panic starts inside the arena cell (the crate's only `unsafe`
+//! code), so the hook can never re-enter it. Before that rule, a debug build
+//! aborted here ("the tape's arena was re-entered", then "panicked while
+//! processing panic") and a release build let two references to the arena overlap.
+//!
+//! The hook is process-wide, so this file is its own test binary and its cases run
+//! one after another in one test.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, catch_unwind, AssertUnwindSafe};
+
+use chainrule::Tape;
+
+thread_local! {
+    /// The tape the hook records on: the one the failing call is made on.
+    static TAPE: Tape = Tape::with_max_nodes(1_000);
+    /// What the hook saw of the tape, one entry per panic.
+    static SEEN: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Whether the hook should record (off when the tape is full on purpose).
+    static RECORD: Cell<bool> = const { Cell::new(true) };
+}
+
+fn install_hook() {
+    panic::set_hook(Box::new(|_| {
+        // `try_with`: the hook may run during thread teardown.
+        let _ = TAPE.try_with(|tape| {
+            if RECORD.with(Cell::get) {
+                let x = tape.var(1.0); // a write into the arena, from the hook
+                let _ = x * 2.0;
+            }
+            let len = tape.len();
+            if len > 0 {
+                let _ = tape.value(len - 1); // a read
+                let _ = tape.edges(len - 1);
+            }
+            SEEN.with(|seen| seen.borrow_mut().push(len));
+        });
+    }));
+}
+
+/// Runs `f`, which must panic, and returns the message; the hook must have run
+/// once, leaving the tape consistent.
+fn panics_with_hook(what: &str, f: impl FnOnce()) -> String {
+    let seen_before = SEEN.with(|s| s.borrow().len());
+    let len_before = TAPE.with(Tape::len);
+    let result = catch_unwind(AssertUnwindSafe(f));
+    let message = match result {
+        Ok(()) => panic!("{what}: expected a panic"),
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
+    };
+    assert_eq!(
+        SEEN.with(|s| s.borrow().len()),
+        seen_before + 1,
+        "{what}: the hook ran once"
+    );
+    let recorded = if RECORD.with(Cell::get) { 2 } else { 0 };
+    TAPE.with(|tape| {
+        assert_eq!(
+            tape.len(),
+            len_before + recorded,
+            "{what}: the hook's nodes are on the tape"
+        );
+        // The tape still works: record and sweep.
+        if RECORD.with(Cell::get) {
+            let y = tape.var(3.0);
+            let z = y * y;
+            assert_eq!(z.backward()[y], 6.0, "{what}");
+        }
+    });
+    message
+}
+
+#[test]
+fn a_panic_hook_that_touches_the_tape_finds_the_arena_free() {
+    install_hook();
+
+    let message = panics_with_hook("value", || {
+        TAPE.with(|t| {
+            let _ = t.value(999);
+        })
+    });
+    assert!(message.contains("no node #999"), "{message}");
+
+    let message = panics_with_hook("op", || {
+        TAPE.with(|t| {
+            let _ = t.op(5_000);
+        })
+    });
+    assert!(message.contains("no node #5000"), "{message}");
+
+    let message = panics_with_hook("edges", || {
+        TAPE.with(|t| {
+            let _ = t.edges(usize::MAX);
+        })
+    });
+    assert!(message.contains("no node"), "{message}");
+
+    let message = panics_with_hook("reserve", || TAPE.with(|t| t.reserve(usize::MAX)));
+    assert!(message.contains("reserve("), "{message}");
+
+    let message = panics_with_hook("with_capacity", || {
+        let _ = Tape::with_capacity(usize::MAX);
+    });
+    assert!(message.contains("past the tape's limit"), "{message}");
+
+    // Fill the tape to its limit; the push that passes it panics after leaving
+    // the arena, and the hook (which now only reads) sees every node intact.
+    TAPE.with(|t| {
+        while t.len() < t.max_nodes() {
+            let _ = t.var(0.5);
+        }
+    });
+    RECORD.with(|r| r.set(false));
+    let message = panics_with_hook("push past the limit", || {
+        TAPE.with(|t| {
+            let _ = t.var(1.0);
+        })
+    });
+    assert!(message.contains("the tape is full"), "{message}");
+    let message = panics_with_hook("leaves past the limit", || {
+        TAPE.with(|t| {
+            let _ = t.vars(&[1.0, 2.0]);
+        })
+    });
+    assert!(message.contains("the tape is full"), "{message}");
+    TAPE.with(|t| assert_eq!(t.len(), 1_000));
+
+    let _ = panic::take_hook();
+}

@@ -1,0 +1,141 @@
+//! Bad input gets a clear panic that names the caller's mistake, and leaves the
+//! tape as it was.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chainrule::{Activation, Tape, Var};
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_layer_with_a_bad_operand_records_nothing() {
+    let tape = Tape::new();
+    let other = Tape::new();
+    let x = tape.vars(&[0.5, -1.0]);
+    let mut params = tape.vars(&[0.1, 0.2, 0.0, 0.3, 0.4, 0.0]);
+    params[5] = other.var(0.0); // the second neuron's bias, on another tape
+    let before = tape.len();
+    let mut out = [x[0]; 2];
+    let message = panic_message(|| Var::layer(&params, &x, Activation::Tanh, &mut out));
+    assert!(message.contains("two different tapes"), "{message}");
+    assert_eq!(
+        tape.len(),
+        before,
+        "the first neuron must not have been recorded"
+    );
+}
+
+#[test]
+fn a_sum_with_a_bad_operand_records_nothing() {
+    let tape = Tape::new();
+    let other = Tape::new();
+    let a = tape.var(1.0);
+    let b = tape.var(2.0);
+    let c = other.var(3.0);
+    let before = tape.len();
+    let message = panic_message(|| {
+        let _: Var = [a, b, c].into_iter().sum();
+    });
+    assert!(message.contains("two different tapes"), "{message}");
+    assert_eq!(tape.len(), before);
+}
+
+#[test]
+fn value_after_clear_says_the_tape_was_cleared() {
+    let mut tape = Tape::new();
+    let index = tape.var(1.0).index();
+    tape.clear();
+    let message = panic_message(|| {
+        let _ = tape.value(index);
+    });
+    assert!(message.contains("no node #0"), "{message}");
+    assert!(message.contains("cleared tape"), "{message}");
+}
+
+#[test]
+fn an_index_past_the_end_names_the_range() {
+    let tape = Tape::new();
+    let _ = tape.vars(&[1.0, 2.0, 3.0]);
+    let message = panic_message(|| {
+        let _ = tape.op(7);
+    });
+    assert!(
+        message.contains("no node #7") && message.contains("#0 to #2"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_node_limit_is_a_clear_panic_and_loses_nothing() {
+    // The u32 limit, lowered: the same check, without 4 billion nodes.
+    let tape = Tape::with_max_nodes(100);
+    let x = tape.var(1.0);
+    let mut y = x;
+    for _ in 0..99 {
+        y = y * 1.5;
+    }
+    assert_eq!(tape.len(), 100);
+    let message = panic_message(|| {
+        let _ = y + 1.0;
+    });
+    assert!(
+        message.contains("the tape is full") && message.contains("100 nodes"),
+        "{message}"
+    );
+    assert_eq!(tape.len(), 100);
+    // Every node recorded before is intact and sweeps.
+    assert_eq!(y.backward()[x], 1.5f64.powi(99));
+    let message = panic_message(|| tape.reserve(1));
+    assert!(
+        message.contains("reserve(1)") && message.contains("at most 100"),
+        "{message}"
+    );
+    let message = panic_message(|| {
+        let _ = Tape::with_max_nodes(usize::MAX);
+    });
+    assert!(message.contains("with_max_nodes"), "{message}");
+}
+
+#[test]
+fn with_capacity_past_the_limit_says_so() {
+    let message = panic_message(|| {
+        let _ = Tape::with_capacity(usize::MAX);
+    });
+    assert!(message.contains("past the tape's limit"), "{message}");
+    assert!(!message.contains("is full"), "{message}");
+}
+
+/// 2^31 nodes is within the u32 limit: the request is for memory (about 76 GB with
+/// its edges), and what fails is the allocation. That is a clear panic, not "the
+/// tape is full" and not an abort. Only run where the kernel refuses such an
+/// allocation outright (heuristic overcommit and less than 64 GB of memory), so the
+/// test never makes a big machine touch 76 GB.
+#[test]
+fn with_capacity_too_large_for_memory_says_so() {
+    let heuristic = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
+        .is_ok_and(|mode| mode.trim() == "0");
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u64::MAX);
+    if !heuristic || mem_kb > 64 << 20 {
+        eprintln!("skipped: this machine might grant 76 GB");
+        return;
+    }
+    let message = panic_message(|| {
+        let _ = Tape::with_capacity(1 << 31);
+    });
+    assert!(message.contains("could not allocate"), "{message}");
+    assert!(!message.contains("is full"), "{message}");
+}
