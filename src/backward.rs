@@ -302,6 +302,8 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
     // Which nodes lie on a path from the output: computed only if a node with a
     // zero adjoint and a non-finite partial is met (see `Careful`).
     let mut careful = Careful::default();
+    // Without a non-finite partial on the tape, a zero adjoint passes nothing on.
+    let zero_needs_care = rec.has_non_finite_partial();
     for node in (0..n).rev() {
         let start = starts[node] as usize;
         let below = node.wrapping_sub(1);
@@ -310,12 +312,17 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
                 next_run = rest.last().map_or(usize::MAX, |r| r.node as usize);
-                if is_ordinary(adjoint) && !run.masked {
+                if run.masked {
+                    // A relu neuron with z ≤ 0: exactly 0 to every operand,
+                    // whatever the adjoint.
+                } else if is_ordinary(adjoint) {
                     // `carried` is still what memory holds; a run may add to the
                     // node below, so it is read back after.
                     sweep_neuron_run(run, adjoint, values, adjoints);
                     carried = adjoints[below];
-                } else if !is_ordinary(adjoint) {
+                } else if adjoint != 0.0 {
+                    // An infinite or NaN adjoint. (A run's partials are finite, so
+                    // a zero adjoint passes nothing on.)
                     if node > 0 {
                         adjoints[below] = carried;
                     }
@@ -334,8 +341,9 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
                     adjoints[operand] += adjoint * partial;
                 }
             }
-        } else if start < end {
-            // A zero, infinite or NaN adjoint: the policy's cases, off the hot path.
+        } else if start < end && (adjoint != 0.0 || zero_needs_care) {
+            // An infinite or NaN adjoint, or a zero one on a tape with a
+            // non-finite partial: the policy's cases, off the hot path.
             adjoints[below] = carried;
             careful.node(rec, node, adjoint, adjoints);
             carried = adjoints[below];

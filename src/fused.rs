@@ -144,7 +144,9 @@ fn record_neuron<'t>(
     // 0 · value (which an infinite value would make NaN).
     let masked_neuron = activation == Activation::Relu && da == 0.0;
     let tape = bias.tape;
-    let runs = if n >= MIN_RUN {
+    // A run needs a finite z: then every partial a′(z)·value is finite (see
+    // `Recording::push_neuron_run`).
+    let runs = if n >= MIN_RUN && z.is_finite() {
         let input_run = match inputs_checked {
             InputCheck::Each => consecutive(inputs),
             InputCheck::Done(run) => run,

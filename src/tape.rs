@@ -215,6 +215,10 @@ pub(crate) struct Recording {
     /// The bytes the allocator refused at the last failed growth, if it was the
     /// allocator (not the limit) that made it fail.
     refused: Option<usize>,
+    /// Whether any local partial recorded is NaN or infinite. Without one, a node
+    /// whose adjoint is zero passes nothing on (0 · finite changes no sum), and the
+    /// sweep skips it with one test.
+    non_finite_partial: bool,
 }
 
 /// A fused neuron `a = f(((w₀·x₀ + w₁·x₁) + …) + b)` whose weights are the
@@ -311,6 +315,7 @@ impl Default for Recording {
             runs: Vec::new(),
             run_edges: 0,
             refused: None,
+            non_finite_partial: false,
         }
     }
 }
@@ -412,8 +417,15 @@ impl Recording {
         !self.values[i].is_finite() || self.edges(i).any(|(_, p)| !p.is_finite())
     }
 
+    /// Whether any local partial recorded is NaN or infinite.
+    #[inline(always)]
+    pub(crate) fn has_non_finite_partial(&self) -> bool {
+        self.non_finite_partial
+    }
+
     /// Forgets every node, keeping the memory.
     pub(crate) fn clear(&mut self) {
+        self.non_finite_partial = false;
         self.len = 0;
         self.edge_len = 0;
         self.runs.clear();
@@ -465,6 +477,7 @@ impl Recording {
             *s = e as u32;
             dst_operands.copy_from_slice(&operands);
             dst_partials.copy_from_slice(&partials);
+            self.non_finite_partial |= any_non_finite(&partials);
             self.len = i + 1;
             self.edge_len = e + N;
             i as u32
@@ -531,6 +544,7 @@ impl Recording {
         self.ops[i] = op;
         self.edge_starts[i] = e as u32;
         fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
+        self.non_finite_partial |= any_non_finite(&self.partials[e..e + k]);
         self.len = i + 1;
         self.edge_len = e + k;
         i as u32
@@ -538,6 +552,10 @@ impl Recording {
 
     /// Appends a [`NeuronRun`] (its `node` field is set here).
     #[inline(always)]
+    ///
+    /// The caller records a run only for a finite weighted sum z, so that every
+    /// partial a′(z)·value is finite: z finite means every wₖ·xₖ is, so every wₖ
+    /// and xₖ is, and |a′(z)| ≤ 1 for the activations fused.
     pub(crate) fn push_neuron_run(&mut self, op: Op, value: f64, run: NeuronRun) -> u32 {
         // The run's edges count against the edge limit too (the graph view numbers
         // every edge with a u32).
@@ -619,6 +637,12 @@ impl Recording {
         self.partials.resize(edge_cap, 0.0);
         Ok(())
     }
+}
+
+/// Whether any of `partials` is NaN or infinite, without a branch per partial.
+#[inline(always)]
+fn any_non_finite(partials: &[f64]) -> bool {
+    partials.iter().fold(false, |any, p| any | !p.is_finite())
 }
 
 /// Panics for a `reserve` past the limit, before the arena cell is entered.
