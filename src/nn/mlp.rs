@@ -714,9 +714,8 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// ```
     #[track_caller]
     pub fn add_gradient_to(&self, gradients: &Gradients<'t>, sum: &mut [f64]) {
-        assert_eq!(
-            sum.len(),
-            self.trainable.len(),
+        assert!(
+            sum.len() == self.trainable.len(),
             "chainrule: add_gradient_to was given a buffer of {} values for {} parameters",
             sum.len(),
             self.trainable.len()
