@@ -1,18 +1,29 @@
-//! The classic step-by-step backpropagation example, reproduced with a tape.
+//! Matt Mazur, "A Step by Step Backpropagation Example" (2015,
+//! <https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/>),
+//! reproduced with a tape.
 //!
 //! A 2-2-2 network with sigmoid neurons learns to map the inputs (0.05, 0.10) to
 //! the targets (0.01, 0.99). We follow the article: the forward pass neuron by
 //! neuron, the total error, the backward pass for every weight (each gradient
-//! explained path by path by the chain rule), a check against the gradients
-//! derived by hand, the first update, then 10,000 steps of training. Last, the
-//! computation graph is written as a Graphviz file.
+//! written out path by path by the chain rule, from the tape's own
+//! [`Explanation`]s), a check against the gradients derived by hand, the first
+//! update, then 10,000 steps of training, done both as the article's figures
+//! imply and as a simultaneous gradient step. Every figure the article publishes
+//! is compared with ours to every published digit. Last, the computation graph
+//! is written as a Graphviz file.
 //!
 //! Run: `cargo run --release --example backprop`
+//!
+//! `tests/walkthrough.rs` includes this file as a module and checks the figures
+//! [`report`] prints.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use chainrule::dot::Dot;
+use chainrule::explain::{Chain, Explanation};
 use chainrule::workloads::seed;
 use chainrule::{Tape, Var};
 
@@ -100,118 +111,598 @@ fn hand_derived(net: &Network, w: &[f64; 8]) -> [f64; 8] {
     ]
 }
 
-fn heading(title: &str) {
-    println!("\n{title}\n{}", "=".repeat(title.chars().count()));
+/// How the 10,000 training steps update the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// Every weight from the gradient of the same forward pass: a gradient step.
+    Simultaneous,
+    /// The article's order, as its later figures imply: w5..w8 first, then
+    /// w1..w4 with δ_h computed from the already-updated w5..w8.
+    Sequential,
 }
 
-fn main() -> ExitCode {
-    heading("The network");
+/// What a training run ends with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Run {
+    /// E after the first update (the error of the second forward pass).
+    pub error_after_first_update: f64,
+    /// E of the last (the 10,000th) forward pass, before its update.
+    pub error_of_last_forward_pass: f64,
+    /// E after the last update.
+    pub error_after_last_update: f64,
+    /// The outputs after the last update.
+    pub out_o1: f64,
+    /// The outputs after the last update.
+    pub out_o2: f64,
+}
+
+/// `steps` steps of forward, backward and update with learning rate 0.5.
+pub fn train(steps: usize, update: Update) -> Run {
+    let mut weights = seed::WEIGHTS;
+    let mut tape = Tape::new(); // cleared and reused: no allocation after step 2
+    let mut errors = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        tape.clear();
+        let net = forward(&tape, &weights);
+        errors.push(net.e_total.value());
+        let mut gradients = net.e_total.backward().wrt_all(&net.w);
+        if update == Update::Sequential {
+            // δ_h with w5..w8 as they are after their update.
+            let mut updated = weights;
+            for k in 4..8 {
+                updated[k] -= seed::LEARNING_RATE * gradients[k];
+            }
+            gradients[..4].copy_from_slice(&hand_derived(&net, &updated)[..4]);
+        }
+        for (w, d) in weights.iter_mut().zip(gradients) {
+            *w -= seed::LEARNING_RATE * d;
+        }
+    }
+    tape.clear();
+    let trained = forward(&tape, &weights);
+    Run {
+        error_after_first_update: errors.get(1).copied().unwrap_or(trained.e_total.value()),
+        error_of_last_forward_pass: errors.last().copied().unwrap_or(f64::NAN),
+        error_after_last_update: trained.e_total.value(),
+        out_o1: trained.out_o1.value(),
+        out_o2: trained.out_o2.value(),
+    }
+}
+
+/// One figure the article publishes, and ours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    /// What it is, in the article's names.
+    pub name: &'static str,
+    /// As the article prints it.
+    pub article: &'static str,
+    /// Ours, unrounded.
+    pub ours: f64,
+}
+
+impl Published {
+    /// Ours rounded to as many decimals as the article prints.
+    pub fn ours_rounded(&self) -> String {
+        let decimals = self.article.split('.').nth(1).map_or(0, str::len);
+        format!("{:.decimals$}", self.ours)
+    }
+
+    /// Whether ours matches to every published digit.
+    pub fn matches(&self) -> bool {
+        self.ours_rounded() == self.article
+    }
+}
+
+/// Everything the walkthrough prints, and the figures it prints.
+pub struct Report {
+    /// The text, as printed.
+    pub text: String,
+    /// The article's figures against ours.
+    pub published: Vec<Published>,
+    /// The 10,000 steps as a simultaneous gradient step.
+    pub simultaneous: Run,
+    /// The 10,000 steps in the article's sequential order.
+    pub sequential: Run,
+    /// Whether the tape agrees with the hand derivation.
+    pub tape_agrees: bool,
+}
+
+/// A number as a person writes it: 8 decimals, a true minus sign.
+fn num(x: f64) -> String {
+    let s = format!("{:.8}", x.abs());
+    if x < 0.0 {
+        format!("−{s}")
+    } else {
+        s
+    }
+}
+
+/// The factors' values joined by ×, a negative factor after the first in
+/// parentheses, and the sign of the first returned apart.
+fn chain_numbers(chain: &Chain) -> (bool, String) {
+    let mut negative = false;
+    let values: Vec<String> = chain
+        .factors
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            if k == 0 {
+                negative = f.value < 0.0;
+                num(f.value.abs())
+            } else if f.value < 0.0 {
+                format!("({})", num(f.value))
+            } else {
+                num(f.value)
+            }
+        })
+        .collect();
+    (negative, values.join(" × "))
+}
+
+fn chain_names(e: &Explanation, chain: &Chain) -> String {
+    let names: Vec<String> = chain
+        .factors
+        .iter()
+        .map(|f| format!("∂{}/∂{}", e.name(f.of), e.name(f.wrt)))
+        .collect();
+    names.join(" · ")
+}
+
+/// `lhs = chain + chain …`: the names, the numbers, the terms, the sum; each
+/// term after the first is added or subtracted as a person writes it.
+fn write_sum(out: &mut String, indent: &str, lhs: &str, e: &Explanation, chains: &[Chain]) {
+    let pad = format!("{indent}{}", " ".repeat(lhs.chars().count() + 1));
+    for (k, chain) in chains.iter().enumerate() {
+        let lead = if k == 0 {
+            format!("{indent}{lhs} =")
+        } else {
+            format!("{pad}+")
+        };
+        let _ = writeln!(out, "{lead} {}", chain_names(e, chain));
+    }
+    for (k, chain) in chains.iter().enumerate() {
+        let (negative, numbers) = chain_numbers(chain);
+        let lead = match (k, negative) {
+            (0, false) => "= ".to_string(),
+            (0, true) => "= −".to_string(),
+            (_, false) => "+ ".to_string(),
+            (_, true) => "− ".to_string(),
+        };
+        let _ = writeln!(out, "{pad}{lead}{numbers}");
+    }
+    if chains.len() > 1 {
+        let mut terms = num(chains[0].product);
+        for chain in &chains[1..] {
+            let sign = if chain.product < 0.0 { '−' } else { '+' };
+            let _ = write!(terms, " {sign} {}", num(chain.product.abs()));
+        }
+        let _ = writeln!(out, "{pad}= {terms}");
+    }
+    let sum: f64 = chains.iter().map(|c| c.product).sum();
+    let _ = writeln!(out, "{pad}= {}", num(sum));
+}
+
+/// Writes ∂E/∂w for one weight. A sum shared by several weights (∂E/∂out_h1 for
+/// w1 and w2) is written out the first time and referred back to after.
+fn write_gradient(out: &mut String, e: &Explanation, shared: &mut HashMap<usize, String>) {
+    let lhs = format!("∂{}/∂{}", e.name(e.output()), e.name(e.input()));
+    let derivation = e.derivation();
+    let Some(through) = derivation.through else {
+        write_sum(out, "", &lhs, e, &derivation.branches);
+        return;
+    };
+    let joint = format!("∂{}/∂{}", e.name(e.output()), e.name(through));
+    let pad = " ".repeat(lhs.chars().count() + 1);
+    let mut chain = derivation.tail.clone();
+    chain.factors.insert(
+        0,
+        chainrule::explain::Factor {
+            of: e.output(),
+            wrt: through,
+            value: derivation.branch_sum,
+            edges: 0..0,
+        },
+    );
+    let (negative, numbers) = chain_numbers(&chain);
+    let _ = writeln!(out, "{lhs} = {}", chain_names(e, &chain));
+    let _ = writeln!(out, "{pad}= {}{numbers}", if negative { "−" } else { "" });
+    let _ = writeln!(
+        out,
+        "{pad}= {}",
+        num(derivation.branch_sum * derivation.tail.product)
+    );
+    let weight = e.name(e.input());
+    match shared.get(&through) {
+        Some(first) => {
+            let _ = writeln!(
+                out,
+                "{pad}({joint} = {} is the sum worked out above for {first}.)",
+                num(derivation.branch_sum)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "where {joint} sums {} paths, one through each output:",
+                derivation.branches.len()
+            );
+            write_sum(out, "  ", &joint, e, &derivation.branches);
+            shared.insert(through, weight);
+        }
+    }
+}
+
+fn heading(out: &mut String, title: &str) {
+    let _ = writeln!(out, "\n{title}\n{}", "=".repeat(title.chars().count()));
+}
+
+/// Computes and writes the whole walkthrough but the graph.
+pub fn report() -> Report {
+    let mut out = String::new();
+    let o = &mut out;
+    let _ = writeln!(
+        o,
+        "Matt Mazur, \"A Step by Step Backpropagation Example\" (2015), reproduced with a tape."
+    );
+    heading(o, "The network");
     let [i1, i2] = seed::INPUTS;
     let [target_o1, target_o2] = seed::TARGETS;
     let [b1, b2] = seed::BIASES;
-    println!("inputs   i1 = {i1}, i2 = {i2}");
-    println!("targets  o1 = {target_o1}, o2 = {target_o2}");
+    let _ = writeln!(o, "inputs   i1 = {i1}, i2 = {i2}");
+    let _ = writeln!(o, "targets  o1 = {target_o1}, o2 = {target_o2}");
     let mut weights = seed::WEIGHTS;
     for (name, w) in WEIGHT_NAMES.iter().zip(weights) {
-        print!("{name} = {w}  ");
+        let _ = write!(o, "{name} = {w}  ");
     }
-    println!("\nbiases   b1 = {b1} (hidden layer), b2 = {b2} (output layer)");
+    let _ = writeln!(
+        o,
+        "\nbiases   b1 = {b1} (hidden layer), b2 = {b2} (output layer)"
+    );
 
     let tape = Tape::new();
     let net = forward(&tape, &weights);
 
-    heading("The forward pass");
-    let show = |v: Var| println!("{:>7} = {:.12}", tape.display_name(v.index()), v.value());
-    println!("net_h1 = w1·i1 + w2·i2 + b1, out_h1 = 1 / (1 + e^-net_h1)");
+    heading(o, "The forward pass");
+    let show = |o: &mut String, v: Var| {
+        let _ = writeln!(o, "{:>7} = {:.12}", tape.display_name(v.index()), v.value());
+    };
+    let _ = writeln!(
+        o,
+        "net_h1 = w1·i1 + w2·i2 + b1, out_h1 = 1 / (1 + e^−net_h1)"
+    );
     for v in [net.net_h1, net.out_h1, net.net_h2, net.out_h2] {
-        show(v);
+        show(o, v);
     }
-    println!("net_o1 = w5·out_h1 + w6·out_h2 + b2, out_o1 = 1 / (1 + e^-net_o1)");
+    let _ = writeln!(
+        o,
+        "net_o1 = w5·out_h1 + w6·out_h2 + b2, out_o1 = 1 / (1 + e^−net_o1)"
+    );
     for v in [net.net_o1, net.out_o1, net.net_o2, net.out_o2] {
-        show(v);
+        show(o, v);
     }
 
-    heading("The total error");
-    println!("E = E_o1 + E_o2, with E_o = ½(target_o − out_o)²");
+    heading(o, "The total error");
+    let _ = writeln!(o, "E = E_o1 + E_o2, with E_o = ½(target_o − out_o)²");
     for v in [net.e_o1, net.e_o2, net.e_total] {
-        show(v);
+        show(o, v);
     }
 
-    heading("The backward pass");
-    println!("One reverse sweep gives ∂E/∂ of every node. Each weight's gradient,");
-    println!("written out by the chain rule along every path from E down to it:");
+    heading(o, "The backward pass");
+    let _ = writeln!(
+        o,
+        "One reverse sweep gives ∂E/∂ of every node. Each weight's gradient,"
+    );
+    let _ = writeln!(
+        o,
+        "written out by the chain rule along every path from E down to it:"
+    );
     let g = net.e_total.backward();
+    let mut shared = HashMap::new();
     // The output layer first, as the article does.
     for k in [4, 5, 6, 7, 0, 1, 2, 3] {
-        print!("\n{}", g.explain(net.w[k]));
+        let _ = writeln!(o);
+        write_gradient(o, &g.explain(net.w[k]), &mut shared);
     }
 
-    heading("The tape against the hand derivation");
+    heading(o, "The tape against the hand derivation");
     let hand = hand_derived(&net, &weights);
     let expected: Vec<(Var, f64)> = net.w.iter().copied().zip(hand).collect();
     let comparison = g.compare(&expected);
-    print!("{comparison}");
-    if !comparison.all_passed() {
-        eprintln!("the tape and the hand derivation disagree");
-        return ExitCode::FAILURE;
-    }
+    let _ = write!(o, "{comparison}");
+    let tape_agrees = comparison.all_passed();
 
-    heading("The first update");
-    println!("w ← w − η·∂E/∂w with η = {}", seed::LEARNING_RATE);
+    heading(o, "The first update");
+    let _ = writeln!(
+        o,
+        "w ← w − η·∂E/∂w with η = {} (w+ is the updated w, as the article writes it)",
+        seed::LEARNING_RATE
+    );
     let gradients = g.wrt_all(&net.w);
+    let first_update_gradients = gradients.clone();
+    let first = (net.out_o1.value(), net.out_o2.value(), net.e_total.value());
+    let first_net = (net.net_h1.value(), net.out_h1.value(), net.out_h2.value());
+    let first_net_o1 = net.net_o1.value();
+    let first_errors = (net.e_o1.value(), net.e_o2.value());
     drop(g);
     for (k, (w, d)) in weights.iter_mut().zip(gradients).enumerate() {
         let before = *w;
         *w -= seed::LEARNING_RATE * d;
-        println!(
-            "{}+ = {before} − {} × {d:.12} = {:.12}",
+        let (sign, d) = if d < 0.0 { ('+', -d) } else { ('−', d) };
+        let _ = writeln!(
+            o,
+            "{}+ = {before} {sign} {} × {d:.12} = {:.12}",
             WEIGHT_NAMES[k],
             seed::LEARNING_RATE,
             w
         );
     }
-    // (The biases are shared in a layer and, as in the article, not updated.)
+    let _ = writeln!(
+        o,
+        "(The biases are shared in a layer and, as in the article, not updated.)"
+    );
+    let _ = writeln!(
+        o,
+        "Every gradient here comes from the first forward pass, so w1..w4 use the"
+    );
+    let _ = writeln!(
+        o,
+        "original w5..w8, as the article says it does for this first update."
+    );
 
-    heading("Training");
-    println!("{} steps of forward, backward, update:", seed::STEPS);
-    println!("(each line: E at that step's forward pass, before its update)");
-    let mut tape = Tape::new(); // cleared and reused: no allocation after step 2
-                                // The first step was taken above; steps 2..=STEPS follow.
-    for step in 2..=seed::STEPS {
-        tape.clear();
-        let net = forward(&tape, &weights);
-        let g = net.e_total.backward();
-        let gradients = g.wrt_all(&net.w);
-        let error = net.e_total.value();
-        for (w, d) in weights.iter_mut().zip(gradients) {
-            *w -= seed::LEARNING_RATE * d;
-        }
-        if step % 1_000 == 0 || step == 2 || step == 10 || step == 100 {
-            let done = step * 20 / seed::STEPS;
-            println!(
-                "[{}{}] step {step:>6}/{}: E = {error:.12e}",
-                "#".repeat(done),
-                ".".repeat(20 - done),
-                seed::STEPS
-            );
-        }
+    let simultaneous = train(seed::STEPS, Update::Simultaneous);
+    let sequential = train(seed::STEPS, Update::Sequential);
+
+    let published = vec![
+        Published {
+            name: "net_h1",
+            article: "0.3775",
+            ours: first_net.0,
+        },
+        Published {
+            name: "out_h1",
+            article: "0.593269992",
+            ours: first_net.1,
+        },
+        Published {
+            name: "out_h2",
+            article: "0.596884378",
+            ours: first_net.2,
+        },
+        Published {
+            name: "net_o1",
+            article: "1.105905967",
+            ours: first_net_o1,
+        },
+        Published {
+            name: "out_o1",
+            article: "0.75136507",
+            ours: first.0,
+        },
+        Published {
+            name: "out_o2",
+            article: "0.772928465",
+            ours: first.1,
+        },
+        Published {
+            name: "E_o1",
+            article: "0.274811083",
+            ours: first_errors.0,
+        },
+        Published {
+            name: "E_o2",
+            article: "0.023560026",
+            ours: first_errors.1,
+        },
+        Published {
+            name: "E_total",
+            article: "0.298371109",
+            ours: first.2,
+        },
+        Published {
+            name: "∂E/∂w5",
+            article: "0.082167041",
+            ours: first_update_gradients[4],
+        },
+        Published {
+            name: "∂E/∂w1",
+            article: "0.000438568",
+            ours: first_update_gradients[0],
+        },
+        Published {
+            name: "w5+",
+            article: "0.35891648",
+            ours: seed::WEIGHTS[4] - 0.5 * first_update_gradients[4],
+        },
+        Published {
+            name: "w6+",
+            article: "0.408666186",
+            ours: seed::WEIGHTS[5] - 0.5 * first_update_gradients[5],
+        },
+        Published {
+            name: "w7+",
+            article: "0.511301270",
+            ours: seed::WEIGHTS[6] - 0.5 * first_update_gradients[6],
+        },
+        Published {
+            name: "w8+",
+            article: "0.561370121",
+            ours: seed::WEIGHTS[7] - 0.5 * first_update_gradients[7],
+        },
+        Published {
+            name: "w1+",
+            article: "0.149780716",
+            ours: seed::WEIGHTS[0] - 0.5 * first_update_gradients[0],
+        },
+        Published {
+            name: "w2+",
+            article: "0.19956143",
+            ours: seed::WEIGHTS[1] - 0.5 * first_update_gradients[1],
+        },
+        Published {
+            name: "w3+",
+            article: "0.24975114",
+            ours: seed::WEIGHTS[2] - 0.5 * first_update_gradients[2],
+        },
+        Published {
+            name: "w4+",
+            article: "0.29950229",
+            ours: seed::WEIGHTS[3] - 0.5 * first_update_gradients[3],
+        },
+    ];
+
+    heading(o, "Against the article");
+    let _ = writeln!(
+        o,
+        "Every figure of the forward pass, the backward pass and the first update,"
+    );
+    let _ = writeln!(o, "ours rounded to as many decimals as the article prints:");
+    let matching = published.iter().filter(|p| p.matches()).count();
+    for p in &published {
+        let verdict = if p.matches() {
+            "every digit matches"
+        } else {
+            "DIFFERS"
+        };
+        let _ = writeln!(
+            o,
+            "  {:<8} article {:<12} ours {:<12} {verdict}",
+            p.name,
+            p.article,
+            p.ours_rounded()
+        );
     }
-    tape.clear();
-    let trained = forward(&tape, &weights);
-    let final_error = trained.e_total.value();
-    let relative = (final_error - seed::REFERENCE_E_FINAL).abs() / seed::REFERENCE_E_FINAL;
-    println!("after {} steps:  E = {final_error:.15e}", seed::STEPS);
-    println!(
-        "reference (W1):    E = {:.15e}  (relative difference {relative:.1e})",
+
+    let _ = writeln!(
+        o,
+        "{matching} of {} figures match the article to every published digit.",
+        published.len()
+    );
+
+    heading(o, "Training");
+    assert_eq!(seed::STEPS, 10_000, "the text below says 10,000");
+    let _ = writeln!(
+        o,
+        "10,000 steps of forward, backward, update, done two ways:"
+    );
+    let _ = writeln!(
+        o,
+        "  simultaneous: every weight from the same forward pass (a gradient step);"
+    );
+    let _ = writeln!(
+        o,
+        "  sequential:   w5..w8 first, then w1..w4 with δ_h from the updated w5..w8."
+    );
+    let _ = writeln!(
+        o,
+        "                                 simultaneous      sequential     article"
+    );
+    let row = |o: &mut String, what: &str, a: f64, b: f64, article: &str| {
+        let _ = writeln!(o, "  {what:<30} {a:.10}  {b:.10}  {article}");
+    };
+    row(
+        o,
+        "E after the first update",
+        simultaneous.error_after_first_update,
+        sequential.error_after_first_update,
+        "0.291027924",
+    );
+    row(
+        o,
+        "E of the 10,000th forward pass",
+        simultaneous.error_of_last_forward_pass,
+        sequential.error_of_last_forward_pass,
+        "0.0000351085",
+    );
+    row(
+        o,
+        "E after the 10,000th update",
+        simultaneous.error_after_last_update,
+        sequential.error_after_last_update,
+        "",
+    );
+    row(
+        o,
+        "out_o1 after 10,000 steps",
+        simultaneous.out_o1,
+        sequential.out_o1,
+        "0.015912196",
+    );
+    row(
+        o,
+        "out_o2 after 10,000 steps",
+        simultaneous.out_o2,
+        sequential.out_o2,
+        "0.984065734",
+    );
+    let _ = writeln!(o, "What the article's figures are:");
+    let _ = writeln!(
+        o,
+        "- 0.0000351085 is the error of the 10,000th forward pass, measured before"
+    );
+    let _ = writeln!(
+        o,
+        "  the 10,000th update ({:.10} simultaneous); after that update the error is",
+        simultaneous.error_of_last_forward_pass
+    );
+    let _ = writeln!(
+        o,
+        "  {:e}. The sequential run's 10,000th forward pass gives {:.10}, not the",
+        simultaneous.error_after_last_update, sequential.error_of_last_forward_pass
+    );
+    let _ = writeln!(
+        o,
+        "  article's figure: its error and its outputs come from different runs."
+    );
+    let _ = writeln!(
+        o,
+        "- The outputs 0.015912196 / 0.984065734 and the error after the first update,"
+    );
+    let _ = writeln!(
+        o,
+        "  0.291027924, come from the sequential order: w1..w4 updated with the"
+    );
+    let _ = writeln!(
+        o,
+        "  already-updated w5..w8. A correct (simultaneous) gradient step gives"
+    );
+    let _ = writeln!(
+        o,
+        "  {:.9} / {:.9}, and {:.9} after the first update.",
+        simultaneous.out_o1, simultaneous.out_o2, simultaneous.error_after_first_update
+    );
+    let _ = writeln!(
+        o,
+        "  (The article's worked first update itself uses the original w5..w8.)"
+    );
+    let relative = (simultaneous.error_after_last_update - seed::REFERENCE_E_FINAL).abs()
+        / seed::REFERENCE_E_FINAL;
+    let _ = writeln!(
+        o,
+        "W1 reference (WORKLOADS.md):   E = {:.15e}  (relative difference {relative:.1e})",
         seed::REFERENCE_E_FINAL
     );
-    println!(
-        "outputs now: out_o1 = {:.9}, out_o2 = {:.9} (targets {target_o1}, {target_o2})",
-        trained.out_o1.value(),
-        trained.out_o2.value()
-    );
+    let _ = writeln!(o, "targets: out_o1 = {target_o1}, out_o2 = {target_o2}");
 
-    heading("The graph");
+    Report {
+        text: out,
+        published,
+        simultaneous,
+        sequential,
+        tape_agrees,
+    }
+}
+
+fn main() -> ExitCode {
+    let report = report();
+    print!("{}", report.text);
+    if !report.tape_agrees {
+        eprintln!("the tape and the hand derivation disagree");
+        return ExitCode::FAILURE;
+    }
+
+    let mut out = String::new();
+    heading(&mut out, "The graph");
+    print!("{out}");
     let first = Tape::new();
     let net = forward(&first, &seed::WEIGHTS);
     let g = net.e_total.backward();
@@ -248,6 +739,8 @@ fn main() -> ExitCode {
         ),
     }
 
+    let relative = (report.simultaneous.error_after_last_update - seed::REFERENCE_E_FINAL).abs()
+        / seed::REFERENCE_E_FINAL;
     if relative > 1e-9 {
         eprintln!("the final error misses the W1 reference");
         return ExitCode::FAILURE;

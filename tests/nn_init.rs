@@ -148,7 +148,7 @@ fn invalid_architectures_are_clear_errors() {
         .build()
         .unwrap_err();
     assert!(
-        empty_layer.to_string().contains("layer 0 has no neurons"),
+        empty_layer.to_string().contains("layer 1 has no neurons"),
         "{empty_layer}"
     );
     let activations = Mlp::new(&[2, 3], &[], Init::Uniform, 0).unwrap_err();

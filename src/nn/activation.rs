@@ -55,6 +55,7 @@ impl Activation {
     /// use chainrule::nn::Activation;
     /// assert_eq!(Activation::Tanh.fused(), chainrule::Activation::Tanh);
     /// ```
+    #[must_use]
     pub fn fused(self) -> crate::Activation {
         match self {
             Activation::Sigmoid => crate::Activation::Sigmoid,
@@ -69,6 +70,7 @@ impl Activation {
     /// ```
     /// assert_eq!(chainrule::nn::Activation::Tanh.name(), "tanh");
     /// ```
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Activation::Sigmoid => "sigmoid",

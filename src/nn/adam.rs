@@ -41,6 +41,8 @@ impl Adam {
     ///
     /// # Panics
     /// If `learning_rate` is not finite and positive.
+    #[must_use]
+    #[track_caller]
     pub fn new(learning_rate: f64) -> Self {
         check_hyperparameter("learning rate", learning_rate, learning_rate > 0.0);
         Adam {
@@ -59,6 +61,8 @@ impl Adam {
     ///
     /// # Panics
     /// If either is not in [0, 1).
+    #[must_use]
+    #[track_caller]
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
         check_hyperparameter("beta1", beta1, (0.0..1.0).contains(&beta1));
         check_hyperparameter("beta2", beta2, (0.0..1.0).contains(&beta2));
@@ -71,6 +75,8 @@ impl Adam {
     ///
     /// # Panics
     /// If `epsilon` is not finite and positive.
+    #[must_use]
+    #[track_caller]
     pub fn epsilon(mut self, epsilon: f64) -> Self {
         check_hyperparameter("epsilon", epsilon, epsilon > 0.0);
         self.epsilon = epsilon;
@@ -81,6 +87,8 @@ impl Adam {
     ///
     /// # Panics
     /// If `weight_decay` is negative or not finite.
+    #[must_use]
+    #[track_caller]
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_hyperparameter("weight decay", weight_decay, weight_decay >= 0.0);
         self.weight_decay = weight_decay;
@@ -88,12 +96,14 @@ impl Adam {
     }
 
     /// The number of steps taken.
+    #[must_use]
     pub fn steps(&self) -> usize {
         self.step as usize
     }
 }
 
 impl Optimizer for Adam {
+    #[track_caller]
     fn step(&mut self, parameters: &mut [f64], gradient: &[f64]) {
         check_lengths(parameters.len(), gradient.len(), &mut self.first_moment);
         check_lengths(parameters.len(), gradient.len(), &mut self.second_moment);

@@ -35,6 +35,7 @@ use crate::{Tape, Var};
 /// assert_eq!(grad, vec![(2.0 * 2.0 * 1.0 + 2.0 * 4.0 * 2.0) / 2.0, (2.0 * 2.0 + 2.0 * 4.0) / 2.0]);
 /// # Ok::<(), chainrule::nn::Error>(())
 /// ```
+#[track_caller]
 pub fn batch_loss_and_gradient(
     mlp: &Mlp,
     data: &Dataset,
@@ -46,7 +47,7 @@ pub fn batch_loss_and_gradient(
 ) -> f64 {
     assert!(
         !indices.is_empty(),
-        "chainrule::nn: a batch needs at least one sample"
+        "chainrule: batch_loss_and_gradient was given no sample indices: a batch needs at least one sample"
     );
     tape.clear();
     let net = mlp.bind(tape);

@@ -28,6 +28,7 @@ impl Dataset {
     /// assert!(data.is_empty());
     /// assert_eq!((data.input_width(), data.target_width()), (2, 3));
     /// ```
+    #[must_use]
     pub fn new(input_width: usize, target_width: usize) -> Self {
         Dataset {
             input_width,
@@ -49,17 +50,15 @@ impl Dataset {
     /// ```
     #[track_caller]
     pub fn push(&mut self, inputs: &[f64], targets: &[f64]) {
-        assert_eq!(
-            inputs.len(),
-            self.input_width,
-            "chainrule::nn: a sample of {} inputs in a dataset of {}",
+        assert!(
+inputs.len() == self.input_width,
+"chainrule: Dataset::push was given a sample of {} inputs for a dataset of {} inputs per sample",
             inputs.len(),
             self.input_width
         );
-        assert_eq!(
-            targets.len(),
-            self.target_width,
-            "chainrule::nn: a sample of {} targets in a dataset of {}",
+        assert!(
+targets.len() == self.target_width,
+"chainrule: Dataset::push was given a sample of {} targets for a dataset of {} targets per sample",
             targets.len(),
             self.target_width
         );
@@ -72,6 +71,7 @@ impl Dataset {
     /// ```
     /// assert_eq!(chainrule::nn::Dataset::new(2, 1).len(), 0);
     /// ```
+    #[must_use]
     pub fn len(&self) -> usize {
         self.inputs.len().checked_div(self.input_width).unwrap_or(0)
     }
@@ -81,6 +81,7 @@ impl Dataset {
     /// ```
     /// assert!(chainrule::nn::Dataset::new(2, 1).is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty()
     }
@@ -90,6 +91,7 @@ impl Dataset {
     /// ```
     /// assert_eq!(chainrule::nn::Dataset::new(2, 1).input_width(), 2);
     /// ```
+    #[must_use]
     pub fn input_width(&self) -> usize {
         self.input_width
     }
@@ -99,6 +101,7 @@ impl Dataset {
     /// ```
     /// assert_eq!(chainrule::nn::Dataset::new(2, 1).target_width(), 1);
     /// ```
+    #[must_use]
     pub fn target_width(&self) -> usize {
         self.target_width
     }
@@ -113,6 +116,8 @@ impl Dataset {
     /// data.push(&[3.0], &[0.0, 1.0]);
     /// assert_eq!(data.sample(0).1, &[0.0, 1.0]);
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn sample(&self, i: usize) -> (&[f64], &[f64]) {
         let (a, b) = (self.input_width, self.target_width);
         (
@@ -130,6 +135,7 @@ impl Dataset {
     /// let firsts: Vec<f64> = data.iter().map(|(x, _)| x[0]).collect();
     /// assert_eq!(firsts, vec![1.0, 3.0]);
     /// ```
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[f64], &[f64])> + '_ {
         (0..self.len()).map(|i| self.sample(i))
     }

@@ -12,6 +12,7 @@ use crate::workloads::uniform;
 /// assert_eq!(xor.len(), 4);
 /// assert_eq!(xor.sample(1), (&[0.0, 1.0][..], &[1.0][..]));
 /// ```
+#[must_use]
 pub fn xor() -> Dataset {
     let mut data = Dataset::new(2, 1);
     for (a, b) in [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)] {
@@ -36,10 +37,12 @@ pub fn xor() -> Dataset {
 /// assert_eq!((spiral.len(), spiral.input_width(), spiral.target_width()), (300, 2, 3));
 /// assert_eq!(spiral.sample(150).1, &[0.0, 1.0, 0.0]);
 /// ```
+#[must_use]
+#[track_caller]
 pub fn spiral(points_per_class: usize, classes: usize, seed: u64) -> Dataset {
     assert!(
         points_per_class >= 2 && classes > 0,
-        "chainrule::nn: a spiral needs at least 2 points per class and 1 class"
+        "chainrule: spiral was given {points_per_class} points per class and {classes} classes; it needs at least 2 points per class and 1 class"
     );
     let mut rng = generator(seed);
     let mut data = Dataset::new(2, classes);
@@ -63,8 +66,10 @@ pub fn spiral(points_per_class: usize, classes: usize, seed: u64) -> Dataset {
 /// ```
 /// assert_eq!(chainrule::nn::datasets::argmax(&[0.1, 2.0, -1.0]), 1);
 /// ```
+#[must_use]
+#[track_caller]
 pub fn argmax(values: &[f64]) -> usize {
-    assert!(!values.is_empty(), "chainrule::nn: argmax of no values");
+    assert!(!values.is_empty(), "chainrule: argmax was given no values");
     let mut best = 0;
     for (i, &v) in values.iter().enumerate() {
         if v > values[best] {

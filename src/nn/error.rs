@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::anomaly::Anomaly;
+
 /// What can go wrong when building, training, saving, loading or plotting a
 /// network. Every variant says what was expected and what was found.
 ///
@@ -45,6 +47,48 @@ pub enum Error {
     /// Drawing a plot failed.
     #[cfg(feature = "plot")]
     Plot(String),
+    /// Training met a NaN or infinite loss, gradient or updated parameter and
+    /// stopped: see [`Trainer::train`](crate::nn::Trainer::train). The network's
+    /// parameters are exactly as they were before the step that failed.
+    NonFinite {
+        /// The epoch, counting from 0 (so also the number of epochs completed).
+        epoch: usize,
+        /// The first sample of the failed batch (its index in the dataset) whose
+        /// own loss or gradient is not finite; `None` when each sample's is but
+        /// the batch's is not (a sum that overflowed), or for an update.
+        sample: Option<usize>,
+        /// What was not finite.
+        quantity: NonFiniteQuantity,
+        /// The first node of that sample's tape whose value or local partial is
+        /// not finite, recorded with [`Mlp::bind_labelled`](crate::nn::Mlp::bind_labelled)
+        /// so that it names the neuron (`layer1.neuron0.out`); `None` if every
+        /// value and partial is finite (a product of finite partials overflowed).
+        anomaly: Option<Box<Anomaly>>,
+    },
+}
+
+/// What [`Error::NonFinite`] found not finite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NonFiniteQuantity {
+    /// The loss (a NaN in the data, an overflow in the forward pass).
+    Loss,
+    /// The gradient of a finite loss.
+    Gradient,
+    /// A parameter after the optimizer's step, from a finite gradient (a
+    /// learning rate large enough to overflow): the parameters are restored,
+    /// but the optimizer's state has taken the step.
+    Update,
+}
+
+impl fmt::Display for NonFiniteQuantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NonFiniteQuantity::Loss => "loss",
+            NonFiniteQuantity::Gradient => "gradient",
+            NonFiniteQuantity::Update => "update",
+        })
+    }
 }
 
 impl fmt::Display for Error {
@@ -72,6 +116,36 @@ impl fmt::Display for Error {
             Error::Json(e) => write!(f, "invalid parameter file: {e}"),
             #[cfg(feature = "plot")]
             Error::Plot(why) => write!(f, "plotting failed: {why}"),
+            Error::NonFinite {
+                epoch,
+                sample,
+                quantity,
+                anomaly,
+            } => {
+                write!(f, "training stopped in epoch {epoch} (counting from 0): ")?;
+                match (quantity, sample) {
+                    (NonFiniteQuantity::Update, _) => write!(
+                        f,
+                        "the optimizer's step made a parameter non-finite from a finite \
+                         gradient (is the learning rate too large?)"
+                    )?,
+                    (q, Some(sample)) => write!(f, "the {q} of sample {sample} is not finite")?,
+                    (q, None) => write!(
+                        f,
+                        "the batch's {q} is not finite, though each sample's is (an overflow)"
+                    )?,
+                }
+                match (quantity, anomaly) {
+                    (NonFiniteQuantity::Update, _) => {}
+                    (_, Some(anomaly)) => write!(f, "; first non-finite node: {anomaly}")?,
+                    (_, None) => write!(
+                        f,
+                        "; every value and local partial is finite, so a product of \
+                         partials overflowed"
+                    )?,
+                }
+                write!(f, "; the parameters are left as they were before this step")
+            }
         }
     }
 }

@@ -47,6 +47,7 @@ impl Init {
     /// ```
     /// assert_eq!(chainrule::nn::Init::He.bound(24, 1), 0.5);
     /// ```
+    #[must_use]
     pub fn bound(self, fan_in: usize, fan_out: usize) -> f64 {
         match self {
             Init::Uniform => 1.0,
@@ -65,6 +66,7 @@ impl Init {
 /// // The first output of SplitMix64(0), from the reference implementation.
 /// assert_eq!(generator(0).next_u64(), 0xE220A8397B1DCDAF);
 /// ```
+#[must_use]
 pub fn generator(seed: u64) -> SplitMix64 {
     SplitMix64::seed_from_u64(seed)
 }

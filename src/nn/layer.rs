@@ -32,6 +32,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert_eq!(LayerSpec::new(16, Activation::Tanh).neurons(), 16);
     /// ```
+    #[must_use]
     pub fn new(neurons: usize, activation: Activation) -> Self {
         LayerSpec {
             neurons,
@@ -47,6 +48,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert!(LayerSpec::new(2, Activation::Sigmoid).shared_bias().is_bias_shared());
     /// ```
+    #[must_use]
     pub fn shared_bias(mut self) -> Self {
         self.shared_bias = true;
         self
@@ -59,6 +61,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert!(LayerSpec::new(2, Activation::Sigmoid).frozen_bias().is_bias_frozen());
     /// ```
+    #[must_use]
     pub fn frozen_bias(mut self) -> Self {
         self.frozen_bias = true;
         self
@@ -70,6 +73,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert_eq!(LayerSpec::new(3, Activation::Relu).neurons(), 3);
     /// ```
+    #[must_use]
     pub fn neurons(&self) -> usize {
         self.neurons
     }
@@ -80,6 +84,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert_eq!(LayerSpec::new(3, Activation::Relu).activation(), Activation::Relu);
     /// ```
+    #[must_use]
     pub fn activation(&self) -> Activation {
         self.activation
     }
@@ -90,6 +95,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert!(!LayerSpec::new(3, Activation::Relu).is_bias_shared());
     /// ```
+    #[must_use]
     pub fn is_bias_shared(&self) -> bool {
         self.shared_bias
     }
@@ -100,6 +106,7 @@ impl LayerSpec {
     /// use chainrule::nn::{Activation, LayerSpec};
     /// assert!(!LayerSpec::new(3, Activation::Relu).is_bias_frozen());
     /// ```
+    #[must_use]
     pub fn is_bias_frozen(&self) -> bool {
         self.frozen_bias
     }
@@ -149,6 +156,7 @@ impl Layer {
     /// assert_eq!(mlp.layers()[0].spec().activation(), Activation::Sigmoid);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn spec(&self) -> LayerSpec {
         self.spec
     }
@@ -161,6 +169,7 @@ impl Layer {
     /// assert_eq!(mlp.layers()[0].inputs(), 4);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn inputs(&self) -> usize {
         self.inputs
     }
@@ -173,6 +182,7 @@ impl Layer {
     /// assert_eq!(mlp.layers()[0].outputs(), 5);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn outputs(&self) -> usize {
         self.neurons.len()
     }
@@ -185,6 +195,7 @@ impl Layer {
     /// assert_eq!(mlp.layers()[0].neurons()[0].bias(), ParamRef::Trainable(2));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn neurons(&self) -> &[Neuron] {
         &self.neurons
     }
@@ -197,6 +208,7 @@ impl Layer {
     /// assert_eq!(mlp.layers()[0].activation(), Activation::Relu);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn activation(&self) -> Activation {
         self.spec.activation
     }
@@ -215,6 +227,7 @@ impl Layer {
     /// assert_eq!(out, vec![0.0]); // biases start at 0
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[track_caller]
     pub fn forward<T: Scalar>(&self, params: Params<'_, T>, inputs: &[T], out: &mut Vec<T>) {
         self.check_width(inputs.len());
         let activation = self.spec.activation;
@@ -246,6 +259,7 @@ impl Layer {
     /// assert_eq!(out, vec![0.5]);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[track_caller]
     pub fn forward_const<T: Scalar>(
         &self,
         params: Params<'_, T>,
@@ -263,9 +277,9 @@ impl Layer {
 
     #[track_caller]
     fn check_width(&self, found: usize) {
-        assert_eq!(
-            found, self.inputs,
-            "chainrule::nn: a layer of {} inputs was given {found} values",
+        assert!(
+            found == self.inputs,
+            "chainrule: a layer of {} inputs was given {found} values",
             self.inputs
         );
     }

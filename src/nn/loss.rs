@@ -45,6 +45,7 @@ impl Loss {
     /// assert!((l.value() - 2f64.ln()).abs() < 1e-15);
     /// assert_eq!(l.backward()[z], -0.5); // σ(0) − 1
     /// ```
+    #[track_caller]
     pub fn evaluate<T: Scalar>(self, outputs: &[T], targets: &[f64]) -> T {
         match self {
             Loss::HalfSquaredError => half_squared_error(outputs, targets),
@@ -62,12 +63,11 @@ impl Loss {
 fn check<T>(outputs: &[T], targets: &[f64]) {
     assert!(
         !outputs.is_empty(),
-        "chainrule::nn: a loss needs at least one output"
+        "chainrule: a loss was given no outputs: it needs at least one"
     );
-    assert_eq!(
-        outputs.len(),
-        targets.len(),
-        "chainrule::nn: {} outputs but {} targets",
+    assert!(
+        outputs.len() == targets.len(),
+        "chainrule: a loss was given {} outputs but {} targets",
         outputs.len(),
         targets.len()
     );
@@ -235,10 +235,11 @@ pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
 /// assert_eq!(chainrule::nn::loss::one_hot(2, 3), vec![0.0, 0.0, 1.0]);
 /// ```
 #[track_caller]
+#[must_use]
 pub fn one_hot(class: usize, classes: usize) -> Vec<f64> {
     assert!(
         class < classes,
-        "chainrule::nn: class {class} of {classes} classes"
+        "chainrule: one_hot was given class {class} of {classes} classes (classes count from 0)"
     );
     let mut v = vec![0.0; classes];
     v[class] = 1.0;

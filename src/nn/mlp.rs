@@ -2,7 +2,7 @@
 //! steps, and [`BoundMlp`]: the same network bound to a tape for one step.
 
 use crate::nn::init::{generator, weight};
-use crate::nn::{Activation, Error, Init, Layer, LayerSpec, Neuron, ParamRef, Params};
+use crate::nn::{Activation, Error, Init, Layer, LayerSpec, Loss, Neuron, ParamRef, Params};
 use crate::{Gradients, Tape, Var};
 
 /// A multi-layer perceptron.
@@ -80,23 +80,27 @@ pub struct MlpBuilder {
 impl MlpBuilder {
     /// Adds a layer of `neurons` neurons applying `activation`, each with its own
     /// trainable bias.
+    #[must_use]
     pub fn layer(self, neurons: usize, activation: Activation) -> Self {
         self.layer_spec(LayerSpec::new(neurons, activation))
     }
 
     /// Adds a layer as described (shared or frozen biases).
+    #[must_use]
     pub fn layer_spec(mut self, spec: LayerSpec) -> Self {
         self.layers.push(spec);
         self
     }
 
     /// The weight initialisation ([`Init::Uniform`] by default).
+    #[must_use]
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
         self
     }
 
     /// The seed of the initialisation's generator (0 by default).
+    #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -105,8 +109,17 @@ impl MlpBuilder {
     /// Builds the network and draws its weights (see [`Init`]).
     ///
     /// # Errors
-    /// [`Error::InvalidArchitecture`] if it has no input, no layer, or a layer of
-    /// no neurons.
+    /// [`Error::InvalidArchitecture`] if it has no input, no layer, a layer of no
+    /// neurons, or more parameters than can be allocated (the sizes are checked
+    /// with checked arithmetic and the memory is reserved before any weight is
+    /// drawn, so an absurd size is an error, never an abort).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Error, Mlp};
+    /// let err = Mlp::builder(2).layer(usize::MAX, Activation::Tanh).build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidArchitecture(_)));
+    /// assert!(err.to_string().contains("layer 1"));
+    /// ```
     pub fn build(self) -> Result<Mlp, Error> {
         if self.inputs == 0 {
             return Err(Error::InvalidArchitecture(
@@ -120,12 +133,26 @@ impl MlpBuilder {
         }
         if let Some(i) = self.layers.iter().position(|s| s.neurons() == 0) {
             return Err(Error::InvalidArchitecture(format!(
-                "layer {i} has no neurons"
+                "layer {} has no neurons",
+                i + 1
             )));
         }
+        let (trainable, frozen_count) = self.parameter_counts()?;
+        let too_big = |what: &str, count: usize| {
+            Error::InvalidArchitecture(format!(
+                "{count} {what} parameters ({} bytes) cannot be allocated",
+                count.saturating_mul(std::mem::size_of::<f64>())
+            ))
+        };
+        let mut parameters: Vec<f64> = Vec::new();
+        parameters
+            .try_reserve_exact(trainable)
+            .map_err(|_| too_big("trainable", trainable))?;
+        let mut frozen: Vec<f64> = Vec::new();
+        frozen
+            .try_reserve_exact(frozen_count)
+            .map_err(|_| too_big("frozen", frozen_count))?;
         let mut rng = generator(self.seed);
-        let mut parameters = Vec::new();
-        let mut frozen = Vec::new();
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut fan_in = self.inputs;
         for spec in self.layers {
@@ -171,6 +198,42 @@ impl MlpBuilder {
     }
 }
 
+impl MlpBuilder {
+    /// The numbers of trainable and frozen parameters, counted with checked
+    /// arithmetic: an error names the first layer whose count does not fit.
+    fn parameter_counts(&self) -> Result<(usize, usize), Error> {
+        let mut trainable = 0usize;
+        let mut frozen = 0usize;
+        let mut fan_in = self.inputs;
+        for (i, spec) in self.layers.iter().enumerate() {
+            let neurons = spec.neurons();
+            let biases = if spec.is_bias_shared() { 1 } else { neurons };
+            let weights = neurons.checked_mul(fan_in);
+            let counted = weights.and_then(|weights| {
+                if spec.is_bias_frozen() {
+                    Some((trainable.checked_add(weights)?, frozen.checked_add(biases)?))
+                } else {
+                    Some((trainable.checked_add(weights)?.checked_add(biases)?, frozen))
+                }
+            });
+            // A Vec<f64> holds at most isize::MAX bytes.
+            let limit = isize::MAX as usize / std::mem::size_of::<f64>();
+            match counted {
+                Some((t, f)) if t <= limit && f <= limit => (trainable, frozen) = (t, f),
+                _ => {
+                    return Err(Error::InvalidArchitecture(format!(
+                        "layer {} of {neurons} neurons over {fan_in} inputs takes the \
+                         network past {limit} parameters, more than can be allocated",
+                        i + 1
+                    )))
+                }
+            }
+            fan_in = neurons;
+        }
+        Ok((trainable, frozen))
+    }
+}
+
 impl Mlp {
     /// Starts describing a network of `inputs` inputs.
     ///
@@ -180,6 +243,7 @@ impl Mlp {
     /// assert_eq!((mlp.inputs(), mlp.outputs()), (3, 2));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn builder(inputs: usize) -> MlpBuilder {
         MlpBuilder {
             inputs,
@@ -193,8 +257,9 @@ impl Mlp {
     /// layer, every neuron with its own trainable bias.
     ///
     /// # Errors
-    /// [`Error::InvalidArchitecture`] if `activations.len() != sizes.len() - 1`, or
-    /// as [`MlpBuilder::build`].
+    /// [`Error::InvalidArchitecture`] if `sizes` is empty (it must hold at least
+    /// the input width), if `activations.len() != sizes.len() - 1`, or as
+    /// [`MlpBuilder::build`].
     ///
     /// ```
     /// use chainrule::nn::{Activation::*, Init, Mlp};
@@ -208,42 +273,55 @@ impl Mlp {
         init: Init,
         seed: u64,
     ) -> Result<Mlp, Error> {
-        if sizes.len() != activations.len() + 1 {
+        let Some((&inputs, layer_sizes)) = sizes.split_first() else {
             return Err(Error::InvalidArchitecture(format!(
-                "{} layer sizes (inputs first) need {} activations, not {}",
-                sizes.len(),
-                sizes.len().saturating_sub(1),
+                "no sizes given: pass the input width first, then one size per layer \
+                 ({} activations were given)",
+                activations.len()
+            )));
+        };
+        if layer_sizes.len() != activations.len() {
+            return Err(Error::InvalidArchitecture(format!(
+                "{} layer sizes after the input width need {} activations, one per layer, \
+                 not {}",
+                layer_sizes.len(),
+                layer_sizes.len(),
                 activations.len()
             )));
         }
-        let mut builder = Mlp::builder(sizes[0]).init(init).seed(seed);
-        for (&n, &a) in sizes[1..].iter().zip(activations) {
+        let mut builder = Mlp::builder(inputs).init(init).seed(seed);
+        for (&n, &a) in layer_sizes.iter().zip(activations) {
             builder = builder.layer(n, a);
         }
         builder.build()
     }
 
     /// The number of inputs.
+    #[must_use]
     pub fn inputs(&self) -> usize {
         self.inputs
     }
 
     /// The number of outputs (the last layer's width).
+    #[must_use]
     pub fn outputs(&self) -> usize {
         self.layers.last().map_or(0, Layer::outputs)
     }
 
     /// The layers, input side first.
+    #[must_use]
     pub fn layers(&self) -> &[Layer] {
         &self.layers
     }
 
     /// The number of trainable parameters.
+    #[must_use]
     pub fn parameter_count(&self) -> usize {
         self.parameters.len()
     }
 
     /// The trainable parameters (see [`Mlp`] for their order).
+    #[must_use]
     pub fn parameters(&self) -> &[f64] {
         &self.parameters
     }
@@ -279,6 +357,7 @@ impl Mlp {
     }
 
     /// The frozen parameters (frozen biases, layer by layer).
+    #[must_use]
     pub fn frozen_parameters(&self) -> &[f64] {
         &self.frozen
     }
@@ -289,6 +368,7 @@ impl Mlp {
     }
 
     /// The parameter values as `f64`, for the generic forward pass of [`Layer`].
+    #[must_use]
     pub fn params(&self) -> Params<'_, f64> {
         Params {
             trainable: &self.parameters,
@@ -299,7 +379,8 @@ impl Mlp {
     /// The network's outputs on `f64`: no tape, no derivatives.
     ///
     /// # Panics
-    /// If `inputs.len()` differs from [`inputs`](Mlp::inputs).
+    /// If `inputs.len()` differs from [`inputs`](Mlp::inputs): the message names
+    /// both widths.
     ///
     /// ```
     /// use chainrule::nn::{Activation, Mlp};
@@ -307,8 +388,18 @@ impl Mlp {
     /// assert_eq!(mlp.predict(&[0.0, 0.0]), vec![0.5; 3]);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn predict(&self, inputs: &[f64]) -> Vec<f64> {
+        self.check_inputs("Mlp::predict", inputs.len());
         forward(&self.layers, self.params(), inputs)
+    }
+
+    #[track_caller]
+    fn check_inputs(&self, caller: &str, found: usize) {
+        if found != self.inputs {
+            wrong_width(caller, self.inputs, found);
+        }
     }
 
     /// Binds every parameter to `tape` as a leaf (trainable first, then frozen),
@@ -323,57 +414,173 @@ impl Mlp {
     /// assert_eq!(tape.len(), 3);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn bind<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
         BoundMlp {
             mlp: self,
             trainable: tape.vars(&self.parameters),
             frozen: tape.vars(&self.frozen),
+            labelled: false,
+        }
+    }
+
+    /// As [`bind`](Mlp::bind), and labels everything the binding records, so
+    /// that explanations, anomaly reports and DOT drawings of the tape read in
+    /// the network's own terms. Layers are counted **from 1** (the first hidden
+    /// layer is `layer1`), neurons and weights **from 0**, in input order:
+    ///
+    /// | node | label |
+    /// |---|---|
+    /// | weight `k` of neuron `n` of layer `L` | `layerL.neuronn.wk` |
+    /// | its own bias | `layerL.neuronn.b` |
+    /// | a bias shared by layer `L` | `layerL.b` |
+    /// | a neuron's output σ(net) | `layerL.neuronn.out` |
+    /// | its weighted sum inside the fused neuron node ([`Var::named_net`]) | `layerL.neuronn.net` |
+    /// | a linear ([`Activation::Identity`]) neuron: one node, out = net | `layerL.neuronn.net` |
+    /// | the loss recorded by [`BoundMlp::loss`] | `loss` |
+    ///
+    /// Labels are formatted strings, so this is for looking at a step, not for
+    /// training loops: [`bind`](Mlp::bind) formats nothing and is what
+    /// [`Trainer`](crate::nn::Trainer) uses (it binds labelled only to name the
+    /// culprit of a non-finite loss).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Loss, Mlp};
+    /// use chainrule::Tape;
+    ///
+    /// let mlp = Mlp::builder(2).layer(2, Activation::Sigmoid).layer(1, Activation::Sigmoid).build()?;
+    /// let tape = Tape::new();
+    /// let net = mlp.bind_labelled(&tape);
+    /// let out = net.forward(&[0.05, 0.10]);
+    /// let loss = net.loss(Loss::HalfSquaredError, &out, &[0.01]);
+    /// assert_eq!(tape.label(net.parameters()[1].index()).as_deref(), Some("layer1.neuron0.w1"));
+    /// assert_eq!(tape.label(net.parameters()[2].index()).as_deref(), Some("layer1.neuron0.b"));
+    /// assert_eq!(tape.label(out[0].index()).as_deref(), Some("layer2.neuron0.out"));
+    /// assert_eq!(tape.net_label(out[0].index()).as_deref(), Some("layer2.neuron0.net"));
+    /// assert_eq!(tape.label(loss.index()).as_deref(), Some("loss"));
+    /// // ∂loss/∂w, factor by factor, in the network's names:
+    /// let explanation = loss.backward().explain(net.parameters()[1]);
+    /// assert!(explanation.to_string().starts_with("∂loss/∂layer1.neuron0.w1 = "));
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn bind_labelled<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
+        let mut bound = self.bind(tape);
+        bound.labelled = true;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let l = l + 1;
+            let shared = layer.spec().is_bias_shared();
+            for (n, neuron) in layer.neurons().iter().enumerate() {
+                for (k, p) in neuron.weights().enumerate() {
+                    let _ = bound.trainable[p].named(format!("layer{l}.neuron{n}.w{k}"));
+                }
+                if shared && n > 0 {
+                    continue;
+                }
+                let label = if shared {
+                    format!("layer{l}.b")
+                } else {
+                    format!("layer{l}.neuron{n}.b")
+                };
+                let _ = bound.params().get(neuron.bias()).named(label);
+            }
+        }
+        bound
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn wrong_width(caller: &str, expected: usize, found: usize) -> ! {
+    panic!(
+        "chainrule: {caller} was given {found} inputs, but the network takes {expected} per sample"
+    )
+}
+
+/// Labels the outputs of layer `l` (0-based) recorded by a labelled binding.
+fn label_layer(outputs: &[Var<'_>], l: usize) {
+    let l = l + 1;
+    for (n, out) in outputs.iter().enumerate() {
+        if out.tape().op(out.index()).is_neuron() {
+            let _ = out
+                .named(format!("layer{l}.neuron{n}.out"))
+                .named_net(format!("layer{l}.neuron{n}.net"));
+        } else {
+            // A linear neuron is one weighted-sum node: its net is its output.
+            let _ = out.named(format!("layer{l}.neuron{n}.net"));
         }
     }
 }
 
-/// The forward pass through `layers` for constant inputs, on `f64` or `Var`.
-fn forward<T: crate::Scalar>(layers: &[Layer], params: Params<'_, T>, inputs: &[f64]) -> Vec<T> {
+/// The forward pass through `layers` for constant inputs, on `f64` or `Var`;
+/// `after_layer(layer index, its outputs)` is called after each layer.
+fn forward_with<T: crate::Scalar>(
+    layers: &[Layer],
+    params: Params<'_, T>,
+    inputs: &[f64],
+    mut after_layer: impl FnMut(usize, &[T]),
+) -> Vec<T> {
     let (first, rest) = layers.split_first().expect("an Mlp has a layer");
     let mut current = Vec::with_capacity(first.outputs());
     first.forward_const(params, inputs, &mut current);
+    after_layer(0, &current);
     let mut next = Vec::new();
-    for layer in rest {
+    for (l, layer) in rest.iter().enumerate() {
         next.clear();
         layer.forward(params, &current, &mut next);
         std::mem::swap(&mut current, &mut next);
+        after_layer(l + 1, &current);
     }
     current
 }
 
+/// The forward pass through `layers` for constant inputs, on `f64` or `Var`.
+fn forward<T: crate::Scalar>(layers: &[Layer], params: Params<'_, T>, inputs: &[f64]) -> Vec<T> {
+    forward_with(layers, params, inputs, |_, _| {})
+}
+
 /// An [`Mlp`] bound to a tape for one step: its parameters as leaves.
 ///
-/// Made by [`Mlp::bind`]. It borrows both the network (so the parameters cannot
+/// Made by [`Mlp::bind`] (nothing labelled: the fast binding for training) or
+/// [`Mlp::bind_labelled`] (every parameter, neuron and the loss labelled, for
+/// explanations). It borrows both the network (so the parameters cannot
 /// change during the step) and the tape.
 #[derive(Debug)]
 pub struct BoundMlp<'m, 't> {
     mlp: &'m Mlp,
     trainable: Vec<Var<'t>>,
     frozen: Vec<Var<'t>>,
+    labelled: bool,
 }
 
 impl<'m, 't> BoundMlp<'m, 't> {
+    /// Whether it labels what it records ([`Mlp::bind_labelled`]).
+    #[must_use]
+    pub fn is_labelled(&self) -> bool {
+        self.labelled
+    }
+
     /// The network it binds.
+    #[must_use]
     pub fn mlp(&self) -> &'m Mlp {
         self.mlp
     }
 
     /// The trainable parameters as leaves, in the network's order.
+    #[must_use]
     pub fn parameters(&self) -> &[Var<'t>] {
         &self.trainable
     }
 
     /// The frozen parameters as leaves.
+    #[must_use]
     pub fn frozen_parameters(&self) -> &[Var<'t>] {
         &self.frozen
     }
 
     /// The parameters as `Var`s, for the generic forward pass of [`Layer`].
+    #[must_use]
     pub fn params(&self) -> Params<'_, Var<'t>> {
         Params {
             trainable: &self.trainable,
@@ -381,12 +588,16 @@ impl<'m, 't> BoundMlp<'m, 't> {
         }
     }
 
-    /// The forward pass for constant inputs (data): records one weighted-sum node
-    /// and one activation node per neuron (none for [`Activation::Identity`]);
-    /// the inputs become no leaves.
+    /// The forward pass for constant inputs (data): records one node per neuron,
+    /// its weighted sum and activation fused ([`Var::neuron`]; a weighted sum
+    /// alone for [`Activation::Identity`]); the inputs become no leaves.
+    ///
+    /// A labelled binding ([`Mlp::bind_labelled`]) labels each neuron's output
+    /// and weighted sum as it records them.
     ///
     /// # Panics
-    /// If `inputs.len()` differs from [`Mlp::inputs`].
+    /// If `inputs.len()` differs from [`Mlp::inputs`]: the message names both
+    /// widths.
     ///
     /// ```
     /// use chainrule::nn::{Activation, Mlp};
@@ -397,12 +608,50 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// assert_eq!(out[0].value(), mlp.predict(&[1.0, 2.0])[0]);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn forward(&self, inputs: &[f64]) -> Vec<Var<'t>> {
-        forward(&self.mlp.layers, self.params(), inputs)
+        self.mlp.check_inputs("BoundMlp::forward", inputs.len());
+        if self.labelled {
+            forward_with(&self.mlp.layers, self.params(), inputs, |l, out| {
+                label_layer(out, l)
+            })
+        } else {
+            forward(&self.mlp.layers, self.params(), inputs)
+        }
+    }
+
+    /// The loss of one sample whose outputs are `outputs` (as
+    /// [`Loss::evaluate`]), labelled `loss` by a labelled binding.
+    ///
+    /// # Panics
+    /// As [`Loss::evaluate`]: if `outputs` is empty or `targets.len()` differs
+    /// from `outputs.len()`.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Loss, Mlp};
+    /// let mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+    /// let tape = chainrule::Tape::new();
+    /// let net = mlp.bind_labelled(&tape);
+    /// let loss = net.loss(Loss::MeanSquaredError, &net.forward(&[1.0]), &[2.0]);
+    /// assert_eq!(tape.display_name(loss.index()), "loss");
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn loss(&self, loss: Loss, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+        let value = loss.evaluate(outputs, targets);
+        if self.labelled {
+            value.named("loss")
+        } else {
+            value
+        }
     }
 
     /// The forward pass for inputs that are themselves `Var`s (to differentiate
     /// with respect to the inputs too).
+    ///
+    /// A labelled binding labels each neuron's output and weighted sum.
     ///
     /// # Panics
     /// If `inputs.len()` differs from [`Mlp::inputs`], or they are on another tape.
@@ -417,14 +666,21 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// assert_eq!(y.backward()[x], 3.0);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
+    #[track_caller]
     pub fn forward_vars(&self, inputs: &[Var<'t>]) -> Vec<Var<'t>> {
+        self.mlp
+            .check_inputs("BoundMlp::forward_vars", inputs.len());
         let params = self.params();
         let mut current = inputs.to_vec();
         let mut next = Vec::new();
-        for layer in &self.mlp.layers {
+        for (l, layer) in self.mlp.layers.iter().enumerate() {
             next.clear();
             layer.forward(params, &current, &mut next);
             std::mem::swap(&mut current, &mut next);
+            if self.labelled {
+                label_layer(&current, l);
+            }
         }
         current
     }
@@ -433,6 +689,7 @@ impl<'m, 't> BoundMlp<'m, 't> {
     ///
     /// # Panics
     /// If `gradients` were swept on another tape.
+    #[must_use]
     pub fn gradient(&self, gradients: &Gradients<'t>) -> Vec<f64> {
         gradients.wrt_all(&self.trainable)
     }
@@ -455,11 +712,11 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// assert_eq!(sum, vec![6.0, 2.0]); // dy/dw = 5, dy/db = 1
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[track_caller]
     pub fn add_gradient_to(&self, gradients: &Gradients<'t>, sum: &mut [f64]) {
-        assert_eq!(
-            sum.len(),
-            self.trainable.len(),
-            "chainrule::nn: a gradient buffer of {} values for {} parameters",
+        assert!(
+            sum.len() == self.trainable.len(),
+            "chainrule: add_gradient_to was given a buffer of {} values for {} parameters",
             sum.len(),
             self.trainable.len()
         );

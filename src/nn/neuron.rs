@@ -34,6 +34,8 @@ impl<T: Copy> Params<'_, T> {
     /// assert_eq!((p.get(ParamRef::Trainable(1)), p.get(ParamRef::Frozen(0))), (2.0, 9.0));
     /// ```
     #[inline]
+    #[must_use]
+    #[track_caller]
     pub fn get(&self, at: ParamRef) -> T {
         match at {
             ParamRef::Trainable(i) => self.trainable[i],
@@ -75,6 +77,7 @@ impl Neuron {
     /// let n = Neuron::new(3..5, ParamRef::Frozen(0));
     /// assert_eq!(n.inputs(), 2);
     /// ```
+    #[must_use]
     pub fn new(weights: Range<usize>, bias: ParamRef) -> Self {
         Neuron { weights, bias }
     }
@@ -85,6 +88,7 @@ impl Neuron {
     /// let n = chainrule::nn::Neuron::new(3..5, chainrule::nn::ParamRef::Trainable(5));
     /// assert_eq!(n.weights(), 3..5);
     /// ```
+    #[must_use]
     pub fn weights(&self) -> Range<usize> {
         self.weights.clone()
     }
@@ -95,6 +99,7 @@ impl Neuron {
     /// use chainrule::nn::{Neuron, ParamRef};
     /// assert_eq!(Neuron::new(0..2, ParamRef::Frozen(0)).bias(), ParamRef::Frozen(0));
     /// ```
+    #[must_use]
     pub fn bias(&self) -> ParamRef {
         self.bias
     }
@@ -105,6 +110,7 @@ impl Neuron {
     /// use chainrule::nn::{Neuron, ParamRef};
     /// assert_eq!(Neuron::new(0..16, ParamRef::Trainable(16)).inputs(), 16);
     /// ```
+    #[must_use]
     pub fn inputs(&self) -> usize {
         self.weights.len()
     }
@@ -123,6 +129,8 @@ impl Neuron {
     /// assert_eq!(n.weighted_sum(p, &[3.0, 4.0]), 11.5);
     /// ```
     #[inline]
+    #[track_caller]
+    #[must_use]
     pub fn weighted_sum<T: Scalar>(&self, params: Params<'_, T>, inputs: &[T]) -> T {
         T::weighted_sum(
             &params.trainable[self.weights.clone()],
@@ -146,6 +154,8 @@ impl Neuron {
     /// assert_eq!(n.output(p, &[3.0, 4.0], Activation::Relu), 0.0);
     /// ```
     #[inline]
+    #[track_caller]
+    #[must_use]
     pub fn output<T: Scalar>(
         &self,
         params: Params<'_, T>,
@@ -173,6 +183,8 @@ impl Neuron {
     /// assert_eq!(n.output_const(p, &[3.0, 4.0], Activation::Identity), 11.5);
     /// ```
     #[inline]
+    #[must_use]
+    #[track_caller]
     pub fn output_const<T: Scalar>(
         &self,
         params: Params<'_, T>,
@@ -204,6 +216,8 @@ impl Neuron {
     /// assert_eq!(z.backward()[w[1]], 4.0);
     /// ```
     #[inline]
+    #[must_use]
+    #[track_caller]
     pub fn weighted_sum_const<T: Scalar>(&self, params: Params<'_, T>, inputs: &[f64]) -> T {
         T::weighted_sum_const(
             &params.trainable[self.weights.clone()],

@@ -23,6 +23,7 @@ pub trait Optimizer {
 }
 
 impl<O: Optimizer + ?Sized> Optimizer for &mut O {
+    #[track_caller]
     fn step(&mut self, parameters: &mut [f64], gradient: &[f64]) {
         (**self).step(parameters, gradient)
     }
@@ -31,17 +32,16 @@ impl<O: Optimizer + ?Sized> Optimizer for &mut O {
 /// Checks the lengths, and sizes a state vector on the first step.
 #[track_caller]
 pub(crate) fn check_lengths(parameters: usize, gradient: usize, state: &mut Vec<f64>) {
-    assert_eq!(
-        parameters, gradient,
-        "chainrule::nn: {parameters} parameters but a gradient of {gradient} values"
+    assert!(
+parameters == gradient,
+"chainrule: the optimizer was given {parameters} parameters but a gradient of {gradient} values"
     );
     if state.is_empty() {
         state.resize(parameters, 0.0);
     }
-    assert_eq!(
-        state.len(),
-        parameters,
-        "chainrule::nn: the optimizer was stepping {} parameters and is now given {parameters}",
+    assert!(
+        state.len() == parameters,
+        "chainrule: the optimizer was stepping {} parameters and is now given {parameters}",
         state.len()
     );
 }
@@ -50,6 +50,6 @@ pub(crate) fn check_lengths(parameters: usize, gradient: usize, state: &mut Vec<
 pub(crate) fn check_hyperparameter(name: &str, value: f64, ok: bool) {
     assert!(
         value.is_finite() && ok,
-        "chainrule::nn: invalid {name}: {value}"
+        "chainrule: invalid {name}: {value}"
     );
 }

@@ -45,6 +45,7 @@ thread_local! {
 /// assert!((l1 - l2).abs() <= 1e-12 * l1);
 /// # Ok::<(), chainrule::nn::Error>(())
 /// ```
+#[track_caller]
 pub fn batch_loss_and_gradient_parallel(
     mlp: &Mlp,
     data: &Dataset,
@@ -76,6 +77,7 @@ pub fn batch_loss_and_gradient_parallel(
 /// assert!(loss > 0.0);
 /// # Ok::<(), chainrule::nn::Error>(())
 /// ```
+#[track_caller]
 pub fn batch_loss_and_gradient_pieces(
     mlp: &Mlp,
     data: &Dataset,
@@ -84,10 +86,10 @@ pub fn batch_loss_and_gradient_pieces(
     pieces: usize,
     gradient: &mut Vec<f64>,
 ) -> f64 {
-    assert!(pieces > 0, "chainrule::nn: a batch cut into 0 pieces");
+    assert!(pieces > 0, "chainrule: batch_loss_and_gradient_pieces was asked for 0 pieces: a batch is cut into at least one");
     assert!(
         !indices.is_empty(),
-        "chainrule::nn: a batch needs at least one sample"
+        "chainrule: batch_loss_and_gradient_pieces was given no sample indices: a batch needs at least one sample"
     );
     let divisor = indices.len() as f64;
     let piece_len = indices.len().div_ceil(pieces);

@@ -63,6 +63,7 @@ impl ParameterFile {
     /// assert_eq!(file.layers[0].weights.len(), 3);
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn of(mlp: &Mlp) -> Self {
         let params = mlp.params();
         let layers = mlp
@@ -228,6 +229,7 @@ impl Mlp {
     /// The parameters as pretty-printed JSON (see [`save`](crate::nn::save)).
     /// Non-finite values are written as `null` (JSON has no NaN) and refused
     /// when loading.
+    #[must_use]
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&ParameterFile::of(self))
             .expect("a parameter file always serializes")

@@ -37,6 +37,8 @@ impl Sgd {
     ///
     /// # Panics
     /// If `learning_rate` is not finite and positive.
+    #[must_use]
+    #[track_caller]
     pub fn new(learning_rate: f64) -> Self {
         check_hyperparameter("learning rate", learning_rate, learning_rate > 0.0);
         Sgd {
@@ -51,6 +53,8 @@ impl Sgd {
     ///
     /// # Panics
     /// If `momentum` is not in [0, 1).
+    #[must_use]
+    #[track_caller]
     pub fn momentum(mut self, momentum: f64) -> Self {
         check_hyperparameter("momentum", momentum, (0.0..1.0).contains(&momentum));
         self.momentum = momentum;
@@ -62,6 +66,8 @@ impl Sgd {
     ///
     /// # Panics
     /// If `weight_decay` is negative or not finite.
+    #[must_use]
+    #[track_caller]
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_hyperparameter("weight decay", weight_decay, weight_decay >= 0.0);
         self.weight_decay = weight_decay;
@@ -69,18 +75,19 @@ impl Sgd {
     }
 
     /// The learning rate.
+    #[must_use]
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
     }
 }
 
 impl Optimizer for Sgd {
+    #[track_caller]
     fn step(&mut self, parameters: &mut [f64], gradient: &[f64]) {
         if self.momentum == 0.0 && self.weight_decay == 0.0 {
-            assert_eq!(
-                parameters.len(),
-                gradient.len(),
-                "chainrule::nn: {} parameters but a gradient of {} values",
+            assert!(
+                parameters.len() == gradient.len(),
+                "chainrule: the optimizer was given {} parameters but a gradient of {} values",
                 parameters.len(),
                 gradient.len()
             );

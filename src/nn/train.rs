@@ -4,7 +4,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand_core::Rng;
 
 use crate::nn::init::generator;
-use crate::nn::{batch_loss_and_gradient, Dataset, Error, Loss, Mlp, Optimizer};
+use crate::nn::{batch_loss_and_gradient, Dataset, Error, Loss, Mlp, NonFiniteQuantity, Optimizer};
 use crate::Tape;
 
 /// Trains an [`Mlp`] on a [`Dataset`]: a loss, an optimizer, and how to go
@@ -67,6 +67,7 @@ impl TrainReport {
     /// let r = chainrule::nn::TrainReport { losses: vec![2.0, 1.0], stopped_early: false };
     /// assert_eq!(r.final_loss(), Some(1.0));
     /// ```
+    #[must_use]
     pub fn final_loss(&self) -> Option<f64> {
         self.losses.last().copied()
     }
@@ -77,6 +78,7 @@ impl TrainReport {
     /// let r = chainrule::nn::TrainReport { losses: vec![2.0, 1.0], stopped_early: false };
     /// assert_eq!(r.epochs(), 2);
     /// ```
+    #[must_use]
     pub fn epochs(&self) -> usize {
         self.losses.len()
     }
@@ -85,6 +87,7 @@ impl TrainReport {
 impl<O: Optimizer> Trainer<O> {
     /// A trainer minimising `loss` with `optimizer`: 1 epoch, full batch, in
     /// order, no target, progress bar on.
+    #[must_use]
     pub fn new(loss: Loss, optimizer: O) -> Self {
         Trainer {
             loss,
@@ -100,6 +103,7 @@ impl<O: Optimizer> Trainer<O> {
     }
 
     /// The number of epochs (passes over the data).
+    #[must_use]
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
@@ -107,6 +111,7 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Mini-batches of `batch_size` samples (the last may be smaller). The
     /// default is the full dataset as one batch.
+    #[must_use]
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = Some(batch_size);
         self
@@ -114,18 +119,21 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Shuffles the samples at the start of every epoch (Fisher–Yates, from a
     /// SplitMix64 seeded with `seed`: the same seed, the same run).
+    #[must_use]
     pub fn shuffle(mut self, seed: u64) -> Self {
         self.shuffle_seed = Some(seed);
         self
     }
 
     /// Stops after the first epoch whose loss is at or below `target`.
+    #[must_use]
     pub fn target_loss(mut self, target: f64) -> Self {
         self.target_loss = Some(target);
         self
     }
 
     /// No progress bar, even on a terminal.
+    #[must_use]
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
         self
@@ -135,12 +143,14 @@ impl<O: Optimizer> Trainer<O> {
     /// [`parallel`](crate::nn::parallel)). Same losses, gradients equal up to
     /// rounding.
     #[cfg(feature = "parallel")]
+    #[must_use]
     pub fn parallel(mut self) -> Self {
         self.parallel = true;
         self
     }
 
     /// The optimizer, with its state after training.
+    #[must_use]
     pub fn optimizer(&self) -> &O {
         &self.optimizer
     }
@@ -148,10 +158,42 @@ impl<O: Optimizer> Trainer<O> {
     /// Trains `mlp` on `data` (the trainer's optimizer state carries over to the
     /// next call).
     ///
+    /// # Non-finite losses and gradients
+    ///
+    /// Training stops at the first batch whose loss or gradient is NaN or
+    /// infinite (a NaN in the data, a learning rate that diverges), **before**
+    /// the optimizer sees it: the parameters and the optimizer's state (momentum
+    /// velocities, Adam's moments and step count) are exactly as they were before
+    /// that step. The batch's samples are then recorded again one at a time, on
+    /// a labelled tape ([`Mlp::bind_labelled`]), to name the first culprit and the
+    /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`].
+    /// Should a step from a finite gradient overflow a parameter, the parameters
+    /// are restored too (only the optimizer's state has then taken the step).
+    /// The checks cost one pass over the gradient and a copy of the parameters
+    /// per batch.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Dataset, Error, Loss, Mlp, Sgd, Trainer};
+    ///
+    /// let mut mlp = Mlp::builder(1).layer(1, Activation::Sigmoid).build()?;
+    /// let mut data = Dataset::new(1, 1);
+    /// data.push(&[1.0], &[0.0]);
+    /// data.push(&[f64::NAN], &[1.0]); // a corrupt sample
+    /// let before = mlp.clone();
+    /// let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+    ///     .quiet()
+    ///     .train(&mut mlp, &data)
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::NonFinite { epoch: 0, sample: Some(1), .. }));
+    /// assert!(err.to_string().contains("layer1.neuron0.out"), "{err}");
+    /// assert_eq!(mlp, before);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::WidthMismatch`] if the data's widths do not fit the network
     /// (targets must be as many as outputs); [`Error::InvalidConfig`] for empty
-    /// data or a batch size of 0.
+    /// data or a batch size of 0; [`Error::NonFinite`] as above.
     pub fn train(&mut self, mlp: &mut Mlp, data: &Dataset) -> Result<TrainReport, Error> {
         self.check(mlp, data)?;
         let n = data.len();
@@ -160,6 +202,7 @@ impl<O: Optimizer> Trainer<O> {
         let mut rng = self.shuffle_seed.map(generator);
         let mut tape = Tape::new();
         let mut gradient = Vec::with_capacity(mlp.parameter_count());
+        let mut before = Vec::with_capacity(mlp.parameter_count());
         let progress = self.progress_bar();
         let mut report = TrainReport {
             losses: Vec::with_capacity(self.epochs),
@@ -175,7 +218,23 @@ impl<O: Optimizer> Trainer<O> {
             let mut epoch_loss = 0.0;
             for batch in batches {
                 let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient);
+                if !loss.is_finite() || !gradient.iter().all(|g| g.is_finite()) {
+                    progress.finish_and_clear();
+                    return Err(self.diagnose(mlp, data, batch, epoch, loss.is_finite()));
+                }
+                before.clear();
+                before.extend_from_slice(mlp.parameters());
                 self.optimizer.step(mlp.parameters_mut(), &gradient);
+                if !mlp.parameters().iter().all(|p| p.is_finite()) {
+                    mlp.parameters_mut().copy_from_slice(&before);
+                    progress.finish_and_clear();
+                    return Err(Error::NonFinite {
+                        epoch,
+                        sample: None,
+                        quantity: NonFiniteQuantity::Update,
+                        anomaly: None,
+                    });
+                }
                 weighted_sum += loss * batch.len() as f64;
                 epoch_loss = loss;
             }
@@ -210,6 +269,48 @@ impl<O: Optimizer> Trainer<O> {
         }
         let divisor = batch.len() as f64;
         batch_loss_and_gradient(mlp, data, batch, divisor, self.loss, tape, gradient)
+    }
+
+    /// The error for a batch whose loss (or, if `loss_finite`, gradient) is not
+    /// finite: its samples recorded again one at a time on a labelled tape, the
+    /// first non-finite one named with its first non-finite node.
+    fn diagnose(
+        &self,
+        mlp: &Mlp,
+        data: &Dataset,
+        batch: &[usize],
+        epoch: usize,
+        loss_finite: bool,
+    ) -> Error {
+        for &sample in batch {
+            let tape = Tape::new();
+            let net = mlp.bind_labelled(&tape);
+            let (inputs, targets) = data.sample(sample);
+            let loss = net.loss(self.loss, &net.forward(inputs), targets);
+            let quantity = if !loss.value().is_finite() {
+                NonFiniteQuantity::Loss
+            } else if !net.gradient(&loss.backward()).iter().all(|g| g.is_finite()) {
+                NonFiniteQuantity::Gradient
+            } else {
+                continue;
+            };
+            return Error::NonFinite {
+                epoch,
+                sample: Some(sample),
+                quantity,
+                anomaly: tape.find_anomaly().map(Box::new),
+            };
+        }
+        Error::NonFinite {
+            epoch,
+            sample: None,
+            quantity: if loss_finite {
+                NonFiniteQuantity::Gradient
+            } else {
+                NonFiniteQuantity::Loss
+            },
+            anomaly: None,
+        }
     }
 
     fn check(&self, mlp: &Mlp, data: &Dataset) -> Result<(), Error> {

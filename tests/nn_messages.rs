@@ -1,0 +1,212 @@
+//! Every mistake a caller can make with `nn` is named as such: a clear `Error`
+//! where the API returns one, a panic starting `chainrule: ` that points at the
+//! caller's line (`#[track_caller]`) where it panics.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+
+use chainrule::nn::loss::one_hot;
+use chainrule::nn::{Activation, Adam, Dataset, Error, Init, LayerSpec, Mlp, Optimizer, Sgd};
+use chainrule::Tape;
+
+fn small() -> Mlp {
+    Mlp::builder(2)
+        .layer(3, Activation::Tanh)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap()
+}
+
+fn architecture_error(err: Error) -> String {
+    assert!(matches!(err, Error::InvalidArchitecture(_)), "{err:?}");
+    err.to_string()
+}
+
+#[test]
+fn mlp_new_with_no_sizes_says_the_input_width_is_missing() {
+    let message = architecture_error(Mlp::new(&[], &[], Init::Uniform, 0).unwrap_err());
+    // Not "0 layer sizes need 0 activations, not 0": the sizes are missing.
+    assert!(message.contains("no sizes given"), "{message}");
+    assert!(message.contains("input width first"), "{message}");
+}
+
+#[test]
+fn mlp_new_with_the_wrong_number_of_activations_counts_the_layers() {
+    let message = architecture_error(
+        Mlp::new(&[2, 3, 1], &[Activation::Tanh], Init::Uniform, 0).unwrap_err(),
+    );
+    assert!(
+        message.contains(
+            "2 layer sizes after the input width need 2 activations, one per layer, not 1"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn absurd_layer_sizes_are_errors_not_aborts() {
+    // usize::MAX neurons × 2 inputs overflows usize.
+    let message = architecture_error(
+        Mlp::builder(2)
+            .layer(usize::MAX, Activation::Tanh)
+            .build()
+            .unwrap_err(),
+    );
+    assert!(
+        message.contains("layer 1 of 18446744073709551615 neurons over 2 inputs"),
+        "{message}"
+    );
+    // Two layers whose product overflows only at the second.
+    let message = architecture_error(
+        Mlp::builder(1)
+            .layer(1 << 32, Activation::Tanh)
+            .layer(1 << 32, Activation::Tanh)
+            .build()
+            .unwrap_err(),
+    );
+    assert!(
+        message.contains("layer 2 of 4294967296 neurons over 4294967296 inputs"),
+        "{message}"
+    );
+    // A count that fits usize but not in memory: reserving fails, nothing aborts.
+    let message = architecture_error(
+        Mlp::builder(1 << 20)
+            .layer(1 << 30, Activation::Identity)
+            .build()
+            .unwrap_err(),
+    );
+    assert!(message.contains("cannot be allocated"), "{message}");
+    // And through Mlp::new.
+    let message = architecture_error(
+        Mlp::new(&[usize::MAX, 2], &[Activation::Relu], Init::He, 0).unwrap_err(),
+    );
+    assert!(message.contains("layer 1 of 2 neurons"), "{message}");
+}
+
+#[test]
+fn predict_and_forward_with_the_wrong_width_name_the_call_and_both_widths() {
+    let mlp = small();
+    let predict = panic::catch_unwind(|| mlp.predict(&[1.0])).unwrap_err();
+    assert_eq!(
+        predict.downcast_ref::<String>().unwrap(),
+        "chainrule: Mlp::predict was given 1 inputs, but the network takes 2 per sample"
+    );
+    let tape = Tape::new();
+    let net = mlp.bind(&tape);
+    let forward =
+        panic::catch_unwind(AssertUnwindSafe(|| net.forward(&[1.0, 2.0, 3.0]))).unwrap_err();
+    assert_eq!(
+        forward.downcast_ref::<String>().unwrap(),
+        "chainrule: BoundMlp::forward was given 3 inputs, but the network takes 2 per sample"
+    );
+}
+
+thread_local! {
+    static LOCATION: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+}
+
+/// The file of the panic's location and its message.
+fn panic_site(f: impl FnOnce()) -> (String, String) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(f));
+    LOCATION
+        .with(|l| l.borrow_mut().take())
+        .expect("it panicked")
+}
+
+#[test]
+fn public_panics_start_with_chainrule_and_point_at_the_caller() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let file = info
+            .location()
+            .map(|l| l.file().to_string())
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        LOCATION.with(|l| *l.borrow_mut() = Some((file, message)));
+    }));
+    let mlp = small();
+    let tape = Tape::new();
+    type Case<'a> = (&'static str, Box<dyn FnOnce() + 'a>);
+    let cases: Vec<Case> = vec![
+        (
+            "Mlp::predict was given 1 inputs",
+            Box::new(|| drop(mlp.predict(&[1.0]))),
+        ),
+        (
+            "Dataset::push was given a sample of 3 inputs for a dataset of 2",
+            Box::new(|| Dataset::new(2, 1).push(&[1.0, 2.0, 3.0], &[0.0])),
+        ),
+        (
+            "one_hot was given class 3 of 3 classes",
+            Box::new(|| drop(one_hot(3, 3))),
+        ),
+        (
+            "invalid learning rate: -1",
+            Box::new(|| drop(Sgd::new(-1.0))),
+        ),
+        (
+            "invalid beta1: 1",
+            Box::new(|| drop(Adam::new(0.1).betas(1.0, 0.9))),
+        ),
+        (
+            "the optimizer was given 2 parameters but a gradient of 1 values",
+            Box::new(|| Sgd::new(0.1).step(&mut [0.0, 0.0], &[1.0])),
+        ),
+        (
+            "a loss was given 1 outputs but 2 targets",
+            Box::new(|| {
+                let _ = chainrule::nn::Loss::HalfSquaredError.evaluate(&[1.0_f64], &[1.0, 2.0]);
+            }),
+        ),
+        (
+            "a layer of 2 inputs was given 1 values",
+            Box::new(|| {
+                let mut out = Vec::new();
+                mlp.layers()[0].forward_const(mlp.params(), &[1.0], &mut out);
+            }),
+        ),
+        (
+            "add_gradient_to was given a buffer of 1 values for 13 parameters",
+            Box::new(|| {
+                let net = mlp.bind(&tape);
+                let y = net.forward(&[1.0, 2.0])[0];
+                net.add_gradient_to(&y.backward(), &mut [0.0]);
+            }),
+        ),
+    ];
+    let sites: Vec<(&str, (String, String))> = cases
+        .into_iter()
+        .map(|(what, f)| (what, panic_site(f)))
+        .collect();
+    panic::set_hook(previous);
+    for (what, (file, message)) in sites {
+        assert!(message.starts_with("chainrule: "), "{message}");
+        assert!(message.contains(what), "{what:?} not in {message:?}");
+        assert!(
+            file.ends_with("nn_messages.rs"),
+            "{what}: panicked in {file}, not at the caller"
+        );
+    }
+}
+
+#[test]
+fn a_frozen_shared_bias_layer_spec_still_builds() {
+    // The checked counting gives a shared frozen bias one frozen parameter.
+    let spec = LayerSpec::new(2, Activation::Sigmoid)
+        .shared_bias()
+        .frozen_bias();
+    let mlp = Mlp::builder(2)
+        .layer_spec(spec)
+        .layer_spec(spec)
+        .build()
+        .unwrap();
+    assert_eq!(
+        (mlp.parameter_count(), mlp.frozen_parameters().len()),
+        (8, 2)
+    );
+}
