@@ -110,10 +110,27 @@ impl<'t> Gradients<'t> {
         tape.recording.read(|rec| {
             // Without neurons over runs (W1, W3, anything written with the
             // operators) the loop is compiled without the checks for them.
-            if rec.runs().first().is_some_and(|r| r.node <= output.index) {
-                sweep::<true>(rec, &mut adjoints.0)
-            } else {
-                sweep::<false>(rec, &mut adjoints.0)
+            let runs = rec.runs().first().is_some_and(|r| r.node <= output.index);
+            // Masked edges exist only on a tape with a select op (relu, max, min,
+            // a relu neuron). Without one, multiplying every adjoint through is the
+            // policy, infinite or not. With one, the fast sweep notes whether any
+            // adjoint it multiplied through was infinite or NaN (a masked edge must
+            // then pass exactly 0, not ∞ · 0), and only then is the sweep redone,
+            // looking at each node.
+            let redo = match (runs, rec.has_select()) {
+                (true, false) => !sweep::<true, PLAIN>(rec, &mut adjoints.0),
+                (false, false) => !sweep::<false, PLAIN>(rec, &mut adjoints.0),
+                (true, true) => !sweep::<true, WATCH>(rec, &mut adjoints.0),
+                (false, true) => !sweep::<false, WATCH>(rec, &mut adjoints.0),
+            };
+            if redo {
+                adjoints.0.fill(0.0);
+                adjoints.0[output.index as usize] = 1.0;
+                if runs {
+                    sweep::<true, CAREFUL>(rec, &mut adjoints.0);
+                } else {
+                    sweep::<false, CAREFUL>(rec, &mut adjoints.0);
+                }
             }
         });
         Gradients {
@@ -287,7 +304,7 @@ pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
 /// edges: its runs are added as slices, see [`sweep_neuron_run`]. `RUNS` is
 /// whether there is one up to the output.
 #[inline]
-fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
+fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]) -> bool {
     let n = adjoints.len();
     let starts = &rec.edge_starts()[..n];
     let operands = rec.operands();
@@ -302,8 +319,11 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
     // Which nodes lie on a path from the output: computed only if a node with a
     // zero adjoint and a non-finite partial is met (see `Careful`).
     let mut careful = Careful::default();
-    // Without a non-finite partial on the tape, a zero adjoint passes nothing on.
-    let zero_needs_care = rec.has_non_finite_partial();
+    // What a zero adjoint calls for: found out at the first one met.
+    let mut zero = Zero::Unknown;
+    // Σ (a − a) over the adjoints multiplied through: 0 while all are finite, NaN
+    // once one is not (no branch per node).
+    let mut finite = 0.0;
     for node in (0..n).rev() {
         let start = starts[node] as usize;
         let below = node.wrapping_sub(1);
@@ -312,17 +332,19 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
                 next_run = rest.last().map_or(usize::MAX, |r| r.node as usize);
-                if run.masked {
-                    // A relu neuron with z ≤ 0: exactly 0 to every operand,
-                    // whatever the adjoint.
-                } else if is_ordinary(adjoint) {
+                if run.masked || adjoint == 0.0 {
+                    // A relu neuron with z ≤ 0 passes exactly 0 to every operand,
+                    // whatever the adjoint; a run's partials are finite, so a zero
+                    // adjoint passes nothing on either.
+                } else if MODE != CAREFUL || adjoint.is_finite() {
+                    if MODE == WATCH {
+                        finite += adjoint - adjoint;
+                    }
                     // `carried` is still what memory holds; a run may add to the
                     // node below, so it is read back after.
                     sweep_neuron_run(run, adjoint, values, adjoints);
                     carried = adjoints[below];
-                } else if adjoint != 0.0 {
-                    // An infinite or NaN adjoint. (A run's partials are finite, so
-                    // a zero adjoint passes nothing on.)
+                } else {
                     if node > 0 {
                         adjoints[below] = carried;
                     }
@@ -332,7 +354,18 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
                     }
                 }
             }
-        } else if is_ordinary(adjoint) {
+        } else if adjoint == 0.0 {
+            // Nothing to pass on, unless a partial below is NaN or infinite
+            // (0 · ∞ is NaN): found out once, at the first zero adjoint.
+            if zero != Zero::Skip && start < end {
+                adjoints[below] = carried;
+                careful.zero(rec, node, end, &mut zero, adjoints);
+                carried = adjoints[below];
+            }
+        } else if MODE != CAREFUL || adjoint.is_finite() {
+            if MODE == WATCH {
+                finite += adjoint - adjoint;
+            }
             for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
                 let operand = operand as usize;
                 if operand == below {
@@ -341,9 +374,8 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
                     adjoints[operand] += adjoint * partial;
                 }
             }
-        } else if start < end && (adjoint != 0.0 || zero_needs_care) {
-            // An infinite or NaN adjoint, or a zero one on a tape with a
-            // non-finite partial: the policy's cases, off the hot path.
+        } else if start < end {
+            // An infinite or NaN adjoint: masked edges pass exactly 0.
             adjoints[below] = carried;
             careful.node(rec, node, adjoint, adjoints);
             carried = adjoints[below];
@@ -361,17 +393,45 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
         adjoint = carried;
         end = start;
     }
+    !finite.is_nan()
 }
 
-/// Whether an adjoint is finite and nonzero: the hot path, where every edge adds
-/// `adjoint · partial` (a masked edge's partial is exactly 0, and a finite
-/// nonzero adjoint times 0 is 0, so masking needs no test there).
-#[inline(always)]
-fn is_ordinary(adjoint: f64) -> bool {
-    // Shifting out the sign bit: ±0 becomes 0 (wraps to u64::MAX below), ±∞ the
-    // bound itself, NaN above it.
-    const INFINITY_SHIFTED: u64 = 0x7ff0_0000_0000_0000 << 1;
-    (adjoint.to_bits() << 1).wrapping_sub(1) < INFINITY_SHIFTED - 1
+/// The sweep's modes. `PLAIN`: no select op on the tape, so no masked edge, and
+/// every adjoint is multiplied through. `WATCH`: the same, noting whether an
+/// infinite or NaN adjoint was multiplied through (the sweep returns false then).
+/// `CAREFUL`: an infinite or NaN adjoint goes through [`Careful::node`].
+const PLAIN: u8 = 0;
+const WATCH: u8 = 1;
+const CAREFUL: u8 = 2;
+
+/// What a node with a zero adjoint calls for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Zero {
+    /// Not known yet: no zero adjoint met so far.
+    Unknown,
+    /// Every stored partial below is finite: a zero adjoint passes nothing on
+    /// (0 · finite adds ±0, which changes no sum), so the node is skipped.
+    Skip,
+    /// Some partial below is NaN or infinite: each zero-adjoint node is looked at.
+    Check,
+}
+
+/// Whether any of `values` is NaN or infinite: one pass, four independent lanes
+/// (it vectorises). `v − v` is 0 for a finite `v` and NaN otherwise.
+#[inline]
+fn any_non_finite(values: &[f64]) -> bool {
+    let mut lanes = [0.0f64; 4];
+    let chunks = values.chunks_exact(4);
+    let mut rest = 0.0;
+    for &v in chunks.remainder() {
+        rest += v - v;
+    }
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v - v;
+        }
+    }
+    (lanes[0] + lanes[1] + lanes[2] + lanes[3] + rest).is_nan()
 }
 
 /// The sweep's slow path for a node whose adjoint is zero, infinite or NaN, where
@@ -384,6 +444,30 @@ struct Careful {
 }
 
 impl Careful {
+    /// Node `node` has a zero adjoint and edges ending at `end` in the edge
+    /// arrays; `zero` is what zero adjoints call for, settled here on the first.
+    #[cold]
+    #[inline(never)]
+    fn zero(
+        &mut self,
+        rec: &Recording,
+        node: usize,
+        end: usize,
+        zero: &mut Zero,
+        adjoints: &mut [f64],
+    ) {
+        if *zero == Zero::Unknown {
+            *zero = if any_non_finite(&rec.partials()[..end]) {
+                Zero::Check
+            } else {
+                Zero::Skip
+            };
+        }
+        if *zero == Zero::Check {
+            self.node(rec, node, 0.0, adjoints);
+        }
+    }
+
     /// Adds node `node`'s contributions to the adjoints in memory, under the policy:
     ///
     /// - a zero adjoint passes nothing on when every partial is finite (0 · finite

@@ -215,10 +215,9 @@ pub(crate) struct Recording {
     /// The bytes the allocator refused at the last failed growth, if it was the
     /// allocator (not the limit) that made it fail.
     refused: Option<usize>,
-    /// Whether any local partial recorded is NaN or infinite. Without one, a node
-    /// whose adjoint is zero passes nothing on (0 · finite changes no sum), and the
-    /// sweep skips it with one test.
-    non_finite_partial: bool,
+    /// Whether a select op ([`Op::is_select`]) has been recorded: only then can
+    /// an edge be masked.
+    has_select: bool,
 }
 
 /// A fused neuron `a = f(((w₀·x₀ + w₁·x₁) + …) + b)` whose weights are the
@@ -315,7 +314,7 @@ impl Default for Recording {
             runs: Vec::new(),
             run_edges: 0,
             refused: None,
-            non_finite_partial: false,
+            has_select: false,
         }
     }
 }
@@ -417,15 +416,15 @@ impl Recording {
         !self.values[i].is_finite() || self.edges(i).any(|(_, p)| !p.is_finite())
     }
 
-    /// Whether any local partial recorded is NaN or infinite.
+    /// Whether a select op has been recorded (so some edge may be masked).
     #[inline(always)]
-    pub(crate) fn has_non_finite_partial(&self) -> bool {
-        self.non_finite_partial
+    pub(crate) fn has_select(&self) -> bool {
+        self.has_select
     }
 
     /// Forgets every node, keeping the memory.
     pub(crate) fn clear(&mut self) {
-        self.non_finite_partial = false;
+        self.has_select = false;
         self.len = 0;
         self.edge_len = 0;
         self.runs.clear();
@@ -449,6 +448,11 @@ impl Recording {
         operands: [u32; N],
         partials: [f64; N],
     ) -> u32 {
+        if op.is_select() {
+            // Resolved at compile time where `op` is a constant (every unary and
+            // binary op records a constant op).
+            self.has_select = true;
+        }
         let (i, e) = (self.len, self.edge_len);
         if N == 0 {
             // A leaf: no edges to write (the branch is resolved at compile time).
@@ -477,7 +481,6 @@ impl Recording {
             *s = e as u32;
             dst_operands.copy_from_slice(&operands);
             dst_partials.copy_from_slice(&partials);
-            self.non_finite_partial |= any_non_finite(&partials);
             self.len = i + 1;
             self.edge_len = e + N;
             i as u32
@@ -488,7 +491,7 @@ impl Recording {
 
     /// Appends one leaf per value; returns the first leaf's index, or [`FULL`]
     /// (recording nothing) if they would pass the node limit.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_leaves(&mut self, values: &[f64]) -> u32 {
         if self.reserve(values.len(), 0).is_err() {
             return FULL;
@@ -539,12 +542,12 @@ impl Recording {
         if self.reserve(1, k).is_err() {
             return FULL;
         }
+        self.has_select |= op.is_select();
         let (i, e) = (self.len, self.edge_len);
         self.values[i] = value;
         self.ops[i] = op;
         self.edge_starts[i] = e as u32;
         fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
-        self.non_finite_partial |= any_non_finite(&self.partials[e..e + k]);
         self.len = i + 1;
         self.edge_len = e + k;
         i as u32
@@ -566,6 +569,7 @@ impl Recording {
         if index == FULL {
             return FULL;
         }
+        self.has_select |= op.is_select();
         self.runs.push(NeuronRun { node: index, ..run });
         self.run_edges += run.edge_count();
         index
@@ -637,12 +641,6 @@ impl Recording {
         self.partials.resize(edge_cap, 0.0);
         Ok(())
     }
-}
-
-/// Whether any of `partials` is NaN or infinite, without a branch per partial.
-#[inline(always)]
-fn any_non_finite(partials: &[f64]) -> bool {
-    partials.iter().fold(false, |any, p| any | !p.is_finite())
 }
 
 /// Panics for a `reserve` past the limit, before the arena cell is entered.
@@ -719,10 +717,22 @@ pub struct Tape {
     labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Labels of fused neurons' weighted sums, given with `Var::named_net`.
     net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
-    /// Whether each new node is checked for a non-finite value or partial.
-    detect_anomalies: Cell<bool>,
+    /// The index from which a new node takes the slow path after recording:
+    /// [`FULL`] (only a failed push) while anomaly detection is off, 0 (every node,
+    /// to be checked for a non-finite value or partial) while it is on. One
+    /// comparison per node covers both.
+    slow_from: SlowFrom,
     /// The first node found non-finite while detection was on.
     first_anomaly: Cell<Option<u32>>,
+}
+
+/// See [`Tape::slow_from`](Tape).
+struct SlowFrom(Cell<u32>);
+
+impl Default for SlowFrom {
+    fn default() -> Self {
+        SlowFrom(Cell::new(FULL))
+    }
 }
 
 impl Tape {
@@ -921,7 +931,7 @@ impl Tape {
     /// assert_eq!(tape.recorded_anomaly(), Some(y.index()));
     /// ```
     pub fn set_anomaly_detection(&self, on: bool) {
-        self.detect_anomalies.set(on);
+        self.slow_from.0.set(if on { 0 } else { FULL });
     }
 
     /// Whether the recording-time anomaly check is on.
@@ -930,7 +940,7 @@ impl Tape {
     /// assert!(!chainrule::Tape::new().anomaly_detection());
     /// ```
     pub fn anomaly_detection(&self) -> bool {
-        self.detect_anomalies.get()
+        self.slow_from.0.get() == 0
     }
 
     /// The index of the first node recorded with a NaN or infinite value or local
@@ -1023,10 +1033,10 @@ impl Tape {
     #[track_caller]
     fn push_leaves(&self, values: &[f64]) -> u32 {
         let first = self.recording.write(|rec| rec.push_leaves(values));
-        if first == FULL {
-            self.full();
-        }
-        if self.detect_anomalies.get() {
+        if first >= self.slow_from.0.get() {
+            if first == FULL {
+                self.full();
+            }
             for k in 0..values.len() as u32 {
                 self.check_anomaly(first + k);
             }
@@ -1236,10 +1246,10 @@ impl Tape {
     #[inline(always)]
     #[track_caller]
     fn after_push(&self, index: u32) {
-        if index == FULL {
-            self.full();
-        }
-        if self.detect_anomalies.get() {
+        if index >= self.slow_from.0.get() {
+            if index == FULL {
+                self.full();
+            }
             self.check_anomaly(index);
         }
     }
