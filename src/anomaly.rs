@@ -22,6 +22,7 @@
 
 use std::fmt;
 
+use crate::backward::Gradients;
 use crate::tape::{Op, Tape};
 
 /// What was not finite at the anomalous node.
@@ -188,5 +189,142 @@ impl fmt::Display for Anomaly {
             .map(|o| format!(" operand #{} {} = {}", o.index, o.name, o.value))
             .collect();
         f.write_str(&operands.join(","))
+    }
+}
+
+/// Where a non-finite gradient starts: the step of the reverse sweep that first
+/// produced an infinite or NaN adjoint, found by [`Gradients::gradient_anomaly`].
+///
+/// `Display` names it: `the gradient turns NaN at node #2 square(sqrt#1):
+/// adjoint 1 × ∂/∂sqrt#1 = 0 gives 0 to node #1; …`. See the variants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradientAnomaly {
+    /// The node whose edge passed the first non-finite contribution (the op where
+    /// the non-finite gradient starts).
+    pub node: usize,
+    /// Its op.
+    pub op: Op,
+    /// Its label or readable default name.
+    pub name: String,
+    /// Its adjoint, ∂output/∂node (finite, or the node whose sum overflowed).
+    pub adjoint: f64,
+    /// The operand that received the non-finite contribution, with its name, the
+    /// local partial ∂node/∂operand and the contribution `adjoint · partial`;
+    /// `None` when every contribution was finite and their sum overflowed at
+    /// `node` itself.
+    pub operand: Option<(usize, String, f64, f64)>,
+}
+
+impl Gradients<'_> {
+    /// Where the first infinite or NaN gradient of this sweep starts, or `None` if
+    /// every gradient is finite.
+    ///
+    /// Walking the nodes on a path from the output in the sweep's order (from the
+    /// output down), it finds the first node with a finite adjoint that passes a
+    /// non-finite contribution down an edge under the non-finite policy of
+    /// [`crate::backward`] (0 · ∞, a NaN partial, an overflowing product), or, if
+    /// there is none, the first node whose adjoint is itself non-finite (a sum of
+    /// finite contributions that overflowed, or the seed's own node).
+    ///
+    /// # Complexity
+    /// O(nodes + edges) up to the output; allocates one flag per node.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0).named("x");
+    /// let r = x.sqrt().named("r");
+    /// let y = r.square().named("y");
+    /// let g = y.backward();
+    /// assert!(g[x].is_nan()); // d(√x)²/dx at 0 is 0 · ∞
+    /// let start = g.gradient_anomaly().unwrap();
+    /// assert_eq!((start.node, start.op), (r.index(), chainrule::Op::Sqrt));
+    /// assert_eq!(
+    ///     start.to_string(),
+    ///     "the gradient turns NaN at node #1 \"r\" = sqrt(x): adjoint 0 × ∂r/∂x = inf gives NaN to node #0 x"
+    /// );
+    /// ```
+    pub fn gradient_anomaly(&self) -> Option<GradientAnomaly> {
+        let adjoints = self.as_slice();
+        if adjoints.iter().all(|a| a.is_finite()) {
+            return None;
+        }
+        let tape = self.tape();
+        let output = self.output();
+        let mut on_path = vec![false; output + 1];
+        on_path[output] = true;
+        let mut overflowed = None;
+        for node in (0..=output).rev() {
+            if !on_path[node] {
+                continue;
+            }
+            let adjoint = adjoints[node];
+            if !adjoint.is_finite() {
+                overflowed.get_or_insert(node);
+                continue;
+            }
+            let op = tape.op(node);
+            let edges = tape.edges(node);
+            let last = edges.last().map_or(0.0, |&(_, p)| p);
+            for &(operand, partial) in &edges {
+                on_path[operand] = true;
+                let masked = crate::backward::is_masked(op, partial, last);
+                let passed = crate::backward::contribution(adjoint, partial, masked);
+                if !passed.is_finite() {
+                    return Some(GradientAnomaly {
+                        node,
+                        op,
+                        name: tape.display_name(node),
+                        adjoint,
+                        operand: Some((operand, tape.display_name(operand), partial, passed)),
+                    });
+                }
+            }
+        }
+        let node = overflowed?;
+        Some(GradientAnomaly {
+            node,
+            op: tape.op(node),
+            name: tape.display_name(node),
+            adjoint: adjoints[node],
+            operand: None,
+        })
+    }
+}
+
+impl fmt::Display for GradientAnomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let turns = |v: f64| if v.is_nan() { "NaN" } else { "infinite" };
+        let labelled = |f: &mut fmt::Formatter<'_>| -> fmt::Result {
+            write!(f, "node #{} ", self.node)?;
+            if !self.name.contains('#') {
+                write!(f, "{:?} = ", self.name)?;
+            }
+            write!(f, "{}", self.op)
+        };
+        match &self.operand {
+            Some((operand, operand_name, partial, passed)) => {
+                write!(f, "the gradient turns {} at ", turns(*passed))?;
+                labelled(f)?;
+                let name = if self.name.contains('#') {
+                    self.op.to_string()
+                } else {
+                    self.name.clone()
+                };
+                write!(
+                    f,
+                    "({operand_name}): adjoint {} × ∂{name}/∂{operand_name} = {partial} gives {passed} to node #{operand} {operand_name}",
+                    self.adjoint
+                )
+            }
+            None => {
+                write!(f, "the gradient turns {} at ", turns(self.adjoint))?;
+                labelled(f)?;
+                write!(
+                    f,
+                    ": its adjoint, the sum of finite contributions, is {}",
+                    self.adjoint
+                )
+            }
+        }
     }
 }

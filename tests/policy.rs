@@ -205,3 +205,43 @@ impl Ln1pLike for Var<'_> {
         (self + 1.0).ln()
     }
 }
+
+// ---- The anomaly report names the op where a NaN gradient starts ----------------
+
+#[test]
+fn the_gradient_anomaly_names_the_op_where_nan_starts() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let r = x.sqrt().named("r");
+    let y = (r.square() + 1.0).ln().named("y");
+    let g = y.backward();
+    assert!(g[x].is_nan());
+    let start = g.gradient_anomaly().expect("a NaN gradient has a start");
+    assert_eq!(start.node, r.index(), "{start}");
+    assert_eq!(start.op, chainrule::Op::Sqrt);
+    let (operand, _, partial, passed) = start.operand.clone().unwrap();
+    assert_eq!((operand, partial), (x.index(), f64::INFINITY));
+    assert!(passed.is_nan() && start.adjoint == 0.0);
+    assert!(start.to_string().contains("sqrt"), "{start}");
+}
+
+#[test]
+fn finite_gradients_have_no_gradient_anomaly() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0);
+    let _unused = x.ln(); // NaN on a side branch: not a gradient anomaly
+    let g = (x.relu().sqrt() + x * 2.0).backward();
+    assert_eq!(g[x], 2.0);
+    assert!(g.gradient_anomaly().is_none());
+}
+
+#[test]
+fn an_overflowing_product_is_named_too() {
+    let tape = Tape::new();
+    let x = tape.var(400.0);
+    let y = x.exp().named("e") * x.exp(); // ∂y/∂e = e^400: e^400 · e^400 overflows
+    let g = y.backward();
+    assert!(g[x].is_infinite());
+    let start = g.gradient_anomaly().unwrap();
+    assert!(start.to_string().contains("infinite"), "{start}");
+}
