@@ -282,6 +282,9 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
     let mut next_run = runs.last().map_or(usize::MAX, |r| r.node as usize);
     let mut end = rec.edge_range(n - 1).end;
     let mut adjoint = adjoints[n - 1];
+    // Which nodes lie on a path from the output: computed only if a node with a
+    // zero adjoint and a non-finite partial is met (see `Careful`).
+    let mut careful = Careful::default();
     for node in (0..n).rev() {
         let start = starts[node] as usize;
         let below = node.wrapping_sub(1);
@@ -290,14 +293,22 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
                 next_run = rest.last().map_or(usize::MAX, |r| r.node as usize);
-                if adjoint != 0.0 {
+                if is_ordinary(adjoint) && !run.masked {
                     // `carried` is still what memory holds; a run may add to the
                     // node below, so it is read back after.
                     sweep_neuron_run(run, adjoint, values, adjoints);
                     carried = adjoints[below];
+                } else if !is_ordinary(adjoint) {
+                    if node > 0 {
+                        adjoints[below] = carried;
+                    }
+                    careful.node(rec, node, adjoint, adjoints);
+                    if node > 0 {
+                        carried = adjoints[below];
+                    }
                 }
             }
-        } else if adjoint != 0.0 {
+        } else if is_ordinary(adjoint) {
             for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
                 let operand = operand as usize;
                 if operand == below {
@@ -306,6 +317,11 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
                     adjoints[operand] += adjoint * partial;
                 }
             }
+        } else if start < end {
+            // A zero, infinite or NaN adjoint: the policy's cases, off the hot path.
+            adjoints[below] = carried;
+            careful.node(rec, node, adjoint, adjoints);
+            carried = adjoints[below];
         }
         adjoints[node] = adjoint;
         if node == 0 {
@@ -320,6 +336,70 @@ fn sweep<const RUNS: bool>(rec: &Recording, adjoints: &mut [f64]) {
         adjoint = carried;
         end = start;
     }
+}
+
+/// Whether an adjoint is finite and nonzero: the hot path, where every edge adds
+/// `adjoint · partial` (a masked edge's partial is exactly 0, and a finite
+/// nonzero adjoint times 0 is 0, so masking needs no test there).
+#[inline(always)]
+fn is_ordinary(adjoint: f64) -> bool {
+    // Shifting out the sign bit: ±0 becomes 0 (wraps to u64::MAX below), ±∞ the
+    // bound itself, NaN above it.
+    const INFINITY_SHIFTED: u64 = 0x7ff0_0000_0000_0000 << 1;
+    (adjoint.to_bits() << 1).wrapping_sub(1) < INFINITY_SHIFTED - 1
+}
+
+/// The sweep's slow path for a node whose adjoint is zero, infinite or NaN, where
+/// the non-finite policy decides what its edges pass on.
+#[derive(Default)]
+struct Careful {
+    /// Whether each node lies on a path from the output (the sweep's output is
+    /// the last node of `adjoints`), computed the first time it is needed.
+    on_path: Option<Vec<bool>>,
+}
+
+impl Careful {
+    /// Adds node `node`'s contributions to the adjoints in memory, under the policy:
+    ///
+    /// - a zero adjoint passes nothing on when every partial is finite (0 · finite
+    ///   would add ±0, which changes no sum) or when the node is on no path from
+    ///   the output; otherwise 0 · ∞ and 0 · NaN are NaN;
+    /// - a masked edge passes exactly 0; any other edge `adjoint · partial`.
+    #[cold]
+    #[inline(never)]
+    fn node(&mut self, rec: &Recording, node: usize, adjoint: f64, adjoints: &mut [f64]) {
+        if adjoint == 0.0 {
+            if rec.edges(node).all(|(_, partial)| partial.is_finite()) {
+                return;
+            }
+            let output = adjoints.len() - 1;
+            let on_path = self.on_path.get_or_insert_with(|| on_path(rec, output));
+            if !on_path[node] {
+                return;
+            }
+        }
+        let op = rec.ops()[node];
+        let last = rec.edges(node).last().map_or(0.0, |(_, partial)| partial);
+        for (operand, partial) in rec.edges(node) {
+            adjoints[operand as usize] += contribution(adjoint, partial, is_masked(op, partial, last));
+        }
+    }
+}
+
+/// Which of the nodes `0..=output` lie on a path from `output` (every node that
+/// the output depends on through some chain of edges, masked or not).
+/// O(nodes + edges), one backwards pass.
+fn on_path(rec: &Recording, output: usize) -> Vec<bool> {
+    let mut on_path = vec![false; output + 1];
+    on_path[output] = true;
+    for node in (0..=output).rev() {
+        if on_path[node] {
+            for (operand, _) in rec.edges(node) {
+                on_path[operand as usize] = true;
+            }
+        }
+    }
+    on_path
 }
 
 /// The edges of a [`NeuronRun`] with adjoint `adjoint`:

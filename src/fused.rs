@@ -14,7 +14,7 @@ use std::iter::Sum;
 
 use smallvec::SmallVec;
 
-use crate::ops::{relu, sigmoid_with_derivative, tanh_with_derivative};
+use crate::ops::{relu, relu_derivative, sigmoid_with_derivative, tanh_with_derivative};
 use crate::tape::{NeuronRun, Op};
 use crate::var::Var;
 
@@ -46,7 +46,7 @@ impl Activation {
             Activation::Identity => (z, 1.0),
             Activation::Sigmoid => sigmoid_with_derivative(z),
             Activation::Tanh => tanh_with_derivative(z),
-            Activation::Relu => (relu(z), if z > 0.0 { 1.0 } else { 0.0 }),
+            Activation::Relu => (relu(z), relu_derivative(z)),
         }
     }
 
@@ -140,6 +140,9 @@ fn record_neuron<'t>(
         bias.value,
     );
     let (a, da) = activation.apply(z);
+    // A relu neuron with z ≤ 0 selects nothing: every partial is exactly 0, not
+    // 0 · value (which an infinite value would make NaN).
+    let masked_neuron = activation == Activation::Relu && da == 0.0;
     let tape = bias.tape;
     let runs = if n >= MIN_RUN {
         let input_run = match inputs_checked {
@@ -164,6 +167,7 @@ fn record_neuron<'t>(
             len: n as u32,
             bias: bias.index,
             derivative: da,
+            masked: masked_neuron,
         };
         tape.push_neuron_run(activation.op(), a, run)
     } else {
@@ -173,9 +177,9 @@ fn record_neuron<'t>(
                 .zip(partials.chunks_exact_mut(2));
             for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
                 o[0] = w.index;
-                p[0] = da * x.value;
+                p[0] = if masked_neuron { 0.0 } else { da * x.value };
                 o[1] = x.index;
-                p[1] = da * w.value;
+                p[1] = if masked_neuron { 0.0 } else { da * w.value };
             }
             operands[2 * n] = bias.index;
             partials[2 * n] = da;

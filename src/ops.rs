@@ -54,6 +54,19 @@ pub(crate) fn relu(x: f64) -> f64 {
     }
 }
 
+/// relu′(x): 1 for x > 0, 0 for x ≤ 0 (also at ±0, as PyTorch), and NaN at NaN,
+/// so a NaN operand is never hidden behind a finite partial.
+#[inline(always)]
+pub(crate) fn relu_derivative(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x <= 0.0 {
+        0.0
+    } else {
+        f64::NAN
+    }
+}
+
 /// tanh x and its derivative 1 − tanh² x, the derivative to full relative
 /// precision in both tails.
 ///
@@ -150,7 +163,13 @@ impl<'t> Var<'t> {
     /// The rectifier max(x, 0).
     ///
     /// Derivative: 1 for x > 0, else 0; **0 at x = 0** (as PyTorch). relu(NaN) is
-    /// NaN, as in PyTorch, so a NaN is not hidden from the anomaly check.
+    /// NaN, as in PyTorch, and so is its derivative, so a NaN is not hidden from
+    /// the anomaly check nor behind a finite gradient.
+    ///
+    /// relu is a select op ([`Op::is_select`]): for x ≤ 0 its operand gets exactly
+    /// 0, whatever the adjoint, even an infinite one (see the non-finite policy in
+    /// [`crate::backward`]): `x.relu().sqrt()` at x = −1 has gradient 0, as in
+    /// PyTorch.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -159,13 +178,13 @@ impl<'t> Var<'t> {
     /// ```
     #[inline(always)]
     pub fn relu(self) -> Var<'t> {
-        let d = if self.value > 0.0 { 1.0 } else { 0.0 };
-        self.unary(Op::Relu, relu(self.value), d)
+        self.unary(Op::Relu, relu(self.value), relu_derivative(self.value))
     }
 
     /// The leaky rectifier: x for x > 0, else alpha·x.
     ///
-    /// Derivative: 1 for x > 0, else alpha; **alpha at x = 0** (as PyTorch).
+    /// Derivative: 1 for x > 0, else alpha; **alpha at x = 0** (as PyTorch); NaN
+    /// at NaN.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -175,7 +194,13 @@ impl<'t> Var<'t> {
     /// ```
     #[inline(always)]
     pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
-        let d = if self.value > 0.0 { 1.0 } else { alpha };
+        let d = if self.value > 0.0 {
+            1.0
+        } else if self.value <= 0.0 {
+            alpha
+        } else {
+            f64::NAN
+        };
         self.unary(Op::LeakyRelu, leaky_relu(self.value, alpha), d)
     }
 
@@ -307,7 +332,9 @@ impl<'t> Var<'t> {
 
     /// The absolute value.
     ///
-    /// Derivative: sign(x): 1 for x > 0, −1 for x < 0, **0 at x = 0** (as PyTorch).
+    /// Derivative: sign(x): 1 for x > 0, −1 for x < 0, **0 at x = 0** (as PyTorch),
+    /// NaN at NaN. Not a select op: at 0 the partial is the number 0, so an
+    /// infinite adjoint times it is NaN (as PyTorch's `grad · sign(x)`).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -320,8 +347,10 @@ impl<'t> Var<'t> {
             1.0
         } else if self.value < 0.0 {
             -1.0
-        } else {
+        } else if self.value == 0.0 {
             0.0
+        } else {
+            f64::NAN
         };
         self.unary(Op::Abs, self.value.abs(), d)
     }

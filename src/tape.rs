@@ -244,6 +244,8 @@ pub(crate) struct NeuronRun {
     pub(crate) bias: u32,
     /// a′(z), the activation's derivative at the weighted sum.
     pub(crate) derivative: f64,
+    /// A relu neuron with z ≤ 0: every edge is masked and its partial exactly 0.
+    pub(crate) masked: bool,
 }
 
 impl NeuronRun {
@@ -251,11 +253,13 @@ impl NeuronRun {
     /// with its local partial.
     pub(crate) fn edges(self, values: &[f64]) -> impl Iterator<Item = (u32, f64)> + '_ {
         let (w, x, n, da) = (self.weights, self.inputs, self.len, self.derivative);
+        let masked = self.masked;
+        let partial = move |value: f64| if masked { 0.0 } else { da * value };
         let pairs = (0..n).flat_map(move |k| {
             let (wk, xk) = (w + k, x + k);
             [
-                (wk, da * values[xk as usize]),
-                (xk, da * values[wk as usize]),
+                (wk, partial(values[xk as usize])),
+                (xk, partial(values[wk as usize])),
             ]
         });
         pairs.chain(std::iter::once((self.bias, da)))

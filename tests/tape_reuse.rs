@@ -289,11 +289,13 @@ fn the_graph_view_keeps_parallel_edges_for_a_plus_a() {
         vec![
             GraphEdge {
                 partial: 1.0,
-                slot: 0
+                slot: 0,
+                masked: false
             },
             GraphEdge {
                 partial: 1.0,
-                slot: 1
+                slot: 1,
+                masked: false
             }
         ]
     );

@@ -1,0 +1,202 @@
+//! The non-finite policy of `chainrule::backward`, rule by rule, on the cases that
+//! motivated it. Reference values are PyTorch's float64 results where PyTorch is
+//! principled (quoted beside each case); every case is also held against the
+//! textbook sweep over the petgraph view, which must agree bit for bit.
+
+use chainrule::graph::textbook_backward;
+use chainrule::{Activation, Gradients, Tape, Var};
+
+/// The fast sweep and the textbook sweep agree bit for bit (NaN with NaN).
+fn same_as_textbook(g: &Gradients<'_>) {
+    let textbook = textbook_backward(&g.tape().graph(), g.output());
+    for (i, (&fast, &slow)) in g.as_slice().iter().zip(&textbook).enumerate() {
+        assert!(
+            fast.to_bits() == slow.to_bits() || (fast.is_nan() && slow.is_nan()),
+            "node #{i}: fast sweep {fast:e}, textbook sweep {slow:e}"
+        );
+    }
+}
+
+// ---- Rule 1: only nodes on a path from the output contribute -------------------
+
+#[test]
+fn an_unused_side_branch_leaks_no_nan() {
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let _side = x.sqrt(); // ∂/∂x = +inf, on no path to y
+    let _other = x.ln(); // ∂/∂x = +inf
+    let y = x * 3.0;
+    let g = y.backward();
+    assert_eq!(g[x], 3.0);
+    same_as_textbook(&g);
+}
+
+#[test]
+fn a_node_recorded_after_the_output_takes_no_part() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0);
+    let y = x * 2.0;
+    let _later = (y * 0.0).ln(); // NaN partials, after the output
+    let g = y.backward();
+    assert_eq!(g[x], 2.0);
+    same_as_textbook(&g);
+}
+
+// ---- Rule 2: on a path, adjoint × partial is IEEE arithmetic --------------------
+
+#[test]
+fn sqrt_then_square_at_zero_is_nan_not_zero() {
+    // d/dx (√x)² = 1 for x > 0, but at 0 the chain rule gives 2√0 · 1/(2√0) = 0 · ∞.
+    // PyTorch (float64): torch.sqrt(x).pow(2).backward() at 0 gives nan.
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let g = x.sqrt().square().backward();
+    assert!(g[x].is_nan(), "0 · ∞ must be NaN, got {}", g[x]);
+    same_as_textbook(&g);
+}
+
+#[test]
+fn a_zero_adjoint_times_an_infinite_partial_is_nan_also_two_hops_away() {
+    // y = (√x · 0) + 1: the multiply by the constant 0 makes √x's adjoint exactly 0;
+    // √x's partial at 0 is ∞. PyTorch: nan.
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let y = x.sqrt() * 0.0 + 1.0;
+    let g = y.backward();
+    assert!(g[x].is_nan());
+    same_as_textbook(&g);
+}
+
+#[test]
+fn powf_half_then_abs_below_zero_is_nan() {
+    // (−1)^0.5 is NaN; PyTorch: x.pow(0.5).abs() at −1 gives gradient nan.
+    let tape = Tape::new();
+    let x = tape.var(-1.0);
+    let y = x.powf(0.5).abs();
+    assert!(y.value().is_nan());
+    let g = y.backward();
+    assert!(g[x].is_nan(), "got {}", g[x]);
+    same_as_textbook(&g);
+}
+
+#[test]
+fn an_infinite_adjoint_times_a_zero_partial_of_an_ordinary_op_is_nan() {
+    // abs at 0 has partial 0 (a number, not a mask): ∞ · 0 = NaN. PyTorch:
+    // torch.sqrt(torch.abs(x)) at 0 gives nan (grad · sign(0) with grad = ∞).
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let g = x.abs().sqrt().backward();
+    assert!(g[x].is_nan());
+    same_as_textbook(&g);
+}
+
+// ---- Rule 3: the operand a select op did not select gets exactly 0 ---------------
+
+#[test]
+fn relu_then_sqrt_below_zero_is_zero() {
+    // relu is flat for x < 0: PyTorch's threshold_backward masks the ∞ from √0.
+    for x0 in [-1.0, -0.0, 0.0] {
+        let tape = Tape::new();
+        let x = tape.var(x0);
+        let g = x.relu().sqrt().backward();
+        assert_eq!(g[x].to_bits(), 0.0f64.to_bits(), "x = {x0}: got {}", g[x]);
+        same_as_textbook(&g);
+    }
+}
+
+#[test]
+fn a_relu_neuron_below_zero_feeding_sqrt_gives_zero_to_every_operand() {
+    // Weights and inputs consecutive (a neuron over runs) and not (copied edges).
+    for consecutive in [true, false] {
+        let tape = Tape::new();
+        let (w, x) = if consecutive {
+            (tape.vars(&[0.5, -0.25]), tape.vars(&[-1.0, 2.0]))
+        } else {
+            let w0 = tape.var(0.5);
+            let x0 = tape.var(-1.0);
+            let w1 = tape.var(-0.25);
+            let x1 = tape.var(2.0);
+            (vec![w0, w1], vec![x0, x1])
+        };
+        let b = tape.var(0.0);
+        let out = Var::neuron(&w, &x, b, Activation::Relu); // z = −1 < 0
+        assert_eq!(out.value(), 0.0);
+        let g = out.sqrt().backward();
+        for v in w.iter().chain(&x).chain([&b]) {
+            assert_eq!(g[*v], 0.0, "consecutive = {consecutive}, node #{}", v.index());
+        }
+        same_as_textbook(&g);
+    }
+}
+
+#[test]
+fn max_and_min_give_the_operand_not_selected_exactly_zero() {
+    // max(a, b) with a = 0 > b = −1 picks a; √ at 0 sends ∞ back. PyTorch:
+    // torch.sqrt(torch.maximum(a, b)) gives a.grad = inf, b.grad = 0.
+    let tape = Tape::new();
+    let a = tape.var(0.0);
+    let b = tape.var(-1.0);
+    let g = a.max(b).sqrt().backward();
+    assert_eq!((g[a], g[b]), (f64::INFINITY, 0.0));
+    same_as_textbook(&g);
+
+    let tape = Tape::new();
+    let a = tape.var(1.0);
+    let b = tape.var(0.0);
+    let g = a.min(b).sqrt().backward();
+    assert_eq!((g[a], g[b]), (0.0, f64::INFINITY));
+    same_as_textbook(&g);
+}
+
+#[test]
+fn a_masked_edge_passes_zero_even_from_a_nan_adjoint() {
+    // (0 · ∞) makes the adjoint of relu's output NaN; relu at −2 masks it.
+    let tape = Tape::new();
+    let x = tape.var(-2.0);
+    let r = x.relu();
+    let y = r.sqrt().sqrt() * 0.0; // adjoint of √r: 0; of r: 0 · ∞ = NaN
+    let g = y.backward();
+    assert_eq!(g[x], 0.0);
+    same_as_textbook(&g);
+}
+
+// ---- Rule 4: a NaN value propagates NaN partials --------------------------------
+
+#[test]
+fn relu_abs_and_leaky_relu_at_nan_have_nan_derivatives() {
+    let tape = Tape::new();
+    let x = tape.var(f64::NAN);
+    for y in [x.relu(), x.abs(), x.leaky_relu(0.01)] {
+        let g = y.backward();
+        assert!(g[x].is_nan(), "{}: got {}", tape.op(y.index()), g[x]);
+        same_as_textbook(&g);
+    }
+    let w = tape.vars(&[1.0]);
+    let b = tape.var(0.0);
+    let neuron = Var::neuron(&w, &[x], b, Activation::Relu);
+    let g = neuron.backward();
+    assert!(g[b].is_nan() && g[w[0]].is_nan());
+}
+
+// ---- The hot path is unchanged for finite graphs ---------------------------------
+
+#[test]
+fn finite_graphs_still_agree_with_the_textbook_sweep() {
+    let tape = Tape::new();
+    let x = tape.var(0.7);
+    let y = tape.var(-1.3);
+    let r = (x * x + y * y).sqrt();
+    let f = (x * y).exp().ln_1p_like() / r + x.relu() * y.max(x) - y.abs();
+    let g = f.backward();
+    same_as_textbook(&g);
+    assert!(g[x].is_finite() && g[y].is_finite());
+}
+
+trait Ln1pLike {
+    fn ln_1p_like(self) -> Self;
+}
+impl Ln1pLike for Var<'_> {
+    fn ln_1p_like(self) -> Self {
+        (self + 1.0).ln()
+    }
+}
