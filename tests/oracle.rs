@@ -83,12 +83,43 @@ fn the_generator_covers_every_op_kink_and_tie() {
             .count();
     }
     let all = [
-        Op::Leaf, Op::Add, Op::Sub, Op::Mul, Op::Div, Op::Neg, Op::AddConst, Op::SubConst,
-        Op::ConstSub, Op::MulConst, Op::DivConst, Op::ConstDiv, Op::Sigmoid, Op::Tanh,
-        Op::Relu, Op::LeakyRelu, Op::Softplus, Op::Exp, Op::Ln, Op::Sqrt, Op::Powi,
-        Op::Powf, Op::Pow, Op::Abs, Op::Sin, Op::Cos, Op::Recip, Op::Square, Op::Max,
-        Op::Min, Op::Sum, Op::WeightedSum, Op::SigmoidNeuron, Op::TanhNeuron,
-        Op::ReluNeuron, Op::HalfSquaredError, Op::MeanSquaredError,
+        Op::Leaf,
+        Op::Add,
+        Op::Sub,
+        Op::Mul,
+        Op::Div,
+        Op::Neg,
+        Op::AddConst,
+        Op::SubConst,
+        Op::ConstSub,
+        Op::MulConst,
+        Op::DivConst,
+        Op::ConstDiv,
+        Op::Sigmoid,
+        Op::Tanh,
+        Op::Relu,
+        Op::LeakyRelu,
+        Op::Softplus,
+        Op::Exp,
+        Op::Ln,
+        Op::Sqrt,
+        Op::Powi,
+        Op::Powf,
+        Op::Pow,
+        Op::Abs,
+        Op::Sin,
+        Op::Cos,
+        Op::Recip,
+        Op::Square,
+        Op::Max,
+        Op::Min,
+        Op::Sum,
+        Op::WeightedSum,
+        Op::SigmoidNeuron,
+        Op::TanhNeuron,
+        Op::ReluNeuron,
+        Op::HalfSquaredError,
+        Op::MeanSquaredError,
     ];
     for op in all {
         assert!(ops.contains(&op), "no program recorded {op}");
@@ -135,11 +166,20 @@ fn oracle(p: &Program, i: usize) -> f64 {
 #[test]
 fn an_indeterminate_derivative_is_nan_not_zero() {
     // sqrt(x)² at 0: ∂/∂x = 2√x · 1/(2√x) = 0 · ∞.
-    let p = program(&[0.0], vec![Instr::Unary(Unary::Sqrt, 0), Instr::Unary(Unary::Square, 1)]);
+    let p = program(
+        &[0.0],
+        vec![Instr::Unary(Unary::Sqrt, 0), Instr::Unary(Unary::Square, 1)],
+    );
     assert!(oracle(&p, 0).is_nan());
     assert!(gradient(&p, 0).is_nan());
     // |x^0.5| at -1: the value is NaN, and so is every partial after it.
-    let p = program(&[-1.0], vec![Instr::Unary(Unary::Powf(0.5), 0), Instr::Unary(Unary::Abs, 1)]);
+    let p = program(
+        &[-1.0],
+        vec![
+            Instr::Unary(Unary::Powf(0.5), 0),
+            Instr::Unary(Unary::Abs, 1),
+        ],
+    );
     assert!(oracle(&p, 0).is_nan());
     assert!(gradient(&p, 0).is_nan());
 }
@@ -148,7 +188,10 @@ fn an_indeterminate_derivative_is_nan_not_zero() {
 fn relu_masks_an_infinite_adjoint() {
     // sqrt(relu(x)) at -1 and at -0.0: sqrt' = ∞ at 0, but relu selected nothing.
     for x in [-1.0, -0.0, 0.0] {
-        let p = program(&[x], vec![Instr::Unary(Unary::Relu, 0), Instr::Unary(Unary::Sqrt, 1)]);
+        let p = program(
+            &[x],
+            vec![Instr::Unary(Unary::Relu, 0), Instr::Unary(Unary::Sqrt, 1)],
+        );
         assert_eq!(oracle(&p, 0).to_bits(), 0.0f64.to_bits(), "oracle at {x}");
         assert_eq!(gradient(&p, 0).to_bits(), 0.0f64.to_bits(), "tape at {x}");
     }
@@ -165,7 +208,11 @@ fn a_relu_neuron_below_zero_masks_its_weights_inputs_and_bias() {
         ],
     );
     for leaf in 0..5 {
-        assert_eq!(gradient(&p, leaf).to_bits(), 0.0f64.to_bits(), "leaf {leaf}");
+        assert_eq!(
+            gradient(&p, leaf).to_bits(),
+            0.0f64.to_bits(),
+            "leaf {leaf}"
+        );
     }
     // The same over runs: four inputs, a layer of two, both below zero.
     let mut leaves = vec![-1.0, -2.0, -3.0, -4.0];
@@ -180,7 +227,11 @@ fn a_relu_neuron_below_zero_masks_its_weights_inputs_and_bias() {
     );
     let tape = Tape::new();
     let vars = record(&p, &tape);
-    assert_eq!(tape.edge_count(), 2 * 9 + 2 + 1, "the layer's neurons over runs");
+    assert_eq!(
+        tape.edge_count(),
+        2 * 9 + 2 + 1,
+        "the layer's neurons over runs"
+    );
     let g = vars.last().unwrap().backward();
     for leaf in 0..14 {
         assert_eq!(g.by_index(leaf).to_bits(), 0.0f64.to_bits(), "leaf {leaf}");
@@ -194,8 +245,15 @@ fn max_and_min_give_the_unselected_operand_zero_whatever_the_adjoint() {
         // max(a, b) then sqrt at 0 (adjoint ∞), or ln then 0·∞ (adjoint NaN).
         // a = 0 and b = -1 for max, a = 0 and b = 1 for min: a is selected.
         let b = if op == Binary::Max { -1.0 } else { 1.0 };
-        let infinite = program(&[0.0, b], vec![Instr::Binary(op, 0, 1), Instr::Unary(Unary::Sqrt, 2)]);
-        assert_eq!(gradient(&infinite, 1).to_bits(), 0.0f64.to_bits(), "{op:?}, ∞");
+        let infinite = program(
+            &[0.0, b],
+            vec![Instr::Binary(op, 0, 1), Instr::Unary(Unary::Sqrt, 2)],
+        );
+        assert_eq!(
+            gradient(&infinite, 1).to_bits(),
+            0.0f64.to_bits(),
+            "{op:?}, ∞"
+        );
         assert_eq!(gradient(&infinite, 0), f64::INFINITY);
         let nan = program(
             &[0.0, b],
@@ -208,10 +266,16 @@ fn max_and_min_give_the_unselected_operand_zero_whatever_the_adjoint() {
         assert_eq!(gradient(&nan, 1).to_bits(), 0.0f64.to_bits(), "{op:?}, NaN");
         assert!(gradient(&nan, 0).is_nan());
         // A tie goes to the first operand, also max(x, x).
-        let tie = program(&[0.0, 0.0], vec![Instr::Binary(op, 1, 0), Instr::Unary(Unary::Sqrt, 2)]);
+        let tie = program(
+            &[0.0, 0.0],
+            vec![Instr::Binary(op, 1, 0), Instr::Unary(Unary::Sqrt, 2)],
+        );
         assert_eq!(gradient(&tie, 0).to_bits(), 0.0f64.to_bits());
         assert_eq!(gradient(&tie, 1), f64::INFINITY);
-        let same = program(&[3.0], vec![Instr::Binary(op, 0, 0), Instr::Unary(Unary::Square, 1)]);
+        let same = program(
+            &[3.0],
+            vec![Instr::Binary(op, 0, 0), Instr::Unary(Unary::Square, 1)],
+        );
         assert_eq!(gradient(&same, 0), 6.0);
     }
 }

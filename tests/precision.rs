@@ -218,10 +218,14 @@ fn activations_are_within_a_few_ulps() {
     // tanh: densest where 1 − t² used to cancel, |x| in [0.3, 6].
     let mut w = Worst::new("tanh");
     let mut xs = line_points(&mut rng, 20.0, 354.0, &[4.99594, 5.0, -5.0, 0.0, 1e-300]);
-    xs.extend((0..POINTS).map(|_| rng.uniform(0.3, 6.0) * if rng.next() & 1 == 1 { -1.0 } else { 1.0 }));
+    xs.extend(
+        (0..POINTS).map(|_| rng.uniform(0.3, 6.0) * if rng.next() & 1 == 1 { -1.0 } else { 1.0 }),
+    );
     for &x in &xs {
         let exact = r.tanh_derivative(x);
-        w.record(unary_partial(x, |v| v.tanh()), &exact, || format!("x = {x:e}"));
+        w.record(unary_partial(x, |v| v.tanh()), &exact, || {
+            format!("x = {x:e}")
+        });
     }
     worst.push(w);
 
@@ -249,14 +253,18 @@ fn activations_are_within_a_few_ulps() {
     let mut ws = Worst::new("softplus");
     for &x in &xs {
         let exact = r.sigmoid_derivative(x);
-        w.record(unary_partial(x, |v| v.sigmoid()), &exact, || format!("x = {x:e}"));
+        w.record(unary_partial(x, |v| v.sigmoid()), &exact, || {
+            format!("x = {x:e}")
+        });
         let tape = Tape::new();
         let w1 = tape.vars(&[1.0]);
         let x1 = tape.vars(&[x]);
         let a = Var::neuron(&w1, &x1, tape.var(0.0), Activation::Sigmoid);
         wn.record(tape.edges(a.index())[2].1, &exact, || format!("z = {x:e}"));
         let exact = r.sigmoid(x);
-        ws.record(unary_partial(x, |v| v.softplus()), &exact, || format!("x = {x:e}"));
+        ws.record(unary_partial(x, |v| v.softplus()), &exact, || {
+            format!("x = {x:e}")
+        });
     }
     worst.push(w);
     worst.push(wn);
@@ -265,7 +273,9 @@ fn activations_are_within_a_few_ulps() {
     let mut w = Worst::new("exp");
     for x in line_points(&mut rng, 700.0, 709.0, &[0.0, 709.0, -700.0]) {
         let exact = r.exp(&big(x));
-        w.record(unary_partial(x, |v| v.exp()), &exact, || format!("x = {x:e}"));
+        w.record(unary_partial(x, |v| v.exp()), &exact, || {
+            format!("x = {x:e}")
+        });
     }
     worst.push(w);
     check_all(&worst);
@@ -282,12 +292,20 @@ fn powers_roots_and_logs_are_within_a_few_ulps() {
     let mut wr = Worst::new("recip");
     for _ in 0..POINTS {
         let x = rng.log_uniform(1e-300, 1e300, false);
-        wl.record(unary_partial(x, |v| v.ln()), &big(x).reciprocal(P, RM), || format!("x = {x:e}"));
+        wl.record(
+            unary_partial(x, |v| v.ln()),
+            &big(x).reciprocal(P, RM),
+            || format!("x = {x:e}"),
+        );
         let exact = big(x).sqrt(P, RM).mul(&big(2.0), P, RM).reciprocal(P, RM);
-        wq.record(unary_partial(x, |v| v.sqrt()), &exact, || format!("x = {x:e}"));
+        wq.record(unary_partial(x, |v| v.sqrt()), &exact, || {
+            format!("x = {x:e}")
+        });
         let x = rng.log_uniform(1e-150, 1e150, true);
         let exact = big(x).mul(&big(x), P, RM).reciprocal(P, RM).neg();
-        wr.record(unary_partial(x, |v| v.recip()), &exact, || format!("x = {x:e}"));
+        wr.record(unary_partial(x, |v| v.recip()), &exact, || {
+            format!("x = {x:e}")
+        });
     }
     worst.extend([wl, wq, wr]);
 
@@ -302,7 +320,8 @@ fn powers_roots_and_logs_are_within_a_few_ulps() {
         };
         let spread = (600.0 / (n.unsigned_abs() as f64 + 1.0)).min(6.0);
         let x = rng.log_uniform(1.0, 10f64.powf(spread), false);
-        let x = if rng.next() & 1 == 1 { 1.0 / x } else { x } * if rng.next() & 1 == 1 { -1.0 } else { 1.0 };
+        let x = if rng.next() & 1 == 1 { 1.0 / x } else { x }
+            * if rng.next() & 1 == 1 { -1.0 } else { 1.0 };
         if n == 0 {
             continue;
         }
@@ -311,7 +330,9 @@ fn powers_roots_and_logs_are_within_a_few_ulps() {
             continue;
         }
         let exact = power.mul(&big(n as f64), P, RM);
-        w.record(unary_partial(x, |v| v.powi(n)), &exact, || format!("x = {x:e}, n = {n}"));
+        w.record(unary_partial(x, |v| v.powi(n)), &exact, || {
+            format!("x = {x:e}, n = {n}")
+        });
     }
     worst.push(w);
 
@@ -327,14 +348,20 @@ fn powers_roots_and_logs_are_within_a_few_ulps() {
             _ => rng.uniform(-40.0, 40.0),
         };
         let span = 300.0 / c.abs().max(1.0);
-        let x = rng.log_uniform(10f64.powf(-span.min(100.0)), 10f64.powf(span.min(100.0)), false);
+        let x = rng.log_uniform(
+            10f64.powf(-span.min(100.0)),
+            10f64.powf(span.min(100.0)),
+            false,
+        );
         let c_minus_1 = big(c).sub(&one(), P, RM);
         let power = r.pow(&big(x), &c_minus_1);
         if to_f64(&power).abs() < f64::MIN_POSITIVE {
             continue;
         }
         let exact = power.mul(&big(c), P, RM);
-        wf.record(unary_partial(x, |v| v.powf(c)), &exact, || format!("x = {x:e}, c = {c:e}"));
+        wf.record(unary_partial(x, |v| v.powf(c)), &exact, || {
+            format!("x = {x:e}, c = {c:e}")
+        });
         let tape = Tape::new();
         let (xv, cv) = (tape.var(x), tape.var(c));
         let y = xv.pow(cv);
@@ -355,11 +382,20 @@ fn trigonometry_arithmetic_and_losses_are_within_a_few_ulps() {
 
     let mut ws = Worst::new("sin");
     let mut wc = Worst::new("cos");
-    for x in line_points(&mut rng, 1e5, 1.0, &[0.0, 1.5707963267948966, 3.141592653589793]) {
+    for x in line_points(
+        &mut rng,
+        1e5,
+        1.0,
+        &[0.0, 1.5707963267948966, 3.141592653589793],
+    ) {
         let exact = r.cos(&big(x));
-        ws.record(unary_partial(x, |v| v.sin()), &exact, || format!("x = {x:e}"));
+        ws.record(unary_partial(x, |v| v.sin()), &exact, || {
+            format!("x = {x:e}")
+        });
         let exact = r.sin(&big(x)).neg();
-        wc.record(unary_partial(x, |v| v.cos()), &exact, || format!("x = {x:e}"));
+        wc.record(unary_partial(x, |v| v.cos()), &exact, || {
+            format!("x = {x:e}")
+        });
     }
     worst.extend([ws, wc]);
 
@@ -376,21 +412,33 @@ fn trigonometry_arithmetic_and_losses_are_within_a_few_ulps() {
         let (av, bv) = (tape.var(a), tape.var(b));
         let q = av / bv;
         let edges = tape.edges(q.index());
-        wa.record(edges[0].1, &big(b).reciprocal(P, RM), || format!("a = {a:e}, b = {b:e}"));
+        wa.record(edges[0].1, &big(b).reciprocal(P, RM), || {
+            format!("a = {a:e}, b = {b:e}")
+        });
         let exact = big(a).div(&big(b).mul(&big(b), P, RM), P, RM).neg();
         wb.record(edges[1].1, &exact, || format!("a = {a:e}, b = {b:e}"));
-        wk.record(unary_partial(b, |v| a / v), &exact, || format!("c = {a:e}, x = {b:e}"));
-        wq.record(unary_partial(a, |v| v.square()), &big(2.0).mul(&big(a), P, RM), || format!("x = {a:e}"));
+        wk.record(unary_partial(b, |v| a / v), &exact, || {
+            format!("c = {a:e}, x = {b:e}")
+        });
+        wq.record(
+            unary_partial(a, |v| v.square()),
+            &big(2.0).mul(&big(a), P, RM),
+            || format!("x = {a:e}"),
+        );
 
         let (o, t) = (rng.uniform(-10.0, 10.0), rng.uniform(-10.0, 10.0));
         let outs = tape.vars(&[o, 1.0, 2.0]);
         let targets = [t, 0.5, 0.25];
         let e = Var::half_squared_error(&outs, &targets);
         let diff = big(o).sub(&big(t), P, RM);
-        wh.record(tape.edges(e.index())[0].1, &diff, || format!("o = {o:e}, t = {t:e}"));
+        wh.record(tape.edges(e.index())[0].1, &diff, || {
+            format!("o = {o:e}, t = {t:e}")
+        });
         let l = Var::mean_squared_error(&outs, &targets);
         let exact = diff.mul(&big(2.0), P, RM).div(&big(3.0), P, RM);
-        wm.record(tape.edges(l.index())[0].1, &exact, || format!("o = {o:e}, t = {t:e}"));
+        wm.record(tape.edges(l.index())[0].1, &exact, || {
+            format!("o = {o:e}, t = {t:e}")
+        });
     }
     worst.extend([wa, wb, wk, wq, wh, wm]);
     check_all(&worst);

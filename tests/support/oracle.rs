@@ -351,10 +351,8 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
             }
             Instr::Layer(params, inputs, act, outputs) => {
                 let n = inputs.len();
-                let x: Vec<(Option<usize>, f64)> = inputs
-                    .iter()
-                    .map(|&i| (Some(i), val(i, &nodes)))
-                    .collect();
+                let x: Vec<(Option<usize>, f64)> =
+                    inputs.iter().map(|&i| (Some(i), val(i, &nodes))).collect();
                 let mut out = Vec::with_capacity(*outputs);
                 for k in 0..*outputs {
                     let p = &params[k * (n + 1)..(k + 1) * (n + 1)];
@@ -559,7 +557,10 @@ pub fn check(program: &Program) -> Result<(), String> {
     // The textbook sweep on the graph view: the same numbers, bit for bit.
     let textbook = textbook_backward(&tape.graph(), out);
     if fast.len() != out + 1 {
-        return Err(format!("sweep returned {} adjoints for output #{out}", fast.len()));
+        return Err(format!(
+            "sweep returned {} adjoints for output #{out}",
+            fast.len()
+        ));
     }
     for (i, (&a, &b)) in fast.iter().zip(&textbook).enumerate() {
         if !same_bits(a, b) {

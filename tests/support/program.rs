@@ -198,7 +198,9 @@ fn leaf_value(b: &mut Bytes, earlier: &[f64]) -> f64 {
         13 => 1e-8 * (1.0 + b.u8() as f64),
         14 => 1e3 * (b.u8() as f64 - 128.0),
         15 => 4.99594, // where 1 − tanh² lost 9e-13 relative
-        _ => ((b.u32() as u64) << 21 | b.u32() as u64 >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0,
+        _ => {
+            ((b.u32() as u64) << 21 | b.u32() as u64 >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
+        }
     }
 }
 
