@@ -1,0 +1,473 @@
+//! Every op's local partial derivative, as recorded on the tape (`Tape::edges`),
+//! against an independent high-precision reference (`astro-float` at 256 bits),
+//! at thousands of points per op: near zero, near the edges of each domain, at
+//! large |x| and where a formula could cancel (tanh near |x| = 5).
+//!
+//! The bound, [`ULPS`]: a partial computed from < 1-ulp libm functions (exp, ln,
+//! tanh, powf, sin, cos) through two or three further roundings is within ~3.5
+//! ulps when no step cancels, and a fused neuron's edge a′(z)·x rounds once more
+//! (+0.5): 4.5 ulps is "a few". An op whose formula cancels (1 − tanh²x near
+//! |x| = 5, c·x^(c−1) with c − 1 rounded, x^(n−1) by square-and-multiply for a
+//! large n) fails it by orders of magnitude.
+//!
+//! Skipped: points whose exact partial is subnormal or beyond the f64 range (a
+//! subnormal has fewer than 53 bits, and astro-float's conversion from a subnormal
+//! f64 is not exact), and powers whose factor x^(c−1) is subnormal while c·x^(c−1)
+//! is not (|c| > 1): the partial then keeps only the subnormal's bits, a limit of
+//! the formula left as it is.
+
+use astro_float::{BigFloat, Consts, RoundingMode};
+use chainrule::{Activation, Tape, Var};
+
+/// The bound on every op's partial, in ulps of the exact value.
+const ULPS: f64 = 4.5;
+/// Points per op (and per form of an op).
+const POINTS: usize = 3000;
+/// Bits of the reference.
+const P: usize = 256;
+const RM: RoundingMode = RoundingMode::ToEven;
+
+struct Reference {
+    cc: Consts,
+}
+
+impl Reference {
+    fn new() -> Self {
+        Reference {
+            cc: Consts::new().expect("astro-float constants"),
+        }
+    }
+    fn exp(&mut self, x: &BigFloat) -> BigFloat {
+        x.exp(P, RM, &mut self.cc)
+    }
+    fn ln(&mut self, x: &BigFloat) -> BigFloat {
+        x.ln(P, RM, &mut self.cc)
+    }
+    fn pow(&mut self, x: &BigFloat, y: &BigFloat) -> BigFloat {
+        x.pow(y, P, RM, &mut self.cc)
+    }
+    fn sin(&mut self, x: &BigFloat) -> BigFloat {
+        x.sin(P, RM, &mut self.cc)
+    }
+    fn cos(&mut self, x: &BigFloat) -> BigFloat {
+        x.cos(P, RM, &mut self.cc)
+    }
+    /// σ′(x) = e/(1 + e)² with e = e^−|x| (σ′ is even).
+    fn sigmoid_derivative(&mut self, x: f64) -> BigFloat {
+        let e = self.exp(&big(-x.abs()));
+        let one_plus = e.add(&one(), P, RM);
+        e.div(&one_plus.mul(&one_plus, P, RM), P, RM)
+    }
+    /// 1 − tanh²x = 4e/(1 + e)² with e = e^−2|x|: no cancellation at any x.
+    fn tanh_derivative(&mut self, x: f64) -> BigFloat {
+        let e = self.exp(&big(-2.0 * x.abs())); // 2|x| is exact
+        let one_plus = e.add(&one(), P, RM);
+        e.mul(&big(4.0), P, RM)
+            .div(&one_plus.mul(&one_plus, P, RM), P, RM)
+    }
+    /// σ(x) = 1/(1 + e^−x).
+    fn sigmoid(&mut self, x: f64) -> BigFloat {
+        let e = self.exp(&big(-x));
+        one().div(&e.add(&one(), P, RM), P, RM)
+    }
+}
+
+fn big(x: f64) -> BigFloat {
+    BigFloat::from_f64(x, P)
+}
+
+fn one() -> BigFloat {
+    big(1.0)
+}
+
+/// x^k for an integer k, exactly enough (|k| up to 2^31: 31 squarings at 256 bits).
+fn powi_big(x: f64, k: i64) -> BigFloat {
+    let m = big(x.abs()).powi(k.unsigned_abs() as usize, P, RM);
+    let m = if k < 0 { m.reciprocal(P, RM) } else { m };
+    if x < 0.0 && k % 2 != 0 {
+        m.neg()
+    } else {
+        m
+    }
+}
+
+fn to_f64(x: &BigFloat) -> f64 {
+    format!("{x}").parse().expect("a decimal number")
+}
+
+/// |computed − exact| in ulps of the computed value (within a factor 2 of the
+/// exact value's ulp), or `None` where the exact partial is not a normal f64.
+fn ulps(computed: f64, exact: &BigFloat) -> Option<f64> {
+    let e = to_f64(exact);
+    if !e.is_normal() || !computed.is_normal() && computed != 0.0 {
+        return None;
+    }
+    let diff = to_f64(&big(computed).sub(exact, P, RM)).abs();
+    let ulp = computed.abs().next_up() - computed.abs();
+    Some(if computed == 0.0 {
+        f64::INFINITY
+    } else {
+        diff / ulp
+    })
+}
+
+/// The largest error of one op over its points.
+struct Worst {
+    op: &'static str,
+    ulps: f64,
+    at: String,
+    points: usize,
+}
+
+impl Worst {
+    fn new(op: &'static str) -> Self {
+        Worst {
+            op,
+            ulps: 0.0,
+            at: String::new(),
+            points: 0,
+        }
+    }
+    fn record(&mut self, computed: f64, exact: &BigFloat, at: impl Fn() -> String) {
+        if let Some(u) = ulps(computed, exact) {
+            self.points += 1;
+            if u > self.ulps || u.is_nan() {
+                self.ulps = u;
+                self.at = format!("{} (tape {computed:e}, exact {exact:.20})", at());
+            }
+        }
+    }
+}
+
+/// SplitMix64: deterministic points.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi), with a full mantissa.
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+    /// |x| log-uniform in [lo, hi], either sign if `signed`.
+    fn log_uniform(&mut self, lo: f64, hi: f64, signed: bool) -> f64 {
+        let m = self.uniform(lo.ln(), hi.ln()).exp().clamp(lo, hi);
+        if signed && self.next() & 1 == 1 {
+            -m
+        } else {
+            m
+        }
+    }
+}
+
+/// The one partial of a unary op at x, as recorded.
+fn unary_partial(x: f64, f: impl for<'t> Fn(Var<'t>) -> Var<'t>) -> f64 {
+    let tape = Tape::new();
+    let y = f(tape.var(x));
+    let edges = tape.edges(y.index());
+    assert_eq!(edges.len(), 1);
+    edges[0].1
+}
+
+/// Points for an op on the whole real line: uniform near 0, log-uniform out to
+/// `max`, and the listed ones.
+fn line_points(rng: &mut Rng, core: f64, max: f64, extra: &[f64]) -> Vec<f64> {
+    let mut xs: Vec<f64> = extra.to_vec();
+    for k in 0..POINTS {
+        xs.push(if k % 2 == 0 {
+            rng.uniform(-core, core)
+        } else {
+            rng.log_uniform(1e-300, max, true)
+        });
+    }
+    xs
+}
+
+fn check_all(worst: &[Worst]) {
+    let mut table = String::new();
+    for w in worst {
+        table += &format!(
+            "{:<28} {:>6} points, max {:.3} ulps at {}\n",
+            w.op, w.points, w.ulps, w.at
+        );
+    }
+    eprintln!("{table}");
+    for w in worst {
+        assert!(w.points >= 1000, "{}: only {} points", w.op, w.points);
+        assert!(
+            w.ulps <= ULPS,
+            "{} is {:.2} ulps off (bound {ULPS}) at {}\n{table}",
+            w.op,
+            w.ulps,
+            w.at
+        );
+    }
+}
+
+#[test]
+fn activations_are_within_a_few_ulps() {
+    let mut r = Reference::new();
+    let mut rng = Rng(1);
+    let mut worst = Vec::new();
+
+    // tanh: densest where 1 − t² used to cancel, |x| in [0.3, 6].
+    let mut w = Worst::new("tanh");
+    let mut xs = line_points(&mut rng, 20.0, 354.0, &[4.99594, 5.0, -5.0, 0.0, 1e-300]);
+    xs.extend(
+        (0..POINTS).map(|_| rng.uniform(0.3, 6.0) * if rng.next() & 1 == 1 { -1.0 } else { 1.0 }),
+    );
+    for &x in &xs {
+        let exact = r.tanh_derivative(x);
+        w.record(unary_partial(x, |v| v.tanh()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+
+    // The tanh neuron's a′(z) (its bias edge) and a′(z)·x (its weight edge).
+    let mut wb = Worst::new("tanh neuron a'(z)");
+    let mut ww = Worst::new("tanh neuron a'(z)·x");
+    for &z in &xs {
+        let tape = Tape::new();
+        let w1 = tape.vars(&[1.0]);
+        let x1 = tape.vars(&[z]);
+        let b = tape.var(0.0);
+        let a = Var::neuron(&w1, &x1, b, Activation::Tanh);
+        let edges = tape.edges(a.index());
+        let exact = r.tanh_derivative(z);
+        wb.record(edges[2].1, &exact, || format!("z = {z:e}"));
+        let exact_w = exact.mul(&big(z), P, RM);
+        ww.record(edges[0].1, &exact_w, || format!("z = {z:e}"));
+    }
+    worst.push(wb);
+    worst.push(ww);
+
+    let xs = line_points(&mut rng, 40.0, 700.0, &[0.0, 36.0, 37.0, -37.0, 40.0]);
+    let mut w = Worst::new("sigmoid");
+    let mut wn = Worst::new("sigmoid neuron a'(z)");
+    let mut ws = Worst::new("softplus");
+    for &x in &xs {
+        let exact = r.sigmoid_derivative(x);
+        w.record(unary_partial(x, |v| v.sigmoid()), &exact, || {
+            format!("x = {x:e}")
+        });
+        let tape = Tape::new();
+        let w1 = tape.vars(&[1.0]);
+        let x1 = tape.vars(&[x]);
+        let a = Var::neuron(&w1, &x1, tape.var(0.0), Activation::Sigmoid);
+        wn.record(tape.edges(a.index())[2].1, &exact, || format!("z = {x:e}"));
+        let exact = r.sigmoid(x);
+        ws.record(unary_partial(x, |v| v.softplus()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+    worst.push(wn);
+    worst.push(ws);
+
+    let mut w = Worst::new("exp");
+    for x in line_points(&mut rng, 700.0, 709.0, &[0.0, 709.0, -700.0]) {
+        let exact = r.exp(&big(x));
+        w.record(unary_partial(x, |v| v.exp()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+    check_all(&worst);
+}
+
+#[test]
+fn powers_roots_and_logs_are_within_a_few_ulps() {
+    let mut r = Reference::new();
+    let mut rng = Rng(2);
+    let mut worst = Vec::new();
+
+    let mut wl = Worst::new("ln");
+    let mut wq = Worst::new("sqrt");
+    let mut wr = Worst::new("recip");
+    for _ in 0..POINTS {
+        let x = rng.log_uniform(1e-300, 1e300, false);
+        wl.record(
+            unary_partial(x, |v| v.ln()),
+            &big(x).reciprocal(P, RM),
+            || format!("x = {x:e}"),
+        );
+        let exact = big(x).sqrt(P, RM).mul(&big(2.0), P, RM).reciprocal(P, RM);
+        wq.record(unary_partial(x, |v| v.sqrt()), &exact, || {
+            format!("x = {x:e}")
+        });
+        let x = rng.log_uniform(1e-150, 1e150, true);
+        let exact = big(x).mul(&big(x), P, RM).reciprocal(P, RM).neg();
+        wr.record(unary_partial(x, |v| v.recip()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.extend([wl, wq, wr]);
+
+    // powi: small exponents over a wide range, large ones near |x| = 1.
+    let mut w = Worst::new("powi");
+    for k in 0..POINTS {
+        let n: i32 = match k % 6 {
+            0..=2 => (rng.next() % 63) as i32 - 31,
+            3 => [64, -64, 100, -100, 400, -400][(rng.next() % 6) as usize],
+            4 => [i32::MIN, i32::MAX, 1 << 20, -(1 << 20)][(rng.next() % 4) as usize],
+            _ => (rng.next() % 2001) as i32 - 1000,
+        };
+        let spread = (600.0 / (n.unsigned_abs() as f64 + 1.0)).min(6.0);
+        let x = rng.log_uniform(1.0, 10f64.powf(spread), false);
+        let x = if rng.next() & 1 == 1 { 1.0 / x } else { x }
+            * if rng.next() & 1 == 1 { -1.0 } else { 1.0 };
+        if n == 0 {
+            continue;
+        }
+        let power = powi_big(x, n as i64 - 1);
+        if to_f64(&power).abs() < f64::MIN_POSITIVE {
+            continue;
+        }
+        let exact = power.mul(&big(n as f64), P, RM);
+        w.record(unary_partial(x, |v| v.powi(n)), &exact, || {
+            format!("x = {x:e}, n = {n}")
+        });
+    }
+    worst.push(w);
+
+    // powf and pow: exponents with a full mantissa (c − 1 then rounds) and simple
+    // ones, bases over [1e-100, 1e100].
+    let mut wf = Worst::new("powf");
+    let mut wx = Worst::new("pow ∂/∂base");
+    let mut wy = Worst::new("pow ∂/∂exponent");
+    for k in 0..POINTS {
+        let c = match k % 3 {
+            0 => rng.uniform(-4.0, 4.0),
+            1 => [0.1, 0.5, -0.5, 2.5, -2.5, 1.5, 3.0, 0.3][(rng.next() % 8) as usize],
+            _ => rng.uniform(-40.0, 40.0),
+        };
+        let span = 300.0 / c.abs().max(1.0);
+        let x = rng.log_uniform(
+            10f64.powf(-span.min(100.0)),
+            10f64.powf(span.min(100.0)),
+            false,
+        );
+        let c_minus_1 = big(c).sub(&one(), P, RM);
+        let power = r.pow(&big(x), &c_minus_1);
+        if to_f64(&power).abs() < f64::MIN_POSITIVE {
+            continue;
+        }
+        let exact = power.mul(&big(c), P, RM);
+        wf.record(unary_partial(x, |v| v.powf(c)), &exact, || {
+            format!("x = {x:e}, c = {c:e}")
+        });
+        let tape = Tape::new();
+        let (xv, cv) = (tape.var(x), tape.var(c));
+        let y = xv.pow(cv);
+        let edges = tape.edges(y.index());
+        wx.record(edges[0].1, &exact, || format!("x = {x:e}, y = {c:e}"));
+        let exact_y = r.pow(&big(x), &big(c)).mul(&r.ln(&big(x)), P, RM);
+        wy.record(edges[1].1, &exact_y, || format!("x = {x:e}, y = {c:e}"));
+    }
+    worst.extend([wf, wx, wy]);
+    check_all(&worst);
+}
+
+#[test]
+fn trigonometry_arithmetic_and_losses_are_within_a_few_ulps() {
+    let mut r = Reference::new();
+    let mut rng = Rng(3);
+    let mut worst = Vec::new();
+
+    let mut ws = Worst::new("sin");
+    let mut wc = Worst::new("cos");
+    for x in line_points(
+        &mut rng,
+        1e5,
+        1.0,
+        &[0.0, std::f64::consts::FRAC_PI_2, std::f64::consts::PI],
+    ) {
+        let exact = r.cos(&big(x));
+        ws.record(unary_partial(x, |v| v.sin()), &exact, || {
+            format!("x = {x:e}")
+        });
+        let exact = r.sin(&big(x)).neg();
+        wc.record(unary_partial(x, |v| v.cos()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.extend([ws, wc]);
+
+    let mut wa = Worst::new("div ∂/∂a");
+    let mut wb = Worst::new("div ∂/∂b");
+    let mut wk = Worst::new("c / x");
+    let mut wq = Worst::new("square");
+    let mut wh = Worst::new("half_squared_error");
+    let mut wm = Worst::new("mean_squared_error");
+    for _ in 0..POINTS {
+        let a = rng.log_uniform(1e-100, 1e100, true);
+        let b = rng.log_uniform(1e-100, 1e100, true);
+        let tape = Tape::new();
+        let (av, bv) = (tape.var(a), tape.var(b));
+        let q = av / bv;
+        let edges = tape.edges(q.index());
+        wa.record(edges[0].1, &big(b).reciprocal(P, RM), || {
+            format!("a = {a:e}, b = {b:e}")
+        });
+        let exact = big(a).div(&big(b).mul(&big(b), P, RM), P, RM).neg();
+        wb.record(edges[1].1, &exact, || format!("a = {a:e}, b = {b:e}"));
+        wk.record(unary_partial(b, |v| a / v), &exact, || {
+            format!("c = {a:e}, x = {b:e}")
+        });
+        wq.record(
+            unary_partial(a, |v| v.square()),
+            &big(2.0).mul(&big(a), P, RM),
+            || format!("x = {a:e}"),
+        );
+
+        let (o, t) = (rng.uniform(-10.0, 10.0), rng.uniform(-10.0, 10.0));
+        let outs = tape.vars(&[o, 1.0, 2.0]);
+        let targets = [t, 0.5, 0.25];
+        let e = Var::half_squared_error(&outs, &targets);
+        let diff = big(o).sub(&big(t), P, RM);
+        wh.record(tape.edges(e.index())[0].1, &diff, || {
+            format!("o = {o:e}, t = {t:e}")
+        });
+        let l = Var::mean_squared_error(&outs, &targets);
+        let exact = diff.mul(&big(2.0), P, RM).div(&big(3.0), P, RM);
+        wm.record(tape.edges(l.index())[0].1, &exact, || {
+            format!("o = {o:e}, t = {t:e}")
+        });
+    }
+    worst.extend([wa, wb, wk, wq, wh, wm]);
+    check_all(&worst);
+}
+
+/// The partials that are constants or operand values are exact.
+#[test]
+fn exact_partials_are_exact() {
+    let tape = Tape::new();
+    let (a, b) = (tape.var(0.3), tape.var(-1.7));
+    let cases: Vec<(Var, Vec<f64>)> = vec![
+        (a + b, vec![1.0, 1.0]),
+        (a - b, vec![1.0, -1.0]),
+        (a * b, vec![-1.7, 0.3]),
+        (-a, vec![-1.0]),
+        (a + 2.5, vec![1.0]),
+        (2.5 - a, vec![-1.0]),
+        (a * 2.5, vec![2.5]),
+        (a / 4.0, vec![0.25]),
+        (a.relu(), vec![1.0]),
+        (b.relu(), vec![0.0]),
+        (b.leaky_relu(0.01), vec![0.01]),
+        (b.abs(), vec![-1.0]),
+        (a.max(b), vec![1.0, 0.0]),
+        (a.min(b), vec![0.0, 1.0]),
+        ([a, b].iter().sum(), vec![1.0, 1.0]),
+    ];
+    for (y, partials) in cases {
+        let got: Vec<f64> = tape.edges(y.index()).iter().map(|e| e.1).collect();
+        assert_eq!(got, partials, "{}", tape.op(y.index()));
+    }
+}
