@@ -244,6 +244,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(net.value(), 0.15 * 0.05 + 0.20 * 0.10 + 0.35);
     /// assert_eq!(net.backward()[w[1]], 0.10);
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn weighted_sum(weights: &[Var<'t>], inputs: &[Var<'t>], bias: Var<'t>) -> Var<'t> {
@@ -269,6 +270,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(net.backward()[w[0]], 0.05);
     /// assert_eq!(tape.len(), 4); // w1, w2, b and the sum
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn weighted_sum_const(weights: &[Var<'t>], inputs: &[f64], bias: Var<'t>) -> Var<'t> {
@@ -324,6 +326,7 @@ impl<'t> Var<'t> {
     /// let s = out_o1.value();
     /// assert_eq!(out_o1.backward()[w[0]], s * (1.0 - s) * 0.593269992);
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn neuron(
@@ -417,6 +420,7 @@ impl<'t> Var<'t> {
     /// let out_h1 = Var::neuron_const(&w, &[0.05, 0.10], b1, Activation::Sigmoid);
     /// assert!((out_h1.value() - 0.5932699921071872).abs() < 1e-15);
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn neuron_const(
@@ -466,6 +470,7 @@ impl<'t> Var<'t> {
     /// assert!((e.value() - by_hand).abs() < 1e-15);
     /// assert!((e.backward()[out[0]] - (0.75 - 0.01)).abs() < 1e-15);
     /// ```
+    #[must_use]
     #[inline]
     #[track_caller]
     pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
@@ -502,6 +507,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(l.value(), (0.25 + 1.0) / 2.0);
     /// assert_eq!(l.backward()[scores[1]], 2.0 * (-2.0 - -1.0) / 2.0);
     /// ```
+    #[must_use]
     #[inline]
     #[track_caller]
     pub fn mean_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {

@@ -160,6 +160,7 @@ impl<'t> Var<'t> {
     /// let y = x.sigmoid();
     /// assert_eq!((y.value(), y.backward()[x]), (0.5, 0.25));
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn sigmoid(self) -> Var<'t> {
         let (s, ds) = sigmoid_with_derivative(self.value);
@@ -176,6 +177,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.tanh().backward()[x], 1.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn tanh(self) -> Var<'t> {
         let (t, dt) = tanh_with_derivative(self.value);
@@ -198,6 +200,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.relu().backward()[x], 0.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn relu(self) -> Var<'t> {
         self.unary(Op::Relu, relu(self.value), relu_derivative(self.value))
@@ -214,6 +217,7 @@ impl<'t> Var<'t> {
     /// let y = x.leaky_relu(0.01);
     /// assert_eq!((y.value(), y.backward()[x]), (-0.02, 0.01));
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
         let d = if self.value > 0.0 {
@@ -236,6 +240,7 @@ impl<'t> Var<'t> {
     /// let y = x.softplus();
     /// assert_eq!((y.value(), y.backward()[x]), (1000.0, 1.0));
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn softplus(self) -> Var<'t> {
         self.unary(Op::Softplus, softplus(self.value), sigmoid(self.value))
@@ -250,6 +255,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.exp().backward()[x], 1.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn exp(self) -> Var<'t> {
         let e = self.value.exp();
@@ -265,6 +271,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.ln().backward()[x], 0.25);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn ln(self) -> Var<'t> {
         self.unary(Op::Ln, self.value.ln(), 1.0 / self.value)
@@ -279,6 +286,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.sqrt().backward()[x], 0.25);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn sqrt(self) -> Var<'t> {
         let r = self.value.sqrt();
@@ -295,6 +303,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(2.0);
     /// assert_eq!(x.powi(3).backward()[x], 12.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn powi(self, n: i32) -> Var<'t> {
         let d = match (n, n.checked_sub(1)) {
@@ -319,6 +328,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(4.0);
     /// assert_eq!(x.powf(0.5).backward()[x], 0.25);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn powf(self, c: f64) -> Var<'t> {
         let d = if c == 0.0 {
@@ -342,6 +352,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(g[x], 12.0);
     /// assert!((g[y] - 8.0 * 2f64.ln()).abs() < 1e-15);
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn pow(self, exponent: Var<'t>) -> Var<'t> {
@@ -371,6 +382,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(-3.0);
     /// assert_eq!(x.abs().backward()[x], -1.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn abs(self) -> Var<'t> {
         let d = if self.value > 0.0 {
@@ -394,6 +406,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.sin().backward()[x], 1.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn sin(self) -> Var<'t> {
         let (s, c) = self.value.sin_cos();
@@ -409,6 +422,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(0.0);
     /// assert_eq!(x.cos().backward()[x], 0.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn cos(self) -> Var<'t> {
         let (s, c) = self.value.sin_cos();
@@ -424,6 +438,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(2.0);
     /// assert_eq!(x.recip().backward()[x], -0.25);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn recip(self) -> Var<'t> {
         let r = 1.0 / self.value;
@@ -439,6 +454,7 @@ impl<'t> Var<'t> {
     /// let x = tape.var(3.0);
     /// assert_eq!(x.square().backward()[x], 6.0);
     /// ```
+    #[must_use]
     #[inline(always)]
     pub fn square(self) -> Var<'t> {
         self.unary(Op::Square, self.value * self.value, 2.0 * self.value)
@@ -457,6 +473,7 @@ impl<'t> Var<'t> {
     /// let g = a.max(b).backward();
     /// assert_eq!((g[a], g[b]), (1.0, 0.0));
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn max(self, other: Var<'t>) -> Var<'t> {
@@ -480,6 +497,7 @@ impl<'t> Var<'t> {
     /// let g = a.min(b).backward();
     /// assert_eq!((g[a], g[b]), (0.0, 1.0));
     /// ```
+    #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn min(self, other: Var<'t>) -> Var<'t> {

@@ -79,7 +79,7 @@ fn the_node_limit_is_a_clear_panic_and_loses_nothing() {
     let x = tape.var(1.0);
     let mut y = x;
     for _ in 0..99 {
-        y = y * 1.5;
+        y *= 1.5;
     }
     assert_eq!(tape.len(), 100);
     let message = panic_message(|| {
@@ -138,4 +138,74 @@ fn with_capacity_too_large_for_memory_says_so() {
     });
     assert!(message.contains("could not allocate"), "{message}");
     assert!(!message.contains("is full"), "{message}");
+}
+
+/// `loss.backward();` alone must warn: `Gradients` is `#[must_use]`. Checked by
+/// compiling a tiny crate with `-D unused-must-use`.
+#[test]
+fn an_unused_backward_does_not_compile_under_deny_unused_must_use() {
+    let dir = std::env::temp_dir().join(format!("chainrule_must_use_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lib = dir.join("check.rs");
+    std::fs::write(
+        &lib,
+        "#![deny(unused_must_use)]\n\
+         pub fn f(tape: &chainrule::Tape) {\n\
+             let x = tape.var(1.0);\n\
+             x.exp().backward();\n\
+         }\n\
+         pub fn g(tape: &chainrule::Tape) {\n\
+             let x = tape.var(1.0);\n\
+             x.exp();\n\
+         }\n",
+    )
+    .unwrap();
+    // The library this test was built against, found beside the test binary.
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let rlib = std::fs::read_dir(&deps)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("libchainrule-") && name.ends_with(".rlib")
+        })
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let Some(rlib) = rlib else {
+        eprintln!("skipped: no libchainrule rlib beside {}", deps.display());
+        return;
+    };
+    let output =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .args([
+                "--edition=2021",
+                "--crate-type=lib",
+                "--emit=metadata",
+                "-o",
+            ])
+            .arg(dir.join("check.rmeta"))
+            .arg("--extern")
+            .arg(format!("chainrule={}", rlib.display()))
+            .arg("-L")
+            .arg(&deps)
+            .arg(&lib)
+            .output()
+            .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "an unused backward() compiled: {stderr}"
+    );
+    assert!(
+        stderr.contains("unused `chainrule::backward::Gradients`") || stderr.contains("Gradients"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("exp"),
+        "an unused op result must warn too: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,7 +71,7 @@ fn training_steps_allocate_nothing_and_a_huge_sweep_gives_its_memory_back() {
         let x = tape.var(1.0);
         let mut y = x;
         for _ in 0..2_000_000 {
-            y = y * 1.0;
+            y *= 1.0;
         }
         assert_eq!(y.backward()[x], 1.0);
     }

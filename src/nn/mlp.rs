@@ -568,13 +568,11 @@ impl<'m, 't> BoundMlp<'m, 't> {
     }
 
     /// The trainable parameters as leaves, in the network's order.
-    #[must_use]
     pub fn parameters(&self) -> &[Var<'t>] {
         &self.trainable
     }
 
     /// The frozen parameters as leaves.
-    #[must_use]
     pub fn frozen_parameters(&self) -> &[Var<'t>] {
         &self.frozen
     }
@@ -637,7 +635,6 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// assert_eq!(tape.display_name(loss.index()), "loss");
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
-    #[must_use]
     #[track_caller]
     pub fn loss(&self, loss: Loss, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let value = loss.evaluate(outputs, targets);
