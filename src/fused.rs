@@ -301,8 +301,9 @@ impl<'t> Var<'t> {
     /// let x = tape.vars(&[1.0, 2.0, 3.0, 4.0]);
     /// let b = tape.var(0.5);
     /// let a = Var::neuron(&w, &x, b, Activation::Tanh);
-    /// let da = 1.0 - a.value() * a.value();
     /// let edges = tape.edges(a.index());
+    /// let da = edges[8].1; // ∂a/∂b = a′(z) = 1 − a², to a few ulps
+    /// assert!((da - (1.0 - a.value() * a.value())).abs() < 1e-15);
     /// assert_eq!(edges.len(), 9);
     /// assert_eq!(edges[0], (w[0].index(), da * 1.0));
     /// assert_eq!(edges[1], (x[0].index(), da * 0.1));
