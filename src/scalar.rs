@@ -132,7 +132,9 @@ impl Scalar for f64 {
     }
     #[inline(always)]
     fn tanh(self) -> f64 {
-        f64::tanh(self)
+        // The tape's own tanh, so primal and tape agree bit for bit everywhere
+        // (on glibc both equal f64::tanh).
+        crate::ops::tanh_with_derivative(self).0
     }
     #[inline(always)]
     fn relu(self) -> f64 {
