@@ -569,9 +569,9 @@ pub struct Tape {
     /// flag to check and set on the hot path (it cost 30% of W1's step time).
     pub(crate) recording: ArenaCell<Recording>,
     /// Labels given with `Var::named`, by node: O(log labels) to look up.
-    labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    pub(crate) labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Labels of fused neurons' weighted sums, given with `Var::named_net`.
-    net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    pub(crate) net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Whether each new node is checked for a non-finite value or partial.
     detect_anomalies: Cell<bool>,
     /// The first node found non-finite while detection was on.
