@@ -10,8 +10,9 @@
 //! An expression never contains an `op#index` name: it is either readable in
 //! full or not used. A constant folded into a node (`x + 1`, `0.5·x`) is
 //! recovered from the recorded value and partial, and printed only when the
-//! printed constant reproduces the recorded value exactly; otherwise the node is
-//! named by its op and index.
+//! printed constant reproduces the recorded value (and partial) exactly;
+//! otherwise the node is named by its op and index. The name states what the
+//! tape holds: `1e17 + 1`, whose 1 is lost to rounding, reads `x₀ + 0`.
 //!
 //! Cost: naming one node visits at most [`NAME_CAP`] nodes below it (each adds at
 //! least one character); nothing recurses deeper than that.
@@ -345,22 +346,22 @@ mod tests {
                 "ln(exp(x·y) + 1)",
                 "sqrt(x² + y²)",
                 format!("div#{}", f.index()).as_str(), // 33 characters: too long
-                "x₉",
-                "σ(0.5·x₉ − x)",
+                "x₁₁",
+                "σ(0.5·x₁₁ − x)",
             ]
         );
     }
 
     #[test]
-    fn a_constant_that_does_not_reproduce_the_value_is_not_printed() {
+    fn constants_are_recovered_as_the_tape_holds_them() {
         let tape = Tape::new();
         let x = tape.var(1e17);
-        let y = x + 1.0; // 1e17 + 1 rounds to 1e17: the constant is lost
-        assert_eq!(
-            names(&tape, &[y.index()]),
-            [format!("add_const#{}", y.index())]
-        );
+        let lost = x + 1.0; // 1e17 + 1 rounds to 1e17: the tape holds x + 0
+        let third = tape.var(2.0) / 3.0; // the partial is 1/3 rounded: 3 is recovered
         let z = tape.var(3.0).powi(-2);
-        assert_eq!(names(&tape, &[z.index()])[0], "x₂⁻²");
+        assert_eq!(
+            names(&tape, &[lost.index(), third.index(), z.index()]),
+            ["x₀ + 0", "x₂ / 3", "x₄⁻²"]
+        );
     }
 }
