@@ -391,8 +391,8 @@ impl Tape {
     }
 }
 
-/// The shown positions of `sub`, and the factor graph over them, as the options
-/// say (see the module documentation).
+/// The factor graph over the quantities shown, as the options say (see the
+/// module documentation).
 fn factor_graph(
     sub: &Subgraph,
     namer: &Namer<'_>,
@@ -400,60 +400,93 @@ fn factor_graph(
     options: ExplainOptions,
 ) -> FactorGraph {
     let n = sub.len();
-    let mut shown: Vec<bool> = (0..n)
-        .map(|p| {
-            p == 0
-                || p == n - 1
-                || !options.labelled_only
-                || if sub.net[p] {
-                    net_labels.contains_key(&sub.index[p])
-                } else {
-                    namer.labels.contains_key(&sub.index[p])
+    // The labelled positions, found from the labels in range (few) rather than
+    // by a lookup per node.
+    let mut is_labelled = vec![false; n];
+    let range = sub.index[0]..=sub.index[n - 1];
+    for (map, net) in [(namer.labels, false), (net_labels, true)] {
+        for (&index, _) in map.range(range.clone()) {
+            let at = sub.index.partition_point(|&i| i < index);
+            for p in at..n {
+                if sub.index[p] != index {
+                    break;
                 }
-        })
+                if sub.net[p] == net {
+                    is_labelled[p] = true;
+                }
+            }
+        }
+    }
+    let labelled = |p: usize| is_labelled[p];
+    if !options.labelled_only && !options.merge_unit_factors {
+        return FactorGraph::build(sub, &vec![true; n]);
+    }
+    let mut shown: Vec<bool> = (0..n)
+        .map(|p| p == 0 || p == n - 1 || !options.labelled_only || labelled(p))
         .collect();
-    let mut graph = FactorGraph::build(sub, &shown);
+    // Fold unit factors on the factor graph itself (cheap), returning it with
+    // `shown` updated.
+    let fold_units = |graph: FactorGraph, shown: &mut Vec<bool>| -> FactorGraph {
+        if !options.merge_unit_factors {
+            return graph;
+        }
+        let units = graph.unit_nodes();
+        if units.is_empty() {
+            return graph;
+        }
+        for &id in &units {
+            shown[graph.shown[id] as usize] = false;
+        }
+        graph.without(&units)
+    };
+    let interior = n > 2 && shown[1..n - 1].iter().any(|&s| s);
+    let (graph, tautology) = if options.labelled_only && !interior {
+        // Only the two ends shown: the one factor ∂y/∂x folds every node
+        // between them, if there is any.
+        (None, n > 2)
+    } else {
+        let graph = fold_units(FactorGraph::build(sub, &shown), &mut shown);
+        let tautology = options.labelled_only && graph.is_tautology();
+        (Some(graph), tautology)
+    };
+    if !tautology {
+        return graph.unwrap_or_else(|| FactorGraph::build(sub, &shown));
+    }
+    // Unlabelled nodes with readable names as well, then every node. A node
+    // whose expression has more nodes than a name may hold is not even tried:
+    // a lower bound of its size, over its operands in the subgraph.
+    let mut size = vec![0u8; n];
+    let cap = naming::SIZE_CAP as u8;
+    for p in 0..n {
+        let index = sub.index[p] as usize;
+        size[p] = if p == 0 || (!sub.net[p] && labelled(p)) {
+            1
+        } else {
+            sub.edges(p)
+                .fold(1u8, |s, (q, _, _)| s.saturating_add(size[q]))
+                .min(cap + 1)
+        };
+        if 0 < p
+            && p < n - 1
+            && !shown[p]
+            && !sub.net[p]
+            && size[p] <= cap
+            && namer.readable(index).is_some()
+        {
+            shown[p] = true;
+        }
+    }
+    let graph = FactorGraph::build(sub, &shown);
+    if graph.is_tautology() {
+        return FactorGraph::build(sub, &vec![true; n]);
+    }
     if options.merge_unit_factors {
         let units = graph.unit_nodes();
         if !units.is_empty() {
-            for id in units {
-                shown[graph.shown[id] as usize] = false;
+            let folded = graph.without(&units);
+            if !folded.is_tautology() {
+                return folded;
             }
-            graph = FactorGraph::build(sub, &shown);
-        }
-    }
-    if options.labelled_only && graph.is_tautology() {
-        // Unlabelled nodes with readable names, then every node.
-        let mut added = false;
-        for p in 1..n - 1 {
-            let index = sub.index[p];
-            if !shown[p]
-                && !sub.net[p]
-                && !namer.labels.contains_key(&index)
-                && namer.readable(index as usize).is_some()
-            {
-                shown[p] = true;
-                added = true;
-            }
-        }
-        if added {
-            graph = FactorGraph::build(sub, &shown);
-            if options.merge_unit_factors && !graph.is_tautology() {
-                let units = graph.unit_nodes();
-                if !units.is_empty() {
-                    let mut fewer = shown.clone();
-                    for id in units {
-                        fewer[graph.shown[id] as usize] = false;
-                    }
-                    let merged = FactorGraph::build(sub, &fewer);
-                    if !merged.is_tautology() {
-                        graph = merged;
-                    }
-                }
-            }
-        }
-        if graph.is_tautology() {
-            graph = FactorGraph::build(sub, &vec![true; n]);
         }
     }
     graph
@@ -496,7 +529,9 @@ fn explain_on_tape(
             // Without a path, the input is not an ancestor or the output not kept.
             if ends == (Some(&(input as u32)), Some(&(output as u32)), Some(&false)) {
                 let graph = factor_graph(&sub, &namer, &net_labels, options);
-                drop_subgraph_into(&mut explanation, &sub, &graph);
+                // The factor graph names its nodes itself: the subgraph can go.
+                drop(sub);
+                list_paths(&mut explanation, graph);
             }
         }
         for path in &explanation.paths {
@@ -526,17 +561,9 @@ fn explain_on_tape(
 }
 
 /// Counts and lists the paths of `graph` into `explanation`, and its branches.
-fn drop_subgraph_into(explanation: &mut Explanation, sub: &Subgraph, graph: &FactorGraph) {
+fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
     let m = graph.len();
-    let quantity = |id: usize| {
-        let p = graph.shown[id] as usize;
-        let index = sub.index[p] as usize;
-        if sub.net[p] {
-            Quantity::Net(index)
-        } else {
-            Quantity::Node(index)
-        }
-    };
+    let quantity = |id: usize| graph.quantity(id);
     // Paths to the input and their summed products, in ascending (topological)
     // order.
     let mut count = vec![0u128; m];
@@ -561,42 +588,6 @@ fn drop_subgraph_into(explanation: &mut Explanation, sub: &Subgraph, graph: &Fac
     let top = m - 1;
     explanation.path_count = count[top];
     explanation.saturated = saturated && count[top] == u128::MAX;
-
-    // List: an iterative depth-first walk from the output (every shown node
-    // reaches the input). Invariant: `current.len() + 1 == stack.len()`.
-    let max_paths = explanation.options.max_paths;
-    if max_paths > 0 {
-        let mut stack: Vec<(usize, usize)> = vec![(top, 0)];
-        let mut current: Vec<Factor> = Vec::new();
-        while let Some(frame) = stack.last_mut() {
-            let (id, next) = *frame;
-            if id == 0 {
-                explanation.paths.push(Path::new(current.clone()));
-                if explanation.paths.len() == max_paths {
-                    break;
-                }
-                stack.pop();
-                current.pop();
-                continue;
-            }
-            match graph.edges(id).get(next) {
-                Some(e) => {
-                    frame.1 += 1;
-                    current.push(Factor {
-                        of: quantity(id),
-                        wrt: quantity(e.to as usize),
-                        value: e.value,
-                        masked: e.masked,
-                    });
-                    stack.push((e.to as usize, 0));
-                }
-                None => {
-                    stack.pop();
-                    current.pop();
-                }
-            }
-        }
-    }
 
     // Branches: down the shared stretch from the output to where paths part.
     let mut id = top;
@@ -623,6 +614,50 @@ fn drop_subgraph_into(explanation: &mut Explanation, sub: &Subgraph, graph: &Fac
                 paths: count[e.to as usize],
                 contribution,
             });
+        }
+    }
+    drop((count, to_input));
+
+    // List: an iterative depth-first walk from the output (every shown node
+    // reaches the input). Invariant: `current.len() + 1 == stack.len()`.
+    let wanted = explanation
+        .path_count
+        .min(explanation.options.max_paths as u128) as usize;
+    if wanted == 0 {
+        return;
+    }
+    let mut stack: Vec<(u32, u32)> = vec![(top as u32, 0)];
+    let mut current: Vec<Factor> = Vec::new();
+    while let Some(frame) = stack.last_mut() {
+        let (id, next) = (frame.0 as usize, frame.1 as usize);
+        if id == 0 {
+            if explanation.paths.len() + 1 == wanted {
+                // The last one: moved, not copied (a path may be millions long).
+                explanation
+                    .paths
+                    .push(Path::new(std::mem::take(&mut current)));
+                break;
+            }
+            explanation.paths.push(Path::new(current.clone()));
+            stack.pop();
+            current.pop();
+            continue;
+        }
+        match graph.edges(id).get(next) {
+            Some(e) => {
+                frame.1 += 1;
+                current.push(Factor {
+                    of: quantity(id),
+                    wrt: quantity(e.to as usize),
+                    value: e.value,
+                    masked: e.masked,
+                });
+                stack.push((e.to, 0));
+            }
+            None => {
+                stack.pop();
+                current.pop();
+            }
         }
     }
 }

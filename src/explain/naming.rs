@@ -26,7 +26,7 @@ use crate::tape::{Op, Recording};
 pub const NAME_CAP: usize = 24;
 
 /// The expression size (nodes) past which a node is not even tried as a name.
-const SIZE_CAP: i32 = 9;
+pub(crate) const SIZE_CAP: i32 = 9;
 
 /// Operator precedence, loosest first.
 const SUM: u8 = 1;

@@ -24,6 +24,25 @@ use smallvec::SmallVec;
 use crate::backward::is_masked;
 use crate::tape::{Op, Recording};
 
+/// Calls `f(operand, partial)` for each edge of node `i`, straight from the edge
+/// arrays when the tape has no neuron over runs (`no_runs`).
+#[inline(always)]
+fn for_each_edge(rec: &Recording, no_runs: bool, i: usize, mut f: impl FnMut(u32, f64)) {
+    if no_runs {
+        let range = rec.edge_range(i);
+        for (&o, &p) in rec.operands()[range.clone()]
+            .iter()
+            .zip(&rec.partials()[range])
+        {
+            f(o, p);
+        }
+    } else {
+        for (o, p) in rec.edges(i) {
+            f(o, p);
+        }
+    }
+}
+
 /// A bitset over the tape indices `lo..lo + len`.
 struct Bits {
     lo: usize,
@@ -168,73 +187,100 @@ impl Subgraph {
         split: impl Fn(usize) -> bool,
     ) -> Subgraph {
         let lo = input;
+        let no_runs = rec.runs().is_empty();
         let mut keep = Bits::new(lo, output - input + 1);
         keep.set(output);
         let mut edges: Vec<(u32, f64)> = Vec::new();
         // Ancestors of the output (at or above the input), in descending order.
-        let mut w = keep.words.len();
-        while w > 0 {
-            w -= 1;
-            let mut upper = 64;
-            loop {
-                let word = keep.words[w] & below(upper);
-                if word == 0 {
-                    break;
-                }
-                let bit = 63 - word.leading_zeros() as usize;
-                upper = bit;
-                let v = lo + w * 64 + bit;
-                for (o, _) in rec.edges(v) {
-                    if o as usize >= lo {
-                        keep.set(o as usize);
-                    }
-                }
+        // The word being scanned is carried in a register (as the sweep carries
+        // an adjoint): in a chain each node marks the one just below it, and a
+        // store and reload per node would make every step wait on the last.
+        for w in (0..keep.words.len()).rev() {
+            let mut word = keep.words[w];
+            if word == 0 {
+                continue;
             }
+            let base = lo + w * 64;
+            let top = (output - base).min(63);
+            for bit in (0..=top).rev() {
+                if word >> bit & 1 == 0 {
+                    continue;
+                }
+                for_each_edge(rec, no_runs, base + bit, |o, _| {
+                    let o = o as usize;
+                    if o >= base {
+                        word |= 1 << (o - base);
+                    } else if o >= lo {
+                        keep.set(o);
+                    }
+                });
+            }
+            keep.words[w] = word;
         }
         // In ascending order: keep those that reach the input, and give each its
-        // position and merged edges.
+        // position and merged edges. The ancestors bound the kept nodes.
+        let ancestors: usize = keep.words.iter().map(|w| w.count_ones() as usize).sum();
         let mut sub = Subgraph {
-            index: Vec::new(),
-            net: Vec::new(),
-            start: vec![0],
-            to: Vec::new(),
-            partial: Vec::new(),
-            masked: Vec::new(),
+            index: Vec::with_capacity(ancestors),
+            net: Vec::with_capacity(ancestors),
+            start: Vec::with_capacity(ancestors + 1),
+            to: Vec::with_capacity(ancestors),
+            partial: Vec::with_capacity(ancestors),
+            masked: Vec::with_capacity(ancestors),
         };
+        sub.start.push(0);
         // Kept nodes in the words below each word (filled as the scan reaches it).
         let mut word_rank = vec![0u32; keep.words.len()];
         let mut splits: Vec<u32> = Vec::new(); // neurons split so far, ascending
         let values = rec.values();
         let ops = rec.ops();
-        // The position of a kept node below the one being placed.
-        let position = |o: usize, keep: &Bits, word_rank: &[u32], splits: &[u32]| -> u32 {
-            let k = o - lo;
-            let rank = word_rank[k >> 6] + (keep.words[k >> 6] & below(k & 63)).count_ones();
-            rank + splits.partition_point(|&s| s as usize <= o) as u32
-        };
         for w in 0..keep.words.len() {
             if w > 0 {
                 word_rank[w] = word_rank[w - 1] + keep.words[w - 1].count_ones();
             }
-            let mut rest = keep.words[w];
+            let base = lo + w * 64;
+            // This word, final below the node being placed (carried in a register).
+            let mut word = keep.words[w];
+            let mut rest = word;
             while rest != 0 {
                 let bit = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
-                let v = lo + w * 64 + bit;
+                let v = base + bit;
                 if v == input {
                     sub.push_node(v as u32, false);
                     continue;
                 }
+                let kept = |o: usize, word: u64| {
+                    if o >= base {
+                        word >> (o - base) & 1 == 1
+                    } else {
+                        o >= lo && keep.get(o)
+                    }
+                };
+                let rank = |o: usize, word: u64| -> u32 {
+                    let k = o - lo;
+                    let bits = if o >= base { word } else { keep.words[k >> 6] };
+                    let r = word_rank[k >> 6] + (bits & below(k & 63)).count_ones();
+                    r + splits.partition_point(|&s| s as usize <= o) as u32
+                };
                 edges.clear();
-                edges.extend(rec.edges(v));
-                let reaches = edges
-                    .iter()
-                    .any(|&(o, _)| o as usize >= lo && keep.get(o as usize));
-                if !reaches {
-                    keep.words[w] &= !(1u64 << bit);
+                for_each_edge(rec, no_runs, v, |o, p| edges.push((o, p)));
+                if !edges.iter().any(|&(o, _)| kept(o as usize, word)) {
+                    word &= !(1u64 << bit);
                     continue;
                 }
                 let op = ops[v];
+                if edges.len() == 1 && !op.is_neuron() {
+                    // One edge (a chain): nothing to merge.
+                    let (o, partial) = edges[0];
+                    let to = rank(o as usize, word);
+                    sub.push_node(v as u32, false);
+                    sub.to.push(to);
+                    sub.partial.push(partial);
+                    sub.masked.push(is_masked(op, partial, partial));
+                    *sub.start.last_mut().expect("started") = sub.to.len() as u32;
+                    continue;
+                }
                 let last = edges.last().map_or(0.0, |e| e.1);
                 let mut merged: SmallVec<[Merge; 4]> = SmallVec::new();
                 let split_here = if op.is_neuron() && split(v) {
@@ -244,8 +290,8 @@ impl Subgraph {
                 };
                 for (slot, &(o, partial)) in edges.iter().enumerate() {
                     let o = o as usize;
-                    if o >= lo && keep.get(o) {
-                        let to = position(o, &keep, &word_rank, &splits);
+                    if kept(o, word) {
+                        let to = rank(o, word);
                         match &split_here {
                             Some(s) => merge_into(&mut merged, to, s.net_partials[slot], false),
                             None => {
@@ -272,6 +318,7 @@ impl Subgraph {
                     sub.push_edges(&merged);
                 }
             }
+            keep.words[w] = word;
         }
         sub
     }
@@ -322,11 +369,33 @@ pub(crate) struct FactorEdge {
     pub(crate) folded: bool,
 }
 
+/// Adds a factor to `out`, summing it into one to the same node: the sum is
+/// masked only when both are.
+fn merge_factor(out: &mut Vec<FactorEdge>, edge: FactorEdge) {
+    match out.iter_mut().find(|o| o.to == edge.to) {
+        None => out.push(edge),
+        Some(o) => {
+            o.folded |= edge.folded;
+            match (o.masked, edge.masked) {
+                (_, true) => {}
+                (true, false) => {
+                    o.value = edge.value;
+                    o.masked = false;
+                }
+                (false, false) => o.value += edge.value,
+            }
+        }
+    }
+}
+
 /// The shown nodes of a subgraph and the factors between them (see the module
 /// documentation). Id 0 is the input, the last id the output.
 pub(crate) struct FactorGraph {
     /// The subgraph position of each shown node, ascending.
     pub(crate) shown: Vec<u32>,
+    /// The tape index of each shown node, and whether it is a net.
+    index: Vec<u32>,
+    net: Vec<bool>,
     start: Vec<u32>,
     edges: Vec<FactorEdge>,
 }
@@ -334,8 +403,9 @@ pub(crate) struct FactorGraph {
 /// Scratch arrays of the local sweeps, one slot per subgraph position.
 struct Local {
     adjoint: Vec<f64>,
-    reached: Vec<bool>,
-    unmasked: Vec<bool>,
+    /// 0: not reached; 1: reached through masked edges only; 2: through an
+    /// unmasked path (`adjoint` holds its sum).
+    state: Vec<u8>,
     origin: Vec<u32>,
     touched: Vec<u32>,
     heap: BinaryHeap<u32>,
@@ -353,6 +423,8 @@ impl FactorGraph {
         let mut id = vec![u32::MAX; n];
         let mut graph = FactorGraph {
             shown: Vec::new(),
+            index: Vec::new(),
+            net: Vec::new(),
             start: vec![0],
             edges: Vec::new(),
         };
@@ -360,6 +432,8 @@ impl FactorGraph {
             if shown[p] {
                 id[p] = graph.shown.len() as u32;
                 graph.shown.push(p as u32);
+                graph.index.push(sub.index[p]);
+                graph.net.push(sub.net[p]);
             }
         }
         let mut local: Option<Local> = None;
@@ -414,58 +488,93 @@ impl FactorGraph {
             if hidden {
                 let l = local.get_or_insert_with(|| Local {
                     adjoint: vec![0.0; n],
-                    reached: vec![false; n],
-                    unmasked: vec![false; n],
+                    state: vec![0; n],
                     origin: vec![u32::MAX; n],
                     touched: Vec::new(),
                     heap: BinaryHeap::new(),
                 });
+                // Which of `a`'s edges each factor goes through matters only
+                // for their order, when `a` has several.
+                let track = sub.edges(a).nth(1).is_some();
                 for (slot, (q, partial, masked)) in sub.edges(a).enumerate() {
                     if shown[q] {
                         continue;
                     }
-                    if !l.reached[q] {
-                        l.reached[q] = true;
+                    if l.state[q] == 0 {
+                        l.state[q] = 1;
                         l.touched.push(q as u32);
-                        l.heap.push(q as u32);
                     }
-                    l.origin[q] = l.origin[q].min(slot as u32);
+                    if track {
+                        l.origin[q] = l.origin[q].min(slot as u32);
+                    }
                     if !masked {
-                        l.adjoint[q] = if l.unmasked[q] {
+                        l.adjoint[q] = if l.state[q] == 2 {
                             l.adjoint[q] + partial
                         } else {
                             partial
                         };
-                        l.unmasked[q] = true;
+                        l.state[q] = 2;
                     }
                 }
-                // Highest position first: a reverse topological order.
-                while let Some(p) = l.heap.pop() {
-                    let p = p as usize;
-                    let (adjoint, live, origin) = (l.adjoint[p], l.unmasked[p], l.origin[p]);
+                // Highest position first: a reverse topological order. Scan the
+                // positions downwards while the reached ones are dense (a chain);
+                // once mostly skipping, take them from a heap instead.
+                let mut remaining = l.touched.len();
+                let (mut cursor, mut visited, mut skipped) = (a, 0usize, 0usize);
+                let mut heap_mode = false;
+                while remaining > 0 {
+                    let p = if heap_mode {
+                        match l.heap.pop() {
+                            Some(p) => p as usize,
+                            None => break,
+                        }
+                    } else {
+                        cursor -= 1;
+                        if l.state[cursor] == 0 {
+                            skipped += 1;
+                            if skipped > 4 * visited + 256 {
+                                heap_mode = true;
+                                l.heap.clear();
+                                l.heap.extend(
+                                    l.touched.iter().copied().filter(|&q| (q as usize) < cursor),
+                                );
+                            }
+                            continue;
+                        }
+                        cursor
+                    };
+                    visited += 1;
+                    remaining -= 1;
+                    let (adjoint, live) = (l.adjoint[p], l.state[p] == 2);
+                    let origin = if track { l.origin[p] } else { 0 };
                     for (q, partial, masked) in sub.edges(p) {
                         let carried = (live && !masked).then(|| adjoint * partial);
                         if shown[q] {
                             add(&mut out, id[q], carried, true, origin);
                             continue;
                         }
-                        if !l.reached[q] {
-                            l.reached[q] = true;
+                        if l.state[q] == 0 {
+                            l.state[q] = 1;
                             l.touched.push(q as u32);
-                            l.heap.push(q as u32);
+                            remaining += 1;
+                            if heap_mode {
+                                l.heap.push(q as u32);
+                            }
                         }
-                        l.origin[q] = l.origin[q].min(origin);
+                        if track {
+                            l.origin[q] = l.origin[q].min(origin);
+                        }
                         if let Some(c) = carried {
-                            l.adjoint[q] = if l.unmasked[q] { l.adjoint[q] + c } else { c };
-                            l.unmasked[q] = true;
+                            l.adjoint[q] = if l.state[q] == 2 { l.adjoint[q] + c } else { c };
+                            l.state[q] = 2;
                         }
                     }
                 }
+                l.heap.clear();
                 for &q in &l.touched {
                     let q = q as usize;
                     l.adjoint[q] = 0.0;
-                    l.reached[q] = false;
-                    l.unmasked[q] = false;
+                    l.state[q] = 0;
                     l.origin[q] = u32::MAX;
                 }
                 l.touched.clear();
@@ -486,9 +595,76 @@ impl FactorGraph {
         self.shown.len()
     }
 
+    /// The quantity shown node `id` is.
+    pub(crate) fn quantity(&self, id: usize) -> crate::explain::Quantity {
+        let index = self.index[id] as usize;
+        if self.net[id] {
+            crate::explain::Quantity::Net(index)
+        } else {
+            crate::explain::Quantity::Node(index)
+        }
+    }
+
     /// The factors from shown node `id` down.
     pub(crate) fn edges(&self, id: usize) -> &[FactorEdge] {
         &self.edges[self.start[id] as usize..self.start[id + 1] as usize]
+    }
+
+    /// The factor graph with the shown nodes `remove` (ids, none the first or the
+    /// last, each with only unit, unmasked incoming factors) folded into the
+    /// factors through them, as if built without them: cheap, on this graph.
+    pub(crate) fn without(&self, remove: &[usize]) -> FactorGraph {
+        let n = self.len();
+        let mut removed = vec![false; n];
+        for &id in remove {
+            removed[id] = true;
+        }
+        let mut new_id = vec![u32::MAX; n];
+        let mut graph = FactorGraph {
+            shown: Vec::with_capacity(n - remove.len()),
+            index: Vec::with_capacity(n - remove.len()),
+            net: Vec::with_capacity(n - remove.len()),
+            start: vec![0],
+            edges: Vec::new(),
+        };
+        // The expanded edges of each removed node, to kept nodes (old ids).
+        let mut expanded: Vec<Vec<FactorEdge>> = vec![Vec::new(); n];
+        let mut out: Vec<FactorEdge> = Vec::new();
+        for id in 0..n {
+            out.clear();
+            for e in self.edges(id) {
+                let via = e.to as usize;
+                if !removed[via] {
+                    merge_factor(&mut out, *e);
+                    continue;
+                }
+                for f in &expanded[via] {
+                    merge_factor(
+                        &mut out,
+                        FactorEdge {
+                            to: f.to,
+                            value: e.value * f.value,
+                            masked: e.masked || f.masked,
+                            folded: true,
+                        },
+                    );
+                }
+            }
+            if removed[id] {
+                expanded[id] = out.clone();
+            } else {
+                new_id[id] = graph.shown.len() as u32;
+                graph.shown.push(self.shown[id]);
+                graph.index.push(self.index[id]);
+                graph.net.push(self.net[id]);
+                graph.edges.extend(out.iter().map(|e| FactorEdge {
+                    to: new_id[e.to as usize],
+                    ..*e
+                }));
+                graph.start.push(graph.edges.len() as u32);
+            }
+        }
+        graph
     }
 
     /// Whether the output's factor straight to the input folds hidden nodes:
