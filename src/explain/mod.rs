@@ -324,9 +324,10 @@ impl<'t> Gradients<'t> {
     /// let x = tape.var(1.0);
     /// let mut y = x;
     /// for _ in 0..10 {
-    ///     y = y + y.sin(); // 2^10 paths
+    ///     y = y + y.sin(); // 2^10 paths through the tape's nodes
     /// }
-    /// let explanation = y.backward().explain_with(x, ExplainOptions::default().max_paths(3));
+    /// let every_node = ExplainOptions::default().raw().max_paths(3);
+    /// let explanation = y.backward().explain_with(x, every_node);
     /// assert_eq!((explanation.path_count(), explanation.paths().len()), (1024, 3));
     /// assert_eq!(explanation.left_out(), 1021);
     /// ```
@@ -407,13 +408,9 @@ fn factor_graph(
     for (map, net) in [(namer.labels, false), (net_labels, true)] {
         for (&index, _) in map.range(range.clone()) {
             let at = sub.index.partition_point(|&i| i < index);
-            for p in at..n {
-                if sub.index[p] != index {
-                    break;
-                }
-                if sub.net[p] == net {
-                    is_labelled[p] = true;
-                }
+            let same = sub.index[at..].iter().take_while(|&&i| i == index).count();
+            for (flag, &is_net) in is_labelled[at..at + same].iter_mut().zip(&sub.net[at..]) {
+                *flag |= is_net == net;
             }
         }
     }
@@ -770,11 +767,14 @@ impl Explanation {
     /// let tape = chainrule::Tape::new();
     /// let x = tape.var(0.5).named("x");
     /// let u = x.sigmoid().named("u");
-    /// let y = (u.sin() + u.exp()).named("y"); // two paths, joining at u
+    /// let s = u.sin().named("s");
+    /// let e = u.exp().named("e");
+    /// let y = (s * e).named("y"); // two paths, joining at u
     /// let derivation = y.backward().explain(x).derivation();
     /// assert_eq!(derivation.through, Some(Quantity::Node(u.index())));
     /// assert_eq!(derivation.branches.len(), 2);
-    /// assert_eq!(derivation.branch_sum, u.value().cos() + u.value().exp());
+    /// let (cos_u, exp_u) = (u.value().cos(), u.value().exp());
+    /// assert_eq!(derivation.branch_sum, e.value() * cos_u + s.value() * exp_u);
     /// ```
     pub fn derivation(&self) -> Derivation {
         let mut shared = 0;

@@ -239,7 +239,7 @@ impl Namer<'_> {
             Op::Powi => {
                 let d = edges.first()?.1;
                 let n = (d * va / value).round();
-                if !(n.abs() < 1e6) || va.powi(n as i32) != value {
+                if n.is_nan() || n.abs() >= 1e6 || va.powi(n as i32) != value {
                     return None;
                 }
                 let x = self.operand(a?, ATOM, depth)?;

@@ -548,7 +548,7 @@ impl FactorGraph {
                     let (adjoint, live) = (l.adjoint[p], l.state[p] == 2);
                     let origin = if track { l.origin[p] } else { 0 };
                     for (q, partial, masked) in sub.edges(p) {
-                        let carried = (live && !masked).then(|| adjoint * partial);
+                        let carried = (live && !masked).then_some(adjoint * partial);
                         if shown[q] {
                             add(&mut out, id[q], carried, true, origin);
                             continue;
