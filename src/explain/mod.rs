@@ -431,10 +431,14 @@ fn factor_graph(
         if units.is_empty() {
             return graph;
         }
+        let folded = graph.without(&units);
+        if folded.is_tautology() {
+            return graph; // folding would leave the factor ∂y/∂x itself
+        }
         for &id in &units {
             shown[graph.shown[id] as usize] = false;
         }
-        graph.without(&units)
+        folded
     };
     let interior = n > 2 && shown[1..n - 1].iter().any(|&s| s);
     let (graph, tautology) = if options.labelled_only && !interior {
