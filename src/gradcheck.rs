@@ -97,7 +97,9 @@ impl Default for GradcheckOptions {
 pub struct GradientCheck {
     /// The input's position (gradcheck) or node index (compare).
     pub index: usize,
-    /// A readable name: `x[0]` for gradcheck, the node's label for compare.
+    /// A readable name: `x[0]` for gradcheck; for compare, the node's name as
+    /// explanations write it (its label, `x₀` for an unlabelled leaf, or a short
+    /// expression).
     pub name: String,
     /// The tape's gradient.
     pub tape: f64,
@@ -848,7 +850,7 @@ impl<'t> Gradients<'t> {
             }
             let check = GradientCheck::new(
                 x.index(),
-                self.tape().display_name(x.index()),
+                crate::explain::readable_name(self.tape(), x.index()),
                 self.wrt(x),
                 value,
                 tolerance,

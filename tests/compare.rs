@@ -204,3 +204,45 @@ fn a_var_of_another_tape_is_named_not_an_index_out_of_bounds() {
     let x_of_another_tape = other.vars(&[1.0, 2.0, 3.0])[2]; // node #2: past `tape`'s end
     let _ = y.backward().compare(&[(x_of_another_tape, 6.0)]);
 }
+
+#[test]
+fn a_network_built_with_nn_is_diagnosed_path_by_path_even_unlabelled() {
+    use chainrule::nn::{loss, Activation, LayerSpec, Mlp};
+    let layer = LayerSpec::new(2, Activation::Sigmoid)
+        .shared_bias()
+        .frozen_bias();
+    let mut mlp = Mlp::builder(2)
+        .layer_spec(layer)
+        .layer_spec(layer)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&seed::WEIGHTS).unwrap();
+    mlp.frozen_parameters_mut().copy_from_slice(&seed::BIASES);
+    let tape = Tape::new();
+    let bound = mlp.bind(&tape);
+    let out = bound.forward(&seed::INPUTS);
+    let e = loss::half_squared_error(&out, &seed::TARGETS);
+    let g = e.backward();
+    let w1 = bound.parameters()[0];
+    // The slip of tests/gradcheck.rs: δ_h1 from δ_o1 alone.
+    let out_o1 = out[0].value();
+    let delta_o1 = (out_o1 - seed::TARGETS[0]) * out_o1 * (1.0 - out_o1);
+    let hidden = 1.0 / (1.0 + (-(0.15 * 0.05 + 0.20 * 0.10 + 0.35f64)).exp());
+    let through_o1_only = delta_o1 * 0.40 * hidden * (1.0 - hidden) * seed::INPUTS[0];
+    let comparison = g.compare(&[(w1, through_o1_only)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.finding,
+        Finding::EqualsPaths {
+            coefficients: vec![1, 0]
+        },
+        "{comparison}"
+    );
+    let text = diagnosis.to_string();
+    assert!(
+        text.starts_with("your value equals path 1 (through "),
+        "{text}"
+    );
+    assert!(text.ends_with(") is missing\n"), "{text}");
+    assert!(!comparison.to_string().contains("leaf#"), "{comparison}");
+}

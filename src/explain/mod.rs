@@ -453,7 +453,8 @@ fn factor_graph(
     if !tautology {
         return graph.unwrap_or_else(|| FactorGraph::build(sub, &shown));
     }
-    // Unlabelled nodes with readable names as well, then every node. A node
+    // Unlabelled nodes with readable names and fused neurons (the quantities of
+    // a network) as well, then every node. A node
     // whose expression has more nodes than a name may hold is not even tried:
     // a lower bound of its size, over its operands in the subgraph.
     let mut size = vec![0u8; n];
@@ -471,8 +472,8 @@ fn factor_graph(
             && p < n - 1
             && !shown[p]
             && !sub.net[p]
-            && size[p] <= cap
-            && namer.readable(index).is_some()
+            && (namer.rec.ops()[index].is_neuron()
+                || size[p] <= cap && namer.readable(index).is_some())
         {
             shown[p] = true;
         }
@@ -491,6 +492,22 @@ fn factor_graph(
         }
     }
     graph
+}
+
+/// The readable name of node `index` of `tape` (see [names](self#names)).
+pub(crate) fn readable_name(tape: &Tape, index: usize) -> String {
+    let labels = tape.labels.borrow();
+    tape.recording.read(|rec| {
+        if index < rec.len() {
+            Namer {
+                rec,
+                labels: &labels,
+            }
+            .name(index)
+        } else {
+            format!("#{index}")
+        }
+    })
 }
 
 /// Builds the explanation of ∂output/∂input; `gradient` is the tape's value of

@@ -281,20 +281,35 @@ impl Namer<'_> {
         (result.0.chars().count() <= NAME_CAP).then_some(result)
     }
 
-    /// `w₀·x₀ + w₁·x₁ + b` for the edges of a fused weighted sum (inputs on the
-    /// tape only: constant inputs are not written).
+    /// `w₀·x₀ + w₁·x₁ + b` for the edges of a fused weighted sum or neuron:
+    /// pairs of operands when their partials are `a′·partner` exactly, else
+    /// weights over constant inputs (`0.05·w₁ + 0.1·w₂ + b`) when each constant
+    /// is recovered exactly; `None` otherwise.
     fn weighted_sum(&self, edges: &[(usize, f64)], depth: &mut usize) -> Option<String> {
-        let k = edges.len();
-        if k % 2 == 0 {
-            return None;
-        }
+        let values = self.rec.values();
+        let (&(bias, derivative), terms_edges) = edges.split_last()?;
+        let pairs = terms_edges.len() % 2 == 0
+            && terms_edges.chunks_exact(2).all(|pair| {
+                pair[0].1 == derivative * values[pair[1].0]
+                    && pair[1].1 == derivative * values[pair[0].0]
+            });
         let mut terms = Vec::new();
-        for pair in edges[..k - 1].chunks_exact(2) {
-            let w = self.operand(pair[0].0, PRODUCT, depth)?;
-            let x = self.operand(pair[1].0, PRODUCT, depth)?;
-            terms.push(format!("{w}·{x}"));
+        if pairs {
+            for pair in terms_edges.chunks_exact(2) {
+                let w = self.operand(pair[0].0, PRODUCT, depth)?;
+                let x = self.operand(pair[1].0, PRODUCT, depth)?;
+                terms.push(format!("{w}·{x}"));
+            }
+        } else {
+            if derivative == 0.0 || !derivative.is_finite() {
+                return None;
+            }
+            for &(w, partial) in terms_edges {
+                let c = constant(partial / derivative, |c| derivative * c == partial)?;
+                terms.push(format!("{c}·{}", self.operand(w, PRODUCT, depth)?));
+            }
         }
-        terms.push(self.operand(edges[k - 1].0, SUM, depth)?);
+        terms.push(self.operand(bias, SUM, depth)?);
         Some(terms.join(" + "))
     }
 }
@@ -349,6 +364,21 @@ mod tests {
                 "x₁₁",
                 "σ(0.5·x₁₁ − x)",
             ]
+        );
+    }
+
+    #[test]
+    fn a_neuron_over_constant_inputs_names_its_constants_not_its_weights_as_pairs() {
+        use crate::{Activation, Var};
+        let tape = Tape::new();
+        let w = tape.vars(&[0.15, 0.20]);
+        let b = tape.var(0.35);
+        let h = Var::neuron_const(&w, &[0.05, 0.1], b, Activation::Sigmoid);
+        let x = tape.vars(&[0.5, 0.6]);
+        let o = Var::neuron(&w, &x, b, Activation::Tanh);
+        assert_eq!(
+            names(&tape, &[h.index(), o.index()]),
+            ["σ(0.05·x₀ + 0.1·x₁ + x₂)", "tanh(x₀·x₄ + x₁·x₅ + x₂)"]
         );
     }
 
