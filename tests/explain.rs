@@ -713,3 +713,38 @@ fn the_readme_explanation_snippet_prints_what_the_readme_shows() {
          = 0.08216704\n"
     );
 }
+
+#[test]
+fn a_hidden_operand_far_below_its_user_is_reached_past_a_long_labelled_stretch() {
+    // y = 2·sin(x) + L, with L a labelled chain of 2,000 nodes recorded between
+    // 2·sin(x) and y: the local sweep from y skips the chain (it stops at L) and
+    // finds 2·sin(x) far below.
+    let tape = Tape::new();
+    let x = tape.var(0.4).named("x");
+    let v = x.sin() * 2.0;
+    let mut a = x;
+    for _ in 0..2_000 {
+        a = (a * 0.999).sin();
+    }
+    let l = a.named("L");
+    let y = (v + l).named("y");
+    let g = y.backward();
+    for options in [ExplainOptions::default(), ExplainOptions::default().raw()] {
+        let explanation = g.explain_with(x, options);
+        assert_eq!(explanation.path_count(), 2, "{explanation}");
+        let scale: f64 = explanation.paths().iter().map(|p| p.product.abs()).sum();
+        assert_close(
+            explanation.listed_sum(),
+            g[x],
+            8.0 * f64::EPSILON * scale,
+            "y",
+        );
+        let through_v: f64 = explanation.paths()[0].product;
+        assert_close(
+            through_v,
+            2.0 * 0.4f64.cos(),
+            4.0 * f64::EPSILON,
+            "through 2·sin(x)",
+        );
+    }
+}

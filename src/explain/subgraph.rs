@@ -489,20 +489,30 @@ impl FactorGraph {
                 let l = local.get_or_insert_with(|| Local {
                     adjoint: vec![0.0; n],
                     state: vec![0; n],
-                    origin: vec![u32::MAX; n],
+                    origin: Vec::new(), // only when a shown node has several edges
                     touched: Vec::new(),
                     heap: BinaryHeap::new(),
                 });
                 // Which of `a`'s edges each factor goes through matters only
                 // for their order, when `a` has several.
                 let track = sub.edges(a).nth(1).is_some();
+                if track && l.origin.is_empty() {
+                    l.origin = vec![u32::MAX; n];
+                }
+                // A node reached from the one just above it is visited next by
+                // the scan: it is not listed in `touched` (the scanned range is
+                // reset as a whole).
+                let mut initial = 0;
                 for (slot, (q, partial, masked)) in sub.edges(a).enumerate() {
                     if shown[q] {
                         continue;
                     }
                     if l.state[q] == 0 {
                         l.state[q] = 1;
-                        l.touched.push(q as u32);
+                        initial += 1;
+                        if q + 1 != a {
+                            l.touched.push(q as u32);
+                        }
                     }
                     if track {
                         l.origin[q] = l.origin[q].min(slot as u32);
@@ -519,7 +529,7 @@ impl FactorGraph {
                 // Highest position first: a reverse topological order. Scan the
                 // positions downwards while the reached ones are dense (a chain);
                 // once mostly skipping, take them from a heap instead.
-                let mut remaining = l.touched.len();
+                let mut remaining = initial;
                 let (mut cursor, mut visited, mut skipped) = (a, 0usize, 0usize);
                 let mut heap_mode = false;
                 while remaining > 0 {
@@ -555,10 +565,12 @@ impl FactorGraph {
                         }
                         if l.state[q] == 0 {
                             l.state[q] = 1;
-                            l.touched.push(q as u32);
                             remaining += 1;
                             if heap_mode {
                                 l.heap.push(q as u32);
+                                l.touched.push(q as u32);
+                            } else if q + 1 != p {
+                                l.touched.push(q as u32);
                             }
                         }
                         if track {
@@ -571,13 +583,19 @@ impl FactorGraph {
                     }
                 }
                 l.heap.clear();
-                for &q in &l.touched {
-                    let q = q as usize;
+                let reset = |l: &mut Local, q: usize| {
                     l.adjoint[q] = 0.0;
                     l.state[q] = 0;
-                    l.origin[q] = u32::MAX;
+                    if let Some(o) = l.origin.get_mut(q) {
+                        *o = u32::MAX;
+                    }
+                };
+                for q in cursor..a {
+                    reset(l, q);
                 }
-                l.touched.clear();
+                while let Some(q) = l.touched.pop() {
+                    reset(l, q as usize);
+                }
             }
             // In the order of the operands they go through.
             out.sort_by_key(|&(_, origin)| origin);
