@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use chainrule::dot::Dot;
-use chainrule::explain::{Chain, Explanation};
+use chainrule::explain::{Explanation, Path as Chain, Quantity};
 use chainrule::workloads::seed;
 use chainrule::{Tape, Var};
 
@@ -284,7 +284,7 @@ fn write_sum(out: &mut String, indent: &str, lhs: &str, e: &Explanation, chains:
 
 /// Writes ∂E/∂w for one weight. A sum shared by several weights (∂E/∂out_h1 for
 /// w1 and w2) is written out the first time and referred back to after.
-fn write_gradient(out: &mut String, e: &Explanation, shared: &mut HashMap<usize, String>) {
+fn write_gradient(out: &mut String, e: &Explanation, shared: &mut HashMap<Quantity, String>) {
     let lhs = format!("∂{}/∂{}", e.name(e.output()), e.name(e.input()));
     let derivation = e.derivation();
     let Some(through) = derivation.through else {
@@ -297,10 +297,10 @@ fn write_gradient(out: &mut String, e: &Explanation, shared: &mut HashMap<usize,
     chain.factors.insert(
         0,
         chainrule::explain::Factor {
-            of: e.output(),
+            of: Quantity::Node(e.output()),
             wrt: through,
             value: derivation.branch_sum,
-            edges: 0..0,
+            masked: false,
         },
     );
     let (negative, numbers) = chain_numbers(&chain);

@@ -3,8 +3,13 @@
 //!
 //! Each node is a record `{ name | op | value | grad }` (the gradient when
 //! [`Gradients`] are given), and each edge runs from an operand to the node using
-//! it, labelled with the local derivative ∂node/∂operand. Render with
-//! `dot -Tsvg graph.dot > graph.svg`.
+//! it, labelled with the local derivative ∂node/∂operand (an operand used twice
+//! has two edges, one per use). Unlabelled nodes are named as explanations name
+//! them, by a short expression (`x₀·x₁`) or `op#index` (see
+//! [names](crate::explain#names)). An edge to an operand a select op did not pick
+//! (relu at z ≤ 0, the loser of max/min) is *masked*: it passes exactly 0 back
+//! whatever the node's gradient (the non-finite policy of [`crate::backward`]),
+//! and is drawn dashed. Render with `dot -Tsvg graph.dot > graph.svg`.
 //!
 //! ```
 //! use chainrule::dot::Dot;
@@ -19,14 +24,12 @@
 //! assert!(dot.contains(r#"n0 -> n1 [label="2.00000000"];"#));
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-use petgraph::graph::NodeIndex;
-use petgraph::visit::EdgeRef;
-use petgraph::Direction;
-
-use crate::explain::format_number;
+use crate::backward::is_masked;
+use crate::explain::{format_number, Namer};
+use crate::tape::Recording;
 use crate::{Gradients, Tape};
 
 /// A DOT drawing of a tape, configured with builder methods and written by
@@ -40,8 +43,16 @@ use crate::{Gradients, Tape};
 /// - with no output: every node of the tape (`within` then counts from the last
 ///   node recorded).
 ///
-/// Edges are drawn between drawn nodes only. Cost: O(nodes + edges) to build the
-/// graph view and walk it (breadth-first, iterative) and to write.
+/// Edges are drawn between drawn nodes only. No graph view is built: the drawn
+/// nodes are found on the tape itself, iteratively.
+///
+/// # Complexity
+/// With [`within`](Dot::within)`(k)`: time and extra space O(d + e) for the d
+/// drawn nodes and the e edges of the nodes within k − 1 steps (a breadth-first
+/// walk), whatever the size of the tape. With an output and no bound: time
+/// O(output / 64 + d + e), extra space output / 8 bytes + O(d) (a reverse scan, as
+/// the sweep). With neither: O(tape). Writing adds O(d + e), and naming each
+/// unlabelled node at most [`NAME_CAP`](crate::explain::NAME_CAP) nodes below it.
 #[derive(Clone, Copy)]
 pub struct Dot<'a> {
     tape: &'a Tape,
@@ -101,6 +112,11 @@ impl<'a> Dot<'a> {
     /// Draws only the nodes at most `steps` edges below the output: the
     /// neighbourhood of the loss in a large graph.
     ///
+    /// # Complexity
+    /// Writing then takes time and extra space O(d + e) for the d nodes drawn and
+    /// the e edges of those within `steps − 1`, whatever the size of the tape (a
+    /// breadth-first walk on the tape, no graph view built).
+    ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// let mut x = tape.var(0.5);
@@ -117,36 +133,72 @@ impl<'a> Dot<'a> {
         }
     }
 
-    /// Which nodes to draw, by index.
-    fn drawn(&self, graph: &crate::graph::TapeGraph) -> (Vec<bool>, Option<usize>) {
-        let n = graph.node_count();
+    /// Which nodes to draw, ascending, and the output to bold.
+    fn drawn(&self, rec: &Recording) -> (Vec<u32>, Option<usize>) {
+        let n = rec.len();
         let requested = self.output.or(self.gradients.map(Gradients::output));
         let output = requested.filter(|&o| o < n);
         if requested.is_some() && output.is_none() {
-            return (vec![false; n], None);
+            return (Vec::new(), None);
         }
         let start = match (output, self.within) {
             (Some(o), _) => o,
             (None, Some(_)) if n > 0 => n - 1,
-            _ => return (vec![true; n], None),
+            _ => return ((0..n as u32).collect(), None),
         };
-        let limit = self.within.unwrap_or(usize::MAX);
-        let mut depth = vec![usize::MAX; n];
-        let mut queue = VecDeque::from([start]);
-        depth[start] = 0;
-        while let Some(node) = queue.pop_front() {
-            if depth[node] == limit {
-                continue;
-            }
-            for edge in graph.edges_directed(NodeIndex::new(node), Direction::Incoming) {
-                let operand = edge.source().index();
-                if depth[operand] == usize::MAX {
-                    depth[operand] = depth[node] + 1;
-                    queue.push_back(operand);
+        let mut nodes: Vec<u32> = match self.within {
+            Some(limit) => {
+                // Breadth-first from the start, k steps down: cost bounded by what
+                // is drawn.
+                let mut depth: HashMap<u32, usize> = HashMap::from([(start as u32, 0)]);
+                let mut queue = VecDeque::from([start as u32]);
+                while let Some(node) = queue.pop_front() {
+                    let d = depth[&node];
+                    if d == limit {
+                        continue;
+                    }
+                    for (operand, _) in rec.edges(node as usize) {
+                        depth.entry(operand).or_insert_with(|| {
+                            queue.push_back(operand);
+                            d + 1
+                        });
+                    }
                 }
+                depth.into_keys().collect()
             }
-        }
-        (depth.iter().map(|&d| d != usize::MAX).collect(), output)
+            None => {
+                // Every ancestor: a reverse scan with a bitset, as the sweep.
+                let mut marked = vec![0u64; start / 64 + 1];
+                marked[start / 64] |= 1 << (start % 64);
+                let mut found = Vec::new();
+                for w in (0..marked.len()).rev() {
+                    // Bits are only ever set below the node being visited, so a
+                    // word is done once its highest unvisited bit is.
+                    let mut upper = 64;
+                    loop {
+                        let below = if upper == 64 {
+                            u64::MAX
+                        } else {
+                            (1u64 << upper) - 1
+                        };
+                        let word = marked[w] & below;
+                        if word == 0 {
+                            break;
+                        }
+                        upper = 63 - word.leading_zeros() as usize;
+                        let node = w * 64 + upper;
+                        found.push(node as u32);
+                        for (operand, _) in rec.edges(node) {
+                            let o = operand as usize;
+                            marked[o / 64] |= 1 << (o % 64);
+                        }
+                    }
+                }
+                found
+            }
+        };
+        nodes.sort_unstable();
+        (nodes, output)
     }
 }
 
@@ -175,45 +227,61 @@ impl fmt::Display for Dot<'_> {
                 "chainrule::dot: the Gradients were swept on another tape"
             );
         }
-        let graph = self.tape.graph();
-        let (drawn, output) = self.drawn(&graph);
         writeln!(f, "digraph chainrule {{")?;
         writeln!(f, "  rankdir=LR;")?;
         writeln!(f, "  node [shape=record, fontname=\"monospace\"];")?;
         writeln!(f, "  edge [fontname=\"monospace\", fontsize=10];")?;
-        for node in graph.node_indices() {
-            let i = node.index();
-            if !drawn[i] {
-                continue;
-            }
-            let data = &graph[node];
-            let mut label = format!(
-                "{{ {} | {} | value {}",
-                escape_record(&data.name()),
-                data.op,
-                format_number(data.value, 8)
-            );
-            if let Some(g) = self.gradients {
-                label.push_str(&format!(" | grad {}", format_number(g.by_index(i), 8)));
-            }
-            label.push_str(" }");
-            let bold = if Some(i) == output {
-                ", penwidth=2"
-            } else {
-                ""
+        let labels = self.tape.labels.borrow();
+        // Nothing in this closure calls a method of the tape (the arena is not
+        // re-entrant): the labels were borrowed above.
+        self.tape.recording.read(|rec| {
+            let namer = Namer {
+                rec,
+                labels: &labels,
             };
-            writeln!(f, "  n{i} [label=\"{label}\"{bold}];")?;
-        }
-        for edge in graph.edge_references() {
-            let (from, to) = (edge.source().index(), edge.target().index());
-            if drawn[from] && drawn[to] {
-                writeln!(
-                    f,
-                    "  n{from} -> n{to} [label=\"{}\"];",
-                    format_number(edge.weight().partial, 8)
-                )?;
+            let (drawn, output) = self.drawn(rec);
+            let is_drawn = |i: u32| drawn.binary_search(&i).is_ok();
+            for &node in &drawn {
+                let i = node as usize;
+                let mut label = format!(
+                    "{{ {} | {} | value {}",
+                    escape_record(&namer.name(i)),
+                    rec.ops()[i],
+                    format_number(rec.values()[i], 8)
+                );
+                if let Some(g) = self.gradients {
+                    label.push_str(&format!(" | grad {}", format_number(g.by_index(i), 8)));
+                }
+                label.push_str(" }");
+                let bold = if Some(i) == output {
+                    ", penwidth=2"
+                } else {
+                    ""
+                };
+                writeln!(f, "  n{i} [label=\"{label}\"{bold}];")?;
             }
-        }
+            for &node in &drawn {
+                let i = node as usize;
+                let op = rec.ops()[i];
+                let last = rec.edges(i).last().map_or(0.0, |(_, p)| p);
+                for (operand, partial) in rec.edges(i) {
+                    if !is_drawn(operand) {
+                        continue;
+                    }
+                    let style = if is_masked(op, partial, last) {
+                        ", style=dashed, tooltip=\"not picked: passes 0\""
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        f,
+                        "  n{operand} -> n{i} [label=\"{}\"{style}];",
+                        format_number(partial, 8)
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
         writeln!(f, "}}")
     }
 }

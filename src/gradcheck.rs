@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use crate::explain::{format_number, Explanation};
+use crate::explain::{format_number, ExplainOptions, Explanation, Quantity};
 use crate::{Gradients, Tape, Var};
 
 /// Accept `actual` against `reference` when
@@ -97,7 +97,9 @@ impl Default for GradcheckOptions {
 pub struct GradientCheck {
     /// The input's position (gradcheck) or node index (compare).
     pub index: usize,
-    /// A readable name: `x[0]` for gradcheck, the node's label for compare.
+    /// A readable name: `x[0]` for gradcheck; for compare, the node's name as
+    /// explanations write it (its label, `x₀` for an unlabelled leaf, or a short
+    /// expression).
     pub name: String,
     /// The tape's gradient.
     pub tape: f64,
@@ -318,30 +320,439 @@ impl fmt::Display for GradcheckReport {
     }
 }
 
+/// The settings of [`Gradients::compare_with`]: the acceptance test, and the
+/// options of the explanation of each mismatch. Made from a [`Tolerance`], an
+/// [`ExplainOptions`] or both, so both `compare_with(&e, tolerance)` and
+/// `compare_with(&e, ExplainOptions::default().raw())` read as they should.
+///
+/// ```
+/// use chainrule::explain::ExplainOptions;
+/// use chainrule::gradcheck::{CompareOptions, Tolerance};
+///
+/// let options: CompareOptions = ExplainOptions::default().raw().into();
+/// assert_eq!(options.tolerance, Tolerance::MANUAL);
+/// let options: CompareOptions = (Tolerance::FINITE_DIFFERENCES, ExplainOptions::default()).into();
+/// assert_eq!(options.explain, ExplainOptions::default());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CompareOptions {
+    /// The acceptance test. Default [`Tolerance::MANUAL`].
+    pub tolerance: Tolerance,
+    /// How each mismatch is explained. Default [`ExplainOptions::default`].
+    pub explain: ExplainOptions,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            tolerance: Tolerance::MANUAL,
+            explain: ExplainOptions::default(),
+        }
+    }
+}
+
+impl From<Tolerance> for CompareOptions {
+    /// This tolerance, the default explanation options.
+    fn from(tolerance: Tolerance) -> Self {
+        CompareOptions {
+            tolerance,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<ExplainOptions> for CompareOptions {
+    /// These explanation options, [`Tolerance::MANUAL`].
+    fn from(explain: ExplainOptions) -> Self {
+        CompareOptions {
+            explain,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<(Tolerance, ExplainOptions)> for CompareOptions {
+    fn from((tolerance, explain): (Tolerance, ExplainOptions)) -> Self {
+        CompareOptions { tolerance, explain }
+    }
+}
+
+/// The most combinations of the paths a diagnosis tries: 2^16.
+pub const MAX_COMBINATIONS: usize = 1 << 16;
+
+/// The most paths a diagnosis takes one by one; with more (or with paths left
+/// unlisted), it takes the [branches](Explanation::branches) instead: the paths
+/// grouped by their first step after the point where they part.
+pub const MAX_TERMS: usize = 8;
+
+/// One term of the tape's gradient a hand value is held against: one path, or
+/// one branch of paths.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathTerm {
+    /// Its number in the diagnosis, from 1.
+    pub number: usize,
+    /// How many paths it holds (1 for a single path).
+    pub paths: u128,
+    /// The name of the quantity that sets it apart: `out_o1` in
+    /// "path 1 (through out_o1)"; empty for a path straight from the output.
+    pub through: String,
+    /// What it contributes to ∂y/∂x.
+    pub contribution: f64,
+}
+
+impl fmt::Display for PathTerm {
+    /// `path 1 (through out_o1)`, or `branch 2 (3 paths through net_h2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.paths, self.through.is_empty()) {
+            (1, true) => write!(f, "path {} (the direct edge)", self.number),
+            (1, false) => write!(f, "path {} (through {})", self.number, self.through),
+            (n, _) => write!(
+                f,
+                "branch {} ({n} paths through {})",
+                self.number, self.through
+            ),
+        }
+    }
+}
+
+/// What a hand value that disagrees with the tape is made of, found by
+/// [`Gradients::compare`] from the paths' contributions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finding {
+    /// The hand value equals Σ coefficientᵢ · termᵢ within the comparison's
+    /// tolerance, a coefficient being 1 (as the tape counts it), 0 (missing),
+    /// 2 (counted twice) or −1 (the wrong sign). The simplest such sum is
+    /// reported: the fewest coefficients other than 1.
+    EqualsPaths {
+        /// One per term, in order.
+        coefficients: Vec<i8>,
+    },
+    /// No such sum was found among the combinations searched.
+    NoMatch {
+        /// How many combinations were tried (at most [`MAX_COMBINATIONS`]).
+        searched: usize,
+    },
+}
+
+/// Why a hand value disagrees with the tape, path by path: see
+/// [`Gradients::compare`]. `Display` writes it in words: "your value equals
+/// path 1 (through out_o1); path 2 (through out_o2) is missing".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnosis {
+    /// The row of [`Comparison::checks`] it is about.
+    pub row: usize,
+    /// Your value.
+    pub expected: f64,
+    /// The tape's gradient.
+    pub tape: f64,
+    /// The terms of the tape's gradient, paths or branches of paths.
+    pub terms: Vec<PathTerm>,
+    /// What the value is made of.
+    pub finding: Finding,
+}
+
+impl Diagnosis {
+    /// The terms with coefficient `c`, if the value was matched.
+    fn with(&self, c: i8) -> Vec<&PathTerm> {
+        match &self.finding {
+            Finding::EqualsPaths { coefficients } => self
+                .terms
+                .iter()
+                .zip(coefficients)
+                .filter(|(_, &k)| k == c)
+                .map(|(t, _)| t)
+                .collect(),
+            Finding::NoMatch { .. } => Vec::new(),
+        }
+    }
+
+    /// The terms your value leaves out.
+    pub fn missing(&self) -> Vec<&PathTerm> {
+        self.with(0)
+    }
+
+    /// The terms your value counts twice.
+    pub fn counted_twice(&self) -> Vec<&PathTerm> {
+        self.with(2)
+    }
+
+    /// The terms your value has with the wrong sign.
+    pub fn wrong_sign(&self) -> Vec<&PathTerm> {
+        self.with(-1)
+    }
+}
+
+/// `path 1 (…)`, `paths 1 (…) and 2 (…)`, `paths 1 (…), 2 (…) and 3 (…)`.
+fn list(terms: &[&PathTerm]) -> String {
+    let texts: Vec<String> = terms.iter().map(|t| t.to_string()).collect();
+    match texts.len() {
+        0 => String::new(),
+        1 => texts[0].clone(),
+        n => format!("{} and {}", texts[..n - 1].join(", "), texts[n - 1]),
+    }
+}
+
+fn is_are(terms: &[&PathTerm]) -> &'static str {
+    if terms.len() == 1 {
+        "is"
+    } else {
+        "are"
+    }
+}
+
+impl fmt::Display for Diagnosis {
+    /// One sentence naming the mistake; with no match, the per-path table.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let coefficients = match &self.finding {
+            Finding::EqualsPaths { coefficients } => coefficients,
+            Finding::NoMatch { searched } => {
+                writeln!(
+                    f,
+                    "your value is no sum of the paths' contributions, each counted 0, 1 or 2 \
+                     times or with the wrong sign ({searched} combinations searched); \
+                     the tape's value, term by term:"
+                )?;
+                for term in &self.terms {
+                    writeln!(f, "  {term}: {}", format_number(term.contribution, 12))?;
+                }
+                return writeln!(f, "  sum: {}", format_number(self.tape, 12));
+            }
+        };
+        let (missing, twice, wrong) = (self.missing(), self.counted_twice(), self.wrong_sign());
+        let once = self.with(1);
+        let changes = missing.len() + twice.len() + wrong.len();
+        if twice.is_empty() && wrong.is_empty() {
+            if once.is_empty() {
+                return writeln!(
+                    f,
+                    "your value is 0: {} {} missing",
+                    list(&missing),
+                    is_are(&missing)
+                );
+            }
+            return writeln!(
+                f,
+                "your value equals {}; {} {} missing",
+                list(&once),
+                list(&missing),
+                is_are(&missing)
+            );
+        }
+        if changes == 1 && twice.len() == 1 {
+            return if self.terms.len() == 1 {
+                writeln!(f, "your value is path 1 counted twice")
+            } else {
+                writeln!(f, "your value counts {} twice", list(&twice))
+            };
+        }
+        if changes == 1 && wrong.len() == 1 {
+            return writeln!(f, "your value has the wrong sign of {}", list(&wrong));
+        }
+        let mut formula = String::new();
+        for (term, &k) in self.terms.iter().zip(coefficients) {
+            let (sign, times) = match k {
+                0 => continue,
+                1 => ('+', ""),
+                2 => ('+', "2 × "),
+                _ => ('−', ""),
+            };
+            let kind = if term.paths == 1 { "path" } else { "branch" };
+            if formula.is_empty() {
+                if sign == '−' {
+                    formula.push('−');
+                }
+            } else {
+                formula.push_str(&format!(" {sign} "));
+            }
+            formula.push_str(&format!("{times}{kind} {}", term.number));
+        }
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("{} {} missing", list(&missing), is_are(&missing)));
+        }
+        if !twice.is_empty() {
+            parts.push(format!("{} {} counted twice", list(&twice), is_are(&twice)));
+        }
+        if !wrong.is_empty() {
+            parts.push(format!(
+                "{} {} the wrong sign",
+                list(&wrong),
+                if wrong.len() == 1 { "has" } else { "have" }
+            ));
+        }
+        writeln!(f, "your value equals {formula}: {}", parts.join("; "))
+    }
+}
+
+/// The terms of an explanation: its paths when they are all listed and few,
+/// else its branches.
+fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
+    let paths = explanation.paths();
+    if explanation.left_out() == 0 && paths.len() <= MAX_TERMS && !paths.is_empty() {
+        let input = Quantity::Node(explanation.input());
+        return paths
+            .iter()
+            .enumerate()
+            .map(|(k, path)| {
+                // The first quantity at which this path parts from every other.
+                let wrts: Vec<Quantity> = path.factors.iter().map(|f| f.wrt).collect();
+                let mut at = wrts.len().saturating_sub(1);
+                for depth in 0..wrts.len() {
+                    let shared = paths.iter().enumerate().any(|(j, other)| {
+                        j != k
+                            && other.factors.len() > depth
+                            && other.factors[..=depth]
+                                .iter()
+                                .map(|f| f.wrt)
+                                .eq(wrts[..=depth].iter().copied())
+                    });
+                    if !shared {
+                        at = depth;
+                        break;
+                    }
+                }
+                let through = match wrts.get(at) {
+                    Some(&q) if q != input => explanation.name(q),
+                    _ if at > 0 => explanation.name(wrts[at - 1]),
+                    _ => String::new(),
+                };
+                PathTerm {
+                    number: k + 1,
+                    paths: 1,
+                    through,
+                    contribution: path.product,
+                }
+            })
+            .collect();
+    }
+    explanation
+        .branches()
+        .iter()
+        .enumerate()
+        .map(|(k, branch)| PathTerm {
+            number: k + 1,
+            paths: branch.paths,
+            through: explanation.name(branch.through),
+            contribution: branch.contribution,
+        })
+        .collect()
+}
+
+/// Searches Σ cᵢ · termᵢ = `expected` over cᵢ ∈ {1, 0, 2, −1}, fewest changes
+/// from all-ones first, at most [`MAX_COMBINATIONS`] combinations.
+fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding {
+    const ALTERNATIVES: [i8; 3] = [0, 2, -1];
+    let n = terms.len();
+    let value = |coefficients: &[i8]| -> f64 {
+        terms
+            .iter()
+            .zip(coefficients)
+            .filter(|(_, &c)| c != 0)
+            .map(|(t, &c)| f64::from(c) * t.contribution)
+            .sum()
+    };
+    let mut searched = 0;
+    let mut coefficients = vec![1i8; n];
+    for changes in 1..=n {
+        // Every set of `changes` terms (as an increasing index list), and for
+        // each every choice of alternative coefficients.
+        let mut chosen: Vec<usize> = (0..changes).collect();
+        loop {
+            let mut choice = vec![0usize; changes];
+            loop {
+                searched += 1;
+                if searched > MAX_COMBINATIONS {
+                    return Finding::NoMatch {
+                        searched: searched - 1,
+                    };
+                }
+                coefficients.fill(1);
+                for (&term, &alt) in chosen.iter().zip(&choice) {
+                    coefficients[term] = ALTERNATIVES[alt];
+                }
+                if tolerance.accepts(value(&coefficients), expected) {
+                    return Finding::EqualsPaths { coefficients };
+                }
+                // The next choice, like an odometer.
+                let mut k = 0;
+                while k < changes && choice[k] == ALTERNATIVES.len() - 1 {
+                    choice[k] = 0;
+                    k += 1;
+                }
+                if k == changes {
+                    break;
+                }
+                choice[k] += 1;
+            }
+            // The next set of terms, in lexicographic order.
+            let mut k = changes;
+            while k > 0 && chosen[k - 1] == n - changes + k - 1 {
+                k -= 1;
+            }
+            if k == 0 {
+                break;
+            }
+            chosen[k - 1] += 1;
+            for j in k..changes {
+                chosen[j] = chosen[j - 1] + 1;
+            }
+        }
+    }
+    Finding::NoMatch { searched }
+}
+
 /// The result of [`Gradients::compare`]: one row per expected value, and for each
-/// mismatch the path-by-path explanation of the tape's value.
+/// mismatch the diagnosis and the path-by-path explanation of the tape's value.
 #[derive(Clone, Debug)]
 pub struct Comparison {
     /// One row per expected gradient: `reference` is your value.
     pub checks: Vec<GradientCheck>,
     /// For each failed row, in order: its position in `checks` and the explanation
-    /// of the tape's gradient (at most [`DEFAULT_MAX_PATHS`](crate::explain::DEFAULT_MAX_PATHS)
-    /// paths listed).
+    /// of the tape's gradient (at most [`ExplainOptions::max_paths`] paths
+    /// listed).
     pub mismatches: Vec<(usize, Explanation)>,
+    /// For each failed row, in the order of `mismatches`: which paths your value
+    /// accounts for, misses, counts twice or has with the wrong sign.
+    pub diagnoses: Vec<Diagnosis>,
     /// The tolerance used.
     pub tolerance: Tolerance,
 }
 
 impl Comparison {
     /// Whether every expected value matched (true for none).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// assert!(x.square().backward().compare(&[(x, 4.0)]).all_passed());
+    /// ```
     pub fn all_passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
+    }
+
+    /// The diagnosis of each mismatch, in order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.5).named("x");
+    /// let a = x.sin().named("a");
+    /// let b = x.exp().named("b");
+    /// let y = (a + b).named("y");
+    /// let comparison = y.backward().compare(&[(x, 0.5f64.cos())]); // forgot e^x
+    /// assert_eq!(
+    ///     comparison.diagnoses()[0].to_string(),
+    ///     "your value equals path 1 (through a); path 2 (through b) is missing\n"
+    /// );
+    /// ```
+    pub fn diagnoses(&self) -> &[Diagnosis] {
+        &self.diagnoses
     }
 }
 
 impl fmt::Display for Comparison {
     /// A table (tape, expected, errors, pass/FAIL), then, for each mismatch, the
-    /// expected and actual values and the explanation of the tape's value.
+    /// expected and actual values, the diagnosis and the explanation of the
+    /// tape's value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_table(f, "expected", &self.checks)?;
         let failed = self.mismatches.len();
@@ -353,15 +764,17 @@ impl fmt::Display for Comparison {
             self.tolerance.atol,
             self.tolerance.rtol
         )?;
-        for (row, explanation) in &self.mismatches {
+        for ((row, explanation), diagnosis) in self.mismatches.iter().zip(&self.diagnoses) {
             let row = &self.checks[*row];
             writeln!(
                 f,
-                "\nmismatch at {}: expected {}, the tape has {}; the tape's value, path by path:",
+                "\nmismatch at {}: expected {}, the tape has {}",
                 row.name,
                 format_number(row.reference, 12),
                 format_number(row.tape, 12)
             )?;
+            write!(f, "{diagnosis}")?;
+            writeln!(f, "the tape's value, path by path:")?;
             write!(f, "{explanation}")?;
         }
         Ok(())
@@ -370,11 +783,15 @@ impl fmt::Display for Comparison {
 
 impl<'t> Gradients<'t> {
     /// Holds the tape's gradients against your hand-derived values, with
-    /// [`Tolerance::MANUAL`]. Each mismatch comes with the tape's value explained
-    /// path by path, to find where your derivation and the graph part ways.
+    /// [`Tolerance::MANUAL`]. Each mismatch comes with a [`Diagnosis`] (which
+    /// paths your value accounts for, misses, counts twice or has with the wrong
+    /// sign) and the tape's value explained path by path.
     ///
-    /// Cost: one lookup per value, plus one [explanation](Gradients::explain) per
-    /// mismatch.
+    /// # Complexity
+    /// One lookup per value, plus per mismatch one
+    /// [explanation](Gradients::explain) and a search of at most
+    /// [`MAX_COMBINATIONS`] sums of at most [`MAX_TERMS`] paths (or of the
+    /// branches, when there are more).
     ///
     /// # Panics
     /// If a `Var` belongs to another tape.
@@ -385,21 +802,27 @@ impl<'t> Gradients<'t> {
     /// let y = x.square().named("y");
     /// let g = y.backward();
     /// assert!(g.compare(&[(x, 6.0)]).all_passed());
-    /// let wrong = g.compare(&[(x, 9.0)]); // d(x²)/dx is not x²
+    /// let wrong = g.compare(&[(x, 12.0)]);
     /// assert!(!wrong.all_passed());
-    /// assert!(wrong.to_string().contains("expected 9.000000000000, the tape has 6.000000000000"));
+    /// assert!(wrong.to_string().contains("expected 12.000000000000, the tape has 6.000000000000"));
+    /// assert_eq!(wrong.diagnoses()[0].to_string(), "your value is path 1 counted twice\n");
     /// ```
     #[track_caller]
     pub fn compare(&self, expected: &[(Var<'_>, f64)]) -> Comparison {
         self.compare_with(expected, Tolerance::MANUAL)
     }
 
-    /// [`compare`](Gradients::compare) with a chosen tolerance.
+    /// [`compare`](Gradients::compare) with a chosen tolerance, explanation
+    /// options, or both ([`CompareOptions`]).
+    ///
+    /// # Complexity
+    /// As [`compare`](Gradients::compare).
     ///
     /// # Panics
     /// If a `Var` belongs to another tape.
     ///
     /// ```
+    /// use chainrule::explain::ExplainOptions;
     /// use chainrule::gradcheck::Tolerance;
     ///
     /// let tape = chainrule::Tape::new();
@@ -407,28 +830,61 @@ impl<'t> Gradients<'t> {
     /// let g = x.exp().backward();
     /// let loose = Tolerance { atol: 0.0, rtol: 1e-3 };
     /// assert!(g.compare_with(&[(x, 2.718)], loose).all_passed());
+    /// let raw = g.compare_with(&[(x, 1.0)], ExplainOptions::default().raw());
+    /// assert_eq!(raw.mismatches[0].1.options(), ExplainOptions::default().raw());
     /// ```
     #[track_caller]
-    pub fn compare_with(&self, expected: &[(Var<'_>, f64)], tolerance: Tolerance) -> Comparison {
+    pub fn compare_with(
+        &self,
+        expected: &[(Var<'_>, f64)],
+        options: impl Into<CompareOptions>,
+    ) -> Comparison {
+        let options = options.into();
+        let tolerance = options.tolerance;
         let mut checks = Vec::with_capacity(expected.len());
         let mut mismatches = Vec::new();
+        let mut diagnoses = Vec::new();
         for &(x, value) in expected {
+            if !std::ptr::eq(x.tape(), self.tape()) {
+                foreign_var_in_compare(x.index(), checks.len());
+            }
             let check = GradientCheck::new(
                 x.index(),
-                self.tape().display_name(x.index()),
+                crate::explain::readable_name(self.tape(), x.index()),
                 self.wrt(x),
                 value,
                 tolerance,
             );
             if !check.passed {
-                mismatches.push((checks.len(), self.explain(x)));
+                let explanation = self.explain_with(x, options.explain);
+                let terms = terms_of(&explanation);
+                let finding = diagnose(&terms, value, tolerance);
+                diagnoses.push(Diagnosis {
+                    row: checks.len(),
+                    expected: value,
+                    tape: check.tape,
+                    terms,
+                    finding,
+                });
+                mismatches.push((checks.len(), explanation));
             }
             checks.push(check);
         }
         Comparison {
             checks,
             mismatches,
+            diagnoses,
             tolerance,
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn foreign_var_in_compare(index: usize, row: usize) -> ! {
+    panic!(
+        "chainrule: compare was given node #{index} of another tape (entry {row} of the expected values); \
+         compare the Vars of the tape these gradients were swept on"
+    )
 }

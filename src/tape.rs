@@ -714,9 +714,9 @@ pub struct Tape {
     /// flag to check and set on the hot path (it cost 30% of W1's step time).
     pub(crate) recording: ArenaCell<Recording>,
     /// Labels given with `Var::named`, by node: O(log labels) to look up.
-    labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    pub(crate) labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Labels of fused neurons' weighted sums, given with `Var::named_net`.
-    net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    pub(crate) net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// The index from which a new node takes the slow path after recording:
     /// [`FULL`] (only a failed push) while anomaly detection is off, 0 (every node,
     /// to be checked for a non-finite value or partial) while it is on. One

@@ -173,3 +173,47 @@ fn graphviz_accepts_the_drawing_when_it_is_installed() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("<svg"));
 }
+
+#[test]
+fn unlabelled_nodes_are_drawn_with_their_expression_names() {
+    let tape = Tape::new();
+    let x = tape.var(0.3);
+    let y = tape.var(0.7).named("y");
+    let p = (x * y).exp();
+    let dot = p.backward().to_dot();
+    well_formed(&dot);
+    assert!(
+        dot.contains("n0 [label=\"{ x₀ | leaf | value 0.30000000"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("n2 [label=\"{ x₀·y | mul | value 0.21000000"),
+        "{dot}"
+    );
+    assert!(dot.contains("n3 [label=\"{ exp(x₀·y) | exp |"), "{dot}");
+    assert!(!dot.contains("leaf#"), "{dot}");
+}
+
+#[test]
+fn an_operand_a_select_op_did_not_pick_is_drawn_dashed() {
+    let tape = Tape::new();
+    let a = tape.var(1.0).named("a");
+    let b = tape.var(2.0).named("b");
+    let m = a.max(b).named("m"); // picks b: the edge from a passes 0
+    let z = (a - 3.0).relu().named("z"); // z ≤ 0: masked
+    let y = (m + z).named("y");
+    let dot = y.backward().to_dot();
+    well_formed(&dot);
+    let edge = |from: usize, to: usize| {
+        dot.lines()
+            .find(|l| l.trim_start().starts_with(&format!("n{from} -> n{to} ")))
+            .unwrap_or_else(|| panic!("no edge n{from} -> n{to} in\n{dot}"))
+            .to_string()
+    };
+    assert!(edge(a.index(), m.index()).contains("style=dashed"));
+    assert!(!edge(b.index(), m.index()).contains("style=dashed"));
+    let inner = tape.edges(z.index())[0].0;
+    assert!(edge(inner, z.index()).contains("style=dashed"));
+    assert!(!edge(m.index(), y.index()).contains("dashed"));
+    assert_eq!(dot.matches("style=dashed").count(), 2);
+}

@@ -8,7 +8,7 @@
 
 mod common;
 
-use chainrule::explain::ExplainOptions;
+use chainrule::explain::{ExplainOptions, Quantity};
 use chainrule::workloads::seed;
 use chainrule::Tape;
 use common::{assert_close, record_seed};
@@ -53,7 +53,10 @@ fn w1_explanation_sums_the_paths_through_out_o1_and_out_o2() {
     assert_eq!(explanation.path_count(), 2);
     let derivation = explanation.derivation();
     // ∂E/∂w1 = ∂E/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1
-    assert_eq!(derivation.through, Some(net.out_h[0].index()));
+    assert_eq!(
+        derivation.through,
+        Some(Quantity::Node(net.out_h[0].index()))
+    );
     let d_e_d_out_h1 = derivation.branch_sum;
     assert_close(d_e_d_out_h1, 0.03635031, ARTICLE, "dE/dout_h1");
     // The article prints these two with 9 decimals, computed from rounded
@@ -82,7 +85,7 @@ fn w1_explanation_sums_the_paths_through_out_o1_and_out_o2() {
     );
     // Each branch passes through an output neuron: out_o1 first, then out_o2.
     for (branch, out) in derivation.branches.iter().zip(net.out_o) {
-        assert_eq!(branch.factors[0].wrt, out.index());
+        assert_eq!(branch.factors[0].wrt, Quantity::Node(out.index()));
     }
     let text = explanation.to_string();
     for line in [
@@ -92,8 +95,8 @@ fn w1_explanation_sums_the_paths_through_out_o1_and_out_o2() {
         "∂E/∂out_h1 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂out_h1",
         "           + ∂E/∂out_o2 · ∂out_o2/∂net_o2 · ∂net_o2/∂out_h1",
         "           = 0.74136507 × 0.18681560 × 0.40000000",
-        "           + -0.21707153 × 0.17551005 × 0.50000000",
-        "           = 0.05539942 + -0.01904912", // -0.0190491183 rounded
+        "           − 0.21707153 × 0.17551005 × 0.50000000",
+        "           = 0.05539942 − 0.01904912", // -0.0190491183 rounded
         "           = 0.03635031",
     ] {
         assert!(
@@ -132,25 +135,270 @@ fn listed_paths_sum_to_the_tape_gradient_for_every_node_of_the_seed_network() {
     assert_eq!(g.explain(net.b[0]).path_count(), 4);
 }
 
+/// A small program over tape nodes, one instruction per node, so that any node's
+/// value can be recomputed with another node's value overridden: the finite
+/// difference of a factor ∂a/∂b is taken on the sub-expression from b up to a,
+/// the other shown quantities held at their recorded values.
+#[derive(Clone, Copy, Debug)]
+enum Instr {
+    Leaf(f64),
+    Add(usize, usize),
+    Mul(usize, usize),
+    Sub(usize, usize),
+    Div(usize, usize),
+    MulConst(usize, f64),
+    Sin(usize),
+    Sigmoid(usize),
+    Tanh(usize),
+}
+
+fn record<'t>(tape: &'t Tape, program: &[Instr]) -> Vec<chainrule::Var<'t>> {
+    let mut vars: Vec<chainrule::Var<'t>> = Vec::with_capacity(program.len());
+    for &instr in program {
+        let v = match instr {
+            Instr::Leaf(value) => tape.var(value),
+            Instr::Add(a, b) => vars[a] + vars[b],
+            Instr::Mul(a, b) => vars[a] * vars[b],
+            Instr::Sub(a, b) => vars[a] - vars[b],
+            Instr::Div(a, b) => vars[a] / vars[b],
+            Instr::MulConst(a, c) => vars[a] * c,
+            Instr::Sin(a) => vars[a].sin(),
+            Instr::Sigmoid(a) => vars[a].sigmoid(),
+            Instr::Tanh(a) => vars[a].tanh(),
+        };
+        assert_eq!(v.index(), vars.len(), "one node per instruction");
+        vars.push(v);
+    }
+    vars
+}
+
+/// The value of node `top` with node `moved` set to `value`, every node in
+/// `frozen` kept at its recorded value, and the rest recomputed.
+fn evaluate(
+    program: &[Instr],
+    recorded: &[f64],
+    frozen: &[usize],
+    moved: usize,
+    value: f64,
+    top: usize,
+) -> f64 {
+    let mut v = recorded.to_vec();
+    v[moved] = value;
+    for (i, &instr) in program.iter().enumerate().take(top + 1).skip(moved + 1) {
+        if frozen.contains(&i) {
+            continue;
+        }
+        v[i] = match instr {
+            Instr::Leaf(x) => x,
+            Instr::Add(a, b) => v[a] + v[b],
+            Instr::Mul(a, b) => v[a] * v[b],
+            Instr::Sub(a, b) => v[a] - v[b],
+            Instr::Div(a, b) => v[a] / v[b],
+            Instr::MulConst(a, c) => v[a] * c,
+            Instr::Sin(a) => v[a].sin(),
+            Instr::Sigmoid(a) => 1.0 / (1.0 + (-v[a]).exp()),
+            Instr::Tanh(a) => v[a].tanh(),
+        };
+    }
+    v[top]
+}
+
+/// Checks every factor of every listed path against a central difference of its
+/// sub-expression (h = 1e-5: truncation O(h²) ≈ 1e-10, rounding O(ε/h) ≈ 1e-11,
+/// held within 1e-7·(1 + |factor|)), and the sum over the paths against the
+/// tape's gradient (a few ulps of Σ|products|: the same terms in another order).
+fn check_factors_by_finite_differences(
+    program: &[Instr],
+    labels: &[usize],
+    y: usize,
+    x: usize,
+    options: ExplainOptions,
+    what: &str,
+) {
+    let tape = Tape::new();
+    let vars = record(&tape, program);
+    for &l in labels {
+        let _ = vars[l].named(format!("v{l}"));
+    }
+    let recorded: Vec<f64> = vars.iter().map(|v| v.value()).collect();
+    let g = vars[y].backward();
+    let explanation = g.explain_with(vars[x], options.max_paths(usize::MAX));
+    assert_eq!(explanation.left_out(), 0, "{what}");
+    // Every quantity shown: they are held fixed when one factor is differenced.
+    let mut shown: Vec<usize> = Vec::new();
+    for path in explanation.paths() {
+        for f in &path.factors {
+            shown.extend([f.of.index(), f.wrt.index()]);
+        }
+    }
+    for path in explanation.paths() {
+        let mut above = Quantity::Node(y);
+        for factor in &path.factors {
+            assert_eq!(factor.of, above, "{what}: factors chain");
+            above = factor.wrt;
+            let (a, b) = (factor.of.index(), factor.wrt.index());
+            let frozen: Vec<usize> = shown
+                .iter()
+                .copied()
+                .filter(|&s| s != a && s != b)
+                .collect();
+            let h = 1e-5;
+            let up = evaluate(program, &recorded, &frozen, b, recorded[b] + h, a);
+            let down = evaluate(program, &recorded, &frozen, b, recorded[b] - h, a);
+            let numeric = (up - down) / (2.0 * h);
+            assert_close(
+                factor.value,
+                numeric,
+                1e-7 * (1.0 + factor.value.abs()),
+                &format!(
+                    "{what}: ∂{}/∂{}\n{explanation}",
+                    explanation.name(factor.of),
+                    explanation.name(factor.wrt)
+                ),
+            );
+        }
+        assert_eq!(above, Quantity::Node(x), "{what}: a path ends at x");
+    }
+    let scale: f64 = explanation.paths().iter().map(|p| p.product.abs()).sum();
+    assert_close(
+        explanation.listed_sum(),
+        g[vars[x]],
+        64.0 * f64::EPSILON * scale,
+        what,
+    );
+}
+
 #[test]
-fn listed_paths_sum_to_the_tape_gradient_on_random_graphs() {
+fn a_variable_used_twice_by_one_node_is_one_factor_with_the_true_partial() {
+    // r = sqrt(x·x + y·y): ∂r/∂x = x/r, one path, not two halves of it.
+    let tape = Tape::new();
+    let x = tape.var(0.6).named("x");
+    let y = tape.var(1.1).named("y");
+    let r = (x * x + y * y).sqrt().named("r");
+    let f = r.ln().named("f");
+    let explanation = f.backward().explain(x);
+    assert_eq!(explanation.path_count(), 1);
+    let d_r_d_x = 0.6 / r.value();
+    let factors = &explanation.paths()[0].factors;
+    assert_eq!(factors.len(), 2, "{explanation}");
+    assert_eq!(factors[1].of, Quantity::Node(r.index()));
+    assert_close(factors[1].value, d_r_d_x, 1e-15, "∂r/∂x");
+    let text = explanation.to_string();
+    assert_eq!(text.matches("∂f/∂r · ∂r/∂x").count(), 1, "{text}");
+    assert!(text.contains(&format!("× {d_r_d_x:.8}")), "{text}");
+    // Asked directly, a local derivative is one line, not the same line twice.
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let z = (x * x).named("z");
+    assert_eq!(
+        tape.explain(z, x).to_string(),
+        "∂z/∂x = 6.00000000 (a local derivative)\n"
+    );
+    // Unit factors are not folded into a factor ∂y/∂x: w = (x + 1) + 2 keeps x + 1.
+    let w = ((x + 1.0) + 2.0).named("w");
+    let options = ExplainOptions {
+        labelled_only: false,
+        ..Default::default()
+    };
+    let explanation = w.backward().explain_with(x, options);
+    assert_eq!(explanation.paths()[0].factors.len(), 2, "{explanation}");
+}
+
+#[test]
+fn parallel_edges_merge_in_x_times_x_x_over_x_x_y_x_and_x_plus_x_times_x() {
+    use Instr::*;
+    let programs: [(&str, Vec<Instr>, u128, f64); 4] = [
+        // y = x·x: one factor 2x.
+        ("x·x", vec![Leaf(0.7), Mul(0, 0)], 1, 1.4),
+        // y = x/x: 1/x − x/x² = 0, one factor.
+        ("x/x", vec![Leaf(0.7), Div(0, 0)], 1, 0.0),
+        // y = (x·w)·x: through x·w (w) and directly (x·w): 2xw.
+        (
+            "x·w·x",
+            vec![Leaf(0.7), Leaf(-1.3), Mul(0, 1), Mul(2, 0)],
+            2,
+            2.0 * 0.7 * -1.3,
+        ),
+        // y = (x + x)·x: through x + x (2·x) and directly (x + x): 4x.
+        (
+            "(x + x)·x",
+            vec![Leaf(0.7), Add(0, 0), Mul(1, 0)],
+            2,
+            4.0 * 0.7,
+        ),
+    ];
+    for (what, program, paths, gradient) in programs {
+        let y = program.len() - 1;
+        let tape = Tape::new();
+        let vars = record(&tape, &program);
+        let explanation = vars[y]
+            .backward()
+            .explain_with(vars[0], ExplainOptions::default().raw());
+        assert_eq!(explanation.path_count(), paths, "{what}:\n{explanation}");
+        assert_close(explanation.listed_sum(), gradient, 4.0 * f64::EPSILON, what);
+        for options in [ExplainOptions::default(), ExplainOptions::default().raw()] {
+            check_factors_by_finite_differences(&program, &[], y, 0, options, what);
+            check_factors_by_finite_differences(&program, &[y], y, 0, options, what);
+        }
+    }
+}
+
+#[test]
+fn every_factor_is_its_finite_difference_on_random_graphs() {
     let mut rng = SplitMix64::seed_from_u64(2024);
-    for graph in 0..200 {
+    let pick = |rng: &mut SplitMix64, n: usize| (rng.next_u64() % n as u64) as usize;
+    for graph in 0..150 {
+        let mut program = vec![Instr::Leaf(0.3), Instr::Leaf(-0.7), Instr::Leaf(1.1)];
+        for _ in 0..20 {
+            let n = program.len();
+            // Operands near the top, so that paths branch and join.
+            let a = n - 1 - pick(&mut rng, n.min(5));
+            let b = n - 1 - pick(&mut rng, n.min(5));
+            program.push(match rng.next_u64() % 7 {
+                0 => Instr::Add(a, b),
+                1 => Instr::Mul(a, b),
+                2 => Instr::Sub(a, b),
+                3 => Instr::Sin(a),
+                4 => Instr::Sigmoid(a),
+                5 => Instr::MulConst(a, 0.5),
+                _ => Instr::Tanh(a),
+            });
+        }
+        let y = program.len() - 1;
+        let labels: Vec<usize> = (3..y).filter(|_| rng.next_u64() % 3 == 0).collect();
+        for x in 0..3 {
+            let what = format!("graph {graph}, x = {x}, labels {labels:?}");
+            for options in [ExplainOptions::default(), ExplainOptions::default().raw()] {
+                check_factors_by_finite_differences(&program, &labels, y, x, options, &what);
+            }
+            check_factors_by_finite_differences(
+                &program,
+                &[],
+                y,
+                x,
+                ExplainOptions::default(),
+                &what,
+            );
+        }
+    }
+}
+
+#[test]
+fn raw_paths_follow_the_recorded_edges_with_parallel_ones_summed() {
+    let mut rng = SplitMix64::seed_from_u64(7);
+    for _ in 0..100 {
         let tape = Tape::new();
         let mut vars = tape.vars(&[0.3, -0.7, 1.1]);
         for _ in 0..25 {
             let pick = |rng: &mut SplitMix64, n: usize| (rng.next_u64() % n as u64) as usize;
             let a = vars[pick(&mut rng, vars.len())];
             let b = vars[pick(&mut rng, vars.len())];
-            let v = match rng.next_u64() % 6 {
+            vars.push(match rng.next_u64() % 4 {
                 0 => a + b,
                 1 => a * b,
-                2 => a - b * 0.5,
-                3 => a.sin(),
-                4 => a.sigmoid() + a,
+                2 => a.sin(),
                 _ => (a * a).tanh(),
-            };
-            vars.push(v);
+            });
         }
         let y = *vars.last().unwrap();
         let g = y.backward();
@@ -158,23 +406,18 @@ fn listed_paths_sum_to_the_tape_gradient_on_random_graphs() {
             let explanation =
                 g.explain_with(x, ExplainOptions::default().max_paths(usize::MAX).raw());
             assert_eq!(explanation.paths().len() as u128, explanation.path_count());
-            let scale: f64 = explanation.paths().iter().map(|p| p.product.abs()).sum();
-            let tolerance = 64.0 * f64::EPSILON * scale;
-            assert_close(
-                explanation.listed_sum(),
-                g[x],
-                tolerance,
-                &format!("graph {graph}"),
-            );
-            // Every listed path really runs from y down to x along recorded edges.
             for path in explanation.paths() {
-                let mut node = y.index();
-                for edge in &path.edges {
-                    assert_eq!(edge.user, node);
-                    assert_eq!(tape.edges(node)[edge.slot], (edge.operand, edge.partial));
-                    node = edge.operand;
+                for f in &path.factors {
+                    let Quantity::Node(of) = f.of else {
+                        panic!("raw shows no nets")
+                    };
+                    let summed = tape
+                        .edges(of)
+                        .iter()
+                        .filter(|e| Quantity::Node(e.0) == f.wrt)
+                        .fold(None, |s: Option<f64>, e| Some(s.map_or(e.1, |s| s + e.1)));
+                    assert_eq!(Some(f.value), summed);
                 }
-                assert_eq!(node, x.index());
             }
         }
     }
@@ -182,34 +425,23 @@ fn listed_paths_sum_to_the_tape_gradient_on_random_graphs() {
 
 #[test]
 fn two_to_the_forty_paths_are_counted_not_listed() {
-    let tape = Tape::new();
-    let x = tape.var(0.25).named("x");
-    let mut a = x;
-    for _ in 0..40 {
-        a = a + a; // each stage doubles the number of paths
-    }
-    let y = a.named("y");
-    let explanation = y.backward().explain(x);
-    assert_eq!(explanation.path_count(), 1u128 << 40);
-    assert_eq!(explanation.paths().len(), 16);
-    assert_eq!(explanation.left_out(), (1u128 << 40) - 16);
-    assert_eq!(explanation.gradient(), (1u64 << 40) as f64);
-    let text = explanation.to_string();
-    assert!(text.contains("1099511627760 more paths left out"), "{text}");
-    assert!(text.contains("over all paths"), "{text}");
-
     // A diamond chain: each stage splits into sin and cos and joins again.
     let tape = Tape::new();
-    let x = tape.var(0.5);
+    let x = tape.var(0.5).named("x");
     let mut a = x;
     for _ in 0..40 {
         a = a.sin() * a.cos();
     }
-    let explanation = a
+    let y = a.named("y");
+    let explanation = y
         .backward()
-        .explain_with(x, ExplainOptions::default().max_paths(5));
+        .explain_with(x, ExplainOptions::default().raw());
     assert_eq!(explanation.path_count(), 1u128 << 40);
-    assert_eq!(explanation.paths().len(), 5);
+    assert_eq!(explanation.paths().len(), 16);
+    assert_eq!(explanation.left_out(), (1u128 << 40) - 16);
+    let text = explanation.to_string();
+    assert!(text.contains("1099511627760 more paths left out"), "{text}");
+    assert!(text.contains("over all paths"), "{text}");
 }
 
 #[test]
@@ -218,9 +450,11 @@ fn a_count_beyond_u128_saturates_and_says_so() {
     let x = tape.var(1.0);
     let mut a = x;
     for _ in 0..130 {
-        a = a + a;
+        a = a.sin() + a.cos();
     }
-    let explanation = a.backward().explain(x);
+    let explanation = a
+        .backward()
+        .explain_with(x, ExplainOptions::default().raw());
     assert!(explanation.count_saturated());
     assert_eq!(explanation.path_count(), u128::MAX);
     assert!(explanation.to_string().contains("more than u128::MAX"));
@@ -245,22 +479,193 @@ fn a_node_the_output_does_not_use_has_no_path() {
 }
 
 #[test]
-fn raw_options_keep_one_factor_per_edge_and_unlabelled_nodes_get_default_names() {
+fn raw_options_keep_one_factor_per_edge_and_unlabelled_nodes_get_expression_names() {
     let tape = Tape::new();
     let x = tape.var(2.0).named("x");
     let y = ((x * 3.0).exp() + 1.0).named("y");
+    let raw = y
+        .backward()
+        .explain_with(x, ExplainOptions::default().raw());
+    assert_eq!(raw.paths()[0].factors.len(), 3);
+    assert!(
+        raw.to_string()
+            .starts_with("∂y/∂x = ∂y/∂exp(3·x) · ∂exp(3·x)/∂(3·x) · ∂(3·x)/∂x\n"),
+        "{raw}"
+    );
+    // By default the unit factor ∂y/∂exp(3·x) = 1 is folded, and no factor is
+    // ∂y/∂x itself.
+    let folded = y.backward().explain(x);
+    assert!(
+        folded
+            .to_string()
+            .starts_with("∂y/∂x = ∂y/∂(3·x) · ∂(3·x)/∂x\n"),
+        "{folded}"
+    );
+}
+
+/// No line of an explanation may read `∂a/∂b = ∂a/∂b`, nor sum copies of the
+/// left-hand side.
+fn assert_no_tautology(text: &str) {
+    for line in text.lines() {
+        if let Some((lhs, rhs)) = line.split_once(" = ") {
+            let lhs = lhs.trim();
+            if lhs.starts_with('∂') {
+                assert!(
+                    !rhs.split(" + ").any(|term| term.trim() == lhs),
+                    "tautology in {line:?}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unlabelled_graph_is_explained_with_expression_names() {
+    // f(x, y) = ln(1 + e^{xy}) / sqrt(x² + y²), nothing labelled.
+    let tape = Tape::new();
+    let x = tape.var(0.3);
+    let y = tape.var(0.7);
+    let f = ((x * y).exp() + 1.0).ln() / (x.square() + y.square()).sqrt();
+    let explanation = f.backward().explain(x);
+    let text = explanation.to_string();
+    assert_no_tautology(&text);
+    assert!(!text.contains("leaf#"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "∂div#10/∂x₀ = ∂div#10/∂ln(exp(x₀·x₁) + 1) · ∂ln(exp(x₀·x₁) + 1)/∂(exp(x₀·x₁) + 1) · ∂(exp(x₀·x₁) + 1)/∂(x₀·x₁) · ∂(x₀·x₁)/∂x₀",
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "            + ∂div#10/∂sqrt(x₀² + x₁²) · ∂sqrt(x₀² + x₁²)/∂(x₀² + x₁²) · ∂(x₀² + x₁²)/∂x₀"
+    );
+    // The factors are the textbook's: ∂(x·y)/∂x = y, ∂(x² + y²)/∂x = 2x.
+    let paths = explanation.paths();
+    assert_eq!(paths[0].factors.last().unwrap().value, 0.7);
+    assert_eq!(paths[1].factors.last().unwrap().value, 0.6);
+    let program = [
+        Instr::Leaf(0.3),
+        Instr::Leaf(0.7),
+        Instr::Mul(0, 1),
+        Instr::Sin(2),
+        Instr::Mul(3, 0),
+    ];
+    check_factors_by_finite_differences(
+        &program,
+        &[],
+        4,
+        0,
+        ExplainOptions::default(),
+        "unlabelled",
+    );
+}
+
+#[test]
+fn a_fused_neuron_with_a_labelled_net_is_explained_as_out_of_net() {
+    use chainrule::{Activation, Var};
+    // The seed network with fused neurons, named as the article names them.
+    let tape = Tape::new();
+    let names = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
+    let w: Vec<Var> = names
+        .iter()
+        .zip(seed::WEIGHTS)
+        .map(|(n, v)| tape.var(v).named(*n))
+        .collect();
+    let i = [
+        tape.var(seed::INPUTS[0]).named("i1"),
+        tape.var(seed::INPUTS[1]).named("i2"),
+    ];
+    let b1 = tape.var(seed::BIASES[0]).named("b1");
+    let b2 = tape.var(seed::BIASES[1]).named("b2");
+    let out_h1 = Var::neuron(&w[0..2], &i, b1, Activation::Sigmoid)
+        .named("out_h1")
+        .named_net("net_h1");
+    let out_h2 = Var::neuron(&w[2..4], &i, b1, Activation::Sigmoid)
+        .named("out_h2")
+        .named_net("net_h2");
+    let h = [out_h1, out_h2];
+    let out_o1 = Var::neuron(&w[4..6], &h, b2, Activation::Sigmoid)
+        .named("out_o1")
+        .named_net("net_o1");
+    let out_o2 = Var::neuron(&w[6..8], &h, b2, Activation::Sigmoid)
+        .named("out_o2")
+        .named_net("net_o2");
+    let e = Var::half_squared_error(&[out_o1, out_o2], &seed::TARGETS).named("E");
+    let g = e.backward();
+    let w5 = g.explain(w[4]);
+    assert_eq!(
+        w5.to_string(),
+        "∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5\n       \
+         = 0.74136507 × 0.18681560 × 0.59326999\n       \
+         = 0.08216704\n"
+    );
+    assert_eq!(w5.paths()[0].factors[1].wrt, Quantity::Net(out_o1.index()));
+    let w1 = g.explain(w[0]);
+    let text = w1.to_string();
+    for line in [
+        "∂E/∂w1 = ∂E/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1",
+        "       = 0.03635031 × 0.24130071 × 0.05000000",
+        "       = 0.00043857",
+        "∂E/∂out_h1 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂out_h1",
+        "           + ∂E/∂out_o2 · ∂out_o2/∂net_o2 · ∂net_o2/∂out_h1",
+        "           = 0.74136507 × 0.18681560 × 0.40000000",
+        "           − 0.21707153 × 0.17551005 × 0.50000000",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert_close(
+        w1.listed_sum(),
+        g[w[0]],
+        1e-18,
+        "dE/dw1 over the split paths",
+    );
+    // Labels as nn gives them read the same way.
+    let tape = Tape::new();
+    let wv = tape.vars(&[0.4, 0.45]);
+    let x = tape.vars(&[0.59, 0.60]);
+    let w2 = wv[1].named("layer1.neuron0.w2");
+    let b = tape.var(0.6).named("layer1.neuron0.b");
+    let out = Var::neuron(&wv, &x, b, Activation::Tanh)
+        .named("layer1.neuron0.out")
+        .named_net("layer1.neuron0.net");
+    let loss = (out * out).named("loss");
+    let text = loss.backward().explain(w2).to_string();
+    assert!(
+        text.starts_with("∂loss/∂layer1.neuron0.w2 = ∂loss/∂layer1.neuron0.out · ∂layer1.neuron0.out/∂layer1.neuron0.net · ∂layer1.neuron0.net/∂layer1.neuron0.w2\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_relu_that_does_not_pick_its_operand_makes_the_path_exactly_zero() {
+    let tape = Tape::new();
+    let x = tape.var(-2.0).named("x");
+    let z = (x * f64::INFINITY).named("z"); // -inf: a relu at z ≤ 0 passes nothing
+    let y = (z.relu() + x).named("y");
     let explanation = y
         .backward()
         .explain_with(x, ExplainOptions::default().raw());
-    let chain = &explanation.derivation().branches[0];
-    assert_eq!(chain.factors.len(), 3);
-    assert_eq!(explanation.paths()[0].edges.len(), 3);
-    assert!(explanation
-        .to_string()
-        .starts_with("∂y/∂x = ∂y/∂exp#2 · ∂exp#2/∂mul_const#1 · ∂mul_const#1/∂x\n"));
-    // By default the unlabelled nodes fold into one factor.
-    let folded = y.backward().explain(x);
-    assert_eq!(folded.derivation().branches[0].factors.len(), 1);
+    assert_eq!(explanation.path_count(), 2);
+    let masked: Vec<&chainrule::explain::Path> = explanation
+        .paths()
+        .iter()
+        .filter(|p| p.factors.iter().any(|f| f.masked))
+        .collect();
+    assert_eq!(masked.len(), 1);
+    assert_eq!(masked[0].product, 0.0); // not 0 · inf = NaN
+    assert_eq!(explanation.listed_sum(), 1.0);
+    // On a path, an indeterminate product is NaN, never a silent 0.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = (x.sqrt() * 0.0).named("y"); // ∂sqrt/∂x = inf at 0, times 0
+    let explanation = y
+        .backward()
+        .explain_with(x, ExplainOptions::default().raw());
+    assert!(explanation.paths()[0].product.is_nan());
 }
 
 #[test]
@@ -272,10 +677,18 @@ fn a_million_step_chain_is_explained_without_recursion() {
         a = (a * 0.9 + 0.1).sigmoid();
     }
     let y = a.named("y");
-    let explanation = y.backward().explain(x);
+    let g = y.backward();
+    // By default: the readable nodes near x, the rest folded into one factor.
+    let explanation = g.explain(x);
     assert_eq!(explanation.path_count(), 1);
-    assert_eq!(explanation.paths()[0].edges.len(), 3_000_000);
-    assert_eq!(explanation.listed_sum(), explanation.gradient());
+    let factors = explanation.paths()[0].factors.len();
+    assert!((2..10).contains(&factors), "{explanation}");
+    assert_no_tautology(&explanation.to_string());
+    // Raw: one factor per edge, multiplied from the top as the sweep does.
+    let raw = g.explain_with(x, ExplainOptions::default().raw());
+    assert_eq!(raw.paths()[0].factors.len(), 3_000_000);
+    assert_eq!(raw.listed_sum(), raw.gradient());
+    assert!(raw.to_string().contains("… (2999976 more factors) …"));
 }
 
 /// The snippet of the README's "Explanations" section, verbatim: it must print
@@ -299,4 +712,39 @@ fn the_readme_explanation_snippet_prints_what_the_readme_shows() {
          = 0.74136507 × 0.18681560 × 0.59326999\n       \
          = 0.08216704\n"
     );
+}
+
+#[test]
+fn a_hidden_operand_far_below_its_user_is_reached_past_a_long_labelled_stretch() {
+    // y = 2·sin(x) + L, with L a labelled chain of 2,000 nodes recorded between
+    // 2·sin(x) and y: the local sweep from y skips the chain (it stops at L) and
+    // finds 2·sin(x) far below.
+    let tape = Tape::new();
+    let x = tape.var(0.4).named("x");
+    let v = x.sin() * 2.0;
+    let mut a = x;
+    for _ in 0..2_000 {
+        a = (a * 0.999).sin();
+    }
+    let l = a.named("L");
+    let y = (v + l).named("y");
+    let g = y.backward();
+    for options in [ExplainOptions::default(), ExplainOptions::default().raw()] {
+        let explanation = g.explain_with(x, options);
+        assert_eq!(explanation.path_count(), 2, "{explanation}");
+        let scale: f64 = explanation.paths().iter().map(|p| p.product.abs()).sum();
+        assert_close(
+            explanation.listed_sum(),
+            g[x],
+            8.0 * f64::EPSILON * scale,
+            "y",
+        );
+        let through_v: f64 = explanation.paths()[0].product;
+        assert_close(
+            through_v,
+            2.0 * 0.4f64.cos(),
+            4.0 * f64::EPSILON,
+            "through 2·sin(x)",
+        );
+    }
 }

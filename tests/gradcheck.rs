@@ -133,6 +133,13 @@ fn compare_reports_a_wrong_manual_gradient_with_its_paths() {
         "{text}"
     );
     assert!(text.contains("∂E/∂out_h1 = ∂E/∂out_o1"), "{text}");
+    assert!(
+        text.contains(
+            "your value equals path 1 (through out_o1); path 2 (through out_o2) is missing\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(comparison.diagnoses().len(), 1);
     assert!(text.contains("1 of 2 matched"), "{text}");
 }
 

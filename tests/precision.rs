@@ -479,10 +479,23 @@ fn exact_partials_are_exact() {
 #[test]
 fn tanh_value_is_glibc_tanh_bit_for_bit() {
     let tape = chainrule::Tape::new();
-    let mut xs = vec![0.0, -0.0, 1.0, -1.0, 22.0, -22.0, 2.0f64.powi(-55), 1e-300, 710.0, f64::INFINITY];
+    let mut xs = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        22.0,
+        -22.0,
+        2.0f64.powi(-55),
+        1e-300,
+        710.0,
+        f64::INFINITY,
+    ];
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     for _ in 0..200_000 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mantissa = 1.0 + (state >> 11) as f64 / (1u64 << 53) as f64;
         let exponent = ((state >> 3) % 80) as i32 - 60; // 2^-60 .. 2^19
         let sign = if state & 1 == 0 { 1.0 } else { -1.0 };
@@ -490,6 +503,11 @@ fn tanh_value_is_glibc_tanh_bit_for_bit() {
     }
     for x in xs {
         let t = tape.var(x).tanh().value();
-        assert_eq!(t.to_bits(), x.tanh().to_bits(), "tanh({x:e}): tape {t:e}, f64 {:e}", x.tanh());
+        assert_eq!(
+            t.to_bits(),
+            x.tanh().to_bits(),
+            "tanh({x:e}): tape {t:e}, f64 {:e}",
+            x.tanh()
+        );
     }
 }

@@ -1,0 +1,1075 @@
+//! Explanations: a gradient written out as the chain rule, path by path.
+//!
+//! ∂y/∂x is the sum, over every path from `y` back to `x` in the graph, of the
+//! product of the partial derivatives along the path. [`Gradients::explain`] lists
+//! those paths as data ([`Explanation`]) and its `Display` writes the derivation
+//! as a person does on paper:
+//!
+//! ```text
+//! ∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5
+//!        = 0.74136507 × 0.18681560 × 0.59326999
+//!        = 0.08216704
+//! ```
+//!
+//! # Every factor is a true partial derivative
+//!
+//! A factor `∂a/∂b` is the partial derivative of `a` with respect to `b`, the
+//! other quantities the explanation shows held fixed. So:
+//!
+//! - parallel edges are merged: `x * x` is one factor `∂(x·x)/∂x = 2x`, not two
+//!   factors `x` each (the tape records two edges, one per operand slot);
+//! - between two shown quantities, the nodes not shown are folded in: the factor
+//!   sums, over every path between the two through hidden nodes, the product of
+//!   the local partials. The sum over the listed paths of their products is then
+//!   ∂y/∂x again, with nothing counted twice.
+//!
+//! # Which quantities are shown
+//!
+//! By default ([`ExplainOptions::default`]): the output, the input, every
+//! labelled node ([`Var::named`]), and the weighted sum `net` of every fused
+//! neuron labelled with [`Var::named_net`]: such a neuron is explained as
+//! `out = σ(net)`, `net = Σ w·x + b`, the factor through it split into
+//! `∂out/∂net · ∂net/∂w`. A labelled node whose every incoming factor is exactly 1
+//! (`E_o1` in `E = E_o1 + E_o2`) is folded into the next factor
+//! ([`ExplainOptions::merge_unit_factors`]).
+//!
+//! When that would leave a factor `∂y/∂x` inside the explanation of ∂y/∂x (an
+//! unlabelled graph: a tautology), the unlabelled nodes with readable names are
+//! shown as well (`x·y`, `ln(exp(x·y) + 1)`: see [names](#names)), and if that is
+//! still not enough, every node. [`ExplainOptions::raw`] shows every node of the
+//! tape, one factor per (merged) edge.
+//!
+//! # Names
+//!
+//! A node is named by its label; an unlabelled leaf by `x` with its index as a
+//! subscript (`x₀`, `x₁₂`); any other unlabelled node by its expression over its
+//! operands' names when that is at most [`NAME_CAP`] characters (`x₀·x₁`,
+//! `σ(0.5·x₀ − x₁)`), else by its op and index (`div#10`). A constant folded into
+//! a node is printed only when it reproduces the recorded value exactly.
+//!
+//! # The non-finite policy
+//!
+//! Paths follow the policy of [`crate::backward`]: a factor through an operand
+//! a select op did not pick (relu at z ≤ 0, the loser of max/min) is *masked*
+//! ([`Factor::masked`]): a path with a masked factor contributes exactly 0; any
+//! other path contributes the IEEE product of its factors (so 0 · ∞ is NaN, an
+//! indeterminate derivative shown as such, never as a silent 0).
+//!
+//! # How it is computed, and what it costs
+//!
+//! 1. The subgraph: the ancestors of `y` that reach `x`, found by a reverse scan
+//!    from `y` and a forward scan from `x` over the nodes recorded between them
+//!    (like the sweep: iterative, no graph view is built). Parallel edges are
+//!    merged there.
+//! 2. The factor graph over the shown quantities: a local reverse sweep from each
+//!    shown node through the hidden nodes below it.
+//! 3. Paths are counted by dynamic programming on the factor graph (the number of
+//!    paths can grow exponentially with depth: 40 stages of `a + a·a` make 2^40).
+//!    Counts are `u128` and saturate at `u128::MAX`, reported as such. At most
+//!    [`ExplainOptions::max_paths`] paths are listed, by an iterative depth-first
+//!    walk.
+//!
+//! Time: O(n/64 + s log s + listed factors), for n the nodes recorded between `x`
+//! and `y` and s the nodes and edges of the subgraph. Extra space: 2 bits per node
+//! recorded between them, O(s) while building, and the listed paths and their
+//! names after. Nothing recurses, so a million-deep chain is fine.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::{Gradients, Tape, Var};
+
+mod naming;
+mod subgraph;
+
+pub(crate) use naming::Namer;
+pub use naming::NAME_CAP;
+use subgraph::{FactorGraph, Subgraph};
+
+/// How many paths an explanation lists unless told otherwise.
+pub const DEFAULT_MAX_PATHS: usize = 16;
+
+/// How many factors of a very long path are written at each end (the middle is
+/// elided in the text; [`Path::factors`] has them all).
+const SHOWN_AT_EACH_END: usize = 12;
+
+/// What an explanation lists and which quantities it shows.
+///
+/// ```
+/// use chainrule::explain::ExplainOptions;
+///
+/// let options = ExplainOptions::default().max_paths(4);
+/// assert_eq!(options.max_paths, 4);
+/// assert!(options.labelled_only && options.merge_unit_factors);
+/// assert!(!ExplainOptions::default().raw().labelled_only);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExplainOptions {
+    /// At most this many paths are listed (the rest are counted, not listed).
+    /// Default [`DEFAULT_MAX_PATHS`].
+    pub max_paths: usize,
+    /// Show only the output, the input, labelled nodes and labelled nets (and
+    /// readable unlabelled nodes when needed to avoid a tautology): the nodes in
+    /// between are folded into the factors. `false` shows every node. Default
+    /// `true`.
+    pub labelled_only: bool,
+    /// Fold a shown node whose every incoming factor is exactly 1 into the next
+    /// factor (never the output or the input). Default `true`.
+    pub merge_unit_factors: bool,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> Self {
+        ExplainOptions {
+            max_paths: DEFAULT_MAX_PATHS,
+            labelled_only: true,
+            merge_unit_factors: true,
+        }
+    }
+}
+
+impl ExplainOptions {
+    /// The same options, listing at most `max_paths` paths.
+    ///
+    /// ```
+    /// let options = chainrule::explain::ExplainOptions::default().max_paths(2);
+    /// assert_eq!(options.max_paths, 2);
+    /// ```
+    pub fn max_paths(self, max_paths: usize) -> Self {
+        ExplainOptions { max_paths, ..self }
+    }
+
+    /// The same options, showing every node: one factor per edge of the tape
+    /// (parallel edges merged), nothing folded, fused neurons not split.
+    ///
+    /// ```
+    /// let raw = chainrule::explain::ExplainOptions::default().raw();
+    /// assert!(!raw.labelled_only && !raw.merge_unit_factors);
+    /// ```
+    pub fn raw(self) -> Self {
+        ExplainOptions {
+            labelled_only: false,
+            merge_unit_factors: false,
+            ..self
+        }
+    }
+}
+
+/// A quantity an explanation names: a node of the tape, or the weighted sum
+/// inside a fused neuron (which has no node of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Quantity {
+    /// The node of the tape at this index.
+    Node(usize),
+    /// The weighted sum `net = Σ wᵢ·xᵢ + b` inside the fused neuron at this index
+    /// (labelled with [`Var::named_net`]).
+    Net(usize),
+}
+
+impl Quantity {
+    /// The index of the node (for a net, of its neuron).
+    ///
+    /// ```
+    /// use chainrule::explain::Quantity;
+    /// assert_eq!(Quantity::Net(7).index(), 7);
+    /// ```
+    pub fn index(self) -> usize {
+        match self {
+            Quantity::Node(i) | Quantity::Net(i) => i,
+        }
+    }
+}
+
+impl From<usize> for Quantity {
+    /// The node at this index.
+    fn from(index: usize) -> Self {
+        Quantity::Node(index)
+    }
+}
+
+impl From<Var<'_>> for Quantity {
+    /// The variable's node.
+    fn from(v: Var<'_>) -> Self {
+        Quantity::Node(v.index())
+    }
+}
+
+/// One factor ∂of/∂wrt of a path: the partial derivative of `of` with respect to
+/// `wrt`, the other shown quantities held fixed (see the
+/// [module documentation](self)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Factor {
+    /// The upper quantity (the one differentiated).
+    pub of: Quantity,
+    /// The lower quantity (differentiated with respect to).
+    pub wrt: Quantity,
+    /// The partial derivative: the sum of its parallel edges and folded paths.
+    pub value: f64,
+    /// Whether it runs only through operands a select op did not pick (relu at
+    /// z ≤ 0, the loser of max/min): the path then contributes exactly 0.
+    pub masked: bool,
+}
+
+/// A chain of factors, from the upper quantity down, and what it contributes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    /// The factors, from the upper quantity down to the lower.
+    pub factors: Vec<Factor>,
+    /// What the chain contributes: exactly 0 with a masked factor, else the
+    /// product of the factors (1 for none), multiplied from the top down.
+    pub product: f64,
+}
+
+impl Path {
+    fn new(factors: Vec<Factor>) -> Path {
+        let product = if factors.iter().any(|f| f.masked) {
+            0.0
+        } else {
+            factors.iter().fold(1.0, |p, f| p * f.value)
+        };
+        Path { factors, product }
+    }
+}
+
+/// The derivation as it is written: when every path shares its last stretch
+/// (all paths to `w1` pass through `out_h1`), the shared stretch is factored out,
+/// as the seed article does: `∂E/∂w1 = ∂E/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1`
+/// with `∂E/∂out_h1` the sum over the branches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derivation {
+    /// The quantity where all paths join, if they share a stretch before the input.
+    pub through: Option<Quantity>,
+    /// The shared stretch, from `through` down to the input (no factors if none).
+    pub tail: Path,
+    /// Each listed path down to `through` (or to the input when nothing is shared).
+    pub branches: Vec<Path>,
+    /// The sum of the branches' products.
+    pub branch_sum: f64,
+}
+
+/// The paths through one first step below the point where the paths from the
+/// output first part (for a comparison, when there are many paths).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    /// The first quantity of the branch after the parting point.
+    pub through: Quantity,
+    /// The number of paths in it (saturating).
+    pub paths: u128,
+    /// What its paths contribute together to ∂y/∂x.
+    pub contribution: f64,
+}
+
+/// Every path from an output `y` back to a node `x`, with the chain rule along
+/// each: see the [module documentation](self).
+///
+/// ```
+/// use chainrule::Tape;
+///
+/// let tape = Tape::new();
+/// let x = tape.var(3.0).named("x");
+/// let u = x.square().named("u");
+/// let y = u.sin().named("y");
+/// let explanation = y.backward().explain(x);
+/// assert_eq!(explanation.path_count(), 1);
+/// assert_eq!(
+///     explanation.to_string(),
+///     "∂y/∂x = ∂y/∂u · ∂u/∂x\n      = -0.91113026 × 6.00000000\n      = -5.46678157\n"
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    output: usize,
+    input: usize,
+    gradient: f64,
+    path_count: u128,
+    saturated: bool,
+    paths: Vec<Path>,
+    branches: Vec<Branch>,
+    /// Names of the quantities written: (plain, as an operand of ∂).
+    names: HashMap<Quantity, (String, String)>,
+    options: ExplainOptions,
+}
+
+impl<'t> Gradients<'t> {
+    /// Explains ∂output/∂x path by path, listing at most
+    /// [`DEFAULT_MAX_PATHS`] paths. See [`Explanation`] and the
+    /// [module documentation](crate::explain).
+    ///
+    /// # Complexity
+    /// Time O(n/64 + s log s + listed factors) and extra space O(n/32 bytes + s)
+    /// while building, for n the nodes recorded between `x` and the output and s
+    /// the nodes and edges of the subgraph between them; nothing recurses.
+    ///
+    /// # Panics
+    /// If `x` belongs to another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(2.0).named("a");
+    /// let y = (a * a).named("y"); // two edges, one factor: ∂y/∂a = 2a
+    /// let explanation = y.backward().explain(a);
+    /// assert_eq!(explanation.path_count(), 1);
+    /// assert_eq!(explanation.paths()[0].factors[0].value, 4.0);
+    /// ```
+    #[track_caller]
+    pub fn explain(&self, x: Var<'_>) -> Explanation {
+        self.explain_with(x, ExplainOptions::default())
+    }
+
+    /// [`explain`](Gradients::explain) with options.
+    ///
+    /// # Complexity
+    /// As [`explain`](Gradients::explain).
+    ///
+    /// # Panics
+    /// If `x` belongs to another tape.
+    ///
+    /// ```
+    /// use chainrule::explain::ExplainOptions;
+    ///
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.0);
+    /// let mut y = x;
+    /// for _ in 0..10 {
+    ///     y = y + y.sin(); // 2^10 paths through the tape's nodes
+    /// }
+    /// let every_node = ExplainOptions::default().raw().max_paths(3);
+    /// let explanation = y.backward().explain_with(x, every_node);
+    /// assert_eq!((explanation.path_count(), explanation.paths().len()), (1024, 3));
+    /// assert_eq!(explanation.left_out(), 1021);
+    /// ```
+    #[track_caller]
+    pub fn explain_with(&self, x: Var<'_>, options: ExplainOptions) -> Explanation {
+        let gradient = self.wrt(x); // panics with a clear message for a foreign Var
+        explain_on_tape(self.tape(), self.output(), x.index(), gradient, options)
+    }
+}
+
+impl Tape {
+    /// Explains ∂y/∂x with the default options: one backward sweep from `y`,
+    /// then [`Gradients::explain`].
+    ///
+    /// # Complexity
+    /// One sweep, then as [`Gradients::explain`].
+    ///
+    /// # Panics
+    /// If `y` or `x` belongs to another tape.
+    ///
+    /// ```
+    /// use chainrule::Tape;
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.var(0.0).named("x");
+    /// let y = x.exp().named("y");
+    /// let explanation = tape.explain(y, x);
+    /// assert_eq!(explanation.gradient(), 1.0);
+    /// assert_eq!(explanation.to_string(), "∂y/∂x = 1.00000000 (a local derivative)\n");
+    /// ```
+    #[track_caller]
+    pub fn explain(&self, y: Var<'_>, x: Var<'_>) -> Explanation {
+        self.explain_with(y, x, ExplainOptions::default())
+    }
+
+    /// Explains ∂y/∂x with the given options: one backward sweep from `y`, then
+    /// [`Gradients::explain_with`].
+    ///
+    /// # Complexity
+    /// One sweep, then as [`Gradients::explain`].
+    ///
+    /// # Panics
+    /// If `y` or `x` belongs to another tape.
+    ///
+    /// ```
+    /// use chainrule::{explain::ExplainOptions, Tape};
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.var(0.0).named("x");
+    /// let y = x.exp().named("y");
+    /// let explanation = tape.explain_with(y, x, ExplainOptions::default().max_paths(1));
+    /// assert_eq!(explanation.gradient(), 1.0);
+    /// ```
+    #[track_caller]
+    pub fn explain_with(&self, y: Var<'_>, x: Var<'_>, options: ExplainOptions) -> Explanation {
+        assert!(
+            std::ptr::eq(y.tape(), self) && std::ptr::eq(x.tape(), self),
+            "chainrule: Tape::explain_with was given a Var of another tape"
+        );
+        let gradient = y.backward().by_index(x.index());
+        explain_on_tape(self, y.index(), x.index(), gradient, options)
+    }
+}
+
+/// The factor graph over the quantities shown, as the options say (see the
+/// module documentation).
+fn factor_graph(
+    sub: &Subgraph,
+    namer: &Namer<'_>,
+    net_labels: &std::collections::BTreeMap<u32, std::borrow::Cow<'static, str>>,
+    options: ExplainOptions,
+) -> FactorGraph {
+    let n = sub.len();
+    // The labelled positions, found from the labels in range (few) rather than
+    // by a lookup per node.
+    let mut is_labelled = vec![false; n];
+    let range = sub.index[0]..=sub.index[n - 1];
+    for (map, net) in [(namer.labels, false), (net_labels, true)] {
+        for (&index, _) in map.range(range.clone()) {
+            let at = sub.index.partition_point(|&i| i < index);
+            let same = sub.index[at..].iter().take_while(|&&i| i == index).count();
+            for (flag, &is_net) in is_labelled[at..at + same].iter_mut().zip(&sub.net[at..]) {
+                *flag |= is_net == net;
+            }
+        }
+    }
+    let labelled = |p: usize| is_labelled[p];
+    if !options.labelled_only && !options.merge_unit_factors {
+        return FactorGraph::build(sub, &vec![true; n]);
+    }
+    let mut shown: Vec<bool> = (0..n)
+        .map(|p| p == 0 || p == n - 1 || !options.labelled_only || labelled(p))
+        .collect();
+    // Fold unit factors on the factor graph itself (cheap), returning it with
+    // `shown` updated.
+    let fold_units = |graph: FactorGraph, shown: &mut Vec<bool>| -> FactorGraph {
+        if !options.merge_unit_factors {
+            return graph;
+        }
+        let units = graph.unit_nodes();
+        if units.is_empty() {
+            return graph;
+        }
+        let folded = graph.without(&units);
+        if folded.is_tautology() {
+            return graph; // folding would leave the factor ∂y/∂x itself
+        }
+        for &id in &units {
+            shown[graph.shown[id] as usize] = false;
+        }
+        folded
+    };
+    let interior = n > 2 && shown[1..n - 1].iter().any(|&s| s);
+    let (graph, tautology) = if options.labelled_only && !interior {
+        // Only the two ends shown: the one factor ∂y/∂x folds every node
+        // between them, if there is any.
+        (None, n > 2)
+    } else {
+        let graph = fold_units(FactorGraph::build(sub, &shown), &mut shown);
+        let tautology = options.labelled_only && graph.is_tautology();
+        (Some(graph), tautology)
+    };
+    if !tautology {
+        return graph.unwrap_or_else(|| FactorGraph::build(sub, &shown));
+    }
+    // Unlabelled nodes with readable names and fused neurons (the quantities of
+    // a network) as well, then every node. A node
+    // whose expression has more nodes than a name may hold is not even tried:
+    // a lower bound of its size, over its operands in the subgraph.
+    let mut size = vec![0u8; n];
+    let cap = naming::SIZE_CAP as u8;
+    for p in 0..n {
+        let index = sub.index[p] as usize;
+        size[p] = if p == 0 || (!sub.net[p] && labelled(p)) {
+            1
+        } else {
+            sub.edges(p)
+                .fold(1u8, |s, (q, _, _)| s.saturating_add(size[q]))
+                .min(cap + 1)
+        };
+        if 0 < p
+            && p < n - 1
+            && !shown[p]
+            && !sub.net[p]
+            && (namer.rec.ops()[index].is_neuron()
+                || size[p] <= cap && namer.readable(index).is_some())
+        {
+            shown[p] = true;
+        }
+    }
+    let graph = FactorGraph::build(sub, &shown);
+    if graph.is_tautology() {
+        return FactorGraph::build(sub, &vec![true; n]);
+    }
+    if options.merge_unit_factors {
+        let units = graph.unit_nodes();
+        if !units.is_empty() {
+            let folded = graph.without(&units);
+            if !folded.is_tautology() {
+                return folded;
+            }
+        }
+    }
+    graph
+}
+
+/// The readable name of node `index` of `tape` (see [names](self#names)).
+pub(crate) fn readable_name(tape: &Tape, index: usize) -> String {
+    let labels = tape.labels.borrow();
+    tape.recording.read(|rec| {
+        if index < rec.len() {
+            Namer {
+                rec,
+                labels: &labels,
+            }
+            .name(index)
+        } else {
+            format!("#{index}")
+        }
+    })
+}
+
+/// Builds the explanation of ∂output/∂input; `gradient` is the tape's value of
+/// it, shown next to the listed paths.
+fn explain_on_tape(
+    tape: &Tape,
+    output: usize,
+    input: usize,
+    gradient: f64,
+    options: ExplainOptions,
+) -> Explanation {
+    let mut explanation = Explanation {
+        output,
+        input,
+        gradient,
+        path_count: 0,
+        saturated: false,
+        paths: Vec::new(),
+        branches: Vec::new(),
+        names: HashMap::new(),
+        options,
+    };
+    let labels = tape.labels.borrow();
+    let net_labels = tape.net_labels.borrow();
+    // Nothing in this closure calls a method of the tape (the arena is not
+    // re-entrant): the labels were borrowed above.
+    tape.recording.read(|rec| {
+        let namer = Namer {
+            rec,
+            labels: &labels,
+        };
+        let mut wanted: Vec<Quantity> = vec![Quantity::Node(output), Quantity::Node(input)];
+        if input <= output && output < rec.len() {
+            let split = |i: usize| options.labelled_only && net_labels.contains_key(&(i as u32));
+            let sub = Subgraph::build(rec, input, output, split);
+            let ends = (sub.index.first(), sub.index.last(), sub.net.last());
+            // Without a path, the input is not an ancestor or the output not kept.
+            if ends == (Some(&(input as u32)), Some(&(output as u32)), Some(&false)) {
+                let graph = factor_graph(&sub, &namer, &net_labels, options);
+                // The factor graph names its nodes itself: the subgraph can go.
+                drop(sub);
+                list_paths(&mut explanation, graph);
+            }
+        }
+        for path in &explanation.paths {
+            let k = path.factors.len();
+            for (j, factor) in path.factors.iter().enumerate() {
+                if j < SHOWN_AT_EACH_END || j + SHOWN_AT_EACH_END >= k {
+                    wanted.push(factor.of);
+                    wanted.push(factor.wrt);
+                }
+            }
+        }
+        wanted.extend(explanation.branches.iter().map(|b| b.through));
+        for q in wanted {
+            explanation.names.entry(q).or_insert_with(|| match q {
+                Quantity::Node(i) if i < rec.len() => (namer.name(i), namer.name_as_operand(i)),
+                Quantity::Node(i) => (format!("#{i}"), format!("#{i}")),
+                Quantity::Net(i) => {
+                    let name = net_labels
+                        .get(&(i as u32))
+                        .map_or_else(|| format!("net#{i}"), |l| l.to_string());
+                    (name.clone(), name)
+                }
+            });
+        }
+    });
+    explanation
+}
+
+/// Counts and lists the paths of `graph` into `explanation`, and its branches.
+fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
+    let m = graph.len();
+    let quantity = |id: usize| graph.quantity(id);
+    // Paths to the input and their summed products, in ascending (topological)
+    // order.
+    let mut count = vec![0u128; m];
+    let mut to_input = vec![0.0f64; m];
+    count[0] = 1;
+    to_input[0] = 1.0;
+    let mut saturated = false;
+    for id in 1..m {
+        let (mut c, mut v) = (0u128, 0.0);
+        for e in graph.edges(id) {
+            c = c.checked_add(count[e.to as usize]).unwrap_or_else(|| {
+                saturated = true;
+                u128::MAX
+            });
+            if !e.masked {
+                v += e.value * to_input[e.to as usize];
+            }
+        }
+        count[id] = c;
+        to_input[id] = v;
+    }
+    let top = m - 1;
+    explanation.path_count = count[top];
+    explanation.saturated = saturated && count[top] == u128::MAX;
+
+    // Branches: down the shared stretch from the output to where paths part.
+    let mut id = top;
+    let mut prefix = Some(1.0);
+    while id != 0 && graph.edges(id).len() == 1 {
+        let e = graph.edges(id)[0];
+        prefix = prefix.filter(|_| !e.masked).map(|p| p * e.value);
+        id = e.to as usize;
+    }
+    if id == 0 {
+        explanation.branches.push(Branch {
+            through: quantity(0),
+            paths: 1,
+            contribution: prefix.unwrap_or(0.0),
+        });
+    } else {
+        for e in graph.edges(id) {
+            let contribution = match prefix.filter(|_| !e.masked) {
+                Some(p) => p * (e.value * to_input[e.to as usize]),
+                None => 0.0,
+            };
+            explanation.branches.push(Branch {
+                through: quantity(e.to as usize),
+                paths: count[e.to as usize],
+                contribution,
+            });
+        }
+    }
+    drop((count, to_input));
+
+    // List: an iterative depth-first walk from the output (every shown node
+    // reaches the input). Invariant: `current.len() + 1 == stack.len()`.
+    let wanted = explanation
+        .path_count
+        .min(explanation.options.max_paths as u128) as usize;
+    if wanted == 0 {
+        return;
+    }
+    let mut stack: Vec<(u32, u32)> = vec![(top as u32, 0)];
+    let mut current: Vec<Factor> = Vec::new();
+    while let Some(frame) = stack.last_mut() {
+        let (id, next) = (frame.0 as usize, frame.1 as usize);
+        if id == 0 {
+            if explanation.paths.len() + 1 == wanted {
+                // The last one: moved, not copied (a path may be millions long).
+                explanation
+                    .paths
+                    .push(Path::new(std::mem::take(&mut current)));
+                break;
+            }
+            explanation.paths.push(Path::new(current.clone()));
+            stack.pop();
+            current.pop();
+            continue;
+        }
+        match graph.edges(id).get(next) {
+            Some(e) => {
+                frame.1 += 1;
+                current.push(Factor {
+                    of: quantity(id),
+                    wrt: quantity(e.to as usize),
+                    value: e.value,
+                    masked: e.masked,
+                });
+                stack.push((e.to, 0));
+            }
+            None => {
+                stack.pop();
+                current.pop();
+            }
+        }
+    }
+}
+
+impl Explanation {
+    /// The output `y` (a node index).
+    pub fn output(&self) -> usize {
+        self.output
+    }
+
+    /// The node `x` the output is differentiated with respect to.
+    pub fn input(&self) -> usize {
+        self.input
+    }
+
+    /// ∂y/∂x as the tape's backward sweep computed it: the sum over all paths.
+    pub fn gradient(&self) -> f64 {
+        self.gradient
+    }
+
+    /// The number of paths from `y` to `x` over the shown quantities (parallel
+    /// edges merged), counted without listing them; `u128::MAX` if the count
+    /// saturated (see [`count_saturated`](Self::count_saturated)).
+    pub fn path_count(&self) -> u128 {
+        self.path_count
+    }
+
+    /// Whether there are more paths than a `u128` counts (the count is then
+    /// `u128::MAX`, a lower bound).
+    pub fn count_saturated(&self) -> bool {
+        self.saturated
+    }
+
+    /// The listed paths, in depth-first order (operands in order).
+    pub fn paths(&self) -> &[Path] {
+        &self.paths
+    }
+
+    /// How many paths were counted but not listed.
+    pub fn left_out(&self) -> u128 {
+        self.path_count - self.paths.len() as u128
+    }
+
+    /// The sum of the listed paths' products: ∂y/∂x, up to rounding, when every
+    /// path is listed.
+    pub fn listed_sum(&self) -> f64 {
+        self.paths.iter().map(|p| p.product).sum()
+    }
+
+    /// The options the explanation was made with.
+    pub fn options(&self) -> ExplainOptions {
+        self.options
+    }
+
+    /// The paths grouped by their first step after the point where the paths
+    /// from the output first part (one branch if there is a single path), with
+    /// what each group contributes: computed for every path, listed or not.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.5).named("x");
+    /// let a = x.sin().named("a");
+    /// let b = x.exp().named("b");
+    /// let y = (a * b).named("y");
+    /// let branches = y.backward().explain(x).branches().to_vec();
+    /// assert_eq!(branches.len(), 2);
+    /// assert_eq!(branches[0].through, chainrule::explain::Quantity::Node(a.index()));
+    /// assert_eq!(branches[0].contribution, b.value() * 0.5f64.cos());
+    /// ```
+    pub fn branches(&self) -> &[Branch] {
+        &self.branches
+    }
+
+    /// The name of a quantity written in the explanation (the output, the
+    /// input, the quantities of the written factors): its label, a readable
+    /// expression, or `op#index` (see the [module documentation](self#names));
+    /// `#index` for one not written.
+    ///
+    /// ```
+    /// use chainrule::explain::Quantity;
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = tape.var(3.0).named("y");
+    /// let z = (x * y).sin();
+    /// let explanation = z.backward().explain(x);
+    /// assert_eq!(explanation.name(Quantity::Node(z.index())), "sin(x₀·y)");
+    /// assert_eq!(explanation.name(Quantity::Node(x.index())), "x₀");
+    /// ```
+    pub fn name(&self, quantity: impl Into<Quantity>) -> String {
+        let quantity = quantity.into();
+        self.names
+            .get(&quantity)
+            .map_or_else(|| format!("#{}", quantity.index()), |n| n.0.clone())
+    }
+
+    /// The name as the operand of ∂: parenthesised when it is a compound
+    /// expression (`∂(x·y)`).
+    fn operand_name(&self, quantity: Quantity) -> String {
+        self.names
+            .get(&quantity)
+            .map_or_else(|| format!("#{}", quantity.index()), |n| n.1.clone())
+    }
+
+    /// The derivation as written by [`Display`](fmt::Display): every listed path
+    /// as a chain of factors, with the stretch that all paths share factored out
+    /// when every path is listed. Cost: O(listed factors).
+    ///
+    /// ```
+    /// use chainrule::explain::Quantity;
+    ///
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.5).named("x");
+    /// let u = x.sigmoid().named("u");
+    /// let s = u.sin().named("s");
+    /// let e = u.exp().named("e");
+    /// let y = (s * e).named("y"); // two paths, joining at u
+    /// let derivation = y.backward().explain(x).derivation();
+    /// assert_eq!(derivation.through, Some(Quantity::Node(u.index())));
+    /// assert_eq!(derivation.branches.len(), 2);
+    /// let (cos_u, exp_u) = (u.value().cos(), u.value().exp());
+    /// assert_eq!(derivation.branch_sum, e.value() * cos_u + s.value() * exp_u);
+    /// ```
+    pub fn derivation(&self) -> Derivation {
+        let mut shared = 0;
+        if self.paths.len() >= 2 && self.left_out() == 0 {
+            let first = &self.paths[0].factors;
+            'extend: while shared < first.len() {
+                let factor = first[first.len() - 1 - shared];
+                for path in &self.paths[1..] {
+                    let n = path.factors.len();
+                    if shared >= n || path.factors[n - 1 - shared] != factor {
+                        break 'extend;
+                    }
+                }
+                shared += 1;
+            }
+        }
+        let (through, tail) = if shared > 0 {
+            let first = &self.paths[0].factors;
+            let n = first.len();
+            (
+                Some(first[n - shared].of),
+                Path::new(first[n - shared..].to_vec()),
+            )
+        } else {
+            (None, Path::new(Vec::new()))
+        };
+        let branches: Vec<Path> = self
+            .paths
+            .iter()
+            .map(|p| Path::new(p.factors[..p.factors.len() - shared].to_vec()))
+            .collect();
+        let branch_sum = branches.iter().map(|c| c.product).sum();
+        Derivation {
+            through,
+            tail,
+            branches,
+            branch_sum,
+        }
+    }
+}
+
+/// A number with `decimals` decimals, in scientific notation when it is tiny or
+/// huge (so that it never prints as 0.00000000 while not being 0).
+pub(crate) fn format_number(x: f64, decimals: usize) -> String {
+    let magnitude = x.abs();
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&magnitude) {
+        format!("{x:.decimals$e}")
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
+impl Explanation {
+    /// `∂a/∂b · ∂b/∂c …` for a chain, the middle of a very long one elided.
+    fn factor_names(&self, chain: &Path) -> String {
+        self.elided(chain, |f| {
+            format!("∂{}/∂{}", self.operand_name(f.of), self.operand_name(f.wrt))
+        })
+        .join(" · ")
+    }
+
+    /// The factors' values joined by ×, negative ones after the first in
+    /// parentheses, and whether the first is negative (then written without its
+    /// sign, for the caller to write `− …`).
+    fn factor_values(&self, chain: &Path, decimals: usize, signed_lead: bool) -> String {
+        let mut first = true;
+        self.elided(chain, |f| {
+            let mut text = format_number(f.value, decimals);
+            if f.masked {
+                text.push_str(" (not picked)");
+            }
+            if first {
+                first = false;
+                if !signed_lead {
+                    if let Some(abs) = text.strip_prefix('-') {
+                        return abs.to_string();
+                    }
+                }
+            } else if f.value < 0.0 {
+                text = format!("({text})");
+            }
+            text
+        })
+        .join(" × ")
+    }
+
+    fn elided(&self, chain: &Path, mut each: impl FnMut(&Factor) -> String) -> Vec<String> {
+        let k = chain.factors.len();
+        let mut parts = Vec::new();
+        for (j, factor) in chain.factors.iter().enumerate() {
+            if j < SHOWN_AT_EACH_END || j + SHOWN_AT_EACH_END >= k {
+                parts.push(each(factor));
+            } else if j == SHOWN_AT_EACH_END {
+                parts.push(format!("… ({} more factors) …", k - 2 * SHOWN_AT_EACH_END));
+            }
+        }
+        parts
+    }
+
+    /// Writes `lhs = Σ chains` in three stages: names, numbers, result.
+    fn write_sum(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        lhs: &str,
+        chains: &[Path],
+        decimals: usize,
+    ) -> fmt::Result {
+        let pad = " ".repeat(lhs.chars().count() + 1);
+        let left_out = self.left_out();
+        let more = if left_out > 0 {
+            let count = if self.saturated {
+                "more than u128::MAX".to_string()
+            } else {
+                left_out.to_string()
+            };
+            format!("{pad}+ … ({count} more paths left out)\n")
+        } else {
+            String::new()
+        };
+        for (k, chain) in chains.iter().enumerate() {
+            let lead = if k == 0 {
+                format!("{lhs} =")
+            } else {
+                format!("{pad}+")
+            };
+            writeln!(f, "{lead} {}", self.factor_names(chain))?;
+        }
+        f.write_str(&more)?;
+        for (k, chain) in chains.iter().enumerate() {
+            let negative = chain.factors.first().is_some_and(|f| f.value < 0.0);
+            let lead = match (k, negative) {
+                (0, _) => "=",
+                (_, true) => "−",
+                (_, false) => "+",
+            };
+            writeln!(
+                f,
+                "{pad}{lead} {}",
+                self.factor_values(chain, decimals, k == 0)
+            )?;
+        }
+        f.write_str(&more)?;
+        let sum: f64 = chains.iter().map(|c| c.product).sum();
+        if chains.len() > 1 {
+            let mut line = format_number(chains[0].product, decimals);
+            for chain in &chains[1..] {
+                let value = format_number(chain.product.abs(), decimals);
+                let sign = if chain.product < 0.0 { '−' } else { '+' };
+                line.push_str(&format!(" {sign} {value}"));
+            }
+            writeln!(f, "{pad}= {line}")?;
+        }
+        if left_out > 0 {
+            writeln!(
+                f,
+                "{pad}= {} (the {} listed paths)",
+                format_number(sum, decimals),
+                chains.len()
+            )?;
+            writeln!(
+                f,
+                "{lhs} = {} (the tape's gradient, over all paths)",
+                format_number(self.gradient, decimals)
+            )
+        } else {
+            writeln!(f, "{pad}= {}", format_number(sum, decimals))
+        }
+    }
+}
+
+impl fmt::Display for Explanation {
+    /// Writes the derivation with 8 decimals, or the formatter's precision
+    /// (`format!("{:.12}", explanation)`). Every listed path is shown as its chain
+    /// of factors, then the numbers, then the product; several paths are summed.
+    /// A single factor (a local derivative) is written as its value alone: a line
+    /// `∂y/∂x = ∂y/∂x` would say nothing.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let decimals = f.precision().unwrap_or(8);
+        let y = self.operand_name(Quantity::Node(self.output));
+        let x = self.operand_name(Quantity::Node(self.input));
+        let lhs = format!("∂{y}/∂{x}");
+        if self.path_count == 0 {
+            return writeln!(
+                f,
+                "{lhs} = 0 (no path from {} down to {})",
+                self.name(Quantity::Node(self.output)),
+                self.name(Quantity::Node(self.input))
+            );
+        }
+        if self.output == self.input {
+            return writeln!(f, "{lhs} = 1");
+        }
+        if self.paths.is_empty() {
+            return writeln!(
+                f,
+                "{lhs} = {} (over {} paths, none listed)",
+                format_number(self.gradient, decimals),
+                self.path_count
+            );
+        }
+        if self.path_count == 1 && self.paths[0].factors.len() == 1 {
+            let factor = self.paths[0].factors[0];
+            let note = if factor.masked {
+                "a local derivative through an operand not picked: it passes 0"
+            } else {
+                "a local derivative"
+            };
+            return writeln!(
+                f,
+                "{lhs} = {} ({note})",
+                format_number(factor.value, decimals)
+            );
+        }
+        let derivation = self.derivation();
+        match derivation.through {
+            Some(through) => {
+                let joint = format!("∂{y}/∂{}", self.operand_name(through));
+                let pad = " ".repeat(lhs.chars().count() + 1);
+                let mut names = vec![joint.clone()];
+                let mut values = vec![format_number(derivation.branch_sum, decimals)];
+                for factor in &derivation.tail.factors {
+                    names.push(format!(
+                        "∂{}/∂{}",
+                        self.operand_name(factor.of),
+                        self.operand_name(factor.wrt)
+                    ));
+                    let value = format_number(factor.value, decimals);
+                    values.push(if factor.value < 0.0 {
+                        format!("({value})")
+                    } else {
+                        value
+                    });
+                }
+                writeln!(f, "{lhs} = {}", names.join(" · "))?;
+                writeln!(f, "{pad}= {}", values.join(" × "))?;
+                writeln!(
+                    f,
+                    "{pad}= {}",
+                    format_number(derivation.branch_sum * derivation.tail.product, decimals)
+                )?;
+                writeln!(f, "where {joint} sums {} paths:", derivation.branches.len())?;
+                self.write_sum(f, &joint, &derivation.branches, decimals)
+            }
+            None => self.write_sum(f, &lhs, &derivation.branches, decimals),
+        }
+    }
+}
+
+impl crate::graph::GraphNode {
+    /// The node's label, or its op and index (`sigmoid#7`), as
+    /// [`Tape::display_name`]. Explanations and drawings name unlabelled nodes
+    /// more readably, by their expression (see the
+    /// [module documentation](crate::explain#names)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.0).named("x");
+    /// let y = x.exp();
+    /// let graph = tape.graph();
+    /// assert_eq!(graph[petgraph::graph::NodeIndex::new(0)].name(), "x");
+    /// assert_eq!(graph[petgraph::graph::NodeIndex::new(y.index())].name(), "exp#1");
+    /// ```
+    pub fn name(&self) -> String {
+        match &self.label {
+            Some(label) => label.clone(),
+            None => format!("{}#{}", self.op, self.index),
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Readable names for the nodes of a tape, labelled or not.
+//!
+//! A node's name is, in order of preference:
+//! 1. its label ([`Var::named`](crate::Var::named));
+//! 2. for an unlabelled leaf, `x` with the node's index as a subscript: `x₀`, `x₁₂`;
+//! 3. its expression over its operands' names, when that is at most
+//!    [`NAME_CAP`] characters: `x₀·x₁`, `ln(exp(x·y) + 1)`, `σ(w·h + b)`;
+//! 4. otherwise its op and index: `div#10`.
+//!
+//! An expression never contains an `op#index` name: it is either readable in
+//! full or not used. A constant folded into a node (`x + 1`, `0.5·x`) is
+//! recovered from the recorded value and partial, and printed only when the
+//! printed constant reproduces the recorded value (and partial) exactly;
+//! otherwise the node is named by its op and index. The name states what the
+//! tape holds: `1e17 + 1`, whose 1 is lost to rounding, reads `x₀ + 0`.
+//!
+//! Cost: naming one node visits at most [`NAME_CAP`] nodes below it (each adds at
+//! least one character); nothing recurses deeper than that.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::tape::{Op, Recording};
+
+/// The longest expression used as a name, in characters.
+pub const NAME_CAP: usize = 24;
+
+/// The expression size (nodes) past which a node is not even tried as a name.
+pub(crate) const SIZE_CAP: i32 = 9;
+
+/// Operator precedence, loosest first.
+const SUM: u8 = 1;
+const PRODUCT: u8 = 2;
+const POWER: u8 = 3;
+const ATOM: u8 = 4;
+
+/// Names the nodes of one recording.
+pub(crate) struct Namer<'a> {
+    pub(crate) rec: &'a Recording,
+    pub(crate) labels: &'a BTreeMap<u32, Cow<'static, str>>,
+}
+
+/// `n` as subscript digits.
+fn subscript(n: usize) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| char::from_u32('₀' as u32 + c.to_digit(10).unwrap_or(0)).unwrap_or('?'))
+        .collect()
+}
+
+/// `n` as superscript digits (with `⁻` for a negative `n`).
+fn superscript(n: i64) -> String {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut s = String::new();
+    if n < 0 {
+        s.push('⁻');
+    }
+    for c in n.unsigned_abs().to_string().chars() {
+        s.push(DIGITS[c.to_digit(10).unwrap_or(0) as usize]);
+    }
+    s
+}
+
+/// The shortest decimal constant near `c` for which `reproduces` holds, written
+/// with a true minus sign; `None` if none does.
+fn constant(c: f64, reproduces: impl Fn(f64) -> bool) -> Option<String> {
+    if !c.is_finite() {
+        return None;
+    }
+    for digits in 1..=17 {
+        let r: f64 = format!("{:.*e}", digits - 1, c).parse().ok()?;
+        if reproduces(r) {
+            return Some(format!("{r}").replace('-', "−"));
+        }
+    }
+    None
+}
+
+impl Namer<'_> {
+    /// The node's name (see the module documentation).
+    pub(crate) fn name(&self, i: usize) -> String {
+        if let Some(label) = self.labels.get(&(i as u32)) {
+            return label.to_string();
+        }
+        self.expression(i)
+            .unwrap_or_else(|| format!("{}#{i}", self.rec.ops()[i]))
+    }
+
+    /// The node's name when it is a label, a leaf or a short expression; `None`
+    /// when it would be `op#index`.
+    pub(crate) fn readable(&self, i: usize) -> Option<String> {
+        if let Some(label) = self.labels.get(&(i as u32)) {
+            return Some(label.to_string());
+        }
+        let mut budget = SIZE_CAP;
+        if !self.small(i, &mut budget) {
+            return None;
+        }
+        self.expression(i)
+    }
+
+    /// The node's name written as an operand needing precedence `min`: with
+    /// parentheses when its own is looser.
+    pub(crate) fn name_as_operand(&self, i: usize) -> String {
+        match self.write(i, &mut 0) {
+            Some((text, prec)) if prec < ATOM && !self.labels.contains_key(&(i as u32)) => {
+                format!("({text})")
+            }
+            _ => self.name(i),
+        }
+    }
+
+    /// Whether the expression of `i` has at most `budget` nodes (cheap: no text).
+    fn small(&self, i: usize, budget: &mut i32) -> bool {
+        *budget -= 1;
+        if *budget < 0 {
+            return false;
+        }
+        if self.labels.contains_key(&(i as u32)) || self.rec.ops()[i] == Op::Leaf {
+            return true;
+        }
+        for (o, _) in self.rec.edges(i) {
+            if !self.small(o as usize, budget) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The expression of an unlabelled node, if at most [`NAME_CAP`] characters.
+    fn expression(&self, i: usize) -> Option<String> {
+        if self.rec.ops()[i] == Op::Leaf {
+            return Some(format!("x{}", subscript(i)));
+        }
+        let (text, _) = self.write(i, &mut 0)?;
+        (text.chars().count() <= NAME_CAP).then_some(text)
+    }
+
+    /// An operand inside an expression: parenthesised below precedence `min`.
+    fn operand(&self, o: usize, min: u8, depth: &mut usize) -> Option<String> {
+        if let Some(label) = self.labels.get(&(o as u32)) {
+            return Some(label.to_string());
+        }
+        if self.rec.ops()[o] == Op::Leaf {
+            return Some(format!("x{}", subscript(o)));
+        }
+        let (text, prec) = self.write(o, depth)?;
+        Some(if prec < min {
+            format!("({text})")
+        } else {
+            text
+        })
+    }
+
+    /// Writes the expression of node `i` over its operands' names, with its
+    /// precedence; `None` once it is longer than [`NAME_CAP`] or cannot be
+    /// written truthfully.
+    fn write(&self, i: usize, depth: &mut usize) -> Option<(String, u8)> {
+        *depth += 1;
+        if *depth > NAME_CAP {
+            return None;
+        }
+        let rec = self.rec;
+        let op = rec.ops()[i];
+        let value = rec.values()[i];
+        let edges: Vec<(usize, f64)> = rec.edges(i).map(|(o, p)| (o as usize, p)).collect();
+        let a = edges.first().map(|e| e.0);
+        let va = a.map_or(f64::NAN, |a| rec.values()[a]);
+        let func = |name: &str, depth: &mut usize| -> Option<(String, u8)> {
+            Some((format!("{name}({})", self.operand(a?, SUM, depth)?), ATOM))
+        };
+        let result = match op {
+            Op::Leaf => (format!("x{}", subscript(i)), ATOM),
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Max | Op::Min | Op::Pow => {
+                let (b, _) = *edges.get(1)?;
+                let (sa, sb, prec) = match op {
+                    Op::Add => (SUM, SUM, SUM),
+                    Op::Sub => (SUM, PRODUCT, SUM),
+                    Op::Mul => (PRODUCT, PRODUCT, PRODUCT),
+                    Op::Div => (PRODUCT, POWER, PRODUCT),
+                    Op::Pow => (ATOM, ATOM, POWER),
+                    _ => (SUM, SUM, ATOM),
+                };
+                let x = self.operand(a?, sa, depth)?;
+                let y = self.operand(b, sb, depth)?;
+                let text = match op {
+                    Op::Add => format!("{x} + {y}"),
+                    Op::Sub => format!("{x} − {y}"),
+                    Op::Mul => format!("{x}·{y}"),
+                    Op::Div => format!("{x} / {y}"),
+                    Op::Pow => format!("{x}^{y}"),
+                    Op::Max => format!("max({x}, {y})"),
+                    _ => format!("min({x}, {y})"),
+                };
+                (text, prec)
+            }
+            Op::Neg => (format!("−{}", self.operand(a?, POWER, depth)?), SUM),
+            Op::AddConst => {
+                let c = constant(value - va, |c| va + c == value)?;
+                let x = self.operand(a?, SUM, depth)?;
+                match c.strip_prefix('−') {
+                    Some(positive) => (format!("{x} − {positive}"), SUM),
+                    None => (format!("{x} + {c}"), SUM),
+                }
+            }
+            Op::SubConst => {
+                let c = constant(va - value, |c| va - c == value)?;
+                (format!("{} − {c}", self.operand(a?, SUM, depth)?), SUM)
+            }
+            Op::ConstSub => {
+                let c = constant(value + va, |c| c - va == value)?;
+                (format!("{c} − {}", self.operand(a?, PRODUCT, depth)?), SUM)
+            }
+            Op::MulConst => {
+                let c = edges.first()?.1;
+                let c = constant(c, |r| r == c && va * r == value)?;
+                (
+                    format!("{c}·{}", self.operand(a?, PRODUCT, depth)?),
+                    PRODUCT,
+                )
+            }
+            Op::DivConst => {
+                let d = edges.first()?.1;
+                let c = constant(1.0 / d, |c| 1.0 / c == d && va / c == value)?;
+                (
+                    format!("{} / {c}", self.operand(a?, PRODUCT, depth)?),
+                    PRODUCT,
+                )
+            }
+            Op::ConstDiv => {
+                let c = constant(value * va, |c| c / va == value)?;
+                (
+                    format!("{c} / {}", self.operand(a?, POWER, depth)?),
+                    PRODUCT,
+                )
+            }
+            Op::Recip => (format!("1 / {}", self.operand(a?, POWER, depth)?), PRODUCT),
+            Op::Square => (format!("{}²", self.operand(a?, ATOM, depth)?), POWER),
+            Op::Powi => {
+                let d = edges.first()?.1;
+                let n = (d * va / value).round();
+                if n.is_nan() || n.abs() >= 1e6 || va.powi(n as i32) != value {
+                    return None;
+                }
+                let x = self.operand(a?, ATOM, depth)?;
+                (format!("{x}{}", superscript(n as i64)), POWER)
+            }
+            Op::Powf => {
+                let c = constant(value.ln() / va.ln(), |c| va.powf(c) == value)?;
+                (format!("{}^{c}", self.operand(a?, ATOM, depth)?), POWER)
+            }
+            Op::Abs => (format!("|{}|", self.operand(a?, SUM, depth)?), ATOM),
+            Op::Sigmoid => func("σ", depth)?,
+            Op::Tanh => func("tanh", depth)?,
+            Op::Relu => func("relu", depth)?,
+            Op::LeakyRelu => func("leaky_relu", depth)?,
+            Op::Softplus => func("softplus", depth)?,
+            Op::Exp => func("exp", depth)?,
+            Op::Ln => func("ln", depth)?,
+            Op::Sqrt => func("sqrt", depth)?,
+            Op::Sin => func("sin", depth)?,
+            Op::Cos => func("cos", depth)?,
+            Op::Sum => {
+                let mut terms = Vec::with_capacity(edges.len());
+                for &(o, _) in &edges {
+                    terms.push(self.operand(o, SUM, depth)?);
+                }
+                (terms.join(" + "), SUM)
+            }
+            Op::WeightedSum | Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron => {
+                let sum = self.weighted_sum(&edges, depth)?;
+                match op {
+                    Op::WeightedSum => (sum, SUM),
+                    Op::SigmoidNeuron => (format!("σ({sum})"), ATOM),
+                    Op::TanhNeuron => (format!("tanh({sum})"), ATOM),
+                    _ => (format!("relu({sum})"), ATOM),
+                }
+            }
+            _ => return None, // the losses: named by op#index
+        };
+        (result.0.chars().count() <= NAME_CAP).then_some(result)
+    }
+
+    /// `w₀·x₀ + w₁·x₁ + b` for the edges of a fused weighted sum or neuron:
+    /// pairs of operands when their partials are `a′·partner` exactly, else
+    /// weights over constant inputs (`0.05·w₁ + 0.1·w₂ + b`) when each constant
+    /// is recovered exactly; `None` otherwise.
+    fn weighted_sum(&self, edges: &[(usize, f64)], depth: &mut usize) -> Option<String> {
+        let values = self.rec.values();
+        let (&(bias, derivative), terms_edges) = edges.split_last()?;
+        let pairs = terms_edges.len() % 2 == 0
+            && terms_edges.chunks_exact(2).all(|pair| {
+                pair[0].1 == derivative * values[pair[1].0]
+                    && pair[1].1 == derivative * values[pair[0].0]
+            });
+        let mut terms = Vec::new();
+        if pairs {
+            for pair in terms_edges.chunks_exact(2) {
+                let w = self.operand(pair[0].0, PRODUCT, depth)?;
+                let x = self.operand(pair[1].0, PRODUCT, depth)?;
+                terms.push(format!("{w}·{x}"));
+            }
+        } else {
+            if derivative == 0.0 || !derivative.is_finite() {
+                return None;
+            }
+            for &(w, partial) in terms_edges {
+                let c = constant(partial / derivative, |c| derivative * c == partial)?;
+                terms.push(format!("{c}·{}", self.operand(w, PRODUCT, depth)?));
+            }
+        }
+        terms.push(self.operand(bias, SUM, depth)?);
+        Some(terms.join(" + "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tape;
+
+    fn names(tape: &Tape, nodes: &[usize]) -> Vec<String> {
+        let labels = tape.labels.borrow();
+        tape.recording.read(|rec| {
+            let namer = Namer {
+                rec,
+                labels: &labels,
+            };
+            nodes.iter().map(|&i| namer.name(i)).collect()
+        })
+    }
+
+    #[test]
+    fn expressions_read_as_written() {
+        let tape = Tape::new();
+        let x = tape.var(0.3).named("x");
+        let y = tape.var(-0.7).named("y");
+        let xy = x * y;
+        let e = xy.exp();
+        let plus_one = e + 1.0;
+        let ln = plus_one.ln();
+        let r = (x.square() + y.square()).sqrt();
+        let f = ln / r;
+        let leaf = tape.var(2.0);
+        let g = (leaf * 0.5 - x).sigmoid();
+        let got = names(
+            &tape,
+            &[
+                xy.index(),
+                ln.index(),
+                r.index(),
+                f.index(),
+                leaf.index(),
+                g.index(),
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                "x·y",
+                "ln(exp(x·y) + 1)",
+                "sqrt(x² + y²)",
+                format!("div#{}", f.index()).as_str(), // 33 characters: too long
+                "x₁₁",
+                "σ(0.5·x₁₁ − x)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_neuron_over_constant_inputs_names_its_constants_not_its_weights_as_pairs() {
+        use crate::{Activation, Var};
+        let tape = Tape::new();
+        let w = tape.vars(&[0.15, 0.20]);
+        let b = tape.var(0.35);
+        let h = Var::neuron_const(&w, &[0.05, 0.1], b, Activation::Sigmoid);
+        let x = tape.vars(&[0.5, 0.6]);
+        let o = Var::neuron(&w, &x, b, Activation::Tanh);
+        assert_eq!(
+            names(&tape, &[h.index(), o.index()]),
+            ["σ(0.05·x₀ + 0.1·x₁ + x₂)", "tanh(x₀·x₄ + x₁·x₅ + x₂)"]
+        );
+    }
+
+    #[test]
+    fn constants_are_recovered_as_the_tape_holds_them() {
+        let tape = Tape::new();
+        let x = tape.var(1e17);
+        let lost = x + 1.0; // 1e17 + 1 rounds to 1e17: the tape holds x + 0
+        let third = tape.var(2.0) / 3.0; // the partial is 1/3 rounded: 3 is recovered
+        let z = tape.var(3.0).powi(-2);
+        assert_eq!(
+            names(&tape, &[lost.index(), third.index(), z.index()]),
+            ["x₀ + 0", "x₂ / 3", "x₄⁻²"]
+        );
+    }
+}

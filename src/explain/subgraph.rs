@@ -1,0 +1,713 @@
+//! The subgraph an explanation works on, and the factor graph over the quantities
+//! it shows.
+//!
+//! [`Subgraph::build`] keeps only the nodes between the output `y` and the input
+//! `x`: the ancestors of `y` (found by a reverse scan from `y`, like the sweep)
+//! that reach `x` (found by a forward scan from `x`). Parallel edges (`x * x`) are
+//! merged into one, their partials summed, so that every edge carries the true
+//! partial derivative between its two nodes. A fused neuron whose weighted sum is
+//! shown gets a node for it, `net`, between the neuron and its operands.
+//!
+//! [`FactorGraph::build`] then keeps only the *shown* nodes: an edge `a → b` of
+//! the factor graph sums, over every path from `a` to `b` whose inner nodes are
+//! not shown, the product of the partials (a local reverse sweep from `a`). That
+//! is ∂a/∂b with the other shown quantities held fixed, and the sum over the
+//! factor graph's paths of their products is ∂y/∂x again (vertex elimination).
+//!
+//! Both are iterative (explicit stacks and heaps) and take memory proportional to
+//! the subgraph, plus 2 bits per node recorded between `x` and `y` for the scans.
+
+use std::collections::BinaryHeap;
+
+use smallvec::SmallVec;
+
+use crate::backward::is_masked;
+use crate::tape::{Op, Recording};
+
+/// Calls `f(operand, partial)` for each edge of node `i`, straight from the edge
+/// arrays when the tape has no neuron over runs (`no_runs`).
+#[inline(always)]
+fn for_each_edge(rec: &Recording, no_runs: bool, i: usize, mut f: impl FnMut(u32, f64)) {
+    if no_runs {
+        let range = rec.edge_range(i);
+        for (&o, &p) in rec.operands()[range.clone()]
+            .iter()
+            .zip(&rec.partials()[range])
+        {
+            f(o, p);
+        }
+    } else {
+        for (o, p) in rec.edges(i) {
+            f(o, p);
+        }
+    }
+}
+
+/// A bitset over the tape indices `lo..lo + len`.
+struct Bits {
+    lo: usize,
+    words: Vec<u64>,
+}
+
+impl Bits {
+    fn new(lo: usize, len: usize) -> Self {
+        Bits {
+            lo,
+            words: vec![0; len.div_ceil(64)],
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> bool {
+        let k = i - self.lo;
+        self.words[k >> 6] >> (k & 63) & 1 == 1
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize) {
+        let k = i - self.lo;
+        self.words[k >> 6] |= 1 << (k & 63);
+    }
+}
+
+/// The bits of a word strictly below bit `upper` (all of them for 64).
+#[inline]
+fn below(upper: usize) -> u64 {
+    if upper >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << upper) - 1
+    }
+}
+
+/// A neuron's edges split at its weighted sum: `∂out/∂net = a′(z)`, and for each
+/// operand `∂net/∂operand` (the partner's value, 1 for the bias).
+struct Split {
+    derivative: f64,
+    net_partials: SmallVec<[f64; 16]>,
+}
+
+/// Reads the layout of a fused neuron's edges (`w₀, x₀, w₁, x₁, …, b` with
+/// partials `a′·x₀, a′·w₀, …, a′`, or `w₀, …, b` over constant inputs) and splits
+/// them at the weighted sum, when the layout is recognised exactly.
+fn split_neuron(values: &[f64], edges: &[(u32, f64)]) -> Option<Split> {
+    let &(_, derivative) = edges.last()?;
+    let k = edges.len();
+    let mut net_partials: SmallVec<[f64; 16]> = SmallVec::with_capacity(k);
+    let pairs = k % 2 == 1
+        && edges[..k - 1].chunks_exact(2).all(|pair| {
+            let (w, dw) = pair[0];
+            let (x, dx) = pair[1];
+            dw == derivative * values[x as usize] && dx == derivative * values[w as usize]
+        });
+    if pairs {
+        for pair in edges[..k - 1].chunks_exact(2) {
+            net_partials.push(values[pair[1].0 as usize]);
+            net_partials.push(values[pair[0].0 as usize]);
+        }
+    } else if derivative != 0.0 && derivative.is_finite() {
+        // Constant inputs: ∂net/∂wᵢ = cᵢ, recovered only when exact.
+        for &(_, partial) in &edges[..k - 1] {
+            let c = partial / derivative;
+            if derivative * c != partial {
+                return None;
+            }
+            net_partials.push(c);
+        }
+    } else {
+        return None;
+    }
+    net_partials.push(1.0);
+    Some(Split {
+        derivative,
+        net_partials,
+    })
+}
+
+/// One merged edge while it is being built.
+struct Merge {
+    to: u32,
+    unmasked: f64,
+    all: f64,
+    any_unmasked: bool,
+}
+
+/// Adds an edge to `merged`, summing the partials of parallel edges: the merged
+/// edge is masked only when all of its edges are.
+fn merge_into(merged: &mut SmallVec<[Merge; 4]>, to: u32, partial: f64, masked: bool) {
+    let entry = match merged.iter_mut().position(|m| m.to == to) {
+        Some(k) => &mut merged[k],
+        None => {
+            merged.push(Merge {
+                to,
+                unmasked: 0.0,
+                all: 0.0,
+                any_unmasked: false,
+            });
+            merged.last_mut().expect("just pushed")
+        }
+    };
+    if !masked {
+        entry.unmasked = if entry.any_unmasked {
+            entry.unmasked + partial
+        } else {
+            partial
+        };
+        entry.any_unmasked = true;
+    }
+    entry.all += partial;
+}
+
+/// The nodes between an output and an input, with merged edges (see the module
+/// documentation). Position 0 is the input, the last position the output; edges
+/// run from a position down to lower positions.
+pub(crate) struct Subgraph {
+    /// The tape index of each position (for a net, its neuron's index).
+    pub(crate) index: Vec<u32>,
+    /// Whether the position is the weighted sum inside the neuron at `index`.
+    pub(crate) net: Vec<bool>,
+    start: Vec<u32>,
+    to: Vec<u32>,
+    partial: Vec<f64>,
+    masked: Vec<bool>,
+}
+
+impl Subgraph {
+    /// Builds the subgraph between `output` and `input` (`input <= output <
+    /// rec.len()`); `split(i)` says whether the fused neuron `i` gets a node for
+    /// its weighted sum.
+    ///
+    /// Time: O(nodes recorded between the two / 64 + nodes and edges of the
+    /// ancestors of `output` recorded after `input`). Extra space: 2 bits per node
+    /// recorded between the two, plus the subgraph.
+    pub(crate) fn build(
+        rec: &Recording,
+        input: usize,
+        output: usize,
+        split: impl Fn(usize) -> bool,
+    ) -> Subgraph {
+        let lo = input;
+        let no_runs = rec.runs().is_empty();
+        let mut keep = Bits::new(lo, output - input + 1);
+        keep.set(output);
+        let mut edges: Vec<(u32, f64)> = Vec::new();
+        // Ancestors of the output (at or above the input), in descending order.
+        // The word being scanned is carried in a register (as the sweep carries
+        // an adjoint): in a chain each node marks the one just below it, and a
+        // store and reload per node would make every step wait on the last.
+        for w in (0..keep.words.len()).rev() {
+            let mut word = keep.words[w];
+            if word == 0 {
+                continue;
+            }
+            let base = lo + w * 64;
+            let top = (output - base).min(63);
+            for bit in (0..=top).rev() {
+                if word >> bit & 1 == 0 {
+                    continue;
+                }
+                for_each_edge(rec, no_runs, base + bit, |o, _| {
+                    let o = o as usize;
+                    if o >= base {
+                        word |= 1 << (o - base);
+                    } else if o >= lo {
+                        keep.set(o);
+                    }
+                });
+            }
+            keep.words[w] = word;
+        }
+        // In ascending order: keep those that reach the input, and give each its
+        // position and merged edges. The ancestors bound the kept nodes.
+        let ancestors: usize = keep.words.iter().map(|w| w.count_ones() as usize).sum();
+        let mut sub = Subgraph {
+            index: Vec::with_capacity(ancestors),
+            net: Vec::with_capacity(ancestors),
+            start: Vec::with_capacity(ancestors + 1),
+            to: Vec::with_capacity(ancestors),
+            partial: Vec::with_capacity(ancestors),
+            masked: Vec::with_capacity(ancestors),
+        };
+        sub.start.push(0);
+        // Kept nodes in the words below each word (filled as the scan reaches it).
+        let mut word_rank = vec![0u32; keep.words.len()];
+        let mut splits: Vec<u32> = Vec::new(); // neurons split so far, ascending
+        let values = rec.values();
+        let ops = rec.ops();
+        for w in 0..keep.words.len() {
+            if w > 0 {
+                word_rank[w] = word_rank[w - 1] + keep.words[w - 1].count_ones();
+            }
+            let base = lo + w * 64;
+            // This word, final below the node being placed (carried in a register).
+            let mut word = keep.words[w];
+            let mut rest = word;
+            while rest != 0 {
+                let bit = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let v = base + bit;
+                if v == input {
+                    sub.push_node(v as u32, false);
+                    continue;
+                }
+                let kept = |o: usize, word: u64| {
+                    if o >= base {
+                        word >> (o - base) & 1 == 1
+                    } else {
+                        o >= lo && keep.get(o)
+                    }
+                };
+                let rank = |o: usize, word: u64| -> u32 {
+                    let k = o - lo;
+                    let bits = if o >= base { word } else { keep.words[k >> 6] };
+                    let r = word_rank[k >> 6] + (bits & below(k & 63)).count_ones();
+                    r + splits.partition_point(|&s| s as usize <= o) as u32
+                };
+                edges.clear();
+                for_each_edge(rec, no_runs, v, |o, p| edges.push((o, p)));
+                if !edges.iter().any(|&(o, _)| kept(o as usize, word)) {
+                    word &= !(1u64 << bit);
+                    continue;
+                }
+                let op = ops[v];
+                if edges.len() == 1 && !op.is_neuron() {
+                    // One edge (a chain): nothing to merge.
+                    let (o, partial) = edges[0];
+                    let to = rank(o as usize, word);
+                    sub.push_node(v as u32, false);
+                    sub.to.push(to);
+                    sub.partial.push(partial);
+                    sub.masked.push(is_masked(op, partial, partial));
+                    *sub.start.last_mut().expect("started") = sub.to.len() as u32;
+                    continue;
+                }
+                let last = edges.last().map_or(0.0, |e| e.1);
+                let mut merged: SmallVec<[Merge; 4]> = SmallVec::new();
+                let split_here = if op.is_neuron() && split(v) {
+                    split_neuron(values, &edges)
+                } else {
+                    None
+                };
+                for (slot, &(o, partial)) in edges.iter().enumerate() {
+                    let o = o as usize;
+                    if kept(o, word) {
+                        let to = rank(o, word);
+                        match &split_here {
+                            Some(s) => merge_into(&mut merged, to, s.net_partials[slot], false),
+                            None => {
+                                merge_into(&mut merged, to, partial, is_masked(op, partial, last))
+                            }
+                        }
+                    }
+                }
+                if let Some(s) = split_here {
+                    // The net first (below its neuron), then the neuron with one
+                    // edge to it.
+                    sub.push_node(v as u32, true);
+                    sub.push_edges(&merged);
+                    splits.push(v as u32);
+                    let net_position = sub.index.len() as u32 - 1;
+                    sub.push_node(v as u32, false);
+                    let masked = op == Op::ReluNeuron && s.derivative == 0.0;
+                    sub.to.push(net_position);
+                    sub.partial.push(s.derivative);
+                    sub.masked.push(masked);
+                    *sub.start.last_mut().expect("started") = sub.to.len() as u32;
+                } else {
+                    sub.push_node(v as u32, false);
+                    sub.push_edges(&merged);
+                }
+            }
+            keep.words[w] = word;
+        }
+        sub
+    }
+
+    fn push_node(&mut self, index: u32, net: bool) {
+        self.index.push(index);
+        self.net.push(net);
+        self.start.push(self.to.len() as u32);
+    }
+
+    /// Sets the edges of the node just pushed.
+    fn push_edges(&mut self, merged: &[Merge]) {
+        for m in merged {
+            self.to.push(m.to);
+            if m.any_unmasked {
+                self.partial.push(m.unmasked);
+                self.masked.push(false);
+            } else {
+                self.partial.push(m.all);
+                self.masked.push(true);
+            }
+        }
+        *self.start.last_mut().expect("started") = self.to.len() as u32;
+    }
+
+    /// The number of positions.
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The merged edges of position `p`: (lower position, partial, masked).
+    pub(crate) fn edges(&self, p: usize) -> impl Iterator<Item = (usize, f64, bool)> + '_ {
+        let range = self.start[p] as usize..self.start[p + 1] as usize;
+        range.map(move |e| (self.to[e] as usize, self.partial[e], self.masked[e]))
+    }
+}
+
+/// One edge of the factor graph, from a shown node down to another.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FactorEdge {
+    /// The lower node's id (its rank among the shown nodes).
+    pub(crate) to: u32,
+    /// The factor: the sum of the unmasked paths' products.
+    pub(crate) value: f64,
+    /// Whether every path it sums has a masked edge (its value is then 0).
+    pub(crate) masked: bool,
+    /// Whether it passes through a node that is not shown.
+    pub(crate) folded: bool,
+}
+
+/// Adds a factor to `out`, summing it into one to the same node: the sum is
+/// masked only when both are.
+fn merge_factor(out: &mut Vec<FactorEdge>, edge: FactorEdge) {
+    match out.iter_mut().find(|o| o.to == edge.to) {
+        None => out.push(edge),
+        Some(o) => {
+            o.folded |= edge.folded;
+            match (o.masked, edge.masked) {
+                (_, true) => {}
+                (true, false) => {
+                    o.value = edge.value;
+                    o.masked = false;
+                }
+                (false, false) => o.value += edge.value,
+            }
+        }
+    }
+}
+
+/// The shown nodes of a subgraph and the factors between them (see the module
+/// documentation). Id 0 is the input, the last id the output.
+pub(crate) struct FactorGraph {
+    /// The subgraph position of each shown node, ascending.
+    pub(crate) shown: Vec<u32>,
+    /// The tape index of each shown node, and whether it is a net.
+    index: Vec<u32>,
+    net: Vec<bool>,
+    start: Vec<u32>,
+    edges: Vec<FactorEdge>,
+}
+
+/// Scratch arrays of the local sweeps, one slot per subgraph position.
+struct Local {
+    adjoint: Vec<f64>,
+    /// 0: not reached; 1: reached through masked edges only; 2: through an
+    /// unmasked path (`adjoint` holds its sum).
+    state: Vec<u8>,
+    origin: Vec<u32>,
+    touched: Vec<u32>,
+    heap: BinaryHeap<u32>,
+}
+
+impl FactorGraph {
+    /// The factor graph of `sub` over the positions with `shown[p]` (which must
+    /// include the first and the last).
+    ///
+    /// Time: O(subgraph) when every node is shown; otherwise each shown node's
+    /// local sweep visits the hidden nodes below it up to the next shown ones
+    /// (O(h log h) for h of them). Extra space: O(subgraph).
+    pub(crate) fn build(sub: &Subgraph, shown: &[bool]) -> FactorGraph {
+        let n = sub.len();
+        let mut id = vec![u32::MAX; n];
+        let mut graph = FactorGraph {
+            shown: Vec::new(),
+            index: Vec::new(),
+            net: Vec::new(),
+            start: vec![0],
+            edges: Vec::new(),
+        };
+        for p in 0..n {
+            if shown[p] {
+                id[p] = graph.shown.len() as u32;
+                graph.shown.push(p as u32);
+                graph.index.push(sub.index[p]);
+                graph.net.push(sub.net[p]);
+            }
+        }
+        let mut local: Option<Local> = None;
+        // Per shown target: its entry in `out`, while one node's edges are made.
+        let mut entry_of = vec![u32::MAX; graph.shown.len()];
+        let mut out: Vec<(FactorEdge, u32)> = Vec::new();
+        for &a in &graph.shown {
+            let a = a as usize;
+            out.clear();
+            let mut add = |out: &mut Vec<(FactorEdge, u32)>,
+                           target: u32,
+                           value: Option<f64>,
+                           folded: bool,
+                           origin: u32| {
+                let k = entry_of[target as usize];
+                let entry = if k == u32::MAX {
+                    entry_of[target as usize] = out.len() as u32;
+                    out.push((
+                        FactorEdge {
+                            to: target,
+                            value: 0.0,
+                            masked: true,
+                            folded: false,
+                        },
+                        origin,
+                    ));
+                    out.last_mut().expect("just pushed")
+                } else {
+                    &mut out[k as usize]
+                };
+                entry.0.folded |= folded;
+                entry.1 = entry.1.min(origin);
+                if let Some(v) = value {
+                    entry.0.value = if entry.0.masked { v } else { entry.0.value + v };
+                    entry.0.masked = false;
+                }
+            };
+            let mut hidden = false;
+            for (slot, (q, partial, masked)) in sub.edges(a).enumerate() {
+                if shown[q] {
+                    add(
+                        &mut out,
+                        id[q],
+                        (!masked).then_some(partial),
+                        false,
+                        slot as u32,
+                    );
+                } else {
+                    hidden = true;
+                }
+            }
+            if hidden {
+                let l = local.get_or_insert_with(|| Local {
+                    adjoint: vec![0.0; n],
+                    state: vec![0; n],
+                    origin: Vec::new(), // only when a shown node has several edges
+                    touched: Vec::new(),
+                    heap: BinaryHeap::new(),
+                });
+                // Which of `a`'s edges each factor goes through matters only
+                // for their order, when `a` has several.
+                let track = sub.edges(a).nth(1).is_some();
+                if track && l.origin.is_empty() {
+                    l.origin = vec![u32::MAX; n];
+                }
+                // A node reached from the one just above it is visited next by
+                // the scan: it is not listed in `touched` (the scanned range is
+                // reset as a whole).
+                let mut initial = 0;
+                for (slot, (q, partial, masked)) in sub.edges(a).enumerate() {
+                    if shown[q] {
+                        continue;
+                    }
+                    if l.state[q] == 0 {
+                        l.state[q] = 1;
+                        initial += 1;
+                        if q + 1 != a {
+                            l.touched.push(q as u32);
+                        }
+                    }
+                    if track {
+                        l.origin[q] = l.origin[q].min(slot as u32);
+                    }
+                    if !masked {
+                        l.adjoint[q] = if l.state[q] == 2 {
+                            l.adjoint[q] + partial
+                        } else {
+                            partial
+                        };
+                        l.state[q] = 2;
+                    }
+                }
+                // Highest position first: a reverse topological order. Scan the
+                // positions downwards while the reached ones are dense (a chain);
+                // once mostly skipping, take them from a heap instead.
+                let mut remaining = initial;
+                let (mut cursor, mut visited, mut skipped) = (a, 0usize, 0usize);
+                let mut heap_mode = false;
+                while remaining > 0 {
+                    let p = if heap_mode {
+                        match l.heap.pop() {
+                            Some(p) => p as usize,
+                            None => break,
+                        }
+                    } else {
+                        cursor -= 1;
+                        if l.state[cursor] == 0 {
+                            skipped += 1;
+                            if skipped > 4 * visited + 256 {
+                                heap_mode = true;
+                                l.heap.clear();
+                                l.heap.extend(
+                                    l.touched.iter().copied().filter(|&q| (q as usize) < cursor),
+                                );
+                            }
+                            continue;
+                        }
+                        cursor
+                    };
+                    visited += 1;
+                    remaining -= 1;
+                    let (adjoint, live) = (l.adjoint[p], l.state[p] == 2);
+                    let origin = if track { l.origin[p] } else { 0 };
+                    for (q, partial, masked) in sub.edges(p) {
+                        let carried = (live && !masked).then_some(adjoint * partial);
+                        if shown[q] {
+                            add(&mut out, id[q], carried, true, origin);
+                            continue;
+                        }
+                        if l.state[q] == 0 {
+                            l.state[q] = 1;
+                            remaining += 1;
+                            if heap_mode {
+                                l.heap.push(q as u32);
+                                l.touched.push(q as u32);
+                            } else if q + 1 != p {
+                                l.touched.push(q as u32);
+                            }
+                        }
+                        if track {
+                            l.origin[q] = l.origin[q].min(origin);
+                        }
+                        if let Some(c) = carried {
+                            l.adjoint[q] = if l.state[q] == 2 { l.adjoint[q] + c } else { c };
+                            l.state[q] = 2;
+                        }
+                    }
+                }
+                l.heap.clear();
+                let reset = |l: &mut Local, q: usize| {
+                    l.adjoint[q] = 0.0;
+                    l.state[q] = 0;
+                    if let Some(o) = l.origin.get_mut(q) {
+                        *o = u32::MAX;
+                    }
+                };
+                for q in cursor..a {
+                    reset(l, q);
+                }
+                while let Some(q) = l.touched.pop() {
+                    reset(l, q as usize);
+                }
+            }
+            // In the order of the operands they go through.
+            out.sort_by_key(|&(_, origin)| origin);
+            for &(edge, _) in &out {
+                entry_of[edge.to as usize] = u32::MAX;
+                graph.edges.push(edge);
+            }
+            graph.start.push(graph.edges.len() as u32);
+        }
+        graph
+    }
+
+    /// The number of shown nodes.
+    pub(crate) fn len(&self) -> usize {
+        self.shown.len()
+    }
+
+    /// The quantity shown node `id` is.
+    pub(crate) fn quantity(&self, id: usize) -> crate::explain::Quantity {
+        let index = self.index[id] as usize;
+        if self.net[id] {
+            crate::explain::Quantity::Net(index)
+        } else {
+            crate::explain::Quantity::Node(index)
+        }
+    }
+
+    /// The factors from shown node `id` down.
+    pub(crate) fn edges(&self, id: usize) -> &[FactorEdge] {
+        &self.edges[self.start[id] as usize..self.start[id + 1] as usize]
+    }
+
+    /// The factor graph with the shown nodes `remove` (ids, none the first or the
+    /// last, each with only unit, unmasked incoming factors) folded into the
+    /// factors through them, as if built without them: cheap, on this graph.
+    pub(crate) fn without(&self, remove: &[usize]) -> FactorGraph {
+        let n = self.len();
+        let mut removed = vec![false; n];
+        for &id in remove {
+            removed[id] = true;
+        }
+        let mut new_id = vec![u32::MAX; n];
+        let mut graph = FactorGraph {
+            shown: Vec::with_capacity(n - remove.len()),
+            index: Vec::with_capacity(n - remove.len()),
+            net: Vec::with_capacity(n - remove.len()),
+            start: vec![0],
+            edges: Vec::new(),
+        };
+        // The expanded edges of each removed node, to kept nodes (old ids).
+        let mut expanded: Vec<Vec<FactorEdge>> = vec![Vec::new(); n];
+        let mut out: Vec<FactorEdge> = Vec::new();
+        for id in 0..n {
+            out.clear();
+            for e in self.edges(id) {
+                let via = e.to as usize;
+                if !removed[via] {
+                    merge_factor(&mut out, *e);
+                    continue;
+                }
+                for f in &expanded[via] {
+                    merge_factor(
+                        &mut out,
+                        FactorEdge {
+                            to: f.to,
+                            value: e.value * f.value,
+                            masked: e.masked || f.masked,
+                            folded: true,
+                        },
+                    );
+                }
+            }
+            if removed[id] {
+                expanded[id] = out.clone();
+            } else {
+                new_id[id] = graph.shown.len() as u32;
+                graph.shown.push(self.shown[id]);
+                graph.index.push(self.index[id]);
+                graph.net.push(self.net[id]);
+                graph.edges.extend(out.iter().map(|e| FactorEdge {
+                    to: new_id[e.to as usize],
+                    ..*e
+                }));
+                graph.start.push(graph.edges.len() as u32);
+            }
+        }
+        graph
+    }
+
+    /// Whether the output's factor straight to the input folds hidden nodes:
+    /// written out, it would read `∂y/∂x = … + ∂y/∂x`.
+    pub(crate) fn is_tautology(&self) -> bool {
+        let last = self.len() - 1;
+        last > 0 && self.edges(last).iter().any(|e| e.to == 0 && e.folded)
+    }
+
+    /// The shown nodes (not the first or last) whose every incoming factor is
+    /// exactly 1 and unmasked: `∂E/∂E_o1 = 1` where `E = E_o1 + E_o2`.
+    pub(crate) fn unit_nodes(&self) -> Vec<usize> {
+        let n = self.len();
+        let mut all_one = vec![true; n];
+        let mut used = vec![false; n];
+        for a in 0..n {
+            for e in self.edges(a) {
+                used[e.to as usize] = true;
+                if e.value != 1.0 || e.masked {
+                    all_one[e.to as usize] = false;
+                }
+            }
+        }
+        (1..n.saturating_sub(1))
+            .filter(|&k| used[k] && all_one[k])
+            .collect()
+    }
+}

@@ -1,0 +1,248 @@
+//! `compare` names the mistake in a hand derivation: which paths of the tape's
+//! gradient the hand value accounts for, misses, counts twice or has with the
+//! wrong sign.
+//!
+//! Hand values are computed here the way a learner computes them (from the
+//! article's δ terms, in f64), so they agree with a path's contribution to
+//! rounding; the comparison's tolerance (`Tolerance::MANUAL`: 1e-12 + 1e-7·|x|)
+//! decides every match.
+
+mod common;
+
+use chainrule::explain::ExplainOptions;
+use chainrule::gradcheck::{CompareOptions, Finding, Tolerance};
+use chainrule::workloads::seed;
+use chainrule::Tape;
+use common::record_seed;
+
+#[test]
+fn w1_missing_the_path_through_out_o2_is_named() {
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    let out_h1 = net.out_h[0].value();
+    let out_o1 = net.out_o[0].value();
+    let [i1, _] = seed::INPUTS;
+    let w5 = seed::WEIGHTS[4];
+    // The slip: δ_h1 from δ_o1 alone, forgetting that out_h1 also feeds out_o2.
+    let delta_o1 = (out_o1 - seed::TARGETS[0]) * out_o1 * (1.0 - out_o1);
+    let through_out_o1_only = delta_o1 * w5 * out_h1 * (1.0 - out_h1) * i1;
+    let comparison = g.compare(&[(net.w[0], through_out_o1_only)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value equals path 1 (through out_o1); path 2 (through out_o2) is missing\n"
+    );
+    assert_eq!(
+        diagnosis.finding,
+        Finding::EqualsPaths {
+            coefficients: vec![1, 0]
+        }
+    );
+    assert_eq!(diagnosis.missing()[0].through, "out_o2");
+    let text = comparison.to_string();
+    assert!(
+        text.contains("path 2 (through out_o2) is missing"),
+        "{text}"
+    );
+    assert!(text.contains("∂E/∂out_h1 = ∂E/∂out_o1"), "{text}");
+}
+
+#[test]
+fn a_quotient_missing_the_path_through_its_denominator_is_named() {
+    // f(x, y) = ln(1 + e^{xy}) / sqrt(x² + y²). By the quotient rule
+    // ∂f/∂x = y·σ(xy)/r − ln(1 + e^{xy})·x/r³; the slip keeps the first term only.
+    let tape = Tape::new();
+    let (x0, y0) = (0.3, 0.7);
+    let x = tape.var(x0).named("x");
+    let y = tape.var(y0).named("y");
+    let f = ((x * y).exp() + 1.0).ln() / (x.square() + y.square()).sqrt();
+    let g = f.backward();
+    let r: f64 = (x0 * x0 + y0 * y0).sqrt();
+    let sigma = 1.0 / (1.0 + (-x0 * y0).exp());
+    let numerator_only = y0 * sigma / r;
+    let comparison = g.compare(&[(x, numerator_only)]);
+    assert_eq!(
+        comparison.diagnoses()[0].to_string(),
+        "your value equals path 1 (through ln(exp(x·y) + 1)); \
+         path 2 (through sqrt(x² + y²)) is missing\n",
+        "{comparison}"
+    );
+    // With the whole quotient rule it matches.
+    let softplus = (1.0 + (x0 * y0).exp()).ln();
+    let whole = y0 * sigma / r - softplus * x0 / (r * r * r);
+    assert!(g.compare(&[(x, whole)]).all_passed());
+    // A sign slip on the denominator's term.
+    let plus = y0 * sigma / r + softplus * x0 / (r * r * r);
+    assert_eq!(
+        g.compare(&[(x, plus)]).diagnoses()[0].to_string(),
+        "your value has the wrong sign of path 2 (through sqrt(x² + y²))\n"
+    );
+}
+
+#[test]
+fn a_path_counted_twice_is_named() {
+    let tape = Tape::new();
+    let x = tape.var(0.4).named("x");
+    let y = x.sin().named("y");
+    let comparison = y.backward().compare(&[(x, 2.0 * 0.4f64.cos())]);
+    assert_eq!(
+        comparison.diagnoses()[0].to_string(),
+        "your value is path 1 counted twice\n"
+    );
+    // With two paths: y = sin(x)·e^x, the product rule with one term doubled.
+    let tape = Tape::new();
+    let x = tape.var(0.4).named("x");
+    let s = x.sin().named("s");
+    let e = x.exp().named("e");
+    let y = (s * e).named("y");
+    let (sin, cos, exp) = (0.4f64.sin(), 0.4f64.cos(), 0.4f64.exp());
+    let comparison = y.backward().compare(&[(x, 2.0 * cos * exp + sin * exp)]);
+    assert_eq!(
+        comparison.diagnoses()[0].to_string(),
+        "your value counts path 1 (through s) twice\n"
+    );
+    // Two slips at once are written as the sum they make.
+    let comparison = y.backward().compare(&[(x, 2.0 * cos * exp - sin * exp)]);
+    assert_eq!(
+        comparison.diagnoses()[0].to_string(),
+        "your value equals 2 × path 1 − path 2: path 1 (through s) is counted twice; \
+         path 2 (through e) has the wrong sign\n"
+    );
+}
+
+#[test]
+fn a_value_made_of_no_paths_shows_the_table() {
+    let tape = Tape::new();
+    let x = tape.var(0.4).named("x");
+    let y = (x.sin() * x.exp()).named("y");
+    let comparison = y.backward().compare(&[(x, 0.123)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert!(
+        matches!(diagnosis.finding, Finding::NoMatch { searched } if searched == 2 * 3 + 3 * 3)
+    );
+    let text = diagnosis.to_string();
+    assert!(
+        text.starts_with("your value is no sum of the paths' contributions"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  path 1 (through sin(x)): {:.12}",
+            0.4f64.cos() * 0.4f64.exp()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("  sum: "), "{text}");
+}
+
+#[test]
+fn many_paths_are_grouped_by_their_first_step() {
+    // y = p + e^x with p a chain of 6 diamonds (64 paths): the hand value
+    // misses e^x; the 65 paths are taken as two branches.
+    let tape = Tape::new();
+    let x = tape.var(0.3).named("x");
+    let mut p = x;
+    for _ in 0..6 {
+        p = p.sin() * p.cos();
+    }
+    let p = p.named("p");
+    let e = x.exp().named("e");
+    let y = (p + e).named("y");
+    let g = y.backward();
+    let comparison = g.compare_with(&[(x, p.backward()[x])], ExplainOptions::default().raw());
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(diagnosis.terms.len(), 2);
+    assert_eq!(diagnosis.terms[0].paths, 64);
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value equals branch 1 (64 paths through p); path 2 (through e) is missing\n"
+    );
+}
+
+#[test]
+fn compare_with_takes_a_tolerance_explain_options_or_both() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let y = (x * x).named("y");
+    let g = y.backward();
+    let expected = [(x, 2.000001)]; // 5e-7 off: beyond MANUAL's 1e-7, within 1e-3
+    assert!(!g.compare(&expected).all_passed());
+    assert!(g
+        .compare_with(&expected, Tolerance::FINITE_DIFFERENCES)
+        .all_passed());
+    let raw = g.compare_with(&[(x, 1.0)], ExplainOptions::default().raw());
+    assert_eq!(raw.tolerance, Tolerance::MANUAL);
+    assert_eq!(
+        raw.mismatches[0].1.options(),
+        ExplainOptions::default().raw()
+    );
+    let both = g.compare_with(
+        &expected,
+        (Tolerance::FINITE_DIFFERENCES, ExplainOptions::default()),
+    );
+    assert!(both.all_passed());
+    let options = CompareOptions {
+        tolerance: Tolerance::MANUAL,
+        explain: ExplainOptions::default().max_paths(1),
+    };
+    assert_eq!(
+        g.compare_with(&[(x, 0.0)], options).mismatches[0]
+            .1
+            .options()
+            .max_paths,
+        1
+    );
+}
+
+#[test]
+#[should_panic(expected = "chainrule: compare was given node #2 of another tape")]
+fn a_var_of_another_tape_is_named_not_an_index_out_of_bounds() {
+    let tape = Tape::new();
+    let y = tape.var(2.0).named("y").square(); // 2 nodes
+    let other = Tape::new();
+    let x_of_another_tape = other.vars(&[1.0, 2.0, 3.0])[2]; // node #2: past `tape`'s end
+    let _ = y.backward().compare(&[(x_of_another_tape, 6.0)]);
+}
+
+#[test]
+fn a_network_built_with_nn_is_diagnosed_path_by_path_even_unlabelled() {
+    use chainrule::nn::{loss, Activation, LayerSpec, Mlp};
+    let layer = LayerSpec::new(2, Activation::Sigmoid)
+        .shared_bias()
+        .frozen_bias();
+    let mut mlp = Mlp::builder(2)
+        .layer_spec(layer)
+        .layer_spec(layer)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&seed::WEIGHTS).unwrap();
+    mlp.frozen_parameters_mut().copy_from_slice(&seed::BIASES);
+    let tape = Tape::new();
+    let bound = mlp.bind(&tape);
+    let out = bound.forward(&seed::INPUTS);
+    let e = loss::half_squared_error(&out, &seed::TARGETS);
+    let g = e.backward();
+    let w1 = bound.parameters()[0];
+    // The slip of tests/gradcheck.rs: δ_h1 from δ_o1 alone.
+    let out_o1 = out[0].value();
+    let delta_o1 = (out_o1 - seed::TARGETS[0]) * out_o1 * (1.0 - out_o1);
+    let hidden = 1.0 / (1.0 + (-(0.15 * 0.05 + 0.20 * 0.10 + 0.35f64)).exp());
+    let through_o1_only = delta_o1 * 0.40 * hidden * (1.0 - hidden) * seed::INPUTS[0];
+    let comparison = g.compare(&[(w1, through_o1_only)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.finding,
+        Finding::EqualsPaths {
+            coefficients: vec![1, 0]
+        },
+        "{comparison}"
+    );
+    let text = diagnosis.to_string();
+    assert!(
+        text.starts_with("your value equals path 1 (through "),
+        "{text}"
+    );
+    assert!(text.ends_with(") is missing\n"), "{text}");
+    assert!(!comparison.to_string().contains("leaf#"), "{comparison}");
+}
