@@ -52,9 +52,9 @@
 //!
 //! ## What it costs
 //! The hot loop is unchanged: a finite nonzero adjoint is multiplied through every
-//! edge. A zero adjoint skips its node after one check, made once per sweep, that
-//! no partial below is NaN or infinite (when one is, zero-adjoint nodes on a path
-//! are looked at one by one). A tape with no select op needs nothing more: every
+//! edge. A zero adjoint skips its node after one test: the tape notes, while
+//! recording and without a branch per partial, whether any partial is NaN or
+//! infinite (only then are zero-adjoint nodes on a path looked at one by one). A tape with no select op needs nothing more: every
 //! edge is an IEEE product. A tape with one notes, without a branch, whether an
 //! infinite or NaN adjoint was multiplied through, and only then sweeps again,
 //! passing exactly 0 down masked edges.
@@ -350,8 +350,13 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     // Which nodes lie on a path from the output: computed only if a node with a
     // zero adjoint and a non-finite partial is met (see `Careful`).
     let mut careful = Careful::default();
-    // What a zero adjoint calls for: found out at the first one met.
-    let mut zero = Zero::Unknown;
+    // What a zero adjoint calls for (a node with a non-finite partial may pass
+    // 0 · ∞ = NaN on).
+    let zero = if rec.has_non_finite_partial() {
+        Zero::Check
+    } else {
+        Zero::Skip
+    };
     // Σ (a − a) over the adjoints multiplied through: 0 while all are finite, NaN
     // once one is not (no branch per node).
     let mut finite = 0.0;
@@ -388,9 +393,9 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
         } else if adjoint == 0.0 {
             // Nothing to pass on, unless a partial below is NaN or infinite
             // (0 · ∞ is NaN): found out once, at the first zero adjoint.
-            if zero != Zero::Skip && start < end {
+            if zero == Zero::Check && start < end {
                 adjoints[below] = carried;
-                careful.zero(rec, node, end, &mut zero, adjoints);
+                careful.node(rec, node, 0.0, adjoints);
                 carried = adjoints[below];
             }
         } else if MODE != CAREFUL || adjoint.is_finite() {
@@ -443,34 +448,15 @@ const PLAIN: u8 = 0;
 const WATCH: u8 = 1;
 const CAREFUL: u8 = 2;
 
-/// What a node with a zero adjoint calls for.
+/// What a node with a zero adjoint calls for, decided once per sweep from
+/// whether the tape holds a non-finite partial (noted while recording).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Zero {
-    /// Not known yet: no zero adjoint met so far.
-    Unknown,
-    /// Every stored partial below is finite: a zero adjoint passes nothing on
+    /// Every stored partial is finite: a zero adjoint passes nothing on
     /// (0 · finite adds ±0, which changes no sum), so the node is skipped.
     Skip,
-    /// Some partial below is NaN or infinite: each zero-adjoint node is looked at.
+    /// Some partial is NaN or infinite: each zero-adjoint node is looked at.
     Check,
-}
-
-/// Whether any of `values` is NaN or infinite: one pass, four independent lanes
-/// (it vectorises). `v − v` is 0 for a finite `v` and NaN otherwise.
-#[inline]
-fn any_non_finite(values: &[f64]) -> bool {
-    let mut lanes = [0.0f64; 4];
-    let chunks = values.chunks_exact(4);
-    let mut rest = 0.0;
-    for &v in chunks.remainder() {
-        rest += zero_if_finite(v);
-    }
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += zero_if_finite(v);
-        }
-    }
-    (lanes[0] + lanes[1] + lanes[2] + lanes[3] + rest).is_nan()
 }
 
 /// The sweep's slow path for a node whose adjoint is zero, infinite or NaN, where
@@ -483,30 +469,6 @@ struct Careful {
 }
 
 impl Careful {
-    /// Node `node` has a zero adjoint and edges ending at `end` in the edge
-    /// arrays; `zero` is what zero adjoints call for, settled here on the first.
-    #[cold]
-    #[inline(never)]
-    fn zero(
-        &mut self,
-        rec: &Recording,
-        node: usize,
-        end: usize,
-        zero: &mut Zero,
-        adjoints: &mut [f64],
-    ) {
-        if *zero == Zero::Unknown {
-            *zero = if any_non_finite(&rec.partials()[..end]) {
-                Zero::Check
-            } else {
-                Zero::Skip
-            };
-        }
-        if *zero == Zero::Check {
-            self.node(rec, node, 0.0, adjoints);
-        }
-    }
-
     /// Adds node `node`'s contributions to the adjoints in memory, under the policy:
     ///
     /// - a zero adjoint passes nothing on when every partial is finite (0 · finite

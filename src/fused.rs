@@ -173,19 +173,31 @@ fn record_neuron<'t>(
         };
         tape.push_neuron_run(activation.op(), a, run)
     } else {
-        tape.push_with(activation.op(), a, 2 * n + 1, |operands, partials| {
-            let pairs = operands
-                .chunks_exact_mut(2)
-                .zip(partials.chunks_exact_mut(2));
-            for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
-                o[0] = w.index;
-                p[0] = if masked_neuron { 0.0 } else { da * x.value };
-                o[1] = x.index;
-                p[1] = if masked_neuron { 0.0 } else { da * w.value };
-            }
-            operands[2 * n] = bias.index;
-            partials[2 * n] = da;
-        })
+        // z finite: every wₖ·xₖ is, so every wₖ and xₖ, and |a′(z)| ≤ 1, so every
+        // partial is finite.
+        tape.push_with(
+            activation.op(),
+            a,
+            2 * n + 1,
+            !z.is_finite(),
+            |operands, partials| {
+                let pairs = operands
+                    .chunks_exact_mut(2)
+                    .zip(partials.chunks_exact_mut(2));
+                for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
+                    o[0] = w.index;
+                    p[0] = da * x.value;
+                    o[1] = x.index;
+                    p[1] = da * w.value;
+                }
+                operands[2 * n] = bias.index;
+                partials[2 * n] = da;
+                if masked_neuron {
+                    // Exactly 0, not 0 · value (which an infinite value makes NaN).
+                    partials.fill(0.0);
+                }
+            },
+        )
     };
     Var::from_parts(bias.tape, index, a)
 }
@@ -442,15 +454,22 @@ impl<'t> Var<'t> {
         let n = weights.len();
         let index = bias
             .tape
-            .push_with(activation.op(), a, n + 1, |operands, partials| {
-                let edges = operands.iter_mut().zip(partials.iter_mut());
-                for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
-                    *o = w.index;
-                    *p = da * x;
-                }
-                operands[n] = bias.index;
-                partials[n] = da;
-            });
+            // z finite: every partial a′(z)·xₖ and a′(z) is (see `record_neuron`).
+            .push_with(
+                activation.op(),
+                a,
+                n + 1,
+                !z.is_finite(),
+                |operands, partials| {
+                    let edges = operands.iter_mut().zip(partials.iter_mut());
+                    for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
+                        *o = w.index;
+                        *p = da * x;
+                    }
+                    operands[n] = bias.index;
+                    partials[n] = da;
+                },
+            );
         Var::from_parts(bias.tape, index, a)
     }
 
@@ -477,10 +496,12 @@ impl<'t> Var<'t> {
     pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let first = check_outputs("half_squared_error", outputs, targets);
         let value = half_squared_error_value(outputs.iter().map(|o| o.value), targets);
+        // A finite value means every (oₖ − tₖ)², so every partial oₖ − tₖ, is finite.
         let index = first.tape.push_with(
             Op::HalfSquaredError,
             value,
             outputs.len(),
+            !value.is_finite(),
             |operands, partials| {
                 for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
                 {
@@ -515,10 +536,12 @@ impl<'t> Var<'t> {
         let first = check_outputs("mean_squared_error", outputs, targets);
         let n = outputs.len() as f64;
         let value = sum_of_squared_errors(outputs.iter().map(|o| o.value), targets) / n;
+        // A finite value means every (oₖ − tₖ)², so every partial, is finite.
         let index = first.tape.push_with(
             Op::MeanSquaredError,
             value,
             outputs.len(),
+            !value.is_finite(),
             |operands, partials| {
                 for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
                 {
@@ -574,14 +597,18 @@ fn sum_vars<'t>(vars: impl Iterator<Item = Var<'t>>) -> Var<'t> {
         first.same_tape(*v);
         value += v.value;
     }
-    let index = first
-        .tape
-        .push_with(Op::Sum, value, operands.len(), |indices, partials| {
+    let index = first.tape.push_with(
+        Op::Sum,
+        value,
+        operands.len(),
+        false,
+        |indices, partials| {
             for (i, v) in indices.iter_mut().zip(&operands) {
                 *i = v.index;
             }
             partials.fill(1.0);
-        });
+        },
+    );
     Var::from_parts(first.tape, index, value)
 }
 

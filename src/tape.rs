@@ -218,6 +218,10 @@ pub(crate) struct Recording {
     /// Whether a select op ([`Op::is_select`]) has been recorded: only then can
     /// an edge be masked.
     has_select: bool,
+    /// Whether a stored local partial is NaN or infinite. Without one, a node
+    /// whose adjoint is zero passes nothing on (0 · finite changes no sum), and
+    /// the sweep skips it with one test.
+    non_finite_partial: bool,
 }
 
 /// A fused neuron `a = f(((w₀·x₀ + w₁·x₁) + …) + b)` whose weights are the
@@ -315,6 +319,7 @@ impl Default for Recording {
             run_edges: 0,
             refused: None,
             has_select: false,
+            non_finite_partial: false,
         }
     }
 }
@@ -422,9 +427,17 @@ impl Recording {
         self.has_select
     }
 
+    /// Whether a stored local partial is NaN or infinite (a neuron over runs has
+    /// finite partials by construction).
+    #[inline(always)]
+    pub(crate) fn has_non_finite_partial(&self) -> bool {
+        self.non_finite_partial
+    }
+
     /// Forgets every node, keeping the memory.
     pub(crate) fn clear(&mut self) {
         self.has_select = false;
+        self.non_finite_partial = false;
         self.len = 0;
         self.edge_len = 0;
         self.runs.clear();
@@ -481,6 +494,9 @@ impl Recording {
             *s = e as u32;
             dst_operands.copy_from_slice(&operands);
             dst_partials.copy_from_slice(&partials);
+            if any_non_finite(&partials) {
+                self.non_finite_partial = true;
+            }
             self.len = i + 1;
             self.edge_len = e + N;
             i as u32
@@ -522,7 +538,7 @@ impl Recording {
         partials: &[f64],
     ) -> u32 {
         let k = operands.len();
-        self.push_with(op, value, k, |o, p| {
+        self.push_with(op, value, k, true, |o, p| {
             o.copy_from_slice(operands);
             p.copy_from_slice(partials);
         })
@@ -530,13 +546,16 @@ impl Recording {
 
     /// Appends a node with `k` operands, written by `fill` into the node's edge
     /// slots (operands, partials); returns its index, or [`FULL`] (recording
-    /// nothing) if it would pass the node or edge limit.
+    /// nothing) if it would pass the node or edge limit. `check`: whether a
+    /// partial may be NaN or infinite (false only where the caller knows each is
+    /// finite).
     #[inline(always)]
     pub(crate) fn push_with(
         &mut self,
         op: Op,
         value: f64,
         k: usize,
+        check: bool,
         fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
         if self.reserve(1, k).is_err() {
@@ -548,6 +567,9 @@ impl Recording {
         self.ops[i] = op;
         self.edge_starts[i] = e as u32;
         fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
+        if check && any_non_finite(&self.partials[e..e + k]) {
+            self.non_finite_partial = true;
+        }
         self.len = i + 1;
         self.edge_len = e + k;
         i as u32
@@ -641,6 +663,15 @@ impl Recording {
         self.partials.resize(edge_cap, 0.0);
         Ok(())
     }
+}
+
+/// Whether any of `partials` is NaN or infinite: `p − p` is 0 for a finite `p`
+/// and NaN otherwise, so one comparison of the sum answers (no branch per
+/// partial).
+#[inline(always)]
+#[allow(clippy::eq_op)] // p − p is the point: it is NaN for ±∞ and NaN
+fn any_non_finite(partials: &[f64]) -> bool {
+    partials.iter().fold(0.0, |sum, &p| sum + (p - p)).is_nan()
 }
 
 /// Panics for a `reserve` past the limit, before the arena cell is entered.
@@ -1222,11 +1253,12 @@ impl Tape {
         op: Op,
         value: f64,
         k: usize,
+        check: bool,
         fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
         let index = self
             .recording
-            .write(|rec| rec.push_with(op, value, k, fill));
+            .write(|rec| rec.push_with(op, value, k, check, fill));
         self.after_push(index);
         index
     }
