@@ -102,6 +102,16 @@ fn explain_w5_names_the_loss_and_the_output_neuron_and_gives_the_articles_value(
         "{text}"
     );
     assert!(text.contains("0.08216704"), "{text}");
+    // The fused neuron is explained as the article writes it: out = σ(net),
+    // net = Σ w·x + b, each factor with its own name and value.
+    assert!(
+        text.contains(
+            "∂loss/∂layer2.neuron0.out · ∂layer2.neuron0.out/∂layer2.neuron0.net · \
+             ∂layer2.neuron0.net/∂layer2.neuron0.w0"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("0.74136507 × 0.18681560 × 0.59326999"), "{text}");
     // The net inside the fused neuron carries its nn label for the explanation.
     assert_eq!(
         tape.net_label(out[0].index()).as_deref(),
@@ -145,6 +155,12 @@ fn explain_w1_sums_the_paths_through_both_outputs_and_gives_the_articles_value()
     let text = explanation.to_string();
     assert!(
         text.contains("where ∂loss/∂layer1.neuron0.out sums 2 paths"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "∂layer1.neuron0.out/∂layer1.neuron0.net · ∂layer1.neuron0.net/∂layer1.neuron0.w0"
+        ),
         "{text}"
     );
 }
