@@ -24,21 +24,56 @@
 //!
 //! ## The parts
 //!
+//! Recording and sweeping:
+//!
 //! - [`tape`]: recording. A flat arena of nodes in recording order, a structure of
 //!   arrays: values, ops, and per edge the operand's index and the local partial
-//!   derivative. No allocation per node.
+//!   derivative. No allocation per node. [`Tape::with_max_nodes`] bounds it.
 //! - [`ops`]: the calculus. Every op's value and its partial derivatives side by
 //!   side, each documented with its derivative and its value at any kink.
 //! - [`fused`]: one node for what would be many: a neuron's weighted sum, a whole
-//!   neuron, a sum, the squared-error losses. Same values, fewer nodes.
+//!   neuron, a layer, a sum, the squared-error losses. Same values, fewer nodes.
 //! - [`backward`]: the sweep. Recording order is a topological order (a node is
 //!   recorded after its operands), so back-propagation is a plain backwards loop of
-//!   `adjoint[operand] += adjoint[node] * partial`: no recursion, no sort.
-//! - [`graph`]: the graph view. A [`petgraph::Graph`] of the tape on demand, for
-//!   reachability, explanations and drawings, and a textbook backward pass
-//!   (toposort, then sweep) that the fast path is tested against.
+//!   `adjoint[operand] += adjoint[node] * partial`: no recursion, no sort. Its
+//!   docs hold the **non-finite policy** (what NaN and infinity do to a gradient),
+//!   which every reader of the tape follows.
 //! - [`Scalar`]: one generic function computes the primal on `f64` and records on
 //!   [`Var`] — the very same source.
+//!
+//! Checking a derivation:
+//!
+//! - [`explain`]: [`Gradients::explain`] writes ∂y/∂x as the chain rule along
+//!   every path, each factor the true partial between two named quantities;
+//!   unlabelled nodes are named by their expressions.
+//! - [`gradcheck`]: [`gradcheck::gradcheck`] holds the tape against finite
+//!   differences; [`Gradients::compare`] holds it against your hand values and
+//!   names the mistake (a missing path, one counted twice, a wrong sign).
+//! - [`anomaly`]: the first node whose value or partial is NaN or infinite
+//!   ([`Tape::find_anomaly`]), and where a non-finite gradient starts
+//!   ([`Gradients::gradient_anomaly`]).
+//! - [`dot`]: the graph for Graphviz, with values, gradients and partials.
+//! - [`graph`]: the graph view. A [`petgraph::Graph`] of the tape on demand, and a
+//!   textbook backward pass (toposort, then sweep) that the fast path is tested
+//!   against.
+//!
+//! Networks and benchmarks:
+//!
+//! - [`nn`]: small neural networks on the public API (`Mlp`, layers, losses,
+//!   optimizers, a `Trainer`), labelled for explanations with
+//!   [`nn::Mlp::bind_labelled`].
+//! - [`workloads`]: the project's benchmark workloads (the seed network, a
+//!   two-moons MLP, a million-step chain), as primal, taped and hand-coded.
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `plot` | `nn::plot`: loss curves and decision boundaries as SVG (plotters) |
+//! | `serde` | `nn::save`: an `Mlp`'s parameters as JSON |
+//! | `parallel` | `nn::parallel`: batch gradients over threads (rayon) |
+//!
+//! None is on by default; the items they add are marked on docs.rs.
 //!
 //! ## Training loops
 //!
@@ -64,6 +99,7 @@
 //! assert!((w - 2.0).abs() < 1e-9);
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)] // allowed in one private module: tape::arena_cell
 #![warn(missing_docs)]
 

@@ -43,9 +43,11 @@ pub enum Error {
     Io(std::io::Error),
     /// A parameter file is not valid JSON of the expected form.
     #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     Json(serde_json::Error),
     /// Drawing a plot failed.
     #[cfg(feature = "plot")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
     Plot(String),
     /// Training met a NaN or infinite loss, gradient or updated parameter and
     /// stopped: see [`Trainer::train`](crate::nn::Trainer::train). The network's
