@@ -111,7 +111,10 @@ fn explain_w5_names_the_loss_and_the_output_neuron_and_gives_the_articles_value(
         ),
         "{text}"
     );
-    assert!(text.contains("0.74136507 × 0.18681560 × 0.59326999"), "{text}");
+    assert!(
+        text.contains("0.74136507 × 0.18681560 × 0.59326999"),
+        "{text}"
+    );
     // The net inside the fused neuron carries its nn label for the explanation.
     assert_eq!(
         tape.net_label(out[0].index()).as_deref(),
