@@ -134,18 +134,37 @@ pub(crate) fn leaky_relu(x: f64, alpha: f64) -> f64 {
     }
 }
 
-/// Which operand `max` returns: the first on a tie, and the one that is not NaN
-/// (as [`f64::max`]).
+/// max(a, b) and its partials (∂/∂a, ∂/∂b), as PyTorch's `maximum` and JAX's
+/// `maximum` take them: 1 for the larger operand and 0 for the other; **on a tie
+/// ½ each** (so max(a, b) + min(a, b) = a + b has gradient (1, 1) everywhere,
+/// ties included); NaN if either is NaN, with NaN partials (a NaN is never hidden
+/// behind the other operand).
 #[inline(always)]
-pub(crate) fn max_picks_first(a: f64, b: f64) -> bool {
-    a >= b || b.is_nan()
+pub(crate) fn max_with_partials(a: f64, b: f64) -> (f64, f64, f64) {
+    if a > b {
+        (a, 1.0, 0.0)
+    } else if a < b {
+        (b, 0.0, 1.0)
+    } else if a == b {
+        (a, 0.5, 0.5)
+    } else {
+        (f64::NAN, f64::NAN, f64::NAN)
+    }
 }
 
-/// Which operand `min` returns: the first on a tie, and the one that is not NaN
-/// (as [`f64::min`]).
+/// min(a, b) and its partials, as [`max_with_partials`]: 1 for the smaller
+/// operand, ½ each on a tie, NaN if either is NaN.
 #[inline(always)]
-pub(crate) fn min_picks_first(a: f64, b: f64) -> bool {
-    a <= b || b.is_nan()
+pub(crate) fn min_with_partials(a: f64, b: f64) -> (f64, f64, f64) {
+    if a < b {
+        (a, 1.0, 0.0)
+    } else if a > b {
+        (b, 0.0, 1.0)
+    } else if a == b {
+        (a, 0.5, 0.5)
+    } else {
+        (f64::NAN, f64::NAN, f64::NAN)
+    }
 }
 
 impl<'t> Var<'t> {
@@ -482,33 +501,35 @@ impl<'t> Var<'t> {
 
     /// The larger of `self` and `other`.
     ///
-    /// Derivative: 1 for the operand returned, 0 for the other. **On a tie `self`
-    /// is returned and takes the whole gradient.** If one value is NaN the other is
-    /// returned, as [`f64::max`].
+    /// Derivative: 1 for the larger operand, 0 for the other (a select op: the
+    /// other gets exactly 0, see [`crate::backward`]). **On a tie, ½ each**, as
+    /// PyTorch's `torch.maximum` and JAX's `jnp.maximum` (`derivatives.yaml`:
+    /// `where(self == other, grad / 2, grad)`), so `a.max(b) + a.min(b)` has
+    /// gradient (1, 1) at a tie too. If either value is NaN the value is NaN with
+    /// NaN partials, as `torch.maximum` (not as [`f64::max`], which would hide it).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// let a = tape.var(1.0);
     /// let b = tape.var(1.0);
     /// let g = a.max(b).backward();
-    /// assert_eq!((g[a], g[b]), (1.0, 0.0));
+    /// assert_eq!((g[a], g[b]), (0.5, 0.5));
+    /// let c = tape.var(3.0);
+    /// let g = a.max(c).backward();
+    /// assert_eq!((g[a], g[c]), (0.0, 1.0));
     /// ```
     #[must_use]
     #[inline(always)]
     #[track_caller]
     pub fn max(self, other: Var<'t>) -> Var<'t> {
-        if max_picks_first(self.value, other.value) {
-            self.binary(other, Op::Max, self.value, 1.0, 0.0)
-        } else {
-            self.binary(other, Op::Max, other.value, 0.0, 1.0)
-        }
+        let (value, d_self, d_other) = max_with_partials(self.value, other.value);
+        self.binary(other, Op::Max, value, d_self, d_other)
     }
 
     /// The smaller of `self` and `other`.
     ///
-    /// Derivative: 1 for the operand returned, 0 for the other. **On a tie `self`
-    /// is returned and takes the whole gradient.** If one value is NaN the other is
-    /// returned, as [`f64::min`].
+    /// Derivative: 1 for the smaller operand, 0 for the other; **½ each on a tie**;
+    /// NaN (value and partials) if either is NaN. See [`max`](Var::max).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -521,11 +542,8 @@ impl<'t> Var<'t> {
     #[inline(always)]
     #[track_caller]
     pub fn min(self, other: Var<'t>) -> Var<'t> {
-        if min_picks_first(self.value, other.value) {
-            self.binary(other, Op::Min, self.value, 1.0, 0.0)
-        } else {
-            self.binary(other, Op::Min, other.value, 0.0, 1.0)
-        }
+        let (value, d_self, d_other) = min_with_partials(self.value, other.value);
+        self.binary(other, Op::Min, value, d_self, d_other)
     }
 }
 

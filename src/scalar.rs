@@ -194,19 +194,12 @@ impl Scalar for f64 {
     }
     #[inline(always)]
     fn max(self, other: f64) -> f64 {
-        if ops::max_picks_first(self, other) {
-            self
-        } else {
-            other
-        }
+        // As the tape's max: NaN if either is NaN (f64::max would hide it).
+        ops::max_with_partials(self, other).0
     }
     #[inline(always)]
     fn min(self, other: f64) -> f64 {
-        if ops::min_picks_first(self, other) {
-            self
-        } else {
-            other
-        }
+        ops::min_with_partials(self, other).0
     }
     #[inline(always)]
     #[track_caller]

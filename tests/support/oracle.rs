@@ -22,7 +22,7 @@
 //!   even ∞, never meets it), and NaN when its tangent is not (0 · ∞ or 0 · NaN
 //!   in the reverse order);
 //! - at a kink the partial is the documented convention (relu'(0) = 0 by not
-//!   selecting, abs'(0) = 0, leaky_relu'(0) = alpha, a tie of max/min goes to the
+//!   selecting, abs'(0) = 0, leaky_relu'(0) = alpha, a tie of max/min splits ½ each (as torch.maximum), NaN propagates; formerly went to the
 //!   first operand), and a NaN operand gives a NaN partial (relu, abs, leaky_relu).
 
 #![allow(dead_code)]
@@ -254,20 +254,21 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                         (value, vec![(a, dx), (b, dy)])
                     }
                     Binary::Max | Binary::Min => {
-                        // The first operand on a tie, the one that is not NaN.
-                        let first = if x.is_nan() {
-                            y.is_nan()
-                        } else if y.is_nan() {
-                            true
-                        } else if *op == Binary::Max {
-                            x >= y
+                        // 1 for the selected operand, ½ each on a tie (as
+                        // torch.maximum), NaN value and partials if either is NaN.
+                        let (first, second) = if *op == Binary::Max {
+                            (x > y, x < y)
                         } else {
-                            x <= y
+                            (x < y, x > y)
                         };
-                        if first {
+                        if x.is_nan() || y.is_nan() {
+                            (f64::NAN, vec![(a, f64::NAN), (b, f64::NAN)])
+                        } else if first {
                             (x, vec![(a, 1.0)])
-                        } else {
+                        } else if second {
                             (y, vec![(b, 1.0)])
+                        } else {
+                            (x, vec![(a, 0.5), (b, 0.5)])
                         }
                     }
                 };
