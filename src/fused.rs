@@ -129,16 +129,25 @@ fn record_neuron<'t>(
     inputs_checked: InputCheck,
 ) -> Var<'t> {
     let n = weights.len();
+    // The tapes are checked in the same pass as the sum, and a mismatch is
+    // reported after it, outside the closure, so the panic names the caller's line.
+    let mut same = true;
     let z = sum_then_bias(
         weights.iter().zip(inputs).map(|(w, x)| {
-            bias.same_tape(*w);
+            same &= std::ptr::eq(bias.tape, w.tape);
             if let InputCheck::Each = inputs_checked {
-                bias.same_tape(*x);
+                same &= std::ptr::eq(bias.tape, x.tape);
             }
             w.value * x.value
         }),
         bias.value,
     );
+    if !same {
+        for (w, x) in weights.iter().zip(inputs) {
+            bias.same_tape(*w);
+            bias.same_tape(*x);
+        }
+    }
     let (a, da) = activation.apply(z);
     // A relu neuron with z ≤ 0 selects nothing: every partial is exactly 0, not
     // 0 · value (which an infinite value would make NaN).
@@ -443,13 +452,19 @@ impl<'t> Var<'t> {
         activation: Activation,
     ) -> Var<'t> {
         check_weights("neuron", weights.len(), inputs.len());
+        let mut same = true;
         let z = sum_then_bias(
             weights.iter().zip(inputs).map(|(w, &x)| {
-                bias.same_tape(*w);
+                same &= std::ptr::eq(bias.tape, w.tape);
                 w.value * x
             }),
             bias.value,
         );
+        if !same {
+            for w in weights {
+                bias.same_tape(*w); // panics outside the closure, at the caller's line
+            }
+        }
         let (a, da) = activation.apply(z);
         let n = weights.len();
         let index = bias

@@ -1168,7 +1168,9 @@ impl Tape {
         }
     }
 
-    /// The label of node `index`, if one was given with [`Var::named`].
+    /// The label of node `index`, if one was given with [`Var::named`]; `None`
+    /// for an unlabelled node and for an index past the end (a label lookup never
+    /// panics).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -1192,6 +1194,10 @@ impl Tape {
     /// let y = x.exp();
     /// assert_eq!(tape.display_name(y.index()), "exp#1");
     /// ```
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    #[track_caller]
     pub fn display_name(&self, index: usize) -> String {
         self.label(index)
             .unwrap_or_else(|| format!("{}#{index}", self.op(index)))

@@ -209,3 +209,46 @@ fn an_unused_backward_does_not_compile_under_deny_unused_must_use() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A foreign operand of a fused op panics at the caller's line, not inside the
+/// library (the tapes are compared inside a closure, the panic raised after it).
+/// Locations are recorded by a panic hook; other tests of this binary may panic
+/// meanwhile, so the check is that the expected locations are among those seen.
+#[test]
+fn a_fused_op_with_a_foreign_operand_panics_at_the_callers_line() {
+    let tape = Tape::new();
+    let other = Tape::new();
+    let w = tape.vars(&[0.5, 0.25]);
+    let x = [tape.var(1.0), other.var(2.0)];
+    let b = tape.var(0.0);
+    let w_foreign = [w[0], other.var(1.0)];
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(l) = info.location() {
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{}:{}", l.file(), l.line()));
+        }
+    }));
+    let neuron_line = line!() + 1;
+    let neuron = catch_unwind(AssertUnwindSafe(|| {
+        Var::neuron(&w, &x, b, Activation::Tanh)
+    }));
+    let const_line = line!() + 1;
+    let constant = catch_unwind(AssertUnwindSafe(|| {
+        Var::neuron_const(&w_foreign, &[1.0, 2.0], b, Activation::Tanh)
+    }));
+    std::panic::set_hook(previous);
+    assert!(neuron.is_err() && constant.is_err());
+    let seen = seen.lock().unwrap();
+    for line in [neuron_line, const_line] {
+        let expected = format!("tests/bad_input.rs:{line}");
+        assert!(
+            seen.iter().any(|l| l.ends_with(&expected)),
+            "{expected} not in {seen:?}"
+        );
+    }
+}
