@@ -233,11 +233,11 @@ fn a_fused_op_with_a_foreign_operand_panics_at_the_callers_line() {
                 .push(format!("{}:{}", l.file(), l.line()));
         }
     }));
-    let neuron_line = line!() + 1;
+    let neuron_line = line!() + 2;
     let neuron = catch_unwind(AssertUnwindSafe(|| {
         Var::neuron(&w, &x, b, Activation::Tanh)
     }));
-    let const_line = line!() + 1;
+    let const_line = line!() + 2;
     let constant = catch_unwind(AssertUnwindSafe(|| {
         Var::neuron_const(&w_foreign, &[1.0, 2.0], b, Activation::Tanh)
     }));
