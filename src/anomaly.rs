@@ -43,7 +43,8 @@ pub enum NonFinite {
 pub struct AnomalyOperand {
     /// Its node index.
     pub index: usize,
-    /// Its label, or `op#index`.
+    /// Its label, or its expression as explanations write it (`x₀·x₁`), or
+    /// `op#index` past 24 characters.
     pub name: String,
     /// Its value.
     pub value: f64,
@@ -111,7 +112,7 @@ impl Anomaly {
             .into_iter()
             .map(|(operand, partial)| AnomalyOperand {
                 index: operand,
-                name: tape.display_name(operand),
+                name: readable_name(tape, operand),
                 value: tape.value(operand),
                 partial,
             })
@@ -173,20 +174,26 @@ impl fmt::Display for Anomaly {
         }
         let names: Vec<&str> = self.operands.iter().map(|o| o.name.as_str()).collect();
         if self.op == Op::Leaf {
-            write!(f, " leaf = {}", self.value)?;
+            write!(f, " leaf = {}", number(self.value))?;
         } else {
-            write!(f, " {}({}) = {}", self.op, names.join(", "), self.value)?;
+            write!(
+                f,
+                " {}({}) = {}",
+                self.op,
+                names.join(", "),
+                number(self.value)
+            )?;
         }
         if let NonFinite::Partial { slot } = self.non_finite {
             let operand = &self.operands[slot];
-            write!(f, ": ∂/∂{} = {},", operand.name, operand.partial)?;
+            write!(f, ": ∂/∂{} = {},", operand.name, number(operand.partial))?;
         } else if !self.operands.is_empty() {
             f.write_str(":")?;
         }
         let operands: Vec<String> = self
             .operands
             .iter()
-            .map(|o| format!(" operand #{} {} = {}", o.index, o.name, o.value))
+            .map(|o| format!(" operand #{} {} = {}", o.index, o.name, number(o.value)))
             .collect();
         f.write_str(&operands.join(","))
     }
@@ -195,8 +202,8 @@ impl fmt::Display for Anomaly {
 /// Where a non-finite gradient starts: the step of the reverse sweep that first
 /// produced an infinite or NaN adjoint, found by [`Gradients::gradient_anomaly`].
 ///
-/// `Display` names it: `the gradient turns NaN at node #2 square(sqrt#1):
-/// adjoint 1 × ∂/∂sqrt#1 = 0 gives 0 to node #1; …`. See the variants.
+/// `Display` names it: `the gradient turns NaN at node #1 r (sqrt): adjoint 0 ×
+/// ∂r/∂x = inf gives NaN to node #0 x`, with the names explanations use.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GradientAnomaly {
     /// The node whose edge passed the first non-finite contribution (the op where
@@ -240,7 +247,7 @@ impl Gradients<'_> {
     /// assert_eq!((start.node, start.op), (r.index(), chainrule::Op::Sqrt));
     /// assert_eq!(
     ///     start.to_string(),
-    ///     "the gradient turns NaN at node #1 \"r\" = sqrt(x): adjoint 0 × ∂r/∂x = inf gives NaN to node #0 x"
+    ///     "the gradient turns NaN at node #1 r (sqrt): adjoint 0 × ∂r/∂x = inf gives NaN to node #0 x"
     /// );
     /// ```
     pub fn gradient_anomaly(&self) -> Option<GradientAnomaly> {
@@ -273,9 +280,9 @@ impl Gradients<'_> {
                     return Some(GradientAnomaly {
                         node,
                         op,
-                        name: tape.display_name(node),
+                        name: readable_name(tape, node),
                         adjoint,
-                        operand: Some((operand, tape.display_name(operand), partial, passed)),
+                        operand: Some((operand, readable_name(tape, operand), partial, passed)),
                     });
                 }
             }
@@ -284,7 +291,7 @@ impl Gradients<'_> {
         Some(GradientAnomaly {
             node,
             op: tape.op(node),
-            name: tape.display_name(node),
+            name: readable_name(tape, node),
             adjoint: adjoints[node],
             operand: None,
         })
@@ -294,37 +301,64 @@ impl Gradients<'_> {
 impl fmt::Display for GradientAnomaly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let turns = |v: f64| if v.is_nan() { "NaN" } else { "infinite" };
-        let labelled = |f: &mut fmt::Formatter<'_>| -> fmt::Result {
-            write!(f, "node #{} ", self.node)?;
-            if !self.name.contains('#') {
-                write!(f, "{:?} = ", self.name)?;
-            }
-            write!(f, "{}", self.op)
-        };
         match &self.operand {
-            Some((operand, operand_name, partial, passed)) => {
-                write!(f, "the gradient turns {} at ", turns(*passed))?;
-                labelled(f)?;
-                let name = if self.name.contains('#') {
-                    self.op.to_string()
-                } else {
-                    self.name.clone()
-                };
-                write!(
-                    f,
-                    "({operand_name}): adjoint {} × ∂{name}/∂{operand_name} = {partial} gives {passed} to node #{operand} {operand_name}",
-                    self.adjoint
-                )
-            }
-            None => {
-                write!(f, "the gradient turns {} at ", turns(self.adjoint))?;
-                labelled(f)?;
-                write!(
-                    f,
-                    ": its adjoint, the sum of finite contributions, is {}",
-                    self.adjoint
-                )
-            }
+            Some((operand, operand_name, partial, passed)) => write!(
+                f,
+                "the gradient turns {} at node #{} {} ({}): adjoint {} × ∂{}/∂{operand_name} = {} gives {} to node #{operand} {operand_name}",
+                turns(*passed),
+                self.node,
+                self.name,
+                self.op,
+                number(self.adjoint),
+                parenthesized(&self.name),
+                number(*partial),
+                number(*passed),
+            ),
+            None => write!(
+                f,
+                "the gradient turns {} at node #{} {} ({}): its adjoint, the sum of finite contributions, is {}",
+                turns(self.adjoint),
+                self.node,
+                self.name,
+                self.op,
+                number(self.adjoint)
+            ),
         }
+    }
+}
+
+/// The name explanations give node `index`: its label, its expression (`x₀·x₁`)
+/// or `op#index`.
+fn readable_name(tape: &Tape, index: usize) -> String {
+    let labels = tape.labels.borrow();
+    tape.recording.read(|rec| {
+        crate::explain::naming::Namer {
+            rec,
+            labels: &labels,
+        }
+        .name(index)
+    })
+}
+
+/// A name written after `∂`: in parentheses when it is a compound expression
+/// (`∂(x₀·x₁)/∂x₁`, not `∂x₀·x₁/∂x₁`).
+fn parenthesized(name: &str) -> String {
+    let compound =
+        name.contains([' ', '·', '/', '^']) && !(name.starts_with('(') && name.ends_with(')'));
+    if compound {
+        format!("({name})")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A number as a person reads it: plain for ordinary magnitudes, in scientific
+/// notation past 1e16 or below 1e-6 (never 300 digits).
+fn number(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && a.is_finite() && !(1e-6..1e16).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
     }
 }

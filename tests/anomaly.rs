@@ -122,3 +122,25 @@ fn a_healthy_tape_and_a_cleared_tape_have_no_anomaly() {
     assert!(tape.recorded_anomaly_report().is_none());
     assert!(tape.find_anomaly().is_none());
 }
+
+/// The gradient anomaly names nodes as explanations do (expressions, not
+/// `op#index`), shows every binary op by its expression, and writes huge numbers
+/// in scientific notation.
+#[test]
+fn gradient_anomalies_read_like_explanations() {
+    let tape = chainrule::Tape::new();
+    let x = tape.var(f64::NAN);
+    let y = tape.var(2.0);
+    let g = (x * y).backward();
+    let report = g.gradient_anomaly().unwrap().to_string();
+    assert!(report.contains("x₀·x₁ (mul)"), "{report}");
+    assert!(report.contains("∂(x₀·x₁)/∂x₁"), "{report}");
+
+    let tape = chainrule::Tape::new();
+    let big = tape.var(1e300).named("big");
+    let anomaly = {
+        let _ = big * 1e300; // overflows to inf
+        tape.find_anomaly().unwrap().to_string()
+    };
+    assert!(anomaly.contains("big = 1e300"), "{anomaly}");
+}

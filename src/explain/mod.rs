@@ -79,7 +79,7 @@ use std::fmt;
 
 use crate::{Gradients, Tape, Var};
 
-mod naming;
+pub(crate) mod naming;
 mod subgraph;
 
 pub(crate) use naming::Namer;
