@@ -71,6 +71,13 @@ fn a_nan_sample_stops_training_before_any_update_and_names_epoch_sample_and_node
         unreachable!()
     };
     let anomaly = anomaly.as_ref().expect("a NaN value is an anomaly");
+    // The cause, in the data itself: input 0 of sample 2.
+    let Error::NonFinite { data, .. } = &err else {
+        unreachable!()
+    };
+    assert!(
+        matches!(data, Some(chainrule::nn::BadData::Input { index: 0, value }) if value.is_nan())
+    );
     assert_eq!(anomaly.label.as_deref(), Some("layer1.neuron0.out"));
     assert_eq!(anomaly.op, chainrule::Op::SigmoidNeuron);
     assert!(anomaly.value.is_nan());
@@ -78,7 +85,7 @@ fn a_nan_sample_stops_training_before_any_update_and_names_epoch_sample_and_node
     let message = err.to_string();
     for part in [
         "epoch 0",
-        "the loss of sample 2 is not finite",
+        "the loss of sample 2 is not finite: its input 0 is NaN",
         "\"layer1.neuron0.out\" = sigmoid_neuron(",
         "= NaN",
         "the parameters are left as they were before this step",

@@ -66,7 +66,41 @@ pub enum Error {
         /// so that it names the neuron (`layer1.neuron0.out`); `None` if every
         /// value and partial is finite (a product of finite partials overflowed).
         anomaly: Option<Box<Anomaly>>,
+        /// A NaN or infinite number in the failing sample's own data (its inputs
+        /// are checked first, then its targets), when there is one: the usual
+        /// cause, named before the node it made non-finite.
+        data: Option<BadData>,
     },
+}
+
+/// A NaN or infinite number in a sample's data, found by [`Error::NonFinite`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BadData {
+    /// Input `index` of the sample (0-based) has this value.
+    Input {
+        /// Which input.
+        index: usize,
+        /// Its value (NaN or ±inf).
+        value: f64,
+    },
+    /// Target `index` of the sample (0-based) has this value.
+    Target {
+        /// Which target.
+        index: usize,
+        /// Its value (NaN or ±inf).
+        value: f64,
+    },
+}
+
+impl BadData {
+    /// The first non-finite input, else the first non-finite target, of a sample.
+    pub(crate) fn find(inputs: &[f64], targets: &[f64]) -> Option<BadData> {
+        if let Some((index, &value)) = inputs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Some(BadData::Input { index, value });
+        }
+        let (index, &value) = targets.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+        Some(BadData::Target { index, value })
+    }
 }
 
 /// What [`Error::NonFinite`] found not finite.
@@ -123,6 +157,7 @@ impl fmt::Display for Error {
                 sample,
                 quantity,
                 anomaly,
+                data,
             } => {
                 write!(f, "training stopped in epoch {epoch} (counting from 0): ")?;
                 match (quantity, sample) {
@@ -131,7 +166,18 @@ impl fmt::Display for Error {
                         "the optimizer's step made a parameter non-finite from a finite \
                          gradient (is the learning rate too large?)"
                     )?,
-                    (q, Some(sample)) => write!(f, "the {q} of sample {sample} is not finite")?,
+                    (q, Some(sample)) => {
+                        write!(f, "the {q} of sample {sample} is not finite")?;
+                        match data {
+                            Some(BadData::Input { index, value }) => {
+                                write!(f, ": its input {index} is {value}")?
+                            }
+                            Some(BadData::Target { index, value }) => {
+                                write!(f, ": its target {index} is {value}")?
+                            }
+                            None => {}
+                        }
+                    }
                     (q, None) => write!(
                         f,
                         "the batch's {q} is not finite, though each sample's is (an overflow)"

@@ -70,7 +70,7 @@ pub use activation::Activation;
 pub use adam::Adam;
 pub use batch::batch_loss_and_gradient;
 pub use data::Dataset;
-pub use error::{Error, NonFiniteQuantity};
+pub use error::{BadData, Error, NonFiniteQuantity};
 pub use init::Init;
 pub use layer::{Layer, LayerSpec};
 pub use loss::Loss;

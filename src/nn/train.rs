@@ -4,7 +4,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand_core::Rng;
 
 use crate::nn::init::generator;
-use crate::nn::{batch_loss_and_gradient, Dataset, Error, Loss, Mlp, NonFiniteQuantity, Optimizer};
+use crate::nn::{
+    batch_loss_and_gradient, BadData, Dataset, Error, Loss, Mlp, NonFiniteQuantity, Optimizer,
+};
 use crate::Tape;
 
 /// Trains an [`Mlp`] on a [`Dataset`]: a loss, an optimizer, and how to go
@@ -233,6 +235,7 @@ impl<O: Optimizer> Trainer<O> {
                         sample: None,
                         quantity: NonFiniteQuantity::Update,
                         anomaly: None,
+                        data: None,
                     });
                 }
                 weighted_sum += loss * batch.len() as f64;
@@ -299,6 +302,7 @@ impl<O: Optimizer> Trainer<O> {
                 sample: Some(sample),
                 quantity,
                 anomaly: tape.find_anomaly().map(Box::new),
+                data: BadData::find(inputs, targets),
             };
         }
         Error::NonFinite {
@@ -310,6 +314,7 @@ impl<O: Optimizer> Trainer<O> {
                 NonFiniteQuantity::Loss
             },
             anomaly: None,
+            data: None,
         }
     }
 
