@@ -86,6 +86,10 @@ pub(crate) use naming::Namer;
 pub use naming::NAME_CAP;
 use subgraph::{FactorGraph, Subgraph};
 
+/// The mark of a direct partial written inside the sum for the total of the
+/// same pair: `∂f/∂x|direct` in `∂f/∂x = ∂f/∂u · ∂u/∂x + ∂f/∂x|direct`.
+pub const DIRECT: &str = "|direct";
+
 /// How many paths an explanation lists unless told otherwise.
 pub const DEFAULT_MAX_PATHS: usize = 16;
 
@@ -582,7 +586,36 @@ fn explain_on_tape(
             });
         }
     });
+    make_names_unique(&mut explanation.names);
     explanation
+}
+
+/// Appends `#index` (`#net{index}` for a net) to every name shared by two
+/// distinct quantities: `exp(a)#2` and `exp(a)#4` for two nodes computing
+/// `exp(a)`, so that one name never stands for two quantities.
+fn make_names_unique(names: &mut HashMap<Quantity, (String, String)>) {
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (plain, _) in names.values() {
+        *by_name.entry(plain.as_str()).or_default() += 1;
+    }
+    let shared: std::collections::HashSet<String> = by_name
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if shared.is_empty() {
+        return;
+    }
+    for (quantity, (plain, operand)) in names.iter_mut() {
+        if shared.contains(plain.as_str()) {
+            let suffix = match quantity {
+                Quantity::Node(i) => format!("#{i}"),
+                Quantity::Net(i) => format!("#net{i}"),
+            };
+            plain.push_str(&suffix);
+            operand.push_str(&suffix);
+        }
+    }
 }
 
 /// Counts and lists the paths of `graph` into `explanation`, and its branches.
@@ -780,7 +813,7 @@ impl Explanation {
 
     /// The name as the operand of ∂: parenthesised when it is a compound
     /// expression (`∂(x·y)`).
-    fn operand_name(&self, quantity: Quantity) -> String {
+    pub(crate) fn operand_name(&self, quantity: Quantity) -> String {
         self.names
             .get(&quantity)
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.1.clone())
@@ -857,12 +890,21 @@ pub(crate) fn format_number(x: f64, decimals: usize) -> String {
 }
 
 impl Explanation {
+    /// `∂a/∂b`, or `∂a/∂b|direct` when (a, b) is `lhs`, the pair the sum being
+    /// written differentiates: the factor is then the direct partial (the other
+    /// shown quantities held fixed), not the total the left-hand side names.
+    pub(crate) fn factor_name(&self, f: &Factor, lhs: (Quantity, Quantity)) -> String {
+        let direct = if (f.of, f.wrt) == lhs { DIRECT } else { "" };
+        format!(
+            "∂{}/∂{}{direct}",
+            self.operand_name(f.of),
+            self.operand_name(f.wrt)
+        )
+    }
+
     /// `∂a/∂b · ∂b/∂c …` for a chain, the middle of a very long one elided.
-    fn factor_names(&self, chain: &Path) -> String {
-        self.elided(chain, |f| {
-            format!("∂{}/∂{}", self.operand_name(f.of), self.operand_name(f.wrt))
-        })
-        .join(" · ")
+    fn factor_names(&self, chain: &Path, lhs: (Quantity, Quantity)) -> String {
+        self.elided(chain, |f| self.factor_name(f, lhs)).join(" · ")
     }
 
     /// The factors' values joined by ×, negative ones after the first in
@@ -908,6 +950,7 @@ impl Explanation {
         &self,
         f: &mut fmt::Formatter<'_>,
         lhs: &str,
+        pair: (Quantity, Quantity),
         chains: &[Path],
         decimals: usize,
     ) -> fmt::Result {
@@ -929,7 +972,7 @@ impl Explanation {
             } else {
                 format!("{pad}+")
             };
-            writeln!(f, "{lead} {}", self.factor_names(chain))?;
+            writeln!(f, "{lead} {}", self.factor_names(chain, pair))?;
         }
         f.write_str(&more)?;
         for (k, chain) in chains.iter().enumerate() {
@@ -1045,9 +1088,13 @@ impl fmt::Display for Explanation {
                     format_number(derivation.branch_sum * derivation.tail.product, decimals)
                 )?;
                 writeln!(f, "where {joint} sums {} paths:", derivation.branches.len())?;
-                self.write_sum(f, &joint, &derivation.branches, decimals)
+                let pair = (Quantity::Node(self.output), through);
+                self.write_sum(f, &joint, pair, &derivation.branches, decimals)
             }
-            None => self.write_sum(f, &lhs, &derivation.branches, decimals),
+            None => {
+                let pair = (Quantity::Node(self.output), Quantity::Node(self.input));
+                self.write_sum(f, &lhs, pair, &derivation.branches, decimals)
+            }
         }
     }
 }
