@@ -398,11 +398,20 @@ pub struct PathTerm {
     pub through: String,
     /// What it contributes to ∂y/∂x.
     pub contribution: f64,
+    /// For a path set apart by its last factor, a direct partial down to the
+    /// input (the others pass through a quantity below the same node): that
+    /// factor as explanations write it, `∂(sin(x)·x)/∂x`, or `∂f/∂x|direct`
+    /// for the edge straight from the output. `None` otherwise.
+    pub direct_term: Option<String>,
 }
 
 impl fmt::Display for PathTerm {
-    /// `path 1 (through out_o1)`, or `branch 2 (3 paths through net_h2)`.
+    /// `path 1 (through out_o1)`, `path 3 (the direct term ∂(sin(x)·x)/∂x)`, or
+    /// `branch 2 (3 paths through net_h2)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (1, Some(term)) = (self.paths, &self.direct_term) {
+            return write!(f, "path {} (the direct term {term})", self.number);
+        }
         match (self.paths, self.through.is_empty()) {
             (1, true) => write!(f, "path {} (the direct edge)", self.number),
             (1, false) => write!(f, "path {} (through {})", self.number, self.through),
@@ -616,11 +625,21 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                     _ if at > 0 => explanation.name(wrts[at - 1]),
                     _ => String::new(),
                 };
+                // Set apart by a direct factor down to the input: name the factor,
+                // not its top node (which other paths pass through as well).
+                let direct_term = match path.factors.get(at) {
+                    Some(factor) if factor.wrt == input => {
+                        let pair = (Quantity::Node(explanation.output()), input);
+                        Some(explanation.factor_name(factor, pair))
+                    }
+                    _ => None,
+                };
                 PathTerm {
                     number: k + 1,
                     paths: 1,
                     through,
                     contribution: path.product,
+                    direct_term,
                 }
             })
             .collect();
@@ -634,6 +653,7 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
             paths: branch.paths,
             through: explanation.name(branch.through),
             contribution: branch.contribution,
+            direct_term: None,
         })
         .collect()
 }

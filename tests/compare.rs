@@ -246,3 +246,22 @@ fn a_network_built_with_nn_is_diagnosed_path_by_path_even_unlabelled() {
     assert!(text.ends_with(") is missing\n"), "{text}");
     assert!(!comparison.to_string().contains("leaf#"), "{comparison}");
 }
+
+#[test]
+fn a_direct_edge_is_described_by_its_factor_not_its_top_node() {
+    // f = x·y + sin(x)·x: paths 2 and 3 both leave f through sin(x)·x; path 3 is
+    // the direct term ∂(sin(x)·x)/∂x.
+    let tape = Tape::new();
+    let (x0, y0) = (0.5f64, 2.0);
+    let x = tape.var(x0).named("x");
+    let y = tape.var(y0).named("y");
+    let f = (x * y + x.sin() * x).named("f");
+    let g = f.backward();
+    let without_direct = y0 + x0.cos() * x0;
+    let diagnosis = g.compare(&[(x, without_direct)]).diagnoses()[0].to_string();
+    assert_eq!(
+        diagnosis,
+        "your value equals path 1 (through x·y) and path 2 (through sin(x)); \
+         path 3 (the direct term ∂(sin(x)·x)/∂x) is missing\n"
+    );
+}
