@@ -380,6 +380,10 @@ impl From<(Tolerance, ExplainOptions)> for CompareOptions {
 /// The most combinations of the paths a diagnosis tries: 2^16.
 pub const MAX_COMBINATIONS: usize = 1 << 16;
 
+/// The most alternatives a [`Finding::Ambiguous`] diagnosis writes out (it
+/// says how many there are).
+pub const MAX_ALTERNATIVES_SHOWN: usize = 3;
+
 /// The most paths a diagnosis takes one by one; with more (or with paths left
 /// unlisted), it takes the [branches](Explanation::branches) instead: the paths
 /// grouped by their first step after the point where they part.
@@ -430,11 +434,29 @@ impl fmt::Display for PathTerm {
 pub enum Finding {
     /// The hand value equals Σ coefficientᵢ · termᵢ within the comparison's
     /// tolerance, a coefficient being 1 (as the tape counts it), 0 (missing),
-    /// 2 (counted twice) or −1 (the wrong sign). The simplest such sum is
-    /// reported: the fewest coefficients other than 1.
+    /// 2 (counted twice) or −1 (the wrong sign). The simplest such sum (the
+    /// fewest coefficients other than 1) is reported when it is the only one that
+    /// simple; else the finding is [`Ambiguous`](Finding::Ambiguous).
     EqualsPaths {
         /// One per term, in order.
         coefficients: Vec<i8>,
+    },
+    /// Several sums Σ coefficientᵢ · termᵢ of the same (fewest) changes match
+    /// the hand value within the tolerance: the paths alone cannot tell which
+    /// slip was made. Each alternative has one coefficient per term, as in
+    /// [`EqualsPaths`](Finding::EqualsPaths): those with fewer terms counted twice
+    /// or with the wrong sign first, then in search order.
+    Ambiguous {
+        /// Every matching combination found with the fewest changes (at least 2).
+        alternatives: Vec<Vec<i8>>,
+    },
+    /// The tape's gradient is NaN or infinite: no hand value matches it, and it
+    /// is no sum of finite contributions. Where it starts, as
+    /// [`Gradients::gradient_anomaly`] finds it. (The anomaly usually holds a NaN
+    /// or infinite number, so compare it by its fields, not with `==`.)
+    NonFiniteTape {
+        /// The start of the non-finite gradient, if the sweep's walk finds it.
+        anomaly: Option<crate::anomaly::GradientAnomaly>,
     },
     /// No such sum was found among the combinations searched.
     NoMatch {
@@ -471,8 +493,50 @@ impl Diagnosis {
                 .filter(|(_, &k)| k == c)
                 .map(|(t, _)| t)
                 .collect(),
-            Finding::NoMatch { .. } => Vec::new(),
+            _ => Vec::new(),
         }
+    }
+
+    /// The matching combinations: one for [`Finding::EqualsPaths`], several for
+    /// [`Finding::Ambiguous`], none otherwise.
+    pub fn alternatives(&self) -> Vec<&[i8]> {
+        match &self.finding {
+            Finding::EqualsPaths { coefficients } => vec![coefficients.as_slice()],
+            Finding::Ambiguous { alternatives } => {
+                alternatives.iter().map(|a| a.as_slice()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// One alternative in words: `path 2 (through b) is missing`, `the sign of
+    /// path 1 (through a) is wrong`, `path 1 (…) is counted twice`.
+    fn slip(&self, coefficients: &[i8]) -> String {
+        let pick = |c: i8| -> Vec<&PathTerm> {
+            self.terms
+                .iter()
+                .zip(coefficients)
+                .filter(|(_, &k)| k == c)
+                .map(|(t, _)| t)
+                .collect()
+        };
+        let (missing, twice, wrong) = (pick(0), pick(2), pick(-1));
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("{} {} missing", list(&missing), is_are(&missing)));
+        }
+        if !twice.is_empty() {
+            parts.push(format!("{} {} counted twice", list(&twice), is_are(&twice)));
+        }
+        if !wrong.is_empty() {
+            let (s, verb) = if wrong.len() == 1 {
+                ("", "is")
+            } else {
+                ("s", "are")
+            };
+            parts.push(format!("the sign{s} of {} {verb} wrong", list(&wrong)));
+        }
+        parts.join(", and ")
     }
 
     /// The terms your value leaves out.
@@ -514,6 +578,43 @@ impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let coefficients = match &self.finding {
             Finding::EqualsPaths { coefficients } => coefficients,
+            Finding::Ambiguous { alternatives } => {
+                let n = alternatives.len();
+                let shown: Vec<String> = alternatives
+                    .iter()
+                    .take(MAX_ALTERNATIVES_SHOWN)
+                    .map(|a| self.slip(a))
+                    .collect();
+                let more = if n > MAX_ALTERNATIVES_SHOWN {
+                    format!("; or {} more", n - MAX_ALTERNATIVES_SHOWN)
+                } else {
+                    String::new()
+                };
+                return writeln!(
+                    f,
+                    "your value fits {n} slips equally: {}{more}",
+                    shown.join("; or ")
+                );
+            }
+            Finding::NonFiniteTape { anomaly } => {
+                let what = if self.tape.is_nan() {
+                    "NaN"
+                } else {
+                    "infinite"
+                };
+                write!(
+                    f,
+                    "the tape's gradient is {what}, not a number a hand derivation can \
+                     match or a sum of finite path contributions"
+                )?;
+                return match anomaly {
+                    Some(anomaly) => writeln!(
+                        f,
+                        "; Gradients::gradient_anomaly() finds where it starts: {anomaly}"
+                    ),
+                    None => writeln!(f),
+                };
+            }
             Finding::NoMatch { searched } => {
                 writeln!(
                     f,
@@ -673,6 +774,18 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
     };
     let mut searched = 0;
     let mut coefficients = vec![1i8; n];
+    let mut found: Vec<Vec<i8>> = Vec::new();
+    let finish = |mut found: Vec<Vec<i8>>| {
+        if found.len() == 1 {
+            Finding::EqualsPaths {
+                coefficients: found.pop().unwrap_or_default(),
+            }
+        } else {
+            Finding::Ambiguous {
+                alternatives: found,
+            }
+        }
+    };
     for changes in 1..=n {
         // Every set of `changes` terms (as an increasing index list), and for
         // each every choice of alternative coefficients.
@@ -682,6 +795,9 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
             loop {
                 searched += 1;
                 if searched > MAX_COMBINATIONS {
+                    if !found.is_empty() {
+                        return finish(found);
+                    }
                     return Finding::NoMatch {
                         searched: searched - 1,
                     };
@@ -691,7 +807,7 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
                     coefficients[term] = ALTERNATIVES[alt];
                 }
                 if tolerance.accepts(value(&coefficients), expected) {
-                    return Finding::EqualsPaths { coefficients };
+                    found.push(coefficients.clone());
                 }
                 // The next choice, like an odometer.
                 let mut k = 0;
@@ -716,6 +832,12 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
             for j in k..changes {
                 chosen[j] = chosen[j - 1] + 1;
             }
+        }
+        if !found.is_empty() {
+            // Every combination with this many changes was tried: report them
+            // all, those that only leave terms out first (the commonest slip).
+            found.sort_by_key(|c| c.iter().filter(|&&k| k == 2 || k == -1).count());
+            return finish(found);
         }
     }
     Finding::NoMatch { searched }
@@ -878,7 +1000,13 @@ impl<'t> Gradients<'t> {
             if !check.passed {
                 let explanation = self.explain_with(x, options.explain);
                 let terms = terms_of(&explanation);
-                let finding = diagnose(&terms, value, tolerance);
+                let finding = if check.tape.is_finite() {
+                    diagnose(&terms, value, tolerance)
+                } else {
+                    Finding::NonFiniteTape {
+                        anomaly: self.gradient_anomaly(),
+                    }
+                };
                 diagnoses.push(Diagnosis {
                     row: checks.len(),
                     expected: value,

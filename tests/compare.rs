@@ -265,3 +265,103 @@ fn a_direct_edge_is_described_by_its_factor_not_its_top_node() {
          path 3 (the direct term ∂(sin(x)·x)/∂x) is missing\n"
     );
 }
+
+#[test]
+fn several_equally_simple_slips_are_all_named() {
+    // Paths contributing 1, 2 and 3: 4 = 1 + 3 (path 2 missing) = −1 + 2 + 3
+    // (the sign of path 1 wrong).
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let a = (x * 1.0).named("a");
+    let b = (x * 2.0).named("b");
+    let c = (x * 3.0).named("c");
+    let f = (a + b + c).named("f");
+    let g = f.backward();
+    let comparison = g.compare(&[(x, 4.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value fits 2 slips equally: path 2 (through b) is missing; \
+         or the sign of path 1 (through a) is wrong\n"
+    );
+    assert_eq!(
+        diagnosis.finding,
+        Finding::Ambiguous {
+            alternatives: vec![vec![1, 0, 1], vec![-1, 1, 1]] // missing first
+        }
+    );
+    assert_eq!(diagnosis.alternatives().len(), 2);
+    assert!(diagnosis.missing().is_empty()); // no single reading
+                                             // 3 = 1 + 2 (path 3 missing) = 3 alone is two changes: path 3 missing wins.
+    assert_eq!(
+        g.compare(&[(x, 3.0)]).diagnoses()[0].to_string(),
+        "your value equals path 1 (through a) and path 2 (through b); \
+         path 3 (through c) is missing\n"
+    );
+}
+
+#[test]
+fn two_paths_of_equal_contribution_either_missing_is_ambiguous() {
+    // f = (x + x)·x at 3: two paths of 6 each; 6 misses either.
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let f = ((x + x) * x).named("f");
+    let text = f.backward().compare(&[(x, 6.0)]).diagnoses()[0].to_string();
+    assert_eq!(
+        text,
+        "your value fits 2 slips equally: path 1 (through x + x) is missing; \
+         or path 2 (the direct term ∂f/∂x|direct) is missing\n"
+    );
+}
+
+#[test]
+fn more_alternatives_than_shown_are_counted() {
+    // Four paths of 1 each; 3 misses any one of them.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let terms: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|&n| (x * 1.0).named(n))
+        .collect();
+    let f = (terms[0] + terms[1] + terms[2] + terms[3]).named("f");
+    let text = f.backward().compare(&[(x, 3.0)]).diagnoses()[0].to_string();
+    assert!(
+        text.starts_with("your value fits 4 slips equally: path "),
+        "{text}"
+    );
+    assert_eq!(text.matches(") is missing; or ").count(), 3, "{text}");
+    assert!(text.ends_with(") is missing; or 1 more\n"), "{text}");
+}
+
+#[test]
+fn a_non_finite_tape_gradient_is_said_so_with_where_it_starts() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let r = x.sqrt().named("r");
+    let y = r.square().named("y");
+    let g = y.backward();
+    assert!(g[x].is_nan());
+    let comparison = g.compare(&[(x, 1.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    let anomaly = g.gradient_anomaly().expect("the gradient is NaN");
+    // (Not assert_eq!: the anomaly holds the NaN contribution, and NaN != NaN.)
+    match &diagnosis.finding {
+        Finding::NonFiniteTape {
+            anomaly: Some(found),
+        } => {
+            assert_eq!((found.node, found.op), (anomaly.node, anomaly.op));
+            assert_eq!(found.to_string(), anomaly.to_string());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        diagnosis.to_string(),
+        format!(
+            "the tape's gradient is NaN, not a number a hand derivation can match or a sum \
+             of finite path contributions; Gradients::gradient_anomaly() finds where it \
+             starts: {anomaly}\n"
+        )
+    );
+    assert!(diagnosis.to_string().contains("node #1 \"r\" = sqrt(x)"));
+    assert!(!comparison.to_string().contains("no sum of the paths"));
+}
