@@ -805,3 +805,40 @@ fn two_nodes_with_one_expression_get_distinct_names() {
     assert!(diagnosis.contains(&format!("exp(a)#{n1}")), "{diagnosis}");
     assert!(diagnosis.contains(&format!("exp(a)#{n2}")), "{diagnosis}");
 }
+
+#[test]
+fn a_factor_at_a_kink_is_marked_a_convention() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = (x.relu() * 3.0).named("y");
+    let text = y.backward().explain(x).to_string();
+    assert!(
+        text.contains(
+            "0.00000000 (not picked; relu′(0): a convention; the derivative does not exist here)"
+        ),
+        "{text}"
+    );
+    // abs at 0, hidden between two labels: still shown, and marked.
+    let a = x.abs();
+    let z = (a.sin() + x).named("z");
+    let text = z.backward().explain(x).to_string();
+    assert!(
+        text.contains("|·|′(0): a convention; the derivative does not exist here"),
+        "{text}"
+    );
+    // max at a tie of two distinct nodes, and leaky_relu at 0.
+    let u = tape.var(2.0).named("u");
+    let v = tape.var(2.0).named("v");
+    let m = (u.max(v) * u.leaky_relu(0.1)).named("m");
+    let text = m.backward().explain(u).to_string();
+    assert!(text.contains("max at a tie: a convention"), "{text}");
+    // Away from a kink (or max(u, u), which has a derivative): no note.
+    let w = tape.var(0.5).named("w");
+    let fine = (w.relu() + w.abs() + w.max(w)).named("fine");
+    let text = fine.backward().explain(w).to_string();
+    assert!(!text.contains("convention"), "{text}");
+    let l = tape.var(0.0).named("l");
+    let leaky = (l.leaky_relu(0.1) * 2.0).named("leaky");
+    let text = leaky.backward().explain(l).to_string();
+    assert!(text.contains("leaky_relu′(0): a convention"), "{text}");
+}

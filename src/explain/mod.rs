@@ -291,6 +291,8 @@ pub struct Explanation {
     branches: Vec<Branch>,
     /// Names of the quantities written: (plain, as an operand of ∂).
     names: HashMap<Quantity, (String, String)>,
+    /// The listed factors' upper nodes at a kink, with the note written.
+    kinks: HashMap<usize, &'static str>,
     options: ExplainOptions,
 }
 
@@ -425,6 +427,14 @@ fn factor_graph(
             }
         }
     }
+    // A node at a kink (relu at 0, a tie of max) is shown, and never folded as a
+    // unit factor: its factor's value is a convention, marked as such.
+    let kink: Vec<bool> = (0..n)
+        .map(|p| !sub.net[p] && kink_note(namer.rec, sub.index[p] as usize).is_some())
+        .collect();
+    for (flag, &k) in is_labelled.iter_mut().zip(&kink) {
+        *flag |= k;
+    }
     let labelled = |p: usize| is_labelled[p];
     if !options.labelled_only && !options.merge_unit_factors {
         return FactorGraph::build(sub, &vec![true; n]);
@@ -438,7 +448,8 @@ fn factor_graph(
         if !options.merge_unit_factors {
             return graph;
         }
-        let units = graph.unit_nodes();
+        let mut units = graph.unit_nodes();
+        units.retain(|&id| !kink[graph.shown[id] as usize]);
         if units.is_empty() {
             return graph;
         }
@@ -494,7 +505,8 @@ fn factor_graph(
         return FactorGraph::build(sub, &vec![true; n]);
     }
     if options.merge_unit_factors {
-        let units = graph.unit_nodes();
+        let mut units = graph.unit_nodes();
+        units.retain(|&id| !kink[graph.shown[id] as usize]);
         if !units.is_empty() {
             let folded = graph.without(&units);
             if !folded.is_tautology() {
@@ -503,6 +515,40 @@ fn factor_graph(
         }
     }
     graph
+}
+
+/// The note written after the value of a factor of node `i` when `i` is an op at
+/// a point where its derivative does not exist and the tape's partial is a
+/// convention: abs, relu or leaky_relu at 0, max or min of two distinct nodes at a
+/// tie. `None` elsewhere.
+pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
+    let values = rec.values();
+    let mut edges = rec.edges(i);
+    let first = edges.next();
+    let second = edges.next();
+    let at_zero = first.is_some_and(|(o, _)| values[o as usize] == 0.0);
+    match rec.ops()[i] {
+        crate::Op::Abs if at_zero => {
+            Some("|·|′(0): a convention; the derivative does not exist here")
+        }
+        crate::Op::Relu if at_zero => {
+            Some("relu′(0): a convention; the derivative does not exist here")
+        }
+        crate::Op::LeakyRelu if at_zero => {
+            Some("leaky_relu′(0): a convention; the derivative does not exist here")
+        }
+        op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
+            (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {
+                Some(if op == crate::Op::Max {
+                    "max at a tie: a convention; the derivative does not exist here"
+                } else {
+                    "min at a tie: a convention; the derivative does not exist here"
+                })
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The readable name of node `index` of `tape` (see [names](self#names)).
@@ -539,6 +585,7 @@ fn explain_on_tape(
         paths: Vec::new(),
         branches: Vec::new(),
         names: HashMap::new(),
+        kinks: HashMap::new(),
         options,
     };
     let labels = tape.labels.borrow();
@@ -569,6 +616,15 @@ fn explain_on_tape(
                 if j < SHOWN_AT_EACH_END || j + SHOWN_AT_EACH_END >= k {
                     wanted.push(factor.of);
                     wanted.push(factor.wrt);
+                }
+            }
+        }
+        for path in &explanation.paths {
+            for factor in &path.factors {
+                if let Quantity::Node(i) = factor.of {
+                    if let Some(note) = kink_note(rec, i) {
+                        explanation.kinks.insert(i, note);
+                    }
                 }
             }
         }
@@ -811,6 +867,31 @@ impl Explanation {
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.0.clone())
     }
 
+    /// The note on a listed factor whose value is a convention at a kink of its
+    /// upper node (abs, relu or leaky_relu at 0, max or min at a tie of two
+    /// distinct nodes): `relu′(0): a convention; the derivative does not exist
+    /// here`. `None` for any other factor. Display writes it after the value.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0).named("x");
+    /// let r = x.relu().named("r");
+    /// let y = (r * 3.0).named("y");
+    /// let explanation = y.backward().explain(x);
+    /// let factor = explanation.paths()[0].factors[1]; // ∂r/∂x
+    /// assert_eq!(
+    ///     explanation.kink(&factor),
+    ///     Some("relu′(0): a convention; the derivative does not exist here")
+    /// );
+    /// assert_eq!(explanation.kink(&explanation.paths()[0].factors[0]), None);
+    /// ```
+    pub fn kink(&self, factor: &Factor) -> Option<&'static str> {
+        match factor.of {
+            Quantity::Node(i) => self.kinks.get(&i).copied(),
+            Quantity::Net(_) => None,
+        }
+    }
+
     /// The name as the operand of ∂: parenthesised when it is a compound
     /// expression (`∂(x·y)`).
     pub(crate) fn operand_name(&self, quantity: Quantity) -> String {
@@ -914,8 +995,11 @@ impl Explanation {
         let mut first = true;
         self.elided(chain, |f| {
             let mut text = format_number(f.value, decimals);
-            if f.masked {
-                text.push_str(" (not picked)");
+            match (f.masked, self.kink(f)) {
+                (true, Some(note)) => text.push_str(&format!(" (not picked; {note})")),
+                (true, None) => text.push_str(" (not picked)"),
+                (false, Some(note)) => text.push_str(&format!(" ({note})")),
+                (false, None) => {}
             }
             if first {
                 first = false;
@@ -1049,11 +1133,14 @@ impl fmt::Display for Explanation {
         }
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {
             let factor = self.paths[0].factors[0];
-            let note = if factor.masked {
-                "a local derivative through an operand not picked: it passes 0"
+            let mut note = if factor.masked {
+                "a local derivative through an operand not picked: it passes 0".to_string()
             } else {
-                "a local derivative"
+                "a local derivative".to_string()
             };
+            if let Some(kink) = self.kink(&factor) {
+                note = format!("{note}; {kink}");
+            }
             return writeln!(
                 f,
                 "{lhs} = {} ({note})",
@@ -1074,11 +1161,15 @@ impl fmt::Display for Explanation {
                         self.operand_name(factor.wrt)
                     ));
                     let value = format_number(factor.value, decimals);
-                    values.push(if factor.value < 0.0 {
+                    let mut value = if factor.value < 0.0 {
                         format!("({value})")
                     } else {
                         value
-                    });
+                    };
+                    if let Some(kink) = self.kink(factor) {
+                        value = format!("{value} ({kink})");
+                    }
+                    values.push(value);
                 }
                 writeln!(f, "{lhs} = {}", names.join(" · "))?;
                 writeln!(f, "{pad}= {}", values.join(" × "))?;
