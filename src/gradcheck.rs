@@ -407,6 +407,22 @@ pub struct PathTerm {
     /// factor as explanations write it, `∂(sin(x)·x)/∂x`, or `∂f/∂x|direct`
     /// for the edge straight from the output. `None` otherwise.
     pub direct_term: Option<String>,
+    /// The values of its factors, from the output down (empty for a branch):
+    /// two paths with the same factor values and contribution are identical to
+    /// a diagnosis, which cannot tell them apart.
+    pub factor_values: Vec<f64>,
+}
+
+impl PathTerm {
+    /// Whether both are single paths with the same factor values (and so the
+    /// same contribution).
+    fn identical(&self, other: &PathTerm) -> bool {
+        self.paths == 1
+            && other.paths == 1
+            && !self.factor_values.is_empty()
+            && self.factor_values == other.factor_values
+            && self.contribution.to_bits() == other.contribution.to_bits()
+    }
 }
 
 impl fmt::Display for PathTerm {
@@ -509,6 +525,46 @@ impl Diagnosis {
         }
     }
 
+    /// When every alternative is the same one slip, each on another of a set of
+    /// identical paths: `your value misses one of paths 1 (…) and 2 (…)`.
+    fn one_of_identical(&self, alternatives: &[Vec<i8>]) -> Option<String> {
+        let mut kind = None;
+        let mut terms: Vec<&PathTerm> = Vec::new();
+        for alternative in alternatives {
+            let mut changed = alternative.iter().enumerate().filter(|(_, &c)| c != 1);
+            let (k, &c) = changed.next()?;
+            if changed.next().is_some() || kind.is_some_and(|kind| kind != c) {
+                return None;
+            }
+            kind = Some(c);
+            terms.push(&self.terms[k]);
+        }
+        if !terms.iter().all(|t| t.identical(terms[0])) {
+            return None;
+        }
+        let numbers: Vec<String> = terms.iter().map(|t| t.number.to_string()).collect();
+        let numbers = match numbers.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => return None,
+        };
+        let slip = match kind? {
+            0 => "is missing",
+            2 => "is counted twice",
+            _ => "has the wrong sign",
+        };
+        Some(format!(
+            "your value fits {} identical slips: one of paths {numbers} {slip} \
+             (the same factor values, {}, and the same contribution: which one cannot be told)",
+            terms.len(),
+            terms[0]
+                .factor_values
+                .iter()
+                .map(|&v| format_number(v, 8))
+                .collect::<Vec<_>>()
+                .join(" × ")
+        ))
+    }
+
     /// One alternative in words: `path 2 (through b) is missing`, `the sign of
     /// path 1 (through a) is wrong`, `path 1 (…) is counted twice`.
     fn slip(&self, coefficients: &[i8]) -> String {
@@ -579,6 +635,9 @@ impl fmt::Display for Diagnosis {
         let coefficients = match &self.finding {
             Finding::EqualsPaths { coefficients } => coefficients,
             Finding::Ambiguous { alternatives } => {
+                if let Some(text) = self.one_of_identical(alternatives) {
+                    return writeln!(f, "{text}");
+                }
                 let n = alternatives.len();
                 let shown: Vec<String> = alternatives
                     .iter()
@@ -741,6 +800,7 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                     through,
                     contribution: path.product,
                     direct_term,
+                    factor_values: path.factors.iter().map(|f| f.value).collect(),
                 }
             })
             .collect();
@@ -755,6 +815,7 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
             through: explanation.name(branch.through),
             contribution: branch.contribution,
             direct_term: None,
+            factor_values: Vec::new(),
         })
         .collect()
 }

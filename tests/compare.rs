@@ -316,13 +316,19 @@ fn two_paths_of_equal_contribution_either_missing_is_ambiguous() {
 
 #[test]
 fn more_alternatives_than_shown_are_counted() {
-    // Four paths of 1 each; 3 misses any one of them.
+    // Four paths of 1 each, told apart by their factors (1 × 1, 1 × 0.5 × 2,
+    // …); 3 misses any one of them.
     let tape = Tape::new();
     let x = tape.var(0.5).named("x");
-    let terms: Vec<_> = ["a", "b", "c", "d"]
-        .iter()
-        .map(|&n| (x * 1.0).named(n))
-        .collect();
+    let terms: Vec<_> = [
+        ("a", "p", 1.0),
+        ("b", "q", 2.0),
+        ("c", "r", 4.0),
+        ("d", "s", 8.0),
+    ]
+    .iter()
+    .map(|&(n, m, k)| ((x * k).named(m) * (1.0 / k)).named(n))
+    .collect();
     let f = (terms[0] + terms[1] + terms[2] + terms[3]).named("f");
     let text = f.backward().compare(&[(x, 3.0)]).diagnoses()[0].to_string();
     assert!(
@@ -364,4 +370,23 @@ fn a_non_finite_tape_gradient_is_said_so_with_where_it_starts() {
     );
     assert!(diagnosis.to_string().contains("node #1 \"r\" = sqrt(x)"));
     assert!(!comparison.to_string().contains("no sum of the paths"));
+}
+
+#[test]
+fn identical_paths_are_reported_as_one_of_them() {
+    // f = a + b with a = 2x and b = 2x: two identical paths (factors 1 × 2).
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let a = (x * 2.0).named("a");
+    let b = (x * 2.0).named("b");
+    let f = (a + b).named("f");
+    let comparison = f.backward().compare(&[(x, 2.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value fits 2 identical slips: one of paths 1 and 2 is missing \
+         (the same factor values, 1.00000000 × 2.00000000, and the same contribution: \
+         which one cannot be told)\n"
+    );
+    assert_eq!(diagnosis.alternatives(), vec![&[0i8, 1][..], &[1, 0][..]]);
 }
