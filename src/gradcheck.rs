@@ -380,6 +380,10 @@ impl From<(Tolerance, ExplainOptions)> for CompareOptions {
 /// The most combinations of the paths a diagnosis tries: 2^16.
 pub const MAX_COMBINATIONS: usize = 1 << 16;
 
+/// The most alternatives a [`Finding::Ambiguous`] diagnosis writes out (it
+/// says how many there are).
+pub const MAX_ALTERNATIVES_SHOWN: usize = 3;
+
 /// The most paths a diagnosis takes one by one; with more (or with paths left
 /// unlisted), it takes the [branches](Explanation::branches) instead: the paths
 /// grouped by their first step after the point where they part.
@@ -398,11 +402,36 @@ pub struct PathTerm {
     pub through: String,
     /// What it contributes to ∂y/∂x.
     pub contribution: f64,
+    /// For a path set apart by its last factor, a direct partial down to the
+    /// input (the others pass through a quantity below the same node): that
+    /// factor as explanations write it, `∂(sin(x)·x)/∂x`, or `∂f/∂x|direct`
+    /// for the edge straight from the output. `None` otherwise.
+    pub direct_term: Option<String>,
+    /// The values of its factors, from the output down (empty for a branch):
+    /// two paths with the same factor values and contribution are identical to
+    /// a diagnosis, which cannot tell them apart.
+    pub factor_values: Vec<f64>,
+}
+
+impl PathTerm {
+    /// Whether both are single paths with the same factor values (and so the
+    /// same contribution).
+    fn identical(&self, other: &PathTerm) -> bool {
+        self.paths == 1
+            && other.paths == 1
+            && !self.factor_values.is_empty()
+            && self.factor_values == other.factor_values
+            && self.contribution.to_bits() == other.contribution.to_bits()
+    }
 }
 
 impl fmt::Display for PathTerm {
-    /// `path 1 (through out_o1)`, or `branch 2 (3 paths through net_h2)`.
+    /// `path 1 (through out_o1)`, `path 3 (the direct term ∂(sin(x)·x)/∂x)`, or
+    /// `branch 2 (3 paths through net_h2)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (1, Some(term)) = (self.paths, &self.direct_term) {
+            return write!(f, "path {} (the direct term {term})", self.number);
+        }
         match (self.paths, self.through.is_empty()) {
             (1, true) => write!(f, "path {} (the direct edge)", self.number),
             (1, false) => write!(f, "path {} (through {})", self.number, self.through),
@@ -421,11 +450,29 @@ impl fmt::Display for PathTerm {
 pub enum Finding {
     /// The hand value equals Σ coefficientᵢ · termᵢ within the comparison's
     /// tolerance, a coefficient being 1 (as the tape counts it), 0 (missing),
-    /// 2 (counted twice) or −1 (the wrong sign). The simplest such sum is
-    /// reported: the fewest coefficients other than 1.
+    /// 2 (counted twice) or −1 (the wrong sign). The simplest such sum (the
+    /// fewest coefficients other than 1) is reported when it is the only one that
+    /// simple; else the finding is [`Ambiguous`](Finding::Ambiguous).
     EqualsPaths {
         /// One per term, in order.
         coefficients: Vec<i8>,
+    },
+    /// Several sums Σ coefficientᵢ · termᵢ of the same (fewest) changes match
+    /// the hand value within the tolerance: the paths alone cannot tell which
+    /// slip was made. Each alternative has one coefficient per term, as in
+    /// [`EqualsPaths`](Finding::EqualsPaths): those with fewer terms counted twice
+    /// or with the wrong sign first, then in search order.
+    Ambiguous {
+        /// Every matching combination found with the fewest changes (at least 2).
+        alternatives: Vec<Vec<i8>>,
+    },
+    /// The tape's gradient is NaN or infinite: no hand value matches it, and it
+    /// is no sum of finite contributions. Where it starts, as
+    /// [`Gradients::gradient_anomaly`] finds it. (The anomaly usually holds a NaN
+    /// or infinite number, so compare it by its fields, not with `==`.)
+    NonFiniteTape {
+        /// The start of the non-finite gradient, if the sweep's walk finds it.
+        anomaly: Option<crate::anomaly::GradientAnomaly>,
     },
     /// No such sum was found among the combinations searched.
     NoMatch {
@@ -462,8 +509,90 @@ impl Diagnosis {
                 .filter(|(_, &k)| k == c)
                 .map(|(t, _)| t)
                 .collect(),
-            Finding::NoMatch { .. } => Vec::new(),
+            _ => Vec::new(),
         }
+    }
+
+    /// The matching combinations: one for [`Finding::EqualsPaths`], several for
+    /// [`Finding::Ambiguous`], none otherwise.
+    pub fn alternatives(&self) -> Vec<&[i8]> {
+        match &self.finding {
+            Finding::EqualsPaths { coefficients } => vec![coefficients.as_slice()],
+            Finding::Ambiguous { alternatives } => {
+                alternatives.iter().map(|a| a.as_slice()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// When every alternative is the same one slip, each on another of a set of
+    /// identical paths: `your value misses one of paths 1 (…) and 2 (…)`.
+    fn one_of_identical(&self, alternatives: &[Vec<i8>]) -> Option<String> {
+        let mut kind = None;
+        let mut terms: Vec<&PathTerm> = Vec::new();
+        for alternative in alternatives {
+            let mut changed = alternative.iter().enumerate().filter(|(_, &c)| c != 1);
+            let (k, &c) = changed.next()?;
+            if changed.next().is_some() || kind.is_some_and(|kind| kind != c) {
+                return None;
+            }
+            kind = Some(c);
+            terms.push(&self.terms[k]);
+        }
+        if !terms.iter().all(|t| t.identical(terms[0])) {
+            return None;
+        }
+        let numbers: Vec<String> = terms.iter().map(|t| t.number.to_string()).collect();
+        let numbers = match numbers.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => return None,
+        };
+        let slip = match kind? {
+            0 => "is missing",
+            2 => "is counted twice",
+            _ => "has the wrong sign",
+        };
+        Some(format!(
+            "your value fits {} identical slips: one of paths {numbers} {slip} \
+             (the same factor values, {}, and the same contribution: which one cannot be told)",
+            terms.len(),
+            terms[0]
+                .factor_values
+                .iter()
+                .map(|&v| format_number(v, 8))
+                .collect::<Vec<_>>()
+                .join(" × ")
+        ))
+    }
+
+    /// One alternative in words: `path 2 (through b) is missing`, `the sign of
+    /// path 1 (through a) is wrong`, `path 1 (…) is counted twice`.
+    fn slip(&self, coefficients: &[i8]) -> String {
+        let pick = |c: i8| -> Vec<&PathTerm> {
+            self.terms
+                .iter()
+                .zip(coefficients)
+                .filter(|(_, &k)| k == c)
+                .map(|(t, _)| t)
+                .collect()
+        };
+        let (missing, twice, wrong) = (pick(0), pick(2), pick(-1));
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("{} {} missing", list(&missing), is_are(&missing)));
+        }
+        if !twice.is_empty() {
+            parts.push(format!("{} {} counted twice", list(&twice), is_are(&twice)));
+        }
+        if !wrong.is_empty() {
+            let (s, verb) = if wrong.len() == 1 {
+                ("", "is")
+            } else {
+                ("s", "are")
+            };
+            parts.push(format!("the sign{s} of {} {verb} wrong", list(&wrong)));
+        }
+        parts.join(", and ")
     }
 
     /// The terms your value leaves out.
@@ -505,6 +634,46 @@ impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let coefficients = match &self.finding {
             Finding::EqualsPaths { coefficients } => coefficients,
+            Finding::Ambiguous { alternatives } => {
+                if let Some(text) = self.one_of_identical(alternatives) {
+                    return writeln!(f, "{text}");
+                }
+                let n = alternatives.len();
+                let shown: Vec<String> = alternatives
+                    .iter()
+                    .take(MAX_ALTERNATIVES_SHOWN)
+                    .map(|a| self.slip(a))
+                    .collect();
+                let more = if n > MAX_ALTERNATIVES_SHOWN {
+                    format!("; or {} more", n - MAX_ALTERNATIVES_SHOWN)
+                } else {
+                    String::new()
+                };
+                return writeln!(
+                    f,
+                    "your value fits {n} slips equally: {}{more}",
+                    shown.join("; or ")
+                );
+            }
+            Finding::NonFiniteTape { anomaly } => {
+                let what = if self.tape.is_nan() {
+                    "NaN"
+                } else {
+                    "infinite"
+                };
+                write!(
+                    f,
+                    "the tape's gradient is {what}, not a number a hand derivation can \
+                     match or a sum of finite path contributions"
+                )?;
+                return match anomaly {
+                    Some(anomaly) => writeln!(
+                        f,
+                        "; Gradients::gradient_anomaly() finds where it starts: {anomaly}"
+                    ),
+                    None => writeln!(f),
+                };
+            }
             Finding::NoMatch { searched } => {
                 writeln!(
                     f,
@@ -616,11 +785,22 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                     _ if at > 0 => explanation.name(wrts[at - 1]),
                     _ => String::new(),
                 };
+                // Set apart by a direct factor down to the input: name the factor,
+                // not its top node (which other paths pass through as well).
+                let direct_term = match path.factors.get(at) {
+                    Some(factor) if factor.wrt == input => {
+                        let pair = (Quantity::Node(explanation.output()), input);
+                        Some(explanation.factor_name(factor, pair))
+                    }
+                    _ => None,
+                };
                 PathTerm {
                     number: k + 1,
                     paths: 1,
                     through,
                     contribution: path.product,
+                    direct_term,
+                    factor_values: path.factors.iter().map(|f| f.value).collect(),
                 }
             })
             .collect();
@@ -634,6 +814,8 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
             paths: branch.paths,
             through: explanation.name(branch.through),
             contribution: branch.contribution,
+            direct_term: None,
+            factor_values: Vec::new(),
         })
         .collect()
 }
@@ -653,6 +835,18 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
     };
     let mut searched = 0;
     let mut coefficients = vec![1i8; n];
+    let mut found: Vec<Vec<i8>> = Vec::new();
+    let finish = |mut found: Vec<Vec<i8>>| {
+        if found.len() == 1 {
+            Finding::EqualsPaths {
+                coefficients: found.pop().unwrap_or_default(),
+            }
+        } else {
+            Finding::Ambiguous {
+                alternatives: found,
+            }
+        }
+    };
     for changes in 1..=n {
         // Every set of `changes` terms (as an increasing index list), and for
         // each every choice of alternative coefficients.
@@ -662,6 +856,9 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
             loop {
                 searched += 1;
                 if searched > MAX_COMBINATIONS {
+                    if !found.is_empty() {
+                        return finish(found);
+                    }
                     return Finding::NoMatch {
                         searched: searched - 1,
                     };
@@ -671,7 +868,7 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
                     coefficients[term] = ALTERNATIVES[alt];
                 }
                 if tolerance.accepts(value(&coefficients), expected) {
-                    return Finding::EqualsPaths { coefficients };
+                    found.push(coefficients.clone());
                 }
                 // The next choice, like an odometer.
                 let mut k = 0;
@@ -696,6 +893,12 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
             for j in k..changes {
                 chosen[j] = chosen[j - 1] + 1;
             }
+        }
+        if !found.is_empty() {
+            // Every combination with this many changes was tried: report them
+            // all, those that only leave terms out first (the commonest slip).
+            found.sort_by_key(|c| c.iter().filter(|&&k| k == 2 || k == -1).count());
+            return finish(found);
         }
     }
     Finding::NoMatch { searched }
@@ -858,7 +1061,13 @@ impl<'t> Gradients<'t> {
             if !check.passed {
                 let explanation = self.explain_with(x, options.explain);
                 let terms = terms_of(&explanation);
-                let finding = diagnose(&terms, value, tolerance);
+                let finding = if check.tape.is_finite() {
+                    diagnose(&terms, value, tolerance)
+                } else {
+                    Finding::NonFiniteTape {
+                        anomaly: self.gradient_anomaly(),
+                    }
+                };
                 diagnoses.push(Diagnosis {
                     row: checks.len(),
                     expected: value,

@@ -246,3 +246,147 @@ fn a_network_built_with_nn_is_diagnosed_path_by_path_even_unlabelled() {
     assert!(text.ends_with(") is missing\n"), "{text}");
     assert!(!comparison.to_string().contains("leaf#"), "{comparison}");
 }
+
+#[test]
+fn a_direct_edge_is_described_by_its_factor_not_its_top_node() {
+    // f = x·y + sin(x)·x: paths 2 and 3 both leave f through sin(x)·x; path 3 is
+    // the direct term ∂(sin(x)·x)/∂x.
+    let tape = Tape::new();
+    let (x0, y0) = (0.5f64, 2.0);
+    let x = tape.var(x0).named("x");
+    let y = tape.var(y0).named("y");
+    let f = (x * y + x.sin() * x).named("f");
+    let g = f.backward();
+    let without_direct = y0 + x0.cos() * x0;
+    let diagnosis = g.compare(&[(x, without_direct)]).diagnoses()[0].to_string();
+    assert_eq!(
+        diagnosis,
+        "your value equals path 1 (through x·y) and path 2 (through sin(x)); \
+         path 3 (the direct term ∂(sin(x)·x)/∂x) is missing\n"
+    );
+}
+
+#[test]
+fn several_equally_simple_slips_are_all_named() {
+    // Paths contributing 1, 2 and 3: 4 = 1 + 3 (path 2 missing) = −1 + 2 + 3
+    // (the sign of path 1 wrong).
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let a = (x * 1.0).named("a");
+    let b = (x * 2.0).named("b");
+    let c = (x * 3.0).named("c");
+    let f = (a + b + c).named("f");
+    let g = f.backward();
+    let comparison = g.compare(&[(x, 4.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value fits 2 slips equally: path 2 (through b) is missing; \
+         or the sign of path 1 (through a) is wrong\n"
+    );
+    assert_eq!(
+        diagnosis.finding,
+        Finding::Ambiguous {
+            alternatives: vec![vec![1, 0, 1], vec![-1, 1, 1]] // missing first
+        }
+    );
+    assert_eq!(diagnosis.alternatives().len(), 2);
+    assert!(diagnosis.missing().is_empty()); // no single reading
+                                             // 3 = 1 + 2 (path 3 missing) = 3 alone is two changes: path 3 missing wins.
+    assert_eq!(
+        g.compare(&[(x, 3.0)]).diagnoses()[0].to_string(),
+        "your value equals path 1 (through a) and path 2 (through b); \
+         path 3 (through c) is missing\n"
+    );
+}
+
+#[test]
+fn two_paths_of_equal_contribution_either_missing_is_ambiguous() {
+    // f = (x + x)·x at 3: two paths of 6 each; 6 misses either.
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let f = ((x + x) * x).named("f");
+    let text = f.backward().compare(&[(x, 6.0)]).diagnoses()[0].to_string();
+    assert_eq!(
+        text,
+        "your value fits 2 slips equally: path 1 (through x + x) is missing; \
+         or path 2 (the direct term ∂f/∂x|direct) is missing\n"
+    );
+}
+
+#[test]
+fn more_alternatives_than_shown_are_counted() {
+    // Four paths of 1 each, told apart by their factors (1 × 1, 1 × 0.5 × 2,
+    // …); 3 misses any one of them.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let terms: Vec<_> = [
+        ("a", "p", 1.0),
+        ("b", "q", 2.0),
+        ("c", "r", 4.0),
+        ("d", "s", 8.0),
+    ]
+    .iter()
+    .map(|&(n, m, k)| ((x * k).named(m) * (1.0 / k)).named(n))
+    .collect();
+    let f = (terms[0] + terms[1] + terms[2] + terms[3]).named("f");
+    let text = f.backward().compare(&[(x, 3.0)]).diagnoses()[0].to_string();
+    assert!(
+        text.starts_with("your value fits 4 slips equally: path "),
+        "{text}"
+    );
+    assert_eq!(text.matches(") is missing; or ").count(), 3, "{text}");
+    assert!(text.ends_with(") is missing; or 1 more\n"), "{text}");
+}
+
+#[test]
+fn a_non_finite_tape_gradient_is_said_so_with_where_it_starts() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let r = x.sqrt().named("r");
+    let y = r.square().named("y");
+    let g = y.backward();
+    assert!(g[x].is_nan());
+    let comparison = g.compare(&[(x, 1.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    let anomaly = g.gradient_anomaly().expect("the gradient is NaN");
+    // (Not assert_eq!: the anomaly holds the NaN contribution, and NaN != NaN.)
+    match &diagnosis.finding {
+        Finding::NonFiniteTape {
+            anomaly: Some(found),
+        } => {
+            assert_eq!((found.node, found.op), (anomaly.node, anomaly.op));
+            assert_eq!(found.to_string(), anomaly.to_string());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        diagnosis.to_string(),
+        format!(
+            "the tape's gradient is NaN, not a number a hand derivation can match or a sum \
+             of finite path contributions; Gradients::gradient_anomaly() finds where it \
+             starts: {anomaly}\n"
+        )
+    );
+    assert!(diagnosis.to_string().contains("node #1 \"r\" = sqrt(x)"));
+    assert!(!comparison.to_string().contains("no sum of the paths"));
+}
+
+#[test]
+fn identical_paths_are_reported_as_one_of_them() {
+    // f = a + b with a = 2x and b = 2x: two identical paths (factors 1 × 2).
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let a = (x * 2.0).named("a");
+    let b = (x * 2.0).named("b");
+    let f = (a + b).named("f");
+    let comparison = f.backward().compare(&[(x, 2.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value fits 2 identical slips: one of paths 1 and 2 is missing \
+         (the same factor values, 1.00000000 × 2.00000000, and the same contribution: \
+         which one cannot be told)\n"
+    );
+    assert_eq!(diagnosis.alternatives(), vec![&[0i8, 1][..], &[1, 0][..]]);
+}

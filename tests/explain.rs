@@ -748,3 +748,97 @@ fn a_hidden_operand_far_below_its_user_is_reached_past_a_long_labelled_stretch()
         );
     }
 }
+
+#[test]
+fn a_direct_partial_of_the_explained_pair_is_marked_direct() {
+    // f = (x + x)·x: ∂f/∂x = 12 in total, 6 of it with x + x held fixed.
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let f = ((x + x) * x).named("f");
+    let text = f.backward().explain(x).to_string();
+    assert_eq!(
+        text,
+        "∂f/∂x = ∂f/∂(x + x) · ∂(x + x)/∂x\n      \
+         + ∂f/∂x|direct\n      \
+         = 3.00000000 × 2.00000000\n      \
+         + 6.00000000\n      \
+         = 6.00000000 + 6.00000000\n      \
+         = 12.00000000\n"
+    );
+}
+
+#[test]
+fn a_direct_partial_inside_a_factored_sum_is_marked_direct() {
+    // y = s·e with s = sin(u), e = exp(u) + u: the branches sum to ∂y/∂u, and the
+    // direct ∂e/∂u … is not ∂y/∂u. Here: y = (u + u·u) labelled, through u.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let u = x.sin().named("u");
+    let v = (u * 2.0).named("v");
+    let y = (v * u).named("y"); // paths y→v→u→x and y→u→x share u→x
+    let text = y.backward().explain(x).to_string();
+    assert!(text.contains("where ∂y/∂u sums 2 paths:"), "{text}");
+    assert!(text.contains("+ ∂y/∂u|direct\n"), "{text}");
+}
+
+#[test]
+fn two_nodes_with_one_expression_get_distinct_names() {
+    // f = exp(a)·b − exp(a), the two exp(a) recorded as two nodes.
+    let tape = Tape::new();
+    let a = tape.var(0.5).named("a");
+    let b = tape.var(3.0).named("b");
+    let first = a.exp();
+    let product = first * b;
+    let second = a.exp();
+    let f = (product - second).named("f");
+    let explanation = f.backward().explain(a);
+    let (n1, n2) = (first.index(), second.index());
+    assert_eq!(explanation.name(first), format!("exp(a)#{n1}"));
+    assert_eq!(explanation.name(second), format!("exp(a)#{n2}"));
+    let text = explanation.to_string();
+    assert!(text.contains(&format!("∂f/∂exp(a)#{n1}")), "{text}");
+    assert!(text.contains(&format!("∂f/∂exp(a)#{n2}")), "{text}");
+    assert!(!text.contains("∂f/∂exp(a) "), "{text}");
+    // compare names the paths apart as well.
+    let e = 0.5f64.exp();
+    let diagnosis = f.backward().compare(&[(a, 3.0 * e)]).diagnoses()[0].to_string();
+    assert!(diagnosis.contains(&format!("exp(a)#{n1}")), "{diagnosis}");
+    assert!(diagnosis.contains(&format!("exp(a)#{n2}")), "{diagnosis}");
+}
+
+#[test]
+fn a_factor_at_a_kink_is_marked_a_convention() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = (x.relu() * 3.0).named("y");
+    let text = y.backward().explain(x).to_string();
+    assert!(
+        text.contains(
+            "0.00000000 (not picked; relu′(0): a convention; the derivative does not exist here)"
+        ),
+        "{text}"
+    );
+    // abs at 0, hidden between two labels: still shown, and marked.
+    let a = x.abs();
+    let z = (a.sin() + x).named("z");
+    let text = z.backward().explain(x).to_string();
+    assert!(
+        text.contains("|·|′(0): a convention; the derivative does not exist here"),
+        "{text}"
+    );
+    // max at a tie of two distinct nodes, and leaky_relu at 0.
+    let u = tape.var(2.0).named("u");
+    let v = tape.var(2.0).named("v");
+    let m = (u.max(v) * u.leaky_relu(0.1)).named("m");
+    let text = m.backward().explain(u).to_string();
+    assert!(text.contains("max at a tie: a convention"), "{text}");
+    // Away from a kink (or max(u, u), which has a derivative): no note.
+    let w = tape.var(0.5).named("w");
+    let fine = (w.relu() + w.abs() + w.max(w)).named("fine");
+    let text = fine.backward().explain(w).to_string();
+    assert!(!text.contains("convention"), "{text}");
+    let l = tape.var(0.0).named("l");
+    let leaky = (l.leaky_relu(0.1) * 2.0).named("leaky");
+    let text = leaky.backward().explain(l).to_string();
+    assert!(text.contains("leaky_relu′(0): a convention"), "{text}");
+}

@@ -86,6 +86,10 @@ pub(crate) use naming::Namer;
 pub use naming::NAME_CAP;
 use subgraph::{FactorGraph, Subgraph};
 
+/// The mark of a direct partial written inside the sum for the total of the
+/// same pair: `∂f/∂x|direct` in `∂f/∂x = ∂f/∂u · ∂u/∂x + ∂f/∂x|direct`.
+pub const DIRECT: &str = "|direct";
+
 /// How many paths an explanation lists unless told otherwise.
 pub const DEFAULT_MAX_PATHS: usize = 16;
 
@@ -287,6 +291,8 @@ pub struct Explanation {
     branches: Vec<Branch>,
     /// Names of the quantities written: (plain, as an operand of ∂).
     names: HashMap<Quantity, (String, String)>,
+    /// The listed factors' upper nodes at a kink, with the note written.
+    kinks: HashMap<usize, &'static str>,
     options: ExplainOptions,
 }
 
@@ -421,6 +427,14 @@ fn factor_graph(
             }
         }
     }
+    // A node at a kink (relu at 0, a tie of max) is shown, and never folded as a
+    // unit factor: its factor's value is a convention, marked as such.
+    let kink: Vec<bool> = (0..n)
+        .map(|p| !sub.net[p] && kink_note(namer.rec, sub.index[p] as usize).is_some())
+        .collect();
+    for (flag, &k) in is_labelled.iter_mut().zip(&kink) {
+        *flag |= k;
+    }
     let labelled = |p: usize| is_labelled[p];
     if !options.labelled_only && !options.merge_unit_factors {
         return FactorGraph::build(sub, &vec![true; n]);
@@ -434,7 +448,8 @@ fn factor_graph(
         if !options.merge_unit_factors {
             return graph;
         }
-        let units = graph.unit_nodes();
+        let mut units = graph.unit_nodes();
+        units.retain(|&id| !kink[graph.shown[id] as usize]);
         if units.is_empty() {
             return graph;
         }
@@ -490,7 +505,8 @@ fn factor_graph(
         return FactorGraph::build(sub, &vec![true; n]);
     }
     if options.merge_unit_factors {
-        let units = graph.unit_nodes();
+        let mut units = graph.unit_nodes();
+        units.retain(|&id| !kink[graph.shown[id] as usize]);
         if !units.is_empty() {
             let folded = graph.without(&units);
             if !folded.is_tautology() {
@@ -499,6 +515,40 @@ fn factor_graph(
         }
     }
     graph
+}
+
+/// The note written after the value of a factor of node `i` when `i` is an op at
+/// a point where its derivative does not exist and the tape's partial is a
+/// convention: abs, relu or leaky_relu at 0, max or min of two distinct nodes at a
+/// tie. `None` elsewhere.
+pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
+    let values = rec.values();
+    let mut edges = rec.edges(i);
+    let first = edges.next();
+    let second = edges.next();
+    let at_zero = first.is_some_and(|(o, _)| values[o as usize] == 0.0);
+    match rec.ops()[i] {
+        crate::Op::Abs if at_zero => {
+            Some("|·|′(0): a convention; the derivative does not exist here")
+        }
+        crate::Op::Relu if at_zero => {
+            Some("relu′(0): a convention; the derivative does not exist here")
+        }
+        crate::Op::LeakyRelu if at_zero => {
+            Some("leaky_relu′(0): a convention; the derivative does not exist here")
+        }
+        op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
+            (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {
+                Some(if op == crate::Op::Max {
+                    "max at a tie: a convention; the derivative does not exist here"
+                } else {
+                    "min at a tie: a convention; the derivative does not exist here"
+                })
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The readable name of node `index` of `tape` (see [names](self#names)).
@@ -535,6 +585,7 @@ fn explain_on_tape(
         paths: Vec::new(),
         branches: Vec::new(),
         names: HashMap::new(),
+        kinks: HashMap::new(),
         options,
     };
     let labels = tape.labels.borrow();
@@ -568,6 +619,15 @@ fn explain_on_tape(
                 }
             }
         }
+        for path in &explanation.paths {
+            for factor in &path.factors {
+                if let Quantity::Node(i) = factor.of {
+                    if let Some(note) = kink_note(rec, i) {
+                        explanation.kinks.insert(i, note);
+                    }
+                }
+            }
+        }
         wanted.extend(explanation.branches.iter().map(|b| b.through));
         for q in wanted {
             explanation.names.entry(q).or_insert_with(|| match q {
@@ -582,7 +642,36 @@ fn explain_on_tape(
             });
         }
     });
+    make_names_unique(&mut explanation.names);
     explanation
+}
+
+/// Appends `#index` (`#net{index}` for a net) to every name shared by two
+/// distinct quantities: `exp(a)#2` and `exp(a)#4` for two nodes computing
+/// `exp(a)`, so that one name never stands for two quantities.
+fn make_names_unique(names: &mut HashMap<Quantity, (String, String)>) {
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (plain, _) in names.values() {
+        *by_name.entry(plain.as_str()).or_default() += 1;
+    }
+    let shared: std::collections::HashSet<String> = by_name
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if shared.is_empty() {
+        return;
+    }
+    for (quantity, (plain, operand)) in names.iter_mut() {
+        if shared.contains(plain.as_str()) {
+            let suffix = match quantity {
+                Quantity::Node(i) => format!("#{i}"),
+                Quantity::Net(i) => format!("#net{i}"),
+            };
+            plain.push_str(&suffix);
+            operand.push_str(&suffix);
+        }
+    }
 }
 
 /// Counts and lists the paths of `graph` into `explanation`, and its branches.
@@ -778,9 +867,34 @@ impl Explanation {
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.0.clone())
     }
 
+    /// The note on a listed factor whose value is a convention at a kink of its
+    /// upper node (abs, relu or leaky_relu at 0, max or min at a tie of two
+    /// distinct nodes): `relu′(0): a convention; the derivative does not exist
+    /// here`. `None` for any other factor. Display writes it after the value.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0).named("x");
+    /// let r = x.relu().named("r");
+    /// let y = (r * 3.0).named("y");
+    /// let explanation = y.backward().explain(x);
+    /// let factor = explanation.paths()[0].factors[1]; // ∂r/∂x
+    /// assert_eq!(
+    ///     explanation.kink(&factor),
+    ///     Some("relu′(0): a convention; the derivative does not exist here")
+    /// );
+    /// assert_eq!(explanation.kink(&explanation.paths()[0].factors[0]), None);
+    /// ```
+    pub fn kink(&self, factor: &Factor) -> Option<&'static str> {
+        match factor.of {
+            Quantity::Node(i) => self.kinks.get(&i).copied(),
+            Quantity::Net(_) => None,
+        }
+    }
+
     /// The name as the operand of ∂: parenthesised when it is a compound
     /// expression (`∂(x·y)`).
-    fn operand_name(&self, quantity: Quantity) -> String {
+    pub(crate) fn operand_name(&self, quantity: Quantity) -> String {
         self.names
             .get(&quantity)
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.1.clone())
@@ -857,12 +971,21 @@ pub(crate) fn format_number(x: f64, decimals: usize) -> String {
 }
 
 impl Explanation {
+    /// `∂a/∂b`, or `∂a/∂b|direct` when (a, b) is `lhs`, the pair the sum being
+    /// written differentiates: the factor is then the direct partial (the other
+    /// shown quantities held fixed), not the total the left-hand side names.
+    pub(crate) fn factor_name(&self, f: &Factor, lhs: (Quantity, Quantity)) -> String {
+        let direct = if (f.of, f.wrt) == lhs { DIRECT } else { "" };
+        format!(
+            "∂{}/∂{}{direct}",
+            self.operand_name(f.of),
+            self.operand_name(f.wrt)
+        )
+    }
+
     /// `∂a/∂b · ∂b/∂c …` for a chain, the middle of a very long one elided.
-    fn factor_names(&self, chain: &Path) -> String {
-        self.elided(chain, |f| {
-            format!("∂{}/∂{}", self.operand_name(f.of), self.operand_name(f.wrt))
-        })
-        .join(" · ")
+    fn factor_names(&self, chain: &Path, lhs: (Quantity, Quantity)) -> String {
+        self.elided(chain, |f| self.factor_name(f, lhs)).join(" · ")
     }
 
     /// The factors' values joined by ×, negative ones after the first in
@@ -872,8 +995,11 @@ impl Explanation {
         let mut first = true;
         self.elided(chain, |f| {
             let mut text = format_number(f.value, decimals);
-            if f.masked {
-                text.push_str(" (not picked)");
+            match (f.masked, self.kink(f)) {
+                (true, Some(note)) => text.push_str(&format!(" (not picked; {note})")),
+                (true, None) => text.push_str(" (not picked)"),
+                (false, Some(note)) => text.push_str(&format!(" ({note})")),
+                (false, None) => {}
             }
             if first {
                 first = false;
@@ -908,6 +1034,7 @@ impl Explanation {
         &self,
         f: &mut fmt::Formatter<'_>,
         lhs: &str,
+        pair: (Quantity, Quantity),
         chains: &[Path],
         decimals: usize,
     ) -> fmt::Result {
@@ -929,7 +1056,7 @@ impl Explanation {
             } else {
                 format!("{pad}+")
             };
-            writeln!(f, "{lead} {}", self.factor_names(chain))?;
+            writeln!(f, "{lead} {}", self.factor_names(chain, pair))?;
         }
         f.write_str(&more)?;
         for (k, chain) in chains.iter().enumerate() {
@@ -1006,11 +1133,14 @@ impl fmt::Display for Explanation {
         }
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {
             let factor = self.paths[0].factors[0];
-            let note = if factor.masked {
-                "a local derivative through an operand not picked: it passes 0"
+            let mut note = if factor.masked {
+                "a local derivative through an operand not picked: it passes 0".to_string()
             } else {
-                "a local derivative"
+                "a local derivative".to_string()
             };
+            if let Some(kink) = self.kink(&factor) {
+                note = format!("{note}; {kink}");
+            }
             return writeln!(
                 f,
                 "{lhs} = {} ({note})",
@@ -1031,11 +1161,15 @@ impl fmt::Display for Explanation {
                         self.operand_name(factor.wrt)
                     ));
                     let value = format_number(factor.value, decimals);
-                    values.push(if factor.value < 0.0 {
+                    let mut value = if factor.value < 0.0 {
                         format!("({value})")
                     } else {
                         value
-                    });
+                    };
+                    if let Some(kink) = self.kink(factor) {
+                        value = format!("{value} ({kink})");
+                    }
+                    values.push(value);
                 }
                 writeln!(f, "{lhs} = {}", names.join(" · "))?;
                 writeln!(f, "{pad}= {}", values.join(" × "))?;
@@ -1045,9 +1179,13 @@ impl fmt::Display for Explanation {
                     format_number(derivation.branch_sum * derivation.tail.product, decimals)
                 )?;
                 writeln!(f, "where {joint} sums {} paths:", derivation.branches.len())?;
-                self.write_sum(f, &joint, &derivation.branches, decimals)
+                let pair = (Quantity::Node(self.output), through);
+                self.write_sum(f, &joint, pair, &derivation.branches, decimals)
             }
-            None => self.write_sum(f, &lhs, &derivation.branches, decimals),
+            None => {
+                let pair = (Quantity::Node(self.output), Quantity::Node(self.input));
+                self.write_sum(f, &lhs, pair, &derivation.branches, decimals)
+            }
         }
     }
 }
