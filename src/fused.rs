@@ -112,9 +112,9 @@ fn consecutive(vars: &[Var<'_>]) -> Option<u32> {
 enum InputCheck {
     /// Check each input's tape, and whether the inputs are consecutive nodes.
     Each,
-    /// Done by the caller, for a whole layer: the inputs are on the tape of every
-    /// weight and bias, and this is the first input's index if they are
-    /// consecutive nodes and at least [`MIN_RUN`] (else `None`).
+    /// Done by the caller, for a whole layer: the inputs, weights and bias are all
+    /// on one tape, and this is the first input's index if they are consecutive
+    /// nodes and at least [`MIN_RUN`] (else `None`).
     Done(Option<u32>),
 }
 
@@ -134,9 +134,8 @@ fn record_neuron<'t>(
     let mut same = true;
     let z = sum_then_bias(
         weights.iter().zip(inputs).map(|(w, x)| {
-            same &= std::ptr::eq(bias.tape, w.tape);
             if let InputCheck::Each = inputs_checked {
-                same &= std::ptr::eq(bias.tape, x.tape);
+                same &= std::ptr::eq(bias.tape, w.tape) & std::ptr::eq(bias.tape, x.tape);
             }
             w.value * x.value
         }),
@@ -403,8 +402,12 @@ impl<'t> Var<'t> {
         };
         // Every operand is checked before the first neuron is recorded: a bad
         // one panics with the tape as it was.
-        for v in inputs.iter().chain(params) {
-            first.same_tape(*v);
+        // (Two plain loops: a chained iterator costs several times more per item.)
+        let foreign = |vars: &[Var<'t>]| vars.iter().any(|v| !std::ptr::eq(first.tape, v.tape));
+        if foreign(inputs) || foreign(params) {
+            for v in inputs.iter().chain(params) {
+                first.same_tape(*v); // panics at the caller's line
+            }
         }
         let input_run = if n >= MIN_RUN {
             consecutive(inputs)
@@ -414,7 +417,6 @@ impl<'t> Var<'t> {
         for (output, neuron) in outputs.iter_mut().zip(params.chunks_exact(n + 1)) {
             let (weights, bias) = neuron.split_at(n);
             let bias = bias[0];
-            first.same_tape(bias);
             *output = record_neuron(
                 weights,
                 inputs,
