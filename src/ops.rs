@@ -584,13 +584,15 @@ impl<'t> Mul for Var<'t> {
 
 impl<'t> Div for Var<'t> {
     type Output = Var<'t>;
-    /// `a / b`. Derivatives: ∂/∂a = 1/b, ∂/∂b = −a/b². 0/0 is NaN.
+    /// `a / b`. Derivatives: ∂/∂a = 1/b, ∂/∂b = −a/b², computed as −(a/b)/b (not
+    /// −(a/b)·(1/b), which is 0 · ∞ = NaN for a = 0 and a subnormal b, where the
+    /// derivative is 0). 0/0 is NaN.
     #[inline(always)]
     #[track_caller]
     fn div(self, rhs: Var<'t>) -> Var<'t> {
         let inv = 1.0 / rhs.value;
         let q = self.value / rhs.value;
-        self.binary(rhs, Op::Div, q, inv, -q * inv)
+        self.binary(rhs, Op::Div, q, inv, -q / rhs.value)
     }
 }
 

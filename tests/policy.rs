@@ -252,3 +252,22 @@ fn an_overflowing_product_is_named_too() {
     let start = g.gradient_anomaly().unwrap();
     assert!(start.to_string().contains("infinite"), "{start}");
 }
+
+/// Found by the fuzzer: ∂(a/b)/∂b = −a/b² is 0 for a = 0 and a subnormal b, but
+/// −(a/b)·(1/b) computed 0 · ∞ = NaN there (1/b overflows). The partial is now
+/// −(a/b)/b: a NaN is reported only where the derivative is indeterminate.
+#[test]
+fn div_by_a_subnormal_has_a_zero_partial_for_a_zero_numerator() {
+    let tape = Tape::new();
+    let a = tape.var(0.0);
+    let b = tape.var(2.5e-320);
+    let q = a / b;
+    let g = q.backward();
+    assert_eq!(g[b], 0.0, "−0/b² is 0, not NaN");
+    assert_eq!(
+        g[a],
+        f64::INFINITY,
+        "1/b overflows: the true 4e319 is past f64"
+    );
+    same_as_textbook(&g);
+}
