@@ -167,34 +167,8 @@ impl<'a> Dot<'a> {
                 depth.into_keys().collect()
             }
             None => {
-                // Every ancestor: a reverse scan with a bitset, as the sweep.
-                let mut marked = vec![0u64; start / 64 + 1];
-                marked[start / 64] |= 1 << (start % 64);
-                let mut found = Vec::new();
-                for w in (0..marked.len()).rev() {
-                    // Bits are only ever set below the node being visited, so a
-                    // word is done once its highest unvisited bit is.
-                    let mut upper = 64;
-                    loop {
-                        let below = if upper == 64 {
-                            u64::MAX
-                        } else {
-                            (1u64 << upper) - 1
-                        };
-                        let word = marked[w] & below;
-                        if word == 0 {
-                            break;
-                        }
-                        upper = 63 - word.leading_zeros() as usize;
-                        let node = w * 64 + upper;
-                        found.push(node as u32);
-                        for (operand, _) in rec.edges(node) {
-                            let o = operand as usize;
-                            marked[o / 64] |= 1 << (o % 64);
-                        }
-                    }
-                }
-                found
+                // Every ancestor.
+                crate::graph::ancestor_indices(rec, start)
             }
         };
         nodes.sort_unstable();

@@ -194,34 +194,46 @@ impl<'t> Var<'t> {
     pub fn ancestors(self) -> Vec<usize> {
         let start = self.index();
         self.tape.recording.read(|rec| {
-            let mut marked = vec![0u64; start / 64 + 1];
-            marked[start / 64] |= 1 << (start % 64);
-            let mut found = Vec::new();
-            for w in (0..marked.len()).rev() {
-                // Operands are below their node: a word is done once its highest
-                // bit not yet visited is.
-                let mut upper = 64;
-                loop {
-                    let below = if upper == 64 {
-                        u64::MAX
-                    } else {
-                        (1u64 << upper) - 1
-                    };
-                    let word = marked[w] & below;
-                    if word == 0 {
-                        break;
-                    }
-                    upper = 63 - word.leading_zeros() as usize;
-                    let node = w * 64 + upper;
-                    found.push(node);
-                    for (operand, _) in rec.edges(node) {
-                        let o = operand as usize;
-                        marked[o / 64] |= 1 << (o % 64);
-                    }
-                }
-            }
-            found.reverse();
-            found
+            ancestor_indices(rec, start)
+                .into_iter()
+                .map(|i| i as usize)
+                .collect()
         })
     }
+}
+
+/// The nodes `start` depends on, itself included, in ascending order: a reverse
+/// scan with a bitset, as the sweep (operands are below their node, so a word is
+/// done once its highest bit not yet visited is). Used by [`Var::ancestors`] and
+/// by `Dot::within` when it draws every ancestor.
+///
+/// # Complexity
+/// O(start / 64 + ancestors + their edges) time; `start / 8` bytes for the bitset.
+pub(crate) fn ancestor_indices(rec: &crate::tape::Recording, start: usize) -> Vec<u32> {
+    let mut marked = vec![0u64; start / 64 + 1];
+    marked[start / 64] |= 1 << (start % 64);
+    let mut found = Vec::new();
+    for w in (0..marked.len()).rev() {
+        let mut upper = 64;
+        loop {
+            let below = if upper == 64 {
+                u64::MAX
+            } else {
+                (1u64 << upper) - 1
+            };
+            let word = marked[w] & below;
+            if word == 0 {
+                break;
+            }
+            upper = 63 - word.leading_zeros() as usize;
+            let node = w * 64 + upper;
+            found.push(node as u32);
+            for (operand, _) in rec.edges(node) {
+                let o = operand as usize;
+                marked[o / 64] |= 1 << (o % 64);
+            }
+        }
+    }
+    found.reverse();
+    found
 }
