@@ -66,6 +66,26 @@ use std::ops::Index;
 use crate::tape::{NeuronRun, Op, Recording, Tape};
 use crate::var::Var;
 
+impl<'t> Var<'t> {
+    /// Back-propagates from this variable: one reverse sweep over the nodes recorded
+    /// up to it, returning ∂self/∂node for every node.
+    ///
+    /// The tape is not consumed: call it again, or from another output. Cost
+    /// O(nodes + edges) up to `self`; nothing recurses, nothing is sorted. See
+    /// [`crate::backward`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(3.0);
+    /// let y = x * x;
+    /// assert_eq!(y.backward()[x], 6.0);
+    /// assert_eq!(y.backward().wrt(x), 6.0); // the same again
+    /// ```
+    pub fn backward(self) -> Gradients<'t> {
+        Gradients::sweep_from(self)
+    }
+}
+
 /// ∂output/∂node for every node of a tape, from one reverse sweep.
 ///
 /// Index it with a [`Var`] (`g[x]`) or call [`wrt`](Gradients::wrt). A node the
@@ -378,7 +398,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                     }
                     // `carried` is still what memory holds; a run may add to the
                     // node below, so it is read back after.
-                    sweep_neuron_run(run, adjoint, values, adjoints);
+                    NeuronRun::sweep(run, adjoint, values, adjoints);
                     carried = adjoints[below];
                 } else {
                     if node > 0 {
@@ -511,23 +531,4 @@ fn on_path(rec: &Recording, output: usize) -> Vec<bool> {
         }
     }
     on_path
-}
-
-/// The edges of a [`NeuronRun`] with adjoint `adjoint`:
-/// `adjoints[operand] += adjoint · partial`, each partial `a′(z) · value` computed
-/// as [`NeuronRun::edges`] gives it. A run is a slice of adjoints and a slice of
-/// values, with no index per edge. The runs do not overlap, so every operand gets
-/// exactly the one addition it gets from the edges in their order (the bias, which
-/// may be in a run, last).
-#[inline(always)]
-fn sweep_neuron_run(run: NeuronRun, adjoint: f64, values: &[f64], adjoints: &mut [f64]) {
-    let (w, x, len) = (run.weights as usize, run.inputs as usize, run.len as usize);
-    let da = run.derivative;
-    for (a, &x_value) in adjoints[w..w + len].iter_mut().zip(&values[x..x + len]) {
-        *a += adjoint * (da * x_value);
-    }
-    for (a, &w_value) in adjoints[x..x + len].iter_mut().zip(&values[w..w + len]) {
-        *a += adjoint * (da * w_value);
-    }
-    adjoints[run.bias as usize] += adjoint * da;
 }

@@ -15,7 +15,7 @@ use std::iter::Sum;
 use smallvec::SmallVec;
 
 use crate::ops::{relu, relu_derivative, sigmoid_with_derivative, tanh_with_derivative};
-use crate::tape::{NeuronRun, Op};
+use crate::tape::{neuron_partial, NeuronRun, Op};
 use crate::var::Var;
 
 /// The activation of a neuron recorded as one node by [`Var::neuron`].
@@ -194,9 +194,9 @@ fn record_neuron<'t>(
                     .zip(partials.chunks_exact_mut(2));
                 for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
                     o[0] = w.index;
-                    p[0] = da * x.value;
+                    p[0] = neuron_partial(da, x.value);
                     o[1] = x.index;
-                    p[1] = da * w.value;
+                    p[1] = neuron_partial(da, w.value);
                 }
                 operands[2 * n] = bias.index;
                 partials[2 * n] = da;
@@ -481,7 +481,7 @@ impl<'t> Var<'t> {
                     let edges = operands.iter_mut().zip(partials.iter_mut());
                     for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
                         *o = w.index;
-                        *p = da * x;
+                        *p = neuron_partial(da, x);
                     }
                     operands[n] = bias.index;
                     partials[n] = da;

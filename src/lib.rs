@@ -111,6 +111,7 @@ pub mod fused;
 pub mod gradcheck;
 pub mod graph;
 pub mod nn;
+mod op;
 pub mod ops;
 mod scalar;
 pub mod tape;
@@ -119,6 +120,8 @@ pub mod workloads;
 
 pub use backward::Gradients;
 pub use fused::Activation;
+pub use op::Op;
+pub use ops::Operand;
 pub use scalar::Scalar;
-pub use tape::{Op, Tape};
+pub use tape::Tape;
 pub use var::Var;

@@ -5,14 +5,25 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use crate::fused::{self, Activation};
-use crate::ops;
+use crate::ops::{self, rules, Operand};
 use crate::var::Var;
 
+macro_rules! define_scalar {
+    ($(
+        $(#[$doc:meta])*
+        $Op:ident $method:ident { $($rest:tt)* }
+    )*) => {
 /// The arithmetic shared by `f64` and [`Var`], so one generic function computes the
 /// primal on `f64` and is recorded on a tape on `Var`: the very same source.
 ///
 /// Every method computes the same value on both (bit for bit); on `Var` it also
-/// records the node. Constants enter as `f64` right-hand operands (`x * 2.0`).
+/// records the node. Constants enter as `f64` right-hand operands (`x * 2.0`,
+/// `x.max(0.0)`); a constant on the left is lifted with
+/// [`constant`](Scalar::constant) (`x.constant(1.0) - x`), since Rust cannot
+/// write `1.0 - x` for a generic `T`.
+///
+/// The unary methods (`sigmoid` … `erf`) are generated from the table of unary
+/// ops in [`crate::ops`]; on `f64` each is the table's value.
 ///
 /// ```
 /// use chainrule::{Scalar, Tape};
@@ -50,45 +61,98 @@ pub trait Scalar:
     + MulAssign<f64>
     + DivAssign<f64>
     + Sum<Self>
+    + Operand<Self>
 {
     /// The plain value.
     fn value(self) -> f64;
-    /// See [`Var::sigmoid`].
-    fn sigmoid(self) -> Self;
-    /// See [`Var::tanh`].
-    fn tanh(self) -> Self;
-    /// See [`Var::relu`].
-    fn relu(self) -> Self;
+
+    $(
+        #[doc = concat!("See [`Var::", stringify!($method), "`].")]
+        fn $method(self) -> Self;
+    )*
+
+    /// A constant `c` usable where a `Self` is needed: `c` itself on `f64`; on a
+    /// `Var`, a node on `self`'s tape with no operands (no gradient flows through
+    /// it). Generic code writes `1 − x` as `x.constant(1.0) - x`, since Rust
+    /// cannot write `1.0 - x` for a generic `T`; `-x + 1.0` records no constant
+    /// node.
+    ///
+    /// ```
+    /// use chainrule::{Scalar, Tape};
+    /// fn one_minus<T: Scalar>(x: T) -> T {
+    ///     x.constant(1.0) - x
+    /// }
+    /// assert_eq!(one_minus(0.25), 0.75);
+    /// let tape = Tape::new();
+    /// let x = tape.var(0.25);
+    /// let y = one_minus(x);
+    /// assert_eq!((y.value(), y.backward()[x]), (0.75, -1.0));
+    /// ```
+    fn constant(self, c: f64) -> Self;
     /// See [`Var::leaky_relu`].
     fn leaky_relu(self, alpha: f64) -> Self;
-    /// See [`Var::softplus`].
-    fn softplus(self) -> Self;
-    /// See [`Var::exp`].
-    fn exp(self) -> Self;
-    /// See [`Var::ln`].
-    fn ln(self) -> Self;
-    /// See [`Var::sqrt`].
-    fn sqrt(self) -> Self;
     /// See [`Var::powi`].
     fn powi(self, n: i32) -> Self;
     /// See [`Var::powf`].
     fn powf(self, c: f64) -> Self;
     /// See [`Var::pow`].
     fn pow(self, exponent: Self) -> Self;
-    /// See [`Var::abs`].
-    fn abs(self) -> Self;
-    /// See [`Var::sin`].
-    fn sin(self) -> Self;
-    /// See [`Var::cos`].
-    fn cos(self) -> Self;
-    /// See [`Var::recip`].
-    fn recip(self) -> Self;
-    /// See [`Var::square`].
-    fn square(self) -> Self;
-    /// See [`Var::max`].
-    fn max(self, other: Self) -> Self;
-    /// See [`Var::min`].
-    fn min(self, other: Self) -> Self;
+    /// See [`Var::log`].
+    fn log(self, base: f64) -> Self;
+    /// See [`Var::clamp`].
+    fn clamp(self, lo: f64, hi: f64) -> Self;
+    /// See [`Var::max`]: `other` a `Self` or an `f64`.
+    #[inline(always)]
+    #[track_caller]
+    fn max<O: Operand<Self>>(self, other: O) -> Self {
+        other.max_of(self)
+    }
+    /// See [`Var::min`]: `other` a `Self` or an `f64`.
+    #[inline(always)]
+    #[track_caller]
+    fn min<O: Operand<Self>>(self, other: O) -> Self {
+        other.min_of(self)
+    }
+    /// See [`Var::atan2`]: `self` the ordinate, `x` a `Self` or an `f64`.
+    #[inline(always)]
+    #[track_caller]
+    fn atan2<O: Operand<Self>>(self, x: O) -> Self {
+        x.atan2_of(self)
+    }
+    /// See [`Var::hypot`]: `other` a `Self` or an `f64`.
+    #[inline(always)]
+    #[track_caller]
+    fn hypot<O: Operand<Self>>(self, other: O) -> Self {
+        other.hypot_of(self)
+    }
+    /// See [`Var::mul_add`].
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `max(self, c)` for a constant `c`: what `x.max(0.0)` calls through
+    /// [`Operand`]. Call [`max`](Scalar::max).
+    #[doc(hidden)]
+    fn max_const(self, c: f64) -> Self;
+    /// `min(self, c)`; call [`min`](Scalar::min).
+    #[doc(hidden)]
+    fn min_const(self, c: f64) -> Self;
+    /// `atan2(self, c)`; call [`atan2`](Scalar::atan2).
+    #[doc(hidden)]
+    fn atan2_const(self, c: f64) -> Self;
+    /// `hypot(self, c)`; call [`hypot`](Scalar::hypot).
+    #[doc(hidden)]
+    fn hypot_const(self, c: f64) -> Self;
+    /// See [`Var::exp_m1`]: the same op as [`expm1`](Scalar::expm1).
+    #[inline(always)]
+    fn exp_m1(self) -> Self {
+        self.expm1()
+    }
+    /// See [`Var::ln_1p`]: the same op as [`log1p`](Scalar::log1p).
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        self.log1p()
+    }
+    /// See [`Var::logsumexp`]: one node on a tape. On `f64`, an empty slice gives
+    /// −inf (on `Var` it panics: there is no tape).
+    fn logsumexp(xs: &[Self]) -> Self;
     /// See [`Var::weighted_sum`]: one node on a tape.
     #[inline(always)]
     fn weighted_sum(weights: &[Self], inputs: &[Self], bias: Self) -> Self {
@@ -121,44 +185,25 @@ pub trait Scalar:
     fn mean_squared_error(outputs: &[Self], targets: &[f64]) -> Self;
 }
 
+
 impl Scalar for f64 {
     #[inline(always)]
     fn value(self) -> f64 {
         self
     }
+    $(
+        #[inline(always)]
+        fn $method(self) -> f64 {
+            rules::$method::value(self)
+        }
+    )*
     #[inline(always)]
-    fn sigmoid(self) -> f64 {
-        ops::sigmoid(self)
-    }
-    #[inline(always)]
-    fn tanh(self) -> f64 {
-        // The tape's own tanh, so primal and tape agree bit for bit everywhere
-        // (on glibc both equal f64::tanh).
-        crate::ops::tanh_with_derivative(self).0
-    }
-    #[inline(always)]
-    fn relu(self) -> f64 {
-        ops::relu(self)
+    fn constant(self, c: f64) -> f64 {
+        c
     }
     #[inline(always)]
     fn leaky_relu(self, alpha: f64) -> f64 {
         ops::leaky_relu(self, alpha)
-    }
-    #[inline(always)]
-    fn softplus(self) -> f64 {
-        ops::softplus(self)
-    }
-    #[inline(always)]
-    fn exp(self) -> f64 {
-        f64::exp(self)
-    }
-    #[inline(always)]
-    fn ln(self) -> f64 {
-        f64::ln(self)
-    }
-    #[inline(always)]
-    fn sqrt(self) -> f64 {
-        f64::sqrt(self)
     }
     #[inline(always)]
     fn powi(self, n: i32) -> f64 {
@@ -173,33 +218,37 @@ impl Scalar for f64 {
         f64::powf(self, exponent)
     }
     #[inline(always)]
-    fn abs(self) -> f64 {
-        f64::abs(self)
+    fn log(self, base: f64) -> f64 {
+        f64::log(self, base)
     }
     #[inline(always)]
-    fn sin(self) -> f64 {
-        f64::sin(self)
+    #[track_caller]
+    fn clamp(self, lo: f64, hi: f64) -> f64 {
+        f64::clamp(self, lo, hi)
     }
     #[inline(always)]
-    fn cos(self) -> f64 {
-        f64::cos(self)
+    fn mul_add(self, a: f64, b: f64) -> f64 {
+        f64::mul_add(self, a, b)
     }
     #[inline(always)]
-    fn recip(self) -> f64 {
-        1.0 / self
+    fn max_const(self, c: f64) -> f64 {
+        ops::max_with_partials(self, c).0
     }
     #[inline(always)]
-    fn square(self) -> f64 {
-        self * self
+    fn min_const(self, c: f64) -> f64 {
+        ops::min_with_partials(self, c).0
     }
     #[inline(always)]
-    fn max(self, other: f64) -> f64 {
-        // As the tape's max: NaN if either is NaN (f64::max would hide it).
-        ops::max_with_partials(self, other).0
+    fn atan2_const(self, c: f64) -> f64 {
+        f64::atan2(self, c)
     }
     #[inline(always)]
-    fn min(self, other: f64) -> f64 {
-        ops::min_with_partials(self, other).0
+    fn hypot_const(self, c: f64) -> f64 {
+        f64::hypot(self, c)
+    }
+    #[inline]
+    fn logsumexp(xs: &[f64]) -> f64 {
+        ops::logsumexp(xs.iter().copied()).0
     }
     #[inline(always)]
     #[track_caller]
@@ -227,42 +276,25 @@ impl Scalar for f64 {
     }
 }
 
+
 impl<'t> Scalar for Var<'t> {
     #[inline(always)]
     fn value(self) -> f64 {
         self.value
     }
+    $(
+        #[inline(always)]
+        fn $method(self) -> Self {
+            Var::$method(self)
+        }
+    )*
     #[inline(always)]
-    fn sigmoid(self) -> Self {
-        Var::sigmoid(self)
-    }
-    #[inline(always)]
-    fn tanh(self) -> Self {
-        Var::tanh(self)
-    }
-    #[inline(always)]
-    fn relu(self) -> Self {
-        Var::relu(self)
+    fn constant(self, c: f64) -> Self {
+        Var::constant(self, c)
     }
     #[inline(always)]
     fn leaky_relu(self, alpha: f64) -> Self {
         Var::leaky_relu(self, alpha)
-    }
-    #[inline(always)]
-    fn softplus(self) -> Self {
-        Var::softplus(self)
-    }
-    #[inline(always)]
-    fn exp(self) -> Self {
-        Var::exp(self)
-    }
-    #[inline(always)]
-    fn ln(self) -> Self {
-        Var::ln(self)
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        Var::sqrt(self)
     }
     #[inline(always)]
     fn powi(self, n: i32) -> Self {
@@ -273,36 +305,44 @@ impl<'t> Scalar for Var<'t> {
         Var::powf(self, c)
     }
     #[inline(always)]
+    #[track_caller]
     fn pow(self, exponent: Self) -> Self {
         Var::pow(self, exponent)
     }
     #[inline(always)]
-    fn abs(self) -> Self {
-        Var::abs(self)
+    fn log(self, base: f64) -> Self {
+        Var::log(self, base)
     }
     #[inline(always)]
-    fn sin(self) -> Self {
-        Var::sin(self)
+    #[track_caller]
+    fn clamp(self, lo: f64, hi: f64) -> Self {
+        Var::clamp(self, lo, hi)
     }
     #[inline(always)]
-    fn cos(self) -> Self {
-        Var::cos(self)
+    #[track_caller]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        Var::mul_add(self, a, b)
     }
     #[inline(always)]
-    fn recip(self) -> Self {
-        Var::recip(self)
+    fn max_const(self, c: f64) -> Self {
+        Var::max_const(self, c)
     }
     #[inline(always)]
-    fn square(self) -> Self {
-        Var::square(self)
+    fn min_const(self, c: f64) -> Self {
+        Var::min_const(self, c)
     }
     #[inline(always)]
-    fn max(self, other: Self) -> Self {
-        Var::max(self, other)
+    fn atan2_const(self, c: f64) -> Self {
+        Var::atan2_const(self, c)
     }
     #[inline(always)]
-    fn min(self, other: Self) -> Self {
-        Var::min(self, other)
+    fn hypot_const(self, c: f64) -> Self {
+        Var::hypot_const(self, c)
+    }
+    #[inline]
+    #[track_caller]
+    fn logsumexp(xs: &[Self]) -> Self {
+        Var::logsumexp(xs)
     }
     #[inline(always)]
     #[track_caller]
@@ -330,3 +370,7 @@ impl<'t> Scalar for Var<'t> {
         Var::mean_squared_error(outputs, targets)
     }
 }
+    };
+}
+
+crate::ops::unary_ops!(define_scalar);

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::backward::Gradients;
+use crate::op::Op;
 use crate::tape::Tape;
 
 /// A variable: a handle to one node of a [`Tape`], carrying a copy of its value.
@@ -112,24 +112,6 @@ impl<'t> Var<'t> {
         self
     }
 
-    /// Back-propagates from this variable: one reverse sweep over the nodes recorded
-    /// up to it, returning ∂self/∂node for every node.
-    ///
-    /// The tape is not consumed: call it again, or from another output. Cost
-    /// O(nodes + edges) up to `self`; nothing recurses, nothing is sorted. See
-    /// [`crate::backward`].
-    ///
-    /// ```
-    /// let tape = chainrule::Tape::new();
-    /// let x = tape.var(3.0);
-    /// let y = x * x;
-    /// assert_eq!(y.backward()[x], 6.0);
-    /// assert_eq!(y.backward().wrt(x), 6.0); // the same again
-    /// ```
-    pub fn backward(self) -> Gradients<'t> {
-        Gradients::sweep_from(self)
-    }
-
     /// Panics unless `other` was recorded on the same tape.
     #[inline(always)]
     #[track_caller]
@@ -137,6 +119,56 @@ impl<'t> Var<'t> {
         if !std::ptr::eq(self.tape, other.tape) {
             different_tapes(self.index, other.index);
         }
+    }
+}
+
+/// Recording leaves: the only way a `Var` is made from outside the crate. They
+/// live here, not in `tape`, so that the tape knows nothing of `Var` (tape ←
+/// var ← ops and backward).
+impl Tape {
+    /// Records a leaf: an input or a parameter of value `value`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(-4.0);
+    /// assert_eq!(x.value(), -4.0);
+    /// ```
+    #[inline]
+    pub fn var(&self, value: f64) -> Var<'_> {
+        let index = self.push(Op::Leaf, value, [], []);
+        Var::from_parts(self, index, value)
+    }
+
+    /// Records one leaf per value, in order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// assert_eq!(w[1].value(), 0.20);
+    /// ```
+    pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
+        let first = self.push_leaves(values);
+        (0..values.len() as u32)
+            .map(|k| Var::from_parts(self, first + k, values[k as usize]))
+            .collect()
+    }
+
+    /// Records one leaf per value, in order, into an array (no allocation): the
+    /// parameters of a training step, say.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let [w1, w2] = tape.var_array([0.15, 0.20]);
+    /// assert_eq!((w1.index(), w2.value()), (0, 0.20));
+    /// ```
+    #[inline]
+    pub fn var_array<const N: usize>(&self, values: [f64; N]) -> [Var<'_>; N] {
+        let first = self.push_leaves(&values);
+        let mut k = 0;
+        values.map(|v| {
+            k += 1;
+            Var::from_parts(self, first + k - 1, v)
+        })
     }
 }
 

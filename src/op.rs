@@ -1,0 +1,234 @@
+//! [`Op`]: what a node computes.
+//!
+//! The unary ops' variants are generated from the table in `ops/table.rs` (the one
+//! place a unary op is written); the others are listed here, each with the
+//! formula it records.
+
+use std::fmt;
+
+macro_rules! define_op {
+    ($(
+        $(#[$doc:meta])*
+        $Op:ident $method:ident {
+            name: $name:literal, notation: $notation:literal,
+            formula: $formula:literal, derivative: $derivative:literal,
+            $($rest:tt)*
+        }
+    )*) => {
+        /// What a node computes. Each node of the tape carries one.
+        ///
+        /// The calculus of every op (its value and local partial derivatives) lives
+        /// in [`crate::ops`]; this enum only names them, for explanations, drawings
+        /// and anomaly reports. Each variant's documentation gives the formula
+        /// recorded (`a`, `b` are operands, `c` a constant).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Op {
+            /// An input or a parameter, made by [`Tape::var`](crate::Tape::var). It
+            /// has no operands.
+            Leaf,
+            /// A constant made by [`Scalar::constant`](crate::Scalar::constant): no
+            /// operands, so no gradient flows through it.
+            Const,
+            $(
+                #[doc = concat!("`", $formula, "`; derivative `", $derivative, "` ([`Var::",
+                    stringify!($method), "`](crate::Var::", stringify!($method), "))")]
+                $Op,
+            )*
+            /// `a + b`
+            Add,
+            /// `a - b`
+            Sub,
+            /// `a * b`
+            Mul,
+            /// `a / b`
+            Div,
+            /// `-a`
+            Neg,
+            /// `a + c` or `c + a` for a constant `c`
+            AddConst,
+            /// `a - c` for a constant `c`
+            SubConst,
+            /// `c - a` for a constant `c`
+            ConstSub,
+            /// `a * c` or `c * a` for a constant `c`
+            MulConst,
+            /// `a / c` for a constant `c`
+            DivConst,
+            /// `c / a` for a constant `c`
+            ConstDiv,
+            /// `a` if `a > 0`, else `alpha * a`
+            LeakyRelu,
+            /// `a^n` for an integer constant `n`
+            Powi,
+            /// `a^c` for a real constant `c`
+            Powf,
+            /// `a^b`, both variable
+            Pow,
+            /// `log_c a` for a constant base `c`
+            Log,
+            /// `max(a, b)`
+            Max,
+            /// `min(a, b)`
+            Min,
+            /// `max(a, c)` for a constant `c`
+            MaxConst,
+            /// `min(a, c)` for a constant `c`
+            MinConst,
+            /// `a` clamped to `[lo, hi]` for constants `lo ≤ hi`
+            Clamp,
+            /// `atan2(a, b)`: the angle of the point (b, a)
+            Atan2,
+            /// `atan2(a, c)` for a constant `c`
+            Atan2Const,
+            /// `atan2(c, a)` for a constant `c`
+            ConstAtan2,
+            /// `√(a² + b²)`
+            Hypot,
+            /// `√(a² + c²)` for a constant `c`
+            HypotConst,
+            /// `a·b + c`, three operands
+            MulAdd,
+            /// `ln(e^a₀ + e^a₁ + …)`, one n-ary node
+            LogSumExp,
+            /// `a₀ + a₁ + … + aₙ₋₁`, one n-ary node
+            Sum,
+            /// `w₀·x₀ + w₁·x₁ + … + b`, one n-ary node (a neuron's weighted sum)
+            WeightedSum,
+            /// `σ(w₀·x₀ + … + b)`, a whole neuron as one node
+            SigmoidNeuron,
+            /// `tanh(w₀·x₀ + … + b)`, a whole neuron as one node
+            TanhNeuron,
+            /// `relu(w₀·x₀ + … + b)`, a whole neuron as one node
+            ReluNeuron,
+            /// `½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, one node
+            HalfSquaredError,
+            /// `((o₀ − t₀)² + (o₁ − t₁)² + …) / n`, one node
+            MeanSquaredError,
+        }
+
+        impl Op {
+            /// The op's short lower-case name, as used in default labels
+            /// (`sigmoid#7`): for a unary op, the name of its `Var` method.
+            ///
+            /// ```
+            /// assert_eq!(chainrule::Op::Sigmoid.name(), "sigmoid");
+            /// assert_eq!(chainrule::Op::HalfSquaredError.name(), "half_squared_error");
+            /// ```
+            pub fn name(self) -> &'static str {
+                match self {
+                    Op::Leaf => "leaf",
+                    Op::Const => "const",
+                    $(Op::$Op => $name,)*
+                    Op::Add => "add",
+                    Op::Sub => "sub",
+                    Op::Mul => "mul",
+                    Op::Div => "div",
+                    Op::Neg => "neg",
+                    Op::AddConst => "add_const",
+                    Op::SubConst => "sub_const",
+                    Op::ConstSub => "const_sub",
+                    Op::MulConst => "mul_const",
+                    Op::DivConst => "div_const",
+                    Op::ConstDiv => "const_div",
+                    Op::LeakyRelu => "leaky_relu",
+                    Op::Powi => "powi",
+                    Op::Powf => "powf",
+                    Op::Pow => "pow",
+                    Op::Log => "log",
+                    Op::Max => "max",
+                    Op::Min => "min",
+                    Op::MaxConst => "max_const",
+                    Op::MinConst => "min_const",
+                    Op::Clamp => "clamp",
+                    Op::Atan2 => "atan2",
+                    Op::Atan2Const => "atan2_const",
+                    Op::ConstAtan2 => "const_atan2",
+                    Op::Hypot => "hypot",
+                    Op::HypotConst => "hypot_const",
+                    Op::MulAdd => "mul_add",
+                    Op::LogSumExp => "logsumexp",
+                    Op::Sum => "sum",
+                    Op::WeightedSum => "weighted_sum",
+                    Op::SigmoidNeuron => "sigmoid_neuron",
+                    Op::TanhNeuron => "tanh_neuron",
+                    Op::ReluNeuron => "relu_neuron",
+                    Op::HalfSquaredError => "half_squared_error",
+                    Op::MeanSquaredError => "mean_squared_error",
+                }
+            }
+
+            /// For a unary op, the function name explanations write (`σ` for
+            /// sigmoid, `tanh`, `ln`, …); `None` for the others.
+            ///
+            /// ```
+            /// use chainrule::Op;
+            /// assert_eq!(Op::Sigmoid.unary_notation(), Some("σ"));
+            /// assert_eq!(Op::Add.unary_notation(), None);
+            /// ```
+            pub fn unary_notation(self) -> Option<&'static str> {
+                match self {
+                    $(Op::$Op => Some($notation),)*
+                    _ => None,
+                }
+            }
+
+            /// Every op, in declaration order: what a test iterates to cover them
+            /// all.
+            ///
+            /// ```
+            /// assert!(chainrule::Op::ALL.contains(&chainrule::Op::Atan2));
+            /// ```
+            pub const ALL: &'static [Op] = &[
+                Op::Leaf, Op::Const, $(Op::$Op,)*
+                Op::Add, Op::Sub, Op::Mul, Op::Div, Op::Neg, Op::AddConst, Op::SubConst,
+                Op::ConstSub, Op::MulConst, Op::DivConst, Op::ConstDiv, Op::LeakyRelu,
+                Op::Powi, Op::Powf, Op::Pow, Op::Log, Op::Max, Op::Min, Op::MaxConst,
+                Op::MinConst, Op::Clamp, Op::Atan2, Op::Atan2Const, Op::ConstAtan2,
+                Op::Hypot, Op::HypotConst, Op::MulAdd, Op::LogSumExp, Op::Sum,
+                Op::WeightedSum, Op::SigmoidNeuron, Op::TanhNeuron, Op::ReluNeuron,
+                Op::HalfSquaredError, Op::MeanSquaredError,
+            ];
+        }
+    };
+}
+
+crate::ops::unary_ops!(define_op);
+
+impl Op {
+    /// Whether the op *selects* among its operands: `relu` (and a relu neuron)
+    /// passes its operand on or not, `max`/`min` pass one of two, `clamp` passes
+    /// its operand inside its bounds. The operand not selected gets exactly 0
+    /// from the node, whatever the node's adjoint (even infinite or NaN), as
+    /// PyTorch's masking does: see the non-finite policy in [`crate::backward`].
+    ///
+    /// ```
+    /// use chainrule::Op;
+    /// assert!(Op::Relu.is_select() && Op::Max.is_select() && Op::Clamp.is_select());
+    /// assert!(!Op::Abs.is_select()); // |x| multiplies by sign(x): not a mask
+    /// ```
+    pub fn is_select(self) -> bool {
+        matches!(
+            self,
+            Op::Relu | Op::Max | Op::Min | Op::MaxConst | Op::MinConst | Op::Clamp | Op::ReluNeuron
+        )
+    }
+
+    /// Whether the op is a whole neuron fused into one node
+    /// (`activation(Σ wᵢ·xᵢ + b)`), whose weighted sum can carry its own label
+    /// ([`Var::named_net`](crate::Var::named_net)).
+    ///
+    /// ```
+    /// assert!(chainrule::Op::SigmoidNeuron.is_neuron());
+    /// assert!(!chainrule::Op::WeightedSum.is_neuron());
+    /// ```
+    pub fn is_neuron(self) -> bool {
+        matches!(self, Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron)
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

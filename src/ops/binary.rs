@@ -1,0 +1,264 @@
+//! Ops with two variable operands: the arithmetic operators, `pow`, `atan2`,
+//! `hypot`, `mul_add`, and the operators with an `f64` constant on either side.
+
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use super::kernels::pow_minus_one;
+use crate::op::Op;
+use crate::var::Var;
+
+impl<'t> Var<'t> {
+    /// x^y with both the base x (`self`) and the exponent y variable.
+    ///
+    /// Derivatives: ∂/∂x = y·x^(y−1), taken as 0 where y = 0; ∂/∂y = x^y·ln x, taken
+    /// as 0 where x = 0 and y ≥ 0 (both as PyTorch).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = tape.var(3.0);
+    /// let g = x.pow(y).backward();
+    /// assert_eq!(g[x], 12.0);
+    /// assert!((g[y] - 8.0 * 2f64.ln()).abs() < 1e-15);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn pow(self, exponent: Var<'t>) -> Var<'t> {
+        let (x, y) = (self.value, exponent.value);
+        let value = x.powf(y);
+        let d_base = if y == 0.0 {
+            0.0
+        } else {
+            y * pow_minus_one(x, y)
+        };
+        let d_exponent = if x == 0.0 && y >= 0.0 {
+            0.0
+        } else {
+            value * x.ln()
+        };
+        self.binary(exponent, Op::Pow, value, d_base, d_exponent)
+    }
+
+    /// atan2(y, x) of two variables, `self` the ordinate y: the angle of the point
+    /// (x, y) in (−π, π]. Used by [`Var::atan2`].
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn atan2_var(self, x: Var<'t>) -> Var<'t> {
+        let (value, d_y, d_x) = atan2_with_partials(self.value, x.value);
+        self.binary(x, Op::Atan2, value, d_y, d_x)
+    }
+
+    /// hypot(x, y) of two variables. Used by [`Var::hypot`].
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn hypot_var(self, other: Var<'t>) -> Var<'t> {
+        let (value, d_x, d_y) = hypot_with_partials(self.value, other.value);
+        self.binary(other, Op::Hypot, value, d_x, d_y)
+    }
+
+    /// `self · a + b` with one rounding, as [`f64::mul_add`].
+    ///
+    /// Derivatives: ∂/∂self = a, ∂/∂a = self, ∂/∂b = 1. A fused multiply-add is
+    /// exact where `self * a + b` rounds twice (and a software routine on CPUs
+    /// without FMA, so slower there).
+    ///
+    /// # Panics
+    ///
+    /// If the three are not on one tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let (x, a, b) = (tape.var(2.0), tape.var(3.0), tape.var(1.0));
+    /// let y = x.mul_add(a, b);
+    /// let g = y.backward();
+    /// assert_eq!((y.value(), g[x], g[a], g[b]), (7.0, 3.0, 2.0, 1.0));
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn mul_add(self, a: Var<'t>, b: Var<'t>) -> Var<'t> {
+        self.same_tape(a);
+        self.same_tape(b);
+        let value = self.value.mul_add(a.value, b.value);
+        let index = self.tape.push(
+            Op::MulAdd,
+            value,
+            [self.index, a.index, b.index],
+            [a.value, self.value, 1.0],
+        );
+        Var::from_parts(self.tape, index, value)
+    }
+}
+
+/// atan2(y, x) and its partials ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), each
+/// computed as (x/h)/h with h = hypot(x, y), so nothing overflows for large
+/// operands. At (0, 0) the value is ±0 or ±π (as [`f64::atan2`]) and both
+/// partials are NaN: the derivative does not exist there (PyTorch gives NaN too).
+#[inline(always)]
+pub(crate) fn atan2_with_partials(y: f64, x: f64) -> (f64, f64, f64) {
+    let h = x.hypot(y);
+    (y.atan2(x), (x / h) / h, -((y / h) / h))
+}
+
+/// hypot(x, y) = √(x² + y²) without overflow, and its partials x/h and y/h. At
+/// (0, 0) the value is 0 and both partials are NaN (0/0: the cone's tip has no
+/// derivative; PyTorch gives NaN too).
+#[inline(always)]
+pub(crate) fn hypot_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
+    let h = x.hypot(y);
+    (h, x / h, y / h)
+}
+
+// ---- Operators -----------------------------------------------------------------
+
+impl<'t> Add for Var<'t> {
+    type Output = Var<'t>;
+    /// `a + b`. Derivatives: ∂/∂a = 1, ∂/∂b = 1.
+    #[inline(always)]
+    #[track_caller]
+    fn add(self, rhs: Var<'t>) -> Var<'t> {
+        self.binary(rhs, Op::Add, self.value + rhs.value, 1.0, 1.0)
+    }
+}
+
+impl<'t> Sub for Var<'t> {
+    type Output = Var<'t>;
+    /// `a − b`. Derivatives: ∂/∂a = 1, ∂/∂b = −1.
+    #[inline(always)]
+    #[track_caller]
+    fn sub(self, rhs: Var<'t>) -> Var<'t> {
+        self.binary(rhs, Op::Sub, self.value - rhs.value, 1.0, -1.0)
+    }
+}
+
+impl<'t> Mul for Var<'t> {
+    type Output = Var<'t>;
+    /// `a · b`. Derivatives: ∂/∂a = b, ∂/∂b = a.
+    #[inline(always)]
+    #[track_caller]
+    fn mul(self, rhs: Var<'t>) -> Var<'t> {
+        self.binary(rhs, Op::Mul, self.value * rhs.value, rhs.value, self.value)
+    }
+}
+
+impl<'t> Div for Var<'t> {
+    type Output = Var<'t>;
+    /// `a / b`. Derivatives: ∂/∂a = 1/b, ∂/∂b = −a/b², computed as −(a/b)/b (not
+    /// −(a/b)·(1/b), which is 0 · ∞ = NaN for a = 0 and a subnormal b, where the
+    /// derivative is 0). 0/0 is NaN.
+    #[inline(always)]
+    #[track_caller]
+    fn div(self, rhs: Var<'t>) -> Var<'t> {
+        let inv = 1.0 / rhs.value;
+        let q = self.value / rhs.value;
+        self.binary(rhs, Op::Div, q, inv, -q / rhs.value)
+    }
+}
+
+impl<'t> Neg for Var<'t> {
+    type Output = Var<'t>;
+    /// `−a`. Derivative: −1.
+    #[inline(always)]
+    fn neg(self) -> Var<'t> {
+        self.unary(Op::Neg, -self.value, -1.0)
+    }
+}
+
+impl<'t> Add<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a + c`. Derivative: 1.
+    #[inline(always)]
+    fn add(self, c: f64) -> Var<'t> {
+        self.unary(Op::AddConst, self.value + c, 1.0)
+    }
+}
+
+impl<'t> Add<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c + a`. Derivative: 1.
+    #[inline(always)]
+    fn add(self, a: Var<'t>) -> Var<'t> {
+        a.unary(Op::AddConst, self + a.value, 1.0)
+    }
+}
+
+impl<'t> Sub<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a − c`. Derivative: 1.
+    #[inline(always)]
+    fn sub(self, c: f64) -> Var<'t> {
+        self.unary(Op::SubConst, self.value - c, 1.0)
+    }
+}
+
+impl<'t> Sub<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c − a`. Derivative: −1.
+    #[inline(always)]
+    fn sub(self, a: Var<'t>) -> Var<'t> {
+        a.unary(Op::ConstSub, self - a.value, -1.0)
+    }
+}
+
+impl<'t> Mul<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a · c`. Derivative: c.
+    #[inline(always)]
+    fn mul(self, c: f64) -> Var<'t> {
+        self.unary(Op::MulConst, self.value * c, c)
+    }
+}
+
+impl<'t> Mul<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c · a`. Derivative: c.
+    #[inline(always)]
+    fn mul(self, a: Var<'t>) -> Var<'t> {
+        a.unary(Op::MulConst, self * a.value, self)
+    }
+}
+
+impl<'t> Div<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `a / c`. Derivative: 1/c.
+    #[inline(always)]
+    fn div(self, c: f64) -> Var<'t> {
+        self.unary(Op::DivConst, self.value / c, 1.0 / c)
+    }
+}
+
+impl<'t> Div<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c / a`. Derivative: −c/a².
+    #[inline(always)]
+    fn div(self, a: Var<'t>) -> Var<'t> {
+        let q = self / a.value;
+        a.unary(Op::ConstDiv, q, -q / a.value)
+    }
+}
+
+macro_rules! compound_assign {
+    ($($trait:ident $method:ident $op:tt;)*) => {$(
+        impl<'t> $trait<Var<'t>> for Var<'t> {
+            #[inline]
+            #[track_caller]
+            fn $method(&mut self, rhs: Var<'t>) {
+                *self = *self $op rhs;
+            }
+        }
+        impl<'t> $trait<f64> for Var<'t> {
+            #[inline]
+            fn $method(&mut self, rhs: f64) {
+                *self = *self $op rhs;
+            }
+        }
+    )*};
+}
+
+compound_assign! {
+    AddAssign add_assign +;
+    SubAssign sub_assign -;
+    MulAssign mul_assign *;
+    DivAssign div_assign /;
+}

@@ -1,0 +1,422 @@
+//! Ops with an `f64` constant (`powi`, `powf`, `log`, `clamp`, `leaky_relu`,
+//! and `max`, `min`, `atan2`, `hypot` against a constant), and [`Operand`], which
+//! lets `x.max(y)` and `x.max(0.0)` be one method, as on `f64`.
+
+use super::binary::{atan2_with_partials, hypot_with_partials};
+use super::kernels::{leaky_relu, max_with_partials, min_with_partials, pow_minus_one};
+use crate::op::Op;
+use crate::var::Var;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f64 {}
+    impl Sealed for crate::Var<'_> {}
+}
+
+/// The other operand of [`max`](Var::max), [`min`](Var::min),
+/// [`atan2`](Var::atan2) and [`hypot`](Var::hypot): a `T` (another `Var`, or on
+/// `f64` another `f64`) or an `f64` constant. So `x.max(y)` and `x.max(0.0)` are
+/// one method, as on `f64`, and generic [`Scalar`](crate::Scalar) code can write
+/// either.
+///
+/// Sealed: implemented for `Var` and `f64` only. Its methods are the crate's
+/// plumbing; call `max`, `min`, `atan2`, `hypot`.
+///
+/// ```
+/// use chainrule::{Scalar, Tape};
+///
+/// fn clipped<T: Scalar>(x: T, y: T) -> T {
+///     x.max(0.0).min(y) // an f64 and a T, through one method each
+/// }
+/// assert_eq!(clipped(-1.0, 2.0), 0.0);
+/// let tape = Tape::new();
+/// let (x, y) = (tape.var(3.0), tape.var(2.0));
+/// assert_eq!(clipped(x, y).value(), 2.0);
+/// ```
+pub trait Operand<T>: Copy + sealed::Sealed {
+    /// `max(a, self)`.
+    #[doc(hidden)]
+    fn max_of(self, a: T) -> T;
+    /// `min(a, self)`.
+    #[doc(hidden)]
+    fn min_of(self, a: T) -> T;
+    /// `atan2(a, self)`: `a` the ordinate.
+    #[doc(hidden)]
+    fn atan2_of(self, a: T) -> T;
+    /// `hypot(a, self)`.
+    #[doc(hidden)]
+    fn hypot_of(self, a: T) -> T;
+}
+
+impl<'t> Operand<Var<'t>> for Var<'t> {
+    #[inline(always)]
+    #[track_caller]
+    fn max_of(self, a: Var<'t>) -> Var<'t> {
+        let (value, d_a, d_self) = max_with_partials(a.value, self.value);
+        a.binary(self, Op::Max, value, d_a, d_self)
+    }
+    #[inline(always)]
+    #[track_caller]
+    fn min_of(self, a: Var<'t>) -> Var<'t> {
+        let (value, d_a, d_self) = min_with_partials(a.value, self.value);
+        a.binary(self, Op::Min, value, d_a, d_self)
+    }
+    #[inline(always)]
+    #[track_caller]
+    fn atan2_of(self, a: Var<'t>) -> Var<'t> {
+        a.atan2_var(self)
+    }
+    #[inline(always)]
+    #[track_caller]
+    fn hypot_of(self, a: Var<'t>) -> Var<'t> {
+        a.hypot_var(self)
+    }
+}
+
+impl<T: crate::Scalar> Operand<T> for f64 {
+    #[inline(always)]
+    fn max_of(self, a: T) -> T {
+        a.max_const(self)
+    }
+    #[inline(always)]
+    fn min_of(self, a: T) -> T {
+        a.min_const(self)
+    }
+    #[inline(always)]
+    fn atan2_of(self, a: T) -> T {
+        a.atan2_const(self)
+    }
+    #[inline(always)]
+    fn hypot_of(self, a: T) -> T {
+        a.hypot_const(self)
+    }
+}
+
+impl<'t> Var<'t> {
+    /// `max(self, c)`: [`Scalar::max_const`](crate::Scalar).
+    #[inline(always)]
+    pub(crate) fn max_const(self, c: f64) -> Var<'t> {
+        let (value, d_self, _) = max_with_partials(self.value, c);
+        self.unary(Op::MaxConst, value, d_self)
+    }
+    /// `min(self, c)`.
+    #[inline(always)]
+    pub(crate) fn min_const(self, c: f64) -> Var<'t> {
+        let (value, d_self, _) = min_with_partials(self.value, c);
+        self.unary(Op::MinConst, value, d_self)
+    }
+    /// `atan2(self, c)`.
+    #[inline(always)]
+    pub(crate) fn atan2_const(self, c: f64) -> Var<'t> {
+        let (value, d_self, _) = atan2_with_partials(self.value, c);
+        self.unary(Op::Atan2Const, value, d_self)
+    }
+    /// `hypot(self, c)`.
+    #[inline(always)]
+    pub(crate) fn hypot_const(self, c: f64) -> Var<'t> {
+        let (value, d_self, _) = hypot_with_partials(self.value, c);
+        self.unary(Op::HypotConst, value, d_self)
+    }
+}
+
+impl<'t> Var<'t> {
+    /// The leaky rectifier: x for x > 0, else alpha·x.
+    ///
+    /// Derivative: 1 for x > 0, else alpha; **alpha at x = 0** (as PyTorch); NaN
+    /// at NaN.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(-2.0);
+    /// let y = x.leaky_relu(0.01);
+    /// assert_eq!((y.value(), y.backward()[x]), (-0.02, 0.01));
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
+        let d = if self.value > 0.0 {
+            1.0
+        } else if self.value <= 0.0 {
+            alpha
+        } else {
+            f64::NAN
+        };
+        self.unary(Op::LeakyRelu, leaky_relu(self.value, alpha), d)
+    }
+
+    /// x^n for an integer constant n.
+    ///
+    /// Derivative: n·x^(n−1); 0 for n = 0. Every `i32` is accepted: for
+    /// n = `i32::MIN`, whose n − 1 is not an `i32`, x^(n−1) is taken with `powf`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// assert_eq!(x.powi(3).backward()[x], 12.0);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn powi(self, n: i32) -> Var<'t> {
+        let d = match (n, n.checked_sub(1)) {
+            (0, _) => 0.0,
+            // x^(n−1) by square-and-multiply loses up to ~|n| ulps: only for
+            // n − 1 in −1..=3 is it within 2; beyond, powf (n − 1 is exact).
+            (_, Some(n_minus_1)) if (-1..=3).contains(&n_minus_1) => {
+                n as f64 * self.value.powi(n_minus_1)
+            }
+            _ => n as f64 * self.value.powf(n as f64 - 1.0),
+        };
+        self.unary(Op::Powi, self.value.powi(n), d)
+    }
+
+    /// x^c for a real constant c.
+    ///
+    /// Derivative: c·x^(c−1); 0 for c = 0. A negative x with a non-integer c gives
+    /// NaN, as [`f64::powf`].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(4.0);
+    /// assert_eq!(x.powf(0.5).backward()[x], 0.25);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn powf(self, c: f64) -> Var<'t> {
+        let d = if c == 0.0 {
+            0.0
+        } else {
+            c * pow_minus_one(self.value, c)
+        };
+        self.unary(Op::Powf, self.value.powf(c), d)
+    }
+
+    /// The logarithm to a constant `base`, as [`f64::log`] (ln x / ln base).
+    ///
+    /// Derivative: 1/(x·ln base). Base e, 2 and 10 have their own, more precise
+    /// ops ([`ln`](Var::ln), [`log2`](Var::log2), [`log10`](Var::log10)). A base
+    /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(9.0);
+    /// let y = x.log(3.0);
+    /// assert!((y.value() - 2.0).abs() < 1e-15);
+    /// assert!((y.backward()[x] - 1.0 / (9.0 * 3f64.ln())).abs() < 1e-16);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn log(self, base: f64) -> Var<'t> {
+        let x = self.value;
+        self.unary(Op::Log, x.log(base), 1.0 / (x * base.ln()))
+    }
+
+    /// `self` restricted to `[lo, hi]`, as [`f64::clamp`]: equal to
+    /// `self.max(lo).min(hi)`, value and derivative.
+    ///
+    /// Derivative: 1 strictly inside, 0 outside (a select op: see
+    /// [`crate::backward`]), **½ on a bound**, as `max` and `min` split a tie (and
+    /// as JAX's `jnp.clip`; PyTorch's `clamp` gives 1 there); ¼ if `lo == hi ==
+    /// self`. NaN stays NaN, with a NaN partial.
+    ///
+    /// # Panics
+    ///
+    /// If `lo > hi`, or either is NaN (as [`f64::clamp`]).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.5);
+    /// let y = x.clamp(0.0, 1.0);
+    /// assert_eq!((y.value(), y.backward()[x]), (1.0, 0.0));
+    /// let x = tape.var(0.5);
+    /// assert_eq!(x.clamp(0.0, 1.0).backward()[x], 1.0);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn clamp(self, lo: f64, hi: f64) -> Var<'t> {
+        // NaN bounds fail too.
+        if lo > hi || lo.is_nan() || hi.is_nan() {
+            bad_clamp(lo, hi);
+        }
+        let (value, partial) = clamp_with_partial(self.value, lo, hi);
+        self.unary(Op::Clamp, value, partial)
+    }
+
+    /// atan2(self, x): the angle in (−π, π] of the point (x, self), `self` the
+    /// ordinate y, as [`f64::atan2`]. `x` is a `Var` or an `f64` constant; for a
+    /// constant ordinate see [`const_atan2`](Var::const_atan2).
+    ///
+    /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed through
+    /// hypot(x, y) (no overflow for large operands). At (0, 0) both are NaN: the
+    /// angle has no derivative at the origin (PyTorch gives NaN too).
+    ///
+    /// # Panics
+    ///
+    /// If `x` is a `Var` of another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let (y, x) = (tape.var(1.0), tape.var(1.0));
+    /// let a = y.atan2(x);
+    /// let g = a.backward();
+    /// assert_eq!(a.value(), std::f64::consts::FRAC_PI_4);
+    /// assert!((g[y] - 0.5).abs() < 1e-15 && (g[x] + 0.5).abs() < 1e-15);
+    /// assert!((y.atan2(-1.0).backward()[y] + 0.5).abs() < 1e-15);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn atan2<O: Operand<Var<'t>>>(self, x: O) -> Var<'t> {
+        x.atan2_of(self)
+    }
+
+    /// atan2(y, x) for a constant ordinate `y` and a variable abscissa `x`
+    /// (`f64::atan2` takes `self` as y, so `y.atan2(x)` with an `f64` y cannot
+    /// take a `Var`).
+    ///
+    /// Derivative: ∂/∂x = −y/(x² + y²); NaN at (0, 0).
+    ///
+    /// ```
+    /// use chainrule::{Tape, Var};
+    /// let tape = Tape::new();
+    /// let x = tape.var(1.0);
+    /// let a = Var::const_atan2(1.0, x);
+    /// assert!((a.backward()[x] + 0.5).abs() < 1e-15);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn const_atan2(y: f64, x: Var<'t>) -> Var<'t> {
+        let (value, _, d_x) = atan2_with_partials(y, x.value);
+        x.unary(Op::ConstAtan2, value, d_x)
+    }
+
+    /// hypot(self, other) = √(self² + other²) without overflow, as
+    /// [`f64::hypot`]; `other` is a `Var` or an `f64` constant.
+    ///
+    /// Derivatives: self/h and other/h. At (0, 0) both are NaN: the cone's tip
+    /// has no derivative (PyTorch gives NaN too).
+    ///
+    /// # Panics
+    ///
+    /// If `other` is a `Var` of another tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let (x, y) = (tape.var(3.0), tape.var(4.0));
+    /// let h = x.hypot(y);
+    /// let g = h.backward();
+    /// assert_eq!((h.value(), g[x], g[y]), (5.0, 0.6, 0.8));
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn hypot<O: Operand<Var<'t>>>(self, other: O) -> Var<'t> {
+        other.hypot_of(self)
+    }
+
+    /// The larger of `self` and `other`, a `Var` or an `f64` constant.
+    ///
+    /// Derivative: 1 for the larger operand, 0 for the other (a select op: the
+    /// other gets exactly 0, see [`crate::backward`]). **On a tie, ½ each**, as
+    /// PyTorch's `torch.maximum` and JAX's `jnp.maximum` (`derivatives.yaml`:
+    /// `where(self == other, grad / 2, grad)`), so `a.max(b) + a.min(b)` has
+    /// gradient (1, 1) at a tie too. If either value is NaN the value is NaN with
+    /// NaN partials, as `torch.maximum` (not as [`f64::max`], which would hide it).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let b = tape.var(1.0);
+    /// let g = a.max(b).backward();
+    /// assert_eq!((g[a], g[b]), (0.5, 0.5));
+    /// let c = tape.var(3.0);
+    /// let g = a.max(c).backward();
+    /// assert_eq!((g[a], g[c]), (0.0, 1.0));
+    /// // Against a constant: the same rules, the constant's share dropped.
+    /// let g = a.max(1.0).backward();
+    /// assert_eq!(g[a], 0.5);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn max<O: Operand<Var<'t>>>(self, other: O) -> Var<'t> {
+        other.max_of(self)
+    }
+
+    /// The smaller of `self` and `other`, a `Var` or an `f64` constant.
+    ///
+    /// Derivative: 1 for the smaller operand, 0 for the other; **½ each on a tie**;
+    /// NaN (value and partials) if either is NaN. Against an `f64` constant, the
+    /// same rules (the constant's share dropped). See [`max`](Var::max).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(2.0);
+    /// let b = tape.var(1.0);
+    /// let g = a.min(b).backward();
+    /// assert_eq!((g[a], g[b]), (0.0, 1.0));
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    #[track_caller]
+    pub fn min<O: Operand<Var<'t>>>(self, other: O) -> Var<'t> {
+        other.min_of(self)
+    }
+
+    /// [`expm1`](Var::expm1) under [`f64`]'s name for it: the same op.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.exp_m1().backward()[x], 1.0);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn exp_m1(self) -> Var<'t> {
+        self.expm1()
+    }
+
+    /// [`log1p`](Var::log1p) under [`f64`]'s name for it: the same op.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(0.0);
+    /// assert_eq!(x.ln_1p().backward()[x], 1.0);
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn ln_1p(self) -> Var<'t> {
+        self.log1p()
+    }
+
+    /// A constant `c` on `self`'s tape: a node with no operands, so no gradient
+    /// flows through it (see [`Scalar::constant`](crate::Scalar::constant)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = x.constant(1.0) - x; // 1 − x, with the 1 a constant
+    /// assert_eq!((y.value(), y.backward()[x]), (-1.0, -1.0));
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn constant(self, c: f64) -> Var<'t> {
+        let index = self.tape.push(Op::Const, c, [], []);
+        Var::from_parts(self.tape, index, c)
+    }
+}
+
+/// `x` clamped to `[lo, hi]` and its partial, as `x.max(lo).min(hi)` takes them.
+#[inline(always)]
+pub(crate) fn clamp_with_partial(x: f64, lo: f64, hi: f64) -> (f64, f64) {
+    let (m, d_max, _) = max_with_partials(x, lo);
+    let (value, d_min, _) = min_with_partials(m, hi);
+    (value, d_max * d_min)
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_clamp(lo: f64, hi: f64) -> ! {
+    panic!("chainrule: clamp needs lo <= hi, neither NaN, but got lo = {lo}, hi = {hi}")
+}

@@ -1,0 +1,196 @@
+//! The `f64` numerics behind the ops: the forms that keep full precision in the
+//! tails (σ, tanh, x^(c−1)) and the select ops' rules (relu, max, min).
+
+/// The logistic function 1 / (1 + e^−x), finite and exact for every finite `x`
+/// (it never evaluates e^x for a large positive x).
+#[inline(always)]
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    sigmoid_with_derivative(x).0
+}
+
+/// σ(x) and σ'(x) = σ(x)·(1 − σ(x)), both to full relative precision in both tails.
+///
+/// For x ≥ 0, 1 − σ is not computed as `1.0 - s` (which cancels to 0 once σ rounds
+/// to 1, near x = 37, and loses digits well before) but as e^−x·σ, its exact equal.
+#[inline(always)]
+pub(crate) fn sigmoid_with_derivative(x: f64) -> (f64, f64) {
+    if x >= 0.0 {
+        let e = (-x).exp();
+        let s = 1.0 / (1.0 + e);
+        (s, s * (e * s))
+    } else {
+        let e = x.exp();
+        let s = e / (1.0 + e);
+        (s, s * (1.0 - s))
+    }
+}
+
+/// ln(1 + e^x) as max(x, 0) + ln(1 + e^−|x|): no overflow for large |x|.
+#[inline(always)]
+pub(crate) fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// max(x, 0); NaN stays NaN (as PyTorch), so the anomaly check still sees it.
+#[inline(always)]
+pub(crate) fn relu(x: f64) -> f64 {
+    if x <= 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// relu′(x): 1 for x > 0, 0 for x ≤ 0 (also at ±0, as PyTorch), and NaN at NaN,
+/// so a NaN operand is never hidden behind a finite partial.
+#[inline(always)]
+pub(crate) fn relu_derivative(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x <= 0.0 {
+        0.0
+    } else {
+        f64::NAN
+    }
+}
+
+/// tanh x and its derivative 1 − tanh² x, both from one `expm1`, the derivative
+/// within a few ulps at every x.
+///
+/// The value is computed as glibc's `tanh` computes it (Sun's fdlibm `s_tanh.c`):
+/// for 1 ≤ |x| < 22, t = 1 − 2/(v + 2) with v = e^{2|x|} − 1; below 1,
+/// t = −u/(u + 2) with u = e^{−2|x|} − 1; from 22 on, ±1. So on glibc it equals
+/// `f64::tanh` bit for bit, and everywhere it equals the `f64` primal
+/// ([`Scalar::tanh`](crate::Scalar::tanh) calls this function).
+///
+/// The derivative reuses the same `expm1`. Below |x| = 1 it is (1 − t)(1 + t),
+/// where 1 − t ≥ 0.238 cancels little. From 1 on, `1 − t²` would magnify tanh's
+/// own rounding (by 9e-13 relative at x = 4.99594, and to 0 from |x| ≈ 19), so it
+/// is q(2 − q) with q = 2/(v + 2) = 1 − |tanh x| as computed before rounding into
+/// t: a product of positive numbers that never cancels; from 22 on, 4e/(1 + e)²
+/// with e = e^{−2|x|}. `tests/precision.rs` holds it within 4.5 ulps.
+#[inline(always)]
+pub(crate) fn tanh_with_derivative(x: f64) -> (f64, f64) {
+    let a = x.abs();
+    if a < 1.0 {
+        let u = (-2.0 * a).exp_m1();
+        // Below 2^−55, glibc returns x·(1 + x); (1 − t)(1 + t) rounds to 1 there.
+        let t = if a < f64::from_bits(0x3c80_0000_0000_0000) {
+            x * (1.0 + x)
+        } else {
+            (-u / (u + 2.0)).copysign(x)
+        };
+        (t, (1.0 - t) * (1.0 + t))
+    } else if a < 22.0 {
+        let v = (2.0 * a).exp_m1();
+        // q = 1 − |t| exactly as glibc rounds it; 1 − t² = (1 − t)(1 + t) = q(2 − q),
+        // a product of positive numbers (q ≤ 0.24), with no cancellation and no
+        // second division.
+        let q = 2.0 / (v + 2.0);
+        ((1.0 - q).copysign(x), q * (2.0 - q))
+    } else {
+        // ±1 (NaN stays NaN).
+        let e = (-2.0 * a).exp();
+        (x.tanh(), 4.0 * e / ((1.0 + e) * (1.0 + e)))
+    }
+}
+
+/// x^(c−1), within a few ulps even where `c − 1` rounds (c = 0.1, or any c with
+/// bits below 2^−52·|c − 1|): x^(c−1) = x^m · x^err with m = c − 1 rounded and err
+/// its exact rounding error, and x^err = 1 + expm1(err · ln x). Without it the
+/// rounding of the exponent is magnified by |ln x| (383 ulps at x = 4.4e7,
+/// c = −31.7).
+#[inline(always)]
+pub(crate) fn pow_minus_one(x: f64, c: f64) -> f64 {
+    let m = c - 1.0;
+    // TwoSum: the exact error of c + (−1) (zero whenever c − 1 is exact: integers,
+    // halves, anything in [0.5, 2]).
+    let back = m - c;
+    let err = (c - (m - back)) + (-1.0 - back);
+    let p = x.powf(m);
+    if err == 0.0 || !(x > 0.0 && x.is_finite() && p.is_normal()) {
+        p
+    } else {
+        p + p * (err * x.ln()).exp_m1()
+    }
+}
+
+#[inline(always)]
+pub(crate) fn leaky_relu(x: f64, alpha: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        alpha * x
+    }
+}
+
+/// max(a, b) and its partials (∂/∂a, ∂/∂b), as PyTorch's `maximum` and JAX's
+/// `maximum` take them: 1 for the larger operand and 0 for the other; **on a tie
+/// ½ each** (so max(a, b) + min(a, b) = a + b has gradient (1, 1) everywhere,
+/// ties included); NaN if either is NaN, with NaN partials (a NaN is never hidden
+/// behind the other operand).
+#[inline(always)]
+pub(crate) fn max_with_partials(a: f64, b: f64) -> (f64, f64, f64) {
+    if a > b {
+        (a, 1.0, 0.0)
+    } else if a < b {
+        (b, 0.0, 1.0)
+    } else if a == b {
+        (a, 0.5, 0.5)
+    } else {
+        (f64::NAN, f64::NAN, f64::NAN)
+    }
+}
+
+/// min(a, b) and its partials, as [`max_with_partials`]: 1 for the smaller
+/// operand, ½ each on a tie, NaN if either is NaN.
+#[inline(always)]
+pub(crate) fn min_with_partials(a: f64, b: f64) -> (f64, f64, f64) {
+    if a < b {
+        (a, 1.0, 0.0)
+    } else if a > b {
+        (b, 0.0, 1.0)
+    } else if a == b {
+        (a, 0.5, 0.5)
+    } else {
+        (f64::NAN, f64::NAN, f64::NAN)
+    }
+}
+
+/// sign(x) as |x|′ takes it: 1 for x > 0, −1 for x < 0, **0 at ±0** (as PyTorch),
+/// NaN at NaN.
+#[inline(always)]
+pub(crate) fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else if x == 0.0 {
+        0.0
+    } else {
+        f64::NAN
+    }
+}
+
+/// ln Σ e^xᵢ, the largest xᵢ (m) and Σ e^(xᵢ − m), shifted by the largest so nothing overflows: m +
+/// ln Σ e^(xᵢ − m). All −inf (or empty): −inf. A +inf: +inf. A NaN: NaN.
+#[inline]
+pub(crate) fn logsumexp(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64, f64) {
+    let mut m = f64::NEG_INFINITY;
+    let mut nan = false;
+    for x in xs.clone() {
+        nan |= x.is_nan();
+        if x > m {
+            m = x;
+        }
+    }
+    if nan {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    if !m.is_finite() {
+        // −inf: every input −inf (e^−inf = 0, ln 0 = −inf); +inf: one is +inf.
+        return (m, m, f64::NAN);
+    }
+    let sum: f64 = xs.map(|x| (x - m).exp()).sum();
+    (m + sum.ln(), m, sum)
+}

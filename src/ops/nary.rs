@@ -1,0 +1,91 @@
+//! n-ary ops of the calculus: [`logsumexp`](Var::logsumexp).
+
+use super::kernels;
+use crate::op::Op;
+use crate::var::Var;
+
+impl<'t> Var<'t> {
+    /// ln(e^x₀ + e^x₁ + …), one node over every input, computed as m + ln Σ
+    /// e^(xᵢ − m) with m the largest input, so it neither overflows nor
+    /// underflows where the plain sum would.
+    ///
+    /// Derivatives: the softmax, ∂/∂xᵢ = e^(xᵢ − y), each in [0, 1], summing to 1.
+    /// Edges where the shift is undefined, as the limits give them:
+    ///
+    /// | inputs | value | partials |
+    /// |---|---|---|
+    /// | every input −inf | −inf | 0 each (no input can change the value) |
+    /// | k inputs +inf | +inf | 1/k to each +inf input, 0 to the others |
+    /// | a NaN | NaN | NaN each |
+    ///
+    /// # Panics
+    ///
+    /// If `xs` is empty (there is no tape to record on) or mixes tapes.
+    ///
+    /// # Complexity
+    ///
+    /// O(n): two passes and n exponentials; one node with n edges.
+    ///
+    /// ```
+    /// use chainrule::{Tape, Var};
+    /// let tape = Tape::new();
+    /// let xs = tape.vars(&[1000.0, 1000.0]);
+    /// let y = Var::logsumexp(&xs);
+    /// let g = y.backward();
+    /// assert_eq!(y.value(), 1000.0 + 2f64.ln()); // the plain sum overflows
+    /// assert_eq!((g[xs[0]], g[xs[1]]), (0.5, 0.5));
+    ///
+    /// let xs = tape.vars(&[f64::NEG_INFINITY; 3]);
+    /// let y = Var::logsumexp(&xs);
+    /// assert_eq!((y.value(), y.backward()[xs[0]]), (f64::NEG_INFINITY, 0.0));
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn logsumexp(xs: &[Var<'t>]) -> Var<'t> {
+        let Some(first) = xs.first() else {
+            empty_logsumexp()
+        };
+        for x in xs {
+            first.same_tape(*x);
+        }
+        let (value, m, sum) = kernels::logsumexp(xs.iter().map(|x| x.value));
+        let infinities = xs.iter().filter(|x| x.value == f64::INFINITY).count() as f64;
+        let partial = |x: f64| {
+            if value.is_nan() {
+                f64::NAN
+            } else if m == f64::INFINITY {
+                if x == f64::INFINITY {
+                    1.0 / infinities
+                } else {
+                    0.0
+                }
+            } else if m == f64::NEG_INFINITY {
+                0.0
+            } else {
+                // e^(xᵢ − m) / Σ e^(xⱼ − m): xᵢ − m is exact where xᵢ − y would
+                // carry y's rounding (1e-13 relative at y ≈ 1000).
+                (x - m).exp() / sum
+            }
+        };
+        let index = first.tape.push_with(
+            Op::LogSumExp,
+            value,
+            xs.len(),
+            true,
+            |operands, partials| {
+                for ((o, p), x) in operands.iter_mut().zip(partials.iter_mut()).zip(xs) {
+                    *o = x.index;
+                    *p = partial(x.value);
+                }
+            },
+        );
+        Var::from_parts(first.tape, index, value)
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn empty_logsumexp() -> ! {
+    panic!("chainrule: Var::logsumexp needs at least one input (an empty slice has no tape to record on); its value would be −inf")
+}

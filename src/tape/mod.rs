@@ -1,0 +1,615 @@
+//! The tape: a flat arena of nodes in recording order.
+//!
+//! Every operation of a forward pass appends one node. A node is appended after its
+//! operands, so the recording order is a topological order of the graph, and the
+//! reverse sweep in [`crate::backward`] is a plain backwards loop over the arena.
+//!
+//! The arena is a structure of arrays. Per node: its value, its [`Op`], and where its
+//! edges start. Per edge (one per operand occurrence): the operand's index and the
+//! local partial derivative ∂node/∂operand. Nothing is allocated per node: the arrays
+//! grow geometrically and keep their memory across [`Tape::clear`].
+//!
+//! One kind of node keeps its edges in a shorter form, a *neuron over runs*: a fused
+//! neuron whose weights are consecutive nodes and whose inputs are consecutive nodes
+//! (a layer of an MLP: its weights made together by [`Tape::vars`], its inputs the
+//! previous layer). Its operands are two runs, each given by where it starts, and
+//! its local partials are `a′(z)` times values already on the tape. Every edge is
+//! still there to read ([`Tape::edges`], the graph view): it is just not copied.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+mod arena;
+mod cell;
+mod run;
+
+pub(crate) use arena::{Full, Recording, FULL, MAX_EDGES, MAX_NODES};
+use cell::ArenaCell;
+pub(crate) use run::{partial as neuron_partial, NeuronRun};
+use std::fmt;
+
+pub use crate::op::Op;
+
+/// A recording of every operation of a forward pass, ready to be swept backwards.
+///
+/// Make variables with [`Tape::var`]; every operation on them appends a node. Call
+/// [`Var::backward`] on an output for its [`Gradients`](crate::Gradients). The tape is
+/// not consumed: sweep from as many outputs as you like, then [`clear`](Tape::clear)
+/// it and record the next step into the same memory.
+///
+/// ```
+/// use chainrule::Tape;
+///
+/// let mut tape = Tape::new();
+/// for step in 0..3 {
+///     let x = tape.var(step as f64);
+///     let y = x * x + 1.0;
+///     let g = y.backward();
+///     assert_eq!(g[x], 2.0 * step as f64);
+///     drop(g);
+///     tape.clear(); // needs every Var and Gradients of this step to be gone
+/// }
+/// ```
+///
+/// A `Var` cannot outlive its tape, nor survive a `clear`:
+///
+/// ```compile_fail
+/// let mut tape = chainrule::Tape::new();
+/// let x = tape.var(1.0);
+/// tape.clear(); // error: `tape` is borrowed by `x`
+/// let _ = x.value();
+/// ```
+///
+/// A tape is `Send` but not `Sync`: give each thread its own.
+#[derive(Default)]
+pub struct Tape {
+    /// The arena. Recording a node goes through [`ArenaCell::write`]: no borrow
+    /// flag to check and set on the hot path (it cost 30% of W1's step time).
+    pub(crate) recording: ArenaCell<Recording>,
+    /// Labels given with `Var::named`, by node: O(log labels) to look up.
+    pub(crate) labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    /// Labels of fused neurons' weighted sums, given with `Var::named_net`.
+    pub(crate) net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    /// The index from which a new node takes the slow path after recording:
+    /// [`FULL`] (only a failed push) while anomaly detection is off, 0 (every node,
+    /// to be checked for a non-finite value or partial) while it is on. One
+    /// comparison per node covers both.
+    slow_from: SlowFrom,
+    /// The first node found non-finite while detection was on.
+    first_anomaly: Cell<Option<u32>>,
+}
+
+/// See [`Tape::slow_from`](Tape).
+struct SlowFrom(Cell<u32>);
+
+impl Default for SlowFrom {
+    fn default() -> Self {
+        SlowFrom(Cell::new(FULL))
+    }
+}
+
+impl Tape {
+    /// An empty tape.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tape with room for `nodes` nodes (and twice as many edges) before it
+    /// allocates.
+    ///
+    /// # Panics
+    /// If `nodes` is more than a tape can hold (`u32::MAX` nodes; see
+    /// [`Tape::max_nodes`]). An allocation failure aborts the process, as for a
+    /// `Vec`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::with_capacity(1_000);
+    /// assert!(tape.capacity() >= 1_000);
+    /// ```
+    #[track_caller]
+    pub fn with_capacity(nodes: usize) -> Self {
+        let tape = Self::new();
+        tape.reserve(nodes);
+        tape
+    }
+
+    /// An empty tape that holds at most `max_nodes` nodes: recording one more
+    /// panics ("the tape is full") instead of growing. For a hard memory bound,
+    /// and to test what happens at the limit without 4 billion nodes.
+    ///
+    /// # Panics
+    /// If `max_nodes` is more than `u32::MAX` (node indices are `u32`).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::with_max_nodes(2);
+    /// let x = tape.var(1.0);
+    /// let _y = x * 2.0;
+    /// let full = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x * 3.0));
+    /// assert!(full.is_err());
+    /// assert_eq!(tape.len(), 2); // nothing was recorded by the failed push
+    /// ```
+    #[track_caller]
+    pub fn with_max_nodes(max_nodes: usize) -> Self {
+        if max_nodes > MAX_NODES {
+            panic!(
+                "chainrule: Tape::with_max_nodes({max_nodes}) is past the most any tape \
+                 holds, {MAX_NODES} nodes (indices are u32)"
+            );
+        }
+        let mut tape = Self::new();
+        tape.recording.get_mut().max_nodes = max_nodes;
+        tape
+    }
+
+    /// The most nodes this tape can hold: `u32::MAX` unless made with
+    /// [`Tape::with_max_nodes`].
+    ///
+    /// ```
+    /// assert_eq!(chainrule::Tape::new().max_nodes(), u32::MAX as usize);
+    /// ```
+    pub fn max_nodes(&self) -> usize {
+        self.recording.read(|rec| rec.max_nodes())
+    }
+
+    /// Makes room for `nodes` more nodes (and twice as many edges, as far as the
+    /// edge limit allows).
+    ///
+    /// # Panics
+    /// If the nodes recorded plus `nodes` would pass [`Tape::max_nodes`]. Nothing
+    /// is recorded or allocated then.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.reserve(64);
+    /// assert!(tape.capacity() >= 64);
+    /// ```
+    #[track_caller]
+    pub fn reserve(&self, nodes: usize) {
+        // Every check is made here, before entering the arena cell, and the panic
+        // comes after leaving it (see `arena_cell`).
+        let (len, edges, max_nodes) = self
+            .recording
+            .read(|rec| (rec.len(), rec.edge_count(), rec.max_nodes()));
+        if len.checked_add(nodes).is_none_or(|need| need > max_nodes) {
+            reserve_past_limit(nodes, len, max_nodes);
+        }
+        // Room for edges is a guess (two per node): never more than the limit.
+        let edge_room = MAX_EDGES - edges.min(MAX_EDGES);
+        let more_edges = nodes.saturating_mul(2).min(edge_room);
+        match self.recording.write(|rec| rec.reserve(nodes, more_edges)) {
+            Ok(()) => {}
+            Err(Full::Limit) => tape_full(max_nodes),
+            Err(Full::Memory(bytes)) => out_of_memory(bytes, len + nodes),
+        }
+    }
+
+    /// How many nodes the tape holds without allocating.
+    ///
+    /// ```
+    /// let mut tape = chainrule::Tape::with_capacity(10);
+    /// let before = tape.capacity();
+    /// tape.var(1.0);
+    /// tape.clear();
+    /// assert_eq!(tape.capacity(), before); // clear keeps the memory
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.recording.read(|rec| rec.capacity())
+    }
+
+    /// Bytes of memory the tape's arena holds now (its arrays' capacities). The
+    /// adjoint buffers of [`Gradients`](crate::Gradients) are not counted.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::with_capacity(100);
+    /// assert!(tape.memory_bytes() >= 100 * 13);
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        self.recording.read(|rec| rec.memory_bytes())
+    }
+
+    /// The number of nodes recorded.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0);
+    /// let _y = x * 3.0; // one node: the constant folds into the partial
+    /// assert_eq!(tape.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.recording.read(|rec| rec.len())
+    }
+
+    /// Whether no node has been recorded.
+    ///
+    /// ```
+    /// assert!(chainrule::Tape::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of edges recorded: one per operand occurrence (`a + a` has two).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(1.0);
+    /// let _ = a + a;
+    /// assert_eq!(tape.edge_count(), 2);
+    /// ```
+    pub fn edge_count(&self) -> usize {
+        self.recording.read(|rec| rec.edge_count())
+    }
+
+    /// Forgets every node and label, keeping the memory for the next recording.
+    ///
+    /// Takes `&mut self`, so no [`Var`] or [`Gradients`](crate::Gradients) of the
+    /// old recording can be alive (see the `compile_fail` example on [`Tape`]).
+    ///
+    /// ```
+    /// let mut tape = chainrule::Tape::with_capacity(8);
+    /// tape.var(1.0);
+    /// tape.clear();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.recording.get_mut().clear();
+        let labels = self.labels.get_mut();
+        if !labels.is_empty() {
+            labels.clear();
+        }
+        let net_labels = self.net_labels.get_mut();
+        if !net_labels.is_empty() {
+            net_labels.clear();
+        }
+        self.first_anomaly.set(None);
+    }
+
+    /// Turns the recording-time anomaly check on or off (off by default).
+    ///
+    /// While on, every node recorded is checked: the first whose value or a local
+    /// partial is NaN or infinite is remembered (see
+    /// [`recorded_anomaly`](Tape::recorded_anomaly)). While off it costs one
+    /// predictable branch per node.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let x = tape.var(-1.0);
+    /// let y = x.ln();
+    /// assert_eq!(tape.recorded_anomaly(), Some(y.index()));
+    /// ```
+    pub fn set_anomaly_detection(&self, on: bool) {
+        self.slow_from.0.set(if on { 0 } else { FULL });
+    }
+
+    /// Whether the recording-time anomaly check is on.
+    ///
+    /// ```
+    /// assert!(!chainrule::Tape::new().anomaly_detection());
+    /// ```
+    pub fn anomaly_detection(&self) -> bool {
+        self.slow_from.0.get() == 0
+    }
+
+    /// The index of the first node recorded with a NaN or infinite value or local
+    /// partial while the anomaly check was on (cleared by [`clear`](Tape::clear)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let _ = tape.var(4.0).sqrt();
+    /// assert_eq!(tape.recorded_anomaly(), None);
+    /// ```
+    pub fn recorded_anomaly(&self) -> Option<usize> {
+        self.first_anomaly.get().map(|i| i as usize)
+    }
+
+    /// Scans every node recorded for the first whose value or a local partial is
+    /// NaN or infinite, whether or not the recording-time check was on.
+    /// Cost: O(nodes + edges).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let zero = tape.var(0.0);
+    /// let _fine = zero * 2.0;
+    /// let bad = zero / zero; // 0/0
+    /// assert_eq!(tape.first_non_finite(), Some(bad.index()));
+    /// ```
+    pub fn first_non_finite(&self) -> Option<usize> {
+        self.recording
+            .read(|rec| (0..rec.len()).find(|&i| rec.is_non_finite(i)))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_anomaly(&self, index: u32) {
+        if self.first_anomaly.get().is_none()
+            && self.recording.read(|rec| rec.is_non_finite(index as usize))
+        {
+            self.first_anomaly.set(Some(index));
+        }
+    }
+
+    /// Appends one leaf per value, with a single capacity check; returns the first
+    /// index.
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn push_leaves(&self, values: &[f64]) -> u32 {
+        let first = self.recording.write(|rec| rec.push_leaves(values));
+        if first >= self.slow_from.0.get() {
+            if first == FULL {
+                self.full();
+            }
+            for k in 0..values.len() as u32 {
+                self.check_anomaly(first + k);
+            }
+        }
+        first
+    }
+
+    /// The value of node `index`.
+    ///
+    /// # Panics
+    /// If `index >= self.len()` (no such node, or it was forgotten by
+    /// [`clear`](Tape::clear)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let y = tape.var(3.0).square();
+    /// assert_eq!(tape.value(y.index()), 9.0);
+    /// ```
+    #[track_caller]
+    pub fn value(&self, index: usize) -> f64 {
+        match self.recording.read(|rec| rec.values().get(index).copied()) {
+            Some(value) => value,
+            None => self.no_node(index),
+        }
+    }
+
+    /// The op of node `index`.
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    ///
+    /// ```
+    /// use chainrule::{Op, Tape};
+    /// let tape = Tape::new();
+    /// let y = tape.var(3.0).sigmoid();
+    /// assert_eq!(tape.op(y.index()), Op::Sigmoid);
+    /// ```
+    #[track_caller]
+    pub fn op(&self, index: usize) -> Op {
+        match self.recording.read(|rec| rec.ops().get(index).copied()) {
+            Some(op) => op,
+            None => self.no_node(index),
+        }
+    }
+
+    /// The operands of node `index` with their local partial derivatives
+    /// ∂node/∂operand, in recording order (an operand used twice appears twice).
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let a = tape.var(2.0);
+    /// let b = tape.var(5.0);
+    /// let y = a * b;
+    /// assert_eq!(tape.edges(y.index()), vec![(a.index(), 5.0), (b.index(), 2.0)]);
+    /// ```
+    #[track_caller]
+    pub fn edges(&self, index: usize) -> Vec<(usize, f64)> {
+        let edges = self.recording.read(|rec| {
+            (index < rec.len()).then(|| rec.edges(index).map(|(o, p)| (o as usize, p)).collect())
+        });
+        match edges {
+            Some(edges) => edges,
+            None => self.no_node(index),
+        }
+    }
+
+    /// Panics for a node index past the end, after the arena cell has been left.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn no_node(&self, index: usize) -> ! {
+        let len = self.len();
+        panic!(
+            "chainrule: no node #{index} on this tape: it holds {len} nodes (#0 to #{}){}",
+            len.saturating_sub(1),
+            if len == 0 {
+                "; a cleared tape forgets every node"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// Panics for a push past the limit.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn full(&self) -> ! {
+        let (len, refused, max_nodes) = self
+            .recording
+            .read(|rec| (rec.len(), rec.refused, rec.max_nodes()));
+        match refused {
+            Some(bytes) => out_of_memory(bytes, len + 1),
+            None => tape_full(max_nodes),
+        }
+    }
+
+    /// The label of node `index`, if one was given with [`Var::named`]; `None`
+    /// for an unlabelled node and for an index past the end (a label lookup never
+    /// panics).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let y = tape.var(1.0).named("w1");
+    /// assert_eq!(tape.label(y.index()).as_deref(), Some("w1"));
+    /// ```
+    pub fn label(&self, index: usize) -> Option<String> {
+        let index = u32::try_from(index).ok()?;
+        self.labels
+            .borrow()
+            .get(&index)
+            .map(|label| label.to_string())
+    }
+
+    /// The label of node `index`, or a readable default: its op and index
+    /// (`sigmoid#7`, `leaf#0`).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.0);
+    /// let y = x.exp();
+    /// assert_eq!(tape.display_name(y.index()), "exp#1");
+    /// ```
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    #[track_caller]
+    pub fn display_name(&self, index: usize) -> String {
+        self.label(index)
+            .unwrap_or_else(|| format!("{}#{index}", self.op(index)))
+    }
+
+    pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {
+        self.labels.borrow_mut().insert(index, label);
+    }
+
+    /// The label of the weighted sum inside the fused neuron at `index`, if one
+    /// was given with [`Var::named_net`].
+    ///
+    /// ```
+    /// use chainrule::{Activation, Tape};
+    /// let tape = Tape::new();
+    /// let w = tape.vars(&[0.15, 0.20]);
+    /// let x = tape.vars(&[0.05, 0.10]);
+    /// let b = tape.var(0.35);
+    /// let out = chainrule::Var::neuron(&w, &x, b, Activation::Sigmoid)
+    ///     .named("out_h1")
+    ///     .named_net("net_h1");
+    /// assert_eq!(tape.net_label(out.index()).as_deref(), Some("net_h1"));
+    /// ```
+    pub fn net_label(&self, index: usize) -> Option<String> {
+        let index = u32::try_from(index).ok()?;
+        self.net_labels
+            .borrow()
+            .get(&index)
+            .map(|label| label.to_string())
+    }
+
+    pub(crate) fn set_net_label(&self, index: u32, label: Cow<'static, str>) {
+        self.net_labels.borrow_mut().insert(index, label);
+    }
+
+    /// Appends one node with `N` operands: the single entry point of recording
+    /// for ordinary (fixed-arity) ops.
+    #[inline(always)]
+    pub(crate) fn push<const N: usize>(
+        &self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+    ) -> u32 {
+        let index = self
+            .recording
+            .write(|rec| rec.push(op, value, operands, partials));
+        self.after_push(index);
+        index
+    }
+
+    /// Appends one n-ary node with `k` operands, written by `fill` into the node's
+    /// edge slots (operands, partials). `fill` must not call any method of this
+    /// tape (it runs inside [`ArenaCell::write`]); it only copies plain data.
+    #[inline(always)]
+    pub(crate) fn push_with(
+        &self,
+        op: Op,
+        value: f64,
+        k: usize,
+        check: bool,
+        fill: impl FnOnce(&mut [u32], &mut [f64]),
+    ) -> u32 {
+        let index = self
+            .recording
+            .write(|rec| rec.push_with(op, value, k, check, fill));
+        self.after_push(index);
+        index
+    }
+
+    /// Appends a [`NeuronRun`]: one node, no stored edges.
+    #[inline(always)]
+    pub(crate) fn push_neuron_run(&self, op: Op, value: f64, run: NeuronRun) -> u32 {
+        let index = self
+            .recording
+            .write(|rec| rec.push_neuron_run(op, value, run));
+        self.after_push(index);
+        index
+    }
+
+    /// After leaving the arena cell: the panic for a full tape, and the anomaly
+    /// check.
+    #[inline(always)]
+    #[track_caller]
+    fn after_push(&self, index: u32) {
+        if index >= self.slow_from.0.get() {
+            if index == FULL {
+                self.full();
+            }
+            self.check_anomaly(index);
+        }
+    }
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tape")
+            .field("nodes", &self.len())
+            .field("edges", &self.edge_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Panics for a `reserve` past the limit, before the arena cell is entered.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn reserve_past_limit(nodes: usize, len: usize, max_nodes: usize) -> ! {
+    panic!(
+        "chainrule: reserve({nodes}) asks for room past the tape's limit: it holds {len} \
+         nodes and can hold at most {max_nodes} (indices are u32)"
+    )
+}
+
+/// Panics for an allocation the allocator refused, after the arena cell has been
+/// left.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn out_of_memory(bytes: usize, nodes: usize) -> ! {
+    panic!(
+        "chainrule: could not allocate {bytes} bytes for a tape of {nodes} nodes \
+         (and room for twice as many edges); ask for fewer nodes"
+    )
+}
+
+/// Panics for a push past the limit, after the arena cell has been left.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn tape_full(max_nodes: usize) -> ! {
+    panic!(
+        "chainrule: the tape is full: it holds at most {max_nodes} nodes and {MAX_EDGES} edges \
+         (indices are u32); clear it, or split the computation over several tapes"
+    )
+}
