@@ -37,8 +37,8 @@
 //! |---|---|---|
 //! | 1. Only nodes on a path from the output contribute | a node the output does not depend on passes nothing, whatever its partials | `x * 3` with `x.sqrt()` at 0 (∂ = ∞) recorded on the side: **3** |
 //! | 2. On a path, `adjoint × partial` is IEEE arithmetic | 0 · ∞ is NaN: an indeterminate derivative is reported as NaN, never as a silent 0 | `x.sqrt().square()` at 0 (2√0 · 1/(2√0)): **NaN**, as PyTorch and JAX |
-//! | 3. A select op passes exactly 0 to the operand it did not select | relu (and a relu neuron) for z ≤ 0, `max`/`min` for the other operand: a *masked* edge, 0 even from an infinite or NaN adjoint, as PyTorch's masking | `x.relu().sqrt()` at −1 or −0.0: **0**; `a.max(b).sqrt()` with a = 0 > b: ∂/∂b = **0** |
-//! | 4. A NaN value has NaN partials | relu, abs and leaky_relu at NaN have derivative NaN, so a NaN is never hidden in a finite gradient | `x.relu()` at NaN: **NaN** |
+//! | 3. A select op passes exactly 0 to the operand it did not select | relu (and a relu neuron) for z ≤ 0, `max`/`min` for the other operand (or against a constant that wins), `clamp` outside its bounds: a *masked* edge, 0 even from an infinite or NaN adjoint, as PyTorch's masking | `x.relu().sqrt()` at −1 or −0.0: **0**; `a.max(b).sqrt()` with a = 0 > b: ∂/∂b = **0** |
+//! | 4. A NaN value has NaN partials | relu, abs, leaky_relu, signum, max, min and clamp at NaN have derivative NaN, so a NaN is never hidden in a finite gradient | `x.relu()` at NaN: **NaN** |
 //!
 //! Rule 3 masks one edge, not what lies below it: an operand a select op did not
 //! pick, with a zero adjoint, still lies on a path from the output, and rule 2
@@ -316,13 +316,13 @@ impl fmt::Debug for Gradients<'_> {
 /// partial and `last_partial` that of the node's last edge (a relu neuron's bias
 /// edge, whose partial is relu′(z) itself). A masked edge passes exactly 0 on.
 ///
-/// - `relu`, `max`, `min`: the edge whose partial is exactly ±0 (relu for x ≤ 0,
+/// - `relu`, `max`, `min` (also against a constant), `clamp`: the edge whose partial is exactly ±0 (relu for x ≤ 0,
 ///   the operand not picked). A NaN partial is never masked.
 /// - a relu neuron: every edge when relu′(z) = 0 (z ≤ 0).
 #[inline]
 pub(crate) fn is_masked(op: Op, partial: f64, last_partial: f64) -> bool {
     match op {
-        Op::Relu | Op::Max | Op::Min => partial == 0.0,
+        Op::Relu | Op::Max | Op::Min | Op::MaxConst | Op::MinConst | Op::Clamp => partial == 0.0,
         Op::ReluNeuron => last_partial == 0.0,
         _ => false,
     }

@@ -519,8 +519,9 @@ fn factor_graph(
 
 /// The note written after the value of a factor of node `i` when `i` is an op at
 /// a point where its derivative does not exist and the tape's partial is a
-/// convention: abs, relu or leaky_relu at 0, max or min of two distinct nodes at a
-/// tie. `None` elsewhere.
+/// convention: abs, relu, leaky_relu or signum at 0, max or min of two distinct
+/// nodes (or of a node and a constant) at a tie, clamp at a bound. `None`
+/// elsewhere.
 pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
     let values = rec.values();
     let mut edges = rec.edges(i);
@@ -536,6 +537,15 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         }
         crate::Op::LeakyRelu if at_zero => {
             Some("leaky_relu′(0): a convention; the derivative does not exist here")
+        }
+        crate::Op::Signum if at_zero => {
+            Some("signum′(0): a convention; the derivative does not exist here")
+        }
+        crate::Op::MaxConst | crate::Op::MinConst if first.is_some_and(|(_, p)| p == 0.5) => {
+            Some("a tie with the constant: a convention; the derivative does not exist here")
+        }
+        crate::Op::Clamp if first.is_some_and(|(_, p)| p == 0.5 || p == 0.25) => {
+            Some("clamp at a bound: a convention; the derivative does not exist here")
         }
         op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
             (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {

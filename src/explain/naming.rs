@@ -250,16 +250,31 @@ impl Namer<'_> {
                 (format!("{}^{c}", self.operand(a?, ATOM, depth)?), POWER)
             }
             Op::Abs => (format!("|{}|", self.operand(a?, SUM, depth)?), ATOM),
-            Op::Sigmoid => func("σ", depth)?,
-            Op::Tanh => func("tanh", depth)?,
-            Op::Relu => func("relu", depth)?,
+            Op::Atan2 | Op::Hypot => {
+                let (b, _) = *edges.get(1)?;
+                let x = self.operand(a?, SUM, depth)?;
+                let y = self.operand(b, SUM, depth)?;
+                (format!("{}({x}, {y})", op.name()), ATOM)
+            }
+            Op::MulAdd => {
+                let (b, _) = *edges.get(1)?;
+                let (c, _) = *edges.get(2)?;
+                let x = self.operand(a?, PRODUCT, depth)?;
+                let y = self.operand(b, PRODUCT, depth)?;
+                let z = self.operand(c, SUM, depth)?;
+                (format!("{x}·{y} + {z}"), SUM)
+            }
+            Op::LogSumExp => {
+                let mut terms = Vec::with_capacity(edges.len());
+                for &(o, _) in &edges {
+                    terms.push(self.operand(o, SUM, depth)?);
+                }
+                (format!("logsumexp({})", terms.join(", ")), ATOM)
+            }
+            Op::Const => (constant(value, |c| c == value)?, ATOM),
             Op::LeakyRelu => func("leaky_relu", depth)?,
-            Op::Softplus => func("softplus", depth)?,
-            Op::Exp => func("exp", depth)?,
-            Op::Ln => func("ln", depth)?,
-            Op::Sqrt => func("sqrt", depth)?,
-            Op::Sin => func("sin", depth)?,
-            Op::Cos => func("cos", depth)?,
+            // Every other unary op of the table: its function applied.
+            _ if op.unary_notation().is_some() => func(op.unary_notation()?, depth)?,
             Op::Sum => {
                 let mut terms = Vec::with_capacity(edges.len());
                 for &(o, _) in &edges {
