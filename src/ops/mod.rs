@@ -81,3 +81,6 @@ impl<'t> Var<'t> {
         Var::from_parts(self.tape, index, value)
     }
 }
+
+#[cfg(test)]
+mod tests;
