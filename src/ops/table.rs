@@ -283,7 +283,7 @@ macro_rules! unary_ops {
             /// ```
             Abs abs {
                 name: "abs", notation: "abs",
-                formula: "|x|", derivative: "sign(x) (0 at 0)",
+                formula: "abs(x)", derivative: "sign(x) (0 at 0)",
                 value: |x| x.abs(),
                 partial: |x, _y| x.constant(crate::ops::kernels::sign(x.value())),
             }
