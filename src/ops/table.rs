@@ -122,6 +122,23 @@ macro_rules! unary_ops {
                 value: |x| -crate::ops::kernels::softplus(-x),
                 partial: |x, _y| (-x).sigmoid(),
             }
+            /// The SiLU (swish) x·σ(x), the activation of many recent networks.
+            ///
+            /// Derivative: σ(x)·(1 + x·(1 − σ(x))) = σ(x) + x·σ′(x). Finite at ±1000
+            /// (1000 and −0; derivative 1 and 0).
+            ///
+            /// ```
+            /// let tape = chainrule::Tape::new();
+            /// let x = tape.var(0.0);
+            /// let y = x.silu();
+            /// assert_eq!((y.value(), y.backward()[x]), (0.0, 0.5));
+            /// ```
+            Silu silu {
+                name: "silu", notation: "silu",
+                formula: "x·σ(x)", derivative: "σ(x)·(1 + x·(1 − σ(x)))",
+                value: |x| x * crate::ops::kernels::sigmoid(x),
+                partial: |x, _y| x.sigmoid() * (x * (-x).sigmoid() + 1.0),
+            }
             /// e^x.
             ///
             /// Derivative: e^x (the value itself). Overflows to +inf past x ≈ 709.78.

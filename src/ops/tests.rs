@@ -109,6 +109,7 @@ fn coverage(op: Op) -> Coverage {
         ),
         Op::Softplus => c(|v| v[0].softplus(), |d| d[0].exp().ln_1p(), SPREAD),
         Op::Logsigmoid => c(|v| v[0].logsigmoid(), |d| sigmoid(d[0]).ln(), SPREAD),
+        Op::Silu => c(|v| v[0].silu(), |d| d[0] * sigmoid(d[0]), SPREAD),
         Op::Exp => c(|v| v[0].exp(), |d| d[0].exp(), SPREAD),
         Op::Expm1 => c(
             |v| v[0].expm1(),
