@@ -323,7 +323,7 @@ impl fmt::Debug for Gradients<'_> {
 pub(crate) fn is_masked(op: Op, partial: f64, last_partial: f64) -> bool {
     match op {
         Op::Relu | Op::Max | Op::Min | Op::MaxConst | Op::MinConst | Op::Clamp => partial == 0.0,
-        Op::ReluNeuron => last_partial == 0.0,
+        Op::ReluNeuron | Op::ReluNeuronConst => last_partial == 0.0,
         _ => false,
     }
 }

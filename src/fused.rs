@@ -473,7 +473,7 @@ impl<'t> Var<'t> {
             .tape
             // z finite: every partial a′(z)·xₖ and a′(z) is (see `record_neuron`).
             .push_with(
-                activation.op(),
+                const_inputs_op(activation),
                 a,
                 n + 1,
                 !z.is_finite(),
@@ -653,5 +653,16 @@ impl<'a, 't> Sum<&'a Var<'t>> for Var<'t> {
     #[track_caller]
     fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Var<'t> {
         sum_vars(iter.copied())
+    }
+}
+
+/// The op of a fused neuron over constant inputs: its own variant, so that every
+/// reader knows its edges are weights (then the bias), not weight–input pairs.
+fn const_inputs_op(activation: Activation) -> Op {
+    match activation {
+        Activation::Identity => Op::WeightedSumConst,
+        Activation::Sigmoid => Op::SigmoidNeuronConst,
+        Activation::Tanh => Op::TanhNeuronConst,
+        Activation::Relu => Op::ReluNeuronConst,
     }
 }

@@ -101,6 +101,14 @@ macro_rules! define_op {
             TanhNeuron,
             /// `relu(w₀·x₀ + … + b)`, a whole neuron as one node
             ReluNeuron,
+            /// `w₀·c₀ + w₁·c₁ + … + b` over constant inputs `cₖ`, one n-ary node
+            WeightedSumConst,
+            /// `σ(w₀·c₀ + … + b)` over constant inputs, a whole neuron as one node
+            SigmoidNeuronConst,
+            /// `tanh(w₀·c₀ + … + b)` over constant inputs, a whole neuron as one node
+            TanhNeuronConst,
+            /// `relu(w₀·c₀ + … + b)` over constant inputs, a whole neuron as one node
+            ReluNeuronConst,
             /// `½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, one node
             HalfSquaredError,
             /// `((o₀ − t₀)² + (o₁ − t₁)² + …) / n`, one node
@@ -153,6 +161,10 @@ macro_rules! define_op {
                     Op::SigmoidNeuron => "sigmoid_neuron",
                     Op::TanhNeuron => "tanh_neuron",
                     Op::ReluNeuron => "relu_neuron",
+                    Op::WeightedSumConst => "weighted_sum_const",
+                    Op::SigmoidNeuronConst => "sigmoid_neuron_const",
+                    Op::TanhNeuronConst => "tanh_neuron_const",
+                    Op::ReluNeuronConst => "relu_neuron_const",
                     Op::HalfSquaredError => "half_squared_error",
                     Op::MeanSquaredError => "mean_squared_error",
                 }
@@ -187,7 +199,8 @@ macro_rules! define_op {
                 Op::MinConst, Op::Clamp, Op::Atan2, Op::Atan2Const, Op::ConstAtan2,
                 Op::Hypot, Op::HypotConst, Op::MulAdd, Op::LogSumExp, Op::Sum,
                 Op::WeightedSum, Op::SigmoidNeuron, Op::TanhNeuron, Op::ReluNeuron,
-                Op::HalfSquaredError, Op::MeanSquaredError,
+                Op::WeightedSumConst, Op::SigmoidNeuronConst, Op::TanhNeuronConst,
+                Op::ReluNeuronConst, Op::HalfSquaredError, Op::MeanSquaredError,
             ];
         }
     };
@@ -210,7 +223,14 @@ impl Op {
     pub fn is_select(self) -> bool {
         matches!(
             self,
-            Op::Relu | Op::Max | Op::Min | Op::MaxConst | Op::MinConst | Op::Clamp | Op::ReluNeuron
+            Op::Relu
+                | Op::Max
+                | Op::Min
+                | Op::MaxConst
+                | Op::MinConst
+                | Op::Clamp
+                | Op::ReluNeuron
+                | Op::ReluNeuronConst
         )
     }
 
@@ -223,7 +243,15 @@ impl Op {
     /// assert!(!chainrule::Op::WeightedSum.is_neuron());
     /// ```
     pub fn is_neuron(self) -> bool {
-        matches!(self, Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron)
+        matches!(
+            self,
+            Op::SigmoidNeuron
+                | Op::TanhNeuron
+                | Op::ReluNeuron
+                | Op::SigmoidNeuronConst
+                | Op::TanhNeuronConst
+                | Op::ReluNeuronConst
+        )
     }
 }
 

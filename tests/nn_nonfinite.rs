@@ -79,14 +79,14 @@ fn a_nan_sample_stops_training_before_any_update_and_names_epoch_sample_and_node
         matches!(data, Some(chainrule::nn::BadData::Input { index: 0, value }) if value.is_nan())
     );
     assert_eq!(anomaly.label.as_deref(), Some("layer1.neuron0.out"));
-    assert_eq!(anomaly.op, chainrule::Op::SigmoidNeuron);
+    assert_eq!(anomaly.op, chainrule::Op::SigmoidNeuronConst);
     assert!(anomaly.value.is_nan());
 
     let message = err.to_string();
     for part in [
         "epoch 0",
         "the loss of sample 2 is not finite: its input 0 is NaN",
-        "\"layer1.neuron0.out\" = sigmoid_neuron(",
+        "\"layer1.neuron0.out\" = sigmoid_neuron_const(",
         "= NaN",
         "the parameters are left as they were before this step",
     ] {

@@ -282,12 +282,26 @@ impl Namer<'_> {
                 }
                 (terms.join(" + "), SUM)
             }
-            Op::WeightedSum | Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron => {
-                let sum = self.weighted_sum(&edges, depth)?;
+            Op::WeightedSum
+            | Op::SigmoidNeuron
+            | Op::TanhNeuron
+            | Op::ReluNeuron
+            | Op::WeightedSumConst
+            | Op::SigmoidNeuronConst
+            | Op::TanhNeuronConst
+            | Op::ReluNeuronConst => {
+                let const_inputs = matches!(
+                    op,
+                    Op::WeightedSumConst
+                        | Op::SigmoidNeuronConst
+                        | Op::TanhNeuronConst
+                        | Op::ReluNeuronConst
+                );
+                let sum = self.weighted_sum(&edges, const_inputs, depth)?;
                 match op {
-                    Op::WeightedSum => (sum, SUM),
-                    Op::SigmoidNeuron => (format!("σ({sum})"), ATOM),
-                    Op::TanhNeuron => (format!("tanh({sum})"), ATOM),
+                    Op::WeightedSum | Op::WeightedSumConst => (sum, SUM),
+                    Op::SigmoidNeuron | Op::SigmoidNeuronConst => (format!("σ({sum})"), ATOM),
+                    Op::TanhNeuron | Op::TanhNeuronConst => (format!("tanh({sum})"), ATOM),
                     _ => (format!("relu({sum})"), ATOM),
                 }
             }
@@ -297,17 +311,17 @@ impl Namer<'_> {
     }
 
     /// `w₀·x₀ + w₁·x₁ + b` for the edges of a fused weighted sum or neuron:
-    /// pairs of operands when their partials are `a′·partner` exactly, else
-    /// weights over constant inputs (`0.05·w₁ + 0.1·w₂ + b`) when each constant
-    /// is recovered exactly; `None` otherwise.
-    fn weighted_sum(&self, edges: &[(usize, f64)], depth: &mut usize) -> Option<String> {
-        let values = self.rec.values();
+    /// pairs of operands, or (`const_inputs`, the op says so) weights over
+    /// constant inputs (`0.05·w₁ + 0.1·w₂ + b`) when each constant is recovered
+    /// exactly; `None` otherwise.
+    fn weighted_sum(
+        &self,
+        edges: &[(usize, f64)],
+        const_inputs: bool,
+        depth: &mut usize,
+    ) -> Option<String> {
         let (&(bias, derivative), terms_edges) = edges.split_last()?;
-        let pairs = terms_edges.len() % 2 == 0
-            && terms_edges.chunks_exact(2).all(|pair| {
-                pair[0].1 == derivative * values[pair[1].0]
-                    && pair[1].1 == derivative * values[pair[0].0]
-            });
+        let pairs = !const_inputs && terms_edges.len() % 2 == 0;
         let mut terms = Vec::new();
         if pairs {
             for pair in terms_edges.chunks_exact(2) {

@@ -109,7 +109,9 @@ impl<'t> Var<'t> {
     #[inline(always)]
     pub(crate) fn atan2_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = atan2_with_partials(self.value, c);
-        self.unary(Op::Atan2Const, value, d_self)
+        let y = self.unary(Op::Atan2Const, value, d_self);
+        self.tape.keep_constant(y.index, c);
+        y
     }
     /// `hypot(self, c)`.
     #[inline(always)]
@@ -166,7 +168,9 @@ impl<'t> Var<'t> {
             }
             _ => n as f64 * self.value.powf(n as f64 - 1.0),
         };
-        self.unary(Op::Powi, self.value.powi(n), d)
+        let y = self.unary(Op::Powi, self.value.powi(n), d);
+        self.tape.keep_constant(y.index, n as f64);
+        y
     }
 
     /// x^c for a real constant c.
@@ -187,7 +191,9 @@ impl<'t> Var<'t> {
         } else {
             c * pow_minus_one(self.value, c)
         };
-        self.unary(Op::Powf, self.value.powf(c), d)
+        let y = self.unary(Op::Powf, self.value.powf(c), d);
+        self.tape.keep_constant(y.index, c);
+        y
     }
 
     /// The logarithm to a constant `base`, as [`f64::log`] (ln x / ln base).
@@ -287,7 +293,9 @@ impl<'t> Var<'t> {
     #[inline(always)]
     pub fn const_atan2(y: f64, x: Var<'t>) -> Var<'t> {
         let (value, _, d_x) = atan2_with_partials(y, x.value);
-        x.unary(Op::ConstAtan2, value, d_x)
+        let a = x.unary(Op::ConstAtan2, value, d_x);
+        x.tape.keep_constant(a.index, y);
+        a
     }
 
     /// hypot(self, other) = √(self² + other²) without overflow, as

@@ -277,6 +277,29 @@ fn coverage(op: Op) -> Coverage {
             },
             &[&[0.15, 0.2, 0.05, 0.1, 0.35], &[-1.0, 2.0, 3.0, -0.5, 0.1]],
         ),
+        Op::WeightedSumConst => c(
+            |v| Var::weighted_sum_const(&v[0..2], &[0.05, 0.1], v[2]),
+            |d| d[0] * 0.05 + d[1] * 0.1 + d[2],
+            &[&[0.15, 0.2, 0.35]],
+        ),
+        Op::SigmoidNeuronConst => c(
+            |v| Var::neuron_const(&v[0..2], &[0.05, -3.0], v[2], Activation::Sigmoid),
+            |d| sigmoid(d[0] * 0.05 + d[1] * -3.0 + d[2]),
+            &[&[0.15, 0.2, 0.35], &[-1.0, 2.0, 3.0]],
+        ),
+        Op::TanhNeuronConst => c(
+            |v| Var::neuron_const(&v[0..2], &[0.05, -3.0], v[2], Activation::Tanh),
+            |d| (d[0] * 0.05 + d[1] * -3.0 + d[2]).tanh(),
+            &[&[0.15, 0.2, 0.35], &[-1.0, 0.3, 0.1]],
+        ),
+        Op::ReluNeuronConst => c(
+            |v| Var::neuron_const(&v[0..2], &[0.05, -3.0], v[2], Activation::Relu),
+            |d| {
+                let z = d[0] * 0.05 + d[1] * -3.0 + d[2];
+                pick(z.re > 0.0, z, z * 0.0)
+            },
+            &[&[0.15, 0.2, 0.35], &[-1.0, -2.0, 3.0]],
+        ),
         Op::HalfSquaredError => c(
             |v| Var::half_squared_error(v, &[0.01, 0.99]),
             |d| ((d[0] - 0.01).powi(2) + (d[1] - 0.99).powi(2)) * 0.5,

@@ -24,6 +24,11 @@ pub(crate) struct Recording {
     runs: Vec<NeuronRun>,
     /// Edges of the neurons in `runs`.
     run_edges: usize,
+    /// The constants of the ops that keep one (`powi`'s n, `powf`'s c, the
+    /// constant of `atan2` against an `f64`), by node, in recording order: what a
+    /// recorded backward pass needs to write their partials as expressions
+    /// again (the partial alone does not give the constant: 0·x^(n−1) at x = 0).
+    pub(crate) constants: Vec<(u32, f64)>,
     /// The bytes the allocator refused at the last failed growth, if it was the
     /// allocator (not the limit) that made it fail.
     pub(super) refused: Option<usize>,
@@ -70,6 +75,7 @@ impl Default for Recording {
             operands: Vec::new(),
             partials: Vec::new(),
             runs: Vec::new(),
+            constants: Vec::new(),
             run_edges: 0,
             refused: None,
             has_select: false,
@@ -196,6 +202,16 @@ impl Recording {
         self.edge_len = 0;
         self.runs.clear();
         self.run_edges = 0;
+        self.constants.clear();
+    }
+
+    /// The constant kept for node `node` (see `constants`), if any.
+    pub(crate) fn constant(&self, node: u32) -> Option<f64> {
+        let at = self.constants.partition_point(|&(n, _)| n < node);
+        self.constants
+            .get(at)
+            .filter(|&&(n, _)| n == node)
+            .map(|&(_, c)| c)
     }
 
     /// Bytes held by the arrays.
@@ -204,6 +220,7 @@ impl Recording {
         self.values.len() * (size_of::<f64>() + size_of::<Op>() + size_of::<u32>())
             + self.operands.len() * (size_of::<u32>() + size_of::<f64>())
             + self.runs.capacity() * size_of::<NeuronRun>()
+            + self.constants.capacity() * size_of::<(u32, f64)>()
     }
 
     /// Appends a node with `N` operands: the hot path of recording.

@@ -547,6 +547,18 @@ impl Tape {
         index
     }
 
+    /// Keeps constant `c` of node `node` (just recorded) for a recorded
+    /// backward pass (see `Recording::constants`).
+    #[inline(always)]
+    pub(crate) fn keep_constant(&self, node: u32, c: f64) {
+        self.recording.write(|rec| rec.constants.push((node, c)));
+    }
+
+    /// The constant kept for node `node`, if any.
+    pub(crate) fn kept_constant(&self, node: u32) -> Option<f64> {
+        self.recording.read(|rec| rec.constant(node))
+    }
+
     /// Appends a [`NeuronRun`]: one node, no stored edges.
     #[inline(always)]
     pub(crate) fn push_neuron_run(&self, op: Op, value: f64, run: NeuronRun) -> u32 {
