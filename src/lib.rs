@@ -110,6 +110,7 @@ pub mod explain;
 pub mod fused;
 pub mod gradcheck;
 pub mod graph;
+pub mod higher;
 pub mod nn;
 mod op;
 pub mod ops;
@@ -120,6 +121,7 @@ pub mod workloads;
 
 pub use backward::Gradients;
 pub use fused::Activation;
+pub use higher::{grad, hessian, hessian_vector_product, jacobian, value_and_grad};
 pub use op::Op;
 pub use ops::Operand;
 pub use scalar::Scalar;
