@@ -17,6 +17,12 @@
 //! `tests/walkthrough.rs` includes this file as a module and checks the figures
 //! [`report`] prints.
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+pub mod workloads;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -24,8 +30,8 @@ use std::process::{Command, ExitCode};
 
 use chainrule::dot::Dot;
 use chainrule::explain::{Explanation, Path as Chain, Quantity};
-use chainrule::workloads::seed;
 use chainrule::{Tape, Var};
+use workloads::seed;
 
 const WEIGHT_NAMES: [&str; 8] = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
 

@@ -6,9 +6,15 @@
 //!
 //! Run: `cargo run --release --example moons`
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::nn::plot::{decision_boundary, loss_curve};
 use chainrule::nn::{Activation, Dataset, Init, Loss, Mlp, Sgd, Trainer};
-use chainrule::workloads::moons;
+use workloads::moons;
 
 fn main() -> Result<(), chainrule::nn::Error> {
     let samples = moons::data(); // SplitMix64(7), exactly as WORKLOADS.md

@@ -11,8 +11,8 @@
 #[allow(dead_code)]
 mod backprop;
 
+use backprop::workloads::seed;
 use backprop::{report, train, Update};
-use chainrule::workloads::seed;
 
 #[test]
 fn every_published_figure_of_the_first_step_matches_to_every_digit() {

@@ -3,8 +3,14 @@
 //!
 //! Tolerance: 1e-9 relative, as WORKLOADS.md states for every figure.
 
-use chainrule::workloads::{chain, moons, seed, Spelling};
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::Tape;
+use workloads::{chain, moons, seed, Spelling};
 
 fn assert_rel(actual: f64, expected: f64, what: &str) {
     if actual == expected {

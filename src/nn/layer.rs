@@ -235,7 +235,7 @@ impl Layer {
             let start = out.len();
             out.resize(start + self.neurons.len(), filler);
             let params = &params.trainable[range.clone()];
-            T::layer(params, inputs, activation.fused(), &mut out[start..]);
+            T::layer(params, inputs, activation, &mut out[start..]);
             return;
         }
         out.extend(

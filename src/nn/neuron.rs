@@ -166,7 +166,7 @@ impl Neuron {
             &params.trainable[self.weights.clone()],
             inputs,
             params.get(self.bias),
-            activation.fused(),
+            activation,
         )
     }
 
@@ -195,7 +195,7 @@ impl Neuron {
             &params.trainable[self.weights.clone()],
             inputs,
             params.get(self.bias),
-            activation.fused(),
+            activation,
         )
     }
 
