@@ -1,4 +1,4 @@
-//! W1–W3 of bench/WORKLOADS.md, each as the taped engine (fused nodes and plain
+//! W1–W3 of benches/WORKLOADS.md, each as the taped engine (fused nodes and plain
 //! operators), the hand-coded adjoint and the primal, in one criterion group per
 //! workload so the figures stand side by side.
 //!

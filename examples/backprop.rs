@@ -684,7 +684,7 @@ pub fn report() -> Report {
         / seed::REFERENCE_E_FINAL;
     let _ = writeln!(
         o,
-        "W1 reference (WORKLOADS.md):   E = {:.15e}  (relative difference {relative:.1e})",
+        "W1 reference (benches/WORKLOADS.md): E = {:.15e} (relative difference {relative:.1e})",
         seed::REFERENCE_E_FINAL
     );
     let _ = writeln!(o, "targets: out_o1 = {target_o1}, out_o2 = {target_o2}");

@@ -1,4 +1,4 @@
-//! The workload runner: W1–W3 of bench/WORKLOADS.md, timed side by side.
+//! The workload runner: W1–W3 of benches/WORKLOADS.md, timed side by side.
 //!
 //! ```sh
 //! cargo run --release --example workloads            # markdown table

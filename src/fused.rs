@@ -461,7 +461,7 @@ impl<'t> Var<'t> {
         Var::from_parts(bias.tape, index, a)
     }
 
-    /// The seed network's error, `E = ½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, recorded as
+    /// The half squared error, `E = ½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, recorded as
     /// **one** node with an edge to every output.
     ///
     /// Derivative: ∂E/∂oᵢ = oᵢ − tᵢ.

@@ -1,7 +1,7 @@
-//! W2 of WORKLOADS.md (moons) trained with `chainrule::nn` and the Trainer: the
+//! W2 of benches/WORKLOADS.md (moons) trained with `chainrule::nn` and the Trainer: the
 //! same losses and accuracy as the reference.
 //!
-//! Tolerance: 1e-9 relative on the losses, as WORKLOADS.md states.
+//! Tolerance: 1e-9 relative on the losses, as benches/WORKLOADS.md states.
 
 // The benchmark workloads are not part of the library: one file, shared by the
 // tests, benches and examples. Each includer uses only some of it.

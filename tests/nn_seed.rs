@@ -1,8 +1,8 @@
-//! The seed network (W1 of WORKLOADS.md) expressed with `chainrule::nn`: a 2-2-2
+//! The seed network (W1 of benches/WORKLOADS.md) expressed with `chainrule::nn`: a 2-2-2
 //! sigmoid network, one bias shared per layer and frozen, trained with plain SGD
 //! on the half squared error.
 //!
-//! Tolerance: 1e-9 relative, as WORKLOADS.md states for every figure.
+//! Tolerance: 1e-9 relative, as benches/WORKLOADS.md states for every figure.
 
 // The benchmark workloads are not part of the library: one file, shared by the
 // tests, benches and examples. Each includer uses only some of it.

@@ -1,7 +1,7 @@
 //! Every version of every workload (primal, taped with plain operators, taped with
-//! fused neurons, hand-coded) against the references of bench/WORKLOADS.md.
+//! fused neurons, hand-coded) against the references of benches/WORKLOADS.md.
 //!
-//! Tolerance: 1e-9 relative, as WORKLOADS.md states for every figure.
+//! Tolerance: 1e-9 relative, as benches/WORKLOADS.md states for every figure.
 
 // The benchmark workloads are not part of the library: one file, shared by the
 // tests, benches and examples. Each includer uses only some of it.

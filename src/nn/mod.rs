@@ -65,8 +65,8 @@ pub mod save;
 mod sgd;
 mod train;
 
-/// The activation of a layer's neurons: the crate's one [`Activation`](crate::Activation)
-/// type, re-exported here for code that uses `nn` alone.
+/// The activation of a layer's neurons: the crate's one [`Activation`] type,
+/// re-exported here for code that uses `nn` alone.
 pub use crate::Activation;
 pub use adam::Adam;
 pub use batch::batch_loss_and_gradient;
