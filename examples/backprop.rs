@@ -18,7 +18,8 @@
 //! [`report`] prints.
 
 // The benchmark workloads are not part of the library: one file, shared by the
-// tests, benches and examples. Each includer uses only some of it.
+// tests, benches and examples. Each includer uses only some of it. (`pub`:
+// tests/walkthrough.rs includes this example and takes the workloads from it.)
 #[path = "../benches/common/workloads.rs"]
 #[allow(dead_code)]
 pub mod workloads;
