@@ -3,11 +3,17 @@
 //!
 //! Run: `cargo bench --features parallel --bench nn`
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::nn::parallel::batch_loss_and_gradient_parallel;
 use chainrule::nn::{batch_loss_and_gradient, Activation, Dataset, Init, Loss, Mlp};
-use chainrule::workloads::moons;
 use chainrule::Tape;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use workloads::moons;
 
 fn setup(samples: usize) -> (Mlp, Dataset) {
     let points = moons::data();

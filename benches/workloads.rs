@@ -1,16 +1,22 @@
-//! W1–W3 of bench/WORKLOADS.md, each as the taped engine (fused nodes and plain
+//! W1–W3 of benches/WORKLOADS.md, each as the taped engine (fused nodes and plain
 //! operators), the hand-coded adjoint and the primal, in one criterion group per
 //! workload so the figures stand side by side.
 //!
 //! `cargo bench --bench workloads`. For the ratio table, run the workload runner:
 //! `cargo run --release --example workloads`.
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use chainrule::workloads::{chain, moons, seed, Spelling};
 use chainrule::Tape;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use workloads::{chain, moons, seed, Spelling};
 
 /// W1: one training step (forward, backward, update); the tape is reused.
 fn w1_seed(c: &mut Criterion) {

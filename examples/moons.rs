@@ -1,4 +1,4 @@
-//! W2 of WORKLOADS.md with `chainrule::nn`: a 2-16-16-1 MLP (tanh, tanh, linear)
+//! W2 of benches/WORKLOADS.md with `chainrule::nn`: a 2-16-16-1 MLP (tanh, tanh, linear)
 //! on 100 two-moons points, full-batch gradient descent (lr 0.05) on
 //! L = Σ(score − label)²/n for 100 epochs. Prints L at epoch 0 and epoch 99
 //! against the reference and the accuracy, and writes the loss curve and the
@@ -6,12 +6,18 @@
 //!
 //! Run: `cargo run --release --example moons`
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::nn::plot::{decision_boundary, loss_curve};
 use chainrule::nn::{Activation, Dataset, Init, Loss, Mlp, Sgd, Trainer};
-use chainrule::workloads::moons;
+use workloads::moons;
 
 fn main() -> Result<(), chainrule::nn::Error> {
-    let samples = moons::data(); // SplitMix64(7), exactly as WORKLOADS.md
+    let samples = moons::data(); // SplitMix64(7), exactly as benches/WORKLOADS.md
     let mut data = Dataset::new(2, 1);
     for s in &samples {
         data.push(&s.x, &[s.label]);

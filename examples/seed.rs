@@ -3,8 +3,14 @@
 //!
 //! Run: `cargo run --release --example seed`
 
-use chainrule::workloads::{seed, Spelling};
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::Tape;
+use workloads::{seed, Spelling};
 
 fn main() {
     let mut tape = Tape::new();

@@ -1,4 +1,4 @@
-//! The workload runner: W1–W3 of bench/WORKLOADS.md, timed side by side.
+//! The workload runner: W1–W3 of benches/WORKLOADS.md, timed side by side.
 //!
 //! ```sh
 //! cargo run --release --example workloads            # markdown table
@@ -17,12 +17,18 @@
 //! with its growth slack, plus the adjoint buffer), divided by the 3 million
 //! operations of the chain.
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use chainrule::workloads::{chain, moons, seed, Spelling};
 use chainrule::Tape;
 use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
+use workloads::{chain, moons, seed, Spelling};
 
 #[global_allocator]
 static ALLOCATOR: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;

@@ -14,42 +14,13 @@ use std::iter::Sum;
 
 use smallvec::SmallVec;
 
-use crate::ops::{relu, relu_derivative, sigmoid_with_derivative, tanh_with_derivative};
 use crate::tape::{neuron_partial, NeuronRun, Op};
 use crate::var::Var;
-
-/// The activation of a neuron recorded as one node by [`Var::neuron`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Activation {
-    /// a = z. Derivative 1.
-    Identity,
-    /// a = σ(z). Derivative σ(z)·(1 − σ(z)).
-    Sigmoid,
-    /// a = tanh z. Derivative 1 − tanh² z.
-    Tanh,
-    /// a = max(z, 0). Derivative 1 for z > 0, else 0 (0 at z = 0, as PyTorch).
-    Relu,
-}
+// Defined in `activation`; re-exported here, where the fused neuron takes it (and
+// where it used to be defined).
+pub use crate::Activation;
 
 impl Activation {
-    /// The activation's value at `z` and its derivative there.
-    ///
-    /// ```
-    /// use chainrule::Activation;
-    /// assert_eq!(Activation::Sigmoid.apply(0.0), (0.5, 0.25));
-    /// assert_eq!(Activation::Relu.apply(0.0), (0.0, 0.0));
-    /// ```
-    #[inline(always)]
-    pub fn apply(self, z: f64) -> (f64, f64) {
-        match self {
-            Activation::Identity => (z, 1.0),
-            Activation::Sigmoid => sigmoid_with_derivative(z),
-            Activation::Tanh => tanh_with_derivative(z),
-            Activation::Relu => (relu(z), relu_derivative(z)),
-        }
-    }
-
     fn op(self) -> Op {
         match self {
             Activation::Identity => Op::WeightedSum,
@@ -147,7 +118,7 @@ fn record_neuron<'t>(
             bias.same_tape(*x);
         }
     }
-    let (a, da) = activation.apply(z);
+    let (a, da) = activation.value_and_derivative(z);
     // A relu neuron with z ≤ 0 selects nothing: every partial is exactly 0, not
     // 0 · value (which an infinite value would make NaN).
     let masked_neuron = activation == Activation::Relu && da == 0.0;
@@ -467,7 +438,7 @@ impl<'t> Var<'t> {
                 bias.same_tape(*w); // panics outside the closure, at the caller's line
             }
         }
-        let (a, da) = activation.apply(z);
+        let (a, da) = activation.value_and_derivative(z);
         let n = weights.len();
         let index = bias
             .tape
@@ -490,7 +461,7 @@ impl<'t> Var<'t> {
         Var::from_parts(bias.tape, index, a)
     }
 
-    /// The seed network's error, `E = ½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, recorded as
+    /// The half squared error, `E = ½(o₀ − t₀)² + ½(o₁ − t₁)² + …`, recorded as
     /// **one** node with an edge to every output.
     ///
     /// Derivative: ∂E/∂oᵢ = oᵢ − tᵢ.

@@ -57,23 +57,24 @@
 //!   textbook backward pass (toposort, then sweep) that the fast path is tested
 //!   against.
 //!
-//! Networks and benchmarks:
+//! Networks (the `nn` feature, on by default):
 //!
 //! - [`nn`]: small neural networks on the public API (`Mlp`, layers, losses,
 //!   optimizers, a `Trainer`), labelled for explanations with
 //!   [`nn::Mlp::bind_labelled`].
-//! - [`workloads`]: the project's benchmark workloads (the seed network, a
-//!   two-moons MLP, a million-step chain), as primal, taped and hand-coded.
 //!
 //! ## Features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `plot` | `nn::plot`: loss curves and decision boundaries as SVG (plotters) |
-//! | `serde` | `nn::save`: an `Mlp`'s parameters as JSON |
-//! | `parallel` | `nn::parallel`: batch gradients over threads (rayon) |
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `nn` | on | `nn`: networks, losses, optimizers, a `Trainer` with a progress bar (indicatif, rand_core, rand_xoshiro) |
+//! | `plot` | off | `nn::plot`: loss curves and decision boundaries as SVG (plotters); enables `nn` |
+//! | `serde` | off | `nn::save`: an `Mlp`'s parameters as JSON; enables `nn` |
+//! | `parallel` | off | `nn::parallel`: batch gradients over threads (rayon); enables `nn` |
 //!
-//! None is on by default; the items they add are marked on docs.rs.
+//! Without default features (`default-features = false`) the crate is the tape
+//! alone: everything above but `nn`, with petgraph and smallvec as its only
+//! dependencies. The items a feature adds are marked on docs.rs.
 //!
 //! ## Training loops
 //!
@@ -103,6 +104,7 @@
 #![deny(unsafe_code)] // allowed in one private module: tape::arena_cell
 #![warn(missing_docs)]
 
+mod activation;
 pub mod anomaly;
 pub mod backward;
 pub mod dot;
@@ -111,16 +113,17 @@ pub mod fused;
 pub mod gradcheck;
 pub mod graph;
 pub mod higher;
+#[cfg(feature = "nn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nn")))]
 pub mod nn;
 mod op;
 pub mod ops;
 mod scalar;
 pub mod tape;
 mod var;
-pub mod workloads;
 
+pub use activation::Activation;
 pub use backward::Gradients;
-pub use fused::Activation;
 pub use higher::{grad, hessian, hessian_vector_product, jacobian, value_and_grad};
 pub use op::Op;
 pub use ops::Operand;

@@ -260,7 +260,7 @@ impl Scalar for f64 {
     fn neuron_const(weights: &[f64], inputs: &[f64], bias: f64, activation: Activation) -> f64 {
         fused::check_weights("neuron", weights.len(), inputs.len());
         let z = fused::sum_then_bias(weights.iter().zip(inputs).map(|(w, x)| w * x), bias);
-        activation.apply(z).0
+        activation.value_and_derivative(z).0
     }
     #[inline]
     #[track_caller]

@@ -11,9 +11,9 @@ mod common;
 
 use chainrule::explain::ExplainOptions;
 use chainrule::gradcheck::{CompareOptions, Finding, Tolerance};
-use chainrule::workloads::seed;
 use chainrule::Tape;
 use common::record_seed;
+use common::workloads::seed;
 
 #[test]
 fn w1_missing_the_path_through_out_o2_is_named() {

@@ -96,7 +96,7 @@ fn a_ten_million_node_chain_of_sigmoids_sweeps_and_drops() {
             dx = dz * 0.9;
         }
         let g = x.backward();
-        // Tolerance 1e-9 relative (WORKLOADS.md's for W3). The sums over millions
+        // Tolerance 1e-9 relative (benches/WORKLOADS.md, W3). The sums over millions
         // of steps are dominated by a few hundred terms near the output, so the
         // rounding differences of the two orders of summation stay far below it.
         for (name, got, expected) in [("dy/dw", g[w], dw), ("dy/db", g[b], db)] {

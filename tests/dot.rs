@@ -8,9 +8,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use chainrule::dot::Dot;
-use chainrule::workloads::seed;
 use chainrule::Tape;
 use common::record_seed;
+use common::workloads::seed;
 
 /// Checks the structure a DOT parser needs: one graph, balanced quotes and
 /// braces outside quotes, every statement ends with `;`, and every edge joins

@@ -9,8 +9,8 @@
 mod common;
 
 use chainrule::explain::{ExplainOptions, Quantity};
-use chainrule::workloads::seed;
 use chainrule::Tape;
+use common::workloads::seed;
 use common::{assert_close, record_seed};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
@@ -695,19 +695,28 @@ fn a_million_step_chain_is_explained_without_recursion() {
 /// what the README shows.
 #[test]
 fn the_readme_explanation_snippet_prints_what_the_readme_shows() {
+    // The first output neuron of the 2-2-2 sigmoid network and its error.
     let tape = Tape::new();
-    let w: Vec<_> = ["w5", "w6"]
-        .iter()
-        .zip(&seed::WEIGHTS[4..6])
-        .map(|(name, &v)| tape.var(v).named(*name))
-        .collect();
-    let out_h1 = tape.var(seed::REFERENCE_OUT_H1).named("out_h1");
+    let w5 = tape.var(0.40).named("w5");
+    let w6 = tape.var(0.45).named("w6");
+    let out_h1 = tape.var(0.5932699921071872).named("out_h1");
     let out_h2 = tape.var(0.596884378259767).named("out_h2");
-    let net_o1 = (w[0] * out_h1 + w[1] * out_h2 + seed::BIASES[1]).named("net_o1");
+    let net_o1 = (w5 * out_h1 + w6 * out_h2 + 0.60).named("net_o1");
     let out_o1 = net_o1.sigmoid().named("out_o1");
-    let e = ((seed::TARGETS[0] - out_o1).square() * 0.5).named("E");
+    let e = ((0.01 - out_o1).square() * 0.5).named("E");
+    // The constants are the seed network's (the snippet must stand alone).
     assert_eq!(
-        e.backward().explain(w[0]).to_string(),
+        [0.40, 0.45, 0.5932699921071872, 0.60, 0.01],
+        [
+            seed::WEIGHTS[4],
+            seed::WEIGHTS[5],
+            seed::REFERENCE_OUT_H1,
+            seed::BIASES[1],
+            seed::TARGETS[0]
+        ]
+    );
+    assert_eq!(
+        e.backward().explain(w5).to_string(),
         "∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5\n       \
          = 0.74136507 × 0.18681560 × 0.59326999\n       \
          = 0.08216704\n"

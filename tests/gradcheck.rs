@@ -3,9 +3,9 @@
 mod common;
 
 use chainrule::gradcheck::{gradcheck, gradcheck_with, GradcheckOptions, Tolerance};
-use chainrule::workloads::seed;
 use chainrule::{Tape, Var};
 use common::record_seed;
+use common::workloads::seed;
 
 #[test]
 fn gradcheck_passes_for_every_op_composition() {

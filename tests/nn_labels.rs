@@ -6,9 +6,15 @@
 //! b1 = .35, b2 = .60 (one per layer, shared, not trained), inputs .05 .10,
 //! targets .01 .99, E = ½Σ(target − out)².
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::nn::{Activation, LayerSpec, Loss, Mlp};
-use chainrule::workloads::seed;
 use chainrule::Tape;
+use workloads::seed;
 
 /// The article prints 9 decimals: a figure matches when it rounds to the
 /// article's digits, i.e. is within half a unit of the last one.

@@ -1,10 +1,16 @@
-//! W2 of WORKLOADS.md (moons) trained with `chainrule::nn` and the Trainer: the
+//! W2 of benches/WORKLOADS.md (moons) trained with `chainrule::nn` and the Trainer: the
 //! same losses and accuracy as the reference.
 //!
-//! Tolerance: 1e-9 relative on the losses, as WORKLOADS.md states.
+//! Tolerance: 1e-9 relative on the losses, as benches/WORKLOADS.md states.
+
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
 
 use chainrule::nn::{Activation, Dataset, Init, Loss, Mlp, Sgd, Trainer};
-use chainrule::workloads::moons;
+use workloads::moons;
 
 fn assert_rel(actual: f64, expected: f64, what: &str) {
     let rel = (actual - expected).abs() / expected.abs();
@@ -78,7 +84,7 @@ fn nn_moons_parameters_track_the_workloads_fused_version_exactly() {
             &mut p,
             &samples,
             &mut grads,
-            chainrule::workloads::Spelling::Fused,
+            workloads::Spelling::Fused,
         );
     }
     for (k, (a, b)) in mlp.parameters().iter().zip(&p).enumerate() {

@@ -7,10 +7,16 @@
 //! relative (9e-16 of the largest component).
 #![cfg(feature = "parallel")]
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::nn::parallel::{batch_loss_and_gradient_parallel, batch_loss_and_gradient_pieces};
 use chainrule::nn::{batch_loss_and_gradient, Activation, Dataset, Init, Loss, Mlp, Sgd, Trainer};
-use chainrule::workloads::moons;
 use chainrule::Tape;
+use workloads::moons;
 
 fn moons_setup() -> (Mlp, Dataset) {
     let mut data = Dataset::new(2, 1);

@@ -1,12 +1,18 @@
-//! The seed network (W1 of WORKLOADS.md) expressed with `chainrule::nn`: a 2-2-2
+//! The seed network (W1 of benches/WORKLOADS.md) expressed with `chainrule::nn`: a 2-2-2
 //! sigmoid network, one bias shared per layer and frozen, trained with plain SGD
 //! on the half squared error.
 //!
-//! Tolerance: 1e-9 relative, as WORKLOADS.md states for every figure.
+//! Tolerance: 1e-9 relative, as benches/WORKLOADS.md states for every figure.
+
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
 
 use chainrule::nn::{Activation, Layer, LayerSpec, Loss, Mlp, Optimizer, ParamRef, Sgd, Trainer};
-use chainrule::workloads::seed;
 use chainrule::Tape;
+use workloads::seed;
 
 fn assert_rel(actual: f64, expected: f64, what: &str) {
     let rel = (actual - expected).abs() / expected.abs();

@@ -7,11 +7,17 @@
 //! allocation of the same size cancel out. This file holds a single test so that
 //! no other test thread allocates meanwhile.
 
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use chainrule::workloads::{seed, Spelling};
 use chainrule::Tape;
+use workloads::{seed, Spelling};
 
 struct Counting;
 

@@ -1,5 +1,5 @@
-//! The seed network (bench/WORKLOADS.md W1), the 2-2-2 sigmoid network of the classic
-//! step-by-step backpropagation article, held against the hand derivation.
+//! The seed network (W1 of benches/WORKLOADS.md), the 2-2-2 sigmoid network of the
+//! classic step-by-step backpropagation article, held against the hand derivation.
 //!
 //! Every forward value and every gradient the tape produces is compared with the
 //! same quantity derived by hand below, with the article's names (`net_h1`,
@@ -9,17 +9,17 @@
 //! factors out the deltas), so they may differ by a few ulps: 1e-12 leaves room for
 //! that and for nothing else.
 //!
-//! The reference figures of WORKLOADS.md are checked to its stated tolerance, 1e-9
-//! relative, including E after 10,000 training steps.
+//! The reference figures of benches/WORKLOADS.md are checked to its stated
+//! tolerance, 1e-9 relative, including E after 10,000 training steps.
 
 use chainrule::{Tape, Var};
 
 /// Relative tolerance for the tape against the hand derivation (see the module doc).
 const HAND_TOLERANCE: f64 = 1e-12;
-/// Relative tolerance on the WORKLOADS.md reference figures (as that file states).
+/// Relative tolerance on the reference figures of benches/WORKLOADS.md (as it states).
 const REFERENCE_TOLERANCE: f64 = 1e-9;
 
-// The constants of the article, as WORKLOADS.md lists them.
+// The constants of the article, as benches/WORKLOADS.md lists them.
 const I1: f64 = 0.05;
 const I2: f64 = 0.10;
 const TARGET_O1: f64 = 0.01;
@@ -271,7 +271,7 @@ fn both_recordings_match_the_hand_derivation_at_other_weights() {
 
 #[test]
 fn the_article_figures_hold_to_the_reference_tolerance() {
-    // bench/WORKLOADS.md, W1 "Reference (first forward)".
+    // benches/WORKLOADS.md, W1 "Reference (first forward)".
     for record in [record_with_operators, record_with_weighted_sums] {
         let tape = Tape::new();
         let net = record(&tape, INITIAL_WEIGHTS);

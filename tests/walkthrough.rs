@@ -11,8 +11,8 @@
 #[allow(dead_code)]
 mod backprop;
 
+use backprop::workloads::seed;
 use backprop::{report, train, Update};
-use chainrule::workloads::seed;
 
 #[test]
 fn every_published_figure_of_the_first_step_matches_to_every_digit() {
@@ -48,7 +48,7 @@ fn the_10000_step_figures_are_explained_by_the_two_update_orders() {
         "0.0000351085"
     );
     // ... and after it the error is W1's reference (1e-9 relative, as
-    // WORKLOADS.md states its figures).
+    // benches/WORKLOADS.md states its figures).
     let relative = (simultaneous.error_after_last_update - seed::REFERENCE_E_FINAL).abs()
         / seed::REFERENCE_E_FINAL;
     assert!(relative <= 1e-9, "{}", simultaneous.error_after_last_update);

@@ -1,10 +1,16 @@
 //! Every version of every workload (primal, taped with plain operators, taped with
-//! fused neurons, hand-coded) against the references of bench/WORKLOADS.md.
+//! fused neurons, hand-coded) against the references of benches/WORKLOADS.md.
 //!
-//! Tolerance: 1e-9 relative, as WORKLOADS.md states for every figure.
+//! Tolerance: 1e-9 relative, as benches/WORKLOADS.md states for every figure.
 
-use chainrule::workloads::{chain, moons, seed, Spelling};
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
 use chainrule::Tape;
+use workloads::{chain, moons, seed, Spelling};
 
 fn assert_rel(actual: f64, expected: f64, what: &str) {
     if actual == expected {

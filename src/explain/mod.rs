@@ -237,7 +237,7 @@ impl Path {
 
 /// The derivation as it is written: when every path shares its last stretch
 /// (all paths to `w1` pass through `out_h1`), the shared stretch is factored out,
-/// as the seed article does: `∂E/∂w1 = ∂E/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1`
+/// as one writes it by hand: `∂E/∂w1 = ∂E/∂out_h1 · ∂out_h1/∂net_h1 · ∂net_h1/∂w1`
 /// with `∂E/∂out_h1` the sum over the branches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Derivation {

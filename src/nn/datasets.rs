@@ -1,9 +1,8 @@
 //! Small synthetic datasets, generated in code from a seed.
 
-use crate::nn::init::generator;
+use crate::nn::init::{generator, uniform};
 use crate::nn::loss::one_hot;
 use crate::nn::Dataset;
-use crate::workloads::uniform;
 
 /// The four rows of the XOR truth table: inputs (a, b), target a XOR b as 0 or 1.
 ///

@@ -1,20 +1,17 @@
 //! [`Init`]: deterministic weight initialisation from a seed.
 
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
-
-use crate::workloads::uniform;
 
 /// How the weights of a new network are drawn. Biases always start at 0.
 ///
 /// Every scheme draws from one `rand_xoshiro::SplitMix64` seeded with the
-/// builder's seed ([`SeedableRng::seed_from_u64`]), which is exactly the
-/// generator of WORKLOADS.md. Weights are drawn layer by layer, neuron by neuron,
-/// each neuron's weights in input order, as `a · (2u − 1)` with `u` =
-/// [`workloads::uniform`](crate::workloads::uniform) (top 53 bits / 2^53): a
-/// uniform value in [−a, a). The schemes differ only in `a`:
+/// builder's seed ([`SeedableRng::seed_from_u64`]). Weights are drawn layer by
+/// layer, neuron by neuron, each neuron's weights in input order, as `a · (2u − 1)`
+/// with `u` = [`uniform`] (top 53 bits / 2^53): a uniform value in [−a, a). The
+/// schemes differ only in `a`:
 ///
-/// - [`Init::Uniform`]: a = 1, the initialisation of W2;
+/// - [`Init::Uniform`]: a = 1, every weight uniform in [−1, 1);
 /// - [`Init::Xavier`] (Glorot uniform): a = √(6 / (fan_in + fan_out)), keeps the
 ///   variance of activations and gradients about level through tanh and sigmoid
 ///   layers;
@@ -31,7 +28,7 @@ use crate::workloads::uniform;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Init {
-    /// Uniform in [−1, 1), as W2 of WORKLOADS.md.
+    /// Uniform in [−1, 1).
     #[default]
     Uniform,
     /// Glorot uniform: [−a, a) with a = √(6 / (fan_in + fan_out)).
@@ -71,9 +68,28 @@ pub fn generator(seed: u64) -> SplitMix64 {
     SplitMix64::seed_from_u64(seed)
 }
 
-/// One weight, uniform in [−bound, bound): `bound · (2u − 1)`.
+/// A uniform draw in [0, 1): the top 53 bits of the generator's next output,
+/// divided by 2^53, so every value is a multiple of 2^−53 and 1 is never drawn.
 ///
-/// For bound 1 this is bit for bit W2's `2·uniform() − 1`.
+/// Every random number of [`nn`](crate::nn) (weights, [`datasets`](crate::nn::datasets))
+/// comes from this function on a [`generator`], so a seed gives the same
+/// numbers, bit for bit, on every platform.
+///
+/// ```
+/// use chainrule::nn::init::{generator, uniform};
+///
+/// let mut rng = generator(7);
+/// let u = uniform(&mut rng);
+/// assert!((0.0..1.0).contains(&u));
+/// // The top 53 bits of SplitMix64(0)'s first output, 0xE220A8397B1DCDAF.
+/// let expected = (0xE220A8397B1DCDAF_u64 >> 11) as f64 / 2f64.powi(53);
+/// assert_eq!(uniform(&mut generator(0)), expected);
+/// ```
+pub fn uniform(rng: &mut SplitMix64) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// One weight, uniform in [−bound, bound): `bound · (2u − 1)` with `u` = [`uniform`].
 ///
 /// ```
 /// use chainrule::nn::init::{generator, weight};

@@ -7,8 +7,9 @@ use crate::Scalar;
 
 /// How a layer to be built is described: its width, activation and bias.
 ///
-/// By default every neuron has its own trainable bias. The seed network of W1 has
-/// one bias shared by the whole layer, never updated:
+/// By default every neuron has its own trainable bias. The 2-2-2 sigmoid network of
+/// the classic step-by-step backpropagation example has instead one bias per layer,
+/// shared by the layer's neurons and never updated:
 ///
 /// ```
 /// use chainrule::nn::{Activation, LayerSpec};
@@ -235,7 +236,7 @@ impl Layer {
             let start = out.len();
             out.resize(start + self.neurons.len(), filler);
             let params = &params.trainable[range.clone()];
-            T::layer(params, inputs, activation.fused(), &mut out[start..]);
+            T::layer(params, inputs, activation, &mut out[start..]);
             return;
         }
         out.extend(

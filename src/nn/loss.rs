@@ -17,7 +17,8 @@ use crate::Scalar;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Loss {
-    /// ½ Σᵢ (oᵢ − tᵢ)², the seed network's E. See [`half_squared_error`].
+    /// ½ Σᵢ (oᵢ − tᵢ)², whose derivative is the residual oᵢ − tᵢ. See
+    /// [`half_squared_error`].
     HalfSquaredError,
     /// (1/k) Σᵢ (oᵢ − tᵢ)². See [`mean_squared_error`].
     MeanSquaredError,
@@ -93,7 +94,8 @@ fn mean<T: Scalar>(terms: impl ExactSizeIterator<Item = T>) -> T {
     }
 }
 
-/// Half squared error E = ½ Σᵢ (oᵢ − tᵢ)², the error of the seed network.
+/// Half squared error E = ½ Σᵢ (oᵢ − tᵢ)²: the ½ makes its derivative the plain
+/// residual.
 ///
 /// Derivative: ∂E/∂oᵢ = oᵢ − tᵢ.
 ///
@@ -113,7 +115,8 @@ pub fn half_squared_error<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 
 /// Mean squared error (1/k) Σᵢ (oᵢ − tᵢ)² over the k outputs.
 ///
-/// Derivative: ∂/∂oᵢ = 2(oᵢ − tᵢ)/k. For one output this is (o − t)², W2's term.
+/// Derivative: ∂/∂oᵢ = 2(oᵢ − tᵢ)/k. For one output this is (o − t)², the squared
+/// residual.
 ///
 /// # Panics
 /// If `outputs` is empty or `targets.len() != outputs.len()`.

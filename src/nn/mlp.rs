@@ -14,8 +14,7 @@ use crate::{Gradients, Tape, Var};
 /// read [`BoundMlp::gradient`], and update [`parameters_mut`](Mlp::parameters_mut).
 ///
 /// The trainable parameters are ordered layer by layer, neuron by neuron: each
-/// neuron's weights in input order, then its bias (the order of W2 in
-/// WORKLOADS.md). A layer with a shared trainable bias stores all its neurons'
+/// neuron's weights in input order, then its bias. A layer with a shared trainable bias stores all its neurons'
 /// weights, then the one bias; a frozen bias goes to the frozen vector.
 ///
 /// ```
@@ -58,7 +57,7 @@ pub struct Mlp {
 /// ```
 /// use chainrule::nn::{Activation, Init, LayerSpec, Mlp};
 ///
-/// // W2 of WORKLOADS.md: 2-16-16-1, tanh, tanh, linear, uniform(-1, 1) from seed 42.
+/// // 2-16-16-1: tanh, tanh, linear; weights uniform in [-1, 1) from seed 42.
 /// let mlp = Mlp::builder(2)
 ///     .layer(16, Activation::Tanh)
 ///     .layer(16, Activation::Tanh)
@@ -66,7 +65,19 @@ pub struct Mlp {
 ///     .init(Init::Uniform)
 ///     .seed(42)
 ///     .build()?;
-/// assert_eq!(mlp.parameters(), &chainrule::workloads::moons::initial_parameters()[..]);
+///
+/// // The same draws by hand: layer by layer, neuron by neuron, its weights in
+/// // input order, then its bias, which starts at 0.
+/// use chainrule::nn::init::{generator, weight};
+/// let mut rng = generator(42);
+/// let mut expected = Vec::new();
+/// for (fan_in, neurons) in [(2, 16), (16, 16), (16, 1)] {
+///     for _ in 0..neurons {
+///         expected.extend((0..fan_in).map(|_| weight(&mut rng, 1.0)));
+///         expected.push(0.0);
+///     }
+/// }
+/// assert_eq!(mlp.parameters(), &expected[..]);
 /// # Ok::<(), chainrule::nn::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -264,7 +275,8 @@ impl Mlp {
     /// ```
     /// use chainrule::nn::{Activation::*, Init, Mlp};
     /// let mlp = Mlp::new(&[2, 16, 16, 1], &[Tanh, Tanh, Identity], Init::Uniform, 42)?;
-    /// assert_eq!(mlp.parameter_count(), chainrule::workloads::moons::PARAMETERS);
+    /// // Per neuron its weights (one per input) and its bias.
+    /// assert_eq!(mlp.parameter_count(), 16 * (2 + 1) + 16 * (16 + 1) + (16 + 1));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
     pub fn new(

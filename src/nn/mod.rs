@@ -42,7 +42,6 @@
 //! # Ok::<(), chainrule::nn::Error>(())
 //! ```
 
-mod activation;
 mod adam;
 mod batch;
 mod data;
@@ -66,7 +65,9 @@ pub mod save;
 mod sgd;
 mod train;
 
-pub use activation::Activation;
+/// The activation of a layer's neurons: the crate's one [`Activation`] type,
+/// re-exported here for code that uses `nn` alone.
+pub use crate::Activation;
 pub use adam::Adam;
 pub use batch::batch_loss_and_gradient;
 pub use data::Dataset;

@@ -44,8 +44,9 @@ impl<T: Copy> Params<'_, T> {
     }
 }
 
-/// One neuron: `z = ((w₀·a₀ + w₁·a₁) + …) + b`, summed left to right (the order of
-/// W2 in WORKLOADS.md), recorded as one node by [`Var::weighted_sum`](crate::Var::weighted_sum).
+/// One neuron: `z = ((w₀·a₀ + w₁·a₁) + …) + b`, the products summed left to right
+/// and the bias added last, recorded as one node by
+/// [`Var::weighted_sum`](crate::Var::weighted_sum).
 ///
 /// A neuron does not own numbers: it says where its weights (a run of trainable
 /// parameters, in input order) and its bias (trainable or frozen, possibly shared
@@ -166,7 +167,7 @@ impl Neuron {
             &params.trainable[self.weights.clone()],
             inputs,
             params.get(self.bias),
-            activation.fused(),
+            activation,
         )
     }
 
@@ -195,7 +196,7 @@ impl Neuron {
             &params.trainable[self.weights.clone()],
             inputs,
             params.get(self.bias),
-            activation.fused(),
+            activation,
         )
     }
 

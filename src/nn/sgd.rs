@@ -12,8 +12,8 @@ use crate::nn::Optimizer;
 /// p ← p − learning_rate·v
 /// ```
 ///
-/// With momentum and weight decay 0 this is plain `p -= learning_rate · g`, bit for
-/// bit (W2's update).
+/// With momentum and weight decay 0 this is plain gradient descent,
+/// `p -= learning_rate · g`, bit for bit.
 ///
 /// ```
 /// use chainrule::nn::{Optimizer, Sgd};

@@ -17,7 +17,7 @@ use crate::Tape;
 /// samples, one reverse sweep, one optimizer step. An epoch's recorded loss is
 /// the mean of its samples' losses as measured during the epoch, each before its
 /// batch's update; for full-batch training that is the loss of the parameters
-/// at the start of the epoch, as W2 of WORKLOADS.md counts it.
+/// at the start of the epoch.
 ///
 /// A progress bar (indicatif, on stderr) shows the epochs and the last loss. It
 /// draws only when stderr is a terminal, and never after [`quiet`](Trainer::quiet).

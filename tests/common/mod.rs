@@ -2,7 +2,13 @@
 
 #![allow(dead_code)]
 
-use chainrule::workloads::seed;
+// The benchmark workloads are not part of the library: one file, shared by the
+// tests, benches and examples. Each includer uses only some of it.
+#[path = "../../benches/common/workloads.rs"]
+#[allow(dead_code)]
+pub mod workloads;
+
+use self::workloads::seed;
 use chainrule::{Tape, Var};
 
 /// The labelled nodes of one forward pass of the seed network.

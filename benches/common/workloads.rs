@@ -1,4 +1,10 @@
-//! The benchmark workloads W1–W3, exactly as `bench/WORKLOADS.md` defines them.
+//! The benchmark workloads W1–W3, exactly as `benches/WORKLOADS.md` defines them.
+//!
+//! This is the project's benchmark suite, not part of the library: it is one file,
+//! compiled into each target that needs it (the benches, the workload runner
+//! `examples/workloads.rs`, other examples and the tests) with
+//! `#[path = ".../benches/common/workloads.rs"] mod workloads;`. It uses only the
+//! library's public API (the tape, not `nn`).
 //!
 //! Each workload comes three ways, so that they can be timed side by side:
 //!
@@ -12,20 +18,13 @@
 //! one node).
 //! Both compute the same values in the same order of floating-point operations.
 //!
-//! The reference results live here too, and the tests hold every version to them.
-//!
-//! ```
-//! use chainrule::workloads::seed;
-//!
-//! let mut weights = seed::WEIGHTS;
-//! let e = seed::step_hand(&mut weights);
-//! assert!((e - seed::REFERENCE_E0).abs() <= 1e-9 * seed::REFERENCE_E0);
-//! ```
+//! The reference results live here too, and the tests hold every version to them
+//! (`tests/workloads.rs`).
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
 
-use crate::{Activation, Scalar, Tape, Var};
+use chainrule::{Activation, Scalar, Tape, Var};
 
 /// How a workload is written: with the plain operators only, or with each
 /// neuron's weighted sum fused into one node ([`Scalar::weighted_sum`]).
@@ -37,15 +36,12 @@ pub enum Spelling {
     Fused,
 }
 
-/// A uniform draw in [0, 1) from SplitMix64, as WORKLOADS.md defines it: the top
-/// 53 bits of `next_u64`, divided by 2^53.
+/// A uniform draw in [0, 1) from SplitMix64, as `benches/WORKLOADS.md` defines it:
+/// the top 53 bits of `next_u64`, divided by 2^53.
 ///
-/// ```
-/// use rand_core::SeedableRng;
-/// let mut rng = rand_xoshiro::SplitMix64::seed_from_u64(7);
-/// let u = chainrule::workloads::uniform(&mut rng);
-/// assert!((0.0..1.0).contains(&u));
-/// ```
+/// The same function as the library's `chainrule::nn::init::uniform`, kept here so
+/// that the workloads need only the tape; `tests/nn_init.rs` holds the two to the
+/// same bits.
 pub fn uniform(rng: &mut SplitMix64) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
