@@ -5,6 +5,9 @@
 //! `HyperDual` (mixed second partials), closed forms, and finite differences of
 //! the tape's own gradient.
 
+// Indices j, k are the Hessian's own: clearer than iterator chains here.
+#![allow(clippy::needless_range_loop)]
+
 use chainrule::{Activation, Tape, Var};
 use num_dual::{Dual3_64, DualNum, HyperDual64};
 
