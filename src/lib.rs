@@ -53,6 +53,7 @@
 //!   ([`Tape::find_anomaly`]), and where a non-finite gradient starts
 //!   ([`Gradients::gradient_anomaly`]).
 //! - [`dot`]: the graph for Graphviz, with values, gradients and partials.
+//! - [`html`]: a self-contained page that steps through the forward pass and the backward sweep.
 //! - [`graph`]: the graph view. A [`petgraph::Graph`] of the tape on demand, and a
 //!   textbook backward pass (toposort, then sweep) that the fast path is tested
 //!   against.
@@ -110,6 +111,7 @@ pub mod explain;
 pub mod fused;
 pub mod gradcheck;
 pub mod graph;
+pub mod html;
 pub mod nn;
 pub mod ops;
 mod scalar;
