@@ -29,8 +29,8 @@
 //!
 //! The page's address takes a fragment for scripts and screenshots:
 //! `#play=all` presses "step" until the sweep is done, `#step=N` presses it
-//! `N` times, and `focus=NAME` (joined with `&`) chooses the variable of the
-//! side panel. Each node's group carries `data-value` and `data-grad` with the
+//! `N` times, `focus=NAME` (joined with `&`) chooses the variable of the
+//! side panel and `zoom=fit` (or `0.5`, `0.75`, `1`) the scale. Each node's group carries `data-value` and `data-grad` with the
 //! numbers shown (shortest round-trip decimal), `#status` carries
 //! `data-step`, `data-total` and `data-phase`.
 //!
@@ -70,7 +70,7 @@ pub const MAX_NODES: usize = 400;
 const MAX_FOCUS_CHOICES: usize = 64;
 
 /// The size of a node's box, in pixels.
-const NODE_WIDTH: f64 = 196.0;
+const NODE_WIDTH: f64 = 164.0;
 const NODE_HEIGHT: f64 = 76.0;
 
 /// The page's style and script, embedded in every page.
@@ -356,10 +356,7 @@ impl<'a> Html<'a> {
             })
             .collect();
 
-        let default_title = format!(
-            "∂{}: the backward sweep",
-            readable_name(tape, output)
-        );
+        let default_title = format!("∂{}: the backward sweep", readable_name(tape, output));
         let title = self.title.unwrap_or(&default_title);
         Ok(page(
             title,
@@ -467,7 +464,11 @@ fn lay_out(
         (margin, margin)
     };
     for (k, node) in nodes.iter_mut().enumerate() {
-        let at = capture.boxes.get(&k).copied().unwrap_or(Point::new(0.0, 0.0));
+        let at = capture
+            .boxes
+            .get(&k)
+            .copied()
+            .unwrap_or(Point::new(0.0, 0.0));
         node.x = at.x + dx;
         node.y = at.y + dy;
     }
@@ -641,7 +642,8 @@ fn page(title: &str, data: &str) -> String {
     <button id="back" title="one step back (←)">◀ back</button>
     <button id="step" title="one step (→)">step ▶</button>
     <button id="play" title="play or pause (space)">▶ play</button>
-    <button id="end" title="to the end (End)">⏭ end</button>
+    <button id="end" title="to the end (End)">end »</button>
+    <label>zoom <select id="zoom"><option value="fit">fit</option><option value="0.5">50%</option><option value="0.75">75%</option><option value="1" selected>100%</option></select></label>
     <span id="status" role="status" data-step="0" data-total="0" data-phase="start"></span>
   </nav>
 </header>
@@ -679,7 +681,10 @@ mod tests {
 
     #[test]
     fn json_strings_cannot_close_the_script() {
-        assert_eq!(json_string("a</script>\"\n"), r#""a\u003c/script\u003e\"\u000a""#);
+        assert_eq!(
+            json_string("a</script>\"\n"),
+            r#""a\u003c/script\u003e\"\u000a""#
+        );
     }
 
     #[test]

@@ -92,9 +92,19 @@
 
   // ---- drawing --------------------------------------------------------------
   const svg = document.getElementById("graph");
-  svg.setAttribute("width", D.size[0]);
-  svg.setAttribute("height", D.size[1]);
+  const wrap = document.getElementById("graph-wrap");
   svg.setAttribute("viewBox", `0 0 ${D.size[0]} ${D.size[1]}`);
+  let zoom = 1;
+  function setZoom(z) {
+    zoom = z === "fit" ? Math.min(1, (wrap.clientWidth - 4) / D.size[0]) : Number(z) || 1;
+    svg.setAttribute("width", D.size[0] * zoom);
+    svg.setAttribute("height", D.size[1] * zoom);
+  }
+  const zoomSelect = document.getElementById("zoom");
+  zoomSelect.addEventListener("change", () => {
+    setZoom(zoomSelect.value);
+    reveal();
+  });
   const el = (name, attrs, parent) => {
     const e = document.createElementNS(SVG, name);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
@@ -162,6 +172,7 @@
 
   function show() {
     const st = replay(k);
+    current = st.phase === "done" ? null : st.current;
     for (const n of nodes) {
       const s = shapes.get(n.i);
       const known = st.known.has(n.i);
@@ -250,9 +261,22 @@
     }
   }
 
+  // Scrolls the current node into view when it is not.
+  let current = null;
+  function reveal() {
+    const n = current === null ? null : byIndex.get(current);
+    if (!n) return;
+    const [x, y, w, h] = [n.x * zoom, n.y * zoom, W * zoom, H * zoom];
+    const inside = x >= wrap.scrollLeft && x + w <= wrap.scrollLeft + wrap.clientWidth && y >= wrap.scrollTop && y + h <= wrap.scrollTop + wrap.clientHeight;
+    if (!inside) {
+      wrap.scrollLeft = x + w / 2 - wrap.clientWidth / 2;
+      wrap.scrollTop = y + h / 2 - wrap.clientHeight / 2;
+    }
+  }
   function go(to) {
     k = Math.max(0, Math.min(steps.length, to));
     show();
+    reveal();
   }
   function stop() {
     if (timer) clearInterval(timer);
@@ -286,7 +310,7 @@
     }
   });
 
-  // #play=all, #step=N, &focus=NAME: for scripts, tests and screenshots. Each
+  // #play=all, #step=N, &focus=NAME, &zoom=fit|0.5|0.75|1: for scripts, tests and screenshots. Each
   // press is a click on the step button, as a person would make.
   const params = new URLSearchParams(location.hash.slice(1));
   if (params.has("focus")) {
@@ -296,6 +320,8 @@
       focusSelect.value = String(focus);
     }
   }
+  if (params.has("zoom")) zoomSelect.value = params.get("zoom");
+  setZoom(zoomSelect.value);
   show();
   const presses = params.get("play") === "all" ? Infinity : Number(params.get("step") || 0);
   for (let p = 0; p < presses && !buttons.step.disabled; p++) buttons.step.click();

@@ -44,24 +44,96 @@ fn powi<'t>(a: Var<'t>, n: f64) -> Var<'t> {
 /// Every function a formula can call. To add one, add a line: the name is the
 /// `Var` method's.
 pub const FUNCTIONS: &[Function] = &[
-    Function { name: "sigmoid", kind: Kind::Unary(|a| a.sigmoid()), about: "1 / (1 + e^-a)" },
-    Function { name: "tanh", kind: Kind::Unary(|a| a.tanh()), about: "tanh a" },
-    Function { name: "relu", kind: Kind::Unary(|a| a.relu()), about: "max(a, 0)" },
-    Function { name: "leaky_relu", kind: Kind::WithConstant(|a, c| a.leaky_relu(c)), about: "a if a > 0, else alpha·a (alpha a number)" },
-    Function { name: "softplus", kind: Kind::Unary(|a| a.softplus()), about: "ln(1 + e^a)" },
-    Function { name: "exp", kind: Kind::Unary(|a| a.exp()), about: "e^a" },
-    Function { name: "ln", kind: Kind::Unary(|a| a.ln()), about: "the natural logarithm" },
-    Function { name: "sqrt", kind: Kind::Unary(|a| a.sqrt()), about: "√a" },
-    Function { name: "abs", kind: Kind::Unary(|a| a.abs()), about: "|a|" },
-    Function { name: "sin", kind: Kind::Unary(|a| a.sin()), about: "sin a" },
-    Function { name: "cos", kind: Kind::Unary(|a| a.cos()), about: "cos a" },
-    Function { name: "recip", kind: Kind::Unary(|a| a.recip()), about: "1 / a" },
-    Function { name: "square", kind: Kind::Unary(|a| a.square()), about: "a²" },
-    Function { name: "pow", kind: Kind::Binary(|a, b| a.pow(b)), about: "a^b, both may vary" },
-    Function { name: "powi", kind: Kind::WithConstant(powi), about: "a^n for an integer n" },
-    Function { name: "powf", kind: Kind::WithConstant(|a, c| a.powf(c)), about: "a^c for a number c" },
-    Function { name: "max", kind: Kind::Binary(|a, b| a.max(b)), about: "the larger of a and b" },
-    Function { name: "min", kind: Kind::Binary(|a, b| a.min(b)), about: "the smaller of a and b" },
+    Function {
+        name: "sigmoid",
+        kind: Kind::Unary(|a| a.sigmoid()),
+        about: "1 / (1 + e^-a)",
+    },
+    Function {
+        name: "tanh",
+        kind: Kind::Unary(|a| a.tanh()),
+        about: "tanh a",
+    },
+    Function {
+        name: "relu",
+        kind: Kind::Unary(|a| a.relu()),
+        about: "max(a, 0)",
+    },
+    Function {
+        name: "leaky_relu",
+        kind: Kind::WithConstant(|a, c| a.leaky_relu(c)),
+        about: "a if a > 0, else alpha·a (alpha a number)",
+    },
+    Function {
+        name: "softplus",
+        kind: Kind::Unary(|a| a.softplus()),
+        about: "ln(1 + e^a)",
+    },
+    Function {
+        name: "exp",
+        kind: Kind::Unary(|a| a.exp()),
+        about: "e^a",
+    },
+    Function {
+        name: "ln",
+        kind: Kind::Unary(|a| a.ln()),
+        about: "the natural logarithm",
+    },
+    Function {
+        name: "sqrt",
+        kind: Kind::Unary(|a| a.sqrt()),
+        about: "√a",
+    },
+    Function {
+        name: "abs",
+        kind: Kind::Unary(|a| a.abs()),
+        about: "|a|",
+    },
+    Function {
+        name: "sin",
+        kind: Kind::Unary(|a| a.sin()),
+        about: "sin a",
+    },
+    Function {
+        name: "cos",
+        kind: Kind::Unary(|a| a.cos()),
+        about: "cos a",
+    },
+    Function {
+        name: "recip",
+        kind: Kind::Unary(|a| a.recip()),
+        about: "1 / a",
+    },
+    Function {
+        name: "square",
+        kind: Kind::Unary(|a| a.square()),
+        about: "a²",
+    },
+    Function {
+        name: "pow",
+        kind: Kind::Binary(|a, b| a.pow(b)),
+        about: "a^b, both may vary",
+    },
+    Function {
+        name: "powi",
+        kind: Kind::WithConstant(powi),
+        about: "a^n for an integer n",
+    },
+    Function {
+        name: "powf",
+        kind: Kind::WithConstant(|a, c| a.powf(c)),
+        about: "a^c for a number c",
+    },
+    Function {
+        name: "max",
+        kind: Kind::Binary(|a, b| a.max(b)),
+        about: "the larger of a and b",
+    },
+    Function {
+        name: "min",
+        kind: Kind::Binary(|a, b| a.min(b)),
+        about: "the smaller of a and b",
+    },
 ];
 
 /// Where something is in the source: 1-based line and column (in characters).
@@ -89,7 +161,10 @@ pub struct FormulaError {
 
 impl FormulaError {
     fn new(span: Span, message: impl Into<String>) -> Self {
-        FormulaError { span, message: message.into() }
+        FormulaError {
+            span,
+            message: message.into(),
+        }
     }
 
     /// The message with its place, and the source line with a caret under it.
@@ -102,7 +177,11 @@ impl FormulaError {
         };
         let mut out = self.message.replace("{at}", &at);
         if let Some(line) = source.lines().nth(self.span.line.saturating_sub(1)) {
-            let gutter = if multiline { format!("{} | ", self.span.line) } else { "  ".to_string() };
+            let gutter = if multiline {
+                format!("{} | ", self.span.line)
+            } else {
+                "  ".to_string()
+            };
             out.push_str(&format!(
                 "\n{gutter}{line}\n{}^",
                 " ".repeat(gutter.chars().count() + self.span.column.saturating_sub(1))
@@ -127,7 +206,11 @@ pub enum Expr {
     Name(String, Span),
     Neg(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    Call { function: usize, args: Vec<Expr>, span: Span },
+    Call {
+        function: usize,
+        args: Vec<Expr>,
+        span: Span,
+    },
 }
 
 impl Expr {
@@ -225,21 +308,31 @@ fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, Formula
             .as_str()
             .parse()
             .map(|v| Expr::Number(v, span))
-            .map_err(|_| FormulaError::new(span, format!("'{}' is not a number {{at}}", p.as_str()))),
+            .map_err(|_| {
+                FormulaError::new(span, format!("'{}' is not a number {{at}}", p.as_str()))
+            }),
         Rule::name => Ok(Expr::Name(p.as_str().to_string(), span)),
         Rule::expression => expression(p.into_inner(), pratt),
         _ => {
             // A call.
             let mut inner = p.into_inner();
-            let name = inner.next().map(|n| n.as_str().to_string()).unwrap_or_default();
-            let args = inner.map(|a| expression(a.into_inner(), pratt)).collect::<Result<Vec<_>, _>>()?;
+            let name = inner
+                .next()
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
+            let args = inner
+                .map(|a| expression(a.into_inner(), pratt))
+                .collect::<Result<Vec<_>, _>>()?;
             let Some(function) = FUNCTIONS.iter().position(|f| f.name == name) else {
                 let hint = match suggest(&name, FUNCTIONS.iter().map(|f| f.name)) {
                     Some(s) => format!("; did you mean '{s}'?"),
                     None if name == "log" => "; did you mean 'ln'?".to_string(),
                     None => "; `chainrule functions` lists them".to_string(),
                 };
-                return Err(FormulaError::new(span, format!("unknown function '{name}' {{at}}{hint}")));
+                return Err(FormulaError::new(
+                    span,
+                    format!("unknown function '{name}' {{at}}{hint}"),
+                ));
             };
             let wanted = match FUNCTIONS[function].kind {
                 Kind::Unary(_) => 1,
@@ -255,7 +348,11 @@ fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, Formula
                     ),
                 ));
             }
-            Ok(Expr::Call { function, args, span })
+            Ok(Expr::Call {
+                function,
+                args,
+                span,
+            })
         }
     }
 }
@@ -275,7 +372,13 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                     wanted.retain(|w| *w != "a name" && *w != "a number");
                 }
                 // An unclosed parenthesis: say so (')' is no rule of its own).
-                let before: String = source.lines().nth(line - 1).unwrap_or("").chars().take(column - 1).collect();
+                let before: String = source
+                    .lines()
+                    .nth(line - 1)
+                    .unwrap_or("")
+                    .chars()
+                    .take(column - 1)
+                    .collect();
                 let mut open = Vec::new();
                 for (k, c) in before.chars().enumerate() {
                     match c {
@@ -330,7 +433,10 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
         }
     }
     if statements.is_empty() {
-        return Err(FormulaError::new(Span { line: 1, column: 1 }, "the formula is empty {at}"));
+        return Err(FormulaError::new(
+            Span { line: 1, column: 1 },
+            "the formula is empty {at}",
+        ));
     }
 
     // Names: each assigned once, none used before its line, no function names.
@@ -341,13 +447,21 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
         s.expr.names(&mut used);
         for (name, span) in used {
             if FUNCTIONS.iter().any(|f| f.name == name) {
-                return Err(FormulaError::new(span, format!("'{name}' is a function: call it as {name}(…) {{at}}")));
+                return Err(FormulaError::new(
+                    span,
+                    format!("'{name}' is a function: call it as {name}(…) {{at}}"),
+                ));
             }
-            let later = statements.iter().find(|t| t.name.as_ref().is_some_and(|(n, _)| *n == name));
+            let later = statements
+                .iter()
+                .find(|t| t.name.as_ref().is_some_and(|(n, _)| *n == name));
             if !assigned.contains_key(name.as_str()) {
                 if let Some(t) = later {
                     let line = t.name.as_ref().map_or(0, |(_, s)| s.line);
-                    return Err(FormulaError::new(span, format!("'{name}' is used {{at}} before its line ({line}) defines it")));
+                    return Err(FormulaError::new(
+                        span,
+                        format!("'{name}' is used {{at}} before its line ({line}) defines it"),
+                    ));
                 }
                 if !variables.iter().any(|(v, _, _)| *v == name) {
                     variables.push((name, None, span));
@@ -359,7 +473,10 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                 return Err(FormulaError::new(*span, format!("'{name}' is defined a second time {{at}} (each name is defined once; the first is on line {})", first.line)));
             }
             if FUNCTIONS.iter().any(|f| f.name == name) {
-                return Err(FormulaError::new(*span, format!("'{name}' is a function's name: choose another name {{at}}")));
+                return Err(FormulaError::new(
+                    *span,
+                    format!("'{name}' is a function's name: choose another name {{at}}"),
+                ));
             }
             assigned.insert(name, *span);
             if let Some(value) = literal(&s.expr) {
@@ -367,7 +484,10 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
             }
         }
     }
-    Ok(Program { statements, variables })
+    Ok(Program {
+        statements,
+        variables,
+    })
 }
 
 /// The value of a (possibly negated) number literal.
@@ -427,10 +547,9 @@ impl<'t, 'p> Recorder<'t, 'p> {
     fn eval(&self, e: &'p Expr) -> Result<Val<'t>, FormulaError> {
         Ok(match e {
             Expr::Number(v, _) => Val::Const(*v),
-            Expr::Name(n, span) => *self
-                .env
-                .get(n.as_str())
-                .ok_or_else(|| FormulaError::new(*span, format!("variable '{n}' has no value {{at}}")))?,
+            Expr::Name(n, span) => *self.env.get(n.as_str()).ok_or_else(|| {
+                FormulaError::new(*span, format!("variable '{n}' has no value {{at}}"))
+            })?,
             Expr::Neg(inner) => match self.eval(inner)? {
                 Val::Const(c) => Val::Const(-c),
                 Val::Node(n) => Val::Node(-n),
@@ -456,7 +575,9 @@ impl<'t, 'p> Recorder<'t, 'p> {
                     (BinOp::Div, C(x), N(y)) => N(x / y),
                     (BinOp::Div, N(x), N(y)) => N(x / y),
                     (BinOp::Pow, C(x), C(y)) => C(x.powf(y)),
-                    (BinOp::Pow, N(x), C(y)) if y.fract() == 0.0 && y.abs() <= i32::MAX as f64 => N(x.powi(y as i32)),
+                    (BinOp::Pow, N(x), C(y)) if y.fract() == 0.0 && y.abs() <= i32::MAX as f64 => {
+                        N(x.powi(y as i32))
+                    }
                     (BinOp::Pow, N(x), C(y)) => N(x.powf(y)),
                     (BinOp::Pow, x, y) => N(self.node(x).pow(self.node(y))),
                 }
@@ -488,7 +609,10 @@ impl<'t, 'p> Recorder<'t, 'p> {
                             }
                         };
                         if f.name == "powi" && (c.fract() != 0.0 || c.abs() > i32::MAX as f64) {
-                            return Err(FormulaError::new(args[1].span(), format!("powi takes an integer exponent, not {c} {{at}}")));
+                            return Err(FormulaError::new(
+                                args[1].span(),
+                                format!("powi takes an integer exponent, not {c} {{at}}"),
+                            ));
                         }
                         match self.eval(&args[0])? {
                             Val::Node(n) => Val::Node(op(n, c)),
@@ -519,8 +643,15 @@ impl Program {
     /// `name = number` line's value is the default).
     ///
     /// Errors: a variable with no value; an output that is a constant.
-    pub fn record<'t>(&self, tape: &'t Tape, at: &HashMap<String, f64>) -> Result<Recorded<'t>, FormulaError> {
-        let mut recorder = Recorder { tape, env: HashMap::new() };
+    pub fn record<'t>(
+        &self,
+        tape: &'t Tape,
+        at: &HashMap<String, f64>,
+    ) -> Result<Recorded<'t>, FormulaError> {
+        let mut recorder = Recorder {
+            tape,
+            env: HashMap::new(),
+        };
         let mut variables = Vec::new();
         let mut values = HashMap::new();
         // Leaves first, in order of appearance.
@@ -539,7 +670,10 @@ impl Program {
         let mut named = Vec::new();
         let mut last = None;
         for s in &self.statements {
-            let declared = s.name.as_ref().is_some_and(|(n, _)| recorder.env.contains_key(n.as_str()));
+            let declared = s
+                .name
+                .as_ref()
+                .is_some_and(|(n, _)| recorder.env.contains_key(n.as_str()));
             if declared {
                 // A `name = number` variable: already a leaf.
                 let (n, _) = s.name.as_ref().expect("a name");
@@ -581,7 +715,12 @@ impl Program {
         } else {
             output
         };
-        Ok(Recorded { variables, named, values, output })
+        Ok(Recorded {
+            variables,
+            named,
+            values,
+            output,
+        })
     }
 }
 
@@ -591,10 +730,16 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<f64, Form
     let program = parse(source)?;
     if let Some(s) = program.statements.iter().find(|s| s.name.is_some()) {
         let (_, span) = s.name.as_ref().expect("a name");
-        return Err(FormulaError::new(*span, "an expected derivative is one expression, with no `name =` {at}"));
+        return Err(FormulaError::new(
+            *span,
+            "an expected derivative is one expression, with no `name =` {at}",
+        ));
     }
     let tape = Tape::new();
-    let mut recorder = Recorder { tape: &tape, env: HashMap::new() };
+    let mut recorder = Recorder {
+        tape: &tape,
+        env: HashMap::new(),
+    };
     for (name, value) in values {
         recorder.env.insert(name, Val::Const(*value));
     }

@@ -97,7 +97,11 @@ enum Commands {
 struct Input {
     /// The formula: an expression, or `;`-separated lines `name = expr` ending
     /// with the output.
-    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        required_unless_present = "file",
+        conflicts_with = "file",
+        allow_hyphen_values = true
+    )]
     formula: Option<String>,
     /// Read the formula from a file ('-' for standard input) instead.
     #[arg(long, short, value_name = "FILE")]
@@ -133,7 +137,11 @@ fn parse_value(s: &str) -> Result<(String, f64), String> {
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not NAME=VALUE (write x=0.5)"))?;
     let name = name.trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'')
+    {
         return Err(format!("'{name}' is not a variable name"));
     }
     let value: f64 = value
@@ -183,7 +191,10 @@ fn number(x: f64) -> String {
 
 /// A name as an operand of ∂: bare when one word, else in parentheses.
 fn operand(name: &str) -> String {
-    if name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '\'') {
+    if name
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '\'')
+    {
         name.to_string()
     } else {
         format!("({name})")
@@ -219,7 +230,8 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
         }
         if !program.variables.iter().any(|(v, _, _)| v == name) {
             let names = program.variables.iter().map(|(v, _, _)| v.as_str());
-            let hint = formula::suggest(name, names).map_or(String::new(), |s| format!("; did you mean '{s}'?"));
+            let hint = formula::suggest(name, names)
+                .map_or(String::new(), |s| format!("; did you mean '{s}'?"));
             return Err(Failure::input(format!(
                 "--at gives a value to '{name}', which is no variable of the formula{hint}"
             )));
@@ -231,7 +243,10 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
         let (first, span) = &missing[0];
         let assignments: Vec<String> = missing.iter().map(|(n, _)| format!("{n}=…")).collect();
         let message = if missing.len() == 1 {
-            format!("variable '{first}' has no value (used {{at}}): give it one with --at {}", assignments[0])
+            format!(
+                "variable '{first}' has no value (used {{at}}): give it one with --at {}",
+                assignments[0]
+            )
         } else {
             format!(
                 "variables {} have no value ('{first}' is used {{at}}): give them with --at {}",
@@ -239,7 +254,10 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
                 assignments.join(",")
             )
         };
-        let e = FormulaError { span: *span, message };
+        let e = FormulaError {
+            span: *span,
+            message,
+        };
         return Err(Failure::input(e.render(&source)));
     }
     Ok(Loaded {
@@ -249,7 +267,11 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
     })
 }
 
-fn record<'t>(loaded: &Loaded, tape: &'t Tape, at: &HashMap<String, f64>) -> Result<Recorded<'t>, Failure> {
+fn record<'t>(
+    loaded: &Loaded,
+    tape: &'t Tape,
+    at: &HashMap<String, f64>,
+) -> Result<Recorded<'t>, Failure> {
     loaded
         .program
         .record(tape, at)
@@ -283,7 +305,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 };
                 println!("  {:<22} {}", format!("{}({args})", f.name), f.about);
             }
-            println!("Operators: + - * / ^ (a^n with an integer n is powi, a^c powf, a^b pow), unary -.");
+            println!(
+                "Operators: + - * / ^ (a^n with an integer n is powi, a^c powf, a^b pow), unary -."
+            );
             Ok(())
         }
         Commands::Grad { input, outputs } => {
@@ -299,22 +323,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!("{y} = {}", number(r.output.value()));
                 println!();
-                let width = r.variables.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(1);
+                let width = r
+                    .variables
+                    .iter()
+                    .map(|(n, _)| n.chars().count())
+                    .max()
+                    .unwrap_or(1);
                 for (name, v) in &r.variables {
                     let lhs = format!("∂{}/∂{}", operand(&y), operand(name));
-                    println!("{lhs:<w$} = {}", number(g[*v]), w = width + y.chars().count() + 4);
+                    println!(
+                        "{lhs:<w$} = {}",
+                        number(g[*v]),
+                        w = width + y.chars().count() + 3
+                    );
                 }
-                let named: Vec<_> = r.named.iter().filter(|(_, v)| v.index() != r.output.index()).collect();
+                let named: Vec<_> = r
+                    .named
+                    .iter()
+                    .filter(|(_, v)| v.index() != r.output.index())
+                    .collect();
                 if !named.is_empty() {
                     println!();
                     println!("named quantities: value, and ∂{}/∂ it", operand(&y));
-                    let width = named.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(1);
+                    let width = named
+                        .iter()
+                        .map(|(n, _)| n.chars().count())
+                        .max()
+                        .unwrap_or(1);
                     for (name, v) in named {
-                        println!("  {name:<width$}  {:>16}  {:>16}", number(v.value()), number(g[*v]));
+                        println!(
+                            "  {name:<width$}  {:>16}  {:>16}",
+                            number(v.value()),
+                            number(g[*v])
+                        );
                     }
                 }
             }
-            drawings(&tape, &g, &outputs, r.variables.first().map(|(_, v)| v.index()))
+            drawings(
+                &tape,
+                &g,
+                &outputs,
+                r.variables.first().map(|(_, v)| v.index()),
+            )
         }
         Commands::Explain {
             input,
@@ -369,10 +419,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// `check`: the learner's derivative against the tape.
-fn check(input: &Input, wrt: &str, expect: &str, points: usize, seed: u64, outputs: &Outputs) -> Result<(), Failure> {
+fn check(
+    input: &Input,
+    wrt: &str,
+    expect: &str,
+    points: usize,
+    seed: u64,
+    outputs: &Outputs,
+) -> Result<(), Failure> {
     let loaded = load(input)?;
     let expect_at = |values: &HashMap<String, f64>| -> Result<f64, Failure> {
-        formula::evaluate(expect, values).map_err(|e| Failure::input(format!("in --expect: {}", e.render(expect))))
+        formula::evaluate(expect, values)
+            .map_err(|e| Failure::input(format!("in --expect: {}", e.render(expect))))
     };
     let number_given: Option<f64> = expect.trim().parse().ok();
 
@@ -400,7 +458,11 @@ fn check(input: &Input, wrt: &str, expect: &str, points: usize, seed: u64, outpu
         "{lhs} at the point: the tape has {}, yours is {}: {}\n",
         number(g[x]),
         number(yours),
-        if at_point_ok { "they agree" } else { "MISMATCH" }
+        if at_point_ok {
+            "they agree"
+        } else {
+            "MISMATCH"
+        }
     ));
     let mut diagnosis = (!at_point_ok).then(|| g.compare(&[(x, yours)]).to_string());
 
@@ -417,7 +479,10 @@ fn check(input: &Input, wrt: &str, expect: &str, points: usize, seed: u64, outpu
             for (name, v) in &r.variables {
                 let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
                 let base = v.value();
-                at.insert(name.clone(), base + (2.0 * u - 1.0) * 0.5 * base.abs().max(0.5));
+                at.insert(
+                    name.clone(),
+                    base + (2.0 * u - 1.0) * 0.5 * base.abs().max(0.5),
+                );
             }
             let t = Tape::new();
             let ri = record(&loaded, &t, &at)?;
@@ -437,7 +502,11 @@ fn check(input: &Input, wrt: &str, expect: &str, points: usize, seed: u64, outpu
             if !ok {
                 failed_elsewhere += 1;
                 if diagnosis.is_none() {
-                    let point: Vec<String> = ri.variables.iter().map(|(n, v)| format!("{n}={}", v.value())).collect();
+                    let point: Vec<String> = ri
+                        .variables
+                        .iter()
+                        .map(|(n, v)| format!("{n}={}", v.value()))
+                        .collect();
                     diagnosis = Some(format!(
                         "at {}:\n{}",
                         point.join(","),
@@ -526,7 +595,11 @@ fn report_json(r: &Recorded<'_>, g: &Gradients<'_>) -> Value {
 }
 
 fn explanations_json(g: &Gradients<'_>, vars: &[(String, Var)]) -> Value {
-    Value::Array(vars.iter().map(|(_, v)| explanation_json(&g.explain(*v))).collect())
+    Value::Array(
+        vars.iter()
+            .map(|(_, v)| explanation_json(&g.explain(*v)))
+            .collect(),
+    )
 }
 
 fn explanation_json(e: &Explanation) -> Value {
@@ -551,11 +624,17 @@ fn write_file(path: &Path, contents: &str) -> Result<(), Failure> {
         print!("{contents}");
         return Ok(());
     }
-    std::fs::write(path, contents).map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, contents)
+        .map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `--dot`, `--svg`, `--html`.
-fn drawings(tape: &Tape, g: &Gradients<'_>, outputs: &Outputs, focus: Option<usize>) -> Result<(), Failure> {
+fn drawings(
+    tape: &Tape,
+    g: &Gradients<'_>,
+    outputs: &Outputs,
+    focus: Option<usize>,
+) -> Result<(), Failure> {
     let mut dot = Dot::new(tape).gradients(g);
     if let Some(k) = outputs.within {
         dot = dot.within(k);
@@ -612,7 +691,11 @@ fn drawings(tape: &Tape, g: &Gradients<'_>, outputs: &Outputs, focus: Option<usi
             html = html.focus(f);
         }
         let page = html.render().map_err(|e| {
-            Failure::input(format!("--html: {}", e.to_string().replace("within(k) (on the command line, --within K)", "--within K")))
+            Failure::input(format!(
+                "--html: {}",
+                e.to_string()
+                    .replace("within(k) (on the command line, --within K)", "--within K")
+            ))
         })?;
         write_file(path, &page)?;
         if path.as_os_str() != "-" {
