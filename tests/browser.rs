@@ -13,8 +13,19 @@ use std::time::{Duration, Instant};
 use chainrule::html::Html;
 use chainrule::{Gradients, Tape, Var};
 
-/// The browser, if one is installed.
+/// The browser, if one is installed. With CHAINRULE_REQUIRE_BROWSER set (as
+/// `.ci/run` sets it), a missing browser fails the test instead of skipping it.
 fn chromium() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() && std::env::var_os("CHAINRULE_REQUIRE_BROWSER").is_some() {
+        panic!(
+            "CHAINRULE_REQUIRE_BROWSER is set and no Chromium was found (apt-get install chromium)"
+        );
+    }
+    found
+}
+
+fn find_chromium() -> Option<PathBuf> {
     let candidates = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .into_iter()

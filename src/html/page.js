@@ -267,7 +267,10 @@
     const n = current === null ? null : byIndex.get(current);
     if (!n) return;
     const [x, y, w, h] = [n.x * zoom, n.y * zoom, W * zoom, H * zoom];
-    const inside = x >= wrap.scrollLeft && x + w <= wrap.scrollLeft + wrap.clientWidth && y >= wrap.scrollTop && y + h <= wrap.scrollTop + wrap.clientHeight;
+    // Comfortably inside: a fifth of the view from each side.
+    const mx = wrap.clientWidth / 5;
+    const my = wrap.clientHeight / 5;
+    const inside = x >= wrap.scrollLeft + mx && x + w <= wrap.scrollLeft + wrap.clientWidth - mx && y >= wrap.scrollTop + my && y + h <= wrap.scrollTop + wrap.clientHeight - my;
     if (!inside) {
       wrap.scrollLeft = x + w / 2 - wrap.clientWidth / 2;
       wrap.scrollTop = y + h / 2 - wrap.clientHeight / 2;
