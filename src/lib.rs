@@ -73,8 +73,10 @@
 //! | `plot` | `nn::plot`: loss curves and decision boundaries as SVG (plotters) |
 //! | `serde` | `nn::save`: an `Mlp`'s parameters as JSON |
 //! | `parallel` | `nn::parallel`: batch gradients over threads (rayon) |
+//! | `cli` | the `chainrule` binary's dependencies (clap, pest); adds nothing to the library |
 //!
-//! None is on by default; the items they add are marked on docs.rs.
+//! Only `cli` is on by default (so that `cargo install --path .` builds the
+//! binary); the items the others add are marked on docs.rs.
 //!
 //! ## Training loops
 //!
