@@ -53,6 +53,7 @@
 //!   ([`Tape::find_anomaly`]), and where a non-finite gradient starts
 //!   ([`Gradients::gradient_anomaly`]).
 //! - [`dot`]: the graph for Graphviz, with values, gradients and partials.
+//! - [`html`]: a self-contained page that steps through the forward pass and the backward sweep.
 //! - [`graph`]: the graph view. A [`petgraph::Graph`] of the tape on demand, and a
 //!   textbook backward pass (toposort, then sweep) that the fast path is tested
 //!   against.
@@ -68,13 +69,16 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `nn` | on | `nn`: networks, losses, optimizers, a `Trainer` with a progress bar (indicatif, rand_core, rand_xoshiro) |
+//! | `html` | on | `html`: the page that plays the backward sweep (layout-rs) |
+//! | `cli` | on | the `chainrule` binary's dependencies (clap, pest, serde_json, strsim); enables `html`, adds nothing else to the library |
 //! | `plot` | off | `nn::plot`: loss curves and decision boundaries as SVG (plotters); enables `nn` |
 //! | `serde` | off | `nn::save`: an `Mlp`'s parameters as JSON; enables `nn` |
 //! | `parallel` | off | `nn::parallel`: batch gradients over threads (rayon); enables `nn` |
 //!
 //! Without default features (`default-features = false`) the crate is the tape
-//! alone: everything above but `nn`, with petgraph and smallvec as its only
-//! dependencies. The items a feature adds are marked on docs.rs.
+//! alone: everything above but `nn` and `html`, with petgraph, smallvec and libm
+//! (for `erf`) as its only dependencies. The items a feature adds are marked on
+//! docs.rs.
 //!
 //! ## Training loops
 //!
@@ -113,6 +117,9 @@ pub mod fused;
 pub mod gradcheck;
 pub mod graph;
 pub mod higher;
+#[cfg(feature = "html")]
+#[cfg_attr(docsrs, doc(cfg(feature = "html")))]
+pub mod html;
 #[cfg(feature = "nn")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nn")))]
 pub mod nn;

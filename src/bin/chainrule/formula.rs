@@ -1,0 +1,760 @@
+//! Formulas: parsed by pest (the grammar is `formula.pest`, precedence by pest's
+//! Pratt parser), checked, then recorded on a tape.
+//!
+//! A program is lines (or `;`-separated statements) of `name = expression` and
+//! expressions; the last is the output. `name = number` declares a variable with
+//! a default value (`--at` overrides it); any other assignment names an
+//! intermediate node. Names used without being assigned are variables.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chainrule::{Tape, Var};
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "bin/chainrule/formula.pest"]
+struct Grammar;
+
+/// How a function takes its arguments.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// `f(a)`.
+    Unary(for<'t> fn(Var<'t>) -> Var<'t>),
+    /// `f(a, b)`, both may be variables.
+    Binary(for<'t> fn(Var<'t>, Var<'t>) -> Var<'t>),
+    /// `f(a, c)` with `c` a number (a constant of the op, not an operand).
+    WithConstant(for<'t> fn(Var<'t>, f64) -> Var<'t>),
+}
+
+/// One function of the formula language: a `Var` method under its own name.
+pub struct Function {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// What it computes, for `chainrule functions`.
+    pub about: &'static str,
+}
+
+fn powi<'t>(a: Var<'t>, n: f64) -> Var<'t> {
+    a.powi(n as i32)
+}
+
+/// Every function a formula can call. To add one, add a line: the name is the
+/// `Var` method's.
+pub const FUNCTIONS: &[Function] = &[
+    Function {
+        name: "sigmoid",
+        kind: Kind::Unary(|a| a.sigmoid()),
+        about: "1 / (1 + e^-a)",
+    },
+    Function {
+        name: "tanh",
+        kind: Kind::Unary(|a| a.tanh()),
+        about: "tanh a",
+    },
+    Function {
+        name: "relu",
+        kind: Kind::Unary(|a| a.relu()),
+        about: "max(a, 0)",
+    },
+    Function {
+        name: "leaky_relu",
+        kind: Kind::WithConstant(|a, c| a.leaky_relu(c)),
+        about: "a if a > 0, else alpha·a (alpha a number)",
+    },
+    Function {
+        name: "softplus",
+        kind: Kind::Unary(|a| a.softplus()),
+        about: "ln(1 + e^a)",
+    },
+    Function {
+        name: "exp",
+        kind: Kind::Unary(|a| a.exp()),
+        about: "e^a",
+    },
+    Function {
+        name: "ln",
+        kind: Kind::Unary(|a| a.ln()),
+        about: "the natural logarithm",
+    },
+    Function {
+        name: "sqrt",
+        kind: Kind::Unary(|a| a.sqrt()),
+        about: "√a",
+    },
+    Function {
+        name: "abs",
+        kind: Kind::Unary(|a| a.abs()),
+        about: "|a|",
+    },
+    Function {
+        name: "sin",
+        kind: Kind::Unary(|a| a.sin()),
+        about: "sin a",
+    },
+    Function {
+        name: "cos",
+        kind: Kind::Unary(|a| a.cos()),
+        about: "cos a",
+    },
+    Function {
+        name: "recip",
+        kind: Kind::Unary(|a| a.recip()),
+        about: "1 / a",
+    },
+    Function {
+        name: "square",
+        kind: Kind::Unary(|a| a.square()),
+        about: "a²",
+    },
+    Function {
+        name: "pow",
+        kind: Kind::Binary(|a, b| a.pow(b)),
+        about: "a^b, both may vary",
+    },
+    Function {
+        name: "powi",
+        kind: Kind::WithConstant(powi),
+        about: "a^n for an integer n",
+    },
+    Function {
+        name: "powf",
+        kind: Kind::WithConstant(|a, c| a.powf(c)),
+        about: "a^c for a number c",
+    },
+    Function {
+        name: "max",
+        kind: Kind::Binary(|a, b| a.max(b)),
+        about: "the larger of a and b",
+    },
+    Function {
+        name: "min",
+        kind: Kind::Binary(|a, b| a.min(b)),
+        about: "the smaller of a and b",
+    },
+];
+
+/// Where something is in the source: 1-based line and column (in characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Span {
+    fn of(pair: &Pair<'_, Rule>) -> Span {
+        let (line, column) = pair.as_span().start_pos().line_col();
+        Span { line, column }
+    }
+}
+
+/// A mistake in a formula, with where it is.
+#[derive(Debug)]
+pub struct FormulaError {
+    pub span: Span,
+    /// What is wrong, with `{at}` where "at column C" (or "at line L, column C")
+    /// goes.
+    pub message: String,
+}
+
+impl FormulaError {
+    fn new(span: Span, message: impl Into<String>) -> Self {
+        FormulaError {
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// The message with its place, and the source line with a caret under it.
+    pub fn render(&self, source: &str) -> String {
+        let multiline = source.trim_end().contains('\n');
+        let at = if multiline {
+            format!("at line {}, column {}", self.span.line, self.span.column)
+        } else {
+            format!("at column {}", self.span.column)
+        };
+        let mut out = self.message.replace("{at}", &at);
+        if let Some(line) = source.lines().nth(self.span.line.saturating_sub(1)) {
+            let gutter = if multiline {
+                format!("{} | ", self.span.line)
+            } else {
+                "  ".to_string()
+            };
+            out.push_str(&format!(
+                "\n{gutter}{line}\n{}^",
+                " ".repeat(gutter.chars().count() + self.span.column.saturating_sub(1))
+            ));
+        }
+        out
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Number(f64, Span),
+    Name(String, Span),
+    Neg(Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Call {
+        function: usize,
+        args: Vec<Expr>,
+        span: Span,
+    },
+}
+
+impl Expr {
+    fn span(&self) -> Span {
+        match self {
+            Expr::Number(_, s) | Expr::Name(_, s) | Expr::Call { span: s, .. } => *s,
+            Expr::Neg(e) => e.span(),
+            Expr::Binary(_, a, _) => a.span(),
+        }
+    }
+
+    /// Every name used, with where (first use first).
+    fn names(&self, out: &mut Vec<(String, Span)>) {
+        match self {
+            Expr::Number(..) => {}
+            Expr::Name(n, s) => out.push((n.clone(), *s)),
+            Expr::Neg(e) => e.names(out),
+            Expr::Binary(_, a, b) => {
+                a.names(out);
+                b.names(out);
+            }
+            Expr::Call { args, .. } => args.iter().for_each(|a| a.names(out)),
+        }
+    }
+}
+
+/// One line of a program.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    /// `Some(name)` for `name = expression`.
+    pub name: Option<(String, Span)>,
+    pub expr: Expr,
+}
+
+/// A parsed, checked program.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub statements: Vec<Statement>,
+    /// The variables in order of first appearance, with their default values
+    /// (`name = number` lines) and where each is first used or declared.
+    pub variables: Vec<(String, Option<f64>, Span)>,
+}
+
+/// The closest names to `wanted` among `candidates`, for "did you mean".
+pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(wanted, c), c))
+        .filter(|&(d, c)| d <= 2.max(wanted.len() / 3) && d < c.len().max(wanted.len()))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+fn describe(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "the end of the line",
+        Rule::expression | Rule::primary | Rule::call | Rule::negate => "an expression",
+        Rule::number => "a number",
+        Rule::name => "a name",
+        Rule::add | Rule::subtract | Rule::multiply | Rule::divide | Rule::power => "an operator",
+        Rule::assignment => "an assignment",
+        _ => "something else",
+    }
+}
+
+fn pratt() -> PrattParser<Rule> {
+    PrattParser::new()
+        .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::subtract, Assoc::Left))
+        .op(Op::infix(Rule::multiply, Assoc::Left) | Op::infix(Rule::divide, Assoc::Left))
+        .op(Op::prefix(Rule::negate))
+        .op(Op::infix(Rule::power, Assoc::Right))
+}
+
+fn expression(pairs: Pairs<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, FormulaError> {
+    pratt
+        .map_primary(|p| primary(p, pratt))
+        .map_prefix(|_, rhs| Ok(Expr::Neg(Box::new(rhs?))))
+        .map_infix(|lhs, op, rhs| {
+            let op = match op.as_rule() {
+                Rule::add => BinOp::Add,
+                Rule::subtract => BinOp::Sub,
+                Rule::multiply => BinOp::Mul,
+                Rule::divide => BinOp::Div,
+                _ => BinOp::Pow,
+            };
+            Ok(Expr::Binary(op, Box::new(lhs?), Box::new(rhs?)))
+        })
+        .parse(pairs)
+}
+
+fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, FormulaError> {
+    let span = Span::of(&p);
+    match p.as_rule() {
+        Rule::number => p
+            .as_str()
+            .parse()
+            .map(|v| Expr::Number(v, span))
+            .map_err(|_| {
+                FormulaError::new(span, format!("'{}' is not a number {{at}}", p.as_str()))
+            }),
+        Rule::name => Ok(Expr::Name(p.as_str().to_string(), span)),
+        Rule::expression => expression(p.into_inner(), pratt),
+        _ => {
+            // A call.
+            let mut inner = p.into_inner();
+            let name = inner
+                .next()
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
+            let args = inner
+                .map(|a| expression(a.into_inner(), pratt))
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(function) = FUNCTIONS.iter().position(|f| f.name == name) else {
+                let hint = match suggest(&name, FUNCTIONS.iter().map(|f| f.name)) {
+                    Some(s) => format!("; did you mean '{s}'?"),
+                    None if name == "log" => "; did you mean 'ln'?".to_string(),
+                    None => "; `chainrule functions` lists them".to_string(),
+                };
+                return Err(FormulaError::new(
+                    span,
+                    format!("unknown function '{name}' {{at}}{hint}"),
+                ));
+            };
+            let wanted = match FUNCTIONS[function].kind {
+                Kind::Unary(_) => 1,
+                Kind::Binary(_) | Kind::WithConstant(_) => 2,
+            };
+            if args.len() != wanted {
+                return Err(FormulaError::new(
+                    span,
+                    format!(
+                        "'{name}' takes {wanted} argument{}, not {} {{at}}",
+                        if wanted == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                ));
+            }
+            Ok(Expr::Call {
+                function,
+                args,
+                span,
+            })
+        }
+    }
+}
+
+/// Parses and checks a program.
+pub fn parse(source: &str) -> Result<Program, FormulaError> {
+    let pairs = Grammar::parse(Rule::program, source).map_err(|e| {
+        let (line, column) = match e.line_col {
+            pest::error::LineColLocation::Pos(p) | pest::error::LineColLocation::Span(p, _) => p,
+        };
+        let message = match &e.variant {
+            pest::error::ErrorVariant::ParsingError { positives, .. } => {
+                let mut wanted: Vec<&str> = positives.iter().map(describe).collect();
+                wanted.sort_unstable();
+                wanted.dedup();
+                if wanted.contains(&"an expression") {
+                    wanted.retain(|w| *w != "a name" && *w != "a number");
+                }
+                // An unclosed parenthesis: say so (')' is no rule of its own).
+                let before: String = source
+                    .lines()
+                    .nth(line - 1)
+                    .unwrap_or("")
+                    .chars()
+                    .take(column - 1)
+                    .collect();
+                let mut open = Vec::new();
+                for (k, c) in before.chars().enumerate() {
+                    match c {
+                        '(' => open.push(k + 1),
+                        ')' => {
+                            open.pop();
+                        }
+                        _ => {}
+                    }
+                }
+                let close;
+                if let Some(&at) = open.last() {
+                    if wanted.contains(&"an operator") {
+                        close = format!("')' (to close the '(' at column {at})");
+                        wanted.push(&close);
+                    }
+                }
+                let found = source
+                    .lines()
+                    .nth(line - 1)
+                    .and_then(|l| l.chars().nth(column - 1))
+                    .map_or("the end".to_string(), |c| format!("'{c}'"));
+                if wanted.is_empty() {
+                    format!("unexpected {found} {{at}}")
+                } else {
+                    format!("expected {} {{at}}, found {found}", wanted.join(" or "))
+                }
+            }
+            pest::error::ErrorVariant::CustomError { message } => format!("{message} {{at}}"),
+        };
+        FormulaError::new(Span { line, column }, message)
+    })?;
+    let pratt = pratt();
+    let program = pairs.into_iter().next().expect("the grammar's start rule");
+    let mut statements = Vec::new();
+    for p in program.into_inner() {
+        match p.as_rule() {
+            Rule::assignment => {
+                let mut inner = p.into_inner();
+                let name = inner.next().expect("a name");
+                let expr = inner.next().expect("an expression");
+                statements.push(Statement {
+                    name: Some((name.as_str().to_string(), Span::of(&name))),
+                    expr: expression(expr.into_inner(), &pratt)?,
+                });
+            }
+            Rule::expression => statements.push(Statement {
+                name: None,
+                expr: expression(p.into_inner(), &pratt)?,
+            }),
+            _ => {} // EOI
+        }
+    }
+    if statements.is_empty() {
+        return Err(FormulaError::new(
+            Span { line: 1, column: 1 },
+            "the formula is empty {at}",
+        ));
+    }
+
+    // Names: each assigned once, none used before its line, no function names.
+    let mut assigned: HashMap<&str, Span> = HashMap::new();
+    let mut variables: Vec<(String, Option<f64>, Span)> = Vec::new();
+    for s in &statements {
+        let mut used = Vec::new();
+        s.expr.names(&mut used);
+        for (name, span) in used {
+            if FUNCTIONS.iter().any(|f| f.name == name) {
+                return Err(FormulaError::new(
+                    span,
+                    format!("'{name}' is a function: call it as {name}(…) {{at}}"),
+                ));
+            }
+            let later = statements
+                .iter()
+                .find(|t| t.name.as_ref().is_some_and(|(n, _)| *n == name));
+            if !assigned.contains_key(name.as_str()) {
+                if let Some(t) = later {
+                    let line = t.name.as_ref().map_or(0, |(_, s)| s.line);
+                    return Err(FormulaError::new(
+                        span,
+                        format!("'{name}' is used {{at}} before its line ({line}) defines it"),
+                    ));
+                }
+                if !variables.iter().any(|(v, _, _)| *v == name) {
+                    variables.push((name, None, span));
+                }
+            }
+        }
+        if let Some((name, span)) = &s.name {
+            if let Some(first) = assigned.get(name.as_str()) {
+                return Err(FormulaError::new(*span, format!("'{name}' is defined a second time {{at}} (each name is defined once; the first is on line {})", first.line)));
+            }
+            if FUNCTIONS.iter().any(|f| f.name == name) {
+                return Err(FormulaError::new(
+                    *span,
+                    format!("'{name}' is a function's name: choose another name {{at}}"),
+                ));
+            }
+            assigned.insert(name, *span);
+            if let Some(value) = literal(&s.expr) {
+                variables.push((name.clone(), Some(value), *span));
+            }
+        }
+    }
+    Ok(Program {
+        statements,
+        variables,
+    })
+}
+
+/// The value of a (possibly negated) number literal.
+fn literal(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Number(v, _) => Some(*v),
+        Expr::Neg(inner) => literal(inner).map(|v| -v),
+        _ => None,
+    }
+}
+
+/// A value during recording: a node of the tape, or a constant folded into the
+/// ops that use it (as `x * 2.0` records one `mul_const` node).
+#[derive(Clone, Copy)]
+enum Val<'t> {
+    Const(f64),
+    Node(Var<'t>),
+}
+
+/// A program recorded on a tape.
+pub struct Recorded<'t> {
+    /// The variables, in order, as leaves named by their names.
+    pub variables: Vec<(String, Var<'t>)>,
+    /// The named intermediate nodes, in order.
+    pub named: Vec<(String, Var<'t>)>,
+    /// Every name's value (variables, intermediates, named constants).
+    pub values: HashMap<String, f64>,
+    /// The output, labelled (`f` unless the last line names it).
+    pub output: Var<'t>,
+}
+
+/// Evaluates `f(c)` for a constant `c` with the very same op, on a scratch tape.
+fn constant_unary(f: for<'s> fn(Var<'s>) -> Var<'s>, c: f64) -> f64 {
+    let scratch = Tape::new();
+    f(scratch.var(c)).value()
+}
+
+struct Recorder<'t, 'p> {
+    tape: &'t Tape,
+    env: HashMap<&'p str, Val<'t>>,
+}
+
+impl<'t, 'p> Recorder<'t, 'p> {
+    /// A constant as a node (for an op whose operands must be nodes), labelled
+    /// with its value.
+    fn leaf(&self, c: f64) -> Var<'t> {
+        self.tape.var(c).named(format!("{c}"))
+    }
+
+    fn node(&self, v: Val<'t>) -> Var<'t> {
+        match v {
+            Val::Node(n) => n,
+            Val::Const(c) => self.leaf(c),
+        }
+    }
+
+    fn eval(&self, e: &'p Expr) -> Result<Val<'t>, FormulaError> {
+        Ok(match e {
+            Expr::Number(v, _) => Val::Const(*v),
+            Expr::Name(n, span) => *self.env.get(n.as_str()).ok_or_else(|| {
+                FormulaError::new(*span, format!("variable '{n}' has no value {{at}}"))
+            })?,
+            Expr::Neg(inner) => match self.eval(inner)? {
+                Val::Const(c) => Val::Const(-c),
+                Val::Node(n) => Val::Node(-n),
+            },
+            Expr::Binary(op, a, b) => {
+                let (a, b) = (self.eval(a)?, self.eval(b)?);
+                use Val::{Const as C, Node as N};
+                match (op, a, b) {
+                    (BinOp::Add, C(x), C(y)) => C(x + y),
+                    (BinOp::Add, N(x), C(y)) => N(x + y),
+                    (BinOp::Add, C(x), N(y)) => N(x + y),
+                    (BinOp::Add, N(x), N(y)) => N(x + y),
+                    (BinOp::Sub, C(x), C(y)) => C(x - y),
+                    (BinOp::Sub, N(x), C(y)) => N(x - y),
+                    (BinOp::Sub, C(x), N(y)) => N(x - y),
+                    (BinOp::Sub, N(x), N(y)) => N(x - y),
+                    (BinOp::Mul, C(x), C(y)) => C(x * y),
+                    (BinOp::Mul, N(x), C(y)) => N(x * y),
+                    (BinOp::Mul, C(x), N(y)) => N(x * y),
+                    (BinOp::Mul, N(x), N(y)) => N(x * y),
+                    (BinOp::Div, C(x), C(y)) => C(x / y),
+                    (BinOp::Div, N(x), C(y)) => N(x / y),
+                    (BinOp::Div, C(x), N(y)) => N(x / y),
+                    (BinOp::Div, N(x), N(y)) => N(x / y),
+                    (BinOp::Pow, C(x), C(y)) => C(x.powf(y)),
+                    (BinOp::Pow, N(x), C(y)) if y.fract() == 0.0 && y.abs() <= i32::MAX as f64 => {
+                        N(x.powi(y as i32))
+                    }
+                    (BinOp::Pow, N(x), C(y)) => N(x.powf(y)),
+                    (BinOp::Pow, x, y) => N(self.node(x).pow(self.node(y))),
+                }
+            }
+            Expr::Call { function, args, .. } => {
+                let f = &FUNCTIONS[*function];
+                match f.kind {
+                    Kind::Unary(op) => match self.eval(&args[0])? {
+                        Val::Const(c) => Val::Const(constant_unary(op, c)),
+                        Val::Node(n) => Val::Node(op(n)),
+                    },
+                    Kind::Binary(op) => {
+                        let (a, b) = (self.eval(&args[0])?, self.eval(&args[1])?);
+                        if let (Val::Const(x), Val::Const(y)) = (a, b) {
+                            let scratch = Tape::new();
+                            Val::Const(op(scratch.var(x), scratch.var(y)).value())
+                        } else {
+                            Val::Node(op(self.node(a), self.node(b)))
+                        }
+                    }
+                    Kind::WithConstant(op) => {
+                        let c = match self.eval(&args[1])? {
+                            Val::Const(c) => c,
+                            Val::Node(_) => {
+                                return Err(FormulaError::new(
+                                    args[1].span(),
+                                    format!("the second argument of '{}' must be a number, not a variable {{at}}", f.name),
+                                ))
+                            }
+                        };
+                        if f.name == "powi" && (c.fract() != 0.0 || c.abs() > i32::MAX as f64) {
+                            return Err(FormulaError::new(
+                                args[1].span(),
+                                format!("powi takes an integer exponent, not {c} {{at}}"),
+                            ));
+                        }
+                        match self.eval(&args[0])? {
+                            Val::Node(n) => Val::Node(op(n, c)),
+                            Val::Const(x) => {
+                                let scratch = Tape::new();
+                                Val::Const(op(scratch.var(x), c).value())
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The values the variables take, and what is missing.
+pub fn missing(program: &Program, at: &HashMap<String, f64>) -> Vec<(String, Span)> {
+    program
+        .variables
+        .iter()
+        .filter(|(name, default, _)| default.is_none() && !at.contains_key(name))
+        .map(|(name, _, span)| (name.clone(), *span))
+        .collect()
+}
+
+impl Program {
+    /// Records the program on `tape` at the point `at` (variable values; a
+    /// `name = number` line's value is the default).
+    ///
+    /// Errors: a variable with no value; an output that is a constant.
+    pub fn record<'t>(
+        &self,
+        tape: &'t Tape,
+        at: &HashMap<String, f64>,
+    ) -> Result<Recorded<'t>, FormulaError> {
+        let mut recorder = Recorder {
+            tape,
+            env: HashMap::new(),
+        };
+        let mut variables = Vec::new();
+        let mut values = HashMap::new();
+        // Leaves first, in order of appearance.
+        for (name, default, span) in &self.variables {
+            let Some(value) = at.get(name).copied().or(*default) else {
+                return Err(FormulaError::new(
+                    *span,
+                    format!("variable '{name}' has no value (used {{at}}): give it one with --at {name}=…"),
+                ));
+            };
+            let v = tape.var(value).named(name.clone());
+            recorder.env.insert(name, Val::Node(v));
+            variables.push((name.clone(), v));
+            values.insert(name.clone(), value);
+        }
+        let mut named = Vec::new();
+        let mut last = None;
+        for s in &self.statements {
+            let declared = s
+                .name
+                .as_ref()
+                .is_some_and(|(n, _)| recorder.env.contains_key(n.as_str()));
+            if declared {
+                // A `name = number` variable: already a leaf.
+                let (n, _) = s.name.as_ref().expect("a name");
+                last = Some((recorder.env[n.as_str()], n.clone(), s.expr.span()));
+                continue;
+            }
+            let mut v = recorder.eval(&s.expr)?;
+            if let (Some((name, _)), Val::Node(node)) = (&s.name, v) {
+                // Name the node, unless it already has a name (`a = x`: an alias).
+                if tape.label(node.index()).is_none() {
+                    let node = node.named(name.clone());
+                    v = Val::Node(node);
+                    named.push((name.clone(), node));
+                }
+            }
+            if let Some((name, _)) = &s.name {
+                recorder.env.insert(name, v);
+                let value = match v {
+                    Val::Const(c) => c,
+                    Val::Node(n) => n.value(),
+                };
+                values.insert(name.clone(), value);
+            }
+            let name = s.name.as_ref().map_or("f".to_string(), |(n, _)| n.clone());
+            last = Some((v, name, s.expr.span()));
+        }
+        let (output, output_name, span) = last.expect("a program has a statement");
+        let output = match output {
+            Val::Node(n) => n,
+            Val::Const(c) => {
+                return Err(FormulaError::new(
+                    span,
+                    format!("the output is the constant {c}: it depends on no variable, so there is nothing to differentiate (the output is the last line, {{at}})"),
+                ))
+            }
+        };
+        let output = if tape.label(output.index()).is_none() {
+            output.named(output_name.clone())
+        } else {
+            output
+        };
+        Ok(Recorded {
+            variables,
+            named,
+            values,
+            output,
+        })
+    }
+}
+
+/// Evaluates a formula (no assignments) to a number, its names taken from
+/// `values` (for `check --expect`).
+pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<f64, FormulaError> {
+    let program = parse(source)?;
+    if let Some(s) = program.statements.iter().find(|s| s.name.is_some()) {
+        let (_, span) = s.name.as_ref().expect("a name");
+        return Err(FormulaError::new(
+            *span,
+            "an expected derivative is one expression, with no `name =` {at}",
+        ));
+    }
+    let tape = Tape::new();
+    let mut recorder = Recorder {
+        tape: &tape,
+        env: HashMap::new(),
+    };
+    for (name, value) in values {
+        recorder.env.insert(name, Val::Const(*value));
+    }
+    let mut result = 0.0;
+    for s in &program.statements {
+        result = match recorder.eval(&s.expr)? {
+            Val::Const(c) => c,
+            Val::Node(n) => n.value(),
+        };
+    }
+    Ok(result)
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}

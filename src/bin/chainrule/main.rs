@@ -1,0 +1,706 @@
+//! `chainrule`: check a derivation typed as a formula, without writing Rust.
+//!
+//! ```text
+//! chainrule grad 'sigmoid(x*y)' --at x=0.5,y=2
+//! chainrule explain --file examples/seed.txt --wrt w5
+//! chainrule check 'x^2 * sin(x)' --at x=1 --wrt x --expect '2*x*sin(x) + x^2*cos(x)'
+//! chainrule grad --file examples/seed.txt --html seed.html
+//! ```
+//!
+//! Exit codes: 0 when all is well, 1 when `check` finds the derivative wrong,
+//! 2 for bad input (a formula that does not parse, a variable with no value, a
+//! file that cannot be read or written).
+
+mod formula;
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use chainrule::dot::Dot;
+use chainrule::explain::{Explanation, Quantity};
+use chainrule::gradcheck::Tolerance;
+use chainrule::html::Html;
+use chainrule::{Gradients, Tape, Var};
+use clap::{Args, Parser, Subcommand};
+use rand_core::{Rng as _, SeedableRng as _};
+use serde_json::{json, Value};
+
+use formula::{FormulaError, Program, Recorded};
+
+/// Reverse-mode automatic differentiation of a formula, explained: the value and
+/// every partial derivative, the chain rule path by path, a check of your own
+/// derivative, and the graph (DOT, SVG, or a page that plays the backward sweep).
+///
+/// A formula uses + - * / ^, parentheses, numbers, names and the engine's ops
+/// (sigmoid, tanh, relu, ln, exp, sqrt, pow, max, …: `chainrule functions`).
+/// Lines (or `;`-separated parts) `name = expr` name intermediate quantities;
+/// `name = 0.4` declares a variable with a value; the last line is the output.
+#[derive(Parser)]
+#[command(name = "chainrule", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// The output's value and its partial derivative with respect to every variable.
+    Grad {
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// ∂output/∂x written out by the chain rule, path by path.
+    Explain {
+        #[command(flatten)]
+        input: Input,
+        /// The quantities to differentiate with respect to (variables or named
+        /// lines), comma-separated; every variable if not given.
+        #[arg(long, value_delimiter = ',', value_name = "NAME")]
+        wrt: Vec<String>,
+        /// Show every node of the tape, not only the named quantities.
+        #[arg(long)]
+        raw: bool,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// Checks your derivative ∂output/∂x against the tape's, at the point and at
+    /// random points near it; on a mismatch, says which chain-rule path your
+    /// value misses, counts twice or has with the wrong sign.
+    Check {
+        #[command(flatten)]
+        input: Input,
+        /// The variable your derivative is with respect to.
+        #[arg(long, value_name = "NAME")]
+        wrt: String,
+        /// Your derivative: a formula in the variables (and named lines), or a
+        /// number (then it is checked at the point only).
+        #[arg(long, value_name = "FORMULA")]
+        expect: String,
+        /// How many random points to check besides the given one.
+        #[arg(long, default_value_t = 5)]
+        points: usize,
+        /// The seed of the random points.
+        #[arg(long, default_value_t = 14)]
+        seed: u64,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// Lists the functions a formula can call.
+    Functions,
+}
+
+#[derive(Args)]
+struct Input {
+    /// The formula: an expression, or `;`-separated lines `name = expr` ending
+    /// with the output.
+    #[arg(
+        required_unless_present = "file",
+        conflicts_with = "file",
+        allow_hyphen_values = true
+    )]
+    formula: Option<String>,
+    /// Read the formula from a file ('-' for standard input) instead.
+    #[arg(long, short, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The point: the variables' values, `x=0.5,y=2` (a file's `name = number`
+    /// lines give defaults).
+    #[arg(long, value_delimiter = ',', value_parser = parse_value, value_name = "NAME=VALUE")]
+    at: Vec<(String, f64)>,
+}
+
+#[derive(Args)]
+struct Outputs {
+    /// Write the graph as Graphviz DOT to FILE ('-' for standard output).
+    #[arg(long, value_name = "FILE")]
+    dot: Option<PathBuf>,
+    /// Write the graph as SVG to FILE, through Graphviz's `dot`.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Write a page that plays the forward pass and the backward sweep step by
+    /// step (one self-contained HTML file).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Draw (--dot, --svg, --html) only the nodes at most K edges below the output.
+    #[arg(long, value_name = "K")]
+    within: Option<usize>,
+    /// Print JSON for scripts (values, gradients, explanations' paths) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_value(s: &str) -> Result<(String, f64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not NAME=VALUE (write x=0.5)"))?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'')
+    {
+        return Err(format!("'{name}' is not a variable name"));
+    }
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("the value of {name}, '{}', is not a number", value.trim()))?;
+    Ok((name.to_string(), value))
+}
+
+/// A failure: what to print, and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn input(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// A number as the command line prints it: 12 decimals, or scientific when tiny or huge.
+fn number(x: f64) -> String {
+    let m = x.abs();
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&m) {
+        format!("{x:.12e}")
+    } else {
+        format!("{x:.12}")
+    }
+}
+
+/// A name as an operand of ∂: bare when one word, else in parentheses.
+fn operand(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '\'')
+    {
+        name.to_string()
+    } else {
+        format!("({name})")
+    }
+}
+
+/// The source, its program, and the point.
+struct Loaded {
+    source: String,
+    program: Program,
+    at: HashMap<String, f64>,
+}
+
+fn load(input: &Input) -> Result<Loaded, Failure> {
+    let source = match (&input.formula, &input.file) {
+        (Some(f), _) => f.clone(),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Failure::input(format!("cannot read standard input: {e}")))?;
+            s
+        }
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?,
+        (None, None) => return Err(Failure::input("give a formula, or --file FILE")),
+    };
+    let program = formula::parse(&source).map_err(|e| Failure::input(e.render(&source)))?;
+    let mut at = HashMap::new();
+    for (name, value) in &input.at {
+        if at.insert(name.clone(), *value).is_some() {
+            return Err(Failure::input(format!("--at gives {name} twice")));
+        }
+        if !program.variables.iter().any(|(v, _, _)| v == name) {
+            let names = program.variables.iter().map(|(v, _, _)| v.as_str());
+            let hint = formula::suggest(name, names)
+                .map_or(String::new(), |s| format!("; did you mean '{s}'?"));
+            return Err(Failure::input(format!(
+                "--at gives a value to '{name}', which is no variable of the formula{hint}"
+            )));
+        }
+    }
+    let missing = formula::missing(&program, &at);
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|(n, _)| format!("'{n}'")).collect();
+        let (first, span) = &missing[0];
+        let assignments: Vec<String> = missing.iter().map(|(n, _)| format!("{n}=…")).collect();
+        let message = if missing.len() == 1 {
+            format!(
+                "variable '{first}' has no value (used {{at}}): give it one with --at {}",
+                assignments[0]
+            )
+        } else {
+            format!(
+                "variables {} have no value ('{first}' is used {{at}}): give them with --at {}",
+                list.join(", "),
+                assignments.join(",")
+            )
+        };
+        let e = FormulaError {
+            span: *span,
+            message,
+        };
+        return Err(Failure::input(e.render(&source)));
+    }
+    Ok(Loaded {
+        source,
+        program,
+        at,
+    })
+}
+
+fn record<'t>(
+    loaded: &Loaded,
+    tape: &'t Tape,
+    at: &HashMap<String, f64>,
+) -> Result<Recorded<'t>, Failure> {
+    loaded
+        .program
+        .record(tape, at)
+        .map_err(|e| Failure::input(e.render(&loaded.source)))
+}
+
+/// The quantity named `name`: a variable or a named line.
+fn find<'t>(recorded: &Recorded<'t>, name: &str) -> Result<Var<'t>, Failure> {
+    let all = || recorded.variables.iter().chain(&recorded.named);
+    if let Some((_, v)) = all().find(|(n, _)| n == name) {
+        return Ok(*v);
+    }
+    let hint = formula::suggest(name, all().map(|(n, _)| n.as_str()))
+        .map_or(String::new(), |s| format!("; did you mean '{s}'?"));
+    let names: Vec<&str> = recorded.variables.iter().map(|(n, _)| n.as_str()).collect();
+    Err(Failure::input(format!(
+        "the formula has no quantity '{name}'{hint} (its variables: {})",
+        names.join(", ")
+    )))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Commands::Functions => {
+            println!("Functions a formula can call (each is the engine's op of the same name):");
+            for f in formula::FUNCTIONS {
+                let args = match f.kind {
+                    formula::Kind::Unary(_) => "a",
+                    formula::Kind::Binary(_) => "a, b",
+                    formula::Kind::WithConstant(_) => "a, c",
+                };
+                println!("  {:<22} {}", format!("{}({args})", f.name), f.about);
+            }
+            println!(
+                "Operators: + - * / ^ (a^n with an integer n is powi, a^c powf, a^b pow), unary -."
+            );
+            Ok(())
+        }
+        Commands::Grad { input, outputs } => {
+            let loaded = load(&input)?;
+            let tape = Tape::new();
+            let r = record(&loaded, &tape, &loaded.at)?;
+            let g = r.output.backward();
+            let y = tape.display_name(r.output.index());
+            if outputs.json {
+                let mut j = report_json(&r, &g);
+                j["explanations"] = explanations_json(&g, &r.variables);
+                println!("{}", pretty(&j));
+            } else {
+                println!("{y} = {}", number(r.output.value()));
+                println!();
+                let width = r
+                    .variables
+                    .iter()
+                    .map(|(n, _)| n.chars().count())
+                    .max()
+                    .unwrap_or(1);
+                for (name, v) in &r.variables {
+                    let lhs = format!("∂{}/∂{}", operand(&y), operand(name));
+                    println!(
+                        "{lhs:<w$} = {}",
+                        number(g[*v]),
+                        w = width + y.chars().count() + 3
+                    );
+                }
+                let named: Vec<_> = r
+                    .named
+                    .iter()
+                    .filter(|(_, v)| v.index() != r.output.index())
+                    .collect();
+                if !named.is_empty() {
+                    println!();
+                    println!("named quantities: value, and ∂{}/∂ it", operand(&y));
+                    let width = named
+                        .iter()
+                        .map(|(n, _)| n.chars().count())
+                        .max()
+                        .unwrap_or(1);
+                    for (name, v) in named {
+                        println!(
+                            "  {name:<width$}  {:>16}  {:>16}",
+                            number(v.value()),
+                            number(g[*v])
+                        );
+                    }
+                }
+            }
+            drawings(
+                &tape,
+                &g,
+                &outputs,
+                r.variables.first().map(|(_, v)| v.index()),
+            )
+        }
+        Commands::Explain {
+            input,
+            wrt,
+            raw,
+            outputs,
+        } => {
+            let loaded = load(&input)?;
+            let tape = Tape::new();
+            let r = record(&loaded, &tape, &loaded.at)?;
+            let g = r.output.backward();
+            let targets: Vec<(String, Var)> = if wrt.is_empty() {
+                r.variables.clone()
+            } else {
+                wrt.iter()
+                    .map(|n| find(&r, n).map(|v| (n.clone(), v)))
+                    .collect::<Result<_, _>>()?
+            };
+            let options = if raw {
+                chainrule::explain::ExplainOptions::default().raw()
+            } else {
+                chainrule::explain::ExplainOptions::default()
+            };
+            if outputs.json {
+                let mut j = report_json(&r, &g);
+                j["explanations"] = Value::Array(
+                    targets
+                        .iter()
+                        .map(|(_, v)| explanation_json(&g.explain_with(*v, options)))
+                        .collect(),
+                );
+                println!("{}", pretty(&j));
+            } else {
+                for (k, (_, v)) in targets.iter().enumerate() {
+                    if k > 0 {
+                        println!();
+                    }
+                    print!("{}", g.explain_with(*v, options));
+                }
+            }
+            drawings(&tape, &g, &outputs, targets.first().map(|(_, v)| v.index()))
+        }
+        Commands::Check {
+            input,
+            wrt,
+            expect,
+            points,
+            seed,
+            outputs,
+        } => check(&input, &wrt, &expect, points, seed, &outputs),
+    }
+}
+
+/// `check`: the learner's derivative against the tape.
+fn check(
+    input: &Input,
+    wrt: &str,
+    expect: &str,
+    points: usize,
+    seed: u64,
+    outputs: &Outputs,
+) -> Result<(), Failure> {
+    let loaded = load(input)?;
+    let expect_at = |values: &HashMap<String, f64>| -> Result<f64, Failure> {
+        formula::evaluate(expect, values)
+            .map_err(|e| Failure::input(format!("in --expect: {}", e.render(expect))))
+    };
+    let number_given: Option<f64> = expect.trim().parse().ok();
+
+    // At the given point.
+    let tape = Tape::new();
+    let r = record(&loaded, &tape, &loaded.at)?;
+    let x = find(&r, wrt)?;
+    if !r.variables.iter().any(|(n, _)| n == wrt) {
+        return Err(Failure::input(format!(
+            "'{wrt}' is a named line, not a variable: check a derivative with respect to a variable (explain --wrt {wrt} shows ∂/∂{wrt})"
+        )));
+    }
+    let g = r.output.backward();
+    let y = tape.display_name(r.output.index());
+    let lhs = format!("∂{}/∂{}", operand(&y), operand(wrt));
+    let yours = expect_at(&r.values)?;
+    let tolerance = Tolerance::MANUAL;
+    let at_point_ok = tolerance.accepts(yours, g[x]);
+    let mut rows = vec![json!({
+        "point": r.values.iter().filter(|(n, _)| r.variables.iter().any(|(v, _)| v == *n)).map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "tape": g[x], "expected": yours, "passed": at_point_ok,
+    })];
+    let mut text = String::new();
+    text.push_str(&format!(
+        "{lhs} at the point: the tape has {}, yours is {}: {}\n",
+        number(g[x]),
+        number(yours),
+        if at_point_ok {
+            "they agree"
+        } else {
+            "MISMATCH"
+        }
+    ));
+    let mut diagnosis = (!at_point_ok).then(|| g.compare(&[(x, yours)]).to_string());
+
+    // At random points near it.
+    let mut checked = 0;
+    let mut skipped = 0;
+    let mut failed_elsewhere = 0;
+    if number_given.is_none() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut tries = 0;
+        while checked < points && tries < points * 10 {
+            tries += 1;
+            let mut at = HashMap::new();
+            for (name, v) in &r.variables {
+                let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+                let base = v.value();
+                at.insert(
+                    name.clone(),
+                    base + (2.0 * u - 1.0) * 0.5 * base.abs().max(0.5),
+                );
+            }
+            let t = Tape::new();
+            let ri = record(&loaded, &t, &at)?;
+            let xi = find(&ri, wrt)?;
+            let gi = ri.output.backward();
+            let yours_i = expect_at(&ri.values)?;
+            if !gi[xi].is_finite() || !yours_i.is_finite() || !ri.output.value().is_finite() {
+                skipped += 1;
+                continue;
+            }
+            checked += 1;
+            let ok = tolerance.accepts(yours_i, gi[xi]);
+            rows.push(json!({
+                "point": ri.variables.iter().map(|(n, v)| (n.clone(), json!(v.value()))).collect::<serde_json::Map<_, _>>(),
+                "tape": gi[xi], "expected": yours_i, "passed": ok,
+            }));
+            if !ok {
+                failed_elsewhere += 1;
+                if diagnosis.is_none() {
+                    let point: Vec<String> = ri
+                        .variables
+                        .iter()
+                        .map(|(n, v)| format!("{n}={}", v.value()))
+                        .collect();
+                    diagnosis = Some(format!(
+                        "at {}:\n{}",
+                        point.join(","),
+                        gi.compare(&[(xi, yours_i)])
+                    ));
+                }
+            }
+        }
+        text.push_str(&format!(
+            "at {checked} random points near it: {} agree{}\n",
+            checked - failed_elsewhere,
+            if skipped > 0 {
+                format!(" ({skipped} skipped: not finite there)")
+            } else {
+                String::new()
+            }
+        ));
+    } else {
+        text.push_str("(your derivative is a number: it is checked at the point only; give a formula to check it everywhere)\n");
+    }
+    let all_ok = at_point_ok && failed_elsewhere == 0;
+    if outputs.json {
+        let mut j = report_json(&r, &g);
+        j["check"] = json!({
+            "wrt": wrt, "expect": expect, "passed": all_ok, "rows": rows,
+            "diagnosis": diagnosis,
+        });
+        println!("{}", pretty(&j));
+    } else {
+        print!("{text}");
+        if let Some(d) = &diagnosis {
+            println!();
+            print!("{d}");
+        }
+        println!();
+        println!(
+            "{}",
+            if all_ok {
+                format!("your {lhs} is right.")
+            } else {
+                format!("your {lhs} is wrong.")
+            }
+        );
+    }
+    drawings(&tape, &g, outputs, Some(x.index()))?;
+    if all_ok {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: String::new(),
+            code: 1,
+        })
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A number for JSON: non-finite ones as strings ("NaN", "inf").
+fn jnum(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        json!(x.to_string())
+    }
+}
+
+/// The values, gradients and nodes of a run.
+fn report_json(r: &Recorded<'_>, g: &Gradients<'_>) -> Value {
+    let tape = r.output.tape();
+    let quantity = |(name, v): &(String, Var)| json!({"name": name, "node": v.index(), "value": jnum(v.value()), "gradient": jnum(g[*v])});
+    json!({
+        "output": {"name": tape.display_name(r.output.index()), "node": r.output.index(), "value": jnum(r.output.value())},
+        "variables": r.variables.iter().map(quantity).collect::<Vec<_>>(),
+        "named": r.named.iter().map(quantity).collect::<Vec<_>>(),
+        "nodes": (0..tape.len()).map(|i| json!({
+            "index": i,
+            "name": tape.display_name(i),
+            "op": tape.op(i).name(),
+            "value": jnum(tape.value(i)),
+            "gradient": jnum(g.by_index(i)),
+            "edges": tape.edges(i).iter().map(|&(o, p)| json!({"operand": o, "partial": jnum(p)})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn explanations_json(g: &Gradients<'_>, vars: &[(String, Var)]) -> Value {
+    Value::Array(
+        vars.iter()
+            .map(|(_, v)| explanation_json(&g.explain(*v)))
+            .collect(),
+    )
+}
+
+fn explanation_json(e: &Explanation) -> Value {
+    let name = |q: Quantity| e.name(q);
+    json!({
+        "of": name(Quantity::Node(e.output())),
+        "wrt": name(Quantity::Node(e.input())),
+        "gradient": jnum(e.gradient()),
+        "path_count": e.path_count().to_string(),
+        "paths": e.paths().iter().map(|p| json!({
+            "factors": p.factors.iter().map(|f| json!({
+                "of": name(f.of), "wrt": name(f.wrt), "value": jnum(f.value), "masked": f.masked,
+            })).collect::<Vec<_>>(),
+            "product": jnum(p.product),
+        })).collect::<Vec<_>>(),
+        "text": e.to_string(),
+    })
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), Failure> {
+    if path.as_os_str() == "-" {
+        print!("{contents}");
+        return Ok(());
+    }
+    std::fs::write(path, contents)
+        .map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))
+}
+
+/// `--dot`, `--svg`, `--html`.
+fn drawings(
+    tape: &Tape,
+    g: &Gradients<'_>,
+    outputs: &Outputs,
+    focus: Option<usize>,
+) -> Result<(), Failure> {
+    let mut dot = Dot::new(tape).gradients(g);
+    if let Some(k) = outputs.within {
+        dot = dot.within(k);
+    }
+    if let Some(path) = &outputs.dot {
+        write_file(path, &dot.to_string())?;
+        if path.as_os_str() != "-" {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    if let Some(path) = &outputs.svg {
+        let child = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Failure::input(
+                    "--svg needs Graphviz's `dot`, which is not installed (Debian: apt-get install graphviz); \
+                     --dot FILE writes the graph for it, and --html FILE draws it with no Graphviz at all",
+                ))
+            }
+            Err(e) => return Err(Failure::input(format!("cannot run Graphviz's `dot`: {e}"))),
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(dot.to_string().as_bytes())
+                .map_err(|e| Failure::input(format!("cannot write to Graphviz's `dot`: {e}")))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Failure::input(format!("Graphviz's `dot` failed: {e}")))?;
+        if !out.status.success() {
+            return Err(Failure::input(format!(
+                "Graphviz's `dot` failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        write_file(path, &String::from_utf8_lossy(&out.stdout))?;
+        if path.as_os_str() != "-" {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    if let Some(path) = &outputs.html {
+        let mut html = Html::new(g);
+        if let Some(k) = outputs.within {
+            html = html.within(k);
+        }
+        if let Some(f) = focus {
+            html = html.focus(f);
+        }
+        let page = html.render().map_err(|e| {
+            Failure::input(format!(
+                "--html: {}",
+                e.to_string()
+                    .replace("within(k) (on the command line, --within K)", "--within K")
+            ))
+        })?;
+        write_file(path, &page)?;
+        if path.as_os_str() != "-" {
+            eprintln!("wrote {} (open it in a browser; → steps)", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The page of `chainrule::html` in a real browser: headless Chromium opens it,
+//! presses "step" through the forward pass and the whole backward sweep (the
+//! page's `#play=all` mode clicks the button until it is disabled), and the
+//! gradients it then displays are held against the tape's.
+//!
+//! Skipped, with a message saying so, where no Chromium is installed (CI
+//! installs Debian's `chromium`; set CHROMIUM to use another binary).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chainrule::html::Html;
+use chainrule::{Gradients, Tape, Var};
+
+/// The browser, if one is installed. With CHAINRULE_REQUIRE_BROWSER set (as
+/// `.ci/run` sets it), a missing browser fails the test instead of skipping it.
+fn chromium() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() && std::env::var_os("CHAINRULE_REQUIRE_BROWSER").is_some() {
+        panic!(
+            "CHAINRULE_REQUIRE_BROWSER is set and no Chromium was found (apt-get install chromium)"
+        );
+    }
+    found
+}
+
+fn find_chromium() -> Option<PathBuf> {
+    let candidates = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["chromium", "chromium-browser", "google-chrome"].map(PathBuf::from));
+    candidates.into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// The DOM after the page's script ran, for `page` opened at `fragment`.
+fn dump_dom(browser: &Path, page: &str, fragment: &str, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("chainrule-browser-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("page.html");
+    std::fs::write(&file, page).unwrap();
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox", // CI runs as root
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            "--dump-dom",
+            &format!("file://{}#{fragment}", file.display()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dom = reader.join().unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    dom
+}
+
+/// The value of attribute `name` in the tag text `tag`.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = tag[start..].find('"')? + start;
+    Some(&tag[start..end])
+}
+
+/// Each node group's (index, data-value, data-grad) as displayed.
+fn displayed_nodes(dom: &str) -> Vec<(usize, String, String)> {
+    dom.split("<g class=\"node")
+        .skip(1)
+        .map(|chunk| {
+            let tag = &chunk[..chunk.find('>').unwrap()];
+            (
+                attribute(tag, "data-index").unwrap().parse().unwrap(),
+                attribute(tag, "data-value").unwrap_or("").to_string(),
+                attribute(tag, "data-grad").unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn status(dom: &str) -> (String, String, String) {
+    let at = dom.find("id=\"status\"").expect("a status element");
+    let tag = &dom[dom[..at].rfind('<').unwrap()..];
+    let tag = &tag[..tag.find('>').unwrap()];
+    (
+        attribute(tag, "data-step").unwrap().to_string(),
+        attribute(tag, "data-total").unwrap().to_string(),
+        attribute(tag, "data-phase").unwrap().to_string(),
+    )
+}
+
+/// The seed network, every quantity named as the article names it.
+fn seed(tape: &Tape) -> (Var<'_>, Vec<Var<'_>>) {
+    let names = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
+    let values = [0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55];
+    let w: Vec<Var> = (0..8)
+        .map(|k| tape.var(values[k]).named(names[k]))
+        .collect();
+    let i1 = tape.var(0.05).named("i1");
+    let i2 = tape.var(0.10).named("i2");
+    let b1 = tape.var(0.35).named("b1");
+    let b2 = tape.var(0.60).named("b2");
+    let out_h1 = (w[0] * i1 + w[1] * i2 + b1)
+        .named("net_h1")
+        .sigmoid()
+        .named("out_h1");
+    let out_h2 = (w[2] * i1 + w[3] * i2 + b1)
+        .named("net_h2")
+        .sigmoid()
+        .named("out_h2");
+    let out_o1 = (w[4] * out_h1 + w[5] * out_h2 + b2)
+        .named("net_o1")
+        .sigmoid()
+        .named("out_o1");
+    let out_o2 = (w[6] * out_h1 + w[7] * out_h2 + b2)
+        .named("net_o2")
+        .sigmoid()
+        .named("out_o2");
+    let e_o1 = ((0.01 - out_o1).square() * 0.5).named("E_o1");
+    let e_o2 = ((0.99 - out_o2).square() * 0.5).named("E_o2");
+    ((e_o1 + e_o2).named("E"), w)
+}
+
+/// Checks every displayed gradient against the tape's; returns how many nodes.
+fn assert_gradients_displayed(dom: &str, g: &Gradients<'_>) -> usize {
+    let nodes = displayed_nodes(dom);
+    for (index, value, grad) in &nodes {
+        let shown: f64 = grad.parse().unwrap_or_else(|_| {
+            panic!("node #{index} shows no gradient after the sweep: {grad:?}")
+        });
+        let tape = g.by_index(*index);
+        assert!(
+            shown == tape || (shown - tape).abs() <= 1e-12 * tape.abs(),
+            "node #{index} ({}) shows gradient {shown}, the tape has {tape}",
+            g.tape().display_name(*index)
+        );
+        let v: f64 = value.parse().unwrap();
+        assert_eq!(v, g.tape().value(*index), "node #{index}'s value");
+    }
+    nodes.len()
+}
+
+#[test]
+fn the_page_steps_through_the_whole_sweep_to_the_tapes_gradients() {
+    let Some(browser) = chromium() else {
+        println!(
+            "browser test skipped: no Chromium installed (Debian: apt-get install chromium; \
+             or set CHROMIUM to a Chrome or Chromium binary)"
+        );
+        return;
+    };
+    let tape = Tape::new();
+    let (e, w) = seed(&tape);
+    let g = e.backward();
+    let page = Html::new(&g).focus(w[4].index()).render().unwrap();
+
+    // Before any step: values of the leaves only, no gradient at all.
+    let dom = dump_dom(&browser, &page, "", "start");
+    let (step, total, phase) = status(&dom);
+    assert_eq!((step.as_str(), phase.as_str()), ("0", "start"));
+    assert!(displayed_nodes(&dom)
+        .iter()
+        .all(|(_, _, grad)| grad.is_empty()));
+
+    // Every step.
+    let dom = dump_dom(&browser, &page, "play=all", "all");
+    assert_eq!(
+        status(&dom),
+        (total.clone(), total.clone(), "done".to_string())
+    );
+    assert_eq!(assert_gradients_displayed(&dom, &g), tape.len());
+    assert!(
+        dom.contains("every gradient shown is the tape's"),
+        "the page's own verdict"
+    );
+    // The side panel's sum for w5 ends at ∂E/∂w5 = 0.08216704.
+    assert!(dom.contains("= 0.08216704, complete (1 term)"), "{dom}");
+
+    // Mid-sweep: some adjoints are set, the earliest nodes' are not yet.
+    let total: usize = total.parse().unwrap();
+    let dom = dump_dom(&browser, &page, &format!("step={}", total - 10), "mid");
+    let nodes = displayed_nodes(&dom);
+    assert!(nodes.iter().any(|(_, _, grad)| !grad.is_empty()));
+    assert!(nodes.iter().any(|(_, _, grad)| grad.is_empty()));
+    assert!(
+        dom.contains("class=\"edge firing\""),
+        "the current node's edges fire"
+    );
+    assert!(dom.contains("adjoint["), "an edge label");
+}
+
+#[test]
+fn a_page_cut_by_within_still_shows_the_tapes_gradients() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let (e, _) = seed(&tape);
+    let g = e.backward();
+    let page = Html::new(&g).within(4).render().unwrap();
+    let dom = dump_dom(&browser, &page, "play=all", "within");
+    assert_eq!(status(&dom).2, "done");
+    let drawn = assert_gradients_displayed(&dom, &g);
+    assert!(drawn < tape.len() && drawn > 5, "{drawn} drawn");
+}

@@ -1,0 +1,460 @@
+//! The `chainrule` binary, run as a user runs it: on the seed network, on a
+//! wrong derivative, and on each kind of bad input (the message points at the
+//! column, and the exit code is not 0).
+#![cfg(feature = "cli")]
+
+use std::process::{Command, Output, Stdio};
+
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed.txt");
+
+fn chainrule(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the chainrule binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs, expects exit code `code`, returns (stdout, stderr).
+fn run(args: &[&str], code: i32) -> (String, String) {
+    let o = chainrule(args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "chainrule {args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    (stdout(&o), stderr(&o))
+}
+
+#[test]
+fn grad_prints_the_seed_networks_value_and_every_partial() {
+    let (out, _) = run(&["grad", "--file", SEED], 0);
+    // The article's figures: E_total = 0.298371109, ∂E/∂w5 = 0.082167041, ∂E/∂w1 = 0.000438568.
+    assert!(out.starts_with("E = 0.298371108760\n"), "{out}");
+    assert!(out.contains("∂E/∂w5        = 0.082167040564\n"), "{out}");
+    assert!(out.contains("∂E/∂w1        = 0.000438567734\n"), "{out}");
+    assert!(out.contains("∂E/∂w7        = -0.022602540477\n"), "{out}");
+    // A named line: its value and ∂E/∂ it (the article's δ_o1 for net_o1).
+    assert!(
+        out.contains("  net_o1    1.105905967060    0.138498561629\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn at_overrides_a_files_values() {
+    let (out, _) = run(&["grad", "--file", SEED, "--at", "w5=0.35891648"], 0);
+    assert!(!out.contains("∂E/∂w5        = 0.082167040564"), "{out}");
+    assert!(out.contains("∂E/∂w5"), "{out}");
+}
+
+#[test]
+fn explain_writes_the_chain_rule_with_the_files_names() {
+    let (out, _) = run(&["explain", "--file", SEED, "--wrt", "w5,w1"], 0);
+    assert!(
+        out.starts_with(
+            "∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5\n       = 0.74136507 × 0.18681560 × 0.59326999\n       = 0.08216704\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("where ∂E/∂out_h1 sums 2 paths:"), "{out}");
+    assert!(out.contains("= 0.00043857\n"), "{out}");
+}
+
+#[test]
+fn a_one_line_formula_with_a_point() {
+    let (out, _) = run(&["grad", "sigmoid(x*y)", "--at", "x=0.5,y=2"], 0);
+    let s = 1.0 / (1.0 + (-1.0f64).exp());
+    assert!(out.starts_with(&format!("f = {s:.12}\n")), "{out}");
+    assert!(
+        out.contains(&format!("∂f/∂x = {:.12}\n", 2.0 * s * (1.0 - s))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("∂f/∂y = {:.12}\n", 0.5 * s * (1.0 - s))),
+        "{out}"
+    );
+}
+
+#[test]
+fn precedence_and_constants() {
+    // -x^2 is -(x²); 2^-1 is 0.5; a / b * c is (a / b) · c.
+    let (out, _) = run(&["grad", "-x^2 + 2^-1 + 6 / y * 2", "--at", "x=3,y=4"], 0);
+    assert!(out.starts_with("f = -5.500000000000\n"), "{out}");
+    assert!(out.contains("∂f/∂x = -6.000000000000\n"), "{out}");
+    assert!(out.contains("∂f/∂y = -0.750000000000\n"), "{out}");
+}
+
+#[test]
+fn check_accepts_a_right_derivative_at_the_point_and_elsewhere() {
+    let (out, _) = run(
+        &[
+            "check",
+            "--file",
+            SEED,
+            "--wrt",
+            "w5",
+            "--expect",
+            "(out_o1 - target_o1) * out_o1 * (1 - out_o1) * out_h1",
+        ],
+        0,
+    );
+    assert!(out.contains("at 5 random points near it: 5 agree"), "{out}");
+    assert!(out.ends_with("your ∂E/∂w5 is right.\n"), "{out}");
+}
+
+#[test]
+fn check_diagnoses_a_missing_path() {
+    // δ_h1 through out_o1 only: the path through out_o2 is forgotten.
+    let (out, _) = run(
+        &[
+            "check",
+            "--file",
+            SEED,
+            "--wrt",
+            "w1",
+            "--expect",
+            "(out_o1 - target_o1) * out_o1 * (1 - out_o1) * w5 * out_h1 * (1 - out_h1) * i1",
+        ],
+        1,
+    );
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(
+        out.contains(
+            "your value equals path 1 (through out_o1); path 2 (through out_o2) is missing"
+        ),
+        "{out}"
+    );
+    assert!(out.ends_with("your ∂E/∂w1 is wrong.\n"), "{out}");
+}
+
+#[test]
+fn check_diagnoses_a_wrong_sign() {
+    let (out, _) = run(
+        &[
+            "check",
+            "sin(x) * x",
+            "--at",
+            "x=0.7",
+            "--wrt",
+            "x",
+            "--expect",
+            "cos(x)*x - sin(x)",
+        ],
+        1,
+    );
+    assert!(out.contains("wrong sign"), "{out}");
+}
+
+#[test]
+fn check_finds_a_derivative_right_only_at_the_point() {
+    // d(x²)/dx = 2x is 2 at x = 1, as x + 1 is: only the random points tell.
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "x + 1",
+        ],
+        1,
+    );
+    assert!(out.contains("they agree"), "{out}");
+    assert!(out.contains("at 5 random points near it: 0 agree"), "{out}");
+    assert!(out.ends_with("your ∂f/∂x is wrong.\n"), "{out}");
+}
+
+#[test]
+fn check_with_a_number_checks_the_point_only() {
+    let (out, _) = run(
+        &["check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "2"],
+        0,
+    );
+    assert!(out.contains("checked at the point only"), "{out}");
+}
+
+#[test]
+fn json_has_values_gradients_and_paths() {
+    let (out, _) = run(&["explain", "--file", SEED, "--wrt", "w5", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(j["output"]["name"], "E");
+    let w5 = j["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "w5")
+        .unwrap();
+    assert_eq!(w5["value"], 0.4);
+    assert!((w5["gradient"].as_f64().unwrap() - 0.082167040564).abs() < 1e-12);
+    let e = &j["explanations"][0];
+    assert_eq!(e["wrt"], "w5");
+    let factors: Vec<&str> = e["paths"][0]["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["wrt"].as_str().unwrap())
+        .collect();
+    assert_eq!(factors, ["out_o1", "net_o1", "w5"]);
+    assert!(j["nodes"].as_array().unwrap().len() > 30);
+}
+
+#[test]
+fn check_json_says_whether_it_passed() {
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=3", "--wrt", "x", "--expect", "3*x", "--json",
+        ],
+        1,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(j["check"]["passed"], false);
+    assert_eq!(j["check"]["rows"][0]["tape"], 6.0);
+    assert_eq!(j["check"]["rows"][0]["expected"], 9.0);
+}
+
+#[test]
+fn dot_to_standard_output() {
+    let (out, _) = run(&["grad", "x*y", "--at", "x=2,y=3", "--dot", "-"], 0);
+    assert!(out.contains("digraph chainrule {"), "{out}");
+    assert!(
+        out.contains("{ x | leaf | value 2.00000000 | grad 3.00000000 }"),
+        "{out}"
+    );
+}
+
+#[test]
+fn svg_without_graphviz_says_so() {
+    let empty = std::env::temp_dir().join(format!("chainrule-no-dot-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(["grad", "x*y", "--at", "x=2,y=3", "--svg", "out.svg"])
+        .env("PATH", &empty)
+        .current_dir(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--svg needs Graphviz's `dot`, which is not installed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!empty.join("out.svg").exists());
+    let _ = std::fs::remove_dir_all(&empty);
+}
+
+#[test]
+fn html_writes_one_self_contained_page() {
+    let path = std::env::temp_dir().join(format!("chainrule-cli-{}.html", std::process::id()));
+    let p = path.to_str().unwrap();
+    let (_, err) = run(&["grad", "--file", SEED, "--html", p], 0);
+    assert!(err.contains("wrote"), "{err}");
+    let page = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // No network: no external script, style sheet, image or font.
+    assert!(!page.contains("<script src") && !page.contains("<link") && !page.contains("url(http"));
+    assert!(page.contains("\"name\":\"net_o1\""));
+    assert!(page.contains("id=\"step\""));
+}
+
+#[test]
+fn html_refuses_a_large_graph_and_suggests_within() {
+    let long = (0..500).map(|_| "sin(").collect::<String>() + "x" + &")".repeat(500);
+    let path = std::env::temp_dir().join(format!("chainrule-big-{}.html", std::process::id()));
+    let p = path.to_str().unwrap();
+    let (_, err) = run(&["grad", &long, "--at", "x=1", "--html", p], 2);
+    assert!(err.contains("more than 400 nodes"), "{err}");
+    assert!(err.contains("--within K"), "{err}");
+    run(
+        &["grad", &long, "--at", "x=1", "--html", p, "--within", "4"],
+        0,
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_formula_from_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(["grad", "--file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a = 2\nb = 3\nh = a * b  # a named line\nh + a\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).starts_with("f = 8.000000000000\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("∂f/∂a = 4.000000000000\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn functions_lists_the_table() {
+    let (out, _) = run(&["functions"], 0);
+    for f in [
+        "sigmoid(a)",
+        "ln(a)",
+        "pow(a, b)",
+        "leaky_relu(a, c)",
+        "max(a, b)",
+    ] {
+        assert!(out.contains(f), "{f} in {out}");
+    }
+}
+
+// ---- bad input: each names the problem, points at the column, exits 2 ----
+
+#[test]
+fn an_unknown_function_is_pointed_at_with_a_suggestion() {
+    let (_, err) = run(&["grad", "x * sigmod(y)", "--at", "x=1,y=2"], 2);
+    assert_eq!(
+        err,
+        "error: unknown function 'sigmod' at column 5; did you mean 'sigmoid'?\n  x * sigmod(y)\n      ^\n"
+    );
+}
+
+#[test]
+fn a_variable_with_no_value_is_named() {
+    let (_, err) = run(&["grad", "x * sigmoid(y)", "--at", "x=1"], 2);
+    assert!(
+        err.starts_with(
+            "error: variable 'y' has no value (used at column 13): give it one with --at y=…"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_syntax_error_points_at_the_column() {
+    let (_, err) = run(&["grad", "x * * y", "--at", "x=1,y=2"], 2);
+    assert!(
+        err.starts_with("error: expected an expression at column 5, found '*'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unclosed_parenthesis_is_named() {
+    let (_, err) = run(&["grad", "sigmoid(x", "--at", "x=1"], 2);
+    assert!(err.contains("')' (to close the '(' at column 8)"), "{err}");
+}
+
+#[test]
+fn an_error_in_a_file_gives_the_line() {
+    let path = std::env::temp_dir().join(format!("chainrule-bad-{}.txt", std::process::id()));
+    std::fs::write(&path, "a = 1\nb = exq(a)\nb\n").unwrap();
+    let (_, err) = run(&["grad", "--file", path.to_str().unwrap()], 2);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        err.starts_with("error: unknown function 'exq' at line 2, column 5; did you mean 'exp'?\n2 | b = exq(a)\n        ^"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_wrong_number_of_arguments() {
+    let (_, err) = run(&["grad", "max(x)", "--at", "x=1"], 2);
+    assert!(
+        err.contains("'max' takes 2 arguments, not 1 at column 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_variable_where_a_number_is_needed() {
+    let (_, err) = run(&["grad", "leaky_relu(x, y)", "--at", "x=1,y=2"], 2);
+    assert!(
+        err.contains(
+            "the second argument of 'leaky_relu' must be a number, not a variable at column 15"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_name_defined_twice_or_used_before_its_line() {
+    let (_, err) = run(&["grad", "h = x; h = 2*x; h", "--at", "x=1"], 2);
+    assert!(
+        err.contains("'h' is defined a second time at column 8"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "b = 2*c; c = x; b", "--at", "x=1"], 2);
+    assert!(
+        err.contains("'c' is used at column 7 before its line"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_constant_output_has_nothing_to_differentiate() {
+    let (_, err) = run(&["grad", "2 * 3"], 2);
+    assert!(err.contains("depends on no variable"), "{err}");
+}
+
+#[test]
+fn an_empty_formula() {
+    let (_, err) = run(&["grad", " # nothing"], 2);
+    assert!(err.contains("the formula is empty"), "{err}");
+}
+
+#[test]
+fn a_value_for_no_variable_and_an_unknown_wrt() {
+    let (_, err) = run(&["grad", "x + y", "--at", "x=1,y=2,yy=3"], 2);
+    assert!(
+        err.contains("'yy', which is no variable of the formula; did you mean 'y'?"),
+        "{err}"
+    );
+    let (_, err) = run(&["explain", "x * y", "--at", "x=1,y=2", "--wrt", "z"], 2);
+    assert!(err.contains("the formula has no quantity 'z'"), "{err}");
+}
+
+#[test]
+fn a_malformed_point_is_refused_by_the_argument_parser() {
+    let (_, err) = run(&["grad", "x", "--at", "x=abc"], 2);
+    assert!(
+        err.contains("the value of x, 'abc', is not a number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file() {
+    let (_, err) = run(&["grad", "--file", "/nonexistent/seed.txt"], 2);
+    assert!(
+        err.starts_with("error: cannot read /nonexistent/seed.txt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_expected_formula() {
+    let (_, err) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "2*q",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("in --expect: variable 'q' has no value at column 3"),
+        "{err}"
+    );
+}
