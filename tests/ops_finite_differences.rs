@@ -1613,6 +1613,39 @@ fn every_op<T: Scalar>(a: T, b: T) -> Vec<T> {
         T::weighted_sum(&[a, b], &[b, a], a),
         T::weighted_sum_const(&[a, b], &[0.1, 0.7], b),
         compound,
+        // The ops of issue 11 (NaN outside a domain is NaN on both sides).
+        a.tan(),
+        a.asin(),
+        a.acos(),
+        a.atan(),
+        a.sinh(),
+        a.cosh(),
+        a.asinh(),
+        (a.abs() + 1.0).acosh(),
+        a.atanh(),
+        a.log1p(),
+        a.ln_1p(),
+        a.expm1(),
+        a.exp_m1(),
+        a.exp2(),
+        a.abs().log2(),
+        a.abs().log10(),
+        a.abs().log(3.0),
+        a.cbrt(),
+        a.logsigmoid(),
+        a.signum(),
+        a.erf(),
+        a.clamp(-1.0, 1.0),
+        a.clamp(0.0, 0.0),
+        a.max(0.0),
+        a.min(0.5),
+        a.atan2(b),
+        a.atan2(0.5),
+        a.hypot(b),
+        a.hypot(2.0),
+        a.mul_add(b, a),
+        T::logsumexp(&[a, b, a * b]),
+        a.constant(2.5) - a,
     ]
 }
 
@@ -1640,7 +1673,27 @@ fn scalar_gives_bit_identical_values_on_f64_and_on_var() {
                 "op #{k} at ({a}, {b}): {p} on f64, {} on Var",
                 t.value()
             );
-            assert_eq!(Scalar::value(*t), t.value());
+            assert_eq!(Scalar::value(*t).to_bits(), t.value().to_bits());
         }
     }
+}
+
+#[test]
+fn constant_records_a_node_without_operands_and_passes_no_gradient() {
+    let tape = Tape::new();
+    let x = tape.var(2.0);
+    let c = x.constant(5.0);
+    assert_eq!(c.value(), 5.0);
+    assert_eq!(tape.op(c.index()), Op::Const);
+    assert!(tape.edges(c.index()).is_empty());
+    // 5·x: ∂/∂x = 5, the constant a factor only.
+    assert_eq!((c * x).backward()[x], 5.0);
+    // (1 − x)² in generic Scalar code, the 1 lifted by `constant`.
+    fn f<T: Scalar>(x: T) -> T {
+        let d = x.constant(1.0) - x;
+        d * d
+    }
+    assert_eq!(f(2.0), 1.0);
+    let y = f(x);
+    assert_eq!((y.value(), y.backward()[x]), (1.0, 2.0));
 }
