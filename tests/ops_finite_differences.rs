@@ -1382,7 +1382,7 @@ fn max_and_min_against_a_constant_give_the_var_the_share_a_var_would_get() {
 #[test]
 fn inverse_functions_give_the_documented_values_at_their_edges() {
     const INF: f64 = f64::INFINITY;
-    let cases: &[(&str, f64, for<'t> fn(Var<'t>) -> Var<'t>, f64, f64)] = &[
+    let cases: &[(&str, f64, OneLeaf, f64, f64)] = &[
         // (name, x, op, value, derivative), from each op's documentation.
         ("asin", 1.0, |x| x.asin(), std::f64::consts::FRAC_PI_2, INF),
         (
@@ -1431,7 +1431,7 @@ fn inverse_functions_give_the_documented_values_at_their_edges() {
 fn inverse_functions_are_nan_outside_their_domains() {
     // "outside [−1, 1] the value is NaN, and so is the derivative" (asin; acos,
     // atanh: "NaN outside [−1, 1]"; acosh: "NaN below 1").
-    let cases: &[(&str, f64, for<'t> fn(Var<'t>) -> Var<'t>)] = &[
+    let cases: &[(&str, f64, OneLeaf)] = &[
         ("asin", 1.5, |x| x.asin()),
         ("asin", -2.0, |x| x.asin()),
         ("acos", 1.5, |x| x.acos()),
@@ -1456,6 +1456,9 @@ fn inverse_functions_are_nan_outside_their_domains() {
     // log1p below −1: the value is NaN (as f64::ln_1p).
     assert!(value_and_gradient_with(-2.0, |x| x.log1p()).0.is_nan());
 }
+
+/// An op applied to one leaf.
+type OneLeaf = for<'t> fn(Var<'t>) -> Var<'t>;
 
 /// `value_and_gradient` for a closure that may capture (a constant, a bound).
 fn value_and_gradient_with(x: f64, f: impl for<'t> Fn(Var<'t>) -> Var<'t>) -> (f64, f64) {
