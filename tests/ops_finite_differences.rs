@@ -281,6 +281,551 @@ fn max_and_min_match_finite_differences_near_a_tie() {
     );
 }
 
+// ---- The ops of issue 11, near every domain edge and kink ---------------------------
+//
+// `check` steps by h = 1e-6·max(|x|, 1e-3), so it is used at points whose distance
+// d to a domain edge or pole is at least ~1e-3: the relative truncation error
+// h²·|f‴/f′|/6 is then at most 1e-12·6/d²/6 ≤ 1e-6 (|f‴/f′| near an edge is at
+// most 2/d² for ln, atanh and log1p, 3/(4d²) for asin, acos and acosh, 1.1/d² for
+// cbrt and 6/d² for tan). Closer to an edge, `check_near_edge` steps relative to
+// the distance to the edge instead, h = 1e-4·d, so the truncation error is at most
+// 1e-8 relative and the same tolerance as `check` applies (its rounding term grows
+// as 1/h, but f′ grows as fast or faster: at d = 1e-9 for asin, 8ε·|f|/h ≈ 3e-2
+// against f′ ≈ 2e4, 1e-6 relative).
+
+/// `check` for a one-leaf function at points near a domain edge or pole, with a step
+/// relative to the distance `|x − edge|` instead of to `|x|`.
+#[track_caller]
+fn check_near_edge(name: &str, primal: Primal, taped: Taped, edge: f64, points: &[f64]) {
+    for &x in points {
+        let d = (x - edge).abs();
+        assert!(d > 0.0, "{name}: {x} is on the edge");
+        let tape = Tape::new();
+        let leaf = tape.var(x);
+        let y = taped(&[leaf]);
+        let f = primal(&[x]);
+        assert!(
+            (y.value() - f).abs() <= VALUE_TOLERANCE * f.abs(),
+            "{name} at {x:e}: value {} but the primal gives {f}",
+            y.value()
+        );
+        let g = y.backward()[leaf];
+        let h = 1e-4 * d;
+        let (plus, minus) = (x + h, x - h);
+        let step = plus - minus;
+        let (f_plus, f_minus) = (primal(&[plus]), primal(&[minus]));
+        let fd = (f_plus - f_minus) / step;
+        let tolerance = 1e-6 * fd.abs() + 8.0 * EPS * (f_plus.abs() + f_minus.abs()) / step;
+        assert!(
+            (g - fd).abs() <= tolerance,
+            "{name} at {x:e} ({d:e} from the edge {edge}): {g:e} on the tape, {fd:e} by finite \
+             differences (|difference| {:e} > tolerance {tolerance:e})",
+            (g - fd).abs()
+        );
+    }
+}
+
+/// Points `edge + side·d` at distances d from 1e-3 down to 1e-9 (1e-9 is still
+/// ~10⁷ ulps from an edge at ±1).
+fn near(edge: f64, side: f64) -> Vec<f64> {
+    [1e-3, 1e-4, 1e-6, 1e-9]
+        .iter()
+        .map(|d| edge + side * d)
+        .collect()
+}
+
+#[test]
+fn tan_matches_finite_differences_up_to_its_poles() {
+    check(
+        "tan",
+        |x| x[0].tan(),
+        |x| x[0].tan(),
+        &[&[-1.5], &[-0.7], &[0.0], &[0.3], &[1.2], &[3.0], &[-4.0]],
+    );
+    use std::f64::consts::FRAC_PI_2;
+    for (edge, side) in [
+        (FRAC_PI_2, -1.0),
+        (FRAC_PI_2, 1.0),
+        (-FRAC_PI_2, 1.0),
+        (-FRAC_PI_2, -1.0),
+    ] {
+        check_near_edge(
+            "tan",
+            |x| x[0].tan(),
+            |x| x[0].tan(),
+            edge,
+            &near(edge, side),
+        );
+    }
+}
+
+#[test]
+fn asin_and_acos_match_finite_differences_up_to_plus_minus_one() {
+    let points: &[&[f64]] = &[
+        &[-0.999],
+        &[-0.5],
+        &[-1e-3],
+        &[0.0],
+        &[1e-3],
+        &[0.5],
+        &[0.999],
+    ];
+    check("asin", |x| x[0].asin(), |x| x[0].asin(), points);
+    check("acos", |x| x[0].acos(), |x| x[0].acos(), points);
+    for (edge, side) in [(1.0, -1.0), (-1.0, 1.0)] {
+        check_near_edge(
+            "asin",
+            |x| x[0].asin(),
+            |x| x[0].asin(),
+            edge,
+            &near(edge, side),
+        );
+        check_near_edge(
+            "acos",
+            |x| x[0].acos(),
+            |x| x[0].acos(),
+            edge,
+            &near(edge, side),
+        );
+    }
+}
+
+#[test]
+fn atan_matches_finite_differences() {
+    check(
+        "atan",
+        |x| x[0].atan(),
+        |x| x[0].atan(),
+        &[
+            &[-1e10],
+            &[-1e3],
+            &[-2.0],
+            &[-0.5],
+            &[0.0],
+            &[0.5],
+            &[2.0],
+            &[1e3],
+            &[1e10],
+        ],
+    );
+}
+
+#[test]
+fn sinh_cosh_and_asinh_match_finite_differences() {
+    let points: &[&[f64]] = &[
+        &[-20.0],
+        &[-1.0],
+        &[-1e-3],
+        &[0.0],
+        &[1e-3],
+        &[1.0],
+        &[20.0],
+        &[700.0],
+    ];
+    check("sinh", |x| x[0].sinh(), |x| x[0].sinh(), points);
+    check("cosh", |x| x[0].cosh(), |x| x[0].cosh(), points);
+    check(
+        "asinh",
+        |x| x[0].asinh(),
+        |x| x[0].asinh(),
+        &[
+            &[-1e300],
+            &[-1e10],
+            &[-3.0],
+            &[-1e-3],
+            &[0.0],
+            &[1e-3],
+            &[3.0],
+            &[1e10],
+            &[1e300],
+        ],
+    );
+}
+
+#[test]
+fn acosh_matches_finite_differences_down_to_one() {
+    check(
+        "acosh",
+        |x| x[0].acosh(),
+        |x| x[0].acosh(),
+        &[&[1.001], &[1.5], &[10.0], &[1e10], &[1e300]],
+    );
+    check_near_edge(
+        "acosh",
+        |x| x[0].acosh(),
+        |x| x[0].acosh(),
+        1.0,
+        &near(1.0, 1.0),
+    );
+}
+
+#[test]
+fn atanh_matches_finite_differences_up_to_plus_minus_one() {
+    check(
+        "atanh",
+        |x| x[0].atanh(),
+        |x| x[0].atanh(),
+        &[
+            &[-0.999],
+            &[-0.5],
+            &[-1e-3],
+            &[0.0],
+            &[1e-3],
+            &[0.5],
+            &[0.999],
+        ],
+    );
+    for (edge, side) in [(1.0, -1.0), (-1.0, 1.0)] {
+        check_near_edge(
+            "atanh",
+            |x| x[0].atanh(),
+            |x| x[0].atanh(),
+            edge,
+            &near(edge, side),
+        );
+    }
+}
+
+#[test]
+fn log1p_and_ln_1p_match_finite_differences_down_to_minus_one() {
+    let points: &[&[f64]] = &[
+        &[-0.999],
+        &[-0.5],
+        &[-1e-10],
+        &[0.0],
+        &[1e-10],
+        &[1.0],
+        &[1e10],
+        &[1e300],
+    ];
+    check("log1p", |x| x[0].ln_1p(), |x| x[0].log1p(), points);
+    check("ln_1p", |x| x[0].ln_1p(), |x| x[0].ln_1p(), points);
+    check_near_edge(
+        "log1p",
+        |x| x[0].ln_1p(),
+        |x| x[0].log1p(),
+        -1.0,
+        &near(-1.0, 1.0),
+    );
+}
+
+#[test]
+fn expm1_exp_m1_and_exp2_match_finite_differences() {
+    let points: &[&[f64]] = &[
+        &[-40.0],
+        &[-1.0],
+        &[-1e-10],
+        &[0.0],
+        &[1e-10],
+        &[1.0],
+        &[30.0],
+        &[700.0],
+    ];
+    check("expm1", |x| x[0].exp_m1(), |x| x[0].expm1(), points);
+    check("exp_m1", |x| x[0].exp_m1(), |x| x[0].exp_m1(), points);
+    check(
+        "exp2",
+        |x| x[0].exp2(),
+        |x| x[0].exp2(),
+        &[
+            &[-1000.0],
+            &[-10.0],
+            &[-1e-3],
+            &[0.0],
+            &[0.5],
+            &[10.0],
+            &[1000.0],
+        ],
+    );
+}
+
+#[test]
+fn logarithms_match_finite_differences_down_to_zero() {
+    let points: &[&[f64]] = &[&[1e-3], &[0.5], &[1.0], &[2.0], &[1e6], &[1e300]];
+    // Below 1e-3 the step of `check` (≥ 1e-9) would reach 0: steps relative to x.
+    let tiny = [1e-300, 1e-100, 1e-10, 1e-6, 1e-4];
+    check("log2", |x| x[0].log2(), |x| x[0].log2(), points);
+    check("log10", |x| x[0].log10(), |x| x[0].log10(), points);
+    check_near_edge("ln", |x| x[0].ln(), |x| x[0].ln(), 0.0, &tiny);
+    check_near_edge("log2", |x| x[0].log2(), |x| x[0].log2(), 0.0, &tiny);
+    check_near_edge("log10", |x| x[0].log10(), |x| x[0].log10(), 0.0, &tiny);
+}
+
+#[test]
+fn log_to_a_constant_base_matches_finite_differences_for_several_bases() {
+    // A macro: a `fn` pointer cannot capture the base. The primal is ln x / ln b.
+    macro_rules! base {
+        ($base:expr) => {{
+            let points: &[&[f64]] = &[&[1e-3], &[0.5], &[1.0], &[2.0], &[1e6], &[1e300]];
+            let name = format!("log({})", $base);
+            check(
+                &name,
+                |x| x[0].ln() / f64::ln($base),
+                |x| x[0].log($base),
+                points,
+            );
+            check_near_edge(
+                &name,
+                |x| x[0].ln() / f64::ln($base),
+                |x| x[0].log($base),
+                0.0,
+                &[1e-300, 1e-10, 1e-4],
+            );
+        }};
+    }
+    base!(2.0);
+    base!(10.0);
+    base!(std::f64::consts::E);
+    base!(0.5);
+    base!(3.0);
+    base!(1e-3);
+    base!(1e3);
+    base!(1.0 + 1e-6);
+}
+
+#[test]
+fn cbrt_matches_finite_differences_near_zero_and_for_negatives() {
+    check(
+        "cbrt",
+        |x| x[0].cbrt(),
+        |x| x[0].cbrt(),
+        &[
+            &[-1e300],
+            &[-27.0],
+            &[-1.0],
+            &[-1e-3],
+            &[1e-3],
+            &[1.0],
+            &[8.0],
+            &[1e300],
+        ],
+    );
+    check_near_edge(
+        "cbrt",
+        |x| x[0].cbrt(),
+        |x| x[0].cbrt(),
+        0.0,
+        &[-1e-4, -1e-9, -1e-100, 1e-100, 1e-9, 1e-4],
+    );
+}
+
+#[test]
+fn logsigmoid_matches_finite_differences_and_is_finite_at_plus_minus_1000() {
+    // ln σ(x) written independently: x − ln(1 + e^x) below 0, −ln(1 + e^−x) above.
+    check(
+        "logsigmoid",
+        |x| {
+            if x[0] < 0.0 {
+                x[0] - x[0].exp().ln_1p()
+            } else {
+                -(-x[0]).exp().ln_1p()
+            }
+        },
+        |x| x[0].logsigmoid(),
+        &[
+            &[-1000.0],
+            &[-30.0],
+            &[-1.0],
+            &[-1e-3],
+            &[0.0],
+            &[1e-3],
+            &[1.0],
+            &[30.0],
+            &[1000.0],
+        ],
+    );
+    assert_eq!(
+        value_and_gradient(-1000.0, |x| x.logsigmoid()),
+        (-1000.0, 1.0)
+    );
+    assert_eq!(
+        value_and_gradient(1000.0, |x| x.logsigmoid()),
+        (0.0, 0.0),
+        "e^−1000 rounds to 0"
+    );
+    // Where x.sigmoid().ln() is −inf.
+    let (value, gradient) = value_and_gradient(-800.0, |x| x.logsigmoid());
+    assert_eq!((value, gradient), (-800.0, 1.0));
+}
+
+#[test]
+fn erf_matches_finite_differences_around_zero_and_in_the_tails() {
+    // The primal is libm's erf too (the crate documents using it): the finite
+    // difference checks the derivative (2/√π)·e^−x², not the value.
+    check(
+        "erf",
+        |x| libm::erf(x[0]),
+        |x| x[0].erf(),
+        &[
+            &[-6.0],
+            &[-3.0],
+            &[-1.0],
+            &[-1e-3],
+            &[0.0],
+            &[1e-3],
+            &[0.5],
+            &[1.0],
+            &[3.0],
+            &[6.0],
+        ],
+    );
+}
+
+#[test]
+fn signum_matches_finite_differences_away_from_its_jump() {
+    check(
+        "signum",
+        |x| x[0].signum(),
+        |x| x[0].signum(),
+        &[&[-2.0], &[-1e-3], &[1e-3], &[2.0]],
+    );
+}
+
+#[test]
+fn atan2_matches_finite_differences_near_the_origin_and_on_the_axes() {
+    // (y, x). Not on the negative x axis, where atan2 jumps from π to −π in y.
+    let points: &[&[f64]] = &[
+        &[1.0, 1.0],
+        &[1e-3, -1e-3],
+        &[-1e-3, 1e-3],
+        &[0.0, 1.0],
+        &[0.0, 1e-3],
+        &[1.0, 0.0],
+        &[-1.0, 0.0],
+        &[0.5, -2.0],
+        &[-1e3, 1e-3],
+        &[1e200, 1e200],
+    ];
+    check("atan2", |x| x[0].atan2(x[1]), |x| x[0].atan2(x[1]), points);
+    check(
+        "atan2(y, 0.5)",
+        |x| x[0].atan2(0.5),
+        |x| x[0].atan2(0.5),
+        &[&[1e-3], &[0.0], &[-2.0]],
+    );
+    check(
+        "atan2(y, 0)",
+        |x| x[0].atan2(0.0),
+        |x| x[0].atan2(0.0),
+        &[&[1e-3], &[-1.0]],
+    );
+    check(
+        "atan2(0.5, x)",
+        |x| 0.5f64.atan2(x[0]),
+        |x| Var::const_atan2(0.5, x[0]),
+        &[&[1e-3], &[0.0], &[-2.0], &[1e3]],
+    );
+    check(
+        "atan2(0, x)",
+        |x| 0.0f64.atan2(x[0]),
+        |x| Var::const_atan2(0.0, x[0]),
+        &[&[1e-3], &[2.0]],
+    );
+}
+
+#[test]
+fn hypot_matches_finite_differences_near_the_origin_and_on_the_axes() {
+    let points: &[&[f64]] = &[
+        &[3.0, 4.0],
+        &[1e-3, -1e-3],
+        &[0.0, 1.0],
+        &[1.0, 0.0],
+        &[-2.0, 0.0],
+        &[-1e-3, 1e3],
+        &[1e200, -1e200],
+    ];
+    check("hypot", |x| x[0].hypot(x[1]), |x| x[0].hypot(x[1]), points);
+    check(
+        "hypot(x, 0.5)",
+        |x| x[0].hypot(0.5),
+        |x| x[0].hypot(0.5),
+        &[&[1e-3], &[0.0], &[-2.0]],
+    );
+    check(
+        "hypot(x, 0)",
+        |x| x[0].hypot(0.0),
+        |x| x[0].hypot(0.0),
+        &[&[1e-3], &[-2.0]],
+    );
+}
+
+#[test]
+fn clamp_matches_finite_differences_near_its_bounds() {
+    check(
+        "clamp(0, 1)",
+        |x| x[0].clamp(0.0, 1.0),
+        |x| x[0].clamp(0.0, 1.0),
+        &[
+            &[-1.0],
+            &[-1e-3],
+            &[1e-3],
+            &[0.5],
+            &[0.999],
+            &[1.001],
+            &[2.0],
+        ],
+    );
+    check(
+        "clamp(-2, -2)",
+        |x| x[0].clamp(-2.0, -2.0),
+        |x| x[0].clamp(-2.0, -2.0),
+        &[&[-2.001], &[-1.999]],
+    );
+}
+
+#[test]
+fn max_and_min_against_a_constant_match_finite_differences_near_a_tie() {
+    let points: &[&[f64]] = &[&[-1.0], &[0.499], &[0.501], &[2.0]];
+    check("max(x, 0.5)", |x| x[0].max(0.5), |x| x[0].max(0.5), points);
+    check("min(x, 0.5)", |x| x[0].min(0.5), |x| x[0].min(0.5), points);
+    let points: &[&[f64]] = &[&[-1.0], &[-1e-3], &[1e-3], &[2.0]];
+    check("max(x, 0)", |x| x[0].max(0.0), |x| x[0].max(0.0), points);
+    check("min(x, 0)", |x| x[0].min(0.0), |x| x[0].min(0.0), points);
+}
+
+#[test]
+fn logsumexp_matches_finite_differences_over_mixed_magnitudes() {
+    // ln Σ e^xᵢ written independently: shifted by the largest input.
+    fn primal(x: &[f64]) -> f64 {
+        let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        m + x.iter().map(|&v| (v - m).exp()).sum::<f64>().ln()
+    }
+    let points: &[&[f64]] = &[
+        &[0.0],
+        &[1.0, 2.0, 3.0],
+        &[1000.0, 0.0, -1000.0],
+        &[-1000.0, -999.0],
+        &[700.0, 710.0],
+        &[1e-3, -30.0, 30.0, 0.5],
+        &[2.0, 2.0, 2.0],
+        &[-5.0, 1e-3, 40.0, -40.0, 3.0],
+    ];
+    check("logsumexp", primal, |x| Var::logsumexp(x), points);
+}
+
+#[test]
+fn mul_add_matches_finite_differences() {
+    check(
+        "mul_add",
+        |x| x[0] * x[1] + x[2],
+        |x| x[0].mul_add(x[1], x[2]),
+        &[
+            &[2.0, 3.0, 1.0],
+            &[-1e-3, 1e3, 5.0],
+            &[1e10, 1e-10, -3.0],
+            &[0.5, -2.0, 0.25],
+            &[-4.0, 0.25, -1e3],
+        ],
+    );
+    // One Var in every slot: x·x + x, derivative 2x + 1.
+    check(
+        "mul_add(x, x, x)",
+        |x| x[0] * x[0] + x[0],
+        |x| x[0].mul_add(x[0], x[0]),
+        &[&[3.0], &[-0.25]],
+    );
+}
+
 // ---- The operators ---------------------------------------------------------------
 
 const PAIRS: &[&[f64]] = &[&[1.5, -0.7], &[-2.0, 3.0], &[0.25, 4.0], &[-1e-3, 0.6]];
@@ -573,6 +1118,357 @@ fn sqrt_and_ln_at_zero_give_the_documented_infinities() {
     );
 }
 
+// ---- The documented edges of the ops of issue 11 ----------------------------------
+
+/// logsumexp's value and partials over `xs`.
+fn logsumexp_at(xs: &[f64]) -> (f64, Vec<f64>) {
+    let tape = Tape::new();
+    let leaves = tape.vars(xs);
+    let y = Var::logsumexp(&leaves);
+    let g = y.backward();
+    (y.value(), leaves.iter().map(|&l| g[l]).collect())
+}
+
+/// Equal bit for bit, any NaN equal to any NaN.
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+#[test]
+fn logsumexp_follows_its_table_of_edges() {
+    const INF: f64 = f64::INFINITY;
+    const NAN: f64 = f64::NAN;
+    // (inputs, value, partials), from the table in Var::logsumexp's documentation.
+    let cases: &[(&[f64], f64, &[f64])] = &[
+        // Every input −inf: −inf, 0 each.
+        (&[-INF], -INF, &[0.0]),
+        (&[-INF, -INF, -INF], -INF, &[0.0, 0.0, 0.0]),
+        // k inputs +inf: +inf, 1/k to each, 0 to the others.
+        (&[INF], INF, &[1.0]),
+        (&[INF, 1.0], INF, &[1.0, 0.0]),
+        (&[3.0, INF, -INF, INF], INF, &[0.0, 0.5, 0.0, 0.5]),
+        (
+            &[INF, INF, INF, -2.0],
+            INF,
+            &[1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 0.0],
+        ),
+        // A NaN: NaN each, even beside +inf or −inf.
+        (&[NAN], NAN, &[NAN]),
+        (&[NAN, 1.0], NAN, &[NAN, NAN]),
+        (&[INF, NAN], NAN, &[NAN, NAN]),
+        (&[-INF, NAN, -INF], NAN, &[NAN, NAN, NAN]),
+        // Some −inf among finite inputs: they get 0, the rest the softmax.
+        (&[-INF, 0.0], 0.0, &[0.0, 1.0]),
+        (
+            &[-INF, 2.0, 2.0],
+            2.0 + std::f64::consts::LN_2,
+            &[0.0, 0.5, 0.5],
+        ),
+    ];
+    for &(xs, value, partials) in cases {
+        let (v, g) = logsumexp_at(xs);
+        assert!(
+            same(v, value),
+            "logsumexp({xs:?}) = {v}, documented {value}"
+        );
+        for (i, (&gi, &pi)) in g.iter().zip(partials).enumerate() {
+            assert!(
+                same(gi, pi),
+                "logsumexp({xs:?}): ∂/∂x{i} = {gi}, documented {pi}"
+            );
+        }
+    }
+}
+
+#[test]
+fn logsumexp_does_not_overflow_and_its_partials_sum_to_one() {
+    let (v, g) = logsumexp_at(&[1000.0, 1000.0]);
+    assert_eq!((v, g[0], g[1]), (1000.0 + std::f64::consts::LN_2, 0.5, 0.5));
+    let (v, g) = logsumexp_at(&[-1000.0, -1000.0]);
+    assert_eq!(
+        (v, g[0], g[1]),
+        (-1000.0 + std::f64::consts::LN_2, 0.5, 0.5)
+    );
+    let (_, g) = logsumexp_at(&[1000.0, 0.0, -1000.0, 3.5, 999.0]);
+    let sum: f64 = g.iter().sum();
+    assert!((sum - 1.0).abs() <= 4.0 * EPS, "Σ softmax = {sum}");
+    assert!(g.iter().all(|&p| (0.0..=1.0).contains(&p)), "{g:?}");
+}
+
+#[test]
+#[should_panic(expected = "Var::logsumexp needs at least one input")]
+fn logsumexp_of_nothing_panics() {
+    let _ = Var::logsumexp(&[]);
+}
+
+#[test]
+fn clamp_at_its_bounds_splits_and_outside_selects_nothing() {
+    let at = |x: f64, lo: f64, hi: f64| value_and_gradient_with(x, |v| v.clamp(lo, hi));
+    assert_eq!(at(0.5, 0.0, 1.0), (0.5, 1.0), "inside");
+    assert_eq!(at(0.0, 0.0, 1.0), (0.0, 0.5), "at lo");
+    assert_eq!(at(1.0, 0.0, 1.0), (1.0, 0.5), "at hi");
+    assert_eq!(at(-1.0, 0.0, 1.0), (0.0, 0.0), "below");
+    assert_eq!(at(2.0, 0.0, 1.0), (1.0, 0.0), "above");
+    assert_eq!(at(3.0, 3.0, 3.0), (3.0, 0.25), "lo = hi = x");
+    assert_eq!(at(2.0, 3.0, 3.0), (3.0, 0.0), "lo = hi above x");
+    assert_eq!(at(4.0, 3.0, 3.0), (3.0, 0.0), "lo = hi below x");
+    // Infinite bounds are bounds too.
+    assert_eq!(at(5.0, f64::NEG_INFINITY, f64::INFINITY), (5.0, 1.0));
+    assert_eq!(at(f64::INFINITY, 0.0, f64::INFINITY), (f64::INFINITY, 0.5));
+    // NaN stays NaN, with a NaN partial.
+    let (v, g) = at(f64::NAN, 0.0, 1.0);
+    assert!(v.is_nan() && g.is_nan(), "clamp(NaN) = {v}, partial {g}");
+    // -0.0 ties with a bound of 0.0, and keeps its sign as f64::clamp does.
+    let (v, g) = at(-0.0, 0.0, 1.0);
+    assert_eq!((v.to_bits(), g), ((-0.0f64).clamp(0.0, 1.0).to_bits(), 0.5));
+}
+
+#[test]
+fn clamp_equals_max_then_min_in_value_and_derivative() {
+    for x in [-2.0, -0.0, 0.0, 0.25, 1.0, 3.0, f64::NAN] {
+        for (lo, hi) in [(0.0, 1.0), (1.0, 1.0), (-2.0, 0.0)] {
+            let a = value_and_gradient_with(x, |v| v.clamp(lo, hi));
+            let b = value_and_gradient_with(x, |v| v.max(lo).min(hi));
+            assert!(
+                same(a.0, b.0) && same(a.1, b.1),
+                "clamp({x}, {lo}, {hi}): {a:?} vs {b:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn clamp_masks_an_infinite_adjoint_outside_its_bounds() {
+    // √(clamp(x, 0, 1)) at x = −1: √′(0) = ∞, but clamp selected the bound.
+    let (_, g) = value_and_gradient_with(-1.0, |v| v.clamp(0.0, 1.0).sqrt());
+    assert_eq!(g.to_bits(), 0.0f64.to_bits());
+    let (_, g) = value_and_gradient_with(-1.0, |v| v.max(0.0).sqrt());
+    assert_eq!(g.to_bits(), 0.0f64.to_bits());
+}
+
+#[test]
+#[should_panic(expected = "clamp needs lo <= hi, neither NaN, but got lo = 1, hi = 0")]
+fn clamp_panics_if_lo_exceeds_hi() {
+    let tape = Tape::new();
+    let _ = tape.var(0.5).clamp(1.0, 0.0);
+}
+
+#[test]
+#[should_panic(expected = "clamp needs lo <= hi, neither NaN, but got lo = NaN, hi = 1")]
+fn clamp_panics_on_a_nan_lower_bound() {
+    let tape = Tape::new();
+    let _ = tape.var(0.5).clamp(f64::NAN, 1.0);
+}
+
+#[test]
+#[should_panic(expected = "clamp needs lo <= hi, neither NaN, but got lo = 0, hi = NaN")]
+fn clamp_panics_on_a_nan_upper_bound() {
+    let tape = Tape::new();
+    let _ = tape.var(0.5).clamp(0.0, f64::NAN);
+}
+
+#[test]
+fn atan2_and_hypot_have_nan_partials_at_the_origin() {
+    for (y, x) in [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0)] {
+        let tape = Tape::new();
+        let (vy, vx) = (tape.var(y), tape.var(x));
+        let a = vy.atan2(vx);
+        let g = a.backward();
+        assert_eq!(a.value().to_bits(), y.atan2(x).to_bits(), "atan2({y}, {x})");
+        assert!(
+            g[vy].is_nan() && g[vx].is_nan(),
+            "atan2({y}, {x}): {} {}",
+            g[vy],
+            g[vx]
+        );
+        let (v, g) = value_and_gradient_with(y, |v| v.atan2(x));
+        assert_eq!(v.to_bits(), y.atan2(x).to_bits());
+        assert!(g.is_nan(), "atan2(Var {y}, {x}): {g}");
+        let (v, g) = value_and_gradient_with(x, |v| Var::const_atan2(y, v));
+        assert_eq!(v.to_bits(), y.atan2(x).to_bits());
+        assert!(g.is_nan(), "atan2({y}, Var {x}): {g}");
+
+        let h = vy.hypot(vx);
+        let g = h.backward();
+        assert_eq!(h.value(), 0.0);
+        assert!(
+            g[vy].is_nan() && g[vx].is_nan(),
+            "hypot({y}, {x}): {} {}",
+            g[vy],
+            g[vx]
+        );
+        let (v, g) = value_and_gradient_with(y, |v| v.hypot(x));
+        assert_eq!(v, 0.0);
+        assert!(g.is_nan(), "hypot(Var {y}, {x}): {g}");
+    }
+}
+
+#[test]
+fn atan2_and_hypot_on_the_axes_have_the_textbook_partials() {
+    // (y, x) → (∂/∂y, ∂/∂x) of atan2 = (x, −y)/(x² + y²), of hypot = (y, x)/h.
+    let tape = Tape::new();
+    for (y, x, atan2, hypot) in [
+        (0.0, 2.0, (0.5, -0.0), (0.0, 1.0)),
+        (2.0, 0.0, (0.0, -0.5), (1.0, 0.0)),
+        (0.0, -2.0, (-0.5, -0.0), (0.0, -1.0)),
+        (-2.0, 0.0, (0.0, 0.5), (-1.0, 0.0)),
+    ] {
+        let (vy, vx) = (tape.var(y), tape.var(x));
+        let g = vy.atan2(vx).backward();
+        assert_eq!((g[vy], g[vx]), atan2, "atan2({y}, {x})");
+        let g = vy.hypot(vx).backward();
+        assert_eq!((g[vy], g[vx]), hypot, "hypot({y}, {x})");
+    }
+    // No overflow: x² + y² would be +inf.
+    let (vy, vx) = (tape.var(1e300), tape.var(1e300));
+    let g = vy.atan2(vx).backward();
+    assert!((g[vy] - 0.5e-300).abs() <= 1e-315 && (g[vx] + 0.5e-300).abs() <= 1e-315);
+}
+
+#[test]
+fn signum_has_derivative_zero_everywhere_but_nan() {
+    for x in [
+        -2.0,
+        -1e-300,
+        -0.0,
+        0.0,
+        5e-324,
+        3.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ] {
+        let (v, g) = value_and_gradient_with(x, |v| v.signum());
+        assert_eq!(
+            (v, g.to_bits()),
+            (x.signum(), 0.0f64.to_bits()),
+            "signum at {x}"
+        );
+    }
+    let (v, g) = value_and_gradient_with(f64::NAN, |v| v.signum());
+    assert!(v.is_nan() && g.is_nan());
+}
+
+#[test]
+fn max_and_min_against_a_constant_give_the_var_the_share_a_var_would_get() {
+    // x.max(0.0) must give x what x.max(zero) gives x, zero a Var of value 0:
+    // 1 when x is selected, ½ at a tie, 0 when 0 is selected, NaN at NaN.
+    for c in [0.0, -0.0, 1.5] {
+        for x in [-1.0, -0.0, 0.0, 1.5, 2.0, f64::NAN] {
+            for max in [true, false] {
+                let tape = Tape::new();
+                let (vx, vc) = (tape.var(x), tape.var(c));
+                let (with_var, with_const) = if max {
+                    (vx.max(vc), vx.max(c))
+                } else {
+                    (vx.min(vc), vx.min(c))
+                };
+                let name = if max { "max" } else { "min" };
+                assert!(
+                    same(with_var.value(), with_const.value()),
+                    "{name}({x}, {c}): value {} with a Var, {} with a constant",
+                    with_var.value(),
+                    with_const.value()
+                );
+                let (a, b) = (with_var.backward()[vx], with_const.backward()[vx]);
+                assert!(
+                    same(a, b),
+                    "{name}({x}, {c}): the Var gets {a} against a Var, {b} against a constant"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn inverse_functions_give_the_documented_values_at_their_edges() {
+    const INF: f64 = f64::INFINITY;
+    let cases: &[(&str, f64, OneLeaf, f64, f64)] = &[
+        // (name, x, op, value, derivative), from each op's documentation.
+        ("asin", 1.0, |x| x.asin(), std::f64::consts::FRAC_PI_2, INF),
+        (
+            "asin",
+            -1.0,
+            |x| x.asin(),
+            -std::f64::consts::FRAC_PI_2,
+            INF,
+        ),
+        ("acos", 1.0, |x| x.acos(), 0.0, -INF),
+        ("acos", -1.0, |x| x.acos(), std::f64::consts::PI, -INF),
+        ("acosh", 1.0, |x| x.acosh(), 0.0, INF),
+        ("atanh", 1.0, |x| x.atanh(), INF, INF),
+        ("atanh", -1.0, |x| x.atanh(), -INF, INF),
+        ("log1p", -1.0, |x| x.log1p(), -INF, INF),
+        ("log2", 0.0, |x| x.log2(), -INF, INF),
+        ("log10", 0.0, |x| x.log10(), -INF, INF),
+        ("cbrt", 0.0, |x| x.cbrt(), 0.0, INF),
+        ("cbrt", -0.0, |x| x.cbrt(), -0.0, INF),
+        (
+            "erf",
+            0.0,
+            |x| x.erf(),
+            0.0,
+            std::f64::consts::FRAC_2_SQRT_PI,
+        ),
+        ("erf", 30.0, |x| x.erf(), 1.0, 0.0),
+        ("exp2", 1024.0, |x| x.exp2(), INF, INF),
+    ];
+    for &(name, x, op, value, derivative) in cases {
+        let (v, g) = value_and_gradient_with(x, op);
+        assert!(
+            same(v, value) && same(g, derivative),
+            "{name}({x}) = {v}, derivative {g}; documented {value}, {derivative}"
+        );
+    }
+    // tan near π/2: very large, not infinite.
+    let (v, g) = value_and_gradient_with(std::f64::consts::FRAC_PI_2, |x| x.tan());
+    assert!(
+        v.is_finite() && g.is_finite() && g > 1e32,
+        "tan(π/2) = {v}, derivative {g}"
+    );
+}
+
+#[test]
+fn inverse_functions_are_nan_outside_their_domains() {
+    // "outside [−1, 1] the value is NaN, and so is the derivative" (asin; acos,
+    // atanh: "NaN outside [−1, 1]"; acosh: "NaN below 1").
+    let cases: &[(&str, f64, OneLeaf)] = &[
+        ("asin", 1.5, |x| x.asin()),
+        ("asin", -2.0, |x| x.asin()),
+        ("acos", 1.5, |x| x.acos()),
+        ("acos", -2.0, |x| x.acos()),
+        ("acosh", 0.5, |x| x.acosh()),
+        ("acosh", -2.0, |x| x.acosh()),
+        ("atanh", 2.0, |x| x.atanh()),
+        ("atanh", -1.5, |x| x.atanh()),
+    ];
+    let mut wrong = Vec::new();
+    for &(name, x, op) in cases {
+        let (v, g) = value_and_gradient_with(x, op);
+        if !(v.is_nan() && g.is_nan()) {
+            wrong.push(format!("{name}({x}) = {v}, derivative {g}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "documented NaN value and derivative, got:\n{}",
+        wrong.join("\n")
+    );
+    // log1p below −1: the value is NaN (as f64::ln_1p).
+    assert!(value_and_gradient_with(-2.0, |x| x.log1p()).0.is_nan());
+}
+
+/// An op applied to one leaf.
+type OneLeaf = for<'t> fn(Var<'t>) -> Var<'t>;
+
+/// `value_and_gradient` for a closure that may capture (a constant, a bound).
+fn value_and_gradient_with(x: f64, f: impl for<'t> Fn(Var<'t>) -> Var<'t>) -> (f64, f64) {
+    let tape = Tape::new();
+    let v = tape.var(x);
+    let y = f(v);
+    let g = y.backward();
+    (y.value(), g[v])
+}
+
 // ---- What an op records -------------------------------------------------------------
 
 #[test]
@@ -720,6 +1616,39 @@ fn every_op<T: Scalar>(a: T, b: T) -> Vec<T> {
         T::weighted_sum(&[a, b], &[b, a], a),
         T::weighted_sum_const(&[a, b], &[0.1, 0.7], b),
         compound,
+        // The ops of issue 11 (NaN outside a domain is NaN on both sides).
+        a.tan(),
+        a.asin(),
+        a.acos(),
+        a.atan(),
+        a.sinh(),
+        a.cosh(),
+        a.asinh(),
+        (a.abs() + 1.0).acosh(),
+        a.atanh(),
+        a.log1p(),
+        a.ln_1p(),
+        a.expm1(),
+        a.exp_m1(),
+        a.exp2(),
+        a.abs().log2(),
+        a.abs().log10(),
+        a.abs().log(3.0),
+        a.cbrt(),
+        a.logsigmoid(),
+        a.signum(),
+        a.erf(),
+        a.clamp(-1.0, 1.0),
+        a.clamp(0.0, 0.0),
+        a.max(0.0),
+        a.min(0.5),
+        a.atan2(b),
+        a.atan2(0.5),
+        a.hypot(b),
+        a.hypot(2.0),
+        a.mul_add(b, a),
+        T::logsumexp(&[a, b, a * b]),
+        a.constant(2.5) - a,
     ]
 }
 
@@ -747,7 +1676,27 @@ fn scalar_gives_bit_identical_values_on_f64_and_on_var() {
                 "op #{k} at ({a}, {b}): {p} on f64, {} on Var",
                 t.value()
             );
-            assert_eq!(Scalar::value(*t), t.value());
+            assert_eq!(Scalar::value(*t).to_bits(), t.value().to_bits());
         }
     }
+}
+
+#[test]
+fn constant_records_a_node_without_operands_and_passes_no_gradient() {
+    let tape = Tape::new();
+    let x = tape.var(2.0);
+    let c = x.constant(5.0);
+    assert_eq!(c.value(), 5.0);
+    assert_eq!(tape.op(c.index()), Op::Const);
+    assert!(tape.edges(c.index()).is_empty());
+    // 5·x: ∂/∂x = 5, the constant a factor only.
+    assert_eq!((c * x).backward()[x], 5.0);
+    // (1 − x)² in generic Scalar code, the 1 lifted by `constant`.
+    fn f<T: Scalar>(x: T) -> T {
+        let d = x.constant(1.0) - x;
+        d * d
+    }
+    assert_eq!(f(2.0), 1.0);
+    let y = f(x);
+    assert_eq!((y.value(), y.backward()[x]), (1.0, 2.0));
 }

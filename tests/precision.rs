@@ -511,3 +511,340 @@ fn tanh_value_is_glibc_tanh_bit_for_bit() {
         );
     }
 }
+
+// ---- The ops of issue 11 ----------------------------------------------------------
+//
+// Each derivative from its textbook formula at 256 bits: the operand is exact in
+// the reference (an f64 converts exactly), so 1 − x², x² + 1 and the like are
+// exact there, and astro-float supplies tan, sinh, cosh, sqrt, cbrt, exp, ln and
+// π. Not here: signum (its partial is exactly 0; see `exact_partials_are_exact`).
+
+impl Reference {
+    fn tan(&mut self, x: &BigFloat) -> BigFloat {
+        x.tan(P, RM, &mut self.cc)
+    }
+    fn sinh(&mut self, x: &BigFloat) -> BigFloat {
+        x.sinh(P, RM, &mut self.cc)
+    }
+    fn cosh(&mut self, x: &BigFloat) -> BigFloat {
+        x.cosh(P, RM, &mut self.cc)
+    }
+    fn pi(&mut self) -> BigFloat {
+        self.cc.pi(P, RM)
+    }
+}
+
+/// 1/√v.
+fn rsqrt(v: &BigFloat) -> BigFloat {
+    v.sqrt(P, RM).reciprocal(P, RM)
+}
+
+/// x².
+fn sq(x: f64) -> BigFloat {
+    big(x).mul(&big(x), P, RM)
+}
+
+/// Points in (−1, 1): uniform, and log-uniform distances from ±1 and from 0.
+fn unit_points(rng: &mut Rng) -> Vec<f64> {
+    let mut xs = vec![
+        0.0,
+        0.5,
+        -0.5,
+        1.0 - f64::EPSILON,
+        -1.0 + f64::EPSILON / 2.0,
+    ];
+    for k in 0..POINTS {
+        let sign = if rng.next() & 1 == 1 { -1.0 } else { 1.0 };
+        xs.push(match k % 3 {
+            0 => rng.uniform(-1.0, 1.0),
+            1 => sign * (1.0 - rng.log_uniform(1e-16, 0.5, false)),
+            _ => rng.log_uniform(1e-300, 0.5, true),
+        });
+    }
+    xs
+}
+
+#[test]
+fn inverse_trigonometric_and_hyperbolic_ops_are_within_a_few_ulps() {
+    let mut r = Reference::new();
+    let mut rng = Rng(11);
+    let mut worst = Vec::new();
+
+    let mut w_asin = Worst::new("asin");
+    let mut w_acos = Worst::new("acos");
+    let mut w_atanh = Worst::new("atanh");
+    for x in unit_points(&mut rng) {
+        let one_minus = one().sub(&sq(x), P, RM); // exact: x² has 106 bits
+        let exact = rsqrt(&one_minus);
+        w_asin.record(unary_partial(x, |v| v.asin()), &exact, || {
+            format!("x = {x:e}")
+        });
+        w_acos.record(unary_partial(x, |v| v.acos()), &exact.neg(), || {
+            format!("x = {x:e}")
+        });
+        w_atanh.record(
+            unary_partial(x, |v| v.atanh()),
+            &one_minus.reciprocal(P, RM),
+            || format!("x = {x:e}"),
+        );
+    }
+    worst.extend([w_asin, w_acos, w_atanh]);
+
+    let mut w_atan = Worst::new("atan");
+    let mut w_asinh = Worst::new("asinh");
+    for x in line_points(&mut rng, 4.0, 1e150, &[0.0, 1.0, -1.0, 1e150]) {
+        let one_plus = one().add(&sq(x), P, RM);
+        w_atan.record(
+            unary_partial(x, |v| v.atan()),
+            &one_plus.reciprocal(P, RM),
+            || format!("x = {x:e}"),
+        );
+        w_asinh.record(unary_partial(x, |v| v.asinh()), &rsqrt(&one_plus), || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.extend([w_atan, w_asinh]);
+
+    // acosh: log-uniform distances above 1, and out to 1e150.
+    let mut w = Worst::new("acosh");
+    let mut xs = vec![1.0 + f64::EPSILON, 2.0, 1e150];
+    for k in 0..POINTS {
+        xs.push(if k % 2 == 0 {
+            1.0 + rng.log_uniform(1e-15, 1.0, false)
+        } else {
+            rng.log_uniform(2.0, 1e150, false)
+        });
+    }
+    for x in xs {
+        let exact = rsqrt(&sq(x).sub(&one(), P, RM));
+        w.record(unary_partial(x, |v| v.acosh()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+
+    // sinh′ = cosh, cosh′ = sinh, out to where they overflow.
+    let mut w_sinh = Worst::new("sinh");
+    let mut w_cosh = Worst::new("cosh");
+    for x in line_points(&mut rng, 30.0, 710.0, &[0.0, 1e-300, 710.0, -710.0]) {
+        let bx = big(x);
+        w_sinh.record(unary_partial(x, |v| v.sinh()), &r.cosh(&bx), || {
+            format!("x = {x:e}")
+        });
+        w_cosh.record(unary_partial(x, |v| v.cosh()), &r.sinh(&bx), || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.extend([w_sinh, w_cosh]);
+
+    // tan′ = 1 + tan²: over a few periods, near the poles, and out to 1e5.
+    let mut w = Worst::new("tan");
+    let half_pi = std::f64::consts::FRAC_PI_2;
+    let mut xs = line_points(&mut rng, 10.0, 1e5, &[0.0, half_pi, -half_pi]);
+    for _ in 0..POINTS / 2 {
+        let k = (rng.next() % 21) as f64 - 10.0;
+        let d = rng.log_uniform(1e-12, 0.1, true);
+        xs.push(half_pi + k * std::f64::consts::PI + d);
+    }
+    for x in xs {
+        let t = r.tan(&big(x));
+        let exact = one().add(&t.mul(&t, P, RM), P, RM);
+        w.record(unary_partial(x, |v| v.tan()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+    check_all(&worst);
+}
+
+#[test]
+fn exponentials_logarithms_and_roots_of_issue_11_are_within_a_few_ulps() {
+    let mut r = Reference::new();
+    let mut rng = Rng(12);
+    let mut worst = Vec::new();
+    let ln2 = r.ln(&big(2.0));
+    let ln10 = r.ln(&big(10.0));
+
+    let mut w_expm1 = Worst::new("expm1");
+    let mut w_exp2 = Worst::new("exp2");
+    for x in line_points(&mut rng, 40.0, 709.0, &[0.0, 1e-300, -1e-300, 709.0]) {
+        w_expm1.record(unary_partial(x, |v| v.expm1()), &r.exp(&big(x)), || {
+            format!("x = {x:e}")
+        });
+        let exact = r.exp(&big(x).mul(&ln2, P, RM)).mul(&ln2, P, RM);
+        w_exp2.record(unary_partial(x, |v| v.exp2()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.extend([w_expm1, w_exp2]);
+
+    let mut w_log1p = Worst::new("log1p");
+    let mut xs = vec![0.0, -0.5, 1e300];
+    for k in 0..POINTS {
+        xs.push(match k % 3 {
+            0 => -1.0 + rng.log_uniform(1e-16, 1.0, false),
+            1 => rng.log_uniform(1e-300, 1e300, false),
+            _ => rng.log_uniform(1e-300, 0.5, true),
+        });
+    }
+    for x in xs {
+        let exact = one().add(&big(x), P, RM).reciprocal(P, RM);
+        w_log1p.record(unary_partial(x, |v| v.log1p()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w_log1p);
+
+    let mut w_log2 = Worst::new("log2");
+    let mut w_log10 = Worst::new("log10");
+    let bases = [3.0, 0.5, 1e-3, 7.25, 1.0 + 1e-6, 1e10];
+    let mut w_log = Worst::new("log(base)");
+    let mut w_cbrt = Worst::new("cbrt");
+    for k in 0..POINTS {
+        let x = rng.log_uniform(1e-300, 1e300, false);
+        let bx = big(x);
+        w_log2.record(
+            unary_partial(x, |v| v.log2()),
+            &bx.mul(&ln2, P, RM).reciprocal(P, RM),
+            || format!("x = {x:e}"),
+        );
+        w_log10.record(
+            unary_partial(x, |v| v.log10()),
+            &bx.mul(&ln10, P, RM).reciprocal(P, RM),
+            || format!("x = {x:e}"),
+        );
+        let base = bases[k % bases.len()];
+        let exact = bx.mul(&r.ln(&big(base)), P, RM).reciprocal(P, RM);
+        w_log.record(unary_partial(x, |v| v.log(base)), &exact, || {
+            format!("x = {x:e}, base = {base:e}")
+        });
+        // cbrt′ = 1/(3·∛x²), either sign.
+        let x = if rng.next() & 1 == 1 { -x } else { x };
+        let c = big(x).cbrt(P, RM);
+        let exact = c.mul(&c, P, RM).mul(&big(3.0), P, RM).reciprocal(P, RM);
+        w_cbrt.record(unary_partial(x, |v| v.cbrt()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.extend([w_log2, w_log10, w_log, w_cbrt]);
+    check_all(&worst);
+}
+
+#[test]
+fn logsigmoid_erf_atan2_hypot_and_logsumexp_are_within_a_few_ulps() {
+    let mut r = Reference::new();
+    let mut rng = Rng(13);
+    let mut worst = Vec::new();
+
+    // logsigmoid′ = σ(−x).
+    let mut w = Worst::new("logsigmoid");
+    for x in line_points(&mut rng, 40.0, 700.0, &[0.0, -1000.0, 36.0, -36.0]) {
+        w.record(unary_partial(x, |v| v.logsigmoid()), &r.sigmoid(-x), || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+
+    // erf′ = (2/√π)·e^−x², down to where it leaves the normal range (|x| ≈ 26.5).
+    let mut w = Worst::new("erf");
+    let two_over_sqrt_pi = big(2.0).div(&r.pi().sqrt(P, RM), P, RM);
+    for x in line_points(&mut rng, 6.0, 26.0, &[0.0, 1.0, -1.0, 1e-300]) {
+        let exact = r.exp(&sq(x).neg()).mul(&two_over_sqrt_pi, P, RM);
+        w.record(unary_partial(x, |v| v.erf()), &exact, || {
+            format!("x = {x:e}")
+        });
+    }
+    worst.push(w);
+
+    // atan2(y, x): ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²); hypot: x/h and y/h.
+    let mut wy = Worst::new("atan2 ∂/∂y");
+    let mut wx = Worst::new("atan2 ∂/∂x");
+    let mut wc = Worst::new("atan2 with a constant");
+    let mut wh = Worst::new("hypot");
+    for k in 0..POINTS {
+        let y = rng.log_uniform(1e-100, 1e100, true);
+        // The other operand within a few decades of the first, or anywhere.
+        let x = if k % 2 == 0 {
+            y * rng.log_uniform(1e-3, 1e3, true)
+        } else {
+            rng.log_uniform(1e-100, 1e100, true)
+        };
+        let r2 = sq(x).add(&sq(y), P, RM);
+        let tape = Tape::new();
+        let (vy, vx) = (tape.var(y), tape.var(x));
+        let a = vy.atan2(vx);
+        let edges = tape.edges(a.index());
+        let at = || format!("y = {y:e}, x = {x:e}");
+        let exact_y = big(x).div(&r2, P, RM);
+        let exact_x = big(y).div(&r2, P, RM).neg();
+        wy.record(edges[0].1, &exact_y, at);
+        wx.record(edges[1].1, &exact_x, at);
+        wc.record(unary_partial(y, |v| v.atan2(x)), &exact_y, at);
+        wc.record(unary_partial(x, |v| Var::const_atan2(y, v)), &exact_x, at);
+        let h = r2.sqrt(P, RM);
+        let hv = vy.hypot(vx);
+        let edges = tape.edges(hv.index());
+        wh.record(edges[0].1, &big(y).div(&h, P, RM), at);
+        wh.record(edges[1].1, &big(x).div(&h, P, RM), at);
+        wh.record(unary_partial(y, |v| v.hypot(x)), &big(y).div(&h, P, RM), at);
+    }
+    worst.extend([wy, wx, wc, wh]);
+
+    // logsumexp: ∂/∂xᵢ = e^xᵢ / Σ e^xⱼ, over 2 to 6 inputs of mixed magnitudes.
+    let mut w = Worst::new("logsumexp");
+    for k in 0..POINTS {
+        let n = 2 + k % 5;
+        let center = rng.uniform(-700.0, 700.0);
+        let spread = [1.0, 10.0, 40.0][k % 3];
+        let xs: Vec<f64> = (0..n)
+            .map(|_| center + rng.uniform(-spread, spread))
+            .collect();
+        let tape = Tape::new();
+        let vars = tape.vars(&xs);
+        let y = Var::logsumexp(&vars);
+        let edges = tape.edges(y.index());
+        let mut sum = big(0.0);
+        let exps: Vec<BigFloat> = xs
+            .iter()
+            .map(|&x| r.exp(&big(x).sub(&big(center), P, RM)))
+            .collect();
+        for e in &exps {
+            sum = sum.add(e, P, RM);
+        }
+        for (i, e) in exps.iter().enumerate() {
+            w.record(edges[i].1, &e.div(&sum, P, RM), || {
+                format!("xs = {xs:?}, i = {i}")
+            });
+        }
+    }
+    worst.push(w);
+    check_all(&worst);
+}
+
+/// The partials of the ops of issue 11 that are constants or operand values are
+/// exact.
+#[test]
+fn exact_partials_of_issue_11_are_exact() {
+    let tape = Tape::new();
+    let (a, b, c) = (tape.var(0.3), tape.var(-1.7), tape.var(2.5));
+    let cases: Vec<(Var, Vec<f64>)> = vec![
+        (a.mul_add(b, c), vec![-1.7, 0.3, 1.0]),
+        (a.signum(), vec![0.0]),
+        (b.signum(), vec![0.0]),
+        (a.clamp(0.0, 1.0), vec![1.0]),
+        (a.clamp(0.3, 1.0), vec![0.5]),
+        (a.clamp(0.3, 0.3), vec![0.25]),
+        (b.clamp(0.0, 1.0), vec![0.0]),
+        (a.max(0.0), vec![1.0]),
+        (a.max(0.3), vec![0.5]),
+        (b.max(0.0), vec![0.0]),
+        (a.min(0.0), vec![0.0]),
+        (b.min(0.0), vec![1.0]),
+        (a.constant(4.0), vec![]),
+        (Var::logsumexp(&[a, a]), vec![0.5, 0.5]),
+    ];
+    for (y, partials) in cases {
+        let got: Vec<f64> = tape.edges(y.index()).iter().map(|e| e.1).collect();
+        assert_eq!(got, partials, "{}", tape.op(y.index()));
+    }
+}

@@ -4,7 +4,12 @@
 //! the leaves and the results of earlier steps, so results fan out to many users
 //! and one node may be used twice by the same op (`a * a`, a sum listing `a` twice).
 //! The ops cover the unary functions, the binary operators, `max`/`min`, `pow`,
-//! and the n-ary `Sum`, `weighted_sum` and `weighted_sum_const`. Domains are kept
+//! and the n-ary `Sum`, `weighted_sum` and `weighted_sum_const`; and the ops of
+//! issue 11: every unary op of the table (inverse functions on arguments squeezed
+//! inside their domains by tanh or a² + c), `log(base)`, `clamp`, `max`/`min`
+//! against a constant (their side of the bound recorded as a branch), `atan2`
+//! and `hypot` away from the origin, with a constant on either side (the
+//! ordinate lifted by `constant`), `mul_add` and `logsumexp`. Domains are kept
 //! safe by construction: `ln` and `sqrt` only see `softplus(a)` or `a² + 1`,
 //! divisions are by `1 + b²`, `pow`'s base is `σ(a) + 0.5`. Programs whose values
 //! grow past [`VALUE_BOUND`] are rejected (see the finite-difference tolerance).
@@ -59,6 +64,49 @@ enum Unary {
     DivConst(f64),
     /// c / (1 + a²)
     ConstDivOnePlusSquare(f64),
+    // The ops of issue 11, each on a domain safe by construction.
+    /// tan(tanh a): |tanh a| < 1 < π/2
+    TanTanh,
+    /// asin(0.9·tanh a)
+    AsinTanh,
+    /// acos(0.9·tanh a)
+    AcosTanh,
+    Atan,
+    /// sinh(2·tanh a)
+    SinhTanh,
+    /// cosh(2·tanh a)
+    CoshTanh,
+    Asinh,
+    /// acosh(a² + 1.5)
+    AcoshSquare,
+    /// atanh(0.9·tanh a)
+    AtanhTanh,
+    /// log1p(a²)
+    Log1pSquare,
+    /// expm1(tanh a)
+    Expm1Tanh,
+    /// exp2(tanh a)
+    Exp2Tanh,
+    /// log2(a² + 0.5)
+    Log2Square,
+    /// log10(a² + 0.5)
+    Log10Square,
+    /// log_c(a² + 0.5)
+    LogSquare(f64),
+    /// cbrt(−a² − 0.25): a negative operand, away from the cusp at 0
+    CbrtNegative,
+    Logsigmoid,
+    Signum,
+    Erf,
+    Clamp(f64, f64),
+    MaxConst(f64),
+    MinConst(f64),
+    /// atan2(a, c) for c ≥ 0.5
+    Atan2Const(f64),
+    /// atan2(c, a) for a constant c lifted by `constant` (a node of no operands)
+    ConstAtan2(f64),
+    /// hypot(a, c) for c ≥ 0.5
+    HypotConst(f64),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +122,12 @@ enum Binary {
     PowPositive,
     /// a += b; a *= 0.5, as compound assignments
     CompoundAverage,
+    /// atan2(a, b² + 0.5): away from the origin and from the cut at x < 0
+    Atan2,
+    /// hypot(a, b² + 0.5)
+    Hypot,
+    /// a·b + a, as `mul_add`
+    MulAdd,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +137,7 @@ enum Step {
     Sum(Vec<Index>),
     WeightedSum(Vec<(Index, Index)>, Index),
     WeightedSumConst(Vec<(Index, f64)>, Index),
+    LogSumExp(Vec<Index>),
 }
 
 #[derive(Clone, Debug)]
@@ -122,6 +177,38 @@ fn unary() -> impl Strategy<Value = Unary> {
     ]
 }
 
+/// The unary ops of issue 11 (a second list: `prop_oneof!` takes at most 32
+/// arms, so they are drawn as one more arm of `step`).
+fn unary_issue_11() -> impl Strategy<Value = Unary> {
+    prop_oneof![
+        Just(Unary::TanTanh),
+        Just(Unary::AsinTanh),
+        Just(Unary::AcosTanh),
+        Just(Unary::Atan),
+        Just(Unary::SinhTanh),
+        Just(Unary::CoshTanh),
+        Just(Unary::Asinh),
+        Just(Unary::AcoshSquare),
+        Just(Unary::AtanhTanh),
+        Just(Unary::Log1pSquare),
+        Just(Unary::Expm1Tanh),
+        Just(Unary::Exp2Tanh),
+        Just(Unary::Log2Square),
+        Just(Unary::Log10Square),
+        prop_oneof![Just(2.0), Just(0.5), 1.5..10.0].prop_map(Unary::LogSquare),
+        Just(Unary::CbrtNegative),
+        Just(Unary::Logsigmoid),
+        Just(Unary::Signum),
+        Just(Unary::Erf),
+        (constant(), 0.0..2.0).prop_map(|(lo, w)| Unary::Clamp(lo, lo + w)),
+        constant().prop_map(Unary::MaxConst),
+        constant().prop_map(Unary::MinConst),
+        (0.5..2.0).prop_map(Unary::Atan2Const),
+        constant().prop_map(Unary::ConstAtan2),
+        (0.5..2.0).prop_map(Unary::HypotConst),
+    ]
+}
+
 fn binary() -> impl Strategy<Value = Binary> {
     prop_oneof![
         Just(Binary::Add),
@@ -132,6 +219,9 @@ fn binary() -> impl Strategy<Value = Binary> {
         Just(Binary::Min),
         Just(Binary::PowPositive),
         Just(Binary::CompoundAverage),
+        Just(Binary::Atan2),
+        Just(Binary::Hypot),
+        Just(Binary::MulAdd),
     ]
 }
 
@@ -139,12 +229,14 @@ fn step() -> impl Strategy<Value = Step> {
     let pick = any::<Index>;
     prop_oneof![
         4 => (unary(), pick()).prop_map(|(op, a)| Step::Unary(op, a)),
+        3 => (unary_issue_11(), pick()).prop_map(|(op, a)| Step::Unary(op, a)),
         4 => (binary(), pick(), pick()).prop_map(|(op, a, b)| Step::Binary(op, a, b)),
         1 => prop::collection::vec(pick(), 1..6).prop_map(Step::Sum),
         1 => (prop::collection::vec((pick(), pick()), 0..4), pick())
             .prop_map(|(pairs, bias)| Step::WeightedSum(pairs, bias)),
         1 => (prop::collection::vec((pick(), constant()), 0..4), pick())
             .prop_map(|(pairs, bias)| Step::WeightedSumConst(pairs, bias)),
+        1 => prop::collection::vec(pick(), 1..6).prop_map(Step::LogSumExp),
     ]
 }
 
@@ -213,6 +305,48 @@ fn run<T: Scalar>(program: &Program, leaves: &[T]) -> (Vec<T>, Branches) {
                     Unary::ConstMul(c) => a * c,
                     Unary::DivConst(c) => a / c,
                     Unary::ConstDivOnePlusSquare(c) => (a.square() + 1.0).recip() * c,
+                    Unary::TanTanh => a.tanh().tan(),
+                    Unary::AsinTanh => (a.tanh() * 0.9).asin(),
+                    Unary::AcosTanh => (a.tanh() * 0.9).acos(),
+                    Unary::Atan => a.atan(),
+                    Unary::SinhTanh => (a.tanh() * 2.0).sinh(),
+                    Unary::CoshTanh => (a.tanh() * 2.0).cosh(),
+                    Unary::Asinh => a.asinh(),
+                    Unary::AcoshSquare => (a.square() + 1.5).acosh(),
+                    Unary::AtanhTanh => (a.tanh() * 0.9).atanh(),
+                    Unary::Log1pSquare => a.square().log1p(),
+                    Unary::Expm1Tanh => a.tanh().expm1(),
+                    Unary::Exp2Tanh => a.tanh().exp2(),
+                    Unary::Log2Square => (a.square() + 0.5).log2(),
+                    Unary::Log10Square => (a.square() + 0.5).log10(),
+                    Unary::LogSquare(base) => (a.square() + 0.5).log(base),
+                    Unary::CbrtNegative => (-a.square() - 0.25).cbrt(),
+                    Unary::Logsigmoid => a.logsigmoid(),
+                    Unary::Signum => {
+                        branches.push(side(a.value()));
+                        a.signum()
+                    }
+                    Unary::Erf => a.erf(),
+                    Unary::Clamp(lo, hi) => {
+                        branches.push(side(a.value() - lo));
+                        branches.push(side(a.value() - hi));
+                        a.clamp(lo, hi)
+                    }
+                    Unary::MaxConst(c) => {
+                        branches.push(side(a.value() - c));
+                        a.max(c)
+                    }
+                    Unary::MinConst(c) => {
+                        branches.push(side(a.value() - c));
+                        a.min(c)
+                    }
+                    Unary::Atan2Const(c) => a.atan2(c),
+                    Unary::ConstAtan2(c) => {
+                        // The cut of atan2 is on the negative x axis: a < 0, c = 0.
+                        branches.push(side(c));
+                        a.constant(c).atan2(a)
+                    }
+                    Unary::HypotConst(c) => a.hypot(c),
                 }
             }
             Step::Binary(op, a, b) => {
@@ -237,6 +371,9 @@ fn run<T: Scalar>(program: &Program, leaves: &[T]) -> (Vec<T>, Branches) {
                         m *= 0.5;
                         m
                     }
+                    Binary::Atan2 => a.atan2(b.square() + 0.5),
+                    Binary::Hypot => a.hypot(b.square() + 0.5),
+                    Binary::MulAdd => a.mul_add(b, a),
                 }
             }
             Step::Sum(picks) => picks.iter().map(at).sum(),
@@ -249,6 +386,10 @@ fn run<T: Scalar>(program: &Program, leaves: &[T]) -> (Vec<T>, Branches) {
                 let w: Vec<T> = pairs.iter().map(|(w, _)| at(w)).collect();
                 let x: Vec<f64> = pairs.iter().map(|&(_, x)| x).collect();
                 T::weighted_sum_const(&w, &x, at(bias))
+            }
+            Step::LogSumExp(picks) => {
+                let xs: Vec<T> = picks.iter().map(at).collect();
+                T::logsumexp(&xs)
             }
         };
         nodes.push(result);

@@ -23,7 +23,24 @@
 //!   in the reverse order);
 //! - at a kink the partial is the documented convention (relu'(0) = 0 by not
 //!   selecting, abs'(0) = 0, leaky_relu'(0) = alpha, a tie of max/min splits ½ each (as torch.maximum), NaN propagates; formerly went to the
-//!   first operand), and a NaN operand gives a NaN partial (relu, abs, leaky_relu).
+//!   first operand), and a NaN operand gives a NaN partial (relu, abs, leaky_relu);
+//! - against a constant, max, min and clamp select too: the Var gets 1 when it is
+//!   selected, ½ on a tie with a bound (¼ when lo = hi = x for clamp), and is
+//!   masked (passes exactly 0) when the constant is selected;
+//! - logsumexp's edges are the documented limits: every input −inf gives partials
+//!   0, k inputs +inf give 1/k to each of them and 0 to the rest, a NaN gives NaN
+//!   partials (ordinary partials, not a selection);
+//! - atan2 and hypot have NaN partials at the origin (0/0), the textbook formula
+//!   evaluated as PyTorch does.
+//!
+//! The partials of the ops added with the table of unary ops are dual numbers
+//! where num-dual's rule is accurate over the whole domain (tan, atan, sinh,
+//! cosh, log1p, expm1, exp2, log2, log10, log(base), cbrt, logsigmoid through
+//! softplus), and the textbook formula written out where num-dual's loses digits
+//! (asin, acos, acosh, atanh near ±1: num-dual takes 1 − x², which cancels; here
+//! (1 − x)(1 + x)) or has no rule (erf: (2/√π)·e^−x², signum: 0). Values are the
+//! `f64` standard library's (and `libm::erf`, which the crate documents using),
+//! so they equal the tape's bit for bit. Nothing here calls the crate's ops.
 
 #![allow(dead_code)]
 
@@ -91,6 +108,93 @@ fn softplus_partial(x: f64) -> f64 {
     } else {
         d(x, |x| x.exp().ln_1p())
     }
+}
+
+fn softplus_value(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// 1/√((1 − x)(1 + x)), the derivative of arcsin (exact factors near ±1).
+fn asin_partial(x: f64) -> f64 {
+    1.0 / ((1.0 - x).sqrt() * (1.0 + x).sqrt())
+}
+
+/// 1/√(x² + 1), the derivative of arsinh, scaled by |x| past 1 so that x² does not
+/// overflow.
+fn asinh_partial(x: f64) -> f64 {
+    if x.abs() > 1.0 {
+        let r = 1.0 / x.abs();
+        r / (1.0 + r * r).sqrt()
+    } else {
+        1.0 / (x * x + 1.0).sqrt()
+    }
+}
+
+/// ∂atan2(y, x)/∂y = x/(x² + y²) and ∂/∂x = −y/(x² + y²), with both operands
+/// scaled by max(|x|, |y|) so that nothing overflows for large finite operands;
+/// at an infinite operand the formula unscaled (∞/∞ = NaN, as PyTorch); NaN at
+/// the origin (0/0).
+fn atan2_partials(y: f64, x: f64) -> (f64, f64) {
+    if x.is_infinite() || y.is_infinite() {
+        let r2 = x * x + y * y;
+        return (x / r2, -y / r2);
+    }
+    let s = x.abs().max(y.abs());
+    let (xs, ys) = (x / s, y / s);
+    let r2 = xs * xs + ys * ys;
+    (xs / r2 / s, -ys / r2 / s)
+}
+
+/// max/min of a Var `x` and a constant `c`: the value and the Var's partial,
+/// `None` where the constant is selected (the Var is masked).
+fn select_const(x: f64, c: f64, max: bool) -> (f64, Option<f64>) {
+    let (x_wins, c_wins) = if max { (x > c, x < c) } else { (x < c, x > c) };
+    if x.is_nan() {
+        (f64::NAN, Some(f64::NAN))
+    } else if x_wins {
+        (x, Some(1.0))
+    } else if c_wins {
+        (c, None)
+    } else {
+        (x, Some(0.5))
+    }
+}
+
+/// ln Σ e^xᵢ as the crate documents its value (m + ln Σ e^(xᵢ − m), m the largest
+/// input, summed in order), and its partials: each by a dual number seeded at xᵢ
+/// (m held fixed: it cancels), or the documented limits at the edges.
+fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
+    if xs.iter().any(|x| x.is_nan()) {
+        return (f64::NAN, vec![f64::NAN; xs.len()]);
+    }
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return (m, vec![0.0; xs.len()]);
+    }
+    if m == f64::INFINITY {
+        let k = xs.iter().filter(|&&x| x == f64::INFINITY).count() as f64;
+        let p = xs
+            .iter()
+            .map(|&x| if x == f64::INFINITY { 1.0 / k } else { 0.0 })
+            .collect();
+        return (m, p);
+    }
+    let sum: f64 = xs.iter().map(|&x| (x - m).exp()).sum();
+    let partials = (0..xs.len())
+        .map(|i| {
+            let mut total = Dual64::from_re(0.0);
+            for (j, &x) in xs.iter().enumerate() {
+                let x = if i == j {
+                    Dual64::new(x, 1.0)
+                } else {
+                    Dual64::from_re(x)
+                };
+                total += (x - m).exp();
+            }
+            (total.ln() + m).eps
+        })
+        .collect();
+    (m + sum.ln(), partials)
 }
 
 /// A neuron's activation: value and derivative at z, `None` for a relu that does
@@ -178,6 +282,12 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     });
                 }
             }
+            Instr::Unary(Unary::Constant(c), _) => nodes.push(Node {
+                masked: Vec::new(),
+                value: *c,
+                partials: vec![],
+                operands: vec![],
+            }),
             Instr::Unary(op, a) => {
                 let (a, x) = (*a, val(*a, &nodes));
                 let (value, partial): (f64, Option<f64>) = match *op {
@@ -225,6 +335,53 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     Unary::Recip => (1.0 / x, Some(d(x, |x| x.recip()))),
                     Unary::Square => (x * x, Some(d(x, |x| x * x))),
                     Unary::Neg => (-x, Some(-1.0)),
+                    Unary::Tan => (x.tan(), Some(d(x, |x| x.tan()))),
+                    Unary::Asin => (x.asin(), Some(asin_partial(x))),
+                    Unary::Acos => (x.acos(), Some(-asin_partial(x))),
+                    Unary::Atan => (x.atan(), Some(d(x, |x| x.atan()))),
+                    Unary::Sinh => (x.sinh(), Some(d(x, |x| x.sinh()))),
+                    Unary::Cosh => (x.cosh(), Some(d(x, |x| x.cosh()))),
+                    Unary::Asinh => (x.asinh(), Some(asinh_partial(x))),
+                    // 1/√(x² − 1) = 1/(√(x − 1)·√(x + 1)): exact factors near 1.
+                    Unary::Acosh => (x.acosh(), Some(1.0 / ((x - 1.0).sqrt() * (x + 1.0).sqrt()))),
+                    // 1/(1 − x²) = 1/((1 − x)(1 + x)).
+                    Unary::Atanh => (x.atanh(), Some(1.0 / ((1.0 - x) * (1.0 + x)))),
+                    Unary::Log1p | Unary::Ln1p => (x.ln_1p(), Some(d(x, |x| x.ln_1p()))),
+                    Unary::Expm1 | Unary::ExpM1 => (x.exp_m1(), Some(d(x, |x| x.exp_m1()))),
+                    Unary::Exp2 => (x.exp2(), Some(d(x, |x| x.exp2()))),
+                    Unary::Log2 => (x.log2(), Some(d(x, |x| x.log2()))),
+                    Unary::Log10 => (x.log10(), Some(d(x, |x| x.log10()))),
+                    // 1/(3∛x²): num-dual's ∛x·(1/x)/3 is 0·∞ = NaN at 0, where the
+                    // documented derivative is +∞.
+                    Unary::Cbrt => (x.cbrt(), Some(1.0 / (3.0 * x.cbrt() * x.cbrt()))),
+                    // ln σ(x) = −softplus(−x): derivative softplus′(−x).
+                    Unary::Logsigmoid => (-softplus_value(-x), Some(softplus_partial(-x))),
+                    Unary::Signum => (x.signum(), Some(if x.is_nan() { f64::NAN } else { 0.0 })),
+                    Unary::Erf => (
+                        libm::erf(x),
+                        Some(std::f64::consts::FRAC_2_SQRT_PI * (-x * x).exp()),
+                    ),
+                    Unary::Log(base) => (x.log(base), Some(d(x, |x| x.log(base)))),
+                    Unary::Clamp(lo, hi) => {
+                        let partial = if x.is_nan() {
+                            Some(f64::NAN)
+                        } else if x < lo || x > hi {
+                            None
+                        } else if x == lo && x == hi {
+                            Some(0.25)
+                        } else if x == lo || x == hi {
+                            Some(0.5)
+                        } else {
+                            Some(1.0)
+                        };
+                        (x.clamp(lo, hi), partial)
+                    }
+                    Unary::MaxC(c) => select_const(x, c, true),
+                    Unary::MinC(c) => select_const(x, c, false),
+                    Unary::Atan2C(c) => (x.atan2(c), Some(atan2_partials(x, c).0)),
+                    Unary::CAtan2(c) => (c.atan2(x), Some(atan2_partials(c, x).1)),
+                    Unary::HypotC(c) => (x.hypot(c), Some(x / x.hypot(c))),
+                    Unary::Constant(_) => unreachable!("matched above"),
                 };
                 nodes.push(Node {
                     masked: Vec::new(),
@@ -271,6 +428,14 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                             (x, vec![(a, 0.5), (b, 0.5)])
                         }
                     }
+                    Binary::Atan2 => {
+                        let (dy, dx) = atan2_partials(x, y);
+                        (x.atan2(y), vec![(a, dy), (b, dx)])
+                    }
+                    Binary::Hypot => {
+                        let h = x.hypot(y);
+                        (h, vec![(a, x / h), (b, y / h)])
+                    }
                 };
                 nodes.push(Node {
                     masked: Vec::new(),
@@ -307,6 +472,25 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     masked: Vec::new(),
                     value,
                     partials: list.iter().map(|&i| (i, 1.0)).collect(),
+                    operands: list.clone(),
+                });
+            }
+            Instr::MulAdd(x, a, b) => {
+                let (xv, av, bv) = (val(*x, &nodes), val(*a, &nodes), val(*b, &nodes));
+                nodes.push(Node {
+                    masked: Vec::new(),
+                    value: xv.mul_add(av, bv),
+                    partials: vec![(*x, av), (*a, xv), (*b, 1.0)],
+                    operands: vec![*x, *a, *b],
+                });
+            }
+            Instr::LogSumExp(list) => {
+                let xs: Vec<f64> = list.iter().map(|&i| val(i, &nodes)).collect();
+                let (value, partials) = logsumexp(&xs);
+                nodes.push(Node {
+                    masked: Vec::new(),
+                    value,
+                    partials: list.iter().copied().zip(partials).collect(),
                     operands: list.clone(),
                 });
             }

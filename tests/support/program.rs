@@ -11,8 +11,10 @@
 //! fan-out (operands drawn mostly from the last few nodes, the same node twice in
 //! one op: `x * x`, `max(x, x)`, a neuron whose weight is its input), ties (leaves
 //! copying an earlier leaf's value), kinks (leaves 0.0 and -0.0, so relu, abs and
-//! max meet their conventions), saturations and overflows (±30, ±700, ±1e3), and
-//! layers over consecutive runs of nodes.
+//! max meet their conventions), saturations and overflows (±30, ±700, ±1e3),
+//! points a few ulps to a few hundred nanounits from domain edges (±1 for asin, acos,
+//! atanh and acosh, −1 for log1p, π/2 for tan), constants that tie with leaves (for
+//! clamp, max and min against an `f64`), and layers over consecutive runs of nodes.
 
 #![allow(dead_code)]
 
@@ -37,6 +39,44 @@ pub enum Unary {
     Recip,
     Square,
     Neg,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Log1p,
+    /// `ln_1p`, the alias of `log1p`.
+    Ln1p,
+    Expm1,
+    /// `exp_m1`, the alias of `expm1`.
+    ExpM1,
+    Exp2,
+    Log2,
+    Log10,
+    Cbrt,
+    Logsigmoid,
+    Signum,
+    Erf,
+    /// `x.log(base)`.
+    Log(f64),
+    /// `x.clamp(lo, hi)`, `lo <= hi`.
+    Clamp(f64, f64),
+    /// `x.max(c)`.
+    MaxC(f64),
+    /// `x.min(c)`.
+    MinC(f64),
+    /// `x.atan2(c)`: x the ordinate.
+    Atan2C(f64),
+    /// `Var::const_atan2(c, x)`: x the abscissa.
+    CAtan2(f64),
+    /// `x.hypot(c)`.
+    HypotC(f64),
+    /// `x.constant(c)`: a node with no operands.
+    Constant(f64),
 }
 
 /// A binary op over two nodes.
@@ -49,6 +89,9 @@ pub enum Binary {
     Pow,
     Max,
     Min,
+    /// `a.atan2(b)`: a the ordinate.
+    Atan2,
+    Hypot,
 }
 
 /// An op between a node `a` and a constant `c`.
@@ -83,6 +126,10 @@ pub enum Instr {
     Const(WithConst, usize, f64),
     /// `Var: Sum` over the nodes (repeats allowed).
     Sum(Vec<usize>),
+    /// `x.mul_add(a, b)`.
+    MulAdd(usize, usize, usize),
+    /// `Var::logsumexp` over the nodes (repeats allowed).
+    LogSumExp(Vec<usize>),
     /// `Var::weighted_sum(w, x, b)`.
     WeightedSum(Vec<usize>, Vec<usize>, usize),
     /// `Var::neuron(w, x, b, activation)`.
@@ -182,7 +229,7 @@ const MAX_WIDTH: usize = 6;
 /// A leaf value: kinks, ties, saturations and overflows on purpose, else a value
 /// with a full mantissa in [-4, 4).
 fn leaf_value(b: &mut Bytes, earlier: &[f64]) -> f64 {
-    match b.u8() % 24 {
+    match b.u8() % 28 {
         0 => 0.0,
         1 => -0.0,
         2 => 1.0,
@@ -198,9 +245,31 @@ fn leaf_value(b: &mut Bytes, earlier: &[f64]) -> f64 {
         13 => 1e-8 * (1.0 + b.u8() as f64),
         14 => 1e3 * (b.u8() as f64 - 128.0),
         15 => 4.99594, // where 1 − tanh² lost 9e-13 relative
+        // Just inside and outside the domain edges of asin, acos, atanh (±1),
+        // acosh (1) and log1p (−1), and next to tan's pole.
+        16 => 1.0 - 1e-9 * (1.0 + b.u8() as f64),
+        17 => -1.0 + 1e-9 * (1.0 + b.u8() as f64),
+        18 => 1.0 + 1e-9 * (1.0 + b.u8() as f64),
+        19 => std::f64::consts::FRAC_PI_2 - 1e-9 * (b.u8() as f64 - 128.0),
         _ => {
             ((b.u32() as u64) << 21 | b.u32() as u64 >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
         }
+    }
+}
+
+/// The base of `x.log(base)`: the usual ones, bases below 1, and the degenerate
+/// ones (1 gives ln 1 = 0 in the denominator, 0 and negatives NaN).
+fn log_base(b: &mut Bytes) -> f64 {
+    match b.u8() % 10 {
+        0 => 2.0,
+        1 => 10.0,
+        2 => std::f64::consts::E,
+        3 => 0.5,
+        4 => 3.0,
+        5 => 1.0,
+        6 => 0.0,
+        7 => -2.0,
+        _ => 1.0 + b.u16() as f64 / 1024.0,
     }
 }
 
@@ -297,7 +366,7 @@ pub fn decode(data: &[u8]) -> Program {
         }
         let instr = match b.u8() % 32 {
             0..=11 => {
-                let op = match b.u8() % 16 {
+                let op = match b.u8() % 45 {
                     0 => Unary::Sigmoid,
                     1 => Unary::Tanh,
                     2 => Unary::Relu,
@@ -313,7 +382,39 @@ pub fn decode(data: &[u8]) -> Program {
                     12 => Unary::Cos,
                     13 => Unary::Recip,
                     14 => Unary::Square,
-                    _ => Unary::Neg,
+                    15 => Unary::Neg,
+                    16 => Unary::Tan,
+                    17 => Unary::Asin,
+                    18 => Unary::Acos,
+                    19 => Unary::Atan,
+                    20 => Unary::Sinh,
+                    21 => Unary::Cosh,
+                    22 => Unary::Asinh,
+                    23 => Unary::Acosh,
+                    24 => Unary::Atanh,
+                    25 => Unary::Log1p,
+                    26 => Unary::Ln1p,
+                    27 => Unary::Expm1,
+                    28 => Unary::ExpM1,
+                    29 => Unary::Exp2,
+                    30 => Unary::Log2,
+                    31 => Unary::Log10,
+                    32 => Unary::Cbrt,
+                    33 => Unary::Logsigmoid,
+                    34 => Unary::Signum,
+                    35 => Unary::Erf,
+                    36 => Unary::Log(log_base(&mut b)),
+                    37 | 38 => {
+                        // Sorted bounds; lo == hi when both draws agree.
+                        let (c, d) = (constant(&mut b), constant(&mut b));
+                        Unary::Clamp(c.min(d), c.max(d))
+                    }
+                    39 => Unary::MaxC(constant(&mut b)),
+                    40 => Unary::MinC(constant(&mut b)),
+                    41 => Unary::Atan2C(constant(&mut b)),
+                    42 => Unary::CAtan2(constant(&mut b)),
+                    43 => Unary::HypotC(constant(&mut b)),
+                    _ => Unary::Constant(constant(&mut b)),
                 };
                 Instr::Unary(op, operand(&mut b, len))
             }
@@ -326,7 +427,9 @@ pub fn decode(data: &[u8]) -> Program {
                     Binary::Pow,
                     Binary::Max,
                     Binary::Min,
-                ][b.below(7)];
+                    Binary::Atan2,
+                    Binary::Hypot,
+                ][b.below(9)];
                 let x = operand(&mut b, len);
                 // One in four uses the same node twice: x * x, max(x, x).
                 let y = if b.u8() % 4 == 0 {
@@ -351,7 +454,15 @@ pub fn decode(data: &[u8]) -> Program {
             }
             24 => {
                 let n = 1 + b.below(MAX_WIDTH);
-                Instr::Sum(operands(&mut b, len, n))
+                match b.u8() % 3 {
+                    0 => Instr::Sum(operands(&mut b, len, n)),
+                    1 => Instr::LogSumExp(operands(&mut b, len, n)),
+                    _ => Instr::MulAdd(
+                        operand(&mut b, len),
+                        operand(&mut b, len),
+                        operand(&mut b, len),
+                    ),
+                }
             }
             25 => {
                 let n = 1 + b.below(MAX_WIDTH);
@@ -466,6 +577,34 @@ pub fn record<'t>(program: &Program, tape: &'t Tape) -> Vec<Var<'t>> {
                     Unary::Recip => a.recip(),
                     Unary::Square => a.square(),
                     Unary::Neg => -a,
+                    Unary::Tan => a.tan(),
+                    Unary::Asin => a.asin(),
+                    Unary::Acos => a.acos(),
+                    Unary::Atan => a.atan(),
+                    Unary::Sinh => a.sinh(),
+                    Unary::Cosh => a.cosh(),
+                    Unary::Asinh => a.asinh(),
+                    Unary::Acosh => a.acosh(),
+                    Unary::Atanh => a.atanh(),
+                    Unary::Log1p => a.log1p(),
+                    Unary::Ln1p => a.ln_1p(),
+                    Unary::Expm1 => a.expm1(),
+                    Unary::ExpM1 => a.exp_m1(),
+                    Unary::Exp2 => a.exp2(),
+                    Unary::Log2 => a.log2(),
+                    Unary::Log10 => a.log10(),
+                    Unary::Cbrt => a.cbrt(),
+                    Unary::Logsigmoid => a.logsigmoid(),
+                    Unary::Signum => a.signum(),
+                    Unary::Erf => a.erf(),
+                    Unary::Log(base) => a.log(base),
+                    Unary::Clamp(lo, hi) => a.clamp(lo, hi),
+                    Unary::MaxC(c) => a.max(c),
+                    Unary::MinC(c) => a.min(c),
+                    Unary::Atan2C(c) => a.atan2(c),
+                    Unary::CAtan2(c) => Var::const_atan2(c, a),
+                    Unary::HypotC(c) => a.hypot(c),
+                    Unary::Constant(c) => a.constant(c),
                 });
             }
             Instr::Binary(op, a, b) => {
@@ -478,6 +617,8 @@ pub fn record<'t>(program: &Program, tape: &'t Tape) -> Vec<Var<'t>> {
                     Binary::Pow => a.pow(b),
                     Binary::Max => a.max(b),
                     Binary::Min => a.min(b),
+                    Binary::Atan2 => a.atan2(b),
+                    Binary::Hypot => a.hypot(b),
                 });
             }
             Instr::Const(op, a, c) => {
@@ -495,6 +636,11 @@ pub fn record<'t>(program: &Program, tape: &'t Tape) -> Vec<Var<'t>> {
             }
             Instr::Sum(list) => {
                 let s: Var = list.iter().map(|&i| v[i]).sum();
+                v.push(s);
+            }
+            Instr::MulAdd(x, a, b) => v.push(v[*x].mul_add(v[*a], v[*b])),
+            Instr::LogSumExp(list) => {
+                let s = Var::logsumexp(&pick(list, &v));
                 v.push(s);
             }
             Instr::WeightedSum(w, x, b) => {
