@@ -7,9 +7,12 @@ use crate::var::Var;
 impl<'t> Var<'t> {
     /// ln(e^x₀ + e^x₁ + …), one node over every input, computed as m + ln Σ
     /// e^(xᵢ − m) with m the largest input, so it neither overflows nor
-    /// underflows where the plain sum would.
+    /// underflows where the plain sum would. Each e^(xᵢ − m) restores the
+    /// rounding of xᵢ − m (TwoSum), so the partials keep a few ulps where a plain
+    /// `(x - m).exp()` loses up to |m| of them.
     ///
-    /// Derivatives: the softmax, ∂/∂xᵢ = e^(xᵢ − y), each in [0, 1], summing to 1.
+    /// Derivatives: the softmax, ∂/∂xᵢ = e^(xᵢ − m) / Σ e^(xⱼ − m), each in
+    /// [0, 1], summing to 1.
     /// Edges where the shift is undefined, as the limits give them:
     ///
     /// | inputs | value | partials |
@@ -64,7 +67,7 @@ impl<'t> Var<'t> {
             } else {
                 // e^(xᵢ − m) / Σ e^(xⱼ − m): xᵢ − m is exact where xᵢ − y would
                 // carry y's rounding (1e-13 relative at y ≈ 1000).
-                (x - m).exp() / sum
+                kernels::exp_of_difference(x, m) / sum
             }
         };
         let index = first.tape.push_with(

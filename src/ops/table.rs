@@ -498,7 +498,9 @@ macro_rules! unary_ops {
                 name: "atanh", notation: "atanh",
                 formula: "artanh x", derivative: "1/(1 − x²)",
                 value: |x| x.atanh(),
-                partial: |x, _y| ((-x + 1.0) * (x + 1.0)).recip(),
+                // √(1 − x)·√(1 + x), squared: NaN outside [−1, 1], as documented
+                // (the product alone would be finite there).
+                partial: |x, _y| ((-x + 1.0).sqrt() * (x + 1.0).sqrt()).powi(-2),
             }
             /// The reciprocal 1/x.
             ///
@@ -545,6 +547,7 @@ macro_rules! unary_ops {
                 formula: "erf x", derivative: "(2/√π)·e^−x²",
                 value: |x| libm::erf(x),
                 partial: |x, _y| (-(x * x)).exp() * std::f64::consts::FRAC_2_SQRT_PI,
+                fast: |x| (libm::erf(x), crate::ops::kernels::erf_derivative(x)),
             }
         }
     };

@@ -161,7 +161,8 @@ fn select_const(x: f64, c: f64, max: bool) -> (f64, Option<f64>) {
 }
 
 /// ln Σ e^xᵢ as the crate documents its value (m + ln Σ e^(xᵢ − m), m the largest
-/// input, summed in order), and its partials: each by a dual number seeded at xᵢ
+/// input, each e^(xᵢ − m) with the subtraction's rounding error restored, summed
+/// in order), and its partials: each by a dual number seeded at xᵢ
 /// (m held fixed: it cancels), or the documented limits at the edges.
 fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
     if xs.iter().any(|x| x.is_nan()) {
@@ -179,7 +180,20 @@ fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
             .collect();
         return (m, p);
     }
-    let sum: f64 = xs.iter().map(|&x| (x - m).exp()).sum();
+    // e^(xᵢ − m) with xᵢ − m's rounding error put back (TwoSum: e^(s + err) ≈
+    // e^s·(1 + err)), as the crate documents its sum.
+    let exp_of_difference = |x: f64| {
+        let s = x - m;
+        let back = s - x;
+        let err = (x - (s - back)) + (-m - back);
+        let e = s.exp();
+        if err == 0.0 || !err.is_finite() {
+            e
+        } else {
+            e + e * err
+        }
+    };
+    let sum: f64 = xs.iter().map(|&x| exp_of_difference(x)).sum();
     let partials = (0..xs.len())
         .map(|i| {
             let mut total = Dual64::from_re(0.0);
@@ -345,7 +359,15 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     // 1/√(x² − 1) = 1/(√(x − 1)·√(x + 1)): exact factors near 1.
                     Unary::Acosh => (x.acosh(), Some(1.0 / ((x - 1.0).sqrt() * (x + 1.0).sqrt()))),
                     // 1/(1 − x²) = 1/((1 − x)(1 + x)).
-                    Unary::Atanh => (x.atanh(), Some(1.0 / ((1.0 - x) * (1.0 + x)))),
+                    // 1/(1 − x²), documented NaN outside [−1, 1] (where the value is).
+                    Unary::Atanh => (
+                        x.atanh(),
+                        Some(if x.abs() > 1.0 {
+                            f64::NAN
+                        } else {
+                            1.0 / ((1.0 - x) * (1.0 + x))
+                        }),
+                    ),
                     Unary::Log1p | Unary::Ln1p => (x.ln_1p(), Some(d(x, |x| x.ln_1p()))),
                     Unary::Expm1 | Unary::ExpM1 => (x.exp_m1(), Some(d(x, |x| x.exp_m1()))),
                     Unary::Exp2 => (x.exp2(), Some(d(x, |x| x.exp2()))),
@@ -357,6 +379,12 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     // ln σ(x) = −softplus(−x): derivative softplus′(−x).
                     Unary::Logsigmoid => (-softplus_value(-x), Some(softplus_partial(-x))),
                     Unary::Signum => (x.signum(), Some(if x.is_nan() { f64::NAN } else { 0.0 })),
+                    Unary::Silu => (
+                        x * sigmoid_value(x),
+                        // σ(x)(1 + x·σ(−x)): the dual of x/(1 + e^−x) is ∞·0 = NaN
+                        // past x ≈ −709, where the derivative is 0.
+                        Some(sigmoid_value(x) * (1.0 + x * sigmoid_value(-x))),
+                    ),
                     Unary::Erf => (
                         libm::erf(x),
                         Some(std::f64::consts::FRAC_2_SQRT_PI * (-x * x).exp()),

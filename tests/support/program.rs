@@ -59,6 +59,7 @@ pub enum Unary {
     Log10,
     Cbrt,
     Logsigmoid,
+    Silu,
     Signum,
     Erf,
     /// `x.log(base)`.
@@ -366,7 +367,7 @@ pub fn decode(data: &[u8]) -> Program {
         }
         let instr = match b.u8() % 32 {
             0..=11 => {
-                let op = match b.u8() % 45 {
+                let op = match b.u8() % 46 {
                     0 => Unary::Sigmoid,
                     1 => Unary::Tanh,
                     2 => Unary::Relu,
@@ -414,6 +415,7 @@ pub fn decode(data: &[u8]) -> Program {
                     41 => Unary::Atan2C(constant(&mut b)),
                     42 => Unary::CAtan2(constant(&mut b)),
                     43 => Unary::HypotC(constant(&mut b)),
+                    44 => Unary::Silu,
                     _ => Unary::Constant(constant(&mut b)),
                 };
                 Instr::Unary(op, operand(&mut b, len))
@@ -595,6 +597,7 @@ pub fn record<'t>(program: &Program, tape: &'t Tape) -> Vec<Var<'t>> {
                     Unary::Log10 => a.log10(),
                     Unary::Cbrt => a.cbrt(),
                     Unary::Logsigmoid => a.logsigmoid(),
+                    Unary::Silu => a.silu(),
                     Unary::Signum => a.signum(),
                     Unary::Erf => a.erf(),
                     Unary::Log(base) => a.log(base),
