@@ -181,6 +181,7 @@ fn record_neuron<'t>(
     Var::from_parts(bias.tape, index, a)
 }
 
+#[inline(always)]
 #[track_caller]
 pub(crate) fn check_layer(params: usize, inputs: usize, outputs: usize) {
     let per_neuron = inputs + 1;
@@ -201,20 +202,37 @@ fn layer_shape_mismatch(params: usize, inputs: usize, outputs: usize) -> ! {
     )
 }
 
+// The checks are inlined into the caller (one compare each, also from a user's
+// crate, where a non-`#[inline]` function cannot be inlined: 9 instructions a
+// node on a chain of neurons), their panics kept out of line.
+#[inline(always)]
 #[track_caller]
-pub(crate) fn check_weights(what: &str, weights: usize, inputs: usize) {
-    assert_eq!(
-        weights, inputs,
-        "chainrule: {what} needs one weight per input ({weights} weights, {inputs} inputs)"
-    );
+pub(crate) fn check_weights(what: &'static str, weights: usize, inputs: usize) {
+    if weights != inputs {
+        weights_mismatch(what, weights, inputs);
+    }
 }
 
+#[cold]
+#[inline(never)]
 #[track_caller]
-pub(crate) fn check_targets(what: &str, outputs: usize, targets: usize) {
-    assert_eq!(
-        outputs, targets,
-        "chainrule: {what} needs one target per output ({outputs} outputs, {targets} targets)"
-    );
+fn weights_mismatch(what: &str, weights: usize, inputs: usize) -> ! {
+    panic!("chainrule: {what} needs one weight per input ({weights} weights, {inputs} inputs)")
+}
+
+#[inline(always)]
+#[track_caller]
+pub(crate) fn check_targets(what: &'static str, outputs: usize, targets: usize) {
+    if outputs != targets {
+        targets_mismatch(what, outputs, targets);
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn targets_mismatch(what: &str, outputs: usize, targets: usize) -> ! {
+    panic!("chainrule: {what} needs one target per output ({outputs} outputs, {targets} targets)")
 }
 
 impl<'t> Var<'t> {
@@ -552,11 +570,12 @@ pub(crate) fn half_squared_error_value(outputs: impl Iterator<Item = f64>, targe
     }
 }
 
+#[inline(always)]
 #[track_caller]
-fn check_outputs<'t>(what: &str, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
+fn check_outputs<'t>(what: &'static str, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
     check_targets(what, outputs.len(), targets.len());
     let Some(&first) = outputs.first() else {
-        panic!("chainrule: {what} of no outputs has no tape to live on");
+        no_outputs(what)
     };
     for o in &outputs[1..] {
         first.same_tape(*o);
@@ -636,4 +655,11 @@ fn const_inputs_op(activation: Activation) -> Op {
         Activation::Tanh => Op::TanhNeuronConst,
         Activation::Relu => Op::ReluNeuronConst,
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn no_outputs(what: &str) -> ! {
+    panic!("chainrule: {what} of no outputs has no tape to live on")
 }
