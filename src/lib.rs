@@ -30,7 +30,10 @@
 //!   arrays: values, ops, and per edge the operand's index and the local partial
 //!   derivative. No allocation per node. [`Tape::with_max_nodes`] bounds it.
 //! - [`ops`]: the calculus. Every op's value and its partial derivatives side by
-//!   side, each documented with its derivative and its value at any kink.
+//!   side, each documented with its derivative, its domain edges and its value at
+//!   any kink. Unary ops are written once, in one table, from which their [`Op`],
+//!   `Var` and [`Scalar`] methods and the list [`ops::UNARY`] are generated; every
+//!   differentiable `f64` function is there, under `f64`'s name.
 //! - [`fused`]: one node for what would be many: a neuron's weighted sum, a whole
 //!   neuron, a layer, a sum, the squared-error losses. Same values, fewer nodes.
 //! - [`backward`]: the sweep. Recording order is a topological order (a node is
@@ -40,6 +43,10 @@
 //!   which every reader of the tape follows.
 //! - [`Scalar`]: one generic function computes the primal on `f64` and records on
 //!   [`Var`] — the very same source.
+//! - [`higher`]: derivatives of derivatives. [`Tape::grad`] records the backward
+//!   pass, so its result can be differentiated again; [`grad`],
+//!   [`value_and_grad`], [`jacobian`], [`hessian`] and [`hessian_vector_product`]
+//!   are the transforms people coming from JAX look for.
 //!
 //! Checking a derivation:
 //!
@@ -53,7 +60,8 @@
 //!   ([`Tape::find_anomaly`]), and where a non-finite gradient starts
 //!   ([`Gradients::gradient_anomaly`]).
 //! - [`dot`]: the graph for Graphviz, with values, gradients and partials.
-//! - [`html`]: a self-contained page that steps through the forward pass and the backward sweep.
+//! - [`html`]: a self-contained page that steps through the forward pass and the
+//!   backward sweep (the `html` feature, on by default).
 //! - [`graph`]: the graph view. A [`petgraph::Graph`] of the tape on demand, and a
 //!   textbook backward pass (toposort, then sweep) that the fast path is tested
 //!   against.
