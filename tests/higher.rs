@@ -425,3 +425,19 @@ fn the_recorded_gradient_can_be_explained() {
     let text = g.explain(x).to_string();
     assert!(text.contains("∂y/∂x"), "{text}");
 }
+
+#[test]
+fn the_recorded_gradient_can_be_drawn() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let y = (x * x).sin().named("y");
+    let dy = tape.grad(y, &[x])[0]; // 2x·cos(x²)
+    let g = dy.backward();
+    let dot = chainrule::dot::Dot::new(&tape).gradients(&g).to_string();
+    // The drawing holds the second derivative's graph: the node ∂y/∂x, the cos
+    // the rule of sin recorded, and the gradient of ∂y/∂x at x.
+    assert!(dot.contains("∂y/∂x"), "{dot}");
+    assert!(dot.contains("cos"), "{dot}");
+    let want = 2.0 * (0.25_f64).cos() - 4.0 * 0.25 * (0.25_f64).sin(); // 2cos(x²) − 4x²sin(x²)
+    assert!((g[x] - want).abs() < 1e-15, "{} vs {want}", g[x]);
+}
