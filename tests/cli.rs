@@ -311,14 +311,145 @@ fn a_formula_from_standard_input() {
 fn functions_lists_the_table() {
     let (out, _) = run(&["functions"], 0);
     for f in [
-        "sigmoid(a)",
-        "ln(a)",
+        "sigmoid(x)",
+        "ln(x)",
         "pow(a, b)",
-        "leaky_relu(a, c)",
+        "leaky_relu(x, alpha)",
         "max(a, b)",
+        "atan2(y, x)",
+        "hypot(x, y)",
+        "log(x, base)",
+        "clamp(x, lo, hi)",
+        "mul_add(a, b, c)",
+        "logsumexp(a, b, …)",
+        "powi(x, n)",
+        "powf(x, c)",
     ] {
         assert!(out.contains(f), "{f} in {out}");
     }
+    // Every unary op of the library's table, with no edit of the command line.
+    for u in chainrule::ops::UNARY {
+        assert!(
+            out.contains(&format!("  {}(x) ", u.name)),
+            "{} in {out}",
+            u.name
+        );
+    }
+}
+
+// ---- the functions against the library called directly ----
+
+/// `chainrule grad FORMULA --at AT --json`: the output's value and each
+/// variable's gradient, in the order the formula first uses them.
+fn grad_json(formula: &str, at: &str) -> (f64, Vec<(String, f64)>) {
+    let (out, _) = run(&["grad", formula, "--at", at, "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let number = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.parse::<f64>().expect("a non-finite number"),
+        v => v.as_f64().expect("a number"),
+    };
+    let variables = j["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_string(),
+                number(&v["gradient"]),
+            )
+        })
+        .collect();
+    (number(&j["output"]["value"]), variables)
+}
+
+/// Bit for bit, NaN equal to NaN: the same ops in the same order on both sides.
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+#[test]
+fn every_unary_op_of_the_table_is_a_function() {
+    for u in chainrule::ops::UNARY {
+        // A point inside every op's domain (acosh needs x ≥ 1; asin, acos and
+        // atanh need |x| < 1).
+        let x0 = if u.name == "acosh" { 1.5 } else { 0.3 };
+        let tape = chainrule::Tape::new();
+        let x = tape.var(x0);
+        let y = (u.record)(x);
+        let expected = (y.value(), y.backward()[x]);
+        let (value, g) = grad_json(&format!("{}(x)", u.name), &format!("x={x0}"));
+        assert!(
+            same(value, expected.0) && same(g[0].1, expected.1),
+            "{}: the command line gives ({value}, {}), the library {expected:?}",
+            u.name,
+            g[0].1
+        );
+    }
+}
+
+#[test]
+fn atan2_hypot_and_log_with_a_base() {
+    let (value, g) = grad_json("atan2(y, x) + hypot(x, y) * log(x, 2)", "x=0.7,y=-1.3");
+    let tape = chainrule::Tape::new();
+    let (y, x) = (tape.var(-1.3), tape.var(0.7));
+    let f = y.atan2(x) + x.hypot(y) * x.log(2.0);
+    let grads = f.backward();
+    assert!(same(value, f.value()), "{value} vs {}", f.value());
+    assert_eq!(g[0].0, "y");
+    assert!(same(g[0].1, grads[y]), "{} vs {}", g[0].1, grads[y]);
+    assert!(same(g[1].1, grads[x]), "{} vs {}", g[1].1, grads[x]);
+    // A number as either operand is a constant of the op, not a leaf.
+    let (value, g) = grad_json("atan2(1, x) + hypot(2, x) + atan2(x, -3)", "x=0.5");
+    let tape = chainrule::Tape::new();
+    let x = tape.var(0.5);
+    let f = chainrule::Var::const_atan2(1.0, x) + x.hypot(2.0) + x.atan2(-3.0);
+    assert!(same(value, f.value()) && same(g[0].1, f.backward()[x]));
+}
+
+#[test]
+fn clamp_max_and_min_with_numbers_or_expressions() {
+    let formula = "clamp(x, -1, 1) * max(x, 0.5) + min(y, x) + max(2, y)";
+    for at in ["x=0.7,y=3", "x=1.5,y=0.7", "x=-2,y=1"] {
+        let (value, g) = grad_json(formula, at);
+        let point: Vec<f64> = at
+            .split(',')
+            .map(|kv| kv.split('=').nth(1).unwrap().parse().unwrap())
+            .collect();
+        let tape = chainrule::Tape::new();
+        let (x, y) = (tape.var(point[0]), tape.var(point[1]));
+        let f = x.clamp(-1.0, 1.0) * x.max(0.5) + y.min(x) + y.max(2.0);
+        let grads = f.backward();
+        assert!(same(value, f.value()), "{at}: {value} vs {}", f.value());
+        assert!(
+            same(g[0].1, grads[x]) && same(g[1].1, grads[y]),
+            "{at}: {g:?}"
+        );
+    }
+}
+
+#[test]
+fn mul_add_and_a_variadic_logsumexp() {
+    let (value, g) = grad_json("mul_add(a, b, c) + logsumexp(a, b, c, 1)", "a=0.5,b=-2,c=3");
+    let tape = chainrule::Tape::new();
+    let [a, b, c] = [0.5, -2.0, 3.0].map(|v| tape.var(v));
+    let m = a.mul_add(b, c);
+    let one = tape.var(1.0); // the formula's `1`: a leaf recorded where it is used
+    let f = m + chainrule::Var::logsumexp(&[a, b, c, one]);
+    let grads = f.backward();
+    assert!(same(value, f.value()), "{value} vs {}", f.value());
+    for (k, v) in [a, b, c].into_iter().enumerate() {
+        assert!(
+            same(g[k].1, grads[v]),
+            "{}: {} vs {}",
+            g[k].0,
+            g[k].1,
+            grads[v]
+        );
+    }
+    // One argument is enough; every argument a number folds to a number.
+    let (value, g) = grad_json("logsumexp(x) + logsumexp(0, 0) * x", "x=2");
+    assert!(same(value, 2.0 + 2f64.ln() * 2.0), "{value}");
+    assert!(same(g[0].1, 1.0 + 2f64.ln()), "{g:?}");
 }
 
 // ---- bad input: each names the problem, points at the column, exits 2 ----
@@ -374,9 +505,34 @@ fn an_error_in_a_file_gives_the_line() {
 fn the_wrong_number_of_arguments() {
     let (_, err) = run(&["grad", "max(x)", "--at", "x=1"], 2);
     assert!(
-        err.contains("'max' takes 2 arguments, not 1 at column 1"),
+        err.contains("'max' takes 2 arguments (max(a, b)), not 1 at column 1"),
         "{err}"
     );
+    let (_, err) = run(&["grad", "log(x)", "--at", "x=1"], 2);
+    assert!(
+        err.contains("'log' takes 2 arguments (log(x, base)), not 1 at column 1 (the natural logarithm is ln(x))"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "logsumexp() + x", "--at", "x=1"], 2);
+    assert!(
+        err.contains("'logsumexp' takes 1 or more arguments"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "clamp(x, 1, -1)", "--at", "x=1"], 2);
+    assert!(
+        err.contains("clamp needs lo ≤ hi, not lo = 1 and hi = -1 at column 10"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "clamp(x, -1, y)", "--at", "x=1,y=2"], 2);
+    assert!(
+        err.contains("the third argument of 'clamp' must be a number, not a variable at column 14"),
+        "{err}"
+    );
+    // "did you mean" covers the whole list, the table's ops too.
+    let (_, err) = run(&["grad", "logsumexq(x)", "--at", "x=1"], 2);
+    assert!(err.contains("did you mean 'logsumexp'?"), "{err}");
+    let (_, err) = run(&["grad", "exmp1(x)", "--at", "x=1"], 2);
+    assert!(err.contains("did you mean 'expm1'?"), "{err}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 use chainrule::{Tape, Var};
 use pest::iterators::{Pair, Pairs};
@@ -21,120 +22,187 @@ struct Grammar;
 /// How a function takes its arguments.
 #[derive(Clone, Copy)]
 pub enum Kind {
-    /// `f(a)`.
+    /// `f(a)`: every op of the library's table [`chainrule::ops::UNARY`].
     Unary(for<'t> fn(Var<'t>) -> Var<'t>),
-    /// `f(a, b)`, both may be variables.
-    Binary(for<'t> fn(Var<'t>, Var<'t>) -> Var<'t>),
+    /// `f(a, b)`, both may be variables. Where the op also takes an `f64`
+    /// operand (`max(x, 0.5)`, `atan2(1, x)`), that form is recorded, so a
+    /// number stays a constant of the op instead of becoming a leaf.
+    Binary {
+        both: for<'t> fn(Var<'t>, Var<'t>) -> Var<'t>,
+        /// `f(a, c)` with `c` a number.
+        var_number: Option<for<'t> fn(Var<'t>, f64) -> Var<'t>>,
+        /// `f(c, b)` with `c` a number.
+        number_var: Option<for<'t> fn(f64, Var<'t>) -> Var<'t>>,
+    },
+    /// `f(a, b, c)`, all three may be variables.
+    Ternary(for<'t> fn(Var<'t>, Var<'t>, Var<'t>) -> Var<'t>),
     /// `f(a, c)` with `c` a number (a constant of the op, not an operand).
     WithConstant(for<'t> fn(Var<'t>, f64) -> Var<'t>),
+    /// `f(a, c, d)` with `c` and `d` numbers.
+    WithTwoConstants(for<'t> fn(Var<'t>, f64, f64) -> Var<'t>),
+    /// `f(a, b, …)`: one or more arguments.
+    Variadic(for<'t> fn(&[Var<'t>]) -> Var<'t>),
+}
+
+impl Kind {
+    /// How many arguments it takes: (at least, at most).
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            Kind::Unary(_) => (1, 1),
+            Kind::Binary { .. } | Kind::WithConstant(_) => (2, 2),
+            Kind::Ternary(_) | Kind::WithTwoConstants(_) => (3, 3),
+            Kind::Variadic(_) => (1, usize::MAX),
+        }
+    }
 }
 
 /// One function of the formula language: a `Var` method under its own name.
 pub struct Function {
     pub name: &'static str,
+    /// Its arguments as `chainrule functions` shows them, e.g. `x, base`.
+    pub args: &'static str,
     pub kind: Kind,
     /// What it computes, for `chainrule functions`.
-    pub about: &'static str,
+    pub about: String,
 }
 
 fn powi<'t>(a: Var<'t>, n: f64) -> Var<'t> {
     a.powi(n as i32)
 }
 
-/// Every function a formula can call. To add one, add a line: the name is the
-/// `Var` method's.
-pub const FUNCTIONS: &[Function] = &[
-    Function {
-        name: "sigmoid",
-        kind: Kind::Unary(|a| a.sigmoid()),
-        about: "1 / (1 + e^-a)",
-    },
-    Function {
-        name: "tanh",
-        kind: Kind::Unary(|a| a.tanh()),
-        about: "tanh a",
-    },
-    Function {
-        name: "relu",
-        kind: Kind::Unary(|a| a.relu()),
-        about: "max(a, 0)",
-    },
-    Function {
-        name: "leaky_relu",
-        kind: Kind::WithConstant(|a, c| a.leaky_relu(c)),
-        about: "a if a > 0, else alpha·a (alpha a number)",
-    },
-    Function {
-        name: "softplus",
-        kind: Kind::Unary(|a| a.softplus()),
-        about: "ln(1 + e^a)",
-    },
-    Function {
-        name: "exp",
-        kind: Kind::Unary(|a| a.exp()),
-        about: "e^a",
-    },
-    Function {
-        name: "ln",
-        kind: Kind::Unary(|a| a.ln()),
-        about: "the natural logarithm",
-    },
-    Function {
-        name: "sqrt",
-        kind: Kind::Unary(|a| a.sqrt()),
-        about: "√a",
-    },
-    Function {
-        name: "abs",
-        kind: Kind::Unary(|a| a.abs()),
-        about: "|a|",
-    },
-    Function {
-        name: "sin",
-        kind: Kind::Unary(|a| a.sin()),
-        about: "sin a",
-    },
-    Function {
-        name: "cos",
-        kind: Kind::Unary(|a| a.cos()),
-        about: "cos a",
-    },
-    Function {
-        name: "recip",
-        kind: Kind::Unary(|a| a.recip()),
-        about: "1 / a",
-    },
-    Function {
-        name: "square",
-        kind: Kind::Unary(|a| a.square()),
-        about: "a²",
-    },
-    Function {
-        name: "pow",
-        kind: Kind::Binary(|a, b| a.pow(b)),
-        about: "a^b, both may vary",
-    },
-    Function {
-        name: "powi",
-        kind: Kind::WithConstant(powi),
-        about: "a^n for an integer n",
-    },
-    Function {
-        name: "powf",
-        kind: Kind::WithConstant(|a, c| a.powf(c)),
-        about: "a^c for a number c",
-    },
-    Function {
-        name: "max",
-        kind: Kind::Binary(|a, b| a.max(b)),
-        about: "the larger of a and b",
-    },
-    Function {
-        name: "min",
-        kind: Kind::Binary(|a, b| a.min(b)),
-        about: "the smaller of a and b",
-    },
-];
+/// The functions of more than one argument, written by hand (each is the `Var`
+/// method of the same name). The unary ones are not here: they come from the
+/// library's own table.
+// The closures around `Var::const_atan2` and `Var::logsumexp` are not
+// redundant: the methods' lifetime is the impl's, fixed at the path, so only a
+// closure coerces to the `for<'t> fn` pointer.
+#[allow(clippy::redundant_closure)]
+fn hand_written() -> Vec<Function> {
+    let f = |name, args, kind, about: &str| Function {
+        name,
+        args,
+        kind,
+        about: about.to_string(),
+    };
+    vec![
+        f(
+            "pow",
+            "a, b",
+            Kind::Binary {
+                both: |a, b| a.pow(b),
+                var_number: Some(|a, c| a.powf(c)),
+                number_var: None,
+            },
+            "a^b, both may vary",
+        ),
+        f(
+            "powi",
+            "x, n",
+            Kind::WithConstant(powi),
+            "x^n for an integer n",
+        ),
+        f(
+            "powf",
+            "x, c",
+            Kind::WithConstant(|a, c| a.powf(c)),
+            "x^c for a number c",
+        ),
+        f(
+            "log",
+            "x, base",
+            Kind::WithConstant(|a, base| a.log(base)),
+            "log_base x, base a number (the natural logarithm is ln)",
+        ),
+        f(
+            "leaky_relu",
+            "x, alpha",
+            Kind::WithConstant(|a, c| a.leaky_relu(c)),
+            "x if x > 0, else alpha·x (alpha a number)",
+        ),
+        f(
+            "clamp",
+            "x, lo, hi",
+            Kind::WithTwoConstants(|a, lo, hi| a.clamp(lo, hi)),
+            "x held to [lo, hi] (numbers, lo ≤ hi)",
+        ),
+        f(
+            "max",
+            "a, b",
+            Kind::Binary {
+                both: |a, b| a.max(b),
+                var_number: Some(|a, c| a.max(c)),
+                number_var: Some(|c, b| b.max(c)),
+            },
+            "the larger of a and b (½ each on a tie)",
+        ),
+        f(
+            "min",
+            "a, b",
+            Kind::Binary {
+                both: |a, b| a.min(b),
+                var_number: Some(|a, c| a.min(c)),
+                number_var: Some(|c, b| b.min(c)),
+            },
+            "the smaller of a and b (½ each on a tie)",
+        ),
+        f(
+            "atan2",
+            "y, x",
+            Kind::Binary {
+                both: |y, x| y.atan2(x),
+                var_number: Some(|y, c| y.atan2(c)),
+                number_var: Some(|c, x| Var::const_atan2(c, x)),
+            },
+            "the angle of the point (x, y), in [−π, π]",
+        ),
+        f(
+            "hypot",
+            "x, y",
+            Kind::Binary {
+                both: |x, y| x.hypot(y),
+                var_number: Some(|x, c| x.hypot(c)),
+                number_var: Some(|c, y| y.hypot(c)),
+            },
+            "√(x² + y²) without overflow",
+        ),
+        f(
+            "mul_add",
+            "a, b, c",
+            Kind::Ternary(|a, b, c| a.mul_add(b, c)),
+            "a·b + c with one rounding",
+        ),
+        f(
+            "logsumexp",
+            "a, b, …",
+            Kind::Variadic(|xs| Var::logsumexp(xs)),
+            "ln(e^a + e^b + …) without overflow",
+        ),
+    ]
+}
+
+/// Every function a formula can call: each unary op of the library's table
+/// ([`chainrule::ops::UNARY`], so a new op is here with no edit), then the
+/// functions of several arguments ([`hand_written`]).
+pub static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
+    let mut all: Vec<Function> = chainrule::ops::UNARY
+        .iter()
+        .map(|u| Function {
+            name: u.name,
+            args: "x",
+            kind: Kind::Unary(u.record),
+            about: format!("{}    d/dx = {}", u.formula, u.derivative),
+        })
+        .collect();
+    for f in hand_written() {
+        assert!(
+            all.iter().all(|g| g.name != f.name),
+            "'{}' is both in the op table and written by hand",
+            f.name
+        );
+        all.push(f);
+    }
+    all
+});
 
 /// Where something is in the source: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,7 +394,6 @@ fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, Formula
             let Some(function) = FUNCTIONS.iter().position(|f| f.name == name) else {
                 let hint = match suggest(&name, FUNCTIONS.iter().map(|f| f.name)) {
                     Some(s) => format!("; did you mean '{s}'?"),
-                    None if name == "log" => "; did you mean 'ln'?".to_string(),
                     None => "; `chainrule functions` lists them".to_string(),
                 };
                 return Err(FormulaError::new(
@@ -334,16 +401,24 @@ fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, Formula
                     format!("unknown function '{name}' {{at}}{hint}"),
                 ));
             };
-            let wanted = match FUNCTIONS[function].kind {
-                Kind::Unary(_) => 1,
-                Kind::Binary(_) | Kind::WithConstant(_) => 2,
-            };
-            if args.len() != wanted {
+            let f = &FUNCTIONS[function];
+            let (least, most) = f.kind.arity();
+            if args.len() < least || args.len() > most {
+                let wanted = if most == usize::MAX {
+                    format!("{least} or more arguments")
+                } else {
+                    format!("{least} argument{}", if least == 1 { "" } else { "s" })
+                };
+                let hint = if name == "log" && args.len() == 1 {
+                    " (the natural logarithm is ln(x))"
+                } else {
+                    ""
+                };
                 return Err(FormulaError::new(
                     span,
                     format!(
-                        "'{name}' takes {wanted} argument{}, not {} {{at}}",
-                        if wanted == 1 { "" } else { "s" },
+                        "'{name}' takes {wanted} ({name}({})), not {} {{at}}{hint}",
+                        f.args,
                         args.len()
                     ),
                 ));
@@ -584,42 +659,88 @@ impl<'t, 'p> Recorder<'t, 'p> {
             }
             Expr::Call { function, args, .. } => {
                 let f = &FUNCTIONS[*function];
+                let values = args
+                    .iter()
+                    .map(|a| self.eval(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // A number where the op takes a constant (`leaky_relu(x, 0.1)`).
+                let number = |k: usize| match values[k] {
+                    Val::Const(c) => Ok(c),
+                    Val::Node(_) => Err(FormulaError::new(
+                        args[k].span(),
+                        format!(
+                            "the {} argument of '{}' must be a number, not a variable {{at}}",
+                            ["first", "second", "third"][k.min(2)],
+                            f.name
+                        ),
+                    )),
+                };
+                let all_constant = values.iter().all(|v| matches!(v, Val::Const(_)));
+                // Every argument a number: the very same op, on a scratch tape.
+                let scratch = Tape::new();
+                let on_scratch = |v: Val<'_>| match v {
+                    Val::Const(c) => scratch.var(c),
+                    Val::Node(_) => unreachable!("only when every argument is a number"),
+                };
                 match f.kind {
-                    Kind::Unary(op) => match self.eval(&args[0])? {
+                    Kind::Unary(op) => match values[0] {
                         Val::Const(c) => Val::Const(constant_unary(op, c)),
                         Val::Node(n) => Val::Node(op(n)),
                     },
-                    Kind::Binary(op) => {
-                        let (a, b) = (self.eval(&args[0])?, self.eval(&args[1])?);
-                        if let (Val::Const(x), Val::Const(y)) = (a, b) {
-                            let scratch = Tape::new();
-                            Val::Const(op(scratch.var(x), scratch.var(y)).value())
+                    Kind::Binary {
+                        both,
+                        var_number,
+                        number_var,
+                    } => match (values[0], values[1], var_number, number_var) {
+                        (Val::Const(x), Val::Const(y), ..) => {
+                            Val::Const(both(scratch.var(x), scratch.var(y)).value())
+                        }
+                        (Val::Node(a), Val::Const(c), Some(op), _) => Val::Node(op(a, c)),
+                        (Val::Const(c), Val::Node(b), _, Some(op)) => Val::Node(op(c, b)),
+                        (a, b, ..) => Val::Node(both(self.node(a), self.node(b))),
+                    },
+                    Kind::Ternary(op) => {
+                        if all_constant {
+                            let v: Vec<Var<'_>> = values.iter().map(|&v| on_scratch(v)).collect();
+                            Val::Const(op(v[0], v[1], v[2]).value())
                         } else {
-                            Val::Node(op(self.node(a), self.node(b)))
+                            let [a, b, c] = [0, 1, 2].map(|k| self.node(values[k]));
+                            Val::Node(op(a, b, c))
+                        }
+                    }
+                    Kind::Variadic(op) => {
+                        if all_constant {
+                            let v: Vec<Var<'_>> = values.iter().map(|&v| on_scratch(v)).collect();
+                            Val::Const(op(&v).value())
+                        } else {
+                            let v: Vec<Var<'t>> = values.iter().map(|&v| self.node(v)).collect();
+                            Val::Node(op(&v))
                         }
                     }
                     Kind::WithConstant(op) => {
-                        let c = match self.eval(&args[1])? {
-                            Val::Const(c) => c,
-                            Val::Node(_) => {
-                                return Err(FormulaError::new(
-                                    args[1].span(),
-                                    format!("the second argument of '{}' must be a number, not a variable {{at}}", f.name),
-                                ))
-                            }
-                        };
+                        let c = number(1)?;
                         if f.name == "powi" && (c.fract() != 0.0 || c.abs() > i32::MAX as f64) {
                             return Err(FormulaError::new(
                                 args[1].span(),
                                 format!("powi takes an integer exponent, not {c} {{at}}"),
                             ));
                         }
-                        match self.eval(&args[0])? {
+                        match values[0] {
                             Val::Node(n) => Val::Node(op(n, c)),
-                            Val::Const(x) => {
-                                let scratch = Tape::new();
-                                Val::Const(op(scratch.var(x), c).value())
-                            }
+                            Val::Const(x) => Val::Const(op(scratch.var(x), c).value()),
+                        }
+                    }
+                    Kind::WithTwoConstants(op) => {
+                        let (lo, hi) = (number(1)?, number(2)?);
+                        if f.name == "clamp" && (lo > hi || lo.is_nan() || hi.is_nan()) {
+                            return Err(FormulaError::new(
+                                args[1].span(),
+                                format!("clamp needs lo ≤ hi, not lo = {lo} and hi = {hi} {{at}}"),
+                            ));
+                        }
+                        match values[0] {
+                            Val::Node(n) => Val::Node(op(n, lo, hi)),
+                            Val::Const(x) => Val::Const(op(scratch.var(x), lo, hi).value()),
                         }
                     }
                 }

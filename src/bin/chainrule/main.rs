@@ -297,13 +297,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Commands::Functions => {
             println!("Functions a formula can call (each is the engine's op of the same name):");
-            for f in formula::FUNCTIONS {
-                let args = match f.kind {
-                    formula::Kind::Unary(_) => "a",
-                    formula::Kind::Binary(_) => "a, b",
-                    formula::Kind::WithConstant(_) => "a, c",
-                };
-                println!("  {:<22} {}", format!("{}({args})", f.name), f.about);
+            for f in formula::FUNCTIONS.iter() {
+                println!("  {:<22} {}", format!("{}({})", f.name, f.args), f.about);
             }
             println!(
                 "Operators: + - * / ^ (a^n with an integer n is powi, a^c powf, a^b pow), unary -."
