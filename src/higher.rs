@@ -112,7 +112,8 @@ impl Tape {
         }
         let output = y.index as usize;
         let mut adjoints: Vec<Option<Var<'t>>> = vec![None; output + 1];
-        adjoints[output] = Some(y.constant(1.0));
+        let seed = y.constant(1.0);
+        adjoints[output] = Some(seed);
         let mut edges: SmallVec<[(u32, f64); 8]> = SmallVec::new();
         for node in (0..=output).rev() {
             let Some(adjoint) = adjoints[node] else {
@@ -138,6 +139,9 @@ impl Tape {
                     Partial::Const(1.0) => adjoint,
                     Partial::Const(-1.0) => -adjoint,
                     Partial::Const(c) => adjoint * c,
+                    // The seed is 1: 1·p is p (no `1·` in the names and no
+                    // factor of 1 in the explanations of what is recorded).
+                    Partial::Var(p) if adjoint.index == seed.index => p,
                     Partial::Var(p) => adjoint * p,
                 };
                 let slot = &mut adjoints[operand as usize];
@@ -157,12 +161,78 @@ impl Tape {
                     .unwrap_or_else(|| y.constant(0.0));
                 if let (Some(yl), Some(xl)) = (&y_label, self.label(x.index as usize)) {
                     if self.label(g.index as usize).is_none() && g.index as usize > output {
-                        return g.named(format!("∂{yl}/∂{xl}"));
+                        return g.named(derivative_label(yl, &xl));
                     }
                 }
                 g
             })
             .collect()
+    }
+}
+
+/// `∂y/∂x` for a label `y` and a label `x`; for `y` itself a derivative
+/// `∂ⁿf/∂a∂b…`, the next order: `∂ⁿ⁺¹f/∂a∂b…∂x`, equal neighbours as powers
+/// (`∂²f/∂x²`, not `∂∂f/∂x/∂x`).
+fn derivative_label(y: &str, x: &str) -> String {
+    const SUPERSCRIPTS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let superscript = |n: usize| -> String {
+        if n == 1 {
+            String::new()
+        } else {
+            n.to_string()
+                .chars()
+                .map(|d| SUPERSCRIPTS[d as usize - '0' as usize])
+                .collect()
+        }
+    };
+    let digit = |c: char| SUPERSCRIPTS.iter().position(|&s| s == c);
+    // Parse y as ∂ⁿf/∂a^i∂b^j…; anything else is a plain name.
+    let parsed = y.strip_prefix('∂').and_then(|rest| {
+        let (num, den) = rest.split_once('/')?;
+        let order_digits: String = num.chars().take_while(|&c| digit(c).is_some()).collect();
+        let f = &num[order_digits.len()..];
+        let order = if order_digits.is_empty() {
+            1
+        } else {
+            order_digits
+                .chars()
+                .fold(0, |n, c| n * 10 + digit(c).unwrap_or(0))
+        };
+        let mut wrt: Vec<(String, usize)> = Vec::new();
+        for part in den.split('∂').skip(1) {
+            let power_digits: String = part
+                .chars()
+                .rev()
+                .take_while(|&c| digit(c).is_some())
+                .collect();
+            let name = &part[..part.len() - power_digits.len()];
+            let power = if power_digits.is_empty() {
+                1
+            } else {
+                power_digits
+                    .chars()
+                    .rev()
+                    .fold(0, |n, c| n * 10 + digit(c).unwrap_or(0))
+            };
+            wrt.push((name.to_string(), power));
+        }
+        let total: usize = wrt.iter().map(|w| w.1).sum();
+        (!f.is_empty() && !den.is_empty() && total == order && den.starts_with('∂'))
+            .then(|| (order, f.to_string(), wrt))
+    });
+    match parsed {
+        Some((order, f, mut wrt)) => {
+            match wrt.last_mut() {
+                Some((name, power)) if name == x => *power += 1,
+                _ => wrt.push((x.to_string(), 1)),
+            }
+            let den: String = wrt
+                .iter()
+                .map(|(name, power)| format!("∂{name}{}", superscript(*power)))
+                .collect();
+            format!("∂{}{f}/{den}", superscript(order + 1))
+        }
+        None => format!("∂{y}/∂{x}"),
     }
 }
 
@@ -238,19 +308,21 @@ fn recorded_partials<'t>(
             out.push(V(x.recip() * (edges[0].1 * x.value)));
         }
         Op::Atan2 => {
+            // x/(x² + y²) as (x/h)/h with h = hypot(x, y), as the recorded partial
+            // is computed: x² + y² would overflow or underflow far sooner.
             let (y, x) = (operand(0), operand(1));
-            let r2 = x * x + y * y;
-            out.extend([V(x / r2), V(-(y / r2))]);
+            let h = x.hypot(y);
+            out.extend([V(x / h / h), V(-(y / h / h))]);
         }
         Op::Atan2Const | Op::ConstAtan2 => {
             let v = operand(0);
             let c = tape
                 .kept_constant(node as u32)
                 .expect("atan2 against a constant keeps it");
-            let r2 = v * v + c * c;
-            // ∂atan2(v, c)/∂v = c/r², ∂atan2(c, v)/∂v = −c/r².
+            let h = v.hypot(c);
+            // ∂atan2(v, c)/∂v = c/h², ∂atan2(c, v)/∂v = −c/h², h = hypot(v, c).
             let sign = if op == Op::Atan2Const { c } else { -c };
-            out.push(V(r2.recip() * sign));
+            out.push(V(h.recip() * sign / h));
         }
         Op::Hypot | Op::HypotConst => {
             out.extend((0..edges.len()).map(|k| V(operand(k) / this)));
@@ -438,8 +510,9 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// ```
 /// use chainrule::Var;
 ///
-/// // Rosenbrock: f = (1 − x)² + 100(y − x²)². A closure kept in a variable needs
-/// // its lifetime spelled out, so a fn is simpler; an inline closure works too.
+/// // Rosenbrock: f = (1 − x)² + 100(y − x²)². Pass a closure inline or a fn: a
+/// // closure kept in a variable does not compile (Rust gives its argument and
+/// // its result one lifetime, where `for<'t>` asks for any).
 /// fn rosenbrock<'t>(v: &[Var<'t>]) -> Var<'t> {
 ///     let (x, y) = (v[0], v[1]);
 ///     (-x + 1.0).powi(2) + (y - x * x).powi(2) * 100.0
@@ -502,4 +575,21 @@ pub fn hessian_vector_product(
     let directional = Var::weighted_sum_const(&gradient, v, y.constant(0.0));
     let hv = directional.backward();
     xs.iter().map(|&x| hv[x]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::derivative_label;
+
+    #[test]
+    fn derivative_labels_count_orders_and_powers() {
+        assert_eq!(derivative_label("y", "x"), "∂y/∂x");
+        assert_eq!(derivative_label("∂y/∂x", "x"), "∂²y/∂x²");
+        assert_eq!(derivative_label("∂²y/∂x²", "x"), "∂³y/∂x³");
+        assert_eq!(derivative_label("∂²y/∂x²", "w"), "∂³y/∂x²∂w");
+        assert_eq!(derivative_label("∂y/∂w₁", "w₂"), "∂²y/∂w₁∂w₂");
+        // Not a derivative's label: taken as a name.
+        assert_eq!(derivative_label("∂", "x"), "∂∂/∂x");
+        assert_eq!(derivative_label("∂y", "x"), "∂∂y/∂x");
+    }
 }

@@ -224,6 +224,8 @@ impl Scalar for f64 {
     #[inline(always)]
     #[track_caller]
     fn clamp(self, lo: f64, hi: f64) -> f64 {
+        // The same check and message as `Var::clamp`, at the caller's line.
+        ops::check_clamp(lo, hi);
         f64::clamp(self, lo, hi)
     }
     #[inline(always)]

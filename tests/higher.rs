@@ -441,3 +441,69 @@ fn the_recorded_gradient_can_be_drawn() {
     let want = 2.0 * (0.25_f64).cos() - 4.0 * 0.25 * (0.25_f64).sin(); // 2cos(x²) − 4x²sin(x²)
     assert!((g[x] - want).abs() < 1e-15, "{} vs {want}", g[x]);
 }
+
+#[test]
+fn second_derivatives_stay_finite_where_cosh_and_x_squared_overflow() {
+    // tanh″ is 0 (underflowed) far out; its rule must not go through an infinite
+    // cosh (0 · ∞ = NaN).
+    for x in [-800.0, 800.0, 1e200] {
+        assert_eq!(
+            chainrule::hessian(|v| v[0].tanh(), &[x]),
+            vec![vec![0.0]],
+            "at {x}"
+        );
+    }
+    // In the tail: tanh″ = −2·tanh·sech² = ∓8e^−2|x| to 1e-16 relative.
+    for x in [-30.0_f64, 30.0] {
+        let want = -2.0 * x.signum() * 4.0 * (-2.0 * x.abs()).exp();
+        let got = chainrule::hessian(|v| v[0].tanh(), &[x])[0][0];
+        assert!(
+            (got - want).abs() <= 1e-15 * want.abs(),
+            "at {x}: {got} vs {want}"
+        );
+    }
+    let h = chainrule::hessian(
+        |v| Var::neuron(&[v[0]], &[v[1]], v[1], Activation::Tanh),
+        &[900.0, 1.0],
+    );
+    assert!(h.iter().flatten().all(|e| *e == 0.0), "{h:?}");
+    // atan2's rule goes through hypot, as its first partial: x² + y² would
+    // underflow to 0 at 1e-200 (∞) and overflow at 1e200 (0).
+    for s in [1e-200, 1e-160, 1e160, 1e200] {
+        let tape = Tape::new();
+        let (y, x) = (tape.var(s), tape.var(s));
+        let a = y.atan2(x);
+        let plain = a.backward()[y];
+        let recorded = tape.grad(a, &[y])[0].value();
+        assert!(
+            (recorded - plain).abs() <= 4.0 * f64::EPSILON * plain,
+            "{s}: {recorded} vs {plain}"
+        );
+        let c = y.atan2(s);
+        let plain = c.backward()[y];
+        let recorded = tape.grad(c, &[y])[0].value();
+        assert!(
+            (recorded - plain).abs() <= 4.0 * f64::EPSILON * plain,
+            "{s}: {recorded} vs {plain}"
+        );
+    }
+}
+
+#[test]
+fn higher_order_labels_read_as_on_paper() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let y = x.sin().named("y");
+    let d1 = tape.grad(y, &[x])[0];
+    let d2 = tape.grad(d1, &[x])[0];
+    let d3 = tape.grad(d2, &[x])[0];
+    let label = |v: Var<'_>| tape.label(v.index()).unwrap_or_default();
+    assert_eq!(
+        (label(d1), label(d2), label(d3)),
+        ("∂y/∂x".into(), "∂²y/∂x²".into(), "∂³y/∂x³".into())
+    );
+    assert_eq!(d3.value(), -(0.5_f64).cos());
+    // No factor of the seed's 1 in what the second derivative explains.
+    let text = d2.backward().explain(x).to_string();
+    assert!(!text.contains("1·"), "{text}");
+}

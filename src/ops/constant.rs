@@ -240,10 +240,7 @@ impl<'t> Var<'t> {
     #[inline(always)]
     #[track_caller]
     pub fn clamp(self, lo: f64, hi: f64) -> Var<'t> {
-        // NaN bounds fail too.
-        if lo > hi || lo.is_nan() || hi.is_nan() {
-            bad_clamp(lo, hi);
-        }
+        check_clamp(lo, hi);
         let (value, partial) = clamp_with_partial(self.value, lo, hi);
         self.unary(Op::Clamp, value, partial)
     }
@@ -420,6 +417,15 @@ pub(crate) fn clamp_with_partial(x: f64, lo: f64, hi: f64) -> (f64, f64) {
     let (m, d_max, _) = max_with_partials(x, lo);
     let (value, d_min, _) = min_with_partials(m, hi);
     (value, d_max * d_min)
+}
+
+/// Panics, at the caller's line, unless `lo <= hi` and neither is NaN.
+#[inline(always)]
+#[track_caller]
+pub(crate) fn check_clamp(lo: f64, hi: f64) {
+    if lo > hi || lo.is_nan() || hi.is_nan() {
+        bad_clamp(lo, hi);
+    }
 }
 
 #[cold]

@@ -52,6 +52,7 @@ mod nary;
 mod table;
 mod unary;
 
+pub(crate) use constant::check_clamp;
 pub use constant::Operand;
 pub(crate) use kernels::*;
 pub(crate) use table::unary_ops;

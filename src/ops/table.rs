@@ -62,7 +62,18 @@ macro_rules! unary_ops {
                 name: "tanh", notation: "tanh",
                 formula: "tanh x", derivative: "1 − tanh²(x) = 1 / cosh²(x)",
                 value: |x| crate::ops::kernels::tanh_with_derivative(x).0,
-                partial: |x, _y| x.cosh().powi(-2),
+                // 1/cosh²x, and past |x| = 20 its tail 4e^−2|x| (equal to 1e-17
+                // relative there): cosh overflows from |x| ≈ 710, and a rule
+                // recorded through an infinite cosh has a NaN derivative.
+                partial: |x, _y| {
+                    if x.value() > 20.0 {
+                        (x * -2.0).exp() * 4.0
+                    } else if x.value() < -20.0 {
+                        (x * 2.0).exp() * 4.0
+                    } else {
+                        x.cosh().powi(-2)
+                    }
+                },
                 fast: |x| crate::ops::kernels::tanh_with_derivative(x),
             }
             /// The rectifier max(x, 0).
