@@ -220,8 +220,12 @@ fn check_json_says_whether_it_passed() {
 
 #[test]
 fn dot_to_standard_output() {
-    let (out, _) = run(&["grad", "x*y", "--at", "x=2,y=3", "--dot", "-"], 0);
-    assert!(out.contains("digraph chainrule {"), "{out}");
+    let (out, err) = run(&["grad", "x*y", "--at", "x=2,y=3", "--dot", "-"], 0);
+    // Standard output holds the drawing alone (so it pipes into Graphviz); the
+    // report goes to standard error.
+    assert!(out.starts_with("digraph chainrule {"), "{out}");
+    assert!(!out.contains("f = 6"), "{out}");
+    assert!(err.contains("= 6"), "{err}");
     assert!(
         out.contains("{ x | leaf | value 2.00000000 | grad 3.00000000 }"),
         "{out}"

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chainrule::dot::Dot;
 use chainrule::explain::{Explanation, Quantity};
@@ -166,6 +167,41 @@ impl Failure {
     }
 }
 
+/// Set when a drawing goes to standard output (`--dot -`): the report then goes
+/// to standard error, so `chainrule … --dot - | dot -Tsvg` gets the drawing alone.
+static REPORT_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// Prints the report (to stdout, or stderr when a drawing has stdout).
+macro_rules! say {
+    ($($t:tt)*) => { report(format_args!($($t)*)) };
+}
+
+/// `say!` with a newline.
+macro_rules! sayln {
+    ($($t:tt)*) => { report(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+fn report(args: std::fmt::Arguments<'_>) {
+    if REPORT_TO_STDERR.load(Ordering::Relaxed) {
+        let _ = std::io::stderr().write_fmt(args);
+    } else {
+        to_stdout(args);
+    }
+}
+
+/// Writes to standard output; a closed pipe (`chainrule … | head`) ends the
+/// program quietly instead of panicking as `print!` does.
+fn to_stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -294,13 +330,23 @@ fn find<'t>(recorded: &Recorded<'t>, name: &str) -> Result<Var<'t>, Failure> {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    let outputs = match &cli.command {
+        Commands::Grad { outputs, .. }
+        | Commands::Explain { outputs, .. }
+        | Commands::Check { outputs, .. } => Some(outputs),
+        _ => None,
+    };
+    let to_stdout = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if outputs.is_some_and(|o| to_stdout(&o.dot) || to_stdout(&o.svg) || to_stdout(&o.html)) {
+        REPORT_TO_STDERR.store(true, Ordering::Relaxed);
+    }
     match cli.command {
         Commands::Functions => {
-            println!("Functions a formula can call (each is the engine's op of the same name):");
+            sayln!("Functions a formula can call (each is the engine's op of the same name):");
             for f in formula::FUNCTIONS.iter() {
-                println!("  {:<22} {}", format!("{}({})", f.name, f.args), f.about);
+                sayln!("  {:<22} {}", format!("{}({})", f.name, f.args), f.about);
             }
-            println!(
+            sayln!(
                 "Operators: + - * / ^ (a^n with an integer n is powi, a^c powf, a^b pow), unary -."
             );
             Ok(())
@@ -314,10 +360,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if outputs.json {
                 let mut j = report_json(&r, &g);
                 j["explanations"] = explanations_json(&g, &r.variables);
-                println!("{}", pretty(&j));
+                sayln!("{}", pretty(&j));
             } else {
-                println!("{y} = {}", number(r.output.value()));
-                println!();
+                sayln!("{y} = {}", number(r.output.value()));
+                say!("\n");
                 let width = r
                     .variables
                     .iter()
@@ -326,7 +372,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .unwrap_or(1);
                 for (name, v) in &r.variables {
                     let lhs = format!("∂{}/∂{}", operand(&y), operand(name));
-                    println!(
+                    sayln!(
                         "{lhs:<w$} = {}",
                         number(g[*v]),
                         w = width + y.chars().count() + 3
@@ -338,15 +384,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .filter(|(_, v)| v.index() != r.output.index())
                     .collect();
                 if !named.is_empty() {
-                    println!();
-                    println!("named quantities: value, and ∂{}/∂ it", operand(&y));
+                    say!("\n");
+                    sayln!("named quantities: value, and ∂{}/∂ it", operand(&y));
                     let width = named
                         .iter()
                         .map(|(n, _)| n.chars().count())
                         .max()
                         .unwrap_or(1);
                     for (name, v) in named {
-                        println!(
+                        sayln!(
                             "  {name:<width$}  {:>16}  {:>16}",
                             number(v.value()),
                             number(g[*v])
@@ -391,13 +437,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         .map(|(_, v)| explanation_json(&g.explain_with(*v, options)))
                         .collect(),
                 );
-                println!("{}", pretty(&j));
+                sayln!("{}", pretty(&j));
             } else {
                 for (k, (_, v)) in targets.iter().enumerate() {
                     if k > 0 {
-                        println!();
+                        say!("\n");
                     }
-                    print!("{}", g.explain_with(*v, options));
+                    say!("{}", g.explain_with(*v, options));
                 }
             }
             drawings(&tape, &g, &outputs, targets.first().map(|(_, v)| v.index()))
@@ -529,15 +575,15 @@ fn check(
             "wrt": wrt, "expect": expect, "passed": all_ok, "rows": rows,
             "diagnosis": diagnosis,
         });
-        println!("{}", pretty(&j));
+        sayln!("{}", pretty(&j));
     } else {
-        print!("{text}");
+        say!("{text}");
         if let Some(d) = &diagnosis {
-            println!();
-            print!("{d}");
+            say!("\n");
+            say!("{d}");
         }
-        println!();
-        println!(
+        say!("\n");
+        sayln!(
             "{}",
             if all_ok {
                 format!("your {lhs} is right.")
@@ -616,7 +662,7 @@ fn explanation_json(e: &Explanation) -> Value {
 
 fn write_file(path: &Path, contents: &str) -> Result<(), Failure> {
     if path.as_os_str() == "-" {
-        print!("{contents}");
+        to_stdout(format_args!("{contents}"));
         return Ok(());
     }
     std::fs::write(path, contents)
