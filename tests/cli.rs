@@ -618,3 +618,41 @@ fn a_bad_expected_formula() {
         "{err}"
     );
 }
+
+#[test]
+fn check_at_a_kink_does_not_call_a_right_formula_wrong() {
+    // |x|′ does not exist at 0: the tape's 0 is a convention. A formula that is
+    // right everywhere else is right.
+    let (out, _) = run(
+        &[
+            "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "x/abs(x)",
+        ],
+        0,
+    );
+    assert!(out.contains("does not exist"), "{out}");
+    assert!(out.contains("is right"), "{out}");
+    // A number at a kink cannot be confirmed: no verdict of "wrong", and no
+    // diagnosis of doubled paths.
+    let (out, _) = run(
+        &[
+            "check",
+            "max(x, y)",
+            "--at",
+            "x=1,y=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "1",
+        ],
+        1,
+    );
+    assert!(out.contains("cannot be confirmed at a kink"), "{out}");
+    assert!(!out.contains("counted twice"), "{out}");
+    // Away from the kink, a wrong formula is still wrong.
+    run(
+        &[
+            "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "1",
+        ],
+        1,
+    );
+}

@@ -505,7 +505,17 @@ fn check(
             "MISMATCH"
         }
     ));
-    let mut diagnosis = (!at_point_ok).then(|| g.compare(&[(x, yours)]).to_string());
+    // A kink at the point (|x| at 0, max at a tie, …): the derivative does not
+    // exist there and the tape's value is a convention, so a mismatch there alone
+    // is not the learner's mistake.
+    let explanation = g.explain(x);
+    let kink = explanation
+        .paths()
+        .iter()
+        .flat_map(|p| p.factors.iter())
+        .find_map(|f| explanation.kink(f));
+    let mut diagnosis =
+        (!at_point_ok && kink.is_none()).then(|| g.compare(&[(x, yours)]).to_string());
 
     // At random points near it.
     let mut checked = 0;
@@ -568,7 +578,14 @@ fn check(
     } else {
         text.push_str("(your derivative is a number: it is checked at the point only; give a formula to check it everywhere)\n");
     }
-    let all_ok = at_point_ok && failed_elsewhere == 0;
+    let kink_only = !at_point_ok && kink.is_some() && failed_elsewhere == 0 && checked > 0;
+    if let (false, Some(k)) = (at_point_ok, kink) {
+        text.push_str(&format!(
+            "at the point the derivative does not exist ({k}): the tape's {} is a convention, not a value yours must match\n",
+            number(g[x])
+        ));
+    }
+    let all_ok = (at_point_ok || kink_only) && failed_elsewhere == 0;
     if outputs.json {
         let mut j = report_json(&r, &g);
         j["check"] = json!({
@@ -587,6 +604,10 @@ fn check(
             "{}",
             if all_ok {
                 format!("your {lhs} is right.")
+            } else if kink.is_some() && !at_point_ok && checked == 0 {
+                format!(
+                    "your {lhs} cannot be confirmed at a kink: give it as a formula (checked near the point), or pick a point where the function is differentiable."
+                )
             } else {
                 format!("your {lhs} is wrong.")
             }
@@ -649,7 +670,7 @@ fn explanation_json(e: &Explanation) -> Value {
         "of": name(Quantity::Node(e.output())),
         "wrt": name(Quantity::Node(e.input())),
         "gradient": jnum(e.gradient()),
-        "path_count": e.path_count().to_string(),
+        "path_count": e.path_count(),
         "paths": e.paths().iter().map(|p| json!({
             "factors": p.factors.iter().map(|f| json!({
                 "of": name(f.of), "wrt": name(f.wrt), "value": jnum(f.value), "masked": f.masked,
