@@ -148,7 +148,8 @@ impl<'t> Var<'t> {
 
     /// x^n for an integer constant n.
     ///
-    /// Derivative: n·x^(n−1); 0 for n = 0. Every `i32` is accepted: for
+    /// Derivative: n·x^(n−1); 0 for n = 0. `powi(2)` records a
+    /// [`square`](Var::square) node (the same value and derivative, bit for bit). Every `i32` is accepted: for
     /// n = `i32::MIN`, whose n − 1 is not an `i32`, x^(n−1) is taken with `powf`.
     ///
     /// ```
@@ -159,6 +160,11 @@ impl<'t> Var<'t> {
     #[must_use]
     #[inline(always)]
     pub fn powi(self, n: i32) -> Var<'t> {
+        if n == 2 {
+            // x·x and 2x, bit for bit: the square op, which needs no constant kept
+            // (`0.5 * (t - o).powi(2)` is how people write a squared error).
+            return self.square();
+        }
         let d = match (n, n.checked_sub(1)) {
             (0, _) => 0.0,
             // x^(n−1) by square-and-multiply loses up to ~|n| ulps: only for
