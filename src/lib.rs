@@ -125,6 +125,7 @@ pub mod html;
 pub mod nn;
 mod op;
 pub mod ops;
+pub mod replay;
 mod scalar;
 pub mod tape;
 mod var;

@@ -1,0 +1,68 @@
+//! Recording cost of W1, W2 and W3 with the plain operators, for callgrind:
+//! each workload is recorded (and swept) in its own `#[inline(never)]` function,
+//! so that `--toggle-collect` counts it alone.
+//!
+//! ```sh
+//! cargo build --release --example record_cost
+//! valgrind --tool=callgrind --collect-atstart=no \
+//!     --toggle-collect='record_cost::w1' target/release/examples/record_cost w1
+//! ```
+//!
+//! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
+//! costs ordinary recording nothing measurable.
+
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
+use std::hint::black_box;
+
+use chainrule::Tape;
+use workloads::{chain, moons, seed, Spelling};
+
+/// 1,000 W1 training steps, plain operators.
+#[inline(never)]
+fn w1(tape: &mut Tape) {
+    let mut w = seed::WEIGHTS;
+    for _ in 0..1_000 {
+        black_box(seed::step_taped(tape, &mut w, Spelling::Ops));
+    }
+    black_box(w);
+}
+
+/// 3 W2 epochs, plain operators.
+#[inline(never)]
+fn w2(tape: &mut Tape) {
+    let data = moons::data();
+    let mut p = moons::initial_parameters();
+    let mut grads = Vec::new();
+    for _ in 0..3 {
+        black_box(moons::epoch_taped(
+            tape,
+            &mut p,
+            &data,
+            &mut grads,
+            Spelling::Ops,
+        ));
+    }
+}
+
+/// One W3 gradient (100,000 steps), plain operators.
+#[inline(never)]
+fn w3(tape: &mut Tape) {
+    black_box(chain::gradient_taped(tape, 100_000, Spelling::Ops));
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "w1".into());
+    let mut tape = Tape::new();
+    match which.as_str() {
+        "w1" => w1(&mut tape),
+        "w2" => w2(&mut tape),
+        "w3" => w3(&mut tape),
+        other => {
+            eprintln!("unknown workload {other}: w1, w2 or w3");
+            std::process::exit(2);
+        }
+    }
+}
