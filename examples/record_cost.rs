@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
-//! costs ordinary recording nothing measurable.
+//! costs ordinary recording nothing measurable, and to count the instructions of
+//! a replayed step (`w1r`, `w2r`) against the hand-coded one (`w1h`, `w2h`).
 
 #[path = "../benches/common/workloads.rs"]
 #[allow(dead_code)]
@@ -53,6 +54,46 @@ fn w3(tape: &mut Tape) {
     black_box(chain::gradient_taped(tape, 100_000, Spelling::Ops));
 }
 
+/// 1,000 W1 training steps replayed (plain operators, compiled once).
+#[inline(never)]
+fn w1r(program: &mut chainrule::replay::Program) {
+    let mut w = seed::WEIGHTS;
+    for _ in 0..1_000 {
+        black_box(seed::step_replayed(program, &mut w));
+    }
+    black_box(w);
+}
+
+/// 3 W2 epochs replayed (plain operators, compiled once).
+#[inline(never)]
+fn w2r(program: &mut chainrule::replay::Program) {
+    let mut p = moons::initial_parameters();
+    for _ in 0..3 {
+        black_box(moons::epoch_replayed(program, &mut p));
+    }
+}
+
+/// 1,000 W1 steps by hand.
+#[inline(never)]
+fn w1h() {
+    let mut w = seed::WEIGHTS;
+    for _ in 0..1_000 {
+        black_box(seed::step_hand(&mut w));
+    }
+    black_box(w);
+}
+
+/// 3 W2 epochs by hand.
+#[inline(never)]
+fn w2h() {
+    let data = moons::data();
+    let mut p = moons::initial_parameters();
+    let mut grads = Vec::new();
+    for _ in 0..3 {
+        black_box(moons::epoch_hand(&mut p, &data, &mut grads));
+    }
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "w1".into());
     let mut tape = Tape::new();
@@ -60,8 +101,12 @@ fn main() {
         "w1" => w1(&mut tape),
         "w2" => w2(&mut tape),
         "w3" => w3(&mut tape),
+        "w1r" => w1r(&mut seed::replay_program(Spelling::Ops)),
+        "w2r" => w2r(&mut moons::replay_program(&moons::data(), Spelling::Ops)),
+        "w1h" => w1h(),
+        "w2h" => w2h(),
         other => {
-            eprintln!("unknown workload {other}: w1, w2 or w3");
+            eprintln!("unknown workload {other}: w1, w2, w3 (recorded), w1r, w2r (replayed), w1h, w2h (by hand)");
             std::process::exit(2);
         }
     }

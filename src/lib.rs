@@ -111,6 +111,7 @@
 mod activation;
 pub mod anomaly;
 pub mod backward;
+pub mod bench;
 pub mod dot;
 pub mod explain;
 pub mod fused;

@@ -2,7 +2,7 @@
 //! into [`Graph`], then the passes (constant folding, dead-code elimination,
 //! weighted sums, neurons) and the choice of slots.
 
-use super::exec::{BinaryOp, Code, Instr, NaryOp, Segment, UnaryOp};
+use super::exec::{BinaryOp, Code, Instr, NaryOp, Segment, UnaryOp, SMALL};
 use super::{CompileError, CompileOptions, PassStats};
 use crate::activation::Activation;
 use crate::op::Op;
@@ -294,6 +294,7 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                     tape_neuron,
                     terms,
                 } => {
+                    let act = *act;
                     let from = code.segments.len() as u32;
                     for &(a, b) in terms {
                         let mut slot = |r: Ref| match r {
@@ -304,11 +305,31 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                         let (b, b_var) = slot(b);
                         push_term(&mut code.segments, from as usize, a, a_var, b, b_var);
                     }
-                    Instr::Dot {
-                        act: *act,
-                        tape_neuron: *tape_neuron,
-                        segs: (from, code.segments.len() as u32),
-                        out,
+                    split_short_runs(&mut code.segments, from as usize);
+                    let segs = &code.segments[from as usize..];
+                    if segs.len() <= SMALL && segs.iter().all(|s| s.len == 1) {
+                        // A few single terms: kept in the instruction itself.
+                        let mut pairs = [0; 2 * SMALL];
+                        for (k, s) in segs.iter().enumerate() {
+                            pairs[2 * k] = s.a;
+                            pairs[2 * k + 1] = s.b;
+                        }
+                        let n = segs.len() as u8;
+                        code.segments.truncate(from as usize);
+                        Instr::SmallDot {
+                            act,
+                            tape_neuron: *tape_neuron,
+                            n,
+                            pairs,
+                            out,
+                        }
+                    } else {
+                        Instr::Dot {
+                            act,
+                            tape_neuron: *tape_neuron,
+                            segs: (from, code.segments.len() as u32),
+                            out,
+                        }
                     }
                 }
                 Kind::Nary(op, args, targets) => {
@@ -335,8 +356,12 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
             Instr::Dot {
                 act: Activation::Identity,
                 ..
+            }
+            | Instr::SmallDot {
+                act: Activation::Identity,
+                ..
             } => stats.dots += 1,
-            Instr::Dot { .. } => stats.neurons += 1,
+            Instr::Dot { .. } | Instr::SmallDot { .. } => stats.neurons += 1,
             _ => {}
         }
     }
@@ -348,6 +373,34 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
         constants,
         outputs,
         stats,
+    }
+}
+
+/// Runs shorter than this are split into single terms: setting up two slices
+/// costs more than it saves below it.
+const MIN_RUN: u32 = 4;
+
+/// Splits the segments from `from` on that are shorter than [`MIN_RUN`] into
+/// single terms.
+fn split_short_runs(segments: &mut Vec<Segment>, from: usize) {
+    if segments[from..]
+        .iter()
+        .all(|s| s.len == 1 || s.len >= MIN_RUN)
+    {
+        return;
+    }
+    let tail: Vec<Segment> = segments.drain(from..).collect();
+    for s in tail {
+        if s.len >= MIN_RUN {
+            segments.push(s);
+        } else {
+            segments.extend((0..s.len).map(|k| Segment {
+                a: s.a + k,
+                b: s.b + k,
+                len: 1,
+                ..s
+            }));
+        }
     }
 }
 
@@ -412,8 +465,9 @@ impl Fuser<'_, '_> {
         let g = self.graph;
         let op = g.ops[i];
         let x = |k: usize| g.operands(i)[k];
-        let c = |k: usize| g.constants(i)[k];
-        // A plain operator's weighted sum (and, under an activation, neuron).
+        // A weighted sum under an activation: one neuron instruction. (Other
+        // ops with one operand stay apart: fused with a weighted sum over the
+        // generic op, W1 and W2 measured more instructions, not fewer.)
         if options.fuse_neurons {
             if let Some(act) = activation_of(op) {
                 let z = x(0) as usize;
@@ -444,6 +498,9 @@ impl Fuser<'_, '_> {
             }
             // Nothing absorbed: the op alone is cheaper than a weighted sum.
         }
+        if let Some(unary) = self.unary_op(i) {
+            return Kind::Unary(unary, x(0));
+        }
         let neuron = |act: Activation, terms: Vec<Term>| Kind::Dot {
             act,
             tape_neuron: act != Activation::Identity,
@@ -461,27 +518,6 @@ impl Fuser<'_, '_> {
             Op::Atan2 => Kind::Binary(BinaryOp::Atan2, x(0), x(1)),
             Op::Hypot => Kind::Binary(BinaryOp::Hypot, x(0), x(1)),
             Op::MulAdd => Kind::MulAdd(x(0), x(1), x(2)),
-            Op::Neg => Kind::Unary(UnaryOp::Neg, x(0)),
-            Op::AddConst => Kind::Unary(UnaryOp::AddConst(c(0)), x(0)),
-            Op::SubConst => Kind::Unary(UnaryOp::SubConst(c(0)), x(0)),
-            Op::ConstSub => Kind::Unary(UnaryOp::ConstSub(c(0)), x(0)),
-            Op::MulConst => Kind::Unary(UnaryOp::MulConst(g.first_partial[i]), x(0)),
-            Op::DivConst => Kind::Unary(UnaryOp::DivConst(c(0)), x(0)),
-            Op::ConstDiv => Kind::Unary(UnaryOp::ConstDiv(c(0)), x(0)),
-            Op::LeakyRelu => Kind::Unary(UnaryOp::LeakyRelu(c(0)), x(0)),
-            Op::Powi => Kind::Unary(UnaryOp::Powi(c(0) as i32), x(0)),
-            Op::Powf => Kind::Unary(UnaryOp::Powf(c(0)), x(0)),
-            Op::Log => Kind::Unary(UnaryOp::Log(c(0)), x(0)),
-            Op::MaxConst => Kind::Unary(UnaryOp::MaxConst(c(0)), x(0)),
-            Op::MinConst => Kind::Unary(UnaryOp::MinConst(c(0)), x(0)),
-            Op::Clamp => Kind::Unary(UnaryOp::Clamp(c(0), c(1)), x(0)),
-            Op::Atan2Const => Kind::Unary(UnaryOp::Atan2Const(c(0)), x(0)),
-            Op::ConstAtan2 => Kind::Unary(UnaryOp::ConstAtan2(c(0)), x(0)),
-            Op::HypotConst => Kind::Unary(UnaryOp::HypotConst(c(0)), x(0)),
-            Op::Sigmoid => Kind::Unary(UnaryOp::Sigmoid, x(0)),
-            Op::Tanh => Kind::Unary(UnaryOp::Tanh, x(0)),
-            Op::Relu => Kind::Unary(UnaryOp::Relu, x(0)),
-            Op::Square => Kind::Unary(UnaryOp::Square, x(0)),
             Op::LogSumExp => Kind::Nary(NaryOp::LogSumExp, g.operands(i).to_vec(), Vec::new()),
             Op::HalfSquaredError => Kind::Nary(
                 NaryOp::HalfSquaredError,
@@ -511,14 +547,44 @@ impl Fuser<'_, '_> {
                 };
                 neuron(act, self.weighted_terms(i))
             }
-            unary => {
-                let rule = crate::ops::UNARY
-                    .iter()
-                    .find(|r| r.op == unary)
-                    .unwrap_or_else(|| unreachable!("{unary} is a unary op of the table"));
-                Kind::Unary(UnaryOp::Table(rule.value_and_partial), x(0))
-            }
+            other => unreachable!("{other} is a unary op, planned above"),
         }
+    }
+
+    /// The instruction of node `i` if it is an op with one operand (and its
+    /// constants), else `None`.
+    fn unary_op(&self, i: usize) -> Option<UnaryOp> {
+        let g = self.graph;
+        let c = |k: usize| g.constants(i)[k];
+        Some(match g.ops[i] {
+            Op::Neg => UnaryOp::Neg,
+            Op::AddConst => UnaryOp::AddConst(c(0)),
+            Op::SubConst => UnaryOp::SubConst(c(0)),
+            Op::ConstSub => UnaryOp::ConstSub(c(0)),
+            Op::MulConst => UnaryOp::MulConst(g.first_partial[i]),
+            Op::DivConst => UnaryOp::DivConst(c(0)),
+            Op::ConstDiv => UnaryOp::ConstDiv(c(0)),
+            Op::LeakyRelu => UnaryOp::LeakyRelu(c(0)),
+            Op::Powi => UnaryOp::Powi(c(0) as i32),
+            Op::Powf => UnaryOp::Powf(c(0)),
+            Op::Log => UnaryOp::Log(c(0)),
+            Op::MaxConst => UnaryOp::MaxConst(c(0)),
+            Op::MinConst => UnaryOp::MinConst(c(0)),
+            Op::Clamp => UnaryOp::Clamp(c(0), c(1)),
+            Op::Atan2Const => UnaryOp::Atan2Const(c(0)),
+            Op::ConstAtan2 => UnaryOp::ConstAtan2(c(0)),
+            Op::HypotConst => UnaryOp::HypotConst(c(0)),
+            Op::Sigmoid => UnaryOp::Sigmoid,
+            Op::Tanh => UnaryOp::Tanh,
+            Op::Relu => UnaryOp::Relu,
+            Op::Square => UnaryOp::Square,
+            op => UnaryOp::Table(
+                crate::ops::UNARY
+                    .iter()
+                    .find(|r| r.op == op)?
+                    .value_and_partial,
+            ),
+        })
     }
 
     /// The terms of a fused neuron's (or weighted sum's) node `i`: (w, x) pairs

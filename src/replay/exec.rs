@@ -123,7 +123,7 @@ impl UnaryOp {
 
     /// Whether the op selects (a zero partial is a masked edge, passing exactly 0).
     #[inline(always)]
-    fn is_select(self) -> bool {
+    pub(crate) fn is_select(self) -> bool {
         matches!(
             self,
             UnaryOp::Relu | UnaryOp::MaxConst(_) | UnaryOp::MinConst(_) | UnaryOp::Clamp(..)
@@ -202,6 +202,9 @@ pub(crate) struct Segment {
     pub(crate) b_var: bool,
 }
 
+/// The most terms a [`Instr::SmallDot`] holds.
+pub(crate) const SMALL: usize = 4;
+
 /// One instruction: reads slots, writes slot `out` and its partials.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Instr {
@@ -224,6 +227,15 @@ pub(crate) enum Instr {
         act: Activation,
         tape_neuron: bool,
         segs: (u32, u32),
+        out: u32,
+    },
+    /// As `Dot`, for at most [`SMALL`] single terms kept in the instruction:
+    /// `v[pairs[2k]] · v[pairs[2k + 1]]` for `k < n`.
+    SmallDot {
+        act: Activation,
+        tape_neuron: bool,
+        n: u8,
+        pairs: [u32; 2 * SMALL],
         out: u32,
     },
     /// An n-ary op over `args[args.0..args.1]` (and, for a loss, its targets
@@ -279,6 +291,8 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
         dn,
         ..
     } = s;
+    let n = v.len();
+    let (v, d, d2) = (&mut v[..n], &mut d[..n], &mut d2[..n]);
     for instr in &code.instrs {
         match *instr {
             Instr::Unary { op, x, out } => {
@@ -298,16 +312,36 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
             Instr::Dot { act, segs, out, .. } => {
                 let segs = &code.segments[segs.0 as usize..segs.1 as usize];
                 let first = segs[0];
-                let (a, b) = (first.a as usize, first.b as usize);
-                let mut z = v[a] * v[b];
-                z = sum_run(
-                    z,
-                    run(v, first.a + 1, first.len - 1),
-                    run(v, first.b + 1, first.len - 1),
-                );
-                for seg in &segs[1..] {
-                    z = sum_run(z, run(v, seg.a, seg.len), run(v, seg.b, seg.len));
+                let mut z = v[first.a as usize] * v[first.b as usize];
+                if first.len > 1 {
+                    let rest = first.len - 1;
+                    z = sum_run(z, run(v, first.a + 1, rest), run(v, first.b + 1, rest));
                 }
+                for seg in &segs[1..] {
+                    if seg.len == 1 {
+                        // One term (the build splits short runs): no slices.
+                        z += v[seg.a as usize] * v[seg.b as usize];
+                    } else {
+                        z = sum_run(z, run(v, seg.a, seg.len), run(v, seg.b, seg.len));
+                    }
+                }
+                let (value, derivative) = act.value_and_derivative(z);
+                v[out as usize] = value;
+                d[out as usize] = derivative;
+            }
+            Instr::SmallDot {
+                act,
+                n: terms,
+                ref pairs,
+                out,
+                ..
+            } => {
+                let z = match terms {
+                    1 => small_sum::<1>(v, pairs),
+                    2 => small_sum::<2>(v, pairs),
+                    3 => small_sum::<3>(v, pairs),
+                    _ => small_sum::<4>(v, pairs),
+                };
                 let (value, derivative) = act.value_and_derivative(z);
                 v[out as usize] = value;
                 d[out as usize] = derivative;
@@ -373,6 +407,9 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
         dn,
         adjoints: adj,
     } = s;
+    // One length for values, partials and adjoints: one bounds check serves all.
+    let n = v.len();
+    let (v, d, d2, adj) = (&v[..n], &d[..n], &d2[..n], &mut adj[..n]);
     for instr in code.instrs.iter().rev() {
         match *instr {
             Instr::Unary { op, x, out } => {
@@ -426,6 +463,25 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                     }
                 }
             }
+            Instr::SmallDot {
+                act,
+                tape_neuron,
+                n: terms,
+                ref pairs,
+                out,
+            } => {
+                let g = adj[out as usize];
+                let derivative = d[out as usize];
+                if act == Activation::Relu && derivative == 0.0 {
+                    continue; // masked
+                }
+                if tape_neuron {
+                    small_back(terms, adj, v, pairs, |value| g * (derivative * value));
+                } else {
+                    let gz = g * derivative;
+                    small_back(terms, adj, v, pairs, |value| gz * value);
+                }
+            }
             Instr::Nary { args, out, .. } => {
                 let g = adj[out as usize];
                 let (lo, hi) = (args.0 as usize, args.1 as usize);
@@ -437,11 +493,54 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
     }
 }
 
+/// `Σ v[pairs[2k]] · v[pairs[2k + 1]]` for `k < N`, left to right (unrolled).
+#[inline(always)]
+fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
+    let mut z = v[pairs[0] as usize] * v[pairs[1] as usize];
+    for k in 1..N {
+        z += v[pairs[2 * k] as usize] * v[pairs[2 * k + 1] as usize];
+    }
+    z
+}
+
+/// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n).
+#[inline(always)]
+fn small_back(n: u8, adj: &mut [f64], v: &[f64], pairs: &[u32; 2 * SMALL], f: impl Fn(f64) -> f64) {
+    #[inline(always)]
+    fn terms<const N: usize>(
+        adj: &mut [f64],
+        v: &[f64],
+        pairs: &[u32; 2 * SMALL],
+        f: impl Fn(f64) -> f64,
+    ) {
+        for k in 0..N {
+            let (a, b) = (pairs[2 * k] as usize, pairs[2 * k + 1] as usize);
+            let (va, vb) = (v[a], v[b]);
+            adj[a] += f(vb);
+            adj[b] += f(va);
+        }
+    }
+    match n {
+        1 => terms::<1>(adj, v, pairs, f),
+        2 => terms::<2>(adj, v, pairs, f),
+        3 => terms::<3>(adj, v, pairs, f),
+        _ => terms::<4>(adj, v, pairs, f),
+    }
+}
+
 /// One segment's contributions: `adj[a + k] += f(v[b + k])`, then
 /// `adj[b + k] += f(v[a + k])` (the runs do not overlap, or have one term).
 #[inline(always)]
 fn dot_back(adj: &mut [f64], v: &[f64], seg: &Segment, f: impl Fn(f64) -> f64) {
     let (a, b, len) = (seg.a as usize, seg.b as usize, seg.len as usize);
+    if len == 1 {
+        // One term: both adjoints, without branching on which are variables (a
+        // constant's adjoint is scratch that nobody reads).
+        let (va, vb) = (v[a], v[b]);
+        adj[a] += f(vb);
+        adj[b] += f(va);
+        return;
+    }
     if seg.a_var {
         for (adjoint, &partner) in adj[a..a + len].iter_mut().zip(&v[b..b + len]) {
             *adjoint += f(partner);
