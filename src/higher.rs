@@ -71,7 +71,7 @@ impl Tape {
     /// tape as [`Var`]s, so that it can be differentiated again (see
     /// [`crate::higher`]).
     ///
-    /// Entry k is ∂y/∂wrt[k]: its value equals [`y.backward()[wrt[k]]`](Var::backward)
+    /// Entry k is ∂y/∂wrt\[k\]: its value equals `y.backward()[wrt[k]]` ([`Var::backward`])
     /// to a few ulps (each partial is recomputed by the op's `Scalar` rule, whose
     /// rounding can differ from the stored partial's), and a node of `wrt` that
     /// `y` does not depend on gets a constant 0. Each returned `Var` is labelled

@@ -34,7 +34,7 @@ pub use crate::op::Op;
 /// A recording of every operation of a forward pass, ready to be swept backwards.
 ///
 /// Make variables with [`Tape::var`]; every operation on them appends a node. Call
-/// [`Var::backward`] on an output for its [`Gradients`](crate::Gradients). The tape is
+/// [`Var::backward`](crate::Var::backward) on an output for its [`Gradients`](crate::Gradients). The tape is
 /// not consumed: sweep from as many outputs as you like, then [`clear`](Tape::clear)
 /// it and record the next step into the same memory.
 ///
@@ -251,7 +251,7 @@ impl Tape {
 
     /// Forgets every node and label, keeping the memory for the next recording.
     ///
-    /// Takes `&mut self`, so no [`Var`] or [`Gradients`](crate::Gradients) of the
+    /// Takes `&mut self`, so no [`Var`](crate::Var) or [`Gradients`](crate::Gradients) of the
     /// old recording can be alive (see the `compile_fail` example on [`Tape`]).
     ///
     /// ```
@@ -295,7 +295,7 @@ impl Tape {
     /// as [`compile`](Tape::compile) needs to replay the recording: the constant of
     /// `x + c`, `x - c`, `c - x`, `x / c`, `c / x`, `leaky_relu`'s α, `log`'s base,
     /// `max`, `min` and `hypot` against an `f64`, `clamp`'s bounds, the inputs of
-    /// [`Var::neuron_const`] and the targets of the fused losses. (`x * c` needs
+    /// [`Var::neuron_const`](crate::Var::neuron_const) and the targets of the fused losses. (`x * c` needs
     /// none: its partial is `c`; `powi`, `powf` and `atan2` against an `f64` keep
     /// theirs always.) While off, each such op pays one predictable branch.
     ///
@@ -501,7 +501,7 @@ impl Tape {
         }
     }
 
-    /// The label of node `index`, if one was given with [`Var::named`]; `None`
+    /// The label of node `index`, if one was given with [`Var::named`](crate::Var::named); `None`
     /// for an unlabelled node and for an index past the end (a label lookup never
     /// panics).
     ///
@@ -541,7 +541,7 @@ impl Tape {
     }
 
     /// The label of the weighted sum inside the fused neuron at `index`, if one
-    /// was given with [`Var::named_net`].
+    /// was given with [`Var::named_net`](crate::Var::named_net).
     ///
     /// ```
     /// use chainrule::{Activation, Tape};
