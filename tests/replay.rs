@@ -625,3 +625,32 @@ fn check_reports_the_first_node_a_frozen_branch_changes() {
         })
     );
 }
+
+/// The README's snippet ("Record once, replay many"), verbatim but for the
+/// wrapping function.
+#[test]
+fn the_readme_snippet_runs() {
+    fn loss<T: Scalar>(w: &[T]) -> T {
+        (w[0] * 0.5 + w[1] * 2.0 - 1.0).square()
+    }
+
+    let tape = Tape::for_replay(); // keeps every f64 constant an op needs
+    let w = tape.vars(&[0.1, 0.2]);
+    let mut program = tape
+        .compile(&[loss(&w)])
+        .expect("the tape keeps its constants");
+    let mut params = [0.1, 0.2];
+    for _ in 0..200 {
+        program.set_inputs(&params); // the leaves, in recording order
+        program.forward();
+        program.backward();
+        for (p, g) in params.iter_mut().zip(program.gradients()) {
+            *p -= 0.1 * g;
+        }
+    }
+    assert!(loss(&params) < 1e-20);
+    let readme = include_str!("../README.md");
+    assert!(readme.contains(
+        "let mut program = tape.compile(&[loss(&w)]).expect(\"the tape keeps its constants\");"
+    ));
+}
