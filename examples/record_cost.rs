@@ -94,6 +94,52 @@ fn w2h() {
     }
 }
 
+/// The plain-operator W1 and W2 recorded once and compiled with the passes
+/// named by `passes` (`all`, `none`, or every pass but one: `nofold`, `nodce`,
+/// `nodots`, `noneurons`).
+fn compiled(workload: &str, passes: &str) -> chainrule::replay::Program {
+    use chainrule::replay::CompileOptions;
+    let all = CompileOptions::default();
+    let options = match passes {
+        "all" => all,
+        "none" => CompileOptions::none(),
+        "nofold" => CompileOptions {
+            fold_constants: false,
+            ..all
+        },
+        "nodce" => CompileOptions {
+            eliminate_dead_code: false,
+            ..all
+        },
+        "nodots" => CompileOptions {
+            fuse_dots: false,
+            ..all
+        },
+        "noneurons" => CompileOptions {
+            fuse_neurons: false,
+            ..all
+        },
+        other => {
+            eprintln!("unknown passes {other}: all, none, nofold, nodce, nodots, noneurons");
+            std::process::exit(2);
+        }
+    };
+    let tape = Tape::for_replay();
+    let out = if workload == "w1" {
+        let w = tape.var_array(seed::WEIGHTS);
+        let b = tape.var_array(seed::BIASES);
+        seed::error_ops(&w, b)
+    } else {
+        let p = tape.vars(&moons::initial_parameters());
+        moons::loss_ops(&p, &moons::data())
+    };
+    let program = tape
+        .compile_with(&[out], options)
+        .expect("keeps its constants");
+    eprintln!("{workload} {passes}: {:?}", program.stats());
+    program
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "w1".into());
     let mut tape = Tape::new();
@@ -104,6 +150,8 @@ fn main() {
         "w1r" => w1r(&mut seed::replay_program(Spelling::Ops)),
         "w2r" => w2r(&mut moons::replay_program(&moons::data(), Spelling::Ops)),
         "w1h" => w1h(),
+        pass if pass.starts_with("w1r:") => w1r(&mut compiled("w1", &pass[4..])),
+        pass if pass.starts_with("w2r:") => w2r(&mut compiled("w2", &pass[4..])),
         "w2h" => w2h(),
         other => {
             eprintln!("unknown workload {other}: w1, w2, w3 (recorded), w1r, w2r (replayed), w1h, w2h (by hand)");
