@@ -70,9 +70,29 @@ pub trait Function {
 }
 
 /// A hand-coded gradient: writes ∂f/∂xᵢ into `gradient[i]` and returns f(x).
+///
+/// ```
+/// let square: chainrule::bench::HandGradient = &|x, g| {
+///     g[0] = 2.0 * x[0];
+///     x[0] * x[0]
+/// };
+/// let mut g = [0.0];
+/// assert_eq!((square(&[3.0], &mut g), g), (9.0, [6.0]));
+/// ```
 pub type HandGradient<'h> = &'h dyn Fn(&[f64], &mut [f64]) -> f64;
 
 /// A benchmark of one [`Function`] at one point. See [`crate::bench`].
+///
+/// ```
+/// use chainrule::{bench::{Bench, Function}, Scalar};
+/// struct Tanh;
+/// impl Function for Tanh {
+///     fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0].tanh() }
+/// }
+/// let report = Bench::new("tanh", &Tanh, &[0.5]).rounds(3).run()?;
+/// assert_eq!(report.nodes, 2);
+/// # Ok::<(), chainrule::bench::BenchError>(())
+/// ```
 pub struct Bench<'a, F> {
     name: String,
     function: &'a F,
@@ -84,6 +104,15 @@ pub struct Bench<'a, F> {
 }
 
 /// Why a [`Bench`] did not time anything.
+///
+/// ```
+/// use chainrule::{bench::{Bench, BenchError, Function}, Scalar};
+/// struct Sum;
+/// impl Function for Sum {
+///     fn eval<T: Scalar>(&self, x: &[T]) -> T { x.iter().copied().sum() }
+/// }
+/// assert_eq!(Bench::new("sum", &Sum, &[]).run().unwrap_err(), BenchError::NoInputs);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum BenchError {
@@ -134,6 +163,16 @@ impl fmt::Display for BenchError {
 impl std::error::Error for BenchError {}
 
 /// One timed variant of a [`Report`].
+///
+/// ```
+/// # use chainrule::{bench::{Bench, Function}, Scalar};
+/// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+/// let report = Bench::new("square", &Square, &[3.0]).rounds(3).run()?;
+/// let names: Vec<_> = report.rows.iter().map(|r| r.variant).collect();
+/// assert_eq!(names, ["primal", "taped", "replayed"]);
+/// assert_eq!(report.rows[0].vs_primal, 1.0);
+/// # Ok::<(), chainrule::bench::BenchError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     /// `"primal"`, `"taped"`, `"replayed"` or `"hand-coded"`.
@@ -147,6 +186,15 @@ pub struct Row {
 }
 
 /// What a [`Bench`] measured. `Display` writes a markdown table.
+///
+/// ```
+/// # use chainrule::{bench::{Bench, Function}, Scalar};
+/// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+/// let report = Bench::new("square", &Square, &[3.0]).rounds(3).run()?;
+/// assert!(report.to_string().contains("| replayed |"));
+/// assert_eq!((report.nodes, report.edges, report.instructions), (2, 2, 1));
+/// # Ok::<(), chainrule::bench::BenchError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Report {

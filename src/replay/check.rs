@@ -11,6 +11,12 @@ use crate::var::Var;
 
 /// Where a replay and a fresh recording of the function part ways
 /// ([`Program::check`]): the first node that differs.
+///
+/// ```
+/// use chainrule::{replay::Divergence, Op};
+/// let d = Divergence::Value { node: 4, op: Op::Exp, replayed: 1.0, recorded: 2.0 };
+/// assert!(d.to_string().contains("node #4 (exp)"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Divergence {

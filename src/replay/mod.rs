@@ -128,6 +128,15 @@ impl CompileOptions {
 }
 
 /// What the compile-time passes did ([`Program::stats`]).
+///
+/// ```
+/// let tape = chainrule::Tape::for_replay();
+/// let w = tape.vars(&[1.0, 2.0, 3.0]);
+/// let y = (w[0] * w[1] + w[2]).tanh(); // *, +, tanh: one neuron
+/// let stats = tape.compile(&[y])?.stats();
+/// assert_eq!((stats.nodes, stats.absorbed, stats.neuron_fusions), (6, 2, 1));
+/// # Ok::<(), chainrule::replay::CompileError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PassStats {
@@ -152,6 +161,15 @@ pub struct PassStats {
 }
 
 /// Why [`Tape::compile`] could not compile.
+///
+/// ```
+/// use chainrule::{replay::CompileError, Op, Tape};
+/// let tape = Tape::new(); // does not keep constants
+/// let x = tape.var(1.0);
+/// let err = tape.compile(&[x / 3.0]).unwrap_err();
+/// assert_eq!(err, CompileError::MissingConstant { node: 1, op: Op::DivConst });
+/// assert!(err.to_string().contains("Tape::for_replay()"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum CompileError {
