@@ -2,7 +2,7 @@
 //! into [`Graph`], then the passes (constant folding, dead-code elimination,
 //! weighted sums, neurons) and the choice of slots.
 
-use super::exec::{BinaryOp, Code, Instr, NaryOp, Segment, UnaryOp, SMALL};
+use super::exec::{BinaryOp, Code, Instr, NaryOp, Segment, UnaryOp, NO_BIAS, SMALL};
 use super::{CompileError, CompileOptions, PassStats};
 use crate::activation::Activation;
 use crate::op::Op;
@@ -295,6 +295,15 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                     terms,
                 } => {
                     let act = *act;
+                    // A last term `x · 1` with x a variable: a bias, added as is.
+                    let (terms, bias) = match terms.split_last() {
+                        Some((&(Ref::Node(o), Ref::Lit(c)), rest))
+                            if c == 1.0 && !rest.is_empty() && s(o) < first_constant =>
+                        {
+                            (rest, s(o))
+                        }
+                        _ => (&terms[..], NO_BIAS),
+                    };
                     let from = code.segments.len() as u32;
                     for &(a, b) in terms {
                         let mut slot = |r: Ref| match r {
@@ -321,6 +330,7 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                             tape_neuron: *tape_neuron,
                             n,
                             pairs,
+                            bias,
                             out,
                         }
                     } else {
@@ -328,6 +338,7 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                             act,
                             tape_neuron: *tape_neuron,
                             segs: (from, code.segments.len() as u32),
+                            bias,
                             out,
                         }
                     }

@@ -202,6 +202,9 @@ pub(crate) struct Segment {
     pub(crate) b_var: bool,
 }
 
+/// No bias term (see [`Instr::Dot`]).
+pub(crate) const NO_BIAS: u32 = u32::MAX;
+
 /// The most terms a [`Instr::SmallDot`] holds.
 pub(crate) const SMALL: usize = 4;
 
@@ -227,6 +230,8 @@ pub(crate) enum Instr {
         act: Activation,
         tape_neuron: bool,
         segs: (u32, u32),
+        /// A last term `v[bias]` (times 1, so added as is), or [`NO_BIAS`].
+        bias: u32,
         out: u32,
     },
     /// As `Dot`, for at most [`SMALL`] single terms kept in the instruction:
@@ -236,6 +241,8 @@ pub(crate) enum Instr {
         tape_neuron: bool,
         n: u8,
         pairs: [u32; 2 * SMALL],
+        /// As `Dot`'s.
+        bias: u32,
         out: u32,
     },
     /// An n-ary op over `args[args.0..args.1]` (and, for a loss, its targets
@@ -309,7 +316,13 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
             Instr::MulAdd { a, b, c, out } => {
                 v[out as usize] = v[a as usize].mul_add(v[b as usize], v[c as usize]);
             }
-            Instr::Dot { act, segs, out, .. } => {
+            Instr::Dot {
+                act,
+                segs,
+                bias,
+                out,
+                ..
+            } => {
                 let segs = &code.segments[segs.0 as usize..segs.1 as usize];
                 let first = segs[0];
                 let mut z = v[first.a as usize] * v[first.b as usize];
@@ -325,6 +338,9 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                         z = sum_run(z, run(v, seg.a, seg.len), run(v, seg.b, seg.len));
                     }
                 }
+                if bias != NO_BIAS {
+                    z += v[bias as usize]; // v · 1, exactly
+                }
                 let (value, derivative) = act.value_and_derivative(z);
                 v[out as usize] = value;
                 d[out as usize] = derivative;
@@ -333,15 +349,19 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 act,
                 n: terms,
                 ref pairs,
+                bias,
                 out,
                 ..
             } => {
-                let z = match terms {
+                let mut z = match terms {
                     1 => small_sum::<1>(v, pairs),
                     2 => small_sum::<2>(v, pairs),
                     3 => small_sum::<3>(v, pairs),
                     _ => small_sum::<4>(v, pairs),
                 };
+                if bias != NO_BIAS {
+                    z += v[bias as usize]; // v · 1, exactly
+                }
                 let (value, derivative) = act.value_and_derivative(z);
                 v[out as usize] = value;
                 d[out as usize] = derivative;
@@ -441,6 +461,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 act,
                 tape_neuron,
                 segs,
+                bias,
                 out,
             } => {
                 let g = adj[out as usize];
@@ -462,12 +483,17 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                         dot_back(adj, v, seg, |value| gz * value);
                     }
                 }
+                if bias != NO_BIAS {
+                    // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
+                    adj[bias as usize] += g * derivative;
+                }
             }
             Instr::SmallDot {
                 act,
                 tape_neuron,
                 n: terms,
                 ref pairs,
+                bias,
                 out,
             } => {
                 let g = adj[out as usize];
@@ -480,6 +506,9 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 } else {
                     let gz = g * derivative;
                     small_back(terms, adj, v, pairs, |value| gz * value);
+                }
+                if bias != NO_BIAS {
+                    adj[bias as usize] += g * derivative;
                 }
             }
             Instr::Nary { args, out, .. } => {
