@@ -9,8 +9,10 @@
 //! Each workload's reference result is checked first, for every variant; a variant
 //! that misses it stops the run (its timing would not count). Then the variants run
 //! interleaved, round after round — engine (fused neurons), engine (plain
-//! operators), hand-coded adjoint, primal — and each figure is the median of its
-//! rounds. Tapes and buffers are reused across runs, as a training loop reuses them.
+//! operators), hand-coded adjoint, primal, and for W1 and W2 the plain-operator
+//! recording replayed (recorded once, compiled with `chainrule::replay`) — and each
+//! figure is the median of its rounds (`chainrule::bench::interleaved`). Tapes and
+//! buffers are reused across runs, as a training loop reuses them.
 //!
 //! Bytes per recorded operation come from a counting global allocator: the peak of
 //! the bytes allocated while one W3 gradient is taken on a fresh tape (the arena
@@ -24,7 +26,6 @@
 mod workloads;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use chainrule::Tape;
 use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
@@ -33,8 +34,15 @@ use workloads::{chain, moons, seed, Spelling};
 #[global_allocator]
 static ALLOCATOR: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
-/// The variants timed for each workload, in the order of the table.
-const VARIANTS: [&str; 4] = ["engine (fused)", "engine (ops)", "hand-coded", "primal"];
+/// The variants timed for each workload, in the order of the table (W3 has no
+/// replayed variant).
+const VARIANTS: [&str; 5] = [
+    "engine (fused)",
+    "engine (ops)",
+    "hand-coded",
+    "primal",
+    "replayed (ops)",
+];
 
 struct Options {
     json: bool,
@@ -101,17 +109,29 @@ fn check_references() {
         seed::REFERENCE_E_FINAL,
         "W1 hand-coded",
     );
+    let mut program = seed::replay_program(Spelling::Ops);
+    let mut w = seed::WEIGHTS;
+    for _ in 0..seed::STEPS {
+        seed::step_replayed(&mut program, &mut w);
+    }
+    assert_close(
+        seed::error_primal(&w),
+        seed::REFERENCE_E_FINAL,
+        "W1 replayed",
+    );
 
     // W2: L at epochs 0 and 99, every variant.
     let data = moons::data();
     let mut grads = Vec::new();
-    for variant in 0..3 {
+    let mut program = moons::replay_program(&data, Spelling::Ops);
+    for variant in 0..4 {
         let mut p = moons::initial_parameters();
         let mut losses = Vec::new();
         for _ in 0..moons::EPOCHS {
             losses.push(match variant {
                 0 => moons::epoch_taped(&mut tape, &mut p, &data, &mut grads, Spelling::Fused),
                 1 => moons::epoch_taped(&mut tape, &mut p, &data, &mut grads, Spelling::Ops),
+                2 => moons::epoch_replayed(&mut program, &mut p),
                 _ => moons::epoch_hand(&mut p, &data, &mut grads),
             });
         }
@@ -136,9 +156,9 @@ fn check_references() {
 
 // ---- Timing ----------------------------------------------------------------------
 
-/// Median seconds per unit, per variant.
+/// Median seconds per unit, per variant (in the order of [`VARIANTS`]).
 struct Timing {
-    medians: [f64; 4],
+    medians: Vec<f64>,
 }
 
 impl Timing {
@@ -150,25 +170,14 @@ impl Timing {
     }
 }
 
-/// Runs `run(variant)` for `rounds` rounds, variants interleaved (the order rotates
-/// each round), and returns each variant's median duration divided by `units`.
-fn interleaved(rounds: usize, units: f64, mut run: impl FnMut(usize)) -> Timing {
-    let mut samples: [Vec<Duration>; 4] = Default::default();
-    for variant in 0..4 {
-        run(variant); // warm-up: grow tapes and buffers
-    }
-    for round in 0..rounds {
-        for k in 0..4 {
-            let variant = (round + k) % 4;
-            let start = Instant::now();
-            run(variant);
-            samples[variant].push(start.elapsed());
-        }
-    }
-    let medians = samples.map(|mut s| {
-        s.sort_unstable();
-        s[s.len() / 2].as_secs_f64() / units
-    });
+/// Runs `run(variant)` for `variants` variants and `rounds` rounds, interleaved
+/// (the order rotates each round: `chainrule::bench::interleaved`), and returns
+/// each variant's median duration divided by `units`.
+fn interleaved(variants: usize, rounds: usize, units: f64, run: impl FnMut(usize)) -> Timing {
+    let medians = chainrule::bench::interleaved(variants, rounds, run)
+        .into_iter()
+        .map(|d| d.as_secs_f64() / units)
+        .collect();
     Timing { medians }
 }
 
@@ -178,14 +187,16 @@ fn rounds(options: &Options, full: usize) -> usize {
 
 fn time_w1(options: &Options) -> Timing {
     let mut tape = Tape::new();
-    interleaved(rounds(options, 400), seed::STEPS as f64, |variant| {
+    let mut program = seed::replay_program(Spelling::Ops);
+    interleaved(5, rounds(options, 400), seed::STEPS as f64, |variant| {
         let mut w = seed::WEIGHTS;
         for _ in 0..seed::STEPS {
             match variant {
                 0 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Fused)),
                 1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
                 2 => black_box(seed::step_hand(&mut w)),
-                _ => black_box(seed::error_primal(black_box(&w))),
+                3 => black_box(seed::error_primal(black_box(&w))),
+                _ => black_box(seed::step_replayed(&mut program, &mut w)),
             };
         }
         black_box(w);
@@ -196,7 +207,8 @@ fn time_w2(options: &Options) -> Timing {
     let data = moons::data();
     let mut tape = Tape::new();
     let mut grads = Vec::new();
-    interleaved(rounds(options, 200), moons::EPOCHS as f64, |variant| {
+    let mut program = moons::replay_program(&data, Spelling::Ops);
+    interleaved(5, rounds(options, 200), moons::EPOCHS as f64, |variant| {
         let mut p = moons::initial_parameters();
         for _ in 0..moons::EPOCHS {
             match variant {
@@ -215,7 +227,8 @@ fn time_w2(options: &Options) -> Timing {
                     Spelling::Ops,
                 )),
                 2 => black_box(moons::epoch_hand(&mut p, &data, &mut grads)),
-                _ => black_box(moons::loss_ops(black_box(&p), &data)),
+                3 => black_box(moons::loss_ops(black_box(&p), &data)),
+                _ => black_box(moons::epoch_replayed(&mut program, &mut p)),
             };
         }
         black_box(p);
@@ -226,7 +239,7 @@ fn time_w3(options: &Options) -> Timing {
     let mut tape = Tape::new();
     let mut xs = Vec::new();
     let ops = (chain::STEPS * chain::OPS_PER_STEP) as f64;
-    interleaved(rounds(options, 150), ops, |variant| {
+    interleaved(4, rounds(options, 150), ops, |variant| {
         match variant {
             0 => black_box(chain::gradient_taped(
                 &mut tape,
@@ -283,7 +296,7 @@ fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         ("W3 1M chain", w3, 1e9, "ns/op"),
     ];
     for (name, timing, scale, unit) in rows {
-        for (variant, label) in VARIANTS.iter().enumerate() {
+        for (variant, label) in VARIANTS.iter().enumerate().take(timing.medians.len()) {
             let bytes = match (name, variant) {
                 ("W3 1M chain", 0) => format!("{:.1}", bytes.fused),
                 ("W3 1M chain", 1) => format!("{:.1}", bytes.ops),
@@ -300,7 +313,8 @@ fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
     println!(
         "\nMedians of interleaved rounds, one run. Engine (fused): each neuron (W3: each \
          step, sigmoid(w·x + b)) and the loss are one node each; engine (ops): plain \
-         operators only."
+         operators only; replayed (ops): the plain-operator recording made once, \
+         compiled (chainrule::replay), then run forward and backward each step."
     );
 }
 
@@ -329,6 +343,12 @@ fn print_json(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         ("w1_primal_ns_per_step", w1.medians[3] * 1e9),
         ("w2_primal_ms_per_epoch", w2.medians[3] * 1e3),
         ("w3_primal_ns_per_op", w3.medians[3] * 1e9),
+        ("w1_replay_ns_per_step", w1.medians[4] * 1e9),
+        ("w1_replay_vs_hand", w1.vs_hand(4)),
+        ("w1_replay_vs_primal", w1.vs_primal(4)),
+        ("w2_replay_ms_per_epoch", w2.medians[4] * 1e3),
+        ("w2_replay_vs_hand", w2.vs_hand(4)),
+        ("w2_replay_vs_primal", w2.vs_primal(4)),
     ];
     let body: Vec<String> = fields
         .iter()

@@ -476,6 +476,7 @@ impl<'t> Var<'t> {
                     partials[n] = da;
                 },
             );
+        keep_all(bias.tape, index, inputs);
         Var::from_parts(bias.tape, index, a)
     }
 
@@ -516,6 +517,7 @@ impl<'t> Var<'t> {
                 }
             },
         );
+        keep_all(first.tape, index, targets);
         Var::from_parts(first.tape, index, value)
     }
 
@@ -556,6 +558,7 @@ impl<'t> Var<'t> {
                 }
             },
         );
+        keep_all(first.tape, index, targets);
         Var::from_parts(first.tape, index, value)
     }
 }
@@ -643,6 +646,18 @@ impl<'a, 't> Sum<&'a Var<'t>> for Var<'t> {
     #[track_caller]
     fn sum<I: Iterator<Item = &'a Var<'t>>>(iter: I) -> Var<'t> {
         sum_vars(iter.copied())
+    }
+}
+
+/// Keeps the constants of node `index` (a neuron's constant inputs, a loss's
+/// targets) for replay, if the tape keeps constants: one predictable branch
+/// otherwise.
+#[inline(always)]
+fn keep_all(tape: &crate::Tape, index: u32, constants: &[f64]) {
+    if tape.keeps_for_replay() {
+        for &c in constants {
+            tape.keep_constant(index, c);
+        }
     }
 }
 

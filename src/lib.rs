@@ -119,6 +119,7 @@
 mod activation;
 pub mod anomaly;
 pub mod backward;
+pub mod bench;
 pub mod dot;
 pub mod explain;
 pub mod fused;
@@ -133,6 +134,7 @@ pub mod html;
 pub mod nn;
 mod op;
 pub mod ops;
+pub mod replay;
 mod scalar;
 pub mod tape;
 mod var;

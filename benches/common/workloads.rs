@@ -13,6 +13,9 @@
 //! - **hand-coded**: the forward pass plus a backward pass written out by hand (the
 //!   chain rule derived on paper), no tape: the speed limit for a scalar engine.
 //!
+//! W1 and W2 are also replayed: recorded once, compiled (`chainrule::replay`),
+//! then run forward and backward at each step's parameters.
+//!
 //! Each has two spellings: with the plain operators only (`*_ops`), and with fused
 //! nodes (`*_fused`: a whole neuron as one node with [`Scalar::neuron`], the loss as
 //! one node).
@@ -24,6 +27,7 @@
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
 
+use chainrule::replay::Program;
 use chainrule::{Activation, Scalar, Tape, Var};
 
 /// How a workload is written: with the plain operators only, or with each
@@ -126,6 +130,32 @@ pub mod seed {
             *wk -= LEARNING_RATE * g[v];
         }
         e.value()
+    }
+
+    /// E recorded once (at the initial weights) and compiled for replay
+    /// (`chainrule::replay`): the eight weights are its first eight inputs.
+    pub fn replay_program(spelling: Spelling) -> Program {
+        let tape = Tape::for_replay();
+        let wv = tape.var_array(WEIGHTS);
+        let b = tape.var_array(BIASES);
+        let e = match spelling {
+            Spelling::Ops => error_ops(&wv, b),
+            Spelling::Fused => error_fused(&wv, b),
+        };
+        tape.compile(&[e])
+            .expect("W1 records on a tape that keeps its constants")
+    }
+
+    /// One training step replayed: the weights in, forward, backward, and
+    /// `w -= 0.5 · dE/dw`. Returns E before the update.
+    pub fn step_replayed(program: &mut Program, w: &mut [f64; 8]) -> f64 {
+        program.inputs_mut()[..8].copy_from_slice(w);
+        program.forward();
+        program.backward();
+        for (wk, gk) in w.iter_mut().zip(program.gradients()) {
+            *wk -= LEARNING_RATE * gk;
+        }
+        program.output(0)
     }
 
     /// One training step by hand: the forward pass, the backward pass as the
@@ -317,6 +347,31 @@ pub mod moons {
             *pk -= LEARNING_RATE * gk;
         }
         l
+    }
+
+    /// L recorded once (at the initial parameters) and compiled for replay
+    /// (`chainrule::replay`): the parameters are its inputs.
+    pub fn replay_program(data: &[Sample], spelling: Spelling) -> Program {
+        let tape = Tape::for_replay();
+        let params = tape.vars(&initial_parameters());
+        let l = match spelling {
+            Spelling::Ops => loss_ops(&params, data),
+            Spelling::Fused => loss_fused(&params, data, &mut Vec::new(), &mut Vec::new()),
+        };
+        tape.compile(&[l])
+            .expect("W2 records on a tape that keeps its constants")
+    }
+
+    /// One epoch replayed: the parameters in, forward, backward,
+    /// `p -= 0.05 · dL/dp`. Returns L before the update.
+    pub fn epoch_replayed(program: &mut Program, p: &mut [f64]) -> f64 {
+        program.set_inputs(p);
+        program.forward();
+        program.backward();
+        for (pk, gk) in p.iter_mut().zip(program.gradients()) {
+            *pk -= LEARNING_RATE * gk;
+        }
+        program.output(0)
     }
 
     /// One epoch by hand: forward and backward per sample, written out, then the

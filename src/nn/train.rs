@@ -1,5 +1,7 @@
 //! [`Trainer`]: epochs, mini-batches, loss history, early stop, progress bar.
 
+use std::collections::HashMap;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand_core::Rng;
 
@@ -7,7 +9,8 @@ use crate::nn::init::generator;
 use crate::nn::{
     batch_loss_and_gradient, BadData, Dataset, Error, Loss, Mlp, NonFiniteQuantity, Optimizer,
 };
-use crate::Tape;
+use crate::replay::Program;
+use crate::{Tape, Var};
 
 /// Trains an [`Mlp`] on a [`Dataset`]: a loss, an optimizer, and how to go
 /// through the data.
@@ -49,6 +52,7 @@ pub struct Trainer<O> {
     shuffle_seed: Option<u64>,
     target_loss: Option<f64>,
     quiet: bool,
+    replay: bool,
     #[cfg(feature = "parallel")]
     parallel: bool,
 }
@@ -99,6 +103,7 @@ impl<O: Optimizer> Trainer<O> {
             shuffle_seed: None,
             target_loss: None,
             quiet: false,
+            replay: false,
             #[cfg(feature = "parallel")]
             parallel: false,
         }
@@ -138,6 +143,42 @@ impl<O: Optimizer> Trainer<O> {
     #[must_use]
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
+        self
+    }
+
+    /// Records each batch once and replays it ([`crate::replay`]): the first time
+    /// a batch (the same samples in the same order) is met, its loss is recorded
+    /// and compiled; each later time only the parameters are set and the program
+    /// is run forward and backward. The losses and parameters are those of
+    /// re-recorded training, to rounding (the tests hold them to 1e-12, step for
+    /// step).
+    ///
+    /// It pays where the same batches recur: full-batch training, or mini-batches
+    /// without [`shuffle`](Trainer::shuffle). Shuffled batches differ every epoch,
+    /// so each would be recorded and compiled for one use: slower than plain
+    /// recording. Programs are kept for one [`train`](Trainer::train) call (at
+    /// most 64; past that the oldest are dropped). Ignored with
+    /// `parallel`.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Dataset, Loss, Mlp, Sgd, Trainer};
+    ///
+    /// let mut mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+    /// let mut data = Dataset::new(1, 1);
+    /// for x in [0.0, 1.0, 2.0] {
+    ///     data.push(&[x], &[3.0 * x - 1.0]);
+    /// }
+    /// let report = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+    ///     .epochs(2000)
+    ///     .replay()
+    ///     .quiet()
+    ///     .train(&mut mlp, &data)?;
+    /// assert!(report.final_loss().unwrap() < 1e-12);
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    #[must_use]
+    pub fn replay(mut self) -> Self {
+        self.replay = true;
         self
     }
 
@@ -205,6 +246,7 @@ impl<O: Optimizer> Trainer<O> {
         let mut tape = Tape::new();
         let mut gradient = Vec::with_capacity(mlp.parameter_count());
         let mut before = Vec::with_capacity(mlp.parameter_count());
+        let mut programs = Programs::default();
         let progress = self.progress_bar();
         let mut report = TrainReport {
             losses: Vec::with_capacity(self.epochs),
@@ -219,7 +261,7 @@ impl<O: Optimizer> Trainer<O> {
             let mut weighted_sum = 0.0;
             let mut epoch_loss = 0.0;
             for batch in batches {
-                let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient);
+                let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient, &mut programs);
                 if !loss.is_finite() || !gradient.iter().all(|g| g.is_finite()) {
                     progress.finish_and_clear();
                     return Err(self.diagnose(mlp, data, batch, epoch, loss.is_finite()));
@@ -263,12 +305,16 @@ impl<O: Optimizer> Trainer<O> {
         batch: &[usize],
         tape: &mut Tape,
         gradient: &mut Vec<f64>,
+        programs: &mut Programs,
     ) -> f64 {
         #[cfg(feature = "parallel")]
         if self.parallel {
             return crate::nn::parallel::batch_loss_and_gradient_parallel(
                 mlp, data, batch, self.loss, gradient,
             );
+        }
+        if self.replay {
+            return programs.run(mlp, data, batch, self.loss, tape, gradient);
         }
         let divisor = batch.len() as f64;
         batch_loss_and_gradient(mlp, data, batch, divisor, self.loss, tape, gradient)
@@ -358,6 +404,89 @@ impl<O: Optimizer> Trainer<O> {
             bar.set_style(style);
         }
         bar
+    }
+}
+
+/// The most programs [`Trainer::replay`] keeps in one `train` call.
+const MAX_PROGRAMS: usize = 64;
+
+/// The batches compiled by [`Trainer::replay`] in one `train` call, by their
+/// samples: each program, and the input position of each trainable parameter.
+#[derive(Default)]
+struct Programs {
+    compiled: HashMap<Vec<usize>, (Program, Vec<usize>)>,
+    /// The batches in the order they were compiled (the oldest is dropped first).
+    order: Vec<Vec<usize>>,
+}
+
+impl Programs {
+    /// The batch's mean loss and gradient, as `batch_loss_and_gradient` computes
+    /// them, from the batch's program (recorded and compiled the first time).
+    fn run(
+        &mut self,
+        mlp: &Mlp,
+        data: &Dataset,
+        batch: &[usize],
+        loss: Loss,
+        tape: &mut Tape,
+        gradient: &mut Vec<f64>,
+    ) -> f64 {
+        if !self.compiled.contains_key(batch) {
+            if self.order.len() == MAX_PROGRAMS {
+                let oldest = self.order.remove(0);
+                self.compiled.remove(&oldest);
+            }
+            let compiled = Self::compile(mlp, data, batch, loss, tape);
+            self.compiled.insert(batch.to_vec(), compiled);
+            self.order.push(batch.to_vec());
+        }
+        let (program, positions) = self
+            .compiled
+            .get_mut(batch)
+            .expect("the batch was compiled just above");
+        for (&position, &p) in positions.iter().zip(mlp.parameters()) {
+            program.inputs_mut()[position] = p;
+        }
+        program.forward();
+        program.backward();
+        gradient.clear();
+        gradient.extend(positions.iter().map(|&k| program.gradients()[k]));
+        program.output(0)
+    }
+
+    /// Records the batch's mean loss as `batch_loss_and_gradient` does, on a tape
+    /// that keeps its constants, and compiles it.
+    fn compile(
+        mlp: &Mlp,
+        data: &Dataset,
+        batch: &[usize],
+        loss: Loss,
+        tape: &mut Tape,
+    ) -> (Program, Vec<usize>) {
+        tape.clear();
+        tape.set_keep_constants(true);
+        let net = mlp.bind(tape);
+        let losses: Vec<Var> = batch
+            .iter()
+            .map(|&i| {
+                let (inputs, targets) = data.sample(i);
+                loss.evaluate(&net.forward(inputs), targets)
+            })
+            .collect();
+        let total = losses.into_iter().sum::<Var>() / batch.len() as f64;
+        let program = tape
+            .compile(&[total])
+            .expect("a tape that keeps its constants compiles");
+        let positions = net
+            .parameters()
+            .iter()
+            .map(|p| {
+                program
+                    .input_position(p.index())
+                    .expect("every parameter is a leaf of the recording")
+            })
+            .collect();
+        (program, positions)
     }
 }
 

@@ -170,7 +170,7 @@ impl<'t> Add<f64> for Var<'t> {
     /// `a + c`. Derivative: 1.
     #[inline(always)]
     fn add(self, c: f64) -> Var<'t> {
-        self.unary(Op::AddConst, self.value + c, 1.0)
+        self.unary(Op::AddConst, self.value + c, 1.0).keep(c)
     }
 }
 
@@ -179,7 +179,7 @@ impl<'t> Add<Var<'t>> for f64 {
     /// `c + a`. Derivative: 1.
     #[inline(always)]
     fn add(self, a: Var<'t>) -> Var<'t> {
-        a.unary(Op::AddConst, self + a.value, 1.0)
+        a.unary(Op::AddConst, self + a.value, 1.0).keep(self)
     }
 }
 
@@ -188,7 +188,7 @@ impl<'t> Sub<f64> for Var<'t> {
     /// `a − c`. Derivative: 1.
     #[inline(always)]
     fn sub(self, c: f64) -> Var<'t> {
-        self.unary(Op::SubConst, self.value - c, 1.0)
+        self.unary(Op::SubConst, self.value - c, 1.0).keep(c)
     }
 }
 
@@ -197,7 +197,7 @@ impl<'t> Sub<Var<'t>> for f64 {
     /// `c − a`. Derivative: −1.
     #[inline(always)]
     fn sub(self, a: Var<'t>) -> Var<'t> {
-        a.unary(Op::ConstSub, self - a.value, -1.0)
+        a.unary(Op::ConstSub, self - a.value, -1.0).keep(self)
     }
 }
 
@@ -224,7 +224,7 @@ impl<'t> Div<f64> for Var<'t> {
     /// `a / c`. Derivative: 1/c.
     #[inline(always)]
     fn div(self, c: f64) -> Var<'t> {
-        self.unary(Op::DivConst, self.value / c, 1.0 / c)
+        self.unary(Op::DivConst, self.value / c, 1.0 / c).keep(c)
     }
 }
 
@@ -234,7 +234,7 @@ impl<'t> Div<Var<'t>> for f64 {
     #[inline(always)]
     fn div(self, a: Var<'t>) -> Var<'t> {
         let q = self / a.value;
-        a.unary(Op::ConstDiv, q, -q / a.value)
+        a.unary(Op::ConstDiv, q, -q / a.value).keep(self)
     }
 }
 

@@ -93,17 +93,36 @@ impl<T: crate::Scalar> Operand<T> for f64 {
 }
 
 impl<'t> Var<'t> {
+    /// Keeps the constant `c` of this node (just recorded) for replay, if its tape
+    /// keeps constants ([`Tape::set_keep_constants`](crate::Tape::set_keep_constants)):
+    /// one predictable branch otherwise.
+    #[inline(always)]
+    pub(crate) fn keep(self, c: f64) -> Var<'t> {
+        self.tape.keep_for_replay(self.index, c);
+        self
+    }
+
+    /// As [`keep`](Var::keep), for an op with two constants (`clamp`'s bounds).
+    #[inline(always)]
+    pub(crate) fn keep_two(self, c0: f64, c1: f64) -> Var<'t> {
+        if self.tape.keeps_for_replay() {
+            self.tape.keep_constant(self.index, c0);
+            self.tape.keep_constant(self.index, c1);
+        }
+        self
+    }
+
     /// `max(self, c)`: [`Scalar::max_const`](crate::Scalar).
     #[inline(always)]
     pub(crate) fn max_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = max_with_partials(self.value, c);
-        self.unary(Op::MaxConst, value, d_self)
+        self.unary(Op::MaxConst, value, d_self).keep(c)
     }
     /// `min(self, c)`.
     #[inline(always)]
     pub(crate) fn min_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = min_with_partials(self.value, c);
-        self.unary(Op::MinConst, value, d_self)
+        self.unary(Op::MinConst, value, d_self).keep(c)
     }
     /// `atan2(self, c)`.
     #[inline(always)]
@@ -117,7 +136,7 @@ impl<'t> Var<'t> {
     #[inline(always)]
     pub(crate) fn hypot_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = hypot_with_partials(self.value, c);
-        self.unary(Op::HypotConst, value, d_self)
+        self.unary(Op::HypotConst, value, d_self).keep(c)
     }
 }
 
@@ -144,6 +163,7 @@ impl<'t> Var<'t> {
             f64::NAN
         };
         self.unary(Op::LeakyRelu, leaky_relu(self.value, alpha), d)
+            .keep(alpha)
     }
 
     /// x^n for an integer constant n.
@@ -220,6 +240,7 @@ impl<'t> Var<'t> {
     pub fn log(self, base: f64) -> Var<'t> {
         let x = self.value;
         self.unary(Op::Log, x.log(base), 1.0 / (x * base.ln()))
+            .keep(base)
     }
 
     /// `self` restricted to `[lo, hi]`, as [`f64::clamp`]: equal to
@@ -248,7 +269,7 @@ impl<'t> Var<'t> {
     pub fn clamp(self, lo: f64, hi: f64) -> Var<'t> {
         check_clamp(lo, hi);
         let (value, partial) = clamp_with_partial(self.value, lo, hi);
-        self.unary(Op::Clamp, value, partial)
+        self.unary(Op::Clamp, value, partial).keep_two(lo, hi)
     }
 
     /// atan2(self, x): the angle in (−π, π] of the point (x, self), `self` the

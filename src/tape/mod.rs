@@ -78,6 +78,9 @@ pub struct Tape {
     slow_from: SlowFrom,
     /// The first node found non-finite while detection was on.
     first_anomaly: Cell<Option<u32>>,
+    /// Whether the ops with an `f64` constant keep it in `Recording::constants`,
+    /// for [`crate::replay`] (see [`Tape::set_keep_constants`]).
+    keep_constants: Cell<bool>,
 }
 
 /// See [`Tape::slow_from`](Tape).
@@ -286,6 +289,58 @@ impl Tape {
     /// ```
     pub fn set_anomaly_detection(&self, on: bool) {
         self.slow_from.0.set(if on { 0 } else { FULL });
+    }
+
+    /// Makes every op with an `f64` constant keep it on the side (off by default),
+    /// as [`compile`](Tape::compile) needs to replay the recording: the constant of
+    /// `x + c`, `x - c`, `c - x`, `x / c`, `c / x`, `leaky_relu`'s α, `log`'s base,
+    /// `max`, `min` and `hypot` against an `f64`, `clamp`'s bounds, the inputs of
+    /// [`Var::neuron_const`](crate::Var::neuron_const) and the targets of the fused losses. (`x * c` needs
+    /// none: its partial is `c`; `powi`, `powf` and `atan2` against an `f64` keep
+    /// theirs always.) While off, each such op pays one predictable branch.
+    ///
+    /// Takes effect for the nodes recorded after the call; it survives
+    /// [`clear`](Tape::clear). [`Tape::for_replay`] makes a tape with it on.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// tape.set_keep_constants(true);
+    /// let x = tape.var(1.0);
+    /// let y = x + 2.0;
+    /// assert!(tape.compile(&[y]).is_ok());
+    /// ```
+    pub fn set_keep_constants(&self, on: bool) {
+        self.keep_constants.set(on);
+    }
+
+    /// Whether the ops with an `f64` constant keep it for replay (see
+    /// [`set_keep_constants`](Tape::set_keep_constants)).
+    ///
+    /// ```
+    /// assert!(!chainrule::Tape::new().keeps_constants());
+    /// assert!(chainrule::Tape::for_replay().keeps_constants());
+    /// ```
+    pub fn keeps_constants(&self) -> bool {
+        self.keep_constants.get()
+    }
+
+    /// An empty tape that keeps every constant a replay needs
+    /// ([`set_keep_constants(true)`](Tape::set_keep_constants)): record on it, then
+    /// [`compile`](Tape::compile).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(3.0);
+    /// let y = (x - 1.0).square();
+    /// let mut program = tape.compile(&[y]).unwrap();
+    /// program.inputs_mut()[0] = 5.0;
+    /// program.forward();
+    /// assert_eq!(program.output(0), 16.0);
+    /// ```
+    pub fn for_replay() -> Self {
+        let tape = Self::new();
+        tape.set_keep_constants(true);
+        tape
     }
 
     /// Whether the recording-time anomaly check is on.
@@ -552,6 +607,22 @@ impl Tape {
     #[inline(always)]
     pub(crate) fn keep_constant(&self, node: u32, c: f64) {
         self.recording.write(|rec| rec.constants.push((node, c)));
+    }
+
+    /// Keeps constant `c` of node `node` (just recorded) if the tape keeps
+    /// constants for replay ([`Tape::set_keep_constants`]): one predictable branch
+    /// when it does not.
+    #[inline(always)]
+    pub(crate) fn keep_for_replay(&self, node: u32, c: f64) {
+        if self.keep_constants.get() {
+            self.keep_constant(node, c);
+        }
+    }
+
+    /// Whether the tape keeps constants for replay; see [`Tape::set_keep_constants`].
+    #[inline(always)]
+    pub(crate) fn keeps_for_replay(&self) -> bool {
+        self.keep_constants.get()
     }
 
     /// The constant kept for node `node`, if any.

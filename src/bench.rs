@@ -1,0 +1,620 @@
+//! Benchmark your own function: what taping costs on your code, side by side
+//! with the function alone and with your hand-coded gradient.
+//!
+//! Write the function once, generic over [`Scalar`] (so the same source runs on
+//! `f64` and records on [`Var`]), as a [`Function`]. [`Bench`] then:
+//!
+//! 1. checks the taped gradient against your hand-coded one, if you give one
+//!    (relative tolerance 1e-9 by default), and the replayed gradient
+//!    ([`crate::replay`]) against the taped one;
+//! 2. times four variants interleaved, round after round (the order rotating
+//!    each round), and takes each one's median: **primal** (the function on
+//!    `f64`), **taped** (recorded and swept on one reused tape), **replayed**
+//!    (recorded once, [compiled](crate::Tape::compile), then forward and
+//!    backward only) and **hand-coded**;
+//! 3. reports a table ([`Report`]'s `Display`) and JSON ([`Report::to_json`]):
+//!    time per call, ratios to primal and to hand-coded, nodes and bytes per
+//!    recorded op.
+//!
+//! ```
+//! use chainrule::bench::{Bench, Function};
+//! use chainrule::Scalar;
+//!
+//! /// The Rosenbrock function in n dimensions.
+//! struct Rosenbrock;
+//! impl Function for Rosenbrock {
+//!     fn eval<T: Scalar>(&self, x: &[T]) -> T {
+//!         // (1 − xᵢ as −xᵢ + 1: generic code has `T + f64`, not `f64 − T`.)
+//!         let term = |i: usize| (x[i + 1] - x[i] * x[i]).square() * 100.0 + (-x[i] + 1.0).square();
+//!         let mut sum = term(0);
+//!         for i in 1..x.len() - 1 {
+//!             sum += term(i);
+//!         }
+//!         sum
+//!     }
+//! }
+//!
+//! let report = Bench::new("rosenbrock", &Rosenbrock, &[0.5; 8])
+//!     .rounds(3)
+//!     .run()?;
+//! assert_eq!(report.nodes, 8 + 7 * 8 + 6); // leaves, 8 nodes a term, the sums
+//! println!("{report}");
+//! # Ok::<(), chainrule::bench::BenchError>(())
+//! ```
+//!
+//! Timings are wall-clock medians: run on a quiet machine, and in release mode.
+
+use std::fmt;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::replay::CompileError;
+use crate::{Scalar, Tape, Var};
+
+/// A function of a slice of inputs, generic over [`Scalar`]: the same source
+/// computes the primal on `f64` and records on [`Var`].
+///
+/// ```
+/// use chainrule::{bench::Function, Scalar};
+/// struct Dot;
+/// impl Function for Dot {
+///     fn eval<T: Scalar>(&self, x: &[T]) -> T {
+///         x[0] * x[1] + x[2] * x[3]
+///     }
+/// }
+/// assert_eq!(Dot.eval(&[1.0, 2.0, 3.0, 4.0]), 14.0);
+/// ```
+pub trait Function {
+    /// The function's value at `x`.
+    fn eval<T: Scalar>(&self, x: &[T]) -> T;
+}
+
+/// A hand-coded gradient: writes ∂f/∂xᵢ into `gradient[i]` and returns f(x).
+///
+/// ```
+/// let square: chainrule::bench::HandGradient = &|x, g| {
+///     g[0] = 2.0 * x[0];
+///     x[0] * x[0]
+/// };
+/// let mut g = [0.0];
+/// assert_eq!((square(&[3.0], &mut g), g), (9.0, [6.0]));
+/// ```
+pub type HandGradient<'h> = &'h dyn Fn(&[f64], &mut [f64]) -> f64;
+
+/// A benchmark of one [`Function`] at one point. See [`crate::bench`].
+///
+/// ```
+/// use chainrule::{bench::{Bench, Function}, Scalar};
+/// struct Tanh;
+/// impl Function for Tanh {
+///     fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0].tanh() }
+/// }
+/// let report = Bench::new("tanh", &Tanh, &[0.5]).rounds(3).run()?;
+/// assert_eq!(report.nodes, 2);
+/// # Ok::<(), chainrule::bench::BenchError>(())
+/// ```
+pub struct Bench<'a, F> {
+    name: String,
+    function: &'a F,
+    inputs: Vec<f64>,
+    hand: Option<HandGradient<'a>>,
+    rounds: usize,
+    round_time: Duration,
+    tolerance: f64,
+}
+
+/// Why a [`Bench`] did not time anything.
+///
+/// ```
+/// use chainrule::{bench::{Bench, BenchError, Function}, Scalar};
+/// struct Sum;
+/// impl Function for Sum {
+///     fn eval<T: Scalar>(&self, x: &[T]) -> T { x.iter().copied().sum() }
+/// }
+/// assert_eq!(Bench::new("sum", &Sum, &[]).run().unwrap_err(), BenchError::NoInputs);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// A gradient (or the value) does not match its reference.
+    Mismatch {
+        /// What was compared: `"taped vs hand-coded"`, `"replayed vs taped"`, …
+        what: &'static str,
+        /// The input whose partial differs (`None` for the value).
+        input: Option<usize>,
+        /// The value measured.
+        actual: f64,
+        /// The reference.
+        expected: f64,
+        /// The relative tolerance it missed.
+        tolerance: f64,
+    },
+    /// The recording could not be compiled for replay.
+    Compile(CompileError),
+    /// No inputs were given.
+    NoInputs,
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BenchError::Mismatch {
+                what,
+                input,
+                actual,
+                expected,
+                tolerance,
+            } => {
+                match input {
+                    Some(i) => write!(f, "chainrule::bench: {what}: ∂f/∂x{i} is {actual:e}")?,
+                    None => write!(f, "chainrule::bench: {what}: f is {actual:e}")?,
+                }
+                write!(
+                    f,
+                    ", expected {expected:e} (relative tolerance {tolerance:e}); nothing was timed"
+                )
+            }
+            BenchError::Compile(e) => write!(f, "chainrule::bench: {e}"),
+            BenchError::NoInputs => f.write_str("chainrule::bench: a function needs inputs"),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+/// One timed variant of a [`Report`].
+///
+/// ```
+/// # use chainrule::{bench::{Bench, Function}, Scalar};
+/// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+/// let report = Bench::new("square", &Square, &[3.0]).rounds(3).run()?;
+/// let names: Vec<_> = report.rows.iter().map(|r| r.variant).collect();
+/// assert_eq!(names, ["primal", "taped", "replayed"]);
+/// assert_eq!(report.rows[0].vs_primal, 1.0);
+/// # Ok::<(), chainrule::bench::BenchError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// `"primal"`, `"taped"`, `"replayed"` or `"hand-coded"`.
+    pub variant: &'static str,
+    /// Median seconds per call.
+    pub seconds: f64,
+    /// `seconds` over the primal's.
+    pub vs_primal: f64,
+    /// `seconds` over the hand-coded gradient's, if one was given.
+    pub vs_hand: Option<f64>,
+}
+
+/// What a [`Bench`] measured. `Display` writes a markdown table.
+///
+/// ```
+/// # use chainrule::{bench::{Bench, Function}, Scalar};
+/// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+/// let report = Bench::new("square", &Square, &[3.0]).rounds(3).run()?;
+/// assert!(report.to_string().contains("| replayed |"));
+/// assert_eq!((report.nodes, report.edges, report.instructions), (2, 2, 1));
+/// # Ok::<(), chainrule::bench::BenchError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// The benchmark's name.
+    pub name: String,
+    /// Each variant: primal, taped, replayed, then hand-coded if given.
+    pub rows: Vec<Row>,
+    /// Nodes one recording makes (leaves included).
+    pub nodes: usize,
+    /// Edges one recording makes.
+    pub edges: usize,
+    /// Bytes of the tape's arena (its capacity, reused) per node.
+    pub tape_bytes_per_node: f64,
+    /// Instructions of the compiled program.
+    pub instructions: usize,
+    /// Bytes of the compiled program per node recorded.
+    pub program_bytes_per_node: f64,
+    /// Calls per round and rounds timed.
+    pub calls_per_round: usize,
+    /// Rounds timed.
+    pub rounds: usize,
+    /// The largest relative difference between the taped and the hand-coded
+    /// gradients, if a hand-coded gradient was given.
+    pub hand_difference: Option<f64>,
+}
+
+impl<'a, F: Function> Bench<'a, F> {
+    /// A benchmark of `function` at `inputs`: 31 rounds of at least 2 ms per
+    /// variant, tolerance 1e-9.
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+    /// let bench = Bench::new("square", &Square, &[3.0]);
+    /// # let _ = bench;
+    /// ```
+    pub fn new(name: impl Into<String>, function: &'a F, inputs: &[f64]) -> Self {
+        Bench {
+            name: name.into(),
+            function,
+            inputs: inputs.to_vec(),
+            hand: None,
+            rounds: 31,
+            round_time: Duration::from_millis(2),
+            tolerance: 1e-9,
+        }
+    }
+
+    /// A hand-coded gradient to check the tape against and to time: it writes
+    /// ∂f/∂xᵢ into `gradient[i]` and returns f(x).
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+    /// let hand = |x: &[f64], g: &mut [f64]| {
+    ///     g[0] = 2.0 * x[0];
+    ///     x[0] * x[0]
+    /// };
+    /// let report = Bench::new("square", &Square, &[3.0]).hand(&hand).rounds(3).run()?;
+    /// assert_eq!(report.hand_difference, Some(0.0));
+    /// # Ok::<(), chainrule::bench::BenchError>(())
+    /// ```
+    #[must_use]
+    pub fn hand(mut self, gradient: HandGradient<'a>) -> Self {
+        self.hand = Some(gradient);
+        self
+    }
+
+    /// Rounds to time (at least 1; the default is 31).
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+    /// assert_eq!(Bench::new("square", &Square, &[3.0]).rounds(5).run()?.rounds, 5);
+    /// # Ok::<(), chainrule::bench::BenchError>(())
+    /// ```
+    #[must_use]
+    pub fn rounds(mut self, rounds: usize) -> Self {
+        self.rounds = rounds.max(1);
+        self
+    }
+
+    /// The least time one round of one variant takes (calls are repeated until
+    /// the slowest variant takes about this long; the default is 2 ms).
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// # use std::time::Duration;
+    /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+    /// let quick = Bench::new("square", &Square, &[3.0]).round_time(Duration::from_micros(100));
+    /// # let _ = quick;
+    /// ```
+    #[must_use]
+    pub fn round_time(mut self, round_time: Duration) -> Self {
+        self.round_time = round_time;
+        self
+    }
+
+    /// The relative tolerance of the gradient checks (default 1e-9):
+    /// |ours − reference| ≤ tolerance · |reference|.
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+    /// let wrong = |x: &[f64], g: &mut [f64]| { g[0] = x[0]; x[0] * x[0] }; // forgot the 2
+    /// let err = Bench::new("square", &Square, &[3.0]).hand(&wrong).tolerance(1e-6).run();
+    /// assert!(err.unwrap_err().to_string().contains("taped vs hand-coded"));
+    /// ```
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Checks, then times. See [`crate::bench`].
+    ///
+    /// # Errors
+    /// [`BenchError::Mismatch`] if the taped gradient misses the hand-coded one,
+    /// the replayed gradient the taped one, or a value the primal's (nothing is
+    /// timed then); [`BenchError::Compile`] if the recording cannot be compiled;
+    /// [`BenchError::NoInputs`] for no inputs.
+    ///
+    /// # Panics
+    /// If the function or the hand-coded gradient panics.
+    ///
+    /// # Complexity
+    /// About `4 · rounds · round_time` of wall-clock time, plus the checks.
+    ///
+    /// ```
+    /// use chainrule::{bench::{Bench, Function}, Scalar};
+    /// struct Softplus;
+    /// impl Function for Softplus {
+    ///     fn eval<T: Scalar>(&self, x: &[T]) -> T {
+    ///         x.iter().map(|&v| v.softplus()).fold(x[0].constant(0.0), |a, b| a + b)
+    ///     }
+    /// }
+    /// let report = Bench::new("softplus", &Softplus, &[1.0, -2.0]).rounds(3).run()?;
+    /// assert_eq!(report.rows.len(), 3); // primal, taped, replayed
+    /// assert!(report.to_json().starts_with("{\"name\":\"softplus\""));
+    /// # Ok::<(), chainrule::bench::BenchError>(())
+    /// ```
+    pub fn run(&self) -> Result<Report, BenchError> {
+        let n = self.inputs.len();
+        if n == 0 {
+            return Err(BenchError::NoInputs);
+        }
+        let f = self.function;
+        let x = &self.inputs;
+
+        // The checks.
+        let primal = f.eval(x.as_slice());
+        let mut tape = Tape::new();
+        let mut taped = vec![0.0; n];
+        let value = taped_gradient(f, &mut tape, x, &mut taped);
+        let (nodes, edges) = (tape.len(), tape.edge_count());
+        self.close("taped vs primal", None, value, primal)?;
+        let mut hand_difference = None;
+        if let Some(hand) = self.hand {
+            let mut g = vec![0.0; n];
+            let hand_value = hand(x, &mut g);
+            self.close("hand-coded vs primal", None, hand_value, primal)?;
+            let mut worst: f64 = 0.0;
+            for (i, (&ours, &theirs)) in taped.iter().zip(&g).enumerate() {
+                self.close("taped vs hand-coded", Some(i), ours, theirs)?;
+                if ours != theirs {
+                    worst = worst.max((ours - theirs).abs() / theirs.abs());
+                }
+            }
+            hand_difference = Some(worst);
+        }
+        let keeping = Tape::for_replay();
+        let program = {
+            let leaves = keeping.vars(x);
+            let y = f.eval(&leaves);
+            keeping.compile(&[y]).map_err(BenchError::Compile)?
+        };
+        let mut program = program;
+        program.backward();
+        self.close("replayed vs taped", None, program.output(0), value)?;
+        for (i, (&ours, &theirs)) in program.gradients().iter().zip(&taped).enumerate() {
+            self.close("replayed vs taped", Some(i), ours, theirs)?;
+        }
+        let program_bytes = program.memory_bytes();
+        let instructions = program.stats().instructions;
+
+        // The timing.
+        let variants = if self.hand.is_some() { 4 } else { 3 };
+        let mut gradient = vec![0.0; n];
+        let mut call = |variant: usize| match variant {
+            0 => {
+                black_box(f.eval(black_box(x.as_slice())));
+            }
+            1 => {
+                black_box(taped_gradient(f, &mut tape, black_box(x), &mut gradient));
+            }
+            2 => {
+                program.set_inputs(black_box(x));
+                program.forward();
+                program.backward();
+                gradient.copy_from_slice(program.gradients());
+                black_box(program.output(0));
+            }
+            _ => {
+                if let Some(hand) = self.hand {
+                    black_box(hand(black_box(x), &mut gradient));
+                }
+            }
+        };
+        // Calls per round: the slowest variant's round takes about `round_time`.
+        let mut slowest = Duration::ZERO;
+        for variant in 0..variants {
+            let start = Instant::now();
+            for _ in 0..3 {
+                call(variant);
+            }
+            slowest = slowest.max(start.elapsed() / 3);
+        }
+        let calls = (self.round_time.as_secs_f64() / slowest.as_secs_f64().max(1e-9))
+            .ceil()
+            .clamp(1.0, 1e9) as usize;
+        let medians = interleaved(variants, self.rounds, |variant| {
+            for _ in 0..calls {
+                call(variant);
+            }
+        });
+        let per_call: Vec<f64> = medians
+            .iter()
+            .map(|d| d.as_secs_f64() / calls as f64)
+            .collect();
+        let names = ["primal", "taped", "replayed", "hand-coded"];
+        let rows = (0..variants)
+            .map(|v| Row {
+                variant: names[v],
+                seconds: per_call[v],
+                vs_primal: per_call[v] / per_call[0],
+                vs_hand: (variants == 4).then(|| per_call[v] / per_call[3]),
+            })
+            .collect();
+        Ok(Report {
+            name: self.name.clone(),
+            rows,
+            nodes,
+            edges,
+            tape_bytes_per_node: tape.memory_bytes() as f64 / nodes as f64,
+            instructions,
+            program_bytes_per_node: program_bytes as f64 / nodes as f64,
+            calls_per_round: calls,
+            rounds: self.rounds,
+            hand_difference,
+        })
+    }
+
+    fn close(
+        &self,
+        what: &'static str,
+        input: Option<usize>,
+        actual: f64,
+        expected: f64,
+    ) -> Result<(), BenchError> {
+        let ok = actual == expected
+            || (actual.is_nan() && expected.is_nan())
+            || (actual - expected).abs() <= self.tolerance * expected.abs();
+        if ok {
+            Ok(())
+        } else {
+            Err(BenchError::Mismatch {
+                what,
+                input,
+                actual,
+                expected,
+                tolerance: self.tolerance,
+            })
+        }
+    }
+}
+
+/// One taped gradient on a reused tape: clear, record, sweep; returns f(x).
+fn taped_gradient<F: Function>(f: &F, tape: &mut Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    tape.clear();
+    let leaves = tape.vars(x);
+    let y: Var = f.eval(&leaves);
+    let g = y.backward();
+    for (out, &leaf) in gradient.iter_mut().zip(&leaves) {
+        *out = g[leaf];
+    }
+    y.value()
+}
+
+/// Runs `run(variant)` for `variants` variants, `rounds` rounds, interleaved
+/// (the order rotating each round, after one warm-up call of each), and returns
+/// each variant's median duration. The method of every timing of this crate
+/// (the workload runner's too).
+///
+/// # Panics
+/// If `variants` or `rounds` is 0.
+///
+/// # Complexity
+/// `variants · (rounds + 1)` calls of `run`; O(variants · rounds) memory.
+///
+/// ```
+/// let mut calls = [0; 2];
+/// let medians = chainrule::bench::interleaved(2, 5, |v| calls[v] += 1);
+/// assert_eq!((medians.len(), calls), (2, [6, 6]));
+/// ```
+pub fn interleaved(variants: usize, rounds: usize, mut run: impl FnMut(usize)) -> Vec<Duration> {
+    assert!(
+        variants > 0 && rounds > 0,
+        "chainrule::bench::interleaved needs at least one variant and one round"
+    );
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); variants];
+    for variant in 0..variants {
+        run(variant); // warm-up: grow tapes and buffers
+    }
+    for round in 0..rounds {
+        for k in 0..variants {
+            let variant = (round + k) % variants;
+            let start = Instant::now();
+            run(variant);
+            samples[variant].push(start.elapsed());
+        }
+    }
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_unstable();
+            s[s.len() / 2]
+        })
+        .collect()
+}
+
+/// `seconds` in the unit that reads best.
+fn human(seconds: f64) -> String {
+    if seconds < 1e-6 {
+        format!("{:.1} ns", seconds * 1e9)
+    } else if seconds < 1e-3 {
+        format!("{:.2} µs", seconds * 1e6)
+    } else {
+        format!("{:.3} ms", seconds * 1e3)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} nodes, {} edges a recording",
+            self.name, self.nodes, self.edges
+        )?;
+        writeln!(f)?;
+        writeln!(f, "| variant | time/call | vs primal | vs hand-coded |")?;
+        writeln!(f, "|---|---|---|---|")?;
+        for row in &self.rows {
+            let vs_hand = row.vs_hand.map_or("".into(), |r| format!("{r:.2}x"));
+            writeln!(
+                f,
+                "| {} | {} | {:.2}x | {vs_hand} |",
+                row.variant,
+                human(row.seconds),
+                row.vs_primal
+            )?;
+        }
+        writeln!(f)?;
+        write!(
+            f,
+            "Tape: {:.1} bytes/node (arena capacity, reused). Replay: {} instructions, {:.1} \
+             bytes/node. Medians of {} interleaved rounds of {} calls.",
+            self.tape_bytes_per_node,
+            self.instructions,
+            self.program_bytes_per_node,
+            self.rounds,
+            self.calls_per_round
+        )?;
+        if let Some(d) = self.hand_difference {
+            write!(
+                f,
+                " Taped vs hand-coded gradient: largest relative difference {d:.1e}."
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Report {
+    /// The report as one JSON object on one line: `name`, `nodes`, `edges`,
+    /// `tape_bytes_per_node`, `instructions`, `program_bytes_per_node`, and per
+    /// variant `<variant>_seconds`, `<variant>_vs_primal` and (with a hand-coded
+    /// gradient) `<variant>_vs_hand` (variants `primal`, `taped`, `replayed`,
+    /// `hand`).
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
+    /// let json = Bench::new("square", &Square, &[3.0]).rounds(3).run()?.to_json();
+    /// assert!(json.contains("\"replayed_vs_primal\":"));
+    /// # Ok::<(), chainrule::bench::BenchError>(())
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut fields = vec![
+            format!("\"name\":{:?}", self.name),
+            format!("\"nodes\":{}", self.nodes),
+            format!("\"edges\":{}", self.edges),
+            format!("\"tape_bytes_per_node\":{:.3}", self.tape_bytes_per_node),
+            format!("\"instructions\":{}", self.instructions),
+            format!(
+                "\"program_bytes_per_node\":{:.3}",
+                self.program_bytes_per_node
+            ),
+        ];
+        for row in &self.rows {
+            let key = if row.variant == "hand-coded" {
+                "hand"
+            } else {
+                row.variant
+            };
+            fields.push(format!("\"{key}_seconds\":{:e}", row.seconds));
+            fields.push(format!("\"{key}_vs_primal\":{:.6}", row.vs_primal));
+            if let Some(r) = row.vs_hand {
+                fields.push(format!("\"{key}_vs_hand\":{r:.6}"));
+            }
+        }
+        format!("{{{}}}", fields.join(","))
+    }
+}

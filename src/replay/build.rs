@@ -1,0 +1,750 @@
+//! From a recording to a [`Program`](super::Program): the recording read once
+//! into [`Graph`], then the passes (constant folding, dead-code elimination,
+//! weighted sums, neurons) and the choice of slots.
+
+use super::exec::{BinaryOp, Code, Instr, NaryOp, Segment, UnaryOp, NO_BIAS, SMALL};
+use super::{CompileError, CompileOptions, PassStats};
+use crate::activation::Activation;
+use crate::op::Op;
+use crate::tape::Recording;
+
+/// The recording, node by node: op, operands, constants, value.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Graph {
+    pub(crate) ops: Vec<Op>,
+    pub(crate) values: Vec<f64>,
+    /// Operands of node `i`: `operands[starts[i]..starts[i + 1]]`.
+    pub(crate) starts: Vec<u32>,
+    pub(crate) operands: Vec<u32>,
+    /// The partial of each node's first edge (for `x * c`, the constant c).
+    pub(crate) first_partial: Vec<f64>,
+    /// Constants of node `i`: `constants[const_starts[i]..const_starts[i + 1]]`.
+    pub(crate) const_starts: Vec<u32>,
+    pub(crate) constants: Vec<f64>,
+}
+
+impl Graph {
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub(crate) fn operands(&self, i: usize) -> &[u32] {
+        &self.operands[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    pub(crate) fn constants(&self, i: usize) -> &[f64] {
+        &self.constants[self.const_starts[i] as usize..self.const_starts[i + 1] as usize]
+    }
+
+    /// Reads nodes `0..len` of a recording. Fails if an op's constant was not
+    /// kept.
+    pub(crate) fn read(rec: &Recording, len: usize) -> Result<Graph, CompileError> {
+        let mut g = Graph {
+            ops: rec.ops()[..len].to_vec(),
+            values: rec.values()[..len].to_vec(),
+            starts: Vec::with_capacity(len + 1),
+            operands: Vec::with_capacity(2 * len),
+            first_partial: Vec::with_capacity(len),
+            const_starts: Vec::with_capacity(len + 1),
+            constants: Vec::new(),
+        };
+        let kept = &rec.constants;
+        let mut at = 0;
+        g.starts.push(0);
+        g.const_starts.push(0);
+        for i in 0..len {
+            let mut first = f64::NAN;
+            for (k, (operand, partial)) in rec.edges(i).enumerate() {
+                if k == 0 {
+                    first = partial;
+                }
+                g.operands.push(operand);
+            }
+            g.first_partial.push(first);
+            g.starts.push(g.operands.len() as u32);
+            while at < kept.len() && (kept[at].0 as usize) < i {
+                at += 1;
+            }
+            let from = at;
+            while at < kept.len() && kept[at].0 as usize == i {
+                g.constants.push(kept[at].1);
+                at += 1;
+            }
+            let have = at - from;
+            let need = constants_needed(g.ops[i], g.operands(i).len());
+            if have < need {
+                return Err(CompileError::MissingConstant {
+                    node: i,
+                    op: g.ops[i],
+                });
+            }
+            // (More than needed cannot happen: each op keeps its own.)
+            g.constants.truncate(g.constants.len() - (have - need));
+            g.const_starts.push(g.constants.len() as u32);
+        }
+        Ok(g)
+    }
+}
+
+/// How many constants op `op` with `operands` operands needs kept to be replayed.
+fn constants_needed(op: Op, operands: usize) -> usize {
+    match op {
+        Op::AddConst
+        | Op::SubConst
+        | Op::ConstSub
+        | Op::DivConst
+        | Op::ConstDiv
+        | Op::LeakyRelu
+        | Op::Powi
+        | Op::Powf
+        | Op::Log
+        | Op::MaxConst
+        | Op::MinConst
+        | Op::Atan2Const
+        | Op::ConstAtan2
+        | Op::HypotConst => 1,
+        Op::Clamp => 2,
+        Op::WeightedSumConst
+        | Op::SigmoidNeuronConst
+        | Op::TanhNeuronConst
+        | Op::ReluNeuronConst => operands - 1,
+        Op::HalfSquaredError | Op::MeanSquaredError => operands,
+        _ => 0,
+    }
+}
+
+/// A reference to a value: a node of the recording, or a literal constant.
+#[derive(Clone, Copy, Debug)]
+enum Ref {
+    Node(u32),
+    Lit(f64),
+}
+
+/// One term `a · b` of a weighted sum.
+type Term = (Ref, Ref);
+
+/// What node `i` becomes.
+#[derive(Clone, Debug)]
+enum Plan {
+    /// A leaf, a constant, dead, or folded into another instruction.
+    None,
+    /// An instruction of its own (its slot assigned in node order).
+    Instr(Kind),
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Unary(UnaryOp, u32),
+    Binary(BinaryOp, u32, u32),
+    MulAdd(u32, u32, u32),
+    Dot {
+        act: Activation,
+        tape_neuron: bool,
+        terms: Vec<Term>,
+    },
+    Nary(NaryOp, Vec<u32>, Vec<f64>),
+}
+
+/// What compiling made: the code, the slot of every node (`u32::MAX` for none),
+/// the leaves, constants and statistics.
+pub(crate) struct Built {
+    pub(crate) code: Code,
+    pub(crate) slot_of: Vec<u32>,
+    pub(crate) leaf_nodes: Vec<u32>,
+    /// Values of the constant slots, which follow the instructions' slots.
+    pub(crate) constants: Vec<f64>,
+    pub(crate) outputs: Vec<u32>,
+    pub(crate) stats: PassStats,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Compiles `graph` for `outputs` (node indices, each `< graph.len()`).
+pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> Built {
+    let n = graph.len();
+    let ops = &graph.ops;
+
+    // Constant folding: a node none of whose operands depends on a leaf has its
+    // recorded value for good (the same function of the same constants).
+    let mut constant = vec![false; n];
+    for i in 0..n {
+        constant[i] = match ops[i] {
+            Op::Const => true,
+            Op::Leaf => false,
+            _ => options.fold_constants && graph.operands(i).iter().all(|&o| constant[o as usize]),
+        };
+    }
+
+    // Dead-code elimination: the nodes the outputs depend on.
+    let mut live = vec![!options.eliminate_dead_code; n];
+    let mut is_output = vec![false; n];
+    for &o in outputs {
+        live[o as usize] = true;
+        is_output[o as usize] = true;
+    }
+    for i in (0..n).rev() {
+        if live[i] && !constant[i] {
+            for &o in graph.operands(i) {
+                live[o as usize] = true;
+            }
+        }
+    }
+    // Uses of each node by the live instructions (an output counts as one more).
+    let mut uses = vec![0u32; n];
+    for i in 0..n {
+        if live[i] && !constant[i] {
+            for &o in graph.operands(i) {
+                uses[o as usize] += 1;
+            }
+        }
+        if is_output[i] {
+            uses[i] += 1;
+        }
+    }
+    let computed = |i: usize| live[i] && !constant[i] && !matches!(ops[i], Op::Leaf | Op::Const);
+
+    let mut stats = PassStats {
+        nodes: n,
+        ..PassStats::default()
+    };
+    stats.dead = (0..n)
+        .filter(|&i| !live[i] && !constant[i] && ops[i] != Op::Leaf)
+        .count();
+    stats.folded = (0..n)
+        .filter(|&i| constant[i] && ops[i] != Op::Const)
+        .count();
+
+    // Plans, consumers first, so a weighted sum or a neuron can absorb the nodes
+    // only it uses.
+    let mut absorbed = vec![false; n];
+    let mut plans: Vec<Plan> = vec![Plan::None; n];
+    let mut fuser = Fuser {
+        graph,
+        constant: &constant,
+        uses: &uses,
+        absorbed: &mut absorbed,
+        computed: &computed,
+        fuse_dots: options.fuse_dots,
+        count: 0,
+    };
+    for i in (0..n).rev() {
+        if !computed(i) || fuser.absorbed[i] {
+            continue;
+        }
+        plans[i] = Plan::Instr(fuser.plan(i, options, &mut stats));
+    }
+    stats.absorbed = absorbed.iter().filter(|&&a| a).count();
+
+    // Slots: leaves, then instructions in node order, then constants.
+    let leaf_nodes: Vec<u32> = (0..n as u32)
+        .filter(|&i| ops[i as usize] == Op::Leaf)
+        .collect();
+    let mut slot_of = vec![NONE; n];
+    for (k, &leaf) in leaf_nodes.iter().enumerate() {
+        slot_of[leaf as usize] = k as u32;
+    }
+    let mut next = leaf_nodes.len() as u32;
+    for i in 0..n {
+        if let Plan::Instr(_) = plans[i] {
+            slot_of[i] = next;
+            next += 1;
+        }
+    }
+    let first_constant = next;
+    let mut constants: Vec<f64> = Vec::new();
+    for i in 0..n {
+        if slot_of[i] == NONE && (constant[i] || ops[i] == Op::Const) && live[i] {
+            slot_of[i] = first_constant + constants.len() as u32;
+            constants.push(graph.values[i]);
+        }
+    }
+
+    let mut code = Code::default();
+    {
+        let mut lit = |c: f64| {
+            constants.push(c);
+            first_constant + constants.len() as u32 - 1
+        };
+        for i in 0..n {
+            let Plan::Instr(kind) = &plans[i] else {
+                continue;
+            };
+            let out = slot_of[i];
+            let s = |o: u32| slot_of[o as usize];
+            let instr = match kind {
+                Kind::Unary(op, x) => Instr::Unary {
+                    op: *op,
+                    x: s(*x),
+                    out,
+                },
+                Kind::Binary(op, a, b) => Instr::Binary {
+                    op: *op,
+                    a: s(*a),
+                    b: s(*b),
+                    out,
+                },
+                Kind::MulAdd(a, b, c) => Instr::MulAdd {
+                    a: s(*a),
+                    b: s(*b),
+                    c: s(*c),
+                    out,
+                },
+                Kind::Dot {
+                    act,
+                    tape_neuron,
+                    terms,
+                } => {
+                    let act = *act;
+                    // A last term `x · 1` with x a variable: a bias, added as is.
+                    let (terms, bias) = match terms.split_last() {
+                        Some((&(Ref::Node(o), Ref::Lit(c)), rest))
+                            if c == 1.0 && !rest.is_empty() && s(o) < first_constant =>
+                        {
+                            (rest, s(o))
+                        }
+                        _ => (&terms[..], NO_BIAS),
+                    };
+                    let from = code.segments.len() as u32;
+                    for &(a, b) in terms {
+                        let mut slot = |r: Ref| match r {
+                            Ref::Node(o) => (s(o), slot_of[o as usize] < first_constant),
+                            Ref::Lit(c) => (lit(c), false),
+                        };
+                        let (a, a_var) = slot(a);
+                        let (b, b_var) = slot(b);
+                        push_term(&mut code.segments, from as usize, a, a_var, b, b_var);
+                    }
+                    split_short_runs(&mut code.segments, from as usize);
+                    let segs = &code.segments[from as usize..];
+                    if segs.len() <= SMALL && segs.iter().all(|s| s.len == 1) {
+                        // A few single terms: kept in the instruction itself.
+                        let mut pairs = [0; 2 * SMALL];
+                        for (k, s) in segs.iter().enumerate() {
+                            pairs[2 * k] = s.a;
+                            pairs[2 * k + 1] = s.b;
+                        }
+                        let n = segs.len() as u8;
+                        code.segments.truncate(from as usize);
+                        Instr::SmallDot {
+                            act,
+                            tape_neuron: *tape_neuron,
+                            n,
+                            pairs,
+                            bias,
+                            out,
+                        }
+                    } else {
+                        Instr::Dot {
+                            act,
+                            tape_neuron: *tape_neuron,
+                            segs: (from, code.segments.len() as u32),
+                            bias,
+                            out,
+                        }
+                    }
+                }
+                Kind::Nary(op, args, targets) => {
+                    let from = code.args.len() as u32;
+                    code.args.extend(args.iter().map(|&o| s(o)));
+                    if targets.is_empty() {
+                        code.targets.resize(code.args.len(), 0.0);
+                    } else {
+                        code.targets.extend_from_slice(targets);
+                    }
+                    Instr::Nary {
+                        op: *op,
+                        args: (from, code.args.len() as u32),
+                        out,
+                    }
+                }
+            };
+            code.instrs.push(instr);
+        }
+    }
+    stats.instructions = code.instrs.len();
+    for instr in &code.instrs {
+        match instr {
+            Instr::Dot {
+                act: Activation::Identity,
+                ..
+            }
+            | Instr::SmallDot {
+                act: Activation::Identity,
+                ..
+            } => stats.dots += 1,
+            Instr::Dot { .. } | Instr::SmallDot { .. } => stats.neurons += 1,
+            _ => {}
+        }
+    }
+    let outputs = outputs.iter().map(|&o| slot_of[o as usize]).collect();
+    Built {
+        code,
+        slot_of,
+        leaf_nodes,
+        constants,
+        outputs,
+        stats,
+    }
+}
+
+/// Runs shorter than this are split into single terms: setting up two slices
+/// costs more than it saves below it.
+const MIN_RUN: u32 = 4;
+
+/// Splits the segments from `from` on that are shorter than [`MIN_RUN`] into
+/// single terms.
+fn split_short_runs(segments: &mut Vec<Segment>, from: usize) {
+    if segments[from..]
+        .iter()
+        .all(|s| s.len == 1 || s.len >= MIN_RUN)
+    {
+        return;
+    }
+    let tail: Vec<Segment> = segments.drain(from..).collect();
+    for s in tail {
+        if s.len >= MIN_RUN {
+            segments.push(s);
+        } else {
+            segments.extend((0..s.len).map(|k| Segment {
+                a: s.a + k,
+                b: s.b + k,
+                len: 1,
+                ..s
+            }));
+        }
+    }
+}
+
+/// Appends term `v[a] · v[b]` to the dot whose segments start at `from`,
+/// extending the last segment when both runs continue (and stay apart).
+fn push_term(segments: &mut Vec<Segment>, from: usize, a: u32, a_var: bool, b: u32, b_var: bool) {
+    if let Some(last) = segments[from..].last_mut() {
+        let continues = last.a + last.len == a
+            && last.b + last.len == b
+            && last.a_var == a_var
+            && last.b_var == b_var;
+        // The two runs, one term longer, must not overlap (the backward pass
+        // adds run by run).
+        let apart = a < last.b || b < last.a;
+        if continues && apart {
+            last.len += 1;
+            return;
+        }
+    }
+    segments.push(Segment {
+        a,
+        b,
+        len: 1,
+        a_var,
+        b_var,
+    });
+}
+
+/// The fusion passes: what each instruction absorbs.
+struct Fuser<'g, 'c> {
+    graph: &'g Graph,
+    constant: &'g [bool],
+    uses: &'g [u32],
+    absorbed: &'g mut [bool],
+    computed: &'c dyn Fn(usize) -> bool,
+    /// Whether products and inner sums may be absorbed (the dot pass).
+    fuse_dots: bool,
+    count: usize,
+}
+
+impl Fuser<'_, '_> {
+    /// Whether node `i` may be folded into its one consumer.
+    fn absorbable(&self, i: usize) -> bool {
+        (self.computed)(i) && self.uses[i] == 1
+    }
+
+    fn reference(&self, i: u32) -> Ref {
+        if self.constant[i as usize] {
+            Ref::Lit(self.graph.values[i as usize])
+        } else {
+            Ref::Node(i)
+        }
+    }
+
+    fn absorb(&mut self, i: usize) {
+        self.absorbed[i] = true;
+        self.count += 1;
+    }
+
+    /// The plan of node `i`, an instruction of its own.
+    fn plan(&mut self, i: usize, options: CompileOptions, stats: &mut PassStats) -> Kind {
+        let g = self.graph;
+        let op = g.ops[i];
+        let x = |k: usize| g.operands(i)[k];
+        // A weighted sum under an activation: one neuron instruction. (Other
+        // ops with one operand stay apart: fused with a weighted sum over the
+        // generic op, W1 and W2 measured more instructions, not fewer.)
+        if options.fuse_neurons {
+            if let Some(act) = activation_of(op) {
+                let z = x(0) as usize;
+                if self.absorbable(z) && is_affine(g.ops[z]) {
+                    let mut terms = Vec::new();
+                    self.absorb(z);
+                    self.expand_node(z, &mut terms, options);
+                    stats.neuron_fusions += 1;
+                    return Kind::Dot {
+                        act,
+                        tape_neuron: false,
+                        terms,
+                    };
+                }
+            }
+        }
+        if options.fuse_dots && matches!(op, Op::Add | Op::Sub | Op::AddConst | Op::SubConst) {
+            let before = self.count;
+            let mut terms = Vec::new();
+            self.expand_node(i, &mut terms, options);
+            if self.count > before {
+                stats.dot_fusions += 1;
+                return Kind::Dot {
+                    act: Activation::Identity,
+                    tape_neuron: false,
+                    terms,
+                };
+            }
+            // Nothing absorbed: the op alone is cheaper than a weighted sum.
+        }
+        if let Some(unary) = self.unary_op(i) {
+            return Kind::Unary(unary, x(0));
+        }
+        let neuron = |act: Activation, terms: Vec<Term>| Kind::Dot {
+            act,
+            tape_neuron: act != Activation::Identity,
+            terms,
+        };
+        match op {
+            Op::Leaf | Op::Const => unreachable!("leaves and constants are not instructions"),
+            Op::Add => Kind::Binary(BinaryOp::Add, x(0), x(1)),
+            Op::Sub => Kind::Binary(BinaryOp::Sub, x(0), x(1)),
+            Op::Mul => Kind::Binary(BinaryOp::Mul, x(0), x(1)),
+            Op::Div => Kind::Binary(BinaryOp::Div, x(0), x(1)),
+            Op::Pow => Kind::Binary(BinaryOp::Pow, x(0), x(1)),
+            Op::Max => Kind::Binary(BinaryOp::Max, x(0), x(1)),
+            Op::Min => Kind::Binary(BinaryOp::Min, x(0), x(1)),
+            Op::Atan2 => Kind::Binary(BinaryOp::Atan2, x(0), x(1)),
+            Op::Hypot => Kind::Binary(BinaryOp::Hypot, x(0), x(1)),
+            Op::MulAdd => Kind::MulAdd(x(0), x(1), x(2)),
+            Op::LogSumExp => Kind::Nary(NaryOp::LogSumExp, g.operands(i).to_vec(), Vec::new()),
+            Op::HalfSquaredError => Kind::Nary(
+                NaryOp::HalfSquaredError,
+                g.operands(i).to_vec(),
+                g.constants(i).to_vec(),
+            ),
+            Op::MeanSquaredError => Kind::Nary(
+                NaryOp::MeanSquaredError,
+                g.operands(i).to_vec(),
+                g.constants(i).to_vec(),
+            ),
+            Op::Sum | Op::WeightedSum | Op::WeightedSumConst => {
+                let mut terms = Vec::new();
+                self.expand_node(i, &mut terms, options);
+                neuron(Activation::Identity, terms)
+            }
+            Op::SigmoidNeuron
+            | Op::TanhNeuron
+            | Op::ReluNeuron
+            | Op::SigmoidNeuronConst
+            | Op::TanhNeuronConst
+            | Op::ReluNeuronConst => {
+                let act = match op {
+                    Op::SigmoidNeuron | Op::SigmoidNeuronConst => Activation::Sigmoid,
+                    Op::TanhNeuron | Op::TanhNeuronConst => Activation::Tanh,
+                    _ => Activation::Relu,
+                };
+                neuron(act, self.weighted_terms(i))
+            }
+            other => unreachable!("{other} is a unary op, planned above"),
+        }
+    }
+
+    /// The instruction of node `i` if it is an op with one operand (and its
+    /// constants), else `None`.
+    fn unary_op(&self, i: usize) -> Option<UnaryOp> {
+        let g = self.graph;
+        let c = |k: usize| g.constants(i)[k];
+        Some(match g.ops[i] {
+            Op::Neg => UnaryOp::Neg,
+            Op::AddConst => UnaryOp::AddConst(c(0)),
+            Op::SubConst => UnaryOp::SubConst(c(0)),
+            Op::ConstSub => UnaryOp::ConstSub(c(0)),
+            Op::MulConst => UnaryOp::MulConst(g.first_partial[i]),
+            Op::DivConst => UnaryOp::DivConst(c(0)),
+            Op::ConstDiv => UnaryOp::ConstDiv(c(0)),
+            Op::LeakyRelu => UnaryOp::LeakyRelu(c(0)),
+            Op::Powi => UnaryOp::Powi(c(0) as i32),
+            Op::Powf => UnaryOp::Powf(c(0)),
+            Op::Log => UnaryOp::Log(c(0)),
+            Op::MaxConst => UnaryOp::MaxConst(c(0)),
+            Op::MinConst => UnaryOp::MinConst(c(0)),
+            Op::Clamp => UnaryOp::Clamp(c(0), c(1)),
+            Op::Atan2Const => UnaryOp::Atan2Const(c(0)),
+            Op::ConstAtan2 => UnaryOp::ConstAtan2(c(0)),
+            Op::HypotConst => UnaryOp::HypotConst(c(0)),
+            Op::Sigmoid => UnaryOp::Sigmoid,
+            Op::Tanh => UnaryOp::Tanh,
+            Op::Relu => UnaryOp::Relu,
+            Op::Square => UnaryOp::Square,
+            op => UnaryOp::Table(
+                crate::ops::UNARY
+                    .iter()
+                    .find(|r| r.op == op)?
+                    .value_and_partial,
+            ),
+        })
+    }
+
+    /// The terms of a fused neuron's (or weighted sum's) node `i`: (w, x) pairs
+    /// or (w, c) with constant inputs, then (b, 1).
+    fn weighted_terms(&self, i: usize) -> Vec<Term> {
+        let g = self.graph;
+        let operands = g.operands(i);
+        let (pairs, bias) = operands.split_at(operands.len() - 1);
+        let mut terms: Vec<Term> = if is_const_inputs(g.ops[i]) {
+            pairs
+                .iter()
+                .zip(g.constants(i))
+                .map(|(&w, &c)| (self.reference(w), Ref::Lit(c)))
+                .collect()
+        } else {
+            pairs
+                .chunks_exact(2)
+                .map(|p| (self.reference(p[0]), self.reference(p[1])))
+                .collect()
+        };
+        terms.push((self.reference(bias[0]), Ref::Lit(1.0)));
+        terms
+    }
+
+    /// Pushes the terms of the affine node `i` (left to right, as it sums them).
+    fn expand_node(&mut self, i: usize, terms: &mut Vec<Term>, options: CompileOptions) {
+        let g = self.graph;
+        let operands = g.operands(i);
+        match g.ops[i] {
+            Op::Add => {
+                self.expand_left(operands[0], terms, options);
+                terms.push(self.term(operands[1], 1.0));
+            }
+            Op::Sub => {
+                // a − b = a + (−b), exactly.
+                self.expand_left(operands[0], terms, options);
+                terms.push(self.term(operands[1], -1.0));
+            }
+            Op::AddConst => {
+                self.expand_left(operands[0], terms, options);
+                terms.push((Ref::Lit(g.constants(i)[0]), Ref::Lit(1.0)));
+            }
+            Op::SubConst => {
+                self.expand_left(operands[0], terms, options);
+                terms.push((Ref::Lit(-g.constants(i)[0]), Ref::Lit(1.0)));
+            }
+            Op::Sum => {
+                self.expand_left(operands[0], terms, options);
+                for &o in &operands[1..] {
+                    terms.push(self.term(o, 1.0));
+                }
+            }
+            Op::WeightedSum | Op::WeightedSumConst => terms.extend(self.weighted_terms(i)),
+            Op::Mul | Op::MulConst => {
+                // A lone product under an activation.
+                let t = self.product(i, 1.0);
+                terms.push(t);
+            }
+            other => unreachable!("{other} is not affine"),
+        }
+    }
+
+    /// The running sum's left operand: expanded in place if only this sum uses
+    /// it (and dot fusion is on), else one term.
+    fn expand_left(&mut self, o: u32, terms: &mut Vec<Term>, options: CompileOptions) {
+        let i = o as usize;
+        let g = self.graph;
+        if options.fuse_dots
+            && self.absorbable(i)
+            && matches!(
+                g.ops[i],
+                Op::Add
+                    | Op::Sub
+                    | Op::AddConst
+                    | Op::SubConst
+                    | Op::Sum
+                    | Op::WeightedSum
+                    | Op::WeightedSumConst
+            )
+        {
+            self.absorb(i);
+            self.expand_node(i, terms, options);
+        } else {
+            let t = self.term(o, 1.0);
+            terms.push(t);
+        }
+    }
+
+    /// Operand `o` as one term with sign `sign`: a product only it uses becomes
+    /// the term's two factors.
+    fn term(&mut self, o: u32, sign: f64) -> Term {
+        let i = o as usize;
+        let op = self.graph.ops[i];
+        if self.fuse_dots
+            && self.absorbable(i)
+            && (op == Op::MulConst || (op == Op::Mul && sign > 0.0))
+        {
+            self.absorb(i);
+            return self.product(i, sign);
+        }
+        match self.reference(o) {
+            Ref::Lit(c) => (Ref::Lit(sign * c), Ref::Lit(1.0)),
+            node => (node, Ref::Lit(sign)),
+        }
+    }
+
+    /// Product node `i` as a term (`−(a·c) = a·(−c)` exactly).
+    fn product(&self, i: usize, sign: f64) -> Term {
+        let g = self.graph;
+        let operands = g.operands(i);
+        match g.ops[i] {
+            Op::MulConst => (
+                self.reference(operands[0]),
+                Ref::Lit(sign * g.first_partial[i]),
+            ),
+            _ => (self.reference(operands[0]), self.reference(operands[1])),
+        }
+    }
+}
+
+/// The activation of a unary op that can end a neuron.
+fn activation_of(op: Op) -> Option<Activation> {
+    match op {
+        Op::Sigmoid => Some(Activation::Sigmoid),
+        Op::Tanh => Some(Activation::Tanh),
+        Op::Relu => Some(Activation::Relu),
+        _ => None,
+    }
+}
+
+/// Ops that a neuron can absorb as its weighted sum.
+fn is_affine(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Add
+            | Op::Sub
+            | Op::AddConst
+            | Op::SubConst
+            | Op::Sum
+            | Op::WeightedSum
+            | Op::WeightedSumConst
+            | Op::Mul
+            | Op::MulConst
+    )
+}
+
+fn is_const_inputs(op: Op) -> bool {
+    matches!(
+        op,
+        Op::WeightedSumConst | Op::SigmoidNeuronConst | Op::TanhNeuronConst | Op::ReluNeuronConst
+    )
+}

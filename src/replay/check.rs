@@ -1,0 +1,294 @@
+//! [`Program::check`]: does the replay still follow the function? (Rust control
+//! flow that depends on values is frozen at recording time.)
+
+use std::fmt;
+
+use super::build::Graph;
+use super::Program;
+use crate::op::Op;
+use crate::tape::Tape;
+use crate::var::Var;
+
+/// Where a replay and a fresh recording of the function part ways
+/// ([`Program::check`]): the first node that differs.
+///
+/// ```
+/// use chainrule::{replay::Divergence, Op};
+/// let d = Divergence::Value { node: 4, op: Op::Exp, replayed: 1.0, recorded: 2.0 };
+/// assert!(d.to_string().contains("node #4 (exp)"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// Node `node` has another op: the function took another branch.
+    Op {
+        /// The node.
+        node: usize,
+        /// The op the program replays.
+        replayed: Op,
+        /// The op the fresh recording holds.
+        recorded: Op,
+    },
+    /// Node `node` has the same op on other operands.
+    Operands {
+        /// The node.
+        node: usize,
+        /// Its op.
+        op: Op,
+        /// The operands the program replays.
+        replayed: Vec<usize>,
+        /// The operands of the fresh recording.
+        recorded: Vec<usize>,
+    },
+    /// Node `node` has the same op with another constant.
+    Constant {
+        /// The node.
+        node: usize,
+        /// Its op.
+        op: Op,
+        /// The constants the program replays.
+        replayed: Vec<f64>,
+        /// The constants of the fresh recording.
+        recorded: Vec<f64>,
+    },
+    /// Node `node` has another value (not bit for bit).
+    Value {
+        /// The node.
+        node: usize,
+        /// Its op.
+        op: Op,
+        /// The replayed value.
+        replayed: f64,
+        /// The freshly recorded value.
+        recorded: f64,
+    },
+    /// The fresh recording has fewer nodes than the program replays, or its
+    /// outputs are other nodes.
+    Shape {
+        /// The nodes the program replays (up to its last output).
+        replayed: usize,
+        /// The nodes of the fresh recording (up to its last output).
+        recorded: usize,
+    },
+    /// The function returned another number of outputs, or outputs at other
+    /// nodes.
+    Outputs {
+        /// The program's output nodes.
+        replayed: Vec<usize>,
+        /// The fresh recording's.
+        recorded: Vec<usize>,
+    },
+}
+
+impl Divergence {
+    /// The first node that differs, if the divergence is at a node.
+    ///
+    /// ```
+    /// use chainrule::{replay::Divergence, Op};
+    /// let d = Divergence::Op { node: 3, replayed: Op::Relu, recorded: Op::Abs };
+    /// assert_eq!(d.node(), Some(3));
+    /// ```
+    pub fn node(&self) -> Option<usize> {
+        match *self {
+            Divergence::Op { node, .. }
+            | Divergence::Operands { node, .. }
+            | Divergence::Constant { node, .. }
+            | Divergence::Value { node, .. } => Some(node),
+            Divergence::Shape { .. } | Divergence::Outputs { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("chainrule: the replay differs from a fresh recording ")?;
+        match self {
+            Divergence::Op {
+                node,
+                replayed,
+                recorded,
+            } => write!(
+                f,
+                "at node #{node}: the program replays {replayed}, the function now records \
+                 {recorded} (control flow that depends on values is frozen at recording time: \
+                 record again for these inputs)"
+            ),
+            Divergence::Operands {
+                node,
+                op,
+                replayed,
+                recorded,
+            } => write!(
+                f,
+                "at node #{node} ({op}): operands {replayed:?} replayed, {recorded:?} recorded"
+            ),
+            Divergence::Constant {
+                node,
+                op,
+                replayed,
+                recorded,
+            } => write!(
+                f,
+                "at node #{node} ({op}): constants {replayed:?} replayed, {recorded:?} recorded"
+            ),
+            Divergence::Value {
+                node,
+                op,
+                replayed,
+                recorded,
+            } => write!(
+                f,
+                "at node #{node} ({op}): value {replayed:e} replayed, {recorded:e} recorded"
+            ),
+            Divergence::Shape { replayed, recorded } => write!(
+                f,
+                "in length: {replayed} nodes replayed, {recorded} recorded"
+            ),
+            Divergence::Outputs { replayed, recorded } => write!(
+                f,
+                "in its outputs: nodes {replayed:?} replayed, {recorded:?} recorded"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Divergence {}
+
+/// Equal bit for bit, or both NaN.
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+impl Program {
+    /// A debug check of the replay against the function itself: replays at
+    /// `inputs`, records `record` afresh at the same inputs, and reports the
+    /// first node that differs (its op, operands, constants, or value, bit for
+    /// bit). Control flow that depends on values is frozen at recording time (see
+    /// [`crate::replay`]): this finds out whether `inputs` take another path.
+    ///
+    /// `record` gets a fresh tape (keeping constants) and the inputs, and must
+    /// record the function as it was recorded for the program (making the
+    /// leaves with these values, in the same order) and return its outputs. The
+    /// program is left run forward at `inputs`.
+    ///
+    /// # Errors
+    /// The first [`Divergence`].
+    ///
+    /// # Panics
+    /// If `inputs.len()` is not [`input_count`](Program::input_count), or
+    /// `record` returns no output.
+    ///
+    /// # Complexity
+    /// One forward pass, one recording of the function, and O(nodes + edges).
+    ///
+    /// ```
+    /// use chainrule::{Scalar, Tape, Var};
+    ///
+    /// // A branch on a value: frozen at recording time.
+    /// fn f<T: Scalar>(x: T) -> T {
+    ///     if x.value() > 0.0 { x * 2.0 } else { x.exp() }
+    /// }
+    /// fn record<'t>(tape: &'t Tape, inputs: &[f64]) -> Vec<Var<'t>> {
+    ///     vec![f(tape.var(inputs[0]))]
+    /// }
+    /// let tape = Tape::for_replay();
+    /// let outputs = record(&tape, &[1.0]);
+    /// let mut program = tape.compile(&outputs).unwrap();
+    /// assert!(program.check(&[3.0], record).is_ok()); // the same branch
+    /// let diverged = program.check(&[-3.0], record).unwrap_err();
+    /// assert_eq!(diverged.node(), Some(1)); // x * 2 replayed where exp is recorded
+    /// ```
+    #[track_caller]
+    pub fn check<F>(&mut self, inputs: &[f64], record: F) -> Result<(), Divergence>
+    where
+        F: for<'t> FnOnce(&'t Tape, &[f64]) -> Vec<Var<'t>>,
+    {
+        self.set_inputs(inputs);
+        self.forward();
+        let tape = Tape::for_replay();
+        let outputs = record(&tape, inputs);
+        assert!(
+            !outputs.is_empty(),
+            "chainrule: the function given to Program::check returned no output"
+        );
+        let nodes: Vec<u32> = outputs.iter().map(|o| o.index).collect();
+        let len = nodes.iter().max().map_or(0, |&m| m as usize + 1);
+        let fresh = match tape.recording.read(|rec| Graph::read(rec, len)) {
+            Ok(graph) => graph,
+            // Cannot happen on a tape made for replay; report the shape.
+            Err(_) => {
+                return Err(Divergence::Shape {
+                    replayed: self.graph.len(),
+                    recorded: len,
+                })
+            }
+        };
+        self.compare(&fresh)?;
+        if nodes != self.output_nodes {
+            return Err(Divergence::Outputs {
+                replayed: self.output_nodes.iter().map(|&o| o as usize).collect(),
+                recorded: nodes.iter().map(|&o| o as usize).collect(),
+            });
+        }
+        Ok(())
+    }
+
+    fn compare(&self, fresh: &Graph) -> Result<(), Divergence> {
+        let old = &self.graph;
+        for node in 0..old.len().min(fresh.len()) {
+            let (replayed, recorded) = (old.ops[node], fresh.ops[node]);
+            if replayed != recorded {
+                return Err(Divergence::Op {
+                    node,
+                    replayed,
+                    recorded,
+                });
+            }
+            let op = replayed;
+            if old.operands(node) != fresh.operands(node) {
+                let list = |g: &Graph| g.operands(node).iter().map(|&o| o as usize).collect();
+                return Err(Divergence::Operands {
+                    node,
+                    op,
+                    replayed: list(old),
+                    recorded: list(fresh),
+                });
+            }
+            let (a, b) = (old.constants(node), fresh.constants(node));
+            let mul_const =
+                op == Op::MulConst && !same(old.first_partial[node], fresh.first_partial[node]);
+            if a.len() != b.len() || a.iter().zip(b).any(|(&x, &y)| !same(x, y)) || mul_const {
+                let list = |g: &Graph| {
+                    if op == Op::MulConst {
+                        vec![g.first_partial[node]]
+                    } else {
+                        g.constants(node).to_vec()
+                    }
+                };
+                return Err(Divergence::Constant {
+                    node,
+                    op,
+                    replayed: list(old),
+                    recorded: list(fresh),
+                });
+            }
+            if let Some(value) = self.value(node) {
+                if !same(value, fresh.values[node]) {
+                    return Err(Divergence::Value {
+                        node,
+                        op,
+                        replayed: value,
+                        recorded: fresh.values[node],
+                    });
+                }
+            }
+        }
+        if fresh.len() != old.len() {
+            return Err(Divergence::Shape {
+                replayed: old.len(),
+                recorded: fresh.len(),
+            });
+        }
+        Ok(())
+    }
+}

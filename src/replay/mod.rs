@@ -1,0 +1,693 @@
+//! Record once, replay many: a recording compiled into a [`Program`] that runs
+//! forward and backward again at new leaf values, without recording.
+//!
+//! Training runs the same graph every step. Recording it every step costs the
+//! tape's bookkeeping every step; a [`Program`] pays it once. Record on a tape
+//! that keeps its constants ([`Tape::for_replay`]), then
+//! [`compile`](Tape::compile) the outputs:
+//!
+//! ```
+//! use chainrule::{Scalar, Tape};
+//!
+//! fn loss<T: Scalar>(w: &[T]) -> T {
+//!     (w[0] * 0.5 + w[1] * 2.0 - 1.0).square()
+//! }
+//!
+//! let tape = Tape::for_replay();
+//! let w = tape.vars(&[0.1, 0.2]);
+//! let mut program = tape.compile(&[loss(&w)])?;
+//! let mut params = [0.1, 0.2];
+//! for _ in 0..200 {
+//!     program.set_inputs(&params);
+//!     program.forward();
+//!     program.backward();
+//!     for (p, g) in params.iter_mut().zip(program.gradients()) {
+//!         *p -= 0.1 * g;
+//!     }
+//! }
+//! assert!(loss(&params) < 1e-20);
+//! # Ok::<(), chainrule::replay::CompileError>(())
+//! ```
+//!
+//! Each instruction recomputes its value and local partials from its op and the
+//! new operand values, with the very `f64` functions the op records with, so a
+//! replayed value equals the value a fresh recording would hold, bit for bit.
+//! relu, abs, max, min and clamp pick their branch afresh at every forward pass.
+//!
+//! # What compiling does
+//!
+//! Four passes, each of which [`CompileOptions`] can turn off (to measure it):
+//!
+//! - **constant folding**: a node that depends on no leaf (a
+//!   [`constant`](crate::Var::constant), an op on constants) keeps its recorded
+//!   value and runs no instruction;
+//! - **dead-code elimination**: only the nodes the requested outputs depend on
+//!   are kept;
+//! - **weighted sums**: a chain of `+` (and `−`, and `+ c`) whose terms are
+//!   products `a * b` or `a * c`, each used by the chain alone, becomes one
+//!   weighted-sum (dot) instruction over runs of consecutive slots, summed in the
+//!   recorded order (so to the same bits);
+//! - **neurons**: a weighted sum under σ, tanh or relu becomes one neuron
+//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it.
+//!
+//! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
+//! instruction, and plain-operator code replays as fast as the fused spelling.
+//! [`Program::stats`] tells what each pass did.
+//!
+//! # Control flow is frozen at recording time
+//!
+//! A program replays the ops that were recorded. Rust control flow that depends
+//! on values (`if x > 0.0 { … } else { … }` on a `Var`'s value, a loop that runs
+//! until a value converges, an index computed from a value) ran once, while
+//! recording; the replay takes the same path at every input, as JAX's `jit`
+//! traces once and CppAD's `ADFun` replays its operation sequence. Only the ops'
+//! own branches move with the inputs (relu, abs, max, min, clamp, and the kinks
+//! and domain edges of the other ops). Where your function branches on values,
+//! record again each step, or check with [`Program::check`], which replays at
+//! given inputs, records your function afresh at the same inputs, and names the
+//! first node that differs.
+
+mod build;
+mod check;
+mod exec;
+
+use std::fmt;
+
+use crate::tape::Tape;
+use crate::var::Var;
+pub use check::Divergence;
+
+/// Which compile-time passes [`Tape::compile_with`] runs (all of them by
+/// default, as [`Tape::compile`]). Turning one off changes the speed, never the
+/// values: every combination replays to the same bits.
+///
+/// ```
+/// use chainrule::replay::CompileOptions;
+/// let none = CompileOptions { fuse_dots: false, ..CompileOptions::default() };
+/// assert!(!none.fuse_dots && none.fuse_neurons);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Keep only the nodes the outputs depend on.
+    pub eliminate_dead_code: bool,
+    /// Fold the nodes that depend on no leaf into constants.
+    pub fold_constants: bool,
+    /// Fuse chains of `+` and `−` over products into weighted sums.
+    pub fuse_dots: bool,
+    /// Fuse σ, tanh or relu of a weighted sum into one neuron.
+    pub fuse_neurons: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            eliminate_dead_code: true,
+            fold_constants: true,
+            fuse_dots: true,
+            fuse_neurons: true,
+        }
+    }
+}
+
+impl CompileOptions {
+    /// Every pass off: one instruction per node recorded (but leaves and
+    /// [`constant`](crate::Var::constant)s, which never run).
+    ///
+    /// ```
+    /// let off = chainrule::replay::CompileOptions::none();
+    /// assert!(!off.eliminate_dead_code && !off.fuse_neurons);
+    /// ```
+    pub fn none() -> Self {
+        CompileOptions {
+            eliminate_dead_code: false,
+            fold_constants: false,
+            fuse_dots: false,
+            fuse_neurons: false,
+        }
+    }
+}
+
+/// What the compile-time passes did ([`Program::stats`]).
+///
+/// ```
+/// let tape = chainrule::Tape::for_replay();
+/// let w = tape.vars(&[1.0, 2.0, 3.0]);
+/// let y = (w[0] * w[1] + w[2]).tanh(); // *, +, tanh: one neuron
+/// let stats = tape.compile(&[y])?.stats();
+/// assert_eq!((stats.nodes, stats.absorbed, stats.neuron_fusions), (6, 2, 1));
+/// # Ok::<(), chainrule::replay::CompileError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PassStats {
+    /// Nodes read from the tape (up to the last output).
+    pub nodes: usize,
+    /// Nodes left out by dead-code elimination (leaves and constants not counted).
+    pub dead: usize,
+    /// Nodes folded into constants.
+    pub folded: usize,
+    /// Nodes absorbed into a weighted sum or a neuron.
+    pub absorbed: usize,
+    /// Weighted sums made from plain operators.
+    pub dot_fusions: usize,
+    /// Neurons made from a plain operators' weighted sum and its activation.
+    pub neuron_fusions: usize,
+    /// Instructions in the program.
+    pub instructions: usize,
+    /// Weighted-sum instructions among them (plain or recorded fused).
+    pub dots: usize,
+    /// Neuron instructions among them (plain or recorded fused).
+    pub neurons: usize,
+}
+
+/// Why [`Tape::compile`] could not compile.
+///
+/// ```
+/// use chainrule::{replay::CompileError, Op, Tape};
+/// let tape = Tape::new(); // does not keep constants
+/// let x = tape.var(1.0);
+/// let err = tape.compile(&[x / 3.0]).unwrap_err();
+/// assert_eq!(err, CompileError::MissingConstant { node: 1, op: Op::DivConst });
+/// assert!(err.to_string().contains("Tape::for_replay()"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum CompileError {
+    /// No output was given.
+    NoOutputs,
+    /// An output is a `Var` of another tape.
+    ForeignOutput {
+        /// The output's node index (on its own tape).
+        index: usize,
+    },
+    /// A node's `f64` constant was not kept: the tape was not recording for
+    /// replay ([`Tape::set_keep_constants`]) when the node was recorded.
+    MissingConstant {
+        /// The node.
+        node: usize,
+        /// Its op.
+        op: crate::Op,
+    },
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::NoOutputs => f.write_str("chainrule: compile needs at least one output"),
+            CompileError::ForeignOutput { index } => write!(
+                f,
+                "chainrule: output #{index} given to compile belongs to another tape"
+            ),
+            CompileError::MissingConstant { node, op } => write!(
+                f,
+                "chainrule: node #{node} ({op}) has an f64 constant that the tape did not keep, \
+                 so it cannot be replayed; record on Tape::for_replay() (or call \
+                 tape.set_keep_constants(true) before recording)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl Tape {
+    /// Compiles the recording up to `outputs` into a [`Program`] that replays it
+    /// at new leaf values, with every pass of [`CompileOptions`] (see
+    /// [`crate::replay`]). The program owns its data: the tape can be cleared or
+    /// dropped after.
+    ///
+    /// Record on a tape that keeps its constants ([`Tape::for_replay`]). Rust
+    /// control flow that depends on values is frozen at recording time (see
+    /// [`crate::replay`]).
+    ///
+    /// # Errors
+    /// [`CompileError::NoOutputs`] for no outputs, [`CompileError::ForeignOutput`]
+    /// for a `Var` of another tape, [`CompileError::MissingConstant`] if a node's
+    /// constant was not kept.
+    ///
+    /// # Complexity
+    /// O(nodes + edges) time and memory, up to the last output.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(2.0);
+    /// let y = (x * 3.0 + 1.0).relu();
+    /// let mut program = tape.compile(&[y])?;
+    /// program.set_inputs(&[-1.0]);
+    /// program.forward();
+    /// program.backward();
+    /// assert_eq!((program.output(0), program.gradient(x.index())), (0.0, 0.0));
+    ///
+    /// let plain = chainrule::Tape::new(); // does not keep constants
+    /// let x = plain.var(2.0);
+    /// assert!(plain.compile(&[x + 1.0]).is_err());
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn compile(&self, outputs: &[Var<'_>]) -> Result<Program, CompileError> {
+        self.compile_with(outputs, CompileOptions::default())
+    }
+
+    /// [`compile`](Tape::compile) with the passes chosen by `options`.
+    ///
+    /// # Errors
+    /// As [`compile`](Tape::compile).
+    ///
+    /// # Complexity
+    /// O(nodes + edges).
+    ///
+    /// ```
+    /// use chainrule::replay::CompileOptions;
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[1.0, 2.0, 3.0]);
+    /// let y = (w[0] * w[1] + w[2]).tanh();
+    /// let fused = tape.compile(&[y])?;
+    /// let plain = tape.compile_with(&[y], CompileOptions::none())?;
+    /// assert_eq!(fused.stats().instructions, 1); // one neuron
+    /// assert_eq!(plain.stats().instructions, 3); // *, +, tanh
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn compile_with(
+        &self,
+        outputs: &[Var<'_>],
+        options: CompileOptions,
+    ) -> Result<Program, CompileError> {
+        if outputs.is_empty() {
+            return Err(CompileError::NoOutputs);
+        }
+        if let Some(foreign) = outputs.iter().find(|o| !std::ptr::eq(o.tape, self)) {
+            return Err(CompileError::ForeignOutput {
+                index: foreign.index(),
+            });
+        }
+        let nodes: Vec<u32> = outputs.iter().map(|o| o.index).collect();
+        let len = nodes.iter().max().map_or(0, |&m| m as usize + 1);
+        let graph = self.recording.read(|rec| build::Graph::read(rec, len))?;
+        Ok(Program::new(graph, &nodes, options))
+    }
+}
+
+/// A compiled recording: forward and backward at new leaf values, no recording.
+/// Made by [`Tape::compile`]; see [`crate::replay`].
+///
+/// The leaves of the recording (up to the last output) are the program's
+/// *inputs*, in recording order: set them ([`set_inputs`](Program::set_inputs),
+/// [`inputs_mut`](Program::inputs_mut), [`set_input`](Program::set_input) by
+/// node index), run [`forward`](Program::forward), read
+/// [`output`](Program::output), run [`backward`](Program::backward), read
+/// [`gradients`](Program::gradients) (in input order) or
+/// [`gradient`](Program::gradient) by node index. A new program holds the
+/// recorded values, forward already run.
+///
+/// ```
+/// let tape = chainrule::Tape::for_replay();
+/// let [a, b] = tape.var_array([1.0, 2.0]);
+/// let y = a.max(b) * 10.0;
+/// let mut program = tape.compile(&[y])?;
+/// program.set_inputs(&[5.0, 2.0]); // now a wins: max picks its branch afresh
+/// program.forward();
+/// program.backward();
+/// assert_eq!(program.output(0), 50.0);
+/// assert_eq!(program.gradients(), &[10.0, 0.0]);
+/// # Ok::<(), chainrule::replay::CompileError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Program {
+    code: exec::Code,
+    state: exec::State,
+    /// Slots `0..leaves` are the inputs; `0..computed` are zeroed by a backward
+    /// pass (the constants' adjoints after them are scratch).
+    leaves: usize,
+    computed: usize,
+    outputs: Vec<u32>,
+    leaf_nodes: Vec<u32>,
+    output_nodes: Vec<u32>,
+    /// The recording compiled, for [`Program::check`].
+    graph: build::Graph,
+    slot_of: Vec<u32>,
+    stats: PassStats,
+}
+
+impl Program {
+    fn new(graph: build::Graph, outputs: &[u32], options: CompileOptions) -> Program {
+        let built = build::build(&graph, outputs, options);
+        let leaves = built.leaf_nodes.len();
+        let computed = leaves + built.code.instrs.len();
+        let slots = computed + built.constants.len();
+        let mut values = vec![0.0; slots];
+        for (k, &leaf) in built.leaf_nodes.iter().enumerate() {
+            values[k] = graph.values[leaf as usize];
+        }
+        values[computed..].copy_from_slice(&built.constants);
+        let state = exec::State {
+            values,
+            d: vec![0.0; slots],
+            d2: vec![0.0; slots],
+            dn: vec![0.0; built.code.args.len()],
+            adjoints: vec![0.0; slots],
+        };
+        let mut program = Program {
+            code: built.code,
+            state,
+            leaves,
+            computed,
+            outputs: built.outputs,
+            leaf_nodes: built.leaf_nodes,
+            output_nodes: outputs.to_vec(),
+            graph,
+            slot_of: built.slot_of,
+            stats: built.stats,
+        };
+        program.forward();
+        program
+    }
+
+    /// The number of inputs (the recording's leaves up to the last output).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[1.0, 2.0]);
+    /// let program = tape.compile(&[w[0] * w[1]])?;
+    /// assert_eq!(program.input_count(), 2);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn input_count(&self) -> usize {
+        self.leaves
+    }
+
+    /// The inputs' current values, in recording order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[1.0, 2.0]);
+    /// let program = tape.compile(&[w[0] + w[1]])?;
+    /// assert_eq!(program.inputs(), &[1.0, 2.0]);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn inputs(&self) -> &[f64] {
+        &self.state.values[..self.leaves]
+    }
+
+    /// The inputs, to write in place (then run [`forward`](Program::forward)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[1.0, 2.0]);
+    /// let mut program = tape.compile(&[w[0] + w[1]])?;
+    /// program.inputs_mut()[1] = 10.0;
+    /// program.forward();
+    /// assert_eq!(program.output(0), 11.0);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn inputs_mut(&mut self) -> &mut [f64] {
+        &mut self.state.values[..self.leaves]
+    }
+
+    /// Sets every input, in recording order.
+    ///
+    /// # Panics
+    /// If `values.len()` is not [`input_count`](Program::input_count).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[1.0, 2.0]);
+    /// let mut program = tape.compile(&[w[0] * w[1]])?;
+    /// program.set_inputs(&[3.0, 4.0]);
+    /// program.forward();
+    /// assert_eq!(program.output(0), 12.0);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    #[track_caller]
+    pub fn set_inputs(&mut self, values: &[f64]) {
+        if values.len() != self.leaves {
+            panic!(
+                "chainrule: set_inputs was given {} values for a program of {} inputs",
+                values.len(),
+                self.leaves
+            );
+        }
+        self.state.values[..self.leaves].copy_from_slice(values);
+    }
+
+    /// The position among the inputs of leaf node `node` (its `Var::index()` on
+    /// the recording tape), or `None` if it is not a leaf of the program.
+    ///
+    /// # Complexity
+    /// O(log inputs).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let a = tape.var(1.0);
+    /// let y = a * 2.0;
+    /// let b = tape.var(5.0);
+    /// let program = tape.compile(&[y + b])?;
+    /// assert_eq!(program.input_position(b.index()), Some(1));
+    /// assert_eq!(program.input_position(y.index()), None);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn input_position(&self, node: usize) -> Option<usize> {
+        let node = u32::try_from(node).ok()?;
+        self.leaf_nodes.binary_search(&node).ok()
+    }
+
+    /// Sets the input made as leaf node `node` (its `Var::index()`).
+    ///
+    /// # Panics
+    /// If `node` is not a leaf of the program.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(1.0);
+    /// let mut program = tape.compile(&[x.exp()])?;
+    /// program.set_input(x.index(), 0.0);
+    /// program.forward();
+    /// assert_eq!(program.output(0), 1.0);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    #[track_caller]
+    pub fn set_input(&mut self, node: usize, value: f64) {
+        let k = self.leaf(node);
+        self.state.values[k] = value;
+    }
+
+    #[track_caller]
+    fn leaf(&self, node: usize) -> usize {
+        match self.input_position(node) {
+            Some(k) => k,
+            None => panic!(
+                "chainrule: node #{node} is not an input of this program (its inputs are the \
+                 recording's leaves up to the last output: {} of them)",
+                self.leaves
+            ),
+        }
+    }
+
+    /// Runs the program forward at the current inputs: every value and local
+    /// partial.
+    ///
+    /// # Complexity
+    /// O(instructions + terms), no allocation.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(0.0);
+    /// let mut program = tape.compile(&[x.sigmoid()])?;
+    /// program.set_inputs(&[1000.0]);
+    /// program.forward();
+    /// assert_eq!(program.output(0), 1.0);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn forward(&mut self) {
+        exec::forward(&self.code, &mut self.state);
+    }
+
+    /// The value of output `k` (in the order given to `compile`) after the last
+    /// [`forward`](Program::forward).
+    ///
+    /// # Panics
+    /// If there is no output `k`.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(3.0);
+    /// let program = tape.compile(&[x * 2.0, x * 4.0])?;
+    /// assert_eq!((program.output(0), program.output(1)), (6.0, 12.0));
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    #[track_caller]
+    pub fn output(&self, k: usize) -> f64 {
+        match self.outputs.get(k) {
+            Some(&slot) => self.state.values[slot as usize],
+            None => panic!(
+                "chainrule: no output {k}: the program has {} outputs",
+                self.outputs.len()
+            ),
+        }
+    }
+
+    /// The number of outputs.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(3.0);
+    /// assert_eq!(tape.compile(&[x.exp(), x.ln()])?.output_count(), 2);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn output_count(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// The replayed value of node `node` of the recording, if the program keeps
+    /// one: `None` for a node folded into a weighted sum or a neuron, or left
+    /// out as dead code.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(3.0);
+    /// let y = x.square();
+    /// let program = tape.compile(&[y.exp()])?;
+    /// assert_eq!(program.value(y.index()), Some(9.0));
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn value(&self, node: usize) -> Option<f64> {
+        let slot = *self.slot_of.get(node)?;
+        (slot != u32::MAX).then(|| self.state.values[slot as usize])
+    }
+
+    /// One reverse sweep from output 0: ∂output₀/∂input for every input, at the
+    /// inputs of the last [`forward`](Program::forward).
+    ///
+    /// # Non-finite values
+    /// As the tape's sweep ([`crate::backward`]): IEEE products, and a select
+    /// op's unselected operand gets exactly 0. (One difference: dead code is
+    /// eliminated against every output compiled, so with several outputs, a
+    /// node on a path to another output only, with an infinite partial, passes
+    /// 0 · ∞ = NaN where the tape would pass nothing.)
+    ///
+    /// # Complexity
+    /// O(instructions + terms), no allocation.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(3.0);
+    /// let mut program = tape.compile(&[x * x])?;
+    /// program.backward();
+    /// assert_eq!(program.gradients(), &[6.0]);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn backward(&mut self) {
+        self.seed_and_sweep(|k| if k == 0 { 1.0 } else { 0.0 });
+    }
+
+    /// One reverse sweep from every output, output `k` seeded with `seeds[k]`:
+    /// the vector-Jacobian product Σₖ seedₖ · ∂outputₖ/∂input.
+    ///
+    /// # Panics
+    /// If `seeds.len()` is not [`output_count`](Program::output_count).
+    ///
+    /// # Complexity
+    /// O(instructions + terms).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(3.0);
+    /// let mut program = tape.compile(&[x * 2.0, x * 5.0])?;
+    /// program.backward_with(&[1.0, 1.0]);
+    /// assert_eq!(program.gradients(), &[7.0]);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    #[track_caller]
+    pub fn backward_with(&mut self, seeds: &[f64]) {
+        if seeds.len() != self.outputs.len() {
+            panic!(
+                "chainrule: backward_with was given {} seeds for a program of {} outputs",
+                seeds.len(),
+                self.outputs.len()
+            );
+        }
+        self.seed_and_sweep(|k| seeds[k]);
+    }
+
+    fn seed_and_sweep(&mut self, seed: impl Fn(usize) -> f64) {
+        let adjoints = &mut self.state.adjoints;
+        adjoints[..self.computed].fill(0.0);
+        for (k, &slot) in self.outputs.iter().enumerate() {
+            adjoints[slot as usize] += seed(k);
+        }
+        exec::backward(&self.code, &mut self.state);
+    }
+
+    /// The gradient of every input after the last backward pass, in input order.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[2.0, 3.0]);
+    /// let mut program = tape.compile(&[w[0] * w[1]])?;
+    /// program.backward();
+    /// assert_eq!(program.gradients(), &[3.0, 2.0]);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn gradients(&self) -> &[f64] {
+        &self.state.adjoints[..self.leaves]
+    }
+
+    /// The gradient of the input made as leaf node `node` (its `Var::index()`).
+    ///
+    /// # Panics
+    /// If `node` is not a leaf of the program.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(2.0);
+    /// let mut program = tape.compile(&[x.powi(3)])?;
+    /// program.backward();
+    /// assert_eq!(program.gradient(x.index()), 12.0);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    #[track_caller]
+    pub fn gradient(&self, node: usize) -> f64 {
+        self.state.adjoints[self.leaf(node)]
+    }
+
+    /// What the compile-time passes did.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let w = tape.vars(&[1.0, 2.0, 3.0, 4.0]);
+    /// let _unused = w[0].exp();
+    /// let y = (w[0] * w[1] + w[2] * w[3]).sigmoid();
+    /// let stats = tape.compile(&[y])?.stats();
+    /// assert_eq!((stats.dead, stats.instructions, stats.neurons), (1, 1, 1));
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn stats(&self) -> PassStats {
+        self.stats
+    }
+
+    /// Bytes the program holds (code, values, partials, adjoints and the
+    /// recording kept for [`check`](Program::check)).
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::for_replay();
+    /// let x = tape.var(1.0);
+    /// assert!(tape.compile(&[x.exp()])?.memory_bytes() > 0);
+    /// # Ok::<(), chainrule::replay::CompileError>(())
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let g = &self.graph;
+        self.code.instrs.capacity() * size_of::<exec::Instr>()
+            + self.code.segments.capacity() * size_of::<exec::Segment>()
+            + self.code.args.capacity() * 4
+            + self.code.targets.capacity() * 8
+            + (self.state.values.capacity()
+                + self.state.d.capacity()
+                + self.state.d2.capacity()
+                + self.state.dn.capacity()
+                + self.state.adjoints.capacity())
+                * 8
+            + g.ops.capacity() * size_of::<crate::Op>()
+            + (g.values.capacity() + g.first_partial.capacity() + g.constants.capacity()) * 8
+            + (g.starts.capacity() + g.operands.capacity() + g.const_starts.capacity()) * 4
+            + (self.slot_of.capacity() + self.leaf_nodes.capacity()) * 4
+    }
+}

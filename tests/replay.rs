@@ -1,0 +1,656 @@
+//! Record once, replay many (`chainrule::replay`): a compiled program against a
+//! fresh recording at the same new inputs, on random programs over every op and
+//! on the workloads; each compile-time pass alone; the constants a replay needs;
+//! the check for control flow frozen at recording time.
+
+mod support;
+
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
+use chainrule::replay::{CompileError, CompileOptions, Divergence, Program};
+use chainrule::{Op, Scalar, Tape, Var};
+use support::program::{decode, record, Instr, Program as Random, SplitMix};
+use workloads::{moons, seed, Spelling};
+
+/// Equal bit for bit, or both NaN.
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The random program with its leaves set to `values` (in order).
+fn with_leaves(program: &Random, values: &[f64]) -> Random {
+    let mut at = 0;
+    let mut out = program.clone();
+    for instr in &mut out.instrs {
+        if let Instr::Leaves(leaves) = instr {
+            for v in leaves.iter_mut() {
+                *v = values[at];
+                at += 1;
+            }
+        }
+    }
+    out
+}
+
+/// New leaf values: each old one moved (scaled, shifted, sign flipped, or set to
+/// a kink: 0, −0, a tie with the leaf before), chosen by `rng`.
+fn new_values(old: &[f64], rng: &mut SplitMix) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::with_capacity(old.len());
+    for &v in old {
+        let new = match rng.next_u64() % 6 {
+            0 => v * 1.5 - 0.25,
+            1 => -v,
+            2 => 0.0,
+            3 => -0.0,
+            4 => out.last().copied().unwrap_or(0.5),
+            _ => v + 0.125,
+        };
+        out.push(new);
+    }
+    out
+}
+
+const PASS_SETS: [(&str, CompileOptions); 6] = [
+    (
+        "all passes",
+        CompileOptions {
+            eliminate_dead_code: true,
+            fold_constants: true,
+            fuse_dots: true,
+            fuse_neurons: true,
+        },
+    ),
+    (
+        "no dots",
+        CompileOptions {
+            eliminate_dead_code: true,
+            fold_constants: true,
+            fuse_dots: false,
+            fuse_neurons: true,
+        },
+    ),
+    (
+        "no neurons",
+        CompileOptions {
+            eliminate_dead_code: true,
+            fold_constants: true,
+            fuse_dots: true,
+            fuse_neurons: false,
+        },
+    ),
+    (
+        "no folding",
+        CompileOptions {
+            eliminate_dead_code: true,
+            fold_constants: false,
+            fuse_dots: true,
+            fuse_neurons: true,
+        },
+    ),
+    (
+        "no fusion",
+        CompileOptions {
+            eliminate_dead_code: true,
+            fold_constants: false,
+            fuse_dots: false,
+            fuse_neurons: false,
+        },
+    ),
+    (
+        "no dead-code elimination",
+        CompileOptions {
+            eliminate_dead_code: false,
+            fold_constants: true,
+            fuse_dots: true,
+            fuse_neurons: true,
+        },
+    ),
+];
+
+/// Random programs over every op: recorded at their leaves, compiled, replayed
+/// at new leaves, against the same program recorded afresh at the new leaves.
+///
+/// Values: bit for bit (each instruction computes with the op's own function).
+/// Gradients: bit for bit too wherever each adjoint receives its contributions
+/// in the tape's order; a node used by several terms of one fused weighted sum
+/// may receive them in another order, so the tolerance is 1e-12 relative
+/// (|a − b| ≤ 1e-12 · max(1, |b|)), with NaN and the infinities exactly where
+/// the tape has them. Without dead-code elimination an unused node with an
+/// infinite partial passes 0 · ∞ = NaN on (documented), so gradients are
+/// compared there only where every value and partial on the tape is finite.
+#[test]
+fn random_programs_replay_as_a_fresh_recording() {
+    let mut compared = 0usize;
+    let mut bitwise = 0usize;
+    for seed in 0..3_000u64 {
+        let program = decode(&SplitMix(seed).bytes(400));
+        let leaves: Vec<f64> = program
+            .instrs
+            .iter()
+            .filter_map(|i| match i {
+                Instr::Leaves(v) => Some(v.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let new = new_values(&leaves, &mut SplitMix(seed ^ 0xdead_beef));
+        let fresh_program = with_leaves(&program, &new);
+
+        let tape = Tape::for_replay();
+        let nodes = record(&program, &tape);
+        let output = *nodes.last().unwrap();
+        let fresh = Tape::new();
+        let fresh_nodes = record(&fresh_program, &fresh);
+        let fresh_output = *fresh_nodes.last().unwrap();
+        let g = fresh_output.backward();
+
+        for (name, options) in PASS_SETS {
+            let mut replay = tape.compile_with(&[output], options).unwrap();
+            replay.set_inputs(&new);
+            replay.forward();
+            replay.backward();
+            for (i, v) in fresh_nodes.iter().enumerate() {
+                if let Some(value) = replay.value(i) {
+                    assert!(
+                        same(value, v.value()),
+                        "seed {seed}, {name}: node {i} ({}) replays to {value:e}, records {:e}",
+                        fresh.op(i),
+                        v.value()
+                    );
+                }
+            }
+            assert!(same(replay.output(0), fresh_output.value()));
+            if !options.eliminate_dead_code && fresh.first_non_finite().is_some() {
+                continue;
+            }
+            for (k, leaf) in program.leaves().into_iter().enumerate() {
+                let (ours, tape_says) = (replay.gradients()[k], g.by_index(leaf));
+                compared += 1;
+                if same(ours, tape_says) {
+                    bitwise += 1;
+                    continue;
+                }
+                let close = ours.is_finite()
+                    && tape_says.is_finite()
+                    && (ours - tape_says).abs() <= 1e-12 * tape_says.abs().max(1.0);
+                assert!(
+                    close,
+                    "seed {seed}, {name}: gradient of leaf #{leaf}: replay {ours:e}, tape \
+                     {tape_says:e}"
+                );
+            }
+        }
+    }
+    eprintln!("{compared} gradients compared, {bitwise} bit for bit");
+    // Most gradients are the tape's to the bit: the tolerance is for reordering.
+    assert!(bitwise * 100 >= compared * 99, "{bitwise} of {compared}");
+}
+
+/// The check finds no divergence where there is no value-dependent control flow.
+#[test]
+fn check_passes_on_random_programs() {
+    for seed in 0..300u64 {
+        let program = decode(&SplitMix(seed).bytes(400));
+        let tape = Tape::for_replay();
+        let nodes = record(&program, &tape);
+        let mut replay = tape.compile(&[*nodes.last().unwrap()]).unwrap();
+        let leaves = replay.inputs().to_vec();
+        let new = new_values(&leaves, &mut SplitMix(seed + 1));
+        let result = replay.check(&new, |tape, inputs| {
+            let nodes = record(&with_leaves(&program, inputs), tape);
+            vec![*nodes.last().unwrap()]
+        });
+        assert_eq!(result, Ok(()), "seed {seed}");
+    }
+}
+
+// ---- The workloads, replayed --------------------------------------------------
+
+/// W1 written with plain operators: replayed training against re-recorded
+/// training, 200 steps, every weight compared at every step. Bit for bit: every
+/// adjoint receives its contributions in the tape's order.
+#[test]
+fn w1_replayed_training_is_recorded_training() {
+    let tape = Tape::for_replay();
+    let w = tape.var_array(seed::WEIGHTS);
+    let b = tape.var_array(seed::BIASES);
+    let e = seed::error_ops(&w, b);
+    let mut program = tape.compile(&[e]).unwrap();
+    // 4 neurons and the error as one weighted sum of two squares (2 × (o − t), 2 × square).
+    let stats = program.stats();
+    assert_eq!((stats.neurons, stats.dots), (4, 1), "{stats:?}");
+    assert_eq!(stats.instructions, 9, "{stats:?}");
+
+    let mut recorded = seed::WEIGHTS;
+    let mut replayed = seed::WEIGHTS;
+    let mut step_tape = Tape::new();
+    for step in 0..200 {
+        let e_recorded = seed::step_taped(&mut step_tape, &mut recorded, Spelling::Ops);
+        program.inputs_mut()[..8].copy_from_slice(&replayed);
+        program.forward();
+        program.backward();
+        let e_replayed = program.output(0);
+        for (wk, gk) in replayed.iter_mut().zip(program.gradients()) {
+            *wk -= seed::LEARNING_RATE * gk;
+        }
+        assert_eq!(
+            e_replayed.to_bits(),
+            e_recorded.to_bits(),
+            "E at step {step}"
+        );
+        assert_eq!(replayed, recorded, "weights after step {step}");
+    }
+}
+
+/// W2 with plain operators, one program for the whole epoch: 5 epochs replayed
+/// against 5 recorded, parameters to 1e-12 relative (a hidden activation feeds
+/// 16 weighted sums, whose contributions may reach it in another order).
+#[test]
+fn w2_replayed_epochs_follow_recorded_epochs() {
+    let data = moons::data();
+    let tape = Tape::for_replay();
+    let start = moons::initial_parameters();
+    let params = tape.vars(&start);
+    let loss = moons::loss_ops(&params, &data);
+    let mut program = tape.compile(&[loss]).unwrap();
+    let stats = program.stats();
+    // Per sample: 32 tanh neurons, the score's weighted sum with − label as
+    // its last term, the square; then the sum of squares and / n.
+    assert_eq!(stats.neurons, 3200, "{stats:?}");
+    assert_eq!(stats.instructions, 100 * 34 + 2, "{stats:?}");
+
+    let mut recorded = start.clone();
+    let mut replayed = start;
+    let mut step_tape = Tape::new();
+    let mut grads = Vec::new();
+    for epoch in 0..5 {
+        let l = moons::epoch_taped(
+            &mut step_tape,
+            &mut recorded,
+            &data,
+            &mut grads,
+            Spelling::Ops,
+        );
+        program.set_inputs(&replayed);
+        program.forward();
+        program.backward();
+        assert_eq!(
+            program.output(0).to_bits(),
+            l.to_bits(),
+            "L at epoch {epoch}"
+        );
+        for (p, g) in replayed.iter_mut().zip(program.gradients()) {
+            *p -= moons::LEARNING_RATE * g;
+        }
+        for (k, (a, b)) in replayed.iter().zip(&recorded).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "parameter {k} after epoch {epoch}: replay {a:e}, recorded {b:e}"
+            );
+        }
+    }
+}
+
+// ---- Each pass ----------------------------------------------------------------
+
+fn run(program: &mut Program, inputs: &[f64]) -> (f64, Vec<f64>) {
+    program.set_inputs(inputs);
+    program.forward();
+    program.backward();
+    (program.output(0), program.gradients().to_vec())
+}
+
+#[test]
+fn dead_code_is_eliminated() {
+    let tape = Tape::for_replay();
+    let [x, y] = tape.var_array([1.0, 2.0]);
+    let _unused = (x * y).exp().sin();
+    let out = x * 3.0;
+    let mut pruned = tape.compile(&[out]).unwrap();
+    let mut kept = tape
+        .compile_with(
+            &[out],
+            CompileOptions {
+                eliminate_dead_code: false,
+                ..CompileOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(pruned.stats().dead, 3);
+    assert_eq!(pruned.stats().instructions, 1);
+    assert_eq!(kept.stats().instructions, 4);
+    assert_eq!(run(&mut pruned, &[2.0, 5.0]), (6.0, vec![3.0, 0.0]));
+    assert_eq!(run(&mut kept, &[2.0, 5.0]), (6.0, vec![3.0, 0.0]));
+}
+
+#[test]
+fn chains_of_products_and_sums_become_one_weighted_sum() {
+    let tape = Tape::for_replay();
+    let v = tape.vars(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+    // ((a·b + c·2) − d) + e + 1, each intermediate used once.
+    let y = v[0] * v[1] + v[2] * 2.0 - v[3] + v[4] + 1.0;
+    let mut fused = tape.compile(&[y]).unwrap();
+    let mut plain = tape
+        .compile_with(
+            &[y],
+            CompileOptions {
+                fuse_dots: false,
+                ..CompileOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(fused.stats().instructions, 1);
+    assert_eq!(fused.stats().dot_fusions, 1);
+    assert_eq!(plain.stats().instructions, 6);
+    let inputs = [0.5, -3.0, 0.25, 7.0, -1.5];
+    let (value, gradient) = run(&mut fused, &inputs);
+    let (a, b, c, d, e) = (0.5f64, -3.0f64, 0.25f64, 7.0f64, -1.5f64);
+    assert_eq!(value, a * b + c * 2.0 - d + e + 1.0);
+    assert_eq!(gradient, vec![b, a, 2.0, -1.0, 1.0]);
+    assert_eq!(run(&mut plain, &inputs), (value, gradient));
+}
+
+#[test]
+fn a_shared_or_requested_intermediate_is_not_absorbed() {
+    let tape = Tape::for_replay();
+    let [a, b, c] = tape.var_array([1.0, 2.0, 3.0]);
+    let ab = a * b; // used twice: stays an instruction
+    let y = ab + c + ab;
+    let program = tape.compile(&[y]).unwrap();
+    assert_eq!(program.stats().instructions, 2); // a·b, then one weighted sum
+    let s = a * b + c; // requested as an output: stays
+    let z = (s * 2.0).tanh();
+    let program = tape.compile(&[z, s]).unwrap();
+    assert_eq!(program.output(1), 5.0);
+    assert!(program.value(s.index()).is_some());
+}
+
+#[test]
+fn an_affine_map_then_an_activation_becomes_one_neuron() {
+    let tape = Tape::for_replay();
+    let w = tape.vars(&[0.15, 0.20, 0.35]);
+    let [i1, i2] = [0.05, 0.10];
+    let out_h1 = (w[0] * i1 + w[1] * i2 + w[2]).sigmoid();
+    let mut fused = tape.compile(&[out_h1]).unwrap();
+    let mut apart = tape
+        .compile_with(
+            &[out_h1],
+            CompileOptions {
+                fuse_neurons: false,
+                ..CompileOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (fused.stats().instructions, fused.stats().neuron_fusions),
+        (1, 1)
+    );
+    assert_eq!(apart.stats().instructions, 2); // a weighted sum, then σ
+    let inputs = [0.4, -0.3, 0.1];
+    let (value, gradient) = run(&mut fused, &inputs);
+    let net: f64 = 0.4 * i1 + -0.3 * i2 + 0.1;
+    let s = 1.0 / (1.0 + (-net).exp());
+    assert!((value - s).abs() < 1e-16);
+    let ds = s * (1.0 - s);
+    // σ′ to a few ulps: 1e-16 absolute on values below 1.
+    for (g, x) in gradient.iter().zip([i1, i2, 1.0]) {
+        assert!((g - ds * x).abs() < 1e-16, "{g} against {}", ds * x);
+    }
+    assert_eq!(run(&mut apart, &inputs), (value, gradient));
+}
+
+#[test]
+fn relu_abs_max_min_and_clamp_pick_their_branch_afresh() {
+    let tape = Tape::for_replay();
+    let [x, y] = tape.var_array([1.0, 2.0]);
+    let outputs = [
+        x.relu(),
+        x.abs(),
+        x.max(y),
+        x.min(y),
+        x.clamp(-1.0, 1.0),
+        x.max(0.5),
+        x.min(0.5),
+        x.leaky_relu(0.1),
+    ];
+    for (k, out) in outputs.iter().enumerate() {
+        let mut program = tape.compile(&[*out]).unwrap();
+        for (xv, yv) in [
+            (3.0, 2.0),
+            (-3.0, 2.0),
+            (0.5, 0.5),
+            (-0.5, -2.0),
+            (1.0, 9.0),
+        ] {
+            let fresh = Tape::new();
+            let [fx, fy] = fresh.var_array([xv, yv]);
+            let f = [
+                fx.relu(),
+                fx.abs(),
+                fx.max(fy),
+                fx.min(fy),
+                fx.clamp(-1.0, 1.0),
+                fx.max(0.5),
+                fx.min(0.5),
+                fx.leaky_relu(0.1),
+            ][k];
+            let g = f.backward();
+            program.set_inputs(&[xv, yv]);
+            program.forward();
+            program.backward();
+            assert_eq!(program.output(0), f.value(), "output {k} at ({xv}, {yv})");
+            assert_eq!(
+                program.gradients(),
+                &[g[fx], g[fy]],
+                "output {k} at ({xv}, {yv})"
+            );
+        }
+    }
+}
+
+#[test]
+fn constants_are_folded() {
+    let tape = Tape::for_replay();
+    let x = tape.var(2.0);
+    let c = x.constant(3.0);
+    let k = (c.exp() + 1.0).ln(); // depends on no leaf: three folded nodes
+    let y = x * k;
+    let mut folded = tape.compile(&[y]).unwrap();
+    let mut unfolded = tape
+        .compile_with(
+            &[y],
+            CompileOptions {
+                fold_constants: false,
+                ..CompileOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(folded.stats().folded, 3);
+    assert_eq!(folded.stats().instructions, 1);
+    assert_eq!(unfolded.stats().instructions, 4);
+    let k_value = (3f64.exp() + 1.0).ln();
+    assert_eq!(run(&mut folded, &[5.0]), (5.0 * k_value, vec![k_value]));
+    assert_eq!(run(&mut unfolded, &[5.0]), (5.0 * k_value, vec![k_value]));
+}
+
+// ---- Constants ----------------------------------------------------------------
+
+/// Every op with an `f64` constant keeps it when the tape asks, and not
+/// otherwise; compiling without it names the node.
+#[test]
+fn every_op_with_a_constant_keeps_it_for_replay() {
+    type Record = for<'t> fn(Var<'t>) -> Var<'t>;
+    let ops: [(Op, Record); 17] = [
+        (Op::AddConst, |x| x + 0.3),
+        (Op::AddConst, |x| 0.3 + x),
+        (Op::SubConst, |x| x - 0.3),
+        (Op::ConstSub, |x| 0.3 - x),
+        (Op::DivConst, |x| x / 0.3),
+        (Op::ConstDiv, |x| 0.3 / x),
+        (Op::LeakyRelu, |x| x.leaky_relu(0.3)),
+        (Op::Log, |x| x.log(3.0)),
+        (Op::MaxConst, |x| x.max(0.3)),
+        (Op::MinConst, |x| x.min(0.3)),
+        (Op::HypotConst, |x| x.hypot(0.3)),
+        (Op::Clamp, |x| x.clamp(-0.3, 0.3)),
+        (Op::Powi, |x| x.powi(3)),
+        (Op::Powf, |x| x.powf(0.3)),
+        (Op::Atan2Const, |x| x.atan2(0.3)),
+        (Op::WeightedSumConst, |x| {
+            Var::weighted_sum_const(&[x, x], &[0.3, 0.4], x)
+        }),
+        (Op::MeanSquaredError, |x| {
+            Var::mean_squared_error(&[x, x], &[0.3, 0.4])
+        }),
+    ];
+    for (op, f) in ops {
+        // Kept: the replay matches a fresh recording at a new input.
+        let tape = Tape::for_replay();
+        let x = tape.var(0.7);
+        let y = f(x);
+        assert_eq!(tape.op(y.index()), op);
+        let mut program = tape.compile(&[y]).unwrap();
+        let fresh = Tape::new();
+        let fx = fresh.var(-0.2);
+        let fy = f(fx);
+        program.set_inputs(&[-0.2]);
+        program.forward();
+        program.backward();
+        assert!(same(program.output(0), fy.value()), "{op}");
+        assert!(same(program.gradients()[0], fy.backward()[fx]), "{op}");
+        // Not kept: a clear error, but for the ops that always keep theirs.
+        let plain = Tape::new();
+        let x = plain.var(0.7);
+        let y = f(x);
+        match plain.compile(&[y]) {
+            Ok(_) => assert!(matches!(op, Op::Powi | Op::Powf | Op::Atan2Const), "{op}"),
+            Err(e) => {
+                assert_eq!(e, CompileError::MissingConstant { node: 1, op });
+                assert!(e.to_string().contains("Tape::for_replay()"), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn compile_errors_are_clear() {
+    let tape = Tape::for_replay();
+    assert_eq!(tape.compile(&[]).unwrap_err(), CompileError::NoOutputs);
+    let other = Tape::new();
+    let x = other.var(1.0);
+    let err = tape.compile(&[x]).unwrap_err();
+    assert_eq!(err, CompileError::ForeignOutput { index: 0 });
+    assert!(err.to_string().contains("another tape"), "{err}");
+}
+
+#[test]
+#[should_panic(expected = "set_inputs was given 1 values for a program of 2 inputs")]
+fn set_inputs_checks_the_length() {
+    let tape = Tape::for_replay();
+    let w = tape.vars(&[1.0, 2.0]);
+    tape.compile(&[w[0] * w[1]]).unwrap().set_inputs(&[1.0]);
+}
+
+#[test]
+#[should_panic(expected = "node #2 is not an input of this program")]
+fn gradient_of_a_non_leaf_panics() {
+    let tape = Tape::for_replay();
+    let w = tape.vars(&[1.0, 2.0]);
+    let y = w[0] * w[1];
+    let _ = tape.compile(&[y]).unwrap().gradient(y.index());
+}
+
+#[test]
+fn the_hook_costs_no_constant_on_an_ordinary_tape() {
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let _ = (x + 1.0).clamp(0.0, 2.0) / 3.0;
+    // Only what a recorded backward pass always needed (none here) is kept.
+    let kept = tape.memory_bytes();
+    let keeping = Tape::for_replay();
+    let x = keeping.var(1.0);
+    let _ = (x + 1.0).clamp(0.0, 2.0) / 3.0;
+    assert!(keeping.memory_bytes() > kept);
+    assert!(!tape.keeps_constants() && keeping.keeps_constants());
+}
+
+// ---- Frozen control flow ------------------------------------------------------
+
+fn branchy<T: Scalar>(x: T) -> T {
+    // Value-dependent Rust control flow: frozen at recording time.
+    if x.value() > 0.0 {
+        x * 2.0
+    } else {
+        x * 3.0
+    }
+}
+
+#[test]
+fn check_reports_the_first_node_a_frozen_branch_changes() {
+    fn record<'t>(tape: &'t Tape, inputs: &[f64]) -> Vec<Var<'t>> {
+        let x = tape.var(inputs[0]);
+        vec![branchy(x).sin()]
+    }
+    let tape = Tape::for_replay();
+    let outputs = record(&tape, &[1.0]);
+    let mut program = tape.compile(&outputs).unwrap();
+    assert_eq!(program.check(&[4.0], record), Ok(()));
+    let err = program.check(&[-4.0], record).unwrap_err();
+    assert_eq!(
+        err,
+        Divergence::Constant {
+            node: 1,
+            op: Op::MulConst,
+            replayed: vec![2.0],
+            recorded: vec![3.0],
+        }
+    );
+    assert!(err.to_string().contains("node #1"), "{err}");
+
+    // A branch between two ops: an Op divergence.
+    fn exp_or_sin<'t>(tape: &'t Tape, inputs: &[f64]) -> Vec<Var<'t>> {
+        let x = tape.var(inputs[0]);
+        vec![if x.value() > 0.0 { x.exp() } else { x.sin() }]
+    }
+    let tape = Tape::for_replay();
+    let mut program = tape.compile(&exp_or_sin(&tape, &[1.0])).unwrap();
+    assert_eq!(
+        program.check(&[-1.0], exp_or_sin),
+        Err(Divergence::Op {
+            node: 1,
+            replayed: Op::Exp,
+            recorded: Op::Sin
+        })
+    );
+}
+
+/// The README's snippet ("Record once, replay many"), verbatim but for the
+/// wrapping function.
+#[test]
+fn the_readme_snippet_runs() {
+    fn loss<T: Scalar>(w: &[T]) -> T {
+        (w[0] * 0.5 + w[1] * 2.0 - 1.0).square()
+    }
+
+    let tape = Tape::for_replay(); // keeps every f64 constant an op needs
+    let w = tape.vars(&[0.1, 0.2]);
+    let mut program = tape
+        .compile(&[loss(&w)])
+        .expect("the tape keeps its constants");
+    let mut params = [0.1, 0.2];
+    for _ in 0..200 {
+        program.set_inputs(&params); // the leaves, in recording order
+        program.forward();
+        program.backward();
+        for (p, g) in params.iter_mut().zip(program.gradients()) {
+            *p -= 0.1 * g;
+        }
+    }
+    assert!(loss(&params) < 1e-20);
+    let readme = include_str!("../README.md");
+    assert!(readme.contains(
+        "let mut program = tape.compile(&[loss(&w)]).expect(\"the tape keeps its constants\");"
+    ));
+}
