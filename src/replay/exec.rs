@@ -275,10 +275,21 @@ pub(crate) struct State {
     pub(crate) adjoints: Vec<f64>,
 }
 
-/// `z + Σ a[k]·b[k]`, left to right.
+/// `z + Σ a[k]·b[k]`, left to right (four terms an iteration, still added one
+/// by one in order, so to the same bits).
 #[inline(always)]
 fn sum_run(mut z: f64, a: &[f64], b: &[f64]) -> f64 {
-    for (x, y) in a.iter().zip(b) {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ar, br) = (a4.remainder(), b4.remainder());
+    for (x, y) in a4.zip(b4) {
+        z += x[0] * y[0];
+        z += x[1] * y[1];
+        z += x[2] * y[2];
+        z += x[3] * y[3];
+    }
+    for (x, y) in ar.iter().zip(br) {
         z += x * y;
     }
     z
@@ -433,14 +444,14 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
     for instr in code.instrs.iter().rev() {
         match *instr {
             Instr::Unary { op, x, out } => {
-                let g = adj[out as usize];
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let partial = d[out as usize];
                 if !(op.is_select() && partial == 0.0) {
                     adj[x as usize] += g * partial;
                 }
             }
             Instr::Binary { op, a, b, out } => {
-                let g = adj[out as usize];
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let (da, db) = (d[out as usize], d2[out as usize]);
                 let select = matches!(op, BinaryOp::Max | BinaryOp::Min);
                 if !(select && da == 0.0) {
@@ -451,7 +462,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 }
             }
             Instr::MulAdd { a, b, c, out } => {
-                let g = adj[out as usize];
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let (va, vb) = (v[a as usize], v[b as usize]);
                 adj[a as usize] += g * vb;
                 adj[b as usize] += g * va;
@@ -464,7 +475,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 bias,
                 out,
             } => {
-                let g = adj[out as usize];
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let derivative = d[out as usize];
                 if act == Activation::Relu && derivative == 0.0 {
                     continue; // masked: every operand gets exactly 0
@@ -496,7 +507,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 bias,
                 out,
             } => {
-                let g = adj[out as usize];
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let derivative = d[out as usize];
                 if act == Activation::Relu && derivative == 0.0 {
                     continue; // masked
@@ -512,7 +523,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 }
             }
             Instr::Nary { args, out, .. } => {
-                let g = adj[out as usize];
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let (lo, hi) = (args.0 as usize, args.1 as usize);
                 for (&i, &p) in code.args[lo..hi].iter().zip(&dn[lo..hi]) {
                     adj[i as usize] += g * p;
@@ -568,6 +579,24 @@ fn dot_back(adj: &mut [f64], v: &[f64], seg: &Segment, f: impl Fn(f64) -> f64) {
         let (va, vb) = (v[a], v[b]);
         adj[a] += f(vb);
         adj[b] += f(va);
+        return;
+    }
+    if seg.a_var && seg.b_var {
+        // Both runs at once: they do not overlap, so split the adjoints between
+        // them (each adjoint still gets the same one contribution).
+        let (adj_a, adj_b) = if a < b {
+            let (lo, hi) = adj.split_at_mut(b);
+            (&mut lo[a..a + len], &mut hi[..len])
+        } else {
+            let (lo, hi) = adj.split_at_mut(a);
+            (&mut hi[..len], &mut lo[b..b + len])
+        };
+        let (v_a, v_b) = (&v[a..a + len], &v[b..b + len]);
+        // Every slice `len` long: the indexing below needs no bounds check.
+        for k in 0..len {
+            adj_a[k] += f(v_b[k]);
+            adj_b[k] += f(v_a[k]);
+        }
         return;
     }
     if seg.a_var {

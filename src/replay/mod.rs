@@ -314,10 +314,10 @@ impl Tape {
 pub struct Program {
     code: exec::Code,
     state: exec::State,
-    /// Slots `0..leaves` are the inputs; `0..computed` are zeroed by a backward
-    /// pass (the constants' adjoints after them are scratch).
+    /// Slots `0..leaves` are the inputs, then one slot per instruction's result
+    /// (whose adjoint a backward pass leaves at zero), then the constants (whose
+    /// adjoints are scratch).
     leaves: usize,
-    computed: usize,
     outputs: Vec<u32>,
     leaf_nodes: Vec<u32>,
     output_nodes: Vec<u32>,
@@ -349,7 +349,6 @@ impl Program {
             code: built.code,
             state,
             leaves,
-            computed,
             outputs: built.outputs,
             leaf_nodes: built.leaf_nodes,
             output_nodes: outputs.to_vec(),
@@ -609,7 +608,9 @@ impl Program {
 
     fn seed_and_sweep(&mut self, seed: impl Fn(usize) -> f64) {
         let adjoints = &mut self.state.adjoints;
-        adjoints[..self.computed].fill(0.0);
+        // The instructions' adjoints are zero already: every backward pass zeroes
+        // each one as it reads it. Only the inputs' need zeroing.
+        adjoints[..self.leaves].fill(0.0);
         for (k, &slot) in self.outputs.iter().enumerate() {
             adjoints[slot as usize] += seed(k);
         }
