@@ -148,6 +148,8 @@ enum Kind {
 /// What compiling made: the code, the slot of every node (`u32::MAX` for none),
 /// the leaves, constants and statistics.
 pub(crate) struct Built {
+    /// The first constant slot: the leaves' and the results' slots come before.
+    pub(crate) first_constant: u32,
     pub(crate) code: Code,
     pub(crate) slot_of: Vec<u32>,
     pub(crate) leaf_nodes: Vec<u32>,
@@ -361,6 +363,10 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
             code.instrs.push(instr);
         }
     }
+    let outputs: Vec<u32> = outputs.iter().map(|&o| slot_of[o as usize]).collect();
+    if options.fuse_dots {
+        crate::replay::exec::fuse_squares(&mut code, &outputs, first_constant);
+    }
     stats.instructions = code.instrs.len();
     for instr in &code.instrs {
         match instr {
@@ -376,8 +382,8 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
             _ => {}
         }
     }
-    let outputs = outputs.iter().map(|&o| slot_of[o as usize]).collect();
     Built {
+        first_constant,
         code,
         slot_of,
         leaf_nodes,

@@ -213,6 +213,15 @@ pub(crate) const SMALL: usize = 4;
 pub(crate) enum Instr {
     /// `out = op(x)`, partial in `d[out]`.
     Unary { op: UnaryOp, x: u32, out: u32 },
+    /// `mid = first(x)`, then `out = mid²`, partials in `d[mid]` and `d[out]`:
+    /// a unary instruction and the square of its result (a loss term such as
+    /// `(o − t)²`), `mid` read by the square alone.
+    SquareOf {
+        first: UnaryOp,
+        x: u32,
+        mid: u32,
+        out: u32,
+    },
     /// `out = op(a, b)`, partials in `d[out]`, `d2[out]`.
     Binary {
         op: BinaryOp,
@@ -315,6 +324,14 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
         match *instr {
             Instr::Unary { op, x, out } => {
                 let (value, partial) = op.eval(v[x as usize]);
+                v[out as usize] = value;
+                d[out as usize] = partial;
+            }
+            Instr::SquareOf { first, x, mid, out } => {
+                let (m, dm) = first.eval(v[x as usize]);
+                let (value, partial) = UnaryOp::Square.eval(m);
+                v[mid as usize] = m;
+                d[mid as usize] = dm;
                 v[out as usize] = value;
                 d[out as usize] = partial;
             }
@@ -448,6 +465,16 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 let partial = d[out as usize];
                 if !(op.is_select() && partial == 0.0) {
                     adj[x as usize] += g * partial;
+                }
+            }
+            Instr::SquareOf { first, x, mid, out } => {
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
+                                                                // As the two instructions: `mid`'s adjoint (zero, read by the
+                                                                // square alone) gets g · partial, then passes it on.
+                let gm = 0.0 + g * d[out as usize];
+                let dm = d[mid as usize];
+                if !(first.is_select() && dm == 0.0) {
+                    adj[x as usize] += gm * dm;
                 }
             }
             Instr::Binary { op, a, b, out } => {
@@ -609,4 +636,92 @@ fn dot_back(adj: &mut [f64], v: &[f64], seg: &Segment, f: impl Fn(f64) -> f64) {
             *adjoint += f(partner);
         }
     }
+}
+
+/// Every slot `instr` reads.
+fn reads(code: &Code, instr: &Instr, mut f: impl FnMut(u32)) {
+    match *instr {
+        Instr::Unary { x, .. } | Instr::SquareOf { x, .. } => f(x),
+        Instr::Binary { a, b, .. } => {
+            f(a);
+            f(b);
+        }
+        Instr::MulAdd { a, b, c, .. } => {
+            f(a);
+            f(b);
+            f(c);
+        }
+        Instr::Dot { segs, bias, .. } => {
+            for seg in &code.segments[segs.0 as usize..segs.1 as usize] {
+                for k in 0..seg.len {
+                    f(seg.a + k);
+                    f(seg.b + k);
+                }
+            }
+            if bias != NO_BIAS {
+                f(bias);
+            }
+        }
+        Instr::SmallDot {
+            n, ref pairs, bias, ..
+        } => {
+            for &slot in &pairs[..2 * n as usize] {
+                f(slot);
+            }
+            if bias != NO_BIAS {
+                f(bias);
+            }
+        }
+        Instr::Nary { args, .. } => {
+            for &slot in &code.args[args.0 as usize..args.1 as usize] {
+                f(slot);
+            }
+        }
+    }
+}
+
+/// Fuses each square whose operand is the result of the unary instruction
+/// just before it, read by it alone (and not an output), into one
+/// [`Instr::SquareOf`]. The slots stay as they were (`first_constant` is the
+/// first constant slot).
+pub(crate) fn fuse_squares(code: &mut Code, outputs: &[u32], first_constant: u32) {
+    let mut readers = vec![0u32; first_constant as usize];
+    for &o in outputs {
+        if let Some(r) = readers.get_mut(o as usize) {
+            *r += 1;
+        }
+    }
+    for instr in &code.instrs {
+        reads(code, instr, |slot| {
+            if let Some(r) = readers.get_mut(slot as usize) {
+                *r += 1;
+            }
+        });
+    }
+    let mut fused = Vec::with_capacity(code.instrs.len());
+    let mut k = 0;
+    while k < code.instrs.len() {
+        if let (
+            Instr::Unary {
+                op: first,
+                x,
+                out: mid,
+            },
+            Some(&Instr::Unary {
+                op: UnaryOp::Square,
+                x: operand,
+                out,
+            }),
+        ) = (code.instrs[k], code.instrs.get(k + 1))
+        {
+            if operand == mid && readers[mid as usize] == 1 {
+                fused.push(Instr::SquareOf { first, x, mid, out });
+                k += 2;
+                continue;
+            }
+        }
+        fused.push(code.instrs[k]);
+        k += 1;
+    }
+    code.instrs = fused;
 }

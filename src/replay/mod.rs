@@ -92,7 +92,8 @@ pub struct CompileOptions {
     pub eliminate_dead_code: bool,
     /// Fold the nodes that depend on no leaf into constants.
     pub fold_constants: bool,
-    /// Fuse chains of `+` and `−` over products into weighted sums.
+    /// Fuse chains of `+` and `−` over products into weighted sums, and the square
+    /// of a unary op's result used nowhere else (`(o − t)²`) into one instruction.
     pub fuse_dots: bool,
     /// Fuse σ, tanh or relu of a weighted sum into one neuron.
     pub fuse_neurons: bool,
@@ -331,7 +332,7 @@ impl Program {
     fn new(graph: build::Graph, outputs: &[u32], options: CompileOptions) -> Program {
         let built = build::build(&graph, outputs, options);
         let leaves = built.leaf_nodes.len();
-        let computed = leaves + built.code.instrs.len();
+        let computed = built.first_constant as usize;
         let slots = computed + built.constants.len();
         let mut values = vec![0.0; slots];
         for (k, &leaf) in built.leaf_nodes.iter().enumerate() {
