@@ -48,9 +48,28 @@ pub(crate) enum UnaryOp {
 }
 
 impl UnaryOp {
-    /// The value and the partial, exactly as the op records them.
+    /// The value and the partial, exactly as the op records them: the common
+    /// ops inline, the others out of line (keeping the loops small).
     #[inline(always)]
     fn eval(self, x: f64) -> (f64, f64) {
+        match self {
+            UnaryOp::Table(f) => f(x),
+            UnaryOp::Sigmoid => sigmoid_with_derivative(x),
+            UnaryOp::Tanh => tanh_with_derivative(x),
+            UnaryOp::Relu => (relu(x), relu_derivative(x)),
+            UnaryOp::Square => crate::ops::rules::square::value_and_partial(x),
+            UnaryOp::Neg => (-x, -1.0),
+            UnaryOp::AddConst(c) => (x + c, 1.0),
+            UnaryOp::SubConst(c) => (x - c, 1.0),
+            UnaryOp::ConstSub(c) => (c - x, -1.0),
+            UnaryOp::MulConst(c) => (x * c, c),
+            _ => self.eval_rare(x),
+        }
+    }
+
+    /// As [`eval`](UnaryOp::eval), out of line.
+    #[inline(never)]
+    fn eval_rare(self, x: f64) -> (f64, f64) {
         match self {
             UnaryOp::Table(f) => f(x),
             UnaryOp::Sigmoid => sigmoid_with_derivative(x),
@@ -147,9 +166,21 @@ pub(crate) enum BinaryOp {
 }
 
 impl BinaryOp {
-    /// The value and both partials, exactly as the op records them.
+    /// The value and both partials, exactly as the op records them: the
+    /// arithmetic inline, the others out of line.
     #[inline(always)]
     fn eval(self, a: f64, b: f64) -> (f64, f64, f64) {
+        match self {
+            BinaryOp::Add => (a + b, 1.0, 1.0),
+            BinaryOp::Sub => (a - b, 1.0, -1.0),
+            BinaryOp::Mul => (a * b, b, a),
+            _ => self.eval_rare(a, b),
+        }
+    }
+
+    /// As [`eval`](BinaryOp::eval), out of line.
+    #[inline(never)]
+    fn eval_rare(self, a: f64, b: f64) -> (f64, f64, f64) {
         match self {
             BinaryOp::Add => (a + b, 1.0, 1.0),
             BinaryOp::Sub => (a - b, 1.0, -1.0),
@@ -395,29 +426,35 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 d[out as usize] = derivative;
             }
             Instr::Nary { op, args, out } => {
-                let (lo, hi) = (args.0 as usize, args.1 as usize);
-                let operands = &code.args[lo..hi];
-                let partials = &mut dn[lo..hi];
-                let xs = operands.iter().map(|&i| v[i as usize]);
-                v[out as usize] = match op {
-                    NaryOp::LogSumExp => logsumexp_with_partials(xs, partials),
-                    NaryOp::HalfSquaredError => {
-                        let targets = &code.targets[lo..hi];
-                        for ((p, o), t) in partials.iter_mut().zip(xs.clone()).zip(targets) {
-                            *p = o - t;
-                        }
-                        half_squared_error_value(xs, targets)
-                    }
-                    NaryOp::MeanSquaredError => {
-                        let targets = &code.targets[lo..hi];
-                        let n = operands.len() as f64;
-                        for ((p, o), t) in partials.iter_mut().zip(xs.clone()).zip(targets) {
-                            *p = 2.0 * (o - t) / n;
-                        }
-                        sum_of_squared_errors(xs, targets) / n
-                    }
-                };
+                v[out as usize] = nary_forward(code, v, dn, op, args);
             }
+        }
+    }
+}
+
+/// An n-ary instruction's value and partials (out of line: rare, and large).
+#[inline(never)]
+fn nary_forward(code: &Code, v: &[f64], dn: &mut [f64], op: NaryOp, args: (u32, u32)) -> f64 {
+    let (lo, hi) = (args.0 as usize, args.1 as usize);
+    let operands = &code.args[lo..hi];
+    let partials = &mut dn[lo..hi];
+    let xs = operands.iter().map(|&i| v[i as usize]);
+    match op {
+        NaryOp::LogSumExp => logsumexp_with_partials(xs, partials),
+        NaryOp::HalfSquaredError => {
+            let targets = &code.targets[lo..hi];
+            for ((p, o), t) in partials.iter_mut().zip(xs.clone()).zip(targets) {
+                *p = o - t;
+            }
+            half_squared_error_value(xs, targets)
+        }
+        NaryOp::MeanSquaredError => {
+            let targets = &code.targets[lo..hi];
+            let n = operands.len() as f64;
+            for ((p, o), t) in partials.iter_mut().zip(xs.clone()).zip(targets) {
+                *p = 2.0 * (o - t) / n;
+            }
+            sum_of_squared_errors(xs, targets) / n
         }
     }
 }
@@ -551,12 +588,18 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
             }
             Instr::Nary { args, out, .. } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
-                let (lo, hi) = (args.0 as usize, args.1 as usize);
-                for (&i, &p) in code.args[lo..hi].iter().zip(&dn[lo..hi]) {
-                    adj[i as usize] += g * p;
-                }
+                nary_backward(code, adj, dn, args, g);
             }
         }
+    }
+}
+
+/// An n-ary instruction's contributions (out of line: rare).
+#[inline(never)]
+fn nary_backward(code: &Code, adj: &mut [f64], dn: &[f64], args: (u32, u32), g: f64) {
+    let (lo, hi) = (args.0 as usize, args.1 as usize);
+    for (&i, &p) in code.args[lo..hi].iter().zip(&dn[lo..hi]) {
+        adj[i as usize] += g * p;
     }
 }
 
