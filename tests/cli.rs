@@ -656,3 +656,10 @@ fn check_at_a_kink_does_not_call_a_right_formula_wrong() {
         1,
     );
 }
+
+#[test]
+fn a_python_power_gets_a_hint() {
+    let (_, err) = run(&["grad", "x ** 2", "--at", "x=3"], 2);
+    assert!(err.contains("at column 4"), "{err}");
+    assert!(err.contains("written with ^"), "{err}");
+}

@@ -203,7 +203,8 @@ macro_rules! unary_ops {
             /// The natural logarithm.
             ///
             /// Derivative: 1/x. ln(0) = −inf (derivative +inf) and ln(x < 0) = NaN,
-            /// as [`f64::ln`].
+            /// as [`f64::ln`]; there the partial stays the finite 1/x (as PyTorch's),
+            /// and the NaN value is what the anomaly check reports.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -219,7 +220,9 @@ macro_rules! unary_ops {
             /// ln(1 + x), exact near 0 where `(1.0 + x).ln()` loses every digit (as
             /// [`f64::ln_1p`]; [`ln_1p`](crate::Var::ln_1p) is the same op).
             ///
-            /// Derivative: 1/(1 + x). At x = −1: −inf, derivative +inf; below −1: NaN.
+            /// Derivative: 1/(1 + x). At x = −1: −inf, derivative +inf; below −1 the
+            /// value is NaN and the partial the finite 1/(1 + x) (as PyTorch's; the
+            /// anomaly check reports the NaN value).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();

@@ -476,10 +476,25 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                     .nth(line - 1)
                     .and_then(|l| l.chars().nth(column - 1))
                     .map_or("the end".to_string(), |c| format!("'{c}'"));
-                if wanted.is_empty() {
-                    format!("unexpected {found} {{at}}")
+                // `x ** 2` (Python's power): say what this grammar spells it.
+                let after_star = column >= 2
+                    && source
+                        .lines()
+                        .nth(line - 1)
+                        .and_then(|l| l.chars().nth(column - 2))
+                        == Some('*');
+                let power_hint = if found == "'*'" && after_star {
+                    "; a power is written with ^ (x^2), not **"
                 } else {
-                    format!("expected {} {{at}}, found {found}", wanted.join(" or "))
+                    ""
+                };
+                if wanted.is_empty() {
+                    format!("unexpected {found} {{at}}{power_hint}")
+                } else {
+                    format!(
+                        "expected {} {{at}}, found {found}{power_hint}",
+                        wanted.join(" or ")
+                    )
                 }
             }
             pest::error::ErrorVariant::CustomError { message } => format!("{message} {{at}}"),
