@@ -25,18 +25,7 @@ impl<'t> Var<'t> {
     #[inline(always)]
     #[track_caller]
     pub fn pow(self, exponent: Var<'t>) -> Var<'t> {
-        let (x, y) = (self.value, exponent.value);
-        let value = x.powf(y);
-        let d_base = if y == 0.0 {
-            0.0
-        } else {
-            y * pow_minus_one(x, y)
-        };
-        let d_exponent = if x == 0.0 && y >= 0.0 {
-            0.0
-        } else {
-            value * x.ln()
-        };
+        let (value, d_base, d_exponent) = pow_with_partials(self.value, exponent.value);
         self.binary(exponent, Op::Pow, value, d_base, d_exponent)
     }
 
@@ -89,6 +78,32 @@ impl<'t> Var<'t> {
         );
         Var::from_parts(self.tape, index, value)
     }
+}
+
+/// a/b and its partials 1/b and −(a/b)/b (not −(a/b)·(1/b), which is 0 · ∞ = NaN
+/// for a = 0 and a subnormal b, where the derivative is 0).
+#[inline(always)]
+pub(crate) fn div_with_partials(a: f64, b: f64) -> (f64, f64, f64) {
+    let q = a / b;
+    (q, 1.0 / b, -q / b)
+}
+
+/// x^y and its partials: ∂/∂x = y·x^(y−1), 0 where y = 0; ∂/∂y = x^y·ln x, 0
+/// where x = 0 and y ≥ 0 (both as PyTorch).
+#[inline(always)]
+pub(crate) fn pow_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
+    let value = x.powf(y);
+    let d_base = if y == 0.0 {
+        0.0
+    } else {
+        y * pow_minus_one(x, y)
+    };
+    let d_exponent = if x == 0.0 && y >= 0.0 {
+        0.0
+    } else {
+        value * x.ln()
+    };
+    (value, d_base, d_exponent)
 }
 
 /// atan2(y, x) and its partials ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), each
@@ -150,9 +165,8 @@ impl<'t> Div for Var<'t> {
     #[inline(always)]
     #[track_caller]
     fn div(self, rhs: Var<'t>) -> Var<'t> {
-        let inv = 1.0 / rhs.value;
-        let q = self.value / rhs.value;
-        self.binary(rhs, Op::Div, q, inv, -q / rhs.value)
+        let (q, d_self, d_rhs) = div_with_partials(self.value, rhs.value);
+        self.binary(rhs, Op::Div, q, d_self, d_rhs)
     }
 }
 

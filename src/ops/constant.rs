@@ -3,7 +3,10 @@
 //! lets `x.max(y)` and `x.max(0.0)` be one method, as on `f64`.
 
 use super::binary::{atan2_with_partials, hypot_with_partials};
-use super::kernels::{leaky_relu, max_with_partials, min_with_partials, pow_minus_one};
+use super::kernels::{
+    leaky_relu_with_partial, max_with_partials, min_with_partials, powf_with_partial,
+    powi_with_partial,
+};
 use crate::op::Op;
 use crate::var::Var;
 
@@ -155,15 +158,8 @@ impl<'t> Var<'t> {
     #[must_use]
     #[inline(always)]
     pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
-        let d = if self.value > 0.0 {
-            1.0
-        } else if self.value <= 0.0 {
-            alpha
-        } else {
-            f64::NAN
-        };
-        self.unary(Op::LeakyRelu, leaky_relu(self.value, alpha), d)
-            .keep(alpha)
+        let (value, d) = leaky_relu_with_partial(self.value, alpha);
+        self.unary(Op::LeakyRelu, value, d).keep(alpha)
     }
 
     /// x^n for an integer constant n.
@@ -185,16 +181,8 @@ impl<'t> Var<'t> {
             // (`0.5 * (t - o).powi(2)` is how people write a squared error).
             return self.square();
         }
-        let d = match (n, n.checked_sub(1)) {
-            (0, _) => 0.0,
-            // x^(n−1) by square-and-multiply loses up to ~|n| ulps: only for
-            // n − 1 in −1..=3 is it within 2; beyond, powf (n − 1 is exact).
-            (_, Some(n_minus_1)) if (-1..=3).contains(&n_minus_1) => {
-                n as f64 * self.value.powi(n_minus_1)
-            }
-            _ => n as f64 * self.value.powf(n as f64 - 1.0),
-        };
-        let y = self.unary(Op::Powi, self.value.powi(n), d);
+        let (value, d) = powi_with_partial(self.value, n);
+        let y = self.unary(Op::Powi, value, d);
         self.tape.keep_constant(y.index, n as f64);
         y
     }
@@ -212,12 +200,8 @@ impl<'t> Var<'t> {
     #[must_use]
     #[inline(always)]
     pub fn powf(self, c: f64) -> Var<'t> {
-        let d = if c == 0.0 {
-            0.0
-        } else {
-            c * pow_minus_one(self.value, c)
-        };
-        let y = self.unary(Op::Powf, self.value.powf(c), d);
+        let (value, d) = powf_with_partial(self.value, c);
+        let y = self.unary(Op::Powf, value, d);
         self.tape.keep_constant(y.index, c);
         y
     }

@@ -226,3 +226,70 @@ pub(crate) fn exp_of_difference(x: f64, m: f64) -> f64 {
         e + e * err
     }
 }
+
+/// leaky_relu(x) and its partial: 1 for x > 0, α for x ≤ 0 (α at 0, as PyTorch),
+/// NaN at NaN. What `Var::leaky_relu` records and a replay recomputes.
+#[inline(always)]
+pub(crate) fn leaky_relu_with_partial(x: f64, alpha: f64) -> (f64, f64) {
+    let d = if x > 0.0 {
+        1.0
+    } else if x <= 0.0 {
+        alpha
+    } else {
+        f64::NAN
+    };
+    (leaky_relu(x, alpha), d)
+}
+
+/// x^n and n·x^(n−1) (0 for n = 0). x^(n−1) by square-and-multiply loses up to
+/// ~|n| ulps: only for n − 1 in −1..=3 is it within 2; beyond, powf (n − 1 is
+/// exact, also for n = `i32::MIN`, whose n − 1 is not an `i32`).
+#[inline(always)]
+pub(crate) fn powi_with_partial(x: f64, n: i32) -> (f64, f64) {
+    let d = match (n, n.checked_sub(1)) {
+        (0, _) => 0.0,
+        (_, Some(n_minus_1)) if (-1..=3).contains(&n_minus_1) => n as f64 * x.powi(n_minus_1),
+        _ => n as f64 * x.powf(n as f64 - 1.0),
+    };
+    (x.powi(n), d)
+}
+
+/// x^c and c·x^(c−1) (0 for c = 0), the power through [`pow_minus_one`].
+#[inline(always)]
+pub(crate) fn powf_with_partial(x: f64, c: f64) -> (f64, f64) {
+    let d = if c == 0.0 {
+        0.0
+    } else {
+        c * pow_minus_one(x, c)
+    };
+    (x.powf(c), d)
+}
+
+/// Each partial ∂/∂xᵢ of ln Σ e^xᵢ into `partials`, given what [`logsumexp`]
+/// returned: the softmax e^(xᵢ − m) / Σ e^(xⱼ − m) (xᵢ − m exact where xᵢ − y
+/// would carry y's rounding), and at the edges the documented limits: all −inf
+/// gives 0 each, k inputs +inf give 1/k to each of them and 0 to the others, a
+/// NaN gives NaN each.
+#[inline]
+pub(crate) fn logsumexp_partials(
+    xs: impl Iterator<Item = f64> + Clone,
+    (value, m, sum): (f64, f64, f64),
+    partials: &mut [f64],
+) {
+    let infinities = xs.clone().filter(|&x| x == f64::INFINITY).count() as f64;
+    for (p, x) in partials.iter_mut().zip(xs) {
+        *p = if value.is_nan() {
+            f64::NAN
+        } else if m == f64::INFINITY {
+            if x == f64::INFINITY {
+                1.0 / infinities
+            } else {
+                0.0
+            }
+        } else if m == f64::NEG_INFINITY {
+            0.0
+        } else {
+            exp_of_difference(x, m) / sum
+        };
+    }
+}

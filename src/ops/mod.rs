@@ -56,7 +56,9 @@ pub(crate) use constant::check_clamp;
 pub use constant::Operand;
 // The replay (crate::replay) recomputes partials with the very functions the ops
 // record with.
-pub(crate) use binary::{atan2_with_partials, hypot_with_partials};
+pub(crate) use binary::{
+    atan2_with_partials, div_with_partials, hypot_with_partials, pow_with_partials,
+};
 pub(crate) use constant::clamp_with_partial;
 pub(crate) use kernels::*;
 pub(crate) use table::unary_ops;

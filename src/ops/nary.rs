@@ -51,35 +51,19 @@ impl<'t> Var<'t> {
         for x in xs {
             first.same_tape(*x);
         }
-        let (value, m, sum) = kernels::logsumexp(xs.iter().map(|x| x.value));
-        let infinities = xs.iter().filter(|x| x.value == f64::INFINITY).count() as f64;
-        let partial = |x: f64| {
-            if value.is_nan() {
-                f64::NAN
-            } else if m == f64::INFINITY {
-                if x == f64::INFINITY {
-                    1.0 / infinities
-                } else {
-                    0.0
-                }
-            } else if m == f64::NEG_INFINITY {
-                0.0
-            } else {
-                // e^(xᵢ − m) / Σ e^(xⱼ − m): xᵢ − m is exact where xᵢ − y would
-                // carry y's rounding (1e-13 relative at y ≈ 1000).
-                kernels::exp_of_difference(x, m) / sum
-            }
-        };
+        let values = xs.iter().map(|x| x.value);
+        let shifted = kernels::logsumexp(values.clone());
+        let value = shifted.0;
         let index = first.tape.push_with(
             Op::LogSumExp,
             value,
             xs.len(),
             true,
             |operands, partials| {
-                for ((o, p), x) in operands.iter_mut().zip(partials.iter_mut()).zip(xs) {
+                for (o, x) in operands.iter_mut().zip(xs) {
                     *o = x.index;
-                    *p = partial(x.value);
                 }
+                kernels::logsumexp_partials(values, shifted, partials);
             },
         );
         Var::from_parts(first.tape, index, value)

@@ -11,10 +11,14 @@
 use crate::activation::Activation;
 use crate::fused::{half_squared_error_value, sum_of_squared_errors};
 use crate::ops::kernels::{
-    exp_of_difference, leaky_relu, logsumexp, max_with_partials, min_with_partials, pow_minus_one,
-    relu, relu_derivative, sigmoid_with_derivative, tanh_with_derivative,
+    leaky_relu_with_partial, logsumexp, logsumexp_partials, max_with_partials, min_with_partials,
+    powf_with_partial, powi_with_partial, relu, relu_derivative, sigmoid_with_derivative,
+    tanh_with_derivative,
 };
-use crate::ops::{atan2_with_partials, clamp_with_partial, hypot_with_partials};
+use crate::ops::{
+    atan2_with_partials, clamp_with_partial, div_with_partials, hypot_with_partials,
+    pow_with_partials,
+};
 
 /// An op with one operand (and its constants).
 #[derive(Clone, Copy, Debug)]
@@ -71,50 +75,24 @@ impl UnaryOp {
     #[inline(never)]
     fn eval_rare(self, x: f64) -> (f64, f64) {
         match self {
-            UnaryOp::Table(f) => f(x),
-            UnaryOp::Sigmoid => sigmoid_with_derivative(x),
-            UnaryOp::Tanh => tanh_with_derivative(x),
-            UnaryOp::Relu => (relu(x), relu_derivative(x)),
-            UnaryOp::Square => crate::ops::rules::square::value_and_partial(x),
-            UnaryOp::Neg => (-x, -1.0),
-            UnaryOp::AddConst(c) => (x + c, 1.0),
-            UnaryOp::SubConst(c) => (x - c, 1.0),
-            UnaryOp::ConstSub(c) => (c - x, -1.0),
-            UnaryOp::MulConst(c) => (x * c, c),
+            UnaryOp::Table(_)
+            | UnaryOp::Sigmoid
+            | UnaryOp::Tanh
+            | UnaryOp::Relu
+            | UnaryOp::Square
+            | UnaryOp::Neg
+            | UnaryOp::AddConst(_)
+            | UnaryOp::SubConst(_)
+            | UnaryOp::ConstSub(_)
+            | UnaryOp::MulConst(_) => unreachable!("`eval` evaluates the common ops inline"),
             UnaryOp::DivConst(c) => (x / c, 1.0 / c),
             UnaryOp::ConstDiv(c) => {
                 let q = c / x;
                 (q, -q / x)
             }
-            UnaryOp::LeakyRelu(alpha) => {
-                let d = if x > 0.0 {
-                    1.0
-                } else if x <= 0.0 {
-                    alpha
-                } else {
-                    f64::NAN
-                };
-                (leaky_relu(x, alpha), d)
-            }
-            UnaryOp::Powi(n) => {
-                // As `Var::powi`.
-                let d = match (n, n.checked_sub(1)) {
-                    (0, _) => 0.0,
-                    (_, Some(n_minus_1)) if (-1..=3).contains(&n_minus_1) => {
-                        n as f64 * x.powi(n_minus_1)
-                    }
-                    _ => n as f64 * x.powf(n as f64 - 1.0),
-                };
-                (x.powi(n), d)
-            }
-            UnaryOp::Powf(c) => {
-                let d = if c == 0.0 {
-                    0.0
-                } else {
-                    c * pow_minus_one(x, c)
-                };
-                (x.powf(c), d)
-            }
+            UnaryOp::LeakyRelu(alpha) => leaky_relu_with_partial(x, alpha),
+            UnaryOp::Powi(n) => powi_with_partial(x, n),
+            UnaryOp::Powf(c) => powf_with_partial(x, c),
             UnaryOp::Log(base) => (x.log(base), 1.0 / (x * base.ln())),
             UnaryOp::MaxConst(c) => {
                 let (v, d, _) = max_with_partials(x, c);
@@ -185,26 +163,8 @@ impl BinaryOp {
             BinaryOp::Add => (a + b, 1.0, 1.0),
             BinaryOp::Sub => (a - b, 1.0, -1.0),
             BinaryOp::Mul => (a * b, b, a),
-            BinaryOp::Div => {
-                let inv = 1.0 / b;
-                let q = a / b;
-                (q, inv, -q / b)
-            }
-            BinaryOp::Pow => {
-                // As `Var::pow`.
-                let value = a.powf(b);
-                let d_base = if b == 0.0 {
-                    0.0
-                } else {
-                    b * pow_minus_one(a, b)
-                };
-                let d_exponent = if a == 0.0 && b >= 0.0 {
-                    0.0
-                } else {
-                    value * a.ln()
-                };
-                (value, d_base, d_exponent)
-            }
+            BinaryOp::Div => div_with_partials(a, b),
+            BinaryOp::Pow => pow_with_partials(a, b),
             BinaryOp::Max => max_with_partials(a, b),
             BinaryOp::Min => min_with_partials(a, b),
             BinaryOp::Atan2 => atan2_with_partials(a, b),
@@ -461,24 +421,9 @@ fn nary_forward(code: &Code, v: &[f64], dn: &mut [f64], op: NaryOp, args: (u32, 
 
 /// As `Var::logsumexp` computes its value and partials.
 fn logsumexp_with_partials(xs: impl Iterator<Item = f64> + Clone, partials: &mut [f64]) -> f64 {
-    let (value, m, sum) = logsumexp(xs.clone());
-    let infinities = xs.clone().filter(|&x| x == f64::INFINITY).count() as f64;
-    for (p, x) in partials.iter_mut().zip(xs) {
-        *p = if value.is_nan() {
-            f64::NAN
-        } else if m == f64::INFINITY {
-            if x == f64::INFINITY {
-                1.0 / infinities
-            } else {
-                0.0
-            }
-        } else if m == f64::NEG_INFINITY {
-            0.0
-        } else {
-            exp_of_difference(x, m) / sum
-        };
-    }
-    value
+    let shifted = logsumexp(xs.clone());
+    logsumexp_partials(xs, shifted, partials);
+    shifted.0
 }
 
 /// The backward pass from the adjoints already seeded: every instruction in
