@@ -63,6 +63,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::Index;
 
+use crate::op::Layout;
 use crate::tape::{NeuronRun, Op, Recording, Tape};
 use crate::var::Var;
 
@@ -357,16 +358,20 @@ pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
 #[inline]
 fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]) -> bool {
     let n = adjoints.len();
-    let starts = &rec.edge_starts()[..n];
+    let ops = &rec.ops()[..n];
+    let args = &rec.args()[..n];
+    let values = rec.values();
+    let unary = rec.unary_partials();
     let operands = rec.operands();
     let partials = rec.partials();
-    let values = rec.values();
     // The neurons over runs up to the output; the last is the next one met.
     let runs = rec.runs();
     let mut runs = &runs[..runs.partition_point(|r| (r.node as usize) < n)];
     let mut next_run = runs.last().map_or(usize::MAX, |r| r.node as usize);
-    let mut end = rec.edge_range(n - 1).end;
-    let mut adjoint = adjoints[n - 1];
+    // The leaves recorded first have no edges: the loop stops above them.
+    let Some(lowest) = ops.iter().position(|op| op.layout() != Layout::Leaf) else {
+        return true;
+    };
     // Which nodes lie on a path from the output: computed only if a node with a
     // zero adjoint and a non-finite partial is met (see `Careful`).
     let mut careful = Careful::default();
@@ -380,10 +385,10 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     // Σ (a − a) over the adjoints multiplied through: 0 while all are finite, NaN
     // once one is not (no branch per node).
     let mut finite = 0.0;
-    for node in (0..n).rev() {
-        let start = starts[node] as usize;
-        let below = node.wrapping_sub(1);
-        let mut carried = if node > 0 { adjoints[below] } else { 0.0 };
+    for node in (lowest..n).rev() {
+        // Complete: every node using this one comes after it.
+        let adjoint = adjoints[node];
+        let layout = ops[node].layout();
         if RUNS && node == next_run {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
@@ -396,58 +401,52 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                     if MODE == WATCH {
                         finite += zero_if_finite(adjoint);
                     }
-                    // `carried` is still what memory holds; a run may add to the
-                    // node below, so it is read back after.
                     NeuronRun::sweep(run, adjoint, values, adjoints);
-                    carried = adjoints[below];
                 } else {
-                    if node > 0 {
-                        adjoints[below] = carried;
-                    }
                     careful.node(rec, node, adjoint, adjoints);
-                    if node > 0 {
-                        carried = adjoints[below];
-                    }
                 }
             }
         } else if adjoint == 0.0 {
             // Nothing to pass on, unless a partial below is NaN or infinite
             // (0 · ∞ is NaN): found out once, at the first zero adjoint.
-            if zero == Zero::Check && start < end {
-                adjoints[below] = carried;
+            if zero == Zero::Check && layout != Layout::Leaf {
                 careful.node(rec, node, 0.0, adjoints);
-                carried = adjoints[below];
             }
         } else if MODE != CAREFUL || adjoint.is_finite() {
             if MODE == WATCH {
                 finite += zero_if_finite(adjoint);
             }
-            for (&operand, &partial) in operands[start..end].iter().zip(&partials[start..end]) {
-                let operand = operand as usize;
-                if operand == below {
-                    carried += adjoint * partial;
-                } else {
-                    adjoints[operand] += adjoint * partial;
+            // The edges in their order, as `Recording::edges` gives them: the
+            // partials of add, sub and mul are implied (1, 1; 1, −1; the other
+            // operand's value), so adjoint · 1 is written adjoint.
+            let [a, b] = args[node];
+            let (a, b) = (a as usize, b as usize);
+            match layout {
+                Layout::Leaf => {}
+                Layout::Add => {
+                    adjoints[a] += adjoint;
+                    adjoints[b] += adjoint;
+                }
+                Layout::Sub => {
+                    adjoints[a] += adjoint;
+                    adjoints[b] -= adjoint;
+                }
+                Layout::Mul => {
+                    let (va, vb) = (values[a], values[b]);
+                    adjoints[a] += adjoint * vb;
+                    adjoints[b] += adjoint * va;
+                }
+                Layout::Unary => adjoints[a] += adjoint * unary[b],
+                Layout::Edges => {
+                    for (&operand, &partial) in operands[a..a + b].iter().zip(&partials[a..a + b]) {
+                        adjoints[operand as usize] += adjoint * partial;
+                    }
                 }
             }
-        } else if start < end {
+        } else if layout != Layout::Leaf {
             // An infinite or NaN adjoint: masked edges pass exactly 0.
-            adjoints[below] = carried;
             careful.node(rec, node, adjoint, adjoints);
-            carried = adjoints[below];
         }
-        adjoints[node] = adjoint;
-        if node == 0 {
-            break;
-        }
-        if start == 0 && (!RUNS || runs.is_empty()) {
-            // Every node below has no edges (the leaves recorded first): their
-            // adjoints are complete in memory, but for the carried one.
-            adjoints[below] = carried;
-            break;
-        }
-        adjoint = carried;
-        end = start;
     }
     !finite.is_nan()
 }

@@ -55,6 +55,10 @@ impl Tape {
     /// the labels copied): for a large tape, prefer what needs no view
     /// ([`Var::ancestors`], explanations, [`Dot::within`](crate::dot::Dot::within)).
     ///
+    /// # Panics
+    /// If the tape has `u32::MAX` edges or more (petgraph's `u32` edge index):
+    /// only a tape of over two billion nodes can.
+    ///
     /// ```
     /// use petgraph::graph::NodeIndex;
     ///
@@ -67,6 +71,11 @@ impl Tape {
     /// assert_eq!(graph[NodeIndex::new(y.index())].value, 4.0);
     /// ```
     pub fn graph(&self) -> TapeGraph {
+        let edges = self.edge_count();
+        assert!(
+            edges < u32::MAX as usize,
+            "chainrule: the graph view numbers edges with u32, and this tape has {edges} edges"
+        );
         let labels: Vec<Option<String>> = (0..self.len()).map(|i| self.label(i)).collect();
         let net_labels: Vec<Option<String>> = (0..self.len()).map(|i| self.net_label(i)).collect();
         self.recording.read(|rec| {

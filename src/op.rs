@@ -170,6 +170,34 @@ macro_rules! define_op {
                 }
             }
 
+            /// How the arena stores this op's edges (see `tape::arena`): one load
+            /// from a table made from [`Op::layout_of`] at compile time.
+            #[inline(always)]
+            pub(crate) fn layout(self) -> Layout {
+                LAYOUTS[self as usize]
+            }
+
+            /// How the arena stores this op's edges: exhaustive, so a new op must
+            /// say where its edges go.
+            pub(crate) const fn layout_of(self) -> Layout {
+                match self {
+                    Op::Leaf | Op::Const => Layout::Leaf,
+                    Op::Add => Layout::Add,
+                    Op::Sub => Layout::Sub,
+                    Op::Mul => Layout::Mul,
+                    $(Op::$Op)|* | Op::Neg | Op::AddConst | Op::SubConst | Op::ConstSub
+                    | Op::MulConst | Op::DivConst | Op::ConstDiv | Op::LeakyRelu | Op::Powi
+                    | Op::Powf | Op::Log | Op::MaxConst | Op::MinConst | Op::Clamp
+                    | Op::Atan2Const | Op::ConstAtan2 | Op::HypotConst => Layout::Unary,
+                    Op::Div | Op::Pow | Op::Max | Op::Min | Op::Atan2 | Op::Hypot
+                    | Op::MulAdd | Op::LogSumExp | Op::Sum | Op::WeightedSum
+                    | Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron
+                    | Op::WeightedSumConst | Op::SigmoidNeuronConst | Op::TanhNeuronConst
+                    | Op::ReluNeuronConst | Op::HalfSquaredError
+                    | Op::MeanSquaredError => Layout::Edges,
+                }
+            }
+
             /// For a unary op, the function name explanations write (`σ` for
             /// sigmoid, `tanh`, `ln`, …); `None` for the others.
             ///
@@ -206,7 +234,44 @@ macro_rules! define_op {
     };
 }
 
+/// Where the arena keeps a node's edges, decided by its op (`Op::layout`).
+///
+/// Add, sub and mul, most of what people write, store only their two operands:
+/// their partials are implied (1 and 1, 1 and −1, and each operand's value for
+/// the other). A unary op stores its operand and its one partial; every other op
+/// stores a run of (operand, partial) edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// No edges (a leaf or a constant).
+    Leaf,
+    /// a + b: partials 1, 1.
+    Add,
+    /// a − b: partials 1, −1.
+    Sub,
+    /// a · b: partials b, a (the operands' values).
+    Mul,
+    /// One operand and one stored partial.
+    Unary,
+    /// A run of stored edges (or, for a neuron over runs, none: see `NeuronRun`).
+    Edges,
+}
+
 crate::ops::unary_ops!(define_op);
+
+/// [`Op::layout_of`] of every op, by discriminant.
+static LAYOUTS: [Layout; Op::ALL.len()] = {
+    let mut table = [Layout::Leaf; Op::ALL.len()];
+    let mut k = 0;
+    while k < Op::ALL.len() {
+        let op = Op::ALL[k];
+        // `Op::ALL` lists every op in declaration order, so each discriminant
+        // has its entry (checked when the crate compiles).
+        assert!(op as usize == k, "Op::ALL is not in declaration order");
+        table[op as usize] = op.layout_of();
+        k += 1;
+    }
+    table
+};
 
 impl Op {
     /// Whether the op *selects* among its operands: `relu` (and a relu neuron)

@@ -80,3 +80,26 @@ fn tapes_on_two_threads() {
     let grads: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(grads, vec![0.0, 18.0]);
 }
+
+/// A plain-operator chain, `x = σ(w·x + b)` a million times (the W3 workload),
+/// holds at most 32 bytes an op with its adjoints: a `+` or `·` node stores its two
+/// operands and no partial (17 bytes), a unary node its partial too (25), and the
+/// arrays grow 1.5-fold. (Exact: the arena's capacities are a function of the
+/// node counts alone.)
+#[test]
+fn plain_operators_cost_at_most_32_bytes_an_op() {
+    let steps = 1_000_000;
+    let tape = Tape::new();
+    let (w, b) = (tape.var(0.9), tape.var(0.1));
+    let mut x = tape.var(0.5);
+    for _ in 0..steps {
+        x = (w * x + b).sigmoid();
+    }
+    let ops = 3 * steps;
+    let bytes = tape.memory_bytes() + std::mem::size_of::<f64>() * tape.len();
+    let per_op = bytes as f64 / ops as f64;
+    assert!(per_op <= 32.0, "{per_op:.1} bytes an op");
+    // Each array within 1.5 times what it holds: 25 bytes a unary node, 17 another.
+    let exact = (17 * tape.len() + 8 * steps + 8 * tape.len()) as f64 / ops as f64;
+    assert!(per_op <= 1.5 * exact, "{per_op:.1} against {exact:.1} bytes an op");
+}

@@ -112,11 +112,14 @@ fn with_capacity_past_the_limit_says_so() {
     assert!(!message.contains("is full"), "{message}");
 }
 
-/// 2^31 nodes is within the u32 limit: the request is for memory (about 76 GB with
-/// its edges), and what fails is the allocation. That is a clear panic, not "the
-/// tape is full" and not an abort. Only run where the kernel refuses such an
-/// allocation outright (heuristic overcommit and less than 64 GB of memory), so the
-/// test never makes a big machine touch 76 GB.
+/// `u32::MAX - 1` nodes is within the u32 limit: the request is for memory (its
+/// values alone are 34 GB, about 107 GB in all), and what fails is the allocation.
+/// That is a clear panic, not "the tape is full" and not an abort. Only run where
+/// the kernel refuses such an allocation outright (heuristic overcommit refuses
+/// one allocation larger than memory and swap, and less than 32 GB of memory), so
+/// the test never makes a big machine touch 107 GB. (Each array must be larger
+/// than memory: arrays granted lazily and then filled would get the process
+/// killed instead.)
 #[test]
 fn with_capacity_too_large_for_memory_says_so() {
     let heuristic = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
@@ -129,12 +132,12 @@ fn with_capacity_too_large_for_memory_says_so() {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(u64::MAX);
-    if !heuristic || mem_kb > 64 << 20 {
-        eprintln!("skipped: this machine might grant 76 GB");
+    if !heuristic || mem_kb > 32 << 20 {
+        eprintln!("skipped: this machine might grant 34 GB");
         return;
     }
     let message = panic_message(|| {
-        let _ = Tape::with_capacity(1 << 31);
+        let _ = Tape::with_capacity(u32::MAX as usize - 1);
     });
     assert!(message.contains("could not allocate"), "{message}");
     assert!(!message.contains("is full"), "{message}");

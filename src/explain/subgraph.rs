@@ -24,25 +24,6 @@ use smallvec::SmallVec;
 use crate::backward::is_masked;
 use crate::tape::{Op, Recording};
 
-/// Calls `f(operand, partial)` for each edge of node `i`, straight from the edge
-/// arrays when the tape has no neuron over runs (`no_runs`).
-#[inline(always)]
-fn for_each_edge(rec: &Recording, no_runs: bool, i: usize, mut f: impl FnMut(u32, f64)) {
-    if no_runs {
-        let range = rec.edge_range(i);
-        for (&o, &p) in rec.operands()[range.clone()]
-            .iter()
-            .zip(&rec.partials()[range])
-        {
-            f(o, p);
-        }
-    } else {
-        for (o, p) in rec.edges(i) {
-            f(o, p);
-        }
-    }
-}
-
 /// A bitset over the tape indices `lo..lo + len`.
 struct Bits {
     lo: usize,
@@ -187,7 +168,6 @@ impl Subgraph {
         split: impl Fn(usize) -> bool,
     ) -> Subgraph {
         let lo = input;
-        let no_runs = rec.runs().is_empty();
         let mut keep = Bits::new(lo, output - input + 1);
         keep.set(output);
         let mut edges: Vec<(u32, f64)> = Vec::new();
@@ -206,7 +186,7 @@ impl Subgraph {
                 if word >> bit & 1 == 0 {
                     continue;
                 }
-                for_each_edge(rec, no_runs, base + bit, |o, _| {
+                rec.edges(base + bit).for_each(|(o, _)| {
                     let o = o as usize;
                     if o >= base {
                         word |= 1 << (o - base);
@@ -264,7 +244,7 @@ impl Subgraph {
                     r + splits.partition_point(|&s| s as usize <= o) as u32
                 };
                 edges.clear();
-                for_each_edge(rec, no_runs, v, |o, p| edges.push((o, p)));
+                edges.extend(rec.edges(v));
                 if !edges.iter().any(|&(o, _)| kept(o as usize, word)) {
                     word &= !(1u64 << bit);
                     continue;

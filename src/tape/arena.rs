@@ -1,22 +1,51 @@
 //! The arena: [`Recording`], the structure of arrays a tape appends to.
+//!
+//! # Layout
+//!
+//! Three arrays are indexed by node: its value, its op, and two `u32` slots whose
+//! meaning the op's [`Layout`] gives:
+//!
+//! | layout | ops | slots | partials |
+//! |---|---|---|---|
+//! | leaf | leaf, constant | unused | none |
+//! | add, sub, mul | `a + b`, `a − b`, `a · b` | the operands a, b | implied: 1 and 1, 1 and −1, b and a (the operands' values) |
+//! | unary | every one-operand op | the operand, and where its partial is in the unary partials | one, stored |
+//! | edges | every other op | where its run of edges starts in the edge arrays, and its length | stored with each edge |
+//!
+//! So the ops people write most, `+`, `−` and `·`, cost 17 bytes a node and a unary
+//! op 25 (a binary node with stored partials would cost 33). The partials a mul
+//! implies are the very numbers it would have stored (`b.value`, `a.value`), so
+//! every reader sees the same edges as before, bit for bit, through
+//! [`Recording::edges`]. A neuron recorded over runs ([`NeuronRun`]) has the
+//! edges layout with an empty run: its edges are computed from the run.
 
 use super::run::NeuronRun;
-use crate::op::Op;
+use crate::op::{Layout, Op};
 
-/// The arena itself: a structure of arrays, indexed by node or by edge.
+/// The arena itself: a structure of arrays.
 ///
-/// Every array is kept initialised to its full capacity, and `len` / `edge_len`
-/// count what is recorded: appending a node is a few bounds-checked stores, with
-/// no per-array length or capacity bookkeeping. Edges of node `i` are
-/// `edge_starts[i]..edge_starts[i + 1]` (the last node's run ends at `edge_len`).
+/// Every array is kept initialised to its full capacity, and `len`,
+/// `unary_len` and `edge_len` count what is recorded: appending a node is a few
+/// bounds-checked stores, with no per-array length or capacity bookkeeping.
 pub(crate) struct Recording {
     /// The most nodes this recording may hold (at most [`MAX_NODES`]).
     pub(super) max_nodes: usize,
     len: usize,
+    /// Unary partials recorded.
+    unary_len: usize,
+    /// Stored edges recorded (edges layout).
     edge_len: usize,
+    /// Every edge recorded, implied or stored, but for the neurons over runs.
+    edge_total: usize,
+    /// By node: the value.
     values: Vec<f64>,
+    /// By node: the op.
     ops: Vec<Op>,
-    edge_starts: Vec<u32>,
+    /// By node: the two slots of its [`Layout`].
+    args: Vec<[u32; 2]>,
+    /// The partial of each unary node, in recording order.
+    unary_partials: Vec<f64>,
+    /// The stored edges: operand and local partial.
     operands: Vec<u32>,
     partials: Vec<f64>,
     /// The neurons recorded over runs, in recording order (their edges are not in
@@ -35,9 +64,9 @@ pub(crate) struct Recording {
     /// Whether a select op ([`Op::is_select`]) has been recorded: only then can
     /// an edge be masked.
     has_select: bool,
-    /// Whether a stored local partial is NaN or infinite. Without one, a node
-    /// whose adjoint is zero passes nothing on (0 · finite changes no sum), and
-    /// the sweep skips it with one test.
+    /// Whether a local partial, stored or implied, is NaN or infinite. Without
+    /// one, a node whose adjoint is zero passes nothing on (0 · finite changes no
+    /// sum), and the sweep skips it with one test.
     non_finite_partial: bool,
 }
 
@@ -49,9 +78,10 @@ pub(crate) const MAX_EDGES: usize = u32::MAX as usize;
 /// node index (indices are below `MAX_NODES`). The caller panics, outside the
 /// arena cell.
 pub(crate) const FULL: u32 = u32::MAX;
-/// Bytes per node slot (value, op, edge start) and per edge slot (operand,
-/// partial).
-const NODE_BYTES: usize = std::mem::size_of::<f64>() + std::mem::size_of::<Op>() + 4;
+/// Bytes per node slot (value, op, two slots), per unary partial, and per stored
+/// edge (operand, partial).
+const NODE_BYTES: usize = std::mem::size_of::<f64>() + std::mem::size_of::<Op>() + 8;
+const UNARY_BYTES: usize = std::mem::size_of::<f64>();
 const EDGE_BYTES: usize = 4 + std::mem::size_of::<f64>();
 
 /// Why the arena could not grow.
@@ -68,10 +98,13 @@ impl Default for Recording {
         Recording {
             max_nodes: MAX_NODES,
             len: 0,
+            unary_len: 0,
             edge_len: 0,
+            edge_total: 0,
             values: Vec::new(),
             ops: Vec::new(),
-            edge_starts: Vec::new(),
+            args: Vec::new(),
+            unary_partials: Vec::new(),
             operands: Vec::new(),
             partials: Vec::new(),
             runs: Vec::new(),
@@ -83,8 +116,18 @@ impl Default for Recording {
         }
     }
 }
-/// The first allocation, in nodes.
+/// The first allocation, in nodes (and in unary partials and stored edges).
 const MIN_CAPACITY: usize = 64;
+
+/// The next capacity of an array of `len` slots that needs `need`: 1.5 times
+/// as many (at least [`MIN_CAPACITY`]), but at least `need` and at most `max`.
+/// A factor of 1.5 rather than 2 keeps the slack of a large tape at most a third
+/// of it (the memory a tape holds is what a long recording is limited by).
+fn grown(len: usize, need: usize, max: usize) -> usize {
+    len.saturating_add(len / 2)
+        .max(MIN_CAPACITY)
+        .clamp(need, max.max(need))
+}
 
 impl Recording {
     /// Nodes recorded.
@@ -98,9 +141,9 @@ impl Recording {
         self.max_nodes
     }
 
-    /// Edges recorded, stored or not.
+    /// Edges recorded, stored, implied or over runs.
     pub(crate) fn edge_count(&self) -> usize {
-        self.edge_len + self.run_edges
+        self.edge_total + self.run_edges
     }
 
     /// The neurons recorded over runs, in recording order.
@@ -115,19 +158,31 @@ impl Recording {
         self.runs.get(at).copied().filter(|r| r.node as usize == i)
     }
 
-    /// The edges of node `i < len` in order: (operand, local partial).
+    /// The edges of node `i < len` in order: (operand, local partial). The
+    /// partials of add, sub and mul are the ones they imply (see the module
+    /// documentation).
     pub(crate) fn edges(&self, i: usize) -> impl Iterator<Item = (u32, f64)> + '_ {
-        let range = self.edge_range(i);
-        let stored = self.operands[range.clone()]
+        let [a, b] = self.args[i];
+        let values = self.values();
+        let none = (0, 0.0);
+        let (inline, count, stored) = match self.ops[i].layout() {
+            Layout::Leaf => ([none; 2], 0, 0..0),
+            Layout::Add => ([(a, 1.0), (b, 1.0)], 2, 0..0),
+            Layout::Sub => ([(a, 1.0), (b, -1.0)], 2, 0..0),
+            Layout::Mul => ([(a, values[b as usize]), (b, values[a as usize])], 2, 0..0),
+            Layout::Unary => ([(a, self.unary_partials[b as usize]), none], 1, 0..0),
+            Layout::Edges => ([none; 2], 0, a as usize..a as usize + b as usize),
+        };
+        let stored = self.operands[stored.clone()]
             .iter()
             .copied()
-            .zip(self.partials[range].iter().copied());
-        let values = self.values();
-        let run = self
-            .run_of(i)
+            .zip(self.partials[stored].iter().copied());
+        let run = (self.ops[i].layout() == Layout::Edges)
+            .then(|| self.run_of(i))
+            .flatten()
             .into_iter()
             .flat_map(move |r| r.edges(values));
-        stored.chain(run)
+        inline.into_iter().take(count).chain(stored).chain(run)
     }
 
     /// Node capacity.
@@ -147,33 +202,28 @@ impl Recording {
         &self.ops[..self.len]
     }
 
-    /// Where each node's edges start.
+    /// The two slots of every node (see the module documentation).
     #[inline(always)]
-    pub(crate) fn edge_starts(&self) -> &[u32] {
-        &self.edge_starts[..self.len]
+    pub(crate) fn args(&self) -> &[[u32; 2]] {
+        &self.args[..self.len]
     }
 
-    /// The operand of every edge.
+    /// The partial of every unary node, in recording order.
+    #[inline(always)]
+    pub(crate) fn unary_partials(&self) -> &[f64] {
+        &self.unary_partials[..self.unary_len]
+    }
+
+    /// The operand of every stored edge.
     #[inline(always)]
     pub(crate) fn operands(&self) -> &[u32] {
         &self.operands[..self.edge_len]
     }
 
-    /// The local partial derivative of every edge.
+    /// The local partial derivative of every stored edge.
     #[inline(always)]
     pub(crate) fn partials(&self) -> &[f64] {
         &self.partials[..self.edge_len]
-    }
-
-    /// The range of node `i < len` in the edge arrays (empty for a [`NeuronRun`]).
-    #[inline]
-    pub(crate) fn edge_range(&self, i: usize) -> std::ops::Range<usize> {
-        let start = self.edge_starts()[i] as usize;
-        let end = self
-            .edge_starts()
-            .get(i + 1)
-            .map_or(self.edge_len, |&e| e as usize);
-        start..end
     }
 
     /// Whether node `i` has a NaN or infinite value or local partial.
@@ -187,8 +237,8 @@ impl Recording {
         self.has_select
     }
 
-    /// Whether a stored local partial is NaN or infinite (a neuron over runs has
-    /// finite partials by construction).
+    /// Whether a local partial is NaN or infinite (a neuron over runs has finite
+    /// partials by construction).
     #[inline(always)]
     pub(crate) fn has_non_finite_partial(&self) -> bool {
         self.non_finite_partial
@@ -199,7 +249,9 @@ impl Recording {
         self.has_select = false;
         self.non_finite_partial = false;
         self.len = 0;
+        self.unary_len = 0;
         self.edge_len = 0;
+        self.edge_total = 0;
         self.runs.clear();
         self.run_edges = 0;
         self.constants.clear();
@@ -217,13 +269,16 @@ impl Recording {
     /// Bytes held by the arrays.
     pub(crate) fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.values.len() * (size_of::<f64>() + size_of::<Op>() + size_of::<u32>())
-            + self.operands.len() * (size_of::<u32>() + size_of::<f64>())
+        self.values.len() * NODE_BYTES
+            + self.unary_partials.len() * UNARY_BYTES
+            + self.operands.len() * EDGE_BYTES
             + self.runs.capacity() * size_of::<NeuronRun>()
             + self.constants.capacity() * size_of::<(u32, f64)>()
     }
 
-    /// Appends a node with `N` operands: the hot path of recording.
+    /// Appends a node with `N` operands: the hot path of recording. Where its
+    /// edges go is decided by `op.layout()`, resolved at compile time where `op`
+    /// is a constant (every unary and binary op records a constant op).
     #[inline(always)]
     pub(crate) fn push<const N: usize>(
         &mut self,
@@ -233,67 +288,121 @@ impl Recording {
         partials: [f64; N],
     ) -> u32 {
         if op.is_select() {
-            // Resolved at compile time where `op` is a constant (every unary and
-            // binary op records a constant op).
             self.has_select = true;
         }
-        let (i, e) = (self.len, self.edge_len);
-        if N == 0 {
-            // A leaf: no edges to write (the branch is resolved at compile time).
-            if let (Some(v), Some(o), Some(s)) = (
-                self.values.get_mut(i),
-                self.ops.get_mut(i),
-                self.edge_starts.get_mut(i),
-            ) {
-                *v = value;
-                *o = op;
-                *s = e as u32;
-                self.len = i + 1;
-                return i as u32;
+        let i = self.len;
+        // The match, not the table: it folds where `op` is a constant.
+        match op.layout_of() {
+            Layout::Leaf => {
+                debug_assert_eq!(N, 0, "{op:?} records no operand");
+                if let (Some(v), Some(o), Some(s)) = (
+                    self.values.get_mut(i),
+                    self.ops.get_mut(i),
+                    self.args.get_mut(i),
+                ) {
+                    *v = value;
+                    *o = op;
+                    *s = [0; 2];
+                    self.len = i + 1;
+                    return i as u32;
+                }
             }
-            return self.push_after_growing(op, value, &operands, &partials);
-        }
-        if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
-            self.values.get_mut(i),
-            self.ops.get_mut(i),
-            self.edge_starts.get_mut(i),
-            self.operands.get_mut(e..e + N),
-            self.partials.get_mut(e..e + N),
-        ) {
-            *v = value;
-            *o = op;
-            *s = e as u32;
-            dst_operands.copy_from_slice(&operands);
-            dst_partials.copy_from_slice(&partials);
-            if any_non_finite(&partials) {
-                self.non_finite_partial = true;
+            Layout::Add | Layout::Sub | Layout::Mul if N == 2 => {
+                debug_assert!(
+                    op != Op::Mul
+                        || (partials[0].to_bits() == self.values[operands[1] as usize].to_bits()
+                            || partials[0].is_nan())
+                            && (partials[1].to_bits()
+                                == self.values[operands[0] as usize].to_bits()
+                                || partials[1].is_nan()),
+                    "a mul's partials are its operands' values"
+                );
+                if let (Some(v), Some(o), Some(s)) = (
+                    self.values.get_mut(i),
+                    self.ops.get_mut(i),
+                    self.args.get_mut(i),
+                ) {
+                    *v = value;
+                    *o = op;
+                    *s = [operands[0], operands[N - 1]];
+                    if op == Op::Mul && any_non_finite(&partials) {
+                        self.non_finite_partial = true;
+                    }
+                    self.len = i + 1;
+                    self.edge_total += 2;
+                    return i as u32;
+                }
             }
-            self.len = i + 1;
-            self.edge_len = e + N;
-            i as u32
-        } else {
-            self.push_after_growing(op, value, &operands, &partials)
+            Layout::Unary if N == 1 => {
+                let u = self.unary_len;
+                if let (Some(v), Some(o), Some(s), Some(p)) = (
+                    self.values.get_mut(i),
+                    self.ops.get_mut(i),
+                    self.args.get_mut(i),
+                    self.unary_partials.get_mut(u),
+                ) {
+                    *v = value;
+                    *o = op;
+                    *s = [operands[0], u as u32];
+                    *p = partials[0];
+                    if any_non_finite(&partials) {
+                        self.non_finite_partial = true;
+                    }
+                    self.len = i + 1;
+                    self.unary_len = u + 1;
+                    self.edge_total += 1;
+                    return i as u32;
+                }
+            }
+            layout => {
+                debug_assert!(
+                    layout == Layout::Edges,
+                    "{op:?} ({layout:?}) recorded with {N} operands"
+                );
+                let e = self.edge_len;
+                if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
+                    self.values.get_mut(i),
+                    self.ops.get_mut(i),
+                    self.args.get_mut(i),
+                    self.operands.get_mut(e..e + N),
+                    self.partials.get_mut(e..e + N),
+                ) {
+                    *v = value;
+                    *o = op;
+                    *s = [e as u32, N as u32];
+                    dst_operands.copy_from_slice(&operands);
+                    dst_partials.copy_from_slice(&partials);
+                    if any_non_finite(&partials) {
+                        self.non_finite_partial = true;
+                    }
+                    self.len = i + 1;
+                    self.edge_len = e + N;
+                    self.edge_total += N;
+                    return i as u32;
+                }
+            }
         }
+        self.push_after_growing(op, value, operands, partials)
     }
 
     /// Appends one leaf per value; returns the first leaf's index, or [`FULL`]
     /// (recording nothing) if they would pass the node limit.
     #[inline(always)]
     pub(crate) fn push_leaves(&mut self, values: &[f64]) -> u32 {
-        if self.reserve(values.len(), 0).is_err() {
+        if self.reserve_parts(values.len(), 0, 0).is_err() {
             return FULL;
         }
-        let (first, e) = (self.len, self.edge_len);
+        let first = self.len;
         let end = first + values.len();
         // One loop over the three arrays (no memcpy/memset calls for a few leaves).
         let nodes = self.values[first..end]
             .iter_mut()
             .zip(&mut self.ops[first..end])
-            .zip(&mut self.edge_starts[first..end]);
-        for (((value, op), start), &v) in nodes.zip(values) {
+            .zip(&mut self.args[first..end]);
+        for (((value, op), slots), &v) in nodes.zip(values) {
             *value = v;
             *op = Op::Leaf;
-            *start = e as u32;
+            *slots = [0; 2];
         }
         self.len = end;
         first as u32
@@ -301,25 +410,29 @@ impl Recording {
 
     #[cold]
     #[inline(never)]
-    fn push_after_growing(
+    fn push_after_growing<const N: usize>(
         &mut self,
         op: Op,
         value: f64,
-        operands: &[u32],
-        partials: &[f64],
+        operands: [u32; N],
+        partials: [f64; N],
     ) -> u32 {
-        let k = operands.len();
-        self.push_with(op, value, k, true, |o, p| {
-            o.copy_from_slice(operands);
-            p.copy_from_slice(partials);
-        })
+        let (unary, edges) = match op.layout_of() {
+            Layout::Unary => (1, 0),
+            Layout::Edges => (0, N),
+            _ => (0, 0),
+        };
+        if self.reserve_parts(1, unary, edges).is_err() {
+            return FULL;
+        }
+        self.push(op, value, operands, partials)
     }
 
-    /// Appends a node with `k` operands, written by `fill` into the node's edge
-    /// slots (operands, partials); returns its index, or [`FULL`] (recording
-    /// nothing) if it would pass the node or edge limit. `check`: whether a
-    /// partial may be NaN or infinite (false only where the caller knows each is
-    /// finite).
+    /// Appends a node of the edges layout with `k` operands, written by `fill`
+    /// into the node's edge slots (operands, partials); returns its index, or
+    /// [`FULL`] (recording nothing) if it would pass the node or edge limit.
+    /// `check`: whether a partial may be NaN or infinite (false only where the
+    /// caller knows each is finite).
     #[inline(always)]
     pub(crate) fn push_with(
         &mut self,
@@ -329,55 +442,67 @@ impl Recording {
         check: bool,
         fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
-        if self.reserve(1, k).is_err() {
+        debug_assert_eq!(op.layout(), Layout::Edges, "{op:?} has stored edges");
+        if self.reserve_parts(1, 0, k).is_err() {
             return FULL;
         }
         self.has_select |= op.is_select();
         let (i, e) = (self.len, self.edge_len);
         self.values[i] = value;
         self.ops[i] = op;
-        self.edge_starts[i] = e as u32;
+        self.args[i] = [e as u32, k as u32];
         fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
         if check && any_non_finite(&self.partials[e..e + k]) {
             self.non_finite_partial = true;
         }
         self.len = i + 1;
         self.edge_len = e + k;
+        self.edge_total += k;
         i as u32
     }
 
     /// Appends a [`NeuronRun`] (its `node` field is set here).
-    #[inline(always)]
     ///
     /// The caller records a run only for a finite weighted sum z, so that every
     /// partial a′(z)·value is finite: z finite means every wₖ·xₖ is, so every wₖ
     /// and xₖ is, and |a′(z)| ≤ 1 for the activations fused.
+    #[inline(always)]
     pub(crate) fn push_neuron_run(&mut self, op: Op, value: f64, run: NeuronRun) -> u32 {
-        // The run's edges count against the edge limit too (the graph view numbers
-        // every edge with a u32).
-        if self.edge_count().saturating_add(run.edge_count()) > MAX_EDGES {
+        // The run's edges count against the limit of stored edges.
+        if (self.edge_len + self.run_edges).saturating_add(run.edge_count()) > MAX_EDGES {
             return FULL;
         }
-        let index = self.push(op, value, [], []);
+        let index = self.push_with(op, value, 0, false, |_, _| {});
         if index == FULL {
             return FULL;
         }
-        self.has_select |= op.is_select();
         self.runs.push(NeuronRun { node: index, ..run });
         self.run_edges += run.edge_count();
         index
     }
 
-    /// Makes room for `nodes` more nodes and `edges` more edges, growing each
-    /// array group at least geometrically; `Err` (changing nothing) if that
-    /// would pass the node or edge limit. It never panics: it runs inside the
-    /// arena cell. (An allocation failure aborts the process, as `Vec` does.)
+    /// Makes room for `nodes` more nodes of any layout and `edges` more stored
+    /// edges; `Err` (changing nothing) if that would pass the node or edge limit.
     #[inline]
     pub(crate) fn reserve(&mut self, nodes: usize, edges: usize) -> Result<(), Full> {
+        self.reserve_parts(nodes, nodes, edges)
+    }
+
+    /// Makes room for `nodes` more nodes, `unary` more unary partials and `edges`
+    /// more stored edges, growing each short array at least 1.5-fold; `Err`
+    /// (changing nothing) if that would pass the node or edge limit. It never
+    /// panics: it runs inside the arena cell. (An allocation failure aborts the
+    /// process, as `Vec` does.)
+    #[inline]
+    fn reserve_parts(&mut self, nodes: usize, unary: usize, edges: usize) -> Result<(), Full> {
         let need_nodes = self.len.saturating_add(nodes);
+        let need_unary = self.unary_len.saturating_add(unary);
         let need_edges = self.edge_len.saturating_add(edges);
-        if need_nodes > self.values.len() || need_edges > self.operands.len() {
-            self.grow(need_nodes, need_edges)
+        if need_nodes > self.values.len()
+            || need_unary > self.unary_partials.len()
+            || need_edges > self.operands.len()
+        {
+            self.grow(need_nodes, need_unary, need_edges)
         } else {
             Ok(())
         }
@@ -385,22 +510,29 @@ impl Recording {
 
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, need_nodes: usize, need_edges: usize) -> Result<(), Full> {
-        if need_nodes > self.max_nodes || need_edges.saturating_add(self.run_edges) > MAX_EDGES {
+    fn grow(&mut self, need_nodes: usize, need_unary: usize, need_edges: usize) -> Result<(), Full> {
+        // Stored edges are numbered by u32 (a node's run starts at a u32 slot), and
+        // so are a neuron run's, which the graph view adds as edges.
+        let node_limit = self.max_nodes;
+        if need_nodes > node_limit
+            || need_unary > node_limit
+            || need_edges.saturating_add(self.run_edges) > MAX_EDGES
+        {
             self.refused = None;
             return Err(Full::Limit);
         }
         let node_cap = if need_nodes > self.values.len() {
-            (2 * self.values.len())
-                .max(MIN_CAPACITY)
-                .clamp(need_nodes, self.max_nodes)
+            grown(self.values.len(), need_nodes, node_limit)
         } else {
             self.values.len()
         };
+        let unary_cap = if need_unary > self.unary_partials.len() {
+            grown(self.unary_partials.len(), need_unary, node_limit)
+        } else {
+            self.unary_partials.len()
+        };
         let edge_cap = if need_edges > self.operands.len() {
-            (2 * self.operands.len())
-                .max(2 * MIN_CAPACITY)
-                .clamp(need_edges, MAX_EDGES)
+            grown(self.operands.len(), need_edges, MAX_EDGES)
         } else {
             self.operands.len()
         };
@@ -408,28 +540,33 @@ impl Recording {
         // panics), so a refusal changes nothing and is reported as an error.
         let reserved = (|| {
             let more_nodes = node_cap - self.values.len();
+            let more_unary = unary_cap - self.unary_partials.len();
             let more_edges = edge_cap - self.operands.len();
             self.values.try_reserve_exact(more_nodes)?;
             self.ops.try_reserve_exact(more_nodes)?;
-            self.edge_starts.try_reserve_exact(more_nodes)?;
+            self.args.try_reserve_exact(more_nodes)?;
+            self.unary_partials.try_reserve_exact(more_unary)?;
             self.operands.try_reserve_exact(more_edges)?;
             self.partials.try_reserve_exact(more_edges)
         })();
         if reserved.is_err() {
             self.values.shrink_to(self.values.len());
             self.ops.shrink_to(self.ops.len());
-            self.edge_starts.shrink_to(self.edge_starts.len());
+            self.args.shrink_to(self.args.len());
+            self.unary_partials.shrink_to(self.unary_partials.len());
             self.operands.shrink_to(self.operands.len());
             self.partials.shrink_to(self.partials.len());
             let bytes = node_cap
                 .saturating_mul(NODE_BYTES)
+                .saturating_add(unary_cap.saturating_mul(UNARY_BYTES))
                 .saturating_add(edge_cap.saturating_mul(EDGE_BYTES));
             self.refused = Some(bytes);
             return Err(Full::Memory(bytes));
         }
         self.values.resize(node_cap, 0.0);
         self.ops.resize(node_cap, Op::Leaf);
-        self.edge_starts.resize(node_cap, 0);
+        self.args.resize(node_cap, [0; 2]);
+        self.unary_partials.resize(unary_cap, 0.0);
         self.operands.resize(edge_cap, 0);
         self.partials.resize(edge_cap, 0.0);
         Ok(())
