@@ -369,9 +369,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     let mut runs = &runs[..runs.partition_point(|r| (r.node as usize) < n)];
     let mut next_run = runs.last().map_or(usize::MAX, |r| r.node as usize);
     // The leaves recorded first have no edges: the loop stops above them.
-    let Some(lowest) = ops.iter().position(|op| op.layout() != Layout::Leaf) else {
-        return true;
-    };
+    let lowest = rec.leading_leaves().min(n);
     // Which nodes lie on a path from the output: computed only if a node with a
     // zero adjoint and a non-finite partial is met (see `Careful`).
     let mut careful = Careful::default();
@@ -388,7 +386,6 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     for node in (lowest..n).rev() {
         // Complete: every node using this one comes after it.
         let adjoint = adjoints[node];
-        let layout = ops[node].layout();
         if RUNS && node == next_run {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
@@ -409,7 +406,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
         } else if adjoint == 0.0 {
             // Nothing to pass on, unless a partial below is NaN or infinite
             // (0 · ∞ is NaN): found out once, at the first zero adjoint.
-            if zero == Zero::Check && layout != Layout::Leaf {
+            if zero == Zero::Check {
                 careful.node(rec, node, 0.0, adjoints);
             }
         } else if MODE != CAREFUL || adjoint.is_finite() {
@@ -421,7 +418,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
             // operand's value), so adjoint · 1 is written adjoint.
             let [a, b] = args[node];
             let (a, b) = (a as usize, b as usize);
-            match layout {
+            match ops[node].layout() {
                 Layout::Leaf => {}
                 Layout::Add => {
                     adjoints[a] += adjoint;
@@ -443,7 +440,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                     }
                 }
             }
-        } else if layout != Layout::Leaf {
+        } else {
             // An infinite or NaN adjoint: masked edges pass exactly 0.
             careful.node(rec, node, adjoint, adjoints);
         }

@@ -101,5 +101,8 @@ fn plain_operators_cost_at_most_32_bytes_an_op() {
     assert!(per_op <= 32.0, "{per_op:.1} bytes an op");
     // Each array within 1.5 times what it holds: 25 bytes a unary node, 17 another.
     let exact = (17 * tape.len() + 8 * steps + 8 * tape.len()) as f64 / ops as f64;
-    assert!(per_op <= 1.5 * exact, "{per_op:.1} against {exact:.1} bytes an op");
+    assert!(
+        per_op <= 1.5 * exact,
+        "{per_op:.1} against {exact:.1} bytes an op"
+    );
 }

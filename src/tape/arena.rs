@@ -35,8 +35,10 @@ pub(crate) struct Recording {
     unary_len: usize,
     /// Stored edges recorded (edges layout).
     edge_len: usize,
-    /// Every edge recorded, implied or stored, but for the neurons over runs.
-    edge_total: usize,
+    /// How many nodes, from the first, are leaves (or constants): the sweep stops
+    /// above them (a network's parameters, recorded first, are not visited one by
+    /// one).
+    leading_leaves: usize,
     /// By node: the value.
     values: Vec<f64>,
     /// By node: the op.
@@ -100,7 +102,7 @@ impl Default for Recording {
             len: 0,
             unary_len: 0,
             edge_len: 0,
-            edge_total: 0,
+            leading_leaves: 0,
             values: Vec::new(),
             ops: Vec::new(),
             args: Vec::new(),
@@ -141,9 +143,20 @@ impl Recording {
         self.max_nodes
     }
 
-    /// Edges recorded, stored, implied or over runs.
+    /// Edges recorded, stored, implied or over runs. O(nodes): the add, sub, mul
+    /// and unary nodes are counted by their ops (a counter would cost every push
+    /// an instruction).
     pub(crate) fn edge_count(&self) -> usize {
-        self.edge_total + self.run_edges
+        let fixed: usize = self
+            .ops()
+            .iter()
+            .map(|op| match op.layout() {
+                Layout::Add | Layout::Sub | Layout::Mul => 2,
+                Layout::Unary => 1,
+                Layout::Leaf | Layout::Edges => 0,
+            })
+            .sum();
+        fixed + self.edge_len + self.run_edges
     }
 
     /// The neurons recorded over runs, in recording order.
@@ -226,6 +239,12 @@ impl Recording {
         &self.partials[..self.edge_len]
     }
 
+    /// How many nodes, from the first, have no edges.
+    #[inline(always)]
+    pub(crate) fn leading_leaves(&self) -> usize {
+        self.leading_leaves
+    }
+
     /// Whether node `i` has a NaN or infinite value or local partial.
     pub(crate) fn is_non_finite(&self, i: usize) -> bool {
         !self.values[i].is_finite() || self.edges(i).any(|(_, p)| !p.is_finite())
@@ -251,7 +270,7 @@ impl Recording {
         self.len = 0;
         self.unary_len = 0;
         self.edge_len = 0;
-        self.edge_total = 0;
+        self.leading_leaves = 0;
         self.runs.clear();
         self.run_edges = 0;
         self.constants.clear();
@@ -304,6 +323,9 @@ impl Recording {
                     *o = op;
                     *s = [0; 2];
                     self.len = i + 1;
+                    if self.leading_leaves == i {
+                        self.leading_leaves = i + 1;
+                    }
                     return i as u32;
                 }
             }
@@ -325,11 +347,15 @@ impl Recording {
                     *v = value;
                     *o = op;
                     *s = [operands[0], operands[N - 1]];
-                    if op == Op::Mul && any_non_finite(&partials) {
+                    // A mul's partials are its operands' values, and its value is
+                    // NaN or infinite whenever one of them is (x · ∞ is ±∞ or NaN,
+                    // x · NaN is NaN): one test of the value covers both (and flags
+                    // an overflow too, which only makes the sweep more careful).
+                    #[allow(clippy::eq_op)]
+                    if op == Op::Mul && (value - value).is_nan() {
                         self.non_finite_partial = true;
                     }
                     self.len = i + 1;
-                    self.edge_total += 2;
                     return i as u32;
                 }
             }
@@ -350,7 +376,6 @@ impl Recording {
                     }
                     self.len = i + 1;
                     self.unary_len = u + 1;
-                    self.edge_total += 1;
                     return i as u32;
                 }
             }
@@ -377,7 +402,6 @@ impl Recording {
                     }
                     self.len = i + 1;
                     self.edge_len = e + N;
-                    self.edge_total += N;
                     return i as u32;
                 }
             }
@@ -405,6 +429,9 @@ impl Recording {
             *slots = [0; 2];
         }
         self.len = end;
+        if self.leading_leaves == first {
+            self.leading_leaves = end;
+        }
         first as u32
     }
 
@@ -457,7 +484,6 @@ impl Recording {
         }
         self.len = i + 1;
         self.edge_len = e + k;
-        self.edge_total += k;
         i as u32
     }
 
@@ -510,7 +536,12 @@ impl Recording {
 
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, need_nodes: usize, need_unary: usize, need_edges: usize) -> Result<(), Full> {
+    fn grow(
+        &mut self,
+        need_nodes: usize,
+        need_unary: usize,
+        need_edges: usize,
+    ) -> Result<(), Full> {
         // Stored edges are numbered by u32 (a node's run starts at a u32 slot), and
         // so are a neuron run's, which the graph view adds as edges.
         let node_limit = self.max_nodes;
