@@ -35,13 +35,15 @@ use workloads::{chain, moons, seed, Spelling};
 static ALLOCATOR: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 /// The variants timed for each workload, in the order of the table (W3 has no
-/// replayed variant).
-const VARIANTS: [&str; 5] = [
+/// replayed variant; only W1 has the last, the plain operators spelled as users
+/// write them: `seed::step_as_users_write_it`).
+const VARIANTS: [&str; 6] = [
     "engine (fused)",
     "engine (ops)",
     "hand-coded",
     "primal",
     "replayed (ops)",
+    "engine (ops, as users write it)",
 ];
 
 struct Options {
@@ -108,6 +110,15 @@ fn check_references() {
         seed::error_primal(&w),
         seed::REFERENCE_E_FINAL,
         "W1 hand-coded",
+    );
+    let mut w = seed::WEIGHTS;
+    for _ in 0..seed::STEPS {
+        seed::step_as_users_write_it(&mut tape, &mut w);
+    }
+    assert_close(
+        seed::error_primal(&w),
+        seed::REFERENCE_E_FINAL,
+        "W1 as users write it",
     );
     let mut program = seed::replay_program(Spelling::Ops);
     let mut w = seed::WEIGHTS;
@@ -188,7 +199,7 @@ fn rounds(options: &Options, full: usize) -> usize {
 fn time_w1(options: &Options) -> Timing {
     let mut tape = Tape::new();
     let mut program = seed::replay_program(Spelling::Ops);
-    interleaved(5, rounds(options, 400), seed::STEPS as f64, |variant| {
+    interleaved(6, rounds(options, 400), seed::STEPS as f64, |variant| {
         let mut w = seed::WEIGHTS;
         for _ in 0..seed::STEPS {
             match variant {
@@ -196,7 +207,8 @@ fn time_w1(options: &Options) -> Timing {
                 1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
                 2 => black_box(seed::step_hand(&mut w)),
                 3 => black_box(seed::error_primal(black_box(&w))),
-                _ => black_box(seed::step_replayed(&mut program, &mut w)),
+                4 => black_box(seed::step_replayed(&mut program, &mut w)),
+                _ => black_box(seed::step_as_users_write_it(&mut tape, &mut w)),
             };
         }
         black_box(w);
@@ -314,7 +326,9 @@ fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         "\nMedians of interleaved rounds, one run. Engine (fused): each neuron (W3: each \
          step, sigmoid(w·x + b)) and the loss are one node each; engine (ops): plain \
          operators only; replayed (ops): the plain-operator recording made once, \
-         compiled (chainrule::replay), then run forward and backward each step."
+         compiled (chainrule::replay), then run forward and backward each step; as users \
+         write it: W1 with the weights made one `tape.var` at a time, f64 constants, \
+         `0.5 * (t - o).powi(2)` and `g.wrt(v[k])`."
     );
 }
 
@@ -349,6 +363,8 @@ fn print_json(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         ("w2_replay_ms_per_epoch", w2.medians[4] * 1e3),
         ("w2_replay_vs_hand", w2.vs_hand(4)),
         ("w2_replay_vs_primal", w2.vs_primal(4)),
+        ("w1_user_ns_per_step", w1.medians[5] * 1e9),
+        ("w1_user_vs_hand", w1.vs_hand(5)),
     ];
     let body: Vec<String> = fields
         .iter()

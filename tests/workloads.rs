@@ -26,10 +26,11 @@ fn assert_rel(actual: f64, expected: f64, what: &str) {
 #[test]
 fn seed_network_trains_to_the_reference_every_way() {
     type Step = fn(&mut Tape, &mut [f64; 8]) -> f64;
-    let ways: [(&str, Step); 3] = [
+    let ways: [(&str, Step); 4] = [
         ("hand", |_, w| seed::step_hand(w)),
         ("ops", |t, w| seed::step_taped(t, w, Spelling::Ops)),
         ("fused", |t, w| seed::step_taped(t, w, Spelling::Fused)),
+        ("as users write it", seed::step_as_users_write_it),
     ];
     for (name, step) in ways {
         let mut tape = Tape::new();

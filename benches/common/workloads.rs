@@ -132,6 +132,30 @@ pub mod seed {
         e.value()
     }
 
+    /// One training step written the way people write it in their own crate:
+    /// the weights made `Var`s one at a time, the inputs, biases and targets as
+    /// plain `f64` constants, `0.5 * (t - o).powi(2)` for each error term, and
+    /// `g.wrt(v[k])` per weight. The same numbers as [`step_taped`] with the plain
+    /// operators (the biases are never updated, so they may be constants).
+    /// Returns E before the update.
+    pub fn step_as_users_write_it(tape: &mut Tape, w: &mut [f64; 8]) -> f64 {
+        tape.clear();
+        let v = w.map(|x| tape.var(x));
+        let [i1, i2] = INPUTS;
+        let [b1, b2] = BIASES;
+        let [t1, t2] = TARGETS;
+        let h1 = (v[0] * i1 + v[1] * i2 + b1).sigmoid();
+        let h2 = (v[2] * i1 + v[3] * i2 + b1).sigmoid();
+        let o1 = (v[4] * h1 + v[5] * h2 + b2).sigmoid();
+        let o2 = (v[6] * h1 + v[7] * h2 + b2).sigmoid();
+        let e = 0.5 * (t1 - o1).powi(2) + 0.5 * (t2 - o2).powi(2);
+        let g = e.backward();
+        for k in 0..8 {
+            w[k] -= LEARNING_RATE * g.wrt(v[k]);
+        }
+        e.value()
+    }
+
     /// E recorded once (at the initial weights) and compiled for replay
     /// (`chainrule::replay`): the eight weights are its first eight inputs.
     pub fn replay_program(spelling: Spelling) -> Program {
