@@ -367,6 +367,9 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
     if options.fuse_dots {
         crate::replay::exec::fuse_squares(&mut code, &outputs, first_constant);
     }
+    if options.fuse_neurons {
+        stats.layers = crate::replay::exec::fuse_layers(&mut code, first_constant, &constants);
+    }
     stats.instructions = code.instrs.len();
     for instr in &code.instrs {
         match instr {
@@ -379,6 +382,10 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                 ..
             } => stats.dots += 1,
             Instr::Dot { .. } | Instr::SmallDot { .. } => stats.neurons += 1,
+            Instr::Layer(layer) if layer.act == Activation::Identity => {
+                stats.dots += layer.n as usize;
+            }
+            Instr::Layer(layer) => stats.neurons += layer.n as usize,
             _ => {}
         }
     }
