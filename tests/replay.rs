@@ -218,11 +218,11 @@ fn w1_replayed_training_is_recorded_training() {
     let b = tape.var_array(seed::BIASES);
     let e = seed::error_ops(&w, b);
     let mut program = tape.compile(&[e]).unwrap();
-    // 4 neurons and the error as one weighted sum of two squares (2 × (o − t)²,
-    // each subtraction and its square one instruction).
+    // 4 neurons and the error, its two squares (o − t)² and their weighted sum,
+    // as one instruction.
     let stats = program.stats();
     assert_eq!((stats.neurons, stats.dots), (4, 1), "{stats:?}");
-    assert_eq!(stats.instructions, 7, "{stats:?}");
+    assert_eq!(stats.instructions, 5, "{stats:?}");
 
     let mut recorded = seed::WEIGHTS;
     let mut replayed = seed::WEIGHTS;
@@ -500,6 +500,93 @@ fn neurons_over_other_inputs_are_no_layer() {
     let start = starting_values(10 + 5 * 3);
     let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 10));
     assert_eq!((stats.layers, stats.neurons), (0, 10), "{stats:?}");
+}
+
+// ---- Squared errors -----------------------------------------------------------
+
+/// A loss of two squared errors, weighted, as one instruction: over two
+/// outputs, and both over the same output (its adjoint gets the two
+/// contributions in the tape's order). Values and gradients as the tape's, bit for
+/// bit, and as the program without the dots pass.
+#[test]
+fn squared_errors_replay_as_the_tape() {
+    fn two_outputs<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let o1 = (p[0] * p[1] + p[2]).sigmoid();
+        let o2 = (p[0] * p[3] + p[4]).tanh();
+        (o1 - 0.25).square() * 0.5 + (o2 - 0.75).square() * 0.125
+    }
+    fn one_output_twice<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let o = (p[0] * p[1] + p[2]).sigmoid();
+        (o - 0.25).square() * 0.5 + (o - 0.75).square() * 3.0
+    }
+    let start = [0.5, -0.25, 0.75, 1.5, -0.5];
+    for (name, f) in [
+        (
+            "two outputs",
+            two_outputs as for<'t> fn(&[Var<'t>]) -> Var<'t>,
+        ),
+        ("one output twice", one_output_twice),
+    ] {
+        let tape = Tape::for_replay();
+        let leaves = tape.vars(&start);
+        let out = f(&leaves);
+        let mut program = tape.compile(&[out]).unwrap();
+        let no_dots = CompileOptions {
+            fuse_dots: false,
+            ..CompileOptions::default()
+        };
+        let mut apart = tape.compile_with(&[out], no_dots).unwrap();
+        // The neurons, then the loss (whose squares and sum are one).
+        let neurons = if name == "two outputs" { 2 } else { 1 };
+        assert_eq!(program.stats().instructions, neurons + 1, "{name}");
+        for new in moved(&start, 30) {
+            let fresh = Tape::new();
+            let fresh_leaves = fresh.vars(&new);
+            let fresh_out = f(&fresh_leaves);
+            let g = fresh_out.backward();
+            let (value, gradients) = run(&mut program, &new);
+            let (value_apart, gradients_apart) = run(&mut apart, &new);
+            assert_eq!(value.to_bits(), fresh_out.value().to_bits(), "{name}");
+            assert_eq!(value.to_bits(), value_apart.to_bits(), "{name}");
+            for (k, leaf) in fresh_leaves.iter().enumerate() {
+                assert_eq!(gradients[k].to_bits(), g[*leaf].to_bits(), "{name}: {k}");
+                assert_eq!(
+                    gradients[k].to_bits(),
+                    gradients_apart[k].to_bits(),
+                    "{name}"
+                );
+            }
+        }
+        // The squares' values are still there.
+        for node in 0..tape.len() {
+            if let (Some(replayed), Some(apart)) = (program.value(node), apart.value(node)) {
+                assert_eq!(replayed.to_bits(), apart.to_bits(), "{name}: node {node}");
+            }
+        }
+    }
+}
+
+/// A square that is also an output, or read twice, stays an instruction of its
+/// own.
+#[test]
+fn a_square_read_elsewhere_is_no_squared_error() {
+    let tape = Tape::for_replay();
+    let [a, b] = tape.var_array([0.5, 2.0]);
+    let s1 = (a - 0.25).square();
+    let s2 = (b - 0.75).square();
+    let loss = s1 * 0.5 + s2 * 0.125;
+    // s1 requested too: the sum and both squares stay apart.
+    let mut program = tape.compile(&[loss, s1]).unwrap();
+    assert_eq!(program.stats().instructions, 3);
+    program.backward();
+    assert_eq!(program.gradients(), &[0.5 * 2.0 * 0.25, 0.125 * 2.0 * 1.25]);
+    // s2 read twice.
+    let tape = Tape::for_replay();
+    let [a, b] = tape.var_array([0.5, 2.0]);
+    let s1 = (a - 0.25).square();
+    let s2 = (b - 0.75).square();
+    let loss = (s1 * 0.5 + s2 * 0.125) * s2;
+    assert_eq!(tape.compile(&[loss]).unwrap().stats().instructions, 4);
 }
 
 // ---- Each pass ----------------------------------------------------------------

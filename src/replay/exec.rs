@@ -213,6 +213,18 @@ pub(crate) enum Instr {
         mid: u32,
         out: u32,
     },
+    /// A loss of two squared errors: for `k < 2`, `sq[k] − 1 = x[k] − t[k]`
+    /// then `sq[k] = (x[k] − t[k])²` (as [`Instr::SquareOf`] with a first op
+    /// `x − t`), then `out = sq[0] · c[0] + sq[1] · c[1]` (as a
+    /// [`Instr::SmallDot`] without activation nor bias). Each `sq[k]` is read by
+    /// the sum alone.
+    SquaredErrors {
+        x: [u32; 2],
+        sq: [u32; 2],
+        c: [u32; 2],
+        t: [f64; 2],
+        out: u32,
+    },
     /// `out = op(a, b)`, partials in `d[out]`, `d2[out]`.
     Binary {
         op: BinaryOp,
@@ -241,6 +253,9 @@ pub(crate) enum Instr {
         tape_neuron: bool,
         n: u8,
         pairs: [u32; 2 * SMALL],
+        /// Whether every `pairs[2k + 1]` is a constant, whose adjoint nobody
+        /// reads: the backward pass skips them.
+        b_const: bool,
         /// As `Dot`'s.
         bias: u32,
         out: u32,
@@ -352,6 +367,24 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 d[mid as usize] = dm;
                 v[out as usize] = value;
                 d[out as usize] = partial;
+            }
+            Instr::SquaredErrors { x, sq, c, t, out } => {
+                let mut z = 0.0;
+                for k in 0..2 {
+                    let (m, dm) = UnaryOp::SubConst(t[k]).eval(v[x[k] as usize]);
+                    let (value, partial) = UnaryOp::Square.eval(m);
+                    let sq = sq[k] as usize;
+                    v[sq - 1] = m;
+                    d[sq - 1] = dm;
+                    v[sq] = value;
+                    d[sq] = partial;
+                    let term = value * v[c[k] as usize];
+                    // The sum's first term, then one more (no 0 + first: −0 stays).
+                    z = if k == 0 { term } else { z + term };
+                }
+                let (value, derivative) = Activation::Identity.value_and_derivative(z);
+                v[out as usize] = value;
+                d[out as usize] = derivative;
             }
             Instr::Binary { op, a, b, out } => {
                 let (value, da, db) = op.eval(v[a as usize], v[b as usize]);
@@ -651,6 +684,19 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                     adj[x as usize] += gm * dm;
                 }
             }
+            Instr::SquaredErrors { x, sq, c, out, .. } => {
+                // As the weighted sum, then each square in reverse order.
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
+                let gz = g * d[out as usize];
+                for k in (0..2).rev() {
+                    let sq = sq[k] as usize;
+                    // The square's adjoint (zero, read by the sum alone) gets
+                    // gz · c, then the subtraction's (zero too) g · partial.
+                    let g_sq = 0.0 + gz * v[c[k] as usize];
+                    let gm = 0.0 + g_sq * d[sq];
+                    adj[x[k] as usize] += gm * d[sq - 1];
+                }
+            }
             Instr::Binary { op, a, b, out } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let (da, db) = (d[out as usize], d2[out as usize]);
@@ -705,6 +751,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 tape_neuron,
                 n: terms,
                 ref pairs,
+                b_const,
                 bias,
                 out,
             } => {
@@ -713,11 +760,21 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 if act == Activation::Relu && derivative == 0.0 {
                     continue; // masked
                 }
-                if tape_neuron {
-                    small_back(terms, adj, v, pairs, |value| g * (derivative * value));
-                } else {
-                    let gz = g * derivative;
-                    small_back(terms, adj, v, pairs, |value| gz * value);
+                match (tape_neuron, b_const) {
+                    (true, false) => {
+                        small_back::<true>(terms, adj, v, pairs, |value| g * (derivative * value))
+                    }
+                    (true, true) => {
+                        small_back::<false>(terms, adj, v, pairs, |value| g * (derivative * value))
+                    }
+                    (false, b_const) => {
+                        let gz = g * derivative;
+                        if b_const {
+                            small_back::<false>(terms, adj, v, pairs, |value| gz * value);
+                        } else {
+                            small_back::<true>(terms, adj, v, pairs, |value| gz * value);
+                        }
+                    }
                 }
                 if bias != NO_BIAS {
                     adj[bias as usize] += g * derivative;
@@ -751,11 +808,18 @@ fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
     z
 }
 
-/// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n).
+/// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n);
+/// `B_VAR`: whether the second factors get theirs (else all are constants).
 #[inline(always)]
-fn small_back(n: u8, adj: &mut [f64], v: &[f64], pairs: &[u32; 2 * SMALL], f: impl Fn(f64) -> f64) {
+fn small_back<const B_VAR: bool>(
+    n: u8,
+    adj: &mut [f64],
+    v: &[f64],
+    pairs: &[u32; 2 * SMALL],
+    f: impl Fn(f64) -> f64,
+) {
     #[inline(always)]
-    fn terms<const N: usize>(
+    fn terms<const N: usize, const B_VAR: bool>(
         adj: &mut [f64],
         v: &[f64],
         pairs: &[u32; 2 * SMALL],
@@ -765,14 +829,16 @@ fn small_back(n: u8, adj: &mut [f64], v: &[f64], pairs: &[u32; 2 * SMALL], f: im
             let (a, b) = (pairs[2 * k] as usize, pairs[2 * k + 1] as usize);
             let (va, vb) = (v[a], v[b]);
             adj[a] += f(vb);
-            adj[b] += f(va);
+            if B_VAR {
+                adj[b] += f(va);
+            }
         }
     }
     match n {
-        1 => terms::<1>(adj, v, pairs, f),
-        2 => terms::<2>(adj, v, pairs, f),
-        3 => terms::<3>(adj, v, pairs, f),
-        _ => terms::<4>(adj, v, pairs, f),
+        1 => terms::<1, B_VAR>(adj, v, pairs, f),
+        2 => terms::<2, B_VAR>(adj, v, pairs, f),
+        3 => terms::<3, B_VAR>(adj, v, pairs, f),
+        _ => terms::<4, B_VAR>(adj, v, pairs, f),
     }
 }
 
@@ -823,6 +889,14 @@ fn dot_back(adj: &mut [f64], v: &[f64], seg: &Segment, f: impl Fn(f64) -> f64) {
 fn reads(code: &Code, instr: &Instr, mut f: impl FnMut(u32)) {
     match *instr {
         Instr::Unary { x, .. } | Instr::SquareOf { x, .. } => f(x),
+        Instr::SquaredErrors { x, sq, c, .. } => {
+            for k in 0..2 {
+                f(x[k]);
+                f(sq[k] - 1);
+                f(sq[k]);
+                f(c[k]);
+            }
+        }
         Instr::Binary { a, b, .. } => {
             f(a);
             f(b);
@@ -955,6 +1029,7 @@ impl Neuron {
                 ref pairs,
                 bias,
                 out,
+                ..
             } => Some(Neuron {
                 act,
                 tape_neuron,
@@ -1106,4 +1181,86 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         apart(wj, k, x, k) && apart(wj, k, layer.out, n) && bias_apart
     }) && apart(x, k, layer.out, n);
     (n >= MIN_LAYER && reads_apart).then_some(layer)
+}
+
+/// Fuses each weighted sum of two squares `(x − t)²` (each an
+/// [`Instr::SquareOf`] of a subtraction of a constant, the two instructions
+/// just before the sum, in the order of its terms, read by the sum
+/// alone and not outputs) times constants, without activation nor bias, into
+/// one [`Instr::SquaredErrors`]: a loss such as W1's ½(o₁ − t₁)² + ½(o₂ − t₂)².
+/// The slots stay as they were. Returns the number fused.
+pub(crate) fn fuse_squared_errors(code: &mut Code, outputs: &[u32], first_constant: u32) -> usize {
+    let mut readers = vec![0u32; first_constant as usize];
+    for &o in outputs {
+        if let Some(r) = readers.get_mut(o as usize) {
+            *r += 1;
+        }
+    }
+    for instr in &code.instrs {
+        reads(code, instr, |slot| {
+            if let Some(r) = readers.get_mut(slot as usize) {
+                *r += 1;
+            }
+        });
+    }
+    let mut fused: Vec<Instr> = Vec::with_capacity(code.instrs.len());
+    let mut count = 0;
+    for &instr in &code.instrs {
+        let Instr::SmallDot {
+            act: Activation::Identity,
+            tape_neuron: false,
+            n,
+            pairs,
+            bias: NO_BIAS,
+            out,
+            ..
+        } = instr
+        else {
+            fused.push(instr);
+            continue;
+        };
+        let n = n as usize;
+        let squares = fused.len().checked_sub(n).filter(|_| n == 2);
+        let terms = squares.and_then(|from| {
+            let mut x = [0; 2];
+            let mut sq = [0; 2];
+            let mut c = [0; 2];
+            let mut t = [0.0; 2];
+            for k in 0..n {
+                let Instr::SquareOf {
+                    first: UnaryOp::SubConst(target),
+                    x: xk,
+                    mid,
+                    out: square,
+                } = fused[from + k]
+                else {
+                    return None;
+                };
+                let (a, b) = (pairs[2 * k], pairs[2 * k + 1]);
+                let weight = if a == square {
+                    b
+                } else if b == square {
+                    a
+                } else {
+                    return None;
+                };
+                let alone = readers[square as usize] == 1;
+                if !alone || mid + 1 != square || weight < first_constant {
+                    return None;
+                }
+                (x[k], sq[k], c[k], t[k]) = (xk, square, weight, target);
+            }
+            Some((from, x, sq, c, t))
+        });
+        match terms {
+            Some((from, x, sq, c, t)) => {
+                fused.truncate(from);
+                fused.push(Instr::SquaredErrors { x, sq, c, t, out });
+                count += 1;
+            }
+            None => fused.push(instr),
+        }
+    }
+    code.instrs = fused;
+    count
 }
