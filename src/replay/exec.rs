@@ -487,7 +487,33 @@ fn layer_forward_with(v: &mut [f64], d: &mut [f64], l: &Layer, act: impl Fn(f64)
         }
         return;
     }
-    for _ in 0..l.n {
+    // Two neurons at a time: their sums are two chains of additions, each in
+    // its own order, that the processor runs side by side (no neuron reads
+    // another's output).
+    for _ in 0..l.n / 2 {
+        let (mut za, mut zb) = {
+            let xr = &v[x..x + k];
+            let (wa, wb) = (&v[w..w + k], &v[w + ws..w + ws + k]);
+            let (mut za, mut zb) = (wa[0] * xr[0], wb[0] * xr[0]);
+            for ((&a, &b), &xi) in wa[1..].iter().zip(&wb[1..]).zip(&xr[1..]) {
+                za += a * xi;
+                zb += b * xi;
+            }
+            (za, zb)
+        };
+        if has_bias {
+            za += v[bias]; // v · 1, exactly
+            zb += v[bias + bs];
+        }
+        let (value, derivative) = act(za);
+        v[out] = value;
+        d[out] = derivative;
+        let (value, derivative) = act(zb);
+        v[out + 1] = value;
+        d[out + 1] = derivative;
+        (w, bias, out) = (w + 2 * ws, bias + 2 * bs, out + 2);
+    }
+    if l.n % 2 == 1 {
         let mut z = {
             let (wr, xr) = (&v[w..w + k], &v[x..x + k]);
             sum_run(wr[0] * xr[0], &wr[1..], &xr[1..])
@@ -498,7 +524,6 @@ fn layer_forward_with(v: &mut [f64], d: &mut [f64], l: &Layer, act: impl Fn(f64)
         let (value, derivative) = act(z);
         v[out] = value;
         d[out] = derivative;
-        (w, bias, out) = (w + ws, bias + bs, out + 1);
     }
 }
 
