@@ -218,11 +218,11 @@ fn w1_replayed_training_is_recorded_training() {
     let b = tape.var_array(seed::BIASES);
     let e = seed::error_ops(&w, b);
     let mut program = tape.compile(&[e]).unwrap();
-    // 4 neurons and the error as one weighted sum of two squares (2 × (o − t)²,
-    // each subtraction and its square one instruction).
+    // 4 neurons and the error, its two squares (o − t)² and their weighted sum,
+    // as one instruction.
     let stats = program.stats();
     assert_eq!((stats.neurons, stats.dots), (4, 1), "{stats:?}");
-    assert_eq!(stats.instructions, 7, "{stats:?}");
+    assert_eq!(stats.instructions, 5, "{stats:?}");
 
     let mut recorded = seed::WEIGHTS;
     let mut replayed = seed::WEIGHTS;
@@ -260,7 +260,9 @@ fn w2_replayed_epochs_follow_recorded_epochs() {
     // Per sample: 32 tanh neurons, the score's weighted sum with − label as
     // its last term, the square; then the sum of squares and / n.
     assert_eq!(stats.neurons, 3200, "{stats:?}");
-    assert_eq!(stats.instructions, 100 * 34 + 2, "{stats:?}");
+    // Each sample's two layers of 16 neurons are one layer instruction each.
+    assert_eq!(stats.layers, 200, "{stats:?}");
+    assert_eq!(stats.instructions, 100 * 4 + 2, "{stats:?}");
 
     let mut recorded = start.clone();
     let mut replayed = start;
@@ -292,6 +294,299 @@ fn w2_replayed_epochs_follow_recorded_epochs() {
             );
         }
     }
+}
+
+// ---- Layers ---------------------------------------------------------------------
+
+/// `f` recorded on `Tape::for_replay` at `start`, compiled with every pass and
+/// with the neurons apart (no neuron pass, so no layers). At each of `inputs`:
+/// the two programs' outputs and gradients equal bit for bit, the output
+/// equals `f` recorded afresh bit for bit, and the gradients the tape's within
+/// 1e-12 relative (a node read by several terms may get its contributions in
+/// another order, as in `random_programs_replay_as_a_fresh_recording`).
+/// Returns the stats of the program with every pass.
+fn replays_as_apart_and_as_the_tape(
+    f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+    start: &[f64],
+    inputs: &[Vec<f64>],
+) -> chainrule::replay::PassStats {
+    let tape = Tape::for_replay();
+    let leaves = tape.vars(start);
+    let out = f(&leaves);
+    let mut program = tape.compile(&[out]).unwrap();
+    let apart = CompileOptions {
+        fuse_neurons: false,
+        ..CompileOptions::default()
+    };
+    let mut neurons_apart = tape.compile_with(&[out], apart).unwrap();
+    assert_eq!(neurons_apart.stats().layers, 0);
+    let bits = |g: &[f64]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for new in inputs {
+        let fresh = Tape::new();
+        let leaves = fresh.vars(new);
+        let out = f(&leaves);
+        let g = out.backward();
+        let (value, gradients) = run(&mut program, new);
+        let (value_apart, gradients_apart) = run(&mut neurons_apart, new);
+        assert_eq!(value.to_bits(), value_apart.to_bits(), "value at {new:?}");
+        assert_eq!(bits(&gradients), bits(&gradients_apart), "at {new:?}");
+        assert_eq!(value.to_bits(), out.value().to_bits(), "value at {new:?}");
+        for (k, (&ours, leaf)) in gradients.iter().zip(&leaves).enumerate() {
+            let tape_says = g[*leaf];
+            assert!(
+                (ours - tape_says).abs() <= 1e-12 * tape_says.abs().max(1.0),
+                "gradient {k} at {new:?}: replay {ours:e}, tape {tape_says:e}"
+            );
+        }
+    }
+    program.stats()
+}
+
+/// Inputs near `start`: scaled, shifted, some signs flipped.
+fn moved(start: &[f64], rounds: u64) -> Vec<Vec<f64>> {
+    (0..rounds)
+        .map(|r| {
+            let mut rng = SplitMix(r);
+            start
+                .iter()
+                .map(|&v| {
+                    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    if rng.next_u64() % 3 == 0 {
+                        -v * (0.5 + u)
+                    } else {
+                        v * (0.5 + u) + u - 0.5
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn starting_values(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
+        .collect()
+}
+
+/// A 2-5-4-4 network: constant inputs, then variable ones; two terms, five and
+/// four a neuron; sigmoid, relu (some neurons masked at some inputs), tanh; then
+/// five weighted sums of the outputs without bias, side by side. Every layer is
+/// one instruction, and replays as its neurons apart do.
+#[test]
+fn layers_of_every_shape_replay_as_their_neurons_apart() {
+    const X: [f64; 2] = [0.3, -0.7];
+    // Per neuron: its weights, then its bias.
+    fn net<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let (p1, rest) = p.split_at(5 * 3);
+        let (p2, rest) = rest.split_at(4 * 6);
+        let (p3, p4) = rest.split_at(4 * 5);
+        let h1: Vec<Var> = p1
+            .chunks(3)
+            .map(|wb| (wb[0] * X[0] + wb[1] * X[1] + wb[2]).sigmoid())
+            .collect();
+        let h2: Vec<Var> = p2
+            .chunks(6)
+            .map(|wb| {
+                let mut z = wb[0] * h1[0];
+                for i in 1..5 {
+                    z += wb[i] * h1[i];
+                }
+                (z + wb[5]).relu()
+            })
+            .collect();
+        let h3: Vec<Var> = p3
+            .chunks(5)
+            .map(|wb| {
+                let mut z = wb[0] * h2[0];
+                for i in 1..4 {
+                    z += wb[i] * h2[i];
+                }
+                (z + wb[4]).tanh()
+            })
+            .collect();
+        // Five weighted sums of the four outputs, no bias.
+        let sums: Vec<Var> = p4
+            .chunks(4)
+            .map(|w| w[0] * h3[0] + w[1] * h3[1] + w[2] * h3[2] + w[3] * h3[3])
+            .collect();
+        let mut total = sums[0];
+        for &s in &sums[1..] {
+            total += s;
+        }
+        total
+    }
+    let start = starting_values(5 * 3 + 4 * 6 + 4 * 5 + 5 * 4);
+    let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 40));
+    assert_eq!(stats.layers, 4, "{stats:?}");
+}
+
+/// Layers of the tape's fused neurons (partials a′ · value), over constant
+/// inputs and over variable ones.
+#[test]
+fn layers_of_the_tapes_fused_neurons_replay_as_those_apart() {
+    use chainrule::Activation::{Relu, Tanh};
+    const X: [f64; 2] = [0.3, -0.7];
+    fn net<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let (p1, rest) = p.split_at(5 * 3);
+        let (p2, p3) = rest.split_at(4 * 6);
+        let h1: Vec<Var> = p1
+            .chunks(3)
+            .map(|wb| Var::neuron_const(&wb[..2], &X, wb[2], Tanh))
+            .collect();
+        let h2: Vec<Var> = p2
+            .chunks(6)
+            .map(|wb| Var::neuron(&wb[..5], &h1, wb[5], Relu))
+            .collect();
+        Var::weighted_sum(&p3[..4], &h2, p3[4])
+    }
+    let start = starting_values(5 * 3 + 4 * 6 + 5);
+    let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 40));
+    assert_eq!(stats.layers, 2, "{stats:?}");
+}
+
+/// A layer whose neurons take two variable inputs: the inputs'
+/// adjoints, carried across the neurons, reach them in the tape's order.
+#[test]
+fn a_layer_of_two_variable_inputs_replays_as_its_neurons_apart() {
+    fn net<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let (x, rest) = p.split_at(2);
+        let h: Vec<Var> = rest
+            .chunks(3)
+            .map(|wb| (wb[0] * x[0] + wb[1] * x[1] + wb[2]).tanh())
+            .collect();
+        let mut total = h[0] * h[0];
+        for &v in &h[1..] {
+            total += v * v;
+        }
+        total
+    }
+    let start = starting_values(2 + 6 * 3);
+    let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 40));
+    assert_eq!(stats.layers, 1, "{stats:?}");
+}
+
+/// Neurons that square their own inputs (each weight is the input it
+/// multiplies) share one run for weights and inputs: not a layer, whose
+/// backward pass would write the runs' adjoints one over the other.
+#[test]
+fn neurons_whose_weights_are_their_inputs_are_no_layer() {
+    fn net<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let (x, b) = p.split_at(2);
+        let mut total = (x[0] * x[0] + x[1] * x[1] + b[0]).tanh();
+        for &bj in &b[1..] {
+            total += (x[0] * x[0] + x[1] * x[1] + bj).tanh();
+        }
+        total
+    }
+    let start = starting_values(2 + 5);
+    let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 20));
+    assert_eq!((stats.layers, stats.neurons), (0, 5), "{stats:?}");
+}
+
+/// Neurons over inputs that differ (each its own pair of constants, or of
+/// variables) stay apart.
+#[test]
+fn neurons_over_other_inputs_are_no_layer() {
+    fn net<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let (x, rest) = p.split_at(10);
+        let mut total = x[0] * 0.0;
+        for (j, wb) in rest.chunks(3).enumerate() {
+            let c = j as f64;
+            total += (wb[0] * c + wb[1] * (c + 0.5) + wb[2]).tanh();
+            total += (wb[0] * x[2 * j] + wb[1] * x[2 * j + 1] + wb[2]).tanh();
+        }
+        total
+    }
+    let start = starting_values(10 + 5 * 3);
+    let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 10));
+    assert_eq!((stats.layers, stats.neurons), (0, 10), "{stats:?}");
+}
+
+// ---- Squared errors -----------------------------------------------------------
+
+/// A loss of two squared errors, weighted, as one instruction: over two
+/// outputs, and both over the same output (its adjoint gets the two
+/// contributions in the tape's order). Values and gradients as the tape's, bit for
+/// bit, and as the program without the dots pass.
+#[test]
+fn squared_errors_replay_as_the_tape() {
+    fn two_outputs<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let o1 = (p[0] * p[1] + p[2]).sigmoid();
+        let o2 = (p[0] * p[3] + p[4]).tanh();
+        (o1 - 0.25).square() * 0.5 + (o2 - 0.75).square() * 0.125
+    }
+    fn one_output_twice<'t>(p: &[Var<'t>]) -> Var<'t> {
+        let o = (p[0] * p[1] + p[2]).sigmoid();
+        (o - 0.25).square() * 0.5 + (o - 0.75).square() * 3.0
+    }
+    let start = [0.5, -0.25, 0.75, 1.5, -0.5];
+    for (name, f) in [
+        (
+            "two outputs",
+            two_outputs as for<'t> fn(&[Var<'t>]) -> Var<'t>,
+        ),
+        ("one output twice", one_output_twice),
+    ] {
+        let tape = Tape::for_replay();
+        let leaves = tape.vars(&start);
+        let out = f(&leaves);
+        let mut program = tape.compile(&[out]).unwrap();
+        let no_dots = CompileOptions {
+            fuse_dots: false,
+            ..CompileOptions::default()
+        };
+        let mut apart = tape.compile_with(&[out], no_dots).unwrap();
+        // The neurons, then the loss (whose squares and sum are one).
+        let neurons = if name == "two outputs" { 2 } else { 1 };
+        assert_eq!(program.stats().instructions, neurons + 1, "{name}");
+        for new in moved(&start, 30) {
+            let fresh = Tape::new();
+            let fresh_leaves = fresh.vars(&new);
+            let fresh_out = f(&fresh_leaves);
+            let g = fresh_out.backward();
+            let (value, gradients) = run(&mut program, &new);
+            let (value_apart, gradients_apart) = run(&mut apart, &new);
+            assert_eq!(value.to_bits(), fresh_out.value().to_bits(), "{name}");
+            assert_eq!(value.to_bits(), value_apart.to_bits(), "{name}");
+            for (k, leaf) in fresh_leaves.iter().enumerate() {
+                assert_eq!(gradients[k].to_bits(), g[*leaf].to_bits(), "{name}: {k}");
+                assert_eq!(
+                    gradients[k].to_bits(),
+                    gradients_apart[k].to_bits(),
+                    "{name}"
+                );
+            }
+        }
+        // The squares' values are still there.
+        for node in 0..tape.len() {
+            if let (Some(replayed), Some(apart)) = (program.value(node), apart.value(node)) {
+                assert_eq!(replayed.to_bits(), apart.to_bits(), "{name}: node {node}");
+            }
+        }
+    }
+}
+
+/// A square that is also an output, or read twice, stays an instruction of its
+/// own.
+#[test]
+fn a_square_read_elsewhere_is_no_squared_error() {
+    let tape = Tape::for_replay();
+    let [a, b] = tape.var_array([0.5, 2.0]);
+    let s1 = (a - 0.25).square();
+    let s2 = (b - 0.75).square();
+    let loss = s1 * 0.5 + s2 * 0.125;
+    // s1 requested too: the sum and both squares stay apart.
+    let mut program = tape.compile(&[loss, s1]).unwrap();
+    assert_eq!(program.stats().instructions, 3);
+    program.backward();
+    assert_eq!(program.gradients(), &[0.5 * 2.0 * 0.25, 0.125 * 2.0 * 1.25]);
+    // s2 read twice.
+    let tape = Tape::for_replay();
+    let [a, b] = tape.var_array([0.5, 2.0]);
+    let s1 = (a - 0.25).square();
+    let s2 = (b - 0.75).square();
+    let loss = (s1 * 0.5 + s2 * 0.125) * s2;
+    assert_eq!(tape.compile(&[loss]).unwrap().stats().instructions, 4);
 }
 
 // ---- Each pass ----------------------------------------------------------------

@@ -320,11 +320,15 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                     let segs = &code.segments[from as usize..];
                     if segs.len() <= SMALL && segs.iter().all(|s| s.len == 1) {
                         // A few single terms: kept in the instruction itself.
+                        // A constant factor second (a · c = c · a exactly), so
+                        // that the backward pass can skip all of them at once.
                         let mut pairs = [0; 2 * SMALL];
                         for (k, s) in segs.iter().enumerate() {
-                            pairs[2 * k] = s.a;
-                            pairs[2 * k + 1] = s.b;
+                            let (a, b) = if s.b_var { (s.b, s.a) } else { (s.a, s.b) };
+                            pairs[2 * k] = a;
+                            pairs[2 * k + 1] = b;
                         }
+                        let b_const = segs.iter().all(|s| !s.a_var || !s.b_var);
                         let n = segs.len() as u8;
                         code.segments.truncate(from as usize);
                         Instr::SmallDot {
@@ -332,6 +336,7 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                             tape_neuron: *tape_neuron,
                             n,
                             pairs,
+                            b_const,
                             bias,
                             out,
                         }
@@ -366,6 +371,10 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
     let outputs: Vec<u32> = outputs.iter().map(|&o| slot_of[o as usize]).collect();
     if options.fuse_dots {
         crate::replay::exec::fuse_squares(&mut code, &outputs, first_constant);
+        crate::replay::exec::fuse_squared_errors(&mut code, &outputs, first_constant);
+    }
+    if options.fuse_neurons {
+        stats.layers = crate::replay::exec::fuse_layers(&mut code, first_constant, &constants);
     }
     stats.instructions = code.instrs.len();
     for instr in &code.instrs {
@@ -379,6 +388,11 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
                 ..
             } => stats.dots += 1,
             Instr::Dot { .. } | Instr::SmallDot { .. } => stats.neurons += 1,
+            Instr::SquaredErrors { .. } => stats.dots += 1,
+            Instr::Layer(layer) if layer.act == Activation::Identity => {
+                stats.dots += layer.n as usize;
+            }
+            Instr::Layer(layer) => stats.neurons += layer.n as usize,
             _ => {}
         }
     }

@@ -213,6 +213,18 @@ pub(crate) enum Instr {
         mid: u32,
         out: u32,
     },
+    /// A loss of two squared errors: for `k < 2`, `sq[k] − 1 = x[k] − t[k]`
+    /// then `sq[k] = (x[k] − t[k])²` (as [`Instr::SquareOf`] with a first op
+    /// `x − t`), then `out = sq[0] · c[0] + sq[1] · c[1]` (as a
+    /// [`Instr::SmallDot`] without activation nor bias). Each `sq[k]` is read by
+    /// the sum alone.
+    SquaredErrors {
+        x: [u32; 2],
+        sq: [u32; 2],
+        c: [u32; 2],
+        t: [f64; 2],
+        out: u32,
+    },
     /// `out = op(a, b)`, partials in `d[out]`, `d2[out]`.
     Binary {
         op: BinaryOp,
@@ -241,10 +253,20 @@ pub(crate) enum Instr {
         tape_neuron: bool,
         n: u8,
         pairs: [u32; 2 * SMALL],
+        /// Whether every `pairs[2k + 1]` is a constant, whose adjoint nobody
+        /// reads: the backward pass skips them.
+        b_const: bool,
         /// As `Dot`'s.
         bias: u32,
         out: u32,
     },
+    /// `n` neurons of one shape in a row, each as a [`Instr::Dot`] of its own
+    /// would run (in order forward, in reverse backward): neuron `j` sums
+    /// `v[w + j·w_stride + i] · v[x + i]` for `i < k` left to right, then adds
+    /// `v[bias + j·bias_stride]` (unless `bias` is [`NO_BIAS`]), and writes
+    /// slot `out + j`. The runs a neuron reads never overlap each other nor the
+    /// outputs (see [`fuse_layers`]).
+    Layer(Layer),
     /// An n-ary op over `args[args.0..args.1]` (and, for a loss, its targets
     /// `targets[args.0..args.1]`), partials in `dn[args.0..args.1]`.
     Nary {
@@ -252,6 +274,26 @@ pub(crate) enum Instr {
         args: (u32, u32),
         out: u32,
     },
+}
+
+/// The operands of an [`Instr::Layer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layer {
+    pub(crate) act: Activation,
+    /// As [`Instr::Dot`]'s.
+    pub(crate) tape_neuron: bool,
+    /// Whether the weights, the shared inputs, are variables (else constants,
+    /// whose adjoints nobody reads: their loop is skipped).
+    pub(crate) w_var: bool,
+    pub(crate) x_var: bool,
+    pub(crate) n: u32,
+    pub(crate) k: u32,
+    pub(crate) w: u32,
+    pub(crate) w_stride: u32,
+    pub(crate) x: u32,
+    pub(crate) bias: u32,
+    pub(crate) bias_stride: u32,
+    pub(crate) out: u32,
 }
 
 /// The arrays a program runs on.
@@ -326,6 +368,24 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 v[out as usize] = value;
                 d[out as usize] = partial;
             }
+            Instr::SquaredErrors { x, sq, c, t, out } => {
+                let mut z = 0.0;
+                for k in 0..2 {
+                    let (m, dm) = UnaryOp::SubConst(t[k]).eval(v[x[k] as usize]);
+                    let (value, partial) = UnaryOp::Square.eval(m);
+                    let sq = sq[k] as usize;
+                    v[sq - 1] = m;
+                    d[sq - 1] = dm;
+                    v[sq] = value;
+                    d[sq] = partial;
+                    let term = value * v[c[k] as usize];
+                    // The sum's first term, then one more (no 0 + first: −0 stays).
+                    z = if k == 0 { term } else { z + term };
+                }
+                let (value, derivative) = Activation::Identity.value_and_derivative(z);
+                v[out as usize] = value;
+                d[out as usize] = derivative;
+            }
             Instr::Binary { op, a, b, out } => {
                 let (value, da, db) = op.eval(v[a as usize], v[b as usize]);
                 v[out as usize] = value;
@@ -385,9 +445,199 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 v[out as usize] = value;
                 d[out as usize] = derivative;
             }
+            Instr::Layer(ref layer) => layer_forward(v, d, layer),
             Instr::Nary { op, args, out } => {
                 v[out as usize] = nary_forward(code, v, dn, op, args);
             }
+        }
+    }
+}
+
+/// An [`Instr::Layer`] forward (out of line: one call runs many neurons, and the
+/// activation is chosen once for all of them).
+#[inline(never)]
+fn layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
+    match l.act {
+        Activation::Identity => layer_forward_with(v, d, l, |z| (z, 1.0)),
+        Activation::Sigmoid => layer_forward_with(v, d, l, sigmoid_with_derivative),
+        Activation::Tanh => layer_forward_with(v, d, l, tanh_with_derivative),
+        Activation::Relu => layer_forward_with(v, d, l, |z| (relu(z), relu_derivative(z))),
+    }
+}
+
+#[inline(always)]
+fn layer_forward_with(v: &mut [f64], d: &mut [f64], l: &Layer, act: impl Fn(f64) -> (f64, f64)) {
+    let (k, x) = (l.k as usize, l.x as usize);
+    let (mut w, mut bias, mut out) = (l.w as usize, l.bias as usize, l.out as usize);
+    let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
+    let has_bias = l.bias != NO_BIAS;
+    if k == 2 {
+        // The inputs are no neuron's output: read them once.
+        let (x0, x1) = (v[x], v[x + 1]);
+        for _ in 0..l.n {
+            let mut z = v[w] * x0;
+            z += v[w + 1] * x1;
+            if has_bias {
+                z += v[bias]; // v · 1, exactly
+            }
+            let (value, derivative) = act(z);
+            v[out] = value;
+            d[out] = derivative;
+            (w, bias, out) = (w + ws, bias + bs, out + 1);
+        }
+        return;
+    }
+    // Two neurons at a time: their sums are two chains of additions, each in
+    // its own order, that the processor runs side by side (no neuron reads
+    // another's output).
+    for _ in 0..l.n / 2 {
+        let (mut za, mut zb) = {
+            let xr = &v[x..x + k];
+            let (wa, wb) = (&v[w..w + k], &v[w + ws..w + ws + k]);
+            let (mut za, mut zb) = (wa[0] * xr[0], wb[0] * xr[0]);
+            for ((&a, &b), &xi) in wa[1..].iter().zip(&wb[1..]).zip(&xr[1..]) {
+                za += a * xi;
+                zb += b * xi;
+            }
+            (za, zb)
+        };
+        if has_bias {
+            za += v[bias]; // v · 1, exactly
+            zb += v[bias + bs];
+        }
+        let (value, derivative) = act(za);
+        v[out] = value;
+        d[out] = derivative;
+        let (value, derivative) = act(zb);
+        v[out + 1] = value;
+        d[out + 1] = derivative;
+        (w, bias, out) = (w + 2 * ws, bias + 2 * bs, out + 2);
+    }
+    if l.n % 2 == 1 {
+        let mut z = {
+            let (wr, xr) = (&v[w..w + k], &v[x..x + k]);
+            sum_run(wr[0] * xr[0], &wr[1..], &xr[1..])
+        };
+        if has_bias {
+            z += v[bias]; // v · 1, exactly
+        }
+        let (value, derivative) = act(z);
+        v[out] = value;
+        d[out] = derivative;
+    }
+}
+
+/// An [`Instr::Layer`] backward: its neurons in reverse order, each as
+/// [`Instr::Dot`]'s backward (out of line, as [`layer_forward`]).
+#[inline(never)]
+fn layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
+    match (l.k == 2, l.tape_neuron) {
+        (true, false) => layer2_backward(adj, v, d, l, |g, derivative, value| {
+            (g * derivative) * value
+        }),
+        (true, true) => layer2_backward(adj, v, d, l, |g, derivative, value| {
+            g * (derivative * value)
+        }),
+        (false, _) => layer_backward_runs(adj, v, d, l),
+    }
+}
+
+/// [`layer_backward`] for two terms a neuron. `term(g, a′, partner)` is a
+/// term's contribution. The inputs' adjoints are carried in registers across
+/// the neurons: each still gets its contributions one by one in the same order
+/// (nothing else in the layer writes them), so to the same bits.
+#[inline(always)]
+fn layer2_backward(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    l: &Layer,
+    term: impl Fn(f64, f64, f64) -> f64,
+) {
+    let x = l.x as usize;
+    let (x0, x1) = (v[x], v[x + 1]);
+    let (mut ax0, mut ax1) = (adj[x], adj[x + 1]);
+    let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
+    let relu = l.act == Activation::Relu;
+    let has_bias = l.bias != NO_BIAS;
+    for j in (0..l.n as usize).rev() {
+        let out = l.out as usize + j;
+        let g = std::mem::take(&mut adj[out]); // zeroed for the next sweep
+        let derivative = d[out];
+        if relu && derivative == 0.0 {
+            continue; // masked: every operand gets exactly 0
+        }
+        let w = l.w as usize + j * ws;
+        let (w0, w1) = (v[w], v[w + 1]);
+        if l.w_var {
+            adj[w] += term(g, derivative, x0);
+            adj[w + 1] += term(g, derivative, x1);
+        }
+        if l.x_var {
+            ax0 += term(g, derivative, w0);
+            ax1 += term(g, derivative, w1);
+        }
+        if has_bias {
+            // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
+            adj[l.bias as usize + j * bs] += g * derivative;
+        }
+    }
+    if l.x_var {
+        adj[x] = ax0;
+        adj[x + 1] = ax1;
+    }
+}
+
+/// [`layer_backward`] for any number of terms, by runs.
+fn layer_backward_runs(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
+    if l.tape_neuron {
+        layer_runs_with(adj, v, d, l, |g, derivative, value| {
+            g * (derivative * value)
+        });
+    } else {
+        layer_runs_with(adj, v, d, l, |g, derivative, value| {
+            (g * derivative) * value
+        });
+    }
+}
+
+/// [`layer_backward_runs`] with `term(g, a′, partner)` a term's contribution:
+/// for each neuron, the weights' run, then the inputs' run (the two do not
+/// overlap, so each adjoint gets the same one contribution as in [`dot_back`]).
+#[inline(always)]
+fn layer_runs_with(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    l: &Layer,
+    term: impl Fn(f64, f64, f64) -> f64,
+) {
+    let (k, x) = (l.k as usize, l.x as usize);
+    let xs = &v[x..x + k];
+    let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
+    let relu = l.act == Activation::Relu;
+    for j in (0..l.n as usize).rev() {
+        let out = l.out as usize + j;
+        let g = std::mem::take(&mut adj[out]); // zeroed for the next sweep
+        let derivative = d[out];
+        if relu && derivative == 0.0 {
+            continue; // masked: every operand gets exactly 0
+        }
+        let w = l.w as usize + j * ws;
+        let wv = &v[w..w + k];
+        if l.w_var {
+            for (a, &partner) in adj[w..w + k].iter_mut().zip(xs) {
+                *a += term(g, derivative, partner);
+            }
+        }
+        if l.x_var {
+            for (a, &partner) in adj[x..x + k].iter_mut().zip(wv) {
+                *a += term(g, derivative, partner);
+            }
+        }
+        if l.bias != NO_BIAS {
+            // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
+            adj[l.bias as usize + j * bs] += g * derivative;
         }
     }
 }
@@ -459,6 +709,19 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                     adj[x as usize] += gm * dm;
                 }
             }
+            Instr::SquaredErrors { x, sq, c, out, .. } => {
+                // As the weighted sum, then each square in reverse order.
+                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
+                let gz = g * d[out as usize];
+                for k in (0..2).rev() {
+                    let sq = sq[k] as usize;
+                    // The square's adjoint (zero, read by the sum alone) gets
+                    // gz · c, then the subtraction's (zero too) g · partial.
+                    let g_sq = 0.0 + gz * v[c[k] as usize];
+                    let gm = 0.0 + g_sq * d[sq];
+                    adj[x[k] as usize] += gm * d[sq - 1];
+                }
+            }
             Instr::Binary { op, a, b, out } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let (da, db) = (d[out as usize], d2[out as usize]);
@@ -513,6 +776,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 tape_neuron,
                 n: terms,
                 ref pairs,
+                b_const,
                 bias,
                 out,
             } => {
@@ -521,16 +785,27 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 if act == Activation::Relu && derivative == 0.0 {
                     continue; // masked
                 }
-                if tape_neuron {
-                    small_back(terms, adj, v, pairs, |value| g * (derivative * value));
-                } else {
-                    let gz = g * derivative;
-                    small_back(terms, adj, v, pairs, |value| gz * value);
+                match (tape_neuron, b_const) {
+                    (true, false) => {
+                        small_back::<true>(terms, adj, v, pairs, |value| g * (derivative * value))
+                    }
+                    (true, true) => {
+                        small_back::<false>(terms, adj, v, pairs, |value| g * (derivative * value))
+                    }
+                    (false, b_const) => {
+                        let gz = g * derivative;
+                        if b_const {
+                            small_back::<false>(terms, adj, v, pairs, |value| gz * value);
+                        } else {
+                            small_back::<true>(terms, adj, v, pairs, |value| gz * value);
+                        }
+                    }
                 }
                 if bias != NO_BIAS {
                     adj[bias as usize] += g * derivative;
                 }
             }
+            Instr::Layer(ref layer) => layer_backward(adj, v, d, layer),
             Instr::Nary { args, out, .. } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 nary_backward(code, adj, dn, args, g);
@@ -558,11 +833,18 @@ fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
     z
 }
 
-/// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n).
+/// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n);
+/// `B_VAR`: whether the second factors get theirs (else all are constants).
 #[inline(always)]
-fn small_back(n: u8, adj: &mut [f64], v: &[f64], pairs: &[u32; 2 * SMALL], f: impl Fn(f64) -> f64) {
+fn small_back<const B_VAR: bool>(
+    n: u8,
+    adj: &mut [f64],
+    v: &[f64],
+    pairs: &[u32; 2 * SMALL],
+    f: impl Fn(f64) -> f64,
+) {
     #[inline(always)]
-    fn terms<const N: usize>(
+    fn terms<const N: usize, const B_VAR: bool>(
         adj: &mut [f64],
         v: &[f64],
         pairs: &[u32; 2 * SMALL],
@@ -572,14 +854,16 @@ fn small_back(n: u8, adj: &mut [f64], v: &[f64], pairs: &[u32; 2 * SMALL], f: im
             let (a, b) = (pairs[2 * k] as usize, pairs[2 * k + 1] as usize);
             let (va, vb) = (v[a], v[b]);
             adj[a] += f(vb);
-            adj[b] += f(va);
+            if B_VAR {
+                adj[b] += f(va);
+            }
         }
     }
     match n {
-        1 => terms::<1>(adj, v, pairs, f),
-        2 => terms::<2>(adj, v, pairs, f),
-        3 => terms::<3>(adj, v, pairs, f),
-        _ => terms::<4>(adj, v, pairs, f),
+        1 => terms::<1, B_VAR>(adj, v, pairs, f),
+        2 => terms::<2, B_VAR>(adj, v, pairs, f),
+        3 => terms::<3, B_VAR>(adj, v, pairs, f),
+        _ => terms::<4, B_VAR>(adj, v, pairs, f),
     }
 }
 
@@ -630,6 +914,14 @@ fn dot_back(adj: &mut [f64], v: &[f64], seg: &Segment, f: impl Fn(f64) -> f64) {
 fn reads(code: &Code, instr: &Instr, mut f: impl FnMut(u32)) {
     match *instr {
         Instr::Unary { x, .. } | Instr::SquareOf { x, .. } => f(x),
+        Instr::SquaredErrors { x, sq, c, .. } => {
+            for k in 0..2 {
+                f(x[k]);
+                f(sq[k] - 1);
+                f(sq[k]);
+                f(c[k]);
+            }
+        }
         Instr::Binary { a, b, .. } => {
             f(a);
             f(b);
@@ -658,6 +950,19 @@ fn reads(code: &Code, instr: &Instr, mut f: impl FnMut(u32)) {
             }
             if bias != NO_BIAS {
                 f(bias);
+            }
+        }
+        Instr::Layer(l) => {
+            for j in 0..l.n {
+                for i in 0..l.k {
+                    f(l.w + j * l.w_stride + i);
+                }
+                if l.bias != NO_BIAS {
+                    f(l.bias + j * l.bias_stride);
+                }
+            }
+            for i in 0..l.k {
+                f(l.x + i);
             }
         }
         Instr::Nary { args, .. } => {
@@ -712,4 +1017,275 @@ pub(crate) fn fuse_squares(code: &mut Code, outputs: &[u32], first_constant: u32
         k += 1;
     }
     code.instrs = fused;
+}
+
+/// A weighted sum or neuron instruction, its terms listed one by one.
+struct Neuron {
+    act: Activation,
+    tape_neuron: bool,
+    terms: Vec<(u32, u32)>,
+    bias: u32,
+    out: u32,
+}
+
+impl Neuron {
+    fn of(code: &Code, instr: &Instr) -> Option<Neuron> {
+        match *instr {
+            Instr::Dot {
+                act,
+                tape_neuron,
+                segs,
+                bias,
+                out,
+            } => Some(Neuron {
+                act,
+                tape_neuron,
+                terms: code.segments[segs.0 as usize..segs.1 as usize]
+                    .iter()
+                    .flat_map(|s| (0..s.len).map(move |i| (s.a + i, s.b + i)))
+                    .collect(),
+                bias,
+                out,
+            }),
+            Instr::SmallDot {
+                act,
+                tape_neuron,
+                n,
+                ref pairs,
+                bias,
+                out,
+                ..
+            } => Some(Neuron {
+                act,
+                tape_neuron,
+                terms: pairs[..2 * n as usize]
+                    .chunks_exact(2)
+                    .map(|p| (p[0], p[1]))
+                    .collect(),
+                bias,
+                out,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The weights' and the inputs' first slots if the terms are
+    /// `v[w + i] · v[x + i]` (`swap`: `v[x + i] · v[w + i]`, the same product).
+    fn runs(&self, swap: bool) -> Option<(u32, u32)> {
+        let side = |&(a, b): &(u32, u32)| if swap { (b, a) } else { (a, b) };
+        let (w, x) = side(&self.terms[0]);
+        let contiguous = self.terms.iter().enumerate().all(|(i, t)| {
+            let (wi, xi) = side(t);
+            i64::from(wi) == i64::from(w) + i as i64 && i64::from(xi) == i64::from(x) + i as i64
+        });
+        contiguous.then_some((w, x))
+    }
+}
+
+/// Whether `[a, a + n)` and `[b, b + m)` are apart.
+fn apart(a: u32, n: u32, b: u32, m: u32) -> bool {
+    u64::from(a) + u64::from(n) <= u64::from(b) || u64::from(b) + u64::from(m) <= u64::from(a)
+}
+
+/// Fuses runs of consecutive neurons (and weighted sums) of one shape into one
+/// [`Instr::Layer`]: the same activation and number of terms, outputs in
+/// consecutive slots, each neuron's weights a run at a fixed stride from the
+/// last one's, every neuron's inputs the same run of slots (or of constants
+/// equal bit for bit, read from the first neuron's slots), biases at a fixed
+/// stride (or none). The weights' runs never overlap the inputs', nor does
+/// anything read overlap the outputs, so the layer runs each neuron exactly as
+/// its own instruction would. `constants` holds the values of the slots from
+/// `first_constant` on. Returns the number of layers made.
+pub(crate) fn fuse_layers(code: &mut Code, first_constant: u32, constants: &[f64]) -> usize {
+    let value_bits = |slot: u32| {
+        slot.checked_sub(first_constant)
+            .and_then(|c| constants.get(c as usize))
+            .map(|v| v.to_bits())
+    };
+    // The same input: the same slot, or two constants equal bit for bit.
+    let same_input =
+        |a: u32, b: u32| a == b || (value_bits(a).is_some() && value_bits(a) == value_bits(b));
+    let mut fused = Vec::with_capacity(code.instrs.len());
+    let mut layers = 0;
+    let mut p = 0;
+    while p < code.instrs.len() {
+        match layer_at(code, p, &same_input) {
+            Some(mut layer) => {
+                layer.w_var = layer.w < first_constant
+                    || (0..layer.n).any(|j| layer.w + j * layer.w_stride < first_constant);
+                layer.x_var = layer.x < first_constant;
+                fused.push(Instr::Layer(layer));
+                layers += 1;
+                p += layer.n as usize;
+            }
+            None => {
+                fused.push(code.instrs[p]);
+                p += 1;
+            }
+        }
+    }
+    code.instrs = fused;
+    layers
+}
+
+/// Layers of fewer neurons stay separate instructions: the call into the layer
+/// loop costs more than it saves below it (W1's layers of two measured slower).
+const MIN_LAYER: u32 = 4;
+
+/// The longest layer (of at least [`MIN_LAYER`] neurons) starting at
+/// instruction `p`.
+fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Option<Layer> {
+    let first = Neuron::of(code, &code.instrs[p])?;
+    let second = Neuron::of(code, code.instrs.get(p + 1)?)?;
+    let k = first.terms.len();
+    let shaped = |n: &Neuron| {
+        n.act == first.act
+            && n.tape_neuron == first.tape_neuron
+            && n.terms.len() == k
+            && (n.bias == NO_BIAS) == (first.bias == NO_BIAS)
+    };
+    if !shaped(&second) {
+        return None;
+    }
+    let (swap, (w, x), (w1, _)) = [false, true].into_iter().find_map(|swap| {
+        let (w, x) = first.runs(swap)?;
+        let (w1, x1) = second.runs(swap)?;
+        (0..k as u32)
+            .all(|i| same_input(x + i, x1 + i))
+            .then_some((swap, (w, x), (w1, x1)))
+    })?;
+    let w_stride = w1.checked_sub(w)?;
+    let bias_stride = if first.bias == NO_BIAS {
+        0
+    } else {
+        second.bias.checked_sub(first.bias)?
+    };
+    let mut layer = Layer {
+        act: first.act,
+        tape_neuron: first.tape_neuron,
+        w_var: true,
+        x_var: true,
+        n: 1,
+        k: k as u32,
+        w,
+        w_stride,
+        x,
+        bias: first.bias,
+        bias_stride,
+        out: first.out,
+    };
+    // Extend while the next neuron follows the pattern.
+    while let Some(next) = code
+        .instrs
+        .get(p + layer.n as usize)
+        .and_then(|i| Neuron::of(code, i))
+    {
+        let j = layer.n;
+        let fits = shaped(&next)
+            && next.out == layer.out.checked_add(j)?
+            && next.runs(swap).is_some_and(|(wj, xj)| {
+                u64::from(wj) == u64::from(w) + u64::from(j) * u64::from(w_stride)
+                    && (0..k as u32).all(|i| same_input(x + i, xj + i))
+            })
+            && (first.bias == NO_BIAS
+                || u64::from(next.bias)
+                    == u64::from(first.bias) + u64::from(j) * u64::from(bias_stride));
+        if !fits {
+            break;
+        }
+        layer.n += 1;
+    }
+    // Nothing read overlaps the outputs; no weights' run nor bias overlaps the
+    // inputs.
+    let (n, k) = (layer.n, layer.k);
+    let reads_apart = (0..n).all(|j| {
+        let wj = w + j * w_stride;
+        let bias = layer.bias + j * bias_stride;
+        let bias_apart =
+            layer.bias == NO_BIAS || (apart(bias, 1, layer.out, n) && apart(bias, 1, x, k));
+        apart(wj, k, x, k) && apart(wj, k, layer.out, n) && bias_apart
+    }) && apart(x, k, layer.out, n);
+    (n >= MIN_LAYER && reads_apart).then_some(layer)
+}
+
+/// Fuses each weighted sum of two squares `(x − t)²` (each an
+/// [`Instr::SquareOf`] of a subtraction of a constant, the two instructions
+/// just before the sum, in the order of its terms, read by the sum
+/// alone and not outputs) times constants, without activation nor bias, into
+/// one [`Instr::SquaredErrors`]: a loss such as W1's ½(o₁ − t₁)² + ½(o₂ − t₂)².
+/// The slots stay as they were. Returns the number fused.
+pub(crate) fn fuse_squared_errors(code: &mut Code, outputs: &[u32], first_constant: u32) -> usize {
+    let mut readers = vec![0u32; first_constant as usize];
+    for &o in outputs {
+        if let Some(r) = readers.get_mut(o as usize) {
+            *r += 1;
+        }
+    }
+    for instr in &code.instrs {
+        reads(code, instr, |slot| {
+            if let Some(r) = readers.get_mut(slot as usize) {
+                *r += 1;
+            }
+        });
+    }
+    let mut fused: Vec<Instr> = Vec::with_capacity(code.instrs.len());
+    let mut count = 0;
+    for &instr in &code.instrs {
+        let Instr::SmallDot {
+            act: Activation::Identity,
+            tape_neuron: false,
+            n,
+            pairs,
+            bias: NO_BIAS,
+            out,
+            ..
+        } = instr
+        else {
+            fused.push(instr);
+            continue;
+        };
+        let n = n as usize;
+        let squares = fused.len().checked_sub(n).filter(|_| n == 2);
+        let terms = squares.and_then(|from| {
+            let mut x = [0; 2];
+            let mut sq = [0; 2];
+            let mut c = [0; 2];
+            let mut t = [0.0; 2];
+            for k in 0..n {
+                let Instr::SquareOf {
+                    first: UnaryOp::SubConst(target),
+                    x: xk,
+                    mid,
+                    out: square,
+                } = fused[from + k]
+                else {
+                    return None;
+                };
+                let (a, b) = (pairs[2 * k], pairs[2 * k + 1]);
+                let weight = if a == square {
+                    b
+                } else if b == square {
+                    a
+                } else {
+                    return None;
+                };
+                let alone = readers[square as usize] == 1;
+                if !alone || mid + 1 != square || weight < first_constant {
+                    return None;
+                }
+                (x[k], sq[k], c[k], t[k]) = (xk, square, weight, target);
+            }
+            Some((from, x, sq, c, t))
+        });
+        match terms {
+            Some((from, x, sq, c, t)) => {
+                fused.truncate(from);
+                fused.push(Instr::SquaredErrors { x, sq, c, t, out });
+                count += 1;
+            }
+            None => fused.push(instr),
+        }
+    }
+    code.instrs = fused;
+    count
 }

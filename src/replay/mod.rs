@@ -48,7 +48,11 @@
 //!   weighted-sum (dot) instruction over runs of consecutive slots, summed in the
 //!   recorded order (so to the same bits);
 //! - **neurons**: a weighted sum under σ, tanh or relu becomes one neuron
-//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it.
+//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it; then
+//!   consecutive neurons (or weighted sums) of one shape, the same activation
+//!   over the same inputs with their weights at a fixed stride (a layer of a
+//!   network), become one layer instruction, which runs each of them as its own
+//!   instruction would.
 //!
 //! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
 //! instruction, and plain-operator code replays as fast as the fused spelling.
@@ -95,7 +99,9 @@ pub struct CompileOptions {
     /// Fuse chains of `+` and `−` over products into weighted sums, and the square
     /// of a unary op's result used nowhere else (`(o − t)²`) into one instruction.
     pub fuse_dots: bool,
-    /// Fuse σ, tanh or relu of a weighted sum into one neuron.
+    /// Fuse σ, tanh or relu of a weighted sum into one neuron, and runs of
+    /// neurons (or weighted sums) of one shape over the same inputs into one
+    /// layer instruction.
     pub fuse_neurons: bool,
 }
 
@@ -153,11 +159,16 @@ pub struct PassStats {
     pub dot_fusions: usize,
     /// Neurons made from a plain operators' weighted sum and its activation.
     pub neuron_fusions: usize,
-    /// Instructions in the program.
+    /// Instructions in the program (a layer counts one).
     pub instructions: usize,
-    /// Weighted-sum instructions among them (plain or recorded fused).
+    /// Layers: runs of neurons (or weighted sums) of one shape over the same
+    /// inputs, fused into one instruction each (with the neuron pass).
+    pub layers: usize,
+    /// Weighted sums among them (plain or recorded fused; those in a layer
+    /// counted one by one).
     pub dots: usize,
-    /// Neuron instructions among them (plain or recorded fused).
+    /// Neurons among them (plain or recorded fused; those in a layer counted
+    /// one by one).
     pub neurons: usize,
 }
 
