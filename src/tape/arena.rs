@@ -519,14 +519,15 @@ impl Recording {
     /// (changing nothing) if that would pass the node or edge limit. It never
     /// panics: it runs inside the arena cell. (An allocation failure aborts the
     /// process, as `Vec` does.)
-    #[inline]
+    #[inline(always)]
     fn reserve_parts(&mut self, nodes: usize, unary: usize, edges: usize) -> Result<(), Full> {
         let need_nodes = self.len.saturating_add(nodes);
         let need_unary = self.unary_len.saturating_add(unary);
         let need_edges = self.edge_len.saturating_add(edges);
+        // `unary > 0` and `edges > 0` fold away where the caller passes 0.
         if need_nodes > self.values.len()
-            || need_unary > self.unary_partials.len()
-            || need_edges > self.operands.len()
+            || (unary > 0 && need_unary > self.unary_partials.len())
+            || (edges > 0 && need_edges > self.operands.len())
         {
             self.grow(need_nodes, need_unary, need_edges)
         } else {
