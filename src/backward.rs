@@ -345,12 +345,10 @@ pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
 
 /// The reverse sweep over nodes `0..adjoints.len()`, whose last is the seeded output.
 ///
-/// The adjoint of the node just below the current one is carried in a register:
-/// its contributions from the current node are added there, in edge order, and it
-/// becomes the next node's adjoint without a store and a reload. In a chain (each
-/// node using the one before) that takes a store-to-load round trip off every hop.
-/// The additions happen in the same order as through memory, so the result is the
-/// same bit for bit.
+/// One dispatch per node on its op's layout (`Op::layout`): add, sub and mul
+/// pass their implied partials (1 and 1, 1 and −1, the other operand's value), a
+/// unary op its stored partial, every other op its stored edges, in the order
+/// `Recording::edges` gives them, each contribution added through memory.
 ///
 /// A neuron recorded over runs of consecutive nodes ([`NeuronRun`]) has no stored
 /// edges: its runs are added as slices, see [`sweep_neuron_run`]. `RUNS` is
