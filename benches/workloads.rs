@@ -32,6 +32,10 @@ fn w1_seed(c: &mut Criterion) {
             b.iter(|| seed::step_taped(&mut tape, black_box(&mut w), spelling));
         });
     }
+    group.bench_function("engine ops, as users write it", |b| {
+        let mut w = seed::WEIGHTS;
+        b.iter(|| seed::step_as_users_write_it(&mut tape, black_box(&mut w)));
+    });
     group.bench_function("hand-coded", |b| {
         let mut w = seed::WEIGHTS;
         b.iter(|| seed::step_hand(black_box(&mut w)));
