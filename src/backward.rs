@@ -356,9 +356,8 @@ pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
 #[inline]
 fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]) -> bool {
     let n = adjoints.len();
-    let ops = &rec.ops()[..n];
-    let args = &rec.args()[..n];
-    let values = rec.values();
+    // Every operand precedes its node, so the first n values are all it reads.
+    let (ops, args, values) = rec.first_nodes(n);
     let unary = rec.unary_partials();
     let operands = rec.operands();
     let partials = rec.partials();

@@ -215,10 +215,12 @@ impl Recording {
         &self.ops[..self.len]
     }
 
-    /// The two slots of every node (see the module documentation).
+    /// What the sweep reads of the first `n ≤ len` nodes: their ops, slots and
+    /// values, sliced once each.
     #[inline(always)]
-    pub(crate) fn args(&self) -> &[[u32; 2]] {
-        &self.args[..self.len]
+    pub(crate) fn first_nodes(&self, n: usize) -> (&[Op], &[[u32; 2]], &[f64]) {
+        debug_assert!(n <= self.len);
+        (&self.ops[..n], &self.args[..n], &self.values[..n])
     }
 
     /// The partial of every unary node, in recording order.
