@@ -4,10 +4,13 @@
 //! operands, so the recording order is a topological order of the graph, and the
 //! reverse sweep in [`crate::backward`] is a plain backwards loop over the arena.
 //!
-//! The arena is a structure of arrays. Per node: its value, its [`Op`], and where its
-//! edges start. Per edge (one per operand occurrence): the operand's index and the
-//! local partial derivative ∂node/∂operand. Nothing is allocated per node: the arrays
-//! grow geometrically and keep their memory across [`Tape::clear`].
+//! The arena is a structure of arrays. Per node: its value, its [`Op`], and two
+//! `u32` slots whose meaning the op gives: `a + b`, `a − b` and `a · b` keep their
+//! two operands, their local partials implied by the op (1 and 1, 1 and −1, each
+//! operand's value); a unary op keeps its operand and where its one stored partial
+//! is; every other op where its run of stored edges (operand index and local
+//! partial ∂node/∂operand) starts, and its length. Nothing is allocated per node:
+//! the arrays grow 1.5-fold and keep their memory across [`Tape::clear`].
 //!
 //! One kind of node keeps its edges in a shorter form, a *neuron over runs*: a fused
 //! neuron whose weights are consecutive nodes and whose inputs are consecutive nodes
@@ -103,13 +106,15 @@ impl Tape {
         Self::default()
     }
 
-    /// An empty tape with room for `nodes` nodes (and twice as many edges) before it
-    /// allocates.
+    /// An empty tape with room for `nodes` nodes of one or two operands before it
+    /// allocates: every op but the n-ary ones (sums, fused neurons, losses,
+    /// `mul_add`), whose edges are kept apart and grow as they are recorded. See
+    /// [`Tape::reserve`] for the bytes.
     ///
     /// # Panics
     /// If `nodes` is more than a tape can hold (`u32::MAX` nodes; see
-    /// [`Tape::max_nodes`]). An allocation failure aborts the process, as for a
-    /// `Vec`.
+    /// [`Tape::max_nodes`]), or if the allocator refuses the memory (a panic that
+    /// says how many bytes were asked for).
     ///
     /// ```
     /// let tape = chainrule::Tape::with_capacity(1_000);
@@ -192,7 +197,10 @@ impl Tape {
         }
     }
 
-    /// How many nodes the tape holds without allocating.
+    /// How many nodes the tape's node arrays hold without allocating (value, op
+    /// and operand slots). A unary node also takes a slot in the unary partials,
+    /// and an n-ary node room for its edges: those arrays grow apart (see
+    /// [`Tape::memory_bytes`] for the bytes held).
     ///
     /// ```
     /// let mut tape = chainrule::Tape::with_capacity(10);
@@ -685,8 +693,8 @@ fn reserve_past_limit(nodes: usize, len: usize, max_nodes: usize) -> ! {
 #[track_caller]
 fn out_of_memory(bytes: usize, nodes: usize) -> ! {
     panic!(
-        "chainrule: could not allocate {bytes} bytes for a tape of {nodes} nodes \
-         (and room for twice as many edges); ask for fewer nodes"
+        "chainrule: could not allocate {bytes} bytes for a tape of {nodes} nodes; \
+         ask for fewer nodes"
     )
 }
 
