@@ -973,11 +973,9 @@ fn reads(code: &Code, instr: &Instr, mut f: impl FnMut(u32)) {
     }
 }
 
-/// Fuses each square whose operand is the result of the unary instruction
-/// just before it, read by it alone (and not an output), into one
-/// [`Instr::SquareOf`]. The slots stay as they were (`first_constant` is the
-/// first constant slot).
-pub(crate) fn fuse_squares(code: &mut Code, outputs: &[u32], first_constant: u32) {
+/// How many times each slot below `first_constant` is read: by an instruction,
+/// or as an output.
+fn reader_counts(code: &Code, outputs: &[u32], first_constant: u32) -> Vec<u32> {
     let mut readers = vec![0u32; first_constant as usize];
     for &o in outputs {
         if let Some(r) = readers.get_mut(o as usize) {
@@ -991,6 +989,15 @@ pub(crate) fn fuse_squares(code: &mut Code, outputs: &[u32], first_constant: u32
             }
         });
     }
+    readers
+}
+
+/// Fuses each square whose operand is the result of the unary instruction
+/// just before it, read by it alone (and not an output), into one
+/// [`Instr::SquareOf`]. The slots stay as they were (`first_constant` is the
+/// first constant slot).
+pub(crate) fn fuse_squares(code: &mut Code, outputs: &[u32], first_constant: u32) {
+    let readers = reader_counts(code, outputs, first_constant);
     let mut fused = Vec::with_capacity(code.instrs.len());
     let mut k = 0;
     while k < code.instrs.len() {
@@ -1215,19 +1222,7 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
 /// one [`Instr::SquaredErrors`]: a loss such as W1's ½(o₁ − t₁)² + ½(o₂ − t₂)².
 /// The slots stay as they were. Returns the number fused.
 pub(crate) fn fuse_squared_errors(code: &mut Code, outputs: &[u32], first_constant: u32) -> usize {
-    let mut readers = vec![0u32; first_constant as usize];
-    for &o in outputs {
-        if let Some(r) = readers.get_mut(o as usize) {
-            *r += 1;
-        }
-    }
-    for instr in &code.instrs {
-        reads(code, instr, |slot| {
-            if let Some(r) = readers.get_mut(slot as usize) {
-                *r += 1;
-            }
-        });
-    }
+    let readers = reader_counts(code, outputs, first_constant);
     let mut fused: Vec<Instr> = Vec::with_capacity(code.instrs.len());
     let mut count = 0;
     for &instr in &code.instrs {
