@@ -415,7 +415,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
             // operand's value), so adjoint · 1 is written adjoint.
             let [a, b] = args[node];
             let (a, b) = (a as usize, b as usize);
-            match ops[node].layout() {
+            match ops[node].layout_of() {
                 Layout::Leaf => {}
                 Layout::Add => {
                     adjoints[a] += adjoint;
