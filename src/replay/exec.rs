@@ -294,6 +294,9 @@ pub(crate) struct Layer {
     pub(crate) bias: u32,
     pub(crate) bias_stride: u32,
     pub(crate) out: u32,
+    /// Its shape if small (see [`small_shape`]), else 0: chosen once, at
+    /// compile time.
+    pub(crate) small: u8,
 }
 
 /// The arrays a program runs on.
@@ -422,9 +425,7 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 v[out as usize] = value;
                 d[out as usize] = derivative;
             }
-            Instr::Layer(ref layer) if is_small_layer(layer.n, layer.k) => {
-                small_layer_forward(v, d, layer)
-            }
+            Instr::Layer(ref layer) if layer.small != 0 => small_layer_forward(v, d, layer),
             Instr::Layer(ref layer) => layer_forward(v, d, layer),
             Instr::Nary { op, args, out } => {
                 v[out as usize] = nary_forward(code, v, dn, op, args);
@@ -467,26 +468,30 @@ fn dot_forward(
     d[out as usize] = derivative;
 }
 
-/// Whether a layer of `n` neurons of `k` terms runs by [`small_layer_forward`]
-/// and [`small_layer_backward`]: its shape known at compile time, everything
-/// it reads and writes held in registers.
-#[inline(always)]
-pub(crate) fn is_small_layer(n: u32, k: u32) -> bool {
-    (2..=3).contains(&n) && (1..=4).contains(&k)
+/// A layer of `n` neurons of `k` terms that runs by [`small_layer_forward`]
+/// and [`small_layer_backward`] (its shape known at compile time, everything it
+/// reads and writes held in registers): its shape, `1 + (n − 2) · 4 + k − 1`
+/// for 2 ≤ n ≤ 3 and 1 ≤ k ≤ 4; else 0.
+pub(crate) fn small_shape(n: u32, k: u32) -> u8 {
+    if (2..=3).contains(&n) && (1..=4).contains(&k) {
+        (1 + (n - 2) * 4 + k - 1) as u8
+    } else {
+        0
+    }
 }
 
-/// A small layer's forward (see [`is_small_layer`]), by its shape.
+/// A small layer's forward (see [`small_shape`]), by its shape.
 #[inline(always)]
 fn small_layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
-    match (l.n, l.k) {
-        (2, 1) => small_forward_act::<2, 1>(v, d, l),
-        (2, 2) => small_forward_act::<2, 2>(v, d, l),
-        (2, 3) => small_forward_act::<2, 3>(v, d, l),
-        (2, _) => small_forward_act::<2, 4>(v, d, l),
-        (_, 1) => small_forward_act::<3, 1>(v, d, l),
-        (_, 2) => small_forward_act::<3, 2>(v, d, l),
-        (_, 3) => small_forward_act::<3, 3>(v, d, l),
-        (_, _) => small_forward_act::<3, 4>(v, d, l),
+    match l.small {
+        1 => small_forward_act::<2, 1>(v, d, l),
+        2 => small_forward_act::<2, 2>(v, d, l),
+        3 => small_forward_act::<2, 3>(v, d, l),
+        4 => small_forward_act::<2, 4>(v, d, l),
+        5 => small_forward_act::<3, 1>(v, d, l),
+        6 => small_forward_act::<3, 2>(v, d, l),
+        7 => small_forward_act::<3, 3>(v, d, l),
+        _ => small_forward_act::<3, 4>(v, d, l),
     }
 }
 
@@ -530,18 +535,18 @@ fn small_forward<const N: usize, const K: usize>(
     *chunk_mut::<N>(d, out) = derivatives;
 }
 
-/// A small layer's backward (see [`is_small_layer`]), by its shape.
+/// A small layer's backward (see [`small_shape`]), by its shape.
 #[inline(always)]
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
-    match (l.n, l.k) {
-        (2, 1) => small_backward_term::<2, 1>(adj, v, d, l),
-        (2, 2) => small_backward_term::<2, 2>(adj, v, d, l),
-        (2, 3) => small_backward_term::<2, 3>(adj, v, d, l),
-        (2, _) => small_backward_term::<2, 4>(adj, v, d, l),
-        (_, 1) => small_backward_term::<3, 1>(adj, v, d, l),
-        (_, 2) => small_backward_term::<3, 2>(adj, v, d, l),
-        (_, 3) => small_backward_term::<3, 3>(adj, v, d, l),
-        (_, _) => small_backward_term::<3, 4>(adj, v, d, l),
+    match l.small {
+        1 => small_backward_term::<2, 1>(adj, v, d, l),
+        2 => small_backward_term::<2, 2>(adj, v, d, l),
+        3 => small_backward_term::<2, 3>(adj, v, d, l),
+        4 => small_backward_term::<2, 4>(adj, v, d, l),
+        5 => small_backward_term::<3, 1>(adj, v, d, l),
+        6 => small_backward_term::<3, 2>(adj, v, d, l),
+        7 => small_backward_term::<3, 3>(adj, v, d, l),
+        _ => small_backward_term::<3, 4>(adj, v, d, l),
     }
 }
 
@@ -968,9 +973,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                     adj[bias as usize] += g * derivative;
                 }
             }
-            Instr::Layer(ref layer) if is_small_layer(layer.n, layer.k) => {
-                small_layer_backward(adj, v, d, layer)
-            }
+            Instr::Layer(ref layer) if layer.small != 0 => small_layer_backward(adj, v, d, layer),
             Instr::Layer(ref layer) => layer_backward(adj, v, d, layer),
             Instr::Nary { args, out, .. } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
@@ -1326,6 +1329,7 @@ pub(crate) fn fuse_layers(code: &mut Code, first_constant: u32, constants: &[f64
                 layer.w_var = layer.w < first_constant
                     || (0..layer.n).any(|j| layer.w + j * layer.w_stride < first_constant);
                 layer.x_var = layer.x < first_constant;
+                layer.small = small_shape(layer.n, layer.k);
                 fused.push(Instr::Layer(layer));
                 layers += 1;
                 p += layer.n as usize;
@@ -1341,7 +1345,7 @@ pub(crate) fn fuse_layers(code: &mut Code, first_constant: u32, constants: &[f64
 }
 
 /// Layers of fewer neurons stay separate instructions, unless small (see
-/// [`is_small_layer`]): the call into the layer loop costs more than it saves
+/// [`small_shape`]): the call into the layer loop costs more than it saves
 /// below it (W1's layers of two measured slower through it: 1,418 instructions
 /// a step against 1,246; as small layers, 1,050 against 1,109 apart).
 const MIN_LAYER: u32 = 4;
@@ -1387,6 +1391,7 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         bias: first.bias,
         bias_stride,
         out: first.out,
+        small: 0,
     };
     // Extend while the next neuron follows the pattern.
     while let Some(next) = code
@@ -1419,7 +1424,7 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
             layer.bias == NO_BIAS || (apart(bias, 1, layer.out, n) && apart(bias, 1, x, k));
         apart(wj, k, x, k) && apart(wj, k, layer.out, n) && bias_apart
     }) && apart(x, k, layer.out, n);
-    let long_enough = n >= MIN_LAYER || is_small_layer(n, k);
+    let long_enough = n >= MIN_LAYER || small_shape(n, k) != 0;
     (long_enough && reads_apart).then_some(layer)
 }
 
