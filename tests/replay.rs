@@ -218,11 +218,11 @@ fn w1_replayed_training_is_recorded_training() {
     let b = tape.var_array(seed::BIASES);
     let e = seed::error_ops(&w, b);
     let mut program = tape.compile(&[e]).unwrap();
-    // 4 neurons and the error, its two squares (o − t)² and their weighted sum,
-    // as one instruction.
+    // 4 neurons, as two layers of two, and the error, its two squares (o − t)²
+    // and their weighted sum, as one instruction.
     let stats = program.stats();
     assert_eq!((stats.neurons, stats.dots), (4, 1), "{stats:?}");
-    assert_eq!(stats.instructions, 5, "{stats:?}");
+    assert_eq!((stats.instructions, stats.layers), (3, 2), "{stats:?}");
 
     let mut recorded = seed::WEIGHTS;
     let mut replayed = seed::WEIGHTS;
@@ -418,6 +418,119 @@ fn layers_of_every_shape_replay_as_their_neurons_apart() {
     let start = starting_values(5 * 3 + 4 * 6 + 4 * 5 + 5 * 4);
     let stats = replays_as_apart_and_as_the_tape(net, &start, &moved(&start, 40));
     assert_eq!(stats.layers, 4, "{stats:?}");
+}
+
+/// Layers of two and three neurons of one to four terms, which run with their
+/// shape known at compile time: every activation, as plain operators and as
+/// the tape's fused neurons, over variable and constant inputs, with a bias of
+/// their own each, one bias shared, or none. Each is one layer instruction and
+/// replays as its neurons apart, bit for bit.
+#[test]
+fn small_layers_of_every_shape_replay_as_their_neurons_apart() {
+    use chainrule::Activation;
+    #[derive(Clone, Copy, Debug)]
+    enum Bias {
+        Own,
+        Shared,
+        None,
+    }
+    #[derive(Clone, Copy, Debug)]
+    struct Shape {
+        n: usize,
+        k: usize,
+        act: Activation,
+        fused: bool,
+        x_var: bool,
+        bias: Bias,
+    }
+    const X: [f64; 4] = [0.3, -0.7, 1.1, -0.2];
+    fn net<'t>(p: &[Var<'t>], s: Shape) -> Var<'t> {
+        let leaf = p[0];
+        let (x, rest) = if s.x_var {
+            let (x, rest) = p.split_at(s.k);
+            (x.to_vec(), rest)
+        } else {
+            (X[..s.k].iter().map(|&c| leaf.constant(c)).collect(), p)
+        };
+        let (w, b) = rest.split_at(s.n * s.k);
+        let h: Vec<Var> = (0..s.n)
+            .map(|j| {
+                let wj = &w[j * s.k..(j + 1) * s.k];
+                let bias = match s.bias {
+                    Bias::Own => Some(b[j]),
+                    Bias::Shared => Some(b[0]),
+                    Bias::None => None,
+                };
+                if s.fused {
+                    let zero = leaf.constant(0.0);
+                    return Var::neuron(wj, &x, bias.unwrap_or(zero), s.act);
+                }
+                let mut z = wj[0] * x[0];
+                for i in 1..s.k {
+                    z += wj[i] * x[i];
+                }
+                if let Some(bias) = bias {
+                    z += bias;
+                }
+                match s.act {
+                    Activation::Identity => z,
+                    Activation::Sigmoid => z.sigmoid(),
+                    Activation::Tanh => z.tanh(),
+                    Activation::Relu => z.relu(),
+                    other => unreachable!("{other:?}"),
+                }
+            })
+            .collect();
+        // Each output read once, with its own weight: each its own adjoint.
+        let mut total = h[0] * 0.5;
+        for (j, &hj) in h.iter().enumerate().skip(1) {
+            total += hj * (j as f64 - 1.25);
+        }
+        total
+    }
+    let mut layers = 0;
+    for n in 2..=3 {
+        for k in 1..=4 {
+            for act in [
+                Activation::Identity,
+                Activation::Sigmoid,
+                Activation::Tanh,
+                Activation::Relu,
+            ] {
+                for (fused, x_var, bias) in [
+                    (false, true, Bias::Own),
+                    (false, false, Bias::Shared),
+                    (false, true, Bias::None),
+                    (true, false, Bias::Own),
+                    (true, true, Bias::Shared),
+                ] {
+                    let shape = Shape {
+                        n,
+                        k,
+                        act,
+                        fused,
+                        x_var,
+                        bias,
+                    };
+                    let leaves = if x_var { k } else { 0 } + n * k + n;
+                    let start = starting_values(leaves);
+                    let stats = replays_as_apart_and_as_the_tape(
+                        |p| net(p, shape),
+                        &start,
+                        &moved(&start, 12),
+                    );
+                    layers += stats.layers;
+                    // A plain neuron of one term without bias is a product, no
+                    // weighted sum; a fused neuron's zero bias is still a term.
+                    let one_product = k == 1 && !fused && matches!(bias, Bias::None);
+                    if !one_product {
+                        assert_eq!(stats.layers, 1, "{shape:?}: {stats:?}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(layers >= 2 * 4 * 4 * 4, "{layers}");
 }
 
 /// Layers of the tape's fused neurons (partials a′ · value), over constant

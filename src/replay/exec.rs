@@ -294,6 +294,9 @@ pub(crate) struct Layer {
     pub(crate) bias: u32,
     pub(crate) bias_stride: u32,
     pub(crate) out: u32,
+    /// Its shape if small (see [`small_shape`]), else 0: chosen once, at
+    /// compile time.
+    pub(crate) small: u8,
 }
 
 /// The arrays a program runs on.
@@ -373,11 +376,10 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 for k in 0..2 {
                     let (m, dm) = UnaryOp::SubConst(t[k]).eval(v[x[k] as usize]);
                     let (value, partial) = UnaryOp::Square.eval(m);
-                    let sq = sq[k] as usize;
-                    v[sq - 1] = m;
-                    d[sq - 1] = dm;
-                    v[sq] = value;
-                    d[sq] = partial;
+                    // The difference's slot, then the square's.
+                    let at = sq[k] as usize - 1;
+                    *chunk_mut::<2>(v, at) = [m, value];
+                    *chunk_mut::<2>(d, at) = [dm, partial];
                     let term = value * v[c[k] as usize];
                     // The sum's first term, then one more (no 0 + first: −0 stays).
                     z = if k == 0 { term } else { z + term };
@@ -401,29 +403,7 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 bias,
                 out,
                 ..
-            } => {
-                let segs = &code.segments[segs.0 as usize..segs.1 as usize];
-                let first = segs[0];
-                let mut z = v[first.a as usize] * v[first.b as usize];
-                if first.len > 1 {
-                    let rest = first.len - 1;
-                    z = sum_run(z, run(v, first.a + 1, rest), run(v, first.b + 1, rest));
-                }
-                for seg in &segs[1..] {
-                    if seg.len == 1 {
-                        // One term (the build splits short runs): no slices.
-                        z += v[seg.a as usize] * v[seg.b as usize];
-                    } else {
-                        z = sum_run(z, run(v, seg.a, seg.len), run(v, seg.b, seg.len));
-                    }
-                }
-                if bias != NO_BIAS {
-                    z += v[bias as usize]; // v · 1, exactly
-                }
-                let (value, derivative) = act.value_and_derivative(z);
-                v[out as usize] = value;
-                d[out as usize] = derivative;
-            }
+            } => dot_forward(code, v, d, act, segs, bias, out),
             Instr::SmallDot {
                 act,
                 n: terms,
@@ -445,12 +425,224 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 v[out as usize] = value;
                 d[out as usize] = derivative;
             }
+            Instr::Layer(ref layer) if layer.small != 0 => small_layer_forward(v, d, layer),
             Instr::Layer(ref layer) => layer_forward(v, d, layer),
             Instr::Nary { op, args, out } => {
                 v[out as usize] = nary_forward(code, v, dn, op, args);
             }
         }
     }
+}
+
+/// An [`Instr::Dot`] forward (out of line: the loop keeps fewer values live).
+#[inline(always)]
+fn dot_forward(
+    code: &Code,
+    v: &mut [f64],
+    d: &mut [f64],
+    act: Activation,
+    segs: (u32, u32),
+    bias: u32,
+    out: u32,
+) {
+    let segs = &code.segments[segs.0 as usize..segs.1 as usize];
+    let first = segs[0];
+    let mut z = v[first.a as usize] * v[first.b as usize];
+    if first.len > 1 {
+        let rest = first.len - 1;
+        z = sum_run(z, run(v, first.a + 1, rest), run(v, first.b + 1, rest));
+    }
+    for seg in &segs[1..] {
+        if seg.len == 1 {
+            // One term (the build splits short runs): no slices.
+            z += v[seg.a as usize] * v[seg.b as usize];
+        } else {
+            z = sum_run(z, run(v, seg.a, seg.len), run(v, seg.b, seg.len));
+        }
+    }
+    if bias != NO_BIAS {
+        z += v[bias as usize]; // v · 1, exactly
+    }
+    let (value, derivative) = act.value_and_derivative(z);
+    v[out as usize] = value;
+    d[out as usize] = derivative;
+}
+
+/// A layer of `n` neurons of `k` terms that runs by [`small_layer_forward`]
+/// and [`small_layer_backward`] (its shape known at compile time, everything it
+/// reads and writes held in registers): its shape, `1 + (n − 2) · 4 + k − 1`
+/// for 2 ≤ n ≤ 3 and 1 ≤ k ≤ 4; else 0.
+pub(crate) fn small_shape(n: u32, k: u32) -> u8 {
+    if (2..=3).contains(&n) && (1..=4).contains(&k) {
+        (1 + (n - 2) * 4 + k - 1) as u8
+    } else {
+        0
+    }
+}
+
+/// A small layer's forward (see [`small_shape`]), by its shape.
+#[inline(always)]
+fn small_layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
+    match l.small {
+        1 => small_forward_act::<2, 1>(v, d, l),
+        2 => small_forward_act::<2, 2>(v, d, l),
+        3 => small_forward_act::<2, 3>(v, d, l),
+        4 => small_forward_act::<2, 4>(v, d, l),
+        5 => small_forward_act::<3, 1>(v, d, l),
+        6 => small_forward_act::<3, 2>(v, d, l),
+        7 => small_forward_act::<3, 3>(v, d, l),
+        _ => small_forward_act::<3, 4>(v, d, l),
+    }
+}
+
+#[inline(always)]
+fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64], l: &Layer) {
+    match l.act {
+        Activation::Identity => small_forward::<N, K>(v, d, l, |z| (z, 1.0)),
+        Activation::Sigmoid => small_forward::<N, K>(v, d, l, sigmoid_with_derivative),
+        Activation::Tanh => small_forward::<N, K>(v, d, l, tanh_with_derivative),
+        Activation::Relu => small_forward::<N, K>(v, d, l, |z| (relu(z), relu_derivative(z))),
+    }
+}
+
+/// `N` neurons of `K` terms, each summed left to right as [`layer_forward`]
+/// sums it. The outputs are written after every sum is taken: nothing the
+/// layer reads overlaps them (see [`fuse_layers`]), so to the same bits.
+#[inline(always)]
+fn small_forward<const N: usize, const K: usize>(
+    v: &mut [f64],
+    d: &mut [f64],
+    l: &Layer,
+    act: impl Fn(f64) -> (f64, f64),
+) {
+    let x = chunk::<K>(v, l.x as usize);
+    let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
+    let mut values = [0.0; N];
+    let mut derivatives = [0.0; N];
+    for j in 0..N {
+        let w = chunk::<K>(v, l.w as usize + j * ws);
+        let mut z = w[0] * x[0];
+        for i in 1..K {
+            z += w[i] * x[i];
+        }
+        if l.bias != NO_BIAS {
+            z += v[l.bias as usize + j * bs]; // v · 1, exactly
+        }
+        (values[j], derivatives[j]) = act(z);
+    }
+    let out = l.out as usize;
+    *chunk_mut::<N>(v, out) = values;
+    *chunk_mut::<N>(d, out) = derivatives;
+}
+
+/// A small layer's backward (see [`small_shape`]), by its shape.
+#[inline(always)]
+fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
+    match l.small {
+        1 => small_backward_term::<2, 1>(adj, v, d, l),
+        2 => small_backward_term::<2, 2>(adj, v, d, l),
+        3 => small_backward_term::<2, 3>(adj, v, d, l),
+        4 => small_backward_term::<2, 4>(adj, v, d, l),
+        5 => small_backward_term::<3, 1>(adj, v, d, l),
+        6 => small_backward_term::<3, 2>(adj, v, d, l),
+        7 => small_backward_term::<3, 3>(adj, v, d, l),
+        _ => small_backward_term::<3, 4>(adj, v, d, l),
+    }
+}
+
+#[inline(always)]
+fn small_backward_term<const N: usize, const K: usize>(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    l: &Layer,
+) {
+    if l.tape_neuron {
+        small_backward::<N, K>(adj, v, d, l, |g, derivative, value| {
+            g * (derivative * value)
+        });
+    } else {
+        small_backward::<N, K>(adj, v, d, l, |g, derivative, value| {
+            (g * derivative) * value
+        });
+    }
+}
+
+/// As [`layer_backward`]: the neurons in reverse order, for each the weights'
+/// adjoints, then the inputs' (carried in registers), then the bias's.
+#[inline(always)]
+fn small_backward<const N: usize, const K: usize>(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    l: &Layer,
+    term: impl Fn(f64, f64, f64) -> f64,
+) {
+    let (x, out) = (l.x as usize, l.out as usize);
+    let xv = chunk::<K>(v, x);
+    let derivatives = chunk::<N>(d, out);
+    // Zeroed for the next sweep.
+    let g = std::mem::replace(chunk_mut::<N>(adj, out), [0.0; N]);
+    let mut ax = if l.x_var {
+        chunk::<K>(adj, x)
+    } else {
+        [0.0; K]
+    };
+    let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
+    let relu = l.act == Activation::Relu;
+    for j in (0..N).rev() {
+        let (g, derivative) = (g[j], derivatives[j]);
+        if relu && derivative == 0.0 {
+            continue; // masked: every operand gets exactly 0
+        }
+        let w = l.w as usize + j * ws;
+        let wv = chunk::<K>(v, w);
+        if l.w_var {
+            let aw = chunk_mut::<K>(adj, w);
+            for i in 0..K {
+                aw[i] += term(g, derivative, xv[i]);
+            }
+        }
+        if l.x_var {
+            for i in 0..K {
+                ax[i] += term(g, derivative, wv[i]);
+            }
+        }
+        if l.bias != NO_BIAS {
+            // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
+            adj[l.bias as usize + j * bs] += g * derivative;
+        }
+    }
+    if l.x_var {
+        *chunk_mut::<K>(adj, x) = ax;
+    }
+}
+
+/// `slots[at..at + N]`, copied (one bounds check: `at` is a `u32` widened, so
+/// `at + N` does not overflow).
+#[inline(always)]
+fn chunk<const N: usize>(slots: &[f64], at: usize) -> [f64; N] {
+    let end = at.wrapping_add(N);
+    match slots.get(at..end) {
+        Some(c) => c.try_into().unwrap_or_else(|_| out_of_range(at)),
+        None => out_of_range(at),
+    }
+}
+
+/// `slots[at..at + N]`, to write (one bounds check, as [`chunk`]).
+#[inline(always)]
+fn chunk_mut<const N: usize>(slots: &mut [f64], at: usize) -> &mut [f64; N] {
+    let end = at.wrapping_add(N);
+    match slots.get_mut(at..end) {
+        Some(c) => c.try_into().unwrap_or_else(|_| out_of_range(at)),
+        None => out_of_range(at),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_range(at: usize) -> ! {
+    panic!("chainrule: replay slot {at} out of range (a compiler bug)")
 }
 
 /// An [`Instr::Layer`] forward (out of line: one call runs many neurons, and the
@@ -714,12 +906,12 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let gz = g * d[out as usize];
                 for k in (0..2).rev() {
-                    let sq = sq[k] as usize;
+                    let [d_difference, d_square] = chunk::<2>(d, sq[k] as usize - 1);
                     // The square's adjoint (zero, read by the sum alone) gets
                     // gz · c, then the subtraction's (zero too) g · partial.
                     let g_sq = 0.0 + gz * v[c[k] as usize];
-                    let gm = 0.0 + g_sq * d[sq];
-                    adj[x[k] as usize] += gm * d[sq - 1];
+                    let gm = 0.0 + g_sq * d_square;
+                    adj[x[k] as usize] += gm * d_difference;
                 }
             }
             Instr::Binary { op, a, b, out } => {
@@ -746,31 +938,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 segs,
                 bias,
                 out,
-            } => {
-                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
-                let derivative = d[out as usize];
-                if act == Activation::Relu && derivative == 0.0 {
-                    continue; // masked: every operand gets exactly 0
-                }
-                let segs = &code.segments[segs.0 as usize..segs.1 as usize];
-                if tape_neuron {
-                    // The tape's fused neuron: partial a′ · value, times the adjoint.
-                    for seg in segs {
-                        dot_back(adj, v, seg, |value| g * (derivative * value));
-                    }
-                } else {
-                    // The plain operators: the weighted sum's adjoint g · a′, times
-                    // the partner's value.
-                    let gz = g * derivative;
-                    for seg in segs {
-                        dot_back(adj, v, seg, |value| gz * value);
-                    }
-                }
-                if bias != NO_BIAS {
-                    // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
-                    adj[bias as usize] += g * derivative;
-                }
-            }
+            } => dot_backward(code, adj, v, d, act, tape_neuron, segs, bias, out),
             Instr::SmallDot {
                 act,
                 tape_neuron,
@@ -805,12 +973,52 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                     adj[bias as usize] += g * derivative;
                 }
             }
+            Instr::Layer(ref layer) if layer.small != 0 => small_layer_backward(adj, v, d, layer),
             Instr::Layer(ref layer) => layer_backward(adj, v, d, layer),
             Instr::Nary { args, out, .. } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 nary_backward(code, adj, dn, args, g);
             }
         }
+    }
+}
+
+/// An [`Instr::Dot`] backward (out of line, as [`dot_forward`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dot_backward(
+    code: &Code,
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    act: Activation,
+    tape_neuron: bool,
+    segs: (u32, u32),
+    bias: u32,
+    out: u32,
+) {
+    let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
+    let derivative = d[out as usize];
+    if act == Activation::Relu && derivative == 0.0 {
+        return; // masked: every operand gets exactly 0
+    }
+    let segs = &code.segments[segs.0 as usize..segs.1 as usize];
+    if tape_neuron {
+        // The tape's fused neuron: partial a′ · value, times the adjoint.
+        for seg in segs {
+            dot_back(adj, v, seg, |value| g * (derivative * value));
+        }
+    } else {
+        // The plain operators: the weighted sum's adjoint g · a′, times
+        // the partner's value.
+        let gz = g * derivative;
+        for seg in segs {
+            dot_back(adj, v, seg, |value| gz * value);
+        }
+    }
+    if bias != NO_BIAS {
+        // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
+        adj[bias as usize] += g * derivative;
     }
 }
 
@@ -1121,6 +1329,7 @@ pub(crate) fn fuse_layers(code: &mut Code, first_constant: u32, constants: &[f64
                 layer.w_var = layer.w < first_constant
                     || (0..layer.n).any(|j| layer.w + j * layer.w_stride < first_constant);
                 layer.x_var = layer.x < first_constant;
+                layer.small = small_shape(layer.n, layer.k);
                 fused.push(Instr::Layer(layer));
                 layers += 1;
                 p += layer.n as usize;
@@ -1135,11 +1344,13 @@ pub(crate) fn fuse_layers(code: &mut Code, first_constant: u32, constants: &[f64
     layers
 }
 
-/// Layers of fewer neurons stay separate instructions: the call into the layer
-/// loop costs more than it saves below it (W1's layers of two measured slower).
+/// Layers of fewer neurons stay separate instructions, unless small (see
+/// [`small_shape`]): the call into the layer loop costs more than it saves
+/// below it (W1's layers of two measured slower through it: 1,418 instructions
+/// a step against 1,246; as small layers, 1,050 against 1,109 apart).
 const MIN_LAYER: u32 = 4;
 
-/// The longest layer (of at least [`MIN_LAYER`] neurons) starting at
+/// The longest layer (of at least [`MIN_LAYER`] neurons, or small) starting at
 /// instruction `p`.
 fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Option<Layer> {
     let first = Neuron::of(code, &code.instrs[p])?;
@@ -1180,6 +1391,7 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         bias: first.bias,
         bias_stride,
         out: first.out,
+        small: 0,
     };
     // Extend while the next neuron follows the pattern.
     while let Some(next) = code
@@ -1212,7 +1424,8 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
             layer.bias == NO_BIAS || (apart(bias, 1, layer.out, n) && apart(bias, 1, x, k));
         apart(wj, k, x, k) && apart(wj, k, layer.out, n) && bias_apart
     }) && apart(x, k, layer.out, n);
-    (n >= MIN_LAYER && reads_apart).then_some(layer)
+    let long_enough = n >= MIN_LAYER || small_shape(n, k) != 0;
+    (long_enough && reads_apart).then_some(layer)
 }
 
 /// Fuses each weighted sum of two squares `(x − t)²` (each an

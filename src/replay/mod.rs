@@ -52,7 +52,10 @@
 //!   consecutive neurons (or weighted sums) of one shape, the same activation
 //!   over the same inputs with their weights at a fixed stride (a layer of a
 //!   network), become one layer instruction, which runs each of them as its own
-//!   instruction would.
+//!   instruction would. Layers of four neurons or more are fused, and small
+//!   ones of two or three neurons of one to four terms (W1's two layers of
+//!   two): those run with their shape fixed at compile time, one bounds check a
+//!   run of slots, the inputs and their adjoints held in registers.
 //!
 //! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
 //! instruction, and plain-operator code replays as fast as the fused spelling.
