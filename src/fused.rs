@@ -60,7 +60,8 @@ pub(crate) fn sum_of_squared_errors(outputs: impl Iterator<Item = f64>, targets:
 /// The fewest inputs for which a neuron over runs of consecutive nodes is recorded
 /// as a [`NeuronRun`] rather than with its edges copied. For the seed network's
 /// two-input neurons, copying five edges measured cheaper than checking for runs
-/// (W1, 110 against 114 ns a step).
+/// (W1, 110 against 114 ns a step; callgrind, 129 more instructions a step with
+/// runs from two inputs on). Below it, a neuron is recorded by [`push_pairs`].
 const MIN_RUN: usize = 4;
 
 /// The index of the first of `vars` if they are consecutive nodes (`vars` is not
@@ -140,7 +141,18 @@ fn record_neuron<'t>(
     } else {
         None
     };
-    let index = if let Some((w, x)) = runs {
+    let op = activation.op();
+    // A small neuron (never over runs: those have at least `MIN_RUN` inputs) goes
+    // through the fixed-arity push, its edges built in registers.
+    let small = match n {
+        1 => push_pairs::<1, 3>(op, a, da, masked_neuron, weights, inputs, bias),
+        2 => push_pairs::<2, 5>(op, a, da, masked_neuron, weights, inputs, bias),
+        3 => push_pairs::<3, 7>(op, a, da, masked_neuron, weights, inputs, bias),
+        _ => None,
+    };
+    let index = if let Some(index) = small {
+        index
+    } else if let Some((w, x)) = runs {
         let run = NeuronRun {
             node: 0,
             weights: w,
@@ -150,35 +162,112 @@ fn record_neuron<'t>(
             derivative: da,
             masked: masked_neuron,
         };
-        tape.push_neuron_run(activation.op(), a, run)
+        tape.push_neuron_run(op, a, run)
     } else {
         // z finite: every wₖ·xₖ is, so every wₖ and xₖ, and |a′(z)| ≤ 1, so every
         // partial is finite.
-        tape.push_with(
-            activation.op(),
-            a,
-            2 * n + 1,
-            !z.is_finite(),
-            |operands, partials| {
-                let pairs = operands
-                    .chunks_exact_mut(2)
-                    .zip(partials.chunks_exact_mut(2));
-                for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
-                    o[0] = w.index;
-                    p[0] = neuron_partial(da, x.value);
-                    o[1] = x.index;
-                    p[1] = neuron_partial(da, w.value);
-                }
-                operands[2 * n] = bias.index;
-                partials[2 * n] = da;
-                if masked_neuron {
-                    // Exactly 0, not 0 · value (which an infinite value makes NaN).
-                    partials.fill(0.0);
-                }
-            },
-        )
+        tape.push_with(op, a, 2 * n + 1, !z.is_finite(), |operands, partials| {
+            let pairs = operands
+                .chunks_exact_mut(2)
+                .zip(partials.chunks_exact_mut(2));
+            for ((o, p), (w, x)) in pairs.zip(weights.iter().zip(inputs)) {
+                o[0] = w.index;
+                p[0] = neuron_partial(da, x.value);
+                o[1] = x.index;
+                p[1] = neuron_partial(da, w.value);
+            }
+            operands[2 * n] = bias.index;
+            partials[2 * n] = da;
+            if masked_neuron {
+                // Exactly 0, not 0 · value (which an infinite value makes NaN).
+                partials.fill(0.0);
+            }
+        })
     };
     Var::from_parts(bias.tape, index, a)
+}
+
+/// Records a fused neuron of `N` weight–input pairs (`weights` and `inputs` of
+/// length `N < MIN_RUN`, else `None`) through the fixed-arity push: its
+/// `E = 2N + 1` edges, `w₀, x₀, w₁, x₁, …, b`, are built in registers rather than
+/// written through a closure into the edge arrays, with the partials of the
+/// copied form in [`record_neuron`], bit for bit. The push notes a non-finite
+/// partial by looking at each, as the copied form does for a non-finite z.
+#[inline(always)]
+fn push_pairs<const N: usize, const E: usize>(
+    op: Op,
+    a: f64,
+    da: f64,
+    masked: bool,
+    weights: &[Var<'_>],
+    inputs: &[Var<'_>],
+    bias: Var<'_>,
+) -> Option<u32> {
+    const { assert!(E == 2 * N + 1 && N < MIN_RUN) };
+    let weights = <&[Var<'_>; N]>::try_from(weights).ok()?;
+    let inputs = <&[Var<'_>; N]>::try_from(inputs).ok()?;
+    let operands: [u32; E] = std::array::from_fn(|k| match (k / 2, k % 2) {
+        (pair, 0) if pair < N => weights[pair].index,
+        (pair, _) if pair < N => inputs[pair].index,
+        _ => bias.index,
+    });
+    let partials: [f64; E] = std::array::from_fn(|k| {
+        if masked {
+            0.0 // exactly 0, not 0 · value (which an infinite value makes NaN)
+        } else if k == 2 * N {
+            da
+        } else if k % 2 == 0 {
+            neuron_partial(da, inputs[k / 2].value)
+        } else {
+            neuron_partial(da, weights[k / 2].value)
+        }
+    });
+    Some(bias.tape.push(op, a, operands, partials))
+}
+
+/// Records a fused neuron over `N` constant inputs (`weights` and `inputs` of
+/// length `N`, else `None`) through the fixed-arity push: its `E = N + 1` edges,
+/// `w₀, w₁, …, b`, with the partials of [`Var::neuron_const`], bit for bit.
+#[inline(always)]
+fn push_weights<const N: usize, const E: usize>(
+    op: Op,
+    a: f64,
+    da: f64,
+    weights: &[Var<'_>],
+    inputs: &[f64],
+    bias: Var<'_>,
+) -> Option<u32> {
+    const { assert!(E == N + 1) };
+    let weights = <&[Var<'_>; N]>::try_from(weights).ok()?;
+    let inputs = <&[f64; N]>::try_from(inputs).ok()?;
+    let operands: [u32; E] =
+        std::array::from_fn(|k| if k < N { weights[k].index } else { bias.index });
+    let partials: [f64; E] = std::array::from_fn(|k| {
+        if k < N {
+            neuron_partial(da, inputs[k])
+        } else {
+            da
+        }
+    });
+    Some(bias.tape.push(op, a, operands, partials))
+}
+
+/// Records a fused loss over `N` outputs (`outputs` of length `N`, else `None`)
+/// through the fixed-arity push: one edge per output, its partial
+/// `partial(oₖ, tₖ)`.
+#[inline(always)]
+fn push_outputs<const N: usize>(
+    op: Op,
+    value: f64,
+    outputs: &[Var<'_>],
+    targets: &[f64],
+    partial: impl Fn(f64, f64) -> f64,
+) -> Option<u32> {
+    let outputs = <&[Var<'_>; N]>::try_from(outputs).ok()?;
+    let targets = <&[f64; N]>::try_from(targets).ok()?;
+    let operands = outputs.map(|o| o.index);
+    let partials: [f64; N] = std::array::from_fn(|k| partial(outputs[k].value, targets[k]));
+    Some(outputs[0].tape.push(op, value, operands, partials))
 }
 
 #[inline(always)]
@@ -458,24 +547,30 @@ impl<'t> Var<'t> {
         }
         let (a, da) = activation.value_and_derivative(z);
         let n = weights.len();
+        let op = const_inputs_op(activation);
+        // A small neuron goes through the fixed-arity push (see `push_pairs`).
+        let small = match n {
+            1 => push_weights::<1, 2>(op, a, da, weights, inputs, bias),
+            2 => push_weights::<2, 3>(op, a, da, weights, inputs, bias),
+            3 => push_weights::<3, 4>(op, a, da, weights, inputs, bias),
+            _ => None,
+        };
+        if let Some(index) = small {
+            keep_all(bias.tape, index, inputs);
+            return Var::from_parts(bias.tape, index, a);
+        }
         let index = bias
             .tape
             // z finite: every partial a′(z)·xₖ and a′(z) is (see `record_neuron`).
-            .push_with(
-                const_inputs_op(activation),
-                a,
-                n + 1,
-                !z.is_finite(),
-                |operands, partials| {
-                    let edges = operands.iter_mut().zip(partials.iter_mut());
-                    for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
-                        *o = w.index;
-                        *p = neuron_partial(da, x);
-                    }
-                    operands[n] = bias.index;
-                    partials[n] = da;
-                },
-            );
+            .push_with(op, a, n + 1, !z.is_finite(), |operands, partials| {
+                let edges = operands.iter_mut().zip(partials.iter_mut());
+                for ((o, p), (w, &x)) in edges.zip(weights.iter().zip(inputs)) {
+                    *o = w.index;
+                    *p = neuron_partial(da, x);
+                }
+                operands[n] = bias.index;
+                partials[n] = da;
+            });
         keep_all(bias.tape, index, inputs);
         Var::from_parts(bias.tape, index, a)
     }
@@ -503,6 +598,18 @@ impl<'t> Var<'t> {
     pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let first = check_outputs("half_squared_error", outputs, targets);
         let value = half_squared_error_value(outputs.iter().map(|o| o.value), targets);
+        let partial = |o: f64, t: f64| o - t;
+        let small = match outputs.len() {
+            1 => push_outputs::<1>(Op::HalfSquaredError, value, outputs, targets, partial),
+            2 => push_outputs::<2>(Op::HalfSquaredError, value, outputs, targets, partial),
+            3 => push_outputs::<3>(Op::HalfSquaredError, value, outputs, targets, partial),
+            4 => push_outputs::<4>(Op::HalfSquaredError, value, outputs, targets, partial),
+            _ => None,
+        };
+        if let Some(index) = small {
+            keep_all(first.tape, index, targets);
+            return Var::from_parts(first.tape, index, value);
+        }
         // A finite value means every (oₖ − tₖ)², so every partial oₖ − tₖ, is finite.
         let index = first.tape.push_with(
             Op::HalfSquaredError,
@@ -513,7 +620,7 @@ impl<'t> Var<'t> {
                 for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
                 {
                     *i = o.index;
-                    *p = o.value - t;
+                    *p = partial(o.value, *t);
                 }
             },
         );
@@ -544,6 +651,18 @@ impl<'t> Var<'t> {
         let first = check_outputs("mean_squared_error", outputs, targets);
         let n = outputs.len() as f64;
         let value = sum_of_squared_errors(outputs.iter().map(|o| o.value), targets) / n;
+        let partial = |o: f64, t: f64| 2.0 * (o - t) / n;
+        let small = match outputs.len() {
+            1 => push_outputs::<1>(Op::MeanSquaredError, value, outputs, targets, partial),
+            2 => push_outputs::<2>(Op::MeanSquaredError, value, outputs, targets, partial),
+            3 => push_outputs::<3>(Op::MeanSquaredError, value, outputs, targets, partial),
+            4 => push_outputs::<4>(Op::MeanSquaredError, value, outputs, targets, partial),
+            _ => None,
+        };
+        if let Some(index) = small {
+            keep_all(first.tape, index, targets);
+            return Var::from_parts(first.tape, index, value);
+        }
         // A finite value means every (oₖ − tₖ)², so every partial, is finite.
         let index = first.tape.push_with(
             Op::MeanSquaredError,
@@ -554,7 +673,7 @@ impl<'t> Var<'t> {
                 for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
                 {
                     *i = o.index;
-                    *p = 2.0 * (o.value - t) / n;
+                    *p = partial(o.value, *t);
                 }
             },
         );
