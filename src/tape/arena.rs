@@ -472,21 +472,34 @@ impl Recording {
         fill: impl FnOnce(&mut [u32], &mut [f64]),
     ) -> u32 {
         debug_assert_eq!(op.layout(), Layout::Edges, "{op:?} has stored edges");
-        if self.reserve_parts(1, 0, k).is_err() {
+        let (i, e) = (self.len, self.edge_len);
+        // One test of the room there is, then the slots borrowed together (one
+        // bounds check each, folded with that test), as in `push`.
+        let fits = i < self.values.len() && k <= self.operands.len().saturating_sub(e);
+        if !fits && self.reserve_parts(1, 0, k).is_err() {
             return FULL;
         }
-        self.has_select |= op.is_select();
-        let (i, e) = (self.len, self.edge_len);
-        self.values[i] = value;
-        self.ops[i] = op;
-        self.args[i] = [e as u32, k as u32];
-        fill(&mut self.operands[e..e + k], &mut self.partials[e..e + k]);
-        if check && any_non_finite(&self.partials[e..e + k]) {
-            self.non_finite_partial = true;
+        if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
+            self.values.get_mut(i),
+            self.ops.get_mut(i),
+            self.args.get_mut(i),
+            self.operands.get_mut(e..e + k),
+            self.partials.get_mut(e..e + k),
+        ) {
+            *v = value;
+            *o = op;
+            *s = [e as u32, k as u32];
+            fill(dst_operands, dst_partials);
+            if check && any_non_finite(dst_partials) {
+                self.non_finite_partial = true;
+            }
+            self.has_select |= op.is_select();
+            self.len = i + 1;
+            self.edge_len = e + k;
+            return i as u32;
         }
-        self.len = i + 1;
-        self.edge_len = e + k;
-        i as u32
+        // Unreachable: `reserve_parts` made room for the node and its k edges.
+        FULL
     }
 
     /// Appends a [`NeuronRun`] (its `node` field is set here).
