@@ -77,6 +77,12 @@
 mod build;
 mod check;
 mod exec;
+#[cfg(feature = "jit")]
+mod native;
+
+#[cfg(feature = "jit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jit")))]
+pub use native::{Native, NativeError, MAX_TERMS};
 
 use std::fmt;
 
@@ -333,6 +339,9 @@ pub struct Program {
     /// (whose adjoint a backward pass leaves at zero), then the constants (whose
     /// adjoints are scratch).
     leaves: usize,
+    /// The first constant slot.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
+    first_constant: usize,
     outputs: Vec<u32>,
     leaf_nodes: Vec<u32>,
     output_nodes: Vec<u32>,
@@ -364,6 +373,7 @@ impl Program {
             code: built.code,
             state,
             leaves,
+            first_constant: computed,
             outputs: built.outputs,
             leaf_nodes: built.leaf_nodes,
             output_nodes: outputs.to_vec(),
