@@ -12,7 +12,7 @@
 #![deny(unsafe_code)]
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, AbiParam, FuncRef, InstBuilder, MemFlags, Type, Value};
+use cranelift_codegen::ir::{types, AbiParam, FuncRef, Inst, InstBuilder, MemFlags, Type, Value};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
@@ -199,6 +199,14 @@ struct Emit<'a> {
     ptr: Type,
     refs: [FuncRef; 5],
     operands: &'a Operands,
+    /// Calls emitted so far: a value held across a call is spilled to the
+    /// stack (every float register is the callee's to clobber), so the
+    /// forward pass reloads from the buffer after one instead.
+    calls: u32,
+    /// Which `f64`s of the buffer the function loads.
+    loaded: Vec<bool>,
+    /// The stores emitted, by the index they write.
+    stores: Vec<(usize, Inst)>,
 }
 
 impl Emit<'_> {
@@ -218,6 +226,7 @@ impl Emit<'_> {
 
     fn load(&mut self, index: usize) -> Value {
         let offset = self.offset(index);
+        self.loaded[index] = true;
         self.b
             .ins()
             .load(types::F64, MemFlags::trusted(), self.mem, offset)
@@ -225,9 +234,11 @@ impl Emit<'_> {
 
     fn store(&mut self, index: usize, value: Value) {
         let offset = self.offset(index);
-        self.b
+        let store = self
+            .b
             .ins()
             .store(MemFlags::trusted(), value, self.mem, offset);
+        self.stores.push((index, store));
     }
 
     fn f(&mut self, x: f64) -> Value {
@@ -240,6 +251,7 @@ impl Emit<'_> {
     }
 
     fn call(&mut self, callee: usize, args: &[Value]) -> (Value, Value) {
+        self.calls += 1;
         let call = self.b.ins().call(self.refs[callee], args);
         let results = self.b.inst_results(call);
         (results[0], results[1])
@@ -256,17 +268,23 @@ const RELU_: usize = 2;
 const UNARY_: usize = 3;
 const BINARY_: usize = 4;
 
-/// Generates and defines function `id` (one pointer argument, no results) with
-/// `body`.
-fn define<'a>(
+/// A function generated, not yet compiled: its IR, the buffer's `f64`s it
+/// loads, and its stores.
+pub(crate) struct Built {
+    ctx: Context,
+    loaded: Vec<bool>,
+    stores: Vec<(usize, Inst)>,
+}
+
+/// Generates a function (one pointer argument, no results) with `body`.
+fn build<'a>(
     module: &mut JITModule,
-    id: FuncId,
     imports: Imports,
     layout: Layout,
     constants: &'a [f64],
     operands: &'a Operands,
     body: impl FnOnce(&mut Emit<'_>),
-) -> Result<(), NativeError> {
+) -> Built {
     let ptr = module.target_config().pointer_type();
     let mut ctx: Context = module.make_context();
     ctx.func.signature.params.push(AbiParam::new(ptr));
@@ -279,7 +297,7 @@ fn define<'a>(
     ]
     .map(|f| module.declare_func_in_func(f, &mut ctx.func));
     let mut fctx = FunctionBuilderContext::new();
-    {
+    let (loaded, stores) = {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -294,39 +312,93 @@ fn define<'a>(
             ptr,
             refs,
             operands,
+            calls: 0,
+            loaded: vec![false; layout.len()],
+            stores: Vec::new(),
         };
         body(&mut e);
         e.b.ins().return_(&[]);
         e.b.finalize();
+        (e.loaded, e.stores)
+    };
+    Built {
+        ctx,
+        loaded,
+        stores,
     }
-    module
-        .define_function(id, &mut ctx)
-        .map_err(codegen_error)?;
-    module.clear_context(&mut ctx);
-    Ok(())
 }
 
-/// Declares and defines the forward pass: every instruction's value (stored
-/// in its slot) and partials (stored where not known when generating).
-pub(crate) fn forward(
+/// Compiles `built` as function `name` of the module.
+fn define(module: &mut JITModule, name: &str, mut built: Built) -> Result<FuncId, NativeError> {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(ptr));
+    let id = module
+        .declare_function(name, Linkage::Local, &sig)
+        .map_err(codegen_error)?;
+    let disasm = std::env::var_os("CHAINRULE_DISASM").is_some();
+    built.ctx.set_disasm(disasm);
+    module
+        .define_function(id, &mut built.ctx)
+        .map_err(codegen_error)?;
+    if disasm {
+        eprintln!("{}", built.ctx.compiled_code().unwrap().vcode.as_deref().unwrap_or(""));
+    }
+    module.clear_context(&mut built.ctx);
+    Ok(id)
+}
+
+/// Generates both passes, drops the forward pass's stores that nothing reads
+/// (a value neither an output, nor read by the backward pass, nor reloaded
+/// after a call; a partial the backward pass does not read), and compiles
+/// them. Returns the forward and the backward function.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn passes(
     module: &mut JITModule,
     imports: Imports,
     code: &Code,
     layout: Layout,
     constants: &[f64],
     operands: &Operands,
-) -> Result<(FuncId, Partials), NativeError> {
-    let ptr = module.target_config().pointer_type();
-    let mut sig = module.make_signature();
-    sig.params.push(AbiParam::new(ptr));
-    let id = module
-        .declare_function("chainrule_forward", Linkage::Local, &sig)
-        .map_err(codegen_error)?;
+    outputs: &[u32],
+) -> Result<(FuncId, FuncId), NativeError> {
+    let (mut fwd, partials) = forward(module, imports, code, layout, constants, operands);
+    let bwd = backward(
+        module, imports, code, layout, constants, operands, outputs, &partials,
+    );
+    let mut read = fwd.loaded.clone();
+    for (r, &b) in read.iter_mut().zip(&bwd.loaded) {
+        *r |= b;
+    }
+    for &o in outputs {
+        read[o as usize] = true;
+    }
+    for &(index, store) in &fwd.stores {
+        if !read[index] {
+            fwd.ctx.func.layout.remove_inst(store);
+        }
+    }
+    Ok((
+        define(module, "chainrule_forward", fwd)?,
+        define(module, "chainrule_backward", bwd)?,
+    ))
+}
+
+/// Declares and defines the forward pass: every instruction's value (stored
+/// in its slot) and partials (stored where not known when generating).
+fn forward(
+    module: &mut JITModule,
+    imports: Imports,
+    code: &Code,
+    layout: Layout,
+    constants: &[f64],
+    operands: &Operands,
+) -> (Built, Partials) {
     let mut partials = Partials {
         d: vec![Partial::Stored; layout.slots],
         d2: vec![Partial::Stored; layout.slots],
     };
-    define(module, id, imports, layout, constants, operands, |e| {
+    let built = build(module, imports, layout, constants, operands, |e| {
         let mut f = Forward {
             e,
             values: vec![None; layout.slots],
@@ -335,27 +407,33 @@ pub(crate) fn forward(
         for (at, instr) in code.instrs.iter().enumerate() {
             f.instr(code, at, instr);
         }
-    })?;
-    Ok((id, partials))
+    });
+    (built, partials)
 }
 
 struct Forward<'e, 'a> {
     e: &'e mut Emit<'a>,
-    /// Each slot's value, once loaded or computed.
-    values: Vec<Option<Value>>,
+    /// Each slot's value, once loaded or computed, and the number of calls
+    /// emitted then (a value is reused until the next call only).
+    values: Vec<Option<(Value, u32)>>,
     partials: &'e mut Partials,
 }
 
 impl Forward<'_, '_> {
+    /// Slot `slot`'s value: reused if computed or loaded since the last call,
+    /// else loaded from the buffer (a constant too: a load folds into the
+    /// operation that reads it, where a constant held across a call would
+    /// be spilled).
     fn value(&mut self, slot: u32) -> Value {
-        if let Some(c) = self.e.constant(slot) {
-            return self.e.f(c);
-        }
-        if let Some(v) = self.values[slot as usize] {
-            return v;
+        if let Some((v, calls)) = self.values[slot as usize] {
+            if calls == self.e.calls {
+                return v;
+            }
         }
         let v = self.e.load(slot as usize);
-        self.values[slot as usize] = Some(v);
+        if self.e.constant(slot).is_none() {
+            self.values[slot as usize] = Some((v, self.e.calls));
+        }
         v
     }
 
@@ -373,7 +451,7 @@ impl Forward<'_, '_> {
     /// Writes slot `out`'s value and first partial.
     fn set(&mut self, out: u32, value: Value, partial: NewPartial) {
         self.e.store(out as usize, value);
-        self.values[out as usize] = Some(value);
+        self.values[out as usize] = Some((value, self.e.calls));
         let at = self.e.layout.d() + out as usize;
         self.partials.d[out as usize] = self.keep(at, partial);
     }
@@ -516,6 +594,7 @@ impl Forward<'_, '_> {
                         debug_assert!(end > 0);
                         let offset = self.e.offset(scratch) as i64;
                         let out_ptr = self.e.b.ins().iadd_imm(self.e.mem, offset);
+                        self.e.calls += 1;
                         let call = self.e.b.ins().call(self.e.refs[BINARY_], &[op, va, vb, out_ptr]);
                         debug_assert!(self.e.b.inst_results(call).is_empty());
                         let value = self.e.load(scratch);
@@ -533,7 +612,7 @@ impl Forward<'_, '_> {
                 // `f64::mul_add`: one rounding, as cranelift's fma.
                 let value = self.e.b.ins().fma(va, vb, vc);
                 self.e.store(out as usize, value);
-                self.values[out as usize] = Some(value);
+                self.values[out as usize] = Some((value, self.e.calls));
             }
             Instr::Dot { .. } | Instr::SmallDot { .. } => {
                 let (act, terms, bias, out) = dot_terms(code, instr);
@@ -605,7 +684,8 @@ fn neuron_terms(l: &Layer, j: u32) -> (Vec<(u32, u32)>, u32) {
 /// adjoints written to the gradients. The adjoints live in registers (each
 /// starts at +0, as the interpreter's zeroed ones, and gets its contributions
 /// one by one in the interpreter's order); constants get none.
-pub(crate) fn backward(
+#[allow(clippy::too_many_arguments)]
+fn backward(
     module: &mut JITModule,
     imports: Imports,
     code: &Code,
@@ -614,14 +694,8 @@ pub(crate) fn backward(
     operands: &Operands,
     outputs: &[u32],
     partials: &Partials,
-) -> Result<FuncId, NativeError> {
-    let ptr = module.target_config().pointer_type();
-    let mut sig = module.make_signature();
-    sig.params.push(AbiParam::new(ptr));
-    let id = module
-        .declare_function("chainrule_backward", Linkage::Local, &sig)
-        .map_err(codegen_error)?;
-    define(module, id, imports, layout, constants, operands, |e| {
+) -> Built {
+    build(module, imports, layout, constants, operands, |e| {
         let mut bw = Backward {
             e,
             partials,
@@ -642,8 +716,7 @@ pub(crate) fn backward(
             let g = bw.take(leaf as u32);
             bw.e.store(layout.grads() + leaf, g);
         }
-    })?;
-    Ok(id)
+    })
 }
 
 struct Backward<'e, 'a> {
@@ -671,30 +744,50 @@ impl Backward<'_, '_> {
         v
     }
 
-    fn partial(&mut self, slot: u32, second: bool) -> Value {
+    /// Slot `slot`'s first (or second) partial; `None` where it is exactly 1,
+    /// known when generating (see [`times`](Backward::times)).
+    fn partial(&mut self, slot: u32, second: bool) -> Option<Value> {
         let (known, base) = if second {
             (self.partials.d2[slot as usize], self.e.layout.d2())
         } else {
             (self.partials.d[slot as usize], self.e.layout.d())
         };
-        match known {
+        Some(match known {
+            Partial::Known(c) if c == 1.0 => return None,
             Partial::Known(c) => self.e.f(c),
             Partial::Slot(s) => self.value(s),
             Partial::Stored => {
                 let cache = if second { &self.d2 } else { &self.d };
                 if let Some(v) = cache[slot as usize] {
-                    return v;
+                    return Some(v);
                 }
                 let v = self.e.load(base + slot as usize);
                 let cache = if second { &mut self.d2 } else { &mut self.d };
                 cache[slot as usize] = Some(v);
                 v
             }
+        })
+    }
+
+    fn d(&mut self, slot: u32) -> Option<Value> {
+        self.partial(slot, false)
+    }
+
+    /// `x · p`, or `x` where `p` is exactly 1 (`None`): the same value
+    /// (NaN payloads aside), one multiplication fewer.
+    fn times(&mut self, x: Value, p: Option<Value>) -> Value {
+        match p {
+            Some(p) => self.mul(x, p),
+            None => x,
         }
     }
 
-    fn d(&mut self, slot: u32) -> Value {
-        self.partial(slot, false)
+    /// `p == 0`, for a masked edge (`None`, exactly 1, is never masked).
+    fn masked_value(&mut self, p: Option<Value>) -> Value {
+        match p {
+            Some(p) => p,
+            None => self.e.f(1.0),
+        }
     }
 
     /// Slot `slot`'s adjoint, left at +0 (as the interpreter zeroes it).
@@ -754,7 +847,7 @@ impl Backward<'_, '_> {
         terms: &[(u32, u32)],
         bias: u32,
         g: Value,
-        derivative: Value,
+        derivative: Option<Value>,
     ) {
         let relu = act == Activation::Relu;
         if relu {
@@ -762,18 +855,20 @@ impl Backward<'_, '_> {
         }
         // The tape's fused neuron: g · (a′ · value); the plain operators'
         // weighted sum: (g · a′) · value.
-        let gz = (!tape_neuron).then(|| self.mul(g, derivative));
+        let gz = (!tape_neuron).then(|| self.times(g, derivative));
         let term = |bw: &mut Self, value: Value| match gz {
             Some(gz) => bw.mul(gz, value),
             None => {
-                let dv = bw.mul(derivative, value);
+                let dv = bw.times(value, derivative);
                 bw.mul(g, dv)
             }
         };
         for &(a, b) in terms {
-            let vb = self.value(b);
-            let ta = term(self, vb);
-            self.add(a, ta);
+            if (a as usize) < self.e.layout.first_constant {
+                let vb = self.value(b);
+                let ta = term(self, vb);
+                self.add(a, ta);
+            }
             if (b as usize) < self.e.layout.first_constant {
                 let va = self.value(a);
                 let tb = term(self, va);
@@ -782,11 +877,12 @@ impl Backward<'_, '_> {
         }
         if bias != NO_BIAS {
             // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
-            let t = self.mul(g, derivative);
+            let t = self.times(g, derivative);
             self.add(bias, t);
         }
         if relu {
-            self.end_mask(derivative);
+            let p = self.masked_value(derivative);
+            self.end_mask(p);
         }
     }
 
@@ -799,10 +895,11 @@ impl Backward<'_, '_> {
                 if select {
                     self.begin_mask();
                 }
-                let t = self.mul(g, partial);
+                let t = self.times(g, partial);
                 self.add(x, t);
                 if select {
-                    self.end_mask(partial);
+                    let p = self.masked_value(partial);
+                    self.end_mask(p);
                 }
             }
             Instr::SquareOf { first, x, mid, out } => {
@@ -811,23 +908,24 @@ impl Backward<'_, '_> {
                 // square alone) gets g · partial, then passes it on.
                 let zero = self.e.f(0.0);
                 let d_out = self.d(out);
-                let t = self.mul(g, d_out);
+                let t = self.times(g, d_out);
                 let gm = self.e.b.ins().fadd(zero, t);
                 let dm = self.d(mid);
                 let select = first.is_select();
                 if select {
                     self.begin_mask();
                 }
-                let t = self.mul(gm, dm);
+                let t = self.times(gm, dm);
                 self.add(x, t);
                 if select {
-                    self.end_mask(dm);
+                    let p = self.masked_value(dm);
+                    self.end_mask(p);
                 }
             }
             Instr::SquaredErrors { x, sq, c, out, .. } => {
                 let g = self.take(out);
                 let d_out = self.d(out);
-                let gz = self.mul(g, d_out);
+                let gz = self.times(g, d_out);
                 let zero = self.e.f(0.0);
                 for k in (0..2).rev() {
                     let d_difference = self.d(sq[k] - 1);
@@ -835,9 +933,9 @@ impl Backward<'_, '_> {
                     let vc = self.value(c[k]);
                     let t = self.mul(gz, vc);
                     let g_sq = self.e.b.ins().fadd(zero, t);
-                    let t = self.mul(g_sq, d_square);
+                    let t = self.times(g_sq, d_square);
                     let gm = self.e.b.ins().fadd(zero, t);
-                    let t = self.mul(gm, d_difference);
+                    let t = self.times(gm, d_difference);
                     self.add(x[k], t);
                 }
             }
@@ -850,10 +948,11 @@ impl Backward<'_, '_> {
                     if select {
                         self.begin_mask();
                     }
-                    let t = self.mul(g, partial);
+                    let t = self.times(g, partial);
                     self.add(slot, t);
                     if select {
-                        self.end_mask(partial);
+                        let p = self.masked_value(partial);
+                        self.end_mask(p);
                     }
                 }
             }
@@ -864,9 +963,7 @@ impl Backward<'_, '_> {
                 self.add(a, t);
                 let t = self.mul(g, va);
                 self.add(b, t);
-                let one = self.e.f(1.0);
-                let t = self.mul(g, one);
-                self.add(c, t);
+                self.add(c, g); // g · 1
             }
             Instr::Dot { tape_neuron, .. } | Instr::SmallDot { tape_neuron, .. } => {
                 let (act, terms, bias, out) = dot_terms(code, instr);
@@ -889,36 +986,49 @@ impl Backward<'_, '_> {
     /// One neuron of a layer: the weights' adjoints, then the inputs', then
     /// the bias's (as `exec`'s layer loops), each term `term(g, a′, partner)`
     /// recomputed as they do.
-    fn layer_neuron(&mut self, l: &Layer, terms: &[(u32, u32)], bias: u32, g: Value, der: Value) {
+    fn layer_neuron(
+        &mut self,
+        l: &Layer,
+        terms: &[(u32, u32)],
+        bias: u32,
+        g: Value,
+        der: Option<Value>,
+    ) {
         let relu = l.act == Activation::Relu;
         if relu {
             self.begin_mask();
         }
         let term = |bw: &mut Self, value: Value| {
             if l.tape_neuron {
-                let dv = bw.mul(der, value);
+                let dv = bw.times(value, der);
                 bw.mul(g, dv)
             } else {
-                let gd = bw.mul(g, der);
+                let gd = bw.times(g, der);
                 bw.mul(gd, value)
             }
         };
+        let first_constant = self.e.layout.first_constant;
         for &(w, x) in terms {
-            let vx = self.value(x);
-            let t = term(self, vx);
-            self.add(w, t);
+            if (w as usize) < first_constant {
+                let vx = self.value(x);
+                let t = term(self, vx);
+                self.add(w, t);
+            }
         }
         for &(w, x) in terms {
-            let vw = self.value(w);
-            let t = term(self, vw);
-            self.add(x, t);
+            if (x as usize) < first_constant {
+                let vw = self.value(w);
+                let t = term(self, vw);
+                self.add(x, t);
+            }
         }
         if bias != NO_BIAS {
-            let t = self.mul(g, der);
+            let t = self.times(g, der);
             self.add(bias, t);
         }
         if relu {
-            self.end_mask(der);
+            let p = self.masked_value(der);
+            self.end_mask(p);
         }
     }
 }

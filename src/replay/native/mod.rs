@@ -212,6 +212,8 @@ pub struct Native {
     mem: Box<[f64]>,
     layout: Layout,
     outputs: Vec<u32>,
+    /// Whether the seeds in `mem` are `backward`'s (1 for output 0, else 0).
+    unit_seeds: bool,
     forward: Pass,
     backward: Pass,
     /// The ops the callbacks are pointed at (read by the code, never changed).
@@ -301,22 +303,19 @@ impl Native {
 
         let mut module = jit_module()?;
         let imports = Imports::declare(&mut module)?;
-        let built = (|| {
-            let (fwd, partials) =
-                emit::forward(&mut module, imports, code, layout, constants, &operands)?;
-            let bwd = emit::backward(
-                &mut module,
-                imports,
-                code,
-                layout,
-                constants,
-                &operands,
-                &program.outputs,
-                &partials,
-            )?;
+        let built = emit::passes(
+            &mut module,
+            imports,
+            code,
+            layout,
+            constants,
+            &operands,
+            &program.outputs,
+        )
+        .and_then(|ids| {
             module.finalize_definitions().map_err(codegen_error)?;
-            Ok((fwd, bwd))
-        })();
+            Ok(ids)
+        });
         let (fwd, bwd) = match built {
             Ok(ids) => ids,
             Err(e) => {
@@ -345,6 +344,7 @@ impl Native {
             mem,
             layout,
             outputs: program.outputs.clone(),
+            unit_seeds: false,
             forward,
             backward,
             _operands: operands,
@@ -355,16 +355,19 @@ impl Native {
     }
 
     /// The number of inputs (as [`Program::input_count`]).
+    #[inline]
     pub fn input_count(&self) -> usize {
         self.layout.leaves
     }
 
     /// The inputs' current values, in recording order.
+    #[inline]
     pub fn inputs(&self) -> &[f64] {
         &self.mem[..self.layout.leaves]
     }
 
     /// The inputs, to write in place (then run [`forward`](Native::forward)).
+    #[inline]
     pub fn inputs_mut(&mut self) -> &mut [f64] {
         &mut self.mem[..self.layout.leaves]
     }
@@ -374,6 +377,7 @@ impl Native {
     /// # Panics
     /// If `values.len()` is not [`input_count`](Native::input_count).
     #[track_caller]
+    #[inline]
     pub fn set_inputs(&mut self, values: &[f64]) {
         if values.len() != self.layout.leaves {
             panic!(
@@ -389,6 +393,7 @@ impl Native {
     ///
     /// # Complexity
     /// O(terms), straight-line code, no allocation.
+    #[inline]
     pub fn forward(&mut self) {
         // SAFETY: `forward` reads and writes `mem` only, within its length
         // (point 1); `&mut self` means no other borrow of it is alive.
@@ -400,6 +405,7 @@ impl Native {
     /// # Panics
     /// If there is no output `k`.
     #[track_caller]
+    #[inline]
     pub fn output(&self, k: usize) -> f64 {
         match self.outputs.get(k) {
             Some(&slot) => self.mem[slot as usize],
@@ -411,6 +417,7 @@ impl Native {
     }
 
     /// The number of outputs.
+    #[inline]
     pub fn output_count(&self) -> usize {
         self.outputs.len()
     }
@@ -419,10 +426,14 @@ impl Native {
     ///
     /// # Complexity
     /// O(terms), straight-line code, no allocation.
+    #[inline]
     pub fn backward(&mut self) {
-        let seeds = self.layout.seeds();
-        self.mem[seeds] = 1.0;
-        self.mem[seeds + 1..seeds + self.outputs.len()].fill(0.0);
+        if !self.unit_seeds {
+            let seeds = self.layout.seeds();
+            self.mem[seeds] = 1.0;
+            self.mem[seeds + 1..seeds + self.outputs.len()].fill(0.0);
+            self.unit_seeds = true;
+        }
         self.sweep();
     }
 
@@ -432,6 +443,7 @@ impl Native {
     /// # Panics
     /// If `seeds.len()` is not [`output_count`](Native::output_count).
     #[track_caller]
+    #[inline]
     pub fn backward_with(&mut self, seeds: &[f64]) {
         if seeds.len() != self.outputs.len() {
             panic!(
@@ -442,15 +454,18 @@ impl Native {
         }
         let at = self.layout.seeds();
         self.mem[at..at + seeds.len()].copy_from_slice(seeds);
+        self.unit_seeds = false;
         self.sweep();
     }
 
+    #[inline]
     fn sweep(&mut self) {
         // SAFETY: as `forward`.
         unsafe { (self.backward)(self.mem.as_mut_ptr()) }
     }
 
     /// The gradient of every input after the last backward pass, in input order.
+    #[inline]
     pub fn gradients(&self) -> &[f64] {
         let at = self.layout.grads();
         &self.mem[at..at + self.layout.leaves]
