@@ -17,6 +17,7 @@ use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Linkage, Module};
+use std::collections::HashSet;
 
 use super::NativeError;
 use crate::activation::Activation;
@@ -704,6 +705,7 @@ fn backward(
             d2: vec![None; layout.slots],
             adj: vec![None; layout.slots],
             touched: None,
+            not_minus_zero: HashSet::new(),
         };
         for (k, &slot) in outputs.iter().enumerate() {
             let seed = bw.e.load(layout.seeds() + k);
@@ -729,6 +731,9 @@ struct Backward<'e, 'a> {
     adj: Vec<Option<Value>>,
     /// Inside a masked block: each slot touched, with its adjoint before.
     touched: Option<Vec<(u32, Option<Value>)>>,
+    /// Values known not to be −0 (a sum with an operand that is not −0):
+    /// adding them to +0 changes nothing, so no addition is emitted.
+    not_minus_zero: HashSet<Value>,
 }
 
 impl Backward<'_, '_> {
@@ -794,7 +799,11 @@ impl Backward<'_, '_> {
     fn take(&mut self, slot: u32) -> Value {
         match self.adj[slot as usize].take() {
             Some(v) => v,
-            None => self.e.f(0.0),
+            None => {
+                let zero = self.e.f(0.0);
+                self.not_minus_zero.insert(zero);
+                zero
+            }
         }
     }
 
@@ -809,11 +818,33 @@ impl Backward<'_, '_> {
                 touched.push((slot, old));
             }
         }
-        let base = match old {
-            Some(v) => v,
-            None => self.e.f(0.0),
+        let sum = match old {
+            Some(v) => self.sum(v, t),
+            None => self.plus_zero(t),
         };
-        self.adj[slot as usize] = Some(self.e.b.ins().fadd(base, t));
+        self.adj[slot as usize] = Some(sum);
+    }
+
+    /// `a + b`, known not to be −0 if either is not (−0 + −0 alone is −0).
+    fn sum(&mut self, a: Value, b: Value) -> Value {
+        let sum = self.e.b.ins().fadd(a, b);
+        if self.not_minus_zero.contains(&a) || self.not_minus_zero.contains(&b) {
+            self.not_minus_zero.insert(sum);
+        }
+        sum
+    }
+
+    /// `+0 + t`, as the interpreter's adjoint zeroed then added to: `t`
+    /// itself where `t` is known not to be −0 (the same value, NaN payloads
+    /// aside), else one addition, whose result is not −0.
+    fn plus_zero(&mut self, t: Value) -> Value {
+        if self.not_minus_zero.contains(&t) {
+            return t;
+        }
+        let zero = self.e.f(0.0);
+        let sum = self.e.b.ins().fadd(zero, t);
+        self.not_minus_zero.insert(sum);
+        sum
     }
 
     fn begin_mask(&mut self) {
@@ -906,10 +937,9 @@ impl Backward<'_, '_> {
                 let g = self.take(out);
                 // As the two instructions: `mid`'s adjoint (+0, read by the
                 // square alone) gets g · partial, then passes it on.
-                let zero = self.e.f(0.0);
                 let d_out = self.d(out);
                 let t = self.times(g, d_out);
-                let gm = self.e.b.ins().fadd(zero, t);
+                let gm = self.plus_zero(t);
                 let dm = self.d(mid);
                 let select = first.is_select();
                 if select {
@@ -926,15 +956,14 @@ impl Backward<'_, '_> {
                 let g = self.take(out);
                 let d_out = self.d(out);
                 let gz = self.times(g, d_out);
-                let zero = self.e.f(0.0);
                 for k in (0..2).rev() {
                     let d_difference = self.d(sq[k] - 1);
                     let d_square = self.d(sq[k]);
                     let vc = self.value(c[k]);
                     let t = self.mul(gz, vc);
-                    let g_sq = self.e.b.ins().fadd(zero, t);
+                    let g_sq = self.plus_zero(t);
                     let t = self.times(g_sq, d_square);
-                    let gm = self.e.b.ins().fadd(zero, t);
+                    let gm = self.plus_zero(t);
                     let t = self.times(gm, d_difference);
                     self.add(x[k], t);
                 }
