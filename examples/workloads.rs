@@ -222,25 +222,28 @@ fn time_w1(options: &Options) -> Timing {
     let mut tape = Tape::new();
     let mut program = seed::replay_program(Spelling::Ops);
     #[cfg(feature = "jit")]
-    let mut native = program
-        .native()
-        .expect("W1's program runs as native code");
-    interleaved(W1_VARIANTS, rounds(options, 400), seed::STEPS as f64, |variant| {
-        let mut w = seed::WEIGHTS;
-        for _ in 0..seed::STEPS {
-            match variant {
-                0 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Fused)),
-                1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
-                2 => black_box(seed::step_hand(&mut w)),
-                3 => black_box(seed::error_primal(black_box(&w))),
-                4 => black_box(seed::step_replayed(&mut program, &mut w)),
-                #[cfg(feature = "jit")]
-                6 => black_box(seed::step_native(&mut native, &mut w)),
-                _ => black_box(seed::step_as_users_write_it(&mut tape, &mut w)),
-            };
-        }
-        black_box(w);
-    })
+    let mut native = program.native().expect("W1's program runs as native code");
+    interleaved(
+        W1_VARIANTS,
+        rounds(options, 400),
+        seed::STEPS as f64,
+        |variant| {
+            let mut w = seed::WEIGHTS;
+            for _ in 0..seed::STEPS {
+                match variant {
+                    0 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Fused)),
+                    1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
+                    2 => black_box(seed::step_hand(&mut w)),
+                    3 => black_box(seed::error_primal(black_box(&w))),
+                    4 => black_box(seed::step_replayed(&mut program, &mut w)),
+                    #[cfg(feature = "jit")]
+                    6 => black_box(seed::step_native(&mut native, &mut w)),
+                    _ => black_box(seed::step_as_users_write_it(&mut tape, &mut w)),
+                };
+            }
+            black_box(w);
+        },
+    )
 }
 
 fn time_w2(options: &Options) -> Timing {

@@ -23,7 +23,13 @@ use workloads::{moons, seed, Spelling};
 /// compared to the bit.
 fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter()
-        .map(|x| if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() })
+        .map(|x| {
+            if x.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                x.to_bits()
+            }
+        })
         .collect()
 }
 
@@ -45,11 +51,15 @@ fn run_both(program: &mut Program, native: &mut Native, inputs: &[f64], seeds: O
 }
 
 fn outputs(program: &Program) -> Vec<f64> {
-    (0..program.output_count()).map(|k| program.output(k)).collect()
+    (0..program.output_count())
+        .map(|k| program.output(k))
+        .collect()
 }
 
 fn native_outputs(native: &Native) -> Vec<f64> {
-    (0..native.output_count()).map(|k| native.output(k)).collect()
+    (0..native.output_count())
+        .map(|k| native.output(k))
+        .collect()
 }
 
 /// W1 as users write it (plain operators): 1,000 training steps, native
@@ -72,7 +82,11 @@ fn w1_native_training_is_the_programs_to_the_bit() {
             bits(program.gradients()),
             "gradients at step {step}"
         );
-        assert_eq!(bits(&w_native), bits(&w_program), "weights after step {step}");
+        assert_eq!(
+            bits(&w_native),
+            bits(&w_program),
+            "weights after step {step}"
+        );
     }
     // Trained: the error fell.
     assert!(seed::step_native(&mut native, &mut w_native) < 0.01);
@@ -159,7 +173,9 @@ fn random_programs_run_natively_to_the_programs_bits() {
 fn every_kind_of_instruction_runs_to_the_programs_bits() {
     type Build = for<'t> fn(&[chainrule::Var<'t>]) -> chainrule::Var<'t>;
     let kinds: [(&str, Build); 12] = [
-        ("sigmoid neuron", |x| (x[0] * x[1] + x[2] * x[3] + x[4]).sigmoid()),
+        ("sigmoid neuron", |x| {
+            (x[0] * x[1] + x[2] * x[3] + x[4]).sigmoid()
+        }),
         ("tanh neuron", |x| (x[0] * x[1] + x[2] * x[3] + x[4]).tanh()),
         ("relu neuron", |x| (x[0] * x[1] - x[2] * x[3] + x[4]).relu()),
         ("x · x in a sum", |x| x[0] * x[0] + x[0] * x[1] + x[2]),
@@ -205,9 +221,7 @@ fn every_kind_of_instruction_runs_to_the_programs_bits() {
         let y = build(&x);
         for options in [CompileOptions::default(), CompileOptions::none()] {
             let mut program = tape.compile_with(&[y], options).unwrap();
-            let mut native = program
-                .native()
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mut native = program.native().unwrap_or_else(|e| panic!("{name}: {e}"));
             for start in &starts {
                 let inputs = &start[..program.input_count()];
                 run_both(&mut program, &mut native, inputs, None);
@@ -324,7 +338,10 @@ fn natives_are_freed_on_drop_and_outlive_their_program() {
     let e = seed::step_native(&mut survivor, &mut w);
     let mut program = seed::replay_program(Spelling::Ops);
     let mut w2 = seed::WEIGHTS;
-    assert_eq!(e.to_bits(), seed::step_replayed(&mut program, &mut w2).to_bits());
+    assert_eq!(
+        e.to_bits(),
+        seed::step_replayed(&mut program, &mut w2).to_bits()
+    );
 }
 
 /// `Native` is neither `Send` nor `Sync` (the proof's last point): an

@@ -337,14 +337,9 @@ fn define(module: &mut JITModule, name: &str, mut built: Built) -> Result<FuncId
     let id = module
         .declare_function(name, Linkage::Local, &sig)
         .map_err(codegen_error)?;
-    let disasm = std::env::var_os("CHAINRULE_DISASM").is_some();
-    built.ctx.set_disasm(disasm);
     module
         .define_function(id, &mut built.ctx)
         .map_err(codegen_error)?;
-    if disasm {
-        eprintln!("{}", built.ctx.compiled_code().unwrap().vcode.as_deref().unwrap_or(""));
-    }
     module.clear_context(&mut built.ctx);
     Ok(id)
 }
@@ -596,7 +591,11 @@ impl Forward<'_, '_> {
                         let offset = self.e.offset(scratch) as i64;
                         let out_ptr = self.e.b.ins().iadd_imm(self.e.mem, offset);
                         self.e.calls += 1;
-                        let call = self.e.b.ins().call(self.e.refs[BINARY_], &[op, va, vb, out_ptr]);
+                        let call = self
+                            .e
+                            .b
+                            .ins()
+                            .call(self.e.refs[BINARY_], &[op, va, vb, out_ptr]);
                         debug_assert!(self.e.b.inst_results(call).is_empty());
                         let value = self.e.load(scratch);
                         let da = self.e.load(scratch + 1);
@@ -758,7 +757,7 @@ impl Backward<'_, '_> {
             (self.partials.d[slot as usize], self.e.layout.d())
         };
         Some(match known {
-            Partial::Known(c) if c == 1.0 => return None,
+            Partial::Known(1.0) => return None,
             Partial::Known(c) => self.e.f(c),
             Partial::Slot(s) => self.value(s),
             Partial::Stored => {
