@@ -362,3 +362,36 @@ fn native_is_neither_send_nor_sync() {
     impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
     <Native as AmbiguousIfSync<_>>::check();
 }
+
+/// A program past what cranelift optimises (500 terms; compiled as generated
+/// above it): still the program's bits. 400 tanh neurons of three terms over
+/// a running sum, and a relu layer.
+#[test]
+fn large_programs_compiled_unoptimised_keep_the_bits() {
+    let tape = Tape::for_replay();
+    let x = tape.vars(&(0..64).map(|k| 0.01 * k as f64 - 0.3).collect::<Vec<_>>());
+    let mut acc = x[0];
+    for k in 0..400 {
+        let h = (x[k % 60] * x[(k + 1) % 60] + x[(k + 2) % 60] * acc + x[63]).tanh();
+        let r = (x[(k + 3) % 60] * h - x[62]).relu();
+        acc = acc + h * 0.5 + r;
+    }
+    let mut program = tape.compile(&[acc]).unwrap();
+    let mut native = program.native().expect("under MAX_TERMS");
+    let mut inputs = program.inputs().to_vec();
+    let mut rng = SplitMix(7);
+    for round in 0..4 {
+        run_both(&mut program, &mut native, &inputs, None);
+        assert_eq!(
+            bits(&[native.output(0)]),
+            bits(&[program.output(0)]),
+            "round {round}"
+        );
+        assert_eq!(
+            bits(native.gradients()),
+            bits(program.gradients()),
+            "round {round}"
+        );
+        inputs = new_values(&inputs, &mut rng);
+    }
+}

@@ -85,8 +85,12 @@
 //!   losses: [`NativeError::Unsupported`] names the first), up to
 //!   [`MAX_TERMS`] terms: the code grows with the program, and past that the
 //!   compile time outweighs the gain ([`NativeError::TooLarge`]). W2 (the
-//!   moons MLP, 402 instructions but tens of thousands of terms over its 100
-//!   samples) stays on the interpreter, whose layer loops are as fast per term.
+//!   moons MLP, 402 instructions but 30,901 terms over its 100 samples) stays
+//!   on the interpreter: unrolled, it ran 3.3 times slower than the
+//!   interpreter's layer loops, its code far larger than the instruction
+//!   cache.
+//! - On x86-64 Unix hosts only (elsewhere [`NativeError::Codegen`]): the
+//!   callbacks' calling convention is checked there.
 //! - A `Native` owns its code and is freed on drop; it is neither `Send` nor
 //!   `Sync`. Its `unsafe` code (calling the generated functions) carries its
 //!   proof in `src/replay/native/mod.rs`.

@@ -23,10 +23,19 @@ use super::NativeError;
 use crate::activation::Activation;
 use crate::replay::exec::{BinaryOp, Code, Instr, Layer, UnaryOp, NO_BIAS};
 
-/// The most terms (products, unary ops) a program may have to be unrolled: past
-/// it, cranelift's compile time (roughly linear, a few µs a term) outgrows
-/// what a replay saves, and the interpreter is as fast per term anyway.
-pub const MAX_TERMS: usize = 20_000;
+/// The most terms (products, ops) a program may have to be unrolled. Past it
+/// the compile time passes half a second (about 35 µs a term, unoptimised),
+/// and the code outgrows the instruction cache: W2 (the moons MLP, 30,901
+/// terms) unrolled ran 3.3 times slower than the interpreter's layer loops
+/// (210 against 64 µs an epoch) after 9 s of compiling. A chain of neurons of
+/// 13,000 terms still ran 1.3 times faster than the interpreter.
+pub const MAX_TERMS: usize = 10_000;
+
+/// Programs of up to this many terms are optimised by cranelift (W1 has 22:
+/// 530 → 504 instructions a step); past it the optimiser's time grows worse
+/// than linearly (1,000 terms: 0.1 s; 2,000: 0.4 s), and the code is compiled
+/// as generated.
+pub(crate) const OPTIMISED_TERMS: usize = 500;
 
 /// Where each array lives in the one buffer a [`Native`](super::Native) owns,
 /// in `f64`s from its start: the slots' values, their first partials, their
@@ -204,6 +213,9 @@ struct Emit<'a> {
     /// stack (every float register is the callee's to clobber), so the
     /// forward pass reloads from the buffer after one instead.
     calls: u32,
+    /// Constants emitted since the last call, by their bits (one register
+    /// each, reused: the optimiser would merge them, when it runs).
+    constant_values: std::collections::HashMap<u64, (Value, u32)>,
     /// Which `f64`s of the buffer the function loads.
     loaded: Vec<bool>,
     /// The stores emitted, by the index they write.
@@ -243,7 +255,14 @@ impl Emit<'_> {
     }
 
     fn f(&mut self, x: f64) -> Value {
-        self.b.ins().f64const(x)
+        if let Some(&(v, calls)) = self.constant_values.get(&x.to_bits()) {
+            if calls == self.calls {
+                return v;
+            }
+        }
+        let v = self.b.ins().f64const(x);
+        self.constant_values.insert(x.to_bits(), (v, self.calls));
+        v
     }
 
     fn constant(&self, slot: u32) -> Option<f64> {
@@ -314,6 +333,7 @@ fn build<'a>(
             refs,
             operands,
             calls: 0,
+            constant_values: std::collections::HashMap::new(),
             loaded: vec![false; layout.len()],
             stores: Vec::new(),
         };
@@ -1026,13 +1046,14 @@ impl Backward<'_, '_> {
         if relu {
             self.begin_mask();
         }
-        let term = |bw: &mut Self, value: Value| {
-            if l.tape_neuron {
+        // The plain operators' (g · a′) · partner: g · a′ once (the same
+        // bits each time the interpreter recomputes it).
+        let gd = (!l.tape_neuron).then(|| self.times(g, der));
+        let term = |bw: &mut Self, value: Value| match gd {
+            Some(gd) => bw.mul(gd, value),
+            None => {
                 let dv = bw.times(value, der);
                 bw.mul(g, dv)
-            } else {
-                let gd = bw.times(g, der);
-                bw.mul(gd, value)
             }
         };
         let first_constant = self.e.layout.first_constant;
