@@ -36,16 +36,22 @@ use workloads::{chain, moons, seed, Spelling};
 static ALLOCATOR: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 /// The variants timed for each workload, in the order of the table (W3 has no
-/// replayed variant; only W1 has the last, the plain operators spelled as users
-/// write them: `seed::step_as_users_write_it`).
-const VARIANTS: [&str; 6] = [
+/// replayed variant; only W1 has the last two, the plain operators spelled as
+/// users write them: `seed::step_as_users_write_it`, and, built with the `jit`
+/// feature, the replayed program as native code: `seed::step_native`; W2's
+/// program is past what native code unrolls, `replay::MAX_TERMS`).
+const VARIANTS: [&str; 7] = [
     "engine (fused)",
     "engine (ops)",
     "hand-coded",
     "primal",
     "replayed (ops)",
     "engine (ops, as users write it)",
+    "replayed, native (ops)",
 ];
+
+/// W1's variants: the last only with native code.
+const W1_VARIANTS: usize = if cfg!(feature = "jit") { 7 } else { 6 };
 
 struct Options {
     json: bool,
@@ -131,6 +137,21 @@ fn check_references() {
         seed::REFERENCE_E_FINAL,
         "W1 replayed",
     );
+    #[cfg(feature = "jit")]
+    {
+        let mut native = seed::replay_program(Spelling::Ops)
+            .native()
+            .expect("W1's program runs as native code");
+        let mut w = seed::WEIGHTS;
+        for _ in 0..seed::STEPS {
+            seed::step_native(&mut native, &mut w);
+        }
+        assert_close(
+            seed::error_primal(&w),
+            seed::REFERENCE_E_FINAL,
+            "W1 replayed, native",
+        );
+    }
 
     // W2: L at epochs 0 and 99, every variant.
     let data = moons::data();
@@ -200,20 +221,29 @@ fn rounds(options: &Options, full: usize) -> usize {
 fn time_w1(options: &Options) -> Timing {
     let mut tape = Tape::new();
     let mut program = seed::replay_program(Spelling::Ops);
-    interleaved(6, rounds(options, 400), seed::STEPS as f64, |variant| {
-        let mut w = seed::WEIGHTS;
-        for _ in 0..seed::STEPS {
-            match variant {
-                0 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Fused)),
-                1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
-                2 => black_box(seed::step_hand(&mut w)),
-                3 => black_box(seed::error_primal(black_box(&w))),
-                4 => black_box(seed::step_replayed(&mut program, &mut w)),
-                _ => black_box(seed::step_as_users_write_it(&mut tape, &mut w)),
-            };
-        }
-        black_box(w);
-    })
+    #[cfg(feature = "jit")]
+    let mut native = program.native().expect("W1's program runs as native code");
+    interleaved(
+        W1_VARIANTS,
+        rounds(options, 400),
+        seed::STEPS as f64,
+        |variant| {
+            let mut w = seed::WEIGHTS;
+            for _ in 0..seed::STEPS {
+                match variant {
+                    0 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Fused)),
+                    1 => black_box(seed::step_taped(&mut tape, &mut w, Spelling::Ops)),
+                    2 => black_box(seed::step_hand(&mut w)),
+                    3 => black_box(seed::error_primal(black_box(&w))),
+                    4 => black_box(seed::step_replayed(&mut program, &mut w)),
+                    #[cfg(feature = "jit")]
+                    6 => black_box(seed::step_native(&mut native, &mut w)),
+                    _ => black_box(seed::step_as_users_write_it(&mut tape, &mut w)),
+                };
+            }
+            black_box(w);
+        },
+    )
 }
 
 fn time_w2(options: &Options) -> Timing {
@@ -315,7 +345,7 @@ fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         ("W3 1M chain", w3, 1e9, "ns/op"),
     ];
     // Plain operators first: what people write.
-    const ORDER: [usize; 6] = [1, 5, 4, 0, 2, 3];
+    const ORDER: [usize; 7] = [1, 5, 4, 6, 0, 2, 3];
     for (name, timing, scale, unit) in rows {
         let variants = ORDER.iter().filter(|&&v| v < timing.medians.len());
         for (variant, label) in variants.map(|&v| (v, VARIANTS[v])) {
@@ -336,8 +366,9 @@ fn print_table(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         "\nMedians of interleaved rounds, one run. Engine (fused): each neuron (W3: each \
          step, sigmoid(w·x + b)) and the loss are one node each; engine (ops): plain \
          operators only; replayed (ops): the plain-operator recording made once, \
-         compiled (chainrule::replay), then run forward and backward each step; as users \
-         write it: W1 with the weights made one `tape.var` at a time, f64 constants, \
+         compiled (chainrule::replay), then run forward and backward each step; replayed, \
+         native: that program as native code (chainrule::replay::Native, feature `jit`); \
+         as users write it: W1 with the weights made one `tape.var` at a time, f64 constants, \
          `0.5 * (t - o).powi(2)` and `g.wrt(v[k])`."
     );
 }
@@ -376,6 +407,12 @@ fn print_json(w1: &Timing, w2: &Timing, w3: &Timing, bytes: &Bytes) {
         ("w1_user_ns_per_step", w1.medians[5] * 1e9),
         ("w1_user_vs_hand", w1.vs_hand(5)),
     ];
+    let mut fields = fields.to_vec();
+    if w1.medians.len() > 6 {
+        fields.push(("w1_native_ns_per_step", w1.medians[6] * 1e9));
+        fields.push(("w1_native_vs_hand", w1.vs_hand(6)));
+        fields.push(("w1_native_vs_primal", w1.vs_primal(6)));
+    }
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("\"{k}\":{v:.6}"))

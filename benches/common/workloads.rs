@@ -182,6 +182,19 @@ pub mod seed {
         program.output(0)
     }
 
+    /// One training step on the program as native code (feature `jit`), as
+    /// [`step_replayed`]. Returns E before the update.
+    #[cfg(feature = "jit")]
+    pub fn step_native(native: &mut chainrule::replay::Native, w: &mut [f64; 8]) -> f64 {
+        native.inputs_mut()[..8].copy_from_slice(w);
+        native.forward();
+        native.backward();
+        for (wk, gk) in w.iter_mut().zip(native.gradients()) {
+            *wk -= LEARNING_RATE * gk;
+        }
+        native.output(0)
+    }
+
     /// One training step by hand: the forward pass, the backward pass as the
     /// article derives it, and the update. Returns E before the update.
     pub fn step_hand(w: &mut [f64; 8]) -> f64 {

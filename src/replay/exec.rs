@@ -55,7 +55,7 @@ impl UnaryOp {
     /// The value and the partial, exactly as the op records them: the common
     /// ops inline, the others out of line (keeping the loops small).
     #[inline(always)]
-    fn eval(self, x: f64) -> (f64, f64) {
+    pub(crate) fn eval(self, x: f64) -> (f64, f64) {
         match self {
             UnaryOp::Table(f) => f(x),
             UnaryOp::Sigmoid => sigmoid_with_derivative(x),
@@ -147,7 +147,7 @@ impl BinaryOp {
     /// The value and both partials, exactly as the op records them: the
     /// arithmetic inline, the others out of line.
     #[inline(always)]
-    fn eval(self, a: f64, b: f64) -> (f64, f64, f64) {
+    pub(crate) fn eval(self, a: f64, b: f64) -> (f64, f64, f64) {
         match self {
             BinaryOp::Add => (a + b, 1.0, 1.0),
             BinaryOp::Sub => (a - b, 1.0, -1.0),

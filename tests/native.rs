@@ -1,0 +1,397 @@
+//! A replay program as native code (`chainrule::replay::Native`, feature
+//! `jit`) against the program it was made from: to the bit, on W1 over many
+//! training steps and on random programs over every op; and the paths of the
+//! safety proof in `src/replay/native/mod.rs` (lengths checked, unsupported
+//! programs refused, code freed on drop, neither `Send` nor `Sync`).
+
+#![cfg(feature = "jit")]
+
+mod support;
+
+#[path = "../benches/common/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
+
+use chainrule::replay::{CompileOptions, Native, NativeError, Program, MAX_TERMS};
+use chainrule::{Scalar, Tape};
+use support::program::{decode, record, Instr, SplitMix};
+use workloads::{moons, seed, Spelling};
+
+/// The bits, every NaN as one: which NaN an operation on two NaNs passes on
+/// (its sign, its payload) depends on the operand order the code generator
+/// picks for `+` and `·`, which cranelift may swap; every other value is
+/// compared to the bit.
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter()
+        .map(|x| {
+            if x.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                x.to_bits()
+            }
+        })
+        .collect()
+}
+
+fn run_both(program: &mut Program, native: &mut Native, inputs: &[f64], seeds: Option<&[f64]>) {
+    program.set_inputs(inputs);
+    native.set_inputs(inputs);
+    program.forward();
+    native.forward();
+    match seeds {
+        None => {
+            program.backward();
+            native.backward();
+        }
+        Some(s) => {
+            program.backward_with(s);
+            native.backward_with(s);
+        }
+    }
+}
+
+fn outputs(program: &Program) -> Vec<f64> {
+    (0..program.output_count())
+        .map(|k| program.output(k))
+        .collect()
+}
+
+fn native_outputs(native: &Native) -> Vec<f64> {
+    (0..native.output_count())
+        .map(|k| native.output(k))
+        .collect()
+}
+
+/// W1 as users write it (plain operators): 1,000 training steps, native
+/// against the interpreter, the error and every weight the same bits at every
+/// step.
+#[test]
+fn w1_native_training_is_the_programs_to_the_bit() {
+    let mut program = seed::replay_program(Spelling::Ops);
+    let mut native = program.native().expect("W1 is supported");
+    assert_eq!(bits(native.inputs()), bits(program.inputs()));
+    assert_eq!(native.output(0).to_bits(), program.output(0).to_bits());
+    let mut w_program = seed::WEIGHTS;
+    let mut w_native = seed::WEIGHTS;
+    for step in 0..1_000 {
+        let e_program = seed::step_replayed(&mut program, &mut w_program);
+        let e_native = seed::step_native(&mut native, &mut w_native);
+        assert_eq!(bits(&[e_native]), bits(&[e_program]), "E at step {step}");
+        assert_eq!(
+            bits(native.gradients()),
+            bits(program.gradients()),
+            "gradients at step {step}"
+        );
+        assert_eq!(
+            bits(&w_native),
+            bits(&w_program),
+            "weights after step {step}"
+        );
+    }
+    // Trained: the error fell.
+    assert!(seed::step_native(&mut native, &mut w_native) < 0.01);
+}
+
+/// New leaf values, moved from the old (kinks and ties included).
+fn new_values(old: &[f64], rng: &mut SplitMix) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::with_capacity(old.len());
+    for &v in old {
+        let new = match rng.next_u64() % 6 {
+            0 => v * 1.5 - 0.25,
+            1 => -v,
+            2 => 0.0,
+            3 => -0.0,
+            4 => out.last().copied().unwrap_or(0.5),
+            _ => v + 0.125,
+        };
+        out.push(new);
+    }
+    out
+}
+
+/// Random programs over every op (`tests/support/program.rs`), compiled with
+/// every pass and with none, two outputs (the last node and one before it):
+/// the native code's outputs and gradients (from output 0, and from both with
+/// seeds) are the program's to the bit, at the recorded leaves and at three
+/// sets of new ones. Programs with an n-ary op (logsumexp, the fused losses)
+/// are refused, naming it.
+#[test]
+fn random_programs_run_natively_to_the_programs_bits() {
+    let (mut compared, mut refused) = (0usize, 0usize);
+    for case in 0..600u64 {
+        let random = decode(&SplitMix(case).bytes(300));
+        let has_nary = random.instrs.iter().any(|i| {
+            matches!(
+                i,
+                Instr::LogSumExp(..) | Instr::HalfSquaredError(..) | Instr::MeanSquaredError(..)
+            )
+        });
+        let tape = Tape::for_replay();
+        let nodes = record(&random, &tape);
+        let last = *nodes.last().unwrap();
+        let other = nodes[nodes.len() / 2];
+        for options in [CompileOptions::default(), CompileOptions::none()] {
+            let mut program = tape.compile_with(&[last, other], options).unwrap();
+            let mut native = match program.native() {
+                Ok(native) => native,
+                Err(NativeError::Unsupported { instruction }) => {
+                    assert!(has_nary, "case {case}: {instruction} refused");
+                    refused += 1;
+                    continue;
+                }
+                Err(e) => panic!("case {case}: {e}"),
+            };
+            let mut rng = SplitMix(case ^ 0x5eed);
+            let mut inputs = program.inputs().to_vec();
+            for round in 0..4 {
+                let seeds = [0.75, -2.0];
+                let seeds = (round % 2 == 1).then_some(&seeds[..]);
+                run_both(&mut program, &mut native, &inputs, seeds);
+                assert_eq!(
+                    bits(&native_outputs(&native)),
+                    bits(&outputs(&program)),
+                    "case {case}, round {round}: outputs"
+                );
+                assert_eq!(
+                    bits(native.gradients()),
+                    bits(program.gradients()),
+                    "case {case}, round {round}: gradients ({options:?})"
+                );
+                compared += 1;
+                inputs = new_values(&inputs, &mut rng);
+            }
+        }
+    }
+    eprintln!("{compared} runs compared, {refused} programs refused (n-ary ops)");
+    assert!(compared > 2_000, "{compared}");
+}
+
+/// Each instruction kind alone, at inputs around its kinks: a neuron of each
+/// activation, a small layer of each, a long layer, a weighted sum with
+/// repeated operands, the squared-errors loss, mul_add, the select ops.
+#[test]
+fn every_kind_of_instruction_runs_to_the_programs_bits() {
+    type Build = for<'t> fn(&[chainrule::Var<'t>]) -> chainrule::Var<'t>;
+    let kinds: [(&str, Build); 12] = [
+        ("sigmoid neuron", |x| {
+            (x[0] * x[1] + x[2] * x[3] + x[4]).sigmoid()
+        }),
+        ("tanh neuron", |x| (x[0] * x[1] + x[2] * x[3] + x[4]).tanh()),
+        ("relu neuron", |x| (x[0] * x[1] - x[2] * x[3] + x[4]).relu()),
+        ("x · x in a sum", |x| x[0] * x[0] + x[0] * x[1] + x[2]),
+        ("mul_add", |x| x[0].mul_add(x[1], x[2]) * x[3]),
+        ("max, min, clamp", |x| {
+            x[0].max(x[1]) * x[2].min(x[3]) + x[4].clamp(-0.5, 0.5) + x[1].max(0.25)
+        }),
+        ("div, pow, atan2, hypot", |x| {
+            x[0] / x[1] + x[2].abs().pow(x[3]) + x[0].atan2(x[4]) + x[1].hypot(x[2])
+        }),
+        ("unary table", |x| {
+            x[0].exp() + x[1].sin() * x[2].ln_1p_abs() + x[3].leaky_relu(0.1) - x[4].powi(3)
+        }),
+        ("constants", |x| {
+            (x[0] + 1.5) * (x[1] - 0.5) / 3.0 + (2.0 - x[2]) * 0.25 + 1.0 / x[3] - x[4]
+        }),
+        ("small layer of three", |x| {
+            let hidden: Vec<_> = (0..3)
+                .map(|j| (x[j] * x[3] + x[j + 1] * x[4] + x[5]).relu())
+                .collect();
+            hidden[0] + hidden[1] * hidden[2]
+        }),
+        ("long layer", |x| {
+            let hidden: Vec<_> = (0..6)
+                .map(|j| (x[j] * x[6] + x[j + 1] * x[7] + x[j + 2] * x[8]).tanh())
+                .collect();
+            hidden.iter().fold(x[0], |s, &h| s + h * h)
+        }),
+        ("squared errors", |x| {
+            let o1 = (x[0] * x[1] + x[2]).sigmoid();
+            let o2 = (x[3] * x[4] + x[5]).sigmoid();
+            (o1 - 0.25).square() * 0.5 + (o2 - 0.75).square() * 0.5
+        }),
+    ];
+    let starts = [
+        [0.5, -1.5, 2.0, 0.25, -0.75, 1.25, 0.5, -0.5, 0.125],
+        [0.0, -0.0, 1.0, -1.0, 0.0, 2.0, -3.0, 0.5, 1.0],
+        [30.0, -30.0, 1e-3, 700.0, -0.0, 0.0, 1.0, 1.0, -1.0],
+    ];
+    for (name, build) in kinds {
+        let tape = Tape::for_replay();
+        let x = tape.vars(&starts[0]);
+        let y = build(&x);
+        for options in [CompileOptions::default(), CompileOptions::none()] {
+            let mut program = tape.compile_with(&[y], options).unwrap();
+            let mut native = program.native().unwrap_or_else(|e| panic!("{name}: {e}"));
+            for start in &starts {
+                let inputs = &start[..program.input_count()];
+                run_both(&mut program, &mut native, inputs, None);
+                assert_eq!(
+                    bits(&[native.output(0)]),
+                    bits(&[program.output(0)]),
+                    "{name} at {inputs:?}"
+                );
+                assert_eq!(
+                    bits(native.gradients()),
+                    bits(program.gradients()),
+                    "{name} at {inputs:?}: {:?} against {:?}",
+                    native.gradients(),
+                    program.gradients()
+                );
+            }
+        }
+    }
+}
+
+trait LnAbs {
+    fn ln_1p_abs(self) -> Self;
+}
+
+impl<T: Scalar> LnAbs for T {
+    fn ln_1p_abs(self) -> T {
+        self.abs().ln_1p()
+    }
+}
+
+// ---- The paths of the safety proof ---------------------------------------------
+
+#[test]
+#[should_panic(expected = "set_inputs was given 3 values for a program of 10 inputs")]
+fn set_inputs_checks_the_length() {
+    let mut native = seed::replay_program(Spelling::Ops).native().unwrap();
+    native.set_inputs(&[1.0, 2.0, 3.0]);
+}
+
+#[test]
+#[should_panic(expected = "backward_with was given 2 seeds for a program of 1 outputs")]
+fn backward_with_checks_the_length() {
+    let mut native = seed::replay_program(Spelling::Ops).native().unwrap();
+    native.backward_with(&[1.0, 2.0]);
+}
+
+#[test]
+#[should_panic(expected = "no output 1")]
+fn output_checks_the_index() {
+    let native = seed::replay_program(Spelling::Ops).native().unwrap();
+    native.output(1);
+}
+
+/// `inputs_mut` is exactly the inputs: writing past them is a slice's panic.
+#[test]
+fn inputs_mut_is_the_inputs_alone() {
+    let mut native = seed::replay_program(Spelling::Ops).native().unwrap();
+    assert_eq!(native.inputs_mut().len(), native.input_count());
+    assert_eq!(native.gradients().len(), native.input_count());
+    let out_of_range = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        native.inputs_mut()[10] = 1.0;
+    }));
+    assert!(out_of_range.is_err());
+}
+
+/// An n-ary op is refused, named.
+#[test]
+fn unsupported_instructions_are_named() {
+    let tape = Tape::for_replay();
+    let x = tape.vars(&[1.0, 2.0, 3.0]);
+    let y = chainrule::Var::logsumexp(&x);
+    let err = tape.compile(&[y]).unwrap().native().unwrap_err();
+    assert!(matches!(err, NativeError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("LogSumExp"), "{err}");
+}
+
+/// Past MAX_TERMS terms: an error (W2, the moons MLP, is such a program).
+#[test]
+fn programs_too_large_are_refused() {
+    let tape = Tape::for_replay();
+    let x = tape.var(0.5);
+    let mut y = x;
+    for _ in 0..MAX_TERMS {
+        y = (y * 0.999).sin();
+    }
+    let err = tape
+        .compile_with(&[y], CompileOptions::none())
+        .unwrap()
+        .native()
+        .unwrap_err();
+    assert!(matches!(err, NativeError::TooLarge { .. }), "{err:?}");
+
+    let data = moons::data();
+    let program = moons::replay_program(&data, Spelling::Ops);
+    let err = program.native().unwrap_err();
+    assert!(matches!(err, NativeError::TooLarge { .. }), "{err:?}");
+}
+
+/// Made and dropped many times: each drop frees its code (a leak would show
+/// as growing memory; a double free or a use after free as a crash), and a
+/// native outliving its program and tape still runs.
+#[test]
+fn natives_are_freed_on_drop_and_outlive_their_program() {
+    let survivor = {
+        let program = seed::replay_program(Spelling::Ops);
+        program.native().unwrap()
+    };
+    for _ in 0..300 {
+        let native = seed::replay_program(Spelling::Ops).native().unwrap();
+        drop(native);
+    }
+    let mut survivor = survivor;
+    let mut w = seed::WEIGHTS;
+    let e = seed::step_native(&mut survivor, &mut w);
+    let mut program = seed::replay_program(Spelling::Ops);
+    let mut w2 = seed::WEIGHTS;
+    assert_eq!(
+        e.to_bits(),
+        seed::step_replayed(&mut program, &mut w2).to_bits()
+    );
+}
+
+/// `Native` is neither `Send` nor `Sync` (the proof's last point): an
+/// ambiguous impl if it were (as `static_assertions::assert_not_impl_any!`).
+#[test]
+fn native_is_neither_send_nor_sync() {
+    trait AmbiguousIfSend<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    <Native as AmbiguousIfSend<_>>::check();
+
+    trait AmbiguousIfSync<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+    impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+    <Native as AmbiguousIfSync<_>>::check();
+}
+
+/// A program past what cranelift optimises (500 terms; compiled as generated
+/// above it): still the program's bits. 400 tanh neurons of three terms over
+/// a running sum, and a relu layer.
+#[test]
+fn large_programs_compiled_unoptimised_keep_the_bits() {
+    let tape = Tape::for_replay();
+    let x = tape.vars(&(0..64).map(|k| 0.01 * k as f64 - 0.3).collect::<Vec<_>>());
+    let mut acc = x[0];
+    for k in 0..400 {
+        let h = (x[k % 60] * x[(k + 1) % 60] + x[(k + 2) % 60] * acc + x[63]).tanh();
+        let r = (x[(k + 3) % 60] * h - x[62]).relu();
+        acc = acc + h * 0.5 + r;
+    }
+    let mut program = tape.compile(&[acc]).unwrap();
+    let mut native = program.native().expect("under MAX_TERMS");
+    let mut inputs = program.inputs().to_vec();
+    let mut rng = SplitMix(7);
+    for round in 0..4 {
+        run_both(&mut program, &mut native, &inputs, None);
+        assert_eq!(
+            bits(&[native.output(0)]),
+            bits(&[program.output(0)]),
+            "round {round}"
+        );
+        assert_eq!(
+            bits(native.gradients()),
+            bits(program.gradients()),
+            "round {round}"
+        );
+        inputs = new_values(&inputs, &mut rng);
+    }
+}
