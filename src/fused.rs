@@ -142,12 +142,15 @@ fn record_neuron<'t>(
         None
     };
     let op = activation.op();
-    // A small neuron (never over runs: those have at least `MIN_RUN` inputs) goes
-    // through the fixed-arity push, its edges built in registers.
+    // A neuron of two or three inputs (never over runs: those have at least
+    // `MIN_RUN` inputs) goes through the fixed-arity push, its edges built in
+    // registers. One of one input (W3's chain) stays on the copying path: built
+    // in registers it took fewer instructions (W3 fused 143.5M → 135.4M) but
+    // more time (0.95–1.01x → 1.06–1.09x hand-coded, three runs each): its value
+    // went through one more store and load on the chain's critical path.
     let small = match n {
-        1 => push_pairs::<1, 3>(op, a, da, masked_neuron, weights, inputs, bias),
-        2 => push_pairs::<2, 5>(op, a, da, masked_neuron, weights, inputs, bias),
-        3 => push_pairs::<3, 7>(op, a, da, masked_neuron, weights, inputs, bias),
+        2 => push_pairs::<2, 5>(op, a, da, z, masked_neuron, weights, inputs, bias),
+        3 => push_pairs::<3, 7>(op, a, da, z, masked_neuron, weights, inputs, bias),
         _ => None,
     };
     let index = if let Some(index) = small {
@@ -191,13 +194,17 @@ fn record_neuron<'t>(
 /// length `N < MIN_RUN`, else `None`) through the fixed-arity push: its
 /// `E = 2N + 1` edges, `w₀, x₀, w₁, x₁, …, b`, are built in registers rather than
 /// written through a closure into the edge arrays, with the partials of the
-/// copied form in [`record_neuron`], bit for bit. The push notes a non-finite
-/// partial by looking at each, as the copied form does for a non-finite z.
+/// copied form in [`record_neuron`], bit for bit. As in the copied form, the
+/// partials are looked at for a NaN or infinity only when the weighted sum `z`
+/// is not finite (a finite z makes every wₖ·xₖ, so every wₖ and xₖ, finite, and
+/// |a′(z)| ≤ 1, so every partial is finite).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn push_pairs<const N: usize, const E: usize>(
     op: Op,
     a: f64,
     da: f64,
+    z: f64,
     masked: bool,
     weights: &[Var<'_>],
     inputs: &[Var<'_>],
@@ -222,7 +229,10 @@ fn push_pairs<const N: usize, const E: usize>(
             neuron_partial(da, weights[k / 2].value)
         }
     });
-    Some(bias.tape.push(op, a, operands, partials))
+    Some(
+        bias.tape
+            .push_edges(op, a, operands, partials, !z.is_finite()),
+    )
 }
 
 /// Records a fused neuron over `N` constant inputs (`weights` and `inputs` of

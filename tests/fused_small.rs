@@ -1,6 +1,7 @@
-//! Small fused nodes: neurons of one to three inputs and losses of one to four
-//! outputs are recorded through the fixed-arity push, their edges built in
-//! registers; larger ones are copied into the edge arrays by the general path.
+//! Small fused nodes: neurons of two or three inputs, neurons over one to three
+//! constant inputs and losses of one to four outputs are recorded through the
+//! fixed-arity push, their edges built in registers; others are copied into the
+//! edge arrays by the general path.
 //! Both must give every reader the same edges, so these tests hold each fan-in,
 //! small and large, to the textbook edges, bit for bit, and to the non-finite
 //! policy (the masked relu neuron, 0 · ∞ below a zero adjoint).
@@ -14,8 +15,8 @@ const ACTIVATIONS: [Activation; 4] = [
     Activation::Relu,
 ];
 
-/// Fan-ins on both sides of the fixed-arity paths (1–3 for neurons, 1–4 for
-/// losses) and past them.
+/// Fan-ins on both sides of the fixed-arity paths (2–3 for neurons, 1–3 for
+/// neurons over constants, 1–4 for losses) and past them.
 const FAN_INS: [usize; 6] = [1, 2, 3, 4, 5, 6];
 
 fn weights(n: usize) -> Vec<f64> {
@@ -229,6 +230,40 @@ fn an_infinite_partial_of_each_fan_in_is_noticed_below_a_zero_adjoint() {
         assert!(g[o[0]].is_nan(), "half_squared_error, {n} outputs");
         let g = (mean * 0.0).backward();
         assert!(g[o[0]].is_nan(), "mean_squared_error, {n} outputs");
+    }
+}
+
+/// The same on a tape reused by `clear`, as in a training loop: its arrays
+/// already have room, so the node is recorded on the fast path, which must note
+/// the non-finite partial by itself (a fresh tape's first fused node goes
+/// through growing, which looks at every partial anyway). With w₀ = ∞ a σ or tanh
+/// neuron saturates, a′ = 0, and ∂a/∂x₀ = 0 · ∞ = NaN; an identity one has
+/// ∂a/∂x₀ = ∞.
+#[test]
+fn an_infinite_partial_is_noticed_on_a_reused_tape() {
+    for n in FAN_INS {
+        for activation in [Activation::Identity, Activation::Sigmoid, Activation::Tanh] {
+            let mut tape = Tape::new();
+            for _ in 0..2 {
+                let w = tape.vars(&weights(n));
+                let x = tape.vars(&inputs(n));
+                let b = tape.var(0.1);
+                let _ = Var::neuron(&w, &x, b, activation);
+            }
+            tape.clear();
+            let mut w_values = weights(n);
+            w_values[0] = f64::INFINITY;
+            let w = tape.vars(&w_values);
+            let x = tape.vars(&inputs(n));
+            let b = tape.var(0.1);
+            let out = Var::neuron(&w, &x, b, activation);
+            let g = (out * 0.0).backward();
+            assert!(
+                g[x[0]].is_nan(),
+                "{activation:?} neuron, {n} inputs, reused tape: {}",
+                g[x[0]]
+            );
+        }
     }
 }
 

@@ -411,6 +411,45 @@ impl Recording {
         self.push_after_growing(op, value, operands, partials)
     }
 
+    /// Appends a node of the edges layout with `N` operands given in registers,
+    /// like [`Recording::push`], but with the caller saying whether a partial may
+    /// be NaN or infinite (`check`), as [`Recording::push_with`] does: a fused
+    /// neuron knows its partials are finite when its weighted sum is.
+    #[inline(always)]
+    pub(crate) fn push_edges<const N: usize>(
+        &mut self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+        check: bool,
+    ) -> u32 {
+        debug_assert_eq!(op.layout(), Layout::Edges, "{op:?} has stored edges");
+        let (i, e) = (self.len, self.edge_len);
+        if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
+            self.values.get_mut(i),
+            self.ops.get_mut(i),
+            self.args.get_mut(i),
+            self.operands.get_mut(e..e + N),
+            self.partials.get_mut(e..e + N),
+        ) {
+            *v = value;
+            *o = op;
+            *s = [e as u32, N as u32];
+            dst_operands.copy_from_slice(&operands);
+            dst_partials.copy_from_slice(&partials);
+            if check && any_non_finite(&partials) {
+                self.non_finite_partial = true;
+            }
+            self.has_select |= op.is_select();
+            self.len = i + 1;
+            self.edge_len = e + N;
+            return i as u32;
+        }
+        // Out of room: grow (the growing push checks every partial).
+        self.push_after_growing(op, value, operands, partials)
+    }
+
     /// Appends one leaf per value; returns the first leaf's index, or [`FULL`]
     /// (recording nothing) if they would pass the node limit.
     #[inline(always)]

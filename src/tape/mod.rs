@@ -599,6 +599,24 @@ impl Tape {
         index
     }
 
+    /// Appends one node of the edges layout with `N` operands given in
+    /// registers; `check`: whether a partial may be NaN or infinite.
+    #[inline(always)]
+    pub(crate) fn push_edges<const N: usize>(
+        &self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+        check: bool,
+    ) -> u32 {
+        let index = self
+            .recording
+            .write(|rec| rec.push_edges(op, value, operands, partials, check));
+        self.after_push(index);
+        index
+    }
+
     /// Appends one n-ary node with `k` operands, written by `fill` into the node's
     /// edge slots (operands, partials). `fill` must not call any method of this
     /// tape (it runs inside [`ArenaCell::write`]); it only copies plain data.
