@@ -66,20 +66,22 @@
 //! With the `jit` feature, [`Program::native`] turns a program into a
 //! [`Native`]: its instructions unrolled, at run time, into two straight-line
 //! machine-code functions (forward and backward) by
-//! [cranelift](https://cranelift.dev), with the same API (`set_inputs`,
-//! `inputs_mut`, `forward`, `backward`, `gradients`, `output`). There is no
+//! [cranelift](https://cranelift.dev), with the program's methods for inputs,
+//! passes and results (`set_inputs`, `inputs_mut`, `forward`, `backward`,
+//! `gradients`, `output`). There is no
 //! loop, no dispatch and no adjoint array to zero: each value, partial and
 //! adjoint has its place fixed when generating, the adjoints live in
 //! registers. The float operations are the interpreter's, in its order
 //! (cranelift fuses no multiply-add unless asked), and the activations and the
 //! other ops call the very Rust functions the interpreter calls, so a native
-//! program replays to the interpreter's bits (NaN payloads aside: which of two
+//! program replays to the interpreter's bits (which NaN aside, its sign and
+//! payload: which of two
 //! NaN operands an addition passes on depends on the operand order the code
 //! generator picks).
 //!
 //! - W1 (the 2-2-2 seed network, plain operators): about 0.5 ms to generate;
 //!   then a training step executes 504 instructions (callgrind) against the
-//!   interpreter's 1,028 and the hand-coded step's 350, four calls to `exp`
+//!   interpreter's 1,027 and the hand-coded step's 350, four calls to `exp`
 //!   (204 instructions) in each.
 //! - Supported: every instruction but the n-ary ones (logsumexp and the fused
 //!   losses: [`NativeError::Unsupported`] names the first), up to

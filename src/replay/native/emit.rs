@@ -24,10 +24,11 @@ use crate::activation::Activation;
 use crate::replay::exec::{BinaryOp, Code, Instr, Layer, UnaryOp, NO_BIAS};
 
 /// The most terms (products, ops) a program may have to be unrolled. Past it
-/// the compile time passes half a second (about 35 µs a term, unoptimised),
-/// and the code outgrows the instruction cache: W2 (the moons MLP, 30,901
+/// the compile time passes a third of a second (about 30–35 µs a term,
+/// unoptimised), and the code outgrows the instruction cache: W2 (the moons MLP, 30,901
 /// terms) unrolled ran 3.3 times slower than the interpreter's layer loops
-/// (210 against 64 µs an epoch) after 9 s of compiling. A chain of neurons of
+/// (210 against 64 µs an epoch) after 9 s of compiling with cranelift's
+/// optimiser on (before the 500-term cut-off for it). A chain of neurons of
 /// 13,000 terms still ran 1.3 times faster than the interpreter.
 pub const MAX_TERMS: usize = 10_000;
 

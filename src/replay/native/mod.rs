@@ -190,7 +190,7 @@ type Pass = unsafe extern "C" fn(*mut f64);
 /// [`Program::native`], it replays the program's forward and backward passes
 /// as two straight-line functions, to the same bits as the program.
 ///
-/// Same API as the program's: set the inputs
+/// The program's methods for inputs, forward, output, backward and gradients: set the inputs
 /// ([`set_inputs`](Native::set_inputs), [`inputs_mut`](Native::inputs_mut)),
 /// [`forward`](Native::forward), [`output`](Native::output),
 /// [`backward`](Native::backward), [`gradients`](Native::gradients). A new
@@ -311,10 +311,10 @@ impl Native {
             .checked_mul(8)
             .is_none_or(|bytes| bytes > i32::MAX as usize)
         {
-            return Err(NativeError::TooLarge {
-                terms,
-                limit: MAX_TERMS,
-            });
+            return Err(NativeError::Codegen(format!(
+                "the program's {} slots are more than native code's 32-bit offsets reach",
+                layout.len()
+            )));
         }
         let mut mem = vec![0.0; layout.len()].into_boxed_slice();
         mem[..layout.slots].copy_from_slice(values);
@@ -323,7 +323,7 @@ impl Native {
 
         // Cranelift's optimiser (`opt_level = speed`) grows worse than
         // linearly with one long block (2,000 terms: 0.4 s); without it,
-        // about 30 µs a term.
+        // about 30–35 µs a term.
         let mut module = jit_module(terms <= emit::OPTIMISED_TERMS)?;
         let imports = Imports::declare(&mut module)?;
         let built = emit::passes(
