@@ -386,26 +386,8 @@ impl Recording {
                     layout == Layout::Edges,
                     "{op:?} ({layout:?}) recorded with {N} operands"
                 );
-                let e = self.edge_len;
-                if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
-                    self.values.get_mut(i),
-                    self.ops.get_mut(i),
-                    self.args.get_mut(i),
-                    self.operands.get_mut(e..e + N),
-                    self.partials.get_mut(e..e + N),
-                ) {
-                    *v = value;
-                    *o = op;
-                    *s = [e as u32, N as u32];
-                    dst_operands.copy_from_slice(&operands);
-                    dst_partials.copy_from_slice(&partials);
-                    if any_non_finite(&partials) {
-                        self.non_finite_partial = true;
-                    }
-                    self.len = i + 1;
-                    self.edge_len = e + N;
-                    return i as u32;
-                }
+                // Every partial looked at: the caller says nothing about them.
+                return self.push_edges(op, value, operands, partials, true);
             }
         }
         self.push_after_growing(op, value, operands, partials)
@@ -446,7 +428,7 @@ impl Recording {
             self.edge_len = e + N;
             return i as u32;
         }
-        // Out of room: grow (the growing push checks every partial).
+        // Out of room: grow, then `push`, which looks at every partial.
         self.push_after_growing(op, value, operands, partials)
     }
 
