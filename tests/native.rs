@@ -14,7 +14,7 @@ mod workloads;
 
 use chainrule::replay::{CompileOptions, Native, NativeError, Program, MAX_TERMS};
 use chainrule::{Scalar, Tape};
-use support::program::{decode, record, Instr, SplitMix};
+use support::program::{decode, new_values, record, Instr, SplitMix};
 use workloads::{moons, seed, Spelling};
 
 /// The bits, every NaN as one: which NaN an operation on two NaNs passes on
@@ -90,23 +90,6 @@ fn w1_native_training_is_the_programs_to_the_bit() {
     }
     // Trained: the error fell.
     assert!(seed::step_native(&mut native, &mut w_native) < 0.01);
-}
-
-/// New leaf values, moved from the old (kinks and ties included).
-fn new_values(old: &[f64], rng: &mut SplitMix) -> Vec<f64> {
-    let mut out: Vec<f64> = Vec::with_capacity(old.len());
-    for &v in old {
-        let new = match rng.next_u64() % 6 {
-            0 => v * 1.5 - 0.25,
-            1 => -v,
-            2 => 0.0,
-            3 => -0.0,
-            4 => out.last().copied().unwrap_or(0.5),
-            _ => v + 0.125,
-        };
-        out.push(new);
-    }
-    out
 }
 
 /// Random programs over every op (`tests/support/program.rs`), compiled with

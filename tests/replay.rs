@@ -11,7 +11,7 @@ mod workloads;
 
 use chainrule::replay::{CompileError, CompileOptions, Divergence, Program};
 use chainrule::{Op, Scalar, Tape, Var};
-use support::program::{decode, record, Instr, Program as Random, SplitMix};
+use support::program::{decode, new_values, record, Instr, Program as Random, SplitMix};
 use workloads::{moons, seed, Spelling};
 
 /// Equal bit for bit, or both NaN.
@@ -30,24 +30,6 @@ fn with_leaves(program: &Random, values: &[f64]) -> Random {
                 at += 1;
             }
         }
-    }
-    out
-}
-
-/// New leaf values: each old one moved (scaled, shifted, sign flipped, or set to
-/// a kink: 0, −0, a tie with the leaf before), chosen by `rng`.
-fn new_values(old: &[f64], rng: &mut SplitMix) -> Vec<f64> {
-    let mut out: Vec<f64> = Vec::with_capacity(old.len());
-    for &v in old {
-        let new = match rng.next_u64() % 6 {
-            0 => v * 1.5 - 0.25,
-            1 => -v,
-            2 => 0.0,
-            3 => -0.0,
-            4 => out.last().copied().unwrap_or(0.5),
-            _ => v + 0.125,
-        };
-        out.push(new);
     }
     out
 }

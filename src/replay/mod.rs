@@ -499,11 +499,7 @@ impl Program {
     #[track_caller]
     pub fn set_inputs(&mut self, values: &[f64]) {
         if values.len() != self.leaves {
-            panic!(
-                "chainrule: set_inputs was given {} values for a program of {} inputs",
-                values.len(),
-                self.leaves
-            );
+            wrong_input_count(values.len(), self.leaves);
         }
         self.state.values[..self.leaves].copy_from_slice(values);
     }
@@ -678,11 +674,7 @@ impl Program {
     #[track_caller]
     pub fn backward_with(&mut self, seeds: &[f64]) {
         if seeds.len() != self.outputs.len() {
-            panic!(
-                "chainrule: backward_with was given {} seeds for a program of {} outputs",
-                seeds.len(),
-                self.outputs.len()
-            );
+            wrong_seed_count(seeds.len(), self.outputs.len());
         }
         self.seed_and_sweep(|k| seeds[k]);
     }
@@ -772,4 +764,22 @@ impl Program {
             + (g.starts.capacity() + g.operands.capacity() + g.const_starts.capacity()) * 4
             + (self.slot_of.capacity() + self.leaf_nodes.capacity()) * 4
     }
+}
+
+/// The panic of `set_inputs` (of a [`Program`] or a native one) given the wrong
+/// number of values.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn wrong_input_count(given: usize, inputs: usize) -> ! {
+    panic!("chainrule: set_inputs was given {given} values for a program of {inputs} inputs")
+}
+
+/// The panic of `backward_with` (of a [`Program`] or a native one) given the
+/// wrong number of seeds.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn wrong_seed_count(given: usize, outputs: usize) -> ! {
+    panic!("chainrule: backward_with was given {given} seeds for a program of {outputs} outputs")
 }

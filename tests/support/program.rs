@@ -707,3 +707,21 @@ impl SplitMix {
         out
     }
 }
+
+/// New leaf values: each old one moved (scaled, shifted, sign flipped, or set to
+/// a kink: 0, −0, a tie with the leaf before), chosen by `rng`.
+pub fn new_values(old: &[f64], rng: &mut SplitMix) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::with_capacity(old.len());
+    for &v in old {
+        let new = match rng.next_u64() % 6 {
+            0 => v * 1.5 - 0.25,
+            1 => -v,
+            2 => 0.0,
+            3 => -0.0,
+            4 => out.last().copied().unwrap_or(0.5),
+            _ => v + 0.125,
+        };
+        out.push(new);
+    }
+    out
+}

@@ -403,11 +403,7 @@ impl Native {
     #[inline]
     pub fn set_inputs(&mut self, values: &[f64]) {
         if values.len() != self.layout.leaves {
-            panic!(
-                "chainrule: set_inputs was given {} values for a program of {} inputs",
-                values.len(),
-                self.layout.leaves
-            );
+            super::wrong_input_count(values.len(), self.layout.leaves);
         }
         self.mem[..self.layout.leaves].copy_from_slice(values);
     }
@@ -469,11 +465,7 @@ impl Native {
     #[inline]
     pub fn backward_with(&mut self, seeds: &[f64]) {
         if seeds.len() != self.outputs.len() {
-            panic!(
-                "chainrule: backward_with was given {} seeds for a program of {} outputs",
-                seeds.len(),
-                self.outputs.len()
-            );
+            super::wrong_seed_count(seeds.len(), self.outputs.len());
         }
         let at = self.layout.seeds();
         self.mem[at..at + seeds.len()].copy_from_slice(seeds);
