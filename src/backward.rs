@@ -380,9 +380,16 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     // Σ (a − a) over the adjoints multiplied through: 0 while all are finite, NaN
     // once one is not (no branch per node).
     let mut finite = 0.0;
-    for node in (lowest..n).rev() {
+    // The adjoints as cells: the node's own adjoint is read through the same
+    // iterator as its op and slots (no index to check per node), while its edges
+    // add into the adjoints below it.
+    let adjoints = Cell::from_mut(adjoints).as_slice_of_cells();
+    let nodes = (lowest..n)
+        .zip(&adjoints[lowest..])
+        .zip(ops[lowest..].iter().zip(&args[lowest..]));
+    for ((node, adjoint), (&op, &[a, b])) in nodes.rev() {
         // Complete: every node using this one comes after it.
-        let adjoint = adjoints[node];
+        let adjoint = adjoint.get();
         if RUNS && node == next_run {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
@@ -413,29 +420,43 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
             // The edges in their order, as `Recording::edges` gives them: the
             // partials of add, sub and mul are implied (1, 1; 1, −1; the other
             // operand's value), so adjoint · 1 is written adjoint.
-            let [a, b] = args[node];
             let (a, b) = (a as usize, b as usize);
-            match ops[node].layout_of() {
+            let add = |operand: usize, contribution: f64| {
+                let cell = &adjoints[operand];
+                cell.set(cell.get() + contribution);
+            };
+            match op.layout_of() {
                 Layout::Leaf => {}
                 Layout::Add => {
-                    adjoints[a] += adjoint;
-                    adjoints[b] += adjoint;
+                    add(a, adjoint);
+                    add(b, adjoint);
                 }
                 Layout::Sub => {
-                    adjoints[a] += adjoint;
-                    adjoints[b] -= adjoint;
+                    add(a, adjoint);
+                    let cell = &adjoints[b];
+                    cell.set(cell.get() - adjoint);
                 }
                 Layout::Mul => {
                     let (va, vb) = (values[a], values[b]);
-                    adjoints[a] += adjoint * vb;
-                    adjoints[b] += adjoint * va;
+                    add(a, adjoint * vb);
+                    add(b, adjoint * va);
                 }
-                Layout::Unary => adjoints[a] += adjoint * unary[b],
-                Layout::Edges => {
-                    for (&operand, &partial) in operands[a..a + b].iter().zip(&partials[a..a + b]) {
-                        adjoints[operand as usize] += adjoint * partial;
+                Layout::Unary => add(a, adjoint * unary[b]),
+                // A few edges (a neuron of one to two inputs, a loss of two
+                // outputs) unrolled: one bounds check of the run, no loop.
+                Layout::Edges => match b {
+                    2 => add_edges::<2>(adjoints, operands, partials, a, adjoint),
+                    3 => add_edges::<3>(adjoints, operands, partials, a, adjoint),
+                    4 => add_edges::<4>(adjoints, operands, partials, a, adjoint),
+                    5 => add_edges::<5>(adjoints, operands, partials, a, adjoint),
+                    _ => {
+                        for (&operand, &partial) in
+                            operands[a..a + b].iter().zip(&partials[a..a + b])
+                        {
+                            add(operand as usize, adjoint * partial);
+                        }
                     }
-                }
+                },
             }
         } else {
             // An infinite or NaN adjoint: masked edges pass exactly 0.
@@ -443,6 +464,22 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
         }
     }
     !finite.is_nan()
+}
+
+/// The `K` stored edges from `at`, in their order: `adjoints[operand] +=
+/// adjoint · partial`, as the loop over a run of any length adds them.
+#[inline(always)]
+fn add_edges<const K: usize>(
+    adjoints: &[Cell<f64>],
+    operands: &[u32],
+    partials: &[f64],
+    at: usize,
+    adjoint: f64,
+) {
+    for (&operand, &partial) in operands[at..at + K].iter().zip(&partials[at..at + K]) {
+        let cell = &adjoints[operand as usize];
+        cell.set(cell.get() + adjoint * partial);
+    }
 }
 
 /// `v − v`: 0 for a finite `v`, NaN for an infinite or NaN one. Summed over many
@@ -490,7 +527,7 @@ impl Careful {
     /// - a masked edge passes exactly 0; any other edge `adjoint · partial`.
     #[cold]
     #[inline(never)]
-    fn node(&mut self, rec: &Recording, node: usize, adjoint: f64, adjoints: &mut [f64]) {
+    fn node(&mut self, rec: &Recording, node: usize, adjoint: f64, adjoints: &[Cell<f64>]) {
         if adjoint == 0.0 {
             if rec.edges(node).all(|(_, partial)| partial.is_finite()) {
                 return;
@@ -504,8 +541,8 @@ impl Careful {
         let op = rec.ops()[node];
         let last = rec.edges(node).last().map_or(0.0, |(_, partial)| partial);
         for (operand, partial) in rec.edges(node) {
-            adjoints[operand as usize] +=
-                contribution(adjoint, partial, is_masked(op, partial, last));
+            let cell = &adjoints[operand as usize];
+            cell.set(cell.get() + contribution(adjoint, partial, is_masked(op, partial, last)));
         }
     }
 }
