@@ -31,7 +31,25 @@
 //! masked, and records nothing, so it passes exactly 0 whatever the adjoint; every
 //! other edge records `adjoint · partial`, so 0 · ∞ is NaN as IEEE says. A
 //! partial that is constant where the op is differentiable (relu, abs, max,
-//! clamp, `x * 2.0`) is recorded as that constant: its own derivative is 0.
+//! clamp, `x * 2.0`) is recorded as that constant: its own derivative is 0. A
+//! partial that is NaN (rule 4: relu, abs, leaky_relu, signum, max, min, clamp
+//! at NaN; logsumexp and a relu neuron with a NaN input) is recorded as a NaN
+//! whose derivative with respect to every operand is NaN, so a Hessian is NaN
+//! there too, not 0:
+//!
+//! ```
+//! let h = chainrule::hessian(|v| v[0].relu(), &[f64::NAN]);
+//! assert!(h[0][0].is_nan());
+//! ```
+//!
+//! Each partial is recorded as the sweep computes the number it stores, never
+//! rebuilt by dividing a value out and multiplying it back: so the recorded
+//! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:
+//! ∞ both ways, not NaN). The constants a partial needs (ln b of `log`, a loss's
+//! targets, a neuron's constant inputs) are read from the tape when it keeps
+//! them ([`Tape::set_keep_constants`]; [`hessian`] and
+//! [`hessian_vector_product`] turn it on), and otherwise rebuilt from the stored
+//! partial by a route that gives its value exactly.
 //!
 //! The recorded nodes are ordinary nodes: explanations and drawings work on
 //! them, so a learner can read the second derivative's chain rule. The first
@@ -72,14 +90,20 @@ impl Tape {
     /// [`crate::higher`]).
     ///
     /// Entry k is ∂y/∂`wrt[k]`: its value equals `y.backward()[wrt[k]]`
-    /// to a few ulps (each partial is recomputed by the op's `Scalar` rule, whose
-    /// rounding can differ from the stored partial's), and a node of `wrt` that
-    /// `y` does not depend on gets a constant 0. Each returned `Var` is labelled
+    /// to a few ulps, infinities, zeros and NaN included (each partial is
+    /// recomputed as the sweep computes it; a unary op by its table's `Scalar`
+    /// rule, whose rounding can differ by a few ulps from its fused `f64`
+    /// kernel's; see [`crate::higher`]), and a node of `wrt` that `y` does not
+    /// depend on gets a constant 0. Second and higher derivatives are exact
+    /// formulas rounded as recorded; on a tape that keeps its constants
+    /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
+    /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z). Each returned `Var` is labelled
     /// `∂y/∂x` when `y` and `x` both carry labels.
     ///
     /// # Panics
     ///
-    /// If `y` or a `Var` of `wrt` is of another tape, or if the tape's node limit
+    /// If `y` or a `Var` of `wrt` is of another tape ("Tape::grad was given an
+    /// output of another tape"), or if the tape's node limit
     /// ([`Tape::with_max_nodes`]) is reached while recording.
     ///
     /// # Complexity
@@ -103,13 +127,17 @@ impl Tape {
     /// ```
     #[track_caller]
     pub fn grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
-        assert!(
-            std::ptr::eq(y.tape, self),
-            "chainrule: Tape::grad was given an output of another tape"
-        );
+        if !std::ptr::eq(y.tape, self) {
+            foreign_output("Tape::grad was given an output of another tape");
+        }
         for x in wrt {
             y.same_tape(*x);
         }
+        self.recorded_grad(y, wrt)
+    }
+
+    /// [`Tape::grad`] once `y` and `wrt` are known to be of this tape.
+    fn recorded_grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
         let output = y.index as usize;
         let mut adjoints: Vec<Option<Var<'t>>> = vec![None; output + 1];
         let seed = y.constant(1.0);
@@ -167,6 +195,26 @@ impl Tape {
                 g
             })
             .collect()
+    }
+}
+
+/// Panics with `chainrule: {what}`, at the caller's line.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn foreign_output(what: &str) -> ! {
+    panic!("chainrule: {what}")
+}
+
+/// Panics unless `y`, what the function `f` given to `caller` returned, is of
+/// `tape` (the tape its inputs were recorded on).
+#[track_caller]
+fn check_output<'t>(caller: &str, tape: &Tape, y: Var<'t>) {
+    if !std::ptr::eq(y.tape, tape) {
+        foreign_output(&format!(
+            "{caller}'s function returned a Var of another tape than its inputs' \
+             (a Var captured from outside the closure, or recorded on a tape of its own)"
+        ));
     }
 }
 
@@ -237,7 +285,25 @@ fn derivative_label(y: &str, x: &str) -> String {
 }
 
 /// The local partials of node `node` as recordings: each op's rule written again
-/// over `Var`s (for a unary op, the table's own `Scalar` rule).
+/// over `Var`s (for a unary op, the table's own `Scalar` rule), computed as the
+/// sweep computes the partial it stores, so that the recorded value equals it
+/// (bit for bit, or within the few ulps by which a table's fused `f64` kernel
+/// and its `Scalar` rule differ), also at ±0, ±∞ and NaN.
+///
+/// A constant the partial depends on (ln b of `log`, the targets of a loss, the
+/// inputs of a neuron over constants, the exponent of `powf`) is taken as the
+/// tape kept it ([`Tape::set_keep_constants`]; [`hessian`] and
+/// [`hessian_vector_product`] record with it on), never divided out of the
+/// stored partial. Where the tape did not keep it, the partial is rebuilt from
+/// the stored partial by a route that gives that value exactly (see
+/// [`affine_partial`], [`log_partial`]); only a neuron over constant inputs
+/// then divides its inputs back out, cₖ = (∂a/∂wₖ) / a′(z), for the weighted
+/// sum its a″ is taken at (its first-order value is still the stored partial
+/// exactly; its derivatives carry the rounding of that division).
+///
+/// A stored partial that is NaN (rule 4 of the policy: relu, abs, max, … at
+/// NaN; logsumexp and relu neurons with a NaN input) is recorded as a NaN whose
+/// derivative with respect to every operand is NaN, not as a constant.
 fn recorded_partials<'t>(
     tape: &'t Tape,
     node: usize,
@@ -249,6 +315,7 @@ fn recorded_partials<'t>(
     let this = var(node as u32);
     let stored = |k: usize| Const(edges[k].1);
     let operand = |k: usize| var(edges[k].0);
+    let kept = tape.kept_constants(node as u32);
     let mut out: SmallVec<[Partial<'t>; 8]> = SmallVec::new();
     match op {
         Op::Leaf | Op::Const => {}
@@ -285,16 +352,26 @@ fn recorded_partials<'t>(
                 Some(c) if op == Op::Powi && (-1.0..=4.0).contains(&(c - 1.0)) => {
                     out.push(V(x.powi(c as i32 - 1) * c))
                 }
-                Some(c) => out.push(V(x.powf(c - 1.0) * c)),
+                Some(c) if op == Op::Powi => out.push(V(x.powf(c - 1.0) * c)),
+                // c · x^(c−1) as `powf_with_partial`: x^(c−1) through the TwoSum
+                // correction of c − 1.
+                Some(c) => out.push(V(pow_minus_one(x, c, x.powf(c - 1.0)) * c)),
                 None => unreachable!("powi and powf keep their constant"),
             }
         }
         Op::Pow => {
             let (a, b) = (operand(0), operand(1));
-            out.push(if a.value == 0.0 && b.value == 0.0 {
-                stored(0)
+            // As `pow_with_partials`: y·x^(y−1), 0 where y = 0; x^y·ln x, 0 where
+            // x = 0 and y ≥ 0.
+            let d_base = b * pow_minus_one(a, b.value, a.pow(b - 1.0));
+            out.push(if b.value != 0.0 {
+                V(d_base)
+            } else if d_base.value.is_finite() {
+                // y·x^(y−1) is ±0 and its derivatives are those of the formula
+                // (x^(y−1) + …): kept, +0 as stored.
+                V(d_base + 0.0)
             } else {
-                V(b * a.pow(b - 1.0))
+                stored(0)
             });
             out.push(if a.value == 0.0 && b.value >= 0.0 {
                 stored(1)
@@ -302,13 +379,9 @@ fn recorded_partials<'t>(
                 V(this * a.ln())
             });
         }
-        Op::Log => {
-            // 1/(x·ln b) = (1/x)·(1/ln b), the constant 1/ln b = partial · x.
-            let x = operand(0);
-            out.push(V(x.recip() * (edges[0].1 * x.value)));
-        }
+        Op::Log => out.push(log_partial(operand(0), edges[0].1, kept.first().copied())),
         Op::Atan2 => {
-            // x/(x² + y²) as (x/h)/h with h = hypot(x, y), as the recorded partial
+            // x/(x² + y²) as (x/h)/h with h = hypot(x, y), as the stored partial
             // is computed: x² + y² would overflow or underflow far sooner.
             let (y, x) = (operand(0), operand(1));
             let h = x.hypot(y);
@@ -319,10 +392,12 @@ fn recorded_partials<'t>(
             let c = tape
                 .kept_constant(node as u32)
                 .expect("atan2 against a constant keeps it");
+            // ∂atan2(v, c)/∂v = (c/h)/h, ∂atan2(c, v)/∂v = −((c/h)/h), h =
+            // hypot(v, c), as `atan2_with_partials` (never 1/h · c/h, which
+            // overflows at a subnormal h where c/h/h is 0).
             let h = v.hypot(c);
-            // ∂atan2(v, c)/∂v = c/h², ∂atan2(c, v)/∂v = −c/h², h = hypot(v, c).
-            let sign = if op == Op::Atan2Const { c } else { -c };
-            out.push(V(h.recip() * sign / h));
+            let q = c / h / h;
+            out.push(V(if op == Op::Atan2Const { q } else { -q }));
         }
         Op::Hypot | Op::HypotConst => {
             out.extend((0..edges.len()).map(|k| V(operand(k) / this)));
@@ -330,7 +405,18 @@ fn recorded_partials<'t>(
         Op::MulAdd => out.extend([V(operand(1)), V(operand(0)), Const(1.0)]),
         Op::LogSumExp => {
             if this.value.is_finite() {
-                out.extend((0..edges.len()).map(|k| V((operand(k) - this).exp())));
+                // The softmax as `logsumexp_partials` computes it: with m the
+                // largest input (a constant: the softmax does not depend on the
+                // shift), eₖ = e^(xₖ − m) with the TwoSum correction of xₖ − m,
+                // then eₖ / Σ eⱼ.
+                let m = (0..edges.len())
+                    .map(|k| operand(k).value)
+                    .fold(f64::NEG_INFINITY, |m, x| if x > m { x } else { m });
+                let exps: SmallVec<[Var<'t>; 8]> = (0..edges.len())
+                    .map(|k| exp_of_difference(operand(k), m))
+                    .collect();
+                let sum = exps[1..].iter().fold(exps[0], |s, &e| s + e);
+                out.extend(exps.iter().map(|&e| V(e / sum)));
             } else {
                 out.extend((0..edges.len()).map(stored));
             }
@@ -353,42 +439,58 @@ fn recorded_partials<'t>(
         | Op::SigmoidNeuronConst
         | Op::TanhNeuronConst
         | Op::ReluNeuronConst => {
-            // Edges w₀, …, wₙ₋₁, b; ∂a/∂wₖ = a′(z)·cₖ with the constant input
-            // cₖ = partial / a′(z) (a′(z) is the bias edge's partial).
+            // Edges w₀, …, wₙ₋₁, b; ∂a/∂wₖ = a′(z)·cₖ for the constant inputs cₖ,
+            // as kept, or else cₖ = partial / a′(z) (a′(z) is the bias edge's
+            // partial).
             let n = edges.len() - 1;
             let da = edges[n].1;
             if da == 0.0 || !da.is_finite() {
-                // Saturated, or a relu with z ≤ 0: a′ and a″ vanish together.
+                // Saturated, or a relu with z ≤ 0: a′ and a″ vanish together (or
+                // a NaN z: NaN partials).
                 out.extend((0..edges.len()).map(stored));
             } else {
                 let ws: SmallVec<[Var<'t>; 8]> = (0..n).map(operand).collect();
-                let cs: SmallVec<[f64; 8]> = (0..n).map(|k| edges[k].1 / da).collect();
+                let have = kept.len() == n;
+                let cs: SmallVec<[f64; 8]> = if have {
+                    kept.clone()
+                } else {
+                    (0..n).map(|k| edges[k].1 / da).collect()
+                };
                 let bias = operand(n);
                 let derivative = activation_derivative(op, edges, this, || {
                     Var::weighted_sum_const(&ws, &cs, bias)
                 });
-                for &c in &cs {
+                for (k, &c) in cs.iter().enumerate() {
                     out.push(match derivative {
                         Const(d) => Const(d * c),
+                        // Without the inputs kept: (a′/a′₀)·∂a/∂wₖ, whose value is
+                        // the stored partial exactly (a′/a′₀ is 1 there).
+                        V(d) if !have && d.value.is_normal() => V(d / d.value * edges[k].1),
                         V(d) => V(d * c),
                     });
                 }
-                out.push(derivative);
+                out.push(match derivative {
+                    V(d) if !have && d.value.is_normal() => V(d / d.value * da),
+                    _ => derivative,
+                });
             }
         }
-        Op::HalfSquaredError => {
-            // ∂E/∂oₖ = oₖ − tₖ, with tₖ = oₖ − partial.
-            out.extend((0..edges.len()).map(|k| {
+        Op::HalfSquaredError | Op::MeanSquaredError => {
+            // ½(o − t)²: o − t; ((o − t)²)/n: 2(o − t)/n, with the targets t
+            // as kept, or else from the stored partial (`affine_partial`).
+            let n = edges.len();
+            let scale = (op == Op::MeanSquaredError).then_some(n as f64);
+            let scaled = |d: Var<'t>| match scale {
+                Some(n) => d * 2.0 / n,
+                None => d,
+            };
+            out.extend((0..n).map(|k| {
                 let o = operand(k);
-                V(o - (o.value - edges[k].1))
-            }));
-        }
-        Op::MeanSquaredError => {
-            // ∂E/∂oₖ = 2(oₖ − tₖ)/n.
-            let n = edges.len() as f64;
-            out.extend((0..edges.len()).map(|k| {
-                let o = operand(k);
-                V((o - (o.value - edges[k].1 * n / 2.0)) * (2.0 / n))
+                V(if kept.len() == n {
+                    scaled(o - kept[k])
+                } else {
+                    affine_partial(o, edges[k].1, scaled)
+                })
             }));
         }
         _ => {
@@ -400,12 +502,111 @@ fn recorded_partials<'t>(
             });
         }
     }
+    // A NaN partial is NaN at every order: its derivative is NaN with respect to
+    // every operand, not the 0 of a constant (the policy's rule 4).
+    if out.iter().any(|p| matches!(p, Const(c) if c.is_nan())) {
+        let operands: SmallVec<[Var<'t>; 8]> = (0..edges.len()).map(operand).collect();
+        let nan = nan_over(&operands);
+        for p in out.iter_mut() {
+            if matches!(p, Const(c) if c.is_nan()) {
+                *p = V(nan);
+            }
+        }
+    }
     out
+}
+
+/// A NaN whose derivative with respect to each of `operands` is NaN: Σ NaN·oₖ.
+fn nan_over<'t>(operands: &[Var<'t>]) -> Var<'t> {
+    match operands {
+        [x] => *x * f64::NAN,
+        _ => {
+            let nans: SmallVec<[f64; 8]> = operands.iter().map(|_| f64::NAN).collect();
+            Var::weighted_sum_const(operands, &nans, operands[0] * f64::NAN)
+        }
+    }
+}
+
+/// x^(c−1) as `kernels::pow_minus_one` computes it, given `p` = x^(c−1) recorded
+/// with c − 1 rounded: where c − 1 rounds (its TwoSum error `err` is not 0),
+/// p + p·(e^(err·ln x) − 1), the correction taken as a constant (its own
+/// derivative is below an ulp of the partial's).
+fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
+    let m = c - 1.0;
+    let back = m - c;
+    let err = (c - (m - back)) + (-1.0 - back);
+    let x0 = x.value;
+    if err == 0.0 || !(x0 > 0.0 && x0.is_finite() && p.value.is_normal()) {
+        p
+    } else {
+        p + p * (err * x0.ln()).exp_m1()
+    }
+}
+
+/// e^(x − m) as `kernels::exp_of_difference` computes it (m a constant): e^s
+/// for s = x − m, and e^s + e^s·err with err the exact rounding error of s.
+fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
+    let x0 = x.value;
+    let s = x - m;
+    let back = s.value - x0;
+    let err = (x0 - (s.value - back)) + (-m - back);
+    let e = s.exp();
+    if err == 0.0 || !err.is_finite() {
+        e
+    } else {
+        e + e * err
+    }
+}
+
+/// ∂log_b x/∂x = 1/(x·ln b), stored as `p`. With the base kept, (x·ln b)⁻¹,
+/// computed as the sweep computes it. Without, from `p` by a route that gives
+/// `p` exactly: p·(x₀/x) for a finite nonzero x₀ (the value of x: x₀/x is 1
+/// there); at x₀ = ±0 or ±∞ every derivative of 1/(x·ln b) is ±∞ or ±0 and
+/// depends on ln b only through its sign, which `p` gives: ±1/x; a NaN `p` is
+/// NaN at every order.
+fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
+    let x0 = x.value;
+    match base {
+        Some(base) => Partial::Var((x * base.ln()).recip()),
+        None if p.is_nan() => Partial::Const(p),
+        None if x0.is_finite() && x0 != 0.0 => Partial::Var(x0 / x * p),
+        None => {
+            let sign = if p.is_sign_negative() == x0.is_sign_negative() {
+                1.0
+            } else {
+                -1.0
+            };
+            Partial::Var(x.recip() * sign)
+        }
+    }
+}
+
+/// A partial `scaled(o − t)` (`scaled` multiplies by a constant) for a target t
+/// the tape did not keep, from the stored partial `p`: its value is `p` exactly
+/// and its derivative that of `scaled`. For a finite o₀ (the value of o),
+/// scaled(o − o₀) + p (−scaled(o₀ − o) for p = −0, which + would make +0); for
+/// an infinite o₀, scaled(o) (p is ±∞ with o₀'s sign) or, for a NaN p, scaled(o)
+/// + p.
+fn affine_partial<'t>(o: Var<'t>, p: f64, scaled: impl Fn(Var<'t>) -> Var<'t>) -> Var<'t> {
+    let o0 = o.value;
+    if o0.is_finite() {
+        if p == 0.0 && p.is_sign_negative() {
+            -scaled(o0 - o)
+        } else {
+            scaled(o - o0) + p
+        }
+    } else if p.is_nan() {
+        scaled(o) + p
+    } else {
+        scaled(o)
+    }
 }
 
 /// `derivative · v`, keeping a constant derivative constant.
 fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
     match derivative {
+        // A NaN stays a constant here, made a NaN of every operand by the caller.
+        Partial::Const(d) if d.is_nan() => derivative,
         Partial::Const(1.0) => Partial::Var(v),
         Partial::Const(d) => Partial::Var(v * d),
         Partial::Var(d) => Partial::Var(d * v),
@@ -445,8 +646,9 @@ fn activation_derivative<'t>(
 /// let g = chainrule::grad(|x| x[0] * x[0] * x[1], &[3.0, 2.0]);
 /// assert_eq!(g, vec![12.0, 9.0]);
 /// ```
+#[track_caller]
 pub fn grad(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<f64> {
-    value_and_grad(f, x).1
+    swept("grad", f, x).1
 }
 
 /// f(x) and ∇f(x) from one recording and one reverse sweep (as
@@ -460,10 +662,19 @@ pub fn grad(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<f64> {
 /// let (y, g) = chainrule::value_and_grad(|x| x[0].sin() * x[1], &[0.0, 2.0]);
 /// assert_eq!((y, g), (0.0, vec![2.0, 0.0]));
 /// ```
+#[track_caller]
 pub fn value_and_grad(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> (f64, Vec<f64>) {
+    swept("value_and_grad", f, x)
+}
+
+/// f(x) and ∇f(x) for [`grad`] and [`value_and_grad`] (`caller`, named if `f`
+/// returns a `Var` of another tape).
+#[track_caller]
+fn swept(caller: &str, f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> (f64, Vec<f64>) {
     let tape = Tape::new();
     let xs = tape.vars(x);
     let y = f(&xs);
+    check_output(caller, &tape, y);
     let g = y.backward();
     (y.value(), xs.iter().map(|&v| g[v]).collect())
 }
@@ -482,10 +693,14 @@ pub fn value_and_grad(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> (
 /// let j = chainrule::jacobian(|v| vec![v[0] * v[1], v[0] + v[1]], &[2.0, 5.0]);
 /// assert_eq!(j, vec![vec![5.0, 2.0], vec![1.0, 1.0]]);
 /// ```
+#[track_caller]
 pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Vec<Vec<f64>> {
     let tape = Tape::new();
     let xs = tape.vars(x);
     let outputs = g(&xs);
+    for &out in &outputs {
+        check_output("jacobian", &tape, out);
+    }
     outputs
         .iter()
         .map(|out| {
@@ -497,9 +712,16 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 
 /// The Hessian of `f` at `x`: entry (j, k) is ∂²f/∂xⱼ∂xₖ (n × n).
 ///
-/// Reverse-over-reverse: the gradient is recorded once ([`Tape::grad`]), then
-/// each of its n entries is swept. Entries (j, k) and (k, j) come from
-/// different sweeps, so they agree to rounding (the result is not symmetrised).
+/// Reverse-over-reverse: the gradient is recorded once ([`Tape::grad`], on a
+/// tape that keeps its constants), then each of its n entries is swept. Entries
+/// (j, k) and (k, j) come from different sweeps, so they agree to rounding (the
+/// result is not symmetrised). Where an input is NaN and an op's partial is NaN
+/// (relu, abs, max, … at NaN), the Hessian is NaN, not 0.
+///
+/// # Panics
+///
+/// If `f` returns a `Var` of another tape than its inputs' (the message names
+/// `hessian`).
 ///
 /// # Complexity
 ///
@@ -520,11 +742,16 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// let h = chainrule::hessian(rosenbrock, &[1.0, 1.0]);
 /// assert_eq!(h, vec![vec![802.0, -400.0], vec![-400.0, 200.0]]);
 /// ```
+#[track_caller]
 pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<f64>> {
     let tape = Tape::new();
+    // The constants of `log`, the losses and the neurons over constants, so that
+    // their partials are rebuilt from them (see `recorded_partials`).
+    tape.set_keep_constants(true);
     let xs = tape.vars(x);
     let y = f(&xs);
-    let gradient = tape.grad(y, &xs);
+    check_output("hessian", &tape, y);
+    let gradient = tape.recorded_grad(y, &xs);
     gradient
         .iter()
         .map(|g| {
@@ -541,7 +768,8 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 ///
 /// # Panics
 ///
-/// If `v` and `x` differ in length.
+/// If `v` and `x` differ in length, or `f` returns a `Var` of another tape than
+/// its inputs'.
 ///
 /// # Complexity
 ///
@@ -566,12 +794,14 @@ pub fn hessian_vector_product(
         v.len()
     );
     let tape = Tape::new();
+    tape.set_keep_constants(true); // as `hessian`
     let xs = tape.vars(x);
     if xs.is_empty() {
         return Vec::new();
     }
     let y = f(&xs);
-    let gradient = tape.grad(y, &xs);
+    check_output("hessian_vector_product", &tape, y);
+    let gradient = tape.recorded_grad(y, &xs);
     let directional = Var::weighted_sum_const(&gradient, v, y.constant(0.0));
     let hv = directional.backward();
     xs.iter().map(|&x| hv[x]).collect()

@@ -507,3 +507,356 @@ fn higher_order_labels_read_as_on_paper() {
     let text = d2.backward().explain(x).to_string();
     assert!(!text.contains("1·"), "{text}");
 }
+
+// ---- The recorded gradient equals the plain sweep, at the special points ----
+
+/// The points where a rebuilt partial can go wrong: ±0, ±∞, NaN, kinks (±1,
+/// ½), subnormals, and values near overflow.
+const SPECIAL: [f64; 14] = [
+    0.0,
+    -0.0,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    1.0,
+    -1.0,
+    0.5,
+    -2.5,
+    1e-310,
+    -1e-310,
+    1e300,
+    -1e300,
+    30.0,
+];
+
+/// How far apart two gradients may be: the same bits (NaN equal to NaN), or, for
+/// finite values, this many units in the last place (each partial is recomputed
+/// by the op's own `Scalar` rule, where the sweep stores the op's fused `f64`
+/// kernel; the two round differently by at most a few ulps). Infinities and
+/// the sign of an infinite or NaN value must match exactly.
+const ULPS: u64 = 4;
+
+fn ulps_apart(a: f64, b: f64) -> u64 {
+    // Ordered integers: adjacent floats differ by 1, and −0 and +0 by 1.
+    let key = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 {
+            i64::MIN - bits
+        } else {
+            bits
+        }
+    };
+    key(a).abs_diff(key(b))
+}
+
+fn same_gradient(recorded: f64, swept: f64) -> bool {
+    recorded.to_bits() == swept.to_bits()
+        || (recorded.is_nan() && swept.is_nan())
+        || (recorded.is_finite() && swept.is_finite() && ulps_apart(recorded, swept) <= ULPS)
+}
+
+type Case = (&'static str, usize, for<'t> fn(&[Var<'t>]) -> Var<'t>);
+
+/// Every op of the tape, each as a function of 1 to 4 inputs.
+fn every_op() -> Vec<Case> {
+    vec![
+        ("add", 2, |v| v[0] + v[1]),
+        ("sub", 2, |v| v[0] - v[1]),
+        ("mul", 2, |v| v[0] * v[1]),
+        ("div", 2, |v| v[0] / v[1]),
+        ("neg", 1, |v| -v[0]),
+        ("add_const", 1, |v| v[0] + 2.5),
+        ("sub_const", 1, |v| v[0] - 2.5),
+        ("const_sub", 1, |v| 2.5 - v[0]),
+        ("mul_const", 1, |v| v[0] * -3.0),
+        ("div_const", 1, |v| v[0] / 3.0),
+        ("const_div", 1, |v| 3.0 / v[0]),
+        ("leaky_relu", 1, |v| v[0].leaky_relu(0.01)),
+        ("powi 3", 1, |v| v[0].powi(3)),
+        ("powi -3", 1, |v| v[0].powi(-3)),
+        ("powi 7", 1, |v| v[0].powi(7)),
+        ("powi 0", 1, |v| v[0].powi(0)),
+        ("powf 0.5", 1, |v| v[0].powf(0.5)),
+        ("powf 2.1", 1, |v| v[0].powf(2.1)),
+        ("powf -1.5", 1, |v| v[0].powf(-1.5)),
+        ("powf 1e16+3", 1, |v| v[0].powf(1e16 + 3.0)),
+        ("powf 0.1", 1, |v| v[0].powf(0.1)),
+        ("pow", 2, |v| v[0].pow(v[1])),
+        ("log 2", 1, |v| v[0].log(2.0)),
+        ("log 0.5", 1, |v| v[0].log(0.5)),
+        ("log 1", 1, |v| v[0].log(1.0)),
+        ("log 0", 1, |v| v[0].log(0.0)),
+        ("log inf", 1, |v| v[0].log(f64::INFINITY)),
+        ("log 1e-300", 1, |v| v[0].log(1e-300)),
+        ("max", 2, |v| v[0].max(v[1])),
+        ("min", 2, |v| v[0].min(v[1])),
+        ("max_const", 1, |v| v[0].max(0.5)),
+        ("min_const", 1, |v| v[0].min(0.5)),
+        ("clamp", 1, |v| v[0].clamp(-1.0, 0.5)),
+        ("atan2", 2, |v| v[0].atan2(v[1])),
+        ("atan2_const 0", 1, |v| v[0].atan2(0.0)),
+        ("atan2_const 2", 1, |v| v[0].atan2(2.0)),
+        ("const_atan2 0", 1, |v| Var::const_atan2(0.0, v[0])),
+        ("const_atan2 -2", 1, |v| Var::const_atan2(-2.0, v[0])),
+        ("hypot", 2, |v| v[0].hypot(v[1])),
+        ("hypot_const", 1, |v| v[0].hypot(1.5)),
+        ("mul_add", 3, |v| v[0].mul_add(v[1], v[2])),
+        ("logsumexp", 2, |v| Var::logsumexp(v)),
+        ("logsumexp 3", 3, |v| Var::logsumexp(v)),
+        ("sum", 3, |v| v.iter().copied().sum()),
+        ("weighted_sum", 3, |v| {
+            Var::weighted_sum(&v[..1], &v[1..2], v[2])
+        }),
+        ("sigmoid neuron", 3, |v| {
+            Var::neuron(&v[..1], &v[1..2], v[2], Activation::Sigmoid)
+        }),
+        ("tanh neuron", 3, |v| {
+            Var::neuron(&v[..1], &v[1..2], v[2], Activation::Tanh)
+        }),
+        ("relu neuron", 3, |v| {
+            Var::neuron(&v[..1], &v[1..2], v[2], Activation::Relu)
+        }),
+        ("weighted_sum_const", 2, |v| {
+            Var::weighted_sum_const(&v[..1], &[-0.7], v[1])
+        }),
+        ("sigmoid neuron_const", 2, |v| {
+            Var::neuron_const(&v[..1], &[-0.7], v[1], Activation::Sigmoid)
+        }),
+        ("tanh neuron_const", 2, |v| {
+            Var::neuron_const(&v[..1], &[3.0], v[1], Activation::Tanh)
+        }),
+        ("relu neuron_const", 2, |v| {
+            Var::neuron_const(&v[..1], &[3.0], v[1], Activation::Relu)
+        }),
+        ("half_squared_error", 2, |v| {
+            Var::half_squared_error(v, &[0.75, -1.0])
+        }),
+        ("mean_squared_error", 3, |v| {
+            Var::mean_squared_error(v, &[0.75, -1.0, 1e300])
+        }),
+        ("mean_squared_error inf", 1, |v| {
+            Var::mean_squared_error(v, &[f64::INFINITY])
+        }),
+    ]
+}
+
+/// Every combination of special points for `n` inputs (for 3 and 4 inputs, the
+/// other inputs at an ordinary 0.75 where one sweeps).
+fn special_inputs(n: usize) -> Vec<Vec<f64>> {
+    match n {
+        1 => SPECIAL.iter().map(|&a| vec![a]).collect(),
+        2 => SPECIAL
+            .iter()
+            .flat_map(|&a| SPECIAL.iter().map(move |&b| vec![a, b]))
+            .collect(),
+        _ => (0..n)
+            .flat_map(|at| {
+                SPECIAL.iter().map(move |&s| {
+                    let mut v = vec![0.75; n];
+                    v[at] = s;
+                    v
+                })
+            })
+            .chain(SPECIAL.iter().map(|&s| vec![s; n]))
+            .collect(),
+    }
+}
+
+/// Checks `Tape::grad` against `backward()` for `f` at `x`, on a tape that
+/// keeps its constants (as `hessian` records) and on one that does not.
+fn check_recorded_gradient(
+    name: &str,
+    f: for<'t> fn(&[Var<'t>]) -> Var<'t>,
+    x: &[f64],
+) -> Vec<String> {
+    let mut faults = Vec::new();
+    for keep in [false, true] {
+        let tape = Tape::new();
+        tape.set_keep_constants(keep);
+        let xs = tape.vars(x);
+        let y = f(&xs);
+        let swept = y.backward();
+        let recorded = tape.grad(y, &xs);
+        for (k, (&xk, g)) in xs.iter().zip(&recorded).enumerate() {
+            if !same_gradient(g.value(), swept[xk]) {
+                faults.push(format!(
+                    "{name} at {x:?} (constants kept: {keep}): ∂/∂x{k} recorded {:e}, swept {:e}",
+                    g.value(),
+                    swept[xk]
+                ));
+            }
+        }
+    }
+    faults
+}
+
+#[test]
+fn the_recorded_gradient_equals_the_sweep_for_every_op_at_special_points() {
+    let mut faults = Vec::new();
+    for (name, n, f) in every_op() {
+        for x in special_inputs(n) {
+            faults.extend(check_recorded_gradient(name, f, &x));
+        }
+    }
+    for rule in chainrule::ops::UNARY {
+        for &x in SPECIAL
+            .iter()
+            .chain(&[1e-3, 710.0, -710.0, 20.5, -20.5, 0.99, 1e-17])
+        {
+            let tape = Tape::new();
+            let xv = tape.var(x);
+            let y = (rule.record)(xv);
+            let (recorded, swept) = (tape.grad(y, &[xv])[0].value(), y.backward()[xv]);
+            if !same_gradient(recorded, swept) {
+                faults.push(format!(
+                    "{} at {x:e}: recorded {recorded:e}, swept {swept:e}",
+                    rule.name
+                ));
+            }
+        }
+    }
+    assert!(
+        faults.is_empty(),
+        "{} faults:\n{}",
+        faults.len(),
+        faults.join("\n")
+    );
+}
+
+#[test]
+fn the_reported_non_finite_gradients_are_recorded_as_swept() {
+    // The audit's cases: 1/ln b rebuilt as partial · x (0 · ∞), atan2's
+    // 1/h · c/h overflowing, and the target rebuilt as o − partial (∞ − ∞).
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let y = x.log(2.0);
+    assert_eq!(tape.grad(y, &[x])[0].value(), f64::INFINITY);
+    assert_eq!(y.backward()[x], f64::INFINITY);
+    assert_eq!(
+        chainrule::hessian(|v| v[0].log(2.0), &[0.0]),
+        vec![vec![f64::NEG_INFINITY]]
+    );
+    let x = tape.var(f64::INFINITY);
+    assert_eq!(tape.grad(x.log(2.0), &[x])[0].value(), 0.0);
+    let x = tape.var(1e-310);
+    let y = x.atan2(0.0);
+    assert_eq!(tape.grad(y, &[x])[0].value(), y.backward()[x]);
+    let x = tape.var(f64::INFINITY);
+    let y = Var::half_squared_error(&[x], &[1.0]);
+    assert_eq!(tape.grad(y, &[x])[0].value(), f64::INFINITY);
+    let y = Var::mean_squared_error(&[x], &[1.0]);
+    assert_eq!(tape.grad(y, &[x])[0].value(), f64::INFINITY);
+    assert_eq!(
+        chainrule::hessian(|v| Var::half_squared_error(v, &[1.0]), &[f64::INFINITY]),
+        vec![vec![1.0]]
+    );
+}
+
+/// Ops whose partial is piecewise constant and NaN at a NaN input (the policy's
+/// rule 4), and logsumexp and the relu neurons, whose partials are NaN there.
+fn nan_partial_ops() -> Vec<Case> {
+    vec![
+        ("relu", 1, |v| v[0].relu()),
+        ("abs", 1, |v| v[0].abs()),
+        ("signum", 1, |v| v[0].signum()),
+        ("leaky_relu", 1, |v| v[0].leaky_relu(0.1)),
+        ("max", 2, |v| v[0].max(v[1])),
+        ("min", 2, |v| v[0].min(v[1])),
+        ("max_const", 1, |v| v[0].max(1.0)),
+        ("min_const", 1, |v| v[0].min(1.0)),
+        ("clamp", 1, |v| v[0].clamp(-1.0, 1.0)),
+        ("logsumexp", 2, |v| Var::logsumexp(v)),
+        ("relu neuron", 3, |v| {
+            Var::neuron(&v[..1], &v[1..2], v[2], Activation::Relu)
+        }),
+        ("relu neuron_const", 2, |v| {
+            Var::neuron_const(&v[..1], &[3.0], v[1], Activation::Relu)
+        }),
+        ("x * NaN", 1, |v| v[0] * f64::NAN),
+    ]
+}
+
+#[test]
+fn hessians_are_nan_where_an_input_is_nan() {
+    for (name, n, f) in nan_partial_ops() {
+        for at in 0..n {
+            let mut x = vec![1.5; n];
+            if name != "x * NaN" {
+                x[at] = f64::NAN;
+            }
+            let g = chainrule::grad(f, &x);
+            assert!(g.iter().all(|d| d.is_nan()), "{name} at {x:?}: ∇ = {g:?}");
+            let h = chainrule::hessian(f, &x);
+            assert!(
+                h.iter().flatten().all(|d| d.is_nan()),
+                "{name} at {x:?}: a NaN input, H = {h:?}"
+            );
+            let hv = chainrule::hessian_vector_product(f, &x, &vec![1.0; n]);
+            assert!(
+                hv.iter().all(|d| d.is_nan()),
+                "{name} at {x:?}: H·v = {hv:?}"
+            );
+            // The first order, recorded, is what the sweep gives: NaN.
+            let tape = Tape::new();
+            let xs = tape.vars(&x);
+            let y = f(&xs);
+            for d in tape.grad(y, &xs) {
+                assert!(d.value().is_nan(), "{name}: recorded ∇ {}", d.value());
+            }
+        }
+    }
+    // Composed: the NaN of relu at NaN is not hidden by what lies above it.
+    let h = chainrule::hessian(|v| v[0].relu().powi(3) + v[1] * v[1], &[f64::NAN, 2.0]);
+    assert!(h[0][0].is_nan());
+    assert_eq!(h[1][1], 2.0);
+    // Unary ops of the table at NaN: every second derivative is NaN.
+    for rule in chainrule::ops::UNARY {
+        let tape = Tape::new();
+        let x = tape.var(f64::NAN);
+        let d = tape.grad((rule.record)(x), &[x])[0];
+        let d2 = d.backward()[x];
+        assert!(
+            d2.is_nan() || rule.name == "square",
+            "{}: second derivative {d2} at NaN",
+            rule.name
+        );
+    }
+}
+
+#[test]
+fn hessian_of_a_var_of_another_tape_names_the_function_called() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let message = |run: &dyn Fn()| {
+        let err = catch_unwind(AssertUnwindSafe(run)).expect_err("a Var of another tape");
+        err.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    fn foreign<'t>(_: &[Var<'t>]) -> Var<'t> {
+        // A Var of a tape that lives longer than the closure's: leaked for the test.
+        let tape: &'static Tape = Box::leak(Box::new(Tape::new()));
+        tape.var(1.0)
+    }
+    let m = message(&|| {
+        chainrule::hessian(foreign, &[1.0]);
+    });
+    assert!(m.contains("hessian") && !m.contains("Tape::grad"), "{m}");
+    let m = message(&|| {
+        chainrule::hessian_vector_product(foreign, &[1.0], &[1.0]);
+    });
+    assert!(
+        m.contains("hessian_vector_product") && !m.contains("Tape::grad"),
+        "{m}"
+    );
+    let m = message(&|| {
+        chainrule::grad(foreign, &[1.0]);
+    });
+    assert!(m.contains("grad"), "{m}");
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let m = message(&|| {
+        tape.grad(foreign(&[x]), &[x]);
+    });
+    assert!(m.contains("Tape::grad"), "{m}");
+}

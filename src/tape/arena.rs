@@ -287,6 +287,13 @@ impl Recording {
             .map(|&(_, c)| c)
     }
 
+    /// The constants kept for node `node` (see `constants`), in the order kept.
+    pub(crate) fn constants_of(&self, node: u32) -> &[(u32, f64)] {
+        let from = self.constants.partition_point(|&(n, _)| n < node);
+        let to = self.constants.partition_point(|&(n, _)| n <= node);
+        &self.constants[from..to]
+    }
+
     /// Bytes held by the arrays.
     pub(crate) fn memory_bytes(&self) -> usize {
         use std::mem::size_of;

@@ -32,6 +32,8 @@ use cell::ArenaCell;
 pub(crate) use run::{partial as neuron_partial, NeuronRun};
 use std::fmt;
 
+use smallvec::SmallVec;
+
 pub use crate::op::Op;
 
 /// A recording of every operation of a forward pass, ready to be swept backwards.
@@ -662,6 +664,12 @@ impl Tape {
     /// The constant kept for node `node`, if any.
     pub(crate) fn kept_constant(&self, node: u32) -> Option<f64> {
         self.recording.read(|rec| rec.constant(node))
+    }
+
+    /// Every constant kept for node `node`, in the order kept.
+    pub(crate) fn kept_constants(&self, node: u32) -> SmallVec<[f64; 8]> {
+        self.recording
+            .read(|rec| rec.constants_of(node).iter().map(|&(_, c)| c).collect())
     }
 
     /// Appends a [`NeuronRun`]: one node, no stored edges.
