@@ -5,7 +5,8 @@
 //! `f64` and records on [`Var`]), as a [`Function`]. [`Bench`] then:
 //!
 //! 1. checks the taped gradient against your hand-coded one, if you give one
-//!    (relative tolerance 1e-9 by default), and the replayed gradient
+//!    (|ours − reference| ≤ 1e-12 + 1e-9·|reference| by default: relative,
+//!    with an absolute floor for partials that are 0), and the replayed gradient
 //!    ([`crate::replay`]) against the taped one;
 //! 2. times four variants interleaved, round after round (the order rotating
 //!    each round), and takes each one's median: **primal** (the function on
@@ -101,6 +102,7 @@ pub struct Bench<'a, F> {
     rounds: usize,
     round_time: Duration,
     tolerance: f64,
+    absolute_tolerance: f64,
 }
 
 /// Why a [`Bench`] did not time anything.
@@ -128,6 +130,9 @@ pub enum BenchError {
         expected: f64,
         /// The relative tolerance it missed.
         tolerance: f64,
+        /// The absolute floor of the test it missed:
+        /// |actual − expected| ≤ absolute_tolerance + tolerance·|expected|.
+        absolute_tolerance: f64,
     },
     /// The recording could not be compiled for replay.
     Compile(CompileError),
@@ -144,6 +149,7 @@ impl fmt::Display for BenchError {
                 actual,
                 expected,
                 tolerance,
+                absolute_tolerance,
             } => {
                 match input {
                     Some(i) => write!(f, "chainrule::bench: {what}: ∂f/∂x{i} is {actual:e}")?,
@@ -151,7 +157,7 @@ impl fmt::Display for BenchError {
                 }
                 write!(
                     f,
-                    ", expected {expected:e} (relative tolerance {tolerance:e}); nothing was timed"
+                    ", expected {expected:e} (tolerance {absolute_tolerance:e} + {tolerance:e}·|expected|); nothing was timed"
                 )
             }
             BenchError::Compile(e) => write!(f, "chainrule::bench: {e}"),
@@ -217,13 +223,14 @@ pub struct Report {
     /// Rounds timed.
     pub rounds: usize,
     /// The largest relative difference between the taped and the hand-coded
-    /// gradients, if a hand-coded gradient was given.
+    /// gradients, if a hand-coded gradient was given (the absolute difference
+    /// for a hand partial of exactly 0).
     pub hand_difference: Option<f64>,
 }
 
 impl<'a, F: Function> Bench<'a, F> {
     /// A benchmark of `function` at `inputs`: 31 rounds of at least 2 ms per
-    /// variant, tolerance 1e-9.
+    /// variant, tolerance 1e-12 + 1e-9·|reference|.
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
@@ -240,6 +247,7 @@ impl<'a, F: Function> Bench<'a, F> {
             rounds: 31,
             round_time: Duration::from_millis(2),
             tolerance: 1e-9,
+            absolute_tolerance: 1e-12,
         }
     }
 
@@ -293,8 +301,9 @@ impl<'a, F: Function> Bench<'a, F> {
         self
     }
 
-    /// The relative tolerance of the gradient checks (default 1e-9):
-    /// |ours − reference| ≤ tolerance · |reference|.
+    /// The relative tolerance of the gradient checks (default 1e-9): they
+    /// accept |ours − reference| ≤ absolute_tolerance + tolerance · |reference|
+    /// (see [`absolute_tolerance`](Bench::absolute_tolerance)).
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
@@ -306,6 +315,37 @@ impl<'a, F: Function> Bench<'a, F> {
     #[must_use]
     pub fn tolerance(mut self, tolerance: f64) -> Self {
         self.tolerance = tolerance;
+        self
+    }
+
+    /// The absolute floor of the gradient checks (default 1e-12, as
+    /// [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)): a hand
+    /// partial of exactly 0 against a taped ±1e-17 (rounding in a sum that
+    /// cancels) is accepted, where a purely relative test would refuse any
+    /// difference from 0.
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// struct Cancels;
+    /// impl Function for Cancels {
+    ///     // ∂/∂x₁ = 0.1 + 0.2 − 0.3 = 5.55e-17 on the tape (as in f64), 0 by hand
+    ///     fn eval<T: Scalar>(&self, x: &[T]) -> T {
+    ///         x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    ///     }
+    /// }
+    /// let hand = |x: &[f64], g: &mut [f64]| {
+    ///     g[0] = 2.0 * x[0];
+    ///     g[1] = 0.0;
+    ///     x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    /// };
+    /// let quick = std::time::Duration::from_micros(50);
+    /// let bench = Bench::new("cancels", &Cancels, &[1.5, 2.0]).hand(&hand).rounds(3).round_time(quick);
+    /// assert!(bench.run().is_ok());
+    /// assert!(bench.absolute_tolerance(0.0).run().is_err());
+    /// ```
+    #[must_use]
+    pub fn absolute_tolerance(mut self, absolute_tolerance: f64) -> Self {
+        self.absolute_tolerance = absolute_tolerance;
         self
     }
 
@@ -360,7 +400,9 @@ impl<'a, F: Function> Bench<'a, F> {
             for (i, (&ours, &theirs)) in taped.iter().zip(&g).enumerate() {
                 self.close("taped vs hand-coded", Some(i), ours, theirs)?;
                 if ours != theirs {
-                    worst = worst.max((ours - theirs).abs() / theirs.abs());
+                    // Relative, but absolute against a hand partial of 0.
+                    let d = (ours - theirs).abs();
+                    worst = worst.max(if theirs == 0.0 { d } else { d / theirs.abs() });
                 }
             }
             hand_difference = Some(worst);
@@ -456,7 +498,8 @@ impl<'a, F: Function> Bench<'a, F> {
     ) -> Result<(), BenchError> {
         let ok = actual == expected
             || (actual.is_nan() && expected.is_nan())
-            || (actual - expected).abs() <= self.tolerance * expected.abs();
+            || (actual - expected).abs()
+                <= self.absolute_tolerance + self.tolerance * expected.abs();
         if ok {
             Ok(())
         } else {
@@ -466,6 +509,7 @@ impl<'a, F: Function> Bench<'a, F> {
                 actual,
                 expected,
                 tolerance: self.tolerance,
+                absolute_tolerance: self.absolute_tolerance,
             })
         }
     }

@@ -4,6 +4,12 @@
 //! Both accept a gradient when `|actual - reference| <= atol + rtol · |reference|`
 //! (a [`Tolerance`]), the test PyTorch's `gradcheck` uses.
 //!
+//! A finite difference is only evidence where it can be taken: [`gradcheck`]'s
+//! step is relative to each input (`h = step · max(1, |xᵢ|)`), and a row whose
+//! difference cannot be formed (f not finite at x or at x ± h, or the difference
+//! itself not finite) is reported as *cannot check here*: neither a pass nor a
+//! failure of the tape's gradient.
+//!
 //! ```
 //! use chainrule::gradcheck::gradcheck;
 //!
@@ -76,8 +82,14 @@ impl Default for Tolerance {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GradcheckOptions {
-    /// The finite-difference step h: ∂f/∂xᵢ ≈ (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h.
-    /// Default 1e-6 (as PyTorch).
+    /// The relative finite-difference step h₀. Input i is moved by
+    /// hᵢ = h₀ · max(1, |xᵢ|), and ∂f/∂xᵢ ≈ (f(x + hᵢ·eᵢ) − f(x − hᵢ·eᵢ)) / (2hᵢ),
+    /// 2hᵢ taken as the difference of the two moved inputs as stored (so that
+    /// the rounding of x ± hᵢ does not bias the quotient). A step relative to
+    /// |xᵢ| is the usual choice (Nocedal & Wright, *Numerical Optimization*,
+    /// 2nd ed., §8.1): an absolute step is lost to rounding next to a large
+    /// input (at xᵢ = 1e10, x + 1e-6 is x plus a few ulps). Default 1e-6 (as
+    /// PyTorch, whose step is absolute: the same for |xᵢ| <= 1).
     pub step: f64,
     /// The acceptance test; default [`Tolerance::FINITE_DIFFERENCES`].
     pub tolerance: Tolerance,
@@ -110,8 +122,16 @@ pub struct GradientCheck {
     /// |tape − reference| / |reference| (infinite for a zero reference and a
     /// nonzero difference, 0 when both are 0).
     pub rel_error: f64,
-    /// Whether the tolerance accepts the tape's value.
+    /// Whether the tolerance accepts the tape's value. False when the row could
+    /// not be checked ([`cannot_check`](GradientCheck::cannot_check)).
     pub passed: bool,
+    /// Why the reference could not be formed here, for a [`gradcheck`] row whose
+    /// finite difference is no evidence either way: f not finite at x, or not
+    /// defined (NaN) or not finite at x ± h, or the difference not finite, or
+    /// the step not a positive finite number. Such a row is neither passed nor
+    /// failed (it is not in [`GradcheckReport::failures`]). Always `None` for
+    /// [`Gradients::compare`], whose reference is your value.
+    pub cannot_check: Option<String>,
 }
 
 impl GradientCheck {
@@ -130,7 +150,16 @@ impl GradientCheck {
             abs_error,
             rel_error,
             passed: tolerance.accepts(tape, reference),
+            cannot_check: None,
         }
+    }
+
+    /// A row whose reference could not be formed: not passed, not failed.
+    fn unchecked(index: usize, name: String, tape: f64, reference: f64, why: String) -> Self {
+        let mut row = GradientCheck::new(index, name, tape, reference, Tolerance::MANUAL);
+        row.passed = false;
+        row.cannot_check = Some(why);
+        row
     }
 }
 
@@ -146,20 +175,50 @@ pub struct GradcheckReport {
 }
 
 impl GradcheckReport {
-    /// Whether every input passed (true for no inputs).
+    /// Whether every input was checked and passed (true for no inputs). False
+    /// when a row [cannot be checked](GradcheckReport::unchecked) here: that is
+    /// no evidence for the tape's gradient.
     pub fn all_passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
     }
 
-    /// The rows that failed.
+    /// The rows that were checked and failed: the tape's gradient disagrees with
+    /// the central difference.
     pub fn failures(&self) -> impl Iterator<Item = &GradientCheck> {
-        self.checks.iter().filter(|c| !c.passed)
+        self.checks
+            .iter()
+            .filter(|c| !c.passed && c.cannot_check.is_none())
+    }
+
+    /// The rows that could not be checked here (see
+    /// [`GradientCheck::cannot_check`]): neither passed nor failed.
+    ///
+    /// ```
+    /// use chainrule::gradcheck::gradcheck;
+    ///
+    /// // √x at 1e-7: x − h < 0, where √ is not defined.
+    /// let report = gradcheck(|v| v[0].sqrt(), &[1e-7]);
+    /// assert!(!report.all_passed());
+    /// assert_eq!(report.failures().count(), 0);
+    /// assert_eq!(report.unchecked().count(), 1);
+    /// ```
+    pub fn unchecked(&self) -> impl Iterator<Item = &GradientCheck> {
+        self.checks.iter().filter(|c| c.cannot_check.is_some())
     }
 }
 
 /// Checks the tape's gradient of `f` at `inputs` against central finite
-/// differences, with [`GradcheckOptions::default`] (step 1e-6, PyTorch's float64
-/// tolerance).
+/// differences, with [`GradcheckOptions::default`] (relative step 1e-6: input i
+/// moves by 1e-6 · max(1, |xᵢ|); PyTorch's float64 tolerance).
+///
+/// Each row is passed, failed, or *cannot check here* (see
+/// [`GradientCheck::cannot_check`]): where the central difference cannot be
+/// formed, because f is not finite at x, or not defined or not finite at
+/// x ± h (√x with x < h, ln near 0), or the difference overflows, it is no
+/// evidence against (or for) the tape's gradient, and the report says so
+/// instead of failing the row. Where f is not differentiable (|x| at 0) the
+/// difference can be formed but the tape's value is a convention: such a row
+/// may fail, as it should.
 ///
 /// `f` receives the inputs recorded as leaves of a fresh tape and returns the
 /// output; it runs 2n + 1 times for n inputs (once taped and swept, then twice per
@@ -189,8 +248,13 @@ where
 
 /// [`gradcheck`] with a chosen step and tolerance.
 ///
-/// A step that is not a positive finite number makes every row fail with a NaN
-/// reference (the check cannot be made) rather than panic.
+/// # Errors
+/// None are returned: a check that cannot be made is reported in its row
+/// ([`GradientCheck::cannot_check`], [`GradcheckReport::unchecked`]), as
+/// *cannot check here*, with the reason: f not finite at x, f not defined
+/// (NaN) or not finite at x ± h, the central difference not finite, an input
+/// not finite, or a step that is not a positive finite number (then every row,
+/// with a NaN reference, rather than a panic).
 ///
 /// # Panics
 /// If `f` returns a `Var` of another tape than the one it was given.
@@ -201,7 +265,15 @@ where
 /// let options = GradcheckOptions { step: 1e-4, ..Default::default() };
 /// let report = gradcheck_with(|v| v[0].powi(3), &[2.0], options);
 /// assert!(report.all_passed());
+/// // h = 1e-4 · max(1, 2) = 2e-4: (2 + h)³ − (2 − h)³ = 24h + 2h³
 /// assert!((report.checks[0].reference - 12.0).abs() < 1e-6);
+///
+/// // The step scales with the input: at 1e10 it is 1e4, not lost to rounding.
+/// assert!(gradcheck_with(|v| v[0] * 3.0, &[1e10], options).all_passed());
+///
+/// // ln(x) at 1e-5: x − 2e-4 < 0, so the check cannot be made there.
+/// let report = gradcheck_with(|v| v[0].ln(), &[1e-5], options);
+/// assert!(report.checks[0].cannot_check.is_some() && report.failures().count() == 0);
 /// ```
 pub fn gradcheck_with<F>(f: F, inputs: &[f64], options: GradcheckOptions) -> GradcheckReport
 where
@@ -222,28 +294,64 @@ where
         let g = y.backward();
         (y.value(), g.wrt_all(&vars))
     };
-    let h = options.step;
-    let step_ok = h.is_finite() && h > 0.0;
+    let h0 = options.step;
+    let step_ok = h0.is_finite() && h0 > 0.0;
     let mut shifted = inputs.to_vec();
     let mut checks = Vec::with_capacity(inputs.len());
     for (i, &tape_gradient) in tape_gradients.iter().enumerate() {
-        let numeric = if step_ok {
-            shifted[i] = inputs[i] + h;
-            let up = primal(&f, &mut tape, &shifted);
-            shifted[i] = inputs[i] - h;
-            let down = primal(&f, &mut tape, &shifted);
-            shifted[i] = inputs[i];
-            (up - down) / (2.0 * h)
+        let name = format!("x[{i}]");
+        let x = inputs[i];
+        let why = if !step_ok {
+            Some(format!("the step {h0:e} is not a positive finite number"))
+        } else if !x.is_finite() {
+            Some(format!("the input is {x}"))
+        } else if !value.is_finite() {
+            Some(format!("f is {value} here"))
         } else {
-            f64::NAN
+            None
         };
-        checks.push(GradientCheck::new(
-            i,
-            format!("x[{i}]"),
-            tape_gradient,
-            numeric,
-            options.tolerance,
-        ));
+        if let Some(why) = why {
+            checks.push(GradientCheck::unchecked(
+                i,
+                name,
+                tape_gradient,
+                f64::NAN,
+                why,
+            ));
+            continue;
+        }
+        // Nocedal & Wright §8.1: a step relative to |x| (absolute below 1).
+        let h = h0 * x.abs().max(1.0);
+        let (x_up, x_down) = (x + h, x - h);
+        shifted[i] = x_up;
+        let up = primal(&f, &mut tape, &shifted);
+        shifted[i] = x_down;
+        let down = primal(&f, &mut tape, &shifted);
+        shifted[i] = x;
+        let numeric = (up - down) / (x_up - x_down);
+        let side = |at: f64, fx: f64| {
+            let what = if fx.is_nan() {
+                "not defined (NaN)"
+            } else {
+                "not finite"
+            };
+            format!(
+                "f is {what} at x[{i}] = {at:e} (a step of {h:e} away), though f(x) = {value:e}"
+            )
+        };
+        let why = if !down.is_finite() {
+            Some(side(x_down, down))
+        } else if !up.is_finite() {
+            Some(side(x_up, up))
+        } else if !numeric.is_finite() {
+            Some(format!("the central difference is {numeric}"))
+        } else {
+            None
+        };
+        checks.push(match why {
+            Some(why) => GradientCheck::unchecked(i, name, tape_gradient, numeric, why),
+            None => GradientCheck::new(i, name, tape_gradient, numeric, options.tolerance),
+        });
     }
     GradcheckReport {
         value,
@@ -296,7 +404,13 @@ fn write_table(f: &mut fmt::Formatter<'_>, reference: &str, rows: &[GradientChec
             row.reference,
             row.abs_error,
             row.rel_error,
-            if row.passed { "pass" } else { "FAIL" }
+            if row.passed {
+                "pass"
+            } else if row.cannot_check.is_some() {
+                "cannot check here"
+            } else {
+                "FAIL"
+            }
         )?;
     }
     Ok(())
@@ -304,18 +418,31 @@ fn write_table(f: &mut fmt::Formatter<'_>, reference: &str, rows: &[GradientChec
 
 impl fmt::Display for GradcheckReport {
     /// A table: per input the tape's gradient, the central difference, the
-    /// absolute and relative errors, and pass or FAIL; then a summary line.
+    /// absolute and relative errors, and pass, FAIL or "cannot check here"; a
+    /// line per row that cannot be checked, saying why; then a summary line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_table(f, "central difference", &self.checks)?;
+        for row in self.unchecked() {
+            if let Some(why) = &row.cannot_check {
+                writeln!(f, "{}: cannot check here: {why}", row.name)?;
+            }
+        }
         let failed = self.failures().count();
+        let unchecked = self.unchecked().count();
+        let checked = self.checks.len() - unchecked;
+        let passed = checked - failed;
+        if unchecked == 0 {
+            write!(f, "{passed} of {} passed", self.checks.len())?;
+        } else {
+            write!(
+                f,
+                "{passed} of {checked} checked passed, {unchecked} cannot be checked here"
+            )?;
+        }
         writeln!(
             f,
-            "{} of {} passed (step {:e}, |tape − numeric| <= {:e} + {:e}·|numeric|)",
-            self.checks.len() - failed,
-            self.checks.len(),
-            self.options.step,
-            self.options.tolerance.atol,
-            self.options.tolerance.rtol
+            " (step {:e}·max(1, |x|), |tape − numeric| <= {:e} + {:e}·|numeric|)",
+            self.options.step, self.options.tolerance.atol, self.options.tolerance.rtol
         )
     }
 }

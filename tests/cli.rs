@@ -622,15 +622,22 @@ fn a_bad_expected_formula() {
 #[test]
 fn check_at_a_kink_does_not_call_a_right_formula_wrong() {
     // |x|′ does not exist at 0: the tape's 0 is a convention. A formula that is
-    // right everywhere else is right.
+    // right everywhere else is not wrong, but it is not "right" at 0 either.
     let (out, _) = run(
         &[
             "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "x/abs(x)",
         ],
-        0,
+        3,
     );
     assert!(out.contains("does not exist"), "{out}");
-    assert!(out.contains("is right"), "{out}");
+    assert!(
+        out.contains("agrees with the tape at 5 points near"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("is right") && !out.contains("is wrong"),
+        "{out}"
+    );
     // A number at a kink cannot be confirmed: no verdict of "wrong", and no
     // diagnosis of doubled paths.
     let (out, _) = run(
@@ -644,17 +651,104 @@ fn check_at_a_kink_does_not_call_a_right_formula_wrong() {
             "--expect",
             "1",
         ],
-        1,
+        3,
     );
     assert!(out.contains("cannot be confirmed at a kink"), "{out}");
     assert!(!out.contains("counted twice"), "{out}");
-    // Away from the kink, a wrong formula is still wrong.
     run(
         &[
             "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "1",
         ],
+        3,
+    );
+    // Away from the kink, a wrong formula is still wrong.
+    let (out, _) = run(
+        &[
+            "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "1+0*x",
+        ],
         1,
     );
+    assert!(out.contains("is wrong"), "{out}");
+}
+
+#[test]
+fn check_at_a_kink_does_not_call_the_tapes_convention_right() {
+    // The audit's cases: the learner's value equals the tape's convention where
+    // no derivative exists. That is neither right nor wrong: exit 3.
+    let (out, _) = run(
+        &[
+            "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "0",
+        ],
+        3,
+    );
+    assert!(!out.contains("is right"), "{out}");
+    assert!(out.contains("which yours matches"), "{out}");
+    assert!(
+        out.contains("the slopes from the left and the right differ"),
+        "{out}"
+    );
+    assert!(out.contains("∂f/∂x does not exist here"), "{out}");
+    assert!(out.contains("cannot be confirmed at a kink"), "{out}");
+    // f jumps at 0: not even continuous.
+    let (out, _) = run(
+        &[
+            "check",
+            "3*signum(x) + x",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "1",
+        ],
+        3,
+    );
+    assert!(!out.contains("is right"), "{out}");
+    assert!(out.contains("f is not continuous here"), "{out}");
+    // relu at 0, as a formula: right near 0, not confirmed at 0.
+    let (out, _) = run(
+        &[
+            "check",
+            "relu(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "max(signum(x), 0)",
+            "--json",
+        ],
+        3,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(j["check"]["passed"], false);
+    assert_eq!(j["check"]["verdict"], "cannot be confirmed at a kink");
+    assert_eq!(j["check"]["kink"]["tape"], 0.0);
+    // A kink whose function is differentiable (|x|² at 0): the slopes agree,
+    // and the tool says the derivative may exist, not that it does not.
+    let (out, _) = run(
+        &[
+            "check", "abs(x)^2", "--at", "x=0", "--wrt", "x", "--expect", "2*x",
+        ],
+        3,
+    );
+    assert!(out.contains("may exist here"), "{out}");
+    assert!(!out.contains("does not exist"), "{out}");
+    // Off the kink, a right derivative is right (exit 0).
+    let (out, _) = run(
+        &[
+            "check",
+            "abs(x)",
+            "--at",
+            "x=0.5",
+            "--wrt",
+            "x",
+            "--expect",
+            "signum(x)",
+        ],
+        0,
+    );
+    assert!(out.contains("is right"), "{out}");
 }
 
 #[test]

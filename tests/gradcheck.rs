@@ -54,7 +54,7 @@ fn gradcheck_reports_a_function_whose_derivative_is_not_its_slope() {
 }
 
 #[test]
-fn a_bad_step_fails_every_row_instead_of_panicking() {
+fn a_bad_step_cannot_check_any_row_instead_of_panicking() {
     for step in [0.0, -1e-6, f64::NAN, f64::INFINITY] {
         let options = GradcheckOptions {
             step,
@@ -63,7 +63,61 @@ fn a_bad_step_fails_every_row_instead_of_panicking() {
         let report = gradcheck_with(|v| v[0] * v[1], &[1.0, 2.0], options);
         assert!(!report.all_passed());
         assert!(report.checks.iter().all(|c| c.reference.is_nan()));
+        assert_eq!(report.unchecked().count(), 2, "{report}");
+        assert!(report
+            .to_string()
+            .contains("is not a positive finite number"));
     }
+}
+
+#[test]
+fn the_step_is_relative_to_the_input() {
+    // An absolute step of 1e-6 at 1e10 is a few ulps: the central difference of
+    // the identity came out 1.907 and a correct gradient failed.
+    let report = gradcheck(|v| v[0] * 1.0, &[1e10]);
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(report.checks[0].reference, 1.0, "{report}");
+    let report = gradcheck(|v| v[0].square() * v[1].sin(), &[-3e7, 0.25]);
+    assert!(report.all_passed(), "{report}");
+    // Below 1 the step is absolute, as before.
+    let report = gradcheck(|v| v[0].exp(), &[1e-3]);
+    assert!(
+        report.all_passed() && report.checks[0].abs_error < 1e-8,
+        "{report}"
+    );
+}
+
+#[test]
+fn a_difference_that_cannot_be_formed_is_reported_not_failed() {
+    // √x at 1e-7: x − h < 0, f(x − h) is NaN while f(x) is finite.
+    let report = gradcheck(|v| v[0].sqrt() + v[1], &[1e-7, 2.0]);
+    assert!(!report.all_passed(), "{report}"); // no pass either
+    assert_eq!(report.failures().count(), 0, "{report}");
+    let unchecked: Vec<_> = report.unchecked().collect();
+    assert_eq!(unchecked.len(), 1, "{report}");
+    assert_eq!(unchecked[0].name, "x[0]");
+    assert!(!unchecked[0].passed && report.checks[1].passed);
+    let why = unchecked[0].cannot_check.as_deref().unwrap_or_default();
+    assert!(why.contains("not defined (NaN)"), "{why}");
+    let text = report.to_string();
+    assert!(text.contains("cannot check here"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("1 of 1 checked passed, 1 cannot be checked here"),
+        "{text}"
+    );
+    // f itself not finite at x: nothing to check either.
+    let report = gradcheck(|v| v[0].ln(), &[-1.0]);
+    assert_eq!(
+        (report.failures().count(), report.unchecked().count()),
+        (0, 1)
+    );
+    // An overflowing side (exp past 709.78): not finite at x + h.
+    let report = gradcheck(|v| v[0].exp(), &[709.7825]);
+    assert_eq!(report.unchecked().count(), 1, "{report}");
+    // A checked row still fails where the tape is wrong about the slope.
+    let kink = gradcheck(|v| v[0].relu(), &[0.0]);
+    assert_eq!((kink.failures().count(), kink.unchecked().count()), (1, 0));
 }
 
 #[test]

@@ -229,6 +229,47 @@ fn an_update_that_overflows_a_parameter_is_undone() {
     assert_eq!(bits(mlp.parameters()), bits(&[0.0, 0.0]));
 }
 
+#[test]
+fn an_update_that_overflows_a_parameter_leaves_the_optimizer_as_it_was() {
+    // Adam's step is about the learning rate whatever the gradient's size: from
+    // w = 1e308 (input 1e-300, so the output stays 1e8 and the loss finite) a
+    // step of 1e308 upwards (target 1e9) overflows w. Before the fix Adam had
+    // counted that step (steps() = 1) and kept its moments.
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[1e308, 0.0]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    data.push(&[1e-300], &[1e9]);
+    let adam = Adam::new(1e308);
+    let mut trainer = Trainer::new(Loss::MeanSquaredError, adam.clone()).quiet();
+    let err = trainer.train(&mut mlp, &data).unwrap_err();
+    assert_eq!(non_finite(&err), (0, None, NonFiniteQuantity::Update));
+    assert_eq!(bits(mlp.parameters()), bits(&[1e308, 0.0]));
+    assert_eq!(trainer.optimizer().steps(), 0);
+    assert_eq!(format!("{:?}", trainer.optimizer()), format!("{adam:?}"));
+
+    // After good steps, the state is that of the last good step: SGD with
+    // momentum, whose velocity the overflowing step would have changed.
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[0.0, 0.0]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    data.push(&[1.0], &[10.0]);
+    let mut sgd = Sgd::new(1e307).momentum(0.5);
+    let mut trainer = Trainer::new(Loss::MeanSquaredError, &mut sgd).quiet();
+    let err = trainer.train(&mut mlp, &data).unwrap_err();
+    assert_eq!(non_finite(&err), (0, None, NonFiniteQuantity::Update));
+    assert_eq!(bits(mlp.parameters()), bits(&[0.0, 0.0]));
+    assert_eq!(
+        format!("{sgd:?}"),
+        format!("{:?}", Sgd::new(1e307).momentum(0.5))
+    );
+}
+
 #[cfg(feature = "parallel")]
 mod parallel {
     use super::*;

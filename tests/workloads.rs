@@ -98,3 +98,49 @@ fn chain_gradients_match_the_hand_coded_adjoint() {
         "primal and hand-coded forward passes are the same arithmetic"
     );
 }
+
+/// `chainrule::bench` checks the taped gradient against the hand-coded one
+/// before timing: a hand partial of exactly 0 against a taped 2.8e-17 (the
+/// rounding of 0.1 + 0.2 − 0.3) passes the absolute floor; a purely relative
+/// test refused it.
+#[test]
+fn bench_accepts_a_zero_hand_partial_against_rounding_on_the_tape() {
+    use chainrule::bench::{Bench, Function};
+    use chainrule::Scalar;
+    struct Cancels;
+    impl Function for Cancels {
+        fn eval<T: Scalar>(&self, x: &[T]) -> T {
+            x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+        }
+    }
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        g[1] = 0.0;
+        x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    };
+    let tape = Tape::new();
+    let x = tape.vars(&[1.5, 2.0]);
+    let g = Cancels.eval(&x).backward();
+    assert!(g[x[1]] != 0.0 && g[x[1]].abs() < 1e-16, "{}", g[x[1]]);
+    let quick = std::time::Duration::from_micros(50);
+    let bench = || {
+        Bench::new("cancels", &Cancels, &[1.5, 2.0])
+            .hand(&hand)
+            .rounds(3)
+            .round_time(quick)
+    };
+    let report = bench().run().expect("a zero hand partial against 2.8e-17");
+    assert!(report.hand_difference.is_some_and(|d| d < 1e-16));
+    // A wrong hand partial is still refused, and a floor of 0 is purely relative.
+    let wrong = |x: &[f64], g: &mut [f64]| {
+        let v = hand(x, g);
+        g[1] = 1e-9;
+        v
+    };
+    assert!(Bench::new("wrong", &Cancels, &[1.5, 2.0])
+        .hand(&wrong)
+        .run()
+        .is_err());
+    let err = bench().absolute_tolerance(0.0).run().unwrap_err();
+    assert!(err.to_string().contains("taped vs hand-coded"), "{err}");
+}

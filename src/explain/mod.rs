@@ -561,6 +561,34 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
     }
 }
 
+/// The note of a kink at node `index` of `tape`: `Some` when the node is an op
+/// at a point where its own derivative does not exist and the tape's local
+/// partial is a convention (abs, relu, leaky_relu or signum at 0, max or min at
+/// a tie, clamp at a bound), the same note [`Explanation::kink`] gives its
+/// factor; `None` elsewhere, and for an index past the end.
+///
+/// A kink of an op on the way from x to y does not by itself mean ∂y/∂x does
+/// not exist (|x|² is differentiable at 0), but where it does not exist the
+/// tape's value is that convention.
+///
+/// ```
+/// let tape = chainrule::Tape::new();
+/// let x = tape.var(0.0);
+/// let y = x.relu();
+/// let z = x.exp();
+/// assert!(chainrule::explain::kink_at(&tape, y.index()).is_some());
+/// assert!(chainrule::explain::kink_at(&tape, z.index()).is_none());
+/// ```
+pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
+    tape.recording.read(|rec| {
+        if index < rec.len() {
+            kink_note(rec, index)
+        } else {
+            None
+        }
+    })
+}
+
 /// The readable name of node `index` of `tape` (see [names](self#names)).
 pub(crate) fn readable_name(tape: &Tape, index: usize) -> String {
     let labels = tape.labels.borrow();

@@ -124,4 +124,28 @@ impl Optimizer for Adam {
             *p -= self.learning_rate * m_hat / (v_hat.sqrt() + self.epsilon);
         }
     }
+
+    /// The step count, then the first and second moments.
+    fn save_state(&self, saved: &mut Vec<f64>) -> bool {
+        saved.clear();
+        saved.push(f64::from(self.step));
+        saved.extend_from_slice(&self.first_moment);
+        saved.extend_from_slice(&self.second_moment);
+        true
+    }
+
+    #[track_caller]
+    fn restore_state(&mut self, saved: &[f64]) {
+        assert!(
+            !saved.is_empty() && saved.len() % 2 == 1,
+            "chainrule: Adam::restore_state was given {} values, not a state Adam saved",
+            saved.len()
+        );
+        let n = (saved.len() - 1) / 2;
+        self.step = saved[0] as i32;
+        self.first_moment.clear();
+        self.first_moment.extend_from_slice(&saved[1..=n]);
+        self.second_moment.clear();
+        self.second_moment.extend_from_slice(&saved[n + 1..]);
+    }
 }

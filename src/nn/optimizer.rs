@@ -20,12 +20,59 @@ pub trait Optimizer {
     /// If `gradient.len() != parameters.len()`, or the number of parameters
     /// changed since the first step.
     fn step(&mut self, parameters: &mut [f64], gradient: &[f64]);
+
+    /// Writes the optimizer's whole state (velocities, moments, step count)
+    /// into `saved`, replacing what it held, and returns true; or returns false,
+    /// leaving `saved` alone, if this optimizer cannot save its state (the
+    /// default, for an optimizer that does not implement it). [`Sgd`](crate::nn::Sgd)
+    /// and [`Adam`](crate::nn::Adam) implement it.
+    ///
+    /// [`Trainer`](crate::nn::Trainer) saves the state before each step and
+    /// [restores](Optimizer::restore_state) it when the step overflows a
+    /// parameter, so that a failed step leaves the optimizer as it was. The
+    /// buffer is reused: after the first step, saving allocates nothing.
+    ///
+    /// ```
+    /// use chainrule::nn::{Adam, Optimizer};
+    ///
+    /// let mut adam = Adam::new(0.1);
+    /// let mut p = [1.0];
+    /// adam.step(&mut p, &[0.5]);
+    /// let mut saved = Vec::new();
+    /// assert!(adam.save_state(&mut saved));
+    /// adam.step(&mut p, &[0.5]);
+    /// assert_eq!(adam.steps(), 2);
+    /// adam.restore_state(&saved);
+    /// assert_eq!(adam.steps(), 1);
+    /// ```
+    fn save_state(&self, saved: &mut Vec<f64>) -> bool {
+        let _ = saved;
+        false
+    }
+
+    /// Brings back the state that [`save_state`](Optimizer::save_state) wrote
+    /// into `saved` (of this optimizer). The default does nothing.
+    ///
+    /// # Panics
+    /// May panic if `saved` was not written by this optimizer's `save_state`.
+    fn restore_state(&mut self, saved: &[f64]) {
+        let _ = saved;
+    }
 }
 
 impl<O: Optimizer + ?Sized> Optimizer for &mut O {
     #[track_caller]
     fn step(&mut self, parameters: &mut [f64], gradient: &[f64]) {
         (**self).step(parameters, gradient)
+    }
+
+    fn save_state(&self, saved: &mut Vec<f64>) -> bool {
+        (**self).save_state(saved)
+    }
+
+    #[track_caller]
+    fn restore_state(&mut self, saved: &[f64]) {
+        (**self).restore_state(saved)
     }
 }
 

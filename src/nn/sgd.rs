@@ -103,4 +103,18 @@ impl Optimizer for Sgd {
             *p -= self.learning_rate * *v;
         }
     }
+
+    /// The velocities (none before the first step, or without momentum and
+    /// weight decay).
+    fn save_state(&self, saved: &mut Vec<f64>) -> bool {
+        saved.clear();
+        saved.extend_from_slice(&self.velocity);
+        true
+    }
+
+    #[track_caller]
+    fn restore_state(&mut self, saved: &[f64]) {
+        self.velocity.clear();
+        self.velocity.extend_from_slice(saved);
+    }
 }

@@ -211,9 +211,11 @@ impl<O: Optimizer> Trainer<O> {
     /// a labelled tape ([`Mlp::bind_labelled`]), to name the first culprit and the
     /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`].
     /// Should a step from a finite gradient overflow a parameter, the parameters
-    /// are restored too (only the optimizer's state has then taken the step).
-    /// The checks cost one pass over the gradient and a copy of the parameters
-    /// per batch.
+    /// and the optimizer's state are restored too (saved before each step with
+    /// [`Optimizer::save_state`]; an optimizer of your own that does not
+    /// implement it has then taken the step). The checks cost one pass over the
+    /// gradient and a copy of the parameters and of the optimizer's state per
+    /// batch (into buffers reused from step to step).
     ///
     /// ```
     /// use chainrule::nn::{Activation, Dataset, Error, Loss, Mlp, Sgd, Trainer};
@@ -246,6 +248,7 @@ impl<O: Optimizer> Trainer<O> {
         let mut tape = Tape::new();
         let mut gradient = Vec::with_capacity(mlp.parameter_count());
         let mut before = Vec::with_capacity(mlp.parameter_count());
+        let mut optimizer_before = Vec::new();
         let mut programs = Programs::default();
         let progress = self.progress_bar();
         let mut report = TrainReport {
@@ -268,9 +271,13 @@ impl<O: Optimizer> Trainer<O> {
                 }
                 before.clear();
                 before.extend_from_slice(mlp.parameters());
+                let saved = self.optimizer.save_state(&mut optimizer_before);
                 self.optimizer.step(mlp.parameters_mut(), &gradient);
                 if !mlp.parameters().iter().all(|p| p.is_finite()) {
                     mlp.parameters_mut().copy_from_slice(&before);
+                    if saved {
+                        self.optimizer.restore_state(&optimizer_before);
+                    }
                     progress.finish_and_clear();
                     return Err(Error::NonFinite {
                         epoch,

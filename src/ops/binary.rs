@@ -30,7 +30,7 @@ impl<'t> Var<'t> {
     }
 
     /// atan2(y, x) of two variables, `self` the ordinate y: the angle of the point
-    /// (x, y) in (−π, π]. Used by [`Var::atan2`].
+    /// (x, y) in [−π, π] (−π at y = −0, x < 0). Used by [`Var::atan2`].
     #[inline(always)]
     #[track_caller]
     pub(crate) fn atan2_var(self, x: Var<'t>) -> Var<'t> {

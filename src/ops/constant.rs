@@ -256,9 +256,21 @@ impl<'t> Var<'t> {
         self.unary(Op::Clamp, value, partial).keep_two(lo, hi)
     }
 
-    /// atan2(self, x): the angle in (−π, π] of the point (x, self), `self` the
+    /// atan2(self, x): the angle in [−π, π] of the point (x, self), `self` the
     /// ordinate y, as [`f64::atan2`]. `x` is a `Var` or an `f64` constant; for a
     /// constant ordinate see [`const_atan2`](Var::const_atan2).
+    ///
+    /// Both ends are reached: on the negative x axis the sign of a zero y
+    /// chooses the side, atan2(+0, −1) = π and atan2(−0, −1) = −π (IEEE 754-2008
+    /// §9.2.1, C99 Annex F.9.1.4, which Rust's `f64::atan2` follows). With y ≠
+    /// −0 the angle is in (−π, π].
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(-1.0);
+    /// assert_eq!(tape.var(0.0).atan2(x).value(), std::f64::consts::PI);
+    /// assert_eq!(tape.var(-0.0).atan2(x).value(), -std::f64::consts::PI);
+    /// ```
     ///
     /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed through
     /// hypot(x, y) (no overflow for large operands). At (0, 0) both are NaN: the

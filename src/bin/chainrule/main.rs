@@ -9,7 +9,10 @@
 //!
 //! Exit codes: 0 when all is well, 1 when `check` finds the derivative wrong,
 //! 2 for bad input (a formula that does not parse, a variable with no value, a
-//! file that cannot be read or written).
+//! file that cannot be read or written), 3 when `check` can neither confirm nor
+//! refute the derivative at the point because the tape passes a kink there (|x|
+//! at 0, max at a tie, signum at 0): the derivative may not exist, and the
+//! tape's value there is a convention (nothing was found wrong near the point).
 
 mod formula;
 
@@ -70,7 +73,9 @@ enum Commands {
     },
     /// Checks your derivative ∂output/∂x against the tape's, at the point and at
     /// random points near it; on a mismatch, says which chain-rule path your
-    /// value misses, counts twice or has with the wrong sign.
+    /// value misses, counts twice or has with the wrong sign. Exits 0 when it is
+    /// right, 1 when it is wrong, 3 when the point is at a kink (the derivative
+    /// may not exist there: neither right nor wrong).
     Check {
         #[command(flatten)]
         input: Input,
@@ -505,15 +510,16 @@ fn check(
             "MISMATCH"
         }
     ));
-    // A kink at the point (|x| at 0, max at a tie, …): the derivative does not
-    // exist there and the tape's value is a convention, so a mismatch there alone
-    // is not the learner's mistake.
-    let explanation = g.explain(x);
-    let kink = explanation
-        .paths()
-        .iter()
-        .flat_map(|p| p.factors.iter())
-        .find_map(|f| explanation.kink(f));
+    // A kink at the point (|x| at 0, max at a tie, …) on the way from x to the
+    // output: the tape's value is a convention there, and ∂f/∂x may not exist;
+    // whether the learner's value equals it or not, it is neither right nor
+    // wrong at this point.
+    let kink = kink_between(&tape, x.index(), r.output.index());
+    let at_kink = kink.map(|note| {
+        let nature = one_sided(&loaded, &r, wrt)?;
+        Ok::<_, Failure>((note, nature))
+    });
+    let at_kink = at_kink.transpose()?;
     let mut diagnosis =
         (!at_point_ok && kink.is_none()).then(|| g.compare(&[(x, yours)]).to_string());
 
@@ -578,19 +584,40 @@ fn check(
     } else {
         text.push_str("(your derivative is a number: it is checked at the point only; give a formula to check it everywhere)\n");
     }
-    let kink_only = !at_point_ok && kink.is_some() && failed_elsewhere == 0 && checked > 0;
-    if let (false, Some(k)) = (at_point_ok, kink) {
+    if let Some((note, nature)) = &at_kink {
+        let convention = number(g[x]);
+        // The note is about the op (|·|′(0) does not exist), not about ∂f/∂x.
+        let note = note.trim_end_matches("; the derivative does not exist here");
         text.push_str(&format!(
-            "at the point the derivative does not exist ({k}): the tape's {} is a convention, not a value yours must match\n",
-            number(g[x])
+            "at the point the tape passes a kink ({note}): its {convention} is a convention{}; {}\n",
+            if at_point_ok {
+                ", which yours matches"
+            } else {
+                ", not a value yours must match"
+            },
+            nature.describe(yours)
         ));
     }
-    let all_ok = (at_point_ok || kink_only) && failed_elsewhere == 0;
+    let all_ok = at_point_ok && failed_elsewhere == 0 && at_kink.is_none();
+    let wrong = failed_elsewhere > 0 || (!at_point_ok && at_kink.is_none());
+    let verdict = if all_ok {
+        "right"
+    } else if wrong {
+        "wrong"
+    } else {
+        "cannot be confirmed at a kink"
+    };
     if outputs.json {
         let mut j = report_json(&r, &g);
         j["check"] = json!({
-            "wrt": wrt, "expect": expect, "passed": all_ok, "rows": rows,
+            "wrt": wrt, "expect": expect, "passed": all_ok, "verdict": verdict, "rows": rows,
             "diagnosis": diagnosis,
+            "kink": at_kink.as_ref().map(|(note, nature)| json!({
+                "note": note,
+                "tape": g[x],
+                "derivative": nature.kind(),
+                "text": nature.describe(yours),
+            })),
         });
         sayln!("{}", pretty(&j));
     } else {
@@ -604,12 +631,16 @@ fn check(
             "{}",
             if all_ok {
                 format!("your {lhs} is right.")
-            } else if kink.is_some() && !at_point_ok && checked == 0 {
+            } else if wrong {
+                format!("your {lhs} is wrong.")
+            } else if checked > 0 {
                 format!(
-                    "your {lhs} cannot be confirmed at a kink: give it as a formula (checked near the point), or pick a point where the function is differentiable."
+                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: it is at a kink (exit code 3)."
                 )
             } else {
-                format!("your {lhs} is wrong.")
+                format!(
+                    "your {lhs} cannot be confirmed at a kink: give it as a formula (checked near the point), or pick a point where the function is differentiable (exit code 3)."
+                )
             }
         );
     }
@@ -619,7 +650,136 @@ fn check(
     } else {
         Err(Failure {
             message: String::new(),
-            code: 1,
+            code: if wrong { 1 } else { 3 },
+        })
+    }
+}
+
+/// The note of the first kink (see [`chainrule::explain::kink_at`]) at a node on
+/// a path from node `x` up to node `output`, if any: every such node, not only
+/// those of the paths an explanation lists.
+fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
+    if output < x {
+        return None;
+    }
+    let n = output - x + 1;
+    let mut from_x = vec![false; n];
+    from_x[0] = true;
+    for i in x + 1..=output {
+        from_x[i - x] = tape.edges(i).iter().any(|&(o, _)| o >= x && from_x[o - x]);
+    }
+    let mut to_output = vec![false; n];
+    to_output[n - 1] = true;
+    for i in (x..=output).rev() {
+        if to_output[i - x] {
+            for (o, _) in tape.edges(i) {
+                if o >= x {
+                    to_output[o - x] = true;
+                }
+            }
+        }
+    }
+    (x..=output)
+        .filter(|&i| from_x[i - x] && to_output[i - x])
+        .find_map(|i| chainrule::explain::kink_at(tape, i))
+}
+
+/// What one-sided finite differences of f along x say at a kink.
+enum OneSided {
+    /// f jumps: it is not continuous here.
+    Jump { left: f64, right: f64 },
+    /// f is continuous but its slopes from the left and the right differ.
+    Corner { left: f64, right: f64 },
+    /// The slopes from both sides agree (about `slope`).
+    Agree { slope: f64 },
+    /// f is not finite beside the point: nothing to say.
+    Unknown,
+}
+
+impl OneSided {
+    fn kind(&self) -> &'static str {
+        match self {
+            OneSided::Jump { .. } => "does not exist: f is not continuous",
+            OneSided::Corner { .. } => "does not exist: the one-sided slopes differ",
+            OneSided::Agree { .. } => "may exist: the one-sided slopes agree",
+            OneSided::Unknown => "may not exist",
+        }
+    }
+
+    fn describe(&self, yours: f64) -> String {
+        match *self {
+            OneSided::Jump { left, right } => format!(
+                "f is not continuous here (about {} just left of the point, {} just right, by evaluating it there), so ∂f/∂x does not exist here",
+                number(left),
+                number(right)
+            ),
+            OneSided::Corner { left, right } => format!(
+                "the slopes from the left and the right differ (about {} and {}, by one-sided finite differences), so ∂f/∂x does not exist here",
+                number(left),
+                number(right)
+            ),
+            OneSided::Agree { slope } => format!(
+                "the slopes from the left and the right agree (about {}, by one-sided finite differences), so ∂f/∂x may exist here and need not be the tape's convention{}",
+                number(slope),
+                if Tolerance::FINITE_DIFFERENCES.accepts(yours, slope) {
+                    "; yours is close to that slope"
+                } else {
+                    ""
+                }
+            ),
+            OneSided::Unknown => {
+                "f is not finite beside the point, so ∂f/∂x may not exist here".to_string()
+            }
+        }
+    }
+}
+
+/// f along `wrt` just left and right of the point: a jump, a corner, or slopes
+/// that agree. Steps h = 1e-4·max(1, |x|) and h/16: f continuous with finite
+/// one-sided slopes moves about 16 times less over h/16 than over h; f that
+/// jumps moves as much.
+fn one_sided(loaded: &Loaded, r: &Recorded<'_>, wrt: &str) -> Result<OneSided, Failure> {
+    let base: HashMap<String, f64> = r
+        .variables
+        .iter()
+        .map(|(n, v)| (n.clone(), v.value()))
+        .collect();
+    let x = base.get(wrt).copied().unwrap_or(f64::NAN);
+    let f0 = r.output.value();
+    let f_at = |t: f64| -> Result<f64, Failure> {
+        let mut at = base.clone();
+        at.insert(wrt.to_string(), t);
+        let tape = Tape::new();
+        Ok(record(loaded, &tape, &at)?.output.value())
+    };
+    let h = 1e-4 * x.abs().max(1.0);
+    let (x_right, x_left) = (x + h / 16.0, x - h / 16.0);
+    let (far_right, far_left) = (f_at(x + h)?, f_at(x - h)?);
+    let (near_right, near_left) = (f_at(x_right)?, f_at(x_left)?);
+    if ![f0, far_right, far_left, near_right, near_left]
+        .iter()
+        .all(|v| v.is_finite())
+    {
+        return Ok(OneSided::Unknown);
+    }
+    let noise = 1e-12 * (1.0 + f0.abs());
+    let jumps = |far: f64, near: f64| {
+        let (d_far, d_near) = ((far - f0).abs(), (near - f0).abs());
+        d_far > noise && d_near > 0.5 * d_far
+    };
+    if jumps(far_right, near_right) || jumps(far_left, near_left) {
+        return Ok(OneSided::Jump {
+            left: near_left,
+            right: near_right,
+        });
+    }
+    let right = (near_right - f0) / (x_right - x);
+    let left = (f0 - near_left) / (x - x_left);
+    if (right - left).abs() > 1e-3 * (1.0 + right.abs() + left.abs()) {
+        Ok(OneSided::Corner { left, right })
+    } else {
+        Ok(OneSided::Agree {
+            slope: 0.5 * (left + right),
         })
     }
 }
