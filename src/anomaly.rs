@@ -331,13 +331,8 @@ impl fmt::Display for GradientAnomaly {
 /// or `op#index`.
 fn readable_name(tape: &Tape, index: usize) -> String {
     let labels = tape.labels.borrow();
-    tape.recording.read(|rec| {
-        crate::explain::naming::Namer {
-            rec,
-            labels: &labels,
-        }
-        .name(index)
-    })
+    tape.recording
+        .read(|rec| crate::explain::naming::Namer::new(rec, &labels).name(index))
 }
 
 /// A name written after `∂`: in parentheses when it is a compound expression

@@ -209,10 +209,7 @@ impl fmt::Display for Dot<'_> {
         // Nothing in this closure calls a method of the tape (the arena is not
         // re-entrant): the labels were borrowed above.
         self.tape.recording.read(|rec| {
-            let namer = Namer {
-                rec,
-                labels: &labels,
-            };
+            let namer = Namer::new(rec, &labels);
             let (drawn, output) = self.drawn(rec);
             let is_drawn = |i: u32| drawn.binary_search(&i).is_ok();
             for &node in &drawn {

@@ -641,14 +641,17 @@ fn a_fused_neuron_with_a_labelled_net_is_explained_as_out_of_net() {
 }
 
 #[test]
-fn a_relu_that_does_not_pick_its_operand_makes_the_path_exactly_zero() {
+fn a_relu_that_does_not_pick_its_operand_passes_exactly_zero_and_no_more() {
+    // The masked edge passes exactly 0 to z; z's gradient is then 0, and the
+    // sweep multiplies it through ∂z/∂x = ∞: 0 · ∞ = NaN (rule 3 masks one
+    // edge, not what lies below it).
     let tape = Tape::new();
     let x = tape.var(-2.0).named("x");
     let z = (x * f64::INFINITY).named("z"); // -inf: a relu at z ≤ 0 passes nothing
     let y = (z.relu() + x).named("y");
-    let explanation = y
-        .backward()
-        .explain_with(x, ExplainOptions::default().raw());
+    let g = y.backward();
+    assert!(g[x].is_nan());
+    let explanation = g.explain_with(x, ExplainOptions::default().raw());
     assert_eq!(explanation.path_count(), 2);
     let masked: Vec<&chainrule::explain::Path> = explanation
         .paths()
@@ -656,7 +659,22 @@ fn a_relu_that_does_not_pick_its_operand_makes_the_path_exactly_zero() {
         .filter(|p| p.factors.iter().any(|f| f.masked))
         .collect();
     assert_eq!(masked.len(), 1);
-    assert_eq!(masked[0].product, 0.0); // not 0 · inf = NaN
+    assert!(masked[0].product.is_nan()); // the masked 0, then 0 · inf
+    assert!(explanation.listed_sum().is_nan());
+    // Over a finite partial, the masked path contributes exactly 0.
+    let tape = Tape::new();
+    let x = tape.var(-2.0).named("x");
+    let z = (x * 3.0).named("z");
+    let y = (z.relu() + x).named("y");
+    let explanation = y
+        .backward()
+        .explain_with(x, ExplainOptions::default().raw());
+    let masked = explanation
+        .paths()
+        .iter()
+        .find(|p| p.factors.iter().any(|f| f.masked))
+        .expect("a masked path");
+    assert_eq!(masked.product, 0.0);
     assert_eq!(explanation.listed_sum(), 1.0);
     // On a path, an indeterminate product is NaN, never a silent 0.
     let tape = Tape::new();

@@ -23,6 +23,20 @@
 //!   the local partials. The sum over the listed paths of their products is then
 //!   ∂y/∂x again, with nothing counted twice.
 //!
+//! # Every product written is the product of the factors written
+//!
+//! A path's product is multiplied from the output down, as the sweep multiplies
+//! (the shared stretch of a derivation from the sum above it down). A folded
+//! factor is a product formed from the bottom up, so it can overflow or
+//! underflow where the sweep does not (`1e200 · 1e200` is ∞, while the sweep
+//! forms `(1e-300 · 1e200) · 1e200 = 1e100`): a folded factor whose value is 0,
+//! subnormal, infinite or NaN while the tape's gradient of its lower quantity is
+//! not of that same class is shown unfolded, every partial in it a factor of its
+//! own. When every path is listed and their sum still differs from the tape's
+//! gradient (a sum over infinite terms: Σ aᵢ · ∞ is not (Σ aᵢ) · ∞, and the
+//! sweep sums at each node before it multiplies), the result line says so and
+//! gives the tape's gradient.
+//!
 //! # Which quantities are shown
 //!
 //! By default ([`ExplainOptions::default`]): the output, the input, every
@@ -47,13 +61,35 @@
 //! `σ(0.5·x₀ − x₁)`), else by its op and index (`div#10`). A constant folded into
 //! a node is printed only when it reproduces the recorded value exactly.
 //!
+//! One name stands for one quantity: a label carried by several quantities of
+//! the tape is written with the index after it (`h#1`, `h#2`), inside
+//! expressions too; an automatic name that is also a label of the tape gets its
+//! index as well (with a node labelled `x₀`, the unlabelled leaf 0 is `x₀#0`);
+//! two nodes written with the same expression get theirs (`exp(a)#2`,
+//! `exp(a)#4`); a label with a space or an operator sign is put in parentheses
+//! as an operand.
+//!
 //! # The non-finite policy
 //!
-//! Paths follow the policy of [`crate::backward`]: a factor through an operand
-//! a select op did not pick (relu at z ≤ 0, the loser of max/min) is *masked*
-//! ([`Factor::masked`]): a path with a masked factor contributes exactly 0; any
-//! other path contributes the IEEE product of its factors (so 0 · ∞ is NaN, an
-//! indeterminate derivative shown as such, never as a silent 0).
+//! Paths follow the policy of [`crate::backward`], as the sweep applies it. A
+//! factor through an operand a select op did not pick (relu at z ≤ 0, the loser
+//! of max/min, clamp outside its bounds) is *masked* ([`Factor::masked`]): it
+//! passes exactly 0 down the path, whatever the product above it (∞ or NaN
+//! included). Every other factor multiplies the product above it (IEEE: 0 · ∞ is
+//! NaN). A masked edge masks one edge, not what lies below it: where a path's
+//! product is exactly 0 (after a masked factor, or a zero partial), what follows
+//! depends on the tape's gradient of the quantity it has reached, as in the
+//! sweep, which adds the path's 0 into that gradient and multiplies only the sum
+//! further down:
+//!
+//! - the gradient there is not 0 (another path brings something): the path
+//!   contributes exactly 0 and is multiplied no further;
+//! - the gradient there is 0: the path goes on, so 0 · ∞ below it is NaN, an
+//!   indeterminate derivative shown as such, never as a silent 0.
+//!
+//! `(x.sqrt().max(1.0) * 2.0)` at x = 0 is NaN path by path as in the sweep
+//! (`2 × 0 (not picked) × ∞`); `x.sqrt().max(1.0) + x.sqrt()` is ∞, the masked
+//! path's 0 being added to the 1 the other path brings to `sqrt(x)`.
 //!
 //! # How it is computed, and what it costs
 //!
@@ -210,7 +246,8 @@ pub struct Factor {
     /// The partial derivative: the sum of its parallel edges and folded paths.
     pub value: f64,
     /// Whether it runs only through operands a select op did not pick (relu at
-    /// z ≤ 0, the loser of max/min): the path then contributes exactly 0.
+    /// z ≤ 0, the loser of max/min): it passes exactly 0 down the path, whatever
+    /// the product above it (see [the policy](self#the-non-finite-policy)).
     pub masked: bool,
 }
 
@@ -219,20 +256,96 @@ pub struct Factor {
 pub struct Path {
     /// The factors, from the upper quantity down to the lower.
     pub factors: Vec<Factor>,
-    /// What the chain contributes: exactly 0 with a masked factor, else the
-    /// product of the factors (1 for none), multiplied from the top down.
+    /// What the chain contributes, multiplied from the top down as the sweep
+    /// multiplies (1 for no factor) under [the policy](self#the-non-finite-policy):
+    /// a masked factor passes exactly 0, any other the IEEE product; a product
+    /// that is exactly 0 at a quantity whose gradient is not 0 stops there and
+    /// contributes 0 (the sweep adds it to that nonzero gradient, and multiplies
+    /// only the sum further down).
     pub product: f64,
 }
 
+/// A set of quantities, nodes kept as runs of consecutive indices: the nodes
+/// of a listed chain with a zero gradient are often millions in a row.
+#[derive(Clone, Debug, Default)]
+struct ZeroSet {
+    /// Inclusive runs of node indices; sorted and disjoint once finished.
+    nodes: Vec<(u32, u32)>,
+    /// Neurons whose net is in the set, sorted once finished.
+    nets: Vec<u32>,
+}
+
+impl ZeroSet {
+    fn insert(&mut self, q: Quantity) {
+        match q {
+            Quantity::Net(i) => self.nets.push(i as u32),
+            Quantity::Node(i) => {
+                let i = i as u32;
+                match self.nodes.last_mut() {
+                    Some(run) if run.0 <= i && i <= run.1 => {}
+                    Some(run) if run.0 == i + 1 => run.0 = i,
+                    Some(run) if run.1 + 1 == i => run.1 = i,
+                    _ => self.nodes.push((i, i)),
+                }
+            }
+        }
+    }
+
+    /// Sorts and merges, for [`contains`](ZeroSet::contains).
+    fn finish(&mut self) {
+        self.nets.sort_unstable();
+        self.nets.dedup();
+        self.nodes.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.nodes.len());
+        for &(lo, hi) in &self.nodes {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        self.nodes = merged;
+    }
+
+    fn contains(&self, q: Quantity) -> bool {
+        match q {
+            Quantity::Net(i) => self.nets.binary_search(&(i as u32)).is_ok(),
+            Quantity::Node(i) => {
+                let at = self.nodes.partition_point(|&(_, hi)| (hi as usize) < i);
+                self.nodes.get(at).is_some_and(|&(lo, _)| lo as usize <= i)
+            }
+        }
+    }
+}
+
 impl Path {
-    fn new(factors: Vec<Factor>) -> Path {
-        let product = if factors.iter().any(|f| f.masked) {
-            0.0
-        } else {
-            factors.iter().fold(1.0, |p, f| p * f.value)
-        };
+    /// The path of `factors`; `zero` holds the quantities whose gradient from
+    /// the output is exactly 0.
+    fn new(factors: Vec<Factor>, zero: &ZeroSet) -> Path {
+        let product = chain_product(1.0, &factors, zero);
         Path { factors, product }
     }
+}
+
+/// One step down a path under the non-finite policy (see the module
+/// documentation): `running` (the product above the factor) through `factor`,
+/// then, if that is exactly 0 and the lower quantity's gradient is not
+/// (`lower_zero` false), `None`: absorbed there.
+fn step(running: f64, value: f64, masked: bool, lower_zero: bool) -> Option<f64> {
+    let next = crate::backward::contribution(running, value, masked);
+    (next != 0.0 || lower_zero).then_some(next)
+}
+
+/// The product of `factors` from the top down, starting from `start`, under
+/// the non-finite policy; `zero` as in [`Path::new`].
+fn chain_product(start: f64, factors: &[Factor], zero: &ZeroSet) -> f64 {
+    let mut running = start;
+    for f in factors {
+        match step(running, f.value, f.masked, zero.contains(f.wrt)) {
+            Some(next) => running = next,
+            None => return 0.0,
+        }
+    }
+    running
 }
 
 /// The derivation as it is written: when every path shares its last stretch
@@ -293,6 +406,9 @@ pub struct Explanation {
     names: HashMap<Quantity, (String, String)>,
     /// The listed factors' upper nodes at a kink, with the note written.
     kinks: HashMap<usize, &'static str>,
+    /// The quantities of the listed paths whose gradient from the output is
+    /// exactly 0 (see [`Path::product`]).
+    zero: ZeroSet,
     options: ExplainOptions,
 }
 
@@ -346,8 +462,14 @@ impl<'t> Gradients<'t> {
     /// ```
     #[track_caller]
     pub fn explain_with(&self, x: Var<'_>, options: ExplainOptions) -> Explanation {
-        let gradient = self.wrt(x); // panics with a clear message for a foreign Var
-        explain_on_tape(self.tape(), self.output(), x.index(), gradient, options)
+        self.wrt(x); // panics with a clear message for a foreign Var
+        explain_on_tape(
+            self.tape(),
+            self.output(),
+            x.index(),
+            self.as_slice(),
+            options,
+        )
     }
 }
 
@@ -400,19 +522,85 @@ impl Tape {
             std::ptr::eq(y.tape(), self) && std::ptr::eq(x.tape(), self),
             "chainrule: Tape::explain_with was given a Var of another tape"
         );
-        let gradient = y.backward().by_index(x.index());
-        explain_on_tape(self, y.index(), x.index(), gradient, options)
+        let gradients = y.backward();
+        explain_on_tape(self, y.index(), x.index(), gradients.as_slice(), options)
     }
 }
 
 /// The factor graph over the quantities shown, as the options say (see the
-/// module documentation).
+/// module documentation), with every factor whose folded value is not a normal
+/// number unfolded ([`FactorGraph::bad_folds`]).
 fn factor_graph(
     sub: &Subgraph,
     namer: &Namer<'_>,
     net_labels: &std::collections::BTreeMap<u32, std::borrow::Cow<'static, str>>,
     options: ExplainOptions,
+    adjoints: &[f64],
 ) -> FactorGraph {
+    let n = sub.len();
+    // A node at a kink (relu at 0, a tie of max) is shown, and never folded as a
+    // unit factor: its factor's value is a convention, marked as such.
+    let kink: Vec<bool> = (0..n)
+        .map(|p| !sub.net[p] && kink_note(namer.rec, sub.index[p] as usize).is_some())
+        .collect();
+    let (mut graph, mut shown) = chosen_factor_graph(sub, namer, net_labels, options, &kink);
+    // Unfold, until no factor folds a value that is not a normal number: the
+    // hidden nodes below each shown node with such a factor are shown (and
+    // never folded again as unit factors). Each round shows more nodes, so it
+    // ends; usually there is no round at all (one scan of the factors).
+    let mut keep = kink;
+    loop {
+        let bad = graph.bad_folds(|id| gradient_of(namer.rec, adjoints, graph.quantity(id)));
+        if bad.is_empty() {
+            return graph;
+        }
+        let mut stack: Vec<usize> = Vec::new();
+        for a in bad {
+            stack.push(a as usize);
+            while let Some(p) = stack.pop() {
+                for (q, _, _) in sub.edges(p) {
+                    if !shown[q] {
+                        shown[q] = true;
+                        keep[q] = true;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        graph = FactorGraph::build(sub, &shown);
+        if options.merge_unit_factors {
+            graph = fold_unit_factors(graph, &mut shown, &keep);
+        }
+    }
+}
+
+/// `graph` with its unit nodes ([`FactorGraph::unit_nodes`]) not in `keep`
+/// folded, `shown` updated; unchanged if that would leave a tautology.
+fn fold_unit_factors(graph: FactorGraph, shown: &mut [bool], keep: &[bool]) -> FactorGraph {
+    let mut units = graph.unit_nodes();
+    units.retain(|&id| !keep[graph.shown[id] as usize]);
+    if units.is_empty() {
+        return graph;
+    }
+    let folded = graph.without(&units);
+    if folded.is_tautology() {
+        return graph; // folding would leave the factor ∂y/∂x itself
+    }
+    for &id in &units {
+        shown[graph.shown[id] as usize] = false;
+    }
+    folded
+}
+
+/// The factor graph over the quantities the options show, and which subgraph
+/// positions it shows.
+fn chosen_factor_graph(
+    sub: &Subgraph,
+    namer: &Namer<'_>,
+    net_labels: &std::collections::BTreeMap<u32, std::borrow::Cow<'static, str>>,
+    options: ExplainOptions,
+    kink: &[bool],
+) -> (FactorGraph, Vec<bool>) {
     let n = sub.len();
     // The labelled positions, found from the labels in range (few) rather than
     // by a lookup per node.
@@ -427,17 +615,13 @@ fn factor_graph(
             }
         }
     }
-    // A node at a kink (relu at 0, a tie of max) is shown, and never folded as a
-    // unit factor: its factor's value is a convention, marked as such.
-    let kink: Vec<bool> = (0..n)
-        .map(|p| !sub.net[p] && kink_note(namer.rec, sub.index[p] as usize).is_some())
-        .collect();
-    for (flag, &k) in is_labelled.iter_mut().zip(&kink) {
+    for (flag, &k) in is_labelled.iter_mut().zip(kink) {
         *flag |= k;
     }
     let labelled = |p: usize| is_labelled[p];
     if !options.labelled_only && !options.merge_unit_factors {
-        return FactorGraph::build(sub, &vec![true; n]);
+        let shown = vec![true; n];
+        return (FactorGraph::build(sub, &shown), shown);
     }
     let mut shown: Vec<bool> = (0..n)
         .map(|p| p == 0 || p == n - 1 || !options.labelled_only || labelled(p))
@@ -448,19 +632,7 @@ fn factor_graph(
         if !options.merge_unit_factors {
             return graph;
         }
-        let mut units = graph.unit_nodes();
-        units.retain(|&id| !kink[graph.shown[id] as usize]);
-        if units.is_empty() {
-            return graph;
-        }
-        let folded = graph.without(&units);
-        if folded.is_tautology() {
-            return graph; // folding would leave the factor ∂y/∂x itself
-        }
-        for &id in &units {
-            shown[graph.shown[id] as usize] = false;
-        }
-        folded
+        fold_unit_factors(graph, shown, kink)
     };
     let interior = n > 2 && shown[1..n - 1].iter().any(|&s| s);
     let (graph, tautology) = if options.labelled_only && !interior {
@@ -473,7 +645,8 @@ fn factor_graph(
         (Some(graph), tautology)
     };
     if !tautology {
-        return graph.unwrap_or_else(|| FactorGraph::build(sub, &shown));
+        let graph = graph.unwrap_or_else(|| FactorGraph::build(sub, &shown));
+        return (graph, shown);
     }
     // Unlabelled nodes with readable names and fused neurons (the quantities of
     // a network) as well, then every node. A node
@@ -502,26 +675,18 @@ fn factor_graph(
     }
     let graph = FactorGraph::build(sub, &shown);
     if graph.is_tautology() {
-        return FactorGraph::build(sub, &vec![true; n]);
+        let shown = vec![true; n];
+        return (FactorGraph::build(sub, &shown), shown);
     }
-    if options.merge_unit_factors {
-        let mut units = graph.unit_nodes();
-        units.retain(|&id| !kink[graph.shown[id] as usize]);
-        if !units.is_empty() {
-            let folded = graph.without(&units);
-            if !folded.is_tautology() {
-                return folded;
-            }
-        }
-    }
-    graph
+    let graph = fold_units(graph, &mut shown);
+    (graph, shown)
 }
 
 /// The note written after the value of a factor of node `i` when `i` is an op at
 /// a point where its derivative does not exist and the tape's partial is a
-/// convention: abs, relu, leaky_relu or signum at 0, max or min of two distinct
-/// nodes (or of a node and a constant) at a tie, clamp at a bound. `None`
-/// elsewhere.
+/// convention: abs, relu, leaky_relu or signum at 0, a fused relu neuron at
+/// z = 0, max or min of two distinct nodes (or of a node and a constant) at a
+/// tie, clamp at a bound. `None` elsewhere.
 pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
     let values = rec.values();
     let mut edges = rec.edges(i);
@@ -546,6 +711,9 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         }
         crate::Op::Clamp if first.is_some_and(|(_, p)| p == 0.5 || p == 0.25) => {
             Some("clamp at a bound: a convention; the derivative does not exist here")
+        }
+        crate::Op::ReluNeuron | crate::Op::ReluNeuronConst if values[i] == 0.0 => {
+            relu_neuron_kink(rec, i)
         }
         op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
             (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {
@@ -589,41 +757,98 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
     })
 }
 
+/// The note on a fused relu neuron `i` whose value is 0 (z ≤ 0): at z = 0
+/// exactly relu′ is a convention. z is recomputed as it was recorded (the same
+/// operations in the same order); over constant inputs that the tape did not
+/// keep, the tape holds only that z ≤ 0, and the note says so.
+fn relu_neuron_kink(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
+    let values = rec.values();
+    let edges: Vec<(u32, f64)> = rec.edges(i).collect();
+    let (&(bias, _), terms) = edges.split_last()?;
+    let bias = values[bias as usize];
+    let z = if rec.ops()[i] == crate::Op::ReluNeuron {
+        if terms.len() % 2 != 0 {
+            return None;
+        }
+        let products = terms
+            .chunks_exact(2)
+            .map(|pair| values[pair[0].0 as usize] * values[pair[1].0 as usize]);
+        crate::fused::sum_then_bias(products, bias)
+    } else {
+        let at = rec.constants.partition_point(|&(n, _)| (n as usize) < i);
+        let kept: Vec<f64> = rec.constants[at..]
+            .iter()
+            .take_while(|&&(n, _)| n as usize == i)
+            .map(|&(_, c)| c)
+            .collect();
+        if kept.len() != terms.len() {
+            return Some(
+                "relu′(z) for z ≤ 0: 0 for z < 0, a convention at z = 0 (the derivative \
+                 does not exist there); the tape does not keep this neuron's constant \
+                 inputs, so not which",
+            );
+        }
+        let products = terms
+            .iter()
+            .zip(&kept)
+            .map(|(&(w, _), &c)| values[w as usize] * c);
+        crate::fused::sum_then_bias(products, bias)
+    };
+    (z == 0.0).then_some("relu′(0): a convention; the derivative does not exist here")
+}
+
+/// The readable names of nodes `indices` of `tape`, as
+/// [`readable_name`] gives them, with one look at the labels for all.
+pub(crate) fn readable_names(tape: &Tape, indices: &[usize]) -> Vec<String> {
+    let labels = tape.labels.borrow();
+    tape.recording.read(|rec| {
+        let namer = Namer::new(rec, &labels);
+        indices
+            .iter()
+            .map(|&index| {
+                if index < rec.len() {
+                    namer.name(index)
+                } else {
+                    format!("#{index}")
+                }
+            })
+            .collect()
+    })
+}
+
 /// The readable name of node `index` of `tape` (see [names](self#names)).
 pub(crate) fn readable_name(tape: &Tape, index: usize) -> String {
     let labels = tape.labels.borrow();
     tape.recording.read(|rec| {
         if index < rec.len() {
-            Namer {
-                rec,
-                labels: &labels,
-            }
-            .name(index)
+            Namer::new(rec, &labels).name(index)
         } else {
             format!("#{index}")
         }
     })
 }
 
-/// Builds the explanation of ∂output/∂input; `gradient` is the tape's value of
-/// it, shown next to the listed paths.
+/// Builds the explanation of ∂output/∂input; `adjoints` are the tape's
+/// gradients from the output (∂output/∂node by node index, as the sweep left
+/// them), which the paths' products follow (see [`Path::product`]).
 fn explain_on_tape(
     tape: &Tape,
     output: usize,
     input: usize,
-    gradient: f64,
+    adjoints: &[f64],
     options: ExplainOptions,
 ) -> Explanation {
     let mut explanation = Explanation {
         output,
         input,
-        gradient,
+        gradient: adjoints.get(input).copied().unwrap_or(0.0),
         path_count: 0,
         saturated: false,
         paths: Vec::new(),
         branches: Vec::new(),
         names: HashMap::new(),
         kinks: HashMap::new(),
+        zero: ZeroSet::default(),
         options,
     };
     let labels = tape.labels.borrow();
@@ -631,10 +856,7 @@ fn explain_on_tape(
     // Nothing in this closure calls a method of the tape (the arena is not
     // re-entrant): the labels were borrowed above.
     tape.recording.read(|rec| {
-        let namer = Namer {
-            rec,
-            labels: &labels,
-        };
+        let namer = Namer::new(rec, &labels).with_net_labels(&net_labels);
         let mut wanted: Vec<Quantity> = vec![Quantity::Node(output), Quantity::Node(input)];
         if input <= output && output < rec.len() {
             let split = |i: usize| options.labelled_only && net_labels.contains_key(&(i as u32));
@@ -642,10 +864,15 @@ fn explain_on_tape(
             let ends = (sub.index.first(), sub.index.last(), sub.net.last());
             // Without a path, the input is not an ancestor or the output not kept.
             if ends == (Some(&(input as u32)), Some(&(output as u32)), Some(&false)) {
-                let graph = factor_graph(&sub, &namer, &net_labels, options);
+                let graph = factor_graph(&sub, &namer, &net_labels, options, adjoints);
                 // The factor graph names its nodes itself: the subgraph can go.
                 drop(sub);
-                list_paths(&mut explanation, graph);
+                // Whether each shown quantity's gradient from the output is 0:
+                // for a net, the neuron's times a′(z), exactly 0 when masked.
+                let zero: Vec<bool> = (0..graph.len())
+                    .map(|id| gradient_of(rec, adjoints, graph.quantity(id)) == 0.0)
+                    .collect();
+                list_paths(&mut explanation, graph, &zero);
             }
         }
         for path in &explanation.paths {
@@ -672,9 +899,7 @@ fn explain_on_tape(
                 Quantity::Node(i) if i < rec.len() => (namer.name(i), namer.name_as_operand(i)),
                 Quantity::Node(i) => (format!("#{i}"), format!("#{i}")),
                 Quantity::Net(i) => {
-                    let name = net_labels
-                        .get(&(i as u32))
-                        .map_or_else(|| format!("net#{i}"), |l| l.to_string());
+                    let name = namer.net_name(i);
                     (name.clone(), name)
                 }
             });
@@ -682,6 +907,21 @@ fn explain_on_tape(
     });
     make_names_unique(&mut explanation.names);
     explanation
+}
+
+/// The tape's gradient of quantity `q` from the output, `adjoints` being the
+/// sweep's: for a net, its neuron's times a′(z) (exactly 0 when masked).
+fn gradient_of(rec: &crate::tape::Recording, adjoints: &[f64], q: Quantity) -> f64 {
+    let adjoint = |i: usize| adjoints.get(i).copied().unwrap_or(0.0);
+    match q {
+        Quantity::Node(i) => adjoint(i),
+        Quantity::Net(i) => {
+            let op = rec.ops()[i];
+            let last = rec.edges(i).last().map_or(0.0, |e| e.1);
+            let masked = crate::backward::is_masked(op, last, last);
+            crate::backward::contribution(adjoint(i), last, masked)
+        }
+    }
 }
 
 /// Appends `#index` (`#net{index}` for a net) to every name shared by two
@@ -712,17 +952,20 @@ fn make_names_unique(names: &mut HashMap<Quantity, (String, String)>) {
     }
 }
 
-/// Counts and lists the paths of `graph` into `explanation`, and its branches.
-fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
+/// Counts and lists the paths of `graph` into `explanation`, and its branches;
+/// `zero[id]` says whether shown node `id`'s gradient from the output is 0.
+fn list_paths(explanation: &mut Explanation, graph: FactorGraph, zero: &[bool]) {
     let m = graph.len();
     let quantity = |id: usize| graph.quantity(id);
     // Paths to the input and their summed products, in ascending (topological)
-    // order.
+    // order. Masked factors pass 0, which is all the policy asks while every
+    // factor is finite; otherwise the branches are summed from the top down.
     let mut count = vec![0u128; m];
     let mut to_input = vec![0.0f64; m];
     count[0] = 1;
     to_input[0] = 1.0;
     let mut saturated = false;
+    let mut finite = true;
     for id in 1..m {
         let (mut c, mut v) = (0u128, 0.0);
         for e in graph.edges(id) {
@@ -730,6 +973,7 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
                 saturated = true;
                 u128::MAX
             });
+            finite &= e.value.is_finite();
             if !e.masked {
                 v += e.value * to_input[e.to as usize];
             }
@@ -743,10 +987,10 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
 
     // Branches: down the shared stretch from the output to where paths part.
     let mut id = top;
-    let mut prefix = Some(1.0);
+    let mut prefix = Some(1.0); // None once absorbed (see `step`)
     while id != 0 && graph.edges(id).len() == 1 {
         let e = graph.edges(id)[0];
-        prefix = prefix.filter(|_| !e.masked).map(|p| p * e.value);
+        prefix = prefix.and_then(|p| step(p, e.value, e.masked, zero[e.to as usize]));
         id = e.to as usize;
     }
     if id == 0 {
@@ -756,14 +1000,25 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
             contribution: prefix.unwrap_or(0.0),
         });
     } else {
+        let mut scratch: Vec<Option<f64>> = Vec::new();
         for e in graph.edges(id) {
-            let contribution = match prefix.filter(|_| !e.masked) {
-                Some(p) => p * (e.value * to_input[e.to as usize]),
+            let to = e.to as usize;
+            let contribution = match prefix.and_then(|p| step(p, e.value, e.masked, zero[to])) {
                 None => 0.0,
+                Some(start) => {
+                    let bottom_up = start * to_input[to];
+                    if finite && bottom_up.is_normal() && start.is_normal() {
+                        bottom_up
+                    } else {
+                        // Not finite, or over- or underflowed from the bottom
+                        // up: from the top down, as the sweep does.
+                        sweep_down(&graph, to, start, zero, &mut scratch)
+                    }
+                }
             };
             explanation.branches.push(Branch {
-                through: quantity(e.to as usize),
-                paths: count[e.to as usize],
+                through: quantity(to),
+                paths: count[to],
                 contribution,
             });
         }
@@ -780,17 +1035,33 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
     }
     let mut stack: Vec<(u32, u32)> = vec![(top as u32, 0)];
     let mut current: Vec<Factor> = Vec::new();
+    let mut zero_listed = ZeroSet::default();
     while let Some(frame) = stack.last_mut() {
         let (id, next) = (frame.0 as usize, frame.1 as usize);
         if id == 0 {
+            // From the top down: factor k runs to the node of stack frame k + 1.
+            let mut product = 1.0;
+            for (f, frame) in current.iter().zip(&stack[1..]) {
+                match step(product, f.value, f.masked, zero[frame.0 as usize]) {
+                    Some(next) => product = next,
+                    None => {
+                        product = 0.0;
+                        break;
+                    }
+                }
+            }
             if explanation.paths.len() + 1 == wanted {
                 // The last one: moved, not copied (a path may be millions long).
-                explanation
-                    .paths
-                    .push(Path::new(std::mem::take(&mut current)));
+                explanation.paths.push(Path {
+                    factors: std::mem::take(&mut current),
+                    product,
+                });
                 break;
             }
-            explanation.paths.push(Path::new(current.clone()));
+            explanation.paths.push(Path {
+                factors: current.clone(),
+                product,
+            });
             stack.pop();
             current.pop();
             continue;
@@ -798,9 +1069,13 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
         match graph.edges(id).get(next) {
             Some(e) => {
                 frame.1 += 1;
+                let to = e.to as usize;
+                if zero[to] {
+                    zero_listed.insert(quantity(to));
+                }
                 current.push(Factor {
                     of: quantity(id),
-                    wrt: quantity(e.to as usize),
+                    wrt: quantity(to),
                     value: e.value,
                     masked: e.masked,
                 });
@@ -812,6 +1087,38 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph) {
             }
         }
     }
+    zero_listed.finish();
+    explanation.zero = zero_listed;
+}
+
+/// What the paths from shown node `from` down to the input contribute, starting
+/// from `start` at `from`: a sweep from the top down under the non-finite
+/// policy, as the tape's (a sum that is exactly 0 at a node whose gradient is
+/// not 0 passes nothing on). `scratch` is reused between calls.
+fn sweep_down(
+    graph: &FactorGraph,
+    from: usize,
+    start: f64,
+    zero: &[bool],
+    scratch: &mut Vec<Option<f64>>,
+) -> f64 {
+    scratch.clear();
+    scratch.resize(from + 1, None);
+    scratch[from] = Some(start);
+    for id in (1..=from).rev() {
+        let Some(adjoint) = scratch[id] else {
+            continue;
+        };
+        if adjoint == 0.0 && !zero[id] {
+            continue;
+        }
+        for e in graph.edges(id) {
+            let c = crate::backward::contribution(adjoint, e.value, e.masked);
+            let slot = &mut scratch[e.to as usize];
+            *slot = Some(slot.map_or(c, |s| s + c));
+        }
+    }
+    scratch[0].unwrap_or(0.0)
 }
 
 impl Explanation {
@@ -854,7 +1161,9 @@ impl Explanation {
     }
 
     /// The sum of the listed paths' products: ∂y/∂x, up to rounding, when every
-    /// path is listed.
+    /// path is listed and no term is infinite or NaN (the sweep sums at each
+    /// node before multiplying on, and Σ aᵢ · ∞ is not (Σ aᵢ) · ∞; `Display`
+    /// then gives the tape's gradient as well).
     pub fn listed_sum(&self) -> f64 {
         self.paths.iter().map(|p| p.product).sum()
     }
@@ -906,9 +1215,13 @@ impl Explanation {
     }
 
     /// The note on a listed factor whose value is a convention at a kink of its
-    /// upper node (abs, relu or leaky_relu at 0, max or min at a tie of two
-    /// distinct nodes): `relu′(0): a convention; the derivative does not exist
-    /// here`. `None` for any other factor. Display writes it after the value.
+    /// upper node (abs, relu, leaky_relu or signum at 0, a fused relu neuron or
+    /// layer at z = 0, max or min at a tie of two distinct nodes, clamp at a
+    /// bound): `relu′(0): a convention; the derivative does not exist here`. A
+    /// relu neuron over constant inputs that the tape did not keep
+    /// ([`Tape::set_keep_constants`]) and z ≤ 0 says that it cannot tell z = 0
+    /// from z < 0. `None` for any other factor. Display writes it after the
+    /// value.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -977,15 +1290,15 @@ impl Explanation {
             let n = first.len();
             (
                 Some(first[n - shared].of),
-                Path::new(first[n - shared..].to_vec()),
+                Path::new(first[n - shared..].to_vec(), &self.zero),
             )
         } else {
-            (None, Path::new(Vec::new()))
+            (None, Path::new(Vec::new(), &self.zero))
         };
         let branches: Vec<Path> = self
             .paths
             .iter()
-            .map(|p| Path::new(p.factors[..p.factors.len() - shared].to_vec()))
+            .map(|p| Path::new(p.factors[..p.factors.len() - shared].to_vec(), &self.zero))
             .collect();
         let branch_sum = branches.iter().map(|c| c.product).sum();
         Derivation {
@@ -1067,7 +1380,8 @@ impl Explanation {
         parts
     }
 
-    /// Writes `lhs = Σ chains` in three stages: names, numbers, result.
+    /// Writes `lhs = Σ chains` in three stages: names, numbers, result; `top`
+    /// when `lhs` is ∂y/∂x itself.
     fn write_sum(
         &self,
         f: &mut fmt::Formatter<'_>,
@@ -1075,6 +1389,7 @@ impl Explanation {
         pair: (Quantity, Quantity),
         chains: &[Path],
         decimals: usize,
+        top: bool,
     ) -> fmt::Result {
         let pad = " ".repeat(lhs.chars().count() + 1);
         let left_out = self.left_out();
@@ -1134,8 +1449,29 @@ impl Explanation {
                 format_number(self.gradient, decimals)
             )
         } else {
-            writeln!(f, "{pad}= {}", format_number(sum, decimals))
+            let note = if top {
+                self.disagreement(sum, decimals)
+            } else {
+                String::new()
+            };
+            writeln!(f, "{pad}= {}{note}", format_number(sum, decimals))
         }
+    }
+
+    /// Empty when `total`, a sum over every path written out, is the tape's
+    /// gradient up to rounding; otherwise a note giving the gradient. They can
+    /// differ only through an infinite or NaN term: the sweep sums at each node
+    /// before multiplying further down, and Σ (aᵢ · ∞) is not (Σ aᵢ) · ∞.
+    fn disagreement(&self, total: f64, decimals: usize) -> String {
+        let g = self.gradient;
+        if total == g || (total.is_nan() && g.is_nan()) || (total.is_finite() && g.is_finite()) {
+            return String::new();
+        }
+        format!(
+            " (summed path by path; the tape's gradient, summed node by node, is {}: \
+             with infinite or NaN terms the two sums differ)",
+            format_number(g, decimals)
+        )
     }
 }
 
@@ -1204,25 +1540,32 @@ impl fmt::Display for Explanation {
                     } else {
                         value
                     };
-                    if let Some(kink) = self.kink(factor) {
-                        value = format!("{value} ({kink})");
+                    match (factor.masked, self.kink(factor)) {
+                        (true, Some(note)) => value.push_str(&format!(" (not picked; {note})")),
+                        (true, None) => value.push_str(" (not picked)"),
+                        (false, Some(note)) => value.push_str(&format!(" ({note})")),
+                        (false, None) => {}
                     }
                     values.push(value);
                 }
+                // Multiplied from the top down, from the sum, as the sweep does.
+                let total =
+                    chain_product(derivation.branch_sum, &derivation.tail.factors, &self.zero);
                 writeln!(f, "{lhs} = {}", names.join(" · "))?;
                 writeln!(f, "{pad}= {}", values.join(" × "))?;
                 writeln!(
                     f,
-                    "{pad}= {}",
-                    format_number(derivation.branch_sum * derivation.tail.product, decimals)
+                    "{pad}= {}{}",
+                    format_number(total, decimals),
+                    self.disagreement(total, decimals)
                 )?;
                 writeln!(f, "where {joint} sums {} paths:", derivation.branches.len())?;
                 let pair = (Quantity::Node(self.output), through);
-                self.write_sum(f, &joint, pair, &derivation.branches, decimals)
+                self.write_sum(f, &joint, pair, &derivation.branches, decimals, false)
             }
             None => {
                 let pair = (Quantity::Node(self.output), Quantity::Node(self.input));
-                self.write_sum(f, &lhs, pair, &derivation.branches, decimals)
+                self.write_sum(f, &lhs, pair, &derivation.branches, decimals, true)
             }
         }
     }

@@ -8,7 +8,14 @@
 //! 4. otherwise its op and index: `div#10`.
 //!
 //! An expression never contains an `op#index` name: it is either readable in
-//! full or not used. A constant folded into a node (`x + 1`, `0.5·x`) is
+//! full or not used.
+//!
+//! One name stands for one quantity. A label carried by several nodes (or
+//! nets) of the tape is written with `#index` after it (`h#1`, `h#2`), in an
+//! expression as well; an automatic name (2 to 4) that is also a label of the
+//! tape gets `#index` too: with a node labelled `x₀`, the unlabelled leaf 0 is
+//! `x₀#0`. A label holding a space or an operator (`a + b`) is put in
+//! parentheses when it is an operand. A constant folded into a node (`x + 1`, `0.5·x`) is
 //! recovered from the recorded value and partial, and printed only when the
 //! printed constant reproduces the recorded value (and partial) exactly;
 //! otherwise the node is named by its op and index. The name states what the
@@ -18,7 +25,8 @@
 //! least one character); nothing recurses deeper than that.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::tape::{Op, Recording};
 
@@ -38,6 +46,19 @@ const ATOM: u8 = 4;
 pub(crate) struct Namer<'a> {
     pub(crate) rec: &'a Recording,
     pub(crate) labels: &'a BTreeMap<u32, Cow<'static, str>>,
+    /// The labels of fused neurons' nets, when the reader names those too.
+    net_labels: Option<&'a BTreeMap<u32, Cow<'static, str>>>,
+    /// How many quantities (nodes and nets) carry each label: built the first
+    /// time a name is checked against the labels.
+    taken: OnceCell<HashMap<&'a str, u32>>,
+}
+
+/// Whether a label must be put in parentheses as an operand: it holds a space
+/// or an operator sign.
+fn needs_parentheses(label: &str) -> bool {
+    label
+        .chars()
+        .any(|c| c.is_whitespace() || "+−-·*/^,|²³⁻".contains(c))
 }
 
 /// `n` as subscript digits.
@@ -76,35 +97,106 @@ fn constant(c: f64, reproduces: impl Fn(f64) -> bool) -> Option<String> {
     None
 }
 
-impl Namer<'_> {
+impl<'a> Namer<'a> {
+    /// A namer of `rec`'s nodes, with `labels`.
+    pub(crate) fn new(rec: &'a Recording, labels: &'a BTreeMap<u32, Cow<'static, str>>) -> Self {
+        Namer {
+            rec,
+            labels,
+            net_labels: None,
+            taken: OnceCell::new(),
+        }
+    }
+
+    /// The same, with the nets' labels: a name is then kept apart from them
+    /// too, and [`net_name`](Namer::net_name) names nets.
+    pub(crate) fn with_net_labels(self, nets: &'a BTreeMap<u32, Cow<'static, str>>) -> Self {
+        Namer {
+            net_labels: Some(nets),
+            ..self
+        }
+    }
+
+    /// How many quantities carry `text` as their label.
+    fn carriers(&self, text: &str) -> u32 {
+        let taken = self.taken.get_or_init(|| {
+            let mut taken: HashMap<&'a str, u32> = HashMap::new();
+            let nets = self.net_labels.into_iter().flat_map(|m| m.values());
+            for label in self.labels.values().chain(nets) {
+                *taken.entry(label.as_ref()).or_default() += 1;
+            }
+            taken
+        });
+        taken.get(text).copied().unwrap_or(0)
+    }
+
+    /// Node `i`'s label as written: `label#i` when another quantity carries it.
+    fn label(&self, i: usize) -> Option<String> {
+        let label = self.labels.get(&(i as u32))?;
+        Some(if self.carriers(label) > 1 {
+            format!("{label}#{i}")
+        } else {
+            label.to_string()
+        })
+    }
+
+    /// The name of the net inside neuron `i`: its label (`label#neti` when
+    /// another quantity carries it), else `net#i`.
+    pub(crate) fn net_name(&self, i: usize) -> String {
+        match self.net_labels.and_then(|m| m.get(&(i as u32))) {
+            Some(label) if self.carriers(label) > 1 => format!("{label}#net{i}"),
+            Some(label) => label.to_string(),
+            None => format!("net#{i}"),
+        }
+    }
+
+    /// An automatic name of node `i`, with `#i` after it when it reads as a
+    /// label of the tape.
+    fn automatic(&self, text: String, i: usize) -> String {
+        if self.carriers(&text) > 0 {
+            format!("{text}#{i}")
+        } else {
+            text
+        }
+    }
+
     /// The node's name (see the module documentation).
     pub(crate) fn name(&self, i: usize) -> String {
-        if let Some(label) = self.labels.get(&(i as u32)) {
-            return label.to_string();
+        if let Some(label) = self.label(i) {
+            return label;
         }
-        self.expression(i)
-            .unwrap_or_else(|| format!("{}#{i}", self.rec.ops()[i]))
+        let text = self
+            .expression(i)
+            .unwrap_or_else(|| format!("{}#{i}", self.rec.ops()[i]));
+        self.automatic(text, i)
     }
 
     /// The node's name when it is a label, a leaf or a short expression; `None`
     /// when it would be `op#index`.
     pub(crate) fn readable(&self, i: usize) -> Option<String> {
-        if let Some(label) = self.labels.get(&(i as u32)) {
-            return Some(label.to_string());
+        if let Some(label) = self.label(i) {
+            return Some(label);
         }
         let mut budget = SIZE_CAP;
         if !self.small(i, &mut budget) {
             return None;
         }
-        self.expression(i)
+        Some(self.automatic(self.expression(i)?, i))
     }
 
     /// The node's name written as an operand needing precedence `min`: with
     /// parentheses when its own is looser.
     pub(crate) fn name_as_operand(&self, i: usize) -> String {
+        if let Some(label) = self.label(i) {
+            return if needs_parentheses(&label) {
+                format!("({label})")
+            } else {
+                label
+            };
+        }
         match self.write(i, &mut 0) {
-            Some((text, prec)) if prec < ATOM && !self.labels.contains_key(&(i as u32)) => {
-                format!("({text})")
+            Some((text, prec)) if prec < ATOM && text.chars().count() <= NAME_CAP => {
+                format!("({})", self.automatic(text, i))
             }
             _ => self.name(i),
         }
@@ -138,13 +230,23 @@ impl Namer<'_> {
 
     /// An operand inside an expression: parenthesised below precedence `min`.
     fn operand(&self, o: usize, min: u8, depth: &mut usize) -> Option<String> {
-        if let Some(label) = self.labels.get(&(o as u32)) {
-            return Some(label.to_string());
+        if let Some(label) = self.label(o) {
+            return Some(if needs_parentheses(&label) {
+                format!("({label})")
+            } else {
+                label
+            });
         }
         if self.rec.ops()[o] == Op::Leaf {
-            return Some(format!("x{}", subscript(o)));
+            return Some(self.automatic(format!("x{}", subscript(o)), o));
         }
         let (text, prec) = self.write(o, depth)?;
+        // An operand that reads as a label is marked as the node it is.
+        let (text, prec) = if self.carriers(&text) > 0 {
+            (format!("{text}#{o}"), prec.min(PRODUCT))
+        } else {
+            (text, prec)
+        };
         Some(if prec < min {
             format!("({text})")
         } else {
@@ -351,10 +453,7 @@ mod tests {
     fn names(tape: &Tape, nodes: &[usize]) -> Vec<String> {
         let labels = tape.labels.borrow();
         tape.recording.read(|rec| {
-            let namer = Namer {
-                rec,
-                labels: &labels,
-            };
+            let namer = Namer::new(rec, &labels);
             nodes.iter().map(|&i| namer.name(i)).collect()
         })
     }

@@ -343,7 +343,9 @@ pub(crate) struct FactorEdge {
     pub(crate) to: u32,
     /// The factor: the sum of the unmasked paths' products.
     pub(crate) value: f64,
-    /// Whether every path it sums has a masked edge (its value is then 0).
+    /// Whether every path it sums has a masked edge (its value is then 0; a
+    /// 0 · ∞ below a masked edge makes it an unmasked NaN instead, which is then
+    /// shown unfolded).
     pub(crate) masked: bool,
     /// Whether it passes through a node that is not shown.
     pub(crate) folded: bool,
@@ -538,7 +540,16 @@ impl FactorGraph {
                     let (adjoint, live) = (l.adjoint[p], l.state[p] == 2);
                     let origin = if track { l.origin[p] } else { 0 };
                     for (q, partial, masked) in sub.edges(p) {
-                        let carried = (live && !masked).then_some(adjoint * partial);
+                        // A node reached through masked edges only holds exactly
+                        // 0: it passes 0 · ∞ = NaN through a non-finite partial
+                        // (rule 3 masks one edge, not what lies below it). The
+                        // factor is then NaN, and shown unfolded (see
+                        // `bad_folds`), where each path says what it passes.
+                        let carried = match (masked, live) {
+                            (true, _) => None,
+                            (false, true) => Some(adjoint * partial),
+                            (false, false) => (!partial.is_finite()).then_some(f64::NAN),
+                        };
                         if shown[q] {
                             add(&mut out, id[q], carried, true, origin);
                             continue;
@@ -663,6 +674,29 @@ impl FactorGraph {
             }
         }
         graph
+    }
+
+    /// The subgraph positions of the shown nodes with a factor that folds
+    /// hidden nodes into a value that is not a normal number (0, subnormal,
+    /// infinite or NaN) and is not masked, when the tape's gradient of the
+    /// factor's lower quantity (`gradient(id)`) is not in the same class. Such
+    /// a product, formed from the bottom up, overflowed or underflowed where
+    /// the sweep, multiplying from the output down, did not; or it holds a
+    /// 0 · ∞ that the sweep did not form (it forms one only where a node's whole
+    /// adjoint is 0). Shown unfolded, each of its partials is a factor of its
+    /// own, multiplied from the top down.
+    pub(crate) fn bad_folds(&self, gradient: impl Fn(usize) -> f64) -> Vec<u32> {
+        (0..self.len())
+            .filter(|&id| {
+                self.edges(id).iter().any(|e| {
+                    e.folded
+                        && !e.masked
+                        && !e.value.is_normal()
+                        && e.value.classify() != gradient(e.to as usize).classify()
+                })
+            })
+            .map(|id| self.shown[id])
+            .collect()
     }
 
     /// Whether the output's factor straight to the input folds hidden nodes:

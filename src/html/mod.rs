@@ -60,7 +60,7 @@ use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use crate::backward::is_masked;
-use crate::explain::{format_number, readable_name};
+use crate::explain::{format_number, readable_name, readable_names};
 use crate::{Gradients, Tape, Var};
 
 /// The most nodes a page draws unless told otherwise ([`Html::max_nodes`]).
@@ -261,11 +261,13 @@ impl<'a> Html<'a> {
         let position: HashMap<usize, usize> =
             drawn.iter().enumerate().map(|(k, &i)| (i, k)).collect();
 
+        let names = readable_names(tape, &drawn);
         let mut nodes: Vec<Node> = drawn
             .iter()
-            .map(|&i| Node {
+            .zip(names)
+            .map(|(&i, name)| Node {
                 index: i,
-                name: readable_name(tape, i),
+                name,
                 op: tape.op(i).name(),
                 value: tape.value(i),
                 grad: g.by_index(i),
