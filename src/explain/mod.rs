@@ -59,7 +59,9 @@
 //! subscript (`x₀`, `x₁₂`); any other unlabelled node by its expression over its
 //! operands' names when that is at most [`NAME_CAP`] characters (`x₀·x₁`,
 //! `σ(0.5·x₀ − x₁)`), else by its op and index (`div#10`). A constant folded into
-//! a node is printed only when it reproduces the recorded value exactly.
+//! a node is printed only when it reproduces the recorded value exactly, in the
+//! fewest digits that do, and in scientific notation outside 10⁻⁴ ≤ |c| < 10¹⁶
+//! (`1e200·x₀`, `−2.5e−7·x₀`).
 //!
 //! One name stands for one quantity: a label carried by several quantities of
 //! the tape is written with the index after it (`h#1`, `h#2`), inside

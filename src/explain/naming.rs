@@ -83,7 +83,9 @@ fn superscript(n: i64) -> String {
 }
 
 /// The shortest decimal constant near `c` for which `reproduces` holds, written
-/// with a true minus sign; `None` if none does.
+/// with a true minus sign (in scientific notation, `1e200`, `2.5e−7`, outside
+/// 10⁻⁴ ≤ |c| < 10¹⁶, where plain digits would run to hundreds: `{}` writes
+/// 1e200 as 201 of them); `None` if none does.
 fn constant(c: f64, reproduces: impl Fn(f64) -> bool) -> Option<String> {
     if !c.is_finite() {
         return None;
@@ -91,7 +93,12 @@ fn constant(c: f64, reproduces: impl Fn(f64) -> bool) -> Option<String> {
     for digits in 1..=17 {
         let r: f64 = format!("{:.*e}", digits - 1, c).parse().ok()?;
         if reproduces(r) {
-            return Some(format!("{r}").replace('-', "−"));
+            let text = if r != 0.0 && !(1e-4..1e16).contains(&r.abs()) {
+                format!("{r:e}")
+            } else {
+                format!("{r}")
+            };
+            return Some(text.replace('-', "−"));
         }
     }
     None
@@ -520,6 +527,19 @@ mod tests {
         assert_eq!(
             names(&tape, &[lost.index(), third.index(), z.index()]),
             ["x₀ + 0", "x₂ / 3", "x₄⁻²"]
+        );
+    }
+
+    #[test]
+    fn huge_and_tiny_constants_are_written_in_scientific_notation() {
+        let tape = Tape::new();
+        let x = tape.var(1e-200);
+        let big = x * 1e200;
+        let small = x * -2.5e-7;
+        let plain = x * 12345.5;
+        assert_eq!(
+            names(&tape, &[big.index(), small.index(), plain.index()]),
+            ["1e200·x₀", "−2.5e−7·x₀", "12345.5·x₀"]
         );
     }
 }
