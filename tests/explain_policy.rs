@@ -237,3 +237,23 @@ fn a_label_shared_by_two_nodes_is_told_apart_inside_expressions() {
     let text = explanation.to_string();
     assert!(!text.contains("h·h"), "{text}");
 }
+
+// Where no path-by-path sum can equal the sweep's (merged parallel edges whose
+// factor overflows: ∂(x·x)/∂x = 2x = ∞ at x = 1.5e308, while the sweep adds
+// 1e-300·x twice), the result line says so and gives the tape's gradient.
+
+#[test]
+fn a_sum_that_cannot_match_the_sweep_says_so_and_gives_the_gradient() {
+    let tape = Tape::new();
+    let x = tape.var(1.5e308).named("x");
+    let y = (x * x * 1e-300).named("y");
+    let g = y.backward();
+    assert_eq!(g[x], 3e8);
+    let explanation = g.explain(x);
+    assert_eq!(explanation.gradient(), 3e8);
+    let text = explanation.to_string();
+    assert!(
+        text.contains("300000000") && text.contains("differ"),
+        "the result line names the tape's gradient and the difference:\n{text}"
+    );
+}
