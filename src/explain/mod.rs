@@ -801,6 +801,7 @@ fn relu_neuron_kink(rec: &crate::tape::Recording, i: usize) -> Option<&'static s
 
 /// The readable names of nodes `indices` of `tape`, as
 /// [`readable_name`] gives them, with one look at the labels for all.
+#[cfg(feature = "html")]
 pub(crate) fn readable_names(tape: &Tape, indices: &[usize]) -> Vec<String> {
     let labels = tape.labels.borrow();
     tape.recording.read(|rec| {
