@@ -230,3 +230,143 @@ fn a_page_cut_by_within_still_shows_the_tapes_gradients() {
     let drawn = assert_gradients_displayed(&dom, &g);
     assert!(drawn < tape.len() && drawn > 5, "{drawn} drawn");
 }
+
+/// The text of the element with id `id` (a `div`), its tags removed.
+fn text_of(dom: &str, id: &str) -> String {
+    let at = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let start = dom[at..].find('>').unwrap() + at + 1;
+    let end = dom[start..].find("</div>").unwrap() + start;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom[start..end].chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push('\n');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&amp;", "&")
+}
+
+// Fault 1: an operand used twice (x·x, max(x, x)) has two edges, each with the
+// partial in its own use: neither is ∂f/∂x, which is their sum.
+#[test]
+fn an_operand_used_twice_is_never_given_the_full_derivative_per_use() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let f = (x * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).focus(x.index()).render().unwrap();
+    // Forward f, seed, then f fires: step 3.
+    let dom = dump_dom(&browser, &page, "step=3", "xx");
+    let log = text_of(&dom, "log");
+    for use_ in 1..=2 {
+        assert!(
+            log.contains(&format!(
+                "adjoint[x] += adjoint[f] × ∂f/∂(x, use {use_} of 2) = 1.00000000 × 3.00000000 → {}",
+                if use_ == 1 { "3.00000000" } else { "6.00000000" }
+            )),
+            "{log}"
+        );
+    }
+    assert!(
+        log.contains("together ∂f/∂x = 3.00000000 + 3.00000000 = 6.00000000"),
+        "{log}"
+    );
+    assert!(!log.contains("∂f/∂x = 1.00000000 × 3"), "{log}");
+    let sum = text_of(&dom, "sum");
+    assert!(
+        sum.contains("+ ∂f/∂f · ∂f/∂(x, use 1 of 2) = 1.00000000 × 3.00000000 = 3.00000000"),
+        "{sum}"
+    );
+    assert!(!sum.contains("· ∂f/∂x ="), "{sum}");
+    assert!(
+        sum.contains("together ∂f/∂x = 3.00000000 + 3.00000000 = 6.00000000"),
+        "{sum}"
+    );
+    assert!(sum.contains("= 6.00000000, complete (2 terms)"), "{sum}");
+
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let f = x.max(x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    let dom = dump_dom(&browser, &page, "step=3", "max-self");
+    let log = text_of(&dom, "log");
+    assert!(
+        log.contains("together ∂f/∂x = 0.50000000 + 0.50000000 = 1.00000000"),
+        "{log}"
+    );
+    assert!(!log.contains("∂f/∂x = 1.00000000 × 0.5"), "{log}");
+}
+
+// Fault 2: a NaN adjoint is written NaN, never 0 (NaN is falsy in JavaScript).
+#[test]
+fn a_nan_adjoint_is_written_nan() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let s = x.sqrt().named("s");
+    let r = s.sqrt().named("r");
+    let f = (r * r).named("f");
+    let g = f.backward();
+    assert!(g[s].is_nan());
+    let page = Html::new(&g).render().unwrap();
+    // Forward s, r, f; seed; f, r, then s fires: step 7.
+    let dom = dump_dom(&browser, &page, "step=7", "nan");
+    let log = text_of(&dom, "log");
+    assert!(
+        log.contains("backward: s passes its adjoint NaN down"),
+        "{log}"
+    );
+    assert!(log.contains("NaN × inf"), "{log}");
+    assert!(!log.contains("0.00000000 down"), "{log}");
+}
+
+// Fault 3: the step log marks a partial at a kink as a convention, as the
+// explanation does.
+#[test]
+fn the_step_log_marks_kinks_as_conventions() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let f = x.relu().named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    let dom = dump_dom(&browser, &page, "step=3", "relu0");
+    let log = text_of(&dom, "log");
+    assert!(
+        log.contains(
+            "× 0.00000000 (masked: passes 0; relu′(0): a convention; the derivative does not exist here)"
+        ),
+        "{log}"
+    );
+
+    let tape = Tape::new();
+    let a = tape.var(1.0).named("a");
+    let b = tape.var(1.0).named("b");
+    let f = a.max(b).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).focus(a.index()).render().unwrap();
+    let dom = dump_dom(&browser, &page, "step=3", "tie");
+    let log = text_of(&dom, "log");
+    let note = "× 0.50000000 (max at a tie: a convention; the derivative does not exist here)";
+    assert_eq!(log.matches(note).count(), 2, "{log}");
+    assert!(text_of(&dom, "sum").contains(note), "the side panel's term");
+}

@@ -10,7 +10,10 @@
 //! 2. the **backward pass**, the reverse sweep of [`crate::backward`]: the
 //!    output's adjoint is seeded with 1, then each node, from the last recorded
 //!    down, is highlighted and every edge to an operand fires, labelled
-//!    `adjoint[operand] += adjoint[node] × partial` with its numbers;
+//!    `adjoint[operand] += adjoint[node] × partial` with its numbers (an
+//!    operand used twice, as in `x * x`, gets one edge per use, each named by
+//!    its use, `∂f/∂(x, use 1 of 2)`, then their sum, ∂f/∂x; a partial at a
+//!    kink is marked as a convention, with [`kink_at`]'s note);
 //! 3. a side panel keeps the running chain-rule sum of a chosen variable
 //!    (`∂E/∂w5 += ∂E/∂net_o1 · ∂net_o1/∂w5`, term by term), with the
 //!    path-by-path [explanation](crate::explain) of its final value.
@@ -60,7 +63,7 @@ use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use crate::backward::is_masked;
-use crate::explain::{format_number, readable_name, readable_names};
+use crate::explain::{format_number, kink_at, readable_name, readable_names};
 use crate::{Gradients, Tape, Var};
 
 /// The most nodes a page draws unless told otherwise ([`Html::max_nodes`]).
@@ -131,6 +134,9 @@ struct Node {
     /// What the node's adjoint receives from uses that are not drawn (only with
     /// `within`), added before it fires.
     outside: f64,
+    /// The note when the node is at a kink (relu at 0, a tie of max, clamp at a
+    /// bound, …) and its partials are a convention ([`kink_at`]).
+    kink: Option<&'static str>,
     x: f64,
     y: f64,
 }
@@ -272,6 +278,7 @@ impl<'a> Html<'a> {
                 value: tape.value(i),
                 grad: g.by_index(i),
                 outside: 0.0,
+                kink: kink_at(tape, i),
                 x: 0.0,
                 y: 0.0,
             })
@@ -569,13 +576,14 @@ fn data_json(
         }
         let _ = write!(
             j,
-            "{{\"i\":{},\"name\":{},\"op\":{},\"value\":{},\"grad\":{},\"outside\":{},\"x\":{:.1},\"y\":{:.1},\"shown\":{}}}",
+            "{{\"i\":{},\"name\":{},\"op\":{},\"value\":{},\"grad\":{},\"outside\":{},\"kink\":{},\"x\":{:.1},\"y\":{:.1},\"shown\":{}}}",
             n.index,
             json_string(&n.name),
             json_string(n.op),
             json_number(n.value),
             json_number(n.grad),
             json_number(n.outside),
+            n.kink.map_or("null".to_string(), json_string),
             n.x,
             n.y,
             json_string(&format_number(n.value, 8)),
@@ -664,7 +672,11 @@ fn page(title: &str, data: &str) -> String {
     <p class="legend">Forward pass first (values, in recording order), then the backward
     sweep: the output's adjoint is 1, and each node, from the last recorded down,
     adds <code>adjoint[node] × ∂node/∂operand</code> to each operand's adjoint.
-    A dashed edge runs to an operand a select op (relu, max, min) did not pick: it passes 0.</p>
+    A dashed edge passes exactly 0: it runs to an operand a select op (relu, max, min,
+    clamp) did not pick, or from a relu neuron at z ≤ 0. A node that uses an operand twice
+    (<code>x * x</code>) has an edge per use, each with its partial in that use alone.
+    At a kink (relu, abs, signum or leaky_relu at 0, max or min at a tie, clamp at a
+    bound) the derivative does not exist and the partial is a convention: the step says so.</p>
   </aside>
 </main>
 <script type="application/json" id="data">{data}</script>

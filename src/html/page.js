@@ -14,6 +14,16 @@
     if (!edgesOf.has(e.node)) edgesOf.set(e.node, []);
     edgesOf.get(e.node).push(e);
   }
+  // A node that uses an operand more than once (x·x, max(x, x)) has one edge per
+  // use, each with the partial in that operand slot, the other uses held fixed:
+  // e.use is the edge's rank among them (1-based), e.uses their number.
+  for (const list of edgesOf.values()) {
+    for (const e of list) {
+      const same = list.filter((o) => o.operand === e.operand);
+      e.use = same.indexOf(e) + 1;
+      e.uses = same.length;
+    }
+  }
   const isLeaf = (n) => !edgesOf.has(n.i) && n.op === "leaf";
   const output = byIndex.get(D.output);
 
@@ -26,6 +36,30 @@
   }
   // A name as an operand of ∂: bare when it is one word, else in parentheses.
   const d = (name) => (/^[\p{L}\p{N}_'′]+$/u.test(name) ? name : "(" + name + ")");
+  // The local partial an edge carries, named: ∂node/∂operand, or, for one of
+  // several uses of the same operand, ∂node/∂(operand, use j of m): the partial
+  // in that use alone, which is not ∂node/∂operand (x·x: 3 per use, 6 in all).
+  const partialName = (e) => {
+    const n = byIndex.get(e.node).name;
+    const x = byIndex.get(e.operand).name;
+    return e.uses > 1 ? `∂${d(n)}/∂(${x}, use ${e.use} of ${e.uses})` : `∂${d(n)}/∂${d(x)}`;
+  };
+  // After the last of several uses: what they add up to, ∂node/∂operand.
+  const usesSum = (e) => {
+    const same = edgesOf.get(e.node).filter((o) => o.operand === e.operand);
+    const n = byIndex.get(e.node).name;
+    const x = byIndex.get(e.operand).name;
+    const total = same.reduce((s, o) => s + o.partial, 0);
+    const terms = same.map((o, j) => (j > 0 && o.partial < 0 ? "(" + fmt(o.partial) + ")" : fmt(o.partial))).join(" + ");
+    return `${n} uses ${x} ${e.uses} times, one edge per use, each with its partial in that use (the other uses held fixed); together ∂${d(n)}/∂${d(x)} = ${terms} = ${fmt(total)}`;
+  };
+  // A partial's value with its notes: not picked by a select op, a convention
+  // at a kink (the same note as the explanation's).
+  const partialNotes = (e) => {
+    const kink = byIndex.get(e.node).kink;
+    if (e.masked) return kink ? ` (masked: passes 0; ${kink})` : " (masked: passes 0)";
+    return kink ? ` (${kink})` : "";
+  };
 
   // The steps: the forward pass over the computed nodes, the seed, then every
   // node from the last recorded down that passes something on.
@@ -67,12 +101,16 @@
       st.log = [`backward: adjoint[${n.name}] = 1, since ∂${d(n.name)}/∂${d(n.name)} = 1: the sweep starts at the output`];
       return;
     }
-    st.log = [`backward: ${n.name} passes its adjoint ${fmt(st.adj.get(n.i) || 0)} down`];
+    // (Not `adj.get(i) || 0`: a NaN adjoint is falsy, and is NaN, not 0.)
     let a = st.adj.has(n.i) ? st.adj.get(n.i) : 0;
+    st.log = [];
     if (n.outside !== 0) {
       a = n.grad;
       st.adj.set(n.i, a);
-      st.log.push(`adjoint[${n.name}] += ${fmt(n.outside)} from uses not drawn (now ${fmt(a)})`);
+      st.log.push(`backward: adjoint[${n.name}] += ${fmt(n.outside)} from uses not drawn (now ${fmt(a)})`);
+      st.log.push(`${n.name} passes its adjoint ${fmt(a)} down`);
+    } else {
+      st.log.push(`backward: ${n.name} passes its adjoint ${fmt(a)} down`);
     }
     for (const e of edgesOf.get(n.i) || []) {
       const op = byIndex.get(e.operand);
@@ -82,10 +120,11 @@
       st.adj.set(op.i, after);
       st.fired.push({ edge: e, a, c, after });
       st.log.push(
-        `adjoint[${op.name}] += adjoint[${n.name}] × ∂${d(n.name)}/∂${d(op.name)} = ${fmt(a)} × ${fmt(e.partial)}` +
-          (e.masked ? " (masked: passes 0)" : "") + ` → ${fmt(after)}`
+        `adjoint[${op.name}] += adjoint[${n.name}] × ${partialName(e)} = ${fmt(a)} × ${fmt(e.partial)}` +
+          partialNotes(e) + ` → ${fmt(after)}`
       );
-      if (op.i === focus) st.terms.push({ node: n, a, partial: e.partial, c, after, masked: e.masked });
+      if (e.uses > 1 && e.use === e.uses) st.log.push(usesSum(e));
+      if (op.i === focus) st.terms.push({ node: n, edge: e, a, partial: e.partial, c, after, masked: e.masked });
     }
     st.done.add(n.i);
   }
@@ -240,14 +279,25 @@
       const x = byIndex.get(focus);
       const y = output.name;
       const head = document.createElement("p");
-      head.textContent = `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[use] × ∂use/∂${d(x.name)}:`;
+      const reused = edges.some((e) => e.operand === x.i && e.uses > 1);
+      head.textContent = reused
+        ? `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[node] × the node's partial in that use alone; a node that uses ${x.name} more than once (as ${x.name}·${x.name}) gives one term per use:`
+        : `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[use] × ∂use/∂${d(x.name)}:`;
       sum.appendChild(head);
       const all = replay(steps.length).terms.length;
       for (const t of st.terms) {
         const p = document.createElement("p");
         p.className = "term";
-        p.textContent = `+ ∂${d(y)}/∂${d(t.node.name)} · ∂${d(t.node.name)}/∂${d(x.name)} = ${fmt(t.a)} × ${fmt(t.partial)} = ${fmt(t.c)}` + (t.masked ? " (masked: 0)" : "");
+        const kink = t.node.kink;
+        const notes = t.masked ? (kink ? ` (masked: 0; ${kink})` : " (masked: 0)") : kink ? ` (${kink})` : "";
+        p.textContent = `+ ∂${d(y)}/∂${d(t.node.name)} · ${partialName(t.edge)} = ${fmt(t.a)} × ${fmt(t.partial)}${notes} = ${fmt(t.c)}`;
         sum.appendChild(p);
+        if (t.edge.uses > 1 && t.edge.use === t.edge.uses) {
+          const note = document.createElement("p");
+          note.className = "term-note";
+          note.textContent = `(${usesSum(t.edge)})`;
+          sum.appendChild(note);
+        }
       }
       const total = document.createElement("p");
       total.className = "total";

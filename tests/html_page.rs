@@ -1,0 +1,80 @@
+//! The text of the page of `chainrule::html` that is written in Rust: its legend
+//! and the data its script reads (the browser's side is tests/browser.rs).
+
+use chainrule::html::Html;
+use chainrule::{Activation, Tape, Var};
+
+/// The legend paragraph of a page.
+fn legend(page: &str) -> &str {
+    let start = page.find("<p class=\"legend\">").expect("a legend");
+    let end = page[start..].find("</p>").unwrap() + start;
+    &page[start..end]
+}
+
+/// The JSON the page's script reads.
+fn data(page: &str) -> &str {
+    let start = page.find("id=\"data\">").expect("the page's data") + "id=\"data\">".len();
+    let end = page[start..].find("</script>").unwrap() + start;
+    &page[start..end]
+}
+
+/// The "kink" entry of node `index` in the page's data.
+fn kink_of(page: &str, index: usize) -> String {
+    let data = data(page);
+    let start = data
+        .find(&format!("{{\"i\":{index},"))
+        .unwrap_or_else(|| panic!("node #{index} in {data}"));
+    let node = &data[start..start + data[start..].find('}').unwrap()];
+    let at = node.find("\"kink\":").expect("a kink entry") + "\"kink\":".len();
+    let rest = &node[at..];
+    if rest.starts_with("null") {
+        "null".to_string()
+    } else {
+        let end = rest[1..].find('"').unwrap() + 1;
+        rest[1..end].to_string()
+    }
+}
+
+// Fault 3: the legend leaves clamp out of the ops whose dashed edges pass 0.
+#[test]
+fn the_legend_names_every_select_op_with_dashed_edges() {
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let f = x.clamp(0.0, 1.0).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    let legend = legend(&page);
+    for op in ["relu", "max", "min", "clamp", "relu neuron"] {
+        assert!(legend.contains(op), "the legend leaves out {op}: {legend}");
+    }
+}
+
+// Fault 3: each node at a kink carries the explanation's note into the page's
+// data, for the step log to mark its partials as a convention.
+#[test]
+fn nodes_at_a_kink_carry_the_note_into_the_page() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let one = tape.var(1.0).named("one");
+    let also_one = tape.var(1.0).named("also_one");
+    let relu = x.relu().named("r");
+    let abs = x.abs().named("a");
+    let signum = x.signum().named("s");
+    let leaky = x.leaky_relu(0.1).named("l");
+    let tie = one.max(also_one).named("m");
+    let low = one.min(also_one).named("n");
+    let clamp = one.clamp(1.0, 2.0).named("c");
+    let w = tape.var(1.0).named("w");
+    let neuron = Var::neuron(&[w], &[x], x, Activation::Relu).named("z");
+    let smooth = x.exp().named("e");
+    let f = (relu + abs + signum + leaky + tie + low + clamp + neuron + smooth).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    for node in [relu, abs, signum, leaky, tie, low, clamp, neuron] {
+        let note = chainrule::explain::kink_at(&tape, node.index()).expect("a kink");
+        assert_eq!(kink_of(&page, node.index()), note, "node #{}", node.index());
+    }
+    for node in [x, smooth, f] {
+        assert_eq!(kink_of(&page, node.index()), "null");
+    }
+}
