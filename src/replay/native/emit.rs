@@ -17,19 +17,26 @@ use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Linkage, Module};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use super::NativeError;
 use crate::activation::Activation;
 use crate::replay::exec::{BinaryOp, Code, Instr, Layer, UnaryOp, NO_BIAS};
 
-/// The most terms (products, ops) a program may have to be unrolled. Past it
-/// the compile time passes a third of a second (about 30–35 µs a term,
-/// unoptimised), and the code outgrows the instruction cache: W2 (the moons MLP, 30,901
-/// terms) unrolled ran 3.3 times slower than the interpreter's layer loops
-/// (210 against 64 µs an epoch) after 9 s of compiling with cranelift's
-/// optimiser on (before the 500-term cut-off for it). A chain of neurons of
-/// 13,000 terms still ran 1.3 times faster than the interpreter.
+/// The most terms a program may have to be unrolled. What is counted: each
+/// product of a weighted sum, a neuron or a layer is one term (a neuron over
+/// n inputs: n); every other instruction (a unary or binary op, a
+/// multiply-add, a squared error) counts 2, its value and its partial (a
+/// chain of 6,000 `sin` is 12,000 terms). Measured compile times near the
+/// limit (release build, unoptimised past 500 terms, linear in the terms):
+/// a chain of 4,999 `sin` (9,998 terms) 0.13 s, about 13 µs a term; one tanh
+/// neuron over 9,999 inputs 0.6 s, about 60 µs a term; a relu one 1.2 s
+/// (its masked adjoints: a select each). Past it the code also outgrows the
+/// instruction cache: W2 (the moons MLP, 30,901 terms) unrolled ran 3.3
+/// times slower than the interpreter's layer loops (210 against 64 µs an
+/// epoch) after 9 s of compiling with cranelift's optimiser on (before the
+/// 500-term cut-off for it). A chain of neurons of 13,000 terms still ran
+/// 1.3 times faster than the interpreter.
 pub const MAX_TERMS: usize = 10_000;
 
 /// Programs of up to this many terms are optimised by cranelift (W1 has 22:
@@ -38,10 +45,19 @@ pub const MAX_TERMS: usize = 10_000;
 /// as generated.
 pub(crate) const OPTIMISED_TERMS: usize = 500;
 
+/// The most adjoints the backward pass keeps in registers at once; past it
+/// the oldest is stored to the buffer (an input's to its gradient, any other
+/// to its slot of [`Layout::adjoints`]) and loaded back if it gets another
+/// contribution. Left to cranelift, thousands of adjoints live at once (one
+/// neuron over n inputs: 2n) made its register allocator quadratic: 2.1 s
+/// of the 2.2 s one neuron over 4,000 inputs took to compile, 12 s at 8,000.
+const LIVE_ADJOINTS: usize = 64;
+
 /// Where each array lives in the one buffer a [`Native`](super::Native) owns,
 /// in `f64`s from its start: the slots' values, their first partials, their
-/// second partials, the inputs' gradients, the seeds of a backward pass, and
-/// three scratch `f64`s (the results of a binary op's callback).
+/// second partials, the inputs' gradients, the seeds of a backward pass,
+/// three scratch `f64`s (the results of a binary op's callback), and the
+/// adjoints the backward pass keeps out of registers ([`LIVE_ADJOINTS`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Layout {
     pub(crate) slots: usize,
@@ -67,9 +83,14 @@ impl Layout {
     pub(crate) fn scratch(&self) -> usize {
         self.seeds() + self.outputs
     }
+    /// The adjoints moved out of registers (one `f64` a slot; an input's
+    /// goes to its gradient instead).
+    pub(crate) fn adjoints(&self) -> usize {
+        self.scratch() + 3
+    }
     /// The buffer's length.
     pub(crate) fn len(&self) -> usize {
-        self.scratch() + 3
+        self.adjoints() + self.slots
     }
 }
 
@@ -724,7 +745,11 @@ fn backward(
             d: vec![None; layout.slots],
             d2: vec![None; layout.slots],
             adj: vec![None; layout.slots],
-            touched: None,
+            stored: vec![false; layout.slots],
+            stamps: vec![0; layout.slots],
+            live: VecDeque::new(),
+            in_registers: 0,
+            mask: None,
             not_minus_zero: HashSet::new(),
         };
         for (k, &slot) in outputs.iter().enumerate() {
@@ -735,6 +760,9 @@ fn backward(
             bw.instr(code, instr);
         }
         for leaf in 0..layout.leaves {
+            if bw.adj[leaf].is_none() && bw.stored[leaf] {
+                continue; // its gradient is in place already
+            }
             let g = bw.take(leaf as u32);
             bw.e.store(layout.grads() + leaf, g);
         }
@@ -747,10 +775,21 @@ struct Backward<'e, 'a> {
     values: Vec<Option<Value>>,
     d: Vec<Option<Value>>,
     d2: Vec<Option<Value>>,
-    /// Each slot's adjoint (`None`: +0, untouched).
+    /// Each slot's adjoint in a register (`None`: +0, untouched, unless
+    /// `stored`).
     adj: Vec<Option<Value>>,
-    /// Inside a masked block: each slot touched, with its adjoint before.
-    touched: Option<Vec<(u32, Option<Value>)>>,
+    /// Whether the slot's adjoint is in the buffer (`Backward::home`), moved
+    /// out of its register (then `adj` is `None`).
+    stored: Vec<bool>,
+    /// How many times each slot's adjoint was put in a register: an entry of
+    /// `live` with an older stamp is gone.
+    stamps: Vec<u32>,
+    /// The adjoints in registers, oldest first, with their stamps.
+    live: VecDeque<(u32, u32)>,
+    /// How many adjoints are in registers.
+    in_registers: usize,
+    /// Inside a masked block: whether the edge is masked (its partial is 0).
+    mask: Option<Value>,
     /// Values known not to be −0 (a sum with an operand that is not −0):
     /// adding them to +0 changes nothing, so no addition is emitted.
     not_minus_zero: HashSet<Value>,
@@ -815,9 +854,56 @@ impl Backward<'_, '_> {
         }
     }
 
+    /// Where slot `slot`'s adjoint is kept out of registers: an input's in
+    /// its gradient, any other's in [`Layout::adjoints`].
+    fn home(&self, slot: u32) -> usize {
+        let layout = self.e.layout;
+        if (slot as usize) < layout.leaves {
+            layout.grads() + slot as usize
+        } else {
+            layout.adjoints() + slot as usize
+        }
+    }
+
+    /// Slot `slot`'s adjoint (`None`: +0, untouched), taken out of its
+    /// register or loaded from the buffer; the slot is left untouched.
+    fn current(&mut self, slot: u32) -> Option<Value> {
+        if let Some(v) = self.adj[slot as usize].take() {
+            self.in_registers -= 1;
+            return Some(v);
+        }
+        if std::mem::take(&mut self.stored[slot as usize]) {
+            let home = self.home(slot);
+            return Some(self.e.load(home));
+        }
+        None
+    }
+
+    /// Puts `v` in slot `slot`'s register, moving the oldest adjoint in a
+    /// register to the buffer if there are more than [`LIVE_ADJOINTS`].
+    fn set_adjoint(&mut self, slot: u32, v: Value) {
+        let stamp = self.stamps[slot as usize].wrapping_add(1);
+        self.stamps[slot as usize] = stamp;
+        self.adj[slot as usize] = Some(v);
+        self.in_registers += 1;
+        self.live.push_back((slot, stamp));
+        while self.in_registers > LIVE_ADJOINTS {
+            let (old, stamp) = self.live.pop_front().expect("counted");
+            if self.stamps[old as usize] != stamp {
+                continue; // taken or replaced since
+            }
+            if let Some(v) = self.adj[old as usize].take() {
+                self.in_registers -= 1;
+                let home = self.home(old);
+                self.e.store(home, v);
+                self.stored[old as usize] = true;
+            }
+        }
+    }
+
     /// Slot `slot`'s adjoint, left at +0 (as the interpreter zeroes it).
     fn take(&mut self, slot: u32) -> Value {
-        match self.adj[slot as usize].take() {
+        match self.current(slot) {
             Some(v) => v,
             None => {
                 let zero = self.e.f(0.0);
@@ -827,22 +913,26 @@ impl Backward<'_, '_> {
         }
     }
 
-    /// `adj[slot] += t` (nothing for a constant: nobody reads its adjoint).
+    /// `adj[slot] += t` (nothing for a constant: nobody reads its adjoint);
+    /// in a masked block, the adjoint keeps its value where the edge is
+    /// masked (a select, branch-free).
     fn add(&mut self, slot: u32, t: Value) {
         if slot as usize >= self.e.layout.first_constant {
             return;
         }
-        let old = self.adj[slot as usize];
-        if let Some(touched) = &mut self.touched {
-            if !touched.iter().any(|&(s, _)| s == slot) {
-                touched.push((slot, old));
-            }
-        }
-        let sum = match old {
+        let old = self.current(slot);
+        let mut sum = match old {
             Some(v) => self.sum(v, t),
             None => self.plus_zero(t),
         };
-        self.adj[slot as usize] = Some(sum);
+        if let Some(masked) = self.mask {
+            let before = match old {
+                Some(v) => v,
+                None => self.e.f(0.0),
+            };
+            sum = self.e.b.ins().select(masked, before, sum);
+        }
+        self.set_adjoint(slot, sum);
     }
 
     /// `a + b`, known not to be −0 if either is not (−0 + −0 alone is −0).
@@ -867,22 +957,19 @@ impl Backward<'_, '_> {
         sum
     }
 
-    fn begin_mask(&mut self) {
-        self.touched = Some(Vec::new());
+    /// Until [`end_mask`](Backward::end_mask), where `partial` is 0 (a
+    /// select op's masked edge), every adjoint added to keeps its value
+    /// before: a select after each addition, which leaves the same value as
+    /// one select per adjoint at the end of the block (masked, every select
+    /// keeps the value before the block; unmasked, none acts).
+    fn begin_mask(&mut self, partial: Option<Value>) {
+        let partial = self.masked_value(partial);
+        let zero = self.e.f(0.0);
+        self.mask = Some(self.e.b.ins().fcmp(FloatCC::Equal, partial, zero));
     }
 
-    /// Where `partial` is 0 (a select op's masked edge), every adjoint touched
-    /// since [`begin_mask`](Backward::begin_mask) keeps its value before
-    /// (branch-free: a select each).
-    fn end_mask(&mut self, partial: Value) {
-        let touched = self.touched.take().expect("in a masked block");
-        let zero = self.e.f(0.0);
-        let masked = self.e.b.ins().fcmp(FloatCC::Equal, partial, zero);
-        for (slot, before) in touched {
-            let after = self.adj[slot as usize].expect("touched");
-            let before = before.unwrap_or(zero);
-            self.adj[slot as usize] = Some(self.e.b.ins().select(masked, before, after));
-        }
+    fn end_mask(&mut self) {
+        self.mask.take().expect("in a masked block");
     }
 
     fn mul(&mut self, a: Value, b: Value) -> Value {
@@ -902,7 +989,7 @@ impl Backward<'_, '_> {
     ) {
         let relu = act == Activation::Relu;
         if relu {
-            self.begin_mask();
+            self.begin_mask(derivative);
         }
         // The tape's fused neuron: g · (a′ · value); the plain operators'
         // weighted sum: (g · a′) · value.
@@ -932,8 +1019,7 @@ impl Backward<'_, '_> {
             self.add(bias, t);
         }
         if relu {
-            let p = self.masked_value(derivative);
-            self.end_mask(p);
+            self.end_mask();
         }
     }
 
@@ -944,13 +1030,12 @@ impl Backward<'_, '_> {
                 let partial = self.d(out);
                 let select = op.is_select();
                 if select {
-                    self.begin_mask();
+                    self.begin_mask(partial);
                 }
                 let t = self.times(g, partial);
                 self.add(x, t);
                 if select {
-                    let p = self.masked_value(partial);
-                    self.end_mask(p);
+                    self.end_mask();
                 }
             }
             Instr::SquareOf { first, x, mid, out } => {
@@ -963,13 +1048,12 @@ impl Backward<'_, '_> {
                 let dm = self.d(mid);
                 let select = first.is_select();
                 if select {
-                    self.begin_mask();
+                    self.begin_mask(dm);
                 }
                 let t = self.times(gm, dm);
                 self.add(x, t);
                 if select {
-                    let p = self.masked_value(dm);
-                    self.end_mask(p);
+                    self.end_mask();
                 }
             }
             Instr::SquaredErrors { x, sq, c, out, .. } => {
@@ -995,13 +1079,12 @@ impl Backward<'_, '_> {
                 let select = matches!(op, BinaryOp::Max | BinaryOp::Min);
                 for (slot, partial) in [(a, da), (b, db)] {
                     if select {
-                        self.begin_mask();
+                        self.begin_mask(partial);
                     }
                     let t = self.times(g, partial);
                     self.add(slot, t);
                     if select {
-                        let p = self.masked_value(partial);
-                        self.end_mask(p);
+                        self.end_mask();
                     }
                 }
             }
@@ -1045,7 +1128,7 @@ impl Backward<'_, '_> {
     ) {
         let relu = l.act == Activation::Relu;
         if relu {
-            self.begin_mask();
+            self.begin_mask(der);
         }
         // The plain operators' (g · a′) · partner: g · a′ once (the same
         // bits each time the interpreter recomputes it).
@@ -1077,8 +1160,7 @@ impl Backward<'_, '_> {
             self.add(bias, t);
         }
         if relu {
-            let p = self.masked_value(der);
-            self.end_mask(p);
+            self.end_mask();
         }
     }
 }
