@@ -458,3 +458,74 @@ fn too_large_says_what_is_counted() {
         assert!(message.contains(part), "{message}");
     }
 }
+
+/// relu(x0·x1 + …) in plain operators with z ≤ 0 and an infinite or NaN
+/// factor below the mask: native code passes 0 · ∞ = NaN through the product
+/// as the interpreter does (and as the tape: the relu masks its own edge
+/// alone), and exactly 0 where every factor is finite; a dead node kept
+/// without dead-code elimination passes nothing. Every option, to the bit.
+#[test]
+fn plain_relu_below_its_mask_and_kept_dead_code_run_to_the_programs_bits() {
+    let options: Vec<CompileOptions> = (0..16u8)
+        .map(|b| CompileOptions {
+            eliminate_dead_code: b & 1 != 0,
+            fold_constants: b & 2 != 0,
+            fuse_dots: b & 4 != 0,
+            fuse_neurons: b & 8 != 0,
+        })
+        .collect();
+    // One neuron of 1, 2 and 5 terms, then a layer of 3 neurons of 2 terms
+    // and one of 4 neurons of 3; a dead sqrt on the side of each.
+    let tape = Tape::for_replay();
+    let v = tape.vars(&(0..48).map(|i| 0.5 + i as f64).collect::<Vec<_>>());
+    let _dead = v[0].sqrt();
+    let mut outs = Vec::new();
+    let mut at = 0;
+    for terms in [1usize, 2, 5] {
+        let mut z = v[at] * v[at + 1];
+        for k in 1..terms {
+            z += v[at + 2 * k] * v[at + 2 * k + 1];
+        }
+        outs.push((z + v[at + 2 * terms]).relu());
+        at += 2 * terms + 1;
+    }
+    for (n, k) in [(3usize, 2usize), (4, 3)] {
+        let x = at + n * k;
+        for j in 0..n {
+            let mut z = v[at + j * k] * v[x];
+            for i in 1..k {
+                z += v[at + j * k + i] * v[x + i];
+            }
+            outs.push(z.relu());
+        }
+        at = x + k;
+    }
+    let y = outs.iter().fold(v[0] * 3.0, |s, &o| s + o);
+    for options in options {
+        let mut program = tape.compile_with(&[y], options).unwrap();
+        let mut native = program.native().unwrap();
+        for case in 0..4 {
+            let inputs: Vec<f64> = (0..48)
+                .map(|i| match (case, i % 5) {
+                    (0, _) => -1.0 - i as f64,
+                    (1, 1) => f64::INFINITY,
+                    (2, 2) => f64::NAN,
+                    (3, 0) => f64::NEG_INFINITY,
+                    (_, _) => -0.5 - i as f64,
+                })
+                .map(|x| if case > 0 && x == 0.0 { -0.0 } else { x })
+                .collect();
+            let mut inputs = inputs;
+            inputs[0] = 0.0; // the dead sqrt's ∂ = ∞
+            run_both(&mut program, &mut native, &inputs, None);
+            assert_eq!(
+                bits(program.gradients()),
+                bits(native.gradients()),
+                "case {case}, {options:?}"
+            );
+            // The tape's gradient at the first leaf: the dead sqrt passes
+            // nothing.
+            assert!(!program.gradients()[0].is_nan() || case > 0, "{options:?}");
+        }
+    }
+}

@@ -117,3 +117,35 @@ fn a_long_replayed_run_follows_the_recorded_run() {
     }
     assert_close(&replayed, &recorded, 300);
 }
+
+/// Softmax cross-entropy replayed after the logits moved far from where it was
+/// recorded: its shift (the largest logit) is recomputed at every replay, as
+/// recording again does. (It was read as an `f64` while recording, so the
+/// program kept the first epoch's shift, e^(z − m) overflowed once the logits
+/// had moved ~709 past it, and replayed training failed with `NonFinite`
+/// where recorded training went on.)
+#[test]
+fn softmax_cross_entropy_replayed_recomputes_its_shift() {
+    let mut data = Dataset::new(1, 2);
+    data.push(&[1.0], &[1.0, 0.0]);
+    data.push(&[-1.0], &[0.0, 1.0]);
+    let start = Mlp::new(&[1, 2], &[Activation::Identity], Init::Xavier, 1).unwrap();
+    let trainer = Trainer::new(Loss::SoftmaxCrossEntropy, Sgd::new(1200.0))
+        .epochs(3)
+        .quiet();
+    let mut recorded = start.clone();
+    let b = trainer.clone().train(&mut recorded, &data).unwrap();
+    let mut replayed = start;
+    let a = trainer.replay().train(&mut replayed, &data).unwrap();
+    assert_eq!(a.losses.len(), 3);
+    for (epoch, (x, y)) in a.losses.iter().zip(&b.losses).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-12 * y.abs().max(1.0),
+            "loss at epoch {epoch}: replayed {x:e}, recorded {y:e}"
+        );
+    }
+    // The logits did move past e^709's reach.
+    let logits = recorded.predict(&[1.0]);
+    assert!((logits[0] - logits[1]).abs() > 709.0, "{logits:?}");
+    assert_close(&replayed, &recorded, 3);
+}

@@ -189,10 +189,13 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 /// Softmax cross-entropy over k classes: −Σᵢ tᵢ ln softmax(z)ᵢ, for a target
 /// probability vector t (one-hot for a hard label, see [`one_hot`]).
 ///
-/// ln softmax(z)ᵢ = zᵢ − lse(z) with the log-sum-exp taken with the largest logit
-/// m subtracted: lse(z) = m + ln Σⱼ e^(zⱼ − m), so no exponential overflows. m is
-/// taken as a constant: lse does not depend on it, so the gradient is exact.
-/// Classes with tᵢ = 0 record nothing.
+/// ln softmax(z)ᵢ = zᵢ − lse(z), the log-sum-exp one
+/// [`logsumexp`](crate::Var::logsumexp) node, which subtracts the largest logit
+/// m: lse(z) = m + ln Σⱼ e^(zⱼ − m), so no exponential overflows. m is found
+/// afresh at every evaluation, also when a compiled program replays the loss
+/// at new logits ([`Trainer::replay`](crate::nn::Trainer::replay)): nothing
+/// read from a value while recording is frozen into the loss. Classes with
+/// tᵢ = 0 record nothing.
 ///
 /// Derivative: ∂/∂zⱼ = softmax(z)ⱼ·Σᵢ tᵢ − tⱼ, that is softmax(z)ⱼ − tⱼ when t
 /// sums to 1.
@@ -210,12 +213,10 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 #[track_caller]
 pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
     check(logits, targets);
-    let m = logits
-        .iter()
-        .map(|z| z.value())
-        .fold(f64::NEG_INFINITY, f64::max);
-    let exps = logits.iter().map(|&z| (z - m).exp());
-    let log_sum_exp = sum(exps).ln() + m;
+    // One node whose replay recomputes its own shift: a shift read here as an
+    // f64 would be frozen into a compiled program (and overflow e^(z − m) once
+    // the logits moved ~709 past it).
+    let log_sum_exp = T::logsumexp(logits);
     let terms: Vec<T> = logits
         .iter()
         .zip(targets)

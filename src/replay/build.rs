@@ -177,20 +177,29 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
         };
     }
 
-    // Dead-code elimination: the nodes the outputs depend on.
-    let mut live = vec![!options.eliminate_dead_code; n];
+    // The nodes the outputs depend on: the others are dead code, left out by
+    // dead-code elimination. Kept without it, they run forward alone: the
+    // backward pass, as the tape's sweep, passes nothing from a node on no
+    // path from an output (its zero adjoint times an infinite partial would be
+    // NaN).
+    let mut reached = vec![false; n];
     let mut is_output = vec![false; n];
     for &o in outputs {
-        live[o as usize] = true;
+        reached[o as usize] = true;
         is_output[o as usize] = true;
     }
     for i in (0..n).rev() {
-        if live[i] && !constant[i] {
+        if reached[i] && !constant[i] {
             for &o in graph.operands(i) {
-                live[o as usize] = true;
+                reached[o as usize] = true;
             }
         }
     }
+    let live: Vec<bool> = if options.eliminate_dead_code {
+        reached.clone()
+    } else {
+        vec![true; n]
+    };
     // Uses of each node by the live instructions (an output counts as one more).
     let mut uses = vec![0u32; n];
     for i in 0..n {
@@ -262,15 +271,24 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
     }
 
     let mut code = Code::default();
+    let mut reached_len = None;
     {
         let mut lit = |c: f64| {
             constants.push(c);
             first_constant + constants.len() as u32 - 1
         };
-        for i in 0..n {
+        // The instructions on a path from an output first, in node order, then
+        // the others (a valid order: none of the first reads any of the others).
+        let order = (0..n)
+            .filter(|&i| reached[i])
+            .chain((0..n).filter(|&i| !reached[i]));
+        for i in order {
             let Plan::Instr(kind) = &plans[i] else {
                 continue;
             };
+            if !reached[i] && reached_len.is_none() {
+                reached_len = Some(code.instrs.len());
+            }
             let out = slot_of[i];
             let s = |o: u32| slot_of[o as usize];
             let instr = match kind {
@@ -368,13 +386,18 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
             code.instrs.push(instr);
         }
     }
+    code.reached = reached_len.unwrap_or(code.instrs.len());
     let outputs: Vec<u32> = outputs.iter().map(|&o| slot_of[o as usize]).collect();
     if options.fuse_dots {
-        crate::replay::exec::fuse_squares(&mut code, &outputs, first_constant);
-        crate::replay::exec::fuse_squared_errors(&mut code, &outputs, first_constant);
+        by_part(&mut code, |code| {
+            crate::replay::exec::fuse_squares(code, &outputs, first_constant);
+            crate::replay::exec::fuse_squared_errors(code, &outputs, first_constant);
+        });
     }
     if options.fuse_neurons {
-        stats.layers = crate::replay::exec::fuse_layers(&mut code, first_constant, &constants);
+        by_part(&mut code, |code| {
+            stats.layers += crate::replay::exec::fuse_layers(code, first_constant, &constants);
+        });
     }
     stats.instructions = code.instrs.len();
     for instr in &code.instrs {
@@ -405,6 +428,22 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
         outputs,
         stats,
     }
+}
+
+/// Runs a fusion pass over the instructions on a path from an output
+/// (`..code.reached`), then over the others, apart: no fused instruction
+/// straddles the two, so the backward pass can run the first alone.
+fn by_part(code: &mut Code, mut pass: impl FnMut(&mut Code)) {
+    let rest = code.instrs.split_off(code.reached);
+    pass(code);
+    code.reached = code.instrs.len();
+    if rest.is_empty() {
+        return;
+    }
+    let first = std::mem::replace(&mut code.instrs, rest);
+    pass(code);
+    let rest = std::mem::replace(&mut code.instrs, first);
+    code.instrs.extend(rest);
 }
 
 /// Runs shorter than this are split into single terms: setting up two slices

@@ -303,6 +303,11 @@ pub(crate) struct Layer {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Code {
     pub(crate) instrs: Vec<Instr>,
+    /// The backward pass runs `instrs[..reached]` alone: the instructions on a
+    /// path from an output. Those after it (kept only with dead-code
+    /// elimination off) run forward alone, as the tape's sweep passes nothing
+    /// from a node on no path from its output (not even 0 · ∞).
+    pub(crate) reached: usize,
     pub(crate) segments: Vec<Segment>,
     /// Operands of the n-ary instructions.
     pub(crate) args: Vec<u32>,
@@ -592,10 +597,29 @@ fn small_backward<const N: usize, const K: usize>(
     let relu = l.act == Activation::Relu;
     for j in (0..N).rev() {
         let (g, derivative) = (g[j], derivatives[j]);
-        if relu && derivative == 0.0 {
-            continue; // masked: every operand gets exactly 0
-        }
         let w = l.w as usize + j * ws;
+        if relu && derivative == 0.0 {
+            // Masked (see `masked_products`).
+            if !l.tape_neuron {
+                let wv = chunk::<K>(v, w);
+                let finite = (0..K).fold(0.0, |s, i| {
+                    s + zero_if_finite(wv[i]) + zero_if_finite(xv[i])
+                });
+                if finite.is_nan() {
+                    for i in 0..K {
+                        if let Some((to_w, to_x)) = masked_product(wv[i], xv[i]) {
+                            if l.w_var {
+                                adj[w + i] += to_w;
+                            }
+                            if l.x_var {
+                                ax[i] += to_x;
+                            }
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         let wv = chunk::<K>(v, w);
         if l.w_var {
             let aw = chunk_mut::<K>(adj, w);
@@ -756,11 +780,24 @@ fn layer2_backward(
         let out = l.out as usize + j;
         let g = std::mem::take(&mut adj[out]); // zeroed for the next sweep
         let derivative = d[out];
-        if relu && derivative == 0.0 {
-            continue; // masked: every operand gets exactly 0
-        }
         let w = l.w as usize + j * ws;
         let (w0, w1) = (v[w], v[w + 1]);
+        if relu && derivative == 0.0 {
+            // Masked (see `masked_products`).
+            if !l.tape_neuron {
+                for (i, (wi, xi)) in [(w0, x0), (w1, x1)].into_iter().enumerate() {
+                    if let Some((to_w, to_x)) = masked_product(wi, xi) {
+                        if l.w_var {
+                            adj[w + i] += to_w;
+                        }
+                        if l.x_var {
+                            *[&mut ax0, &mut ax1][i] += to_x;
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         if l.w_var {
             adj[w] += term(g, derivative, x0);
             adj[w + 1] += term(g, derivative, x1);
@@ -812,10 +849,16 @@ fn layer_runs_with(
         let out = l.out as usize + j;
         let g = std::mem::take(&mut adj[out]); // zeroed for the next sweep
         let derivative = d[out];
-        if relu && derivative == 0.0 {
-            continue; // masked: every operand gets exactly 0
-        }
         let w = l.w as usize + j * ws;
+        if relu && derivative == 0.0 {
+            // Masked (see `masked_products`).
+            if !l.tape_neuron {
+                let (w_var, x_var) = (l.w_var, l.x_var);
+                let terms = (0..k as u32).map(|i| (w as u32 + i, x as u32 + i));
+                masked_products_with(adj, v, terms, w_var, x_var);
+            }
+            continue;
+        }
         let wv = &v[w..w + k];
         if l.w_var {
             for (a, &partner) in adj[w..w + k].iter_mut().zip(xs) {
@@ -882,7 +925,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
     // One length for values, partials and adjoints: one bounds check serves all.
     let n = v.len();
     let (v, d, d2, adj) = (&v[..n], &d[..n], &d2[..n], &mut adj[..n]);
-    for instr in code.instrs.iter().rev() {
+    for instr in code.instrs[..code.reached].iter().rev() {
         match *instr {
             Instr::Unary { op, x, out } => {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
@@ -951,7 +994,12 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
                 let derivative = d[out as usize];
                 if act == Activation::Relu && derivative == 0.0 {
-                    continue; // masked
+                    // Masked; the plain operators' relu masks its own edge alone.
+                    if !tape_neuron {
+                        let pairs = &pairs[..2 * terms as usize];
+                        masked_products(adj, v, pairs.chunks_exact(2).map(|p| (p[0], p[1])));
+                    }
+                    continue;
                 }
                 match (tape_neuron, b_const) {
                     (true, false) => {
@@ -999,10 +1047,18 @@ fn dot_backward(
 ) {
     let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
     let derivative = d[out as usize];
-    if act == Activation::Relu && derivative == 0.0 {
-        return; // masked: every operand gets exactly 0
-    }
     let segs = &code.segments[segs.0 as usize..segs.1 as usize];
+    if act == Activation::Relu && derivative == 0.0 {
+        // Masked: the tape's relu neuron passes exactly 0 to every operand;
+        // the plain operators' relu masks its own edge alone.
+        if !tape_neuron {
+            let terms = segs
+                .iter()
+                .flat_map(|s| (0..s.len).map(move |k| (s.a + k, s.b + k)));
+            masked_products(adj, v, terms);
+        }
+        return;
+    }
     if tape_neuron {
         // The tape's fused neuron: partial a′ · value, times the adjoint.
         for seg in segs {
@@ -1019,6 +1075,64 @@ fn dot_backward(
     if bias != NO_BIAS {
         // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
         adj[bias as usize] += g * derivative;
+    }
+}
+
+/// `v − v`: 0 for a finite `v`, NaN for an infinite or NaN one.
+#[inline(always)]
+#[allow(clippy::eq_op)] // v − v is the point: it is NaN for ±∞ and NaN
+fn zero_if_finite(v: f64) -> f64 {
+    v - v
+}
+
+/// What a product `a · b` below a plain-operator relu masked at z ≤ 0 passes
+/// on, as the tape's sweep does: the relu edge alone is masked, so the sum and
+/// the product below it have adjoint 0, and the product passes `0 · b` to `a`,
+/// `0 · a` to `b` (rule 2 of [`crate::backward`]: 0 · ∞ is NaN). The tape
+/// passes nothing from a zero adjoint whose partials are all finite, so
+/// neither does this: `None` where `a` and `b` are both finite.
+#[inline(always)]
+fn masked_product(va: f64, vb: f64) -> Option<(f64, f64)> {
+    (zero_if_finite(va) + zero_if_finite(vb))
+        .is_nan()
+        .then_some((0.0 * vb, 0.0 * va))
+}
+
+/// The terms `(a, b)` (slots) of a plain-operator relu neuron masked at z ≤ 0,
+/// each through [`masked_product`]: nothing when every factor is finite (one
+/// sum of `v − v` tells), else `0 · partner` where a factor is not. (A tape's
+/// fused relu neuron masks every edge: it has no product nodes below it.)
+#[inline(never)]
+fn masked_products(adj: &mut [f64], v: &[f64], terms: impl Iterator<Item = (u32, u32)> + Clone) {
+    masked_products_with(adj, v, terms, true, true);
+}
+
+/// [`masked_products`], adding to the `a`s' adjoints if `a_var`, to the `b`s'
+/// if `b_var` (a constant's adjoint is scratch nobody reads).
+#[inline(never)]
+fn masked_products_with(
+    adj: &mut [f64],
+    v: &[f64],
+    terms: impl Iterator<Item = (u32, u32)> + Clone,
+    a_var: bool,
+    b_var: bool,
+) {
+    let finite = terms.clone().fold(0.0, |s, (a, b)| {
+        s + zero_if_finite(v[a as usize]) + zero_if_finite(v[b as usize])
+    });
+    if !finite.is_nan() {
+        return;
+    }
+    for (a, b) in terms {
+        let (a, b) = (a as usize, b as usize);
+        if let Some((to_a, to_b)) = masked_product(v[a], v[b]) {
+            if a_var {
+                adj[a] += to_a;
+            }
+            if b_var {
+                adj[b] += to_b;
+            }
+        }
     }
 }
 

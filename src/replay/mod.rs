@@ -148,7 +148,18 @@ pub use check::Divergence;
 
 /// Which compile-time passes [`Tape::compile_with`] runs (all of them by
 /// default, as [`Tape::compile`]). Turning one off changes the speed, never the
-/// values: every combination replays to the same bits.
+/// values: every combination replays to the same bits, and every combination
+/// follows the tape's non-finite policy ([`crate::backward`]). Without
+/// dead-code elimination the nodes no output depends on are kept and run
+/// forward, but the backward pass skips them, as the tape's sweep does (rule
+/// 1: `x.sqrt()` recorded on the side at 0 passes nothing, not 0 · ∞ = NaN).
+/// A relu fused over plain operators masks the relu's edge alone, as the
+/// operators recorded do (rule 3), so an infinite or NaN factor below it still
+/// gives 0 · ∞ = NaN (rule 2); the tape's own fused relu neuron
+/// ([`Var::neuron`](crate::Var::neuron)) masks every edge, as it does on the
+/// tape. (Gradients may differ in the last bits where a fused weighted sum
+/// adds one adjoint's contributions in another order, and in the sign of a
+/// zero gradient.)
 ///
 /// ```
 /// use chainrule::replay::CompileOptions;
@@ -633,8 +644,10 @@ impl Program {
     /// inputs of the last [`forward`](Program::forward).
     ///
     /// # Non-finite values
-    /// As the tape's sweep ([`crate::backward`]): IEEE products, and a select
-    /// op's unselected operand gets exactly 0. (One difference: dead code is
+    /// As the tape's sweep ([`crate::backward`]), under every
+    /// [`CompileOptions`]: IEEE products, a select op's unselected operand gets
+    /// exactly 0 (one edge masked, not what lies below it), and a node on no
+    /// path from an output passes nothing. (One difference: dead code is
     /// eliminated against every output compiled, so with several outputs, a
     /// node on a path to another output only, with an infinite partial, passes
     /// 0 · ∞ = NaN where the tape would pass nothing.)

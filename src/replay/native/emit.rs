@@ -756,7 +756,7 @@ fn backward(
             let seed = bw.e.load(layout.seeds() + k);
             bw.add(slot, seed);
         }
-        for instr in code.instrs.iter().rev() {
+        for instr in code.instrs[..code.reached].iter().rev() {
             bw.instr(code, instr);
         }
         for leaf in 0..layout.leaves {
@@ -987,10 +987,13 @@ impl Backward<'_, '_> {
         g: Value,
         derivative: Option<Value>,
     ) {
-        let relu = act == Activation::Relu;
+        // The tape's relu neuron masks every edge; the plain operators' relu
+        // its own alone (see `below_relu`).
+        let relu = act == Activation::Relu && tape_neuron;
         if relu {
             self.begin_mask(derivative);
         }
+        let masked = (act == Activation::Relu && !tape_neuron).then(|| self.is_zero(derivative));
         // The tape's fused neuron: g · (a′ · value); the plain operators'
         // weighted sum: (g · a′) · value.
         let gz = (!tape_neuron).then(|| self.times(g, derivative));
@@ -1005,22 +1008,63 @@ impl Backward<'_, '_> {
             if (a as usize) < self.e.layout.first_constant {
                 let vb = self.value(b);
                 let ta = term(self, vb);
+                let va = self.value(a);
+                let ta = self.below_relu(masked, ta, va, vb);
                 self.add(a, ta);
             }
             if (b as usize) < self.e.layout.first_constant {
                 let va = self.value(a);
                 let tb = term(self, va);
+                let vb = self.value(b);
+                let tb = self.below_relu(masked, tb, vb, va);
                 self.add(b, tb);
             }
         }
         if bias != NO_BIAS {
             // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
             let t = self.times(g, derivative);
+            let t = self.bias_below_relu(masked, t);
             self.add(bias, t);
         }
         if relu {
             self.end_mask();
         }
+    }
+
+    /// `p == 0` (`None`, exactly 1, is not).
+    fn is_zero(&mut self, p: Option<Value>) -> Value {
+        let p = self.masked_value(p);
+        let zero = self.e.f(0.0);
+        self.e.b.ins().fcmp(FloatCC::Equal, p, zero)
+    }
+
+    /// Term contribution `t` to a factor (value `own`) of a product below a
+    /// plain-operator relu: where the relu is masked (`masked`, z ≤ 0), what
+    /// `exec::masked_product` passes: `0 · partner` if a factor is not
+    /// finite, else −0, which adds nothing (x + −0 is x). Branch-free.
+    fn below_relu(&mut self, masked: Option<Value>, t: Value, own: Value, partner: Value) -> Value {
+        let Some(masked) = masked else {
+            return t;
+        };
+        let own_zero = self.e.b.ins().fsub(own, own);
+        let partner_zero = self.e.b.ins().fsub(partner, partner);
+        let finite = self.e.b.ins().fadd(own_zero, partner_zero);
+        let not_finite = self.e.b.ins().fcmp(FloatCC::Unordered, finite, finite);
+        let zero = self.e.f(0.0);
+        let zero_times = self.mul(zero, partner);
+        let minus_zero = self.e.f(-0.0);
+        let passed = self.e.b.ins().select(not_finite, zero_times, minus_zero);
+        self.e.b.ins().select(masked, passed, t)
+    }
+
+    /// The bias's contribution `t` below a plain-operator relu: nothing (−0)
+    /// where it is masked (the sum's edge has partial 1).
+    fn bias_below_relu(&mut self, masked: Option<Value>, t: Value) -> Value {
+        let Some(masked) = masked else {
+            return t;
+        };
+        let minus_zero = self.e.f(-0.0);
+        self.e.b.ins().select(masked, minus_zero, t)
     }
 
     fn instr(&mut self, code: &Code, instr: &Instr) {
@@ -1126,10 +1170,11 @@ impl Backward<'_, '_> {
         g: Value,
         der: Option<Value>,
     ) {
-        let relu = l.act == Activation::Relu;
+        let relu = l.act == Activation::Relu && l.tape_neuron;
         if relu {
             self.begin_mask(der);
         }
+        let masked = (l.act == Activation::Relu && !l.tape_neuron).then(|| self.is_zero(der));
         // The plain operators' (g · a′) · partner: g · a′ once (the same
         // bits each time the interpreter recomputes it).
         let gd = (!l.tape_neuron).then(|| self.times(g, der));
@@ -1145,6 +1190,8 @@ impl Backward<'_, '_> {
             if (w as usize) < first_constant {
                 let vx = self.value(x);
                 let t = term(self, vx);
+                let vw = self.value(w);
+                let t = self.below_relu(masked, t, vw, vx);
                 self.add(w, t);
             }
         }
@@ -1152,11 +1199,14 @@ impl Backward<'_, '_> {
             if (x as usize) < first_constant {
                 let vw = self.value(w);
                 let t = term(self, vw);
+                let vx = self.value(x);
+                let t = self.below_relu(masked, t, vx, vw);
                 self.add(x, t);
             }
         }
         if bias != NO_BIAS {
             let t = self.times(g, der);
+            let t = self.bias_below_relu(masked, t);
             self.add(bias, t);
         }
         if relu {
