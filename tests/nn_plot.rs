@@ -45,3 +45,122 @@ fn nothing_to_draw_is_an_error() {
     let err = decision_boundary(temp_path("b"), "t", |_| 0, &[[0.0, 0.0]], &[], 10).unwrap_err();
     assert!(err.to_string().contains("need one class per point"));
 }
+
+/// Runs `f` on its own thread and gives its result, or `None` if it has not
+/// returned within 5 s (the thread is left spinning; the test fails).
+fn within_5s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(f());
+    });
+    receive.recv_timeout(std::time::Duration::from_secs(5)).ok()
+}
+
+#[test]
+fn extreme_values_never_hang() {
+    const MAX: f64 = f64::MAX;
+    const TINY: f64 = 5e-324; // the smallest subnormal
+    let losses: [(&str, Vec<f64>); 17] = [
+        ("near MAX on the log axis", vec![1.5e308, 1.0]),
+        ("-1e308 and 1e308 on the linear axis", vec![-1e308, 1e308]),
+        ("MAX", vec![MAX]),
+        ("-MAX", vec![-MAX]),
+        ("MAX and 1", vec![MAX, 1.0]),
+        ("-MAX and MAX", vec![-MAX, MAX]),
+        ("MAX and -MAX and 0", vec![MAX, -MAX, 0.0]),
+        ("MAX and the smallest subnormal", vec![MAX, TINY]),
+        ("subnormals only", vec![TINY, 1e-320, 2e-310]),
+        ("one subnormal", vec![TINY]),
+        ("a subnormal and 1", vec![TINY, 1.0]),
+        ("negative subnormals and 0", vec![-TINY, 0.0, -1e-310]),
+        ("a single point", vec![0.5]),
+        ("all equal", vec![3.0; 5]),
+        ("all zero", vec![0.0; 4]),
+        ("all equal and huge negative", vec![-1e300; 3]),
+        (
+            "infinities among finite",
+            vec![f64::INFINITY, 2.0, f64::NEG_INFINITY, 1.0],
+        ),
+    ];
+    let (mut hung, mut wrong) = (Vec::new(), Vec::new());
+    for (k, (name, losses)) in losses.into_iter().enumerate() {
+        let path = temp_path(&format!("extreme-loss-{k}"));
+        let call_path = path.clone();
+        match within_5s(move || loss_curve(&call_path, "extreme", &losses)) {
+            None => hung.push(name),
+            Some(Err(e)) => wrong.push(format!("{name}: {e}")),
+            Some(Ok(())) => {
+                let svg = std::fs::read_to_string(&path).unwrap();
+                std::fs::remove_file(&path).unwrap();
+                if !svg.contains("<polyline") || svg.contains("NaN") || svg.contains("inf") {
+                    wrong.push(format!("{name}: no line, or NaN or inf in the SVG"));
+                }
+            }
+        }
+    }
+
+    let boundaries: [(&str, Vec<[f64; 2]>, &str); 7] = [
+        (
+            "an infinite point",
+            vec![[0.0, 0.0], [f64::INFINITY, 1.0]],
+            "point 1 is [inf, 1]",
+        ),
+        (
+            "a NaN point",
+            vec![[f64::NAN, 0.0], [1.0, 1.0]],
+            "point 0 is [NaN, 0]",
+        ),
+        ("-MAX and MAX", vec![[-MAX, 0.0], [MAX, 1.0]], "too wide"),
+        (
+            "a span of 1e308",
+            vec![[0.0, -5e307], [1.0, 5e307]],
+            "too wide",
+        ),
+        ("a span of 2e306", vec![[-1e306, 0.0], [1e306, 1.0]], ""),
+        ("MAX alone", vec![[MAX, MAX], [MAX, MAX]], ""),
+        ("one point", vec![[2.0, -3.0], [2.0, -3.0]], ""),
+    ];
+    for (k, (name, points, expected)) in boundaries.into_iter().enumerate() {
+        let path = temp_path(&format!("extreme-boundary-{k}"));
+        let call_path = path.clone();
+        let classify = |p: [f64; 2]| usize::from(p[0] > 0.5);
+        match within_5s(move || {
+            decision_boundary(&call_path, "extreme", classify, &points, &[0, 1], 20)
+        }) {
+            None => hung.push(name),
+            Some(Ok(())) if expected.is_empty() => std::fs::remove_file(&path).unwrap(),
+            Some(Ok(())) => {
+                std::fs::remove_file(&path).unwrap();
+                wrong.push(format!(
+                    "{name}: drawn, expected an error with {expected:?}"
+                ));
+            }
+            Some(Err(e)) if expected.is_empty() || !e.to_string().contains(expected) => {
+                wrong.push(format!("{name}: {e}, expected {expected:?}"));
+            }
+            Some(Err(_)) => {}
+        }
+    }
+    assert!(
+        hung.is_empty() && wrong.is_empty(),
+        "still running after 5 s: {hung:?}; wrong: {wrong:#?}"
+    );
+}
+
+#[test]
+fn extreme_losses_are_drawn_on_an_axis_that_says_what_it_shows() {
+    for (losses, axis) in [
+        (vec![1.5e308, 1.0], "log10(loss)"),
+        (vec![5e-324, 1e-320], "log10(loss)"),
+        (vec![-1e308, 1e308], "loss (× 1e308)"),
+        (vec![f64::MAX, -f64::MAX], "loss (× 1e308)"),
+        (vec![1e300, 1.0], "loss (log scale)"),
+        (vec![-1e300, 1.0], "loss"),
+    ] {
+        let path = temp_path("axis");
+        loss_curve(&path, "t", &losses).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(svg.contains(&format!(">\n{axis}\n<")), "{losses:?}: {axis}");
+    }
+}

@@ -27,9 +27,20 @@ pub const CLASS_COLORS: [RGBColor; 6] = [
 /// Draws a loss history (one value per epoch) as a line, on a logarithmic loss
 /// axis when every loss is positive, to an SVG file.
 ///
+/// Non-finite losses (NaN, ±∞) are skipped. Every finite loss is drawn, however
+/// extreme, on an axis that says what it shows:
+/// - positive losses: a logarithmic axis, "loss (log scale)", when it can span
+///   them (from 0.9 × the least to 1.1 × the greatest, without overflow and
+///   with the least not subnormal); otherwise (a loss above about 1.6e308, a
+///   subnormal loss, or a range of more than 308 decades) the losses' base-10
+///   logarithms on a linear axis, "log10(loss)";
+/// - any loss zero or negative: a linear axis, "loss"; when some |loss| exceeds
+///   1e300 (so the span could overflow), the losses over the power of ten
+///   10^k at or below the greatest |loss|, on an axis "loss (× 1ek)".
+///
 /// # Errors
 /// [`Error::Plot`] if `losses` is empty, holds no finite value, or the file
-/// cannot be written.
+/// cannot be written. Extreme values are never an error (see above).
 ///
 /// ```no_run
 /// chainrule::nn::plot::loss_curve("loss.svg", "XOR", &[1.0, 0.5, 0.25])?;
@@ -45,11 +56,7 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
     if finite.is_empty() {
         return Err(Error::Plot("no finite loss to draw".into()));
     }
-    let (lo, hi) = finite
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, l)| {
-            (lo.min(l), hi.max(l))
-        });
+    let (lo, hi) = min_max(finite.iter().map(|&(_, l)| l));
     let epochs = losses.len().max(2) - 1;
     let root = SVGBackend::new(path.as_ref(), (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;
@@ -59,10 +66,13 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(80);
-    let line = LineSeries::new(finite.iter().copied(), BLUE.stroke_width(2));
-    if lo > 0.0 {
+    // plotters' tick generation loops forever on an infinite axis span (or
+    // log-axis ratio): keep every axis bound, span and ratio finite.
+    let (log_lo, log_hi) = (lo * 0.9, hi * 1.1);
+    if lo > 0.0 && log_lo >= f64::MIN_POSITIVE && (log_hi / log_lo).is_finite() {
+        let line = LineSeries::new(finite.iter().copied(), BLUE.stroke_width(2));
         let mut chart = builder
-            .build_cartesian_2d(0..epochs, (lo * 0.9..hi * 1.1).log_scale())
+            .build_cartesian_2d(0..epochs, (log_lo..log_hi).log_scale())
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -73,19 +83,40 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
             .map_err(plot_error)?;
         chart.draw_series(line).map_err(plot_error)?;
     } else {
+        let magnitude = lo.abs().max(hi.abs());
+        let (shown, y_desc): (Vec<(usize, f64)>, String) = if lo > 0.0 {
+            let shown = finite.iter().map(|&(e, l)| (e, l.log10())).collect();
+            (shown, "log10(loss)".into())
+        } else if magnitude > 1e300 {
+            let exponent = magnitude.log10().floor() as i32;
+            let unit = 10f64.powi(exponent);
+            let shown = finite.iter().map(|&(e, l)| (e, l / unit)).collect();
+            (shown, format!("loss (× 1e{exponent})"))
+        } else {
+            (finite, "loss".into())
+        };
+        let (lo, hi) = min_max(shown.iter().map(|&(_, l)| l));
         let pad = ((hi - lo) * 0.05).max(1e-12);
+        let line = LineSeries::new(shown, BLUE.stroke_width(2));
         let mut chart = builder
             .build_cartesian_2d(0..epochs, lo - pad..hi + pad)
             .map_err(plot_error)?;
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("loss")
+            .y_desc(y_desc)
             .draw()
             .map_err(plot_error)?;
         chart.draw_series(line).map_err(plot_error)?;
     }
     root.present().map_err(plot_error)
+}
+
+/// The least and greatest of some finite values (∞ and −∞ for none).
+fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    })
 }
 
 /// Draws the decision regions of `classify` over the points' bounding box
@@ -94,7 +125,9 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
 ///
 /// # Errors
 /// [`Error::Plot`] if there are no points, `classes` is not one per point,
-/// `resolution` is 0, or the file cannot be written.
+/// `resolution` is 0, a point is not finite (the error names it), the padded
+/// bounding box is wider or taller than `f64::MAX / 10` (about 1.8e307, beyond
+/// which plotters' axis ticks overflow), or the file cannot be written.
 ///
 /// ```no_run
 /// let points = [[0.0, 0.0], [1.0, 1.0]];
@@ -118,16 +151,30 @@ pub fn decision_boundary(
             classes.len()
         )));
     }
+    if let Some((i, p)) = points
+        .iter()
+        .enumerate()
+        .find(|(_, p)| !(p[0].is_finite() && p[1].is_finite()))
+    {
+        return Err(Error::Plot(format!(
+            "point {i} is [{}, {}]: points must be finite",
+            p[0], p[1]
+        )));
+    }
     let bounds = |axis: usize| {
-        let (lo, hi) = points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                (lo.min(p[axis]), hi.max(p[axis]))
-            });
+        let (lo, hi) = min_max(points.iter().map(|p| p[axis]));
         let pad = ((hi - lo) * 0.1).max(0.1);
         (lo - pad, hi + pad)
     };
     let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
+    // plotters' tick generation multiplies a power of ten at or below the
+    // span by 10: keep that finite (an infinite span loops forever).
+    if !(x1 - x0 <= f64::MAX / 10.0 && y1 - y0 <= f64::MAX / 10.0) {
+        return Err(Error::Plot(format!(
+            "the points' bounding box, padded by a tenth, is too wide to draw: x from {x0} \
+             to {x1}, y from {y0} to {y1} (at most f64::MAX / 10 = 1.8e307 each)"
+        )));
+    }
     let color = |class: usize| CLASS_COLORS[class % CLASS_COLORS.len()];
 
     let root = SVGBackend::new(path.as_ref(), (700, 600)).into_drawing_area();
