@@ -380,16 +380,9 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     // Σ (a − a) over the adjoints multiplied through: 0 while all are finite, NaN
     // once one is not (no branch per node).
     let mut finite = 0.0;
-    // The adjoints as cells: the node's own adjoint is read through the same
-    // iterator as its op and slots (no index to check per node), while its edges
-    // add into the adjoints below it.
-    let adjoints = Cell::from_mut(adjoints).as_slice_of_cells();
-    let nodes = (lowest..n)
-        .zip(&adjoints[lowest..])
-        .zip(ops[lowest..].iter().zip(&args[lowest..]));
-    for ((node, adjoint), (&op, &[a, b])) in nodes.rev() {
+    for node in (lowest..n).rev() {
         // Complete: every node using this one comes after it.
-        let adjoint = adjoint.get();
+        let adjoint = adjoints[node];
         if RUNS && node == next_run {
             if let Some((&run, rest)) = runs.split_last() {
                 runs = rest;
@@ -420,28 +413,24 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
             // The edges in their order, as `Recording::edges` gives them: the
             // partials of add, sub and mul are implied (1, 1; 1, −1; the other
             // operand's value), so adjoint · 1 is written adjoint.
+            let [a, b] = args[node];
             let (a, b) = (a as usize, b as usize);
-            let add = |operand: usize, contribution: f64| {
-                let cell = &adjoints[operand];
-                cell.set(cell.get() + contribution);
-            };
-            match op.layout_of() {
+            match ops[node].layout_of() {
                 Layout::Leaf => {}
                 Layout::Add => {
-                    add(a, adjoint);
-                    add(b, adjoint);
+                    adjoints[a] += adjoint;
+                    adjoints[b] += adjoint;
                 }
                 Layout::Sub => {
-                    add(a, adjoint);
-                    let cell = &adjoints[b];
-                    cell.set(cell.get() - adjoint);
+                    adjoints[a] += adjoint;
+                    adjoints[b] -= adjoint;
                 }
                 Layout::Mul => {
                     let (va, vb) = (values[a], values[b]);
-                    add(a, adjoint * vb);
-                    add(b, adjoint * va);
+                    adjoints[a] += adjoint * vb;
+                    adjoints[b] += adjoint * va;
                 }
-                Layout::Unary => add(a, adjoint * unary[b]),
+                Layout::Unary => adjoints[a] += adjoint * unary[b],
                 // A few edges (a neuron of one to two inputs, a loss of two
                 // outputs) unrolled: one bounds check of the run, no loop.
                 Layout::Edges => match b {
@@ -453,7 +442,7 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                         for (&operand, &partial) in
                             operands[a..a + b].iter().zip(&partials[a..a + b])
                         {
-                            add(operand as usize, adjoint * partial);
+                            adjoints[operand as usize] += adjoint * partial;
                         }
                     }
                 },
@@ -470,15 +459,14 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
 /// adjoint · partial`, as the loop over a run of any length adds them.
 #[inline(always)]
 fn add_edges<const K: usize>(
-    adjoints: &[Cell<f64>],
+    adjoints: &mut [f64],
     operands: &[u32],
     partials: &[f64],
     at: usize,
     adjoint: f64,
 ) {
     for (&operand, &partial) in operands[at..at + K].iter().zip(&partials[at..at + K]) {
-        let cell = &adjoints[operand as usize];
-        cell.set(cell.get() + adjoint * partial);
+        adjoints[operand as usize] += adjoint * partial;
     }
 }
 
@@ -527,7 +515,7 @@ impl Careful {
     /// - a masked edge passes exactly 0; any other edge `adjoint · partial`.
     #[cold]
     #[inline(never)]
-    fn node(&mut self, rec: &Recording, node: usize, adjoint: f64, adjoints: &[Cell<f64>]) {
+    fn node(&mut self, rec: &Recording, node: usize, adjoint: f64, adjoints: &mut [f64]) {
         if adjoint == 0.0 {
             if rec.edges(node).all(|(_, partial)| partial.is_finite()) {
                 return;
@@ -541,8 +529,8 @@ impl Careful {
         let op = rec.ops()[node];
         let last = rec.edges(node).last().map_or(0.0, |(_, partial)| partial);
         for (operand, partial) in rec.edges(node) {
-            let cell = &adjoints[operand as usize];
-            cell.set(cell.get() + contribution(adjoint, partial, is_masked(op, partial, last)));
+            adjoints[operand as usize] +=
+                contribution(adjoint, partial, is_masked(op, partial, last));
         }
     }
 }

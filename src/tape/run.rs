@@ -1,8 +1,6 @@
 //! [`NeuronRun`]: a fused neuron whose edges are two runs of consecutive
 //! nodes, and the one place its partials `a′(z)·value` are written.
 
-use std::cell::Cell;
-
 /// A fused neuron `a = f(((w₀·x₀ + w₁·x₁) + …) + b)` whose weights are the
 /// consecutive nodes `weights, weights + 1, …` and whose inputs are the consecutive
 /// nodes `inputs, inputs + 1, …`.
@@ -67,17 +65,16 @@ impl NeuronRun {
     /// exactly the one addition it gets from the edges in their order (the bias, which
     /// may be in a run, last).
     #[inline(always)]
-    pub(crate) fn sweep(run: NeuronRun, adjoint: f64, values: &[f64], adjoints: &[Cell<f64>]) {
+    pub(crate) fn sweep(run: NeuronRun, adjoint: f64, values: &[f64], adjoints: &mut [f64]) {
         let (w, x, len) = (run.weights as usize, run.inputs as usize, run.len as usize);
         let da = run.derivative;
-        for (a, &x_value) in adjoints[w..w + len].iter().zip(&values[x..x + len]) {
-            a.set(a.get() + adjoint * partial(da, x_value));
+        for (a, &x_value) in adjoints[w..w + len].iter_mut().zip(&values[x..x + len]) {
+            *a += adjoint * partial(da, x_value);
         }
-        for (a, &w_value) in adjoints[x..x + len].iter().zip(&values[w..w + len]) {
-            a.set(a.get() + adjoint * partial(da, w_value));
+        for (a, &w_value) in adjoints[x..x + len].iter_mut().zip(&values[w..w + len]) {
+            *a += adjoint * partial(da, w_value);
         }
-        let bias = &adjoints[run.bias as usize];
-        bias.set(bias.get() + adjoint * da);
+        adjoints[run.bias as usize] += adjoint * da;
     }
 }
 
