@@ -637,7 +637,7 @@ impl Report {
     /// ```
     pub fn to_json(&self) -> String {
         let mut fields = vec![
-            format!("\"name\":{}", json_string(&self.name)),
+            format!("\"name\":{}", crate::json::string(&self.name)),
             format!("\"nodes\":{}", self.nodes),
             format!("\"edges\":{}", self.edges),
             format!("\"tape_bytes_per_node\":{:.3}", self.tape_bytes_per_node),
@@ -661,26 +661,4 @@ impl Report {
         }
         format!("{{{}}}", fields.join(","))
     }
-}
-
-/// `s` as a JSON string (RFC 8259): quoted, with `"` and `\` escaped and
-/// every control character (U+0000 to U+001F) as `\u00XX`; everything else,
-/// non-ASCII included, as itself. (Rust's `{:?}` is not JSON: it writes
-/// `\u{1}`.)
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -64,6 +64,7 @@ use layout::topo::layout::VisualGraph;
 
 use crate::backward::is_masked;
 use crate::explain::{format_number, kink_at, readable_name, readable_names};
+use crate::json::string as json_string;
 use crate::{Gradients, Tape, Var};
 
 /// The most nodes a page draws unless told otherwise ([`Html::max_nodes`]).
@@ -500,27 +501,6 @@ fn lay_out(
             d
         })
         .collect()
-}
-
-/// A JSON string literal, safe inside a `<script>` element.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A number for the page: a JSON number with every digit (the shortest decimal
