@@ -757,3 +757,40 @@ fn a_python_power_gets_a_hint() {
     assert!(err.contains("at column 4"), "{err}");
     assert!(err.contains("written with ^"), "{err}");
 }
+
+#[test]
+fn check_where_the_tapes_gradient_is_nan_does_not_call_a_right_formula_wrong() {
+    // sqrt(x⁴) is x²: 2x is right, but the tape passes 0 · ∞ at 0 and gives NaN,
+    // which no derivation can match. Neither right nor wrong: exit 3.
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x^4)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x",
+        ],
+        3,
+    );
+    assert!(!out.contains("is wrong"), "{out}");
+    assert!(!out.contains("is right"), "{out}");
+    assert!(out.contains("the tape's gradient there is NaN"), "{out}");
+    // Away from 0 the same formula is right (exit 0).
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x^4)",
+            "--at",
+            "x=1.5",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x",
+        ],
+        0,
+    );
+    assert!(out.contains("is right"), "{out}");
+}

@@ -257,3 +257,34 @@ fn a_sum_that_cannot_match_the_sweep_says_so_and_gives_the_gradient() {
         "the result line names the tape's gradient and the difference:\n{text}"
     );
 }
+
+// A product that underflows (or overflows) in the sweep's order but not in the
+// explanation's (one folded factor of 1e100·1e-100 = 1, a normal number): the
+// result line gives the tape's gradient and says why they differ.
+
+#[test]
+fn a_product_the_sweep_underflows_is_noted_with_the_gradient() {
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let u = (x * 1e100 * 1e-100).named("u");
+    let y = u * 1e-300;
+    let g = y.backward();
+    assert_eq!(g[x], 0.0, "1e-300 · 1e-100 underflows from the output down");
+    let text = g.explain(x).to_string();
+    assert!(
+        text.contains("is 0.00000000") && text.contains("underflows or overflows"),
+        "the result line names the tape's gradient and the order of the products:\n{text}"
+    );
+    // The overflow mirror: finite terms, an infinite gradient; the reason is the
+    // order, not an infinite term.
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let u = (x * 1e-100 * 1e100).named("u");
+    let g = (u * 1e300).backward();
+    assert_eq!(g[x], f64::INFINITY);
+    let text = g.explain(x).to_string();
+    assert!(
+        text.contains("underflows or overflows") && !text.contains("infinite or NaN terms"),
+        "{text}"
+    );
+}

@@ -1462,17 +1462,38 @@ impl Explanation {
     }
 
     /// Empty when `total`, a sum over every path written out, is the tape's
-    /// gradient up to rounding; otherwise a note giving the gradient. They can
-    /// differ only through an infinite or NaN term: the sweep sums at each node
-    /// before multiplying further down, and Σ (aᵢ · ∞) is not (Σ aᵢ) · ∞.
+    /// gradient up to rounding; otherwise a note giving the gradient and why they
+    /// differ. Through an infinite or NaN term: the sweep sums at each node before
+    /// multiplying further down, and Σ (aᵢ · ∞) is not (Σ aᵢ) · ∞. With finite
+    /// terms: the sweep multiplies the same factors from the output down, node by
+    /// node, and at the edges of the range the order decides what underflows or
+    /// overflows (1e-300 · 1e-100 · 1e100 is 0 from the left, 1e-300 from the
+    /// right). A sum of several finite paths is not judged: it rounds in another
+    /// order than the sweep's, and may cancel.
     fn disagreement(&self, total: f64, decimals: usize) -> String {
         let g = self.gradient;
-        if total == g || (total.is_nan() && g.is_nan()) || (total.is_finite() && g.is_finite()) {
+        if total == g || (total.is_nan() && g.is_nan()) {
             return String::new();
         }
+        let finite_terms = self
+            .paths()
+            .iter()
+            .all(|path| path.factors.iter().all(|factor| factor.value.is_finite()));
+        if total.is_finite() && g.is_finite() {
+            let close =
+                total != 0.0 && g != 0.0 && (total - g).abs() <= 1e-6 * total.abs().max(g.abs());
+            if close || self.paths().len() != 1 {
+                return String::new();
+            }
+        }
+        let reason = if finite_terms {
+            "the sweep multiplies the same factors from the output down, node by node, \
+             and at this scale the order decides what underflows or overflows"
+        } else {
+            "with infinite or NaN terms the two sums differ"
+        };
         format!(
-            " (summed path by path; the tape's gradient, summed node by node, is {}: \
-             with infinite or NaN terms the two sums differ)",
+            " (summed path by path; the tape's gradient, summed node by node, is {}: {reason})",
             format_number(g, decimals)
         )
     }

@@ -10,7 +10,8 @@
 //! Exit codes: 0 when all is well, 1 when `check` finds the derivative wrong,
 //! 2 for bad input (a formula that does not parse, a variable with no value, a
 //! file that cannot be read or written), 3 when `check` can neither confirm nor
-//! refute the derivative at the point because the tape passes a kink there (|x|
+//! refute the derivative at the point because the tape's gradient there is NaN
+//! (0 · ∞ on a path, as `sqrt(x^4)` at 0) or because the tape passes a kink there (|x|
 //! at 0, max at a tie, signum at 0): the derivative may not exist, and the
 //! tape's value there is a convention (nothing was found wrong near the point).
 
@@ -75,7 +76,8 @@ enum Commands {
     /// random points near it; on a mismatch, says which chain-rule path your
     /// value misses, counts twice or has with the wrong sign. Exits 0 when it is
     /// right, 1 when it is wrong, 3 when the point is at a kink (the derivative
-    /// may not exist there: neither right nor wrong).
+    /// may not exist there: neither right nor wrong) or the tape's gradient
+    /// there is NaN (no number a derivation can match).
     Check {
         #[command(flatten)]
         input: Input,
@@ -598,14 +600,19 @@ fn check(
             nature.describe(yours)
         ));
     }
+    // A NaN from the tape at the point (0 · ∞ on a path: sqrt(x⁴) at 0) is no
+    // number a derivation can match, so it refutes nothing.
+    let tape_nan = !at_point_ok && g[x].is_nan() && !yours.is_nan();
     let all_ok = at_point_ok && failed_elsewhere == 0 && at_kink.is_none();
-    let wrong = failed_elsewhere > 0 || (!at_point_ok && at_kink.is_none());
+    let wrong = failed_elsewhere > 0 || (!at_point_ok && at_kink.is_none() && !tape_nan);
     let verdict = if all_ok {
         "right"
     } else if wrong {
         "wrong"
-    } else {
+    } else if at_kink.is_some() {
         "cannot be confirmed at a kink"
+    } else {
+        "cannot be confirmed where the tape's gradient is NaN"
     };
     if outputs.json {
         let mut j = report_json(&r, &g);
@@ -633,6 +640,14 @@ fn check(
                 format!("your {lhs} is right.")
             } else if wrong {
                 format!("your {lhs} is wrong.")
+            } else if at_kink.is_none() && checked > 0 {
+                format!(
+                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is NaN (exit code 3)."
+                )
+            } else if at_kink.is_none() {
+                format!(
+                    "your {lhs} cannot be confirmed here: the tape's gradient at this point is NaN; give it as a formula (checked near the point), or pick another point (exit code 3)."
+                )
             } else if checked > 0 {
                 format!(
                     "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: it is at a kink (exit code 3)."
