@@ -33,9 +33,13 @@
 //! subnormal, infinite or NaN while the tape's gradient of its lower quantity is
 //! not of that same class is shown unfolded, every partial in it a factor of its
 //! own. When every path is listed and their sum still differs from the tape's
-//! gradient (a sum over infinite terms: Σ aᵢ · ∞ is not (Σ aᵢ) · ∞, and the
-//! sweep sums at each node before it multiplies), the result line says so and
-//! gives the tape's gradient.
+//! gradient, the result line says so, gives the tape's gradient, and says why:
+//! a sum over infinite terms (Σ aᵢ · ∞ is not (Σ aᵢ) · ∞, and the sweep sums at
+//! each node before it multiplies), or, on a single path of finite factors, the
+//! order of the products (a folded factor of 1e100 · 1e-100 = 1 under 1e-300
+//! gives 1e-300, while the sweep's (1e-300 · 1e-100) · 1e100 underflows to 0).
+//! A sum of several finite paths is not judged: it rounds in another order than
+//! the sweep's and may cancel.
 //!
 //! # Which quantities are shown
 //!
