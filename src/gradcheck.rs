@@ -132,6 +132,12 @@ pub struct GradientCheck {
     /// failed (it is not in [`GradcheckReport::failures`]). Always `None` for
     /// [`Gradients::compare`], whose reference is your value.
     pub cannot_check: Option<String>,
+    /// The step h of the central difference in `reference` ([`gradcheck`]
+    /// only; `None` for [`Gradients::compare`], and where no difference was
+    /// formed: a bad step or input, f not finite at x). It is the first step,
+    /// h₀ · max(1, |xᵢ|), unless the difference there disagreed with the tape
+    /// and a smaller step was needed for it to settle (see [`gradcheck`]).
+    pub step: Option<f64>,
 }
 
 impl GradientCheck {
@@ -151,6 +157,7 @@ impl GradientCheck {
             rel_error,
             passed: tolerance.accepts(tape, reference),
             cannot_check: None,
+            step: None,
         }
     }
 
@@ -168,6 +175,8 @@ impl GradientCheck {
 pub struct GradcheckReport {
     /// f at the given inputs.
     pub value: f64,
+    /// The inputs, as given.
+    pub inputs: Vec<f64>,
     /// One row per input, `reference` being the central difference.
     pub checks: Vec<GradientCheck>,
     /// The settings used.
@@ -216,13 +225,29 @@ impl GradcheckReport {
 /// formed, because f is not finite at x, or not defined or not finite at
 /// x ± h (√x with x < h, ln near 0), or the difference overflows, it is no
 /// evidence against (or for) the tape's gradient, and the report says so
-/// instead of failing the row. Where f is not differentiable (|x| at 0) the
-/// difference can be formed but the tape's value is a convention: such a row
-/// may fail, as it should.
+/// instead of failing the row.
+///
+/// A row is only failed on a difference that has *settled*: where the first
+/// difference disagrees with the tape, the step is divided by 10 (at most 8
+/// times) until two successive differences agree with each other within
+/// [`Tolerance::FINITE_DIFFERENCES`], and the tape is judged against the last
+/// of them. A step can be too wide for f near x (ln at 2e-6 with h = 1e-6:
+/// the difference is 5.5e5, the derivative 5e5); a difference that never
+/// settles (a pole between x − h and x + h, as 1/x at 1e-300, or a function
+/// that oscillates faster than the step resolves) is reported as *cannot
+/// check here*, with the differences tried: it is no evidence that the tape
+/// is wrong. Where f is not differentiable (relu at 0) the differences settle
+/// on the mean of the one-sided slopes, and the tape's value is a convention:
+/// such a row fails, as it should.
 ///
 /// `f` receives the inputs recorded as leaves of a fresh tape and returns the
 /// output; it runs 2n + 1 times for n inputs (once taped and swept, then twice per
-/// input for the differences). Cost: 2n + 1 recordings of `f` and one sweep.
+/// input for the differences), and twice more per smaller step tried for a row
+/// whose first difference disagrees with the tape.
+///
+/// # Complexity
+/// 2n + 1 recordings of `f` and one sweep when every row agrees at the first
+/// step; at most 16 more recordings per row that does not.
 /// With no inputs, `f` is not called: the report has no rows and a NaN value.
 ///
 /// Pass `f` inline or as a `fn` item: a closure first bound with `let` loses the
@@ -274,6 +299,18 @@ where
 /// // ln(x) at 1e-5: x − 2e-4 < 0, so the check cannot be made there.
 /// let report = gradcheck_with(|v| v[0].ln(), &[1e-5], options);
 /// assert!(report.checks[0].cannot_check.is_some() && report.failures().count() == 0);
+///
+/// // ln(x) at 2e-6 with the default step 1e-6: the first difference is 5.49e5
+/// // (too wide a step for ln this close to 0); at h = 1e-8 it settles on the
+/// // derivative 1/x = 5e5, and the row passes.
+/// let report = gradcheck_with(|v| v[0].ln(), &[2e-6], Default::default());
+/// assert!(report.all_passed(), "{report}");
+/// assert_eq!(report.checks[0].step, Some(1e-6 / 100.0));
+///
+/// // 1/x at 1e-300: x ± h lies on both sides of the pole at 0, and the
+/// // difference grows ×100 with each smaller step: cannot check, not FAIL.
+/// let report = gradcheck_with(|v| v[0].recip(), &[1e-300], Default::default());
+/// assert_eq!((report.failures().count(), report.unchecked().count()), (0, 1));
 /// ```
 pub fn gradcheck_with<F>(f: F, inputs: &[f64], options: GradcheckOptions) -> GradcheckReport
 where
@@ -283,6 +320,7 @@ where
         // f could not even reach the tape: nothing to check.
         return GradcheckReport {
             value: f64::NAN,
+            inputs: Vec::new(),
             checks: Vec::new(),
             options,
         };
@@ -322,42 +360,157 @@ where
         }
         // Nocedal & Wright §8.1: a step relative to |x| (absolute below 1).
         let h = h0 * x.abs().max(1.0);
-        let (x_up, x_down) = (x + h, x - h);
-        shifted[i] = x_up;
-        let up = primal(&f, &mut tape, &shifted);
-        shifted[i] = x_down;
-        let down = primal(&f, &mut tape, &shifted);
-        shifted[i] = x;
-        let numeric = (up - down) / (x_up - x_down);
-        let side = |at: f64, fx: f64| {
-            let what = if fx.is_nan() {
-                "not defined (NaN)"
-            } else {
-                "not finite"
+        let mut row =
+            match central_difference(&f, &mut tape, &mut shifted, i, h, value) {
+                Err((numeric, why)) => {
+                    GradientCheck::unchecked(i, name, tape_gradient, numeric, why)
+                }
+                Ok(numeric) if options.tolerance.accepts(tape_gradient, numeric) => {
+                    GradientCheck::new(i, name, tape_gradient, numeric, options.tolerance)
+                }
+                Ok(numeric) => settle(&f, &mut tape, &mut shifted, i, (h, numeric), value)
+                    .into_row(i, name, tape_gradient, options.tolerance),
             };
-            format!(
-                "f is {what} at x[{i}] = {at:e} (a step of {h:e} away), though f(x) = {value:e}"
-            )
-        };
-        let why = if !down.is_finite() {
-            Some(side(x_down, down))
-        } else if !up.is_finite() {
-            Some(side(x_up, up))
-        } else if !numeric.is_finite() {
-            Some(format!("the central difference is {numeric}"))
-        } else {
-            None
-        };
-        checks.push(match why {
-            Some(why) => GradientCheck::unchecked(i, name, tape_gradient, numeric, why),
-            None => GradientCheck::new(i, name, tape_gradient, numeric, options.tolerance),
-        });
+        row.step = Some(row.step.unwrap_or(h));
+        checks.push(row);
     }
     GradcheckReport {
         value,
+        inputs: inputs.to_vec(),
         checks,
         options,
     }
+}
+
+/// The central difference of f in input `i` with step `h`, or (the quotient
+/// as formed, why it is no evidence) where it cannot be formed.
+fn central_difference<F>(
+    f: &F,
+    tape: &mut Tape,
+    shifted: &mut [f64],
+    i: usize,
+    h: f64,
+    value: f64,
+) -> Result<f64, (f64, String)>
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let x = shifted[i];
+    let (x_up, x_down) = (x + h, x - h);
+    shifted[i] = x_up;
+    let up = primal(f, tape, shifted);
+    shifted[i] = x_down;
+    let down = primal(f, tape, shifted);
+    shifted[i] = x;
+    let numeric = (up - down) / (x_up - x_down);
+    let side = |at: f64, fx: f64| {
+        let what = if fx.is_nan() {
+            "not defined (NaN)"
+        } else {
+            "not finite"
+        };
+        format!("f is {what} at x[{i}] = {at:e} (a step of {h:e} away), though f(x) = {value:e}")
+    };
+    if !down.is_finite() {
+        Err((numeric, side(x_down, down)))
+    } else if !up.is_finite() {
+        Err((numeric, side(x_up, up)))
+    } else if !numeric.is_finite() {
+        Err((numeric, format!("the central difference is {numeric}")))
+    } else {
+        Ok(numeric)
+    }
+}
+
+/// At most this many smaller steps (each a tenth of the last) are tried for a
+/// row whose first difference disagrees with the tape.
+const SMALLER_STEPS: i32 = 8;
+
+/// What [`settle`] found: the (step, difference) pairs tried, first step
+/// first, and whether the last two agree with each other.
+struct Settling {
+    tried: Vec<(f64, f64)>,
+    settled: bool,
+    /// Why the next smaller step could not be taken, if that ended the search.
+    stopped: Option<String>,
+}
+
+/// Divides the step by 10 until two successive central differences agree
+/// with each other within [`Tolerance::FINITE_DIFFERENCES`] (the caller's
+/// tolerance then judges the tape in [`Settling::into_row`]).
+fn settle<F>(
+    f: &F,
+    tape: &mut Tape,
+    shifted: &mut [f64],
+    i: usize,
+    first: (f64, f64),
+    value: f64,
+) -> Settling
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    let mut tried = vec![first];
+    let mut stopped = None;
+    for k in 1..=SMALLER_STEPS {
+        let h = first.0 / 10f64.powi(k);
+        match central_difference(f, tape, shifted, i, h, value) {
+            Ok(numeric) => {
+                let previous = tried[tried.len() - 1].1;
+                tried.push((h, numeric));
+                if Tolerance::FINITE_DIFFERENCES.accepts(numeric, previous) {
+                    return Settling {
+                        tried,
+                        settled: true,
+                        stopped: None,
+                    };
+                }
+            }
+            Err((_, why)) => {
+                stopped = Some(why);
+                break;
+            }
+        }
+    }
+    Settling {
+        tried,
+        settled: false,
+        stopped,
+    }
+}
+
+impl Settling {
+    fn into_row(self, i: usize, name: String, tape: f64, tolerance: Tolerance) -> GradientCheck {
+        let (step, numeric) = self.tried[self.tried.len() - 1];
+        let mut row = if self.settled {
+            GradientCheck::new(i, name, tape, numeric, tolerance)
+        } else {
+            let tried = self
+                .tried
+                .iter()
+                .map(|&(h, d)| format!("{d:.6e} at h = {}", step_text(h)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut why = format!(
+                "the central difference does not settle as the step shrinks ({tried}): \
+                 f changes on a finer scale than the step near x[{i}] (a pole or a jump \
+                 between x − h and x + h, or fast oscillation), so the difference is no \
+                 evidence about the derivative"
+            );
+            if let Some(stopped) = self.stopped {
+                why.push_str(&format!("; no smaller step could be taken: {stopped}"));
+            }
+            GradientCheck::unchecked(i, name, tape, numeric, why)
+        };
+        row.step = Some(step);
+        row
+    }
+}
+
+/// A step as people write it: 1e-9, not the 9.999999999999999e-10 that
+/// h₀/10ᵏ is in binary (rounded to 7 significant digits, then shortest form).
+fn step_text(h: f64) -> String {
+    let rounded: f64 = format!("{h:.6e}").parse().unwrap_or(h);
+    format!("{rounded:e}")
 }
 
 fn evaluate<'t, F>(f: &F, tape: &'t Tape, vars: &[Var<'t>]) -> Var<'t>
@@ -422,9 +575,21 @@ impl fmt::Display for GradcheckReport {
     /// line per row that cannot be checked, saying why; then a summary line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_table(f, "central difference", &self.checks)?;
-        for row in self.unchecked() {
+        for row in &self.checks {
             if let Some(why) = &row.cannot_check {
                 writeln!(f, "{}: cannot check here: {why}", row.name)?;
+            } else if let (Some(step), Some(&x)) = (row.step, self.inputs.get(row.index)) {
+                let first = self.options.step * x.abs().max(1.0);
+                if step != first {
+                    writeln!(
+                        f,
+                        "{}: the difference at the first step {} disagreed with the tape; \
+                         it settled at the step {}",
+                        row.name,
+                        step_text(first),
+                        step_text(step)
+                    )?;
+                }
             }
         }
         let failed = self.failures().count();

@@ -42,6 +42,19 @@
 //! assert!(h[0][0].is_nan());
 //! ```
 //!
+//! An op whose second derivative does not depend on its operand keeps that
+//! constant at NaN too: `x.square()`'s partial is 2x, whose derivative is the
+//! constant 2, so the Hessian of x² at NaN is 2 (the gradient, 2·NaN, is NaN),
+//! as JAX's `hessian(lambda x: x**2)(nan)` is. Only the entries that read a
+//! NaN value are NaN:
+//!
+//! ```
+//! let h = chainrule::hessian(|v| v[0].square(), &[f64::NAN]);
+//! assert_eq!(h[0][0], 2.0);
+//! let h = chainrule::hessian(|v| v[0] * v[0] * v[0], &[f64::NAN]);
+//! assert!(h[0][0].is_nan()); // 6x
+//! ```
+//!
 //! Each partial is recorded as the sweep computes the number it stores, never
 //! rebuilt by dividing a value out and multiplying it back: so the recorded
 //! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:

@@ -206,3 +206,56 @@ fn tolerance_is_pytorchs_formula() {
     assert!(!t.accepts(100.2, 100.0));
     assert!(!t.accepts(f64::INFINITY, f64::INFINITY)); // inf - inf is NaN
 }
+
+#[test]
+fn a_step_too_wide_for_f_is_refined_until_the_difference_settles() {
+    // ln at 2e-6 with h = 1e-6: (ln 3e-6 − ln 1e-6)/2e-6 = 5.49e5, the
+    // derivative 1/x = 5e5 (10% off). The difference settles as h shrinks, and
+    // the tape is judged against the settled one: a pass, not a false FAIL.
+    let report = gradcheck(|v| v[0].ln(), &[2e-6]);
+    assert!(report.all_passed(), "{report}");
+    let row = &report.checks[0];
+    assert!(row.step.unwrap() < 1e-6, "{row:?}");
+    // rtol 1e-3 is the acceptance; the settled difference is far closer (h²
+    // truncation at h = 1e-8: (h/x)²/3 ≈ 8e-6 relative).
+    assert!((row.reference - 5e5).abs() < 5e5 * 1e-4, "{row:?}");
+    assert!(
+        report.to_string().contains("settled at the step"),
+        "{report}"
+    );
+    // A kink inside the first step: |x − 1e-7| at 0 has slope −1; the
+    // difference at h = 1e-6 is (9e-7 − 1.1e-6)/2e-6 = −0.1, at h = 1e-7 and
+    // below exactly −1.
+    let report = gradcheck(|v| (v[0] - 1e-7).abs(), &[0.0]);
+    assert!(report.all_passed(), "{report}");
+    // (1e-12: the rounding of x ± h and of f's values, far below the 0.9 gap.)
+    assert!((report.checks[0].reference + 1.0).abs() < 1e-12, "{report}");
+    // A row that agrees at the first step keeps it.
+    let plain = gradcheck(|v| v[0].ln(), &[2.0]);
+    assert_eq!(plain.checks[0].step, Some(2e-6));
+}
+
+#[test]
+fn a_difference_that_never_settles_cannot_check_instead_of_failing() {
+    // 1/x at 1e-300: x ± h straddles the pole at 0; each tenth of the step
+    // multiplies the difference by 100. No evidence about the derivative.
+    let report = gradcheck(|v| v[0].recip(), &[1e-300]);
+    assert_eq!(report.failures().count(), 0, "{report}");
+    assert_eq!(report.unchecked().count(), 1, "{report}");
+    let why = report.checks[0].cannot_check.as_deref().unwrap();
+    assert!(why.contains("does not settle"), "{why}");
+    // sin at 1e10: the relative first step is 1e4, longer than sin's period;
+    // the differences settle only once h is far below it, on cos(1e10).
+    let report = gradcheck(|v| v[0].sin(), &[1e10]);
+    assert_eq!(report.failures().count(), 0, "{report}");
+}
+
+#[test]
+fn a_wrong_gradient_still_fails_after_the_difference_settles() {
+    // relu at 0: every difference is (h − 0)/2h = 0.5, settled at once; the
+    // tape's convention 0 disagrees, and the row must stay a failure.
+    let report = gradcheck(|v| v[0].relu(), &[0.0]);
+    assert_eq!(report.failures().count(), 1, "{report}");
+    assert_eq!(report.checks[0].reference, 0.5);
+    assert!(report.to_string().contains("FAIL"), "{report}");
+}
