@@ -39,6 +39,21 @@ fn data_with_nan_at(corrupt: usize) -> Dataset {
     data
 }
 
+/// A linear neuron y = w·x + b with the given (w, b), and a dataset of the
+/// given (x, target) samples: the set-up of the overflow tests below.
+fn linear_neuron(parameters: [f64; 2], samples: &[(f64, f64)]) -> (Mlp, Dataset) {
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&parameters).unwrap();
+    let mut data = Dataset::new(1, 1);
+    for &(x, t) in samples {
+        data.push(&[x], &[t]);
+    }
+    (mlp, data)
+}
+
 fn non_finite(err: &Error) -> (usize, Option<usize>, NonFiniteQuantity) {
     match err {
         Error::NonFinite {
@@ -192,14 +207,7 @@ fn a_diverging_learning_rate_stops_at_the_first_infinite_loss_with_the_parameter
 #[test]
 fn a_batch_whose_sum_of_finite_losses_overflows_names_no_sample() {
     // w = 1e154: each sample's loss (1e154·1 − 0)² = 1e308 is finite, their sum is not.
-    let mut mlp = Mlp::builder(1)
-        .layer(1, Activation::Identity)
-        .build()
-        .unwrap();
-    mlp.set_parameters(&[1e154, 0.0]).unwrap();
-    let mut data = Dataset::new(1, 1);
-    data.push(&[1.0], &[0.0]);
-    data.push(&[1.0], &[0.0]);
+    let (mut mlp, data) = linear_neuron([1e154, 0.0], &[(1.0, 0.0), (1.0, 0.0)]);
     let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
         .quiet()
         .train(&mut mlp, &data)
@@ -213,13 +221,7 @@ fn a_batch_whose_sum_of_finite_losses_overflows_names_no_sample() {
 fn an_update_that_overflows_a_parameter_is_undone() {
     // ∂/∂w of (w·1 + b − 10)² at w = b = 0 is −20: a finite gradient, but
     // w − 1e307·(−20) overflows to +inf.
-    let mut mlp = Mlp::builder(1)
-        .layer(1, Activation::Identity)
-        .build()
-        .unwrap();
-    mlp.set_parameters(&[0.0, 0.0]).unwrap();
-    let mut data = Dataset::new(1, 1);
-    data.push(&[1.0], &[10.0]);
+    let (mut mlp, data) = linear_neuron([0.0, 0.0], &[(1.0, 10.0)]);
     let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(1e307))
         .quiet()
         .train(&mut mlp, &data)
@@ -235,13 +237,7 @@ fn an_update_that_overflows_a_parameter_leaves_the_optimizer_as_it_was() {
     // w = 1e308 (input 1e-300, so the output stays 1e8 and the loss finite) a
     // step of 1e308 upwards (target 1e9) overflows w. Before the fix Adam had
     // counted that step (steps() = 1) and kept its moments.
-    let mut mlp = Mlp::builder(1)
-        .layer(1, Activation::Identity)
-        .build()
-        .unwrap();
-    mlp.set_parameters(&[1e308, 0.0]).unwrap();
-    let mut data = Dataset::new(1, 1);
-    data.push(&[1e-300], &[1e9]);
+    let (mut mlp, data) = linear_neuron([1e308, 0.0], &[(1e-300, 1e9)]);
     let adam = Adam::new(1e308);
     let mut trainer = Trainer::new(Loss::MeanSquaredError, adam.clone()).quiet();
     let err = trainer.train(&mut mlp, &data).unwrap_err();
@@ -252,13 +248,7 @@ fn an_update_that_overflows_a_parameter_leaves_the_optimizer_as_it_was() {
 
     // After good steps, the state is that of the last good step: SGD with
     // momentum, whose velocity the overflowing step would have changed.
-    let mut mlp = Mlp::builder(1)
-        .layer(1, Activation::Identity)
-        .build()
-        .unwrap();
-    mlp.set_parameters(&[0.0, 0.0]).unwrap();
-    let mut data = Dataset::new(1, 1);
-    data.push(&[1.0], &[10.0]);
+    let (mut mlp, data) = linear_neuron([0.0, 0.0], &[(1.0, 10.0)]);
     let mut sgd = Sgd::new(1e307).momentum(0.5);
     let mut trainer = Trainer::new(Loss::MeanSquaredError, &mut sgd).quiet();
     let err = trainer.train(&mut mlp, &data).unwrap_err();
