@@ -59,8 +59,24 @@ impl Tolerance {
         rtol: 1e-7,
     };
 
-    /// Whether `actual` is within tolerance of `reference` (false if either is NaN).
+    /// Whether `actual` is within tolerance of `reference`: false if either is
+    /// NaN; where either is infinite, true only if both are the same infinity
+    /// (the formula alone would accept anything against an infinite reference,
+    /// its bound `rtol · ∞` being ∞, and reject ∞ against ∞, ∞ − ∞ being NaN).
+    ///
+    /// ```
+    /// use chainrule::gradcheck::Tolerance;
+    ///
+    /// let t = Tolerance::MANUAL;
+    /// assert!(!t.accepts(7.0, f64::INFINITY));
+    /// assert!(!t.accepts(f64::INFINITY, 7.0));
+    /// assert!(t.accepts(f64::INFINITY, f64::INFINITY));
+    /// assert!(!t.accepts(f64::NEG_INFINITY, f64::INFINITY));
+    /// ```
     pub fn accepts(self, actual: f64, reference: f64) -> bool {
+        if actual.is_infinite() || reference.is_infinite() {
+            return actual == reference;
+        }
         (actual - reference).abs() <= self.atol + self.rtol * reference.abs()
     }
 }

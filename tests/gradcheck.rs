@@ -204,7 +204,8 @@ fn tolerance_is_pytorchs_formula() {
     assert!(!t.accepts(1.1e-5, 0.0));
     assert!(t.accepts(100.1, 100.0)); // 0.1 <= 1e-5 + 0.1
     assert!(!t.accepts(100.2, 100.0));
-    assert!(!t.accepts(f64::INFINITY, f64::INFINITY)); // inf - inf is NaN
+    assert!(!t.accepts(f64::NAN, f64::NAN));
+    // Infinities: see an_infinite_value_is_accepted_only_by_the_same_infinity.
 }
 
 #[test]
@@ -258,4 +259,28 @@ fn a_wrong_gradient_still_fails_after_the_difference_settles() {
     assert_eq!(report.failures().count(), 1, "{report}");
     assert_eq!(report.checks[0].reference, 0.5);
     assert!(report.to_string().contains("FAIL"), "{report}");
+}
+
+#[test]
+fn an_infinite_value_is_accepted_only_by_the_same_infinity() {
+    // |3 − ∞| = ∞ <= 1e-12 + 1e-7·∞ = ∞: the bare formula accepted any value
+    // against an infinite reference (compare said `pass` for y = 3x with an
+    // expected ∞), and rejected ∞ against ∞ (∞ − ∞ is NaN).
+    let tape = Tape::new();
+    let x = tape.var(2.0);
+    let y = x * 3.0;
+    let g = y.backward();
+    let comparison = g.compare(&[(x, f64::INFINITY)]);
+    assert!(!comparison.all_passed(), "{comparison}");
+    for t in [Tolerance::MANUAL, Tolerance::FINITE_DIFFERENCES] {
+        assert!(!t.accepts(3.0, f64::INFINITY));
+        assert!(!t.accepts(f64::INFINITY, 3.0));
+        assert!(t.accepts(f64::INFINITY, f64::INFINITY));
+        assert!(t.accepts(f64::NEG_INFINITY, f64::NEG_INFINITY));
+        assert!(!t.accepts(f64::INFINITY, f64::NEG_INFINITY));
+    }
+    // sqrt at 0: the tape's ∂/∂x is +∞, and so is 0.5/√x there.
+    let x = tape.var(0.0);
+    let g = x.sqrt().backward();
+    assert!(g.compare(&[(x, 0.5 / 0.0f64.sqrt())]).all_passed());
 }
