@@ -5,10 +5,12 @@
 //! (a [`Tolerance`]), the test PyTorch's `gradcheck` uses.
 //!
 //! A finite difference is only evidence where it can be taken: [`gradcheck`]'s
-//! step is relative to each input (`h = step · max(1, |xᵢ|)`), and a row whose
-//! difference cannot be formed (f not finite at x or at x ± h, or the difference
-//! itself not finite) is reported as *cannot check here*: neither a pass nor a
-//! failure of the tape's gradient.
+//! step is relative to each input (`h = step · max(1, |xᵢ|)`); where the first
+//! difference disagrees with the tape, smaller steps are tried until one
+//! decides, allowing for truncation and rounding; and a row that no step
+//! decides (a kink or pole within the step, a difference lost to rounding, f
+//! not defined at x ± h) is reported as *cannot check here*, with the reason:
+//! neither a pass nor a failure of the tape's gradient.
 //!
 //! ```
 //! use chainrule::gradcheck::gradcheck;
@@ -152,8 +154,14 @@ pub struct GradientCheck {
     /// only; `None` for [`Gradients::compare`], and where no difference was
     /// formed: a bad step or input, f not finite at x). It is the first step,
     /// h₀ · max(1, |xᵢ|), unless the difference there disagreed with the tape
-    /// and a smaller step was needed for it to settle (see [`gradcheck`]).
+    /// and a smaller step decided the row, or was the last tried (see
+    /// [`gradcheck`]).
     pub step: Option<f64>,
+    /// The central differences formed for this row, as (step, difference),
+    /// first step first ([`gradcheck`] only; empty for
+    /// [`Gradients::compare`]). One pair when the first difference agreed
+    /// with the tape; the smaller steps tried otherwise.
+    pub differences: Vec<(f64, f64)>,
 }
 
 impl GradientCheck {
@@ -174,6 +182,7 @@ impl GradientCheck {
             passed: tolerance.accepts(tape, reference),
             cannot_check: None,
             step: None,
+            differences: Vec::new(),
         }
     }
 
@@ -221,8 +230,8 @@ impl GradcheckReport {
     /// ```
     /// use chainrule::gradcheck::gradcheck;
     ///
-    /// // √x at 1e-7: x − h < 0, where √ is not defined.
-    /// let report = gradcheck(|v| v[0].sqrt(), &[1e-7]);
+    /// // √x at 0: x − h < 0 for every step, where √ is not defined.
+    /// let report = gradcheck(|v| v[0].sqrt(), &[0.0]);
     /// assert!(!report.all_passed());
     /// assert_eq!(report.failures().count(), 0);
     /// assert_eq!(report.unchecked().count(), 1);
@@ -243,18 +252,34 @@ impl GradcheckReport {
 /// evidence against (or for) the tape's gradient, and the report says so
 /// instead of failing the row.
 ///
-/// A row is only failed on a difference that has *settled*: where the first
-/// difference disagrees with the tape, the step is divided by 10 (at most 8
-/// times) until two successive differences agree with each other within
-/// [`Tolerance::FINITE_DIFFERENCES`], and the tape is judged against the last
-/// of them. A step can be too wide for f near x (ln at 2e-6 with h = 1e-6:
-/// the difference is 5.5e5, the derivative 5e5); a difference that never
-/// settles (a pole between x − h and x + h, as 1/x at 1e-300, or a function
-/// that oscillates faster than the step resolves) is reported as *cannot
-/// check here*, with the differences tried: it is no evidence that the tape
-/// is wrong. Where f is not differentiable (relu at 0) the differences settle
-/// on the mean of the one-sided slopes, and the tape's value is a convention:
-/// such a row fails, as it should.
+/// A row whose first difference disagrees with the tape (or cannot be formed)
+/// is not failed on that alone: a step can be too wide for f near x (ln at
+/// 2e-6 with h = 1e-6: the difference is 5.49e5, the derivative 5e5), and a
+/// difference can be lost to the rounding of f's values (x² + 1e8, whose
+/// change across the step is near an ulp of 1e8). The step is divided by 8,
+/// up to 12 times, and the row is decided at the first step where
+///
+/// - the difference d and the one before it, d′, could be formed;
+/// - f looks smooth at this step: its one-sided slopes (f(x + h) − f(x))/h and
+///   (f(x) − f(x − h))/h agree within the tolerance, or their gap shrank at
+///   least 4× since the last step (curvature's gap shrinks with h, a kink's
+///   does not);
+/// - with the error estimate e = |d − d′| plus both differences' rounding
+///   bounds (16 ulps of |f(x ± h)| over the width, assuming f is computed to
+///   within 16 ulps), the tape passes if it is within the tolerance of d and
+///   e is too, and fails if it is further from d than the tolerance plus e.
+///
+/// A row no step decides is *cannot check here*, with the differences tried
+/// and the reason: f not differentiable within x ± h at any step tried (relu
+/// at 0, whose differences are all 0.5, the mean of its one-sided slopes: the
+/// tape's 0 there is a convention, and no difference is evidence for or
+/// against it; a pole, as 1/x at 1e-300), the differences lost to rounding
+/// (try a larger step with [`gradcheck_with`]), or no difference formed. A
+/// NaN tape gradient fails against a decided difference (√(x⁴) at 0: slope 0,
+/// the policy's NaN). What no finite difference can see: an oscillation
+/// finer than the steps and in phase with them. x + sin(cx)/c with c = 10⁹π
+/// has derivative 2 at 0, but its differences at h = 1e-6 and 1e-6/8 (whole
+/// numbers of periods) are both exactly 1, its mean slope: the row fails.
 ///
 /// `f` receives the inputs recorded as leaves of a fresh tape and returns the
 /// output; it runs 2n + 1 times for n inputs (once taped and swept, then twice per
@@ -263,7 +288,7 @@ impl GradcheckReport {
 ///
 /// # Complexity
 /// 2n + 1 recordings of `f` and one sweep when every row agrees at the first
-/// step; at most 16 more recordings per row that does not.
+/// step; at most 24 more recordings per row that does not.
 /// With no inputs, `f` is not called: the report has no rows and a NaN value.
 ///
 /// Pass `f` inline or as a `fn` item: a closure first bound with `let` loses the
@@ -292,9 +317,11 @@ where
 /// # Errors
 /// None are returned: a check that cannot be made is reported in its row
 /// ([`GradientCheck::cannot_check`], [`GradcheckReport::unchecked`]), as
-/// *cannot check here*, with the reason: f not finite at x, f not defined
-/// (NaN) or not finite at x ± h, the central difference not finite, an input
-/// not finite, or a step that is not a positive finite number (then every row,
+/// *cannot check here*, with the reason: f not finite at x, no difference
+/// formed at any step tried (f not defined or not finite at x ± h, x ± h not
+/// finite, the step lost to the rounding of x), f not differentiable within
+/// x ± h at any step tried, the differences lost to rounding, an input not
+/// finite, or a step that is not a positive finite number (then every row,
 /// with a NaN reference, rather than a panic).
 ///
 /// # Panics
@@ -312,19 +339,20 @@ where
 /// // The step scales with the input: at 1e10 it is 1e4, not lost to rounding.
 /// assert!(gradcheck_with(|v| v[0] * 3.0, &[1e10], options).all_passed());
 ///
-/// // ln(x) at 1e-5: x − 2e-4 < 0, so the check cannot be made there.
-/// let report = gradcheck_with(|v| v[0].ln(), &[1e-5], options);
-/// assert!(report.checks[0].cannot_check.is_some() && report.failures().count() == 0);
+/// // ln(x) at 1e-5: x − 2e-4 < 0, but from h = 2e-4/64 on ln is defined at
+/// // x ± h, and the differences decide the row.
+/// assert!(gradcheck_with(|v| v[0].ln(), &[1e-5], options).all_passed());
 ///
 /// // ln(x) at 2e-6 with the default step 1e-6: the first difference is 5.49e5
-/// // (too wide a step for ln this close to 0); at h = 1e-8 it settles on the
-/// // derivative 1/x = 5e5, and the row passes.
+/// // (too wide a step for ln this close to 0); then 5.0065e5, 5.00010e5 and,
+/// // at h = 1e-6/8³, 5.000002e5: the row passes there.
 /// let report = gradcheck_with(|v| v[0].ln(), &[2e-6], Default::default());
 /// assert!(report.all_passed(), "{report}");
-/// assert_eq!(report.checks[0].step, Some(1e-6 / 100.0));
+/// assert_eq!(report.checks[0].step, Some(1e-6 / 512.0));
+/// assert_eq!(report.checks[0].differences.len(), 4);
 ///
-/// // 1/x at 1e-300: x ± h lies on both sides of the pole at 0, and the
-/// // difference grows ×100 with each smaller step: cannot check, not FAIL.
+/// // 1/x at 1e-300: x ± h lies on both sides of the pole at 0 at every step
+/// // tried: cannot check, not FAIL.
 /// let report = gradcheck_with(|v| v[0].recip(), &[1e-300], Default::default());
 /// assert_eq!((report.failures().count(), report.unchecked().count()), (0, 1));
 /// ```
@@ -376,18 +404,22 @@ where
         }
         // Nocedal & Wright §8.1: a step relative to |x| (absolute below 1).
         let h = h0 * x.abs().max(1.0);
-        let mut row =
-            match central_difference(&f, &mut tape, &mut shifted, i, h, value) {
-                Err((numeric, why)) => {
-                    GradientCheck::unchecked(i, name, tape_gradient, numeric, why)
-                }
-                Ok(numeric) if options.tolerance.accepts(tape_gradient, numeric) => {
-                    GradientCheck::new(i, name, tape_gradient, numeric, options.tolerance)
-                }
-                Ok(numeric) => settle(&f, &mut tape, &mut shifted, i, (h, numeric), value)
-                    .into_row(i, name, tape_gradient, options.tolerance),
-            };
-        row.step = Some(row.step.unwrap_or(h));
+        let first = central_difference(&f, &mut tape, &mut shifted, i, h, value);
+        let row = match first {
+            Ok(d) if options.tolerance.accepts(tape_gradient, d.value) => {
+                let mut row =
+                    GradientCheck::new(i, name, tape_gradient, d.value, options.tolerance);
+                row.step = Some(h);
+                row.differences = vec![(h, d.value)];
+                row
+            }
+            first => {
+                let mut row =
+                    Refinement::new(tape_gradient, options.tolerance, h, first.map(|d| (h, d)));
+                row.run(&f, &mut tape, &mut shifted, i, h, value);
+                row.into_row(i, name)
+            }
+        };
         checks.push(row);
     }
     GradcheckReport {
@@ -398,8 +430,26 @@ where
     }
 }
 
-/// The central difference of f in input `i` with step `h`, or (the quotient
-/// as formed, why it is no evidence) where it cannot be formed.
+/// One central difference, with what is known of its error.
+#[derive(Clone, Copy, Debug)]
+struct Difference {
+    /// (f(x + h) − f(x − h)) / (x₊ − x₋), the width as stored.
+    value: f64,
+    /// A bound on its rounding error: [`ROUNDING_ULPS`] ulps of the larger of
+    /// |f(x ± h)|, over the width.
+    rounding: f64,
+    /// The same bound for the one-sided slopes (|f(x)| too, over the half width).
+    one_sided_rounding: f64,
+    /// The one-sided slopes (f(x₊) − f(x)) / (x₊ − x) and (f(x) − f(x₋)) / (x − x₋).
+    forward: f64,
+    backward: f64,
+}
+
+/// f's values are taken to be within this many ulps of the exact ones.
+const ROUNDING_ULPS: f64 = 16.0;
+
+/// The central difference of f in input `i` with step `h`, or why it cannot
+/// be formed there.
 fn central_difference<F>(
     f: &F,
     tape: &mut Tape,
@@ -407,117 +457,236 @@ fn central_difference<F>(
     i: usize,
     h: f64,
     value: f64,
-) -> Result<f64, (f64, String)>
+) -> Result<Difference, String>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
     let x = shifted[i];
     let (x_up, x_down) = (x + h, x - h);
+    if !(x_up.is_finite() && x_down.is_finite()) {
+        return Err(format!(
+            "x[{i}] ± h is not finite (x[{i}] = {x:e}, h = {})",
+            step_text(h)
+        ));
+    }
+    if x_up == x || x_down == x {
+        return Err(format!(
+            "the step {} is lost to the rounding of x[{i}] = {x:e}",
+            step_text(h)
+        ));
+    }
     shifted[i] = x_up;
     let up = primal(f, tape, shifted);
     shifted[i] = x_down;
     let down = primal(f, tape, shifted);
     shifted[i] = x;
-    let numeric = (up - down) / (x_up - x_down);
+    let width = x_up - x_down;
+    let numeric = (up - down) / width;
     let side = |at: f64, fx: f64| {
         let what = if fx.is_nan() {
             "not defined (NaN)"
         } else {
             "not finite"
         };
-        format!("f is {what} at x[{i}] = {at:e} (a step of {h:e} away), though f(x) = {value:e}")
+        format!(
+            "f is {what} at x[{i}] = {at:e} (a step of {} away), though f(x) = {value:e}",
+            step_text(h)
+        )
     };
     if !down.is_finite() {
-        Err((numeric, side(x_down, down)))
+        Err(side(x_down, down))
     } else if !up.is_finite() {
-        Err((numeric, side(x_up, up)))
+        Err(side(x_up, up))
     } else if !numeric.is_finite() {
-        Err((numeric, format!("the central difference is {numeric}")))
+        Err(format!("the central difference is {numeric}"))
     } else {
-        Ok(numeric)
+        let ulps = ROUNDING_ULPS * f64::EPSILON;
+        Ok(Difference {
+            value: numeric,
+            rounding: ulps * up.abs().max(down.abs()) / width,
+            one_sided_rounding: ulps * up.abs().max(down.abs()).max(value.abs()) * 2.0 / width,
+            forward: (up - value) / (x_up - x),
+            backward: (value - down) / (x - x_down),
+        })
     }
 }
 
-/// At most this many smaller steps (each a tenth of the last) are tried for a
-/// row whose first difference disagrees with the tape.
-const SMALLER_STEPS: i32 = 8;
+/// At most this many smaller steps, each an eighth of the last, are tried for
+/// a row whose first difference disagrees with the tape (8, not 10: a
+/// function periodic in a decimal step is less likely to alias).
+const SMALLER_STEPS: i32 = 12;
 
-/// What [`settle`] found: the (step, difference) pairs tried, first step
-/// first, and whether the last two agree with each other.
-struct Settling {
-    tried: Vec<(f64, f64)>,
-    settled: bool,
-    /// Why the next smaller step could not be taken, if that ended the search.
-    stopped: Option<String>,
+/// Why a refinement ended without a verdict.
+enum Undecided {
+    /// Every step tried was too wide: the one-sided slopes still differed.
+    NotSmooth,
+    /// The last difference's rounding bound exceeded the tolerance (and its
+    /// one-sided slopes agreed: else `NotSmooth`).
+    Rounding,
+    /// Two successive differences never came close enough to decide.
+    NotSettled,
 }
 
-/// Divides the step by 10 until two successive central differences agree
-/// with each other within [`Tolerance::FINITE_DIFFERENCES`] (the caller's
-/// tolerance then judges the tape in [`Settling::into_row`]).
-fn settle<F>(
-    f: &F,
-    tape: &mut Tape,
-    shifted: &mut [f64],
-    i: usize,
-    first: (f64, f64),
-    value: f64,
-) -> Settling
-where
-    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
-{
-    let mut tried = vec![first];
-    let mut stopped = None;
-    for k in 1..=SMALLER_STEPS {
-        let h = first.0 / 10f64.powi(k);
-        match central_difference(f, tape, shifted, i, h, value) {
-            Ok(numeric) => {
-                let previous = tried[tried.len() - 1].1;
-                tried.push((h, numeric));
-                if Tolerance::FINITE_DIFFERENCES.accepts(numeric, previous) {
-                    return Settling {
-                        tried,
-                        settled: true,
-                        stopped: None,
-                    };
-                }
-            }
-            Err((_, why)) => {
-                stopped = Some(why);
-                break;
-            }
+/// The search for a decisive difference, for a row whose first difference
+/// disagrees with the tape or could not be formed (see [`gradcheck`]).
+struct Refinement {
+    tape: f64,
+    /// The first step, h₀ · max(1, |xᵢ|).
+    first_step: f64,
+    tolerance: Tolerance,
+    /// The (step, difference) pairs formed, first step first.
+    tried: Vec<(f64, Difference)>,
+    /// Why the last step could not be formed, if it could not.
+    unformed: Option<String>,
+    verdict: Option<(f64, f64, bool)>,
+    undecided: Undecided,
+}
+
+impl Refinement {
+    fn new(
+        tape: f64,
+        tolerance: Tolerance,
+        first_step: f64,
+        first: Result<(f64, Difference), String>,
+    ) -> Self {
+        let (tried, unformed) = match first {
+            Ok(d) => (vec![d], None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        Refinement {
+            tape,
+            first_step,
+            tolerance,
+            tried,
+            unformed,
+            verdict: None,
+            undecided: Undecided::NotSettled,
         }
     }
-    Settling {
-        tried,
-        settled: false,
-        stopped,
-    }
-}
 
-impl Settling {
-    fn into_row(self, i: usize, name: String, tape: f64, tolerance: Tolerance) -> GradientCheck {
-        let (step, numeric) = self.tried[self.tried.len() - 1];
-        let mut row = if self.settled {
-            GradientCheck::new(i, name, tape, numeric, tolerance)
-        } else {
-            let tried = self
-                .tried
-                .iter()
-                .map(|&(h, d)| format!("{d:.6e} at h = {}", step_text(h)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut why = format!(
-                "the central difference does not settle as the step shrinks ({tried}): \
-                 f changes on a finer scale than the step near x[{i}] (a pole or a jump \
-                 between x − h and x + h, or fast oscillation), so the difference is no \
-                 evidence about the derivative"
-            );
-            if let Some(stopped) = self.stopped {
-                why.push_str(&format!("; no smaller step could be taken: {stopped}"));
+    /// Tries steps h/8, h/64, … until a difference decides the row: it and
+    /// the one before were formed, f looks smooth at this step (the one-sided
+    /// slopes agree within the tolerance, or their gap shrank at least 4×
+    /// with the step, as curvature's does and a kink's does not), and their
+    /// disagreement plus both rounding bounds (the error estimate) is small
+    /// enough to pass the tape within the tolerance, or to put it outside the
+    /// tolerance by more than the estimate.
+    fn run<F>(&mut self, f: &F, tape: &mut Tape, shifted: &mut [f64], i: usize, h: f64, value: f64)
+    where
+        F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+    {
+        // A NaN tape gradient is as far from a settled difference as can be.
+        let off = |d: f64| {
+            if self.tape.is_nan() {
+                f64::INFINITY
+            } else {
+                (self.tape - d).abs()
             }
-            GradientCheck::unchecked(i, name, tape, numeric, why)
         };
-        row.step = Some(step);
+        let mut previous = self.tried.last().map(|&(_, d)| d);
+        let gap = |d: &Difference| (d.forward - d.backward).abs();
+        for k in 1..=SMALLER_STEPS {
+            let step = h / 8f64.powi(k);
+            let d = match central_difference(f, tape, shifted, i, step, value) {
+                Ok(d) => d,
+                Err(why) => {
+                    self.unformed = Some(why);
+                    previous = None;
+                    continue;
+                }
+            };
+            self.unformed = None;
+            self.tried.push((step, d));
+            let window = self.tolerance.atol + self.tolerance.rtol * d.value.abs();
+            // (An infinite or NaN gap, as next to a pole, is never smooth.)
+            let smooth = gap(&d) <= window + 2.0 * d.one_sided_rounding
+                || previous.is_some_and(|p| gap(&d).is_finite() && gap(&d) <= gap(&p) / 4.0);
+            self.undecided = if smooth {
+                Undecided::NotSettled
+            } else {
+                Undecided::NotSmooth
+            };
+            if let (true, Some(p)) = (smooth, previous) {
+                let error = (d.value - p.value).abs() + d.rounding + p.rounding;
+                if off(d.value) <= window && error <= window {
+                    self.verdict = Some((step, d.value, true));
+                    return;
+                }
+                if off(d.value) > window + error {
+                    self.verdict = Some((step, d.value, false));
+                    return;
+                }
+            }
+            if d.rounding > window {
+                // Each smaller step only multiplies the rounding by 8.
+                if smooth {
+                    self.undecided = Undecided::Rounding;
+                }
+                return;
+            }
+            previous = Some(d);
+        }
+    }
+
+    fn into_row(self, i: usize, name: String) -> GradientCheck {
+        let differences: Vec<(f64, f64)> = self.tried.iter().map(|&(h, d)| (h, d.value)).collect();
+        let last = self.tried.last().copied();
+        let mut row = match (self.verdict, last) {
+            (Some((step, reference, passed)), _) => {
+                let mut row = GradientCheck::new(i, name, self.tape, reference, self.tolerance);
+                row.passed = passed;
+                row.step = Some(step);
+                row
+            }
+            (None, None) => {
+                let why = format!(
+                    "no central difference could be formed at any step tried, from h = {} \
+                     down to {}; at the last: {}",
+                    step_text(self.first_step),
+                    step_text(self.first_step / 8f64.powi(SMALLER_STEPS)),
+                    self.unformed.unwrap_or_default()
+                );
+                GradientCheck::unchecked(i, name, self.tape, f64::NAN, why)
+            }
+            (None, Some((step, d))) => {
+                let tried = differences
+                    .iter()
+                    .map(|&(h, d)| format!("{d:.6e} at h = {}", step_text(h)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut why = match self.undecided {
+                    Undecided::NotSmooth => format!(
+                        "f is not differentiable within x[{i}] ± h for any step tried, down to \
+                         h = {}: the one-sided slopes there are {:.6e} and {:.6e} (a kink, jump \
+                         or pole that close to x; a smaller step would be lost to rounding or \
+                         was not tried); the central differences were {tried}",
+                        step_text(step),
+                        d.forward,
+                        d.backward
+                    ),
+                    Undecided::Rounding => format!(
+                        "the differences are lost to rounding before they settle: at h = {} \
+                         the rounding of f's values (|f| up to {:.3e}) can move the difference \
+                         by {:.3e}, more than the tolerance (a larger step, with \
+                         gradcheck_with, may resolve it); the central differences were {tried}",
+                        step_text(step),
+                        d.rounding * (2.0 * step) / (ROUNDING_ULPS * f64::EPSILON),
+                        d.rounding
+                    ),
+                    Undecided::NotSettled => format!(
+                        "the central difference does not settle as the step shrinks ({tried}), \
+                         so it is no evidence about the derivative"
+                    ),
+                };
+                if let Some(unformed) = self.unformed {
+                    why.push_str(&format!("; the next step could not be taken: {unformed}"));
+                }
+                let mut row = GradientCheck::unchecked(i, name, self.tape, d.value, why);
+                row.step = Some(step);
+                row
+            }
+        };
+        row.differences = differences;
         row
     }
 }
@@ -594,18 +763,20 @@ impl fmt::Display for GradcheckReport {
         for row in &self.checks {
             if let Some(why) = &row.cannot_check {
                 writeln!(f, "{}: cannot check here: {why}", row.name)?;
-            } else if let (Some(step), Some(&x)) = (row.step, self.inputs.get(row.index)) {
-                let first = self.options.step * x.abs().max(1.0);
-                if step != first {
-                    writeln!(
-                        f,
-                        "{}: the difference at the first step {} disagreed with the tape; \
-                         it settled at the step {}",
-                        row.name,
-                        step_text(first),
-                        step_text(step)
-                    )?;
-                }
+            } else if row.differences.len() > 1 {
+                let tried = row
+                    .differences
+                    .iter()
+                    .map(|&(h, d)| format!("{d:.6e} at h = {}", step_text(h)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                writeln!(
+                    f,
+                    "{}: the first difference disagreed with the tape; smaller steps gave \
+                     {tried}: judged at h = {}",
+                    row.name,
+                    step_text(row.step.unwrap_or(f64::NAN))
+                )?;
             }
         }
         let failed = self.failures().count();
