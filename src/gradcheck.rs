@@ -264,10 +264,12 @@ impl GradcheckReport {
 ///   (f(x) − f(x − h))/h agree within the tolerance, or their gap shrank at
 ///   least 4× since the last step (curvature's gap shrinks with h, a kink's
 ///   does not);
-/// - with the error estimate e = |d − d′| plus both differences' rounding
+/// - d and d′ agree within the tolerance plus both differences' rounding
 ///   bounds (16 ulps of |f(x ± h)| over the width, assuming f is computed to
-///   within 16 ulps), the tape passes if it is within the tolerance of d and
-///   e is too, and fails if it is further from d than the tolerance plus e.
+///   within 16 ulps);
+/// - with the error estimate e = |d − d′| plus both rounding bounds, the tape
+///   passes if it is within the tolerance of d and e is too, and fails if it
+///   is further from d than the tolerance plus e.
 ///
 /// A row no step decides is *cannot check here*, with the differences tried
 /// and the reason: f not differentiable within x ± h at any step tried (relu
@@ -276,10 +278,13 @@ impl GradcheckReport {
 /// against it; a pole, as 1/x at 1e-300), the differences lost to rounding
 /// (try a larger step with [`gradcheck_with`]), or no difference formed. A
 /// NaN tape gradient fails against a decided difference (√(x⁴) at 0: slope 0,
-/// the policy's NaN). What no finite difference can see: an oscillation
-/// finer than the steps and in phase with them. x + sin(cx)/c with c = 10⁹π
-/// has derivative 2 at 0, but its differences at h = 1e-6 and 1e-6/8 (whole
-/// numbers of periods) are both exactly 1, its mean slope: the row fails.
+/// the policy's NaN). An oscillation finer than the step (sin(1/x) at 1e-4,
+/// period 6e-8 there) makes successive differences disagree, and smaller
+/// steps are tried until they resolve it. What no finite difference can see:
+/// an oscillation finer than the steps and in phase with them. x + sin(cx)/c
+/// with c = 10⁹π has derivative 2 at 0, but its differences at h = 1e-6 and
+/// 1e-6/8 (whole numbers of periods) are both exactly 1, its mean slope: the
+/// row fails.
 ///
 /// `f` receives the inputs recorded as leaves of a fresh tape and returns the
 /// output; it runs 2n + 1 times for n inputs (once taped and swept, then twice per
@@ -567,10 +572,11 @@ impl Refinement {
     /// Tries steps h/8, h/64, … until a difference decides the row: it and
     /// the one before were formed, f looks smooth at this step (the one-sided
     /// slopes agree within the tolerance, or their gap shrank at least 4×
-    /// with the step, as curvature's does and a kink's does not), and their
-    /// disagreement plus both rounding bounds (the error estimate) is small
-    /// enough to pass the tape within the tolerance, or to put it outside the
-    /// tolerance by more than the estimate.
+    /// with the step, as curvature's does and a kink's does not), the two
+    /// agree within the tolerance and their rounding bounds, and with the
+    /// error estimate (their gap plus both rounding bounds) the tape is
+    /// within the tolerance (the estimate too), or outside the tolerance by
+    /// more than the estimate.
     fn run<F>(&mut self, f: &F, tape: &mut Tape, shifted: &mut [f64], i: usize, h: f64, value: f64)
     where
         F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
@@ -607,12 +613,17 @@ impl Refinement {
                 Undecided::NotSmooth
             };
             if let (true, Some(p)) = (smooth, previous) {
-                let error = (d.value - p.value).abs() + d.rounding + p.rounding;
+                let rounding = d.rounding + p.rounding;
+                let error = (d.value - p.value).abs() + rounding;
                 if off(d.value) <= window && error <= window {
                     self.verdict = Some((step, d.value, true));
                     return;
                 }
-                if off(d.value) > window + error {
+                // A failure needs the two differences to agree (within the
+                // tolerance and their rounding): only then is their gap a
+                // bound on d's error. Far from that regime (an oscillation
+                // finer than the step, as sin(1/x) near 0) it is not.
+                if error <= window + rounding && off(d.value) > window + error {
                     self.verdict = Some((step, d.value, false));
                     return;
                 }

@@ -273,6 +273,13 @@ fn a_difference_that_never_settles_cannot_check_instead_of_failing() {
     // than any step tried: cannot check, not FAIL.
     let report = gradcheck(|v| v[0].relu(), &[1e-20]);
     assert_eq!(report.unchecked().count(), 1, "{report}");
+    // sin(1/x) at 1e-4 oscillates with period ~6e-8 there: the differences at
+    // h = 1e-6 and 1.25e-7 (−1.3e5, −5.0e5) disagree with each other, so
+    // neither is evidence against the tape's −cos(1e4)/1e-8 = 9.52e7 (a
+    // second audit found a FAIL here); smaller steps resolve it and pass.
+    let report = gradcheck(|v| v[0].recip().sin(), &[1e-4]);
+    assert_eq!(report.failures().count(), 0, "{report}");
+    assert!(report.all_passed(), "{report}");
     // sin at 1e10: the relative first step is 1e4, longer than sin's period;
     // the differences settle only once h is far below it, on cos(1e10).
     let report = gradcheck(|v| v[0].sin(), &[1e10]);
