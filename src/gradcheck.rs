@@ -264,12 +264,17 @@ impl GradcheckReport {
 ///   (f(x) − f(x − h))/h agree within the tolerance, or their gap shrank at
 ///   least 4× since the last step (curvature's gap shrinks with h, a kink's
 ///   does not);
-/// - d and d′ agree within the tolerance plus both differences' rounding
+/// - with the error estimate e = |d − d′| plus both differences' rounding
 ///   bounds (16 ulps of |f(x ± h)| over the width, assuming f is computed to
-///   within 16 ulps);
-/// - with the error estimate e = |d − d′| plus both rounding bounds, the tape
-///   passes if it is within the tolerance of d and e is too, and fails if it
-///   is further from d than the tolerance plus e.
+///   within 16 ulps), the tape passes if it is within the tolerance of d and
+///   e is too;
+/// - it fails if it is further from d than the tolerance plus e, where d and
+///   d′ agree within the tolerance plus their rounding bounds, the
+///   differences converge (|d − d′| is at most a quarter of the gap from d′
+///   to the difference before it; an h² truncation shrinks 64× per step), and
+///   the tape's slope g is one f could show over the step (|g|·h at most
+///   twice the largest |f| at x and x ± h: else f varies on a finer scale
+///   than h, or the tape is wrong, and the differences cannot tell which).
 ///
 /// A row no step decides is *cannot check here*, with the differences tried
 /// and the reason: f not differentiable within x ± h at any step tried (relu
@@ -445,6 +450,10 @@ struct Difference {
     rounding: f64,
     /// The same bound for the one-sided slopes (|f(x)| too, over the half width).
     one_sided_rounding: f64,
+    /// The largest of |f(x − h)|, |f(x)|, |f(x + h)|.
+    magnitude: f64,
+    /// x₊ − x₋, about 2h.
+    width: f64,
     /// The one-sided slopes (f(x₊) − f(x)) / (x₊ − x) and (f(x) − f(x₋)) / (x − x₋).
     forward: f64,
     backward: f64,
@@ -510,6 +519,8 @@ where
             value: numeric,
             rounding: ulps * up.abs().max(down.abs()) / width,
             one_sided_rounding: ulps * up.abs().max(down.abs()).max(value.abs()) * 2.0 / width,
+            magnitude: up.abs().max(down.abs()).max(value.abs()),
+            width,
             forward: (up - value) / (x_up - x),
             backward: (value - down) / (x - x_down),
         })
@@ -590,6 +601,8 @@ impl Refinement {
             }
         };
         let mut previous = self.tried.last().map(|&(_, d)| d);
+        // The one before `previous`, when the two were formed in a row.
+        let mut before: Option<Difference> = None;
         let gap = |d: &Difference| (d.forward - d.backward).abs();
         for k in 1..=SMALLER_STEPS {
             let step = h / 8f64.powi(k);
@@ -598,6 +611,7 @@ impl Refinement {
                 Err(why) => {
                     self.unformed = Some(why);
                     previous = None;
+                    before = None;
                     continue;
                 }
             };
@@ -619,22 +633,43 @@ impl Refinement {
                     self.verdict = Some((step, d.value, true));
                     return;
                 }
-                // A failure needs the two differences to agree (within the
-                // tolerance and their rounding): only then is their gap a
-                // bound on d's error. Far from that regime (an oscillation
-                // finer than the step, as sin(1/x) near 0) it is not.
-                if error <= window + rounding && off(d.value) > window + error {
+                // A failure needs the gap to bound d's error: the two
+                // differences agree (within the tolerance and their rounding)
+                // and the last three converge (this gap at most a quarter of
+                // the one before, as an h² truncation's is a 64th). Far from
+                // that regime (an oscillation finer than the step, as sin(1/x)
+                // near 0 or sin at 1e300, whose differences grow as 1/h) it
+                // does not.
+                let converging = before.is_some_and(|b| {
+                    let last_gap = (p.value - b.value).abs();
+                    (d.value - p.value).abs() <= last_gap / 4.0 + rounding + b.rounding
+                });
+                // And the tape's own slope must be one f could show over the
+                // step: a smooth f with slope g at x has |f| ≥ |g|·h at x − h
+                // or x + h. Where |g|·h exceeds twice every |f| seen, f varies
+                // on a finer scale than the step (sin at 1e300, where h is
+                // 1e294) or the tape is wrong: the differences cannot tell.
+                let visible =
+                    !self.tape.is_finite() || self.tape.abs() * d.width <= 4.0 * d.magnitude;
+                if converging
+                    && visible
+                    && (d.value - p.value).abs() <= window + rounding
+                    && off(d.value) > window + error
+                {
                     self.verdict = Some((step, d.value, false));
                     return;
                 }
             }
-            if d.rounding > window {
-                // Each smaller step only multiplies the rounding by 8.
+            if d.rounding > window && 8.0 * d.rounding > off(d.value) {
+                // Each smaller step multiplies the rounding by 8: past the
+                // tolerance it cannot pass, past the tape's distance from d
+                // it cannot fail.
                 if smooth {
                     self.undecided = Undecided::Rounding;
                 }
                 return;
             }
+            before = previous;
             previous = Some(d);
         }
     }
