@@ -999,7 +999,23 @@ pub enum Finding {
         /// The start of the non-finite gradient, if the sweep's walk finds it.
         anomaly: Option<crate::anomaly::GradientAnomaly>,
     },
-    /// No such sum was found among the combinations searched.
+    /// The tape passes a kink on a path from the input to the output (see
+    /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
+    /// min at a tie, clamp at a bound): there the tape's value is a convention
+    /// and the derivative may not exist, so a hand value that differs from it
+    /// (a one-sided derivative, say) is no evidence of a slip, and none is
+    /// named. The row still does not pass.
+    AtKink {
+        /// The first node at a kink on a path from the input up to the output.
+        node: usize,
+        /// Its name, as explanations write it.
+        name: String,
+        /// The note explanations write on its factor.
+        note: &'static str,
+    },
+    /// No such sum was found among the combinations searched (none is
+    /// searched, `searched` being 0, for a hand value that is not finite: the
+    /// tape's gradient, finite here, is a sum of finite contributions).
     NoMatch {
         /// How many combinations were tried (at most [`MAX_COMBINATIONS`]).
         searched: usize,
@@ -1181,16 +1197,23 @@ impl fmt::Display for Diagnosis {
                 );
             }
             Finding::NonFiniteTape { anomaly } => {
-                let what = if self.tape.is_nan() {
-                    "NaN"
+                if self.tape.is_nan() {
+                    write!(
+                        f,
+                        "the tape's gradient is NaN, not a number a hand derivation can \
+                         match or a sum of finite path contributions"
+                    )?;
                 } else {
-                    "infinite"
-                };
-                write!(
-                    f,
-                    "the tape's gradient is {what}, not a number a hand derivation can \
-                     match or a sum of finite path contributions"
-                )?;
+                    // An infinite value can be matched, by the same infinity
+                    // (0.5/√x against √x at 0); what it cannot be is a sum of
+                    // finite contributions, so no slip is named.
+                    write!(
+                        f,
+                        "the tape's gradient is {}, not a sum of finite path contributions: \
+                         only the same infinity matches it, and no slip can be named",
+                        format_number(self.tape, 12)
+                    )?;
+                }
                 return match anomaly {
                     Some(anomaly) => writeln!(
                         f,
@@ -1198,6 +1221,27 @@ impl fmt::Display for Diagnosis {
                     ),
                     None => writeln!(f),
                 };
+            }
+            Finding::AtKink { name, note, .. } => {
+                return writeln!(
+                    f,
+                    "the tape passes a kink at {name} ({note}): the tape's gradient is a \
+                     convention there, and the derivative may not exist, so this mismatch \
+                     names no slip in your derivation; hold your value against the tape at \
+                     a point off the kink"
+                );
+            }
+            Finding::NoMatch { .. } if !self.expected.is_finite() => {
+                writeln!(
+                    f,
+                    "your value is {}, no sum of the paths' finite contributions; \
+                     the tape's value, term by term:",
+                    format_number(self.expected, 12)
+                )?;
+                for term in &self.terms {
+                    writeln!(f, "  {term}: {}", format_number(term.contribution, 12))?;
+                }
+                return writeln!(f, "  sum: {}", format_number(self.tape, 12));
             }
             Finding::NoMatch { searched } => {
                 writeln!(
@@ -1515,9 +1559,15 @@ impl<'t> Gradients<'t> {
     /// paths your value accounts for, misses, counts twice or has with the wrong
     /// sign) and the tape's value explained path by path.
     ///
+    /// Where a path from `x` to the output passes a kink (relu at 0, max at a
+    /// tie, …: see [`crate::explain::kink_at`]), the tape's value is a
+    /// convention and the derivative may not exist there: a mismatch is then
+    /// diagnosed as [`Finding::AtKink`], not as a slip.
+    ///
     /// # Complexity
     /// One lookup per value, plus per mismatch one
-    /// [explanation](Gradients::explain) and a search of at most
+    /// [explanation](Gradients::explain), one walk over the nodes recorded
+    /// between `x` and the output (for kinks), and a search of at most
     /// [`MAX_COMBINATIONS`] sums of at most [`MAX_TERMS`] paths (or of the
     /// branches, when there are more).
     ///
@@ -1534,6 +1584,13 @@ impl<'t> Gradients<'t> {
     /// assert!(!wrong.all_passed());
     /// assert!(wrong.to_string().contains("expected 12.000000000000, the tape has 6.000000000000"));
     /// assert_eq!(wrong.diagnoses()[0].to_string(), "your value is path 1 counted twice\n");
+    ///
+    /// // At a kink, a one-sided derivative is no slip: max(x, 1) at x = 1.
+    /// let x = tape.var(1.0).named("x");
+    /// let m = x.max(1.0).named("m");
+    /// let at_kink = m.backward().compare(&[(x, 1.0)]);
+    /// assert!(!at_kink.all_passed());
+    /// assert!(at_kink.diagnoses()[0].to_string().starts_with("the tape passes a kink at m"));
     /// ```
     #[track_caller]
     pub fn compare(&self, expected: &[(Var<'_>, f64)]) -> Comparison {
@@ -1586,12 +1643,21 @@ impl<'t> Gradients<'t> {
             if !check.passed {
                 let explanation = self.explain_with(x, options.explain);
                 let terms = terms_of(&explanation);
-                let finding = if check.tape.is_finite() {
-                    diagnose(&terms, value, tolerance)
-                } else {
+                let kink = || kink_between(self.tape(), x.index(), explanation.output());
+                let finding = if !check.tape.is_finite() {
                     Finding::NonFiniteTape {
                         anomaly: self.gradient_anomaly(),
                     }
+                } else if let Some((node, note)) = kink() {
+                    Finding::AtKink {
+                        node,
+                        name: crate::explain::readable_name(self.tape(), node),
+                        note,
+                    }
+                } else if !value.is_finite() {
+                    Finding::NoMatch { searched: 0 }
+                } else {
+                    diagnose(&terms, value, tolerance)
                 };
                 diagnoses.push(Diagnosis {
                     row: checks.len(),
@@ -1611,6 +1677,44 @@ impl<'t> Gradients<'t> {
             tolerance,
         }
     }
+}
+
+/// The first node at a kink (see [`crate::explain::kink_at`]) on a path from
+/// node `x` up to node `output`, with its note: every such node, not only those
+/// of the paths an explanation lists. O(output − x) nodes and their edges.
+fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<(usize, &'static str)> {
+    if output < x {
+        return None;
+    }
+    tape.recording.read(|rec| {
+        if output >= rec.len() {
+            return None;
+        }
+        let n = output - x + 1;
+        let mut from_x = vec![false; n];
+        from_x[0] = true;
+        for i in x + 1..=output {
+            from_x[i - x] = rec.edges(i).any(|(o, _)| {
+                let o = o as usize;
+                o >= x && from_x[o - x]
+            });
+        }
+        let mut to_output = vec![false; n];
+        to_output[n - 1] = true;
+        for i in (x..=output).rev() {
+            if to_output[i - x] && from_x[i - x] {
+                for (o, _) in rec.edges(i) {
+                    let o = o as usize;
+                    if o >= x {
+                        to_output[o - x] = true;
+                    }
+                }
+            }
+        }
+        (x..=output)
+            .filter(|&i| from_x[i - x] && to_output[i - x])
+            .find_map(|i| crate::explain::kink_note(rec, i).map(|note| (i, note)))
+    })
 }
 
 #[cold]

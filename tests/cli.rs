@@ -794,3 +794,200 @@ fn check_where_the_tapes_gradient_is_nan_does_not_call_a_right_formula_wrong() {
     );
     assert!(out.contains("is right"), "{out}");
 }
+
+// ---- infinite values in check: the verdict, the table and the random points agree ----
+
+#[test]
+fn check_a_finite_value_where_the_tapes_gradient_is_infinite_is_a_mismatch() {
+    // sqrt(x) at 0: the tape's ∂f/∂x is ∞; 7 was once "they agree … right" (an
+    // infinite reference accepted anything).
+    let (out, _) = run(
+        &[
+            "check", "sqrt(x)", "--at", "x=0", "--wrt", "x", "--expect", "7",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("the tape has inf, yours is 7.000000000000: MISMATCH"),
+        "{out}"
+    );
+    assert!(!out.contains("they agree"), "{out}");
+    assert!(
+        out.contains("no finite value is its derivative there"),
+        "{out}"
+    );
+    assert!(out.ends_with("your ∂f/∂x is wrong.\n"), "{out}");
+}
+
+#[test]
+fn check_an_infinite_value_against_a_finite_gradient_never_contradicts_itself() {
+    // x·3 with --expect 1/0: the verdict said MISMATCH, the table below it "pass,
+    // 1 of 1 matched" (the library and the CLI held the arguments of
+    // Tolerance::accepts in opposite orders).
+    let (out, _) = run(
+        &[
+            "check", "x*3", "--at", "x=2", "--wrt", "x", "--expect", "1/0",
+        ],
+        1,
+    );
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(out.contains("0 of 1 matched"), "{out}");
+    assert!(!out.contains("1 of 1 matched"), "{out}");
+    assert!(!out.contains(" pass"), "{out}");
+    assert!(
+        out.contains("your value is inf, no sum of the paths' finite contributions"),
+        "{out}"
+    );
+    assert!(out.ends_with("your ∂f/∂x is wrong.\n"), "{out}");
+    // The JSON says the same.
+    let (out, _) = run(
+        &[
+            "check", "x*3", "--at", "x=2", "--wrt", "x", "--expect", "1/0", "--json",
+        ],
+        1,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["check"]["verdict"], "wrong");
+    assert_eq!(j["check"]["rows"][0]["passed"], false);
+}
+
+#[test]
+fn check_the_same_infinity_as_the_tape_agrees_but_cannot_be_confirmed() {
+    // 0.5/sqrt(x) is √x's derivative; at 0 both it and the tape are +∞: they
+    // agree, but f has no finite derivative there. Neither right nor wrong
+    // (exit 3), as where the tape's gradient is NaN or at a kink; it was once
+    // "wrong" (exit 1), then "right" (exit 0).
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "0.5/sqrt(x)",
+        ],
+        3,
+    );
+    assert!(out.contains("they agree"), "{out}");
+    assert!(out.contains("f has no finite derivative there"), "{out}");
+    assert!(!out.contains("is wrong"), "{out}");
+    assert!(!out.contains("is right"), "{out}");
+    assert!(out.contains("at 5 random points near it: 5 agree"), "{out}");
+    assert!(out.contains("(exit code 3)"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "0.5/sqrt(x)",
+            "--json",
+        ],
+        3,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        j["check"]["verdict"],
+        "cannot be confirmed where the tape's gradient is infinite"
+    );
+    // The opposite infinity is wrong.
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "-0.5/sqrt(x)",
+        ],
+        1,
+    );
+    assert!(out.ends_with("your ∂f/∂x is wrong.\n"), "{out}");
+}
+
+#[test]
+fn check_random_points_say_truly_why_none_was_checked() {
+    // f = 3x is finite everywhere; only the expected value 1/0 is not. The
+    // summary once read "at 0 random points near it: 0 agree (50 skipped: not
+    // finite there)" for 5 points asked.
+    let (out, _) = run(
+        &[
+            "check", "x*3", "--at", "x=2", "--wrt", "x", "--expect", "1/0",
+        ],
+        1,
+    );
+    assert!(
+        out.contains(
+            "at no random point near it: none of the 5 asked could be checked; \
+             of the 50 points drawn near it, your derivative is not finite at any of them"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("skipped"), "{out}");
+    // Points where f itself is not finite are named as such, and counted apart
+    // from the points asked for.
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x)",
+            "--at",
+            "x=0.1",
+            "--wrt",
+            "x",
+            "--expect",
+            "0.5/sqrt(x)",
+        ],
+        0,
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("random point"))
+        .unwrap_or_default();
+    assert_eq!(
+        line,
+        "at 5 random points near it: 5 agree \
+         (1 more point drawn could not be checked, as f is not finite there)",
+        "{out}"
+    );
+}
+
+#[test]
+fn check_takes_negative_numbers_and_leading_minus_formulas() {
+    // clap once rejected `--expect -5` ("unexpected argument '-5'"), with a tip
+    // (`-- -5`) that does not apply to an option's value.
+    let (out, _) = run(
+        &[
+            "check", "x*x", "--at", "x=2", "--wrt", "x", "--expect", "-5",
+        ],
+        1,
+    );
+    assert!(out.contains("yours is -5.000000000000: MISMATCH"), "{out}");
+    let (out, _) = run(
+        &[
+            "check", "-x^3", "--at", "x=-2", "--wrt", "x", "--expect", "-3*x^2",
+        ],
+        0,
+    );
+    assert!(out.contains("the tape has -12.000000000000"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "x*y",
+            "--at",
+            "x=-0.5,y=-2",
+            "--wrt",
+            "x",
+            "--expect",
+            "-2",
+        ],
+        0,
+    );
+    assert!(out.ends_with("your ∂f/∂x is right.\n"), "{out}");
+}

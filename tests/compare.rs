@@ -393,3 +393,117 @@ fn identical_paths_are_reported_as_one_of_them() {
     );
     assert_eq!(diagnosis.alternatives(), vec![&[0i8, 1][..], &[1, 0][..]]);
 }
+
+#[test]
+fn a_one_sided_derivative_at_a_tie_is_no_slip() {
+    // max(x, 1) at x = 1: the tape's ½ is a convention (the derivative does not
+    // exist), and the right-hand derivative 1 was once diagnosed "path 1 counted
+    // twice".
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let y = x.max(1.0).named("y");
+    let comparison = y.backward().compare(&[(x, 1.0)]);
+    assert!(!comparison.all_passed());
+    let diagnosis = &comparison.diagnoses()[0];
+    match &diagnosis.finding {
+        Finding::AtKink { node, name, note } => {
+            assert_eq!((*node, name.as_str()), (y.index(), "y"));
+            assert!(note.contains("a tie with the constant"), "{note}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        diagnosis.to_string(),
+        "the tape passes a kink at y (a tie with the constant: a convention; the derivative \
+         does not exist here): the tape's gradient is a convention there, and the derivative \
+         may not exist, so this mismatch names no slip in your derivation; hold your value \
+         against the tape at a point off the kink\n"
+    );
+    let text = comparison.to_string();
+    assert!(!text.contains("counted twice"), "{text}");
+    // Off the tie, the same slip is named.
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = x.max(1.0).named("y");
+    let comparison = y.backward().compare(&[(x, 2.0)]);
+    assert_eq!(
+        comparison.diagnoses()[0].to_string(),
+        "your value is path 1 counted twice\n"
+    );
+}
+
+#[test]
+fn a_kink_on_one_of_several_paths_is_named_not_a_slip() {
+    // y = max(x, z) + x at a tie x = z = 2: ∂y/∂x is ½ + 1 by the tape's
+    // convention; 2 (taking max's x side) was "counts path 1 twice".
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let z = tape.var(2.0).named("z");
+    let m = x.max(z).named("m");
+    let y = (m + x).named("y");
+    let comparison = y.backward().compare(&[(x, 2.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert!(
+        matches!(&diagnosis.finding, Finding::AtKink { node, .. } if *node == m.index()),
+        "{diagnosis:?}"
+    );
+    assert!(
+        diagnosis
+            .to_string()
+            .starts_with("the tape passes a kink at m (max at a tie"),
+        "{diagnosis}"
+    );
+}
+
+#[test]
+fn relu_at_zero_is_a_kink_not_a_slip() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = x.relu().named("y");
+    let comparison = y.backward().compare(&[(x, 1.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert!(
+        matches!(diagnosis.finding, Finding::AtKink { .. }),
+        "{diagnosis:?}"
+    );
+    assert!(
+        diagnosis
+            .to_string()
+            .starts_with("the tape passes a kink at y (relu′(0): a convention"),
+        "{diagnosis}"
+    );
+}
+
+#[test]
+fn an_infinite_expected_value_against_a_finite_gradient_fails_and_says_why() {
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = (x * 3.0).named("y");
+    let comparison = y.backward().compare(&[(x, f64::INFINITY)]);
+    assert!(!comparison.all_passed());
+    assert!(!comparison.checks[0].passed);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(diagnosis.finding, Finding::NoMatch { searched: 0 });
+    assert!(
+        diagnosis
+            .to_string()
+            .starts_with("your value is inf, no sum of the paths' finite contributions"),
+        "{diagnosis}"
+    );
+    // An infinite tape gradient against a finite value: the same infinity would
+    // match it, so "not a number a hand derivation can match" is not said.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = x.sqrt().named("y");
+    let g = y.backward();
+    assert!(g.compare(&[(x, f64::INFINITY)]).all_passed());
+    let comparison = g.compare(&[(x, 7.0)]);
+    let text = comparison.diagnoses()[0].to_string();
+    assert!(
+        text.starts_with(
+            "the tape's gradient is inf, not a sum of finite path contributions: only the \
+             same infinity matches it, and no slip can be named"
+        ),
+        "{text}"
+    );
+}

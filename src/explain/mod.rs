@@ -412,6 +412,9 @@ pub struct Explanation {
     names: HashMap<Quantity, (String, String)>,
     /// The listed factors' upper nodes at a kink, with the note written.
     kinks: HashMap<usize, &'static str>,
+    /// The listed masked factors' upper nodes, with what masks them in words
+    /// ("of relu at an input ≤ 0"): a one-operand op has no operand not picked.
+    masks: HashMap<usize, &'static str>,
     /// The quantities of the listed paths whose gradient from the output is
     /// exactly 0 (see [`Path::product`]).
     zero: ZeroSet,
@@ -735,6 +738,18 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
     }
 }
 
+/// What masks a factor of an op (see [`Factor::masked`]), as the one-factor
+/// explanation writes it: relu has one operand, so none "not picked".
+fn mask_note(op: crate::Op) -> &'static str {
+    match op {
+        crate::Op::Relu => "of relu at an input ≤ 0",
+        crate::Op::ReluNeuron | crate::Op::ReluNeuronConst => "of a relu neuron at z ≤ 0",
+        crate::Op::MaxConst | crate::Op::MinConst => "through an operand the constant beat",
+        crate::Op::Clamp => "of clamp outside its bounds",
+        _ => "through an operand not picked",
+    }
+}
+
 /// The note of a kink at node `index` of `tape`: `Some` when the node is an op
 /// at a point where its own derivative does not exist and the tape's local
 /// partial is a convention (abs, relu, leaky_relu or signum at 0, max or min at
@@ -855,6 +870,7 @@ fn explain_on_tape(
         branches: Vec::new(),
         names: HashMap::new(),
         kinks: HashMap::new(),
+        masks: HashMap::new(),
         zero: ZeroSet::default(),
         options,
     };
@@ -896,6 +912,9 @@ fn explain_on_tape(
                 if let Quantity::Node(i) = factor.of {
                     if let Some(note) = kink_note(rec, i) {
                         explanation.kinks.insert(i, note);
+                    }
+                    if factor.masked {
+                        explanation.masks.insert(i, mask_note(rec.ops()[i]));
                     }
                 }
             }
@@ -1536,7 +1555,14 @@ impl fmt::Display for Explanation {
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {
             let factor = self.paths[0].factors[0];
             let mut note = if factor.masked {
-                "a local derivative through an operand not picked: it passes 0".to_string()
+                let mask = match factor.of {
+                    Quantity::Node(i) => self.masks.get(&i).copied(),
+                    _ => None,
+                };
+                format!(
+                    "a local derivative {}: it passes 0",
+                    mask.unwrap_or("through an operand not picked")
+                )
             } else {
                 "a local derivative".to_string()
             };

@@ -14,6 +14,9 @@
 //! (0 · ∞ on a path, as `sqrt(x^4)` at 0) or because the tape passes a kink there (|x|
 //! at 0, max at a tie, signum at 0): the derivative may not exist, and the
 //! tape's value there is a convention (nothing was found wrong near the point).
+//! Where the tape's gradient is infinite (`sqrt(x)` at 0), f has no finite
+//! derivative: the same infinity agrees but confirms nothing (exit 3), any other
+//! value is wrong (exit 1).
 
 mod formula;
 
@@ -76,8 +79,10 @@ enum Commands {
     /// random points near it; on a mismatch, says which chain-rule path your
     /// value misses, counts twice or has with the wrong sign. Exits 0 when it is
     /// right, 1 when it is wrong, 3 when the point is at a kink (the derivative
-    /// may not exist there: neither right nor wrong) or the tape's gradient
-    /// there is NaN (no number a derivation can match).
+    /// may not exist there: neither right nor wrong), the tape's gradient there
+    /// is NaN (no number a derivation can match), or it is infinite and yours is
+    /// the same infinity (they agree, but f has no finite derivative there to
+    /// confirm; any other value is wrong there).
     Check {
         #[command(flatten)]
         input: Input,
@@ -85,8 +90,9 @@ enum Commands {
         #[arg(long, value_name = "NAME")]
         wrt: String,
         /// Your derivative: a formula in the variables (and named lines), or a
-        /// number (then it is checked at the point only).
-        #[arg(long, value_name = "FORMULA")]
+        /// number (then it is checked at the point only). It may start with
+        /// '-': `--expect -5`, `--expect '-sin(x)'`.
+        #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
         expect: String,
         /// How many random points to check besides the given one.
         #[arg(long, default_value_t = 5)]
@@ -527,11 +533,13 @@ fn check(
 
     // At random points near it.
     let mut checked = 0;
-    let mut skipped = 0;
+    let mut tries = 0;
+    // Points drawn but not used, by the first reason: f, the tape's gradient,
+    // or your derivative not finite there.
+    let mut unusable = [0usize; 3];
     let mut failed_elsewhere = 0;
     if number_given.is_none() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut tries = 0;
         while checked < points && tries < points * 10 {
             tries += 1;
             let mut at = HashMap::new();
@@ -548,8 +556,17 @@ fn check(
             let xi = find(&ri, wrt)?;
             let gi = ri.output.backward();
             let yours_i = expect_at(&ri.values)?;
-            if !gi[xi].is_finite() || !yours_i.is_finite() || !ri.output.value().is_finite() {
-                skipped += 1;
+            let reason = if !ri.output.value().is_finite() {
+                Some(0)
+            } else if !gi[xi].is_finite() {
+                Some(1)
+            } else if !yours_i.is_finite() {
+                Some(2)
+            } else {
+                None
+            };
+            if let Some(k) = reason {
+                unusable[k] += 1;
                 continue;
             }
             checked += 1;
@@ -574,14 +591,12 @@ fn check(
                 }
             }
         }
-        text.push_str(&format!(
-            "at {checked} random points near it: {} agree{}\n",
+        text.push_str(&random_points_summary(
+            points,
+            checked,
             checked - failed_elsewhere,
-            if skipped > 0 {
-                format!(" ({skipped} skipped: not finite there)")
-            } else {
-                String::new()
-            }
+            tries,
+            unusable,
         ));
     } else {
         text.push_str("(your derivative is a number: it is checked at the point only; give a formula to check it everywhere)\n");
@@ -603,7 +618,24 @@ fn check(
     // A NaN from the tape at the point (0 · ∞ on a path: sqrt(x⁴) at 0) is no
     // number a derivation can match, so it refutes nothing.
     let tape_nan = !at_point_ok && g[x].is_nan() && !yours.is_nan();
-    let all_ok = at_point_ok && failed_elsewhere == 0 && at_kink.is_none();
+    // An infinite one (sqrt(x) at 0): f's slope there is unbounded (or beyond
+    // f64), so f has no finite derivative there. Yours being the same infinity
+    // agrees, but confirms no derivative: neither right nor wrong, as at a kink.
+    // Any other value of yours is wrong there.
+    let tape_inf = g[x].is_infinite() && at_kink.is_none();
+    if tape_inf {
+        let inf = number(g[x]);
+        text.push_str(&if at_point_ok {
+            format!(
+                "at the point the tape's {lhs} is {inf}, as yours: f's slope there is unbounded (or too large for f64), so f has no finite derivative there to confirm\n"
+            )
+        } else {
+            format!(
+                "at the point the tape's {lhs} is {inf}: f's slope there is unbounded (or too large for f64), so no finite value is its derivative there, and only {inf} agrees\n"
+            )
+        });
+    }
+    let all_ok = at_point_ok && failed_elsewhere == 0 && at_kink.is_none() && !tape_inf;
     let wrong = failed_elsewhere > 0 || (!at_point_ok && at_kink.is_none() && !tape_nan);
     let verdict = if all_ok {
         "right"
@@ -611,6 +643,8 @@ fn check(
         "wrong"
     } else if at_kink.is_some() {
         "cannot be confirmed at a kink"
+    } else if tape_inf {
+        "cannot be confirmed where the tape's gradient is infinite"
     } else {
         "cannot be confirmed where the tape's gradient is NaN"
     };
@@ -640,6 +674,16 @@ fn check(
                 format!("your {lhs} is right.")
             } else if wrong {
                 format!("your {lhs} is wrong.")
+            } else if tape_inf && checked > 0 {
+                format!(
+                    "your {lhs} agrees with the tape at {checked} points near this one, and is {} at the point itself, as the tape's; but f has no finite derivative there, so it cannot be confirmed there (exit code 3).",
+                    number(g[x])
+                )
+            } else if tape_inf {
+                format!(
+                    "your {lhs} is {} at the point, as the tape's; but f has no finite derivative there, so it cannot be confirmed here: give it as a formula (checked near the point), or pick another point (exit code 3).",
+                    number(g[x])
+                )
             } else if at_kink.is_none() && checked > 0 {
                 format!(
                     "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is NaN (exit code 3)."
@@ -668,6 +712,75 @@ fn check(
             code: if wrong { 1 } else { 3 },
         })
     }
+}
+
+/// The line on the random points of `check`: `asked` points were asked for,
+/// `drawn` drawn (at most 10 per point asked), `checked` used, `agree` of them
+/// agreeing; `unusable` counts the points drawn but not used, by the first
+/// reason: f, the tape's gradient, your derivative not finite there.
+fn random_points_summary(
+    asked: usize,
+    checked: usize,
+    agree: usize,
+    drawn: usize,
+    unusable: [usize; 3],
+) -> String {
+    if asked == 0 {
+        return "no random points near it were asked for (--points 0)\n".to_string();
+    }
+    const WHAT: [&str; 3] = ["f", "the tape's gradient", "your derivative"];
+    let unused: usize = unusable.iter().sum();
+    let reasons: Vec<(&str, usize)> = WHAT
+        .iter()
+        .zip(unusable)
+        .filter(|&(_, n)| n > 0)
+        .map(|(&w, n)| (w, n))
+        .collect();
+    // "your derivative is not finite there", or "f is not finite at 3 of
+    // them, your derivative at 2".
+    let why = |all: &str| -> String {
+        match reasons.as_slice() {
+            [(what, _)] => format!("{what} is not finite {all}"),
+            _ => reasons
+                .iter()
+                .enumerate()
+                .map(|(k, (what, n))| {
+                    if k == 0 {
+                        format!("{what} is not finite at {n} of them")
+                    } else {
+                        format!("{what} at {n}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    };
+    let point_s = |n: usize| if n == 1 { "point" } else { "points" };
+    if checked == 0 {
+        return format!(
+            "at no random point near it: none of the {asked} asked could be checked; of the {drawn} {} drawn near it, {}\n",
+            point_s(drawn),
+            why(if drawn == 1 { "at it" } else { "at any of them" })
+        );
+    }
+    let mut line = format!(
+        "at {checked} random {} near it: {agree} agree",
+        point_s(checked)
+    );
+    if checked < asked {
+        line.push_str(&format!(
+            " (only {checked} of the {asked} asked could be checked: of the {drawn} points drawn near it, {unused} could not, as {})",
+            why("at those")
+        ));
+    } else if unused > 0 {
+        line.push_str(&format!(
+            " ({unused} more {} drawn could not be checked, as {})",
+            point_s(unused),
+            why("there")
+        ));
+    }
+    line.push('\n');
+    line
 }
 
 /// The note of the first kink (see [`chainrule::explain::kink_at`]) at a node on

@@ -1,0 +1,45 @@
+//! How an explanation words a one-factor derivative that a select op masks:
+//! by its op. relu has one operand, so "through an operand not picked" (max's
+//! wording) was odd for it.
+
+use chainrule::Tape;
+
+#[test]
+fn relu_at_zero_is_worded_for_one_operand() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = x.relu().named("y");
+    let g = y.backward();
+    let text = g.explain(x).to_string();
+    assert_eq!(
+        text,
+        "∂y/∂x = 0.00000000 (a local derivative of relu at an input ≤ 0: it passes 0; \
+         relu′(0): a convention; the derivative does not exist here)\n"
+    );
+    // compare shows the same explanation under a mismatch.
+    let comparison = g.compare(&[(x, 1.0)]).to_string();
+    assert!(!comparison.contains("operand not picked"), "{comparison}");
+}
+
+#[test]
+fn relu_below_zero_is_worded_for_one_operand() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let y = x.relu().named("y");
+    assert_eq!(
+        y.backward().explain(x).to_string(),
+        "∂y/∂x = 0.00000000 (a local derivative of relu at an input ≤ 0: it passes 0)\n"
+    );
+}
+
+#[test]
+fn max_of_two_operands_keeps_its_wording() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let z = tape.var(3.0).named("z");
+    let y = x.max(z).named("y");
+    assert_eq!(
+        y.backward().explain(x).to_string(),
+        "∂y/∂x = 0.00000000 (a local derivative through an operand not picked: it passes 0)\n"
+    );
+}
