@@ -767,6 +767,28 @@ where
     evaluate(f, tape, &vars).value()
 }
 
+/// A note for each passed row that only the absolute tolerance accepts (its
+/// relative error is over `rtol`): at a scale near `atol` a pass says little,
+/// and a value off by any factor can pass (a hand 5e-13 against a true 2e-21).
+fn write_absolute_only(
+    f: &mut fmt::Formatter<'_>,
+    rows: &[GradientCheck],
+    tolerance: Tolerance,
+) -> fmt::Result {
+    for row in rows {
+        if row.passed && row.rel_error > tolerance.rtol && row.abs_error > 0.0 {
+            writeln!(
+                f,
+                "{}: passed on the absolute tolerance {:e} alone (relative error {:.3e}): \
+                 at this scale a value off by any factor passes; for a stricter check \
+                 lower atol",
+                row.name, tolerance.atol, row.rel_error
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn write_table(f: &mut fmt::Formatter<'_>, reference: &str, rows: &[GradientCheck]) -> fmt::Result {
     let width = rows
         .iter()
@@ -825,6 +847,7 @@ impl fmt::Display for GradcheckReport {
                 )?;
             }
         }
+        write_absolute_only(f, &self.checks, self.options.tolerance)?;
         let failed = self.failures().count();
         let unchecked = self.unchecked().count();
         let checked = self.checks.len() - unchecked;
@@ -1536,6 +1559,7 @@ impl fmt::Display for Comparison {
             self.tolerance.atol,
             self.tolerance.rtol
         )?;
+        write_absolute_only(f, &self.checks, self.tolerance)?;
         for ((row, explanation), diagnosis) in self.mismatches.iter().zip(&self.diagnoses) {
             let row = &self.checks[*row];
             writeln!(

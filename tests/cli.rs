@@ -991,3 +991,33 @@ fn check_takes_negative_numbers_and_leading_minus_formulas() {
     );
     assert!(out.ends_with("your ∂f/∂x is right.\n"), "{out}");
 }
+
+#[test]
+fn check_says_when_only_the_absolute_tolerance_agrees() {
+    // x² at 1e-8: ∂/∂x = 2e-8; 2x + 1e-13 is off by 1e-13, within atol 1e-12
+    // but 5e-6 relative: the line at the point must not read as a confirmation.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=1e-8",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x + 1e-13",
+        ],
+        0,
+    );
+    assert!(
+        out.contains("agree only within the absolute tolerance 1e-12"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=1e-8", "--wrt", "x", "--expect", "2*x",
+        ],
+        0,
+    );
+    assert!(!out.contains("absolute tolerance"), "{out}");
+}

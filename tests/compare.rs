@@ -507,3 +507,24 @@ fn an_infinite_expected_value_against_a_finite_gradient_fails_and_says_why() {
         "{text}"
     );
 }
+
+#[test]
+fn a_pass_on_the_absolute_tolerance_alone_says_so() {
+    // (1e-9·x)² at 1e-3: ∂/∂x = 2e-18·x = 2e-21. A hand value of 5e-13 is off
+    // by a factor of 2.5e8, yet |5e-13 − 2e-21| <= atol 1e-12: the row passes,
+    // and the report must not let that read as a confirmation.
+    let tape = Tape::new();
+    let x = tape.var(1e-3);
+    let y = (x * 1e-9).square();
+    let g = y.backward();
+    let comparison = g.compare(&[(x, 5e-13)]);
+    assert!(comparison.all_passed(), "{comparison}");
+    let text = comparison.to_string();
+    assert!(
+        text.contains("passed on the absolute tolerance 1e-12 alone"),
+        "{text}"
+    );
+    // A pass on the relative tolerance gets no such note.
+    let text = g.compare(&[(x, 2e-21)]).to_string();
+    assert!(!text.contains("absolute tolerance"), "{text}");
+}

@@ -518,6 +518,16 @@ fn check(
             "MISMATCH"
         }
     ));
+    // Accepted only by the absolute tolerance: at a scale near atol a value off
+    // by any factor agrees (2x + 1e-13 for x² at 1e-8), so say so.
+    let relative = (yours - g[x]).abs() / g[x].abs();
+    if at_point_ok && yours != g[x] && !(relative <= tolerance.rtol) {
+        text.push_str(&format!(
+            "  (they agree only within the absolute tolerance {:e}: the relative error is \
+             {relative:.3e}, so at this scale this point confirms little)\n",
+            tolerance.atol
+        ));
+    }
     // A kink at the point (|x| at 0, max at a tie, …) on the way from x to the
     // output: the tape's value is a convention there, and ∂f/∂x may not exist;
     // whether the learner's value equals it or not, it is neither right nor
