@@ -246,59 +246,67 @@ impl GradcheckReport {
 /// moves by 1e-6 · max(1, |xᵢ|); PyTorch's float64 tolerance).
 ///
 /// Each row is passed, failed, or *cannot check here* (see
-/// [`GradientCheck::cannot_check`]): where the central difference cannot be
-/// formed, because f is not finite at x, or not defined or not finite at
-/// x ± h (√x with x < h, ln near 0), or the difference overflows, it is no
-/// evidence against (or for) the tape's gradient, and the report says so
-/// instead of failing the row.
-///
-/// A row whose first difference disagrees with the tape (or cannot be formed)
-/// is not failed on that alone: a step can be too wide for f near x (ln at
-/// 2e-6 with h = 1e-6: the difference is 5.49e5, the derivative 5e5), and a
-/// difference can be lost to the rounding of f's values (x² + 1e8, whose
-/// change across the step is near an ulp of 1e8). The step is divided by 8,
-/// up to 12 times, and the row is decided at the first step where
+/// [`GradientCheck::cannot_check`]). A row passes at once where the first
+/// difference agrees with the tape and f looks smooth at that step (its
+/// one-sided slopes (f(x + h) − f(x))/h and (f(x) − f(x − h))/h agree within
+/// the tolerance and rounding). Otherwise it is not failed on that alone: the
+/// step can be too wide for f near x (ln at 2e-6 with h = 1e-6: the
+/// difference is 5.49e5, the derivative 5e5; e^(10⁶x) at 0), x can sit at a
+/// kink (|x| at 0, whose difference 0 equals the tape's convention though the
+/// derivative does not exist), or the difference can be lost to rounding
+/// ((x + 1e8) − 1e8, whose values round at the ulps of 1e8). The step is
+/// divided by 8, up to 12 times, and the row is decided at the first step
+/// where
 ///
 /// - the difference d and the one before it, d′, could be formed;
-/// - f looks smooth at this step: its one-sided slopes (f(x + h) − f(x))/h and
-///   (f(x) − f(x − h))/h agree within the tolerance, or their gap shrank at
-///   least 4× since the last step (curvature's gap shrinks with h, a kink's
-///   does not);
+/// - f looks smooth: the one-sided slopes agree, or their gap shrank at least
+///   4× since the last step (curvature's gap shrinks with h, a kink's does
+///   not);
 /// - with the error estimate e = |d − d′| plus both differences' rounding
-///   bounds (16 ulps of |f(x ± h)| over the width, assuming f is computed to
-///   within 16 ulps), the tape passes if it is within the tolerance of d and
-///   e is too;
+///   bounds, the tape passes if it is within the tolerance of d and e is too;
 /// - it fails if it is further from d than the tolerance plus e, where d and
 ///   d′ agree within the tolerance plus their rounding bounds, the
 ///   differences converge (|d − d′| is at most a quarter of the gap from d′
 ///   to the difference before it; an h² truncation shrinks 64× per step), and
-///   the tape's slope g is one f could show over the step (|g|·h at most
-///   twice the largest |f| at x and x ± h: else f varies on a finer scale
-///   than h, or the tape is wrong, and the differences cannot tell which).
+///   the tape's slope g is one f's values could show over the step (|g|·h at
+///   most 10⁶ times the largest |f| at x and x ± h).
+///
+/// The rounding bound of f is the running error bound at x, 4ε · max(|f|,
+/// Σ|vᵢ|·|∂f/∂vᵢ|) over the recorded nodes vᵢ (Higham, *Accuracy and
+/// Stability of Numerical Algorithms*, 2nd ed., §3.3; Linnainmaa, 1976): each
+/// op rounds its result by at most ε/2·|vᵢ|, which reaches f times ∂f/∂vᵢ.
+/// It assumes f's ops are correctly rounded to within a few ulps.
 ///
 /// A row no step decides is *cannot check here*, with the differences tried
-/// and the reason: f not differentiable within x ± h at any step tried (relu
-/// at 0, whose differences are all 0.5, the mean of its one-sided slopes: the
-/// tape's 0 there is a convention, and no difference is evidence for or
-/// against it; a pole, as 1/x at 1e-300), the differences lost to rounding
-/// (try a larger step with [`gradcheck_with`]), or no difference formed. A
+/// and the reason: f not defined or not finite at x or at x ± h for every
+/// step; f not differentiable within x ± h at any step tried (relu and |x| at
+/// 0: the tape's value there is a convention, and no difference is evidence
+/// for or against it; a pole, as 1/x at 1e-300); the differences lost to
+/// rounding (try a larger step with [`gradcheck_with`]); the differences
+/// settling away from the tape where the tape's slope is far beyond what f's
+/// values show over the step (x³ at 0 with a tape of 1: a wrong tape, or an
+/// f varying on a finer scale, and no difference tells which; sin at 1e300,
+/// where every step is 1e284 or more); or the differences never settling. A
 /// NaN tape gradient fails against a decided difference (√(x⁴) at 0: slope 0,
 /// the policy's NaN). An oscillation finer than the step (sin(1/x) at 1e-4,
 /// period 6e-8 there) makes successive differences disagree, and smaller
-/// steps are tried until they resolve it. What no finite difference can see:
-/// an oscillation finer than the steps and in phase with them. x + sin(cx)/c
-/// with c = 10⁹π has derivative 2 at 0, but its differences at h = 1e-6 and
-/// 1e-6/8 (whole numbers of periods) are both exactly 1, its mean slope: the
-/// row fails.
+/// steps are tried until they resolve it. No finite difference is proof
+/// against an oscillation finer than the steps and in phase with them:
+/// x + sin(cx)/c with c = 10⁹π has derivative 2 at 0, but its differences at
+/// h = 1e-6 and 1e-6/8 (whole numbers of periods) are both exactly 1, its
+/// mean slope. Here the next steps break the pattern (0.981, 0.976 do not
+/// converge) and the row passes at h = 3.8e-12; a function built to stay in
+/// phase with every step would be judged on its mean slope.
 ///
 /// `f` receives the inputs recorded as leaves of a fresh tape and returns the
 /// output; it runs 2n + 1 times for n inputs (once taped and swept, then twice per
 /// input for the differences), and twice more per smaller step tried for a row
-/// whose first difference disagrees with the tape.
+/// whose first difference is not decisive.
 ///
 /// # Complexity
-/// 2n + 1 recordings of `f` and one sweep when every row agrees at the first
-/// step; at most 24 more recordings per row that does not.
+/// 2n + 1 recordings of `f`, one sweep and one pass over the tape's nodes
+/// (the rounding bound) when every row is decided at the first step; at most
+/// 24 more recordings per row that is not.
 /// With no inputs, `f` is not called: the report has no rows and a NaN value.
 ///
 /// Pass `f` inline or as a `fn` item: a closure first bound with `let` loses the
@@ -380,12 +388,13 @@ where
         };
     }
     let mut tape = Tape::with_capacity(64);
-    let (value, tape_gradients) = {
+    let (at, tape_gradients) = {
         let vars = tape.vars(inputs);
         let y = evaluate(&f, &tape, &vars);
         let g = y.backward();
-        (y.value(), g.wrt_all(&vars))
+        (At::new(&tape, &g, y), g.wrt_all(&vars))
     };
+    let value = at.value;
     let h0 = options.step;
     let step_ok = h0.is_finite() && h0 > 0.0;
     let mut shifted = inputs.to_vec();
@@ -414,9 +423,12 @@ where
         }
         // Nocedal & Wright §8.1: a step relative to |x| (absolute below 1).
         let h = h0 * x.abs().max(1.0);
-        let first = central_difference(&f, &mut tape, &mut shifted, i, h, value);
+        let first = central_difference(&f, &mut tape, &mut shifted, i, h, at);
         let row = match first {
-            Ok(d) if options.tolerance.accepts(tape_gradient, d.value) => {
+            Ok(d)
+                if options.tolerance.accepts(tape_gradient, d.value)
+                    && d.smooth(options.tolerance) =>
+            {
                 let mut row =
                     GradientCheck::new(i, name, tape_gradient, d.value, options.tolerance);
                 row.step = Some(h);
@@ -426,7 +438,7 @@ where
             first => {
                 let mut row =
                     Refinement::new(tape_gradient, options.tolerance, h, first.map(|d| (h, d)));
-                row.run(&f, &mut tape, &mut shifted, i, h, value);
+                row.run(&f, &mut tape, &mut shifted, i, h, at);
                 row.into_row(i, name)
             }
         };
@@ -440,15 +452,46 @@ where
     }
 }
 
+/// f at the inputs, and what its rounding can be.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    value: f64,
+    /// Σ |vᵢ| · |∂f/∂vᵢ| over the recorded nodes but the inputs, at x: each op
+    /// rounds its result vᵢ by at most ε/2 · |vᵢ|, which reaches f times
+    /// ∂f/∂vᵢ, so f's rounding error is at most about ε/2 times this (the
+    /// running error bound; Higham, *Accuracy and Stability of Numerical
+    /// Algorithms*, 2nd ed., §3.3; Linnainmaa 1976). It sees what |f| alone
+    /// does not: ((x + 1e8) − 1e8) rounds at the ulps of 1e8.
+    noise: f64,
+}
+
+impl At {
+    fn new(tape: &Tape, g: &Gradients<'_>, y: Var<'_>) -> Self {
+        let value = y.value();
+        let mut noise = value.abs();
+        for node in 0..y.index() {
+            if tape.op(node) == crate::Op::Leaf {
+                continue;
+            }
+            let term = tape.value(node).abs() * g.by_index(node).abs();
+            if term.is_finite() {
+                noise += term;
+            }
+        }
+        At { value, noise }
+    }
+}
+
 /// One central difference, with what is known of its error.
 #[derive(Clone, Copy, Debug)]
 struct Difference {
     /// (f(x + h) − f(x − h)) / (x₊ − x₋), the width as stored.
     value: f64,
     /// A bound on its rounding error: [`ROUNDING_ULPS`] ulps of the larger of
-    /// |f(x ± h)|, over the width.
+    /// |f(x ± h)| and of the running error bound at x ([`At::noise`]), for
+    /// each of f(x ± h), over the width.
     rounding: f64,
-    /// The same bound for the one-sided slopes (|f(x)| too, over the half width).
+    /// The same bound for the one-sided slopes (over the half width).
     one_sided_rounding: f64,
     /// The largest of |f(x − h)|, |f(x)|, |f(x + h)|.
     magnitude: f64,
@@ -459,8 +502,21 @@ struct Difference {
     backward: f64,
 }
 
-/// f's values are taken to be within this many ulps of the exact ones.
-const ROUNDING_ULPS: f64 = 16.0;
+impl Difference {
+    /// Whether the one-sided slopes agree within the tolerance (of the
+    /// central difference) and their rounding: no kink, jump or curvature
+    /// the step cannot resolve. An infinite or NaN gap is never smooth.
+    fn smooth(&self, tolerance: Tolerance) -> bool {
+        let window = tolerance.atol + tolerance.rtol * self.value.abs();
+        (self.forward - self.backward).abs() <= window + 2.0 * self.one_sided_rounding
+    }
+}
+
+/// f's values are taken to be within this many ulps (of the larger of |f| and
+/// the running error bound) of the exact ones: 4, twice the first-order bound
+/// ε/2 · Σ|vᵢ ∂f/∂vᵢ|, for libm's last-bit errors and the bound's evaluation at
+/// x rather than x ± h.
+const ROUNDING_ULPS: f64 = 4.0;
 
 /// The central difference of f in input `i` with step `h`, or why it cannot
 /// be formed there.
@@ -470,11 +526,12 @@ fn central_difference<F>(
     shifted: &mut [f64],
     i: usize,
     h: f64,
-    value: f64,
+    at: At,
 ) -> Result<Difference, String>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
+    let value = at.value;
     let x = shifted[i];
     let (x_up, x_down) = (x + h, x - h);
     if !(x_up.is_finite() && x_down.is_finite()) {
@@ -514,11 +571,12 @@ where
     } else if !numeric.is_finite() {
         Err(format!("the central difference is {numeric}"))
     } else {
-        let ulps = ROUNDING_ULPS * f64::EPSILON;
+        // Each of f(x ± h) rounded by up to `each`.
+        let each = ROUNDING_ULPS * f64::EPSILON * up.abs().max(down.abs()).max(at.noise);
         Ok(Difference {
             value: numeric,
-            rounding: ulps * up.abs().max(down.abs()) / width,
-            one_sided_rounding: ulps * up.abs().max(down.abs()).max(value.abs()) * 2.0 / width,
+            rounding: 2.0 * each / width,
+            one_sided_rounding: 4.0 * each / width,
             magnitude: up.abs().max(down.abs()).max(value.abs()),
             width,
             forward: (up - value) / (x_up - x),
@@ -541,7 +599,15 @@ enum Undecided {
     Rounding,
     /// Two successive differences never came close enough to decide.
     NotSettled,
+    /// The differences settled away from the tape, but the tape's slope times
+    /// the step is far more than f's values: f may vary on a finer scale.
+    Invisible,
 }
+
+/// A failure is only stated where the tape's slope g could show in f's
+/// values over the step: |g| · h at most this many times the largest |f| at
+/// x and x ± h (see [`Refinement::run`]).
+const VISIBLE: f64 = 1e6;
 
 /// The search for a decisive difference, for a row whose first difference
 /// disagrees with the tape or could not be formed (see [`gradcheck`]).
@@ -588,7 +654,7 @@ impl Refinement {
     /// error estimate (their gap plus both rounding bounds) the tape is
     /// within the tolerance (the estimate too), or outside the tolerance by
     /// more than the estimate.
-    fn run<F>(&mut self, f: &F, tape: &mut Tape, shifted: &mut [f64], i: usize, h: f64, value: f64)
+    fn run<F>(&mut self, f: &F, tape: &mut Tape, shifted: &mut [f64], i: usize, h: f64, at: At)
     where
         F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
     {
@@ -606,7 +672,7 @@ impl Refinement {
         let gap = |d: &Difference| (d.forward - d.backward).abs();
         for k in 1..=SMALLER_STEPS {
             let step = h / 8f64.powi(k);
-            let d = match central_difference(f, tape, shifted, i, step, value) {
+            let d = match central_difference(f, tape, shifted, i, step, at) {
                 Ok(d) => d,
                 Err(why) => {
                     self.unformed = Some(why);
@@ -619,7 +685,7 @@ impl Refinement {
             self.tried.push((step, d));
             let window = self.tolerance.atol + self.tolerance.rtol * d.value.abs();
             // (An infinite or NaN gap, as next to a pole, is never smooth.)
-            let smooth = gap(&d) <= window + 2.0 * d.one_sided_rounding
+            let smooth = d.smooth(self.tolerance)
                 || previous.is_some_and(|p| gap(&d).is_finite() && gap(&d) <= gap(&p) / 4.0);
             self.undecided = if smooth {
                 Undecided::NotSettled
@@ -646,18 +712,19 @@ impl Refinement {
                 });
                 // And the tape's own slope must be one f could show over the
                 // step: a smooth f with slope g at x has |f| ≥ |g|·h at x − h
-                // or x + h. Where |g|·h exceeds twice every |f| seen, f varies
-                // on a finer scale than the step (sin at 1e300, where h is
-                // 1e294) or the tape is wrong: the differences cannot tell.
-                let visible =
-                    !self.tape.is_finite() || self.tape.abs() * d.width <= 4.0 * d.magnitude;
-                if converging
-                    && visible
-                    && (d.value - p.value).abs() <= window + rounding
-                    && off(d.value) > window + error
-                {
-                    self.verdict = Some((step, d.value, false));
-                    return;
+                // or x + h. Where |g|·h is over 10⁶ times every |f| seen, f
+                // varies on a far finer scale than the step (sin at 1e300,
+                // where h is 1e294: |g|·h ~ 1e294, |f| <= 1) or the tape is
+                // wrong: the differences cannot tell which.
+                let visible = !self.tape.is_finite()
+                    || self.tape.abs() * d.width <= 2.0 * VISIBLE * d.magnitude;
+                let agree = (d.value - p.value).abs() <= window + rounding;
+                if converging && agree && off(d.value) > window + error {
+                    if visible {
+                        self.verdict = Some((step, d.value, false));
+                        return;
+                    }
+                    self.undecided = Undecided::Invisible;
                 }
             }
             if d.rounding > window && 8.0 * d.rounding > off(d.value) {
@@ -712,8 +779,9 @@ impl Refinement {
                     ),
                     Undecided::Rounding => format!(
                         "the differences are lost to rounding before they settle: at h = {} \
-                         the rounding of f's values (|f| up to {:.3e}) can move the difference \
-                         by {:.3e}, more than the tolerance (a larger step, with \
+                         the rounding of f's evaluation (f and the intermediate values it is \
+                         computed from reach {:.3e}, weighted by their effect on f) can move \
+                         the difference by {:.3e}, more than the tolerance (a larger step, with \
                          gradcheck_with, may resolve it); the central differences were {tried}",
                         step_text(step),
                         d.rounding * (2.0 * step) / (ROUNDING_ULPS * f64::EPSILON),
@@ -722,6 +790,17 @@ impl Refinement {
                     Undecided::NotSettled => format!(
                         "the central difference does not settle as the step shrinks ({tried}), \
                          so it is no evidence about the derivative"
+                    ),
+                    Undecided::Invisible => format!(
+                        "the last differences agree near {:.6e}, away from the tape's value, but the \
+                         tape's slope times the step ({:.3e} at h = {}) is over {VISIBLE:e} \
+                         times every |f| seen there ({:.3e}): either f varies on a much finer \
+                         scale than the step or the tape is wrong, and a difference cannot \
+                         tell which; the central differences were {tried}",
+                        d.value,
+                        self.tape.abs() * d.width / 2.0,
+                        step_text(step),
+                        d.magnitude
                     ),
                 };
                 if let Some(unformed) = self.unformed {
@@ -840,7 +919,7 @@ impl fmt::Display for GradcheckReport {
                     .join(", ");
                 writeln!(
                     f,
-                    "{}: the first difference disagreed with the tape; smaller steps gave \
+                    "{}: the first difference was not decisive; the differences were \
                      {tried}: judged at h = {}",
                     row.name,
                     step_text(row.step.unwrap_or(f64::NAN))

@@ -393,3 +393,70 @@ fn gradcheck_never_fails_a_right_gradient_of_a_table_op_at_awkward_points() {
     let total = UNARY.len() * points.len() * 2;
     assert!(checked * 2 > total, "{checked} of {total} decided");
 }
+
+/// f + k·(x − x₀), x₀ the input detached (recorded as a constant of its own
+/// value): f's values are unchanged, the tape's ∂/∂x is f′ + k.
+fn detached_by<'t>(x: Var<'t>, k: f64) -> Var<'t> {
+    (x - x.constant(x.value())) * k
+}
+
+#[test]
+fn a_third_audit_of_gradcheck_verdicts() {
+    // Cancellation in an intermediate: (x + 1e8) − 1e8 rounds at the ulps of
+    // 1e8 (1.5e-8) though |f| is 1; the differences jump by 5% between steps.
+    // Right derivatives, so never FAIL: the running error bound (Σ|vᵢ ∂f/∂vᵢ|)
+    // sees the 1e8 and calls the differences lost to rounding.
+    for (report, x) in [
+        (gradcheck(|v| (v[0] + 1e8) - 1e8, &[1.0]), 1.0),
+        (gradcheck(|v| ((v[0] + 1.7e9) - 1.7e9).sin(), &[0.5]), 0.5),
+        (gradcheck(|v| (v[0] + 1e12) - 1e12, &[0.3]), 0.3),
+    ] {
+        assert_eq!(report.failures().count(), 0, "at {x}: {report}");
+        let why = report.checks[0].cannot_check.as_deref().unwrap();
+        assert!(why.contains("lost to rounding"), "{why}");
+    }
+    // Kinks where the tape's convention is the mean of the one-sided slopes:
+    // the first difference equals it, but the derivative does not exist, so
+    // it is no pass (relu at 0, whose convention 0 is not the mean, already
+    // was cannot-check).
+    for report in [
+        gradcheck(|v| v[0].abs(), &[0.0]),
+        gradcheck(|v| v[0].abs() + v[0], &[0.0]),
+        gradcheck(|v| v[0].max(v[0] * 2.0), &[0.0]),
+    ] {
+        assert_eq!(report.unchecked().count(), 1, "{report}");
+        let why = report.checks[0].cannot_check.as_deref().unwrap();
+        assert!(why.contains("not differentiable"), "{why}");
+    }
+    // A wrong tape at a root of f: sin(3x) − sin(2x₀) at 0 has slope 1 (f's
+    // values) and tape 3; |f(±h)| ≈ h, under the tape's 3h. Still a FAIL,
+    // with or without a constant added.
+    fn at_root<'t>(v: &[Var<'t>]) -> Var<'t> {
+        (v[0] * 3.0).sin() - (v[0].constant(v[0].value()) * 2.0).sin()
+    }
+    for offset in [0.0, 10.0] {
+        let report = gradcheck(|v| at_root(v) + offset, &[0.0]);
+        assert_eq!(report.checks[0].tape, 3.0, "{report}");
+        assert!((report.checks[0].reference - 1.0).abs() < 1e-6, "{report}");
+        assert_eq!(report.failures().count(), 1, "{offset}: {report}");
+    }
+    // A wrong tape that the first, too wide, difference happens to match:
+    // e^(1e6·x) at 0 has slope 1e6; its difference at h = 1e-6 is
+    // sinh(1)·1e6 = 1.1752e6, and the tape says 1e6 + 175201.19. The
+    // one-sided slopes (1.72e6, 0.63e6) show the step is too wide: FAIL at a
+    // smaller step, not a pass.
+    let report = gradcheck(
+        |v| (v[0] * 1e6).exp() + detached_by(v[0], 175_201.19),
+        &[0.0],
+    );
+    assert_eq!(report.failures().count(), 1, "{report}");
+    assert!((report.checks[0].reference - 1e6).abs() < 1e3, "{report}");
+    assert!(report.to_string().contains("was not decisive"), "{report}");
+    // A wrong slope far beyond what f's values can show over any step: x³ at
+    // 0 with a tape of 1 (|f(±h)| = h³ ≪ 1·h): the differences cannot tell
+    // a wrong tape from an f varying on a finer scale, and say so.
+    let report = gradcheck(|v| v[0].powi(3) + detached_by(v[0], 1.0), &[0.0]);
+    assert_eq!(report.unchecked().count(), 1, "{report}");
+    let why = report.checks[0].cannot_check.as_deref().unwrap();
+    assert!(why.contains("cannot tell which"), "{why}");
+}
