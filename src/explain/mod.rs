@@ -181,6 +181,7 @@ impl ExplainOptions {
     /// let options = chainrule::explain::ExplainOptions::default().max_paths(2);
     /// assert_eq!(options.max_paths, 2);
     /// ```
+    #[must_use]
     pub fn max_paths(self, max_paths: usize) -> Self {
         ExplainOptions { max_paths, ..self }
     }
@@ -192,6 +193,7 @@ impl ExplainOptions {
     /// let raw = chainrule::explain::ExplainOptions::default().raw();
     /// assert!(!raw.labelled_only && !raw.merge_unit_factors);
     /// ```
+    #[must_use]
     pub fn raw(self) -> Self {
         ExplainOptions {
             labelled_only: false,

@@ -200,6 +200,7 @@ impl CompileOptions {
     /// let off = chainrule::replay::CompileOptions::none();
     /// assert!(!off.eliminate_dead_code && !off.fuse_neurons);
     /// ```
+    #[must_use]
     pub fn none() -> Self {
         CompileOptions {
             eliminate_dead_code: false,
