@@ -11,6 +11,14 @@
 //! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
 //! costs ordinary recording nothing measurable, and to count the instructions of
 //! a replayed step (`w1r`, `w2r`) against the hand-coded one (`w1h`, `w2h`).
+//! With `--features jit`, `w1n` counts the W1 step replayed as native code
+//! (`replay::Native`, compiled before the counted function runs):
+//!
+//! ```sh
+//! cargo build --release --features jit --example record_cost
+//! valgrind --tool=callgrind --collect-atstart=no \
+//!     --toggle-collect='record_cost::w1n' target/release/examples/record_cost w1n
+//! ```
 
 #[path = "../benches/common/workloads.rs"]
 #[allow(dead_code)]
@@ -71,6 +79,18 @@ fn w2r(program: &mut chainrule::replay::Program) {
     for _ in 0..3 {
         black_box(moons::epoch_replayed(program, &mut p));
     }
+}
+
+/// 1,000 W1 training steps as native code (feature `jit`; plain operators,
+/// compiled once, outside this function).
+#[cfg(feature = "jit")]
+#[inline(never)]
+fn w1n(native: &mut chainrule::replay::Native) {
+    let mut w = seed::WEIGHTS;
+    for _ in 0..1_000 {
+        black_box(seed::step_native(native, &mut w));
+    }
+    black_box(w);
 }
 
 /// 1,000 W1 steps by hand.
@@ -149,12 +169,16 @@ fn main() {
         "w3" => w3(&mut tape),
         "w1r" => w1r(&mut seed::replay_program(Spelling::Ops)),
         "w2r" => w2r(&mut moons::replay_program(&moons::data(), Spelling::Ops)),
+        #[cfg(feature = "jit")]
+        "w1n" => w1n(&mut seed::replay_program(Spelling::Ops)
+            .native()
+            .expect("W1 compiles to native code")),
         "w1h" => w1h(),
         pass if pass.starts_with("w1r:") => w1r(&mut compiled("w1", &pass[4..])),
         pass if pass.starts_with("w2r:") => w2r(&mut compiled("w2", &pass[4..])),
         "w2h" => w2h(),
         other => {
-            eprintln!("unknown workload {other}: w1, w2, w3 (recorded), w1r, w2r (replayed), w1h, w2h (by hand)");
+            eprintln!("unknown workload {other}: w1, w2, w3 (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
             std::process::exit(2);
         }
     }

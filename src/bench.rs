@@ -238,6 +238,7 @@ impl<'a, F: Function> Bench<'a, F> {
     /// let bench = Bench::new("square", &Square, &[3.0]);
     /// # let _ = bench;
     /// ```
+    #[must_use]
     pub fn new(name: impl Into<String>, function: &'a F, inputs: &[f64]) -> Self {
         Bench {
             name: name.into(),

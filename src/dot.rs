@@ -70,6 +70,7 @@ impl<'a> Dot<'a> {
     /// let dot = chainrule::dot::Dot::new(&tape).to_string();
     /// assert!(dot.contains("n0 -> n1"));
     /// ```
+    #[must_use]
     pub fn new(tape: &'a Tape) -> Self {
         Dot {
             tape,
@@ -84,6 +85,7 @@ impl<'a> Dot<'a> {
     ///
     /// # Panics
     /// When written, if the gradients were swept on another tape.
+    #[must_use]
     pub fn gradients(self, gradients: &'a Gradients<'_>) -> Self {
         Dot {
             gradients: Some(gradients),
@@ -102,6 +104,7 @@ impl<'a> Dot<'a> {
     /// let dot = chainrule::dot::Dot::new(&tape).output(y.index()).to_string();
     /// assert!(dot.contains("n1 [") && !dot.contains("n2 ["));
     /// ```
+    #[must_use]
     pub fn output(self, index: usize) -> Self {
         Dot {
             output: Some(index),
@@ -126,6 +129,7 @@ impl<'a> Dot<'a> {
     /// let dot = chainrule::dot::Dot::new(&tape).output(x.index()).within(2).to_string();
     /// assert_eq!(dot.matches("[label=\"{").count(), 3); // the output and 2 below
     /// ```
+    #[must_use]
     pub fn within(self, steps: usize) -> Self {
         Dot {
             within: Some(steps),

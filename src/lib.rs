@@ -82,6 +82,7 @@
 //! | `plot` | off | `nn::plot`: loss curves and decision boundaries as SVG (plotters); enables `nn` |
 //! | `serde` | off | `nn::save`: an `Mlp`'s parameters as JSON; enables `nn` |
 //! | `parallel` | off | `nn::parallel`: batch gradients over threads (rayon); enables `nn` |
+//! | `jit` | off | `replay::Native`: a compiled `replay::Program` replayed as native code (cranelift), with `Program::native` |
 //!
 //! Without default features (`default-features = false`) the crate is the tape
 //! alone: everything above but `nn` and `html`, with petgraph, smallvec and libm
@@ -92,8 +93,9 @@
 //!
 //! Keep the parameters as plain `f64` between steps, bind them to the tape for
 //! each step, and reuse the tape with [`Tape::clear`]. Dropping a [`Gradients`]
-//! hands its buffer back to the tape, so a loop like this allocates nothing after
-//! its first step:
+//! keeps its adjoint buffer in a spare slot of the current thread, which the next
+//! sweep on that thread reuses (any tape's), so a loop like this allocates nothing
+//! after its first step:
 //!
 //! ```
 //! use chainrule::{Scalar, Tape, Var};

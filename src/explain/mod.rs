@@ -93,9 +93,32 @@
 //! - the gradient there is 0: the path goes on, so 0 · ∞ below it is NaN, an
 //!   indeterminate derivative shown as such, never as a silent 0.
 //!
-//! `(x.sqrt().max(1.0) * 2.0)` at x = 0 is NaN path by path as in the sweep
-//! (`2 × 0 (not picked) × ∞`); `x.sqrt().max(1.0) + x.sqrt()` is ∞, the masked
-//! path's 0 being added to the 1 the other path brings to `sqrt(x)`.
+//! `x.sqrt().max(1.0) * 2.0` at x = 0 is NaN path by path as in the sweep: the
+//! default options print the product `0.00000000 (not picked) × inf`, then
+//! `= NaN` (the unlabelled `max` folded, its 2 into the masked 0), and
+//! [`ExplainOptions::raw`] prints `2.00000000 × 0.00000000 (not picked) × inf`.
+//! With one shared `sqrt` node, `let s = x.sqrt(); s.max(1.0) + s` is ∞: the
+//! masked path's 0 is added to the 1 the other path brings to `s`. Written `x.sqrt().max(1.0) + x.sqrt()`, it is
+//! NaN: that records two `sqrt` nodes, and the one `max` did not pick has a
+//! gradient of 0, so its path goes on to 0 · ∞.
+//!
+//! ```
+//! use chainrule::{explain::ExplainOptions, Tape};
+//!
+//! let tape = Tape::new();
+//! let x = tape.var(0.0).named("x");
+//! let g = (x.sqrt().max(1.0) * 2.0).backward();
+//! assert!(g[x].is_nan());
+//! let shown = g.explain(x).to_string();
+//! assert!(shown.contains("= 0.00000000 (not picked) × inf\n"), "{shown}");
+//! assert!(shown.contains("= NaN"), "{shown}");
+//! let raw = g.explain_with(x, ExplainOptions::default().raw()).to_string();
+//! assert!(raw.contains("= 2.00000000 × 0.00000000 (not picked) × inf\n"), "{raw}");
+//!
+//! let s = x.sqrt(); // one node, two uses
+//! assert_eq!((s.max(1.0) + s).backward()[x], f64::INFINITY);
+//! assert!((x.sqrt().max(1.0) + x.sqrt()).backward()[x].is_nan()); // two nodes
+//! ```
 //!
 //! # How it is computed, and what it costs
 //!
@@ -181,6 +204,7 @@ impl ExplainOptions {
     /// let options = chainrule::explain::ExplainOptions::default().max_paths(2);
     /// assert_eq!(options.max_paths, 2);
     /// ```
+    #[must_use]
     pub fn max_paths(self, max_paths: usize) -> Self {
         ExplainOptions { max_paths, ..self }
     }
@@ -192,6 +216,7 @@ impl ExplainOptions {
     /// let raw = chainrule::explain::ExplainOptions::default().raw();
     /// assert!(!raw.labelled_only && !raw.merge_unit_factors);
     /// ```
+    #[must_use]
     pub fn raw(self) -> Self {
         ExplainOptions {
             labelled_only: false,

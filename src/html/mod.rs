@@ -161,6 +161,7 @@ impl<'a> Html<'a> {
     /// let g = x.exp().backward();
     /// assert!(chainrule::html::Html::new(&g).render().is_ok());
     /// ```
+    #[must_use]
     pub fn new(gradients: &'a Gradients<'_>) -> Self {
         Html {
             gradients,
@@ -186,6 +187,7 @@ impl<'a> Html<'a> {
     /// assert!(chainrule::html::Html::new(&g).render().is_err()); // 1001 nodes
     /// assert!(chainrule::html::Html::new(&g).within(3).render().is_ok());
     /// ```
+    #[must_use]
     pub fn within(self, steps: usize) -> Self {
         Html {
             within: Some(steps),
@@ -196,6 +198,7 @@ impl<'a> Html<'a> {
     /// The variable the side panel follows at first (a node index; the page
     /// offers the drawn leaves, this node and the labelled nodes). By default the
     /// first leaf drawn.
+    #[must_use]
     pub fn focus(self, index: usize) -> Self {
         Html {
             focus: Some(index),
@@ -204,6 +207,7 @@ impl<'a> Html<'a> {
     }
 
     /// The page's title (default: "∂output: the backward sweep").
+    #[must_use]
     pub fn title(self, title: &'a str) -> Self {
         Html {
             title: Some(title),
@@ -212,6 +216,7 @@ impl<'a> Html<'a> {
     }
 
     /// The most nodes to draw (default [`MAX_NODES`]).
+    #[must_use]
     pub fn max_nodes(self, max_nodes: usize) -> Self {
         Html { max_nodes, ..self }
     }

@@ -80,9 +80,10 @@
 //! generator picks).
 //!
 //! - W1 (the 2-2-2 seed network, plain operators): about 0.5 ms to generate;
-//!   then a training step executes 504 instructions (callgrind) against the
-//!   interpreter's 1,027 and the hand-coded step's 350, four calls to `exp`
-//!   (204 instructions) in each.
+//!   then a training step executes 482 instructions against the interpreter's
+//!   1,047 and the hand-coded step's 348, four calls to `exp` (204
+//!   instructions) in each (callgrind at commit 896311c: `examples/record_cost.rs`
+//!   modes `w1n`, `w1r` and `w1h`, built with `--features jit`).
 //! - Supported: every instruction but the n-ary ones (logsumexp and the fused
 //!   losses: [`NativeError::Unsupported`] names the first), up to
 //!   [`MAX_TERMS`] terms: the code grows with the program, and past that the
@@ -200,6 +201,7 @@ impl CompileOptions {
     /// let off = chainrule::replay::CompileOptions::none();
     /// assert!(!off.eliminate_dead_code && !off.fuse_neurons);
     /// ```
+    #[must_use]
     pub fn none() -> Self {
         CompileOptions {
             eliminate_dead_code: false,
