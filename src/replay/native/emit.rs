@@ -40,7 +40,8 @@ use crate::replay::exec::{BinaryOp, Code, Instr, Layer, UnaryOp, NO_BIAS};
 pub const MAX_TERMS: usize = 10_000;
 
 /// Programs of up to this many terms are optimised by cranelift (W1 has 22:
-/// 530 → 504 instructions a step); past it the optimiser's time grows worse
+/// optimising took its step from 530 to 504 instructions in the harness of the
+/// round that set this; `examples/record_cost.rs w1n` counts 482 today); past it the optimiser's time grows worse
 /// than linearly (1,000 terms: 0.1 s; 2,000: 0.4 s), and the code is compiled
 /// as generated.
 pub(crate) const OPTIMISED_TERMS: usize = 500;
