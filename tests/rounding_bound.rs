@@ -1,0 +1,62 @@
+//! `Gradients::rounding_bound`: the tape's gradient is within it of the exact
+//! derivative where the sweep's sum cancels, and it is a few ulps where not.
+//! Exact values come from algebraically stable forms of the same derivatives
+//! (no cancellation), good to a few ulps themselves.
+
+use chainrule::Tape;
+
+#[test]
+fn the_bound_covers_the_error_of_a_cancelling_sum() {
+    // d/dx [x³ − (x − 1)³] = 3x² − 3(x − 1)² = 6x − 3: the terms are ±3e20 at
+    // x = 1e10, the sum 6e10; the tape's value is off by ~2e3.
+    let tape = Tape::new();
+    for x0 in [1e8, 1e10, 3.3e11] {
+        let x = tape.var(x0);
+        let g = (x.powi(3) - (x - 1.0).powi(3)).backward();
+        let exact = 6.0 * x0 - 3.0;
+        let error = (g[x] - exact).abs();
+        assert!(
+            error <= g.rounding_bound(x),
+            "{x0}: {error} > {}",
+            g.rounding_bound(x)
+        );
+        // and the bound is not vacuous: within 10⁴ of the real error or of
+        // a few ulps of the terms (3x² · 2 · ε)
+        assert!(g.rounding_bound(x) < 1e4 * (error + 6.0 * x0 * x0 * f64::EPSILON));
+    }
+    // 1e20·(√(x + 1) − √x): the derivative 1e20·(1/(2√(x+1)) − 1/(2√x)), of
+    // terms ±4e14 at x = 1.35e10, is −1e20 / (2√x√(x+1)(√x + √(x+1))).
+    let x0 = 13_493_789_840.994_371;
+    let x = tape.var(x0);
+    let g = (((x + 1.0).sqrt() - x.sqrt()) * 1e20).backward();
+    let (a, b) = (x0.sqrt(), (x0 + 1.0).sqrt());
+    let exact = -1e20 / (2.0 * a * b * (a + b));
+    let error = (g[x] - exact).abs();
+    assert!(error > 1e-9 * exact.abs(), "the case must cancel: {error}");
+    assert!(
+        error <= g.rounding_bound(x),
+        "{error} > {}",
+        g.rounding_bound(x)
+    );
+}
+
+#[test]
+fn without_cancellation_the_bound_is_a_few_ulps_of_the_gradient() {
+    let tape = Tape::new();
+    let x = tape.var(0.7);
+    let y = tape.var(-1.3);
+    let f = (x * y).sin() + x.exp() * y;
+    let g = f.backward();
+    for v in [x, y] {
+        let bound = g.rounding_bound(v);
+        assert!(
+            bound > 0.0 && bound < 64.0 * f64::EPSILON * g[v].abs().max(1.0),
+            "{bound}"
+        );
+    }
+    // A node the output does not depend on has no error; nor a masked edge.
+    let unused = tape.var(5.0);
+    let g = (x.relu() * 2.0 + (y.relu() * 3.0)).backward(); // y < 0: relu masks
+    assert_eq!(g.rounding_bound(unused), 0.0);
+    assert_eq!(g.rounding_bound(y), 0.0);
+}
