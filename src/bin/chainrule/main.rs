@@ -10,10 +10,14 @@
 //! Exit codes: 0 when all is well, 1 when `check` finds the derivative wrong,
 //! 2 for bad input (a formula that does not parse, a variable with no value, a
 //! file that cannot be read or written), 3 when `check` can neither confirm nor
-//! refute the derivative at the point because the tape's gradient there is NaN
-//! (0 · ∞ on a path, as `sqrt(x^4)` at 0) or because the tape passes a kink there (|x|
-//! at 0, max at a tie, signum at 0): the derivative may not exist, and the
-//! tape's value there is a convention (nothing was found wrong near the point).
+//! refute the derivative at the point because f is not defined or not finite
+//! there (`ln(x)` at −1), the tape's gradient there is NaN (0 · ∞ on a path, as
+//! `sqrt(x^4)` at 0), whatever the expected value, or because the tape passes a
+//! kink that matters there (|x| at 0, max at a tie, signum at 0) and one-sided
+//! finite differences do not show f differentiable: the derivative may not
+//! exist, and the tape's value there is a convention (nothing was found wrong
+//! near the point). Where they show f differentiable past a kink, the expected
+//! value is held against their slope (exit 0 or 1).
 //! Where the tape's gradient is infinite (`sqrt(x)` at 0), f has no finite
 //! derivative: the same infinity agrees but confirms nothing (exit 3), any other
 //! value is wrong (exit 1).
@@ -78,8 +82,10 @@ enum Commands {
     /// Checks your derivative ∂output/∂x against the tape's, at the point and at
     /// random points near it; on a mismatch, says which chain-rule path your
     /// value misses, counts twice or has with the wrong sign. Exits 0 when it is
-    /// right, 1 when it is wrong, 3 when the point is at a kink (the derivative
-    /// may not exist there: neither right nor wrong), the tape's gradient there
+    /// right, 1 when it is wrong, 3 when f is not defined at the point, the point
+    /// is at a kink where the derivative does not (or may not) exist (neither
+    /// right nor wrong; where f is differentiable past the kink, yours is held
+    /// against the one-sided slopes' value), the tape's gradient there
     /// is NaN (no number a derivation can match), or it is infinite and yours is
     /// the same infinity (they agree, but f has no finite derivative there to
     /// confirm; any other value is wrong there).
