@@ -847,8 +847,9 @@ where
 }
 
 /// A note for each passed row that only the absolute tolerance accepts (its
-/// relative error is over `rtol`): at a scale near `atol` a pass says little,
-/// and a value off by any factor can pass (a hand 5e-13 against a true 2e-21).
+/// relative error is over `rtol`): at a scale near `atol` a pass says little:
+/// any value within `atol` of the reference passes, however far off relatively
+/// (a hand 5e-13 against a true 2e-21).
 fn write_absolute_only(
     f: &mut fmt::Formatter<'_>,
     rows: &[GradientCheck],
@@ -859,9 +860,9 @@ fn write_absolute_only(
             writeln!(
                 f,
                 "{}: passed on the absolute tolerance {:e} alone (relative error {:.3e}): \
-                 at this scale a value off by any factor passes; for a stricter check \
-                 lower atol",
-                row.name, tolerance.atol, row.rel_error
+                 at this scale the check accepts values that far off (any value within {:e} \
+                 of the reference); lower atol for a stricter check",
+                row.name, tolerance.atol, row.rel_error, tolerance.atol
             )?;
         }
     }
@@ -1103,7 +1104,9 @@ pub enum Finding {
     },
     /// The tape passes a kink on a path from the input to the output (see
     /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
-    /// min at a tie, clamp at a bound): there the tape's value is a convention
+    /// min at a tie, clamp at a bound) that can matter for the gradient (its
+    /// operand moves with the input and the adjoint reaching it can be nonzero:
+    /// [`crate::explain::kink_affecting`]): there the tape's value is a convention
     /// and the derivative may not exist, so a hand value that differs from it
     /// (a one-sided derivative, say) is no evidence of a slip, and none is
     /// named. The row still does not pass.
@@ -1663,14 +1666,18 @@ impl<'t> Gradients<'t> {
     /// sign) and the tape's value explained path by path.
     ///
     /// Where a path from `x` to the output passes a kink (relu at 0, max at a
-    /// tie, …: see [`crate::explain::kink_at`]), the tape's value is a
+    /// tie, …: see [`crate::explain::kink_at`]) that can matter for ∂y/∂x (the
+    /// kink's operand moves with x, and the adjoint reaching it can be nonzero:
+    /// see [`crate::explain::kink_affecting`]), the tape's value is a
     /// convention and the derivative may not exist there: a mismatch is then
-    /// diagnosed as [`Finding::AtKink`], not as a slip.
+    /// diagnosed as [`Finding::AtKink`], not as a slip. A kink that cannot
+    /// matter (relu(x)² or x·|x| at 0, relu(x·z) at z = 0 for ∂/∂x) hides no
+    /// slip: the tape's value is the derivative there, and the slip is named.
     ///
     /// # Complexity
     /// One lookup per value, plus per mismatch one
-    /// [explanation](Gradients::explain), one walk over the nodes recorded
-    /// between `x` and the output (for kinks), and a search of at most
+    /// [explanation](Gradients::explain), two walks over the nodes recorded
+    /// between `x` and the output (for kinks that matter), and a search of at most
     /// [`MAX_COMBINATIONS`] sums of at most [`MAX_TERMS`] paths (or of the
     /// branches, when there are more).
     ///
@@ -1694,6 +1701,12 @@ impl<'t> Gradients<'t> {
     /// let at_kink = m.backward().compare(&[(x, 1.0)]);
     /// assert!(!at_kink.all_passed());
     /// assert!(at_kink.diagnoses()[0].to_string().starts_with("the tape passes a kink at m"));
+    ///
+    /// // A kink that cannot matter hides no slip: relu(x)² at 0 has ∂ = 0.
+    /// let x = tape.var(0.0).named("x");
+    /// let y = x.relu().square().named("y");
+    /// let slip = y.backward().compare(&[(x, 1.0)]);
+    /// assert!(!slip.diagnoses()[0].to_string().contains("kink"));
     /// ```
     #[track_caller]
     pub fn compare(&self, expected: &[(Var<'_>, f64)]) -> Comparison {
@@ -1782,42 +1795,10 @@ impl<'t> Gradients<'t> {
     }
 }
 
-/// The first node at a kink (see [`crate::explain::kink_at`]) on a path from
-/// node `x` up to node `output`, with its note: every such node, not only those
-/// of the paths an explanation lists. O(output − x) nodes and their edges.
+/// The first node at a kink that can matter for ∂output/∂x: see
+/// [`crate::explain::kink_affecting`].
 fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<(usize, &'static str)> {
-    if output < x {
-        return None;
-    }
-    tape.recording.read(|rec| {
-        if output >= rec.len() {
-            return None;
-        }
-        let n = output - x + 1;
-        let mut from_x = vec![false; n];
-        from_x[0] = true;
-        for i in x + 1..=output {
-            from_x[i - x] = rec.edges(i).any(|(o, _)| {
-                let o = o as usize;
-                o >= x && from_x[o - x]
-            });
-        }
-        let mut to_output = vec![false; n];
-        to_output[n - 1] = true;
-        for i in (x..=output).rev() {
-            if to_output[i - x] && from_x[i - x] {
-                for (o, _) in rec.edges(i) {
-                    let o = o as usize;
-                    if o >= x {
-                        to_output[o - x] = true;
-                    }
-                }
-            }
-        }
-        (x..=output)
-            .filter(|&i| from_x[i - x] && to_output[i - x])
-            .find_map(|i| crate::explain::kink_note(rec, i).map(|note| (i, note)))
-    })
+    crate::explain::kink_affecting(tape, x, output)
 }
 
 #[cold]

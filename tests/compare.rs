@@ -528,3 +528,85 @@ fn a_pass_on_the_absolute_tolerance_alone_says_so() {
     let text = g.compare(&[(x, 2e-21)]).to_string();
     assert!(!text.contains("absolute tolerance"), "{text}");
 }
+
+#[test]
+fn the_absolute_tolerance_note_does_not_overstate() {
+    // The note once said "a value off by any factor passes": only values within
+    // atol of the reference pass.
+    let tape = Tape::new();
+    let x = tape.var(1e-3);
+    let y = (x * 1e-9).square();
+    let text = y.backward().compare(&[(x, 5e-13)]).to_string();
+    assert!(
+        text.contains(
+            "passed on the absolute tolerance 1e-12 alone (relative error 1.000e0): at this \
+             scale the check accepts values that far off (any value within 1e-12 of the \
+             reference); lower atol for a stricter check"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("any factor"), "{text}");
+}
+
+/// The finding on hand value `hand` for ∂y/∂x.
+fn finding(y: chainrule::Var<'_>, x: chainrule::Var<'_>, hand: f64) -> (Finding, String) {
+    let comparison = y.backward().compare(&[(x, hand)]);
+    assert!(!comparison.all_passed(), "{comparison}");
+    let diagnosis = &comparison.diagnoses()[0];
+    (diagnosis.finding.clone(), diagnosis.to_string())
+}
+
+#[test]
+fn a_kink_with_a_zero_adjoint_hides_no_slip() {
+    // relu(x)² and x·|x| at 0 are differentiable, ∂ = 0: the adjoint reaching
+    // the kink is 0, so the kink cannot matter and a hand 1 is a plain slip.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = x.relu().square().named("y");
+    let (f, text) = finding(y, x, 1.0);
+    assert!(!matches!(f, Finding::AtKink { .. }), "{f:?}: {text}");
+    let y = (x * x.abs()).named("y");
+    let (f, text) = finding(y, x, 1.0);
+    assert!(!matches!(f, Finding::AtKink { .. }), "{f:?}: {text}");
+}
+
+#[test]
+fn a_kink_whose_operand_does_not_move_with_x_hides_no_slip() {
+    // sin(x) + relu(x·z) at x = 1, z = 0: relu is at its kink, but x·z does
+    // not move with x (∂(x·z)/∂x = z = 0): f is smooth in x, and 2·cos 1 counts
+    // the sin path twice.
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let z = tape.var(0.0).named("z");
+    let y = (x.sin() + (x * z).relu()).named("y");
+    let (f, text) = finding(y, x, 2.0 * 1f64.cos());
+    assert!(
+        matches!(&f, Finding::EqualsPaths { coefficients } if coefficients[0] == 2),
+        "{f:?}: {text}"
+    );
+    assert!(text.contains("twice"), "{text}");
+    // ∂/∂z does move it: there the kink matters.
+    let y = (x.sin() + (x * z).relu()).named("y");
+    let (f, _) = finding(y, z, 1.0);
+    assert!(matches!(f, Finding::AtKink { .. }), "{f:?}");
+}
+
+#[test]
+fn kinks_that_can_matter_still_count() {
+    // relu(relu(x)) at 0: the outer relu's convention zeroes the inner's adjoint,
+    // but its slopes are 0 and 1: not differentiable.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = x.relu().relu().named("y");
+    let (f, _) = finding(y, x, 1.0);
+    assert!(matches!(f, Finding::AtKink { .. }), "{f:?}");
+    // signum(x)² jumps at 0, although the adjoint at signum is 2·signum(0) = 0.
+    let y = x.signum().square().named("y");
+    let (f, _) = finding(y, x, 1.0);
+    assert!(matches!(f, Finding::AtKink { .. }), "{f:?}");
+    // max(x, z) at a tie, x moving and z not.
+    let z = tape.var(0.0).named("z");
+    let y = x.max(z).named("y");
+    let (f, _) = finding(y, x, 1.0);
+    assert!(matches!(f, Finding::AtKink { .. }), "{f:?}");
+}

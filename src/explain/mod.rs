@@ -803,6 +803,188 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
     })
 }
 
+/// The first node at a kink (see [`kink_at`]) on a path from node `x` up to
+/// node `output` that can matter for ∂output/∂x, with its note; `None` when no
+/// kink can (and for indices out of order or past the end).
+///
+/// A kink of an op at the point makes the tape's ∂output/∂x a convention only
+/// when both hold:
+/// - its operand moves with x: the derivative of the operand (of the difference
+///   of the two operands, for max or min at a tie; of z, for a fused relu neuron)
+///   with respect to x is nonzero or not finite, or may be nonzero because it
+///   passes a lower kink itself. relu(x·z) at z = 0 is at a kink, but x·z does not
+///   move with x there, so relu(x·z) is flat in x;
+/// - the output moves with it: the adjoint reaching the kink node can be nonzero,
+///   i.e. some path from it to the output has only nonzero local partials, a
+///   partial of a kink op above counting as possibly nonzero (its value is a
+///   convention). relu(x)² and x·|x| at 0 have a zero adjoint at the kink: they
+///   are differentiable there, with derivative 0, and the tape's value is it.
+///   (A signum's jump is no small change: a signum node counts whenever its
+///   operand moves with x and it is on a path to the output.)
+///
+/// Elsewhere (neither holds), the chain rule through the kink gives the
+/// derivative whatever the convention is, so the tape's value is the derivative.
+/// A cancellation of exact nonzero terms is not looked for: such a kink is
+/// still counted (a caution, never a false "right").
+///
+/// # Complexity
+/// Two passes over the nodes recorded from `x` to `output` and their edges: one
+/// forward, carrying the derivatives with respect to x (a tangent sweep, in place
+/// of one backward sweep per kink), one backward for the adjoints' reach.
+///
+/// ```
+/// let tape = chainrule::Tape::new();
+/// let x = tape.var(0.0);
+/// let z = tape.var(0.0);
+/// // relu(x) at 0: a kink that matters.
+/// let y = x.relu();
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_some());
+/// // relu(x)² at 0: the adjoint at relu is 2·relu(0) = 0: differentiable, ∂ = 0.
+/// let y = x.relu().square();
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
+/// // relu(x·z) at z = 0: x·z does not move with x.
+/// let y = (x * z).relu();
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
+/// ```
+pub fn kink_affecting(tape: &Tape, x: usize, output: usize) -> Option<(usize, &'static str)> {
+    tape.recording.read(|rec| kink_affecting_in(rec, x, output))
+}
+
+pub(crate) fn kink_affecting_in(
+    rec: &crate::tape::Recording,
+    x: usize,
+    output: usize,
+) -> Option<(usize, &'static str)> {
+    if output < x || output >= rec.len() {
+        return None;
+    }
+    let n = output - x + 1;
+    let values = rec.values();
+    let ops = rec.ops();
+    let nonzero = |v: f64| v != 0.0; // NaN and ±∞ count as nonzero
+                                     // Forward: the tangent t = ∂node/∂x by the tape's partials, and whether it
+                                     // may differ from its true one-sided values because it passes a kink that
+                                     // matters (`hinged`); `moves` = t nonzero or hinged.
+    let mut tangent = vec![0.0f64; n];
+    let mut hinged = vec![false; n];
+    let mut kink: Vec<Option<&'static str>> = vec![None; n];
+    tangent[0] = 1.0;
+    let at = |o: u32| -> Option<usize> {
+        let o = o as usize;
+        (o >= x && o <= output).then(|| o - x)
+    };
+    for (i, &op) in ops.iter().enumerate().take(output + 1).skip(x + 1) {
+        let k = i - x;
+        let edges: Vec<(u32, f64)> = rec.edges(i).collect();
+        if edges.iter().all(|&(o, _)| at(o).is_none()) {
+            continue;
+        }
+        let t = |o: u32| at(o).map_or(0.0, |j| tangent[j]);
+        let h = |o: u32| at(o).is_some_and(|j| hinged[j]);
+        let moves = |o: u32| nonzero(t(o)) || h(o);
+        let mut sum = 0.0;
+        let mut hinge = false;
+        for &(o, p) in &edges {
+            let to = t(o);
+            if nonzero(to) {
+                sum += p * to;
+            }
+            if h(o) && nonzero(p) {
+                hinge = true;
+            }
+        }
+        if let Some(note) = kink_note(rec, i) {
+            let op_moves = match op {
+                crate::Op::Max | crate::Op::Min => match (edges.first(), edges.get(1)) {
+                    (Some(&(a, _)), Some(&(b, _))) => nonzero(t(a) - t(b)) || h(a) || h(b),
+                    _ => edges.iter().any(|&(o, _)| moves(o)),
+                },
+                crate::Op::ReluNeuron if edges.len() % 2 == 1 => {
+                    let (&(bias, _), terms) = edges.split_last()?;
+                    let mut zt = t(bias);
+                    let mut zh = h(bias);
+                    for pair in terms.chunks_exact(2) {
+                        let (w, v) = (pair[0].0, pair[1].0);
+                        zt += t(w) * values[v as usize] + values[w as usize] * t(v);
+                        zh |= (h(w) && nonzero(values[v as usize]))
+                            || (h(v) && nonzero(values[w as usize]));
+                    }
+                    nonzero(zt) || zh
+                }
+                crate::Op::ReluNeuronConst => {
+                    let (&(bias, _), terms) = edges.split_last()?;
+                    let start = rec.constants.partition_point(|&(c, _)| (c as usize) < i);
+                    let kept: Vec<f64> = rec.constants[start..]
+                        .iter()
+                        .take_while(|&&(c, _)| c as usize == i)
+                        .map(|&(_, c)| c)
+                        .collect();
+                    if kept.len() == terms.len() {
+                        let zt = t(bias)
+                            + terms
+                                .iter()
+                                .zip(&kept)
+                                .map(|(&(w, _), &c)| c * t(w))
+                                .sum::<f64>();
+                        let zh = h(bias)
+                            || terms
+                                .iter()
+                                .zip(&kept)
+                                .any(|(&(w, _), &c)| h(w) && nonzero(c));
+                        nonzero(zt) || zh
+                    } else {
+                        edges.iter().any(|&(o, _)| moves(o))
+                    }
+                }
+                // One operand: relu, abs, leaky_relu, signum, max/min with a
+                // constant, clamp (and a fused neuron of unexpected shape).
+                _ => match edges.first() {
+                    Some(&(o, _)) if !matches!(op, crate::Op::ReluNeuron) => moves(o),
+                    _ => edges.iter().any(|&(o, _)| moves(o)),
+                },
+            };
+            if op_moves {
+                kink[k] = Some(note);
+                hinge = true;
+            }
+        }
+        tangent[k] = sum;
+        hinged[k] = hinge;
+    }
+    // Backward: whether the adjoint of a node may be nonzero: the output's is
+    // 1; a node's may be, if a consumer's may be and the consumer's partial
+    // is nonzero or a convention (the consumer at a kink).
+    let mut reaches = vec![false; n];
+    reaches[n - 1] = true;
+    let mut on_path = vec![false; n];
+    on_path[n - 1] = true;
+    for i in (x..=output).rev() {
+        let k = i - x;
+        if !on_path[k] {
+            continue;
+        }
+        let at_kink = kink_note(rec, i).is_some();
+        for (o, p) in rec.edges(i) {
+            if let Some(j) = at(o) {
+                on_path[j] = true;
+                if reaches[k] && (nonzero(p) || at_kink) {
+                    reaches[j] = true;
+                }
+            }
+        }
+    }
+    (0..n).find_map(|k| {
+        let note = kink[k]?;
+        let i = x + k;
+        let counts = if matches!(ops[i], crate::Op::Signum) {
+            on_path[k]
+        } else {
+            reaches[k]
+        };
+        counts.then_some((i, note))
+    })
+}
+
 /// The note on a fused relu neuron `i` whose value is 0 (z ≤ 0): at z = 0
 /// exactly relu′ is a convention. z is recomputed as it was recorded (the same
 /// operations in the same order); over constant inputs that the tape did not
