@@ -1238,3 +1238,42 @@ fn check_counts_only_a_kink_that_can_matter() {
         3,
     );
 }
+
+#[test]
+fn check_does_not_call_an_exact_formula_wrong_where_the_tape_cancels() {
+    // d/dx [x³ − (x − 1)³] at 1e10: the tape sums ±3e20 and is off by ~2e3;
+    // 6x − 3 is exact. It agrees within the tape's own rounding (a third
+    // audit found "wrong", exit 1).
+    let (out, _) = run(
+        &[
+            "check",
+            "x^3 - (x-1)^3",
+            "--at",
+            "x=1e10",
+            "--wrt",
+            "x",
+            "--expect",
+            "6*x - 3",
+            "--points",
+            "0",
+        ],
+        0,
+    );
+    assert!(out.contains("within the tape's own rounding"), "{out}");
+    // A value outside that bound is still wrong.
+    run(
+        &[
+            "check",
+            "x^3 - (x-1)^3",
+            "--at",
+            "x=1e10",
+            "--wrt",
+            "x",
+            "--expect",
+            "6*x - 3 + 1e8",
+            "--points",
+            "0",
+        ],
+        1,
+    );
+}

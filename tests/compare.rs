@@ -610,3 +610,25 @@ fn kinks_that_can_matter_still_count() {
     let (f, _) = finding(y, x, 1.0);
     assert!(matches!(f, Finding::AtKink { .. }), "{f:?}");
 }
+
+#[test]
+fn a_value_within_the_tapes_own_rounding_passes_with_a_note() {
+    let tape = Tape::new();
+    let x = tape.var(1e10);
+    let g = (x.powi(3) - (x - 1.0).powi(3)).backward();
+    let exact = 6e10 - 3.0;
+    assert!(!chainrule::gradcheck::Tolerance::MANUAL.accepts(exact, g[x]));
+    let comparison = g.compare(&[(x, exact)]);
+    assert!(comparison.all_passed(), "{comparison}");
+    assert!(comparison.checks[0].tape_rounding.is_some());
+    assert!(
+        comparison
+            .to_string()
+            .contains("within the tape's own rounding"),
+        "{comparison}"
+    );
+    // Outside the bound: a mismatch.
+    let comparison = g.compare(&[(x, exact + 1e8)]);
+    assert!(!comparison.all_passed(), "{comparison}");
+    assert_eq!(comparison.checks[0].tape_rounding, None);
+}
