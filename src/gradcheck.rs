@@ -1659,7 +1659,8 @@ impl fmt::Display for Comparison {
                     f,
                     "{}: agrees with the tape only within the tape's own rounding (±{bound:.3e}): \
                      the sweep's sum cancels terms much larger than the gradient, so the tape's \
-                     value is good to about that much here, and yours may be the more exact",
+                     value may be off by up to that much here (a worst-case bound, \
+                     Gradients::rounding_bound), and the two cannot be told apart",
                     row.name
                 )?;
             }

@@ -1241,7 +1241,7 @@ fn check_counts_only_a_kink_that_can_matter() {
 
 #[test]
 fn check_does_not_call_an_exact_formula_wrong_where_the_tape_cancels() {
-    // d/dx [x³ − (x − 1)³] at 1e10: the tape sums ±3e20 and is off by ~2e3;
+    // d/dx [x³ − (x − 1)³] at 1e10: the tape sums ±3e20 and is off by ~2.3e4;
     // 6x − 3 is exact. It agrees within the tape's own rounding (a third
     // audit found "wrong", exit 1).
     let (out, _) = run(

@@ -8,7 +8,7 @@ use chainrule::Tape;
 #[test]
 fn the_bound_covers_the_error_of_a_cancelling_sum() {
     // d/dx [x³ − (x − 1)³] = 3x² − 3(x − 1)² = 6x − 3: the terms are ±3e20 at
-    // x = 1e10, the sum 6e10; the tape's value is off by ~2e3.
+    // x = 1e10, the sum 6e10; the tape's value is off by ~2.3e4.
     let tape = Tape::new();
     for x0 in [1e8, 1e10, 3.3e11] {
         let x = tape.var(x0);
@@ -59,4 +59,33 @@ fn without_cancellation_the_bound_is_a_few_ulps_of_the_gradient() {
     let g = (x.relu() * 2.0 + (y.relu() * 3.0)).backward(); // y < 0: relu masks
     assert_eq!(g.rounding_bound(unused), 0.0);
     assert_eq!(g.rounding_bound(y), 0.0);
+}
+
+#[test]
+fn the_bound_grows_with_the_sum_not_with_the_tape() {
+    // (fourth audit) A tape of a million unrelated nodes before a short
+    // cancelling sum: the bound depends on the sum's terms and their number,
+    // not on the tape's length. y = 1e8·x − (1e8 − 1)·x at 1 is exactly 1.
+    let tape = Tape::new();
+    for k in 0..1_000_000 {
+        tape.var(k as f64);
+    }
+    let x = tape.var(1.0);
+    let g = (x * 1e8 - x * (1e8 - 1.0)).backward();
+    assert_eq!(g[x], 1.0);
+    // 2e8 in terms, two of them: (2 + 1)·ε·2e8 ≈ 1.3e-7, plus the products'.
+    assert!(g.rounding_bound(x) < 1e-6, "{}", g.rounding_bound(x));
+    // A sum of 100,000 terms ±1e6·x and x: worst case (k + 1)·ε·Σ|terms|
+    // ≈ 1e5 · 2.2e-16 · 1e11 ≈ 2.2: a bound, not the error (which is 0 here).
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let mut y = x;
+    for k in 0..100_000 {
+        let sign = if k % 2 == 0 { 1e6 } else { -1e6 };
+        y += x * sign;
+    }
+    let g = y.backward();
+    assert_eq!(g[x], 1.0);
+    let bound = g.rounding_bound(x);
+    assert!(bound > 1.0 && bound < 10.0, "{bound}");
 }

@@ -529,7 +529,7 @@ fn check(
     // value, and agreeing with it confirms nothing.
     let f_undefined = !f_value.is_finite();
     // Within the tape's own rounding (Gradients::rounding_bound) where the
-    // sweep's sum cancels (x³ − (x − 1)³ at 1e10: the tape is off by 2e3 and an
+    // sweep's sum cancels (x³ − (x − 1)³ at 1e10: the tape is off by 2.3e4 and an
     // exact 6x − 3 is not wrong).
     let within_rounding = |yours: f64, tape: f64, bound: f64| {
         yours.is_finite() && tape.is_finite() && (yours - tape).abs() <= bound
@@ -560,8 +560,9 @@ fn check(
     if !f_undefined && at_point_ok && !at_point_tolerance {
         text.push_str(&format!(
             "  (they agree only within the tape's own rounding, ±{at_point_bound:.3e}: the \
-             sweep's sum cancels terms much larger than the gradient, so the tape's value is \
-             good to about that much here, and yours may be the more exact)\n"
+             sweep's sum cancels terms much larger than the gradient, so the tape's value may \
+             be off by up to that much here (a worst-case bound), and the two cannot be told \
+             apart)\n"
         ));
     }
     // Accepted only by the absolute tolerance: near the scale of atol, values
