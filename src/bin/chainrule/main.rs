@@ -17,10 +17,13 @@
 //! finite differences do not show f differentiable: the derivative may not
 //! exist, and the tape's value there is a convention (nothing was found wrong
 //! near the point). Where they show f differentiable past a kink, the expected
-//! value is held against their slope (exit 0 or 1).
+//! value is held against their slope, allowing for the slope's own error (exit
+//! 0 or 1, or 3 where that error leaves it undecided).
 //! Where the tape's gradient is infinite (`sqrt(x)` at 0), f has no finite
 //! derivative: the same infinity agrees but confirms nothing (exit 3), any other
-//! value is wrong (exit 1).
+//! value is wrong (exit 1), unless a kink that matters is also there
+//! (`relu(x) + 3*sqrt(x)` at 0): then the one-sided finite differences decide,
+//! as at any kink.
 
 mod formula;
 
@@ -85,10 +88,12 @@ enum Commands {
     /// right, 1 when it is wrong, 3 when f is not defined at the point, the point
     /// is at a kink where the derivative does not (or may not) exist (neither
     /// right nor wrong; where f is differentiable past the kink, yours is held
-    /// against the one-sided slopes' value), the tape's gradient there
+    /// against the one-sided slopes' value, allowing for its error: 3 when that
+    /// error leaves it undecided), the tape's gradient there
     /// is NaN (no number a derivation can match), or it is infinite and yours is
     /// the same infinity (they agree, but f has no finite derivative there to
-    /// confirm; any other value is wrong there).
+    /// confirm; any other value is wrong there, unless a kink also matters
+    /// there: then the one-sided slopes decide, as at any kink).
     Check {
         #[command(flatten)]
         input: Input,
