@@ -632,3 +632,22 @@ fn a_value_within_the_tapes_own_rounding_passes_with_a_note() {
     assert!(!comparison.all_passed(), "{comparison}");
     assert_eq!(comparison.checks[0].tape_rounding, None);
 }
+
+/// signum(x³)·5 + x at 0: x³ is flat to first order, but signum jumps there, so
+/// the tape's value is a convention and a differing hand value is no slip.
+#[test]
+fn signum_of_a_flat_operand_is_a_kink_not_a_slip() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = (x.powi(3).signum() * 5.0 + x).named("y");
+    assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_some());
+    let comparison = y.backward().compare(&[(x, 2.0)]);
+    assert!(!comparison.all_passed());
+    assert!(
+        matches!(comparison.diagnoses()[0].finding, Finding::AtKink { .. }),
+        "{comparison}"
+    );
+    // relu(x³) at 0 stays flat: differentiable, ∂ = 0, and a slip is named.
+    let y = x.powi(3).relu().named("r");
+    assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
+}

@@ -822,6 +822,13 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
 ///   (A signum's jump is no small change: a signum node counts whenever its
 ///   operand moves with x and it is on a path to the output.)
 ///
+/// A jump is not a kink: signum at 0 counts whenever its operand depends on x
+/// at all (lies on a path from x in the tape), not by the first-order test.
+/// signum(x³) at 0 jumps from −1 to 1 though x³ is flat to first order there;
+/// for relu, abs, max, min and clamp a zero first-order motion of the operand
+/// does make the convention irrelevant (relu(x³) at 0 is differentiable, with
+/// derivative 0), and the first-order test stays.
+///
 /// Elsewhere (neither holds), the chain rule through the kink gives the
 /// derivative whatever the convention is, so the tape's value is the derivative.
 /// A cancellation of exact nonzero terms is not looked for: such a kink is
@@ -844,6 +851,12 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
 /// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
 /// // relu(x·z) at z = 0: x·z does not move with x.
 /// let y = (x * z).relu();
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
+/// // signum(x³)·5 + x at 0: x³ is flat to first order, but signum jumps there.
+/// let y = x.powi(3).signum() * 5.0 + x;
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_some());
+/// // relu(x³) at 0: a kink, flat to first order: differentiable, ∂ = 0.
+/// let y = x.powi(3).relu();
 /// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
 /// ```
 pub fn kink_affecting(tape: &Tape, x: usize, output: usize) -> Option<(usize, &'static str)> {
@@ -868,7 +881,11 @@ pub(crate) fn kink_affecting_in(
     let mut tangent = vec![0.0f64; n];
     let mut hinged = vec![false; n];
     let mut kink: Vec<Option<&'static str>> = vec![None; n];
+    // Whether a node depends on x structurally (lies on a path from x), whatever
+    // its first-order derivative: signum's jump counts on it.
+    let mut depends = vec![false; n];
     tangent[0] = 1.0;
+    depends[0] = true;
     let at = |o: u32| -> Option<usize> {
         let o = o as usize;
         (o >= x && o <= output).then(|| o - x)
@@ -882,6 +899,8 @@ pub(crate) fn kink_affecting_in(
         let t = |o: u32| at(o).map_or(0.0, |j| tangent[j]);
         let h = |o: u32| at(o).is_some_and(|j| hinged[j]);
         let moves = |o: u32| nonzero(t(o)) || h(o);
+        let depends_on = |o: u32| at(o).is_some_and(|j| depends[j]);
+        let depends_here = edges.iter().any(|&(o, _)| depends_on(o));
         let mut sum = 0.0;
         let mut hinge = false;
         for &(o, p) in &edges {
@@ -895,6 +914,10 @@ pub(crate) fn kink_affecting_in(
         }
         if let Some(note) = kink_note(rec, i) {
             let op_moves = match op {
+                // A jump, not a kink: signum(x³) at 0 jumps from −1 to 1 though
+                // x³ is flat to first order, so its operand counts whenever it
+                // depends on x at all.
+                crate::Op::Signum => edges.first().is_some_and(|&(o, _)| depends_on(o)),
                 crate::Op::Max | crate::Op::Min => match (edges.first(), edges.get(1)) {
                     (Some(&(a, _)), Some(&(b, _))) => nonzero(t(a) - t(b)) || h(a) || h(b),
                     _ => edges.iter().any(|&(o, _)| moves(o)),
@@ -950,6 +973,7 @@ pub(crate) fn kink_affecting_in(
         }
         tangent[k] = sum;
         hinged[k] = hinge;
+        depends[k] = depends_here;
     }
     // Backward: whether the adjoint of a node may be nonzero: the output's is
     // 1; a node's may be, if a consumer's may be and the consumer's partial

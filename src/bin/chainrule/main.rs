@@ -17,10 +17,13 @@
 //! finite differences do not show f differentiable: the derivative may not
 //! exist, and the tape's value there is a convention (nothing was found wrong
 //! near the point). Where they show f differentiable past a kink, the expected
-//! value is held against their slope (exit 0 or 1).
+//! value is held against their slope, allowing for the slope's own error (exit
+//! 0 or 1, or 3 where that error leaves it undecided).
 //! Where the tape's gradient is infinite (`sqrt(x)` at 0), f has no finite
 //! derivative: the same infinity agrees but confirms nothing (exit 3), any other
-//! value is wrong (exit 1).
+//! value is wrong (exit 1), unless a kink that matters is also there
+//! (`relu(x) + 3*sqrt(x)` at 0): then the one-sided finite differences decide,
+//! as at any kink.
 
 mod formula;
 
@@ -85,10 +88,12 @@ enum Commands {
     /// right, 1 when it is wrong, 3 when f is not defined at the point, the point
     /// is at a kink where the derivative does not (or may not) exist (neither
     /// right nor wrong; where f is differentiable past the kink, yours is held
-    /// against the one-sided slopes' value), the tape's gradient there
+    /// against the one-sided slopes' value, allowing for its error: 3 when that
+    /// error leaves it undecided), the tape's gradient there
     /// is NaN (no number a derivation can match), or it is infinite and yours is
     /// the same infinity (they agree, but f has no finite derivative there to
-    /// confirm; any other value is wrong there).
+    /// confirm; any other value is wrong there, unless a kink also matters
+    /// there: then the one-sided slopes decide, as at any kink).
     Check {
         #[command(flatten)]
         input: Input,
@@ -587,12 +592,14 @@ fn check(
         kink_between(&tape, x.index(), r.output.index())
     };
     let at_kink = kink.map(|note| {
-        let nature = one_sided(&loaded, &r, wrt)?;
+        let nature = one_sided(&loaded, &r, wrt, running_error_bound(&tape, &g, r.output))?;
         Ok::<_, Failure>((note, nature))
     });
     let at_kink = at_kink.transpose()?;
     let kink_slope = at_kink.as_ref().and_then(|(_, nature)| nature.slope());
-    let slope_ok = kink_slope.map(|slope| Tolerance::FINITE_DIFFERENCES.accepts(yours, slope));
+    // Yours against the slope, allowing for the slope's own error: `None` where
+    // f is differentiable but the slope is too uncertain to tell.
+    let slope_ok = kink_slope.and_then(|(slope, error)| judge(yours, slope, error));
     let mut rows = vec![json!({
         "point": r.values.iter().filter(|(n, _)| r.variables.iter().any(|(v, _)| v == *n)).map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "tape": g[x], "expected": yours,
@@ -676,15 +683,29 @@ fn check(
         let convention = number(g[x]);
         // The note is about the op (|·|′(0) does not exist), not about ∂f/∂x.
         let note = note.trim_end_matches("; the derivative does not exist here");
-        text.push_str(&format!(
-            "at the point the tape passes a kink ({note}): its {convention} is a convention{}; {}\n",
-            match (slope_ok, at_point_ok) {
-                (Some(_), _) => "",
-                (None, true) => ", which yours matches",
-                (None, false) => ", not a value yours must match",
-            },
-            nature.describe(yours, g[x])
-        ));
+        if g[x].is_infinite() {
+            // relu(x) + 3·sqrt(x) at 0: the infinity is sqrt′(0)'s, not the
+            // kink's (a convention is a finite partial).
+            text.push_str(&format!(
+                "at the point the tape passes a kink ({note}), and its {lhs} is {convention}: that infinity is no convention, it comes from an infinite partial on a path from {wrt} (f's slope there looks unbounded), and the kink's finite convention does not change it{}; {}\n",
+                if kink_slope.is_some() {
+                    ""
+                } else {
+                    "; with the kink also there, only the one-sided finite differences could decide"
+                },
+                nature.describe(yours, g[x])
+            ));
+        } else {
+            text.push_str(&format!(
+                "at the point the tape passes a kink ({note}): its {convention} is a convention{}; {}\n",
+                match (kink_slope.is_some(), at_point_ok) {
+                    (true, _) => "",
+                    (false, true) => ", which yours matches",
+                    (false, false) => ", not a value yours must match",
+                },
+                nature.describe(yours, g[x])
+            ));
+        }
     }
     // A NaN from the tape at the point (0 · ∞ on a path: sqrt(x⁴) at 0, or
     // sqrt(x) at −4) is no number a derivation can match, so it refutes
@@ -746,7 +767,8 @@ fn check(
                 "note": note,
                 "tape": g[x],
                 "derivative": nature.kind(),
-                "slope": nature.slope().map(jnum),
+                "slope": nature.slope().map(|(slope, _)| jnum(slope)),
+                "slope_error": nature.slope().map(|(_, error)| jnum(error)),
                 "text": nature.describe(yours, g[x]),
             })),
         });
@@ -793,6 +815,22 @@ fn check(
             } else if tape_nan {
                 format!(
                     "your {lhs} cannot be confirmed here: the tape's gradient at this point is NaN; give it as a formula (checked near the point), or pick another point (exit code 3)."
+                )
+            } else if kink_slope.is_some() && checked > 0 {
+                format!(
+                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: it is at a kink, and the finite-difference slope there is too uncertain to confirm or refute yours (exit code 3)."
+                )
+            } else if kink_slope.is_some() {
+                format!(
+                    "your {lhs} cannot be confirmed at this kink: f is differentiable here, but the finite-difference slope is too uncertain to confirm or refute yours; give it as a formula (checked near the point), or pick another point (exit code 3)."
+                )
+            } else if g[x].is_infinite() && checked > 0 {
+                format!(
+                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is infinite and it passes a kink, and the one-sided finite differences do not decide (exit code 3)."
+                )
+            } else if g[x].is_infinite() {
+                format!(
+                    "your {lhs} cannot be confirmed here: the tape's gradient is infinite and it passes a kink, and the one-sided finite differences do not decide; give it as a formula (checked near the point), or pick another point (exit code 3)."
                 )
             } else if checked > 0 {
                 format!(
@@ -897,13 +935,23 @@ fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
 enum OneSided {
     /// f jumps: it is not continuous here (f just left and right of the point,
     /// at the finest step).
-    Jump { left: f64, right: f64, h: f64 },
+    Jump {
+        left: f64,
+        at: f64,
+        right: f64,
+        h: f64,
+    },
     /// f is continuous but its slopes from the left and the right converge to
     /// different values (at the finest resolvable step).
     Corner { left: f64, right: f64, h: f64 },
     /// The slopes from both sides converge to one value: f is differentiable
-    /// here, ∂f/∂x about `slope` (a central difference at step `h`).
-    Agree { slope: f64, h: f64 },
+    /// here, ∂f/∂x about `slope` (a central difference at step `h`), give or
+    /// take `error` (the change since the step before, plus rounding).
+    Agree { slope: f64, h: f64, error: f64 },
+    /// Fewer than 3 steps change f by well more than its rounding error
+    /// (`noise`, a bound on it at the finest step tried, `h`): the slopes there
+    /// are rounding, no evidence either way.
+    Unresolved { noise: f64, h: f64 },
     /// f is not finite beside the point: nothing to say.
     Unknown,
     /// The slopes neither converge together nor apart at the steps tried.
@@ -917,22 +965,27 @@ impl OneSided {
             OneSided::Corner { .. } => "does not exist: the one-sided slopes differ",
             OneSided::Agree { .. } => "exists: the one-sided slopes converge together",
             OneSided::Unknown => "may not exist: f is not finite beside the point",
+            OneSided::Unresolved { .. } => {
+                "may not exist: f's changes are lost in its rounding at the steps tried"
+            }
             OneSided::Unsettled { .. } => "may not exist: the one-sided slopes did not settle",
         }
     }
 
-    /// The derivative's value by finite differences, where f is differentiable.
-    fn slope(&self) -> Option<f64> {
+    /// The derivative's value by finite differences, where f is differentiable,
+    /// and its error estimate.
+    fn slope(&self) -> Option<(f64, f64)> {
         match *self {
-            OneSided::Agree { slope, .. } => Some(slope),
+            OneSided::Agree { slope, error, .. } => Some((slope, error)),
             _ => None,
         }
     }
 
     fn describe(&self, yours: f64, tape: f64) -> String {
         match *self {
-            OneSided::Jump { left, right, h } => format!(
-                "f is not continuous here (about {} just left of the point, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2), so ∂f/∂x does not exist here",
+            OneSided::Jump { left, at, right, h } => format!(
+                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2), so ∂f/∂x does not exist here",
+                number(at),
                 number(left),
                 number(right),
                 step(h)
@@ -943,20 +996,26 @@ impl OneSided {
                 number(right),
                 step(h)
             ),
-            OneSided::Agree { slope, h } => format!(
-                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, ∂f/∂x ≈ {} (central difference); {}; yours {} that slope",
+            OneSided::Agree { slope, h, error } => format!(
+                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, ∂f/∂x ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
                 step(h),
                 number(slope),
-                if Tolerance::FINITE_DIFFERENCES.accepts(tape, slope) {
-                    "the tape's value is within the finite differences' tolerance (1e-3 relative) of it"
-                } else {
-                    "so the tape's value is not the derivative here, and yours is held against the finite-difference slope instead"
+                error,
+                match judge(tape, slope, error) {
+                    Some(true) => "the tape's value is within the finite differences' tolerance (1e-3 relative) of it",
+                    Some(false) => "so the tape's value is not the derivative here, and yours is held against the finite-difference slope instead",
+                    None => "whether the tape's value is the derivative the slope's error cannot tell, and yours is held against the finite-difference slope instead",
                 },
-                if Tolerance::FINITE_DIFFERENCES.accepts(yours, slope) {
-                    "agrees with"
-                } else {
-                    "does not match"
+                match judge(yours, slope, error) {
+                    Some(true) => "agrees with that slope",
+                    Some(false) => "does not match that slope, even allowing for its error",
+                    None => "cannot be told from that slope: they differ by less than the slope's error estimate plus the tolerance, but the estimate is too wide to confirm yours",
                 }
+            ),
+            OneSided::Unresolved { noise, h } => format!(
+                "f changes by well more than its rounding error (about ±{:.3e}, by a running error bound) at fewer than 3 of the steps tried (shrinking by 8 down to {}), so the one-sided slopes are lost in rounding, no evidence either way; whether ∂f/∂x exists here is not known",
+                noise,
+                step(h)
             ),
             OneSided::Unknown => {
                 "f is not finite beside the point, so ∂f/∂x may not exist here".to_string()
@@ -975,6 +1034,44 @@ fn step(h: f64) -> String {
     format!("{h:.2e}")
 }
 
+/// A value against a finite-difference `slope` known to within `error`:
+/// confirmed (`Some(true)`) when within the tolerance of the slope and the
+/// slope itself is known that well; refuted (`Some(false)`) when further from
+/// it than the tolerance plus the error; else neither (`None`): the slope is
+/// too uncertain to tell.
+fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
+    let tolerance = Tolerance::FINITE_DIFFERENCES;
+    let window = tolerance.atol + tolerance.rtol * slope.abs();
+    let off = (value - slope).abs();
+    if !value.is_finite() || !off.is_finite() {
+        Some(false)
+    } else if off <= window && error <= window {
+        Some(true)
+    } else if off > window + error {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The running error bound of f at the point, |f| + Σ |vᵢ|·|∂f/∂vᵢ| over the
+/// recorded nodes but the leaves (as `gradcheck` bounds f's rounding: each op
+/// rounds its result by at most ε/2·|vᵢ|, which reaches f times ∂f/∂vᵢ). It
+/// sees what |f| alone does not: (x + 1e8) − 1e8 rounds at the ulps of 1e8.
+fn running_error_bound(tape: &Tape, g: &Gradients<'_>, output: Var<'_>) -> f64 {
+    let mut noise = output.value().abs();
+    for node in 0..output.index() {
+        if tape.op(node) == chainrule::Op::Leaf {
+            continue;
+        }
+        let term = tape.value(node).abs() * g.by_index(node).abs();
+        if term.is_finite() {
+            noise += term;
+        }
+    }
+    noise
+}
+
 /// f along `wrt` just left and right of the point, at steps h = 1e-2·max(1, |x|)
 /// shrinking by 8 (12 steps, down to about 1e-12·max(1, |x|)): a jump, a corner,
 /// slopes that converge together, or no decision. A coarse step alone misleads
@@ -987,8 +1084,22 @@ fn step(h: f64) -> String {
 ///   slopes is over 1e-3 of them and settled (changes by at most 25%);
 /// - slopes that converge together: over those steps the difference shrinks
 ///   (by 4 or more a step, as f's curvature term does, by 8) or is within
-///   rounding.
-fn one_sided(loaded: &Loaded, r: &Recorded<'_>, wrt: &str) -> Result<OneSided, Failure> {
+///   rounding; the slope is the finest central difference, give or take its
+///   change since the step before plus its rounding.
+///
+/// f's rounding error at each step is taken as 4 ulps of the largest of |f(x)|,
+/// |f(x ± h)| and the running error bound at x (`noise_at`, see
+/// [`running_error_bound`]). A step whose slopes are equal is no more
+/// resolvable than another: next to a large |f| (|x| + 1e6 at 0) the finest
+/// steps' f(x ± h) round to a few ulps, and both slopes are the same rounding
+/// noise. With fewer than 3 resolvable steps there is no verdict
+/// ([`OneSided::Unresolved`]).
+fn one_sided(
+    loaded: &Loaded,
+    r: &Recorded<'_>,
+    wrt: &str,
+    noise_at: f64,
+) -> Result<OneSided, Failure> {
     struct Step {
         h: f64,
         left_value: f64,
@@ -996,7 +1107,8 @@ fn one_sided(loaded: &Loaded, r: &Recorded<'_>, wrt: &str) -> Result<OneSided, F
         left: f64,
         right: f64,
         central: f64,
-        /// The rounding error of f's differences (4 ulps of the largest |f|).
+        /// The rounding error of f's values (4 ulps of the largest of |f| and
+        /// the running error bound).
         noise: f64,
     }
     let base: HashMap<String, f64> = r
@@ -1034,7 +1146,7 @@ fn one_sided(loaded: &Loaded, r: &Recorded<'_>, wrt: &str) -> Result<OneSided, F
                 left: (f0 - fl) / hl,
                 right: (fr - f0) / hr,
                 central: (fr - fl) / (hr + hl),
-                noise: 4.0 * f64::EPSILON * f0.abs().max(fr.abs()).max(fl.abs()),
+                noise: 4.0 * f64::EPSILON * f0.abs().max(fr.abs()).max(fl.abs()).max(noise_at),
             });
         }
         h /= 8.0;
@@ -1054,22 +1166,24 @@ fn one_sided(loaded: &Loaded, r: &Recorded<'_>, wrt: &str) -> Result<OneSided, F
         let s = &last3[2];
         return Ok(OneSided::Jump {
             left: s.left_value,
+            at: f0,
             right: s.right_value,
             h: s.h,
         });
     }
     // The slopes, at the steps where rounding leaves them resolvable.
+    // Equal slopes are no exception: at the finest steps next to a large |f|
+    // both are the same rounding noise. (Where f and the bound are exactly 0,
+    // the noise is 0 and exact zero slopes are resolvable.)
     let resolvable: Vec<&Step> = steps
         .iter()
-        .filter(|s| {
-            s.left == s.right || 2.0 * s.noise / s.h <= 1e-4 * (s.left.abs() + s.right.abs())
-        })
+        .filter(|s| 2.0 * s.noise / s.h <= 1e-4 * (s.left.abs() + s.right.abs()))
         .collect();
     if resolvable.len() < 3 {
         let s = steps.last().expect("3 steps");
-        return Ok(OneSided::Unsettled {
-            left: s.left,
-            right: s.right,
+        return Ok(OneSided::Unresolved {
+            noise: s.noise,
+            h: s.h,
         });
     }
     let fine = &resolvable[resolvable.len() - 3..];
@@ -1090,12 +1204,25 @@ fn one_sided(loaded: &Loaded, r: &Recorded<'_>, wrt: &str) -> Result<OneSided, F
             h: finest.h,
         });
     }
-    let together = within_rounding(finest, d[2])
-        || (d[1].abs() <= 0.25 * d[0].abs() && d[2].abs() <= 0.25 * d[1].abs());
+    // A gap above rounding at one step must shrink by the next: a small corner
+    // (1e4 + x + 1e-4·relu(x) at 0, slopes 1 and 1.0001) keeps its gap, which
+    // falls within rounding only at the finest steps.
+    let gap_shrinks = fine.windows(2).zip(d.windows(2)).all(|(s, d)| {
+        within_rounding(s[0], d[0]) || d[1].abs() <= 0.25 * d[0].abs() + 4.0 * s[1].noise / s[1].h
+    });
+    let together = gap_shrinks
+        && (within_rounding(finest, d[2])
+            || (d[1].abs() <= 0.25 * d[0].abs() && d[2].abs() <= 0.25 * d[1].abs()));
     if together {
+        // The central difference's rounding is noise / h (each of f(x ± h)
+        // off by `noise`, over the width 2h).
+        let error = (finest.central - fine[1].central).abs()
+            + finest.noise / finest.h
+            + fine[1].noise / fine[1].h;
         return Ok(OneSided::Agree {
             slope: finest.central,
             h: finest.h,
+            error,
         });
     }
     Ok(OneSided::Unsettled {
