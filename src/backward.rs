@@ -263,7 +263,7 @@ impl<'t> Gradients<'t> {
     /// their edges. So with mᵢ the sum over paths from the output to node i of
     /// |∏ partials| and kᵢ its number of contributions, the bound is
     /// eᵢ = Σ_users eⱼ·|∂vⱼ/∂vᵢ| + (kᵢ + 1)·ε·mᵢ. Where the terms cancel it is
-    /// far larger than ε · |g[x]|: for x³ − (x − 1)³ at 1e10 the terms are
+    /// far larger than ε · |`g[x]`|: for x³ − (x − 1)³ at 1e10 the terms are
     /// ±3e20, the gradient 6e10 − 3, the tape's value off by 22,525, the bound
     /// ~8e5. It is a worst case: the error is usually far smaller.
     ///

@@ -1116,7 +1116,8 @@ pub enum Finding {
     /// The tape passes a kink on a path from the input to the output (see
     /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
     /// min at a tie, clamp at a bound) that can matter for the gradient (its
-    /// operand moves with the input and the adjoint reaching it can be nonzero:
+    /// operand moves with the input to first order, or for signum's jump
+    /// depends on it at all, and the adjoint reaching it can be nonzero:
     /// [`crate::explain::kink_affecting`]): there the tape's value is a convention
     /// and the derivative may not exist, so a hand value that differs from it
     /// (a one-sided derivative, say) is no evidence of a slip, and none is
@@ -1690,8 +1691,9 @@ impl<'t> Gradients<'t> {
     ///
     /// Where a path from `x` to the output passes a kink (relu at 0, max at a
     /// tie, …: see [`crate::explain::kink_at`]) that can matter for ∂y/∂x (the
-    /// kink's operand moves with x, and the adjoint reaching it can be nonzero:
-    /// see [`crate::explain::kink_affecting`]), the tape's value is a
+    /// kink's operand moves with x to first order, or for signum's jump depends
+    /// on x at all, and the adjoint reaching it can be nonzero: see
+    /// [`crate::explain::kink_affecting`]), the tape's value is a
     /// convention and the derivative may not exist there: a mismatch is then
     /// diagnosed as [`Finding::AtKink`], not as a slip. A kink that cannot
     /// matter (relu(x)² or x·|x| at 0, relu(x·z) at z = 0 for ∂/∂x) hides no
