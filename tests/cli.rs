@@ -1379,3 +1379,34 @@ fn check_sees_a_kink_that_rounding_moved_off_the_point() {
         0,
     );
 }
+
+#[test]
+fn check_json_rows_keep_infinities_and_pass_only_what_is_confirmed() {
+    // sqrt(x) at 0 with 0.5/sqrt(x): both +∞, "cannot be confirmed" (exit 3);
+    // the row said {"tape": null, "expected": null, "passed": true} (fifth
+    // audit): JSON has no ∞, and null hid it; the row passed what the verdict
+    // did not confirm.
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "0.5/sqrt(x)",
+            "--points",
+            "0",
+            "--json",
+        ],
+        3,
+    );
+    let row = out
+        .find("\"rows\"")
+        .map(|at| &out[at..])
+        .unwrap_or_default();
+    assert!(row.contains("\"tape\": \"inf\""), "{out}");
+    assert!(row.contains("\"expected\": \"inf\""), "{out}");
+    assert!(row.contains("\"passed\": false"), "{out}");
+}

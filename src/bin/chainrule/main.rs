@@ -626,8 +626,9 @@ fn check(
     let slope_ok = kink_slope.and_then(|(slope, error)| judge(yours, slope, error));
     let mut rows = vec![json!({
         "point": r.values.iter().filter(|(n, _)| r.variables.iter().any(|(v, _)| v == *n)).map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        "tape": g[x], "expected": yours,
-        "passed": !f_undefined && slope_ok.unwrap_or(at_point_ok && kink.is_none()),
+        "tape": jnum(g[x]), "expected": jnum(yours),
+        // Set below, once the verdict at the point is known.
+        "passed": false,
     })];
     let mut diagnosis = (!f_undefined && !at_point_ok && kink.is_none())
         .then(|| g.compare(&[(x, yours)]).to_string());
@@ -679,7 +680,7 @@ fn check(
             let ok = strict || rounding_only;
             rows.push(json!({
                 "point": ri.variables.iter().map(|(n, v)| (n.clone(), json!(v.value()))).collect::<serde_json::Map<_, _>>(),
-                "tape": gi[xi], "expected": yours_i, "passed": strict,
+                "tape": jnum(gi[xi]), "expected": jnum(yours_i), "passed": strict,
                 "within_tape_rounding_only": rounding_only,
             }));
             if !ok {
@@ -784,6 +785,9 @@ fn check(
         !f_undefined && !tape_nan && at_kink.is_none() && !tape_inf && at_point.is_none()
             || inconclusive > 0;
     let all_ok = at_point == Some(true) && failed_elsewhere == 0 && inconclusive == 0;
+    // The point's row passes only where the point confirms yours (not where
+    // it agrees but confirms nothing: an infinity, a kink, the tape's rounding).
+    rows[0]["passed"] = json!(at_point == Some(true));
     let wrong = failed_elsewhere > 0 || at_point == Some(false);
     let verdict = if all_ok {
         "right"
