@@ -1327,9 +1327,9 @@ fn check_sees_a_kink_that_rounding_moved_off_the_point() {
     run(
         &[
             "check",
-            "max(x + 0.2, 0.3)",
+            "max(x + 0.2, y)",
             "--at",
-            "x=0.1",
+            "x=0.1,y=0.3",
             "--wrt",
             "x",
             "--expect",
@@ -1409,4 +1409,38 @@ fn check_json_rows_keep_infinities_and_pass_only_what_is_confirmed() {
     assert!(row.contains("\"tape\": \"inf\""), "{out}");
     assert!(row.contains("\"expected\": \"inf\""), "{out}");
     assert!(row.contains("\"passed\": false"), "{out}");
+}
+
+#[test]
+fn check_claims_no_corner_where_no_op_is_within_rounding_of_its_switch() {
+    // (sixth audit) With the one-sided slopes asked at every point, coarse
+    // steps straddling a switch point 1e-4 away, or resolving a steep smooth
+    // f too coarsely, read as a corner or jump: "does not exist", exit 3,
+    // and wrong values went uncaught. Only an op within rounding of its
+    // switch point now calls for them.
+    let right_and_wrong: [(&str, &str, &str, &str); 4] = [
+        ("max(x, 5)", "x=4.9999", "0", "7"),
+        (
+            "sigmoid(1e10*(x-1000))",
+            "x=1000.0000000002",
+            "1e10*sigmoid(1e10*(x-1000))*(1-sigmoid(1e10*(x-1000)))",
+            "5",
+        ),
+        ("1/x", "x=1e-12", "-1/x^2", "1/x^2"),
+        ("relu(x - 0.1 - 1e-13)", "x=0.1", "0", "1"),
+    ];
+    for (f, at, right, wrong) in right_and_wrong {
+        run(
+            &[
+                "check", f, "--at", at, "--wrt", "x", "--expect", right, "--points", "0",
+            ],
+            0,
+        );
+        run(
+            &[
+                "check", f, "--at", at, "--wrt", "x", "--expect", wrong, "--points", "0",
+            ],
+            1,
+        );
+    }
 }

@@ -605,7 +605,11 @@ fn check(
     // x = 0.1 sees 3·0.1 − 0.3 = 5.6e-17, not 0), and atan2 jumps across its
     // branch cut. The refined one-sided slopes show it.
     let mut near = None;
-    if kink.is_none() && !f_undefined && g[x].is_finite() {
+    if kink.is_none()
+        && !f_undefined
+        && g[x].is_finite()
+        && near_switch(&tape, x.index(), r.output.index())
+    {
         let nature = one_sided(&loaded, &r, wrt, running_error_bound(&tape, &g, r.output))?;
         if matches!(nature, OneSided::Jump { .. } | OneSided::Corner { .. }) {
             kink = Some(NEAR_KINK);
@@ -976,6 +980,53 @@ fn random_points_summary(
 /// The note of the first kink on a path from node `x` up to node `output` that
 /// can matter for ∂output/∂x (its operand moves with x and the output with it:
 /// see [`chainrule::explain::kink_affecting`]), if any.
+/// Whether a node from `x` to `output` is an op within rounding of its switch
+/// point without being exactly on it: relu, abs, leaky_relu or signum whose
+/// operand is within 16 ulps of the values it was computed from (3·0.1 − 0.3 =
+/// 5.6e-17 against 0.3), max or min of two nodes within 16 ulps of each other,
+/// atan2(y, x) with x < 0 and y within 16 ulps of its inputs (or 0: its branch
+/// cut). A leaf operand is exact: only 0 counts, which `kink_between` already
+/// sees. Only then are the one-sided slopes asked for a corner or jump at a
+/// point where no op is exactly at its switch point (asked everywhere, coarse
+/// steps straddling a switch point 1e-4 away read as a corner).
+fn near_switch(tape: &Tape, x: usize, output: usize) -> bool {
+    use chainrule::Op;
+    let close = |v: f64, scale: f64| v.abs() <= 16.0 * f64::EPSILON * scale;
+    // The size of the values node `o` was computed from (0 for a leaf).
+    let scale = |o: usize| {
+        tape.edges(o)
+            .iter()
+            .map(|&(k, _)| tape.value(k).abs())
+            .fold(0.0, f64::max)
+    };
+    (x..=output).any(|i| {
+        let edges = tape.edges(i);
+        match tape.op(i) {
+            Op::Relu | Op::Abs | Op::LeakyRelu | Op::Signum => {
+                edges.first().is_some_and(|&(o, _)| {
+                    let v = tape.value(o);
+                    v != 0.0 && close(v, scale(o))
+                })
+            }
+            Op::Max | Op::Min => match edges.as_slice() {
+                [(a, _), (b, _), ..] => {
+                    let (va, vb) = (tape.value(*a), tape.value(*b));
+                    va != vb && close(va - vb, va.abs().max(vb.abs()))
+                }
+                _ => false,
+            },
+            Op::Atan2 => match edges.as_slice() {
+                [(y, _), (xx, _), ..] => {
+                    let vy = tape.value(*y);
+                    tape.value(*xx) < 0.0 && (vy == 0.0 || close(vy, scale(*y)))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    })
+}
+
 /// The note where no op is exactly at its switch point but the one-sided
 /// slopes show a corner or a jump at the point.
 const NEAR_KINK: &str = "none exactly in f64, but the one-sided slopes show a corner or jump within rounding of the point: a switch point missed by a rounding error, as 3·0.1 − 0.3 = 5.6e-17 for relu(3x − 0.3) at 0.1, or a branch cut, as atan2's across y = 0 for x < 0; the tape's value is the slope on whichever side rounding put the point; the derivative does not exist here";
@@ -1038,7 +1089,7 @@ impl OneSided {
     fn describe(&self, yours: f64, tape: f64) -> String {
         match *self {
             OneSided::Jump { left, at, right, h } => format!(
-                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2), so ∂f/∂x does not exist here",
+                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |x|)), so ∂f/∂x does not exist here",
                 number(at),
                 number(left),
                 number(right),
