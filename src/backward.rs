@@ -271,8 +271,11 @@ impl<'t> Gradients<'t> {
     /// value, and so the partials computed from it, are already off (x·x −
     /// 1e10 near x = 1e5 loses about half its digits to cancellation, and the
     /// gradient of its square is off by ~1e-5 relative, outside this bound).
-    /// Masked edges (see the policy table) add nothing. Where the gradient is
-    /// infinite or NaN, so is the bound.
+    /// Each rounding also adds 2⁻¹⁰⁷⁴ absolutely, for results in the subnormal
+    /// range (below 2.2e-308), whose rounding is absolute, not relative
+    /// ((x·1e-200)·1e-130 is 1e-330 exactly and 0 in f64). Masked edges (see
+    /// the policy table) add nothing. Where the gradient is infinite or NaN,
+    /// so is the bound.
     ///
     /// # Complexity
     /// One sweep over the nodes from x to the output: O(nodes + edges) time,
@@ -309,7 +312,10 @@ impl<'t> Gradients<'t> {
         let mut error = vec![0.0; span];
         let mut count = vec![0u32; span];
         magnitude[span - 1] = 1.0;
-        let local = |m: f64, k: u32| (f64::from(k) + 1.0) * f64::EPSILON * m;
+        // Per rounding: ε relative, or in the subnormal range (below 2.2e-308,
+        // where a product's error is absolute) one subnormal ulp, 2⁻¹⁰⁷⁴.
+        let tiny = f64::from_bits(1);
+        let local = |m: f64, k: u32| (f64::from(k) + 1.0) * (f64::EPSILON * m + tiny);
         self.tape.recording.read(|rec| {
             for node in (index + 1..=output).rev() {
                 let at = node - index;

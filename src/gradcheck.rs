@@ -434,7 +434,8 @@ where
         let row = match first {
             Ok(d)
                 if options.tolerance.accepts(tape_gradient, d.value)
-                    && d.smooth(options.tolerance) =>
+                    && d.smooth(options.tolerance)
+                    && d.resolved(options.tolerance) =>
             {
                 let mut row =
                     GradientCheck::new(i, name, tape_gradient, d.value, options.tolerance);
@@ -510,6 +511,14 @@ struct Difference {
 }
 
 impl Difference {
+    /// Whether its rounding bound is within the tolerance: else a difference
+    /// that agrees with the tape may agree by rounding alone (a wrong tape of
+    /// 1 passed against ln(1 − σ(2x)) at 15, whose difference at the first step
+    /// can be moved by ~630).
+    fn resolved(&self, tolerance: Tolerance) -> bool {
+        self.rounding <= tolerance.atol + tolerance.rtol * self.value.abs()
+    }
+
     /// Whether the one-sided slopes agree within the tolerance (of the
     /// central difference) and their rounding: no kink, jump or curvature
     /// the step cannot resolve. An infinite or NaN gap is never smooth.
@@ -694,11 +703,16 @@ impl Refinement {
             // (An infinite or NaN gap, as next to a pole, is never smooth.)
             let smooth = d.smooth(self.tolerance)
                 || previous.is_some_and(|p| gap(&d).is_finite() && gap(&d) <= gap(&p) / 4.0);
-            self.undecided = if smooth {
-                Undecided::NotSettled
-            } else {
-                Undecided::NotSmooth
-            };
+            // (Once the differences settled away from a tape f's values could
+            // not show, that stays the reason: smaller steps only lose more to
+            // rounding.)
+            if !matches!(self.undecided, Undecided::Invisible) {
+                self.undecided = if smooth {
+                    Undecided::NotSettled
+                } else {
+                    Undecided::NotSmooth
+                };
+            }
             if let (true, Some(p)) = (smooth, previous) {
                 let rounding = d.rounding + p.rounding;
                 let error = (d.value - p.value).abs() + rounding;
@@ -723,7 +737,11 @@ impl Refinement {
                 // varies on a far finer scale than the step (sin at 1e300,
                 // where h is 1e294: |g|·h ~ 1e294, |f| <= 1) or the tape is
                 // wrong: the differences cannot tell which.
+                // (Three differences exactly equal, across steps 64× apart, are
+                // f linear there to the last bit: f ≡ 0 with a tape of 1.)
+                let exact = before.is_some_and(|b| b.value == p.value && p.value == d.value);
                 let visible = !self.tape.is_finite()
+                    || exact
                     || self.tape.abs() * d.width <= 2.0 * VISIBLE * d.magnitude;
                 let agree = (d.value - p.value).abs() <= window + rounding;
                 if converging && agree && off(d.value) > window + error {
@@ -738,7 +756,7 @@ impl Refinement {
                 // Each smaller step multiplies the rounding by 8: past the
                 // tolerance it cannot pass, past the tape's distance from d
                 // it cannot fail.
-                if smooth {
+                if smooth && !matches!(self.undecided, Undecided::Invisible) {
                     self.undecided = Undecided::Rounding;
                 }
                 return;

@@ -460,3 +460,24 @@ fn a_third_audit_of_gradcheck_verdicts() {
     let why = report.checks[0].cannot_check.as_deref().unwrap();
     assert!(why.contains("cannot tell which"), "{why}");
 }
+
+#[test]
+fn a_seventh_audit_of_gradcheck_verdicts() {
+    // ln(1 − σ(2x)) at 15 with the input detached inside: f′ = 1 + 2σ(30) ≈ 3,
+    // the tape 1. The first difference agreed with 1 by rounding alone (its
+    // bound ~630 at h = 1.5e-5): it must not pass.
+    let report = gradcheck(
+        |v| v[0] - (1.0 - (v[0].constant(v[0].value()) * 2.0).sigmoid()).ln(),
+        &[15.0],
+    );
+    assert!(!report.all_passed(), "{report}");
+    // f ≡ 0 (x − x₀) with a tape of 1: every difference is exactly 0; that is
+    // f linear to the last bit, and the tape is wrong: FAIL, not a "lost to
+    // rounding" reason.
+    let report = gradcheck(|v| v[0] - v[0].constant(v[0].value()), &[0.5]);
+    assert_eq!(report.failures().count(), 1, "{report}");
+    // x³ at 0 with a tape of 1 keeps its true reason.
+    let report = gradcheck(|v| v[0].powi(3) + detached_by(v[0], 1.0), &[0.0]);
+    let why = report.checks[0].cannot_check.as_deref().unwrap();
+    assert!(why.contains("cannot tell which"), "{why}");
+}

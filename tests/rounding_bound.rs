@@ -89,3 +89,28 @@ fn the_bound_grows_with_the_sum_not_with_the_tape() {
     let bound = g.rounding_bound(x);
     assert!(bound > 1.0 && bound < 10.0, "{bound}");
 }
+
+#[test]
+fn the_bound_covers_gradients_that_underflow() {
+    // (seventh audit) ∂/∂x (x·1e-200)·1e-130 = 1e-330 exactly: below the
+    // smallest subnormal, so the tape's 0 is off by 1e-330, and a bound made
+    // of relative errors alone was 0. Likewise 1e-160·1e-160 = 1e-320, a
+    // subnormal the tape rounds by ~1e-325.
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let g = ((x * 1e-200) * 1e-130).backward();
+    assert_eq!(g[x], 0.0);
+    // (1e-330 is below f64's range, so "at least the error" is "above 0".)
+    assert!(g.rounding_bound(x) > 0.0 && g.rounding_bound(x) < 1e-322);
+    let g = ((x * 1e-160) * 1e-160).backward();
+    // exact: 1e-160 and 1e-160 are not exact in binary; the product of the
+    // stored factors, in f64 before underflow, is good to 1e-16 relative.
+    let (a, b) = (1e-160f64, 1e-160f64);
+    let exact = (a * 1e150) * (b * 1e150) * 1e-300;
+    assert!(
+        (g[x] - exact).abs() <= g.rounding_bound(x),
+        "{} {exact} {}",
+        g[x],
+        g.rounding_bound(x)
+    );
+}
