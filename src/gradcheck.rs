@@ -1055,7 +1055,11 @@ pub struct PathTerm {
     /// How many paths it holds (1 for a single path).
     pub paths: u128,
     /// The name of the quantity that sets it apart: `out_o1` in
-    /// "path 1 (through out_o1)"; empty for a path straight from the output.
+    /// "path 1 (through out_o1)", or of the quantities at which it parts from
+    /// some of the others, where one is not enough (`out_o1 and out_h1` on the
+    /// seed network's ∂E/∂b1, whose four paths part at the output neurons and
+    /// again at the hidden neurons); empty for a path straight from the
+    /// output.
     pub through: String,
     /// What it contributes to ∂y/∂x.
     pub contribution: f64,
@@ -1463,7 +1467,7 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
     let paths = explanation.paths();
     if explanation.left_out() == 0 && paths.len() <= MAX_TERMS && !paths.is_empty() {
         let input = Quantity::Node(explanation.input());
-        return paths
+        let labelled: Vec<(PathTerm, String)> = paths
             .iter()
             .enumerate()
             .map(|(k, path)| {
@@ -1484,6 +1488,33 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                         break;
                     }
                 }
+                // Named by every quantity at which it parts from some others:
+                // on the seed network ∂E/∂b1's four paths part at the output
+                // neurons and again at the hidden ones, and "through out_h1"
+                // alone would name two of them ("through out_o1 and out_h1").
+                // The quantities at which the paths sharing its way so far
+                // become fewer: where it parts from some of the others.
+                let sharing = |depth: usize| {
+                    paths
+                        .iter()
+                        .filter(|other| {
+                            other.factors.len() > depth
+                                && other.factors[..=depth]
+                                    .iter()
+                                    .map(|f| f.wrt)
+                                    .eq(wrts[..=depth].iter().copied())
+                        })
+                        .count()
+                };
+                let mut before = paths.len();
+                let mut names: Vec<String> = Vec::new();
+                for (depth, &q) in wrts.iter().enumerate().take(at + 1) {
+                    let now = sharing(depth);
+                    if now < before && q != input {
+                        names.push(explanation.name(q));
+                    }
+                    before = now;
+                }
                 let through = match wrts.get(at) {
                     Some(&q) if q != input => explanation.name(q),
                     _ if at > 0 => explanation.name(wrts[at - 1]),
@@ -1498,14 +1529,33 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                     }
                     _ => None,
                 };
-                PathTerm {
+                let term = PathTerm {
                     number: k + 1,
                     paths: 1,
                     through,
                     contribution: path.product,
                     direct_term,
                     factor_values: path.factors.iter().map(|f| f.value).collect(),
+                };
+                (term, names.join(" and "))
+            })
+            .collect();
+        // A path whose one-name label another path's shares is named by all
+        // its parting quantities.
+        let label = |t: &PathTerm| (t.through.clone(), t.direct_term.clone());
+        return labelled
+            .iter()
+            .map(|(term, all)| {
+                let shared = labelled
+                    .iter()
+                    .filter(|(other, _)| label(other) == label(term))
+                    .count()
+                    > 1;
+                let mut term = term.clone();
+                if shared && term.direct_term.is_none() && all.contains(" and ") {
+                    term.through = all.clone();
                 }
+                term
             })
             .collect();
     }

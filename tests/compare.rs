@@ -651,3 +651,36 @@ fn signum_of_a_flat_operand_is_a_kink_not_a_slip() {
     let y = x.powi(3).relu().named("r");
     assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
 }
+
+#[test]
+fn paths_that_part_twice_are_named_apart() {
+    // ∂E/∂b1 on the seed network has four paths, through out_o1 or out_o2 and then
+    // out_h1 or out_h2. Labelled by the last parting alone, two paths read
+    // "through out_h1" (seventh audit). A hand value with the out_o1 paths only
+    // must name the two missing ones so that they can be told from the kept.
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    let [o1, _] = net.out_o.map(|v| v.value());
+    let [h1, h2] = net.out_h.map(|v| v.value());
+    let w = seed::WEIGHTS;
+    let via_o1 = (o1 - seed::TARGETS[0])
+        * o1
+        * (1.0 - o1)
+        * (w[4] * h1 * (1.0 - h1) + w[5] * h2 * (1.0 - h2));
+    let text = g.compare(&[(net.b[0], via_o1)]).to_string();
+    // (The explanation folds E_o1's factors into ∂E/∂out_o1: the paths part
+    // at out_o1 / out_o2, then at out_h1 / out_h2.)
+    assert!(
+        text.contains("path 3 (through out_o2 and out_h2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("path 4 (through out_o2 and out_h1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("path 2 (through out_o1 and out_h1)"),
+        "{text}"
+    );
+}
