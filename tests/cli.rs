@@ -1548,3 +1548,46 @@ mod one_sided {
         );
     }
 }
+
+#[test]
+fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
+    // ∂/∂y [x²y + sin(xy)] = x² + x·cos(xy); the learner forgot the inner x.
+    // At x = 0.5, their x² + cos(xy) equals x² + 2·x·cos(xy), "path 2
+    // counted twice", only because 2x = 1 there: the slip named at the point
+    // is not theirs (fifth audit). The random points show it does not
+    // explain their value there.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2*y + sin(x*y)",
+            "--at",
+            "x=0.5,y=2",
+            "--wrt",
+            "y",
+            "--expect",
+            "x^2 + cos(x*y)",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("counts path 2 (through sin(x·y)) twice"),
+        "{out}"
+    );
+    assert!(out.contains("may be a coincidence of its values"), "{out}");
+    // A slip that holds everywhere (the cos path missing) gets no such note.
+    let (out, _) = run(
+        &[
+            "check",
+            "x*y + sin(x)",
+            "--at",
+            "x=0.5,y=2",
+            "--wrt",
+            "x",
+            "--expect",
+            "y",
+        ],
+        1,
+    );
+    assert!(out.contains("is missing"), "{out}");
+    assert!(!out.contains("coincidence"), "{out}");
+}

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chainrule::dot::Dot;
 use chainrule::explain::{Explanation, Quantity};
-use chainrule::gradcheck::Tolerance;
+use chainrule::gradcheck::{Finding, Tolerance};
 use chainrule::html::Html;
 use chainrule::{Gradients, Tape, Var};
 use clap::{Args, Parser, Subcommand};
@@ -634,8 +634,21 @@ fn check(
         // Set below, once the verdict at the point is known.
         "passed": false,
     })];
-    let mut diagnosis = (!f_undefined && !at_point_ok && kink.is_none())
-        .then(|| g.compare(&[(x, yours)]).to_string());
+    let point_comparison =
+        (!f_undefined && !at_point_ok && kink.is_none()).then(|| g.compare(&[(x, yours)]));
+    // The slip named at the point (a sum of the paths with some counted
+    // twice, missing or of the wrong sign), to be held against the random
+    // points: a slip that does not explain yours there too may be a
+    // coincidence of the point's values (x = 0.5 makes cos(xy) = 2x·cos(xy)).
+    let point_slip = point_comparison
+        .as_ref()
+        .and_then(|c| c.diagnoses().first())
+        .and_then(|d| match &d.finding {
+            Finding::EqualsPaths { coefficients } => Some(coefficients.clone()),
+            _ => None,
+        });
+    let mut diagnosis = point_comparison.map(|c| c.to_string());
+    let mut slip_elsewhere: Option<String> = None;
 
     // At random points near it.
     let mut checked = 0;
@@ -689,6 +702,36 @@ fn check(
             }));
             if !ok {
                 failed_elsewhere += 1;
+                if let (Some(slip), None) = (&point_slip, &slip_elsewhere) {
+                    let there = gi.compare(&[(xi, yours_i)]);
+                    let same = there.diagnoses().first().is_some_and(|d| {
+                        matches!(&d.finding, Finding::EqualsPaths { coefficients } if coefficients == slip)
+                    });
+                    if !same {
+                        let point: Vec<String> = ri
+                            .variables
+                            .iter()
+                            .map(|(n, v)| format!("{n}={}", v.value()))
+                            .collect();
+                        let first = there
+                            .diagnoses()
+                            .first()
+                            .map(|d| d.to_string())
+                            .unwrap_or_default();
+                        slip_elsewhere = Some(format!(
+                            "(at the random point {}, that slip does not explain your value: {}; the slip named at the point may be a coincidence of its values, and the mistake another)\n",
+                            point.join(","),
+                            first
+                                .lines()
+                                .next()
+                                .unwrap_or_default()
+                                .split("; the tape's value")
+                                .next()
+                                .unwrap_or_default()
+                                .trim_end_matches([':', ';'])
+                        ));
+                    }
+                }
                 if diagnosis.is_none() {
                     let point: Vec<String> = ri
                         .variables
@@ -710,6 +753,9 @@ fn check(
             tries,
             unusable,
         ));
+        if let (Some(note), Some(d)) = (&slip_elsewhere, &mut diagnosis) {
+            d.push_str(note);
+        }
         if inconclusive > 0 {
             text.push_str(&format!(
                 "  (at {inconclusive} of them yours agrees with the tape only within the tape's own rounding: inconclusive there)\n"
