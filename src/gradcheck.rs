@@ -399,7 +399,7 @@ where
         let vars = tape.vars(inputs);
         let y = evaluate(&f, &tape, &vars);
         let g = y.backward();
-        (At::new(&tape, &g, y), g.wrt_all(&vars))
+        (At::new(&g, y), g.wrt_all(&vars))
     };
     let value = at.value;
     let h0 = options.step;
@@ -464,29 +464,17 @@ where
 #[derive(Clone, Copy, Debug)]
 struct At {
     value: f64,
-    /// Σ |vᵢ| · |∂f/∂vᵢ| over the recorded nodes but the inputs, at x: each op
-    /// rounds its result vᵢ by at most ε/2 · |vᵢ|, which reaches f times
-    /// ∂f/∂vᵢ, so f's rounding error is at most about ε/2 times this (the
-    /// running error bound; Higham, *Accuracy and Stability of Numerical
-    /// Algorithms*, 2nd ed., §3.3; Linnainmaa 1976). It sees what |f| alone
-    /// does not: ((x + 1e8) − 1e8) rounds at the ulps of 1e8.
+    /// f's running error bound at x ([`Gradients::running_error_bound`]): f's
+    /// rounding is at most about ε/2 times this.
     noise: f64,
 }
 
 impl At {
-    fn new(tape: &Tape, g: &Gradients<'_>, y: Var<'_>) -> Self {
-        let value = y.value();
-        let mut noise = value.abs();
-        for node in 0..y.index() {
-            if tape.op(node) == crate::Op::Leaf {
-                continue;
-            }
-            let term = tape.value(node).abs() * g.by_index(node).abs();
-            if term.is_finite() {
-                noise += term;
-            }
+    fn new(g: &Gradients<'_>, y: Var<'_>) -> Self {
+        At {
+            value: y.value(),
+            noise: g.running_error_bound(),
         }
-        At { value, noise }
     }
 }
 

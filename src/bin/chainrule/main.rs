@@ -610,7 +610,7 @@ fn check(
         && g[x].is_finite()
         && near_switch(&tape, x.index(), r.output.index())
     {
-        let nature = one_sided(&loaded, &r, wrt, running_error_bound(&tape, &g, r.output))?;
+        let nature = one_sided(&loaded, &r, wrt, g.running_error_bound())?;
         if matches!(nature, OneSided::Jump { .. } | OneSided::Corner { .. }) {
             kink = Some(NEAR_KINK);
             near = Some(nature);
@@ -619,7 +619,7 @@ fn check(
     let at_kink = kink.map(|note| {
         let nature = match near.take() {
             Some(nature) => nature,
-            None => one_sided(&loaded, &r, wrt, running_error_bound(&tape, &g, r.output))?,
+            None => one_sided(&loaded, &r, wrt, g.running_error_bound())?,
         };
         Ok::<_, Failure>((note, nature))
     });
@@ -1203,24 +1203,6 @@ fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
     } else {
         None
     }
-}
-
-/// The running error bound of f at the point, |f| + Σ |vᵢ|·|∂f/∂vᵢ| over the
-/// recorded nodes but the leaves (as `gradcheck` bounds f's rounding: each op
-/// rounds its result by at most ε/2·|vᵢ|, which reaches f times ∂f/∂vᵢ). It
-/// sees what |f| alone does not: (x + 1e8) − 1e8 rounds at the ulps of 1e8.
-fn running_error_bound(tape: &Tape, g: &Gradients<'_>, output: Var<'_>) -> f64 {
-    let mut noise = output.value().abs();
-    for node in 0..output.index() {
-        if tape.op(node) == chainrule::Op::Leaf {
-            continue;
-        }
-        let term = tape.value(node).abs() * g.by_index(node).abs();
-        if term.is_finite() {
-            noise += term;
-        }
-    }
-    noise
 }
 
 /// f along `wrt` just left and right of the point, at steps h = 1e-2·max(1, |x|)
