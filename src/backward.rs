@@ -517,7 +517,9 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
     // Σ (a − a) over the adjoints multiplied through: 0 while all are finite, NaN
     // once one is not (no branch per node).
     let mut finite = 0.0;
-    for node in (lowest..n).rev() {
+    let mut node = n;
+    while node > lowest {
+        node -= 1;
         // Complete: every node using this one comes after it.
         let adjoint = adjoints[node];
         if RUNS && node == next_run {
@@ -554,6 +556,26 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
             let (a, b) = (a as usize, b as usize);
             match ops[node].layout_of() {
                 Layout::Leaf => {}
+                // `z + x·y` with the product recorded just before this node (a
+                // weighted sum, term by term): the product's users all come
+                // after it, and this node, the last of them, completes its
+                // adjoint. The product is swept here, its adjoint in a register,
+                // and the loop skips it: the same sums in the same order as
+                // visiting it next.
+                Layout::Add if MODE != CAREFUL && b + 1 == node && ops[b] == Op::Mul => {
+                    adjoints[a] += adjoint;
+                    let total = adjoints[b] + adjoint;
+                    adjoints[b] = total;
+                    let [x, y] = args[b];
+                    let (x, y) = (x as usize, y as usize);
+                    let (vx, vy) = (values[x], values[y]);
+                    adjoints[x] += total * vy;
+                    adjoints[y] += total * vx;
+                    // (Not watched: a product has no masked edge, and an
+                    // infinite adjoint it passes on is watched at the select
+                    // op it reaches, if any.)
+                    node -= 1; // b, swept
+                }
                 Layout::Add => {
                     adjoints[a] += adjoint;
                     adjoints[b] += adjoint;
