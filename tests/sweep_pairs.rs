@@ -119,3 +119,37 @@ fn a_pair_whose_total_adjoint_cancels_to_zero_on_a_tape_with_an_infinite_partial
     assert_eq!(g[p], 0.0);
     assert!(g[x].is_nan(), "0 · ∞ on a path is NaN, got {}", g[x]);
 }
+
+#[test]
+fn a_chain_of_sums_whose_partial_sums_are_used_again() {
+    // s1 = p0 + p1, s2 = s1 + p2, s3 = s2 + p3: the sweep runs down the chain
+    // in one go. s1 and s2 are used again after the chain (their adjoints hold
+    // those contributions when the chain reaches them), and the chain is
+    // broken once by a sum whose product is not the node just below it.
+    let tape = Tape::new();
+    let w: Vec<Var> = (0..5).map(|k| tape.var(0.5 + 0.25 * k as f64)).collect();
+    let x: Vec<Var> = (0..5).map(|k| tape.var(1.0 - 0.3 * k as f64)).collect();
+    let p0 = w[0] * x[0];
+    let p1 = w[1] * x[1];
+    let s1 = p0 + p1;
+    let s2 = s1 + w[2] * x[2];
+    let s3 = s2 + w[3] * x[3];
+    let q = w[4] * x[4];
+    let lone = tape.var(0.75); // between the product and its sum: no pair
+    let s4 = s3 + lone;
+    let s5 = s4 + q;
+    let y = s5 * s2 + s1.sin();
+    assert_textbook(&tape, y);
+    let g = y.backward();
+    // By hand: y = s5·s2 + sin(s1), s5 = s2 + p3 + lone + q, s2 = s1 + p2.
+    let (s1v, s2v, s5v) = (s1.value(), s2.value(), s5.value());
+    let dy_ds5 = s2v;
+    let dy_ds2 = s5v + dy_ds5;
+    let dy_ds1 = dy_ds2 + s1v.cos();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-14 * b.abs().max(1.0);
+    assert!(close(g[s2], dy_ds2), "{} vs {}", g[s2], dy_ds2);
+    assert!(close(g[s1], dy_ds1), "{} vs {}", g[s1], dy_ds1);
+    assert!(close(g[w[0]], dy_ds1 * x[0].value()));
+    assert!(close(g[x[3]], dy_ds5 * w[3].value()));
+    assert!(close(g[w[4]], dy_ds5 * x[4].value()));
+}
