@@ -584,6 +584,8 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                             let [a2, b2] = args[a];
                             let (a2, b2) = (a2 as usize, b2 as usize);
                             if b2 + 1 == a && ops[b2] == Op::Mul {
+                                // `z + z·w`: the product added to z after the sum.
+                                let sum = if x == a || y == a { adjoints[a] } else { sum };
                                 (a, b, adjoint) = (a2, b2, sum);
                                 continue;
                             }

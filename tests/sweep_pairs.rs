@@ -153,3 +153,75 @@ fn a_chain_of_sums_whose_partial_sums_are_used_again() {
     assert!(close(g[x[3]], dy_ds5 * w[3].value()));
     assert!(close(g[w[4]], dy_ds5 * x[4].value()));
 }
+
+#[test]
+fn a_chain_whose_product_uses_the_partial_sum_below_it() {
+    // s2 = s1 + s1·w: the product's own contribution to s1 arrives after the
+    // sum's, and the chain must carry s1's adjoint with both.
+    let tape = Tape::new();
+    let (w, x0, x1, u) = (tape.var(0.5), tape.var(2.0), tape.var(-1.5), tape.var(3.0));
+    let p0 = x0 * u;
+    let s1 = p0 + x1 * u;
+    let s2 = s1 + s1 * w;
+    let y = s2 * 2.0;
+    assert_textbook(&tape, y);
+    let g = y.backward();
+    // y = 2·s1·(1 + w): dy/ds1 = 2(1 + w), dy/du = dy/ds1 · (x0 + x1).
+    let dy_ds1 = 2.0 * (1.0 + w.value());
+    assert_eq!(g[s1], dy_ds1);
+    assert_eq!(g[u], dy_ds1 * (x0.value() + x1.value()));
+}
+
+/// A small deterministic generator (SplitMix64), so the random tapes below are
+/// the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn random_chains_of_sums_of_products_sweep_as_the_textbook() {
+    // 2,000 random tapes built mostly of `z + x·y` with the product just
+    // before its sum (the pattern the sweep pairs and chains), whose products
+    // take any earlier node, partial sums included, and whose nodes are used
+    // again at random: every case of the pairing's bookkeeping. Values stay
+    // finite (products of numbers near ±1), and an occasional relu or sqrt
+    // puts the sweep in its watching or careful modes.
+    let mut rng = Rng(0x5EED);
+    for _ in 0..2_000 {
+        let tape = Tape::new();
+        let mut nodes: Vec<Var> = (0..4)
+            .map(|k| tape.var(0.9 + 0.05 * k as f64 - 0.1 * rng.below(3) as f64))
+            .collect();
+        let mut sum = nodes[0] * nodes[1];
+        for _ in 0..rng.below(12) + 1 {
+            let x = nodes[rng.below(nodes.len())];
+            let y = nodes[rng.below(nodes.len())];
+            sum = match rng.below(8) {
+                // Mostly the chained pattern: the product, then the sum.
+                0..=4 => sum + x * y,
+                5 => sum + sum * x, // the product uses the partial sum
+                6 => (x * y) + sum, // the product first: not paired
+                _ => sum + x.relu() * (y * 0.5 + 1.0).sqrt(),
+            };
+            nodes.push(sum);
+            if rng.below(4) == 0 {
+                nodes.push(sum * 0.5); // fan-out
+            }
+        }
+        let extra = nodes[rng.below(nodes.len())];
+        let y = sum + extra * 0.25;
+        assert_textbook(&tape, y);
+    }
+}
