@@ -560,38 +560,21 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                 // weighted sum, term by term): the product's users all come
                 // after it, and this node, the last of them, completes its
                 // adjoint. The product is swept here, its adjoint in a register,
-                // and the loop skips it. Where `z` is the node below the product
-                // and is itself such a sum (the terms before), its adjoint is
-                // complete too, and the chain goes on in this inner loop. The
-                // same sums in the same order as visiting each node in turn.
+                // and the loop skips it: the same sums in the same order as
+                // visiting it next.
                 Layout::Add if MODE != CAREFUL && b + 1 == node && ops[b] == Op::Mul => {
-                    let (mut a, mut b, mut adjoint) = (a, b, adjoint);
-                    loop {
-                        let sum = adjoints[a] + adjoint;
-                        adjoints[a] = sum;
-                        let total = adjoints[b] + adjoint;
-                        adjoints[b] = total;
-                        let [x, y] = args[b];
-                        let (x, y) = (x as usize, y as usize);
-                        let (vx, vy) = (values[x], values[y]);
-                        adjoints[x] += total * vy;
-                        adjoints[y] += total * vx;
-                        // (Neither the product nor a sum of the chain is watched:
-                        // neither has a masked edge, and an infinite adjoint they
-                        // pass on is watched at the select op it reaches, if any.)
-                        node = b;
-                        if a + 1 == b && ops[a] == Op::Add {
-                            let [a2, b2] = args[a];
-                            let (a2, b2) = (a2 as usize, b2 as usize);
-                            if b2 + 1 == a && ops[b2] == Op::Mul {
-                                // `z + z·w`: the product added to z after the sum.
-                                let sum = if x == a || y == a { adjoints[a] } else { sum };
-                                (a, b, adjoint) = (a2, b2, sum);
-                                continue;
-                            }
-                        }
-                        break;
-                    }
+                    adjoints[a] += adjoint;
+                    let total = adjoints[b] + adjoint;
+                    adjoints[b] = total;
+                    let [x, y] = args[b];
+                    let (x, y) = (x as usize, y as usize);
+                    let (vx, vy) = (values[x], values[y]);
+                    adjoints[x] += total * vy;
+                    adjoints[y] += total * vx;
+                    // (Not watched: a product has no masked edge, and an
+                    // infinite adjoint it passes on is watched at the select
+                    // op it reaches, if any.)
+                    node -= 1; // b, swept
                 }
                 Layout::Add => {
                     adjoints[a] += adjoint;

@@ -122,10 +122,12 @@ fn a_pair_whose_total_adjoint_cancels_to_zero_on_a_tape_with_an_infinite_partial
 
 #[test]
 fn a_chain_of_sums_whose_partial_sums_are_used_again() {
-    // s1 = p0 + p1, s2 = s1 + p2, s3 = s2 + p3: the sweep runs down the chain
-    // in one go. s1 and s2 are used again after the chain (their adjoints hold
-    // those contributions when the chain reaches them), and the chain is
-    // broken once by a sum whose product is not the node just below it.
+    // s1 = p0 + p1, s2 = s1 + p2, s3 = s2 + p3: one pair after another. s1 and
+    // s2 are used again after the chain (their adjoints hold those
+    // contributions when the sweep reaches them), and the chain is broken once
+    // by a sum whose product is not the node just below it. (A sweep that ran
+    // down such chains in one inner loop was tried: fewer instructions, but
+    // slower, see the README.)
     let tape = Tape::new();
     let w: Vec<Var> = (0..5).map(|k| tape.var(0.5 + 0.25 * k as f64)).collect();
     let x: Vec<Var> = (0..5).map(|k| tape.var(1.0 - 0.3 * k as f64)).collect();
@@ -157,7 +159,8 @@ fn a_chain_of_sums_whose_partial_sums_are_used_again() {
 #[test]
 fn a_chain_whose_product_uses_the_partial_sum_below_it() {
     // s2 = s1 + s1·w: the product's own contribution to s1 arrives after the
-    // sum's, and the chain must carry s1's adjoint with both.
+    // sum's (a sweep carrying s1's adjoint down the chain in a register got
+    // this wrong).
     let tape = Tape::new();
     let (w, x0, x1, u) = (tape.var(0.5), tape.var(2.0), tape.var(-1.5), tape.var(3.0));
     let p0 = x0 * u;
@@ -193,7 +196,7 @@ impl Rng {
 #[test]
 fn random_chains_of_sums_of_products_sweep_as_the_textbook() {
     // 2,000 random tapes built mostly of `z + x·y` with the product just
-    // before its sum (the pattern the sweep pairs and chains), whose products
+    // before its sum (the pattern the sweep pairs), whose products
     // take any earlier node, partial sums included, and whose nodes are used
     // again at random: every case of the pairing's bookkeeping. Values stay
     // finite (products of numbers near ±1), and an occasional relu or sqrt
