@@ -485,7 +485,9 @@ pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
 /// One dispatch per node on its op's layout (`Op::layout`): add, sub and mul
 /// pass their implied partials (1 and 1, 1 and −1, the other operand's value), a
 /// unary op its stored partial, every other op its stored edges, in the order
-/// `Recording::edges` gives them, each contribution added through memory.
+/// `Recording::edges` gives them, each contribution added through memory. A sum
+/// whose second operand is a product recorded just before it is swept with
+/// that product in one visit (outside `CAREFUL` mode), in the same order.
 ///
 /// A neuron recorded over runs of consecutive nodes ([`NeuronRun`]) has no stored
 /// edges: its runs are added as slices, see [`sweep_neuron_run`]. `RUNS` is
