@@ -476,6 +476,7 @@ impl Program {
     /// assert_eq!(program.inputs(), &[1.0, 2.0]);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn inputs(&self) -> &[f64] {
         &self.state.values[..self.leaves]
     }
@@ -491,6 +492,7 @@ impl Program {
     /// assert_eq!(program.output(0), 11.0);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn inputs_mut(&mut self) -> &mut [f64] {
         &mut self.state.values[..self.leaves]
     }
@@ -510,6 +512,7 @@ impl Program {
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
     #[track_caller]
+    #[inline]
     pub fn set_inputs(&mut self, values: &[f64]) {
         if values.len() != self.leaves {
             wrong_input_count(values.len(), self.leaves);
@@ -585,6 +588,7 @@ impl Program {
     /// assert_eq!(program.output(0), 1.0);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn forward(&mut self) {
         exec::forward(&self.code, &mut self.state);
     }
@@ -603,13 +607,11 @@ impl Program {
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
     #[track_caller]
+    #[inline]
     pub fn output(&self, k: usize) -> f64 {
         match self.outputs.get(k) {
             Some(&slot) => self.state.values[slot as usize],
-            None => panic!(
-                "chainrule: no output {k}: the program has {} outputs",
-                self.outputs.len()
-            ),
+            None => no_output(k, self.outputs.len()),
         }
     }
 
@@ -665,6 +667,7 @@ impl Program {
     /// assert_eq!(program.gradients(), &[6.0]);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn backward(&mut self) {
         self.seed_and_sweep(|k| if k == 0 { 1.0 } else { 0.0 });
     }
@@ -694,6 +697,7 @@ impl Program {
         self.seed_and_sweep(|k| seeds[k]);
     }
 
+    #[inline(always)]
     fn seed_and_sweep(&mut self, seed: impl Fn(usize) -> f64) {
         let adjoints = &mut self.state.adjoints;
         // The instructions' adjoints are zero already: every backward pass zeroes
@@ -715,6 +719,7 @@ impl Program {
     /// assert_eq!(program.gradients(), &[3.0, 2.0]);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn gradients(&self) -> &[f64] {
         &self.state.adjoints[..self.leaves]
     }
@@ -788,6 +793,14 @@ impl Program {
 #[track_caller]
 pub(crate) fn wrong_input_count(given: usize, inputs: usize) -> ! {
     panic!("chainrule: set_inputs was given {given} values for a program of {inputs} inputs")
+}
+
+/// The panic of [`Program::output`] given no output `k`.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn no_output(k: usize, outputs: usize) -> ! {
+    panic!("chainrule: no output {k}: the program has {outputs} outputs")
 }
 
 /// The panic of `backward_with` (of a [`Program`] or a native one) given the
