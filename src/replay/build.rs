@@ -400,6 +400,7 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
         });
     }
     stats.instructions = code.instrs.len();
+    code.small = crate::replay::exec::small_program(&code);
     for instr in &code.instrs {
         match instr {
             Instr::Dot {

@@ -313,6 +313,10 @@ pub(crate) struct Code {
     pub(crate) args: Vec<u32>,
     /// A loss's targets, parallel to `args` (unused entries 0).
     pub(crate) targets: Vec<f64>,
+    /// The same program as [`Small`] instructions, if every instruction is one
+    /// (see [`small_program`]), else empty: run by [`forward_small`] and
+    /// [`backward_small`] instead of the loops over `instrs`.
+    pub(crate) small: Vec<Small>,
 }
 
 /// The state of a program: values, partials and adjoints, by slot.
@@ -416,20 +420,7 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 bias,
                 out,
                 ..
-            } => {
-                let mut z = match terms {
-                    1 => small_sum::<1>(v, pairs),
-                    2 => small_sum::<2>(v, pairs),
-                    3 => small_sum::<3>(v, pairs),
-                    _ => small_sum::<4>(v, pairs),
-                };
-                if bias != NO_BIAS {
-                    z += v[bias as usize]; // v · 1, exactly
-                }
-                let (value, derivative) = act.value_and_derivative(z);
-                v[out as usize] = value;
-                d[out as usize] = derivative;
-            }
+            } => small_dot_forward(v, d, act, terms, pairs, bias, out),
             Instr::Layer(ref layer) if layer.small != 0 => small_layer_forward(v, d, layer),
             Instr::Layer(ref layer) => layer_forward(v, d, layer),
             Instr::Nary { op, args, out } => {
@@ -543,31 +534,35 @@ fn small_forward<const N: usize, const K: usize>(
 /// A small layer's backward (see [`small_shape`]), by its shape.
 #[inline(always)]
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
+    let relu = l.act == Activation::Relu;
     match l.small {
-        1 => small_backward_term::<2, 1>(adj, v, d, l),
-        2 => small_backward_term::<2, 2>(adj, v, d, l),
-        3 => small_backward_term::<2, 3>(adj, v, d, l),
-        4 => small_backward_term::<2, 4>(adj, v, d, l),
-        5 => small_backward_term::<3, 1>(adj, v, d, l),
-        6 => small_backward_term::<3, 2>(adj, v, d, l),
-        7 => small_backward_term::<3, 3>(adj, v, d, l),
-        _ => small_backward_term::<3, 4>(adj, v, d, l),
+        1 => small_backward_term::<2, 1>(adj, v, d, l, relu),
+        2 => small_backward_term::<2, 2>(adj, v, d, l, relu),
+        3 => small_backward_term::<2, 3>(adj, v, d, l, relu),
+        4 => small_backward_term::<2, 4>(adj, v, d, l, relu),
+        5 => small_backward_term::<3, 1>(adj, v, d, l, relu),
+        6 => small_backward_term::<3, 2>(adj, v, d, l, relu),
+        7 => small_backward_term::<3, 3>(adj, v, d, l, relu),
+        _ => small_backward_term::<3, 4>(adj, v, d, l, relu),
     }
 }
 
+/// `relu`: whether `l.act` is relu (known at compile time on a
+/// [`Small`] instruction).
 #[inline(always)]
 fn small_backward_term<const N: usize, const K: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
     l: &Layer,
+    relu: bool,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K>(adj, v, d, l, |g, derivative, value| {
+        small_backward::<N, K>(adj, v, d, l, relu, |g, derivative, value| {
             g * (derivative * value)
         });
     } else {
-        small_backward::<N, K>(adj, v, d, l, |g, derivative, value| {
+        small_backward::<N, K>(adj, v, d, l, relu, |g, derivative, value| {
             (g * derivative) * value
         });
     }
@@ -581,6 +576,7 @@ fn small_backward<const N: usize, const K: usize>(
     v: &[f64],
     d: &[f64],
     l: &Layer,
+    relu: bool,
     term: impl Fn(f64, f64, f64) -> f64,
 ) {
     let (x, out) = (l.x as usize, l.out as usize);
@@ -594,7 +590,6 @@ fn small_backward<const N: usize, const K: usize>(
         [0.0; K]
     };
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
-    let relu = l.act == Activation::Relu;
     for j in (0..N).rev() {
         let (g, derivative) = (g[j], derivatives[j]);
         let w = l.w as usize + j * ws;
@@ -639,6 +634,202 @@ fn small_backward<const N: usize, const K: usize>(
     }
     if l.x_var {
         *chunk_mut::<K>(adj, x) = ax;
+    }
+}
+
+/// The activation numbered `A` (as [`act_code`] numbers them), known at
+/// compile time: its value and derivative, as
+/// [`Activation::value_and_derivative`] computes them.
+#[inline(always)]
+fn act_const<const A: u8>(z: f64) -> (f64, f64) {
+    match A {
+        0 => (z, 1.0),
+        1 => sigmoid_with_derivative(z),
+        2 => tanh_with_derivative(z),
+        _ => (relu(z), relu_derivative(z)),
+    }
+}
+
+/// The number of an activation in [`act_const`].
+fn act_code(act: Activation) -> u8 {
+    match act {
+        Activation::Identity => 0,
+        Activation::Sigmoid => 1,
+        Activation::Tanh => 2,
+        Activation::Relu => 3,
+    }
+}
+
+/// The operands of a [`Small::SquaredErrors`]: as [`Instr::SquaredErrors`]'s,
+/// with each difference's slot `dq[k]` (its square's is `dq[k] + 1`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SquaredErrors {
+    x: [u32; 2],
+    dq: [u32; 2],
+    c: [u32; 2],
+    t: [f64; 2],
+    out: u32,
+}
+
+macro_rules! small_instrs {
+    ($($name:ident = ($n:literal, $k:literal, $a:literal)),* $(,)?) => {
+        /// An instruction of a small program (see [`small_program`]): a small
+        /// layer (see [`small_shape`]) named by its neurons, its terms and its
+        /// activation (`L23S`: two neurons of three terms under σ; I, S, T, R:
+        /// identity, σ, tanh, relu), so that one jump on the variant reaches
+        /// the kernel of its shape, or the squared-error loss.
+        #[derive(Clone, Copy, Debug)]
+        pub(crate) enum Small {
+            $($name(Layer),)*
+            SquaredErrors(SquaredErrors),
+            /// As [`Instr::SmallDot`].
+            Dot {
+                act: Activation,
+                tape_neuron: bool,
+                n: u8,
+                pairs: [u32; 2 * SMALL],
+                b_const: bool,
+                bias: u32,
+                out: u32,
+            },
+        }
+
+        /// The [`Small`] that runs `layer`, if it is small.
+        fn small_layer(layer: Layer) -> Option<Small> {
+            let shape = (layer.n, layer.k, act_code(layer.act));
+            $(if shape == ($n, $k, $a) {
+                return Some(Small::$name(layer));
+            })*
+            None
+        }
+
+        /// A small program's forward pass: every instruction in order, each
+        /// as the loop over [`Instr`]s runs it.
+        pub(crate) fn forward_small(small: &[Small], s: &mut State) {
+            let State { values: v, d, .. } = s;
+            let n = v.len();
+            let (v, d) = (&mut v[..n], &mut d[..n]);
+            for instr in small {
+                match instr {
+                    $(Small::$name(l) => small_forward::<$n, $k>(v, d, l, act_const::<$a>),)*
+                    Small::SquaredErrors(e) => squared_errors_forward(v, d, e),
+                    &Small::Dot { act, n: terms, ref pairs, bias, out, .. } => {
+                        small_dot_forward(v, d, act, terms, pairs, bias, out)
+                    }
+                }
+            }
+        }
+
+        /// A small program's backward pass from the adjoints already seeded:
+        /// every instruction in reverse order, each as the loop over
+        /// [`Instr`]s runs it.
+        pub(crate) fn backward_small(small: &[Small], s: &mut State) {
+            let State { values: v, d, adjoints: adj, .. } = s;
+            let n = v.len();
+            let (v, d, adj) = (&v[..n], &d[..n], &mut adj[..n]);
+            for instr in small.iter().rev() {
+                match instr {
+                    $(Small::$name(l) => small_backward_term::<$n, $k>(adj, v, d, l, $a == 3),)*
+                    Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
+                    &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
+                        small_dot_backward(adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out)
+                    }
+                }
+            }
+        }
+    };
+}
+
+small_instrs! {
+    L21I = (2, 1, 0), L21S = (2, 1, 1), L21T = (2, 1, 2), L21R = (2, 1, 3),
+    L22I = (2, 2, 0), L22S = (2, 2, 1), L22T = (2, 2, 2), L22R = (2, 2, 3),
+    L23I = (2, 3, 0), L23S = (2, 3, 1), L23T = (2, 3, 2), L23R = (2, 3, 3),
+    L24I = (2, 4, 0), L24S = (2, 4, 1), L24T = (2, 4, 2), L24R = (2, 4, 3),
+    L31I = (3, 1, 0), L31S = (3, 1, 1), L31T = (3, 1, 2), L31R = (3, 1, 3),
+    L32I = (3, 2, 0), L32S = (3, 2, 1), L32T = (3, 2, 2), L32R = (3, 2, 3),
+    L33I = (3, 3, 0), L33S = (3, 3, 1), L33T = (3, 3, 2), L33R = (3, 3, 3),
+    L34I = (3, 4, 0), L34S = (3, 4, 1), L34T = (3, 4, 2), L34R = (3, 4, 3),
+}
+
+/// The program as [`Small`] instructions, if every instruction of `code` is
+/// a small layer, a squared-error loss or a weighted sum of at most [`SMALL`]
+/// single terms, and runs backward too: a program
+/// that short spends most of its time entering and leaving the loops and
+/// dispatching, which the loops over [`Small`]s do with less. Else empty.
+pub(crate) fn small_program(code: &Code) -> Vec<Small> {
+    if code.reached != code.instrs.len() {
+        return Vec::new();
+    }
+    let small: Option<Vec<Small>> = code
+        .instrs
+        .iter()
+        .map(|instr| match *instr {
+            Instr::Layer(layer) => small_layer(layer),
+            Instr::SquaredErrors { x, sq, c, t, out } => {
+                Some(Small::SquaredErrors(SquaredErrors {
+                    x,
+                    dq: sq.map(|q| q - 1),
+                    c,
+                    t,
+                    out,
+                }))
+            }
+            Instr::SmallDot {
+                act,
+                tape_neuron,
+                n,
+                pairs,
+                b_const,
+                bias,
+                out,
+            } => Some(Small::Dot {
+                act,
+                tape_neuron,
+                n,
+                pairs,
+                b_const,
+                bias,
+                out,
+            }),
+            _ => None,
+        })
+        .collect();
+    small.unwrap_or_default()
+}
+
+/// An [`Instr::SquaredErrors`] forward.
+#[inline(always)]
+fn squared_errors_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
+    let mut z = 0.0;
+    for k in 0..2 {
+        let (m, dm) = UnaryOp::SubConst(e.t[k]).eval(v[e.x[k] as usize]);
+        let (value, partial) = UnaryOp::Square.eval(m);
+        // The difference's slot, then the square's.
+        let at = e.dq[k] as usize;
+        *chunk_mut::<2>(v, at) = [m, value];
+        *chunk_mut::<2>(d, at) = [dm, partial];
+        let term = value * v[e.c[k] as usize];
+        // The sum's first term, then one more (no 0 + first: −0 stays).
+        z = if k == 0 { term } else { z + term };
+    }
+    let (value, derivative) = Activation::Identity.value_and_derivative(z);
+    v[e.out as usize] = value;
+    d[e.out as usize] = derivative;
+}
+
+/// An [`Instr::SquaredErrors`] backward.
+#[inline(always)]
+fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
+    // As the weighted sum, then each square in reverse order.
+    let g = std::mem::take(&mut adj[e.out as usize]); // zeroed for the next sweep
+    let gz = g * d[e.out as usize];
+    for k in (0..2).rev() {
+        let [d_difference, d_square] = chunk::<2>(d, e.dq[k] as usize);
+        // The square's adjoint (zero, read by the sum alone) gets gz · c,
+        // then the subtraction's (zero too) g · partial.
+        let g_sq = 0.0 + gz * v[e.c[k] as usize];
+        let gm = 0.0 + g_sq * d_square;
+        adj[e.x[k] as usize] += gm * d_difference;
     }
 }
 
@@ -990,37 +1181,18 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 b_const,
                 bias,
                 out,
-            } => {
-                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
-                let derivative = d[out as usize];
-                if act == Activation::Relu && derivative == 0.0 {
-                    // Masked; the plain operators' relu masks its own edge alone.
-                    if !tape_neuron {
-                        let pairs = &pairs[..2 * terms as usize];
-                        masked_products(adj, v, pairs.chunks_exact(2).map(|p| (p[0], p[1])));
-                    }
-                    continue;
-                }
-                match (tape_neuron, b_const) {
-                    (true, false) => {
-                        small_back::<true>(terms, adj, v, pairs, |value| g * (derivative * value))
-                    }
-                    (true, true) => {
-                        small_back::<false>(terms, adj, v, pairs, |value| g * (derivative * value))
-                    }
-                    (false, b_const) => {
-                        let gz = g * derivative;
-                        if b_const {
-                            small_back::<false>(terms, adj, v, pairs, |value| gz * value);
-                        } else {
-                            small_back::<true>(terms, adj, v, pairs, |value| gz * value);
-                        }
-                    }
-                }
-                if bias != NO_BIAS {
-                    adj[bias as usize] += g * derivative;
-                }
-            }
+            } => small_dot_backward(
+                adj,
+                v,
+                d,
+                act,
+                tape_neuron,
+                terms,
+                pairs,
+                b_const,
+                bias,
+                out,
+            ),
             Instr::Layer(ref layer) if layer.small != 0 => small_layer_backward(adj, v, d, layer),
             Instr::Layer(ref layer) => layer_backward(adj, v, d, layer),
             Instr::Nary { args, out, .. } => {
@@ -1074,6 +1246,73 @@ fn dot_backward(
     }
     if bias != NO_BIAS {
         // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
+        adj[bias as usize] += g * derivative;
+    }
+}
+
+/// An [`Instr::SmallDot`] forward.
+#[inline(always)]
+fn small_dot_forward(
+    v: &mut [f64],
+    d: &mut [f64],
+    act: Activation,
+    terms: u8,
+    pairs: &[u32; 2 * SMALL],
+    bias: u32,
+    out: u32,
+) {
+    let mut z = match terms {
+        1 => small_sum::<1>(v, pairs),
+        2 => small_sum::<2>(v, pairs),
+        3 => small_sum::<3>(v, pairs),
+        _ => small_sum::<4>(v, pairs),
+    };
+    if bias != NO_BIAS {
+        z += v[bias as usize]; // v · 1, exactly
+    }
+    let (value, derivative) = act.value_and_derivative(z);
+    v[out as usize] = value;
+    d[out as usize] = derivative;
+}
+
+/// An [`Instr::SmallDot`] backward.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn small_dot_backward(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    act: Activation,
+    tape_neuron: bool,
+    terms: u8,
+    pairs: &[u32; 2 * SMALL],
+    b_const: bool,
+    bias: u32,
+    out: u32,
+) {
+    let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
+    let derivative = d[out as usize];
+    if act == Activation::Relu && derivative == 0.0 {
+        // Masked; the plain operators' relu masks its own edge alone.
+        if !tape_neuron {
+            let pairs = &pairs[..2 * terms as usize];
+            masked_products(adj, v, pairs.chunks_exact(2).map(|p| (p[0], p[1])));
+        }
+        return;
+    }
+    match (tape_neuron, b_const) {
+        (true, false) => small_back::<true>(terms, adj, v, pairs, |value| g * (derivative * value)),
+        (true, true) => small_back::<false>(terms, adj, v, pairs, |value| g * (derivative * value)),
+        (false, b_const) => {
+            let gz = g * derivative;
+            if b_const {
+                small_back::<false>(terms, adj, v, pairs, |value| gz * value);
+            } else {
+                small_back::<true>(terms, adj, v, pairs, |value| gz * value);
+            }
+        }
+    }
+    if bias != NO_BIAS {
         adj[bias as usize] += g * derivative;
     }
 }
@@ -1610,4 +1849,164 @@ pub(crate) fn fuse_squared_errors(code: &mut Code, outputs: &[u32], first_consta
     }
     code.instrs = fused;
     count
+}
+
+#[cfg(test)]
+mod tests {
+    //! The loops over [`Small`]s against the loops over [`Instr`]s, on the
+    //! same programs: every value, partial, adjoint and gradient bit for bit.
+
+    use crate::replay::Program;
+    use crate::{Activation, Tape, Var};
+
+    /// Forward and backward at `inputs`: the output, then every slot's value,
+    /// partial and adjoint, as bits.
+    fn run(program: &mut Program, inputs: &[f64]) -> Vec<u64> {
+        program.set_inputs(inputs);
+        program.forward();
+        program.backward();
+        let s = &program.state;
+        std::iter::once(program.output(0))
+            .chain(s.values.iter().chain(&s.d).chain(&s.adjoints).copied())
+            .map(f64::to_bits)
+            .collect()
+    }
+
+    /// `program` run by both loops at each of `inputs` (the small loops must
+    /// be the ones it runs).
+    fn small_runs_as_the_loops(mut program: Program, inputs: &[Vec<f64>], what: &str) {
+        assert!(!program.code.small.is_empty(), "{what}: no small program");
+        let mut looped = program.clone();
+        looped.code.small.clear();
+        for new in inputs {
+            assert_eq!(
+                run(&mut program, new),
+                run(&mut looped, new),
+                "{what} at {new:?}"
+            );
+        }
+    }
+
+    /// Inputs around `n` starting values: moved at random, and with an
+    /// infinity, a NaN and a −0 in turn.
+    fn inputs(n: usize) -> Vec<Vec<f64>> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
+        };
+        let mut all: Vec<Vec<f64>> = (0..16).map(|_| (0..n).map(|_| next()).collect()).collect();
+        for (k, odd) in [f64::INFINITY, f64::NAN, -0.0, f64::NEG_INFINITY]
+            .into_iter()
+            .enumerate()
+        {
+            let mut v = all[k].clone();
+            v[k % n] = odd;
+            all.push(v);
+        }
+        all
+    }
+
+    /// A layer of `n` neurons of `k` terms (the tape's fused neurons or the
+    /// plain operators', over variable or constant inputs, with or without
+    /// biases) under a loss of squared errors or a weighted sum.
+    #[test]
+    fn small_programs_run_as_the_loops() {
+        const X: [f64; 4] = [0.3, -0.7, 1.1, -0.2];
+        let mut programs = 0;
+        for n in 2..=3usize {
+            for k in 1..=4usize {
+                for act in [
+                    Activation::Identity,
+                    Activation::Sigmoid,
+                    Activation::Tanh,
+                    Activation::Relu,
+                ] {
+                    // A bias of each neuron's own, one shared (`b[0]`) or none.
+                    for (fused, x_var, bias, squares) in [
+                        (false, true, Some(true), true),
+                        (false, false, Some(false), false),
+                        (false, true, None, false),
+                        (true, false, Some(true), true),
+                        (true, true, Some(false), false),
+                    ] {
+                        let tape = Tape::for_replay();
+                        let leaves = if x_var { k } else { 0 } + n * k + n;
+                        let p = tape.vars(
+                            &(0..leaves)
+                                .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
+                                .collect::<Vec<_>>(),
+                        );
+                        let (x, rest): (Vec<Var>, &[Var]) = if x_var {
+                            (p[..k].to_vec(), &p[k..])
+                        } else {
+                            (X[..k].iter().map(|&c| p[0].constant(c)).collect(), &p)
+                        };
+                        let (w, b) = rest.split_at(n * k);
+                        let h: Vec<Var> = (0..n)
+                            .map(|j| {
+                                let wj = &w[j * k..(j + 1) * k];
+                                let bias = bias.map(|own| if own { b[j] } else { b[0] });
+                                if fused {
+                                    let bias = bias.unwrap_or_else(|| p[0].constant(0.0));
+                                    return Var::neuron(wj, &x, bias, act);
+                                }
+                                let mut z = wj[0] * x[0];
+                                for i in 1..k {
+                                    z += wj[i] * x[i];
+                                }
+                                if let Some(bias) = bias {
+                                    z += bias;
+                                }
+                                act.apply(z)
+                            })
+                            .collect();
+                        let loss = if squares && n == 2 {
+                            (h[0] - 0.25).square() * 0.5 + (h[1] - 0.75).square() * 0.125
+                        } else {
+                            let mut total = h[0] * 0.5;
+                            for (j, &hj) in h.iter().enumerate().skip(1) {
+                                total += hj * (j as f64 - 1.25);
+                            }
+                            total
+                        };
+                        let program = tape.compile(&[loss]).unwrap();
+                        let what =
+                            format!("{n}x{k} {act:?} fused {fused} x_var {x_var} bias {bias:?}");
+                        if k == 1 && !fused && bias.is_none()
+                            || act == Activation::Identity && squares
+                        {
+                            // A product, no weighted sum: no layer; or a linear
+                            // neuron's `− t` taken into its sum.
+                            continue;
+                        }
+                        assert_eq!(program.stats().layers, 1, "{what}");
+                        small_runs_as_the_loops(program, &inputs(leaves), &what);
+                        programs += 1;
+                    }
+                }
+            }
+        }
+        assert!(programs >= 2 * 4 * 4 * 4, "{programs}");
+    }
+
+    /// W1, the 2-2-2 sigmoid network of plain operators: two small layers and
+    /// the squared errors.
+    #[test]
+    fn the_seed_network_runs_as_the_loops() {
+        let tape = Tape::for_replay();
+        let w = tape.var_array([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]);
+        let b = tape.var_array([0.35, 0.60]);
+        let [i1, i2] = [0.05, 0.10];
+        let h1 = (w[0] * i1 + w[1] * i2 + b[0]).sigmoid();
+        let h2 = (w[2] * i1 + w[3] * i2 + b[0]).sigmoid();
+        let o1 = (w[4] * h1 + w[5] * h2 + b[1]).sigmoid();
+        let o2 = (w[6] * h1 + w[7] * h2 + b[1]).sigmoid();
+        let e = (o1 - 0.01).square() * 0.5 + (o2 - 0.99).square() * 0.5;
+        let program = tape.compile(&[e]).unwrap();
+        assert_eq!(program.code.small.len(), 3);
+        small_runs_as_the_loops(program, &inputs(10), "W1");
+    }
 }

@@ -55,7 +55,10 @@
 //!   instruction would. Layers of four neurons or more are fused, and small
 //!   ones of two or three neurons of one to four terms (W1's two layers of
 //!   two): those run with their shape fixed at compile time, one bounds check a
-//!   run of slots, the inputs and their adjoints held in registers.
+//!   run of slots, the inputs and their adjoints held in registers. A program
+//!   of such small layers, weighted sums of up to four terms and losses of two
+//!   squared errors alone (W1) runs by loops of its own, which reach each
+//!   layer's kernel, its activation included, by one jump.
 //!
 //! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
 //! instruction, and plain-operator code replays as fast as the fused spelling.
@@ -590,7 +593,11 @@ impl Program {
     /// ```
     #[inline]
     pub fn forward(&mut self) {
-        exec::forward(&self.code, &mut self.state);
+        if self.code.small.is_empty() {
+            exec::forward(&self.code, &mut self.state);
+        } else {
+            exec::forward_small(&self.code.small, &mut self.state);
+        }
     }
 
     /// The value of output `k` (in the order given to `compile`) after the last
@@ -706,7 +713,11 @@ impl Program {
         for (k, &slot) in self.outputs.iter().enumerate() {
             adjoints[slot as usize] += seed(k);
         }
-        exec::backward(&self.code, &mut self.state);
+        if self.code.small.is_empty() {
+            exec::backward(&self.code, &mut self.state);
+        } else {
+            exec::backward_small(&self.code.small, &mut self.state);
+        }
     }
 
     /// The gradient of every input after the last backward pass, in input order.
@@ -771,6 +782,7 @@ impl Program {
         let g = &self.graph;
         self.code.instrs.capacity() * size_of::<exec::Instr>()
             + self.code.segments.capacity() * size_of::<exec::Segment>()
+            + self.code.small.capacity() * size_of::<exec::Small>()
             + self.code.args.capacity() * 4
             + self.code.targets.capacity() * 8
             + (self.state.values.capacity()
