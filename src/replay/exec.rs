@@ -494,10 +494,14 @@ fn small_layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
 #[inline(always)]
 fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64], l: &Layer) {
     match l.act {
-        Activation::Identity => small_forward::<N, K>(v, d, l, |z| (z, 1.0)),
-        Activation::Sigmoid => small_forward::<N, K>(v, d, l, sigmoid_with_derivative),
-        Activation::Tanh => small_forward::<N, K>(v, d, l, tanh_with_derivative),
-        Activation::Relu => small_forward::<N, K>(v, d, l, |z| (relu(z), relu_derivative(z))),
+        Activation::Identity => small_forward::<N, K>(v, d, l, Known::of(l), |z| (z, 1.0)),
+        Activation::Sigmoid => {
+            small_forward::<N, K>(v, d, l, Known::of(l), sigmoid_with_derivative);
+        }
+        Activation::Tanh => small_forward::<N, K>(v, d, l, Known::of(l), tanh_with_derivative),
+        Activation::Relu => {
+            small_forward::<N, K>(v, d, l, Known::of(l), |z| (relu(z), relu_derivative(z)))
+        }
     }
 }
 
@@ -509,6 +513,7 @@ fn small_forward<const N: usize, const K: usize>(
     v: &mut [f64],
     d: &mut [f64],
     l: &Layer,
+    known: Known,
     act: impl Fn(f64) -> (f64, f64),
 ) {
     let x = chunk::<K>(v, l.x as usize);
@@ -521,7 +526,7 @@ fn small_forward<const N: usize, const K: usize>(
         for i in 1..K {
             z += w[i] * x[i];
         }
-        if l.bias != NO_BIAS {
+        if known.bias {
             z += v[l.bias as usize + j * bs]; // v · 1, exactly
         }
         (values[j], derivatives[j]) = act(z);
@@ -534,37 +539,74 @@ fn small_forward<const N: usize, const K: usize>(
 /// A small layer's backward (see [`small_shape`]), by its shape.
 #[inline(always)]
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
-    let relu = l.act == Activation::Relu;
+    let known = Known::of(l);
     match l.small {
-        1 => small_backward_term::<2, 1>(adj, v, d, l, relu),
-        2 => small_backward_term::<2, 2>(adj, v, d, l, relu),
-        3 => small_backward_term::<2, 3>(adj, v, d, l, relu),
-        4 => small_backward_term::<2, 4>(adj, v, d, l, relu),
-        5 => small_backward_term::<3, 1>(adj, v, d, l, relu),
-        6 => small_backward_term::<3, 2>(adj, v, d, l, relu),
-        7 => small_backward_term::<3, 3>(adj, v, d, l, relu),
-        _ => small_backward_term::<3, 4>(adj, v, d, l, relu),
+        1 => small_backward_term::<2, 1>(adj, v, d, l, known),
+        2 => small_backward_term::<2, 2>(adj, v, d, l, known),
+        3 => small_backward_term::<2, 3>(adj, v, d, l, known),
+        4 => small_backward_term::<2, 4>(adj, v, d, l, known),
+        5 => small_backward_term::<3, 1>(adj, v, d, l, known),
+        6 => small_backward_term::<3, 2>(adj, v, d, l, known),
+        7 => small_backward_term::<3, 3>(adj, v, d, l, known),
+        _ => small_backward_term::<3, 4>(adj, v, d, l, known),
     }
 }
 
-/// `relu`: whether `l.act` is relu (known at compile time on a
-/// [`Small`] instruction).
 #[inline(always)]
 fn small_backward_term<const N: usize, const K: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
     l: &Layer,
-    relu: bool,
+    known: Known,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K>(adj, v, d, l, relu, |g, derivative, value| {
+        small_backward::<N, K>(adj, v, d, l, known, |g, derivative, value| {
             g * (derivative * value)
         });
     } else {
-        small_backward::<N, K>(adj, v, d, l, relu, |g, derivative, value| {
+        small_backward::<N, K>(adj, v, d, l, known, |g, derivative, value| {
             (g * derivative) * value
         });
+    }
+}
+
+/// What a small layer's kernels test, known at compile time on a [`Small`]
+/// instruction, else read from the layer.
+#[derive(Clone, Copy)]
+struct Known {
+    /// Whether the activation is relu (whose zero derivative masks).
+    relu: bool,
+    /// Whether the neurons have a bias.
+    bias: bool,
+    /// Whether the weights', the inputs' adjoints are written: always on a
+    /// [`Small`] instruction (a constant's adjoint is scratch that nobody
+    /// reads, cheaper to write than to test), else where they are variables.
+    w_var: bool,
+    x_var: bool,
+}
+
+impl Known {
+    /// Read from the layer.
+    #[inline(always)]
+    fn of(l: &Layer) -> Known {
+        Known {
+            relu: l.act == Activation::Relu,
+            bias: l.bias != NO_BIAS,
+            w_var: l.w_var,
+            x_var: l.x_var,
+        }
+    }
+
+    /// A [`Small`] layer's, activation `A` (see [`act_const`]).
+    #[inline(always)]
+    fn small<const A: u8>() -> Known {
+        Known {
+            relu: A == 3,
+            bias: true,
+            w_var: true,
+            x_var: true,
+        }
     }
 }
 
@@ -576,15 +618,16 @@ fn small_backward<const N: usize, const K: usize>(
     v: &[f64],
     d: &[f64],
     l: &Layer,
-    relu: bool,
+    known: Known,
     term: impl Fn(f64, f64, f64) -> f64,
 ) {
+    let relu = known.relu;
     let (x, out) = (l.x as usize, l.out as usize);
     let xv = chunk::<K>(v, x);
     let derivatives = chunk::<N>(d, out);
     // Zeroed for the next sweep.
     let g = std::mem::replace(chunk_mut::<N>(adj, out), [0.0; N]);
-    let mut ax = if l.x_var {
+    let mut ax = if known.x_var {
         chunk::<K>(adj, x)
     } else {
         [0.0; K]
@@ -603,10 +646,10 @@ fn small_backward<const N: usize, const K: usize>(
                 if finite.is_nan() {
                     for i in 0..K {
                         if let Some((to_w, to_x)) = masked_product(wv[i], xv[i]) {
-                            if l.w_var {
+                            if known.w_var {
                                 adj[w + i] += to_w;
                             }
-                            if l.x_var {
+                            if known.x_var {
                                 ax[i] += to_x;
                             }
                         }
@@ -616,23 +659,23 @@ fn small_backward<const N: usize, const K: usize>(
             continue;
         }
         let wv = chunk::<K>(v, w);
-        if l.w_var {
+        if known.w_var {
             let aw = chunk_mut::<K>(adj, w);
             for i in 0..K {
                 aw[i] += term(g, derivative, xv[i]);
             }
         }
-        if l.x_var {
+        if known.x_var {
             for i in 0..K {
                 ax[i] += term(g, derivative, wv[i]);
             }
         }
-        if l.bias != NO_BIAS {
+        if known.bias {
             // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
             adj[l.bias as usize + j * bs] += g * derivative;
         }
     }
-    if l.x_var {
+    if known.x_var {
         *chunk_mut::<K>(adj, x) = ax;
     }
 }
@@ -674,10 +717,11 @@ pub(crate) struct SquaredErrors {
 macro_rules! small_instrs {
     ($($name:ident = ($n:literal, $k:literal, $a:literal)),* $(,)?) => {
         /// An instruction of a small program (see [`small_program`]): a small
-        /// layer (see [`small_shape`]) named by its neurons, its terms and its
-        /// activation (`L23S`: two neurons of three terms under σ; I, S, T, R:
-        /// identity, σ, tanh, relu), so that one jump on the variant reaches
-        /// the kernel of its shape, or the squared-error loss.
+        /// layer (see [`small_shape`]) with biases, named by its neurons, its
+        /// terms and its activation (`L23S`: two neurons of three terms under
+        /// σ; I, S, T, R: identity, σ, tanh, relu), so that one jump on the
+        /// variant reaches the kernel of its shape; the squared-error loss; a
+        /// weighted sum of at most [`SMALL`] single terms.
         #[derive(Clone, Copy, Debug)]
         pub(crate) enum Small {
             $($name(Layer),)*
@@ -711,7 +755,9 @@ macro_rules! small_instrs {
             let (v, d) = (&mut v[..n], &mut d[..n]);
             for instr in small {
                 match instr {
-                    $(Small::$name(l) => small_forward::<$n, $k>(v, d, l, act_const::<$a>),)*
+                    $(Small::$name(l) => {
+                        small_forward::<$n, $k>(v, d, l, Known::small::<$a>(), act_const::<$a>)
+                    })*
                     Small::SquaredErrors(e) => squared_errors_forward(v, d, e),
                     &Small::Dot { act, n: terms, ref pairs, bias, out, .. } => {
                         small_dot_forward(v, d, act, terms, pairs, bias, out)
@@ -729,7 +775,9 @@ macro_rules! small_instrs {
             let (v, d, adj) = (&v[..n], &d[..n], &mut adj[..n]);
             for instr in small.iter().rev() {
                 match instr {
-                    $(Small::$name(l) => small_backward_term::<$n, $k>(adj, v, d, l, $a == 3),)*
+                    $(Small::$name(l) => {
+                        small_backward_term::<$n, $k>(adj, v, d, l, Known::small::<$a>())
+                    })*
                     Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
                     &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
                         small_dot_backward(adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out)
@@ -752,8 +800,8 @@ small_instrs! {
 }
 
 /// The program as [`Small`] instructions, if every instruction of `code` is
-/// a small layer, a squared-error loss or a weighted sum of at most [`SMALL`]
-/// single terms, and runs backward too: a program
+/// a small layer with biases, a squared-error loss or a weighted sum of at
+/// most [`SMALL`] single terms, and runs backward too: a program
 /// that short spends most of its time entering and leaving the loops and
 /// dispatching, which the loops over [`Small`]s do with less. Else empty.
 pub(crate) fn small_program(code: &Code) -> Vec<Small> {
@@ -764,7 +812,7 @@ pub(crate) fn small_program(code: &Code) -> Vec<Small> {
         .instrs
         .iter()
         .map(|instr| match *instr {
-            Instr::Layer(layer) => small_layer(layer),
+            Instr::Layer(layer) if layer.bias != NO_BIAS => small_layer(layer),
             Instr::SquaredErrors { x, sq, c, t, out } => {
                 Some(Small::SquaredErrors(SquaredErrors {
                     x,
@@ -1859,15 +1907,16 @@ mod tests {
     use crate::replay::Program;
     use crate::{Activation, Tape, Var};
 
-    /// Forward and backward at `inputs`: the output, then every slot's value,
-    /// partial and adjoint, as bits.
+    /// Forward and backward at `inputs`: the output, then every slot's value
+    /// and partial, and every adjoint but the constants' (scratch), as bits.
     fn run(program: &mut Program, inputs: &[f64]) -> Vec<u64> {
         program.set_inputs(inputs);
         program.forward();
         program.backward();
         let s = &program.state;
+        let adjoints = &s.adjoints[..program.first_constant];
         std::iter::once(program.output(0))
-            .chain(s.values.iter().chain(&s.d).chain(&s.adjoints).copied())
+            .chain(s.values.iter().chain(&s.d).chain(adjoints).copied())
             .map(f64::to_bits)
             .collect()
     }
@@ -1983,13 +2032,18 @@ mod tests {
                             continue;
                         }
                         assert_eq!(program.stats().layers, 1, "{what}");
+                        if bias.is_none() {
+                            // Small layers without bias stay in the loops.
+                            assert!(program.code.small.is_empty(), "{what}");
+                            continue;
+                        }
                         small_runs_as_the_loops(program, &inputs(leaves), &what);
                         programs += 1;
                     }
                 }
             }
         }
-        assert!(programs >= 2 * 4 * 4 * 4, "{programs}");
+        assert!(programs >= 2 * 4 * 4 * 3, "{programs}");
     }
 
     /// W1, the 2-2-2 sigmoid network of plain operators: two small layers and
