@@ -676,7 +676,9 @@ impl Program {
     /// ```
     #[inline]
     pub fn backward(&mut self) {
-        self.seed_and_sweep(|k| if k == 0 { 1.0 } else { 0.0 });
+        // Output 0 seeded with 1: the others' seeds, 0, would add 0 to adjoints
+        // that are 0 (or scratch, a folded constant's).
+        self.seed_and_sweep(1, |_| 1.0);
     }
 
     /// One reverse sweep from every output, output `k` seeded with `seeds[k]`:
@@ -701,16 +703,24 @@ impl Program {
         if seeds.len() != self.outputs.len() {
             wrong_seed_count(seeds.len(), self.outputs.len());
         }
-        self.seed_and_sweep(|k| seeds[k]);
+        self.seed_and_sweep(self.outputs.len(), |k| seeds[k]);
     }
 
+    /// Zeroes the inputs' adjoints, seeds the first `seeded` outputs' with
+    /// `seed(k)`, and sweeps.
     #[inline(always)]
-    fn seed_and_sweep(&mut self, seed: impl Fn(usize) -> f64) {
+    fn seed_and_sweep(&mut self, seeded: usize, seed: impl Fn(usize) -> f64) {
         let adjoints = &mut self.state.adjoints;
         // The instructions' adjoints are zero already: every backward pass zeroes
-        // each one as it reads it. Only the inputs' need zeroing.
-        adjoints[..self.leaves].fill(0.0);
-        for (k, &slot) in self.outputs.iter().enumerate() {
+        // each one as it reads it. Only the inputs' need zeroing. With few
+        // inputs, a fixed run of slots from 0 is zeroed, without a call to
+        // `memset`: the instructions' slots in it are zero already, and the
+        // constants' adjoints are scratch.
+        match adjoints.first_chunk_mut::<16>() {
+            Some(first) if self.leaves <= 16 => *first = [0.0; 16],
+            _ => adjoints[..self.leaves].fill(0.0),
+        }
+        for (k, &slot) in self.outputs[..seeded].iter().enumerate() {
             adjoints[slot as usize] += seed(k);
         }
         if self.code.small.is_empty() {
