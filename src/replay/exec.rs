@@ -726,6 +726,10 @@ macro_rules! small_instrs {
         pub(crate) enum Small {
             $($name(Layer),)*
             SquaredErrors(SquaredErrors),
+            /// As `SquaredErrors`, over two consecutive slots `x[0]`,
+            /// `x[0] + 1`, the differences and squares in four (`dq[1]` is
+            /// `dq[0] + 2`): read and written as one run each.
+            SquaredErrorsRun(SquaredErrors),
             /// As [`Instr::SmallDot`].
             Dot {
                 act: Activation,
@@ -759,6 +763,7 @@ macro_rules! small_instrs {
                         small_forward::<$n, $k>(v, d, l, Known::small::<$a>(), act_const::<$a>)
                     })*
                     Small::SquaredErrors(e) => squared_errors_forward(v, d, e),
+                    Small::SquaredErrorsRun(e) => squared_errors_run_forward(v, d, e),
                     &Small::Dot { act, n: terms, ref pairs, bias, out, .. } => {
                         small_dot_forward(v, d, act, terms, pairs, bias, out)
                     }
@@ -779,6 +784,7 @@ macro_rules! small_instrs {
                         small_backward_term::<$n, $k>(adj, v, d, l, Known::small::<$a>())
                     })*
                     Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
+                    Small::SquaredErrorsRun(e) => squared_errors_run_backward(adj, v, d, e),
                     &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
                         small_dot_backward(adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out)
                     }
@@ -814,13 +820,20 @@ pub(crate) fn small_program(code: &Code) -> Vec<Small> {
         .map(|instr| match *instr {
             Instr::Layer(layer) if layer.bias != NO_BIAS => small_layer(layer),
             Instr::SquaredErrors { x, sq, c, t, out } => {
-                Some(Small::SquaredErrors(SquaredErrors {
+                let e = SquaredErrors {
                     x,
                     dq: sq.map(|q| q - 1),
                     c,
                     t,
                     out,
-                }))
+                };
+                let run = u64::from(x[1]) == u64::from(x[0]) + 1
+                    && u64::from(e.dq[1]) == u64::from(e.dq[0]) + 2;
+                Some(if run {
+                    Small::SquaredErrorsRun(e)
+                } else {
+                    Small::SquaredErrors(e)
+                })
             }
             Instr::SmallDot {
                 act,
@@ -878,6 +891,44 @@ fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErr
         let g_sq = 0.0 + gz * v[e.c[k] as usize];
         let gm = 0.0 + g_sq * d_square;
         adj[e.x[k] as usize] += gm * d_difference;
+    }
+}
+
+/// [`squared_errors_forward`] over runs (see [`Small::SquaredErrorsRun`]):
+/// every operand read first (the fusion leaves no difference nor square read
+/// by another term), the same operations on them, then the runs written.
+#[inline(always)]
+fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
+    let xs = chunk::<2>(v, e.x[0] as usize);
+    let cs = [v[e.c[0] as usize], v[e.c[1] as usize]];
+    let (m0, dm0) = UnaryOp::SubConst(e.t[0]).eval(xs[0]);
+    let (value0, partial0) = UnaryOp::Square.eval(m0);
+    let (m1, dm1) = UnaryOp::SubConst(e.t[1]).eval(xs[1]);
+    let (value1, partial1) = UnaryOp::Square.eval(m1);
+    let at = e.dq[0] as usize;
+    *chunk_mut::<4>(v, at) = [m0, value0, m1, value1];
+    *chunk_mut::<4>(d, at) = [dm0, partial0, dm1, partial1];
+    // The sum's first term, then one more (no 0 + first: −0 stays).
+    let z = value0 * cs[0] + value1 * cs[1];
+    let (value, derivative) = Activation::Identity.value_and_derivative(z);
+    v[e.out as usize] = value;
+    d[e.out as usize] = derivative;
+}
+
+/// [`squared_errors_backward`] over runs (see [`Small::SquaredErrorsRun`]).
+#[inline(always)]
+fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
+    let g = std::mem::take(&mut adj[e.out as usize]); // zeroed for the next sweep
+    let gz = g * d[e.out as usize];
+    let partials = chunk::<4>(d, e.dq[0] as usize);
+    let cs = [v[e.c[0] as usize], v[e.c[1] as usize]];
+    let ax = chunk_mut::<2>(adj, e.x[0] as usize);
+    for k in (0..2).rev() {
+        let [d_difference, d_square] = [partials[2 * k], partials[2 * k + 1]];
+        // As squared_errors_backward.
+        let g_sq = 0.0 + gz * cs[k];
+        let gm = 0.0 + g_sq * d_square;
+        ax[k] += gm * d_difference;
     }
 }
 
@@ -1904,6 +1955,7 @@ mod tests {
     //! The loops over [`Small`]s against the loops over [`Instr`]s, on the
     //! same programs: every value, partial, adjoint and gradient bit for bit.
 
+    use super::Small;
     use crate::replay::Program;
     use crate::{Activation, Tape, Var};
 
@@ -2046,6 +2098,35 @@ mod tests {
         assert!(programs >= 2 * 4 * 4 * 3, "{programs}");
     }
 
+    /// Squared errors after two neurons of their own (weighted sums of single
+    /// terms), over two outputs side by side (as runs) and over one output
+    /// twice (not).
+    #[test]
+    fn squared_errors_run_as_the_loops() {
+        fn two_outputs<'t>(p: &[Var<'t>]) -> Var<'t> {
+            let o1 = (p[0] * p[1] + p[2]).sigmoid();
+            let o2 = (p[0] * p[3] + p[4]).tanh();
+            (o1 - 0.25).square() * 0.5 + (o2 - 0.75).square() * 0.125
+        }
+        fn one_output_twice<'t>(p: &[Var<'t>]) -> Var<'t> {
+            let o = (p[0] * p[1] + p[2]).sigmoid();
+            (o - 0.25).square() * 0.5 + (o - 0.75).square() * 3.0
+        }
+        for (f, run) in [
+            (two_outputs as for<'t> fn(&[Var<'t>]) -> Var<'t>, true),
+            (one_output_twice, false),
+        ] {
+            let tape = Tape::for_replay();
+            let p = tape.vars(&[0.5, -0.25, 0.75, 1.5, -0.5]);
+            let program = tape.compile(&[f(&p)]).unwrap();
+            let last = program.code.small.last().copied();
+            let as_run = matches!(last, Some(Small::SquaredErrorsRun(_)));
+            let apart = matches!(last, Some(Small::SquaredErrors(_)));
+            assert!(if run { as_run } else { apart }, "{last:?}");
+            small_runs_as_the_loops(program, &inputs(5), &format!("run {run}"));
+        }
+    }
+
     /// W1, the 2-2-2 sigmoid network of plain operators: two small layers and
     /// the squared errors.
     #[test]
@@ -2061,6 +2142,7 @@ mod tests {
         let e = (o1 - 0.01).square() * 0.5 + (o2 - 0.99).square() * 0.5;
         let program = tape.compile(&[e]).unwrap();
         assert_eq!(program.code.small.len(), 3);
+        assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(_)));
         small_runs_as_the_loops(program, &inputs(10), "W1");
     }
 }
