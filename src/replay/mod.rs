@@ -414,6 +414,9 @@ pub struct Program {
     /// The first constant slot.
     #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     first_constant: usize,
+    /// Whether backward zeroes the inputs' adjoints as the first [`ZEROED`]
+    /// slots' (at most that many inputs, at least that many slots).
+    zero_run: bool,
     outputs: Vec<u32>,
     leaf_nodes: Vec<u32>,
     output_nodes: Vec<u32>,
@@ -446,6 +449,7 @@ impl Program {
             state,
             leaves,
             first_constant: computed,
+            zero_run: leaves <= ZEROED && slots >= ZEROED,
             outputs: built.outputs,
             leaf_nodes: built.leaf_nodes,
             output_nodes: outputs.to_vec(),
@@ -716,8 +720,8 @@ impl Program {
         // inputs, a fixed run of slots from 0 is zeroed, without a call to
         // `memset`: the instructions' slots in it are zero already, and the
         // constants' adjoints are scratch.
-        match adjoints.first_chunk_mut::<16>() {
-            Some(first) if self.leaves <= 16 => *first = [0.0; 16],
+        match adjoints.first_chunk_mut::<ZEROED>() {
+            Some(first) if self.zero_run => *first = [0.0; ZEROED],
             _ => adjoints[..self.leaves].fill(0.0),
         }
         for (k, &slot) in self.outputs[..seeded].iter().enumerate() {
@@ -807,6 +811,10 @@ impl Program {
             + (self.slot_of.capacity() + self.leaf_nodes.capacity()) * 4
     }
 }
+
+/// The slots whose adjoints a backward pass zeroes in one run when the
+/// inputs are among them (see [`Program::backward`]).
+const ZEROED: usize = 16;
 
 /// The panic of `set_inputs` (of a [`Program`] or a native one) given the wrong
 /// number of values.
