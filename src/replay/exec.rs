@@ -420,7 +420,7 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 bias,
                 out,
                 ..
-            } => small_dot_forward(v, d, act, terms, pairs, bias, out),
+            } => small_dot_forward::<ALL>(v, d, act, terms, pairs, bias, out),
             Instr::Layer(ref layer) if layer.small != 0 => small_layer_forward(v, d, layer),
             Instr::Layer(ref layer) => layer_forward(v, d, layer),
             Instr::Nary { op, args, out } => {
@@ -494,13 +494,13 @@ fn small_layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
 #[inline(always)]
 fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64], l: &Layer) {
     match l.act {
-        Activation::Identity => small_forward::<N, K>(v, d, l, Known::of(l), |z| (z, 1.0)),
+        Activation::Identity => small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (z, 1.0)),
         Activation::Sigmoid => {
-            small_forward::<N, K>(v, d, l, Known::of(l), sigmoid_with_derivative);
+            small_forward::<N, K, ALL>(v, d, l, Known::of(l), sigmoid_with_derivative);
         }
-        Activation::Tanh => small_forward::<N, K>(v, d, l, Known::of(l), tanh_with_derivative),
+        Activation::Tanh => small_forward::<N, K, ALL>(v, d, l, Known::of(l), tanh_with_derivative),
         Activation::Relu => {
-            small_forward::<N, K>(v, d, l, Known::of(l), |z| (relu(z), relu_derivative(z)))
+            small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (relu(z), relu_derivative(z)))
         }
     }
 }
@@ -509,29 +509,29 @@ fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64
 /// sums it. The outputs are written after every sum is taken: nothing the
 /// layer reads overlaps them (see [`fuse_layers`]), so to the same bits.
 #[inline(always)]
-fn small_forward<const N: usize, const K: usize>(
+fn small_forward<const N: usize, const K: usize, const M: usize>(
     v: &mut [f64],
     d: &mut [f64],
     l: &Layer,
     known: Known,
     act: impl Fn(f64) -> (f64, f64),
 ) {
-    let x = chunk::<K>(v, l.x as usize);
+    let x = chunk::<K>(v, l.x as usize & M);
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
     let mut values = [0.0; N];
     let mut derivatives = [0.0; N];
     for j in 0..N {
-        let w = chunk::<K>(v, l.w as usize + j * ws);
+        let w = chunk::<K>(v, (l.w as usize + j * ws) & M);
         let mut z = w[0] * x[0];
         for i in 1..K {
             z += w[i] * x[i];
         }
         if known.bias {
-            z += v[l.bias as usize + j * bs]; // v · 1, exactly
+            z += v[(l.bias as usize + j * bs) & M]; // v · 1, exactly
         }
         (values[j], derivatives[j]) = act(z);
     }
-    let out = l.out as usize;
+    let out = l.out as usize & M;
     *chunk_mut::<N>(v, out) = values;
     *chunk_mut::<N>(d, out) = derivatives;
 }
@@ -541,19 +541,19 @@ fn small_forward<const N: usize, const K: usize>(
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     let known = Known::of(l);
     match l.small {
-        1 => small_backward_term::<2, 1>(adj, v, d, l, known),
-        2 => small_backward_term::<2, 2>(adj, v, d, l, known),
-        3 => small_backward_term::<2, 3>(adj, v, d, l, known),
-        4 => small_backward_term::<2, 4>(adj, v, d, l, known),
-        5 => small_backward_term::<3, 1>(adj, v, d, l, known),
-        6 => small_backward_term::<3, 2>(adj, v, d, l, known),
-        7 => small_backward_term::<3, 3>(adj, v, d, l, known),
-        _ => small_backward_term::<3, 4>(adj, v, d, l, known),
+        1 => small_backward_term::<2, 1, ALL>(adj, v, d, l, known),
+        2 => small_backward_term::<2, 2, ALL>(adj, v, d, l, known),
+        3 => small_backward_term::<2, 3, ALL>(adj, v, d, l, known),
+        4 => small_backward_term::<2, 4, ALL>(adj, v, d, l, known),
+        5 => small_backward_term::<3, 1, ALL>(adj, v, d, l, known),
+        6 => small_backward_term::<3, 2, ALL>(adj, v, d, l, known),
+        7 => small_backward_term::<3, 3, ALL>(adj, v, d, l, known),
+        _ => small_backward_term::<3, 4, ALL>(adj, v, d, l, known),
     }
 }
 
 #[inline(always)]
-fn small_backward_term<const N: usize, const K: usize>(
+fn small_backward_term<const N: usize, const K: usize, const M: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -561,11 +561,11 @@ fn small_backward_term<const N: usize, const K: usize>(
     known: Known,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K>(adj, v, d, l, known, |g, derivative, value| {
+        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
             g * (derivative * value)
         });
     } else {
-        small_backward::<N, K>(adj, v, d, l, known, |g, derivative, value| {
+        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
             (g * derivative) * value
         });
     }
@@ -613,7 +613,7 @@ impl Known {
 /// As [`layer_backward`]: the neurons in reverse order, for each the weights'
 /// adjoints, then the inputs' (carried in registers), then the bias's.
 #[inline(always)]
-fn small_backward<const N: usize, const K: usize>(
+fn small_backward<const N: usize, const K: usize, const M: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -622,7 +622,7 @@ fn small_backward<const N: usize, const K: usize>(
     term: impl Fn(f64, f64, f64) -> f64,
 ) {
     let relu = known.relu;
-    let (x, out) = (l.x as usize, l.out as usize);
+    let (x, out) = (l.x as usize & M, l.out as usize & M);
     let xv = chunk::<K>(v, x);
     let derivatives = chunk::<N>(d, out);
     // Zeroed for the next sweep.
@@ -635,7 +635,7 @@ fn small_backward<const N: usize, const K: usize>(
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
     for j in (0..N).rev() {
         let (g, derivative) = (g[j], derivatives[j]);
-        let w = l.w as usize + j * ws;
+        let w = (l.w as usize + j * ws) & M;
         if relu && derivative == 0.0 {
             // Masked (see `masked_products`).
             if !l.tape_neuron {
@@ -647,7 +647,7 @@ fn small_backward<const N: usize, const K: usize>(
                     for i in 0..K {
                         if let Some((to_w, to_x)) = masked_product(wv[i], xv[i]) {
                             if known.w_var {
-                                adj[w + i] += to_w;
+                                adj[(w + i) & M] += to_w;
                             }
                             if known.x_var {
                                 ax[i] += to_x;
@@ -672,7 +672,7 @@ fn small_backward<const N: usize, const K: usize>(
         }
         if known.bias {
             // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
-            adj[l.bias as usize + j * bs] += g * derivative;
+            adj[(l.bias as usize + j * bs) & M] += g * derivative;
         }
     }
     if known.x_var {
@@ -712,6 +712,40 @@ pub(crate) struct SquaredErrors {
     c: [u32; 2],
     t: [f64; 2],
     out: u32,
+}
+
+/// The most slots a small program has (see [`small_program`]): every slot it
+/// reads or writes is below.
+pub(crate) const SMALL_SLOTS: usize = 64;
+
+/// `slot & SMALL_MASK` is `slot` for every slot of a small program (checked
+/// once, at compile time). The kernels of the loops over [`Small`]s index
+/// their arrays, [`PADDED`] long, so: the compiler then sees each index, and
+/// each run of at most [`SMALL`] slots from one, inside the array, and drops
+/// the bounds checks.
+const SMALL_MASK: usize = SMALL_SLOTS - 1;
+
+/// The length of a small program's arrays (values, partials, adjoints):
+/// padded past its slots so that a run of up to [`SMALL`] from any masked
+/// index fits.
+pub(crate) const PADDED: usize = 2 * SMALL_SLOTS;
+
+/// The mask of the loops over [`Instr`]s: none.
+const ALL: usize = usize::MAX;
+
+/// A small program's array, as one of [`PADDED`] slots.
+#[inline(always)]
+fn padded(slots: &mut [f64]) -> &mut [f64] {
+    match slots.first_chunk_mut::<PADDED>() {
+        Some(all) => all,
+        None => not_padded(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn not_padded() -> ! {
+    panic!("chainrule: a small replay program's arrays are not padded (a compiler bug)")
 }
 
 macro_rules! small_instrs {
@@ -754,18 +788,16 @@ macro_rules! small_instrs {
         /// A small program's forward pass: every instruction in order, each
         /// as the loop over [`Instr`]s runs it.
         pub(crate) fn forward_small(small: &[Small], s: &mut State) {
-            let State { values: v, d, .. } = s;
-            let n = v.len();
-            let (v, d) = (&mut v[..n], &mut d[..n]);
+            let (v, d) = (padded(&mut s.values), padded(&mut s.d));
             for instr in small {
                 match instr {
-                    $(Small::$name(l) => {
-                        small_forward::<$n, $k>(v, d, l, Known::small::<$a>(), act_const::<$a>)
-                    })*
+                    $(Small::$name(l) => small_forward::<$n, $k, SMALL_MASK>(
+                        v, d, l, Known::small::<$a>(), act_const::<$a>,
+                    ),)*
                     Small::SquaredErrors(e) => squared_errors_forward(v, d, e),
                     Small::SquaredErrorsRun(e) => squared_errors_run_forward(v, d, e),
                     &Small::Dot { act, n: terms, ref pairs, bias, out, .. } => {
-                        small_dot_forward(v, d, act, terms, pairs, bias, out)
+                        small_dot_forward::<SMALL_MASK>(v, d, act, terms, pairs, bias, out)
                     }
                 }
             }
@@ -776,17 +808,18 @@ macro_rules! small_instrs {
         /// [`Instr`]s runs it.
         pub(crate) fn backward_small(small: &[Small], s: &mut State) {
             let State { values: v, d, adjoints: adj, .. } = s;
-            let n = v.len();
-            let (v, d, adj) = (&v[..n], &d[..n], &mut adj[..n]);
+            let (v, d, adj) = (&*padded(v), &*padded(d), padded(adj));
             for instr in small.iter().rev() {
                 match instr {
-                    $(Small::$name(l) => {
-                        small_backward_term::<$n, $k>(adj, v, d, l, Known::small::<$a>())
-                    })*
+                    $(Small::$name(l) => small_backward_term::<$n, $k, SMALL_MASK>(
+                        adj, v, d, l, Known::small::<$a>(),
+                    ),)*
                     Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
                     Small::SquaredErrorsRun(e) => squared_errors_run_backward(adj, v, d, e),
                     &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
-                        small_dot_backward(adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out)
+                        small_dot_backward::<SMALL_MASK>(
+                            adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out,
+                        )
                     }
                 }
             }
@@ -810,8 +843,8 @@ small_instrs! {
 /// most [`SMALL`] single terms, and runs backward too: a program
 /// that short spends most of its time entering and leaving the loops and
 /// dispatching, which the loops over [`Small`]s do with less. Else empty.
-pub(crate) fn small_program(code: &Code) -> Vec<Small> {
-    if code.reached != code.instrs.len() {
+pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
+    if code.reached != code.instrs.len() || slots > SMALL_SLOTS {
         return Vec::new();
     }
     let small: Option<Vec<Small>> = code
@@ -863,34 +896,34 @@ pub(crate) fn small_program(code: &Code) -> Vec<Small> {
 fn squared_errors_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
     let mut z = 0.0;
     for k in 0..2 {
-        let (m, dm) = UnaryOp::SubConst(e.t[k]).eval(v[e.x[k] as usize]);
+        let (m, dm) = UnaryOp::SubConst(e.t[k]).eval(v[e.x[k] as usize & SMALL_MASK]);
         let (value, partial) = UnaryOp::Square.eval(m);
         // The difference's slot, then the square's.
-        let at = e.dq[k] as usize;
+        let at = e.dq[k] as usize & SMALL_MASK;
         *chunk_mut::<2>(v, at) = [m, value];
         *chunk_mut::<2>(d, at) = [dm, partial];
-        let term = value * v[e.c[k] as usize];
+        let term = value * v[e.c[k] as usize & SMALL_MASK];
         // The sum's first term, then one more (no 0 + first: −0 stays).
         z = if k == 0 { term } else { z + term };
     }
     let (value, derivative) = Activation::Identity.value_and_derivative(z);
-    v[e.out as usize] = value;
-    d[e.out as usize] = derivative;
+    v[e.out as usize & SMALL_MASK] = value;
+    d[e.out as usize & SMALL_MASK] = derivative;
 }
 
 /// An [`Instr::SquaredErrors`] backward.
 #[inline(always)]
 fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
     // As the weighted sum, then each square in reverse order.
-    let g = std::mem::take(&mut adj[e.out as usize]); // zeroed for the next sweep
-    let gz = g * d[e.out as usize];
+    let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
+    let gz = g * d[e.out as usize & SMALL_MASK];
     for k in (0..2).rev() {
-        let [d_difference, d_square] = chunk::<2>(d, e.dq[k] as usize);
+        let [d_difference, d_square] = chunk::<2>(d, e.dq[k] as usize & SMALL_MASK);
         // The square's adjoint (zero, read by the sum alone) gets gz · c,
         // then the subtraction's (zero too) g · partial.
-        let g_sq = 0.0 + gz * v[e.c[k] as usize];
+        let g_sq = 0.0 + gz * v[e.c[k] as usize & SMALL_MASK];
         let gm = 0.0 + g_sq * d_square;
-        adj[e.x[k] as usize] += gm * d_difference;
+        adj[e.x[k] as usize & SMALL_MASK] += gm * d_difference;
     }
 }
 
@@ -899,30 +932,36 @@ fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErr
 /// by another term), the same operations on them, then the runs written.
 #[inline(always)]
 fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
-    let xs = chunk::<2>(v, e.x[0] as usize);
-    let cs = [v[e.c[0] as usize], v[e.c[1] as usize]];
+    let xs = chunk::<2>(v, e.x[0] as usize & SMALL_MASK);
+    let cs = [
+        v[e.c[0] as usize & SMALL_MASK],
+        v[e.c[1] as usize & SMALL_MASK],
+    ];
     let (m0, dm0) = UnaryOp::SubConst(e.t[0]).eval(xs[0]);
     let (value0, partial0) = UnaryOp::Square.eval(m0);
     let (m1, dm1) = UnaryOp::SubConst(e.t[1]).eval(xs[1]);
     let (value1, partial1) = UnaryOp::Square.eval(m1);
-    let at = e.dq[0] as usize;
+    let at = e.dq[0] as usize & SMALL_MASK;
     *chunk_mut::<4>(v, at) = [m0, value0, m1, value1];
     *chunk_mut::<4>(d, at) = [dm0, partial0, dm1, partial1];
     // The sum's first term, then one more (no 0 + first: −0 stays).
     let z = value0 * cs[0] + value1 * cs[1];
     let (value, derivative) = Activation::Identity.value_and_derivative(z);
-    v[e.out as usize] = value;
-    d[e.out as usize] = derivative;
+    v[e.out as usize & SMALL_MASK] = value;
+    d[e.out as usize & SMALL_MASK] = derivative;
 }
 
 /// [`squared_errors_backward`] over runs (see [`Small::SquaredErrorsRun`]).
 #[inline(always)]
 fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
-    let g = std::mem::take(&mut adj[e.out as usize]); // zeroed for the next sweep
-    let gz = g * d[e.out as usize];
-    let partials = chunk::<4>(d, e.dq[0] as usize);
-    let cs = [v[e.c[0] as usize], v[e.c[1] as usize]];
-    let ax = chunk_mut::<2>(adj, e.x[0] as usize);
+    let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
+    let gz = g * d[e.out as usize & SMALL_MASK];
+    let partials = chunk::<4>(d, e.dq[0] as usize & SMALL_MASK);
+    let cs = [
+        v[e.c[0] as usize & SMALL_MASK],
+        v[e.c[1] as usize & SMALL_MASK],
+    ];
+    let ax = chunk_mut::<2>(adj, e.x[0] as usize & SMALL_MASK);
     for k in (0..2).rev() {
         let [d_difference, d_square] = [partials[2 * k], partials[2 * k + 1]];
         // As squared_errors_backward.
@@ -1280,7 +1319,7 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 b_const,
                 bias,
                 out,
-            } => small_dot_backward(
+            } => small_dot_backward::<ALL>(
                 adj,
                 v,
                 d,
@@ -1351,7 +1390,7 @@ fn dot_backward(
 
 /// An [`Instr::SmallDot`] forward.
 #[inline(always)]
-fn small_dot_forward(
+fn small_dot_forward<const M: usize>(
     v: &mut [f64],
     d: &mut [f64],
     act: Activation,
@@ -1361,23 +1400,23 @@ fn small_dot_forward(
     out: u32,
 ) {
     let mut z = match terms {
-        1 => small_sum::<1>(v, pairs),
-        2 => small_sum::<2>(v, pairs),
-        3 => small_sum::<3>(v, pairs),
-        _ => small_sum::<4>(v, pairs),
+        1 => small_sum::<1, M>(v, pairs),
+        2 => small_sum::<2, M>(v, pairs),
+        3 => small_sum::<3, M>(v, pairs),
+        _ => small_sum::<4, M>(v, pairs),
     };
     if bias != NO_BIAS {
-        z += v[bias as usize]; // v · 1, exactly
+        z += v[bias as usize & M]; // v · 1, exactly
     }
     let (value, derivative) = act.value_and_derivative(z);
-    v[out as usize] = value;
-    d[out as usize] = derivative;
+    v[out as usize & M] = value;
+    d[out as usize & M] = derivative;
 }
 
 /// An [`Instr::SmallDot`] backward.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn small_dot_backward(
+fn small_dot_backward<const M: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -1389,8 +1428,8 @@ fn small_dot_backward(
     bias: u32,
     out: u32,
 ) {
-    let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
-    let derivative = d[out as usize];
+    let g = std::mem::take(&mut adj[out as usize & M]); // zeroed for the next sweep
+    let derivative = d[out as usize & M];
     if act == Activation::Relu && derivative == 0.0 {
         // Masked; the plain operators' relu masks its own edge alone.
         if !tape_neuron {
@@ -1400,19 +1439,23 @@ fn small_dot_backward(
         return;
     }
     match (tape_neuron, b_const) {
-        (true, false) => small_back::<true>(terms, adj, v, pairs, |value| g * (derivative * value)),
-        (true, true) => small_back::<false>(terms, adj, v, pairs, |value| g * (derivative * value)),
+        (true, false) => {
+            small_back::<true, M>(terms, adj, v, pairs, |value| g * (derivative * value))
+        }
+        (true, true) => {
+            small_back::<false, M>(terms, adj, v, pairs, |value| g * (derivative * value))
+        }
         (false, b_const) => {
             let gz = g * derivative;
             if b_const {
-                small_back::<false>(terms, adj, v, pairs, |value| gz * value);
+                small_back::<false, M>(terms, adj, v, pairs, |value| gz * value);
             } else {
-                small_back::<true>(terms, adj, v, pairs, |value| gz * value);
+                small_back::<true, M>(terms, adj, v, pairs, |value| gz * value);
             }
         }
     }
     if bias != NO_BIAS {
-        adj[bias as usize] += g * derivative;
+        adj[bias as usize & M] += g * derivative;
     }
 }
 
@@ -1485,10 +1528,10 @@ fn nary_backward(code: &Code, adj: &mut [f64], dn: &[f64], args: (u32, u32), g: 
 
 /// `Σ v[pairs[2k]] · v[pairs[2k + 1]]` for `k < N`, left to right (unrolled).
 #[inline(always)]
-fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
-    let mut z = v[pairs[0] as usize] * v[pairs[1] as usize];
+fn small_sum<const N: usize, const M: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
+    let mut z = v[pairs[0] as usize & M] * v[pairs[1] as usize & M];
     for k in 1..N {
-        z += v[pairs[2 * k] as usize] * v[pairs[2 * k + 1] as usize];
+        z += v[pairs[2 * k] as usize & M] * v[pairs[2 * k + 1] as usize & M];
     }
     z
 }
@@ -1496,7 +1539,7 @@ fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
 /// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n);
 /// `B_VAR`: whether the second factors get theirs (else all are constants).
 #[inline(always)]
-fn small_back<const B_VAR: bool>(
+fn small_back<const B_VAR: bool, const M: usize>(
     n: u8,
     adj: &mut [f64],
     v: &[f64],
@@ -1504,14 +1547,14 @@ fn small_back<const B_VAR: bool>(
     f: impl Fn(f64) -> f64,
 ) {
     #[inline(always)]
-    fn terms<const N: usize, const B_VAR: bool>(
+    fn terms<const N: usize, const B_VAR: bool, const M: usize>(
         adj: &mut [f64],
         v: &[f64],
         pairs: &[u32; 2 * SMALL],
         f: impl Fn(f64) -> f64,
     ) {
         for k in 0..N {
-            let (a, b) = (pairs[2 * k] as usize, pairs[2 * k + 1] as usize);
+            let (a, b) = (pairs[2 * k] as usize & M, pairs[2 * k + 1] as usize & M);
             let (va, vb) = (v[a], v[b]);
             adj[a] += f(vb);
             if B_VAR {
@@ -1520,10 +1563,10 @@ fn small_back<const B_VAR: bool>(
         }
     }
     match n {
-        1 => terms::<1, B_VAR>(adj, v, pairs, f),
-        2 => terms::<2, B_VAR>(adj, v, pairs, f),
-        3 => terms::<3, B_VAR>(adj, v, pairs, f),
-        _ => terms::<4, B_VAR>(adj, v, pairs, f),
+        1 => terms::<1, B_VAR, M>(adj, v, pairs, f),
+        2 => terms::<2, B_VAR, M>(adj, v, pairs, f),
+        3 => terms::<3, B_VAR, M>(adj, v, pairs, f),
+        _ => terms::<4, B_VAR, M>(adj, v, pairs, f),
     }
 }
 
@@ -2124,6 +2167,25 @@ mod tests {
             let apart = matches!(last, Some(Small::SquaredErrors(_)));
             assert!(if run { as_run } else { apart }, "{last:?}");
             small_runs_as_the_loops(program, &inputs(5), &format!("run {run}"));
+        }
+    }
+
+    /// A program of small instructions over more slots than a small program
+    /// may have stays in the loops, and reads its slots past the mask.
+    #[test]
+    fn a_program_of_many_slots_is_not_small() {
+        let tape = Tape::for_replay();
+        let p = tape.vars(&(0..70).map(|i| f64::from(i) / 64.0).collect::<Vec<_>>());
+        let h1 = (p[65] * 0.5 + p[66] * -0.25 + p[67]).tanh();
+        let h2 = (p[68] * 0.75 + p[69] * 0.125 + p[67]).tanh();
+        let loss = (h1 - 0.25).square() * 0.5 + (h2 - 0.75).square() * 0.5;
+        let mut program = tape.compile(&[loss]).unwrap();
+        assert!(program.code.small.is_empty());
+        let g = loss.backward();
+        program.backward();
+        assert_eq!(program.output(0).to_bits(), loss.value().to_bits());
+        for k in 65..70 {
+            assert_eq!(program.gradients()[k].to_bits(), g[p[k]].to_bits(), "{k}");
         }
     }
 

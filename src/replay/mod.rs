@@ -432,24 +432,30 @@ impl Program {
         let leaves = built.leaf_nodes.len();
         let computed = built.first_constant as usize;
         let slots = computed + built.constants.len();
-        let mut values = vec![0.0; slots];
+        // A small program's arrays are padded (see `exec::PADDED`).
+        let padded = if built.code.small.is_empty() {
+            slots
+        } else {
+            slots.max(exec::PADDED)
+        };
+        let mut values = vec![0.0; padded];
         for (k, &leaf) in built.leaf_nodes.iter().enumerate() {
             values[k] = graph.values[leaf as usize];
         }
-        values[computed..].copy_from_slice(&built.constants);
+        values[computed..slots].copy_from_slice(&built.constants);
         let state = exec::State {
             values,
-            d: vec![0.0; slots],
-            d2: vec![0.0; slots],
+            d: vec![0.0; padded],
+            d2: vec![0.0; padded],
             dn: vec![0.0; built.code.args.len()],
-            adjoints: vec![0.0; slots],
+            adjoints: vec![0.0; padded],
         };
         let mut program = Program {
             code: built.code,
             state,
             leaves,
             first_constant: computed,
-            zero_run: leaves <= ZEROED && slots >= ZEROED,
+            zero_run: leaves <= ZEROED && padded >= ZEROED,
             outputs: built.outputs,
             leaf_nodes: built.leaf_nodes,
             output_nodes: outputs.to_vec(),
