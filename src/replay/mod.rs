@@ -58,7 +58,8 @@
 //!   run of slots, the inputs and their adjoints held in registers. A program
 //!   of such small layers, weighted sums of up to four terms and losses of two
 //!   squared errors alone (W1) runs by loops of its own, which reach each
-//!   layer's kernel, its activation included, by one jump.
+//!   layer's kernel, its activation included, by one jump, and index its
+//!   slots (at most 64, checked once when compiling) without bounds checks.
 //!
 //! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
 //! instruction, and plain-operator code replays as fast as the fused spelling.
