@@ -400,6 +400,8 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
         });
     }
     stats.instructions = code.instrs.len();
+    let slots = first_constant as usize + constants.len();
+    code.small = crate::replay::exec::small_program(&code, slots);
     for instr in &code.instrs {
         match instr {
             Instr::Dot {

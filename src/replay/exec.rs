@@ -313,6 +313,10 @@ pub(crate) struct Code {
     pub(crate) args: Vec<u32>,
     /// A loss's targets, parallel to `args` (unused entries 0).
     pub(crate) targets: Vec<f64>,
+    /// The same program as [`Small`] instructions, if every instruction is one
+    /// (see [`small_program`]), else empty: run by [`forward_small`] and
+    /// [`backward_small`] instead of the loops over `instrs`.
+    pub(crate) small: Vec<Small>,
 }
 
 /// The state of a program: values, partials and adjoints, by slot.
@@ -416,20 +420,7 @@ pub(crate) fn forward(code: &Code, s: &mut State) {
                 bias,
                 out,
                 ..
-            } => {
-                let mut z = match terms {
-                    1 => small_sum::<1>(v, pairs),
-                    2 => small_sum::<2>(v, pairs),
-                    3 => small_sum::<3>(v, pairs),
-                    _ => small_sum::<4>(v, pairs),
-                };
-                if bias != NO_BIAS {
-                    z += v[bias as usize]; // v · 1, exactly
-                }
-                let (value, derivative) = act.value_and_derivative(z);
-                v[out as usize] = value;
-                d[out as usize] = derivative;
-            }
+            } => small_dot_forward::<ALL>(v, d, act, terms, pairs, bias, out),
             Instr::Layer(ref layer) if layer.small != 0 => small_layer_forward(v, d, layer),
             Instr::Layer(ref layer) => layer_forward(v, d, layer),
             Instr::Nary { op, args, out } => {
@@ -503,10 +494,14 @@ fn small_layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
 #[inline(always)]
 fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64], l: &Layer) {
     match l.act {
-        Activation::Identity => small_forward::<N, K>(v, d, l, |z| (z, 1.0)),
-        Activation::Sigmoid => small_forward::<N, K>(v, d, l, sigmoid_with_derivative),
-        Activation::Tanh => small_forward::<N, K>(v, d, l, tanh_with_derivative),
-        Activation::Relu => small_forward::<N, K>(v, d, l, |z| (relu(z), relu_derivative(z))),
+        Activation::Identity => small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (z, 1.0)),
+        Activation::Sigmoid => {
+            small_forward::<N, K, ALL>(v, d, l, Known::of(l), sigmoid_with_derivative);
+        }
+        Activation::Tanh => small_forward::<N, K, ALL>(v, d, l, Known::of(l), tanh_with_derivative),
+        Activation::Relu => {
+            small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (relu(z), relu_derivative(z)))
+        }
     }
 }
 
@@ -514,28 +509,29 @@ fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64
 /// sums it. The outputs are written after every sum is taken: nothing the
 /// layer reads overlaps them (see [`fuse_layers`]), so to the same bits.
 #[inline(always)]
-fn small_forward<const N: usize, const K: usize>(
+fn small_forward<const N: usize, const K: usize, const M: usize>(
     v: &mut [f64],
     d: &mut [f64],
     l: &Layer,
+    known: Known,
     act: impl Fn(f64) -> (f64, f64),
 ) {
-    let x = chunk::<K>(v, l.x as usize);
+    let x = chunk::<K>(v, l.x as usize & M);
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
     let mut values = [0.0; N];
     let mut derivatives = [0.0; N];
     for j in 0..N {
-        let w = chunk::<K>(v, l.w as usize + j * ws);
+        let w = chunk::<K>(v, (l.w as usize + j * ws) & M);
         let mut z = w[0] * x[0];
         for i in 1..K {
             z += w[i] * x[i];
         }
-        if l.bias != NO_BIAS {
-            z += v[l.bias as usize + j * bs]; // v · 1, exactly
+        if known.bias {
+            z += v[(l.bias as usize + j * bs) & M]; // v · 1, exactly
         }
         (values[j], derivatives[j]) = act(z);
     }
-    let out = l.out as usize;
+    let out = l.out as usize & M;
     *chunk_mut::<N>(v, out) = values;
     *chunk_mut::<N>(d, out) = derivatives;
 }
@@ -543,61 +539,103 @@ fn small_forward<const N: usize, const K: usize>(
 /// A small layer's backward (see [`small_shape`]), by its shape.
 #[inline(always)]
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
+    let known = Known::of(l);
     match l.small {
-        1 => small_backward_term::<2, 1>(adj, v, d, l),
-        2 => small_backward_term::<2, 2>(adj, v, d, l),
-        3 => small_backward_term::<2, 3>(adj, v, d, l),
-        4 => small_backward_term::<2, 4>(adj, v, d, l),
-        5 => small_backward_term::<3, 1>(adj, v, d, l),
-        6 => small_backward_term::<3, 2>(adj, v, d, l),
-        7 => small_backward_term::<3, 3>(adj, v, d, l),
-        _ => small_backward_term::<3, 4>(adj, v, d, l),
+        1 => small_backward_term::<2, 1, ALL>(adj, v, d, l, known),
+        2 => small_backward_term::<2, 2, ALL>(adj, v, d, l, known),
+        3 => small_backward_term::<2, 3, ALL>(adj, v, d, l, known),
+        4 => small_backward_term::<2, 4, ALL>(adj, v, d, l, known),
+        5 => small_backward_term::<3, 1, ALL>(adj, v, d, l, known),
+        6 => small_backward_term::<3, 2, ALL>(adj, v, d, l, known),
+        7 => small_backward_term::<3, 3, ALL>(adj, v, d, l, known),
+        _ => small_backward_term::<3, 4, ALL>(adj, v, d, l, known),
     }
 }
 
 #[inline(always)]
-fn small_backward_term<const N: usize, const K: usize>(
+fn small_backward_term<const N: usize, const K: usize, const M: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
     l: &Layer,
+    known: Known,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K>(adj, v, d, l, |g, derivative, value| {
+        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
             g * (derivative * value)
         });
     } else {
-        small_backward::<N, K>(adj, v, d, l, |g, derivative, value| {
+        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
             (g * derivative) * value
         });
+    }
+}
+
+/// What a small layer's kernels test, known at compile time on a [`Small`]
+/// instruction, else read from the layer.
+#[derive(Clone, Copy)]
+struct Known {
+    /// Whether the activation is relu (whose zero derivative masks).
+    relu: bool,
+    /// Whether the neurons have a bias.
+    bias: bool,
+    /// Whether the weights', the inputs' adjoints are written: always on a
+    /// [`Small`] instruction (a constant's adjoint is scratch that nobody
+    /// reads, cheaper to write than to test), else where they are variables.
+    w_var: bool,
+    x_var: bool,
+}
+
+impl Known {
+    /// Read from the layer.
+    #[inline(always)]
+    fn of(l: &Layer) -> Known {
+        Known {
+            relu: l.act == Activation::Relu,
+            bias: l.bias != NO_BIAS,
+            w_var: l.w_var,
+            x_var: l.x_var,
+        }
+    }
+
+    /// A [`Small`] layer's, activation `A` (see [`act_const`]).
+    #[inline(always)]
+    fn small<const A: u8>() -> Known {
+        Known {
+            relu: A == 3,
+            bias: true,
+            w_var: true,
+            x_var: true,
+        }
     }
 }
 
 /// As [`layer_backward`]: the neurons in reverse order, for each the weights'
 /// adjoints, then the inputs' (carried in registers), then the bias's.
 #[inline(always)]
-fn small_backward<const N: usize, const K: usize>(
+fn small_backward<const N: usize, const K: usize, const M: usize>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
     l: &Layer,
+    known: Known,
     term: impl Fn(f64, f64, f64) -> f64,
 ) {
-    let (x, out) = (l.x as usize, l.out as usize);
+    let relu = known.relu;
+    let (x, out) = (l.x as usize & M, l.out as usize & M);
     let xv = chunk::<K>(v, x);
     let derivatives = chunk::<N>(d, out);
     // Zeroed for the next sweep.
     let g = std::mem::replace(chunk_mut::<N>(adj, out), [0.0; N]);
-    let mut ax = if l.x_var {
+    let mut ax = if known.x_var {
         chunk::<K>(adj, x)
     } else {
         [0.0; K]
     };
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
-    let relu = l.act == Activation::Relu;
     for j in (0..N).rev() {
         let (g, derivative) = (g[j], derivatives[j]);
-        let w = l.w as usize + j * ws;
+        let w = (l.w as usize + j * ws) & M;
         if relu && derivative == 0.0 {
             // Masked (see `masked_products`).
             if !l.tape_neuron {
@@ -608,10 +646,10 @@ fn small_backward<const N: usize, const K: usize>(
                 if finite.is_nan() {
                     for i in 0..K {
                         if let Some((to_w, to_x)) = masked_product(wv[i], xv[i]) {
-                            if l.w_var {
-                                adj[w + i] += to_w;
+                            if known.w_var {
+                                adj[(w + i) & M] += to_w;
                             }
-                            if l.x_var {
+                            if known.x_var {
                                 ax[i] += to_x;
                             }
                         }
@@ -621,24 +659,315 @@ fn small_backward<const N: usize, const K: usize>(
             continue;
         }
         let wv = chunk::<K>(v, w);
-        if l.w_var {
+        if known.w_var {
             let aw = chunk_mut::<K>(adj, w);
             for i in 0..K {
                 aw[i] += term(g, derivative, xv[i]);
             }
         }
-        if l.x_var {
+        if known.x_var {
             for i in 0..K {
                 ax[i] += term(g, derivative, wv[i]);
             }
         }
-        if l.bias != NO_BIAS {
+        if known.bias {
             // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
-            adj[l.bias as usize + j * bs] += g * derivative;
+            adj[(l.bias as usize + j * bs) & M] += g * derivative;
         }
     }
-    if l.x_var {
+    if known.x_var {
         *chunk_mut::<K>(adj, x) = ax;
+    }
+}
+
+/// The activation numbered `A` (as [`act_code`] numbers them), known at
+/// compile time: its value and derivative, as
+/// [`Activation::value_and_derivative`] computes them.
+#[inline(always)]
+fn act_const<const A: u8>(z: f64) -> (f64, f64) {
+    match A {
+        0 => (z, 1.0),
+        1 => sigmoid_with_derivative(z),
+        2 => tanh_with_derivative(z),
+        _ => (relu(z), relu_derivative(z)),
+    }
+}
+
+/// The number of an activation in [`act_const`].
+fn act_code(act: Activation) -> u8 {
+    match act {
+        Activation::Identity => 0,
+        Activation::Sigmoid => 1,
+        Activation::Tanh => 2,
+        Activation::Relu => 3,
+    }
+}
+
+/// The operands of a [`Small::SquaredErrors`]: as [`Instr::SquaredErrors`]'s,
+/// with each difference's slot `dq[k]` (its square's is `dq[k] + 1`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SquaredErrors {
+    x: [u32; 2],
+    dq: [u32; 2],
+    c: [u32; 2],
+    t: [f64; 2],
+    out: u32,
+}
+
+/// The most slots a small program has (see [`small_program`]): every slot it
+/// reads or writes is below.
+pub(crate) const SMALL_SLOTS: usize = 64;
+
+/// `slot & SMALL_MASK` is `slot` for every slot of a small program (checked
+/// once, at compile time). The kernels of the loops over [`Small`]s index
+/// their arrays, [`PADDED`] long, so: the compiler then sees each index, and
+/// each run of at most [`SMALL`] slots from one, inside the array, and drops
+/// the bounds checks.
+const SMALL_MASK: usize = SMALL_SLOTS - 1;
+
+/// The length of a small program's arrays (values, partials, adjoints):
+/// padded past its slots so that a run of up to [`SMALL`] from any masked
+/// index fits.
+pub(crate) const PADDED: usize = 2 * SMALL_SLOTS;
+
+/// The mask of the loops over [`Instr`]s: none.
+const ALL: usize = usize::MAX;
+
+/// A small program's array, as one of [`PADDED`] slots.
+#[inline(always)]
+fn padded(slots: &mut [f64]) -> &mut [f64] {
+    match slots.first_chunk_mut::<PADDED>() {
+        Some(all) => all,
+        None => not_padded(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn not_padded() -> ! {
+    panic!("chainrule: a small replay program's arrays are not padded (a compiler bug)")
+}
+
+macro_rules! small_instrs {
+    ($($name:ident = ($n:literal, $k:literal, $a:literal)),* $(,)?) => {
+        /// An instruction of a small program (see [`small_program`]): a small
+        /// layer (see [`small_shape`]) with biases, named by its neurons, its
+        /// terms and its activation (`L23S`: two neurons of three terms under
+        /// σ; I, S, T, R: identity, σ, tanh, relu), so that one jump on the
+        /// variant reaches the kernel of its shape; the squared-error loss; a
+        /// weighted sum of at most [`SMALL`] single terms.
+        #[derive(Clone, Copy, Debug)]
+        pub(crate) enum Small {
+            $($name(Layer),)*
+            SquaredErrors(SquaredErrors),
+            /// As `SquaredErrors`, over two consecutive slots `x[0]`,
+            /// `x[0] + 1`, the differences and squares in four (`dq[1]` is
+            /// `dq[0] + 2`): read and written as one run each.
+            SquaredErrorsRun(SquaredErrors),
+            /// As [`Instr::SmallDot`].
+            Dot {
+                act: Activation,
+                tape_neuron: bool,
+                n: u8,
+                pairs: [u32; 2 * SMALL],
+                b_const: bool,
+                bias: u32,
+                out: u32,
+            },
+        }
+
+        /// The [`Small`] that runs `layer`, if it is small.
+        fn small_layer(layer: Layer) -> Option<Small> {
+            let shape = (layer.n, layer.k, act_code(layer.act));
+            $(if shape == ($n, $k, $a) {
+                return Some(Small::$name(layer));
+            })*
+            None
+        }
+
+        /// A small program's forward pass: every instruction in order, each
+        /// as the loop over [`Instr`]s runs it.
+        pub(crate) fn forward_small(small: &[Small], s: &mut State) {
+            let (v, d) = (padded(&mut s.values), padded(&mut s.d));
+            for instr in small {
+                match instr {
+                    $(Small::$name(l) => small_forward::<$n, $k, SMALL_MASK>(
+                        v, d, l, Known::small::<$a>(), act_const::<$a>,
+                    ),)*
+                    Small::SquaredErrors(e) => squared_errors_forward(v, d, e),
+                    Small::SquaredErrorsRun(e) => squared_errors_run_forward(v, d, e),
+                    &Small::Dot { act, n: terms, ref pairs, bias, out, .. } => {
+                        small_dot_forward::<SMALL_MASK>(v, d, act, terms, pairs, bias, out)
+                    }
+                }
+            }
+        }
+
+        /// A small program's backward pass from the adjoints already seeded:
+        /// every instruction in reverse order, each as the loop over
+        /// [`Instr`]s runs it.
+        pub(crate) fn backward_small(small: &[Small], s: &mut State) {
+            let State { values: v, d, adjoints: adj, .. } = s;
+            let (v, d, adj) = (&*padded(v), &*padded(d), padded(adj));
+            for instr in small.iter().rev() {
+                match instr {
+                    $(Small::$name(l) => small_backward_term::<$n, $k, SMALL_MASK>(
+                        adj, v, d, l, Known::small::<$a>(),
+                    ),)*
+                    Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
+                    Small::SquaredErrorsRun(e) => squared_errors_run_backward(adj, v, d, e),
+                    &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
+                        small_dot_backward::<SMALL_MASK>(
+                            adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out,
+                        )
+                    }
+                }
+            }
+        }
+    };
+}
+
+small_instrs! {
+    L21I = (2, 1, 0), L21S = (2, 1, 1), L21T = (2, 1, 2), L21R = (2, 1, 3),
+    L22I = (2, 2, 0), L22S = (2, 2, 1), L22T = (2, 2, 2), L22R = (2, 2, 3),
+    L23I = (2, 3, 0), L23S = (2, 3, 1), L23T = (2, 3, 2), L23R = (2, 3, 3),
+    L24I = (2, 4, 0), L24S = (2, 4, 1), L24T = (2, 4, 2), L24R = (2, 4, 3),
+    L31I = (3, 1, 0), L31S = (3, 1, 1), L31T = (3, 1, 2), L31R = (3, 1, 3),
+    L32I = (3, 2, 0), L32S = (3, 2, 1), L32T = (3, 2, 2), L32R = (3, 2, 3),
+    L33I = (3, 3, 0), L33S = (3, 3, 1), L33T = (3, 3, 2), L33R = (3, 3, 3),
+    L34I = (3, 4, 0), L34S = (3, 4, 1), L34T = (3, 4, 2), L34R = (3, 4, 3),
+}
+
+/// The program as [`Small`] instructions, if every instruction of `code` is
+/// a small layer with biases, a squared-error loss or a weighted sum of at
+/// most [`SMALL`] single terms, and runs backward too: a program
+/// that short spends most of its time entering and leaving the loops and
+/// dispatching, which the loops over [`Small`]s do with less. Else empty.
+pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
+    if code.reached != code.instrs.len() || slots > SMALL_SLOTS {
+        return Vec::new();
+    }
+    let small: Option<Vec<Small>> = code
+        .instrs
+        .iter()
+        .map(|instr| match *instr {
+            Instr::Layer(layer) if layer.bias != NO_BIAS => small_layer(layer),
+            Instr::SquaredErrors { x, sq, c, t, out } => {
+                let e = SquaredErrors {
+                    x,
+                    dq: sq.map(|q| q - 1),
+                    c,
+                    t,
+                    out,
+                };
+                let run = u64::from(x[1]) == u64::from(x[0]) + 1
+                    && u64::from(e.dq[1]) == u64::from(e.dq[0]) + 2;
+                Some(if run {
+                    Small::SquaredErrorsRun(e)
+                } else {
+                    Small::SquaredErrors(e)
+                })
+            }
+            Instr::SmallDot {
+                act,
+                tape_neuron,
+                n,
+                pairs,
+                b_const,
+                bias,
+                out,
+            } => Some(Small::Dot {
+                act,
+                tape_neuron,
+                n,
+                pairs,
+                b_const,
+                bias,
+                out,
+            }),
+            _ => None,
+        })
+        .collect();
+    small.unwrap_or_default()
+}
+
+/// An [`Instr::SquaredErrors`] forward.
+#[inline(always)]
+fn squared_errors_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
+    let mut z = 0.0;
+    for k in 0..2 {
+        let (m, dm) = UnaryOp::SubConst(e.t[k]).eval(v[e.x[k] as usize & SMALL_MASK]);
+        let (value, partial) = UnaryOp::Square.eval(m);
+        // The difference's slot, then the square's.
+        let at = e.dq[k] as usize & SMALL_MASK;
+        *chunk_mut::<2>(v, at) = [m, value];
+        *chunk_mut::<2>(d, at) = [dm, partial];
+        let term = value * v[e.c[k] as usize & SMALL_MASK];
+        // The sum's first term, then one more (no 0 + first: −0 stays).
+        z = if k == 0 { term } else { z + term };
+    }
+    let (value, derivative) = Activation::Identity.value_and_derivative(z);
+    v[e.out as usize & SMALL_MASK] = value;
+    d[e.out as usize & SMALL_MASK] = derivative;
+}
+
+/// An [`Instr::SquaredErrors`] backward.
+#[inline(always)]
+fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
+    // As the weighted sum, then each square in reverse order.
+    let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
+    let gz = g * d[e.out as usize & SMALL_MASK];
+    for k in (0..2).rev() {
+        let [d_difference, d_square] = chunk::<2>(d, e.dq[k] as usize & SMALL_MASK);
+        // The square's adjoint (zero, read by the sum alone) gets gz · c,
+        // then the subtraction's (zero too) g · partial.
+        let g_sq = 0.0 + gz * v[e.c[k] as usize & SMALL_MASK];
+        let gm = 0.0 + g_sq * d_square;
+        adj[e.x[k] as usize & SMALL_MASK] += gm * d_difference;
+    }
+}
+
+/// [`squared_errors_forward`] over runs (see [`Small::SquaredErrorsRun`]):
+/// every operand read first (the fusion leaves no difference nor square read
+/// by another term), the same operations on them, then the runs written.
+#[inline(always)]
+fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
+    let xs = chunk::<2>(v, e.x[0] as usize & SMALL_MASK);
+    let cs = [
+        v[e.c[0] as usize & SMALL_MASK],
+        v[e.c[1] as usize & SMALL_MASK],
+    ];
+    let (m0, dm0) = UnaryOp::SubConst(e.t[0]).eval(xs[0]);
+    let (value0, partial0) = UnaryOp::Square.eval(m0);
+    let (m1, dm1) = UnaryOp::SubConst(e.t[1]).eval(xs[1]);
+    let (value1, partial1) = UnaryOp::Square.eval(m1);
+    let at = e.dq[0] as usize & SMALL_MASK;
+    *chunk_mut::<4>(v, at) = [m0, value0, m1, value1];
+    *chunk_mut::<4>(d, at) = [dm0, partial0, dm1, partial1];
+    // The sum's first term, then one more (no 0 + first: −0 stays).
+    let z = value0 * cs[0] + value1 * cs[1];
+    let (value, derivative) = Activation::Identity.value_and_derivative(z);
+    v[e.out as usize & SMALL_MASK] = value;
+    d[e.out as usize & SMALL_MASK] = derivative;
+}
+
+/// [`squared_errors_backward`] over runs (see [`Small::SquaredErrorsRun`]).
+#[inline(always)]
+fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
+    let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
+    let gz = g * d[e.out as usize & SMALL_MASK];
+    let partials = chunk::<4>(d, e.dq[0] as usize & SMALL_MASK);
+    let cs = [
+        v[e.c[0] as usize & SMALL_MASK],
+        v[e.c[1] as usize & SMALL_MASK],
+    ];
+    let ax = chunk_mut::<2>(adj, e.x[0] as usize & SMALL_MASK);
+    for k in (0..2).rev() {
+        let [d_difference, d_square] = [partials[2 * k], partials[2 * k + 1]];
+        // As squared_errors_backward.
+        let g_sq = 0.0 + gz * cs[k];
+        let gm = 0.0 + g_sq * d_square;
+        ax[k] += gm * d_difference;
     }
 }
 
@@ -990,37 +1319,18 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 b_const,
                 bias,
                 out,
-            } => {
-                let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
-                let derivative = d[out as usize];
-                if act == Activation::Relu && derivative == 0.0 {
-                    // Masked; the plain operators' relu masks its own edge alone.
-                    if !tape_neuron {
-                        let pairs = &pairs[..2 * terms as usize];
-                        masked_products(adj, v, pairs.chunks_exact(2).map(|p| (p[0], p[1])));
-                    }
-                    continue;
-                }
-                match (tape_neuron, b_const) {
-                    (true, false) => {
-                        small_back::<true>(terms, adj, v, pairs, |value| g * (derivative * value))
-                    }
-                    (true, true) => {
-                        small_back::<false>(terms, adj, v, pairs, |value| g * (derivative * value))
-                    }
-                    (false, b_const) => {
-                        let gz = g * derivative;
-                        if b_const {
-                            small_back::<false>(terms, adj, v, pairs, |value| gz * value);
-                        } else {
-                            small_back::<true>(terms, adj, v, pairs, |value| gz * value);
-                        }
-                    }
-                }
-                if bias != NO_BIAS {
-                    adj[bias as usize] += g * derivative;
-                }
-            }
+            } => small_dot_backward::<ALL>(
+                adj,
+                v,
+                d,
+                act,
+                tape_neuron,
+                terms,
+                pairs,
+                b_const,
+                bias,
+                out,
+            ),
             Instr::Layer(ref layer) if layer.small != 0 => small_layer_backward(adj, v, d, layer),
             Instr::Layer(ref layer) => layer_backward(adj, v, d, layer),
             Instr::Nary { args, out, .. } => {
@@ -1075,6 +1385,77 @@ fn dot_backward(
     if bias != NO_BIAS {
         // g · (a′ · 1) and (g · a′) · 1 are both g · a′.
         adj[bias as usize] += g * derivative;
+    }
+}
+
+/// An [`Instr::SmallDot`] forward.
+#[inline(always)]
+fn small_dot_forward<const M: usize>(
+    v: &mut [f64],
+    d: &mut [f64],
+    act: Activation,
+    terms: u8,
+    pairs: &[u32; 2 * SMALL],
+    bias: u32,
+    out: u32,
+) {
+    let mut z = match terms {
+        1 => small_sum::<1, M>(v, pairs),
+        2 => small_sum::<2, M>(v, pairs),
+        3 => small_sum::<3, M>(v, pairs),
+        _ => small_sum::<4, M>(v, pairs),
+    };
+    if bias != NO_BIAS {
+        z += v[bias as usize & M]; // v · 1, exactly
+    }
+    let (value, derivative) = act.value_and_derivative(z);
+    v[out as usize & M] = value;
+    d[out as usize & M] = derivative;
+}
+
+/// An [`Instr::SmallDot`] backward.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn small_dot_backward<const M: usize>(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    act: Activation,
+    tape_neuron: bool,
+    terms: u8,
+    pairs: &[u32; 2 * SMALL],
+    b_const: bool,
+    bias: u32,
+    out: u32,
+) {
+    let g = std::mem::take(&mut adj[out as usize & M]); // zeroed for the next sweep
+    let derivative = d[out as usize & M];
+    if act == Activation::Relu && derivative == 0.0 {
+        // Masked; the plain operators' relu masks its own edge alone.
+        if !tape_neuron {
+            let pairs = &pairs[..2 * terms as usize];
+            masked_products(adj, v, pairs.chunks_exact(2).map(|p| (p[0], p[1])));
+        }
+        return;
+    }
+    match (tape_neuron, b_const) {
+        (true, false) => {
+            small_back::<true, M>(terms, adj, v, pairs, |value| g * (derivative * value))
+        }
+        (true, true) => {
+            small_back::<false, M>(terms, adj, v, pairs, |value| g * (derivative * value))
+        }
+        (false, b_const) => {
+            let gz = g * derivative;
+            if b_const {
+                small_back::<false, M>(terms, adj, v, pairs, |value| gz * value);
+            } else {
+                small_back::<true, M>(terms, adj, v, pairs, |value| gz * value);
+            }
+        }
+    }
+    if bias != NO_BIAS {
+        adj[bias as usize & M] += g * derivative;
     }
 }
 
@@ -1147,10 +1528,10 @@ fn nary_backward(code: &Code, adj: &mut [f64], dn: &[f64], args: (u32, u32), g: 
 
 /// `Σ v[pairs[2k]] · v[pairs[2k + 1]]` for `k < N`, left to right (unrolled).
 #[inline(always)]
-fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
-    let mut z = v[pairs[0] as usize] * v[pairs[1] as usize];
+fn small_sum<const N: usize, const M: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
+    let mut z = v[pairs[0] as usize & M] * v[pairs[1] as usize & M];
     for k in 1..N {
-        z += v[pairs[2 * k] as usize] * v[pairs[2 * k + 1] as usize];
+        z += v[pairs[2 * k] as usize & M] * v[pairs[2 * k + 1] as usize & M];
     }
     z
 }
@@ -1158,7 +1539,7 @@ fn small_sum<const N: usize>(v: &[f64], pairs: &[u32; 2 * SMALL]) -> f64 {
 /// The contributions of a [`Instr::SmallDot`]'s `n` terms (unrolled for each n);
 /// `B_VAR`: whether the second factors get theirs (else all are constants).
 #[inline(always)]
-fn small_back<const B_VAR: bool>(
+fn small_back<const B_VAR: bool, const M: usize>(
     n: u8,
     adj: &mut [f64],
     v: &[f64],
@@ -1166,14 +1547,14 @@ fn small_back<const B_VAR: bool>(
     f: impl Fn(f64) -> f64,
 ) {
     #[inline(always)]
-    fn terms<const N: usize, const B_VAR: bool>(
+    fn terms<const N: usize, const B_VAR: bool, const M: usize>(
         adj: &mut [f64],
         v: &[f64],
         pairs: &[u32; 2 * SMALL],
         f: impl Fn(f64) -> f64,
     ) {
         for k in 0..N {
-            let (a, b) = (pairs[2 * k] as usize, pairs[2 * k + 1] as usize);
+            let (a, b) = (pairs[2 * k] as usize & M, pairs[2 * k + 1] as usize & M);
             let (va, vb) = (v[a], v[b]);
             adj[a] += f(vb);
             if B_VAR {
@@ -1182,10 +1563,10 @@ fn small_back<const B_VAR: bool>(
         }
     }
     match n {
-        1 => terms::<1, B_VAR>(adj, v, pairs, f),
-        2 => terms::<2, B_VAR>(adj, v, pairs, f),
-        3 => terms::<3, B_VAR>(adj, v, pairs, f),
-        _ => terms::<4, B_VAR>(adj, v, pairs, f),
+        1 => terms::<1, B_VAR, M>(adj, v, pairs, f),
+        2 => terms::<2, B_VAR, M>(adj, v, pairs, f),
+        3 => terms::<3, B_VAR, M>(adj, v, pairs, f),
+        _ => terms::<4, B_VAR, M>(adj, v, pairs, f),
     }
 }
 
@@ -1610,4 +1991,220 @@ pub(crate) fn fuse_squared_errors(code: &mut Code, outputs: &[u32], first_consta
     }
     code.instrs = fused;
     count
+}
+
+#[cfg(test)]
+mod tests {
+    //! The loops over [`Small`]s against the loops over [`Instr`]s, on the
+    //! same programs: every value, partial, adjoint and gradient bit for bit.
+
+    use super::Small;
+    use crate::replay::Program;
+    use crate::{Activation, Tape, Var};
+
+    /// Forward and backward at `inputs`: the output, then every slot's value
+    /// and partial, and every adjoint but the constants' (scratch), as bits.
+    fn run(program: &mut Program, inputs: &[f64]) -> Vec<u64> {
+        program.set_inputs(inputs);
+        program.forward();
+        program.backward();
+        let s = &program.state;
+        let adjoints = &s.adjoints[..program.first_constant];
+        std::iter::once(program.output(0))
+            .chain(s.values.iter().chain(&s.d).chain(adjoints).copied())
+            .map(f64::to_bits)
+            .collect()
+    }
+
+    /// `program` run by both loops at each of `inputs` (the small loops must
+    /// be the ones it runs).
+    fn small_runs_as_the_loops(mut program: Program, inputs: &[Vec<f64>], what: &str) {
+        assert!(!program.code.small.is_empty(), "{what}: no small program");
+        let mut looped = program.clone();
+        looped.code.small.clear();
+        for new in inputs {
+            assert_eq!(
+                run(&mut program, new),
+                run(&mut looped, new),
+                "{what} at {new:?}"
+            );
+        }
+    }
+
+    /// Inputs around `n` starting values: moved at random, and with an
+    /// infinity, a NaN and a −0 in turn.
+    fn inputs(n: usize) -> Vec<Vec<f64>> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
+        };
+        let mut all: Vec<Vec<f64>> = (0..16).map(|_| (0..n).map(|_| next()).collect()).collect();
+        for (k, odd) in [f64::INFINITY, f64::NAN, -0.0, f64::NEG_INFINITY]
+            .into_iter()
+            .enumerate()
+        {
+            let mut v = all[k].clone();
+            v[k % n] = odd;
+            all.push(v);
+        }
+        all
+    }
+
+    /// A layer of `n` neurons of `k` terms (the tape's fused neurons or the
+    /// plain operators', over variable or constant inputs, with or without
+    /// biases) under a loss of squared errors or a weighted sum.
+    #[test]
+    fn small_programs_run_as_the_loops() {
+        const X: [f64; 4] = [0.3, -0.7, 1.1, -0.2];
+        let mut programs = 0;
+        for n in 2..=3usize {
+            for k in 1..=4usize {
+                for act in [
+                    Activation::Identity,
+                    Activation::Sigmoid,
+                    Activation::Tanh,
+                    Activation::Relu,
+                ] {
+                    // A bias of each neuron's own, one shared (`b[0]`) or none.
+                    for (fused, x_var, bias, squares) in [
+                        (false, true, Some(true), true),
+                        (false, false, Some(false), false),
+                        (false, true, None, false),
+                        (true, false, Some(true), true),
+                        (true, true, Some(false), false),
+                    ] {
+                        let tape = Tape::for_replay();
+                        let leaves = if x_var { k } else { 0 } + n * k + n;
+                        let p = tape.vars(
+                            &(0..leaves)
+                                .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
+                                .collect::<Vec<_>>(),
+                        );
+                        let (x, rest): (Vec<Var>, &[Var]) = if x_var {
+                            (p[..k].to_vec(), &p[k..])
+                        } else {
+                            (X[..k].iter().map(|&c| p[0].constant(c)).collect(), &p)
+                        };
+                        let (w, b) = rest.split_at(n * k);
+                        let h: Vec<Var> = (0..n)
+                            .map(|j| {
+                                let wj = &w[j * k..(j + 1) * k];
+                                let bias = bias.map(|own| if own { b[j] } else { b[0] });
+                                if fused {
+                                    let bias = bias.unwrap_or_else(|| p[0].constant(0.0));
+                                    return Var::neuron(wj, &x, bias, act);
+                                }
+                                let mut z = wj[0] * x[0];
+                                for i in 1..k {
+                                    z += wj[i] * x[i];
+                                }
+                                if let Some(bias) = bias {
+                                    z += bias;
+                                }
+                                act.apply(z)
+                            })
+                            .collect();
+                        let loss = if squares && n == 2 {
+                            (h[0] - 0.25).square() * 0.5 + (h[1] - 0.75).square() * 0.125
+                        } else {
+                            let mut total = h[0] * 0.5;
+                            for (j, &hj) in h.iter().enumerate().skip(1) {
+                                total += hj * (j as f64 - 1.25);
+                            }
+                            total
+                        };
+                        let program = tape.compile(&[loss]).unwrap();
+                        let what =
+                            format!("{n}x{k} {act:?} fused {fused} x_var {x_var} bias {bias:?}");
+                        if k == 1 && !fused && bias.is_none()
+                            || act == Activation::Identity && squares
+                        {
+                            // A product, no weighted sum: no layer; or a linear
+                            // neuron's `− t` taken into its sum.
+                            continue;
+                        }
+                        assert_eq!(program.stats().layers, 1, "{what}");
+                        if bias.is_none() {
+                            // Small layers without bias stay in the loops.
+                            assert!(program.code.small.is_empty(), "{what}");
+                            continue;
+                        }
+                        small_runs_as_the_loops(program, &inputs(leaves), &what);
+                        programs += 1;
+                    }
+                }
+            }
+        }
+        assert!(programs >= 2 * 4 * 4 * 3, "{programs}");
+    }
+
+    /// Squared errors after two neurons of their own (weighted sums of single
+    /// terms), over two outputs side by side (as runs) and over one output
+    /// twice (not).
+    #[test]
+    fn squared_errors_run_as_the_loops() {
+        fn two_outputs<'t>(p: &[Var<'t>]) -> Var<'t> {
+            let o1 = (p[0] * p[1] + p[2]).sigmoid();
+            let o2 = (p[0] * p[3] + p[4]).tanh();
+            (o1 - 0.25).square() * 0.5 + (o2 - 0.75).square() * 0.125
+        }
+        fn one_output_twice<'t>(p: &[Var<'t>]) -> Var<'t> {
+            let o = (p[0] * p[1] + p[2]).sigmoid();
+            (o - 0.25).square() * 0.5 + (o - 0.75).square() * 3.0
+        }
+        for (f, run) in [
+            (two_outputs as for<'t> fn(&[Var<'t>]) -> Var<'t>, true),
+            (one_output_twice, false),
+        ] {
+            let tape = Tape::for_replay();
+            let p = tape.vars(&[0.5, -0.25, 0.75, 1.5, -0.5]);
+            let program = tape.compile(&[f(&p)]).unwrap();
+            let last = program.code.small.last().copied();
+            let as_run = matches!(last, Some(Small::SquaredErrorsRun(_)));
+            let apart = matches!(last, Some(Small::SquaredErrors(_)));
+            assert!(if run { as_run } else { apart }, "{last:?}");
+            small_runs_as_the_loops(program, &inputs(5), &format!("run {run}"));
+        }
+    }
+
+    /// A program of small instructions over more slots than a small program
+    /// may have stays in the loops, and reads its slots past the mask.
+    #[test]
+    fn a_program_of_many_slots_is_not_small() {
+        let tape = Tape::for_replay();
+        let p = tape.vars(&(0..70).map(|i| f64::from(i) / 64.0).collect::<Vec<_>>());
+        let h1 = (p[65] * 0.5 + p[66] * -0.25 + p[67]).tanh();
+        let h2 = (p[68] * 0.75 + p[69] * 0.125 + p[67]).tanh();
+        let loss = (h1 - 0.25).square() * 0.5 + (h2 - 0.75).square() * 0.5;
+        let mut program = tape.compile(&[loss]).unwrap();
+        assert!(program.code.small.is_empty());
+        let g = loss.backward();
+        program.backward();
+        assert_eq!(program.output(0).to_bits(), loss.value().to_bits());
+        for k in 65..70 {
+            assert_eq!(program.gradients()[k].to_bits(), g[p[k]].to_bits(), "{k}");
+        }
+    }
+
+    /// W1, the 2-2-2 sigmoid network of plain operators: two small layers and
+    /// the squared errors.
+    #[test]
+    fn the_seed_network_runs_as_the_loops() {
+        let tape = Tape::for_replay();
+        let w = tape.var_array([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]);
+        let b = tape.var_array([0.35, 0.60]);
+        let [i1, i2] = [0.05, 0.10];
+        let h1 = (w[0] * i1 + w[1] * i2 + b[0]).sigmoid();
+        let h2 = (w[2] * i1 + w[3] * i2 + b[0]).sigmoid();
+        let o1 = (w[4] * h1 + w[5] * h2 + b[1]).sigmoid();
+        let o2 = (w[6] * h1 + w[7] * h2 + b[1]).sigmoid();
+        let e = (o1 - 0.01).square() * 0.5 + (o2 - 0.99).square() * 0.5;
+        let program = tape.compile(&[e]).unwrap();
+        assert_eq!(program.code.small.len(), 3);
+        assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(_)));
+        small_runs_as_the_loops(program, &inputs(10), "W1");
+    }
 }

@@ -55,7 +55,11 @@
 //!   instruction would. Layers of four neurons or more are fused, and small
 //!   ones of two or three neurons of one to four terms (W1's two layers of
 //!   two): those run with their shape fixed at compile time, one bounds check a
-//!   run of slots, the inputs and their adjoints held in registers.
+//!   run of slots, the inputs and their adjoints held in registers. A program
+//!   of such small layers, weighted sums of up to four terms and losses of two
+//!   squared errors alone (W1) runs by loops of its own, which reach each
+//!   layer's kernel, its activation included, by one jump, and index its
+//!   slots (at most 64, checked once when compiling) without bounds checks.
 //!
 //! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
 //! instruction, and plain-operator code replays as fast as the fused spelling.
@@ -411,6 +415,9 @@ pub struct Program {
     /// The first constant slot.
     #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     first_constant: usize,
+    /// Whether backward zeroes the inputs' adjoints as the first [`ZEROED`]
+    /// slots' (at most that many inputs, at least that many slots).
+    zero_run: bool,
     outputs: Vec<u32>,
     leaf_nodes: Vec<u32>,
     output_nodes: Vec<u32>,
@@ -426,23 +433,30 @@ impl Program {
         let leaves = built.leaf_nodes.len();
         let computed = built.first_constant as usize;
         let slots = computed + built.constants.len();
-        let mut values = vec![0.0; slots];
+        // A small program's arrays are padded (see `exec::PADDED`).
+        let padded = if built.code.small.is_empty() {
+            slots
+        } else {
+            slots.max(exec::PADDED)
+        };
+        let mut values = vec![0.0; padded];
         for (k, &leaf) in built.leaf_nodes.iter().enumerate() {
             values[k] = graph.values[leaf as usize];
         }
-        values[computed..].copy_from_slice(&built.constants);
+        values[computed..slots].copy_from_slice(&built.constants);
         let state = exec::State {
             values,
-            d: vec![0.0; slots],
-            d2: vec![0.0; slots],
+            d: vec![0.0; padded],
+            d2: vec![0.0; padded],
             dn: vec![0.0; built.code.args.len()],
-            adjoints: vec![0.0; slots],
+            adjoints: vec![0.0; padded],
         };
         let mut program = Program {
             code: built.code,
             state,
             leaves,
             first_constant: computed,
+            zero_run: leaves <= ZEROED && padded >= ZEROED,
             outputs: built.outputs,
             leaf_nodes: built.leaf_nodes,
             output_nodes: outputs.to_vec(),
@@ -476,6 +490,7 @@ impl Program {
     /// assert_eq!(program.inputs(), &[1.0, 2.0]);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn inputs(&self) -> &[f64] {
         &self.state.values[..self.leaves]
     }
@@ -491,6 +506,7 @@ impl Program {
     /// assert_eq!(program.output(0), 11.0);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn inputs_mut(&mut self) -> &mut [f64] {
         &mut self.state.values[..self.leaves]
     }
@@ -510,6 +526,7 @@ impl Program {
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
     #[track_caller]
+    #[inline]
     pub fn set_inputs(&mut self, values: &[f64]) {
         if values.len() != self.leaves {
             wrong_input_count(values.len(), self.leaves);
@@ -585,8 +602,13 @@ impl Program {
     /// assert_eq!(program.output(0), 1.0);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn forward(&mut self) {
-        exec::forward(&self.code, &mut self.state);
+        if self.code.small.is_empty() {
+            exec::forward(&self.code, &mut self.state);
+        } else {
+            exec::forward_small(&self.code.small, &mut self.state);
+        }
     }
 
     /// The value of output `k` (in the order given to `compile`) after the last
@@ -603,13 +625,11 @@ impl Program {
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
     #[track_caller]
+    #[inline]
     pub fn output(&self, k: usize) -> f64 {
         match self.outputs.get(k) {
             Some(&slot) => self.state.values[slot as usize],
-            None => panic!(
-                "chainrule: no output {k}: the program has {} outputs",
-                self.outputs.len()
-            ),
+            None => no_output(k, self.outputs.len()),
         }
     }
 
@@ -665,8 +685,11 @@ impl Program {
     /// assert_eq!(program.gradients(), &[6.0]);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn backward(&mut self) {
-        self.seed_and_sweep(|k| if k == 0 { 1.0 } else { 0.0 });
+        // Output 0 seeded with 1: the others' seeds, 0, would add 0 to adjoints
+        // that are 0 (or scratch, a folded constant's).
+        self.seed_and_sweep(1, |_| 1.0);
     }
 
     /// One reverse sweep from every output, output `k` seeded with `seeds[k]`:
@@ -691,18 +714,31 @@ impl Program {
         if seeds.len() != self.outputs.len() {
             wrong_seed_count(seeds.len(), self.outputs.len());
         }
-        self.seed_and_sweep(|k| seeds[k]);
+        self.seed_and_sweep(self.outputs.len(), |k| seeds[k]);
     }
 
-    fn seed_and_sweep(&mut self, seed: impl Fn(usize) -> f64) {
+    /// Zeroes the inputs' adjoints, seeds the first `seeded` outputs' with
+    /// `seed(k)`, and sweeps.
+    #[inline(always)]
+    fn seed_and_sweep(&mut self, seeded: usize, seed: impl Fn(usize) -> f64) {
         let adjoints = &mut self.state.adjoints;
         // The instructions' adjoints are zero already: every backward pass zeroes
-        // each one as it reads it. Only the inputs' need zeroing.
-        adjoints[..self.leaves].fill(0.0);
-        for (k, &slot) in self.outputs.iter().enumerate() {
+        // each one as it reads it. Only the inputs' need zeroing. With few
+        // inputs, a fixed run of slots from 0 is zeroed, without a call to
+        // `memset`: the instructions' slots in it are zero already, and the
+        // constants' adjoints are scratch.
+        match adjoints.first_chunk_mut::<ZEROED>() {
+            Some(first) if self.zero_run => *first = [0.0; ZEROED],
+            _ => adjoints[..self.leaves].fill(0.0),
+        }
+        for (k, &slot) in self.outputs[..seeded].iter().enumerate() {
             adjoints[slot as usize] += seed(k);
         }
-        exec::backward(&self.code, &mut self.state);
+        if self.code.small.is_empty() {
+            exec::backward(&self.code, &mut self.state);
+        } else {
+            exec::backward_small(&self.code.small, &mut self.state);
+        }
     }
 
     /// The gradient of every input after the last backward pass, in input order.
@@ -715,6 +751,7 @@ impl Program {
     /// assert_eq!(program.gradients(), &[3.0, 2.0]);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
+    #[inline]
     pub fn gradients(&self) -> &[f64] {
         &self.state.adjoints[..self.leaves]
     }
@@ -766,6 +803,7 @@ impl Program {
         let g = &self.graph;
         self.code.instrs.capacity() * size_of::<exec::Instr>()
             + self.code.segments.capacity() * size_of::<exec::Segment>()
+            + self.code.small.capacity() * size_of::<exec::Small>()
             + self.code.args.capacity() * 4
             + self.code.targets.capacity() * 8
             + (self.state.values.capacity()
@@ -781,6 +819,10 @@ impl Program {
     }
 }
 
+/// The slots whose adjoints a backward pass zeroes in one run when the
+/// inputs are among them (see [`Program::backward`]).
+const ZEROED: usize = 16;
+
 /// The panic of `set_inputs` (of a [`Program`] or a native one) given the wrong
 /// number of values.
 #[cold]
@@ -788,6 +830,14 @@ impl Program {
 #[track_caller]
 pub(crate) fn wrong_input_count(given: usize, inputs: usize) -> ! {
     panic!("chainrule: set_inputs was given {given} values for a program of {inputs} inputs")
+}
+
+/// The panic of [`Program::output`] given no output `k`.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn no_output(k: usize, outputs: usize) -> ! {
+    panic!("chainrule: no output {k}: the program has {outputs} outputs")
 }
 
 /// The panic of `backward_with` (of a [`Program`] or a native one) given the
