@@ -85,9 +85,10 @@
 //!
 //! - W1 (the 2-2-2 seed network, plain operators): about 0.5 ms to generate;
 //!   then a training step executes 482 instructions against the interpreter's
-//!   1,047 and the hand-coded step's 348, four calls to `exp` (204
-//!   instructions) in each (callgrind at commit 896311c: `examples/record_cost.rs`
-//!   modes `w1n`, `w1r` and `w1h`, built with `--features jit`).
+//!   754 and the hand-coded step's 348, four calls to `exp` (204
+//!   instructions) in each (callgrind: `examples/record_cost.rs` modes `w1n`,
+//!   `w1r` and `w1h`, built with `--features jit`; the interpreter took 1,047
+//!   before its small-program path).
 //! - Supported: every instruction but the n-ary ones (logsumexp and the fused
 //!   losses: [`NativeError::Unsupported`] names the first), up to
 //!   [`MAX_TERMS`] terms: the code grows with the program, and past that the
