@@ -152,8 +152,9 @@ impl<O: Optimizer> Trainer<O> {
     /// is run forward and backward. Every value is the recording's own (the
     /// losses recompute what they read from values, such as softmax
     /// cross-entropy's shift, at each replay); a gradient may differ from
-    /// re-recorded training's in the last bits, where a fused weighted sum adds
-    /// contributions in another order. Step for step that is rounding (the
+    /// re-recorded training's where a fused weighted sum adds contributions in
+    /// another order, by the rounding of that sum (the last bits, unless the
+    /// contributions cancel: see [`crate::replay`]). Step for step that is rounding (the
     /// tests hold losses and parameters to 1e-12 after each call), but the
     /// differences compound over many epochs where training is chaotic: an
     /// audit saw full-batch Adam on a spiral 2e-13 apart after 100 epochs and

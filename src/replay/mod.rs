@@ -34,6 +34,31 @@
 //! replayed value equals the value a fresh recording would hold, bit for bit.
 //! relu, abs, max, min and clamp pick their branch afresh at every forward pass.
 //!
+//! Gradients are the tape's too, with one difference: where a fused weighted
+//! sum (below) adds an adjoint's contributions in another order than the tape's
+//! sweep, the gradient differs by the rounding of that sum, which is of the
+//! size of the contributions added, not of the gradient. That is the last bits
+//! of the gradient unless the contributions cancel; where they cancel it can be
+//! all of it:
+//!
+//! ```
+//! let tape = chainrule::Tape::for_replay();
+//! let x = tape.var(2.0);
+//! let w = tape.vars(&[1.0, 1e16, -1e16]);
+//! let b = tape.vars(&[0.0; 3]);
+//! let h: Vec<_> = (0..3).map(|j| w[j] * x + b[j]).collect();
+//! let loss = h[0] + h[1] + h[2];
+//! // The tape adds x's contributions −1e16, 1e16, then 1: exactly 1.
+//! assert_eq!(loss.backward()[x], 1.0);
+//! let mut program = tape.compile(&[loss])?;
+//! program.forward();
+//! program.backward();
+//! // Replayed, h[0] is fused into the loss's weighted sum, and the same three
+//! // contributions come in another order: 1 + 1e16 rounds to 1e16, then −1e16.
+//! assert_eq!(program.gradients()[0], 0.0);
+//! # Ok::<(), chainrule::replay::CompileError>(())
+//! ```
+//!
 //! # What compiling does
 //!
 //! Four passes, each of which [`CompileOptions`] can turn off (to measure it):
@@ -163,9 +188,10 @@ pub use check::Divergence;
 /// operators recorded do (rule 3), so an infinite or NaN factor below it still
 /// gives 0 · ∞ = NaN (rule 2); the tape's own fused relu neuron
 /// ([`Var::neuron`](crate::Var::neuron)) masks every edge, as it does on the
-/// tape. (Gradients may differ in the last bits where a fused weighted sum
-/// adds one adjoint's contributions in another order, and in the sign of a
-/// zero gradient.)
+/// tape. (Gradients may differ where a fused weighted sum adds one adjoint's
+/// contributions in another order, by the rounding of that sum: the last bits
+/// unless the contributions cancel, see the [module docs](self); and in the
+/// sign of a zero gradient.)
 ///
 /// ```
 /// use chainrule::replay::CompileOptions;
