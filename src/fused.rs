@@ -243,6 +243,7 @@ fn push_weights<const N: usize, const E: usize>(
     op: Op,
     a: f64,
     da: f64,
+    z: f64,
     weights: &[Var<'_>],
     inputs: &[f64],
     bias: Var<'_>,
@@ -259,7 +260,11 @@ fn push_weights<const N: usize, const E: usize>(
             da
         }
     });
-    Some(bias.tape.push(op, a, operands, partials))
+    // z finite: every partial a′(z)·xₖ and a′(z) is (see `push_pairs`).
+    Some(
+        bias.tape
+            .push_edges(op, a, operands, partials, !z.is_finite()),
+    )
 }
 
 /// Records a fused loss over `N` outputs (`outputs` of length `N`, else `None`)
@@ -560,9 +565,9 @@ impl<'t> Var<'t> {
         let op = const_inputs_op(activation);
         // A small neuron goes through the fixed-arity push (see `push_pairs`).
         let small = match n {
-            1 => push_weights::<1, 2>(op, a, da, weights, inputs, bias),
-            2 => push_weights::<2, 3>(op, a, da, weights, inputs, bias),
-            3 => push_weights::<3, 4>(op, a, da, weights, inputs, bias),
+            1 => push_weights::<1, 2>(op, a, da, z, weights, inputs, bias),
+            2 => push_weights::<2, 3>(op, a, da, z, weights, inputs, bias),
+            3 => push_weights::<3, 4>(op, a, da, z, weights, inputs, bias),
             _ => None,
         };
         if let Some(index) = small {

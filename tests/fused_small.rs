@@ -263,6 +263,21 @@ fn an_infinite_partial_is_noticed_on_a_reused_tape() {
                 "{activation:?} neuron, {n} inputs, reused tape: {}",
                 g[x[0]]
             );
+
+            // A neuron over constants: x₀ = ∞ makes z infinite or NaN and
+            // ∂a/∂w₀ = a′(z) · ∞ infinite or NaN.
+            tape.clear();
+            let w = tape.vars(&weights(n));
+            let b = tape.var(0.1);
+            let mut x = inputs(n);
+            x[0] = f64::INFINITY;
+            let out = Var::neuron_const(&w, &x, b, activation);
+            let g = (out * 0.0).backward();
+            assert!(
+                g[w[0]].is_nan(),
+                "{activation:?} neuron_const, {n} inputs, reused tape: {}",
+                g[w[0]]
+            );
         }
     }
 }
