@@ -15,6 +15,8 @@ impl<T> ArenaCell<T> {
     /// Runs `f` with a shared reference to the value.
     #[inline(always)]
     pub(crate) fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        // A guard in debug builds, `()` in release ones.
+        #[allow(clippy::let_unit_value)]
         let _entered = self.enter();
         // SAFETY: see the module documentation: single-threaded (`!Sync`), the
         // reference lives only for this call, and `f` does not re-enter.
@@ -24,6 +26,8 @@ impl<T> ArenaCell<T> {
     /// Runs `f` with the only reference to the value.
     #[inline(always)]
     pub(crate) fn write<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // A guard in debug builds, `()` in release ones.
+        #[allow(clippy::let_unit_value)]
         let _entered = self.enter();
         // SAFETY: as for `read`; no other reference exists during the call.
         f(unsafe { &mut *self.value.get() })
