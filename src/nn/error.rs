@@ -115,7 +115,11 @@ pub enum NonFiniteQuantity {
     Gradient,
     /// A parameter after the optimizer's step, from a finite gradient (a
     /// learning rate large enough to overflow): the parameters are restored,
-    /// but the optimizer's state has taken the step.
+    /// and so is the optimizer's state (momentum velocities, Adam's moments and
+    /// step count) when the optimizer implements
+    /// [`Optimizer::save_state`](crate::nn::Optimizer::save_state), as [`Sgd`](crate::nn::Sgd)
+    /// and [`Adam`](crate::nn::Adam) do; an optimizer of your own that does not
+    /// has taken the step.
     Update,
 }
 
