@@ -250,3 +250,29 @@ fn the_readme_lists_every_unary_op_with_its_formula_and_derivative() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn sqrt_and_ln_have_derivative_plus_infinity_at_minus_zero_as_at_zero() {
+    // √−0 = −0 and 1/(2·−0) = −inf; ln′(−0) = 1/−0 = −inf: both ops rise, and
+    // their docs say +inf at x = 0. Every order: the recorded gradient too, and
+    // the second derivative is −inf (−1/(4x^{3/2}), −1/x²) as at +0.
+    for x0 in [0.0, -0.0] {
+        for (name, f) in [
+            (
+                "sqrt",
+                (|v: chainrule::Var<'_>| v.sqrt())
+                    as for<'t> fn(chainrule::Var<'t>) -> chainrule::Var<'t>,
+            ),
+            ("ln", |v| v.ln()),
+        ] {
+            let tape = chainrule::Tape::new();
+            let x = tape.var(x0);
+            let y = f(x);
+            assert_eq!(y.backward()[x], f64::INFINITY, "{name} at {x0:?}");
+            let d = tape.grad(y, &[x])[0];
+            assert_eq!(d.value(), f64::INFINITY, "{name} recorded at {x0:?}");
+            assert_eq!(d.backward()[x], f64::NEG_INFINITY, "{name}'' at {x0:?}");
+            assert_eq!(chainrule::grad(|v| f(v[0]), &[x0]), vec![f64::INFINITY]);
+        }
+    }
+}

@@ -202,7 +202,7 @@ macro_rules! unary_ops {
             }
             /// The natural logarithm.
             ///
-            /// Derivative: 1/x. ln(0) = −inf (derivative +inf) and ln(x < 0) = NaN,
+            /// Derivative: 1/x. ln(0) = −inf (derivative +inf, at −0 too) and ln(x < 0) = NaN,
             /// as [`f64::ln`]; there the partial stays the finite 1/x (as PyTorch's),
             /// and the NaN value is what the anomaly check reports.
             ///
@@ -215,7 +215,9 @@ macro_rules! unary_ops {
                 name: "ln", notation: "ln",
                 formula: "ln x", derivative: "1/x",
                 value: |x| x.ln(),
-                partial: |x, _y| x.recip(),
+                // At x = −0, 1/(−0 + 0) = 1/(+0): +inf, as at +0 (ln rises;
+                // IEEE's 1/−0 = −inf would give it a derivative of −inf).
+                partial: |x, _y| if x.value() == 0.0 { (x + 0.0).recip() } else { x.recip() },
             }
             /// ln(1 + x), exact near 0 where `(1.0 + x).ln()` loses every digit (as
             /// [`f64::ln_1p`]; [`ln_1p`](crate::Var::ln_1p) is the same op).
@@ -271,7 +273,8 @@ macro_rules! unary_ops {
             }
             /// The square root.
             ///
-            /// Derivative: 1 / (2√x); +inf at x = 0. √(x < 0) = NaN, as [`f64::sqrt`].
+            /// Derivative: 1 / (2√x); +inf at x = 0 (at −0 too, whose root is −0).
+            /// √(x < 0) = NaN, as [`f64::sqrt`].
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -282,7 +285,9 @@ macro_rules! unary_ops {
                 name: "sqrt", notation: "sqrt",
                 formula: "√x", derivative: "1 / (2√x)",
                 value: |x| x.sqrt(),
-                partial: |_x, y| (y * 2.0).recip(),
+                // √−0 is −0: 1/(2·(−0) + 0) = 1/(+0) = +inf, as at +0 (√ rises;
+                // IEEE's 1/(2·−0) = −inf would give it a derivative of −inf).
+                partial: |_x, y| if y.value() == 0.0 { (y * 2.0 + 0.0).recip() } else { (y * 2.0).recip() },
             }
             /// The cube root, defined for every x (∛−8 = −2).
             ///
