@@ -28,8 +28,10 @@
 //!
 //! The non-finite policy of [`crate::backward`] holds at every order: an edge a
 //! select op did not select (relu for x ≤ 0, the operand `max` did not pick) is
-//! masked, and records nothing, so it passes exactly 0 whatever the adjoint; every
-//! other edge records `adjoint · partial`, so 0 · ∞ is NaN as IEEE says. A
+//! masked, and records nothing, so it passes exactly 0 whatever the adjoint (the
+//! operand below still lies on a path, with adjoint 0: an infinite or NaN partial
+//! under it gives NaN, as in the sweep); every other edge records
+//! `adjoint · partial`, so 0 · ∞ is NaN as IEEE says. A
 //! partial that is constant where the op is differentiable (relu, abs, max,
 //! clamp, `x * 2.0`) is recorded as that constant: its own derivative is 0. A
 //! partial that is NaN (rule 4: relu, abs, leaky_relu, signum, max, min, clamp
@@ -153,12 +155,37 @@ impl Tape {
     fn recorded_grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
         let output = y.index as usize;
         let mut adjoints: Vec<Option<Var<'t>>> = vec![None; output + 1];
+        // Nodes on a path from the output that received only exactly 0 (through
+        // masked edges, rule 3 of the policy): their adjoint is 0, nothing to
+        // record, but 0 · ∞ and 0 · NaN on their own edges are NaN (rule 2), as
+        // the sweep has them.
+        let mut zero_on_path = vec![false; output + 1];
+        let mut zero: Option<Var<'t>> = None;
         let seed = y.constant(1.0);
         adjoints[output] = Some(seed);
         let mut edges: SmallVec<[(u32, f64); 8]> = SmallVec::new();
         for node in (0..=output).rev() {
-            let Some(adjoint) = adjoints[node] else {
-                continue;
+            let adjoint = match adjoints[node] {
+                Some(adjoint) => adjoint,
+                None if zero_on_path[node] => {
+                    // Adjoint 0: a finite partial passes 0 on (the operand is on a
+                    // path too); 0 · ∞ and 0 · NaN are NaN, recorded below from a
+                    // constant 0 adjoint.
+                    let op = self.op(node);
+                    let node_edges = self.edges(node);
+                    let last_partial = node_edges.last().map_or(0.0, |&(_, p)| p);
+                    let passes_nothing = node_edges.iter().all(|&(_, partial)| {
+                        partial.is_finite() || crate::backward::is_masked(op, partial, last_partial)
+                    });
+                    if passes_nothing {
+                        for &(operand, _) in &node_edges {
+                            zero_on_path[operand] = true;
+                        }
+                        continue;
+                    }
+                    *zero.get_or_insert_with(|| y.constant(0.0))
+                }
+                None => continue,
             };
             let op = self.op(node);
             edges.clear();
@@ -174,7 +201,10 @@ impl Tape {
             let partials = recorded_partials(self, node, op, &edges);
             for (&(operand, partial), recorded) in edges.iter().zip(partials) {
                 if crate::backward::is_masked(op, partial, last_partial) {
-                    continue; // exactly 0, whatever the adjoint: records nothing
+                    // Exactly 0, whatever the adjoint: records nothing, but the
+                    // operand lies on a path from the output.
+                    zero_on_path[operand as usize] = true;
+                    continue;
                 }
                 let contribution = match recorded {
                     Partial::Const(1.0) => adjoint,
