@@ -104,12 +104,15 @@ impl Tape {
     /// tape as [`Var`]s, so that it can be differentiated again (see
     /// [`crate::higher`]).
     ///
-    /// Entry k is ∂y/∂`wrt[k]`: its value equals `y.backward()[wrt[k]]`
-    /// to a few ulps, infinities, zeros and NaN included (each partial is
-    /// recomputed as the sweep computes it; a unary op by its table's `Scalar`
-    /// rule, whose rounding can differ by a few ulps from its fused `f64`
-    /// kernel's; see [`crate::higher`]), and a node of `wrt` that `y` does not
-    /// depend on gets a constant 0. Second and higher derivatives are exact
+    /// Entry k is ∂y/∂`wrt[k]`: its value is `y.backward()[wrt[k]]`, each
+    /// partial recomputed as the sweep computes it (a unary op by its table's
+    /// `Scalar` rule, whose rounding can differ by a few ulps from its fused
+    /// `f64` kernel's; see [`crate::higher`]), infinities, zeros and NaN
+    /// included. So the entry agrees to a few ulps of the contributions it
+    /// sums: a few ulps of itself where they do not cancel, but where they do
+    /// the two can differ by more (`x.tanh() - x * c` with c the swept tanh′(x):
+    /// at x = 0.5 the sweep gives 0, the recorded gradient 1.1e-16). A node of
+    /// `wrt` that `y` does not depend on gets a constant 0. Second and higher derivatives are exact
     /// formulas rounded as recorded; on a tape that keeps its constants
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
     /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z). Each returned `Var` is labelled
@@ -139,6 +142,13 @@ impl Tape {
     /// assert_eq!(tape.label(g[0].index()).as_deref(), Some("∂f/∂x"));
     /// let h = g[0].backward();                        // ∂(2xy)/∂x, ∂(2xy)/∂y
     /// assert_eq!((h[x], h[y]), (4.0, 6.0));
+    ///
+    /// // Where contributions cancel, a few ulps of them is not a few of the sum:
+    /// let x = tape.var(0.5);
+    /// let c = x.tanh().backward()[x]; // tanh′(0.5) by the fused kernel
+    /// let f = x.tanh() - x * c;
+    /// assert_eq!(f.backward()[x], 0.0);
+    /// assert!(tape.grad(f, &[x])[0].value().abs() <= 4.0 * f64::EPSILON);
     /// ```
     #[track_caller]
     pub fn grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
