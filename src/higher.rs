@@ -768,7 +768,12 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// Reverse-over-reverse: the gradient is recorded once ([`Tape::grad`], on a
 /// tape that keeps its constants), then each of its n entries is swept. Entries
 /// (j, k) and (k, j) come from different sweeps, so they agree to rounding (the
-/// result is not symmetrised). Where an input is NaN and an op's partial is NaN
+/// result is not symmetrised), except where a convention of [`Var::pow`] holds
+/// (x = 0 with y ≥ 0, where ∂/∂y is taken as 0; y = 0): each entry then
+/// differentiates a different convention, and neither need be the limit (at
+/// x = 0, y = 1 the mixed derivative x^(y−1)·(1 + y·ln x) tends to −∞; the
+/// entries are 1 and 0). Also where a
+/// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y. Where an input is NaN and an op's partial is NaN
 /// (relu, abs, max, … at NaN), the Hessian is NaN, not 0.
 ///
 /// # Panics
@@ -794,6 +799,10 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// }
 /// let h = chainrule::hessian(rosenbrock, &[1.0, 1.0]);
 /// assert_eq!(h, vec![vec![802.0, -400.0], vec![-400.0, 200.0]]);
+///
+/// // x^y at (0, 1): two conventions, two different mixed entries.
+/// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
+/// assert_eq!((h[0][1], h[1][0]), (1.0, 0.0));
 /// ```
 #[track_caller]
 pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<f64>> {
@@ -817,7 +826,9 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// H·v, the Hessian of `f` at `x` times `v`, without forming H.
 ///
 /// Reverse-over-reverse: the gradient is recorded once, `v · ∇f` is one node
-/// over it, and that node's gradient is H·v (H is symmetric).
+/// over it, and that node's gradient is Hᵀ·v: H·v where H is symmetric, so not
+/// at a convention point of [`Var::pow`] (see [`hessian`]), where it is the
+/// transpose's product.
 ///
 /// # Panics
 ///
