@@ -615,14 +615,20 @@ fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
 /// computed as the sweep computes it. Without, from `p` by a route that gives
 /// `p` exactly: p·(x₀/x) for a finite nonzero x₀ (the value of x: x₀/x is 1
 /// there); at x₀ = ±0 or ±∞ every derivative of 1/(x·ln b) is ±∞ or ±0 and
-/// depends on ln b only through its sign, which `p` gives: ±1/x; a NaN `p` is
-/// NaN at every order.
+/// depends on ln b only through its sign, which `p` gives: ±1/x (at ±0,
+/// ±1/(x + 0), as the sweep takes −0 as +0); a NaN `p` is NaN at every order.
 fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
+        Some(base) if x0 == 0.0 => Partial::Var(((x + 0.0) * base.ln()).recip()),
         Some(base) => Partial::Var((x * base.ln()).recip()),
         None if p.is_nan() => Partial::Const(p),
         None if x0.is_finite() && x0 != 0.0 => Partial::Var(x0 / x * p),
+        // ±0: 1/(+0 · ln b), as the sweep stores it, has the sign of ln b.
+        None if x0 == 0.0 => {
+            let sign = if p.is_sign_negative() { -1.0 } else { 1.0 };
+            Partial::Var((x + 0.0).recip() * sign)
+        }
         None => {
             let sign = if p.is_sign_negative() == x0.is_sign_negative() {
                 1.0

@@ -241,7 +241,8 @@ macro_rules! unary_ops {
             }
             /// The base-2 logarithm.
             ///
-            /// Derivative: 1/(x·ln 2). log2(0) = −inf, log2(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 2), +inf at x = 0 (at −0 too). log2(0) = −inf,
+            /// log2(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -253,11 +254,17 @@ macro_rules! unary_ops {
                 name: "log2", notation: "log2",
                 formula: "log₂ x", derivative: "1/(x·ln 2)",
                 value: |x| x.log2(),
-                partial: |x, _y| (x * std::f64::consts::LN_2).recip(),
+                // +inf at −0 as at +0 (see `ln`).
+                partial: |x, _y| if x.value() == 0.0 {
+                    (x * std::f64::consts::LN_2 + 0.0).recip()
+                } else {
+                    (x * std::f64::consts::LN_2).recip()
+                },
             }
             /// The base-10 logarithm.
             ///
-            /// Derivative: 1/(x·ln 10). log10(0) = −inf, log10(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 10), +inf at x = 0 (at −0 too). log10(0) = −inf,
+            /// log10(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -269,7 +276,12 @@ macro_rules! unary_ops {
                 name: "log10", notation: "log10",
                 formula: "log₁₀ x", derivative: "1/(x·ln 10)",
                 value: |x| x.log10(),
-                partial: |x, _y| (x * std::f64::consts::LN_10).recip(),
+                // +inf at −0 as at +0 (see `ln`).
+                partial: |x, _y| if x.value() == 0.0 {
+                    (x * std::f64::consts::LN_10 + 0.0).recip()
+                } else {
+                    (x * std::f64::consts::LN_10).recip()
+                },
             }
             /// The square root.
             ///
