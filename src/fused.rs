@@ -244,6 +244,7 @@ fn push_weights<const N: usize, const E: usize>(
     a: f64,
     da: f64,
     z: f64,
+    masked: bool,
     weights: &[Var<'_>],
     inputs: &[f64],
     bias: Var<'_>,
@@ -254,7 +255,9 @@ fn push_weights<const N: usize, const E: usize>(
     let operands: [u32; E] =
         std::array::from_fn(|k| if k < N { weights[k].index } else { bias.index });
     let partials: [f64; E] = std::array::from_fn(|k| {
-        if k < N {
+        if masked {
+            0.0 // exactly 0, not 0 · input (which an infinite input makes NaN)
+        } else if k < N {
             neuron_partial(da, inputs[k])
         } else {
             da
@@ -561,13 +564,17 @@ impl<'t> Var<'t> {
             }
         }
         let (a, da) = activation.value_and_derivative(z);
+        // A relu neuron with z ≤ 0 selects nothing: every partial is exactly 0,
+        // not 0 · input (which an infinite input would make NaN), as in
+        // `Var::neuron` and as every reader's masking (policy rule 3) has it.
+        let masked = activation == Activation::Relu && da == 0.0;
         let n = weights.len();
         let op = const_inputs_op(activation);
         // A small neuron goes through the fixed-arity push (see `push_pairs`).
         let small = match n {
-            1 => push_weights::<1, 2>(op, a, da, z, weights, inputs, bias),
-            2 => push_weights::<2, 3>(op, a, da, z, weights, inputs, bias),
-            3 => push_weights::<3, 4>(op, a, da, z, weights, inputs, bias),
+            1 => push_weights::<1, 2>(op, a, da, z, masked, weights, inputs, bias),
+            2 => push_weights::<2, 3>(op, a, da, z, masked, weights, inputs, bias),
+            3 => push_weights::<3, 4>(op, a, da, z, masked, weights, inputs, bias),
             _ => None,
         };
         if let Some(index) = small {
@@ -585,6 +592,9 @@ impl<'t> Var<'t> {
                 }
                 operands[n] = bias.index;
                 partials[n] = da;
+                if masked {
+                    partials.fill(0.0);
+                }
             });
         keep_all(bias.tape, index, inputs);
         Var::from_parts(bias.tape, index, a)

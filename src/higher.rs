@@ -28,8 +28,10 @@
 //!
 //! The non-finite policy of [`crate::backward`] holds at every order: an edge a
 //! select op did not select (relu for x ≤ 0, the operand `max` did not pick) is
-//! masked, and records nothing, so it passes exactly 0 whatever the adjoint; every
-//! other edge records `adjoint · partial`, so 0 · ∞ is NaN as IEEE says. A
+//! masked, and records nothing, so it passes exactly 0 whatever the adjoint (the
+//! operand below still lies on a path, with adjoint 0: an infinite or NaN partial
+//! under it gives NaN, as in the sweep); every other edge records
+//! `adjoint · partial`, so 0 · ∞ is NaN as IEEE says. A
 //! partial that is constant where the op is differentiable (relu, abs, max,
 //! clamp, `x * 2.0`) is recorded as that constant: its own derivative is 0. A
 //! partial that is NaN (rule 4: relu, abs, leaky_relu, signum, max, min, clamp
@@ -102,12 +104,15 @@ impl Tape {
     /// tape as [`Var`]s, so that it can be differentiated again (see
     /// [`crate::higher`]).
     ///
-    /// Entry k is ∂y/∂`wrt[k]`: its value equals `y.backward()[wrt[k]]`
-    /// to a few ulps, infinities, zeros and NaN included (each partial is
-    /// recomputed as the sweep computes it; a unary op by its table's `Scalar`
-    /// rule, whose rounding can differ by a few ulps from its fused `f64`
-    /// kernel's; see [`crate::higher`]), and a node of `wrt` that `y` does not
-    /// depend on gets a constant 0. Second and higher derivatives are exact
+    /// Entry k is ∂y/∂`wrt[k]`: its value is `y.backward()[wrt[k]]`, each
+    /// partial recomputed as the sweep computes it (a unary op by its table's
+    /// `Scalar` rule, whose rounding can differ by a few ulps from its fused
+    /// `f64` kernel's; see [`crate::higher`]), infinities, zeros and NaN
+    /// included. So the entry agrees to a few ulps of the contributions it
+    /// sums: a few ulps of itself where they do not cancel, but where they do
+    /// the two can differ by more (`x.tanh() - x * c` with c the swept tanh′(x):
+    /// at x = 0.5 the sweep gives 0, the recorded gradient 1.1e-16). A node of
+    /// `wrt` that `y` does not depend on gets a constant 0. Second and higher derivatives are exact
     /// formulas rounded as recorded; on a tape that keeps its constants
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
     /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z). Each returned `Var` is labelled
@@ -137,6 +142,13 @@ impl Tape {
     /// assert_eq!(tape.label(g[0].index()).as_deref(), Some("∂f/∂x"));
     /// let h = g[0].backward();                        // ∂(2xy)/∂x, ∂(2xy)/∂y
     /// assert_eq!((h[x], h[y]), (4.0, 6.0));
+    ///
+    /// // Where contributions cancel, a few ulps of them is not a few of the sum:
+    /// let x = tape.var(0.5);
+    /// let c = x.tanh().backward()[x]; // tanh′(0.5) by the fused kernel
+    /// let f = x.tanh() - x * c;
+    /// assert_eq!(f.backward()[x], 0.0);
+    /// assert!(tape.grad(f, &[x])[0].value().abs() <= 4.0 * f64::EPSILON);
     /// ```
     #[track_caller]
     pub fn grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
@@ -153,12 +165,37 @@ impl Tape {
     fn recorded_grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
         let output = y.index as usize;
         let mut adjoints: Vec<Option<Var<'t>>> = vec![None; output + 1];
+        // Nodes on a path from the output that received only exactly 0 (through
+        // masked edges, rule 3 of the policy): their adjoint is 0, nothing to
+        // record, but 0 · ∞ and 0 · NaN on their own edges are NaN (rule 2), as
+        // the sweep has them.
+        let mut zero_on_path = vec![false; output + 1];
+        let mut zero: Option<Var<'t>> = None;
         let seed = y.constant(1.0);
         adjoints[output] = Some(seed);
         let mut edges: SmallVec<[(u32, f64); 8]> = SmallVec::new();
         for node in (0..=output).rev() {
-            let Some(adjoint) = adjoints[node] else {
-                continue;
+            let adjoint = match adjoints[node] {
+                Some(adjoint) => adjoint,
+                None if zero_on_path[node] => {
+                    // Adjoint 0: a finite partial passes 0 on (the operand is on a
+                    // path too); 0 · ∞ and 0 · NaN are NaN, recorded below from a
+                    // constant 0 adjoint.
+                    let op = self.op(node);
+                    let node_edges = self.edges(node);
+                    let last_partial = node_edges.last().map_or(0.0, |&(_, p)| p);
+                    let passes_nothing = node_edges.iter().all(|&(_, partial)| {
+                        partial.is_finite() || crate::backward::is_masked(op, partial, last_partial)
+                    });
+                    if passes_nothing {
+                        for &(operand, _) in &node_edges {
+                            zero_on_path[operand] = true;
+                        }
+                        continue;
+                    }
+                    *zero.get_or_insert_with(|| y.constant(0.0))
+                }
+                None => continue,
             };
             let op = self.op(node);
             edges.clear();
@@ -174,7 +211,10 @@ impl Tape {
             let partials = recorded_partials(self, node, op, &edges);
             for (&(operand, partial), recorded) in edges.iter().zip(partials) {
                 if crate::backward::is_masked(op, partial, last_partial) {
-                    continue; // exactly 0, whatever the adjoint: records nothing
+                    // Exactly 0, whatever the adjoint: records nothing, but the
+                    // operand lies on a path from the output.
+                    zero_on_path[operand as usize] = true;
+                    continue;
                 }
                 let contribution = match recorded {
                     Partial::Const(1.0) => adjoint,
@@ -575,14 +615,20 @@ fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
 /// computed as the sweep computes it. Without, from `p` by a route that gives
 /// `p` exactly: p·(x₀/x) for a finite nonzero x₀ (the value of x: x₀/x is 1
 /// there); at x₀ = ±0 or ±∞ every derivative of 1/(x·ln b) is ±∞ or ±0 and
-/// depends on ln b only through its sign, which `p` gives: ±1/x; a NaN `p` is
-/// NaN at every order.
+/// depends on ln b only through its sign, which `p` gives: ±1/x (at ±0,
+/// ±1/(x + 0), as the sweep takes −0 as +0); a NaN `p` is NaN at every order.
 fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
+        Some(base) if x0 == 0.0 => Partial::Var(((x + 0.0) * base.ln()).recip()),
         Some(base) => Partial::Var((x * base.ln()).recip()),
         None if p.is_nan() => Partial::Const(p),
         None if x0.is_finite() && x0 != 0.0 => Partial::Var(x0 / x * p),
+        // ±0: 1/(+0 · ln b), as the sweep stores it, has the sign of ln b.
+        None if x0 == 0.0 => {
+            let sign = if p.is_sign_negative() { -1.0 } else { 1.0 };
+            Partial::Var((x + 0.0).recip() * sign)
+        }
         None => {
             let sign = if p.is_sign_negative() == x0.is_sign_negative() {
                 1.0
@@ -728,7 +774,12 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// Reverse-over-reverse: the gradient is recorded once ([`Tape::grad`], on a
 /// tape that keeps its constants), then each of its n entries is swept. Entries
 /// (j, k) and (k, j) come from different sweeps, so they agree to rounding (the
-/// result is not symmetrised). Where an input is NaN and an op's partial is NaN
+/// result is not symmetrised), except where a convention of [`Var::pow`] holds
+/// (x = 0 with y ≥ 0, where ∂/∂y is taken as 0; y = 0): each entry then
+/// differentiates a different convention, and neither need be the limit (at
+/// x = 0, y = 1 the mixed derivative x^(y−1)·(1 + y·ln x) tends to −∞; the
+/// entries are 1 and 0). Also where a
+/// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y. Where an input is NaN and an op's partial is NaN
 /// (relu, abs, max, … at NaN), the Hessian is NaN, not 0.
 ///
 /// # Panics
@@ -754,6 +805,10 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// }
 /// let h = chainrule::hessian(rosenbrock, &[1.0, 1.0]);
 /// assert_eq!(h, vec![vec![802.0, -400.0], vec![-400.0, 200.0]]);
+///
+/// // x^y at (0, 1): two conventions, two different mixed entries.
+/// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
+/// assert_eq!((h[0][1], h[1][0]), (1.0, 0.0));
 /// ```
 #[track_caller]
 pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<f64>> {
@@ -777,7 +832,9 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// H·v, the Hessian of `f` at `x` times `v`, without forming H.
 ///
 /// Reverse-over-reverse: the gradient is recorded once, `v · ∇f` is one node
-/// over it, and that node's gradient is H·v (H is symmetric).
+/// over it, and that node's gradient is Hᵀ·v: H·v where H is symmetric, so not
+/// at a convention point of [`Var::pow`] (see [`hessian`]), where it is the
+/// transpose's product.
 ///
 /// # Panics
 ///

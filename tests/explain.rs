@@ -869,3 +869,24 @@ fn a_factor_at_a_kink_is_marked_a_convention() {
     let text = leaky.backward().explain(l).to_string();
     assert!(text.contains("leaky_relu′(0): a convention"), "{text}");
 }
+
+#[test]
+fn a_negative_constant_is_parenthesised_where_it_binds_tighter_than_a_negation() {
+    // (−2)² = 4 was named "−2²", which reads −(2²) = −4; (−2)^x "−2^x".
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let c = x.constant(-2.0);
+    let cases = [
+        (c.square(), "ln((−2)²)"),
+        (c.powi(3), "ln((−2)³)"),
+        (c.pow(x), "ln((−2)^x)"),
+        (-c, "ln(−(−2))"),
+        (x * c, "ln(x·(−2))"),
+        (x - c, "ln(x − (−2))"),
+        (c + x, "ln(−2 + x)"),
+    ];
+    for (y, name) in cases {
+        let text = tape.explain(y.ln(), x).to_string();
+        assert!(text.starts_with(&format!("∂{name}/∂x")), "{text}");
+    }
+}

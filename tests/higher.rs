@@ -860,3 +860,29 @@ fn hessian_of_a_var_of_another_tape_names_the_function_called() {
     });
     assert!(m.contains("Tape::grad"), "{m}");
 }
+
+#[test]
+fn zero_times_infinity_below_a_masked_edge_is_nan_in_the_recorded_gradient_too() {
+    // relu masks √x − 1 at x = 0 (rule 3), but √x still lies on a path with
+    // adjoint 0, and 0 · √′(0) = 0 · ∞ is NaN (rule 2): the sweep says NaN. The
+    // recorded gradient skipped everything below a masked edge and said 0.
+    fn relu_of<'t>(v: &[Var<'t>]) -> Var<'t> {
+        (v[0].sqrt() - 1.0).relu()
+    }
+    fn max_of<'t>(v: &[Var<'t>]) -> Var<'t> {
+        v[0].sqrt().max(v[1])
+    }
+    for f in [relu_of as for<'t> fn(&[Var<'t>]) -> Var<'t>, max_of] {
+        let tape = Tape::new();
+        let x = tape.vars(&[0.0, 5.0]);
+        let y = f(&x);
+        assert!(y.backward()[x[0]].is_nan());
+        let recorded = tape.grad(y, &x);
+        assert!(recorded[0].value().is_nan(), "{}", recorded[0].value());
+        assert_eq!(recorded[1].value(), y.backward()[x[1]]);
+        assert!(chainrule::hessian(f, &[0.0, 5.0])[0][0].is_nan());
+    }
+    // A masked edge above finite partials still gives exactly 0.
+    let h = chainrule::hessian(|v| (v[0] * 3.0 - 1.0).relu().powi(2), &[0.0]);
+    assert_eq!(h, vec![vec![0.0]]);
+}

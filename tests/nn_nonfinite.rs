@@ -218,6 +218,25 @@ fn a_batch_whose_sum_of_finite_losses_overflows_names_no_sample() {
 }
 
 #[test]
+fn a_batch_whose_sum_of_finite_losses_overflows_is_not_blamed_on_a_product_of_partials() {
+    // The batch's loss node (their sum) is infinite: a value, not a product of
+    // finite partials. The message said "every value and local partial is
+    // finite, so a product of partials overflowed", which was false.
+    let (mut mlp, data) = linear_neuron([1e154, 0.0], &[(1.0, 0.0), (1.0, 0.0)]);
+    let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+        .quiet()
+        .train(&mut mlp, &data)
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(!message.contains("every value"), "{message}");
+    assert!(!message.contains("product of partials"), "{message}");
+    assert!(
+        message.contains("sum over the batch overflowed"),
+        "{message}"
+    );
+}
+
+#[test]
 fn an_update_that_overflows_a_parameter_is_undone() {
     // ∂/∂w of (w·1 + b − 10)² at w = b = 0 is −20: a finite gradient, but
     // w − 1e307·(−20) overflows to +inf.

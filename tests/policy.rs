@@ -271,3 +271,32 @@ fn div_by_a_subnormal_has_a_zero_partial_for_a_zero_numerator() {
     );
     same_as_textbook(&g);
 }
+
+#[test]
+fn a_relu_neuron_over_an_infinite_constant_input_masks_every_edge_at_z_below_zero() {
+    // z = −0.5·∞ + 0 = −∞: relu′(z) = 0, so the neuron selects nothing and every
+    // edge passes exactly 0 (rule 3), as `Var::neuron` over the same input does.
+    // The partial ∂a/∂w was stored as 0 · ∞ = NaN: the sweep gave NaN, while the
+    // textbook sweep, `Tape::grad` and `hessian` (which mask) gave 0, and
+    // `gradient_anomaly` said "the sum of finite contributions is NaN".
+    for n in [1, 2, 3, 5] {
+        let tape = Tape::new();
+        let ws: Vec<Var<'_>> = (0..n).map(|_| tape.var(-0.5)).collect();
+        let b = tape.var(0.0);
+        let inputs = vec![f64::INFINITY; n];
+        let a = Var::neuron_const(&ws, &inputs, b, Activation::Relu);
+        let y = a * 2.0 + 1.0;
+        let g = y.backward();
+        for &w in &ws {
+            assert_eq!(g[w].to_bits(), 0f64.to_bits(), "{n} inputs: {}", g[w]);
+        }
+        assert_eq!(g[b], 0.0);
+        assert!(g.gradient_anomaly().is_none());
+        assert_eq!(tape.grad(y, &ws)[0].value(), 0.0);
+        same_as_textbook(&g);
+    }
+    fn f<'t>(v: &[Var<'t>]) -> Var<'t> {
+        Var::neuron_const(&v[..1], &[f64::INFINITY], v[1], Activation::Relu)
+    }
+    assert_eq!(chainrule::grad(f, &[-0.5, 0.0]), vec![0.0, 0.0]);
+}

@@ -250,3 +250,34 @@ fn the_readme_lists_every_unary_op_with_its_formula_and_derivative() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn sqrt_and_the_logarithms_have_the_same_derivative_at_minus_zero_as_at_zero() {
+    // √−0 = −0 and 1/(2·−0) = −inf; ln′(−0) = 1/−0 = −inf: both ops rise, and
+    // their docs say +inf at x = 0. So for log2, log10 and log to a base: the
+    // derivative's limit at 0, at −0 too, at every order (the recorded gradient,
+    // and the second derivative as at +0).
+    type Unary = for<'t> fn(chainrule::Var<'t>) -> chainrule::Var<'t>;
+    let inf = f64::INFINITY;
+    let cases: [(&str, Unary, f64, f64); 6] = [
+        ("sqrt", |v| v.sqrt(), inf, -inf),
+        ("ln", |v| v.ln(), inf, -inf),
+        ("log2", |v| v.log2(), inf, -inf),
+        ("log10", |v| v.log10(), inf, -inf),
+        ("log 2", |v| v.log(2.0), inf, -inf),
+        ("log 0.5", |v| v.log(0.5), -inf, inf),
+    ];
+    for x0 in [0.0, -0.0] {
+        for (name, f, first, second) in cases {
+            let tape = chainrule::Tape::new();
+            let x = tape.var(x0);
+            let y = f(x);
+            assert_eq!(y.backward()[x], first, "{name} at {x0:?}");
+            let d = tape.grad(y, &[x])[0];
+            assert_eq!(d.value(), first, "{name} recorded at {x0:?}");
+            assert_eq!(d.backward()[x], second, "{name}'' at {x0:?}");
+            assert_eq!(chainrule::grad(|v| f(v[0]), &[x0]), vec![first]);
+            assert_eq!(chainrule::hessian(|v| f(v[0]), &[x0]), vec![vec![second]]);
+        }
+    }
+}

@@ -380,7 +380,13 @@ impl<'a> Namer<'a> {
                 }
                 (format!("logsumexp({})", terms.join(", ")), ATOM)
             }
-            Op::Const => (constant(value, |c| c == value)?, ATOM),
+            Op::Const => {
+                // A negative constant binds as a negation: (−2)², not −2² (which
+                // reads −(2²)).
+                let c = constant(value, |c| c == value)?;
+                let prec = if c.starts_with('−') { SUM } else { ATOM };
+                (c, prec)
+            }
             Op::LeakyRelu => func("leaky_relu", depth)?,
             // Every other unary op of the table: its function applied.
             _ if op.unary_notation().is_some() => func(op.unary_notation()?, depth)?,

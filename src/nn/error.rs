@@ -64,7 +64,9 @@ pub enum Error {
         /// The first node of that sample's tape whose value or local partial is
         /// not finite, recorded with [`Mlp::bind_labelled`](crate::nn::Mlp::bind_labelled)
         /// so that it names the neuron (`layer1.neuron0.out`); `None` if every
-        /// value and partial is finite (a product of finite partials overflowed).
+        /// value and partial of that sample's tape is finite (a product of finite
+        /// partials overflowed), and `None` when no sample is named (`sample` is
+        /// `None`: the batch's sum overflowed, no sample's tape has a culprit).
         anomaly: Option<Box<Anomaly>>,
         /// A NaN or infinite number in the failing sample's own data (its inputs
         /// are checked first, then its targets), when there is one: the usual
@@ -113,7 +115,11 @@ pub enum NonFiniteQuantity {
     Gradient,
     /// A parameter after the optimizer's step, from a finite gradient (a
     /// learning rate large enough to overflow): the parameters are restored,
-    /// but the optimizer's state has taken the step.
+    /// and so is the optimizer's state (momentum velocities, Adam's moments and
+    /// step count) when the optimizer implements
+    /// [`Optimizer::save_state`](crate::nn::Optimizer::save_state), as [`Sgd`](crate::nn::Sgd)
+    /// and [`Adam`](crate::nn::Adam) do; an optimizer of your own that does not
+    /// has taken the step.
     Update,
 }
 
@@ -180,11 +186,15 @@ impl fmt::Display for Error {
                     }
                     (q, None) => write!(
                         f,
-                        "the batch's {q} is not finite, though each sample's is (an overflow)"
+                        "the batch's {q} is not finite, though each sample's is (their sum \
+                         over the batch overflowed)"
                     )?,
                 }
                 match (quantity, anomaly) {
                     (NonFiniteQuantity::Update, _) => {}
+                    // No sample's tape was at fault: the batch's sum overflowed,
+                    // which is a non-finite value, not a product of partials.
+                    _ if sample.is_none() => {}
                     (_, Some(anomaly)) => write!(f, "; first non-finite node: {anomaly}")?,
                     (_, None) => write!(
                         f,

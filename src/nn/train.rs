@@ -191,8 +191,10 @@ impl<O: Optimizer> Trainer<O> {
     }
 
     /// Computes each batch's gradient data-parallel over rayon's threads (see
-    /// [`parallel`](crate::nn::parallel)). Same losses, gradients equal up to
-    /// rounding.
+    /// [`parallel`](crate::nn::parallel)). Losses and gradients equal the
+    /// serial ones up to rounding: the pieces' sums are added in another order
+    /// (64 samples in 4 pieces: a mean squared error of 0.3021942669335016
+    /// serially, 0.30219426693350154 in pieces).
     #[cfg(feature = "parallel")]
     #[must_use]
     pub fn parallel(mut self) -> Self {

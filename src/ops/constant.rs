@@ -223,8 +223,8 @@ impl<'t> Var<'t> {
     #[inline(always)]
     pub fn log(self, base: f64) -> Var<'t> {
         let x = self.value;
-        self.unary(Op::Log, x.log(base), 1.0 / (x * base.ln()))
-            .keep(base)
+        let (value, partial) = crate::ops::kernels::log_with_partial(x, base);
+        self.unary(Op::Log, value, partial).keep(base)
     }
 
     /// `self` restricted to `[lo, hi]`, as [`f64::clamp`]: equal to

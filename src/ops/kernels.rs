@@ -31,6 +31,14 @@ pub(crate) fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
+/// log_b x and its derivative 1/(x·ln b), taken at x + 0 so that at −0 it is
+/// the derivative's limit at 0 (1/(+0·ln b)), as at +0, not 1/(−0·ln b) of the
+/// other sign. The one place it is written: the tape and replay both call it.
+#[inline]
+pub(crate) fn log_with_partial(x: f64, base: f64) -> (f64, f64) {
+    (x.log(base), 1.0 / ((x + 0.0) * base.ln()))
+}
+
 /// max(x, 0); NaN stays NaN (as PyTorch), so the anomaly check still sees it.
 #[inline(always)]
 pub(crate) fn relu(x: f64) -> f64 {

@@ -202,7 +202,7 @@ macro_rules! unary_ops {
             }
             /// The natural logarithm.
             ///
-            /// Derivative: 1/x. ln(0) = −inf (derivative +inf) and ln(x < 0) = NaN,
+            /// Derivative: 1/x. ln(0) = −inf (derivative +inf, at −0 too) and ln(x < 0) = NaN,
             /// as [`f64::ln`]; there the partial stays the finite 1/x (as PyTorch's),
             /// and the NaN value is what the anomaly check reports.
             ///
@@ -215,7 +215,9 @@ macro_rules! unary_ops {
                 name: "ln", notation: "ln",
                 formula: "ln x", derivative: "1/x",
                 value: |x| x.ln(),
-                partial: |x, _y| x.recip(),
+                // At x = −0, 1/(−0 + 0) = 1/(+0): +inf, as at +0 (ln rises;
+                // IEEE's 1/−0 = −inf would give it a derivative of −inf).
+                partial: |x, _y| if x.value() == 0.0 { (x + 0.0).recip() } else { x.recip() },
             }
             /// ln(1 + x), exact near 0 where `(1.0 + x).ln()` loses every digit (as
             /// [`f64::ln_1p`]; [`ln_1p`](crate::Var::ln_1p) is the same op).
@@ -239,7 +241,8 @@ macro_rules! unary_ops {
             }
             /// The base-2 logarithm.
             ///
-            /// Derivative: 1/(x·ln 2). log2(0) = −inf, log2(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 2), +inf at x = 0 (at −0 too). log2(0) = −inf,
+            /// log2(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -251,11 +254,17 @@ macro_rules! unary_ops {
                 name: "log2", notation: "log2",
                 formula: "log₂ x", derivative: "1/(x·ln 2)",
                 value: |x| x.log2(),
-                partial: |x, _y| (x * std::f64::consts::LN_2).recip(),
+                // +inf at −0 as at +0 (see `ln`).
+                partial: |x, _y| if x.value() == 0.0 {
+                    (x * std::f64::consts::LN_2 + 0.0).recip()
+                } else {
+                    (x * std::f64::consts::LN_2).recip()
+                },
             }
             /// The base-10 logarithm.
             ///
-            /// Derivative: 1/(x·ln 10). log10(0) = −inf, log10(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 10), +inf at x = 0 (at −0 too). log10(0) = −inf,
+            /// log10(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -267,11 +276,17 @@ macro_rules! unary_ops {
                 name: "log10", notation: "log10",
                 formula: "log₁₀ x", derivative: "1/(x·ln 10)",
                 value: |x| x.log10(),
-                partial: |x, _y| (x * std::f64::consts::LN_10).recip(),
+                // +inf at −0 as at +0 (see `ln`).
+                partial: |x, _y| if x.value() == 0.0 {
+                    (x * std::f64::consts::LN_10 + 0.0).recip()
+                } else {
+                    (x * std::f64::consts::LN_10).recip()
+                },
             }
             /// The square root.
             ///
-            /// Derivative: 1 / (2√x); +inf at x = 0. √(x < 0) = NaN, as [`f64::sqrt`].
+            /// Derivative: 1 / (2√x); +inf at x = 0 (at −0 too, whose root is −0).
+            /// √(x < 0) = NaN, as [`f64::sqrt`].
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -282,7 +297,9 @@ macro_rules! unary_ops {
                 name: "sqrt", notation: "sqrt",
                 formula: "√x", derivative: "1 / (2√x)",
                 value: |x| x.sqrt(),
-                partial: |_x, y| (y * 2.0).recip(),
+                // √−0 is −0: 1/(2·(−0) + 0) = 1/(+0) = +inf, as at +0 (√ rises;
+                // IEEE's 1/(2·−0) = −inf would give it a derivative of −inf).
+                partial: |_x, y| if y.value() == 0.0 { (y * 2.0 + 0.0).recip() } else { (y * 2.0).recip() },
             }
             /// The cube root, defined for every x (∛−8 = −2).
             ///

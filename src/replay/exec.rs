@@ -93,7 +93,7 @@ impl UnaryOp {
             UnaryOp::LeakyRelu(alpha) => leaky_relu_with_partial(x, alpha),
             UnaryOp::Powi(n) => powi_with_partial(x, n),
             UnaryOp::Powf(c) => powf_with_partial(x, c),
-            UnaryOp::Log(base) => (x.log(base), 1.0 / (x * base.ln())),
+            UnaryOp::Log(base) => crate::ops::kernels::log_with_partial(x, base),
             UnaryOp::MaxConst(c) => {
                 let (v, d, _) = max_with_partials(x, c);
                 (v, d)
