@@ -17,6 +17,27 @@ use crate::nn::Optimizer;
 /// Defaults: β₁ = 0.9, β₂ = 0.999, ε = 1e-8, no weight decay. The first step
 /// moves every parameter with a non-zero gradient by about `learning_rate`.
 ///
+/// # Overflow of the second moment
+/// `g²` overflows to ∞ for |g| above about 1.3e154. Then v is ∞, the step
+/// m̂ / (√v̂ + ε) is 0, and since β₂·∞ stays ∞, that parameter never moves
+/// again, though it and every later gradient are finite (PyTorch's `Adam`
+/// does the same, at its own precision's limit). Nothing reports it: the
+/// parameters stay finite, so [`Trainer`](crate::nn::Trainer)'s checks for a
+/// non-finite update do not see it. A learning rate or loss scale that makes
+/// gradients this large is the thing to fix; [`Sgd`](crate::nn::Sgd) has no
+/// second moment.
+///
+/// ```
+/// use chainrule::nn::{Adam, Optimizer};
+///
+/// let mut adam = Adam::new(0.01);
+/// let mut p = [1.0];
+/// adam.step(&mut p, &[1e160]); // g² = ∞
+/// assert_eq!(p, [1.0]);
+/// adam.step(&mut p, &[1.0]); // an ordinary gradient: still no step
+/// assert_eq!(p, [1.0]);
+/// ```
+///
 /// ```
 /// use chainrule::nn::{Adam, Optimizer};
 ///

@@ -69,8 +69,12 @@ pub enum Error {
         /// `None`: the batch's sum overflowed, no sample's tape has a culprit).
         anomaly: Option<Box<Anomaly>>,
         /// A NaN or infinite number in the failing sample's own data (its inputs
-        /// are checked first, then its targets), when there is one: the usual
-        /// cause, named before the node it made non-finite.
+        /// are checked first, then its targets), when there is one. It is the
+        /// usual cause, so the message names it before the anomaly node, but
+        /// it is a fact about the data, not a diagnosis: it need not be what
+        /// made this quantity non-finite (a relu can mask an infinite input
+        /// while a learning rate large enough overflows the weights).
+        /// `anomaly` says where the tape first holds a non-finite number.
         data: Option<BadData>,
     },
 }
