@@ -6,7 +6,8 @@
 //!
 //! 1. checks the taped gradient against your hand-coded one, if you give one
 //!    (|ours − reference| ≤ 1e-12 + 1e-9·|reference| by default: relative,
-//!    with an absolute floor for partials that are 0), and the replayed gradient
+//!    with an absolute floor for partials that are 0; an infinite reference is
+//!    matched by the same infinity only), and the replayed gradient
 //!    ([`crate::replay`]) against the taped one;
 //! 2. times four variants interleaved, round after round (the order rotating
 //!    each round), and takes each one's median: **primal** (the function on
@@ -304,7 +305,8 @@ impl<'a, F: Function> Bench<'a, F> {
 
     /// The relative tolerance of the gradient checks (default 1e-9): they
     /// accept |ours − reference| ≤ absolute_tolerance + tolerance · |reference|
-    /// (see [`absolute_tolerance`](Bench::absolute_tolerance)).
+    /// (see [`absolute_tolerance`](Bench::absolute_tolerance)); an infinite
+    /// reference is matched by the same infinity only, and NaN by NaN.
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
@@ -497,10 +499,13 @@ impl<'a, F: Function> Bench<'a, F> {
         actual: f64,
         expected: f64,
     ) -> Result<(), BenchError> {
+        // An infinite reference is matched by itself only: its bound, ∞, would
+        // accept any |actual − ∞| (∞ ≤ ∞), a finite value or −∞ too.
         let ok = actual == expected
             || (actual.is_nan() && expected.is_nan())
-            || (actual - expected).abs()
-                <= self.absolute_tolerance + self.tolerance * expected.abs();
+            || (expected.is_finite()
+                && (actual - expected).abs()
+                    <= self.absolute_tolerance + self.tolerance * expected.abs());
         if ok {
             Ok(())
         } else {
