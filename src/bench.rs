@@ -414,7 +414,17 @@ impl<'a, F: Function> Bench<'a, F> {
         let program = {
             let leaves = keeping.vars(x);
             let y = f.eval(&leaves);
-            keeping.compile(&[y]).map_err(BenchError::Compile)?
+            // A program's inputs are the leaves up to its last output: an output
+            // that is an input other than the last (f(x) = x₀) would leave the
+            // later ones out. The last input as a second output keeps them all
+            // (`backward` sweeps from output 0 only).
+            let outputs = [y, leaves[n - 1]];
+            let outputs = if y.index() < n - 1 {
+                &outputs[..]
+            } else {
+                &outputs[..1]
+            };
+            keeping.compile(outputs).map_err(BenchError::Compile)?
         };
         let mut program = program;
         program.backward();

@@ -72,3 +72,39 @@ fn an_infinite_reference_is_matched_by_itself_only() {
         .unwrap();
     assert_eq!(report.hand_difference, Some(0.0));
 }
+
+struct First;
+impl Function for First {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0]
+    }
+}
+
+/// f(x) = x₀ of two inputs panicked in `run` ("set_inputs was given 2 values for
+/// a program of 1 inputs": a program's inputs are the leaves up to its last
+/// output), where `run`'s docs say it panics only if the function or the
+/// hand-coded gradient does.
+#[test]
+fn an_output_that_is_an_early_input_is_benchmarked() {
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g.copy_from_slice(&[1.0, 0.0, 0.0]);
+        x[0]
+    };
+    for inputs in [&[1.0, 2.0][..], &[1.0, 2.0, 3.0]] {
+        let bench = Bench::new("first", &First, inputs)
+            .rounds(1)
+            .round_time(QUICK);
+        let report = bench.run().unwrap();
+        assert_eq!(
+            (report.nodes, report.edges, report.rows.len()),
+            (inputs.len(), 0, 3)
+        );
+    }
+    let report = Bench::new("first", &First, &[1.0, 2.0, 3.0])
+        .hand(&hand)
+        .rounds(1)
+        .round_time(QUICK)
+        .run()
+        .unwrap();
+    assert_eq!(report.hand_difference, Some(0.0));
+}
