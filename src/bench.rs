@@ -630,7 +630,8 @@ impl fmt::Display for Report {
         if let Some(d) = self.hand_difference {
             write!(
                 f,
-                " Taped vs hand-coded gradient: largest relative difference {d:.1e}."
+                " Taped vs hand-coded gradient: largest difference {d:.1e} (relative; \
+                 absolute against a hand partial of 0)."
             )?;
         }
         Ok(())

@@ -108,3 +108,33 @@ fn an_output_that_is_an_early_input_is_benchmarked() {
         .unwrap();
     assert_eq!(report.hand_difference, Some(0.0));
 }
+
+struct Cancels;
+impl Function for Cancels {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    }
+}
+
+/// Against a hand partial of 0 the difference reported is absolute (there is no
+/// relative one), but the table called it "largest relative difference".
+#[test]
+fn a_difference_against_a_zero_partial_is_not_called_relative() {
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        g[1] = 0.0;
+        x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    };
+    let bench = Bench::new("cancels", &Cancels, &[1.5, 2.0]).hand(&hand);
+    let report = bench.rounds(1).round_time(QUICK).run().unwrap();
+    let d = report.hand_difference.unwrap();
+    assert!(d > 0.0 && d < 1e-16, "{d:e}"); // the taped ∂f/∂x₁, a rounding
+    let table = report.to_string();
+    assert!(!table.contains("largest relative difference"), "{table}");
+    assert!(
+        table.contains(&format!(
+            "largest difference {d:.1e} (relative; absolute against a hand partial of 0)"
+        )),
+        "{table}"
+    );
+}
