@@ -1,0 +1,140 @@
+//! `bench::Bench`'s checks state only what holds: a gradient or value that
+//! differs from its reference is refused, whatever the reference.
+
+use chainrule::bench::{Bench, BenchError, Function};
+use chainrule::Scalar;
+use std::time::Duration;
+
+const QUICK: Duration = Duration::from_micros(20);
+
+struct Square;
+impl Function for Square {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0] * x[0]
+    }
+}
+
+struct Ln;
+impl Function for Ln {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0].ln()
+    }
+}
+
+fn mismatch(result: Result<chainrule::bench::Report, BenchError>) -> (&'static str, Option<usize>) {
+    match result {
+        Err(BenchError::Mismatch { what, input, .. }) => (what, input),
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+}
+
+/// An infinite reference was matched by anything: |6 − ∞| ≤ 1e-12 + 1e-9·∞ is
+/// ∞ ≤ ∞, so a hand partial of ∞ against a taped 6 (and −∞ against +∞) was
+/// accepted, with a "largest relative difference" of 0 (∞/∞ is NaN, which
+/// `max` skips).
+#[test]
+fn an_infinite_reference_is_matched_by_itself_only() {
+    let infinite = |x: &[f64], g: &mut [f64]| {
+        g[0] = f64::INFINITY;
+        x[0] * x[0]
+    };
+    let bench = Bench::new("square", &Square, &[3.0]).hand(&infinite);
+    let run = bench.rounds(1).round_time(QUICK).run();
+    assert_eq!(mismatch(run), ("taped vs hand-coded", Some(0)));
+
+    // ln at 0: f = −∞, f' = +∞ on the tape; a hand-coded gradient of the wrong
+    // sign in both.
+    let wrong_sign = |x: &[f64], g: &mut [f64]| {
+        g[0] = -1.0 / x[0];
+        -x[0].ln()
+    };
+    let bench = Bench::new("ln", &Ln, &[0.0]).hand(&wrong_sign);
+    let run = bench.rounds(1).round_time(QUICK).run();
+    assert_eq!(mismatch(run), ("hand-coded vs primal", None));
+    let right_value = |x: &[f64], g: &mut [f64]| {
+        g[0] = -1.0 / x[0];
+        x[0].ln()
+    };
+    let bench = Bench::new("ln", &Ln, &[0.0]).hand(&right_value);
+    let run = bench.rounds(1).round_time(QUICK).run();
+    assert_eq!(mismatch(run), ("taped vs hand-coded", Some(0)));
+
+    // The same infinities on both sides still match.
+    let right = |x: &[f64], g: &mut [f64]| {
+        g[0] = 1.0 / x[0];
+        x[0].ln()
+    };
+    let report = Bench::new("ln", &Ln, &[0.0])
+        .hand(&right)
+        .rounds(1)
+        .round_time(QUICK)
+        .run()
+        .unwrap();
+    assert_eq!(report.hand_difference, Some(0.0));
+}
+
+struct First;
+impl Function for First {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0]
+    }
+}
+
+/// f(x) = x₀ of two inputs panicked in `run` ("set_inputs was given 2 values for
+/// a program of 1 inputs": a program's inputs are the leaves up to its last
+/// output), where `run`'s docs say it panics only if the function or the
+/// hand-coded gradient does.
+#[test]
+fn an_output_that_is_an_early_input_is_benchmarked() {
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g.copy_from_slice(&[1.0, 0.0, 0.0]);
+        x[0]
+    };
+    for inputs in [&[1.0, 2.0][..], &[1.0, 2.0, 3.0]] {
+        let bench = Bench::new("first", &First, inputs)
+            .rounds(1)
+            .round_time(QUICK);
+        let report = bench.run().unwrap();
+        assert_eq!(
+            (report.nodes, report.edges, report.rows.len()),
+            (inputs.len(), 0, 3)
+        );
+    }
+    let report = Bench::new("first", &First, &[1.0, 2.0, 3.0])
+        .hand(&hand)
+        .rounds(1)
+        .round_time(QUICK)
+        .run()
+        .unwrap();
+    assert_eq!(report.hand_difference, Some(0.0));
+}
+
+struct Cancels;
+impl Function for Cancels {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    }
+}
+
+/// Against a hand partial of 0 the difference reported is absolute (there is no
+/// relative one), but the table called it "largest relative difference".
+#[test]
+fn a_difference_against_a_zero_partial_is_not_called_relative() {
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        g[1] = 0.0;
+        x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    };
+    let bench = Bench::new("cancels", &Cancels, &[1.5, 2.0]).hand(&hand);
+    let report = bench.rounds(1).round_time(QUICK).run().unwrap();
+    let d = report.hand_difference.unwrap();
+    assert!(d > 0.0 && d < 1e-16, "{d:e}"); // the taped ∂f/∂x₁, a rounding
+    let table = report.to_string();
+    assert!(!table.contains("largest relative difference"), "{table}");
+    assert!(
+        table.contains(&format!(
+            "largest difference {d:.1e} (relative; absolute against a hand partial of 0)"
+        )),
+        "{table}"
+    );
+}
