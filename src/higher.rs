@@ -674,7 +674,8 @@ fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
 
 /// a′(z) of a fused neuron with value `this`: 1 for a weighted sum, the stored
 /// relu′(z) for a relu neuron (piecewise constant), and for σ and tanh the
-/// table's own rule at z, recorded (`z` records the weighted sum once more).
+/// table's own rule at z, recorded over the weighted sum recorded once more by
+/// `z` (σ′ over σ(z) recorded on it too, not over `this`).
 fn activation_derivative<'t>(
     op: Op,
     edges: &[(u32, f64)],
@@ -684,8 +685,17 @@ fn activation_derivative<'t>(
     match op {
         Op::WeightedSum | Op::WeightedSumConst => Partial::Const(1.0),
         Op::ReluNeuron | Op::ReluNeuronConst => Partial::Const(edges[edges.len() - 1].1),
+        // σ′(z) as the sigmoid op records it, at the recorded z, with σ(z)
+        // recorded on that z too (its value is the neuron's): so every
+        // derivative of σ′ reaches the operands through that one z, as in
+        // `(w·x + b).sigmoid()`. Taken as σ(z)·σ(−z) with σ(z) the neuron's own
+        // node, which has edges of its own to the operands, the two parts of σ″
+        // reached each operand apart, each scaled by wₖ or xₖ, and where they
+        // cancel (z near 0) they swallowed the rest: ∂²a/∂w₀∂x₀ = σ′(0) = 0.25
+        // at w = (1e10, −1e10), x = (1e10, 1e10), b = 0 came out 0.
         Op::SigmoidNeuron | Op::SigmoidNeuronConst => {
-            Partial::Var(crate::ops::rules::sigmoid::partial(z(), this))
+            let z = z();
+            Partial::Var(crate::ops::rules::sigmoid::partial(z, z.sigmoid()))
         }
         _ => Partial::Var(crate::ops::rules::tanh::partial(z(), this)),
     }

@@ -886,3 +886,112 @@ fn zero_times_infinity_below_a_masked_edge_is_nan_in_the_recorded_gradient_too()
     let h = chainrule::hessian(|v| (v[0] * 3.0 - 1.0).relu().powi(2), &[0.0]);
     assert_eq!(h, vec![vec![0.0]]);
 }
+
+/// A neuron `activation(((w₀·x₀ + w₁·x₁) + …) + b)` over the inputs ordered
+/// `w₀, x₀, w₁, x₁, …, b`, spelled `how`: 0 with the plain operators, 1 as
+/// `Var::neuron`, 2 as `Var::layer` of one output, 3 as `Var::neuron_const`
+/// over the xₖ given in `consts` (the inputs are then `w₀, …, b`), 4 with the
+/// plain operators over those constants.
+fn spelled_neuron<'t>(v: &[Var<'t>], consts: &[f64], act: Activation, how: usize) -> Var<'t> {
+    let activate = |z: Var<'t>| match act {
+        Activation::Sigmoid => z.sigmoid(),
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => z.relu(),
+        _ => z,
+    };
+    let n = consts.len();
+    match how {
+        0..=2 => {
+            let ws: Vec<_> = (0..n).map(|k| v[2 * k]).collect();
+            let xs: Vec<_> = (0..n).map(|k| v[2 * k + 1]).collect();
+            let b = v[2 * n];
+            match how {
+                0 => {
+                    let sum = (1..n).fold(ws[0] * xs[0], |s, k| s + ws[k] * xs[k]);
+                    activate(sum + b)
+                }
+                1 => Var::neuron(&ws, &xs, b, act),
+                _ => {
+                    let mut params = ws.clone();
+                    params.push(b);
+                    let mut out = [b];
+                    Var::layer(&params, &xs, act, &mut out);
+                    out[0]
+                }
+            }
+        }
+        3 => Var::neuron_const(&v[..n], consts, v[n], act),
+        _ => {
+            let sum = (1..n).fold(v[0] * consts[0], |s, k| s + v[k] * consts[k]);
+            activate(sum + v[n])
+        }
+    }
+}
+
+#[test]
+fn fused_neurons_have_the_hessian_of_the_same_neuron_in_plain_operators() {
+    // The recorded backward of a fused σ neuron took σ′(z) as σ(z)·σ(−z) with
+    // σ(z) the neuron's own node, whose edges reach the operands apart from the
+    // weighted sum recorded for σ(−z): the two parts of σ″, each scaled by wₖ or
+    // xₖ, met at the operands, and where they cancel they swallowed the rest.
+    // w = (1e10, −1e10), x = (1e10, 1e10), b = 0 (z = 0): ∂²a/∂w₀∂x₀ = σ′(0) =
+    // 0.25 came out 0; with 1e160s, ∂²a/∂w₀² = σ″(0)·x₀² = 0 came out NaN.
+    let at = [1e10, 1e10, -1e10, 1e10, 0.0];
+    fn f<'t>(v: &[Var<'t>]) -> Var<'t> {
+        Var::neuron(&[v[0], v[2]], &[v[1], v[3]], v[4], Activation::Sigmoid)
+    }
+    let h = chainrule::hessian(f, &at);
+    assert_eq!((h[0][1], h[1][0], h[2][3]), (0.25, 0.25, 0.25));
+    let h = chainrule::hessian(f, &[1.0, 1e160, -1.0, 1e160, 0.0]);
+    assert_eq!((h[0][1], h[0][0], h[4][4]), (0.25, 0.0, 0.0));
+
+    // Bit for bit the plain spelling's, over magnitudes from 1 to 1e300 (where
+    // z is 0, saturated, or an overflowed NaN), in every activation.
+    let activations = [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Identity,
+    ];
+    let magnitudes = [1e-10, 1.0, 3.0, 1e10, 1e100, 1e160, 1e300];
+    for act in activations {
+        for &mw in &magnitudes {
+            for &mx in &magnitudes {
+                for sign in [1.0, -1.0] {
+                    for b in [0.0, -0.3] {
+                        for n in [1, 2, 4] {
+                            // Alternate signs: the terms cancel in pairs.
+                            let scale = |k: usize| 1.0 + 0.25 * (k / 2) as f64;
+                            let w: Vec<f64> = (0..n)
+                                .map(|k| mw * scale(k) * if k % 2 == 1 { -1.0 } else { 1.0 })
+                                .collect();
+                            let x: Vec<f64> = (0..n).map(|k| sign * mx * scale(k)).collect();
+                            let mut pairs: Vec<f64> =
+                                w.iter().zip(&x).flat_map(|(&w, &x)| [w, x]).collect();
+                            pairs.push(b);
+                            let mut weights = w.clone();
+                            weights.push(b);
+                            let spell = |how: usize| {
+                                let at = if how < 3 { &pairs } else { &weights };
+                                chainrule::hessian(|v| spelled_neuron(v, &x, act, how), at)
+                            };
+                            let (plain, plain_const) = (spell(0), spell(4));
+                            for (how, want) in [(1, &plain), (2, &plain), (3, &plain_const)] {
+                                let got = spell(how);
+                                for (j, row) in got.iter().enumerate() {
+                                    for (k, &g) in row.iter().enumerate() {
+                                        let p = want[j][k];
+                                        assert!(
+                                            g.to_bits() == p.to_bits() || (g.is_nan() && p.is_nan()),
+                                            "{act:?} spelling {how} at {pairs:?}: H[{j}][{k}] = {g:e}, plain {p:e}"
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
