@@ -239,6 +239,7 @@ fn push_pairs<const N: usize, const E: usize>(
 /// length `N`, else `None`) through the fixed-arity push: its `E = N + 1` edges,
 /// `w₀, w₁, …, b`, with the partials of [`Var::neuron_const`], bit for bit.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn push_weights<const N: usize, const E: usize>(
     op: Op,
     a: f64,
