@@ -61,10 +61,11 @@
 //! rebuilt by dividing a value out and multiplying it back: so the recorded
 //! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:
 //! ∞ both ways, not NaN). Where a table rule's own derivative cancels (σ′, and
-//! arcsin′, arccos′, artanh′, near 0: arcsin″(1e-20) came out 0), the partial's
-//! derivatives are taken from an equal expression q that does not cancel, as
-//! q/q₀ · p₀ with q₀ its value and p₀ the rule's, only where |x| < 1 (or ½) and
-//! q₀ is a normal number: its value is p₀ exactly. The constants a partial needs (ln b of `log`, a loss's
+//! arcsin′, arccos′, artanh′, near 0: arcsin″(1e-20) came out 0) or underflows
+//! (arctan′ for |x| past 1e77: arctan″(1e90) came out 0), the partial's
+//! derivatives are taken from an equal expression q that does not, as
+//! q/q₀ · p₀ with q₀ its value and p₀ the rule's, only where |x| < 1 or ½ (for
+//! arctan, |x| > 1) and q₀ is a normal number: its value is p₀ exactly. The constants a partial needs (ln b of `log`, a loss's
 //! targets, a neuron's constant inputs) are read from the tape when it keeps
 //! them ([`Tape::set_keep_constants`]; [`hessian`] and
 //! [`hessian_vector_product`] turn it on), and otherwise rebuilt from the stored
@@ -583,12 +584,23 @@ fn recorded_partials<'t>(
 /// differentiates to 2x exactly, and 1 − x·x is at least ¾ there), q₀ its value
 /// and p₀ the rule's: its value is p₀ exactly (q/q₀ is 1), and each derivative
 /// is q's times p₀/q₀, which is 1 to a few ulps.
+///
+/// arctan′ = 1/(x·x + 1) differentiates to −(arctan′)²·2x, whose square is
+/// subnormal from |x| ≈ 1e77 and 0 from about 1e81, though arctan″ ≈ −2/x³
+/// is a normal number up to |x| ≈ 1e102 (arctan″(1e90) was 0, not −2e-270): for
+/// |x| > 1 its derivatives are taken from q = w/(w + 1), w = (1/x)², in the
+/// same way (q ≤ ½ there, so the quotient does not cancel).
 fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) -> Var<'t> {
     let x0 = x.value;
     let smooth = match op {
         Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
         Op::Asin | Op::Acos if x0.abs() < 0.5 => Some((1.0 - x * x).sqrt().recip()),
         Op::Atanh if x0.abs() < 0.5 => Some((1.0 - x * x).recip()),
+        Op::Atan if x0.abs() > 1.0 => {
+            let u = x.recip();
+            let w = u * u;
+            Some(w / (w + 1.0))
+        }
         _ => None,
     };
     match smooth {

@@ -1069,3 +1069,25 @@ fn second_derivatives_near_zero_keep_their_relative_precision() {
         h[2][2]
     );
 }
+
+#[test]
+fn the_second_derivative_of_atan_keeps_its_precision_where_its_partial_squared_underflows() {
+    // atan′ = 1/(x·x + 1) differentiates to −(atan′)²·2x: (atan′)² is subnormal
+    // from |x| ≈ 1e77 and 0 from 1e100, where atan″ ≈ −2/x³ is still a normal
+    // number: −2e-270 at 1e90 was recorded as 0, −2e-240 at 1e80 as
+    // −1.99998e-240, −1.6e-233 at 5e77 9e-15 relative off.
+    for x in [3.0, 1e10, 5e77, 1e80, 1e90, 1e100, 1e102, -1e100, -7e85] {
+        let want = -2.0 * x / (x * x + 1.0) / (x * x + 1.0);
+        let tape = Tape::new();
+        let v = tape.var(x);
+        let d1 = tape.grad(v.atan(), &[v])[0];
+        let recorded = tape.grad(d1, &[v])[0].value();
+        let swept = chainrule::hessian(|v| v[0].atan(), &[x])[0][0];
+        for got in [recorded, swept] {
+            assert!(
+                (got - want).abs() <= 8.0 * f64::EPSILON * want.abs(),
+                "atan″({x:e}): {got:e} (recorded {recorded:e}, hessian {swept:e}), closed form {want:e}"
+            );
+        }
+    }
+}
