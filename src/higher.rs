@@ -60,13 +60,15 @@
 //! Each partial is recorded as the sweep computes the number it stores, never
 //! rebuilt by dividing a value out and multiplying it back: so the recorded
 //! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:
-//! ∞ both ways, not NaN). Where a table rule's own derivative cancels (σ′, and
-//! arcsin′, arccos′, artanh′, near 0: arcsin″(1e-20) came out 0) or underflows
-//! (arctan′ for |x| past 1e77: arctan″(1e90) came out 0), the partial's
-//! derivatives are taken from an equal expression q that does not, as
-//! q/q₀ · p₀ with q₀ its value and p₀ the rule's, only where |x| < 1 or ½ (for
-//! arctan, |x| > 1) and q₀ is a normal number: its value is p₀ exactly. The constants a partial needs (ln b of `log`, a loss's
-//! targets, a neuron's constant inputs) are read from the tape when it keeps
+//! ∞ both ways, not NaN). Where a table rule's own derivative would cancel
+//! (σ′, arcsin′, arccos′, artanh′ near 0: arcsin″(1e-20) would be 0),
+//! underflow (arctan′ past |x| = 1e77: arctan″(1e90) would be 0) or overflow
+//! before the result does (log₂′ near x = 1e-154), the partial's derivatives
+//! are taken from an equal expression q that does not, as q/q₀ · p₀ with q₀ its
+//! value and p₀ the rule's, on the range of x where q is the better route
+//! (|x| < 1 or ½; for arctan, |x| > 1) and q₀ is a normal number: its value is
+//! p₀ exactly. The constants a partial needs (ln b of `log`, a loss's targets,
+//! a neuron's constant inputs) are read from the tape when it keeps
 //! them ([`Tape::set_keep_constants`]; [`hessian`] and
 //! [`hessian_vector_product`] turn it on), and otherwise rebuilt from the stored
 //! partial by a route that gives its value exactly.
@@ -585,6 +587,10 @@ fn recorded_partials<'t>(
 /// and p₀ the rule's: its value is p₀ exactly (q/q₀ is 1), and each derivative
 /// is q's times p₀/q₀, which is 1 to a few ulps.
 ///
+/// log₂′ = 1/(x·ln 2) differentiates to −(1/(x·ln 2))²·ln 2, whose square
+/// overflows where the derivative, 1/ln 2 times smaller, does not
+/// (log₂″(1e-154) ≈ −1.44e308 was −inf): for 0 < |x| < 1, q = 1/x.
+///
 /// arctan′ = 1/(x·x + 1) differentiates to −(arctan′)²·2x, whose square is
 /// subnormal from |x| ≈ 1e77 and 0 from about 1e81, though arctan″ ≈ −2/x³
 /// is a normal number up to |x| ≈ 1e102 (arctan″(1e90) was 0, not −2e-270): for
@@ -596,6 +602,10 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
         Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
         Op::Asin | Op::Acos if x0.abs() < 0.5 => Some((1.0 - x * x).sqrt().recip()),
         Op::Atanh if x0.abs() < 0.5 => Some((1.0 - x * x).recip()),
+        // 1/(x·ln 2) differentiates to −(1/(x·ln 2))²·ln 2, whose square is
+        // 1/ln 2 times the derivative: it overflows first (log2″(1e-154) =
+        // −1.44e308 came out −inf). 1/x, for |x| < 1, is no larger.
+        Op::Log2 if x0 != 0.0 && x0.abs() < 1.0 => Some(x.recip()),
         Op::Atan if x0.abs() > 1.0 => {
             let u = x.recip();
             let w = u * u;
@@ -603,11 +613,9 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
         }
         _ => None,
     };
+    let p0 = unary_partial(op, x0, y0).expect("a unary op of the table");
     match smooth {
-        Some(q) if q.value.is_normal() => {
-            let p0 = unary_partial(op, x0, y0).expect("a unary op of the table");
-            q / q.value * p0
-        }
+        Some(q) if q.value.is_normal() && p0.is_finite() => q / q.value * p0,
         _ => match unary_partial(op, x, y()) {
             Some(p) => p,
             None => unreachable!("every op has a recorded rule: {op}"),
@@ -667,6 +675,19 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
         Some(base) if x0 == 0.0 => Partial::Var(((x + 0.0) * base.ln()).recip()),
+        // For |ln b| < 1, (x·ln b)⁻¹'s derivative −(x·ln b)⁻²·ln b squares a
+        // number larger than the derivative's own and can overflow where it
+        // does not (as `log2`'s, see `unary_recorded`): for |x| < 1 its
+        // derivatives come from 1/x, scaled to the same value exactly.
+        Some(base) if x0 != 0.0 && x0.abs() < 1.0 && base.ln().abs() < 1.0 => {
+            let q = x.recip();
+            let p0 = 1.0 / (x0 * base.ln());
+            Partial::Var(if q.value.is_normal() && p0.is_finite() {
+                q / q.value * p0
+            } else {
+                (x * base.ln()).recip()
+            })
+        }
         Some(base) => Partial::Var((x * base.ln()).recip()),
         None if p.is_nan() => Partial::Const(p),
         None if x0.is_finite() && x0 != 0.0 => Partial::Var(x0 / x * p),

@@ -1091,3 +1091,37 @@ fn the_second_derivative_of_atan_keeps_its_precision_where_its_partial_squared_u
         }
     }
 }
+
+#[test]
+fn the_second_derivative_of_a_logarithm_base_below_e_does_not_overflow_before_it_does() {
+    // log_b′ = 1/(x·ln b) differentiates to −(1/(x·ln b))²·ln b: for |ln b| < 1
+    // the square is larger than the derivative and overflowed first, so
+    // log₂″(1e-154) = −1/(x²·ln 2) ≈ −1.44e308 came out −inf.
+    for x in [1e-154, -1e-154, 9e-155, 1e-100, 0.3, 0.9] {
+        let want = -1.0 / (x * x) / std::f64::consts::LN_2;
+        let tape = Tape::new();
+        let v = tape.var(x);
+        let d1 = tape.grad(v.log2(), &[v])[0];
+        let recorded = tape.grad(d1, &[v])[0].value();
+        let log2 = chainrule::hessian(|v| v[0].log2(), &[x])[0][0];
+        let base_two = chainrule::hessian(|v| v[0].log(2.0), &[x])[0][0];
+        for got in [recorded, log2, base_two] {
+            assert!(
+                (got - want).abs() <= 8.0 * f64::EPSILON * want.abs(),
+                "log₂″({x:e}): {got:e} (recorded {recorded:e}, log2 {log2:e}, \
+                 log(2) {base_two:e}), closed form {want:e}"
+            );
+        }
+        // The first derivative is the sweep's, bit for bit.
+        assert_eq!(d1.value(), v.log2().backward()[v]);
+    }
+    // A base near 1 widens the band: log_1.01″(1e-153) ≈ −1.005e308 (|ln b| ≈ 0.00995).
+    let b: f64 = 1.01;
+    let x = 1e-153;
+    let want = -1.0 / (x * x) / b.ln();
+    let got = chainrule::hessian(|v| v[0].log(1.01), &[x])[0][0];
+    assert!(
+        (got - want).abs() <= 8.0 * f64::EPSILON * want.abs(),
+        "{got:e} vs {want:e}"
+    );
+}
