@@ -602,9 +602,7 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
         Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
         Op::Asin | Op::Acos if x0.abs() < 0.5 => Some((1.0 - x * x).sqrt().recip()),
         Op::Atanh if x0.abs() < 0.5 => Some((1.0 - x * x).recip()),
-        // 1/(x·ln 2) differentiates to −(1/(x·ln 2))²·ln 2, whose square is
-        // 1/ln 2 times the derivative: it overflows first (log2″(1e-154) =
-        // −1.44e308 came out −inf). 1/x, for |x| < 1, is no larger.
+        // 1/x's derivatives are no larger than log₂′'s for |x| < 1 (see above).
         Op::Log2 if x0 != 0.0 && x0.abs() < 1.0 => Some(x.recip()),
         Op::Atan if x0.abs() > 1.0 => {
             let u = x.recip();
@@ -613,13 +611,15 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
         }
         _ => None,
     };
-    let p0 = unary_partial(op, x0, y0).expect("a unary op of the table");
-    match smooth {
-        Some(q) if q.value.is_normal() && p0.is_finite() => q / q.value * p0,
-        _ => match unary_partial(op, x, y()) {
-            Some(p) => p,
-            None => unreachable!("every op has a recorded rule: {op}"),
-        },
+    if let Some(q) = smooth {
+        let p0 = unary_partial(op, x0, y0).expect("a unary op of the table");
+        if q.value.is_normal() && p0.is_finite() {
+            return q / q.value * p0;
+        }
+    }
+    match unary_partial(op, x, y()) {
+        Some(p) => p,
+        None => unreachable!("every op has a recorded rule: {op}"),
     }
 }
 
@@ -755,12 +755,13 @@ fn activation_derivative<'t>(
         Op::ReluNeuron | Op::ReluNeuronConst => Partial::Const(edges[edges.len() - 1].1),
         // σ′(z) as the sigmoid op records it (`unary_recorded`), at the
         // recorded z, with σ(z) recorded on that z too (its value is the
-        // neuron's): so every derivative of σ′ reaches the operands through that one z, as in
-        // `(w·x + b).sigmoid()`. Taken as σ(z)·σ(−z) with σ(z) the neuron's own
-        // node, which has edges of its own to the operands, the two parts of σ″
-        // reached each operand apart, each scaled by wₖ or xₖ, and where they
-        // cancel (z near 0) they swallowed the rest: ∂²a/∂w₀∂x₀ = σ′(0) = 0.25
-        // at w = (1e10, −1e10), x = (1e10, 1e10), b = 0 came out 0.
+        // neuron's): so every derivative of σ′ reaches the operands through
+        // that one z, as in `(w·x + b).sigmoid()`. Taken as σ(z)·σ(−z) with
+        // σ(z) the neuron's own node, which has edges of its own to the
+        // operands, the two parts of σ″ reached each operand apart, each scaled
+        // by wₖ or xₖ, and where they cancel (z near 0) they swallowed the
+        // rest: ∂²a/∂w₀∂x₀ = σ′(0) = 0.25 at w = (1e10, −1e10),
+        // x = (1e10, 1e10), b = 0 came out 0.
         Op::SigmoidNeuron | Op::SigmoidNeuronConst => {
             let z = z();
             Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, || z.sigmoid()))
