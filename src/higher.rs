@@ -60,8 +60,15 @@
 //! Each partial is recorded as the sweep computes the number it stores, never
 //! rebuilt by dividing a value out and multiplying it back: so the recorded
 //! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:
-//! ∞ both ways, not NaN). The constants a partial needs (ln b of `log`, a loss's
-//! targets, a neuron's constant inputs) are read from the tape when it keeps
+//! ∞ both ways, not NaN). Where a table rule's own derivative would cancel
+//! (σ′, arcsin′, arccos′, artanh′ near 0: arcsin″(1e-20) would be 0),
+//! underflow (arctan′ past |x| = 1e77: arctan″(1e90) would be 0) or overflow
+//! before the result does (log₂′ near x = 1e-154), the partial's derivatives
+//! are taken from an equal expression q that does not, as q/q₀ · p₀ with q₀ its
+//! value and p₀ the rule's, on the range of x where q is the better route
+//! (|x| < 1 or ½; for arctan, |x| > 1) and q₀ is a normal number: its value is
+//! p₀ exactly. The constants a partial needs (ln b of `log`, a loss's targets,
+//! a neuron's constant inputs) are read from the tape when it keeps
 //! them ([`Tape::set_keep_constants`]; [`hessian`] and
 //! [`hessian_vector_product`] turn it on), and otherwise rebuilt from the stored
 //! partial by a route that gives its value exactly.
@@ -128,8 +135,9 @@ impl Tape {
     ///
     /// One reverse pass over the nodes up to `y`: O(nodes + edges) time, and it
     /// records a few nodes per edge on the path to `y` (an adjoint product, an
-    /// accumulation, and the partial's own expression: 1 node for `a·b`, 2–3 for
-    /// a unary op), plus O(y's index) memory for the adjoint handles.
+    /// accumulation, and the partial's own expression: 1 node for `a·b`, up to 8
+    /// for a unary op, arccos′'s), plus O(y's index) memory for the adjoint
+    /// handles.
     ///
     /// ```
     /// use chainrule::Tape;
@@ -546,14 +554,7 @@ fn recorded_partials<'t>(
                 })
             }));
         }
-        _ => {
-            let x = operand(0);
-            let rule = unary_partial(op, x, this);
-            out.push(match rule {
-                Some(p) => V(p),
-                None => unreachable!("every op has a recorded rule: {op}"),
-            });
-        }
+        _ => out.push(V(unary_recorded(op, operand(0), this.value, || this))),
     }
     // A NaN partial is NaN at every order: its derivative is NaN with respect to
     // every operand, not the 0 of a constant (the policy's rule 4).
@@ -567,6 +568,59 @@ fn recorded_partials<'t>(
         }
     }
     out
+}
+
+/// The partial of the table's unary op `op` at `x` (its value `y0`, the node
+/// `y()`), recorded: the table's `Scalar` rule, whose value it has bit for bit.
+///
+/// Where that rule's own derivative cancels, its derivative is taken from an
+/// equal expression that does not. σ′ = σ(x)·σ(−x) differentiates to
+/// σ′(x)σ(−x) − σ(x)σ′(−x), two terms near σ′/2 whose difference σ″ ≈ −x/8 is
+/// lost near 0 (0 at x = 1e-20, 8e-8 relative at 1e-10); in arcsin′ =
+/// 1/(√(1 − x)·√(1 + x)) the product's derivative is the sum of
+/// −√(1 + x)/(2√(1 − x)) and √(1 − x)/(2√(1 + x)), about −x, lost likewise
+/// (arcsin″(1e-20) was 0; arccos′ and artanh′ the same). For |x| below 1
+/// (σ) or ½ (the others), where that cancellation costs at least a bit, the
+/// partial is q / q₀ · p₀, with q = tanh′(x/2)/4 = 1/(4·cosh²(x/2)) for σ′,
+/// 1/√(1 − x·x) for arcsin′ and arccos′, 1/(1 − x·x) for artanh′ (x·x
+/// differentiates to 2x exactly, and 1 − x·x is at least ¾ there), q₀ its value
+/// and p₀ the rule's: its value is p₀ exactly (q/q₀ is 1), and each derivative
+/// is q's times p₀/q₀, which is 1 to a few ulps.
+///
+/// log₂′ = 1/(x·ln 2) differentiates to −(1/(x·ln 2))²·ln 2, whose square
+/// overflows where the derivative, 1/ln 2 times smaller, does not
+/// (log₂″(1e-154) ≈ −1.44e308 was −inf): for 0 < |x| < 1, q = 1/x.
+///
+/// arctan′ = 1/(x·x + 1) differentiates to −(arctan′)²·2x, whose square is
+/// subnormal from |x| ≈ 1e77 and 0 from about 1e81, though arctan″ ≈ −2/x³
+/// is a normal number up to |x| ≈ 1e102 (arctan″(1e90) was 0, not −2e-270): for
+/// |x| > 1 its derivatives are taken from q = w/(w + 1), w = (1/x)², in the
+/// same way (q ≤ ½ there, so the quotient does not cancel).
+fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) -> Var<'t> {
+    let x0 = x.value;
+    let smooth = match op {
+        Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
+        Op::Asin | Op::Acos if x0.abs() < 0.5 => Some((1.0 - x * x).sqrt().recip()),
+        Op::Atanh if x0.abs() < 0.5 => Some((1.0 - x * x).recip()),
+        // 1/x's derivatives are no larger than log₂′'s for |x| < 1 (see above).
+        Op::Log2 if x0 != 0.0 && x0.abs() < 1.0 => Some(x.recip()),
+        Op::Atan if x0.abs() > 1.0 => {
+            let u = x.recip();
+            let w = u * u;
+            Some(w / (w + 1.0))
+        }
+        _ => None,
+    };
+    if let Some(q) = smooth {
+        let p0 = unary_partial(op, x0, y0).expect("a unary op of the table");
+        if q.value.is_normal() && p0.is_finite() {
+            return q / q.value * p0;
+        }
+    }
+    match unary_partial(op, x, y()) {
+        Some(p) => p,
+        None => unreachable!("every op has a recorded rule: {op}"),
+    }
 }
 
 /// A NaN whose derivative with respect to each of `operands` is NaN: Σ NaN·oₖ.
@@ -621,6 +675,19 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
         Some(base) if x0 == 0.0 => Partial::Var(((x + 0.0) * base.ln()).recip()),
+        // For |ln b| < 1, (x·ln b)⁻¹'s derivative −(x·ln b)⁻²·ln b squares a
+        // number larger than the derivative's own and can overflow where it
+        // does not (as `log2`'s, see `unary_recorded`): for |x| < 1 its
+        // derivatives come from 1/x, scaled to the same value exactly.
+        Some(base) if x0 != 0.0 && x0.abs() < 1.0 && base.ln().abs() < 1.0 => {
+            let q = x.recip();
+            let p0 = 1.0 / (x0 * base.ln());
+            Partial::Var(if q.value.is_normal() && p0.is_finite() {
+                q / q.value * p0
+            } else {
+                (x * base.ln()).recip()
+            })
+        }
         Some(base) => Partial::Var((x * base.ln()).recip()),
         None if p.is_nan() => Partial::Const(p),
         None if x0.is_finite() && x0 != 0.0 => Partial::Var(x0 / x * p),
@@ -674,7 +741,9 @@ fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
 
 /// a′(z) of a fused neuron with value `this`: 1 for a weighted sum, the stored
 /// relu′(z) for a relu neuron (piecewise constant), and for σ and tanh the
-/// table's own rule at z, recorded (`z` records the weighted sum once more).
+/// table's own rule at z, recorded over the weighted sum recorded once more by
+/// `z` (σ′ as [`unary_recorded`] records it, over σ(z) recorded on that z too,
+/// not over `this`).
 fn activation_derivative<'t>(
     op: Op,
     edges: &[(u32, f64)],
@@ -684,8 +753,18 @@ fn activation_derivative<'t>(
     match op {
         Op::WeightedSum | Op::WeightedSumConst => Partial::Const(1.0),
         Op::ReluNeuron | Op::ReluNeuronConst => Partial::Const(edges[edges.len() - 1].1),
+        // σ′(z) as the sigmoid op records it (`unary_recorded`), at the
+        // recorded z, with σ(z) recorded on that z too (its value is the
+        // neuron's): so every derivative of σ′ reaches the operands through
+        // that one z, as in `(w·x + b).sigmoid()`. Taken as σ(z)·σ(−z) with
+        // σ(z) the neuron's own node, which has edges of its own to the
+        // operands, the two parts of σ″ reached each operand apart, each scaled
+        // by wₖ or xₖ, and where they cancel (z near 0) they swallowed the
+        // rest: ∂²a/∂w₀∂x₀ = σ′(0) = 0.25 at w = (1e10, −1e10),
+        // x = (1e10, 1e10), b = 0 came out 0.
         Op::SigmoidNeuron | Op::SigmoidNeuronConst => {
-            Partial::Var(crate::ops::rules::sigmoid::partial(z(), this))
+            let z = z();
+            Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, || z.sigmoid()))
         }
         _ => Partial::Var(crate::ops::rules::tanh::partial(z(), this)),
     }
