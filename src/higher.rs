@@ -60,8 +60,9 @@
 //! Each partial is recorded as the sweep computes the number it stores, never
 //! rebuilt by dividing a value out and multiplying it back: so the recorded
 //! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:
-//! ∞ both ways, not NaN). Where a table rule's own derivative would cancel
-//! (σ′, arcsin′, arccos′, artanh′ near 0: arcsin″(1e-20) would be 0),
+//! ∞ both ways, not NaN). Where a table rule's own derivatives would cancel
+//! (σ′, arcsin′, arccos′, artanh′ near 0: arcsin″(1e-20) would be 0; silu′,
+//! whose second derivative cancels there: silu‴(1e-20) would be 0),
 //! underflow (arctan′ past |x| = 1e77: arctan″(1e90) would be 0) or overflow
 //! before the result does (log₂′ near x = 1e-154), the partial's derivatives
 //! are taken from an equal expression q that does not, as q/q₀ · p₀ with q₀ its
@@ -135,8 +136,8 @@ impl Tape {
     ///
     /// One reverse pass over the nodes up to `y`: O(nodes + edges) time, and it
     /// records a few nodes per edge on the path to `y` (an adjoint product, an
-    /// accumulation, and the partial's own expression: 1 node for `a·b`, up to 8
-    /// for a unary op, arccos′'s), plus O(y's index) memory for the adjoint
+    /// accumulation, and the partial's own expression: 1 node for `a·b`, up to 11
+    /// for a unary op, silu′'s near 0), plus O(y's index) memory for the adjoint
     /// handles.
     ///
     /// ```
@@ -587,6 +588,11 @@ fn recorded_partials<'t>(
 /// and p₀ the rule's: its value is p₀ exactly (q/q₀ is 1), and each derivative
 /// is q's times p₀/q₀, which is 1 to a few ulps.
 ///
+/// silu′ = σ(x)·(x·σ(−x) + 1) has a second derivative that cancels the same way
+/// (2σ′(x)σ(−x) − 2σ(x)σ′(−x) near 0, where silu‴ ≈ −x/2: silu‴(1e-20) was 0):
+/// for |x| < ½, q = (tanh(x/2) + 1)/2 + x/(4·cosh²(x/2)), whose derivatives are
+/// sums of terms of one sign there (q itself is at least ¼).
+///
 /// log₂′ = 1/(x·ln 2) differentiates to −(1/(x·ln 2))²·ln 2, whose square
 /// overflows where the derivative, 1/ln 2 times smaller, does not
 /// (log₂″(1e-154) ≈ −1.44e308 was −inf): for 0 < |x| < 1, q = 1/x.
@@ -600,6 +606,10 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
     let x0 = x.value;
     let smooth = match op {
         Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
+        Op::Silu if x0.abs() < 0.5 => {
+            let half = x * 0.5;
+            Some((half.tanh() + 1.0) * 0.5 + x * half.cosh().powi(-2) * 0.25)
+        }
         Op::Asin | Op::Acos if x0.abs() < 0.5 => Some((1.0 - x * x).sqrt().recip()),
         Op::Atanh if x0.abs() < 0.5 => Some((1.0 - x * x).recip()),
         // 1/x's derivatives are no larger than log₂′'s for |x| < 1 (see above).
