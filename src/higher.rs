@@ -44,6 +44,37 @@
 //! assert!(h[0][0].is_nan());
 //! ```
 //!
+//! Where a first derivative is infinite inside an op's domain, at its edge,
+//! the second is NaN, not the limit: the partial of `asin` and `acos` at x = ±1,
+//! `atanh` at ±1 and `acosh` at 1 is ±∞ (as their docs say), recorded as
+//! 1/(√(1 − x)·√(1 + x)) or the like, and the product rule's other term is that
+//! ∞ times √(1 − x) = 0 (arcsin″ tends to +∞ at 1 and −∞ at −1; the Hessian,
+//! and every higher order, is NaN there). `cbrt` at 0 too (∛′ is +∞, and ∛″
+//! tends to −∞ from the right, +∞ from the left). Where the partial is a
+//! reciprocal alone the infinities carry through: `sqrt`, `ln`, `log2`, `log10`
+//! and `recip` at 0, and `log1p` at −1, have the limits' signed infinities:
+//!
+//! ```
+//! use chainrule::hessian;
+//!
+//! for x in [1.0, -1.0] {
+//!     assert!(hessian(|v| v[0].asin(), &[x])[0][0].is_nan()); // the limit is ±∞
+//!     assert!(hessian(|v| v[0].acos(), &[x])[0][0].is_nan());
+//!     assert!(hessian(|v| v[0].atanh(), &[x])[0][0].is_nan());
+//! }
+//! assert!(hessian(|v| v[0].acosh(), &[1.0])[0][0].is_nan());
+//! assert!(hessian(|v| v[0].cbrt(), &[0.0])[0][0].is_nan());
+//! // Next to the edge, the second derivative is the closed form's:
+//! let tape = chainrule::Tape::new();
+//! let x = tape.var(1.0 - 1e-6); // arcsin″ = x/(1 − x²)^(3/2) ≈ 3.5e8
+//! let d1 = tape.grad(x.asin(), &[x])[0];
+//! assert!((tape.grad(d1, &[x])[0].value() / 3.5355e8 - 1.0).abs() < 1e-4);
+//! assert_eq!(hessian(|v| v[0].sqrt(), &[0.0])[0][0], f64::NEG_INFINITY);
+//! assert_eq!(hessian(|v| v[0].ln(), &[0.0])[0][0], f64::NEG_INFINITY);
+//! assert_eq!(hessian(|v| v[0].recip(), &[0.0])[0][0], f64::INFINITY);
+//! assert_eq!(hessian(|v| v[0].log1p(), &[-1.0])[0][0], f64::NEG_INFINITY);
+//! ```
+//!
 //! An op whose second derivative does not depend on its operand keeps that
 //! constant at NaN too: `x.square()`'s partial is 2x, whose derivative is the
 //! constant 2, so the Hessian of x² at NaN is 2 (the gradient, 2·NaN, is NaN),

@@ -303,7 +303,9 @@ macro_rules! unary_ops {
             }
             /// The cube root, defined for every x (∛−8 = −2).
             ///
-            /// Derivative: 1 / (3·∛x²); +inf at x = 0.
+            /// Derivative: 1 / (3·∛x²); +inf at x = 0, where the second derivative is
+            /// NaN (it tends to −∞ from the right, +∞ from the left; see
+            /// [`crate::higher`]).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -405,7 +407,8 @@ macro_rules! unary_ops {
             ///
             /// Derivative: 1/√(1 − x²), computed as 1/(√(1 − x)·√(1 + x)) (no
             /// cancellation near ±1); +inf at x = ±1; outside [−1, 1] the value is
-            /// NaN, and so is the derivative.
+            /// NaN, and so is the derivative. The second derivative at ±1 is NaN, not
+            /// the limit ±∞ (0·∞ in its product rule; see [`crate::higher`]).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -421,7 +424,8 @@ macro_rules! unary_ops {
             /// The arccosine, in radians, for x in [−1, 1].
             ///
             /// Derivative: −1/√(1 − x²), computed as −1/(√(1 − x)·√(1 + x)); −inf at
-            /// x = ±1; NaN outside [−1, 1].
+            /// x = ±1; NaN outside [−1, 1]. The second derivative at ±1 is NaN, not
+            /// the limit ∓∞ (0·∞ in its product rule; see [`crate::higher`]).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -500,7 +504,8 @@ macro_rules! unary_ops {
             /// The inverse hyperbolic cosine, for x ≥ 1.
             ///
             /// Derivative: 1/√(x² − 1), computed as 1/(√(x − 1)·√(x + 1)); +inf at
-            /// x = 1; NaN below 1.
+            /// x = 1; NaN below 1. The second derivative at 1 is NaN, not the limit
+            /// −∞ (0·∞ in its product rule; see [`crate::higher`]).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -517,7 +522,9 @@ macro_rules! unary_ops {
             /// The inverse hyperbolic tangent, for x in (−1, 1).
             ///
             /// Derivative: 1/(1 − x²), computed as 1/((1 − x)(1 + x)); at x = ±1 the
-            /// value is ±inf and the derivative +inf; NaN outside [−1, 1].
+            /// value is ±inf and the derivative +inf; NaN outside [−1, 1]. The second
+            /// derivative at ±1 is NaN, not the limit ±∞ (0·∞ in its product rule;
+            /// see [`crate::higher`]).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
