@@ -105,6 +105,32 @@
 //! [`hessian_vector_product`] turn it on), and otherwise rebuilt from the stored
 //! partial by a route that gives its value exactly.
 //!
+//! Each derivative is, as in the sweep, a sum over paths of products of local
+//! partials, multiplied from the output down; a partial's own derivatives are
+//! those of the expression it is recorded as. So where one local factor
+//! overflows or underflows though the product does not, the derivative is ±∞,
+//! NaN or loses digits, and only the reroutes above are guarded against it: in
+//! ∂²atan2(y, x)/∂x² at (1e-160, 1e-300) the recorded ∂/∂x = −(y/h)/h (h =
+//! hypot) has ∂/∂h = −y/h³ = −1e320 (the entry is ∞ where it is 2e180); in
+//! `x.powf(c)` for 0 < |c(c − 1)| < 1 the second derivative is c·((c − 1)·x^(c−2))
+//! with x^(c−2) formed first (∞ up to 1/|c(c − 1)| before the result); in
+//! ∂²(x^y)/∂y∂x where x^y underflows, the path through ln x carries x^y·(1/x)
+//! with x^y = 0, and that term is lost (entries (1, 0) and (0, 1) then differ):
+//!
+//! ```
+//! use chainrule::hessian;
+//!
+//! let h = hessian(|v| v[0].atan2(v[1]), &[1e-160, 1e-300]);
+//! assert_eq!(h[1][1], f64::INFINITY); // ∂²/∂x² = 2xy/(x² + y²)² = 2e180
+//! let h = hessian(|v| v[0].powf(1e-3), &[1.7e-155]);
+//! assert_eq!(h[0][0], f64::NEG_INFINITY); // −0.000999·x^(−1.999) = −2.42e306
+//! // x^y at (1e-160, 2.5): x^y = 1e-400 is 0; ∂²/∂x∂y = x^(y−1)·(y·ln x + 1):
+//! let h = hessian(|v| v[0].pow(v[1]), &[1e-160, 2.5]);
+//! let want = -9.200340371976183e-238;
+//! assert!((h[0][1] / want - 1.0).abs() < 1e-14);
+//! assert!((h[1][0] / want - 1.0).abs() > 1e-3); // −9.2103e-238: x^(y−1) lost
+//! ```
+//!
 //! The recorded nodes are ordinary nodes: explanations and drawings work on
 //! them, so a learner can read the second derivative's chain rule. The first
 //! sweep of [`Var::backward`] is untouched and pays nothing for this.
@@ -152,7 +178,8 @@ impl Tape {
     /// the two can differ by more (`x.tanh() - x * c` with c the swept tanh′(x):
     /// at x = 0.5 the sweep gives 0, the recorded gradient 1.1e-16). A node of
     /// `wrt` that `y` does not depend on gets a constant 0. Second and higher derivatives are exact
-    /// formulas rounded as recorded; on a tape that keeps its constants
+    /// formulas rounded as recorded, a local factor that over- or underflows
+    /// included (see [`crate::higher`]); on a tape that keeps its constants
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
     /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z). Each returned `Var` is labelled
     /// `∂y/∂x` when `y` and `x` both carry labels.
@@ -899,7 +926,10 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// differentiates a different convention, and neither need be the limit (at
 /// x = 0, y = 1 the mixed derivative x^(y−1)·(1 + y·ln x) tends to −∞; the
 /// entries are 1 and 0). Also where a
-/// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y. Where an input is NaN and an op's partial is NaN
+/// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y, or
+/// underflows, as x^y at (1e-160, 2.5), where entry (1, 0) loses the term
+/// x^(y−1) and is 1e-3 off (see [`crate::higher`] on local factors that over- or
+/// underflow). Where an input is NaN and an op's partial is NaN
 /// (relu, abs, max, … at NaN), the Hessian is NaN, not 0.
 ///
 /// # Panics

@@ -190,12 +190,17 @@ impl<'t> Var<'t> {
     /// x^c for a real constant c.
     ///
     /// Derivative: c·x^(c−1); 0 for c = 0. A negative x with a non-integer c gives
-    /// NaN, as [`f64::powf`].
+    /// NaN, as [`f64::powf`]. x^(c−1) is formed first, so for 0 < |c| < 1 the
+    /// derivative is +inf up to 1/|c| before its value overflows (at a subnormal
+    /// x: `x.powf(1e-3)` at 1e-309 has derivative +inf, where it is 4.9e305); its
+    /// higher derivatives alike (see [`crate::higher`]).
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// let x = tape.var(4.0);
     /// assert_eq!(x.powf(0.5).backward()[x], 0.25);
+    /// let x = tape.var(1e-309);
+    /// assert_eq!(x.powf(1e-3).backward()[x], f64::INFINITY); // c·x^(c−1) = 4.9e305
     /// ```
     #[must_use]
     #[inline(always)]
