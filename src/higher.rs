@@ -109,9 +109,10 @@
 //! partials, multiplied from the output down. As any floating-point sum it
 //! loses digits where large contributions cancel: a second or third derivative
 //! of a function of large values can be far from its closed form though every
-//! factor is finite (f = L²·x₀ with L the logsumexp of (x₀, −x₀), at x₀ = 1e150:
-//! ∂²f/∂x₀² is 6e150; written with `exp`, `ln` and `+` the contributions of
-//! about 1e300 cancel and leave 2e150; [`Gradients::rounding_bound`](crate::Gradients::rounding_bound) bounds
+//! factor is finite (f = L²·x₀ with L the logsumexp of (x₀, x₁), at (1e150,
+//! −1e150): ∂²f/∂x₀² is 6e150, and [`Var::logsumexp`] gives it; written with
+//! `exp`, `ln` and `+`, shifted by the max, the contributions of about 1e300
+//! cancel and leave 2e150; [`Gradients::rounding_bound`](crate::Gradients::rounding_bound) bounds
 //! such rounding at first order). Moreover, a partial's own derivatives are
 //! those of the expression it is recorded as. So where one local factor
 //! overflows or underflows though the product does not, the derivative is ±∞,
