@@ -317,7 +317,8 @@ impl fmt::Display for CompileError {
             CompileError::NoOutputs => f.write_str("chainrule: compile needs at least one output"),
             CompileError::ForeignOutput { index } => write!(
                 f,
-                "chainrule: output #{index} given to compile belongs to another tape"
+                "chainrule: compile was given an output of another tape (node #{index} of \
+                 that tape)"
             ),
             CompileError::MissingConstant { node, op } => write!(
                 f,
