@@ -683,6 +683,15 @@ fn chains_of_products_and_sums_become_one_weighted_sum() {
     assert_eq!(value, a * b + c * 2.0 - d + e + 1.0);
     assert_eq!(gradient, vec![b, a, 2.0, -1.0, 1.0]);
     assert_eq!(run(&mut plain, &inputs), (value, gradient));
+
+    // A product of two variables subtracted stays an instruction of its own
+    // (the module docs say so); a product by a constant is absorbed, negated.
+    let tape = Tape::for_replay();
+    let v = tape.vars(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+    let y = v[0] * v[1] - v[2] * v[3] + v[4];
+    assert_eq!(tape.compile(&[y]).unwrap().stats().instructions, 2);
+    let z = v[0] * v[1] - v[2] * 3.0 + v[4];
+    assert_eq!(tape.compile(&[z]).unwrap().stats().instructions, 1);
 }
 
 #[test]

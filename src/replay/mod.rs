@@ -71,9 +71,13 @@
 //! - **weighted sums**: a chain of `+` (and `−`, and `+ c`) whose terms are
 //!   products `a * b` or `a * c`, each used by the chain alone, becomes one
 //!   weighted-sum (dot) instruction over runs of consecutive slots, summed in the
-//!   recorded order (so to the same bits);
+//!   recorded order (so to the same bits); a product of two variables
+//!   subtracted (`− a * b`) stays an instruction of its own, a term of the sum;
 //! - **neurons**: a weighted sum under σ, tanh or relu becomes one neuron
-//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it; then
+//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it (but for
+//!   its non-finite policy: a relu over plain operators masks its own edge
+//!   alone, as they do, where `Var::neuron`'s masks every edge; see
+//!   [`CompileOptions`]); then
 //!   consecutive neurons (or weighted sums) of one shape, the same activation
 //!   over the same inputs with their weights at a fixed stride (a layer of a
 //!   network), become one layer instruction, which runs each of them as its own
