@@ -34,7 +34,7 @@
 //! replayed value equals the value a fresh recording would hold, bit for bit.
 //! relu, abs, max, min and clamp pick their branch afresh at every forward pass.
 //!
-//! Gradients are the tape's too, with one difference: where a fused weighted
+//! Gradients are the tape's too, with two differences. First, where a fused weighted
 //! sum (below) adds an adjoint's contributions in another order than the tape's
 //! sweep, the gradient differs by the rounding of that sum, which is of the
 //! size of the contributions added, not of the gradient. That is the last bits
@@ -56,6 +56,25 @@
 //! // Replayed, h[0] is fused into the loss's weighted sum, and the same three
 //! // contributions come in another order: 1 + 1e16 rounds to 1e16, then −1e16.
 //! assert_eq!(program.gradients()[0], 0.0);
+//! # Ok::<(), chainrule::replay::CompileError>(())
+//! ```
+//!
+//! Second, with several outputs compiled, [`Program::backward`] (from output
+//! 0) also sweeps the nodes on a path to another output only, which the tape's
+//! sweep from output 0 never visits: their adjoint is 0, so one with an
+//! infinite or NaN partial passes 0 · ∞ = NaN:
+//!
+//! ```
+//! let tape = chainrule::Tape::for_replay();
+//! let x = tape.var(0.0);
+//! let (y0, y1) = (x * 3.0, x.sqrt()); // √′(0) = ∞
+//! assert_eq!(y0.backward()[x], 3.0);
+//! let mut program = tape.compile(&[y0, y1])?;
+//! program.backward();
+//! assert!(program.gradients()[0].is_nan());
+//! let mut alone = tape.compile(&[y0])?; // y0 alone: as the tape
+//! alone.backward();
+//! assert_eq!(alone.gradients(), &[3.0]);
 //! # Ok::<(), chainrule::replay::CompileError>(())
 //! ```
 //!
