@@ -129,7 +129,8 @@ pub enum NativeError {
         /// [`MAX_TERMS`].
         limit: usize,
     },
-    /// Cranelift failed (the host is not supported, or an internal error).
+    /// No code was made: the host is not supported, the program has more
+    /// slots than the code's 32-bit offsets reach, or cranelift failed.
     Codegen(String),
 }
 
@@ -293,7 +294,10 @@ impl Program {
     /// # Errors
     /// [`NativeError::Unsupported`] naming the first n-ary instruction,
     /// [`NativeError::TooLarge`] past [`MAX_TERMS`] terms,
-    /// [`NativeError::Codegen`] if cranelift fails (an unsupported host).
+    /// [`NativeError::Codegen`] on a host other than x86-64 Unix, for a
+    /// program whose buffer (the values, partials and adjoints of its slots)
+    /// passes 2³¹ bytes, which the code's 32-bit offsets do not reach, or if
+    /// cranelift fails.
     ///
     /// # Complexity
     /// O(instructions + terms) time and memory for the code generated;
