@@ -459,6 +459,33 @@ fn too_large_says_what_is_counted() {
     }
 }
 
+/// W1 in plain operators counts 10 terms (`Program::native`'s docs): its two
+/// layers of two neurons of two terms, 8, and its loss, 2 (the docs said 22).
+/// Counted past the limit, beside a chain of 4,996 `sin` (9,992 terms).
+#[test]
+fn w1_counts_ten_terms() {
+    let tape = Tape::for_replay();
+    let w = tape.var_array(seed::WEIGHTS);
+    let b = tape.var_array(seed::BIASES);
+    let e = seed::error_ops(&w, b);
+    let mut x = tape.var(0.3);
+    for _ in 0..4_996 {
+        x = x.sin();
+    }
+    let program = tape.compile(&[e, x]).unwrap();
+    assert_eq!(
+        (program.stats().layers, program.stats().instructions),
+        (2, 4_999)
+    );
+    assert_eq!(
+        program.native().unwrap_err(),
+        NativeError::TooLarge {
+            terms: 10 + 9_992,
+            limit: MAX_TERMS
+        }
+    );
+}
+
 /// relu(x0·x1 + …) in plain operators with z ≤ 0 and an infinite or NaN
 /// factor below the mask: native code passes 0 · ∞ = NaN through the product
 /// as the interpreter does (and as the tape: the relu masks its own edge

@@ -34,63 +34,6 @@ fn with_leaves(program: &Random, values: &[f64]) -> Random {
     out
 }
 
-const PASS_SETS: [(&str, CompileOptions); 6] = [
-    (
-        "all passes",
-        CompileOptions {
-            eliminate_dead_code: true,
-            fold_constants: true,
-            fuse_dots: true,
-            fuse_neurons: true,
-        },
-    ),
-    (
-        "no dots",
-        CompileOptions {
-            eliminate_dead_code: true,
-            fold_constants: true,
-            fuse_dots: false,
-            fuse_neurons: true,
-        },
-    ),
-    (
-        "no neurons",
-        CompileOptions {
-            eliminate_dead_code: true,
-            fold_constants: true,
-            fuse_dots: true,
-            fuse_neurons: false,
-        },
-    ),
-    (
-        "no folding",
-        CompileOptions {
-            eliminate_dead_code: true,
-            fold_constants: false,
-            fuse_dots: true,
-            fuse_neurons: true,
-        },
-    ),
-    (
-        "no fusion",
-        CompileOptions {
-            eliminate_dead_code: true,
-            fold_constants: false,
-            fuse_dots: false,
-            fuse_neurons: false,
-        },
-    ),
-    (
-        "no dead-code elimination",
-        CompileOptions {
-            eliminate_dead_code: false,
-            fold_constants: true,
-            fuse_dots: true,
-            fuse_neurons: true,
-        },
-    ),
-];
-
 /// Random programs over every op: recorded at their leaves, compiled, replayed
 /// at new leaves, against the same program recorded afresh at the new leaves.
 ///
@@ -128,7 +71,9 @@ fn random_programs_replay_as_a_fresh_recording() {
         let fresh_output = *fresh_nodes.last().unwrap();
         let g = fresh_output.backward();
 
-        for (name, options) in PASS_SETS {
+        // All sixteen combinations of the passes (the README says every one).
+        for options in every_option() {
+            let name = format!("{options:?}");
             let mut replay = tape.compile_with(&[output], options).unwrap();
             replay.set_inputs(&new);
             replay.forward();
@@ -738,6 +683,15 @@ fn chains_of_products_and_sums_become_one_weighted_sum() {
     assert_eq!(value, a * b + c * 2.0 - d + e + 1.0);
     assert_eq!(gradient, vec![b, a, 2.0, -1.0, 1.0]);
     assert_eq!(run(&mut plain, &inputs), (value, gradient));
+
+    // A product of two variables subtracted stays an instruction of its own
+    // (the module docs say so); a product by a constant is absorbed, negated.
+    let tape = Tape::for_replay();
+    let v = tape.vars(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+    let y = v[0] * v[1] - v[2] * v[3] + v[4];
+    assert_eq!(tape.compile(&[y]).unwrap().stats().instructions, 2);
+    let z = v[0] * v[1] - v[2] * 3.0 + v[4];
+    assert_eq!(tape.compile(&[z]).unwrap().stats().instructions, 1);
 }
 
 #[test]
@@ -933,6 +887,26 @@ fn compile_errors_are_clear() {
     assert!(err.to_string().contains("another tape"), "{err}");
 }
 
+/// The foreign output's index is its node on its own tape, not its position
+/// among the outputs: the message says so (it said "output #5" of the second
+/// output, node 5 of the other tape).
+#[test]
+fn a_foreign_output_is_named_by_its_node() {
+    let tape = Tape::for_replay();
+    let a = tape.var(1.0);
+    let other = Tape::for_replay();
+    let _before = other.vars(&[1.0; 5]);
+    let b = other.var(2.0);
+    let err = tape.compile(&[a, b]).unwrap_err();
+    assert_eq!(err, CompileError::ForeignOutput { index: 5 });
+    let message = err.to_string();
+    assert!(
+        message.contains("an output of another tape (node #5 of that tape)"),
+        "{message}"
+    );
+    assert!(!message.contains("output #5"), "{message}");
+}
+
 #[test]
 #[should_panic(expected = "set_inputs was given 1 values for a program of 2 inputs")]
 fn set_inputs_checks_the_length() {
@@ -1012,6 +986,92 @@ fn check_reports_the_first_node_a_frozen_branch_changes() {
             recorded: Op::Sin
         })
     );
+}
+
+/// A constant the function makes from its inputs is frozen into the program.
+/// The check names the constant, the first node that differs, under every
+/// option: also where the program keeps no slot for it, folded into the node
+/// that reads it (it named that node, #2, with every pass on) or dead (it
+/// found no difference).
+#[test]
+fn check_names_a_constant_the_program_folded_away() {
+    fn record<'t>(tape: &'t Tape, inputs: &[f64]) -> Vec<Var<'t>> {
+        let x = tape.var(inputs[0]);
+        let c = x.constant(inputs[0] * 2.0); // node 1
+        vec![x * c.exp()] // nodes 2 and 3
+    }
+    fn record_dead<'t>(tape: &'t Tape, inputs: &[f64]) -> Vec<Var<'t>> {
+        let x = tape.var(inputs[0]);
+        let _unused = x.constant(inputs[0] * 2.0); // node 1
+        vec![x * 3.0]
+    }
+    let expected = Err(Divergence::Value {
+        node: 1,
+        op: Op::Const,
+        replayed: 2.0,
+        recorded: 4.0,
+    });
+    for f in [record, record_dead] {
+        let tape = Tape::for_replay();
+        let outputs = f(&tape, &[1.0]);
+        for options in every_option() {
+            let mut program = tape.compile_with(&outputs, options).unwrap();
+            assert_eq!(program.check(&[1.0], f), Ok(()), "{options:?}");
+            assert_eq!(program.check(&[2.0], f), expected, "{options:?}");
+        }
+    }
+}
+
+/// A loop that runs until a value converges records more or fewer nodes at
+/// other inputs: a `Shape` divergence either way.
+#[test]
+fn check_reports_a_longer_or_shorter_recording() {
+    fn halve_below_one<'t>(tape: &'t Tape, inputs: &[f64]) -> Vec<Var<'t>> {
+        let mut y = tape.var(inputs[0]);
+        while y.value() > 1.0 {
+            y *= 0.5;
+        }
+        vec![y]
+    }
+    let tape = Tape::for_replay();
+    let mut program = tape.compile(&halve_below_one(&tape, &[3.0])).unwrap();
+    assert_eq!(program.check(&[3.5], halve_below_one), Ok(()));
+    let longer = Divergence::Shape {
+        replayed: 3,
+        recorded: 6,
+    };
+    assert_eq!(program.check(&[30.0], halve_below_one), Err(longer));
+    let shorter = Divergence::Shape {
+        replayed: 3,
+        recorded: 1,
+    };
+    assert_eq!(program.check(&[0.5], halve_below_one), Err(shorter));
+}
+
+#[test]
+#[should_panic(expected = "Program::check was given 2 inputs for a program of 1 inputs")]
+fn check_names_itself_given_the_wrong_number_of_inputs() {
+    let tape = Tape::for_replay();
+    let x = tape.var(1.0);
+    let mut program = tape.compile(&[x * 2.0]).unwrap();
+    let _ = program.check(&[1.0, 2.0], |tape, inputs| vec![tape.var(inputs[0]) * 2.0]);
+}
+
+/// A function that returns a `Var` of another tape (here a `'static` one)
+/// is refused by name (it was read as a node of the fresh tape: a slice
+/// index panic past its end, or another node compared).
+#[test]
+#[should_panic(expected = "returned, as output 0, a Var of another tape")]
+fn check_refuses_an_output_of_another_tape() {
+    let other: &'static Tape = Box::leak(Box::new(Tape::for_replay()));
+    let elsewhere = other.var(1.0) * 2.0;
+    let tape = Tape::for_replay();
+    let x = tape.var(1.0);
+    let mut program = tape.compile(&[x * 2.0]).unwrap();
+    let _ = program.check(&[1.0], move |tape, inputs| {
+        let _ = tape.var(inputs[0]) * 2.0;
+        vec![elsewhere]
+    });
 }
 
 /// The README's snippet ("Record once, replay many"), verbatim but for the

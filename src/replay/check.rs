@@ -62,8 +62,9 @@ pub enum Divergence {
         /// The freshly recorded value.
         recorded: f64,
     },
-    /// The fresh recording has fewer nodes than the program replays, or its
-    /// outputs are other nodes.
+    /// The fresh recording, up to its last output, has more or fewer nodes
+    /// than the program replays (a loop ran another number of times, or the
+    /// outputs are other nodes), every node the two share being the same.
     Shape {
         /// The nodes the program replays (up to its last output).
         replayed: usize,
@@ -176,7 +177,8 @@ impl Program {
     ///
     /// # Panics
     /// If `inputs.len()` is not [`input_count`](Program::input_count), or
-    /// `record` returns no output.
+    /// `record` returns no output, or a `Var` of another tape than the one it
+    /// is given.
     ///
     /// # Complexity
     /// One forward pass, one recording of the function, and O(nodes + edges).
@@ -203,6 +205,9 @@ impl Program {
     where
         F: for<'t> FnOnce(&'t Tape, &[f64]) -> Vec<Var<'t>>,
     {
+        if inputs.len() != self.leaves {
+            wrong_check_input_count(inputs.len(), self.leaves);
+        }
         self.set_inputs(inputs);
         self.forward();
         let tape = Tape::for_replay();
@@ -211,6 +216,9 @@ impl Program {
             !outputs.is_empty(),
             "chainrule: the function given to Program::check returned no output"
         );
+        if let Some(k) = outputs.iter().position(|o| !std::ptr::eq(o.tape, &tape)) {
+            foreign_check_output(k);
+        }
         let nodes: Vec<u32> = outputs.iter().map(|o| o.index).collect();
         let len = nodes.iter().max().map_or(0, |&m| m as usize + 1);
         let fresh = match tape.recording.read(|rec| Graph::read(rec, len)) {
@@ -272,7 +280,14 @@ impl Program {
                     recorded: list(fresh),
                 });
             }
-            if let Some(value) = self.value(node) {
+            // A constant the program keeps no slot for (folded into the one
+            // that reads it, or dead) holds its recorded value: compared too,
+            // so that the first node named is the constant, not what reads it.
+            let replayed = match self.value(node) {
+                None if op == Op::Const => Some(old.values[node]),
+                kept => kept,
+            };
+            if let Some(value) = replayed {
                 if !same(value, fresh.values[node]) {
                     return Err(Divergence::Value {
                         node,
@@ -291,4 +306,24 @@ impl Program {
         }
         Ok(())
     }
+}
+
+/// The panic of [`Program::check`] given the wrong number of inputs.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn wrong_check_input_count(given: usize, inputs: usize) -> ! {
+    panic!("chainrule: Program::check was given {given} inputs for a program of {inputs} inputs")
+}
+
+/// The panic of [`Program::check`] whose function returned a `Var` of another
+/// tape (output `k`).
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn foreign_check_output(k: usize) -> ! {
+    panic!(
+        "chainrule: the function given to Program::check returned, as output {k}, a Var of \
+         another tape than the one it was given: record on the tape it is given"
+    )
 }

@@ -34,7 +34,7 @@
 //! replayed value equals the value a fresh recording would hold, bit for bit.
 //! relu, abs, max, min and clamp pick their branch afresh at every forward pass.
 //!
-//! Gradients are the tape's too, with one difference: where a fused weighted
+//! Gradients are the tape's too, with two differences. First, where a fused weighted
 //! sum (below) adds an adjoint's contributions in another order than the tape's
 //! sweep, the gradient differs by the rounding of that sum, which is of the
 //! size of the contributions added, not of the gradient. That is the last bits
@@ -59,6 +59,25 @@
 //! # Ok::<(), chainrule::replay::CompileError>(())
 //! ```
 //!
+//! Second, with several outputs compiled, [`Program::backward`] (from output
+//! 0) also sweeps the nodes on a path to another output only, which the tape's
+//! sweep from output 0 never visits: their adjoint is 0, so one with an
+//! infinite or NaN partial passes 0 · ∞ = NaN:
+//!
+//! ```
+//! let tape = chainrule::Tape::for_replay();
+//! let x = tape.var(0.0);
+//! let (y0, y1) = (x * 3.0, x.sqrt()); // √′(0) = ∞
+//! assert_eq!(y0.backward()[x], 3.0);
+//! let mut program = tape.compile(&[y0, y1])?;
+//! program.backward();
+//! assert!(program.gradients()[0].is_nan());
+//! let mut alone = tape.compile(&[y0])?; // y0 alone: as the tape
+//! alone.backward();
+//! assert_eq!(alone.gradients(), &[3.0]);
+//! # Ok::<(), chainrule::replay::CompileError>(())
+//! ```
+//!
 //! # What compiling does
 //!
 //! Four passes, each of which [`CompileOptions`] can turn off (to measure it):
@@ -71,9 +90,13 @@
 //! - **weighted sums**: a chain of `+` (and `−`, and `+ c`) whose terms are
 //!   products `a * b` or `a * c`, each used by the chain alone, becomes one
 //!   weighted-sum (dot) instruction over runs of consecutive slots, summed in the
-//!   recorded order (so to the same bits);
+//!   recorded order (so to the same bits); a product of two variables
+//!   subtracted (`− a * b`) stays an instruction of its own, a term of the sum;
 //! - **neurons**: a weighted sum under σ, tanh or relu becomes one neuron
-//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it; then
+//!   instruction, as [`Var::neuron`](crate::Var::neuron) records it (but for
+//!   its non-finite policy: a relu over plain operators masks its own edge
+//!   alone, as they do, where `Var::neuron`'s masks every edge; see
+//!   [`CompileOptions`]); then
 //!   consecutive neurons (or weighted sums) of one shape, the same activation
 //!   over the same inputs with their weights at a fixed stride (a layer of a
 //!   network), become one layer instruction, which runs each of them as its own
@@ -317,7 +340,8 @@ impl fmt::Display for CompileError {
             CompileError::NoOutputs => f.write_str("chainrule: compile needs at least one output"),
             CompileError::ForeignOutput { index } => write!(
                 f,
-                "chainrule: output #{index} given to compile belongs to another tape"
+                "chainrule: compile was given an output of another tape (node #{index} of \
+                 that tape)"
             ),
             CompileError::MissingConstant { node, op } => write!(
                 f,

@@ -313,7 +313,8 @@ impl Tape {
     /// as [`compile`](Tape::compile) needs to replay the recording: the constant of
     /// `x + c`, `x - c`, `c - x`, `x / c`, `c / x`, `leaky_relu`'s α, `log`'s base,
     /// `max`, `min` and `hypot` against an `f64`, `clamp`'s bounds, the inputs of
-    /// [`Var::neuron_const`](crate::Var::neuron_const) and the targets of the fused losses. (`x * c` needs
+    /// [`Var::neuron_const`](crate::Var::neuron_const) and
+    /// [`Var::weighted_sum_const`](crate::Var::weighted_sum_const) and the targets of the fused losses. (`x * c` needs
     /// none: its partial is `c`; `powi`, `powf` and `atan2` against an `f64` keep
     /// theirs always.) While off, each such op pays one predictable branch.
     ///

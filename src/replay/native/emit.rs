@@ -39,7 +39,7 @@ use crate::replay::exec::{BinaryOp, Code, Instr, Layer, UnaryOp, NO_BIAS};
 /// 1.3 times faster than the interpreter.
 pub const MAX_TERMS: usize = 10_000;
 
-/// Programs of up to this many terms are optimised by cranelift (W1 has 22:
+/// Programs of up to this many terms are optimised by cranelift (W1 has 10:
 /// optimising took its step from 530 to 504 instructions in the harness of the
 /// round that set this; `examples/record_cost.rs w1n` counts 482 today); past it the optimiser's time grows worse
 /// than linearly (1,000 terms: 0.1 s; 2,000: 0.4 s), and the code is compiled

@@ -129,7 +129,8 @@ pub enum NativeError {
         /// [`MAX_TERMS`].
         limit: usize,
     },
-    /// Cranelift failed (the host is not supported, or an internal error).
+    /// No code was made: the host is not supported, the program has more
+    /// slots than the code's 32-bit offsets reach, or cranelift failed.
     Codegen(String),
 }
 
@@ -293,11 +294,15 @@ impl Program {
     /// # Errors
     /// [`NativeError::Unsupported`] naming the first n-ary instruction,
     /// [`NativeError::TooLarge`] past [`MAX_TERMS`] terms,
-    /// [`NativeError::Codegen`] if cranelift fails (an unsupported host).
+    /// [`NativeError::Codegen`] on a host other than x86-64 Unix, for a
+    /// program whose buffer (the values, partials and adjoints of its slots)
+    /// passes 2³¹ bytes, which the code's 32-bit offsets do not reach, or if
+    /// cranelift fails.
     ///
     /// # Complexity
     /// O(instructions + terms) time and memory for the code generated;
-    /// cranelift's compile takes about 0.5 ms for W1's 22 terms; past 500
+    /// cranelift's compile takes about 0.5 ms for W1's 10 terms (its two
+    /// layers of two neurons of two terms, and its loss); past 500
     /// terms (compiled unoptimised: its optimiser grows worse than linearly)
     /// it is linear in the terms, about 13 µs a term for a chain of unary
     /// ops, 60 µs for one wide tanh neuron, 120 µs for a relu one (one tanh
