@@ -2,7 +2,7 @@
 //! and `max`, `min`, `atan2`, `hypot` against a constant), and [`Operand`], which
 //! lets `x.max(y)` and `x.max(0.0)` be one method, as on `f64`.
 
-use super::binary::{atan2_with_partials, hypot_with_partials};
+use super::binary::{atan2_with_partials, hypot_scale, hypot_with_partials};
 use super::kernels::{
     leaky_relu_with_partial, max_with_partials, min_with_partials, powf_with_partial,
     powi_with_partial,
@@ -139,7 +139,14 @@ impl<'t> Var<'t> {
     #[inline(always)]
     pub(crate) fn hypot_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = hypot_with_partials(self.value, c);
-        self.unary(Op::HypotConst, value, d_self).keep(c)
+        let y = self.unary(Op::HypotConst, value, d_self);
+        if hypot_scale(value) != 1.0 && !self.tape.keeps_for_replay() {
+            // Where the partial is taken on scaled operands, a recorded backward
+            // pass (`Tape::grad`) needs c to write it again.
+            self.tape.keep_constant(y.index, c);
+            return y;
+        }
+        y.keep(c)
     }
 }
 
