@@ -494,15 +494,17 @@ impl Tape {
     #[track_caller]
     fn no_node(&self, index: usize) -> ! {
         let len = self.len();
-        panic!(
-            "chainrule: no node #{index} on this tape: it holds {len} nodes (#0 to #{}){}",
-            len.saturating_sub(1),
-            if len == 0 {
-                "; a cleared tape forgets every node"
-            } else {
-                ""
-            }
-        )
+        match len {
+            0 => panic!(
+                "chainrule: no node #{index} on this tape: it holds no nodes; a cleared \
+                 tape forgets every node"
+            ),
+            1 => panic!("chainrule: no node #{index} on this tape: it holds 1 node (#0)"),
+            _ => panic!(
+                "chainrule: no node #{index} on this tape: it holds {len} nodes (#0 to #{})",
+                len - 1
+            ),
+        }
     }
 
     /// Panics for a push past the limit.
@@ -550,8 +552,11 @@ impl Tape {
     /// If `index >= self.len()`.
     #[track_caller]
     pub fn display_name(&self, index: usize) -> String {
-        self.label(index)
-            .unwrap_or_else(|| format!("{}#{index}", self.op(index)))
+        // Not `unwrap_or_else`: a closure would not pass the caller's line on.
+        match self.label(index) {
+            Some(label) => label,
+            None => format!("{}#{index}", self.op(index)),
+        }
     }
 
     pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {
