@@ -164,6 +164,10 @@ fn an_unused_backward_does_not_compile_under_deny_unused_must_use() {
          pub fn g(tape: &chainrule::Tape) {\n\
              let x = tape.var(1.0);\n\
              x.exp();\n\
+         }\n\
+         pub fn h<T: chainrule::Scalar>(x: T) {\n\
+             x.sinh();\n\
+             x.max(0.0);\n\
          }\n",
     )
     .unwrap();
@@ -213,6 +217,11 @@ fn an_unused_backward_does_not_compile_under_deny_unused_must_use() {
     assert!(
         stderr.contains("exp"),
         "an unused op result must warn too: {stderr}"
+    );
+    // Generic code over `Scalar` too (the trait's methods were not `#[must_use]`).
+    assert!(
+        stderr.contains("value of `sinh`") && stderr.contains("Scalar::max"),
+        "an unused op result in generic code must warn too: {stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
