@@ -222,7 +222,9 @@ impl<'t> Var<'t> {
     ///
     /// Derivative: 1/(x·ln base). Base e, 2 and 10 have their own, more precise
     /// ops ([`ln`](Var::ln), [`log2`](Var::log2), [`log10`](Var::log10)). A base
-    /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`.
+    /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`. Where
+    /// x·ln base overflows (|x| past `f64::MAX / |ln base|`) the derivative is 0,
+    /// its exact value being subnormal there.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -275,13 +277,15 @@ impl<'t> Var<'t> {
     /// Both ends are reached: on the negative x axis the sign of a zero y
     /// chooses the side, atan2(+0, −1) = π and atan2(−0, −1) = −π (IEEE 754-2008
     /// §9.2.1, C99 Annex F.9.1.4, which Rust's `f64::atan2` follows). With y ≠
-    /// −0 the angle is in (−π, π].
+    /// −0 the exact angle is in (−π, π], but it rounds to −π for a y < 0 small
+    /// enough against x < 0: atan2(−1e-300, −1) = −π too.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// let x = tape.var(-1.0);
     /// assert_eq!(tape.var(0.0).atan2(x).value(), std::f64::consts::PI);
     /// assert_eq!(tape.var(-0.0).atan2(x).value(), -std::f64::consts::PI);
+    /// assert_eq!(tape.var(-1e-300).atan2(x).value(), -std::f64::consts::PI);
     /// ```
     ///
     /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed through
