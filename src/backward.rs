@@ -15,7 +15,9 @@
 //! already been visited, so its adjoint is complete: that is the chain rule, summed
 //! over all paths. Cost: O(nodes + edges) up to the output, no recursion, no
 //! allocation once the adjoint buffer has grown (dropping a [`Gradients`] hands its
-//! buffer to the next sweep on the same thread).
+//! buffer to the next sweep on the same thread), but for one flag per node, which
+//! nodes lie on a path from the output, made where a zero adjoint meets a NaN or
+//! infinite partial (see the policy below).
 //!
 //! # Memory
 //! A sweep from node `n` needs `8 · (n + 1)` bytes of adjoints. Each thread keeps

@@ -527,7 +527,23 @@ fn recorded_partials<'t>(
             out.push(V(if op == Op::Atan2Const { q } else { -q }));
         }
         Op::Hypot | Op::HypotConst => {
-            out.extend((0..edges.len()).map(|k| V(operand(k) / this)));
+            // As `hypot_with_partials`: where h is subnormal, or infinite for
+            // finite operands, on the operands scaled by a power of two.
+            let s = crate::ops::hypot_scale(this.value);
+            if s == 1.0 {
+                out.extend((0..edges.len()).map(|k| V(operand(k) / this)));
+            } else if op == Op::Hypot {
+                let (x, y) = (operand(0) * s, operand(1) * s);
+                let h = x.hypot(y);
+                out.extend([V(x / h), V(y / h)]);
+            } else {
+                let c = kept
+                    .first()
+                    .copied()
+                    .expect("hypot against a constant keeps it where h is subnormal or infinite");
+                let v = operand(0) * s;
+                out.push(V(v / v.hypot(c * s)));
+            }
         }
         Op::MulAdd => out.extend([V(operand(1)), V(operand(0)), Const(1.0)]),
         Op::LogSumExp => {
@@ -712,16 +728,27 @@ fn nan_over<'t>(operands: &[Var<'t>]) -> Var<'t> {
 /// x^(c−1) as `kernels::pow_minus_one` computes it, given `p` = x^(c−1) recorded
 /// with c − 1 rounded: where c − 1 rounds (its TwoSum error `err` is not 0),
 /// p + p·(e^(err·ln x) − 1), the correction taken as a constant (its own
-/// derivative is below an ulp of the partial's).
+/// derivative is below an ulp of the partial's); for x < 0 and an integer c past
+/// 2^53 (c − 1 odd, its rounding even), the same of |x|, negated.
 fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
     let m = c - 1.0;
     let back = m - c;
     let err = (c - (m - back)) + (-1.0 - back);
     let x0 = x.value;
-    if err == 0.0 || !(x0 > 0.0 && x0.is_finite() && p.value.is_normal()) {
+    if err == 0.0 {
         p
-    } else {
+    } else if x0 > 0.0 && x0.is_finite() && p.value.is_normal() {
         p + p * (err * x0.ln()).exp_m1()
+    } else if x0 < 0.0 && c.fract() == 0.0 {
+        // An integer c past 2^53: c − 1 is odd, its rounding m even, so
+        // p = |x|^m and x^(c−1) = −|x|^m·|x|^err.
+        if x0.is_finite() && p.value.is_normal() {
+            -(p + p * (err * (-x0).ln()).exp_m1())
+        } else {
+            -p
+        }
+    } else {
+        p
     }
 }
 

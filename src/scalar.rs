@@ -68,6 +68,7 @@ pub trait Scalar:
 
     $(
         #[doc = concat!("See [`Var::", stringify!($method), "`].")]
+        #[must_use]
         fn $method(self) -> Self;
     )*
 
@@ -88,84 +89,107 @@ pub trait Scalar:
     /// let y = one_minus(x);
     /// assert_eq!((y.value(), y.backward()[x]), (0.75, -1.0));
     /// ```
+    #[must_use]
     fn constant(self, c: f64) -> Self;
     /// See [`Var::leaky_relu`].
+    #[must_use]
     fn leaky_relu(self, alpha: f64) -> Self;
     /// See [`Var::powi`].
+    #[must_use]
     fn powi(self, n: i32) -> Self;
     /// See [`Var::powf`].
+    #[must_use]
     fn powf(self, c: f64) -> Self;
     /// See [`Var::pow`].
+    #[must_use]
     fn pow(self, exponent: Self) -> Self;
     /// See [`Var::log`].
+    #[must_use]
     fn log(self, base: f64) -> Self;
     /// See [`Var::clamp`].
+    #[must_use]
     fn clamp(self, lo: f64, hi: f64) -> Self;
     /// See [`Var::max`]: `other` a `Self` or an `f64`.
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     fn max<O: Operand<Self>>(self, other: O) -> Self {
         other.max_of(self)
     }
     /// See [`Var::min`]: `other` a `Self` or an `f64`.
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     fn min<O: Operand<Self>>(self, other: O) -> Self {
         other.min_of(self)
     }
     /// See [`Var::atan2`]: `self` the ordinate, `x` a `Self` or an `f64`.
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     fn atan2<O: Operand<Self>>(self, x: O) -> Self {
         x.atan2_of(self)
     }
     /// See [`Var::hypot`]: `other` a `Self` or an `f64`.
     #[inline(always)]
     #[track_caller]
+    #[must_use]
     fn hypot<O: Operand<Self>>(self, other: O) -> Self {
         other.hypot_of(self)
     }
     /// See [`Var::mul_add`].
+    #[must_use]
     fn mul_add(self, a: Self, b: Self) -> Self;
     /// `max(self, c)` for a constant `c`: what `x.max(0.0)` calls through
     /// [`Operand`]. Call [`max`](Scalar::max).
     #[doc(hidden)]
+    #[must_use]
     fn max_const(self, c: f64) -> Self;
     /// `min(self, c)`; call [`min`](Scalar::min).
     #[doc(hidden)]
+    #[must_use]
     fn min_const(self, c: f64) -> Self;
     /// `atan2(self, c)`; call [`atan2`](Scalar::atan2).
     #[doc(hidden)]
+    #[must_use]
     fn atan2_const(self, c: f64) -> Self;
     /// `hypot(self, c)`; call [`hypot`](Scalar::hypot).
     #[doc(hidden)]
+    #[must_use]
     fn hypot_const(self, c: f64) -> Self;
     /// See [`Var::exp_m1`]: the same op as [`expm1`](Scalar::expm1).
     #[inline(always)]
+    #[must_use]
     fn exp_m1(self) -> Self {
         self.expm1()
     }
     /// See [`Var::ln_1p`]: the same op as [`log1p`](Scalar::log1p).
     #[inline(always)]
+    #[must_use]
     fn ln_1p(self) -> Self {
         self.log1p()
     }
     /// See [`Var::logsumexp`]: one node on a tape. On `f64`, an empty slice gives
     /// −inf (on `Var` it panics: there is no tape).
+    #[must_use]
     fn logsumexp(xs: &[Self]) -> Self;
     /// See [`Var::weighted_sum`]: one node on a tape.
     #[inline(always)]
+    #[must_use]
     fn weighted_sum(weights: &[Self], inputs: &[Self], bias: Self) -> Self {
         Self::neuron(weights, inputs, bias, Activation::Identity)
     }
     /// See [`Var::weighted_sum_const`]: one node on a tape.
     #[inline(always)]
+    #[must_use]
     fn weighted_sum_const(weights: &[Self], inputs: &[f64], bias: Self) -> Self {
         Self::neuron_const(weights, inputs, bias, Activation::Identity)
     }
     /// See [`Var::neuron`]: one node on a tape.
+    #[must_use]
     fn neuron(weights: &[Self], inputs: &[Self], bias: Self, activation: Activation) -> Self;
     /// See [`Var::neuron_const`]: one node on a tape.
+    #[must_use]
     fn neuron_const(weights: &[Self], inputs: &[f64], bias: Self, activation: Activation) -> Self;
     /// See [`Var::layer`]: a [`neuron`](Scalar::neuron) per output, over the same
     /// inputs; `params` holds each neuron's weights, then its bias.
@@ -180,8 +204,10 @@ pub trait Scalar:
         }
     }
     /// See [`Var::half_squared_error`]: one node on a tape.
+    #[must_use]
     fn half_squared_error(outputs: &[Self], targets: &[f64]) -> Self;
     /// See [`Var::mean_squared_error`]: one node on a tape.
+    #[must_use]
     fn mean_squared_error(outputs: &[Self], targets: &[f64]) -> Self;
 }
 

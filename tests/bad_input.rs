@@ -5,6 +5,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chainrule::{Activation, Tape, Var};
 
+/// Held by the tests that replace the panic hook, so that they do not restore
+/// each other's hooks while they run.
+static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
     payload
@@ -160,6 +164,10 @@ fn an_unused_backward_does_not_compile_under_deny_unused_must_use() {
          pub fn g(tape: &chainrule::Tape) {\n\
              let x = tape.var(1.0);\n\
              x.exp();\n\
+         }\n\
+         pub fn h<T: chainrule::Scalar>(x: T) {\n\
+             x.sinh();\n\
+             x.max(0.0);\n\
          }\n",
     )
     .unwrap();
@@ -210,6 +218,11 @@ fn an_unused_backward_does_not_compile_under_deny_unused_must_use() {
         stderr.contains("exp"),
         "an unused op result must warn too: {stderr}"
     );
+    // Generic code over `Scalar` too (the trait's methods were not `#[must_use]`).
+    assert!(
+        stderr.contains("value of `sinh`") && stderr.contains("Scalar::max"),
+        "an unused op result in generic code must warn too: {stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -225,6 +238,7 @@ fn a_fused_op_with_a_foreign_operand_panics_at_the_callers_line() {
     let x = [tape.var(1.0), other.var(2.0)];
     let b = tape.var(0.0);
     let w_foreign = [w[0], other.var(1.0)];
+    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let record = seen.clone();
     let previous = std::panic::take_hook();
@@ -254,4 +268,66 @@ fn a_fused_op_with_a_foreign_operand_panics_at_the_callers_line() {
             "{expected} not in {seen:?}"
         );
     }
+}
+
+/// The message for a node past the end names the nodes there are: none on an
+/// empty or cleared tape (it said "0 nodes (#0 to #0)"), one, or a range.
+#[test]
+fn a_node_past_the_end_of_a_short_tape_names_only_nodes_that_exist() {
+    let mut tape = Tape::new();
+    let message = panic_message(|| {
+        let _ = tape.value(0);
+    });
+    assert!(
+        message.contains("holds no nodes") && !message.contains("#0 to"),
+        "{message}"
+    );
+    tape.var(1.0);
+    let message = panic_message(|| {
+        let _ = tape.edges(3);
+    });
+    assert!(
+        message.contains("holds 1 node (#0)") && !message.contains("#0 to"),
+        "{message}"
+    );
+    tape.clear();
+    let message = panic_message(|| {
+        let _ = tape.op(0);
+    });
+    assert!(
+        message.contains("holds no nodes") && message.contains("cleared tape"),
+        "{message}"
+    );
+}
+
+/// `Tape::display_name` past the end panics at the caller's line (it panicked
+/// inside the library, in a closure that did not pass the line on).
+#[test]
+fn display_name_past_the_end_panics_at_the_callers_line() {
+    let tape = Tape::new();
+    tape.var(1.0);
+    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(l) = info.location() {
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{}:{}", l.file(), l.line()));
+        }
+    }));
+    let line = line!() + 2;
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let _ = tape.display_name(5);
+    }));
+    std::panic::set_hook(previous);
+    assert!(result.is_err());
+    let expected = format!("tests/bad_input.rs:{line}");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|l| l.ends_with(&expected)),
+        "{expected} not in {seen:?}"
+    );
 }

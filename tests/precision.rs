@@ -1,4 +1,5 @@
-//! Every op's local partial derivative, as recorded on the tape (`Tape::edges`),
+//! Every op's local partial derivative but silu's (whose 1 + x·σ(−x) cancels near
+//! its zero at x ≈ −1.2785: see `Var::silu`), as recorded on the tape (`Tape::edges`),
 //! against an independent high-precision reference (`astro-float` at 256 bits),
 //! at thousands of points per op: near zero, near the edges of each domain, at
 //! large |x| and where a formula could cancel (tanh near |x| = 5).

@@ -452,9 +452,10 @@ impl<'t> Gradients<'t> {
     /// [module documentation](crate::explain).
     ///
     /// # Complexity
-    /// Time O(n/64 + s log s + listed factors) and extra space O(n/32 bytes + s)
-    /// while building, for n the nodes recorded between `x` and the output and s
-    /// the nodes and edges of the subgraph between them; nothing recurses.
+    /// Time O(n/64 + s log s + listed factors) and extra space n/4 bytes (2 bits
+    /// a node) plus O(s) while building, for n the nodes recorded between `x` and
+    /// the output and s the nodes and edges of the subgraph between them; nothing
+    /// recurses.
     ///
     /// # Panics
     /// If `x` belongs to another tape.

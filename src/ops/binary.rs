@@ -119,10 +119,45 @@ pub(crate) fn atan2_with_partials(y: f64, x: f64) -> (f64, f64, f64) {
 /// hypot(x, y) = √(x² + y²) without overflow, and its partials x/h and y/h. At
 /// (0, 0) the value is 0 and both partials are NaN (0/0: the cone's tip has no
 /// derivative; PyTorch gives NaN too).
+///
+/// Where h is subnormal (it keeps fewer bits: hypot(5e-324, 5e-324) rounds to
+/// 5e-324, and x/h would be 1 for √½) or overflows for finite operands (x/h
+/// would be 0), the partials are taken on x and y scaled by a power of two
+/// (exactly), which leaves x/h and y/h unchanged: see [`hypot_partials_scaled`].
 #[inline(always)]
 pub(crate) fn hypot_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
     let h = x.hypot(y);
+    if h < f64::MIN_POSITIVE && h > 0.0 || h == f64::INFINITY && x.is_finite() && y.is_finite() {
+        let (dx, dy) = hypot_partials_scaled(x, y, h);
+        return (h, dx, dy);
+    }
     (h, x / h, y / h)
+}
+
+/// The partials x/h and y/h of hypot where h = hypot(x, y) is subnormal or
+/// overflows: computed on x·2^54 and y·2^54 (or 2^−54), exact scalings that
+/// bring h into the normal range.
+#[cold]
+#[inline(never)]
+pub(crate) fn hypot_partials_scaled(x: f64, y: f64, h: f64) -> (f64, f64) {
+    let s = hypot_scale(h);
+    let (xs, ys) = (x * s, y * s);
+    let hs = xs.hypot(ys);
+    (xs / hs, ys / hs)
+}
+
+/// The power of two that hypot's partials are taken at (see
+/// [`hypot_partials_scaled`]): 2^54 for a subnormal h, 2^−54 for an infinite one,
+/// 1 otherwise.
+#[inline]
+pub(crate) fn hypot_scale(h: f64) -> f64 {
+    if h < f64::MIN_POSITIVE && h > 0.0 {
+        f64::from_bits(((1023 + 54) as u64) << 52)
+    } else if h == f64::INFINITY {
+        f64::from_bits(((1023 - 54) as u64) << 52)
+    } else {
+        1.0
+    }
 }
 
 // ---- Operators -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! and `max`, `min`, `atan2`, `hypot` against a constant), and [`Operand`], which
 //! lets `x.max(y)` and `x.max(0.0)` be one method, as on `f64`.
 
-use super::binary::{atan2_with_partials, hypot_with_partials};
+use super::binary::{atan2_with_partials, hypot_scale, hypot_with_partials};
 use super::kernels::{
     leaky_relu_with_partial, max_with_partials, min_with_partials, powf_with_partial,
     powi_with_partial,
@@ -139,7 +139,14 @@ impl<'t> Var<'t> {
     #[inline(always)]
     pub(crate) fn hypot_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = hypot_with_partials(self.value, c);
-        self.unary(Op::HypotConst, value, d_self).keep(c)
+        let y = self.unary(Op::HypotConst, value, d_self);
+        if hypot_scale(value) != 1.0 && !self.tape.keeps_for_replay() {
+            // Where the partial is taken on scaled operands, a recorded backward
+            // pass (`Tape::grad`) needs c to write it again.
+            self.tape.keep_constant(y.index, c);
+            return y;
+        }
+        y.keep(c)
     }
 }
 
@@ -215,7 +222,9 @@ impl<'t> Var<'t> {
     ///
     /// Derivative: 1/(x·ln base). Base e, 2 and 10 have their own, more precise
     /// ops ([`ln`](Var::ln), [`log2`](Var::log2), [`log10`](Var::log10)). A base
-    /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`.
+    /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`. Where
+    /// x·ln base overflows (|x| past `f64::MAX / |ln base|`) the derivative is 0,
+    /// its exact value being subnormal there.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -268,13 +277,15 @@ impl<'t> Var<'t> {
     /// Both ends are reached: on the negative x axis the sign of a zero y
     /// chooses the side, atan2(+0, −1) = π and atan2(−0, −1) = −π (IEEE 754-2008
     /// §9.2.1, C99 Annex F.9.1.4, which Rust's `f64::atan2` follows). With y ≠
-    /// −0 the angle is in (−π, π].
+    /// −0 the exact angle is in (−π, π], but it rounds to −π for a y < 0 small
+    /// enough against x < 0: atan2(−1e-300, −1) = −π too.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
     /// let x = tape.var(-1.0);
     /// assert_eq!(tape.var(0.0).atan2(x).value(), std::f64::consts::PI);
     /// assert_eq!(tape.var(-0.0).atan2(x).value(), -std::f64::consts::PI);
+    /// assert_eq!(tape.var(-1e-300).atan2(x).value(), -std::f64::consts::PI);
     /// ```
     ///
     /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed through

@@ -108,18 +108,37 @@ pub(crate) fn tanh_with_derivative(x: f64) -> (f64, f64) {
 /// its exact rounding error, and x^err = 1 + expm1(err · ln x). Without it the
 /// rounding of the exponent is magnified by |ln x| (383 ulps at x = 4.4e7,
 /// c = −31.7).
+///
+/// For x < 0 and an integer c past 2^53, c − 1 rounds to the even m (c is even
+/// there, c − 1 odd): x^m would have the wrong sign, so it is −|x|^(c−1).
 #[inline(always)]
 pub(crate) fn pow_minus_one(x: f64, c: f64) -> f64 {
     let m = c - 1.0;
-    // TwoSum: the exact error of c + (−1) (zero whenever c − 1 is exact: integers,
-    // halves, anything in [0.5, 2]).
+    // TwoSum: the exact error of c + (−1) (zero whenever c − 1 is exact: integers
+    // up to 2^53, halves, anything in [0.5, 2]).
     let back = m - c;
     let err = (c - (m - back)) + (-1.0 - back);
     let p = x.powf(m);
-    if err == 0.0 || !(x > 0.0 && x.is_finite() && p.is_normal()) {
+    if err == 0.0 {
         p
-    } else {
+    } else if x > 0.0 && x.is_finite() && p.is_normal() {
         p + p * (err * x.ln()).exp_m1()
+    } else if x < 0.0 && c.fract() == 0.0 {
+        odd_power_of_negative(x, p, err)
+    } else {
+        p
+    }
+}
+
+/// x^(c−1) for x < 0 and an integer c past 2^53, given p = x^m = |x|^m (m = c − 1
+/// rounded, even) and err = c − 1 − m: the odd power −|x|^m·|x|^err.
+#[cold]
+#[inline(never)]
+fn odd_power_of_negative(x: f64, p: f64, err: f64) -> f64 {
+    if x.is_finite() && p.is_normal() {
+        -(p + p * (err * (-x).ln()).exp_m1())
+    } else {
+        -p
     }
 }
 

@@ -27,7 +27,9 @@ impl<'t> Var<'t> {
     ///
     /// # Complexity
     ///
-    /// O(n): two passes and n exponentials; one node with n edges.
+    /// O(n): four passes over the inputs (the largest, the sum, the count of
+    /// infinite inputs, the partials) and 2n exponentials (each e^(xᵢ − m) for the
+    /// sum, then again for its partial); one node with n edges.
     ///
     /// ```
     /// use chainrule::{Tape, Var};

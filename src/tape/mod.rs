@@ -108,10 +108,11 @@ impl Tape {
         Self::default()
     }
 
-    /// An empty tape with room for `nodes` nodes of one or two operands before it
-    /// allocates: every op but the n-ary ones (sums, fused neurons, losses,
-    /// `mul_add`), whose edges are kept apart and grow as they are recorded. See
-    /// [`Tape::reserve`] for the bytes.
+    /// An empty tape with room for `nodes` leaves, `+`, `−`, `·` and one-operand
+    /// nodes before it allocates. The ops that store their edges (`/`, and `pow`,
+    /// `max`, `min`, `atan2`, `hypot` of two `Var`s, `mul_add`, logsumexp, sums,
+    /// fused neurons, losses) keep them apart, in arrays that grow as they are
+    /// recorded. See [`Tape::reserve`] for the bytes.
     ///
     /// # Panics
     /// If `nodes` is more than a tape can hold (`u32::MAX` nodes; see
@@ -121,6 +122,14 @@ impl Tape {
     /// ```
     /// let tape = chainrule::Tape::with_capacity(1_000);
     /// assert!(tape.capacity() >= 1_000);
+    /// let bytes = tape.memory_bytes();
+    /// let x = tape.var(2.0);
+    /// for _ in 0..400 {
+    ///     let _ = x.sin() * x; // two nodes of one and two operands
+    /// }
+    /// assert_eq!(tape.memory_bytes(), bytes);
+    /// let _ = x / x; // a division stores its two edges: they need room
+    /// assert!(tape.memory_bytes() > bytes);
     /// ```
     #[track_caller]
     pub fn with_capacity(nodes: usize) -> Self {
@@ -167,9 +176,10 @@ impl Tape {
         self.recording.read(|rec| rec.max_nodes())
     }
 
-    /// Makes room for `nodes` more nodes of one or two operands: every op but
-    /// the n-ary ones (sums, fused neurons, losses, `mul_add`), whose edges are
-    /// kept apart and grow as they are recorded.
+    /// Makes room for `nodes` more leaves, `+`, `−`, `·` and one-operand nodes.
+    /// The ops that store their edges (`/`, and `pow`, `max`, `min`, `atan2`,
+    /// `hypot` of two `Var`s, `mul_add`, logsumexp, sums, fused neurons, losses)
+    /// keep them apart, in arrays that grow as they are recorded.
     ///
     /// # Complexity
     /// Allocates 25 bytes a node (17 for the value, op and operands, 8 for a
@@ -495,15 +505,17 @@ impl Tape {
     #[track_caller]
     fn no_node(&self, index: usize) -> ! {
         let len = self.len();
-        panic!(
-            "chainrule: no node #{index} on this tape: it holds {len} nodes (#0 to #{}){}",
-            len.saturating_sub(1),
-            if len == 0 {
-                "; a cleared tape forgets every node"
-            } else {
-                ""
-            }
-        )
+        match len {
+            0 => panic!(
+                "chainrule: no node #{index} on this tape: it holds no nodes; a cleared \
+                 tape forgets every node"
+            ),
+            1 => panic!("chainrule: no node #{index} on this tape: it holds 1 node (#0)"),
+            _ => panic!(
+                "chainrule: no node #{index} on this tape: it holds {len} nodes (#0 to #{})",
+                len - 1
+            ),
+        }
     }
 
     /// Panics for a push past the limit.
@@ -551,8 +563,11 @@ impl Tape {
     /// If `index >= self.len()`.
     #[track_caller]
     pub fn display_name(&self, index: usize) -> String {
-        self.label(index)
-            .unwrap_or_else(|| format!("{}#{index}", self.op(index)))
+        // Not `unwrap_or_else`: a closure would not pass the caller's line on.
+        match self.label(index) {
+            Some(label) => label,
+            None => format!("{}#{index}", self.op(index)),
+        }
     }
 
     pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {

@@ -330,7 +330,11 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     Unary::Powf(c) => (
                         x.powf(c),
                         // x^0 = 1: the documented partial 0.
-                        Some(if c == 0.0 { 0.0 } else { c * x.powf(c - 1.0) }),
+                        Some(if c == 0.0 {
+                            0.0
+                        } else {
+                            c * power_minus_one(x, c)
+                        }),
                     ),
                     Unary::Abs => {
                         let p = if x > 0.0 {
@@ -430,7 +434,11 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                         let value = x.powf(y);
                         // The documented conventions: ∂/∂x = 0 where y = 0 (x^0 = 1),
                         // ∂/∂y = 0 where x = 0 and y ≥ 0.
-                        let dx = if y == 0.0 { 0.0 } else { y * x.powf(y - 1.0) };
+                        let dx = if y == 0.0 {
+                            0.0
+                        } else {
+                            y * power_minus_one(x, y)
+                        };
                         let dy = if x == 0.0 && y >= 0.0 {
                             0.0
                         } else {
@@ -624,6 +632,18 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
         }
     }
     nodes
+}
+
+/// x^(c−1) as the textbook writes it, `x.powf(c − 1)`, but for x < 0 and an
+/// integer c past 2^53, where c − 1 is odd and rounds to an even number: there
+/// the odd power is negative.
+fn power_minus_one(x: f64, c: f64) -> f64 {
+    let p = x.powf(c - 1.0);
+    if x < 0.0 && c.abs() > 2f64.powi(53) {
+        -p
+    } else {
+        p
+    }
 }
 
 /// n·x^(n−1), the tangent of x^n: by square-and-multiply on dual numbers (the
