@@ -1591,3 +1591,113 @@ fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
     assert!(out.contains("is missing"), "{out}");
     assert!(!out.contains("coincidence"), "{out}");
 }
+
+/// `chainrule check` where a variable base and exponent are both 0, from the
+/// learners' front-end audit: 0^y is ∞ below y = 0, 1 at it and 0 above, so
+/// ∂(x^y)/∂y has no value there, and the tape's 0 (PyTorch's convention) is
+/// no derivative. `x^y` at (0, 0) with respect to y, `x^x` and `0^x` at 0 were
+/// called "right" for 0 (and `x^x*(ln(x)+1)`, whose limit from the right is
+/// −∞, "wrong"); x^0 = 1 for every x, so ∂/∂x there is 0, exactly.
+#[test]
+fn check_at_zero_to_the_zero_does_not_call_the_convention_right() {
+    for (formula, at, wrt) in [
+        ("x^y", "x=0,y=0", "y"),
+        ("x^x", "x=0", "x"),
+        ("0^x", "x=0", "x"),
+        ("0^(x^2)", "x=0", "x"),
+    ] {
+        let (out, _) = run(
+            &["check", formula, "--at", at, "--wrt", wrt, "--expect", "0"],
+            3,
+        );
+        assert!(!out.contains("is right"), "{formula}: {out}");
+        assert!(
+            out.contains("passes a kink (∂(0^y)/∂y at y = 0: a convention (0^y jumps there))"),
+            "{formula}: {out}"
+        );
+        assert!(
+            out.contains("cannot be confirmed at a kink"),
+            "{formula}: {out}"
+        );
+    }
+    let (out, _) = run(
+        &[
+            "check",
+            "x^x",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "x^x*(ln(x)+1)",
+        ],
+        3,
+    );
+    assert!(!out.contains("is wrong"), "{out}");
+    // Along the base, x^0 = 1: ∂/∂x is 0, no convention, and 0 is right.
+    let (out, _) = run(
+        &[
+            "check", "x^y", "--at", "x=0,y=0", "--wrt", "x", "--expect", "0",
+        ],
+        0,
+    );
+    assert!(out.contains("is right") && !out.contains("kink"), "{out}");
+    // y > 0: 0^y = 0 near y, so ∂/∂y = 0 is the derivative.
+    run(
+        &[
+            "check", "x^y", "--at", "x=0,y=1", "--wrt", "y", "--expect", "0",
+        ],
+        0,
+    );
+}
+
+/// The one-sided slopes' verdict at a kink named ∂f/∂x whatever the variable
+/// and the output were (`abs(y)` at 0, --wrt y: "so ∂f/∂x does not exist
+/// here"; the seed network's "∂E/∂w5" as "∂f/∂x"), and their first step
+/// 1e-2·max(1, |x|).
+#[test]
+fn check_at_a_kink_names_the_derivative_asked_for() {
+    let (out, _) = run(
+        &[
+            "check", "abs(y)", "--at", "y=0", "--wrt", "y", "--expect", "0",
+        ],
+        3,
+    );
+    assert!(out.contains("so ∂f/∂y does not exist here"), "{out}");
+    assert!(!out.contains("∂f/∂x"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "3*signum(y) + y",
+            "--at",
+            "y=0",
+            "--wrt",
+            "y",
+            "--expect",
+            "1",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("1e-2·max(1, |y|)), so ∂f/∂y does not exist here"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check",
+            "E = relu(w) - relu(-w) + 1000*w^2; E",
+            "--at",
+            "w=0",
+            "--wrt",
+            "w",
+            "--expect",
+            "1 + 2000*w",
+        ],
+        0,
+    );
+    assert!(
+        out.contains("f is differentiable here, ∂E/∂w ≈ 1.000000000000"),
+        "{out}"
+    );
+    assert!(!out.contains("∂f/∂x"), "{out}");
+}

@@ -661,7 +661,7 @@ fn page(title: &str, data: &str) -> String {
     clamp) did not pick, or from a relu neuron at z ≤ 0. A node that uses an operand twice
     (<code>x * x</code>) has an edge per use, each with its partial in that use alone.
     At a kink (relu, abs, signum or leaky_relu at 0, max or min at a tie, clamp at a
-    bound) the derivative does not exist and the partial is a convention: the step says so.</p>
+    bound, pow at 0<sup>0</sup>) the derivative does not exist and the partial is a convention: the step says so.</p>
   </aside>
 </main>
 <script type="application/json" id="data">{data}</script>

@@ -778,7 +778,7 @@ fn check(
                 } else {
                     "; with the kink also there, only the one-sided finite differences could decide"
                 },
-                nature.describe(yours, g[x])
+                nature.describe(yours, g[x], &lhs, wrt)
             ));
         } else {
             text.push_str(&format!(
@@ -788,7 +788,7 @@ fn check(
                     (false, true) => ", which yours matches",
                     (false, false) => ", not a value yours must match",
                 },
-                nature.describe(yours, g[x])
+                nature.describe(yours, g[x], &lhs, wrt)
             ));
         }
     }
@@ -865,7 +865,7 @@ fn check(
                 "derivative": nature.kind(),
                 "slope": nature.slope().map(|(slope, _)| jnum(slope)),
                 "slope_error": nature.slope().map(|(_, error)| jnum(error)),
-                "text": nature.describe(yours, g[x]),
+                "text": nature.describe(yours, g[x], &lhs, wrt),
             })),
         });
         sayln!("{}", pretty(&j));
@@ -1132,23 +1132,25 @@ impl OneSided {
         }
     }
 
-    fn describe(&self, yours: f64, tape: f64) -> String {
+    /// What the slopes say, of `lhs` ({lhs}, as the report writes it) along the
+    /// variable `wrt`.
+    fn describe(&self, yours: f64, tape: f64, lhs: &str, wrt: &str) -> String {
         match *self {
             OneSided::Jump { left, at, right, h } => format!(
-                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |x|)), so ∂f/∂x does not exist here",
+                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), so {lhs} does not exist here",
                 number(at),
                 number(left),
                 number(right),
                 step(h)
             ),
             OneSided::Corner { left, right, h } => format!(
-                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}), so ∂f/∂x does not exist here",
+                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}), so {lhs} does not exist here",
                 number(left),
                 number(right),
                 step(h)
             ),
             OneSided::Agree { slope, h, error } => format!(
-                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, ∂f/∂x ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
+                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, {lhs} ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
                 step(h),
                 number(slope),
                 error,
@@ -1164,15 +1166,15 @@ impl OneSided {
                 }
             ),
             OneSided::Unresolved { noise, h } => format!(
-                "f changes by well more than its rounding error (about ±{:.3e}, by a running error bound) at fewer than 3 of the steps tried (shrinking by 8 down to {}), so the one-sided slopes are lost in rounding, no evidence either way; whether ∂f/∂x exists here is not known",
+                "f changes by well more than its rounding error (about ±{:.3e}, by a running error bound) at fewer than 3 of the steps tried (shrinking by 8 down to {}), so the one-sided slopes are lost in rounding, no evidence either way; whether {lhs} exists here is not known",
                 noise,
                 step(h)
             ),
             OneSided::Unknown => {
-                "f is not finite beside the point, so ∂f/∂x may not exist here".to_string()
+                format!("f is not finite beside the point, so {lhs} may not exist here")
             }
             OneSided::Unsettled { left, right } => format!(
-                "the slopes from the left and the right (about {} and {} at the finest resolvable step) neither converge together nor to distinct values at the steps tried, so whether ∂f/∂x exists here is not known",
+                "the slopes from the left and the right (about {} and {} at the finest resolvable step) neither converge together nor to distinct values at the steps tried, so whether {lhs} exists here is not known",
                 number(left),
                 number(right)
             ),
