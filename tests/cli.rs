@@ -1701,3 +1701,31 @@ fn check_at_a_kink_names_the_derivative_asked_for() {
     );
     assert!(!out.contains("∂f/∂x"), "{out}");
 }
+
+/// `chainrule grad` at a kink that can matter printed the tape's convention as
+/// the partial derivative, with no word of it (`abs(x)` at 0: "∂f/∂x = 0", where
+/// |x| has no derivative; `x^x` at 0: "∂f/∂x = 0", whose slope from the right is
+/// −∞): it adds a note, as `explain` and `check` do. A kink that cannot matter
+/// (`relu(x)^2` at 0, differentiable with derivative 0) gets none.
+#[test]
+fn grad_notes_a_partial_that_passes_a_kink() {
+    let (out, _) = run(&["grad", "abs(x)", "--at", "x=0"], 0);
+    assert!(out.contains("∂f/∂x = 0.000000000000\n"), "{out}");
+    assert!(
+        out.contains(
+            "note: ∂f/∂x passes a kink here (|·|′(0): a convention): the value above uses that convention, and ∂f/∂x may not exist at this point"
+        ),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "max(x, y) + 2*z", "--at", "x=1,y=1,z=0"], 0);
+    assert!(out.contains("note: ∂f/∂x passes a kink here (max at a tie"), "{out}");
+    assert!(out.contains("note: ∂f/∂y passes a kink here (max at a tie"), "{out}");
+    assert!(!out.contains("∂f/∂z passes"), "{out}");
+    let (out, _) = run(&["grad", "x^x", "--at", "x=0"], 0);
+    assert!(out.contains("note: ∂f/∂x passes a kink here (∂(0^y)/∂y"), "{out}");
+    let (out, _) = run(&["grad", "relu(x)^2", "--at", "x=0"], 0);
+    assert!(!out.contains("kink"), "{out}");
+    let (out, _) = run(&["grad", "abs(x)", "--at", "x=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(j["kinks"]["x"].as_str().unwrap_or_default().contains("|·|′(0)"), "{out}");
+}

@@ -14,8 +14,9 @@
 //!    operand used twice, as in `x * x`, gets one edge per use, each named by
 //!    its use, `∂f/∂(x, use 1 of 2)`, then their sum, ∂f/∂x; a partial at a
 //!    kink is marked as a convention, with [`kink_at`]'s note);
-//! 3. a side panel keeps the running chain-rule sum of a chosen variable
-//!    (`∂E/∂w5 += ∂E/∂net_o1 · ∂net_o1/∂w5`, term by term), with the
+//! 3. a side panel keeps the running chain-rule sum of a chosen variable, one
+//!    term per use of it (`+ ∂E/∂(w5·out_h1) · ∂(w5·out_h1)/∂w5` for the seed
+//!    network's w5), with the
 //!    path-by-path [explanation](crate::explain) of its final value.
 //!
 //! The page does the sweep's arithmetic itself, in the browser's `f64`, in the

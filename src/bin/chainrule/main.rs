@@ -279,6 +279,31 @@ fn undefined_note(y: &str, value: f64) -> String {
     )
 }
 
+/// The notes of `grad` where the tape passes a kink that can matter for ∂y/∂x
+/// (|x| at 0, max at a tie, …: see [`chainrule::explain::kink_affecting`]):
+/// the partial it prints for x then uses a convention, and may be no
+/// derivative of y.
+fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String, String)> {
+    if !r.output.value().is_finite() {
+        return Vec::new(); // the undefined note says it all
+    }
+    r.variables
+        .iter()
+        .filter(|(_, v)| !g[*v].is_nan())
+        .filter_map(|(name, v)| {
+            let note = kink_between(tape, v.index(), r.output.index())?;
+            let note = note.trim_end_matches("; the derivative does not exist here");
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            Some((
+                name.clone(),
+                format!(
+                    "note: {lhs} passes a kink here ({note}): the value above uses that convention, and {lhs} may not exist at this point (`chainrule check` asks one-sided finite differences)"
+                ),
+            ))
+        })
+        .collect()
+}
+
 /// The source, its program, and the point.
 struct Loaded {
     source: String,
@@ -405,6 +430,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if !r.output.value().is_finite() {
                     j["note"] = json!(undefined_note(&y, r.output.value()));
                 }
+                let kinks = kink_notes(&tape, &r, &g, &y);
+                if !kinks.is_empty() {
+                    j["kinks"] = Value::Object(kinks.into_iter().map(|(n, note)| (n, json!(note))).collect());
+                }
                 sayln!("{}", pretty(&j));
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
@@ -425,6 +454,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         number(g[*v]),
                         w = width + y.chars().count() + 3
                     );
+                }
+                for (_, note) in kink_notes(&tape, &r, &g, &y) {
+                    sayln!("{note}");
                 }
                 let named: Vec<_> = r
                     .named
