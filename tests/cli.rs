@@ -1718,14 +1718,54 @@ fn grad_notes_a_partial_that_passes_a_kink() {
         "{out}"
     );
     let (out, _) = run(&["grad", "max(x, y) + 2*z", "--at", "x=1,y=1,z=0"], 0);
-    assert!(out.contains("note: ∂f/∂x passes a kink here (max at a tie"), "{out}");
-    assert!(out.contains("note: ∂f/∂y passes a kink here (max at a tie"), "{out}");
+    assert!(
+        out.contains("note: ∂f/∂x passes a kink here (max at a tie"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: ∂f/∂y passes a kink here (max at a tie"),
+        "{out}"
+    );
     assert!(!out.contains("∂f/∂z passes"), "{out}");
     let (out, _) = run(&["grad", "x^x", "--at", "x=0"], 0);
-    assert!(out.contains("note: ∂f/∂x passes a kink here (∂(0^y)/∂y"), "{out}");
+    assert!(
+        out.contains("note: ∂f/∂x passes a kink here (∂(0^y)/∂y"),
+        "{out}"
+    );
     let (out, _) = run(&["grad", "relu(x)^2", "--at", "x=0"], 0);
     assert!(!out.contains("kink"), "{out}");
     let (out, _) = run(&["grad", "abs(x)", "--at", "x=0", "--json"], 0);
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    assert!(j["kinks"]["x"].as_str().unwrap_or_default().contains("|·|′(0)"), "{out}");
+    assert!(
+        j["kinks"]["x"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("|·|′(0)"),
+        "{out}"
+    );
+}
+
+/// A deeply nested formula aborted the command ("thread 'main' has overflowed
+/// its stack", exit 134) from ~50,000 levels in a release build (a sum of
+/// 50,000 terms, or 50,000 minus signs): parsing, folding and recording
+/// recurse once per level. The command now runs on a 1 GiB stack, and a line
+/// of more than 100,000 operators and parentheses is refused as bad input.
+#[test]
+fn a_deeply_nested_formula_is_computed_or_refused_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("chainrule-cli-deep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("deep.txt");
+    std::fs::write(&file, format!("{}x\n", "-".repeat(80_000))).unwrap();
+    let path = file.to_str().unwrap();
+    let (out, _) = run(&["grad", "--file", path, "--at", "x=2"], 0);
+    assert!(out.starts_with("f = 2.000000000000\n"), "{out}");
+    assert!(out.contains("∂f/∂x = 1.000000000000\n"), "{out}");
+    std::fs::write(&file, format!("{}x\n", "-".repeat(100_001))).unwrap();
+    let (_, err) = run(&["grad", "--file", path, "--at", "x=2"], 2);
+    assert!(
+        err.starts_with("error: 100001 operators and parentheses in one line (the one at column 1), more than the 100000 the command line takes"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -235,9 +235,30 @@ fn to_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The stack the command runs on: parsing, folding and recording a formula
+/// recurse once per level of nesting (a sum of n terms is n levels deep), and
+/// the main thread's 8 MiB overflowed at ~50,000 (an abort, not an error).
+/// [`formula::MAX_NESTING`] is sized to fit in it.
+const STACK: usize = 1 << 30;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // Only the pages the recursion touches are committed; where the thread
+    // cannot be made, the command runs here, on the main thread's stack.
+    let result = match std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || run(cli))
+    {
+        Ok(worker) => worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        Err(_) => run(Cli::parse()),
+    };
+    finish(result)
+}
+
+fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
@@ -432,7 +453,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 let kinks = kink_notes(&tape, &r, &g, &y);
                 if !kinks.is_empty() {
-                    j["kinks"] = Value::Object(kinks.into_iter().map(|(n, note)| (n, json!(note))).collect());
+                    j["kinks"] = Value::Object(
+                        kinks
+                            .into_iter()
+                            .map(|(n, note)| (n, json!(note)))
+                            .collect(),
+                    );
                 }
                 sayln!("{}", pretty(&j));
             } else {
