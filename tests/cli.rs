@@ -1749,21 +1749,21 @@ fn grad_notes_a_partial_that_passes_a_kink() {
 /// its stack", exit 134) from ~50,000 levels in a release build (a sum of
 /// 50,000 terms, or 50,000 minus signs): parsing, folding and recording
 /// recurse once per level. The command now runs on a 1 GiB stack, and a line
-/// of more than 100,000 operators and parentheses is refused as bad input.
+/// of more than 50,000 operators and parentheses is refused as bad input.
 #[test]
 fn a_deeply_nested_formula_is_computed_or_refused_not_a_crash() {
     let dir = std::env::temp_dir().join(format!("chainrule-cli-deep-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("deep.txt");
-    std::fs::write(&file, format!("{}x\n", "-".repeat(80_000))).unwrap();
+    std::fs::write(&file, format!("{}x\n", "-".repeat(50_000))).unwrap();
     let path = file.to_str().unwrap();
     let (out, _) = run(&["grad", "--file", path, "--at", "x=2"], 0);
     assert!(out.starts_with("f = 2.000000000000\n"), "{out}");
     assert!(out.contains("∂f/∂x = 1.000000000000\n"), "{out}");
-    std::fs::write(&file, format!("{}x\n", "-".repeat(100_001))).unwrap();
+    std::fs::write(&file, format!("{}x\n", "-".repeat(50_001))).unwrap();
     let (_, err) = run(&["grad", "--file", path, "--at", "x=2"], 2);
     assert!(
-        err.starts_with("error: 100001 operators and parentheses in one line (the one at column 1), more than the 100000 the command line takes"),
+        err.starts_with("error: 50001 operators and parentheses in one line (the one at column 1), more than the 50000 the command line takes"),
         "{}",
         &err[..err.len().min(300)]
     );

@@ -325,9 +325,10 @@ pub struct Program {
 /// The most operators and parentheses one line (or `;`-separated part) may
 /// hold. Parsing, folding and recording recurse once per level of nesting, and
 /// a line's nesting is at most that count (a sum of n terms is n levels deep):
-/// the command's stack (1 GiB) holds this many, where the default 8 MiB
-/// overflowed at ~50,000 (an abort, not an error).
-pub const MAX_NESTING: usize = 100_000;
+/// the command's stack (1 GiB) holds this many even in a debug build (~10 KiB a
+/// level for a run of minus signs), where the default 8 MiB overflowed at
+/// ~50,000 in a release build (an abort, not an error).
+pub const MAX_NESTING: usize = 50_000;
 
 /// Refuses a line deeper than [`MAX_NESTING`] could be, before any recursion.
 fn check_nesting(source: &str) -> Result<(), FormulaError> {
