@@ -1769,3 +1769,22 @@ fn a_deeply_nested_formula_is_computed_or_refused_not_a_crash() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `chainrule grad` printed "∂f/∂x = NaN" for `sqrt(x^4)` at 0, whose
+/// derivative 2x is 0, with no word (`check` says "cannot be confirmed" there):
+/// it now notes that the NaN is the sweep's (0 · ∞ on a path), no verdict on
+/// the derivative. Where f itself is not finite, the note under f says it all.
+#[test]
+fn grad_notes_a_nan_partial_of_a_finite_f() {
+    let (out, _) = run(&["grad", "sqrt(x^4)", "--at", "x=0"], 0);
+    assert!(out.contains("∂f/∂x = NaN\n"), "{out}");
+    assert!(
+        out.contains("note: ∂f/∂x is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether ∂f/∂x exists at this point"),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "sqrt(x)", "--at", "x=-4"], 0);
+    assert!(!out.contains("is NaN here: the sweep"), "{out}");
+    let (out, _) = run(&["grad", "sqrt(x^4)", "--at", "x=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(j["nan_partials"]["x"].is_string(), "{out}");
+}

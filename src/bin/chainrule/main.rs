@@ -325,6 +325,29 @@ fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String,
         .collect()
 }
 
+/// The notes of `grad` where f is finite but a partial is NaN: the sweep met a
+/// NaN local partial (atan2 at the origin), 0 · ∞ on a path (`sqrt(x^4)` at 0,
+/// whose derivative 2x is 0) or ∞ − ∞, which says nothing of whether f has a
+/// derivative there.
+fn nan_notes(r: &Recorded, g: &Gradients, y: &str) -> Vec<(String, String)> {
+    if !r.output.value().is_finite() {
+        return Vec::new(); // the undefined note says it all
+    }
+    r.variables
+        .iter()
+        .filter(|(_, v)| g[*v].is_nan())
+        .map(|(name, _)| {
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            (
+                name.clone(),
+                format!(
+                    "note: {lhs} is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether {lhs} exists at this point (sqrt(x^4) at 0 has one: 2x = 0)"
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The source, its program, and the point.
 struct Loaded {
     source: String,
@@ -460,6 +483,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             .collect(),
                     );
                 }
+                let nans = nan_notes(&r, &g, &y);
+                if !nans.is_empty() {
+                    j["nan_partials"] =
+                        Value::Object(nans.into_iter().map(|(n, note)| (n, json!(note))).collect());
+                }
                 sayln!("{}", pretty(&j));
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
@@ -481,7 +509,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         w = width + y.chars().count() + 3
                     );
                 }
-                for (_, note) in kink_notes(&tape, &r, &g, &y) {
+                for (_, note) in kink_notes(&tape, &r, &g, &y)
+                    .into_iter()
+                    .chain(nan_notes(&r, &g, &y))
+                {
                     sayln!("{note}");
                 }
                 let named: Vec<_> = r
