@@ -176,7 +176,7 @@ impl<'a> Html<'a> {
     /// Draws only the nodes at most `steps` edges below the output. A node whose
     /// adjoint also receives from uses not drawn gets that share in one line
     /// ("from uses not drawn") before it fires, so every shown gradient is still
-    /// the tape's.
+    /// the tape's; the side panel lists that share as a term of its sum.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
