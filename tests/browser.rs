@@ -391,7 +391,9 @@ fn the_side_panel_lists_the_share_of_uses_not_drawn() {
     assert_eq!(status(&dom).2, "done");
     let sum = text_of(&dom, "sum");
     assert!(
-        sum.contains("+ 0.26450827 from the uses of x not drawn (their share, as the tape swept it)"),
+        sum.contains(
+            "+ 0.26450827 from the uses of x not drawn (their share, as the tape swept it)"
+        ),
         "{sum}"
     );
     assert!(
