@@ -1612,7 +1612,7 @@ fn check_at_zero_to_the_zero_does_not_call_the_convention_right() {
         );
         assert!(!out.contains("is right"), "{formula}: {out}");
         assert!(
-            out.contains("passes a kink (∂(0^y)/∂y at y = 0: a convention (0^y jumps there))"),
+            out.contains("passes a kink (pow at 0^0: ∂/∂exponent is a convention, 0 (0^y jumps at y = 0: no derivative there); ∂/∂base = 0 is exact (b^0 = 1))"),
             "{formula}: {out}"
         );
         assert!(
@@ -1634,6 +1634,11 @@ fn check_at_zero_to_the_zero_does_not_call_the_convention_right() {
         3,
     );
     assert!(!out.contains("is wrong"), "{out}");
+    // The explanation's note, on both factors, says which partial is the
+    // convention: not "the derivative does not exist" of the exact ∂/∂x.
+    let (out, _) = run(&["explain", "x^y", "--at", "x=0,y=0", "--wrt", "x"], 0);
+    assert!(out.contains("∂/∂base = 0 is exact (b^0 = 1)"), "{out}");
+    assert!(!out.contains("does not exist"), "{out}");
     // Along the base, x^0 = 1: ∂/∂x is 0, no convention, and 0 is right.
     let (out, _) = run(
         &[
@@ -1729,7 +1734,7 @@ fn grad_notes_a_partial_that_passes_a_kink() {
     assert!(!out.contains("∂f/∂z passes"), "{out}");
     let (out, _) = run(&["grad", "x^x", "--at", "x=0"], 0);
     assert!(
-        out.contains("note: ∂f/∂x passes a kink here (∂(0^y)/∂y"),
+        out.contains("note: ∂f/∂x passes a kink here (pow at 0^0:"),
         "{out}"
     );
     let (out, _) = run(&["grad", "relu(x)^2", "--at", "x=0"], 0);

@@ -750,11 +750,12 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
             relu_neuron_kink(rec, i)
         }
         // 0^y jumps at y = 0 (∞ below, 1 at, 0 above): its ∂/∂y there, taken as 0,
-        // is a convention. (Its ∂/∂x there is 0 exactly: x^0 = 1 for every x.)
+        // is a convention. Its ∂/∂x there is 0 exactly (x^0 = 1 for every x), and
+        // the note, shown on both factors, says so.
         crate::Op::Pow
             if at_zero && second.is_some_and(|(o, _)| values[o as usize] == 0.0) =>
         {
-            Some("∂(0^y)/∂y at y = 0: a convention (0^y jumps there); the derivative does not exist here")
+            Some("pow at 0^0: ∂/∂exponent is a convention, 0 (0^y jumps at y = 0: no derivative there); ∂/∂base = 0 is exact (b^0 = 1)")
         }
         op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
             (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {
