@@ -1125,7 +1125,7 @@ pub enum Finding {
     },
     /// The tape passes a kink on a path from the input to the output (see
     /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
-    /// min at a tie, clamp at a bound) that can matter for the gradient (its
+    /// min at a tie, clamp at a bound, pow at 0^0) that can matter for the gradient (its
     /// operand moves with the input to first order, or for signum's jump
     /// depends on it at all, and the adjoint reaching it can be nonzero:
     /// [`crate::explain::kink_affecting`]): there the tape's value is a convention

@@ -370,3 +370,36 @@ fn the_step_log_marks_kinks_as_conventions() {
     assert_eq!(log.matches(note).count(), 2, "{log}");
     assert!(text_of(&dom, "sum").contains(note), "the side panel's term");
 }
+
+/// A page cut by `within` whose focus also has uses not drawn: the side panel
+/// listed only the drawn terms and called the sum "complete" (x + sin(sin(sin(x)))
+/// at 1, within 2: "+ … = 1.00000000", then "= 1.26450827, complete (1 term)"),
+/// so its terms did not add up to its total; the share of the uses not drawn is
+/// a term of its own now. And a leaf no longer "passes its adjoint down".
+#[test]
+fn the_side_panel_lists_the_share_of_uses_not_drawn() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let f = (x + x.sin().sin().sin()).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).within(2).focus(x.index()).render().unwrap();
+    let dom = dump_dom(&browser, &page, "play=all", "outside");
+    assert_eq!(status(&dom).2, "done");
+    let sum = text_of(&dom, "sum");
+    assert!(
+        sum.contains(
+            "+ 0.26450827 from the uses of x not drawn (their share, as the tape swept it)"
+        ),
+        "{sum}"
+    );
+    assert!(
+        sum.contains("= 1.26450827, complete (2 terms); the tape has 1.26450827"),
+        "{sum}"
+    );
+    let log = text_of(&dom, "log");
+    assert!(!log.contains("x passes its adjoint"), "{log}");
+}

@@ -1591,3 +1591,205 @@ fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
     assert!(out.contains("is missing"), "{out}");
     assert!(!out.contains("coincidence"), "{out}");
 }
+
+/// `chainrule check` where a variable base and exponent are both 0, from the
+/// learners' front-end audit: 0^y is ∞ below y = 0, 1 at it and 0 above, so
+/// ∂(x^y)/∂y has no value there, and the tape's 0 (PyTorch's convention) is
+/// no derivative. `x^y` at (0, 0) with respect to y, `x^x` and `0^x` at 0 were
+/// called "right" for 0 (and `x^x*(ln(x)+1)`, whose limit from the right is
+/// −∞, "wrong"); x^0 = 1 for every x, so ∂/∂x there is 0, exactly.
+#[test]
+fn check_at_zero_to_the_zero_does_not_call_the_convention_right() {
+    for (formula, at, wrt) in [
+        ("x^y", "x=0,y=0", "y"),
+        ("x^x", "x=0", "x"),
+        ("0^x", "x=0", "x"),
+        ("0^(x^2)", "x=0", "x"),
+    ] {
+        let (out, _) = run(
+            &["check", formula, "--at", at, "--wrt", wrt, "--expect", "0"],
+            3,
+        );
+        assert!(!out.contains("is right"), "{formula}: {out}");
+        assert!(
+            out.contains("passes a kink (pow at 0^0: ∂/∂exponent is a convention, 0 (0^y jumps at y = 0: no derivative there); ∂/∂base = 0 is exact (b^0 = 1))"),
+            "{formula}: {out}"
+        );
+        assert!(
+            out.contains("cannot be confirmed at a kink"),
+            "{formula}: {out}"
+        );
+    }
+    let (out, _) = run(
+        &[
+            "check",
+            "x^x",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "x^x*(ln(x)+1)",
+        ],
+        3,
+    );
+    assert!(!out.contains("is wrong"), "{out}");
+    // The explanation's note, on both factors, says which partial is the
+    // convention: not "the derivative does not exist" of the exact ∂/∂x.
+    let (out, _) = run(&["explain", "x^y", "--at", "x=0,y=0", "--wrt", "x"], 0);
+    assert!(out.contains("∂/∂base = 0 is exact (b^0 = 1)"), "{out}");
+    assert!(!out.contains("does not exist"), "{out}");
+    // Along the base, x^0 = 1: ∂/∂x is 0, no convention, and 0 is right.
+    let (out, _) = run(
+        &[
+            "check", "x^y", "--at", "x=0,y=0", "--wrt", "x", "--expect", "0",
+        ],
+        0,
+    );
+    assert!(out.contains("is right") && !out.contains("kink"), "{out}");
+    // y > 0: 0^y = 0 near y, so ∂/∂y = 0 is the derivative.
+    run(
+        &[
+            "check", "x^y", "--at", "x=0,y=1", "--wrt", "y", "--expect", "0",
+        ],
+        0,
+    );
+}
+
+/// The one-sided slopes' verdict at a kink named ∂f/∂x whatever the variable
+/// and the output were (`abs(y)` at 0, --wrt y: "so ∂f/∂x does not exist
+/// here"; the seed network's "∂E/∂w5" as "∂f/∂x"), and their first step
+/// 1e-2·max(1, |x|).
+#[test]
+fn check_at_a_kink_names_the_derivative_asked_for() {
+    let (out, _) = run(
+        &[
+            "check", "abs(y)", "--at", "y=0", "--wrt", "y", "--expect", "0",
+        ],
+        3,
+    );
+    assert!(out.contains("so ∂f/∂y does not exist here"), "{out}");
+    assert!(!out.contains("∂f/∂x"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "3*signum(y) + y",
+            "--at",
+            "y=0",
+            "--wrt",
+            "y",
+            "--expect",
+            "1",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("1e-2·max(1, |y|)), so ∂f/∂y does not exist here"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check",
+            "E = relu(w) - relu(-w) + 1000*w^2; E",
+            "--at",
+            "w=0",
+            "--wrt",
+            "w",
+            "--expect",
+            "1 + 2000*w",
+        ],
+        0,
+    );
+    assert!(
+        out.contains("f is differentiable here, ∂E/∂w ≈ 1.000000000000"),
+        "{out}"
+    );
+    assert!(!out.contains("∂f/∂x"), "{out}");
+}
+
+/// `chainrule grad` at a kink that can matter printed the tape's convention as
+/// the partial derivative, with no word of it (`abs(x)` at 0: "∂f/∂x = 0", where
+/// |x| has no derivative; `x^x` at 0: "∂f/∂x = 0", whose slope from the right is
+/// −∞): it adds a note, as `explain` and `check` do. A kink that cannot matter
+/// (`relu(x)^2` at 0, differentiable with derivative 0) gets none.
+#[test]
+fn grad_notes_a_partial_that_passes_a_kink() {
+    let (out, _) = run(&["grad", "abs(x)", "--at", "x=0"], 0);
+    assert!(out.contains("∂f/∂x = 0.000000000000\n"), "{out}");
+    assert!(
+        out.contains(
+            "note: ∂f/∂x passes a kink here (|·|′(0): a convention): the value above uses that convention, and ∂f/∂x may not exist at this point"
+        ),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "max(x, y) + 2*z", "--at", "x=1,y=1,z=0"], 0);
+    assert!(
+        out.contains("note: ∂f/∂x passes a kink here (max at a tie"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: ∂f/∂y passes a kink here (max at a tie"),
+        "{out}"
+    );
+    assert!(!out.contains("∂f/∂z passes"), "{out}");
+    let (out, _) = run(&["grad", "x^x", "--at", "x=0"], 0);
+    assert!(
+        out.contains("note: ∂f/∂x passes a kink here (pow at 0^0:"),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "relu(x)^2", "--at", "x=0"], 0);
+    assert!(!out.contains("kink"), "{out}");
+    let (out, _) = run(&["grad", "abs(x)", "--at", "x=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(
+        j["kinks"]["x"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("|·|′(0)"),
+        "{out}"
+    );
+}
+
+/// A deeply nested formula aborted the command ("thread 'main' has overflowed
+/// its stack", exit 134) from ~50,000 levels in a release build (a sum of
+/// 50,000 terms, or 50,000 minus signs): parsing, folding and recording
+/// recurse once per level. The command now runs on a 1 GiB stack, and a line
+/// of more than 50,000 operators and parentheses is refused as bad input.
+#[test]
+fn a_deeply_nested_formula_is_computed_or_refused_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("chainrule-cli-deep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("deep.txt");
+    std::fs::write(&file, format!("{}x\n", "-".repeat(50_000))).unwrap();
+    let path = file.to_str().unwrap();
+    let (out, _) = run(&["grad", "--file", path, "--at", "x=2"], 0);
+    assert!(out.starts_with("f = 2.000000000000\n"), "{out}");
+    assert!(out.contains("∂f/∂x = 1.000000000000\n"), "{out}");
+    std::fs::write(&file, format!("{}x\n", "-".repeat(50_001))).unwrap();
+    let (_, err) = run(&["grad", "--file", path, "--at", "x=2"], 2);
+    assert!(
+        err.starts_with("error: 50001 operators and parentheses in one line (the one at column 1), more than the 50000 the command line takes"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `chainrule grad` printed "∂f/∂x = NaN" for `sqrt(x^4)` at 0, whose
+/// derivative 2x is 0, with no word (`check` says "cannot be confirmed" there):
+/// it now notes that the NaN is the sweep's (0 · ∞ on a path), no verdict on
+/// the derivative. Where f itself is not finite, the note under f says it all.
+#[test]
+fn grad_notes_a_nan_partial_of_a_finite_f() {
+    let (out, _) = run(&["grad", "sqrt(x^4)", "--at", "x=0"], 0);
+    assert!(out.contains("∂f/∂x = NaN\n"), "{out}");
+    assert!(
+        out.contains("note: ∂f/∂x is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether ∂f/∂x exists at this point"),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "sqrt(x)", "--at", "x=-4"], 0);
+    assert!(!out.contains("is NaN here: the sweep"), "{out}");
+    let (out, _) = run(&["grad", "sqrt(x^4)", "--at", "x=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(j["nan_partials"]["x"].is_string(), "{out}");
+}

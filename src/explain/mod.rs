@@ -721,7 +721,7 @@ fn chosen_factor_graph(
 /// a point where its derivative does not exist and the tape's partial is a
 /// convention: abs, relu, leaky_relu or signum at 0, a fused relu neuron at
 /// z = 0, max or min of two distinct nodes (or of a node and a constant) at a
-/// tie, clamp at a bound. `None` elsewhere.
+/// tie, clamp at a bound, pow at 0^0 (0^y jumps at y = 0). `None` elsewhere.
 pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
     let values = rec.values();
     let mut edges = rec.edges(i);
@@ -749,6 +749,14 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         }
         crate::Op::ReluNeuron | crate::Op::ReluNeuronConst if values[i] == 0.0 => {
             relu_neuron_kink(rec, i)
+        }
+        // 0^y jumps at y = 0 (∞ below, 1 at, 0 above): its ∂/∂y there, taken as 0,
+        // is a convention. Its ∂/∂x there is 0 exactly (x^0 = 1 for every x), and
+        // the note, shown on both factors, says so.
+        crate::Op::Pow
+            if at_zero && second.is_some_and(|(o, _)| values[o as usize] == 0.0) =>
+        {
+            Some("pow at 0^0: ∂/∂exponent is a convention, 0 (0^y jumps at y = 0: no derivative there); ∂/∂base = 0 is exact (b^0 = 1)")
         }
         op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
             (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {
@@ -779,8 +787,10 @@ fn mask_note(op: crate::Op) -> &'static str {
 /// The note of a kink at node `index` of `tape`: `Some` when the node is an op
 /// at a point where its own derivative does not exist and the tape's local
 /// partial is a convention (abs, relu, leaky_relu or signum at 0, max or min at
-/// a tie, clamp at a bound), the same note [`Explanation::kink`] gives its
-/// factor; `None` elsewhere, and for an index past the end.
+/// a tie, clamp at a bound, [`Var::pow`](crate::Var::pow) at 0^0, whose
+/// ∂/∂exponent is taken as 0 where 0^y jumps), the same note
+/// [`Explanation::kink`] gives its factor; `None` elsewhere, and for an index
+/// past the end.
 ///
 /// A kink of an op on the way from x to y does not by itself mean ∂y/∂x does
 /// not exist (|x|² is differentiable at 0), but where it does not exist the
@@ -793,6 +803,14 @@ fn mask_note(op: crate::Op) -> &'static str {
 /// let z = x.exp();
 /// assert!(chainrule::explain::kink_at(&tape, y.index()).is_some());
 /// assert!(chainrule::explain::kink_at(&tape, z.index()).is_none());
+/// // x^x at 0: 0^y is ∞, 1, 0 for y < 0, = 0, > 0; the tape's ∂/∂y = 0 is a convention.
+/// let p = x.pow(x);
+/// assert!(chainrule::explain::kink_at(&tape, p.index()).is_some());
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), p.index()).is_some());
+/// // x^y at (0, 0) along x alone: x^0 = 1 for every x, ∂/∂x = 0 exactly.
+/// let y = tape.var(0.0);
+/// let p = x.pow(y);
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), p.index()).is_none());
 /// ```
 pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
     tape.recording.read(|rec| {
@@ -824,7 +842,9 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
 ///   operand moves with x and it is on a path to the output.)
 ///
 /// A jump is not a kink: signum at 0 counts whenever its operand depends on x
-/// at all (lies on a path from x in the tape), not by the first-order test.
+/// at all (lies on a path from x in the tape), not by the first-order test, and
+/// so does pow at 0^0 whenever its exponent does (0^(x²) jumps at 0; x^0 = 1 for
+/// every x, so the base alone never counts).
 /// signum(x³) at 0 jumps from −1 to 1 though x³ is flat to first order there;
 /// for relu, abs, max, min and clamp a zero first-order motion of the operand
 /// does make the convention irrelevant (relu(x³) at 0 is differentiable, with
@@ -919,6 +939,8 @@ pub(crate) fn kink_affecting_in(
                 // x³ is flat to first order, so its operand counts whenever it
                 // depends on x at all.
                 crate::Op::Signum => edges.first().is_some_and(|&(o, _)| depends_on(o)),
+                // A jump too, in the exponent only: 0^(x²) at 0 is 1, and 0 beside.
+                crate::Op::Pow => edges.get(1).is_some_and(|&(o, _)| depends_on(o)),
                 crate::Op::Max | crate::Op::Min => match (edges.first(), edges.get(1)) {
                     (Some(&(a, _)), Some(&(b, _))) => nonzero(t(a) - t(b)) || h(a) || h(b),
                     _ => edges.iter().any(|&(o, _)| moves(o)),
@@ -1475,7 +1497,7 @@ impl Explanation {
     /// The note on a listed factor whose value is a convention at a kink of its
     /// upper node (abs, relu, leaky_relu or signum at 0, a fused relu neuron or
     /// layer at z = 0, max or min at a tie of two distinct nodes, clamp at a
-    /// bound): `relu′(0): a convention; the derivative does not exist here`. A
+    /// bound, pow at 0^0): `relu′(0): a convention; the derivative does not exist here`. A
     /// relu neuron over constant inputs that the tape did not keep
     /// ([`Tape::set_keep_constants`]) and z ≤ 0 says that it cannot tell z = 0
     /// from z < 0. `None` for any other factor. Display writes it after the

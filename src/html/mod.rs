@@ -14,8 +14,9 @@
 //!    operand used twice, as in `x * x`, gets one edge per use, each named by
 //!    its use, `∂f/∂(x, use 1 of 2)`, then their sum, ∂f/∂x; a partial at a
 //!    kink is marked as a convention, with [`kink_at`]'s note);
-//! 3. a side panel keeps the running chain-rule sum of a chosen variable
-//!    (`∂E/∂w5 += ∂E/∂net_o1 · ∂net_o1/∂w5`, term by term), with the
+//! 3. a side panel keeps the running chain-rule sum of a chosen variable, one
+//!    term per use of it (`+ ∂E/∂(w5·out_h1) · ∂(w5·out_h1)/∂w5` for the seed
+//!    network's w5), with the
 //!    path-by-path [explanation](crate::explain) of its final value.
 //!
 //! The page does the sweep's arithmetic itself, in the browser's `f64`, in the
@@ -175,7 +176,7 @@ impl<'a> Html<'a> {
     /// Draws only the nodes at most `steps` edges below the output. A node whose
     /// adjoint also receives from uses not drawn gets that share in one line
     /// ("from uses not drawn") before it fires, so every shown gradient is still
-    /// the tape's.
+    /// the tape's; the side panel lists that share as a term of its sum.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -661,7 +662,7 @@ fn page(title: &str, data: &str) -> String {
     clamp) did not pick, or from a relu neuron at z ≤ 0. A node that uses an operand twice
     (<code>x * x</code>) has an edge per use, each with its partial in that use alone.
     At a kink (relu, abs, signum or leaky_relu at 0, max or min at a tie, clamp at a
-    bound) the derivative does not exist and the partial is a convention: the step says so.</p>
+    bound, pow at 0<sup>0</sup>) the derivative does not exist and the partial is a convention: the step says so.</p>
   </aside>
 </main>
 <script type="application/json" id="data">{data}</script>

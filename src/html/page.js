@@ -108,7 +108,9 @@
       a = n.grad;
       st.adj.set(n.i, a);
       st.log.push(`backward: adjoint[${n.name}] += ${fmt(n.outside)} from uses not drawn (now ${fmt(a)})`);
-      st.log.push(`${n.name} passes its adjoint ${fmt(a)} down`);
+      if (edgesOf.has(n.i)) st.log.push(`${n.name} passes its adjoint ${fmt(a)} down`);
+      // The focus's sum lists this share too, or its terms would not add up.
+      if (n.i === focus) st.terms.push({ node: n, outside: n.outside, c: n.outside, after: a });
     } else {
       st.log.push(`backward: ${n.name} passes its adjoint ${fmt(a)} down`);
     }
@@ -288,6 +290,11 @@
       for (const t of st.terms) {
         const p = document.createElement("p");
         p.className = "term";
+        if (t.outside !== undefined) {
+          p.textContent = `+ ${fmt(t.c)} from the uses of ${x.name} not drawn (their share, as the tape swept it)`;
+          sum.appendChild(p);
+          continue;
+        }
         const kink = t.node.kink;
         const notes = t.masked ? (kink ? ` (masked: 0; ${kink})` : " (masked: 0)") : kink ? ` (${kink})` : "";
         p.textContent = `+ ∂${d(y)}/∂${d(t.node.name)} · ${partialName(t.edge)} = ${fmt(t.a)} × ${fmt(t.partial)}${notes} = ${fmt(t.c)}`;

@@ -322,6 +322,36 @@ pub struct Program {
     pub variables: Vec<(String, Option<f64>, Span)>,
 }
 
+/// The most operators and parentheses one line (or `;`-separated part) may
+/// hold. Parsing, folding and recording recurse once per level of nesting, and
+/// a line's nesting is at most that count (a sum of n terms is n levels deep):
+/// the command's stack (1 GiB) holds this many even in a debug build (~10 KiB a
+/// level for a run of minus signs), where the default 8 MiB overflowed at
+/// ~50,000 in a release build (an abort, not an error).
+pub const MAX_NESTING: usize = 50_000;
+
+/// Refuses a line deeper than [`MAX_NESTING`] could be, before any recursion.
+fn check_nesting(source: &str) -> Result<(), FormulaError> {
+    for (k, line) in source.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("");
+        for part in line.split(';') {
+            let count = part.chars().filter(|c| "()+-−*·×/^".contains(*c)).count();
+            if count > MAX_NESTING {
+                return Err(FormulaError::new(
+                    Span {
+                        line: k + 1,
+                        column: 1,
+                    },
+                    format!(
+                        "{count} operators and parentheses in one line (the one {{at}}), more than the {MAX_NESTING} the command line takes: name parts of it on lines of their own (`s1 = …`), which nest no deeper"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The closest names to `wanted` among `candidates`, for "did you mean".
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -434,6 +464,7 @@ fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, Formula
 
 /// Parses and checks a program.
 pub fn parse(source: &str) -> Result<Program, FormulaError> {
+    check_nesting(source)?;
     let pairs = Grammar::parse(Rule::program, source).map_err(|e| {
         let (line, column) = match e.line_col {
             pest::error::LineColLocation::Pos(p) | pest::error::LineColLocation::Span(p, _) => p,

@@ -235,9 +235,30 @@ fn to_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The stack the command runs on: parsing, folding and recording a formula
+/// recurse once per level of nesting (a sum of n terms is n levels deep), and
+/// the main thread's 8 MiB overflowed at ~50,000 (an abort, not an error).
+/// [`formula::MAX_NESTING`] is sized to fit in it.
+const STACK: usize = 1 << 30;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // Only the pages the recursion touches are committed; where the thread
+    // cannot be made, the command runs here, on the main thread's stack.
+    let result = match std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || run(cli))
+    {
+        Ok(worker) => worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        Err(_) => run(Cli::parse()),
+    };
+    finish(result)
+}
+
+fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
@@ -277,6 +298,54 @@ fn undefined_note(y: &str, value: f64) -> String {
         "note: {y} is {} here: it is not defined (or not finite) at this point, so it has no derivative here; the partials below are the values of the tape's derivative formulas, not derivatives of {y}",
         number(value)
     )
+}
+
+/// The notes of `grad` where the tape passes a kink that can matter for ∂y/∂x
+/// (|x| at 0, max at a tie, …: see [`chainrule::explain::kink_affecting`]):
+/// the partial it prints for x then uses a convention, and may be no
+/// derivative of y.
+fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String, String)> {
+    if !r.output.value().is_finite() {
+        return Vec::new(); // the undefined note says it all
+    }
+    r.variables
+        .iter()
+        .filter(|(_, v)| !g[*v].is_nan())
+        .filter_map(|(name, v)| {
+            let note = kink_between(tape, v.index(), r.output.index())?;
+            let note = note.trim_end_matches("; the derivative does not exist here");
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            Some((
+                name.clone(),
+                format!(
+                    "note: {lhs} passes a kink here ({note}): the value above uses that convention, and {lhs} may not exist at this point (`chainrule check` asks one-sided finite differences)"
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// The notes of `grad` where f is finite but a partial is NaN: the sweep met a
+/// NaN local partial (atan2 at the origin), 0 · ∞ on a path (`sqrt(x^4)` at 0,
+/// whose derivative 2x is 0) or ∞ − ∞, which says nothing of whether f has a
+/// derivative there.
+fn nan_notes(r: &Recorded, g: &Gradients, y: &str) -> Vec<(String, String)> {
+    if !r.output.value().is_finite() {
+        return Vec::new(); // the undefined note says it all
+    }
+    r.variables
+        .iter()
+        .filter(|(_, v)| g[*v].is_nan())
+        .map(|(name, _)| {
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            (
+                name.clone(),
+                format!(
+                    "note: {lhs} is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether {lhs} exists at this point (sqrt(x^4) at 0 has one: 2x = 0)"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The source, its program, and the point.
@@ -405,6 +474,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if !r.output.value().is_finite() {
                     j["note"] = json!(undefined_note(&y, r.output.value()));
                 }
+                let kinks = kink_notes(&tape, &r, &g, &y);
+                if !kinks.is_empty() {
+                    j["kinks"] = Value::Object(
+                        kinks
+                            .into_iter()
+                            .map(|(n, note)| (n, json!(note)))
+                            .collect(),
+                    );
+                }
+                let nans = nan_notes(&r, &g, &y);
+                if !nans.is_empty() {
+                    j["nan_partials"] =
+                        Value::Object(nans.into_iter().map(|(n, note)| (n, json!(note))).collect());
+                }
                 sayln!("{}", pretty(&j));
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
@@ -425,6 +508,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         number(g[*v]),
                         w = width + y.chars().count() + 3
                     );
+                }
+                for (_, note) in kink_notes(&tape, &r, &g, &y)
+                    .into_iter()
+                    .chain(nan_notes(&r, &g, &y))
+                {
+                    sayln!("{note}");
                 }
                 let named: Vec<_> = r
                     .named
@@ -778,7 +867,7 @@ fn check(
                 } else {
                     "; with the kink also there, only the one-sided finite differences could decide"
                 },
-                nature.describe(yours, g[x])
+                nature.describe(yours, g[x], &lhs, wrt)
             ));
         } else {
             text.push_str(&format!(
@@ -788,7 +877,7 @@ fn check(
                     (false, true) => ", which yours matches",
                     (false, false) => ", not a value yours must match",
                 },
-                nature.describe(yours, g[x])
+                nature.describe(yours, g[x], &lhs, wrt)
             ));
         }
     }
@@ -865,7 +954,7 @@ fn check(
                 "derivative": nature.kind(),
                 "slope": nature.slope().map(|(slope, _)| jnum(slope)),
                 "slope_error": nature.slope().map(|(_, error)| jnum(error)),
-                "text": nature.describe(yours, g[x]),
+                "text": nature.describe(yours, g[x], &lhs, wrt),
             })),
         });
         sayln!("{}", pretty(&j));
@@ -1132,23 +1221,25 @@ impl OneSided {
         }
     }
 
-    fn describe(&self, yours: f64, tape: f64) -> String {
+    /// What the slopes say, of `lhs` ({lhs}, as the report writes it) along the
+    /// variable `wrt`.
+    fn describe(&self, yours: f64, tape: f64, lhs: &str, wrt: &str) -> String {
         match *self {
             OneSided::Jump { left, at, right, h } => format!(
-                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |x|)), so ∂f/∂x does not exist here",
+                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), so {lhs} does not exist here",
                 number(at),
                 number(left),
                 number(right),
                 step(h)
             ),
             OneSided::Corner { left, right, h } => format!(
-                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}), so ∂f/∂x does not exist here",
+                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}), so {lhs} does not exist here",
                 number(left),
                 number(right),
                 step(h)
             ),
             OneSided::Agree { slope, h, error } => format!(
-                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, ∂f/∂x ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
+                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, {lhs} ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
                 step(h),
                 number(slope),
                 error,
@@ -1164,15 +1255,15 @@ impl OneSided {
                 }
             ),
             OneSided::Unresolved { noise, h } => format!(
-                "f changes by well more than its rounding error (about ±{:.3e}, by a running error bound) at fewer than 3 of the steps tried (shrinking by 8 down to {}), so the one-sided slopes are lost in rounding, no evidence either way; whether ∂f/∂x exists here is not known",
+                "f changes by well more than its rounding error (about ±{:.3e}, by a running error bound) at fewer than 3 of the steps tried (shrinking by 8 down to {}), so the one-sided slopes are lost in rounding, no evidence either way; whether {lhs} exists here is not known",
                 noise,
                 step(h)
             ),
             OneSided::Unknown => {
-                "f is not finite beside the point, so ∂f/∂x may not exist here".to_string()
+                format!("f is not finite beside the point, so {lhs} may not exist here")
             }
             OneSided::Unsettled { left, right } => format!(
-                "the slopes from the left and the right (about {} and {} at the finest resolvable step) neither converge together nor to distinct values at the steps tried, so whether ∂f/∂x exists here is not known",
+                "the slopes from the left and the right (about {} and {} at the finest resolvable step) neither converge together nor to distinct values at the steps tried, so whether {lhs} exists here is not known",
                 number(left),
                 number(right)
             ),
