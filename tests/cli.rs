@@ -597,6 +597,24 @@ fn a_malformed_point_is_refused_by_the_argument_parser() {
 }
 
 #[test]
+fn a_number_past_the_largest_f64_is_refused_not_read_as_infinity() {
+    // `"1e400".parse::<f64>()` is Ok(inf): a learner who typed 1e400 would get
+    // results at ∞ with no word. Both a value and a literal in the formula are
+    // refused; infinity spelled out is still accepted as a value.
+    let (_, err) = run(&["grad", "x", "--at", "x=1e400"], 2);
+    assert!(
+        err.contains("the value of x, '1e400', is beyond the largest f64"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "x * 1e999", "--at", "x=1"], 2);
+    assert!(err.contains("'1e999' is beyond the largest f64"), "{err}");
+    let (out, _) = run(&["grad", "x", "--at", "x=-inf"], 0);
+    assert!(out.starts_with("x = -inf"), "{out}");
+    let (out, _) = run(&["grad", "x * 1e308", "--at", "x=1"], 0);
+    assert!(out.contains("∂f/∂x = 1.000000000000e308"), "{out}");
+}
+
+#[test]
 fn a_missing_file() {
     let (_, err) = run(&["grad", "--file", "/nonexistent/seed.txt"], 2);
     assert!(

@@ -402,13 +402,20 @@ fn expression(pairs: Pairs<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr,
 fn primary(p: Pair<'_, Rule>, pratt: &PrattParser<Rule>) -> Result<Expr, FormulaError> {
     let span = Span::of(&p);
     match p.as_rule() {
-        Rule::number => p
-            .as_str()
-            .parse()
-            .map(|v| Expr::Number(v, span))
-            .map_err(|_| {
-                FormulaError::new(span, format!("'{}' is not a number {{at}}", p.as_str()))
-            }),
+        Rule::number => match p.as_str().parse::<f64>() {
+            Ok(v) if v.is_infinite() => Err(FormulaError::new(
+                span,
+                format!(
+                    "'{}' is beyond the largest f64 (about 1.8e308) {{at}}",
+                    p.as_str()
+                ),
+            )),
+            Ok(v) => Ok(Expr::Number(v, span)),
+            Err(_) => Err(FormulaError::new(
+                span,
+                format!("'{}' is not a number {{at}}", p.as_str()),
+            )),
+        },
         Rule::name => Ok(Expr::Name(p.as_str().to_string(), span)),
         Rule::expression => expression(p.into_inner(), pratt),
         _ => {

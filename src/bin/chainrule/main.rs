@@ -169,10 +169,17 @@ fn parse_value(s: &str) -> Result<(String, f64), String> {
     {
         return Err(format!("'{name}' is not a variable name"));
     }
-    let value: f64 = value
-        .trim()
+    let text = value.trim();
+    let value: f64 = text
         .parse()
-        .map_err(|_| format!("the value of {name}, '{}', is not a number", value.trim()))?;
+        .map_err(|_| format!("the value of {name}, '{text}', is not a number"))?;
+    // `"1e400".parse()` is Ok(inf): refused, unless infinity is written out.
+    if value.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
+        return Err(format!(
+            "the value of {name}, '{text}', is beyond the largest f64 (about 1.8e308): \
+             write inf for infinity"
+        ));
+    }
     Ok((name.to_string(), value))
 }
 
