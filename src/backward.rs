@@ -39,7 +39,7 @@
 //! |---|---|---|
 //! | 1. Only nodes on a path from the output contribute | a node the output does not depend on passes nothing, whatever its partials | `x * 3` with `x.sqrt()` at 0 (∂ = ∞) recorded on the side: **3** |
 //! | 2. On a path, `adjoint × partial` is IEEE arithmetic | 0 · ∞ is NaN: an indeterminate derivative is reported as NaN, never as a silent 0 | `x.sqrt().square()` at 0 (2√0 · 1/(2√0)): **NaN**, as PyTorch and JAX |
-//! | 3. A select op passes exactly 0 to the operand it did not select | relu (and a relu neuron) for z ≤ 0, `max`/`min` for the other operand (or against a constant that wins), `clamp` outside its bounds: a *masked* edge, 0 even from an infinite or NaN adjoint, as PyTorch's masking | `x.relu().sqrt()` at −1 or −0.0: **0**; `a.max(b).sqrt()` with a = 0 > b: ∂/∂b = **0** |
+//! | 3. A select op passes exactly 0 to the operand it did not select | relu (and a relu neuron) for z ≤ 0, `max`/`min` for the other operand (or against a constant that wins), `clamp` outside its bounds, `signum` always (its derivative is 0; NaN at NaN): a *masked* edge, 0 even from an infinite or NaN adjoint, as PyTorch's masking (and its `sign`, whose gradient is zeros) | `x.relu().sqrt()` at −1 or −0.0: **0**; `a.max(b).sqrt()` with a = 0 > b: ∂/∂b = **0**; `x.signum() * ∞`: **0** |
 //! | 4. A NaN value has NaN partials | relu, abs, leaky_relu, signum, max, min and clamp at NaN have derivative NaN, so a NaN is never hidden in a finite gradient | `x.relu()` at NaN: **NaN** |
 //!
 //! Rule 3 masks one edge, not what lies below it: an operand a select op did not
@@ -166,7 +166,7 @@ impl<'t> Gradients<'t> {
             // operators) the loop is compiled without the checks for them.
             let runs = rec.runs().first().is_some_and(|r| r.node <= output.index);
             // Masked edges exist only on a tape with a select op (relu, max, min,
-            // a relu neuron). Without one, multiplying every adjoint through is the
+            // clamp, signum, a relu neuron). Without one, multiplying every adjoint through is the
             // policy, infinite or not. With one, the fast sweep notes whether any
             // adjoint it multiplied through was infinite or NaN (a masked edge must
             // then pass exactly 0, not ∞ · 0), and only then is the sweep redone,
@@ -458,11 +458,15 @@ impl fmt::Debug for Gradients<'_> {
 ///
 /// - `relu`, `max`, `min` (also against a constant), `clamp`: the edge whose partial is exactly ±0 (relu for x ≤ 0,
 ///   the operand not picked). A NaN partial is never masked.
+/// - `signum`: its edge (its partial is 0 but at NaN), as PyTorch's and JAX's
+///   sign, whose gradient is zeros whatever the incoming one.
 /// - a relu neuron: every edge when relu′(z) = 0 (z ≤ 0).
 #[inline]
 pub(crate) fn is_masked(op: Op, partial: f64, last_partial: f64) -> bool {
     match op {
-        Op::Relu | Op::Max | Op::Min | Op::MaxConst | Op::MinConst | Op::Clamp => partial == 0.0,
+        Op::Relu | Op::Max | Op::Min | Op::MaxConst | Op::MinConst | Op::Clamp | Op::Signum => {
+            partial == 0.0
+        }
         Op::ReluNeuron | Op::ReluNeuronConst => last_partial == 0.0,
         _ => false,
     }

@@ -36,8 +36,9 @@ pub struct GraphEdge {
     /// Which operand of the node this edge is (0 for the first).
     pub slot: usize,
     /// Whether the edge is masked: it runs to an operand a select op (relu, max,
-    /// min, a relu neuron) did not select, and passes exactly 0 on whatever the
-    /// node's adjoint (the non-finite policy of [`crate::backward`]).
+    /// min, clamp, a relu neuron) did not select, or from a signum (whose
+    /// derivative is 0), and passes exactly 0 on whatever the node's adjoint
+    /// (the non-finite policy of [`crate::backward`]).
     pub masked: bool,
 }
 

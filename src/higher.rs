@@ -443,6 +443,15 @@ fn recorded_partials<'t>(
     let stored = |k: usize| Const(edges[k].1);
     let operand = |k: usize| var(edges[k].0);
     let kept = tape.kept_constants(node as u32);
+    // An operand, or a kept constant, is infinite.
+    let infinite_operand = || {
+        edges
+            .iter()
+            .any(|&(o, _)| tape.value(o as usize).is_infinite())
+            || tape
+                .kept_constant(node as u32)
+                .is_some_and(f64::is_infinite)
+    };
     let mut out: SmallVec<[Partial<'t>; 8]> = SmallVec::new();
     match op {
         Op::Leaf | Op::Const => {}
@@ -507,12 +516,23 @@ fn recorded_partials<'t>(
             });
         }
         Op::Log => out.push(log_partial(operand(0), edges[0].1, kept.first().copied())),
+        // At an infinite operand the stored partials are limits (±0, ±1; see
+        // `atan2_with_partials`, `hypot_with_partials`), as are their own
+        // derivatives (0): the stored numbers, constants.
+        Op::Atan2 | Op::Hypot if edges.iter().all(|&(_, p)| !p.is_nan()) && infinite_operand() => {
+            out.extend((0..edges.len()).map(stored))
+        }
         Op::Atan2 => {
             // x/(x² + y²) as (x/h)/h with h = hypot(x, y), as the stored partial
             // is computed: x² + y² would overflow or underflow far sooner.
             let (y, x) = (operand(0), operand(1));
             let h = x.hypot(y);
             out.extend([V(x / h / h), V(-(y / h / h))]);
+        }
+        Op::Atan2Const | Op::ConstAtan2 | Op::HypotConst
+            if !edges[0].1.is_nan() && infinite_operand() =>
+        {
+            out.push(stored(0))
         }
         Op::Atan2Const | Op::ConstAtan2 => {
             let v = operand(0);

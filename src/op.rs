@@ -279,16 +279,20 @@ impl Op {
     /// its operand inside its bounds. The operand not selected gets exactly 0
     /// from the node, whatever the node's adjoint (even infinite or NaN), as
     /// PyTorch's masking does: see the non-finite policy in [`crate::backward`].
+    /// `signum`, whose derivative is 0 everywhere (but at NaN), is one too: it
+    /// never passes its operand on (PyTorch's and JAX's sign give zeros).
     ///
     /// ```
     /// use chainrule::Op;
     /// assert!(Op::Relu.is_select() && Op::Max.is_select() && Op::Clamp.is_select());
+    /// assert!(Op::Signum.is_select()); // its derivative is 0: it passes nothing
     /// assert!(!Op::Abs.is_select()); // |x| multiplies by sign(x): not a mask
     /// ```
     pub fn is_select(self) -> bool {
         matches!(
             self,
             Op::Relu
+                | Op::Signum
                 | Op::Max
                 | Op::Min
                 | Op::MaxConst

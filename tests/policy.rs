@@ -300,3 +300,35 @@ fn a_relu_neuron_over_an_infinite_constant_input_masks_every_edge_at_z_below_zer
     }
     assert_eq!(chainrule::grad(f, &[-0.5, 0.0]), vec![0.0, 0.0]);
 }
+
+#[test]
+fn signum_passes_exactly_zero_whatever_the_adjoint() {
+    // signum′ is 0 (a convention at 0 only), and PyTorch's and JAX's sign give a
+    // zero gradient whatever the incoming one: torch.sign(x) * inf at x = 2 has
+    // x.grad = 0. As a select op, its edge is masked (rule 3), not 0 · ∞ = NaN.
+    for x0 in [2.0, -3.0, 0.0, -0.0, f64::INFINITY] {
+        let tape = Tape::for_replay();
+        let x = tape.var(x0);
+        let y = x.signum() * f64::INFINITY;
+        let g = y.backward();
+        assert!(
+            g[x] == 0.0 && g[x].is_sign_positive(),
+            "at {x0:e}: {:e}",
+            g[x]
+        );
+        same_as_textbook(&g);
+        assert_eq!(tape.grad(y, &[x])[0].value(), 0.0, "Tape::grad at {x0:e}");
+        let mut program = tape.compile(&[y]).expect("compiles");
+        program.set_inputs(&[x0]);
+        program.forward();
+        program.backward();
+        assert_eq!(program.gradient(x.index()), 0.0, "replayed at {x0:e}");
+    }
+    // A NaN adjoint too (rule 3), but a NaN operand keeps its NaN partial (rule 4).
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let g = (x.signum() * f64::NAN).backward();
+    assert_eq!(g[x], 0.0);
+    let x = tape.var(f64::NAN);
+    assert!(x.signum().backward()[x].is_nan());
+}

@@ -79,7 +79,7 @@
 //!
 //! Paths follow the policy of [`crate::backward`], as the sweep applies it. A
 //! factor through an operand a select op did not pick (relu at z ≤ 0, the loser
-//! of max/min, clamp outside its bounds) is *masked* ([`Factor::masked`]): it
+//! of max/min, clamp outside its bounds, signum always) is *masked* ([`Factor::masked`]): it
 //! passes exactly 0 down the path, whatever the product above it (∞ or NaN
 //! included). Every other factor multiplies the product above it (IEEE: 0 · ∞ is
 //! NaN). A masked edge masks one edge, not what lies below it: where a path's
@@ -780,6 +780,7 @@ fn mask_note(op: crate::Op) -> &'static str {
         crate::Op::ReluNeuron | crate::Op::ReluNeuronConst => "of a relu neuron at z ≤ 0",
         crate::Op::MaxConst | crate::Op::MinConst => "through an operand the constant beat",
         crate::Op::Clamp => "of clamp outside its bounds",
+        crate::Op::Signum => "of signum (derivative 0)",
         _ => "through an operand not picked",
     }
 }

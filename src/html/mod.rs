@@ -659,7 +659,7 @@ fn page(title: &str, data: &str) -> String {
     sweep: the output's adjoint is 1, and each node, from the last recorded down,
     adds <code>adjoint[node] × ∂node/∂operand</code> to each operand's adjoint.
     A dashed edge passes exactly 0: it runs to an operand a select op (relu, max, min,
-    clamp) did not pick, or from a relu neuron at z ≤ 0. A node that uses an operand twice
+    clamp) did not pick, from a relu neuron at z ≤ 0, or from a signum (whose derivative is 0). A node that uses an operand twice
     (<code>x * x</code>) has an edge per use, each with its partial in that use alone.
     At a kink (relu, abs, signum or leaky_relu at 0, max or min at a tie, clamp at a
     bound, pow at 0<sup>0</sup>) the derivative does not exist and the partial is a convention: the step says so.</p>

@@ -110,10 +110,33 @@ pub(crate) fn pow_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
 /// computed as (x/h)/h with h = hypot(x, y), so nothing overflows for large
 /// operands. At (0, 0) the value is ±0 or ±π (as [`f64::atan2`]) and both
 /// partials are NaN: the derivative does not exist there (PyTorch gives NaN too).
+///
+/// Where an operand is infinite (and neither is NaN) both partials are their
+/// limit, ±0 (|x|/(x² + y²) ≤ 1/max(|x|, |y|)), where (x/h)/h would be ∞/∞, NaN,
+/// for the infinite one: see [`atan2_partials_at_infinity`].
 #[inline(always)]
 pub(crate) fn atan2_with_partials(y: f64, x: f64) -> (f64, f64, f64) {
     let h = x.hypot(y);
+    if h == f64::INFINITY {
+        let (d_y, d_x) = atan2_partials_at_infinity(y, x);
+        return (y.atan2(x), d_y, d_x);
+    }
     (y.atan2(x), (x / h) / h, -((y / h) / h))
+}
+
+/// atan2's partials where hypot(x, y) is infinite: ±0 (the sign of x/(x² + y²)
+/// and of −y/(x² + y²)) where an operand is infinite and neither is NaN; else,
+/// for finite operands whose h overflows or a NaN against an infinity, the
+/// formula (x/h)/h (0, or NaN for a NaN operand).
+#[cold]
+#[inline(never)]
+pub(crate) fn atan2_partials_at_infinity(y: f64, x: f64) -> (f64, f64) {
+    if (x.is_infinite() || y.is_infinite()) && !x.is_nan() && !y.is_nan() {
+        (0.0f64.copysign(x), 0.0f64.copysign(-y))
+    } else {
+        let h = x.hypot(y);
+        ((x / h) / h, -((y / h) / h))
+    }
 }
 
 /// hypot(x, y) = √(x² + y²) without overflow, and its partials x/h and y/h. At
@@ -124,10 +147,15 @@ pub(crate) fn atan2_with_partials(y: f64, x: f64) -> (f64, f64, f64) {
 /// 5e-324, and x/h would be 1 for √½) or overflows for finite operands (x/h
 /// would be 0), the partials are taken on x and y scaled by a power of two
 /// (exactly), which leaves x/h and y/h unchanged: see [`hypot_partials_scaled`].
+///
+/// Where one operand is infinite and the other finite, the partials are their
+/// limits: ±1 for the infinite one (x/h would be ∞/∞, NaN) and ±0 for the other.
+/// Where both are infinite they stay NaN (x/h has no limit there: it depends on
+/// the direction), and so they do against a NaN (hypot(∞, NaN) = ∞).
 #[inline(always)]
 pub(crate) fn hypot_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
     let h = x.hypot(y);
-    if h < f64::MIN_POSITIVE && h > 0.0 || h == f64::INFINITY && x.is_finite() && y.is_finite() {
+    if h < f64::MIN_POSITIVE && h > 0.0 || h == f64::INFINITY {
         let (dx, dy) = hypot_partials_scaled(x, y, h);
         return (h, dx, dy);
     }
@@ -137,9 +165,19 @@ pub(crate) fn hypot_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
 /// The partials x/h and y/h of hypot where h = hypot(x, y) is subnormal or
 /// overflows: computed on x·2^54 and y·2^54 (or 2^−54), exact scalings that
 /// bring h into the normal range.
+///
+/// An infinite operand against a finite one: ±1 and ±0, the limits (see
+/// [`hypot_with_partials`]); both infinite, or one NaN: x/h and y/h, NaN.
 #[cold]
 #[inline(never)]
 pub(crate) fn hypot_partials_scaled(x: f64, y: f64, h: f64) -> (f64, f64) {
+    if x.is_infinite() || y.is_infinite() {
+        return match (x.is_finite(), y.is_finite()) {
+            (true, false) => (0.0f64.copysign(x), 1.0f64.copysign(y)),
+            (false, true) => (1.0f64.copysign(x), 0.0f64.copysign(y)),
+            _ => (x / h, y / h),
+        };
+    }
     let s = hypot_scale(h);
     let (xs, ys) = (x * s, y * s);
     let hs = xs.hypot(ys);

@@ -290,7 +290,9 @@ impl<'t> Var<'t> {
     ///
     /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed through
     /// hypot(x, y) (no overflow for large operands). At (0, 0) both are NaN: the
-    /// angle has no derivative at the origin (PyTorch gives NaN too).
+    /// angle has no derivative at the origin (PyTorch gives NaN too). Where an
+    /// operand is infinite (and neither is NaN) both are ±0, their limits (the
+    /// formula would give ∞/∞ = NaN; PyTorch gives NaN).
     ///
     /// # Panics
     ///
@@ -338,7 +340,10 @@ impl<'t> Var<'t> {
     /// [`f64::hypot`]; `other` is a `Var` or an `f64` constant.
     ///
     /// Derivatives: self/h and other/h. At (0, 0) both are NaN: the cone's tip
-    /// has no derivative (PyTorch gives NaN too).
+    /// has no derivative (PyTorch gives NaN too). With one operand infinite and
+    /// the other finite they are their limits, ±1 for the infinite one and ±0
+    /// for the other (x/h would be ∞/∞ = NaN; PyTorch gives NaN); with both
+    /// infinite, NaN (no limit: x/h depends on the direction).
     ///
     /// # Panics
     ///

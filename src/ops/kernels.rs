@@ -25,6 +25,94 @@ pub(crate) fn sigmoid_with_derivative(x: f64) -> (f64, f64) {
     }
 }
 
+/// silu(x) = x·σ(x); at x = −∞, where x·σ(x) is −∞·0 (NaN), its limit −0 (as
+/// at x = −1000).
+#[inline(always)]
+pub(crate) fn silu(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return silu_at_minus_infinity();
+    }
+    x * sigmoid(x)
+}
+
+#[cold]
+#[inline(never)]
+fn silu_at_minus_infinity() -> f64 {
+    -0.0
+}
+
+/// silu′ at x = ±∞: the limits 1 (at +∞) and 0 (at −∞), where the formula
+/// σ(x)·(1 + x·σ(−x)) is 1·(1 + ∞·0) or 0·(1 − ∞), NaN.
+#[cold]
+#[inline(never)]
+pub(crate) fn silu_derivative_at_infinity(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// artanh x as [`f64::atanh`], but below −½ as −artanh(−x) (artanh is odd).
+/// `f64::atanh` takes ½·ln_1p(2x/(1 − x)) for either sign, and for x near −1
+/// that is ln_1p of an argument near −1, which amplifies its rounding:
+/// atanh(−0.9999999999999999) was −18.368 (true −18.715), atanh(−0.999) 170
+/// ulps off. (The branch, not |x| and the sign everywhere, keeps ordinary
+/// inputs as fast as `f64::atanh`.)
+#[inline(always)]
+pub(crate) fn atanh(x: f64) -> f64 {
+    if x < -0.5 {
+        -(-x).atanh()
+    } else {
+        x.atanh()
+    }
+}
+
+/// 2^1022: past it `f64::acosh` and `f64::asinh` near their overflow (at about
+/// 8.99e307, where they take x + … ≥ 2x).
+const HUGE: f64 = f64::from_bits(0x7fd0_0000_0000_0000);
+
+/// arsinh x as [`f64::asinh`], but for |x| > 2^1022 (where that overflows from
+/// about 8.99e307) from the `libm` crate, which takes ln|x| + ln 2 there:
+/// asinh(f64::MAX) = 710.4758600739439, not ∞.
+#[inline(always)]
+pub(crate) fn asinh(x: f64) -> f64 {
+    if x.abs() > HUGE {
+        return libm_asinh(x);
+    }
+    x.asinh()
+}
+
+#[cold]
+#[inline(never)]
+fn libm_asinh(x: f64) -> f64 {
+    libm::asinh(x)
+}
+
+/// arcosh x as [`f64::acosh`], ln(x + √(x − 1)·√(x + 1)), but from the `libm`
+/// crate below x = 1.125 and past 2^1022 (where that overflows from about
+/// 8.99e307). Near 1, ln of 1 + a small number loses the small number's low
+/// bits (4e-9 relative error at 1 + ε, more than 2 ulps up to about 1.08);
+/// `libm` takes ln_1p(t + √(2t + t²)), t = x − 1 exact, within 2 ulps, and
+/// ln x + ln 2 for a large x: acosh(f64::MAX) = 710.4758600739439, not ∞.
+#[inline(always)]
+pub(crate) fn acosh(x: f64) -> f64 {
+    if !(1.125..=HUGE).contains(&x) {
+        return libm_acosh(x);
+    }
+    x.acosh()
+}
+
+/// `libm::acosh`, NaN below 1 (`libm` does not check x < 1 itself).
+#[cold]
+#[inline(never)]
+fn libm_acosh(x: f64) -> f64 {
+    if x < 1.0 {
+        return f64::NAN;
+    }
+    libm::acosh(x)
+}
+
 /// ln(1 + e^x) as max(x, 0) + ln(1 + e^−|x|): no overflow for large |x|.
 #[inline(always)]
 pub(crate) fn softplus(x: f64) -> f64 {

@@ -136,7 +136,9 @@ macro_rules! unary_ops {
             /// The SiLU (swish) x·σ(x), the activation of many recent networks.
             ///
             /// Derivative: σ(x)·(1 + x·(1 − σ(x))) = σ(x) + x·σ′(x). Finite at ±1000
-            /// (1000 and −0; derivative 1 and 0).
+            /// (1000 and −0; derivative 1 and 0), and at ±∞ the limits: silu(+∞) = +∞
+            /// with derivative 1, silu(−∞) = −0 with derivative 0 (the formulas would
+            /// give ∞·0, NaN).
             ///
             /// Near the derivative's zero, x ≈ −1.2784645, the sum 1 + x·(1 − σ(x))
             /// cancels: there the derivative is within about 1e-16 of the exact value,
@@ -158,8 +160,13 @@ macro_rules! unary_ops {
             Silu silu {
                 name: "silu", notation: "silu",
                 formula: "x·σ(x)", derivative: "σ(x)·(1 + x·(1 − σ(x)))",
-                value: |x| x * crate::ops::kernels::sigmoid(x),
-                partial: |x, _y| x.sigmoid() * (x * (-x).sigmoid() + 1.0),
+                value: |x| crate::ops::kernels::silu(x),
+                // At ±∞ the formula is ∞·0 (NaN): the limits 1 and 0 instead.
+                partial: |x, _y| if x.value().is_infinite() {
+                    x.constant(crate::ops::kernels::silu_derivative_at_infinity(x.value()))
+                } else {
+                    x.sigmoid() * (x * (-x).sigmoid() + 1.0)
+                },
             }
             /// e^x.
             ///
@@ -351,10 +358,17 @@ macro_rules! unary_ops {
                 partial: |x, _y| x.constant(crate::ops::kernels::sign(x.value())),
             }
             /// The sign, as [`f64::signum`]: 1 for x > 0 and for +0, −1 for x < 0 and
-            /// for −0, NaN at NaN.
+            /// for −0, NaN at NaN. (Not the sign(x) of `abs`'s derivative, which is 0
+            /// at ±0; nor PyTorch's `sign`, also 0 at 0.)
             ///
-            /// Derivative: 0 (the jump at 0 has no derivative; 0 is PyTorch's and
-            /// JAX's convention there too), NaN at NaN.
+            /// Derivative: 0 for x ≠ 0 (exact); at 0 the jump has no derivative and
+            /// 0 is a convention (PyTorch's and JAX's too); NaN at NaN.
+            ///
+            /// signum is a select op ([`Op::is_select`](crate::Op::is_select)): its
+            /// operand gets exactly 0, whatever the adjoint, even an infinite or NaN
+            /// one (see the non-finite policy in [`crate::backward`]), as PyTorch's
+            /// and JAX's `sign`, whose gradient is zeros: `x.signum() * f64::INFINITY`
+            /// has gradient 0, not 0·∞ = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -364,7 +378,7 @@ macro_rules! unary_ops {
             /// ```
             Signum signum {
                 name: "signum", notation: "signum",
-                formula: "sign(x)", derivative: "0",
+                formula: "sign(x) (±1 at ±0)", derivative: "0 (a convention at 0)",
                 value: |x| x.signum(),
                 partial: |x, _y| x.constant(if x.value().is_nan() { f64::NAN } else { 0.0 }),
             }
@@ -498,7 +512,10 @@ macro_rules! unary_ops {
                 value: |x| x.cosh(),
                 partial: |x, _y| x.sinh(),
             }
-            /// The inverse hyperbolic sine, defined for every x.
+            /// The inverse hyperbolic sine, defined for every x: [`f64::asinh`], but
+            /// past 2^1022 in magnitude from the `libm` crate (`f64::asinh`
+            /// overflows from about 8.99e307: asinh(f64::MAX) is 710.4758600739439,
+            /// not ∞).
             ///
             /// Derivative: 1/√(x² + 1), computed as 1/hypot(x, 1) (no overflow for
             /// large |x|).
@@ -511,10 +528,13 @@ macro_rules! unary_ops {
             Asinh asinh {
                 name: "asinh", notation: "asinh",
                 formula: "arsinh x", derivative: "1/√(x² + 1)",
-                value: |x| x.asinh(),
+                value: |x| crate::ops::kernels::asinh(x),
                 partial: |x, _y| x.hypot(1.0).recip(),
             }
-            /// The inverse hyperbolic cosine, for x ≥ 1.
+            /// The inverse hyperbolic cosine, for x ≥ 1 (NaN below): [`f64::acosh`],
+            /// but below 1.125 and past 2^1022 from the `libm` crate, within 2 ulps
+            /// there (`f64::acosh` is 4e-9 relatively off at 1 + ε, more than 2 ulps
+            /// up to about 1.08, and overflows from about 8.99e307).
             ///
             /// Derivative: 1/√(x² − 1), computed as 1/(√(x − 1)·√(x + 1)); +inf at
             /// x = 1; NaN below 1. The second derivative at 1 is NaN, not the limit
@@ -529,10 +549,12 @@ macro_rules! unary_ops {
             Acosh acosh {
                 name: "acosh", notation: "acosh",
                 formula: "arcosh x", derivative: "1/√(x² − 1)",
-                value: |x| x.acosh(),
+                value: |x| crate::ops::kernels::acosh(x),
                 partial: |x, _y| ((x - 1.0).sqrt() * (x + 1.0).sqrt()).recip(),
             }
-            /// The inverse hyperbolic tangent, for x in (−1, 1).
+            /// The inverse hyperbolic tangent, for x in (−1, 1): [`f64::atanh`], but
+            /// below −½ as −atanh(−x) (`f64::atanh` loses digits next to −1:
+            /// −18.368 at −0.9999999999999999, for −18.715).
             ///
             /// Derivative: 1/(1 − x²), computed as 1/((1 − x)(1 + x)); at x = ±1 the
             /// value is ±inf and the derivative +inf; NaN outside [−1, 1]. The second
@@ -548,7 +570,7 @@ macro_rules! unary_ops {
             Atanh atanh {
                 name: "atanh", notation: "atanh",
                 formula: "artanh x", derivative: "1/(1 − x²)",
-                value: |x| x.atanh(),
+                value: |x| crate::ops::kernels::atanh(x),
                 // √(1 − x)·√(1 + x), squared: NaN outside [−1, 1], as documented
                 // (the product alone would be finite there).
                 partial: |x, _y| ((-x + 1.0).sqrt() * (x + 1.0).sqrt()).powi(-2),

@@ -649,6 +649,7 @@ impl Fuser<'_, '_> {
             Op::Sigmoid => UnaryOp::Sigmoid,
             Op::Tanh => UnaryOp::Tanh,
             Op::Relu => UnaryOp::Relu,
+            Op::Signum => UnaryOp::Signum,
             Op::Square => UnaryOp::Square,
             op => UnaryOp::Table(
                 crate::ops::UNARY

@@ -30,6 +30,9 @@ pub(crate) enum UnaryOp {
     Tanh,
     /// A select op: its edge passes exactly 0 where relu′ = 0.
     Relu,
+    /// Masked as a select op: its partial is 0 (but at NaN), and its edge
+    /// passes exactly 0.
+    Signum,
     Square,
     Neg,
     AddConst(f64),
@@ -85,6 +88,7 @@ impl UnaryOp {
             | UnaryOp::SubConst(_)
             | UnaryOp::ConstSub(_)
             | UnaryOp::MulConst(_) => unreachable!("`eval` evaluates the common ops inline"),
+            UnaryOp::Signum => crate::ops::rules::signum::value_and_partial(x),
             UnaryOp::DivConst(c) => (x / c, 1.0 / c),
             UnaryOp::ConstDiv(c) => {
                 let q = c / x;
@@ -123,7 +127,11 @@ impl UnaryOp {
     pub(crate) fn is_select(self) -> bool {
         matches!(
             self,
-            UnaryOp::Relu | UnaryOp::MaxConst(_) | UnaryOp::MinConst(_) | UnaryOp::Clamp(..)
+            UnaryOp::Relu
+                | UnaryOp::Signum
+                | UnaryOp::MaxConst(_)
+                | UnaryOp::MinConst(_)
+                | UnaryOp::Clamp(..)
         )
     }
 }

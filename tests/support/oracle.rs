@@ -31,7 +31,11 @@
 //!   0, k inputs +inf give 1/k to each of them and 0 to the rest, a NaN gives NaN
 //!   partials (ordinary partials, not a selection);
 //! - atan2 and hypot have NaN partials at the origin (0/0), the textbook formula
-//!   evaluated as PyTorch does.
+//!   evaluated as PyTorch does; at an infinite operand against a finite one
+//!   their partials are the limits the crate documents (±0 for atan2, ±1 and ±0
+//!   for hypot), where PyTorch gives NaN (∞/∞);
+//! - signum's derivative is 0: it masks its operand as a select op does (NaN at
+//!   NaN), as PyTorch's sign, whose gradient is zeros;
 //!
 //! The partials of the ops added with the table of unary ops are dual numbers
 //! where num-dual's rule is accurate over the whole domain (tan, atan, sinh,
@@ -39,8 +43,10 @@
 //! softplus), and the textbook formula written out where num-dual's loses digits
 //! (asin, acos, acosh, atanh near ±1: num-dual takes 1 − x², which cancels; here
 //! (1 − x)(1 + x)) or has no rule (erf: (2/√π)·e^−x², signum: 0). Values are the
-//! `f64` standard library's (and `libm::erf`, which the crate documents using),
-//! so they equal the tape's bit for bit. Nothing here calls the crate's ops.
+//! `f64` standard library's (and `libm::erf`, which the crate documents using;
+//! `libm`'s acosh near 1 and acosh, asinh past 2^1022, atanh below −½ as
+//! −artanh(−x), silu(−∞) = −0, all as the crate documents), so they equal
+//! the tape's bit for bit. Nothing here calls the crate's ops.
 
 #![allow(dead_code)]
 
@@ -119,6 +125,35 @@ fn asin_partial(x: f64) -> f64 {
     1.0 / ((1.0 - x).sqrt() * (1.0 + x).sqrt())
 }
 
+/// ∂hypot(x, y)/∂x and ∂/∂y, x/h and y/h, with one operand infinite against a
+/// finite one their limits ±1 (the infinite one) and ±0, as the crate
+/// documents (x/h would be ∞/∞); both infinite or a NaN: x/h and y/h, NaN.
+fn hypot_partials(x: f64, y: f64) -> (f64, f64) {
+    let h = x.hypot(y);
+    match (
+        x.is_infinite() && y.is_finite(),
+        y.is_infinite() && x.is_finite(),
+    ) {
+        (true, _) => (x.signum(), 0.0f64.copysign(y)),
+        (_, true) => (0.0f64.copysign(x), y.signum()),
+        _ => (x / h, y / h),
+    }
+}
+
+/// arcosh x, the value the crate documents: f64's ln(x + √(x² − 1)) but near 1
+/// (below 1.125) and past 2^1022 (f64's overflows from 8.99e307),
+/// ln(1 + t + √(t(t + 2))) with t = x − 1 exact, and ln x + ln 2; NaN below 1. As `libm` computes it there
+/// (the crate's source), so the two agree bit for bit.
+fn acosh_value(x: f64) -> f64 {
+    if x < 1.0 {
+        return f64::NAN;
+    }
+    if x < 1.125 || x > 2f64.powi(1022) {
+        return libm::acosh(x);
+    }
+    x.acosh()
+}
+
 /// 1/√(x² + 1), the derivative of arsinh, scaled by |x| past 1 so that x² does not
 /// overflow.
 fn asinh_partial(x: f64) -> f64 {
@@ -132,12 +167,15 @@ fn asinh_partial(x: f64) -> f64 {
 
 /// ∂atan2(y, x)/∂y = x/(x² + y²) and ∂/∂x = −y/(x² + y²), with both operands
 /// scaled by max(|x|, |y|) so that nothing overflows for large finite operands;
-/// at an infinite operand the formula unscaled (∞/∞ = NaN, as PyTorch); NaN at
-/// the origin (0/0).
+/// at an infinite operand (neither NaN) their limits, ±0 (both are at most
+/// 1/max(|x|, |y|) in magnitude), as the crate documents; NaN at the origin
+/// (0/0) and with a NaN operand.
 fn atan2_partials(y: f64, x: f64) -> (f64, f64) {
     if x.is_infinite() || y.is_infinite() {
-        let r2 = x * x + y * y;
-        return (x / r2, -y / r2);
+        if x.is_nan() || y.is_nan() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0f64.copysign(x), 0.0f64.copysign(-y));
     }
     let s = x.abs().max(y.abs());
     let (xs, ys) = (x / s, y / s);
@@ -359,13 +397,26 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     Unary::Atan => (x.atan(), Some(d(x, |x| x.atan()))),
                     Unary::Sinh => (x.sinh(), Some(d(x, |x| x.sinh()))),
                     Unary::Cosh => (x.cosh(), Some(d(x, |x| x.cosh()))),
-                    Unary::Asinh => (x.asinh(), Some(asinh_partial(x))),
+                    // arsinh, from libm past 2^1022 (f64's overflows from 8.99e307).
+                    Unary::Asinh => (
+                        if x.abs() > 2f64.powi(1022) {
+                            libm::asinh(x)
+                        } else {
+                            x.asinh()
+                        },
+                        Some(asinh_partial(x)),
+                    ),
                     // 1/√(x² − 1) = 1/(√(x − 1)·√(x + 1)): exact factors near 1.
-                    Unary::Acosh => (x.acosh(), Some(1.0 / ((x - 1.0).sqrt() * (x + 1.0).sqrt()))),
+                    Unary::Acosh => (
+                        acosh_value(x),
+                        Some(1.0 / ((x - 1.0).sqrt() * (x + 1.0).sqrt())),
+                    ),
                     // 1/(1 − x²) = 1/((1 − x)(1 + x)).
                     // 1/(1 − x²), documented NaN outside [−1, 1] (where the value is).
+                    // artanh is odd: −artanh(−x) below −½ (f64's own loses
+                    // digits for x near −1), as the crate documents.
                     Unary::Atanh => (
-                        x.atanh(),
+                        if x < -0.5 { -(-x).atanh() } else { x.atanh() },
                         Some(if x.abs() > 1.0 {
                             f64::NAN
                         } else {
@@ -382,12 +433,28 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     Unary::Cbrt => (x.cbrt(), Some(1.0 / (3.0 * x.cbrt() * x.cbrt()))),
                     // ln σ(x) = −softplus(−x): derivative softplus′(−x).
                     Unary::Logsigmoid => (-softplus_value(-x), Some(softplus_partial(-x))),
-                    Unary::Signum => (x.signum(), Some(if x.is_nan() { f64::NAN } else { 0.0 })),
+                    // signum′ = 0: a select op, its operand masked (passes
+                    // exactly 0), as PyTorch's sign; NaN at NaN.
+                    Unary::Signum => (x.signum(), if x.is_nan() { Some(f64::NAN) } else { None }),
                     Unary::Silu => (
-                        x * sigmoid_value(x),
+                        // −0 at −∞, the limit (−∞·0 would be NaN).
+                        if x == f64::NEG_INFINITY {
+                            -0.0
+                        } else {
+                            x * sigmoid_value(x)
+                        },
                         // σ(x)(1 + x·σ(−x)): the dual of x/(1 + e^−x) is ∞·0 = NaN
-                        // past x ≈ −709, where the derivative is 0.
-                        Some(sigmoid_value(x) * (1.0 + x * sigmoid_value(-x))),
+                        // past x ≈ −709, where the derivative is 0; at ±∞ the
+                        // limits 1 and 0.
+                        Some(if x.is_infinite() {
+                            if x > 0.0 {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        } else {
+                            sigmoid_value(x) * (1.0 + x * sigmoid_value(-x))
+                        }),
                     ),
                     Unary::Erf => (
                         libm::erf(x),
@@ -412,7 +479,7 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     Unary::MinC(c) => select_const(x, c, false),
                     Unary::Atan2C(c) => (x.atan2(c), Some(atan2_partials(x, c).0)),
                     Unary::CAtan2(c) => (c.atan2(x), Some(atan2_partials(c, x).1)),
-                    Unary::HypotC(c) => (x.hypot(c), Some(x / x.hypot(c))),
+                    Unary::HypotC(c) => (x.hypot(c), Some(hypot_partials(x, c).0)),
                     Unary::Constant(_) => unreachable!("matched above"),
                 };
                 nodes.push(Node {
@@ -469,8 +536,8 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                         (x.atan2(y), vec![(a, dy), (b, dx)])
                     }
                     Binary::Hypot => {
-                        let h = x.hypot(y);
-                        (h, vec![(a, x / h), (b, y / h)])
+                        let (dx, dy) = hypot_partials(x, y);
+                        (x.hypot(y), vec![(a, dx), (b, dy)])
                     }
                 };
                 nodes.push(Node {
