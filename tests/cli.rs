@@ -1811,3 +1811,21 @@ fn grad_notes_a_nan_partial_of_a_finite_f() {
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert!(j["nan_partials"]["x"].is_string(), "{out}");
 }
+
+/// `grad` looks for a kink only from the variables that some node at a kink
+/// depends on (marked in one pass, where it searched from every variable: a
+/// pass over the tape each): the notes are those of the search from each.
+#[test]
+fn grad_notes_kinks_from_the_variables_before_them() {
+    let (out, _) = run(&["grad", "abs(sin(x) * y) + z", "--at", "x=0,y=2,z=1"], 0);
+    assert!(
+        out.contains("note: ∂f/∂x passes a kink here (|·|′(0)"),
+        "{out}"
+    );
+    // y·sin(0) does not move with y: no note; z is on no path to the kink.
+    assert!(!out.contains("∂f/∂y passes"), "{out}");
+    assert!(!out.contains("∂f/∂z passes"), "{out}");
+    // The output a variable recorded before another, which is at a kink.
+    let (out, _) = run(&["grad", "a = abs(y); x", "--at", "x=1,y=0"], 0);
+    assert!(!out.contains("passes a kink"), "{out}");
+}

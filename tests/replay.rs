@@ -792,6 +792,26 @@ fn relu_abs_max_min_and_clamp_pick_their_branch_afresh() {
     }
 }
 
+/// A dead node that depends on no leaf is counted in `folded`, not in `dead`,
+/// as `PassStats`' docs say; with folding off, in `dead`.
+#[test]
+fn a_dead_constant_node_counts_as_folded() {
+    let tape = Tape::for_replay();
+    let x = tape.var(2.0);
+    let c = x.constant(3.0);
+    let _dead = c.exp(); // no output depends on it, nor it on a leaf
+    let _dead_too = x.sin(); // no output depends on it
+    let y = x * 2.0;
+    let folded = tape.compile(&[y]).unwrap().stats();
+    assert_eq!((folded.dead, folded.folded), (1, 1));
+    let options = CompileOptions {
+        fold_constants: false,
+        ..CompileOptions::default()
+    };
+    let unfolded = tape.compile_with(&[y], options).unwrap().stats();
+    assert_eq!((unfolded.dead, unfolded.folded), (2, 0));
+}
+
 #[test]
 fn constants_are_folded() {
     let tape = Tape::for_replay();

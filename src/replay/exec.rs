@@ -1746,8 +1746,17 @@ struct Neuron {
     out: u32,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Instructions [`Neuron::of`] has read on this thread: the work of the
+    /// layer pass, counted by the tests.
+    pub(crate) static NEURONS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl Neuron {
     fn of(code: &Code, instr: &Instr) -> Option<Neuron> {
+        #[cfg(test)]
+        NEURONS_READ.with(|c| c.set(c.get() + 1));
         match *instr {
             Instr::Dot {
                 act,
@@ -1896,7 +1905,14 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         out: first.out,
         small: 0,
     };
-    // Extend while the next neuron follows the pattern.
+    // Extend while the next neuron follows the pattern. A neuron whose reads
+    // meet an output or the inputs ends the search: no layer from `p` of any
+    // length passes the check below (it only adds terms as it grows), and
+    // searching on would read the rest of the run for nothing, from each of
+    // its neurons in turn (quadratic: `y = tanh(y · x)` repeated).
+    if !neuron_apart(&layer, 0) {
+        return None;
+    }
     while let Some(next) = code
         .instrs
         .get(p + layer.n as usize)
@@ -1915,6 +1931,9 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         if !fits {
             break;
         }
+        if !neuron_apart(&layer, j) {
+            return None;
+        }
         layer.n += 1;
     }
     // Nothing read overlaps the outputs; no weights' run nor bias overlaps the
@@ -1929,6 +1948,43 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
     }) && apart(x, k, layer.out, n);
     let long_enough = n >= MIN_LAYER || small_shape(n, k) != 0;
     (long_enough && reads_apart).then_some(layer)
+}
+
+/// Whether neuron `j` of `layer` (`j < n`) passes the terms of
+/// [`layer_at`]'s final check that it adds to those of neurons `0..j`: its
+/// weights' run and bias apart from the inputs and from the outputs `0..=j`,
+/// its output apart from the inputs and from the weights and biases of
+/// neurons `0..j`. False: no layer of more than `j` neurons passes that check.
+/// O(k).
+fn neuron_apart(layer: &Layer, j: u32) -> bool {
+    let k = u64::from(layer.k);
+    let (x, out, j) = (u64::from(layer.x), u64::from(layer.out), u64::from(j));
+    let apart = |a: u64, n: u64, b: u64, m: u64| a + n <= b || b + m <= a;
+    let slot = out + j;
+    // `start + i · stride + t == slot` for some `i < j`, `t < len`.
+    let earlier_meets = |start: u64, stride: u64, len: u64| {
+        (0..len).any(|t| {
+            slot.checked_sub(start + t).is_some_and(|d| {
+                if stride == 0 {
+                    d == 0 && j > 0
+                } else {
+                    d % stride == 0 && d / stride < j
+                }
+            })
+        })
+    };
+    let (w, w_stride) = (u64::from(layer.w), u64::from(layer.w_stride));
+    let wj = w + j * w_stride;
+    let weights_apart = apart(wj, k, x, k)
+        && apart(wj, k, out, j + 1)
+        && apart(x, k, slot, 1)
+        && !earlier_meets(w, w_stride, k);
+    let bias_apart = layer.bias == NO_BIAS || {
+        let (b, b_stride) = (u64::from(layer.bias), u64::from(layer.bias_stride));
+        let bj = b + j * b_stride;
+        apart(bj, 1, out, j + 1) && apart(bj, 1, x, k) && !earlier_meets(b, b_stride, 1)
+    };
+    weights_apart && bias_apart
 }
 
 /// Fuses each weighted sum of two squares `(x − t)²` (each an
@@ -2214,5 +2270,26 @@ mod tests {
         assert_eq!(program.code.small.len(), 3);
         assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(_)));
         small_runs_as_the_loops(program, &inputs(10), "W1");
+    }
+
+    /// The layer pass reads each neuron of `y = tanh(y · x)` repeated a
+    /// bounded number of times: each one reads the last one's output, so no
+    /// layer covers two of them, and the search from each stops at the second
+    /// (it read the whole rest of the run from each: n²/2 reads, 2 million
+    /// here, and minutes of compiling at n = 100,000).
+    #[test]
+    fn a_chain_of_neurons_is_searched_in_linear_time() {
+        let n = 2000;
+        let tape = Tape::for_replay();
+        let x = tape.var(0.5);
+        let mut y = x;
+        for _ in 0..n {
+            y = (y * x).tanh();
+        }
+        super::NEURONS_READ.with(|c| c.set(0));
+        let program = tape.compile(&[y]).unwrap();
+        let read = super::NEURONS_READ.with(|c| c.get());
+        assert_eq!((program.stats().neurons, program.stats().layers), (n, 0));
+        assert!(read <= 4 * n, "{read} neurons read for {n}");
     }
 }

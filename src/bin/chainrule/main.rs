@@ -315,11 +315,26 @@ fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String,
     if !r.output.value().is_finite() {
         return Vec::new(); // the undefined note says it all
     }
+    // A kink can matter for ∂y/∂x only on a path from x, so only a variable
+    // with a node at a kink (up to the output) among its descendants needs
+    // the search, a pass over the tape: marked once here, in one backward
+    // pass, not searched for from each variable (14 s for 10,000 variables
+    // and no kink at all).
+    let output = r.output.index();
+    let mut has_kink_after = vec![false; output + 1];
+    for i in (0..=output).rev() {
+        if has_kink_after[i] || chainrule::explain::kink_at(tape, i).is_some() {
+            for (o, _) in tape.edges(i) {
+                has_kink_after[o] = true;
+            }
+        }
+    }
     r.variables
         .iter()
         .filter(|(_, v)| !g[*v].is_nan())
+        .filter(|(_, v)| has_kink_after.get(v.index()) == Some(&true))
         .filter_map(|(name, v)| {
-            let note = kink_between(tape, v.index(), r.output.index())?;
+            let note = kink_between(tape, v.index(), output)?;
             let note = note.trim_end_matches("; the derivative does not exist here");
             let lhs = format!("∂{}/∂{}", operand(y), operand(name));
             Some((
