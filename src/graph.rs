@@ -37,7 +37,8 @@ pub struct GraphEdge {
     pub slot: usize,
     /// Whether the edge is masked: it runs to an operand a select op (relu, max,
     /// min, clamp, a relu neuron) did not select, or from a signum (whose
-    /// derivative is 0), and passes exactly 0 on whatever the node's adjoint
+    /// derivative is 0, but at a NaN operand: NaN, not masked), and passes
+    /// exactly 0 on whatever the node's adjoint
     /// (the non-finite policy of [`crate::backward`]).
     pub masked: bool,
 }

@@ -1829,3 +1829,27 @@ fn grad_notes_kinks_from_the_variables_before_them() {
     let (out, _) = run(&["grad", "a = abs(y); x", "--at", "x=1,y=0"], 0);
     assert!(!out.contains("passes a kink"), "{out}");
 }
+
+/// `grad`'s named quantities print ∂f/∂(each) too, and those partials passed
+/// a kink, or were NaN for a finite f, with no word, though the variables'
+/// partials are noted (`a = 2*y; relu(a)` at y = 0: "a  0  0", relu′(0) a
+/// convention; `a = y; sqrt(a^4)` at 0: NaN). They are noted as the
+/// variables' are (text, and `--json`'s `kinks` and `nan_partials`); a named
+/// quantity that is itself at a kink, with none above it, gets no note.
+#[test]
+fn grad_notes_a_named_quantitys_partial_that_passes_a_kink() {
+    let (out, _) = run(&["grad", "a = 2*y; relu(a)", "--at", "y=0"], 0);
+    assert!(
+        out.contains("note: ∂f/∂a passes a kink here (relu′(0): a convention)"),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "a = 2*y; relu(a)", "--at", "y=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(j["kinks"]["a"].is_string(), "{out}");
+    let (out, _) = run(&["grad", "a = 2*y; sqrt(a^4)", "--at", "y=0"], 0);
+    assert!(out.contains("note: ∂f/∂a is NaN here: the sweep"), "{out}");
+    // a = relu(y) is at a kink, but ∂f/∂a = 3 passes none.
+    let (out, _) = run(&["grad", "a = relu(y); 3*a", "--at", "y=0"], 0);
+    assert!(out.contains("note: ∂f/∂y passes a kink"), "{out}");
+    assert!(!out.contains("∂f/∂a passes"), "{out}");
+}

@@ -310,11 +310,21 @@ fn undefined_note(y: &str, value: f64) -> String {
 /// The notes of `grad` where the tape passes a kink that can matter for ∂y/∂x
 /// (|x| at 0, max at a tie, …: see [`chainrule::explain::kink_affecting`]):
 /// the partial it prints for x then uses a convention, and may be no
-/// derivative of y.
-fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String, String)> {
+/// derivative of y. `quantities` are the variables, or the named quantities
+/// (a kink of a quantity's own op is below it: only those above count).
+fn kink_notes(
+    tape: &Tape,
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+) -> Vec<(String, String)> {
     if !r.output.value().is_finite() {
         return Vec::new(); // the undefined note says it all
     }
+    // The variables themselves (`check`, which the note suggests, takes a
+    // variable only).
+    let of_variables = std::ptr::eq(quantities, r.variables.as_slice());
     // A kink can matter for ∂y/∂x only on a path from x, so only a variable
     // with a node at a kink (up to the output) among its descendants needs
     // the search, a pass over the tape: marked once here, in one backward
@@ -329,9 +339,9 @@ fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String,
             }
         }
     }
-    r.variables
+    quantities
         .iter()
-        .filter(|(_, v)| !g[*v].is_nan())
+        .filter(|(_, v)| v.index() != output && !g[*v].is_nan())
         .filter(|(_, v)| has_kink_after.get(v.index()) == Some(&true))
         .filter_map(|(name, v)| {
             let note = kink_between(tape, v.index(), output)?;
@@ -340,7 +350,13 @@ fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String,
             Some((
                 name.clone(),
                 format!(
-                    "note: {lhs} passes a kink here ({note}): the value above uses that convention, and {lhs} may not exist at this point (`chainrule check` asks one-sided finite differences)"
+                    "note: {lhs} passes a kink here ({note}): the value above uses that convention, and {lhs} may not exist at this point{}",
+                    // `check` takes a variable only.
+                    if of_variables {
+                        " (`chainrule check` asks one-sided finite differences)"
+                    } else {
+                        ""
+                    }
                 ),
             ))
         })
@@ -351,13 +367,18 @@ fn kink_notes(tape: &Tape, r: &Recorded, g: &Gradients, y: &str) -> Vec<(String,
 /// NaN local partial (atan2 at the origin), 0 · ∞ on a path (`sqrt(x^4)` at 0,
 /// whose derivative 2x is 0) or ∞ − ∞, which says nothing of whether f has a
 /// derivative there.
-fn nan_notes(r: &Recorded, g: &Gradients, y: &str) -> Vec<(String, String)> {
+fn nan_notes(
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+) -> Vec<(String, String)> {
     if !r.output.value().is_finite() {
         return Vec::new(); // the undefined note says it all
     }
-    r.variables
+    quantities
         .iter()
-        .filter(|(_, v)| g[*v].is_nan())
+        .filter(|(_, v)| v.index() != r.output.index() && g[*v].is_nan())
         .map(|(name, _)| {
             let lhs = format!("∂{}/∂{}", operand(y), operand(name));
             (
@@ -496,7 +517,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if !r.output.value().is_finite() {
                     j["note"] = json!(undefined_note(&y, r.output.value()));
                 }
-                let kinks = kink_notes(&tape, &r, &g, &y);
+                let kinks: Vec<_> = kink_notes(&tape, &r, &r.variables, &g, &y)
+                    .into_iter()
+                    .chain(kink_notes(&tape, &r, &r.named, &g, &y))
+                    .collect();
                 if !kinks.is_empty() {
                     j["kinks"] = Value::Object(
                         kinks
@@ -505,7 +529,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             .collect(),
                     );
                 }
-                let nans = nan_notes(&r, &g, &y);
+                let nans: Vec<_> = nan_notes(&r, &r.variables, &g, &y)
+                    .into_iter()
+                    .chain(nan_notes(&r, &r.named, &g, &y))
+                    .collect();
                 if !nans.is_empty() {
                     j["nan_partials"] =
                         Value::Object(nans.into_iter().map(|(n, note)| (n, json!(note))).collect());
@@ -531,9 +558,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         w = width + y.chars().count() + 3
                     );
                 }
-                for (_, note) in kink_notes(&tape, &r, &g, &y)
+                for (_, note) in kink_notes(&tape, &r, &r.variables, &g, &y)
                     .into_iter()
-                    .chain(nan_notes(&r, &g, &y))
+                    .chain(nan_notes(&r, &r.variables, &g, &y))
                 {
                     sayln!("{note}");
                 }
@@ -556,6 +583,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             number(v.value()),
                             number(g[*v])
                         );
+                    }
+                    for (_, note) in kink_notes(&tape, &r, &r.named, &g, &y)
+                        .into_iter()
+                        .chain(nan_notes(&r, &r.named, &g, &y))
+                    {
+                        sayln!("{note}");
                     }
                 }
             }
