@@ -1069,7 +1069,7 @@ fn check_reports_a_longer_or_shorter_recording() {
 }
 
 #[test]
-#[should_panic(expected = "Program::check was given 2 inputs for a program of 1 inputs")]
+#[should_panic(expected = "Program::check was given 2 inputs for a program of 1 input")]
 fn check_names_itself_given_the_wrong_number_of_inputs() {
     let tape = Tape::for_replay();
     let x = tape.var(1.0);

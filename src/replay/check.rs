@@ -313,7 +313,12 @@ impl Program {
 #[inline(never)]
 #[track_caller]
 fn wrong_check_input_count(given: usize, inputs: usize) -> ! {
-    panic!("chainrule: Program::check was given {given} inputs for a program of {inputs} inputs")
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    panic!(
+        "chainrule: Program::check was given {given} input{} for a program of {inputs} input{}",
+        plural(given),
+        plural(inputs)
+    )
 }
 
 /// The panic of [`Program::check`] whose function returned a `Var` of another
