@@ -767,6 +767,9 @@ fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
         } else {
             -p
         }
+    } else if x0 < 0.0 && x0.is_finite() && c.is_finite() {
+        // A tiny c that is no integer, where x^c is NaN: NaN, as the kernel.
+        p * f64::NAN
     } else {
         p
     }

@@ -72,3 +72,30 @@ fn hypot_has_its_partials_at_subnormal_and_overflowing_scales() {
     let z = tape.var(0.0);
     assert!(z.hypot(z).backward()[z].is_nan());
 }
+
+/// x^c for x < 0 and c no integer is NaN, and so must its derivative be; for a
+/// tiny c (|c| below 2⁻⁵³) c − 1 rounds to the integer −1, and c·x^(c−1) was a
+/// number (−5e-21 at x = −2, c = 1e-20): a finite gradient through a NaN value.
+#[test]
+fn a_negative_base_to_a_tiny_fractional_power_has_no_derivative() {
+    let tape = Tape::new();
+    for (x0, c) in [(-2.0, 1e-20), (-0.5, -3e-17), (-1e300, 1e-300)] {
+        let x = tape.var(x0);
+        let y = x.powf(c);
+        assert!(y.value().is_nan(), "(−{x0})^{c} = {}", y.value());
+        assert!(y.backward()[x].is_nan(), "powf: ∂/∂x at ({x0}, {c})");
+        let e = tape.var(c);
+        assert!(x.pow(e).backward()[x].is_nan(), "pow: ∂/∂x at ({x0}, {c})");
+        // The recorded backward pass agrees.
+        assert!(
+            tape.grad(y, &[x])[0].value().is_nan(),
+            "Tape::grad at ({x0}, {c})"
+        );
+    }
+    // An integer c, a non-tiny c and x = −∞ are as before.
+    let x = tape.var(-2.0);
+    assert_eq!(x.powf(2.0).backward()[x], -4.0);
+    assert!(x.powf(0.5).backward()[x].is_nan());
+    let x = tape.var(f64::NEG_INFINITY);
+    assert!(!x.powf(1e-20).backward()[x].is_nan());
+}

@@ -197,7 +197,8 @@ impl<'t> Var<'t> {
     /// x^c for a real constant c.
     ///
     /// Derivative: c·x^(c−1); 0 for c = 0. A negative x with a non-integer c gives
-    /// NaN, as [`f64::powf`]. x^(c−1) is formed first, so for 0 < |c| < 1 the
+    /// NaN, as [`f64::powf`], value and derivative (also for a tiny c, whose c − 1
+    /// rounds to the integer −1). x^(c−1) is formed first, so for 0 < |c| < 1 the
     /// derivative is +inf up to 1/|c| before its value overflows (at a subnormal
     /// x: `x.powf(1e-3)` at 1e-309 has derivative +inf, where it is 4.9e305); its
     /// higher derivatives alike (see [`crate::higher`]).

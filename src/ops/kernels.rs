@@ -213,6 +213,10 @@ pub(crate) fn pow_minus_one(x: f64, c: f64) -> f64 {
         p + p * (err * x.ln()).exp_m1()
     } else if x < 0.0 && c.fract() == 0.0 {
         odd_power_of_negative(x, p, err)
+    } else if x < 0.0 && x.is_finite() && c.is_finite() {
+        // A tiny c that is no integer (|c| < 2^−53: c − 1 rounds to −1, and
+        // x^−1 is a number) where x^c itself is NaN: no derivative either.
+        f64::NAN
     } else {
         p
     }

@@ -703,10 +703,13 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
 
 /// x^(c−1) as the textbook writes it, `x.powf(c − 1)`, but for x < 0 and an
 /// integer c past 2^53, where c − 1 is odd and rounds to an even number: there
-/// the odd power is negative.
+/// the odd power is negative; and NaN for a finite x < 0 and a finite c that is
+/// no integer, where x^c is NaN (a tiny c has c − 1 round to the integer −1).
 fn power_minus_one(x: f64, c: f64) -> f64 {
     let p = x.powf(c - 1.0);
-    if x < 0.0 && c.abs() > 2f64.powi(53) {
+    if x < 0.0 && x.is_finite() && c.is_finite() && c.fract() != 0.0 {
+        f64::NAN
+    } else if x < 0.0 && c.abs() > 2f64.powi(53) {
         -p
     } else {
         p
