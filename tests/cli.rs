@@ -488,6 +488,36 @@ fn a_syntax_error_points_at_the_column() {
 }
 
 #[test]
+fn the_caret_keeps_its_column_after_a_tab() {
+    // A tab before the mistake is copied into the caret's indent: a terminal
+    // shows both at the same width, whatever its tab stops.
+    let (_, err) = run(&["grad", "x +\t* y", "--at", "x=1,y=2"], 2);
+    assert!(
+        err.starts_with(
+            "error: expected an expression at column 5, found '*'\n  x +\t* y\n     \t^\n"
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_name_that_is_not_ascii_is_explained() {
+    // It was "expected something else at column 1, found 'é'".
+    let (_, err) = run(&["grad", "é + x", "--at", "x=1"], 2);
+    assert!(
+        err.starts_with(
+            "error: unexpected 'é' at column 1; a name is made of ASCII letters, digits, _ and '"
+        ),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "x + é", "--at", "x=1"], 2);
+    assert!(
+        err.starts_with("error: expected an expression at column 5, found 'é'; a name is made of"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_unclosed_parenthesis_is_named() {
     let (_, err) = run(&["grad", "sigmoid(x", "--at", "x=1"], 2);
     assert!(err.contains("')' (to close the '(' at column 8)"), "{err}");

@@ -295,9 +295,16 @@ impl FormulaError {
             } else {
                 "  ".to_string()
             };
+            // The caret's indent copies the line's tabs, so that it sits under
+            // the column however wide a terminal shows a tab.
+            let indent: String = line
+                .chars()
+                .take(self.span.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             out.push_str(&format!(
-                "\n{gutter}{line}\n{}^",
-                " ".repeat(gutter.chars().count() + self.span.column.saturating_sub(1))
+                "\n{gutter}{line}\n{}{indent}^",
+                " ".repeat(gutter.chars().count())
             ));
         }
         out
@@ -537,6 +544,8 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                 if wanted.contains(&"an expression") {
                     wanted.retain(|w| *w != "a name" && *w != "a number");
                 }
+                // A rule with no plain name (the start of a statement) says nothing.
+                wanted.retain(|w| *w != "something else");
                 // An unclosed parenthesis: say so (')' is no rule of its own).
                 let before: String = source
                     .lines()
@@ -562,11 +571,11 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                         wanted.push(&close);
                     }
                 }
-                let found = source
+                let found_char = source
                     .lines()
                     .nth(line - 1)
-                    .and_then(|l| l.chars().nth(column - 1))
-                    .map_or("the end".to_string(), |c| format!("'{c}'"));
+                    .and_then(|l| l.chars().nth(column - 1));
+                let found = found_char.map_or("the end".to_string(), |c| format!("'{c}'"));
                 // `x ** 2` (Python's power): say what this grammar spells it.
                 let after_star = column >= 2
                     && source
@@ -576,6 +585,8 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                         == Some('*');
                 let power_hint = if found == "'*'" && after_star {
                     "; a power is written with ^ (x^2), not **"
+                } else if found_char.is_some_and(|c| !c.is_ascii() && c.is_alphabetic()) {
+                    "; a name is made of ASCII letters, digits, _ and ' (and starts with a letter or _)"
                 } else {
                     ""
                 };
