@@ -18,6 +18,29 @@ fn panic_message(f: impl FnOnce()) -> String {
         .unwrap_or_default()
 }
 
+/// Where `f` panicked, as "file:line" (empty if it did not): the panic hook is
+/// swapped for one that records the location, under [`HOOK`] so that tests
+/// swapping it do not undo one another.
+fn panic_locations(f: impl FnOnce()) -> Vec<String> {
+    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(l) = info.location() {
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{}:{}", l.file(), l.line()));
+        }
+    }));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    let seen = seen.lock().unwrap().clone();
+    assert!(result.is_err() || seen.is_empty());
+    seen
+}
+
 #[test]
 fn a_layer_with_a_bad_operand_records_nothing() {
     let tape = Tape::new();
@@ -238,30 +261,15 @@ fn a_fused_op_with_a_foreign_operand_panics_at_the_callers_line() {
     let x = [tape.var(1.0), other.var(2.0)];
     let b = tape.var(0.0);
     let w_foreign = [w[0], other.var(1.0)];
-    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let record = seen.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if let Some(l) = info.location() {
-            record
-                .lock()
-                .unwrap()
-                .push(format!("{}:{}", l.file(), l.line()));
-        }
-    }));
     let neuron_line = line!() + 2;
-    let neuron = catch_unwind(AssertUnwindSafe(|| {
-        Var::neuron(&w, &x, b, Activation::Tanh)
-    }));
+    let neuron = panic_locations(|| {
+        let _ = Var::neuron(&w, &x, b, Activation::Tanh);
+    });
     let const_line = line!() + 2;
-    let constant = catch_unwind(AssertUnwindSafe(|| {
-        Var::neuron_const(&w_foreign, &[1.0, 2.0], b, Activation::Tanh)
-    }));
-    std::panic::set_hook(previous);
-    assert!(neuron.is_err() && constant.is_err());
-    let seen = seen.lock().unwrap();
-    for line in [neuron_line, const_line] {
+    let constant = panic_locations(|| {
+        let _ = Var::neuron_const(&w_foreign, &[1.0, 2.0], b, Activation::Tanh);
+    });
+    for (line, seen) in [(neuron_line, neuron), (const_line, constant)] {
         let expected = format!("tests/bad_input.rs:{line}");
         assert!(
             seen.iter().any(|l| l.ends_with(&expected)),
@@ -306,26 +314,11 @@ fn a_node_past_the_end_of_a_short_tape_names_only_nodes_that_exist() {
 fn display_name_past_the_end_panics_at_the_callers_line() {
     let tape = Tape::new();
     tape.var(1.0);
-    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let record = seen.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if let Some(l) = info.location() {
-            record
-                .lock()
-                .unwrap()
-                .push(format!("{}:{}", l.file(), l.line()));
-        }
-    }));
     let line = line!() + 2;
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let seen = panic_locations(|| {
         let _ = tape.display_name(5);
-    }));
-    std::panic::set_hook(previous);
-    assert!(result.is_err());
+    });
     let expected = format!("tests/bad_input.rs:{line}");
-    let seen = seen.lock().unwrap();
     assert!(
         seen.iter().any(|l| l.ends_with(&expected)),
         "{expected} not in {seen:?}"
