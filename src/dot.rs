@@ -24,13 +24,17 @@
 //! assert!(dot.contains(r#"n0 -> n1 [label="2.00000000"];"#));
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 
 use crate::backward::is_masked;
 use crate::explain::{format_number, Namer};
 use crate::tape::Recording;
 use crate::{Gradients, Tape};
+
+/// A tape's labels, by node.
+type Labels = BTreeMap<u32, Cow<'static, str>>;
 
 /// A DOT drawing of a tape, configured with builder methods and written by
 /// `Display` (`to_string()`, or `write!` into a file).
@@ -205,15 +209,36 @@ impl fmt::Display for Dot<'_> {
                 "chainrule::dot: the Gradients were swept on another tape"
             );
         }
+        // The text is made inside the arena cell and written after leaving it:
+        // `f` writes to the caller's writer, whose code may use this tape (the
+        // arena is not re-entrant; see `tape::cell`).
+        let body = {
+            let labels = self.tape.labels.borrow();
+            self.tape.recording.read(|rec| self.body(rec, &labels))
+        };
+        f.write_str(&body)
+    }
+}
+
+impl Dot<'_> {
+    /// The whole DOT text, made from the recording and the labels alone (no
+    /// method of the tape, no writer of the caller's: it runs inside the
+    /// arena cell).
+    fn body(&self, rec: &Recording, labels: &Labels) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_body(rec, labels, &mut out);
+        out
+    }
+
+    fn write_body(&self, rec: &Recording, labels: &Labels, f: &mut String) -> fmt::Result {
+        use fmt::Write as _;
         writeln!(f, "digraph chainrule {{")?;
         writeln!(f, "  rankdir=LR;")?;
         writeln!(f, "  node [shape=record, fontname=\"monospace\"];")?;
         writeln!(f, "  edge [fontname=\"monospace\", fontsize=10];")?;
-        let labels = self.tape.labels.borrow();
-        // Nothing in this closure calls a method of the tape (the arena is not
-        // re-entrant): the labels were borrowed above.
-        self.tape.recording.read(|rec| {
-            let namer = Namer::new(rec, &labels);
+        {
+            let namer = Namer::new(rec, labels);
             let (drawn, output) = self.drawn(rec);
             let is_drawn = |i: u32| drawn.binary_search(&i).is_ok();
             for &node in &drawn {
@@ -255,8 +280,7 @@ impl fmt::Display for Dot<'_> {
                     )?;
                 }
             }
-            Ok(())
-        })?;
+        }
         writeln!(f, "}}")
     }
 }

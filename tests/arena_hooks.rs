@@ -10,7 +10,11 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{self, catch_unwind, AssertUnwindSafe};
 
-use chainrule::Tape;
+use chainrule::dot::Dot;
+use chainrule::{Activation, Tape, Var};
+
+/// Takes anything: the value of a call that panics first.
+fn ignore<T>(_: T) {}
 
 thread_local! {
     /// The tape the hook records on: the one the failing call is made on.
@@ -27,8 +31,9 @@ fn install_hook() {
         let _ = TAPE.try_with(|tape| {
             if RECORD.with(Cell::get) {
                 let x = tape.var(1.0); // a write into the arena, from the hook
-                let _ = x * 2.0;
+                let _ = (x * 2.0).named("in the hook"); // and into the labels
             }
+            let _ = tape.to_dot(); // every node, label and edge read
             let len = tape.len();
             if len > 0 {
                 let _ = tape.value(len - 1); // a read
@@ -42,6 +47,12 @@ fn install_hook() {
 /// Runs `f`, which must panic, and returns the message; the hook must have run
 /// once, leaving the tape consistent.
 fn panics_with_hook(what: &str, f: impl FnOnce()) -> String {
+    panics_with_hook_after(what, 0, f)
+}
+
+/// As [`panics_with_hook`], for a call that records `recorded_first` nodes on
+/// the tape before it panics.
+fn panics_with_hook_after(what: &str, recorded_first: usize, f: impl FnOnce()) -> String {
     let seen_before = SEEN.with(|s| s.borrow().len());
     let len_before = TAPE.with(Tape::len);
     let result = catch_unwind(AssertUnwindSafe(f));
@@ -62,7 +73,7 @@ fn panics_with_hook(what: &str, f: impl FnOnce()) -> String {
     TAPE.with(|tape| {
         assert_eq!(
             tape.len(),
-            len_before + recorded,
+            len_before + recorded_first + recorded,
             "{what}: the hook's nodes are on the tape"
         );
         // The tape still works: record and sweep.
@@ -107,6 +118,105 @@ fn a_panic_hook_that_touches_the_tape_finds_the_arena_free() {
         let _ = Tape::with_capacity(usize::MAX);
     });
     assert!(message.contains("past the tape's limit"), "{message}");
+
+    // Mistakes with a `Var` of another tape, or of the wrong kind, and the
+    // panics of the fused and n-ary ops, explanations and drawings: each is
+    // checked before the library enters the arena.
+    let other = Tape::new();
+    let o = other.var(1.0);
+    let g_other = (o * o).backward();
+    // (what, what the message says, the nodes recorded before the panic, the call)
+    type Mistake<'a> = (&'a str, &'a str, usize, Box<dyn Fn(&Tape) + 'a>);
+    let mistakes: Vec<Mistake> = vec![
+        (
+            "display_name",
+            "no node",
+            0,
+            Box::new(|t| ignore(t.display_name(usize::MAX))),
+        ),
+        (
+            "a binary op",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore(t.var(1.0) + o)),
+        ),
+        (
+            "a neuron",
+            "two different tapes",
+            3,
+            Box::new(|t| {
+                let w = t.vars(&[0.1, 0.2]);
+                ignore(Var::neuron(&w, &[o, o], t.var(0.0), Activation::Tanh));
+            }),
+        ),
+        (
+            "a sum",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore([t.var(1.0), o].iter().sum::<Var>())),
+        ),
+        (
+            "logsumexp",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore(Var::logsumexp(&[t.var(1.0), o]))),
+        ),
+        (
+            "logsumexp of nothing",
+            "at least one",
+            0,
+            Box::new(|_| ignore(Var::logsumexp(&[]))),
+        ),
+        (
+            "a gradient of another tape's Var",
+            "of another tape",
+            2,
+            Box::new(|t| {
+                let x = t.var(2.0);
+                ignore((x * x).backward()[o]);
+            }),
+        ),
+        (
+            "an explanation of another tape's Var",
+            "of another tape",
+            2,
+            Box::new(|t| {
+                let x = t.var(2.0);
+                ignore((x * x).backward().explain(o));
+            }),
+        ),
+        (
+            "a drawing with another tape's gradients",
+            "another tape",
+            0,
+            Box::new(|t| ignore(Dot::new(t).gradients(&g_other).to_string())),
+        ),
+        (
+            "named_net",
+            "is leaf",
+            1,
+            Box::new(|t| ignore(t.var(1.0).named_net("net"))),
+        ),
+        (
+            "Tape::grad",
+            "another tape",
+            1,
+            Box::new(|t| {
+                let x = t.var(1.0);
+                ignore(t.grad(o, &[x]));
+            }),
+        ),
+        (
+            "clamp",
+            "lo <= hi",
+            1,
+            Box::new(|t| ignore(t.var(1.0).clamp(2.0, 1.0))),
+        ),
+    ];
+    for (what, says, recorded_first, mistake) in &mistakes {
+        let message = panics_with_hook_after(what, *recorded_first, || TAPE.with(|t| mistake(t)));
+        assert!(message.contains(says), "{what}: {message}");
+    }
 
     // Fill the tape to its limit; the push that passes it panics after leaving
     // the arena, and the hook (which now only reads) sees every node intact.
