@@ -197,7 +197,7 @@ impl Tape {
     #[track_caller]
     pub fn reserve(&self, nodes: usize) {
         // Every check is made here, before entering the arena cell, and the panic
-        // comes after leaving it (see `arena_cell`).
+        // comes after leaving it (see `tape::cell`).
         let (len, max_nodes) = self.recording.read(|rec| (rec.len(), rec.max_nodes()));
         if len.checked_add(nodes).is_none_or(|need| need > max_nodes) {
             reserve_past_limit(nodes, len, max_nodes);
