@@ -403,3 +403,56 @@ fn the_side_panel_lists_the_share_of_uses_not_drawn() {
     let log = text_of(&dom, "log");
     assert!(!log.contains("x passes its adjoint"), "{log}");
 }
+
+/// The forward step wrote a node as its op over the names of its drawn
+/// operands: a node whose operands `within` cut read "square() = 4.00000000",
+/// and a product by a constant "mul_const(s)", the constant left out. It is
+/// written as the explanations name nodes, over its operands' names, an
+/// operand not drawn by its name or value: "s = x² = 4", "f = 3·s = 12".
+#[test]
+fn the_forward_step_writes_a_formula_even_for_operands_not_drawn() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let c = tape.var(0.5);
+    let s = x.square().named("s");
+    let t = (s * 3.0).named("t");
+    let f = (t + c.sin()).named("f");
+    let g = f.backward();
+    // Drawn within 2 of f: f, t, c's sine, s, c; x is not.
+    let page = Html::new(&g).within(2).render().unwrap();
+    let mut logs = Vec::new();
+    for step in 1..=4 {
+        let dom = dump_dom(
+            &browser,
+            &page,
+            &format!("step={step}"),
+            &format!("formula{step}"),
+        );
+        logs.push(text_of(&dom, "log"));
+    }
+    let all = logs.join("\n");
+    assert!(all.contains("forward: s = x² = 4.00000000"), "{all}");
+    assert!(all.contains("forward: t = 3·s = 12.00000000"), "{all}");
+    assert!(all.contains("forward: f = t + sin(x₁) = "), "{all}");
+    assert!(!all.contains("()"), "{all}");
+    assert!(!all.contains("mul_const"), "{all}");
+
+    // Within 1 of f = 2·sin(sin(…(x))): the outer sine's operand, not drawn,
+    // has no readable name (its expression is too long): its value is written.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let inner = (0..11).fold(x, |v, _| v.sin());
+    let f = (inner.sin() * 2.0).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).within(1).render().unwrap();
+    let dom = dump_dom(&browser, &page, "step=1", "formula-value");
+    let log = text_of(&dom, "log");
+    assert!(
+        log.contains(&format!("= sin({:.8}) = ", inner.value())),
+        "{log}"
+    );
+}

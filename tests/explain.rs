@@ -890,3 +890,74 @@ fn a_negative_constant_is_parenthesised_where_it_binds_tighter_than_a_negation()
         assert!(text.starts_with(&format!("∂{name}/∂x")), "{text}");
     }
 }
+
+/// `kinks_affecting` finds for every node at once what `kink_affecting` finds
+/// from each (`chainrule grad`'s notes come from it): held together on random
+/// small tapes whose values sit at kinks, ties and zeros (relu, abs, signum,
+/// max and min at ties, clamp at a bound, pow at 0^0, fused relu neurons,
+/// products by 0, x − x), half of them with no partial that is not finite.
+#[test]
+fn kinks_affecting_finds_what_a_search_from_each_node_finds() {
+    use chainrule::explain::{kink_affecting, kinks_affecting};
+    use chainrule::{Activation, Var};
+    let describe = |tape: &Tape| -> String {
+        (0..tape.len())
+            .map(|i| {
+                format!(
+                    "#{i} {} = {} {:?}",
+                    tape.op(i).name(),
+                    tape.value(i),
+                    tape.edges(i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut rng = SplitMix64::seed_from_u64(2026);
+    let mut checked = 0;
+    let mut found = 0;
+    for round in 0..4000 {
+        // pow (the last op) has a NaN partial below a base 0: half the
+        // tapes go without it.
+        let ops = if round % 2 == 0 { 18 } else { 17 };
+        let tape = Tape::new();
+        let mut nodes: Vec<Var<'_>> = (0..1 + rng.next_u64() % 4)
+            .map(|_| tape.var([0.0, 0.0, 1.0, -1.0, 2.0][(rng.next_u64() % 5) as usize]))
+            .collect();
+        for _ in 0..2 + rng.next_u64() % 12 {
+            let mut pick = || nodes[(rng.next_u64() % nodes.len() as u64) as usize];
+            let (a, b, c) = (pick(), pick(), pick());
+            let v = match rng.next_u64() % ops {
+                0 => a + b,
+                1 => a - b,
+                2 => a * b,
+                3 => a.relu(),
+                4 => a.abs(),
+                5 => a.signum(),
+                6 => a.max(b),
+                7 => a.min(b),
+                8 => a.clamp(0.0, 1.0),
+                9 => a.max(0.0),
+                10 => a.sin() * 3.0 + b,
+                11 => a.leaky_relu(0.1),
+                12 => a * 0.0,
+                13 => a - a,
+                14 => a.square(),
+                15 => Var::neuron(&[a], &[b], c, Activation::Relu),
+                16 => Var::neuron_const(&[a, b], &[1.0, -1.0], c, Activation::Relu),
+                _ => a.pow(b),
+            };
+            nodes.push(v);
+        }
+        let output = nodes.last().unwrap().index();
+        let all: Vec<usize> = (0..tape.len()).collect();
+        let together = kinks_affecting(&tape, &all, output);
+        for &x in &all {
+            let one = kink_affecting(&tape, x, output);
+            assert_eq!(together[x], one, "node {x} of {}", describe(&tape));
+            checked += 1;
+            found += usize::from(one.is_some());
+        }
+    }
+    assert!(found > 1000, "{found} kinks found among {checked} searches");
+}

@@ -51,6 +51,9 @@ pub(crate) struct Namer<'a> {
     /// How many quantities (nodes and nets) carry each label: built the first
     /// time a name is checked against the labels.
     taken: OnceCell<HashMap<&'a str, u32>>,
+    /// The operands' names, when one node is written over them as given
+    /// ([`formula`](Namer::formula)) rather than over their own expressions.
+    given: Option<&'a dyn Fn(usize) -> String>,
 }
 
 /// Whether a label must be put in parentheses as an operand: it holds a space
@@ -112,7 +115,39 @@ impl<'a> Namer<'a> {
             labels,
             net_labels: None,
             taken: OnceCell::new(),
+            given: None,
         }
+    }
+
+    /// The same, writing [`formula`](Namer::formula)s over the operand names
+    /// `names` gives.
+    #[cfg(feature = "html")]
+    pub(crate) fn with_operand_names(self, names: &'a dyn Fn(usize) -> String) -> Self {
+        Namer {
+            given: Some(names),
+            ..self
+        }
+    }
+
+    /// Node `i` as a formula over its operands' names as given to
+    /// [`with_operand_names`](Namer::with_operand_names), one level deep and
+    /// with no length cap: `3·x`, `(x₀·x₁)²`, `a + 0.5`. A node that has no
+    /// such expression (a constant the tape does not hold exactly, a loss) is
+    /// its op over its operands: `mse(a, b)`.
+    #[cfg(feature = "html")]
+    pub(crate) fn formula(&self, i: usize) -> String {
+        if let Some((text, _)) = self.write(i, &mut 0) {
+            return text;
+        }
+        let operands: Vec<String> = self
+            .rec
+            .edges(i)
+            .map(|(o, _)| match self.given {
+                Some(names) => names(o as usize),
+                None => self.name(o as usize),
+            })
+            .collect();
+        format!("{}({})", self.rec.ops()[i], operands.join(", "))
     }
 
     /// The same, with the nets' labels: a name is then kept apart from them
@@ -237,6 +272,14 @@ impl<'a> Namer<'a> {
 
     /// An operand inside an expression: parenthesised below precedence `min`.
     fn operand(&self, o: usize, min: u8, depth: &mut usize) -> Option<String> {
+        if let Some(names) = self.given {
+            let name = names(o);
+            return Some(if needs_parentheses(&name) {
+                format!("({name})")
+            } else {
+                name
+            });
+        }
         if let Some(label) = self.label(o) {
             return Some(if needs_parentheses(&label) {
                 format!("({label})")
@@ -422,7 +465,7 @@ impl<'a> Namer<'a> {
             }
             _ => return None, // the losses: named by op#index
         };
-        (result.0.chars().count() <= NAME_CAP).then_some(result)
+        (self.given.is_some() || result.0.chars().count() <= NAME_CAP).then_some(result)
     }
 
     /// `w₀·x₀ + w₁·x₁ + b` for the edges of a fused weighted sum or neuron:

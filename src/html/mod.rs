@@ -6,7 +6,10 @@
 //! with its name, op, value and gradient, and controls to step through the
 //! computation node by node, as the step-by-step backpropagation article does:
 //!
-//! 1. the **forward pass**, in recording order: each node's value appears;
+//! 1. the **forward pass**, in recording order: each node's value appears, with
+//!    its formula over its operands' names (`t = 3·s`; an operand a drawing cut
+//!    by [`within`](Html::within) leaves out is named by its label or short
+//!    expression, or else by its value: `sin(0.47942554)`);
 //! 2. the **backward pass**, the reverse sweep of [`crate::backward`]: the
 //!    output's adjoint is seeded with 1, then each node, from the last recorded
 //!    down, is highlighted and every edge to an operand fires, labelled
@@ -64,7 +67,7 @@ use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use crate::backward::is_masked;
-use crate::explain::{format_number, kink_at, readable_name, readable_names};
+use crate::explain::{format_number, formulas, kink_at, readable_name, readable_names};
 use crate::json::string as json_string;
 use crate::{Gradients, Tape, Var};
 
@@ -139,6 +142,9 @@ struct Node {
     /// The note when the node is at a kink (relu at 0, a tie of max, clamp at a
     /// bound, …) and its partials are a convention ([`kink_at`]).
     kink: Option<&'static str>,
+    /// What its forward step computes, over its operands' names (those not
+    /// drawn by their names or values): `3·x`.
+    formula: String,
     x: f64,
     y: f64,
 }
@@ -275,10 +281,12 @@ impl<'a> Html<'a> {
             drawn.iter().enumerate().map(|(k, &i)| (i, k)).collect();
 
         let names = readable_names(tape, &drawn);
+        let formulas = formulas(tape, &drawn, &names);
         let mut nodes: Vec<Node> = drawn
             .iter()
             .zip(names)
-            .map(|(&i, name)| Node {
+            .zip(formulas)
+            .map(|((&i, name), formula)| Node {
                 index: i,
                 name,
                 op: tape.op(i).name(),
@@ -286,6 +294,7 @@ impl<'a> Html<'a> {
                 grad: g.by_index(i),
                 outside: 0.0,
                 kink: kink_at(tape, i),
+                formula,
                 x: 0.0,
                 y: 0.0,
             })
@@ -562,10 +571,11 @@ fn data_json(
         }
         let _ = write!(
             j,
-            "{{\"i\":{},\"name\":{},\"op\":{},\"value\":{},\"grad\":{},\"outside\":{},\"kink\":{},\"x\":{:.1},\"y\":{:.1},\"shown\":{}}}",
+            "{{\"i\":{},\"name\":{},\"op\":{},\"formula\":{},\"value\":{},\"grad\":{},\"outside\":{},\"kink\":{},\"x\":{:.1},\"y\":{:.1},\"shown\":{}}}",
             n.index,
             json_string(&n.name),
             json_string(n.op),
+            json_string(&n.formula),
             json_number(n.value),
             json_number(n.grad),
             json_number(n.outside),

@@ -91,8 +91,10 @@
     if (step.kind === "forward") {
       st.phase = "forward";
       st.known.add(n.i);
-      const operands = (edgesOf.get(n.i) || []).map((e) => byIndex.get(e.operand).name);
-      st.log = [`forward: ${n.name} = ${n.op}(${operands.join(", ")}) = ${fmt(n.value)}`];
+      // The formula over its operands' names (those not drawn, cut by
+      // `within`, by their names or values), written by the explain module.
+      const formula = n.formula === n.name ? "" : ` = ${n.formula}`;
+      st.log = [`forward: ${n.name}${formula} = ${fmt(n.value)}`];
       return;
     }
     st.phase = "backward";

@@ -27,7 +27,7 @@
 
 mod formula;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -153,6 +153,9 @@ struct Outputs {
     #[arg(long, value_name = "K")]
     within: Option<usize>,
     /// Print JSON for scripts (values, gradients, explanations' paths) instead of text.
+    /// `grad` writes an explanation of more than 64 factors (over its paths) as a
+    /// summary, its paths and text null and `omitted` saying so; `explain --wrt
+    /// NAME --json` writes it in full.
     #[arg(long)]
     json: bool,
 }
@@ -308,7 +311,9 @@ fn undefined_note(y: &str, value: f64) -> String {
 }
 
 /// The notes of `grad` where the tape passes a kink that can matter for ∂y/∂x
-/// (|x| at 0, max at a tie, …: see [`chainrule::explain::kink_affecting`]):
+/// (|x| at 0, max at a tie, …: see [`chainrule::explain::kink_affecting`];
+/// found for all the quantities at once by
+/// [`chainrule::explain::kinks_affecting`]):
 /// the partial it prints for x then uses a convention, and may be no
 /// derivative of y. `quantities` are the variables, or the named quantities
 /// (a kink of a quantity's own op is below it: only those above count).
@@ -325,26 +330,21 @@ fn kink_notes(
     // The variables themselves (`check`, which the note suggests, takes a
     // variable only).
     let of_variables = std::ptr::eq(quantities, r.variables.as_slice());
-    // A kink can matter for ∂y/∂x only on a path from x, so only a variable
-    // with a node at a kink (up to the output) among its descendants needs
-    // the search, a pass over the tape: marked once here, in one backward
-    // pass, not searched for from each variable (14 s for 10,000 variables
-    // and no kink at all).
+    // One search for all the quantities (`explain::kinks_affecting`): a search
+    // from each, a pass over the tape per quantity, was quadratic where many
+    // of them lead to a kink (10,000 variables at relu's kink: 19 s).
     let output = r.output.index();
-    let mut has_kink_after = vec![false; output + 1];
-    for i in (0..=output).rev() {
-        if has_kink_after[i] || chainrule::explain::kink_at(tape, i).is_some() {
-            for (o, _) in tape.edges(i) {
-                has_kink_after[o] = true;
-            }
-        }
-    }
-    quantities
+    let asked: Vec<&(String, Var)> = quantities
         .iter()
         .filter(|(_, v)| v.index() != output && !g[*v].is_nan())
-        .filter(|(_, v)| has_kink_after.get(v.index()) == Some(&true))
-        .filter_map(|(name, v)| {
-            let note = kink_between(tape, v.index(), output)?;
+        .collect();
+    let indices: Vec<usize> = asked.iter().map(|(_, v)| v.index()).collect();
+    let found = chainrule::explain::kinks_affecting(tape, &indices, output);
+    asked
+        .into_iter()
+        .zip(found)
+        .filter_map(|((name, _), found)| {
+            let (_, note) = found?;
             let note = note.trim_end_matches("; the derivative does not exist here");
             let lhs = format!("∂{}/∂{}", operand(y), operand(name));
             Some((
@@ -413,12 +413,19 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
         (None, None) => return Err(Failure::input("give a formula, or --file FILE")),
     };
     let program = formula::parse(&source).map_err(|e| Failure::input(e.render(&source)))?;
-    let mut at = HashMap::new();
+    // Looked up in a set: a search of the variables for each value given was
+    // O(values × variables), 25 s for 40,000 of each.
+    let variables: HashSet<&str> = program
+        .variables
+        .iter()
+        .map(|(v, _, _)| v.as_str())
+        .collect();
+    let mut at = HashMap::with_capacity(input.at.len());
     for (name, value) in &input.at {
         if at.insert(name.clone(), *value).is_some() {
             return Err(Failure::input(format!("--at gives {name} twice")));
         }
-        if !program.variables.iter().any(|(v, _, _)| v == name) {
+        if !variables.contains(name.as_str()) {
             let names = program.variables.iter().map(|(v, _, _)| v.as_str());
             let hint = formula::suggest(name, names)
                 .map_or(String::new(), |s| format!("; did you mean '{s}'?"));
@@ -773,7 +780,7 @@ fn check(
     // f is differentiable but the slope is too uncertain to tell.
     let slope_ok = kink_slope.and_then(|(slope, error)| judge(yours, slope, error));
     let mut rows = vec![json!({
-        "point": r.values.iter().filter(|(n, _)| r.variables.iter().any(|(v, _)| v == *n)).map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "point": r.variables.iter().filter_map(|(n, _)| Some((n.clone(), json!(r.values.get(n)?)))).collect::<serde_json::Map<_, _>>(),
         "tape": jnum(g[x]), "expected": jnum(yours),
         // Set below, once the verdict at the point is known.
         "passed": false,
@@ -1542,12 +1549,45 @@ fn report_json(r: &Recorded<'_>, g: &Gradients<'_>) -> Value {
     })
 }
 
+/// The most factors (over all its paths) of an explanation `grad --json` writes
+/// in full. Each variable's explanation is a path through the formula, so all
+/// of them grow as variables × nodes (74 MB for a sum of 1,000 variables);
+/// a longer one is written as its summary, and `explain --wrt NAME --json`
+/// writes it in full.
+const GRAD_JSON_MAX_FACTORS: usize = 64;
+
+/// `grad --json`'s explanations, one per variable: in full up to
+/// [`GRAD_JSON_MAX_FACTORS`] factors, else a summary whose `omitted` says so.
 fn explanations_json(g: &Gradients<'_>, vars: &[(String, Var)]) -> Value {
     Value::Array(
         vars.iter()
-            .map(|(_, v)| explanation_json(&g.explain(*v)))
+            .map(|(name, v)| {
+                let e = g.explain(*v);
+                let factors = factor_count(&e);
+                if factors <= GRAD_JSON_MAX_FACTORS {
+                    return explanation_json(&e);
+                }
+                let q = |q: Quantity| e.name(q);
+                json!({
+                    "of": q(Quantity::Node(e.output())),
+                    "wrt": q(Quantity::Node(e.input())),
+                    "gradient": jnum(e.gradient()),
+                    "path_count": e.path_count(),
+                    "factor_count": factors,
+                    "paths": null,
+                    "text": null,
+                    "omitted": format!(
+                        "the paths and text of this explanation ({factors} factors) are not written: grad --json writes an explanation of at most {GRAD_JSON_MAX_FACTORS} factors in full; `chainrule explain --wrt {name} --json` writes it"
+                    ),
+                })
+            })
             .collect(),
     )
+}
+
+/// The factors of an explanation's listed paths, all together.
+fn factor_count(e: &Explanation) -> usize {
+    e.paths().iter().map(|p| p.factors.len()).sum()
 }
 
 fn explanation_json(e: &Explanation) -> Value {
@@ -1557,6 +1597,7 @@ fn explanation_json(e: &Explanation) -> Value {
         "wrt": name(Quantity::Node(e.input())),
         "gradient": jnum(e.gradient()),
         "path_count": e.path_count(),
+        "factor_count": factor_count(e),
         "paths": e.paths().iter().map(|p| json!({
             "factors": p.factors.iter().map(|f| json!({
                 "of": name(f.of), "wrt": name(f.wrt), "value": jnum(f.value), "masked": f.masked,
