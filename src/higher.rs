@@ -524,10 +524,17 @@ fn recorded_partials<'t>(
         }
         Op::Atan2 => {
             // x/(x² + y²) as (x/h)/h with h = hypot(x, y), as the stored partial
-            // is computed: x² + y² would overflow or underflow far sooner.
+            // is computed: x² + y² would overflow or underflow far sooner; at
+            // the edges `atan2_at_edge` picks out, on scaled numbers, as there.
             let (y, x) = (operand(0), operand(1));
             let h = x.hypot(y);
-            out.extend([V(x / h / h), V(-(y / h / h))]);
+            let (a, b) = (x / h, y / h);
+            if crate::ops::atan2_at_edge(h.value, a.value, b.value) {
+                let (d_y, d_x) = crate::ops::atan2_partials_scaled(y, x, h);
+                out.extend([V(d_y), V(d_x)]);
+            } else {
+                out.extend([V(a / h), V(-(b / h))]);
+            }
         }
         Op::Atan2Const | Op::ConstAtan2 | Op::HypotConst
             if !edges[0].1.is_nan() && infinite_operand() =>
@@ -543,8 +550,26 @@ fn recorded_partials<'t>(
             // hypot(v, c), as `atan2_with_partials` (never 1/h · c/h, which
             // overflows at a subnormal h where c/h/h is 0).
             let h = v.hypot(c);
-            let q = c / h / h;
-            out.push(V(if op == Op::Atan2Const { q } else { -q }));
+            let a = c / h;
+            let (y, x) = if op == Op::Atan2Const {
+                (v.value, c)
+            } else {
+                (c, v.value)
+            };
+            let h0 = h.value;
+            if crate::ops::atan2_at_edge(h0, x / h0, y / h0) {
+                // On scaled numbers, as `atan2_with_partials` at its edges, the
+                // constant lifted onto the tape (its derivative is 0).
+                let c = v.constant(c);
+                out.push(V(if op == Op::Atan2Const {
+                    crate::ops::atan2_partials_scaled(v, c, c.hypot(v)).0
+                } else {
+                    crate::ops::atan2_partials_scaled(c, v, v.hypot(c)).1
+                }));
+            } else {
+                let q = a / h;
+                out.push(V(if op == Op::Atan2Const { q } else { -q }));
+            }
         }
         Op::Hypot | Op::HypotConst => {
             // As `hypot_with_partials`: where h is subnormal, or infinite for

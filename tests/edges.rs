@@ -1,11 +1,15 @@
 //! Values and partials at infinite and extreme operands where the formula gives
 //! NaN or ∞ but the true value (or limit) is an ordinary number: silu at ±∞,
 //! hypot and atan2 with an infinite operand, and atanh, acosh, asinh where
-//! `f64`'s own functions lose digits or overflow. Each is held on the tape, on
+//! `f64`'s own functions lose digits or overflow; and partials that are
+//! subnormals, or normal numbers, where the formula gave 0 or rounded a
+//! subnormal step (atan′ and log10′ at huge |x|, log10′ at subnormal x, atan2's
+//! where hypot overflows or x/h is subnormal). Each is held on the tape, on
 //! `f64` through `Scalar`, through `Tape::grad` (the recorded derivative) and
 //! through a compiled replay, which must all agree bit for bit.
 //!
-//! References for item 4 are from mpmath at 200 bits (quoted beside each).
+//! References for item 4 are from mpmath at 200 bits (quoted beside each); for
+//! the subnormal partials at 400 bits, rounded to the nearest `f64`.
 
 use chainrule::{Scalar, Tape, Var};
 
@@ -231,4 +235,194 @@ fn apply<'t>(name: &str, x: Var<'t>) -> Var<'t> {
         "asinh" => Scalar::asinh(x),
         _ => unreachable!(),
     }
+}
+
+/// How many `f64`s lie between `got` and `want` (0 if equal; subnormals count
+/// one a step of 2^−1074), for two numbers of one sign.
+fn steps_apart(got: f64, want: f64) -> u64 {
+    if got == 0.0 && want == 0.0 {
+        return 0;
+    }
+    assert_eq!(
+        got.is_sign_negative(),
+        want.is_sign_negative(),
+        "{got:e} and {want:e} differ in sign"
+    );
+    got.abs().to_bits().abs_diff(want.abs().to_bits())
+}
+
+/// The `f64` rule of the unary op `name`'s derivative, as `chainrule::ops::UNARY`
+/// lists it (what `Scalar for f64` differentiates by).
+fn f64_rule(name: &str) -> fn(f64) -> f64 {
+    chainrule::ops::UNARY
+        .iter()
+        .find(|r| r.name == name)
+        .expect("a unary op")
+        .partial
+}
+
+/// Holds the unary op `name`'s derivative at each x within 1 step of the
+/// reference (mpmath at 400 bits, rounded to the nearest `f64`, subnormals
+/// included), on the tape, through `Tape::grad`, replayed and by the `f64`
+/// rule alike.
+fn derivative_within_one_step(name: &str, f: fn(Var) -> Var, cases: &[(f64, f64)]) {
+    for &(x, want) in cases {
+        let (_, d) = everywhere(|v| f(v[0]), &[x]);
+        let rule = f64_rule(name)(x);
+        assert!(
+            same(d[0], rule),
+            "{name}′({x:e}): tape {:e}, f64 rule {rule:e}",
+            d[0]
+        );
+        let steps = steps_apart(d[0], want);
+        assert!(
+            steps <= 1,
+            "{name}′({x:e}) = {:e}, {steps} steps from {want:e}",
+            d[0]
+        );
+    }
+}
+
+#[test]
+fn atan_derivative_is_the_subnormal_it_is_past_1e154() {
+    // arctan′(x) = 1/(1 + x²): from |x| = 2^512 ≈ 1.34e154 x·x overflows and
+    // 1/(x·x + 1) was 0, though 1/x² is a subnormal out to |x| ≈ 4.7e161. It
+    // is (1/x)/x there: 1/x is normal and rounds once, the division rounds
+    // once into the subnormals, so within 1 step (a subnormal's last place).
+    derivative_within_one_step(
+        "atan",
+        |v| v.atan(),
+        &[
+            (1.3407807929942597e154, 5.562684646268003e-309), // 2^512
+            (2e154, 2.5e-309),
+            (-3e157, 1.111111113e-315),
+            (1e160, 1e-320),
+            (4e161, 5e-324),
+            (1e154, 1e-308), // below 2^512, as before
+        ],
+    );
+    // Past 4.7e161 it rounds to 0, and at ±∞ it is +0, as before.
+    for x in [1e162, f64::MAX, INF, -INF] {
+        let (_, d) = everywhere(|v| v[0].atan(), &[x]);
+        assert!(same(d[0], 0.0), "atan′({x:e}) = {:e}", d[0]);
+    }
+}
+
+#[test]
+fn log10_derivative_is_the_subnormal_it_is_past_7_8e307_and_exact_to_a_step_below_1e_308() {
+    // log₁₀′(x) = 1/(x·ln 10): x·ln 10 overflows from x ≈ 7.8e307, where the
+    // derivative was 0 but is a subnormal (down to 2.4e-309 at f64::MAX); and
+    // below x ≈ 9.7e-309 x·ln 10 is a subnormal itself, keeping fewer bits
+    // (3 steps off at 2.5e-309). Both are taken on x scaled by 2^∓8
+    // (exact): x·ln 10 and its reciprocal round once each as normal numbers,
+    // as in the plain formula (with ln 10 rounded too, that is up to 2 steps
+    // off anywhere: 2 at x = 3.82, and at x = 5.37e-309), and the result
+    // rounds once more where it is subnormal, which swamps the rest (1 step at
+    // most over 20,000 points past 4.5e307, by mpmath). Within 1 step at these
+    // points.
+    derivative_within_one_step(
+        "log10",
+        |v| v.log10(),
+        &[
+            (8e307, 5.42868102379065e-309),
+            (1e308, 4.34294481903252e-309),
+            (f64::MAX, 2.415843246442137e-309),
+            (2.5e-309, 1.7371779276130057e308),
+            (3e-309, 1.4476482730108392e308),
+            (5e-309, 8.685889638065037e307),
+        ],
+    );
+    // ±0, ∞, NaN and a negative x as before: +inf at ±0, 0 at ∞ (the limit),
+    // NaN at NaN, and 1/(x·ln 10) below 0 (log10 is NaN there).
+    let (_, d) = everywhere(|v| v[0].log10(), &[-0.0]);
+    assert!(same(d[0], INF), "{d:?}");
+    let (_, d) = everywhere(|v| v[0].log10(), &[INF]);
+    assert!(same(d[0], 0.0), "{d:?}");
+    let (_, d) = everywhere(|v| v[0].log10(), &[f64::NAN]);
+    assert!(d[0].is_nan(), "{d:?}");
+    let (_, d) = everywhere(|v| v[0].log10(), &[-1e308]);
+    assert_eq!(steps_apart(d[0], -4.34294481903252e-309), 0, "{d:?}");
+}
+
+/// Holds atan2's partials ∂/∂y = x/(x² + y²) and ∂/∂x = −y/(x² + y²) at (y, x)
+/// within `bound` steps of the references (mpmath at 400 bits, rounded to the
+/// nearest `f64`), for two variables and against a constant on either side.
+fn atan2_partials_within(bound: u64, cases: &[(f64, f64, f64, f64)]) {
+    for &(y, x, want_y, want_x) in cases {
+        let (_, d) = everywhere(|v| v[0].atan2(v[1]), &[y, x]);
+        let (_, dc) = everywhere(|v| v[0].atan2(x), &[y]);
+        let (_, cd) = everywhere(|v| Var::const_atan2(y, v[0]), &[x]);
+        for (got, want, what) in [
+            (d[0], want_y, "∂/∂y"),
+            (dc[0], want_y, "∂/∂y, x constant"),
+            (d[1], want_x, "∂/∂x"),
+            (cd[0], want_x, "∂/∂x, y constant"),
+        ] {
+            let steps = steps_apart(got, want);
+            assert!(
+                steps <= bound,
+                "atan2({y:e}, {x:e}) {what} = {got:e}, {steps} steps from {want:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn atan2_partials_are_subnormals_not_zero_where_hypot_overflows() {
+    // With both operands near 1.3e308 and beyond, h = hypot(x, y) overflows
+    // and (x/h)/h was 0; the partials are subnormals of ~1/h. They are taken
+    // on x, y scaled by 2^−54 (exact): x·s/h_s rounds once, times s exactly,
+    // and /h_s rounds into the subnormals, with h_s within an ulp: 1 step.
+    atan2_partials_within(
+        1,
+        &[
+            (
+                1.5e308,
+                1.5e308,
+                3.33333333333333e-309,
+                -3.33333333333333e-309,
+            ),
+            (
+                1e308,
+                -1.7e308,
+                -4.370179948586117e-309,
+                -2.5706940874036e-309,
+            ),
+            (
+                -1.7e308,
+                1.2e308,
+                2.77136258660508e-309,
+                3.926096997690533e-309,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn atan2_partials_keep_their_bits_where_one_operand_is_far_below_the_other_below_1() {
+    // With h = hypot(x, y) < 1 and |y| far below it, y/h is a subnormal that
+    // keeps only some bits, and dividing by h again magnifies what it lost:
+    // −y/(x² + y²) at (1.234e-315, 3.3e-5) was −1.1331496805042294e-306 for
+    // −1.1331496805041703e-306 (374 steps). It is taken as
+    // ((y·2^600)/h)/(h·2^600) there (each product exact): two roundings and
+    // h's (an ulp), as the plain (y/h)/h elsewhere: within 2 ulps.
+    atan2_partials_within(
+        2,
+        &[
+            (
+                1.234e-315,
+                3.3e-5,
+                30303.0303030303,
+                -1.1331496805041703e-306,
+            ),
+            (
+                3.3e-5,
+                1.234e-315,
+                1.1331496805041703e-306,
+                -30303.0303030303,
+            ),
+            (3e-320, 1.1e-10, 9090909090.909092, -2.479311240948801e-300),
+            (-7e-312, -2e-3, -500.0, 1.7499999999997848e-306),
+        ],
+    );
 }

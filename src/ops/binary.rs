@@ -111,32 +111,98 @@ pub(crate) fn pow_with_partials(x: f64, y: f64) -> (f64, f64, f64) {
 /// operands. At (0, 0) the value is ±0 or ±π (as [`f64::atan2`]) and both
 /// partials are NaN: the derivative does not exist there (PyTorch gives NaN too).
 ///
+/// Where (x/h)/h would lose the partial, at the edges [`atan2_at_edge`] picks
+/// out, it is taken on scaled numbers instead ([`atan2_partials_at_edge`]):
+/// where h overflows for finite operands (|x|, |y| near 1.3e308, where the
+/// partials are subnormal, not 0), where h is subnormal, and where h < 1 and
+/// x/h or y/h is subnormal (it keeps fewer bits, and dividing by h again
+/// magnifies their loss: −1.1331496805042294e-306 for −1.1331496805041703e-306
+/// at y = 1.234e-315, x = 3.3e-5).
+///
 /// Where an operand is infinite (and neither is NaN) both partials are their
 /// limit, ±0 (|x|/(x² + y²) ≤ 1/max(|x|, |y|)), where (x/h)/h would be ∞/∞, NaN,
-/// for the infinite one: see [`atan2_partials_at_infinity`].
+/// for the infinite one.
 #[inline(always)]
 pub(crate) fn atan2_with_partials(y: f64, x: f64) -> (f64, f64, f64) {
     let h = x.hypot(y);
-    if h == f64::INFINITY {
-        let (d_y, d_x) = atan2_partials_at_infinity(y, x);
+    let (a, b) = (x / h, y / h);
+    if atan2_at_edge(h, a, b) {
+        let (d_y, d_x) = atan2_partials_at_edge(y, x, h);
         return (y.atan2(x), d_y, d_x);
     }
-    (y.atan2(x), (x / h) / h, -((y / h) / h))
+    (y.atan2(x), a / h, -(b / h))
 }
 
-/// atan2's partials where hypot(x, y) is infinite: ±0 (the sign of x/(x² + y²)
-/// and of −y/(x² + y²)) where an operand is infinite and neither is NaN; else,
-/// for finite operands whose h overflows or a NaN against an infinity, the
-/// formula (x/h)/h (0, or NaN for a NaN operand).
+/// Whether atan2's partials (x/h)/h and (y/h)/h, given h = hypot(x, y), a =
+/// x/h and b = y/h, are taken by [`atan2_partials_at_edge`]: h infinite (an
+/// infinite operand, or finite ones whose h overflows), h subnormal, or h < 1
+/// with a or b subnormal (then |a·b| is below the smallest normal number, and
+/// not 0). One comparison for h ≥ 1 (finite).
+#[inline(always)]
+pub(crate) fn atan2_at_edge(h: f64, a: f64, b: f64) -> bool {
+    if h >= 1.0 {
+        return h == f64::INFINITY;
+    }
+    let ab = (a * b).abs();
+    (h < f64::MIN_POSITIVE && h > 0.0) || (ab < f64::MIN_POSITIVE && ab != 0.0)
+}
+
+/// atan2's partials at the edges [`atan2_at_edge`] picks out: ±0 (the sign of
+/// x/(x² + y²) and of −y/(x² + y²)) where an operand is infinite and neither
+/// is NaN; else [`atan2_partials_scaled`] (NaN for a NaN operand).
 #[cold]
 #[inline(never)]
-pub(crate) fn atan2_partials_at_infinity(y: f64, x: f64) -> (f64, f64) {
+pub(crate) fn atan2_partials_at_edge(y: f64, x: f64, h: f64) -> (f64, f64) {
     if (x.is_infinite() || y.is_infinite()) && !x.is_nan() && !y.is_nan() {
         (0.0f64.copysign(x), 0.0f64.copysign(-y))
     } else {
-        let h = x.hypot(y);
-        ((x / h) / h, -((y / h) / h))
+        atan2_partials_scaled(y, x, h)
     }
+}
+
+/// x/(x² + y²) and −y/(x² + y²), given h = hypot(x, y), for finite operands at
+/// the edges [`atan2_at_edge`] picks out, over any [`Scalar`](crate::Scalar)
+/// (on `Var`s, [`Tape::grad`](crate::Tape::grad) records the same steps, so
+/// its values are the tape's bit for bit). Each step is exact but one or two
+/// roundings of the plain form's:
+///
+/// - h infinite: on x·s and y·s with s = 2^−54 (exact; hypot overflows only
+///   where both operands are past 1e299), h_s = hypot(x·s, y·s), as
+///   ((x·s/h_s)·s)/h_s (x·s/h_s is at least 1e-9, so multiplying it by s is
+///   exact and the one rounding into the subnormals is the last division's).
+/// - h subnormal: on x·s and y·s with s = 2^54 (exact), then times s.
+/// - a numerator n with n/h_s subnormal (h_s < 1): ((n·2^600)/h_s)/(h_s·2^600),
+///   each product exact, so n/h_s is never rounded to a subnormal.
+///
+/// A NaN operand gives NaN partials, as the plain form.
+pub(crate) fn atan2_partials_scaled<T: crate::Scalar>(y: T, x: T, h: T) -> (T, T) {
+    let t600 = f64::from_bits((1023 + 600) << 52);
+    let s = hypot_scale(h.value());
+    if s < 1.0 {
+        let (xs, ys) = (x * s, y * s);
+        let hs = xs.hypot(ys);
+        return ((xs / hs * s) / hs, -((ys / hs * s) / hs));
+    }
+    let (xs, ys, hs) = if s == 1.0 {
+        (x, y, h)
+    } else {
+        let (xs, ys) = (x * s, y * s);
+        (xs, ys, xs.hypot(ys))
+    };
+    let over_h_squared = |n: T| {
+        let q = n / hs;
+        let r = if q.value() != 0.0 && q.value().abs() < f64::MIN_POSITIVE {
+            (n * t600) / hs / (hs * t600)
+        } else {
+            q / hs
+        };
+        if s == 1.0 {
+            r
+        } else {
+            r * s
+        }
+    };
+    (over_h_squared(xs), -over_h_squared(ys))
 }
 
 /// hypot(x, y) = √(x² + y²) without overflow, and its partials x/h and y/h. At

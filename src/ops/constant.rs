@@ -289,8 +289,11 @@ impl<'t> Var<'t> {
     /// assert_eq!(tape.var(-1e-300).atan2(x).value(), -std::f64::consts::PI);
     /// ```
     ///
-    /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed through
-    /// hypot(x, y) (no overflow for large operands). At (0, 0) both are NaN: the
+    /// Derivatives: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²), computed as
+    /// (x/h)/h through h = hypot(x, y), and on operands scaled by powers of two
+    /// (exactly) where that would lose them: where h overflows (|x|, |y| near
+    /// 1.3e308, where the partials are subnormals, not 0), where h is subnormal,
+    /// and where h < 1 and x/h or y/h is subnormal. At (0, 0) both are NaN: the
     /// angle has no derivative at the origin (PyTorch gives NaN too). Where an
     /// operand is infinite (and neither is NaN) both are ±0, their limits (the
     /// formula would give ∞/∞ = NaN; PyTorch gives NaN).

@@ -57,7 +57,8 @@ pub use constant::Operand;
 // The replay (crate::replay) recomputes partials with the very functions the ops
 // record with.
 pub(crate) use binary::{
-    atan2_with_partials, div_with_partials, hypot_scale, hypot_with_partials, pow_with_partials,
+    atan2_at_edge, atan2_partials_scaled, atan2_with_partials, div_with_partials, hypot_scale,
+    hypot_with_partials, pow_with_partials,
 };
 pub(crate) use constant::clamp_with_partial;
 pub(crate) use kernels::*;

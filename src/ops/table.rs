@@ -282,9 +282,12 @@ macro_rules! unary_ops {
             }
             /// The base-10 logarithm.
             ///
-            /// Derivative: 1/(x·ln 10), +inf at x = 0 (at −0 too); 0 for |x| past
-            /// 7.8e307, where x·ln 10 overflows (its exact value is subnormal there,
-            /// below 5.6e-309). log10(0) = −inf, log10(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 10), +inf at x = 0 (at −0 too). Past |x| = 2^1020,
+            /// where x·ln 10 would overflow (from 7.8e307; the derivative is a
+            /// subnormal there, not 0), and below 2^−1020, where it would be
+            /// subnormal and lose bits, it is taken on x scaled by 2^∓8 (exactly, so
+            /// its steps round as the plain formula's, and a subnormal result once
+            /// more). log10(0) = −inf, log10(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -296,11 +299,11 @@ macro_rules! unary_ops {
                 name: "log10", notation: "log10",
                 formula: "log₁₀ x", derivative: "1/(x·ln 10)",
                 value: |x| x.log10(),
-                // +inf at −0 as at +0 (see `ln`).
-                partial: |x, _y| if x.value() == 0.0 {
-                    (x * std::f64::consts::LN_10 + 0.0).recip()
-                } else {
+                // 0, ±inf, NaN and the far ends in a cold branch.
+                partial: |x, _y| if crate::ops::kernels::log10_derivative_is_plain(x.value()) {
                     (x * std::f64::consts::LN_10).recip()
+                } else {
+                    crate::ops::kernels::log10_derivative_at_edge(x)
                 },
             }
             /// The square root.
@@ -468,8 +471,9 @@ macro_rules! unary_ops {
             /// The arctangent, in radians, in (−π/2, π/2). See also
             /// [`atan2`](crate::Var::atan2).
             ///
-            /// Derivative: 1/(1 + x²); it underflows to 0 (rather than overflowing)
-            /// for |x| past 1e154.
+            /// Derivative: 1/(1 + x²). From |x| = 2^512 ≈ 1.34e154, where x² would
+            /// overflow, it is taken as (1/x)/x, the subnormal it is (to 0 from
+            /// |x| ≈ 4.7e161, where 1/x² rounds to 0).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -480,7 +484,11 @@ macro_rules! unary_ops {
                 name: "atan", notation: "atan",
                 formula: "arctan x", derivative: "1/(1 + x²)",
                 value: |x| x.atan(),
-                partial: |x, _y| (x * x + 1.0).recip(),
+                partial: |x, _y| if x.value().abs() < crate::ops::kernels::ATAN_FAR {
+                    (x * x + 1.0).recip()
+                } else {
+                    crate::ops::kernels::atan_derivative_far(x)
+                },
             }
             /// The hyperbolic sine.
             ///

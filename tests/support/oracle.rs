@@ -166,7 +166,8 @@ fn asinh_partial(x: f64) -> f64 {
 }
 
 /// ∂atan2(y, x)/∂y = x/(x² + y²) and ∂/∂x = −y/(x² + y²), with both operands
-/// scaled by max(|x|, |y|) so that nothing overflows for large finite operands;
+/// scaled by max(|x|, |y|) so that nothing overflows for large finite operands
+/// (and a numerator whose scaled value would be subnormal scaled up first);
 /// at an infinite operand (neither NaN) their limits, ±0 (both are at most
 /// 1/max(|x|, |y|) in magnitude), as the crate documents; NaN at the origin
 /// (0/0) and with a NaN operand.
@@ -178,9 +179,18 @@ fn atan2_partials(y: f64, x: f64) -> (f64, f64) {
         return (0.0f64.copysign(x), 0.0f64.copysign(-y));
     }
     let s = x.abs().max(y.abs());
-    let (xs, ys) = (x / s, y / s);
-    let r2 = xs * xs + ys * ys;
-    (xs / r2 / s, -ys / r2 / s)
+    let r2 = (x / s) * (x / s) + (y / s) * (y / s);
+    // n/(x² + y²) as ((n/s)/r2)/s, with n first scaled by 2^600 (and the
+    // result back by 2^−600) where n/s would be a subnormal, keeping fewer bits.
+    let over = |n: f64| {
+        let q = n / s;
+        if q != 0.0 && q.abs() < f64::MIN_POSITIVE {
+            n * 2f64.powi(600) / s / r2 / s * 2f64.powi(-600)
+        } else {
+            q / r2 / s
+        }
+    };
+    (over(x), -over(y))
 }
 
 /// max/min of a Var `x` and a constant `c`: the value and the Var's partial,
@@ -198,9 +208,9 @@ fn select_const(x: f64, c: f64, max: bool) -> (f64, Option<f64>) {
     }
 }
 
-/// ln Σ e^xᵢ as the crate documents its value (m + ln Σ e^(xᵢ − m), m the largest
-/// input, each e^(xᵢ − m) with the subtraction's rounding error restored, summed
-/// in order), and its partials: each by a dual number seeded at xᵢ
+/// ln Σ e^xᵢ as the crate documents its value (m + ln_1p(r), m the largest
+/// input, r the sum in order of e^(xᵢ − m) over the others, each with the
+/// subtraction's rounding error restored), and its partials: each by a dual number seeded at xᵢ
 /// (m held fixed: it cancels), or the documented limits at the edges.
 fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
     if xs.iter().any(|x| x.is_nan()) {
@@ -231,7 +241,13 @@ fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
             e + e * err
         }
     };
-    let sum: f64 = xs.iter().map(|&x| exp_of_difference(x)).sum();
+    let top = xs.iter().position(|&x| x == m).expect("a largest input");
+    let rest: f64 = xs
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != top)
+        .map(|(_, &x)| exp_of_difference(x))
+        .sum();
     let partials = (0..xs.len())
         .map(|i| {
             let mut total = Dual64::from_re(0.0);
@@ -246,7 +262,7 @@ fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
             (total.ln() + m).eps
         })
         .collect();
-    (m + sum.ln(), partials)
+    (m + rest.ln_1p(), partials)
 }
 
 /// A neuron's activation: value and derivative at z, `None` for a relu that does
