@@ -1800,11 +1800,15 @@ impl fmt::Display for Explanation {
             return writeln!(f, "{lhs} = 1");
         }
         if self.paths.is_empty() {
+            let count = if self.saturated {
+                "more than u128::MAX".to_string()
+            } else {
+                self.path_count.to_string()
+            };
             return writeln!(
                 f,
-                "{lhs} = {} (over {} paths, none listed)",
+                "{lhs} = {} (over {count} paths, none listed)",
                 format_number(self.gradient, decimals),
-                self.path_count
             );
         }
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {

@@ -1,0 +1,120 @@
+//! Faults found by an audit of explanations, drawings and gradient checks: each
+//! test states what the tool said that was false, and holds it to the truth.
+
+use chainrule::explain::{ExplainOptions, Quantity};
+use chainrule::{Activation, Tape, Var};
+
+/// Every factor `∂net/∂w` of a neuron over constant inputs must be the input
+/// that multiplies `w`: the explanation may leave the net out, but never state
+/// another number for it.
+fn assert_net_factors_are_the_inputs(tape: &Tape, y: Var<'_>, weights: &[Var<'_>], inputs: &[f64]) {
+    let g = y.backward();
+    for (w, &input) in weights.iter().zip(inputs) {
+        let explanation = g.explain(*w);
+        for path in explanation.paths() {
+            for factor in &path.factors {
+                if let (Quantity::Net(_), Quantity::Node(i)) = (factor.of, factor.wrt) {
+                    if i != w.index() {
+                        continue; // a net of a later layer
+                    }
+                    // Exactly: the constant is read back from the tape, not rounded.
+                    assert_eq!(
+                        factor.value,
+                        input,
+                        "∂net/∂{} stated as {} (the input is {input}):\n{explanation}",
+                        tape.display_name(w.index()),
+                        factor.value
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_relu_neuron_over_constant_inputs_at_z_below_zero_states_no_false_partial_of_its_net() {
+    // z = −0.3·0.5 + (−0.2)·(−1) − 0.1 < 0: every partial is 0, which read as
+    // pairs of variables gave ∂net/∂w0 the value of w1 (−0.2) and ∂net/∂w1 that
+    // of w0 (−0.3).
+    let inputs = [0.5, -1.0];
+    for keep in [false, true] {
+        let tape = Tape::new();
+        tape.set_keep_constants(keep);
+        let w = [tape.var(-0.3).named("w0"), tape.var(-0.2).named("w1")];
+        let b = tape.var(-0.1).named("b");
+        let out = Var::neuron_const(&w, &inputs, b, Activation::Relu)
+            .named("out")
+            .named_net("net");
+        let y = (out * 2.0).named("y");
+        assert_net_factors_are_the_inputs(&tape, y, &w, &inputs);
+        let text = y.backward().explain(w[0]).to_string();
+        if keep {
+            // The constants are on the tape: the net is shown, with the input.
+            assert!(text.contains("∂net/∂w0"), "{text}");
+            assert!(text.contains("× 0.50000000"), "{text}");
+        }
+        assert!(!text.contains("0.20000000"), "{text}");
+    }
+}
+
+#[test]
+fn a_saturated_sigmoid_or_tanh_neuron_over_constant_inputs_states_no_false_partial_of_its_net() {
+    // σ′(−800) and tanh′(−800) are exactly 0, as relu′ below 0.
+    let inputs = [0.5, -1.0];
+    for activation in [Activation::Sigmoid, Activation::Tanh] {
+        for keep in [false, true] {
+            let tape = Tape::new();
+            tape.set_keep_constants(keep);
+            let w = [tape.var(-1600.0).named("w0"), tape.var(-0.2).named("w1")];
+            let b = tape.var(-0.1).named("b");
+            let out = Var::neuron_const(&w, &inputs, b, activation)
+                .named("out")
+                .named_net("net");
+            assert_eq!(out.backward()[w[0]], 0.0);
+            let y = (out * 2.0).named("y");
+            assert_net_factors_are_the_inputs(&tape, y, &w, &inputs);
+        }
+    }
+}
+
+#[test]
+fn a_relu_layer_built_with_nn_at_z_below_zero_states_no_false_partial_of_its_net() {
+    use chainrule::nn::{Loss, Mlp};
+    let mut mlp = Mlp::builder(2)
+        .layer(2, Activation::Relu)
+        .layer(2, Activation::Sigmoid)
+        .build()
+        .expect("a 2-2-2 network");
+    let parameters: Vec<f64> = (0..mlp.parameter_count())
+        .map(|i| 0.1 * i as f64 - 0.3)
+        .collect();
+    mlp.set_parameters(&parameters).expect("twelve parameters");
+    let inputs = [0.5, -1.0];
+    let tape = Tape::new();
+    let net = mlp.bind_labelled(&tape);
+    let out = net.forward(&inputs);
+    let loss = net.loss(Loss::HalfSquaredError, &out, &[1.0, 0.0]);
+    // layer1.neuron0: z = −0.3·0.5 − 0.2·(−1) − 0.1 = −0.05, relu passes 0.
+    assert_eq!(tape.value(12), 0.0);
+    let w = &net.parameters()[..2];
+    assert_net_factors_are_the_inputs(&tape, loss, w, &inputs);
+}
+
+#[test]
+fn a_count_of_paths_past_u128_with_none_listed_says_it_saturated() {
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let mut y = x;
+    for _ in 0..130 {
+        y = y + y.sin(); // 2^130 paths over the tape's nodes
+    }
+    let options = ExplainOptions::default().raw().max_paths(0);
+    let explanation = y.backward().explain_with(x, options);
+    assert!(explanation.count_saturated());
+    let text = explanation.to_string();
+    // It said "over 340282366920938463463374607431768211455 paths": there are 2^130.
+    assert!(
+        text.contains("over more than u128::MAX paths, none listed"),
+        "{text}"
+    );
+}
