@@ -118,3 +118,50 @@ fn a_count_of_paths_past_u128_with_none_listed_says_it_saturated() {
         "{text}"
     );
 }
+
+#[test]
+fn a_sum_of_paths_that_cancels_below_the_digits_written_says_so() {
+    // ∂y/∂x = 1 + 1e17 − 1e17 = 1; in f64 (path by path, and the tape's sweep
+    // alike) the 1 is lost: the explanation wrote "= 0.00000000" and no more.
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let a = (x * 1e17).named("a");
+    let b = (x * -1e17).named("b");
+    let y = (x + a + b).named("y");
+    let g = y.backward();
+    assert_eq!(g[x], 0.0);
+    let text = g.explain(x).to_string();
+    let last = text.lines().last().expect("a result line");
+    assert!(
+        last.starts_with("      = 0.00000000 (the terms cancel: at their size (up to 1.00000000e17) one rounding alone may move the sum by up to 11.102,"),
+        "{text}"
+    );
+    assert!(last.contains("Gradients::rounding_bound"), "{text}");
+    // x³ − (x − 1)³ at 1e10: terms ±3e20, a sum of 6e10 − 3 off by 22,525.
+    let x = tape.var(1e10).named("x");
+    let y = (x.powi(3) - (x - 1.0).powi(3)).named("y");
+    let explanation = y.backward().explain(x);
+    assert!(
+        explanation.to_string().contains("(the terms cancel"),
+        "{explanation}"
+    );
+    // With 3 decimals, 5.99999775e10 is written 6.000e10: the rounding of the
+    // terms (3.3e4) is below half its last digit (5e6), and nothing is noted.
+    assert!(
+        !format!("{explanation:.3}").contains("cancel"),
+        "{explanation:.3}"
+    );
+}
+
+#[test]
+fn a_sum_of_paths_without_cancellation_has_no_note() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let y = (x.sin() * x.exp() + x.square()).named("y");
+    let text = y.backward().explain(x).to_string();
+    assert!(!text.contains("cancel"), "{text}");
+    // Large terms that do not cancel: 1e8 + 1e8.
+    let y = (x * 1e8 + x * 1e8).named("z");
+    let text = y.backward().explain(x).to_string();
+    assert!(!text.contains("cancel"), "{text}");
+}

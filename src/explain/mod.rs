@@ -39,7 +39,11 @@
 //! order of the products (a folded factor of 1e100 · 1e-100 = 1 under 1e-300
 //! gives 1e-300, while the sweep's (1e-300 · 1e-100) · 1e100 underflows to 0).
 //! A sum of several finite paths is not judged: it rounds in another order than
-//! the sweep's and may cancel.
+//! the sweep's and may cancel. Where its terms cancel so far that one rounding
+//! at their size is more than half the last digit written (`x + 1e17·x −
+//! 1e17·x`, whose derivative 1 sums to 0 in f64, path by path and in the sweep
+//! alike), the result line says so: those digits are rounding, not the
+//! derivative ([`Gradients::rounding_bound`] bounds the tape's error).
 //!
 //! # Which quantities are shown
 //!
@@ -1602,6 +1606,44 @@ pub(crate) fn format_number(x: f64, decimals: usize) -> String {
     }
 }
 
+/// Half a unit in the last digit `format_number(x, decimals)` writes.
+fn half_unit_printed(x: f64, decimals: usize) -> f64 {
+    let decimals = decimals.min(300) as i32;
+    let magnitude = x.abs();
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&magnitude) {
+        0.5 * 10f64.powi(magnitude.log10().floor() as i32 - decimals)
+    } else {
+        0.5 * 10f64.powi(-decimals)
+    }
+}
+
+/// Empty unless the finite paths of a sum cancel so far that one rounding at
+/// the size of their largest term, up to ε/2 of it, is more than half a unit
+/// of the last digit the sum is written with: the written result is then
+/// rounding, not the derivative, in those digits (`x + 1e17·x − 1e17·x` sums
+/// to 0 in f64, whose derivative is 1), and a note says so. The tape's sweep
+/// sums the same terms, in another order, and is no more exact.
+fn cancellation(chains: &[Path], sum: f64, decimals: usize) -> String {
+    if chains.len() < 2 || !sum.is_finite() {
+        return String::new();
+    }
+    let largest = chains.iter().map(|c| c.product.abs()).fold(0.0, f64::max);
+    let rounding = largest * (f64::EPSILON / 2.0);
+    if !largest.is_finite()
+        || largest < 4.0 * sum.abs()
+        || rounding <= half_unit_printed(sum, decimals)
+    {
+        return String::new();
+    }
+    format!(
+        " (the terms cancel: at their size (up to {}) one rounding alone may move the sum by \
+         up to {}, more than the digits written; the tape's gradient sums the same terms in \
+         another order and is no more exact: Gradients::rounding_bound bounds its error)",
+        format_number(largest, decimals),
+        format_number(rounding, 3)
+    )
+}
+
 impl Explanation {
     /// `∂a/∂b`, or `∂a/∂b|direct` when (a, b) is `lhs`, the pair the sum being
     /// written differentiates: the factor is then the direct partial (the other
@@ -1730,11 +1772,12 @@ impl Explanation {
                 format_number(self.gradient, decimals)
             )
         } else {
-            let note = if top {
+            let mut note = if top {
                 self.disagreement(sum, decimals)
             } else {
                 String::new()
             };
+            note.push_str(&cancellation(chains, sum, decimals));
             writeln!(f, "{pad}= {}{note}", format_number(sum, decimals))
         }
     }
