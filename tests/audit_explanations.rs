@@ -165,3 +165,32 @@ fn a_sum_of_paths_without_cancellation_has_no_note() {
     let text = y.backward().explain(x).to_string();
     assert!(!text.contains("cancel"), "{text}");
 }
+
+#[test]
+fn a_drawing_of_another_output_than_the_gradients_says_whose_gradients_it_shows() {
+    use chainrule::dot::Dot;
+    // The gradients are ∂y/∂·; the drawing is of z = eˣ. It wrote "grad 0" on z
+    // (∂z/∂z is 1) and "grad 3" on x (∂z/∂x is 7.39).
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = (x * 3.0).named("y");
+    let z = x.exp().named("z");
+    let g = y.backward();
+    let dot = Dot::new(&tape).gradients(&g).output(z.index()).to_string();
+    assert!(
+        dot.contains(
+            r#"n2 [label="{ z | exp | value 7.38905610 | grad of y 0.00000000 }", penwidth=2];"#
+        ),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("{ x | leaf | value 2.00000000 | grad of y 3.00000000 }"),
+        "{dot}"
+    );
+    // With the gradients' own output (given or not), the field is "grad".
+    let same = Dot::new(&tape).gradients(&g).output(y.index()).to_string();
+    assert!(
+        same.contains("{ x | leaf | value 2.00000000 | grad 3.00000000 }"),
+        "{same}"
+    );
+}
