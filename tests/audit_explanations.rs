@@ -194,3 +194,42 @@ fn a_drawing_of_another_output_than_the_gradients_says_whose_gradients_it_shows(
         "{same}"
     );
 }
+
+#[test]
+fn a_long_path_whose_elided_middle_decides_its_product_names_what_does() {
+    // 40 factors: 12 written at each end, 16 elided. The relu at 0 in the
+    // middle masks the path: the text read "1.00010000 × … × … (16 more
+    // factors) … × 1.00010000 = 0.00000000", a product of the factors shown
+    // that cannot be 0, with no word of the relu or its kink.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let mut y = x;
+    for k in 0..40 {
+        y = if k == 20 {
+            y.relu()
+        } else {
+            (y * 1.0001).named(format!("m{k}"))
+        };
+    }
+    let y = y.named("y");
+    let text = y
+        .backward()
+        .explain_with(x, ExplainOptions::default().raw())
+        .to_string();
+    assert!(
+        text.contains(
+            "… (16 more factors, among them ∂relu(m19)/∂m19 = 0.00000000 (not picked; \
+             relu′(0): a convention; the derivative does not exist here)) …"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("= 0.00000000\n"), "{text}");
+    // An elided middle of ordinary factors is still just counted.
+    let z = tape.var(1.0).named("z");
+    let mut w = z;
+    for k in 0..40 {
+        w = (w * 1.0001).named(format!("p{k}"));
+    }
+    let text = w.backward().explain(z).to_string();
+    assert!(text.contains("× … (16 more factors) … ×"), "{text}");
+}

@@ -166,6 +166,31 @@ pub const DEFAULT_MAX_PATHS: usize = 16;
 /// elided in the text; [`Path::factors`] has them all).
 const SHOWN_AT_EACH_END: usize = 12;
 
+/// The most factors of an elided middle named in its marker (see
+/// [`notable_in_middle`]).
+const NOTABLE_SHOWN: usize = 3;
+
+/// The first [`NOTABLE_SHOWN`] factors of the middle a long path's text
+/// elides that can decide its product or make it a convention (masked, at a
+/// kink by `at_kink`, 0, infinite or NaN), and how many there are.
+fn notable_in_middle(chain: &Path, at_kink: impl Fn(&Factor) -> bool) -> (Vec<&Factor>, usize) {
+    let k = chain.factors.len();
+    if k <= 2 * SHOWN_AT_EACH_END {
+        return (Vec::new(), 0);
+    }
+    let middle = &chain.factors[SHOWN_AT_EACH_END..k - SHOWN_AT_EACH_END];
+    let notable = |f: &&Factor| f.masked || f.value == 0.0 || !f.value.is_finite() || at_kink(f);
+    let mut found = Vec::new();
+    let mut count = 0;
+    for f in middle.iter().filter(notable) {
+        count += 1;
+        if found.len() < NOTABLE_SHOWN {
+            found.push(f);
+        }
+    }
+    (found, count)
+}
+
 /// What an explanation lists and which quantities it shows.
 ///
 /// ```
@@ -1165,6 +1190,15 @@ fn explain_on_tape(
                     wanted.push(factor.wrt);
                 }
             }
+            // The notable factors of an elided middle are named in its marker.
+            let at_kink = |f: &Factor| match f.of {
+                Quantity::Node(i) => kink_note(rec, i).is_some(),
+                Quantity::Net(_) => false,
+            };
+            for factor in notable_in_middle(path, at_kink).0 {
+                wanted.push(factor.of);
+                wanted.push(factor.wrt);
+            }
         }
         for path in &explanation.paths {
             for factor in &path.factors {
@@ -1666,8 +1700,7 @@ impl Explanation {
     /// parentheses, and whether the first is negative (then written without its
     /// sign, for the caller to write `− …`).
     fn factor_values(&self, chain: &Path, decimals: usize, signed_lead: bool) -> String {
-        let mut first = true;
-        self.elided(chain, |f| {
+        let value = |f: &Factor| {
             let mut text = format_number(f.value, decimals);
             match (f.masked, self.kink(f)) {
                 (true, Some(note)) => text.push_str(&format!(" (not picked; {note})")),
@@ -1675,6 +1708,11 @@ impl Explanation {
                 (false, Some(note)) => text.push_str(&format!(" ({note})")),
                 (false, None) => {}
             }
+            text
+        };
+        let mut first = true;
+        let mut parts = self.elided(chain, |f| {
+            let mut text = value(f);
             if first {
                 first = false;
                 if !signed_lead {
@@ -1686,8 +1724,34 @@ impl Explanation {
                 text = format!("({text})");
             }
             text
-        })
-        .join(" × ")
+        });
+        // The elided middle may hold what decides the product (a masked
+        // factor, a kink, a 0, an ∞ or a NaN): named in the marker, so that
+        // the product written never follows from the factors shown alone.
+        let (notable, count) = notable_in_middle(chain, |f| self.kink(f).is_some());
+        if count > 0 {
+            let k = chain.factors.len();
+            let listed: Vec<String> = notable
+                .iter()
+                .map(|f| {
+                    let lhs = (Quantity::Node(self.output), Quantity::Node(self.input));
+                    format!("{} = {}", self.factor_name(f, lhs), value(f))
+                })
+                .collect();
+            let more = if count > notable.len() {
+                format!(" and {} more such", count - notable.len())
+            } else {
+                String::new()
+            };
+            if let Some(marker) = parts.get_mut(SHOWN_AT_EACH_END) {
+                *marker = format!(
+                    "… ({} more factors, among them {}{more}) …",
+                    k - 2 * SHOWN_AT_EACH_END,
+                    listed.join(", ")
+                );
+            }
+        }
+        parts.join(" × ")
     }
 
     fn elided(&self, chain: &Path, mut each: impl FnMut(&Factor) -> String) -> Vec<String> {
