@@ -1474,7 +1474,8 @@ impl Explanation {
         &self.paths
     }
 
-    /// How many paths were counted but not listed.
+    /// How many paths were counted but not listed (a lower bound when the
+    /// count saturated: [`count_saturated`](Self::count_saturated)).
     pub fn left_out(&self) -> u128 {
         self.path_count - self.paths.len() as u128
     }
