@@ -253,13 +253,17 @@ impl<'t> Gradients<'t> {
     }
 
     /// The running error bound of the output's value: |y| + Σ |vᵢ|·|∂y/∂vᵢ|
-    /// over the recorded nodes but the leaves. Each op rounds its result vᵢ
-    /// by at most ε/2·|vᵢ|, which reaches y times ∂y/∂vᵢ, so to first order
-    /// the computed y is within ε/2 times this of the exact value of the
-    /// recorded ops at the leaves (Higham, *Accuracy and Stability of
-    /// Numerical Algorithms*, 2nd ed., §3.3; Linnainmaa 1976). It sees what
-    /// |y| alone does not: (x + 1e8) − 1e8 rounds at the ulps of 1e8. Terms
-    /// that are not finite (a NaN or infinite adjoint) are left out.
+    /// over the recorded nodes but the leaves, each |v| taken as at least
+    /// `f64::MIN_POSITIVE` (2.2e-308). Each op rounds its result vᵢ by at most
+    /// ε/2·|vᵢ|, or, for a result below 2.2e-308 (subnormal, or 0 by
+    /// underflow), by up to 2⁻¹⁰⁷⁵ = ε/2 · 2.2e-308 absolutely; that reaches y
+    /// times ∂y/∂vᵢ, so to first order the computed y is within ε/2 times this
+    /// of the exact value of the recorded ops at the leaves (Higham, *Accuracy
+    /// and Stability of Numerical Algorithms*, 2nd ed., §3.3; Linnainmaa 1976).
+    /// It sees what |y| alone does not: (x + 1e8) − 1e8 rounds at the ulps of
+    /// 1e8, and x·1e-300·1e-20 at 1 (1e-320) at the ulps of the subnormals,
+    /// 4.9e-324, not at ε·1e-320. Terms that are not finite (a NaN or infinite
+    /// adjoint) are left out.
     ///
     /// [`gradcheck`](crate::gradcheck::gradcheck) uses it to tell a
     /// difference lost to rounding from evidence.
@@ -276,12 +280,18 @@ impl<'t> Gradients<'t> {
     /// ```
     pub fn running_error_bound(&self) -> f64 {
         let output = self.output as usize;
-        let mut bound = self.tape.value(output).abs();
+        // A result below MIN_POSITIVE rounds absolutely, by up to ε/2 · MIN_POSITIVE.
+        let magnitude = |v: f64| v.abs().max(f64::MIN_POSITIVE);
+        let mut bound = if self.tape.op(output) == Op::Leaf {
+            self.tape.value(output).abs()
+        } else {
+            magnitude(self.tape.value(output))
+        };
         for node in 0..output {
             if self.tape.op(node) == Op::Leaf {
                 continue;
             }
-            let term = self.tape.value(node).abs() * self.by_index(node).abs();
+            let term = magnitude(self.tape.value(node)) * self.by_index(node).abs();
             if term.is_finite() {
                 bound += term;
             }

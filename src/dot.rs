@@ -85,7 +85,21 @@ impl<'a> Dot<'a> {
     }
 
     /// Shows each node's gradient, and takes the gradients' output as the output
-    /// (unless one was set).
+    /// (unless one was set). Where another output is set, each node's field
+    /// says whose gradient it is: `grad of y 3.00000000`.
+    ///
+    /// ```
+    /// use chainrule::dot::Dot;
+    ///
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0).named("x");
+    /// let y = (x * 3.0).named("y");
+    /// let z = x.exp().named("z");
+    /// let g = y.backward();
+    /// let dot = Dot::new(&tape).gradients(&g).output(z.index()).to_string();
+    /// assert!(dot.contains("{ x | leaf | value 2.00000000 | grad of y 3.00000000 }"));
+    /// assert!(dot.contains("{ z | exp | value 7.38905610 | grad of y 0.00000000 }"));
+    /// ```
     ///
     /// # Panics
     /// When written, if the gradients were swept on another tape.
@@ -241,6 +255,15 @@ impl Dot<'_> {
             let namer = Namer::new(rec, labels);
             let (drawn, output) = self.drawn(rec);
             let is_drawn = |i: u32| drawn.binary_search(&i).is_ok();
+            // The gradients are of their own output: where another output is
+            // drawn, each field says of which (`grad` alone would read as
+            // ∂(drawn output)/∂node, and the drawn output's as 1).
+            let grad = match self.gradients {
+                Some(g) if self.output.is_some_and(|o| o != g.output()) => {
+                    format!("grad of {}", escape_record(&namer.name(g.output())))
+                }
+                _ => "grad".to_string(),
+            };
             for &node in &drawn {
                 let i = node as usize;
                 let mut label = format!(
@@ -250,7 +273,7 @@ impl Dot<'_> {
                     format_number(rec.values()[i], 8)
                 );
                 if let Some(g) = self.gradients {
-                    label.push_str(&format!(" | grad {}", format_number(g.by_index(i), 8)));
+                    label.push_str(&format!(" | {grad} {}", format_number(g.by_index(i), 8)));
                 }
                 label.push_str(" }");
                 let bold = if Some(i) == output {

@@ -281,7 +281,10 @@ impl GradcheckReport {
 /// The rounding bound of f is the running error bound at x, 4ε · max(|f|,
 /// Σ|vᵢ|·|∂f/∂vᵢ|) over the recorded nodes vᵢ (Higham, *Accuracy and
 /// Stability of Numerical Algorithms*, 2nd ed., §3.3; Linnainmaa, 1976): each
-/// op rounds its result by at most ε/2·|vᵢ|, which reaches f times ∂f/∂vᵢ.
+/// op rounds its result by at most ε/2·|vᵢ|, which reaches f times ∂f/∂vᵢ (a
+/// result below 2.2e-308, subnormal or 0, by up to 2⁻¹⁰⁷⁵ absolutely: there
+/// |vᵢ| counts as 2.2e-308, so an f in the subnormal range, as x·1e-300·1e-20,
+/// is *cannot check here*, its differences lost to rounding, not a FAIL).
 /// It assumes f's ops are correctly rounded to within a few ulps.
 ///
 /// A row no step decides is *cannot check here*, with the differences tried
@@ -790,16 +793,30 @@ impl Refinement {
                         d.forward,
                         d.backward
                     ),
-                    Undecided::Rounding => format!(
-                        "the differences are lost to rounding before they settle: at h = {} \
-                         the rounding of f's evaluation (f and the intermediate values it is \
-                         computed from reach {:.3e}, weighted by their effect on f) can move \
-                         the difference by {:.3e}, more than the tolerance (a larger step, with \
-                         gradcheck_with, may resolve it); the central differences were {tried}",
-                        step_text(step),
-                        d.rounding * (2.0 * step) / (ROUNDING_ULPS * f64::EPSILON),
-                        d.rounding
-                    ),
+                    Undecided::Rounding => {
+                        // `rounding` is 2 · (ROUNDING_ULPS · ε · reach) / width.
+                        let reach = d.rounding * d.width / (2.0 * ROUNDING_ULPS * f64::EPSILON);
+                        // Below MIN_POSITIVE, f64 rounds absolutely: see
+                        // `Gradients::running_error_bound`.
+                        let (floor, remedy) = if reach < 1e4 * f64::MIN_POSITIVE {
+                            (
+                                "; a value below 2.2e-308 counts as 2.2e-308, since f64 rounds \
+                                 there by up to 2⁻¹⁰⁷⁵ absolutely",
+                                "scaling f up, or a tolerance with atol, may resolve it",
+                            )
+                        } else {
+                            ("", "a larger step, with gradcheck_with, may resolve it")
+                        };
+                        format!(
+                            "the differences are lost to rounding before they settle: at h = {} \
+                             the rounding of f's evaluation (f and the intermediate values it is \
+                             computed from reach {reach:.3e}, weighted by their effect on f{floor}) \
+                             can move the difference by {:.3e}, more than the tolerance ({remedy}); \
+                             the central differences were {tried}",
+                            step_text(step),
+                            d.rounding
+                        )
+                    }
                     Undecided::NotSettled => format!(
                         "the central difference does not settle as the step shrinks ({tried}), \
                          so it is no evidence about the derivative"

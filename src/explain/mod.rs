@@ -39,7 +39,11 @@
 //! order of the products (a folded factor of 1e100 · 1e-100 = 1 under 1e-300
 //! gives 1e-300, while the sweep's (1e-300 · 1e-100) · 1e100 underflows to 0).
 //! A sum of several finite paths is not judged: it rounds in another order than
-//! the sweep's and may cancel.
+//! the sweep's and may cancel. Where its terms cancel so far that one rounding
+//! at their size is more than half the last digit written (`x + 1e17·x −
+//! 1e17·x`, whose derivative 1 sums to 0 in f64, path by path and in the sweep
+//! alike), the result line says so: those digits are rounding, not the
+//! derivative ([`Gradients::rounding_bound`] bounds the tape's error).
 //!
 //! # Which quantities are shown
 //!
@@ -161,6 +165,31 @@ pub const DEFAULT_MAX_PATHS: usize = 16;
 /// How many factors of a very long path are written at each end (the middle is
 /// elided in the text; [`Path::factors`] has them all).
 const SHOWN_AT_EACH_END: usize = 12;
+
+/// The most factors of an elided middle named in its marker (see
+/// [`notable_in_middle`]).
+const NOTABLE_SHOWN: usize = 3;
+
+/// The first [`NOTABLE_SHOWN`] factors of the middle a long path's text
+/// elides that can decide its product or make it a convention (masked, at a
+/// kink by `at_kink`, 0, infinite or NaN), and how many there are.
+fn notable_in_middle(chain: &Path, at_kink: impl Fn(&Factor) -> bool) -> (Vec<&Factor>, usize) {
+    let k = chain.factors.len();
+    if k <= 2 * SHOWN_AT_EACH_END {
+        return (Vec::new(), 0);
+    }
+    let middle = &chain.factors[SHOWN_AT_EACH_END..k - SHOWN_AT_EACH_END];
+    let notable = |f: &&Factor| f.masked || f.value == 0.0 || !f.value.is_finite() || at_kink(f);
+    let mut found = Vec::new();
+    let mut count = 0;
+    for f in middle.iter().filter(notable) {
+        count += 1;
+        if found.len() < NOTABLE_SHOWN {
+            found.push(f);
+        }
+    }
+    (found, count)
+}
 
 /// What an explanation lists and which quantities it shows.
 ///
@@ -1526,6 +1555,15 @@ fn explain_on_tape(
                     wanted.push(factor.wrt);
                 }
             }
+            // The notable factors of an elided middle are named in its marker.
+            let at_kink = |f: &Factor| match f.of {
+                Quantity::Node(i) => kink_note(rec, i).is_some(),
+                Quantity::Net(_) => false,
+            };
+            for factor in notable_in_middle(path, at_kink).0 {
+                wanted.push(factor.of);
+                wanted.push(factor.wrt);
+            }
         }
         for path in &explanation.paths {
             for factor in &path.factors {
@@ -1801,7 +1839,8 @@ impl Explanation {
         &self.paths
     }
 
-    /// How many paths were counted but not listed.
+    /// How many paths were counted but not listed (a lower bound when the
+    /// count saturated: [`count_saturated`](Self::count_saturated)).
     pub fn left_out(&self) -> u128 {
         self.path_count - self.paths.len() as u128
     }
@@ -1967,6 +2006,44 @@ pub(crate) fn format_number(x: f64, decimals: usize) -> String {
     }
 }
 
+/// Half a unit in the last digit `format_number(x, decimals)` writes.
+fn half_unit_printed(x: f64, decimals: usize) -> f64 {
+    let decimals = decimals.min(300) as i32;
+    let magnitude = x.abs();
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&magnitude) {
+        0.5 * 10f64.powi(magnitude.log10().floor() as i32 - decimals)
+    } else {
+        0.5 * 10f64.powi(-decimals)
+    }
+}
+
+/// Empty unless the finite paths of a sum cancel so far that one rounding at
+/// the size of their largest term, up to ε/2 of it, is more than half a unit
+/// of the last digit the sum is written with: the written result is then
+/// rounding, not the derivative, in those digits (`x + 1e17·x − 1e17·x` sums
+/// to 0 in f64, whose derivative is 1), and a note says so. The tape's sweep
+/// sums the same terms, in another order, and is no more exact.
+fn cancellation(chains: &[Path], sum: f64, decimals: usize) -> String {
+    if chains.len() < 2 || !sum.is_finite() {
+        return String::new();
+    }
+    let largest = chains.iter().map(|c| c.product.abs()).fold(0.0, f64::max);
+    let rounding = largest * (f64::EPSILON / 2.0);
+    if !largest.is_finite()
+        || largest < 4.0 * sum.abs()
+        || rounding <= half_unit_printed(sum, decimals)
+    {
+        return String::new();
+    }
+    format!(
+        " (the terms cancel: at their size (up to {}) one rounding alone may move the sum by \
+         up to {}, more than the digits written; the tape's gradient sums the same terms in \
+         another order and is no more exact: Gradients::rounding_bound bounds its error)",
+        format_number(largest, decimals),
+        format_number(rounding, 3)
+    )
+}
+
 impl Explanation {
     /// `∂a/∂b`, or `∂a/∂b|direct` when (a, b) is `lhs`, the pair the sum being
     /// written differentiates: the factor is then the direct partial (the other
@@ -1989,8 +2066,7 @@ impl Explanation {
     /// parentheses, and whether the first is negative (then written without its
     /// sign, for the caller to write `− …`).
     fn factor_values(&self, chain: &Path, decimals: usize, signed_lead: bool) -> String {
-        let mut first = true;
-        self.elided(chain, |f| {
+        let value = |f: &Factor| {
             let mut text = format_number(f.value, decimals);
             match (f.masked, self.kink(f)) {
                 (true, Some(note)) => text.push_str(&format!(" (not picked; {note})")),
@@ -1998,6 +2074,11 @@ impl Explanation {
                 (false, Some(note)) => text.push_str(&format!(" ({note})")),
                 (false, None) => {}
             }
+            text
+        };
+        let mut first = true;
+        let mut parts = self.elided(chain, |f| {
+            let mut text = value(f);
             if first {
                 first = false;
                 if !signed_lead {
@@ -2009,8 +2090,34 @@ impl Explanation {
                 text = format!("({text})");
             }
             text
-        })
-        .join(" × ")
+        });
+        // The elided middle may hold what decides the product (a masked
+        // factor, a kink, a 0, an ∞ or a NaN): named in the marker, so that
+        // the product written never follows from the factors shown alone.
+        let (notable, count) = notable_in_middle(chain, |f| self.kink(f).is_some());
+        if count > 0 {
+            let k = chain.factors.len();
+            let listed: Vec<String> = notable
+                .iter()
+                .map(|f| {
+                    let lhs = (Quantity::Node(self.output), Quantity::Node(self.input));
+                    format!("{} = {}", self.factor_name(f, lhs), value(f))
+                })
+                .collect();
+            let more = if count > notable.len() {
+                format!(" and {} more such", count - notable.len())
+            } else {
+                String::new()
+            };
+            if let Some(marker) = parts.get_mut(SHOWN_AT_EACH_END) {
+                *marker = format!(
+                    "… ({} more factors, among them {}{more}) …",
+                    k - 2 * SHOWN_AT_EACH_END,
+                    listed.join(", ")
+                );
+            }
+        }
+        parts.join(" × ")
     }
 
     fn elided(&self, chain: &Path, mut each: impl FnMut(&Factor) -> String) -> Vec<String> {
@@ -2095,11 +2202,12 @@ impl Explanation {
                 format_number(self.gradient, decimals)
             )
         } else {
-            let note = if top {
+            let mut note = if top {
                 self.disagreement(sum, decimals)
             } else {
                 String::new()
             };
+            note.push_str(&cancellation(chains, sum, decimals));
             writeln!(f, "{pad}= {}{note}", format_number(sum, decimals))
         }
     }
@@ -2165,11 +2273,15 @@ impl fmt::Display for Explanation {
             return writeln!(f, "{lhs} = 1");
         }
         if self.paths.is_empty() {
+            let count = if self.saturated {
+                "more than u128::MAX".to_string()
+            } else {
+                self.path_count.to_string()
+            };
             return writeln!(
                 f,
-                "{lhs} = {} (over {} paths, none listed)",
+                "{lhs} = {} (over {count} paths, none listed)",
                 format_number(self.gradient, decimals),
-                self.path_count
             );
         }
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {

@@ -69,13 +69,33 @@ struct Split {
 }
 
 /// Reads the layout of a fused neuron's edges (`w₀, x₀, w₁, x₁, …, b` with
-/// partials `a′·x₀, a′·w₀, …, a′`, or `w₀, …, b` over constant inputs) and splits
-/// them at the weighted sum, when the layout is recognised exactly.
-fn split_neuron(values: &[f64], edges: &[(u32, f64)]) -> Option<Split> {
+/// partials `a′·x₀, a′·w₀, …, a′` for a neuron over variables, or `w₀, …, b`
+/// for one over constant inputs, as its op says) and splits them at the
+/// weighted sum, when the layout is recognised exactly. Over constant inputs,
+/// ∂net/∂wᵢ = cᵢ is taken from the constants the tape kept, else recovered as
+/// partial / a′ where that is exact; with neither (a′ = 0: a relu neuron at
+/// z ≤ 0, a saturated sigmoid), the neuron is not split. (Read as pairs, the
+/// zero partials of such a neuron with an even number of weights fit the
+/// layout of one over variables, and gave ∂net/∂w₀ the value of w₁.)
+fn split_neuron(
+    values: &[f64],
+    edges: &[(u32, f64)],
+    const_inputs: bool,
+    kept: &[(u32, f64)],
+) -> Option<Split> {
     let &(_, derivative) = edges.last()?;
     let k = edges.len();
     let mut net_partials: SmallVec<[f64; 16]> = SmallVec::with_capacity(k);
-    let pairs = k % 2 == 1
+    if const_inputs && kept.len() == k - 1 {
+        net_partials.extend(kept.iter().map(|&(_, c)| c));
+        net_partials.push(1.0);
+        return Some(Split {
+            derivative,
+            net_partials,
+        });
+    }
+    let pairs = !const_inputs
+        && k % 2 == 1
         && edges[..k - 1].chunks_exact(2).all(|pair| {
             let (w, dw) = pair[0];
             let (x, dx) = pair[1];
@@ -86,7 +106,7 @@ fn split_neuron(values: &[f64], edges: &[(u32, f64)]) -> Option<Split> {
             net_partials.push(values[pair[1].0 as usize]);
             net_partials.push(values[pair[0].0 as usize]);
         }
-    } else if derivative != 0.0 && derivative.is_finite() {
+    } else if const_inputs && derivative != 0.0 && derivative.is_finite() {
         // Constant inputs: ∂net/∂wᵢ = cᵢ, recovered only when exact.
         for &(_, partial) in &edges[..k - 1] {
             let c = partial / derivative;
@@ -264,7 +284,11 @@ impl Subgraph {
                 let last = edges.last().map_or(0.0, |e| e.1);
                 let mut merged: SmallVec<[Merge; 4]> = SmallVec::new();
                 let split_here = if op.is_neuron() && split(v) {
-                    split_neuron(values, &edges)
+                    let const_inputs = matches!(
+                        op,
+                        Op::SigmoidNeuronConst | Op::TanhNeuronConst | Op::ReluNeuronConst
+                    );
+                    split_neuron(values, &edges, const_inputs, rec.constants_of(v as u32))
                 } else {
                     None
                 };
@@ -288,7 +312,8 @@ impl Subgraph {
                     splits.push(v as u32);
                     let net_position = sub.index.len() as u32 - 1;
                     sub.push_node(v as u32, false);
-                    let masked = op == Op::ReluNeuron && s.derivative == 0.0;
+                    let masked =
+                        matches!(op, Op::ReluNeuron | Op::ReluNeuronConst) && s.derivative == 0.0;
                     sub.to.push(net_position);
                     sub.partial.push(s.derivative);
                     sub.masked.push(masked);
