@@ -263,9 +263,9 @@ impl<O: Optimizer> Trainer<O> {
     /// than the one this trainer's optimizer has stepped and holds state for
     /// (momentum's velocities, Adam's moments; plain [`Sgd`](crate::nn::Sgd)
     /// holds none and trains any network); [`Error::NonFinite`] as above.
-    /// The first three are found before any step, so nothing has changed then;
-    /// after `NonFinite` the network and the optimizer are as they were before
-    /// the step that failed.
+    /// `WidthMismatch` and `InvalidConfig` are found before any step, so
+    /// nothing has changed then; after `NonFinite` the network and the
+    /// optimizer are as they were before the step that failed.
     ///
     /// # Panics
     /// If the optimizer given to [`Trainer::new`] had already stepped
