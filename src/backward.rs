@@ -421,7 +421,13 @@ impl<'t> Gradients<'t> {
     /// ```
     #[track_caller]
     pub fn wrt_all(&self, vars: &[Var<'_>]) -> Vec<f64> {
-        vars.iter().map(|&v| self.wrt(v)).collect()
+        // A loop, not a closure: a closure drops `#[track_caller]`, and a Var of
+        // another tape must panic at the caller's line.
+        let mut out = Vec::with_capacity(vars.len());
+        for &v in vars {
+            out.push(self.wrt(v));
+        }
+        out
     }
 
     #[inline(always)]

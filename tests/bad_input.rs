@@ -324,3 +324,24 @@ fn display_name_past_the_end_panics_at_the_callers_line() {
         "{expected} not in {seen:?}"
     );
 }
+
+/// `Gradients::wrt_all` given a Var of another tape panicked inside the
+/// library (src/backward.rs: the closure it mapped with drops
+/// `#[track_caller]`), where `wrt` and indexing point at the caller.
+#[test]
+fn gradients_asked_for_a_var_of_another_tape_panic_at_the_callers_line() {
+    let tape = Tape::new();
+    let other = Tape::new();
+    let x = tape.var(2.0);
+    let foreign = other.var(1.0);
+    let g = (x * 3.0).backward();
+    let line = line!() + 2;
+    let seen = panic_locations(|| {
+        let _ = g.wrt_all(&[x, foreign]);
+    });
+    let expected = format!("tests/bad_input.rs:{line}");
+    assert!(
+        seen.iter().any(|l| l.ends_with(&expected)),
+        "{expected} not in {seen:?}"
+    );
+}

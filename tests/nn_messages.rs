@@ -5,8 +5,12 @@
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 
+use chainrule::nn::datasets::xor;
 use chainrule::nn::loss::one_hot;
-use chainrule::nn::{Activation, Adam, Dataset, Error, Init, LayerSpec, Mlp, Optimizer, Sgd};
+use chainrule::nn::{
+    batch_loss_and_gradient, Activation, Adam, Dataset, Error, Init, LayerSpec, Loss, Mlp,
+    Optimizer, Sgd,
+};
 use chainrule::Tape;
 
 fn small() -> Mlp {
@@ -110,7 +114,9 @@ fn panic_site(f: impl FnOnce()) -> (String, String) {
     let _ = panic::catch_unwind(AssertUnwindSafe(f));
     LOCATION
         .with(|l| l.borrow_mut().take())
-        .expect("it panicked")
+        // No panic seen on this thread (none, or one on another thread,
+        // resumed here without the hook): the checks below report it.
+        .unwrap_or_else(|| ("no panic on the calling thread".into(), String::new()))
 }
 
 #[test]
@@ -171,6 +177,90 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
             }),
         ),
         (
+            // BoundMlp::gradient of another tape's sweep: the panic was placed
+            // inside Gradients::wrt_all (a closure drops #[track_caller]).
+            "of another tape",
+            Box::new(|| {
+                let other = Tape::new();
+                let y = mlp.bind(&other).forward(&[1.0, 2.0])[0];
+                let _ = mlp.bind(&tape).gradient(&y.backward());
+            }),
+        ),
+        (
+            // It was the slice's own panic, "range end index 6 out of range
+            // for slice of length 2", raised inside the library.
+            "Dataset::sample was given index 2 of a dataset of 1 sample",
+            Box::new(|| {
+                let mut data = Dataset::new(2, 1);
+                data.push(&[0.0, 0.0], &[0.0]);
+                let _ = data.sample(2);
+            }),
+        ),
+        (
+            "batch_loss_and_gradient was given sample index 4 of a dataset of 4 samples",
+            Box::new(|| {
+                let _ = batch_loss_and_gradient(
+                    &mlp,
+                    &xor(),
+                    &[0, 4],
+                    2.0,
+                    Loss::MeanSquaredError,
+                    &mut Tape::new(),
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        (
+            // It said "BoundMlp::forward was given 3 inputs", a call the
+            // caller did not make, from inside the library.
+            "batch_loss_and_gradient was given a dataset of 3 inputs per sample \
+             for a network of 2 inputs",
+            Box::new(|| {
+                let mut wide = Dataset::new(3, 1);
+                wide.push(&[0.0; 3], &[0.0]);
+                let _ = batch_loss_and_gradient(
+                    &mlp,
+                    &wide,
+                    &[0],
+                    1.0,
+                    Loss::MeanSquaredError,
+                    &mut Tape::new(),
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        (
+            "batch_loss_and_gradient was given a dataset of 2 targets per sample \
+             for a network of 1 output",
+            Box::new(|| {
+                let mut tall = Dataset::new(2, 2);
+                tall.push(&[0.0; 2], &[0.0; 2]);
+                let _ = batch_loss_and_gradient(
+                    &mlp,
+                    &tall,
+                    &[0],
+                    1.0,
+                    Loss::MeanSquaredError,
+                    &mut Tape::new(),
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        #[cfg(feature = "parallel")]
+        (
+            "batch_loss_and_gradient_pieces was given sample index 9 of a dataset of 4 samples",
+            Box::new(|| {
+                let _ = chainrule::nn::parallel::batch_loss_and_gradient_pieces(
+                    &mlp,
+                    &xor(),
+                    &[0, 1, 9],
+                    Loss::MeanSquaredError,
+                    2,
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        (
             "add_gradient_to was given a buffer of 1 values for 13 parameters",
             Box::new(|| {
                 let net = mlp.bind(&tape);
@@ -184,14 +274,16 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
         .map(|(what, f)| (what, panic_site(f)))
         .collect();
     panic::set_hook(previous);
+    let mut wrong = Vec::new();
     for (what, (file, message)) in sites {
-        assert!(message.starts_with("chainrule: "), "{message}");
-        assert!(message.contains(what), "{what:?} not in {message:?}");
-        assert!(
-            file.ends_with("nn_messages.rs"),
-            "{what}: panicked in {file}, not at the caller"
-        );
+        if !message.starts_with("chainrule: ") || !message.contains(what) {
+            wrong.push(format!("{what:?} not in {message:?}"));
+        }
+        if !file.ends_with("nn_messages.rs") {
+            wrong.push(format!("{what}: panicked in {file}, not at the caller"));
+        }
     }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[test]

@@ -45,11 +45,11 @@ fn a_file_of_other_shapes_is_a_clear_error_and_changes_nothing() {
     let cases: [(Mlp, &str); 4] = [
         (
             network(5, Activation::Tanh),
-            "layer 0: the number of neurons is 4 in the file but 5 in the network",
+            "layer 1: the number of neurons is 4 in the file but 5 in the network",
         ),
         (
             network(4, Activation::Relu),
-            "layer 0: the activation is tanh in the file but relu in the network",
+            "layer 1: the activation is tanh in the file but relu in the network",
         ),
         (
             Mlp::builder(3).layer(4, Activation::Tanh).build().unwrap(),
@@ -81,7 +81,7 @@ fn a_row_of_the_wrong_length_or_a_bad_file_is_a_clear_error() {
     let err = mlp.load_json(&value.to_string()).unwrap_err();
     assert!(
         err.to_string()
-            .contains("layer 1: neuron 0's number of weights is 3 in the file but 4"),
+            .contains("layer 2: neuron 0's number of weights is 3 in the file but 4"),
         "{err}"
     );
 
@@ -93,4 +93,46 @@ fn a_row_of_the_wrong_length_or_a_bad_file_is_a_clear_error() {
         .load_parameters(temp_path("does-not-exist"))
         .unwrap_err();
     assert!(matches!(err, Error::Io(_)));
+}
+
+/// A load error named the first layer "layer 0", where the builder's errors
+/// ("layer 1 has no neurons") and the labels of `Mlp::bind_labelled`
+/// (`layer1.neuron0.w0`) call it layer 1: a file whose second layer differs
+/// was reported at "layer 1", which everywhere else is the first. Layers count
+/// from 1 in load errors too; neurons, as in the labels, from 0.
+#[test]
+fn a_load_error_counts_layers_from_one_as_the_builder_and_the_labels_do() {
+    let json = network(4, Activation::Tanh).to_json();
+    let mut relu_output = Mlp::builder(2)
+        .layer(4, Activation::Tanh)
+        .layer_spec(
+            LayerSpec::new(2, Activation::Relu)
+                .shared_bias()
+                .frozen_bias(),
+        )
+        .build()
+        .unwrap();
+    let err = relu_output.load_json(&json).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the parameter file does not fit this network: layer 2: the activation is sigmoid \
+         in the file but relu in the network"
+    );
+    let tape = chainrule::Tape::new();
+    let net = relu_output.bind_labelled(&tape);
+    let out = net.forward(&[0.0, 0.0]);
+    assert_eq!(
+        tape.label(out[0].index()).as_deref(),
+        Some("layer2.neuron0.out")
+    );
+
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["layers"][0]["weights"][3] = serde_json::json!([1.0]);
+    let mut mlp = network(4, Activation::Tanh);
+    let err = mlp.load_json(&value.to_string()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("layer 1: neuron 3's number of weights is 1 in the file but 2"),
+        "{err}"
+    );
 }

@@ -169,3 +169,100 @@ fn data_that_does_not_fit_the_network_is_a_clear_error() {
 fn predicting_from_the_wrong_number_of_inputs_panics_with_the_counts() {
     let _ = small_network().predict(&[1.0, 2.0, 3.0]);
 }
+
+/// A dataset whose samples have no inputs counted none of them: `len()` was
+/// the number of inputs stored over the input width, 0 for width 0, so
+/// `Dataset::new(0, 1)` took three pushes and said it was empty.
+#[test]
+fn a_dataset_of_samples_without_inputs_counts_every_sample_pushed() {
+    let mut data = Dataset::new(0, 1);
+    for t in [1.0, 2.0, 3.0] {
+        data.push(&[], &[t]);
+    }
+    assert_eq!(data.len(), 3);
+    assert!(!data.is_empty());
+    assert_eq!(data.sample(2), (&[][..], &[3.0][..]));
+    let targets: Vec<f64> = data.iter().map(|(_, t)| t[0]).collect();
+    assert_eq!(targets, vec![1.0, 2.0, 3.0]);
+    let mut neither = Dataset::new(0, 0);
+    neither.push(&[], &[]);
+    assert_eq!(neither.len(), 1);
+}
+
+/// Mini-batches of one sample whose losses are 1e308 each: every batch's loss
+/// is finite and training goes on, but the epoch's loss was recorded as
+/// (1e308·1 + 1e308·1)/2 = ∞ (the weighted sum overflowed), where their mean
+/// is 1e308. It is exact here: each term is 1e308 · (1/2), a power of two.
+#[test]
+fn an_epoch_of_finite_batch_losses_records_their_finite_mean_even_where_their_sum_overflows() {
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[0.0, 0.0]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    data.push(&[0.0], &[1e154]); // loss (0 − 1e154)² = 1e308
+    data.push(&[0.0], &[1e154]);
+    let report = Trainer::new(Loss::MeanSquaredError, Sgd::new(1e-300))
+        .batch_size(1)
+        .quiet()
+        .train(&mut mlp, &data)
+        .unwrap();
+    let first = 1e154_f64 * 1e154;
+    assert!(first.is_finite());
+    assert_eq!(report.losses.len(), 1);
+    // The second batch's loss is a hair below the first (the bias moved by
+    // 2e-146): their mean lies between them.
+    let mean = report.losses[0];
+    assert!(
+        mean.is_finite() && mean <= first && mean >= 0.999 * first,
+        "{mean}"
+    );
+}
+
+/// A trainer whose optimizer has stepped one network, given another of
+/// another size: `train` panicked inside the library ("the optimizer was
+/// stepping 9 parameters and is now given 13"), where its docs list only
+/// errors. It is `Error::InvalidConfig` now, naming both counts, and changes
+/// nothing; plain SGD, which keeps no state, trains both.
+#[test]
+fn a_trainer_whose_optimizer_stepped_a_network_of_another_size_is_a_clear_error() {
+    let data = xor();
+    let mut small = Mlp::builder(2)
+        .layer(2, Activation::Tanh)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    let mut other = small_network(); // 13 parameters, `small` has 9
+    let mut adam = Trainer::new(Loss::MeanSquaredError, Adam::new(0.01)).quiet();
+    adam.train(&mut small, &data).unwrap();
+    let steps = adam.optimizer().steps();
+    let before = other.clone();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        adam.train(&mut other, &data)
+    }));
+    let err = result
+        .expect("train returns an error, not a panic")
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("9 parameters") && message.contains("13"),
+        "{message}"
+    );
+    assert_eq!(other, before);
+    assert_eq!(adam.optimizer().steps(), steps);
+    // The same network again is fine.
+    adam.train(&mut small, &data).unwrap();
+
+    let mut momentum = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1).momentum(0.9)).quiet();
+    momentum.train(&mut small, &data).unwrap();
+    assert!(matches!(
+        momentum.train(&mut other, &data),
+        Err(Error::InvalidConfig(_))
+    ));
+
+    let mut plain = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1)).quiet();
+    plain.train(&mut small, &data).unwrap();
+    plain.train(&mut other, &data).unwrap();
+}

@@ -18,24 +18,42 @@ use crate::nn::Optimizer;
 /// moves every parameter with a non-zero gradient by about `learning_rate`.
 ///
 /// # Overflow of the second moment
-/// `g²` overflows to ∞ for |g| above about 1.3e154. Then v is ∞, the step
-/// m̂ / (√v̂ + ε) is 0, and since β₂·∞ stays ∞, that parameter never moves
-/// again, though it and every later gradient are finite (PyTorch's `Adam`
-/// does the same, at its own precision's limit). Nothing reports it: the
-/// parameters stay finite, so [`Trainer`](crate::nn::Trainer)'s checks for a
-/// non-finite update do not see it. A learning rate or loss scale that makes
-/// gradients this large is the thing to fix; [`Sgd`](crate::nn::Sgd) has no
-/// second moment.
+/// v's new term is computed as (1 − β₂)·g·g, left to right, so it overflows
+/// to ∞ for |g| above √(f64::MAX / (1 − β₂)), about 4.2e155 with the default
+/// β₂. Then v is ∞, the step m̂ / (√v̂ + ε) is 0, and since β₂·∞ stays ∞, that
+/// parameter never moves again, though it and every later gradient are
+/// finite (PyTorch's `Adam` does the same, at its own precision's limit).
+/// Between about 1.3e154 (√f64::MAX) and that bound v is finite but the bias
+/// correction v̂ = v / (1 − β₂ᵗ) overflows in the first steps: the parameter
+/// stands still, then moves again (with the defaults and later gradients of
+/// 1: for 2 steps after a first gradient of 2e154, 54 after 1e155). Nothing
+/// reports either: the parameters stay finite, so
+/// [`Trainer`](crate::nn::Trainer)'s checks for a non-finite update do not
+/// see it. A learning rate or loss scale that makes gradients this large is
+/// the thing to fix; [`Sgd`](crate::nn::Sgd) has no second moment.
 ///
 /// ```
 /// use chainrule::nn::{Adam, Optimizer};
 ///
 /// let mut adam = Adam::new(0.01);
 /// let mut p = [1.0];
-/// adam.step(&mut p, &[1e160]); // g² = ∞
+/// adam.step(&mut p, &[1e160]); // (1 − β₂)·g·g = ∞
 /// assert_eq!(p, [1.0]);
-/// adam.step(&mut p, &[1.0]); // an ordinary gradient: still no step
+/// for _ in 0..1000 {
+///     adam.step(&mut p, &[1.0]); // ordinary gradients: still no step
+/// }
 /// assert_eq!(p, [1.0]);
+///
+/// let mut adam = Adam::new(0.01);
+/// let mut p = [1.0];
+/// adam.step(&mut p, &[1e155]); // v = 1e307 is finite, v̂ = 1e310 is not
+/// assert_eq!(p, [1.0]);
+/// for _ in 0..53 {
+///     adam.step(&mut p, &[1.0]);
+/// }
+/// assert_eq!(p, [1.0]); // 54 steps standing still
+/// adam.step(&mut p, &[1.0]);
+/// assert!(p[0] < 1.0); // then it moves again
 /// ```
 ///
 /// ```

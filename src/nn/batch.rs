@@ -17,7 +17,9 @@ use crate::{Tape, Var};
 ///
 /// # Panics
 /// If `indices` is empty, an index is out of range, or the dataset's widths do
-/// not match the network (the training helper checks these first).
+/// not match the network (the training helper checks these first): checked
+/// before anything is recorded, the message names this function, the index or
+/// the widths.
 ///
 /// ```
 /// use chainrule::nn::{batch_loss_and_gradient, Activation, Dataset, Loss, Mlp};
@@ -45,10 +47,7 @@ pub fn batch_loss_and_gradient(
     tape: &mut Tape,
     gradient: &mut Vec<f64>,
 ) -> f64 {
-    assert!(
-        !indices.is_empty(),
-        "chainrule: batch_loss_and_gradient was given no sample indices: a batch needs at least one sample"
-    );
+    check_batch("batch_loss_and_gradient", mlp, data, indices);
     tape.clear();
     let net = mlp.bind(tape);
     let losses: Vec<Var> = indices
@@ -63,4 +62,41 @@ pub fn batch_loss_and_gradient(
     gradient.clear();
     gradient.extend(net.parameters().iter().map(|&p| grads[p]));
     total.value()
+}
+
+/// Panics, naming `caller`, if `indices` is empty or holds an index past the
+/// end of `data`, or if `data`'s widths do not fit `mlp`: a batch function's
+/// checks, made before anything is recorded (and, for the data-parallel one,
+/// on the caller's thread).
+#[track_caller]
+pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[usize]) {
+    assert!(
+        !indices.is_empty(),
+        "chainrule: {caller} was given no sample indices: a batch needs at least one sample"
+    );
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    if data.input_width() != mlp.inputs() {
+        panic!(
+            "chainrule: {caller} was given a dataset of {} inputs per sample for a network of {} {}",
+            data.input_width(),
+            mlp.inputs(),
+            plural(mlp.inputs(), "input", "inputs")
+        );
+    }
+    if data.target_width() != mlp.outputs() {
+        panic!(
+            "chainrule: {caller} was given a dataset of {} targets per sample for a network of {} {}",
+            data.target_width(),
+            mlp.outputs(),
+            plural(mlp.outputs(), "output", "outputs")
+        );
+    }
+    let len = data.len();
+    if let Some(&i) = indices.iter().find(|&&i| i >= len) {
+        panic!(
+            "chainrule: {caller} was given sample index {i} of a dataset of {len} {} \
+             (indices count from 0)",
+            plural(len, "sample", "samples")
+        );
+    }
 }

@@ -15,6 +15,9 @@
 pub struct Dataset {
     input_width: usize,
     target_width: usize,
+    /// The number of samples (counted: with no inputs or no targets per
+    /// sample, the stored values cannot tell it).
+    len: usize,
     inputs: Vec<f64>,
     targets: Vec<f64>,
 }
@@ -33,6 +36,7 @@ impl Dataset {
         Dataset {
             input_width,
             target_width,
+            len: 0,
             inputs: Vec::new(),
             targets: Vec::new(),
         }
@@ -64,6 +68,7 @@ targets.len() == self.target_width,
         );
         self.inputs.extend_from_slice(inputs);
         self.targets.extend_from_slice(targets);
+        self.len += 1;
     }
 
     /// The number of samples.
@@ -73,7 +78,7 @@ targets.len() == self.target_width,
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inputs.len().checked_div(self.input_width).unwrap_or(0)
+        self.len
     }
 
     /// Whether there is no sample.
@@ -83,7 +88,7 @@ targets.len() == self.target_width,
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty()
+        self.len == 0
     }
 
     /// The number of inputs per sample.
@@ -109,7 +114,7 @@ targets.len() == self.target_width,
     /// Sample `i`: its inputs and its targets.
     ///
     /// # Panics
-    /// If `i >= self.len()`.
+    /// If `i >= self.len()`: the message names `i` and the number of samples.
     ///
     /// ```
     /// let mut data = chainrule::nn::Dataset::new(1, 2);
@@ -119,6 +124,9 @@ targets.len() == self.target_width,
     #[must_use]
     #[track_caller]
     pub fn sample(&self, i: usize) -> (&[f64], &[f64]) {
+        if i >= self.len {
+            index_past_the_end("Dataset::sample", i, self.len);
+        }
         let (a, b) = (self.input_width, self.target_width);
         (
             &self.inputs[i * a..(i + 1) * a],
@@ -139,4 +147,17 @@ targets.len() == self.target_width,
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[f64], &[f64])> + '_ {
         (0..self.len()).map(|i| self.sample(i))
     }
+}
+
+/// The panic for sample index `i` of a dataset of `len` samples, on behalf of
+/// `caller`.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn index_past_the_end(caller: &str, i: usize, len: usize) -> ! {
+    let samples = if len == 1 { "sample" } else { "samples" };
+    panic!(
+        "chainrule: {caller} was given index {i} of a dataset of {len} {samples} \
+         (indices count from 0)"
+    )
 }

@@ -699,6 +699,7 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// # Panics
     /// If `gradients` were swept on another tape.
     #[must_use]
+    #[track_caller]
     pub fn gradient(&self, gradients: &Gradients<'t>) -> Vec<f64> {
         gradients.wrt_all(&self.trainable)
     }

@@ -5,14 +5,20 @@
 //! the batch on its own tape (one per thread, kept in a thread-local and reused).
 //! Each piece's loss is divided by the size of the **whole** batch, so the
 //! pieces' losses and gradients simply add up to the batch's. The sum is taken
-//! in piece order, so the result does not depend on thread scheduling; it equals
-//! the serial [`batch_loss_and_gradient`] up to the rounding of a different
-//! order of additions.
+//! in piece order, so the result does not depend on thread scheduling; it does
+//! depend on the number of pieces, and so, for
+//! [`batch_loss_and_gradient_parallel`], on the number of rayon threads
+//! (`RAYON_NUM_THREADS`, else the machine's cores): another count cuts other
+//! pieces and changes the last bits. It equals the serial
+//! [`batch_loss_and_gradient`] up to the rounding of a different order of
+//! additions: relative to the size of each component's terms, so a component
+//! whose terms cancel can differ from the serial one by more than itself.
 
 use std::cell::RefCell;
 
 use rayon::prelude::*;
 
+use crate::nn::batch::check_batch;
 use crate::nn::{batch_loss_and_gradient, Dataset, Loss, Mlp};
 use crate::Tape;
 
@@ -21,9 +27,10 @@ thread_local! {
 }
 
 /// The mean loss over the samples `indices` of `data` and its gradient (written
-/// to `gradient`), computed over rayon's threads: the batch is cut into one
-/// contiguous piece per thread, each piece recorded and swept on that thread's
-/// tape. Returns the loss.
+/// to `gradient`), computed over rayon's threads: the batch is cut as
+/// [`batch_loss_and_gradient_pieces`] cuts it into as many pieces as rayon has
+/// threads, each piece recorded and swept on a thread's own tape. Returns the
+/// loss.
 ///
 /// # Panics
 /// As [`batch_loss_and_gradient`].
@@ -53,12 +60,15 @@ pub fn batch_loss_and_gradient_parallel(
     loss: Loss,
     gradient: &mut Vec<f64>,
 ) -> f64 {
+    check_batch("batch_loss_and_gradient_parallel", mlp, data, indices);
     let pieces = rayon::current_num_threads().max(1);
     batch_loss_and_gradient_pieces(mlp, data, indices, loss, pieces, gradient)
 }
 
-/// As [`batch_loss_and_gradient_parallel`], with the batch cut into `pieces`
-/// contiguous pieces (at most one per sample), run as rayon tasks.
+/// As [`batch_loss_and_gradient_parallel`], with the batch cut into contiguous
+/// pieces of ⌈n / `pieces`⌉ samples each (n the batch's size; the last piece
+/// may be shorter), run as rayon tasks: `pieces` pieces or fewer (5 samples
+/// asked into 4 pieces are cut 2, 2, 1), at most one per sample.
 ///
 /// # Panics
 /// As [`batch_loss_and_gradient`], or if `pieces` is 0.
@@ -87,10 +97,9 @@ pub fn batch_loss_and_gradient_pieces(
     gradient: &mut Vec<f64>,
 ) -> f64 {
     assert!(pieces > 0, "chainrule: batch_loss_and_gradient_pieces was asked for 0 pieces: a batch is cut into at least one");
-    assert!(
-        !indices.is_empty(),
-        "chainrule: batch_loss_and_gradient_pieces was given no sample indices: a batch needs at least one sample"
-    );
+    // On the caller's thread, before any piece is handed to a worker: a panic
+    // there would reach the caller without its line.
+    check_batch("batch_loss_and_gradient_pieces", mlp, data, indices);
     let divisor = indices.len() as f64;
     let piece_len = indices.len().div_ceil(pieces);
     let results: Vec<(f64, Vec<f64>)> = indices

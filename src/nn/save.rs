@@ -107,7 +107,8 @@ impl ParameterFile {
     /// # Errors
     /// [`Error::ShapeMismatch`] naming the first difference (format, inputs,
     /// number of layers, a layer's inputs, neurons, activation, bias layout, a
-    /// row's length, a non-finite value); `mlp` is unchanged then.
+    /// row's length, a non-finite value; layers counted from 1, neurons from 0,
+    /// as in the labels of [`Mlp::bind_labelled`]); `mlp` is unchanged then.
     pub fn apply_to(&self, mlp: &mut Mlp) -> Result<(), Error> {
         self.check(mlp)?;
         let (mut trainable, mut frozen) =
@@ -151,6 +152,9 @@ impl ParameterFile {
             ));
         }
         for (k, (layer, saved)) in mlp.layers().iter().zip(&self.layers).enumerate() {
+            // Layers count from 1, as in the builder's errors and the labels of
+            // `Mlp::bind_labelled` (`layer1.neuron0.w0`); neurons from 0.
+            let k = k + 1;
             let spec = layer.spec();
             let differs = |what: &str, file: String, model: String| {
                 mismatch(format!(
@@ -247,7 +251,8 @@ impl Mlp {
     /// let mut wide = Mlp::builder(2).layer(4, Activation::Tanh).build()?;
     /// let err = wide.load_json(&small.to_json()).unwrap_err();
     /// assert!(matches!(err, Error::ShapeMismatch(_)));
-    /// assert!(err.to_string().contains("layer 0: the number of neurons is 3 in the file but 4"));
+    /// // Layers count from 1, as in the labels of `Mlp::bind_labelled`.
+    /// assert!(err.to_string().contains("layer 1: the number of neurons is 3 in the file but 4"));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
     pub fn load_json(&mut self, json: &str) -> Result<(), Error> {

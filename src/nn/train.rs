@@ -55,6 +55,9 @@ pub struct Trainer<O> {
     replay: bool,
     #[cfg(feature = "parallel")]
     parallel: bool,
+    /// The number of parameters of the network this trainer's optimizer last
+    /// stepped, if it has stepped one (its state is per parameter).
+    stepped: Option<usize>,
 }
 
 /// What a training run did.
@@ -106,6 +109,7 @@ impl<O: Optimizer> Trainer<O> {
             replay: false,
             #[cfg(feature = "parallel")]
             parallel: false,
+            stepped: None,
         }
     }
 
@@ -125,7 +129,9 @@ impl<O: Optimizer> Trainer<O> {
     }
 
     /// Shuffles the samples at the start of every epoch (Fisher–Yates, from a
-    /// SplitMix64 seeded with `seed`: the same seed, the same run).
+    /// SplitMix64 seeded with `seed`: the same seed, the same run). Each
+    /// [`train`](Trainer::train) call starts from the seed and the samples' own
+    /// order again, so calls of one epoch each shuffle alike.
     #[must_use]
     pub fn shuffle(mut self, seed: u64) -> Self {
         self.shuffle_seed = Some(seed);
@@ -165,8 +171,10 @@ impl<O: Optimizer> Trainer<O> {
     /// without [`shuffle`](Trainer::shuffle). Shuffled batches differ every epoch,
     /// so each would be recorded and compiled for one use: slower than plain
     /// recording. Programs are kept for one [`train`](Trainer::train) call (at
-    /// most 64; past that the oldest are dropped). Ignored with
-    /// `parallel`.
+    /// most 64; past that the oldest are dropped, so with more than 64
+    /// batches an epoch each batch is dropped before it recurs and is recorded
+    /// and compiled again every epoch, which is slower than plain recording
+    /// too). Ignored with `parallel`.
     ///
     /// ```
     /// use chainrule::nn::{Activation, Dataset, Loss, Mlp, Sgd, Trainer};
@@ -194,7 +202,10 @@ impl<O: Optimizer> Trainer<O> {
     /// [`parallel`](crate::nn::parallel)). Losses and gradients equal the
     /// serial ones up to rounding: the pieces' sums are added in another order
     /// (64 samples in 4 pieces: a mean squared error of 0.3021942669335016
-    /// serially, 0.30219426693350154 in pieces).
+    /// serially, 0.30219426693350154 in pieces). The pieces are one per rayon
+    /// thread, so a run repeats bit for bit on the same number of threads, and
+    /// on another number it differs in the last bits (one thread is the serial
+    /// run exactly).
     #[cfg(feature = "parallel")]
     #[must_use]
     pub fn parallel(mut self) -> Self {
@@ -248,7 +259,18 @@ impl<O: Optimizer> Trainer<O> {
     /// # Errors
     /// [`Error::WidthMismatch`] if the data's widths do not fit the network
     /// (targets must be as many as outputs); [`Error::InvalidConfig`] for empty
-    /// data or a batch size of 0; [`Error::NonFinite`] as above.
+    /// data, a batch size of 0, or a network of another number of parameters
+    /// than the one this trainer's optimizer has stepped and holds state for
+    /// (momentum's velocities, Adam's moments; plain [`Sgd`](crate::nn::Sgd)
+    /// holds none and trains any network); [`Error::NonFinite`] as above.
+    /// `WidthMismatch` and `InvalidConfig` are found before any step, so
+    /// nothing has changed then; after `NonFinite` the network and the
+    /// optimizer are as they were before the step that failed.
+    ///
+    /// # Panics
+    /// If the optimizer given to [`Trainer::new`] had already stepped
+    /// parameters of another number than the network's ([`Optimizer::step`]
+    /// panics: the trainer knows only the steps it took).
     pub fn train(&mut self, mlp: &mut Mlp, data: &Dataset) -> Result<TrainReport, Error> {
         self.check(mlp, data)?;
         let n = data.len();
@@ -272,6 +294,7 @@ impl<O: Optimizer> Trainer<O> {
             let batches = order.chunks(batch_size);
             let single_batch = batches.len() == 1;
             let mut weighted_sum = 0.0;
+            let mut scaled_sum = 0.0;
             let mut epoch_loss = 0.0;
             for batch in batches {
                 let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient, &mut programs);
@@ -297,11 +320,18 @@ impl<O: Optimizer> Trainer<O> {
                         data: None,
                     });
                 }
+                self.stepped = Some(mlp.parameter_count());
                 weighted_sum += loss * batch.len() as f64;
+                scaled_sum += loss * (batch.len() as f64 / n as f64);
                 epoch_loss = loss;
             }
             if !single_batch {
                 epoch_loss = weighted_sum / n as f64;
+                if !epoch_loss.is_finite() {
+                    // Finite batch losses whose weighted sum overflowed: their
+                    // mean is finite, summed from terms each weighted first.
+                    epoch_loss = scaled_sum;
+                }
             }
             report.losses.push(epoch_loss);
             progress.set_position(epoch as u64 + 1);
@@ -401,6 +431,18 @@ impl<O: Optimizer> Trainer<O> {
         }
         if self.batch_size == Some(0) {
             return Err(Error::InvalidConfig("a batch size of 0".into()));
+        }
+        if let Some(stepped) = self.stepped {
+            let mut state = Vec::new();
+            let has_state = self.optimizer.save_state(&mut state) && !state.is_empty();
+            if stepped != mlp.parameter_count() && has_state {
+                return Err(Error::InvalidConfig(format!(
+                    "this trainer's optimizer holds its state (velocities, moments) for a \
+                     network of {stepped} parameters, from an earlier train call, and this \
+                     network has {}: train it with a new Trainer",
+                    mlp.parameter_count()
+                )));
+            }
         }
         Ok(())
     }
