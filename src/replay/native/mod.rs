@@ -28,17 +28,25 @@
 //!    [`Native::inputs_mut`], a slice of fixed length).
 //! 2. **The callbacks cannot unwind.** They are `extern "C"` functions of pure
 //!    float math (the activations, `UnaryOp::eval`, `BinaryOp::eval`: no
-//!    indexing, no allocation, no `unwrap`); even if one did panic, a panic
+//!    indexing, no allocation, no `unwrap`, no integer arithmetic; the one
+//!    `unreachable!`, in `UnaryOp::eval_rare`, is for the ops `eval` answers
+//!    before calling it); even if one did panic, a panic
 //!    that reaches an `extern "C"` boundary aborts the process (Rust 1.81 and
 //!    later; the crate's MSRV is 1.85), it never unwinds into generated code.
 //! 3. **The callbacks' pointers are valid.** `chainrule_native_unary` and
 //!    `chainrule_native_binary` get the address of an element of
-//!    `Native::operands` (boxed slices, one entry per instruction, built
-//!    before generating and never changed) embedded in the code as a
-//!    constant; the binary one also gets the address of the three scratch
-//!    `f64`s at the end of `mem` (`Layout::scratch`, inside the checked
-//!    length). Both boxes are owned by the `Native`, so they live as long as
-//!    the code that points into them.
+//!    `Native::operands` (two `Vec`s, one entry per instruction, built
+//!    before generating and never changed, read only through these
+//!    addresses) embedded in the code as a constant; the binary one also
+//!    gets the address of the three scratch `f64`s at the end of `mem`
+//!    (`Layout::scratch`, inside the checked length), computed from the
+//!    argument of each call. Both `Vec`s are owned by the `Native`, so they
+//!    live as long as the code that points into them; they are `Vec`s, not
+//!    `Box`es, because a `Box` moved (the `Native` is returned and moved by
+//!    value) claims its memory as its alone, which under Stacked Borrows
+//!    voids the addresses taken from it before the move. (`mem` may be a
+//!    `Box`: its address is taken afresh, through `&mut self`, for each
+//!    call.)
 //! 4. **The code lives as long as the `Native`.** The `JITModule` that owns the
 //!    code's memory is a field of the `Native`; its memory is freed in
 //!    `Drop`, after which nothing can call the function pointers (they are
@@ -56,7 +64,8 @@
 //!    pair of `f64`s, which the x86-64 System V ABI returns in `xmm0` and
 //!    `xmm1`, where cranelift reads two `f64` results. Other ABIs return such
 //!    a pair differently (Windows x64 through memory), so [`Program::native`]
-//!    refuses any host but x86-64 Unix. The pointers the code holds are
+//!    refuses any host but x86-64 Unix with 64-bit pointers (not x32, whose
+//!    pointers are 32 bits where cranelift's x86-64 code passes 64). The pointers the code holds are
 //!    integers made from pointers with `as usize` (their provenance exposed),
 //!    turned back into pointers by the callbacks.
 //!
@@ -201,7 +210,7 @@ extern "C" fn relu_callback(z: f64) -> Pair {
 
 extern "C" fn unary_callback(op: *const UnaryOp, x: f64) -> Pair {
     // SAFETY: the generated code passes the address of an element of
-    // `Native::operands.unary`, a boxed slice the `Native` owns and never
+    // `Native::operands.unary`, a `Vec` the `Native` owns and never
     // changes, alive while its code is (see the module's proof, point 3).
     let op = unsafe { *op };
     op.eval(x).into()
@@ -323,7 +332,11 @@ impl Program {
 
 impl Native {
     fn new(program: &Program) -> Result<Native, NativeError> {
-        if !cfg!(all(unix, target_arch = "x86_64")) {
+        if !cfg!(all(
+            unix,
+            target_arch = "x86_64",
+            target_pointer_width = "64"
+        )) {
             // Point 6 of the proof: the callbacks' two results.
             return Err(NativeError::Codegen(
                 "native code is made on x86-64 Unix hosts only, where a callback's two \
