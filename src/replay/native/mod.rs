@@ -64,8 +64,8 @@
 //!    pair of `f64`s, which the x86-64 System V ABI returns in `xmm0` and
 //!    `xmm1`, where cranelift reads two `f64` results. Other ABIs return such
 //!    a pair differently (Windows x64 through memory), so [`Program::native`]
-//!    refuses any host but x86-64 Unix with 64-bit pointers (not x32, whose
-//!    pointers are 32 bits where cranelift's x86-64 code passes 64). The pointers the code holds are
+//!    refuses any host but x86-64 Unix with 64-bit pointers (the System V
+//!    LP64 ABI; not x32, whose pointers are 32 bits, an ABI not argued here). The pointers the code holds are
 //!    integers made from pointers with `as usize` (their provenance exposed),
 //!    turned back into pointers by the callbacks.
 //!
