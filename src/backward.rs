@@ -359,12 +359,15 @@ impl<'t> Gradients<'t> {
         // contributions kᵢ.
         let mut magnitude = vec![0.0; span];
         let mut error = vec![0.0; span];
-        let mut count = vec![0u32; span];
+        // u64: a node can take more than u32::MAX contributions (2³¹ nodes
+        // `x + x`), and an overflow check panicking here, inside the arena
+        // cell, would run the panic hook there (see `tape::cell`).
+        let mut count = vec![0u64; span];
         magnitude[span - 1] = 1.0;
         // Per rounding: ε relative, or in the subnormal range (below 2.2e-308,
         // where a product's error is absolute) one subnormal ulp, 2⁻¹⁰⁷⁴.
         let tiny = f64::from_bits(1);
-        let local = |m: f64, k: u32| (f64::from(k) + 1.0) * (f64::EPSILON * m + tiny);
+        let local = |m: f64, k: u64| (k as f64 + 1.0) * (f64::EPSILON * m + tiny);
         self.tape.recording.read(|rec| {
             for node in (index + 1..=output).rev() {
                 let at = node - index;

@@ -41,8 +41,8 @@ fn record_grow_read_sweep_and_clear() {
     }
 }
 
-/// A panic while the arena is borrowed (an index out of range inside a read)
-/// leaves the tape usable.
+/// A panic of a tape method (an index out of range: checked after leaving the
+/// arena cell, see `tape::cell`) leaves the tape usable.
 #[test]
 fn a_panic_inside_the_arena_leaves_the_tape_usable() {
     let tape = Tape::new();
@@ -105,4 +105,29 @@ fn plain_operators_cost_at_most_32_bytes_an_op() {
         per_op <= 1.5 * exact,
         "{per_op:.1} against {exact:.1} bytes an op"
     );
+}
+
+/// The cell's first point of proof: a `Tape` may move to another thread
+/// whole, but is never shared between threads (`ArenaCell` is `!Sync`), and so
+/// no `Var` or `Gradients`, which hold a `&Tape`, crosses threads. Each
+/// assertion is an ambiguity error at compile time if the trait is there.
+#[test]
+fn a_tape_may_be_sent_but_not_shared_between_threads() {
+    fn send<T: Send>() {}
+    send::<Tape>();
+
+    trait AmbiguousIfSync<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+    impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+    <Tape as AmbiguousIfSync<_>>::check();
+
+    trait AmbiguousIfSend<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    <Var<'static> as AmbiguousIfSend<_>>::check();
+    <chainrule::Gradients<'static> as AmbiguousIfSend<_>>::check();
 }

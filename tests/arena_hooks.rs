@@ -212,6 +212,147 @@ fn a_panic_hook_that_touches_the_tape_finds_the_arena_free() {
             1,
             Box::new(|t| ignore(t.var(1.0).clamp(2.0, 1.0))),
         ),
+        // Every other documented panic of recording, sweeping and explaining
+        // (each checked before the arena is entered).
+        (
+            "a neuron's lengths",
+            "needs one weight per input",
+            2,
+            Box::new(|t| {
+                let w = t.vars(&[0.1, 0.2]);
+                ignore(Var::neuron(&w, &w[..1], w[0], Activation::Sigmoid));
+            }),
+        ),
+        (
+            "a weighted sum's lengths",
+            "needs one weight per input",
+            2,
+            Box::new(|t| {
+                let w = t.vars(&[0.1, 0.2]);
+                ignore(Var::weighted_sum(&w, &w[..1], w[0]));
+            }),
+        ),
+        (
+            "a neuron over constants: lengths",
+            "needs one weight per input",
+            2,
+            Box::new(|t| {
+                let w = t.vars(&[0.1, 0.2]);
+                ignore(Var::neuron_const(&w, &[1.0], w[0], Activation::Relu));
+            }),
+        ),
+        (
+            "a neuron over constants: another tape",
+            "two different tapes",
+            2,
+            Box::new(|t| {
+                let w = t.vars(&[0.1, 0.2]);
+                ignore(Var::neuron_const(
+                    &[w[0], o],
+                    &[1.0, 2.0],
+                    w[1],
+                    Activation::Relu,
+                ));
+            }),
+        ),
+        (
+            "a layer's shape",
+            "layer needs",
+            3,
+            Box::new(|t| {
+                let p = t.vars(&[0.1, 0.2, 0.3]);
+                let mut out = [p[0]; 2];
+                Var::layer(&p, &p[..1], Activation::Tanh, &mut out);
+            }),
+        ),
+        (
+            "a layer of another tape's inputs",
+            "two different tapes",
+            3,
+            Box::new(|t| {
+                let p = t.vars(&[0.1, 0.2, 0.3]);
+                let mut out = [p[0]; 1];
+                Var::layer(&p, &[o, o], Activation::Tanh, &mut out);
+            }),
+        ),
+        (
+            "a loss of no outputs",
+            "of no outputs",
+            0,
+            Box::new(|_| ignore(Var::half_squared_error(&[], &[]))),
+        ),
+        (
+            "a loss's targets",
+            "one target per output",
+            2,
+            Box::new(|t| ignore(Var::mean_squared_error(&t.vars(&[1.0, 2.0]), &[1.0]))),
+        ),
+        (
+            "a loss over two tapes",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore(Var::half_squared_error(&[t.var(1.0), o], &[0.0, 0.0]))),
+        ),
+        (
+            "a sum of nothing",
+            "the sum of no Vars",
+            0,
+            Box::new(|_| ignore(std::iter::empty::<Var>().sum::<Var>())),
+        ),
+        (
+            "mul_add over two tapes",
+            "two different tapes",
+            2,
+            Box::new(|t| ignore(t.var(1.0).mul_add(t.var(2.0), o))),
+        ),
+        (
+            "pow over two tapes",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore(t.var(1.0).pow(o))),
+        ),
+        (
+            "max over two tapes",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore(t.var(1.0).max(o))),
+        ),
+        (
+            "atan2 over two tapes",
+            "two different tapes",
+            1,
+            Box::new(|t| ignore(t.var(1.0).atan2(o))),
+        ),
+        (
+            "a rounding bound of another tape's Var",
+            "of another tape",
+            2,
+            Box::new(|t| {
+                let x = t.var(2.0);
+                ignore((x * x).backward().rounding_bound(o));
+            }),
+        ),
+        (
+            "Tape::explain of another tape's Var",
+            "another tape",
+            1,
+            Box::new(|t| ignore(t.explain(t.var(1.0), o))),
+        ),
+        (
+            "a comparison of another tape's Var",
+            "of another tape",
+            2,
+            Box::new(|t| {
+                let x = t.var(2.0);
+                ignore((x * x).backward().compare(&[(o, 1.0)]));
+            }),
+        ),
+        (
+            "with_max_nodes past the limit",
+            "past the most any tape",
+            0,
+            Box::new(|_| ignore(Tape::with_max_nodes(usize::MAX))),
+        ),
     ];
     for (what, says, recorded_first, mistake) in &mistakes {
         let message = panics_with_hook_after(what, *recorded_first, || TAPE.with(|t| mistake(t)));

@@ -14,7 +14,9 @@
 //!
 //! 1. **Another thread.** `ArenaCell<T>` holds an `UnsafeCell<T>`, so it is
 //!    `!Sync`: a `&ArenaCell` never crosses threads (a `Tape` may be *sent*, which
-//!    moves it whole; nothing of it is shared).
+//!    moves it whole; nothing of it is shared). `tests/arena.rs` asserts that
+//!    `Tape` is `Send` and not `Sync`, and that `Var` and `Gradients` are not
+//!    `Send`.
 //! 2. **The reference outliving `f`.** `f` is generic over the reference's
 //!    lifetime and returns an `R` chosen independently of it, so it can neither
 //!    return nor store the reference. On unwinding the reference dies with `f`'s
@@ -49,10 +51,16 @@
 //!      Tape`, so no `Var` from before it survives). Any other allocation
 //!      inside `f` (the list of neuron runs, the kept constants, an explanation's
 //!      own tables) is infallible: a failure aborts the process (Rust's
-//!      `handle_alloc_error`), and no hook of the caller's runs then.
+//!      `handle_alloc_error`), and no hook of the caller's runs then. Nor
+//!      does any arithmetic inside `f` overflow on what a tape can hold
+//!      (indices are `u32` held in `usize`, counts `usize` or `u64`), so a
+//!      build with `overflow-checks` on and debug assertions off (a profile
+//!      may ask for it, and it applies to this crate too), which has no
+//!      guard (below), panics inside no `f` either.
 //!
 //!    Debug builds check this at run time: re-entering panics ("the tape's arena
-//!    was re-entered"), and the whole test suite runs with debug assertions;
+//!    was re-entered"; the guard's own tests are at the end of this file), and
+//!    the whole test suite runs with debug assertions;
 //!    `tests/reentry.rs` records on the tape from a writer the DOT text goes to
 //!    and from a panic hook, for every documented panic of the tape's API.
 //!
@@ -129,5 +137,39 @@ struct Entered<'a>(&'a Cell<bool>);
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
         self.0.set(false);
+    }
+}
+
+/// The debug guard itself (the check the whole test suite leans on): each
+/// test would pass silently if the guard were gone. Only shared reads nest
+/// here, so without the guard nothing is undefined, just unchecked.
+#[cfg(all(test, debug_assertions))]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::ArenaCell;
+
+    #[test]
+    #[should_panic(expected = "the tape's arena was re-entered")]
+    fn a_read_inside_a_read_panics_in_a_debug_build() {
+        let cell = ArenaCell::<u32>::default();
+        cell.read(|_| cell.read(|v| *v));
+    }
+
+    #[test]
+    #[should_panic(expected = "the tape's arena was re-entered")]
+    fn a_read_inside_a_write_panics_in_a_debug_build() {
+        let cell = ArenaCell::<u32>::default();
+        // The inner read is refused before it makes its reference.
+        cell.write(|_| cell.read(|v| *v));
+    }
+
+    #[test]
+    fn the_cell_is_free_again_after_a_call_that_unwound() {
+        let cell = ArenaCell::<u32>::default();
+        let unwound = catch_unwind(AssertUnwindSafe(|| cell.read(|_| panic!("inside"))));
+        assert!(unwound.is_err());
+        cell.write(|v| *v = 7);
+        assert_eq!(cell.read(|v| *v), 7);
     }
 }

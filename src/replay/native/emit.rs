@@ -152,9 +152,16 @@ pub(crate) fn codegen_error(e: impl std::fmt::Display) -> NativeError {
 /// The operands the generated code points its callbacks at: instruction `k`'s
 /// unary op at `unary[k]`, its binary op at `binary[k]` (a placeholder where
 /// instruction `k` has none). Owned by the `Native`, never changed.
+///
+/// `Vec`s, not boxed slices: the code keeps the addresses of their elements,
+/// and a `Box` asserts that it is the only pointer to its memory each time
+/// it moves (the `Native` moves when returned or passed by value), which
+/// under Rust's aliasing rules (Stacked Borrows) would void the addresses
+/// taken before; a `Vec`'s buffer is behind a raw pointer, which moving does
+/// not retag.
 pub(crate) struct Operands {
-    pub(crate) unary: Box<[UnaryOp]>,
-    pub(crate) binary: Box<[BinaryOp]>,
+    pub(crate) unary: Vec<UnaryOp>,
+    pub(crate) binary: Vec<BinaryOp>,
 }
 
 impl Operands {

@@ -28,17 +28,25 @@
 //!    [`Native::inputs_mut`], a slice of fixed length).
 //! 2. **The callbacks cannot unwind.** They are `extern "C"` functions of pure
 //!    float math (the activations, `UnaryOp::eval`, `BinaryOp::eval`: no
-//!    indexing, no allocation, no `unwrap`); even if one did panic, a panic
+//!    indexing, no allocation, no `unwrap`, no integer arithmetic; the one
+//!    `unreachable!`, in `UnaryOp::eval_rare`, is for the ops `eval` answers
+//!    before calling it); even if one did panic, a panic
 //!    that reaches an `extern "C"` boundary aborts the process (Rust 1.81 and
 //!    later; the crate's MSRV is 1.85), it never unwinds into generated code.
 //! 3. **The callbacks' pointers are valid.** `chainrule_native_unary` and
 //!    `chainrule_native_binary` get the address of an element of
-//!    `Native::operands` (boxed slices, one entry per instruction, built
-//!    before generating and never changed) embedded in the code as a
-//!    constant; the binary one also gets the address of the three scratch
-//!    `f64`s at the end of `mem` (`Layout::scratch`, inside the checked
-//!    length). Both boxes are owned by the `Native`, so they live as long as
-//!    the code that points into them.
+//!    `Native::operands` (two `Vec`s, one entry per instruction, built
+//!    before generating and never changed, read only through these
+//!    addresses) embedded in the code as a constant; the binary one also
+//!    gets the address of the three scratch `f64`s at the end of `mem`
+//!    (`Layout::scratch`, inside the checked length), computed from the
+//!    argument of each call. Both `Vec`s are owned by the `Native`, so they
+//!    live as long as the code that points into them; they are `Vec`s, not
+//!    `Box`es, because a `Box` moved (the `Native` is returned and moved by
+//!    value) claims its memory as its alone, which under Stacked Borrows
+//!    voids the addresses taken from it before the move. (`mem` may be a
+//!    `Box`: its address is taken afresh, through `&mut self`, for each
+//!    call.)
 //! 4. **The code lives as long as the `Native`.** The `JITModule` that owns the
 //!    code's memory is a field of the `Native`; its memory is freed in
 //!    `Drop`, after which nothing can call the function pointers (they are
@@ -56,13 +64,30 @@
 //!    pair of `f64`s, which the x86-64 System V ABI returns in `xmm0` and
 //!    `xmm1`, where cranelift reads two `f64` results. Other ABIs return such
 //!    a pair differently (Windows x64 through memory), so [`Program::native`]
-//!    refuses any host but x86-64 Unix. The pointers the code holds are
+//!    refuses any host but x86-64 Unix with 64-bit pointers (the System V
+//!    LP64 ABI; not x32, whose pointers are 32 bits, an ABI not argued here). The pointers the code holds are
 //!    integers made from pointers with `as usize` (their provenance exposed),
 //!    turned back into pointers by the callbacks.
 //!
+//! 7. **Running out of stack faults in the guard page.** Safe Rust may
+//!    overflow its stack only into the thread's guard page (one 4 KiB page
+//!    below a spawned thread's stack), which aborts the process ("has
+//!    overflowed its stack"); compiled Rust probes every page of a frame
+//!    larger than that. The generated code's frames can be far larger (a
+//!    relu layer of 30 inputs and 320 outputs: 86 KiB of spilled adjoints in
+//!    its backward pass), so the module is made with cranelift's stack probes
+//!    on (`enable_probestack`, inline, every 4 KiB): a frame that does not fit
+//!    touches the guard page before anything below it. Without them, `sub
+//!    rsp` jumped over the guard page and the code's stores landed in
+//!    whatever memory lay below the thread's stack.
+//!
 //! Tests for each: `tests/native.rs` (wrong lengths are panics, an
-//! unsupported program an error, drops free the code, Send/Sync asserted
-//! absent).
+//! unsupported program an error, odd programs in any order of calls, Send
+//! and Sync asserted absent), `tests/native_drop.rs` (a dropped `Native`
+//! gives its code's memory back, counted by the allocator),
+//! `tests/native_stack.rs` (a backward pass with too little stack left
+//! aborts as a stack overflow) and this module's unit test (the probes are
+//! on).
 
 #![allow(unsafe_code)]
 
@@ -201,7 +226,7 @@ extern "C" fn relu_callback(z: f64) -> Pair {
 
 extern "C" fn unary_callback(op: *const UnaryOp, x: f64) -> Pair {
     // SAFETY: the generated code passes the address of an element of
-    // `Native::operands.unary`, a boxed slice the `Native` owns and never
+    // `Native::operands.unary`, a `Vec` the `Native` owns and never
     // changes, alive while its code is (see the module's proof, point 3).
     let op = unsafe { *op };
     op.eval(x).into()
@@ -323,7 +348,11 @@ impl Program {
 
 impl Native {
     fn new(program: &Program) -> Result<Native, NativeError> {
-        if !cfg!(all(unix, target_arch = "x86_64")) {
+        if !cfg!(all(
+            unix,
+            target_arch = "x86_64",
+            target_pointer_width = "64"
+        )) {
             // Point 6 of the proof: the callbacks' two results.
             return Err(NativeError::Codegen(
                 "native code is made on x86-64 Unix hosts only, where a callback's two \
@@ -535,6 +564,12 @@ fn jit_module(optimise: bool) -> Result<JITModule, NativeError> {
         ("opt_level", if optimise { "speed" } else { "none" }),
         ("use_colocated_libcalls", "false"),
         ("is_pic", "false"),
+        // Stack probes (point 7 of the proof): a frame larger than the guard
+        // page touches every page on the way down, so running out of stack
+        // faults in the guard page (Rust's "has overflowed its stack") instead
+        // of writing past it into whatever lies below.
+        ("enable_probestack", "true"),
+        ("probestack_strategy", "inline"),
     ] {
         flags.set(name, value).map_err(codegen_error)?;
     }
@@ -549,4 +584,26 @@ fn jit_module(optimise: bool) -> Result<JITModule, NativeError> {
     builder.symbol(emit::UNARY, unary_callback as *const u8);
     builder.symbol(emit::BINARY, binary_callback as *const u8);
     Ok(JITModule::new(builder))
+}
+
+#[cfg(test)]
+mod tests {
+    use cranelift_codegen::settings::ProbestackStrategy;
+    use cranelift_module::Module;
+
+    /// Point 7 of the proof: the code made probes the stack page by page for
+    /// every frame past 4 KiB (one guard page), optimised or not. Without it a
+    /// large program's backward pass (a relu layer of 30 inputs and 320
+    /// outputs has an 86 KiB frame) jumped over the guard page of a thread
+    /// short of stack (`tests/native_stack.rs` runs that case).
+    #[test]
+    fn native_code_probes_the_stack_of_every_frame_past_a_page() {
+        for optimise in [true, false] {
+            let module = super::jit_module(optimise).unwrap();
+            let flags = module.isa().flags();
+            assert!(flags.enable_probestack());
+            assert_eq!(flags.probestack_strategy(), ProbestackStrategy::Inline);
+            assert_eq!(flags.probestack_size_log2(), 12);
+        }
+    }
 }
