@@ -277,9 +277,11 @@ impl Mlp {
     /// ignored: the new file is already in place). If anything fails before the
     /// rename (the directory cannot be written, the disk is full, a file size
     /// limit), the temporary file is removed and the old file is untouched.
-    /// As with any rename, the new file has the permissions a newly created
-    /// file gets, not the old file's, and a symbolic link at `path` is replaced
-    /// by the file rather than followed.
+    /// As with any rename, the new file has the permissions and owner a newly
+    /// created file gets, not the old file's, a symbolic link at `path` is
+    /// replaced by the file rather than followed (and a hard link to the old
+    /// file keeps the old parameters), and the directory must be writable
+    /// (writing the file in place needed only the file to be).
     ///
     /// # Errors
     /// [`Error::Io`] if the temporary file cannot be created, written or synced,
