@@ -172,7 +172,64 @@ fn softmax_cross_entropy_does_not_overflow_at_large_logits() {
     assert!(grad.iter().all(|g| g.is_finite()));
     let p1 = (-1.0f64).exp() / (1.0 + (-1.0f64).exp());
     assert_close(&grad, &[1.0 - p1, p1 - 1.0, 0.0], 1e-13, "at large logits");
-    assert_eq!(softmax_cross_entropy(&[5.0, 5.0], &[0.0, 0.0]), 0.0);
+}
+
+#[test]
+fn each_loss_checks_its_targets_domain_and_names_the_target_and_what_it_needs() {
+    use chainrule::nn::TargetOutOfDomain;
+    let out = |loss, index, value| Err(TargetOutOfDomain { index, value, loss });
+    // Hinge: labels -1 or 1, nothing else (0/1 labels trained a wrong model).
+    assert_eq!(Loss::Hinge.check_targets(&[1.0, -1.0]), Ok(()));
+    assert_eq!(
+        Loss::Hinge.check_targets(&[1.0, 0.0]),
+        out(Loss::Hinge, Some(1), 0.0)
+    );
+    assert_eq!(
+        Loss::Hinge.check_targets(&[0.5]),
+        out(Loss::Hinge, Some(0), 0.5)
+    );
+    let nan = Loss::Hinge.check_targets(&[f64::NAN]).unwrap_err();
+    assert!(nan.value.is_nan() && nan.index == Some(0));
+    // Binary cross-entropy: [0, 1], soft targets included.
+    let bce = Loss::BinaryCrossEntropyWithLogits;
+    assert_eq!(bce.check_targets(&[0.0, 0.25, 1.0]), Ok(()));
+    assert_eq!(bce.check_targets(&[1.0, -1.0]), out(bce, Some(1), -1.0));
+    assert_eq!(bce.check_targets(&[2.0]), out(bce, Some(0), 2.0));
+    // Softmax cross-entropy: a probability vector.
+    let sce = Loss::SoftmaxCrossEntropy;
+    assert_eq!(sce.check_targets(&one_hot(2, 3)), Ok(()));
+    assert_eq!(sce.check_targets(&[0.1; 10]), Ok(())); // sums to 0.9999999999999999
+    assert_eq!(sce.check_targets(&[1.5, -0.5]), out(sce, Some(0), 1.5));
+    assert_eq!(sce.check_targets(&[0.5, -0.5]), out(sce, Some(1), -0.5));
+    assert_eq!(sce.check_targets(&[1.0, 1.0]), out(sce, None, 2.0));
+    assert_eq!(sce.check_targets(&[0.0, 0.0]), out(sce, None, 0.0));
+    // The squared errors take any target.
+    for loss in [Loss::HalfSquaredError, Loss::MeanSquaredError] {
+        assert_eq!(loss.check_targets(&[-7.0, 1e300, f64::NAN]), Ok(()));
+    }
+    let message = Loss::Hinge
+        .check_targets(&[1.0, 0.0])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "target 1 is 0, but hinge loss needs labels -1 or 1 (a 0/1 label t is 2t - 1 for \
+         hinge, or use binary cross-entropy)"
+    );
+}
+
+#[test]
+#[should_panic(expected = "hinge was given targets out of its domain: target 0 is 0")]
+fn hinge_with_a_zero_label_panics_instead_of_ignoring_the_sample() {
+    // max(0, 1 − 0·o) = 1 with gradient 0: a 0 label taught nothing, silently.
+    let _ = hinge(&[0.25_f64], &[0.0]);
+}
+
+#[test]
+#[should_panic(expected = "targets sum to 0, but softmax cross-entropy needs a probability vector")]
+fn softmax_cross_entropy_of_an_all_zero_target_panics() {
+    // It was a loss of 0 with gradient 0: a sample that taught nothing.
+    let _ = softmax_cross_entropy(&[5.0_f64, 5.0], &[0.0, 0.0]);
 }
 
 #[test]

@@ -246,6 +246,65 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
                 );
             }),
         ),
+        (
+            // xor's labels are 0/1: hinge trained on them silently.
+            "batch_loss_and_gradient was given sample 0 (counting from 0) whose target 0 \
+             is 0, but hinge loss needs labels -1 or 1",
+            Box::new(|| {
+                let _ = batch_loss_and_gradient(
+                    &mlp,
+                    &xor(),
+                    &[0, 1],
+                    2.0,
+                    Loss::Hinge,
+                    &mut Tape::new(),
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        (
+            "hinge was given targets out of its domain: target 0 is 0, but hinge loss \
+             needs labels -1 or 1",
+            Box::new(|| {
+                let _ = Loss::Hinge.evaluate(&[0.5_f64], &[0.0]);
+            }),
+        ),
+        (
+            "binary_cross_entropy_with_logits was given targets out of its domain: target 1 \
+             is -1, but binary cross-entropy needs targets in [0, 1]",
+            Box::new(|| {
+                let _ = chainrule::nn::loss::binary_cross_entropy_with_logits(
+                    &[0.5_f64, 0.5],
+                    &[1.0, -1.0],
+                );
+            }),
+        ),
+        (
+            "softmax_cross_entropy was given targets out of its domain: targets sum to 2, \
+             but softmax cross-entropy needs a probability vector",
+            Box::new(|| {
+                let _ = Loss::SoftmaxCrossEntropy.evaluate(&[0.5_f64, 0.5], &[1.0, 1.0]);
+            }),
+        ),
+        #[cfg(feature = "parallel")]
+        (
+            "batch_loss_and_gradient_pieces was given sample 2 (counting from 0) whose \
+             target 0 is 0, but hinge loss needs labels -1 or 1",
+            Box::new(|| {
+                let mut data = Dataset::new(2, 1);
+                data.push(&[0.0, 0.0], &[-1.0]);
+                data.push(&[0.0, 1.0], &[1.0]);
+                data.push(&[1.0, 1.0], &[0.0]);
+                let _ = chainrule::nn::parallel::batch_loss_and_gradient_pieces(
+                    &mlp,
+                    &data,
+                    &[0, 2, 1],
+                    Loss::Hinge,
+                    2,
+                    &mut Vec::new(),
+                );
+            }),
+        ),
         #[cfg(feature = "parallel")]
         (
             "batch_loss_and_gradient_pieces was given sample index 9 of a dataset of 4 samples",

@@ -46,15 +46,20 @@ fn assert_same_gradient(parallel: &[f64], serial: &[f64], what: &str) {
 fn the_parallel_gradient_equals_the_serial_one_for_any_number_of_pieces() {
     let (mlp, data) = moons_setup();
     let batch: Vec<usize> = (0..data.len()).collect();
-    for loss in [
-        Loss::MeanSquaredError,
-        Loss::Hinge,
-        Loss::BinaryCrossEntropyWithLogits,
+    // Moons' labels are ±1; binary cross-entropy takes them as 0/1.
+    let mut zero_one = Dataset::new(2, 1);
+    for (x, t) in data.iter() {
+        zero_one.push(x, &[(t[0] + 1.0) / 2.0]);
+    }
+    for (loss, data) in [
+        (Loss::MeanSquaredError, &data),
+        (Loss::Hinge, &data),
+        (Loss::BinaryCrossEntropyWithLogits, &zero_one),
     ] {
         let mut serial = Vec::new();
         let l_serial = batch_loss_and_gradient(
             &mlp,
-            &data,
+            data,
             &batch,
             100.0,
             loss,
@@ -63,8 +68,7 @@ fn the_parallel_gradient_equals_the_serial_one_for_any_number_of_pieces() {
         );
         for pieces in [1, 2, 3, 7, 100, 1000] {
             let mut parallel = Vec::new();
-            let l =
-                batch_loss_and_gradient_pieces(&mlp, &data, &batch, loss, pieces, &mut parallel);
+            let l = batch_loss_and_gradient_pieces(&mlp, data, &batch, loss, pieces, &mut parallel);
             assert!(
                 (l - l_serial).abs() <= 1e-12 * l_serial,
                 "{loss:?}, {pieces} pieces: {l} vs {l_serial}"
@@ -72,7 +76,7 @@ fn the_parallel_gradient_equals_the_serial_one_for_any_number_of_pieces() {
             assert_same_gradient(&parallel, &serial, &format!("{loss:?}, {pieces} pieces"));
         }
         let mut parallel = Vec::new();
-        batch_loss_and_gradient_parallel(&mlp, &data, &batch, loss, &mut parallel);
+        batch_loss_and_gradient_parallel(&mlp, data, &batch, loss, &mut parallel);
         assert_same_gradient(
             &parallel,
             &serial,

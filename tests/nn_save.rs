@@ -136,3 +136,139 @@ fn a_load_error_counts_layers_from_one_as_the_builder_and_the_labels_do() {
         "{err}"
     );
 }
+
+/// A network whose parameter file is several kilobytes (past a 1-block file
+/// size limit).
+fn wide_network() -> Mlp {
+    Mlp::builder(2)
+        .layer(32, Activation::Tanh)
+        .layer(1, Activation::Identity)
+        .seed(9)
+        .build()
+        .unwrap()
+}
+
+/// A fresh, empty directory of its own for one test.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chainrule-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The names of the files in `dir`, sorted.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The save fails half-way through writing (a file size limit of one block,
+/// `ulimit -f 1`, with SIGXFSZ ignored so that the write returns EFBIG): it
+/// fails as root too. The test runs itself again in a child process under that
+/// limit, which saves over a file the parent wrote.
+#[cfg(unix)]
+#[test]
+fn a_save_that_fails_while_writing_leaves_the_old_file_byte_for_byte() {
+    const CHILD: &str = "CHAINRULE_TEST_SAVE_UNDER_A_FILE_SIZE_LIMIT";
+    if let Some(path) = std::env::var_os(CHILD) {
+        // The child: the limit is in force. Report what the save returned.
+        match wide_network().save_parameters(&path) {
+            Ok(()) => println!("child: saved"),
+            Err(e) => println!("child: failed: {e}"),
+        }
+        return;
+    }
+    let dir = temp_dir("size-limit");
+    let path = dir.join("parameters.json");
+    let old = network(4, Activation::Tanh).to_json();
+    std::fs::write(&path, &old).unwrap();
+    assert!(wide_network().to_json().len() > 4096);
+
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1 && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "a_save_that_fails_while_writing_leaves_the_old_file_byte_for_byte",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the child failed: {output:?}");
+    assert!(
+        stdout.contains("child: failed:"),
+        "the save under a file size limit should fail: {stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        old,
+        "the old parameter file was changed by a failed save"
+    );
+    assert_eq!(
+        entries(&dir),
+        ["parameters.json"],
+        "a temporary file was left"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_save_whose_rename_fails_leaves_the_target_and_no_temporary_file() {
+    // The target is a directory: the temporary file is written, then the
+    // rename over a directory fails (as root too).
+    let dir = temp_dir("rename-fails");
+    let target = dir.join("parameters.json");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("inside"), "kept").unwrap();
+    let err = wide_network().save_parameters(&target).unwrap_err();
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    assert_eq!(
+        entries(&dir),
+        ["parameters.json"],
+        "a temporary file was left"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("inside")).unwrap(),
+        "kept"
+    );
+    // Into a directory that does not exist: the temporary file cannot be made.
+    let missing = dir.join("missing").join("parameters.json");
+    assert!(matches!(
+        wide_network().save_parameters(&missing),
+        Err(Error::Io(_))
+    ));
+    assert_eq!(entries(&dir), ["parameters.json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_save_over_an_existing_file_replaces_it_whole_and_leaves_nothing_else() {
+    let dir = temp_dir("replace");
+    let path = dir.join("parameters.json");
+    std::fs::write(&path, "x".repeat(100_000)).unwrap(); // longer than the new file
+    let mlp = wide_network();
+    mlp.save_parameters(&path).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), mlp.to_json());
+    assert_eq!(entries(&dir), ["parameters.json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_path_without_a_file_name_is_an_invalid_input_error() {
+    let err = wide_network().save_parameters("..").unwrap_err();
+    match err {
+        Error::Io(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("has no file name"), "{e}");
+        }
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+}

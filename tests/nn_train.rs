@@ -266,3 +266,133 @@ fn a_trainer_whose_optimizer_stepped_a_network_of_another_size_is_a_clear_error(
     plain.train(&mut small, &data).unwrap();
     plain.train(&mut other, &data).unwrap();
 }
+
+#[test]
+fn hinge_on_zero_one_labels_is_an_error_naming_the_sample_before_any_step() {
+    // xor's labels are 0/1. Hinge trained on them without a word: a 0 label
+    // adds max(0, 1 − 0·o) = 1 with gradient 0, so only the 1 samples' scores
+    // were pushed (up, past 1) and nothing pushed the 0 samples' down.
+    let data = xor();
+    let mut mlp = small_network();
+    let before = mlp.clone();
+    let mut trainer = Trainer::new(Loss::Hinge, Adam::new(0.05)).epochs(3).quiet();
+    let err = trainer.train(&mut mlp, &data).unwrap_err();
+    match &err {
+        Error::TargetOutOfDomain { sample, target } => {
+            assert_eq!(*sample, 0); // (0, 0) → 0
+            assert_eq!((target.index, target.value), (Some(0), 0.0));
+            assert_eq!(target.loss, Loss::Hinge);
+        }
+        other => panic!("expected Error::TargetOutOfDomain, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "sample 0 (counting from 0): its target 0 is 0, but hinge loss needs labels -1 or 1 \
+         (a 0/1 label t is 2t - 1 for hinge, or use binary cross-entropy)"
+    );
+    assert_eq!(mlp, before);
+    assert_eq!(trainer.optimizer().steps(), 0);
+
+    // The same data as ±1 labels trains.
+    let mut signed = Dataset::new(2, 1);
+    for (x, t) in data.iter() {
+        signed.push(x, &[2.0 * t[0] - 1.0]);
+    }
+    Trainer::new(Loss::Hinge, Adam::new(0.05))
+        .quiet()
+        .train(&mut mlp, &signed)
+        .unwrap();
+}
+
+#[test]
+fn cross_entropy_targets_outside_their_domain_are_errors_naming_sample_and_value() {
+    // Binary cross-entropy on a −1 label: softplus(z) + z is unbounded below.
+    let mut data = Dataset::new(2, 1);
+    data.push(&[0.0, 0.0], &[1.0]);
+    data.push(&[0.0, 1.0], &[0.5]);
+    data.push(&[1.0, 0.0], &[-1.0]);
+    let mut mlp = small_network();
+    let before = mlp.clone();
+    let err = Trainer::new(Loss::BinaryCrossEntropyWithLogits, Sgd::new(0.1))
+        .quiet()
+        .train(&mut mlp, &data)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TargetOutOfDomain { sample: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("sample 2 (counting from 0): its target 0 is -1, but binary cross-entropy needs targets in [0, 1]"),
+        "{err}"
+    );
+    // A NaN target is out of the domain too (reported before training, not
+    // as a non-finite loss).
+    let mut nan = Dataset::new(2, 1);
+    nan.push(&[0.0, 0.0], &[f64::NAN]);
+    assert!(matches!(
+        Trainer::new(Loss::BinaryCrossEntropyWithLogits, Sgd::new(0.1))
+            .quiet()
+            .train(&mut mlp, &nan),
+        Err(Error::TargetOutOfDomain { sample: 0, .. })
+    ));
+    assert_eq!(mlp, before);
+
+    // Softmax cross-entropy on a multi-hot target: not a probability vector.
+    let mut wide = Mlp::builder(2)
+        .layer(3, Activation::Identity)
+        .build()
+        .unwrap();
+    let mut multi = Dataset::new(2, 3);
+    multi.push(&[0.0, 0.0], &[1.0, 0.0, 0.0]);
+    multi.push(&[0.0, 1.0], &[1.0, 1.0, 0.0]);
+    let err = Trainer::new(Loss::SoftmaxCrossEntropy, Sgd::new(0.1))
+        .quiet()
+        .train(&mut wide, &multi)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "sample 1 (counting from 0): its targets sum to 2, but softmax cross-entropy \
+             needs a probability vector"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_non_finite_error_carries_the_losses_of_the_epochs_completed_before_it() {
+    // y = 3x − 1 with a learning rate that diverges: the loss grows every
+    // epoch until it overflows.
+    let mut data = Dataset::new(1, 1);
+    for x in [0.0, 1.0, 2.0] {
+        data.push(&[x], &[3.0 * x - 1.0]);
+    }
+    let network = || {
+        let mut mlp = Mlp::builder(1)
+            .layer(1, Activation::Identity)
+            .build()
+            .unwrap();
+        mlp.set_parameters(&[0.5, 0.5]).unwrap();
+        mlp
+    };
+    let trainer = Trainer::new(Loss::MeanSquaredError, Sgd::new(2.0)).quiet();
+    let err = trainer
+        .clone()
+        .epochs(10_000)
+        .train(&mut network(), &data)
+        .unwrap_err();
+    let (epoch, losses) = match err {
+        Error::NonFinite { epoch, losses, .. } => (epoch, losses),
+        other => panic!("expected Error::NonFinite, got {other:?}"),
+    };
+    assert!(epoch > 10, "diverged after {epoch} epochs");
+    assert_eq!(losses.len(), epoch);
+    assert!(losses.windows(2).all(|w| w[1] > w[0]), "{losses:?}");
+    // The same epochs run alone report the same losses, bit for bit.
+    let report = trainer
+        .clone()
+        .epochs(epoch)
+        .train(&mut network(), &data)
+        .unwrap();
+    assert_eq!(report.losses, losses);
+}

@@ -16,10 +16,13 @@ use crate::{Tape, Var};
 /// pieces, so that the pieces' losses and gradients simply add up.
 ///
 /// # Panics
-/// If `indices` is empty, an index is out of range, or the dataset's widths do
-/// not match the network (the training helper checks these first): checked
-/// before anything is recorded, the message names this function, the index or
-/// the widths.
+/// If `indices` is empty, an index is out of range, the dataset's widths do
+/// not match the network, or a sample's targets are outside the loss's domain
+/// ([`Loss::check_targets`]: hinge's labels −1 or 1, binary cross-entropy's
+/// [0, 1], softmax cross-entropy's probability vector; the training helper
+/// checks these first and returns an error): checked before anything is
+/// recorded, the message names this function, the index, the widths or the
+/// sample, its target and what the loss needs.
 ///
 /// ```
 /// use chainrule::nn::{batch_loss_and_gradient, Activation, Dataset, Loss, Mlp};
@@ -47,7 +50,7 @@ pub fn batch_loss_and_gradient(
     tape: &mut Tape,
     gradient: &mut Vec<f64>,
 ) -> f64 {
-    check_batch("batch_loss_and_gradient", mlp, data, indices);
+    check_batch("batch_loss_and_gradient", mlp, data, indices, loss);
     tape.clear();
     let net = mlp.bind(tape);
     let losses: Vec<Var> = indices
@@ -65,11 +68,12 @@ pub fn batch_loss_and_gradient(
 }
 
 /// Panics, naming `caller`, if `indices` is empty or holds an index past the
-/// end of `data`, or if `data`'s widths do not fit `mlp`: a batch function's
+/// end of `data`, if `data`'s widths do not fit `mlp`, or if a sample's targets
+/// are outside `loss`'s domain ([`Loss::check_targets`]): a batch function's
 /// checks, made before anything is recorded (and, for the data-parallel one,
 /// on the caller's thread).
 #[track_caller]
-pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[usize]) {
+pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[usize], loss: Loss) {
     assert!(
         !indices.is_empty(),
         "chainrule: {caller} was given no sample indices: a batch needs at least one sample"
@@ -98,5 +102,10 @@ pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[us
              (indices count from 0)",
             plural(len, "sample", "samples")
         );
+    }
+    for &i in indices {
+        if let Err(e) = loss.check_targets(data.sample(i).1) {
+            panic!("chainrule: {caller} was given sample {i} (counting from 0) whose {e}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::anomaly::Anomaly;
+use crate::nn::TargetOutOfDomain;
 
 /// What can go wrong when building, training, saving, loading or plotting a
 /// network. Every variant says what was expected and what was found.
@@ -37,6 +38,16 @@ pub enum Error {
     },
     /// A training configuration that cannot run (a batch size of 0, no data…).
     InvalidConfig(String),
+    /// A sample whose targets are outside the domain of the loss: hinge's
+    /// labels −1 or 1, binary cross-entropy's [0, 1], softmax cross-entropy's
+    /// probability vector (see [`Loss::check_targets`](crate::nn::Loss::check_targets)).
+    /// Found by [`Trainer::train`](crate::nn::Trainer::train) before any step.
+    TargetOutOfDomain {
+        /// The sample's index in the dataset (0-based).
+        sample: usize,
+        /// Which target, its value, and the loss.
+        target: TargetOutOfDomain,
+    },
     /// A parameter file whose shapes do not match the network it is loaded into.
     ShapeMismatch(String),
     /// Reading or writing a file failed.
@@ -55,6 +66,10 @@ pub enum Error {
     NonFinite {
         /// The epoch, counting from 0 (so also the number of epochs completed).
         epoch: usize,
+        /// The loss of every epoch completed before the failure, in order (as
+        /// [`TrainReport::losses`](crate::nn::TrainReport::losses) would have
+        /// held them; `epoch` of them): the history is not lost with the run.
+        losses: Vec<f64>,
         /// The first sample of the failed batch (its index in the dataset) whose
         /// own loss or gradient is not finite; `None` when each sample's is but
         /// the batch's is not (a sum that overflowed), or for an update.
@@ -154,6 +169,9 @@ impl fmt::Display for Error {
                 "the network has {expected} parameters, but {found} values were given"
             ),
             Error::InvalidConfig(why) => write!(f, "invalid training configuration: {why}"),
+            Error::TargetOutOfDomain { sample, target } => {
+                write!(f, "sample {sample} (counting from 0): its {target}")
+            }
             Error::ShapeMismatch(why) => {
                 write!(f, "the parameter file does not fit this network: {why}")
             }
@@ -168,6 +186,7 @@ impl fmt::Display for Error {
                 quantity,
                 anomaly,
                 data,
+                ..
             } => {
                 write!(f, "training stopped in epoch {epoch} (counting from 0): ")?;
                 match (quantity, sample) {

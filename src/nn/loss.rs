@@ -22,21 +22,133 @@ pub enum Loss {
     HalfSquaredError,
     /// (1/k) Σᵢ (oᵢ − tᵢ)². See [`mean_squared_error`].
     MeanSquaredError,
-    /// (1/k) Σᵢ max(0, 1 − tᵢ·oᵢ), labels ±1. See [`hinge`].
+    /// (1/k) Σᵢ max(0, 1 − tᵢ·oᵢ), labels −1 or 1 (checked). See [`hinge`].
     Hinge,
-    /// Binary cross-entropy on logits, targets in [0, 1]. See
+    /// Binary cross-entropy on logits, targets in [0, 1] (checked). See
     /// [`binary_cross_entropy_with_logits`].
     BinaryCrossEntropyWithLogits,
-    /// Cross-entropy of softmax(outputs) against a probability vector. See
-    /// [`softmax_cross_entropy`].
+    /// Cross-entropy of softmax(outputs) against a probability vector: entries
+    /// in [0, 1] summing to 1 within [`PROBABILITY_SUM_TOLERANCE`] (checked).
+    /// See [`softmax_cross_entropy`].
     SoftmaxCrossEntropy,
 }
 
+/// How far from 1 the sum of a [`Loss::SoftmaxCrossEntropy`] target vector may
+/// be: probabilities computed in `f32` and widened sum to 1 within about 1e-7.
+pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-6;
+
+/// A sample's targets outside the domain its loss is defined on, found by
+/// [`Loss::check_targets`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TargetOutOfDomain {
+    /// The index of the target in the sample (0-based), or `None` when each
+    /// target is in range but together they are not (a softmax cross-entropy
+    /// target whose entries do not sum to 1).
+    pub index: Option<usize>,
+    /// That target's value, or the targets' sum when `index` is `None`.
+    pub value: f64,
+    /// The loss.
+    pub loss: Loss,
+}
+
+impl std::fmt::Display for TargetOutOfDomain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(index) => write!(f, "target {index} is {}", self.value)?,
+            None => write!(f, "targets sum to {}", self.value)?,
+        }
+        write!(f, ", but {}", self.loss.target_domain())
+    }
+}
+
 impl Loss {
+    /// What the loss needs of a sample's targets, as a sentence's end.
+    ///
+    /// ```
+    /// use chainrule::nn::Loss;
+    /// assert!(Loss::Hinge.target_domain().contains("labels -1 or 1"));
+    /// ```
+    #[must_use]
+    pub fn target_domain(self) -> &'static str {
+        match self {
+            Loss::HalfSquaredError | Loss::MeanSquaredError => {
+                "the squared errors take any real target"
+            }
+            Loss::Hinge => {
+                "hinge loss needs labels -1 or 1 (a 0/1 label t is 2t - 1 for hinge, or use \
+                 binary cross-entropy)"
+            }
+            Loss::BinaryCrossEntropyWithLogits => {
+                "binary cross-entropy needs targets in [0, 1] (a -1/1 label t is (t + 1)/2)"
+            }
+            Loss::SoftmaxCrossEntropy => {
+                "softmax cross-entropy needs a probability vector: entries in [0, 1] summing \
+                 to 1 (within 1e-6; one_hot(class, k) for a class)"
+            }
+        }
+    }
+
+    /// Checks one sample's targets against the loss's domain: hinge's labels
+    /// −1 or 1, binary cross-entropy's [0, 1], softmax cross-entropy's
+    /// probability vector (entries in [0, 1] summing to 1 within
+    /// [`PROBABILITY_SUM_TOLERANCE`]). The squared errors take any target. A
+    /// NaN is in no domain; an infinite target of a squared error is left to
+    /// [`Trainer`](crate::nn::Trainer)'s [`Error::NonFinite`](crate::nn::Error::NonFinite).
+    ///
+    /// [`Trainer::train`](crate::nn::Trainer::train) checks every sample before
+    /// training; the batch functions and the loss functions check theirs and
+    /// panic.
+    ///
+    /// # Errors
+    /// The first target out of the domain, or the sum of a softmax target.
+    ///
+    /// ```
+    /// use chainrule::nn::Loss;
+    /// assert!(Loss::Hinge.check_targets(&[1.0, -1.0]).is_ok());
+    /// let err = Loss::Hinge.check_targets(&[1.0, 0.0]).unwrap_err();
+    /// assert_eq!((err.index, err.value), (Some(1), 0.0));
+    /// let err = Loss::SoftmaxCrossEntropy.check_targets(&[1.0, 1.0]).unwrap_err();
+    /// assert_eq!((err.index, err.value), (None, 2.0));
+    /// ```
+    pub fn check_targets(self, targets: &[f64]) -> Result<(), TargetOutOfDomain> {
+        let out = |index, value| {
+            Err(TargetOutOfDomain {
+                index,
+                value,
+                loss: self,
+            })
+        };
+        let outside = |ok: fn(f64) -> bool| {
+            targets
+                .iter()
+                .enumerate()
+                .find(|(_, &t)| !ok(t))
+                .map(|(i, &t)| (i, t))
+        };
+        let bad = match self {
+            Loss::HalfSquaredError | Loss::MeanSquaredError => None,
+            Loss::Hinge => outside(|t| t == 1.0 || t == -1.0),
+            Loss::BinaryCrossEntropyWithLogits | Loss::SoftmaxCrossEntropy => {
+                outside(|t| (0.0..=1.0).contains(&t))
+            }
+        };
+        if let Some((i, t)) = bad {
+            return out(Some(i), t);
+        }
+        if self == Loss::SoftmaxCrossEntropy {
+            let total: f64 = targets.iter().sum();
+            if (total - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
+                return out(None, total);
+            }
+        }
+        Ok(())
+    }
+
     /// The loss of one sample whose network outputs are `outputs`.
     ///
     /// # Panics
-    /// If `outputs` is empty or `targets.len() != outputs.len()`.
+    /// If `outputs` is empty or `targets.len() != outputs.len()`, or if a
+    /// target is outside the loss's domain (see [`check_targets`](Loss::check_targets)).
     ///
     /// ```
     /// use chainrule::{nn::Loss, Tape};
@@ -57,6 +169,14 @@ impl Loss {
             }
             Loss::SoftmaxCrossEntropy => softmax_cross_entropy(outputs, targets),
         }
+    }
+}
+
+/// Panics, naming `caller`, if `targets` are outside `loss`'s domain.
+#[track_caller]
+fn check_domain(caller: &str, loss: Loss, targets: &[f64]) {
+    if let Err(e) = loss.check_targets(targets) {
+        panic!("chainrule: {caller} was given targets out of its domain: {e}");
     }
 }
 
@@ -140,7 +260,9 @@ pub fn mean_squared_error<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 /// margin, following relu'(0) = 0).
 ///
 /// # Panics
-/// If `outputs` is empty or `targets.len() != outputs.len()`.
+/// If `outputs` is empty or `targets.len() != outputs.len()`, or if a target
+/// is not −1 or 1 (0/1 labels would train a wrong model without a word: a
+/// label 0 contributes max(0, 1) = 1 whatever the score, with gradient 0).
 ///
 /// ```
 /// use chainrule::nn::loss::hinge;
@@ -150,6 +272,7 @@ pub fn mean_squared_error<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 #[track_caller]
 pub fn hinge<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
     check(outputs, targets);
+    check_domain("hinge", Loss::Hinge, targets);
     mean(
         outputs
             .iter()
@@ -168,7 +291,8 @@ pub fn hinge<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 /// Derivative: ∂/∂zᵢ = (σ(zᵢ) − tᵢ)/k.
 ///
 /// # Panics
-/// If `outputs` is empty or `targets.len() != outputs.len()`.
+/// If `outputs` is empty or `targets.len() != outputs.len()`, or if a target
+/// is outside [0, 1] (a −1 label would make the loss unbounded below).
 ///
 /// ```
 /// use chainrule::nn::loss::binary_cross_entropy_with_logits;
@@ -178,6 +302,11 @@ pub fn hinge<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 #[track_caller]
 pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
     check(logits, targets);
+    check_domain(
+        "binary_cross_entropy_with_logits",
+        Loss::BinaryCrossEntropyWithLogits,
+        targets,
+    );
     mean(
         logits
             .iter()
@@ -201,7 +330,11 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 /// sums to 1.
 ///
 /// # Panics
-/// If `logits` is empty or `targets.len() != logits.len()`.
+/// If `logits` is empty or `targets.len() != logits.len()`, or if `targets`
+/// is not a probability vector: an entry outside [0, 1] (a negative weight
+/// makes the loss unbounded below), or entries whose sum is not 1 within
+/// [`PROBABILITY_SUM_TOLERANCE`] (all zeros, a multi-hot vector, a class
+/// number instead of [`one_hot`]).
 ///
 /// ```
 /// use chainrule::nn::loss::{one_hot, softmax_cross_entropy};
@@ -213,6 +346,7 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 #[track_caller]
 pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
     check(logits, targets);
+    check_domain("softmax_cross_entropy", Loss::SoftmaxCrossEntropy, targets);
     // One node whose replay recomputes its own shift: a shift read here as an
     // f64 would be frozen into a compiled program (and overflow e^(z − m) once
     // the logits moved ~709 past it).
@@ -223,10 +357,7 @@ pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
         .filter(|(_, &t)| t != 0.0)
         .map(|(&z, &t)| (log_sum_exp - z) * t)
         .collect();
-    if terms.is_empty() {
-        // No class has any weight: the loss is 0 (documented), kept on the tape.
-        return log_sum_exp * 0.0;
-    }
+    // Not empty: the targets sum to 1 (checked above), so one is above 0.
     sum(terms.into_iter())
 }
 

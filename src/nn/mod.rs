@@ -74,7 +74,7 @@ pub use data::Dataset;
 pub use error::{BadData, Error, NonFiniteQuantity};
 pub use init::Init;
 pub use layer::{Layer, LayerSpec};
-pub use loss::Loss;
+pub use loss::{Loss, TargetOutOfDomain};
 pub use mlp::{BoundMlp, Mlp, MlpBuilder};
 pub use neuron::{Neuron, ParamRef, Params};
 pub use optimizer::Optimizer;

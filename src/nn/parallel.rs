@@ -60,7 +60,7 @@ pub fn batch_loss_and_gradient_parallel(
     loss: Loss,
     gradient: &mut Vec<f64>,
 ) -> f64 {
-    check_batch("batch_loss_and_gradient_parallel", mlp, data, indices);
+    check_batch("batch_loss_and_gradient_parallel", mlp, data, indices, loss);
     let pieces = rayon::current_num_threads().max(1);
     batch_loss_and_gradient_pieces(mlp, data, indices, loss, pieces, gradient)
 }
@@ -99,7 +99,7 @@ pub fn batch_loss_and_gradient_pieces(
     assert!(pieces > 0, "chainrule: batch_loss_and_gradient_pieces was asked for 0 pieces: a batch is cut into at least one");
     // On the caller's thread, before any piece is handed to a worker: a panic
     // there would reach the caller without its line.
-    check_batch("batch_loss_and_gradient_pieces", mlp, data, indices);
+    check_batch("batch_loss_and_gradient_pieces", mlp, data, indices, loss);
     let divisor = indices.len() as f64;
     let piece_len = indices.len().div_ceil(pieces);
     let results: Vec<(f64, Vec<f64>)> = indices

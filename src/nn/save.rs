@@ -16,7 +16,10 @@
 //! # Ok::<(), chainrule::nn::Error>(())
 //! ```
 
-use std::path::Path;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -260,12 +263,47 @@ impl Mlp {
         file.apply_to(self)
     }
 
-    /// Writes the parameters to a JSON file.
+    /// Writes the parameters to a JSON file, atomically: a file already at
+    /// `path` is either replaced whole by the new parameters or, if the save
+    /// fails at any point, left exactly as it was.
+    ///
+    /// The JSON is written to a new temporary file in the same directory
+    /// (named `.{file name}.{process id}.{counter}.tmp`, created exclusively),
+    /// flushed to the disk (`sync_all`), then renamed over `path`, which
+    /// replaces the old file in one step on POSIX systems (on Windows the
+    /// rename replaces it too, but Windows does not promise that step to be
+    /// atomic); on Unix the directory is then
+    /// synced too, so that the rename itself survives a crash (an error there is
+    /// ignored: the new file is already in place). If anything fails before the
+    /// rename (the directory cannot be written, the disk is full, a file size
+    /// limit), the temporary file is removed and the old file is untouched.
+    /// As with any rename, the new file has the permissions and owner a newly
+    /// created file gets, not the old file's, a symbolic link at `path` is
+    /// replaced by the file rather than followed (and a hard link to the old
+    /// file keeps the old parameters), and the directory must be writable
+    /// (writing the file in place needed only the file to be).
     ///
     /// # Errors
-    /// [`Error::Io`] if the file cannot be written.
+    /// [`Error::Io`] if the temporary file cannot be created, written or synced,
+    /// or the rename fails (`path` names a directory, say); the old file at
+    /// `path`, if any, is then as it was and no temporary file is left.
+    /// [`Error::Io`] of kind [`InvalidInput`](std::io::ErrorKind::InvalidInput)
+    /// if `path` has no file name (it ends in `..`, or is a root).
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(2).layer(1, Activation::Identity).seed(1).build()?;
+    /// let path = std::env::temp_dir().join(format!("doc-save-{}.json", std::process::id()));
+    /// mlp.save_parameters(&path)?;
+    /// mlp.save_parameters(&path)?; // replaces the file whole
+    /// let mut loaded = Mlp::builder(2).layer(1, Activation::Identity).build()?;
+    /// loaded.load_parameters(&path)?;
+    /// assert_eq!(loaded, mlp);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
     pub fn save_parameters(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        std::fs::write(path, self.to_json())?;
+        write_atomically(path.as_ref(), self.to_json().as_bytes())?;
         Ok(())
     }
 
@@ -278,4 +316,72 @@ impl Mlp {
         let json = std::fs::read_to_string(path)?;
         self.load_json(&json)
     }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory,
+/// synced then renamed over `path`: see [`Mlp::save_parameters`]. On error the
+/// temporary file is removed and `path` is untouched.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (temp, mut file) = create_temporary(path)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.flush())
+        .and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written.and_then(|()| fs::rename(&temp, path)) {
+        // The rename did not happen: `path` is as it was. Removing the
+        // temporary file is best effort; the first error is the one to report.
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    sync_directory(path);
+    Ok(())
+}
+
+/// A new file next to `path`, created exclusively (never an existing file, so
+/// two saves at once, or a stray file of that name, are not written over).
+fn create_temporary(path: &Path) -> io::Result<(PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot save parameters to {}: the path has no file name",
+                path.display()
+            ),
+        )
+    })?;
+    let directory = path.parent().unwrap_or(Path::new(""));
+    let mut attempts = 0;
+    loop {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        temp_name.push(format!(".{}.{count}.tmp", std::process::id()));
+        let temp = directory.join(temp_name);
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 100 => {
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Syncs the directory holding `path`, so that a rename into it is on the
+/// disk (Unix; best effort: the file is already in place).
+fn sync_directory(path: &Path) {
+    #[cfg(unix)]
+    {
+        let directory = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(directory) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }

@@ -230,7 +230,9 @@ impl<O: Optimizer> Trainer<O> {
     /// velocities, Adam's moments and step count) are exactly as they were before
     /// that step. The batch's samples are then recorded again one at a time, on
     /// a labelled tape ([`Mlp::bind_labelled`]), to name the first culprit and the
-    /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`].
+    /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`],
+    /// which also carries the losses of the epochs completed before the
+    /// failure (its `losses`: the history the [`TrainReport`] would have held).
     /// Should a step from a finite gradient overflow a parameter, the parameters
     /// and the optimizer's state are restored too (saved before each step with
     /// [`Optimizer::save_state`]; an optimizer of your own that does not
@@ -251,6 +253,9 @@ impl<O: Optimizer> Trainer<O> {
     ///     .train(&mut mlp, &data)
     ///     .unwrap_err();
     /// assert!(matches!(err, Error::NonFinite { epoch: 0, sample: Some(1), .. }));
+    /// if let Error::NonFinite { losses, .. } = &err {
+    ///     assert!(losses.is_empty()); // no epoch completed before epoch 0
+    /// }
     /// assert!(err.to_string().contains("layer1.neuron0.out"), "{err}");
     /// assert_eq!(mlp, before);
     /// # Ok::<(), chainrule::nn::Error>(())
@@ -262,10 +267,18 @@ impl<O: Optimizer> Trainer<O> {
     /// data, a batch size of 0, or a network of another number of parameters
     /// than the one this trainer's optimizer has stepped and holds state for
     /// (momentum's velocities, Adam's moments; plain [`Sgd`](crate::nn::Sgd)
-    /// holds none and trains any network); [`Error::NonFinite`] as above.
-    /// `WidthMismatch` and `InvalidConfig` are found before any step, so
-    /// nothing has changed then; after `NonFinite` the network and the
-    /// optimizer are as they were before the step that failed.
+    /// holds none and trains any network); [`Error::TargetOutOfDomain`] for
+    /// the first sample whose targets the loss is not defined on
+    /// ([`Loss::check_targets`]: hinge's labels −1 or 1, binary
+    /// cross-entropy's [0, 1], softmax cross-entropy's probability vector; a
+    /// NaN target of these losses is reported here, one of the squared errors
+    /// by `NonFinite`), naming the sample, the target, its value and what the
+    /// loss needs; [`Error::NonFinite`] as above, carrying the losses of the
+    /// epochs completed before it (its `losses`, which the [`TrainReport`]
+    /// would have held). `WidthMismatch`, `InvalidConfig` and
+    /// `TargetOutOfDomain` are found before any step (one pass over the
+    /// targets per call), so nothing has changed then; after `NonFinite` the
+    /// network and the optimizer are as they were before the step that failed.
     ///
     /// # Panics
     /// If the optimizer given to [`Trainer::new`] had already stepped
@@ -300,7 +313,8 @@ impl<O: Optimizer> Trainer<O> {
                 let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient, &mut programs);
                 if !loss.is_finite() || !gradient.iter().all(|g| g.is_finite()) {
                     progress.finish_and_clear();
-                    return Err(self.diagnose(mlp, data, batch, epoch, loss.is_finite()));
+                    let losses = std::mem::take(&mut report.losses);
+                    return Err(self.diagnose(mlp, data, batch, epoch, loss.is_finite(), losses));
                 }
                 before.clear();
                 before.extend_from_slice(mlp.parameters());
@@ -314,6 +328,7 @@ impl<O: Optimizer> Trainer<O> {
                     progress.finish_and_clear();
                     return Err(Error::NonFinite {
                         epoch,
+                        losses: std::mem::take(&mut report.losses),
                         sample: None,
                         quantity: NonFiniteQuantity::Update,
                         anomaly: None,
@@ -377,6 +392,7 @@ impl<O: Optimizer> Trainer<O> {
         batch: &[usize],
         epoch: usize,
         loss_finite: bool,
+        losses: Vec<f64>,
     ) -> Error {
         for &sample in batch {
             let tape = Tape::new();
@@ -392,6 +408,7 @@ impl<O: Optimizer> Trainer<O> {
             };
             return Error::NonFinite {
                 epoch,
+                losses,
                 sample: Some(sample),
                 quantity,
                 anomaly: tape.find_anomaly().map(Box::new),
@@ -400,6 +417,7 @@ impl<O: Optimizer> Trainer<O> {
         }
         Error::NonFinite {
             epoch,
+            losses,
             sample: None,
             quantity: if loss_finite {
                 NonFiniteQuantity::Gradient
@@ -431,6 +449,12 @@ impl<O: Optimizer> Trainer<O> {
         }
         if self.batch_size == Some(0) {
             return Err(Error::InvalidConfig("a batch size of 0".into()));
+        }
+        // One pass over the targets per call, before any step.
+        for (sample, (_, targets)) in data.iter().enumerate() {
+            if let Err(target) = self.loss.check_targets(targets) {
+                return Err(Error::TargetOutOfDomain { sample, target });
+            }
         }
         if let Some(stepped) = self.stepped {
             let mut state = Vec::new();
