@@ -66,10 +66,6 @@ pub enum Error {
     NonFinite {
         /// The epoch, counting from 0 (so also the number of epochs completed).
         epoch: usize,
-        /// The loss of every epoch completed before the failure, in order (as
-        /// [`TrainReport::losses`](crate::nn::TrainReport::losses) would have
-        /// held them; `epoch` of them): the history is not lost with the run.
-        losses: Vec<f64>,
         /// The first sample of the failed batch (its index in the dataset) whose
         /// own loss or gradient is not finite; `None` when each sample's is but
         /// the batch's is not (a sum that overflowed), or for an update.
@@ -186,7 +182,6 @@ impl fmt::Display for Error {
                 quantity,
                 anomaly,
                 data,
-                ..
             } => {
                 write!(f, "training stopped in epoch {epoch} (counting from 0): ")?;
                 match (quantity, sample) {

@@ -58,6 +58,9 @@ pub struct Trainer<O> {
     /// The number of parameters of the network this trainer's optimizer last
     /// stepped, if it has stepped one (its state is per parameter).
     stepped: Option<usize>,
+    /// The loss of every epoch the last `train` call completed (see
+    /// [`Trainer::completed_losses`]).
+    completed: Vec<f64>,
 }
 
 /// What a training run did.
@@ -110,6 +113,7 @@ impl<O: Optimizer> Trainer<O> {
             #[cfg(feature = "parallel")]
             parallel: false,
             stepped: None,
+            completed: Vec::new(),
         }
     }
 
@@ -219,6 +223,32 @@ impl<O: Optimizer> Trainer<O> {
         &self.optimizer
     }
 
+    /// The loss of every epoch the last [`train`](Trainer::train) call
+    /// completed, in order: its [`TrainReport::losses`] when it returned `Ok`;
+    /// when it returned [`Error::NonFinite`], the epochs completed before the
+    /// failure (the history is not lost with the run); empty before the first
+    /// call and after an error found before any step.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Dataset, Error, Loss, Mlp, Sgd, Trainer};
+    ///
+    /// let mut mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+    /// mlp.set_parameters(&[0.5, 0.5])?;
+    /// let mut data = Dataset::new(1, 1);
+    /// data.push(&[1.0], &[0.0]);
+    /// // A learning rate that diverges: the loss grows until it overflows.
+    /// let mut trainer = Trainer::new(Loss::MeanSquaredError, Sgd::new(2.0)).quiet().epochs(5_000);
+    /// let Err(Error::NonFinite { epoch, .. }) = trainer.train(&mut mlp, &data) else {
+    ///     panic!("expected the run to diverge");
+    /// };
+    /// assert_eq!(trainer.completed_losses().len(), epoch);
+    /// assert!(trainer.completed_losses().windows(2).all(|w| w[1] > w[0]));
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
+    pub fn completed_losses(&self) -> &[f64] {
+        &self.completed
+    }
+
     /// Trains `mlp` on `data` (the trainer's optimizer state carries over to the
     /// next call).
     ///
@@ -230,9 +260,10 @@ impl<O: Optimizer> Trainer<O> {
     /// velocities, Adam's moments and step count) are exactly as they were before
     /// that step. The batch's samples are then recorded again one at a time, on
     /// a labelled tape ([`Mlp::bind_labelled`]), to name the first culprit and the
-    /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`],
-    /// which also carries the losses of the epochs completed before the
-    /// failure (its `losses`: the history the [`TrainReport`] would have held).
+    /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`];
+    /// the losses of the epochs completed before the failure (the history the
+    /// [`TrainReport`] would have held) stay readable with
+    /// [`completed_losses`](Trainer::completed_losses).
     /// Should a step from a finite gradient overflow a parameter, the parameters
     /// and the optimizer's state are restored too (saved before each step with
     /// [`Optimizer::save_state`]; an optimizer of your own that does not
@@ -248,14 +279,10 @@ impl<O: Optimizer> Trainer<O> {
     /// data.push(&[1.0], &[0.0]);
     /// data.push(&[f64::NAN], &[1.0]); // a corrupt sample
     /// let before = mlp.clone();
-    /// let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
-    ///     .quiet()
-    ///     .train(&mut mlp, &data)
-    ///     .unwrap_err();
+    /// let mut trainer = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1)).quiet();
+    /// let err = trainer.train(&mut mlp, &data).unwrap_err();
     /// assert!(matches!(err, Error::NonFinite { epoch: 0, sample: Some(1), .. }));
-    /// if let Error::NonFinite { losses, .. } = &err {
-    ///     assert!(losses.is_empty()); // no epoch completed before epoch 0
-    /// }
+    /// assert!(trainer.completed_losses().is_empty()); // no epoch completed before epoch 0
     /// assert!(err.to_string().contains("layer1.neuron0.out"), "{err}");
     /// assert_eq!(mlp, before);
     /// # Ok::<(), chainrule::nn::Error>(())
@@ -273,9 +300,9 @@ impl<O: Optimizer> Trainer<O> {
     /// cross-entropy's [0, 1], softmax cross-entropy's probability vector; a
     /// NaN target of these losses is reported here, one of the squared errors
     /// by `NonFinite`), naming the sample, the target, its value and what the
-    /// loss needs; [`Error::NonFinite`] as above, carrying the losses of the
-    /// epochs completed before it (its `losses`, which the [`TrainReport`]
-    /// would have held). `WidthMismatch`, `InvalidConfig` and
+    /// loss needs; [`Error::NonFinite`] as above (the losses of the epochs
+    /// completed before it: [`completed_losses`](Trainer::completed_losses)).
+    /// `WidthMismatch`, `InvalidConfig` and
     /// `TargetOutOfDomain` are found before any step (one pass over the
     /// targets per call), so nothing has changed then; after `NonFinite` the
     /// network and the optimizer are as they were before the step that failed.
@@ -285,6 +312,7 @@ impl<O: Optimizer> Trainer<O> {
     /// parameters of another number than the network's ([`Optimizer::step`]
     /// panics: the trainer knows only the steps it took).
     pub fn train(&mut self, mlp: &mut Mlp, data: &Dataset) -> Result<TrainReport, Error> {
+        self.completed.clear();
         self.check(mlp, data)?;
         let n = data.len();
         let batch_size = self.batch_size.unwrap_or(n).min(n);
@@ -313,8 +341,8 @@ impl<O: Optimizer> Trainer<O> {
                 let loss = self.batch(mlp, data, batch, &mut tape, &mut gradient, &mut programs);
                 if !loss.is_finite() || !gradient.iter().all(|g| g.is_finite()) {
                     progress.finish_and_clear();
-                    let losses = std::mem::take(&mut report.losses);
-                    return Err(self.diagnose(mlp, data, batch, epoch, loss.is_finite(), losses));
+                    self.completed = std::mem::take(&mut report.losses);
+                    return Err(self.diagnose(mlp, data, batch, epoch, loss.is_finite()));
                 }
                 before.clear();
                 before.extend_from_slice(mlp.parameters());
@@ -326,9 +354,9 @@ impl<O: Optimizer> Trainer<O> {
                         self.optimizer.restore_state(&optimizer_before);
                     }
                     progress.finish_and_clear();
+                    self.completed = std::mem::take(&mut report.losses);
                     return Err(Error::NonFinite {
                         epoch,
-                        losses: std::mem::take(&mut report.losses),
                         sample: None,
                         quantity: NonFiniteQuantity::Update,
                         anomaly: None,
@@ -357,6 +385,7 @@ impl<O: Optimizer> Trainer<O> {
             }
         }
         progress.finish_and_clear();
+        self.completed.clone_from(&report.losses);
         Ok(report)
     }
 
@@ -392,7 +421,6 @@ impl<O: Optimizer> Trainer<O> {
         batch: &[usize],
         epoch: usize,
         loss_finite: bool,
-        losses: Vec<f64>,
     ) -> Error {
         for &sample in batch {
             let tape = Tape::new();
@@ -408,7 +436,6 @@ impl<O: Optimizer> Trainer<O> {
             };
             return Error::NonFinite {
                 epoch,
-                losses,
                 sample: Some(sample),
                 quantity,
                 anomaly: tape.find_anomaly().map(Box::new),
@@ -417,7 +444,6 @@ impl<O: Optimizer> Trainer<O> {
         }
         Error::NonFinite {
             epoch,
-            losses,
             sample: None,
             quantity: if loss_finite {
                 NonFiniteQuantity::Gradient
