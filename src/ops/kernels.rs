@@ -119,12 +119,52 @@ pub(crate) fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-/// log_b x and its derivative 1/(x·ln b), taken at x + 0 so that at −0 it is
-/// the derivative's limit at 0 (1/(+0·ln b)), as at +0, not 1/(−0·ln b) of the
-/// other sign. The one place it is written: the tape and replay both call it.
+/// log_b x and its derivative 1/(x·ln b) ([`log_derivative`]), taken at x + 0
+/// so that at −0 it is the derivative's limit at 0 (1/(+0·ln b)), as at +0, not
+/// 1/(−0·ln b) of the other sign. The one place it is written: the tape and
+/// replay both call it.
 #[inline]
 pub(crate) fn log_with_partial(x: f64, base: f64) -> (f64, f64) {
-    (x.log(base), 1.0 / ((x + 0.0) * base.ln()))
+    (x.log(base), log_derivative(x, base.ln()))
+}
+
+/// 2^−1022 and 2^1022: where |x·ln b| lies between them, x·ln b and its
+/// reciprocal are both normal numbers and log_b′ = 1/(x·ln b) is taken plainly.
+const LOG_PLAIN: std::ops::RangeInclusive<f64> = f64::MIN_POSITIVE..=HUGE;
+
+/// log_b′(x) = 1/(x·ln b) for `log(base)`, given ln b: plainly where x·ln b is
+/// in [`LOG_PLAIN`] (bit for bit as before), else [`log_derivative_scaled`].
+#[inline(always)]
+pub(crate) fn log_derivative<T: crate::Scalar>(x: T, ln_b: f64) -> T {
+    if LOG_PLAIN.contains(&(x.value() * ln_b).abs()) {
+        (x * ln_b).recip()
+    } else {
+        log_derivative_scaled(x, ln_b)
+    }
+}
+
+/// log_b′(x) = 1/(x·ln b) where x·ln b is subnormal, past 2^1022 or overflows
+/// (|x| past `f64::MAX / |ln b|`: 7.8e307 for base 10, 2.6e305 for base 1e300),
+/// for a finite nonzero x and ln b: x scaled by 2^−k into [1, 2) (exactly),
+/// then 1/(x·2^−k·ln b), a normal number, scaled back by 2^−k, which rounds
+/// once if the result is subnormal (or overflows if it is past `f64::MAX`).
+/// So it is as accurate as the plain formula on ordinary x (ln b is rounded
+/// too: within 2 steps of the exact value), a subnormal where it was 0
+/// (`x.log(10.0)` at 8e307: 5.43e-309). Anything else (x = ±0, ±∞, NaN, a base
+/// of 1 or ≤ 0) as before: 1/((x + 0)·ln b).
+#[cold]
+#[inline(never)]
+pub(crate) fn log_derivative_scaled<T: crate::Scalar>(x: T, ln_b: f64) -> T {
+    let a = x.value().abs();
+    if a == 0.0 || !a.is_finite() || ln_b == 0.0 || !ln_b.is_finite() {
+        return ((x + 0.0) * ln_b).recip();
+    }
+    // a = m·2^e with m in [1, 2); 2^−e in two factors (each a normal number:
+    // e is in −1074..=1023).
+    let e = a.log2().floor() as i32;
+    let (h, l) = (-e / 2, -e - (-e / 2));
+    let (h, l) = (2f64.powi(h), 2f64.powi(l));
+    (x * h * l * ln_b).recip() * h * l
 }
 
 /// max(x, 0); NaN stays NaN (as PyTorch), so the anomaly check still sees it.
@@ -353,34 +393,45 @@ pub(crate) fn atan_derivative_far<T: crate::Scalar>(x: T) -> T {
 
 /// Whether log₁₀′(x) = 1/(x·ln 10) is taken plainly: 2^−1020 ≤ |x| ≤ 2^1020,
 /// where x·ln 10 and its reciprocal are both normal numbers. Else (0, ±∞, NaN,
-/// and the far ends) [`log10_derivative_at_edge`].
+/// and the far ends) [`log_derivative_at_edge`].
 #[inline(always)]
 pub(crate) fn log10_derivative_is_plain(x: f64) -> bool {
     let a = x.abs();
     (8.900295434028806e-308..=1.1235582092889474e307).contains(&a)
 }
 
-/// log₁₀′(x) = 1/(x·ln 10) where [`log10_derivative_is_plain`] is false: +inf
-/// at ±0 (as `ln`'s); past 2^1020, where x·ln 10 overflows from 7.8e307 (and
-/// 1/(x·ln 10) is subnormal), as (1/((x·2^−8)·ln 10))·2^−8; below 2^−1020,
-/// where x·ln 10 is subnormal from 9.7e-309 (keeping fewer bits), as
-/// (1/((x·2^8)·ln 10))·2^8. The scalings are exact, so the value is the plain
+/// Whether log₂′(x) = 1/(x·ln 2) is taken plainly: |x| ≥ 2^−1020, where x·ln 2
+/// is a normal number (it never overflows; past 6.5e307 its reciprocal rounds
+/// once into the subnormals). Else (0, NaN, and x·ln 2 subnormal, from
+/// 3.2e-308 down) [`log_derivative_at_edge`].
+#[inline(always)]
+pub(crate) fn log2_derivative_is_plain(x: f64) -> bool {
+    x.abs() >= 8.900295434028806e-308
+}
+
+/// log_b′(x) = 1/(x·ln b) for ln b = ln 2 or ln 10, where
+/// [`log10_derivative_is_plain`] (or [`log2_derivative_is_plain`]) is false:
+/// +inf at ±0 (as `ln`'s); past 2^1020, where x·ln 10 overflows from 7.8e307
+/// (and 1/(x·ln 10) is subnormal), as (1/((x·2^−8)·ln b))·2^−8; below 2^−1020,
+/// where x·ln b is subnormal (from 9.7e-309 for base 10, 3.2e-308 for base 2;
+/// keeping fewer bits: log₂′ was up to 5 steps off), as
+/// (1/((x·2^8)·ln b))·2^8. The scalings are exact, so the value is the plain
 /// formula's wherever that one's steps are normal, and within an ulp of the
 /// exact value where it is subnormal (5.43e-309 at 8e307, where x·ln 10 gave
 /// 0). ±∞ gives ±0 and NaN NaN, as before.
 #[cold]
 #[inline(never)]
-pub(crate) fn log10_derivative_at_edge<T: crate::Scalar>(x: T) -> T {
+pub(crate) fn log_derivative_at_edge<T: crate::Scalar>(x: T, ln_b: f64) -> T {
     let a = x.value().abs();
     if a == 0.0 {
         // +inf at −0 as at +0 (see `ln`).
-        (x * std::f64::consts::LN_10 + 0.0).recip()
+        (x * ln_b + 0.0).recip()
     } else if a > 1.0 {
-        (x * 0.00390625 * std::f64::consts::LN_10).recip() * 0.00390625
+        (x * 0.00390625 * ln_b).recip() * 0.00390625
     } else if a < 1.0 {
-        (x * 256.0 * std::f64::consts::LN_10).recip() * 256.0
+        (x * 256.0 * ln_b).recip() * 256.0
     } else {
-        (x * std::f64::consts::LN_10).recip()
+        (x * ln_b).recip()
     }
 }
 

@@ -260,8 +260,10 @@ macro_rules! unary_ops {
             }
             /// The base-2 logarithm.
             ///
-            /// Derivative: 1/(x·ln 2), +inf at x = 0 (at −0 too). log2(0) = −inf,
-            /// log2(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 2), +inf at x = 0 (at −0 too). Below |x| = 2^−1020,
+            /// where x·ln 2 would be subnormal (from 3.2e-308) and lose bits, it is
+            /// taken on x·2^8 (exactly, so its steps round as the plain formula's).
+            /// log2(0) = −inf, log2(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -274,10 +276,11 @@ macro_rules! unary_ops {
                 formula: "log₂ x", derivative: "1/(x·ln 2)",
                 value: |x| x.log2(),
                 // +inf at −0 as at +0 (see `ln`).
-                partial: |x, _y| if x.value() == 0.0 {
-                    (x * std::f64::consts::LN_2 + 0.0).recip()
-                } else {
+                // 0, NaN and x·ln 2 subnormal in a cold branch.
+                partial: |x, _y| if crate::ops::kernels::log2_derivative_is_plain(x.value()) {
                     (x * std::f64::consts::LN_2).recip()
+                } else {
+                    crate::ops::kernels::log_derivative_at_edge(x, std::f64::consts::LN_2)
                 },
             }
             /// The base-10 logarithm.
@@ -303,7 +306,7 @@ macro_rules! unary_ops {
                 partial: |x, _y| if crate::ops::kernels::log10_derivative_is_plain(x.value()) {
                     (x * std::f64::consts::LN_10).recip()
                 } else {
-                    crate::ops::kernels::log10_derivative_at_edge(x)
+                    crate::ops::kernels::log_derivative_at_edge(x, std::f64::consts::LN_10)
                 },
             }
             /// The square root.
