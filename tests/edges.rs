@@ -528,3 +528,66 @@ fn log_with_a_large_base_has_its_second_derivative_to_a_step_where_it_is_subnorm
         );
     }
 }
+
+#[test]
+fn silu_and_its_derivatives_keep_their_bits_where_sigma_is_subnormal() {
+    // Below x ≈ −708.4 σ(x) is a subnormal, keeping fewer bits, and x·σ(x)
+    // and σ(x)·(1 + x·σ(−x)) magnified its rounding by |x|: silu(−745) and
+    // silu′(−745) were −3.7e-321 (true −2.1e-321), and 0 from −745.2 (true
+    // −7.76e-322 at −746, a subnormal down to −751). silu″ above 708 likewise,
+    // through σ(−x): −3.67e-321 at 745. Value and derivatives are now products
+    // of normal numbers that round once into the subnormals. References by
+    // mpmath at 400 bits, rounded to the nearest f64 (subnormals included);
+    // within 2 steps (one rounding of the result, after normal factors that
+    // each round once and, for silu″, a sum of two such products).
+    for (x, value, d1, d2) in [
+        (
+            -708.5,
+            -1.42134473832723e-305,
+            -1.4193386060218987e-305,
+            -1.4173324737165676e-305,
+        ),
+        (
+            -720.0,
+            -1.46320617774547e-310,
+            -1.46117394694305e-310,
+            -1.45914171614063e-310,
+        ),
+        (-745.0, -2.105e-321, -2.1e-321, -2.095e-321),
+        (-746.0, -7.76e-322, -7.76e-322, -7.7e-322),
+        (-750.0, -1.5e-323, -1.5e-323, -1.5e-323),
+        (-751.0, -5e-324, -5e-324, -5e-324),
+    ] {
+        let (v, d) = everywhere(|v| v[0].silu(), &[x]);
+        let h = chainrule::hessian(|v| v[0].silu(), &[x])[0][0];
+        for (what, got, want) in [("silu", v, value), ("silu′", d[0], d1), ("silu″", h, d2)] {
+            let steps = steps_apart(got, want);
+            assert!(
+                steps <= 2,
+                "{what}({x}) = {got:e}, {steps} steps from {want:e}"
+            );
+        }
+        assert!(
+            same(Scalar::silu(x), v),
+            "f64 silu({x}) = {:e}",
+            Scalar::silu(x)
+        );
+    }
+    // Above 708 the derivative is 1 (as before) and silu″ = (2 − x)·e^−x.
+    for (x, d2) in [(745.0, -2.095e-321), (720.0, -1.45914171614063e-310)] {
+        let (_, d) = everywhere(|v| v[0].silu(), &[x]);
+        assert!(same(d[0], 1.0), "silu′({x}) = {:e}", d[0]);
+        let h = chainrule::hessian(|v| v[0].silu(), &[x])[0][0];
+        let steps = steps_apart(h, d2);
+        assert!(steps <= 2, "silu″({x}) = {h:e}, {steps} steps from {d2:e}");
+    }
+    // Far below, −0 with derivative −0, and at −∞ the limits, as before.
+    for x in [-1000.0, -f64::MAX, -INF] {
+        let (v, d) = everywhere(|v| v[0].silu(), &[x]);
+        assert!(
+            same(v, -0.0) && d[0] == 0.0,
+            "silu({x:e}) = {v:e}, ′ {:e}",
+            d[0]
+        );
+    }
+}

@@ -25,20 +25,62 @@ pub(crate) fn sigmoid_with_derivative(x: f64) -> (f64, f64) {
     }
 }
 
-/// silu(x) = x·σ(x); at x = −∞, where x·σ(x) is −∞·0 (NaN), its limit −0 (as
-/// at x = −1000).
+/// Below −708, e^x and σ(x) are subnormal (from −708.4), keeping fewer bits,
+/// and silu and silu′ are taken by [`silu_far`] and [`silu_derivative_far`]
+/// (silu′ also above 708, where σ(−x) is).
+pub(crate) const SILU_FAR: f64 = -708.0;
+
+/// silu(x) = x·σ(x); below [`SILU_FAR`] (and at −∞) [`silu_far`].
 #[inline(always)]
 pub(crate) fn silu(x: f64) -> f64 {
-    if x == f64::NEG_INFINITY {
-        return silu_at_minus_infinity();
+    if x < SILU_FAR {
+        return silu_far(x);
     }
     x * sigmoid(x)
 }
 
+/// silu(x) for x < −708, where σ(x) = e^x/(1 + e^x) is a subnormal (from
+/// −708.4) and x·σ(x) magnified its rounding by |x| (silu(−745) was
+/// −3.7e-321 for −2.1e-321, and 0 from −745.2 though x·e^x is a subnormal
+/// down to −750): x·e^x (1 + e^x is 1 there) as (x·e^(x/2))·e^(x/2), x/2
+/// exact and both factors normal down to −1416, so the one rounding into the
+/// subnormals is the last. At x = −∞, where that is −∞·0 (NaN), the limit −0
+/// (as at x = −1000).
 #[cold]
 #[inline(never)]
-fn silu_at_minus_infinity() -> f64 {
-    -0.0
+fn silu_far(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    let h = (x * 0.5).exp();
+    x * h * h
+}
+
+/// silu′(x) = σ(x)·(1 + x·σ(−x)) for |x| > 708 (where σ(±x) is subnormal,
+/// as in [`silu_far`]), at ±∞ and at NaN: for x < −708, (1 + x)·e^x, as
+/// ((x + 1)·e^(x/2))·e^(x/2) (σ(x) = e^x and σ(−x) = 1 to far below an ulp;
+/// silu′(−745) was −3.7e-321 for −2.1e-321); for x > 708, 1 + (x − 1)·e^−x,
+/// whose value is 1 as before and whose derivative, silu″ = (2 − x)·e^−x, is
+/// recorded through normal factors (silu″(745) was −3.7e-321 for −2.1e-321);
+/// at ±∞ the limits 1 and 0 ([`silu_derivative_at_infinity`]); NaN stays NaN.
+#[cold]
+#[inline(never)]
+pub(crate) fn silu_derivative_far<T: crate::Scalar>(x: T) -> T {
+    let v = x.value();
+    if v.is_infinite() {
+        x.constant(silu_derivative_at_infinity(v))
+    } else if v < SILU_FAR {
+        let h = (x * 0.5).exp();
+        (x + 1.0) * h * h
+    } else if v > -SILU_FAR {
+        // 1 + (x − 1)·e^−x (σ(x) = 1 − e^−x and σ(−x) = e^−x to far below an
+        // ulp): 1 in value, as σ(x)·(1 + x·σ(−x)) rounds there, but its
+        // derivative (2 − x)·e^−x keeps its bits, where σ(−x) is subnormal.
+        let h = (x * -0.5).exp();
+        (x - 1.0) * h * h + 1.0
+    } else {
+        x.sigmoid() * (x * (-x).sigmoid() + 1.0)
+    }
 }
 
 /// silu′ at x = ±∞: the limits 1 (at +∞) and 0 (at −∞), where the formula
