@@ -95,7 +95,9 @@
 //! (σ′, arcsin′, arccos′, artanh′ near 0: arcsin″(1e-20) would be 0; silu′,
 //! whose second derivative cancels there: silu‴(1e-20) would be 0),
 //! underflow (arctan′ past |x| = 1e77: arctan″(1e90) would be 0) or overflow
-//! before the result does (log₂′ near x = 1e-154), the partial's derivatives
+//! before the result does (log₂′ near x = 1e-154; `log`'s with a base, whose
+//! square is subnormal where the result is |ln b| > 1 times larger: 327 steps
+//! off for base 1e300 at x = 1e154), the partial's derivatives
 //! are taken from an equal expression q that does not, as q/q₀ · p₀ with q₀ its
 //! value and p₀ the rule's, on the range of x where q is the better route
 //! (|x| < 1 or ½; for arctan, |x| > 1) and q₀ is a normal number: its value is
@@ -159,6 +161,7 @@
 use smallvec::SmallVec;
 
 use crate::op::Op;
+use crate::ops::kernels::log_derivative;
 use crate::ops::unary_partial;
 use crate::tape::Tape;
 use crate::var::Var;
@@ -721,7 +724,10 @@ fn recorded_partials<'t>(
 ///
 /// log₂′ = 1/(x·ln 2) differentiates to −(1/(x·ln 2))²·ln 2, whose square
 /// overflows where the derivative, 1/ln 2 times smaller, does not
-/// (log₂″(1e-154) ≈ −1.44e308 was −inf): for 0 < |x| < 1, q = 1/x.
+/// (log₂″(1e-154) ≈ −1.44e308 was −inf): for 0 < |x| < 1, q = 1/x. (So is
+/// `log`'s with a base, in `log_partial`, for |ln b| < 1 and |x| < 1, and for
+/// |ln b| > 1 and |x| > 1, where the square is instead subnormal and keeps
+/// fewer bits than the derivative.)
 ///
 /// arctan′ = 1/(x·x + 1) differentiates to −(arctan′)²·2x, whose square is
 /// subnormal from |x| ≈ 1e77 and 0 from about 1e81, though arctan″ ≈ −2/x³
@@ -825,20 +831,28 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
         Some(base) if x0 == 0.0 => Partial::Var(((x + 0.0) * base.ln()).recip()),
-        // For |ln b| < 1, (x·ln b)⁻¹'s derivative −(x·ln b)⁻²·ln b squares a
-        // number larger than the derivative's own and can overflow where it
-        // does not (as `log2`'s, see `unary_recorded`): for |x| < 1 its
-        // derivatives come from 1/x, scaled to the same value exactly.
-        Some(base) if x0 != 0.0 && x0.abs() < 1.0 && base.ln().abs() < 1.0 => {
+        // (x·ln b)⁻¹'s derivative −(x·ln b)⁻²·ln b squares a number larger
+        // than the derivative's own where |ln b| < 1 and |x| < 1, and can
+        // overflow where it does not (as `log2`'s, see `unary_recorded`); and
+        // smaller where |ln b| > 1 and |x| > 1, and can be subnormal, keeping
+        // few bits, where the derivative is |ln b| times larger (base 1e300 at
+        // x = 1e154: 327 steps off). There its derivatives come from 1/x,
+        // scaled to the same value exactly.
+        Some(base)
+            if x0.is_finite()
+                && x0 != 0.0
+                && x0.abs() != 1.0
+                && (x0.abs() < 1.0) == (base.ln().abs() < 1.0) =>
+        {
             let q = x.recip();
-            let p0 = 1.0 / (x0 * base.ln());
+            let p0 = log_derivative(x0, base.ln());
             Partial::Var(if q.value.is_normal() && p0.is_finite() {
                 q / q.value * p0
             } else {
-                (x * base.ln()).recip()
+                log_derivative(x, base.ln())
             })
         }
-        Some(base) => Partial::Var((x * base.ln()).recip()),
+        Some(base) => Partial::Var(log_derivative(x, base.ln())),
         None if p.is_nan() => Partial::Const(p),
         None if x0.is_finite() && x0 != 0.0 => Partial::Var(x0 / x * p),
         // ±0: 1/(+0 · ln b), as the sweep stores it, has the sign of ln b.

@@ -224,8 +224,10 @@ impl<'t> Var<'t> {
     /// Derivative: 1/(x·ln base). Base e, 2 and 10 have their own, more precise
     /// ops ([`ln`](Var::ln), [`log2`](Var::log2), [`log10`](Var::log10)). A base
     /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`. Where
-    /// x·ln base overflows (|x| past `f64::MAX / |ln base|`) the derivative is 0,
-    /// its exact value being subnormal there.
+    /// x·ln base overflows (|x| past `f64::MAX / |ln base|`: 7.8e307 for base
+    /// 10), passes 2^1022 or is subnormal, the derivative is taken on x scaled
+    /// by a power of two (exactly): the subnormal it is there, not 0 (5.43e-309
+    /// for base 10 at 8e307), and no bits lost to a subnormal x·ln base.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();

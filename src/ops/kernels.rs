@@ -25,20 +25,62 @@ pub(crate) fn sigmoid_with_derivative(x: f64) -> (f64, f64) {
     }
 }
 
-/// silu(x) = x·σ(x); at x = −∞, where x·σ(x) is −∞·0 (NaN), its limit −0 (as
-/// at x = −1000).
+/// Below −708, e^x and σ(x) are subnormal (from −708.4), keeping fewer bits,
+/// and silu and silu′ are taken by [`silu_far`] and [`silu_derivative_far`]
+/// (silu′ also above 708, where σ(−x) is).
+pub(crate) const SILU_FAR: f64 = -708.0;
+
+/// silu(x) = x·σ(x); below [`SILU_FAR`] (and at −∞) [`silu_far`].
 #[inline(always)]
 pub(crate) fn silu(x: f64) -> f64 {
-    if x == f64::NEG_INFINITY {
-        return silu_at_minus_infinity();
+    if x < SILU_FAR {
+        return silu_far(x);
     }
     x * sigmoid(x)
 }
 
+/// silu(x) for x < −708, where σ(x) = e^x/(1 + e^x) is a subnormal (from
+/// −708.4) and x·σ(x) magnified its rounding by |x| (silu(−745) was
+/// −3.7e-321 for −2.1e-321, and 0 from −745.2 though x·e^x is a subnormal
+/// down to −750): x·e^x (1 + e^x is 1 there) as (x·e^(x/2))·e^(x/2), x/2
+/// exact and both factors normal down to −1416, so the one rounding into the
+/// subnormals is the last. At x = −∞, where that is −∞·0 (NaN), the limit −0
+/// (as at x = −1000).
 #[cold]
 #[inline(never)]
-fn silu_at_minus_infinity() -> f64 {
-    -0.0
+fn silu_far(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    let h = (x * 0.5).exp();
+    x * h * h
+}
+
+/// silu′(x) = σ(x)·(1 + x·σ(−x)) for |x| > 708 (where σ(±x) is subnormal,
+/// as in [`silu_far`]), at ±∞ and at NaN: for x < −708, (1 + x)·e^x, as
+/// ((x + 1)·e^(x/2))·e^(x/2) (σ(x) = e^x and σ(−x) = 1 to far below an ulp;
+/// silu′(−745) was −3.7e-321 for −2.1e-321); for x > 708, 1 + (x − 1)·e^−x,
+/// whose value is 1 as before and whose derivative, silu″ = (2 − x)·e^−x, is
+/// recorded through normal factors (silu″(745) was −3.7e-321 for −2.1e-321);
+/// at ±∞ the limits 1 and 0 ([`silu_derivative_at_infinity`]); NaN stays NaN.
+#[cold]
+#[inline(never)]
+pub(crate) fn silu_derivative_far<T: crate::Scalar>(x: T) -> T {
+    let v = x.value();
+    if v.is_infinite() {
+        x.constant(silu_derivative_at_infinity(v))
+    } else if v < SILU_FAR {
+        let h = (x * 0.5).exp();
+        (x + 1.0) * h * h
+    } else if v > -SILU_FAR {
+        // 1 + (x − 1)·e^−x (σ(x) = 1 − e^−x and σ(−x) = e^−x to far below an
+        // ulp): 1 in value, as σ(x)·(1 + x·σ(−x)) rounds there, but its
+        // derivative (2 − x)·e^−x keeps its bits, where σ(−x) is subnormal.
+        let h = (x * -0.5).exp();
+        (x - 1.0) * h * h + 1.0
+    } else {
+        x.sigmoid() * (x * (-x).sigmoid() + 1.0)
+    }
 }
 
 /// silu′ at x = ±∞: the limits 1 (at +∞) and 0 (at −∞), where the formula
@@ -119,12 +161,52 @@ pub(crate) fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-/// log_b x and its derivative 1/(x·ln b), taken at x + 0 so that at −0 it is
-/// the derivative's limit at 0 (1/(+0·ln b)), as at +0, not 1/(−0·ln b) of the
-/// other sign. The one place it is written: the tape and replay both call it.
+/// log_b x and its derivative 1/(x·ln b) ([`log_derivative`]), taken at x + 0
+/// so that at −0 it is the derivative's limit at 0 (1/(+0·ln b)), as at +0, not
+/// 1/(−0·ln b) of the other sign. The one place it is written: the tape and
+/// replay both call it.
 #[inline]
 pub(crate) fn log_with_partial(x: f64, base: f64) -> (f64, f64) {
-    (x.log(base), 1.0 / ((x + 0.0) * base.ln()))
+    (x.log(base), log_derivative(x, base.ln()))
+}
+
+/// 2^−1022 and 2^1022: where |x·ln b| lies between them, x·ln b and its
+/// reciprocal are both normal numbers and log_b′ = 1/(x·ln b) is taken plainly.
+const LOG_PLAIN: std::ops::RangeInclusive<f64> = f64::MIN_POSITIVE..=HUGE;
+
+/// log_b′(x) = 1/(x·ln b) for `log(base)`, given ln b: plainly where x·ln b is
+/// in [`LOG_PLAIN`] (bit for bit as before), else [`log_derivative_scaled`].
+#[inline(always)]
+pub(crate) fn log_derivative<T: crate::Scalar>(x: T, ln_b: f64) -> T {
+    if LOG_PLAIN.contains(&(x.value() * ln_b).abs()) {
+        (x * ln_b).recip()
+    } else {
+        log_derivative_scaled(x, ln_b)
+    }
+}
+
+/// log_b′(x) = 1/(x·ln b) where x·ln b is subnormal, past 2^1022 or overflows
+/// (|x| past `f64::MAX / |ln b|`: 7.8e307 for base 10, 2.6e305 for base 1e300),
+/// for a finite nonzero x and ln b: x scaled by 2^−k into [1, 2) (exactly),
+/// then 1/(x·2^−k·ln b), a normal number, scaled back by 2^−k, which rounds
+/// once if the result is subnormal (or overflows if it is past `f64::MAX`).
+/// So it is as accurate as the plain formula on ordinary x (ln b is rounded
+/// too: within 2 steps of the exact value), a subnormal where it was 0
+/// (`x.log(10.0)` at 8e307: 5.43e-309). Anything else (x = ±0, ±∞, NaN, a base
+/// of 1 or ≤ 0) as before: 1/((x + 0)·ln b).
+#[cold]
+#[inline(never)]
+pub(crate) fn log_derivative_scaled<T: crate::Scalar>(x: T, ln_b: f64) -> T {
+    let a = x.value().abs();
+    if a == 0.0 || !a.is_finite() || ln_b == 0.0 || !ln_b.is_finite() {
+        return ((x + 0.0) * ln_b).recip();
+    }
+    // a = m·2^e with m in [1, 2); 2^−e in two factors (each a normal number:
+    // e is in −1074..=1023).
+    let e = a.log2().floor() as i32;
+    let (h, l) = (-e / 2, -e - (-e / 2));
+    let (h, l) = (2f64.powi(h), 2f64.powi(l));
+    (x * h * l * ln_b).recip() * h * l
 }
 
 /// max(x, 0); NaN stays NaN (as PyTorch), so the anomaly check still sees it.
@@ -353,34 +435,45 @@ pub(crate) fn atan_derivative_far<T: crate::Scalar>(x: T) -> T {
 
 /// Whether log₁₀′(x) = 1/(x·ln 10) is taken plainly: 2^−1020 ≤ |x| ≤ 2^1020,
 /// where x·ln 10 and its reciprocal are both normal numbers. Else (0, ±∞, NaN,
-/// and the far ends) [`log10_derivative_at_edge`].
+/// and the far ends) [`log_derivative_at_edge`].
 #[inline(always)]
 pub(crate) fn log10_derivative_is_plain(x: f64) -> bool {
     let a = x.abs();
     (8.900295434028806e-308..=1.1235582092889474e307).contains(&a)
 }
 
-/// log₁₀′(x) = 1/(x·ln 10) where [`log10_derivative_is_plain`] is false: +inf
-/// at ±0 (as `ln`'s); past 2^1020, where x·ln 10 overflows from 7.8e307 (and
-/// 1/(x·ln 10) is subnormal), as (1/((x·2^−8)·ln 10))·2^−8; below 2^−1020,
-/// where x·ln 10 is subnormal from 9.7e-309 (keeping fewer bits), as
-/// (1/((x·2^8)·ln 10))·2^8. The scalings are exact, so the value is the plain
+/// Whether log₂′(x) = 1/(x·ln 2) is taken plainly: |x| ≥ 2^−1020, where x·ln 2
+/// is a normal number (it never overflows; past 6.5e307 its reciprocal rounds
+/// once into the subnormals). Else (0, NaN, and x·ln 2 subnormal, from
+/// 3.2e-308 down) [`log_derivative_at_edge`].
+#[inline(always)]
+pub(crate) fn log2_derivative_is_plain(x: f64) -> bool {
+    x.abs() >= 8.900295434028806e-308
+}
+
+/// log_b′(x) = 1/(x·ln b) for ln b = ln 2 or ln 10, where
+/// [`log10_derivative_is_plain`] (or [`log2_derivative_is_plain`]) is false:
+/// +inf at ±0 (as `ln`'s); past 2^1020, where x·ln 10 overflows from 7.8e307
+/// (and 1/(x·ln 10) is subnormal), as (1/((x·2^−8)·ln b))·2^−8; below 2^−1020,
+/// where x·ln b is subnormal (from 9.7e-309 for base 10, 3.2e-308 for base 2;
+/// keeping fewer bits: log₂′ was up to 5 steps off), as
+/// (1/((x·2^8)·ln b))·2^8. The scalings are exact, so the value is the plain
 /// formula's wherever that one's steps are normal, and within an ulp of the
 /// exact value where it is subnormal (5.43e-309 at 8e307, where x·ln 10 gave
 /// 0). ±∞ gives ±0 and NaN NaN, as before.
 #[cold]
 #[inline(never)]
-pub(crate) fn log10_derivative_at_edge<T: crate::Scalar>(x: T) -> T {
+pub(crate) fn log_derivative_at_edge<T: crate::Scalar>(x: T, ln_b: f64) -> T {
     let a = x.value().abs();
     if a == 0.0 {
         // +inf at −0 as at +0 (see `ln`).
-        (x * std::f64::consts::LN_10 + 0.0).recip()
+        (x * ln_b + 0.0).recip()
     } else if a > 1.0 {
-        (x * 0.00390625 * std::f64::consts::LN_10).recip() * 0.00390625
+        (x * 0.00390625 * ln_b).recip() * 0.00390625
     } else if a < 1.0 {
-        (x * 256.0 * std::f64::consts::LN_10).recip() * 256.0
+        (x * 256.0 * ln_b).recip() * 256.0
     } else {
-        (x * std::f64::consts::LN_10).recip()
+        (x * ln_b).recip()
     }
 }
 

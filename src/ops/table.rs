@@ -138,7 +138,12 @@ macro_rules! unary_ops {
             /// Derivative: σ(x)·(1 + x·(1 − σ(x))) = σ(x) + x·σ′(x). Finite at ±1000
             /// (1000 and −0; derivative 1 and 0), and at ±∞ the limits: silu(+∞) = +∞
             /// with derivative 1, silu(−∞) = −0 with derivative 0 (the formulas would
-            /// give ∞·0, NaN).
+            /// give ∞·0, NaN). Below x = −708, where σ(x) is subnormal and x·σ(x)
+            /// would magnify its rounding by |x| (silu(−745) is −2.1e-321, not
+            /// −3.7e-321), value and derivative are x·e^x and (1 + x)·e^x, each as a
+            /// product of normal numbers that rounds once into the subnormals; above
+            /// 708 the derivative is recorded as 1 + (x − 1)·e^−x (1 in value, as
+            /// before) so that its own derivative keeps its bits there too.
             ///
             /// Near the derivative's zero, x ≈ −1.2784645, the sum 1 + x·(1 − σ(x))
             /// cancels: there the derivative is within about 1e-16 of the exact value,
@@ -161,11 +166,15 @@ macro_rules! unary_ops {
                 name: "silu", notation: "silu",
                 formula: "x·σ(x)", derivative: "σ(x)·(1 + x·(1 − σ(x)))",
                 value: |x| crate::ops::kernels::silu(x),
-                // At ±∞ the formula is ∞·0 (NaN): the limits 1 and 0 instead.
-                partial: |x, _y| if x.value().is_infinite() {
-                    x.constant(crate::ops::kernels::silu_derivative_at_infinity(x.value()))
-                } else {
+                // At ±∞ the formula is ∞·0 (NaN): the limits 1 and 0 instead;
+                // past |x| = 708 (σ(x) or σ(−x) subnormal) (1 + x)·e^x and
+                // 1 + (x − 1)·e^−x; all, and NaN, in a cold branch.
+                partial: |x, _y| if x.value() >= crate::ops::kernels::SILU_FAR
+                    && x.value() <= -crate::ops::kernels::SILU_FAR
+                {
                     x.sigmoid() * (x * (-x).sigmoid() + 1.0)
+                } else {
+                    crate::ops::kernels::silu_derivative_far(x)
                 },
             }
             /// e^x.
@@ -260,8 +269,10 @@ macro_rules! unary_ops {
             }
             /// The base-2 logarithm.
             ///
-            /// Derivative: 1/(x·ln 2), +inf at x = 0 (at −0 too). log2(0) = −inf,
-            /// log2(x < 0) = NaN.
+            /// Derivative: 1/(x·ln 2), +inf at x = 0 (at −0 too). Below |x| = 2^−1020,
+            /// where x·ln 2 would be subnormal (from 3.2e-308) and lose bits, it is
+            /// taken on x·2^8 (exactly, so its steps round as the plain formula's).
+            /// log2(0) = −inf, log2(x < 0) = NaN.
             ///
             /// ```
             /// let tape = chainrule::Tape::new();
@@ -274,10 +285,11 @@ macro_rules! unary_ops {
                 formula: "log₂ x", derivative: "1/(x·ln 2)",
                 value: |x| x.log2(),
                 // +inf at −0 as at +0 (see `ln`).
-                partial: |x, _y| if x.value() == 0.0 {
-                    (x * std::f64::consts::LN_2 + 0.0).recip()
-                } else {
+                // 0, NaN and x·ln 2 subnormal in a cold branch.
+                partial: |x, _y| if crate::ops::kernels::log2_derivative_is_plain(x.value()) {
                     (x * std::f64::consts::LN_2).recip()
+                } else {
+                    crate::ops::kernels::log_derivative_at_edge(x, std::f64::consts::LN_2)
                 },
             }
             /// The base-10 logarithm.
@@ -303,7 +315,7 @@ macro_rules! unary_ops {
                 partial: |x, _y| if crate::ops::kernels::log10_derivative_is_plain(x.value()) {
                     (x * std::f64::consts::LN_10).recip()
                 } else {
-                    crate::ops::kernels::log10_derivative_at_edge(x)
+                    crate::ops::kernels::log_derivative_at_edge(x, std::f64::consts::LN_10)
                 },
             }
             /// The square root.

@@ -45,7 +45,8 @@
 //! (1 − x)(1 + x)) or has no rule (erf: (2/√π)·e^−x², signum: 0). Values are the
 //! `f64` standard library's (and `libm::erf`, which the crate documents using;
 //! `libm`'s acosh near 1 and acosh, asinh past 2^1022, atanh below −½ as
-//! −artanh(−x), silu(−∞) = −0, all as the crate documents), so they equal
+//! −artanh(−x), silu(−∞) = −0 and x·e^x below −708, all as the crate
+//! documents), so they equal
 //! the tape's bit for bit. Nothing here calls the crate's ops.
 
 #![allow(dead_code)]
@@ -453,9 +454,13 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     // exactly 0), as PyTorch's sign; NaN at NaN.
                     Unary::Signum => (x.signum(), if x.is_nan() { Some(f64::NAN) } else { None }),
                     Unary::Silu => (
-                        // −0 at −∞, the limit (−∞·0 would be NaN).
+                        // −0 at −∞, the limit (−∞·0 would be NaN); below −708,
+                        // where σ(x) is subnormal, x·e^x as (x·e^(x/2))·e^(x/2),
+                        // as the crate documents.
                         if x == f64::NEG_INFINITY {
                             -0.0
+                        } else if x < -708.0 {
+                            x * (x / 2.0).exp() * (x / 2.0).exp()
                         } else {
                             x * sigmoid_value(x)
                         },
