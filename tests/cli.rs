@@ -1884,6 +1884,19 @@ fn grad_notes_a_named_quantitys_partial_that_passes_a_kink() {
     assert!(!out.contains("∂f/∂a passes"), "{out}");
 }
 
+/// `grad` found its kink notes for all variables together by a sweep down from
+/// each kink, whose sum 1 + 1e300 − 1e300 for ∂(x + 1e300·(x − x))/∂x is 0:
+/// the note the search from each variable gave (the tangent 1 + 1e300·0 = 1)
+/// was dropped. Where a sweep's sum cancels it searches from each now.
+#[test]
+fn grad_notes_a_kink_whose_sweep_sum_cancels_as_the_search_from_each_variable_did() {
+    let (out, _) = run(&["grad", "relu(x + 1e300*(x - x))", "--at", "x=0"], 0);
+    assert!(
+        out.contains("note: ∂f/∂x passes a kink here (relu′(0): a convention)"),
+        "{out}"
+    );
+}
+
 /// `grad --json` wrote every variable's explanation in full, many of them a
 /// path through much of the sum: 300 variables summed gave 6.8 MB (74 MB for 1,000),
 /// growing as variables × nodes. An explanation of more than 64 factors is

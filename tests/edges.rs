@@ -286,7 +286,8 @@ fn derivative_within_one_step(name: &str, f: fn(Var) -> Var, cases: &[(f64, f64)
 #[test]
 fn atan_derivative_is_the_subnormal_it_is_past_1e154() {
     // arctan′(x) = 1/(1 + x²): from |x| = 2^512 ≈ 1.34e154 x·x overflows and
-    // 1/(x·x + 1) was 0, though 1/x² is a subnormal out to |x| ≈ 4.7e161. It
+    // 1/(x·x + 1) was 0, though 1/x² is a subnormal out to |x| ≈ 6.36e161
+    // (2^537.5, where 1/x² is half the smallest subnormal). It
     // is (1/x)/x there: 1/x is normal and rounds once, the division rounds
     // once into the subnormals, so within 1 step (a subnormal's last place).
     derivative_within_one_step(
@@ -298,11 +299,12 @@ fn atan_derivative_is_the_subnormal_it_is_past_1e154() {
             (-3e157, 1.111111113e-315),
             (1e160, 1e-320),
             (4e161, 5e-324),
-            (1e154, 1e-308), // below 2^512, as before
+            (6.3e161, 5e-324), // still the smallest subnormal (the docs' bound)
+            (1e154, 1e-308),   // below 2^512, as before
         ],
     );
-    // Past 4.7e161 it rounds to 0, and at ±∞ it is +0, as before.
-    for x in [1e162, f64::MAX, INF, -INF] {
+    // Past 6.36e161 it rounds to 0, and at ±∞ it is +0, as before.
+    for x in [6.4e161, 1e162, f64::MAX, INF, -INF] {
         let (_, d) = everywhere(|v| v[0].atan(), &[x]);
         assert!(same(d[0], 0.0), "atan′({x:e}) = {:e}", d[0]);
     }

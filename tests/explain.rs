@@ -961,3 +961,32 @@ fn kinks_affecting_finds_what_a_search_from_each_node_finds() {
     }
     assert!(found > 1000, "{found} kinks found among {checked} searches");
 }
+
+/// Where the sweep's sum cancels, rounding decides whether it is 0: in
+/// `relu(x + 1e300·(x − x))` at 0, ∂(relu's operand)/∂x is 1 (the tangent
+/// 1 + 1e300·0), but the sweep down from the relu adds 1 + 1e300 − 1e300 = 0.
+/// `kinks_affecting` missed the kink `kink_affecting` finds (and `chainrule
+/// grad` dropped its note); it searches from each quantity there now.
+#[test]
+fn kinks_affecting_agrees_with_kink_affecting_where_the_sweep_cancels() {
+    use chainrule::explain::{kink_affecting, kinks_affecting};
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let y = (x + (x - x) * 1e300).relu();
+    let one = kink_affecting(&tape, x.index(), y.index());
+    assert!(one.is_some());
+    assert_eq!(kinks_affecting(&tape, &[x.index()], y.index()), vec![one]);
+
+    // The same with the cancellation one node above x (∂(w·v)/∂v's terms),
+    // and the other way round: a tangent that cancels to 0 exactly.
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let big = tape.var(1e300);
+    let d = x - x.min(big); // 0, ∂d/∂x = 1 − 1 = 0
+    let z = chainrule::Var::neuron(&[x.min(big), big], &[x, d], x, chainrule::Activation::Relu);
+    let all: Vec<usize> = (0..tape.len()).collect();
+    let together = kinks_affecting(&tape, &all, z.index());
+    for &i in &all {
+        assert_eq!(together[i], kink_affecting(&tape, i, z.index()), "node {i}");
+    }
+}

@@ -1076,8 +1076,17 @@ pub(crate) fn kink_affecting_in(
 /// the kink's operand (from the difference of the two, at max's or min's tie;
 /// from z, for a fused relu neuron), where [`kink_affecting`] carries a tangent
 /// from each x: the same sum of products along the paths, added in another
-/// order. The two agree but where rounding alone decides whether that sum is 0
-/// (an underflow, or a cancellation exact in one order only).
+/// order. Where rounding could decide whether that sum is 0 (a sweep's sum at
+/// a node that cancels to 2⁻⁴⁰ of its largest term or below, 0 among them, or
+/// a product that underflows or overflows: `relu(x + 1e300·(x − x))` at 0,
+/// whose sweep adds 1 + 1e300 − 1e300 = 0 where the tangent is 1 + 1e300·0 =
+/// 1), and where a value or partial up to the output is not finite, the
+/// quantities below a kink are searched from one by one, as
+/// [`kink_affecting`] does. The two then differ only where that tangent
+/// overflows though every partial is finite (partials whose product passes
+/// `f64::MAX`, 1e300 · 1e300, met by a partial 0: ∞ · 0 is NaN, which
+/// [`kink_affecting`] counts as moving, where the sweep multiplies by the 0
+/// first and finds no kink).
 ///
 /// # Complexity
 /// One backward pass over the nodes up to `output` and their edges, to find the
@@ -1091,7 +1100,9 @@ pub(crate) fn kink_affecting_in(
 /// of relus, each kink at the point) that is O((nodes + edges) log nodes) in
 /// all, where [`kink_affecting`] from each node of `xs` is O(|xs| × nodes);
 /// a chain of kinks of two operands (max or min at a tie, fused relu neurons)
-/// that each read the last is swept again from each, up to O(kinks × nodes).
+/// that each read the last is swept again from each, up to O(kinks × nodes);
+/// and where the search falls back to one from each quantity (above), O(|xs|
+/// × nodes), as [`kink_affecting`] from each.
 ///
 /// ```
 /// let tape = chainrule::Tape::new();
@@ -1204,12 +1215,15 @@ pub(crate) fn kinks_affecting_in(
     // the sweep down from a kink need not agree on what is 0 (a tangent NaN
     // times a partial 0 is NaN; from above, the 0 comes first): each node
     // below a kink is searched from, as `kink_affecting` does.
-    if !finite {
+    let one_by_one = |found: &mut Vec<Option<(usize, &'static str)>>| {
         for (k, &x) in xs.iter().enumerate() {
             if x < output && below[x] {
                 found[k] = kink_affecting_in(rec, x, output);
             }
         }
+    };
+    if !finite {
+        one_by_one(&mut found);
         return found;
     }
     let counts = |i: usize| -> bool {
@@ -1238,10 +1252,19 @@ pub(crate) fn kinks_affecting_in(
     };
 
     let mut adjoint = vec![0.0f64; n];
+    // The largest contribution each node's adjoint received in this sweep:
+    // where the sum cancels far below it (to 0, say), rounding may decide
+    // whether it is 0, and the forward tangent of `kink_affecting`, the same
+    // sum in another order, may not agree (`relu(x + 1e300·(x − x))` at 0:
+    // 1 + 1e300 − 1e300 is 0 here, 1 + 1e300·0 is 1 there).
+    let mut largest = vec![0.0f64; n];
+    // Set where that (or a product's underflow or overflow) happened: the
+    // quantities below a kink are then searched from one by one.
+    let mut rounding_decides = false;
     let mut queued = vec![false; n];
     let mut touched: Vec<usize> = Vec::new();
     let mut heap: std::collections::BinaryHeap<usize> = std::collections::BinaryHeap::new();
-    for k in 0..n {
+    'kinks: for k in 0..n {
         if left == 0 {
             break;
         }
@@ -1327,13 +1350,16 @@ pub(crate) fn kinks_affecting_in(
                                 heap.push(o);
                             }
                             adjoint[o] += w;
+                            largest[o] = largest[o].max(w.abs());
                         }
                     }
                     while let Some(j) = heap.pop() {
                         count_kink_read();
                         let a = adjoint[j];
-                        if !nonzero(a) {
-                            continue;
+                        // Every node queued here received a nonzero term.
+                        if !a.is_finite() || a.abs() <= largest[j] * CANCELLED {
+                            rounding_decides = true;
+                            break 'kinks;
                         }
                         if target[j] != NONE && kink_of[target[j] as usize].is_none() {
                             kink_of[target[j] as usize] = Some(kink);
@@ -1345,7 +1371,15 @@ pub(crate) fn kinks_affecting_in(
                         for (o, p) in rec.edges(j) {
                             let o = o as usize;
                             let c = a * p;
-                            if o < lowest || c == 0.0 {
+                            if o < lowest {
+                                continue;
+                            }
+                            if c == 0.0 {
+                                if p != 0.0 {
+                                    // a·p underflowed.
+                                    rounding_decides = true;
+                                    break 'kinks;
+                                }
                                 continue;
                             }
                             if !queued[o] {
@@ -1354,6 +1388,7 @@ pub(crate) fn kinks_affecting_in(
                                 heap.push(o);
                             }
                             adjoint[o] += c;
+                            largest[o] = largest[o].max(c.abs());
                         }
                     }
                 }
@@ -1386,8 +1421,13 @@ pub(crate) fn kinks_affecting_in(
             for j in touched.drain(..) {
                 queued[j] = false;
                 adjoint[j] = 0.0;
+                largest[j] = 0.0;
             }
         }
+    }
+    if rounding_decides {
+        one_by_one(&mut found);
+        return found;
     }
     for (k, &x) in xs.iter().enumerate() {
         if x < output {
@@ -1396,6 +1436,11 @@ pub(crate) fn kinks_affecting_in(
     }
     found
 }
+
+/// A sum of adjoint terms at most this fraction of its largest term (2⁻⁴⁰)
+/// may owe its size, or its being 0, to the order of the additions (each
+/// rounds by 2⁻⁵³ of the terms): see [`kinks_affecting`].
+const CANCELLED: f64 = 9.094947017729282e-13;
 
 /// The note on a fused relu neuron `i` whose value is 0 (z ≤ 0): at z = 0
 /// exactly relu′ is a convention. z is recomputed as it was recorded (the same

@@ -28,14 +28,43 @@ pub enum Loss {
     /// [`binary_cross_entropy_with_logits`].
     BinaryCrossEntropyWithLogits,
     /// Cross-entropy of softmax(outputs) against a probability vector: entries
-    /// in [0, 1] summing to 1 within [`PROBABILITY_SUM_TOLERANCE`] (checked).
+    /// in [0, 1] summing to 1 within [`PROBABILITY_SUM_TOLERANCE`], or k·2⁻²⁴
+    /// for k entries where that is more (checked).
     /// See [`softmax_cross_entropy`].
     SoftmaxCrossEntropy,
 }
 
 /// How far from 1 the sum of a [`Loss::SoftmaxCrossEntropy`] target vector may
-/// be: probabilities computed in `f32` and widened sum to 1 within about 1e-7.
+/// be, at least: for k entries the bound is k·2⁻²⁴ where that is more (from
+/// 17 entries on). k probabilities computed in `f32` (a softmax normalized by
+/// an `f32` sum) and widened are off by up to about k·2⁻²⁴, f32's unit
+/// roundoff k times (softmaxes of random logits: up to 3.3e-7 for 10
+/// classes, 1.5e-6 for 1,000, 1.1e-5 for 10,000 over 200 draws each), which
+/// a fixed 1e-6 refused.
+///
+/// ```
+/// use chainrule::nn::Loss;
+/// // 10,000 equal f32 weights normalized by their f32 sum, then widened:
+/// let e = vec![0.3_f32; 10_000];
+/// let total: f32 = e.iter().sum();
+/// let p: Vec<f64> = e.iter().map(|&v| f64::from(v / total)).collect();
+/// let off = (p.iter().sum::<f64>() - 1.0).abs();
+/// assert!(off > 1e-6 && off < 1e-4); // 9.7e-5
+/// assert!(Loss::SoftmaxCrossEntropy.check_targets(&p).is_ok());
+/// // Still refused: a multi-hot vector, all zeros.
+/// assert!(Loss::SoftmaxCrossEntropy.check_targets(&[1.0, 1.0]).is_err());
+/// assert!(Loss::SoftmaxCrossEntropy.check_targets(&[0.0; 10_000]).is_err());
+/// ```
 pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-6;
+
+/// f32's unit roundoff, 2⁻²⁴: k probabilities rounded to `f32` and normalized
+/// by an `f32` sum are off by up to about k times it in all.
+const F32_UNIT_ROUNDOFF: f64 = 5.960464477539063e-8;
+
+/// How far from 1 a softmax cross-entropy target of `k` entries may sum.
+fn probability_sum_tolerance(k: usize) -> f64 {
+    PROBABILITY_SUM_TOLERANCE.max(k as f64 * F32_UNIT_ROUNDOFF)
+}
 
 /// A sample's targets outside the domain its loss is defined on, found by
 /// [`Loss::check_targets`].
@@ -83,7 +112,7 @@ impl Loss {
             }
             Loss::SoftmaxCrossEntropy => {
                 "softmax cross-entropy needs a probability vector: entries in [0, 1] summing \
-                 to 1 (within 1e-6; one_hot(class, k) for a class)"
+                 to 1 (within 1e-6, or k * 2^-24 for k entries if more; one_hot(class, k) for a class)"
             }
         }
     }
@@ -91,7 +120,8 @@ impl Loss {
     /// Checks one sample's targets against the loss's domain: hinge's labels
     /// −1 or 1, binary cross-entropy's [0, 1], softmax cross-entropy's
     /// probability vector (entries in [0, 1] summing to 1 within
-    /// [`PROBABILITY_SUM_TOLERANCE`]). The squared errors take any target. A
+    /// [`PROBABILITY_SUM_TOLERANCE`], or k·2⁻²⁴ for k entries where that is
+    /// more). The squared errors take any target. A
     /// NaN is in no domain; an infinite target of a squared error is left to
     /// [`Trainer`](crate::nn::Trainer)'s [`Error::NonFinite`](crate::nn::Error::NonFinite).
     ///
@@ -137,7 +167,7 @@ impl Loss {
         }
         if self == Loss::SoftmaxCrossEntropy {
             let total: f64 = targets.iter().sum();
-            if (total - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
+            if (total - 1.0).abs() > probability_sum_tolerance(targets.len()) {
                 return out(None, total);
             }
         }
@@ -333,7 +363,8 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 /// If `logits` is empty or `targets.len() != logits.len()`, or if `targets`
 /// is not a probability vector: an entry outside [0, 1] (a negative weight
 /// makes the loss unbounded below), or entries whose sum is not 1 within
-/// [`PROBABILITY_SUM_TOLERANCE`] (all zeros, a multi-hot vector, a class
+/// [`PROBABILITY_SUM_TOLERANCE`], or k·2⁻²⁴ for k classes where that is more
+/// (all zeros, a multi-hot vector, a class
 /// number instead of [`one_hot`]).
 ///
 /// ```

@@ -245,6 +245,7 @@ impl<O: Optimizer> Trainer<O> {
     /// assert!(trainer.completed_losses().windows(2).all(|w| w[1] > w[0]));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    #[must_use]
     pub fn completed_losses(&self) -> &[f64] {
         &self.completed
     }

@@ -485,7 +485,7 @@ macro_rules! unary_ops {
             ///
             /// Derivative: 1/(1 + x²). From |x| = 2^512 ≈ 1.34e154, where x² would
             /// overflow, it is taken as (1/x)/x, the subnormal it is (to 0 from
-            /// |x| ≈ 4.7e161, where 1/x² rounds to 0).
+            /// |x| ≈ 6.36e161 = 2^537.5, where 1/x² rounds to 0).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();

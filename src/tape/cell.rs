@@ -61,8 +61,9 @@
 //!    Debug builds check this at run time: re-entering panics ("the tape's arena
 //!    was re-entered"; the guard's own tests are at the end of this file), and
 //!    the whole test suite runs with debug assertions;
-//!    `tests/reentry.rs` records on the tape from a writer the DOT text goes to
-//!    and from a panic hook, for every documented panic of the tape's API.
+//!    `tests/reentry.rs` records on the tape from a writer the DOT text goes
+//!    to, and `tests/arena_hooks.rs` from a panic hook, for every documented
+//!    panic of the tape's API.
 //!
 //! Outside what safe code can do, and so outside this argument: a global
 //! allocator (an `unsafe impl GlobalAlloc`) that records on a tape while it

@@ -153,7 +153,7 @@ struct Outputs {
     #[arg(long, value_name = "K")]
     within: Option<usize>,
     /// Print JSON for scripts (values, gradients, explanations' paths) instead of text.
-    /// `grad` writes an explanation of more than 64 factors (over its paths) as a
+    /// `grad` writes an explanation of more than 64 factors (over the paths it lists) as a
     /// summary, its paths and text null and `omitted` saying so; `explain --wrt
     /// NAME --json` writes it in full.
     #[arg(long)]
@@ -1549,7 +1549,8 @@ fn report_json(r: &Recorded<'_>, g: &Gradients<'_>) -> Value {
     })
 }
 
-/// The most factors (over all its paths) of an explanation `grad --json` writes
+/// The most factors (over the paths it lists, at most
+/// 16 by default; `path_count` counts them all) of an explanation `grad --json` writes
 /// in full. Each variable's explanation is a path through the formula, so all
 /// of them grow as variables × nodes (74 MB for a sum of 1,000 variables);
 /// a longer one is written as its summary, and `explain --wrt NAME --json`

@@ -28,9 +28,12 @@
 //!    [`Native::inputs_mut`], a slice of fixed length).
 //! 2. **The callbacks cannot unwind.** They are `extern "C"` functions of pure
 //!    float math (the activations, `UnaryOp::eval`, `BinaryOp::eval`: no
-//!    indexing, no allocation, no `unwrap`, no integer arithmetic; the one
-//!    `unreachable!`, in `UnaryOp::eval_rare`, is for the ops `eval` answers
-//!    before calling it); even if one did panic, a panic
+//!    indexing, no allocation, no `unwrap`, no integer arithmetic that can
+//!    overflow: `powi`'s n − 1 is a `checked_sub`, and `log(base)`'s
+//!    derivative at the edges halves a binary exponent in −1074..=1024
+//!    (`kernels::log_derivative_scaled`); the one `unreachable!`, in
+//!    `UnaryOp::eval_rare`, is for the ops `eval` answers before calling it);
+//!    even if one did panic, a panic
 //!    that reaches an `extern "C"` boundary aborts the process (Rust 1.81 and
 //!    later; the crate's MSRV is 1.85), it never unwinds into generated code.
 //! 3. **The callbacks' pointers are valid.** `chainrule_native_unary` and
