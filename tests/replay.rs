@@ -609,7 +609,8 @@ fn squared_errors_replay_as_the_tape() {
 /// by 1 (the identity's derivative, ∂(x − t)/∂x), which is exact on what a
 /// program shows (see `squared_errors_backward` in `src/replay/exec.rs`): so
 /// where the tape's gradient is +0 the program's must be +0, not −0, and a
-/// NaN or an infinity where the tape has one (a NaN's sign and payload are
+/// NaN or an infinity where the tape has one, also where the kernel's
+/// reordering of a square's term would overflow (a NaN's sign and payload are
 /// not compared: IEEE 754 does not fix them, and the replay never kept
 /// them).
 ///
@@ -633,9 +634,12 @@ fn squared_errors_replay_as_the_tape_at_zeros_and_non_finite_values() {
         };
         (v[at] - t[0]).square() * c[0] + (x1 - t[1]).square() * c[1]
     }
-    let operands = [0.0, -0.0, 0.5, -1.5, f64::INFINITY, f64::NAN];
-    let weights = [0.5, -0.5, -0.0, f64::INFINITY, f64::NAN];
-    let targets = [(0.0, 0.5), (-1.5, 0.0)];
+    // 1e308 − (−1e307) and 8e307 − 1e307 are past 2¹⁰²³ ≈ 8.99e307 and below
+    // it (where doubling overflows and where it does not), and so is a
+    // weight of 1e308 (the kernel doubles g·c: see `square_term`).
+    let operands = [0.0, -0.0, 0.5, -1.5, 8e307, 1e308, f64::INFINITY, f64::NAN];
+    let weights = [0.5, -0.5, -0.0, 0.75, 1e308, f64::INFINITY, f64::NAN];
+    let targets = [(0.0, 0.5), (-1.5, 0.0), (-1e307, 1e307)];
     let seeds = [1.0, -1.0, -0.0, f64::NEG_INFINITY, f64::NAN];
     let mut compared = 0;
     for padding in [0usize, 70] {
@@ -673,9 +677,9 @@ fn squared_errors_replay_as_the_tape_at_zeros_and_non_finite_values() {
                                             (program.gradients()[k], g.by_index(k));
                                         assert!(
                                             same(replayed, taped),
-                                            "{layout}, {padding} leaves before, t = ({t0}, {t1}), \
-                                             c = ({c0}, {c1}), x = ({a}, {b}), seed {seed}: leaf {k} \
-                                             replays as {replayed:e}, the tape has {taped:e}"
+                                            "{layout}, {padding} leaves before, t = ({t0:e}, {t1:e}), \
+                                             c = ({c0:e}, {c1:e}), x = ({a:e}, {b:e}), seed {seed}: \
+                                             leaf {k} replays as {replayed:e}, the tape has {taped:e}"
                                         );
                                     }
                                     compared += 1;
@@ -687,7 +691,7 @@ fn squared_errors_replay_as_the_tape_at_zeros_and_non_finite_values() {
             }
         }
     }
-    assert_eq!(compared, 2 * 3 * 2 * 5 * 5 * 6 * 6 * 5);
+    assert_eq!(compared, 2 * 3 * 3 * 7 * 7 * 8 * 8 * 5);
 }
 
 /// A square that is also an output, or read twice, stays an instruction of its

@@ -305,6 +305,10 @@ pub(crate) struct Layer {
     /// Its shape if small (see [`small_shape`]), else 0: chosen once, at
     /// compile time.
     pub(crate) small: u8,
+    /// Whether this layer alone reads its inputs `x`, which are neither
+    /// inputs nor outputs of the program (set on a small program's copy, see
+    /// [`alone`]): their adjoints then start from its first contribution.
+    pub(crate) x_alone: bool,
 }
 
 /// The arrays a program runs on.
@@ -551,19 +555,19 @@ fn small_forward<const N: usize, const K: usize, const M: usize>(
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     let known = Known::of(l);
     match l.small {
-        1 => small_backward_term::<2, 1, ALL>(adj, v, d, l, known),
-        2 => small_backward_term::<2, 2, ALL>(adj, v, d, l, known),
-        3 => small_backward_term::<2, 3, ALL>(adj, v, d, l, known),
-        4 => small_backward_term::<2, 4, ALL>(adj, v, d, l, known),
-        5 => small_backward_term::<3, 1, ALL>(adj, v, d, l, known),
-        6 => small_backward_term::<3, 2, ALL>(adj, v, d, l, known),
-        7 => small_backward_term::<3, 3, ALL>(adj, v, d, l, known),
-        _ => small_backward_term::<3, 4, ALL>(adj, v, d, l, known),
+        1 => small_backward_term::<2, 1, ALL, false>(adj, v, d, l, known),
+        2 => small_backward_term::<2, 2, ALL, false>(adj, v, d, l, known),
+        3 => small_backward_term::<2, 3, ALL, false>(adj, v, d, l, known),
+        4 => small_backward_term::<2, 4, ALL, false>(adj, v, d, l, known),
+        5 => small_backward_term::<3, 1, ALL, false>(adj, v, d, l, known),
+        6 => small_backward_term::<3, 2, ALL, false>(adj, v, d, l, known),
+        7 => small_backward_term::<3, 3, ALL, false>(adj, v, d, l, known),
+        _ => small_backward_term::<3, 4, ALL, false>(adj, v, d, l, known),
     }
 }
 
 #[inline(always)]
-fn small_backward_term<const N: usize, const K: usize, const M: usize>(
+fn small_backward_term<const N: usize, const K: usize, const M: usize, const ALONE: bool>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -571,11 +575,11 @@ fn small_backward_term<const N: usize, const K: usize, const M: usize>(
     known: Known,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
+        small_backward::<N, K, M, ALONE>(adj, v, d, l, known, |g, derivative, value| {
             g * (derivative * value)
         });
     } else {
-        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
+        small_backward::<N, K, M, ALONE>(adj, v, d, l, known, |g, derivative, value| {
             (g * derivative) * value
         });
     }
@@ -623,7 +627,7 @@ impl Known {
 /// As [`layer_backward`]: the neurons in reverse order, for each the weights'
 /// adjoints, then the inputs' (carried in registers), then the bias's.
 #[inline(always)]
-fn small_backward<const N: usize, const K: usize, const M: usize>(
+fn small_backward<const N: usize, const K: usize, const M: usize, const ALONE: bool>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -637,7 +641,11 @@ fn small_backward<const N: usize, const K: usize, const M: usize>(
     let derivatives = chunk::<N>(d, out);
     // Zeroed for the next sweep.
     let g = std::mem::replace(chunk_mut::<N>(adj, out), [0.0; N]);
-    let mut ax = if known.x_var {
+    // `ALONE`: `l.x_alone`, known at compile time so that the compiler drops
+    // the first add, −0 + c.
+    let mut ax = if ALONE {
+        [-0.0; K] // the first contribution as is (see `alone`)
+    } else if known.x_var {
         chunk::<K>(adj, x)
     } else {
         [0.0; K]
@@ -722,6 +730,8 @@ pub(crate) struct SquaredErrors {
     c: [u32; 2],
     t: [f64; 2],
     out: u32,
+    /// As [`Layer::x_alone`], for `x[0]` and `x[1]`.
+    x_alone: bool,
 }
 
 /// The most slots a small program has (see [`small_program`]): every slot it
@@ -786,6 +796,25 @@ macro_rules! small_instrs {
             },
         }
 
+        /// The layer of a [`Small`] layer instruction.
+        ///
+        /// # Panics
+        /// If `instr` is no layer (a compiler bug).
+        fn small_layer_of(instr: &Small) -> &Layer {
+            match instr {
+                $(Small::$name(l) => l,)*
+                _ => unreachable!("not a small layer"),
+            }
+        }
+
+        /// As [`small_layer_of`], to change.
+        fn small_layer_of_mut(instr: &mut Small) -> &mut Layer {
+            match instr {
+                $(Small::$name(l) => l,)*
+                _ => unreachable!("not a small layer"),
+            }
+        }
+
         /// The [`Small`] that runs `layer`, if it is small.
         fn small_layer(layer: Layer) -> Option<Small> {
             let shape = (layer.n, layer.k, act_code(layer.act));
@@ -821,9 +850,15 @@ macro_rules! small_instrs {
             let (v, d, adj) = (&*padded(v), &*padded(d), padded(adj));
             for instr in small.iter().rev() {
                 match instr {
-                    $(Small::$name(l) => small_backward_term::<$n, $k, SMALL_MASK>(
-                        adj, v, d, l, Known::small::<$a>(),
-                    ),)*
+                    $(Small::$name(l) => if l.x_alone {
+                        small_backward_term::<$n, $k, SMALL_MASK, true>(
+                            adj, v, d, l, Known::small::<$a>(),
+                        )
+                    } else {
+                        small_backward_term::<$n, $k, SMALL_MASK, false>(
+                            adj, v, d, l, Known::small::<$a>(),
+                        )
+                    },)*
                     Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
                     Small::SquaredErrorsRun(e) => squared_errors_run_backward(adj, v, d, e),
                     &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
@@ -853,7 +888,7 @@ small_instrs! {
 /// most [`SMALL`] single terms, and runs backward too: a program
 /// that short spends most of its time entering and leaving the loops and
 /// dispatching, which the loops over [`Small`]s do with less. Else empty.
-pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
+pub(crate) fn small_program(code: &Code, slots: usize, leaves: u32, outputs: &[u32]) -> Vec<Small> {
     if code.reached != code.instrs.len() || slots > SMALL_SLOTS {
         return Vec::new();
     }
@@ -869,6 +904,7 @@ pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
                     c,
                     t,
                     out,
+                    x_alone: false,
                 };
                 let run = u64::from(x[1]) == u64::from(x[0]) + 1
                     && u64::from(e.dq[1]) == u64::from(e.dq[0]) + 2;
@@ -898,7 +934,65 @@ pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
             _ => None,
         })
         .collect();
-    small.unwrap_or_default()
+    let mut small = small.unwrap_or_default();
+    alone(&mut small, leaves, outputs);
+    small
+}
+
+/// Sets [`Layer::x_alone`] and [`SquaredErrors::x_alone`] on the
+/// instructions of a small program that alone read their inputs `x`, which
+/// are neither inputs (slots below `leaves`, whose adjoints a program shows)
+/// nor outputs (seeded): each slot of the run read once, by that
+/// instruction alone, in the whole program.
+///
+/// Such an adjoint is scratch between two instructions: its writer reads it
+/// back right after (in reverse order) and zeroes it. Its reader then starts
+/// it from −0 instead of loading the 0 there: −0 + c is c exactly, so the
+/// compiler drops that add, and the first contribution is the adjoint as is,
+/// one add less on the step's critical path. The tape's adjoint is 0 + c,
+/// which differs only where c is −0, and that sign reaches nothing a program
+/// shows (see [`squared_errors_backward`]: an adjoint is only multiplied on,
+/// and every adjoint a program shows starts at +0 and is only added to).
+fn alone(small: &mut [Small], leaves: u32, outputs: &[u32]) {
+    // How many times each slot is read, over the whole program.
+    let mut reads = [0u32; SMALL_SLOTS];
+    let mut read = |slot: u32| reads[slot as usize & SMALL_MASK] += 1;
+    for instr in small.iter() {
+        match instr {
+            Small::SquaredErrors(e) | Small::SquaredErrorsRun(e) => {
+                e.x.iter().chain(&e.c).for_each(|&slot| read(slot));
+            }
+            Small::Dot { n, pairs, bias, .. } => {
+                pairs[..2 * *n as usize].iter().for_each(|&slot| read(slot));
+                if *bias != NO_BIAS {
+                    read(*bias);
+                }
+            }
+            layer => {
+                let l = small_layer_of(layer);
+                for j in 0..l.n {
+                    (0..l.k).for_each(|i| read(l.w + j * l.w_stride + i));
+                    if l.bias != NO_BIAS {
+                        read(l.bias + j * l.bias_stride);
+                    }
+                }
+                (0..l.k).for_each(|i| read(l.x + i));
+            }
+        }
+    }
+    let scratch = |slot: u32| {
+        slot >= leaves && !outputs.contains(&slot) && reads[slot as usize & SMALL_MASK] == 1
+    };
+    for instr in small.iter_mut() {
+        match instr {
+            Small::SquaredErrorsRun(e) => e.x_alone = e.x.iter().all(|&slot| scratch(slot)),
+            Small::SquaredErrors(_) | Small::Dot { .. } => {}
+            layer => {
+                let l = small_layer_of_mut(layer);
+                l.x_alone = (0..l.k).all(|i| scratch(l.x + i));
+            }
+        }
+    }
 }
 
 /// An [`Instr::SquaredErrors`] forward.
@@ -987,18 +1081,57 @@ fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &Square
         1.0,
         "the identity's derivative"
     );
-    let partials = chunk::<4>(d, e.dq[0] as usize & SMALL_MASK);
+    let at = e.dq[0] as usize & SMALL_MASK;
+    let partials = chunk::<4>(d, at);
+    // The differences m, read slot by slot (see `chunk_by_slot`).
+    let [m0, _, m1, _] = chunk_by_slot::<4>(v, at);
     let cs = [
         v[e.c[0] as usize & SMALL_MASK],
         v[e.c[1] as usize & SMALL_MASK],
     ];
+    // As squared_errors_backward, the exact identities left out, and each
+    // square's term (g·c)·2m as (2·g·c)·m where that is exact.
+    debug_assert!(partials[0] == 1.0 && partials[2] == 1.0, "∂(x − t)/∂x");
+    let terms = [
+        square_term(g * cs[0], m0, partials[1]),
+        square_term(g * cs[1], m1, partials[3]),
+    ];
     let ax = chunk_mut::<2>(adj, e.x[0] as usize & SMALL_MASK);
-    for k in (0..2).rev() {
-        let [d_difference, d_square] = [partials[2 * k], partials[2 * k + 1]];
-        // As squared_errors_backward, the exact identities left out.
-        debug_assert_eq!(d_difference, 1.0, "∂(x − t)/∂x");
-        ax[k] += g * cs[k] * d_square;
+    if e.x_alone {
+        *ax = terms; // the first contribution as is (see `alone`)
+    } else {
+        *ax = [ax[0] + terms[0], ax[1] + terms[1]];
     }
+}
+
+/// The contribution of a square (x − t)² weighted by c to its difference m:
+/// `gc · d_square`, where `gc` is g·c and `d_square` the square's partial
+/// 2m (`m * 2.0`, as the op's rule writes it).
+///
+/// Computed as (gc · 2) · m, the same bits wherever neither doubling
+/// overflows: doubling is exact (subnormals too), so both are the one
+/// rounding of the exact 2·gc·m. But m is known one product before 2m, and
+/// this product lies on a replayed training step's critical path (W1: the
+/// loss's backward feeds every weight's update; ~1 ns a step, measured).
+/// Where a doubling would overflow (|gc| or |m| ≥ 2¹⁰²³, or NaN), the
+/// product is taken as written, out of line (so that the test is a branch
+/// predicted, not a select waiting on m).
+#[inline(always)]
+fn square_term(gc: f64, m: f64, d_square: f64) -> f64 {
+    // 2¹⁰²³ (exponent field 2046): below it, doubling is finite.
+    const LIMIT: f64 = f64::from_bits(0x7FE0_0000_0000_0000);
+    if gc.abs() < LIMIT && m.abs() < LIMIT {
+        (gc * 2.0) * m
+    } else {
+        square_term_as_written(gc, d_square)
+    }
+}
+
+/// `gc · d_square`, for [`square_term`]'s rare operands.
+#[cold]
+#[inline(never)]
+fn square_term_as_written(gc: f64, d_square: f64) -> f64 {
+    gc * d_square
 }
 
 /// `slots[at..at + N]`, copied (one bounds check: `at` is a `u32` widened, so
@@ -1949,6 +2082,7 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         bias_stride,
         out: first.out,
         small: 0,
+        x_alone: false,
     };
     // Extend while the next neuron follows the pattern. A neuron whose reads
     // meet an output or the inputs ends the search: no layer from `p` of any
@@ -2334,6 +2468,90 @@ mod tests {
         assert_eq!(program.code.small.len(), 3);
         assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(_)));
         small_runs_as_the_loops(program, &inputs(10), "W1");
+    }
+
+    /// `alone` marks a small layer's inputs, or a loss's, as read by it
+    /// alone only where nothing else reads them and they are no output (nor
+    /// input) of the program: W1 as it is, then with a hidden neuron
+    /// requested as an output, an output neuron requested, and the hidden
+    /// neurons read again by a weighted sum requested. Each program's gradients are the tape's, bit for
+    /// bit, at inputs around W1's (a slot marked alone wrongly would lose
+    /// the other reader's contribution, or an output's seed).
+    #[test]
+    fn inputs_are_alone_only_where_one_instruction_reads_them() {
+        use super::Layer;
+        fn layer(instr: &Small) -> Option<&Layer> {
+            (!matches!(
+                instr,
+                Small::SquaredErrors(_) | Small::SquaredErrorsRun(_) | Small::Dot { .. }
+            ))
+            .then(|| super::small_layer_of(instr))
+        }
+        // The outputs after the loss (0: none, 1: h1, 2: o1, 3: a weighted
+        // sum of h1 and h2, which reads them again), then whether layer 2's
+        // and the loss's inputs are alone.
+        for (outputs, alone_h, alone_o) in [
+            (0, true, true),
+            (1, false, true),
+            (2, true, false),
+            (3, false, true),
+        ] {
+            // The gradients seeded with 1 at the loss alone (`backward`), and
+            // at every output (`backward_with`): on the tape, of e and of the
+            // sum of the outputs.
+            let record = |tape: &Tape| -> (Vec<f64>, Vec<f64>) {
+                let w = tape.var_array([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]);
+                let b = tape.var_array([0.35, 0.60]);
+                let [i1, i2] = [0.05, 0.10];
+                let h1 = (w[0] * i1 + w[1] * i2 + b[0]).sigmoid();
+                let h2 = (w[2] * i1 + w[3] * i2 + b[0]).sigmoid();
+                let o1 = (w[4] * h1 + w[5] * h2 + b[1]).sigmoid();
+                let o2 = (w[6] * h1 + w[7] * h2 + b[1]).sigmoid();
+                let e = (o1 - 0.01).square() * 0.5 + (o2 - 0.99).square() * 0.5;
+                let extra = [h1, o1, h1 * 0.5 + h2 * 0.25];
+                let mut out = vec![e];
+                if outputs > 0 {
+                    out.push(extra[outputs - 1]);
+                }
+                let what = format!("outputs {outputs}");
+                if tape.keeps_constants() {
+                    let mut program = tape.compile(&out).unwrap();
+                    let layers: Vec<&Layer> = program.code.small.iter().filter_map(layer).collect();
+                    assert_eq!(layers.len(), 2, "{what}: {:?}", program.code.small);
+                    assert_eq!(layers[1].x_alone, alone_h, "{what}: layer 2");
+                    let loss = program.code.small.iter().find_map(|instr| match instr {
+                        Small::SquaredErrorsRun(e) => Some(e.x_alone),
+                        _ => None,
+                    });
+                    assert_eq!(loss, Some(alone_o), "{what}: the loss");
+                    program.forward();
+                    program.backward();
+                    let from_e = program.gradients().to_vec();
+                    program.backward_with(&vec![1.0; out.len()]);
+                    (from_e, program.gradients().to_vec())
+                } else {
+                    let leaves: Vec<Var> = w.iter().chain(&b).copied().collect();
+                    let sum = out[1..].iter().fold(e, |sum, &o| sum + o);
+                    let (g, g_sum) = (e.backward(), sum.backward());
+                    (
+                        leaves.iter().map(|&v| g[v]).collect(),
+                        leaves.iter().map(|&v| g_sum[v]).collect(),
+                    )
+                }
+            };
+            let (replayed, replayed_sum) = record(&Tape::for_replay());
+            let (taped, taped_sum) = record(&Tape::new());
+            let bits = |g: &[f64]| g.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&replayed), bits(&taped), "outputs {outputs}");
+            // Seeded at every output: the contributions may come in another
+            // order (see the module docs), so to 1e-15 relative.
+            for (r, t) in replayed_sum.iter().zip(&taped_sum) {
+                assert!(
+                    (r - t).abs() <= 1e-15 * t.abs(),
+                    "outputs {outputs}: {r} for {t}"
+                );
+            }
+        }
     }
 
     /// The layer pass reads each neuron of `y = tanh(y · x)` repeated a
