@@ -596,3 +596,61 @@ fn plain_relu_below_its_mask_and_kept_dead_code_run_to_the_programs_bits() {
         }
     }
 }
+
+/// A loss of two squared errors as native code, at the values where the
+/// tape's `0 +` on its squares' and differences' adjoints, which native code
+/// leaves out as the interpreter does (`exec::squared_errors_backward`),
+/// could show: ±0, an overflowing difference, ∞, NaN, weights of either sign
+/// and −0, seeded with 1, −1, −0 and NaN. Native code against the
+/// interpreter (to the bit, NaNs as one) and against the tape's gradients
+/// (the tape of `loss · seed`).
+#[test]
+fn squared_errors_run_natively_as_the_tape_at_zeros_and_non_finite_values() {
+    let operands = [0.0, -0.0, 1e308, f64::NAN];
+    let weights = [0.5, -0.5, -0.0];
+    let seeds = [1.0, -1.0, -0.0, f64::NAN];
+    let mut compared = 0;
+    for apart in [false, true] {
+        for &c0 in &weights {
+            for &c1 in &weights {
+                for &a in &operands {
+                    for &b in &operands {
+                        let leaves = if apart { [a, 2.0, b] } else { [a, b, 2.0] };
+                        let loss = |tape: &Tape| -> Vec<f64> {
+                            let v = tape.vars(&leaves);
+                            let x1 = if apart { v[2] } else { v[1] };
+                            let e = (v[0] - 0.0).square() * c0 + (x1 - (-1e307)).square() * c1;
+                            if tape.keeps_constants() {
+                                let mut program = tape.compile(&[e]).unwrap();
+                                let mut native = program.native().unwrap();
+                                let mut out = Vec::new();
+                                for &seed in &seeds {
+                                    run_both(&mut program, &mut native, &leaves, Some(&[seed]));
+                                    assert_eq!(bits(program.gradients()), bits(native.gradients()));
+                                    out.extend_from_slice(native.gradients());
+                                }
+                                out
+                            } else {
+                                let mut out = Vec::new();
+                                for &seed in &seeds {
+                                    let g = (e * seed).backward();
+                                    out.extend(v.iter().map(|&x| g[x]));
+                                }
+                                out
+                            }
+                        };
+                        let native = loss(&Tape::for_replay());
+                        let taped = loss(&Tape::new());
+                        assert_eq!(
+                            bits(&native),
+                            bits(&taped),
+                            "apart {apart}, c = ({c0:e}, {c1:e}), x = ({a:e}, {b:e})"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 2 * 3 * 3 * 4 * 4);
+}

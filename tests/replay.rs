@@ -603,6 +603,97 @@ fn squared_errors_replay_as_the_tape() {
     }
 }
 
+/// A loss of two squared errors replays as the tape bit for bit where the
+/// tape's adjoints of its squares and differences are ±0 or not finite. Its
+/// kernel leaves out the tape's `0 +` on those two adjoints and its products
+/// by 1 (the identity's derivative, ∂(x − t)/∂x), which is exact on what a
+/// program shows (see `squared_errors_backward` in `src/replay/exec.rs`): so
+/// where the tape's gradient is +0 the program's must be +0, not −0, and a
+/// NaN or an infinity where the tape has one, also where the kernel's
+/// reordering of a square's term would overflow (a NaN's sign and payload are
+/// not compared: IEEE 754 does not fix them, and the replay never kept
+/// them).
+///
+/// Programs of three leaves (run by a small program's loops) and of 73 (past
+/// a small program's 64 slots: the general loops); the terms' operands in
+/// consecutive slots (one run), apart, and one operand twice; every
+/// combination of operands, weights and targets below, each seeded with 1
+/// (`backward`) and with −1, −0, ∞ and NaN (`backward_with`, against the
+/// tape of `loss * seed`, whose sweep seeds the loss with 0 + 1 · seed, as
+/// the program's seed goes to a zero adjoint).
+#[test]
+fn squared_errors_replay_as_the_tape_at_zeros_and_non_finite_values() {
+    /// Σ (x − t)² · c over the last three leaves, as `layout` picks the x.
+    fn loss<'t>(tape: &'t Tape, leaves: &[f64], layout: &str, t: [f64; 2], c: [f64; 2]) -> Var<'t> {
+        let v = tape.vars(leaves);
+        let at = leaves.len() - 3;
+        let x1 = match layout {
+            "run" => v[at + 1],
+            "apart" => v[at + 2],
+            _ => v[at],
+        };
+        (v[at] - t[0]).square() * c[0] + (x1 - t[1]).square() * c[1]
+    }
+    // 1e308 − (−1e307) and 8e307 − 1e307 are past 2¹⁰²³ ≈ 8.99e307 and below
+    // it (where doubling overflows and where it does not), and so is a
+    // weight of 1e308 (the kernel doubles g·c: see `square_term`).
+    let operands = [0.0, -0.0, 0.5, -1.5, 8e307, 1e308, f64::INFINITY, f64::NAN];
+    let weights = [0.5, -0.5, -0.0, 0.75, 1e308, f64::INFINITY, f64::NAN];
+    let targets = [(0.0, 0.5), (-1.5, 0.0), (-1e307, 1e307)];
+    let seeds = [1.0, -1.0, -0.0, f64::NEG_INFINITY, f64::NAN];
+    let mut compared = 0;
+    for padding in [0usize, 70] {
+        for layout in ["run", "apart", "twice"] {
+            for &(t0, t1) in &targets {
+                for &c0 in &weights {
+                    for &c1 in &weights {
+                        for &a in &operands {
+                            for &b in &operands {
+                                let mut leaves = vec![1.0; padding];
+                                leaves.extend(match layout {
+                                    "run" => [a, b, 2.0],
+                                    _ => [a, 2.0, b],
+                                });
+                                let tape = Tape::for_replay();
+                                let mut program = tape
+                                    .compile(&[loss(&tape, &leaves, layout, [t0, t1], [c0, c1])])
+                                    .unwrap();
+                                assert_eq!(program.stats().instructions, 1, "one loss");
+                                program.set_inputs(&leaves);
+                                program.forward();
+                                for &seed in &seeds {
+                                    let fresh = Tape::new();
+                                    let loss = loss(&fresh, &leaves, layout, [t0, t1], [c0, c1]);
+                                    let g = if seed == 1.0 {
+                                        program.backward();
+                                        loss.backward()
+                                    } else {
+                                        program.backward_with(&[seed]);
+                                        (loss * seed).backward()
+                                    };
+                                    assert!(same(program.output(0), loss.value()));
+                                    for k in 0..leaves.len() {
+                                        let (replayed, taped) =
+                                            (program.gradients()[k], g.by_index(k));
+                                        assert!(
+                                            same(replayed, taped),
+                                            "{layout}, {padding} leaves before, t = ({t0:e}, {t1:e}), \
+                                             c = ({c0:e}, {c1:e}), x = ({a:e}, {b:e}), seed {seed}: \
+                                             leaf {k} replays as {replayed:e}, the tape has {taped:e}"
+                                        );
+                                    }
+                                    compared += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 2 * 3 * 3 * 7 * 7 * 8 * 8 * 5);
+}
+
 /// A square that is also an output, or read twice, stays an instruction of its
 /// own.
 #[test]

@@ -401,7 +401,8 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
     }
     stats.instructions = code.instrs.len();
     let slots = first_constant as usize + constants.len();
-    code.small = crate::replay::exec::small_program(&code, slots);
+    code.small =
+        crate::replay::exec::small_program(&code, slots, leaf_nodes.len() as u32, &outputs);
     for instr in &code.instrs {
         match instr {
             Instr::Dot {

@@ -305,6 +305,10 @@ pub(crate) struct Layer {
     /// Its shape if small (see [`small_shape`]), else 0: chosen once, at
     /// compile time.
     pub(crate) small: u8,
+    /// Whether this layer alone reads its inputs `x`, which are neither
+    /// inputs nor outputs of the program (set on a small program's copy, see
+    /// [`alone`]): their adjoints then start from its first contribution.
+    pub(crate) x_alone: bool,
 }
 
 /// The arrays a program runs on.
@@ -524,12 +528,14 @@ fn small_forward<const N: usize, const K: usize, const M: usize>(
     known: Known,
     act: impl Fn(f64) -> (f64, f64),
 ) {
-    let x = chunk::<K>(v, l.x as usize & M);
+    // Read slot by slot (see `chunk_by_slot`): the inputs and weights were
+    // written one at a time, by the instruction before or by the caller.
+    let x = chunk_by_slot::<K>(v, l.x as usize & M);
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
     let mut values = [0.0; N];
     let mut derivatives = [0.0; N];
     for j in 0..N {
-        let w = chunk::<K>(v, (l.w as usize + j * ws) & M);
+        let w = chunk_by_slot::<K>(v, (l.w as usize + j * ws) & M);
         let mut z = w[0] * x[0];
         for i in 1..K {
             z += w[i] * x[i];
@@ -549,19 +555,19 @@ fn small_forward<const N: usize, const K: usize, const M: usize>(
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     let known = Known::of(l);
     match l.small {
-        1 => small_backward_term::<2, 1, ALL>(adj, v, d, l, known),
-        2 => small_backward_term::<2, 2, ALL>(adj, v, d, l, known),
-        3 => small_backward_term::<2, 3, ALL>(adj, v, d, l, known),
-        4 => small_backward_term::<2, 4, ALL>(adj, v, d, l, known),
-        5 => small_backward_term::<3, 1, ALL>(adj, v, d, l, known),
-        6 => small_backward_term::<3, 2, ALL>(adj, v, d, l, known),
-        7 => small_backward_term::<3, 3, ALL>(adj, v, d, l, known),
-        _ => small_backward_term::<3, 4, ALL>(adj, v, d, l, known),
+        1 => small_backward_term::<2, 1, ALL, false>(adj, v, d, l, known),
+        2 => small_backward_term::<2, 2, ALL, false>(adj, v, d, l, known),
+        3 => small_backward_term::<2, 3, ALL, false>(adj, v, d, l, known),
+        4 => small_backward_term::<2, 4, ALL, false>(adj, v, d, l, known),
+        5 => small_backward_term::<3, 1, ALL, false>(adj, v, d, l, known),
+        6 => small_backward_term::<3, 2, ALL, false>(adj, v, d, l, known),
+        7 => small_backward_term::<3, 3, ALL, false>(adj, v, d, l, known),
+        _ => small_backward_term::<3, 4, ALL, false>(adj, v, d, l, known),
     }
 }
 
 #[inline(always)]
-fn small_backward_term<const N: usize, const K: usize, const M: usize>(
+fn small_backward_term<const N: usize, const K: usize, const M: usize, const ALONE: bool>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -569,11 +575,11 @@ fn small_backward_term<const N: usize, const K: usize, const M: usize>(
     known: Known,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
+        small_backward::<N, K, M, ALONE>(adj, v, d, l, known, |g, derivative, value| {
             g * (derivative * value)
         });
     } else {
-        small_backward::<N, K, M>(adj, v, d, l, known, |g, derivative, value| {
+        small_backward::<N, K, M, ALONE>(adj, v, d, l, known, |g, derivative, value| {
             (g * derivative) * value
         });
     }
@@ -621,7 +627,7 @@ impl Known {
 /// As [`layer_backward`]: the neurons in reverse order, for each the weights'
 /// adjoints, then the inputs' (carried in registers), then the bias's.
 #[inline(always)]
-fn small_backward<const N: usize, const K: usize, const M: usize>(
+fn small_backward<const N: usize, const K: usize, const M: usize, const ALONE: bool>(
     adj: &mut [f64],
     v: &[f64],
     d: &[f64],
@@ -635,7 +641,11 @@ fn small_backward<const N: usize, const K: usize, const M: usize>(
     let derivatives = chunk::<N>(d, out);
     // Zeroed for the next sweep.
     let g = std::mem::replace(chunk_mut::<N>(adj, out), [0.0; N]);
-    let mut ax = if known.x_var {
+    // `ALONE`: `l.x_alone`, known at compile time so that the compiler drops
+    // the first add, −0 + c.
+    let mut ax = if ALONE {
+        [-0.0; K] // the first contribution as is (see `alone`)
+    } else if known.x_var {
         chunk::<K>(adj, x)
     } else {
         [0.0; K]
@@ -720,6 +730,8 @@ pub(crate) struct SquaredErrors {
     c: [u32; 2],
     t: [f64; 2],
     out: u32,
+    /// As [`Layer::x_alone`], for `x[0]` and `x[1]`.
+    x_alone: bool,
 }
 
 /// The most slots a small program has (see [`small_program`]): every slot it
@@ -784,6 +796,25 @@ macro_rules! small_instrs {
             },
         }
 
+        /// The layer of a [`Small`] layer instruction.
+        ///
+        /// # Panics
+        /// If `instr` is no layer (a compiler bug).
+        fn small_layer_of(instr: &Small) -> &Layer {
+            match instr {
+                $(Small::$name(l) => l,)*
+                _ => unreachable!("not a small layer"),
+            }
+        }
+
+        /// As [`small_layer_of`], to change.
+        fn small_layer_of_mut(instr: &mut Small) -> &mut Layer {
+            match instr {
+                $(Small::$name(l) => l,)*
+                _ => unreachable!("not a small layer"),
+            }
+        }
+
         /// The [`Small`] that runs `layer`, if it is small.
         fn small_layer(layer: Layer) -> Option<Small> {
             let shape = (layer.n, layer.k, act_code(layer.act));
@@ -819,9 +850,15 @@ macro_rules! small_instrs {
             let (v, d, adj) = (&*padded(v), &*padded(d), padded(adj));
             for instr in small.iter().rev() {
                 match instr {
-                    $(Small::$name(l) => small_backward_term::<$n, $k, SMALL_MASK>(
-                        adj, v, d, l, Known::small::<$a>(),
-                    ),)*
+                    $(Small::$name(l) => if l.x_alone {
+                        small_backward_term::<$n, $k, SMALL_MASK, true>(
+                            adj, v, d, l, Known::small::<$a>(),
+                        )
+                    } else {
+                        small_backward_term::<$n, $k, SMALL_MASK, false>(
+                            adj, v, d, l, Known::small::<$a>(),
+                        )
+                    },)*
                     Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
                     Small::SquaredErrorsRun(e) => squared_errors_run_backward(adj, v, d, e),
                     &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
@@ -851,7 +888,7 @@ small_instrs! {
 /// most [`SMALL`] single terms, and runs backward too: a program
 /// that short spends most of its time entering and leaving the loops and
 /// dispatching, which the loops over [`Small`]s do with less. Else empty.
-pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
+pub(crate) fn small_program(code: &Code, slots: usize, leaves: u32, outputs: &[u32]) -> Vec<Small> {
     if code.reached != code.instrs.len() || slots > SMALL_SLOTS {
         return Vec::new();
     }
@@ -867,6 +904,7 @@ pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
                     c,
                     t,
                     out,
+                    x_alone: false,
                 };
                 let run = u64::from(x[1]) == u64::from(x[0]) + 1
                     && u64::from(e.dq[1]) == u64::from(e.dq[0]) + 2;
@@ -896,7 +934,65 @@ pub(crate) fn small_program(code: &Code, slots: usize) -> Vec<Small> {
             _ => None,
         })
         .collect();
-    small.unwrap_or_default()
+    let mut small = small.unwrap_or_default();
+    alone(&mut small, leaves, outputs);
+    small
+}
+
+/// Sets [`Layer::x_alone`] and [`SquaredErrors::x_alone`] on the
+/// instructions of a small program that alone read their inputs `x`, which
+/// are neither inputs (slots below `leaves`, whose adjoints a program shows)
+/// nor outputs (seeded): each slot of the run read once, by that
+/// instruction alone, in the whole program.
+///
+/// Such an adjoint is scratch between two instructions: its writer reads it
+/// back right after (in reverse order) and zeroes it. Its reader then starts
+/// it from −0 instead of loading the 0 there: −0 + c is c exactly, so the
+/// compiler drops that add, and the first contribution is the adjoint as is,
+/// one add less on the step's critical path. The tape's adjoint is 0 + c,
+/// which differs only where c is −0, and that sign reaches nothing a program
+/// shows (see [`squared_errors_backward`]: an adjoint is only multiplied on,
+/// and every adjoint a program shows starts at +0 and is only added to).
+fn alone(small: &mut [Small], leaves: u32, outputs: &[u32]) {
+    // How many times each slot is read, over the whole program.
+    let mut reads = [0u32; SMALL_SLOTS];
+    let mut read = |slot: u32| reads[slot as usize & SMALL_MASK] += 1;
+    for instr in small.iter() {
+        match instr {
+            Small::SquaredErrors(e) | Small::SquaredErrorsRun(e) => {
+                e.x.iter().chain(&e.c).for_each(|&slot| read(slot));
+            }
+            Small::Dot { n, pairs, bias, .. } => {
+                pairs[..2 * *n as usize].iter().for_each(|&slot| read(slot));
+                if *bias != NO_BIAS {
+                    read(*bias);
+                }
+            }
+            layer => {
+                let l = small_layer_of(layer);
+                for j in 0..l.n {
+                    (0..l.k).for_each(|i| read(l.w + j * l.w_stride + i));
+                    if l.bias != NO_BIAS {
+                        read(l.bias + j * l.bias_stride);
+                    }
+                }
+                (0..l.k).for_each(|i| read(l.x + i));
+            }
+        }
+    }
+    let scratch = |slot: u32| {
+        slot >= leaves && !outputs.contains(&slot) && reads[slot as usize & SMALL_MASK] == 1
+    };
+    for instr in small.iter_mut() {
+        match instr {
+            Small::SquaredErrorsRun(e) => e.x_alone = e.x.iter().all(|&slot| scratch(slot)),
+            Small::SquaredErrors(_) | Small::Dot { .. } => {}
+            layer => {
+                let l = small_layer_of_mut(layer);
+                l.x_alone = (0..l.k).all(|i| scratch(l.x + i));
+            }
+        }
+    }
 }
 
 /// An [`Instr::SquaredErrors`] forward.
@@ -920,18 +1016,35 @@ fn squared_errors_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
 }
 
 /// An [`Instr::SquaredErrors`] backward.
+///
+/// As the tape sweeps the nodes it stands for: the weighted sum (its
+/// derivative, the identity's, is 1), then each square in reverse order, the
+/// square's adjoint g · c, the difference's (g · c) · 2m, and x's adjoint
+/// plus that times ∂(x − t)/∂x = 1. The tape's adjoints of the square and of
+/// the difference are 0 + (their one contribution); here the `0 +` and the
+/// two products by 1 are left out, which changes no bit a program shows:
+///
+/// - `a · 1` is `a` exactly (NaN included: an adjoint is never a signalling
+///   NaN, it comes out of arithmetic);
+/// - `0 + a` differs from `a` only for a = −0, and that sign can reach x's
+///   adjoint only as the sign of a zero added to it; x's adjoint starts at
+///   +0 and is only ever added to, so it is never −0, and (+0 or any other
+///   sum) + (±0) is the same either way.
+///
+/// Those five operations lie on a replayed step's critical path (W1: ~2.5 ns
+/// of the two `0 +` alone, measured).
 #[inline(always)]
 fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
-    // As the weighted sum, then each square in reverse order.
     let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
-    let gz = g * d[e.out as usize & SMALL_MASK];
+    debug_assert_eq!(
+        d[e.out as usize & SMALL_MASK],
+        1.0,
+        "the identity's derivative"
+    );
     for k in (0..2).rev() {
         let [d_difference, d_square] = chunk::<2>(d, e.dq[k] as usize & SMALL_MASK);
-        // The square's adjoint (zero, read by the sum alone) gets gz · c,
-        // then the subtraction's (zero too) g · partial.
-        let g_sq = 0.0 + gz * v[e.c[k] as usize & SMALL_MASK];
-        let gm = 0.0 + g_sq * d_square;
-        adj[e.x[k] as usize & SMALL_MASK] += gm * d_difference;
+        debug_assert_eq!(d_difference, 1.0, "∂(x − t)/∂x");
+        adj[e.x[k] as usize & SMALL_MASK] += g * v[e.c[k] as usize & SMALL_MASK] * d_square;
     }
 }
 
@@ -940,7 +1053,7 @@ fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErr
 /// by another term), the same operations on them, then the runs written.
 #[inline(always)]
 fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
-    let xs = chunk::<2>(v, e.x[0] as usize & SMALL_MASK);
+    let xs = chunk_by_slot::<2>(v, e.x[0] as usize & SMALL_MASK);
     let cs = [
         v[e.c[0] as usize & SMALL_MASK],
         v[e.c[1] as usize & SMALL_MASK],
@@ -963,20 +1076,63 @@ fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
 #[inline(always)]
 fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
     let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
-    let gz = g * d[e.out as usize & SMALL_MASK];
-    let partials = chunk::<4>(d, e.dq[0] as usize & SMALL_MASK);
+    debug_assert_eq!(
+        d[e.out as usize & SMALL_MASK],
+        1.0,
+        "the identity's derivative"
+    );
+    let at = e.dq[0] as usize & SMALL_MASK;
+    let partials = chunk::<4>(d, at);
+    // The differences m, read slot by slot (see `chunk_by_slot`).
+    let [m0, _, m1, _] = chunk_by_slot::<4>(v, at);
     let cs = [
         v[e.c[0] as usize & SMALL_MASK],
         v[e.c[1] as usize & SMALL_MASK],
     ];
+    // As squared_errors_backward, the exact identities left out, and each
+    // square's term (g·c)·2m as (2·g·c)·m where that is exact.
+    debug_assert!(partials[0] == 1.0 && partials[2] == 1.0, "∂(x − t)/∂x");
+    let terms = [
+        square_term(g * cs[0], m0, partials[1]),
+        square_term(g * cs[1], m1, partials[3]),
+    ];
     let ax = chunk_mut::<2>(adj, e.x[0] as usize & SMALL_MASK);
-    for k in (0..2).rev() {
-        let [d_difference, d_square] = [partials[2 * k], partials[2 * k + 1]];
-        // As squared_errors_backward.
-        let g_sq = 0.0 + gz * cs[k];
-        let gm = 0.0 + g_sq * d_square;
-        ax[k] += gm * d_difference;
+    if e.x_alone {
+        *ax = terms; // the first contribution as is (see `alone`)
+    } else {
+        *ax = [ax[0] + terms[0], ax[1] + terms[1]];
     }
+}
+
+/// The contribution of a square (x − t)² weighted by c to its difference m:
+/// `gc · d_square`, where `gc` is g·c and `d_square` the square's partial
+/// 2m (`m * 2.0`, as the op's rule writes it).
+///
+/// Computed as (gc · 2) · m, the same bits wherever neither doubling
+/// overflows: doubling is exact (subnormals too), so both are the one
+/// rounding of the exact 2·gc·m. But m is known one product before 2m, and
+/// this product lies on a replayed training step's critical path (W1: the
+/// loss's backward feeds every weight's update: the runner's W1 replayed
+/// 1.30x → 1.26x hand-coded).
+/// Where a doubling would overflow (|gc| or |m| ≥ 2¹⁰²³, or NaN), the
+/// product is taken as written, out of line (so that the test is a branch
+/// predicted, not a select waiting on m).
+#[inline(always)]
+fn square_term(gc: f64, m: f64, d_square: f64) -> f64 {
+    // 2¹⁰²³ (exponent field 2046): below it, doubling is finite.
+    const LIMIT: f64 = f64::from_bits(0x7FE0_0000_0000_0000);
+    if gc.abs() < LIMIT && m.abs() < LIMIT {
+        (gc * 2.0) * m
+    } else {
+        square_term_as_written(gc, d_square)
+    }
+}
+
+/// `gc · d_square`, for [`square_term`]'s rare operands.
+#[cold]
+#[inline(never)]
+fn square_term_as_written(gc: f64, d_square: f64) -> f64 {
+    gc * d_square
 }
 
 /// `slots[at..at + N]`, copied (one bounds check: `at` is a `u32` widened, so
@@ -986,6 +1142,32 @@ fn chunk<const N: usize>(slots: &[f64], at: usize) -> [f64; N] {
     let end = at.wrapping_add(N);
     match slots.get(at..end) {
         Some(c) => c.try_into().unwrap_or_else(|_| out_of_range(at)),
+        None => out_of_range(at),
+    }
+}
+
+/// `slots[at..at + N]`, copied as [`chunk`] does, but each slot read by a
+/// load of its own, never one wide load over several.
+///
+/// For slots the instruction before may just have written one at a time (a
+/// layer's inputs and weights, a loss's operands): a load of 16 bytes over
+/// two stores of 8 cannot take its data from the store buffer and waits for
+/// both stores to reach the cache, ~20 cycles on this project's machines,
+/// against ~5 for a load that matches a store. A small program's forward
+/// pass is such a chain of instructions (W1 replayed, a step latency-bound:
+/// 1.51x → 1.38x hand-coded with this alone; see the README's Performance
+/// section). The compiler merges adjacent loads into wide ones where it can
+/// see that they are adjacent: the stride here is a `1` it cannot see
+/// (`black_box`), so each slot is its own load (and the result is the same
+/// bits: only the width of the loads differs).
+#[inline(always)]
+fn chunk_by_slot<const N: usize>(slots: &[f64], at: usize) -> [f64; N] {
+    let end = at.wrapping_add(N);
+    match slots.get(at..end) {
+        Some(c) => {
+            let one = std::hint::black_box(1usize);
+            std::array::from_fn(|i| c[(i * one).min(N - 1)])
+        }
         None => out_of_range(at),
     }
 }
@@ -1282,16 +1464,13 @@ pub(crate) fn backward(code: &Code, s: &mut State) {
                 }
             }
             Instr::SquaredErrors { x, sq, c, out, .. } => {
-                // As the weighted sum, then each square in reverse order.
+                // As the weighted sum, then each square in reverse order, with
+                // the exact identities taken out (see `squared_errors_backward`).
                 let g = std::mem::take(&mut adj[out as usize]); // zeroed for the next sweep
-                let gz = g * d[out as usize];
                 for k in (0..2).rev() {
                     let [d_difference, d_square] = chunk::<2>(d, sq[k] as usize - 1);
-                    // The square's adjoint (zero, read by the sum alone) gets
-                    // gz · c, then the subtraction's (zero too) g · partial.
-                    let g_sq = 0.0 + gz * v[c[k] as usize];
-                    let gm = 0.0 + g_sq * d_square;
-                    adj[x[k] as usize] += gm * d_difference;
+                    debug_assert_eq!(d_difference, 1.0, "∂(x − t)/∂x");
+                    adj[x[k] as usize] += g * v[c[k] as usize] * d_square;
                 }
             }
             Instr::Binary { op, a, b, out } => {
@@ -1904,6 +2083,7 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         bias_stride,
         out: first.out,
         small: 0,
+        x_alone: false,
     };
     // Extend while the next neuron follows the pattern. A neuron whose reads
     // meet an output or the inputs ends the search: no layer from `p` of any
@@ -2234,6 +2414,25 @@ mod tests {
         }
     }
 
+    /// `chunk_by_slot` reads the very slots `chunk` does (its stride is a
+    /// `1` the compiler cannot see), for every length a kernel uses, and
+    /// panics as `chunk` does past the end.
+    #[test]
+    fn chunk_by_slot_reads_the_slots_chunk_reads() {
+        use super::{chunk, chunk_by_slot};
+        let slots: Vec<f64> = (0..9)
+            .map(|k| k as f64 - 0.5 * k as f64 * k as f64)
+            .collect();
+        for at in 0..5 {
+            assert_eq!(chunk_by_slot::<1>(&slots, at), chunk::<1>(&slots, at));
+            assert_eq!(chunk_by_slot::<2>(&slots, at), chunk::<2>(&slots, at));
+            assert_eq!(chunk_by_slot::<3>(&slots, at), chunk::<3>(&slots, at));
+            assert_eq!(chunk_by_slot::<4>(&slots, at), chunk::<4>(&slots, at));
+        }
+        let past = std::panic::catch_unwind(|| chunk_by_slot::<4>(&slots, 6));
+        assert!(past.is_err());
+    }
+
     /// A program of small instructions over more slots than a small program
     /// may have stays in the loops, and reads its slots past the mask.
     #[test]
@@ -2270,6 +2469,90 @@ mod tests {
         assert_eq!(program.code.small.len(), 3);
         assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(_)));
         small_runs_as_the_loops(program, &inputs(10), "W1");
+    }
+
+    /// `alone` marks a small layer's inputs, or a loss's, as read by it
+    /// alone only where nothing else reads them and they are no output (nor
+    /// input) of the program: W1 as it is, then with a hidden neuron
+    /// requested as an output, an output neuron requested, and the hidden
+    /// neurons read again by a weighted sum requested. Each program's gradients are the tape's, bit for
+    /// bit, at inputs around W1's (a slot marked alone wrongly would lose
+    /// the other reader's contribution, or an output's seed).
+    #[test]
+    fn inputs_are_alone_only_where_one_instruction_reads_them() {
+        use super::Layer;
+        fn layer(instr: &Small) -> Option<&Layer> {
+            (!matches!(
+                instr,
+                Small::SquaredErrors(_) | Small::SquaredErrorsRun(_) | Small::Dot { .. }
+            ))
+            .then(|| super::small_layer_of(instr))
+        }
+        // The outputs after the loss (0: none, 1: h1, 2: o1, 3: a weighted
+        // sum of h1 and h2, which reads them again), then whether layer 2's
+        // and the loss's inputs are alone.
+        for (outputs, alone_h, alone_o) in [
+            (0, true, true),
+            (1, false, true),
+            (2, true, false),
+            (3, false, true),
+        ] {
+            // The gradients seeded with 1 at the loss alone (`backward`), and
+            // at every output (`backward_with`): on the tape, of e and of the
+            // sum of the outputs.
+            let record = |tape: &Tape| -> (Vec<f64>, Vec<f64>) {
+                let w = tape.var_array([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]);
+                let b = tape.var_array([0.35, 0.60]);
+                let [i1, i2] = [0.05, 0.10];
+                let h1 = (w[0] * i1 + w[1] * i2 + b[0]).sigmoid();
+                let h2 = (w[2] * i1 + w[3] * i2 + b[0]).sigmoid();
+                let o1 = (w[4] * h1 + w[5] * h2 + b[1]).sigmoid();
+                let o2 = (w[6] * h1 + w[7] * h2 + b[1]).sigmoid();
+                let e = (o1 - 0.01).square() * 0.5 + (o2 - 0.99).square() * 0.5;
+                let extra = [h1, o1, h1 * 0.5 + h2 * 0.25];
+                let mut out = vec![e];
+                if outputs > 0 {
+                    out.push(extra[outputs - 1]);
+                }
+                let what = format!("outputs {outputs}");
+                if tape.keeps_constants() {
+                    let mut program = tape.compile(&out).unwrap();
+                    let layers: Vec<&Layer> = program.code.small.iter().filter_map(layer).collect();
+                    assert_eq!(layers.len(), 2, "{what}: {:?}", program.code.small);
+                    assert_eq!(layers[1].x_alone, alone_h, "{what}: layer 2");
+                    let loss = program.code.small.iter().find_map(|instr| match instr {
+                        Small::SquaredErrorsRun(e) => Some(e.x_alone),
+                        _ => None,
+                    });
+                    assert_eq!(loss, Some(alone_o), "{what}: the loss");
+                    program.forward();
+                    program.backward();
+                    let from_e = program.gradients().to_vec();
+                    program.backward_with(&vec![1.0; out.len()]);
+                    (from_e, program.gradients().to_vec())
+                } else {
+                    let leaves: Vec<Var> = w.iter().chain(&b).copied().collect();
+                    let sum = out[1..].iter().fold(e, |sum, &o| sum + o);
+                    let (g, g_sum) = (e.backward(), sum.backward());
+                    (
+                        leaves.iter().map(|&v| g[v]).collect(),
+                        leaves.iter().map(|&v| g_sum[v]).collect(),
+                    )
+                }
+            };
+            let (replayed, replayed_sum) = record(&Tape::for_replay());
+            let (taped, taped_sum) = record(&Tape::new());
+            let bits = |g: &[f64]| g.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&replayed), bits(&taped), "outputs {outputs}");
+            // Seeded at every output: the contributions may come in another
+            // order (see the module docs), so to 1e-15 relative.
+            for (r, t) in replayed_sum.iter().zip(&taped_sum) {
+                assert!(
+                    (r - t).abs() <= 1e-15 * t.abs(),
+                    "outputs {outputs}: {r} for {t}"
+                );
+            }
+        }
     }
 
     /// The layer pass reads each neuron of `y = tanh(y · x)` repeated a

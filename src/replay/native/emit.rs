@@ -1116,10 +1116,11 @@ impl Backward<'_, '_> {
                     let d_difference = self.d(sq[k] - 1);
                     let d_square = self.d(sq[k]);
                     let vc = self.value(c[k]);
-                    let t = self.mul(gz, vc);
-                    let g_sq = self.plus_zero(t);
-                    let t = self.times(g_sq, d_square);
-                    let gm = self.plus_zero(t);
+                    // The tape's 0 + on the square's and the difference's
+                    // adjoints left out: exact on what a program shows (see
+                    // `exec::squared_errors_backward`).
+                    let g_sq = self.mul(gz, vc);
+                    let gm = self.times(g_sq, d_square);
                     let t = self.times(gm, d_difference);
                     self.add(x[k], t);
                 }
