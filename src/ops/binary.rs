@@ -313,6 +313,7 @@ impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
     /// `−a`. Derivative: −1.
     #[inline(always)]
+    #[track_caller]
     fn neg(self) -> Var<'t> {
         self.unary(Op::Neg, -self.value, -1.0)
     }
@@ -322,6 +323,7 @@ impl<'t> Add<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a + c`. Derivative: 1.
     #[inline(always)]
+    #[track_caller]
     fn add(self, c: f64) -> Var<'t> {
         self.unary(Op::AddConst, self.value + c, 1.0).keep(c)
     }
@@ -331,6 +333,7 @@ impl<'t> Add<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c + a`. Derivative: 1.
     #[inline(always)]
+    #[track_caller]
     fn add(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::AddConst, self + a.value, 1.0).keep(self)
     }
@@ -340,6 +343,7 @@ impl<'t> Sub<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a − c`. Derivative: 1.
     #[inline(always)]
+    #[track_caller]
     fn sub(self, c: f64) -> Var<'t> {
         self.unary(Op::SubConst, self.value - c, 1.0).keep(c)
     }
@@ -349,6 +353,7 @@ impl<'t> Sub<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c − a`. Derivative: −1.
     #[inline(always)]
+    #[track_caller]
     fn sub(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::ConstSub, self - a.value, -1.0).keep(self)
     }
@@ -358,6 +363,7 @@ impl<'t> Mul<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a · c`. Derivative: c.
     #[inline(always)]
+    #[track_caller]
     fn mul(self, c: f64) -> Var<'t> {
         self.unary(Op::MulConst, self.value * c, c)
     }
@@ -367,6 +373,7 @@ impl<'t> Mul<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c · a`. Derivative: c.
     #[inline(always)]
+    #[track_caller]
     fn mul(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::MulConst, self * a.value, self)
     }
@@ -376,6 +383,7 @@ impl<'t> Div<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a / c`. Derivative: 1/c.
     #[inline(always)]
+    #[track_caller]
     fn div(self, c: f64) -> Var<'t> {
         self.unary(Op::DivConst, self.value / c, 1.0 / c).keep(c)
     }
@@ -385,6 +393,7 @@ impl<'t> Div<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c / a`. Derivative: −c/a².
     #[inline(always)]
+    #[track_caller]
     fn div(self, a: Var<'t>) -> Var<'t> {
         let q = self / a.value;
         a.unary(Op::ConstDiv, q, -q / a.value).keep(self)

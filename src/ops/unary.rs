@@ -109,6 +109,7 @@ macro_rules! define_unary {
                 $(#[$doc])*
                 #[must_use]
                 #[inline(always)]
+                #[track_caller]
                 pub fn $method(self) -> Var<'t> {
                     let (value, partial) = rules::$method::value_and_partial(self.value);
                     self.unary(Op::$Op, value, partial)
