@@ -9,8 +9,10 @@
 //! ```
 //!
 //! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
-//! costs ordinary recording nothing measurable, and to count the instructions of
-//! a replayed step (`w1r`, `w2r`) against the hand-coded one (`w1h`, `w2h`).
+//! costs ordinary recording nothing measurable, to count the W1 step in its
+//! other spellings (`w1f` fused, `w1u` as users write it), and to count the
+//! instructions of a replayed step (`w1r`, `w2r`) against the hand-coded one
+//! (`w1h`, `w2h`).
 //! With `--features jit`, `w1n` counts the W1 step replayed as native code
 //! (`replay::Native`, compiled before the counted function runs):
 //!
