@@ -344,10 +344,10 @@ impl<'a, F: Function> Bench<'a, F> {
         self
     }
 
-    /// The relative tolerance of the gradient checks (default 1e-9): they
-    /// accept |ours − reference| ≤ absolute_tolerance + tolerance · |reference|
-    /// (see [`absolute_tolerance`](Bench::absolute_tolerance)); an infinite
-    /// reference is matched by the same infinity only, and NaN by NaN. The
+    /// The relative tolerance of the checks, of the gradients and of the values
+    /// (default 1e-9): they accept |ours − reference| ≤ absolute_tolerance +
+    /// tolerance · |reference| (see [`absolute_tolerance`](Bench::absolute_tolerance));
+    /// an infinite reference is matched by the same infinity only, and NaN by NaN. The
     /// relative term is 0 against a reference of 0, whatever the tolerance (so
     /// `f64::INFINITY` accepts anything but NaN against a finite reference other
     /// than 0, and leaves a reference of 0 to the absolute floor).
@@ -370,8 +370,9 @@ impl<'a, F: Function> Bench<'a, F> {
         self
     }
 
-    /// The absolute floor of the gradient checks (default 1e-12, as
-    /// [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)): a hand
+    /// The absolute floor of the checks, of the gradients and of the values
+    /// (default 1e-12, as [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)'s
+    /// `atol`): a hand
     /// partial of exactly 0 against a taped ±1e-17 (rounding in a sum that
     /// cancels) is accepted, where a purely relative test would refuse any
     /// difference from 0.
@@ -424,11 +425,12 @@ impl<'a, F: Function> Bench<'a, F> {
     /// If the function or the hand-coded gradient panics.
     ///
     /// # Complexity
-    /// At most about `variants · rounds · round_time` of wall-clock time (3
-    /// variants, 4 with a hand-coded gradient), plus the checks; less by as much
-    /// as the other variants are faster than the slowest (the 16-input
-    /// Rosenbrock of `examples/bench_your_function.rs`: about 0.11 s at the
-    /// defaults, of a bound of 0.25 s).
+    /// At most about `variants · (rounds + 1) · round_time` of wall-clock time
+    /// (3 variants, 4 with a hand-coded gradient; one round of each warms up
+    /// untimed), plus the checks; less by as much as the other variants are
+    /// faster than the slowest (the 16-input Rosenbrock of
+    /// `examples/bench_your_function.rs`: about 0.1 s at the defaults, of a
+    /// bound of 0.26 s).
     ///
     /// ```
     /// use chainrule::{bench::{Bench, Function}, Scalar};
