@@ -137,13 +137,15 @@ pub struct Bench<'a, F> {
 pub enum BenchError {
     /// A gradient (or the value) does not match its reference.
     Mismatch {
-        /// What was compared: `"taped vs hand-coded"`, `"replayed vs taped"`, …
+        /// What was compared, the measured side first: `"taped vs primal"` and
+        /// `"hand-coded vs primal"` (the value), `"taped vs hand-coded"`,
+        /// `"replayed vs taped"` (the value or a partial).
         what: &'static str,
         /// The input whose partial differs (`None` for the value).
         input: Option<usize>,
-        /// The value measured.
+        /// The value measured (of the first side of `what`).
         actual: f64,
-        /// The reference.
+        /// The reference (of the second side of `what`).
         expected: f64,
         /// The relative tolerance it missed.
         tolerance: f64,
