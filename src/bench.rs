@@ -348,8 +348,9 @@ impl<'a, F: Function> Bench<'a, F> {
 
     /// The relative tolerance of the checks, of the gradients and of the values
     /// (default 1e-9): they accept |ours − reference| ≤ absolute_tolerance +
-    /// tolerance · |reference| (see [`absolute_tolerance`](Bench::absolute_tolerance));
-    /// an infinite reference is matched by the same infinity only, and NaN by NaN. The
+    /// tolerance · |reference| (see
+    /// [`absolute_tolerance`](Bench::absolute_tolerance)); an infinite
+    /// reference is matched by the same infinity only, and NaN by NaN. The
     /// relative term is 0 against a reference of 0, whatever the tolerance (so
     /// `f64::INFINITY` accepts anything but NaN against a finite reference other
     /// than 0, and leaves a reference of 0 to the absolute floor).
@@ -373,8 +374,8 @@ impl<'a, F: Function> Bench<'a, F> {
     }
 
     /// The absolute floor of the checks, of the gradients and of the values
-    /// (default 1e-12, as [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)'s
-    /// `atol`): a hand
+    /// (default 1e-12, the `atol` of
+    /// [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)): a hand
     /// partial of exactly 0 against a taped ±1e-17 (rounding in a sum that
     /// cancels) is accepted, where a purely relative test would refuse any
     /// difference from 0.
