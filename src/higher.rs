@@ -191,20 +191,29 @@ impl Tape {
     /// formulas rounded as recorded, a local factor that over- or underflows
     /// included (see [`crate::higher`]); on a tape that keeps its constants
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
-    /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z). Each returned `Var` is labelled
-    /// `∂y/∂x` when `y` and `x` both carry labels.
+    /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z).
+    ///
+    /// When `y` and `x` both carry labels, an entry that is a node this call
+    /// recorded is labelled `∂y/∂x`. An entry that is a node already on the tape
+    /// keeps its own label, or none (∂(a·b)/∂a is the node `b` itself), and so
+    /// does an entry that is the same node as an earlier one, which carries the
+    /// earlier one's label (for y = sin(a + b) the entries for `a` and `b` are
+    /// one node, labelled `∂y/∂a`).
     ///
     /// # Panics
     ///
-    /// If `y` or a `Var` of `wrt` is of another tape ("Tape::grad was given an
-    /// output of another tape"), or if the tape's node limit
-    /// ([`Tape::with_max_nodes`]) is reached while recording.
+    /// At the caller's line: if `y` is of another tape ("Tape::grad was given an
+    /// output of another tape"), or a `Var` of `wrt` is ("… a Var of another
+    /// tape to differentiate with respect to (wrt\[k\], …)"), or if the tape's
+    /// node limit ([`Tape::with_max_nodes`]) is reached while recording ("the
+    /// tape is full").
     ///
     /// # Complexity
     ///
     /// One reverse pass over the nodes up to `y`: O(nodes + edges) time, and it
     /// records a few nodes per edge on the path to `y` (an adjoint product, an
-    /// accumulation, and the partial's own expression: 1 node for `a·b`, up to 11
+    /// accumulation, and the partial's own expression: none for `a·b`, whose
+    /// partials are the nodes `b` and `a` themselves, up to 11
     /// for a unary op, silu′'s near 0), plus O(y's index) memory for the adjoint
     /// handles.
     ///
@@ -232,13 +241,25 @@ impl Tape {
         if !std::ptr::eq(y.tape, self) {
             foreign_output("Tape::grad was given an output of another tape");
         }
-        for x in wrt {
-            y.same_tape(*x);
+        for (k, x) in wrt.iter().enumerate() {
+            if !std::ptr::eq(x.tape, self) {
+                foreign_output(&format!(
+                    "Tape::grad was given a Var of another tape to differentiate with \
+                     respect to (wrt[{k}], node #{})",
+                    x.index
+                ));
+            }
         }
         self.recorded_grad(y, wrt)
     }
 
     /// [`Tape::grad`] once `y` and `wrt` are known to be of this tape.
+    ///
+    /// Every function that records under it is `#[track_caller]` and records
+    /// outside closures (a closure does not pass the caller's line on), so that
+    /// a full tape panics at the line that called [`Tape::grad`], [`hessian`]
+    /// or [`hessian_vector_product`].
+    #[track_caller]
     fn recorded_grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
         let output = y.index as usize;
         let mut adjoints: Vec<Option<Var<'t>>> = vec![None; output + 1];
@@ -270,7 +291,10 @@ impl Tape {
                         }
                         continue;
                     }
-                    *zero.get_or_insert_with(|| y.constant(0.0))
+                    match zero {
+                        Some(zero) => zero,
+                        None => *zero.insert(y.constant(0.0)),
+                    }
                 }
                 None => continue,
             };
@@ -310,21 +334,23 @@ impl Tape {
             }
         }
         let y_label = self.label(output);
-        wrt.iter()
-            .map(|x| {
-                let g = adjoints
-                    .get(x.index as usize)
-                    .copied()
-                    .flatten()
-                    .unwrap_or_else(|| y.constant(0.0));
-                if let (Some(yl), Some(xl)) = (&y_label, self.label(x.index as usize)) {
-                    if self.label(g.index as usize).is_none() && g.index as usize > output {
-                        return g.named(derivative_label(yl, &xl));
-                    }
+        let mut gradient = Vec::with_capacity(wrt.len());
+        for x in wrt {
+            let g = match adjoints.get(x.index as usize).copied().flatten() {
+                Some(g) => g,
+                None => y.constant(0.0),
+            };
+            let g = match (&y_label, self.label(x.index as usize)) {
+                (Some(yl), Some(xl))
+                    if self.label(g.index as usize).is_none() && g.index as usize > output =>
+                {
+                    g.named(derivative_label(yl, &xl))
                 }
-                g
-            })
-            .collect()
+                _ => g,
+            };
+            gradient.push(g);
+        }
+        gradient
     }
 }
 
@@ -434,6 +460,7 @@ fn derivative_label(y: &str, x: &str) -> String {
 /// A stored partial that is NaN (rule 4 of the policy: relu, abs, max, … at
 /// NaN; logsumexp and relu neurons with a NaN input) is recorded as a NaN whose
 /// derivative with respect to every operand is NaN, not as a constant.
+#[track_caller]
 fn recorded_partials<'t>(
     tape: &'t Tape,
     node: usize,
@@ -579,7 +606,9 @@ fn recorded_partials<'t>(
             // finite operands, on the operands scaled by a power of two.
             let s = crate::ops::hypot_scale(this.value);
             if s == 1.0 {
-                out.extend((0..edges.len()).map(|k| V(operand(k) / this)));
+                for k in 0..edges.len() {
+                    out.push(V(operand(k) / this));
+                }
             } else if op == Op::Hypot {
                 let (x, y) = (operand(0) * s, operand(1) * s);
                 let h = x.hypot(y);
@@ -603,11 +632,17 @@ fn recorded_partials<'t>(
                 let m = (0..edges.len())
                     .map(|k| operand(k).value)
                     .fold(f64::NEG_INFINITY, |m, x| if x > m { x } else { m });
-                let exps: SmallVec<[Var<'t>; 8]> = (0..edges.len())
-                    .map(|k| exp_of_difference(operand(k), m))
-                    .collect();
-                let sum = exps[1..].iter().fold(exps[0], |s, &e| s + e);
-                out.extend(exps.iter().map(|&e| V(e / sum)));
+                let mut exps: SmallVec<[Var<'t>; 8]> = SmallVec::new();
+                for k in 0..edges.len() {
+                    exps.push(exp_of_difference(operand(k), m));
+                }
+                let mut sum = exps[0];
+                for &e in &exps[1..] {
+                    sum += e;
+                }
+                for &e in &exps {
+                    out.push(V(e / sum));
+                }
             } else {
                 out.extend((0..edges.len()).map(stored));
             }
@@ -618,8 +653,12 @@ fn recorded_partials<'t>(
             let ws: SmallVec<[Var<'t>; 8]> = (0..n).map(|k| operand(2 * k)).collect();
             let xs: SmallVec<[Var<'t>; 8]> = (0..n).map(|k| operand(2 * k + 1)).collect();
             let bias = operand(2 * n);
-            let derivative =
-                activation_derivative(op, edges, this, || Var::weighted_sum(&ws, &xs, bias));
+            let z = if needs_z(op) {
+                Some(Var::weighted_sum(&ws, &xs, bias))
+            } else {
+                None
+            };
+            let derivative = activation_derivative(op, edges, this, z);
             for k in 0..n {
                 out.push(times(derivative, xs[k]));
                 out.push(times(derivative, ws[k]));
@@ -648,9 +687,12 @@ fn recorded_partials<'t>(
                     (0..n).map(|k| edges[k].1 / da).collect()
                 };
                 let bias = operand(n);
-                let derivative = activation_derivative(op, edges, this, || {
-                    Var::weighted_sum_const(&ws, &cs, bias)
-                });
+                let z = if needs_z(op) {
+                    Some(Var::weighted_sum_const(&ws, &cs, bias))
+                } else {
+                    None
+                };
+                let derivative = activation_derivative(op, edges, this, z);
                 for (k, &c) in cs.iter().enumerate() {
                     out.push(match derivative {
                         Const(d) => Const(d * c),
@@ -671,20 +713,16 @@ fn recorded_partials<'t>(
             // as kept, or else from the stored partial (`affine_partial`).
             let n = edges.len();
             let scale = (op == Op::MeanSquaredError).then_some(n as f64);
-            let scaled = |d: Var<'t>| match scale {
-                Some(n) => d * 2.0 / n,
-                None => d,
-            };
-            out.extend((0..n).map(|k| {
+            for k in 0..n {
                 let o = operand(k);
-                V(if kept.len() == n {
-                    scaled(o - kept[k])
+                out.push(V(if kept.len() == n {
+                    scaled(o - kept[k], scale)
                 } else {
-                    affine_partial(o, edges[k].1, scaled)
-                })
-            }));
+                    affine_partial(o, edges[k].1, scale)
+                }));
+            }
         }
-        _ => out.push(V(unary_recorded(op, operand(0), this.value, || this))),
+        _ => out.push(V(unary_recorded(op, operand(0), this.value, Some(this)))),
     }
     // A NaN partial is NaN at every order: its derivative is NaN with respect to
     // every operand, not the 0 of a constant (the policy's rule 4).
@@ -734,7 +772,12 @@ fn recorded_partials<'t>(
 /// is a normal number up to |x| ≈ 1e102 (arctan″(1e90) was 0, not −2e-270): for
 /// |x| > 1 its derivatives are taken from q = w/(w + 1), w = (1/x)², in the
 /// same way (q ≤ ½ there, so the quotient does not cancel).
-fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) -> Var<'t> {
+///
+/// `y` is the node of the op's value, or `None` for a sigmoid whose value is
+/// not on the tape (a sigmoid neuron's): then `x.sigmoid()`, recorded only if
+/// the rule needs it.
+#[track_caller]
+fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: Option<Var<'t>>) -> Var<'t> {
     let x0 = x.value;
     let smooth = match op {
         Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
@@ -759,13 +802,21 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
             return q / q.value * p0;
         }
     }
-    match unary_partial(op, x, y()) {
+    let y = match y {
+        Some(y) => y,
+        None => {
+            debug_assert_eq!(op, Op::Sigmoid, "only a sigmoid's value is recorded here");
+            x.sigmoid()
+        }
+    };
+    match unary_partial(op, x, y) {
         Some(p) => p,
         None => unreachable!("every op has a recorded rule: {op}"),
     }
 }
 
 /// A NaN whose derivative with respect to each of `operands` is NaN: Σ NaN·oₖ.
+#[track_caller]
 fn nan_over<'t>(operands: &[Var<'t>]) -> Var<'t> {
     match operands {
         [x] => *x * f64::NAN,
@@ -781,6 +832,7 @@ fn nan_over<'t>(operands: &[Var<'t>]) -> Var<'t> {
 /// p + p·(e^(err·ln x) − 1), the correction taken as a constant (its own
 /// derivative is below an ulp of the partial's); for x < 0 and an integer c past
 /// 2^53 (c − 1 odd, its rounding even), the same of |x|, negated.
+#[track_caller]
 fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
     let m = c - 1.0;
     let back = m - c;
@@ -808,6 +860,7 @@ fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
 
 /// e^(x − m) as `kernels::exp_of_difference` computes it (m a constant): e^s
 /// for s = x − m, and e^s + e^s·err with err the exact rounding error of s.
+#[track_caller]
 fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
     let x0 = x.value;
     let s = x - m;
@@ -827,6 +880,7 @@ fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
 /// there); at x₀ = ±0 or ±∞ every derivative of 1/(x·ln b) is ±∞ or ±0 and
 /// depends on ln b only through its sign, which `p` gives: ±1/x (at ±0,
 /// ±1/(x + 0), as the sweep takes −0 as +0); a NaN `p` is NaN at every order.
+#[track_caller]
 fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
@@ -871,28 +925,40 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     }
 }
 
-/// A partial `scaled(o − t)` (`scaled` multiplies by a constant) for a target t
-/// the tape did not keep, from the stored partial `p`: its value is `p` exactly
-/// and its derivative that of `scaled`. For a finite o₀ (the value of o),
+/// `d`, or 2d/n for a mean over n (`scale` = `Some(n)`): a loss's partial from
+/// its output minus its target.
+#[track_caller]
+fn scaled<'t>(d: Var<'t>, scale: Option<f64>) -> Var<'t> {
+    match scale {
+        Some(n) => d * 2.0 / n,
+        None => d,
+    }
+}
+
+/// A partial `scaled(o − t)` ([`scaled`] by `scale`) for a target t the tape
+/// did not keep, from the stored partial `p`: its value is `p` exactly and its
+/// derivative that of `scaled`. For a finite o₀ (the value of o),
 /// scaled(o − o₀) + p (−scaled(o₀ − o) for p = −0, which + would make +0); for
 /// an infinite o₀, scaled(o) (p is ±∞ with o₀'s sign) or, for a NaN p, scaled(o)
 /// + p.
-fn affine_partial<'t>(o: Var<'t>, p: f64, scaled: impl Fn(Var<'t>) -> Var<'t>) -> Var<'t> {
+#[track_caller]
+fn affine_partial<'t>(o: Var<'t>, p: f64, scale: Option<f64>) -> Var<'t> {
     let o0 = o.value;
     if o0.is_finite() {
         if p == 0.0 && p.is_sign_negative() {
-            -scaled(o0 - o)
+            -scaled(o0 - o, scale)
         } else {
-            scaled(o - o0) + p
+            scaled(o - o0, scale) + p
         }
     } else if p.is_nan() {
-        scaled(o) + p
+        scaled(o, scale) + p
     } else {
-        scaled(o)
+        scaled(o, scale)
     }
 }
 
 /// `derivative · v`, keeping a constant derivative constant.
+#[track_caller]
 fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
     match derivative {
         // A NaN stays a constant here, made a NaN of every operand by the caller.
@@ -908,12 +974,16 @@ fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
 /// table's own rule at z, recorded over the weighted sum recorded once more by
 /// `z` (σ′ as [`unary_recorded`] records it, over σ(z) recorded on that z too,
 /// not over `this`).
+///
+/// `z` is the recorded weighted sum where [`needs_z`] says the op needs it.
+#[track_caller]
 fn activation_derivative<'t>(
     op: Op,
     edges: &[(u32, f64)],
     this: Var<'t>,
-    z: impl FnOnce() -> Var<'t>,
+    z: Option<Var<'t>>,
 ) -> Partial<'t> {
+    let z = || z.expect("the weighted sum of a sigmoid or tanh neuron");
     match op {
         Op::WeightedSum | Op::WeightedSumConst => Partial::Const(1.0),
         Op::ReluNeuron | Op::ReluNeuronConst => Partial::Const(edges[edges.len() - 1].1),
@@ -928,10 +998,19 @@ fn activation_derivative<'t>(
         // x = (1e10, 1e10), b = 0 came out 0.
         Op::SigmoidNeuron | Op::SigmoidNeuronConst => {
             let z = z();
-            Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, || z.sigmoid()))
+            Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, None))
         }
         _ => Partial::Var(crate::ops::rules::tanh::partial(z(), this)),
     }
+}
+
+/// Whether [`activation_derivative`] needs the neuron's weighted sum recorded:
+/// σ′ and tanh′ are taken at it.
+fn needs_z(op: Op) -> bool {
+    matches!(
+        op,
+        Op::SigmoidNeuron | Op::SigmoidNeuronConst | Op::TanhNeuron | Op::TanhNeuronConst
+    )
 }
 
 /// ∇f at `x`: one tape, one reverse sweep.

@@ -399,7 +399,7 @@ fn recording_onto_a_full_tape_panics_at_the_callers_line() {
         at_line!(<Var as chainrule::Scalar>::tanh(x)),
     ];
     for (line, case) in cases {
-        let seen = panic_locations(|| case());
+        let seen = panic_locations(case);
         let expected = format!("tests/bad_input.rs:{line}");
         assert!(
             seen.iter().any(|l| l.ends_with(&expected)),

@@ -1,0 +1,235 @@
+//! An audit of the higher derivatives (`Tape::grad`, `hessian`,
+//! `hessian_vector_product`): a caller's mistake gets a clear panic at the
+//! caller's line, at every point where recording the gradient can fail.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chainrule::{Activation, Tape, Var};
+
+/// Held while the panic hook is swapped, so that tests do not restore each
+/// other's hooks.
+static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The message and the location ("file:line") of `f`'s panic.
+fn panic_of(f: impl FnOnce()) -> (String, String) {
+    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let record = seen.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(l) = info.location() {
+            *record.lock().unwrap() = format!("{}:{}", l.file(), l.line());
+        }
+    }));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    let payload = result.expect_err("expected a panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let location = seen.lock().unwrap().clone();
+    (message, location)
+}
+
+type Case = (&'static str, for<'t> fn(&[Var<'t>]) -> Var<'t>, Vec<f64>);
+
+/// Functions whose recorded gradient goes through each way `Tape::grad`
+/// records a partial: every unary op (at points where its partial is taken
+/// from a smoother expression and where it is not), the ops with two operands
+/// and with a constant at ordinary points and at their edges, logsumexp, the
+/// fused neurons and losses, a NaN partial, a masked edge over an infinite
+/// partial, and an input the output does not use.
+fn cases() -> Vec<Case> {
+    let mut cases: Vec<Case> = Vec::new();
+    for rule in chainrule::ops::UNARY {
+        let _ = rule; // each unary op through `Scalar` below
+    }
+    macro_rules! unary {
+        ($($m:ident),*) => {
+            $(
+                for x in [0.3, 0.7, 3.0, 1e200, -40.0, 1e-310] {
+                    cases.push((stringify!($m), |v| v[0].$m() * v[1], vec![x, 1.5]));
+                }
+            )*
+        };
+    }
+    unary!(
+        sigmoid, tanh, relu, softplus, logsigmoid, silu, exp, exp_m1, exp2, ln, ln_1p, log2, log10,
+        sqrt, cbrt, abs, signum, sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh,
+        recip, square, erf
+    );
+    let points: [[f64; 2]; 6] = [
+        [0.3, 1.7],
+        [-1.3, 3.0],
+        [1e-300, 1e-300],
+        [1e300, 1e300],
+        [1e-160, 2.5],
+        [0.0, 1.0],
+    ];
+    for p in points {
+        let p = p.to_vec();
+        cases.push(("pow", |v| v[0].pow(v[1]), p.clone()));
+        cases.push(("powf", |v| v[0].powf(1e-3) * v[1], p.clone()));
+        cases.push((
+            "powf big",
+            |v| v[0].abs().powf(9007199254740993.0) * v[1],
+            p.clone(),
+        ));
+        cases.push(("powi", |v| v[0].powi(3) * v[1].powi(-2), p.clone()));
+        cases.push(("atan2", |v| v[0].atan2(v[1]), p.clone()));
+        cases.push(("atan2 const", |v| v[0].atan2(1e-300) * v[1], p.clone()));
+        cases.push((
+            "const atan2",
+            |v| Var::const_atan2(1e-300, v[0]) * v[1],
+            p.clone(),
+        ));
+        cases.push(("hypot", |v| v[0].hypot(v[1]), p.clone()));
+        cases.push(("hypot const", |v| v[0].hypot(1e-310) * v[1], p.clone()));
+        cases.push(("div", |v| v[0] / v[1], p.clone()));
+        cases.push(("log", |v| v[0].log(0.5) + v[1].log(1e300), p.clone()));
+        cases.push(("mul_add", |v| v[0].mul_add(v[1], v[0]) * v[1], p.clone()));
+        cases.push((
+            "max min clamp",
+            |v| v[0].max(v[1]) * v[0].min(v[1]) * v[0].clamp(-1.0, 1.0),
+            p.clone(),
+        ));
+        cases.push((
+            "logsumexp",
+            |v| Var::logsumexp(&[v[0], v[1], v[0] * v[1]]),
+            p.clone(),
+        ));
+        cases.push((
+            "sigmoid neuron",
+            |v| Var::neuron(&[v[0]], &[v[1]], v[1], Activation::Sigmoid),
+            p.clone(),
+        ));
+        cases.push((
+            "tanh neuron",
+            |v| Var::neuron(&[v[0]], &[v[1]], v[0], Activation::Tanh),
+            p.clone(),
+        ));
+        cases.push((
+            "relu neuron",
+            |v| Var::neuron(&[v[0]], &[v[1]], v[1], Activation::Relu),
+            p.clone(),
+        ));
+        cases.push((
+            "weighted sum",
+            |v| Var::weighted_sum(&[v[0]], &[v[1]], v[1]).square(),
+            p.clone(),
+        ));
+        cases.push((
+            "sigmoid neuron const",
+            |v| Var::neuron_const(&[v[0], v[1]], &[0.3, 0.5], v[1], Activation::Sigmoid),
+            p.clone(),
+        ));
+        cases.push((
+            "tanh neuron const",
+            |v| Var::neuron_const(&[v[0], v[1]], &[0.3, 0.5], v[1], Activation::Tanh),
+            p.clone(),
+        ));
+        cases.push((
+            "weighted sum const",
+            |v| Var::weighted_sum_const(&[v[0], v[1]], &[0.3, 0.5], v[1]).square(),
+            p.clone(),
+        ));
+        cases.push((
+            "mse",
+            |v| Var::mean_squared_error(&[v[0], v[1]], &[0.3, 0.5]),
+            p.clone(),
+        ));
+        cases.push((
+            "hse",
+            |v| Var::half_squared_error(&[v[0] * v[1]], &[0.3]),
+            p.clone(),
+        ));
+    }
+    cases.push(("nan partial", |v| v[0].relu() * v[1], vec![f64::NAN, 2.0]));
+    cases.push((
+        "masked over infinite",
+        |v| (v[0].sqrt() * v[1]).relu(),
+        vec![0.0, -1.0],
+    ));
+    cases.push(("unused input", |v| v[0].sin(), vec![0.5, 2.0]));
+    cases
+}
+
+/// `Tape::grad` records a few nodes per edge: on a tape with room for the
+/// function but not for its whole recorded gradient, it must panic "the tape is
+/// full" at the line that called it, whichever push finds the tape full. (It
+/// panicked inside the library, at the op that found it full: src/ops/unary.rs,
+/// src/higher.rs, src/ops/binary.rs.) Every limit from the function's nodes to
+/// one short of the gradient's is tried, on tapes that keep their constants
+/// (as `hessian` records) and on tapes that do not, at first and second order.
+#[test]
+fn a_full_tape_panics_at_the_line_that_called_tape_grad() {
+    let mut checked = 0;
+    for (name, f, x) in cases() {
+        for keep in [false, true] {
+            for order in [1, 2] {
+                // The nodes of f, and of its recorded gradients, with no limit.
+                let tape = Tape::new();
+                tape.set_keep_constants(keep);
+                let xs = tape.vars(&x);
+                let mut y = f(&xs);
+                for _ in 1..order {
+                    y = tape.grad(y, &xs)[0];
+                }
+                let before = tape.len();
+                let _ = tape.grad(y, &xs);
+                let after = tape.len();
+                for limit in before..after {
+                    let tape = Tape::with_max_nodes(limit);
+                    tape.set_keep_constants(keep);
+                    let xs = tape.vars(&x);
+                    let mut y = f(&xs);
+                    for _ in 1..order {
+                        y = tape.grad(y, &xs)[0];
+                    }
+                    assert_eq!(tape.len(), before);
+                    let line = line!() + 1;
+                    let (message, location) = panic_of(|| drop(tape.grad(y, &xs)));
+                    assert!(
+                        message.contains("the tape is full"),
+                        "{name} at {x:?} (keep {keep}, order {order}, limit {limit}): {message}"
+                    );
+                    assert_eq!(
+                        location,
+                        format!("tests/higher_audit.rs:{line}"),
+                        "{name} at {x:?} (keep {keep}, order {order}, limit {limit} of {before}..{after}): \
+                         the panic is not at the caller's line"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked} limits checked");
+}
+
+/// A `Var` of another tape among `wrt` panics at the caller's line with a
+/// message that says so. (It said "Vars of two different tapes were combined",
+/// though nothing was combined, where the docs promised the message for an
+/// output of another tape.)
+#[test]
+fn a_wrt_of_another_tape_is_named_as_such() {
+    let tape = Tape::new();
+    let other = Tape::new();
+    let x = tape.var(1.0);
+    let z = other.var(2.0);
+    let y = x.sin();
+    let line = line!() + 1;
+    let (message, location) = panic_of(|| drop(tape.grad(y, &[x, z])));
+    assert_eq!(location, format!("tests/higher_audit.rs:{line}"));
+    assert!(
+        message.contains("Tape::grad was given a Var of another tape")
+            && message.contains("wrt[1]"),
+        "{message}"
+    );
+    let line = line!() + 1;
+    let (message, location) = panic_of(|| drop(other.grad(y, &[x])));
+    assert_eq!(location, format!("tests/higher_audit.rs:{line}"));
+    assert!(message.contains("an output of another tape"), "{message}");
+}
