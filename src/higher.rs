@@ -329,6 +329,14 @@ impl Tape {
                 let slot = &mut adjoints[operand as usize];
                 *slot = Some(match *slot {
                     Some(sum) => sum + contribution,
+                    // The sweep adds to an adjoint of +0, and 0 + (−0) is +0: a
+                    // first contribution of −0 (x·(−0), or the node b = −0 as
+                    // ∂(a·b)/∂a) is recorded plus 0, so that the gradient has
+                    // the sweep's sign (1/g is +∞ as from the sweep, not −∞),
+                    // and its derivatives are the contribution's.
+                    None if contribution.value == 0.0 && contribution.value.is_sign_negative() => {
+                        contribution + 0.0
+                    }
                     None => contribution,
                 });
             }

@@ -233,3 +233,42 @@ fn a_wrt_of_another_tape_is_named_as_such() {
     assert_eq!(location, format!("tests/higher_audit.rs:{line}"));
     assert!(message.contains("an output of another tape"), "{message}");
 }
+
+/// The recorded gradient's value is the sweep's, the sign of a zero included:
+/// the sweep adds every contribution to an adjoint of +0, so 0 + (−0) is +0.
+/// (The recorded gradient took a first contribution of −0 as it was: −0 for
+/// x·(−0), for ∂(a·b)/∂a with b = −0, then 1/g was −∞ where the sweep's is +∞.)
+/// Compared bit for bit: both sides are exact here (products by ±0 and sums of
+/// zeros), so no tolerance.
+#[test]
+fn the_recorded_gradient_has_the_sweeps_sign_of_zero() {
+    type Zero = (&'static str, for<'t> fn(&[Var<'t>]) -> Var<'t>, [f64; 2]);
+    let cases: [Zero; 7] = [
+        ("x * -0", |v| v[0] * -0.0, [0.0, 1.0]),
+        ("x * -0 at 3", |v| v[0] * -0.0, [3.0, 1.0]),
+        ("a * b, b = -0", |v| v[0] * v[1], [2.0, -0.0]),
+        ("sin(x) * -0", |v| v[0].sin() * -0.0, [0.0, 1.0]),
+        ("x * -0 twice", |v| v[0] * -0.0 + v[0] * -0.0, [1.0, 1.0]),
+        ("-(x * 0)", |v| -(v[0] * 0.0), [1.0, 1.0]),
+        ("x * y * -0 + y", |v| v[0] * v[1] * -0.0 + v[1], [1.5, -2.0]),
+    ];
+    for (name, f, x) in cases {
+        let tape = Tape::new();
+        let xs = tape.vars(&x);
+        let y = f(&xs);
+        let swept = y.backward();
+        let recorded = tape.grad(y, &xs);
+        for k in 0..2 {
+            assert_eq!(
+                recorded[k].value().to_bits(),
+                swept[xs[k]].to_bits(),
+                "{name}, ∂/∂x{k}: recorded {:?}, swept {:?}",
+                recorded[k].value(),
+                swept[xs[k]]
+            );
+        }
+    }
+    // Derivatives are unchanged by the + 0: x·y·(−0) adds nothing to x·y's Hessian.
+    let h = chainrule::hessian(|v| v[0] * v[1] * -0.0 + v[0] * v[1], &[1.5, -2.0]);
+    assert_eq!(h, vec![vec![0.0, 1.0], vec![1.0, 0.0]]);
+}
