@@ -272,3 +272,70 @@ fn the_recorded_gradient_has_the_sweeps_sign_of_zero() {
     let h = chainrule::hessian(|v| v[0] * v[1] * -0.0 + v[0] * v[1], &[1.5, -2.0]);
     assert_eq!(h, vec![vec![0.0, 1.0], vec![1.0, 0.0]]);
 }
+
+#[path = "../examples/hessian_cost.rs"]
+#[allow(dead_code)]
+mod hessian_cost;
+
+/// The README's table of what a Hessian costs gives the nodes of f and of the
+/// tape after `tape.grad`, as `examples/hessian_cost.rs` prints them. (It said
+/// 74 (+39) for E(w1..w8), where the example prints 80 (+45).) Node counts are
+/// exact, so compared exactly; the times are the machine's and not checked.
+#[test]
+fn the_readme_table_of_hessian_costs_has_the_examples_node_counts() {
+    let readme = include_str!("../README.md");
+    type Error = for<'t> fn(&[Var<'t>]) -> Var<'t>;
+    let rows: [(&str, Error, &[f64]); 2] = [
+        (
+            "E(w1..w8)",
+            hessian_cost::error_of_8,
+            &hessian_cost::WEIGHTS,
+        ),
+        (
+            "E(w5..w8)",
+            hessian_cost::error_of_4,
+            &hessian_cost::WEIGHTS[4..],
+        ),
+    ];
+    for (name, f, w) in rows {
+        let tape = Tape::new();
+        let xs = tape.vars(w);
+        let y = f(&xs);
+        let before = tape.len();
+        let _ = tape.grad(y, &xs);
+        let after = tape.len();
+        let row = format!(
+            "| {name} | {before} | {after} (+{}) | 1 recorded + {} |",
+            after - before,
+            w.len()
+        );
+        assert!(
+            readme.contains(&row),
+            "the README has no row starting {row}"
+        );
+    }
+}
+
+/// Which entries of `Tape::grad` are labelled `∂y/∂x`, as its docs now say:
+/// a node the call recorded; an entry that is a node already on the tape keeps
+/// its label, and one that is the same node as an earlier entry carries that
+/// one's. (The docs said every returned `Var` is labelled ∂y/∂x: for
+/// y = sin(a + b) the entry for b read ∂y/∂a.)
+#[test]
+fn the_recorded_gradients_labels_are_as_documented() {
+    let tape = Tape::new();
+    let a = tape.var(1.0).named("a");
+    let b = tape.var(2.0).named("b");
+    let y = (a + b).sin().named("y");
+    let g = tape.grad(y, &[a, b]);
+    assert_eq!(g[0].index(), g[1].index());
+    assert_eq!(tape.label(g[1].index()).as_deref(), Some("∂y/∂a"));
+    let p = (a * b).named("p");
+    let g = tape.grad(p, &[a, b]);
+    assert_eq!((g[0].index(), g[1].index()), (b.index(), a.index()));
+    assert_eq!(tape.label(g[0].index()).as_deref(), Some("b"));
+    let q = (a * 3.0 + b * b).named("q");
+    let g = tape.grad(q, &[a, b]);
+    assert_eq!(tape.label(g[0].index()).as_deref(), Some("∂q/∂a"));
+    assert_eq!(tape.label(g[1].index()).as_deref(), Some("∂q/∂b"));
+}
