@@ -75,6 +75,16 @@
 //! assert_eq!(hessian(|v| v[0].log1p(), &[-1.0])[0][0], f64::NEG_INFINITY);
 //! ```
 //!
+//! At x = ±∞, a unary op whose first derivative is finite there (its limit:
+//! erf′, cbrt′, acosh′, σ′, arctan′ → 0, softplus′ → 1) records it as a
+//! constant, so its second and higher derivatives are their limits, 0 (the
+//! rule's own expression would meet 0·∞: erf′ = (2/√π)·e^(−x·x) at x = ∞):
+//!
+//! ```
+//! let h = chainrule::hessian(|v| v[0].erf() + v[1].cbrt(), &[f64::INFINITY, f64::NEG_INFINITY]);
+//! assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+//! ```
+//!
 //! An op whose second derivative does not depend on its operand keeps that
 //! constant at NaN too: `x.square()`'s partial is 2x, whose derivative is the
 //! constant 2, so the Hessian of x² at NaN is 2 (the gradient, 2·NaN, is NaN),
@@ -730,6 +740,15 @@ fn recorded_partials<'t>(
                 }));
             }
         }
+        // A unary op at x = ±∞ with a finite partial: that partial is the
+        // derivative's limit (erf′, cbrt′, acosh′, atan′, σ′ → 0; softplus′ → 1),
+        // and the limit of each of its own derivatives is 0: the stored number,
+        // a constant. The rule's expression would meet 0·∞ there and make them
+        // NaN (erf′ = (2/√π)·e^(−x·x), whose x·x has the partial x = ∞; cbrt′ =
+        // 1/(3y²) with y = ∞; acosh′ = 1/(√(x − 1)·√(x + 1))).
+        _ if tape.value(edges[0].0 as usize).is_infinite() && edges[0].1.is_finite() => {
+            out.push(stored(0))
+        }
         _ => out.push(V(unary_recorded(op, operand(0), this.value, Some(this)))),
     }
     // A NaN partial is NaN at every order: its derivative is NaN with respect to
@@ -1112,8 +1131,11 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y, or
 /// underflows, as x^y at (1e-160, 2.5), where entry (1, 0) loses the term
 /// x^(y−1) and is 1e-3 off (see [`crate::higher`] on local factors that over- or
-/// underflow). Where an input is NaN and an op's partial is NaN
-/// (relu, abs, max, … at NaN), the Hessian is NaN, not 0.
+/// underflow). And at an infinite input, where one of the two sweeps meets
+/// 0·∞ and the other does not: for x^y at (∞, 2), entry (0, 1) is ∞ (the
+/// limit of x^(y−1)·(1 + y·ln x)) and entry (1, 0) NaN. Where an input is NaN
+/// and an op's partial is NaN (relu, abs, max, … at NaN), the Hessian is NaN,
+/// not 0.
 ///
 /// # Panics
 ///
@@ -1142,6 +1164,10 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// // x^y at (0, 1): two conventions, two different mixed entries.
 /// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
 /// assert_eq!((h[0][1], h[1][0]), (1.0, 0.0));
+/// // At an infinite input, one sweep meets 0·∞:
+/// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[f64::INFINITY, 2.0]);
+/// assert_eq!(h[0][1], f64::INFINITY);
+/// assert!(h[1][0].is_nan());
 /// ```
 #[track_caller]
 pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<f64>> {

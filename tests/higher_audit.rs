@@ -339,3 +339,44 @@ fn the_recorded_gradients_labels_are_as_documented() {
     assert_eq!(tape.label(g[0].index()).as_deref(), Some("∂q/∂a"));
     assert_eq!(tape.label(g[1].index()).as_deref(), Some("∂q/∂b"));
 }
+
+/// At x = ±∞ a unary op with a finite first derivative has the limits of its
+/// second and third derivatives, 0, as the first is the limit there (erf′(∞) =
+/// 0, softplus′(∞) = 1). (erf at ±∞, cbrt at ±∞ and acosh at +∞ had NaN second
+/// and third derivatives: their rules' expressions meet 0·∞ there, where σ,
+/// tanh, atan, ln, sqrt, recip and the others gave 0.) Exact: every factor
+/// is 0 or a constant, so compared exactly.
+#[test]
+fn second_and_third_derivatives_at_infinity_are_the_limits_where_the_first_is_finite() {
+    let mut checked = Vec::new();
+    for rule in chainrule::ops::UNARY {
+        for x in [f64::INFINITY, f64::NEG_INFINITY] {
+            let tape = Tape::new();
+            let xv = tape.var(x);
+            let y = (rule.record)(xv);
+            let d1 = tape.grad(y, &[xv])[0];
+            if !d1.value().is_finite() {
+                continue; // exp, sinh, square…: ±∞ or NaN (sin, asin): not a limit of 0
+            }
+            assert_eq!(d1.value(), y.backward()[xv], "{} at {x}", rule.name);
+            let d2 = tape.grad(d1, &[xv])[0];
+            let d3 = d2.backward()[xv];
+            assert_eq!(
+                (d2.value(), d3),
+                (0.0, 0.0),
+                "{} at {x}: first derivative {}, second and third should be 0",
+                rule.name,
+                d1.value()
+            );
+            checked.push(rule.name);
+        }
+    }
+    for name in [
+        "erf", "cbrt", "acosh", "atan", "sigmoid", "softplus", "ln", "recip",
+    ] {
+        assert!(checked.contains(&name), "{name} was not checked at ±∞");
+    }
+    // Through `hessian` too, in a function of two variables.
+    let h = chainrule::hessian(|v| v[0].erf() * v[1], &[f64::INFINITY, 2.0]);
+    assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+}
