@@ -76,13 +76,19 @@
 //! ```
 //!
 //! At x = ±∞, a unary op whose first derivative is finite there (its limit:
-//! erf′, cbrt′, acosh′, σ′, arctan′ → 0, softplus′ → 1) records it as a
-//! constant, so its second and higher derivatives are their limits, 0 (the
-//! rule's own expression would meet 0·∞: erf′ = (2/√π)·e^(−x·x) at x = ∞):
+//! erf′, cbrt′, acosh′, σ′, arctan′ → 0, softplus′ → 1), and a sigmoid or tanh
+//! neuron at z = ±∞, records it as p + 0·|1/x|: its second and higher
+//! derivatives are their limits, 0 (the rule's own expression would meet 0·∞:
+//! erf′ = (2/√π)·e^(−x·x) at x = ∞), along edges of partial 0, so that an
+//! infinite factor further down still gives 0·∞ = NaN, as at first order:
 //!
 //! ```
 //! let h = chainrule::hessian(|v| v[0].erf() + v[1].cbrt(), &[f64::INFINITY, f64::NEG_INFINITY]);
 //! assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+//! // σ(x·y) at (∞, 1): ∂/∂y = σ′(xy)·x is 0·∞ = NaN, and so is ∂²/∂y².
+//! let h = chainrule::hessian(|v| (v[0] * v[1]).sigmoid(), &[f64::INFINITY, 1.0]);
+//! assert_eq!(h[0][0], 0.0);
+//! assert!(h[1][1].is_nan());
 //! ```
 //!
 //! An op whose second derivative does not depend on its operand keeps that
@@ -740,14 +746,9 @@ fn recorded_partials<'t>(
                 }));
             }
         }
-        // A unary op at x = ±∞ with a finite partial: that partial is the
-        // derivative's limit (erf′, cbrt′, acosh′, atan′, σ′ → 0; softplus′ → 1),
-        // and the limit of each of its own derivatives is 0: the stored number,
-        // a constant. The rule's expression would meet 0·∞ there and make them
-        // NaN (erf′ = (2/√π)·e^(−x·x), whose x·x has the partial x = ∞; cbrt′ =
-        // 1/(3y²) with y = ∞; acosh′ = 1/(√(x − 1)·√(x + 1))).
+        // A unary op at x = ±∞ with a finite partial: see `limit_at_infinity`.
         _ if tape.value(edges[0].0 as usize).is_infinite() && edges[0].1.is_finite() => {
-            out.push(stored(0))
+            out.push(V(limit_at_infinity(operand(0), edges[0].1)))
         }
         _ => out.push(V(unary_recorded(op, operand(0), this.value, Some(this)))),
     }
@@ -839,6 +840,27 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: Option<Var<'t>>) -> Var<'t
     match unary_partial(op, x, y) {
         Some(p) => p,
         None => unreachable!("every op has a recorded rule: {op}"),
+    }
+}
+
+/// The partial `p` of a unary op (or a neuron's activation) at an operand
+/// `x` = ±∞, where `p` is finite: `p` is the derivative's limit (erf′, cbrt′,
+/// acosh′, atan′, σ′, tanh′ → 0; softplus′ → 1), and the limit of each of its
+/// own derivatives is 0. The rule's expression would meet 0·∞ there and make
+/// them NaN (erf′ = (2/√π)·e^(−x·x), whose x·x has the partial x = ∞; cbrt′ =
+/// 1/(3y²) with y = ∞; acosh′ = 1/(√(x − 1)·√(x + 1))), or not, depending on
+/// the rule. Recorded as p + 0·|1/x|: the value p exactly (−0 kept), and
+/// derivatives that are 0 along finite edges to x (0·|1/x|′), not a
+/// constant's missing edge, so that an infinite factor further down still
+/// gives 0·∞ = NaN as everywhere else (σ(x·y) at x = ∞, whose ∂/∂y is
+/// σ′·x = 0·∞).
+#[track_caller]
+fn limit_at_infinity<'t>(x: Var<'t>, p: f64) -> Var<'t> {
+    let zero = x.recip().abs() * 0.0;
+    if p == 0.0 && p.is_sign_negative() {
+        p - zero
+    } else {
+        zero + p
     }
 }
 
@@ -1023,6 +1045,11 @@ fn activation_derivative<'t>(
         // by wₖ or xₖ, and where they cancel (z near 0) they swallowed the
         // rest: ∂²a/∂w₀∂x₀ = σ′(0) = 0.25 at w = (1e10, −1e10),
         // x = (1e10, 1e10), b = 0 came out 0.
+        // At z = ±∞, as the sigmoid and tanh ops there (`limit_at_infinity`),
+        // a′(z) being the bias edge's partial.
+        _ if z().value.is_infinite() && edges[edges.len() - 1].1.is_finite() => {
+            Partial::Var(limit_at_infinity(z(), edges[edges.len() - 1].1))
+        }
         Op::SigmoidNeuron | Op::SigmoidNeuronConst => {
             let z = z();
             Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, None))

@@ -380,3 +380,50 @@ fn second_and_third_derivatives_at_infinity_are_the_limits_where_the_first_is_fi
     let h = chainrule::hessian(|v| v[0].erf() * v[1], &[f64::INFINITY, 2.0]);
     assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
 }
+
+/// A fused neuron has the Hessian of the same neuron in plain operators where
+/// z, an input or a product is infinite too: NaN where a path meets 0·∞ in
+/// both (σ(w·x + b) at w = ∞, whose ∂/∂x is σ′·w = 0·∞), 0 where the
+/// derivatives' limits are (tanh(w·x + b) at w = x = 1e308, z overflowed).
+/// (With a unary op's partial at ±∞ taken as a constant, as first written in
+/// this audit, the plain spelling lost the 0·∞ paths and differed from the
+/// fused neuron, σ at (∞, ∞, ∞) first.) Compared as printed, so NaN equals NaN and −0 differs from 0.
+#[test]
+fn fused_neurons_have_the_plain_hessian_at_infinite_points() {
+    let values = [
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e308,
+        -1e308,
+        1.0,
+        -0.5,
+        0.0,
+    ];
+    for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+        for a in values {
+            for b in values {
+                for c in values {
+                    let p = [a, b, c];
+                    let plain = chainrule::hessian(
+                        |v| {
+                            let z = v[0] * v[1] + v[2];
+                            match act {
+                                Activation::Sigmoid => z.sigmoid(),
+                                Activation::Tanh => z.tanh(),
+                                _ => z.relu(),
+                            }
+                        },
+                        &p,
+                    );
+                    let fused =
+                        chainrule::hessian(|v| Var::neuron(&[v[0]], &[v[1]], v[2], act), &p);
+                    assert_eq!(
+                        format!("{fused:?}"),
+                        format!("{plain:?}"),
+                        "{act:?} at {p:?}"
+                    );
+                }
+            }
+        }
+    }
+}
