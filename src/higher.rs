@@ -77,7 +77,8 @@
 //!
 //! At x = ±∞, a unary op whose first derivative is finite there (its limit:
 //! erf′, cbrt′, acosh′, σ′, arctan′ → 0, softplus′ → 1), and a sigmoid or tanh
-//! neuron at z = ±∞, records it as p + 0·|1/x|: its second and higher
+//! neuron at z = ±∞ (over constant inputs, where the tape keeps them), records
+//! it as p + 0·|1/x|: its second and higher
 //! derivatives are their limits, 0 (the rule's own expression would meet 0·∞:
 //! erf′ = (2/√π)·e^(−x·x) at x = ∞), along edges of partial 0, so that an
 //! infinite factor further down still gives 0·∞ = NaN, as at first order:
@@ -698,7 +699,17 @@ fn recorded_partials<'t>(
             // partial).
             let n = edges.len() - 1;
             let da = edges[n].1;
-            if da == 0.0 || !da.is_finite() {
+            // z = ±∞ for σ or tanh, with the inputs kept: a′ is recorded at the
+            // recorded z (`limit_at_infinity`), so that an infinite input cₖ
+            // still gives 0·∞ = NaN on the path through z, as in the plain
+            // spelling σ(w·c + b) (the stored constants would drop it: entry
+            // (b, w) was 0 where the plain spelling's is NaN).
+            let infinite_z = needs_z(op)
+                && kept.len() == n
+                && (0..n)
+                    .fold(operand(n).value, |z, k| z + operand(k).value * kept[k])
+                    .is_infinite();
+            if (da == 0.0 && !infinite_z) || !da.is_finite() {
                 // Saturated, or a relu with z ≤ 0: a′ and a″ vanish together (or
                 // a NaN z: NaN partials).
                 out.extend((0..edges.len()).map(stored));

@@ -427,3 +427,48 @@ fn fused_neurons_have_the_plain_hessian_at_infinite_points() {
         }
     }
 }
+
+/// A neuron over constant inputs (`Var::neuron_const`) has the Hessian of
+/// σ(w·c + w₂·2 + b) in plain operators where z is ±∞, an infinite input c
+/// included: NaN where a path through z meets 0·∞ (∂z/∂w = c = ∞), as in the
+/// plain spelling. (Its a′ = 0 was taken as the stored constants, which drop
+/// that path: entry (b, w) was 0 where the plain spelling's is NaN, and
+/// differed from entry (w, b).) Inputs of 1e308 are left out of c: there a
+/// plain-operator path overflows on its own (1e308·4 in tanh″'s route), which
+/// the docs allow. Compared as printed: NaN equals NaN.
+#[test]
+fn neurons_over_constants_have_the_plain_hessian_where_z_is_infinite() {
+    let values = [f64::INFINITY, f64::NEG_INFINITY, 1e308, 1.0, -0.5, 0.0];
+    let constants = [f64::INFINITY, f64::NEG_INFINITY, 1.0, -0.5, 0.0];
+    for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+        for c in constants {
+            for w in values {
+                for b in values {
+                    for w2 in values {
+                        let p = [w, b, w2];
+                        let fused = chainrule::hessian(
+                            |v| Var::neuron_const(&[v[0], v[2]], &[c, 2.0], v[1], act),
+                            &p,
+                        );
+                        let plain = chainrule::hessian(
+                            |v| {
+                                let z = v[0] * c + v[2] * 2.0 + v[1];
+                                match act {
+                                    Activation::Sigmoid => z.sigmoid(),
+                                    Activation::Tanh => z.tanh(),
+                                    _ => z.relu(),
+                                }
+                            },
+                            &p,
+                        );
+                        assert_eq!(
+                            format!("{fused:?}"),
+                            format!("{plain:?}"),
+                            "{act:?} at w, b, w₂ = {p:?}, c = {c}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
