@@ -175,8 +175,8 @@ pub(crate) fn atan2_partials_at_edge(y: f64, x: f64, h: f64) -> (f64, f64) {
 ///   each product exact, so n/h_s is never rounded to a subnormal.
 ///
 /// A NaN operand gives NaN partials, as the plain form.
+#[track_caller]
 pub(crate) fn atan2_partials_scaled<T: crate::Scalar>(y: T, x: T, h: T) -> (T, T) {
-    let t600 = f64::from_bits((1023 + 600) << 52);
     let s = hypot_scale(h.value());
     if s < 1.0 {
         let (xs, ys) = (x * s, y * s);
@@ -189,20 +189,26 @@ pub(crate) fn atan2_partials_scaled<T: crate::Scalar>(y: T, x: T, h: T) -> (T, T
         let (xs, ys) = (x * s, y * s);
         (xs, ys, xs.hypot(ys))
     };
-    let over_h_squared = |n: T| {
-        let q = n / hs;
-        let r = if q.value() != 0.0 && q.value().abs() < f64::MIN_POSITIVE {
-            (n * t600) / hs / (hs * t600)
-        } else {
-            q / hs
-        };
-        if s == 1.0 {
-            r
-        } else {
-            r * s
-        }
+    (over_h_squared(xs, hs, s), -over_h_squared(ys, hs, s))
+}
+
+/// n/h² for [`atan2_partials_scaled`], on the scaled h (`hs`, scale `s`), times
+/// `s` back (a function, not a closure, so that a full tape's panic names the
+/// caller's line: see [`Tape::grad`](crate::Tape::grad)).
+#[track_caller]
+fn over_h_squared<T: crate::Scalar>(n: T, hs: T, s: f64) -> T {
+    let t600 = f64::from_bits((1023 + 600) << 52);
+    let q = n / hs;
+    let r = if q.value() != 0.0 && q.value().abs() < f64::MIN_POSITIVE {
+        (n * t600) / hs / (hs * t600)
+    } else {
+        q / hs
     };
-    (over_h_squared(xs), -over_h_squared(ys))
+    if s == 1.0 {
+        r
+    } else {
+        r * s
+    }
 }
 
 /// hypot(x, y) = √(x² + y²) without overflow, and its partials x/h and y/h. At
