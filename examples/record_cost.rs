@@ -9,8 +9,10 @@
 //! ```
 //!
 //! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
-//! costs ordinary recording nothing measurable, and to count the instructions of
-//! a replayed step (`w1r`, `w2r`) against the hand-coded one (`w1h`, `w2h`).
+//! costs ordinary recording nothing measurable, to count the W1 step in its
+//! other spellings (`w1f` fused, `w1u` as users write it), and to count the
+//! instructions of a replayed step (`w1r`, `w2r`) against the hand-coded one
+//! (`w1h`, `w2h`).
 //! With `--features jit`, `w1n` counts the W1 step replayed as native code
 //! (`replay::Native`, compiled before the counted function runs):
 //!
@@ -35,6 +37,26 @@ fn w1(tape: &mut Tape) {
     let mut w = seed::WEIGHTS;
     for _ in 0..1_000 {
         black_box(seed::step_taped(tape, &mut w, Spelling::Ops));
+    }
+    black_box(w);
+}
+
+/// 1,000 W1 training steps, fused spelling.
+#[inline(never)]
+fn w1f(tape: &mut Tape) {
+    let mut w = seed::WEIGHTS;
+    for _ in 0..1_000 {
+        black_box(seed::step_taped(tape, &mut w, Spelling::Fused));
+    }
+    black_box(w);
+}
+
+/// 1,000 W1 training steps, plain operators as users write them.
+#[inline(never)]
+fn w1u(tape: &mut Tape) {
+    let mut w = seed::WEIGHTS;
+    for _ in 0..1_000 {
+        black_box(seed::step_as_users_write_it(tape, &mut w));
     }
     black_box(w);
 }
@@ -165,6 +187,8 @@ fn main() {
     let mut tape = Tape::new();
     match which.as_str() {
         "w1" => w1(&mut tape),
+        "w1f" => w1f(&mut tape),
+        "w1u" => w1u(&mut tape),
         "w2" => w2(&mut tape),
         "w3" => w3(&mut tape),
         "w1r" => w1r(&mut seed::replay_program(Spelling::Ops)),
@@ -178,7 +202,7 @@ fn main() {
         pass if pass.starts_with("w2r:") => w2r(&mut compiled("w2", &pass[4..])),
         "w2h" => w2h(),
         other => {
-            eprintln!("unknown workload {other}: w1, w2, w3 (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
+            eprintln!("unknown workload {other}: w1, w1f (fused), w1u (as users write it), w2, w3 (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
             std::process::exit(2);
         }
     }

@@ -45,7 +45,17 @@
 //! # Ok::<(), chainrule::bench::BenchError>(())
 //! ```
 //!
-//! Timings are wall-clock medians: run on a quiet machine, and in release mode.
+//! Timings are wall-clock medians (of an even number of rounds, the upper of
+//! the two middle ones): run on a quiet machine, and in release mode.
+//!
+//! Everything runs at the one point `inputs`: the replayed program is recorded
+//! there and replayed there. Rust control flow that depends on the inputs'
+//! values (an `if` on [`Scalar::value`], a loop until convergence) is frozen
+//! in a replayed program at the values it was recorded at (see
+//! [`crate::replay`]), so for such a function the replayed time and gradient
+//! are those of the branch taken at `inputs`, and the same program replayed at
+//! inputs where a branch goes the other way would give a wrong gradient;
+//! nothing here detects that.
 
 use std::fmt;
 use std::hint::black_box;
@@ -73,6 +83,11 @@ pub trait Function {
 }
 
 /// A hand-coded gradient: writes ∂f/∂xᵢ into `gradient[i]` and returns f(x).
+///
+/// `gradient` holds zeros when [`Bench::run`] checks it, and whatever the
+/// last timed call left when it is timed: a hand-coded gradient that adds
+/// into it (`+=`) zeroes it first, or the check passes on a gradient that is
+/// wrong in use.
 ///
 /// ```
 /// let square: chainrule::bench::HandGradient = &|x, g| {
@@ -122,13 +137,15 @@ pub struct Bench<'a, F> {
 pub enum BenchError {
     /// A gradient (or the value) does not match its reference.
     Mismatch {
-        /// What was compared: `"taped vs hand-coded"`, `"replayed vs taped"`, …
+        /// What was compared, the measured side first: `"taped vs primal"` and
+        /// `"hand-coded vs primal"` (the value), `"taped vs hand-coded"`,
+        /// `"replayed vs taped"` (the value or a partial).
         what: &'static str,
         /// The input whose partial differs (`None` for the value).
         input: Option<usize>,
-        /// The value measured.
+        /// The value measured (of the first side of `what`).
         actual: f64,
-        /// The reference.
+        /// The reference (of the second side of `what`).
         expected: f64,
         /// The relative tolerance it missed.
         tolerance: f64,
@@ -153,17 +170,38 @@ impl fmt::Display for BenchError {
                 tolerance,
                 absolute_tolerance,
             } => {
+                // `what` is "<measured> vs <reference>": name each value by its side.
+                let (measured, reference) =
+                    what.split_once(" vs ").unwrap_or(("measured", "expected"));
                 match input {
                     Some(i) => write!(f, "chainrule::bench: {what}: ∂f/∂x{i} is {actual:e}")?,
                     None => write!(f, "chainrule::bench: {what}: f is {actual:e}")?,
                 }
                 write!(
                     f,
-                    ", expected {expected:e} (tolerance {absolute_tolerance:e} + {tolerance:e}·|expected|); nothing was timed"
-                )
+                    " {measured} but {expected:e} {reference}, more than the \
+                     {absolute_tolerance:e} + {tolerance:e}·|{reference}| allowed"
+                )?;
+                match (*what, input) {
+                    ("hand-coded vs primal", _) => f.write_str(
+                        " (the hand-coded gradient must return f(x), the function's value)",
+                    )?,
+                    ("taped vs primal", _) | ("replayed vs taped", None) => f.write_str(
+                        " (the function must compute the same on f64 and on Var, at every call)",
+                    )?,
+                    ("replayed vs taped", Some(_)) => f.write_str(
+                        " (a replayed fused sum adds an adjoint's contributions in another \
+                         order than the tape, which changes a sum whose terms cancel: see \
+                         chainrule::replay; Bench::absolute_tolerance can allow for it)",
+                    )?,
+                    _ => {}
+                }
+                f.write_str("; nothing was timed")
             }
             BenchError::Compile(e) => write!(f, "chainrule::bench: {e}"),
-            BenchError::NoInputs => f.write_str("chainrule::bench: a function needs inputs"),
+            BenchError::NoInputs => f.write_str(
+                "chainrule::bench: Bench::new was given no inputs; a function needs at least one",
+            ),
         }
     }
 }
@@ -220,7 +258,7 @@ pub struct Report {
     pub instructions: usize,
     /// Bytes of the compiled program per node recorded.
     pub program_bytes_per_node: f64,
-    /// Calls per round and rounds timed.
+    /// Calls of each variant per round.
     pub calls_per_round: usize,
     /// Rounds timed.
     pub rounds: usize,
@@ -308,10 +346,17 @@ impl<'a, F: Function> Bench<'a, F> {
         self
     }
 
-    /// The relative tolerance of the gradient checks (default 1e-9): they
-    /// accept |ours − reference| ≤ absolute_tolerance + tolerance · |reference|
-    /// (see [`absolute_tolerance`](Bench::absolute_tolerance)); an infinite
-    /// reference is matched by the same infinity only, and NaN by NaN.
+    /// The relative tolerance of the checks, of the gradients and of the values
+    /// (default 1e-9): they accept |ours − reference| ≤ absolute_tolerance +
+    /// tolerance · |reference| (see
+    /// [`absolute_tolerance`](Bench::absolute_tolerance)); an infinite
+    /// reference is matched by the same infinity only, and NaN by NaN. The
+    /// relative term is 0 against a reference of 0, whatever the tolerance (so
+    /// `f64::INFINITY` accepts anything but NaN against a finite reference other
+    /// than 0, and leaves a reference of 0 to the absolute floor).
+    ///
+    /// # Panics
+    /// If `tolerance` is negative or NaN, at the caller's line.
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
@@ -321,16 +366,22 @@ impl<'a, F: Function> Bench<'a, F> {
     /// assert!(err.unwrap_err().to_string().contains("taped vs hand-coded"));
     /// ```
     #[must_use]
+    #[track_caller]
     pub fn tolerance(mut self, tolerance: f64) -> Self {
+        check_tolerance("tolerance", tolerance);
         self.tolerance = tolerance;
         self
     }
 
-    /// The absolute floor of the gradient checks (default 1e-12, as
+    /// The absolute floor of the checks, of the gradients and of the values
+    /// (default 1e-12, the `atol` of
     /// [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)): a hand
     /// partial of exactly 0 against a taped ±1e-17 (rounding in a sum that
     /// cancels) is accepted, where a purely relative test would refuse any
     /// difference from 0.
+    ///
+    /// # Panics
+    /// If `absolute_tolerance` is negative or NaN, at the caller's line.
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
@@ -353,7 +404,9 @@ impl<'a, F: Function> Bench<'a, F> {
     /// assert!(bench.absolute_tolerance(0.0).run().is_err());
     /// ```
     #[must_use]
+    #[track_caller]
     pub fn absolute_tolerance(mut self, absolute_tolerance: f64) -> Self {
+        check_tolerance("absolute_tolerance", absolute_tolerance);
         self.absolute_tolerance = absolute_tolerance;
         self
     }
@@ -364,17 +417,23 @@ impl<'a, F: Function> Bench<'a, F> {
     /// [`BenchError::Mismatch`] if the taped gradient misses the hand-coded one,
     /// the replayed gradient the taped one, or a value the primal's (nothing is
     /// timed then); [`BenchError::Compile`] if the recording cannot be compiled;
-    /// [`BenchError::NoInputs`] for no inputs.
+    /// [`BenchError::NoInputs`] for no inputs. The replayed gradient may miss
+    /// the taped one with neither wrong: a fused weighted sum of the replay adds
+    /// an adjoint's contributions in another order than the tape, which is all
+    /// of the gradient where they cancel (see [`crate::replay`]); a looser
+    /// [`absolute_tolerance`](Bench::absolute_tolerance) lets such a function
+    /// be timed.
     ///
     /// # Panics
     /// If the function or the hand-coded gradient panics.
     ///
     /// # Complexity
-    /// At most about `variants · rounds · round_time` of wall-clock time (3
-    /// variants, 4 with a hand-coded gradient), plus the checks; less by as much
-    /// as the other variants are faster than the slowest (the 16-input
-    /// Rosenbrock of `examples/bench_your_function.rs`: about 0.11 s at the
-    /// defaults, of a bound of 0.25 s).
+    /// At most about `variants · (rounds + 1) · round_time` of wall-clock time
+    /// (3 variants, 4 with a hand-coded gradient; one round of each warms up
+    /// untimed), plus the checks; less by as much as the other variants are
+    /// faster than the slowest (the 16-input Rosenbrock of
+    /// `examples/bench_your_function.rs`: about 0.1 s at the defaults, of a
+    /// bound of 0.26 s).
     ///
     /// ```
     /// use chainrule::{bench::{Bench, Function}, Scalar};
@@ -521,11 +580,17 @@ impl<'a, F: Function> Bench<'a, F> {
     ) -> Result<(), BenchError> {
         // An infinite reference is matched by itself only: its bound, ∞, would
         // accept any |actual − ∞| (∞ ≤ ∞), a finite value or −∞ too.
+        // The relative term is 0 against a reference of 0 whatever the
+        // tolerance: `∞ · 0` is NaN, which would refuse everything.
+        let relative = if expected == 0.0 {
+            0.0
+        } else {
+            self.tolerance * expected.abs()
+        };
         let ok = actual == expected
             || (actual.is_nan() && expected.is_nan())
             || (expected.is_finite()
-                && (actual - expected).abs()
-                    <= self.absolute_tolerance + self.tolerance * expected.abs());
+                && (actual - expected).abs() <= self.absolute_tolerance + relative);
         if ok {
             Ok(())
         } else {
@@ -539,6 +604,26 @@ impl<'a, F: Function> Bench<'a, F> {
             })
         }
     }
+}
+
+/// The panic of [`Bench::tolerance`] and [`Bench::absolute_tolerance`] given a
+/// negative or NaN tolerance, which would refuse every gradient not equal to
+/// its reference to the bit.
+#[track_caller]
+fn check_tolerance(method: &str, tolerance: f64) {
+    if tolerance.is_nan() || tolerance < 0.0 {
+        bad_tolerance(method, tolerance);
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_tolerance(method: &str, tolerance: f64) -> ! {
+    panic!(
+        "chainrule::bench: Bench::{method} was given {tolerance:e}; it needs a tolerance \
+         of 0 or more"
+    )
 }
 
 /// One taped gradient on a reused tape: clear, record, sweep; returns f(x).
@@ -555,11 +640,12 @@ fn taped_gradient<F: Function>(f: &F, tape: &mut Tape, x: &[f64], gradient: &mut
 
 /// Runs `run(variant)` for `variants` variants, `rounds` rounds, interleaved
 /// (the order rotating each round, after one warm-up call of each), and returns
-/// each variant's median duration. The method of every timing of this crate
-/// (the workload runner's too).
+/// each variant's median duration (of an even number of rounds, the upper of
+/// the two middle ones). The method of every timing of this crate (the
+/// workload runner's too).
 ///
 /// # Panics
-/// If `variants` or `rounds` is 0.
+/// If `variants` or `rounds` is 0, at the caller's line.
 ///
 /// # Complexity
 /// `variants · (rounds + 1)` calls of `run`; O(variants · rounds) memory.
@@ -569,10 +655,13 @@ fn taped_gradient<F: Function>(f: &F, tape: &mut Tape, x: &[f64], gradient: &mut
 /// let medians = chainrule::bench::interleaved(2, 5, |v| calls[v] += 1);
 /// assert_eq!((medians.len(), calls), (2, [6, 6]));
 /// ```
+#[must_use]
+#[track_caller]
 pub fn interleaved(variants: usize, rounds: usize, mut run: impl FnMut(usize)) -> Vec<Duration> {
     assert!(
         variants > 0 && rounds > 0,
-        "chainrule::bench::interleaved needs at least one variant and one round"
+        "chainrule::bench::interleaved needs at least one variant and one round \
+         (given {variants} variants, {rounds} rounds)"
     );
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); variants];
     for variant in 0..variants {
@@ -650,42 +739,115 @@ impl fmt::Display for Report {
 
 impl Report {
     /// The report as one JSON object on one line: `name`, `nodes`, `edges`,
-    /// `tape_bytes_per_node`, `instructions`, `program_bytes_per_node`, and per
-    /// variant `<variant>_seconds`, `<variant>_vs_primal` and (with a hand-coded
-    /// gradient) `<variant>_vs_hand` (variants `primal`, `taped`, `replayed`,
-    /// `hand`).
+    /// `tape_bytes_per_node`, `instructions`, `program_bytes_per_node`,
+    /// `rounds`, `calls_per_round`, `hand_difference` (with a hand-coded
+    /// gradient), and per variant `<variant>_seconds`, `<variant>_vs_primal`
+    /// and (with a hand-coded gradient) `<variant>_vs_hand` (variants `primal`,
+    /// `taped`, `replayed`, `hand`): the fields of the [`Report`] and its
+    /// [`Row`]s, the table's figures. Times are in seconds per call; a figure
+    /// that is not finite (a ratio to a median of 0, which a clock coarser
+    /// than the call can give) is `null`, as JSON has no infinity or NaN.
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
     /// # struct Square; impl Function for Square { fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[0] } }
     /// let json = Bench::new("square", &Square, &[3.0]).rounds(3).run()?.to_json();
     /// assert!(json.contains("\"replayed_vs_primal\":"));
+    /// assert!(json.contains("\"rounds\":3,"));
     /// # Ok::<(), chainrule::bench::BenchError>(())
     /// ```
+    #[must_use]
     pub fn to_json(&self) -> String {
         let mut fields = vec![
             format!("\"name\":{}", crate::json::string(&self.name)),
             format!("\"nodes\":{}", self.nodes),
             format!("\"edges\":{}", self.edges),
-            format!("\"tape_bytes_per_node\":{:.3}", self.tape_bytes_per_node),
+            format!(
+                "\"tape_bytes_per_node\":{}",
+                json_number(self.tape_bytes_per_node, 3)
+            ),
             format!("\"instructions\":{}", self.instructions),
             format!(
-                "\"program_bytes_per_node\":{:.3}",
-                self.program_bytes_per_node
+                "\"program_bytes_per_node\":{}",
+                json_number(self.program_bytes_per_node, 3)
             ),
+            format!("\"rounds\":{}", self.rounds),
+            format!("\"calls_per_round\":{}", self.calls_per_round),
         ];
+        if let Some(d) = self.hand_difference {
+            fields.push(format!("\"hand_difference\":{}", json_exponent(d)));
+        }
         for row in &self.rows {
             let key = if row.variant == "hand-coded" {
                 "hand"
             } else {
                 row.variant
             };
-            fields.push(format!("\"{key}_seconds\":{:e}", row.seconds));
-            fields.push(format!("\"{key}_vs_primal\":{:.6}", row.vs_primal));
+            fields.push(format!("\"{key}_seconds\":{}", json_exponent(row.seconds)));
+            fields.push(format!(
+                "\"{key}_vs_primal\":{}",
+                json_number(row.vs_primal, 6)
+            ));
             if let Some(r) = row.vs_hand {
-                fields.push(format!("\"{key}_vs_hand\":{r:.6}"));
+                fields.push(format!("\"{key}_vs_hand\":{}", json_number(r, 6)));
             }
         }
         format!("{{{}}}", fields.join(","))
+    }
+}
+
+/// `x` with `decimals` decimals as a JSON number, `null` if it is not finite.
+fn json_number(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "null".into()
+    }
+}
+
+/// `x` in exponent notation as a JSON number (`1.5e-8`), `null` if it is not
+/// finite.
+fn json_exponent(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:e}")
+    } else {
+        "null".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ratio to a median of 0 (a clock coarser than a call, not this
+    /// machine's: a `Report` built by hand) was written `inf` or `NaN`, which
+    /// is not JSON.
+    #[test]
+    fn figures_that_are_not_finite_are_null_in_json() {
+        let row = |variant, seconds: f64| Row {
+            variant,
+            seconds,
+            vs_primal: seconds / 0.0,
+            vs_hand: Some(seconds / 0.0),
+        };
+        let report = Report {
+            name: "coarse clock".into(),
+            rows: vec![row("primal", 0.0), row("taped", 1e-6)],
+            nodes: 2,
+            edges: 2,
+            tape_bytes_per_node: 8.0,
+            instructions: 1,
+            program_bytes_per_node: 16.0,
+            calls_per_round: 1,
+            rounds: 1,
+            hand_difference: Some(f64::INFINITY),
+        };
+        let json = report.to_json();
+        let parsed: serde_json::Value =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON: {json}: {e}"));
+        assert!(parsed["primal_vs_primal"].is_null(), "{json}"); // 0/0
+        assert!(parsed["taped_vs_primal"].is_null(), "{json}"); // 1e-6/0
+        assert!(parsed["hand_difference"].is_null(), "{json}");
+        assert_eq!(parsed["taped_seconds"], 1e-6);
     }
 }

@@ -200,6 +200,7 @@ fn record_neuron<'t>(
 /// |a′(z)| ≤ 1, so every partial is finite).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
+#[track_caller]
 fn push_pairs<const N: usize, const E: usize>(
     op: Op,
     a: f64,
@@ -240,6 +241,7 @@ fn push_pairs<const N: usize, const E: usize>(
 /// `w₀, w₁, …, b`, with the partials of [`Var::neuron_const`], bit for bit.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
+#[track_caller]
 fn push_weights<const N: usize, const E: usize>(
     op: Op,
     a: f64,
@@ -275,6 +277,7 @@ fn push_weights<const N: usize, const E: usize>(
 /// through the fixed-arity push: one edge per output, its partial
 /// `partial(oₖ, tₖ)`.
 #[inline(always)]
+#[track_caller]
 fn push_outputs<const N: usize>(
     op: Op,
     value: f64,

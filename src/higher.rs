@@ -75,6 +75,23 @@
 //! assert_eq!(hessian(|v| v[0].log1p(), &[-1.0])[0][0], f64::NEG_INFINITY);
 //! ```
 //!
+//! At x = ±∞, a unary op whose first derivative is finite there (its limit:
+//! erf′, cbrt′, acosh′, σ′, arctan′ → 0, softplus′ → 1), and a sigmoid or tanh
+//! neuron at z = ±∞ (over constant inputs, where the tape keeps them), records
+//! it as p + 0·|1/x|: its second and higher
+//! derivatives are their limits, 0 (the rule's own expression would meet 0·∞:
+//! erf′ = (2/√π)·e^(−x·x) at x = ∞), along edges of partial 0, so that an
+//! infinite factor further down still gives 0·∞ = NaN, as at first order:
+//!
+//! ```
+//! let h = chainrule::hessian(|v| v[0].erf() + v[1].cbrt(), &[f64::INFINITY, f64::NEG_INFINITY]);
+//! assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+//! // σ(x·y) at (∞, 1): ∂/∂y = σ′(xy)·x is 0·∞ = NaN, and so is ∂²/∂y².
+//! let h = chainrule::hessian(|v| (v[0] * v[1]).sigmoid(), &[f64::INFINITY, 1.0]);
+//! assert_eq!(h[0][0], 0.0);
+//! assert!(h[1][1].is_nan());
+//! ```
+//!
 //! An op whose second derivative does not depend on its operand keeps that
 //! constant at NaN too: `x.square()`'s partial is 2x, whose derivative is the
 //! constant 2, so the Hessian of x² at NaN is 2 (the gradient, 2·NaN, is NaN),
@@ -191,20 +208,29 @@ impl Tape {
     /// formulas rounded as recorded, a local factor that over- or underflows
     /// included (see [`crate::higher`]); on a tape that keeps its constants
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
-    /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z). Each returned `Var` is labelled
-    /// `∂y/∂x` when `y` and `x` both carry labels.
+    /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z).
+    ///
+    /// When `y` and `x` both carry labels, an entry that is a node this call
+    /// recorded is labelled `∂y/∂x`. An entry that is a node already on the tape
+    /// keeps its own label, or none (∂(a·b)/∂a is the node `b` itself), and so
+    /// does an entry that is the same node as an earlier one, which carries the
+    /// earlier one's label (for y = sin(a + b) the entries for `a` and `b` are
+    /// one node, labelled `∂y/∂a`).
     ///
     /// # Panics
     ///
-    /// If `y` or a `Var` of `wrt` is of another tape ("Tape::grad was given an
-    /// output of another tape"), or if the tape's node limit
-    /// ([`Tape::with_max_nodes`]) is reached while recording.
+    /// At the caller's line: if `y` is of another tape ("Tape::grad was given an
+    /// output of another tape"), or a `Var` of `wrt` is ("… a Var of another
+    /// tape to differentiate with respect to (wrt\[k\], …)"), or if the tape's
+    /// node limit ([`Tape::with_max_nodes`]) is reached while recording ("the
+    /// tape is full").
     ///
     /// # Complexity
     ///
     /// One reverse pass over the nodes up to `y`: O(nodes + edges) time, and it
     /// records a few nodes per edge on the path to `y` (an adjoint product, an
-    /// accumulation, and the partial's own expression: 1 node for `a·b`, up to 11
+    /// accumulation, and the partial's own expression: none for `a·b`, whose
+    /// partials are the nodes `b` and `a` themselves, up to 11
     /// for a unary op, silu′'s near 0), plus O(y's index) memory for the adjoint
     /// handles.
     ///
@@ -232,13 +258,25 @@ impl Tape {
         if !std::ptr::eq(y.tape, self) {
             foreign_output("Tape::grad was given an output of another tape");
         }
-        for x in wrt {
-            y.same_tape(*x);
+        for (k, x) in wrt.iter().enumerate() {
+            if !std::ptr::eq(x.tape, self) {
+                foreign_output(&format!(
+                    "Tape::grad was given a Var of another tape to differentiate with \
+                     respect to (wrt[{k}], node #{})",
+                    x.index
+                ));
+            }
         }
         self.recorded_grad(y, wrt)
     }
 
     /// [`Tape::grad`] once `y` and `wrt` are known to be of this tape.
+    ///
+    /// Every function that records under it is `#[track_caller]` and records
+    /// outside closures (a closure does not pass the caller's line on), so that
+    /// a full tape panics at the line that called [`Tape::grad`], [`hessian`]
+    /// or [`hessian_vector_product`].
+    #[track_caller]
     fn recorded_grad<'t>(&'t self, y: Var<'t>, wrt: &[Var<'t>]) -> Vec<Var<'t>> {
         let output = y.index as usize;
         let mut adjoints: Vec<Option<Var<'t>>> = vec![None; output + 1];
@@ -270,7 +308,10 @@ impl Tape {
                         }
                         continue;
                     }
-                    *zero.get_or_insert_with(|| y.constant(0.0))
+                    match zero {
+                        Some(zero) => zero,
+                        None => *zero.insert(y.constant(0.0)),
+                    }
                 }
                 None => continue,
             };
@@ -305,26 +346,36 @@ impl Tape {
                 let slot = &mut adjoints[operand as usize];
                 *slot = Some(match *slot {
                     Some(sum) => sum + contribution,
+                    // The sweep adds to an adjoint of +0, and 0 + (−0) is +0: a
+                    // first contribution of −0 (x·(−0), or the node b = −0 as
+                    // ∂(a·b)/∂a) is recorded plus 0, so that the gradient has
+                    // the sweep's sign (1/g is +∞ as from the sweep, not −∞),
+                    // and its derivatives are the contribution's.
+                    None if contribution.value == 0.0 && contribution.value.is_sign_negative() => {
+                        contribution + 0.0
+                    }
                     None => contribution,
                 });
             }
         }
         let y_label = self.label(output);
-        wrt.iter()
-            .map(|x| {
-                let g = adjoints
-                    .get(x.index as usize)
-                    .copied()
-                    .flatten()
-                    .unwrap_or_else(|| y.constant(0.0));
-                if let (Some(yl), Some(xl)) = (&y_label, self.label(x.index as usize)) {
-                    if self.label(g.index as usize).is_none() && g.index as usize > output {
-                        return g.named(derivative_label(yl, &xl));
-                    }
+        let mut gradient = Vec::with_capacity(wrt.len());
+        for x in wrt {
+            let g = match adjoints.get(x.index as usize).copied().flatten() {
+                Some(g) => g,
+                None => y.constant(0.0),
+            };
+            let g = match (&y_label, self.label(x.index as usize)) {
+                (Some(yl), Some(xl))
+                    if self.label(g.index as usize).is_none() && g.index as usize > output =>
+                {
+                    g.named(derivative_label(yl, &xl))
                 }
-                g
-            })
-            .collect()
+                _ => g,
+            };
+            gradient.push(g);
+        }
+        gradient
     }
 }
 
@@ -434,6 +485,7 @@ fn derivative_label(y: &str, x: &str) -> String {
 /// A stored partial that is NaN (rule 4 of the policy: relu, abs, max, … at
 /// NaN; logsumexp and relu neurons with a NaN input) is recorded as a NaN whose
 /// derivative with respect to every operand is NaN, not as a constant.
+#[track_caller]
 fn recorded_partials<'t>(
     tape: &'t Tape,
     node: usize,
@@ -579,7 +631,9 @@ fn recorded_partials<'t>(
             // finite operands, on the operands scaled by a power of two.
             let s = crate::ops::hypot_scale(this.value);
             if s == 1.0 {
-                out.extend((0..edges.len()).map(|k| V(operand(k) / this)));
+                for k in 0..edges.len() {
+                    out.push(V(operand(k) / this));
+                }
             } else if op == Op::Hypot {
                 let (x, y) = (operand(0) * s, operand(1) * s);
                 let h = x.hypot(y);
@@ -603,11 +657,17 @@ fn recorded_partials<'t>(
                 let m = (0..edges.len())
                     .map(|k| operand(k).value)
                     .fold(f64::NEG_INFINITY, |m, x| if x > m { x } else { m });
-                let exps: SmallVec<[Var<'t>; 8]> = (0..edges.len())
-                    .map(|k| exp_of_difference(operand(k), m))
-                    .collect();
-                let sum = exps[1..].iter().fold(exps[0], |s, &e| s + e);
-                out.extend(exps.iter().map(|&e| V(e / sum)));
+                let mut exps: SmallVec<[Var<'t>; 8]> = SmallVec::new();
+                for k in 0..edges.len() {
+                    exps.push(exp_of_difference(operand(k), m));
+                }
+                let mut sum = exps[0];
+                for &e in &exps[1..] {
+                    sum += e;
+                }
+                for &e in &exps {
+                    out.push(V(e / sum));
+                }
             } else {
                 out.extend((0..edges.len()).map(stored));
             }
@@ -618,8 +678,12 @@ fn recorded_partials<'t>(
             let ws: SmallVec<[Var<'t>; 8]> = (0..n).map(|k| operand(2 * k)).collect();
             let xs: SmallVec<[Var<'t>; 8]> = (0..n).map(|k| operand(2 * k + 1)).collect();
             let bias = operand(2 * n);
-            let derivative =
-                activation_derivative(op, edges, this, || Var::weighted_sum(&ws, &xs, bias));
+            let z = if needs_z(op) {
+                Some(Var::weighted_sum(&ws, &xs, bias))
+            } else {
+                None
+            };
+            let derivative = activation_derivative(op, edges, this, z);
             for k in 0..n {
                 out.push(times(derivative, xs[k]));
                 out.push(times(derivative, ws[k]));
@@ -635,7 +699,17 @@ fn recorded_partials<'t>(
             // partial).
             let n = edges.len() - 1;
             let da = edges[n].1;
-            if da == 0.0 || !da.is_finite() {
+            // z = ±∞ for σ or tanh, with the inputs kept: a′ is recorded at the
+            // recorded z (`limit_at_infinity`), so that an infinite input cₖ
+            // still gives 0·∞ = NaN on the path through z, as in the plain
+            // spelling σ(w·c + b) (the stored constants would drop it: entry
+            // (b, w) was 0 where the plain spelling's is NaN).
+            let infinite_z = needs_z(op)
+                && kept.len() == n
+                && (0..n)
+                    .fold(operand(n).value, |z, k| z + operand(k).value * kept[k])
+                    .is_infinite();
+            if (da == 0.0 && !infinite_z) || !da.is_finite() {
                 // Saturated, or a relu with z ≤ 0: a′ and a″ vanish together (or
                 // a NaN z: NaN partials).
                 out.extend((0..edges.len()).map(stored));
@@ -648,9 +722,12 @@ fn recorded_partials<'t>(
                     (0..n).map(|k| edges[k].1 / da).collect()
                 };
                 let bias = operand(n);
-                let derivative = activation_derivative(op, edges, this, || {
-                    Var::weighted_sum_const(&ws, &cs, bias)
-                });
+                let z = if needs_z(op) {
+                    Some(Var::weighted_sum_const(&ws, &cs, bias))
+                } else {
+                    None
+                };
+                let derivative = activation_derivative(op, edges, this, z);
                 for (k, &c) in cs.iter().enumerate() {
                     out.push(match derivative {
                         Const(d) => Const(d * c),
@@ -671,20 +748,20 @@ fn recorded_partials<'t>(
             // as kept, or else from the stored partial (`affine_partial`).
             let n = edges.len();
             let scale = (op == Op::MeanSquaredError).then_some(n as f64);
-            let scaled = |d: Var<'t>| match scale {
-                Some(n) => d * 2.0 / n,
-                None => d,
-            };
-            out.extend((0..n).map(|k| {
+            for k in 0..n {
                 let o = operand(k);
-                V(if kept.len() == n {
-                    scaled(o - kept[k])
+                out.push(V(if kept.len() == n {
+                    scaled(o - kept[k], scale)
                 } else {
-                    affine_partial(o, edges[k].1, scaled)
-                })
-            }));
+                    affine_partial(o, edges[k].1, scale)
+                }));
+            }
         }
-        _ => out.push(V(unary_recorded(op, operand(0), this.value, || this))),
+        // A unary op at x = ±∞ with a finite partial: see `limit_at_infinity`.
+        _ if tape.value(edges[0].0 as usize).is_infinite() && edges[0].1.is_finite() => {
+            out.push(V(limit_at_infinity(operand(0), edges[0].1)))
+        }
+        _ => out.push(V(unary_recorded(op, operand(0), this.value, Some(this)))),
     }
     // A NaN partial is NaN at every order: its derivative is NaN with respect to
     // every operand, not the 0 of a constant (the policy's rule 4).
@@ -734,7 +811,12 @@ fn recorded_partials<'t>(
 /// is a normal number up to |x| ≈ 1e102 (arctan″(1e90) was 0, not −2e-270): for
 /// |x| > 1 its derivatives are taken from q = w/(w + 1), w = (1/x)², in the
 /// same way (q ≤ ½ there, so the quotient does not cancel).
-fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) -> Var<'t> {
+///
+/// `y` is the node of the op's value, or `None` for a sigmoid whose value is
+/// not on the tape (a sigmoid neuron's): then `x.sigmoid()`, recorded only if
+/// the rule needs it.
+#[track_caller]
+fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: Option<Var<'t>>) -> Var<'t> {
     let x0 = x.value;
     let smooth = match op {
         Op::Sigmoid if x0.abs() < 1.0 => Some((x * 0.5).cosh().powi(-2) * 0.25),
@@ -759,13 +841,42 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: impl FnOnce() -> Var<'t>) 
             return q / q.value * p0;
         }
     }
-    match unary_partial(op, x, y()) {
+    let y = match y {
+        Some(y) => y,
+        None => {
+            debug_assert_eq!(op, Op::Sigmoid, "only a sigmoid's value is recorded here");
+            x.sigmoid()
+        }
+    };
+    match unary_partial(op, x, y) {
         Some(p) => p,
         None => unreachable!("every op has a recorded rule: {op}"),
     }
 }
 
+/// The partial `p` of a unary op (or a neuron's activation) at an operand
+/// `x` = ±∞, where `p` is finite: `p` is the derivative's limit (erf′, cbrt′,
+/// acosh′, atan′, σ′, tanh′ → 0; softplus′ → 1), and the limit of each of its
+/// own derivatives is 0. The rule's expression would meet 0·∞ there and make
+/// them NaN (erf′ = (2/√π)·e^(−x·x), whose x·x has the partial x = ∞; cbrt′ =
+/// 1/(3y²) with y = ∞; acosh′ = 1/(√(x − 1)·√(x + 1))), or not, depending on
+/// the rule. Recorded as p + 0·|1/x|: the value p exactly (−0 kept), and
+/// derivatives that are 0 along finite edges to x (0·|1/x|′), not a
+/// constant's missing edge, so that an infinite factor further down still
+/// gives 0·∞ = NaN as everywhere else (σ(x·y) at x = ∞, whose ∂/∂y is
+/// σ′·x = 0·∞).
+#[track_caller]
+fn limit_at_infinity<'t>(x: Var<'t>, p: f64) -> Var<'t> {
+    let zero = x.recip().abs() * 0.0;
+    if p == 0.0 && p.is_sign_negative() {
+        p - zero
+    } else {
+        zero + p
+    }
+}
+
 /// A NaN whose derivative with respect to each of `operands` is NaN: Σ NaN·oₖ.
+#[track_caller]
 fn nan_over<'t>(operands: &[Var<'t>]) -> Var<'t> {
     match operands {
         [x] => *x * f64::NAN,
@@ -781,6 +892,7 @@ fn nan_over<'t>(operands: &[Var<'t>]) -> Var<'t> {
 /// p + p·(e^(err·ln x) − 1), the correction taken as a constant (its own
 /// derivative is below an ulp of the partial's); for x < 0 and an integer c past
 /// 2^53 (c − 1 odd, its rounding even), the same of |x|, negated.
+#[track_caller]
 fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
     let m = c - 1.0;
     let back = m - c;
@@ -808,6 +920,7 @@ fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
 
 /// e^(x − m) as `kernels::exp_of_difference` computes it (m a constant): e^s
 /// for s = x − m, and e^s + e^s·err with err the exact rounding error of s.
+#[track_caller]
 fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
     let x0 = x.value;
     let s = x - m;
@@ -827,6 +940,7 @@ fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
 /// there); at x₀ = ±0 or ±∞ every derivative of 1/(x·ln b) is ±∞ or ±0 and
 /// depends on ln b only through its sign, which `p` gives: ±1/x (at ±0,
 /// ±1/(x + 0), as the sweep takes −0 as +0); a NaN `p` is NaN at every order.
+#[track_caller]
 fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     let x0 = x.value;
     match base {
@@ -871,28 +985,40 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
     }
 }
 
-/// A partial `scaled(o − t)` (`scaled` multiplies by a constant) for a target t
-/// the tape did not keep, from the stored partial `p`: its value is `p` exactly
-/// and its derivative that of `scaled`. For a finite o₀ (the value of o),
+/// `d`, or 2d/n for a mean over n (`scale` = `Some(n)`): a loss's partial from
+/// its output minus its target.
+#[track_caller]
+fn scaled<'t>(d: Var<'t>, scale: Option<f64>) -> Var<'t> {
+    match scale {
+        Some(n) => d * 2.0 / n,
+        None => d,
+    }
+}
+
+/// A partial `scaled(o − t)` ([`scaled`] by `scale`) for a target t the tape
+/// did not keep, from the stored partial `p`: its value is `p` exactly and its
+/// derivative that of `scaled`. For a finite o₀ (the value of o),
 /// scaled(o − o₀) + p (−scaled(o₀ − o) for p = −0, which + would make +0); for
 /// an infinite o₀, scaled(o) (p is ±∞ with o₀'s sign) or, for a NaN p, scaled(o)
 /// + p.
-fn affine_partial<'t>(o: Var<'t>, p: f64, scaled: impl Fn(Var<'t>) -> Var<'t>) -> Var<'t> {
+#[track_caller]
+fn affine_partial<'t>(o: Var<'t>, p: f64, scale: Option<f64>) -> Var<'t> {
     let o0 = o.value;
     if o0.is_finite() {
         if p == 0.0 && p.is_sign_negative() {
-            -scaled(o0 - o)
+            -scaled(o0 - o, scale)
         } else {
-            scaled(o - o0) + p
+            scaled(o - o0, scale) + p
         }
     } else if p.is_nan() {
-        scaled(o) + p
+        scaled(o, scale) + p
     } else {
-        scaled(o)
+        scaled(o, scale)
     }
 }
 
 /// `derivative · v`, keeping a constant derivative constant.
+#[track_caller]
 fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
     match derivative {
         // A NaN stays a constant here, made a NaN of every operand by the caller.
@@ -908,12 +1034,16 @@ fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
 /// table's own rule at z, recorded over the weighted sum recorded once more by
 /// `z` (σ′ as [`unary_recorded`] records it, over σ(z) recorded on that z too,
 /// not over `this`).
+///
+/// `z` is the recorded weighted sum where [`needs_z`] says the op needs it.
+#[track_caller]
 fn activation_derivative<'t>(
     op: Op,
     edges: &[(u32, f64)],
     this: Var<'t>,
-    z: impl FnOnce() -> Var<'t>,
+    z: Option<Var<'t>>,
 ) -> Partial<'t> {
+    let z = || z.expect("the weighted sum of a sigmoid or tanh neuron");
     match op {
         Op::WeightedSum | Op::WeightedSumConst => Partial::Const(1.0),
         Op::ReluNeuron | Op::ReluNeuronConst => Partial::Const(edges[edges.len() - 1].1),
@@ -926,12 +1056,26 @@ fn activation_derivative<'t>(
         // by wₖ or xₖ, and where they cancel (z near 0) they swallowed the
         // rest: ∂²a/∂w₀∂x₀ = σ′(0) = 0.25 at w = (1e10, −1e10),
         // x = (1e10, 1e10), b = 0 came out 0.
+        // At z = ±∞, as the sigmoid and tanh ops there (`limit_at_infinity`),
+        // a′(z) being the bias edge's partial.
+        _ if z().value.is_infinite() && edges[edges.len() - 1].1.is_finite() => {
+            Partial::Var(limit_at_infinity(z(), edges[edges.len() - 1].1))
+        }
         Op::SigmoidNeuron | Op::SigmoidNeuronConst => {
             let z = z();
-            Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, || z.sigmoid()))
+            Partial::Var(unary_recorded(Op::Sigmoid, z, this.value, None))
         }
         _ => Partial::Var(crate::ops::rules::tanh::partial(z(), this)),
     }
+}
+
+/// Whether [`activation_derivative`] needs the neuron's weighted sum recorded:
+/// σ′ and tanh′ are taken at it.
+fn needs_z(op: Op) -> bool {
+    matches!(
+        op,
+        Op::SigmoidNeuron | Op::SigmoidNeuronConst | Op::TanhNeuron | Op::TanhNeuronConst
+    )
 }
 
 /// ∇f at `x`: one tape, one reverse sweep.
@@ -1025,8 +1169,11 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y, or
 /// underflows, as x^y at (1e-160, 2.5), where entry (1, 0) loses the term
 /// x^(y−1) and is 1e-3 off (see [`crate::higher`] on local factors that over- or
-/// underflow). Where an input is NaN and an op's partial is NaN
-/// (relu, abs, max, … at NaN), the Hessian is NaN, not 0.
+/// underflow). And at an infinite input, where one of the two sweeps meets
+/// 0·∞ and the other does not: for x^y at (∞, 2), entry (0, 1) is ∞ (the
+/// limit of x^(y−1)·(1 + y·ln x)) and entry (1, 0) NaN. Where an input is NaN
+/// and an op's partial is NaN (relu, abs, max, … at NaN), the Hessian is NaN,
+/// not 0.
 ///
 /// # Panics
 ///
@@ -1055,6 +1202,10 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// // x^y at (0, 1): two conventions, two different mixed entries.
 /// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
 /// assert_eq!((h[0][1], h[1][0]), (1.0, 0.0));
+/// // At an infinite input, one sweep meets 0·∞:
+/// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[f64::INFINITY, 2.0]);
+/// assert_eq!(h[0][1], f64::INFINITY);
+/// assert!(h[1][0].is_nan());
 /// ```
 #[track_caller]
 pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<f64>> {

@@ -312,23 +312,28 @@ impl<'t> Scalar for Var<'t> {
     }
     $(
         #[inline(always)]
+        #[track_caller]
         fn $method(self) -> Self {
             Var::$method(self)
         }
     )*
     #[inline(always)]
+    #[track_caller]
     fn constant(self, c: f64) -> Self {
         Var::constant(self, c)
     }
     #[inline(always)]
+    #[track_caller]
     fn leaky_relu(self, alpha: f64) -> Self {
         Var::leaky_relu(self, alpha)
     }
     #[inline(always)]
+    #[track_caller]
     fn powi(self, n: i32) -> Self {
         Var::powi(self, n)
     }
     #[inline(always)]
+    #[track_caller]
     fn powf(self, c: f64) -> Self {
         Var::powf(self, c)
     }
@@ -338,6 +343,7 @@ impl<'t> Scalar for Var<'t> {
         Var::pow(self, exponent)
     }
     #[inline(always)]
+    #[track_caller]
     fn log(self, base: f64) -> Self {
         Var::log(self, base)
     }
@@ -352,18 +358,22 @@ impl<'t> Scalar for Var<'t> {
         Var::mul_add(self, a, b)
     }
     #[inline(always)]
+    #[track_caller]
     fn max_const(self, c: f64) -> Self {
         Var::max_const(self, c)
     }
     #[inline(always)]
+    #[track_caller]
     fn min_const(self, c: f64) -> Self {
         Var::min_const(self, c)
     }
     #[inline(always)]
+    #[track_caller]
     fn atan2_const(self, c: f64) -> Self {
         Var::atan2_const(self, c)
     }
     #[inline(always)]
+    #[track_caller]
     fn hypot_const(self, c: f64) -> Self {
         Var::hypot_const(self, c)
     }

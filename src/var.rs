@@ -134,6 +134,7 @@ impl Tape {
     /// assert_eq!(x.value(), -4.0);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn var(&self, value: f64) -> Var<'_> {
         let index = self.push(Op::Leaf, value, [], []);
         Var::from_parts(self, index, value)
@@ -146,6 +147,7 @@ impl Tape {
     /// let w = tape.vars(&[0.15, 0.20]);
     /// assert_eq!(w[1].value(), 0.20);
     /// ```
+    #[track_caller]
     pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
         let first = self.push_leaves(values);
         (0..values.len() as u32)
@@ -162,6 +164,7 @@ impl Tape {
     /// assert_eq!((w1.index(), w2.value()), (0, 0.20));
     /// ```
     #[inline]
+    #[track_caller]
     pub fn var_array<const N: usize>(&self, values: [f64; N]) -> [Var<'_>; N] {
         let first = self.push_leaves(&values);
         let mut k = 0;

@@ -345,3 +345,66 @@ fn gradients_asked_for_a_var_of_another_tape_panic_at_the_callers_line() {
         "{expected} not in {seen:?}"
     );
 }
+
+/// A case of [`recording_onto_a_full_tape_panics_at_the_callers_line`]: the
+/// line it is written on and the recording, its result ignored.
+macro_rules! at_line {
+    ($record:expr) => {
+        (
+            line!(),
+            Box::new(|| {
+                let _ = $record;
+            }) as Box<dyn Fn() + '_>,
+        )
+    };
+}
+
+/// Recording onto a full tape panics at the caller's line, whichever way the
+/// node is recorded: a leaf (`var`, `vars`, `var_array`, `constant`), an
+/// operator, an op with an `f64`, a unary op, a fused op. (`Tape::var` panicked
+/// inside the library: the push under it did not pass the line on.)
+#[test]
+fn recording_onto_a_full_tape_panics_at_the_callers_line() {
+    let tape = Tape::with_max_nodes(3);
+    let x = tape.var(1.0);
+    let y = tape.var(2.0);
+    let b = tape.var(0.5);
+    assert_eq!(tape.len(), 3);
+    let cases = [
+        at_line!(tape.var(1.0)),
+        at_line!(tape.vars(&[1.0, 2.0])),
+        at_line!(tape.var_array([1.0, 2.0])),
+        at_line!(x.constant(3.0)),
+        at_line!(x + y),
+        at_line!(x * y),
+        at_line!(x - 1.0),
+        at_line!(2.0 * x),
+        at_line!(-x),
+        at_line!(x.exp()),
+        at_line!(x.powi(2)),
+        at_line!(x.atan2(y)),
+        at_line!(x.leaky_relu(0.1)),
+        at_line!(Var::neuron(&[x, y], &[y, x], b, Activation::Tanh)),
+        at_line!(Var::neuron_const(
+            &[x, y],
+            &[1.0, 2.0],
+            b,
+            Activation::Sigmoid
+        )),
+        at_line!(Var::half_squared_error(&[x, y], &[0.0, 1.0])),
+        at_line!(Var::logsumexp(&[x, y, b])),
+        at_line!(Var::weighted_sum(&[x, y], &[y, x], b)),
+        at_line!(Var::layer(&[x, y], &[y], Activation::Relu, &mut [b])),
+        at_line!(<Var as chainrule::Scalar>::powi(x, 3)),
+        at_line!(<Var as chainrule::Scalar>::tanh(x)),
+    ];
+    for (line, case) in cases {
+        let seen = panic_locations(case);
+        let expected = format!("tests/bad_input.rs:{line}");
+        assert!(
+            seen.iter().any(|l| l.ends_with(&expected)),
+            "{expected} not in {seen:?}"
+        );
+        assert_eq!(tape.len(), 3, "the full tape lost or gained a node");
+    }
+}

@@ -164,3 +164,45 @@ fn extreme_losses_are_drawn_on_an_axis_that_says_what_it_shows() {
         assert!(svg.contains(&format!(">\n{axis}\n<")), "{losses:?}: {axis}");
     }
 }
+
+/// How many `<text` elements an SVG holds: the title, the axis descriptions
+/// and one per tick label.
+fn texts(svg: &str) -> usize {
+    svg.matches("<text").count()
+}
+
+/// Equal values still span an axis with tick labels, at any magnitude: the
+/// padding around them was 0.1 (or 1e-12 for losses), which vanishes in
+/// rounding at 1e20, and the axes had no tick labels (the points or the line
+/// drawn at the edge of an empty range, their value nowhere said).
+#[test]
+fn equal_values_are_drawn_on_axes_with_ticks_at_any_magnitude() {
+    let read = |path: &std::path::Path| {
+        let svg = std::fs::read_to_string(path).unwrap();
+        std::fs::remove_file(path).unwrap();
+        svg
+    };
+    // Three labels (title, "x", "y") and at least two ticks on each axis.
+    for point in [[2.0, -3.0], [1e20, -3e20], [-7e200, 1e-200]] {
+        let path = temp_path("equal-points");
+        decision_boundary(
+            &path,
+            "t",
+            |p| usize::from(p[0] > 0.5),
+            &[point, point],
+            &[0, 1],
+            10,
+        )
+        .unwrap();
+        let svg = read(&path);
+        assert!(texts(&svg) >= 3 + 4, "{point:?}: {} texts", texts(&svg));
+    }
+    // Three labels (title, "epoch", the loss axis), three epoch ticks, and at
+    // least two ticks on the (linear) loss axis.
+    for loss in [-1.0, -1e20, -3e299] {
+        let path = temp_path("equal-losses");
+        loss_curve(&path, "t", &[loss; 3]).unwrap();
+        let svg = read(&path);
+        assert!(texts(&svg) >= 3 + 3 + 2, "{loss}: {} texts", texts(&svg));
+    }
+}

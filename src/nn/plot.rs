@@ -96,10 +96,10 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
             (finite, "loss".into())
         };
         let (lo, hi) = min_max(shown.iter().map(|&(_, l)| l));
-        let pad = ((hi - lo) * 0.05).max(1e-12);
+        let (lo, hi) = padded(lo, hi, 0.05, 1e-12);
         let line = LineSeries::new(shown, BLUE.stroke_width(2));
         let mut chart = builder
-            .build_cartesian_2d(0..epochs, lo - pad..hi + pad)
+            .build_cartesian_2d(0..epochs, lo..hi)
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -112,6 +112,17 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
     root.present().map_err(plot_error)
 }
 
+/// The axis range for finite values from `lo` to `hi`: widened on each side by
+/// `fraction` of the span, by at least `floor`, and by at least a thousandth
+/// of the greater magnitude, so that the range is never empty (equal values
+/// at 1e20: a pad of `floor` alone vanishes in rounding, and the axis had no
+/// ticks); each bound kept finite (within ±`f64::MAX`).
+fn padded(lo: f64, hi: f64, fraction: f64, floor: f64) -> (f64, f64) {
+    let magnitude = lo.abs().max(hi.abs());
+    let pad = ((hi - lo) * fraction).max(floor).max(magnitude * 1e-3);
+    ((lo - pad).max(-f64::MAX), (hi + pad).min(f64::MAX))
+}
+
 /// The least and greatest of some finite values (∞ and −∞ for none).
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -120,7 +131,9 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Draws the decision regions of `classify` over the points' bounding box
-/// (padded by a tenth), as a `resolution` × `resolution` grid of pale cells,
+/// (padded by a tenth of its width and height, and by at least 0.1 and a
+/// thousandth of the greatest coordinate's magnitude, so that equal points
+/// still span an axis), as a `resolution` × `resolution` grid of pale cells,
 /// and the points on top in their class colour ([`CLASS_COLORS`]), to an SVG file.
 ///
 /// # Errors
@@ -163,8 +176,7 @@ pub fn decision_boundary(
     }
     let bounds = |axis: usize| {
         let (lo, hi) = min_max(points.iter().map(|p| p[axis]));
-        let pad = ((hi - lo) * 0.1).max(0.1);
-        (lo - pad, hi + pad)
+        padded(lo, hi, 0.1, 0.1)
     };
     let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
     // plotters' tick generation multiplies a power of ten at or below the

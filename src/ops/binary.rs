@@ -175,8 +175,8 @@ pub(crate) fn atan2_partials_at_edge(y: f64, x: f64, h: f64) -> (f64, f64) {
 ///   each product exact, so n/h_s is never rounded to a subnormal.
 ///
 /// A NaN operand gives NaN partials, as the plain form.
+#[track_caller]
 pub(crate) fn atan2_partials_scaled<T: crate::Scalar>(y: T, x: T, h: T) -> (T, T) {
-    let t600 = f64::from_bits((1023 + 600) << 52);
     let s = hypot_scale(h.value());
     if s < 1.0 {
         let (xs, ys) = (x * s, y * s);
@@ -189,20 +189,26 @@ pub(crate) fn atan2_partials_scaled<T: crate::Scalar>(y: T, x: T, h: T) -> (T, T
         let (xs, ys) = (x * s, y * s);
         (xs, ys, xs.hypot(ys))
     };
-    let over_h_squared = |n: T| {
-        let q = n / hs;
-        let r = if q.value() != 0.0 && q.value().abs() < f64::MIN_POSITIVE {
-            (n * t600) / hs / (hs * t600)
-        } else {
-            q / hs
-        };
-        if s == 1.0 {
-            r
-        } else {
-            r * s
-        }
+    (over_h_squared(xs, hs, s), -over_h_squared(ys, hs, s))
+}
+
+/// n/h² for [`atan2_partials_scaled`], on the scaled h (`hs`, scale `s`), times
+/// `s` back (a function, not a closure, so that a full tape's panic names the
+/// caller's line: see [`Tape::grad`](crate::Tape::grad)).
+#[track_caller]
+fn over_h_squared<T: crate::Scalar>(n: T, hs: T, s: f64) -> T {
+    let t600 = f64::from_bits((1023 + 600) << 52);
+    let q = n / hs;
+    let r = if q.value() != 0.0 && q.value().abs() < f64::MIN_POSITIVE {
+        (n * t600) / hs / (hs * t600)
+    } else {
+        q / hs
     };
-    (over_h_squared(xs), -over_h_squared(ys))
+    if s == 1.0 {
+        r
+    } else {
+        r * s
+    }
 }
 
 /// hypot(x, y) = √(x² + y²) without overflow, and its partials x/h and y/h. At
@@ -313,6 +319,7 @@ impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
     /// `−a`. Derivative: −1.
     #[inline(always)]
+    #[track_caller]
     fn neg(self) -> Var<'t> {
         self.unary(Op::Neg, -self.value, -1.0)
     }
@@ -322,6 +329,7 @@ impl<'t> Add<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a + c`. Derivative: 1.
     #[inline(always)]
+    #[track_caller]
     fn add(self, c: f64) -> Var<'t> {
         self.unary(Op::AddConst, self.value + c, 1.0).keep(c)
     }
@@ -331,6 +339,7 @@ impl<'t> Add<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c + a`. Derivative: 1.
     #[inline(always)]
+    #[track_caller]
     fn add(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::AddConst, self + a.value, 1.0).keep(self)
     }
@@ -340,6 +349,7 @@ impl<'t> Sub<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a − c`. Derivative: 1.
     #[inline(always)]
+    #[track_caller]
     fn sub(self, c: f64) -> Var<'t> {
         self.unary(Op::SubConst, self.value - c, 1.0).keep(c)
     }
@@ -349,6 +359,7 @@ impl<'t> Sub<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c − a`. Derivative: −1.
     #[inline(always)]
+    #[track_caller]
     fn sub(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::ConstSub, self - a.value, -1.0).keep(self)
     }
@@ -358,6 +369,7 @@ impl<'t> Mul<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a · c`. Derivative: c.
     #[inline(always)]
+    #[track_caller]
     fn mul(self, c: f64) -> Var<'t> {
         self.unary(Op::MulConst, self.value * c, c)
     }
@@ -367,6 +379,7 @@ impl<'t> Mul<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c · a`. Derivative: c.
     #[inline(always)]
+    #[track_caller]
     fn mul(self, a: Var<'t>) -> Var<'t> {
         a.unary(Op::MulConst, self * a.value, self)
     }
@@ -376,6 +389,7 @@ impl<'t> Div<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `a / c`. Derivative: 1/c.
     #[inline(always)]
+    #[track_caller]
     fn div(self, c: f64) -> Var<'t> {
         self.unary(Op::DivConst, self.value / c, 1.0 / c).keep(c)
     }
@@ -385,6 +399,7 @@ impl<'t> Div<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c / a`. Derivative: −c/a².
     #[inline(always)]
+    #[track_caller]
     fn div(self, a: Var<'t>) -> Var<'t> {
         let q = self / a.value;
         a.unary(Op::ConstDiv, q, -q / a.value).keep(self)

@@ -78,18 +78,22 @@ impl<'t> Operand<Var<'t>> for Var<'t> {
 
 impl<T: crate::Scalar> Operand<T> for f64 {
     #[inline(always)]
+    #[track_caller]
     fn max_of(self, a: T) -> T {
         a.max_const(self)
     }
     #[inline(always)]
+    #[track_caller]
     fn min_of(self, a: T) -> T {
         a.min_const(self)
     }
     #[inline(always)]
+    #[track_caller]
     fn atan2_of(self, a: T) -> T {
         a.atan2_const(self)
     }
     #[inline(always)]
+    #[track_caller]
     fn hypot_of(self, a: T) -> T {
         a.hypot_const(self)
     }
@@ -100,6 +104,7 @@ impl<'t> Var<'t> {
     /// keeps constants ([`Tape::set_keep_constants`](crate::Tape::set_keep_constants)):
     /// one predictable branch otherwise.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn keep(self, c: f64) -> Var<'t> {
         self.tape.keep_for_replay(self.index, c);
         self
@@ -107,6 +112,7 @@ impl<'t> Var<'t> {
 
     /// As [`keep`](Var::keep), for an op with two constants (`clamp`'s bounds).
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn keep_two(self, c0: f64, c1: f64) -> Var<'t> {
         if self.tape.keeps_for_replay() {
             self.tape.keep_constant(self.index, c0);
@@ -117,18 +123,21 @@ impl<'t> Var<'t> {
 
     /// `max(self, c)`: [`Scalar::max_const`](crate::Scalar).
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn max_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = max_with_partials(self.value, c);
         self.unary(Op::MaxConst, value, d_self).keep(c)
     }
     /// `min(self, c)`.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn min_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = min_with_partials(self.value, c);
         self.unary(Op::MinConst, value, d_self).keep(c)
     }
     /// `atan2(self, c)`.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn atan2_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = atan2_with_partials(self.value, c);
         let y = self.unary(Op::Atan2Const, value, d_self);
@@ -137,6 +146,7 @@ impl<'t> Var<'t> {
     }
     /// `hypot(self, c)`.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn hypot_const(self, c: f64) -> Var<'t> {
         let (value, d_self, _) = hypot_with_partials(self.value, c);
         let y = self.unary(Op::HypotConst, value, d_self);
@@ -164,6 +174,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn leaky_relu(self, alpha: f64) -> Var<'t> {
         let (value, d) = leaky_relu_with_partial(self.value, alpha);
         self.unary(Op::LeakyRelu, value, d).keep(alpha)
@@ -182,6 +193,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn powi(self, n: i32) -> Var<'t> {
         if n == 2 {
             // x·x and 2x, bit for bit: the square op, which needs no constant kept
@@ -212,6 +224,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn powf(self, c: f64) -> Var<'t> {
         let (value, d) = powf_with_partial(self.value, c);
         let y = self.unary(Op::Powf, value, d);
@@ -238,6 +251,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn log(self, base: f64) -> Var<'t> {
         let x = self.value;
         let (value, partial) = crate::ops::kernels::log_with_partial(x, base);
@@ -335,6 +349,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn const_atan2(y: f64, x: Var<'t>) -> Var<'t> {
         let (value, _, d_x) = atan2_with_partials(y, x.value);
         let a = x.unary(Op::ConstAtan2, value, d_x);
@@ -427,6 +442,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn exp_m1(self) -> Var<'t> {
         self.expm1()
     }
@@ -440,6 +456,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn ln_1p(self) -> Var<'t> {
         self.log1p()
     }
@@ -455,6 +472,7 @@ impl<'t> Var<'t> {
     /// ```
     #[must_use]
     #[inline(always)]
+    #[track_caller]
     pub fn constant(self, c: f64) -> Var<'t> {
         let index = self.tape.push(Op::Const, c, [], []);
         Var::from_parts(self.tape, index, c)

@@ -65,6 +65,7 @@ fn silu_far(x: f64) -> f64 {
 /// at ±∞ the limits 1 and 0 ([`silu_derivative_at_infinity`]); NaN stays NaN.
 #[cold]
 #[inline(never)]
+#[track_caller]
 pub(crate) fn silu_derivative_far<T: crate::Scalar>(x: T) -> T {
     let v = x.value();
     if v.is_infinite() {
@@ -177,6 +178,7 @@ const LOG_PLAIN: std::ops::RangeInclusive<f64> = f64::MIN_POSITIVE..=HUGE;
 /// log_b′(x) = 1/(x·ln b) for `log(base)`, given ln b: plainly where x·ln b is
 /// in [`LOG_PLAIN`] (bit for bit as before), else [`log_derivative_scaled`].
 #[inline(always)]
+#[track_caller]
 pub(crate) fn log_derivative<T: crate::Scalar>(x: T, ln_b: f64) -> T {
     if LOG_PLAIN.contains(&(x.value() * ln_b).abs()) {
         (x * ln_b).recip()
@@ -196,6 +198,7 @@ pub(crate) fn log_derivative<T: crate::Scalar>(x: T, ln_b: f64) -> T {
 /// of 1 or ≤ 0) as before: 1/((x + 0)·ln b).
 #[cold]
 #[inline(never)]
+#[track_caller]
 pub(crate) fn log_derivative_scaled<T: crate::Scalar>(x: T, ln_b: f64) -> T {
     let a = x.value().abs();
     if a == 0.0 || !a.is_finite() || ln_b == 0.0 || !ln_b.is_finite() {
@@ -429,6 +432,7 @@ pub(crate) const ATAN_FAR: f64 = 1.3407807929942597e154;
 /// 4e161). ±∞ gives +0, as 1/(x·x + 1) did.
 #[cold]
 #[inline(never)]
+#[track_caller]
 pub(crate) fn atan_derivative_far<T: crate::Scalar>(x: T) -> T {
     x.recip() / x
 }
@@ -463,6 +467,7 @@ pub(crate) fn log2_derivative_is_plain(x: f64) -> bool {
 /// 0). ±∞ gives ±0 and NaN NaN, as before.
 #[cold]
 #[inline(never)]
+#[track_caller]
 pub(crate) fn log_derivative_at_edge<T: crate::Scalar>(x: T, ln_b: f64) -> T {
     let a = x.value().abs();
     if a == 0.0 {

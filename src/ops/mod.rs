@@ -73,6 +73,7 @@ use crate::var::Var;
 impl<'t> Var<'t> {
     /// Records a node with one operand.
     #[inline(always)]
+    #[track_caller]
     fn unary(self, op: Op, value: f64, partial: f64) -> Var<'t> {
         let index = self.tape.push(op, value, [self.index], [partial]);
         Var::from_parts(self.tape, index, value)

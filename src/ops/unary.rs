@@ -88,6 +88,7 @@ macro_rules! define_unary {
                     }
 
                     #[inline(always)]
+                    #[track_caller]
                     #[allow(unused_variables)]
                     pub(crate) fn partial<T: Scalar>($px: T, $py: T) -> T {
                         $partial
@@ -109,6 +110,7 @@ macro_rules! define_unary {
                 $(#[$doc])*
                 #[must_use]
                 #[inline(always)]
+                #[track_caller]
                 pub fn $method(self) -> Var<'t> {
                     let (value, partial) = rules::$method::value_and_partial(self.value);
                     self.unary(Op::$Op, value, partial)
@@ -135,6 +137,7 @@ macro_rules! define_unary {
         /// `Var`s this records the derivative itself, to be differentiated again.
         /// `None` if `op` is not a unary op of the table.
         #[allow(dead_code)]
+        #[track_caller]
         pub(crate) fn unary_partial<T: crate::Scalar>(op: Op, x: T, y: T) -> Option<T> {
             match op {
                 $(Op::$Op => Some(rules::$method::partial(x, y)),)*

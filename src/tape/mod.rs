@@ -603,6 +603,7 @@ impl Tape {
     /// Appends one node with `N` operands: the single entry point of recording
     /// for ordinary (fixed-arity) ops.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn push<const N: usize>(
         &self,
         op: Op,
@@ -620,6 +621,7 @@ impl Tape {
     /// Appends one node of the edges layout with `N` operands given in
     /// registers; `check`: whether a partial may be NaN or infinite.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn push_edges<const N: usize>(
         &self,
         op: Op,
@@ -639,6 +641,7 @@ impl Tape {
     /// edge slots (operands, partials). `fill` must not call any method of this
     /// tape (it runs inside [`ArenaCell::write`]); it only copies plain data.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn push_with(
         &self,
         op: Op,
@@ -690,6 +693,7 @@ impl Tape {
 
     /// Appends a [`NeuronRun`]: one node, no stored edges.
     #[inline(always)]
+    #[track_caller]
     pub(crate) fn push_neuron_run(&self, op: Op, value: f64, run: NeuronRun) -> u32 {
         let index = self
             .recording
