@@ -177,11 +177,27 @@ impl fmt::Display for BenchError {
                     Some(i) => write!(f, "chainrule::bench: {what}: ∂f/∂x{i} is {actual:e}")?,
                     None => write!(f, "chainrule::bench: {what}: f is {actual:e}")?,
                 }
-                write!(
-                    f,
-                    " {measured} but {expected:e} {reference}, more than the \
-                     {absolute_tolerance:e} + {tolerance:e}·|{reference}| allowed"
-                )?;
+                write!(f, " {measured} but {expected:e} {reference}")?;
+                if expected.is_nan() || actual.is_nan() {
+                    // No difference is "more than" a bound when a side is NaN.
+                    f.write_str(", and NaN matches only NaN")?;
+                } else if expected.is_infinite() {
+                    // The bound is ∞ there: the difference is not more than it.
+                    f.write_str(", and an infinite reference matches only the same infinity")?;
+                } else if *expected == 0.0 {
+                    // The relative term is 0 against 0, whatever the tolerance
+                    // (∞·0 would read as NaN).
+                    write!(
+                        f,
+                        ", more than the {absolute_tolerance:e} allowed against 0 (the absolute \
+                         floor alone)"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        ", more than the {absolute_tolerance:e} + {tolerance:e}·|{reference}| allowed"
+                    )?;
+                }
                 match (*what, input) {
                     ("hand-coded vs primal", _) => f.write_str(
                         " (the hand-coded gradient must return f(x), the function's value)",

@@ -774,7 +774,11 @@ impl<'t> Sum<Var<'t>> for Var<'t> {
     /// Records the sum as one n-ary node (left to right), each partial 1.
     ///
     /// # Panics
-    /// On an empty iterator (there is no tape to record on) or Vars of two tapes.
+    /// On an empty iterator (there is no tape to record on) or Vars of two tapes,
+    /// and on a full tape ([`Tape::with_max_nodes`](crate::Tape::with_max_nodes)).
+    /// Called as `iter.sum()`, the panic is located in the standard library's
+    /// `Iterator::sum`, which does not pass the caller's line on; called as
+    /// `<Var as std::iter::Sum>::sum(iter)`, it is at the caller's line.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();

@@ -704,11 +704,16 @@ fn recorded_partials<'t>(
             // still gives 0·∞ = NaN on the path through z, as in the plain
             // spelling σ(w·c + b) (the stored constants would drop it: entry
             // (b, w) was 0 where the plain spelling's is NaN).
+            // z summed as the neuron summed it (the products in order, then the
+            // bias): the bias first can overflow where the neuron's z is finite
+            // (b = 1e308 with products 1e308 and −1e308) or the reverse.
             let infinite_z = needs_z(op)
                 && kept.len() == n
-                && (0..n)
-                    .fold(operand(n).value, |z, k| z + operand(k).value * kept[k])
-                    .is_infinite();
+                && crate::fused::sum_then_bias(
+                    (0..n).map(|k| operand(k).value * kept[k]),
+                    operand(n).value,
+                )
+                .is_infinite();
             if (da == 0.0 && !infinite_z) || !da.is_finite() {
                 // Saturated, or a relu with z ≤ 0: a′ and a″ vanish together (or
                 // a NaN z: NaN partials).

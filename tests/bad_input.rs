@@ -408,3 +408,71 @@ fn recording_onto_a_full_tape_panics_at_the_callers_line() {
         assert_eq!(tape.len(), 3, "the full tape lost or gained a node");
     }
 }
+
+/// As [`recording_onto_a_full_tape_panics_at_the_callers_line`], for the entry
+/// points that test left out, which panicked inside the library: an operator
+/// assignment with an `f64` (`x += 1.0`: src/ops/binary.rs), the losses that
+/// record their terms in a closure or sum them with `Iterator::sum` (hinge,
+/// binary cross-entropy, softmax cross-entropy over two classes:
+/// src/nn/loss.rs or the standard library), `Mlp::bind` and `bind_labelled`
+/// (src/nn/mlp.rs), and a network's or layer's forward pass (src/nn/layer.rs).
+#[test]
+fn recording_through_assignments_losses_and_networks_panics_at_the_callers_line() {
+    use chainrule::nn::{loss, LayerSpec, Loss, Mlp};
+    let tape = Tape::with_max_nodes(3);
+    let x = tape.var(1.0);
+    let y = tape.var(2.0);
+    let _ = tape.var(0.5);
+    let mlp = Mlp::builder(2)
+        .layer(2, Activation::Tanh)
+        .layer_spec(LayerSpec::new(2, Activation::Sigmoid).shared_bias())
+        .build()
+        .unwrap();
+    let bound_tape = Tape::with_max_nodes(mlp.parameter_count());
+    let bound = mlp.bind(&bound_tape);
+    let p = bound.parameters();
+    let full = [(&tape, 3), (&bound_tape, mlp.parameter_count())];
+    let cases = [
+        at_line!({
+            let mut z = x;
+            z += 1.0
+        }),
+        at_line!({
+            let mut z = x;
+            z *= 2.0
+        }),
+        at_line!(loss::hinge(&[x, y], &[1.0, -1.0])),
+        at_line!(loss::binary_cross_entropy_with_logits(&[x, y], &[1.0, 0.0])),
+        at_line!(loss::softmax_cross_entropy(&[x, y], &[0.5, 0.5])),
+        at_line!(Loss::Hinge.evaluate(&[x, y], &[1.0, -1.0])),
+        at_line!(mlp.bind(&tape)),
+        at_line!(mlp.bind_labelled(&tape)),
+        at_line!(bound.forward(&[1.0, 2.0])),
+        at_line!(bound.forward_vars(&[p[0], p[1]])),
+        at_line!({
+            let mut out = Vec::new();
+            mlp.layers()[0].forward_const(bound.params(), &[1.0, 2.0], &mut out)
+        }),
+        at_line!({
+            // The shared bias: neuron by neuron, not the dense layer op.
+            let mut out = Vec::new();
+            mlp.layers()[1].forward(bound.params(), &[p[0], p[1]], &mut out)
+        }),
+    ];
+    for (line, case) in cases {
+        // A case written over several lines panics on one of its own lines.
+        let seen = panic_locations(case);
+        let own = |l: &String| {
+            l.strip_prefix("tests/bad_input.rs:")
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| (line..line + 5).contains(&n))
+        };
+        assert!(
+            seen.iter().any(own),
+            "tests/bad_input.rs:{line} (or the case's next lines) not in {seen:?}"
+        );
+        for (t, len) in full {
+            assert_eq!(t.len(), len, "a full tape lost or gained a node");
+        }
+    }
+}

@@ -313,3 +313,46 @@ fn the_figures_are_those_of_a_recording_and_a_program_made_by_hand() {
         program.memory_bytes() as f64 / nodes
     );
 }
+
+/// A mismatch said "more than the 1e-12 + 1e-9·|hand-coded| allowed" where no
+/// difference is more than its bound: against an infinite reference (the bound
+/// is ∞, and |6 − ∞| = ∞ is not more than it) and where a side is NaN; and
+/// against a reference of 0 it wrote the relative term as `inf·|hand-coded|`
+/// (∞·0, NaN) for `tolerance(f64::INFINITY)`, where the check takes it as 0.
+#[test]
+fn a_mismatch_says_why_where_no_bound_was_exceeded() {
+    let quick = |b: Bench<'_, Square>| b.rounds(1).round_time(QUICK).run();
+    let infinite = |x: &[f64], g: &mut [f64]| {
+        g[0] = f64::INFINITY;
+        x[0] * x[0]
+    };
+    let nan = |x: &[f64], g: &mut [f64]| {
+        g[0] = f64::NAN;
+        x[0] * x[0]
+    };
+    let zero = |x: &[f64], g: &mut [f64]| {
+        g[0] = 0.0;
+        x[0] * x[0]
+    };
+    for tolerance in [1e-9, f64::INFINITY] {
+        let bench = || Bench::new("square", &Square, &[3.0]).tolerance(tolerance);
+        let m = message(quick(bench().hand(&infinite)));
+        assert!(
+            m.contains("is 6e0 taped but inf hand-coded, and an infinite reference matches only the same infinity"),
+            "{m}"
+        );
+        assert!(!m.contains("more than"), "{m}");
+        let m = message(quick(bench().hand(&nan)));
+        assert!(
+            m.contains("is 6e0 taped but NaN hand-coded, and NaN matches only NaN"),
+            "{m}"
+        );
+        assert!(!m.contains("more than"), "{m}");
+        let m = message(quick(bench().hand(&zero)));
+        assert!(
+            m.contains("is 6e0 taped but 0e0 hand-coded, more than the 1e-12 allowed against 0"),
+            "{m}"
+        );
+        assert!(!m.contains("·|hand-coded|"), "{m}");
+    }
+}

@@ -472,3 +472,25 @@ fn neurons_over_constants_have_the_plain_hessian_where_z_is_infinite() {
         }
     }
 }
+
+/// Whether a neuron over constant inputs is at z = ±∞ was decided on z summed
+/// bias first, where the neuron sums the products first: with products 1e308
+/// and −1e308 and a bias of 1e308 the neuron's z is 1e308 (finite, saturated:
+/// the stored constants, a Hessian of 0, as at a bias of −1e308), but the
+/// bias-first sum overflowed, and the Hessian of the tanh neuron came out NaN
+/// at b = 1e308 and 0 at b = −1e308.
+#[test]
+fn a_neurons_z_is_infinite_as_the_neuron_summed_it() {
+    let c: [f64; 2] = [1e308, -1e308];
+    for activation in [Activation::Sigmoid, Activation::Tanh] {
+        for b in [1e308_f64, -1e308] {
+            let z = (1.0 * c[0] + 1.0 * c[1]) + b;
+            assert!(z.is_finite());
+            let h = chainrule::hessian(
+                |v| Var::neuron_const(&[v[0], v[1]], &c, v[2], activation),
+                &[1.0, 1.0, b],
+            );
+            assert_eq!(h, vec![vec![0.0; 3]; 3], "{activation:?}, b = {b:e}");
+        }
+    }
+}

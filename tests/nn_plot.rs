@@ -206,3 +206,33 @@ fn equal_values_are_drawn_on_axes_with_ticks_at_any_magnitude() {
         assert!(texts(&svg) >= 3 + 3 + 2, "{loss}: {} texts", texts(&svg));
     }
 }
+
+/// Equal points near −f64::MAX were drawn on axes with no tick labels: the
+/// pad kept the bounds finite, but plotters rounds an axis's lower bound down
+/// to a multiple of a power of ten near its span, which overflowed to −∞
+/// there. Such an axis is now drawn in units of a power of ten, which its
+/// description names.
+#[test]
+fn equal_points_near_minus_max_are_drawn_on_axes_with_ticks() {
+    for point in [
+        [-f64::MAX, -f64::MAX],
+        [-1.796e308, 5.0],
+        [f64::MAX, -f64::MAX],
+    ] {
+        let path = temp_path("equal-points-near-max");
+        decision_boundary(
+            &path,
+            "t",
+            |p| usize::from(p[0] > 0.0),
+            &[point, point],
+            &[0, 1],
+            10,
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // Three labels (title, "x", "y") and at least two ticks on each axis.
+        assert!(texts(&svg) >= 3 + 4, "{point:?}: {} texts", texts(&svg));
+        assert!(svg.contains(">\nx (× 1e308)\n<"), "{point:?}");
+    }
+}

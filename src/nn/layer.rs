@@ -239,11 +239,10 @@ impl Layer {
             T::layer(params, inputs, activation, &mut out[start..]);
             return;
         }
-        out.extend(
-            self.neurons
-                .iter()
-                .map(|n| n.output(params, inputs, activation)),
-        );
+        // A loop, not a closure, so that a full tape panics at the caller's line.
+        for n in &self.neurons {
+            out.push(n.output(params, inputs, activation));
+        }
     }
 
     /// The layer's outputs for constant inputs (a network's first layer), appended
@@ -269,11 +268,9 @@ impl Layer {
     ) {
         self.check_width(inputs.len());
         let activation = self.spec.activation;
-        out.extend(
-            self.neurons
-                .iter()
-                .map(|n| n.output_const(params, inputs, activation)),
-        );
+        for n in &self.neurons {
+            out.push(n.output_const(params, inputs, activation));
+        }
     }
 
     #[track_caller]

@@ -225,15 +225,19 @@ fn check<T>(outputs: &[T], targets: &[f64]) {
 }
 
 /// Σ of the terms, left to right; a single term is returned as is (no node).
+/// `T::sum`, not `Iterator::sum`: the latter is not `#[track_caller]`, so a
+/// full tape would panic inside the standard library.
+#[track_caller]
 fn sum<T: Scalar>(mut terms: impl ExactSizeIterator<Item = T>) -> T {
     if terms.len() == 1 {
         terms.next().expect("one term")
     } else {
-        terms.sum()
+        <T as std::iter::Sum<T>>::sum(terms)
     }
 }
 
 /// The mean of the terms; a single term is returned as is (no node).
+#[track_caller]
 fn mean<T: Scalar>(terms: impl ExactSizeIterator<Item = T>) -> T {
     let n = terms.len();
     let total = sum(terms);
@@ -303,12 +307,13 @@ pub fn mean_squared_error<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 pub fn hinge<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
     check(outputs, targets);
     check_domain("hinge", Loss::Hinge, targets);
-    mean(
-        outputs
-            .iter()
-            .zip(targets)
-            .map(|(&o, &t)| (o * -t + 1.0).relu()),
-    )
+    // Recorded in a loop, not a closure, which would not pass the caller's
+    // line on to a full tape's panic; the same nodes in the same order.
+    let mut terms = Vec::with_capacity(outputs.len());
+    for (&o, &t) in outputs.iter().zip(targets) {
+        terms.push((o * -t + 1.0).relu());
+    }
+    mean(terms.into_iter())
 }
 
 /// Binary cross-entropy on logits, (1/k) Σᵢ [−tᵢ ln σ(zᵢ) − (1 − tᵢ) ln(1 − σ(zᵢ))],
@@ -337,12 +342,12 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
         Loss::BinaryCrossEntropyWithLogits,
         targets,
     );
-    mean(
-        logits
-            .iter()
-            .zip(targets)
-            .map(|(&z, &t)| z.softplus() - z * t),
-    )
+    // In a loop, as in `hinge`.
+    let mut terms = Vec::with_capacity(logits.len());
+    for (&z, &t) in logits.iter().zip(targets) {
+        terms.push(z.softplus() - z * t);
+    }
+    mean(terms.into_iter())
 }
 
 /// Softmax cross-entropy over k classes: −Σᵢ tᵢ ln softmax(z)ᵢ, for a target
@@ -382,12 +387,12 @@ pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
     // f64 would be frozen into a compiled program (and overflow e^(z − m) once
     // the logits moved ~709 past it).
     let log_sum_exp = T::logsumexp(logits);
-    let terms: Vec<T> = logits
-        .iter()
-        .zip(targets)
-        .filter(|(_, &t)| t != 0.0)
-        .map(|(&z, &t)| (log_sum_exp - z) * t)
-        .collect();
+    let mut terms = Vec::new();
+    for (&z, &t) in logits.iter().zip(targets) {
+        if t != 0.0 {
+            terms.push((log_sum_exp - z) * t);
+        }
+    }
     // Not empty: the targets sum to 1 (checked above), so one is above 0.
     sum(terms.into_iter())
 }

@@ -427,6 +427,7 @@ impl Mlp {
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
     #[must_use]
+    #[track_caller]
     pub fn bind<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
         BoundMlp {
             mlp: self,
@@ -476,6 +477,7 @@ impl Mlp {
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
     #[must_use]
+    #[track_caller]
     pub fn bind_labelled<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
         let mut bound = self.bind(tape);
         bound.labelled = true;
@@ -527,6 +529,7 @@ fn label_layer(outputs: &[Var<'_>], l: usize) {
 
 /// The forward pass through `layers` for constant inputs, on `f64` or `Var`;
 /// `after_layer(layer index, its outputs)` is called after each layer.
+#[track_caller]
 fn forward_with<T: crate::Scalar>(
     layers: &[Layer],
     params: Params<'_, T>,
@@ -548,6 +551,7 @@ fn forward_with<T: crate::Scalar>(
 }
 
 /// The forward pass through `layers` for constant inputs, on `f64` or `Var`.
+#[track_caller]
 fn forward<T: crate::Scalar>(layers: &[Layer], params: Params<'_, T>, inputs: &[f64]) -> Vec<T> {
     forward_with(layers, params, inputs, |_, _| {})
 }

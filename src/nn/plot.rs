@@ -132,9 +132,11 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Draws the decision regions of `classify` over the points' bounding box
 /// (padded by a tenth of its width and height, and by at least 0.1 and a
-/// thousandth of the greatest coordinate's magnitude, so that equal points
+/// thousandth of the greatest magnitude on that axis, so that equal points
 /// still span an axis), as a `resolution` × `resolution` grid of pale cells,
-/// and the points on top in their class colour ([`CLASS_COLORS`]), to an SVG file.
+/// and the points on top in their class colour ([`CLASS_COLORS`]), to an SVG
+/// file. An axis whose bounds pass 1e300 in magnitude is drawn in units of a
+/// power of ten, which its description names (`x (× 1e308)`).
 ///
 /// # Errors
 /// [`Error::Plot`] if there are no points, `classes` is not one per point,
@@ -187,6 +189,21 @@ pub fn decision_boundary(
              to {x1}, y from {y0} to {y1} (at most f64::MAX / 10 = 1.8e307 each)"
         )));
     }
+    // plotters' ticks round an axis's lower bound down to a multiple of a power
+    // of ten near the span, which overflows to −∞ near −f64::MAX (equal points
+    // at −f64::MAX had no tick labels): an axis past 1e300 in magnitude is drawn
+    // in units of a power of ten, named in its description, as `loss_curve`
+    // does. `classify` is still given the points' own coordinates.
+    let unit = |lo: f64, hi: f64| {
+        let magnitude = lo.abs().max(hi.abs());
+        if magnitude > 1e300 {
+            let exponent = magnitude.log10().floor() as i32;
+            (10f64.powi(exponent), format!(" (× 1e{exponent})"))
+        } else {
+            (1.0, String::new())
+        }
+    };
+    let ((ux, x_unit), (uy, y_unit)) = (unit(x0, x1), unit(y0, y1));
     let color = |class: usize| CLASS_COLORS[class % CLASS_COLORS.len()];
 
     let root = SVGBackend::new(path.as_ref(), (700, 600)).into_drawing_area();
@@ -196,13 +213,13 @@ pub fn decision_boundary(
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(x0..x1, y0..y1)
+        .build_cartesian_2d(x0 / ux..x1 / ux, y0 / uy..y1 / uy)
         .map_err(plot_error)?;
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_desc("x")
-        .y_desc("y")
+        .x_desc(format!("x{x_unit}"))
+        .y_desc(format!("y{y_unit}"))
         .draw()
         .map_err(plot_error)?;
     let (dx, dy) = ((x1 - x0) / resolution as f64, (y1 - y0) / resolution as f64);
@@ -210,7 +227,10 @@ pub fn decision_boundary(
         (0..resolution).map(move |j| {
             let (cx, cy) = (x0 + (i as f64 + 0.5) * dx, y0 + (j as f64 + 0.5) * dy);
             let (ax, ay) = (x0 + i as f64 * dx, y0 + j as f64 * dy);
-            ([(ax, ay), (ax + dx, ay + dy)], [cx, cy])
+            (
+                [(ax / ux, ay / uy), ((ax + dx) / ux, (ay + dy) / uy)],
+                [cx, cy],
+            )
         })
     });
     chart
@@ -223,7 +243,7 @@ pub fn decision_boundary(
             points
                 .iter()
                 .zip(classes)
-                .map(|(p, &c)| Circle::new((p[0], p[1]), 4, color(c).filled())),
+                .map(|(p, &c)| Circle::new((p[0] / ux, p[1] / uy), 4, color(c).filled())),
         )
         .map_err(plot_error)?;
     root.present().map_err(plot_error)

@@ -417,6 +417,7 @@ macro_rules! compound_assign {
         }
         impl<'t> $trait<f64> for Var<'t> {
             #[inline]
+            #[track_caller]
             fn $method(&mut self, rhs: f64) {
                 *self = *self $op rhs;
             }
