@@ -222,7 +222,15 @@ impl fmt::Display for BenchError {
     }
 }
 
-impl std::error::Error for BenchError {}
+/// [`BenchError::Compile`]'s source is its [`CompileError`].
+impl std::error::Error for BenchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BenchError::Compile(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// One timed variant of a [`Report`].
 ///

@@ -356,3 +356,16 @@ fn a_mismatch_says_why_where_no_bound_was_exceeded() {
         assert!(!m.contains("·|hand-coded|"), "{m}");
     }
 }
+
+/// A compile error reaches the caller as the error's source, as
+/// `std::error::Error` chains do (`source()` was `None`).
+#[test]
+fn a_compile_error_is_the_source_of_the_bench_error() {
+    use std::error::Error;
+    let tape = chainrule::Tape::new();
+    let err = tape.compile(&[]).unwrap_err();
+    let bench_err = chainrule::bench::BenchError::Compile(err.clone());
+    let source = bench_err.source().expect("the compile error as source");
+    assert_eq!(source.to_string(), err.to_string());
+    assert!(chainrule::bench::BenchError::NoInputs.source().is_none());
+}

@@ -10,7 +10,8 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 #[test]
 fn a_loss_curve_is_an_svg_with_a_line() {
     let path = temp_path("loss");
-    let losses: Vec<f64> = (0..50).map(|k| 1.0 / (1.0 + k as f64)).collect();
+    // 1 down to 2⁻²⁹: nine decades, on a logarithmic axis.
+    let losses: Vec<f64> = (0..30).map(|k| 0.5f64.powi(k)).collect();
     loss_curve(&path, "test", &losses).unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
@@ -234,5 +235,49 @@ fn equal_points_near_minus_max_are_drawn_on_axes_with_ticks() {
         // Three labels (title, "x", "y") and at least two ticks on each axis.
         assert!(texts(&svg) >= 3 + 4, "{point:?}: {} texts", texts(&svg));
         assert!(svg.contains(">\nx (× 1e308)\n<"), "{point:?}");
+    }
+}
+
+/// The tick labels of an SVG's loss axis: the texts that read as numbers
+/// other than the epochs' (which are whole numbers from 0), on either axis
+/// format ("1.0e-1" on a log axis, "0.45" on a linear one).
+fn loss_ticks(svg: &str, epochs: usize) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| t.split('>').nth(1)?.split('<').next())
+        .map(|t| t.trim().to_string())
+        .filter(|t| t.parse::<f64>().is_ok())
+        .filter(|t| !(t.parse::<usize>().is_ok_and(|e| e < epochs)))
+        .collect()
+}
+
+/// A loss curve has at least two labelled ticks on its loss axis: losses
+/// within one decade (0.7 falling to 0.45, the first epochs of many a
+/// training run) were drawn on a logarithmic axis that plotters labels only at
+/// some multiples of the powers of ten it holds, here none, the losses'
+/// values nowhere said. Spans under two decades are drawn on a linear axis;
+/// wider ones stay logarithmic, with two powers of ten or more.
+#[test]
+fn a_loss_curve_has_labelled_ticks_on_its_loss_axis() {
+    for (losses, axis) in [
+        (vec![0.7, 0.6, 0.5, 0.45], "loss"),
+        (vec![0.5; 3], "loss"),
+        (vec![0.09, 0.05, 0.02], "loss"),
+        (vec![1.4, 0.6, 0.15], "loss"),
+        (vec![3.0, 1.0, 0.2], "loss"),
+        (vec![1e305, 2e305], "loss (× 1e305)"),
+        (vec![0.9, 0.1, 0.0101], "loss (log scale)"),
+        (vec![1e6, 1.0, 1e-6], "loss (log scale)"),
+    ] {
+        let path = temp_path("ticks");
+        loss_curve(&path, "t", &losses).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            svg.contains(&format!(">\n{axis}\n<")),
+            "{losses:?}: not on {axis}"
+        );
+        let ticks = loss_ticks(&svg, losses.len());
+        assert!(ticks.len() >= 2, "{losses:?}: loss-axis labels {ticks:?}");
     }
 }

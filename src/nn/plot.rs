@@ -25,15 +25,19 @@ pub const CLASS_COLORS: [RGBColor; 6] = [
 ];
 
 /// Draws a loss history (one value per epoch) as a line, on a logarithmic loss
-/// axis when every loss is positive, to an SVG file.
+/// axis when every loss is positive and they span two decades or more, to an
+/// SVG file.
 ///
 /// Non-finite losses (NaN, ±∞) are skipped. Every finite loss is drawn, however
 /// extreme, on an axis that says what it shows:
 /// - positive losses: a logarithmic axis, "loss (log scale)", when it can span
 ///   them (from 0.9 × the least to 1.1 × the greatest, without overflow and
-///   with the least not subnormal); otherwise (a loss above about 1.6e308, a
-///   subnormal loss, or a range of more than 308 decades) the losses' base-10
-///   logarithms on a linear axis, "log10(loss)";
+///   with the least not subnormal) and that span is two decades or more (so
+///   that it holds two labelled powers of ten); a narrower span on a linear
+///   axis, "loss", as below (with its `× 1ek` unit past 1e300); where a
+///   logarithmic axis cannot span them (a loss
+///   above about 1.6e308, a subnormal loss, or a range of more than 308
+///   decades) the losses' base-10 logarithms on a linear axis, "log10(loss)";
 /// - any loss zero or negative: a linear axis, "loss"; when some |loss| exceeds
 ///   1e300 (so the span could overflow), the losses over the power of ten
 ///   10^k at or below the greatest |loss|, on an axis "loss (× 1ek)".
@@ -69,7 +73,12 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
     // plotters' tick generation loops forever on an infinite axis span (or
     // log-axis ratio): keep every axis bound, span and ratio finite.
     let (log_lo, log_hi) = (lo * 0.9, hi * 1.1);
-    if lo > 0.0 && log_lo >= f64::MIN_POSITIVE && (log_hi / log_lo).is_finite() {
+    let log_spans = lo > 0.0 && log_lo >= f64::MIN_POSITIVE && (log_hi / log_lo).is_finite();
+    // plotters labels a log axis at multiples of the powers of ten in it, and
+    // only of some: a range inside one decade (0.45 to 0.7) got no label at
+    // all, and one up to two decades wide sometimes one. Two decades hold two
+    // powers of ten, so at least two labels; a narrower range is drawn linear.
+    if log_spans && log_hi / log_lo >= LOG_AXIS_RATIO {
         let line = LineSeries::new(finite.iter().copied(), BLUE.stroke_width(2));
         let mut chart = builder
             .build_cartesian_2d(0..epochs, (log_lo..log_hi).log_scale())
@@ -84,7 +93,7 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
         chart.draw_series(line).map_err(plot_error)?;
     } else {
         let magnitude = lo.abs().max(hi.abs());
-        let (shown, y_desc): (Vec<(usize, f64)>, String) = if lo > 0.0 {
+        let (shown, y_desc): (Vec<(usize, f64)>, String) = if lo > 0.0 && !log_spans {
             let shown = finite.iter().map(|&(e, l)| (e, l.log10())).collect();
             (shown, "log10(loss)".into())
         } else if magnitude > 1e300 {
@@ -122,6 +131,11 @@ fn padded(lo: f64, hi: f64, fraction: f64, floor: f64) -> (f64, f64) {
     let pad = ((hi - lo) * fraction).max(floor).max(magnitude * 1e-3);
     ((lo - pad).max(-f64::MAX), (hi + pad).min(f64::MAX))
 }
+
+/// The least ratio of the padded bounds (0.9 × the least loss, 1.1 × the
+/// greatest) for which [`loss_curve`] draws a logarithmic axis: two decades,
+/// so that the axis holds at least two powers of ten, which plotters labels.
+const LOG_AXIS_RATIO: f64 = 100.0;
 
 /// The least and greatest of some finite values (∞ and −∞ for none).
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
