@@ -6,7 +6,8 @@
 //! it, labelled with the local derivative ∂node/∂operand (an operand used twice
 //! has two edges, one per use). Unlabelled nodes are named as explanations name
 //! them, by a short expression (`x₀·x₁`) or `op#index` (see
-//! [names](crate::explain#names)). An edge to an operand a select op did not pick
+//! [names](crate::explain#names)), and a name two drawn nodes share is written
+//! with `#index` after it (`h#3`, `h#7`), as explanations write it. An edge to an operand a select op did not pick
 //! (relu at z ≤ 0, the loser of max/min) is *masked*: it passes exactly 0 back
 //! whatever the node's gradient (the non-finite policy of [`crate::backward`]),
 //! and is drawn dashed. Render with `dot -Tsvg graph.dot > graph.svg`.
@@ -258,17 +259,34 @@ impl Dot<'_> {
             // The gradients are of their own output: where another output is
             // drawn, each field says of which (`grad` alone would read as
             // ∂(drawn output)/∂node, and the drawn output's as 1).
+            // A name two drawn nodes share gets `#index` after it, as in
+            // explanations (`h#3`, `h#7`): each box then reads as one quantity,
+            // and matches the explanation that names it.
+            let mut names: Vec<String> = drawn.iter().map(|&n| namer.name(n as usize)).collect();
+            let mut uses: HashMap<String, usize> = HashMap::new();
+            for name in &names {
+                *uses.entry(name.clone()).or_default() += 1;
+            }
+            for (name, &node) in names.iter_mut().zip(&drawn) {
+                if uses[name.as_str()] > 1 {
+                    name.push_str(&format!("#{node}"));
+                }
+            }
+            let name_of = |i: usize| match drawn.binary_search(&(i as u32)) {
+                Ok(k) => names[k].clone(),
+                Err(_) => namer.name(i),
+            };
             let grad = match self.gradients {
                 Some(g) if self.output.is_some_and(|o| o != g.output()) => {
-                    format!("grad of {}", escape_record(&namer.name(g.output())))
+                    format!("grad of {}", escape_record(&name_of(g.output())))
                 }
                 _ => "grad".to_string(),
             };
-            for &node in &drawn {
+            for (k, &node) in drawn.iter().enumerate() {
                 let i = node as usize;
                 let mut label = format!(
                     "{{ {} | {} | value {}",
-                    escape_record(&namer.name(i)),
+                    escape_record(&names[k]),
                     rec.ops()[i],
                     format_number(rec.values()[i], 8)
                 );

@@ -217,3 +217,34 @@ fn an_operand_a_select_op_did_not_pick_is_drawn_dashed() {
     assert!(!edge(m.index(), y.index()).contains("dashed"));
     assert_eq!(dot.matches("style=dashed").count(), 2);
 }
+
+/// A name two drawn nodes share is written with `#index` after it, as the
+/// explanation of the same tape writes it: two unlabelled nodes computing
+/// `exp(a)` were two boxes reading "exp(a)", which the explanation's
+/// `exp(a)#1` and `exp(a)#3` could not be matched with. (Shared labels already
+/// had their index: the namer writes them so.)
+#[test]
+fn a_name_two_nodes_share_is_drawn_with_its_index_as_explanations_write_it() {
+    let tape = Tape::new();
+    let a = tape.var(0.5).named("a");
+    let e1 = a.exp();
+    let e2 = a.exp();
+    let y = (e1 * e2).named("y");
+    let g = y.backward();
+    let dot = Dot::new(&tape).gradients(&g).to_string();
+    for e in [e1, e2] {
+        let field = format!("{{ exp(a)#{} | exp |", e.index());
+        assert!(dot.contains(&field), "{field} not in {dot}");
+    }
+    assert!(!dot.contains("{ exp(a) |"), "{dot}");
+    // Names no other node shares stay as they are.
+    assert!(
+        dot.contains("{ a | leaf |") && dot.contains("{ y | mul |"),
+        "{dot}"
+    );
+    let explanation = g.explain(a).to_string();
+    for e in [e1, e2] {
+        let name = format!("exp(a)#{}", e.index());
+        assert!(explanation.contains(&name), "{name} not in {explanation}");
+    }
+}
