@@ -1,45 +1,11 @@
 //! Bad input gets a clear panic that names the caller's mistake, and leaves the
 //! tape as it was.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use chainrule::{Activation, Tape, Var};
 
-/// Held by the tests that replace the panic hook, so that they do not restore
-/// each other's hooks while they run.
-static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn panic_message(f: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
-/// Where `f` panicked, as "file:line" (empty if it did not): the panic hook is
-/// swapped for one that records the location, under [`HOOK`] so that tests
-/// swapping it do not undo one another.
-fn panic_locations(f: impl FnOnce()) -> Vec<String> {
-    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let record = seen.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if let Some(l) = info.location() {
-            record
-                .lock()
-                .unwrap()
-                .push(format!("{}:{}", l.file(), l.line()));
-        }
-    }));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
-    let seen = seen.lock().unwrap().clone();
-    assert!(result.is_err() || seen.is_empty());
-    seen
-}
+#[path = "common/panics.rs"]
+mod panics;
+use panics::{panic_locations, panic_message};
 
 #[test]
 fn a_layer_with_a_bad_operand_records_nothing() {

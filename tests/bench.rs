@@ -3,7 +3,6 @@
 //! table, and its figures recomputed without it. No assertion here is on a
 //! time.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use chainrule::bench::{interleaved, Bench, BenchError, Function, Report};
@@ -13,33 +12,9 @@ use chainrule::{Scalar, Tape};
 /// them.
 const QUICK: Duration = Duration::from_micros(20);
 
-/// Held by the tests that replace the panic hook, so that they do not restore
-/// each other's hooks while they run.
-static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Where `f` panicked, as "file:line", and its message; `None` if it did not
-/// panic.
-fn panic_of(f: impl FnOnce()) -> Option<(String, String)> {
-    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let record = seen.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if let Some(l) = info.location() {
-            *record.lock().unwrap() = format!("{}:{}", l.file(), l.line());
-        }
-    }));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
-    let payload = result.err()?;
-    let message = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
-    let location = seen.lock().unwrap().clone();
-    Some((location, message))
-}
+#[path = "common/panics.rs"]
+mod panics;
+use panics::panic_of;
 
 struct Square;
 impl Function for Square {

@@ -2,36 +2,11 @@
 //! `hessian_vector_product`): a caller's mistake gets a clear panic at the
 //! caller's line, at every point where recording the gradient can fail.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use chainrule::{Activation, Tape, Var};
 
-/// Held while the panic hook is swapped, so that tests do not restore each
-/// other's hooks.
-static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// The message and the location ("file:line") of `f`'s panic.
-fn panic_of(f: impl FnOnce()) -> (String, String) {
-    let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let record = seen.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if let Some(l) = info.location() {
-            *record.lock().unwrap() = format!("{}:{}", l.file(), l.line());
-        }
-    }));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
-    let payload = result.expect_err("expected a panic");
-    let message = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
-    let location = seen.lock().unwrap().clone();
-    (message, location)
-}
+#[path = "common/panics.rs"]
+mod panics;
+use panics::panic_of;
 
 type Case = (&'static str, for<'t> fn(&[Var<'t>]) -> Var<'t>, Vec<f64>);
 
@@ -189,8 +164,9 @@ fn a_full_tape_panics_at_the_line_that_called_tape_grad() {
                         y = tape.grad(y, &xs)[0];
                     }
                     assert_eq!(tape.len(), before);
-                    let line = line!() + 1;
-                    let (message, location) = panic_of(|| drop(tape.grad(y, &xs)));
+                    let line = line!() + 2;
+                    let (location, message) =
+                        panic_of(|| drop(tape.grad(y, &xs))).expect("a full tape panics");
                     assert!(
                         message.contains("the tape is full"),
                         "{name} at {x:?} (keep {keep}, order {order}, limit {limit}): {message}"
@@ -220,16 +196,18 @@ fn a_wrt_of_another_tape_is_named_as_such() {
     let x = tape.var(1.0);
     let z = other.var(2.0);
     let y = x.sin();
-    let line = line!() + 1;
-    let (message, location) = panic_of(|| drop(tape.grad(y, &[x, z])));
+    let line = line!() + 2;
+    let (location, message) =
+        panic_of(|| drop(tape.grad(y, &[x, z]))).expect("a wrt of another tape panics");
     assert_eq!(location, format!("tests/higher_audit.rs:{line}"));
     assert!(
         message.contains("Tape::grad was given a Var of another tape")
             && message.contains("wrt[1]"),
         "{message}"
     );
-    let line = line!() + 1;
-    let (message, location) = panic_of(|| drop(other.grad(y, &[x])));
+    let line = line!() + 2;
+    let (location, message) =
+        panic_of(|| drop(other.grad(y, &[x]))).expect("an output of another tape panics");
     assert_eq!(location, format!("tests/higher_audit.rs:{line}"));
     assert!(message.contains("an output of another tape"), "{message}");
 }
