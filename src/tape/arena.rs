@@ -26,11 +26,60 @@ use crate::op::{Layout, Op};
 ///
 /// Every array is kept initialised to its full capacity, and `len`,
 /// `unary_len` and `edge_len` count what is recorded: appending a node is a few
-/// bounds-checked stores, with no per-array length or capacity bookkeeping.
+/// stores, with no per-array length or capacity bookkeeping.
+///
+/// # Soundness of the fast path
+///
+/// [`Recording::push_fast`] (the leaves, `+`, `−`, `·` and one-operand ops: what
+/// plain-operator code records) writes a node's value, op and slots at index
+/// `i = len` after one test, `i < room`, with `get_unchecked_mut` on the three
+/// node arrays (three bounds checks and their branches cost W1 and W2 about a
+/// fifth of the instructions of a push). It is sound if **invariant (I)**,
+/// `room ≤ values.len() ≤ ops.len()` and `values.len() ≤ args.len()`, holds
+/// whenever `push_fast` runs; then `i < room` puts `i` in bounds of all three.
+/// (I) holds at every point of every execution, panics and unwinding included:
+///
+/// - The three arrays and `room` are private to this module (`arena.rs`); no code
+///   elsewhere can change their lengths or `room` (the tape reaches the arena
+///   only through `Recording`'s methods).
+/// - A new recording has empty arrays and `room` 0: (I) holds.
+/// - The arrays' lengths change only in [`Recording::grow`], and only grow
+///   (`resize` to a larger capacity; nothing here truncates, shrinks a length
+///   or swaps the arrays: `shrink_to` after a refused allocation keeps the
+///   length). `grow` resizes `ops` and `args` before `values`, all three to the
+///   same capacity, so at every point between the resizes `values.len()` is
+///   still at most the others; if a resize panicked (it cannot: the memory was
+///   reserved first, and the elements are plain data with no `Clone` code to
+///   run), (I) would still hold, with `room` unchanged.
+/// - `room` is written only by [`Recording::set_room`], to `values.len()` or 0,
+///   called at the end of `grow` (after every resize) and by
+///   [`Recording::set_fast_path`]. So `room ≤ values.len()` after every write,
+///   and `values.len()` only grows.
+/// - No other code runs in between: `push_fast` and `grow` call no closure, no
+///   trait method of the caller's and no allocator hook but the global
+///   allocator's (which safe code cannot make re-enter a tape: see
+///   `tape::cell`); the arena cell gives them the only reference.
+///
+/// The unit tests at the end of this file check (I) (through
+/// [`Recording::check_invariant`]) after every way a recording grows or changes
+/// its fast path:
+/// growth node by node, `reserve`, `with_capacity`, a refused growth at the node
+/// limit, a panic at the limit caught and recording resumed, anomaly detection
+/// switched on and off in the middle of a recording, and `clear`.
 pub(crate) struct Recording {
     /// The most nodes this recording may hold (at most [`MAX_NODES`]).
     pub(super) max_nodes: usize,
     len: usize,
+    /// Nodes below this index may be written by [`Recording::push_fast`], which
+    /// checks only `len < room`: the node arrays' length while the fast path is
+    /// on, 0 while it is off (anomaly detection, which must see every node).
+    ///
+    /// **Invariant (I)**, on which `push_fast`'s `unsafe` rests:
+    /// `room ≤ values.len() ≤ ops.len()` and `values.len() ≤ args.len()`. See
+    /// [Soundness of the fast path](#soundness-of-the-fast-path).
+    room: usize,
+    /// Whether the fast path is on (see `room`).
+    fast: bool,
     /// Unary partials recorded.
     unary_len: usize,
     /// Stored edges recorded (edges layout).
@@ -100,6 +149,8 @@ impl Default for Recording {
         Recording {
             max_nodes: MAX_NODES,
             len: 0,
+            room: 0,
+            fast: true,
             unary_len: 0,
             edge_len: 0,
             leading_leaves: 0,
@@ -400,6 +451,118 @@ impl Recording {
         self.push_after_growing(op, value, operands, partials)
     }
 
+    /// Sets `room` from the fast path's state: the node arrays' length, or 0.
+    /// The only place `room` is written (invariant (I)).
+    #[inline]
+    fn set_room(&mut self) {
+        self.room = if self.fast { self.values.len() } else { 0 };
+    }
+
+    /// Turns the fast path on or off (off while anomaly detection is on, so that
+    /// every node takes the slow path, which checks it).
+    pub(crate) fn set_fast_path(&mut self, on: bool) {
+        self.fast = on;
+        self.set_room();
+    }
+
+    /// Checks invariant (I) (see # Soundness of the fast path); for the tests.
+    pub(crate) fn check_invariant(&self) -> Result<(), String> {
+        let (room, v, o, a) = (
+            self.room,
+            self.values.len(),
+            self.ops.len(),
+            self.args.len(),
+        );
+        if room <= v && v <= o && v <= a && (room == v || (!self.fast && room == 0)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "room {room}, values {v}, ops {o}, args {a}, fast path {}",
+                self.fast
+            ))
+        }
+    }
+
+    /// Appends a leaf, `+`, `−`, `·` or one-operand node if there is room for it
+    /// without growing and the fast path is on; `None` (recording nothing)
+    /// otherwise, and for ops with stored edges: then the caller takes the slow
+    /// path, [`Recording::push`]. The same node, bit for bit, as `push` records.
+    ///
+    /// One test, `len < room`, stands for the bounds checks of the three node
+    /// arrays (see # Soundness of the fast path).
+    #[inline(always)]
+    pub(crate) fn push_fast<const N: usize>(
+        &mut self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+    ) -> Option<u32> {
+        let i = self.len;
+        if i >= self.room {
+            return None;
+        }
+        // The unary partial's slot, checked before anything is written.
+        let unary = match op.layout_of() {
+            Layout::Unary if N == 1 => {
+                let u = self.unary_len;
+                let slot = self.unary_partials.get_mut(u)?;
+                *slot = partials[0];
+                Some(u)
+            }
+            Layout::Leaf if N == 0 => None,
+            Layout::Add | Layout::Sub | Layout::Mul if N == 2 => None,
+            _ => return None,
+        };
+        let slots = match unary {
+            Some(u) => {
+                if any_non_finite(&partials) {
+                    self.non_finite_partial = true;
+                }
+                self.unary_len = u + 1;
+                [operands[0], u as u32]
+            }
+            None if N == 2 => {
+                debug_assert!(
+                    op != Op::Mul
+                        || (partials[0].to_bits() == self.values[operands[1] as usize].to_bits()
+                            || partials[0].is_nan())
+                            && (partials[1].to_bits()
+                                == self.values[operands[0] as usize].to_bits()
+                                || partials[1].is_nan()),
+                    "a mul's partials are its operands' values"
+                );
+                // As in `push`: a mul's value is NaN or infinite whenever a
+                // partial (an operand's value) is.
+                #[allow(clippy::eq_op)]
+                if op == Op::Mul && (value - value).is_nan() {
+                    self.non_finite_partial = true;
+                }
+                [operands[0], operands[N - 1]]
+            }
+            None => {
+                if self.leading_leaves == i {
+                    self.leading_leaves = i + 1;
+                }
+                [0; 2]
+            }
+        };
+        if op.is_select() {
+            self.has_select = true;
+        }
+        debug_assert!(self.check_invariant().is_ok());
+        // SAFETY: i < room, and room ≤ values.len() ≤ ops.len() and
+        // values.len() ≤ args.len() by invariant (I), which holds at every point
+        // (# Soundness of the fast path): i is in bounds of all three arrays.
+        unsafe {
+            *self.values.get_unchecked_mut(i) = value;
+            *self.ops.get_unchecked_mut(i) = op;
+            *self.args.get_unchecked_mut(i) = slots;
+        }
+        self.len = i + 1;
+        Some(i as u32)
+    }
+
     /// Appends a node of the edges layout with `N` operands given in registers,
     /// like [`Recording::push`], but with the caller saying whether a partial may
     /// be NaN or infinite (`check`), as [`Recording::push_with`] does: a fused
@@ -638,12 +801,15 @@ impl Recording {
             self.refused = Some(bytes);
             return Err(Full::Memory(bytes));
         }
-        self.values.resize(node_cap, 0.0);
+        // `ops` and `args` first, `values` last: see invariant (I) (# Soundness
+        // of the fast path).
         self.ops.resize(node_cap, Op::Leaf);
         self.args.resize(node_cap, [0; 2]);
+        self.values.resize(node_cap, 0.0);
         self.unary_partials.resize(unary_cap, 0.0);
         self.operands.resize(edge_cap, 0);
         self.partials.resize(edge_cap, 0.0);
+        self.set_room();
         Ok(())
     }
 }
@@ -655,4 +821,115 @@ impl Recording {
 #[allow(clippy::eq_op)] // p − p is the point: it is NaN for ±∞ and NaN
 fn any_non_finite(partials: &[f64]) -> bool {
     partials.iter().fold(0.0, |sum, &p| sum + (p - p)).is_nan()
+}
+
+/// Invariant (I) of the fast path (see [`Recording`]'s # Soundness of the fast
+/// path), checked after every way a recording grows or changes its fast path,
+/// through the tape's public API.
+#[cfg(test)]
+mod tests {
+    use crate::Tape;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// (I) holds, and the fast path is on exactly when it should be.
+    fn check(tape: &Tape, fast: bool) {
+        tape.recording.read(|rec| {
+            if let Err(state) = rec.check_invariant() {
+                panic!("invariant (I) broken: {state}");
+            }
+            assert_eq!(rec.fast, fast, "fast path state");
+            assert_eq!(rec.room, if fast { rec.values.len() } else { 0 });
+        });
+    }
+
+    #[test]
+    fn growth_node_by_node_keeps_the_invariant_and_uses_the_new_room() {
+        let tape = Tape::new();
+        check(&tape, true);
+        let x = tape.var(1.5);
+        let mut y = x;
+        for k in 0..1_000 {
+            y = match k % 4 {
+                0 => y * x,
+                1 => y + x,
+                2 => y.sin(),
+                _ => y - 1.0,
+            };
+            check(&tape, true);
+        }
+        assert_eq!(tape.len(), 1_001);
+        // Every node the fast path wrote is what the slow one writes: the
+        // gradient equals one recorded with anomaly detection on (all slow).
+        let fast_grad = y.backward()[x];
+        let slow = Tape::new();
+        slow.set_anomaly_detection(true);
+        check(&slow, false);
+        let xs = slow.var(1.5);
+        let mut ys = xs;
+        for k in 0..1_000 {
+            ys = match k % 4 {
+                0 => ys * xs,
+                1 => ys + xs,
+                2 => ys.sin(),
+                _ => ys - 1.0,
+            };
+        }
+        check(&slow, false);
+        assert_eq!(fast_grad.to_bits(), ys.backward()[xs].to_bits());
+        assert_eq!(y.value().to_bits(), ys.value().to_bits());
+    }
+
+    #[test]
+    fn reserve_and_with_capacity_set_the_room_to_the_new_length() {
+        let tape = Tape::with_capacity(100);
+        check(&tape, true);
+        tape.reserve(10_000);
+        check(&tape, true);
+        let x = tape.var(2.0);
+        let _ = x * x;
+        check(&tape, true);
+    }
+
+    #[test]
+    fn a_refused_growth_at_the_limit_and_a_caught_panic_keep_the_invariant() {
+        let tape = Tape::with_max_nodes(70);
+        let x = tape.var(1.0);
+        let mut y = x;
+        for _ in 0..69 {
+            y *= x;
+        }
+        check(&tape, true);
+        let full = catch_unwind(AssertUnwindSafe(|| y + x));
+        assert!(full.is_err(), "the 71st node must not be recorded");
+        check(&tape, true);
+        assert_eq!(tape.len(), 70);
+        let full = catch_unwind(AssertUnwindSafe(|| tape.var(3.0)));
+        assert!(full.is_err());
+        check(&tape, true);
+        assert_eq!(tape.len(), 70);
+    }
+
+    #[test]
+    fn anomaly_detection_switched_mid_recording_moves_the_room() {
+        let mut tape = Tape::new();
+        let x = tape.var(0.0);
+        let _ = x * 2.0;
+        check(&tape, true);
+        tape.set_anomaly_detection(true);
+        check(&tape, false);
+        let bad = x.ln(); // −∞: seen only by the slow path
+        assert_eq!(tape.recorded_anomaly(), Some(bad.index()));
+        for _ in 0..200 {
+            let _ = x + x; // growth while the fast path is off
+        }
+        check(&tape, false);
+        tape.set_anomaly_detection(false);
+        check(&tape, true);
+        let _ = x * x;
+        check(&tape, true);
+        tape.clear();
+        check(&tape, true);
+        let _ = tape.var(1.0);
+        check(&tape, true);
+    }
 }
