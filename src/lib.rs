@@ -116,7 +116,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
-// allowed in three private modules: tape::cell, tape::arena (the fast path of recording) and replay::native (feature jit)
+// allowed in two private modules, tape::cell and replay::native (feature jit), and
+// one function, tape::arena's Recording::push_fast (the fast path of recording)
 #![warn(missing_docs)]
 // The docs link to items behind features (`nn::plot`, `replay::Native`, …); a
 // build without those features cannot resolve them. Every link is checked where

@@ -51,21 +51,35 @@ use crate::op::{Layout, Op};
 ///   still at most the others; if a resize panicked (it cannot: the memory was
 ///   reserved first, and the elements are plain data with no `Clone` code to
 ///   run), (I) would still hold, with `room` unchanged.
-/// - `room` is written only by [`Recording::set_room`], to `values.len()` or 0,
-///   called at the end of `grow` (after every resize) and by
-///   [`Recording::set_fast_path`]. So `room ≤ values.len()` after every write,
-///   and `values.len()` only grows.
-/// - No other code runs in between: `push_fast` and `grow` call no closure, no
-///   trait method of the caller's and no allocator hook but the global
-///   allocator's (which safe code cannot make re-enter a tape: see
-///   `tape::cell`); the arena cell gives them the only reference.
+/// - `room` is written only by [`Recording::set_room`] (after `Default`'s 0),
+///   to `values.len()` or 0, called at the end of `grow` (after every resize)
+///   and by [`Recording::set_fast_path`]. So `room ≤ values.len()` after every
+///   write, and `values.len()` only grows.
+/// - No other code runs in between: `push_fast` and `grow` call no closure or
+///   trait method of the caller's (`grow`'s one closure is its own, around
+///   `try_reserve_exact`) and no allocator hook but the global allocator's
+///   (which safe code cannot make re-enter a tape: see `tape::cell`); the arena
+///   cell gives them the only reference.
+///
+/// The index returned, `i as u32`, is exact and never [`FULL`]: `values.len()`
+/// is set only by `grow`, to at most the node limit in force (`grown` clamps
+/// to it, and a need past it is refused), which is at most
+/// [`MAX_NODES`] `= u32::MAX`; so `i < room ≤ values.len() ≤ u32::MAX`. The
+/// unary partial's slot is bounds-checked (`get_mut`), and `u as u32` is exact
+/// for the same reason.
 ///
 /// The unit tests at the end of this file check (I) (through
 /// [`Recording::check_invariant`]) after every way a recording grows or changes
 /// its fast path:
-/// growth node by node, `reserve`, `with_capacity`, a refused growth at the node
-/// limit, a panic at the limit caught and recording resumed, anomaly detection
-/// switched on and off in the middle of a recording, and `clear`.
+/// growth node by node, `reserve`, `with_capacity`, the leaves of `vars`, a
+/// node with stored edges, a sum, a neuron over runs, the unary partials
+/// growing alone, a refused growth at the node limit, a panic at the limit
+/// caught and recording resumed, anomaly detection switched on and off in the
+/// middle of a recording, and `clear`; and that the fast path fills the room
+/// it is given, declines without writing (no room, no unary slot, stored edges,
+/// the fast path off), and writes what `push` writes, bit for bit, flags
+/// included, for every layout it takes. In a debug build `push_fast` also
+/// asserts (I) before every write, so the whole test suite checks it.
 pub(crate) struct Recording {
     /// The most nodes this recording may hold (at most [`MAX_NODES`]).
     pub(super) max_nodes: usize,
@@ -491,6 +505,7 @@ impl Recording {
     /// One test, `len < room`, stands for the bounds checks of the three node
     /// arrays (see # Soundness of the fast path).
     #[inline(always)]
+    #[allow(unsafe_code)] // the crate's `deny` lifted for this function alone
     pub(crate) fn push_fast<const N: usize>(
         &mut self,
         op: Op,
@@ -828,6 +843,8 @@ fn any_non_finite(partials: &[f64]) -> bool {
 /// through the tape's public API.
 #[cfg(test)]
 mod tests {
+    use super::Recording;
+    use crate::op::Op;
     use crate::Tape;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -931,5 +948,206 @@ mod tests {
         check(&tape, true);
         let _ = tape.var(1.0);
         check(&tape, true);
+    }
+
+    /// Every way a recording grows, each followed by the fast path filling the
+    /// room it was given: the leaves of `vars` (`push_leaves`), a node with
+    /// stored edges (`push_edges`), a sum (`push_with`), a neuron over runs
+    /// (`push_neuron_run`), and unary partials growing with the node arrays not.
+    #[test]
+    fn every_way_of_growing_sets_the_room_and_the_fast_path_fills_it() {
+        use crate::Activation;
+        /// Records `+` nodes until the node arrays are full (the fast path's
+        /// room: no growth), then one more (growth): (I) after each.
+        fn fill(tape: &Tape, x: crate::Var<'_>) {
+            let cap = tape.capacity();
+            while tape.len() < cap {
+                let _ = x + x;
+                check(tape, true);
+            }
+            assert_eq!(tape.capacity(), cap, "the fast path used the room, no more");
+            let _ = x + x;
+            check(tape, true);
+            assert!(tape.capacity() > cap);
+        }
+        let tape = Tape::new();
+        let xs = tape.vars(&[0.5; 100]); // push_leaves: 100 nodes in one growth
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        while tape.len() < tape.capacity() {
+            let _ = xs[0] / xs[1]; // push_edges, filling the node arrays
+            check(&tape, true);
+        }
+        let _ = xs[0] / xs[1]; // push_edges grows them
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        while tape.len() < tape.capacity() {
+            let _ = xs[..3].iter().sum::<crate::Var<'_>>();
+            check(&tape, true);
+        }
+        let _ = xs[..3].iter().sum::<crate::Var<'_>>(); // push_with grows them
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        let w = tape.vars(&[0.25; 4]);
+        let x = tape.vars(&[0.75; 4]);
+        let b = tape.var(0.1);
+        while tape.len() < tape.capacity() {
+            let _ = crate::Var::neuron(&w, &x, b, Activation::Tanh);
+            check(&tape, true);
+        }
+        let _ = crate::Var::neuron(&w, &x, b, Activation::Tanh); // grows them
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        // Unary partials full, node arrays not: the fast path declines, the slow
+        // one grows the unary partials alone, and the room stays the length.
+        let tape = Tape::new();
+        let x = tape.vars(&[0.5; 100])[0];
+        let nodes = tape.capacity();
+        for _ in 0..nodes - 100 {
+            let _ = x.sin();
+            check(&tape, true);
+        }
+        assert_eq!(tape.capacity(), nodes);
+    }
+
+    /// Everything a node's push changes, bit for bit.
+    #[allow(clippy::type_complexity)]
+    fn state(
+        rec: &Recording,
+    ) -> (
+        [usize; 4],
+        [bool; 2],
+        Vec<u64>,
+        Vec<Op>,
+        Vec<[u32; 2]>,
+        Vec<u64>,
+    ) {
+        (
+            [rec.len, rec.unary_len, rec.edge_len, rec.leading_leaves],
+            [rec.has_select, rec.non_finite_partial],
+            rec.values().iter().map(|v| v.to_bits()).collect(),
+            rec.ops().to_vec(),
+            rec.args[..rec.len].to_vec(),
+            rec.unary_partials().iter().map(|p| p.to_bits()).collect(),
+        )
+    }
+
+    /// Two recordings given the same nodes: `push_fast` on one, `push` on the
+    /// other.
+    struct Pair {
+        fast: Recording,
+        slow: Recording,
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            let mut pair = Pair {
+                fast: Recording::default(),
+                slow: Recording::default(),
+            };
+            pair.fast.reserve(64, 0).unwrap();
+            pair.slow.reserve(64, 0).unwrap();
+            pair
+        }
+
+        fn push<const N: usize>(
+            &mut self,
+            op: Op,
+            value: f64,
+            operands: [u32; N],
+            partials: [f64; N],
+        ) -> u32 {
+            let i = self
+                .fast
+                .push_fast(op, value, operands, partials)
+                .unwrap_or_else(|| panic!("{op:?}: the fast path declined"));
+            assert_eq!(i, self.slow.push(op, value, operands, partials));
+            assert_eq!(state(&self.fast), state(&self.slow), "after {op:?}");
+            i
+        }
+
+        fn value(&self, i: u32) -> f64 {
+            self.fast.values()[i as usize]
+        }
+
+        fn mul(&mut self, a: u32, b: u32) -> u32 {
+            let (va, vb) = (self.value(a), self.value(b));
+            self.push(Op::Mul, va * vb, [a, b], [vb, va])
+        }
+    }
+
+    /// The fast path's node is `push`'s, bit for bit, for every layout it takes
+    /// and every flag: compared after each node (the flags only ever turn on, so
+    /// each is first set in a fresh pair).
+    #[test]
+    fn the_fast_path_records_what_push_records_bit_for_bit() {
+        let mut p = Pair::new();
+        let a = p.push(Op::Leaf, 1.5, [], []); // leading leaves
+        let b = p.push(Op::Const, -2.0, [], []);
+        p.push(Op::Add, -0.5, [a, b], [1.0, 1.0]);
+        p.push(Op::Sub, 3.5, [a, b], [1.0, -1.0]);
+        let m = p.mul(a, b);
+        p.push(Op::Add, -6.0, [m, m], [1.0, 1.0]); // an operand twice
+        p.push(Op::Leaf, 7.0, [], []); // a leaf after the leading ones
+        p.push(Op::Sin, 1.5f64.sin(), [a], [1.5f64.cos()]);
+        p.push(Op::Relu, 1.5, [a], [1.0]); // a select op: has_select
+        p.mul(m, m);
+        // A mul with an infinite operand: non_finite_partial.
+        let mut p = Pair::new();
+        let a = p.push(Op::Leaf, 2.0, [], []);
+        let inf = p.push(Op::Leaf, f64::INFINITY, [], []);
+        p.mul(a, a);
+        p.mul(a, inf);
+        // A mul whose value overflows (flagged too, as push does).
+        let mut p = Pair::new();
+        let big = p.push(Op::Leaf, 1e300, [], []);
+        p.mul(big, big);
+        // A unary op with an infinite partial, then a NaN one.
+        let mut p = Pair::new();
+        let z = p.push(Op::Leaf, 0.0, [], []);
+        p.push(Op::Ln, f64::NEG_INFINITY, [z], [f64::INFINITY]);
+        p.push(Op::Sqrt, f64::NAN, [z], [f64::NAN]);
+        // Signum, a select op with a zero partial.
+        let mut p = Pair::new();
+        let z = p.push(Op::Leaf, -3.0, [], []);
+        p.push(Op::Signum, -1.0, [z], [0.0]);
+        // A constant first, then leaves: all leading.
+        let mut p = Pair::new();
+        p.push(Op::Const, 1.0, [], []);
+        p.push(Op::Leaf, 2.0, [], []);
+    }
+
+    /// Where the fast path declines it writes nothing: no room (a new recording,
+    /// a full one, the fast path off), no unary partial slot, stored edges.
+    #[test]
+    fn the_fast_path_declines_without_writing() {
+        fn declines<const N: usize>(
+            rec: &mut Recording,
+            op: Op,
+            operands: [u32; N],
+            partials: [f64; N],
+        ) {
+            let before = state(rec);
+            assert_eq!(rec.push_fast(op, 1.0, operands, partials), None, "{op:?}");
+            assert!(state(rec) == before, "{op:?} declined but wrote");
+            rec.check_invariant().unwrap();
+        }
+        let mut rec = Recording::default();
+        declines(&mut rec, Op::Leaf, [], []); // room 0
+                                              // Node arrays grown, unary partials not (leaves grow only the first).
+        assert_eq!(rec.push_leaves(&[1.0, 2.0]), 0);
+        declines(&mut rec, Op::Sin, [0], [1.0]);
+        declines(&mut rec, Op::Div, [0, 1], [0.5, -0.25]); // stored edges
+        declines(&mut rec, Op::Sum, [0, 1], [1.0, 1.0]);
+        rec.set_fast_path(false);
+        declines(&mut rec, Op::Leaf, [], []);
+        declines(&mut rec, Op::Add, [0, 1], [1.0, 1.0]);
+        rec.set_fast_path(true);
+        let cap = rec.capacity();
+        while rec.len() < cap {
+            assert!(rec.push_fast(Op::Add, 3.0, [0, 1], [1.0, 1.0]).is_some());
+        }
+        declines(&mut rec, Op::Add, [0, 1], [1.0, 1.0]); // full: no room
+        declines(&mut rec, Op::Leaf, [], []);
     }
 }

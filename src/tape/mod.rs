@@ -23,7 +23,6 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-#[allow(unsafe_code)] // the fast path's writes: see `Recording`'s # Soundness of the fast path
 mod arena;
 mod cell;
 mod run;
