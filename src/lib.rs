@@ -115,7 +115,9 @@
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![deny(unsafe_code)] // allowed in two private modules: tape::cell, and replay::native (feature jit)
+#![deny(unsafe_code)]
+// allowed in two private modules, tape::cell and replay::native (feature jit), and
+// one function, tape::arena's Recording::push_fast (the fast path of recording)
 #![warn(missing_docs)]
 // The docs link to items behind features (`nn::plot`, `replay::Native`, …); a
 // build without those features cannot resolve them. Every link is checked where

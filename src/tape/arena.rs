@@ -26,11 +26,74 @@ use crate::op::{Layout, Op};
 ///
 /// Every array is kept initialised to its full capacity, and `len`,
 /// `unary_len` and `edge_len` count what is recorded: appending a node is a few
-/// bounds-checked stores, with no per-array length or capacity bookkeeping.
+/// stores, with no per-array length or capacity bookkeeping.
+///
+/// # Soundness of the fast path
+///
+/// [`Recording::push_fast`] (the leaves, `+`, `−`, `·` and one-operand ops: what
+/// plain-operator code records) writes a node's value, op and slots at index
+/// `i = len` after one test, `i < room`, with `get_unchecked_mut` on the three
+/// node arrays (three bounds checks and their branches cost W1 and W2 about a
+/// fifth of the instructions of a push). It is sound if **invariant (I)**,
+/// `room ≤ values.len() ≤ ops.len()` and `values.len() ≤ args.len()`, holds
+/// whenever `push_fast` runs; then `i < room` puts `i` in bounds of all three.
+/// (I) holds at every point of every execution, panics and unwinding included:
+///
+/// - The three arrays and `room` are private to this module (`arena.rs`); no code
+///   elsewhere can change their lengths or `room` (the tape reaches the arena
+///   only through `Recording`'s methods).
+/// - A new recording has empty arrays and `room` 0: (I) holds.
+/// - The arrays' lengths change only in [`Recording::grow`], and only grow
+///   (`resize` to a larger capacity; nothing here truncates, shrinks a length
+///   or swaps the arrays: `shrink_to` after a refused allocation keeps the
+///   length). `grow` resizes `ops` and `args` before `values`, all three to the
+///   same capacity, so at every point between the resizes `values.len()` is
+///   still at most the others; if a resize panicked (it cannot: the memory was
+///   reserved first, and the elements are plain data with no `Clone` code to
+///   run), (I) would still hold, with `room` unchanged.
+/// - `room` is written only by [`Recording::set_room`] (after `Default`'s 0),
+///   to `values.len()` or 0, called at the end of `grow` (after every resize)
+///   and by [`Recording::set_fast_path`]. So `room ≤ values.len()` after every
+///   write, and `values.len()` only grows.
+/// - No other code runs in between: `push_fast` and `grow` call no closure or
+///   trait method of the caller's (`grow`'s one closure is its own, around
+///   `try_reserve_exact`) and no allocator hook but the global allocator's
+///   (which safe code cannot make re-enter a tape: see `tape::cell`); the arena
+///   cell gives them the only reference.
+///
+/// The index returned, `i as u32`, is exact and never [`FULL`]: `values.len()`
+/// is set only by `grow`, to at most the node limit in force (`grown` clamps
+/// to it, and a need past it is refused), which is at most
+/// [`MAX_NODES`] `= u32::MAX`; so `i < room ≤ values.len() ≤ u32::MAX`. The
+/// unary partial's slot is bounds-checked (`get_mut`), and `u as u32` is exact
+/// for the same reason.
+///
+/// The unit tests at the end of this file check (I) (through
+/// [`Recording::check_invariant`]) after every way a recording grows or changes
+/// its fast path:
+/// growth node by node, `reserve`, `with_capacity`, the leaves of `vars`, a
+/// node with stored edges, a sum, a neuron over runs, the unary partials
+/// growing alone, a refused growth at the node limit, a panic at the limit
+/// caught and recording resumed, anomaly detection switched on and off in the
+/// middle of a recording, and `clear`; and that the fast path fills the room
+/// it is given, declines without writing (no room, no unary slot, stored edges,
+/// the fast path off), and writes what `push` writes, bit for bit, flags
+/// included, for every layout it takes. In a debug build `push_fast` also
+/// asserts (I) before every write, so the whole test suite checks it.
 pub(crate) struct Recording {
     /// The most nodes this recording may hold (at most [`MAX_NODES`]).
     pub(super) max_nodes: usize,
     len: usize,
+    /// Nodes below this index may be written by [`Recording::push_fast`], which
+    /// checks only `len < room`: the node arrays' length while the fast path is
+    /// on, 0 while it is off (anomaly detection, which must see every node).
+    ///
+    /// **Invariant (I)**, on which `push_fast`'s `unsafe` rests:
+    /// `room ≤ values.len() ≤ ops.len()` and `values.len() ≤ args.len()`. See
+    /// [Soundness of the fast path](#soundness-of-the-fast-path).
+    room: usize,
+    /// Whether the fast path is on (see `room`).
+    fast: bool,
     /// Unary partials recorded.
     unary_len: usize,
     /// Stored edges recorded (edges layout).
@@ -100,6 +163,8 @@ impl Default for Recording {
         Recording {
             max_nodes: MAX_NODES,
             len: 0,
+            room: 0,
+            fast: true,
             unary_len: 0,
             edge_len: 0,
             leading_leaves: 0,
@@ -400,6 +465,119 @@ impl Recording {
         self.push_after_growing(op, value, operands, partials)
     }
 
+    /// Sets `room` from the fast path's state: the node arrays' length, or 0.
+    /// The only place `room` is written (invariant (I)).
+    #[inline]
+    fn set_room(&mut self) {
+        self.room = if self.fast { self.values.len() } else { 0 };
+    }
+
+    /// Turns the fast path on or off (off while anomaly detection is on, so that
+    /// every node takes the slow path, which checks it).
+    pub(crate) fn set_fast_path(&mut self, on: bool) {
+        self.fast = on;
+        self.set_room();
+    }
+
+    /// Checks invariant (I) (see # Soundness of the fast path); for the tests.
+    pub(crate) fn check_invariant(&self) -> Result<(), String> {
+        let (room, v, o, a) = (
+            self.room,
+            self.values.len(),
+            self.ops.len(),
+            self.args.len(),
+        );
+        if room <= v && v <= o && v <= a && (room == v || (!self.fast && room == 0)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "room {room}, values {v}, ops {o}, args {a}, fast path {}",
+                self.fast
+            ))
+        }
+    }
+
+    /// Appends a leaf, `+`, `−`, `·` or one-operand node if there is room for it
+    /// without growing and the fast path is on; `None` (recording nothing)
+    /// otherwise, and for ops with stored edges: then the caller takes the slow
+    /// path, [`Recording::push`]. The same node, bit for bit, as `push` records.
+    ///
+    /// One test, `len < room`, stands for the bounds checks of the three node
+    /// arrays (see # Soundness of the fast path).
+    #[inline(always)]
+    #[allow(unsafe_code)] // the crate's `deny` lifted for this function alone
+    pub(crate) fn push_fast<const N: usize>(
+        &mut self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+    ) -> Option<u32> {
+        let i = self.len;
+        if i >= self.room {
+            return None;
+        }
+        // The unary partial's slot, checked before anything is written.
+        let unary = match op.layout_of() {
+            Layout::Unary if N == 1 => {
+                let u = self.unary_len;
+                let slot = self.unary_partials.get_mut(u)?;
+                *slot = partials[0];
+                Some(u)
+            }
+            Layout::Leaf if N == 0 => None,
+            Layout::Add | Layout::Sub | Layout::Mul if N == 2 => None,
+            _ => return None,
+        };
+        let slots = match unary {
+            Some(u) => {
+                if any_non_finite(&partials) {
+                    self.non_finite_partial = true;
+                }
+                self.unary_len = u + 1;
+                [operands[0], u as u32]
+            }
+            None if N == 2 => {
+                debug_assert!(
+                    op != Op::Mul
+                        || (partials[0].to_bits() == self.values[operands[1] as usize].to_bits()
+                            || partials[0].is_nan())
+                            && (partials[1].to_bits()
+                                == self.values[operands[0] as usize].to_bits()
+                                || partials[1].is_nan()),
+                    "a mul's partials are its operands' values"
+                );
+                // As in `push`: a mul's value is NaN or infinite whenever a
+                // partial (an operand's value) is.
+                #[allow(clippy::eq_op)]
+                if op == Op::Mul && (value - value).is_nan() {
+                    self.non_finite_partial = true;
+                }
+                [operands[0], operands[N - 1]]
+            }
+            None => {
+                if self.leading_leaves == i {
+                    self.leading_leaves = i + 1;
+                }
+                [0; 2]
+            }
+        };
+        if op.is_select() {
+            self.has_select = true;
+        }
+        debug_assert!(self.check_invariant().is_ok());
+        // SAFETY: i < room, and room ≤ values.len() ≤ ops.len() and
+        // values.len() ≤ args.len() by invariant (I), which holds at every point
+        // (# Soundness of the fast path): i is in bounds of all three arrays.
+        unsafe {
+            *self.values.get_unchecked_mut(i) = value;
+            *self.ops.get_unchecked_mut(i) = op;
+            *self.args.get_unchecked_mut(i) = slots;
+        }
+        self.len = i + 1;
+        Some(i as u32)
+    }
+
     /// Appends a node of the edges layout with `N` operands given in registers,
     /// like [`Recording::push`], but with the caller saying whether a partial may
     /// be NaN or infinite (`check`), as [`Recording::push_with`] does: a fused
@@ -638,12 +816,15 @@ impl Recording {
             self.refused = Some(bytes);
             return Err(Full::Memory(bytes));
         }
-        self.values.resize(node_cap, 0.0);
+        // `ops` and `args` first, `values` last: see invariant (I) (# Soundness
+        // of the fast path).
         self.ops.resize(node_cap, Op::Leaf);
         self.args.resize(node_cap, [0; 2]);
+        self.values.resize(node_cap, 0.0);
         self.unary_partials.resize(unary_cap, 0.0);
         self.operands.resize(edge_cap, 0);
         self.partials.resize(edge_cap, 0.0);
+        self.set_room();
         Ok(())
     }
 }
@@ -655,4 +836,318 @@ impl Recording {
 #[allow(clippy::eq_op)] // p − p is the point: it is NaN for ±∞ and NaN
 fn any_non_finite(partials: &[f64]) -> bool {
     partials.iter().fold(0.0, |sum, &p| sum + (p - p)).is_nan()
+}
+
+/// Invariant (I) of the fast path (see [`Recording`]'s # Soundness of the fast
+/// path), checked after every way a recording grows or changes its fast path,
+/// through the tape's public API.
+#[cfg(test)]
+mod tests {
+    use super::Recording;
+    use crate::op::Op;
+    use crate::Tape;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// (I) holds, and the fast path is on exactly when it should be.
+    fn check(tape: &Tape, fast: bool) {
+        tape.recording.read(|rec| {
+            if let Err(state) = rec.check_invariant() {
+                panic!("invariant (I) broken: {state}");
+            }
+            assert_eq!(rec.fast, fast, "fast path state");
+            assert_eq!(rec.room, if fast { rec.values.len() } else { 0 });
+        });
+    }
+
+    #[test]
+    fn growth_node_by_node_keeps_the_invariant_and_uses_the_new_room() {
+        let tape = Tape::new();
+        check(&tape, true);
+        let x = tape.var(1.5);
+        let mut y = x;
+        for k in 0..1_000 {
+            y = match k % 4 {
+                0 => y * x,
+                1 => y + x,
+                2 => y.sin(),
+                _ => y - 1.0,
+            };
+            check(&tape, true);
+        }
+        assert_eq!(tape.len(), 1_001);
+        // Every node the fast path wrote is what the slow one writes: the
+        // gradient equals one recorded with anomaly detection on (all slow).
+        let fast_grad = y.backward()[x];
+        let slow = Tape::new();
+        slow.set_anomaly_detection(true);
+        check(&slow, false);
+        let xs = slow.var(1.5);
+        let mut ys = xs;
+        for k in 0..1_000 {
+            ys = match k % 4 {
+                0 => ys * xs,
+                1 => ys + xs,
+                2 => ys.sin(),
+                _ => ys - 1.0,
+            };
+        }
+        check(&slow, false);
+        assert_eq!(fast_grad.to_bits(), ys.backward()[xs].to_bits());
+        assert_eq!(y.value().to_bits(), ys.value().to_bits());
+    }
+
+    #[test]
+    fn reserve_and_with_capacity_set_the_room_to_the_new_length() {
+        let tape = Tape::with_capacity(100);
+        check(&tape, true);
+        tape.reserve(10_000);
+        check(&tape, true);
+        let x = tape.var(2.0);
+        let _ = x * x;
+        check(&tape, true);
+    }
+
+    #[test]
+    fn a_refused_growth_at_the_limit_and_a_caught_panic_keep_the_invariant() {
+        let tape = Tape::with_max_nodes(70);
+        let x = tape.var(1.0);
+        let mut y = x;
+        for _ in 0..69 {
+            y *= x;
+        }
+        check(&tape, true);
+        let full = catch_unwind(AssertUnwindSafe(|| y + x));
+        assert!(full.is_err(), "the 71st node must not be recorded");
+        check(&tape, true);
+        assert_eq!(tape.len(), 70);
+        let full = catch_unwind(AssertUnwindSafe(|| tape.var(3.0)));
+        assert!(full.is_err());
+        check(&tape, true);
+        assert_eq!(tape.len(), 70);
+    }
+
+    #[test]
+    fn anomaly_detection_switched_mid_recording_moves_the_room() {
+        let mut tape = Tape::new();
+        let x = tape.var(0.0);
+        let _ = x * 2.0;
+        check(&tape, true);
+        tape.set_anomaly_detection(true);
+        check(&tape, false);
+        let bad = x.ln(); // −∞: seen only by the slow path
+        assert_eq!(tape.recorded_anomaly(), Some(bad.index()));
+        for _ in 0..200 {
+            let _ = x + x; // growth while the fast path is off
+        }
+        check(&tape, false);
+        tape.set_anomaly_detection(false);
+        check(&tape, true);
+        let _ = x * x;
+        check(&tape, true);
+        tape.clear();
+        check(&tape, true);
+        let _ = tape.var(1.0);
+        check(&tape, true);
+    }
+
+    /// Every way a recording grows, each followed by the fast path filling the
+    /// room it was given: the leaves of `vars` (`push_leaves`), a node with
+    /// stored edges (`push_edges`), a sum (`push_with`), a neuron over runs
+    /// (`push_neuron_run`), and unary partials growing with the node arrays not.
+    #[test]
+    fn every_way_of_growing_sets_the_room_and_the_fast_path_fills_it() {
+        use crate::Activation;
+        /// Records `+` nodes until the node arrays are full (the fast path's
+        /// room: no growth), then one more (growth): (I) after each.
+        fn fill(tape: &Tape, x: crate::Var<'_>) {
+            let cap = tape.capacity();
+            while tape.len() < cap {
+                let _ = x + x;
+                check(tape, true);
+            }
+            assert_eq!(tape.capacity(), cap, "the fast path used the room, no more");
+            let _ = x + x;
+            check(tape, true);
+            assert!(tape.capacity() > cap);
+        }
+        let tape = Tape::new();
+        let xs = tape.vars(&[0.5; 100]); // push_leaves: 100 nodes in one growth
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        while tape.len() < tape.capacity() {
+            let _ = xs[0] / xs[1]; // push_edges, filling the node arrays
+            check(&tape, true);
+        }
+        let _ = xs[0] / xs[1]; // push_edges grows them
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        while tape.len() < tape.capacity() {
+            let _ = xs[..3].iter().sum::<crate::Var<'_>>();
+            check(&tape, true);
+        }
+        let _ = xs[..3].iter().sum::<crate::Var<'_>>(); // push_with grows them
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        let w = tape.vars(&[0.25; 4]);
+        let x = tape.vars(&[0.75; 4]);
+        let b = tape.var(0.1);
+        while tape.len() < tape.capacity() {
+            let _ = crate::Var::neuron(&w, &x, b, Activation::Tanh);
+            check(&tape, true);
+        }
+        let _ = crate::Var::neuron(&w, &x, b, Activation::Tanh); // grows them
+        check(&tape, true);
+        fill(&tape, xs[0]);
+        // Unary partials full, node arrays not: the fast path declines, the slow
+        // one grows the unary partials alone, and the room stays the length.
+        let tape = Tape::new();
+        let x = tape.vars(&[0.5; 100])[0];
+        let nodes = tape.capacity();
+        for _ in 0..nodes - 100 {
+            let _ = x.sin();
+            check(&tape, true);
+        }
+        assert_eq!(tape.capacity(), nodes);
+    }
+
+    /// Everything a node's push changes, bit for bit.
+    #[allow(clippy::type_complexity)]
+    fn state(
+        rec: &Recording,
+    ) -> (
+        [usize; 4],
+        [bool; 2],
+        Vec<u64>,
+        Vec<Op>,
+        Vec<[u32; 2]>,
+        Vec<u64>,
+    ) {
+        (
+            [rec.len, rec.unary_len, rec.edge_len, rec.leading_leaves],
+            [rec.has_select, rec.non_finite_partial],
+            rec.values().iter().map(|v| v.to_bits()).collect(),
+            rec.ops().to_vec(),
+            rec.args[..rec.len].to_vec(),
+            rec.unary_partials().iter().map(|p| p.to_bits()).collect(),
+        )
+    }
+
+    /// Two recordings given the same nodes: `push_fast` on one, `push` on the
+    /// other.
+    struct Pair {
+        fast: Recording,
+        slow: Recording,
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            let mut pair = Pair {
+                fast: Recording::default(),
+                slow: Recording::default(),
+            };
+            pair.fast.reserve(64, 0).unwrap();
+            pair.slow.reserve(64, 0).unwrap();
+            pair
+        }
+
+        fn push<const N: usize>(
+            &mut self,
+            op: Op,
+            value: f64,
+            operands: [u32; N],
+            partials: [f64; N],
+        ) -> u32 {
+            let i = self
+                .fast
+                .push_fast(op, value, operands, partials)
+                .unwrap_or_else(|| panic!("{op:?}: the fast path declined"));
+            assert_eq!(i, self.slow.push(op, value, operands, partials));
+            assert_eq!(state(&self.fast), state(&self.slow), "after {op:?}");
+            i
+        }
+
+        fn value(&self, i: u32) -> f64 {
+            self.fast.values()[i as usize]
+        }
+
+        fn mul(&mut self, a: u32, b: u32) -> u32 {
+            let (va, vb) = (self.value(a), self.value(b));
+            self.push(Op::Mul, va * vb, [a, b], [vb, va])
+        }
+    }
+
+    /// The fast path's node is `push`'s, bit for bit, for every layout it takes
+    /// and every flag: compared after each node (the flags only ever turn on, so
+    /// each is first set in a fresh pair).
+    #[test]
+    fn the_fast_path_records_what_push_records_bit_for_bit() {
+        let mut p = Pair::new();
+        let a = p.push(Op::Leaf, 1.5, [], []); // leading leaves
+        let b = p.push(Op::Const, -2.0, [], []);
+        p.push(Op::Add, -0.5, [a, b], [1.0, 1.0]);
+        p.push(Op::Sub, 3.5, [a, b], [1.0, -1.0]);
+        let m = p.mul(a, b);
+        p.push(Op::Add, -6.0, [m, m], [1.0, 1.0]); // an operand twice
+        p.push(Op::Leaf, 7.0, [], []); // a leaf after the leading ones
+        p.push(Op::Sin, 1.5f64.sin(), [a], [1.5f64.cos()]);
+        p.push(Op::Relu, 1.5, [a], [1.0]); // a select op: has_select
+        p.mul(m, m);
+        // A mul with an infinite operand: non_finite_partial.
+        let mut p = Pair::new();
+        let a = p.push(Op::Leaf, 2.0, [], []);
+        let inf = p.push(Op::Leaf, f64::INFINITY, [], []);
+        p.mul(a, a);
+        p.mul(a, inf);
+        // A mul whose value overflows (flagged too, as push does).
+        let mut p = Pair::new();
+        let big = p.push(Op::Leaf, 1e300, [], []);
+        p.mul(big, big);
+        // A unary op with an infinite partial, then a NaN one.
+        let mut p = Pair::new();
+        let z = p.push(Op::Leaf, 0.0, [], []);
+        p.push(Op::Ln, f64::NEG_INFINITY, [z], [f64::INFINITY]);
+        p.push(Op::Sqrt, f64::NAN, [z], [f64::NAN]);
+        // Signum, a select op with a zero partial.
+        let mut p = Pair::new();
+        let z = p.push(Op::Leaf, -3.0, [], []);
+        p.push(Op::Signum, -1.0, [z], [0.0]);
+        // A constant first, then leaves: all leading.
+        let mut p = Pair::new();
+        p.push(Op::Const, 1.0, [], []);
+        p.push(Op::Leaf, 2.0, [], []);
+    }
+
+    /// Where the fast path declines it writes nothing: no room (a new recording,
+    /// a full one, the fast path off), no unary partial slot, stored edges.
+    #[test]
+    fn the_fast_path_declines_without_writing() {
+        fn declines<const N: usize>(
+            rec: &mut Recording,
+            op: Op,
+            operands: [u32; N],
+            partials: [f64; N],
+        ) {
+            let before = state(rec);
+            assert_eq!(rec.push_fast(op, 1.0, operands, partials), None, "{op:?}");
+            assert!(state(rec) == before, "{op:?} declined but wrote");
+            rec.check_invariant().unwrap();
+        }
+        let mut rec = Recording::default();
+        declines(&mut rec, Op::Leaf, [], []); // room 0
+                                              // Node arrays grown, unary partials not (leaves grow only the first).
+        assert_eq!(rec.push_leaves(&[1.0, 2.0]), 0);
+        declines(&mut rec, Op::Sin, [0], [1.0]);
+        declines(&mut rec, Op::Div, [0, 1], [0.5, -0.25]); // stored edges
+        declines(&mut rec, Op::Sum, [0, 1], [1.0, 1.0]);
+        rec.set_fast_path(false);
+        declines(&mut rec, Op::Leaf, [], []);
+        declines(&mut rec, Op::Add, [0, 1], [1.0, 1.0]);
+        rec.set_fast_path(true);
+        let cap = rec.capacity();
+        while rec.len() < cap {
+            assert!(rec.push_fast(Op::Add, 3.0, [0, 1], [1.0, 1.0]).is_some());
+        }
+        declines(&mut rec, Op::Add, [0, 1], [1.0, 1.0]); // full: no room
+        declines(&mut rec, Op::Leaf, [], []);
+    }
 }

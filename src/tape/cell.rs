@@ -1,5 +1,6 @@
-//! The one place in the tape with `unsafe` code: a cell giving the arena
-//! interior mutability without a borrow flag.
+//! A cell giving the arena interior mutability without a borrow flag: one of
+//! the tape's two places with `unsafe` code (the other is the fast path of
+//! recording, `tape::arena`, with its own proof: see `Recording`'s docs).
 //!
 //! # Why
 //! Every operation on a `Var` appends to the arena through `&Tape`. A `RefCell`

@@ -34,6 +34,7 @@ use std::fmt;
 
 use smallvec::SmallVec;
 
+use crate::op::Layout;
 pub use crate::op::Op;
 
 /// A recording of every operation of a forward pass, ready to be swept backwards.
@@ -317,6 +318,7 @@ impl Tape {
     /// ```
     pub fn set_anomaly_detection(&self, on: bool) {
         self.slow_from.0.set(if on { 0 } else { FULL });
+        self.recording.write(|rec| rec.set_fast_path(!on));
     }
 
     /// Makes every op with an `f64` constant keep it on the side (off by default),
@@ -605,6 +607,68 @@ impl Tape {
     #[inline(always)]
     #[track_caller]
     pub(crate) fn push<const N: usize>(
+        &self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+    ) -> u32 {
+        if op.layout_of() == Layout::Edges {
+            // Stored edges: their own checks, inlined as before.
+            let index = self
+                .recording
+                .write(|rec| rec.push(op, value, operands, partials));
+            self.after_push(index);
+            return index;
+        }
+        // The fast path (no growth, no anomaly check) or, if it declines, the
+        // slow one: the `None` it returns is a constant in each of its branches,
+        // so after inlining the two tests are one.
+        match self
+            .recording
+            .write(|rec| rec.push_fast(op, value, operands, partials))
+        {
+            Some(index) => index,
+            // Operands and partials as scalars, in registers: an array argument
+            // is passed in memory, and the stores to it would stay on the fast
+            // path (`N` is a constant: the match folds).
+            None => match (N, operands.first(), partials.first()) {
+                (0, _, _) => self.push_slow_0(op, value),
+                (1, Some(&a), Some(&pa)) => self.push_slow_1(op, value, a, pa),
+                (2, Some(&a), Some(&pa)) => {
+                    self.push_slow_2(op, value, a, operands[N - 1], pa, partials[N - 1])
+                }
+                _ => self.push_slow(op, value, operands, partials),
+            },
+        }
+    }
+
+    /// [`Tape::push_slow`] of a leaf.
+    #[inline(never)]
+    #[track_caller]
+    fn push_slow_0(&self, op: Op, value: f64) -> u32 {
+        self.push_slow(op, value, [], [])
+    }
+
+    /// [`Tape::push_slow`] of a one-operand node.
+    #[inline(never)]
+    #[track_caller]
+    fn push_slow_1(&self, op: Op, value: f64, a: u32, pa: f64) -> u32 {
+        self.push_slow(op, value, [a], [pa])
+    }
+
+    /// [`Tape::push_slow`] of a two-operand node.
+    #[inline(never)]
+    #[track_caller]
+    fn push_slow_2(&self, op: Op, value: f64, a: u32, b: u32, pa: f64, pb: f64) -> u32 {
+        self.push_slow(op, value, [a, b], [pa, pb])
+    }
+
+    /// [`Tape::push`]'s slow path: growing the arena, the panic for a full tape,
+    /// the anomaly check.
+    #[inline]
+    #[track_caller]
+    fn push_slow<const N: usize>(
         &self,
         op: Op,
         value: f64,
