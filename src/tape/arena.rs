@@ -79,7 +79,9 @@ use crate::op::{Layout, Op};
 /// it is given, declines without writing (no room, no unary slot, stored edges,
 /// the fast path off), and writes what `push` writes, bit for bit, flags
 /// included, for every layout it takes. In a debug build `push_fast` also
-/// asserts (I) before every write, so the whole test suite checks it.
+/// asserts (I) before every write, so the whole test suite checks it. Where
+/// Miri is installed, CI runs these unit tests under it too (`cargo +nightly
+/// miri test --lib tape::arena`; it cannot be installed on this project's VMs).
 pub(crate) struct Recording {
     /// The most nodes this recording may hold (at most [`MAX_NODES`]).
     pub(super) max_nodes: usize,
