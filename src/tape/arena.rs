@@ -371,9 +371,11 @@ impl Recording {
             + self.constants.capacity() * size_of::<(u32, f64)>()
     }
 
-    /// Appends a node with `N` operands: the hot path of recording. Where its
-    /// edges go is decided by `op.layout()`, resolved at compile time where `op`
-    /// is a constant (every unary and binary op records a constant op).
+    /// Appends a node with `N` operands, growing the arena if need be: the
+    /// slow path of recording (the fast one is [`Recording::push_fast`]), and
+    /// the path of every op with stored edges. Where its edges go is decided by
+    /// `op.layout()`, resolved at compile time where `op` is a constant (every
+    /// unary and binary op records a constant op).
     #[inline(always)]
     pub(crate) fn push<const N: usize>(
         &mut self,
@@ -382,89 +384,83 @@ impl Recording {
         operands: [u32; N],
         partials: [f64; N],
     ) -> u32 {
-        if op.is_select() {
-            self.has_select = true;
+        if op.layout_of() == Layout::Edges {
+            // Every partial looked at: the caller says nothing about them.
+            return self.push_edges(op, value, operands, partials, true);
         }
         let i = self.len;
-        // The match, not the table: it folds where `op` is a constant.
+        if i < self.values.len() && i < self.ops.len() && i < self.args.len() {
+            if let Some((a, b)) = self.fixed_slots(op, value, operands, partials) {
+                self.values[i] = value;
+                self.ops[i] = op;
+                self.args[i] = [a, b];
+                self.has_select |= op.is_select();
+                self.len = i + 1;
+                return i as u32;
+            }
+        }
+        self.push_after_growing(op, value, operands, partials)
+    }
+
+    /// What a leaf, `+`, `−`, `·` or one-operand node at index `len` records
+    /// besides its value and op, the one place both pushes take it from: its
+    /// two slots (returned), its unary partial, and the recording's flags and
+    /// counts. `None`, changing nothing, for an op with stored edges or where
+    /// the unary partials are full. The caller then writes the node at `len`.
+    #[inline(always)]
+    fn fixed_slots<const N: usize>(
+        &mut self,
+        op: Op,
+        value: f64,
+        operands: [u32; N],
+        partials: [f64; N],
+    ) -> Option<(u32, u32)> {
+        let i = self.len;
         match op.layout_of() {
-            Layout::Leaf => {
-                debug_assert_eq!(N, 0, "{op:?} records no operand");
-                if let (Some(v), Some(o), Some(s)) = (
-                    self.values.get_mut(i),
-                    self.ops.get_mut(i),
-                    self.args.get_mut(i),
-                ) {
-                    *v = value;
-                    *o = op;
-                    *s = [0; 2];
-                    self.len = i + 1;
-                    if self.leading_leaves == i {
-                        self.leading_leaves = i + 1;
-                    }
-                    return i as u32;
+            Layout::Leaf if N == 0 => {
+                if self.leading_leaves == i {
+                    self.leading_leaves = i + 1;
                 }
+                Some((0, 0))
             }
             Layout::Add | Layout::Sub | Layout::Mul if N == 2 => {
                 debug_assert!(
                     op != Op::Mul
-                        || (partials[0].to_bits() == self.values[operands[1] as usize].to_bits()
+                        || (partials[0].to_bits()
+                            == self.values[operands[N - 1] as usize].to_bits()
                             || partials[0].is_nan())
-                            && (partials[1].to_bits()
+                            && (partials[N - 1].to_bits()
                                 == self.values[operands[0] as usize].to_bits()
-                                || partials[1].is_nan()),
+                                || partials[N - 1].is_nan()),
                     "a mul's partials are its operands' values"
                 );
-                if let (Some(v), Some(o), Some(s)) = (
-                    self.values.get_mut(i),
-                    self.ops.get_mut(i),
-                    self.args.get_mut(i),
-                ) {
-                    *v = value;
-                    *o = op;
-                    *s = [operands[0], operands[N - 1]];
-                    // A mul's partials are its operands' values, and its value is
-                    // NaN or infinite whenever one of them is (x · ∞ is ±∞ or NaN,
-                    // x · NaN is NaN): one test of the value covers both (and flags
-                    // an overflow too, which only makes the sweep more careful).
-                    #[allow(clippy::eq_op)]
-                    if op == Op::Mul && (value - value).is_nan() {
-                        self.non_finite_partial = true;
-                    }
-                    self.len = i + 1;
-                    return i as u32;
+                // A mul's partials are its operands' values, and its value is
+                // NaN or infinite whenever one of them is (x · ∞ is ±∞ or NaN,
+                // x · NaN is NaN): one test of the value covers both (and flags
+                // an overflow too, which only makes the sweep more careful).
+                #[allow(clippy::eq_op)]
+                if op == Op::Mul && (value - value).is_nan() {
+                    self.non_finite_partial = true;
                 }
+                Some((operands[0], operands[N - 1]))
             }
             Layout::Unary if N == 1 => {
                 let u = self.unary_len;
-                if let (Some(v), Some(o), Some(s), Some(p)) = (
-                    self.values.get_mut(i),
-                    self.ops.get_mut(i),
-                    self.args.get_mut(i),
-                    self.unary_partials.get_mut(u),
-                ) {
-                    *v = value;
-                    *o = op;
-                    *s = [operands[0], u as u32];
-                    *p = partials[0];
-                    if any_non_finite(&partials) {
-                        self.non_finite_partial = true;
-                    }
-                    self.len = i + 1;
-                    self.unary_len = u + 1;
-                    return i as u32;
+                *self.unary_partials.get_mut(u)? = partials[0];
+                if any_non_finite(&partials) {
+                    self.non_finite_partial = true;
                 }
+                self.unary_len = u + 1;
+                Some((operands[0], u as u32))
             }
             layout => {
                 debug_assert!(
                     layout == Layout::Edges,
                     "{op:?} ({layout:?}) recorded with {N} operands"
                 );
-                // Every partial looked at: the caller says nothing about them.
-                return self.push_edges(op, value, operands, partials, true);
+                None
             }
         }
-        self.push_after_growing(op, value, operands, partials)
     }
 
     /// Sets `room` from the fast path's state: the node arrays' length, or 0.
@@ -519,51 +515,8 @@ impl Recording {
         if i >= self.room {
             return None;
         }
-        // The unary partial's slot, checked before anything is written.
-        let unary = match op.layout_of() {
-            Layout::Unary if N == 1 => {
-                let u = self.unary_len;
-                let slot = self.unary_partials.get_mut(u)?;
-                *slot = partials[0];
-                Some(u)
-            }
-            Layout::Leaf if N == 0 => None,
-            Layout::Add | Layout::Sub | Layout::Mul if N == 2 => None,
-            _ => return None,
-        };
-        let slots = match unary {
-            Some(u) => {
-                if any_non_finite(&partials) {
-                    self.non_finite_partial = true;
-                }
-                self.unary_len = u + 1;
-                [operands[0], u as u32]
-            }
-            None if N == 2 => {
-                debug_assert!(
-                    op != Op::Mul
-                        || (partials[0].to_bits() == self.values[operands[1] as usize].to_bits()
-                            || partials[0].is_nan())
-                            && (partials[1].to_bits()
-                                == self.values[operands[0] as usize].to_bits()
-                                || partials[1].is_nan()),
-                    "a mul's partials are its operands' values"
-                );
-                // As in `push`: a mul's value is NaN or infinite whenever a
-                // partial (an operand's value) is.
-                #[allow(clippy::eq_op)]
-                if op == Op::Mul && (value - value).is_nan() {
-                    self.non_finite_partial = true;
-                }
-                [operands[0], operands[N - 1]]
-            }
-            None => {
-                if self.leading_leaves == i {
-                    self.leading_leaves = i + 1;
-                }
-                [0; 2]
-            }
-        };
+        // Declines an op with stored edges, and full unary partials.
+        let (a, b) = self.fixed_slots(op, value, operands, partials)?;
         if op.is_select() {
             self.has_select = true;
         }
@@ -574,7 +527,7 @@ impl Recording {
         unsafe {
             *self.values.get_unchecked_mut(i) = value;
             *self.ops.get_unchecked_mut(i) = op;
-            *self.args.get_unchecked_mut(i) = slots;
+            *self.args.get_unchecked_mut(i) = [a, b];
         }
         self.len = i + 1;
         Some(i as u32)
