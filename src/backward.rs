@@ -512,7 +512,9 @@ pub(crate) fn contribution(adjoint: f64, partial: f64, masked: bool) -> f64 {
 /// unary op its stored partial, every other op its stored edges, in the order
 /// `Recording::edges` gives them, each contribution added through memory. A sum
 /// whose second operand is a product recorded just before it is swept with
-/// that product in one visit (outside `CAREFUL` mode), in the same order.
+/// that product in one visit (outside `CAREFUL` mode), in the same order. A
+/// chain of sums, differences and one-operand nodes, each the operand of the
+/// next, is followed with its adjoint in a register ([`follow_chain`]).
 ///
 /// A neuron recorded over runs of consecutive nodes ([`NeuronRun`]) has no stored
 /// edges: its runs are added as slices, see [`sweep_neuron_run`]. `RUNS` is
@@ -603,6 +605,19 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                     // op it reaches, if any.)
                     node -= 1; // b, swept
                 }
+                // A chain of sums and one-operand nodes, each the operand of
+                // the one after it: followed with the adjoint in a register.
+                Layout::Unary | Layout::Add | Layout::Sub if MODE != CAREFUL => {
+                    node = follow_chain::<MODE>(
+                        ops,
+                        args,
+                        unary,
+                        adjoints,
+                        node,
+                        adjoint,
+                        &mut finite,
+                    );
+                }
                 Layout::Add => {
                     adjoints[a] += adjoint;
                     adjoints[b] += adjoint;
@@ -639,6 +654,89 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
         }
     }
     !finite.is_nan()
+}
+
+/// Sweeps node `at` (a sum, a difference or a one-operand node, not a sum
+/// that completes the product before it) with its adjoint `adjoint`. While the
+/// node just swept had node `at − 1` for an operand, goes on to that node with
+/// its adjoint taken from a register, sweeping it if it is of the same kinds.
+/// Returns the lowest node swept, or one above a node it reached but left to
+/// the main loop (a product, a pair, a leaf, a node with stored edges or over
+/// runs).
+///
+/// Node `at − 1`'s adjoint is complete once `at` has added to it: every other
+/// user comes after `at`. Taking it from the register instead of reloading it
+/// from the store just made takes a store-to-load trip (about 6 cycles on the
+/// AMD VM) off each link of a chain such as σ(w·x + b)'s or ½(t − o)²'s, which
+/// a small network's sweep is bound by. The same sums in the same order as the
+/// main loop: the same adjoints, bit for bit (`tests/sweep_chains.rs` holds it
+/// to the textbook sweep). A zero adjoint ends the chain: the main loop
+/// decides what it passes on. Never used in `CAREFUL` mode; in `WATCH` mode
+/// each adjoint taken from a register is watched as the main loop watches.
+#[inline(always)]
+fn follow_chain<const MODE: u8>(
+    ops: &[Op],
+    args: &[[u32; 2]],
+    unary: &[f64],
+    adjoints: &mut [f64],
+    mut at: usize,
+    mut adjoint: f64,
+    finite: &mut f64,
+) -> usize {
+    loop {
+        let [a, b] = args[at];
+        let (a, b) = (a as usize, b as usize);
+        // (Wrapping: a node at 0 is a leaf, and `prev` is not used then.)
+        let prev = at.wrapping_sub(1);
+        // The adjoint of `prev` if this node has just completed it.
+        let next = match ops[at].layout_of() {
+            Layout::Unary => {
+                let total = adjoints[a] + adjoint * unary[b];
+                adjoints[a] = total;
+                if a != prev {
+                    return at;
+                }
+                total
+            }
+            Layout::Add if !(b == prev && ops[b] == Op::Mul) => {
+                let na = adjoints[a] + adjoint;
+                adjoints[a] = na;
+                let nb = adjoints[b] + adjoint;
+                adjoints[b] = nb;
+                if b == prev {
+                    nb
+                } else if a == prev {
+                    na
+                } else {
+                    return at;
+                }
+            }
+            Layout::Sub => {
+                let na = adjoints[a] + adjoint;
+                adjoints[a] = na;
+                let nb = adjoints[b] - adjoint;
+                adjoints[b] = nb;
+                if b == prev {
+                    nb
+                } else if a == prev {
+                    na
+                } else {
+                    return at;
+                }
+            }
+            // Not of the kinds followed: the main loop sweeps it, its adjoint
+            // (complete, stored) read from memory.
+            _ => return at + 1,
+        };
+        if next == 0.0 {
+            return at;
+        }
+        at = prev;
+        adjoint = next;
+        if MODE == WATCH {
+            *finite += zero_if_finite(adjoint);
+        }
+    }
 }
 
 /// The `K` stored edges from `at`, in their order: `adjoints[operand] +=

@@ -1,0 +1,221 @@
+//! The sweep follows a chain of sums, differences and one-operand nodes, each
+//! the operand of the node after it (σ(w·x + b), then `t − o`, its square, half
+//! of it), with the adjoint in a register instead of reloading it from the store
+//! just made. These tapes put such chains in every situation the sweep
+//! distinguishes (a node used twice by the same sum or difference, the second
+//! operand of a difference, a zero adjoint on a tape with an infinite partial, a
+//! select op with infinite values, a chain down to the first node, into a
+//! neuron over runs or a `z + x·y` pair) and hold the sweep to the textbook
+//! sweep over the petgraph view, bit for bit: following a chain must change no
+//! sum and no order.
+
+use chainrule::graph::textbook_backward;
+use chainrule::{Activation, Tape, Var};
+
+/// The fast sweep from `y` against the textbook sweep, every node, bit for bit
+/// (NaNs compared as NaNs).
+fn assert_textbook(tape: &Tape, y: Var) {
+    let g = y.backward();
+    let textbook = textbook_backward(&tape.graph(), y.index());
+    assert_eq!(g.as_slice().len(), y.index() + 1);
+    for (i, (f, t)) in g.as_slice().iter().zip(&textbook).enumerate() {
+        assert!(
+            f.to_bits() == t.to_bits() || (f.is_nan() && t.is_nan()),
+            "node {i}: sweep {f} textbook {t}"
+        );
+    }
+}
+
+#[test]
+fn the_seed_network_chains_down_as_the_textbook_and_as_derived_by_hand() {
+    // The 2-2-2 network of the step-by-step example, written as users write
+    // it: every neuron is a chain (σ ← + b ← a sum), every error term too
+    // (½ · ← square ← t − o ← σ).
+    let tape = Tape::new();
+    let w: Vec<Var> = [0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
+        .iter()
+        .map(|&v| tape.var(v))
+        .collect();
+    let (i1, i2, b1, b2, t1, t2) = (0.05, 0.1, 0.35, 0.6, 0.01, 0.99);
+    let h1 = (w[0] * i1 + w[1] * i2 + b1).sigmoid();
+    let h2 = (w[2] * i1 + w[3] * i2 + b1).sigmoid();
+    let o1 = (w[4] * h1 + w[5] * h2 + b2).sigmoid();
+    let o2 = (w[6] * h1 + w[7] * h2 + b2).sigmoid();
+    let e = 0.5 * (t1 - o1).powi(2) + 0.5 * (t2 - o2).powi(2);
+    assert_textbook(&tape, e);
+    // By hand (the example's own derivation): ∂E/∂w5 = (o1 − t1)·o1(1 − o1)·h1.
+    let g = e.backward();
+    let (o1v, h1v) = (o1.value(), h1.value());
+    let expected = (o1v - t1) * o1v * (1.0 - o1v) * h1v;
+    // A few roundings each way: 1e-15 relative.
+    assert!((g[w[4]] - expected).abs() <= 1e-15 * expected.abs());
+    // The example's published value, to its nine decimals.
+    assert!((g[w[4]] - 0.082167041).abs() < 5e-10, "{}", g[w[4]]);
+}
+
+#[test]
+fn a_sum_or_difference_of_the_node_below_with_itself() {
+    for xv in [0.7, -2.0, 0.0] {
+        let tape = Tape::new();
+        let x = tape.var(xv);
+        let s = x.sin();
+        let d = s + s; // both operands are the node just below
+        let t = d.exp();
+        let z = t - t; // the same, in a difference: the adjoints cancel
+        let y = z + d.square();
+        assert_textbook(&tape, y);
+        let g = y.backward();
+        // y = 0 + (2 sin x)²: dy/dx = 8 sin x cos x.
+        assert_eq!(g[z], 1.0);
+        assert_eq!(g[t], 0.0);
+        let expected = 8.0 * xv.sin() * xv.cos();
+        assert!((g[x] - expected).abs() <= 1e-15 * expected.abs().max(1.0));
+    }
+}
+
+#[test]
+fn a_difference_whose_second_operand_is_the_node_below() {
+    // c − eˣ: the node below is the subtrahend, whose adjoint is −1·adjoint.
+    let tape = Tape::new();
+    let (x, c) = (tape.var(0.3), tape.var(2.0));
+    let e = x.exp();
+    let d = c - e;
+    let y = d.square();
+    assert_textbook(&tape, y);
+    let g = y.backward();
+    let dv = 2.0 - 0.3f64.exp();
+    assert_eq!(g[d], 2.0 * dv);
+    assert_eq!(g[e], -2.0 * dv);
+    assert_eq!(g[c], 2.0 * dv);
+}
+
+#[test]
+fn a_chain_whose_adjoint_cancels_to_zero_on_a_tape_with_an_infinite_partial() {
+    // r = √x at 0 (∂ = ∞), then r − r: r's adjoint is 1 − 1 = exactly 0, and
+    // 0 · ∞ on a path is NaN (policy rule 2). The chain must stop there and
+    // leave it to the rule, not pass 0 · ∞ = NaN or 0 on by itself.
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let r = x.sqrt();
+    let y = (r - r).sin();
+    assert_textbook(&tape, y);
+    let g = y.backward();
+    assert_eq!(g[r], 0.0);
+    assert!(g[x].is_nan(), "0 · ∞ on a path is NaN, got {}", g[x]);
+}
+
+#[test]
+fn chains_through_a_select_op_with_infinite_and_nan_values() {
+    // relu puts the sweep in its watching mode; an infinite adjoint down a
+    // chain must make it sweep again carefully, masking relu's edge.
+    for xv in [-1.0, 0.0, 2.0, f64::INFINITY, f64::NAN, 1e300] {
+        let tape = Tape::new();
+        let (x, u) = (tape.var(xv), tape.var(3.0));
+        let r = (x - 1.0).relu();
+        let y = (r * 1e300 + u).exp().sqrt() - (u - r).square();
+        assert_textbook(&tape, y);
+    }
+}
+
+#[test]
+fn a_chain_down_to_the_first_node() {
+    for xv in [0.5, 0.0, f64::INFINITY] {
+        let tape = Tape::new();
+        let x = tape.var(xv); // node 0: the chain's last operand
+        let y = ((x * 2.0).tanh() + 1.0).ln();
+        assert_textbook(&tape, y);
+    }
+    // A leaf recorded after other nodes, and a constant, at the chain's end.
+    let tape = Tape::new();
+    let a = tape.var(1.5);
+    let b = a.cos();
+    let c = tape.var(-0.5);
+    let y = ((c + b).exp() - 0.25).square();
+    assert_textbook(&tape, y);
+}
+
+#[test]
+fn chains_into_neuron_runs_and_into_pairs() {
+    let tape = Tape::new();
+    let w = tape.vars(&[0.3, -0.2, 0.5]);
+    let x = tape.vars(&[1.0, 2.0, -1.0]);
+    let b = tape.var(0.1);
+    // A fused neuron (over runs of consecutive nodes), then a chain on it.
+    let n = Var::neuron(&w, &x, b, Activation::Tanh);
+    let t = (n + 0.5).square();
+    // A `z + x·y` pair just below a chain.
+    let p = t + w[0] * x[1];
+    let y = (p - 1.0).sigmoid();
+    assert_textbook(&tape, y);
+}
+
+/// A small deterministic generator (SplitMix64), so the random tapes below are
+/// the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn random_chains_sweep_as_the_textbook() {
+    // 3,000 random tapes whose nodes mostly take the node just recorded as an
+    // operand (the chains the sweep follows), of every kind it follows or
+    // stops at: one-operand ops (select ops among them), sums and differences
+    // (with the node below first, second or both), products, and stored-edge
+    // nodes; with fan-out at random, an occasional infinite or NaN leaf, and
+    // values that overflow.
+    let mut rng = Rng(0xC4A1);
+    for _ in 0..3_000 {
+        let tape = Tape::new();
+        let special = [f64::INFINITY, f64::NAN, 0.0, -0.0];
+        let mut nodes: Vec<Var> = (0..3)
+            .map(|k| {
+                if rng.below(20) == 0 {
+                    tape.var(special[rng.below(4)])
+                } else {
+                    tape.var(0.6 + 0.3 * k as f64 - 0.4 * rng.below(4) as f64)
+                }
+            })
+            .collect();
+        let mut last = *nodes.last().unwrap();
+        for _ in 0..rng.below(16) + 1 {
+            let other = nodes[rng.below(nodes.len())];
+            last = match rng.below(16) {
+                0 => last.sigmoid(),
+                1 => last.tanh(),
+                2 => last.square(),
+                3 => last * 1.5,
+                4 => 0.25 - last,
+                5 => last.relu(),
+                6 => last.sqrt(),
+                7 => last.exp(),
+                8 => last + other,
+                9 => other + last,
+                10 => last - other,
+                11 => other - last,
+                12 => last + last,
+                13 => last - last,
+                14 => last * other,
+                _ => last.max(other),
+            };
+            nodes.push(last);
+            if rng.below(5) == 0 {
+                nodes.push(last * 0.5); // fan-out, and a break in the chain
+            }
+        }
+        let extra = nodes[rng.below(nodes.len())];
+        let y = last + extra.sin();
+        assert_textbook(&tape, y);
+    }
+}
