@@ -666,9 +666,10 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
 ///
 /// Node `at − 1`'s adjoint is complete once `at` has added to it: every other
 /// user comes after `at`. Taking it from the register instead of reloading it
-/// from the store just made takes a store-to-load trip (about 6 cycles on the
-/// AMD VM) off each link of a chain such as σ(w·x + b)'s or ½(t − o)²'s, which
-/// a small network's sweep is bound by. The same sums in the same order as the
+/// from the store just made takes a store-to-load trip off each link of a
+/// chain such as σ(w·x + b)'s or ½(t − o)²'s, which a small network's sweep is
+/// bound by: about 9 cycles for an `f64` on the AMD VM (a load–add–store
+/// chain through one address, 12 cycles a link against 3 for the add). The same sums in the same order as the
 /// main loop: the same adjoints, bit for bit (`tests/sweep_chains.rs` holds it
 /// to the textbook sweep). A zero adjoint ends the chain: the main loop
 /// decides what it passes on. Never used in `CAREFUL` mode; in `WATCH` mode
