@@ -6,22 +6,10 @@
 //! infinite partial) and hold the sweep to the textbook sweep over the petgraph
 //! view, bit for bit: the pairing must change no sum and no order.
 
-use chainrule::graph::textbook_backward;
-use chainrule::{Tape, Var};
+mod sweep_support;
 
-/// The fast sweep from `y` against the textbook sweep, every node, bit for bit
-/// (NaNs compared as NaNs).
-fn assert_textbook(tape: &Tape, y: Var) {
-    let g = y.backward();
-    let textbook = textbook_backward(&tape.graph(), y.index());
-    assert_eq!(g.as_slice().len(), y.index() + 1);
-    for (i, (f, t)) in g.as_slice().iter().zip(&textbook).enumerate() {
-        assert!(
-            f.to_bits() == t.to_bits() || (f.is_nan() && t.is_nan()),
-            "node {i}: sweep {f} textbook {t}"
-        );
-    }
-}
+use chainrule::{Tape, Var};
+use sweep_support::{assert_textbook, Rng};
 
 #[test]
 fn a_weighted_sum_term_by_term_pairs_every_product() {
@@ -173,24 +161,6 @@ fn a_chain_whose_product_uses_the_partial_sum_below_it() {
     let dy_ds1 = 2.0 * (1.0 + w.value());
     assert_eq!(g[s1], dy_ds1);
     assert_eq!(g[u], dy_ds1 * (x0.value() + x1.value()));
-}
-
-/// A small deterministic generator (SplitMix64), so the random tapes below are
-/// the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]
