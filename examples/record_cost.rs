@@ -10,7 +10,7 @@
 //!
 //! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
 //! costs ordinary recording nothing measurable, to count the W1 step in its
-//! other spellings (`w1f` fused, `w1u` as users write it), and to count the
+//! other spellings (`w1f` fused, `w1u` as users write it; `w3f` W3 fused), and to count the
 //! instructions of a replayed step (`w1r`, `w2r`) against the hand-coded one
 //! (`w1h`, `w2h`).
 //! With `--features jit`, `w1n` counts the W1 step replayed as native code
@@ -82,6 +82,12 @@ fn w2(tape: &mut Tape) {
 #[inline(never)]
 fn w3(tape: &mut Tape) {
     black_box(chain::gradient_taped(tape, 100_000, Spelling::Ops));
+}
+
+/// One W3 gradient (100,000 steps), each step one fused neuron.
+#[inline(never)]
+fn w3f(tape: &mut Tape) {
+    black_box(chain::gradient_taped(tape, 100_000, Spelling::Fused));
 }
 
 /// 1,000 W1 training steps replayed (plain operators, compiled once).
@@ -191,6 +197,7 @@ fn main() {
         "w1u" => w1u(&mut tape),
         "w2" => w2(&mut tape),
         "w3" => w3(&mut tape),
+        "w3f" => w3f(&mut tape),
         "w1r" => w1r(&mut seed::replay_program(Spelling::Ops)),
         "w2r" => w2r(&mut moons::replay_program(&moons::data(), Spelling::Ops)),
         #[cfg(feature = "jit")]
@@ -202,7 +209,7 @@ fn main() {
         pass if pass.starts_with("w2r:") => w2r(&mut compiled("w2", &pass[4..])),
         "w2h" => w2h(),
         other => {
-            eprintln!("unknown workload {other}: w1, w1f (fused), w1u (as users write it), w2, w3 (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
+            eprintln!("unknown workload {other}: w1, w1f (fused), w1u (as users write it), w2, w3, w3f (fused) (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
             std::process::exit(2);
         }
     }

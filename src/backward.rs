@@ -74,8 +74,14 @@ impl<'t> Var<'t> {
     /// up to it, returning ∂self/∂node for every node.
     ///
     /// The tape is not consumed: call it again, or from another output. Cost
-    /// O(nodes + edges) up to `self`; nothing recurses, nothing is sorted. See
-    /// [`crate::backward`].
+    /// O(nodes + edges) up to `self`; nothing recurses, nothing is sorted.
+    ///
+    /// NaN and infinity follow one policy, tabled in the [`crate::backward`]
+    /// module docs: only nodes on a path from `self` contribute, 0 · ∞ on a
+    /// path is NaN (never a silent 0), a select op (relu, `max`, `min`,
+    /// `clamp`, `signum`) passes exactly 0 to the operand it did not select,
+    /// and a NaN value has NaN partials. [`Gradients::gradient_anomaly`] names
+    /// the node where a non-finite gradient starts.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();

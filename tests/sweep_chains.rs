@@ -138,6 +138,69 @@ fn chains_into_neuron_runs_and_into_pairs() {
 }
 
 #[test]
+fn chains_of_fused_neurons_and_losses() {
+    // Each neuron's input is the neuron just before it (stored edges, one of
+    // them to the node below): a recurrent chain, and the seed network fused,
+    // whose loss and second hidden neuron have the node below for an operand.
+    for act in [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Identity,
+    ] {
+        for x0 in [0.5, -2.0, 0.0, f64::INFINITY] {
+            let tape = Tape::new();
+            let (w, b, u) = (tape.var(0.9), tape.var(-0.1), tape.var(0.3));
+            let mut h = tape.var(x0);
+            for _ in 0..6 {
+                h = Var::neuron(&[w, u], &[h, u], b, act);
+            }
+            // A neuron using the node below twice, and a sum of five terms.
+            let twice = Var::neuron(&[w, u], &[h, h], b, act);
+            let y = Var::weighted_sum(&[w, u, b, w, u, b], &[twice, h, twice, u, w, b], u);
+            assert_textbook(&tape, y);
+        }
+    }
+    let tape = Tape::new();
+    let w = tape.vars(&[0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]);
+    let (b1, b2) = (tape.var(0.35), tape.var(0.6));
+    let inputs = [0.05, 0.1];
+    let h = [
+        Var::neuron_const(&w[0..2], &inputs, b1, Activation::Sigmoid),
+        Var::neuron_const(&w[2..4], &inputs, b1, Activation::Sigmoid),
+    ];
+    let o = [
+        Var::neuron(&w[4..6], &h, b2, Activation::Sigmoid),
+        Var::neuron(&w[6..8], &h, b2, Activation::Sigmoid),
+    ];
+    let e = Var::half_squared_error(&o, &[0.01, 0.99]);
+    assert_textbook(&tape, e);
+    // The example's published ∂E/∂w5, to its nine decimals.
+    assert!((e.backward()[w[4]] - 0.082167041).abs() < 5e-10);
+}
+
+#[test]
+fn a_chain_stops_at_a_neuron_over_runs() {
+    // A neuron over runs of consecutive nodes (no stored edges) just below a
+    // node of stored edges that uses it: the chain must leave it to the
+    // main loop, which sweeps its runs.
+    let tape = Tape::new();
+    let w = tape.vars(&[0.3, -0.2, 0.5]);
+    let x = tape.vars(&[1.0, 2.0, -1.0]);
+    let b = tape.var(0.1);
+    let n = Var::neuron(&w, &x, b, Activation::Sigmoid);
+    let y = Var::neuron(&[w[0], w[1]], &[n, x[0]], b, Activation::Tanh);
+    assert_textbook(&tape, y);
+    let g = y.backward();
+    // By hand: y = tanh(w0·n + w1·x0 + b), n = σ(w·x + b).
+    let (nv, yv) = (n.value(), y.value());
+    let dy_dn = (1.0 - yv * yv) * 0.3;
+    assert!((g[n] - dy_dn).abs() <= 1e-15);
+    let dn_dw2 = nv * (1.0 - nv) * -1.0;
+    assert!((g[w[2]] - dy_dn * dn_dw2).abs() <= 1e-15);
+}
+
+#[test]
 fn random_chains_sweep_as_the_textbook() {
     // 3,000 random tapes whose nodes mostly take the node just recorded as an
     // operand (the chains the sweep follows), of every kind it follows or
@@ -161,7 +224,7 @@ fn random_chains_sweep_as_the_textbook() {
         let mut last = *nodes.last().unwrap();
         for _ in 0..rng.below(16) + 1 {
             let other = nodes[rng.below(nodes.len())];
-            last = match rng.below(16) {
+            last = match rng.below(17) {
                 0 => last.sigmoid(),
                 1 => last.tanh(),
                 2 => last.square(),
@@ -177,6 +240,7 @@ fn random_chains_sweep_as_the_textbook() {
                 12 => last + last,
                 13 => last - last,
                 14 => last * other,
+                15 => Var::neuron(&[other, last], &[last, other], other, Activation::Tanh),
                 _ => last.max(other),
             };
             nodes.push(last);
