@@ -196,7 +196,7 @@ fn a_chain_stops_at_a_neuron_over_runs() {
     let (nv, yv) = (n.value(), y.value());
     let dy_dn = (1.0 - yv * yv) * 0.3;
     assert!((g[n] - dy_dn).abs() <= 1e-15);
-    let dn_dw2 = nv * (1.0 - nv) * -1.0;
+    let dn_dw2 = -(nv * (1.0 - nv)); // x[2] = −1
     assert!((g[w[2]] - dy_dn * dn_dw2).abs() <= 1e-15);
 }
 
