@@ -611,8 +611,10 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                     // op it reaches, if any.)
                     node -= 1; // b, swept
                 }
-                // A chain of sums and one-operand nodes, each the operand of
-                // the one after it: followed with the adjoint in a register.
+                // A chain of sums, differences and one-operand nodes, each the
+                // operand of the one after it: followed with the adjoint in a
+                // register. (The arm above has taken the sums that complete a
+                // product, which `follow_chain` does not sweep.)
                 Layout::Unary | Layout::Add | Layout::Sub if MODE != CAREFUL => {
                     node = follow_chain::<MODE>(
                         ops,
@@ -675,9 +677,9 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
 /// from the store just made takes a store-to-load trip off each link of a
 /// chain such as σ(w·x + b)'s or ½(t − o)²'s, which a small network's sweep is
 /// bound by: about 9 cycles for an `f64` on the AMD VM (a load–add–store
-/// chain through one address, 12 cycles a link against 3 for the add). The same sums in the same order as the
-/// main loop: the same adjoints, bit for bit (`tests/sweep_chains.rs` holds it
-/// to the textbook sweep). A zero adjoint ends the chain: the main loop
+/// chain through one address, 12 cycles a link against 3 for the add). The
+/// same sums in the same order as the main loop: the same adjoints, bit for
+/// bit (`tests/sweep_chains.rs` holds it to the textbook sweep). A zero adjoint ends the chain: the main loop
 /// decides what it passes on. Never used in `CAREFUL` mode; in `WATCH` mode
 /// each adjoint taken from a register is watched as the main loop watches.
 #[inline(always)]
@@ -690,6 +692,7 @@ fn follow_chain<const MODE: u8>(
     mut adjoint: f64,
     finite: &mut f64,
 ) -> usize {
+    let first = at;
     loop {
         let [a, b] = args[at];
         let (a, b) = (a as usize, b as usize);
@@ -732,8 +735,16 @@ fn follow_chain<const MODE: u8>(
                 }
             }
             // Not of the kinds followed: the main loop sweeps it, its adjoint
-            // (complete, stored) read from memory.
-            _ => return at + 1,
+            // (complete, stored) read from memory. Never the first node, which
+            // the main loop sends here only if it is of those kinds (else it
+            // would be sent back and forth).
+            _ => {
+                debug_assert!(
+                    at != first,
+                    "follow_chain sent node {at}, which it does not sweep"
+                );
+                return at + 1;
+            }
         };
         if next == 0.0 {
             return at;
