@@ -309,6 +309,14 @@ pub(crate) struct Layer {
     /// inputs nor outputs of the program (set on a small program's copy, see
     /// [`alone`]): their adjoints then start from its first contribution.
     pub(crate) x_alone: bool,
+    /// Whether its inputs `x` are the outputs of the small layer just before
+    /// (set on a small program's copy, see [`carried`]): read forward from
+    /// the [`Carry`], in registers, not from the slots.
+    pub(crate) x_carried: bool,
+    /// Whether its outputs are the inputs `x` of the small layer or loss
+    /// just after (see [`carried`]): their adjoints read backward from the
+    /// [`Carry`].
+    pub(crate) out_carried: bool,
 }
 
 /// The arrays a program runs on.
@@ -506,14 +514,35 @@ fn small_layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
 #[inline(always)]
 fn small_forward_act<const N: usize, const K: usize>(v: &mut [f64], d: &mut [f64], l: &Layer) {
     match l.act {
-        Activation::Identity => small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (z, 1.0)),
+        Activation::Identity => {
+            small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (z, 1.0), &mut Carry::empty())
+        }
         Activation::Sigmoid => {
-            small_forward::<N, K, ALL>(v, d, l, Known::of(l), sigmoid_with_derivative);
+            small_forward::<N, K, ALL>(
+                v,
+                d,
+                l,
+                Known::of(l),
+                sigmoid_with_derivative,
+                &mut Carry::empty(),
+            );
         }
-        Activation::Tanh => small_forward::<N, K, ALL>(v, d, l, Known::of(l), tanh_with_derivative),
-        Activation::Relu => {
-            small_forward::<N, K, ALL>(v, d, l, Known::of(l), |z| (relu(z), relu_derivative(z)))
-        }
+        Activation::Tanh => small_forward::<N, K, ALL>(
+            v,
+            d,
+            l,
+            Known::of(l),
+            tanh_with_derivative,
+            &mut Carry::empty(),
+        ),
+        Activation::Relu => small_forward::<N, K, ALL>(
+            v,
+            d,
+            l,
+            Known::of(l),
+            |z| (relu(z), relu_derivative(z)),
+            &mut Carry::empty(),
+        ),
     }
 }
 
@@ -527,10 +556,17 @@ fn small_forward<const N: usize, const K: usize, const M: usize>(
     l: &Layer,
     known: Known,
     act: impl Fn(f64) -> (f64, f64),
+    carry: &mut Carry,
 ) {
     // Read slot by slot (see `chunk_by_slot`): the inputs and weights were
     // written one at a time, by the instruction before or by the caller.
-    let x = chunk_by_slot::<K>(v, l.x as usize & M);
+    // (The branch stays one: `chunk_by_slot` cannot be hoisted into a
+    // select, which would wait on the load the carry is there to skip.)
+    let x = if l.x_carried {
+        carry.get::<K>()
+    } else {
+        chunk_by_slot::<K>(v, l.x as usize & M)
+    };
     let (ws, bs) = (l.w_stride as usize, l.bias_stride as usize);
     let mut values = [0.0; N];
     let mut derivatives = [0.0; N];
@@ -548,6 +584,7 @@ fn small_forward<const N: usize, const K: usize, const M: usize>(
     let out = l.out as usize & M;
     *chunk_mut::<N>(v, out) = values;
     *chunk_mut::<N>(d, out) = derivatives;
+    carry.put(values);
 }
 
 /// A small layer's backward (see [`small_shape`]), by its shape.
@@ -555,14 +592,14 @@ fn small_forward<const N: usize, const K: usize, const M: usize>(
 fn small_layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     let known = Known::of(l);
     match l.small {
-        1 => small_backward_term::<2, 1, ALL, false>(adj, v, d, l, known),
-        2 => small_backward_term::<2, 2, ALL, false>(adj, v, d, l, known),
-        3 => small_backward_term::<2, 3, ALL, false>(adj, v, d, l, known),
-        4 => small_backward_term::<2, 4, ALL, false>(adj, v, d, l, known),
-        5 => small_backward_term::<3, 1, ALL, false>(adj, v, d, l, known),
-        6 => small_backward_term::<3, 2, ALL, false>(adj, v, d, l, known),
-        7 => small_backward_term::<3, 3, ALL, false>(adj, v, d, l, known),
-        _ => small_backward_term::<3, 4, ALL, false>(adj, v, d, l, known),
+        1 => small_backward_term::<2, 1, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        2 => small_backward_term::<2, 2, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        3 => small_backward_term::<2, 3, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        4 => small_backward_term::<2, 4, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        5 => small_backward_term::<3, 1, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        6 => small_backward_term::<3, 2, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        7 => small_backward_term::<3, 3, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
+        _ => small_backward_term::<3, 4, ALL, false>(adj, v, d, l, known, &mut Carry::empty()),
     }
 }
 
@@ -573,15 +610,28 @@ fn small_backward_term<const N: usize, const K: usize, const M: usize, const ALO
     d: &[f64],
     l: &Layer,
     known: Known,
+    carry: &mut Carry,
 ) {
     if l.tape_neuron {
-        small_backward::<N, K, M, ALONE>(adj, v, d, l, known, |g, derivative, value| {
-            g * (derivative * value)
-        });
+        small_backward::<N, K, M, ALONE>(
+            adj,
+            v,
+            d,
+            l,
+            known,
+            |g, derivative, value| g * (derivative * value),
+            carry,
+        );
     } else {
-        small_backward::<N, K, M, ALONE>(adj, v, d, l, known, |g, derivative, value| {
-            (g * derivative) * value
-        });
+        small_backward::<N, K, M, ALONE>(
+            adj,
+            v,
+            d,
+            l,
+            known,
+            |g, derivative, value| (g * derivative) * value,
+            carry,
+        );
     }
 }
 
@@ -624,6 +674,36 @@ impl Known {
     }
 }
 
+/// What a small layer (or loss) has just written, kept in registers for the
+/// instruction after (see [`carried`]): forward, a layer's output values;
+/// backward, the adjoints of the inputs `x` a layer or loss has just
+/// written. Only the first entries are meaningful, as many as were put.
+#[derive(Clone, Copy)]
+struct Carry([f64; SMALL]);
+
+impl Carry {
+    /// Nothing carried (the start of a pass, and the loops over [`Instr`]s,
+    /// whose layers are never marked carried).
+    #[inline(always)]
+    fn empty() -> Carry {
+        Carry([0.0; SMALL])
+    }
+
+    /// The first `K` values carried.
+    #[inline(always)]
+    fn get<const K: usize>(&self) -> [f64; K] {
+        std::array::from_fn(|i| self.0[i])
+    }
+
+    /// Carries `vals`.
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, vals: [f64; N]) {
+        for (to, from) in self.0.iter_mut().zip(vals) {
+            *to = from;
+        }
+    }
+}
+
 /// As [`layer_backward`]: the neurons in reverse order, for each the weights'
 /// adjoints, then the inputs' (carried in registers), then the bias's.
 #[inline(always)]
@@ -634,15 +714,23 @@ fn small_backward<const N: usize, const K: usize, const M: usize, const ALONE: b
     l: &Layer,
     known: Known,
     term: impl Fn(f64, f64, f64) -> f64,
+    carry: &mut Carry,
 ) {
     let relu = known.relu;
     let (x, out) = (l.x as usize & M, l.out as usize & M);
     let xv = chunk::<K>(v, x);
     let derivatives = chunk::<N>(d, out);
     // Zeroed for the next sweep.
-    let g = std::mem::replace(chunk_mut::<N>(adj, out), [0.0; N]);
-    // `ALONE`: `l.x_alone`, known at compile time so that the compiler drops
-    // the first add, −0 + c.
+    // Read slot by slot (see `chunk_by_slot`, which also keeps this a
+    // branch: a select would wait on the load).
+    let g = if l.out_carried {
+        carry.get::<N>()
+    } else {
+        chunk_by_slot::<N>(adj, out)
+    };
+    *chunk_mut::<N>(adj, out) = [0.0; N]; // zeroed for the next sweep
+                                          // `ALONE`: `l.x_alone`, known at compile time so that the compiler drops
+                                          // the first add, −0 + c.
     let mut ax = if ALONE {
         [-0.0; K] // the first contribution as is (see `alone`)
     } else if known.x_var {
@@ -695,6 +783,7 @@ fn small_backward<const N: usize, const K: usize, const M: usize, const ALONE: b
     }
     if known.x_var {
         *chunk_mut::<K>(adj, x) = ax;
+        carry.put(ax);
     }
 }
 
@@ -732,6 +821,8 @@ pub(crate) struct SquaredErrors {
     out: u32,
     /// As [`Layer::x_alone`], for `x[0]` and `x[1]`.
     x_alone: bool,
+    /// As [`Layer::x_carried`] (a [`Small::SquaredErrorsRun`]'s alone).
+    x_carried: bool,
 }
 
 /// The most slots a small program has (see [`small_program`]): every slot it
@@ -807,6 +898,14 @@ macro_rules! small_instrs {
             }
         }
 
+        /// The layer of a [`Small`] layer instruction, to change; else `None`.
+        fn small_layer_of_opt_mut(instr: &mut Small) -> Option<&mut Layer> {
+            match instr {
+                $(Small::$name(l) => Some(l),)*
+                _ => None,
+            }
+        }
+
         /// As [`small_layer_of`], to change.
         fn small_layer_of_mut(instr: &mut Small) -> &mut Layer {
             match instr {
@@ -828,13 +927,14 @@ macro_rules! small_instrs {
         /// as the loop over [`Instr`]s runs it.
         pub(crate) fn forward_small(small: &[Small], s: &mut State) {
             let (v, d) = (padded(&mut s.values), padded(&mut s.d));
+            let mut carry = Carry::empty();
             for instr in small {
                 match instr {
                     $(Small::$name(l) => small_forward::<$n, $k, SMALL_MASK>(
-                        v, d, l, Known::small::<$a>(), act_const::<$a>,
+                        v, d, l, Known::small::<$a>(), act_const::<$a>, &mut carry,
                     ),)*
                     Small::SquaredErrors(e) => squared_errors_forward(v, d, e),
-                    Small::SquaredErrorsRun(e) => squared_errors_run_forward(v, d, e),
+                    Small::SquaredErrorsRun(e) => squared_errors_run_forward(v, d, e, &carry),
                     &Small::Dot { act, n: terms, ref pairs, bias, out, .. } => {
                         small_dot_forward::<SMALL_MASK>(v, d, act, terms, pairs, bias, out)
                     }
@@ -845,22 +945,28 @@ macro_rules! small_instrs {
         /// A small program's backward pass from the adjoints already seeded:
         /// every instruction in reverse order, each as the loop over
         /// [`Instr`]s runs it.
-        pub(crate) fn backward_small(small: &[Small], s: &mut State) {
+        ///
+        /// `seed`: the adjoint of the last instruction's result, if it is
+        /// passed here instead of in its slot (see [`seeded_in_register`]).
+        pub(crate) fn backward_small(small: &[Small], s: &mut State, mut seed: Option<f64>) {
             let State { values: v, d, adjoints: adj, .. } = s;
             let (v, d, adj) = (&*padded(v), &*padded(d), padded(adj));
+            let mut carry = Carry::empty();
             for instr in small.iter().rev() {
                 match instr {
                     $(Small::$name(l) => if l.x_alone {
                         small_backward_term::<$n, $k, SMALL_MASK, true>(
-                            adj, v, d, l, Known::small::<$a>(),
+                            adj, v, d, l, Known::small::<$a>(), &mut carry,
                         )
                     } else {
                         small_backward_term::<$n, $k, SMALL_MASK, false>(
-                            adj, v, d, l, Known::small::<$a>(),
+                            adj, v, d, l, Known::small::<$a>(), &mut carry,
                         )
                     },)*
                     Small::SquaredErrors(e) => squared_errors_backward(adj, v, d, e),
-                    Small::SquaredErrorsRun(e) => squared_errors_run_backward(adj, v, d, e),
+                    Small::SquaredErrorsRun(e) => {
+                        squared_errors_run_backward(adj, v, d, e, seed.take(), &mut carry)
+                    }
                     &Small::Dot { act, tape_neuron, n: terms, ref pairs, b_const, bias, out } => {
                         small_dot_backward::<SMALL_MASK>(
                             adj, v, d, act, tape_neuron, terms, pairs, b_const, bias, out,
@@ -905,6 +1011,7 @@ pub(crate) fn small_program(code: &Code, slots: usize, leaves: u32, outputs: &[u
                     t,
                     out,
                     x_alone: false,
+                    x_carried: false,
                 };
                 let run = u64::from(x[1]) == u64::from(x[0]) + 1
                     && u64::from(e.dq[1]) == u64::from(e.dq[0]) + 2;
@@ -936,7 +1043,66 @@ pub(crate) fn small_program(code: &Code, slots: usize, leaves: u32, outputs: &[u
         .collect();
     let mut small = small.unwrap_or_default();
     alone(&mut small, leaves, outputs);
+    carried(&mut small);
     small
+}
+
+/// The output whose seed [`backward_small`] may take in a register: the
+/// one whose slot is the result of the program's last instruction, a loss
+/// over a run, if no other output shares that slot. Its adjoint is then
+/// `0 + seed` (every instruction's adjoint is zero between sweeps), passed
+/// to the loss as it is, not stored and loaded back: one link less on a
+/// replayed step's chain (see [`carried`]).
+pub(crate) fn seeded_in_register(small: &[Small], outputs: &[u32]) -> Option<usize> {
+    let Some(Small::SquaredErrorsRun(e)) = small.last() else {
+        return None;
+    };
+    let mut at = outputs.iter().enumerate().filter(|&(_, &o)| o == e.out);
+    match (at.next(), at.next()) {
+        (Some((k, _)), None) => Some(k),
+        _ => None,
+    }
+}
+
+/// Sets [`Layer::x_carried`], [`Layer::out_carried`] and
+/// [`SquaredErrors::x_carried`] on a small program: where a small layer's
+/// outputs `out..out + n` are the first slots of the run `x..x + k` the
+/// instruction just after reads (a small layer, or a loss over a run).
+///
+/// A small program runs as a chain: each layer reads what the one before
+/// wrote. Through the slots, each link is a store and a load of an `f64`,
+/// which costs some 9 cycles on this project's machines (a load that takes
+/// its data from a store; the integer registers are renamed through memory,
+/// `f64`s are not) where the operations themselves cost 3 to 4: W1
+/// replayed, a step bound by its chain, goes through four such links. So
+/// the values stay in registers from one instruction to the next, forward,
+/// and so do the adjoints of the run, backward (see [`Carry`]).
+///
+/// The slots are still written, so every reader after sees them. The
+/// backward carry holds the adjoints of `x` as the reader just wrote them,
+/// which are complete: every other reader of those slots comes later in
+/// program order, so was swept before.
+fn carried(small: &mut [Small]) {
+    for at in 1..small.len() {
+        let (before, after) = small.split_at_mut(at);
+        let Some(producer) = small_layer_of_opt_mut(&mut before[at - 1]) else {
+            continue;
+        };
+        let (out, n) = (producer.out, producer.n);
+        let carried = match &mut after[0] {
+            Small::SquaredErrorsRun(e) => {
+                e.x_carried = e.x[0] == out && n >= 2;
+                e.x_carried
+            }
+            Small::SquaredErrors(_) | Small::Dot { .. } => false,
+            layer => {
+                let l = small_layer_of_mut(layer);
+                l.x_carried = l.x == out && n >= l.k;
+                l.x_carried
+            }
+        };
+        producer.out_carried = carried;
+    }
 }
 
 /// Sets [`Layer::x_alone`] and [`SquaredErrors::x_alone`] on the
@@ -1052,8 +1218,12 @@ fn squared_errors_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErr
 /// every operand read first (the fusion leaves no difference nor square read
 /// by another term), the same operations on them, then the runs written.
 #[inline(always)]
-fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
-    let xs = chunk_by_slot::<2>(v, e.x[0] as usize & SMALL_MASK);
+fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors, carry: &Carry) {
+    let xs = if e.x_carried {
+        carry.get::<2>()
+    } else {
+        chunk_by_slot::<2>(v, e.x[0] as usize & SMALL_MASK)
+    };
     let cs = [
         v[e.c[0] as usize & SMALL_MASK],
         v[e.c[1] as usize & SMALL_MASK],
@@ -1074,8 +1244,25 @@ fn squared_errors_run_forward(v: &mut [f64], d: &mut [f64], e: &SquaredErrors) {
 
 /// [`squared_errors_backward`] over runs (see [`Small::SquaredErrorsRun`]).
 #[inline(always)]
-fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &SquaredErrors) {
-    let g = std::mem::take(&mut adj[e.out as usize & SMALL_MASK]); // zeroed for the next sweep
+fn squared_errors_run_backward(
+    adj: &mut [f64],
+    v: &[f64],
+    d: &[f64],
+    e: &SquaredErrors,
+    seed: Option<f64>,
+    carry: &mut Carry,
+) {
+    let g = match seed {
+        Some(g) => g,
+        // Zeroed for the next sweep; read by `chunk_by_slot`, which keeps
+        // this a branch (a select would wait on the load).
+        None => {
+            let out = e.out as usize & SMALL_MASK;
+            let [g] = chunk_by_slot::<1>(adj, out);
+            adj[out] = 0.0;
+            g
+        }
+    };
     debug_assert_eq!(
         d[e.out as usize & SMALL_MASK],
         1.0,
@@ -1102,6 +1289,7 @@ fn squared_errors_run_backward(adj: &mut [f64], v: &[f64], d: &[f64], e: &Square
     } else {
         *ax = [ax[0] + terms[0], ax[1] + terms[1]];
     }
+    carry.put(*ax);
 }
 
 /// The contribution of a square (x − t)² weighted by c to its difference m:
@@ -2084,6 +2272,8 @@ fn layer_at(code: &Code, p: usize, same_input: &dyn Fn(u32, u32) -> bool) -> Opt
         out: first.out,
         small: 0,
         x_alone: false,
+        x_carried: false,
+        out_carried: false,
     };
     // Extend while the next neuron follows the pattern. A neuron whose reads
     // meet an output or the inputs ends the search: no layer from `p` of any
@@ -2468,7 +2658,150 @@ mod tests {
         let program = tape.compile(&[e]).unwrap();
         assert_eq!(program.code.small.len(), 3);
         assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(_)));
+        // Every link of the chain carried: the hidden layer's outputs into
+        // the output layer, its outputs into the loss; and the loss's seed.
+        let (hidden, output) = (
+            super::small_layer_of(&program.code.small[0]),
+            super::small_layer_of(&program.code.small[1]),
+        );
+        assert!(!hidden.x_carried && hidden.out_carried);
+        assert!(output.x_carried && output.out_carried);
+        assert!(matches!(program.code.small[2], Small::SquaredErrorsRun(e) if e.x_carried));
+        assert_eq!(program.seed_in_register, Some(0));
         small_runs_as_the_loops(program, &inputs(10), "W1");
+    }
+
+    /// Two small layers and a loss in a row, where the second layer reads
+    /// the first's outputs (all, a leading part: carried), or from the
+    /// second on (not carried), and the loss reads the second's outputs in
+    /// order (carried), swapped, as a weighted sum, or the last two of three
+    /// (in order, not carried); the loss alone requested, or with a hidden
+    /// output, twice, or with the second layer's first. Each program runs as
+    /// the loops run it, bit for bit (values, partials, adjoints), seeded
+    /// by `backward` and by `backward_with` (a carry read where its slots
+    /// were not just written, or an adjoint carried before it was complete,
+    /// or a seed taken twice or not at all, shows there).
+    #[test]
+    fn chained_small_layers_run_as_the_loops() {
+        let (mut carried, mut apart, mut seeds) = (0, 0, 0);
+        for n_a in 2..=3usize {
+            for k_a in 1..=3usize {
+                for (n_b, from, k_b) in [(2, 0, n_a), (3, 0, n_a), (2, 0, 1), (2, 1, n_a - 1)] {
+                    for loss_kind in 0..4 {
+                        for outputs in 0..4 {
+                            let tape = Tape::for_replay();
+                            let leaves = k_a + n_a * (k_a + 1) + n_b * (k_b + 1);
+                            let p = tape.vars(
+                                &(0..leaves)
+                                    .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
+                                    .collect::<Vec<_>>(),
+                            );
+                            let (x, rest) = p.split_at(k_a);
+                            let (wa, wb) = rest.split_at(n_a * (k_a + 1));
+                            let h = layer(wa, x, n_a, Activation::Tanh);
+                            let o = layer(wb, &h[from..from + k_b], n_b, Activation::Sigmoid);
+                            let loss = match loss_kind {
+                                0 => (o[0] - 0.25).square() * 0.5 + (o[1] - 0.75).square() * 0.5,
+                                1 => (o[1] - 0.25).square() * 0.5 + (o[0] - 0.75).square() * 0.5,
+                                2 => o[0] * 0.5 - o[1] * 0.25,
+                                // The last two: a run from the second output
+                                // on where there are three (kept by output 3).
+                                _ => {
+                                    let m = n_b - 2;
+                                    (o[m] - 0.25).square() * 0.5 + (o[m + 1] - 0.75).square() * 0.5
+                                }
+                            };
+                            let out = match outputs {
+                                0 => vec![loss],
+                                1 => vec![loss, h[0]],
+                                2 => vec![loss, loss],
+                                _ => vec![loss, o[0]],
+                            };
+                            let mut program = tape.compile(&out).unwrap();
+                            let what = format!(
+                                "{n_a}x{k_a}, then {n_b} from {from} of {k_b}, \
+                                 loss {loss_kind}, outputs {outputs}"
+                            );
+                            if program.code.small.is_empty() {
+                                // A weighted-sum loss makes no small program
+                                // where it is not read as one instruction.
+                                continue;
+                            }
+                            // Whether the second instruction reads the first's
+                            // outputs from the carry (every case runs as the
+                            // loops below either way; these count both kinds).
+                            let second = &program.code.small[1];
+                            let read_carried = match second {
+                                Small::SquaredErrorsRun(e) => e.x_carried,
+                                Small::SquaredErrors(_) | Small::Dot { .. } => false,
+                                layer => super::small_layer_of(layer).x_carried,
+                            };
+                            if read_carried {
+                                carried += 1;
+                            } else {
+                                apart += 1;
+                            }
+                            // The seed in a register only for a loss over a
+                            // run that is no other output.
+                            let run = matches!(
+                                program.code.small.last(),
+                                Some(Small::SquaredErrorsRun(_))
+                            );
+                            let in_register = run && outputs != 2;
+                            assert_eq!(program.seed_in_register.is_some(), in_register, "{what}");
+                            seeds += usize::from(in_register);
+                            let mut looped = program.clone();
+                            looped.code.small.clear();
+                            for new in inputs(leaves) {
+                                assert_eq!(
+                                    run_both(&mut program, &new),
+                                    run_both(&mut looped, &new),
+                                    "{what} at {new:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            carried >= 40 && apart >= 10 && seeds >= 20,
+            "{carried} {apart} {seeds}"
+        );
+
+        /// `n` plain-operator neurons over `x`, each with its `x.len()`
+        /// weights then its bias from `w`.
+        fn layer<'t>(w: &[Var<'t>], x: &[Var<'t>], n: usize, act: Activation) -> Vec<Var<'t>> {
+            let k = x.len();
+            (0..n)
+                .map(|j| {
+                    let wj = &w[j * (k + 1)..(j + 1) * (k + 1)];
+                    let mut z = wj[0] * x[0];
+                    for i in 1..k {
+                        z += wj[i] * x[i];
+                    }
+                    act.apply(z + wj[k])
+                })
+                .collect()
+        }
+
+        /// [`run`], then seeded by `backward_with` (−0 and 1.5 in turn, so
+        /// that a seed lost or doubled shows), with the gradients appended.
+        fn run_both(program: &mut Program, inputs: &[f64]) -> Vec<u64> {
+            let mut bits = run(program, inputs);
+            for first in [1.5, -0.0] {
+                let seeds: Vec<f64> = (0..program.output_count())
+                    .map(|k| if k == 0 { first } else { 0.75 })
+                    .collect();
+                program.backward_with(&seeds);
+                bits.extend(
+                    program.state.adjoints[..program.first_constant]
+                        .iter()
+                        .map(|g| g.to_bits()),
+                );
+            }
+            bits
+        }
     }
 
     /// `alone` marks a small layer's inputs, or a loss's, as read by it

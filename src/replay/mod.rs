@@ -483,6 +483,9 @@ pub struct Program {
     /// Whether backward zeroes the inputs' adjoints as the first [`ZEROED`]
     /// slots' (at most that many inputs, at least that many slots).
     zero_run: bool,
+    /// The output whose seed a small program's backward pass takes in a
+    /// register (see `exec::seeded_in_register`).
+    seed_in_register: Option<usize>,
     outputs: Vec<u32>,
     leaf_nodes: Vec<u32>,
     output_nodes: Vec<u32>,
@@ -516,12 +519,14 @@ impl Program {
             dn: vec![0.0; built.code.args.len()],
             adjoints: vec![0.0; padded],
         };
+        let seed_in_register = exec::seeded_in_register(&built.code.small, &built.outputs);
         let mut program = Program {
             code: built.code,
             state,
             leaves,
             first_constant: computed,
             zero_run: leaves <= ZEROED && padded >= ZEROED,
+            seed_in_register,
             outputs: built.outputs,
             leaf_nodes: built.leaf_nodes,
             output_nodes: outputs.to_vec(),
@@ -796,13 +801,23 @@ impl Program {
             Some(first) if self.zero_run => *first = [0.0; ZEROED],
             _ => adjoints[..self.leaves].fill(0.0),
         }
+        // (Only where the small loops run: the loops over `Instr`s read every
+        // seed from its slot.)
+        let in_register = match self.code.small.is_empty() {
+            true => None,
+            false => self.seed_in_register.filter(|&k| k < seeded),
+        };
         for (k, &slot) in self.outputs[..seeded].iter().enumerate() {
-            adjoints[slot as usize] += seed(k);
+            if Some(k) != in_register {
+                adjoints[slot as usize] += seed(k);
+            }
         }
         if self.code.small.is_empty() {
             exec::backward(&self.code, &mut self.state);
         } else {
-            exec::backward_small(&self.code.small, &mut self.state);
+            // Its adjoint is 0 + seed, as the slot's would be.
+            let seed = in_register.map(|k| 0.0 + seed(k));
+            exec::backward_small(&self.code.small, &mut self.state, seed);
         }
     }
 
