@@ -1180,6 +1180,9 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// and an op's partial is NaN (relu, abs, max, … at NaN), the Hessian is NaN,
 /// not 0.
 ///
+/// With no inputs (`x` empty) the Hessian is the empty 0 × 0 matrix, and `f`
+/// is not called (as in [`hessian_vector_product`]).
+///
 /// # Panics
 ///
 /// If `f` returns a `Var` of another tape than its inputs' (the message names
@@ -1218,6 +1221,9 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
     // The constants of `log`, the losses and the neurons over constants, so that
     // their partials are rebuilt from them (see `recorded_partials`).
     tape.set_keep_constants(true);
+    if x.is_empty() {
+        return Vec::new(); // 0 × 0, whatever f is: not called (as `hessian_vector_product`)
+    }
     let xs = tape.vars(x);
     let y = f(&xs);
     check_output("hessian", &tape, y);
@@ -1237,6 +1243,9 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// over it, and that node's gradient is Hᵀ·v: H·v where H is symmetric, so not
 /// at a convention point of [`Var::pow`] (see [`hessian`]), where it is the
 /// transpose's product.
+///
+/// With no inputs (`x` and `v` empty) the product is empty, and `f` is not
+/// called (as in [`hessian`]).
 ///
 /// # Panics
 ///

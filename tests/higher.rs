@@ -1167,3 +1167,17 @@ fn the_third_derivative_of_silu_keeps_its_relative_precision_near_zero() {
         0.5 // silu″(0) = 2σ′(0)
     );
 }
+
+/// With no inputs, `hessian` and `hessian_vector_product` both return empty
+/// without calling `f` (this `f` indexes its inputs, so would panic).
+#[test]
+fn with_no_inputs_the_hessian_and_its_product_are_empty_and_f_is_not_called() {
+    fn first<'t>(v: &[Var<'t>]) -> Var<'t> {
+        v[0] * v[0]
+    }
+    assert_eq!(chainrule::hessian(first, &[]), Vec::<Vec<f64>>::new());
+    assert_eq!(
+        chainrule::hessian_vector_product(first, &[], &[]),
+        Vec::<f64>::new()
+    );
+}
