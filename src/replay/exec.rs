@@ -720,17 +720,17 @@ fn small_backward<const N: usize, const K: usize, const M: usize, const ALONE: b
     let (x, out) = (l.x as usize & M, l.out as usize & M);
     let xv = chunk::<K>(v, x);
     let derivatives = chunk::<N>(d, out);
-    // Zeroed for the next sweep.
-    // Read slot by slot (see `chunk_by_slot`, which also keeps this a
-    // branch: a select would wait on the load).
+    // The outputs' adjoints, read slot by slot where not carried (see
+    // `chunk_by_slot`, which also keeps this a branch: a select would wait
+    // on the load), then zeroed for the next sweep.
     let g = if l.out_carried {
         carry.get::<N>()
     } else {
         chunk_by_slot::<N>(adj, out)
     };
-    *chunk_mut::<N>(adj, out) = [0.0; N]; // zeroed for the next sweep
-                                          // `ALONE`: `l.x_alone`, known at compile time so that the compiler drops
-                                          // the first add, −0 + c.
+    *chunk_mut::<N>(adj, out) = [0.0; N];
+    // `ALONE`: `l.x_alone`, known at compile time so that the compiler drops
+    // the first add, −0 + c.
     let mut ax = if ALONE {
         [-0.0; K] // the first contribution as is (see `alone`)
     } else if known.x_var {
@@ -1081,7 +1081,9 @@ pub(crate) fn seeded_in_register(small: &[Small], outputs: &[u32]) -> Option<usi
 /// The slots are still written, so every reader after sees them. The
 /// backward carry holds the adjoints of `x` as the reader just wrote them,
 /// which are complete: every other reader of those slots comes later in
-/// program order, so was swept before.
+/// program order, so was swept before. (A small program's layers and losses
+/// always write their inputs' adjoints, `Known::small`, so the carry always
+/// holds them.)
 fn carried(small: &mut [Small]) {
     for at in 1..small.len() {
         let (before, after) = small.split_at_mut(at);
