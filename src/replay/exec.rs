@@ -1065,9 +1065,14 @@ pub(crate) fn seeded_in_register(small: &[Small], outputs: &[u32]) -> Option<usi
 }
 
 /// Sets [`Layer::x_carried`], [`Layer::out_carried`] and
-/// [`SquaredErrors::x_carried`] on a small program: where a small layer's
-/// outputs `out..out + n` are the first slots of the run `x..x + k` the
-/// instruction just after reads (a small layer, or a loss over a run).
+/// [`SquaredErrors::x_carried`] on a small program, where the instruction
+/// just after a small layer (a small layer, or a loss over a run of two)
+/// reads a run `x..x + k` that starts at the layer's outputs `out..out + n`:
+///
+/// - forward, where `k ≤ n`: every value it reads is in the carry;
+/// - backward, only where `k = n`: the reader has written the adjoints of
+///   the `k` slots it reads, not of the layer's other outputs, whose
+///   adjoints (from other readers, or seeds) are in their slots alone.
 ///
 /// A small program runs as a chain: each layer reads what the one before
 /// wrote. Through the slots, each link is a store and a load of an `f64`,
@@ -1091,19 +1096,20 @@ fn carried(small: &mut [Small]) {
             continue;
         };
         let (out, n) = (producer.out, producer.n);
-        let carried = match &mut after[0] {
+        // The length of the run read, if read from the carry forward.
+        let read = match &mut after[0] {
             Small::SquaredErrorsRun(e) => {
                 e.x_carried = e.x[0] == out && n >= 2;
-                e.x_carried
+                e.x_carried.then_some(2)
             }
-            Small::SquaredErrors(_) | Small::Dot { .. } => false,
+            Small::SquaredErrors(_) | Small::Dot { .. } => None,
             layer => {
                 let l = small_layer_of_mut(layer);
                 l.x_carried = l.x == out && n >= l.k;
-                l.x_carried
+                l.x_carried.then_some(l.k)
             }
         };
-        producer.out_carried = carried;
+        producer.out_carried = read == Some(n);
     }
 }
 
@@ -2678,7 +2684,9 @@ mod tests {
     /// second on (not carried), and the loss reads the second's outputs in
     /// order (carried), swapped, as a weighted sum, or the last two of three
     /// (in order, not carried); the loss alone requested, or with a hidden
-    /// output, twice, or with the second layer's first. Each program runs as
+    /// output, twice, with the second layer's first output, or with either
+    /// layer's last (which the instruction after may not read: its adjoint
+    /// must then come from its slot, not the carry). Each program runs as
     /// the loops run it, bit for bit (values, partials, adjoints), seeded
     /// by `backward` and by `backward_with` (a carry read where its slots
     /// were not just written, or an adjoint carried before it was complete,
@@ -2690,7 +2698,7 @@ mod tests {
             for k_a in 1..=3usize {
                 for (n_b, from, k_b) in [(2, 0, n_a), (3, 0, n_a), (2, 0, 1), (2, 1, n_a - 1)] {
                     for loss_kind in 0..4 {
-                        for outputs in 0..4 {
+                        for outputs in 0..6 {
                             let tape = Tape::for_replay();
                             let leaves = k_a + n_a * (k_a + 1) + n_b * (k_b + 1);
                             let p = tape.vars(
@@ -2717,7 +2725,12 @@ mod tests {
                                 0 => vec![loss],
                                 1 => vec![loss, h[0]],
                                 2 => vec![loss, loss],
-                                _ => vec![loss, o[0]],
+                                3 => vec![loss, o[0]],
+                                // Each layer's last output, which the next
+                                // instruction may leave unread (its adjoint
+                                // then never in the carry).
+                                4 => vec![loss, h[n_a - 1]],
+                                _ => vec![loss, o[n_b - 1]],
                             };
                             let mut program = tape.compile(&out).unwrap();
                             let what = format!(
