@@ -741,8 +741,9 @@ impl Program {
     /// exactly 0 (one edge masked, not what lies below it), and a node on no
     /// path from an output passes nothing. (One difference: dead code is
     /// eliminated against every output compiled, so with several outputs, a
-    /// node on a path to another output only, with an infinite partial, passes
-    /// 0 · ∞ = NaN where the tape would pass nothing.)
+    /// node on a path to another output only, with an infinite or NaN
+    /// partial, passes 0 · ∞ = NaN (or 0 · NaN) where the tape would pass
+    /// nothing.)
     ///
     /// # Complexity
     /// O(instructions + terms), no allocation.
