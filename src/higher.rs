@@ -1217,13 +1217,13 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// ```
 #[track_caller]
 pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<f64>> {
+    if x.is_empty() {
+        return Vec::new(); // 0 × 0, whatever f is: not called (as `hessian_vector_product`)
+    }
     let tape = Tape::new();
     // The constants of `log`, the losses and the neurons over constants, so that
     // their partials are rebuilt from them (see `recorded_partials`).
     tape.set_keep_constants(true);
-    if x.is_empty() {
-        return Vec::new(); // 0 × 0, whatever f is: not called (as `hessian_vector_product`)
-    }
     let xs = tape.vars(x);
     let y = f(&xs);
     check_output("hessian", &tape, y);

@@ -804,9 +804,10 @@ impl Program {
         }
         // (Only where the small loops run: the loops over `Instr`s read every
         // seed from its slot.)
-        let in_register = match self.code.small.is_empty() {
-            true => None,
-            false => self.seed_in_register.filter(|&k| k < seeded),
+        let in_register = if self.code.small.is_empty() {
+            None
+        } else {
+            self.seed_in_register.filter(|&k| k < seeded)
         };
         for (k, &slot) in self.outputs[..seeded].iter().enumerate() {
             if Some(k) != in_register {
