@@ -891,6 +891,37 @@ fn a_negative_constant_is_parenthesised_where_it_binds_tighter_than_a_negation()
     }
 }
 
+/// A negative factor after the first is put in parentheses, `× (−3)`, −0
+/// included: −0 is not `< 0`, and it was written `× -0.00000000` (a review
+/// found it).
+#[test]
+fn a_negative_zero_factor_is_parenthesised_as_any_negative_factor() {
+    let tape = Tape::new();
+    let x = tape.var(-0.0).named("x");
+    let a = (x * -0.0).named("a");
+    let y = (a + x.abs()).named("y");
+    let text = y.backward().explain(x).to_string();
+    assert!(text.contains("× (-0.00000000)"), "{text}");
+    assert!(!text.contains("× -"), "{text}");
+    // In a derivation's shared tail too (∂y/∂u · ∂u/∂x, ∂u/∂x = −0).
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let u = (x * -0.0).named("u");
+    let y = (u.sin() + u.exp()).named("y");
+    let text = y
+        .backward()
+        .explain_with(x, ExplainOptions::default().raw())
+        .to_string();
+    assert!(text.contains("where ∂y/∂u sums 2 paths"), "{text}");
+    assert!(text.contains("= 2.00000000 × (-0.00000000)\n"), "{text}");
+    // And a negative factor that is not zero, for comparison.
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let y = ((x * -2.0).named("a") * -3.0).named("y");
+    let text = y.backward().explain(x).to_string();
+    assert!(text.contains("× (-2.00000000)"), "{text}");
+}
+
 /// `kinks_affecting` finds for every node at once what `kink_affecting` finds
 /// from each (`chainrule grad`'s notes come from it): held together on random
 /// small tapes whose values sit at kinks, ties and zeros (relu, abs, signum,

@@ -2131,7 +2131,8 @@ impl Explanation {
                         return abs.to_string();
                     }
                 }
-            } else if f.value < 0.0 {
+            } else if text.starts_with('-') {
+                // Negative, −0 included (written `-0.00…`, which `< 0` misses).
                 text = format!("({text})");
             }
             text
@@ -2366,7 +2367,7 @@ impl fmt::Display for Explanation {
                         self.operand_name(factor.wrt)
                     ));
                     let value = format_number(factor.value, decimals);
-                    let mut value = if factor.value < 0.0 {
+                    let mut value = if value.starts_with('-') {
                         format!("({value})")
                     } else {
                         value

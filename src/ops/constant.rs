@@ -277,6 +277,9 @@ impl<'t> Var<'t> {
     /// assert_eq!((y.value(), y.backward()[x]), (1.0, 0.0));
     /// let x = tape.var(0.5);
     /// assert_eq!(x.clamp(0.0, 1.0).backward()[x], 1.0);
+    /// let x = tape.var(1.0); // on a bound: max and min each split their tie
+    /// assert_eq!(x.clamp(0.0, 1.0).backward()[x], 0.5);
+    /// assert_eq!(x.clamp(1.0, 1.0).backward()[x], 0.25);
     /// ```
     #[must_use]
     #[inline(always)]
