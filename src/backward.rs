@@ -90,8 +90,13 @@ impl<'t> Var<'t> {
     /// assert_eq!(y.backward()[x], 6.0);
     /// assert_eq!(y.backward().wrt(x), 6.0); // the same again
     /// ```
+    #[inline]
     pub fn backward(self) -> Gradients<'t> {
-        Gradients::sweep_from(self)
+        // The tape and the index passed apart, in registers: passed whole, the
+        // `Var` is copied to memory for the call, 16 bytes loaded at once from
+        // a `Var` its maker (a user's function returning it) stored 8 bytes at
+        // a time, which waits for both stores to reach the cache.
+        Gradients::sweep_from(self.tape, self.index)
     }
 }
 
@@ -163,14 +168,13 @@ impl Drop for AdjointBuffer {
 }
 
 impl<'t> Gradients<'t> {
-    pub(crate) fn sweep_from(output: Var<'t>) -> Self {
-        let tape = output.tape;
-        let mut adjoints = AdjointBuffer::zeroed(output.index as usize + 1);
-        adjoints.0[output.index as usize] = 1.0;
+    pub(crate) fn sweep_from(tape: &'t Tape, output: u32) -> Self {
+        let mut adjoints = AdjointBuffer::zeroed(output as usize + 1);
+        adjoints.0[output as usize] = 1.0;
         tape.recording.read(|rec| {
             // Without neurons over runs (W1, W3, anything written with the
             // operators) the loop is compiled without the checks for them.
-            let runs = rec.runs().first().is_some_and(|r| r.node <= output.index);
+            let runs = rec.runs().first().is_some_and(|r| r.node <= output);
             // Masked edges exist only on a tape with a select op (relu, max, min,
             // clamp, signum, a relu neuron). Without one, multiplying every adjoint through is the
             // policy, infinite or not. With one, the fast sweep notes whether any
@@ -185,7 +189,7 @@ impl<'t> Gradients<'t> {
             };
             if redo {
                 adjoints.0.fill(0.0);
-                adjoints.0[output.index as usize] = 1.0;
+                adjoints.0[output as usize] = 1.0;
                 if runs {
                     sweep::<true, CAREFUL>(rec, &mut adjoints.0);
                 } else {
@@ -195,7 +199,7 @@ impl<'t> Gradients<'t> {
         });
         Gradients {
             tape,
-            output: output.index,
+            output,
             adjoints,
         }
     }
