@@ -381,10 +381,15 @@ impl<'t> Gradients<'t> {
         self.tape.recording.read(|rec| {
             for node in (index + 1..=output).rev() {
                 let at = node - index;
-                let m = magnitude[at];
-                if m == 0.0 {
+                // On no path from the output: the sweep passes nothing on. (A
+                // node on one may have mᵢ = 0: a zero partial above it, whose
+                // 0 · ∞ below is NaN, or products that underflow, whose
+                // rounding the partials below may magnify: 1e-300 · 1e-300
+                // is 0 in f64, and times 1e400 is 0 against 1e-200.)
+                if count[at] == 0 && at != span - 1 {
                     continue;
                 }
+                let m = magnitude[at];
                 // Every user has added its contribution: this adjoint's own
                 // rounding is now known (none at the seed).
                 let e = if count[at] == 0 {

@@ -114,3 +114,36 @@ fn the_bound_covers_gradients_that_underflow() {
         g.rounding_bound(x)
     );
 }
+
+/// (A review found both.) A node on a path from the output whose sum over
+/// paths is 0 in f64 was taken for a node on no path, and skipped:
+///
+/// - an adjoint that underflows to 0 mid-sweep, whose rounding (all of the
+///   exact 1e-600) the partials below magnify by 1e400 (the bound was 0,
+///   the error 1e-200);
+/// - a zero partial above a node with an infinite one, 0 · ∞ = NaN in the
+///   sweep (the bound was 0 where the docs promise NaN).
+#[test]
+fn the_bound_covers_an_adjoint_that_underflows_mid_sweep_and_a_nan_gradient() {
+    let tape = Tape::new();
+    let x = tape.var(1e-100);
+    let y = x * 1e200 * 1e200 * 1e-300 * 1e-300; // values 1e100, 1e300, 1, 1e-300
+    let g = y.backward();
+    assert_eq!(g[x], 0.0); // (1e-300 · 1e-300) underflows, then · 1e200 · 1e200
+    // The product of the recorded partials, regrouped so that nothing
+    // underflows: good to a few ulps, far inside the margin asked for.
+    let exact = (1e-300 * 1e200) * (1e-300 * 1e200);
+    assert!(exact > 9e-201 && exact < 1.1e-200, "{exact}");
+    let bound = g.rounding_bound(x);
+    assert!(bound.is_finite(), "{bound}");
+    assert!((g[x] - exact).abs() <= bound, "{bound}");
+    // NaN: 0 · ∞ below the product by 0, as in the sweep.
+    let x = tape.var(0.0);
+    let g = (x.sqrt() * 0.0).backward();
+    assert!(g[x].is_nan());
+    assert!(g.rounding_bound(x).is_nan(), "{}", g.rounding_bound(x));
+    // Infinite: ∞ both.
+    let g = (x.sqrt() * 2.0).backward();
+    assert_eq!(g[x], f64::INFINITY);
+    assert_eq!(g.rounding_bound(x), f64::INFINITY);
+}
