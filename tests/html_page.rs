@@ -78,3 +78,40 @@ fn nodes_at_a_kink_carry_the_note_into_the_page() {
         assert_eq!(kink_of(&page, node.index()), "null");
     }
 }
+
+/// `max_nodes` bounds every node drawn, the output included: `max_nodes(0)`
+/// refuses even a drawing of one node (it was let through: only the operands
+/// were counted). Found by a review.
+#[test]
+fn max_nodes_counts_the_output_too() {
+    let tape = Tape::new();
+    let x = tape.var(3.0);
+    let g = x.backward(); // one node
+    let refused = Html::new(&g).max_nodes(0).render().unwrap_err();
+    assert_eq!((refused.found, refused.max_nodes), (1, 0));
+    assert!(Html::new(&g).max_nodes(1).render().is_ok());
+    let g = (x * 2.0).backward(); // two nodes
+    let refused = Html::new(&g).max_nodes(1).render().unwrap_err();
+    assert_eq!((refused.found, refused.max_nodes), (2, 1));
+    assert!(Html::new(&g).max_nodes(2).render().is_ok());
+}
+
+/// A focus that is no node of the tape is the caller's mistake, and
+/// `render` says so (it was ignored, though the docs promised a panic); a
+/// node of the tape that is not drawn leaves the panel on its default.
+#[test]
+fn a_focus_that_is_no_node_of_the_tape_panics_and_one_not_drawn_is_left_out() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let y = (x.exp().sin() * 2.0).named("y");
+    let g = y.backward();
+    let beyond = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Html::new(&g).focus(12_345).render()
+    }));
+    let message = *beyond.unwrap_err().downcast::<String>().unwrap();
+    assert!(message.contains("node 12345"), "{message}");
+    assert!(message.contains("not a node of the tape"), "{message}");
+    // x is not within one step of y: the page follows the default.
+    let page = Html::new(&g).within(1).focus(x.index()).render().unwrap();
+    assert!(!data(&page).contains(&format!("\"focus\":{},", x.index())));
+}

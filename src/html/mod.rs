@@ -204,7 +204,9 @@ impl<'a> Html<'a> {
 
     /// The variable the side panel follows at first (a node index; the page
     /// offers the drawn leaves, this node and the labelled nodes). By default the
-    /// first leaf drawn.
+    /// first leaf drawn, which a node of the tape that is not drawn leaves in
+    /// place; [`render`](Html::render) panics on an index that is no node of
+    /// the tape.
     #[must_use]
     pub fn focus(self, index: usize) -> Self {
         Html {
@@ -235,6 +237,13 @@ impl<'a> Html<'a> {
         // Breadth-first from the output: its cost is bounded by what is drawn,
         // and a graph too large is refused as soon as it is found to be.
         let mut depth: HashMap<usize, usize> = HashMap::from([(output, 0)]);
+        if depth.len() > self.max_nodes {
+            // `max_nodes(0)`: not even the output.
+            return Err(TooLarge {
+                found: depth.len(),
+                max_nodes: self.max_nodes,
+            });
+        }
         let mut queue = VecDeque::from([output]);
         while let Some(node) = queue.pop_front() {
             let d = depth[&node];
@@ -271,11 +280,22 @@ impl<'a> Html<'a> {
     /// explanation for each variable the side panel offers (at most 64).
     ///
     /// # Panics
-    /// If the focus given to [`focus`](Html::focus) is not a node of the tape.
+    /// If the focus given to [`focus`](Html::focus) is not a node of the tape
+    /// (a node of the tape that is not drawn, outside [`within`](Html::within),
+    /// leaves the panel on its default).
+    #[track_caller]
     pub fn render(&self) -> Result<String, TooLarge> {
         let g = self.gradients;
         let tape = g.tape();
         let output = g.output();
+        if let Some(focus) = self.focus {
+            assert!(
+                focus < tape.len(),
+                "chainrule::html: the focus, node {focus}, is not a node of the tape \
+                 (it has {} nodes)",
+                tape.len()
+            );
+        }
         let drawn = self.drawn()?;
         let position: HashMap<usize, usize> =
             drawn.iter().enumerate().map(|(k, &i)| (i, k)).collect();
