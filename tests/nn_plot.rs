@@ -281,3 +281,45 @@ fn a_loss_curve_has_labelled_ticks_on_its_loss_axis() {
         assert!(ticks.len() >= 2, "{losses:?}: loss-axis labels {ticks:?}");
     }
 }
+
+/// The ticks of a linear loss axis tell their values apart at any scale:
+/// plotters' default labels wrote every tick from 1e-9 to 1.2e-9 as `0.0`,
+/// ticks across 0 at 1e-8 as `-0.0` and `0.0`, and ticks near 1e20 or 1e200
+/// with 21 to over 200 digits (found by a review).
+#[test]
+fn linear_loss_axes_have_distinct_short_tick_labels_at_any_scale() {
+    for losses in [
+        vec![1.0e-9, 1.2e-9, 1.1e-9],
+        vec![1e-5, 1.5e-5],
+        vec![-3e-8, 2e-8],
+        vec![1e20, 1.5e20],
+        vec![1e200, 1e200],
+        vec![0.7, 0.6, 0.5, 0.45],
+        vec![-1.0, 2.0],
+    ] {
+        let path = temp_path("linear-ticks");
+        loss_curve(&path, "t", &losses).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(svg.contains(">\nloss\n<"), "{losses:?}: a linear axis");
+        let ticks = loss_ticks(&svg, losses.len());
+        assert!(ticks.len() >= 2, "{losses:?}: {ticks:?}");
+        let values: Vec<f64> = ticks.iter().map(|t| t.parse().unwrap()).collect();
+        let mut distinct = values.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        assert_eq!(distinct.len(), values.len(), "{losses:?}: {ticks:?}");
+        assert!(ticks.iter().all(|t| t.len() <= 12), "{losses:?}: {ticks:?}");
+        let negative_zero = |t: &String| t.starts_with('-') && t.parse::<f64>() == Ok(0.0);
+        assert!(!ticks.iter().any(negative_zero), "{ticks:?}");
+        // Each label is a value on the axis: within its padded range.
+        let (lo, hi) = losses
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &l| (a.min(l), b.max(l)));
+        let reach = (hi - lo).max(hi.abs() * 1e-3).max(1e-12);
+        assert!(
+            values.iter().all(|&v| v >= lo - reach && v <= hi + reach),
+            "{losses:?}: {ticks:?}"
+        );
+    }
+}

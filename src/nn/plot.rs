@@ -110,10 +110,12 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
         let mut chart = builder
             .build_cartesian_2d(0..epochs, lo..hi)
             .map_err(plot_error)?;
+        let label = tick_label(lo, hi);
         chart
             .configure_mesh()
             .x_desc("epoch")
             .y_desc(y_desc)
+            .y_label_formatter(&label)
             .draw()
             .map_err(plot_error)?;
         chart.draw_series(line).map_err(plot_error)?;
@@ -130,6 +132,29 @@ fn padded(lo: f64, hi: f64, fraction: f64, floor: f64) -> (f64, f64) {
     let magnitude = lo.abs().max(hi.abs());
     let pad = ((hi - lo) * fraction).max(floor).max(magnitude * 1e-3);
     ((lo - pad).max(-f64::MAX), (hi + pad).min(f64::MAX))
+}
+
+/// The tick labels of a linear axis from `lo` to `hi` (finite, `lo < hi`):
+/// as many digits as tell ticks apart (plotters puts about ten on an axis, at
+/// steps no finer than a twentieth of the span), in scientific notation
+/// where the values are large or small (`1.020e-9`, `1.00e20`), else fixed
+/// (`0.450`); −0 written 0. (plotters' default wrote every tick of an axis
+/// from 1e-9 to 1.2e-9 as `0.0`, and ticks near 1e200 with 200 digits.)
+fn tick_label(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let step = (hi - lo) / 20.0;
+    let magnitude = lo.abs().max(hi.abs());
+    let scientific = !(1e-3..1e6).contains(&magnitude);
+    // Significant digits to resolve `step` at `magnitude`, decimals for fixed.
+    let significant = ((magnitude / step).log10().ceil() + 1.0).clamp(1.0, 17.0) as usize;
+    let decimals = (1.0 - step.log10().floor()).clamp(0.0, 17.0) as usize;
+    move |v: &f64| {
+        let v = *v + 0.0; // −0 as 0
+        if scientific {
+            format!("{v:.*e}", significant - 1)
+        } else {
+            format!("{v:.decimals$}")
+        }
+    }
 }
 
 /// The least ratio of the padded bounds (0.9 × the least loss, 1.1 × the
@@ -229,11 +254,14 @@ pub fn decision_boundary(
         .y_label_area_size(50)
         .build_cartesian_2d(x0 / ux..x1 / ux, y0 / uy..y1 / uy)
         .map_err(plot_error)?;
+    let (x_label, y_label) = (tick_label(x0 / ux, x1 / ux), tick_label(y0 / uy, y1 / uy));
     chart
         .configure_mesh()
         .disable_mesh()
         .x_desc(format!("x{x_unit}"))
         .y_desc(format!("y{y_unit}"))
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
         .draw()
         .map_err(plot_error)?;
     let (dx, dy) = ((x1 - x0) / resolution as f64, (y1 - y0) / resolution as f64);
