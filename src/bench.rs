@@ -459,10 +459,13 @@ impl<'a, F: Function> Bench<'a, F> {
     /// If the function or the hand-coded gradient panics.
     ///
     /// # Complexity
-    /// At most about `variants · (rounds + 1) · round_time` of wall-clock time
-    /// (3 variants, 4 with a hand-coded gradient; one round of each warms up
-    /// untimed), plus the checks; less by as much as the other variants are
-    /// faster than the slowest (the 16-input Rosenbrock of
+    /// About `variants · (rounds + 1) · max(round_time, t)` of wall-clock
+    /// time, with `t` the slowest variant's time for one call (3 variants, 4
+    /// with a hand-coded gradient; one round of each warms up untimed; every
+    /// round calls each variant at least once, so a call slower than
+    /// `round_time` makes the round as long as the call), plus the checks and
+    /// the calls that size the rounds; less by as much as the other variants
+    /// are faster than the slowest (the 16-input Rosenbrock of
     /// `examples/bench_your_function.rs`: about 0.1 s at the defaults, of a
     /// bound of 0.26 s).
     ///
