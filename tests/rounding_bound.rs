@@ -129,7 +129,8 @@ fn the_bound_covers_an_adjoint_that_underflows_mid_sweep_and_a_nan_gradient() {
     let x = tape.var(1e-100);
     let y = x * 1e200 * 1e200 * 1e-300 * 1e-300; // values 1e100, 1e300, 1, 1e-300
     let g = y.backward();
-    assert_eq!(g[x], 0.0); // (1e-300 · 1e-300) underflows, then · 1e200 · 1e200
+    // (1e-300 · 1e-300) underflows, then · 1e200 · 1e200.
+    assert_eq!(g[x], 0.0);
     // The product of the recorded partials, regrouped so that nothing
     // underflows: good to a few ulps, far inside the margin asked for.
     let exact = (1e-300 * 1e200) * (1e-300 * 1e200);
