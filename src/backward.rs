@@ -149,13 +149,27 @@ impl AdjointBuffer {
         let mut buffer = SPARE_ADJOINTS
             .try_with(|spare| spare.take())
             .unwrap_or_default();
-        if buffer.capacity() > KEEP_SPARE && buffer.capacity() / 4 > len {
-            buffer = Vec::new();
+        let capacity = buffer.capacity();
+        if capacity < len || capacity > KEEP_SPARE && capacity / 4 > len {
+            return AdjointBuffer(fresh_zeros(len));
         }
+        // The room is there, so `resize` does not grow: no call takes the
+        // vector's address, and it stays in registers (moved through the
+        // stack, its pointer went through a 16-byte load over two stores,
+        // which waits for both to reach the cache, before the sweep could
+        // start).
         buffer.clear();
         buffer.resize(len, 0.0);
         AdjointBuffer(buffer)
     }
+}
+
+/// `len` zeros, newly allocated (the spare buffer was too small, or too large
+/// to keep).
+#[cold]
+#[inline(never)]
+fn fresh_zeros(len: usize) -> Vec<f64> {
+    vec![0.0; len]
 }
 
 impl Drop for AdjointBuffer {
