@@ -1949,3 +1949,190 @@ fn grad_json_summarizes_an_explanation_too_long_to_write_for_every_variable() {
     }
     assert!(summarized > n / 2, "{summarized} summarized");
 }
+
+/// A file in the temporary directory, unique to this test process.
+fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("chainrule-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).expect("the temporary file is written");
+    path
+}
+
+#[test]
+fn a_line_that_renames_a_quantity_is_a_quantity_of_its_own() {
+    // `E = u` was dropped: the output was printed as u, and `--wrt v` of
+    // `v = u` said there is no v.
+    let (out, _) = run(&["grad", "u = x^2; E = u; E", "--at", "x=3"], 0);
+    assert!(out.contains("E = 9.000000000000"), "{out}");
+    assert!(out.contains("∂E/∂x = 6.000000000000"), "{out}");
+    assert!(
+        out.contains("  u    9.000000000000    1.000000000000"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "explain",
+            "u = x^2; v = u; v*2",
+            "--at",
+            "x=3",
+            "--wrt",
+            "v",
+        ],
+        0,
+    );
+    assert!(out.starts_with("∂f/∂v = 2.00000000"), "{out}");
+    // The renamed quantity's derivative passes through ∂E/∂u = 1.
+    let (out, _) = run(
+        &["explain", "u = x^2; E = u; E", "--at", "x=3", "--wrt", "x"],
+        0,
+    );
+    assert!(out.starts_with("∂E/∂x = ∂E/∂u · ∂u/∂x"), "{out}");
+}
+
+#[test]
+fn expect_takes_infinities_and_nan_as_numbers() {
+    // `--expect inf` was read as a formula naming a variable `inf`.
+    let (out, _) = run(
+        &[
+            "check", "sqrt(x)", "--at", "x=0", "--wrt", "x", "--expect", "inf",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("the tape has inf, yours is inf: they agree"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "-inf",
+        ],
+        1,
+    );
+    assert!(out.contains("yours is -inf: MISMATCH"), "{out}");
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "NaN",
+        ],
+        1,
+    );
+    assert!(out.contains("yours is NaN"), "{out}");
+    // A name in a formula is still a name.
+    let (_, err) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "2*inf",
+        ],
+        2,
+    );
+    assert!(err.contains("'inf'"), "{err}");
+}
+
+#[test]
+fn a_path_count_past_u64_is_written_to_json_as_a_number() {
+    // 100 stages of sin(y) + cos(y): 2¹⁰⁰ paths. The JSON writer panicked on a
+    // count past u64::MAX.
+    let mut lines = vec!["y0 = x".to_string()];
+    lines.extend((1..=100).map(|i| format!("y{i} = sin(y{p}) + cos(y{p})", p = i - 1)));
+    lines.push("y100".to_string());
+    let file = temp_file("paths.txt", lines.join("\n").as_bytes());
+    let file = file.to_str().unwrap();
+    let (out, _) = run(
+        &[
+            "explain", "--file", file, "--at", "x=0.3", "--wrt", "x", "--raw", "--json",
+        ],
+        0,
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let count = &json["explanations"][0]["path_count"];
+    // 2¹⁰⁰ is exactly an f64.
+    assert_eq!(count.as_f64(), Some(2f64.powi(100)), "{count}");
+    // Below u64::MAX it stays an integer.
+    let (out, _) = run(
+        &[
+            "explain",
+            "sin(x) + cos(x)",
+            "--at",
+            "x=0.3",
+            "--wrt",
+            "x",
+            "--json",
+        ],
+        0,
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(json["explanations"][0]["path_count"].as_u64(), Some(2));
+}
+
+#[test]
+fn numbers_below_the_smallest_f64_are_refused_as_those_above_the_largest() {
+    let (_, err) = run(&["grad", "x*1e-400", "--at", "x=1"], 2);
+    assert!(err.contains("'1e-400' is below the smallest f64"), "{err}");
+    let (_, err) = run(&["grad", "2*x", "--at", "x=1e-400"], 2);
+    assert!(err.contains("'1e-400', is below the smallest f64"), "{err}");
+    // Zero written with an exponent, and a subnormal, are numbers.
+    run(&["grad", "x*0.0e-400 + x", "--at", "x=0e5"], 0);
+    let (out, _) = run(&["grad", "x*1e-310", "--at", "x=1"], 0);
+    assert!(out.contains("∂f/∂x = 1.000000000000e-310"), "{out}");
+}
+
+#[test]
+fn within_without_a_drawing_is_refused() {
+    let (_, err) = run(
+        &["grad", "sigmoid(x*y)", "--at", "x=0.5,y=2", "--within", "1"],
+        2,
+    );
+    assert!(err.contains("--within K limits a drawing"), "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_is_no_part_of_the_formula() {
+    let file = temp_file("bom.txt", "\u{feff}y = x^2\ny\n".as_bytes());
+    let (out, _) = run(
+        &["grad", "--file", file.to_str().unwrap(), "--at", "x=2"],
+        0,
+    );
+    assert!(out.contains("∂y/∂x = 4.000000000000"), "{out}");
+}
+
+#[test]
+fn no_formula_names_both_ways_to_give_one() {
+    let (_, err) = run(&["grad"], 2);
+    assert!(err.contains("give a formula, or --file FILE"), "{err}");
+}
+
+#[test]
+fn ops_with_a_constant_are_named_with_it() {
+    // The command line keeps every op's constants: clamp(x, 0, 1), not clamp#1;
+    // leaky_relu(x, 0.1), not leaky_relu(x).
+    for (f, name) in [
+        ("sin(clamp(x,0,1))", "clamp(x, 0, 1)"),
+        ("sin(log(x,2))", "log(x, 2)"),
+        ("sin(max(x,1))", "max(x, 1)"),
+        ("sin(min(x,1))", "min(x, 1)"),
+        ("sin(atan2(x,1))", "atan2(x, 1)"),
+        ("sin(atan2(1,x))", "atan2(1, x)"),
+        ("sin(hypot(x,2))", "hypot(x, 2)"),
+        ("sin(leaky_relu(x,0.1))", "leaky_relu(x, 0.1)"),
+    ] {
+        let (out, _) = run(&["explain", f, "--at", "x=0.5", "--wrt", "x"], 0);
+        let first = out.lines().next().unwrap_or_default();
+        assert_eq!(first, format!("∂f/∂x = ∂f/∂{name} · ∂{name}/∂x"), "{f}");
+    }
+}
+
+#[test]
+fn the_html_size_error_gives_the_command_line_option() {
+    let deep = (0..500).fold("x".to_string(), |e, _| format!("sin({e})"));
+    let page = std::env::temp_dir().join(format!("chainrule-cli-{}-big.html", std::process::id()));
+    let (_, err) = run(
+        &[
+            "grad",
+            &deep,
+            "--at",
+            "x=0.5",
+            "--html",
+            page.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(err.contains("e.g. --within 3"), "{err}");
+    assert!(!err.contains("within(3)"), "{err}");
+}

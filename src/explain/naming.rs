@@ -318,6 +318,9 @@ impl<'a> Namer<'a> {
         let edges: Vec<(usize, f64)> = rec.edges(i).map(|(o, p)| (o as usize, p)).collect();
         let a = edges.first().map(|e| e.0);
         let va = a.map_or(f64::NAN, |a| rec.values()[a]);
+        // The constants kept for the node (`Tape::set_keep_constants`; atan2's
+        // always), in the order kept.
+        let kept = |k: usize| rec.constants_of(i as u32).get(k).map(|&(_, c)| c);
         let func = |name: &str, depth: &mut usize| -> Option<(String, u8)> {
             Some((format!("{name}({})", self.operand(a?, SUM, depth)?), ATOM))
         };
@@ -430,7 +433,58 @@ impl<'a> Namer<'a> {
                 let prec = if c.starts_with('−') { SUM } else { ATOM };
                 (c, prec)
             }
-            Op::LeakyRelu => func("leaky_relu", depth)?,
+            // The ops whose constant is neither the value nor a partial: kept
+            // constants (`Tape::set_keep_constants`, and always for atan2) or,
+            // where the value and partial give it away, those; otherwise no name.
+            Op::LeakyRelu => {
+                // α is the partial on the negative side (and at 0, as PyTorch).
+                let alpha = match kept(0) {
+                    Some(alpha) => alpha,
+                    None if va <= 0.0 => edges.first()?.1,
+                    None => return None,
+                };
+                let alpha = constant(alpha, |r| {
+                    r == alpha && value.to_bits() == if va > 0.0 { va } else { r * va }.to_bits()
+                })?;
+                let x = self.operand(a?, SUM, depth)?;
+                (format!("leaky_relu({x}, {alpha})"), ATOM)
+            }
+            Op::MaxConst | Op::MinConst => {
+                // Only a kept c: where c was picked the value is c, but naming
+                // the node there and not elsewhere would show or fold it (see
+                // `explain`'s shown quantities) by which side was picked.
+                let c = kept(0)?;
+                let pick = |r: f64| {
+                    if op == Op::MaxConst {
+                        va.max(r)
+                    } else {
+                        va.min(r)
+                    }
+                };
+                let c = constant(c, |r| r == c && pick(r) == value)?;
+                let x = self.operand(a?, SUM, depth)?;
+                let f = if op == Op::MaxConst { "max" } else { "min" };
+                (format!("{f}({x}, {c})"), ATOM)
+            }
+            Op::Atan2Const | Op::ConstAtan2 | Op::HypotConst | Op::Log => {
+                let c = kept(0)?;
+                let c = constant(c, |r| r == c)?;
+                let x = self.operand(a?, SUM, depth)?;
+                let text = match op {
+                    Op::Atan2Const => format!("atan2({x}, {c})"),
+                    Op::ConstAtan2 => format!("atan2({c}, {x})"),
+                    Op::HypotConst => format!("hypot({x}, {c})"),
+                    _ => format!("log({x}, {c})"),
+                };
+                (text, ATOM)
+            }
+            Op::Clamp => {
+                let (lo, hi) = (kept(0)?, kept(1)?);
+                let lo = constant(lo, |r| r == lo)?;
+                let hi = constant(hi, |r| r == hi)?;
+                let x = self.operand(a?, SUM, depth)?;
+                (format!("clamp({x}, {lo}, {hi})"), ATOM)
+            }
             // Every other unary op of the table: its function applied.
             _ if op.unary_notation().is_some() => func(op.unary_notation()?, depth)?,
             Op::Sum => {
@@ -512,6 +566,60 @@ mod tests {
             let namer = Namer::new(rec, &labels);
             nodes.iter().map(|&i| namer.name(i)).collect()
         })
+    }
+
+    #[test]
+    fn a_constant_neither_value_nor_partial_is_named_only_where_the_tape_holds_it() {
+        let tape = Tape::new();
+        let x = tape.var(-0.5);
+        let p = tape.var(0.5);
+        // leaky_relu's α is the partial at x ≤ 0; at x > 0 it is nowhere.
+        let neg = x.leaky_relu(0.1);
+        let pos = p.leaky_relu(0.1);
+        // max against c: only a kept c, whichever side was picked.
+        let picked_c = x.max(1.0);
+        let picked_x = p.max(-1.0);
+        let clamp = p.clamp(0.0, 1.0);
+        // atan2 against an f64 keeps its constant always.
+        let atan2 = p.atan2(2.0);
+        let got = names(
+            &tape,
+            &[neg, pos, picked_c, picked_x, clamp, atan2].map(|v| v.index()),
+        );
+        assert_eq!(
+            got,
+            [
+                "leaky_relu(x₀, 0.1)",
+                "leaky_relu#3",
+                "max_const#4",
+                "max_const#5",
+                "clamp#6",
+                "atan2(x₁, 2)",
+            ]
+        );
+        // With the constants kept, every one is named in full.
+        let tape = Tape::new();
+        tape.set_keep_constants(true);
+        let p = tape.var(0.5);
+        let nodes = [
+            p.leaky_relu(0.1),
+            p.max(-1.0),
+            p.min(2.0),
+            p.clamp(0.0, 1.0),
+            p.log(2.0),
+            p.hypot(3.0),
+        ];
+        assert_eq!(
+            names(&tape, &nodes.map(|v| v.index())),
+            [
+                "leaky_relu(x₀, 0.1)",
+                "max(x₀, −1)",
+                "min(x₀, 2)",
+                "clamp(x₀, 0, 1)",
+                "log(x₀, 2)",
+                "hypot(x₀, 3)",
+            ]
+        );
     }
 
     #[test]

@@ -455,6 +455,13 @@ fn expression(
         .parse(pairs)
 }
 
+/// Whether a decimal that parsed to 0 has a digit other than 0 before its
+/// exponent (`1e-400`, which underflows; not `0.0e5`).
+pub fn underflows(text: &str) -> bool {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    mantissa.chars().any(|c| matches!(c, '1'..='9'))
+}
+
 fn primary(
     p: Pair<'_, Rule>,
     pratt: &PrattParser<Rule>,
@@ -467,6 +474,13 @@ fn primary(
                 span,
                 format!(
                     "'{}' is beyond the largest f64 (about 1.8e308) {{at}}",
+                    p.as_str()
+                ),
+            )),
+            Ok(v) if v == 0.0 && underflows(p.as_str()) => Err(FormulaError::new(
+                span,
+                format!(
+                    "'{}' is below the smallest f64 (about 4.9e-324): it would read as 0 {{at}}; write 0 if you mean it",
                     p.as_str()
                 ),
             )),
@@ -895,6 +909,9 @@ impl Program {
         tape: &'t Tape,
         at: &HashMap<String, f64>,
     ) -> Result<Recorded<'t>, FormulaError> {
+        // Every op keeps its constants, so that explanations and drawings name
+        // `clamp(x, 0, 1)` and `log(x, 2)` in full rather than `clamp#1`.
+        tape.set_keep_constants(true);
         let mut recorder = Recorder {
             tape,
             env: HashMap::new(),
@@ -929,12 +946,18 @@ impl Program {
             }
             let mut v = recorder.eval(&s.expr)?;
             if let (Some((name, _)), Val::Node(node)) = (&s.name, v) {
-                // Name the node, unless it already has a name (`a = x`: an alias).
-                if tape.label(node.index()).is_none() {
-                    let node = node.named(name.clone());
-                    v = Val::Node(node);
-                    named.push((name.clone(), node));
-                }
+                // Name the node. A node that has a name already (`E = u`, a line
+                // that renames a quantity) is first copied as `1·u`, a node of
+                // its own: every named line is a quantity to ask about, and the
+                // tape's one label a node carries stays the line's.
+                let node = if tape.label(node.index()).is_some() {
+                    node * 1.0
+                } else {
+                    node
+                };
+                let node = node.named(name.clone());
+                v = Val::Node(node);
+                named.push((name.clone(), node));
             }
             if let Some((name, _)) = &s.name {
                 recorder.env.insert(name, v);

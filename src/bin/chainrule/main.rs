@@ -101,8 +101,9 @@ enum Commands {
         #[arg(long, value_name = "NAME")]
         wrt: String,
         /// Your derivative: a formula in the variables (and named lines), or a
-        /// number (then it is checked at the point only). It may start with
-        /// '-': `--expect -5`, `--expect '-sin(x)'`.
+        /// number (then it is checked at the point only), `inf`, `-inf` or
+        /// `nan` among them. It may start with '-': `--expect -5`,
+        /// `--expect '-sin(x)'`.
         #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
         expect: String,
         /// How many random points to check besides the given one.
@@ -122,11 +123,7 @@ enum Commands {
 struct Input {
     /// The formula: an expression, or `;`-separated lines `name = expr` ending
     /// with the output.
-    #[arg(
-        required_unless_present = "file",
-        conflicts_with = "file",
-        allow_hyphen_values = true
-    )]
+    #[arg(conflicts_with = "file", allow_hyphen_values = true)]
     formula: Option<String>,
     /// Read the formula from a file ('-' for standard input) instead.
     #[arg(long, short, value_name = "FILE")]
@@ -181,6 +178,12 @@ fn parse_value(s: &str) -> Result<(String, f64), String> {
         return Err(format!(
             "the value of {name}, '{text}', is beyond the largest f64 (about 1.8e308): \
              write inf for infinity"
+        ));
+    }
+    if value == 0.0 && formula::underflows(text) {
+        return Err(format!(
+            "the value of {name}, '{text}', is below the smallest f64 (about 4.9e-324) and would read as 0: \
+             write 0 if you mean it"
         ));
     }
     Ok((name.to_string(), value))
@@ -412,6 +415,12 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
             .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?,
         (None, None) => return Err(Failure::input("give a formula, or --file FILE")),
     };
+    // A byte-order mark (a file saved as "UTF-8 with BOM") is no part of the
+    // formula.
+    let source = match source.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => source,
+    };
     let program = formula::parse(&source).map_err(|e| Failure::input(e.render(&source)))?;
     // Looked up in a set: a search of the variables for each value given was
     // O(values × variables), 25 s for 40,000 of each.
@@ -500,6 +509,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let to_stdout = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str() == "-");
     if outputs.is_some_and(|o| to_stdout(&o.dot) || to_stdout(&o.svg) || to_stdout(&o.html)) {
         REPORT_TO_STDERR.store(true, Ordering::Relaxed);
+    }
+    if outputs.is_some_and(|o| {
+        o.within.is_some() && o.dot.is_none() && o.svg.is_none() && o.html.is_none()
+    }) {
+        return Err(Failure::input(
+            "--within K limits a drawing, and none was asked for: add --dot FILE, --svg FILE or --html FILE",
+        ));
     }
     match cli.command {
         Commands::Functions => {
@@ -668,7 +684,21 @@ fn check(
     outputs: &Outputs,
 ) -> Result<(), Failure> {
     let loaded = load(input)?;
+    // `inf`, `-inf` and `nan` as the whole of --expect (a formula has no way to
+    // write them: there they would be names).
+    let special = {
+        let t = expect.trim();
+        let body = t.strip_prefix(['+', '-']).unwrap_or(t).to_ascii_lowercase();
+        if matches!(body.as_str(), "inf" | "infinity" | "nan") {
+            t.parse::<f64>().ok()
+        } else {
+            None
+        }
+    };
     let expect_at = |values: &HashMap<String, f64>| -> Result<f64, Failure> {
+        if let Some(v) = special {
+            return Ok(v);
+        }
         formula::evaluate(expect, values)
             .map_err(|e| Failure::input(format!("in --expect: {}", e.render(expect))))
     };
@@ -1573,7 +1603,7 @@ fn explanations_json(g: &Gradients<'_>, vars: &[(String, Var)]) -> Value {
                     "of": q(Quantity::Node(e.output())),
                     "wrt": q(Quantity::Node(e.input())),
                     "gradient": jnum(e.gradient()),
-                    "path_count": e.path_count(),
+                    "path_count": count_json(e.path_count()),
                     "factor_count": factors,
                     "paths": null,
                     "text": null,
@@ -1584,6 +1614,16 @@ fn explanations_json(g: &Gradients<'_>, vars: &[(String, Var)]) -> Value {
             })
             .collect(),
     )
+}
+
+/// A path count as JSON: an integer up to `u64::MAX` (what JSON readers take),
+/// past it the nearest `f64` (a count past 2¹²⁸ − 1 saturates there; the text
+/// says "more than").
+fn count_json(count: u128) -> Value {
+    match u64::try_from(count) {
+        Ok(n) => Value::from(n),
+        Err(_) => Value::from(count as f64),
+    }
 }
 
 /// The factors of an explanation's listed paths, all together.
@@ -1597,7 +1637,7 @@ fn explanation_json(e: &Explanation) -> Value {
         "of": name(Quantity::Node(e.output())),
         "wrt": name(Quantity::Node(e.input())),
         "gradient": jnum(e.gradient()),
-        "path_count": e.path_count(),
+        "path_count": count_json(e.path_count()),
         "factor_count": factor_count(e),
         "paths": e.paths().iter().map(|p| json!({
             "factors": p.factors.iter().map(|f| json!({
@@ -1685,6 +1725,7 @@ fn drawings(
                 "--html: {}",
                 e.to_string()
                     .replace("within(k) (on the command line, --within K)", "--within K")
+                    .replace("e.g. within(3)", "e.g. --within 3")
             ))
         })?;
         write_file(path, &page)?;
