@@ -265,3 +265,56 @@ fn softmax_cross_entropy_takes_f32_probabilities_over_many_classes() {
 fn a_loss_with_mismatched_targets_panics_with_the_counts() {
     let _ = mean_squared_error(&[1.0, 2.0], &[1.0, 2.0, 3.0]);
 }
+
+/// Confident predictions: the loss is e^−20 or e^−40 or so, and must come out
+/// to full precision, not as the difference of two numbers near 20 (or 1e9 +
+/// 20) that agree in all but their last bits. The reference is log1p(e^−d) for
+/// the margin d, which f64 gives to within an ulp or two; 1e-14 relative
+/// allows a few roundings more (the forms used had 3e-7 at d = 20 and 100% at
+/// d = 40 or at an offset of 1e9).
+#[test]
+fn confident_predictions_give_the_small_loss_to_full_precision() {
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-14 * want.abs();
+    for d in [20.0_f64, 40.0, 700.0] {
+        let want = (-d).exp().ln_1p();
+        for offset in [0.0, 1e3, 1e6, 1e9] {
+            let z = [offset + d, offset];
+            let got = softmax_cross_entropy(&z, &one_hot(0, 2));
+            assert!(close(got, want), "softmax at {z:?}: {got:e}, want {want:e}");
+            // On the tape too, with its gradient softmax(z) − t.
+            let tape = Tape::new();
+            let zv = z.map(|v| tape.var(v));
+            let loss = softmax_cross_entropy(&zv, &one_hot(0, 2));
+            assert!(close(loss.value(), want), "{:e}", loss.value());
+            let g = loss.backward();
+            let p1 = 1.0 / (1.0 + d.exp());
+            assert!((g[zv[1]] - p1).abs() <= 1e-15 * p1.max(1e-300));
+            assert!((g[zv[0]] + p1).abs() <= 1e-15);
+        }
+        let got = binary_cross_entropy_with_logits(&[d], &[1.0]);
+        assert!(close(got, want), "bce at {d}: {got:e}, want {want:e}");
+        let got = binary_cross_entropy_with_logits(&[-d], &[0.0]);
+        assert!(close(got, want), "bce at −{d}: {got:e}, want {want:e}");
+    }
+}
+
+/// Soft targets in (0, 1): the two-term form of binary cross-entropy has the
+/// same value and gradient σ(z) − t as softplus(z) − z·t; 1e-13 as for the
+/// hand derivations above.
+#[test]
+fn binary_cross_entropy_with_soft_targets_is_the_usual_form() {
+    for z in [-30.0_f64, -2.5, -0.1, 0.0, 0.7, 3.0, 30.0] {
+        for t in [0.0, 0.25, 0.5, 0.9, 1.0] {
+            let usual = z.max(0.0) + (-z.abs()).exp().ln_1p() - z * t;
+            let tape = Tape::new();
+            let zv = tape.var(z);
+            let loss = binary_cross_entropy_with_logits(&[zv], &[t]);
+            assert!((loss.value() - usual).abs() <= 1e-13, "z = {z}, t = {t}");
+            let sigma = 1.0 / (1.0 + (-z).exp());
+            assert!(
+                (loss.backward()[zv] - (sigma - t)).abs() <= 1e-13,
+                "z = {z}, t = {t}"
+            );
+        }
+    }
+}

@@ -272,3 +272,50 @@ fn a_path_without_a_file_name_is_an_invalid_input_error() {
         other => panic!("expected Error::Io, got {other:?}"),
     }
 }
+
+#[test]
+fn a_non_finite_parameter_is_refused_before_anything_is_written() {
+    // It was written as `null`, over a good file, and no load took it back.
+    let path = temp_path("non-finite");
+    let mlp = network(3, Activation::Tanh);
+    mlp.save_parameters(&path).unwrap();
+    let good = std::fs::read_to_string(&path).unwrap();
+    for bad in [f64::INFINITY, f64::NAN] {
+        let mut diverged = mlp.clone();
+        diverged.parameters_mut()[4] = bad;
+        let err = diverged.save_parameters(&path).unwrap_err();
+        assert!(matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData));
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(
+            message.contains("layer 1, neuron 1's weight 1, is"),
+            "{message}"
+        );
+        assert!(message.contains(&bad.to_string()), "{message}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), good);
+    }
+    // The good file still loads.
+    let mut loaded = network(3, Activation::Tanh);
+    loaded.parameters_mut().fill(0.0);
+    loaded.load_parameters(&path).unwrap();
+    assert_eq!(loaded, mlp);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let mut mlp = network(3, Activation::Tanh);
+    let missing = temp_path("no-such-file");
+    let err = mlp.load_parameters(&missing).unwrap_err();
+    assert!(matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound));
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
+    let directory = std::env::temp_dir();
+    let err = mlp.save_parameters(&directory).unwrap_err();
+    assert!(
+        err.to_string().contains(&directory.display().to_string()),
+        "{err}"
+    );
+}

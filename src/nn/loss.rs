@@ -319,9 +319,13 @@ pub fn hinge<T: Scalar>(outputs: &[T], targets: &[f64]) -> T {
 /// Binary cross-entropy on logits, (1/k) Σᵢ [−tᵢ ln σ(zᵢ) − (1 − tᵢ) ln(1 − σ(zᵢ))],
 /// for targets tᵢ in [0, 1].
 ///
-/// Computed in the numerically stable form softplus(z) − z·t, where softplus(z)
-/// = max(z, 0) + ln(1 + e^−|z|) never overflows: finite for any finite logit
-/// (|z| = 1000 is fine), where σ then ln would give ln(0) = −∞.
+/// Computed as t·softplus(−z) + (1 − t)·softplus(z) (only the first term for
+/// t = 1, only the second for t = 0), where softplus(z) = max(z, 0) + ln(1 +
+/// e^−|z|) never overflows: finite for any finite logit (|z| = 1000 is fine),
+/// where σ then ln would give ln(0) = −∞. The same value as the usual
+/// softplus(z) − z·t, without its cancellation: at z = 40, t = 1 that form
+/// gives 0 (softplus(40) rounds to 40), this one e^−40 ≈ 4.2e-18, to full
+/// precision (as PyTorch's `BCEWithLogitsLoss`).
 ///
 /// Derivative: ∂/∂zᵢ = (σ(zᵢ) − tᵢ)/k.
 ///
@@ -345,7 +349,13 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
     // In a loop, as in `hinge`.
     let mut terms = Vec::with_capacity(logits.len());
     for (&z, &t) in logits.iter().zip(targets) {
-        terms.push(z.softplus() - z * t);
+        terms.push(if t == 0.0 {
+            z.softplus()
+        } else if t == 1.0 {
+            (-z).softplus()
+        } else {
+            (-z).softplus() * t + z.softplus() * (1.0 - t)
+        });
     }
     mean(terms.into_iter())
 }
@@ -355,7 +365,13 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 ///
 /// ln softmax(z)ᵢ = zᵢ − lse(z), the log-sum-exp one
 /// [`logsumexp`](crate::Var::logsumexp) node, which subtracts the largest logit
-/// m: lse(z) = m + ln Σⱼ e^(zⱼ − m), so no exponential overflows. m is found
+/// m: lse(z) = m + ln Σⱼ e^(zⱼ − m), so no exponential overflows. For a hard
+/// label (one t꜀ ≠ 0, the rest 0) the loss is t꜀·lse(z − z꜀), over the k
+/// differences zⱼ − z꜀ (k + 1 nodes): exact where z꜀ is the largest logit
+/// (at z = (20, 0), c = 0, 2.0611536e-9 to full precision, where lse(z) − z꜀
+/// rounds at the ulps of 20: 3e-7 off relatively, 0 at z = (1e9 + 20, 1e9)).
+/// Soft targets take Σᵢ tᵢ (lse(z) − zᵢ), one lse node, which rounds so.
+/// m is found
 /// afresh at every evaluation, also when a compiled program replays the loss
 /// at new logits ([`Trainer::replay`](crate::nn::Trainer::replay)): nothing
 /// read from a value while recording is frozen into the loss. Classes with
@@ -386,6 +402,19 @@ pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
     // One node whose replay recomputes its own shift: a shift read here as an
     // f64 would be frozen into a compiled program (and overflow e^(z − m) once
     // the logits moved ~709 past it).
+    if let [(c, &t)] = targets
+        .iter()
+        .enumerate()
+        .filter(|&(_, &t)| t != 0.0)
+        .collect::<Vec<_>>()[..]
+    {
+        // A hard label (t꜀ = 1, or within the sum's tolerance of it): lse(z) − z꜀
+        // as lse(z − z꜀), whose term z꜀ − z꜀ = 0 is exact; no cancellation.
+        let z_c = logits[c];
+        let shifted: Vec<T> = logits.iter().map(|&z| z - z_c).collect();
+        let loss = T::logsumexp(&shifted);
+        return if t == 1.0 { loss } else { loss * t };
+    }
     let log_sum_exp = T::logsumexp(logits);
     let mut terms = Vec::new();
     for (&z, &t) in logits.iter().zip(targets) {

@@ -284,9 +284,14 @@ impl Mlp {
     /// (writing the file in place needed only the file to be).
     ///
     /// # Errors
+    /// [`Error::Io`] of kind [`InvalidData`](std::io::ErrorKind::InvalidData),
+    /// naming the layer (from 1) and the parameter, if a parameter is NaN or
+    /// infinite: [`to_json`](Mlp::to_json) would write it `null`, and no load
+    /// takes that back, so nothing is written and a file at `path` stays.
     /// [`Error::Io`] if the temporary file cannot be created, written or synced,
     /// or the rename fails (`path` names a directory, say); the old file at
-    /// `path`, if any, is then as it was and no temporary file is left.
+    /// `path`, if any, is then as it was and no temporary file is left. Each
+    /// message names `path`.
     /// [`Error::Io`] of kind [`InvalidInput`](std::io::ErrorKind::InvalidInput)
     /// if `path` has no file name (it ends in `..`, or is a root).
     ///
@@ -303,7 +308,43 @@ impl Mlp {
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
     pub fn save_parameters(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        write_atomically(path.as_ref(), self.to_json().as_bytes())?;
+        let path = path.as_ref();
+        let file = ParameterFile::of(self);
+        // A non-finite value would be written `null`, which no load accepts:
+        // refused before anything is written, so a good file there stays.
+        for (k, layer) in file.layers.iter().enumerate() {
+            let weights = layer.weights.iter().enumerate().flat_map(|(j, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(i, &v)| (format!("neuron {j}'s weight {i}"), v))
+            });
+            let biases = layer.biases.iter().enumerate().map(|(j, &v)| {
+                let which = if layer.shared_bias {
+                    "the shared bias".to_string()
+                } else {
+                    format!("neuron {j}'s bias")
+                };
+                (which, v)
+            });
+            if let Some((which, v)) = weights.chain(biases).find(|(_, v)| !v.is_finite()) {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "cannot save parameters to {}: layer {}, {which}, is {v} (JSON has no \
+                         NaN or infinity, and a file holding it could not be loaded); nothing was written",
+                        path.display(),
+                        k + 1
+                    ),
+                )));
+            }
+        }
+        let json = serde_json::to_string_pretty(&file).expect("a parameter file always serializes");
+        write_atomically(path, json.as_bytes()).map_err(|e| {
+            Error::Io(io::Error::new(
+                e.kind(),
+                format!("cannot save parameters to {}: {e}", path.display()),
+            ))
+        })?;
         Ok(())
     }
 
@@ -311,9 +352,16 @@ impl Mlp {
     /// [`save_parameters`](Mlp::save_parameters).
     ///
     /// # Errors
-    /// [`Error::Io`] if it cannot be read, otherwise as [`load_json`](Mlp::load_json).
+    /// [`Error::Io`] if it cannot be read (the message names `path`), otherwise
+    /// as [`load_json`](Mlp::load_json).
     pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
-        let json = std::fs::read_to_string(path)?;
+        let path = path.as_ref();
+        let json = std::fs::read_to_string(path).map_err(|e| {
+            Error::Io(io::Error::new(
+                e.kind(),
+                format!("cannot read parameters from {}: {e}", path.display()),
+            ))
+        })?;
         self.load_json(&json)
     }
 }
@@ -342,15 +390,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// two saves at once, or a stray file of that name, are not written over).
 fn create_temporary(path: &Path) -> io::Result<(PathBuf, File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "cannot save parameters to {}: the path has no file name",
-                path.display()
-            ),
-        )
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
     let directory = path.parent().unwrap_or(Path::new(""));
     let mut attempts = 0;
     loop {
