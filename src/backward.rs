@@ -378,6 +378,12 @@ impl<'t> Gradients<'t> {
         if index > output {
             return 0.0;
         }
+        // The policy's NaN and ∞ (0 · ∞ below a masked edge among them, which
+        // the count of contributions below does not see): the bound is too.
+        let gradient = self.by_index(index);
+        if !gradient.is_finite() {
+            return gradient.abs();
+        }
         let span = output + 1 - index;
         // By node − index: the magnitude mᵢ, the errors carried down eᵢ, the
         // contributions kᵢ.

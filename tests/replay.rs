@@ -1390,3 +1390,34 @@ fn small_layers_read_in_part_replay_as_the_tape() {
     let stats = replays_as_apart_and_as_the_tape(f, &start, &moved(&start, 40));
     assert_eq!((stats.layers, stats.instructions), (2, 3));
 }
+
+/// A loss summed in a loop (`s = s + term`) is a chain of sums, each the left
+/// operand of the next: dot fusion walked it with a call per link, and a
+/// chain of ~60,000 overflowed the stack (an abort, not a panic). 200,000
+/// links here, on a test thread's smaller stack; values bit for bit, and
+/// gradients to 1e-12 relative (a fused sum may add in another order).
+/// Found by a fresh user's review.
+#[test]
+fn a_sum_chain_of_200_000_links_compiles_and_replays() {
+    let tape = Tape::for_replay();
+    let v = tape.vars(&[0.5, -1.25, 2.0]);
+    let mut s = v[0] * 1.0;
+    for i in 0..200_000 {
+        s = if i % 2 == 0 {
+            s + v[i % 3]
+        } else {
+            s + (v[i % 3] - 0.5).square()
+        };
+    }
+    let g = s.backward();
+    let expected: Vec<f64> = v.iter().map(|&x| g[x]).collect();
+    let mut program = tape.compile(&[s]).expect("compiles");
+    assert_eq!(program.output(0).to_bits(), s.value().to_bits());
+    program.backward();
+    for (k, (&got, &want)) in program.gradients().iter().zip(&expected).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs(),
+            "x{k}: {got} vs {want}"
+        );
+    }
+}

@@ -148,3 +148,26 @@ fn the_bound_covers_an_adjoint_that_underflows_mid_sweep_and_a_nan_gradient() {
     assert_eq!(g[x], f64::INFINITY);
     assert_eq!(g.rounding_bound(x), f64::INFINITY);
 }
+
+/// Below a masked edge (relu at a negative input, max's side not picked) the
+/// sweep passes 0, and 0 · ∞ further down is NaN (the policy's rule 2); the
+/// bound skipped the nodes there, which take no counted contribution, and
+/// said 0. Found by a fresh user's review.
+#[test]
+fn the_bound_is_nan_where_a_masked_edge_meets_an_infinite_partial() {
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let g = (x.sqrt().relu() * 0.0).backward();
+    assert!(g[x].is_nan());
+    assert!(g.rounding_bound(x).is_nan(), "{}", g.rounding_bound(x));
+    let x = tape.var(-1.0);
+    let g = (x * f64::INFINITY).relu().backward();
+    assert!(g[x].is_nan());
+    assert!(g.rounding_bound(x).is_nan(), "{}", g.rounding_bound(x));
+    let (w, b, input) = (tape.var(-1.0), tape.var(0.0), tape.var(f64::INFINITY));
+    let g = (w * input + b).relu().backward();
+    // ∂/∂w = 0 · ∞ = NaN; ∂/∂input = 0 · (−1), finite, bound 0.
+    assert!(g[w].is_nan());
+    assert!(g.rounding_bound(w).is_nan(), "{}", g.rounding_bound(w));
+    assert_eq!((g[input], g.rounding_bound(input)), (0.0, 0.0));
+}

@@ -236,7 +236,8 @@ impl<'t> Var<'t> {
     ///
     /// Derivative: 1/(x·ln base). Base e, 2 and 10 have their own, more precise
     /// ops ([`ln`](Var::ln), [`log2`](Var::log2), [`log10`](Var::log10)). A base
-    /// of 1 gives ±inf or NaN (ln 1 = 0), a base ≤ 0 NaN, as on `f64`. Where
+    /// of 1 gives ±inf or NaN (ln 1 = 0), a negative base NaN, and a base of 0
+    /// ln x / −∞: −0 for x ≥ 1, +0 for 0 < x < 1 (derivative 0), as on `f64`. Where
     /// x·ln base overflows (|x| past `f64::MAX / |ln base|`: 7.8e307 for base
     /// 10), passes 2^1022 or is subnormal, the derivative is taken on x scaled
     /// by a power of two (exactly): the subnormal it is there, not 0 (5.43e-309

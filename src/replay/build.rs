@@ -684,52 +684,54 @@ impl Fuser<'_, '_> {
     }
 
     /// Pushes the terms of the affine node `i` (left to right, as it sums them).
+    ///
+    /// A chain of sums, each the left operand of the one above and used only
+    /// there (`s = s + x` in a loop), is walked down with a loop, and the
+    /// right-hand terms pushed from the bottom up: the order the sums add them.
+    /// (A call per link overflowed the stack at about 60,000 links.)
     fn expand_node(&mut self, i: usize, terms: &mut Vec<Term>, options: CompileOptions) {
         let g = self.graph;
-        let operands = g.operands(i);
-        match g.ops[i] {
-            Op::Add => {
-                self.expand_left(operands[0], terms, options);
-                terms.push(self.term(operands[1], 1.0));
-            }
-            Op::Sub => {
-                // a − b = a + (−b), exactly.
-                self.expand_left(operands[0], terms, options);
-                terms.push(self.term(operands[1], -1.0));
-            }
-            Op::AddConst => {
-                self.expand_left(operands[0], terms, options);
-                terms.push((Ref::Lit(g.constants(i)[0]), Ref::Lit(1.0)));
-            }
-            Op::SubConst => {
-                self.expand_left(operands[0], terms, options);
-                terms.push((Ref::Lit(-g.constants(i)[0]), Ref::Lit(1.0)));
-            }
-            Op::Sum => {
-                self.expand_left(operands[0], terms, options);
-                for &o in &operands[1..] {
-                    terms.push(self.term(o, 1.0));
+        // The sums whose left operand was absorbed, top first.
+        let mut chain = Vec::new();
+        let mut node = i;
+        loop {
+            match g.ops[node] {
+                Op::Add | Op::Sub | Op::AddConst | Op::SubConst | Op::Sum => {
+                    let left = g.operands(node)[0];
+                    if self.expands(left, options) {
+                        self.absorb(left as usize);
+                        chain.push(node);
+                        node = left as usize;
+                        continue;
+                    }
+                    let t = self.term(left, 1.0);
+                    terms.push(t);
+                    self.push_right(node, terms);
                 }
+                Op::WeightedSum | Op::WeightedSumConst => terms.extend(self.weighted_terms(node)),
+                Op::Mul | Op::MulConst => {
+                    // A lone product under an activation.
+                    let t = self.product(node, 1.0);
+                    terms.push(t);
+                }
+                other => unreachable!("{other} is not affine"),
             }
-            Op::WeightedSum | Op::WeightedSumConst => terms.extend(self.weighted_terms(i)),
-            Op::Mul | Op::MulConst => {
-                // A lone product under an activation.
-                let t = self.product(i, 1.0);
-                terms.push(t);
-            }
-            other => unreachable!("{other} is not affine"),
+            break;
+        }
+        for &node in chain.iter().rev() {
+            self.push_right(node, terms);
         }
     }
 
-    /// The running sum's left operand: expanded in place if only this sum uses
-    /// it (and dot fusion is on), else one term.
-    fn expand_left(&mut self, o: u32, terms: &mut Vec<Term>, options: CompileOptions) {
+    /// Whether the running sum's left operand `o` is expanded in place: only
+    /// this sum uses it (and dot fusion is on), and it is a sum; else it is one
+    /// term.
+    fn expands(&self, o: u32, options: CompileOptions) -> bool {
         let i = o as usize;
-        let g = self.graph;
-        if options.fuse_dots
+        options.fuse_dots
             && self.absorbable(i)
             && matches!(
-                g.ops[i],
+                self.graph.ops[i],
                 Op::Add
                     | Op::Sub
                     | Op::AddConst
@@ -738,12 +740,31 @@ impl Fuser<'_, '_> {
                     | Op::WeightedSum
                     | Op::WeightedSumConst
             )
-        {
-            self.absorb(i);
-            self.expand_node(i, terms, options);
-        } else {
-            let t = self.term(o, 1.0);
-            terms.push(t);
+    }
+
+    /// Pushes the terms of sum `node` after its left operand.
+    fn push_right(&mut self, node: usize, terms: &mut Vec<Term>) {
+        let g = self.graph;
+        let operands = g.operands(node);
+        match g.ops[node] {
+            Op::Add => {
+                let t = self.term(operands[1], 1.0);
+                terms.push(t);
+            }
+            Op::Sub => {
+                // a − b = a + (−b), exactly.
+                let t = self.term(operands[1], -1.0);
+                terms.push(t);
+            }
+            Op::AddConst => terms.push((Ref::Lit(g.constants(node)[0]), Ref::Lit(1.0))),
+            Op::SubConst => terms.push((Ref::Lit(-g.constants(node)[0]), Ref::Lit(1.0))),
+            Op::Sum => {
+                for &o in &operands[1..] {
+                    let t = self.term(o, 1.0);
+                    terms.push(t);
+                }
+            }
+            other => unreachable!("{other} is not a sum"),
         }
     }
 

@@ -90,7 +90,9 @@
 //! - **weighted sums**: a chain of `+` (and `−`, and `+ c`) whose terms are
 //!   products `a * b` or `a * c`, each used by the chain alone, becomes one
 //!   weighted-sum (dot) instruction over runs of consecutive slots, summed in the
-//!   recorded order (so to the same bits); a product of two variables
+//!   recorded order (so the value to the same bits; the gradients of a leaf
+//!   used by several terms add its contributions in another order than the
+//!   tape's sweep, so to a few ulps); a product of two variables
 //!   subtracted (`− a * b`) stays an instruction of its own, a term of the sum;
 //! - **neurons**: a weighted sum under σ, tanh or relu becomes one neuron
 //!   instruction, as [`Var::neuron`](crate::Var::neuron) records it (but for
@@ -824,6 +826,13 @@ impl Program {
     }
 
     /// The gradient of every input after the last backward pass, in input order.
+    ///
+    /// These are what the last [`backward`](Program::backward) (or
+    /// `backward_with`) computed: before the first, zeros; after
+    /// [`set_inputs`](Program::set_inputs) and [`forward`](Program::forward)
+    /// without a `backward`, the gradients at the inputs before. Nothing checks
+    /// that a backward pass ran since (a training step runs forward then
+    /// backward then reads these; a check on each read would cost it).
     ///
     /// ```
     /// let tape = chainrule::Tape::for_replay();

@@ -551,7 +551,9 @@ impl Native {
         unsafe { (self.backward)(self.mem.as_mut_ptr()) }
     }
 
-    /// The gradient of every input after the last backward pass, in input order.
+    /// The gradient of every input after the last backward pass, in input order
+    /// (as [`Program::gradients`](crate::replay::Program::gradients): zeros
+    /// before the first, and not checked to be of the current inputs).
     #[inline]
     pub fn gradients(&self) -> &[f64] {
         let at = self.layout.grads();
