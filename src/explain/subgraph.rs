@@ -377,10 +377,16 @@ pub(crate) struct FactorEdge {
 }
 
 /// Adds a factor to `out`, summing it into one to the same node: the sum is
-/// masked only when both are.
-fn merge_factor(out: &mut Vec<FactorEdge>, edge: FactorEdge) {
-    match out.iter_mut().find(|o| o.to == edge.to) {
-        None => out.push(edge),
+/// masked only when both are. `at[to]` is the position in `out` of the factor
+/// to node `to`, `u32::MAX` if none (a lookup, not a scan of `out`: a node
+/// with k factors took k² steps, 50 million for a sum over 10,000 paths).
+fn merge_factor(out: &mut Vec<FactorEdge>, at: &mut [u32], edge: FactorEdge) {
+    let slot = &mut at[edge.to as usize];
+    match out.get_mut(*slot as usize).filter(|o| o.to == edge.to) {
+        None => {
+            *slot = out.len() as u32;
+            out.push(edge);
+        }
         Some(o) => {
             o.folded |= edge.folded;
             match (o.masked, edge.masked) {
@@ -664,17 +670,22 @@ impl FactorGraph {
         // The expanded edges of each removed node, to kept nodes (old ids).
         let mut expanded: Vec<Vec<FactorEdge>> = vec![Vec::new(); n];
         let mut out: Vec<FactorEdge> = Vec::new();
+        let mut at = vec![u32::MAX; n];
         for id in 0..n {
+            for e in &out {
+                at[e.to as usize] = u32::MAX;
+            }
             out.clear();
             for e in self.edges(id) {
                 let via = e.to as usize;
                 if !removed[via] {
-                    merge_factor(&mut out, *e);
+                    merge_factor(&mut out, &mut at, *e);
                     continue;
                 }
                 for f in &expanded[via] {
                     merge_factor(
                         &mut out,
+                        &mut at,
                         FactorEdge {
                             to: f.to,
                             value: e.value * f.value,
