@@ -399,15 +399,11 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(logits: &[T], targets: &[f64]
 pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
     check(logits, targets);
     check_domain("softmax_cross_entropy", Loss::SoftmaxCrossEntropy, targets);
-    // One node whose replay recomputes its own shift: a shift read here as an
-    // f64 would be frozen into a compiled program (and overflow e^(z − m) once
-    // the logits moved ~709 past it).
-    if let [(c, &t)] = targets
-        .iter()
-        .enumerate()
-        .filter(|&(_, &t)| t != 0.0)
-        .collect::<Vec<_>>()[..]
-    {
+    // Each loss is one logsumexp node, which recomputes its own shift when
+    // replayed: a shift read here as an f64 would be frozen into a compiled
+    // program (and overflow e^(z − m) once the logits moved ~709 past it).
+    let mut nonzero = targets.iter().enumerate().filter(|&(_, &t)| t != 0.0);
+    if let (Some((c, &t)), None) = (nonzero.next(), nonzero.next()) {
         // A hard label (t꜀ = 1, or within the sum's tolerance of it): lse(z) − z꜀
         // as lse(z − z꜀), whose term z꜀ − z꜀ = 0 is exact; no cancellation.
         let z_c = logits[c];

@@ -313,20 +313,18 @@ impl Mlp {
         // A non-finite value would be written `null`, which no load accepts:
         // refused before anything is written, so a good file there stays.
         for (k, layer) in file.layers.iter().enumerate() {
-            let weights = layer.weights.iter().enumerate().flat_map(|(j, row)| {
-                row.iter()
-                    .enumerate()
-                    .map(move |(i, &v)| (format!("neuron {j}'s weight {i}"), v))
-            });
-            let biases = layer.biases.iter().enumerate().map(|(j, &v)| {
-                let which = if layer.shared_bias {
-                    "the shared bias".to_string()
-                } else {
-                    format!("neuron {j}'s bias")
+            // (neuron, Some(input) for a weight or None for the bias, value)
+            let weights =
+                layer.weights.iter().enumerate().flat_map(|(j, row)| {
+                    row.iter().enumerate().map(move |(i, &v)| (j, Some(i), v))
+                });
+            let biases = layer.biases.iter().enumerate().map(|(j, &v)| (j, None, v));
+            if let Some((j, input, v)) = weights.chain(biases).find(|&(_, _, v)| !v.is_finite()) {
+                let which = match input {
+                    Some(i) => format!("neuron {j}'s weight {i}"),
+                    None if layer.shared_bias => "the shared bias".to_string(),
+                    None => format!("neuron {j}'s bias"),
                 };
-                (which, v)
-            });
-            if let Some((which, v)) = weights.chain(biases).find(|(_, v)| !v.is_finite()) {
                 return Err(Error::Io(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
