@@ -271,7 +271,10 @@ impl GradcheckReport {
 ///   not);
 /// - with the error estimate e = |d − d′| plus both differences' rounding
 ///   bounds, the tape passes if it is within the tolerance of d and e is too;
-/// - it fails if it is further from d than the tolerance plus e, where d and
+/// - it fails if it is further from d than the tolerance plus e, where f
+///   looks smooth by the slopes themselves (their gap within the tolerance,
+///   or shrunk 4×: not only within their rounding, which at a small enough
+///   step covers a kink's gap), d and
 ///   d′ agree within the tolerance plus their rounding bounds, the
 ///   differences converge (|d − d′| is at most a quarter of the gap from d′
 ///   to the difference before it; an h² truncation shrinks 64× per step), and
