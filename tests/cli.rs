@@ -2136,3 +2136,15 @@ fn the_html_size_error_gives_the_command_line_option() {
     assert!(err.contains("e.g. --within 3"), "{err}");
     assert!(!err.contains("within(3)"), "{err}");
 }
+
+#[test]
+fn a_value_for_a_named_line_says_it_is_a_named_line() {
+    // It said "'u' … is no variable of the formula", as for a misspelling.
+    let (_, err) = run(&["grad", "u = x^2; u*2", "--at", "x=1,u=1"], 2);
+    assert!(err.contains("'u', a named line"), "{err}");
+    let (_, err) = run(&["grad", "u = x^2; u*2", "--at", "x=1,v=1"], 2);
+    assert!(
+        err.contains("'v', which is no variable of the formula"),
+        "{err}"
+    );
+}

@@ -438,6 +438,15 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
             let names = program.variables.iter().map(|(v, _, _)| v.as_str());
             let hint = formula::suggest(name, names)
                 .map_or(String::new(), |s| format!("; did you mean '{s}'?"));
+            let line = program
+                .statements
+                .iter()
+                .any(|st| st.name.as_ref().is_some_and(|(n, _)| n == name));
+            if line {
+                return Err(Failure::input(format!(
+                    "--at gives a value to '{name}', a named line (a quantity computed from the variables), not a variable: give values to the variables it is computed from"
+                )));
+            }
             return Err(Failure::input(format!(
                 "--at gives a value to '{name}', which is no variable of the formula{hint}"
             )));
