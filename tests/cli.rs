@@ -1331,6 +1331,76 @@ fn check_does_not_call_an_exact_formula_wrong_where_the_tape_cancels() {
 }
 
 #[test]
+fn check_allows_for_the_forward_passs_rounding_before_a_verdict() {
+    // Where f's formulas cancel, the tape's own ∂f/∂x is off by more than the
+    // tolerance, and neither agreeing nor disagreeing with it decides (a fresh
+    // user's review: these said "wrong" (exit 1) of exact derivatives and
+    // "right" (exit 0) of a value 4e-4 off). Exact values by mpmath:
+    // d/dz ln(1 − σ(z)) = −σ(z) = −0.99999999998611 at 25, where the tape has
+    // −0.9999958 (1 − σ(25) = 1.4e-11 carries σ's rounding, 1e-16);
+    // d/dx sqrt(1 − cos x) = 0.70710678118654664 at 1e-7, where the tape has
+    // 0.70739; d/dx (x² − 1e10)² = 800000.2709486048 at 100000.00001, where the
+    // tape has 800000.00008.
+    let cases: [(&str, &str, &str); 5] = [
+        ("ln(1 - sigmoid(z))", "z=25", "-sigmoid(z)"),
+        ("sqrt(1 - cos(z))", "z=1e-7", "0.70710678118654664"),
+        // The tape's value to its printed digits, 4e-4 from the derivative.
+        ("sqrt(1 - cos(z))", "z=1e-7", "0.7073895"),
+        ("(z^2 - 1e10)^2", "z=100000.00001", "4*z*(z-1e5)*(z+1e5)"),
+        // z³ underflows to 0, and the tape's ∂/∂z is 3 where it is 1.
+        ("z*z*z/(z*z)", "z=1e-120", "1"),
+    ];
+    for (f, at, expect) in cases {
+        let (out, _) = run(
+            &[
+                "check", f, "--at", at, "--wrt", "z", "--expect", expect, "--points", "0",
+            ],
+            3,
+        );
+        assert!(
+            out.contains("within the tape's own rounding"),
+            "{f} at {at}: {out}"
+        );
+        assert!(!out.contains("MISMATCH"), "{f} at {at}: {out}");
+    }
+    // Where the forward pass does not cancel, the verdicts stand: the same
+    // formula at z = 2, right and wrong.
+    let at_two = |expect: &str, code| {
+        run(
+            &[
+                "check",
+                "ln(1 - sigmoid(z))",
+                "--at",
+                "z=2",
+                "--wrt",
+                "z",
+                "--expect",
+                expect,
+            ],
+            code,
+        )
+    };
+    assert!(at_two("-sigmoid(z)", 0).0.contains("is right"));
+    assert!(at_two("sigmoid(z)", 1).0.contains("is wrong"));
+    // And a value far outside the bound is wrong even where it is wide.
+    run(
+        &[
+            "check",
+            "ln(1 - sigmoid(z))",
+            "--at",
+            "z=25",
+            "--wrt",
+            "z",
+            "--expect",
+            "-0.9",
+            "--points",
+            "0",
+        ],
+        1,
+    );
+}
+
+#[test]
 fn a_closed_pipe_keeps_the_verdicts_exit_code() {
     // `chainrule check … | head -1` under pipefail: the rest of the report
     // goes nowhere, but a wrong derivative is still exit 1 (it was exit 0
