@@ -5,8 +5,8 @@
 //! `f64` and records on [`Var`]), as a [`Function`]. [`Bench`] then:
 //!
 //! 1. checks the taped gradient against your hand-coded one, if you give one
-//!    (|ours − reference| ≤ 1e-12 + 1e-9·|reference| by default: relative,
-//!    with an absolute floor for partials that are 0; an infinite reference is
+//!    (|ours − reference| ≤ 1e-9·|reference| by default, with a floor of 1e-12
+//!    times the gradient's largest partial for partials that are 0; an infinite reference is
 //!    matched by the same infinity only), and the replayed gradient
 //!    ([`crate::replay`]) against the taped one;
 //! 2. times four variants interleaved, round after round (the order rotating
@@ -119,7 +119,23 @@ pub struct Bench<'a, F> {
     rounds: usize,
     round_time: Duration,
     tolerance: f64,
-    absolute_tolerance: f64,
+    /// `None`: [`DEFAULT_FLOOR`] times the scale of what is compared.
+    absolute_tolerance: Option<f64>,
+}
+
+/// The default floor of the checks, as a fraction of the largest partial of
+/// the two gradients compared (of the two values, for a value): the `atol` of
+/// [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL), at the
+/// gradient's own scale.
+const DEFAULT_FLOOR: f64 = 1e-12;
+
+/// The largest finite |v| of `values` (0 if none).
+fn scale<'v>(values: impl IntoIterator<Item = &'v f64>) -> f64 {
+    values
+        .into_iter()
+        .map(|v| v.abs())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
 }
 
 /// Why a [`Bench`] did not time anything.
@@ -149,7 +165,9 @@ pub enum BenchError {
         expected: f64,
         /// The relative tolerance it missed.
         tolerance: f64,
-        /// The absolute floor of the test it missed:
+        /// The absolute floor of the test it missed (as set, or by default
+        /// 1e-12 times the largest partial compared: see
+        /// [`Bench::absolute_tolerance`]):
         /// |actual − expected| ≤ absolute_tolerance + tolerance·|expected|.
         absolute_tolerance: f64,
     },
@@ -295,7 +313,8 @@ pub struct Report {
 impl<'a, F: Function> Bench<'a, F> {
     /// A benchmark of `function` at `inputs`: 31 rounds, the slowest variant's
     /// taking about 2 ms each (see [`round_time`](Bench::round_time)), tolerance
-    /// 1e-12 + 1e-9·|reference|.
+    /// 1e-9·|reference| with a floor of 1e-12 times the gradient's largest
+    /// partial (see [`absolute_tolerance`](Bench::absolute_tolerance)).
     ///
     /// ```
     /// # use chainrule::{bench::{Bench, Function}, Scalar};
@@ -313,7 +332,7 @@ impl<'a, F: Function> Bench<'a, F> {
             rounds: 31,
             round_time: Duration::from_millis(2),
             tolerance: 1e-9,
-            absolute_tolerance: 1e-12,
+            absolute_tolerance: None,
         }
     }
 
@@ -404,12 +423,18 @@ impl<'a, F: Function> Bench<'a, F> {
         self
     }
 
-    /// The absolute floor of the checks, of the gradients and of the values
-    /// (default 1e-12, the `atol` of
-    /// [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)): a hand
-    /// partial of exactly 0 against a taped ±1e-17 (rounding in a sum that
-    /// cancels) is accepted, where a purely relative test would refuse any
-    /// difference from 0.
+    /// The absolute floor of the checks, of the gradients and of the values:
+    /// a hand partial of exactly 0 against a taped ±1e-17 (rounding in a sum
+    /// that cancels) is accepted, where a purely relative test would refuse
+    /// any difference from 0.
+    ///
+    /// By default the floor is at the gradient's own scale: 1e-12 (the `atol`
+    /// of [`Tolerance::MANUAL`](crate::gradcheck::Tolerance::MANUAL)) times the
+    /// largest finite |partial| of the two gradients compared (of the two
+    /// values, for a value). So a function whose partials are all tiny is still
+    /// checked relatively: with a fixed floor of 1e-12, f = 1e-13·x₀² + 1e-14·x₁
+    /// passed a hand gradient with ∂/∂x₀ doubled and ∂/∂x₁ left out. Set here,
+    /// the floor is that absolute value, at every scale.
     ///
     /// # Panics
     /// If `absolute_tolerance` is negative or NaN, at the caller's line.
@@ -438,7 +463,7 @@ impl<'a, F: Function> Bench<'a, F> {
     #[track_caller]
     pub fn absolute_tolerance(mut self, absolute_tolerance: f64) -> Self {
         check_tolerance("absolute_tolerance", absolute_tolerance);
-        self.absolute_tolerance = absolute_tolerance;
+        self.absolute_tolerance = Some(absolute_tolerance);
         self
     }
 
@@ -496,15 +521,28 @@ impl<'a, F: Function> Bench<'a, F> {
         let mut taped = vec![0.0; n];
         let value = taped_gradient(f, &mut tape, x, &mut taped);
         let (nodes, edges) = (tape.len(), tape.edge_count());
-        self.close("taped vs primal", None, value, primal)?;
+        self.close(
+            "taped vs primal",
+            None,
+            value,
+            primal,
+            scale([&value, &primal]),
+        )?;
         let mut hand_difference = None;
         if let Some(hand) = self.hand {
             let mut g = vec![0.0; n];
             let hand_value = hand(x, &mut g);
-            self.close("hand-coded vs primal", None, hand_value, primal)?;
+            self.close(
+                "hand-coded vs primal",
+                None,
+                hand_value,
+                primal,
+                scale([&hand_value, &primal]),
+            )?;
             let mut worst: f64 = 0.0;
+            let at = scale(taped.iter().chain(&g));
             for (i, (&ours, &theirs)) in taped.iter().zip(&g).enumerate() {
-                self.close("taped vs hand-coded", Some(i), ours, theirs)?;
+                self.close("taped vs hand-coded", Some(i), ours, theirs, at)?;
                 if ours != theirs {
                     // Relative, but absolute against a hand partial of 0.
                     let d = (ours - theirs).abs();
@@ -531,9 +569,17 @@ impl<'a, F: Function> Bench<'a, F> {
         };
         let mut program = program;
         program.backward();
-        self.close("replayed vs taped", None, program.output(0), value)?;
+        let replayed = program.output(0);
+        self.close(
+            "replayed vs taped",
+            None,
+            replayed,
+            value,
+            scale([&replayed, &value]),
+        )?;
+        let at = scale(program.gradients().iter().chain(&taped));
         for (i, (&ours, &theirs)) in program.gradients().iter().zip(&taped).enumerate() {
-            self.close("replayed vs taped", Some(i), ours, theirs)?;
+            self.close("replayed vs taped", Some(i), ours, theirs, at)?;
         }
         let program_bytes = program.memory_bytes();
         let instructions = program.stats().instructions;
@@ -611,7 +657,9 @@ impl<'a, F: Function> Bench<'a, F> {
         input: Option<usize>,
         actual: f64,
         expected: f64,
+        scale: f64,
     ) -> Result<(), BenchError> {
+        let floor = self.absolute_tolerance.unwrap_or(DEFAULT_FLOOR * scale);
         // An infinite reference is matched by itself only: its bound, ∞, would
         // accept any |actual − ∞| (∞ ≤ ∞), a finite value or −∞ too.
         // The relative term is 0 against a reference of 0 whatever the
@@ -623,8 +671,7 @@ impl<'a, F: Function> Bench<'a, F> {
         };
         let ok = actual == expected
             || (actual.is_nan() && expected.is_nan())
-            || (expected.is_finite()
-                && (actual - expected).abs() <= self.absolute_tolerance + relative);
+            || (expected.is_finite() && (actual - expected).abs() <= floor + relative);
         if ok {
             Ok(())
         } else {
@@ -634,7 +681,7 @@ impl<'a, F: Function> Bench<'a, F> {
                 actual,
                 expected,
                 tolerance: self.tolerance,
-                absolute_tolerance: self.absolute_tolerance,
+                absolute_tolerance: floor,
             })
         }
     }

@@ -1782,6 +1782,18 @@ impl<'t> Gradients<'t> {
     /// matter (relu(x)² or x·|x| at 0, relu(x·z) at z = 0 for ∂/∂x) hides no
     /// slip: the tape's value is the derivative there, and the slip is named.
     ///
+    /// # Rounding
+    /// The reference is the tape's value, which is the exact derivative of the
+    /// recorded ops only up to rounding: within the tolerance or within the
+    /// sweep's own rounding ([`Gradients::rounding_bound`]) a value passes. The
+    /// rounding of the forward pass is not allowed for: where f's formulas
+    /// cancel, the tape's partials carry it, and an exact derivation can FAIL
+    /// (ln(1 − σ(z)) at z = 25: 1 − σ(25) = 1.4e-11 carries σ's rounding, and
+    /// the tape's ∂/∂z is −0.9999958 against −σ(25) = −0.99999999998611). To
+    /// bound it, record the derivative as a formula ([`Tape::grad`]) and take
+    /// its [`running_error_bound`](Gradients::running_error_bound) times a
+    /// few ε, as the command line's `check` does before its verdict.
+    ///
     /// # Complexity
     /// One lookup per value, plus per mismatch one
     /// [explanation](Gradients::explain), two walks over the nodes recorded

@@ -1,7 +1,7 @@
 //! `bench::Bench`'s checks state only what holds: a gradient or value that
 //! differs from its reference is refused, whatever the reference.
 
-use chainrule::bench::{Bench, BenchError, Function};
+use chainrule::bench::{Bench, BenchError, Function, HandGradient};
 use chainrule::Scalar;
 use std::time::Duration;
 
@@ -137,4 +137,60 @@ fn a_difference_against_a_zero_partial_is_not_called_relative() {
         )),
         "{table}"
     );
+}
+
+/// A fresh user's review: the floor was a fixed 1e-12, so a function whose
+/// partials are all below it (f = 1e-13·x₀² + 1e-14·x₁) passed a hand gradient
+/// with ∂/∂x₀ doubled and ∂/∂x₁ left out. The default floor is now at the
+/// gradient's own scale; an explicit `absolute_tolerance` stays absolute.
+#[test]
+fn a_wrong_hand_gradient_of_tiny_partials_is_refused() {
+    struct Tiny;
+    impl Function for Tiny {
+        fn eval<T: Scalar>(&self, x: &[T]) -> T {
+            x[0] * x[0] * 1e-13 + x[1] * 1e-14
+        }
+    }
+    let quick = std::time::Duration::from_micros(50);
+    let bench = |hand: HandGradient<'_>| {
+        Bench::new("tiny", &Tiny, &[1.0, 1.0])
+            .hand(hand)
+            .rounds(1)
+            .round_time(quick)
+            .run()
+    };
+    let doubled = |x: &[f64], g: &mut [f64]| {
+        g[0] = 4e-13 * x[0];
+        g[1] = 1e-14;
+        x[0] * x[0] * 1e-13 + x[1] * 1e-14
+    };
+    let missing = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2e-13 * x[0];
+        g[1] = 0.0;
+        x[0] * x[0] * 1e-13 + x[1] * 1e-14
+    };
+    let right = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2e-13 * x[0];
+        g[1] = 1e-14;
+        x[0] * x[0] * 1e-13 + x[1] * 1e-14
+    };
+    for (hand, partial) in [
+        (&doubled as HandGradient<'_>, "∂f/∂x0"),
+        (&missing, "∂f/∂x1"),
+    ] {
+        let err = bench(hand).expect_err("a wrong tiny partial");
+        assert!(
+            err.to_string()
+                .contains(&format!("taped vs hand-coded: {partial}")),
+            "{err}"
+        );
+    }
+    bench(&right).expect("the right tiny gradient");
+    // Set explicitly, the floor is absolute, at any scale.
+    let loose = Bench::new("tiny", &Tiny, &[1.0, 1.0])
+        .hand(&missing)
+        .absolute_tolerance(1e-12)
+        .rounds(1)
+        .round_time(quick);
+    assert!(loose.run().is_ok());
 }
