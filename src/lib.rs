@@ -164,3 +164,12 @@ pub use ops::Operand;
 pub use scalar::Scalar;
 pub use tape::Tape;
 pub use var::Var;
+
+/// `one` for a count of 1, else `many`: "1 target", "2 targets" in messages.
+pub(crate) fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}

@@ -2218,3 +2218,22 @@ fn a_value_for_a_named_line_says_it_is_a_named_line() {
         "{err}"
     );
 }
+
+/// A fresh user's review: an error in a formula of 100,000 characters echoed
+/// the whole line back. A long line is now shown as a window around the column,
+/// with the caret under it.
+#[test]
+fn an_error_in_a_long_line_shows_a_window_around_the_column() {
+    let half = "x + ".repeat(1500);
+    // "… x + * x + …": no operand before '*', in the middle and at the end.
+    for formula in [format!("{half}* {half}x"), format!("{half}{half}*")] {
+        let (_, err) = run(&["grad", &formula, "--at", "x=1"], 2);
+        assert!(err.len() < 600, "{} bytes: {err}", err.len());
+        let lines: Vec<&str> = err.lines().collect();
+        let (shown, caret) = (lines[lines.len() - 2], lines[lines.len() - 1]);
+        assert!(shown.contains('…'), "{err}");
+        // The caret sits under the '*' the message is about.
+        let at = caret.chars().count() - 1;
+        assert_eq!(shown.chars().nth(at), Some('*'), "{err}");
+    }
+}

@@ -1021,3 +1021,70 @@ fn kinks_affecting_agrees_with_kink_affecting_where_the_sweep_cancels() {
         assert_eq!(together[i], kink_affecting(&tape, i, z.index()), "node {i}");
     }
 }
+
+/// A fresh user's review: `clamp(x, c, c)` is the constant c, yet at x = c the
+/// tape gave ¼ and explanations said "the derivative does not exist here"
+/// (and `gradcheck` failed the tape against the slope 0); `leaky_relu(x, 1)` is
+/// the identity, yet at 0 the same note was written. Both are differentiable
+/// there: no kink, and clamp's derivative is 0.
+#[test]
+fn no_kink_is_claimed_where_the_op_is_smooth_clamp_between_equal_bounds_and_leaky_relu_of_slope_one(
+) {
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = x.clamp(2.0, 2.0).named("y");
+    let g = y.backward();
+    assert_eq!(g[x], 0.0);
+    assert_eq!(chainrule::explain::kink_at(&tape, y.index()), None);
+    let text = g.explain(x).to_string();
+    assert!(!text.contains("does not exist"), "{text}");
+    let report = chainrule::gradcheck::gradcheck(|v| v[0].clamp(1.0, 1.0), &[1.0]);
+    assert!(report.all_passed(), "{report}");
+
+    let z = tape.var(0.0).named("z");
+    let w = z.leaky_relu(1.0).named("w");
+    assert_eq!(chainrule::explain::kink_at(&tape, w.index()), None);
+    let text = w.backward().explain(z).to_string();
+    assert!(!text.contains("does not exist"), "{text}");
+    // Any other slope is a kink at 0, and a bound of an interval still is.
+    let k = z.leaky_relu(0.1);
+    assert!(chainrule::explain::kink_at(&tape, k.index()).is_some());
+    let b = x.clamp(2.0, 3.0);
+    assert_eq!(b.backward()[x], 0.5);
+    assert!(chainrule::explain::kink_at(&tape, b.index()).is_some());
+}
+
+/// A fresh user's review: `powf`'s exponent was read back from the value,
+/// ln(x^c)/ln(x), which near x = 1 is lost: x^2.5 at 1 + 2⁻⁵² was named x^3
+/// (and x^2 at 1 − 2⁻⁵³) next to its factor 2.5, and at x = 1 it had no name.
+/// The tape keeps c; names now use it.
+#[test]
+fn powf_is_named_with_its_own_exponent_near_one() {
+    for at in [1.0 + f64::EPSILON, 1.0 - f64::EPSILON / 2.0, 1.0, 3.0] {
+        let tape = Tape::new();
+        let x = tape.var(at).named("x");
+        let y = tape.var(3.0).named("y");
+        let f = (y * x.powf(2.5)).named("f");
+        let text = f.backward().explain(x).to_string();
+        assert!(text.contains("∂(x^2.5)/∂x"), "at {at}: {text}");
+    }
+}
+
+/// A fresh user's review: a path whose product is −0 (0 × (−2)) was summed to
+/// −0 (`Iterator::sum` starts from −0), and the explanation ended
+/// "= -0.00000000" where the tape's gradient is +0 (the sweep adds to a zeroed
+/// adjoint).
+#[test]
+fn a_negative_zero_product_sums_to_the_tapes_positive_zero() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let y = tape.var(0.0).named("y");
+    let f = (y * (x * -2.0)).named("f");
+    let g = f.backward();
+    assert!(g[x] == 0.0 && g[x].is_sign_positive());
+    let e = g.explain(x);
+    assert!(e.listed_sum().is_sign_positive());
+    let text = e.to_string();
+    assert!(!text.contains("= -0.0"), "{text}");
+    assert!(text.trim_end().ends_with("= 0.00000000"), "{text}");
+}

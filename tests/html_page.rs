@@ -115,3 +115,28 @@ fn a_focus_that_is_no_node_of_the_tape_panics_and_one_not_drawn_is_left_out() {
     let page = Html::new(&g).within(1).focus(x.index()).render().unwrap();
     assert!(!data(&page).contains(&format!("\"focus\":{},", x.index())));
 }
+
+/// A fresh user's review: the forward steps' formulas put a drawn operand's
+/// name in parentheses wherever it had an operator, so they read `sin((x·y))`
+/// and `(x·x) + (sin(x·y))`. A function's argument or a sum's term needs
+/// none; a factor still does.
+#[test]
+fn forward_formulas_have_no_redundant_parentheses() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let y = tape.var(2.0).named("y");
+    let p = x * y;
+    let s = p.sin();
+    let q = x * x;
+    let f = (q + s) * (x - y);
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    let data = data(&page);
+    assert!(data.contains("\"formula\":\"sin(x·y)\""), "{data}");
+    assert!(data.contains("\"formula\":\"x·x + sin(x·y)\""), "{data}");
+    // A sum as a factor keeps its parentheses.
+    assert!(
+        data.contains("\"formula\":\"(x·x + sin(x·y))·(x − y)\""),
+        "{data}"
+    );
+}

@@ -245,7 +245,7 @@ fn set_inputs_checks_the_length() {
 }
 
 #[test]
-#[should_panic(expected = "backward_with was given 2 seeds for a program of 1 outputs")]
+#[should_panic(expected = "backward_with was given 2 seeds for a program of 1 output")]
 fn backward_with_checks_the_length() {
     let mut native = seed::replay_program(Spelling::Ops).native().unwrap();
     native.backward_with(&[1.0, 2.0]);

@@ -164,7 +164,7 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
             Box::new(|| Sgd::new(0.1).step(&mut [0.0, 0.0], &[1.0])),
         ),
         (
-            "a loss was given 1 outputs but 2 targets",
+            "a loss was given 1 output but 2 targets",
             Box::new(|| {
                 let _ = chainrule::nn::Loss::HalfSquaredError.evaluate(&[1.0_f64], &[1.0, 2.0]);
             }),

@@ -764,7 +764,8 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         crate::Op::Relu if at_zero => {
             Some("relu′(0): a convention; the derivative does not exist here")
         }
-        crate::Op::LeakyRelu if at_zero => {
+        // (α = 1 is the identity: no kink. Its partial at 0 is α.)
+        crate::Op::LeakyRelu if at_zero && first.is_some_and(|(_, p)| p != 1.0) => {
             Some("leaky_relu′(0): a convention; the derivative does not exist here")
         }
         crate::Op::Signum if at_zero => {
@@ -773,7 +774,7 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         crate::Op::MaxConst | crate::Op::MinConst if first.is_some_and(|(_, p)| p == 0.5) => {
             Some("a tie with the constant: a convention; the derivative does not exist here")
         }
-        crate::Op::Clamp if first.is_some_and(|(_, p)| p == 0.5 || p == 0.25) => {
+        crate::Op::Clamp if first.is_some_and(|(_, p)| p == 0.5) => {
             Some("clamp at a bound: a convention; the derivative does not exist here")
         }
         crate::Op::ReluNeuron | crate::Op::ReluNeuronConst if values[i] == 0.0 => {
@@ -808,7 +809,7 @@ fn mask_note(op: crate::Op) -> &'static str {
         crate::Op::Relu => "of relu at an input ≤ 0",
         crate::Op::ReluNeuron | crate::Op::ReluNeuronConst => "of a relu neuron at z ≤ 0",
         crate::Op::MaxConst | crate::Op::MinConst => "through an operand the constant beat",
-        crate::Op::Clamp => "of clamp outside its bounds",
+        crate::Op::Clamp => "of clamp outside its bounds, or between equal bounds",
         crate::Op::Signum => "of signum (derivative 0)",
         _ => "through an operand not picked",
     }
@@ -1895,7 +1896,7 @@ impl Explanation {
     /// node before multiplying on, and Σ aᵢ · ∞ is not (Σ aᵢ) · ∞; `Display`
     /// then gives the tape's gradient as well).
     pub fn listed_sum(&self) -> f64 {
-        self.paths.iter().map(|p| p.product).sum()
+        sum_from_zero(self.paths.iter().map(|p| p.product))
     }
 
     /// The options the explanation was made with.
@@ -2030,7 +2031,7 @@ impl Explanation {
             .iter()
             .map(|p| Path::new(p.factors[..p.factors.len() - shared].to_vec(), &self.zero))
             .collect();
-        let branch_sum = branches.iter().map(|c| c.product).sum();
+        let branch_sum = sum_from_zero(branches.iter().map(|c| c.product));
         Derivation {
             through,
             tail,
@@ -2198,7 +2199,10 @@ impl Explanation {
             } else {
                 left_out.to_string()
             };
-            format!("{pad}+ … ({count} more paths left out)\n")
+            format!(
+                "{pad}+ … ({count} more {} left out)\n",
+                paths_word(left_out)
+            )
         } else {
             String::new()
         };
@@ -2225,7 +2229,7 @@ impl Explanation {
             )?;
         }
         f.write_str(&more)?;
-        let sum: f64 = chains.iter().map(|c| c.product).sum();
+        let sum = sum_from_zero(chains.iter().map(|c| c.product));
         if chains.len() > 1 {
             let mut line = format_number(chains[0].product, decimals);
             for chain in &chains[1..] {
@@ -2238,9 +2242,10 @@ impl Explanation {
         if left_out > 0 {
             writeln!(
                 f,
-                "{pad}= {} (the {} listed paths)",
+                "{pad}= {} (the {} listed {})",
                 format_number(sum, decimals),
-                chains.len()
+                chains.len(),
+                paths_word(chains.len() as u128)
             )?;
             writeln!(
                 f,
@@ -2326,8 +2331,9 @@ impl fmt::Display for Explanation {
             };
             return writeln!(
                 f,
-                "{lhs} = {} (over {count} paths, none listed)",
+                "{lhs} = {} (over {count} {}, none listed)",
                 format_number(self.gradient, decimals),
+                paths_word(if self.saturated { 2 } else { self.path_count }),
             );
         }
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {
@@ -2380,9 +2386,12 @@ impl fmt::Display for Explanation {
                     }
                     values.push(value);
                 }
-                // Multiplied from the top down, from the sum, as the sweep does.
+                // Multiplied from the top down, from the sum, as the sweep does,
+                // and added to a zeroed adjoint, as the sweep adds it: +0, not
+                // the product's −0 (0 × (−2)).
                 let total =
-                    chain_product(derivation.branch_sum, &derivation.tail.factors, &self.zero);
+                    chain_product(derivation.branch_sum, &derivation.tail.factors, &self.zero)
+                        + 0.0;
                 writeln!(f, "{lhs} = {}", names.join(" · "))?;
                 writeln!(f, "{pad}= {}", values.join(" × "))?;
                 writeln!(
@@ -2391,7 +2400,8 @@ impl fmt::Display for Explanation {
                     format_number(total, decimals),
                     self.disagreement(total, decimals)
                 )?;
-                writeln!(f, "where {joint} sums {} paths:", derivation.branches.len())?;
+                let n = derivation.branches.len();
+                writeln!(f, "where {joint} sums {n} {}:", paths_word(n as u128))?;
                 let pair = (Quantity::Node(self.output), through);
                 self.write_sum(f, &joint, pair, &derivation.branches, decimals, false)
             }
@@ -2423,6 +2433,22 @@ impl crate::graph::GraphNode {
             None => format!("{}#{}", self.op, self.index),
         }
     }
+}
+
+/// "path" or "paths", for a count of `n`.
+fn paths_word(n: u128) -> &'static str {
+    if n == 1 {
+        "path"
+    } else {
+        "paths"
+    }
+}
+
+/// Σ terms from +0, as the sweep adds contributions to a zeroed adjoint:
+/// `Iterator::sum` starts from −0, so a single path of product −0 (−2 × 0)
+/// summed to −0 where the tape's gradient is +0.
+fn sum_from_zero(terms: impl Iterator<Item = f64>) -> f64 {
+    terms.fold(0.0, |sum, term| sum + term)
 }
 
 #[cfg(test)]

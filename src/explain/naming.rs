@@ -274,7 +274,9 @@ impl<'a> Namer<'a> {
     fn operand(&self, o: usize, min: u8, depth: &mut usize) -> Option<String> {
         if let Some(names) = self.given {
             let name = names(o);
-            return Some(if needs_parentheses(&name) {
+            // A function's argument or a sum's term (`min` = SUM, the loosest)
+            // needs none: `sin(x·y)`, `x·x + sin(x·y)`, not `sin((x·y))`.
+            return Some(if min > SUM && needs_parentheses(&name) {
                 format!("({name})")
             } else {
                 name
@@ -351,7 +353,10 @@ impl<'a> Namer<'a> {
             }
             Op::Neg => (format!("−{}", self.operand(a?, POWER, depth)?), SUM),
             Op::AddConst => {
-                let c = constant(value - va, |c| va + c == value)?;
+                let c = match kept(0) {
+                    Some(c) => constant(c, |r| r == c)?,
+                    None => constant(value - va, |c| va + c == value)?,
+                };
                 let x = self.operand(a?, SUM, depth)?;
                 match c.strip_prefix('−') {
                     Some(positive) => (format!("{x} − {positive}"), SUM),
@@ -359,11 +364,17 @@ impl<'a> Namer<'a> {
                 }
             }
             Op::SubConst => {
-                let c = constant(va - value, |c| va - c == value)?;
+                let c = match kept(0) {
+                    Some(c) => constant(c, |r| r == c)?,
+                    None => constant(va - value, |c| va - c == value)?,
+                };
                 (format!("{} − {c}", self.operand(a?, SUM, depth)?), SUM)
             }
             Op::ConstSub => {
-                let c = constant(value + va, |c| c - va == value)?;
+                let c = match kept(0) {
+                    Some(c) => constant(c, |r| r == c)?,
+                    None => constant(value + va, |c| c - va == value)?,
+                };
                 (format!("{c} − {}", self.operand(a?, PRODUCT, depth)?), SUM)
             }
             Op::MulConst => {
@@ -376,14 +387,20 @@ impl<'a> Namer<'a> {
             }
             Op::DivConst => {
                 let d = edges.first()?.1;
-                let c = constant(1.0 / d, |c| 1.0 / c == d && va / c == value)?;
+                let c = match kept(0) {
+                    Some(c) => constant(c, |r| r == c)?,
+                    None => constant(1.0 / d, |c| 1.0 / c == d && va / c == value)?,
+                };
                 (
                     format!("{} / {c}", self.operand(a?, PRODUCT, depth)?),
                     PRODUCT,
                 )
             }
             Op::ConstDiv => {
-                let c = constant(value * va, |c| c / va == value)?;
+                let c = match kept(0) {
+                    Some(c) => constant(c, |r| r == c)?,
+                    None => constant(value * va, |c| c / va == value)?,
+                };
                 (
                     format!("{c} / {}", self.operand(a?, POWER, depth)?),
                     PRODUCT,
@@ -401,7 +418,10 @@ impl<'a> Namer<'a> {
                 (format!("{x}{}", superscript(n as i64)), POWER)
             }
             Op::Powf => {
-                let c = constant(value.ln() / va.ln(), |c| va.powf(c) == value)?;
+                // Kept on every tape: from the value alone, x within an ulp of
+                // 1 read as x^3 or x^2 for x^2.5.
+                let c = kept(0)?;
+                let c = constant(c, |r| r == c)?;
                 (format!("{}^{c}", self.operand(a?, ATOM, depth)?), POWER)
             }
             Op::Abs => (format!("|{}|", self.operand(a?, SUM, depth)?), ATOM),

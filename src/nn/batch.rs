@@ -78,7 +78,7 @@ pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[us
         !indices.is_empty(),
         "chainrule: {caller} was given no sample indices: a batch needs at least one sample"
     );
-    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    use crate::plural;
     if data.input_width() != mlp.inputs() {
         panic!(
             "chainrule: {caller} was given a dataset of {} inputs per sample for a network of {} {}",
@@ -89,8 +89,9 @@ pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[us
     }
     if data.target_width() != mlp.outputs() {
         panic!(
-            "chainrule: {caller} was given a dataset of {} targets per sample for a network of {} {}",
+            "chainrule: {caller} was given a dataset of {} {} per sample for a network of {} {}",
             data.target_width(),
+            plural(data.target_width(), "target", "targets"),
             mlp.outputs(),
             plural(mlp.outputs(), "output", "outputs")
         );

@@ -56,15 +56,19 @@ impl Dataset {
     pub fn push(&mut self, inputs: &[f64], targets: &[f64]) {
         assert!(
 inputs.len() == self.input_width,
-"chainrule: Dataset::push was given a sample of {} inputs for a dataset of {} inputs per sample",
+"chainrule: Dataset::push was given a sample of {} {} for a dataset of {} {} per sample",
             inputs.len(),
-            self.input_width
+            crate::plural(inputs.len(), "input", "inputs"),
+            self.input_width,
+            crate::plural(self.input_width, "input", "inputs")
         );
         assert!(
 targets.len() == self.target_width,
-"chainrule: Dataset::push was given a sample of {} targets for a dataset of {} targets per sample",
+"chainrule: Dataset::push was given a sample of {} {} for a dataset of {} {} per sample",
             targets.len(),
-            self.target_width
+            crate::plural(targets.len(), "target", "targets"),
+            self.target_width,
+            crate::plural(self.target_width, "target", "targets")
         );
         self.inputs.extend_from_slice(inputs);
         self.targets.extend_from_slice(targets);

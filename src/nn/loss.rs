@@ -218,9 +218,11 @@ fn check<T>(outputs: &[T], targets: &[f64]) {
     );
     assert!(
         outputs.len() == targets.len(),
-        "chainrule: a loss was given {} outputs but {} targets",
+        "chainrule: a loss was given {} {} but {} {}",
         outputs.len(),
-        targets.len()
+        crate::plural(outputs.len(), "output", "outputs"),
+        targets.len(),
+        crate::plural(targets.len(), "target", "targets")
     );
 }
 

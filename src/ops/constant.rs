@@ -264,12 +264,14 @@ impl<'t> Var<'t> {
     }
 
     /// `self` restricted to `[lo, hi]`, as [`f64::clamp`]: equal to
-    /// `self.max(lo).min(hi)`, value and derivative.
+    /// `self.max(lo).min(hi)`, value and derivative, but where `lo == hi`.
     ///
     /// Derivative: 1 strictly inside, 0 outside (a select op: see
     /// [`crate::backward`]), **½ on a bound**, as `max` and `min` split a tie (and
-    /// as JAX's `jnp.clip`; PyTorch's `clamp` gives 1 there); ¼ if `lo == hi ==
-    /// self`. NaN stays NaN, with a NaN partial.
+    /// as JAX's `jnp.clip`; PyTorch's `clamp` gives 1 there). Where `lo == hi`
+    /// the function is the constant `lo`, and its derivative is 0 everywhere,
+    /// at `self == lo` too (no kink: `max` then `min` would give ¼ there). NaN
+    /// stays NaN, with a NaN partial.
     ///
     /// # Panics
     ///
@@ -284,7 +286,7 @@ impl<'t> Var<'t> {
     /// assert_eq!(x.clamp(0.0, 1.0).backward()[x], 1.0);
     /// let x = tape.var(1.0); // on a bound: max and min each split their tie
     /// assert_eq!(x.clamp(0.0, 1.0).backward()[x], 0.5);
-    /// assert_eq!(x.clamp(1.0, 1.0).backward()[x], 0.25);
+    /// assert_eq!(x.clamp(1.0, 1.0).backward()[x], 0.0); // the constant 1
     /// ```
     #[must_use]
     #[inline(always)]
@@ -487,11 +489,16 @@ impl<'t> Var<'t> {
     }
 }
 
-/// `x` clamped to `[lo, hi]` and its partial, as `x.max(lo).min(hi)` takes them.
+/// `x` clamped to `[lo, hi]` and its partial, as `x.max(lo).min(hi)` takes them,
+/// but 0 where `lo == hi` (the constant function; `max` then `min` would give
+/// ¼ at `x == lo`, where the derivative exists and is 0). NaN at NaN.
 #[inline(always)]
 pub(crate) fn clamp_with_partial(x: f64, lo: f64, hi: f64) -> (f64, f64) {
     let (m, d_max, _) = max_with_partials(x, lo);
     let (value, d_min, _) = min_with_partials(m, hi);
+    if lo == hi && !x.is_nan() {
+        return (value, 0.0);
+    }
     (value, d_max * d_min)
 }
 

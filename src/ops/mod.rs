@@ -34,7 +34,7 @@
 //! | [`powi`](Var::powi), [`powf`](Var::powf) | x^n, x^c | n·x^(n−1), c·x^(c−1) |
 //! | [`log`](Var::log) | log_b x | 1/(x·ln b) |
 //! | [`max`](Var::max), [`min`](Var::min) | | 1 to the selected operand, ½ each on a tie |
-//! | [`clamp`](Var::clamp) | | 1 inside, ½ on a bound, 0 outside |
+//! | [`clamp`](Var::clamp) | | 1 inside, ½ on a bound, 0 outside; 0 where lo = hi |
 //! | [`leaky_relu`](Var::leaky_relu) | | 1 for x > 0, else α |
 //! | [`atan2`](Var::atan2) | atan2(y, x) | x/(x² + y²) and −y/(x² + y²) |
 //! | [`hypot`](Var::hypot) | √(x² + y²) | x/h and y/h |

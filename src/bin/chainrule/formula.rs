@@ -282,6 +282,8 @@ impl FormulaError {
 
     /// The message with its place, and the source line with a caret under it.
     pub fn render(&self, source: &str) -> String {
+        /// Characters shown on each side of the column of a long line.
+        const CONTEXT: usize = 60;
         let multiline = source.trim_end().contains('\n');
         let at = if multiline {
             format!("at line {}, column {}", self.span.line, self.span.column)
@@ -295,15 +297,30 @@ impl FormulaError {
             } else {
                 "  ".to_string()
             };
+            // A long line (a generated formula of 100,000 characters) is shown
+            // as a window around the column, not echoed whole.
+            let chars: Vec<char> = line.chars().collect();
+            let column = self.span.column.saturating_sub(1).min(chars.len());
+            let (start, end) = if chars.len() > 2 * CONTEXT {
+                (
+                    column.saturating_sub(CONTEXT),
+                    (column + CONTEXT).min(chars.len()),
+                )
+            } else {
+                (0, chars.len())
+            };
+            let before = if start > 0 { "…" } else { "" };
+            let after = if end < chars.len() { "…" } else { "" };
+            let shown: String = chars[start..end].iter().collect();
             // The caret's indent copies the line's tabs, so that it sits under
             // the column however wide a terminal shows a tab.
-            let indent: String = line
+            let indent: String = before
                 .chars()
-                .take(self.span.column.saturating_sub(1))
+                .chain(chars[start..column].iter().copied())
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             out.push_str(&format!(
-                "\n{gutter}{line}\n{}{indent}^",
+                "\n{gutter}{before}{shown}{after}\n{}{indent}^",
                 " ".repeat(gutter.chars().count())
             ));
         }

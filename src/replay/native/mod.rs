@@ -332,9 +332,13 @@ impl Program {
     /// cranelift's compile takes about 0.5 ms for W1's 10 terms (its two
     /// layers of two neurons of two terms, and its loss); past 500
     /// terms (compiled unoptimised: its optimiser grows worse than linearly)
-    /// it is linear in the terms, about 13 µs a term for a chain of unary
-    /// ops, 60 µs for one wide tanh neuron, 120 µs for a relu one (one tanh
-    /// neuron at [`MAX_TERMS`]: 0.6 s; see [`MAX_TERMS`] for what is counted).
+    /// it is linear in the terms for a chain of unary ops (about 13 µs a
+    /// term) and for one wide neuron (60 µs for a tanh one, 120 µs for a relu
+    /// one: a tanh neuron at [`MAX_TERMS`], 0.6 s), but not for a layer, whose
+    /// compile grows about 4.7 times per doubling of its width (a relu layer
+    /// of 30 × 320 inputs × outputs, 9,600 terms: 4–7 s); see [`MAX_TERMS`]
+    /// for what is counted, and for the programs that run slower unrolled
+    /// than in the interpreter (wide neurons and layers).
     ///
     /// ```
     /// let tape = chainrule::Tape::for_replay();
