@@ -682,6 +682,15 @@ impl Refinement {
         let gap = |d: &Difference| (d.forward - d.backward).abs();
         for k in 1..=SMALLER_STEPS {
             let step = h / 8f64.powi(k);
+            let x = shifted[i];
+            // A step lost to x's rounding says less than why the larger steps
+            // before it could not be formed (f not defined at x ± h: a
+            // negative base to a non-integer power), which stays the reason.
+            if (x + step == x || x - step == x) && self.unformed.is_some() {
+                previous = None;
+                before = None;
+                continue;
+            }
             let d = match central_difference(f, tape, shifted, i, step, at) {
                 Ok(d) => d,
                 Err(why) => {

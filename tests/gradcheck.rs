@@ -520,3 +520,16 @@ fn a_kink_whose_slopes_agree_only_within_rounding_is_not_a_failure() {
     );
     assert_eq!(wrong.failures().count(), 1, "{wrong}");
 }
+
+/// A fresh user's review: for pow(x, p) at (−2, 2), ∂/∂p cannot be checked
+/// (f is NaN for every non-integer exponent near 2), but the row's reason
+/// was the last step tried, "the step … is lost to the rounding of x[1]".
+/// The reason is now why the steps could not be formed.
+#[test]
+fn an_unchecked_rows_reason_is_why_the_steps_failed_not_the_last_step_lost_to_rounding() {
+    let report = chainrule::gradcheck::gradcheck(|v| v[0].pow(v[1]), &[-2.0, 2.0]);
+    let text = report.to_string();
+    assert!(!report.all_passed(), "{text}");
+    assert!(text.contains("not defined (NaN)"), "{text}");
+    assert!(!text.contains("is lost to the rounding of x[1]"), "{text}");
+}
