@@ -974,7 +974,8 @@ fn check_random_points_say_truly_why_none_was_checked() {
     assert!(
         out.contains(
             "at no random point near it: none of the 5 asked could be checked; \
-             of the 50 points drawn near it, your derivative is not finite at any of them"
+             of the 50 points drawn near it, your derivative (or a value on its way) is not \
+             finite at any of them"
         ),
         "{out}"
     );
@@ -1041,9 +1042,12 @@ fn check_takes_negative_numbers_and_leading_minus_formulas() {
 }
 
 #[test]
-fn check_says_when_only_the_absolute_tolerance_agrees() {
-    // x² at 1e-8: ∂/∂x = 2e-8; 2x + 1e-13 is off by 1e-13, within atol 1e-12
-    // but 5e-6 relative: the line at the point must not read as a confirmation.
+fn check_holds_a_small_derivative_relatively() {
+    // x² at 1e-8: ∂/∂x = 2e-8; 2x + 1e-13 is off by 1e-13, 5e-6 relative. It
+    // passed on an absolute tolerance of 1e-12 ("right", exit 0, with a note
+    // that the point confirms little); so did a sign slip in ∂e⁻ˣ/∂x at 60
+    // (±8.8e-27, a fresh user's review) and a forgotten factor 2 in
+    // ∂(G·m/r²)/∂r (1.3e-13). The check is relative now: all are wrong.
     let (out, _) = run(
         &[
             "check",
@@ -1055,15 +1059,36 @@ fn check_says_when_only_the_absolute_tolerance_agrees() {
             "--expect",
             "2*x + 1e-13",
         ],
-        0,
+        1,
     );
-    assert!(
-        out.contains(
-            "(passed on the absolute tolerance 1e-12 alone (relative error 5.000e-6): at this \
-             scale the check accepts values that far off (any value within 1e-12 of the \
-             tape's), so this point confirms little)"
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(out.ends_with("your ∂f/∂x is wrong.\n"), "{out}");
+    for (f, at, wrt, wrong, right) in [
+        ("exp(-x)", "x=60", "x", "exp(-x)", "-exp(-x)"),
+        (
+            "6.674e-11*m/r^2",
+            "m=1,r=10",
+            "r",
+            "-6.674e-11*m/r^3",
+            "-2*6.674e-11*m/r^3",
         ),
-        "{out}"
+        ("1e-15*x^2", "x=1", "x", "1e-15*x", "2e-15*x"),
+    ] {
+        run(
+            &["check", f, "--at", at, "--wrt", wrt, "--expect", wrong],
+            1,
+        );
+        run(
+            &["check", f, "--at", at, "--wrt", wrt, "--expect", right],
+            0,
+        );
+    }
+    // A derivative that is exactly 0 still agrees with an exact 0.
+    run(
+        &[
+            "check", "x - x", "--at", "x=3", "--wrt", "x", "--expect", "0",
+        ],
+        0,
     );
     let (out, _) = run(
         &[
@@ -1089,10 +1114,13 @@ fn check_where_f_is_not_defined_cannot_be_confirmed() {
         "{out}"
     );
     assert!(
-        out.contains("f is NaN here (not defined, or not finite)"),
+        out.contains("f evaluates to NaN here (not defined, not finite, or a value on its way overflowed f64)"),
         "{out}"
     );
-    assert!(out.contains("cannot be confirmed here: f is NaN"), "{out}");
+    assert!(
+        out.contains("cannot be confirmed here: f evaluates to NaN"),
+        "{out}"
+    );
     // f infinite (1/x at 0): no derivative either.
     let (out, _) = run(
         &[
@@ -2236,4 +2264,65 @@ fn an_error_in_a_long_line_shows_a_window_around_the_column() {
         let at = caret.chars().count() - 1;
         assert_eq!(shown.chars().nth(at), Some('*'), "{err}");
     }
+}
+
+/// A fresh user's review of `check` at hard points, each case against mpmath:
+/// - `x^y` at (−2, 3): every value "agreed within ±inf" (the bound on the
+///   tape's rounding was infinite from the NaN ∂/∂y of a negative base), and
+///   the right 12 could not be confirmed;
+/// - `abs(x)^1.5`, `x*sqrt(1-y)`, `(1-x)^1.5` where a value is exactly 0: the
+///   same, from 2.2e-308 times an infinite adjoint;
+/// - `sqrt(x^2+y^2)` at 1e-200, where x² underflows and the tape has ∞: "f's
+///   slope there is unbounded … wrong" of the right 1/√2;
+/// - `1e-300/(1e-300*x)` at 1e-5, whose partial overflows: the same;
+/// - `1e-6*(relu(x) - relu(-x))` at 0 (f = 1e-6·x): 0 called right, within
+///   the finite differences' absolute 1e-5;
+/// - exp(a)/(exp(a) + exp(b)) at a = 1000, b = 1001 (right, but ∞/∞ in f64):
+///   "wrong".
+#[test]
+fn check_at_hard_points_neither_agrees_with_everything_nor_calls_range_errors_wrong() {
+    let check = |f: &str, at: &str, wrt: &str, expect: &str, code: i32| {
+        run(
+            &["check", f, "--at", at, "--wrt", wrt, "--expect", expect],
+            code,
+        )
+        .0
+    };
+    // Right and wrong at ordinary points with a negative base or an exact 0.
+    for (f, at, wrt, right, wrong) in [
+        ("x^y", "x=-2,y=3", "x", "12", "1e6"),
+        ("x^y", "x=-2,y=3", "x", "y*x^(y-1)", "13"),
+        ("abs(x)^1.5", "x=0", "x", "0", "5"),
+        ("x*sqrt(1-y)", "x=2,y=1", "x", "0", "5"),
+        ("(1-x)^1.5", "x=1", "x", "0", "-3"),
+    ] {
+        let out = check(f, at, wrt, right, 0);
+        assert!(!out.contains("±inf"), "{f} at {at}: {out}");
+        check(f, at, wrt, wrong, 1);
+    }
+    // The tape's ∞ made by f64's range is no verdict.
+    for (f, at, expect) in [
+        ("sqrt(x^2+y^2)", "x=1e-200,y=1e-200", "x/hypot(x,y)"),
+        ("1e-300/(1e-300*x)", "x=1e-5", "-1/x^2"),
+    ] {
+        let out = check(f, at, "x", expect, 3);
+        assert!(out.contains("f64"), "{f}: {out}");
+        assert!(!out.contains("unbounded"), "{f}: {out}");
+    }
+    // But √x at 0 is f's own infinite slope.
+    assert!(check("sqrt(x)", "x=0", "x", "5", 1).contains("unbounded"));
+    // At a kink, small slopes are held relatively.
+    check("1e-6*(relu(x) - relu(-x))", "x=0", "x", "0", 1);
+    check("1e-6*(relu(x) - relu(-x))", "x=0", "x", "1e-6", 0);
+    // A formula of yours that overflows on its way is not compared; its
+    // stable form is right; an infinity you mean (1/0) is compared.
+    let out = check(
+        "logsumexp(a,b)",
+        "a=1000,b=1001",
+        "a",
+        "exp(a)/(exp(a)+exp(b))",
+        3,
+    );
+    assert!(out.contains("overflow"), "{out}");
+    check("logsumexp(a,b)", "a=1000,b=1001", "a", "1/(1+exp(b-a))", 0);
 }

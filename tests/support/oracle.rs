@@ -25,8 +25,8 @@
 //!   selecting, abs'(0) = 0, leaky_relu'(0) = alpha, a tie of max/min splits ½ each (as torch.maximum), NaN propagates; formerly went to the
 //!   first operand), and a NaN operand gives a NaN partial (relu, abs, leaky_relu);
 //! - against a constant, max, min and clamp select too: the Var gets 1 when it is
-//!   selected, ½ on a tie with a bound (¼ when lo = hi = x for clamp), and is
-//!   masked (passes exactly 0) when the constant is selected;
+//!   selected, ½ on a tie with a bound, and is masked (passes exactly 0) when
+//!   the constant is selected (always for clamp with lo = hi, the constant);
 //! - logsumexp's edges are the documented limits: every input −inf gives partials
 //!   0, k inputs +inf give 1/k to each of them and 0 to the rest, a NaN gives NaN
 //!   partials (ordinary partials, not a selection);
@@ -485,10 +485,10 @@ pub fn evaluate(program: &Program) -> Vec<Node> {
                     Unary::Clamp(lo, hi) => {
                         let partial = if x.is_nan() {
                             Some(f64::NAN)
-                        } else if x < lo || x > hi {
+                        } else if x < lo || x > hi || lo == hi {
+                            // Outside, or the constant lo = hi: the bound is
+                            // selected.
                             None
-                        } else if x == lo && x == hi {
-                            Some(0.25)
                         } else if x == lo || x == hi {
                             Some(0.5)
                         } else {

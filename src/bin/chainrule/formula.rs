@@ -760,6 +760,9 @@ fn constant_unary(f: for<'s> fn(Var<'s>) -> Var<'s>, c: f64) -> f64 {
 struct Recorder<'t, 'p> {
     tape: &'t Tape,
     env: HashMap<&'p str, Val<'t>>,
+    /// How many constants computed were NaN or infinite from finite operands
+    /// (only [`evaluate`], which computes in constants, reads it).
+    non_finite: std::cell::Cell<usize>,
 }
 
 impl<'t, 'p> Recorder<'t, 'p> {
@@ -777,6 +780,18 @@ impl<'t, 'p> Recorder<'t, 'p> {
     }
 
     fn eval(&self, e: &'p Expr) -> Result<Val<'t>, FormulaError> {
+        let before = self.non_finite.get();
+        let v = self.eval_once(e)?;
+        if let Val::Const(c) = v {
+            // Counted where it starts: not at the ops that pass it on.
+            if !c.is_finite() && self.non_finite.get() == before {
+                self.non_finite.set(before + 1);
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_once(&self, e: &'p Expr) -> Result<Val<'t>, FormulaError> {
         Ok(match e {
             Expr::Number(v, _) => Val::Const(*v),
             Expr::Name(n, span) => *self.env.get(n.as_str()).ok_or_else(|| {
@@ -932,6 +947,7 @@ impl Program {
         let mut recorder = Recorder {
             tape,
             env: HashMap::new(),
+            non_finite: std::cell::Cell::new(0),
         };
         let mut variables = Vec::new();
         let mut values = HashMap::new();
@@ -1012,8 +1028,12 @@ impl Program {
 }
 
 /// Evaluates a formula (no assignments) to a number, its names taken from
-/// `values` (for `check --expect`).
-pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<f64, FormulaError> {
+/// `values` (for `check --expect`), and whether f64's range may have made the
+/// number: a value on its way was NaN or infinite (exp(a)/(exp(a) + exp(b))
+/// at a = 597, b = 993 is 0, by ∞ in the denominator, where the formula's
+/// value is 7.6e-173; at a = 1000 it is NaN, ∞/∞), or the number is NaN. An
+/// infinity from one op of finite operands (`1/0`, `-1/0`) is taken as meant.
+pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<(f64, bool), FormulaError> {
     let program = parse(source)?;
     if let Some(s) = program.statements.iter().find(|s| s.name.is_some()) {
         let (_, span) = s.name.as_ref().expect("a name");
@@ -1026,6 +1046,7 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<f64, Form
     let mut recorder = Recorder {
         tape: &tape,
         env: HashMap::new(),
+        non_finite: std::cell::Cell::new(0),
     };
     for (name, value) in values {
         recorder.env.insert(name, Val::Const(*value));
@@ -1037,7 +1058,9 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<f64, Form
             Val::Node(n) => n.value(),
         };
     }
-    Ok(result)
+    let starts = recorder.non_finite.get();
+    let meant = result.is_infinite() && starts == 1;
+    Ok((result, starts > 0 && !meant))
 }
 
 impl fmt::Display for Span {

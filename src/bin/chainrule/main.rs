@@ -711,9 +711,10 @@ fn check(
             None
         }
     };
-    let expect_at = |values: &HashMap<String, f64>| -> Result<f64, Failure> {
+    // Your derivative at a point, and whether a value on its way was not finite.
+    let expect_at = |values: &HashMap<String, f64>| -> Result<(f64, bool), Failure> {
         if let Some(v) = special {
-            return Ok(v);
+            return Ok((v, false));
         }
         formula::evaluate(expect, values)
             .map_err(|e| Failure::input(format!("in --expect: {}", e.render(expect))))
@@ -732,8 +733,14 @@ fn check(
     let g = r.output.backward();
     let y = tape.display_name(r.output.index());
     let lhs = format!("∂{}/∂{}", operand(&y), operand(wrt));
-    let yours = expect_at(&r.values)?;
-    let tolerance = Tolerance::MANUAL;
+    let (yours, yours_overflowed) = expect_at(&r.values)?;
+    // Relative alone: an absolute floor passes wrong derivatives wherever the
+    // derivative is small (a sign slip in ∂e⁻ˣ/∂x at 60, ±8.8e-27); the
+    // tape's own rounding is allowed for by its bound instead.
+    let tolerance = Tolerance {
+        atol: 0.0,
+        ..Tolerance::MANUAL
+    };
     let f_value = r.output.value();
     // f not defined (or not finite) at the point: ln(x) at −1, 1/x at 0. There
     // is no derivative of f there; the tape's number is only its formulas'
@@ -744,19 +751,46 @@ fn check(
     // exact 6x − 3 is not wrong), or the forward pass's (`forward_rounding`)
     // where f's formulas do (ln(1 − σ(z)) at z = 25: off by 4e-6).
     let within_rounding = |yours: f64, tape: f64, bound: f64| {
-        yours.is_finite() && tape.is_finite() && (yours - tape).abs() <= bound
+        yours.is_finite()
+            && tape.is_finite()
+            && (yours - tape).abs() <= tolerance.rtol * tape.abs() + bound
     };
     let at_point_bound = g
         .rounding_bound(x)
         .max(forward_rounding(&loaded, &loaded.at, wrt, g[x])?);
     let at_point_tolerance = confirms(tolerance, yours, g[x], at_point_bound);
     let at_point_ok = at_point_tolerance || within_rounding(yours, g[x], at_point_bound);
+    // Your formula not finite where the tape's gradient is (exp(a)/(exp(a) +
+    // exp(b)) at a = 1000 is inf/inf): it may be right and overflow in f64,
+    // so it is not compared (as at the random points). A number you gave is.
+    let yours_not_finite = yours_overflowed
+        && special.is_none()
+        && number_given.is_none()
+        && !f_value.is_nan()
+        && f_value.is_finite()
+        && g[x].is_finite();
     let mut text = String::new();
     if f_undefined {
         text.push_str(&format!(
-            "{lhs} at the point: f is {} here (not defined, or not finite), so it has no derivative here to compare with (the tape's formulas give {}, yours is {})\n",
+            "{lhs} at the point: f evaluates to {} here (not defined, not finite, or a value on its way overflowed f64), so there is no derivative here to compare with (the tape's formulas give {}, yours is {})\n",
             number(f_value),
             number(g[x]),
+            number(yours)
+        ));
+    } else if yours_not_finite {
+        text.push_str(&format!(
+            "{lhs} at the point: the tape has {}, yours evaluates to {} in f64{}, so the two are not compared here\n",
+            number(g[x]),
+            number(yours),
+            if yours.is_finite() {
+                ", but a value on its way was not finite (it overflowed, or is not defined here)"
+            } else {
+                " (not defined here, or a value on its way overflowed)"
+            }
+        ));
+    } else if g[x].is_nan() {
+        text.push_str(&format!(
+            "{lhs} at the point: the tape has NaN, yours is {}\n",
             number(yours)
         ));
     } else {
@@ -771,24 +805,21 @@ fn check(
             }
         ));
     }
-    if !f_undefined && at_point_ok && !at_point_tolerance {
-        text.push_str(&format!(
-            "  (they agree only within the tape's own rounding, ±{at_point_bound:.3e}: f's \
+    if !f_undefined && !yours_not_finite && at_point_ok && !at_point_tolerance {
+        if at_point_bound.is_infinite() {
+            text.push_str(
+                "  (but the tape's own value may be off by any amount here: a value on its way \
+                 underflowed (x³ at 1e-120 is 0 in f64), and the derivative is sensitive \
+                 without bound to it, so the two cannot be told apart)\n",
+            );
+        } else {
+            text.push_str(&format!(
+                "  (they agree only within the tape's own rounding, ±{at_point_bound:.3e}: f's \
              formulas or the sweep's sum cancel terms much larger than their result, so the \
              tape's value may be off by up to that much here (a worst-case bound), and the two \
              cannot be told apart)\n"
-        ));
-    }
-    // Accepted only by the absolute tolerance: near the scale of atol, values
-    // that far off relatively pass (2x + 1e-13 for x² at 1e-8), so say so.
-    let relative = (yours - g[x]).abs() / g[x].abs();
-    if !f_undefined && at_point_tolerance && yours != g[x] && relative > tolerance.rtol {
-        text.push_str(&format!(
-            "  (passed on the absolute tolerance {:e} alone (relative error {relative:.3e}): \
-             at this scale the check accepts values that far off (any value within {:e} of \
-             the tape's), so this point confirms little)\n",
-            tolerance.atol, tolerance.atol
-        ));
+            ));
+        }
     }
     // A kink at the point (|x| at 0, max at a tie, …) on the way from x to the
     // output that can matter for ∂f/∂x: the tape's value is a convention there.
@@ -825,6 +856,13 @@ fn check(
     });
     let at_kink = at_kink.transpose()?;
     let kink_slope = at_kink.as_ref().and_then(|(_, nature)| nature.slope());
+    // An infinite gradient that f64's range made, not f's slope: √(x² + y²)
+    // at 1e-200, where x² underflows to 0 and √′(0) = ∞ (f's slope is 1/√2).
+    let limit = if !f_undefined && g[x].is_infinite() && at_kink.is_none() {
+        f64_limit_on_path(&tape, x.index(), r.output.index())
+    } else {
+        None
+    };
     // Yours against the slope, allowing for the slope's own error: `None` where
     // f is differentiable but the slope is too uncertain to tell.
     let slope_ok = kink_slope.and_then(|(slope, error)| judge(yours, slope, error));
@@ -835,7 +873,8 @@ fn check(
         "passed": false,
     })];
     let point_comparison =
-        (!f_undefined && !at_point_ok && kink.is_none()).then(|| g.compare(&[(x, yours)]));
+        (!f_undefined && !at_point_ok && !yours_not_finite && limit.is_none() && kink.is_none())
+            .then(|| g.compare_with(&[(x, yours)], tolerance));
     // The slip named at the point (a sum of the paths with some counted
     // twice, missing or of the wrong sign), to be held against the random
     // points: a slip that does not explain yours there too may be a
@@ -875,12 +914,12 @@ fn check(
             let ri = record(&loaded, &t, &at)?;
             let xi = find(&ri, wrt)?;
             let gi = ri.output.backward();
-            let yours_i = expect_at(&ri.values)?;
+            let (yours_i, overflowed_i) = expect_at(&ri.values)?;
             let reason = if !ri.output.value().is_finite() {
                 Some(0)
             } else if !gi[xi].is_finite() {
                 Some(1)
-            } else if !yours_i.is_finite() {
+            } else if !yours_i.is_finite() || overflowed_i {
                 Some(2)
             } else {
                 None
@@ -906,7 +945,7 @@ fn check(
             if !ok {
                 failed_elsewhere += 1;
                 if let (Some(slip), None) = (&point_slip, &slip_elsewhere) {
-                    let there = gi.compare(&[(xi, yours_i)]);
+                    let there = gi.compare_with(&[(xi, yours_i)], tolerance);
                     let same = there.diagnoses().first().is_some_and(|d| {
                         matches!(&d.finding, Finding::EqualsPaths { coefficients } if coefficients == slip)
                     });
@@ -944,7 +983,7 @@ fn check(
                     diagnosis = Some(format!(
                         "at {}:\n{}",
                         point.join(","),
-                        gi.compare(&[(xi, yours_i)])
+                        gi.compare_with(&[(xi, yours_i)], tolerance)
                     ));
                 }
             }
@@ -1008,7 +1047,13 @@ fn check(
     // f64), so f has no finite derivative there. Yours being the same infinity
     // agrees, but confirms no derivative: neither right nor wrong, as at a kink.
     // Any other value of yours is wrong there.
-    let tape_inf = !f_undefined && g[x].is_infinite() && at_kink.is_none();
+    let tape_inf = !f_undefined && g[x].is_infinite() && at_kink.is_none() && limit.is_none();
+    if let Some(why) = &limit {
+        text.push_str(&format!(
+            "at the point the tape's {lhs} is {}, but on its way {why}: that infinity may be f64's range rather than f's slope, so nothing is confirmed or refuted here\n",
+            number(g[x])
+        ));
+    }
     if tape_inf {
         let inf = number(g[x]);
         text.push_str(&if at_point_ok {
@@ -1022,7 +1067,7 @@ fn check(
         });
     }
     // At the point: confirmed (Some(true)), refuted (Some(false)), or neither.
-    let at_point: Option<bool> = if f_undefined || tape_nan {
+    let at_point: Option<bool> = if f_undefined || tape_nan || limit.is_some() || yours_not_finite {
         None
     } else if at_kink.is_some() {
         slope_ok
@@ -1034,9 +1079,16 @@ fn check(
     } else {
         Some(at_point_ok)
     };
-    let rounding_only =
-        !f_undefined && !tape_nan && at_kink.is_none() && !tape_inf && at_point.is_none()
-            || inconclusive > 0;
+    let rounding_only = !f_undefined
+        && !tape_nan
+        && limit.is_none()
+        && !yours_not_finite
+        && at_kink.is_none()
+        && !tape_inf
+        && at_point.is_none()
+        || inconclusive > 0;
+    // The random points that agree with the tape beyond its rounding.
+    let agreed = checked - failed_elsewhere - inconclusive;
     let all_ok = at_point == Some(true) && failed_elsewhere == 0 && inconclusive == 0;
     // The point's row passes only where the point confirms yours (not where
     // it agrees but confirms nothing: an infinity, a kink, the tape's rounding).
@@ -1050,6 +1102,10 @@ fn check(
         "cannot be confirmed where f is not defined"
     } else if tape_nan {
         "cannot be confirmed where the tape's gradient is NaN"
+    } else if limit.is_some() {
+        "cannot be confirmed where f64 overflows or underflows"
+    } else if yours_not_finite {
+        "cannot be confirmed where your derivative is not finite"
     } else if at_kink.is_some() {
         "cannot be confirmed at a kink"
     } else if rounding_only {
@@ -1087,23 +1143,40 @@ fn check(
                 format!("your {lhs} is right.")
             } else if wrong {
                 format!("your {lhs} is wrong.")
+            } else if let Some(why) = &limit {
+                format!(
+                    "your {lhs} cannot be confirmed here: the tape's is {} because on its way {why}, so f64 cannot show f's slope at this point; pick a point where the values stay in f64's range, or rescale f (exit code 3).",
+                    number(g[x])
+                )
+            } else if yours_not_finite && agreed > 0 {
+                format!(
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but evaluates to {} at the point itself (not defined there, or a value on its way overflowed f64), where the tape's is {}: it cannot be confirmed there; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))) (exit code 3).",
+                    number(yours),
+                    number(g[x])
+                )
+            } else if yours_not_finite {
+                format!(
+                    "your {lhs} cannot be confirmed here: it evaluates to {} at this point (not defined there, or a value on its way overflowed f64), where the tape's is {}; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))), or pick another point (exit code 3).",
+                    number(yours),
+                    number(g[x])
+                )
             } else if rounding_only && !f_undefined && !tape_nan && !tape_inf && at_kink.is_none() {
                 format!(
                     "your {lhs} cannot be confirmed: it agrees with the tape only within the tape's own rounding (where f's formulas or the sweep's sum cancel, the tape's value may be off by that much), so the two cannot be told apart; check it at another point, or rewrite f to avoid the cancellation (1 - cos(x) as 2*sin(x/2)^2, ln(1 + x) as log1p(x)) (exit code 3)."
                 )
-            } else if f_undefined && checked > 0 {
+            } else if f_undefined && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: f is {} there (not defined, or not finite), so it has no derivative there (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: f evaluates to {} there (not defined, not finite, or a value on its way overflowed f64), so there is no derivative there to compare with (exit code 3).",
                     number(f_value)
                 )
             } else if f_undefined {
                 format!(
-                    "your {lhs} cannot be confirmed here: f is {} at this point (not defined, or not finite), so it has no derivative here; pick a point where f is defined (exit code 3).",
+                    "your {lhs} cannot be confirmed here: f evaluates to {} at this point (not defined, not finite, or a value on its way overflowed f64), so there is no derivative here to compare with; pick a point where f is defined and in range (exit code 3).",
                     number(f_value)
                 )
-            } else if tape_inf && checked > 0 {
+            } else if tape_inf && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {checked} points near this one, and is {} at the point itself, as the tape's; but f has no finite derivative there, so it cannot be confirmed there (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} points near this one, and is {} at the point itself, as the tape's; but f has no finite derivative there, so it cannot be confirmed there (exit code 3).",
                     number(g[x])
                 )
             } else if tape_inf {
@@ -1111,33 +1184,33 @@ fn check(
                     "your {lhs} is {} at the point, as the tape's; but f has no finite derivative there, so it cannot be confirmed here: give it as a formula (checked near the point), or pick another point (exit code 3).",
                     number(g[x])
                 )
-            } else if tape_nan && checked > 0 {
+            } else if tape_nan && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is NaN (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is NaN (exit code 3)."
                 )
             } else if tape_nan {
                 format!(
                     "your {lhs} cannot be confirmed here: the tape's gradient at this point is NaN; give it as a formula (checked near the point), or pick another point (exit code 3)."
                 )
-            } else if kink_slope.is_some() && checked > 0 {
+            } else if kink_slope.is_some() && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: it is at a kink, and the finite-difference slope there is too uncertain to confirm or refute yours (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: it is at a kink, and the finite-difference slope there is too uncertain to confirm or refute yours (exit code 3)."
                 )
             } else if kink_slope.is_some() {
                 format!(
                     "your {lhs} cannot be confirmed at this kink: f is differentiable here, but the finite-difference slope is too uncertain to confirm or refute yours; give it as a formula (checked near the point), or pick another point (exit code 3)."
                 )
-            } else if g[x].is_infinite() && checked > 0 {
+            } else if g[x].is_infinite() && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is infinite and it passes a kink, and the one-sided finite differences do not decide (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is infinite and it passes a kink, and the one-sided finite differences do not decide (exit code 3)."
                 )
             } else if g[x].is_infinite() {
                 format!(
                     "your {lhs} cannot be confirmed here: the tape's gradient is infinite and it passes a kink, and the one-sided finite differences do not decide; give it as a formula (checked near the point), or pick another point (exit code 3)."
                 )
-            } else if checked > 0 {
+            } else if agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {checked} points near this one, but cannot be confirmed at the point itself: it is at a kink (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: it is at a kink (exit code 3)."
                 )
             } else {
                 format!(
@@ -1171,7 +1244,11 @@ fn random_points_summary(
     if asked == 0 {
         return "no random points near it were asked for (--points 0)\n".to_string();
     }
-    const WHAT: [&str; 3] = ["f", "the tape's gradient", "your derivative"];
+    const WHAT: [&str; 3] = [
+        "f",
+        "the tape's gradient",
+        "your derivative (or a value on its way)",
+    ];
     let unused: usize = unusable.iter().sum();
     let reasons: Vec<(&str, usize)> = WHAT
         .iter()
@@ -1284,15 +1361,106 @@ fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
     chainrule::explain::kink_affecting(tape, x, output).map(|(_, note)| note)
 }
 
-/// Whether `yours` agreeing with the tape's `tape` (within `tolerance`) confirms
-/// it: only where the tape's own error, at most `bound`, is within the
-/// tolerance too. Where the tape's value may be off by more than the tolerance
-/// allows, agreeing with it confirms nothing (`sqrt(1 - cos(x))` at 1e-7: the
-/// tape's ∂f/∂x is 0.70739 against 0.70711 exactly, from the cancellation in
-/// 1 − cos x, and a value of yours that agrees with the tape is 4e-4 off).
+/// Whether `yours` is confirmed by the tape's `tape`, whose own error is at
+/// most `bound`: within the relative tolerance of every value the exact
+/// derivative can have, |yours − tape| + bound ≤ rtol·|tape| (or both exactly
+/// 0). Relative, with no absolute floor: a floor of 1e-12 passed a sign slip
+/// in ∂e⁻ˣ/∂x at 60 (±8.8e-27). And where the tape's value may be off by more
+/// than the tolerance allows, agreeing with it confirms nothing
+/// (`sqrt(1 - cos(x))` at 1e-7: the tape's ∂f/∂x is 0.70739 against 0.70711
+/// exactly, from the cancellation in 1 − cos x, and a value of yours that
+/// agrees with the tape is 4e-4 off).
 fn confirms(tolerance: Tolerance, yours: f64, tape: f64, bound: f64) -> bool {
-    tolerance.accepts(yours, tape)
-        && (tape.is_infinite() || bound <= tolerance.atol + tolerance.rtol * tape.abs())
+    if yours.is_infinite() || tape.is_infinite() {
+        return yours == tape;
+    }
+    let off = (yours - tape).abs();
+    bound.is_finite() && (off + bound <= tolerance.rtol * tape.abs() || off == 0.0 && tape == 0.0)
+}
+
+/// Whether node `i`'s value is below f64's normal range (2.2e-308) by
+/// underflow: an op that rounds (a product, a quotient, a function), all of
+/// whose operands are nonzero, with a result that is 0 or subnormal (x² at
+/// 1e-200). A sum or a select below that range is exact, and so is an op of a
+/// zero operand (0·y, √0, sin 0).
+fn underflowed(tape: &Tape, i: usize) -> bool {
+    use chainrule::Op;
+    let v = tape.value(i);
+    // (NaN is no underflow.)
+    if v.is_nan() || v.abs() >= f64::MIN_POSITIVE {
+        return false;
+    }
+    let exact = matches!(
+        tape.op(i),
+        Op::Leaf
+            | Op::Const
+            | Op::Add
+            | Op::Sub
+            | Op::Neg
+            | Op::Abs
+            | Op::AddConst
+            | Op::SubConst
+            | Op::ConstSub
+            | Op::Relu
+            | Op::Max
+            | Op::Min
+            | Op::MaxConst
+            | Op::MinConst
+            | Op::Clamp
+            | Op::Signum
+    );
+    !exact && tape.edges(i).iter().all(|&(o, _)| tape.value(o) != 0.0)
+}
+
+/// Where f64's range, not f, shapes the tape's ∂f/∂x on a path from `x` to
+/// `output`: a value that underflowed ([`underflowed`]: x² at 1e-200, where
+/// √(x² + y²)'s partial is then √′(0) = ∞), or a partial that overflowed (an
+/// infinite partial of finite, nonzero operands: ∂(c/u)/∂u = −c/u² at u =
+/// 1e-305). `None` where every infinite partial has a zero or infinite operand
+/// (√x at 0: f's own slope).
+fn f64_limit_on_path(tape: &Tape, x: usize, output: usize) -> Option<String> {
+    let span = output + 1 - x;
+    let mut from_x = vec![false; span];
+    from_x[0] = true;
+    for i in x + 1..=output {
+        from_x[i - x] = tape.edges(i).iter().any(|&(o, _)| o >= x && from_x[o - x]);
+    }
+    let mut to_output = vec![false; span];
+    to_output[span - 1] = true;
+    for i in (x + 1..=output).rev() {
+        if to_output[i - x] {
+            for (o, _) in tape.edges(i) {
+                if o >= x {
+                    to_output[o - x] = true;
+                }
+            }
+        }
+    }
+    (x + 1..=output)
+        .filter(|&i| from_x[i - x] && to_output[i - x])
+        .find_map(|i| {
+            let edges = tape.edges(i);
+            let name = tape.display_name(i);
+            if underflowed(tape, i) {
+                return Some(format!(
+                    "{name} = {} underflowed (below f64's smallest normal number, 2.2e-308)",
+                    tape.value(i)
+                ));
+            }
+            let ordinary = edges.iter().all(|&(o, _)| {
+                let v = tape.value(o);
+                v.is_finite() && v != 0.0
+            });
+            edges
+                .iter()
+                .find(|&&(o, p)| ordinary && p.is_infinite() && o >= x && from_x[o - x])
+                .map(|&(o, _)| {
+                    format!(
+                        "∂{name}/∂{} overflowed f64 (its operands are finite and nonzero)",
+                        tape.display_name(o)
+                    )
+                })
+        })
 }
 
 /// How far the tape's ∂f/∂`wrt` (`sweep`, its value at `at`) may be from the
@@ -1311,7 +1479,9 @@ fn confirms(tolerance: Tolerance, yours: f64, tape: f64, bound: f64) -> bool {
 /// sweep's in its last bits (its sums are in another order): that difference
 /// is added. Infinite where a node's term is (the derivative is then sensitive
 /// without bound to that node's rounding: x³/x² at 1e-120, where x³ underflows
-/// to 0 and the tape's ∂/∂x is 3, not 1).
+/// to 0 and the tape's ∂/∂x is 3, not 1). Leaves, constants, NaN or infinite
+/// values (which passed nothing on to a finite derivative) and zeros that are
+/// exact ([`underflowed`]) have no term.
 fn forward_rounding(
     loaded: &Loaded,
     at: &HashMap<String, f64>,
@@ -1329,10 +1499,23 @@ fn forward_rounding(
     let mut sum = g.value().abs();
     for node in 0..g.index() {
         let adjoint = h.by_index(node);
-        if adjoint == 0.0 || tape.op(node) == chainrule::Op::Leaf {
+        let value = tape.value(node);
+        // A leaf or a constant is exact; a NaN or infinite value passed nothing
+        // on to a finite derivative (a masked edge); a 0 or subnormal that did
+        // not underflow is exact (x − x, √0: its term, 2.2e-308 times an
+        // infinite adjoint, would be ∞). A NaN adjoint: the derivative is not
+        // differentiable in that node (y − 1 in y·x^(y − 1) at x = −2, where
+        // x^c is NaN for c not an integer), and a rounding of it would have
+        // made the derivative NaN, not a wrong finite value.
+        if adjoint == 0.0
+            || adjoint.is_nan()
+            || matches!(tape.op(node), chainrule::Op::Leaf | chainrule::Op::Const)
+            || !value.is_finite()
+            || value.abs() < f64::MIN_POSITIVE && !underflowed(&tape, node)
+        {
             continue;
         }
-        let term = tape.value(node).abs().max(f64::MIN_POSITIVE) * adjoint.abs();
+        let term = value.abs().max(f64::MIN_POSITIVE) * adjoint.abs();
         if !term.is_finite() {
             return Ok(f64::INFINITY);
         }
@@ -1451,10 +1634,11 @@ fn step(h: f64) -> String {
 /// confirmed (`Some(true)`) when within the tolerance of the slope and the
 /// slope itself is known that well; refuted (`Some(false)`) when further from
 /// it than the tolerance plus the error; else neither (`None`): the slope is
-/// too uncertain to tell.
+/// too uncertain to tell. The tolerance is relative alone (1e-3, the finite
+/// differences' `rtol`): with their absolute 1e-5 too, 0 passed against the
+/// slope 1e-6 of 1e-6·(relu(x) − relu(−x)) at 0.
 fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
-    let tolerance = Tolerance::FINITE_DIFFERENCES;
-    let window = tolerance.atol + tolerance.rtol * slope.abs();
+    let window = Tolerance::FINITE_DIFFERENCES.rtol * slope.abs();
     let off = (value - slope).abs();
     if !value.is_finite() || !off.is_finite() {
         Some(false)
