@@ -131,6 +131,13 @@
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
+// The soundness proofs of the arena (`tape::cell`, `tape::arena`) rest on
+// 64-bit sizes: on a 32-bit target a tape of 84 million edges overflows a
+// capacity inside the arena cell, a panic where no panic may start.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!(
+    "chainrule supports 64-bit targets only (its arena's soundness proof assumes 64-bit sizes)"
+);
 
 mod activation;
 pub mod anomaly;

@@ -1569,6 +1569,11 @@ fn explain_on_tape(
         zero: ZeroSet::default(),
         options,
     };
+    // The subgraph numbers edges with u32: refused here, outside the arena
+    // cell, where a cast could wrap (see `Recording::edges_fit_u32`).
+    if !tape.recording.read(|rec| rec.edges_fit_u32()) {
+        too_many_edges_to_explain(tape.edge_count());
+    }
     let labels = tape.labels.borrow();
     let net_labels = tape.net_labels.borrow();
     // Nothing in this closure calls a method of the tape (the arena is not
@@ -2433,6 +2438,16 @@ impl crate::graph::GraphNode {
             None => format!("{}#{}", self.op, self.index),
         }
     }
+}
+
+/// The panic of an explanation on a tape of `u32::MAX` edges or more.
+#[cold]
+#[inline(never)]
+fn too_many_edges_to_explain(edges: usize) -> ! {
+    panic!(
+        "chainrule: explanations number a tape's edges with u32, and this tape has {edges} \
+         edges (u32::MAX or more)"
+    )
 }
 
 /// "path" or "paths", for a count of `n`.

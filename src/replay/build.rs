@@ -39,6 +39,19 @@ impl Graph {
     /// Reads nodes `0..len` of a recording. Fails if an op's constant was not
     /// kept.
     pub(crate) fn read(rec: &Recording, len: usize) -> Result<Graph, CompileError> {
+        Graph::read_below(rec, len, u64::from(u32::MAX))
+    }
+
+    /// [`read`](Graph::read), refusing a recording of `edge_limit` edges or
+    /// more (`u32::MAX`; smaller in the tests).
+    fn read_below(rec: &Recording, len: usize, edge_limit: u64) -> Result<Graph, CompileError> {
+        // Edges are numbered by u32 below (`starts`): refused before any cast
+        // could wrap and a slice panic inside the arena cell.
+        if !rec.edges_below(edge_limit) {
+            return Err(CompileError::TooManyEdges {
+                edges: rec.edge_count(),
+            });
+        }
         let mut g = Graph {
             ops: rec.ops()[..len].to_vec(),
             values: rec.values()[..len].to_vec(),
@@ -831,4 +844,35 @@ fn is_const_inputs(op: Op) -> bool {
         op,
         Op::WeightedSumConst | Op::SigmoidNeuronConst | Op::TanhNeuronConst | Op::ReluNeuronConst
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Graph;
+    use crate::replay::CompileError;
+    use crate::Tape;
+
+    /// A fresh reviewer compiled a tape whose edges, implied ones included,
+    /// passed `u32::MAX`: `starts` wrapped and a slice panicked inside the
+    /// arena cell. Such a recording is refused before any edge is numbered
+    /// (here with a limit of 4, both ways of counting: the O(1) bound, 6, and
+    /// the count, 4).
+    #[test]
+    fn a_recording_of_too_many_edges_is_refused_before_any_edge_is_numbered() {
+        let tape = Tape::for_replay();
+        let x = tape.var(2.0);
+        let y = (x + x) * x; // 3 nodes, 4 implied edges
+        let len = y.index() + 1;
+        let (edges, five, four) = tape.recording.read(|rec| {
+            (
+                rec.edge_count(),
+                Graph::read_below(rec, len, 5).is_ok(),
+                Graph::read_below(rec, len, 4).err(),
+            )
+        });
+        assert_eq!(edges, 4);
+        assert!(five);
+        assert_eq!(four, Some(CompileError::TooManyEdges { edges: 4 }));
+        assert!(four.unwrap().to_string().contains("4 edges"));
+    }
 }

@@ -342,6 +342,13 @@ pub enum CompileError {
         /// Its op.
         op: crate::Op,
     },
+    /// The tape has `u32::MAX` edges or more (stored, implied by `+`, `−`,
+    /// `·` and unary ops, or over neuron runs), which a program, numbering
+    /// them with `u32`, cannot hold: only a tape of billions of edges can.
+    TooManyEdges {
+        /// The tape's edges.
+        edges: usize,
+    },
 }
 
 impl fmt::Display for CompileError {
@@ -358,6 +365,11 @@ impl fmt::Display for CompileError {
                 "chainrule: node #{node} ({op}) has an f64 constant that the tape did not keep, \
                  so it cannot be replayed; record on Tape::for_replay() (or call \
                  tape.set_keep_constants(true) before recording)"
+            ),
+            CompileError::TooManyEdges { edges } => write!(
+                f,
+                "chainrule: compile numbers a tape's edges with u32, and this tape has {edges} \
+                 edges (u32::MAX or more); compile a smaller recording"
             ),
         }
     }

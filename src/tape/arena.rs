@@ -210,6 +210,32 @@ impl Recording {
         self.max_nodes
     }
 
+    /// Whether every edge of the recording (stored, implied or over runs) can
+    /// be numbered by a `u32` below `u32::MAX`. The readers that number edges
+    /// with `u32` inside the arena cell (compile's graph, an explanation's
+    /// subgraph) ask first and refuse outside the cell, so that no cast wraps
+    /// and no slice panics inside it (a panic there could run a hook while the
+    /// recording is borrowed: see `tape::cell`). Stored and run edges are
+    /// limited to [`MAX_EDGES`] each as they are recorded, but the implied
+    /// ones of `+`, `−`, `·` and unary ops are not counted: 2,050 neurons over
+    /// runs of a million inputs and a few sums passed `u32::MAX` in all on a
+    /// 51 MB tape.
+    ///
+    /// O(1) where 2·nodes + stored + run edges is below `u32::MAX` (every tape
+    /// of under two billion edges), else O(nodes).
+    pub(crate) fn edges_fit_u32(&self) -> bool {
+        self.edges_below(u64::from(u32::MAX))
+    }
+
+    /// Whether the recording has fewer than `limit` edges ([`edges_fit_u32`]
+    /// with any limit, for its tests).
+    ///
+    /// [`edges_fit_u32`]: Recording::edges_fit_u32
+    pub(crate) fn edges_below(&self, limit: u64) -> bool {
+        let bound = 2 * self.len as u64 + self.edge_len as u64 + self.run_edges as u64;
+        bound < limit || (self.edge_count() as u64) < limit
+    }
+
     /// Edges recorded, stored, implied or over runs. O(nodes): the add, sub, mul
     /// and unary nodes are counted by their ops (a counter would cost every push
     /// an instruction).

@@ -52,12 +52,23 @@
 //!      Tape`, so no `Var` from before it survives). Any other allocation
 //!      inside `f` (the list of neuron runs, the kept constants, an explanation's
 //!      own tables) is infallible: a failure aborts the process (Rust's
-//!      `handle_alloc_error`), and no hook of the caller's runs then. Nor
+//!      `handle_alloc_error`, on stable Rust: a nightly `alloc_error_hook` or
+//!      `-Zoom=panic` would make it a panic, and are outside this proof), and
+//!      no hook of the caller's runs then. A capacity overflow (a size past
+//!      `isize::MAX` bytes), which is a panic, not an abort, cannot happen on
+//!      the 64-bit targets the crate builds for (`lib.rs` refuses others): a
+//!      tape's sizes are bounded by its `u32` indices. Nor
 //!      does any arithmetic inside `f` overflow on what a tape can hold
 //!      (indices are `u32` held in `usize`, counts `usize` or `u64`), so a
 //!      build with `overflow-checks` on and debug assertions off (a profile
 //!      may ask for it, and it applies to this crate too), which has no
-//!      guard (below), panics inside no `f` either.
+//!      guard (below), panics inside no `f` either. The readers that number
+//!      edges with `u32` (a compiled program's graph, an explanation's
+//!      subgraph) ask `Recording::edges_fit_u32` first and refuse outside:
+//!      the edges implied by `+`, `−`, `·` and unary ops are not limited as
+//!      they are recorded, and with neurons over runs their sum can pass
+//!      `u32::MAX` on a 51 MB tape, where a cast would wrap and a slice
+//!      panic (found by a reviewer; `replay::build`'s unit test).
 //!
 //!    Debug builds check this at run time: re-entering panics ("the tape's arena
 //!    was re-entered"; the guard's own tests are at the end of this file), and

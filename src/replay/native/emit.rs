@@ -23,6 +23,19 @@ use super::NativeError;
 use crate::activation::Activation;
 use crate::replay::exec::{BinaryOp, Code, Instr, Layer, UnaryOp, NO_BIAS};
 
+/// The byte offset of `f64` number `index` of a buffer of `len`.
+///
+/// # Panics
+/// If `index >= len` (a bug of this generator): the check that keeps the
+/// generated code inside the buffer (`tests` below).
+fn offset_in(index: usize, len: usize) -> i32 {
+    assert!(
+        index < len,
+        "chainrule: native code would touch f64 {index} of a buffer of {len} (a bug)"
+    );
+    i32::try_from(index * 8).expect("the buffer's size is checked to fit an i32")
+}
+
 /// The most terms a program may have to be unrolled. What is counted: each
 /// product of a weighted sum, a neuron or a layer is one term (a neuron over
 /// n inputs: n); every other instruction (a unary or binary op, a
@@ -273,12 +286,7 @@ impl Emit<'_> {
     /// If `index` is past the buffer (a bug of this generator): this check is
     /// what keeps the generated code inside the buffer.
     fn offset(&self, index: usize) -> i32 {
-        assert!(
-            index < self.layout.len(),
-            "chainrule: native code would touch f64 {index} of a buffer of {} (a bug)",
-            self.layout.len()
-        );
-        i32::try_from(index * 8).expect("the buffer's size is checked to fit an i32")
+        offset_in(index, self.layout.len())
     }
 
     fn load(&mut self, index: usize) -> Value {
@@ -1234,6 +1242,25 @@ impl Backward<'_, '_> {
         }
         if relu {
             self.end_mask();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offset_in;
+
+    /// The bounds check every load and store of the generated code goes
+    /// through: replaced by a no-op, no other test failed (a fresh reviewer).
+    #[test]
+    fn an_offset_past_the_buffer_panics_and_one_inside_is_its_bytes() {
+        assert_eq!(offset_in(0, 3), 0);
+        assert_eq!(offset_in(2, 3), 16);
+        for (index, len) in [(3, 3), (0, 0), (usize::MAX / 8, 10)] {
+            let caught = std::panic::catch_unwind(|| offset_in(index, len));
+            let message = caught.unwrap_err();
+            let message = message.downcast_ref::<String>().expect("a formatted panic");
+            assert!(message.contains("would touch f64"), "{message}");
         }
     }
 }
