@@ -2326,3 +2326,29 @@ fn check_at_hard_points_neither_agrees_with_everything_nor_calls_range_errors_wr
     assert!(out.contains("overflow"), "{out}");
     check("logsumexp(a,b)", "a=1000,b=1001", "a", "1/(1+exp(b-a))", 0);
 }
+
+/// Where the derivative is 0 up to rounding (sin(x)·cos(x) at π/4: the tape
+/// has 1.1e-16, cos 2x is 6.1e-17), the point cannot tell a value within the
+/// tape's rounding from the derivative: a number there cannot be confirmed,
+/// but a formula confirmed at every random point is right, and says how.
+#[test]
+fn check_at_a_point_where_the_derivative_is_rounding_decides_by_the_points_near_it() {
+    let args = |expect: &'static str| {
+        [
+            "check",
+            "sin(x)*cos(x)",
+            "--at",
+            "x=0.7853981633974483",
+            "--wrt",
+            "x",
+            "--expect",
+            expect,
+        ]
+    };
+    let (out, _) = run(&args("cos(2*x)"), 0);
+    assert!(out.contains("within the tape's own rounding"), "{out}");
+    assert!(out.contains("is right (at the 5 random points"), "{out}");
+    run(&args("6.1e-17"), 3);
+    // A wrong formula is still wrong at the points near it.
+    run(&args("cos(2*x) + 1e-9"), 1);
+}
