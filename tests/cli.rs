@@ -2352,3 +2352,64 @@ fn check_at_a_point_where_the_derivative_is_rounding_decides_by_the_points_near_
     // A wrong formula is still wrong at the points near it.
     run(&args("cos(2*x) + 1e-9"), 1);
 }
+
+/// A second learner's review, each case against mpmath:
+/// - an exact 0 of the tape's was taken as exact: `(x+1)^2 - x^2` at 1e17
+///   (x + 1 rounds to x, and the tape's ∂f/∂x is 0 where it is 2) called 0
+///   right; so were a sign slip in ∂(√(x²+1) − x)/∂x at 1e9 and 0 for
+///   ∂e^(−x²)/∂x at 60 (−4.2e-1562, which f64 cannot hold). An exact 0 is
+///   bounded by 0 only where no op on the way rounded;
+/// - your formula's own rounding was not allowed for: 1 − tanh(x)² (the
+///   derivative `chainrule functions` prints) was wrong near x = 13.5, where
+///   it cancels to 7.6121e-12 against sech² = 7.6120e-12;
+/// - a random point whose value is subnormal made a right formula "cannot be
+///   confirmed" though the point and four points near it confirmed it.
+#[test]
+fn check_bounds_both_sides_rounding_and_takes_no_zero_on_trust() {
+    let check = |f: &str, at: &str, expect: &str, code: i32| {
+        run(
+            &["check", f, "--at", at, "--wrt", "x", "--expect", expect],
+            code,
+        )
+        .0
+    };
+    for (f, at, expect) in [
+        ("(x+1)^2 - x^2", "x=1e17", "0"),
+        ("x*(x+1) - x^2", "x=1e17", "0"),
+        ("sqrt(x^2+1) - x", "x=1e9", "1 - x/sqrt(x^2+1)"),
+        ("exp(-x^2)", "x=60", "2*x*exp(-x^2)"),
+        ("exp(-x)", "x=800", "0"),
+    ] {
+        let out = check(f, at, expect, 3);
+        assert!(!out.contains("is right"), "{f} at {at}: {out}");
+    }
+    // Exact zeros are confirmed where nothing rounded.
+    check("x - x", "x=3", "0", 0);
+    check("x^2 - 2*x", "x=1", "0", 0);
+    check("x^3 - 3*x", "x=1", "0", 0);
+    // Your formula's cancellation is no evidence against it; a slip still is.
+    for at in ["x=10", "x=13.49378984099437"] {
+        let out = check("tanh(x)", at, "1 - tanh(x)^2", 3);
+        assert!(!out.contains("is wrong"), "{out}");
+        check("tanh(x)", at, "1 + tanh(x)^2", 1);
+    }
+    check("sigmoid(x)", "x=2", "sigmoid(x)*(1 - sigmoid(x))", 0);
+    // A point of the random ones within rounding refutes nothing.
+    let out = run(
+        &[
+            "check",
+            "exp(-x^2/2)",
+            "--at",
+            "x=30",
+            "--wrt",
+            "x",
+            "--expect",
+            "-x*exp(-x^2/2)",
+            "--seed",
+            "14",
+        ],
+        0,
+    )
+    .0;
+    assert!(out.contains("is right"), "{out}");
+}

@@ -755,9 +755,17 @@ fn check(
             && tape.is_finite()
             && (yours - tape).abs() <= tolerance.rtol * tape.abs() + bound
     };
-    let at_point_bound = g
-        .rounding_bound(x)
-        .max(forward_rounding(&loaded, &loaded.at, wrt, g[x])?);
+    // The rounding of both sides: the tape's (its forward pass and its sweep)
+    // and your formula's.
+    let yours_rounding = |values: &HashMap<String, f64>, yours: f64| {
+        if special.is_some() {
+            0.0
+        } else {
+            expected_rounding(expect, values, yours)
+        }
+    };
+    let at_point_bound =
+        forward_rounding(&loaded, &loaded.at, wrt, g[x])? + yours_rounding(&r.values, yours);
     let at_point_tolerance = confirms(tolerance, yours, g[x], at_point_bound);
     let at_point_ok = at_point_tolerance || within_rounding(yours, g[x], at_point_bound);
     // Your formula not finite where the tape's gradient is (exp(a)/(exp(a) +
@@ -814,9 +822,10 @@ fn check(
             );
         } else {
             text.push_str(&format!(
-                "  (they agree only within the tape's own rounding, ±{at_point_bound:.3e}: f's \
-             formulas or the sweep's sum cancel terms much larger than their result, so the \
-             tape's value may be off by up to that much here (a worst-case bound), and the two \
+                "  (they agree only within the tape's own rounding and your formula's, \
+             ±{at_point_bound:.3e}: f's formulas, the sweep's sums or your formula cancel \
+             terms much larger than their result, or a value on the way underflowed, so the \
+             values may be off by up to that much here (a worst-case bound), and the two \
              cannot be told apart)\n"
             ));
         }
@@ -929,9 +938,8 @@ fn check(
                 continue;
             }
             checked += 1;
-            let bound = gi
-                .rounding_bound(xi)
-                .max(forward_rounding(&loaded, &at, wrt, gi[xi])?);
+            let bound =
+                forward_rounding(&loaded, &at, wrt, gi[xi])? + yours_rounding(&ri.values, yours_i);
             let strict = confirms(tolerance, yours_i, gi[xi], bound);
             // Within the tape's own rounding only: neither agreeing nor not.
             let rounding_only = !strict && within_rounding(yours_i, gi[xi], bound);
@@ -1106,8 +1114,11 @@ fn check(
         && special.is_none()
         && points > 0
         && agreed == points;
-    let all_ok =
-        (at_point == Some(true) || near_confirms) && failed_elsewhere == 0 && inconclusive == 0;
+    // Random points where the two agree only within their rounding refute
+    // nothing: confirmed at the point and at another point near it, yours is
+    // right (exp(−x²/2) at 30, where a point at 38 is −7.4e-315, subnormal).
+    let all_ok = (at_point == Some(true) && (inconclusive == 0 || agreed > 0) || near_confirms)
+        && failed_elsewhere == 0;
     // The point's row passes only where the point confirms yours (not where
     // it agrees but confirms nothing: an infinity, a kink, the tape's rounding).
     rows[0]["passed"] = json!(at_point == Some(true));
@@ -1161,6 +1172,10 @@ fn check(
                 format!(
                     "your {lhs} is right (at the {agreed} random points near this one; at the point itself it agrees with the tape within the tape's own rounding, ±{at_point_bound:.3e}, all that f64 can tell there)."
                 )
+            } else if all_ok && inconclusive > 0 {
+                format!(
+                    "your {lhs} is right (at the point and at {agreed} random points near it; at {inconclusive} more it agrees with the tape only within their rounding, which refutes nothing)."
+                )
             } else if all_ok {
                 format!("your {lhs} is right.")
             } else if wrong {
@@ -1184,7 +1199,7 @@ fn check(
                 )
             } else if rounding_only && !f_undefined && !tape_nan && !tape_inf && at_kink.is_none() {
                 format!(
-                    "your {lhs} cannot be confirmed: it agrees with the tape only within the tape's own rounding (where f's formulas or the sweep's sum cancel, the tape's value may be off by that much), so the two cannot be told apart; check it at another point, or rewrite f to avoid the cancellation (1 - cos(x) as 2*sin(x/2)^2, ln(1 + x) as log1p(x)) (exit code 3)."
+                    "your {lhs} cannot be confirmed: it agrees with the tape only within the tape's own rounding and your formula's (where f's formulas, the sweep's sums or your formula cancel, or a value on the way underflows, the values may be off by that much), so the two cannot be told apart; check it at another point, or rewrite the formulas to avoid the cancellation (1 - cos(x) as 2*sin(x/2)^2, ln(1 + x) as log1p(x)) (exit code 3)."
                 )
             } else if f_undefined && agreed > 0 {
                 format!(
@@ -1385,8 +1400,8 @@ fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
 
 /// Whether `yours` is confirmed by the tape's `tape`, whose own error is at
 /// most `bound`: within the relative tolerance of every value the exact
-/// derivative can have, |yours − tape| + bound ≤ rtol·|tape| (or both exactly
-/// 0). Relative, with no absolute floor: a floor of 1e-12 passed a sign slip
+/// derivative can have, |yours − tape| + bound ≤ rtol·|tape|: both exactly 0
+/// only where nothing on the way rounded. Relative, with no absolute floor: a floor of 1e-12 passed a sign slip
 /// in ∂e⁻ˣ/∂x at 60 (±8.8e-27). And where the tape's value may be off by more
 /// than the tolerance allows, agreeing with it confirms nothing
 /// (`sqrt(1 - cos(x))` at 1e-7: the tape's ∂f/∂x is 0.70739 against 0.70711
@@ -1397,7 +1412,8 @@ fn confirms(tolerance: Tolerance, yours: f64, tape: f64, bound: f64) -> bool {
         return yours == tape;
     }
     let off = (yours - tape).abs();
-    bound.is_finite() && (off + bound <= tolerance.rtol * tape.abs() || off == 0.0 && tape == 0.0)
+    // (An exact 0 is bounded by 0: `rounding_of` counts only ops that round.)
+    off + bound <= tolerance.rtol * tape.abs()
 }
 
 /// Whether node `i`'s value is below f64's normal range (2.2e-308) by
@@ -1487,23 +1503,15 @@ fn f64_limit_on_path(tape: &Tape, x: usize, output: usize) -> Option<String> {
 
 /// How far the tape's ∂f/∂`wrt` (`sweep`, its value at `at`) may be from the
 /// exact derivative of f's formulas at the point: a first-order bound on the
-/// rounding of every op of the forward pass and the backward pass, which
-/// `Gradients::rounding_bound` (the sweep's sums alone) does not cover. Where
-/// f's formulas cancel (`ln(1 - sigmoid(z))` at z = 25: 1 − σ(25) = 1.4e-11 is
-/// off by 1e-16, 7e-6 relatively, and so is the tape's factor 1/(1 − σ)), the
-/// tape's gradient is off by as much.
+/// rounding of every op of the forward pass and the backward pass (the sweep's
+/// sums among them). Where f's formulas cancel (`ln(1 - sigmoid(z))` at z =
+/// 25: 1 − σ(25) = 1.4e-11 is off by 1e-16, 7e-6 relatively, and so is the
+/// tape's factor 1/(1 − σ)), the tape's gradient is off by as much.
 ///
 /// The derivative is recorded as a formula of its own (`Tape::grad`, on a fresh
-/// tape), and its running error bound (`Gradients::running_error_bound`:
-/// |g| + Σ |vᵢ|·|∂g/∂vᵢ| over its nodes, Higham §3.3) times 4ε: ε/2 a correctly
-/// rounded op, widened for library functions within an ulp or two and for the
-/// second-order terms. The recorded derivative's value may differ from the
-/// sweep's in its last bits (its sums are in another order): that difference
-/// is added. Infinite where a node's term is (the derivative is then sensitive
-/// without bound to that node's rounding: x³/x² at 1e-120, where x³ underflows
-/// to 0 and the tape's ∂/∂x is 3, not 1). Leaves, constants, NaN or infinite
-/// values (which passed nothing on to a finite derivative) and zeros that are
-/// exact ([`underflowed`]) have no term.
+/// tape), and bounded by [`rounding_of`]. The recorded derivative's value may
+/// differ from the sweep's in its last bits (its sums are in another order):
+/// that difference is added.
 fn forward_rounding(
     loaded: &Loaded,
     at: &HashMap<String, f64>,
@@ -1514,36 +1522,100 @@ fn forward_rounding(
     let r = record(loaded, &tape, at)?;
     let x = find(&r, wrt)?;
     let g = tape.grad(r.output, &[x])[0];
-    if !g.value().is_finite() {
-        return Ok(f64::INFINITY);
+    Ok(rounding_of(&tape, g) + (g.value() - sweep).abs())
+}
+
+/// How far your formula's value (`yours`, as `check` evaluated it at
+/// `values`) may be from its exact value: [`rounding_of`] its recording. Where
+/// it cancels (1 − tanh(x)² at x = 13.5 is 7.6121e-12 in f64, sech²(x) =
+/// 7.6120e-12), a value 8e-6 off relatively is still right. 0 for a formula
+/// with no variable, or one that cannot be recorded (it is then judged as
+/// evaluated).
+fn expected_rounding(expect: &str, values: &HashMap<String, f64>, yours: f64) -> f64 {
+    let tape = Tape::new();
+    let Ok(program) = formula::parse(expect) else {
+        return 0.0;
+    };
+    match program.record(&tape, values) {
+        Ok(r) => rounding_of(&tape, r.output) + (r.output.value() - yours).abs(),
+        Err(_) => 0.0,
     }
-    let h = g.backward();
-    let mut sum = g.value().abs();
-    for node in 0..g.index() {
+}
+
+/// A first-order bound on the rounding error of `y`'s value: 4ε times
+/// Σ |vᵢ|·|∂y/∂vᵢ| over the nodes of its recording whose op rounded (the
+/// running error bound, Higham, *Accuracy and Stability of Numerical
+/// Algorithms*, §3.3: each op's own rounding, up to ε/2 relative, times y's
+/// sensitivity to it; 4ε for library functions within an ulp or two and the
+/// second-order terms). A node computed exactly ([`exact`]: x − x, 2·1, a leaf)
+/// has no term, so an exact 0 is bounded by 0. Nor have NaN or infinite values
+/// (which passed nothing on to a finite y) and NaN adjoints (y is not
+/// differentiable in that node: y − 1 in y·x^(y − 1) at x = −2, where x^c is
+/// NaN for c not an integer, and a rounding of it would have made y NaN, not
+/// a wrong finite value). Infinite where y is, or where a term is (y is then
+/// sensitive without bound to that node's rounding: x³/x² at 1e-120, where x³
+/// underflows to 0 and the tape's ∂/∂x is 3, not 1).
+fn rounding_of(tape: &Tape, y: Var<'_>) -> f64 {
+    if !y.value().is_finite() {
+        return f64::INFINITY;
+    }
+    let h = y.backward();
+    let mut sum = 0.0;
+    for node in 0..=y.index() {
         let adjoint = h.by_index(node);
         let value = tape.value(node);
-        // A leaf or a constant is exact; a NaN or infinite value passed nothing
-        // on to a finite derivative (a masked edge); a 0 or subnormal that did
-        // not underflow is exact (x − x, √0: its term, 2.2e-308 times an
-        // infinite adjoint, would be ∞). A NaN adjoint: the derivative is not
-        // differentiable in that node (y − 1 in y·x^(y − 1) at x = −2, where
-        // x^c is NaN for c not an integer), and a rounding of it would have
-        // made the derivative NaN, not a wrong finite value.
-        if adjoint == 0.0
-            || adjoint.is_nan()
-            || matches!(tape.op(node), chainrule::Op::Leaf | chainrule::Op::Const)
-            || !value.is_finite()
-            || value.abs() < f64::MIN_POSITIVE && !underflowed(&tape, node)
-        {
+        if adjoint == 0.0 || adjoint.is_nan() || !value.is_finite() || exact(tape, node) {
             continue;
         }
         let term = value.abs().max(f64::MIN_POSITIVE) * adjoint.abs();
         if !term.is_finite() {
-            return Ok(f64::INFINITY);
+            return f64::INFINITY;
         }
         sum += term;
     }
-    Ok(4.0 * f64::EPSILON * sum + (g.value() - sweep).abs())
+    4.0 * f64::EPSILON * sum
+}
+
+/// Whether node `i`'s value is exactly its op of its operands' values (no
+/// rounding): a leaf, a constant, a negation, a select op; a sum, difference,
+/// product or quotient whose error-free residual is 0 (Knuth's TwoSum, an FMA:
+/// `a·b − v` computed exactly); a 0 or subnormal that did not underflow (√0,
+/// sin 0). Any other op is taken to round (conservatively: its constant, for
+/// `x + c`, is not read back).
+fn exact(tape: &Tape, i: usize) -> bool {
+    use chainrule::Op;
+    let v = tape.value(i);
+    let edges = tape.edges(i);
+    let operand = |k: usize| edges.get(k).map_or(f64::NAN, |&(o, _)| tape.value(o));
+    // The rounding error of a + b = v, exactly (Knuth's TwoSum, no overflow).
+    let two_sum_error = |a: f64, b: f64| {
+        let bb = v - a;
+        (a - (v - bb)) + (b - bb)
+    };
+    let is_exact = match tape.op(i) {
+        Op::Leaf
+        | Op::Const
+        | Op::Neg
+        | Op::Abs
+        | Op::Relu
+        | Op::Max
+        | Op::Min
+        | Op::MaxConst
+        | Op::MinConst
+        | Op::Clamp
+        | Op::Signum => true,
+        Op::Add => two_sum_error(operand(0), operand(1)) == 0.0,
+        Op::Sub => two_sum_error(operand(0), -operand(1)) == 0.0,
+        Op::Mul => operand(0).mul_add(operand(1), -v) == 0.0,
+        Op::Square => operand(0).mul_add(operand(0), -v) == 0.0,
+        // The partial is the constant itself.
+        Op::MulConst => edges
+            .first()
+            .is_some_and(|&(_, c)| operand(0).mul_add(c, -v) == 0.0),
+        Op::Div => v.mul_add(operand(1), -operand(0)) == 0.0,
+        _ => false,
+    };
+    is_exact || v.abs() < f64::MIN_POSITIVE && !underflowed(tape, i)
 }
 
 /// What one-sided finite differences of f along x say at a kink, decided at
