@@ -2413,3 +2413,28 @@ fn check_bounds_both_sides_rounding_and_takes_no_zero_on_trust() {
     .0;
     assert!(out.contains("is right"), "{out}");
 }
+
+/// A third reviewer's case: x·y at x = 1e-160, y = 6.9e-164 is 1.4 · 2⁻¹⁰⁷⁴,
+/// stored as 2⁻¹⁰⁷⁴ (28% low), and its FMA residual rounds to 0, so the
+/// product passed as exact: the tape's ∂f/∂x of (x·y)²·1e300 is 28% low, and
+/// the right 2e300·x·y² was wrong, a value 28% off right. Neither is decided
+/// now; nor do random points far from the point decide it.
+#[test]
+fn check_does_not_take_a_subnormal_product_as_exact() {
+    for expect in ["2e300*x*y*y", "2e300*x*y*y - 2.703894087390799e-187"] {
+        let (out, _) = run(
+            &[
+                "check",
+                "(x*y)^2*1e300",
+                "--at",
+                "x=1e-160,y=6.9e-164",
+                "--wrt",
+                "x",
+                "--expect",
+                expect,
+            ],
+            3,
+        );
+        assert!(!out.contains("MISMATCH"), "{out}");
+    }
+}
