@@ -1080,9 +1080,10 @@ pub struct PathTerm {
     pub paths: u128,
     /// The name of the quantity that sets it apart: `out_o1` in
     /// "path 1 (through out_o1)", or of the quantities at which it parts from
-    /// some of the others, where one is not enough (`out_o1 and out_h1` on the
-    /// seed network's ∂E/∂b1, whose four paths part at the output neurons and
-    /// again at the hidden neurons); empty for a path straight from the
+    /// some of the others, where one is not enough (`out_o1 and out_h1` for
+    /// ∂E/∂b1 of the 2-2-2 network of the step-by-step backpropagation
+    /// example, whose four paths part at the output neurons and again at the
+    /// hidden neurons); empty for a path straight from the
     /// output.
     pub through: String,
     /// What it contributes to ∂y/∂x.

@@ -103,11 +103,11 @@
 //!   over the same inputs with their weights at a fixed stride (a layer of a
 //!   network), become one layer instruction, which runs each of them as its own
 //!   instruction would. Layers of four neurons or more are fused, and small
-//!   ones of two or three neurons of one to four terms (W1's two layers of
-//!   two): those run with their shape fixed at compile time, one bounds check a
+//!   ones of two or three neurons of one to four terms (the two layers of two
+//!   of a 2-2-2 network): those run with their shape fixed at compile time, one bounds check a
 //!   run of slots, the inputs and their adjoints held in registers. A program
 //!   of such small layers, weighted sums of up to four terms and losses of two
-//!   squared errors alone (W1) runs by loops of its own, which reach each
+//!   squared errors alone (a 2-2-2 network and its loss) runs by loops of its own, which reach each
 //!   layer's kernel, its activation included, by one jump, and index its
 //!   slots (at most 64, checked once when compiling) without bounds checks.
 //!
@@ -133,7 +133,8 @@
 //! NaN operands an addition passes on depends on the operand order the code
 //! generator picks).
 //!
-//! - W1 (the 2-2-2 seed network, plain operators): about 0.5 ms to generate;
+//! - The 2-2-2 sigmoid network of the step-by-step backpropagation example,
+//!   written with plain operators: about 0.5 ms to generate;
 //!   then a training step executes 482 instructions against the interpreter's
 //!   754 and the hand-coded step's 348, four calls to `exp` (204
 //!   instructions) in each (callgrind: `examples/record_cost.rs` modes `w1n`,
@@ -146,8 +147,9 @@
 //!   wide neurons and layers still run slower unrolled than in the
 //!   interpreter's vectorised loops (a 2-16-16-1 relu MLP 2.2 µs a pass
 //!   against 0.87), and a layer's compile grows faster than its terms (see
-//!   [`MAX_TERMS`]): native code pays on small programs such as W1. W2 (the
-//!   moons MLP, 402 instructions but 30,901 terms over its 100 samples) stays
+//!   [`MAX_TERMS`]): native code pays on small programs such as that 2-2-2 network. A
+//!   2-16-16-1 tanh MLP's loss over 100 points (402 instructions but 30,901
+//!   terms) stays
 //!   on the interpreter: unrolled, it ran 3.3 times slower than the
 //!   interpreter's layer loops, its code far larger than the instruction
 //!   cache.

@@ -45,7 +45,8 @@ fn offset_in(index: usize, len: usize) -> i32 {
 /// a chain of 4,999 `sin` (9,998 terms) 0.13 s, about 13 µs a term; one tanh
 /// neuron over 9,999 inputs 0.6 s, about 60 µs a term; a relu one 1.2 s
 /// (its masked adjoints: a select each). Past it the code also outgrows the
-/// instruction cache: W2 (the moons MLP, 30,901 terms) unrolled ran 3.3
+/// instruction cache: a 2-16-16-1 tanh MLP's loss over 100 points (30,901
+/// terms) unrolled ran 3.3
 /// times slower than the interpreter's layer loops (210 against 64 µs an
 /// epoch) after 9 s of compiling with cranelift's optimiser on (before the
 /// 500-term cut-off for it). A chain of neurons of 13,000 terms still ran
@@ -62,7 +63,8 @@ fn offset_in(index: usize, len: usize) -> i32 {
 /// vectorise: a relu neuron of 9,999 terms 191 µs a pass against 10.6, a tanh
 /// one 17 against 10.5, the relu layer 30 × 320 397 against 8.4, a 2-16-16-1
 /// relu MLP 2.2 against 0.87. Native code pays on small programs and on
-/// chains of unary ops (W1: 1.24x the hand-coded step against the
+/// chains of unary ops (the 2-2-2 sigmoid network of the step-by-step
+/// backpropagation example: 1.24x its hand-coded training step against the
 /// interpreter's 1.37x); time both ([`crate::bench`]) before choosing.
 pub const MAX_TERMS: usize = 10_000;
 
