@@ -141,17 +141,40 @@ pub struct Run {
     pub out_o1: f64,
     /// The outputs after the last update.
     pub out_o2: f64,
+    /// E of the forward pass at each of [`CHECKPOINTS`] (steps counted from
+    /// 1; NaN for a checkpoint past the run's last step).
+    pub checkpoints: [f64; CHECKPOINTS.len()],
 }
+
+/// The steps at which training reports its error: E of that step's forward
+/// pass, before its update.
+pub const CHECKPOINTS: [usize; 5] = [1, 10, 100, 1_000, 10_000];
 
 /// `steps` steps of forward, backward and update with learning rate 0.5.
 pub fn train(steps: usize, update: Update) -> Run {
+    train_with_progress(steps, update, |_, _| {})
+}
+
+/// As [`train`], calling `progress(step, E)` at each of [`CHECKPOINTS`] with
+/// E of that step's forward pass (steps counted from 1).
+pub fn train_with_progress(
+    steps: usize,
+    update: Update,
+    mut progress: impl FnMut(usize, f64),
+) -> Run {
     let mut weights = seed::WEIGHTS;
     let mut tape = Tape::new(); // cleared and reused: no allocation after step 2
     let mut errors = Vec::with_capacity(steps);
-    for _ in 0..steps {
+    let mut checkpoints = [f64::NAN; CHECKPOINTS.len()];
+    for step in 1..=steps {
         tape.clear();
         let net = forward(&tape, &weights);
-        errors.push(net.e_total.value());
+        let e = net.e_total.value();
+        errors.push(e);
+        if let Some(k) = CHECKPOINTS.iter().position(|&c| c == step) {
+            checkpoints[k] = e;
+            progress(step, e);
+        }
         let mut gradients = net.e_total.backward().wrt_all(&net.w);
         if update == Update::Sequential {
             // δ_h with w5..w8 as they are after their update.
@@ -173,7 +196,19 @@ pub fn train(steps: usize, update: Update) -> Run {
         error_after_last_update: trained.e_total.value(),
         out_o1: trained.out_o1.value(),
         out_o2: trained.out_o2.value(),
+        checkpoints,
     }
+}
+
+/// `x` with `digits` significant digits, in positional notation as the
+/// article writes its errors (0.00003510849986 for 3.510849986e-5).
+pub fn significant(x: f64, digits: usize) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let magnitude = x.abs().log10().floor() as i64;
+    let decimals = (digits as i64 - 1 - magnitude).max(0) as usize;
+    format!("{x:.decimals$}")
 }
 
 /// One figure the article publishes, and ours.
@@ -345,6 +380,12 @@ fn heading(out: &mut String, title: &str) {
 
 /// Computes and writes the whole walkthrough but the graph.
 pub fn report() -> Report {
+    report_with_progress(|_, _, _| {})
+}
+
+/// As [`report`], calling `progress(run, step, E)` at each training
+/// checkpoint of the two runs (`run` is "simultaneous" or "sequential").
+pub fn report_with_progress(mut progress: impl FnMut(&str, usize, f64)) -> Report {
     let mut out = String::new();
     let o = &mut out;
     let _ = writeln!(
@@ -456,8 +497,12 @@ pub fn report() -> Report {
         "original w5..w8, as the article says it does for this first update."
     );
 
-    let simultaneous = train(seed::STEPS, Update::Simultaneous);
-    let sequential = train(seed::STEPS, Update::Sequential);
+    let simultaneous = train_with_progress(seed::STEPS, Update::Simultaneous, |step, e| {
+        progress("simultaneous", step, e)
+    });
+    let sequential = train_with_progress(seed::STEPS, Update::Sequential, |step, e| {
+        progress("sequential", step, e)
+    });
 
     let published = vec![
         Published {
@@ -601,18 +646,35 @@ pub fn report() -> Report {
     );
     let _ = writeln!(
         o,
-        "                                 simultaneous      sequential     article"
+        "                                 simultaneous      sequential        article"
     );
+    // Ten significant digits: the article prints up to nine.
     let row = |o: &mut String, what: &str, a: f64, b: f64, article: &str| {
-        let _ = writeln!(o, "  {what:<30} {a:.10}  {b:.10}  {article}");
+        let (a, b) = (significant(a, 10), significant(b, 10));
+        let line = format!("  {what:<30} {a:<16}  {b:<16}  {article}");
+        let _ = writeln!(o, "{}", line.trim_end());
     };
-    row(
-        o,
-        "E after the first update",
-        simultaneous.error_after_first_update,
-        sequential.error_after_first_update,
-        "0.291027924",
-    );
+    // The checkpoints before the last (its row is the 10,000th's below).
+    for (&step, (&a, &b)) in CHECKPOINTS
+        .iter()
+        .zip(simultaneous.checkpoints.iter().zip(&sequential.checkpoints))
+        .filter(|(&step, _)| step < seed::STEPS)
+    {
+        let article = match step {
+            1 => "0.298371109",
+            _ => "",
+        };
+        row(o, &format!("E of forward pass {step}"), a, b, article);
+        if step == 1 {
+            row(
+                o,
+                "E after the first update",
+                simultaneous.error_after_first_update,
+                sequential.error_after_first_update,
+                "0.291027924",
+            );
+        }
+    }
     row(
         o,
         "E of the 10,000th forward pass",
@@ -648,13 +710,14 @@ pub fn report() -> Report {
     );
     let _ = writeln!(
         o,
-        "  the 10,000th update ({:.10} simultaneous); after that update the error is",
-        simultaneous.error_of_last_forward_pass
+        "  the 10,000th update ({} simultaneous); after that update the error is",
+        significant(simultaneous.error_of_last_forward_pass, 10)
     );
     let _ = writeln!(
         o,
-        "  {:e}. The sequential run's 10,000th forward pass gives {:.10}, not the",
-        simultaneous.error_after_last_update, sequential.error_of_last_forward_pass
+        "  {:e}. The sequential run's 10,000th forward pass gives {}, not the",
+        simultaneous.error_after_last_update,
+        significant(sequential.error_of_last_forward_pass, 10)
     );
     let _ = writeln!(
         o,
@@ -700,7 +763,17 @@ pub fn report() -> Report {
 }
 
 fn main() -> ExitCode {
-    let report = report();
+    // A progress indicator on stderr, one line a checkpoint: the report, on
+    // stdout, comes whole when both runs are done.
+    let report = report_with_progress(|run, step, e| {
+        let done = CHECKPOINTS.iter().position(|&c| c == step).unwrap_or(0) + 1;
+        let bar = "#".repeat(2 * done) + &".".repeat(2 * (CHECKPOINTS.len() - done));
+        eprintln!(
+            "training ({run:>12}) [{bar}] step {step:>6} of {}: E = {}",
+            seed::STEPS,
+            significant(e, 10)
+        );
+    });
     print!("{}", report.text);
     if !report.tape_agrees {
         eprintln!("the tape and the hand derivation disagree");

@@ -1738,13 +1738,17 @@ impl fmt::Display for Comparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_table(f, "expected", &self.checks)?;
         let failed = self.mismatches.len();
+        let (atol, rtol) = (self.tolerance.atol, self.tolerance.rtol);
+        let bound = match (atol == 0.0, rtol == 0.0) {
+            (true, false) => format!("{rtol:e}·|expected|"),
+            (false, true) => format!("{atol:e}"),
+            _ => format!("{atol:e} + {rtol:e}·|expected|"),
+        };
         writeln!(
             f,
-            "{} of {} matched (|tape − expected| <= {:e} + {:e}·|expected|)",
+            "{} of {} matched (|tape − expected| <= {bound})",
             self.checks.len() - failed,
             self.checks.len(),
-            self.tolerance.atol,
-            self.tolerance.rtol
         )?;
         write_absolute_only(f, &self.checks, self.tolerance)?;
         for row in &self.checks {

@@ -2438,3 +2438,107 @@ fn check_does_not_take_a_subnormal_product_as_exact() {
         assert!(!out.contains("MISMATCH"), "{out}");
     }
 }
+
+/// Splits a command line as a POSIX shell does for the README's transcripts:
+/// words apart on spaces, `'…'` quoting a word's part verbatim.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut started) = (false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            _ => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {line}");
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+/// Every `text` block of the README that starts with `$ chainrule …` (lines
+/// ending in `\` continued), as (arguments, the text the block shows after
+/// the command).
+fn readme_transcripts() -> Vec<(Vec<String>, String)> {
+    let readme = include_str!("../README.md");
+    let mut found = Vec::new();
+    for block in readme.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let Some(command) = block.strip_prefix("$ chainrule ") else {
+            continue;
+        };
+        let mut lines = command.lines();
+        let mut line = String::new();
+        for part in lines.by_ref() {
+            match part.strip_suffix('\\') {
+                Some(head) => line.push_str(head),
+                None => {
+                    line.push_str(part);
+                    break;
+                }
+            }
+        }
+        let shown: Vec<&str> = lines.collect();
+        found.push((shell_words(&line), shown.join("\n") + "\n"));
+    }
+    found
+}
+
+#[test]
+fn the_readmes_transcripts_are_what_the_binary_prints() {
+    // The README's pasted runs of the binary (`$ chainrule …` blocks) are its
+    // output today, stdout then stderr, byte for byte: a message reworded or
+    // a tolerance changed must be pasted again.
+    let transcripts = readme_transcripts();
+    assert!(
+        transcripts.len() >= 2,
+        "the README's transcripts were not found: {transcripts:?}"
+    );
+    for (args, shown) in transcripts {
+        let o = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("the chainrule binary runs");
+        let printed = stdout(&o) + &stderr(&o);
+        assert_eq!(
+            printed,
+            shown,
+            "README.md's transcript of `chainrule {}` differs from the binary's output",
+            args.join(" ")
+        );
+    }
+    // And the seed network's `grad --file examples/seed.txt`, shown without
+    // its command line.
+    let readme = include_str!("../README.md");
+    let (printed, _) = run(&["grad", "--file", SEED], 0);
+    let block = readme
+        .split("```text\n")
+        .find(|b| b.starts_with("E = 0.298371108760"))
+        .expect("the README shows the seed network's grad output");
+    assert_eq!(printed, block.split("```").next().unwrap());
+}
+
+#[test]
+fn shell_words_split_as_the_shell_does() {
+    assert_eq!(
+        shell_words("check --wrt w1  --expect '(a - b) * c'"),
+        ["check", "--wrt", "w1", "--expect", "(a - b) * c"]
+    );
+    assert_eq!(shell_words("grad 'x'y ''"), ["grad", "xy", ""]);
+}

@@ -12,7 +12,7 @@
 mod backprop;
 
 use backprop::workloads::seed;
-use backprop::{report, train, Update};
+use backprop::{report, report_with_progress, significant, train, Update, CHECKPOINTS};
 
 #[test]
 fn every_published_figure_of_the_first_step_matches_to_every_digit() {
@@ -129,4 +129,79 @@ fn each_shared_sum_is_written_out_once_and_referred_back_to() {
     let block = text.find("where ∂E/∂out_h1 sums").unwrap();
     let reference = text.find("worked out above for w1").unwrap();
     assert!(block < reference);
+}
+
+#[test]
+fn training_reports_its_error_at_checkpoints_as_it_goes() {
+    let mut seen = Vec::new();
+    let report = report_with_progress(|run, step, e| seen.push((run.to_string(), step, e)));
+    // Each run reports at every checkpoint, in order, with E of that step's
+    // forward pass.
+    for (run, result) in [
+        ("simultaneous", report.simultaneous),
+        ("sequential", report.sequential),
+    ] {
+        let reported: Vec<(usize, f64)> = seen
+            .iter()
+            .filter(|(r, _, _)| r == run)
+            .map(|&(_, step, e)| (step, e))
+            .collect();
+        let expected: Vec<(usize, f64)> = CHECKPOINTS
+            .iter()
+            .copied()
+            .zip(result.checkpoints)
+            .collect();
+        assert_eq!(reported, expected, "{run}");
+        assert_eq!(result.checkpoints[0], seed::REFERENCE_E0);
+        assert_eq!(
+            result.checkpoints[CHECKPOINTS.len() - 1],
+            result.error_of_last_forward_pass
+        );
+        // Training brings the error down from checkpoint to checkpoint.
+        assert!(result.checkpoints.windows(2).all(|w| w[1] < w[0]), "{run}");
+    }
+    // A run of one step reports its one checkpoint; the rest are NaN.
+    let one = train(1, Update::Simultaneous);
+    assert_eq!(one.checkpoints[0], seed::REFERENCE_E0);
+    assert!(one.checkpoints[1..].iter().all(|e| e.is_nan()));
+}
+
+#[test]
+fn the_training_table_prints_every_figure_with_ten_significant_digits() {
+    // "At least 8 significant digits", to compare with the article's (up to 9).
+    let report = report();
+    let table = report
+        .text
+        .split("simultaneous      sequential")
+        .nth(1)
+        .and_then(|t| t.split("What the article's figures are:").next())
+        .expect("the training table is printed");
+    let mut figures = 0;
+    for line in table.lines().skip(1) {
+        // The label is up to column 33; then ours (two runs), then the article's.
+        let ours: Vec<&str> = line[33..].split_whitespace().take(2).collect();
+        for figure in ours {
+            let digits: String = figure
+                .chars()
+                .filter(char::is_ascii_digit)
+                .skip_while(|&c| c == '0')
+                .collect();
+            assert!(digits.len() >= 10, "{figure:?} in {line:?}");
+            figures += 1;
+        }
+    }
+    // Pass 1, after the first update, passes 10, 100, 1000, the 10,000th, after
+    // it, and the two outputs: two runs each.
+    assert_eq!(figures, 2 * 9, "{table}");
+    for (step, e) in CHECKPOINTS[1..4]
+        .iter()
+        .zip(&report.simultaneous.checkpoints[1..4])
+    {
+        let row = format!("E of forward pass {step}");
+        let line = table.lines().find(|l| l.contains(&row)).expect(&row);
+        assert!(line.contains(&significant(*e, 10)), "{line}");
+    }
+    assert_eq!(significant(3.510854812e-5, 10), "0.00003510854812");
+    assert_eq!(significant(0.2983711087600027, 10), "0.2983711088");
+    assert_eq!(significant(-12.5, 3), "-12.5");
 }
