@@ -136,6 +136,87 @@ fn with_capacity_too_large_for_memory_says_so() {
     assert!(!message.contains("is full"), "{message}");
 }
 
+/// Resident memory of this process in bytes (Linux's `/proc/self/statm`),
+/// `None` elsewhere.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// `Tape::with_capacity` allocates and writes nothing: a tape reserved for
+/// 2³¹ nodes (53 GB of arrays, more than this kind of machine has) either
+/// returns, its memory uncommitted until nodes are recorded, or panics naming
+/// the allocation (where the allocator refuses it at once). It used to zero
+/// every array it reserved, and on a 24 GB machine the kernel killed the
+/// process for it: no message at all.
+#[test]
+fn with_capacity_past_memory_returns_or_says_so_and_is_never_killed() {
+    let before = resident_bytes();
+    let reserved = std::panic::catch_unwind(|| {
+        let tape = Tape::with_capacity(1 << 31);
+        assert!(tape.capacity() >= 1 << 31);
+        // Recording works, and writes only the room it uses.
+        let x = tape.var(2.0);
+        let y = (x * x).sin();
+        assert_eq!(y.backward()[x], 4.0 * 4.0f64.cos());
+        (resident_bytes(), tape.memory_bytes())
+    });
+    match reserved {
+        Ok((after, bytes)) => {
+            assert!(bytes >= 25 << 31, "{bytes} bytes held");
+            if let (Some(before), Some(after)) = (before, after) {
+                // A few pages of room written, not gigabytes (other tests
+                // running at the same time allocate too: 256 MB of slack).
+                assert!(
+                    after < before + (256 << 20),
+                    "resident {before} -> {after} bytes: the reservation was written"
+                );
+            }
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            assert!(message.contains("could not allocate"), "{message}");
+        }
+    }
+}
+
+/// `Tape::reserve` writes nothing either: 100 million nodes (2.5 GB) reserved,
+/// a thousand recorded, and the process's resident memory grows by far less
+/// than the reservation.
+#[test]
+fn reserve_commits_no_memory_until_nodes_are_recorded() {
+    let Some(before) = resident_bytes() else {
+        eprintln!("skipped: no /proc/self/statm here");
+        return;
+    };
+    let tape = Tape::new();
+    tape.reserve(100_000_000);
+    assert!(tape.capacity() >= 100_000_000);
+    let bytes = tape.memory_bytes();
+    let x = tape.var(1.5);
+    let mut y = x;
+    for _ in 0..1_000 {
+        y = (y * x).sin();
+    }
+    assert_eq!(
+        tape.memory_bytes(),
+        bytes,
+        "recording within the reservation allocated"
+    );
+    let after = resident_bytes().unwrap();
+    assert!(
+        after < before + (256 << 20),
+        "resident {before} -> {after} bytes for a 2.5 GB reservation"
+    );
+    // The gradient is right: the room written as it was needed.
+    let g = y.backward();
+    assert!(g[x].is_finite());
+}
+
 /// `loss.backward();` alone must warn: `Gradients` is `#[must_use]`. Checked by
 /// compiling a tiny crate with `-D unused-must-use`.
 #[test]

@@ -44,10 +44,11 @@ use crate::op::{Layout, Op};
 ///   only through `Recording`'s methods).
 /// - A new recording has empty arrays and `room` 0: (I) holds.
 /// - The arrays' lengths change only in [`Recording::grow`], and only grow
-///   (`resize` to a larger capacity; nothing here truncates, shrinks a length
-///   or swaps the arrays: `shrink_to` after a refused allocation keeps the
-///   length). `grow` resizes `ops` and `args` before `values`, all three to the
-///   same capacity, so at every point between the resizes `values.len()` is
+///   (`resize` to a larger length within the capacity just reserved; nothing
+///   here truncates, shrinks a length or swaps the arrays: `shrink_to` after a
+///   refused allocation keeps the length). `grow` resizes `ops` and `args`
+///   before `values`, all three to the same length, so at every point between
+///   the resizes `values.len()` is
 ///   still at most the others; if a resize panicked (it cannot: the memory was
 ///   reserved first, and the elements are plain data with no `Clone` code to
 ///   run), (I) would still hold, with `room` unchanged.
@@ -291,9 +292,18 @@ impl Recording {
         inline.into_iter().take(count).chain(stored).chain(run)
     }
 
-    /// Node capacity.
+    /// Node capacity: the nodes the arrays hold without allocating (their
+    /// lengths, the room written so far, grow within it).
     pub(crate) fn capacity(&self) -> usize {
-        self.values.len()
+        self.node_capacity()
+    }
+
+    /// The least capacity of the three node arrays.
+    fn node_capacity(&self) -> usize {
+        self.values
+            .capacity()
+            .min(self.ops.capacity())
+            .min(self.args.capacity())
     }
 
     /// The value of every node.
@@ -390,9 +400,12 @@ impl Recording {
     /// Bytes held by the arrays.
     pub(crate) fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.values.len() * NODE_BYTES
-            + self.unary_partials.len() * UNARY_BYTES
-            + self.operands.len() * EDGE_BYTES
+        self.values.capacity() * size_of::<f64>()
+            + self.ops.capacity() * size_of::<Op>()
+            + self.args.capacity() * size_of::<[u32; 2]>()
+            + self.unary_partials.capacity() * UNARY_BYTES
+            + self.operands.capacity() * size_of::<u32>()
+            + self.partials.capacity() * size_of::<f64>()
             + self.runs.capacity() * size_of::<NeuronRun>()
             + self.constants.capacity() * size_of::<(u32, f64)>()
     }
@@ -602,7 +615,7 @@ impl Recording {
     /// (recording nothing) if they would pass the node limit.
     #[inline(always)]
     pub(crate) fn push_leaves(&mut self, values: &[f64]) -> u32 {
-        if self.reserve_parts(values.len(), 0, 0).is_err() {
+        if self.reserve_parts(values.len(), 0, 0, true).is_err() {
             return FULL;
         }
         let first = self.len;
@@ -638,7 +651,7 @@ impl Recording {
             Layout::Edges => (0, N),
             _ => (0, 0),
         };
-        if self.reserve_parts(1, unary, edges).is_err() {
+        if self.reserve_parts(1, unary, edges, true).is_err() {
             return FULL;
         }
         self.push(op, value, operands, partials)
@@ -663,7 +676,7 @@ impl Recording {
         // One test of the room there is, then the slots borrowed together (one
         // bounds check each, folded with that test), as in `push`.
         let fits = i < self.values.len() && k <= self.operands.len().saturating_sub(e);
-        if !fits && self.reserve_parts(1, 0, k).is_err() {
+        if !fits && self.reserve_parts(1, 0, k, true).is_err() {
             return FULL;
         }
         if let (Some(v), Some(o), Some(s), Some(dst_operands), Some(dst_partials)) = (
@@ -709,20 +722,28 @@ impl Recording {
         index
     }
 
-    /// Makes room for `nodes` more nodes of any layout and `edges` more stored
-    /// edges; `Err` (changing nothing) if that would pass the node or edge limit.
+    /// Allocates room for `nodes` more nodes of any layout and `edges` more
+    /// stored edges, writing none of it (see [`Recording::grow`]); `Err`
+    /// (changing nothing) if that would pass the node or edge limit or the
+    /// allocator refuses.
     #[inline]
     pub(crate) fn reserve(&mut self, nodes: usize, edges: usize) -> Result<(), Full> {
-        self.reserve_parts(nodes, nodes, edges)
+        self.reserve_parts(nodes, nodes, edges, false)
     }
 
     /// Makes room for `nodes` more nodes, `unary` more unary partials and `edges`
-    /// more stored edges, growing each short array at least 1.5-fold; `Err`
-    /// (changing nothing) if that would pass the node or edge limit. It never
-    /// panics: it runs inside the arena cell. (An allocation failure aborts the
-    /// process, as `Vec` does.)
+    /// more stored edges, growing each short array at least 1.5-fold; with
+    /// `fill`, room to write them now (see [`Recording::grow`]). `Err`
+    /// (changing nothing) if that would pass the node or edge limit or the
+    /// allocator refuses. It never panics: it runs inside the arena cell.
     #[inline(always)]
-    fn reserve_parts(&mut self, nodes: usize, unary: usize, edges: usize) -> Result<(), Full> {
+    fn reserve_parts(
+        &mut self,
+        nodes: usize,
+        unary: usize,
+        edges: usize,
+        fill: bool,
+    ) -> Result<(), Full> {
         let need_nodes = self.len.saturating_add(nodes);
         let need_unary = self.unary_len.saturating_add(unary);
         let need_edges = self.edge_len.saturating_add(edges);
@@ -731,12 +752,25 @@ impl Recording {
             || (unary > 0 && need_unary > self.unary_partials.len())
             || (edges > 0 && need_edges > self.operands.len())
         {
-            self.grow(need_nodes, need_unary, need_edges)
+            self.grow(need_nodes, need_unary, need_edges, fill)
         } else {
             Ok(())
         }
     }
 
+    /// Grows the arrays for `need_nodes` nodes, `need_unary` unary partials and
+    /// `need_edges` stored edges in all: allocates (each short array at least
+    /// 1.5-fold, `try_reserve_exact`), then, with `fill`, extends the arrays'
+    /// lengths (the room the pushes write into, zeros until written) to at
+    /// least the need, 1.5-fold where the allocation allows.
+    ///
+    /// Allocating and writing are apart so that reserving a large tape
+    /// ([`Tape::with_capacity`](crate::Tape::with_capacity)) writes none of
+    /// its memory: with the operating system's lazy allocation, memory that is
+    /// never written is never committed, and `with_capacity(1 << 31)` (53 GB
+    /// of arrays) on a 24 GB machine would otherwise have the process killed
+    /// while zeroing it, rather than return. The lengths then grow as nodes
+    /// are recorded, within the allocation, 1.5-fold at a time.
     #[cold]
     #[inline(never)]
     fn grow(
@@ -744,6 +778,7 @@ impl Recording {
         need_nodes: usize,
         need_unary: usize,
         need_edges: usize,
+        fill: bool,
     ) -> Result<(), Full> {
         // Stored edges are numbered by u32 (a node's run starts at a u32 slot), and
         // so are a neuron run's, which the graph view adds as edges.
@@ -755,21 +790,32 @@ impl Recording {
             self.refused = None;
             return Err(Full::Limit);
         }
-        let node_cap = if need_nodes > self.values.len() {
-            grown(self.values.len(), need_nodes, node_limit)
+        let node_room = self.node_capacity();
+        let node_cap = if need_nodes > node_room {
+            grown(node_room, need_nodes, node_limit)
         } else {
-            self.values.len()
+            node_room
         };
-        let unary_cap = if need_unary > self.unary_partials.len() {
-            grown(self.unary_partials.len(), need_unary, node_limit)
+        let unary_room = self.unary_partials.capacity();
+        let unary_cap = if need_unary > unary_room {
+            grown(unary_room, need_unary, node_limit)
         } else {
-            self.unary_partials.len()
+            unary_room
         };
-        let edge_cap = if need_edges > self.operands.len() {
-            grown(self.operands.len(), need_edges, MAX_EDGES)
+        let edge_room = self.operands.capacity().min(self.partials.capacity());
+        let edge_cap = if need_edges > edge_room {
+            grown(edge_room, need_edges, MAX_EDGES)
         } else {
-            self.operands.len()
+            edge_room
         };
+        let capacities = [
+            self.values.capacity(),
+            self.ops.capacity(),
+            self.args.capacity(),
+            self.unary_partials.capacity(),
+            self.operands.capacity(),
+            self.partials.capacity(),
+        ];
         // Ask the allocator for every array first (`try_reserve` neither aborts nor
         // panics), so a refusal changes nothing and is reported as an error.
         let reserved = (|| {
@@ -784,12 +830,13 @@ impl Recording {
             self.partials.try_reserve_exact(more_edges)
         })();
         if reserved.is_err() {
-            self.values.shrink_to(self.values.len());
-            self.ops.shrink_to(self.ops.len());
-            self.args.shrink_to(self.args.len());
-            self.unary_partials.shrink_to(self.unary_partials.len());
-            self.operands.shrink_to(self.operands.len());
-            self.partials.shrink_to(self.partials.len());
+            // Back to the capacities before (an earlier `reserve`'s included).
+            self.values.shrink_to(capacities[0]);
+            self.ops.shrink_to(capacities[1]);
+            self.args.shrink_to(capacities[2]);
+            self.unary_partials.shrink_to(capacities[3]);
+            self.operands.shrink_to(capacities[4]);
+            self.partials.shrink_to(capacities[5]);
             let bytes = node_cap
                 .saturating_mul(NODE_BYTES)
                 .saturating_add(unary_cap.saturating_mul(UNARY_BYTES))
@@ -797,14 +844,31 @@ impl Recording {
             self.refused = Some(bytes);
             return Err(Full::Memory(bytes));
         }
+        if !fill {
+            return Ok(());
+        }
+        // The lengths to write up to: each at least its need (at most its
+        // capacity, which the allocation made at least the need), 1.5 times the
+        // length before where the capacity allows. Within the capacity, so no
+        // `resize` below allocates.
+        let fill_to = |len: usize, need: usize, cap: usize, max: usize| {
+            if need > len {
+                grown(len, need, max).min(cap)
+            } else {
+                len
+            }
+        };
+        let node_fill = fill_to(self.values.len(), need_nodes, node_cap, node_limit);
+        let unary_fill = fill_to(self.unary_partials.len(), need_unary, unary_cap, node_limit);
+        let edge_fill = fill_to(self.operands.len(), need_edges, edge_cap, MAX_EDGES);
         // `ops` and `args` first, `values` last: see invariant (I) (# Soundness
         // of the fast path).
-        self.ops.resize(node_cap, Op::Leaf);
-        self.args.resize(node_cap, [0; 2]);
-        self.values.resize(node_cap, 0.0);
-        self.unary_partials.resize(unary_cap, 0.0);
-        self.operands.resize(edge_cap, 0);
-        self.partials.resize(edge_cap, 0.0);
+        self.ops.resize(node_fill, Op::Leaf);
+        self.args.resize(node_fill, [0; 2]);
+        self.values.resize(node_fill, 0.0);
+        self.unary_partials.resize(unary_fill, 0.0);
+        self.operands.resize(edge_fill, 0);
+        self.partials.resize(edge_fill, 0.0);
         self.set_room();
         Ok(())
     }
@@ -1022,8 +1086,10 @@ mod tests {
                 fast: Recording::default(),
                 slow: Recording::default(),
             };
-            pair.fast.reserve(64, 0).unwrap();
-            pair.slow.reserve(64, 0).unwrap();
+            // Room written for 64 nodes and unary partials (`reserve` only
+            // allocates), so the fast path has room from the first node.
+            pair.fast.reserve_parts(64, 64, 0, true).unwrap();
+            pair.slow.reserve_parts(64, 64, 0, true).unwrap();
             pair
         }
 
