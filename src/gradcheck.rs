@@ -1444,7 +1444,7 @@ impl fmt::Display for Diagnosis {
             return if self.terms.len() == 1 {
                 writeln!(f, "your value is path 1 counted twice")
             } else {
-                writeln!(f, "your value counts {} twice", list(&twice))
+                writeln!(f, "your value has {} counted twice", list(&twice))
             };
         }
         if changes == 1 && wrong.len() == 1 {

@@ -1716,7 +1716,7 @@ fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
         1,
     );
     assert!(
-        out.contains("counts path 2 (through sin(x·y)) twice"),
+        out.contains("has path 2 (through sin(x·y)) counted twice"),
         "{out}"
     );
     assert!(out.contains("may be a coincidence of its values"), "{out}");

@@ -100,7 +100,7 @@ fn a_path_counted_twice_is_named() {
     let comparison = y.backward().compare(&[(x, 2.0 * cos * exp + sin * exp)]);
     assert_eq!(
         comparison.diagnoses()[0].to_string(),
-        "your value counts path 1 (through s) twice\n"
+        "your value has path 1 (through s) counted twice\n"
     );
     // Two slips at once are written as the sum they make.
     let comparison = y.backward().compare(&[(x, 2.0 * cos * exp - sin * exp)]);
@@ -435,7 +435,7 @@ fn a_one_sided_derivative_at_a_tie_is_no_slip() {
 #[test]
 fn a_kink_on_one_of_several_paths_is_named_not_a_slip() {
     // y = max(x, z) + x at a tie x = z = 2: ∂y/∂x is ½ + 1 by the tape's
-    // convention; 2 (taking max's x side) was "counts path 1 twice".
+    // convention; 2 (taking max's x side) was "has path 1 counted twice".
     let tape = Tape::new();
     let x = tape.var(2.0).named("x");
     let z = tape.var(2.0).named("z");
