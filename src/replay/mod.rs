@@ -104,11 +104,11 @@
 //!   network), become one layer instruction, which runs each of them as its own
 //!   instruction would. Layers of four neurons or more are fused, and small
 //!   ones of two or three neurons of one to four terms (the two layers of two
-//!   of a 2-2-2 network): those run with their shape fixed at compile time, one bounds check a
-//!   run of slots, the inputs and their adjoints held in registers. A program
-//!   of such small layers, weighted sums of up to four terms and losses of two
-//!   squared errors alone (a 2-2-2 network and its loss) runs by loops of its own, which reach each
-//!   layer's kernel, its activation included, by one jump, and index its
+//!   of a 2-2-2 network): those run with their shape fixed at compile time,
+//!   one bounds check a run of slots, the inputs and their adjoints held in
+//!   registers. A program of such small layers, weighted sums of up to four
+//!   terms and losses of two squared errors alone (a 2-2-2 network and its
+//!   loss) runs by loops of its own, which reach each layer's kernel, its activation included, by one jump, and index its
 //!   slots (at most 64, checked once when compiling) without bounds checks.
 //!
 //! So `w1 * i1 + w2 * i2 + b` then `.sigmoid()`, five nodes on the tape, is one
@@ -147,10 +147,9 @@
 //!   wide neurons and layers still run slower unrolled than in the
 //!   interpreter's vectorised loops (a 2-16-16-1 relu MLP 2.2 µs a pass
 //!   against 0.87), and a layer's compile grows faster than its terms (see
-//!   [`MAX_TERMS`]): native code pays on small programs such as that 2-2-2 network. A
-//!   2-16-16-1 tanh MLP's loss over 100 points (402 instructions but 30,901
-//!   terms) stays
-//!   on the interpreter: unrolled, it ran 3.3 times slower than the
+//!   [`MAX_TERMS`]): native code pays on small programs such as that 2-2-2
+//!   network. A 2-16-16-1 tanh MLP's loss over 100 points (402 instructions
+//!   but 30,901 terms) stays on the interpreter: unrolled, it ran 3.3 times slower than the
 //!   interpreter's layer loops, its code far larger than the instruction
 //!   cache.
 //! - On x86-64 Unix hosts only (elsewhere [`NativeError::Codegen`]): the

@@ -790,24 +790,8 @@ impl Recording {
             self.refused = None;
             return Err(Full::Limit);
         }
-        let node_room = self.node_capacity();
-        let node_cap = if need_nodes > node_room {
-            grown(node_room, need_nodes, node_limit)
-        } else {
-            node_room
-        };
-        let unary_room = self.unary_partials.capacity();
-        let unary_cap = if need_unary > unary_room {
-            grown(unary_room, need_unary, node_limit)
-        } else {
-            unary_room
-        };
-        let edge_room = self.operands.capacity().min(self.partials.capacity());
-        let edge_cap = if need_edges > edge_room {
-            grown(edge_room, need_edges, MAX_EDGES)
-        } else {
-            edge_room
-        };
+        // The capacities now: each group's is its arrays' least, and a refused
+        // allocation shrinks back to them.
         let capacities = [
             self.values.capacity(),
             self.ops.capacity(),
@@ -816,6 +800,18 @@ impl Recording {
             self.operands.capacity(),
             self.partials.capacity(),
         ];
+        let [values, ops, args, unary, operands, partials] = capacities;
+        // Each group allocated to its need, at least 1.5-fold, where it is short.
+        let target = |room: usize, need: usize, max: usize| {
+            if need > room {
+                grown(room, need, max)
+            } else {
+                room
+            }
+        };
+        let node_cap = target(values.min(ops).min(args), need_nodes, node_limit);
+        let unary_cap = target(unary, need_unary, node_limit);
+        let edge_cap = target(operands.min(partials), need_edges, MAX_EDGES);
         // Ask the allocator for every array first (`try_reserve` neither aborts nor
         // panics), so a refusal changes nothing and is reported as an error.
         let reserved = (|| {

@@ -29,6 +29,11 @@ pub fn panic_message(f: impl FnOnce()) -> String {
     text(payload.as_ref())
 }
 
+/// `f`'s value, or its panic's message.
+pub fn outcome<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| text(payload.as_ref()))
+}
+
 /// `f`'s panic, if it panicked: every location ("file:line") the panic hook
 /// saw while `f` ran (other tests of the binary may panic meanwhile, without
 /// swapping the hook, so a check looks for the expected one among them; the
