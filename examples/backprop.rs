@@ -715,14 +715,15 @@ pub fn report_with_progress(mut progress: impl FnMut(&str, usize, f64)) -> Repor
     );
     let _ = writeln!(
         o,
-        "  {:e}. The sequential run's 10,000th forward pass gives {}, not the",
+        "  {:e}. The sequential run's 10,000th forward pass gives",
         simultaneous.error_after_last_update,
-        significant(sequential.error_of_last_forward_pass, 10)
     );
     let _ = writeln!(
         o,
-        "  article's figure: its error and its outputs come from different runs."
+        "  {}, not the article's figure: its error and its outputs come from",
+        significant(sequential.error_of_last_forward_pass, 10)
     );
+    let _ = writeln!(o, "  different runs.");
     let _ = writeln!(
         o,
         "- The outputs 0.015912196 / 0.984065734 and the error after the first update,"
@@ -767,9 +768,9 @@ fn main() -> ExitCode {
     // stdout, comes whole when both runs are done.
     let report = report_with_progress(|run, step, e| {
         let done = CHECKPOINTS.iter().position(|&c| c == step).unwrap_or(0) + 1;
-        let bar = "#".repeat(2 * done) + &".".repeat(2 * (CHECKPOINTS.len() - done));
         eprintln!(
-            "training ({run:>12}) [{bar}] step {step:>6} of {}: E = {}",
+            "training ({run:>12}): checkpoint {done} of {}, step {step:>6} of {}: E = {}",
+            CHECKPOINTS.len(),
             seed::STEPS,
             significant(e, 10)
         );

@@ -214,8 +214,9 @@ impl Tape {
     }
 
     /// How many nodes the tape's node arrays hold without allocating (value, op
-    /// and operand slots). A unary node also takes a slot in the unary partials,
-    /// and an n-ary node room for its edges: those arrays grow apart (see
+    /// and operand slots). A unary node also takes a slot in the unary partials
+    /// ([`Tape::reserve`] and [`Tape::with_capacity`] make room there too), and
+    /// an n-ary node room for its edges, which grow apart (see
     /// [`Tape::memory_bytes`] for the bytes held).
     ///
     /// ```
@@ -229,8 +230,10 @@ impl Tape {
         self.recording.read(|rec| rec.capacity())
     }
 
-    /// Bytes of memory the tape's arena holds now (its arrays' capacities). The
-    /// adjoint buffers of [`Gradients`](crate::Gradients) are not counted.
+    /// Bytes of memory the tape's arena holds now (its arrays' capacities): the
+    /// bytes allocated, not those resident, as a reservation is written only as
+    /// nodes are recorded (see [`Tape::reserve`]). The adjoint buffers of
+    /// [`Gradients`](crate::Gradients) are not counted.
     ///
     /// ```
     /// let tape = chainrule::Tape::with_capacity(100);
