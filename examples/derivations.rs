@@ -32,7 +32,7 @@ fn main() {
         .expect("eight weights");
     mlp.frozen_parameters_mut().copy_from_slice(&[0.35, 0.60]);
     let tape = Tape::new();
-    let net = mlp.bind_labelled(&tape);
+    let net = mlp.bind(&tape);
     let out = net.forward(&[0.05, 0.10]);
     let loss = net.loss(Loss::HalfSquaredError, &out, &[0.01, 0.99]);
     let g = loss.backward();

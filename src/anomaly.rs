@@ -330,7 +330,7 @@ impl fmt::Display for GradientAnomaly {
 /// The name explanations give node `index`: its label, its expression (`x₀·x₁`)
 /// or `op#index`.
 fn readable_name(tape: &Tape, index: usize) -> String {
-    let labels = tape.labels.borrow();
+    let labels = tape.label_map();
     tape.recording
         .read(|rec| crate::explain::naming::Namer::new(rec, &labels).name(index))
 }

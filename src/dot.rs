@@ -228,7 +228,7 @@ impl fmt::Display for Dot<'_> {
         // `f` writes to the caller's writer, whose code may use this tape (the
         // arena is not re-entrant; see `tape::cell`).
         let body = {
-            let labels = self.tape.labels.borrow();
+            let labels = self.tape.label_map();
             self.tape.recording.read(|rec| self.body(rec, &labels))
         };
         f.write_str(&body)

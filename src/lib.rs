@@ -69,8 +69,8 @@
 //! Networks (the `nn` feature, on by default):
 //!
 //! - [`nn`]: small neural networks on the public API (`Mlp`, layers, losses,
-//!   optimizers, a `Trainer`), labelled for explanations with
-//!   [`nn::Mlp::bind_labelled`].
+//!   optimizers, a `Trainer`); what a binding ([`nn::Mlp::bind`]) records is
+//!   labelled in the network's terms for explanations.
 //!
 //! ## Features
 //!

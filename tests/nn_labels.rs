@@ -1,5 +1,8 @@
-//! `Mlp::bind_labelled`: everything `nn` records is labelled in the network's
-//! terms, and the seed network built with `nn` explains as the article derives it.
+//! `Mlp::bind` (and its older name `bind_labelled`): everything `nn` records is
+//! labelled in the network's terms, and the seed network built with `nn`
+//! explains as the article derives it. The labels are deferred (copied into the
+//! tape's labels when one is first read): the last tests hold that deferring
+//! changes nothing a reader can see.
 //!
 //! The seed network is the 2-2-2 sigmoid network of Matt Mazur, "A Step by Step
 //! Backpropagation Example" (2015): w1..w8 = .15 .20 .25 .30 .40 .45 .50 .55,
@@ -38,7 +41,7 @@ fn seed_network() -> Mlp {
 fn the_seed_network_is_labelled_layer_by_layer_neuron_by_neuron() {
     let mlp = seed_network();
     let tape = Tape::new();
-    let net = mlp.bind_labelled(&tape);
+    let net = mlp.bind(&tape);
     let label = |v: chainrule::Var| tape.label(v.index()).unwrap();
     let w = net.parameters();
     // w1..w8 of the article: layer 1 holds w1..w4, layer 2 holds w5..w8.
@@ -84,7 +87,7 @@ fn the_seed_network_is_labelled_layer_by_layer_neuron_by_neuron() {
 fn explain_w5_names_the_loss_and_the_output_neuron_and_gives_the_articles_value() {
     let mlp = seed_network();
     let tape = Tape::new();
-    let net = mlp.bind_labelled(&tape);
+    let net = mlp.bind(&tape);
     let out = net.forward(&seed::INPUTS);
     let e = net.loss(Loss::HalfSquaredError, &out, &seed::TARGETS);
     let w5 = net.parameters()[4];
@@ -132,7 +135,7 @@ fn explain_w5_names_the_loss_and_the_output_neuron_and_gives_the_articles_value(
 fn explain_w1_sums_the_paths_through_both_outputs_and_gives_the_articles_value() {
     let mlp = seed_network();
     let tape = Tape::new();
-    let net = mlp.bind_labelled(&tape);
+    let net = mlp.bind(&tape);
     let out = net.forward(&seed::INPUTS);
     let e = net.loss(Loss::HalfSquaredError, &out, &seed::TARGETS);
     let w1 = net.parameters()[0];
@@ -175,17 +178,110 @@ fn explain_w1_sums_the_paths_through_both_outputs_and_gives_the_articles_value()
 }
 
 #[test]
-fn an_unlabelled_binding_labels_nothing() {
+fn bind_and_bind_labelled_give_the_same_labels() {
+    let mlp = seed_network();
+    let all_labels = |bound: &dyn Fn(&Tape)| {
+        let tape = Tape::new();
+        bound(&tape);
+        (0..tape.len())
+            .map(|i| (tape.label(i), tape.net_label(i)))
+            .collect::<Vec<_>>()
+    };
+    let record = |net: chainrule::nn::BoundMlp| {
+        assert!(net.is_labelled());
+        let out = net.forward(&seed::INPUTS);
+        let _ = net.loss(Loss::HalfSquaredError, &out, &seed::TARGETS);
+    };
+    let bound = all_labels(&|tape| record(mlp.bind(tape)));
+    let labelled = all_labels(&|tape| record(mlp.bind_labelled(tape)));
+    assert_eq!(bound, labelled);
+    // 8 weights, 2 biases, 4 neurons, the loss: 15 nodes, each labelled.
+    assert_eq!(bound.len(), 15);
+    assert!(bound.iter().all(|(label, _)| label.is_some()), "{bound:?}");
+    let nets = bound.iter().filter(|(_, net)| net.is_some()).count();
+    assert_eq!(nets, 4, "{bound:?}");
+}
+
+#[test]
+fn a_label_given_after_binding_replaces_the_networks_whether_or_not_one_was_read() {
     let mlp = seed_network();
     let tape = Tape::new();
     let net = mlp.bind(&tape);
-    assert!(!net.is_labelled());
     let out = net.forward(&seed::INPUTS);
-    let _ = net.loss(Loss::HalfSquaredError, &out, &seed::TARGETS);
+    // Given while the network's labels are still deferred:
+    let _ = net.parameters()[4].named("w5");
+    let _ = out[0].named("out_o1").named_net("net_o1");
+    assert_eq!(
+        tape.label(net.parameters()[4].index()).as_deref(),
+        Some("w5")
+    );
+    assert_eq!(tape.label(out[0].index()).as_deref(), Some("out_o1"));
+    assert_eq!(tape.net_label(out[0].index()).as_deref(), Some("net_o1"));
+    // The others keep the network's.
+    assert_eq!(
+        tape.label(net.parameters()[5].index()).as_deref(),
+        Some("layer2.neuron0.w1")
+    );
+    // Given after a label was read, and a second binding's labels deferred after it:
+    let _ = net.parameters()[5].named("w6");
+    let again = net.forward(&seed::INPUTS);
+    let _ = again[1].named("out_o2, again");
+    assert_eq!(
+        tape.label(net.parameters()[5].index()).as_deref(),
+        Some("w6")
+    );
+    assert_eq!(
+        tape.label(again[0].index()).as_deref(),
+        Some("layer2.neuron0.out")
+    );
+    assert_eq!(
+        tape.label(again[1].index()).as_deref(),
+        Some("out_o2, again")
+    );
+}
+
+#[test]
+fn clear_forgets_the_labels_not_yet_read() {
+    let mlp = seed_network();
+    let mut tape = Tape::new();
+    {
+        let net = mlp.bind(&tape);
+        let _ = net.forward(&seed::INPUTS);
+    }
+    tape.clear();
+    let x = tape.vars(&[1.0; 20]);
+    let y = x.iter().copied().sum::<chainrule::Var>();
     for i in 0..tape.len() {
         assert_eq!(tape.label(i), None, "node #{i}");
         assert_eq!(tape.net_label(i), None, "node #{i}");
     }
+    let text = y.backward().explain(x[0]).to_string();
+    assert!(!text.contains("layer"), "{text}");
+}
+
+#[test]
+fn batch_loss_and_gradient_labels_the_callers_tape() {
+    use chainrule::nn::{batch_loss_and_gradient, Dataset};
+    let mlp = seed_network();
+    let mut data = Dataset::new(2, 2);
+    data.push(&seed::INPUTS, &seed::TARGETS);
+    let mut tape = Tape::new();
+    let mut gradient = Vec::new();
+    let _ = batch_loss_and_gradient(
+        &mlp,
+        &data,
+        &[0],
+        1.0,
+        Loss::HalfSquaredError,
+        &mut tape,
+        &mut gradient,
+    );
+    assert_eq!(tape.label(0).as_deref(), Some("layer1.neuron0.w0"));
+    assert_eq!(tape.label(9).as_deref(), Some("layer2.b"));
+    let outs = (0..tape.len())
+        .filter(|&i| tape.label(i).is_some_and(|l| l.ends_with(".out")))
+        .count();
+    assert_eq!(outs, 4);
 }
 
 #[test]

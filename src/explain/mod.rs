@@ -1487,7 +1487,7 @@ fn relu_neuron_kink(rec: &crate::tape::Recording, i: usize) -> Option<&'static s
 /// [`readable_name`] gives them, with one look at the labels for all.
 #[cfg(feature = "html")]
 pub(crate) fn readable_names(tape: &Tape, indices: &[usize]) -> Vec<String> {
-    let labels = tape.labels.borrow();
+    let labels = tape.label_map();
     tape.recording.read(|rec| {
         let namer = Namer::new(rec, &labels);
         indices
@@ -1510,7 +1510,7 @@ pub(crate) fn readable_names(tape: &Tape, indices: &[usize]) -> Vec<String> {
 /// `sin(0.84147098)`.
 #[cfg(feature = "html")]
 pub(crate) fn formulas(tape: &Tape, indices: &[usize], names: &[String]) -> Vec<String> {
-    let labels = tape.labels.borrow();
+    let labels = tape.label_map();
     tape.recording.read(|rec| {
         let plain = Namer::new(rec, &labels);
         let operand = |o: usize| match indices.binary_search(&o) {
@@ -1535,7 +1535,7 @@ pub(crate) fn formulas(tape: &Tape, indices: &[usize], names: &[String]) -> Vec<
 
 /// The readable name of node `index` of `tape` (see [names](self#names)).
 pub(crate) fn readable_name(tape: &Tape, index: usize) -> String {
-    let labels = tape.labels.borrow();
+    let labels = tape.label_map();
     tape.recording.read(|rec| {
         if index < rec.len() {
             Namer::new(rec, &labels).name(index)
@@ -1574,8 +1574,8 @@ fn explain_on_tape(
     if !tape.recording.read(|rec| rec.edges_fit_u32()) {
         too_many_edges_to_explain(tape.edge_count());
     }
-    let labels = tape.labels.borrow();
-    let net_labels = tape.net_labels.borrow();
+    let labels = tape.label_map();
+    let net_labels = tape.net_label_map();
     // Nothing in this closure calls a method of the tape (the arena is not
     // re-entrant): the labels were borrowed above.
     tape.recording.read(|rec| {

@@ -581,7 +581,7 @@ mod tests {
     use crate::Tape;
 
     fn names(tape: &Tape, nodes: &[usize]) -> Vec<String> {
-        let labels = tape.labels.borrow();
+        let labels = tape.label_map();
         tape.recording.read(|rec| {
             let namer = Namer::new(rec, &labels);
             nodes.iter().map(|&i| namer.name(i)).collect()

@@ -7,9 +7,9 @@ use crate::{Tape, Var};
 /// respect to every trainable parameter, written to `gradient` (resized to
 /// [`Mlp::parameter_count`]).
 ///
-/// The tape is cleared first, then records the whole batch: bind, forward every
-/// sample, its [`Loss`], the sum of the losses as one node divided by
-/// `divisor`, one reverse sweep. Returns the loss.
+/// The tape is cleared first, then records the whole batch: bind (labelled, as
+/// [`Mlp::bind`]), forward every sample, its [`Loss`], the sum of the losses as
+/// one node divided by `divisor`, one reverse sweep. Returns the loss.
 ///
 /// `divisor` is the size of the whole batch: pass `indices.len()` for a batch's
 /// mean; a data-parallel caller passes the whole batch's size for each of its
@@ -51,8 +51,30 @@ pub fn batch_loss_and_gradient(
     gradient: &mut Vec<f64>,
 ) -> f64 {
     check_batch("batch_loss_and_gradient", mlp, data, indices, loss);
+    record_batch(mlp, data, indices, divisor, loss, tape, gradient, true)
+}
+
+/// As [`batch_loss_and_gradient`] after its checks (the caller's), labelling
+/// the tape if `labelled`: the training helpers' steps, which nobody reads the
+/// labels of, pass false.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub(crate) fn record_batch(
+    mlp: &Mlp,
+    data: &Dataset,
+    indices: &[usize],
+    divisor: f64,
+    loss: Loss,
+    tape: &mut Tape,
+    gradient: &mut Vec<f64>,
+    labelled: bool,
+) -> f64 {
     tape.clear();
-    let net = mlp.bind(tape);
+    let net = if labelled {
+        mlp.bind(tape)
+    } else {
+        mlp.bind_unlabelled(tape)
+    };
     let losses: Vec<Var> = indices
         .iter()
         .map(|&i| {

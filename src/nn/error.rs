@@ -73,7 +73,7 @@ pub enum Error {
         /// What was not finite.
         quantity: NonFiniteQuantity,
         /// The first node of that sample's tape whose value or local partial is
-        /// not finite, recorded with [`Mlp::bind_labelled`](crate::nn::Mlp::bind_labelled)
+        /// not finite, recorded with [`Mlp::bind`](crate::nn::Mlp::bind)
         /// so that it names the neuron (`layer1.neuron0.out`); `None` if every
         /// value and partial of that sample's tape is finite (a product of finite
         /// partials overflowed), and `None` when no sample is named (`sample` is

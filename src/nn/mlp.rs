@@ -5,6 +5,9 @@ use crate::nn::init::{generator, weight};
 use crate::nn::{Activation, Error, Init, Layer, LayerSpec, Loss, Neuron, ParamRef, Params};
 use crate::{Gradients, Tape, Var};
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
 /// A multi-layer perceptron.
 ///
 /// Its parameters live as plain `f64` in two vectors: the **trainable** ones
@@ -50,6 +53,90 @@ pub struct Mlp {
     layers: Vec<Layer>,
     parameters: Vec<f64>,
     frozen: Vec<f64>,
+    /// The labels a binding gives, formatted on the first binding.
+    names: NamesCache,
+}
+
+/// The labels of everything an [`Mlp`]'s binding records (see [`Mlp::bind`]),
+/// formatted once per network and shared by every binding, so that a step
+/// copies no string until a label is read.
+#[derive(Debug)]
+struct Names {
+    /// The label of each trainable parameter, in the network's order.
+    trainable: Arc<[Cow<'static, str>]>,
+    /// The label of each frozen parameter.
+    frozen: Arc<[Cow<'static, str>]>,
+    /// Per layer: its neurons' outputs `layerL.neuronn.out`.
+    outs: Vec<Arc<[Cow<'static, str>]>>,
+    /// Per layer: its neurons' weighted sums `layerL.neuronn.net`.
+    nets: Vec<Arc<[Cow<'static, str>]>>,
+}
+
+impl Names {
+    /// Every label of `mlp`'s bindings, in the table of [`Mlp::bind`].
+    fn of(mlp: &Mlp) -> Names {
+        let mut trainable = vec![Cow::Borrowed(""); mlp.parameters.len()];
+        let mut frozen = vec![Cow::Borrowed(""); mlp.frozen.len()];
+        let (mut outs, mut nets) = (Vec::new(), Vec::new());
+        for (l, layer) in mlp.layers.iter().enumerate() {
+            let l = l + 1;
+            let shared = layer.spec().is_bias_shared();
+            for (n, neuron) in layer.neurons().iter().enumerate() {
+                for (k, p) in neuron.weights().enumerate() {
+                    trainable[p] = Cow::Owned(format!("layer{l}.neuron{n}.w{k}"));
+                }
+                let label = if shared {
+                    format!("layer{l}.b")
+                } else {
+                    format!("layer{l}.neuron{n}.b")
+                };
+                match neuron.bias() {
+                    ParamRef::Trainable(p) => trainable[p] = Cow::Owned(label),
+                    ParamRef::Frozen(p) => frozen[p] = Cow::Owned(label),
+                }
+            }
+            let count = layer.neurons().len();
+            outs.push(
+                (0..count)
+                    .map(|n| format!("layer{l}.neuron{n}.out").into())
+                    .collect(),
+            );
+            nets.push(
+                (0..count)
+                    .map(|n| format!("layer{l}.neuron{n}.net").into())
+                    .collect(),
+            );
+        }
+        Names {
+            trainable: trainable.into(),
+            frozen: frozen.into(),
+            outs,
+            nets,
+        }
+    }
+}
+
+/// [`Names`], made when first asked for. Not part of a network's value: two
+/// networks are equal whatever their caches hold.
+#[derive(Clone, Default)]
+struct NamesCache(OnceLock<Arc<Names>>);
+
+impl NamesCache {
+    fn get(&self, mlp: &Mlp) -> &Arc<Names> {
+        self.0.get_or_init(|| Arc::new(Names::of(mlp)))
+    }
+}
+
+impl PartialEq for NamesCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for NamesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NamesCache")
+    }
 }
 
 /// Describes an [`Mlp`] layer by layer; made by [`Mlp::builder`].
@@ -205,6 +292,7 @@ impl MlpBuilder {
             layers,
             parameters,
             frozen,
+            names: NamesCache::default(),
         })
     }
 }
@@ -415,31 +503,9 @@ impl Mlp {
     }
 
     /// Binds every parameter to `tape` as a leaf (trainable first, then frozen),
-    /// for one step.
-    ///
-    /// ```
-    /// use chainrule::nn::{Activation, Mlp};
-    /// let mlp = Mlp::builder(2).layer(1, Activation::Sigmoid).build()?;
-    /// let tape = chainrule::Tape::new();
-    /// let net = mlp.bind(&tape);
-    /// assert_eq!(net.parameters().len(), 3);
-    /// assert_eq!(tape.len(), 3);
-    /// # Ok::<(), chainrule::nn::Error>(())
-    /// ```
-    #[must_use]
-    #[track_caller]
-    pub fn bind<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
-        BoundMlp {
-            mlp: self,
-            trainable: tape.vars(&self.parameters),
-            frozen: tape.vars(&self.frozen),
-            labelled: false,
-        }
-    }
-
-    /// As [`bind`](Mlp::bind), and labels everything the binding records, so
-    /// that explanations, anomaly reports and DOT drawings of the tape read in
-    /// the network's own terms. Layers are counted **from 1** (the first hidden
+    /// for one step, and labels everything the binding records, so that
+    /// explanations, anomaly reports and DOT drawings of the tape read in the
+    /// network's own terms. Layers are counted **from 1** (the first hidden
     /// layer is `layer1`), neurons and weights **from 0**, in input order:
     ///
     /// | node | label |
@@ -447,15 +513,17 @@ impl Mlp {
     /// | weight `k` of neuron `n` of layer `L` | `layerL.neuronn.wk` |
     /// | its own bias | `layerL.neuronn.b` |
     /// | a bias shared by layer `L` | `layerL.b` |
-    /// | a neuron's output σ(net) | `layerL.neuronn.out` |
+    /// | a neuron's output σ(net) ([`BoundMlp::forward`]) | `layerL.neuronn.out` |
     /// | its weighted sum inside the fused neuron node ([`Var::named_net`]) | `layerL.neuronn.net` |
     /// | a linear ([`Activation::Identity`]) neuron: one node, out = net | `layerL.neuronn.net` |
     /// | the loss recorded by [`BoundMlp::loss`] | `loss` |
     ///
-    /// Labels are formatted strings, so this is for looking at a step, not for
-    /// training loops: [`bind`](Mlp::bind) formats nothing and is what
-    /// [`Trainer`](crate::nn::Trainer) uses (it binds labelled only to name the
-    /// culprit of a non-finite loss).
+    /// The labels cost a training loop nothing it can measure: they are
+    /// formatted once per network (on its first binding) and shared, and the
+    /// tape copies them into its labels only when one is first read
+    /// ([`Tape::label`], an explanation, a drawing, an anomaly report). A label
+    /// given to one of these nodes afterwards ([`Var::named`]) replaces the
+    /// network's.
     ///
     /// ```
     /// use chainrule::nn::{Activation, Loss, Mlp};
@@ -463,7 +531,8 @@ impl Mlp {
     ///
     /// let mlp = Mlp::builder(2).layer(2, Activation::Sigmoid).layer(1, Activation::Sigmoid).build()?;
     /// let tape = Tape::new();
-    /// let net = mlp.bind_labelled(&tape);
+    /// let net = mlp.bind(&tape);
+    /// assert_eq!(net.parameters().len(), 9);
     /// let out = net.forward(&[0.05, 0.10]);
     /// let loss = net.loss(Loss::HalfSquaredError, &out, &[0.01]);
     /// assert_eq!(tape.label(net.parameters()[1].index()).as_deref(), Some("layer1.neuron0.w1"));
@@ -476,30 +545,54 @@ impl Mlp {
     /// assert!(explanation.to_string().starts_with("∂loss/∂layer1.neuron0.w1 = "));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```
+    ///
+    /// # Complexity
+    /// O(p) time for p parameters (their leaves), plus O(p) once per network to
+    /// format the labels; O(number of labels) more when a label is first read.
+    #[must_use]
+    #[track_caller]
+    pub fn bind<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
+        let mut bound = self.bind_unlabelled(tape);
+        let names = self.names.get(self);
+        for (leaves, names) in [
+            (&bound.trainable, &names.trainable),
+            (&bound.frozen, &names.frozen),
+        ] {
+            if let Some(first) = leaves.first() {
+                tape.defer_labels(first.index, Arc::clone(names), false);
+            }
+        }
+        bound.names = Some(Arc::clone(names));
+        bound
+    }
+
+    /// The same as [`bind`](Mlp::bind), which labels too: the name of an
+    /// earlier release, when `bind` labelled nothing.
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+    /// let tape = chainrule::Tape::new();
+    /// let net = mlp.bind_labelled(&tape);
+    /// assert_eq!(tape.label(net.parameters()[0].index()).as_deref(), Some("layer1.neuron0.w0"));
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn bind_labelled<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
-        let mut bound = self.bind(tape);
-        bound.labelled = true;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let l = l + 1;
-            let shared = layer.spec().is_bias_shared();
-            for (n, neuron) in layer.neurons().iter().enumerate() {
-                for (k, p) in neuron.weights().enumerate() {
-                    let _ = bound.trainable[p].named(format!("layer{l}.neuron{n}.w{k}"));
-                }
-                if shared && n > 0 {
-                    continue;
-                }
-                let label = if shared {
-                    format!("layer{l}.b")
-                } else {
-                    format!("layer{l}.neuron{n}.b")
-                };
-                let _ = bound.params().get(neuron.bias()).named(label);
-            }
+        self.bind(tape)
+    }
+
+    /// As [`bind`](Mlp::bind), labelling nothing: what [`Trainer`](crate::nn::Trainer)
+    /// binds with, for steps nobody looks at.
+    #[track_caller]
+    pub(crate) fn bind_unlabelled<'m, 't>(&'m self, tape: &'t Tape) -> BoundMlp<'m, 't> {
+        BoundMlp {
+            mlp: self,
+            trainable: tape.vars(&self.parameters),
+            frozen: tape.vars(&self.frozen),
+            names: None,
         }
-        bound
     }
 }
 
@@ -512,17 +605,38 @@ fn wrong_width(caller: &str, expected: usize, found: usize) -> ! {
     )
 }
 
-/// Labels the outputs of layer `l` (0-based) recorded by a labelled binding.
-fn label_layer(outputs: &[Var<'_>], l: usize) {
-    let l = l + 1;
-    for (n, out) in outputs.iter().enumerate() {
-        if out.tape().op(out.index()).is_neuron() {
-            let _ = out
-                .named(format!("layer{l}.neuron{n}.out"))
-                .named_net(format!("layer{l}.neuron{n}.net"));
+/// Labels the outputs of layer `l` (0-based) with `names`, as the table of
+/// [`Mlp::bind`] gives: deferred ([`Tape::defer_labels`]) when the outputs are
+/// consecutive nodes, as a layer records them; given one by one otherwise.
+fn label_layer(outputs: &[Var<'_>], l: usize, names: &Names) {
+    let Some(first) = outputs.first() else {
+        return;
+    };
+    let tape = first.tape();
+    let (outs, nets) = (&names.outs[l], &names.nets[l]);
+    let consecutive = (first.index..).zip(outputs).all(|(i, v)| v.index == i);
+    if consecutive && outputs.len() == outs.len() {
+        let neurons = outputs
+            .iter()
+            .filter(|v| tape.op(v.index()).is_neuron())
+            .count();
+        if neurons == outputs.len() {
+            tape.defer_labels(first.index, Arc::clone(outs), false);
+            tape.defer_labels(first.index, Arc::clone(nets), true);
+            return;
+        }
+        if neurons == 0 {
+            // Linear neurons: each one weighted-sum node, its net its output.
+            tape.defer_labels(first.index, Arc::clone(nets), false);
+            return;
+        }
+    }
+    for ((out, o), n) in outputs.iter().zip(outs.iter()).zip(nets.iter()) {
+        if tape.op(out.index()).is_neuron() {
+            let _ = out.named(o.clone()).named_net(n.clone());
         } else {
             // A linear neuron is one weighted-sum node: its net is its output.
-            let _ = out.named(format!("layer{l}.neuron{n}.net"));
+            let _ = out.named(n.clone());
         }
     }
 }
@@ -558,23 +672,31 @@ fn forward<T: crate::Scalar>(layers: &[Layer], params: Params<'_, T>, inputs: &[
 
 /// An [`Mlp`] bound to a tape for one step: its parameters as leaves.
 ///
-/// Made by [`Mlp::bind`] (nothing labelled: the fast binding for training) or
-/// [`Mlp::bind_labelled`] (every parameter, neuron and the loss labelled, for
-/// explanations). It borrows both the network (so the parameters cannot
-/// change during the step) and the tape.
+/// Made by [`Mlp::bind`], which labels every parameter, neuron and the loss it
+/// records, for explanations. It borrows both the network (so the parameters
+/// cannot change during the step) and the tape.
 #[derive(Debug)]
 pub struct BoundMlp<'m, 't> {
     mlp: &'m Mlp,
     trainable: Vec<Var<'t>>,
     frozen: Vec<Var<'t>>,
-    labelled: bool,
+    /// The labels it gives; `None` for the crate's own unlabelled binding.
+    names: Option<Arc<Names>>,
 }
 
 impl<'m, 't> BoundMlp<'m, 't> {
-    /// Whether it labels what it records ([`Mlp::bind_labelled`]).
+    /// Whether it labels what it records: true for every binding made by
+    /// [`Mlp::bind`] or [`Mlp::bind_labelled`].
+    ///
+    /// ```
+    /// use chainrule::nn::{Activation, Mlp};
+    /// let mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
+    /// assert!(mlp.bind(&chainrule::Tape::new()).is_labelled());
+    /// # Ok::<(), chainrule::nn::Error>(())
+    /// ```
     #[must_use]
     pub fn is_labelled(&self) -> bool {
-        self.labelled
+        self.names.is_some()
     }
 
     /// The network it binds.
@@ -606,8 +728,7 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// its weighted sum and activation fused ([`Var::neuron`]; a weighted sum
     /// alone for [`Activation::Identity`]); the inputs become no leaves.
     ///
-    /// A labelled binding ([`Mlp::bind_labelled`]) labels each neuron's output
-    /// and weighted sum as it records them.
+    /// Labels each neuron's output and weighted sum as [`Mlp::bind`] says.
     ///
     /// # Panics
     /// If `inputs.len()` differs from [`Mlp::inputs`]: the message names both
@@ -626,17 +747,16 @@ impl<'m, 't> BoundMlp<'m, 't> {
     #[track_caller]
     pub fn forward(&self, inputs: &[f64]) -> Vec<Var<'t>> {
         self.mlp.check_inputs("BoundMlp::forward", inputs.len());
-        if self.labelled {
-            forward_with(&self.mlp.layers, self.params(), inputs, |l, out| {
-                label_layer(out, l)
-            })
-        } else {
-            forward(&self.mlp.layers, self.params(), inputs)
+        match &self.names {
+            Some(names) => forward_with(&self.mlp.layers, self.params(), inputs, |l, out| {
+                label_layer(out, l, names)
+            }),
+            None => forward(&self.mlp.layers, self.params(), inputs),
         }
     }
 
     /// The loss of one sample whose outputs are `outputs` (as
-    /// [`Loss::evaluate`]), labelled `loss` by a labelled binding.
+    /// [`Loss::evaluate`]), labelled `loss`.
     ///
     /// # Panics
     /// As [`Loss::evaluate`]: if `outputs` is empty or `targets.len()` differs
@@ -646,7 +766,7 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// use chainrule::nn::{Activation, Loss, Mlp};
     /// let mlp = Mlp::builder(1).layer(1, Activation::Identity).build()?;
     /// let tape = chainrule::Tape::new();
-    /// let net = mlp.bind_labelled(&tape);
+    /// let net = mlp.bind(&tape);
     /// let loss = net.loss(Loss::MeanSquaredError, &net.forward(&[1.0]), &[2.0]);
     /// assert_eq!(tape.display_name(loss.index()), "loss");
     /// # Ok::<(), chainrule::nn::Error>(())
@@ -654,7 +774,7 @@ impl<'m, 't> BoundMlp<'m, 't> {
     #[track_caller]
     pub fn loss(&self, loss: Loss, outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let value = loss.evaluate(outputs, targets);
-        if self.labelled {
+        if self.names.is_some() {
             value.named("loss")
         } else {
             value
@@ -664,7 +784,7 @@ impl<'m, 't> BoundMlp<'m, 't> {
     /// The forward pass for inputs that are themselves `Var`s (to differentiate
     /// with respect to the inputs too).
     ///
-    /// A labelled binding labels each neuron's output and weighted sum.
+    /// Labels each neuron's output and weighted sum as [`Mlp::bind`] says.
     ///
     /// # Panics
     /// If `inputs.len()` differs from [`Mlp::inputs`], or they are on another tape.
@@ -691,8 +811,8 @@ impl<'m, 't> BoundMlp<'m, 't> {
             next.clear();
             layer.forward(params, &current, &mut next);
             std::mem::swap(&mut current, &mut next);
-            if self.labelled {
-                label_layer(&current, l);
+            if let Some(names) = &self.names {
+                label_layer(&current, l, names);
             }
         }
         current

@@ -10,7 +10,7 @@
 //! [`batch_loss_and_gradient_parallel`], on the number of rayon threads
 //! (`RAYON_NUM_THREADS`, else the machine's cores): another count cuts other
 //! pieces and changes the last bits. It equals the serial
-//! [`batch_loss_and_gradient`] up to the rounding of a different order of
+//! [`batch_loss_and_gradient`](crate::nn::batch_loss_and_gradient) up to the rounding of a different order of
 //! additions: relative to the size of each component's terms, so a component
 //! whose terms cancel can differ from the serial one by more than itself.
 
@@ -18,8 +18,8 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use crate::nn::batch::check_batch;
-use crate::nn::{batch_loss_and_gradient, Dataset, Loss, Mlp};
+use crate::nn::batch::{check_batch, record_batch};
+use crate::nn::{Dataset, Loss, Mlp};
 use crate::Tape;
 
 thread_local! {
@@ -33,7 +33,7 @@ thread_local! {
 /// loss.
 ///
 /// # Panics
-/// As [`batch_loss_and_gradient`].
+/// As [`batch_loss_and_gradient`](crate::nn::batch_loss_and_gradient).
 ///
 /// ```
 /// use chainrule::nn::parallel::batch_loss_and_gradient_parallel;
@@ -71,7 +71,7 @@ pub fn batch_loss_and_gradient_parallel(
 /// asked into 4 pieces are cut 2, 2, 1), at most one per sample.
 ///
 /// # Panics
-/// As [`batch_loss_and_gradient`], or if `pieces` is 0.
+/// As [`batch_loss_and_gradient`](crate::nn::batch_loss_and_gradient), or if `pieces` is 0.
 ///
 /// ```
 /// use chainrule::nn::parallel::batch_loss_and_gradient_pieces;
@@ -107,7 +107,8 @@ pub fn batch_loss_and_gradient_pieces(
         .map(|piece| {
             TAPE.with(|tape| {
                 let mut piece_gradient = Vec::new();
-                let piece_loss = batch_loss_and_gradient(
+                // Checked above; the workers' own tapes are never read for labels.
+                let piece_loss = record_batch(
                     mlp,
                     data,
                     piece,
@@ -115,6 +116,7 @@ pub fn batch_loss_and_gradient_pieces(
                     loss,
                     &mut tape.borrow_mut(),
                     &mut piece_gradient,
+                    false,
                 );
                 (piece_loss, piece_gradient)
             })

@@ -111,7 +111,7 @@ impl ParameterFile {
     /// [`Error::ShapeMismatch`] naming the first difference (format, inputs,
     /// number of layers, a layer's inputs, neurons, activation, bias layout, a
     /// row's length, a non-finite value; layers counted from 1, neurons from 0,
-    /// as in the labels of [`Mlp::bind_labelled`]); `mlp` is unchanged then.
+    /// as in the labels of [`Mlp::bind`]); `mlp` is unchanged then.
     pub fn apply_to(&self, mlp: &mut Mlp) -> Result<(), Error> {
         self.check(mlp)?;
         let (mut trainable, mut frozen) =
@@ -156,7 +156,7 @@ impl ParameterFile {
         }
         for (k, (layer, saved)) in mlp.layers().iter().zip(&self.layers).enumerate() {
             // Layers count from 1, as in the builder's errors and the labels of
-            // `Mlp::bind_labelled` (`layer1.neuron0.w0`); neurons from 0.
+            // `Mlp::bind` (`layer1.neuron0.w0`); neurons from 0.
             let k = k + 1;
             let spec = layer.spec();
             let differs = |what: &str, file: String, model: String| {
@@ -254,7 +254,7 @@ impl Mlp {
     /// let mut wide = Mlp::builder(2).layer(4, Activation::Tanh).build()?;
     /// let err = wide.load_json(&small.to_json()).unwrap_err();
     /// assert!(matches!(err, Error::ShapeMismatch(_)));
-    /// // Layers count from 1, as in the labels of `Mlp::bind_labelled`.
+    /// // Layers count from 1, as in the labels of `Mlp::bind`.
     /// assert!(err.to_string().contains("layer 1: the number of neurons is 3 in the file but 4"));
     /// # Ok::<(), chainrule::nn::Error>(())
     /// ```

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand_core::Rng;
 
+use crate::nn::batch::{check_batch, record_batch};
 use crate::nn::init::generator;
-use crate::nn::{
-    batch_loss_and_gradient, BadData, Dataset, Error, Loss, Mlp, NonFiniteQuantity, Optimizer,
-};
+use crate::nn::{BadData, Dataset, Error, Loss, Mlp, NonFiniteQuantity, Optimizer};
 use crate::replay::Program;
 use crate::{Tape, Var};
 
@@ -260,7 +259,7 @@ impl<O: Optimizer> Trainer<O> {
     /// the optimizer sees it: the parameters and the optimizer's state (momentum
     /// velocities, Adam's moments and step count) are exactly as they were before
     /// that step. The batch's samples are then recorded again one at a time, on
-    /// a labelled tape ([`Mlp::bind_labelled`]), to name the first culprit and the
+    /// a labelled tape ([`Mlp::bind`]), to name the first culprit and the
     /// first non-finite node ([`Tape::find_anomaly`]) in [`Error::NonFinite`];
     /// the losses of the epochs completed before the failure (the history the
     /// [`TrainReport`] would have held) stay readable with
@@ -409,7 +408,10 @@ impl<O: Optimizer> Trainer<O> {
             return programs.run(mlp, data, batch, self.loss, tape, gradient);
         }
         let divisor = batch.len() as f64;
-        batch_loss_and_gradient(mlp, data, batch, divisor, self.loss, tape, gradient)
+        // The trainer's own tape: nobody reads its labels (`diagnose` records a
+        // failed batch again on a labelled one).
+        check_batch("batch_loss_and_gradient", mlp, data, batch, self.loss);
+        record_batch(mlp, data, batch, divisor, self.loss, tape, gradient, false)
     }
 
     /// The error for a batch whose loss (or, if `loss_finite`, gradient) is not
@@ -425,7 +427,7 @@ impl<O: Optimizer> Trainer<O> {
     ) -> Error {
         for &sample in batch {
             let tape = Tape::new();
-            let net = mlp.bind_labelled(&tape);
+            let net = mlp.bind(&tape);
             let (inputs, targets) = data.sample(sample);
             let loss = net.loss(self.loss, &net.forward(inputs), targets);
             let quantity = if !loss.value().is_finite() {
@@ -575,7 +577,7 @@ impl Programs {
     ) -> (Program, Vec<usize>) {
         tape.clear();
         tape.set_keep_constants(true);
-        let net = mlp.bind(tape);
+        let net = mlp.bind_unlabelled(tape);
         let losses: Vec<Var> = batch
             .iter()
             .map(|&i| {

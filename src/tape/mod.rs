@@ -20,8 +20,9 @@
 //! still there to read ([`Tape::edges`], the graph view): it is just not copied.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 mod arena;
 mod cell;
@@ -77,6 +78,11 @@ pub struct Tape {
     pub(crate) labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
     /// Labels of fused neurons' weighted sums, given with `Var::named_net`.
     pub(crate) net_labels: RefCell<BTreeMap<u32, Cow<'static, str>>>,
+    /// Labels given in bulk and not yet written into `labels` and `net_labels`
+    /// (an `nn` binding's names: a training step that reads no label formats
+    /// and inserts none), in the order they were given; written by
+    /// [`Tape::settle_labels`] before any label is read.
+    deferred_labels: RefCell<Vec<Deferred>>,
     /// The index from which a new node takes the slow path after recording:
     /// [`FULL`] (only a failed push) while anomaly detection is off, 0 (every node,
     /// to be checked for a non-finite value or partial) while it is on. One
@@ -87,6 +93,23 @@ pub struct Tape {
     /// Whether the ops with an `f64` constant keep it in `Recording::constants`,
     /// for [`crate::replay`] (see [`Tape::set_keep_constants`]).
     keep_constants: Cell<bool>,
+}
+
+/// Labels given and not yet written into the label maps (see
+/// [`Tape::defer_labels`]).
+enum Deferred {
+    /// `names[k]` labels node `first + k`.
+    Run {
+        first: u32,
+        names: Arc<[Cow<'static, str>]>,
+        net: bool,
+    },
+    /// A label given while others were deferred, kept behind them.
+    One {
+        index: u32,
+        label: Cow<'static, str>,
+        net: bool,
+    },
 }
 
 /// See [`Tape::slow_from`](Tape).
@@ -293,19 +316,23 @@ impl Tape {
     /// ```
     pub fn clear(&mut self) {
         self.recording.get_mut().clear();
-        if !self.labels.get_mut().is_empty() || !self.net_labels.get_mut().is_empty() {
+        if !self.labels.get_mut().is_empty()
+            || !self.net_labels.get_mut().is_empty()
+            || !self.deferred_labels.get_mut().is_empty()
+        {
             self.clear_labels();
         }
         self.first_anomaly.set(None);
     }
 
     /// The labels' part of [`Tape::clear`], out of line: a training loop that
-    /// labels nothing pays two tests a step for it.
+    /// labels nothing pays three tests a step for it.
     #[cold]
     #[inline(never)]
     fn clear_labels(&mut self) {
         self.labels.get_mut().clear();
         self.net_labels.get_mut().clear();
+        self.deferred_labels.get_mut().clear();
     }
 
     /// Turns the recording-time anomaly check on or off (off by default).
@@ -551,10 +578,7 @@ impl Tape {
     /// ```
     pub fn label(&self, index: usize) -> Option<String> {
         let index = u32::try_from(index).ok()?;
-        self.labels
-            .borrow()
-            .get(&index)
-            .map(|label| label.to_string())
+        self.label_map().get(&index).map(|label| label.to_string())
     }
 
     /// The label of node `index`, or a readable default: its op and index
@@ -579,7 +603,84 @@ impl Tape {
     }
 
     pub(crate) fn set_label(&self, index: u32, label: Cow<'static, str>) {
-        self.labels.borrow_mut().insert(index, label);
+        self.give_label(index, label, false);
+    }
+
+    /// Labels node `index` (its net's label if `net`), after every label given
+    /// before it: behind the deferred ones while there are any, so that the
+    /// last label given to a node is the one it keeps.
+    fn give_label(&self, index: u32, label: Cow<'static, str>, net: bool) {
+        let mut deferred = self.deferred_labels.borrow_mut();
+        if deferred.is_empty() {
+            let map = if net { &self.net_labels } else { &self.labels };
+            map.borrow_mut().insert(index, label);
+        } else {
+            deferred.push(Deferred::One { index, label, net });
+        }
+    }
+
+    /// Labels nodes `first`, `first + 1`, … with `names` in order (their nets'
+    /// labels if `net`), as if each were given with [`Var::named`](crate::Var::named)
+    /// now, but with no string copied until a label is read: O(1).
+    ///
+    /// # Panics
+    /// If the nodes are not all on the tape (a bug of the caller's, inside the
+    /// crate).
+    pub(crate) fn defer_labels(&self, first: u32, names: Arc<[Cow<'static, str>]>, net: bool) {
+        assert!(
+            first as usize + names.len() <= self.len(),
+            "chainrule: deferred labels past the end of the tape"
+        );
+        if !names.is_empty() {
+            self.deferred_labels
+                .borrow_mut()
+                .push(Deferred::Run { first, names, net });
+        }
+    }
+
+    /// Writes the deferred labels into the label maps, in the order they were
+    /// given. Every reader of a label map goes through [`Tape::label_map`] or
+    /// [`Tape::net_label_map`], which call this first.
+    fn settle_labels(&self) {
+        if self.deferred_labels.borrow().is_empty() {
+            return;
+        }
+        self.settle_deferred();
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn settle_deferred(&self) {
+        let deferred = std::mem::take(&mut *self.deferred_labels.borrow_mut());
+        let mut labels = self.labels.borrow_mut();
+        let mut net_labels = self.net_labels.borrow_mut();
+        for entry in deferred {
+            match entry {
+                Deferred::Run { first, names, net } => {
+                    let map = if net { &mut *net_labels } else { &mut *labels };
+                    for (index, name) in (first..).zip(names.iter()) {
+                        map.insert(index, name.clone());
+                    }
+                }
+                Deferred::One { index, label, net } => {
+                    let map = if net { &mut *net_labels } else { &mut *labels };
+                    map.insert(index, label);
+                }
+            }
+        }
+    }
+
+    /// The labels by node, every deferred one written in first.
+    pub(crate) fn label_map(&self) -> Ref<'_, BTreeMap<u32, Cow<'static, str>>> {
+        self.settle_labels();
+        self.labels.borrow()
+    }
+
+    /// The labels of fused neurons' nets by node, every deferred one written in
+    /// first.
+    pub(crate) fn net_label_map(&self) -> Ref<'_, BTreeMap<u32, Cow<'static, str>>> {
+        self.settle_labels();
+        self.net_labels.borrow()
     }
 
     /// The label of the weighted sum inside the fused neuron at `index`, if one
@@ -598,14 +699,13 @@ impl Tape {
     /// ```
     pub fn net_label(&self, index: usize) -> Option<String> {
         let index = u32::try_from(index).ok()?;
-        self.net_labels
-            .borrow()
+        self.net_label_map()
             .get(&index)
             .map(|label| label.to_string())
     }
 
     pub(crate) fn set_net_label(&self, index: u32, label: Cow<'static, str>) {
-        self.net_labels.borrow_mut().insert(index, label);
+        self.give_label(index, label, true);
     }
 
     /// Appends one node with `N` operands: the single entry point of recording
