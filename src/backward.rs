@@ -626,19 +626,45 @@ fn sweep<const RUNS: bool, const MODE: u8>(rec: &Recording, adjoints: &mut [f64]
                 // adjoint. The product is swept here, its adjoint in a register,
                 // and the loop skips it: the same sums in the same order as
                 // visiting it next.
+                //
+                // A weighted sum's pairs follow each other, `z_k = z_{k−1} + x·y`
+                // with `z_{k−1}` just before the product: while they do, the next
+                // pair is swept here too, the adjoint of `z_{k−1}` (complete: its
+                // users all come after it, and all are swept) carried in a
+                // register instead of stored and loaded again (a load that waits
+                // for the store just made, on the critical path of the sweep).
                 Layout::Add if MODE != CAREFUL && b + 1 == node && ops[b] == Op::Mul => {
-                    adjoints[a] += adjoint;
-                    let total = adjoints[b] + adjoint;
-                    adjoints[b] = total;
-                    let [x, y] = args[b];
-                    let (x, y) = (x as usize, y as usize);
-                    let (vx, vy) = (values[x], values[y]);
-                    adjoints[x] += total * vy;
-                    adjoints[y] += total * vx;
-                    // (Not watched: a product has no masked edge, and an
-                    // infinite adjoint it passes on is watched at the select
-                    // op it reaches, if any.)
-                    node -= 1; // b, swept
+                    let (mut a, mut b, mut adjoint) = (a, b, adjoint);
+                    loop {
+                        let na = adjoints[a] + adjoint;
+                        adjoints[a] = na;
+                        let total = adjoints[b] + adjoint;
+                        adjoints[b] = total;
+                        let [x, y] = args[b];
+                        let (x, y) = (x as usize, y as usize);
+                        let (vx, vy) = (values[x], values[y]);
+                        adjoints[x] += total * vy;
+                        adjoints[y] += total * vx;
+                        // (Not watched: a product has no masked edge, and an
+                        // infinite adjoint it passes on is watched at the select
+                        // op it reaches, if any.)
+                        node = b; // swept
+                        let at = b - 1;
+                        // `na` is the adjoint of `at` if the sum's first operand
+                        // is `at` and the product did not add to it.
+                        if a != at || x == a || y == a || na == 0.0 {
+                            break;
+                        }
+                        let [a2, b2] = args[at];
+                        let b2 = b2 as usize;
+                        if !(ops[at] == Op::Add && b2 + 1 == at && ops[b2] == Op::Mul) {
+                            break;
+                        }
+                        if MODE == WATCH {
+                            finite += zero_if_finite(na);
+                        }
+                        (a, b, adjoint) = (a2 as usize, b2, na);
+                    }
                 }
                 // A chain of sums, differences and one-operand nodes, each the
                 // operand of the one after it: followed with the adjoint in a

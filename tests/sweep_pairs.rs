@@ -113,9 +113,9 @@ fn a_chain_of_sums_whose_partial_sums_are_used_again() {
     // s1 = p0 + p1, s2 = s1 + p2, s3 = s2 + p3: one pair after another. s1 and
     // s2 are used again after the chain (their adjoints hold those
     // contributions when the sweep reaches them), and the chain is broken once
-    // by a sum whose product is not the node just below it. (A sweep that ran
-    // down such chains in one inner loop was tried: fewer instructions, but
-    // slower, see the README.)
+    // by a sum whose product is not the node just below it. (The sweep runs
+    // down such chains with the partial sum's adjoint in a register, and
+    // must stop where the chain is broken or a partial sum is used again.)
     let tape = Tape::new();
     let w: Vec<Var> = (0..5).map(|k| tape.var(0.5 + 0.25 * k as f64)).collect();
     let x: Vec<Var> = (0..5).map(|k| tape.var(1.0 - 0.3 * k as f64)).collect();
