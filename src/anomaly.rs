@@ -80,6 +80,14 @@ pub struct Anomaly {
     pub operands: Vec<AnomalyOperand>,
     /// What was not finite: the value, or else the first non-finite partial.
     pub non_finite: NonFinite,
+    /// The `f64` constants the op was given (a fused neuron's data inputs, a
+    /// loss's targets, the `c` of `x * c`), in order, where the tape kept them
+    /// ([`Tape::set_keep_constants`]: a fused neuron's inputs and a loss's
+    /// targets are kept then); empty otherwise. A constant is no operand: a NaN
+    /// input is seen here, not among [`operands`](Self::operands). When the
+    /// value is not finite, every operand is and the constants are not known,
+    /// the report says that a constant or an overflow is the cause.
+    pub constants: Vec<f64>,
 }
 
 impl Anomaly {
@@ -124,8 +132,19 @@ impl Anomaly {
             value,
             operands,
             non_finite,
+            constants: tape.kept_constants(index as u32).to_vec(),
         })
     }
+}
+
+/// Whether `op` is given `f64` constants besides its operands (data inputs,
+/// targets, a scale or an exponent).
+fn takes_constants(op: Op) -> bool {
+    op.name().contains("const")
+        || matches!(
+            op,
+            Op::HalfSquaredError | Op::MeanSquaredError | Op::Powi | Op::Powf | Op::LeakyRelu
+        )
 }
 
 impl Tape {
@@ -195,7 +214,26 @@ impl fmt::Display for Anomaly {
             .iter()
             .map(|o| format!(" operand #{} {} = {}", o.index, o.name, number(o.value)))
             .collect();
-        f.write_str(&operands.join(","))
+        f.write_str(&operands.join(","))?;
+        // A value not finite from finite operands: say where else it can come
+        // from, so that a NaN in the data is not hidden behind finite weights.
+        let operands_finite = self.operands.iter().all(|o| o.value.is_finite());
+        if self.non_finite == NonFinite::Value && operands_finite && self.op != Op::Leaf {
+            if self.constants.iter().any(|c| !c.is_finite()) {
+                let constants: Vec<String> = self.constants.iter().map(|&c| number(c)).collect();
+                write!(
+                    f,
+                    "; its operands are finite, its constants are not: [{}]",
+                    constants.join(", ")
+                )?;
+            } else if self.constants.is_empty() && takes_constants(self.op) {
+                f.write_str(
+                    "; its operands are finite: a constant it was given (data, such as an \
+                     input or a target) is not, or a value on its way overflowed",
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

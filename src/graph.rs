@@ -19,12 +19,12 @@ pub struct GraphNode {
     pub index: usize,
     /// What it computes.
     pub op: Op,
-    /// Its label, if one was given with [`Var::named`].
+    /// Its label, if one was given with [`Var::named`] or by an `nn` binding.
     pub label: Option<String>,
     /// Its value from the forward pass.
     pub value: f64,
     /// For a fused neuron, the label of its weighted sum, if one was given with
-    /// [`Var::named_net`].
+    /// [`Var::named_net`] or by an `nn` binding.
     pub net_label: Option<String>,
 }
 

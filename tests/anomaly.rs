@@ -144,3 +144,60 @@ fn gradient_anomalies_read_like_explanations() {
     };
     assert!(anomaly.contains("big = 1e300"), "{anomaly}");
 }
+
+#[test]
+fn a_nan_input_folded_into_a_neuron_is_not_hidden_behind_its_finite_operands() {
+    use chainrule::Activation;
+    // The inputs of a neuron over constants (a network's first layer) are no
+    // operands: every operand listed is finite, and the report must say where
+    // else the NaN can come from, or show the constants where the tape kept them.
+    for keep in [false, true] {
+        let tape = Tape::new();
+        tape.set_keep_constants(keep);
+        let w = tape.vars(&[0.5, -0.25]);
+        let b = tape.var(0.1).named("b");
+        let out = Var::neuron_const(&w, &[f64::NAN, 0.5], b, Activation::Sigmoid).named("out");
+        let anomaly = tape.find_anomaly().expect("the neuron is NaN");
+        assert_eq!(anomaly.index, out.index());
+        assert!(anomaly.operands.iter().all(|o| o.value.is_finite()));
+        let text = anomaly.to_string();
+        if keep {
+            assert_eq!(anomaly.constants.len(), 2, "{:?}", anomaly.constants);
+            assert!(anomaly.constants[0].is_nan());
+            assert!(
+                text.ends_with("; its operands are finite, its constants are not: [NaN, 0.5]"),
+                "{text}"
+            );
+        } else {
+            assert!(anomaly.constants.is_empty());
+            assert!(
+                text.contains("; its operands are finite: a constant it was given (data"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_overflow_from_finite_operands_and_constants_blames_no_constant() {
+    for keep in [false, true] {
+        let tape = Tape::new();
+        tape.set_keep_constants(keep);
+        let x = tape.var(1e200);
+        let big = x * 1e200; // overflows: x and the constant are finite
+        let text = tape.find_anomaly().expect("inf").to_string();
+        assert!(
+            text.starts_with(&format!("node #{}", big.index())),
+            "{text}"
+        );
+        assert!(!text.contains("constants are not"), "{text}");
+        // `x * c` keeps no constant apart (c is its partial): the report
+        // cannot tell, and says both.
+        assert!(text.contains("or a value on its way overflowed"), "{text}");
+        // An op given no constant says nothing of constants.
+        let tape = Tape::new();
+        let _ = tape.var(1000.0).exp();
+        let text = tape.find_anomaly().expect("inf").to_string();
+        assert!(!text.contains("constant"), "{text}");
+    }
+}

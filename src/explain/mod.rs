@@ -14,7 +14,9 @@
 //! # Every factor is a true partial derivative
 //!
 //! A factor `∂a/∂b` is the partial derivative of `a` with respect to `b`, the
-//! other quantities the explanation shows held fixed. So:
+//! other quantities the explanation shows held fixed. (In a path after the
+//! first, a negative first factor's sign is written as the `−` that joins the
+//! path's product to the sum, as in `a − b × c`: the factor is `−b`.) So:
 //!
 //! - parallel edges are merged: `x * x` is one factor `∂(x·x)/∂x = 2x`, not two
 //!   factors `x` each (the tape records two edges, one per operand slot);

@@ -567,9 +567,11 @@ impl Tape {
         }
     }
 
-    /// The label of node `index`, if one was given with [`Var::named`](crate::Var::named); `None`
-    /// for an unlabelled node and for an index past the end (a label lookup never
-    /// panics).
+    /// The label of node `index`, if one was given with [`Var::named`](crate::Var::named)
+    /// or by an `nn` binding (`nn::Mlp::bind` labels what it
+    /// records); `None` for an unlabelled node and for an index past the end (a
+    /// label lookup never panics). The last label given to a node is the one it
+    /// has.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -684,7 +686,8 @@ impl Tape {
     }
 
     /// The label of the weighted sum inside the fused neuron at `index`, if one
-    /// was given with [`Var::named_net`](crate::Var::named_net).
+    /// was given with [`Var::named_net`](crate::Var::named_net) or by an `nn`
+    /// binding.
     ///
     /// ```
     /// use chainrule::{Activation, Tape};
