@@ -1177,6 +1177,18 @@ pub enum Finding {
         /// The note explanations write on its factor.
         note: &'static str,
     },
+    /// Your value is the tape's rounded to the significant digits it is written
+    /// with (at least 3, as a value copied from a printed derivation is: the
+    /// tape's 0.000438568311… written 0.000438568): no slip is named. The row
+    /// still does not pass; a tolerance of half a unit in your value's last
+    /// digit ([`Gradients::compare_with`], `Tolerance { atol, rtol: 0.0 }`)
+    /// accepts it.
+    Rounded {
+        /// The significant digits of your value's shortest decimal form.
+        digits: u32,
+        /// Half a unit in its last digit: the absolute tolerance that accepts it.
+        half_unit: f64,
+    },
     /// No such sum was found among the combinations searched (none is
     /// searched, `searched` being 0, for a hand value that is not finite: the
     /// tape's gradient, finite here, is a sum of finite contributions).
@@ -1393,6 +1405,16 @@ impl fmt::Display for Diagnosis {
                      convention there, and the derivative may not exist, so this mismatch \
                      names no slip in your derivation; hold your value against the tape at \
                      a point off the kink"
+                );
+            }
+            Finding::Rounded { digits, half_unit } => {
+                return writeln!(
+                    f,
+                    "your value is the tape's {} rounded to the {digits} significant digits \
+                     you wrote, as a value copied from a printed derivation is: no slip is \
+                     named (to accept it, compare_with a Tolerance {{ atol: {half_unit:e}, \
+                     rtol: 0.0 }}, half a unit in your last digit)",
+                    format_number(self.tape, 12)
                 );
             }
             Finding::NoMatch { .. } if !self.expected.is_finite() => {
@@ -1911,6 +1933,8 @@ impl<'t> Gradients<'t> {
                         name: crate::explain::readable_name(self.tape(), node),
                         note,
                     }
+                } else if let Some((digits, half_unit)) = rounded_to(value, check.tape) {
+                    Finding::Rounded { digits, half_unit }
                 } else if !value.is_finite() {
                     Finding::NoMatch { searched: 0 }
                 } else {
@@ -1934,6 +1958,30 @@ impl<'t> Gradients<'t> {
             tolerance,
         }
     }
+}
+
+/// If `value`, written in its shortest decimal form with 3 to 15 significant
+/// digits, is `tape` rounded to those digits: the digits and half a unit in
+/// the last (the tolerance that accepts it). `None` for 0, a value that is not
+/// finite, or one with more or fewer digits (a value of 16 or 17 digits was
+/// not rounded by hand, and one of 1 or 2 says too little to tell a rounding
+/// from a slip).
+fn rounded_to(value: f64, tape: f64) -> Option<(u32, f64)> {
+    if value == 0.0 || !value.is_finite() || !tape.is_finite() {
+        return None;
+    }
+    // `{:e}` writes the shortest form that reads back as `value`: 4.38568e-4.
+    let text = format!("{value:e}");
+    let (mantissa, exponent) = text.split_once('e')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let digits = mantissa.chars().filter(char::is_ascii_digit).count() as u32;
+    if !(3..=15).contains(&digits) {
+        return None;
+    }
+    let half_unit = 0.5 * 10f64.powi(exponent - digits as i32 + 1);
+    // The unit itself is rounded to f64: allow a few ulps of the value.
+    let slack = 4.0 * f64::EPSILON * value.abs();
+    ((tape - value).abs() <= half_unit + slack).then_some((digits, half_unit))
 }
 
 /// The first node at a kink that can matter for ∂output/∂x: see

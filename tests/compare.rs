@@ -684,3 +684,73 @@ fn paths_that_part_twice_are_named_apart() {
         "{text}"
     );
 }
+
+#[test]
+fn a_value_copied_rounded_from_the_article_is_called_rounded_not_a_slip() {
+    // Mazur's article prints ∂E_total/∂w1 = 0.000438568: the tape's
+    // 0.000438568… rounded to 6 significant digits, outside the 1e-7 relative
+    // tolerance. The finding says so and names the tolerance that accepts it.
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    let article = 0.000438568;
+    assert!((g[net.w[0]] - article).abs() < 0.5e-9);
+    let comparison = g.compare(&[(net.w[0], article)]);
+    assert!(!comparison.all_passed(), "still outside the tolerance");
+    let diagnosis = &comparison.diagnoses()[0];
+    let half_unit = match diagnosis.finding {
+        Finding::Rounded { digits, half_unit } => {
+            assert_eq!(digits, 6);
+            half_unit
+        }
+        ref other => panic!("{other:?}"),
+    };
+    assert!((half_unit - 0.5e-9).abs() < 1e-24, "{half_unit:e}");
+    let text = diagnosis.to_string();
+    assert!(
+        text.starts_with("your value is the tape's 0.000438567734 rounded")
+            && text.contains("rounded to the 6 significant digits you wrote"),
+        "{text}"
+    );
+    let accept = Tolerance {
+        atol: half_unit,
+        rtol: 0.0,
+    };
+    assert!(g.compare_with(&[(net.w[0], article)], accept).all_passed());
+    // The article's ∂E/∂w5 = 0.082167041 (8 digits) too.
+    let w5 = g.compare(&[(net.w[4], 0.082167041)]);
+    assert!(
+        w5.all_passed()
+            || matches!(
+                w5.diagnoses()[0].finding,
+                Finding::Rounded { digits: 8, .. }
+            )
+    );
+}
+
+#[test]
+fn a_slip_or_a_full_precision_value_is_not_called_rounded() {
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    let exact = g[net.w[4]];
+    // A forgotten factor, written to 4 digits: a slip, not a rounding.
+    let out_h1 = net.out_h[0].value();
+    let forgot = g[net.w[4]] / out_h1;
+    let four_digits = (forgot * 1e4).round() / 1e4;
+    let slip = g.compare(&[(net.w[4], four_digits)]);
+    let d = &slip.diagnoses()[0];
+    assert!(!matches!(d.finding, Finding::Rounded { .. }), "{d}");
+    // Full precision, off by 1e-6 relative: 16–17 digits were not rounded by hand.
+    let off = exact * (1.0 + 1e-6);
+    let full = g.compare(&[(net.w[4], off)]);
+    let d = &full.diagnoses()[0];
+    assert!(!matches!(d.finding, Finding::Rounded { .. }), "{d}");
+    // Two significant digits say too little to tell.
+    let two = (exact * 100.0).round() / 100.0;
+    let c = g.compare(&[(net.w[4], two)]);
+    assert!(c
+        .diagnoses()
+        .iter()
+        .all(|d| !matches!(d.finding, Finding::Rounded { .. })));
+}
