@@ -5,10 +5,14 @@
 //! `f64` and records on [`Var`]), as a [`Function`]. [`Bench`] then:
 //!
 //! 1. checks the taped gradient against your hand-coded one, if you give one
-//!    (|ours − reference| ≤ 1e-9·|reference| by default, with a floor of 1e-12
-//!    times the gradient's largest partial for partials that are 0; an infinite reference is
+//!    (|ours − reference| ≤ 1e-9·|reference| by default, plus an absolute floor
+//!    of 1e-12 times the gradient's largest partial, for a partial of 0 against
+//!    rounding; a partial whose sign is the reference's opposite is held to the
+//!    tape's own rounding of it instead of the floor; an infinite reference is
 //!    matched by the same infinity only), and the replayed gradient
-//!    ([`crate::replay`]) against the taped one;
+//!    ([`crate::replay`]) against the taped one, at the one point given: a
+//!    slip that vanishes there (a wrong term that is 0 at that point) is not
+//!    seen, as [`gradcheck`](crate::gradcheck) at several points would see it;
 //! 2. times four variants interleaved, round after round (the order rotating
 //!    each round), and takes each one's median: **primal** (the function on
 //!    `f64`), **taped** (recorded and swept on one reused tape), **replayed**
@@ -439,6 +443,15 @@ impl<'a, F: Function> Bench<'a, F> {
     /// passed a hand gradient with ∂/∂x₀ doubled and ∂/∂x₁ left out. Set here,
     /// the floor is that absolute value, at every scale.
     ///
+    /// The default floor applies to every partial, so a slip in a partial
+    /// smaller than 1e-12 of the largest (a factor 2, a term left out) passes
+    /// unseen: set `absolute_tolerance(0.0)` to hold every partial to the
+    /// relative tolerance. A sign slip is caught at any scale: with the default
+    /// floor, a hand partial whose sign is the taped one's opposite passes only
+    /// within 4 times the sweep's own rounding of that partial
+    /// ([`Gradients::rounding_bound`](crate::Gradients::rounding_bound)), as
+    /// a hand 0 against a taped ±1e-17 of a cancelling sum does.
+    ///
     /// # Panics
     /// If `absolute_tolerance` is negative or NaN, at the caller's line.
     ///
@@ -544,7 +557,15 @@ impl<'a, F: Function> Bench<'a, F> {
             )?;
             let mut worst: f64 = 0.0;
             let at = scale(taped.iter().chain(&g));
+            let bounds = sweep_rounding_bounds(f, x);
             for (i, (&ours, &theirs)) in taped.iter().zip(&g).enumerate() {
+                if self.absolute_tolerance.is_none() && ours * theirs < 0.0 {
+                    // Opposite signs: the floor at the gradient's scale would
+                    // pass a sign slip on a partial far below the largest, so
+                    // the difference is held to the tape's own rounding of it.
+                    let floor = 4.0 * bounds[i];
+                    self.close_within("taped vs hand-coded", Some(i), ours, theirs, floor)?;
+                }
                 self.close("taped vs hand-coded", Some(i), ours, theirs, at)?;
                 if ours != theirs {
                     // Relative, but absolute against a hand partial of 0.
@@ -663,6 +684,18 @@ impl<'a, F: Function> Bench<'a, F> {
         scale: f64,
     ) -> Result<(), BenchError> {
         let floor = self.absolute_tolerance.unwrap_or(DEFAULT_FLOOR * scale);
+        self.close_within(what, input, actual, expected, floor)
+    }
+
+    /// As [`close`](Self::close) with the absolute floor `floor`.
+    fn close_within(
+        &self,
+        what: &'static str,
+        input: Option<usize>,
+        actual: f64,
+        expected: f64,
+        floor: f64,
+    ) -> Result<(), BenchError> {
         // An infinite reference is matched by itself only: its bound, ∞, would
         // accept any |actual − ∞| (∞ ≤ ∞), a finite value or −∞ too.
         // The relative term is 0 against a reference of 0 whatever the
@@ -711,6 +744,17 @@ fn bad_tolerance(method: &str, tolerance: f64) -> ! {
 }
 
 /// One taped gradient on a reused tape: clear, record, sweep; returns f(x).
+/// The bound on the reverse sweep's own rounding of each partial of `f` at
+/// `x` ([`Gradients::rounding_bound`](crate::Gradients::rounding_bound)), from
+/// a recording of its own.
+fn sweep_rounding_bounds<F: Function>(f: &F, x: &[f64]) -> Vec<f64> {
+    let tape = Tape::new();
+    let leaves = tape.vars(x);
+    let y: Var = f.eval(&leaves);
+    let g = y.backward();
+    leaves.iter().map(|&leaf| g.rounding_bound(leaf)).collect()
+}
+
 fn taped_gradient<F: Function>(f: &F, tape: &mut Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
     tape.clear();
     let leaves = tape.vars(x);
@@ -803,12 +847,18 @@ impl fmt::Display for Report {
         write!(
             f,
             "Tape: {:.1} bytes/node (arena capacity, reused). Replay: {} instructions, {:.1} \
-             bytes/node. Medians of {} interleaved rounds of {} calls.",
+             bytes/node. Medians of {} interleaved {} of {} {}.",
             self.tape_bytes_per_node,
             self.instructions,
             self.program_bytes_per_node,
             self.rounds,
-            self.calls_per_round
+            if self.rounds == 1 { "round" } else { "rounds" },
+            self.calls_per_round,
+            if self.calls_per_round == 1 {
+                "call"
+            } else {
+                "calls"
+            },
         )?;
         if let Some(d) = self.hand_difference {
             write!(

@@ -194,3 +194,62 @@ fn a_wrong_hand_gradient_of_tiny_partials_is_refused() {
         .round_time(quick);
     assert!(loose.run().is_ok());
 }
+
+/// f = 5e5·x₀² + 5e-7·x₁² + 1e-7·x₁: at (1, 0), ∂f/∂x₁ = 1e-7, 1.7e-13 of the
+/// largest partial (1e6), below the default floor (1e-12 of it).
+struct Stiff;
+impl Function for Stiff {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0] * x[0] * 5e5 + x[1] * x[1] * 5e-7 + x[1] * 1e-7
+    }
+}
+
+#[test]
+fn a_sign_slip_on_a_partial_below_the_floor_is_refused() {
+    // A new user's report: the floor at the gradient's scale passed this sign
+    // slip, and the report then gave a largest difference of 200%.
+    let wrong = |x: &[f64], g: &mut [f64]| {
+        g[0] = 1e6 * x[0];
+        g[1] = -(1e-6 * x[1] + 1e-7); // the sign slip
+        5e5 * x[0] * x[0] + 5e-7 * x[1] * x[1] + 1e-7 * x[1]
+    };
+    let bench = || {
+        Bench::new("stiff", &Stiff, &[1.0, 0.0])
+            .rounds(3)
+            .round_time(QUICK)
+    };
+    assert_eq!(
+        mismatch(bench().hand(&wrong).run()),
+        ("taped vs hand-coded", Some(1))
+    );
+    let right = |x: &[f64], g: &mut [f64]| {
+        g[0] = 1e6 * x[0];
+        g[1] = 1e-6 * x[1] + 1e-7;
+        5e5 * x[0] * x[0] + 5e-7 * x[1] * x[1] + 1e-7 * x[1]
+    };
+    assert!(bench().hand(&right).run().is_ok());
+}
+
+#[test]
+fn rounding_of_the_opposite_sign_in_a_cancelling_sum_still_passes() {
+    // The hand sums in another order and rounds to the other side of 0.
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        g[1] = 0.3 - 0.2 - 0.1; // -2.8e-17
+        x[0] * x[0] + x[1] * 0.1 + x[1] * 0.2 - x[1] * 0.3
+    };
+    let mut g = [0.0; 2];
+    hand(&[1.5, 2.0], &mut g);
+    let report = Bench::new("cancels", &Cancels, &[1.5, 2.0])
+        .hand(&hand)
+        .rounds(3)
+        .round_time(QUICK)
+        .run()
+        .expect("rounding on either side of 0 passes");
+    assert!(report.hand_difference.is_some());
+    // And the test is one of signs: the taped partial is the other side of 0.
+    let tape = chainrule::Tape::new();
+    let x = tape.vars(&[1.5, 2.0]);
+    let taped = Cancels.eval(&x).backward()[x[1]];
+    assert!(taped * g[1] < 0.0, "taped {taped:e}, hand {:e}", g[1]);
+}

@@ -1019,7 +1019,7 @@ fn a_foreign_output_is_named_by_its_node() {
 }
 
 #[test]
-#[should_panic(expected = "set_inputs was given 1 values for a program of 2 inputs")]
+#[should_panic(expected = "set_inputs was given 1 value for a program of 2 inputs")]
 fn set_inputs_checks_the_length() {
     let tape = Tape::for_replay();
     let w = tape.vars(&[1.0, 2.0]);

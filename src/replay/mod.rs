@@ -937,7 +937,12 @@ const ZEROED: usize = 16;
 #[inline(never)]
 #[track_caller]
 pub(crate) fn wrong_input_count(given: usize, inputs: usize) -> ! {
-    panic!("chainrule: set_inputs was given {given} values for a program of {inputs} inputs")
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    panic!(
+        "chainrule: set_inputs was given {given} {} for a program of {inputs} {}",
+        plural(given, "value", "values"),
+        plural(inputs, "input", "inputs")
+    )
 }
 
 /// The panic of [`Program::output`] given no output `k`.
