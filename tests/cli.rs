@@ -1131,7 +1131,7 @@ fn check_where_f_is_not_defined_cannot_be_confirmed() {
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(
         j["check"]["verdict"],
-        "cannot be confirmed where f is not defined"
+        "cannot be confirmed where f is not defined or not finite"
     );
     assert_eq!(j["check"]["rows"][0]["passed"], false);
     // grad says the partial printed is no derivative of f there.
@@ -2541,4 +2541,46 @@ fn shell_words_split_as_the_shell_does() {
         ["check", "--wrt", "w1", "--expect", "(a - b) * c"]
     );
     assert_eq!(shell_words("grad 'x'y ''"), ["grad", "xy", ""]);
+}
+
+#[test]
+fn a_number_rounded_from_the_tapes_value_is_right_to_its_digits() {
+    // A learner's report: 3.99232 (the tape's 3.992324048 to 6 digits) was
+    // called rounded by the diagnosis and "wrong" by the verdict.
+    let (out, _) = run(
+        &[
+            "check",
+            "sin(x)*exp(y)",
+            "--at",
+            "x=1,y=2",
+            "--wrt",
+            "x",
+            "--expect",
+            "3.99232",
+        ],
+        0,
+    );
+    assert!(
+        out.contains("they agree to the 6 significant digits you wrote"),
+        "{out}"
+    );
+    assert!(out.contains("your ∂f/∂x is right."), "{out}");
+    // Rounded the wrong way, it is wrong.
+    let (out, _) = run(
+        &[
+            "check",
+            "sin(x)*exp(y)",
+            "--at",
+            "x=1,y=2",
+            "--wrt",
+            "x",
+            "--expect",
+            "3.9924",
+        ],
+        1,
+    );
+    assert!(out.contains("MISMATCH"), "{out}");
+    // An overflow is named as one possible cause of f not finite.
+    let (out, _) = run(&["grad", "exp(x)", "--at", "x=1000"], 0);
+    assert!(out.contains("a value on its way overflowed f64"), "{out}");
 }

@@ -315,7 +315,7 @@ fn operand(name: &str) -> String {
 /// derivatives of it.
 fn undefined_note(y: &str, value: f64) -> String {
     format!(
-        "note: {y} is {} here: it is not defined (or not finite) at this point, so it has no derivative here; the partials below are the values of the tape's derivative formulas, not derivatives of {y}",
+        "note: {y} is {} here: it is not defined (or not finite) at this point, or a value on its way overflowed f64, so f64 gives no derivative of it here; the partials below are the values of the tape's derivative formulas, not derivatives of {y}",
         number(value)
     )
 }
@@ -768,6 +768,21 @@ fn check(
         forward_rounding(&loaded, &loaded.at, wrt, g[x])? + yours_rounding(&r.values, yours);
     let at_point_tolerance = confirms(tolerance, yours, g[x], at_point_bound);
     let at_point_ok = at_point_tolerance || within_rounding(yours, g[x], at_point_bound);
+    // A number written rounded from the tape's value (3.99232 for 3.992324048):
+    // right to the significant digits given, not a slip (`Finding::Rounded`).
+    let rounded = if number_given.is_some() && !at_point_ok && !f_undefined && g[x].is_finite() {
+        g.compare_with(&[(x, yours)], tolerance)
+            .diagnoses()
+            .first()
+            .and_then(|d| match d.finding {
+                Finding::Rounded { digits, .. } => Some(digits),
+                _ => None,
+            })
+    } else {
+        None
+    };
+    let at_point_tolerance = at_point_tolerance || rounded.is_some();
+    let at_point_ok = at_point_ok || rounded.is_some();
     // Your formula not finite where the tape's gradient is (exp(a)/(exp(a) +
     // exp(b)) at a = 1000 is inf/inf): it may be right and overflow in f64,
     // so it is not compared (as at the random points). A number you gave is.
@@ -806,10 +821,13 @@ fn check(
             "{lhs} at the point: the tape has {}, yours is {}: {}\n",
             number(g[x]),
             number(yours),
-            if at_point_ok {
-                "they agree"
-            } else {
-                "MISMATCH"
+            match (at_point_ok, rounded) {
+                (true, Some(digits)) => format!(
+                    "they agree to the {digits} significant digits you wrote (yours is the \
+                     tape's, rounded)"
+                ),
+                (true, None) => "they agree".to_string(),
+                (false, _) => "MISMATCH".to_string(),
             }
         ));
     }
@@ -1133,7 +1151,7 @@ fn check(
     } else if wrong {
         "wrong"
     } else if f_undefined {
-        "cannot be confirmed where f is not defined"
+        "cannot be confirmed where f is not defined or not finite"
     } else if tape_nan {
         "cannot be confirmed where the tape's gradient is NaN"
     } else if limit.is_some() {
