@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use crate::explain::{format_number, ExplainOptions, Explanation, Quantity};
+use crate::explain::{format_number, ExplainOptions, Explanation, Factor, Path, Quantity};
 use crate::{Gradients, Tape, Var};
 
 /// Accept `actual` against `reference` when
@@ -1189,6 +1189,32 @@ pub enum Finding {
         /// Half a unit in its last digit: the absolute tolerance that accepts it.
         half_unit: f64,
     },
+    /// Your value is the tape's with one chain-rule factor left out: the local
+    /// partial `factor` (as explanations write it, `∂u/∂x`), `value` here,
+    /// dropped from the paths numbered in `paths` (from 1, as
+    /// [`Diagnosis::terms`] lists them), every other factor and path as the
+    /// tape has them, within the comparison's tolerance: the inner derivative
+    /// a hand derivation of `sin(x²)` forgets (`cos(x²)` for `2x·cos(x²)`).
+    ///
+    /// Searched only where no sum of the paths matches and every path is a
+    /// term of its own (at most [`MAX_TERMS`] paths, all listed): each factor
+    /// left out of every path through it, and, where it is on several, out of
+    /// one of them alone. Named only when exactly one such value fits; a factor
+    /// of 0, ±1, or one not finite, is not tried (leaving out 1 changes nothing
+    /// and −1 is a wrong sign, which the sums name). One point can fit by
+    /// coincidence: the `chainrule check` command holds the slip against
+    /// random points too. The row still does not pass.
+    MissingFactor {
+        /// The factor as explanations write it: `∂u/∂x`.
+        factor: String,
+        /// Its value at this point.
+        value: f64,
+        /// The paths it is left out of, by number (from 1), in order.
+        paths: Vec<usize>,
+        /// Whether those are all the paths through it (else it is left out of
+        /// one path and kept on the others through it).
+        every_path: bool,
+    },
     /// No such sum was found among the combinations searched (none is
     /// searched, `searched` being 0, for a hand value that is not finite: the
     /// tape's gradient, finite here, is a sum of finite contributions).
@@ -1416,6 +1442,62 @@ impl fmt::Display for Diagnosis {
                      rtol: 0.0 }}, half a unit in your last digit)",
                     format_number(self.tape, 12)
                 );
+            }
+            Finding::MissingFactor {
+                factor,
+                value,
+                paths,
+                every_path,
+            } => {
+                let number = |k: usize| self.terms.iter().find(|t| t.number == k);
+                let left_out: Vec<&PathTerm> = paths.iter().filter_map(|&k| number(k)).collect();
+                let kept: Vec<&PathTerm> = self
+                    .terms
+                    .iter()
+                    .filter(|t| !paths.contains(&t.number))
+                    .collect();
+                let factor = format!("{factor} = {}", format_number(*value, 12));
+                if self.terms.len() == 1 {
+                    return writeln!(
+                        f,
+                        "your value is the tape's without the factor {factor}: a chain-rule \
+                         factor is left out (the product of the other factors is your value)"
+                    );
+                }
+                // The paths that keep it: "; path 2 (through out_o2) is as the
+                // tape has it".
+                let rest = if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} {} as the tape has {}",
+                        list(&kept),
+                        is_are(&kept),
+                        if kept.len() == 1 { "it" } else { "them" }
+                    )
+                };
+                return if !*every_path {
+                    writeln!(
+                        f,
+                        "your value leaves the factor {factor} out of {} alone: a chain-rule \
+                         factor is left out there{rest}",
+                        list(&left_out)
+                    )
+                } else if left_out.len() == 1 {
+                    writeln!(
+                        f,
+                        "your value leaves out the factor {factor} on {}, the only path \
+                         through it: a chain-rule factor is left out{rest}",
+                        list(&left_out)
+                    )
+                } else {
+                    writeln!(
+                        f,
+                        "your value leaves out the factor {factor} on {}, every path through \
+                         it: a chain-rule factor is left out{rest}",
+                        list(&left_out)
+                    )
+                };
             }
             Finding::NoMatch { .. } if !self.expected.is_finite() => {
                 writeln!(
@@ -1705,6 +1787,98 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
     Finding::NoMatch { searched }
 }
 
+/// The one factor whose leaving out makes the tape's gradient `expected`
+/// ([`Finding::MissingFactor`]), if exactly one does. `terms` are the
+/// explanation's paths one by one, or the search is not made.
+///
+/// # Complexity
+/// O(F · P · L) for F distinct factors over P paths of at most L factors each
+/// (P ≤ [`MAX_TERMS`]).
+fn missing_factor(
+    explanation: &Explanation,
+    terms: &[PathTerm],
+    expected: f64,
+    tolerance: Tolerance,
+) -> Option<Finding> {
+    let paths = explanation.paths();
+    if paths.is_empty() || terms.len() != paths.len() || terms.iter().any(|t| t.paths != 1) {
+        return None;
+    }
+    let edge = |f: &Factor| (f.of, f.wrt);
+    // A path's product with the factor `e` left out, multiplied from the top
+    // down as the sweep does (a masked factor passes 0).
+    let without = |path: &Path, e: (Quantity, Quantity)| -> f64 {
+        path.factors
+            .iter()
+            .filter(|f| edge(f) != e)
+            .fold(1.0, |p, f| if f.masked { 0.0 } else { p * f.value })
+    };
+    // The gradient with `e` left out of the paths `out` (the others' products
+    // as the tape has them).
+    let sum = |e: (Quantity, Quantity), out: &[usize]| -> f64 {
+        paths
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                if out.contains(&k) {
+                    without(p, e)
+                } else {
+                    p.product
+                }
+            })
+            .sum()
+    };
+    let mut seen: Vec<(Quantity, Quantity)> = Vec::new();
+    let mut found: Vec<Finding> = Vec::new();
+    for path in paths {
+        for factor in &path.factors {
+            let e = edge(factor);
+            if seen.contains(&e) {
+                continue;
+            }
+            seen.push(e);
+            let v = factor.value;
+            if factor.masked || !v.is_finite() || v == 0.0 || v.abs() == 1.0 {
+                continue;
+            }
+            let on: Vec<usize> = paths
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.factors.iter().any(|f| edge(f) == e))
+                .map(|(k, _)| k)
+                .collect();
+            let name = explanation.factor_name(
+                factor,
+                (
+                    Quantity::Node(explanation.output()),
+                    Quantity::Node(explanation.input()),
+                ),
+            );
+            let finding = |out: &[usize], every_path: bool| Finding::MissingFactor {
+                factor: name.clone(),
+                value: v,
+                paths: out.iter().map(|k| terms[*k].number).collect(),
+                every_path,
+            };
+            if tolerance.accepts(sum(e, &on), expected) {
+                found.push(finding(&on, true));
+            }
+            if on.len() > 1 {
+                for &k in &on {
+                    if tolerance.accepts(sum(e, &[k]), expected) {
+                        found.push(finding(&[k], false));
+                    }
+                }
+            }
+        }
+    }
+    if found.len() == 1 {
+        found.pop()
+    } else {
+        None
+    }
+}
+
 /// The result of [`Gradients::compare`]: one row per expected value, and for each
 /// mismatch the diagnosis and the path-by-path explanation of the tape's value.
 #[derive(Clone, Debug)]
@@ -1716,7 +1890,8 @@ pub struct Comparison {
     /// listed).
     pub mismatches: Vec<(usize, Explanation)>,
     /// For each failed row, in the order of `mismatches`: which paths your value
-    /// accounts for, misses, counts twice or has with the wrong sign.
+    /// accounts for, misses, counts twice or has with the wrong sign, or which
+    /// factor it leaves out.
     pub diagnoses: Vec<Diagnosis>,
     /// The tolerance used.
     pub tolerance: Tolerance,
@@ -1806,7 +1981,8 @@ impl<'t> Gradients<'t> {
     /// Holds the tape's gradients against your hand-derived values, with
     /// [`Tolerance::MANUAL`]. Each mismatch comes with a [`Diagnosis`] (which
     /// paths your value accounts for, misses, counts twice or has with the wrong
-    /// sign) and the tape's value explained path by path.
+    /// sign, or, where no such sum fits, the one chain-rule factor it leaves out:
+    /// [`Finding::MissingFactor`]) and the tape's value explained path by path.
     ///
     /// Where a path from `x` to the output passes a kink (relu at 0, max at a
     /// tie, …: see [`crate::explain::kink_at`]) that can matter for ∂y/∂x (the
@@ -1835,7 +2011,9 @@ impl<'t> Gradients<'t> {
     /// [explanation](Gradients::explain), two walks over the nodes recorded
     /// between `x` and the output (for kinks that matter), and a search of at most
     /// [`MAX_COMBINATIONS`] sums of at most [`MAX_TERMS`] paths (or of the
-    /// branches, when there are more).
+    /// branches, when there are more); where none fits, each factor of those
+    /// paths left out in turn (O(F · P · L) for F distinct factors on P paths
+    /// of at most L factors).
     ///
     /// # Panics
     /// If a `Var` belongs to another tape.
@@ -1863,6 +2041,15 @@ impl<'t> Gradients<'t> {
     /// let y = x.relu().square().named("y");
     /// let slip = y.backward().compare(&[(x, 1.0)]);
     /// assert!(!slip.diagnoses()[0].to_string().contains("kink"));
+    ///
+    /// // A forgotten inner derivative: cos(x²) for ∂sin(x²)/∂x at x = 1.5.
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(1.5).named("x");
+    /// let y = x.square().named("u").sin();
+    /// let inner = y.backward().compare(&[(x, (1.5f64 * 1.5).cos())]);
+    /// assert!(inner.diagnoses()[0]
+    ///     .to_string()
+    ///     .starts_with("your value is the tape's without the factor ∂u/∂x = 3.0"));
     /// ```
     #[track_caller]
     pub fn compare(&self, expected: &[(Var<'_>, f64)]) -> Comparison {
@@ -1938,7 +2125,13 @@ impl<'t> Gradients<'t> {
                 } else if !value.is_finite() {
                     Finding::NoMatch { searched: 0 }
                 } else {
-                    diagnose(&terms, value, tolerance)
+                    match diagnose(&terms, value, tolerance) {
+                        Finding::NoMatch { searched } => {
+                            missing_factor(&explanation, &terms, value, tolerance)
+                                .unwrap_or(Finding::NoMatch { searched })
+                        }
+                        finding => finding,
+                    }
                 };
                 diagnoses.push(Diagnosis {
                     row: checks.len(),

@@ -1720,6 +1720,13 @@ fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
         "{out}"
     );
     assert!(out.contains("may be a coincidence of its values"), "{out}");
+    // The random point names the learner's slip: the inner x left out.
+    assert!(
+        out.contains(
+            "that slip does not explain your value: your value leaves out the factor ∂(x·y)/∂y = "
+        ),
+        "{out}"
+    );
     // A slip that holds everywhere (the cos path missing) gets no such note.
     let (out, _) = run(
         &[
@@ -2583,4 +2590,42 @@ fn a_number_rounded_from_the_tapes_value_is_right_to_its_digits() {
     // An overflow is named as one possible cause of f not finite.
     let (out, _) = run(&["grad", "exp(x)", "--at", "x=1000"], 0);
     assert!(out.contains("a value on its way overflowed f64"), "{out}");
+}
+
+/// A forgotten inner derivative is named as the factor left out, at the point
+/// and at the random points (no note of a coincidence); one that fits only at
+/// the point is called a possible coincidence.
+#[test]
+fn check_names_a_forgotten_inner_factor() {
+    let (out, _) = run(
+        &[
+            "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", "cos(x^2)",
+        ],
+        1,
+    );
+    assert!(
+        out.contains(
+            "your value is the tape's without the factor ∂(x²)/∂x = 3.000000000000: a \
+             chain-rule factor is left out"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("coincidence"), "{out}");
+    // (x + 1.5)/3 is 1 at x = 1.5 only: there the value is the tape's without
+    // 2x = 3, elsewhere no slip of that kind.
+    let (out, _) = run(
+        &[
+            "check",
+            "sin(x^2)",
+            "--at",
+            "x=1.5",
+            "--wrt",
+            "x",
+            "--expect",
+            "cos(x^2) * (x + 1.5) / 3",
+        ],
+        1,
+    );
+    assert!(out.contains("without the factor ∂(x²)/∂x"), "{out}");
+    assert!(out.contains("may be a coincidence of its values"), "{out}");
 }

@@ -754,3 +754,143 @@ fn a_slip_or_a_full_precision_value_is_not_called_rounded() {
         .iter()
         .all(|d| !matches!(d.finding, Finding::Rounded { .. })));
 }
+
+/// A forgotten inner derivative (the learner's `cos(x²)` for ∂sin(x²)/∂x =
+/// 2x·cos(x²)) is named as the factor left out, not "no sum of the paths".
+#[test]
+fn a_forgotten_inner_factor_is_named() {
+    let tape = Tape::new();
+    let x = tape.var(1.5).named("x");
+    let u = x.square().named("u");
+    let y = u.sin().named("y");
+    let hand = (1.5f64 * 1.5).cos();
+    let comparison = y.backward().compare(&[(x, hand)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.finding,
+        Finding::MissingFactor {
+            factor: "∂u/∂x".into(),
+            value: 3.0,
+            paths: vec![1],
+            every_path: true,
+        }
+    );
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value is the tape's without the factor ∂u/∂x = 3.000000000000: a chain-rule \
+         factor is left out (the product of the other factors is your value)\n"
+    );
+    // The outer factor forgotten instead (2x alone) is named as that one.
+    let comparison = y.backward().compare(&[(x, 3.0)]);
+    assert!(
+        matches!(&comparison.diagnoses()[0].finding,
+            Finding::MissingFactor { factor, .. } if factor == "∂y/∂u"),
+        "{}",
+        comparison.diagnoses()[0]
+    );
+}
+
+/// On the seed network, ∂E/∂w1 by two paths (through out_o1 and out_o2): σ′
+/// of the hidden neuron left out of both, of one of them only, and σ′ of an
+/// output neuron (on one path alone) are each named, with the paths.
+#[test]
+fn w1_a_factor_left_out_of_some_paths_is_named_with_them() {
+    let tape = Tape::new();
+    let net = record_seed(&tape, &seed::WEIGHTS);
+    let g = net.e.backward();
+    let [i1, _] = seed::INPUTS;
+    let (h1, o1, o2) = (
+        net.out_h[0].value(),
+        net.out_o[0].value(),
+        net.out_o[1].value(),
+    );
+    let [t1, t2] = seed::TARGETS;
+    let (w5, w7) = (seed::WEIGHTS[4], seed::WEIGHTS[6]);
+    // The learner's δ terms (E_o = ½(t − o)², so ∂E/∂out = o − t).
+    let delta_o1 = (o1 - t1) * o1 * (1.0 - o1) * w5;
+    let delta_o2 = (o2 - t2) * o2 * (1.0 - o2) * w7;
+    let sigma_h1 = h1 * (1.0 - h1);
+    let cases = [
+        // σ′(net_h1) forgotten: out of both paths.
+        (
+            (delta_o1 + delta_o2) * i1,
+            "∂out_h1/∂net_h1",
+            vec![1, 2],
+            true,
+        ),
+        // Forgotten on the second path only.
+        (
+            delta_o1 * sigma_h1 * i1 + delta_o2 * i1,
+            "∂out_h1/∂net_h1",
+            vec![2],
+            false,
+        ),
+        // σ′(net_o1), on path 1 alone.
+        (
+            (o1 - t1) * w5 * sigma_h1 * i1 + delta_o2 * sigma_h1 * i1,
+            "∂out_o1/∂net_o1",
+            vec![1],
+            true,
+        ),
+    ];
+    for (hand, factor, paths, every_path) in cases {
+        let comparison = g.compare(&[(net.w[0], hand)]);
+        let diagnosis = &comparison.diagnoses()[0];
+        match &diagnosis.finding {
+            Finding::MissingFactor {
+                factor: f,
+                value,
+                paths: p,
+                every_path: e,
+            } => {
+                assert_eq!(
+                    (f.as_str(), p, *e),
+                    (factor, &paths, every_path),
+                    "{diagnosis}"
+                );
+                let expected = if factor == "∂out_h1/∂net_h1" {
+                    sigma_h1
+                } else {
+                    o1 * (1.0 - o1)
+                };
+                // The tape's σ′ and the learner's agree to rounding.
+                assert!((value - expected).abs() < 1e-15, "{value} vs {expected}");
+            }
+            other => panic!("{other:?}: {diagnosis}"),
+        }
+    }
+    // In words, the factor's value as the tape has it (σ′ is out_h1's one
+    // edge).
+    let (_, sigma_h1_tape) = tape.edges(net.out_h[0].index())[0];
+    let comparison = g.compare(&[(net.w[0], delta_o1 * sigma_h1 * i1 + delta_o2 * i1)]);
+    assert_eq!(
+        comparison.diagnoses()[0].to_string(),
+        format!(
+            "your value leaves the factor ∂out_h1/∂net_h1 = {sigma_h1_tape:.12} out of path 2 \
+             (through out_o2) alone: a chain-rule factor is left out there; path 1 (through \
+             out_o1) is as the tape has it\n"
+        )
+    );
+}
+
+/// Two factors of the same value on the one path: leaving out either gives
+/// your value, so neither is named (no claim the paths cannot back).
+#[test]
+fn a_factor_that_two_could_be_is_not_named() {
+    let tape = Tape::new();
+    let x = tape.var(0.7).named("x");
+    let a = (x * 3.0).named("a");
+    let y = (a * 3.0).named("y");
+    let comparison = y.backward().compare(&[(x, 3.0)]);
+    let finding = &comparison.diagnoses()[0].finding;
+    assert!(matches!(finding, Finding::NoMatch { .. }), "{finding:?}");
+    // With different factors, the one left out is named.
+    let b = (a * 5.0).named("b");
+    let comparison = b.backward().compare(&[(x, 5.0)]);
+    assert!(
+        matches!(&comparison.diagnoses()[0].finding,
+            Finding::MissingFactor { factor, value, .. } if factor == "∂a/∂x" && *value == 3.0),
+        "{}",
+        comparison.diagnoses()[0]
+    );
+}

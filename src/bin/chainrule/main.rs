@@ -88,7 +88,8 @@ enum Commands {
     },
     /// Checks your derivative ∂output/∂x against the tape's, at the point and at
     /// random points near it; on a mismatch, says which chain-rule path your
-    /// value misses, counts twice or has with the wrong sign. Exits 0 when it is
+    /// value misses, counts twice or has with the wrong sign, or which factor
+    /// (an inner derivative) it leaves out. Exits 0 when it is
     /// right, 1 when it is wrong, 3 when f is not defined at the point, the point
     /// is at a kink where the derivative does not (or may not) exist (neither
     /// right nor wrong; where f is differentiable past the kink, yours is held
@@ -399,6 +400,32 @@ fn nan_notes(
             )
         })
         .collect()
+}
+
+/// Whether `there` (a diagnosis at a random point) names the slip `slip`
+/// named at the point: the same paths counted the same way, or the same
+/// factor left out of the same paths (its value differs from point to point).
+fn same_slip(there: &Finding, slip: &Finding) -> bool {
+    match (there, slip) {
+        (Finding::EqualsPaths { coefficients: a }, Finding::EqualsPaths { coefficients: b }) => {
+            a == b
+        }
+        (
+            Finding::MissingFactor {
+                factor: a,
+                paths: pa,
+                every_path: ea,
+                ..
+            },
+            Finding::MissingFactor {
+                factor: b,
+                paths: pb,
+                every_path: eb,
+                ..
+            },
+        ) => a == b && pa == pb && ea == eb,
+        _ => false,
+    }
 }
 
 /// The source, its program, and the point.
@@ -903,14 +930,14 @@ fn check(
         (!f_undefined && !at_point_ok && !yours_not_finite && limit.is_none() && kink.is_none())
             .then(|| g.compare_with(&[(x, yours)], tolerance));
     // The slip named at the point (a sum of the paths with some counted
-    // twice, missing or of the wrong sign), to be held against the random
+    // twice, missing or of the wrong sign, or a factor left out), to be held against the random
     // points: a slip that does not explain yours there too may be a
     // coincidence of the point's values (x = 0.5 makes cos(xy) = 2x·cos(xy)).
     let point_slip = point_comparison
         .as_ref()
         .and_then(|c| c.diagnoses().first())
         .and_then(|d| match &d.finding {
-            Finding::EqualsPaths { coefficients } => Some(coefficients.clone()),
+            Finding::EqualsPaths { .. } | Finding::MissingFactor { .. } => Some(d.finding.clone()),
             _ => None,
         });
     let mut diagnosis = point_comparison.map(|c| c.to_string());
@@ -972,9 +999,10 @@ fn check(
                 failed_elsewhere += 1;
                 if let (Some(slip), None) = (&point_slip, &slip_elsewhere) {
                     let there = gi.compare_with(&[(xi, yours_i)], tolerance);
-                    let same = there.diagnoses().first().is_some_and(|d| {
-                        matches!(&d.finding, Finding::EqualsPaths { coefficients } if coefficients == slip)
-                    });
+                    let same = there
+                        .diagnoses()
+                        .first()
+                        .is_some_and(|d| same_slip(&d.finding, slip));
                     if !same {
                         let point: Vec<String> = ri
                             .variables
