@@ -2629,3 +2629,93 @@ fn check_names_a_forgotten_inner_factor() {
     assert!(out.contains("without the factor ∂(x²)/∂x"), "{out}");
     assert!(out.contains("may be a coincidence of its values"), "{out}");
 }
+
+/// `grad` and `explain` say why a partial is infinite (√x at 0 printed
+/// `∂f/∂x = inf` with no word), and `explain` gives `grad`'s note where f
+/// itself is not finite (`x^y` at x < 0 printed `∂f/∂x = NaN` alone).
+#[test]
+fn grad_and_explain_note_infinite_partials_and_an_undefined_f() {
+    let (out, _) = run(&["grad", "sqrt(x) * y", "--at", "x=0,y=2"], 0);
+    assert!(out.contains("∂f/∂x = inf\n"), "{out}");
+    assert!(
+        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite"),
+        "{out}"
+    );
+    // Only the infinite partial gets the note.
+    assert!(!out.contains("∂f/∂y is"), "{out}");
+    let (out, _) = run(&["grad", "sqrt(x)", "--at", "x=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        j["infinite_partials"]["x"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("note: ∂f/∂x is inf here")),
+        "{out}"
+    );
+    let (out, _) = run(&["explain", "sqrt(x) * y", "--at", "x=0,y=2"], 0);
+    let (x_part, y_part) = out.split_once("∂f/∂y").expect("both explained");
+    assert!(x_part.contains("note: ∂f/∂x is inf here"), "{out}");
+    assert!(!y_part.contains("note:"), "{out}");
+    let (out, _) = run(&["explain", "x^y", "--at", "x=-2,y=0.5", "--wrt", "x"], 0);
+    assert!(out.starts_with("f = NaN\nnote: f is NaN here"), "{out}");
+    let (out, _) = run(
+        &[
+            "explain",
+            "x^y",
+            "--at",
+            "x=-2,y=0.5",
+            "--wrt",
+            "x",
+            "--json",
+        ],
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        j["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("note: f is NaN here")),
+        "{out}"
+    );
+    // A finite f with finite partials gets no note.
+    let (out, _) = run(&["explain", "sqrt(x) * y", "--at", "x=1,y=2"], 0);
+    assert!(!out.contains("note:"), "{out}");
+}
+
+/// Names other texts give the functions, and e and π, are answered with what
+/// a formula writes instead (`sign` was taken for `sin`).
+#[test]
+fn other_names_for_functions_and_constants_get_the_right_hint() {
+    let (_, err) = run(&["grad", "sign(x)", "--at", "x=1"], 2);
+    assert!(
+        err.contains("unknown function 'sign' at column 1; did you mean 'signum'?"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "arctan(x)", "--at", "x=1"], 2);
+    assert!(err.contains("did you mean 'atan'?"), "{err}");
+    let (_, err) = run(&["grad", "sigma(x)", "--at", "x=1"], 2);
+    assert!(err.contains("did you mean 'sigmoid'?"), "{err}");
+    // A misspelling still gets the nearest name.
+    let (_, err) = run(&["grad", "sine(x)", "--at", "x=1"], 2);
+    assert!(err.contains("did you mean 'sin'?"), "{err}");
+    let (_, err) = run(&["grad", "e^x", "--at", "x=1"], 2);
+    assert!(
+        err.contains("write e^x as exp(x), and e as exp(1)"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "sin(pi*x)", "--at", "x=1"], 2);
+    assert!(err.contains("write it as 3.141592653589793"), "{err}");
+    let (_, err) = run(
+        &[
+            "check", "exp(x)", "--at", "x=1", "--wrt", "x", "--expect", "e^x",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("in --expect: variable 'e' has no value"),
+        "{err}"
+    );
+    assert!(err.contains("write e^x as exp(x)"), "{err}");
+    // A variable named e with a value is a variable.
+    let (out, _) = run(&["grad", "e^2", "--at", "e=3"], 0);
+    assert!(out.contains("∂f/∂e = 6.000000000000"), "{out}");
+}

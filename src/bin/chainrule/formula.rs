@@ -421,6 +421,58 @@ fn check_nesting(source: &str) -> Result<(), FormulaError> {
     Ok(())
 }
 
+/// Names other texts and tools give the functions: `sign(x)` is `signum(x)`
+/// here, `arctan` is `atan`. An unknown function is looked up here before the
+/// nearest spelling is suggested (which took `sign` for `sin`).
+const ALIASES: &[(&str, &str)] = &[
+    ("sign", "signum"),
+    ("sgn", "signum"),
+    ("arcsin", "asin"),
+    ("arccos", "acos"),
+    ("arctan", "atan"),
+    ("arctan2", "atan2"),
+    ("arcsinh", "asinh"),
+    ("arsinh", "asinh"),
+    ("arccosh", "acosh"),
+    ("arcosh", "acosh"),
+    ("arctanh", "atanh"),
+    ("artanh", "atanh"),
+    ("sigma", "sigmoid"),
+    ("logistic", "sigmoid"),
+    ("expit", "sigmoid"),
+    ("swish", "silu"),
+    ("sqr", "square"),
+    ("inv", "recip"),
+    ("reciprocal", "recip"),
+    ("logaddexp", "logsumexp"),
+    ("fma", "mul_add"),
+    ("loge", "ln"),
+];
+
+/// The function a formula means by an unknown name: its alias, else the
+/// nearest spelling among `names`.
+pub fn suggest_function<'a>(
+    wanted: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let names: Vec<&'a str> = names.into_iter().collect();
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == wanted)
+        .and_then(|(_, name)| names.iter().copied().find(|n| n == name))
+        .or_else(|| suggest(wanted, names))
+}
+
+/// What a variable with no value may have been meant as: Euler's number or π,
+/// which a formula writes otherwise ("" for any other name).
+pub fn constant_hint(name: &str) -> &'static str {
+    match name {
+        "e" => "; Euler's number is no name here: write e^x as exp(x), and e as exp(1)",
+        "pi" | "π" => "; π is no name here: write it as 3.141592653589793",
+        _ => "",
+    }
+}
+
 /// The closest names to `wanted` among `candidates`, for "did you mean".
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -520,7 +572,7 @@ fn primary(
                 .map(|a| expression(a.into_inner(), pratt, at))
                 .collect::<Result<Vec<_>, _>>()?;
             let Some(function) = FUNCTIONS.iter().position(|f| f.name == name) else {
-                let hint = match suggest(&name, FUNCTIONS.iter().map(|f| f.name)) {
+                let hint = match suggest_function(&name, FUNCTIONS.iter().map(|f| f.name)) {
                     Some(s) => format!("; did you mean '{s}'?"),
                     None => "; `chainrule functions` lists them".to_string(),
                 };
@@ -795,7 +847,10 @@ impl<'t, 'p> Recorder<'t, 'p> {
         Ok(match e {
             Expr::Number(v, _) => Val::Const(*v),
             Expr::Name(n, span) => *self.env.get(n.as_str()).ok_or_else(|| {
-                FormulaError::new(*span, format!("variable '{n}' has no value {{at}}"))
+                FormulaError::new(
+                    *span,
+                    format!("variable '{n}' has no value {{at}}{}", constant_hint(n)),
+                )
             })?,
             Expr::Neg(inner) => match self.eval(inner)? {
                 Val::Const(c) => Val::Const(-c),
@@ -956,7 +1011,10 @@ impl Program {
             let Some(value) = at.get(name).copied().or(*default) else {
                 return Err(FormulaError::new(
                     *span,
-                    format!("variable '{name}' has no value (used {{at}}): give it one with --at {name}=…"),
+                    format!(
+                        "variable '{name}' has no value (used {{at}}): give it one with --at {name}=…{}",
+                        constant_hint(name)
+                    ),
                 ));
             };
             let v = tape.var(value).named(name.clone());

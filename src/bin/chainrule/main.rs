@@ -402,6 +402,50 @@ fn nan_notes(
         .collect()
 }
 
+/// The notes of `grad` and `explain` where f is finite but a partial is
+/// infinite: a local partial on the way is (√x at 0, a vertical tangent) or the
+/// product overflowed f64. Either way no finite derivative is printed, and the
+/// value alone did not say so.
+fn inf_notes(
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+) -> Vec<(String, String)> {
+    if !r.output.value().is_finite() {
+        return Vec::new(); // the undefined note says it all
+    }
+    quantities
+        .iter()
+        .filter(|(_, v)| v.index() != r.output.index() && g[*v].is_infinite())
+        .map(|(name, v)| {
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            (
+                name.clone(),
+                format!(
+                    "note: {lhs} is {} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0) or the product overflowed f64, so {lhs} has no finite value at this point that f64 holds (`chainrule check` agrees with the same infinity but cannot confirm it)",
+                    number(g[*v])
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Every note on the partials of `quantities`: kinks, NaN, infinite, in that
+/// order, each with the quantity's name.
+fn partial_notes(
+    tape: &Tape,
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+) -> Vec<(String, String)> {
+    let mut notes = kink_notes(tape, r, quantities, g, y);
+    notes.extend(nan_notes(r, quantities, g, y));
+    notes.extend(inf_notes(r, quantities, g, y));
+    notes
+}
+
 /// Whether `there` (a diagnosis at a random point) names the slip `slip`
 /// named at the point: the same paths counted the same way, or the same
 /// factor left out of the same paths (its value differs from point to point).
@@ -493,14 +537,20 @@ fn load(input: &Input) -> Result<Loaded, Failure> {
         let assignments: Vec<String> = missing.iter().map(|(n, _)| format!("{n}=…")).collect();
         let message = if missing.len() == 1 {
             format!(
-                "variable '{first}' has no value (used {{at}}): give it one with --at {}",
-                assignments[0]
+                "variable '{first}' has no value (used {{at}}): give it one with --at {}{}",
+                assignments[0],
+                formula::constant_hint(first)
             )
         } else {
             format!(
-                "variables {} have no value ('{first}' is used {{at}}): give them with --at {}",
+                "variables {} have no value ('{first}' is used {{at}}): give them with --at {}{}",
                 list.join(", "),
-                assignments.join(",")
+                assignments.join(","),
+                missing
+                    .iter()
+                    .map(|(n, _)| formula::constant_hint(n))
+                    .find(|h| !h.is_empty())
+                    .unwrap_or("")
             )
         };
         let e = FormulaError {
@@ -603,6 +653,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     j["nan_partials"] =
                         Value::Object(nans.into_iter().map(|(n, note)| (n, json!(note))).collect());
                 }
+                let infs: Vec<_> = inf_notes(&r, &r.variables, &g, &y)
+                    .into_iter()
+                    .chain(inf_notes(&r, &r.named, &g, &y))
+                    .collect();
+                if !infs.is_empty() {
+                    j["infinite_partials"] =
+                        Value::Object(infs.into_iter().map(|(n, note)| (n, json!(note))).collect());
+                }
                 sayln!("{}", pretty(&j));
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
@@ -624,10 +682,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         w = width + y.chars().count() + 3
                     );
                 }
-                for (_, note) in kink_notes(&tape, &r, &r.variables, &g, &y)
-                    .into_iter()
-                    .chain(nan_notes(&r, &r.variables, &g, &y))
-                {
+                for (_, note) in partial_notes(&tape, &r, &r.variables, &g, &y) {
                     sayln!("{note}");
                 }
                 let named: Vec<_> = r
@@ -650,10 +705,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             number(g[*v])
                         );
                     }
-                    for (_, note) in kink_notes(&tape, &r, &r.named, &g, &y)
-                        .into_iter()
-                        .chain(nan_notes(&r, &r.named, &g, &y))
-                    {
+                    for (_, note) in partial_notes(&tape, &r, &r.named, &g, &y) {
                         sayln!("{note}");
                     }
                 }
@@ -687,6 +739,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 chainrule::explain::ExplainOptions::default()
             };
+            let y = tape.display_name(r.output.index());
+            // The notes `grad` gives, on the partials explained.
+            let notes = partial_notes(&tape, &r, &targets, &g, &y);
             if outputs.json {
                 let mut j = report_json(&r, &g);
                 j["explanations"] = Value::Array(
@@ -695,13 +750,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         .map(|(_, v)| explanation_json(&g.explain_with(*v, options)))
                         .collect(),
                 );
+                if !r.output.value().is_finite() {
+                    j["note"] = json!(undefined_note(&y, r.output.value()));
+                }
+                if !notes.is_empty() {
+                    j["notes"] = Value::Object(
+                        notes
+                            .into_iter()
+                            .map(|(n, note)| (n, json!(note)))
+                            .collect(),
+                    );
+                }
                 sayln!("{}", pretty(&j));
             } else {
-                for (k, (_, v)) in targets.iter().enumerate() {
+                if !r.output.value().is_finite() {
+                    sayln!("{y} = {}", number(r.output.value()));
+                    sayln!("{}\n", undefined_note(&y, r.output.value()));
+                }
+                for (k, (name, v)) in targets.iter().enumerate() {
                     if k > 0 {
                         say!("\n");
                     }
                     say!("{}", g.explain_with(*v, options));
+                    for (_, note) in notes.iter().filter(|(n, _)| n == name) {
+                        sayln!("{note}");
+                    }
                 }
             }
             drawings(&tape, &g, &outputs, targets.first().map(|(_, v)| v.index()))
