@@ -20,9 +20,10 @@
 //! assert!(report.all_passed(), "{report}");
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 
-use crate::explain::{format_number, ExplainOptions, Explanation, Factor, Path, Quantity};
+use crate::explain::{format_number, ExplainOptions, Explanation, Factor, Quantity};
 use crate::{Gradients, Tape, Var};
 
 /// Accept `actual` against `reference` when
@@ -1792,8 +1793,9 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
 /// explanation's paths one by one, or the search is not made.
 ///
 /// # Complexity
-/// O(F · P · L) for F distinct factors over P paths of at most L factors each
-/// (P ≤ [`MAX_TERMS`]).
+/// O(P · L) for P paths of at most L factors (P ≤ [`MAX_TERMS`]): each
+/// path's product without each of its factors is a product from the top times
+/// one from the bottom, and each distinct factor is tried once.
 fn missing_factor(
     explanation: &Explanation,
     terms: &[PathTerm],
@@ -1804,79 +1806,75 @@ fn missing_factor(
     if paths.is_empty() || terms.len() != paths.len() || terms.iter().any(|t| t.paths != 1) {
         return None;
     }
-    let edge = |f: &Factor| (f.of, f.wrt);
-    // A path's product with the factor `e` left out, multiplied from the top
-    // down as the sweep does (a masked factor passes 0).
-    let without = |path: &Path, e: (Quantity, Quantity)| -> f64 {
-        path.factors
-            .iter()
-            .filter(|f| edge(f) != e)
-            .fold(1.0, |p, f| if f.masked { 0.0 } else { p * f.value })
-    };
-    // The gradient with `e` left out of the paths `out` (the others' products
-    // as the tape has them).
-    let sum = |e: (Quantity, Quantity), out: &[usize]| -> f64 {
+    type Edge = (Quantity, Quantity);
+    // Each distinct factor in order of first appearance, with the paths it is
+    // on and each one's product without it.
+    let mut order: Vec<(Edge, &Factor)> = Vec::new();
+    let mut on: HashMap<Edge, Vec<(usize, f64)>> = HashMap::new();
+    for (k, path) in paths.iter().enumerate() {
+        // A masked factor passes 0 (the policy); the products are taken from
+        // the top down as the sweep takes them, and from the bottom up.
+        let value = |f: &Factor| if f.masked { 0.0 } else { f.value };
+        let mut below = vec![1.0; path.factors.len() + 1];
+        for (j, f) in path.factors.iter().enumerate().rev() {
+            below[j] = value(f) * below[j + 1];
+        }
+        let mut above = 1.0;
+        for (j, f) in path.factors.iter().enumerate() {
+            let e = (f.of, f.wrt);
+            let entry = on.entry(e).or_insert_with(|| {
+                order.push((e, f));
+                Vec::new()
+            });
+            entry.push((k, above * below[j + 1]));
+            above *= value(f);
+        }
+    }
+    let output_input = (
+        Quantity::Node(explanation.output()),
+        Quantity::Node(explanation.input()),
+    );
+    // The gradient with the factor left out of the paths `out` (path, its
+    // product without it), the others as the tape has them.
+    let sum = |out: &[(usize, f64)]| -> f64 {
         paths
             .iter()
             .enumerate()
             .map(|(k, p)| {
-                if out.contains(&k) {
-                    without(p, e)
-                } else {
-                    p.product
-                }
+                out.iter()
+                    .find(|(j, _)| *j == k)
+                    .map_or(p.product, |&(_, without)| without)
             })
             .sum()
     };
-    let mut seen: Vec<(Quantity, Quantity)> = Vec::new();
     let mut found: Vec<Finding> = Vec::new();
-    for path in paths {
-        for factor in &path.factors {
-            let e = edge(factor);
-            if seen.contains(&e) {
-                continue;
-            }
-            seen.push(e);
-            let v = factor.value;
-            if factor.masked || !v.is_finite() || v == 0.0 || v.abs() == 1.0 {
-                continue;
-            }
-            let on: Vec<usize> = paths
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.factors.iter().any(|f| edge(f) == e))
-                .map(|(k, _)| k)
-                .collect();
-            let name = explanation.factor_name(
-                factor,
-                (
-                    Quantity::Node(explanation.output()),
-                    Quantity::Node(explanation.input()),
-                ),
-            );
-            let finding = |out: &[usize], every_path: bool| Finding::MissingFactor {
-                factor: name.clone(),
-                value: v,
-                paths: out.iter().map(|k| terms[*k].number).collect(),
-                every_path,
-            };
-            if tolerance.accepts(sum(e, &on), expected) {
-                found.push(finding(&on, true));
-            }
-            if on.len() > 1 {
-                for &k in &on {
-                    if tolerance.accepts(sum(e, &[k]), expected) {
-                        found.push(finding(&[k], false));
-                    }
+    for (e, factor) in &order {
+        let v = factor.value;
+        if factor.masked || !v.is_finite() || v == 0.0 || v.abs() == 1.0 {
+            continue;
+        }
+        let out = &on[e];
+        let finding = |out: &[(usize, f64)], every_path: bool| Finding::MissingFactor {
+            factor: explanation.factor_name(factor, output_input),
+            value: v,
+            paths: out.iter().map(|&(k, _)| terms[k].number).collect(),
+            every_path,
+        };
+        if tolerance.accepts(sum(out), expected) {
+            found.push(finding(out, true));
+        }
+        if out.len() > 1 {
+            for one in out.chunks(1) {
+                if tolerance.accepts(sum(one), expected) {
+                    found.push(finding(one, false));
                 }
             }
         }
+        if found.len() > 1 {
+            return None;
+        }
     }
-    if found.len() == 1 {
-        found.pop()
-    } else {
-        None
-    }
+    found.pop()
 }
 
 /// The result of [`Gradients::compare`]: one row per expected value, and for each
@@ -2012,8 +2010,7 @@ impl<'t> Gradients<'t> {
     /// between `x` and the output (for kinks that matter), and a search of at most
     /// [`MAX_COMBINATIONS`] sums of at most [`MAX_TERMS`] paths (or of the
     /// branches, when there are more); where none fits, each factor of those
-    /// paths left out in turn (O(F · P · L) for F distinct factors on P paths
-    /// of at most L factors).
+    /// paths left out in turn (O(P · L) for P paths of at most L factors).
     ///
     /// # Panics
     /// If a `Var` belongs to another tape.

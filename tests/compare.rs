@@ -894,3 +894,29 @@ fn a_factor_that_two_could_be_is_not_named() {
         comparison.diagnoses()[0]
     );
 }
+
+/// The search for a factor left out is linear in the factors listed: a raw
+/// explanation of a chain of 90,001 factors (3x, then 30,000 steps of
+/// (y·1.00001 + 0.1) − 0.1) took 4.9 s in a debug build when each factor was
+/// sought along the whole path again (quadratic: 30,000 factors tried × 90,001
+/// looked at), 0.12 s with the products taken from both ends of the path.
+#[test]
+fn a_factor_left_out_of_a_long_chain_is_searched_in_linear_time() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let mut y = x * 3.0;
+    for _ in 0..30_000 {
+        y = (y * 1.00001 + 0.1) - 0.1;
+    }
+    let g = y.backward();
+    let explanation = g.explain_with(x, ExplainOptions::default().raw());
+    assert_eq!(explanation.paths()[0].factors.len(), 90_001);
+    // The tape's value with the first step's 3 left out.
+    let hand = g[x] / 3.0;
+    let comparison = g.compare_with(&[(x, hand)], ExplainOptions::default().raw());
+    let finding = &comparison.diagnoses()[0].finding;
+    assert!(
+        matches!(finding, Finding::MissingFactor { value, paths, .. } if *value == 3.0 && paths == &[1]),
+        "{finding:?}"
+    );
+}
