@@ -1652,8 +1652,9 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                 };
                 // Set apart by a direct factor down to the input: name the factor,
                 // not its top node (which other paths pass through as well).
+                // (A path that is the only one is set apart from nothing.)
                 let direct_term = match path.factors.get(at) {
-                    Some(factor) if factor.wrt == input => {
+                    Some(factor) if factor.wrt == input && paths.len() > 1 => {
                         let pair = (Quantity::Node(explanation.output()), input);
                         Some(explanation.factor_name(factor, pair))
                     }

@@ -2719,3 +2719,129 @@ fn other_names_for_functions_and_constants_get_the_right_hint() {
     let (out, _) = run(&["grad", "e^2", "--at", "e=3"], 0);
     assert!(out.contains("∂f/∂e = 6.000000000000"), "{out}");
 }
+
+/// A formula no random point could test is not called right on the point
+/// alone. `n*x^(n+1)` is wrong but agrees with n·x^(n−1) at x = −1, n = 2,
+/// where every point drawn near it with both moved (n not an integer) makes
+/// (−1)^n NaN: it was "right" (exit 0). Now x alone is moved, n held at 2, and
+/// the points tell the two apart; where even that leaves no point (yours not
+/// defined near it), the point alone confirms nothing (exit 3).
+#[test]
+fn check_does_not_confirm_a_formula_no_random_point_could_test() {
+    let x_alone = |expect: &str, code: i32| {
+        run(
+            &[
+                "check", "x^n", "--at", "x=-1,n=2", "--wrt", "x", "--expect", expect,
+            ],
+            code,
+        )
+        .0
+    };
+    let out = x_alone("n*x^(n+1)", 1);
+    assert!(
+        out.contains("none of the 5 asked could be checked"),
+        "{out}"
+    );
+    assert!(
+        out.contains("so x alone was moved, n = 2 held at the point's value:\nat 5 random points near it: 0 agree"),
+        "{out}"
+    );
+    assert!(out.ends_with("your ∂f/∂x is wrong.\n"), "{out}");
+    let out = x_alone("n*x^(n-1)", 0);
+    assert!(out.contains("at 5 random points near it: 5 agree"), "{out}");
+    assert!(
+        out.ends_with("your ∂f/∂x is right along x, the other variables at the point's values (where they move too, f is not defined near the point).\n"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check",
+            "x^n",
+            "--at",
+            "x=-1,n=2",
+            "--wrt",
+            "x",
+            "--expect",
+            "n*x^(n-1)",
+            "--json",
+        ],
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["check"]["random_points_move"], "x");
+    // Yours not defined at any point near 0: agreeing at 0 confirms nothing.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x + sqrt(-x^2)",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("agrees with the tape at the point, but cannot be confirmed: no random point near it could be checked"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x + sqrt(-x^2)",
+            "--json",
+        ],
+        3,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        j["check"]["verdict"],
+        "cannot be confirmed where no random point near it could be checked"
+    );
+    assert_eq!(j["check"]["random_points_move"], "all");
+    // Asked for no random point, the point decides.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x + sqrt(-x^2)",
+            "--points",
+            "0",
+        ],
+        0,
+    );
+    assert!(out.ends_with("is right.\n"), "{out}");
+    // Where the point decides nothing, a formula is not told to be given as a
+    // formula.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^y",
+            "--at",
+            "x=-2,y=2",
+            "--wrt",
+            "y",
+            "--expect",
+            "x^y*ln(x)",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("NaN; pick another point (exit code 3)"),
+        "{out}"
+    );
+    assert!(!out.contains("give it as a formula"), "{out}");
+}

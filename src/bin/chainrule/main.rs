@@ -1024,17 +1024,41 @@ fn check(
     let mut unusable = [0usize; 3];
     let mut inconclusive = 0usize;
     let mut failed_elsewhere = 0;
+    // Set when the random points moved the variable of the derivative alone:
+    // the points drawn and unusable before, with every variable moved.
+    let mut moved_alone: Option<(usize, [usize; 3])> = None;
     if number_given.is_none() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-        while checked < points && tries < points * 10 {
+        loop {
+            if checked >= points {
+                break;
+            }
+            if tries >= points * 10 {
+                // No point with every variable moved could be checked (`x^n`
+                // at x = −1 is NaN for every n near 2 but 2): move the variable
+                // of the derivative alone, the others held at the point's
+                // values, before giving up.
+                if checked == 0 && moved_alone.is_none() && r.variables.len() > 1 {
+                    moved_alone = Some((tries, unusable));
+                    tries = 0;
+                    unusable = [0; 3];
+                    continue;
+                }
+                break;
+            }
             tries += 1;
             let mut at = HashMap::new();
             for (name, v) in &r.variables {
                 let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
                 let base = v.value();
+                let moved = moved_alone.is_none() || name == wrt;
                 at.insert(
                     name.clone(),
-                    base + (2.0 * u - 1.0) * 0.5 * base.abs().max(0.5),
+                    if moved {
+                        base + (2.0 * u - 1.0) * 0.5 * base.abs().max(0.5)
+                    } else {
+                        base
+                    },
                 );
             }
             let t = Tape::new();
@@ -1114,6 +1138,20 @@ fn check(
                     ));
                 }
             }
+        }
+        if let Some((drawn, unusable)) = moved_alone {
+            text.push_str(&random_points_summary(points, 0, 0, drawn, unusable));
+            let held: Vec<String> = r
+                .variables
+                .iter()
+                .filter(|(n, _)| n != wrt)
+                .map(|(n, v)| format!("{n} = {}", v.value()))
+                .collect();
+            text.push_str(&format!(
+                "so {wrt} alone was moved, {} held at the point's value{}:\n",
+                held.join(", "),
+                if held.len() == 1 { "" } else { "s" }
+            ));
         }
         text.push_str(&random_points_summary(
             points,
@@ -1241,8 +1279,14 @@ fn check(
     // Random points where the two agree only within their rounding refute
     // nothing: confirmed at the point and at another point near it, yours is
     // right (exp(−x²/2) at 30, where a point at 38 is −7.4e-315, subnormal).
+    // A formula that no random point could test (f, the tape's gradient or
+    // yours not finite at every point drawn: `x^n` at x = −1 is NaN for every
+    // n near 2 but 2) is held at the point alone, where a wrong formula can
+    // agree by coincidence (`n*x^(n+1)` at x = −1, n = 2): not confirmed.
+    let untested = number_given.is_none() && special.is_none() && points > 0 && checked == 0;
     let all_ok = (at_point == Some(true) && (inconclusive == 0 || agreed > 0) || near_confirms)
-        && failed_elsewhere == 0;
+        && failed_elsewhere == 0
+        && !untested;
     // The point's row passes only where the point confirms yours (not where
     // it agrees but confirms nothing: an infinity, a kink, the tape's rounding).
     rows[0]["passed"] = json!(at_point == Some(true));
@@ -1251,6 +1295,8 @@ fn check(
         "right"
     } else if wrong {
         "wrong"
+    } else if untested && at_point == Some(true) {
+        "cannot be confirmed where no random point near it could be checked"
     } else if f_undefined {
         "cannot be confirmed where f is not defined or not finite"
     } else if tape_nan {
@@ -1266,11 +1312,19 @@ fn check(
     } else {
         "cannot be confirmed where the tape's gradient is infinite"
     };
+    // What to do where the point decides nothing: a number can be given as a
+    // formula, which the random points test; a formula already was.
+    let advice = if number_given.is_some() || special.is_some() {
+        "give it as a formula (checked near the point), or pick another point"
+    } else {
+        "pick another point"
+    };
     if outputs.json {
         let mut j = report_json(&r, &g);
         j["check"] = json!({
             "wrt": wrt, "expect": expect, "passed": all_ok, "verdict": verdict, "rows": rows,
             "diagnosis": diagnosis,
+            "random_points_move": if moved_alone.is_some() { json!(wrt) } else { json!("all") },
             "kink": at_kink.as_ref().map(|(note, nature)| json!({
                 "note": note,
                 "tape": g[x],
@@ -1300,10 +1354,18 @@ fn check(
                 format!(
                     "your {lhs} is right (at the point and at {agreed} random points near it; at {inconclusive} more it agrees with the tape only within their rounding, which refutes nothing)."
                 )
+            } else if all_ok && moved_alone.is_some() {
+                format!(
+                    "your {lhs} is right along {wrt}, the other variables at the point's values (where they move too, f is not defined near the point)."
+                )
             } else if all_ok {
                 format!("your {lhs} is right.")
             } else if wrong {
                 format!("your {lhs} is wrong.")
+            } else if untested && at_point == Some(true) {
+                format!(
+                    "your {lhs} agrees with the tape at the point, but cannot be confirmed: no random point near it could be checked, and a wrong formula can agree at one point by coincidence; pick a point where f, its derivative and yours are defined around it (exit code 3)."
+                )
             } else if let Some(why) = &limit {
                 format!(
                     "your {lhs} cannot be confirmed here: the tape's is {} because on its way {why}, so f64 cannot show f's slope at this point; pick a point where the values stay in f64's range, or rescale f (exit code 3).",
@@ -1342,8 +1404,9 @@ fn check(
                 )
             } else if tape_inf {
                 format!(
-                    "your {lhs} is {} at the point, as the tape's; but f has no finite derivative there, so it cannot be confirmed here: give it as a formula (checked near the point), or pick another point (exit code 3).",
-                    number(g[x])
+                    "your {lhs} is {} at the point, as the tape's; but f has no finite derivative there, so it cannot be confirmed here: {} (exit code 3).",
+                    number(g[x]),
+                    advice
                 )
             } else if tape_nan && agreed > 0 {
                 format!(
@@ -1351,7 +1414,7 @@ fn check(
                 )
             } else if tape_nan {
                 format!(
-                    "your {lhs} cannot be confirmed here: the tape's gradient at this point is NaN; give it as a formula (checked near the point), or pick another point (exit code 3)."
+                    "your {lhs} cannot be confirmed here: the tape's gradient at this point is NaN; {advice} (exit code 3)."
                 )
             } else if kink_slope.is_some() && agreed > 0 {
                 format!(
@@ -1359,7 +1422,7 @@ fn check(
                 )
             } else if kink_slope.is_some() {
                 format!(
-                    "your {lhs} cannot be confirmed at this kink: f is differentiable here, but the finite-difference slope is too uncertain to confirm or refute yours; give it as a formula (checked near the point), or pick another point (exit code 3)."
+                    "your {lhs} cannot be confirmed at this kink: f is differentiable here, but the finite-difference slope is too uncertain to confirm or refute yours; {advice} (exit code 3)."
                 )
             } else if g[x].is_infinite() && agreed > 0 {
                 format!(
@@ -1367,7 +1430,7 @@ fn check(
                 )
             } else if g[x].is_infinite() {
                 format!(
-                    "your {lhs} cannot be confirmed here: the tape's gradient is infinite and it passes a kink, and the one-sided finite differences do not decide; give it as a formula (checked near the point), or pick another point (exit code 3)."
+                    "your {lhs} cannot be confirmed here: the tape's gradient is infinite and it passes a kink, and the one-sided finite differences do not decide; {advice} (exit code 3)."
                 )
             } else if agreed > 0 {
                 format!(
@@ -1375,7 +1438,12 @@ fn check(
                 )
             } else {
                 format!(
-                    "your {lhs} cannot be confirmed at a kink: give it as a formula (checked near the point), or pick a point where the function is differentiable (exit code 3)."
+                    "your {lhs} cannot be confirmed at a kink: {} (exit code 3).",
+                    if number_given.is_some() || special.is_some() {
+                        "give it as a formula (checked near the point), or pick a point where the function is differentiable"
+                    } else {
+                        "pick a point where the function is differentiable"
+                    }
                 )
             }
         );
