@@ -1197,12 +1197,15 @@ pub enum Finding {
     /// tape has them, within the comparison's tolerance: the inner derivative
     /// a hand derivation of `sin(x²)` forgets (`cos(x²)` for `2x·cos(x²)`).
     ///
-    /// Searched only where no sum of the paths matches and every path is a
-    /// term of its own (at most [`MAX_TERMS`] paths, all listed): each factor
+    /// Searched where every path is a term of its own (at most [`MAX_TERMS`]
+    /// paths, all listed), and named before any sum of the paths with two or
+    /// more changes (sums with one change that fit too are in `also`): each factor
     /// left out of every path through it, and, where it is on several, out of
     /// one of them alone. Named only when exactly one such value fits; a factor
     /// of 0, ±1, or one not finite, is not tried (leaving out 1 changes nothing
-    /// and −1 is a wrong sign, which the sums name). One point can fit by
+    /// and −1 is a wrong sign, which the sums name), nor the one factor of a
+    /// path (no chain is left: `1/√x` for ∂√x/∂x misremembers the local
+    /// derivative, it leaves no factor out). One point can fit by
     /// coincidence: the `chainrule check` command holds the slip against
     /// random points too. The row still does not pass.
     MissingFactor {
@@ -1215,6 +1218,11 @@ pub enum Finding {
         /// Whether those are all the paths through it (else it is left out of
         /// one path and kept on the others through it).
         every_path: bool,
+        /// Sums of the paths, as [`EqualsPaths`](Finding::EqualsPaths) gives
+        /// them, that fit your value as well with one change (a path counted
+        /// twice fits as well as a factor of ½ left out: `cos(x/2)` for
+        /// ∂sin(x/2)/∂x): the diagnosis names them all. Usually empty.
+        also: Vec<Vec<i8>>,
     },
     /// No such sum was found among the combinations searched (none is
     /// searched, `searched` being 0, for a hand value that is not finite: the
@@ -1258,14 +1266,37 @@ impl Diagnosis {
     }
 
     /// The matching combinations: one for [`Finding::EqualsPaths`], several for
-    /// [`Finding::Ambiguous`], none otherwise.
+    /// [`Finding::Ambiguous`], those that fit as well as the factor of a
+    /// [`Finding::MissingFactor`] (its `also`), none otherwise.
     pub fn alternatives(&self) -> Vec<&[i8]> {
         match &self.finding {
             Finding::EqualsPaths { coefficients } => vec![coefficients.as_slice()],
-            Finding::Ambiguous { alternatives } => {
-                alternatives.iter().map(|a| a.as_slice()).collect()
-            }
+            Finding::Ambiguous { alternatives }
+            | Finding::MissingFactor {
+                also: alternatives, ..
+            } => alternatives.iter().map(|a| a.as_slice()).collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// A factor left out, as one slip among others: `the factor ∂u/∂x = 3
+    /// left out of path 2 (through out_o2) alone`.
+    fn factor_slip(&self, factor: &str, value: f64, paths: &[usize], every_path: bool) -> String {
+        let left_out: Vec<&PathTerm> = self
+            .terms
+            .iter()
+            .filter(|t| paths.contains(&t.number))
+            .collect();
+        let factor = format!(
+            "the factor {factor} = {} left out",
+            format_number(value, 12)
+        );
+        if self.terms.len() == 1 {
+            factor
+        } else if every_path {
+            format!("{factor} of {}", list(&left_out))
+        } else {
+            format!("{factor} of {} alone", list(&left_out))
         }
     }
 
@@ -1449,6 +1480,23 @@ impl fmt::Display for Diagnosis {
                 value,
                 paths,
                 every_path,
+                also,
+            } if !also.is_empty() => {
+                let mut shown = vec![self.factor_slip(factor, *value, paths, *every_path)];
+                shown.extend(also.iter().map(|a| self.slip(a)));
+                return writeln!(
+                    f,
+                    "your value fits {} slips equally: {}",
+                    shown.len(),
+                    shown.join("; or ")
+                );
+            }
+            Finding::MissingFactor {
+                factor,
+                value,
+                paths,
+                every_path,
+                ..
             } => {
                 let number = |k: usize| self.terms.iter().find(|t| t.number == k);
                 let left_out: Vec<&PathTerm> = paths.iter().filter_map(|&k| number(k)).collect();
@@ -1860,13 +1908,18 @@ fn missing_factor(
             value: v,
             paths: out.iter().map(|&(k, _)| terms[k].number).collect(),
             every_path,
+            also: Vec::new(),
         };
-        if tolerance.accepts(sum(out), expected) {
+        // A path of this one factor would be left with none, a product of 1:
+        // no chain-rule factor is missing there (`1/sqrt(x)` for ∂√x/∂x is
+        // the local derivative misremembered), so it is not tried.
+        let whole = |&(k, _): &(usize, f64)| paths[k].factors.len() == 1;
+        if !out.iter().any(whole) && tolerance.accepts(sum(out), expected) {
             found.push(finding(out, true));
         }
         if out.len() > 1 {
             for one in out.chunks(1) {
-                if tolerance.accepts(sum(one), expected) {
+                if !whole(&one[0]) && tolerance.accepts(sum(one), expected) {
                     found.push(finding(one, false));
                 }
             }
@@ -2123,12 +2176,35 @@ impl<'t> Gradients<'t> {
                 } else if !value.is_finite() {
                     Finding::NoMatch { searched: 0 }
                 } else {
-                    match diagnose(&terms, value, tolerance) {
-                        Finding::NoMatch { searched } => {
-                            missing_factor(&explanation, &terms, value, tolerance)
-                                .unwrap_or(Finding::NoMatch { searched })
-                        }
-                        finding => finding,
+                    let sums = diagnose(&terms, value, tolerance);
+                    // A factor left out is one slip: sums of the paths that fit
+                    // with one change fit as well (a factor of ½ left out is a
+                    // path counted twice) and are named with it; those with
+                    // more changes fit less simply, and the factor is named
+                    // alone.
+                    let one_change: Vec<Vec<i8>> = match &sums {
+                        Finding::EqualsPaths { coefficients } => vec![coefficients.clone()],
+                        Finding::Ambiguous { alternatives } => alternatives.clone(),
+                        _ => Vec::new(),
+                    }
+                    .into_iter()
+                    .filter(|c| c.iter().filter(|&&k| k != 1).count() == 1)
+                    .collect();
+                    match missing_factor(&explanation, &terms, value, tolerance) {
+                        Some(Finding::MissingFactor {
+                            factor,
+                            value,
+                            paths,
+                            every_path,
+                            ..
+                        }) => Finding::MissingFactor {
+                            factor,
+                            value,
+                            paths,
+                            every_path,
+                            also: one_change,
+                        },
+                        _ => sums,
                     }
                 };
                 diagnoses.push(Diagnosis {

@@ -1699,9 +1699,9 @@ mod one_sided {
 fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
     // ∂/∂y [x²y + sin(xy)] = x² + x·cos(xy); the learner forgot the inner x.
     // At x = 0.5, their x² + cos(xy) equals x² + 2·x·cos(xy), "path 2
-    // counted twice", only because 2x = 1 there: the slip named at the point
-    // is not theirs (fifth audit). The random points show it does not
-    // explain their value there.
+    // counted twice", only because 2x = 1 there (fifth audit): the point
+    // names both slips, the factor x = 0.5 left out and the path counted
+    // twice, and the random points tell which one is theirs.
     let (out, _) = run(
         &[
             "check",
@@ -1716,17 +1716,44 @@ fn check_says_when_the_slip_named_at_the_point_is_a_coincidence() {
         1,
     );
     assert!(
-        out.contains("has path 2 (through sin(x·y)) counted twice"),
-        "{out}"
-    );
-    assert!(out.contains("may be a coincidence of its values"), "{out}");
-    // The random point names the learner's slip: the inner x left out.
-    assert!(
         out.contains(
-            "that slip does not explain your value: your value leaves out the factor ∂(x·y)/∂y = "
+            "your value fits 2 slips equally: the factor ∂(x·y)/∂y = 0.500000000000 left out of \
+             path 2 (through sin(x·y)); or path 2 (through sin(x·y)) is counted twice"
         ),
         "{out}"
     );
+    assert!(
+        out.contains(
+            "(at each of the 5 random points near it, only one of those slips explains your \
+             value: your value leaves out the factor ∂(x·y)/∂y = 0.500000000000 on path 2"
+        ),
+        "{out}"
+    );
+    // One slip named at the point, which the random points do not bear out:
+    // x² + sin(x) at 1, yours 2x + 2·cos(x) + (x − 1)·(1 + cos(x)) is "path 2
+    // counted twice" at x = 1 alone.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2 + sin(x)",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x + 2*cos(x) + (x - 1)*(1 + cos(x))",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("has path 2 (through sin(x)) counted twice"),
+        "{out}"
+    );
+    assert!(
+        out.contains("that slip does not explain your value"),
+        "{out}"
+    );
+    assert!(out.contains("may be a coincidence of its values"), "{out}");
     // A slip that holds everywhere (the cos path missing) gets no such note.
     let (out, _) = run(
         &[
@@ -2638,7 +2665,7 @@ fn grad_and_explain_note_infinite_partials_and_an_undefined_f() {
     let (out, _) = run(&["grad", "sqrt(x) * y", "--at", "x=0,y=2"], 0);
     assert!(out.contains("∂f/∂x = inf\n"), "{out}");
     assert!(
-        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite"),
+        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite (a vertical tangent, as √x has at 0)"),
         "{out}"
     );
     // Only the infinite partial gets the note.
@@ -2657,6 +2684,12 @@ fn grad_and_explain_note_infinite_partials_and_an_undefined_f() {
     assert!(!y_part.contains("note:"), "{out}");
     let (out, _) = run(&["explain", "x^y", "--at", "x=-2,y=0.5", "--wrt", "x"], 0);
     assert!(out.starts_with("f = NaN\nnote: f is NaN here"), "{out}");
+    // The note names where f first turns NaN: a negative base to a
+    // fractional power.
+    assert!(
+        out.contains("(it first turns NaN at node #2 \"f\" = pow(x, y) = NaN: operand #0 x = -2, operand #1 y = 0.5)"),
+        "{out}"
+    );
     let (out, _) = run(
         &[
             "explain",
@@ -2694,6 +2727,14 @@ fn other_names_for_functions_and_constants_get_the_right_hint() {
     assert!(err.contains("did you mean 'atan'?"), "{err}");
     let (_, err) = run(&["grad", "sigma(x)", "--at", "x=1"], 2);
     assert!(err.contains("did you mean 'sigmoid'?"), "{err}");
+    // A function a formula writes otherwise is shown written so.
+    let (_, err) = run(&["grad", "sec(x)", "--at", "x=1"], 2);
+    assert!(
+        err.contains("unknown function 'sec' at column 1; sec(x) is written 1/cos(x)"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "lg(x)", "--at", "x=1"], 2);
+    assert!(err.contains("log10(x) or log2(x)"), "{err}");
     // A misspelling still gets the nearest name.
     let (_, err) = run(&["grad", "sine(x)", "--at", "x=1"], 2);
     assert!(err.contains("did you mean 'sin'?"), "{err}");
@@ -2844,4 +2885,42 @@ fn check_does_not_confirm_a_formula_no_random_point_could_test() {
         "{out}"
     );
     assert!(!out.contains("give it as a formula"), "{out}");
+}
+
+/// Slips that fit equally at the point are told apart by the random points:
+/// `3*x^2` for ∂(x³ + 3x)/∂x at x = 1 leaves out path 1 (3x² = 3) or path 2
+/// (3), "which one cannot be told" there; at the random points only path 2 is
+/// left out. (The learner's `cos(x/2)` for ∂sin(x/2)/∂x fits the ½ left out
+/// and the path counted twice at every point: both stay named.)
+#[test]
+fn check_tells_equally_fitting_slips_apart_at_the_random_points() {
+    let (out, _) = run(
+        &[
+            "check",
+            "x^3 + 3*x",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "3*x^2",
+        ],
+        1,
+    );
+    assert!(out.contains("one of paths 1 and 2 is missing"), "{out}");
+    assert!(
+        out.contains(
+            "(at each of the 5 random points near it, only one of those slips explains your \
+             value: your value equals path 1 (through x³); path 2 (through 3·x) is missing)"
+        ),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check", "sin(x/2)", "--at", "x=1", "--wrt", "x", "--expect", "cos(x/2)",
+        ],
+        1,
+    );
+    assert!(out.contains("your value fits 2 slips equally: the factor ∂(x / 2)/∂x = 0.500000000000 left out; or path 1 (through x / 2) is counted twice"), "{out}");
+    assert!(!out.contains("only one of those slips"), "{out}");
 }

@@ -279,15 +279,22 @@ fn several_equally_simple_slips_are_all_named() {
     let g = f.backward();
     let comparison = g.compare(&[(x, 4.0)]);
     let diagnosis = &comparison.diagnoses()[0];
+    // And 4 = 1 + 2 + 3/3: the factor ∂c/∂x = 3 left out of path 3, as
+    // simple a slip, named first.
     assert_eq!(
         diagnosis.to_string(),
-        "your value fits 2 slips equally: path 2 (through b) is missing; \
+        "your value fits 3 slips equally: the factor ∂c/∂x = 3.000000000000 left out of \
+         path 3 (through c); or path 2 (through b) is missing; \
          or the sign of path 1 (through a) is wrong\n"
     );
     assert_eq!(
         diagnosis.finding,
-        Finding::Ambiguous {
-            alternatives: vec![vec![1, 0, 1], vec![-1, 1, 1]] // missing first
+        Finding::MissingFactor {
+            factor: "∂c/∂x".into(),
+            value: 3.0,
+            paths: vec![3],
+            every_path: true,
+            also: vec![vec![1, 0, 1], vec![-1, 1, 1]] // missing first
         }
     );
     assert_eq!(diagnosis.alternatives().len(), 2);
@@ -773,6 +780,7 @@ fn a_forgotten_inner_factor_is_named() {
             value: 3.0,
             paths: vec![1],
             every_path: true,
+            also: Vec::new(),
         }
     );
     assert_eq!(
@@ -842,7 +850,9 @@ fn w1_a_factor_left_out_of_some_paths_is_named_with_them() {
                 value,
                 paths: p,
                 every_path: e,
+                also,
             } => {
+                assert!(also.is_empty(), "{diagnosis}");
                 assert_eq!(
                     (f.as_str(), p, *e),
                     (factor, &paths, every_path),
@@ -918,5 +928,75 @@ fn a_factor_left_out_of_a_long_chain_is_searched_in_linear_time() {
     assert!(
         matches!(finding, Finding::MissingFactor { value, paths, .. } if *value == 3.0 && paths == &[1]),
         "{finding:?}"
+    );
+}
+
+/// A factor of ½ left out fits as well as the path counted twice: both are
+/// named (`cos(x/2)` for ∂sin(x/2)/∂x was "path 1 counted twice" alone), the
+/// factor first.
+#[test]
+fn a_factor_of_a_half_left_out_is_named_beside_the_path_counted_twice() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let h = (x * 0.5).named("h");
+    let y = h.sin().named("y");
+    let comparison = y.backward().compare(&[(x, 0.5f64.cos())]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.finding,
+        Finding::MissingFactor {
+            factor: "∂h/∂x".into(),
+            value: 0.5,
+            paths: vec![1],
+            every_path: true,
+            also: vec![vec![2]],
+        }
+    );
+    assert_eq!(diagnosis.alternatives(), vec![&[2i8][..]]);
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value fits 2 slips equally: the factor ∂h/∂x = 0.500000000000 left out; or \
+         path 1 (through h) is counted twice\n"
+    );
+}
+
+/// The one factor of a path is not left out (that leaves a product of 1, no
+/// chain): `1/sqrt(x)` for ∂√x/∂x at 1 is the path counted twice alone.
+#[test]
+fn the_one_factor_of_a_path_is_not_left_out() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let y = x.sqrt().named("y");
+    let comparison = y.backward().compare(&[(x, 1.0)]);
+    assert_eq!(
+        comparison.diagnoses()[0].finding,
+        Finding::EqualsPaths {
+            coefficients: vec![2]
+        }
+    );
+}
+
+/// A factor left out is one slip: a sum of the paths that needs two changes
+/// fits less simply, and the factor is named alone. Paths contributing 1, 1.5
+/// and 5: 3.5 is 1 + 1.5 + 5/5 (∂c/∂x = 5 left out of path 3) and 2·1 + 1.5
+/// (path 1 counted twice and path 3 missing).
+#[test]
+fn a_factor_is_named_before_a_sum_of_two_changes() {
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let a = (x * 1.0).named("a");
+    let b = (x * 1.5).named("b");
+    let c = (x * 5.0).named("c");
+    let f = (a + b + c).named("f");
+    let comparison = f.backward().compare(&[(x, 3.5)]);
+    assert_eq!(
+        comparison.diagnoses()[0].finding,
+        Finding::MissingFactor {
+            factor: "∂c/∂x".into(),
+            value: 5.0,
+            paths: vec![3],
+            every_path: true,
+            also: Vec::new(),
+        }
     );
 }

@@ -463,6 +463,29 @@ pub fn suggest_function<'a>(
         .or_else(|| suggest(wanted, names))
 }
 
+/// Functions other texts have and a formula writes otherwise: `sec(x)` is
+/// `1/cos(x)` (the nearest spelling, `sin`, misled).
+const REWRITES: &[(&str, &str)] = &[
+    ("sec", "1/cos(x)"),
+    ("csc", "1/sin(x)"),
+    ("cosec", "1/sin(x)"),
+    ("cot", "1/tan(x)"),
+    ("sech", "1/cosh(x)"),
+    ("csch", "1/sinh(x)"),
+    ("coth", "1/tanh(x)"),
+    ("lg", "log10(x) or log2(x), as you mean it"),
+    ("exp10", "10^x"),
+];
+
+/// How a formula writes a function other texts have and it has not
+/// (`sec(x)` as `1/cos(x)`), if `name` is one.
+pub fn rewrite_hint(name: &str) -> Option<String> {
+    REWRITES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, how)| format!("; {n}(x) is written {how}"))
+}
+
 /// What a variable with no value may have been meant as: Euler's number or π,
 /// which a formula writes otherwise ("" for any other name).
 pub fn constant_hint(name: &str) -> &'static str {
@@ -572,9 +595,13 @@ fn primary(
                 .map(|a| expression(a.into_inner(), pratt, at))
                 .collect::<Result<Vec<_>, _>>()?;
             let Some(function) = FUNCTIONS.iter().position(|f| f.name == name) else {
-                let hint = match suggest_function(&name, FUNCTIONS.iter().map(|f| f.name)) {
-                    Some(s) => format!("; did you mean '{s}'?"),
-                    None => "; `chainrule functions` lists them".to_string(),
+                let hint = match (
+                    rewrite_hint(&name),
+                    suggest_function(&name, FUNCTIONS.iter().map(|f| f.name)),
+                ) {
+                    (Some(how), _) => how,
+                    (None, Some(s)) => format!("; did you mean '{s}'?"),
+                    (None, None) => "; `chainrule functions` lists them".to_string(),
                 };
                 return Err(FormulaError::new(
                     span,

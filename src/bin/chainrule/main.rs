@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chainrule::dot::Dot;
 use chainrule::explain::{Explanation, Quantity};
-use chainrule::gradcheck::{Finding, Tolerance};
+use chainrule::gradcheck::{Diagnosis, Finding, Tolerance};
 use chainrule::html::Html;
 use chainrule::{Gradients, Tape, Var};
 use clap::{Args, Parser, Subcommand};
@@ -314,9 +314,15 @@ fn operand(name: &str) -> String {
 
 /// The note of `grad` where the output is not finite: its partials are then no
 /// derivatives of it.
-fn undefined_note(y: &str, value: f64) -> String {
+fn undefined_note(tape: &Tape, y: &str, value: f64) -> String {
+    // Where it first turns non-finite names the cause (`pow(x, y) = NaN:
+    // operand x = -2, operand y = 0.5`, a negative base to a fractional power).
+    let first = tape
+        .find_anomaly()
+        .map(|a| format!(" (it first turns {} at {a})", number(a.value)))
+        .unwrap_or_default();
     format!(
-        "note: {y} is {} here: it is not defined (or not finite) at this point, or a value on its way overflowed f64, so f64 gives no derivative of it here; the partials below are the values of the tape's derivative formulas, not derivatives of {y}",
+        "note: {y} is {} here: it is not defined (or not finite) at this point, or a value on its way overflowed f64, so f64 gives no derivative of it here{first}; the partials below are the values of the tape's derivative formulas, not derivatives of {y}",
         number(value)
     )
 }
@@ -423,7 +429,7 @@ fn inf_notes(
             (
                 name.clone(),
                 format!(
-                    "note: {lhs} is {} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0) or the product overflowed f64, so {lhs} has no finite value at this point that f64 holds (`chainrule check` agrees with the same infinity but cannot confirm it)",
+                    "note: {lhs} is {} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect inf` agrees, and exits 3: an infinite slope confirms no derivative)",
                     number(g[*v])
                 ),
             )
@@ -446,29 +452,77 @@ fn partial_notes(
     notes
 }
 
-/// Whether `there` (a diagnosis at a random point) names the slip `slip`
-/// named at the point: the same paths counted the same way, or the same
-/// factor left out of the same paths (its value differs from point to point).
-fn same_slip(there: &Finding, slip: &Finding) -> bool {
-    match (there, slip) {
-        (Finding::EqualsPaths { coefficients: a }, Finding::EqualsPaths { coefficients: b }) => {
-            a == b
-        }
-        (
-            Finding::MissingFactor {
-                factor: a,
-                paths: pa,
-                every_path: ea,
-                ..
+/// One slip a diagnosis names: a sum of the paths (`Finding::EqualsPaths`,
+/// one alternative of `Finding::Ambiguous`) or a factor left out
+/// (`Finding::MissingFactor`), held against the diagnoses at random points.
+#[derive(Clone, Debug, PartialEq)]
+enum Slip {
+    Paths(Vec<i8>),
+    Factor {
+        factor: String,
+        paths: Vec<usize>,
+        every_path: bool,
+    },
+}
+
+/// Every slip a diagnosis names (none for one that names none).
+fn slips_of(d: &Diagnosis) -> Vec<Slip> {
+    let mut slips = Vec::new();
+    if let Finding::MissingFactor {
+        factor,
+        paths,
+        every_path,
+        ..
+    } = &d.finding
+    {
+        slips.push(Slip::Factor {
+            factor: factor.clone(),
+            paths: paths.clone(),
+            every_path: *every_path,
+        });
+    }
+    slips.extend(
+        d.alternatives()
+            .into_iter()
+            .map(|c| Slip::Paths(c.to_vec())),
+    );
+    slips
+}
+
+impl Slip {
+    /// Whether `there` (a diagnosis at a random point) names this slip too
+    /// (a factor's value differs from point to point; its name does not).
+    fn explains(&self, there: &Diagnosis) -> bool {
+        slips_of(there).contains(self)
+    }
+
+    /// The slip in words, as a diagnosis naming it alone writes it, from the
+    /// point's diagnosis `base`.
+    fn sentence(&self, base: &Diagnosis) -> String {
+        let mut alone = base.clone();
+        alone.finding = match (self, &base.finding) {
+            (Slip::Paths(c), _) => Finding::EqualsPaths {
+                coefficients: c.clone(),
             },
-            Finding::MissingFactor {
-                factor: b,
-                paths: pb,
-                every_path: eb,
-                ..
+            (
+                Slip::Factor { .. },
+                Finding::MissingFactor {
+                    factor,
+                    value,
+                    paths,
+                    every_path,
+                    ..
+                },
+            ) => Finding::MissingFactor {
+                factor: factor.clone(),
+                value: *value,
+                paths: paths.clone(),
+                every_path: *every_path,
+                also: Vec::new(),
             },
-        ) => a == b && pa == pb && ea == eb,
-        _ => false,
+            (Slip::Factor { .. }, other) => other.clone(),
+        };
+        alone.to_string().trim_end().to_string()
     }
 }
 
@@ -631,7 +685,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let mut j = report_json(&r, &g);
                 j["explanations"] = explanations_json(&g, &r.variables);
                 if !r.output.value().is_finite() {
-                    j["note"] = json!(undefined_note(&y, r.output.value()));
+                    j["note"] = json!(undefined_note(&tape, &y, r.output.value()));
                 }
                 let kinks: Vec<_> = kink_notes(&tape, &r, &r.variables, &g, &y)
                     .into_iter()
@@ -665,7 +719,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
                 if !r.output.value().is_finite() {
-                    sayln!("{}", undefined_note(&y, r.output.value()));
+                    sayln!("{}", undefined_note(&tape, &y, r.output.value()));
                 }
                 say!("\n");
                 let width = r
@@ -751,7 +805,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         .collect(),
                 );
                 if !r.output.value().is_finite() {
-                    j["note"] = json!(undefined_note(&y, r.output.value()));
+                    j["note"] = json!(undefined_note(&tape, &y, r.output.value()));
                 }
                 if !notes.is_empty() {
                     j["notes"] = Value::Object(
@@ -765,7 +819,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 if !r.output.value().is_finite() {
                     sayln!("{y} = {}", number(r.output.value()));
-                    sayln!("{}\n", undefined_note(&y, r.output.value()));
+                    sayln!("{}\n", undefined_note(&tape, &y, r.output.value()));
                 }
                 for (k, (name, v)) in targets.iter().enumerate() {
                     if k > 0 {
@@ -1006,13 +1060,14 @@ fn check(
     // twice, missing or of the wrong sign, or a factor left out), to be held against the random
     // points: a slip that does not explain yours there too may be a
     // coincidence of the point's values (x = 0.5 makes cos(xy) = 2x·cos(xy)).
-    let point_slip = point_comparison
+    let point_diagnosis = point_comparison
         .as_ref()
         .and_then(|c| c.diagnoses().first())
-        .and_then(|d| match &d.finding {
-            Finding::EqualsPaths { .. } | Finding::MissingFactor { .. } => Some(d.finding.clone()),
-            _ => None,
-        });
+        .cloned();
+    let slips: Vec<Slip> = point_diagnosis.as_ref().map_or_else(Vec::new, slips_of);
+    // Whether each slip named at the point explains your value at every
+    // random point checked so far.
+    let mut slips_hold = vec![true; slips.len()];
     let mut diagnosis = point_comparison.map(|c| c.to_string());
     let mut slip_elsewhere: Option<String> = None;
 
@@ -1094,13 +1149,13 @@ fn check(
             }));
             if !ok {
                 failed_elsewhere += 1;
-                if let (Some(slip), None) = (&point_slip, &slip_elsewhere) {
+                if !slips.is_empty() {
                     let there = gi.compare_with(&[(xi, yours_i)], tolerance);
-                    let same = there
-                        .diagnoses()
-                        .first()
-                        .is_some_and(|d| same_slip(&d.finding, slip));
-                    if !same {
+                    let d = there.diagnoses().first();
+                    for (slip, holds) in slips.iter().zip(&mut slips_hold) {
+                        *holds &= d.is_some_and(|d| slip.explains(d));
+                    }
+                    if slips.len() == 1 && !slips_hold[0] && slip_elsewhere.is_none() {
                         let point: Vec<String> = ri
                             .variables
                             .iter()
@@ -1160,6 +1215,29 @@ fn check(
             tries,
             unusable,
         ));
+        // Several slips named at the point: the random points may tell them
+        // apart (`3*x^2` for ∂(x³ + 3x)/∂x at x = 1 leaves out 3x² or 3, equal
+        // there; elsewhere only 3 is left out).
+        if slips.len() > 1 && checked > 0 && failed_elsewhere == checked {
+            let held: Vec<&Slip> = slips
+                .iter()
+                .zip(&slips_hold)
+                .filter(|(_, &h)| h)
+                .map(|(s, _)| s)
+                .collect();
+            if let (Some(base), [slip]) = (&point_diagnosis, held.as_slice()) {
+                slip_elsewhere = Some(format!(
+                    "(at each of the {checked} random {} near it, only one of those slips explains your value: {})\n",
+                    if checked == 1 { "point" } else { "points" },
+                    slip.sentence(base)
+                ));
+            } else if held.is_empty() {
+                slip_elsewhere = Some(format!(
+                    "(at the {checked} random {} near it, none of those slips explains your value each time: they may be coincidences of the point's values, and the mistake another)\n",
+                    if checked == 1 { "point" } else { "points" },
+                ));
+            }
+        }
         if let (Some(note), Some(d)) = (&slip_elsewhere, &mut diagnosis) {
             d.push_str(note);
         }
