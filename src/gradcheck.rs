@@ -1837,6 +1837,44 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
     Finding::NoMatch { searched }
 }
 
+/// The slip that makes the tape's gradient `expected`, from the terms of
+/// `explanation`: a sum of the paths ([`diagnose`]), or a factor left out
+/// ([`missing_factor`]), named with the sums of one change that fit as well
+/// (a factor of ½ left out is a path counted twice); a sum of more changes
+/// fits less simply than one factor, which is then named alone.
+fn slip_of(
+    explanation: &Explanation,
+    terms: &[PathTerm],
+    expected: f64,
+    tolerance: Tolerance,
+) -> Finding {
+    let sums = diagnose(terms, expected, tolerance);
+    let one_change: Vec<Vec<i8>> = match &sums {
+        Finding::EqualsPaths { coefficients } => vec![coefficients.clone()],
+        Finding::Ambiguous { alternatives } => alternatives.clone(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|c| c.iter().filter(|&&k| k != 1).count() == 1)
+    .collect();
+    match missing_factor(explanation, terms, expected, tolerance) {
+        Some(Finding::MissingFactor {
+            factor,
+            value,
+            paths,
+            every_path,
+            ..
+        }) => Finding::MissingFactor {
+            factor,
+            value,
+            paths,
+            every_path,
+            also: one_change,
+        },
+        _ => sums,
+    }
+}
+
 /// The one factor whose leaving out makes the tape's gradient `expected`
 /// ([`Finding::MissingFactor`]), if exactly one does. `terms` are the
 /// explanation's paths one by one, or the search is not made.
@@ -2035,6 +2073,11 @@ impl<'t> Gradients<'t> {
     /// paths your value accounts for, misses, counts twice or has with the wrong
     /// sign, or, where no such sum fits, the one chain-rule factor it leaves out:
     /// [`Finding::MissingFactor`]) and the tape's value explained path by path.
+    /// Where the explanation asked for folds a slip into one factor (a
+    /// labelled `u` makes ∂f/∂u one factor of all u's uses) and nothing is
+    /// found, the search is made again with every node shown
+    /// ([`ExplainOptions::raw`]), and a slip found there is named with that
+    /// explanation (the mismatch's explanation is then the raw one).
     ///
     /// Where a path from `x` to the output passes a kink (relu at 0, max at a
     /// tie, …: see [`crate::explain::kink_at`]) that can matter for ∂y/∂x (the
@@ -2063,8 +2106,9 @@ impl<'t> Gradients<'t> {
     /// [explanation](Gradients::explain), two walks over the nodes recorded
     /// between `x` and the output (for kinks that matter), and a search of at most
     /// [`MAX_COMBINATIONS`] sums of at most [`MAX_TERMS`] paths (or of the
-    /// branches, when there are more); where none fits, each factor of those
-    /// paths left out in turn (O(P · L) for P paths of at most L factors).
+    /// branches, when there are more), and each factor of those paths left
+    /// out in turn (O(P · L) for P paths of at most L factors); where nothing
+    /// is found, the same again with every node shown.
     ///
     /// # Panics
     /// If a `Var` belongs to another tape.
@@ -2158,10 +2202,10 @@ impl<'t> Gradients<'t> {
                 }
             }
             if !check.passed {
-                let explanation = self.explain_with(x, options.explain);
-                let terms = terms_of(&explanation);
+                let mut explanation = self.explain_with(x, options.explain);
+                let mut terms = terms_of(&explanation);
                 let kink = || kink_between(self.tape(), x.index(), explanation.output());
-                let finding = if !check.tape.is_finite() {
+                let mut finding = if !check.tape.is_finite() {
                     Finding::NonFiniteTape {
                         anomaly: self.gradient_anomaly(),
                     }
@@ -2176,37 +2220,23 @@ impl<'t> Gradients<'t> {
                 } else if !value.is_finite() {
                     Finding::NoMatch { searched: 0 }
                 } else {
-                    let sums = diagnose(&terms, value, tolerance);
-                    // A factor left out is one slip: sums of the paths that fit
-                    // with one change fit as well (a factor of ½ left out is a
-                    // path counted twice) and are named with it; those with
-                    // more changes fit less simply, and the factor is named
-                    // alone.
-                    let one_change: Vec<Vec<i8>> = match &sums {
-                        Finding::EqualsPaths { coefficients } => vec![coefficients.clone()],
-                        Finding::Ambiguous { alternatives } => alternatives.clone(),
-                        _ => Vec::new(),
-                    }
-                    .into_iter()
-                    .filter(|c| c.iter().filter(|&&k| k != 1).count() == 1)
-                    .collect();
-                    match missing_factor(&explanation, &terms, value, tolerance) {
-                        Some(Finding::MissingFactor {
-                            factor,
-                            value,
-                            paths,
-                            every_path,
-                            ..
-                        }) => Finding::MissingFactor {
-                            factor,
-                            value,
-                            paths,
-                            every_path,
-                            also: one_change,
-                        },
-                        _ => sums,
-                    }
+                    slip_of(&explanation, &terms, value, tolerance)
                 };
+                // A labelled quantity folds the paths below it into one factor
+                // (`u = x²; f = sin(u) + u² + eᵘ`: ∂f/∂u is one factor), and a
+                // slip in one of its parts is no sum of the paths shown. With
+                // every node shown, the parts are paths of their own: if a slip
+                // is found there, it is named with that explanation.
+                if matches!(finding, Finding::NoMatch { searched } if searched > 0)
+                    && options.explain.labelled_only
+                {
+                    let raw = self.explain_with(x, options.explain.raw());
+                    let raw_terms = terms_of(&raw);
+                    let raw_finding = slip_of(&raw, &raw_terms, value, tolerance);
+                    if !matches!(raw_finding, Finding::NoMatch { .. }) {
+                        (explanation, terms, finding) = (raw, raw_terms, raw_finding);
+                    }
+                }
                 diagnoses.push(Diagnosis {
                     row: checks.len(),
                     expected: value,

@@ -1000,3 +1000,56 @@ fn a_factor_is_named_before_a_sum_of_two_changes() {
         }
     );
 }
+
+/// A labelled quantity folds its parts into one factor (`u = x²`, `f =
+/// sin(u) + u² + eᵘ`: ∂f/∂u), and a slip in one part was "no sum of the paths": the
+/// comparison now looks again with every node shown, and names the slip with
+/// that explanation.
+#[test]
+fn a_slip_inside_a_labelled_quantitys_factor_is_found_with_every_node_shown() {
+    let tape = Tape::new();
+    let x = tape.var(0.7).named("x");
+    let u = x.square().named("u");
+    let f = (u.sin() + u.square() + u.exp()).named("f");
+    let g = f.backward();
+    let (xv, uv) = (0.7f64, 0.49f64);
+    // The exp part forgotten: a path missing once every node is shown.
+    let hand = uv.cos() * 2.0 * xv + 2.0 * uv * 2.0 * xv;
+    let comparison = g.compare(&[(x, hand)]);
+    let (diagnosis, (_, explanation)) = (&comparison.diagnoses()[0], &comparison.mismatches[0]);
+    assert_eq!(explanation.options(), ExplainOptions::default().raw());
+    assert_eq!(
+        diagnosis.finding,
+        Finding::EqualsPaths {
+            coefficients: vec![1, 1, 0]
+        },
+        "{diagnosis}"
+    );
+    assert!(
+        diagnosis
+            .to_string()
+            .contains("path 3 (through exp(u)) is missing"),
+        "{diagnosis}"
+    );
+    // The inner 2x left out of the exp part alone.
+    let hand = uv.cos() * 2.0 * xv + 2.0 * uv * 2.0 * xv + uv.exp();
+    let comparison = g.compare(&[(x, hand)]);
+    assert!(
+        matches!(&comparison.diagnoses()[0].finding,
+            Finding::MissingFactor { factor, paths, every_path: false, .. }
+                if factor == "∂u/∂x" && paths == &[3]),
+        "{}",
+        comparison.diagnoses()[0]
+    );
+    // A value that is no slip with every node shown either keeps the
+    // explanation asked for.
+    let comparison = g.compare(&[(x, 0.123)]);
+    assert!(matches!(
+        comparison.diagnoses()[0].finding,
+        Finding::NoMatch { .. }
+    ));
+    assert_eq!(
+        comparison.mismatches[0].1.options(),
+        ExplainOptions::default()
+    );
+}
