@@ -2924,3 +2924,43 @@ fn check_tells_equally_fitting_slips_apart_at_the_random_points() {
     assert!(out.contains("your value fits 2 slips equally: the factor ∂(x / 2)/∂x = 0.500000000000 left out; or path 1 (through x / 2) is counted twice"), "{out}");
     assert!(!out.contains("only one of those slips"), "{out}");
 }
+
+/// Where the point names no slip because two factors there have one value
+/// (`(3x)²` at x = 0.5: ∂(3x)²/∂(3x) = 6x = 3 and ∂(3x)/∂x = 3, so leaving out
+/// either gives `2*(3*x)`), the random points, where they differ, name it.
+#[test]
+fn check_names_at_the_random_points_a_slip_the_point_cannot_tell() {
+    let (out, _) = run(
+        &[
+            "check", "(3*x)^2", "--at", "x=0.5", "--wrt", "x", "--expect", "2*(3*x)",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("your value is no sum of the paths' contributions"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(at each of the 5 random points near it, one slip explains your value: at the first, x="),
+        "{out}"
+    );
+    assert!(
+        out.contains("your value is the tape's without the factor ∂(3·x)/∂x = 3.000000000000"),
+        "{out}"
+    );
+    // A value that no slip explains anywhere gets no such note.
+    let (out, _) = run(
+        &[
+            "check",
+            "sin(x) * exp(x)",
+            "--at",
+            "x=0.4",
+            "--wrt",
+            "x",
+            "--expect",
+            "x + 1",
+        ],
+        1,
+    );
+    assert!(!out.contains("one slip explains"), "{out}");
+}

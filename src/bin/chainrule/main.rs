@@ -1068,6 +1068,13 @@ fn check(
     // Whether each slip named at the point explains your value at every
     // random point checked so far.
     let mut slips_hold = vec![true; slips.len()];
+    // The point named no slip (two factors of one value fit equally, `(3x)²`
+    // at x = 0.5, or none does): the slips named at every random point, with
+    // the first such point's diagnosis and values.
+    let point_names_none = point_diagnosis
+        .as_ref()
+        .is_some_and(|d| matches!(d.finding, Finding::NoMatch { searched } if searched > 0));
+    let mut found_elsewhere: Option<(Vec<Slip>, Diagnosis, Vec<String>)> = None;
     let mut diagnosis = point_comparison.map(|c| c.to_string());
     let mut slip_elsewhere: Option<String> = None;
 
@@ -1179,6 +1186,23 @@ fn check(
                                 .trim_end_matches([':', ';'])
                         ));
                     }
+                } else if point_names_none {
+                    // Named nothing at the point: what each random point names.
+                    let there = gi.compare_with(&[(xi, yours_i)], tolerance);
+                    if let Some(d) = there.diagnoses().first() {
+                        let here = slips_of(d);
+                        let common = found_elsewhere.get_or_insert_with(|| {
+                            (
+                                here.clone(),
+                                d.clone(),
+                                ri.variables
+                                    .iter()
+                                    .map(|(n, v)| format!("{n}={}", v.value()))
+                                    .collect(),
+                            )
+                        });
+                        common.0.retain(|s| here.contains(s));
+                    }
                 }
                 if diagnosis.is_none() {
                     let point: Vec<String> = ri
@@ -1235,6 +1259,16 @@ fn check(
                 slip_elsewhere = Some(format!(
                     "(at the {checked} random {} near it, none of those slips explains your value each time: they may be coincidences of the point's values, and the mistake another)\n",
                     if checked == 1 { "point" } else { "points" },
+                ));
+            }
+        }
+        if let Some((common, first, at)) = &found_elsewhere {
+            if let ([slip], true) = (common.as_slice(), failed_elsewhere == checked) {
+                slip_elsewhere = Some(format!(
+                    "(at each of the {checked} random {} near it, one slip explains your value: at the first, {}, {})\n",
+                    if checked == 1 { "point" } else { "points" },
+                    at.join(","),
+                    slip.sentence(first)
                 ));
             }
         }
