@@ -2964,3 +2964,36 @@ fn check_names_at_the_random_points_a_slip_the_point_cannot_tell() {
     );
     assert!(!out.contains("one slip explains"), "{out}");
 }
+
+/// A number rounded by hand names no slip at the tolerance (`-0.6282`, the
+/// learner's cos(2.25) for ∂sin(x²)/∂x at 1.5, is 4e-5 off); at half a unit in
+/// its last digit it names the factor left out, said as such.
+#[test]
+fn check_names_the_slip_of_a_rounded_number_to_its_digits() {
+    let (out, _) = run(
+        &[
+            "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", "-0.6282",
+        ],
+        1,
+    );
+    assert!(
+        out.contains(
+            "(to the 4 significant digits you wrote, within ±5e-5: your value is the tape's \
+             without the factor ∂(x²)/∂x = 3.000000000000"
+        ),
+        "{out}"
+    );
+    // Full precision, or a number that is no slip to its digits: no such note.
+    for expect in ["-0.6281736227227391", "0.123"] {
+        let (out, _) = run(
+            &[
+                "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", expect,
+            ],
+            1,
+        );
+        assert!(
+            !out.contains("significant digits you wrote, within"),
+            "{expect}: {out}"
+        );
+    }
+}

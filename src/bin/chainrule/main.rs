@@ -526,6 +526,22 @@ impl Slip {
     }
 }
 
+/// The significant digits `value` is written with (its shortest decimal
+/// form) and half a unit in the last, where they are 3 to 15: a number
+/// rounded by hand. `None` for 0, a value not finite, or more or fewer digits.
+fn written_digits(value: f64) -> Option<(u32, f64)> {
+    if value == 0.0 || !value.is_finite() {
+        return None;
+    }
+    let text = format!("{value:e}");
+    let (mantissa, exponent) = text.split_once('e')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let digits = mantissa.chars().filter(char::is_ascii_digit).count() as u32;
+    (3..=15)
+        .contains(&digits)
+        .then(|| (digits, 0.5 * 10f64.powi(exponent - digits as i32 + 1)))
+}
+
 /// The source, its program, and the point.
 struct Loaded {
     source: String,
@@ -1077,6 +1093,31 @@ fn check(
     let mut found_elsewhere: Option<(Vec<Slip>, Diagnosis, Vec<String>)> = None;
     let mut diagnosis = point_comparison.map(|c| c.to_string());
     let mut slip_elsewhere: Option<String> = None;
+    // A number written with few digits (copied from a hand computation,
+    // `-0.6282` for cos(2.25)) names no slip at the tolerance; at half a unit
+    // in its last digit it may, which is said as such.
+    if let (Some(given), true) = (number_given, point_names_none) {
+        if let Some((digits, half_unit)) = written_digits(given) {
+            let to_digits = Tolerance {
+                atol: half_unit + 4.0 * f64::EPSILON * given.abs(),
+                rtol: 0.0,
+            };
+            let there = g.compare_with(&[(x, given)], to_digits);
+            if let Some(d) = there
+                .diagnoses()
+                .first()
+                .filter(|d| !slips_of(d).is_empty())
+            {
+                let sentence = d.to_string();
+                if let Some(text) = &mut diagnosis {
+                    text.push_str(&format!(
+                        "(to the {digits} significant digits you wrote, within ±{half_unit:e}: {})\n",
+                        sentence.lines().next().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
 
     // At random points near it.
     let mut checked = 0;
