@@ -2709,6 +2709,46 @@ fn grad_and_explain_note_infinite_partials_and_an_undefined_f() {
             .is_some_and(|n| n.starts_with("note: f is NaN here")),
         "{out}"
     );
+    // −∞ is named as such in the note's advice.
+    let (out, _) = run(&["grad", "-sqrt(x)", "--at", "x=0"], 0);
+    assert!(
+        out.contains("`chainrule check --expect -inf` confirms nothing here: exit 3"),
+        "{out}"
+    );
+    run(
+        &[
+            "check",
+            "-sqrt(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect=-inf",
+        ],
+        3,
+    );
+    // Every note of a quantity is kept in explain's JSON (a kink and an
+    // infinite partial).
+    let (out, _) = run(
+        &[
+            "explain",
+            "relu(x) + 3*sqrt(x)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--json",
+        ],
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let notes = j["notes"]["x"].as_array().expect("an array of notes");
+    assert_eq!(notes.len(), 2, "{out}");
+    assert!(
+        notes[0].as_str().unwrap().contains("passes a kink"),
+        "{out}"
+    );
+    assert!(notes[1].as_str().unwrap().contains("is inf here"), "{out}");
     // A finite f with finite partials gets no note.
     let (out, _) = run(&["explain", "sqrt(x) * y", "--at", "x=1,y=2"], 0);
     assert!(!out.contains("note:"), "{out}");
@@ -2791,7 +2831,7 @@ fn check_does_not_confirm_a_formula_no_random_point_could_test() {
     let out = x_alone("n*x^(n-1)", 0);
     assert!(out.contains("at 5 random points near it: 5 agree"), "{out}");
     assert!(
-        out.ends_with("your ∂f/∂x is right along x, the other variables at the point's values (where they move too, f is not defined near the point).\n"),
+        out.ends_with("your ∂f/∂x is right along x, the other variables at the point's values (with them moved too, no point near it could be checked).\n"),
         "{out}"
     );
     let (out, _) = run(
@@ -2864,7 +2904,10 @@ fn check_does_not_confirm_a_formula_no_random_point_could_test() {
         ],
         0,
     );
-    assert!(out.ends_with("is right.\n"), "{out}");
+    assert!(
+        out.ends_with("is right at the point (no random point was asked for: --points 0 checks the point alone, where a wrong formula can agree by coincidence).\n"),
+        "{out}"
+    );
     // Where the point decides nothing, a formula is not told to be given as a
     // formula.
     let (out, _) = run(
@@ -2977,12 +3020,15 @@ fn check_names_the_slip_of_a_rounded_number_to_its_digits() {
         1,
     );
     assert!(
-        out.contains(
-            "(to the 4 significant digits you wrote, within ±5e-5: your value is the tape's \
-             without the factor ∂(x²)/∂x = 3.000000000000"
-        ),
+        out.contains("to the 4 significant digits you wrote (within ±5e-5):\n"),
         "{out}"
     );
+    assert!(
+        out.contains("your value is the tape's without the factor ∂(x²)/∂x = 3.000000000000"),
+        "{out}"
+    );
+    // The contradiction is gone: no "no sum of the paths" before the slip.
+    assert!(!out.contains("no sum of the paths"), "{out}");
     // Full precision, or a number that is no slip to its digits: no such note.
     for expect in ["-0.6281736227227391", "0.123"] {
         let (out, _) = run(
@@ -2992,8 +3038,53 @@ fn check_names_the_slip_of_a_rounded_number_to_its_digits() {
             1,
         );
         assert!(
-            !out.contains("significant digits you wrote, within"),
+            !out.contains("significant digits you wrote (within"),
             "{expect}: {out}"
         );
     }
+    // The digits are counted as typed: -1.8800 is 5 of them, not the tape's
+    // −1.884521 rounded (as −1.88, 3 digits, would be); -1.8845 is.
+    let (out, _) = run(
+        &[
+            "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", "-1.8800",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("your value, 5 significant digits as you typed it, is not the tape's -1.884520868168 rounded to them (-1.8845e0): no slip is named"),
+        "{out}"
+    );
+    let (out, _) = run(
+        &[
+            "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", "-1.8845",
+        ],
+        0,
+    );
+    assert!(
+        out.contains("they agree to the 5 significant digits you wrote"),
+        "{out}"
+    );
+    // A slip typed with a trailing zero: 0.790 is 3 digits of 0.790302, the
+    // value with the inner x = 0.5 left out.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2*y + sin(x*y)",
+            "--at",
+            "x=0.5,y=2",
+            "--wrt",
+            "y",
+            "--expect",
+            "0.790",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("to the 3 significant digits you wrote (within ±5e-4):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the factor ∂(x·y)/∂y = 0.500000000000 left out"),
+        "{out}"
+    );
 }

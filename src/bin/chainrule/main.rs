@@ -429,8 +429,8 @@ fn inf_notes(
             (
                 name.clone(),
                 format!(
-                    "note: {lhs} is {} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect inf` agrees, and exits 3: an infinite slope confirms no derivative)",
-                    number(g[*v])
+                    "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
+                    inf = number(g[*v])
                 ),
             )
         })
@@ -526,20 +526,41 @@ impl Slip {
     }
 }
 
-/// The significant digits `value` is written with (its shortest decimal
-/// form) and half a unit in the last, where they are 3 to 15: a number
-/// rounded by hand. `None` for 0, a value not finite, or more or fewer digits.
-fn written_digits(value: f64) -> Option<(u32, f64)> {
-    if value == 0.0 || !value.is_finite() {
+/// `at each of the 5 random points`, or `at the 1 random point`.
+fn at_each(n: usize) -> String {
+    if n == 1 {
+        "at the 1 random point".to_string()
+    } else {
+        format!("at each of the {n} random points")
+    }
+}
+
+/// The significant digits of a number as typed (trailing zeros count:
+/// `-1.8800` has 5, `0.790` 3) and half a unit in the last one, where they are
+/// 3 to 15: a number rounded by hand. `None` for anything else (a formula, 0,
+/// fewer or more digits).
+fn typed_digits(text: &str) -> Option<(u32, f64)> {
+    let text = text.trim();
+    let text = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
+    {
         return None;
     }
-    let text = format!("{value:e}");
-    let (mantissa, exponent) = text.split_once('e')?;
-    let exponent: i32 = exponent.parse().ok()?;
-    let digits = mantissa.chars().filter(char::is_ascii_digit).count() as u32;
+    let all: String = whole.chars().chain(fraction.chars()).collect();
+    let digits = all.trim_start_matches('0').len() as u32;
+    let last = exponent - fraction.len() as i32;
     (3..=15)
         .contains(&digits)
-        .then(|| (digits, 0.5 * 10f64.powi(exponent - digits as i32 + 1)))
+        .then(|| (digits, 0.5 * 10f64.powi(last)))
 }
 
 /// The source, its program, and the point.
@@ -824,12 +845,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     j["note"] = json!(undefined_note(&tape, &y, r.output.value()));
                 }
                 if !notes.is_empty() {
-                    j["notes"] = Value::Object(
-                        notes
-                            .into_iter()
-                            .map(|(n, note)| (n, json!(note)))
-                            .collect(),
-                    );
+                    // Every note of each quantity (a kink and an infinite
+                    // partial may both be noted).
+                    let mut by_name = serde_json::Map::new();
+                    for (n, note) in notes {
+                        by_name
+                            .entry(n)
+                            .or_insert_with(|| json!([]))
+                            .as_array_mut()
+                            .expect("an array")
+                            .push(json!(note));
+                    }
+                    j["notes"] = Value::Object(by_name);
                 }
                 sayln!("{}", pretty(&j));
             } else {
@@ -940,16 +967,15 @@ fn check(
     let at_point_ok = at_point_tolerance || within_rounding(yours, g[x], at_point_bound);
     // A number written rounded from the tape's value (3.99232 for 3.992324048):
     // right to the significant digits given, not a slip (`Finding::Rounded`).
-    let rounded = if number_given.is_some() && !at_point_ok && !f_undefined && g[x].is_finite() {
-        g.compare_with(&[(x, yours)], tolerance)
-            .diagnoses()
-            .first()
-            .and_then(|d| match d.finding {
-                Finding::Rounded { digits, .. } => Some(digits),
-                _ => None,
-            })
-    } else {
-        None
+    // The digits are counted as typed: `-1.8800` is 5 of them (its f64,
+    // −1.88, would read as 3, and pass for the tape's −1.884521 rounded).
+    let rounded = match (number_given, typed_digits(expect)) {
+        (Some(given), Some((digits, half_unit)))
+            if !at_point_ok && !f_undefined && g[x].is_finite() =>
+        {
+            ((g[x] - given).abs() <= half_unit + 4.0 * f64::EPSILON * given.abs()).then_some(digits)
+        }
+        _ => None,
     };
     let at_point_tolerance = at_point_tolerance || rounded.is_some();
     let at_point_ok = at_point_ok || rounded.is_some();
@@ -1095,26 +1121,37 @@ fn check(
     let mut slip_elsewhere: Option<String> = None;
     // A number written with few digits (copied from a hand computation,
     // `-0.6282` for cos(2.25)) names no slip at the tolerance; at half a unit
-    // in its last digit it may, which is said as such.
-    if let (Some(given), true) = (number_given, point_names_none) {
-        if let Some((digits, half_unit)) = written_digits(given) {
+    // in its last digit it may, which is said as such. The digits are the
+    // typed ones: the library, given the f64, counts `-1.8800` as 3 digits
+    // (−1.88) and may call it the tape's rounded, which to 5 it is not.
+    if let (Some(given), Some((digits, half_unit))) = (number_given, typed_digits(expect)) {
+        let library_rounded = point_diagnosis
+            .as_ref()
+            .is_some_and(|d| matches!(d.finding, Finding::Rounded { .. }));
+        if library_rounded && rounded.is_none() {
+            diagnosis = Some(format!(
+                "your value, {digits} significant digits as you typed it, is not the tape's {} rounded to them ({:.*e}): no slip is named\n",
+                number(g[x]),
+                (digits - 1) as usize,
+                g[x]
+            ));
+        }
+        if point_names_none || library_rounded && rounded.is_none() {
             let to_digits = Tolerance {
                 atol: half_unit + 4.0 * f64::EPSILON * given.abs(),
                 rtol: 0.0,
             };
             let there = g.compare_with(&[(x, given)], to_digits);
-            if let Some(d) = there
+            if there
                 .diagnoses()
                 .first()
-                .filter(|d| !slips_of(d).is_empty())
+                .is_some_and(|d| !slips_of(d).is_empty())
             {
-                let sentence = d.to_string();
-                if let Some(text) = &mut diagnosis {
-                    text.push_str(&format!(
-                        "(to the {digits} significant digits you wrote, within ±{half_unit:e}: {})\n",
-                        sentence.lines().next().unwrap_or_default()
-                    ));
-                }
+                // The whole comparison at that tolerance: its paths are the
+                // ones its explanation lists.
+                diagnosis = Some(format!(
+                    "to the {digits} significant digits you wrote (within ±{half_unit:e}):\n{there}"
+                ));
             }
         }
     }
@@ -1292,8 +1329,8 @@ fn check(
                 .collect();
             if let (Some(base), [slip]) = (&point_diagnosis, held.as_slice()) {
                 slip_elsewhere = Some(format!(
-                    "(at each of the {checked} random {} near it, only one of those slips explains your value: {})\n",
-                    if checked == 1 { "point" } else { "points" },
+                    "({} near it, only one of those slips explains your value: {})\n",
+                    at_each(checked),
                     slip.sentence(base)
                 ));
             } else if held.is_empty() {
@@ -1306,8 +1343,9 @@ fn check(
         if let Some((common, first, at)) = &found_elsewhere {
             if let ([slip], true) = (common.as_slice(), failed_elsewhere == checked) {
                 slip_elsewhere = Some(format!(
-                    "(at each of the {checked} random {} near it, one slip explains your value: at the first, {}, {})\n",
-                    if checked == 1 { "point" } else { "points" },
+                    "({} near it, one slip explains your value: {}{}, {})\n",
+                    at_each(checked),
+                    if checked == 1 { "" } else { "at the first, " },
                     at.join(","),
                     slip.sentence(first)
                 ));
@@ -1509,7 +1547,11 @@ fn check(
                 )
             } else if all_ok && moved_alone.is_some() {
                 format!(
-                    "your {lhs} is right along {wrt}, the other variables at the point's values (where they move too, f is not defined near the point)."
+                    "your {lhs} is right along {wrt}, the other variables at the point's values (with them moved too, no point near it could be checked)."
+                )
+            } else if all_ok && points == 0 && number_given.is_none() && special.is_none() {
+                format!(
+                    "your {lhs} is right at the point (no random point was asked for: --points 0 checks the point alone, where a wrong formula can agree by coincidence)."
                 )
             } else if all_ok {
                 format!("your {lhs} is right.")
