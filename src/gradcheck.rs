@@ -1721,7 +1721,12 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
             .collect();
         // A path whose one-name label another path's shares is named by all
         // its parting quantities.
-        let label = |t: &PathTerm| (t.through.clone(), t.direct_term.clone());
+        // (A direct term is written by its factor alone: two paths ending in
+        // the same direct edge, from different quantities above, share it.)
+        let label = |t: &PathTerm| match &t.direct_term {
+            Some(direct) => (String::new(), Some(direct.clone())),
+            None => (t.through.clone(), None),
+        };
         return labelled
             .iter()
             .map(|(term, all)| {
@@ -1731,8 +1736,12 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
                     .count()
                     > 1;
                 let mut term = term.clone();
-                if shared && term.direct_term.is_none() && all.contains(" and ") {
-                    term.through = all.clone();
+                match &term.direct_term {
+                    None if shared && all.contains(" and ") => term.through = all.clone(),
+                    Some(direct) if shared && !all.is_empty() => {
+                        term.direct_term = Some(format!("{direct}, through {all}"));
+                    }
+                    _ => {}
                 }
                 term
             })

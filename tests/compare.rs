@@ -1053,3 +1053,24 @@ fn a_slip_inside_a_labelled_quantitys_factor_is_found_with_every_node_shown() {
         ExplainOptions::default()
     );
 }
+
+/// Two paths that end in the same direct edge from different quantities
+/// above are told apart: with `u = x² + x`, f = sin(u)·u has two paths ending
+/// in the direct ∂u/∂x, and both read "(the direct term ∂u/∂x)".
+#[test]
+fn paths_ending_in_one_direct_edge_are_told_apart() {
+    let tape = Tape::new();
+    let x = tape.var(0.6).named("x");
+    let u = (x.square() + x).named("u");
+    let f = (u.sin() * u).named("f");
+    let g = f.backward();
+    let (xv, uv) = (0.6f64, 0.96f64);
+    // The x² branch of u alone: the learner's (x² + x)′ = 2x.
+    let hand = (uv.cos() * uv + uv.sin()) * 2.0 * xv;
+    let comparison = g.compare(&[(x, hand)]);
+    let text = comparison.diagnoses()[0].to_string();
+    assert!(
+        text.contains("path 2 (the direct term ∂u/∂x, through sin(u)) and path 4 (the direct term ∂u/∂x, through u) are missing"),
+        "{text}"
+    );
+}
