@@ -2285,9 +2285,38 @@ fn rounded_to(value: f64, tape: f64) -> Option<(u32, f64)> {
         return None;
     }
     let half_unit = 0.5 * 10f64.powi(exponent - digits as i32 + 1);
-    // The unit itself is rounded to f64: allow a few ulps of the value.
-    let slack = 4.0 * f64::EPSILON * value.abs();
-    ((tape - value).abs() <= half_unit + slack).then_some((digits, half_unit))
+    // The tape's value rounded to those digits is `value` (within half a
+    // unit is not enough: 100 is within 0.5 of 99.6, which to 3 digits is
+    // 99.6).
+    (round_to_digits(tape, digits) == value).then_some((digits, half_unit))
+}
+
+/// `x` rounded to `digits` significant decimal digits (1 to 17), as `{:e}`
+/// formatting rounds the exact binary value, read back as the nearest `f64`:
+/// `round_to_digits(99.6, 3)` is 99.6, `round_to_digits(0.000438567734, 6)`
+/// is 0.000438568. A value not finite is returned as it is.
+///
+/// ```
+/// use chainrule::gradcheck::round_to_digits;
+///
+/// assert_eq!(round_to_digits(-1.884520868168, 5), -1.8845);
+/// assert_eq!(round_to_digits(99.6, 3), 99.6);
+/// assert_eq!(round_to_digits(99.96, 3), 100.0);
+/// ```
+///
+/// # Panics
+/// If `digits` is 0 or more than 17.
+pub fn round_to_digits(x: f64, digits: u32) -> f64 {
+    assert!(
+        (1..=17).contains(&digits),
+        "round_to_digits: {digits} significant digits (1 to 17)"
+    );
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{:.*e}", (digits - 1) as usize, x)
+        .parse()
+        .unwrap_or(x)
 }
 
 /// The first node at a kink that can matter for ∂output/∂x: see

@@ -2665,7 +2665,7 @@ fn grad_and_explain_note_infinite_partials_and_an_undefined_f() {
     let (out, _) = run(&["grad", "sqrt(x) * y", "--at", "x=0,y=2"], 0);
     assert!(out.contains("∂f/∂x = inf\n"), "{out}");
     assert!(
-        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite (a vertical tangent, as √x has at 0)"),
+        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, or one made by a value that underflowed to 0)"),
         "{out}"
     );
     // Only the infinite partial gets the note.
@@ -3087,4 +3087,95 @@ fn check_names_the_slip_of_a_rounded_number_to_its_digits() {
         out.contains("the factor ∂(x·y)/∂y = 0.500000000000 left out"),
         "{out}"
     );
+}
+
+/// From a third review: a right derivative called wrong where the sweep's
+/// products of finite partials overflow (exp(10·(x/1000)) at x = 70,900: the
+/// tape multiplies 8.2e307 by 10 before 0.001, f′ = exp(709)/100 = 8.2e305
+/// is finite); "the tape's, rounded" said of 100 for 99.6 (within half a unit
+/// of 100's last digit, but 99.6 to 3 digits is 99.6); a number in
+/// parentheses, with a space or with the minus sign the command prints read
+/// as a formula and checked at random points; misleading spellings.
+#[test]
+fn check_third_review_overflow_rounding_and_numbers() {
+    let (out, _) = run(
+        &[
+            "check",
+            "exp(10*(x/1000))",
+            "--at",
+            "x=70900",
+            "--wrt",
+            "x",
+            "--expect",
+            "exp(10*(x/1000))/100",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("the sweep's products of finite local partials"),
+        "{out}"
+    );
+    run(
+        &[
+            "check",
+            "exp(10*(x/1000))",
+            "--at",
+            "x=70900",
+            "--wrt",
+            "x",
+            "--expect",
+            "inf",
+        ],
+        3,
+    );
+    // √x at 0 is still f's own infinite slope.
+    run(
+        &[
+            "check", "sqrt(x)", "--at", "x=0", "--wrt", "x", "--expect", "5",
+        ],
+        1,
+    );
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=49.8", "--wrt", "x", "--expect", "100",
+        ],
+        1,
+    );
+    assert!(!out.contains("rounded"), "{out}");
+    run(
+        &[
+            "check", "x^2", "--at", "x=49.8", "--wrt", "x", "--expect", "99.6",
+        ],
+        0,
+    );
+    for typed in ["(-1.8845)", "- 1.8845", "−1.8845"] {
+        let (out, _) = run(
+            &[
+                "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", typed,
+            ],
+            0,
+        );
+        assert!(
+            out.contains("they agree to the 5 significant digits you wrote"),
+            "{typed}: {out}"
+        );
+        assert!(out.contains("checked at the point only"), "{typed}: {out}");
+    }
+    run(
+        &[
+            "check", "x", "--at", "x=1", "--wrt", "x", "--expect", "+1.00",
+        ],
+        0,
+    );
+    for (name, hint) in [
+        ("ctg", "ctg(x) is written 1/tan(x)"),
+        ("asec", "asec(x) is written acos(1/x)"),
+        ("sinc", "sinc(x) is written sin(x)/x"),
+        ("gelu", "gelu(x) is written x*(1 + erf(x/sqrt(2)))/2"),
+        ("lb", "did you mean 'log2'?"),
+    ] {
+        let formula = format!("{name}(x)");
+        let (_, err) = run(&["grad", &formula, "--at", "x=1"], 2);
+        assert!(err.contains(hint), "{name}: {err}");
+    }
 }

@@ -1074,3 +1074,24 @@ fn paths_ending_in_one_direct_edge_are_told_apart() {
         "{text}"
     );
 }
+
+/// "Rounded" is the tape's value rounded to your digits, not any value within
+/// half a unit of your last digit: 100 is within 0.5 of the tape's 99.6, but
+/// 99.6 to 3 significant digits is 99.6.
+#[test]
+fn rounded_means_the_tapes_value_rounded_to_your_digits() {
+    let tape = Tape::new();
+    let x = tape.var(49.8).named("x");
+    let g = x.square().backward();
+    let finding = |v: f64| g.compare(&[(x, v)]).diagnoses()[0].finding.clone();
+    assert!(
+        !matches!(finding(100.0), Finding::Rounded { .. }),
+        "{:?}",
+        finding(100.0)
+    );
+    // 99.60000000000001 (the tape's) to 3 digits is 99.6: passes the
+    // tolerance outright; 99.61 to 4 digits is not it, 99.6 rounds to 99.60.
+    assert!(g.compare(&[(x, 99.6)]).all_passed());
+    assert!(!matches!(finding(99.61), Finding::Rounded { .. }));
+    assert_eq!(chainrule::gradcheck::round_to_digits(g[x], 3), 99.6);
+}

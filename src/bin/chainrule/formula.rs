@@ -447,6 +447,10 @@ const ALIASES: &[(&str, &str)] = &[
     ("logaddexp", "logsumexp"),
     ("fma", "mul_add"),
     ("loge", "ln"),
+    ("lb", "log2"),
+    ("ld", "log2"),
+    ("tg", "tan"),
+    ("arctg", "atan"),
 ];
 
 /// The function a formula means by an unknown name: its alias, else the
@@ -475,6 +479,16 @@ const REWRITES: &[(&str, &str)] = &[
     ("coth", "1/tanh(x)"),
     ("lg", "log10(x) or log2(x), as you mean it"),
     ("exp10", "10^x"),
+    ("ctg", "1/tan(x)"),
+    ("cotan", "1/tan(x)"),
+    ("acot", "atan(1/x) (for x > 0)"),
+    ("arccot", "atan(1/x) (for x > 0)"),
+    ("asec", "acos(1/x)"),
+    ("arcsec", "acos(1/x)"),
+    ("acsc", "asin(1/x)"),
+    ("arccsc", "asin(1/x)"),
+    ("sinc", "sin(x)/x"),
+    ("gelu", "x*(1 + erf(x/sqrt(2)))/2"),
 ];
 
 /// How a formula writes a function other texts have and it has not

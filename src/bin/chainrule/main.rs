@@ -429,7 +429,7 @@ fn inf_notes(
             (
                 name.clone(),
                 format!(
-                    "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
+                    "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, or one made by a value that underflowed to 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
                     inf = number(g[*v])
                 ),
             )
@@ -533,6 +533,37 @@ fn at_each(n: usize) -> String {
     } else {
         format!("at each of the {n} random points")
     }
+}
+
+/// `text` as a plain number, if it is one however typed: spaces dropped,
+/// enclosing parentheses taken off, `−` (U+2212, as the command prints a
+/// minus) read as `-`, a leading `+` dropped: `(- 1.8845)` is `-1.8845`.
+/// `None` for anything that is not then a number (`inf` and `nan` included:
+/// they are `check`'s special values).
+fn plain_number(text: &str) -> Option<String> {
+    let mut t: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == '−' { '-' } else { c })
+        .collect();
+    while t.starts_with('(') && t.ends_with(')') {
+        t = t[1..t.len() - 1].to_string();
+    }
+    let t = t.strip_prefix('+').unwrap_or(&t).to_string();
+    let body = t.strip_prefix('-').unwrap_or(&t);
+    let numeric = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    // A number past f64's range (1e400, or 1e-400, whose digits are not 0
+    // but which reads as 0) is left to the formula reader, which refuses it.
+    let mantissa_nonzero = body
+        .split(['e', 'E'])
+        .next()
+        .is_some_and(|m| m.chars().any(|c| ('1'..='9').contains(&c)));
+    let in_range = t
+        .parse::<f64>()
+        .is_ok_and(|v| v.is_finite() && (v != 0.0 || !mantissa_nonzero));
+    (numeric && body.starts_with(|c: char| c.is_ascii_digit() || c == '.') && in_range).then_some(t)
 }
 
 /// The significant digits of a number as typed (trailing zeros count:
@@ -909,14 +940,18 @@ fn check(
         }
     };
     // Your derivative at a point, and whether a value on its way was not finite.
+    // A number, however typed: `-1.8845`, `(-1.8845)`, `- 1.8845`, `−1.8845`
+    // (the minus sign the command prints) are one number, checked at the
+    // point only, its digits as typed.
+    let number_text: Option<String> = plain_number(expect);
+    let number_given: Option<f64> = number_text.as_deref().and_then(|t| t.parse().ok());
     let expect_at = |values: &HashMap<String, f64>| -> Result<(f64, bool), Failure> {
-        if let Some(v) = special {
+        if let Some(v) = special.or(number_given) {
             return Ok((v, false));
         }
         formula::evaluate(expect, values)
             .map_err(|e| Failure::input(format!("in --expect: {}", e.render(expect))))
     };
-    let number_given: Option<f64> = expect.trim().parse().ok();
 
     // At the given point.
     let tape = Tape::new();
@@ -969,11 +1004,12 @@ fn check(
     // right to the significant digits given, not a slip (`Finding::Rounded`).
     // The digits are counted as typed: `-1.8800` is 5 of them (its f64,
     // −1.88, would read as 3, and pass for the tape's −1.884521 rounded).
-    let rounded = match (number_given, typed_digits(expect)) {
-        (Some(given), Some((digits, half_unit)))
-            if !at_point_ok && !f_undefined && g[x].is_finite() =>
-        {
-            ((g[x] - given).abs() <= half_unit + 4.0 * f64::EPSILON * given.abs()).then_some(digits)
+    // Rounded means the tape's value rounded to those digits is yours (100
+    // for 99.6 is within half a unit of 100's last digit, but 99.6 to 3
+    // digits is 99.6).
+    let rounded = match (number_given, number_text.as_deref().and_then(typed_digits)) {
+        (Some(given), Some((digits, _))) if !at_point_ok && !f_undefined && g[x].is_finite() => {
+            (chainrule::gradcheck::round_to_digits(g[x], digits) == given).then_some(digits)
         }
         _ => None,
     };
@@ -1082,7 +1118,16 @@ fn check(
     // An infinite gradient that f64's range made, not f's slope: √(x² + y²)
     // at 1e-200, where x² underflows to 0 and √′(0) = ∞ (f's slope is 1/√2).
     let limit = if !f_undefined && g[x].is_infinite() && at_kink.is_none() {
-        f64_limit_on_path(&tape, x.index(), r.output.index())
+        f64_limit_on_path(&tape, x.index(), r.output.index()).or_else(|| {
+            // Every local partial on the paths from x finite, the gradient
+            // infinite: the sweep's products (or sums) of finite numbers
+            // passed f64's largest (exp(x/100) at x = 70,900 recorded as
+            // exp(10·(x/1000)): 8.2e307 × 10 before × 0.001), where the
+            // derivative, a finite product of finite factors, is finite.
+            partials_finite_on_paths(&tape, x.index(), r.output.index()).then(|| {
+                "the sweep's products of finite local partials (every one on the paths from the variable is finite) overflowed f64".to_string()
+            })
+        })
     } else {
         None
     };
@@ -1124,7 +1169,9 @@ fn check(
     // in its last digit it may, which is said as such. The digits are the
     // typed ones: the library, given the f64, counts `-1.8800` as 3 digits
     // (−1.88) and may call it the tape's rounded, which to 5 it is not.
-    if let (Some(given), Some((digits, half_unit))) = (number_given, typed_digits(expect)) {
+    if let (Some(given), Some((digits, half_unit))) =
+        (number_given, number_text.as_deref().and_then(typed_digits))
+    {
         let library_rounded = point_diagnosis
             .as_ref()
             .is_some_and(|d| matches!(d.finding, Finding::Rounded { .. }));
@@ -1849,6 +1896,23 @@ fn underflowed(tape: &Tape, i: usize) -> bool {
 /// infinite partial of finite, nonzero operands: ∂(c/u)/∂u = −c/u² at u =
 /// 1e-305). `None` where every infinite partial has a zero or infinite operand
 /// (√x at 0: f's own slope).
+/// Whether every local partial on the paths from `x` up to `output` is
+/// finite (then an infinite ∂output/∂x is the sweep's overflow, not f's).
+fn partials_finite_on_paths(tape: &Tape, x: usize, output: usize) -> bool {
+    let span = output + 1 - x;
+    let mut from_x = vec![false; span];
+    from_x[0] = true;
+    for i in x + 1..=output {
+        from_x[i - x] = tape.edges(i).iter().any(|&(o, _)| o >= x && from_x[o - x]);
+    }
+    (x + 1..=output).filter(|&i| from_x[i - x]).all(|i| {
+        tape.edges(i)
+            .iter()
+            .filter(|&&(o, _)| o >= x && from_x[o - x])
+            .all(|&(_, p)| p.is_finite())
+    })
+}
+
 fn f64_limit_on_path(tape: &Tape, x: usize, output: usize) -> Option<String> {
     let span = output + 1 - x;
     let mut from_x = vec![false; span];
