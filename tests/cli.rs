@@ -3179,3 +3179,78 @@ fn check_third_review_overflow_rounding_and_numbers() {
         assert!(err.contains(hint), "{name}: {err}");
     }
 }
+
+/// From a fourth review: true infinities and zeros called f64's range
+/// (asin′(1) = 1/√0 "overflowed f64", acos(1) = 0 and ln(1) = 0
+/// "underflowed": exit 3 where a wrong value is wrong, as for √(1 − x²) at
+/// 1); `log(x, 0)` judged (there is no logarithm to base 0); "does not exist
+/// here" said at a point 1.1e-15 off |x − 1|'s corner, where the slope is 1.
+#[test]
+fn check_fourth_review_poles_roots_log_bases_and_near_kinks() {
+    for (f, expect) in [
+        ("asin(x)", "5"),
+        ("acos(x)", "-1"),
+        ("acosh(x)", "0"),
+        ("sqrt(ln(x))", "5"),
+    ] {
+        let (out, _) = run(
+            &["check", f, "--at", "x=1", "--wrt", "x", "--expect", expect],
+            1,
+        );
+        assert!(
+            !out.contains("overflowed") && !out.contains("underflowed"),
+            "{f}: {out}"
+        );
+    }
+    // A real underflow is still one: x² at 1e-200 under √(x² + y²).
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x^2+y^2)",
+            "--at",
+            "x=1e-200,y=1e-200",
+            "--wrt",
+            "x",
+            "--expect",
+            "1",
+        ],
+        3,
+    );
+    assert!(out.contains("underflowed"), "{out}");
+    for base in ["0", "1", "-2"] {
+        let formula = format!("log(x, {base})");
+        let (_, err) = run(&["grad", &formula, "--at", "x=2"], 2);
+        assert!(
+            err.contains("log takes a base above 0, not 1, and finite"),
+            "{err}"
+        );
+    }
+    let (out, _) = run(
+        &[
+            "check",
+            "abs(x-1)",
+            "--at",
+            "x=1.000000000000001",
+            "--wrt",
+            "x",
+            "--expect",
+            "1",
+        ],
+        3,
+    );
+    assert!(!out.contains("does not exist here"), "{out}");
+    assert!(
+        out.contains(
+            "does not exist at that switch point; the point as given is off it by a rounding"
+        ),
+        "{out}"
+    );
+    // At the kink itself it does not exist.
+    let (out, _) = run(
+        &[
+            "check", "abs(x)", "--at", "x=0", "--wrt", "x", "--expect", "1",
+        ],
+        3,
+    );
+    assert!(out.contains("so ∂f/∂x does not exist here"), "{out}");
+}

@@ -111,7 +111,7 @@ fn hand_written() -> Vec<Function> {
             "log",
             "x, base",
             Kind::WithConstant(|a, base| a.log(base)),
-            "log_base x, base a number (the natural logarithm is ln)",
+            "log_base x, base a number above 0, not 1 (the natural logarithm is ln)",
         ),
         f(
             "leaky_relu",
@@ -991,6 +991,16 @@ impl<'t, 'p> Recorder<'t, 'p> {
                             return Err(FormulaError::new(
                                 args[1].span(),
                                 format!("powi takes an integer exponent, not {c} {{at}}"),
+                            ));
+                        }
+                        // log_c x = ln x / ln c: no logarithm to a base of 0,
+                        // 1 or below 0 (log(x, 0) was −0 for every x).
+                        if f.name == "log" && !(c > 0.0 && c != 1.0 && c.is_finite()) {
+                            return Err(FormulaError::new(
+                                args[1].span(),
+                                format!(
+                                    "log takes a base above 0, not 1, and finite, not {c} {{at}} (the natural logarithm is ln(x))"
+                                ),
                             ));
                         }
                         match values[0] {

@@ -526,6 +526,33 @@ impl Slip {
     }
 }
 
+/// What the one-sided slopes say at a kink (`OneSided::describe`). Near one
+/// (no kink exactly in f64: the point is within rounding of a switch point,
+/// [`NEAR_KINK`]), a corner or jump the finite differences see is the
+/// switch point's: there ∂f/∂x does not exist, but the point as given is off
+/// it by a rounding, where it may (|x − 1| at x = 1 + 1.1e-15 has slope 1), so
+/// that is said, not that it does not exist at the point.
+fn nature_text(
+    nature: &OneSided,
+    note: &str,
+    yours: f64,
+    tape: f64,
+    lhs: &str,
+    wrt: &str,
+) -> String {
+    let text = nature.describe(yours, tape, lhs, wrt);
+    if note.starts_with(NEAR_KINK.split(':').next().unwrap_or(NEAR_KINK)) {
+        text.replace(
+            &format!("so {lhs} does not exist here"),
+            &format!(
+                "so {lhs} does not exist at that switch point; the point as given is off it by a rounding, too near for the steps to tell its slope from the switch point's"
+            ),
+        )
+    } else {
+        text
+    }
+}
+
 /// `at each of the 5 random points`, or `at the 1 random point`.
 fn at_each(n: usize) -> String {
     if n == 1 {
@@ -1409,6 +1436,7 @@ fn check(
     } else {
         text.push_str("(your derivative is a number: it is checked at the point only; give a formula to check it everywhere)\n");
     }
+    let note_of_kink: &str = at_kink.as_ref().map_or("", |(note, _)| *note);
     if let Some((note, nature)) = &at_kink {
         let convention = number(g[x]);
         // The note is about the op (|·|′(0) does not exist), not about ∂f/∂x.
@@ -1423,7 +1451,7 @@ fn check(
                 } else {
                     "; with the kink also there, only the one-sided finite differences could decide"
                 },
-                nature.describe(yours, g[x], &lhs, wrt)
+                nature_text(nature, note_of_kink, yours, g[x], &lhs, wrt)
             ));
         } else {
             text.push_str(&format!(
@@ -1433,7 +1461,7 @@ fn check(
                     (false, true) => ", which yours matches",
                     (false, false) => ", not a value yours must match",
                 },
-                nature.describe(yours, g[x], &lhs, wrt)
+                nature_text(nature, note_of_kink, yours, g[x], &lhs, wrt)
             ));
         }
     }
@@ -1569,7 +1597,7 @@ fn check(
                 "derivative": nature.kind(),
                 "slope": nature.slope().map(|(slope, _)| jnum(slope)),
                 "slope_error": nature.slope().map(|(_, error)| jnum(error)),
-                "text": nature.describe(yours, g[x], &lhs, wrt),
+                "text": nature_text(nature, note_of_kink, yours, g[x], &lhs, wrt),
             })),
         });
         sayln!("{}", pretty(&j));
@@ -1885,6 +1913,22 @@ fn underflowed(tape: &Tape, i: usize) -> bool {
     if exact {
         return false;
     }
+    // A 0 at an op's own root is exact, no underflow: ln 1, log₂ 1, acos 1,
+    // acosh 1 (and log_c 1).
+    let operand_is = |w: f64| {
+        tape.edges(i)
+            .first()
+            .is_some_and(|&(o, _)| tape.value(o) == w)
+    };
+    if v == 0.0
+        && matches!(
+            op,
+            Op::Ln | Op::Log2 | Op::Log10 | Op::Log | Op::Acos | Op::Acosh
+        )
+        && operand_is(1.0)
+    {
+        return false;
+    }
     // A zero operand makes a tiny result exact (√0, sin 0, 0·y, 0^y), but for
     // mul_add(x, y, 0), whose x·y may underflow.
     op == Op::MulAdd || tape.edges(i).iter().all(|&(o, _)| tape.value(o) != 0.0)
@@ -1946,9 +1990,21 @@ fn f64_limit_on_path(tape: &Tape, x: usize, output: usize) -> Option<String> {
                 let v = tape.value(o);
                 v.is_finite() && v != 0.0
             });
+            // An infinite partial at the op's own pole is f's slope, no
+            // overflow: asin′ and acos′ at ±1, atanh′ at ±1, acosh′ at 1
+            // (vertical tangents, as √′ at 0).
+            let at_pole = {
+                use chainrule::Op;
+                let w = edges.first().map_or(f64::NAN, |&(o, _)| tape.value(o));
+                match tape.op(i) {
+                    Op::Asin | Op::Acos | Op::Atanh => w.abs() == 1.0,
+                    Op::Acosh => w == 1.0,
+                    _ => false,
+                }
+            };
             edges
                 .iter()
-                .find(|&&(o, p)| ordinary && p.is_infinite() && o >= x && from_x[o - x])
+                .find(|&&(o, p)| ordinary && !at_pole && p.is_infinite() && o >= x && from_x[o - x])
                 .map(|&(o, _)| {
                     format!(
                         "∂{name}/∂{} overflowed f64 (its operands are finite and nonzero)",
