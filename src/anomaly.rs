@@ -218,8 +218,24 @@ impl fmt::Display for Anomaly {
         // A value not finite from finite operands: say where else it can come
         // from, so that a NaN in the data is not hidden behind finite weights.
         let operands_finite = self.operands.iter().all(|o| o.value.is_finite());
+        // An operand at 0 where the op divides by it, the value infinite: a
+        // pole, no constant's fault and no overflow (3/x and 1/x at 0, a/b at
+        // b = 0; 0/0 is NaN, indeterminate, and gets no clause).
+        let divisor = match self.op {
+            Op::Div => self.operands.get(1),
+            Op::ConstDiv | Op::Recip => self.operands.first(),
+            _ => None,
+        };
+        let pole = self.value.is_infinite() && divisor.is_some_and(|o| o.value == 0.0);
         if self.non_finite == NonFinite::Value && operands_finite && self.op != Op::Leaf {
-            if self.constants.iter().any(|c| !c.is_finite()) {
+            if pole {
+                f.write_str("; a division by 0")?;
+            } else if self.op == Op::DivConst && self.constants.is_empty() {
+                f.write_str(
+                    "; its operand is finite: its constant divisor (not kept) is 0 or not \
+                     finite, or the quotient overflowed",
+                )?;
+            } else if self.constants.iter().any(|c| !c.is_finite()) {
                 let constants: Vec<String> = self.constants.iter().map(|&c| number(c)).collect();
                 write!(
                     f,

@@ -287,8 +287,10 @@ impl GradcheckReport {
 /// Stability of Numerical Algorithms*, 2nd ed., §3.3; Linnainmaa, 1976): each
 /// op rounds its result by at most ε/2·|vᵢ|, which reaches f times ∂f/∂vᵢ (a
 /// result below 2.2e-308, subnormal or 0, by up to 2⁻¹⁰⁷⁵ absolutely: there
-/// |vᵢ| counts as 2.2e-308, so an f in the subnormal range, as x·1e-300·1e-20,
-/// is *cannot check here*, its differences lost to rounding, not a FAIL).
+/// |vᵢ| counts as 2.2e-308, so for an f in the subnormal range, as
+/// x·1e-300·1e-20, the differences are lost to rounding and fail nothing: the
+/// row passes on the absolute tolerance where the tape's gradient is within
+/// it of the differences' 0, else it is *cannot check here*).
 /// It assumes f's ops are correctly rounded to within a few ulps.
 ///
 /// A row no step decides is *cannot check here*, with the differences tried
@@ -1187,7 +1189,9 @@ pub enum Finding {
     Rounded {
         /// The significant digits of your value's shortest decimal form.
         digits: u32,
-        /// Half a unit in its last digit: the absolute tolerance that accepts it.
+        /// Half a unit in its last digit (or, where f64's subtraction puts
+        /// your value a few ulps further from the tape's, that distance): the
+        /// absolute tolerance that accepts it.
         half_unit: f64,
     },
     /// Your value is the tape's with one chain-rule factor left out: the local
@@ -1456,6 +1460,16 @@ impl fmt::Display for Diagnosis {
                     None => writeln!(f),
                 };
             }
+            Finding::AtKink { name, note, .. } if note.contains("so not which") => {
+                return writeln!(
+                    f,
+                    "the tape may pass a kink at {name} ({note}): if it does, the tape's \
+                     gradient is a convention there and the derivative may not exist, so this \
+                     mismatch names no slip in your derivation; record with \
+                     Tape::set_keep_constants(true) to tell, or hold your value against the \
+                     tape at another point"
+                );
+            }
             Finding::AtKink { name, note, .. } => {
                 return writeln!(
                     f,
@@ -1471,7 +1485,7 @@ impl fmt::Display for Diagnosis {
                     "your value is the tape's {} rounded to the {digits} significant digits \
                      you wrote, as a value copied from a printed derivation is: no slip is \
                      named (to accept it, compare_with a Tolerance {{ atol: {half_unit:e}, \
-                     rtol: 0.0 }}, half a unit in your last digit)",
+                     rtol: 0.0 }}, half a unit in your last digit as f64 measures it)",
                     format_number(self.tape, 12)
                 );
             }
@@ -2052,9 +2066,9 @@ impl fmt::Display for Comparison {
                 writeln!(
                     f,
                     "{}: agrees with the tape only within the tape's own rounding (±{bound:.3e}): \
-                     the sweep's sum cancels terms much larger than the gradient, so the tape's \
-                     value may be off by up to that much here (a worst-case bound, \
-                     Gradients::rounding_bound), and the two cannot be told apart",
+                     the sweep's products and sums round, so the tape's value may be off by up \
+                     to that much here (a worst-case bound, Gradients::rounding_bound), and the \
+                     two cannot be told apart",
                     row.name
                 )?;
             }
@@ -2215,9 +2229,15 @@ impl<'t> Gradients<'t> {
                 let mut terms = terms_of(&explanation);
                 let kink = || kink_between(self.tape(), x.index(), explanation.output());
                 let mut finding = if !check.tape.is_finite() {
-                    Finding::NonFiniteTape {
-                        anomaly: self.gradient_anomaly(),
-                    }
+                    // Where the sweep's first non-finite contribution starts,
+                    // if it reaches x (another input's NaN, as 0 · ∞ to w in
+                    // √x + √w·0, says nothing of ∂y/∂x's ∞).
+                    let anomaly = self.gradient_anomaly().filter(|a| {
+                        a.operand
+                            .as_ref()
+                            .is_some_and(|(o, ..)| reaches(self.tape(), *o, x.index()))
+                    });
+                    Finding::NonFiniteTape { anomaly }
                 } else if let Some((node, note)) = kink() {
                     Finding::AtKink {
                         node,
@@ -2266,6 +2286,33 @@ impl<'t> Gradients<'t> {
     }
 }
 
+/// Whether node `to` is `from` or lies below it (an operand of an operand …):
+/// a walk down the operands from `from`, none below `to` followed.
+///
+/// # Complexity
+/// O(nodes and edges between `to` and `from`).
+fn reaches(tape: &Tape, from: usize, to: usize) -> bool {
+    if from < to {
+        return false;
+    }
+    let mut seen = vec![false; from - to + 1];
+    let mut stack = vec![from];
+    while let Some(i) = stack.pop() {
+        if i == to {
+            return true;
+        }
+        if std::mem::replace(&mut seen[i - to], true) {
+            continue;
+        }
+        for (o, _) in tape.edges(i) {
+            if o >= to && !seen[o - to] {
+                stack.push(o);
+            }
+        }
+    }
+    false
+}
+
 /// If `value`, written in its shortest decimal form with 3 to 15 significant
 /// digits, is `tape` rounded to those digits: the digits and half a unit in
 /// the last (the tolerance that accepts it). `None` for 0, a value that is not
@@ -2287,8 +2334,10 @@ fn rounded_to(value: f64, tape: f64) -> Option<(u32, f64)> {
     let half_unit = 0.5 * 10f64.powi(exponent - digits as i32 + 1);
     // The tape's value rounded to those digits is `value` (within half a
     // unit is not enough: 100 is within 0.5 of 99.6, which to 3 digits is
-    // 99.6).
-    (round_to_digits(tape, digits) == value).then_some((digits, half_unit))
+    // 99.6). The tolerance offered accepts it: f64's subtraction may put it a
+    // few ulps past half a unit (0.0541 − 0.05405 is 5.0000000000000143e-5).
+    let accepts = half_unit.max((tape - value).abs());
+    (round_to_digits(tape, digits) == value).then_some((digits, accepts))
 }
 
 /// `x` rounded to `digits` significant decimal digits (1 to 17), as `{:e}`

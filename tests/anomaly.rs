@@ -201,3 +201,30 @@ fn an_overflow_from_finite_operands_and_constants_blames_no_constant() {
         assert!(!text.contains("constant"), "{text}");
     }
 }
+
+/// From a fifth review: a division by an operand at 0 was blamed on "a
+/// constant it was given … or a value on its way overflowed"; x / 0.0 on a
+/// constant that is not finite, which 0 is.
+#[test]
+fn a_division_by_zero_is_named_as_such() {
+    let tape = chainrule::Tape::new();
+    let x = tape.var(0.0).named("x");
+    let _ = 3.0 / x;
+    assert_eq!(
+        tape.find_anomaly().unwrap().to_string(),
+        "node #1 const_div(x) = inf: operand #0 x = 0; a division by 0"
+    );
+    let tape = chainrule::Tape::new();
+    let x = tape.var(2.0).named("x");
+    let _ = x / 0.0;
+    let text = tape.find_anomaly().unwrap().to_string();
+    assert!(text.ends_with("; its operand is finite: its constant divisor (not kept) is 0 or not finite, or the quotient overflowed"), "{text}");
+    let tape = chainrule::Tape::new();
+    let (a, b) = (tape.var(1.0).named("a"), tape.var(0.0).named("b"));
+    let _ = a / b;
+    assert!(tape
+        .find_anomaly()
+        .unwrap()
+        .to_string()
+        .ends_with("; a division by 0"));
+}

@@ -1095,3 +1095,60 @@ fn rounded_means_the_tapes_value_rounded_to_your_digits() {
     assert!(!matches!(finding(99.61), Finding::Rounded { .. }));
     assert_eq!(chainrule::gradcheck::round_to_digits(g[x], 3), 99.6);
 }
+
+/// From a fifth review: the tolerance `Finding::Rounded` offers accepts the
+/// value (0.0541 − 0.05405 is 5.000000000000143e-5 in f64, past 5e-5); the
+/// anomaly quoted for a non-finite gradient is one that reaches x (√x + √w·0
+/// at 0: ∂y/∂x is ∞ from √x, and the NaN that reaches w says nothing of it);
+/// a relu neuron over constants the tape did not keep "may" pass its kink.
+#[test]
+fn fifth_review_rounded_tolerance_anomaly_and_unknown_kink() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let g = (x * 0.05405).backward();
+    let comparison = g.compare(&[(x, 0.0541)]);
+    let Finding::Rounded { half_unit, .. } = comparison.diagnoses()[0].finding else {
+        panic!("{}", comparison.diagnoses()[0]);
+    };
+    assert!(g
+        .compare_with(
+            &[(x, 0.0541)],
+            Tolerance {
+                atol: half_unit,
+                rtol: 0.0
+            }
+        )
+        .all_passed());
+
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let w = tape.var(0.0).named("w");
+    let g = (x.sqrt() + w.sqrt() * 0.0).backward();
+    let comparison = g.compare(&[(x, 1.0)]);
+    assert_eq!(
+        comparison.diagnoses()[0].finding,
+        Finding::NonFiniteTape { anomaly: None },
+        "{}",
+        comparison.diagnoses()[0]
+    );
+    // Where the anomaly does reach x, it is quoted.
+    let comparison = g.compare(&[(w, 1.0)]);
+    assert!(
+        matches!(
+            &comparison.diagnoses()[0].finding,
+            Finding::NonFiniteTape { anomaly: Some(_) }
+        ),
+        "{}",
+        comparison.diagnoses()[0]
+    );
+
+    // A relu neuron over constants not kept: z = 0.5·1 − 2 = −1.5 < 0, but
+    // the tape holds only that z ≤ 0.
+    let tape = Tape::new();
+    let w = tape.var(0.5).named("w");
+    let b = tape.var(-2.0).named("b");
+    let y = chainrule::Var::neuron_const(&[w], &[1.0], b, chainrule::Activation::Relu).named("y");
+    let comparison = y.backward().compare(&[(w, 1.0)]);
+    let text = comparison.diagnoses()[0].to_string();
+    assert!(text.starts_with("the tape may pass a kink at"), "{text}");
+}
