@@ -1088,3 +1088,26 @@ fn a_negative_zero_product_sums_to_the_tapes_positive_zero() {
     assert!(!text.contains("= -0.0"), "{text}");
     assert!(text.trim_end().ends_with("= 0.00000000"), "{text}");
 }
+
+/// From a fifth review: a labelled node in the middle of a long path was
+/// written `#28` in a "where" section (names were made only for a path's
+/// ends, though the sections write its stretches in full).
+#[test]
+fn labelled_nodes_in_a_where_section_are_named() {
+    let tape = chainrule::Tape::new();
+    let x = tape.var(0.5).named("x");
+    let mut v = x;
+    for i in 0..15 {
+        v = v.sin().named(format!("t{i}"));
+    }
+    let (mut a, mut b) = (v, v);
+    for i in 0..20 {
+        a = a.sin().named(format!("a{i}"));
+        b = b.cos().named(format!("b{i}"));
+    }
+    let f = (a + b).named("f");
+    let text = f.backward().explain(x).to_string();
+    assert!(text.contains("where ∂f/∂t14 sums 2 paths"), "{text}");
+    assert!(text.contains("∂a7/∂a6 · ∂a6/∂a5"), "{text}");
+    assert!(!text.contains('#'), "{text}");
+}

@@ -1600,10 +1600,16 @@ fn explain_on_tape(
                 list_paths(&mut explanation, graph, &zero);
             }
         }
+        // Every quantity of the listed factors is named where they are few
+        // (the "where" sections write a path's stretches in full, and a
+        // labelled node left out here read `#28`); a very long path only at
+        // its ends, which are all that is written of it.
+        let factors: usize = explanation.paths.iter().map(|p| p.factors.len()).sum();
+        let name_all = factors <= NAME_EVERY_FACTOR_UP_TO;
         for path in &explanation.paths {
             let k = path.factors.len();
             for (j, factor) in path.factors.iter().enumerate() {
-                if j < SHOWN_AT_EACH_END || j + SHOWN_AT_EACH_END >= k {
+                if name_all || j < SHOWN_AT_EACH_END || j + SHOWN_AT_EACH_END >= k {
                     wanted.push(factor.of);
                     wanted.push(factor.wrt);
                 }
@@ -1645,6 +1651,11 @@ fn explain_on_tape(
     make_names_unique(&mut explanation.names);
     explanation
 }
+
+/// Up to this many factors over the listed paths, every quantity in them is
+/// named (else only those at the ends of a path, which are all that is
+/// written of a very long one).
+const NAME_EVERY_FACTOR_UP_TO: usize = 4096;
 
 /// The tape's gradient of quantity `q` from the output, `adjoints` being the
 /// sweep's: for a net, its neuron's times a′(z) (exactly 0 when masked).
