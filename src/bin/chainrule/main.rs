@@ -380,61 +380,62 @@ fn kink_notes(
         .collect()
 }
 
-/// The notes of `grad` where f is finite but a partial is NaN: the sweep met a
-/// NaN local partial (atan2 at the origin), 0 · ∞ on a path (`sqrt(x^4)` at 0,
-/// whose derivative 2x is 0) or ∞ − ∞, which says nothing of whether f has a
-/// derivative there.
+/// The notes of `grad` and `explain` where f is finite but a partial is not,
+/// one per such quantity (the output itself left out): `note(lhs, partial)`
+/// for each, `lhs` being `∂y/∂name`. Where f is not finite the undefined note
+/// says it all, and there are none.
+fn non_finite_notes(
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+    which: fn(f64) -> bool,
+    note: impl Fn(&str, f64) -> String,
+) -> Vec<(String, String)> {
+    if !r.output.value().is_finite() {
+        return Vec::new();
+    }
+    quantities
+        .iter()
+        .filter(|(_, v)| v.index() != r.output.index() && which(g[*v]))
+        .map(|(name, v)| {
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            (name.clone(), note(&lhs, g[*v]))
+        })
+        .collect()
+}
+
+/// The notes where a partial is NaN: the sweep met a NaN local partial (atan2
+/// at the origin), 0 · ∞ on a path (`sqrt(x^4)` at 0, whose derivative 2x is
+/// 0) or ∞ − ∞, which says nothing of whether f has a derivative there.
 fn nan_notes(
     r: &Recorded,
     quantities: &[(String, Var)],
     g: &Gradients,
     y: &str,
 ) -> Vec<(String, String)> {
-    if !r.output.value().is_finite() {
-        return Vec::new(); // the undefined note says it all
-    }
-    quantities
-        .iter()
-        .filter(|(_, v)| v.index() != r.output.index() && g[*v].is_nan())
-        .map(|(name, _)| {
-            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
-            (
-                name.clone(),
-                format!(
-                    "note: {lhs} is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether {lhs} exists at this point (sqrt(x^4) at 0 has one: 2x = 0)"
-                ),
-            )
-        })
-        .collect()
+    non_finite_notes(r, quantities, g, y, f64::is_nan, |lhs, _| {
+        format!(
+            "note: {lhs} is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether {lhs} exists at this point (sqrt(x^4) at 0 has one: 2x = 0)"
+        )
+    })
 }
 
-/// The notes of `grad` and `explain` where f is finite but a partial is
-/// infinite: a local partial on the way is (√x at 0, a vertical tangent) or the
-/// product overflowed f64. Either way no finite derivative is printed, and the
-/// value alone did not say so.
+/// The notes where a partial is infinite: a local partial on the way is (√x
+/// at 0, a vertical tangent) or the product overflowed f64. Either way no
+/// finite derivative is printed, and the value alone did not say so.
 fn inf_notes(
     r: &Recorded,
     quantities: &[(String, Var)],
     g: &Gradients,
     y: &str,
 ) -> Vec<(String, String)> {
-    if !r.output.value().is_finite() {
-        return Vec::new(); // the undefined note says it all
-    }
-    quantities
-        .iter()
-        .filter(|(_, v)| v.index() != r.output.index() && g[*v].is_infinite())
-        .map(|(name, v)| {
-            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
-            (
-                name.clone(),
-                format!(
-                    "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, or one made by a value that underflowed to 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
-                    inf = number(g[*v])
-                ),
-            )
-        })
-        .collect()
+    non_finite_notes(r, quantities, g, y, f64::is_infinite, |lhs, partial| {
+        format!(
+            "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, or one made by a value that underflowed to 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
+            inf = number(partial)
+        )
+    })
 }
 
 /// Every note on the partials of `quantities`: kinks, NaN, infinite, in that
