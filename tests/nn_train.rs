@@ -148,6 +148,11 @@ fn data_that_does_not_fit_the_network_is_a_clear_error() {
             found: 2
         }
     ));
+    // A network has outputs, one target each ("takes 1 targets" read before).
+    assert_eq!(
+        err.to_string(),
+        "the network has 1 output, so it needs 1 target per sample, but the data has 2"
+    );
 
     let err = trainer.train(&mut mlp, &Dataset::new(2, 1)).unwrap_err();
     assert_eq!(

@@ -156,10 +156,32 @@ impl fmt::Display for Error {
                 what,
                 expected,
                 found,
-            } => write!(
-                f,
-                "the network takes {expected} {what} per sample, but the data has {found}"
-            ),
+            } => {
+                // "1 input", "2 targets": the singular where it is one.
+                let one = |n: &usize, word: &str| {
+                    if *n == 1 {
+                        format!("1 {}", word.trim_end_matches('s'))
+                    } else {
+                        format!("{n} {word}")
+                    }
+                };
+                if *what == "targets" {
+                    // A network has outputs; a target per output is what the
+                    // data needs.
+                    write!(
+                        f,
+                        "the network has {}, so it needs {} per sample, but the data has {found}",
+                        one(expected, "outputs"),
+                        one(expected, "targets"),
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the network takes {} per sample, but the data has {found}",
+                        one(expected, what)
+                    )
+                }
+            }
             Error::ParameterCount { expected, found } => write!(
                 f,
                 "the network has {expected} parameters, but {found} values were given"
