@@ -1935,21 +1935,21 @@ fn underflowed(tape: &Tape, i: usize) -> bool {
     op == Op::MulAdd || tape.edges(i).iter().all(|&(o, _)| tape.value(o) != 0.0)
 }
 
-/// Where f64's range, not f, shapes the tape's ∂f/∂x on a path from `x` to
-/// `output`: a value that underflowed ([`underflowed`]: x² at 1e-200, where
-/// √(x² + y²)'s partial is then √′(0) = ∞), or a partial that overflowed (an
-/// infinite partial of finite, nonzero operands: ∂(c/u)/∂u = −c/u² at u =
-/// 1e-305). `None` where every infinite partial has a zero or infinite operand
-/// (√x at 0: f's own slope).
-/// Whether every local partial on the paths from `x` up to `output` is
-/// finite (then an infinite ∂output/∂x is the sweep's overflow, not f's).
-fn partials_finite_on_paths(tape: &Tape, x: usize, output: usize) -> bool {
-    let span = output + 1 - x;
-    let mut from_x = vec![false; span];
+/// Which of the nodes `x..=output` (by `index − x`) depend on `x`: `x`
+/// itself and every node with an operand that does, in one pass up.
+fn depends_on(tape: &Tape, x: usize, output: usize) -> Vec<bool> {
+    let mut from_x = vec![false; output + 1 - x];
     from_x[0] = true;
     for i in x + 1..=output {
         from_x[i - x] = tape.edges(i).iter().any(|&(o, _)| o >= x && from_x[o - x]);
     }
+    from_x
+}
+
+/// Whether every local partial on the paths from `x` up to `output` is
+/// finite (then an infinite ∂output/∂x is the sweep's overflow, not f's).
+fn partials_finite_on_paths(tape: &Tape, x: usize, output: usize) -> bool {
+    let from_x = depends_on(tape, x, output);
     (x + 1..=output).filter(|&i| from_x[i - x]).all(|i| {
         tape.edges(i)
             .iter()
@@ -1958,13 +1958,15 @@ fn partials_finite_on_paths(tape: &Tape, x: usize, output: usize) -> bool {
     })
 }
 
+/// Where f64's range, not f, shapes the tape's ∂f/∂x on a path from `x` to
+/// `output`: a value that underflowed ([`underflowed`]: x² at 1e-200, where
+/// √(x² + y²)'s partial is then √′(0) = ∞), or a partial that overflowed (an
+/// infinite partial of finite, nonzero operands: ∂(c/u)/∂u = −c/u² at u =
+/// 1e-305). `None` where every infinite partial has a zero or infinite operand
+/// (√x at 0: f's own slope).
 fn f64_limit_on_path(tape: &Tape, x: usize, output: usize) -> Option<String> {
     let span = output + 1 - x;
-    let mut from_x = vec![false; span];
-    from_x[0] = true;
-    for i in x + 1..=output {
-        from_x[i - x] = tape.edges(i).iter().any(|&(o, _)| o >= x && from_x[o - x]);
-    }
+    let from_x = depends_on(tape, x, output);
     let mut to_output = vec![false; span];
     to_output[span - 1] = true;
     for i in (x + 1..=output).rev() {
