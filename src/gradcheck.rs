@@ -1068,10 +1068,18 @@ pub const MAX_COMBINATIONS: usize = 1 << 16;
 /// says how many there are).
 pub const MAX_ALTERNATIVES_SHOWN: usize = 3;
 
-/// The most paths a diagnosis takes one by one; with more (or with paths left
+/// The most terms a diagnosis searches in every combination (4^8 =
+/// [`MAX_COMBINATIONS`]). With more, it searches the combinations with the
+/// fewest changes first (every single slip, then every pair, …) up to
+/// [`MAX_COMBINATIONS`], and a [`Finding::NoMatch`] says how many changes it
+/// covered.
+pub const MAX_TERMS: usize = 8;
+
+/// The most paths a diagnosis takes one by one (every slip of one path among
+/// 32 is 96 combinations, of two 4,464); with more (or with paths left
 /// unlisted), it takes the [branches](Explanation::branches) instead: the paths
 /// grouped by their first step after the point where they part.
-pub const MAX_TERMS: usize = 8;
+pub const MAX_PATH_TERMS: usize = 32;
 
 /// One term of the tape's gradient a hand value is held against: one path, or
 /// one branch of paths.
@@ -1201,8 +1209,8 @@ pub enum Finding {
     /// tape has them, within the comparison's tolerance: the inner derivative
     /// a hand derivation of `sin(x²)` forgets (`cos(x²)` for `2x·cos(x²)`).
     ///
-    /// Searched where every path is a term of its own (at most [`MAX_TERMS`]
-    /// paths, all listed), and named before any sum of the paths with two or
+    /// Searched where every path is a term of its own (at most
+    /// [`MAX_PATH_TERMS`] paths, all listed), and named before any sum of the paths with two or
     /// more changes (sums with one change that fit too are in `also`): each factor
     /// left out of every path through it, and, where it is on several, out of
     /// one of them alone. Named only when exactly one such value fits; a factor
@@ -1230,7 +1238,11 @@ pub enum Finding {
     },
     /// No such sum was found among the combinations searched (none is
     /// searched, `searched` being 0, for a hand value that is not finite: the
-    /// tape's gradient, finite here, is a sum of finite contributions).
+    /// tape's gradient, finite here, is a sum of finite contributions). With
+    /// at most [`MAX_TERMS`] terms every combination is searched; with more,
+    /// those of the fewest changes first, and the diagnosis says how many
+    /// changes every combination of was searched. Where the terms are
+    /// branches, a slip inside one (one of its paths) is not searched.
     NoMatch {
         /// How many combinations were tried (at most [`MAX_COMBINATIONS`]).
         searched: usize,
@@ -1575,12 +1587,31 @@ impl fmt::Display for Diagnosis {
                 return writeln!(f, "  sum: {}", format_number(self.tape, 12));
             }
             Finding::NoMatch { searched } => {
-                writeln!(
-                    f,
-                    "your value is no sum of the paths' contributions, each counted 0, 1 or 2 \
-                     times or with the wrong sign ({searched} combinations searched); \
-                     the tape's value, term by term:"
-                )?;
+                let branches = self.terms.iter().any(|t| t.paths != 1);
+                let kind = if branches { "branches" } else { "paths" };
+                let n = self.terms.len();
+                if n <= MAX_TERMS {
+                    write!(
+                        f,
+                        "your value is no sum of the {kind}' contributions, each counted 0, 1 \
+                         or 2 times or with the wrong sign ({searched} combinations searched"
+                    )?;
+                } else {
+                    let k = changes_covered(n, *searched);
+                    write!(
+                        f,
+                        "your value is no sum of the {kind}' contributions with at most {k} of \
+                         the {n} left out, counted twice or with the wrong sign ({searched} \
+                         combinations searched, those of the fewest changes first"
+                    )?;
+                }
+                if branches {
+                    write!(
+                        f,
+                        "; a slip inside a branch, on one of its paths, is not searched"
+                    )?;
+                }
+                writeln!(f, "); the tape's value, term by term:")?;
                 for term in &self.terms {
                     writeln!(f, "  {term}: {}", format_number(term.contribution, 12))?;
                 }
@@ -1657,7 +1688,7 @@ impl fmt::Display for Diagnosis {
 /// else its branches.
 fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
     let paths = explanation.paths();
-    if explanation.left_out() == 0 && paths.len() <= MAX_TERMS && !paths.is_empty() {
+    if explanation.left_out() == 0 && paths.len() <= MAX_PATH_TERMS && !paths.is_empty() {
         let input = Quantity::Node(explanation.input());
         let labelled: Vec<(PathTerm, String)> = paths
             .iter()
@@ -1774,6 +1805,22 @@ fn terms_of(explanation: &Explanation) -> Vec<PathTerm> {
             factor_values: Vec::new(),
         })
         .collect()
+}
+
+/// How many changes every combination of was searched, of `n` terms, when
+/// `searched` combinations were tried fewest changes first: the most k with
+/// Σ_{j=1..k} C(n, j) · 3^j ≤ `searched`.
+fn changes_covered(n: usize, searched: usize) -> usize {
+    let (mut total, mut choose) = (0u128, 1u128);
+    for k in 1..=n {
+        // C(n, k) from C(n, k − 1).
+        choose = choose * (n - k + 1) as u128 / k as u128;
+        total += choose * 3u128.pow(k as u32);
+        if total > searched as u128 {
+            return k - 1;
+        }
+    }
+    n
 }
 
 /// Searches Σ cᵢ · termᵢ = `expected` over cᵢ ∈ {1, 0, 2, −1}, fewest changes

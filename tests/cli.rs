@@ -3254,3 +3254,158 @@ fn check_fourth_review_poles_roots_log_bases_and_near_kinks() {
     );
     assert!(out.contains("so ∂f/∂x does not exist here"), "{out}");
 }
+
+#[test]
+fn check_seventh_review_nine_paths_rounding_constants_and_nan() {
+    // Nine paths: a learner who forgot (x)′ = 1 read "no sum of the paths'
+    // contributions" (the search took branches past 8 paths).
+    let (out, _) = run(
+        &[
+            "check",
+            "x + x^2 + x^3 + x^4 + x^5 + x^6 + x^7 + x^8 + x^9",
+            "--at",
+            "x=0.3",
+            "--wrt",
+            "x",
+            "--expect",
+            "2*x + 3*x^2 + 4*x^3 + 5*x^4 + 6*x^5 + 7*x^6 + 8*x^7 + 9*x^8",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("path 5 (the direct term ∂(x + x²)/∂x) is missing"),
+        "{out}"
+    );
+    assert!(!out.contains("no sum"), "{out}");
+
+    // The tape is off by 4e-6 here (1 − σ(25) cancels); the learner's value
+    // is the exact derivative's sign flipped, once "no sum of the paths".
+    let (out, _) = run(
+        &[
+            "check",
+            "ln(1-sigmoid(z))",
+            "--at",
+            "z=25",
+            "--wrt",
+            "z",
+            "--expect",
+            "sigmoid(z)",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("allowing for the tape's own rounding here (its value and its paths' may be off by up to ±6.4e-5"),
+        "{out}"
+    );
+    assert!(
+        out.contains("your value has the wrong sign of path 1 (through 1 − σ(z))"),
+        "{out}"
+    );
+    assert!(!out.contains("no sum"), "{out}");
+    // Where the tape's paths are off by more than an eighth of its value, no
+    // slip is named by them, and the search's limit is said.
+    let (out, _) = run(
+        &[
+            "check",
+            "(1-cos(x))/x^2",
+            "--at",
+            "x=1e-4",
+            "--wrt",
+            "x",
+            "--expect",
+            "7",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("note: the tape's value and its paths' may be off by up to ±1.8e-3 here"),
+        "{out}"
+    );
+
+    // A formula of numbers alone is a number: checked at the point, not
+    // called wrong at random points for being constant.
+    for (args, tape) in [
+        (
+            vec![
+                "check",
+                "--file",
+                SEED,
+                "--wrt",
+                "w5",
+                "--expect",
+                "0.74136507 * 0.18681560 * 0.59326999",
+            ],
+            "0.082167040564",
+        ),
+        (
+            vec![
+                "check",
+                "sin(x^2)",
+                "--at",
+                "x=1.5",
+                "--wrt",
+                "x",
+                "--expect",
+                "3*cos(2.25)",
+            ],
+            "-1.884520868168",
+        ),
+    ] {
+        let (out, _) = run(&args, 0);
+        assert!(out.contains(&format!("the tape has {tape}")), "{out}");
+        assert!(out.contains("checked at the point only"), "{out}");
+        assert!(!out.contains("random points"), "{out}");
+    }
+
+    // The tape's ∂ is NaN: neither right nor wrong, and no FAIL row or
+    // "mismatch" heading says otherwise.
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x^2)",
+            "--at",
+            "x=0",
+            "--wrt",
+            "x",
+            "--expect",
+            "x/sqrt(x^2)",
+        ],
+        3,
+    );
+    assert!(
+        !out.contains("FAIL") && !out.contains("mismatch at"),
+        "{out}"
+    );
+    assert!(out.contains("the tape's gradient is NaN"), "{out}");
+}
+
+#[test]
+fn grad_notes_a_partial_its_rounding_leaves_uncertain() {
+    // (1 − cos x)/x² at 1e-4: the tape's 4.4e-5 is not even of the right
+    // sign (−8.3e-6); grad printed it with no word (seventh review).
+    let (out, _) = run(&["grad", "(1-cos(x))/x^2", "--at", "x=1e-4"], 0);
+    assert!(
+        out.contains(
+            "note: ∂f/∂x may be off by up to ±1.8e-3 here, more than the number itself: not \
+             even its sign is certain"
+        ),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "(1-cos(x))/x^2", "--at", "x=1e-4", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert!(j["rounding"]["x"].as_str().is_some(), "{out}");
+    // Off by 4e-6 in 1: said, without the sign.
+    let (out, _) = run(&["grad", "ln(1-sigmoid(z))", "--at", "z=25"], 0);
+    assert!(
+        out.contains("note: ∂f/∂z may be off by up to ±6.4e-5 here: "),
+        "{out}"
+    );
+    // Ordinary formulas and the seed network: no note.
+    for args in [
+        vec!["grad", "sin(x)*y + x^3", "--at", "x=0.7,y=2"],
+        vec!["grad", "--file", SEED],
+    ] {
+        let (out, _) = run(&args, 0);
+        assert!(!out.contains("may be off"), "{out}");
+    }
+}

@@ -1152,3 +1152,112 @@ fn fifth_review_rounded_tolerance_anomaly_and_unknown_kink() {
     let text = comparison.diagnoses()[0].to_string();
     assert!(text.starts_with("the tape may pass a kink at"), "{text}");
 }
+
+/// y = x + x² + … + x⁹ at 0.3, each power its own node: nine paths.
+fn nine_powers(tape: &Tape) -> (chainrule::Var<'_>, chainrule::Var<'_>, Vec<f64>) {
+    let x = tape.var(0.3).named("x");
+    let mut y = x;
+    let mut slopes = vec![1.0];
+    for k in 2..=9 {
+        y += x.powi(k);
+        slopes.push(f64::from(k) * 0.3f64.powi(k - 1));
+    }
+    (x, y.named("y"), slopes)
+}
+
+#[test]
+fn nine_paths_are_still_searched_one_by_one() {
+    // Seventh review: with more than 8 paths the search took branches, and a
+    // learner who forgot (x)′ = 1 read "no sum of the paths' contributions".
+    // Each path's slip is found on its own, up to 32 paths.
+    let tape = Tape::new();
+    let (x, y, slopes) = nine_powers(&tape);
+    let total: f64 = slopes.iter().sum();
+    let g = y.backward();
+    for (k, slope) in slopes.iter().enumerate() {
+        for (hand, coefficient) in [(total - slope, 0), (total - 2.0 * slope, -1)] {
+            let comparison = g.compare(&[(x, hand)]);
+            let diagnosis = &comparison.diagnoses()[0];
+            assert_eq!(diagnosis.terms.len(), 9, "{diagnosis}");
+            assert!(diagnosis.terms.iter().all(|t| t.paths == 1));
+            let Finding::EqualsPaths { coefficients } = &diagnosis.finding else {
+                panic!("x^{}: {:?}\n{diagnosis}", k + 1, diagnosis.finding);
+            };
+            // The term whose contribution is this slope is the one changed.
+            let changed: Vec<usize> = (0..9).filter(|&j| coefficients[j] != 1).collect();
+            assert_eq!(changed.len(), 1, "{coefficients:?}");
+            assert_eq!(coefficients[changed[0]], coefficient);
+            // (k·0.3^(k−1) as the tape rounds it: a few ulps apart.)
+            let contribution = diagnosis.terms[changed[0]].contribution;
+            assert!(
+                (contribution - slope).abs() <= 1e-12 * slope,
+                "{contribution}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_search_cut_short_says_how_many_changes_it_covered() {
+    // Nine terms: 4^9 combinations are more than MAX_COMBINATIONS; every
+    // combination of up to 5 changes fits (43,443), of 6 does not (104,679).
+    let tape = Tape::new();
+    let (x, y, _) = nine_powers(&tape);
+    let comparison = y.backward().compare(&[(x, 7.0)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.finding,
+        Finding::NoMatch {
+            searched: chainrule::gradcheck::MAX_COMBINATIONS
+        }
+    );
+    let text = diagnosis.to_string();
+    assert!(
+        text.starts_with(
+            "your value is no sum of the paths' contributions with at most 5 of the 9 left \
+             out, counted twice or with the wrong sign (65536 combinations searched, those \
+             of the fewest changes first); the tape's value, term by term:\n"
+        ),
+        "{text}"
+    );
+    // With 8 terms or fewer every combination is searched, and it says so.
+    let tape = Tape::new();
+    let x = tape.var(0.4).named("x");
+    let y = (x.sin() * x.exp()).named("y");
+    let text = y.backward().compare(&[(x, 0.123)]).diagnoses()[0].to_string();
+    assert!(
+        text.starts_with(
+            "your value is no sum of the paths' contributions, each counted 0, 1 or 2 times \
+             or with the wrong sign (15 combinations searched); the tape's value"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_search_over_branches_says_a_slip_inside_one_is_not_searched() {
+    // 65 paths, taken as two branches: a value no sum of the branches fits is
+    // said to be that, not "no sum of the paths".
+    let tape = Tape::new();
+    let x = tape.var(0.3).named("x");
+    let mut p = x;
+    for _ in 0..6 {
+        p = p.sin() * p.cos();
+    }
+    let p = p.named("p");
+    let y = (p + x.exp().named("e")).named("y");
+    let comparison = y
+        .backward()
+        .compare_with(&[(x, 123.0)], ExplainOptions::default().raw());
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(diagnosis.terms[0].paths, 64);
+    let text = diagnosis.to_string();
+    assert!(
+        text.starts_with(
+            "your value is no sum of the branches' contributions, each counted 0, 1 or 2 \
+             times or with the wrong sign (15 combinations searched; a slip inside a \
+             branch, on one of its paths, is not searched); the tape's value"
+        ),
+        "{text}"
+    );
+}

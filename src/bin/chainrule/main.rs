@@ -453,6 +453,48 @@ fn partial_notes(
     notes
 }
 
+/// The notes of `grad` where a variable's partial may be off past its eighth
+/// significant digit (of the twelve printed): f's formulas or the sweep's sum
+/// cancel terms much larger than the result (`(1 - cos(x))/x^2` at 1e-4,
+/// whose tape partial 4.4e-5 is not even of the right sign: −8.3e-6). The bound
+/// is [`forward_rounding`]'s plus the sweep's own
+/// ([`Gradients::rounding_bound`]): first-order, from 4ε a rounded value.
+fn rounding_notes(
+    loaded: &Loaded,
+    r: &Recorded,
+    g: &Gradients,
+    y: &str,
+) -> Result<Vec<(String, String)>, Failure> {
+    let mut notes = Vec::new();
+    if !r.output.value().is_finite() {
+        return Ok(notes);
+    }
+    for (name, v) in &r.variables {
+        let partial = g[*v];
+        if !partial.is_finite() {
+            continue;
+        }
+        let bound = forward_rounding(loaded, &loaded.at, name, partial)? + g.rounding_bound(*v);
+        // (A bound that is not finite, where a term overflowed, bounds nothing.)
+        if !bound.is_finite() || bound <= 1e-8 * partial.abs() {
+            continue;
+        }
+        let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+        let sign = if bound >= partial.abs() {
+            ", more than the number itself: not even its sign is certain"
+        } else {
+            ""
+        };
+        notes.push((
+            name.clone(),
+            format!(
+                "note: {lhs} may be off by up to ±{bound:.1e} here{sign}: f's formulas or the sweep's sum cancel terms much larger than the result, and the tape's number is no more exact than its values' rounding allows (a first-order bound, from 4ε a rounded value)"
+            ),
+        ));
+    }
+    Ok(notes)
+}
+
 /// One slip a diagnosis names: a sum of the paths (`Finding::EqualsPaths`,
 /// one alternative of `Finding::Ambiguous`) or a factor left out
 /// (`Finding::MissingFactor`), held against the diagnoses at random points.
@@ -811,6 +853,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     j["infinite_partials"] =
                         Value::Object(infs.into_iter().map(|(n, note)| (n, json!(note))).collect());
                 }
+                let roundings = rounding_notes(&loaded, &r, &g, &y)?;
+                if !roundings.is_empty() {
+                    j["rounding"] = Value::Object(
+                        roundings
+                            .into_iter()
+                            .map(|(n, note)| (n, json!(note)))
+                            .collect(),
+                    );
+                }
                 sayln!("{}", pretty(&j));
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
@@ -833,6 +884,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     );
                 }
                 for (_, note) in partial_notes(&tape, &r, &r.variables, &g, &y) {
+                    sayln!("{note}");
+                }
+                for (_, note) in rounding_notes(&loaded, &r, &g, &y)? {
                     sayln!("{note}");
                 }
                 let named: Vec<_> = r
@@ -972,7 +1026,20 @@ fn check(
     // (the minus sign the command prints) are one number, checked at the
     // point only, its digits as typed.
     let number_text: Option<String> = plain_number(expect);
-    let number_given: Option<f64> = number_text.as_deref().and_then(|t| t.parse().ok());
+    // A formula of numbers alone (`0.74136507 * 0.18681560 * 0.59326999`, the
+    // factors `explain` prints, or `3*cos(2.25)`) is a number too: it names no
+    // variable, so it is the same at every point, and held against the tape's
+    // derivative elsewhere it would be called wrong for what it never claimed.
+    let number_given: Option<f64> =
+        number_text
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .or_else(|| {
+                formula::evaluate(expect, &HashMap::new())
+                    .ok()
+                    .filter(|&(v, overflowed)| v.is_finite() && !overflowed)
+                    .map(|(v, _)| v)
+            });
     let expect_at = |values: &HashMap<String, f64>| -> Result<(f64, bool), Failure> {
         if let Some(v) = special.or(number_given) {
             return Ok((v, false));
@@ -1190,13 +1257,28 @@ fn check(
         .as_ref()
         .is_some_and(|d| matches!(d.finding, Finding::NoMatch { searched } if searched > 0));
     let mut found_elsewhere: Option<(Vec<Slip>, Diagnosis, Vec<String>)> = None;
-    let mut diagnosis = point_comparison.map(|c| c.to_string());
+    // Where the tape's ∂ is NaN the verdict is neither right nor wrong: the
+    // comparison's table (FAIL) and its "mismatch" heading would say yours is
+    // wrong, so what the tape's value is made of is said alone.
+    let mut diagnosis = point_comparison.map(|c| {
+        if !g[x].is_nan() {
+            return c.to_string();
+        }
+        c.mismatches
+            .iter()
+            .zip(c.diagnoses())
+            .map(|((_, explanation), d)| {
+                format!("{d}the tape's value, path by path:\n{explanation}")
+            })
+            .collect::<String>()
+    });
     let mut slip_elsewhere: Option<String> = None;
     // A number written with few digits (copied from a hand computation,
     // `-0.6282` for cos(2.25)) names no slip at the tolerance; at half a unit
     // in its last digit it may, which is said as such. The digits are the
     // typed ones: the library, given the f64, counts `-1.8800` as 3 digits
     // (−1.88) and may call it the tape's rounded, which to 5 it is not.
+    let mut searched_again = false;
     if let (Some(given), Some((digits, half_unit))) =
         (number_given, number_text.as_deref().and_then(typed_digits))
     {
@@ -1226,6 +1308,42 @@ fn check(
                 // ones its explanation lists.
                 diagnosis = Some(format!(
                     "to the {digits} significant digits you wrote (within ±{half_unit:e}):\n{there}"
+                ));
+                searched_again = true;
+            }
+        }
+    }
+    // The tape's own value, and its paths', may be off past the tolerance
+    // here (f's formulas or the sweep's sum cancel: ln(1 − σ(z)) at z = 25 is
+    // off by 4e-6): a slip of yours against the exact paths misses the tape's
+    // by as much, and "no sum of the paths" would not be known. Searched
+    // again allowing twice that (a path may be counted twice), and said as
+    // such; where the bound is past an eighth of the tape's value, its paths
+    // are too uncertain to name a slip by, and that is said instead.
+    let tape_bound = at_point_bound + g.rounding_bound(x);
+    if point_names_none && !searched_again && tape_bound > tolerance.rtol * g[x].abs() {
+        if tape_bound <= g[x].abs() / 8.0 {
+            let allowing = Tolerance {
+                atol: 2.0 * tape_bound,
+                rtol: tolerance.rtol,
+            };
+            let there = g.compare_with(&[(x, yours)], allowing);
+            if there
+                .diagnoses()
+                .first()
+                .is_some_and(|d| !slips_of(d).is_empty())
+            {
+                diagnosis = Some(format!(
+                    "allowing for the tape's own rounding here (its value and its paths' may be off by up to ±{tape_bound:.1e}: f's formulas or the sweep's sum cancel), within ±{:.1e}:\n{there}",
+                    2.0 * tape_bound
+                ));
+                searched_again = true;
+            }
+        }
+        if !searched_again {
+            if let Some(text) = diagnosis.as_mut() {
+                text.push_str(&format!(
+                    "note: the tape's value and its paths' may be off by up to ±{tape_bound:.1e} here (f's formulas or the sweep's sum cancel), more than the tolerance: the search above held your value to the tolerance, so a slip within that much of them is not ruled out\n"
                 ));
             }
         }
