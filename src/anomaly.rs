@@ -50,6 +50,13 @@ pub struct AnomalyOperand {
     pub value: f64,
     /// The local partial derivative of the anomalous node with respect to it.
     pub partial: f64,
+    /// The operand as the report writes it in that partial, `∂/∂…`: `x`;
+    /// `(x·y)` for a compound name; `(x, use 1 of 2)` for one of several uses
+    /// of the same operand (the partial in that use alone, not the whole
+    /// ∂node/∂x); `x|direct` where the node also depends on the operand
+    /// through another of its operands (the direct partial, the others held
+    /// fixed, not the total), as explanations and the html page name them.
+    pub wrt_name: String,
 }
 
 /// The first node of a tape whose value or local partial is NaN or infinite.
@@ -116,13 +123,16 @@ impl Anomaly {
             let slot = edges.iter().position(|(_, p)| !p.is_finite())?;
             NonFinite::Partial { slot }
         };
+        let written = partial_names(tape, index, &edges);
         let operands = edges
             .into_iter()
-            .map(|(operand, partial)| AnomalyOperand {
+            .zip(written)
+            .map(|((operand, partial), (_, wrt))| AnomalyOperand {
                 index: operand,
                 name: readable_name(tape, operand),
                 value: tape.value(operand),
                 partial,
+                wrt_name: wrt,
             })
             .collect();
         Some(Anomaly {
@@ -205,7 +215,12 @@ impl fmt::Display for Anomaly {
         }
         if let NonFinite::Partial { slot } = self.non_finite {
             let operand = &self.operands[slot];
-            write!(f, ": ∂/∂{} = {},", operand.name, number(operand.partial))?;
+            write!(
+                f,
+                ": ∂/∂{} = {},",
+                operand.wrt_name,
+                number(operand.partial)
+            )?;
         } else if !self.operands.is_empty() {
             f.write_str(":")?;
         }
@@ -274,6 +289,14 @@ pub struct GradientAnomaly {
     /// `None` when every contribution was finite and their sum overflowed at
     /// `node` itself.
     pub operand: Option<(usize, String, f64, f64)>,
+    /// The partial of that edge as the report writes it: `∂r/∂x`,
+    /// `∂sqrt(x·y)/∂(x·y)` (a compound name in parentheses, as explanations
+    /// write it), `∂(x₀ / x₀)/∂(x₀, use 1 of 2)` for one of several uses of
+    /// the same operand (the partial in that use alone, not the whole
+    /// ∂node/∂operand), `∂f/∂x|direct` where the node also depends on the
+    /// operand through another of its operands (the direct partial, the others
+    /// held fixed, not the total); `None` with `operand`.
+    pub partial_name: Option<String>,
 }
 
 impl Gradients<'_> {
@@ -326,17 +349,19 @@ impl Gradients<'_> {
             let op = tape.op(node);
             let edges = tape.edges(node);
             let last = edges.last().map_or(0.0, |&(_, p)| p);
-            for &(operand, partial) in &edges {
+            for (slot, &(operand, partial)) in edges.iter().enumerate() {
                 on_path[operand] = true;
                 let masked = crate::backward::is_masked(op, partial, last);
                 let passed = crate::backward::contribution(adjoint, partial, masked);
                 if !passed.is_finite() {
+                    let (of, wrt) = partial_names(tape, node, &edges).swap_remove(slot);
                     return Some(GradientAnomaly {
                         node,
                         op,
                         name: readable_name(tape, node),
                         adjoint,
                         operand: Some((operand, readable_name(tape, operand), partial, passed)),
+                        partial_name: Some(format!("∂{of}/∂{wrt}")),
                     });
                 }
             }
@@ -348,6 +373,7 @@ impl Gradients<'_> {
             name: readable_name(tape, node),
             adjoint: adjoints[node],
             operand: None,
+            partial_name: None,
         })
     }
 }
@@ -358,13 +384,17 @@ impl fmt::Display for GradientAnomaly {
         match &self.operand {
             Some((operand, operand_name, partial, passed)) => write!(
                 f,
-                "the gradient turns {} at node #{} {} ({}): adjoint {} × ∂{}/∂{operand_name} = {} gives {} to node #{operand} {operand_name}",
+                "the gradient turns {} at node #{} {} ({}): adjoint {} × {} = {} gives {} to node #{operand} {operand_name}",
                 turns(*passed),
                 self.node,
                 self.name,
                 self.op,
                 number(self.adjoint),
-                parenthesized(&self.name),
+                self.partial_name.clone().unwrap_or_else(|| format!(
+                    "∂{}/∂{}",
+                    parenthesized(&self.name),
+                    parenthesized(operand_name)
+                )),
                 number(*partial),
                 number(*passed),
             ),
@@ -389,8 +419,44 @@ fn readable_name(tape: &Tape, index: usize) -> String {
         .read(|rec| crate::explain::naming::Namer::new(rec, &labels).name(index))
 }
 
+/// For each edge of node `index` (`edges`, in order), the node and the
+/// operand as the report writes them in that edge's partial ∂node/∂operand:
+/// named as explanations name them as the operand of ∂ (`(x·y)`,
+/// `sqrt(x·y)`), the operand of one of several uses of it as
+/// `(x, use 1 of 2)`, and with `|direct` after it where the node also reaches
+/// it through another operand.
+fn partial_names(tape: &Tape, index: usize, edges: &[(usize, f64)]) -> Vec<(String, String)> {
+    let direct = crate::explain::direct_edges(tape, index);
+    let labels = tape.label_map();
+    tape.recording.read(|rec| {
+        let namer = crate::explain::naming::Namer::new(rec, &labels);
+        let of = namer.name_as_operand(index);
+        edges
+            .iter()
+            .enumerate()
+            .map(|(k, &(operand, _))| {
+                let uses = edges.iter().filter(|e| e.0 == operand).count();
+                let wrt = if uses > 1 {
+                    let rank = edges[..=k].iter().filter(|e| e.0 == operand).count();
+                    format!("({}, use {rank} of {uses})", namer.name(operand))
+                } else {
+                    let mark = if direct.get(k) == Some(&true) {
+                        crate::explain::DIRECT
+                    } else {
+                        ""
+                    };
+                    format!("{}{mark}", namer.name_as_operand(operand))
+                };
+                (of.clone(), wrt)
+            })
+            .collect()
+    })
+}
+
 /// A name written after `∂`: in parentheses when it is a compound expression
-/// (`∂(x₀·x₁)/∂x₁`, not `∂x₀·x₁/∂x₁`).
+/// (`∂(x₀·x₁)/∂x₁`, not `∂x₀·x₁/∂x₁`). (Only for a report made without
+/// [`GradientAnomaly::partial_name`]: the names made here are written as
+/// explanations write them.)
 fn parenthesized(name: &str) -> String {
     let compound =
         name.contains([' ', '·', '/', '^']) && !(name.starts_with('(') && name.ends_with(')'));

@@ -228,3 +228,63 @@ fn a_division_by_zero_is_named_as_such() {
         .to_string()
         .ends_with("; a division by 0"));
 }
+
+/// The partial of one use of an operand the node uses twice is no
+/// ∂node/∂operand: x/x at 0 read "adjoint 1 × ∂(x₀ / x₀)/∂x₀ = inf", while
+/// ∂(x/x)/∂x is NaN (the second use's −x/x² is NaN at 0); inf is the first
+/// use's partial. A compound operand read as a product, "∂(sqrt(x·y))/∂x·y";
+/// and the edge of a node that also depends on the operand another way is its
+/// direct partial. Each is now written as explanations write it.
+#[test]
+fn a_partial_is_named_as_what_it_is() {
+    // x/x at 0: the first use's partial, 1/x, is ∞.
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let y = x / x;
+    let g = y.backward();
+    let start = g.gradient_anomaly().expect("a non-finite gradient");
+    assert_eq!(
+        start.to_string(),
+        "the gradient turns infinite at node #1 x₀ / x₀ (div): adjoint 1 × \
+         ∂(x₀ / x₀)/∂(x₀, use 1 of 2) = inf gives inf to node #0 x₀"
+    );
+    assert_eq!(
+        start.partial_name.as_deref(),
+        Some("∂(x₀ / x₀)/∂(x₀, use 1 of 2)")
+    );
+    assert!(g.explain(x).to_string().contains("NaN"));
+
+    // sqrt(x·y) at 0: the operand x·y in parentheses, as explanations write it.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = tape.var(0.0).named("y");
+    let r = (x * y).sqrt();
+    let g = r.backward();
+    let start = g.gradient_anomaly().expect("a non-finite gradient");
+    assert_eq!(
+        start.to_string(),
+        "the gradient turns infinite at node #3 sqrt(x·y) (sqrt): adjoint 1 × \
+         ∂sqrt(x·y)/∂(x·y) = inf gives inf to node #2 x·y"
+    );
+    // The scan writes it so too.
+    let anomaly = tape.find_anomaly().expect("an infinite partial");
+    assert_eq!(
+        anomaly.to_string(),
+        "node #3 sqrt(x·y) = 0: ∂/∂(x·y) = inf, operand #2 x·y = 0"
+    );
+    assert_eq!(anomaly.operands[0].wrt_name, "(x·y)");
+
+    // f = x^u with u = x + 0.5, at x = 0: f depends on x through u and
+    // directly; the direct edge's u·x^(u−1) = 0.5·0^(−0.5) is ∞.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let u = (x + 0.5).named("u");
+    let f = x.pow(u).named("f");
+    let g = f.backward();
+    let start = g.gradient_anomaly().expect("a non-finite gradient");
+    assert_eq!(
+        start.to_string(),
+        "the gradient turns infinite at node #2 f (pow): adjoint 1 × \
+         ∂f/∂x|direct = inf gives inf to node #0 x"
+    );
+}

@@ -456,3 +456,85 @@ fn the_forward_step_writes_a_formula_even_for_operands_not_drawn() {
         "{log}"
     );
 }
+
+/// A node that also depends on an operand through another operand (f = t·x,
+/// t = x·y) passes along the edge to it its direct partial, t = 10 at
+/// (2, 5), with t held fixed: the page wrote it `∂f/∂x`, which is the total,
+/// 2xy = 20, while the explanation beside it wrote `∂f/∂x|direct`. It now
+/// names it as the explanation does, and so for an intermediate node
+/// (a = sin(x)·x: 0.479 along the edge, ∂a/∂x = 0.918) and across a cut of
+/// `within` (the other route runs through nodes not drawn).
+#[test]
+fn a_direct_partial_is_never_written_as_the_total() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = tape.var(5.0).named("y");
+    let f = (x * y * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).focus(x.index()).render().unwrap();
+    // Forward x·y and f, the seed, then f fires: step 4.
+    let dom = dump_dom(&browser, &page, "step=4", "direct-xyx");
+    let log = text_of(&dom, "log");
+    assert!(
+        log.contains(
+            "adjoint[x] += adjoint[f] × ∂f/∂x|direct = 1.00000000 × 10.00000000 → 10.00000000"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("∂f/∂x ="), "{log}");
+    assert!(
+        log.contains("adjoint[x·y] += adjoint[f] × ∂f/∂(x·y) = 1.00000000 × 2.00000000"),
+        "{log}"
+    );
+    let dom = dump_dom(&browser, &page, "play=all", "direct-xyx-all");
+    let sum = text_of(&dom, "sum");
+    assert!(
+        sum.contains("+ ∂f/∂f · ∂f/∂x|direct = 1.00000000 × 10.00000000 = 10.00000000"),
+        "{sum}"
+    );
+    assert!(
+        sum.contains("+ ∂f/∂(x·y) · ∂(x·y)/∂x = 2.00000000 × 5.00000000 = 10.00000000"),
+        "{sum}"
+    );
+    assert!(!sum.contains("· ∂f/∂x ="), "{sum}");
+    assert!(sum.contains("= 20.00000000, complete (2 terms)"), "{sum}");
+    assert_gradients_displayed(&dom, &g);
+
+    // An intermediate node: a = sin(x)·x reaches x through sin(x) too.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let a = (x.sin() * x).named("a");
+    let b = (a * a + x).named("b");
+    let c = (b.exp() - a).named("c");
+    let f = (c * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).focus(x.index()).render().unwrap();
+    let dom = dump_dom(&browser, &page, "play=all", "direct-intermediate");
+    let sum = text_of(&dom, "sum");
+    let (fa, edge) = (g[a], 0.5f64.sin());
+    assert!(
+        sum.contains(&format!(
+            "+ ∂f/∂a · ∂a/∂x|direct = {fa:.8} × {edge:.8} = {:.8}",
+            fa * edge
+        )),
+        "{sum}"
+    );
+    assert!(!sum.contains("· ∂a/∂x ="), "{sum}");
+    assert!(sum.contains("· ∂f/∂x|direct = "), "{sum}");
+
+    // Cut by `within`: f = sin(sin(x))·x drawn within 1 of f, sin(x) not drawn.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let f = (x.sin().sin() * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).within(1).focus(x.index()).render().unwrap();
+    let dom = dump_dom(&browser, &page, "play=all", "direct-within");
+    let log = text_of(&dom, "log");
+    let sum = text_of(&dom, "sum");
+    assert!(sum.contains("· ∂f/∂x|direct = "), "{sum}\n{log}");
+    assert!(!sum.contains("· ∂f/∂x ="), "{sum}");
+}

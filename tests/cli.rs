@@ -3409,3 +3409,43 @@ fn grad_notes_a_partial_its_rounding_leaves_uncertain() {
         assert!(!out.contains("may be off"), "{out}");
     }
 }
+
+/// `explain --json` listed the factor {"of":"f","wrt":"x","value":10} of
+/// x·y·x at (2, 5), whose gradient is 20, with nothing to tell a script that
+/// it is the direct partial (x·y held fixed), which the text writes
+/// `∂f/∂x|direct`. Each factor now has `direct`, true for those.
+#[test]
+fn explain_json_marks_direct_partials() {
+    let (out, _) = run(
+        &[
+            "explain", "x*y*x", "--at", "x=2,y=5", "--wrt", "x", "--json",
+        ],
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let e = &j["explanations"][0];
+    assert_eq!(e["gradient"], 20.0);
+    let factors: Vec<(&str, &str, f64, bool)> = e["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["factors"].as_array().unwrap())
+        .map(|f| {
+            (
+                f["of"].as_str().unwrap(),
+                f["wrt"].as_str().unwrap(),
+                f["value"].as_f64().unwrap(),
+                f["direct"].as_bool().expect("a boolean \"direct\""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        factors,
+        [
+            ("f", "x·y", 2.0, false),
+            ("x·y", "x", 5.0, false),
+            ("f", "x", 10.0, true)
+        ]
+    );
+    assert!(e["text"].as_str().unwrap().contains("+ ∂f/∂x|direct\n"));
+}

@@ -250,7 +250,8 @@ fn a_network_built_with_nn_is_diagnosed_path_by_path_even_unlabelled() {
 #[test]
 fn a_direct_edge_is_described_by_its_factor_not_its_top_node() {
     // f = x·y + sin(x)·x: paths 2 and 3 both leave f through sin(x)·x; path 3 is
-    // the direct term ∂(sin(x)·x)/∂x.
+    // the direct term ∂(sin(x)·x)/∂x|direct (sin(x)·x reaches x through sin(x)
+    // too: the factor holds sin(x) fixed, and is not ∂(sin(x)·x)/∂x).
     let tape = Tape::new();
     let (x0, y0) = (0.5f64, 2.0);
     let x = tape.var(x0).named("x");
@@ -262,7 +263,7 @@ fn a_direct_edge_is_described_by_its_factor_not_its_top_node() {
     assert_eq!(
         diagnosis,
         "your value equals path 1 (through x·y) and path 2 (through sin(x)); \
-         path 3 (the direct term ∂(sin(x)·x)/∂x) is missing\n"
+         path 3 (the direct term ∂(sin(x)·x)/∂x|direct) is missing\n"
     );
 }
 
@@ -1056,7 +1057,8 @@ fn a_slip_inside_a_labelled_quantitys_factor_is_found_with_every_node_shown() {
 
 /// Two paths that end in the same direct edge from different quantities
 /// above are told apart: with `u = x² + x`, f = sin(u)·u has two paths ending
-/// in the direct ∂u/∂x, and both read "(the direct term ∂u/∂x)".
+/// in the direct ∂u/∂x|direct (x² held fixed), and both read "(the direct term
+/// ∂u/∂x|direct)".
 #[test]
 fn paths_ending_in_one_direct_edge_are_told_apart() {
     let tape = Tape::new();
@@ -1070,7 +1072,7 @@ fn paths_ending_in_one_direct_edge_are_told_apart() {
     let comparison = g.compare(&[(x, hand)]);
     let text = comparison.diagnoses()[0].to_string();
     assert!(
-        text.contains("path 2 (the direct term ∂u/∂x, through sin(u)) and path 4 (the direct term ∂u/∂x, through u) are missing"),
+        text.contains("path 2 (the direct term ∂u/∂x|direct, through sin(u)) and path 4 (the direct term ∂u/∂x|direct, through u) are missing"),
         "{text}"
     );
 }

@@ -1111,3 +1111,58 @@ fn labelled_nodes_in_a_where_section_are_named() {
     assert!(text.contains("∂a7/∂a6 · ∂a6/∂a5"), "{text}");
     assert!(!text.contains('#'), "{text}");
 }
+
+/// A factor whose upper quantity also reaches its lower one through another
+/// shown quantity is a direct partial, written `|direct` wherever it appears:
+/// with a = x·y, b = a + x, f = a·b + x at (2, 3), ∂x's explanation wrote
+/// `∂f/∂a · ∂a/∂x = 8 × 3`, though ∂f/∂a = 14 (the "where" section of ∂y's
+/// explanation, just below, said so, and called that 8 `∂f/∂a|direct`): the 8
+/// holds b fixed. Likewise ∂b/∂x = 1 with a held fixed (the total is 4).
+#[test]
+fn a_direct_partial_is_marked_in_every_explanation_it_appears_in() {
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = tape.var(3.0).named("y");
+    let a = (x * y).named("a");
+    let b = (a + x).named("b");
+    let c = (a * b).named("c");
+    let f = (c + x).named("f");
+    let g = f.backward();
+    assert_eq!((g[a], g[x]), (14.0, 49.0));
+    let wrt_x = g.explain(x);
+    let text = wrt_x.to_string();
+    assert!(
+        text.starts_with(
+            "∂f/∂x = ∂f/∂a|direct · ∂a/∂x\n      + ∂f/∂b · ∂b/∂a · ∂a/∂x\n      + ∂f/∂b · ∂b/∂x|direct\n      + ∂f/∂x|direct\n"
+        ),
+        "{text}"
+    );
+    let direct: Vec<(String, String, f64)> = wrt_x
+        .paths()
+        .iter()
+        .flat_map(|p| &p.factors)
+        .filter(|factor| wrt_x.is_direct(factor))
+        .map(|factor| (wrt_x.name(factor.of), wrt_x.name(factor.wrt), factor.value))
+        .collect();
+    let named = |o: &str, w: &str, v: f64| (o.to_string(), w.to_string(), v);
+    assert_eq!(
+        direct,
+        [
+            named("f", "a", 8.0),
+            named("b", "x", 1.0),
+            named("f", "x", 1.0)
+        ]
+    );
+    // ∂y's explanation: ∂f/∂a as a whole (14) on its first line, the 8 as
+    // ∂f/∂a|direct in its "where" section.
+    let wrt_y = g.explain(y).to_string();
+    assert!(wrt_y.starts_with("∂f/∂y = ∂f/∂a · ∂a/∂y\n"), "{wrt_y}");
+    assert!(wrt_y.contains("∂f/∂a = ∂f/∂a|direct\n"), "{wrt_y}");
+    // A factor no other route parallels is the total, and written plainly.
+    for factor in wrt_x.paths().iter().flat_map(|p| &p.factors) {
+        let (of, to) = (wrt_x.name(factor.of), wrt_x.name(factor.wrt));
+        if [("f", "b"), ("b", "a"), ("a", "x")].contains(&(of.as_str(), to.as_str())) {
+            assert!(!wrt_x.is_direct(factor), "∂{of}/∂{to}");
+        }
+    }
+}

@@ -140,3 +140,54 @@ fn forward_formulas_have_no_redundant_parentheses() {
         "{data}"
     );
 }
+
+/// Each edge of the page's data says whether its node also depends on the
+/// operand through another of its operands (`"direct":true`), found in the
+/// tape, so that the page names its partial `∂f/∂x|direct` as the
+/// explanations do, even where the other route runs through nodes a cut of
+/// `within` does not draw. (tests/browser.rs reads the page's text.)
+#[test]
+fn edges_whose_node_reaches_the_operand_another_way_are_marked_direct() {
+    let edge = |page: &str, node: usize, operand: usize| -> String {
+        let data = data(page);
+        let key = format!("{{\"node\":{node},\"operand\":{operand},");
+        let start = data
+            .find(&key)
+            .unwrap_or_else(|| panic!("edge {node} → {operand} in {data}"));
+        data[start..start + data[start..].find('}').unwrap()].to_string()
+    };
+    // f = (x·y)·x: f reaches x directly and through x·y; x·y reaches neither
+    // operand another way.
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let y = tape.var(5.0).named("y");
+    let t = x * y;
+    let f = (t * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    let (xi, ti, fi) = (x.index(), t.index(), f.index());
+    assert!(edge(&page, fi, xi).contains("\"direct\":true"), "{page}");
+    assert!(edge(&page, fi, ti).contains("\"direct\":false"));
+    assert!(edge(&page, ti, xi).contains("\"direct\":false"));
+    assert!(edge(&page, ti, y.index()).contains("\"direct\":false"));
+
+    // Drawn within 1 of f = sin(sin(x))·x: the route through sin(x) is not
+    // drawn, and the edge to x is still marked.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let s = x.sin().sin();
+    let f = (s * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).within(1).render().unwrap();
+    assert!(!data(&page).contains(&format!("{{\"i\":{},", s.index() - 1)));
+    assert!(edge(&page, f.index(), x.index()).contains("\"direct\":true"));
+    assert!(edge(&page, f.index(), s.index()).contains("\"direct\":false"));
+
+    // x·x uses x twice and reaches it no other way: not direct.
+    let tape = Tape::new();
+    let x = tape.var(3.0).named("x");
+    let f = (x * x).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    assert!(edge(&page, f.index(), x.index()).contains("\"direct\":false"));
+}

@@ -23,7 +23,11 @@
 //! - between two shown quantities, the nodes not shown are folded in: the factor
 //!   sums, over every path between the two through hidden nodes, the product of
 //!   the local partials. The sum over the listed paths of their products is then
-//!   ∂y/∂x again, with nothing counted twice.
+//!   ∂y/∂x again, with nothing counted twice;
+//! - a factor ∂a/∂b where `a` also depends on `b` through another shown
+//!   quantity is the partial with that route held fixed, not the total ∂a/∂b:
+//!   it is written `∂a/∂b|direct` ([`DIRECT`], [`Explanation::is_direct`]),
+//!   wherever it appears. A plain `∂a/∂b` is always the total.
 //!
 //! # Every product written is the product of the factors written
 //!
@@ -157,8 +161,12 @@ pub(crate) use naming::Namer;
 pub use naming::NAME_CAP;
 use subgraph::{FactorGraph, Subgraph};
 
-/// The mark of a direct partial written inside the sum for the total of the
-/// same pair: `∂f/∂x|direct` in `∂f/∂x = ∂f/∂u · ∂u/∂x + ∂f/∂x|direct`.
+/// The mark of a direct partial: a factor ∂a/∂b where `a` also depends on `b`
+/// through another shown quantity, the partial with that route held fixed,
+/// never the total ∂a/∂b a plain `∂a/∂b` names: `∂f/∂x|direct` in
+/// `∂f/∂x = ∂f/∂u · ∂u/∂x + ∂f/∂x|direct`, and in any other sum where it
+/// appears (`∂f/∂a|direct` in ∂f/∂x's explanation, with `b = a + x` and
+/// `f = a·b`).
 pub const DIRECT: &str = "|direct";
 
 /// How many paths an explanation lists unless told otherwise.
@@ -298,7 +306,10 @@ impl From<Var<'_>> for Quantity {
 
 /// One factor ∂of/∂wrt of a path: the partial derivative of `of` with respect to
 /// `wrt`, the other shown quantities held fixed (see the
-/// [module documentation](self)).
+/// [module documentation](self)). Where `of` also depends on `wrt` through
+/// another shown quantity, that is the direct partial, not the total
+/// ∂of/∂wrt: [`Explanation::is_direct`] says so, and `Display` writes it
+/// `∂of/∂wrt|direct`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Factor {
     /// The upper quantity (the one differentiated).
@@ -474,6 +485,10 @@ pub struct Explanation {
     /// The quantities of the listed paths whose gradient from the output is
     /// exactly 0 (see [`Path::product`]).
     zero: ZeroSet,
+    /// The listed factors (of, wrt) whose upper quantity also reaches the
+    /// lower one through another shown quantity: direct partials
+    /// ([`is_direct`](Explanation::is_direct)).
+    direct: std::collections::HashSet<(Quantity, Quantity)>,
     options: ExplainOptions,
 }
 
@@ -1547,6 +1562,71 @@ pub(crate) fn readable_name(tape: &Tape, index: usize) -> String {
     })
 }
 
+/// Which of `children`, the operands of one node (ids of a graph whose every
+/// edge runs to a lower id, as a tape's or a factor graph's), the node also
+/// reaches through another of them: `reached[k]` for `children[k]`. A walk of
+/// the ids `below(p)` gives (the ids one edge below `p`), from the children's
+/// operands down to the lowest child, each id visited once; nothing recurses.
+///
+/// The partial of the node along the edge to such a child is its direct
+/// partial, the other operands held fixed, not the total derivative of the
+/// node with respect to that child: it is written `∂f/∂x|direct` ([`DIRECT`]).
+pub(crate) fn reached_through_another<I>(
+    children: &[usize],
+    mut below: impl FnMut(usize) -> I,
+) -> Vec<bool>
+where
+    I: IntoIterator<Item = usize>,
+{
+    let mut reached = vec![false; children.len()];
+    let (Some(&lo), Some(&hi)) = (children.iter().min(), children.iter().max()) else {
+        return reached;
+    };
+    if lo == hi {
+        return reached; // one operand (used once or several times): no other
+    }
+    // Ids from `lo` up to `hi` (nothing above the highest child is below one).
+    let mut seen = vec![0u64; (hi - lo) / 64 + 1];
+    let mut visit = |q: usize, stack: &mut Vec<usize>| {
+        if (lo..=hi).contains(&q) {
+            let (word, bit) = ((q - lo) / 64, 1u64 << ((q - lo) % 64));
+            if seen[word] & bit == 0 {
+                seen[word] |= bit;
+                stack.push(q);
+            }
+        }
+    };
+    let mut stack = Vec::new();
+    for &c in children {
+        for q in below(c) {
+            visit(q, &mut stack);
+        }
+    }
+    while let Some(p) = stack.pop() {
+        for q in below(p) {
+            visit(q, &mut stack);
+        }
+    }
+    for (flag, &c) in reached.iter_mut().zip(children) {
+        *flag = seen[(c - lo) / 64] & (1u64 << ((c - lo) % 64)) != 0;
+    }
+    reached
+}
+
+/// For each edge of node `node` of `tape`, in order, whether the node also
+/// reaches that edge's operand through another of its operands (see
+/// [`reached_through_another`]): the edge's partial is then the direct one.
+/// Empty for an index past the end.
+pub(crate) fn direct_edges(tape: &Tape, node: usize) -> Vec<bool> {
+    tape.recording.read(|rec| {
+        if node >= rec.len() {
+            return Vec::new();
+        }
+        let children: Vec<usize> = rec.edges(node).map(|(o, _)| o as usize).collect();
+        reached_through_another(&children, |p| rec.edges(p).map(|(o, _)| o as usize))
+    })
+}
+
 /// Builds the explanation of ∂output/∂input; `adjoints` are the tape's
 /// gradients from the output (∂output/∂node by node index, as the sweep left
 /// them), which the paths' products follow (see [`Path::product`]).
@@ -1569,6 +1649,7 @@ fn explain_on_tape(
         kinks: HashMap::new(),
         masks: HashMap::new(),
         zero: ZeroSet::default(),
+        direct: std::collections::HashSet::new(),
         options,
     };
     // The subgraph numbers edges with u32: refused here, outside the arena
@@ -1784,6 +1865,9 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph, zero: &[bool]) 
     let mut stack: Vec<(u32, u32)> = vec![(top as u32, 0)];
     let mut current: Vec<Factor> = Vec::new();
     let mut zero_listed = ZeroSet::default();
+    // Per shown node met with several factors below it: which of them are
+    // direct partials (the node reaches their lower node another way too).
+    let mut direct_below: HashMap<usize, Vec<bool>> = HashMap::new();
     while let Some(frame) = stack.last_mut() {
         let (id, next) = (frame.0 as usize, frame.1 as usize);
         if id == 0 {
@@ -1820,6 +1904,18 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph, zero: &[bool]) 
                 let to = e.to as usize;
                 if zero[to] {
                     zero_listed.insert(quantity(to));
+                }
+                if graph.edges(id).len() > 1 {
+                    let direct = direct_below.entry(id).or_insert_with(|| {
+                        let children: Vec<usize> =
+                            graph.edges(id).iter().map(|e| e.to as usize).collect();
+                        reached_through_another(&children, |p| {
+                            graph.edges(p).iter().map(|e| e.to as usize)
+                        })
+                    });
+                    if direct[next] {
+                        explanation.direct.insert((quantity(id), quantity(to)));
+                    }
                 }
                 current.push(Factor {
                     of: quantity(id),
@@ -1992,6 +2088,29 @@ impl Explanation {
         }
     }
 
+    /// Whether a listed factor ∂of/∂wrt is a direct partial: `of` also depends
+    /// on `wrt` through another quantity the explanation shows, so the factor
+    /// is the partial with that route held fixed, not the total derivative of
+    /// `of` with respect to `wrt`. `Display` writes it `∂of/∂wrt|direct`
+    /// ([`DIRECT`]). `false` for a factor not listed.
+    ///
+    /// ```
+    /// let tape = chainrule::Tape::new();
+    /// let x = tape.var(2.0).named("x");
+    /// let y = tape.var(5.0).named("y");
+    /// let t = (x * y).named("t");
+    /// let f = (t * x).named("f"); // f reaches x directly and through t
+    /// let explanation = f.backward().explain(x);
+    /// let direct = explanation.paths()[1].factors[0]; // ∂f/∂x with t held fixed
+    /// assert_eq!((direct.value, explanation.gradient()), (10.0, 20.0));
+    /// assert!(explanation.is_direct(&direct));
+    /// assert!(!explanation.is_direct(&explanation.paths()[0].factors[0])); // ∂f/∂t
+    /// assert!(explanation.to_string().contains("+ ∂f/∂x|direct\n"));
+    /// ```
+    pub fn is_direct(&self, factor: &Factor) -> bool {
+        self.direct.contains(&(factor.of, factor.wrt))
+    }
+
     /// The name as the operand of ∂: parenthesised when it is a compound
     /// expression (`∂(x·y)`).
     pub(crate) fn operand_name(&self, quantity: Quantity) -> String {
@@ -2109,11 +2228,18 @@ fn cancellation(chains: &[Path], sum: f64, decimals: usize) -> String {
 }
 
 impl Explanation {
-    /// `∂a/∂b`, or `∂a/∂b|direct` when (a, b) is `lhs`, the pair the sum being
-    /// written differentiates: the factor is then the direct partial (the other
-    /// shown quantities held fixed), not the total the left-hand side names.
+    /// `∂a/∂b`, or `∂a/∂b|direct` when the factor is a direct partial: `a`
+    /// also depends on `b` through another shown quantity
+    /// ([`is_direct`](Explanation::is_direct)), or (a, b) is `lhs`, the pair the
+    /// sum being written differentiates. The factor is then the partial with
+    /// the other shown quantities held fixed, not the total ∂a/∂b, which is
+    /// what a plain `∂a/∂b` names (in a "where" section, say).
     pub(crate) fn factor_name(&self, f: &Factor, lhs: (Quantity, Quantity)) -> String {
-        let direct = if (f.of, f.wrt) == lhs { DIRECT } else { "" };
+        let direct = if (f.of, f.wrt) == lhs || self.is_direct(f) {
+            DIRECT
+        } else {
+            ""
+        };
         format!(
             "∂{}/∂{}{direct}",
             self.operand_name(f.of),
@@ -2384,12 +2510,9 @@ impl fmt::Display for Explanation {
                 let pad = " ".repeat(lhs.chars().count() + 1);
                 let mut names = vec![joint.clone()];
                 let mut values = vec![format_number(derivation.branch_sum, decimals)];
+                let pair = (Quantity::Node(self.output), through);
                 for factor in &derivation.tail.factors {
-                    names.push(format!(
-                        "∂{}/∂{}",
-                        self.operand_name(factor.of),
-                        self.operand_name(factor.wrt)
-                    ));
+                    names.push(self.factor_name(factor, pair));
                     let value = format_number(factor.value, decimals);
                     let mut value = if value.starts_with('-') {
                         format!("({value})")
@@ -2420,7 +2543,6 @@ impl fmt::Display for Explanation {
                 )?;
                 let n = derivation.branches.len();
                 writeln!(f, "where {joint} sums {n} {}:", paths_word(n as u128))?;
-                let pair = (Quantity::Node(self.output), through);
                 self.write_sum(f, &joint, pair, &derivation.branches, decimals, false)
             }
             None => {

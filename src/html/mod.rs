@@ -15,8 +15,11 @@
 //!    down, is highlighted and every edge to an operand fires, labelled
 //!    `adjoint[operand] += adjoint[node] × partial` with its numbers (an
 //!    operand used twice, as in `x * x`, gets one edge per use, each named by
-//!    its use, `∂f/∂(x, use 1 of 2)`, then their sum, ∂f/∂x; a partial at a
-//!    kink is marked as a convention, with [`kink_at`]'s note);
+//!    its use, `∂f/∂(x, use 1 of 2)`, then their sum, ∂f/∂x; the partial of
+//!    a node that also depends on the operand through another of its operands
+//!    is its direct partial, named `∂f/∂x|direct` as the explanations name
+//!    it; a partial at a kink is marked as a convention, with [`kink_at`]'s
+//!    note);
 //! 3. a side panel keeps the running chain-rule sum of a chosen variable, one
 //!    term per use of it (`+ ∂E/∂(w5·out_h1) · ∂(w5·out_h1)/∂w5` for the seed
 //!    network's w5), with the
@@ -67,7 +70,9 @@ use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use crate::backward::is_masked;
-use crate::explain::{format_number, formulas, kink_at, readable_name, readable_names};
+use crate::explain::{
+    direct_edges, format_number, formulas, kink_at, readable_name, readable_names,
+};
 use crate::json::string as json_string;
 use crate::{Gradients, Tape, Var};
 
@@ -155,6 +160,11 @@ struct Edge {
     operand: usize,
     partial: f64,
     masked: bool,
+    /// Whether the node also depends on the operand through another of its
+    /// operands (in the tape, drawn or not): its partial is then the direct
+    /// one, the others held fixed, which the page writes `∂f/∂x|direct` as
+    /// the explanations do.
+    direct: bool,
     /// The drawn curve (shared by parallel edges).
     path: usize,
 }
@@ -276,8 +286,11 @@ impl<'a> Html<'a> {
     ///
     /// # Complexity
     /// Time O(d + e) to find the d drawn nodes and their e edges, whatever the
-    /// size of the tape, plus the layout (about O((d + e)²) at worst) and one
-    /// explanation for each variable the side panel offers (at most 64).
+    /// size of the tape, plus the layout (about O((d + e)²) at worst), one
+    /// explanation for each variable the side panel offers (at most 64), and,
+    /// for each drawn node of several operands, a walk of the nodes recorded
+    /// between its lowest operand and it (whether it also reaches an operand
+    /// through another, to name that edge's partial `∂f/∂x|direct`).
     ///
     /// # Panics
     /// If the focus given to [`focus`](Html::focus) is not a node of the tape
@@ -329,7 +342,12 @@ impl<'a> Html<'a> {
             let op = tape.op(i);
             let all = tape.edges(i);
             let last = all.last().map_or(0.0, |&(_, p)| p);
-            for &(operand, partial) in &all {
+            let direct = if all.len() > 1 {
+                direct_edges(tape, i)
+            } else {
+                Vec::new()
+            };
+            for (k, &(operand, partial)) in all.iter().enumerate() {
                 if !position.contains_key(&operand) {
                     continue;
                 }
@@ -342,6 +360,7 @@ impl<'a> Html<'a> {
                     operand,
                     partial,
                     masked: is_masked(op, partial, last),
+                    direct: direct.get(k).copied().unwrap_or(false),
                     path,
                 });
             }
@@ -612,11 +631,12 @@ fn data_json(
         }
         let _ = write!(
             j,
-            "{{\"node\":{},\"operand\":{},\"partial\":{},\"masked\":{},\"path\":{}}}",
+            "{{\"node\":{},\"operand\":{},\"partial\":{},\"masked\":{},\"direct\":{},\"path\":{}}}",
             e.node,
             e.operand,
             json_number(e.partial),
             e.masked,
+            e.direct,
             e.path
         );
     }
@@ -691,6 +711,9 @@ fn page(title: &str, data: &str) -> String {
     A dashed edge passes exactly 0: it runs to an operand a select op (relu, max, min,
     clamp) did not pick, from a relu neuron at z ≤ 0, or from a signum (whose derivative is 0). A node that uses an operand twice
     (<code>x * x</code>) has an edge per use, each with its partial in that use alone.
+    A node that also depends on an operand through another of its operands
+    (<code>f = t·x</code>, <code>t = x·y</code>) names that edge's partial
+    <code>∂f/∂x|direct</code>: the other operands held fixed, not the total ∂f/∂x.
     At a kink (relu, abs, signum or leaky_relu at 0, max or min at a tie, clamp at a
     bound, pow at 0<sup>0</sup>) the derivative does not exist and the partial is a convention: the step says so.</p>
   </aside>

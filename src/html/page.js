@@ -36,22 +36,28 @@
   }
   // A name as an operand of ∂: bare when it is one word, else in parentheses.
   const d = (name) => (/^[\p{L}\p{N}_'′]+$/u.test(name) ? name : "(" + name + ")");
-  // The local partial an edge carries, named: ∂node/∂operand, or, for one of
-  // several uses of the same operand, ∂node/∂(operand, use j of m): the partial
-  // in that use alone, which is not ∂node/∂operand (x·x: 3 per use, 6 in all).
+  // The local partial an edge carries, named as the explanations name it:
+  // ∂node/∂operand; ∂node/∂operand|direct where the node also depends on the
+  // operand through another of its operands (e.direct, found in the tape: the
+  // partial holds that route fixed, so it is not ∂node/∂operand, the total:
+  // x·y·x at (2, 5) is 10 along the edge, 20 in all); or, for one of several
+  // uses of the same operand, ∂node/∂(operand, use j of m): the partial in that
+  // use alone, which is not ∂node/∂operand either (x·x: 3 per use, 6 in all).
+  const direct = (e) => (e.direct ? "|direct" : "");
   const partialName = (e) => {
     const n = byIndex.get(e.node).name;
     const x = byIndex.get(e.operand).name;
-    return e.uses > 1 ? `∂${d(n)}/∂(${x}, use ${e.use} of ${e.uses})` : `∂${d(n)}/∂${d(x)}`;
+    return e.uses > 1 ? `∂${d(n)}/∂(${x}, use ${e.use} of ${e.uses})` : `∂${d(n)}/∂${d(x)}${direct(e)}`;
   };
-  // After the last of several uses: what they add up to, ∂node/∂operand.
+  // After the last of several uses: what they add up to, ∂node/∂operand (its
+  // direct partial, where the node also depends on the operand otherwise).
   const usesSum = (e) => {
     const same = edgesOf.get(e.node).filter((o) => o.operand === e.operand);
     const n = byIndex.get(e.node).name;
     const x = byIndex.get(e.operand).name;
     const total = same.reduce((s, o) => s + o.partial, 0);
     const terms = same.map((o, j) => (j > 0 && o.partial < 0 ? "(" + fmt(o.partial) + ")" : fmt(o.partial))).join(" + ");
-    return `${n} uses ${x} ${e.uses} times, one edge per use, each with its partial in that use (the other uses held fixed); together ∂${d(n)}/∂${d(x)} = ${terms} = ${fmt(total)}`;
+    return `${n} uses ${x} ${e.uses} times, one edge per use, each with its partial in that use (the other uses held fixed); together ∂${d(n)}/∂${d(x)}${direct(e)} = ${terms} = ${fmt(total)}`;
   };
   // A partial's value with its notes: not picked by a select op, a convention
   // at a kink (the same note as the explanation's).
@@ -284,9 +290,13 @@
       const y = output.name;
       const head = document.createElement("p");
       const reused = edges.some((e) => e.operand === x.i && e.uses > 1);
+      const directly = edges.some((e) => e.operand === x.i && e.direct);
+      const held = directly
+        ? `; where a use also depends on ${x.name} through another of its operands, its partial is ∂use/∂${d(x.name)}|direct, that operand held fixed (the route through it is a term of its own)`
+        : "";
       head.textContent = reused
-        ? `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[node] × the node's partial in that use alone; a node that uses ${x.name} more than once (as ${x.name}·${x.name}) gives one term per use:`
-        : `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[use] × ∂use/∂${d(x.name)}:`;
+        ? `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[node] × the node's partial in that use alone; a node that uses ${x.name} more than once (as ${x.name}·${x.name}) gives one term per use${held}:`
+        : `∂${d(y)}/∂${d(x.name)} is the sum, over the uses of ${x.name}, of adjoint[use] × ∂use/∂${d(x.name)}${held}:`;
       sum.appendChild(head);
       const all = replay(steps.length).terms.length;
       for (const t of st.terms) {

@@ -2650,6 +2650,7 @@ fn explanation_json(e: &Explanation) -> Value {
         "paths": e.paths().iter().map(|p| json!({
             "factors": p.factors.iter().map(|f| json!({
                 "of": name(f.of), "wrt": name(f.wrt), "value": jnum(f.value), "masked": f.masked,
+                "direct": e.is_direct(f),
             })).collect::<Vec<_>>(),
             "product": jnum(p.product),
         })).collect::<Vec<_>>(),
