@@ -1101,8 +1101,9 @@ pub struct PathTerm {
     pub contribution: f64,
     /// For a path set apart by its last factor, a direct partial down to the
     /// input (the others pass through a quantity below the same node): that
-    /// factor as explanations write it, `∂(sin(x)·x)/∂x`, or `∂f/∂x|direct`
-    /// for the edge straight from the output. `None` otherwise.
+    /// factor as explanations write it, `∂(sin(x)·x)/∂x|direct` (the node
+    /// reaches the input another way too), or `∂f/∂x|direct` for the edge
+    /// straight from the output. `None` otherwise.
     pub direct_term: Option<String>,
     /// The values of its factors, from the output down (empty for a branch):
     /// two paths with the same factor values and contribution are identical to
@@ -1123,8 +1124,8 @@ impl PathTerm {
 }
 
 impl fmt::Display for PathTerm {
-    /// `path 1 (through out_o1)`, `path 3 (the direct term ∂(sin(x)·x)/∂x)`, or
-    /// `branch 2 (3 paths through net_h2)`.
+    /// `path 1 (through out_o1)`, `path 3 (the direct term
+    /// ∂(sin(x)·x)/∂x|direct)`, or `branch 2 (3 paths through net_h2)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let (1, Some(term)) = (self.paths, &self.direct_term) {
             return write!(f, "path {} (the direct term {term})", self.number);

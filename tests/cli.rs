@@ -3273,7 +3273,7 @@ fn check_seventh_review_nine_paths_rounding_constants_and_nan() {
         1,
     );
     assert!(
-        out.contains("path 5 (the direct term ∂(x + x²)/∂x) is missing"),
+        out.contains("path 5 (the direct term ∂(x + x²)/∂x|direct) is missing"),
         "{out}"
     );
     assert!(!out.contains("no sum"), "{out}");
