@@ -3449,3 +3449,13 @@ fn explain_json_marks_direct_partials() {
     );
     assert!(e["text"].as_str().unwrap().contains("+ ∂f/∂x|direct\n"));
 }
+
+#[test]
+fn a_power_is_named_by_its_kept_exponent_where_its_partial_cannot_tell_it() {
+    // x⁴ at 0: the exponent read back from the partial n·x^(n−1) is 0/0, and
+    // the README's own NaN example named the node `powi#1` (seventh review);
+    // the command line keeps its constants, so the exponent is known.
+    let (out, _) = run(&["explain", "sqrt(x^4)", "--at", "x=0"], 0);
+    assert!(out.contains("∂f/∂x = ∂f/∂(x⁴) · ∂(x⁴)/∂x\n"), "{out}");
+    assert!(!out.contains("powi#"), "{out}");
+}

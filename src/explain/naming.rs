@@ -409,11 +409,21 @@ impl<'a> Namer<'a> {
             Op::Recip => (format!("1 / {}", self.operand(a?, POWER, depth)?), PRODUCT),
             Op::Square => (format!("{}²", self.operand(a?, ATOM, depth)?), POWER),
             Op::Powi => {
-                let d = edges.first()?.1;
-                let n = (d * va / value).round();
-                if n.is_nan() || n.abs() >= 1e6 || va.powi(n as i32) != value {
-                    return None;
-                }
+                // The kept n where the tape keeps it; else read back from the
+                // partial n·x^(n−1) (which 0/0 at x = 0 does not give: x⁴ at
+                // 0 was `powi#1` in the README's own NaN example).
+                let n = match kept(0) {
+                    Some(n) if n.fract() == 0.0 && n.abs() < 1e6 => n,
+                    Some(_) => return None,
+                    None => {
+                        let d = edges.first()?.1;
+                        let n = (d * va / value).round();
+                        if n.is_nan() || n.abs() >= 1e6 || va.powi(n as i32) != value {
+                            return None;
+                        }
+                        n
+                    }
+                };
                 let x = self.operand(a?, ATOM, depth)?;
                 (format!("{x}{}", superscript(n as i64)), POWER)
             }
