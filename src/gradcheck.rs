@@ -2273,7 +2273,23 @@ impl<'t> Gradients<'t> {
                 }
             }
             if !check.passed {
-                let mut explanation = self.explain_with(x, options.explain);
+                // The explanation lists 16 paths by default; a diagnosis takes
+                // up to MAX_PATH_TERMS one by one, so where all of them fit it
+                // lists them all (else a slip on one of 17 was searched over
+                // branches).
+                let explain = |options: ExplainOptions| {
+                    let explanation = self.explain_with(x, options);
+                    let total = explanation.paths().len() as u128 + explanation.left_out();
+                    if explanation.left_out() > 0
+                        && options.max_paths == crate::explain::DEFAULT_MAX_PATHS
+                        && !explanation.count_saturated()
+                        && total <= MAX_PATH_TERMS as u128
+                    {
+                        return self.explain_with(x, options.max_paths(MAX_PATH_TERMS));
+                    }
+                    explanation
+                };
+                let mut explanation = explain(options.explain);
                 let mut terms = terms_of(&explanation);
                 let kink = || kink_between(self.tape(), x.index(), explanation.output());
                 let mut finding = if !check.tape.is_finite() {
@@ -2307,7 +2323,7 @@ impl<'t> Gradients<'t> {
                 if matches!(finding, Finding::NoMatch { searched } if searched > 0)
                     && options.explain.labelled_only
                 {
-                    let raw = self.explain_with(x, options.explain.raw());
+                    let raw = explain(options.explain.raw());
                     let raw_terms = terms_of(&raw);
                     let raw_finding = slip_of(&raw, &raw_terms, value, tolerance);
                     if !matches!(raw_finding, Finding::NoMatch { .. }) {

@@ -962,12 +962,14 @@ fn check_the_same_infinity_as_the_tape_agrees_but_cannot_be_confirmed() {
 
 #[test]
 fn check_random_points_say_truly_why_none_was_checked() {
-    // f = 3x is finite everywhere; only the expected value 1/0 is not. The
-    // summary once read "at 0 random points near it: 0 agree (50 skipped: not
-    // finite there)" for 5 points asked.
+    // f = 3x is finite everywhere; only the expected value 1/(x − x) is not.
+    // The summary once read "at 0 random points near it: 0 agree (50
+    // skipped: not finite there)" for 5 points asked. (A constant `1/0` is
+    // `inf` typed, checked at the point only: see
+    // check_a_formula_of_numbers_alone_is_a_number_even_when_not_finite.)
     let (out, _) = run(
         &[
-            "check", "x*3", "--at", "x=2", "--wrt", "x", "--expect", "1/0",
+            "check", "x*3", "--at", "x=2", "--wrt", "x", "--expect", "1/(x-x)",
         ],
         1,
     );
@@ -3386,8 +3388,8 @@ fn grad_notes_a_partial_its_rounding_leaves_uncertain() {
     let (out, _) = run(&["grad", "(1-cos(x))/x^2", "--at", "x=1e-4"], 0);
     assert!(
         out.contains(
-            "note: ∂f/∂x may be off by up to ±1.8e-3 here, more than the number itself: not \
-             even its sign is certain"
+            "note: ∂f/∂x may be off by up to ±1.8e-3 here, more than the number itself (so \
+             the bound does not even fix its sign)"
         ),
         "{out}"
     );
@@ -3458,4 +3460,69 @@ fn a_power_is_named_by_its_kept_exponent_where_its_partial_cannot_tell_it() {
     let (out, _) = run(&["explain", "sqrt(x^4)", "--at", "x=0"], 0);
     assert!(out.contains("∂f/∂x = ∂f/∂(x⁴) · ∂(x⁴)/∂x\n"), "{out}");
     assert!(!out.contains("powi#"), "{out}");
+}
+
+#[test]
+fn check_a_formula_of_numbers_alone_is_a_number_even_when_not_finite() {
+    // Eighth review: `--expect nan` was "wrong" (exit 1) and `0/0` "cannot be
+    // confirmed … pick another point" (exit 3) at the same point; `1/0` and
+    // `inf` drew random points for a constant. And `-(1.8845)`, the tape's
+    // value rounded, was "rounded … no slip is named" and then "wrong".
+    for (expect, shown) in [
+        ("nan", "NaN"),
+        ("0/0", "NaN"),
+        ("inf", "inf"),
+        ("1/0", "inf"),
+    ] {
+        let (out, _) = run(
+            &[
+                "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", expect,
+            ],
+            1,
+        );
+        assert!(
+            out.contains(&format!("yours is {shown}: MISMATCH\n")),
+            "{expect}: {out}"
+        );
+        assert!(out.contains("checked at the point only"), "{expect}: {out}");
+        assert!(!out.contains("random point"), "{expect}: {out}");
+    }
+    for expect in ["-(1.8845)", "-1.8845*1", "1.8845*-1"] {
+        let (out, _) = run(
+            &[
+                "check", "sin(x^2)", "--at", "x=1.5", "--wrt", "x", "--expect", expect,
+            ],
+            0,
+        );
+        assert!(
+            out.contains("they agree to the 5 significant digits you wrote"),
+            "{expect}: {out}"
+        );
+    }
+}
+
+#[test]
+fn check_searches_17_to_32_paths_one_by_one() {
+    // Eighth review: the explanation lists 16 paths, and with 17 the search
+    // took branches again ("no sum of the branches' contributions").
+    let f: Vec<String> = (2..=18).map(|k| format!("x^{k}")).collect();
+    let e: Vec<String> = (2..=18)
+        .filter(|&k| k != 3)
+        .map(|k| format!("{k}*x^{}", k - 1))
+        .collect();
+    let (out, _) = run(
+        &[
+            "check",
+            &f.join(" + "),
+            "--at",
+            "x=0.9",
+            "--wrt",
+            "x",
+            "--expect",
+            &e.join(" + "),
+        ],
+        1,
+    );
+    assert!(out.contains("path 14 (through x³) is missing"), "{out}");
+    assert!(!out.contains("branch"), "{out}");
 }

@@ -1263,3 +1263,39 @@ fn a_search_over_branches_says_a_slip_inside_one_is_not_searched() {
         "{text}"
     );
 }
+
+#[test]
+fn seventeen_paths_are_listed_and_searched_one_by_one() {
+    // Eighth review: an explanation lists 16 paths by default, and with 17
+    // the search took branches again. With the default options, every path
+    // up to MAX_PATH_TERMS is listed for the diagnosis.
+    let tape = Tape::new();
+    let x = tape.var(0.9).named("x");
+    let mut y = x.powi(2);
+    let mut total = 2.0 * 0.9;
+    for k in 3..=18 {
+        y += x.powi(k);
+        total += f64::from(k) * 0.9f64.powi(k - 1);
+    }
+    let slope3 = 3.0 * 0.9f64.powi(2);
+    let comparison = y.backward().compare(&[(x, total - slope3)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(diagnosis.terms.len(), 17, "{diagnosis}");
+    assert_eq!(comparison.mismatches[0].1.paths().len(), 17);
+    let Finding::EqualsPaths { coefficients } = &diagnosis.finding else {
+        panic!("{:?}\n{diagnosis}", diagnosis.finding);
+    };
+    let missing: Vec<usize> = (0..17).filter(|&j| coefficients[j] == 0).collect();
+    assert_eq!(missing.len(), 1, "{coefficients:?}");
+    let contribution = diagnosis.terms[missing[0]].contribution;
+    assert!(
+        (contribution - slope3).abs() <= 1e-12 * slope3,
+        "{contribution}"
+    );
+    // An explanation asked for with fewer paths keeps them (and branches).
+    let comparison = y.backward().compare_with(
+        &[(x, total - slope3)],
+        ExplainOptions::default().max_paths(4),
+    );
+    assert!(comparison.diagnoses()[0].terms.iter().any(|t| t.paths > 1));
+}

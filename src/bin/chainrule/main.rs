@@ -481,14 +481,14 @@ fn rounding_notes(
         }
         let lhs = format!("∂{}/∂{}", operand(y), operand(name));
         let sign = if bound >= partial.abs() {
-            ", more than the number itself: not even its sign is certain"
+            ", more than the number itself (so the bound does not even fix its sign)"
         } else {
             ""
         };
         notes.push((
             name.clone(),
             format!(
-                "note: {lhs} may be off by up to ±{bound:.1e} here{sign}: f's formulas or the sweep's sum cancel terms much larger than the result, and the tape's number is no more exact than its values' rounding allows (a first-order bound, from 4ε a rounded value)"
+                "note: {lhs} may be off by up to ±{bound:.1e} here{sign}: f's formulas or the sweep's sum cancel terms much larger than the result, or a value on the way underflowed, and the tape's number is no more exact than its values' rounding allows (a first-order bound, from 4ε a rounded value)"
             ),
         ));
     }
@@ -1030,16 +1030,21 @@ fn check(
     // factors `explain` prints, or `3*cos(2.25)`) is a number too: it names no
     // variable, so it is the same at every point, and held against the tape's
     // derivative elsewhere it would be called wrong for what it never claimed.
+    let constant = || formula::evaluate(expect, &HashMap::new()).ok();
     let number_given: Option<f64> =
         number_text
             .as_deref()
             .and_then(|t| t.parse().ok())
             .or_else(|| {
-                formula::evaluate(expect, &HashMap::new())
-                    .ok()
+                constant()
                     .filter(|&(v, overflowed)| v.is_finite() && !overflowed)
                     .map(|(v, _)| v)
             });
+    // Its digits are those of its value written shortest (`-(1.8845)` has
+    // 5): the formula's own numbers may be more (`1.8845*-1`) or fewer.
+    let number_text = number_text.or_else(|| number_given.map(|v| format!("{v:e}")));
+    // One that is not finite (`0/0`, `1/0`) is as `nan` or `inf` typed.
+    let special = special.or_else(|| constant().map(|(v, _)| v).filter(|v| !v.is_finite()));
     let expect_at = |values: &HashMap<String, f64>| -> Result<(f64, bool), Failure> {
         if let Some(v) = special.or(number_given) {
             return Ok((v, false));
@@ -1334,7 +1339,7 @@ fn check(
                 .is_some_and(|d| !slips_of(d).is_empty())
             {
                 diagnosis = Some(format!(
-                    "allowing for the tape's own rounding here (its value and its paths' may be off by up to ±{tape_bound:.1e}: f's formulas or the sweep's sum cancel), within ±{:.1e}:\n{there}",
+                    "allowing for the tape's own rounding here (its value and its paths' may be off by up to ±{tape_bound:.1e}: f's formulas or the sweep's sum cancel, or a value on the way underflowed), within ±{:.1e}:\n{there}",
                     2.0 * tape_bound
                 ));
                 searched_again = true;
@@ -1343,7 +1348,7 @@ fn check(
         if !searched_again {
             if let Some(text) = diagnosis.as_mut() {
                 text.push_str(&format!(
-                    "note: the tape's value and its paths' may be off by up to ±{tape_bound:.1e} here (f's formulas or the sweep's sum cancel), more than the tolerance: the search above held your value to the tolerance, so a slip within that much of them is not ruled out\n"
+                    "note: the tape's value and its paths' may be off by up to ±{tape_bound:.1e} here (f's formulas or the sweep's sum cancel, or a value on the way underflowed), more than the tolerance: the search above held your value to the tolerance, so a slip within that much of them is not ruled out\n"
                 ));
             }
         }
@@ -1360,7 +1365,7 @@ fn check(
     // Set when the random points moved the variable of the derivative alone:
     // the points drawn and unusable before, with every variable moved.
     let mut moved_alone: Option<(usize, [usize; 3])> = None;
-    if number_given.is_none() {
+    if number_given.is_none() && special.is_none() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
         loop {
             if checked >= points {
