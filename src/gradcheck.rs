@@ -1078,7 +1078,11 @@ pub const MAX_TERMS: usize = 8;
 /// The most paths a diagnosis takes one by one (every slip of one path among
 /// 32 is 96 combinations, of two 4,464); with more (or with paths left
 /// unlisted), it takes the [branches](Explanation::branches) instead: the paths
-/// grouped by their first step after the point where they part.
+/// grouped by their first step after the point where they part. With the
+/// default [`ExplainOptions`] (which list [`DEFAULT_MAX_PATHS`] paths), a
+/// mismatch's explanation lists every path when they are at most this many.
+///
+/// [`DEFAULT_MAX_PATHS`]: crate::explain::DEFAULT_MAX_PATHS
 pub const MAX_PATH_TERMS: usize = 32;
 
 /// One term of the tape's gradient a hand value is held against: one path, or
