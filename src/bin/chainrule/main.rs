@@ -98,10 +98,14 @@ enum Commands {
     /// is NaN (no number a derivation can match), or it is infinite and yours is
     /// the same infinity (they agree, but f has no finite derivative there to
     /// confirm; any other value is wrong there, unless a kink also matters
-    /// there: then the one-sided slopes decide, as at any kink), or yours
-    /// agrees with the tape only within the tape's own rounding (where f's
-    /// formulas or the sweep's sum cancel, the tape's value may be off by more
-    /// than the tolerance: ln(1 - sigmoid(z)) at z = 25).
+    /// there: then the one-sided slopes decide, as at any kink), yours agrees
+    /// with the tape only within the tape's own rounding (where f's formulas
+    /// or the sweep's sum cancel, the tape's value may be off by more than the
+    /// tolerance: ln(1 - sigmoid(z)) at z = 25), yours is not finite where the
+    /// tape's is (a value on its way overflowed f64, or it is not defined
+    /// there), the tape's gradient passed f64's range on its way (its
+    /// products overflowed, or a value underflowed), or no random point near
+    /// it could be checked and your formula agrees at the point alone.
     Check {
         #[command(flatten)]
         input: Input,
@@ -110,7 +114,8 @@ enum Commands {
         wrt: String,
         /// Your derivative: a formula in the variables (and named lines), or a
         /// number (then it is checked at the point only), `inf`, `-inf` or
-        /// `nan` among them. It may start with '-': `--expect -5`,
+        /// `nan` among them; a formula of numbers alone (`3*cos(2.25)`,
+        /// `0/0`) is a number. It may start with '-': `--expect -5`,
         /// `--expect '-sin(x)'`.
         #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
         expect: String,
