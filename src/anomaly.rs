@@ -300,15 +300,21 @@ pub struct GradientAnomaly {
 }
 
 impl Gradients<'_> {
-    /// Where the first infinite or NaN gradient of this sweep starts, or `None` if
-    /// every gradient is finite.
+    /// Where an infinite or NaN gradient of this sweep starts, or `None` if
+    /// every gradient is finite: the first edge that makes one, before any
+    /// sum that overflowed.
     ///
     /// Walking the nodes on a path from the output in the sweep's order (from the
     /// output down), it finds the first node with a finite adjoint that passes a
     /// non-finite contribution down an edge under the non-finite policy of
     /// [`crate::backward`] (0 · ∞, a NaN partial, an overflowing product), or, if
     /// there is none, the first node whose adjoint is itself non-finite (a sum of
-    /// finite contributions that overflowed, or the seed's own node).
+    /// finite contributions that overflowed, or the seed's own node). So where
+    /// finite contributions overflow in a sum earlier in the sweep (1e308 +
+    /// 1e308 reaching a node) and an edge below makes a NaN, the edge is
+    /// reported, not the sum: it is the start of the NaN, and the overflow is
+    /// the start of another non-finite gradient, found by asking again once
+    /// that edge is fixed.
     ///
     /// # Complexity
     /// O(nodes + edges) up to the output; allocates one flag per node.
