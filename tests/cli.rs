@@ -3526,3 +3526,42 @@ fn check_searches_17_to_32_paths_one_by_one() {
     assert!(out.contains("path 14 (through x³) is missing"), "{out}");
     assert!(!out.contains("branch"), "{out}");
 }
+
+#[test]
+fn check_names_the_use_a_value_leaves_out_of_a_node_that_uses_x_twice() {
+    // x·x is one edge of the paths (its partial 2x sums both uses), so `x`
+    // for d(x·x)/dx, half the product rule, was only "no sum of the paths".
+    let (out, _) = run(
+        &[
+            "check", "x*x", "--at", "x=1.5", "--wrt", "x", "--expect", "x",
+        ],
+        1,
+    );
+    assert!(
+        out.contains(
+            "(your value is the tape's less the term of one of the 2 uses of x in f: x is used \
+             2 times there, and the tape adds a term for each use, as the product and quotient \
+             rules do; that term is ∂f/∂(x, one of the 2 uses) = 1.500000000000)\n"
+        ),
+        "{out}"
+    );
+    // Inside: x/x + x with the quotient's second term left out (−x/x² = −0.5).
+    let (out, _) = run(
+        &[
+            "check", "x/x + x", "--at", "x=2", "--wrt", "x", "--expect", "1.5",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("that term is ∂f/∂(x / x) × ∂(x / x)/∂(x, use 2 of 2) = 1.000000000000 × -0.500000000000 = -0.500000000000)"),
+        "{out}"
+    );
+    // A value no use explains gets no such note.
+    let (out, _) = run(
+        &[
+            "check", "x*x", "--at", "x=1.5", "--wrt", "x", "--expect", "7",
+        ],
+        1,
+    );
+    assert!(!out.contains("uses of x"), "{out}");
+}

@@ -500,6 +500,75 @@ fn rounding_notes(
     Ok(notes)
 }
 
+/// Where `yours` is the tape's ∂output/∂x less the term of one use of x in a
+/// node that uses it more than once (`x*x` with `x`: the product rule's other
+/// half), the note that says so. Each such node is one edge of the paths, its
+/// partial the sum of its uses' (2x for x·x), so the slip is no sum of the
+/// paths. `None` where no use's term fits, or where uses of different nodes,
+/// or of different terms, fit.
+fn one_use_left_out(
+    tape: &Tape,
+    g: &Gradients,
+    x: Var,
+    output: Var,
+    yours: f64,
+    tolerance: Tolerance,
+) -> Option<String> {
+    let total = g[x];
+    // (node, use, uses, adjoint, partial) of each use whose term fits.
+    let mut fits: Vec<(usize, usize, usize, f64, f64)> = Vec::new();
+    for node in x.index() + 1..=output.index() {
+        let edges = tape.edges(node);
+        let uses: Vec<f64> = edges
+            .iter()
+            .filter(|&&(o, _)| o == x.index())
+            .map(|&(_, p)| p)
+            .collect();
+        let adjoint = g.by_index(node);
+        if uses.len() < 2 || adjoint == 0.0 || !adjoint.is_finite() {
+            continue;
+        }
+        for (j, &partial) in uses.iter().enumerate() {
+            let term = adjoint * partial;
+            if term != 0.0 && term.is_finite() && tolerance.accepts(total - term, yours) {
+                fits.push((node, j, uses.len(), adjoint, partial));
+            }
+        }
+    }
+    let &(node, j, m, adjoint, partial) = fits.first()?;
+    let term = adjoint * partial;
+    if fits
+        .iter()
+        .any(|f| f.0 != node || (f.3 * f.4).to_bits() != term.to_bits())
+    {
+        return None;
+    }
+    let explanation = g.explain(x);
+    let name = |i: usize| explanation.name(Quantity::Node(i));
+    let (at, of, y) = (name(node), name(x.index()), name(output.index()));
+    let which = if fits.len() > 1 {
+        format!("one of the {m} uses")
+    } else {
+        format!("use {} of {m}", j + 1)
+    };
+    let use_partial = format!("∂{}/∂({of}, {which})", operand(&at));
+    let term_text = if node == output.index() {
+        format!("{use_partial} = {}", number(term))
+    } else {
+        format!(
+            "∂{}/∂{} × {use_partial} = {} × {} = {}",
+            operand(&y),
+            operand(&at),
+            number(adjoint),
+            number(partial),
+            number(term)
+        )
+    };
+    Some(format!(
+        "(your value is the tape's less the term of {which} of {of} in {at}: {of} is used {m} times there, and the tape adds a term for each use, as the product and quotient rules do; that term is {term_text})\n"
+    ))
+}
+
 /// One slip a diagnosis names: a sum of the paths (`Finding::EqualsPaths`,
 /// one alternative of `Finding::Ambiguous`) or a factor left out
 /// (`Finding::MissingFactor`), held against the diagnoses at random points.
@@ -1356,6 +1425,18 @@ fn check(
                     "note: the tape's value and its paths' may be off by up to ±{tape_bound:.1e} here (f's formulas or the sweep's sum cancel, or a value on the way underflowed), more than the tolerance: the search above held your value to the tolerance, so a slip within that much of them is not ruled out\n"
                 ));
             }
+        }
+    }
+    // A node that uses x more than once (x·x, x/x) is one edge of the paths,
+    // its factor the sum of the uses' partials, so the half of the product
+    // rule a learner forgets is no sum of the paths: said where yours is the
+    // tape's less one use's term.
+    if point_names_none && !searched_again {
+        if let (Some(text), Some(hint)) = (
+            diagnosis.as_mut(),
+            one_use_left_out(&tape, &g, x, r.output, yours, tolerance),
+        ) {
+            text.push_str(&hint);
         }
     }
 
