@@ -3540,8 +3540,8 @@ fn check_names_the_use_a_value_leaves_out_of_a_node_that_uses_x_twice() {
     assert!(
         out.contains(
             "(your value is the tape's less the term of one of the 2 uses of x in f: x is used \
-             2 times there, and the tape adds a term for each use, as the product and quotient \
-             rules do; that term is ∂f/∂(x, one of the 2 uses) = 1.500000000000)\n"
+             2 times there, and the tape adds a term for each use (as the product rule adds two \
+             for x·x); that term is ∂f/∂(x, one of the 2 uses) = 1.500000000000)\n"
         ),
         "{out}"
     );
@@ -3556,12 +3556,67 @@ fn check_names_the_use_a_value_leaves_out_of_a_node_that_uses_x_twice() {
         out.contains("that term is ∂f/∂(x / x) × ∂(x / x)/∂(x, use 2 of 2) = 1.000000000000 × -0.500000000000 = -0.500000000000)"),
         "{out}"
     );
-    // A value no use explains gets no such note.
+    // A value no use explains gets no such note; nor one that fits at the
+    // point alone (2.25/x is 1.5 at 1.5 only: the random points reject it),
+    // nor a select op's split of a tie (max(x, x) gives each use 0.5).
+    for (f, expect) in [("x*x", "7"), ("x*x", "2.25/x"), ("max(x,x)", "0.5")] {
+        let (out, _) = run(
+            &[
+                "check", f, "--at", "x=1.5", "--wrt", "x", "--expect", expect,
+            ],
+            1,
+        );
+        assert!(
+            !out.contains("uses of x") && !out.contains("of 2 of x"),
+            "{f}, {expect}: {out}"
+        );
+    }
+    // Of 3 uses, the ones whose term fits are named (x, x, 1 for
+    // mul_add(x, x, x): 1.5, 1.5 and 1).
     let (out, _) = run(
         &[
-            "check", "x*x", "--at", "x=1.5", "--wrt", "x", "--expect", "7",
+            "check",
+            "mul_add(x,x,x)",
+            "--at",
+            "x=1.5",
+            "--wrt",
+            "x",
+            "--expect",
+            "x+1",
         ],
         1,
     );
-    assert!(!out.contains("uses of x"), "{out}");
+    assert!(
+        out.contains("the term of use 1 or 2 of 3 of x in f"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_and_grad_ninth_review_tolerance_of_the_rounding_note_and_exact_zeros() {
+    // The tape's ∂ is 0 at x = 1 (a stationary point): the rounding note of
+    // check compared its bound with 1e-7 of the tape's 0, and said ±8.2e-16
+    // was "more than the tolerance" (5e-7 for your 5).
+    let (out, _) = run(
+        &[
+            "check",
+            "x*exp(-x)",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "5",
+        ],
+        1,
+    );
+    assert!(!out.contains("more than the tolerance"), "{out}");
+    // grad at a stationary point: the 0 is said to hold to within its bound,
+    // not to be "off".
+    let (out, _) = run(&["grad", "x*exp(-x)", "--at", "x=1"], 0);
+    assert!(
+        out.contains("note: the terms of ∂f/∂x cancel here, and the tape's 0 holds to within ±"),
+        "{out}"
+    );
+    assert!(!out.contains("may be off"), "{out}");
 }

@@ -485,6 +485,17 @@ fn rounding_notes(
             continue;
         }
         let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+        if partial == 0.0 {
+            // A stationary point (x·e⁻ˣ at 1): the 0 is no less right for
+            // its terms' cancelling, and the note says how right.
+            notes.push((
+                name.clone(),
+                format!(
+                    "note: the terms of {lhs} cancel here, and the tape's 0 holds to within ±{bound:.1e} (a first-order bound, from 4ε a rounded value)"
+                ),
+            ));
+            continue;
+        }
         let sign = if bound >= partial.abs() {
             ", more than the number itself (so the bound does not even fix its sign)"
         } else {
@@ -525,7 +536,9 @@ fn one_use_left_out(
             .map(|&(_, p)| p)
             .collect();
         let adjoint = g.by_index(node);
-        if uses.len() < 2 || adjoint == 0.0 || !adjoint.is_finite() {
+        // A select op's partials are a choice, not terms of a rule (max(x, x)
+        // at its tie splits 1 as 0.5 and 0.5 by convention).
+        if uses.len() < 2 || adjoint == 0.0 || !adjoint.is_finite() || tape.op(node).is_select() {
             continue;
         }
         for (j, &partial) in uses.iter().enumerate() {
@@ -546,10 +559,17 @@ fn one_use_left_out(
     let explanation = g.explain(x);
     let name = |i: usize| explanation.name(Quantity::Node(i));
     let (at, of, y) = (name(node), name(x.index()), name(output.index()));
-    let which = if fits.len() > 1 {
-        format!("one of the {m} uses")
-    } else {
-        format!("use {} of {m}", j + 1)
+    let which = match fits.len() {
+        1 => format!("use {} of {m}", j + 1),
+        n if n == m => format!("one of the {m} uses"),
+        _ => {
+            let numbers: Vec<String> = fits.iter().map(|f| (f.1 + 1).to_string()).collect();
+            format!(
+                "use {} or {} of {m}",
+                numbers[..numbers.len() - 1].join(", "),
+                numbers[numbers.len() - 1]
+            )
+        }
     };
     let use_partial = format!("∂{}/∂({of}, {which})", operand(&at));
     let term_text = if node == output.index() {
@@ -565,7 +585,7 @@ fn one_use_left_out(
         )
     };
     Some(format!(
-        "(your value is the tape's less the term of {which} of {of} in {at}: {of} is used {m} times there, and the tape adds a term for each use, as the product and quotient rules do; that term is {term_text})\n"
+        "(your value is the tape's less the term of {which} of {of} in {at}: {of} is used {m} times there, and the tape adds a term for each use (as the product rule adds two for x·x); that term is {term_text})\n"
     ))
 }
 
@@ -1400,7 +1420,8 @@ fn check(
     // such; where the bound is past an eighth of the tape's value, its paths
     // are too uncertain to name a slip by, and that is said instead.
     let tape_bound = at_point_bound + g.rounding_bound(x);
-    if point_names_none && !searched_again && tape_bound > tolerance.rtol * g[x].abs() {
+    // (The comparison's tolerance is relative to your value.)
+    if point_names_none && !searched_again && tape_bound > tolerance.rtol * yours.abs() {
         if tape_bound <= g[x].abs() / 8.0 {
             let allowing = Tolerance {
                 atol: 2.0 * tape_bound,
@@ -1431,14 +1452,13 @@ fn check(
     // its factor the sum of the uses' partials, so the half of the product
     // rule a learner forgets is no sum of the paths: said where yours is the
     // tape's less one use's term.
-    if point_names_none && !searched_again {
-        if let (Some(text), Some(hint)) = (
-            diagnosis.as_mut(),
-            one_use_left_out(&tape, &g, x, r.output, yours, tolerance),
-        ) {
-            text.push_str(&hint);
-        }
-    }
+    // Held against the random points as a slip named at the point is: one
+    // that fits there by coincidence (`2.25/x` for d(x·x)/dx at 1.5) is not
+    // said.
+    let use_note = (point_names_none && !searched_again && diagnosis.is_some())
+        .then(|| one_use_left_out(&tape, &g, x, r.output, yours, tolerance))
+        .flatten();
+    let mut use_holds = true;
 
     // At random points near it.
     let mut checked = 0;
@@ -1506,6 +1526,9 @@ fn check(
             checked += 1;
             let bound =
                 forward_rounding(&loaded, &at, wrt, gi[xi])? + yours_rounding(&ri.values, yours_i);
+            if use_note.is_some() && use_holds {
+                use_holds = one_use_left_out(&t, &gi, xi, ri.output, yours_i, tolerance).is_some();
+            }
             let strict = confirms(tolerance, yours_i, gi[xi], bound);
             // Within the tape's own rounding only: neither agreeing nor not.
             let rounding_only = !strict && within_rounding(yours_i, gi[xi], bound);
@@ -1799,7 +1822,10 @@ fn check(
         let mut j = report_json(&r, &g);
         j["check"] = json!({
             "wrt": wrt, "expect": expect, "passed": all_ok, "verdict": verdict, "rows": rows,
-            "diagnosis": diagnosis,
+            "diagnosis": diagnosis.as_ref().map(|d| match (&use_note, use_holds) {
+                (Some(note), true) => format!("{d}{note}"),
+                _ => d.clone(),
+            }),
             "random_points_move": if moved_alone.is_some() { json!(wrt) } else { json!("all") },
             "kink": at_kink.as_ref().map(|(note, nature)| json!({
                 "note": note,
@@ -1816,6 +1842,9 @@ fn check(
         if let Some(d) = &diagnosis {
             say!("\n");
             say!("{d}");
+            if let (Some(note), true) = (&use_note, use_holds) {
+                say!("{note}");
+            }
         }
         say!("\n");
         sayln!(
