@@ -136,11 +136,9 @@ fn a_value_made_of_no_paths_shows_the_table() {
     assert!(text.contains("  sum: "), "{text}");
 }
 
-#[test]
-fn many_paths_are_grouped_by_their_first_step() {
-    // y = p + e^x with p a chain of 6 diamonds (64 paths): the hand value
-    // misses e^x; the 65 paths are taken as two branches.
-    let tape = Tape::new();
+/// y = p + e^x at x = 0.3, p a chain of 6 diamonds (sin·cos): 65 paths.
+/// Returns x, p and y.
+fn diamonds_and_exp(tape: &Tape) -> (chainrule::Var<'_>, chainrule::Var<'_>, chainrule::Var<'_>) {
     let x = tape.var(0.3).named("x");
     let mut p = x;
     for _ in 0..6 {
@@ -148,7 +146,15 @@ fn many_paths_are_grouped_by_their_first_step() {
     }
     let p = p.named("p");
     let e = x.exp().named("e");
-    let y = (p + e).named("y");
+    (x, p, (p + e).named("y"))
+}
+
+#[test]
+fn many_paths_are_grouped_by_their_first_step() {
+    // y = p + e^x with p a chain of 6 diamonds (64 paths): the hand value
+    // misses e^x; the 65 paths are taken as two branches.
+    let tape = Tape::new();
+    let (x, p, y) = diamonds_and_exp(&tape);
     let g = y.backward();
     let comparison = g.compare_with(&[(x, p.backward()[x])], ExplainOptions::default().raw());
     let diagnosis = &comparison.diagnoses()[0];
@@ -1241,13 +1247,7 @@ fn a_search_over_branches_says_a_slip_inside_one_is_not_searched() {
     // 65 paths, taken as two branches: a value no sum of the branches fits is
     // said to be that, not "no sum of the paths".
     let tape = Tape::new();
-    let x = tape.var(0.3).named("x");
-    let mut p = x;
-    for _ in 0..6 {
-        p = p.sin() * p.cos();
-    }
-    let p = p.named("p");
-    let y = (p + x.exp().named("e")).named("y");
+    let (x, _, y) = diamonds_and_exp(&tape);
     let comparison = y
         .backward()
         .compare_with(&[(x, 123.0)], ExplainOptions::default().raw());

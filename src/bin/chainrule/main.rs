@@ -1378,6 +1378,16 @@ fn check(
     // typed ones: the library, given the f64, counts `-1.8800` as 3 digits
     // (−1.88) and may call it the tape's rounded, which to 5 it is not.
     let mut searched_again = false;
+    // The point's comparison made again at another tolerance, if it names a
+    // slip there.
+    let naming_a_slip = |value: f64, tolerance: Tolerance| {
+        let there = g.compare_with(&[(x, value)], tolerance);
+        there
+            .diagnoses()
+            .first()
+            .is_some_and(|d| !slips_of(d).is_empty())
+            .then_some(there)
+    };
     if let (Some(given), Some((digits, half_unit))) =
         (number_given, number_text.as_deref().and_then(typed_digits))
     {
@@ -1397,12 +1407,7 @@ fn check(
                 atol: half_unit + 4.0 * f64::EPSILON * given.abs(),
                 rtol: 0.0,
             };
-            let there = g.compare_with(&[(x, given)], to_digits);
-            if there
-                .diagnoses()
-                .first()
-                .is_some_and(|d| !slips_of(d).is_empty())
-            {
+            if let Some(there) = naming_a_slip(given, to_digits) {
                 // The whole comparison at that tolerance: its paths are the
                 // ones its explanation lists.
                 diagnosis = Some(format!(
@@ -1427,12 +1432,7 @@ fn check(
                 atol: 2.0 * tape_bound,
                 rtol: tolerance.rtol,
             };
-            let there = g.compare_with(&[(x, yours)], allowing);
-            if there
-                .diagnoses()
-                .first()
-                .is_some_and(|d| !slips_of(d).is_empty())
-            {
+            if let Some(there) = naming_a_slip(yours, allowing) {
                 diagnosis = Some(format!(
                     "allowing for the tape's own rounding here (its value and its paths' may be off by up to ±{tape_bound:.1e}: f's formulas or the sweep's sum cancel, or a value on the way underflowed), within ±{:.1e}:\n{there}",
                     2.0 * tape_bound
