@@ -458,6 +458,20 @@ fn partial_notes(
     notes
 }
 
+/// `grad --json`'s notes of one kind (`kinks`, `nan_partials`, …): an object
+/// from each quantity's name to its note under `key`, none where there are no
+/// notes.
+fn put_notes(j: &mut Value, key: &str, notes: Vec<(String, String)>) {
+    if !notes.is_empty() {
+        j[key] = Value::Object(
+            notes
+                .into_iter()
+                .map(|(n, note)| (n, json!(note)))
+                .collect(),
+        );
+    }
+}
+
 /// The notes of `grad` where a variable's partial may be off past its eighth
 /// significant digit (of the twelve printed): f's formulas or the sweep's sum
 /// cancel terms much larger than the result (`(1 - cos(x))/x^2` at 1e-4,
@@ -923,39 +937,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .into_iter()
                     .chain(kink_notes(&tape, &r, &r.named, &g, &y))
                     .collect();
-                if !kinks.is_empty() {
-                    j["kinks"] = Value::Object(
-                        kinks
-                            .into_iter()
-                            .map(|(n, note)| (n, json!(note)))
-                            .collect(),
-                    );
-                }
+                put_notes(&mut j, "kinks", kinks);
                 let nans: Vec<_> = nan_notes(&r, &r.variables, &g, &y)
                     .into_iter()
                     .chain(nan_notes(&r, &r.named, &g, &y))
                     .collect();
-                if !nans.is_empty() {
-                    j["nan_partials"] =
-                        Value::Object(nans.into_iter().map(|(n, note)| (n, json!(note))).collect());
-                }
+                put_notes(&mut j, "nan_partials", nans);
                 let infs: Vec<_> = inf_notes(&r, &r.variables, &g, &y)
                     .into_iter()
                     .chain(inf_notes(&r, &r.named, &g, &y))
                     .collect();
-                if !infs.is_empty() {
-                    j["infinite_partials"] =
-                        Value::Object(infs.into_iter().map(|(n, note)| (n, json!(note))).collect());
-                }
-                let roundings = rounding_notes(&loaded, &r, &g, &y)?;
-                if !roundings.is_empty() {
-                    j["rounding"] = Value::Object(
-                        roundings
-                            .into_iter()
-                            .map(|(n, note)| (n, json!(note)))
-                            .collect(),
-                    );
-                }
+                put_notes(&mut j, "infinite_partials", infs);
+                put_notes(&mut j, "rounding", rounding_notes(&loaded, &r, &g, &y)?);
                 sayln!("{}", pretty(&j));
             } else {
                 sayln!("{y} = {}", number(r.output.value()));
