@@ -18,6 +18,11 @@
 //! every reader sees the same edges as before, bit for bit, through
 //! [`Recording::edges`]. A neuron recorded over runs ([`NeuronRun`]) has the
 //! edges layout with an empty run: its edges are computed from the run.
+//!
+//! The slots lie [`SLOT_PAD`] entries into their vector ([`Slots`]), so that on
+//! a large tape node `i`'s slots and adjoint `i` do not share an address
+//! modulo 4,096 (which made every load of a slot just after the store to its
+//! node's adjoint wait: W2's sweep took 128–133 µs with it, 97–98 µs without).
 
 use super::run::NeuronRun;
 use crate::op::{Layout, Op};
@@ -37,6 +42,11 @@ use crate::op::{Layout, Op};
 /// fifth of the instructions of a push). It is sound if **invariant (I)**,
 /// `room ≤ values.len() ≤ ops.len()` and `values.len() ≤ args.len()`, holds
 /// whenever `push_fast` runs; then `i < room` puts `i` in bounds of all three.
+/// (`args.len()` is [`Slots::len`], the slots held, not counting the pad;
+/// `Slots::get_unchecked_mut(i)` adds the pad, in bounds for `i < args.len()`
+/// by `Slots`' own invariant: its vector is empty or holds the pad and at
+/// least one slot, since its only lengthening, [`Slots::grow_to`], makes it
+/// `SLOT_PAD + n` long with `n > args.len() ≥ 0`, and nothing shortens it.)
 /// (I) holds at every point of every execution, panics and unwinding included:
 ///
 /// - The three arrays and `room` are private to this module (`arena.rs`); no code
@@ -44,7 +54,8 @@ use crate::op::{Layout, Op};
 ///   only through `Recording`'s methods).
 /// - A new recording has empty arrays and `room` 0: (I) holds.
 /// - The arrays' lengths change only in [`Recording::grow`], and only grow
-///   (`resize` to a larger length within the capacity just reserved; nothing
+///   (`resize`, or `Slots::grow_to`, to a larger length within the capacity
+///   just reserved; nothing
 ///   here truncates, shrinks a length or swaps the arrays: `shrink_to` after a
 ///   refused allocation keeps the length). `grow` resizes `ops` and `args`
 ///   before `values`, all three to the same length, so at every point between
@@ -109,8 +120,8 @@ pub(crate) struct Recording {
     values: Vec<f64>,
     /// By node: the op.
     ops: Vec<Op>,
-    /// By node: the two slots of its [`Layout`].
-    args: Vec<[u32; 2]>,
+    /// By node: the two slots of its [`Layout`] (after a pad: see [`Slots`]).
+    args: Slots,
     /// The partial of each unary node, in recording order.
     unary_partials: Vec<f64>,
     /// The stored edges: operand and local partial.
@@ -173,7 +184,7 @@ impl Default for Recording {
             leading_leaves: 0,
             values: Vec::new(),
             ops: Vec::new(),
-            args: Vec::new(),
+            args: Slots::default(),
             unary_partials: Vec::new(),
             operands: Vec::new(),
             partials: Vec::new(),
@@ -323,7 +334,7 @@ impl Recording {
     #[inline(always)]
     pub(crate) fn first_nodes(&self, n: usize) -> (&[Op], &[[u32; 2]], &[f64]) {
         debug_assert!(n <= self.len);
-        (&self.ops[..n], &self.args[..n], &self.values[..n])
+        (&self.ops[..n], self.args.first(n), &self.values[..n])
     }
 
     /// The partial of every unary node, in recording order.
@@ -402,7 +413,7 @@ impl Recording {
         use std::mem::size_of;
         self.values.capacity() * size_of::<f64>()
             + self.ops.capacity() * size_of::<Op>()
-            + self.args.capacity() * size_of::<[u32; 2]>()
+            + self.args.bytes()
             + self.unary_partials.capacity() * UNARY_BYTES
             + self.operands.capacity() * size_of::<u32>()
             + self.partials.capacity() * size_of::<f64>()
@@ -624,7 +635,7 @@ impl Recording {
         let nodes = self.values[first..end]
             .iter_mut()
             .zip(&mut self.ops[first..end])
-            .zip(&mut self.args[first..end]);
+            .zip(self.args.range_mut(first, end));
         for (((value, op), slots), &v) in nodes.zip(values) {
             *value = v;
             *op = Op::Leaf;
@@ -820,7 +831,7 @@ impl Recording {
             let more_edges = edge_cap - self.operands.len();
             self.values.try_reserve_exact(more_nodes)?;
             self.ops.try_reserve_exact(more_nodes)?;
-            self.args.try_reserve_exact(more_nodes)?;
+            self.args.try_reserve_to(node_cap)?;
             self.unary_partials.try_reserve_exact(more_unary)?;
             self.operands.try_reserve_exact(more_edges)?;
             self.partials.try_reserve_exact(more_edges)
@@ -860,13 +871,148 @@ impl Recording {
         // `ops` and `args` first, `values` last: see invariant (I) (# Soundness
         // of the fast path).
         self.ops.resize(node_fill, Op::Leaf);
-        self.args.resize(node_fill, [0; 2]);
+        self.args.grow_to(node_fill);
         self.values.resize(node_fill, 0.0);
         self.unary_partials.resize(unary_fill, 0.0);
         self.operands.resize(edge_fill, 0);
         self.partials.resize(edge_fill, 0.0);
         self.set_room();
         Ok(())
+    }
+}
+
+/// Unused slots before node 0's (576 bytes): see [`Slots`].
+pub(crate) const SLOT_PAD: usize = 72;
+
+/// The node slots (`Recording::args`), node `i`'s at entry `i + SLOT_PAD` of
+/// the vector: the first [`SLOT_PAD`] entries are never read, so that node
+/// `i`'s slots do not share their address modulo 4,096 with adjoint `i`.
+///
+/// An array of 128 KiB or more comes from the system page by page (glibc's
+/// `mmap` threshold, in a process that has not yet freed one), 16 bytes past
+/// a page: without the pad, a large tape's slots and the sweep's adjoint
+/// buffer would start at the same offset in their pages, and adjoint `i` and
+/// node `i`'s slots would be a multiple of 4,096 bytes apart. The sweep stores
+/// an operand's adjoint and soon after loads that operand's slots (the
+/// product below a weighted sum's sum, the node below a chain's link); a load
+/// whose address matches a store still in flight in its low 12 bits is taken
+/// for one that may depend on it, and waits until the store completes ("4K
+/// aliasing": AMD's *Software Optimization Guide for AMD Family 19h
+/// Processors*, Intel's *Optimization Reference Manual*, § on store
+/// forwarding). The pad moves the slots 576 bytes along; from the heap, where
+/// the arrays lie at unrelated offsets, it changes nothing. It is an offset
+/// known when compiling, folded into each access's address (no instruction
+/// is added on the paths that record and sweep), and costs 576 bytes a tape.
+/// Measured in `docs/performance-log.md` (round from fed1438).
+///
+/// The vector is empty (nothing allocated) or holds the pad and at least one
+/// slot: every method that lengthens it lengthens it to `SLOT_PAD + n`, `n ≥
+/// 1`, and nothing shortens it. So `len()`, the vector's length less the pad,
+/// is the number of slots, and `i < len()` puts entry `i + SLOT_PAD` in bounds
+/// (what [`Slots::get_unchecked_mut`]'s callers rely on).
+#[derive(Default)]
+struct Slots(Vec<[u32; 2]>);
+
+impl Slots {
+    /// Slots held (initialised, recorded or not).
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.0.len().saturating_sub(SLOT_PAD)
+    }
+
+    /// Slots the allocation holds.
+    fn capacity(&self) -> usize {
+        self.0.capacity().saturating_sub(SLOT_PAD)
+    }
+
+    /// Bytes held, the pad's included.
+    fn bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<[u32; 2]>()
+    }
+
+    /// The first `n` slots.
+    ///
+    /// # Panics
+    /// If `n` is more than [`Slots::len`].
+    #[inline(always)]
+    fn first(&self, n: usize) -> &[[u32; 2]] {
+        match self.0.get(SLOT_PAD..) {
+            Some(slots) => &slots[..n],
+            None => &[][..n],
+        }
+    }
+
+    /// Slots `from..to`, to be written.
+    ///
+    /// # Panics
+    /// If `from > to` or `to` is more than [`Slots::len`].
+    #[inline(always)]
+    fn range_mut(&mut self, from: usize, to: usize) -> &mut [[u32; 2]] {
+        match self.0.get_mut(SLOT_PAD..) {
+            Some(slots) => &mut slots[from..to],
+            None => &mut [][from..to],
+        }
+    }
+
+    /// Slot `i`, if `i < len()`. `i` is a node index, at most the recording's
+    /// length, which is at most a vector's (`isize::MAX`): `i + SLOT_PAD` does
+    /// not overflow (one comparison, as a vector's `get_mut`).
+    #[inline(always)]
+    fn get_mut(&mut self, i: usize) -> Option<&mut [u32; 2]> {
+        debug_assert!(i <= isize::MAX as usize);
+        self.0.get_mut(i + SLOT_PAD)
+    }
+
+    /// Slot `i`, without a bounds check.
+    ///
+    /// # Safety
+    /// `i < self.len()`: then `i + SLOT_PAD < self.0.len()` (the vector holds
+    /// the pad whenever `len() > 0`, see the type's documentation), and the
+    /// sum does not overflow (it is below a vector's length).
+    #[inline(always)]
+    #[allow(unsafe_code)] // the crate's `deny` lifted for this function alone
+    unsafe fn get_unchecked_mut(&mut self, i: usize) -> &mut [u32; 2] {
+        debug_assert!(i < self.len());
+        // SAFETY: the caller's contract, above.
+        unsafe { self.0.get_unchecked_mut(i + SLOT_PAD) }
+    }
+
+    /// Reserves room for `cap` slots in all (the pad's besides), or reports
+    /// the allocator's refusal, changing nothing.
+    fn try_reserve_to(&mut self, cap: usize) -> Result<(), std::collections::TryReserveError> {
+        let want = SLOT_PAD.saturating_add(cap);
+        self.0.try_reserve_exact(want.saturating_sub(self.0.len()))
+    }
+
+    /// Gives back what [`Slots::try_reserve_to`] took beyond `cap` slots.
+    fn shrink_to(&mut self, cap: usize) {
+        self.0.shrink_to(if cap == 0 { 0 } else { SLOT_PAD + cap });
+    }
+
+    /// Lengthens to `n` slots, zeroed (the pad too, when it is first made); a
+    /// shorter or equal `n` changes nothing. Allocates unless room for `n` was
+    /// reserved.
+    fn grow_to(&mut self, n: usize) {
+        if n > self.len() {
+            self.0.resize(SLOT_PAD + n, [0; 2]);
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Slots {
+    type Output = [u32; 2];
+
+    /// Slot `i`. Panics if `i ≥ len()`.
+    #[inline(always)]
+    fn index(&self, i: usize) -> &[u32; 2] {
+        &self.0[SLOT_PAD..][i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slots {
+    #[inline(always)]
+    fn index_mut(&mut self, i: usize) -> &mut [u32; 2] {
+        &mut self.0[SLOT_PAD..][i]
     }
 }
 
@@ -1064,7 +1210,7 @@ mod tests {
             [rec.has_select, rec.non_finite_partial],
             rec.values().iter().map(|v| v.to_bits()).collect(),
             rec.ops().to_vec(),
-            rec.args[..rec.len].to_vec(),
+            rec.args.first(rec.len).to_vec(),
             rec.unary_partials().iter().map(|p| p.to_bits()).collect(),
         )
     }
@@ -1188,5 +1334,82 @@ mod tests {
         }
         declines(&mut rec, Op::Add, [0, 1], [1.0, 1.0]); // full: no room
         declines(&mut rec, Op::Leaf, [], []);
+    }
+
+    /// Every way a node is written (the fast path, `push`, the leaves, stored
+    /// edges) puts its slots `SLOT_PAD` entries into the vector, and every
+    /// reader (the sweep's `first_nodes`, `edges`) finds them there: a write
+    /// or a read that forgot the pad would read another node's slots or the
+    /// pad's zeros.
+    #[test]
+    fn slots_lie_a_pad_into_their_vector_for_every_writer_and_reader() {
+        use super::{Slots, SLOT_PAD};
+        let mut rec = Recording::default();
+        assert_eq!(rec.push_leaves(&[2.0, 3.0]), 0);
+        let mul = rec.push(Op::Mul, 6.0, [0, 1], [3.0, 2.0]);
+        let add = rec.push_fast(Op::Add, 8.0, [mul, 0], [1.0, 1.0]).unwrap();
+        let sin = rec.push(Op::Sin, 8f64.sin(), [add], [8f64.cos()]);
+        let div = rec.push(Op::Div, 2.0 / 3.0, [0, 1], [1.0 / 3.0, -2.0 / 9.0]);
+        rec.check_invariant().unwrap();
+        let slots: &Slots = &rec.args;
+        let first = slots.first(rec.len());
+        assert_eq!(
+            first.as_ptr() as usize - slots.0.as_ptr() as usize,
+            SLOT_PAD * std::mem::size_of::<[u32; 2]>(),
+            "node 0's slots lie after the pad"
+        );
+        assert_eq!(first[..2], [[0, 0], [0, 0]], "leaves");
+        assert_eq!(first[mul as usize], [0, 1]);
+        assert_eq!(first[add as usize], [mul, 0]);
+        assert_eq!(first[sin as usize], [add, 0], "operand, unary partial 0");
+        assert_eq!(first[div as usize], [0, 2], "edge run from 0, 2 edges");
+        assert!(
+            slots.0[..SLOT_PAD].iter().all(|&s| s == [0, 0]),
+            "pad untouched"
+        );
+        let (_, swept, _) = rec.first_nodes(rec.len());
+        assert_eq!(swept, first);
+        let edges: Vec<_> = rec.edges(add as usize).collect();
+        assert_eq!(edges, [(mul, 1.0), (0, 1.0)]);
+        let edges: Vec<_> = rec.edges(div as usize).collect();
+        assert_eq!(edges, [(0, 1.0 / 3.0), (1, -2.0 / 9.0)]);
+        let edges: Vec<_> = rec.edges(mul as usize).collect();
+        assert_eq!(edges, [(0, 3.0), (1, 2.0)]);
+    }
+
+    /// `Slots` empty (nothing allocated) and grown: its length and capacity
+    /// leave the pad out, reads past the length find nothing, and a refused
+    /// growth's shrink gives the capacity before back.
+    #[test]
+    fn slots_count_without_the_pad_and_read_nothing_past_their_length() {
+        use super::{Slots, SLOT_PAD};
+        let mut slots = Slots::default();
+        assert_eq!((slots.len(), slots.capacity(), slots.bytes()), (0, 0, 0));
+        assert!(slots.first(0).is_empty());
+        assert!(slots.range_mut(0, 0).is_empty());
+        assert!(slots.get_mut(0).is_none());
+        slots.grow_to(0);
+        assert_eq!(slots.0.len(), 0, "no pad for no slots");
+        slots.try_reserve_to(10).unwrap();
+        assert!(slots.capacity() >= 10 && slots.0.capacity() >= SLOT_PAD + 10);
+        slots.grow_to(3);
+        assert_eq!((slots.len(), slots.0.len()), (3, SLOT_PAD + 3));
+        slots.range_mut(1, 3).copy_from_slice(&[[1, 2], [3, 4]]);
+        *slots.get_mut(0).unwrap() = [5, 6];
+        assert!(slots.get_mut(3).is_none());
+        assert_eq!(slots.first(3), [[5, 6], [1, 2], [3, 4]]);
+        assert_eq!((slots[0], slots[2]), ([5, 6], [3, 4]));
+        slots.grow_to(2);
+        assert_eq!(slots.len(), 3, "grow_to never shortens");
+        let cap = slots.capacity();
+        slots.try_reserve_to(cap + 100).unwrap();
+        slots.shrink_to(cap);
+        assert_eq!(slots.capacity(), cap);
+        let past = catch_unwind(AssertUnwindSafe(|| slots.first(4).len()));
+        assert!(past.is_err(), "first(4) of 3 slots");
+        let past = catch_unwind(AssertUnwindSafe(|| slots[3]));
+        assert!(past.is_err(), "slot 3 of 3");
+        let empty = Slots::default();
+        assert!(catch_unwind(AssertUnwindSafe(|| empty.first(1).len())).is_err());
     }
 }
