@@ -300,8 +300,8 @@ pub struct Report {
     pub edges: usize,
     /// Bytes of the tape's arena (its capacity, reused) per node. The arena
     /// holds room for at least 64 nodes, so for a function of a few nodes this
-    /// reads high (7 nodes: about 230 bytes a node, against 17 to 25 bytes a
-    /// node used).
+    /// reads high (7 nodes: about 310 bytes a node, 576 of the bytes the
+    /// slots' pad, against 17 to 25 bytes a node used).
     pub tape_bytes_per_node: f64,
     /// Instructions of the compiled program.
     pub instructions: usize,

@@ -22,7 +22,7 @@
 //! The slots lie [`SLOT_PAD`] entries into their vector ([`Slots`]), so that on
 //! a large tape node `i`'s slots and adjoint `i` do not share an address
 //! modulo 4,096 (which made every load of a slot just after the store to its
-//! node's adjoint wait: W2's sweep took 128–133 µs with it, 97–98 µs without).
+//! node's adjoint wait: W2's sweep took 128–134 µs with it, 97–98 µs without).
 
 use super::run::NeuronRun;
 use crate::op::{Layout, Op};
@@ -900,14 +900,17 @@ pub(crate) const SLOT_PAD: usize = 72;
 /// aliasing": AMD's *Software Optimization Guide for AMD Family 19h
 /// Processors*, Intel's *Optimization Reference Manual*, § on store
 /// forwarding). The pad moves the slots 576 bytes along; from the heap, where
-/// the arrays lie at unrelated offsets, it changes nothing. It is an offset
-/// known when compiling, folded into each access's address (no instruction
-/// is added on the paths that record and sweep), and costs 576 bytes a tape.
-/// Measured in `docs/performance-log.md` (round from fed1438).
+/// the arrays lie at unrelated offsets, it changes nothing but by chance. It
+/// is an offset known when compiling: the fast path's store and `get_mut`
+/// fold it into the address; `first`, `len` and indexing add a comparison
+/// (callgrind: +0.3% instructions for W1 and W2 with plain operators, +0.9%
+/// for fused W1). It costs 576 bytes a tape, once the tape allocates (records
+/// or reserves). Measured in `docs/performance-log.md` (round from fed1438).
 ///
-/// The vector is empty (nothing allocated) or holds the pad and at least one
-/// slot: every method that lengthens it lengthens it to `SLOT_PAD + n`, `n ≥
-/// 1`, and nothing shortens it. So `len()`, the vector's length less the pad,
+/// The vector's length is 0 or `SLOT_PAD + n` with `n ≥ 1` (its allocation
+/// may hold the pad already, after a reservation): every method that
+/// lengthens it lengthens it to `SLOT_PAD + n`, `n ≥ 1`, and nothing shortens
+/// it. So `len()`, the vector's length less the pad (0 for an empty vector),
 /// is the number of slots, and `i < len()` puts entry `i + SLOT_PAD` in bounds
 /// (what [`Slots::get_unchecked_mut`]'s callers rely on).
 #[derive(Default)]

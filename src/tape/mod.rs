@@ -207,7 +207,8 @@ impl Tape {
     ///
     /// # Complexity
     /// Allocates 25 bytes a node (17 for the value, op and operands, 8 for a
-    /// unary op's partial), and writes none of them: the tape writes its room
+    /// unary op's partial), and 576 bytes once a tape (the slots' pad, see
+    /// `SLOT_PAD` in the source), and writes none of them: the tape writes its room
     /// as nodes are recorded (1.5-fold at a time, within the allocation), so
     /// an operating system that commits memory lazily (Linux) commits it only
     /// then. O(1) time besides the allocator's.
