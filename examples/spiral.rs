@@ -29,10 +29,18 @@ fn main() -> Result<(), chainrule::nn::Error> {
         .iter()
         .filter(|(x, t)| argmax(&mlp.predict(x)) == argmax(t))
         .count();
+    // The loss of the network trained (the report's last loss is the last
+    // epoch's: the mean over its mini-batches, each before its update).
+    let trained = data
+        .iter()
+        .map(|(x, t)| Loss::SoftmaxCrossEntropy.evaluate(&mlp.predict(x), t))
+        .sum::<f64>()
+        / data.len() as f64;
     println!(
-        "loss {:.6} after {} epochs; training accuracy {correct}/{} ({:.1}%)",
-        report.final_loss().unwrap_or(f64::NAN),
+        "trained network's loss {trained:.6} after {} epochs (epoch {}'s, measured during it: {:.6}); training accuracy {correct}/{} ({:.1}%)",
         report.epochs(),
+        report.epochs(),
+        report.final_loss().unwrap_or(f64::NAN),
         data.len(),
         100.0 * correct as f64 / data.len() as f64
     );

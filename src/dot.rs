@@ -310,9 +310,12 @@ impl Dot<'_> {
                         continue;
                     }
                     let style = if is_masked(op, partial, last) {
-                        ", style=dashed, tooltip=\"not picked: passes 0\""
+                        format!(
+                            ", style=dashed, tooltip=\"{}: passes 0\"",
+                            crate::explain::mask_tag(op)
+                        )
                     } else {
-                        ""
+                        String::new()
                     };
                     writeln!(
                         f,

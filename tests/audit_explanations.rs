@@ -218,7 +218,7 @@ fn a_long_path_whose_elided_middle_decides_its_product_names_what_does() {
         .to_string();
     assert!(
         text.contains(
-            "… (16 more factors, among them ∂relu(m19)/∂m19 = 0.00000000 (not picked; \
+            "… (16 more factors, among them ∂relu(m19)/∂m19 = 0.00000000 (masked; \
              relu′(0): a convention; the derivative does not exist here)) …"
         ),
         "{text}"

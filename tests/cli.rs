@@ -3615,8 +3615,131 @@ fn check_and_grad_ninth_review_tolerance_of_the_rounding_note_and_exact_zeros() 
     // not to be "off".
     let (out, _) = run(&["grad", "x*exp(-x)", "--at", "x=1"], 0);
     assert!(
-        out.contains("note: the terms of ∂f/∂x cancel here, and the tape's 0 holds to within ±"),
+        out.contains(
+            "note: the tape's 0 for ∂f/∂x comes from terms (or values on the way) that cancel here, and holds to within ±"
+        ),
         "{out}"
     );
     assert!(!out.contains("may be off"), "{out}");
+}
+
+#[test]
+fn grad_says_nothing_cancels_where_an_exact_zero_has_only_the_subnormal_floor() {
+    // x² at 0: f = 0 and ∂f/∂x = 2x = 0, each exact, one term each. The
+    // rounding bound is only the floor each rounding adds in the subnormal
+    // range (about 1e-323), and the note said "the terms of ∂f/∂x cancel
+    // here". abs(x) and x^y at 0 had the same false note.
+    for (formula, at) in [("x^2", "x=0"), ("abs(x)", "x=0"), ("x^y", "x=0,y=2")] {
+        let (out, _) = run(&["grad", formula, "--at", at], 0);
+        assert!(!out.contains("cancel"), "{formula} at {at}: {out}");
+        assert!(!out.contains("may be off"), "{formula} at {at}: {out}");
+        let (json, _) = run(&["grad", formula, "--at", at, "--json"], 0);
+        assert!(!json.contains("\"rounding\""), "{formula}: {json}");
+        assert!(!json.contains("\"value_rounding\""), "{formula}: {json}");
+    }
+}
+
+#[test]
+fn grad_notes_where_f_itself_is_off_past_its_eighth_digit() {
+    // x + 1e17·x − 1e17·x is x, 1 at x = 1; in f64, 1 + 1e17 rounds to 1e17
+    // and f is 0. (1 − cos x)/x² at 1e-8 is 0.5, and 0 in f64 (cos 1e-8
+    // rounds to 1). grad printed f = 0 with no note, under it a note on
+    // the partial's rounding only.
+    for (formula, at, exact) in [
+        ("x + 1e17*x - 1e17*x", "x=1", 1.0),
+        ("(1 - cos(x))/x^2", "x=1e-8", 0.5),
+    ] {
+        let (out, _) = run(&["grad", formula, "--at", at], 0);
+        let first_lines: Vec<&str> = out.lines().take(2).collect();
+        assert_eq!(first_lines[0], "f = 0.000000000000", "{out}");
+        let note = first_lines[1];
+        assert!(
+            note.starts_with("note: f may be off by up to ±")
+                && note.contains("more than the number itself"),
+            "{formula}: {out}"
+        );
+        // The bound it states covers the true value's distance from the tape's 0.
+        let bound: f64 = note["note: f may be off by up to ±".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(bound >= exact, "{formula}: bound {bound} < {exact}");
+        let (json, _) = run(&["grad", formula, "--at", at, "--json"], 0);
+        assert!(
+            json.contains("\"value_rounding\": \"note: f may be off by up to ±"),
+            "{json}"
+        );
+    }
+    // Where nothing cancels, no note.
+    let (out, _) = run(&["grad", "sin(x)*y", "--at", "x=1,y=3"], 0);
+    assert!(!out.contains("note"), "{out}");
+}
+
+#[test]
+fn check_says_a_number_off_past_its_seventh_digit_is_right_only_to_the_tolerance() {
+    // d(x²)/dx at 1 is exactly 2; 2.0000001 is off in its eighth significant
+    // digit, inside the default tolerance (1e-7 relative). check said "they
+    // agree" and "your ∂f/∂x is right." as for an exact 2.
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "2.0000001",
+        ],
+        0,
+    );
+    assert!(
+        out.contains(
+            "they agree within the tolerance, 1e-7 relative (they differ by 5.0e-8 relative, more than rounding)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "your ∂f/∂x is right to within the tolerance, 1e-7 relative (not to all its digits)."
+        ),
+        "{out}"
+    );
+    // The exact value, and the tape's value rounded to the digits typed, keep
+    // their wording.
+    let (out, _) = run(
+        &["check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "2"],
+        0,
+    );
+    assert!(out.contains(": they agree\n"), "{out}");
+    assert!(out.contains("your ∂f/∂x is right.\n"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "sin(x)",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "0.5403023",
+        ],
+        0,
+    );
+    assert!(
+        out.contains(
+            "they agree to the 7 significant digits you wrote (yours is the tape's, rounded)"
+        ),
+        "{out}"
+    );
+    // Outside the tolerance it is a mismatch, as before.
+    let (out, _) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--wrt", "x", "--expect", "2.000001",
+        ],
+        1,
+    );
+    assert!(out.contains("MISMATCH"), "{out}");
 }

@@ -841,7 +841,7 @@ fn a_factor_at_a_kink_is_marked_a_convention() {
     let text = y.backward().explain(x).to_string();
     assert!(
         text.contains(
-            "0.00000000 (not picked; relu′(0): a convention; the derivative does not exist here)"
+            "0.00000000 (masked; relu′(0): a convention; the derivative does not exist here)"
         ),
         "{text}"
     );

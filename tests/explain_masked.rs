@@ -43,3 +43,34 @@ fn max_of_two_operands_keeps_its_wording() {
         "∂y/∂x = 0.00000000 (a local derivative through an operand not picked: it passes 0)\n"
     );
 }
+
+/// In a product of factors, a masked factor of a one-operand op (signum,
+/// relu) is marked `(masked)`, not `(not picked)`: signum has one operand and
+/// picks nothing (a review found `2.00000000 × 0.00000000 (not picked)` for
+/// signum(x)·y + x, and the DOT tooltip "not picked: passes 0"). max and min,
+/// which do pick, keep `(not picked)`.
+#[test]
+fn a_product_marks_a_one_operand_ops_masked_factor_as_masked() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let w = tape.var(2.0).named("w");
+    let y = (x.signum() * w + x).named("y");
+    let g = y.backward();
+    let text = g.explain(x).to_string();
+    assert!(text.contains("× 0.00000000 (masked)"), "{text}");
+    assert!(!text.contains("not picked"), "{text}");
+    let dot = g.to_dot();
+    assert!(dot.contains("tooltip=\"masked: passes 0\""), "{dot}");
+    assert!(!dot.contains("not picked"), "{dot}");
+
+    let r = (x * -1.0).relu().named("r");
+    let text = (r * w).named("q").backward().explain(x).to_string();
+    assert!(text.contains("0.00000000 (masked)"), "{text}");
+    assert!(!text.contains("not picked"), "{text}");
+
+    let m = (x.max(w) * 3.0).named("m");
+    let text = m.backward().explain(x).to_string();
+    assert!(text.contains("0.00000000 (not picked)"), "{text}");
+    let dot = tape.to_dot();
+    assert!(dot.contains("tooltip=\"not picked: passes 0\""), "{dot}");
+}

@@ -481,7 +481,7 @@ pub struct Explanation {
     kinks: HashMap<usize, &'static str>,
     /// The listed masked factors' upper nodes, with what masks them in words
     /// ("of relu at an input ≤ 0"): a one-operand op has no operand not picked.
-    masks: HashMap<usize, &'static str>,
+    masks: HashMap<usize, crate::Op>,
     /// The quantities of the listed paths whose gradient from the output is
     /// exactly 0 (see [`Path::product`]).
     zero: ZeroSet,
@@ -816,6 +816,19 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// How a product of factors marks a masked factor of an op (see
+/// [`Factor::masked`]): `not picked` where the op chose between its operand
+/// and another value (`max`, `min`, `clamp`), `masked` where it has one
+/// operand and nothing to pick from (relu and a relu neuron at z ≤ 0, signum,
+/// whose derivative is 0 everywhere but its jump).
+pub(crate) fn mask_tag(op: crate::Op) -> &'static str {
+    use crate::Op;
+    match op {
+        Op::Relu | Op::ReluNeuron | Op::ReluNeuronConst | Op::Signum => "masked",
+        _ => "not picked",
     }
 }
 
@@ -1712,7 +1725,7 @@ fn explain_on_tape(
                         explanation.kinks.insert(i, note);
                     }
                     if factor.masked {
-                        explanation.masks.insert(i, mask_note(rec.ops()[i]));
+                        explanation.masks.insert(i, rec.ops()[i]);
                     }
                 }
             }
@@ -2059,6 +2072,14 @@ impl Explanation {
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.0.clone())
     }
 
+    /// How a product marks a masked factor ([`mask_tag`] of its op).
+    fn mask_tag(&self, factor: &Factor) -> &'static str {
+        match factor.of {
+            Quantity::Node(i) => self.masks.get(&i).map_or("not picked", |&op| mask_tag(op)),
+            Quantity::Net(_) => "not picked",
+        }
+    }
+
     /// The note on a listed factor whose value is a convention at a kink of its
     /// upper node (abs, relu, leaky_relu or signum at 0, a fused relu neuron or
     /// layer at z = 0, max or min at a tie of two distinct nodes, clamp at a
@@ -2259,8 +2280,8 @@ impl Explanation {
         let value = |f: &Factor| {
             let mut text = format_number(f.value, decimals);
             match (f.masked, self.kink(f)) {
-                (true, Some(note)) => text.push_str(&format!(" (not picked; {note})")),
-                (true, None) => text.push_str(" (not picked)"),
+                (true, Some(note)) => text.push_str(&format!(" ({}; {note})", self.mask_tag(f))),
+                (true, None) => text.push_str(&format!(" ({})", self.mask_tag(f))),
                 (false, Some(note)) => text.push_str(&format!(" ({note})")),
                 (false, None) => {}
             }
@@ -2484,7 +2505,7 @@ impl fmt::Display for Explanation {
             let factor = self.paths[0].factors[0];
             let mut note = if factor.masked {
                 let mask = match factor.of {
-                    Quantity::Node(i) => self.masks.get(&i).copied(),
+                    Quantity::Node(i) => self.masks.get(&i).map(|&op| mask_note(op)),
                     _ => None,
                 };
                 format!(
@@ -2520,8 +2541,10 @@ impl fmt::Display for Explanation {
                         value
                     };
                     match (factor.masked, self.kink(factor)) {
-                        (true, Some(note)) => value.push_str(&format!(" (not picked; {note})")),
-                        (true, None) => value.push_str(" (not picked)"),
+                        (true, Some(note)) => {
+                            value.push_str(&format!(" ({}; {note})", self.mask_tag(factor)))
+                        }
+                        (true, None) => value.push_str(&format!(" ({})", self.mask_tag(factor))),
                         (false, Some(note)) => value.push_str(&format!(" ({note})")),
                         (false, None) => {}
                     }

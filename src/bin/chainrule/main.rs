@@ -494,8 +494,7 @@ fn rounding_notes(
             continue;
         }
         let bound = forward_rounding(loaded, &loaded.at, name, partial)? + g.rounding_bound(*v);
-        // (A bound that is not finite, where a term overflowed, bounds nothing.)
-        if !bound.is_finite() || bound <= 1e-8 * partial.abs() {
+        if !worth_a_rounding_note(partial, bound) {
             continue;
         }
         let lhs = format!("∂{}/∂{}", operand(y), operand(name));
@@ -505,7 +504,7 @@ fn rounding_notes(
             notes.push((
                 name.clone(),
                 format!(
-                    "note: the terms of {lhs} cancel here, and the tape's 0 holds to within ±{bound:.1e} (a first-order bound, from 4ε a rounded value)"
+                    "note: the tape's 0 for {lhs} comes from terms (or values on the way) that cancel here, and holds to within ±{bound:.1e} (a first-order bound, from 4ε a rounded value)"
                 ),
             ));
             continue;
@@ -523,6 +522,43 @@ fn rounding_notes(
         ));
     }
     Ok(notes)
+}
+
+/// Whether a number printed to twelve significant digits, `value`, with the
+/// first-order rounding bound `bound`, gets a rounding note: where the bound
+/// passes its eighth significant digit. Not where the bound is below the
+/// smallest normal f64 (2.2e-308): such a bound is only the absolute floor each
+/// rounding adds for results in the subnormal range (`Gradients::rounding_bound`),
+/// so nothing of normal size cancelled (`x^2` at 0: its 0 and ∂/∂x = 0 are
+/// exact, with a bound of 1e-323). Nor where the bound is not finite (a term
+/// overflowed, and it bounds nothing).
+fn worth_a_rounding_note(value: f64, bound: f64) -> bool {
+    bound.is_finite() && bound >= f64::MIN_POSITIVE && bound > 1e-8 * value.abs()
+}
+
+/// `grad`'s note where f's own value may be off past its eighth significant
+/// digit: its formulas cancel terms much larger than the result (`x + 1e17*x -
+/// 1e17*x` at 1 is 0 in f64, not 1; `(1 - cos(x))/x^2` at 1e-8 is 0, not 0.5).
+/// The bound is [`rounding_of`]'s (the running error bound of the forward
+/// pass). `None` where f is not finite (its own note says why) or the bound is
+/// within the digits that matter.
+fn value_rounding_note(tape: &Tape, output: Var<'_>, y: &str) -> Option<String> {
+    let value = output.value();
+    if !value.is_finite() {
+        return None;
+    }
+    let bound = rounding_of(tape, output);
+    if !worth_a_rounding_note(value, bound) {
+        return None;
+    }
+    let sign = if bound >= value.abs() {
+        ", more than the number itself (so the bound does not even fix its sign)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "note: {y} may be off by up to ±{bound:.1e} here{sign}: its formulas cancel terms much larger than the result, or a value on the way underflowed, and the tape's number is no more exact than its values' rounding allows (a first-order bound, from 4ε a rounded value)"
+    ))
 }
 
 /// Where `yours` is the tape's ∂output/∂x less the term of one use of x in a
@@ -933,6 +969,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if !r.output.value().is_finite() {
                     j["note"] = json!(undefined_note(&tape, &y, r.output.value()));
                 }
+                if let Some(note) = value_rounding_note(&tape, r.output, &y) {
+                    j["value_rounding"] = json!(note);
+                }
                 let kinks: Vec<_> = kink_notes(&tape, &r, &r.variables, &g, &y)
                     .into_iter()
                     .chain(kink_notes(&tape, &r, &r.named, &g, &y))
@@ -954,6 +993,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 sayln!("{y} = {}", number(r.output.value()));
                 if !r.output.value().is_finite() {
                     sayln!("{}", undefined_note(&tape, &y, r.output.value()));
+                }
+                if let Some(note) = value_rounding_note(&tape, r.output, &y) {
+                    sayln!("{note}");
                 }
                 say!("\n");
                 let width = r
@@ -1202,6 +1244,31 @@ fn check(
     };
     let at_point_tolerance = at_point_tolerance || rounded.is_some();
     let at_point_ok = at_point_ok || rounded.is_some();
+    // A number you gave that the tolerance (1e-7 relative) accepts but that
+    // differs from the tape's by more than rounding (2.0000001 for d(x²)/dx
+    // at 1): "right" is then right to within the tolerance, and says so, with
+    // the difference (a digit slipped past the seventh passes).
+    // A number within the tolerance that is the tape's rounded to the digits
+    // typed (0.5403023 for cos 1) is said to agree to those digits instead.
+    let rounded_within = match (number_given, number_text.as_deref().and_then(typed_digits)) {
+        (Some(given), Some((digits, _))) if rounded.is_none() && g[x].is_finite() => {
+            (chainrule::gradcheck::round_to_digits(g[x], digits) == given && given != g[x])
+                .then_some(digits)
+        }
+        _ => None,
+    };
+    let loose = match number_given {
+        Some(given)
+            if at_point_tolerance
+                && rounded.is_none()
+                && rounded_within.is_none()
+                && g[x].is_finite()
+                && (given - g[x]).abs() > 4.0 * f64::EPSILON * g[x].abs().max(given.abs()) =>
+        {
+            Some((given - g[x]).abs() / g[x].abs().max(given.abs()))
+        }
+        _ => None,
+    };
     // Your formula not finite where the tape's gradient is (exp(a)/(exp(a) +
     // exp(b)) at a = 1000 is inf/inf): it may be right and overflow in f64,
     // so it is not compared (as at the random points). A number you gave is.
@@ -1240,12 +1307,18 @@ fn check(
             "{lhs} at the point: the tape has {}, yours is {}: {}\n",
             number(g[x]),
             number(yours),
-            match (at_point_ok, rounded) {
+            match (at_point_ok, rounded.or(rounded_within)) {
                 (true, Some(digits)) => format!(
                     "they agree to the {digits} significant digits you wrote (yours is the \
                      tape's, rounded)"
                 ),
-                (true, None) => "they agree".to_string(),
+                (true, None) => match loose {
+                    Some(relative) => format!(
+                        "they agree within the tolerance, {:e} relative (they differ by {relative:.1e} relative, more than rounding)",
+                        tolerance.rtol
+                    ),
+                    None => "they agree".to_string(),
+                },
                 (false, _) => "MISMATCH".to_string(),
             }
         ));
@@ -1859,6 +1932,11 @@ fn check(
             } else if all_ok && points == 0 && number_given.is_none() && special.is_none() {
                 format!(
                     "your {lhs} is right at the point (no random point was asked for: --points 0 checks the point alone, where a wrong formula can agree by coincidence)."
+                )
+            } else if all_ok && loose.is_some() {
+                format!(
+                    "your {lhs} is right to within the tolerance, {:e} relative (not to all its digits).",
+                    tolerance.rtol
                 )
             } else if all_ok {
                 format!("your {lhs} is right.")
