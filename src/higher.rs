@@ -564,7 +564,18 @@ fn recorded_partials<'t>(
             } else {
                 stored(0)
             });
-            out.push(if a.value == 0.0 && b.value >= 0.0 {
+            out.push(if a.value == 0.0 && b.value > 0.0 && b.value <= 1.0 {
+                // x^y·ln x at x = 0 is 0 (its limit; x < 0 is outside the
+                // domain), but its ∂/∂x, x^(y−1)·(1 + y·ln x), tends to −∞
+                // for 0 < y ≤ 1, and the constant 0 would make every second
+                // derivative through it 0. −√x + 0 has the value +0 and the
+                // derivatives −∞ in x and 0 in y (x^y·ln²x tends to 0): the
+                // limits.
+                V(-(a.sqrt()) + 0.0)
+            } else if a.value == 0.0 && b.value >= 0.0 {
+                // y > 1: the limits of x^(y−1)·(1 + y·ln x) and x^y·ln²x are
+                // 0, the constant's derivatives. y = 0: 0^y jumps there, a kink
+                // (its convention, noted as such).
                 stored(1)
             } else {
                 V(this * a.ln())
@@ -1166,11 +1177,17 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// Reverse-over-reverse: the gradient is recorded once ([`Tape::grad`], on a
 /// tape that keeps its constants), then each of its n entries is swept. Entries
 /// (j, k) and (k, j) come from different sweeps, so they agree to rounding (the
-/// result is not symmetrised), except where a convention of [`Var::pow`] holds
-/// (x = 0 with y ≥ 0, where ∂/∂y is taken as 0; y = 0): each entry then
-/// differentiates a different convention, and neither need be the limit (at
-/// x = 0, y = 1 the mixed derivative x^(y−1)·(1 + y·ln x) tends to −∞; the
-/// entries are 1 and 0). Also where a
+/// result is not symmetrised), except where f is not twice continuously
+/// differentiable. At x = 0 of [`Var::pow`]'s x^y, ∂/∂y is 0 (its limit) and
+/// its ∂/∂x is the limit of x^(y−1)·(1 + y·ln x): −∞ for 0 < y ≤ 1, 0 for
+/// y > 1; the other mixed entry differentiates y·0^(y−1) in y, which jumps at
+/// y = 1 (∞, 1, 0 below, at and above it): at (0, 1) the entries are 1 (0^0's
+/// convention, a kink) and −∞. At y = 0, 0^y itself jumps (a kink, its
+/// partials conventions). At a point of finite inputs, where an entry of the
+/// gradient is NaN (0 · ∞ on a path: it has no value there), its row is NaN:
+/// there is no derivative of it to take (at a NaN or infinite input, the
+/// entries that read no non-finite value keep their constants; see the module
+/// docs). Also where a
 /// partial's intermediate overflows, as 1/x at a subnormal x in ∂(x^y)/∂y, or
 /// underflows, as x^y at (1e-160, 2.5), where entry (1, 0) loses the term
 /// x^(y−1) and is 1e-3 off (see [`crate::higher`] on local factors that over- or
@@ -1207,9 +1224,15 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// let h = chainrule::hessian(rosenbrock, &[1.0, 1.0]);
 /// assert_eq!(h, vec![vec![802.0, -400.0], vec![-400.0, 200.0]]);
 ///
-/// // x^y at (0, 1): two conventions, two different mixed entries.
+/// // x^y at (0, 1): ∂²/∂y∂x tends to −∞ (ln x); ∂/∂y of y·0^(y−1) passes
+/// // 0^0's convention (it jumps there).
 /// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
-/// assert_eq!((h[0][1], h[1][0]), (1.0, 0.0));
+/// assert_eq!((h[0][1], h[1][0]), (1.0, f64::NEG_INFINITY));
+///
+/// // A NaN entry of the gradient (0 · ∞: √x at 0 under max's masked edge)
+/// // has a NaN row: no derivative of it to take.
+/// let h = chainrule::hessian(|v| v[0].sqrt().max(1.0) * v[1], &[0.0, 2.0]);
+/// assert!(h[0][0].is_nan() && h[0][1].is_nan());
 /// // At an infinite input, one sweep meets 0·∞:
 /// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[f64::INFINITY, 2.0]);
 /// assert_eq!(h[0][1], f64::INFINITY);
@@ -1228,9 +1251,18 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
     let y = f(&xs);
     check_output("hessian", &tape, y);
     let gradient = tape.recorded_grad(y, &xs);
+    let finite_point = x.iter().all(|v| v.is_finite());
     gradient
         .iter()
         .map(|g| {
+            if finite_point && g.value.is_nan() {
+                // ∂f/∂xⱼ has no value at this point (0 · ∞ on a path, a NaN
+                // partial): nothing to differentiate, and the sweep's finite
+                // partials below it would give numbers for a derivative that
+                // has none. (At a NaN or infinite input the entries that do not
+                // read a non-finite value keep their constants, as JAX's.)
+                return vec![f64::NAN; xs.len()];
+            }
             let second = g.backward();
             xs.iter().map(|&v| second[v]).collect()
         })
@@ -1240,9 +1272,11 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// H·v, the Hessian of `f` at `x` times `v`, without forming H.
 ///
 /// Reverse-over-reverse: the gradient is recorded once, `v · ∇f` is one node
-/// over it, and that node's gradient is Hᵀ·v: H·v where H is symmetric, so not
-/// at a convention point of [`Var::pow`] (see [`hessian`]), where it is the
-/// transpose's product.
+/// over it, and that node's gradient is Hᵀ·v: H·v where H is symmetric (f twice
+/// continuously differentiable), so not at x = 0 of [`Var::pow`] (see
+/// [`hessian`]), where it is the transpose's product. At a point of finite
+/// inputs where an entry j of the gradient is NaN and vⱼ ≠ 0, every entry is
+/// NaN (row j of H is NaN: see [`hessian`]).
 ///
 /// With no inputs (`x` and `v` empty) the product is empty, and `f` is not
 /// called (as in [`hessian`]).
@@ -1283,6 +1317,16 @@ pub fn hessian_vector_product(
     let y = f(&xs);
     check_output("hessian_vector_product", &tape, y);
     let gradient = tape.recorded_grad(y, &xs);
+    let finite_point = x.iter().all(|v| v.is_finite());
+    if finite_point
+        && gradient
+            .iter()
+            .zip(v)
+            .any(|(g, &vj)| g.value.is_nan() && vj != 0.0)
+    {
+        // Hᵀ·v = Σⱼ vⱼ · (row j of H), and a NaN ∂f/∂xⱼ has a NaN row.
+        return vec![f64::NAN; xs.len()];
+    }
     let directional = Var::weighted_sum_const(&gradient, v, y.constant(0.0));
     let hv = directional.backward();
     xs.iter().map(|&x| hv[x]).collect()

@@ -1181,3 +1181,76 @@ fn with_no_inputs_the_hessian_and_its_product_are_empty_and_f_is_not_called() {
         Vec::<f64>::new()
     );
 }
+
+/// x^y at x = 0, 0 < y ≤ 1: ∂f/∂y is 0 there (x^y·ln x tends to 0), and its
+/// ∂/∂x, x^(y−1)·(1 + y·ln x), tends to −∞. The constant 0 that stood for
+/// ∂f/∂y made entry (1, 0) of the Hessian 0 (a review's finite difference of
+/// the gradient: −16.1 at step 1e-7, growing as the step shrinks). For y > 1
+/// the limit is 0, and ∂²f/∂y² (x^y·ln²x) tends to 0 for every y > 0.
+#[test]
+fn the_hessian_of_pow_at_base_zero_has_the_limits_of_its_mixed_entry() {
+    for y in [0.25, 0.5, 1.0] {
+        let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, y]);
+        assert_eq!(h[1][0], f64::NEG_INFINITY, "x^y at (0, {y}): {h:?}");
+        assert_eq!(h[1][1], 0.0, "x^y at (0, {y}): {h:?}");
+        // The gradient's ∂f/∂y is still the sweep's 0, +0 as stored.
+        let g = chainrule::grad(|v| v[0].pow(v[1]), &[0.0, y]);
+        assert_eq!(g[1].to_bits(), 0.0f64.to_bits());
+        // The limit, approached: ∂(∂f/∂y)/∂x at x = 1e-k falls without bound.
+        let at = |x: f64| chainrule::hessian(|v| v[0].pow(v[1]), &[x, y])[1][0];
+        assert!(at(1e-8) < at(1e-4) && at(1e-4) < -1.0, "y {y}");
+    }
+    for y in [1.5, 2.0, 3.0] {
+        let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, y]);
+        assert_eq!((h[1][0], h[1][1]), (0.0, 0.0), "x^y at (0, {y}): {h:?}");
+    }
+}
+
+/// At a point of finite inputs where an entry of the gradient is NaN (0 · ∞ on
+/// a path), that entry's row of the Hessian is NaN: f = max(√x, 1)·y at (0, 2)
+/// has ∂f/∂x = 2 · 0 (masked) · ∞ = NaN, and its derivative in y came out 0,
+/// a silent 0 that also broke the Hessian's symmetry with entry (1, 0), NaN.
+/// The Hessian-vector product is NaN where such a row is weighted.
+#[test]
+fn a_nan_entry_of_the_gradient_has_a_nan_row_of_the_hessian() {
+    fn f<'t>(v: &[chainrule::Var<'t>]) -> chainrule::Var<'t> {
+        v[0].sqrt().max(1.0) * v[1]
+    }
+    let g = chainrule::grad(f, &[0.0, 2.0]);
+    assert!(g[0].is_nan() && g[1] == 1.0, "{g:?}");
+    let h = chainrule::hessian(f, &[0.0, 2.0]);
+    assert!(h[0].iter().all(|e| e.is_nan()), "{h:?}");
+    assert!(h[1][0].is_nan() && h[1][1] == 0.0, "{h:?}");
+    let hv = chainrule::hessian_vector_product(f, &[0.0, 2.0], &[1.0, 0.0]);
+    assert!(hv.iter().all(|e| e.is_nan()), "{hv:?}");
+    // v₀ = 0: row 0 is not weighted; Hᵀ·(0, 1) is row 1.
+    let hv = chainrule::hessian_vector_product(f, &[0.0, 2.0], &[0.0, 1.0]);
+    assert!(hv[0].is_nan() && hv[1] == 0.0, "{hv:?}");
+    // Away from the point nothing changes: at (4, 2), f = 2y, H = [[−y/4x^1.5 …]].
+    let h = chainrule::hessian(f, &[4.0, 2.0]);
+    assert!(h.iter().flatten().all(|e| e.is_finite()), "{h:?}");
+}
+
+/// logsumexp where every input is −inf: the softmax is 0/0, and near the point
+/// it takes any values summing to 1, so its partials are NaN, not the 0 each
+/// they were ("no input can change the value": one input moved to c makes the
+/// value c). One input: ln e^x = x, whose derivative is 1 (it was 0).
+#[test]
+fn logsumexp_at_every_input_minus_infinity_has_no_limit_to_give() {
+    let ninf = f64::NEG_INFINITY;
+    let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[ninf, ninf]);
+    assert!(g.iter().all(|p| p.is_nan()), "{g:?}");
+    let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[ninf]);
+    assert_eq!(g, vec![1.0]);
+    // Near the point the partials sum to 1, whatever their split.
+    let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[-1e308, -1e308]);
+    assert_eq!(g, vec![0.5, 0.5]);
+    let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[-1e308, -1e308 - 1e293]);
+    assert!(g[0] > 0.99 && g[1] < 0.01, "{g:?}");
+    // Two +inf inputs: their split depends on how they grow (NaN); one: 1.
+    let inf = f64::INFINITY;
+    let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[inf, inf, 0.0]);
+    assert!(g[0].is_nan() && g[1].is_nan() && g[2] == 0.0, "{g:?}");
+    let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[inf, 3.0]);
+    assert_eq!(g, vec![1.0, 0.0]);
+}

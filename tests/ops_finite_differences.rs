@@ -1159,18 +1159,21 @@ fn logsumexp_follows_its_table_of_edges() {
     const NAN: f64 = f64::NAN;
     // (inputs, value, partials), from the table in Var::logsumexp's documentation.
     let cases: &[(&[f64], f64, &[f64])] = &[
-        // Every input −inf: −inf, 0 each.
-        (&[-INF], -INF, &[0.0]),
-        (&[-INF, -INF, -INF], -INF, &[0.0, 0.0, 0.0]),
-        // k inputs +inf: +inf, 1/k to each, 0 to the others.
+        // Every input −inf: −inf; the softmax is 0/0 and has no limit there
+        // (½ each along x₀ = x₁ → −inf, 1 and 0 along x₁ = x₀ − 1): NaN each.
+        // It was 0 each, a silent 0 (and 0 for one input, whose ln e^x = x
+        // has derivative 1).
+        (&[-INF], -INF, &[1.0]),
+        (&[-INF, -INF], -INF, &[NAN, NAN]),
+        (&[-INF, -INF, -INF], -INF, &[NAN, NAN, NAN]),
+        // One input +inf: +inf, 1 to it, 0 to the others (the limit).
         (&[INF], INF, &[1.0]),
         (&[INF, 1.0], INF, &[1.0, 0.0]),
-        (&[3.0, INF, -INF, INF], INF, &[0.0, 0.5, 0.0, 0.5]),
-        (
-            &[INF, INF, INF, -2.0],
-            INF,
-            &[1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 0.0],
-        ),
+        (&[-INF, INF, 7.0], INF, &[0.0, 1.0, 0.0]),
+        // k ≥ 2 inputs +inf: NaN to each (their shares depend on how they
+        // grow; it was 1/k), 0 to the others.
+        (&[3.0, INF, -INF, INF], INF, &[0.0, NAN, 0.0, NAN]),
+        (&[INF, INF, INF, -2.0], INF, &[NAN, NAN, NAN, 0.0]),
         // A NaN: NaN each, even beside +inf or −inf.
         (&[NAN], NAN, &[NAN]),
         (&[NAN, 1.0], NAN, &[NAN, NAN]),

@@ -554,9 +554,11 @@ pub(crate) fn powf_with_partial(x: f64, c: f64) -> (f64, f64) {
 
 /// Each partial ∂/∂xᵢ of ln Σ e^xᵢ into `partials`, given what [`logsumexp`]
 /// returned: the softmax e^(xᵢ − m) / Σ e^(xⱼ − m) (xᵢ − m exact where xᵢ − y
-/// would carry y's rounding), and at the edges the documented limits: all −inf
-/// gives 0 each, k inputs +inf give 1/k to each of them and 0 to the others, a
-/// NaN gives NaN each.
+/// would carry y's rounding), and at the edges the limits where they exist:
+/// one input +inf gives it 1 and the others 0; where the limit depends on the
+/// way the inputs go to infinity the partial is NaN, as 0/0 (every input −inf:
+/// NaN each, but 1 for a single input, ln e^x being x; k ≥ 2 inputs +inf: NaN
+/// to each of them, 0 to the others); a NaN gives NaN each.
 #[inline]
 pub(crate) fn logsumexp_partials(
     xs: impl Iterator<Item = f64> + Clone,
@@ -564,17 +566,29 @@ pub(crate) fn logsumexp_partials(
     partials: &mut [f64],
 ) {
     let infinities = xs.clone().filter(|&x| x == f64::INFINITY).count() as f64;
+    let single = partials.len() == 1;
     for (p, x) in partials.iter_mut().zip(xs) {
         *p = if value.is_nan() {
             f64::NAN
         } else if m == f64::INFINITY {
-            if x == f64::INFINITY {
-                1.0 / infinities
-            } else {
-                0.0
+            // The others' shares go to 0 whichever way the +inf inputs grow;
+            // the +inf inputs' shares of the 1 depend on how they grow (½ each
+            // along x = y, 1 and 0 along y = x − c as c grows), unless there is
+            // one of them.
+            match (x == f64::INFINITY, infinities == 1.0) {
+                (true, true) => 1.0,
+                (true, false) => f64::NAN,
+                (false, _) => 0.0,
             }
         } else if m == f64::NEG_INFINITY {
-            0.0
+            // Every input −inf: the shares are 0/0, and near the point they
+            // take any values summing to 1 (one input has the whole 1: ln e^x
+            // is x).
+            if single {
+                1.0
+            } else {
+                f64::NAN
+            }
         } else {
             exp_of_difference(x, m) / sum
         };

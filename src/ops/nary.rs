@@ -20,12 +20,16 @@ impl<'t> Var<'t> {
     ///
     /// Derivatives: the softmax, ∂/∂xᵢ = e^(xᵢ − m) / Σ e^(xⱼ − m), each in
     /// [0, 1], summing to 1.
-    /// Edges where the shift is undefined, as the limits give them:
+    /// Edges where the shift is undefined: the limit where there is one, NaN
+    /// where the partials' limit depends on the way the inputs go to infinity
+    /// (as 0/0; PyTorch's e^(xᵢ − value) is NaN there too):
     ///
     /// | inputs | value | partials |
     /// |---|---|---|
-    /// | every input −inf | −inf | 0 each (no input can change the value) |
-    /// | k inputs +inf | +inf | 1/k to each +inf input, 0 to the others |
+    /// | every input −inf, two or more | −inf | NaN each (near the point the softmax takes any values summing to 1: ½ each along x₀ = x₁ → −inf, 1 and 0 along x₁ = x₀ − 1 → −inf) |
+    /// | one input, −inf | −inf | 1 (ln e^x is x) |
+    /// | one input +inf | +inf | 1 to it, 0 to the others |
+    /// | k ≥ 2 inputs +inf | +inf | NaN to each +inf input (their shares depend on how they grow), 0 to the others |
     /// | a NaN | NaN | NaN each |
     ///
     /// # Panics
@@ -49,7 +53,12 @@ impl<'t> Var<'t> {
     ///
     /// let xs = tape.vars(&[f64::NEG_INFINITY; 3]);
     /// let y = Var::logsumexp(&xs);
-    /// assert_eq!((y.value(), y.backward()[xs[0]]), (f64::NEG_INFINITY, 0.0));
+    /// assert_eq!(y.value(), f64::NEG_INFINITY);
+    /// assert!(y.backward()[xs[0]].is_nan()); // 0/0: no limit
+    ///
+    /// let xs = tape.vars(&[f64::INFINITY, 2.0]);
+    /// let g = Var::logsumexp(&xs).backward();
+    /// assert_eq!((g[xs[0]], g[xs[1]]), (1.0, 0.0)); // the limit
     /// ```
     #[must_use]
     #[track_caller]

@@ -218,14 +218,22 @@ fn logsumexp(xs: &[f64]) -> (f64, Vec<f64>) {
         return (f64::NAN, vec![f64::NAN; xs.len()]);
     }
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // Where the softmax's limit depends on the way to the point, NaN (0/0):
+    // every input −inf, or two or more +inf (their shares).
     if m == f64::NEG_INFINITY {
-        return (m, vec![0.0; xs.len()]);
+        // (One input: ln e^x is x, whose derivative is 1.)
+        let p = if xs.len() == 1 { 1.0 } else { f64::NAN };
+        return (m, vec![p; xs.len()]);
     }
     if m == f64::INFINITY {
-        let k = xs.iter().filter(|&&x| x == f64::INFINITY).count() as f64;
+        let k = xs.iter().filter(|&&x| x == f64::INFINITY).count();
         let p = xs
             .iter()
-            .map(|&x| if x == f64::INFINITY { 1.0 / k } else { 0.0 })
+            .map(|&x| match (x == f64::INFINITY, k == 1) {
+                (true, true) => 1.0,
+                (true, false) => f64::NAN,
+                (false, _) => 0.0,
+            })
             .collect();
         return (m, p);
     }
