@@ -332,6 +332,20 @@ impl Tape {
                     // Exactly 0, whatever the adjoint: records nothing, but the
                     // operand lies on a path from the output.
                     zero_on_path[operand as usize] = true;
+                    // At a kink, the convention comes recorded through a
+                    // signum at its jump (`recorded_partials`): that +0 is
+                    // added as it is, not times the adjoint (still exactly 0,
+                    // whatever the adjoint), so that the kink lies on a path
+                    // from the gradient, for the next order to find.
+                    if let Partial::Var(p) = recorded {
+                        if p.value == 0.0 && p.value.is_sign_positive() {
+                            let slot = &mut adjoints[operand as usize];
+                            *slot = Some(match *slot {
+                                Some(sum) => sum + p,
+                                None => p,
+                            });
+                        }
+                    }
                     continue;
                 }
                 let contribution = match recorded {
@@ -485,6 +499,19 @@ fn derivative_label(y: &str, x: &str) -> String {
 /// A stored partial that is NaN (rule 4 of the policy: relu, abs, max, … at
 /// NaN; logsumexp and relu neurons with a NaN input) is recorded as a NaN whose
 /// derivative with respect to every operand is NaN, not as a constant.
+///
+/// A select op's partial at its kink (relu, abs, leaky_relu, signum at 0; max
+/// or min at a tie; a tie with a kept constant) is its convention there,
+/// recorded as sign(u)·0 + p (u the quantity whose sign picks the piece): the
+/// stored value p and the derivative 0, as a constant would be, but through a
+/// signum at its jump, so that the kink lies on a path from the gradient and
+/// [`crate::explain::kink_affecting`] finds it at the next order.
+/// Whether node `node` is a select op at its kink ([`crate::explain::kink_note`]).
+fn at_kink(tape: &Tape, node: usize) -> bool {
+    tape.recording
+        .read(|rec| crate::explain::kink_note(rec, node).is_some())
+}
+
 #[track_caller]
 fn recorded_partials<'t>(
     tape: &'t Tape,
@@ -510,8 +537,62 @@ fn recorded_partials<'t>(
     let mut out: SmallVec<[Partial<'t>; 8]> = SmallVec::new();
     match op {
         Op::Leaf | Op::Const => {}
+        // At a kink, a select op's stored partial is its convention there (0
+        // for |x| at 0). As a constant it would cut the recorded gradient off
+        // from the kink, and a kink that matters at the next order would go
+        // unseen (|x|² at 0: the recorded ∂/∂x is 2|x|·0, whose derivative,
+        // 0, is no derivative of 2x; `kink_affecting` found no kink). So it
+        // is recorded as sign(u)·0 + p, u the quantity whose sign picks the
+        // piece (the operand, a − b at a tie of max or min, x − c at a tie
+        // with a kept constant): the value p, bit for bit (±0 + p), the
+        // derivative 0 as before, through a signum at its jump, which kink
+        // detection counts wherever it lies on a path.
+        Op::Relu
+        | Op::Abs
+        | Op::Signum
+        | Op::LeakyRelu
+        | Op::Max
+        | Op::Min
+        | Op::MaxConst
+        | Op::MinConst
+        | Op::Clamp
+            if at_kink(tape, node) =>
+        {
+            let x = operand(0);
+            let u = match op {
+                Op::Max | Op::Min if edges.len() == 2 => Some(x - operand(1)),
+                // (`x - c` outside a closure, so that a full tape panics at
+                // the caller's line.)
+                #[allow(clippy::manual_map)]
+                Op::MaxConst | Op::MinConst | Op::Clamp => {
+                    if let Some(c) = kept.iter().copied().find(|&c| c == x.value) {
+                        Some(x - c)
+                    } else {
+                        None
+                    }
+                }
+                Op::Max | Op::Min => None,
+                _ => Some(x),
+            };
+            // (A tie at ±∞, where a − b is NaN, keeps the constant.)
+            match u.filter(|u| u.value == 0.0) {
+                Some(u) => {
+                    // (Recorded outside closures, so that a full tape panics
+                    // at the caller's line.)
+                    let jump = u.signum() * 0.0;
+                    for &(_, p) in edges {
+                        out.push(if p.to_bits() == (-0.0f64).to_bits() {
+                            Const(p) // (+0 + −0 would be +0)
+                        } else {
+                            V(jump + p)
+                        });
+                    }
+                }
+                None => out.extend((0..edges.len()).map(stored)),
+            }
+        }
         // Piecewise-constant partials: the stored number is the partial, and its
-        // derivative is 0 (a kink's convention stays a convention).
+        // derivative is 0 (away from a kink, exactly).
         Op::Relu
         | Op::Abs
         | Op::Signum

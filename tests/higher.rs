@@ -1254,3 +1254,65 @@ fn logsumexp_at_every_input_minus_infinity_has_no_limit_to_give() {
     let g = chainrule::grad(|v| chainrule::Var::logsumexp(v), &[inf, 3.0]);
     assert_eq!(g, vec![1.0, 0.0]);
 }
+
+/// Where a kink's convention enters the recorded gradient, the kink stays
+/// visible at the next order. |x|² is x²: f″(0) = 2, but the recorded ∂f/∂x
+/// was 2|x|·0, |·|′(0)'s convention a constant, so its derivative was 0 and
+/// `kink_affecting` found nothing, and `compare` called the true 2 "no sum of
+/// the paths" with no word of a kink. The convention is now recorded through a
+/// signum at its jump: the same values (the Hessian is still the convention's
+/// 0), and the kink is found.
+#[test]
+fn a_kinks_convention_in_the_recorded_gradient_is_found_at_the_next_order() {
+    use chainrule::explain::kink_affecting;
+    type F = for<'t> fn(&[Var<'t>]) -> Var<'t>;
+    let cases: [(&str, F, f64); 4] = [
+        ("|x|²", |v| v[0].abs().square(), 0.0),
+        (
+            "relu(x)² + relu(−x)²",
+            |v| v[0].relu().square() + (-v[0]).relu().square(),
+            0.0,
+        ),
+        ("max(x, 1)·x", |v| v[0].max(v[0] * 0.0 + 1.0) * v[0], 1.0),
+        ("clamp(x, 0, 1)·x", |v| v[0].clamp(0.0, 1.0) * v[0], 1.0),
+    ];
+    for (name, f, at) in cases {
+        for keep in [false, true] {
+            let tape = Tape::new();
+            tape.set_keep_constants(keep);
+            let x = tape.var(at);
+            let y = f(&[x]);
+            let d1 = tape.grad(y, &[x])[0];
+            // The recorded first derivative is still the sweep's, bit for bit.
+            assert_eq!(d1.value().to_bits(), y.backward()[x].to_bits(), "{name}");
+            let found = kink_affecting(&tape, x.index(), d1.index());
+            // clamp's bound is a kept constant: without it, no u to take the
+            // sign of, and the convention stays a constant.
+            if name.starts_with("clamp") && !keep {
+                continue;
+            }
+            assert!(found.is_some(), "{name} (keep {keep}): no kink found");
+        }
+    }
+    // compare, on the recorded derivative of |x|² against the true f″(0) = 2.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let d1 = tape.grad(x.abs().square(), &[x])[0];
+    let text = d1.backward().compare(&[(x, 2.0)]).to_string();
+    assert!(text.contains("the tape passes a kink"), "{text}");
+    assert!(!text.contains("no sum of the paths"), "{text}");
+    // Away from a kink nothing is added: |x|² at 1 records no signum.
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let y = x.abs().square();
+    let before = tape.len();
+    let _ = tape.grad(y, &[x]);
+    assert!(
+        (before..tape.len()).all(|i| tape.op(i) != chainrule::Op::Signum),
+        "a signum recorded away from the kink"
+    );
+    assert_eq!(
+        chainrule::hessian(|v| v[0].abs().square(), &[1.0]),
+        vec![vec![2.0]]
+    );
+}
