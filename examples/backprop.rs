@@ -752,7 +752,6 @@ pub fn report_with_progress(mut progress: impl FnMut(&str, usize, f64)) -> Repor
         "W1 reference (benches/WORKLOADS.md): E = {:.15e} (relative difference {relative:.1e})",
         seed::REFERENCE_E_FINAL
     );
-    let _ = writeln!(o, "targets: out_o1 = {target_o1}, out_o2 = {target_o2}");
 
     Report {
         text: out,

@@ -9,9 +9,10 @@
 //!
 //! and jumps to the model's minimum, where its gradient ∇f + H d is 0: solve
 //! `H d = −∇f`. On a quadratic the model is exact, so one step lands on the
-//! minimum (part 1). Near the minimum of any smooth function the number of
-//! correct digits doubles at each step (quadratic convergence, part 2, the last
-//! steps). Far from it the model can mislead, so the method is safeguarded:
+//! minimum (part 1). Near the minimum of any smooth function each distance to
+//! it is at most a constant times the square of the one before (quadratic
+//! convergence, part 2, the last steps): once that is small, the number of
+//! correct digits about doubles at each step. Far from it the model can mislead, so the method is safeguarded:
 //!
 //! - if H is not positive definite the model has no minimum (it is a saddle or a
 //!   dome): add λ·I to H (Levenberg damping), raising λ until it is;
@@ -227,11 +228,22 @@ fn main() {
         last.x[1],
         last.f
     );
-    println!("Read the distance to (1, 1) over the last steps: each is about the square");
-    println!("of the one before (times a constant): the digits double, as promised.");
+    println!("The distance to (1, 1) over the last steps, its correct digits, and its");
+    println!("ratio to the square of the one before: quadratic convergence keeps that");
+    println!("ratio bounded (between 2 and 20 here), so once the distance is small the");
+    println!("digits about double from one step to the next.");
+    let mut before: Option<f64> = None;
     for s in steps.iter().rev().take(6).rev() {
         let error = (s.x[0] - 1.0).abs().max((s.x[1] - 1.0).abs());
-        println!("  |x − (1, 1)| = {error:.3e}");
+        let digits = -error.log10();
+        match before {
+            Some(e) if error > 0.0 => println!(
+                "  |x − (1, 1)| = {error:.3e}   digits {digits:4.1}   ratio to the square before {:.1}",
+                error / (e * e)
+            ),
+            _ => println!("  |x − (1, 1)| = {error:.3e}   digits {digits:4.1}"),
+        }
+        before = Some(error);
     }
 
     println!("\nPart 3. Rosenbrock from (0, 1), where H = [[−398, 0], [0, 200]] is a saddle:");

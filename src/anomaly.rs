@@ -224,11 +224,26 @@ impl fmt::Display for Anomaly {
         } else if !self.operands.is_empty() {
             f.write_str(":")?;
         }
-        let operands: Vec<String> = self
-            .operands
-            .iter()
-            .map(|o| format!(" operand #{} {} = {}", o.index, o.name, number(o.value)))
-            .collect();
+        // Each operand node once (x/x lists x once, "used twice"; "#k" is
+        // the node's index, not the operand's place).
+        let mut operands: Vec<String> = Vec::new();
+        for (k, o) in self.operands.iter().enumerate() {
+            if self.operands[..k].iter().any(|p| p.index == o.index) {
+                continue;
+            }
+            let uses = self.operands.iter().filter(|p| p.index == o.index).count();
+            let times = match uses {
+                1 => String::new(),
+                2 => " (used twice)".to_string(),
+                n => format!(" (used {n} times)"),
+            };
+            operands.push(format!(
+                " operand #{} {} = {}{times}",
+                o.index,
+                o.name,
+                number(o.value)
+            ));
+        }
         f.write_str(&operands.join(","))?;
         // A value not finite from finite operands: say where else it can come
         // from, so that a NaN in the data is not hidden behind finite weights.

@@ -59,7 +59,7 @@ fn zero_over_zero_is_named_with_both_operands() {
         |x| x / x,
         0.0,
         Op::Div,
-        "node #4 div(x, x) = NaN: operand #3 x = 0, operand #3 x = 0",
+        "node #4 div(x, x) = NaN: operand #3 x = 0 (used twice)",
     );
 }
 

@@ -3222,11 +3222,21 @@ fn check_fourth_review_poles_roots_log_bases_and_near_kinks() {
     for base in ["0", "1", "-2"] {
         let formula = format!("log(x, {base})");
         let (_, err) = run(&["grad", &formula, "--at", "x=2"], 2);
+        // (It read "log takes a base above 0, not 1, and finite, not 1".)
         assert!(
-            err.contains("log takes a base above 0, not 1, and finite"),
+            err.starts_with("error: log's base at column ")
+                && err.contains(&format!(
+                    " is {base}, and a base must be finite, above 0 and not 1"
+                )),
             "{err}"
         );
     }
+    // A short unknown name is matched only one edit away: foo is no slip for cos.
+    let (_, err) = run(&["grad", "foo(x)", "--at", "x=2"], 2);
+    assert!(err.contains("unknown function 'foo'"), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+    let (_, err) = run(&["grad", "cos(x) + con(x)", "--at", "x=2"], 2);
+    assert!(err.contains("did you mean 'cos'?"), "{err}");
     let (out, _) = run(
         &[
             "check",

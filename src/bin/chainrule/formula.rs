@@ -510,12 +510,16 @@ pub fn constant_hint(name: &str) -> &'static str {
     }
 }
 
-/// The closest names to `wanted` among `candidates`, for "did you mean".
+/// The closest names to `wanted` among `candidates`, for "did you mean": one
+/// edit away for a name of up to four letters (two would make `foo` a slip for
+/// `cos`, a different word), two or a third of the letters beyond that.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let letters = wanted.chars().count();
+    let most = if letters <= 4 { 1 } else { 2.max(letters / 3) };
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(wanted, c), c))
-        .filter(|&(d, c)| d <= 2.max(wanted.len() / 3) && d < c.len().max(wanted.len()))
+        .filter(|&(d, c)| d <= most && d < c.len().max(wanted.len()))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
@@ -999,7 +1003,7 @@ impl<'t, 'p> Recorder<'t, 'p> {
                             return Err(FormulaError::new(
                                 args[1].span(),
                                 format!(
-                                    "log takes a base above 0, not 1, and finite, not {c} {{at}} (the natural logarithm is ln(x))"
+                                    "log's base {{at}} is {c}, and a base must be finite, above 0 and not 1 (the natural logarithm is ln(x))"
                                 ),
                             ));
                         }
