@@ -3753,3 +3753,19 @@ fn check_says_a_number_off_past_its_seventh_digit_is_right_only_to_the_tolerance
     );
     assert!(out.contains("MISMATCH"), "{out}");
 }
+
+#[test]
+fn superscripts_and_the_root_sign_the_tool_prints_get_a_hint_when_typed() {
+    // The tool writes x² and √ in its names; typed back, they gave a bare
+    // "found '²'" or "unexpected '√'".
+    let (_, err) = run(&["grad", "x²", "--at", "x=2"], 2);
+    assert!(
+        err.contains("found '²'; a power is written with ^: x^2, not x²"),
+        "{err}"
+    );
+    let (_, err) = run(&["grad", "√x", "--at", "x=2"], 2);
+    assert!(
+        err.contains("unexpected '√' at column 1; a square root is written sqrt(x), not √x"),
+        "{err}"
+    );
+}

@@ -191,3 +191,33 @@ fn edges_whose_node_reaches_the_operand_another_way_are_marked_direct() {
     let page = Html::new(&g).render().unwrap();
     assert!(edge(&page, f.index(), x.index()).contains("\"direct\":false"));
 }
+
+/// A node over constants the tape did not keep writes `…` for them: the page
+/// wrote `clamp(x₀) = 0.40000000` at x₀ = 0.5, an equation that is false as
+/// written (a review). With the constants kept, they are written out.
+#[test]
+fn a_formula_marks_the_constants_it_cannot_write() {
+    let tape = Tape::new();
+    let a = tape.var(0.5);
+    let y = (a.max(1.0) + a.clamp(0.0, 0.4) + a.leaky_relu(0.1)) * 2.0;
+    let g = y.backward();
+    let page = Html::new(&g).render().unwrap();
+    let text = data(&page);
+    for f in [
+        "\"formula\":\"max_const(x₀, …)\"",
+        "\"formula\":\"clamp(x₀, …)\"",
+        "\"formula\":\"leaky_relu(x₀, …)\"",
+    ] {
+        assert!(text.contains(f), "{f} in {text}");
+    }
+    assert!(!text.contains("\"formula\":\"clamp(x₀)\""), "{text}");
+
+    let tape = Tape::new();
+    tape.set_keep_constants(true);
+    let a = tape.var(0.5);
+    let y = (a.clamp(0.0, 0.4) + a.max(1.0)) * 2.0;
+    let g = y.backward();
+    let page = Html::new(&g).render().unwrap();
+    let text = data(&page);
+    assert!(!text.contains('…'), "{text}");
+}

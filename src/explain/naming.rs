@@ -147,7 +147,12 @@ impl<'a> Namer<'a> {
                 None => self.name(o as usize),
             })
             .collect();
-        format!("{}({})", self.rec.ops()[i], operands.join(", "))
+        let op = self.rec.ops()[i];
+        // An op over constants the tape did not keep (`Tape::set_keep_constants`)
+        // and its value and partials do not give away: `…` stands for them, so
+        // that `clamp(x₀, …) = 0.4` at x₀ = 0.5 does not read as clamp(x₀).
+        let elided = if takes_constants(op) { ", …" } else { "" };
+        format!("{op}({}{elided})", operands.join(", "))
     }
 
     /// The same, with the nets' labels: a name is then kept apart from them
@@ -583,6 +588,37 @@ impl<'a> Namer<'a> {
         terms.push(self.operand(bias, SUM, depth)?);
         Some(terms.join(" + "))
     }
+}
+
+/// Whether `op` computes with constants besides its operands (a bound, a base,
+/// an exponent, an input, a target), which a formula over its operands alone
+/// leaves out.
+fn takes_constants(op: Op) -> bool {
+    matches!(
+        op,
+        Op::AddConst
+            | Op::SubConst
+            | Op::ConstSub
+            | Op::MulConst
+            | Op::DivConst
+            | Op::ConstDiv
+            | Op::LeakyRelu
+            | Op::Powi
+            | Op::Powf
+            | Op::Log
+            | Op::MaxConst
+            | Op::MinConst
+            | Op::Clamp
+            | Op::Atan2Const
+            | Op::ConstAtan2
+            | Op::HypotConst
+            | Op::WeightedSumConst
+            | Op::SigmoidNeuronConst
+            | Op::TanhNeuronConst
+            | Op::ReluNeuronConst
+            | Op::HalfSquaredError
+            | Op::MeanSquaredError
+    )
 }
 
 #[cfg(test)]

@@ -713,6 +713,10 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                         == Some('*');
                 let power_hint = if found == "'*'" && after_star {
                     "; a power is written with ^ (x^2), not **"
+                } else if matches!(found_char, Some('²' | '³' | '¹' | '⁰' | '⁴' | '⁵' | '⁶' | '⁷' | '⁸' | '⁹')) {
+                    "; a power is written with ^: x^2, not x²"
+                } else if found_char == Some('√') {
+                    "; a square root is written sqrt(x), not √x"
                 } else if found_char.is_some_and(|c| !c.is_ascii() && c.is_alphabetic()) {
                     "; a name is made of ASCII letters, digits, _ and ' (and starts with a letter or _)"
                 } else {
