@@ -303,6 +303,42 @@ impl Op {
         )
     }
 
+    /// How many constants the op computes with besides its `operands`
+    /// operands (a bound, a base, an exponent, a fixed input, a target): the
+    /// one list that the explanations' formulas (which write `…` for them)
+    /// and a replay (which keeps them) both read. `MulConst`'s factor counts,
+    /// although its partial is that factor and a replay takes it from there.
+    ///
+    /// # Complexity
+    ///
+    /// O(1).
+    pub(crate) fn constants(self, operands: usize) -> usize {
+        match self {
+            Op::AddConst
+            | Op::SubConst
+            | Op::ConstSub
+            | Op::MulConst
+            | Op::DivConst
+            | Op::ConstDiv
+            | Op::LeakyRelu
+            | Op::Powi
+            | Op::Powf
+            | Op::Log
+            | Op::MaxConst
+            | Op::MinConst
+            | Op::Atan2Const
+            | Op::ConstAtan2
+            | Op::HypotConst => 1,
+            Op::Clamp => 2,
+            Op::WeightedSumConst
+            | Op::SigmoidNeuronConst
+            | Op::TanhNeuronConst
+            | Op::ReluNeuronConst => operands.saturating_sub(1),
+            Op::HalfSquaredError | Op::MeanSquaredError => operands,
+            _ => 0,
+        }
+    }
+
     /// Whether the op is a whole neuron fused into one node
     /// (`activation(Σ wᵢ·xᵢ + b)`), whose weighted sum can carry its own label
     /// ([`Var::named_net`](crate::Var::named_net)).

@@ -151,7 +151,11 @@ impl<'a> Namer<'a> {
         // An op over constants the tape did not keep (`Tape::set_keep_constants`)
         // and its value and partials do not give away: `…` stands for them, so
         // that `clamp(x₀, …) = 0.4` at x₀ = 0.5 does not read as clamp(x₀).
-        let elided = if takes_constants(op) { ", …" } else { "" };
+        let elided = if op.constants(operands.len()) > 0 {
+            ", …"
+        } else {
+            ""
+        };
         format!("{op}({}{elided})", operands.join(", "))
     }
 
@@ -588,37 +592,6 @@ impl<'a> Namer<'a> {
         terms.push(self.operand(bias, SUM, depth)?);
         Some(terms.join(" + "))
     }
-}
-
-/// Whether `op` computes with constants besides its operands (a bound, a base,
-/// an exponent, an input, a target), which a formula over its operands alone
-/// leaves out.
-fn takes_constants(op: Op) -> bool {
-    matches!(
-        op,
-        Op::AddConst
-            | Op::SubConst
-            | Op::ConstSub
-            | Op::MulConst
-            | Op::DivConst
-            | Op::ConstDiv
-            | Op::LeakyRelu
-            | Op::Powi
-            | Op::Powf
-            | Op::Log
-            | Op::MaxConst
-            | Op::MinConst
-            | Op::Clamp
-            | Op::Atan2Const
-            | Op::ConstAtan2
-            | Op::HypotConst
-            | Op::WeightedSumConst
-            | Op::SigmoidNeuronConst
-            | Op::TanhNeuronConst
-            | Op::ReluNeuronConst
-            | Op::HalfSquaredError
-            | Op::MeanSquaredError
-    )
 }
 
 #[cfg(test)]

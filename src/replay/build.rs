@@ -99,30 +99,13 @@ impl Graph {
     }
 }
 
-/// How many constants op `op` with `operands` operands needs kept to be replayed.
+/// How many constants op `op` with `operands` operands needs kept to be
+/// replayed: all it computes with ([`Op::constants`]) but `MulConst`'s factor,
+/// which is its recorded partial.
 fn constants_needed(op: Op, operands: usize) -> usize {
     match op {
-        Op::AddConst
-        | Op::SubConst
-        | Op::ConstSub
-        | Op::DivConst
-        | Op::ConstDiv
-        | Op::LeakyRelu
-        | Op::Powi
-        | Op::Powf
-        | Op::Log
-        | Op::MaxConst
-        | Op::MinConst
-        | Op::Atan2Const
-        | Op::ConstAtan2
-        | Op::HypotConst => 1,
-        Op::Clamp => 2,
-        Op::WeightedSumConst
-        | Op::SigmoidNeuronConst
-        | Op::TanhNeuronConst
-        | Op::ReluNeuronConst => operands - 1,
-        Op::HalfSquaredError | Op::MeanSquaredError => operands,
-        _ => 0,
+        Op::MulConst => 0,
+        _ => op.constants(operands),
     }
 }
 
