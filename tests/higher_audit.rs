@@ -416,6 +416,18 @@ fn fused_neurons_have_the_plain_hessian_at_infinite_points() {
 /// the docs allow. Compared as printed: NaN equals NaN.
 #[test]
 fn neurons_over_constants_have_the_plain_hessian_where_z_is_infinite() {
+    // The neuron σ(w·c + w₂·2 + b) at v = (w, b, w₂), fused and in plain operators.
+    fn fused_neuron<'t>(v: &[Var<'t>], c: f64, act: Activation) -> Var<'t> {
+        Var::neuron_const(&[v[0], v[2]], &[c, 2.0], v[1], act)
+    }
+    fn plain_neuron<'t>(v: &[Var<'t>], c: f64, act: Activation) -> Var<'t> {
+        let z = v[0] * c + v[2] * 2.0 + v[1];
+        match act {
+            Activation::Sigmoid => z.sigmoid(),
+            Activation::Tanh => z.tanh(),
+            _ => z.relu(),
+        }
+    }
     let values = [f64::INFINITY, f64::NEG_INFINITY, 1e308, 1.0, -0.5, 0.0];
     let constants = [f64::INFINITY, f64::NEG_INFINITY, 1.0, -0.5, 0.0];
     for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
@@ -424,42 +436,16 @@ fn neurons_over_constants_have_the_plain_hessian_where_z_is_infinite() {
                 for b in values {
                     for w2 in values {
                         let p = [w, b, w2];
-                        let fused = chainrule::hessian(
-                            |v| Var::neuron_const(&[v[0], v[2]], &[c, 2.0], v[1], act),
-                            &p,
-                        );
-                        let plain = chainrule::hessian(
-                            |v| {
-                                let z = v[0] * c + v[2] * 2.0 + v[1];
-                                match act {
-                                    Activation::Sigmoid => z.sigmoid(),
-                                    Activation::Tanh => z.tanh(),
-                                    _ => z.relu(),
-                                }
-                            },
-                            &p,
-                        );
+                        let fused = chainrule::hessian(|v| fused_neuron(v, c, act), &p);
+                        let plain = chainrule::hessian(|v| plain_neuron(v, c, act), &p);
                         // Where the first derivatives differ, so may the
                         // rows: a relu neuron at z ≤ 0 passes exactly 0 to
                         // every operand (0 for ∂/∂w), where the plain spelling
                         // meets 0·∞ below relu's masked edge (NaN, whose row
                         // is NaN: no derivative of it to take). Every other
                         // row is compared.
-                        let fused_g = chainrule::grad(
-                            |v| Var::neuron_const(&[v[0], v[2]], &[c, 2.0], v[1], act),
-                            &p,
-                        );
-                        let plain_g = chainrule::grad(
-                            |v| {
-                                let z = v[0] * c + v[2] * 2.0 + v[1];
-                                match act {
-                                    Activation::Sigmoid => z.sigmoid(),
-                                    Activation::Tanh => z.tanh(),
-                                    _ => z.relu(),
-                                }
-                            },
-                            &p,
-                        );
+                        let fused_g = chainrule::grad(|v| fused_neuron(v, c, act), &p);
+                        let plain_g = chainrule::grad(|v| plain_neuron(v, c, act), &p);
                         for j in 0..3 {
                             if format!("{:?}", fused_g[j]) != format!("{:?}", plain_g[j]) {
                                 assert!(
