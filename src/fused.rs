@@ -273,6 +273,49 @@ fn push_weights<const N: usize, const E: usize>(
     )
 }
 
+/// Records the loss node `op` of value `value` over `outputs` (all on
+/// `first`'s tape) against `targets`: one edge per output, its partial
+/// `partial(oₖ, tₖ)`, and the targets kept where the tape keeps constants for
+/// a replay. Up to four outputs go through the fixed-arity push, more through
+/// `push_with`, whose check of the partials runs only for
+/// a non-finite value: a finite value means every (oₖ − tₖ)² is finite, so
+/// every partial, a multiple of oₖ − tₖ, is too.
+#[inline(always)]
+#[track_caller]
+fn push_loss<'t>(
+    first: Var<'t>,
+    op: Op,
+    value: f64,
+    outputs: &[Var<'t>],
+    targets: &[f64],
+    partial: impl Fn(f64, f64) -> f64 + Copy,
+) -> Var<'t> {
+    let small = match outputs.len() {
+        1 => push_outputs::<1>(op, value, outputs, targets, partial),
+        2 => push_outputs::<2>(op, value, outputs, targets, partial),
+        3 => push_outputs::<3>(op, value, outputs, targets, partial),
+        4 => push_outputs::<4>(op, value, outputs, targets, partial),
+        _ => None,
+    };
+    let index = small.unwrap_or_else(|| {
+        first.tape.push_with(
+            op,
+            value,
+            outputs.len(),
+            !value.is_finite(),
+            |operands, partials| {
+                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
+                {
+                    *i = o.index;
+                    *p = partial(o.value, *t);
+                }
+            },
+        )
+    });
+    keep_all(first.tape, index, targets);
+    Var::from_parts(first.tape, index, value)
+}
+
 /// Records a fused loss over `N` outputs (`outputs` of length `N`, else `None`)
 /// through the fixed-arity push: one edge per output, its partial
 /// `partial(oₖ, tₖ)`.
@@ -627,34 +670,14 @@ impl<'t> Var<'t> {
     pub fn half_squared_error(outputs: &[Var<'t>], targets: &[f64]) -> Var<'t> {
         let first = check_outputs("half_squared_error", outputs, targets);
         let value = half_squared_error_value(outputs.iter().map(|o| o.value), targets);
-        let partial = |o: f64, t: f64| o - t;
-        let small = match outputs.len() {
-            1 => push_outputs::<1>(Op::HalfSquaredError, value, outputs, targets, partial),
-            2 => push_outputs::<2>(Op::HalfSquaredError, value, outputs, targets, partial),
-            3 => push_outputs::<3>(Op::HalfSquaredError, value, outputs, targets, partial),
-            4 => push_outputs::<4>(Op::HalfSquaredError, value, outputs, targets, partial),
-            _ => None,
-        };
-        if let Some(index) = small {
-            keep_all(first.tape, index, targets);
-            return Var::from_parts(first.tape, index, value);
-        }
-        // A finite value means every (oₖ − tₖ)², so every partial oₖ − tₖ, is finite.
-        let index = first.tape.push_with(
+        push_loss(
+            first,
             Op::HalfSquaredError,
             value,
-            outputs.len(),
-            !value.is_finite(),
-            |operands, partials| {
-                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
-                {
-                    *i = o.index;
-                    *p = partial(o.value, *t);
-                }
-            },
-        );
-        keep_all(first.tape, index, targets);
-        Var::from_parts(first.tape, index, value)
+            outputs,
+            targets,
+            |o, t| o - t,
+        )
     }
 
     /// The mean squared error, `L = ((o₀ − t₀)² + (o₁ − t₁)² + …) / n`, summed left
@@ -680,34 +703,14 @@ impl<'t> Var<'t> {
         let first = check_outputs("mean_squared_error", outputs, targets);
         let n = outputs.len() as f64;
         let value = sum_of_squared_errors(outputs.iter().map(|o| o.value), targets) / n;
-        let partial = |o: f64, t: f64| 2.0 * (o - t) / n;
-        let small = match outputs.len() {
-            1 => push_outputs::<1>(Op::MeanSquaredError, value, outputs, targets, partial),
-            2 => push_outputs::<2>(Op::MeanSquaredError, value, outputs, targets, partial),
-            3 => push_outputs::<3>(Op::MeanSquaredError, value, outputs, targets, partial),
-            4 => push_outputs::<4>(Op::MeanSquaredError, value, outputs, targets, partial),
-            _ => None,
-        };
-        if let Some(index) = small {
-            keep_all(first.tape, index, targets);
-            return Var::from_parts(first.tape, index, value);
-        }
-        // A finite value means every (oₖ − tₖ)², so every partial, is finite.
-        let index = first.tape.push_with(
+        push_loss(
+            first,
             Op::MeanSquaredError,
             value,
-            outputs.len(),
-            !value.is_finite(),
-            |operands, partials| {
-                for (((i, p), o), t) in operands.iter_mut().zip(partials).zip(outputs).zip(targets)
-                {
-                    *i = o.index;
-                    *p = partial(o.value, *t);
-                }
-            },
-        );
-        keep_all(first.tape, index, targets);
-        Var::from_parts(first.tape, index, value)
+            outputs,
+            targets,
+            |o, t| 2.0 * (o - t) / n,
+        )
     }
 }
 
