@@ -3621,9 +3621,10 @@ fn check_and_grad_ninth_review_tolerance_of_the_rounding_note_and_exact_zeros() 
         1,
     );
     assert!(!out.contains("more than the tolerance"), "{out}");
-    // grad at a stationary point: the 0 is said to hold to within its bound,
-    // not to be "off".
-    let (out, _) = run(&["grad", "x*exp(-x)", "--at", "x=1"], 0);
+    // grad where the terms of a 0 cancel after rounding: the 0 is said to
+    // hold to within its bound, not to be "off". (sin·cos rounds, and the two
+    // products are recorded apart.)
+    let (out, _) = run(&["grad", "sin(x)^2 + cos(x)^2", "--at", "x=1"], 0);
     assert!(
         out.contains(
             "note: the tape's 0 for ∂f/∂x comes from terms (or values on the way) that cancel here, and holds to within ±"
@@ -3631,6 +3632,53 @@ fn check_and_grad_ninth_review_tolerance_of_the_rounding_note_and_exact_zeros() 
         "{out}"
     );
     assert!(!out.contains("may be off"), "{out}");
+    // At the stationary point of x·e^−x the derivative e^−x − x·e^−x is
+    // e^−1 − e^−1 with the same rounded e^−1 twice: exactly 0, as the true
+    // derivative is; nothing to note (the sweep's worst case had a bound).
+    let (out, _) = run(&["grad", "x*exp(-x)", "--at", "x=1"], 0);
+    assert!(!out.contains("note"), "{out}");
+}
+
+#[test]
+fn grad_and_check_say_nothing_rounds_in_an_exact_quotient() {
+    // x/x: ∂/∂x = 1/x − x/x², at 2 exactly 0.5 − 0.5. The recorded 1/x (a
+    // reciprocal) was taken to round: grad said the 0 "comes from terms that
+    // cancel", and check could not confirm an exact 0 (exit 3).
+    let (out, _) = run(&["grad", "x/x", "--at", "x=2"], 0);
+    assert!(!out.contains("note"), "{out}");
+    let (out, _) = run(
+        &["check", "x/x", "--at", "x=2", "--wrt", "x", "--expect", "0"],
+        0,
+    );
+    assert!(out.contains("your ∂f/∂x is right."), "{out}");
+    // Where 1/x does round (1/3), the quotient's 0 keeps a bound.
+    let (out, _) = run(
+        &["check", "x/x", "--at", "x=3", "--wrt", "x", "--expect", "0"],
+        3,
+    );
+    assert!(out.contains("cannot be confirmed"), "{out}");
+}
+
+#[test]
+fn grad_notes_a_value_that_underflowed_into_the_subnormals() {
+    // e^−745 is about 2.8e-324, stored as the least subnormal, 4.9e-324
+    // (75% off); x³ at 1e-120 and x·y at 1e-200 underflow to 0. grad printed
+    // them with no note once notes needed a bound of normal size.
+    for (formula, at) in [
+        ("exp(x)", "x=-745"),
+        ("x^3", "x=1e-120"),
+        ("x*y", "x=1e-200,y=1e-200"),
+    ] {
+        let (out, _) = run(&["grad", formula, "--at", at], 0);
+        let second = out.lines().nth(1).unwrap_or("");
+        assert!(
+            second.starts_with("note: f may be off by up to ±"),
+            "{formula} at {at}: {out}"
+        );
+    }
+    // ∂e^x/∂x is e^x, underflowed as much.
+    let (out, _) = run(&["grad", "exp(x)", "--at", "x=-745"], 0);
+    assert!(out.contains("note: ∂f/∂x may be off by up to ±"), "{out}");
 }
 
 #[test]
@@ -3768,4 +3816,42 @@ fn superscripts_and_the_root_sign_the_tool_prints_get_a_hint_when_typed() {
         err.contains("unexpected '√' at column 1; a square root is written sqrt(x), not √x"),
         "{err}"
     );
+}
+
+#[test]
+fn check_judges_the_tolerance_relative_to_your_value_in_the_headline_and_the_table() {
+    // The table of points judged |tape − yours| ≤ 1e-7·|yours|, the headline
+    // ≤ 1e-7·|tape|: at the edge one said pass and the other MISMATCH (2 is the
+    // tape's ∂(x²)/∂x at 1). 2.0000002 is 1.0e-7 off relative to itself
+    // (within), 1.9999998 is 1.00000005e-7 off relative to itself (past it).
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "2.0000002",
+        ],
+        0,
+    );
+    assert!(out.contains("they agree within the tolerance"), "{out}");
+    assert!(!out.contains("MISMATCH"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "x^2",
+            "--at",
+            "x=1",
+            "--wrt",
+            "x",
+            "--expect",
+            "1.9999998",
+        ],
+        1,
+    );
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(!out.contains("right"), "{out}");
 }

@@ -476,8 +476,9 @@ fn put_notes(j: &mut Value, key: &str, notes: Vec<(String, String)>) {
 /// significant digit (of the twelve printed): f's formulas or the sweep's sum
 /// cancel terms much larger than the result (`(1 - cos(x))/x^2` at 1e-4,
 /// whose tape partial 4.4e-5 is not even of the right sign: −8.3e-6). The bound
-/// is [`forward_rounding`]'s plus the sweep's own
-/// ([`Gradients::rounding_bound`]): first-order, from 4ε a rounded value.
+/// is [`forward_rounding`]'s, which covers the sweep's products and sums as
+/// well (the recorded derivative is the sweep written out): first-order, from
+/// 4ε a rounded value, and 0 where every op was exact.
 fn rounding_notes(
     loaded: &Loaded,
     r: &Recorded,
@@ -493,7 +494,12 @@ fn rounding_notes(
         if !partial.is_finite() {
             continue;
         }
-        let bound = forward_rounding(loaded, &loaded.at, name, partial)? + g.rounding_bound(*v);
+        // The recorded derivative is the sweep written out (its products and
+        // sums among its nodes), so its bound covers the sweep's rounding too,
+        // op by op, exact ones (1 − 1, 1/2) adding nothing: where the sweep's
+        // own worst case (`Gradients::rounding_bound`) adds a term per sum
+        // whatever its operands (x/x: 1 + (−1), exactly 0).
+        let bound = forward_rounding(loaded, &loaded.at, name, partial)?;
         if !worth_a_rounding_note(partial, bound) {
             continue;
         }
@@ -525,15 +531,14 @@ fn rounding_notes(
 }
 
 /// Whether a number printed to twelve significant digits, `value`, with the
-/// first-order rounding bound `bound`, gets a rounding note: where the bound
-/// passes its eighth significant digit. Not where the bound is below the
-/// smallest normal f64 (2.2e-308): such a bound is only the absolute floor each
-/// rounding adds for results in the subnormal range (`Gradients::rounding_bound`),
-/// so nothing of normal size cancelled (`x^2` at 0: its 0 and ∂/∂x = 0 are
-/// exact, with a bound of 1e-323). Nor where the bound is not finite (a term
-/// overflowed, and it bounds nothing).
+/// first-order rounding bound `bound` ([`rounding_of`]'s, which counts only
+/// the ops that rounded), gets a rounding note: where the bound passes its
+/// eighth significant digit, subnormal values included (`exp(x)` at −745 is
+/// 4.9e-324 in f64, about 2.8e-324 exactly: the bound, 2e-323, says so;
+/// `x^2` at 0 and its ∂/∂x = 0 are exact, with a bound of 0). Not where the
+/// bound is not finite (a term overflowed, and it bounds nothing).
 fn worth_a_rounding_note(value: f64, bound: f64) -> bool {
-    bound.is_finite() && bound >= f64::MIN_POSITIVE && bound > 1e-8 * value.abs()
+    bound.is_finite() && bound > 0.0 && bound > 1e-8 * value.abs()
 }
 
 /// `grad`'s note where f's own value may be off past its eighth significant
@@ -1214,7 +1219,7 @@ fn check(
     let within_rounding = |yours: f64, tape: f64, bound: f64| {
         yours.is_finite()
             && tape.is_finite()
-            && (yours - tape).abs() <= tolerance.rtol * tape.abs() + bound
+            && (yours - tape).abs() <= tolerance.rtol * yours.abs() + bound
     };
     // The rounding of both sides: the tape's (its forward pass and its sweep)
     // and your formula's.
@@ -2171,9 +2176,11 @@ fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
 }
 
 /// Whether `yours` is confirmed by the tape's `tape`, whose own error is at
-/// most `bound`: within the relative tolerance of every value the exact
-/// derivative can have, |yours − tape| + bound ≤ rtol·|tape|: both exactly 0
-/// only where nothing on the way rounded. Relative, with no absolute floor: a floor of 1e-12 passed a sign slip
+/// most `bound`: every value the exact derivative can have is within the
+/// relative tolerance of yours, |yours − tape| + bound ≤ rtol·|yours| (relative
+/// to your value, as the table of points and the README say: relative to the
+/// tape's, 2.0000002 against 2 was a mismatch in the headline and a pass in
+/// the table); both exactly 0 only where nothing on the way rounded. Relative, with no absolute floor: a floor of 1e-12 passed a sign slip
 /// in ∂e⁻ˣ/∂x at 60 (±8.8e-27). And where the tape's value may be off by more
 /// than the tolerance allows, agreeing with it confirms nothing
 /// (`sqrt(1 - cos(x))` at 1e-7: the tape's ∂f/∂x is 0.70739 against 0.70711
@@ -2185,7 +2192,7 @@ fn confirms(tolerance: Tolerance, yours: f64, tape: f64, bound: f64) -> bool {
     }
     let off = (yours - tape).abs();
     // (An exact 0 is bounded by 0: `rounding_of` counts only ops that round.)
-    off + bound <= tolerance.rtol * tape.abs()
+    off + bound <= tolerance.rtol * yours.abs()
 }
 
 /// Whether node `i`'s value is below f64's normal range (2.2e-308) by
@@ -2437,7 +2444,7 @@ fn exact(tape: &Tape, i: usize) -> bool {
         // and the FMA rounds it to 0 (1e-160 · 6.9e-164 is 1.4 · 2⁻¹⁰⁷⁴,
         // stored as 2⁻¹⁰⁷⁴, 28% low, with a residual of 0: a reviewer's case).
         // Such a result is exact only from a zero factor.
-        Op::Mul | Op::Square | Op::MulConst | Op::Div
+        Op::Mul | Op::Square | Op::MulConst | Op::Div | Op::Recip
             if v.is_nan() || v.abs() < f64::MIN_POSITIVE =>
         {
             v == 0.0
@@ -2452,11 +2459,17 @@ fn exact(tape: &Tape, i: usize) -> bool {
             .first()
             .is_some_and(|&(_, c)| operand(0).mul_add(c, -v) == 0.0),
         Op::Div => v.mul_add(operand(1), -operand(0)) == 0.0,
+        // 1/x rounded to v: exact when v·x − 1 is (the derivative of x/x
+        // records 1/x: 0.5 at 2).
+        Op::Recip => v.mul_add(operand(0), -1.0) == 0.0,
         _ => false,
     };
     is_exact
         || v.abs() < f64::MIN_POSITIVE
-            && !matches!(op, Op::Mul | Op::Square | Op::MulConst | Op::Div)
+            && !matches!(
+                op,
+                Op::Mul | Op::Square | Op::MulConst | Op::Div | Op::Recip
+            )
             && !underflowed(tape, i)
 }
 
