@@ -3855,3 +3855,36 @@ fn check_judges_the_tolerance_relative_to_your_value_in_the_headline_and_the_tab
     assert!(out.contains("MISMATCH"), "{out}");
     assert!(!out.contains("right"), "{out}");
 }
+
+#[test]
+fn typed_symbols_and_names_of_other_texts_get_a_true_hint() {
+    // x³ got "x^2, not x²", a power it did not type; x⁻¹, x÷y and |x| got
+    // no hint. erfc was offered erf (another function), tan2 tanh, and SIN
+    // no name at all (Sin got sin).
+    for (formula, hint) in [
+        ("x³", "found '³'; a power is written with ^: x^3, not x³"),
+        (
+            "x⁻¹ + 1",
+            "found '⁻'; a power is written with ^: x^-1, not x⁻¹",
+        ),
+        ("x¹²", "a power is written with ^: x^12, not x¹²"),
+        (
+            "x÷y",
+            "found '÷'; a quotient is written with /: x/y, not x÷y",
+        ),
+        (
+            "|x|",
+            "unexpected '|' at column 1; an absolute value is written abs(x), not |x|",
+        ),
+        ("x⋅y", "found '⋅'; a product is written x*y, x·y or x×y"),
+        (
+            "erfc(x)",
+            "unknown function 'erfc' at column 1; erfc(x) is written 1 - erf(x)",
+        ),
+        ("tan2(x, y)", "did you mean 'atan2'?"),
+        ("SIN(x)", "did you mean 'sin'?"),
+    ] {
+        let (_, err) = run(&["grad", formula, "--at", "x=2,y=3"], 2);
+        assert!(err.contains(hint), "{formula}: {err}");
+    }
+}

@@ -451,6 +451,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("ld", "log2"),
     ("tg", "tan"),
     ("arctg", "atan"),
+    ("tan2", "atan2"),
+    ("arctan2", "atan2"),
 ];
 
 /// The function a formula means by an unknown name: its alias, else the
@@ -460,10 +462,20 @@ pub fn suggest_function<'a>(
     names: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let names: Vec<&'a str> = names.into_iter().collect();
-    ALIASES
+    // `SIN(x)`: the name in lower case, before any spelling (capitals are
+    // as far from it as other letters).
+    let lower = wanted.to_lowercase();
+    let wanted = lower.as_str();
+    names
         .iter()
-        .find(|(alias, _)| *alias == wanted)
-        .and_then(|(_, name)| names.iter().copied().find(|n| n == name))
+        .copied()
+        .find(|n| *n == wanted)
+        .or_else(|| {
+            ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == wanted)
+                .and_then(|(_, name)| names.iter().copied().find(|n| n == name))
+        })
         .or_else(|| suggest(wanted, names))
 }
 
@@ -489,6 +501,7 @@ const REWRITES: &[(&str, &str)] = &[
     ("arccsc", "asin(1/x)"),
     ("sinc", "sin(x)/x"),
     ("gelu", "x*(1 + erf(x/sqrt(2)))/2"),
+    ("erfc", "1 - erf(x)"),
 ];
 
 /// How a formula writes a function other texts have and it has not
@@ -508,6 +521,30 @@ pub fn constant_hint(name: &str) -> &'static str {
         "pi" | "π" => "; π is no name here: write it as 3.141592653589793",
         _ => "",
     }
+}
+
+/// The run of superscript digits (and a leading ⁻) at `line`, `column` (both
+/// from 1) of `source`, as typed and as the ASCII power it means (`⁻¹`,
+/// `-1`); `None` if none starts there.
+fn superscript_power(source: &str, line: usize, column: usize) -> Option<(String, String)> {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let text = source.lines().nth(line.checked_sub(1)?)?;
+    let mut typed = String::new();
+    let mut power = String::new();
+    for c in text.chars().skip(column.checked_sub(1)?) {
+        if let Some(d) = DIGITS.iter().position(|&s| s == c) {
+            power.push(char::from(b'0' + d as u8));
+        } else if c == '⁻' && typed.is_empty() {
+            power.push('-');
+        } else {
+            break;
+        }
+        typed.push(c);
+    }
+    power
+        .chars()
+        .any(|c| c.is_ascii_digit())
+        .then_some((typed, power))
 }
 
 /// The closest names to `wanted` among `candidates`, for "did you mean": one
@@ -711,12 +748,22 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                         .nth(line - 1)
                         .and_then(|l| l.chars().nth(column - 2))
                         == Some('*');
-                let power_hint = if found == "'*'" && after_star {
+                let superscript_hint;
+                let power_hint: &str = if found == "'*'" && after_star {
                     "; a power is written with ^ (x^2), not **"
-                } else if matches!(found_char, Some('²' | '³' | '¹' | '⁰' | '⁴' | '⁵' | '⁶' | '⁷' | '⁸' | '⁹')) {
-                    "; a power is written with ^: x^2, not x²"
+                } else if let Some((typed, power)) = superscript_power(&source, line, column) {
+                    // The power as typed: `x³` is x^3, `x⁻¹` x^-1.
+                    superscript_hint = format!("; a power is written with ^: x^{power}, not x{typed}");
+                    &superscript_hint
                 } else if found_char == Some('√') {
                     "; a square root is written sqrt(x), not √x"
+                } else if found_char == Some('÷') {
+                    "; a quotient is written with /: x/y, not x÷y"
+                } else if found_char == Some('⋅') {
+                    // (· and × are products in the grammar; ⋅, the dot operator, is not.)
+                    "; a product is written x*y, x·y or x×y"
+                } else if found_char == Some('|') {
+                    "; an absolute value is written abs(x), not |x|"
                 } else if found_char.is_some_and(|c| !c.is_ascii() && c.is_alphabetic()) {
                     "; a name is made of ASCII letters, digits, _ and ' (and starts with a letter or _)"
                 } else {
