@@ -3888,3 +3888,13 @@ fn typed_symbols_and_names_of_other_texts_get_a_true_hint() {
         assert!(err.contains(hint), "{formula}: {err}");
     }
 }
+
+#[test]
+fn an_error_about_a_negated_argument_points_at_its_minus() {
+    // log(x, -2) pointed at the 2 (column 9), log(x, 2-1) at the start of its
+    // expression: a negation now has the span of its '-'.
+    let (_, err) = run(&["grad", "log(x, -2)", "--at", "x=2"], 2);
+    assert!(err.contains("log's base at column 8 is -2"), "{err}");
+    let (_, err) = run(&["grad", "powi(x, -2.5)", "--at", "x=2"], 2);
+    assert!(err.contains("not -2.5 at column 9"), "{err}");
+}

@@ -341,7 +341,8 @@ pub enum BinOp {
 pub enum Expr {
     Number(f64, Span),
     Name(String, Span),
-    Neg(Box<Expr>),
+    /// `-e`, with where its `-` is (an error about it points there).
+    Neg(Box<Expr>, Span),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Call {
         function: usize,
@@ -354,7 +355,7 @@ impl Expr {
     fn span(&self) -> Span {
         match self {
             Expr::Number(_, s) | Expr::Name(_, s) | Expr::Call { span: s, .. } => *s,
-            Expr::Neg(e) => e.span(),
+            Expr::Neg(_, s) => *s,
             Expr::Binary(_, a, _) => a.span(),
         }
     }
@@ -364,7 +365,7 @@ impl Expr {
         match self {
             Expr::Number(..) => {}
             Expr::Name(n, s) => out.push((n.clone(), *s)),
-            Expr::Neg(e) => e.names(out),
+            Expr::Neg(e, _) => e.names(out),
             Expr::Binary(_, a, b) => {
                 a.names(out);
                 b.names(out);
@@ -588,7 +589,7 @@ fn expression(
 ) -> Result<Expr, FormulaError> {
     pratt
         .map_primary(|p| primary(p, pratt, at))
-        .map_prefix(|_, rhs| Ok(Expr::Neg(Box::new(rhs?))))
+        .map_prefix(|minus, rhs| Ok(Expr::Neg(Box::new(rhs?), at.of(&minus))))
         .map_infix(|lhs, op, rhs| {
             let op = match op.as_rule() {
                 Rule::add => BinOp::Add,
@@ -874,7 +875,7 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
 fn literal(e: &Expr) -> Option<f64> {
     match e {
         Expr::Number(v, _) => Some(*v),
-        Expr::Neg(inner) => literal(inner).map(|v| -v),
+        Expr::Neg(inner, _) => literal(inner).map(|v| -v),
         _ => None,
     }
 }
@@ -948,7 +949,7 @@ impl<'t, 'p> Recorder<'t, 'p> {
                     format!("variable '{n}' has no value {{at}}{}", constant_hint(n)),
                 )
             })?,
-            Expr::Neg(inner) => match self.eval(inner)? {
+            Expr::Neg(inner, _) => match self.eval(inner)? {
                 Val::Const(c) => Val::Const(-c),
                 Val::Node(n) => Val::Node(-n),
             },
