@@ -3898,3 +3898,85 @@ fn an_error_about_a_negated_argument_points_at_its_minus() {
     let (_, err) = run(&["grad", "powi(x, -2.5)", "--at", "x=2"], 2);
     assert!(err.contains("not -2.5 at column 9"), "{err}");
 }
+
+/// A factor folding unnamed nodes is tagged by the op whose partial gives its
+/// 0, not by its top op (a review found `(not picked)` for relu's mask under
+/// max, and `(masked)` for max not picking under relu).
+#[test]
+fn explain_tags_a_folded_factor_by_the_op_that_gives_its_zero() {
+    let (out, _) = run(
+        &[
+            "explain",
+            "max(relu(x), y)*2",
+            "--at",
+            "x=-1,y=-2",
+            "--wrt",
+            "x",
+        ],
+        0,
+    );
+    assert_eq!(
+        out,
+        "∂f/∂x = ∂f/∂max(relu(x), y) · ∂max(relu(x), y)/∂x\n      = 2.00000000 × 0.00000000 (masked)\n      = 0.00000000\n"
+    );
+    let (out, _) = run(
+        &[
+            "explain",
+            "relu(max(x,y))*2",
+            "--at",
+            "x=-1,y=3",
+            "--wrt",
+            "x",
+        ],
+        0,
+    );
+    assert_eq!(
+        out,
+        "∂f/∂x = ∂f/∂relu(max(x, y)) · ∂relu(max(x, y))/∂x\n      = 2.00000000 × 0.00000000 (not picked)\n      = 0.00000000\n"
+    );
+    // The JSON's text says the same.
+    let (out, _) = run(
+        &[
+            "explain",
+            "relu(max(x,y))*2",
+            "--at",
+            "x=-1,y=3",
+            "--wrt",
+            "x",
+            "--json",
+        ],
+        0,
+    );
+    assert!(out.contains("0.00000000 (not picked)\\n"), "{out}");
+    assert!(!out.contains("(masked)"), "{out}");
+    // Where the top op is the one that masks (max picks x, relu masks it),
+    // `(masked)`.
+    let (out, _) = run(
+        &[
+            "explain",
+            "r = relu(max(x,y)); f = r*2",
+            "--at",
+            "x=-1,y=-3",
+            "--wrt",
+            "x",
+        ],
+        0,
+    );
+    assert_eq!(
+        out,
+        "∂f/∂x = ∂f/∂r · ∂r/∂x\n      = 2.00000000 × 0.00000000 (masked)\n      = 0.00000000\n"
+    );
+    // Both pass the 0 (relu masks x − 4, max does not pick it): both named.
+    let (out, _) = run(
+        &[
+            "explain",
+            "r = max(relu(x - 4),y); f = r*2",
+            "--at",
+            "x=-1,y=3",
+            "--wrt",
+            "x",
+        ],
+        0,
+    );
+    assert!(out.contains("× 0.00000000 (masked, not picked)\n"), "{out}");
+}

@@ -74,3 +74,59 @@ fn a_product_marks_a_one_operand_ops_masked_factor_as_masked() {
     let dot = tape.to_dot();
     assert!(dot.contains("tooltip=\"not picked: passes 0\""), "{dot}");
 }
+
+/// A factor that folds unnamed nodes is tagged by the op whose partial gives
+/// its 0, not by its upper node's op: max(relu(x), y) at x = −1, y = −2 picks
+/// relu(x) (0 > −2), and the 0 is relu's mask (a review found `(not picked)`).
+#[test]
+fn a_folded_factor_is_tagged_by_the_op_that_masks_it_not_its_top() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let y = tape.var(-2.0).named("y");
+    let m = x.relu().max(y).named("m");
+    let text = (m * 2.0).named("f").backward().explain(x).to_string();
+    assert_eq!(
+        text,
+        "∂f/∂x = ∂f/∂m · ∂m/∂x\n      = 2.00000000 × 0.00000000 (masked)\n      = 0.00000000\n"
+    );
+
+    // relu(max(x, y)) at x = −1, y = 3: relu passes 3, max does not pick x.
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let y = tape.var(3.0).named("y");
+    let r = x.max(y).relu().named("r");
+    let text = (r * 2.0).named("f").backward().explain(x).to_string();
+    assert_eq!(
+        text,
+        "∂f/∂x = ∂f/∂r · ∂r/∂x\n      = 2.00000000 × 0.00000000 (not picked)\n      = 0.00000000\n"
+    );
+
+    // Where the top op is the one that masks (relu(max(x, y)) at x = −1,
+    // y = −3: max picks x, relu masks its −1), it is still `(masked)`.
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let y = tape.var(-3.0).named("y");
+    let r = x.max(y).relu().named("r");
+    let text = (r * 2.0).named("f").backward().explain(x).to_string();
+    assert_eq!(
+        text,
+        "∂f/∂x = ∂f/∂r · ∂r/∂x\n      = 2.00000000 × 0.00000000 (masked)\n      = 0.00000000\n"
+    );
+}
+
+/// Where both a relu and a max that does not pick pass the 0 of one folded
+/// factor, it names both.
+#[test]
+fn a_folded_factor_masked_twice_names_both() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let y = tape.var(3.0).named("y");
+    let z = tape.var(-5.0).named("z");
+    // max(x, y) does not pick x; relu(max(x, y) − 4) masks it as well.
+    let r = (x.max(y) - 4.0).relu().max(z).named("r");
+    let text = (r * 2.0).named("f").backward().explain(x).to_string();
+    assert!(
+        text.contains("× 0.00000000 (masked, not picked)\n"),
+        "{text}"
+    );
+}

@@ -479,9 +479,10 @@ pub struct Explanation {
     names: HashMap<Quantity, (String, String)>,
     /// The listed factors' upper nodes at a kink, with the note written.
     kinks: HashMap<usize, &'static str>,
-    /// The listed masked factors' upper nodes, with what masks them in words
-    /// ("of relu at an input ≤ 0"): a one-operand op has no operand not picked.
-    masks: HashMap<usize, crate::Op>,
+    /// The listed masked factors (of, wrt), with what masks them: the
+    /// [`mask_bit`]s of the ops whose masked partials give the 0, which for a
+    /// factor folding hidden nodes need not be its upper node's op.
+    masks: HashMap<(Quantity, Quantity), u8>,
     /// The quantities of the listed paths whose gradient from the output is
     /// exactly 0 (see [`Path::product`]).
     zero: ZeroSet,
@@ -825,24 +826,54 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
 /// operand and nothing to pick from (relu and a relu neuron at z ≤ 0, signum,
 /// whose derivative is 0 everywhere but its jump).
 pub(crate) fn mask_tag(op: crate::Op) -> &'static str {
+    MASKS[mask_bit(op).trailing_zeros() as usize].1
+}
+
+/// What masks an edge, one bit per entry, with its tag ([`mask_tag`]) and how
+/// the one-factor explanation writes it: relu has one operand, so none "not
+/// picked".
+const MASKS: [(u8, &str, &str); 6] = [
+    (1, "masked", "of relu at an input ≤ 0"),
+    (2, "masked", "of a relu neuron at z ≤ 0"),
+    (4, "not picked", "through an operand the constant beat"),
+    (
+        8,
+        "not picked",
+        "of clamp outside its bounds, or between equal bounds",
+    ),
+    (16, "masked", "of signum (derivative 0)"),
+    (32, "not picked", "through an operand not picked"),
+];
+
+/// The bit of [`MASKS`] that says what masks a masked edge of `op` (see
+/// [`Factor::masked`]). A factor folding hidden nodes holds the bits of
+/// every op that passes its 0, which need not be its upper node's.
+pub(crate) fn mask_bit(op: crate::Op) -> u8 {
     use crate::Op;
     match op {
-        Op::Relu | Op::ReluNeuron | Op::ReluNeuronConst | Op::Signum => "masked",
-        _ => "not picked",
+        Op::Relu => 1,
+        Op::ReluNeuron | Op::ReluNeuronConst => 2,
+        Op::MaxConst | Op::MinConst => 4,
+        Op::Clamp => 8,
+        Op::Signum => 16,
+        _ => 32,
     }
 }
 
-/// What masks a factor of an op (see [`Factor::masked`]), as the one-factor
-/// explanation writes it: relu has one operand, so none "not picked".
-fn mask_note(op: crate::Op) -> &'static str {
-    match op {
-        crate::Op::Relu => "of relu at an input ≤ 0",
-        crate::Op::ReluNeuron | crate::Op::ReluNeuronConst => "of a relu neuron at z ≤ 0",
-        crate::Op::MaxConst | crate::Op::MinConst => "through an operand the constant beat",
-        crate::Op::Clamp => "of clamp outside its bounds, or between equal bounds",
-        crate::Op::Signum => "of signum (derivative 0)",
-        _ => "through an operand not picked",
+/// The distinct entries (tag or note, `pick`) of the [`MASKS`] in `mask`,
+/// in order.
+fn mask_words(
+    mask: u8,
+    pick: fn(&(u8, &'static str, &'static str)) -> &'static str,
+) -> Vec<&'static str> {
+    let mut words: Vec<&'static str> = Vec::new();
+    for entry in MASKS.iter().filter(|e| mask & e.0 != 0) {
+        let word = pick(entry);
+        if !words.contains(&word) {
+            words.push(word);
+        }
     }
+    words
 }
 
 /// The note of a kink at node `index` of `tape`: `Some` when the node is an op
@@ -1724,9 +1755,6 @@ fn explain_on_tape(
                     if let Some(note) = kink_note(rec, i) {
                         explanation.kinks.insert(i, note);
                     }
-                    if factor.masked {
-                        explanation.masks.insert(i, rec.ops()[i]);
-                    }
                 }
             }
         }
@@ -1930,6 +1958,11 @@ fn list_paths(explanation: &mut Explanation, graph: FactorGraph, zero: &[bool]) 
                         explanation.direct.insert((quantity(id), quantity(to)));
                     }
                 }
+                if e.masked {
+                    explanation
+                        .masks
+                        .insert((quantity(id), quantity(to)), e.mask);
+                }
                 current.push(Factor {
                     of: quantity(id),
                     wrt: quantity(to),
@@ -2072,11 +2105,20 @@ impl Explanation {
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.0.clone())
     }
 
-    /// How a product marks a masked factor ([`mask_tag`] of its op).
-    fn mask_tag(&self, factor: &Factor) -> &'static str {
-        match factor.of {
-            Quantity::Node(i) => self.masks.get(&i).map_or("not picked", |&op| mask_tag(op)),
-            Quantity::Net(_) => "not picked",
+    /// How a product marks a masked factor: the tags ([`mask_tag`]) of the
+    /// ops that pass its 0, `masked, not picked` where a relu masks it and a
+    /// max does not pick it.
+    fn mask_tag(&self, factor: &Factor) -> String {
+        let mask = self
+            .masks
+            .get(&(factor.of, factor.wrt))
+            .copied()
+            .unwrap_or(0);
+        let words = mask_words(mask, |e| e.1);
+        if words.is_empty() {
+            "not picked".to_string()
+        } else {
+            words.join(", ")
         }
     }
 
@@ -2504,13 +2546,19 @@ impl fmt::Display for Explanation {
         if self.path_count == 1 && self.paths[0].factors.len() == 1 {
             let factor = self.paths[0].factors[0];
             let mut note = if factor.masked {
-                let mask = match factor.of {
-                    Quantity::Node(i) => self.masks.get(&i).map(|&op| mask_note(op)),
-                    _ => None,
-                };
+                let mask = self
+                    .masks
+                    .get(&(factor.of, factor.wrt))
+                    .copied()
+                    .unwrap_or(0);
+                let words = mask_words(mask, |e| e.2);
                 format!(
                     "a local derivative {}: it passes 0",
-                    mask.unwrap_or("through an operand not picked")
+                    if words.is_empty() {
+                        "through an operand not picked".to_string()
+                    } else {
+                        words.join(" and ")
+                    }
                 )
             } else {
                 "a local derivative".to_string()

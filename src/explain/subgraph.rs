@@ -22,6 +22,7 @@ use std::collections::BinaryHeap;
 use smallvec::SmallVec;
 
 use crate::backward::is_masked;
+use crate::explain::mask_bit;
 use crate::tape::{Op, Recording};
 
 /// A bitset over the tape indices `lo..lo + len`.
@@ -131,11 +132,14 @@ struct Merge {
     unmasked: f64,
     all: f64,
     any_unmasked: bool,
+    /// What masks its masked edges ([`mask_bit`]; one op, one bit).
+    mask: u8,
 }
 
 /// Adds an edge to `merged`, summing the partials of parallel edges: the merged
-/// edge is masked only when all of its edges are.
-fn merge_into(merged: &mut SmallVec<[Merge; 4]>, to: u32, partial: f64, masked: bool) {
+/// edge is masked only when all of its edges are. `mask` is the edge's
+/// [`mask_bit`] where it is masked, else 0.
+fn merge_into(merged: &mut SmallVec<[Merge; 4]>, to: u32, partial: f64, mask: u8) {
     let entry = match merged.iter_mut().position(|m| m.to == to) {
         Some(k) => &mut merged[k],
         None => {
@@ -144,11 +148,14 @@ fn merge_into(merged: &mut SmallVec<[Merge; 4]>, to: u32, partial: f64, masked: 
                 unmasked: 0.0,
                 all: 0.0,
                 any_unmasked: false,
+                mask: 0,
             });
             merged.last_mut().expect("just pushed")
         }
     };
-    if !masked {
+    if mask != 0 {
+        entry.mask = mask;
+    } else {
         entry.unmasked = if entry.any_unmasked {
             entry.unmasked + partial
         } else {
@@ -170,7 +177,17 @@ pub(crate) struct Subgraph {
     start: Vec<u32>,
     to: Vec<u32>,
     partial: Vec<f64>,
-    masked: Vec<bool>,
+    /// Each edge's [`mask_bit`] (what masks it) where it is masked, else 0.
+    masked: Vec<u8>,
+}
+
+/// The [`mask_bit`] of an edge of `op`, where `masked`; else 0.
+fn mask_of(op: Op, masked: bool) -> u8 {
+    if masked {
+        mask_bit(op)
+    } else {
+        0
+    }
 }
 
 impl Subgraph {
@@ -277,7 +294,8 @@ impl Subgraph {
                     sub.push_node(v as u32, false);
                     sub.to.push(to);
                     sub.partial.push(partial);
-                    sub.masked.push(is_masked(op, partial, partial));
+                    sub.masked
+                        .push(mask_of(op, is_masked(op, partial, partial)));
                     *sub.start.last_mut().expect("started") = sub.to.len() as u32;
                     continue;
                 }
@@ -297,9 +315,10 @@ impl Subgraph {
                     if kept(o, word) {
                         let to = rank(o, word);
                         match &split_here {
-                            Some(s) => merge_into(&mut merged, to, s.net_partials[slot], false),
+                            Some(s) => merge_into(&mut merged, to, s.net_partials[slot], 0),
                             None => {
-                                merge_into(&mut merged, to, partial, is_masked(op, partial, last))
+                                let mask = mask_of(op, is_masked(op, partial, last));
+                                merge_into(&mut merged, to, partial, mask)
                             }
                         }
                     }
@@ -312,8 +331,10 @@ impl Subgraph {
                     splits.push(v as u32);
                     let net_position = sub.index.len() as u32 - 1;
                     sub.push_node(v as u32, false);
-                    let masked =
-                        matches!(op, Op::ReluNeuron | Op::ReluNeuronConst) && s.derivative == 0.0;
+                    let masked = mask_of(
+                        op,
+                        matches!(op, Op::ReluNeuron | Op::ReluNeuronConst) && s.derivative == 0.0,
+                    );
                     sub.to.push(net_position);
                     sub.partial.push(s.derivative);
                     sub.masked.push(masked);
@@ -340,10 +361,10 @@ impl Subgraph {
             self.to.push(m.to);
             if m.any_unmasked {
                 self.partial.push(m.unmasked);
-                self.masked.push(false);
+                self.masked.push(0);
             } else {
                 self.partial.push(m.all);
-                self.masked.push(true);
+                self.masked.push(m.mask);
             }
         }
         *self.start.last_mut().expect("started") = self.to.len() as u32;
@@ -354,8 +375,9 @@ impl Subgraph {
         self.index.len()
     }
 
-    /// The merged edges of position `p`: (lower position, partial, masked).
-    pub(crate) fn edges(&self, p: usize) -> impl Iterator<Item = (usize, f64, bool)> + '_ {
+    /// The merged edges of position `p`: (lower position, partial, mask), the
+    /// mask being what masks the edge ([`mask_bit`]), 0 where it is not masked.
+    pub(crate) fn edges(&self, p: usize) -> impl Iterator<Item = (usize, f64, u8)> + '_ {
         let range = self.start[p] as usize..self.start[p + 1] as usize;
         range.map(move |e| (self.to[e] as usize, self.partial[e], self.masked[e]))
     }
@@ -372,6 +394,10 @@ pub(crate) struct FactorEdge {
     /// 0 · ∞ below a masked edge makes it an unmasked NaN instead, which is then
     /// shown unfolded).
     pub(crate) masked: bool,
+    /// Where it is masked, what masks it: the [`mask_bit`]s of the masked
+    /// edges of the paths it sums (every op that passes 0 along them); 0 where
+    /// it is not masked.
+    pub(crate) mask: u8,
     /// Whether it passes through a node that is not shown.
     pub(crate) folded: bool,
 }
@@ -390,10 +416,12 @@ fn merge_factor(out: &mut Vec<FactorEdge>, at: &mut [u32], edge: FactorEdge) {
         Some(o) => {
             o.folded |= edge.folded;
             match (o.masked, edge.masked) {
-                (_, true) => {}
+                (true, true) => o.mask |= edge.mask,
+                (false, true) => {}
                 (true, false) => {
                     o.value = edge.value;
                     o.masked = false;
+                    o.mask = 0;
                 }
                 (false, false) => o.value += edge.value,
             }
@@ -419,6 +447,9 @@ struct Local {
     /// 0: not reached; 1: reached through masked edges only; 2: through an
     /// unmasked path (`adjoint` holds its sum).
     state: Vec<u8>,
+    /// For a node reached through masked edges only, what masks them: the
+    /// [`mask_bit`]s of the masked edges on the way to it.
+    mask: Vec<u8>,
     origin: Vec<u32>,
     touched: Vec<u32>,
     heap: BinaryHeap<u32>,
@@ -459,6 +490,7 @@ impl FactorGraph {
             let mut add = |out: &mut Vec<(FactorEdge, u32)>,
                            target: u32,
                            value: Option<f64>,
+                           mask: u8,
                            folded: bool,
                            origin: u32| {
                 let k = entry_of[target as usize];
@@ -469,6 +501,7 @@ impl FactorGraph {
                             to: target,
                             value: 0.0,
                             masked: true,
+                            mask: 0,
                             folded: false,
                         },
                         origin,
@@ -479,18 +512,24 @@ impl FactorGraph {
                 };
                 entry.0.folded |= folded;
                 entry.1 = entry.1.min(origin);
-                if let Some(v) = value {
-                    entry.0.value = if entry.0.masked { v } else { entry.0.value + v };
-                    entry.0.masked = false;
+                match value {
+                    Some(v) => {
+                        entry.0.value = if entry.0.masked { v } else { entry.0.value + v };
+                        entry.0.masked = false;
+                        entry.0.mask = 0;
+                    }
+                    None if entry.0.masked => entry.0.mask |= mask,
+                    None => {}
                 }
             };
             let mut hidden = false;
-            for (slot, (q, partial, masked)) in sub.edges(a).enumerate() {
+            for (slot, (q, partial, mask)) in sub.edges(a).enumerate() {
                 if shown[q] {
                     add(
                         &mut out,
                         id[q],
-                        (!masked).then_some(partial),
+                        (mask == 0).then_some(partial),
+                        mask,
                         false,
                         slot as u32,
                     );
@@ -502,6 +541,7 @@ impl FactorGraph {
                 let l = local.get_or_insert_with(|| Local {
                     adjoint: vec![0.0; n],
                     state: vec![0; n],
+                    mask: vec![0; n],
                     origin: Vec::new(), // only when a shown node has several edges
                     touched: Vec::new(),
                     heap: BinaryHeap::new(),
@@ -516,7 +556,7 @@ impl FactorGraph {
                 // the scan: it is not listed in `touched` (the scanned range is
                 // reset as a whole).
                 let mut initial = 0;
-                for (slot, (q, partial, masked)) in sub.edges(a).enumerate() {
+                for (slot, (q, partial, mask)) in sub.edges(a).enumerate() {
                     if shown[q] {
                         continue;
                     }
@@ -530,13 +570,15 @@ impl FactorGraph {
                     if track {
                         l.origin[q] = l.origin[q].min(slot as u32);
                     }
-                    if !masked {
+                    if mask == 0 {
                         l.adjoint[q] = if l.state[q] == 2 {
                             l.adjoint[q] + partial
                         } else {
                             partial
                         };
                         l.state[q] = 2;
+                    } else {
+                        l.mask[q] |= mask;
                     }
                 }
                 // Highest position first: a reverse topological order. Scan the
@@ -570,19 +612,22 @@ impl FactorGraph {
                     remaining -= 1;
                     let (adjoint, live) = (l.adjoint[p], l.state[p] == 2);
                     let origin = if track { l.origin[p] } else { 0 };
-                    for (q, partial, masked) in sub.edges(p) {
+                    for (q, partial, mask) in sub.edges(p) {
                         // A node reached through masked edges only holds exactly
                         // 0: it passes 0 · ∞ = NaN through a non-finite partial
                         // (rule 3 masks one edge, not what lies below it). The
                         // factor is then NaN, and shown unfolded (see
                         // `bad_folds`), where each path says what it passes.
-                        let carried = match (masked, live) {
+                        let carried = match (mask != 0, live) {
                             (true, _) => None,
                             (false, true) => Some(adjoint * partial),
                             (false, false) => (!partial.is_finite()).then_some(f64::NAN),
                         };
+                        // What passes the 0 where nothing is carried: this edge's
+                        // op, and what masked every way to `p` if it is not live.
+                        let mask = mask | if live { 0 } else { l.mask[p] };
                         if shown[q] {
-                            add(&mut out, id[q], carried, true, origin);
+                            add(&mut out, id[q], carried, mask, true, origin);
                             continue;
                         }
                         if l.state[q] == 0 {
@@ -598,9 +643,12 @@ impl FactorGraph {
                         if track {
                             l.origin[q] = l.origin[q].min(origin);
                         }
-                        if let Some(c) = carried {
-                            l.adjoint[q] = if l.state[q] == 2 { l.adjoint[q] + c } else { c };
-                            l.state[q] = 2;
+                        match carried {
+                            Some(c) => {
+                                l.adjoint[q] = if l.state[q] == 2 { l.adjoint[q] + c } else { c };
+                                l.state[q] = 2;
+                            }
+                            None => l.mask[q] |= mask,
                         }
                     }
                 }
@@ -608,6 +656,7 @@ impl FactorGraph {
                 let reset = |l: &mut Local, q: usize| {
                     l.adjoint[q] = 0.0;
                     l.state[q] = 0;
+                    l.mask[q] = 0;
                     if let Some(o) = l.origin.get_mut(q) {
                         *o = u32::MAX;
                     }
@@ -690,6 +739,8 @@ impl FactorGraph {
                             to: f.to,
                             value: e.value * f.value,
                             masked: e.masked || f.masked,
+                            mask: if e.masked { e.mask } else { 0 }
+                                | if f.masked { f.mask } else { 0 },
                             folded: true,
                         },
                     );
