@@ -1259,12 +1259,15 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// tape that keeps its constants), then each of its n entries is swept. Entries
 /// (j, k) and (k, j) come from different sweeps, so they agree to rounding (the
 /// result is not symmetrised), except where f is not twice continuously
-/// differentiable. At x = 0 of [`Var::pow`]'s x^y, ∂/∂y is 0 (its limit) and
-/// its ∂/∂x is the limit of x^(y−1)·(1 + y·ln x): −∞ for 0 < y ≤ 1, 0 for
-/// y > 1; the other mixed entry differentiates y·0^(y−1) in y, which jumps at
-/// y = 1 (∞, 1, 0 below, at and above it): at (0, 1) the entries are 1 (0^0's
-/// convention, a kink) and −∞. At y = 0, 0^y itself jumps (a kink, its
-/// partials conventions). At a point of finite inputs, where an entry of the
+/// differentiable. At x = 0 of [`Var::pow`]'s x^y, ∂f/∂y is 0 (its limit) and
+/// its ∂/∂x, entry (1, 0), is the limit of x^(y−1)·(1 + y·ln x): −∞ for
+/// 0 < y ≤ 1, 0 for y > 1. The other mixed entry, (0, 1), differentiates
+/// ∂f/∂x = y·0^(y−1) in y, which jumps at y = 1 (∞, 1, 0 below, at and above
+/// it): it is NaN for 0 < y < 1 (the product rule x^(y−1) + y·x^(y−1)·ln x
+/// meets ∞ − ∞; this sweep does not take the limit), 1 at y = 1 (0^0's
+/// convention, a kink) and 0 above. So at (0, 0.5) the Hessian is
+/// `[[-inf, NaN], [-inf, 0.0]]`, at (0, 1) entries (0, 1) and (1, 0) are 1
+/// and −∞. At y = 0, 0^y itself jumps (a kink, its partials conventions). At a point of finite inputs, where an entry of the
 /// gradient is NaN (0 · ∞ on a path: it has no value there), its row is NaN:
 /// there is no derivative of it to take (at a NaN or infinite input, the
 /// entries that read no non-finite value keep their constants; see the module
@@ -1309,6 +1312,11 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// // 0^0's convention (it jumps there).
 /// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
 /// assert_eq!((h[0][1], h[1][0]), (1.0, f64::NEG_INFINITY));
+/// // At (0, 0.5) ∂/∂y of ∂f/∂x = y·x^(y−1) meets ∞ − ∞; ∂/∂x of ∂f/∂y
+/// // is its limit, −∞.
+/// let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 0.5]);
+/// assert!(h[0][1].is_nan());
+/// assert_eq!((h[0][0], h[1][0], h[1][1]), (f64::NEG_INFINITY, f64::NEG_INFINITY, 0.0));
 ///
 /// // A NaN entry of the gradient (0 · ∞: √x at 0 under max's masked edge)
 /// // has a NaN row: no derivative of it to take.

@@ -1206,6 +1206,32 @@ fn the_hessian_of_pow_at_base_zero_has_the_limits_of_its_mixed_entry() {
     }
 }
 
+/// The other mixed entry of x^y at x = 0, (0, 1): ∂/∂y of ∂f/∂x = y·x^(y−1),
+/// a sweep of its own, is not the limit that entry (1, 0) is. For 0 < y < 1
+/// its product rule x^(y−1) + y·x^(y−1)·ln x meets ∞ − ∞: NaN (a review
+/// found the README calling ∂²f/∂x∂y −∞ there); 1 at y = 1 (0^0's
+/// convention); 0 above. As the README and `hessian`'s docs say.
+#[test]
+fn the_hessian_of_pow_at_base_zero_pins_both_mixed_entries() {
+    let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 0.5]);
+    assert_eq!(h[0][0], f64::NEG_INFINITY, "{h:?}");
+    assert!(h[0][1].is_nan(), "{h:?}");
+    assert_eq!((h[1][0], h[1][1]), (f64::NEG_INFINITY, 0.0), "{h:?}");
+    for y in [0.25, 0.75] {
+        let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, y]);
+        assert!(
+            h[0][1].is_nan() && h[1][0] == f64::NEG_INFINITY,
+            "y {y}: {h:?}"
+        );
+    }
+    let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, 1.0]);
+    assert_eq!((h[0][1], h[1][0]), (1.0, f64::NEG_INFINITY), "{h:?}");
+    for y in [1.5, 2.0] {
+        let h = chainrule::hessian(|v| v[0].pow(v[1]), &[0.0, y]);
+        assert_eq!((h[0][1], h[1][0]), (0.0, 0.0), "y {y}: {h:?}");
+    }
+}
+
 /// At a point of finite inputs where an entry of the gradient is NaN (0 · ∞ on
 /// a path), that entry's row of the Hessian is NaN: f = max(√x, 1)·y at (0, 2)
 /// has ∂f/∂x = 2 · 0 (masked) · ∞ = NaN, and its derivative in y came out 0,
