@@ -44,11 +44,12 @@ fn max_of_two_operands_keeps_its_wording() {
     );
 }
 
-/// In a product of factors, a masked factor of a one-operand op (signum,
-/// relu) is marked `(masked)`, not `(not picked)`: signum has one operand and
-/// picks nothing (a review found `2.00000000 × 0.00000000 (not picked)` for
-/// signum(x)·y + x, and the DOT tooltip "not picked: passes 0"). max and min,
-/// which do pick, keep `(not picked)`.
+/// In a product of factors, a masked factor of a one-operand op is not
+/// `(not picked)`: relu's is `(masked)`, and signum's `(signum′ = 0)` (a
+/// review found `2.00000000 × 0.00000000 (not picked)` for signum(x)·y + x,
+/// and the DOT tooltip "not picked: passes 0"; then `(masked)` at x = 1, where
+/// nothing masks it: signum′ is 0 wherever it exists). max and min, which do
+/// pick, keep `(not picked)`.
 #[test]
 fn a_product_marks_a_one_operand_ops_masked_factor_as_masked() {
     let tape = Tape::new();
@@ -57,11 +58,17 @@ fn a_product_marks_a_one_operand_ops_masked_factor_as_masked() {
     let y = (x.signum() * w + x).named("y");
     let g = y.backward();
     let text = g.explain(x).to_string();
-    assert!(text.contains("× 0.00000000 (masked)"), "{text}");
-    assert!(!text.contains("not picked"), "{text}");
+    assert!(text.contains("× 0.00000000 (signum′ = 0)"), "{text}");
+    assert!(
+        !text.contains("not picked") && !text.contains("masked"),
+        "{text}"
+    );
     let dot = g.to_dot();
-    assert!(dot.contains("tooltip=\"masked: passes 0\""), "{dot}");
-    assert!(!dot.contains("not picked"), "{dot}");
+    assert!(dot.contains("tooltip=\"signum′ = 0: passes 0\""), "{dot}");
+    assert!(
+        !dot.contains("not picked") && !dot.contains("masked"),
+        "{dot}"
+    );
 
     let r = (x * -1.0).relu().named("r");
     let text = (r * w).named("q").backward().explain(x).to_string();

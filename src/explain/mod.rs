@@ -823,8 +823,9 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
 /// How a product of factors marks a masked factor of an op (see
 /// [`Factor::masked`]): `not picked` where the op chose between its operand
 /// and another value (`max`, `min`, `clamp`), `masked` where it has one
-/// operand and nothing to pick from (relu and a relu neuron at z ≤ 0, signum,
-/// whose derivative is 0 everywhere but its jump).
+/// operand and nothing to pick from (relu and a relu neuron at z ≤ 0), and
+/// `signum′ = 0` for signum, whose derivative is 0 everywhere but its jump:
+/// nothing masks it at x = 1, its derivative is 0.
 pub(crate) fn mask_tag(op: crate::Op) -> &'static str {
     MASKS[mask_bit(op).trailing_zeros() as usize].1
 }
@@ -841,7 +842,7 @@ const MASKS: [(u8, &str, &str); 6] = [
         "not picked",
         "of clamp outside its bounds, or between equal bounds",
     ),
-    (16, "masked", "of signum (derivative 0)"),
+    (16, "signum′ = 0", "of signum (derivative 0)"),
     (32, "not picked", "through an operand not picked"),
 ];
 
