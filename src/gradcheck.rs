@@ -1180,7 +1180,8 @@ pub enum Finding {
     /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
     /// min at a tie, clamp at a bound, pow at 0^0) that can matter for the gradient (its
     /// operand moves with the input to first order, or for signum's jump
-    /// depends on it at all, and the adjoint reaching it can be nonzero:
+    /// depends on it at all and is not absorbed by a factor 0 and flat to
+    /// first order above it, and the adjoint reaching it can be nonzero:
     /// [`crate::explain::kink_affecting`]): there the tape's value is a convention
     /// and the derivative may not exist, so a hand value that differs from it
     /// (a one-sided derivative, say) is no evidence of a slip, and none is
@@ -2157,7 +2158,8 @@ impl<'t> Gradients<'t> {
     /// Where a path from `x` to the output passes a kink (relu at 0, max at a
     /// tie, …: see [`crate::explain::kink_at`]) that can matter for ∂y/∂x (the
     /// kink's operand moves with x to first order, or for signum's jump depends
-    /// on x at all, and the adjoint reaching it can be nonzero: see
+    /// on x at all and is not absorbed by a factor 0 and flat to first order
+    /// above it, and the adjoint reaching it can be nonzero: see
     /// [`crate::explain::kink_affecting`]), the tape's value is a
     /// convention and the derivative may not exist there: a mismatch is then
     /// diagnosed as [`Finding::AtKink`], not as a slip. A kink that cannot

@@ -931,17 +931,33 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
 ///   partial of a kink op above counting as possibly nonzero (its value is a
 ///   convention). relu(x)² and x·|x| at 0 have a zero adjoint at the kink: they
 ///   are differentiable there, with derivative 0, and the tape's value is it.
-///   (A signum's jump is no small change: a signum node counts whenever its
-///   operand moves with x and it is on a path to the output.)
 ///
-/// A jump is not a kink: signum at 0 counts whenever its operand depends on x
+/// A jump is not a kink: signum at 0 jumps whenever its operand depends on x
 /// at all (lies on a path from x in the tape), not by the first-order test, and
-/// so does pow at 0^0 whenever its exponent does (0^(x²) jumps at 0; x^0 = 1 for
+/// pow at 0^0 counts whenever its exponent does (0^(x²) jumps at 0; x^0 = 1 for
 /// every x, so the base alone never counts).
 /// signum(x³) at 0 jumps from −1 to 1 though x³ is flat to first order there;
 /// for relu, abs, max, min and clamp a zero first-order motion of the operand
 /// does make the convention irrelevant (relu(x³) at 0 is differentiable, with
 /// derivative 0), and the first-order test stays.
+///
+/// A signum's jump is followed up to the output: a sum, a difference, a
+/// negation or a scaling carries it on (a scaling by 0 too: `Tape::grad`
+/// records a kink's convention in a gradient as sign(u)·0 + p, standing for
+/// the step of the partial); a product carries it on where the other factor's
+/// value is not 0 (or the other factor jumps too, or the jumping one is not
+/// finite), makes a kink of the product
+/// where that value is 0 but the factor moves with x (x·sign(x) = |x|), and
+/// absorbs it where the factor is 0 and flat to first order (x²·sign(x) is
+/// differentiable at 0, with derivative 0); any other op carries it on, and
+/// then no product absorbs it. The signum counts when its jump reaches the
+/// output; a product it made a kink of counts as a kink does (its adjoint can
+/// be nonzero), with the signum's note. So the recorded ∂f/∂x of |x|² at 0,
+/// 2|x|·(sign(x)·0 + 0), has a kink (f″ jumps from −2 to 2), and that of |x|³,
+/// 3|x|²·(sign(x)·0 + 0), none (f″(0) = 0). A convention masked in the sweep
+/// (relu's 0 at 0) is recorded on its own, not times its adjoint, and its jump
+/// reaches the gradient whatever multiplied it: relu(x)³'s recorded ∂f/∂x is
+/// still counted at 0 (a caution).
 ///
 /// Elsewhere (neither holds), the chain rule through the kink gives the
 /// derivative whatever the convention is, so the tape's value is the derivative.
@@ -969,6 +985,12 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
 /// // signum(x³)·5 + x at 0: x³ is flat to first order, but signum jumps there.
 /// let y = x.powi(3).signum() * 5.0 + x;
 /// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_some());
+/// // x·signum(x) = |x| at 0: the jump times a factor 0 that moves: a kink.
+/// let y = x * x.signum();
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_some());
+/// // x²·signum(x) at 0: times a factor 0 and flat to first order: ∂ = 0.
+/// let y = x.square() * x.signum();
+/// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
 /// // relu(x³) at 0: a kink, flat to first order: differentiable, ∂ = 0.
 /// let y = x.powi(3).relu();
 /// assert!(chainrule::explain::kink_affecting(&tape, x.index(), y.index()).is_none());
@@ -998,6 +1020,13 @@ pub(crate) fn kink_affecting_in(
     // Whether a node depends on x structurally (lies on a path from x), whatever
     // its first-order derivative: signum's jump counts on it.
     let mut depends = vec![false; n];
+    // The jumps a node carries: the lowest signum at its jump (with its note)
+    // whose step reaches the node's value unmultiplied by a factor flat in x
+    // (`jump`), and whether it reached it through an op other than a sum, a
+    // scaling or a product, whose jump need not stay bounded (`wild`: no factor
+    // absorbs it).
+    let mut jump: Vec<Option<(usize, &'static str)>> = vec![None; n];
+    let mut wild = vec![false; n];
     tangent[0] = 1.0;
     depends[0] = true;
     let at = |o: u32| -> Option<usize> {
@@ -1027,12 +1056,78 @@ pub(crate) fn kink_affecting_in(
                 hinge = true;
             }
         }
+        // A jump carried by an operand: a sum or a scaling carries it on (a
+        // scaling by 0 too: that is how `Tape::grad` records a convention at a
+        // kink, sign(u)·0 + p, standing for the partial's step); a product
+        // carries it on where the other factor is not 0, and where it is 0
+        // but moves with x, the product has a kink (2x·H(x)); a factor 0 and
+        // flat to first order absorbs it (x²·H(x) is differentiable at 0).
+        // Any other op carries it on, wild.
+        let jumping = |o: u32| at(o).and_then(|j| jump[j]);
+        let is_wild = |o: u32| at(o).is_some_and(|j| wild[j]);
+        let lowest =
+            |a: Option<(usize, &'static str)>, b: Option<(usize, &'static str)>| match (a, b) {
+                (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+                (a, None) => a,
+                (None, b) => b,
+            };
+        let mut carried: Option<(usize, &'static str)> = None;
+        let mut wild_here = edges.iter().any(|&(o, _)| is_wild(o));
+        let mut hinged_by: Option<&'static str> = None;
+        if wild_here || edges.iter().any(|&(o, _)| jumping(o).is_some()) {
+            match op {
+                crate::Op::Add
+                | crate::Op::Sub
+                | crate::Op::Neg
+                | crate::Op::Sum
+                | crate::Op::AddConst
+                | crate::Op::SubConst
+                | crate::Op::ConstSub
+                | crate::Op::MulConst
+                | crate::Op::DivConst => {
+                    for &(o, _) in &edges {
+                        carried = lowest(carried, jumping(o));
+                    }
+                }
+                crate::Op::Mul if edges.len() == 2 => {
+                    for (e, &(o, p)) in edges.iter().enumerate() {
+                        let Some(source) = jumping(o) else { continue };
+                        // The other factor: its value is this edge's partial.
+                        let other = edges[1 - e].0;
+                        if nonzero(p)
+                            || is_wild(o)
+                            || !values[o as usize].is_finite()
+                            || jumping(other).is_some()
+                        {
+                            carried = lowest(carried, Some(source));
+                        } else if moves(other) {
+                            hinged_by = hinged_by.or(Some(source.1));
+                        }
+                    }
+                }
+                _ => {
+                    for &(o, _) in &edges {
+                        carried = lowest(carried, jumping(o));
+                    }
+                    wild_here |= carried.is_some();
+                }
+            }
+        }
+        if let Some(note) = hinged_by {
+            kink[k] = Some(note);
+            hinge = true;
+        }
         if let Some(note) = kink_note(rec, i) {
             let op_moves = match op {
                 // A jump, not a kink: signum(x³) at 0 jumps from −1 to 1 though
                 // x³ is flat to first order, so its operand counts whenever it
-                // depends on x at all.
-                crate::Op::Signum => edges.first().is_some_and(|&(o, _)| depends_on(o)),
+                // depends on x at all; the jump is carried up (above).
+                crate::Op::Signum => {
+                    if edges.first().is_some_and(|&(o, _)| depends_on(o)) {
+                        carried = lowest(carried, Some((i, note)));
+                    }
+                    false
+                }
                 // A jump too, in the exponent only: 0^(x²) at 0 is 1, and 0 beside.
                 crate::Op::Pow => edges.get(1).is_some_and(|&(o, _)| depends_on(o)),
                 crate::Op::Max | crate::Op::Min => match (edges.first(), edges.get(1)) {
@@ -1091,6 +1186,8 @@ pub(crate) fn kink_affecting_in(
         tangent[k] = sum;
         hinged[k] = hinge;
         depends[k] = depends_here;
+        jump[k] = carried;
+        wild[k] = wild_here;
     }
     // Backward: whether the adjoint of a node may be nonzero: the output's is
     // 1; a node's may be, if a consumer's may be and the consumer's partial
@@ -1114,27 +1211,29 @@ pub(crate) fn kink_affecting_in(
             }
         }
     }
-    (0..n).find_map(|k| {
-        let note = kink[k]?;
-        let i = x + k;
-        let counts = if matches!(ops[i], crate::Op::Signum) {
-            on_path[k]
-        } else {
-            reaches[k]
-        };
-        counts.then_some((i, note))
-    })
+    // A kink counts where its adjoint may be nonzero; a jump where it reaches
+    // the output's value.
+    let kinked = (0..n).find_map(|k| reaches[k].then_some((x + k, kink[k]?)));
+    match (kinked, jump[n - 1]) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
 }
 
 /// For each node of `xs`, what [`kink_affecting`]`(tape, x, output)` gives,
 /// found for all of them together: the first node at a kink on a path from x up
 /// to `output` that can matter for ∂output/∂x, with its note.
 ///
-/// The same kinks count as for [`kink_affecting`]. Which of them come first
+/// The same kinks count as for [`kink_affecting`]. Where a signum at its jump
+/// lies on a path to the output (a signum of the user's, or a kink's convention
+/// in a gradient recorded by `Tape::grad`), whether it counts for x depends on
+/// the factors above it and on x (see [`kink_affecting`]): the quantities below
+/// a kink are then searched from one by one, as [`kink_affecting`] does.
+/// Elsewhere, which of them come first
 /// matters only: a kink that matters for x only through a lower one it passes
 /// (a kink above a kink) comes after that lower one, which matters too. So a
-/// kink matters for x when its operand moves with x to first order (for a jump,
-/// signum's or pow's at 0^0, when it depends on x at all), and that first
+/// kink matters for x when its operand moves with x to first order (for pow's
+/// jump at 0^0, when its exponent depends on x at all), and that first
 /// order, ∂operand/∂x, is taken for every x at once by one backward sweep from
 /// the kink's operand (from the difference of the two, at max's or min's tie;
 /// from z, for a fused relu neuron), where [`kink_affecting`] carries a tangent
@@ -1285,7 +1384,12 @@ pub(crate) fn kinks_affecting_in(
             }
         }
     };
-    if !finite {
+    // A signum's jump (a kink's convention in a recorded gradient, as
+    // `Tape::grad` records it) matters for x or not by what multiplies it
+    // above, which depends on x (a factor 0 that moves with x, or not): each
+    // node below it is searched from, as `kink_affecting` does.
+    let jumps = (0..n).any(|i| on_path[i] && note[i].is_some() && ops[i] == crate::Op::Signum);
+    if !finite || jumps {
         one_by_one(&mut found);
         return found;
     }
