@@ -1421,3 +1421,37 @@ fn a_kinks_convention_times_a_flat_factor_is_no_kink_at_the_next_order() {
         }
     }
 }
+
+/// Where the recorded gradient cannot tell whether a kink's convention
+/// matters at the next order, the note says the derivative *may* not exist:
+/// relu(x)² and relu(x)³ record the same ∂f/∂x at 0 (relu's masked 0 is added
+/// without the adjoint it multiplies), and only relu(x)² has no f″(0) (f″
+/// jumps from 0 to 2; relu(x)³'s f″(0) is 0). The note was "signum′(0): a
+/// convention; the derivative does not exist here" for both: false for
+/// relu(x)³. A signum the user wrote keeps its note: its jump is theirs.
+#[test]
+fn a_recorded_conventions_kink_at_the_next_order_is_a_may_not() {
+    use chainrule::explain::kink_affecting;
+    type F = for<'t> fn(Var<'t>) -> Var<'t>;
+    let cases: [(&str, F); 3] = [
+        ("relu(x)²", |x| x.relu().square()),
+        ("relu(x)³", |x| x.relu().powi(3)),
+        ("relu(x)·x²", |x| x.relu() * x.square()),
+    ];
+    for (name, f) in cases {
+        let tape = Tape::new();
+        let x = tape.var(0.0);
+        let d1 = tape.grad(f(x), &[x])[0];
+        let (_, note) = kink_affecting(&tape, x.index(), d1.index()).expect(name);
+        assert!(note.contains("may not exist"), "{name}: {note}");
+        assert!(!note.contains("does not exist"), "{name}: {note}");
+    }
+    let tape = Tape::new();
+    let x = tape.var(0.0);
+    let y = x.powi(3).signum() * 5.0 + x;
+    let (_, note) = kink_affecting(&tape, x.index(), y.index()).expect("signum(x³)");
+    assert_eq!(
+        note,
+        "signum′(0): a convention; the derivative does not exist here"
+    );
+}

@@ -764,6 +764,14 @@ fn chosen_factor_graph(
     (graph, shown)
 }
 
+/// Whether signum node `i` is a kink's convention as `Tape::grad` records it
+/// (`signum(u)·0 + p`): the next node multiplies it by the constant 0.
+fn recorded_convention(rec: &crate::tape::Recording, i: usize) -> bool {
+    i + 1 < rec.len()
+        && rec.ops()[i + 1] == crate::Op::MulConst
+        && rec.edges(i + 1).eq([(i as u32, 0.0)])
+}
+
 /// The note written after the value of a factor of node `i` when `i` is an op at
 /// a point where its derivative does not exist and the tape's partial is a
 /// convention: abs, relu, leaky_relu or signum at 0, a fused relu neuron at
@@ -786,6 +794,14 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         crate::Op::LeakyRelu if at_zero && first.is_some_and(|(_, p)| p != 1.0) => {
             Some("leaky_relu′(0): a convention; the derivative does not exist here")
         }
+        // `Tape::grad` records a kink's convention as signum(u)·0 + p, the
+        // signum at its jump: whether the next derivative exists depends on
+        // factors a recording does not always keep (relu's masked 0 is added
+        // without the adjoint it multiplies: relu(x)² and relu(x)³ record the
+        // same ∂f/∂x at 0, and only the first has no f″(0)), so it may not.
+        crate::Op::Signum if at_zero && recorded_convention(rec, i) => Some(
+            "the convention of a kink at the order below (recorded as signum(u)·0 + its value): the derivative may not exist here",
+        ),
         crate::Op::Signum if at_zero => {
             Some("signum′(0): a convention; the derivative does not exist here")
         }
