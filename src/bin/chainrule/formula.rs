@@ -752,7 +752,7 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                 let superscript_hint;
                 let power_hint: &str = if found == "'*'" && after_star {
                     "; a power is written with ^ (x^2), not **"
-                } else if let Some((typed, power)) = superscript_power(&source, line, column) {
+                } else if let Some((typed, power)) = superscript_power(source, line, column) {
                     // The power as typed: `x³` is x^3, `x⁻¹` x^-1.
                     superscript_hint = format!("; a power is written with ^: x^{power}, not x{typed}");
                     &superscript_hint
