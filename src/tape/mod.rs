@@ -98,7 +98,8 @@ pub struct Tape {
 /// Labels given and not yet written into the label maps (see
 /// [`Tape::defer_labels`]).
 enum Deferred {
-    /// `names[k]` labels node `first + k`.
+    /// `names[k]` labels node `first + k`. (Only `nn` defers runs.)
+    #[cfg_attr(not(feature = "nn"), allow(dead_code))]
     Run {
         first: u32,
         names: Arc<[Cow<'static, str>]>,
@@ -629,6 +630,7 @@ impl Tape {
     /// # Panics
     /// If the nodes are not all on the tape (a bug of the caller's, inside the
     /// crate).
+    #[cfg_attr(not(feature = "nn"), allow(dead_code))] // only `nn` defers labels
     pub(crate) fn defer_labels(&self, first: u32, names: Arc<[Cow<'static, str>]>, net: bool) {
         assert!(
             first as usize + names.len() <= self.len(),
