@@ -3626,9 +3626,7 @@ fn check_and_grad_ninth_review_tolerance_of_the_rounding_note_and_exact_zeros() 
     // products are recorded apart.)
     let (out, _) = run(&["grad", "sin(x)^2 + cos(x)^2", "--at", "x=1"], 0);
     assert!(
-        out.contains(
-            "note: the tape's 0 for ∂f/∂x comes from terms (or values on the way) that cancel here, and holds to within ±"
-        ),
+        out.contains("note: the tape's 0 for ∂f/∂x holds only to within ±"),
         "{out}"
     );
     assert!(!out.contains("may be off"), "{out}");
@@ -3808,7 +3806,7 @@ fn superscripts_and_the_root_sign_the_tool_prints_get_a_hint_when_typed() {
     // "found '²'" or "unexpected '√'".
     let (_, err) = run(&["grad", "x²", "--at", "x=2"], 2);
     assert!(
-        err.contains("found '²'; a power is written with ^: x^2, not x²"),
+        err.contains("found '²'; a power is written with ^: ^2, not ² (x^2 for x²)"),
         "{err}"
     );
     let (_, err) = run(&["grad", "√x", "--at", "x=2"], 2);
@@ -3862,12 +3860,19 @@ fn typed_symbols_and_names_of_other_texts_get_a_true_hint() {
     // no hint. erfc was offered erf (another function), tan2 tanh, and SIN
     // no name at all (Sin got sin).
     for (formula, hint) in [
-        ("x³", "found '³'; a power is written with ^: x^3, not x³"),
+        (
+            "x³",
+            "found '³'; a power is written with ^: ^3, not ³ (x^3 for x³)",
+        ),
+        (
+            "(x+1)²",
+            "a power is written with ^: ^2, not ² (x^2 for x²)",
+        ),
         (
             "x⁻¹ + 1",
-            "found '⁻'; a power is written with ^: x^-1, not x⁻¹",
+            "found '⁻'; a power is written with ^: ^-1, not ⁻¹ (x^-1 for x⁻¹)",
         ),
-        ("x¹²", "a power is written with ^: x^12, not x¹²"),
+        ("x¹²", "a power is written with ^: ^12, not ¹²"),
         (
             "x÷y",
             "found '÷'; a quotient is written with /: x/y, not x÷y",
@@ -3881,12 +3886,16 @@ fn typed_symbols_and_names_of_other_texts_get_a_true_hint() {
             "erfc(x)",
             "unknown function 'erfc' at column 1; erfc(x) is written 1 - erf(x)",
         ),
+        ("ERFC(x)", "erfc(x) is written 1 - erf(x)"),
         ("tan2(x, y)", "did you mean 'atan2'?"),
         ("SIN(x)", "did you mean 'sin'?"),
     ] {
         let (_, err) = run(&["grad", formula, "--at", "x=2,y=3"], 2);
         assert!(err.contains(hint), "{formula}: {err}");
     }
+    // `||` is no absolute value.
+    let (_, err) = run(&["grad", "x || y", "--at", "x=2,y=3"], 2);
+    assert!(!err.contains("absolute value"), "{err}");
 }
 
 #[test]
@@ -3979,4 +3988,53 @@ fn explain_tags_a_folded_factor_by_the_op_that_gives_its_zero() {
         0,
     );
     assert!(out.contains("× 0.00000000 (masked, not picked)\n"), "{out}");
+}
+
+#[test]
+fn grad_says_a_partial_is_unbounded_where_an_underflow_feeds_it_without_bound() {
+    // x²/x is x; at 1e-200, x² underflows to 0 and the tape's ∂f/∂x is 2 (the
+    // −x²/x² term is lost). grad printed 2 with no note, while check said the
+    // tape's value may be off by any amount.
+    let (out, _) = run(&["grad", "x^2/x", "--at", "x=1e-200"], 0);
+    assert!(out.contains("∂f/∂x = 2.000000000000"), "{out}");
+    assert!(
+        out.contains("note: ∂f/∂x may be off by any amount here"),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "(x*y)/y", "--at", "x=1e-200,y=1e-200"], 0);
+    assert!(
+        out.contains("note: ∂f/∂y may be off by any amount here"),
+        "{out}"
+    );
+    // A 0 that is one term underflowed (−1/x² at 1e308) is not said to cancel.
+    let (out, _) = run(&["grad", "1/x", "--at", "x=1e308"], 0);
+    assert!(!out.contains("cancel here"), "{out}");
+    assert!(
+        out.contains("the tape's 0 for ∂f/∂x holds only to within ±"),
+        "{out}"
+    );
+    // Where nothing underflows, no such note.
+    let (out, _) = run(&["grad", "x^2/x", "--at", "x=3"], 0);
+    assert!(!out.contains("any amount"), "{out}");
+}
+
+#[test]
+fn signum_at_its_jump_is_not_tagged_with_a_derivative_it_has_not() {
+    // At 0, signum has no derivative: its factor read "(signum′ = 0;
+    // signum′(0): a convention; the derivative does not exist here)", and the
+    // DOT tooltip "signum′ = 0: passes 0". Away from 0 the tag stays.
+    let (out, _) = run(&["explain", "signum(x)*3", "--at", "x=0", "--wrt", "x"], 0);
+    assert!(!out.contains("signum′ = 0"), "{out}");
+    assert!(
+        out.contains("× 0.00000000 (signum′(0): a convention; the derivative does not exist here)"),
+        "{out}"
+    );
+    let (out, _) = run(&["explain", "signum(x)*3", "--at", "x=1", "--wrt", "x"], 0);
+    assert!(out.contains("× 0.00000000 (signum′ = 0)"), "{out}");
+    let (out, _) = run(&["grad", "signum(x)*3", "--at", "x=0", "--dot", "-"], 0);
+    assert!(
+        out.contains("tooltip=\"signum at its jump, a convention: passes 0\""),
+        "{out}"
+    );
+    assert!(!out.contains("signum′ = 0"), "{out}");
 }

@@ -2226,6 +2226,21 @@ impl Explanation {
             .map_or_else(|| format!("#{}", quantity.index()), |n| n.0.clone())
     }
 
+    /// What follows a factor's value, in parentheses: its mask tag and its
+    /// kink note ("" for neither). signum's tag alone, `signum′ = 0`, is left
+    /// out at signum's jump, where it has no derivative and the kink note
+    /// says so (the two read as a contradiction).
+    fn factor_notes(&self, f: &Factor) -> String {
+        let tag = f.masked.then(|| self.mask_tag(f));
+        match (tag, self.kink(f)) {
+            (Some(tag), Some(note)) if tag == MASKS[4].1 => format!(" ({note})"),
+            (Some(tag), Some(note)) => format!(" ({tag}; {note})"),
+            (Some(tag), None) => format!(" ({tag})"),
+            (None, Some(note)) => format!(" ({note})"),
+            (None, None) => String::new(),
+        }
+    }
+
     /// How a product marks a masked factor: the tags ([`mask_tag`]) of the
     /// ops that pass its 0, `masked, not picked` where a relu masks it and a
     /// max does not pick it.
@@ -2442,12 +2457,7 @@ impl Explanation {
     fn factor_values(&self, chain: &Path, decimals: usize, signed_lead: bool) -> String {
         let value = |f: &Factor| {
             let mut text = format_number(f.value, decimals);
-            match (f.masked, self.kink(f)) {
-                (true, Some(note)) => text.push_str(&format!(" ({}; {note})", self.mask_tag(f))),
-                (true, None) => text.push_str(&format!(" ({})", self.mask_tag(f))),
-                (false, Some(note)) => text.push_str(&format!(" ({note})")),
-                (false, None) => {}
-            }
+            text.push_str(&self.factor_notes(f));
             text
         };
         let mut first = true;
@@ -2709,14 +2719,7 @@ impl fmt::Display for Explanation {
                     } else {
                         value
                     };
-                    match (factor.masked, self.kink(factor)) {
-                        (true, Some(note)) => {
-                            value.push_str(&format!(" ({}; {note})", self.mask_tag(factor)))
-                        }
-                        (true, None) => value.push_str(&format!(" ({})", self.mask_tag(factor))),
-                        (false, Some(note)) => value.push_str(&format!(" ({note})")),
-                        (false, None) => {}
-                    }
+                    value.push_str(&self.factor_notes(factor));
                     values.push(value);
                 }
                 // Multiplied from the top down, from the sum, as the sweep does,

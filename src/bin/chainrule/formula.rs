@@ -508,9 +508,10 @@ const REWRITES: &[(&str, &str)] = &[
 /// How a formula writes a function other texts have and it has not
 /// (`sec(x)` as `1/cos(x)`), if `name` is one.
 pub fn rewrite_hint(name: &str) -> Option<String> {
+    let lower = name.to_lowercase();
     REWRITES
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|(n, _)| *n == lower)
         .map(|(n, how)| format!("; {n}(x) is written {how}"))
 }
 
@@ -754,7 +755,7 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                     "; a power is written with ^ (x^2), not **"
                 } else if let Some((typed, power)) = superscript_power(source, line, column) {
                     // The power as typed: `x³` is x^3, `x⁻¹` x^-1.
-                    superscript_hint = format!("; a power is written with ^: x^{power}, not x{typed}");
+                    superscript_hint = format!("; a power is written with ^: ^{power}, not {typed} (x^{power} for x{typed})");
                     &superscript_hint
                 } else if found_char == Some('√') {
                     "; a square root is written sqrt(x), not √x"
@@ -763,7 +764,9 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                 } else if found_char == Some('⋅') {
                     // (· and × are products in the grammar; ⋅, the dot operator, is not.)
                     "; a product is written x*y, x·y or x×y"
-                } else if found_char == Some('|') {
+                } else if found_char == Some('|')
+                    && source.lines().nth(line - 1).and_then(|l| l.chars().nth(column)) != Some('|')
+                {
                     "; an absolute value is written abs(x), not |x|"
                 } else if found_char.is_some_and(|c| !c.is_ascii() && c.is_alphabetic()) {
                     "; a name is made of ASCII letters, digits, _ and ' (and starts with a letter or _)"

@@ -500,17 +500,22 @@ fn rounding_notes(
         // own worst case (`Gradients::rounding_bound`) adds a term per sum
         // whatever its operands (x/x: 1 + (−1), exactly 0).
         let bound = forward_rounding(loaded, &loaded.at, name, partial)?;
+        let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+        if bound.is_infinite() {
+            // x²/x at 1e-200: x² underflows to 0 and the tape's ∂ is 2, not 1.
+            notes.push((name.clone(), unbounded_note(&lhs)));
+            continue;
+        }
         if !worth_a_rounding_note(partial, bound) {
             continue;
         }
-        let lhs = format!("∂{}/∂{}", operand(y), operand(name));
         if partial == 0.0 {
             // A stationary point (x·e⁻ˣ at 1): the 0 is no less right for
             // its terms' cancelling, and the note says how right.
             notes.push((
                 name.clone(),
                 format!(
-                    "note: the tape's 0 for {lhs} comes from terms (or values on the way) that cancel here, and holds to within ±{bound:.1e} (a first-order bound, from 4ε a rounded value)"
+                    "note: the tape's 0 for {lhs} holds only to within ±{bound:.1e} here: terms on its way cancel, or a value on the way underflowed (a first-order bound, from 4ε a rounded value)"
                 ),
             ));
             continue;
@@ -541,6 +546,16 @@ fn worth_a_rounding_note(value: f64, bound: f64) -> bool {
     bound.is_finite() && bound > 0.0 && bound > 1e-8 * value.abs()
 }
 
+/// `grad`'s note where `what`'s first-order rounding bound is infinite though
+/// its value is finite: a node that rounded (or underflowed) is one the value
+/// depends on without bound (x²/x at 1e-200: x² underflows to 0, and the tape's
+/// ∂f/∂x is 2 where f is x), so no digit of the number is vouched for.
+fn unbounded_note(what: &str) -> String {
+    format!(
+        "note: {what} may be off by any amount here: a value on the way underflowed or rounded where the result depends on it without bound (past f64's range), so the tape's number vouches for none of its digits (`chainrule check` confirms nothing here: exit 3)"
+    )
+}
+
 /// `grad`'s note where f's own value may be off past its eighth significant
 /// digit: its formulas cancel terms much larger than the result (`x + 1e17*x -
 /// 1e17*x` at 1 is 0 in f64, not 1; `(1 - cos(x))/x^2` at 1e-8 is 0, not 0.5).
@@ -553,6 +568,9 @@ fn value_rounding_note(tape: &Tape, output: Var<'_>, y: &str) -> Option<String> 
         return None;
     }
     let bound = rounding_of(tape, output);
+    if bound.is_infinite() {
+        return Some(unbounded_note(y));
+    }
     if !worth_a_rounding_note(value, bound) {
         return None;
     }
