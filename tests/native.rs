@@ -419,18 +419,16 @@ fn large_programs_compiled_unoptimised_keep_the_bits() {
     }
 }
 
-/// One wide neuron (a single instruction of thousands of terms) compiles in
-/// time linear in its terms, to the program's bits: its 2n adjoints once
-/// stayed in registers to the end of the backward pass, and cranelift's
-/// register allocator took quadratic time on them (one tanh neuron over
-/// 8,000 inputs: 12 s; a relu one over 4,000: 10 s; now 0.5 s and 0.35 s in
-/// a release build). The relu neuron is masked in one round (a large negative
-/// bias) and not in the next; the third neuron's inputs are computed values
-/// (sines), whose adjoints are kept in the buffer, not the gradients.
+/// One wide neuron (a single instruction of thousands of terms) compiles and
+/// runs to the program's bits. (Its compile time, once quadratic in the terms,
+/// is measured by `cargo bench --features jit --bench native`, not asserted
+/// here: a timed assertion failed under AddressSanitizer on a loaded machine.)
+/// The relu neuron is masked in one round (a large negative bias) and not in
+/// the next; the third neuron's inputs are computed values (sines), whose
+/// adjoints are kept in the buffer, not the gradients.
 #[test]
-fn wide_neurons_compile_in_linear_time_and_keep_the_bits() {
+fn wide_neurons_compile_and_keep_the_bits() {
     use chainrule::{Activation, Var};
-    use std::time::{Duration, Instant};
     let cases: [(usize, Activation, bool); 3] = [
         (8_000, Activation::Tanh, false),
         (4_000, Activation::Relu, false),
@@ -450,13 +448,7 @@ fn wide_neurons_compile_in_linear_time_and_keep_the_bits() {
         };
         let y = Var::neuron(&v[..n], &x, v[2 * n], act);
         let mut program = tape.compile(&[y]).unwrap();
-        let start = Instant::now();
         let mut native = program.native().expect("under MAX_TERMS");
-        let took = start.elapsed();
-        assert!(
-            took < Duration::from_secs(4),
-            "one {act:?} neuron over {n} inputs took {took:?} to compile"
-        );
         let mut inputs = program.inputs().to_vec();
         for bias in [-1e6, 1e6, 0.25] {
             inputs[2 * n] = bias;
