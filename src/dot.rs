@@ -310,15 +310,7 @@ impl Dot<'_> {
                         continue;
                     }
                     let style = if is_masked(op, partial, last) {
-                        // signum at its jump has no derivative: its 0 is a
-                        // convention there, not signum′ = 0.
-                        let tag = if op == crate::Op::Signum
-                            && crate::explain::kink_note(rec, i).is_some()
-                        {
-                            "signum at its jump, a convention"
-                        } else {
-                            crate::explain::mask_tag(op)
-                        };
+                        let tag = crate::explain::edge_mask_tag(rec, i, op);
                         format!(", style=dashed, tooltip=\"{tag}: passes 0\"")
                     } else {
                         String::new()

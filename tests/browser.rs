@@ -369,6 +369,19 @@ fn the_step_log_marks_kinks_as_conventions() {
     let note = "× 0.50000000 (max at a tie: a convention; the derivative does not exist here)";
     assert_eq!(log.matches(note).count(), 2, "{log}");
     assert!(text_of(&dom, "sum").contains(note), "the side panel's term");
+
+    // An operand max did not pick is tagged as the explanations tag it, not
+    // "masked" (relu's word).
+    let tape = Tape::new();
+    let a = tape.var(1.0).named("a");
+    let b = tape.var(2.0).named("b");
+    let f = a.max(b).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).focus(a.index()).render().unwrap();
+    let dom = dump_dom(&browser, &page, "step=3", "not-picked");
+    let log = text_of(&dom, "log");
+    assert!(log.contains("× 0.00000000 (not picked: passes 0)"), "{log}");
+    assert!(!log.contains("masked"), "{log}");
 }
 
 /// A page cut by `within` whose focus also has uses not drawn: the side panel

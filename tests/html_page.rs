@@ -79,6 +79,46 @@ fn nodes_at_a_kink_carry_the_note_into_the_page() {
     }
 }
 
+/// Each masked edge carries the tag the explanations and DOT give it: the page
+/// wrote "(masked)" for every masked edge, max's operand not picked and
+/// signum's 0 among them, where `explain` writes "(not picked)" and
+/// "(signum′ = 0)".
+#[test]
+fn masked_edges_carry_the_explanations_tag_into_the_page() {
+    let tape = Tape::new();
+    let x = tape.var(-1.0).named("x");
+    let y = tape.var(2.0).named("y");
+    let m = x.max(y).named("m");
+    let r = x.relu().named("r");
+    let s = y.signum().named("s");
+    let f = (m + r + s).named("f");
+    let page = Html::new(&f.backward()).render().unwrap();
+    let json = data(page.as_str());
+    for (node, operand, tag) in [
+        (m, x, "\"not picked\""),
+        (m, y, "null"),
+        (r, x, "\"masked\""),
+        (s, y, "\"signum′ = 0\""),
+    ] {
+        let edge = format!(
+            "{{\"node\":{},\"operand\":{},",
+            node.index(),
+            operand.index()
+        );
+        let start = json
+            .find(&edge)
+            .unwrap_or_else(|| panic!("{edge} in {json}"));
+        let entry = &json[start..start + json[start..].find('}').unwrap()];
+        assert!(entry.contains(&format!("\"tag\":{tag},")), "{entry}");
+    }
+    // At signum's jump, its 0 is a convention (signum has no derivative).
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let f = x.signum().named("f");
+    let page = Html::new(&f.backward()).render().unwrap();
+    assert!(data(&page).contains("\"tag\":\"a convention at signum's jump\""));
+}
+
 /// `max_nodes` bounds every node drawn, the output included: `max_nodes(0)`
 /// refuses even a drawing of one node (it was let through: only the operands
 /// were counted). Found by a review.

@@ -846,6 +846,17 @@ pub(crate) fn mask_tag(op: crate::Op) -> &'static str {
     MASKS[mask_bit(op).trailing_zeros() as usize].1
 }
 
+/// The tag of a masked edge of node `i` (op `op`) of a drawing (DOT's tooltip,
+/// the step-by-step page): [`mask_tag`], but at signum's jump, where signum
+/// has no derivative, its 0 is a convention, not signum′ = 0.
+pub(crate) fn edge_mask_tag(rec: &crate::tape::Recording, i: usize, op: crate::Op) -> &'static str {
+    if op == crate::Op::Signum && kink_note(rec, i).is_some() {
+        "a convention at signum's jump"
+    } else {
+        mask_tag(op)
+    }
+}
+
 /// What masks an edge, one bit per entry, with its tag ([`mask_tag`]) and how
 /// the one-factor explanation writes it: relu has one operand, so none "not
 /// picked".

@@ -160,6 +160,10 @@ struct Edge {
     operand: usize,
     partial: f64,
     masked: bool,
+    /// What masks it, as the explanations tag it (`masked` for relu, `not
+    /// picked` for max, min and clamp: [`crate::explain::edge_mask_tag`]);
+    /// `None` where it is not masked.
+    tag: Option<&'static str>,
     /// Whether the node also depends on the operand through another of its
     /// operands (in the tape, drawn or not): its partial is then the direct
     /// one, the others held fixed, which the page writes `∂f/∂x|direct` as
@@ -360,6 +364,10 @@ impl<'a> Html<'a> {
                     operand,
                     partial,
                     masked: is_masked(op, partial, last),
+                    tag: is_masked(op, partial, last).then(|| {
+                        tape.recording
+                            .read(|rec| crate::explain::edge_mask_tag(rec, i, op))
+                    }),
                     direct: direct.get(k).copied().unwrap_or(false),
                     path,
                 });
@@ -631,11 +639,12 @@ fn data_json(
         }
         let _ = write!(
             j,
-            "{{\"node\":{},\"operand\":{},\"partial\":{},\"masked\":{},\"direct\":{},\"path\":{}}}",
+            "{{\"node\":{},\"operand\":{},\"partial\":{},\"masked\":{},\"tag\":{},\"direct\":{},\"path\":{}}}",
             e.node,
             e.operand,
             json_number(e.partial),
             e.masked,
+            e.tag.map_or("null".to_string(), |t| format!("\"{t}\"")),
             e.direct,
             e.path
         );

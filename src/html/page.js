@@ -63,7 +63,7 @@
   // at a kink (the same note as the explanation's).
   const partialNotes = (e) => {
     const kink = byIndex.get(e.node).kink;
-    if (e.masked) return kink ? ` (masked: passes 0; ${kink})` : " (masked: passes 0)";
+    if (e.masked) return kink ? ` (${e.tag}: passes 0; ${kink})` : ` (${e.tag}: passes 0)`;
     return kink ? ` (${kink})` : "";
   };
 
@@ -252,7 +252,7 @@
       const t = el("text", { x: at.x, y: at.y - 6 - 14 * (fs.length - 1), class: "edge-label" }, labelLayer);
       fs.forEach((f, j) => {
         const line = el("tspan", { x: at.x, dy: j === 0 ? 0 : 14 }, t);
-        line.textContent = `adjoint[${byIndex.get(f.edge.operand).name}] += ${fmt(f.a)} × ${fmt(f.edge.partial)}` + (f.edge.masked ? " (masked)" : "");
+        line.textContent = `adjoint[${byIndex.get(f.edge.operand).name}] += ${fmt(f.a)} × ${fmt(f.edge.partial)}` + (f.edge.masked ? ` (${f.edge.tag})` : "");
       });
       const box = t.getBBox();
       labelLayer.insertBefore(el("rect", { x: box.x - 3, y: box.y - 1, width: box.width + 6, height: box.height + 2, class: "edge-label-bg" }), t);
@@ -308,7 +308,7 @@
           continue;
         }
         const kink = t.node.kink;
-        const notes = t.masked ? (kink ? ` (masked: 0; ${kink})` : " (masked: 0)") : kink ? ` (${kink})` : "";
+        const notes = t.masked ? (kink ? ` (${t.edge.tag}: 0; ${kink})` : ` (${t.edge.tag}: 0)`) : kink ? ` (${kink})` : "";
         p.textContent = `+ ∂${d(y)}/∂${d(t.node.name)} · ${partialName(t.edge)} = ${fmt(t.a)} × ${fmt(t.partial)}${notes} = ${fmt(t.c)}`;
         sum.appendChild(p);
         if (t.edge.uses > 1 && t.edge.use === t.edge.uses) {
