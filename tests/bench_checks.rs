@@ -230,6 +230,40 @@ fn a_sign_slip_on_a_partial_below_the_floor_is_refused() {
     assert!(bench().hand(&right).run().is_ok());
 }
 
+struct Tiny;
+impl Function for Tiny {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0] * 1e-200 + x[1]
+    }
+}
+
+#[test]
+fn a_sign_slip_on_a_partial_whose_product_underflows_is_refused() {
+    // The sign test was `taped * hand < 0`: 1e-200 · −1e-200 underflows to
+    // −0, not below 0, so this slip passed on the floor (1e-12 · 1) with a
+    // reported largest difference of 200%.
+    let wrong = |x: &[f64], g: &mut [f64]| {
+        g[0] = -1e-200; // the sign slip
+        g[1] = 1.0;
+        x[0] * 1e-200 + x[1]
+    };
+    let bench = || {
+        Bench::new("tiny", &Tiny, &[1.0, 2.0])
+            .rounds(3)
+            .round_time(QUICK)
+    };
+    assert_eq!(
+        mismatch(bench().hand(&wrong).run()),
+        ("taped vs hand-coded", Some(0))
+    );
+    let right = |x: &[f64], g: &mut [f64]| {
+        g[0] = 1e-200;
+        g[1] = 1.0;
+        x[0] * 1e-200 + x[1]
+    };
+    assert!(bench().hand(&right).run().is_ok());
+}
+
 #[test]
 fn rounding_of_the_opposite_sign_in_a_cancelling_sum_still_passes() {
     // The hand sums in another order and rounds to the other side of 0.
