@@ -82,6 +82,21 @@ impl Tolerance {
         }
         (actual - reference).abs() <= self.atol + self.rtol * reference.abs()
     }
+
+    /// What is wrong with this tolerance, if anything: an `atol` or `rtol`
+    /// that is negative or NaN refuses even a value equal to its reference
+    /// (|0| ≤ NaN is false), so every check would fail for the caller's
+    /// setting, not for the values compared.
+    fn problem(self) -> Option<String> {
+        let bad = |t: f64| t.is_nan() || t < 0.0;
+        (bad(self.atol) || bad(self.rtol)).then(|| {
+            format!(
+                "the tolerance (atol {:e}, rtol {:e}) is not valid: each must be 0 or more, \
+                 not NaN (a negative or NaN one refuses even an exact match)",
+                self.atol, self.rtol
+            )
+        })
+    }
 }
 
 impl Default for Tolerance {
@@ -355,8 +370,9 @@ where
 /// formed at any step tried (f not defined or not finite at x ± h, x ± h not
 /// finite, the step lost to the rounding of x), f not differentiable within
 /// x ± h at any step tried, the differences lost to rounding, an input not
-/// finite, or a step that is not a positive finite number (then every row,
-/// with a NaN reference, rather than a panic).
+/// finite, or a step that is not a positive finite number, or a tolerance
+/// whose `atol` or `rtol` is negative or NaN (then every row, with a NaN
+/// reference, rather than a panic).
 ///
 /// # Panics
 /// If `f` returns a `Var` of another tape than the one it was given.
@@ -413,6 +429,7 @@ where
     let value = at.value;
     let h0 = options.step;
     let step_ok = h0.is_finite() && h0 > 0.0;
+    let tolerance_problem = options.tolerance.problem();
     let mut shifted = inputs.to_vec();
     let mut checks = Vec::with_capacity(inputs.len());
     for (i, &tape_gradient) in tape_gradients.iter().enumerate() {
@@ -420,6 +437,8 @@ where
         let x = inputs[i];
         let why = if !step_ok {
             Some(format!("the step {h0:e} is not a positive finite number"))
+        } else if let Some(problem) = &tolerance_problem {
+            Some(problem.clone())
         } else if !x.is_finite() {
             Some(format!("the input is {x}"))
         } else if !value.is_finite() {
@@ -2235,7 +2254,9 @@ impl<'t> Gradients<'t> {
     /// As [`compare`](Gradients::compare).
     ///
     /// # Panics
-    /// If a `Var` belongs to another tape.
+    /// If a `Var` belongs to another tape, or the tolerance's `atol` or `rtol`
+    /// is negative or NaN (which would refuse even an exact match), at the
+    /// caller's line.
     ///
     /// ```
     /// use chainrule::explain::ExplainOptions;
@@ -2257,6 +2278,9 @@ impl<'t> Gradients<'t> {
     ) -> Comparison {
         let options = options.into();
         let tolerance = options.tolerance;
+        if let Some(problem) = tolerance.problem() {
+            bad_tolerance_in_compare(&problem);
+        }
         let mut checks = Vec::with_capacity(expected.len());
         let mut mismatches = Vec::new();
         let mut diagnoses = Vec::new();
@@ -2442,6 +2466,13 @@ pub fn round_to_digits(x: f64, digits: u32) -> f64 {
 /// [`crate::explain::kink_affecting`].
 fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<(usize, &'static str)> {
     crate::explain::kink_affecting(tape, x, output)
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_tolerance_in_compare(problem: &str) -> ! {
+    panic!("chainrule: compare_with was given a tolerance it cannot use: {problem}")
 }
 
 #[cold]

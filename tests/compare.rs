@@ -201,6 +201,43 @@ fn compare_with_takes_a_tolerance_explain_options_or_both() {
     );
 }
 
+/// A NaN or negative tolerance refused even an exact match, and `compare_with`
+/// then passed the row on the tape's rounding bound alone, saying that 2 and
+/// the tape's 2 "cannot be told apart": the caller's setting is named instead.
+#[test]
+#[should_panic(
+    expected = "chainrule: compare_with was given a tolerance it cannot use: \
+                           the tolerance (atol 0e0, rtol NaN) is not valid"
+)]
+fn a_nan_tolerance_is_named_not_judged_against_the_tape() {
+    let tape = Tape::new();
+    let x = tape.var(2.0);
+    let y = tape.var(3.0);
+    let g = (x * y).backward();
+    let _ = g.compare_with(
+        &[(y, 2.0)],
+        Tolerance {
+            atol: 0.0,
+            rtol: f64::NAN,
+        },
+    );
+}
+
+#[test]
+#[should_panic(expected = "the tolerance (atol -1e0, rtol 1e-7) is not valid")]
+fn a_negative_tolerance_is_named() {
+    let tape = Tape::new();
+    let x = tape.var(2.0);
+    let g = x.square().backward();
+    let _ = g.compare_with(
+        &[(x, 4.0)],
+        Tolerance {
+            atol: -1.0,
+            rtol: 1e-7,
+        },
+    );
+}
+
 #[test]
 #[should_panic(expected = "chainrule: compare was given node #2 of another tape")]
 fn a_var_of_another_tape_is_named_not_an_index_out_of_bounds() {

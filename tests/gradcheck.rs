@@ -75,6 +75,49 @@ fn a_bad_step_cannot_check_any_row_instead_of_panicking() {
     }
 }
 
+/// A NaN or negative tolerance refuses even an exact match (|0| ≤ NaN is
+/// false), and the rows then went on to smaller steps and blamed f: sin at 1
+/// was "not differentiable within x[0] ± h … (a kink, jump or pole that
+/// close to x)". The caller's setting is named instead, as a bad step is.
+#[test]
+fn a_bad_tolerance_cannot_check_any_row_and_is_named() {
+    for (atol, rtol) in [
+        (-1.0, 1e-3),
+        (1e-5, f64::NAN),
+        (f64::NAN, 1e-3),
+        (0.0, -1e-7),
+    ] {
+        let options = GradcheckOptions {
+            tolerance: Tolerance { atol, rtol },
+            ..Default::default()
+        };
+        let report = gradcheck_with(|v| v[0].sin() * v[1], &[1.0, 2.0], options);
+        assert!(!report.all_passed());
+        assert_eq!(report.unchecked().count(), 2, "{report}");
+        for row in &report.checks {
+            let why = row.cannot_check.as_deref().unwrap();
+            assert!(
+                why.contains("the tolerance") && why.contains("is not valid"),
+                "{why}"
+            );
+            assert!(!why.contains("differentiable"), "{why}");
+        }
+    }
+    // 0 is a valid tolerance (exact equality), and infinite ones accept all.
+    let exact = GradcheckOptions {
+        tolerance: Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+        },
+        ..Default::default()
+    };
+    let report = gradcheck_with(|v| v[0] * 2.0, &[1.0], exact);
+    assert!(report.checks[0]
+        .cannot_check
+        .as_deref()
+        .is_none_or(|why| !why.contains("is not valid")));
+}
+
 #[test]
 fn the_step_is_relative_to_the_input() {
     // An absolute step of 1e-6 at 1e10 is a few ulps: the central difference of
