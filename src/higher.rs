@@ -210,6 +210,13 @@ impl Tape {
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
     /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z).
     ///
+    /// The recording is made at the tape's values, and branches on them as
+    /// the sweep does: a kink's partial (relu, abs, max, …) is recorded as the
+    /// constant of the branch taken there. So a program
+    /// [compiled](Tape::compile) from these `Var`s replays those branches as
+    /// recorded, not afresh (see [`crate::replay`], "Control flow is frozen
+    /// at recording time").
+    ///
     /// When `y` and `x` both carry labels, an entry that is a node this call
     /// recorded is labelled `∂y/∂x`. An entry that is a node already on the tape
     /// keeps its own label, or none (∂(a·b)/∂a is the node `b` itself), and so

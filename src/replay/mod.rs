@@ -190,6 +190,34 @@
 //! record again each step, or check with [`Program::check`], which replays at
 //! given inputs, records your function afresh at the same inputs, and names the
 //! first node that differs.
+//!
+//! A gradient recorded with [`Tape::grad`] is such a function: the recorded
+//! sweep branches on the values it meets. A kink's partial (relu, abs,
+//! leaky_relu, max, min, clamp, signum, a relu neuron) is recorded as the
+//! constant of the branch taken there, or as nothing where the edge is
+//! masked; `pow`'s ∂/∂y at a base of 0 as the constant 0. Compiled, such a
+//! gradient replays those branches as recorded, not afresh: its values are
+//! the recording point's branches' at every input. A smooth function's
+//! recorded gradient replays right (up to the rounding of the expressions
+//! chosen for the recording point); where yours has a kink, record the
+//! gradient again, or use [`Program::check`]:
+//!
+//! ```
+//! use chainrule::{Tape, Var};
+//!
+//! // ∂(|x|·y)/∂x = sign(x)·y, recorded at x = 1: abs′ is the constant 1.
+//! fn gradient<'t>(tape: &'t Tape, at: &[f64]) -> Vec<Var<'t>> {
+//!     let (x, y) = (tape.var(at[0]), tape.var(at[1]));
+//!     tape.grad(x.abs() * y, &[x])
+//! }
+//! let tape = Tape::for_replay();
+//! let mut program = tape.compile(&gradient(&tape, &[1.0, 2.0]))?;
+//! program.set_inputs(&[-1.0, 2.0]);
+//! program.forward();
+//! assert_eq!(program.output(0), 2.0); // abs′(−1)·2 is −2: the branch is frozen
+//! assert!(program.check(&[-1.0, 2.0], gradient).is_err()); // and check says so
+//! # Ok::<(), chainrule::replay::CompileError>(())
+//! ```
 
 mod build;
 mod check;
