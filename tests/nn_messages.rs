@@ -211,6 +211,38 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
             }),
         ),
         (
+            // A negative divisor turned the gradient around in silence (and 0
+            // made it infinite): a step against it climbed the loss.
+            "batch_loss_and_gradient was given the divisor -2: the summed loss is divided \
+             by it (the whole batch's size, 2 for these samples' mean), so it must be a \
+             positive finite number",
+            Box::new(|| {
+                let _ = batch_loss_and_gradient(
+                    &mlp,
+                    &xor(),
+                    &[0, 1],
+                    -2.0,
+                    Loss::MeanSquaredError,
+                    &mut Tape::new(),
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        (
+            "batch_loss_and_gradient was given the divisor 0:",
+            Box::new(|| {
+                let _ = batch_loss_and_gradient(
+                    &mlp,
+                    &xor(),
+                    &[0],
+                    0.0,
+                    Loss::MeanSquaredError,
+                    &mut Tape::new(),
+                    &mut Vec::new(),
+                );
+            }),
+        ),
+        (
             // It said "BoundMlp::forward was given 3 inputs", a call the
             // caller did not make, from inside the library.
             "batch_loss_and_gradient was given a dataset of 3 inputs per sample \

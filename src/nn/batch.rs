@@ -16,7 +16,9 @@ use crate::{Tape, Var};
 /// pieces, so that the pieces' losses and gradients simply add up.
 ///
 /// # Panics
-/// If `indices` is empty, an index is out of range, the dataset's widths do
+/// If `divisor` is not a positive finite number (0 would make the loss
+/// infinite, a negative one turn the gradient around), `indices` is empty,
+/// an index is out of range, the dataset's widths do
 /// not match the network, or a sample's targets are outside the loss's domain
 /// ([`Loss::check_targets`]: hinge's labels −1 or 1, binary cross-entropy's
 /// [0, 1], softmax cross-entropy's probability vector; the training helper
@@ -51,6 +53,15 @@ pub fn batch_loss_and_gradient(
     gradient: &mut Vec<f64>,
 ) -> f64 {
     check_batch("batch_loss_and_gradient", mlp, data, indices, loss);
+    // A divisor of 0 made the loss and gradient infinite, a negative one
+    // turned the gradient around (a step against it then climbs the loss).
+    assert!(
+        divisor > 0.0 && divisor.is_finite(),
+        "chainrule: batch_loss_and_gradient was given the divisor {divisor}: the summed \
+         loss is divided by it (the whole batch's size, {} for these samples' mean), so \
+         it must be a positive finite number",
+        indices.len()
+    );
     record_batch(mlp, data, indices, divisor, loss, tape, gradient, true)
 }
 
