@@ -279,6 +279,25 @@ fn an_update_that_overflows_a_parameter_leaves_the_optimizer_as_it_was() {
     );
 }
 
+#[test]
+fn an_update_that_overflows_the_optimizers_state_is_undone() {
+    // ½(w·x)² at w = 0.5, x = 1e78: the loss (1.25e155) and ∂/∂w = w·x² =
+    // 5e155 are finite, but (1 − β₂)·g·g overflows Adam's second moment. Adam
+    // then divides by √∞: w did not move, that step or any later one, and
+    // training went on with Ok and a flat loss.
+    let (mut mlp, data) = linear_neuron([0.5, 0.0], &[(1e78, 0.0)]);
+    let adam = Adam::new(0.1);
+    let mut trainer = Trainer::new(Loss::HalfSquaredError, adam.clone())
+        .quiet()
+        .epochs(5);
+    let err = trainer.train(&mut mlp, &data).unwrap_err();
+    assert_eq!(non_finite(&err), (0, None, NonFiniteQuantity::Update));
+    assert!(err.to_string().contains("its own state"), "{err}");
+    assert_eq!(bits(mlp.parameters()), bits(&[0.5, 0.0]));
+    assert_eq!(trainer.optimizer().steps(), 0);
+    assert_eq!(format!("{:?}", trainer.optimizer()), format!("{adam:?}"));
+}
+
 #[cfg(feature = "parallel")]
 mod parallel {
     use super::*;

@@ -31,6 +31,10 @@ use crate::nn::Optimizer;
 /// [`Trainer`](crate::nn::Trainer)'s checks for a non-finite update do not
 /// see it. A learning rate or loss scale that makes gradients this large is
 /// the thing to fix; [`Sgd`](crate::nn::Sgd) has no second moment.
+/// [`Trainer`](crate::nn::Trainer) does see the first case, an infinite
+/// moment ([`Optimizer::state_is_finite`]): it undoes that step and returns
+/// [`Error::NonFinite`](crate::nn::Error::NonFinite), as for a parameter
+/// that overflows. The second, a few steps standing still, it does not see.
 ///
 /// ```
 /// use chainrule::nn::{Adam, Optimizer};
@@ -186,5 +190,12 @@ impl Optimizer for Adam {
         self.first_moment.extend_from_slice(&saved[1..=n]);
         self.second_moment.clear();
         self.second_moment.extend_from_slice(&saved[n + 1..]);
+    }
+
+    fn state_is_finite(&self) -> bool {
+        self.first_moment
+            .iter()
+            .chain(&self.second_moment)
+            .all(|v| v.is_finite())
     }
 }

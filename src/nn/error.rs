@@ -128,8 +128,11 @@ pub enum NonFiniteQuantity {
     Loss,
     /// The gradient of a finite loss.
     Gradient,
-    /// A parameter after the optimizer's step, from a finite gradient (a
-    /// learning rate large enough to overflow): the parameters are restored,
+    /// A parameter, or the optimizer's state
+    /// ([`Optimizer::state_is_finite`](crate::nn::Optimizer::state_is_finite)),
+    /// after the optimizer's step from a finite gradient (a learning rate
+    /// large enough to overflow, or a gradient whose square overflows Adam's
+    /// second moment): the parameters are restored,
     /// and so is the optimizer's state (momentum velocities, Adam's moments and
     /// step count) when the optimizer implements
     /// [`Optimizer::save_state`](crate::nn::Optimizer::save_state), as [`Sgd`](crate::nn::Sgd)
@@ -209,8 +212,9 @@ impl fmt::Display for Error {
                 match (quantity, sample) {
                     (NonFiniteQuantity::Update, _) => write!(
                         f,
-                        "the optimizer's step made a parameter non-finite from a finite \
-                         gradient (is the learning rate too large?)"
+                        "the optimizer's step made a parameter or its own state (velocities, \
+                         moments) non-finite from a finite gradient (is the learning rate too \
+                         large, or a gradient so large that its square overflows?)"
                     )?,
                     (q, Some(sample)) => {
                         write!(f, "the {q} of sample {sample} is not finite")?;

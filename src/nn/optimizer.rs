@@ -58,6 +58,28 @@ pub trait Optimizer {
     fn restore_state(&mut self, saved: &[f64]) {
         let _ = saved;
     }
+
+    /// Whether the optimizer's state (velocities, moments) holds finite
+    /// numbers only. A finite gradient can overflow it while the parameters
+    /// stay finite: past about 4.2e155 Adam's second moment is infinite, after
+    /// which its step m̂ / (√v̂ + ε) is 0 and the parameter never moves again
+    /// (see [`Adam`](crate::nn::Adam)). [`Trainer`](crate::nn::Trainer)
+    /// checks this after each step, as it checks the parameters. The default,
+    /// for an optimizer that does not implement it, is true.
+    /// [`Sgd`](crate::nn::Sgd) and [`Adam`](crate::nn::Adam) implement it.
+    ///
+    /// ```
+    /// use chainrule::nn::{Adam, Optimizer};
+    ///
+    /// let mut adam = Adam::new(0.1);
+    /// let mut p = [1.0];
+    /// adam.step(&mut p, &[1e160]); // (1 − β₂)·g·g overflows
+    /// assert_eq!(p, [1.0]); // no step at all, where Adam's is about −0.1
+    /// assert!(!adam.state_is_finite());
+    /// ```
+    fn state_is_finite(&self) -> bool {
+        true
+    }
 }
 
 impl<O: Optimizer + ?Sized> Optimizer for &mut O {
@@ -73,6 +95,10 @@ impl<O: Optimizer + ?Sized> Optimizer for &mut O {
     #[track_caller]
     fn restore_state(&mut self, saved: &[f64]) {
         (**self).restore_state(saved)
+    }
+
+    fn state_is_finite(&self) -> bool {
+        (**self).state_is_finite()
     }
 }
 

@@ -117,4 +117,8 @@ impl Optimizer for Sgd {
         self.velocity.clear();
         self.velocity.extend_from_slice(saved);
     }
+
+    fn state_is_finite(&self) -> bool {
+        self.velocity.iter().all(|v| v.is_finite())
+    }
 }

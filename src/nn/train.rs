@@ -264,12 +264,16 @@ impl<O: Optimizer> Trainer<O> {
     /// the losses of the epochs completed before the failure (the history the
     /// [`TrainReport`] would have held) stay readable with
     /// [`completed_losses`](Trainer::completed_losses).
-    /// Should a step from a finite gradient overflow a parameter, the parameters
-    /// and the optimizer's state are restored too (saved before each step with
+    /// Should a step from a finite gradient overflow a parameter, or the
+    /// optimizer's own state ([`Optimizer::state_is_finite`]: a gradient past
+    /// about 4.2e155 overflows Adam's second moment, which would then hold the
+    /// parameter still for good), the parameters and the optimizer's state are
+    /// restored too (saved before each step with
     /// [`Optimizer::save_state`]; an optimizer of your own that does not
     /// implement it has then taken the step). The checks cost one pass over the
-    /// gradient and a copy of the parameters and of the optimizer's state per
-    /// batch (into buffers reused from step to step).
+    /// gradient and over the optimizer's state, and a copy of the parameters
+    /// and of the optimizer's state per batch (into buffers reused from step
+    /// to step).
     ///
     /// ```
     /// use chainrule::nn::{Activation, Dataset, Error, Loss, Mlp, Sgd, Trainer};
@@ -348,7 +352,9 @@ impl<O: Optimizer> Trainer<O> {
                 before.extend_from_slice(mlp.parameters());
                 let saved = self.optimizer.save_state(&mut optimizer_before);
                 self.optimizer.step(mlp.parameters_mut(), &gradient);
-                if !mlp.parameters().iter().all(|p| p.is_finite()) {
+                if !mlp.parameters().iter().all(|p| p.is_finite())
+                    || !self.optimizer.state_is_finite()
+                {
                     mlp.parameters_mut().copy_from_slice(&before);
                     if saved {
                         self.optimizer.restore_state(&optimizer_before);
