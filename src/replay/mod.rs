@@ -199,8 +199,11 @@
 //! gradient replays those branches as recorded, not afresh: its values are
 //! the recording point's branches' at every input. A smooth function's
 //! recorded gradient replays right (up to the rounding of the expressions
-//! chosen for the recording point); where yours has a kink, record the
-//! gradient again, or use [`Program::check`]:
+//! chosen for the recording point: σ′ is recorded as σ(x)·σ(−x) away from 0
+//! and through cosh near it, see [`crate::higher`]); where yours has a kink,
+//! record the gradient again, or use [`Program::check`] (which compares the
+//! two recordings node by node, so it also names a node where only such an
+//! equal expression was chosen afresh):
 //!
 //! ```
 //! use chainrule::{Tape, Var};
