@@ -165,6 +165,17 @@ fn data_that_does_not_fit_the_network_is_a_clear_error() {
         .quiet();
     let err = zero.train(&mut mlp, &xor()).unwrap_err();
     assert!(err.to_string().contains("a batch size of 0"));
+
+    // A NaN target loss turned early stopping off in silence: no loss is at
+    // or below NaN. Refused before any step, the network unchanged.
+    let before = mlp.clone();
+    let mut nan = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+        .target_loss(f64::NAN)
+        .quiet();
+    let err = nan.train(&mut mlp, &xor()).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+    assert!(err.to_string().contains("a target loss of NaN"), "{err}");
+    assert_eq!(mlp, before);
 }
 
 #[test]

@@ -141,7 +141,8 @@ impl<O: Optimizer> Trainer<O> {
         self
     }
 
-    /// Stops after the first epoch whose loss is at or below `target`.
+    /// Stops after the first epoch whose loss is at or below `target`. A NaN
+    /// target is refused by [`train`](Trainer::train) ([`Error::InvalidConfig`]).
     #[must_use]
     pub fn target_loss(mut self, target: f64) -> Self {
         self.target_loss = Some(target);
@@ -295,7 +296,7 @@ impl<O: Optimizer> Trainer<O> {
     /// # Errors
     /// [`Error::WidthMismatch`] if the data's widths do not fit the network
     /// (targets must be as many as outputs); [`Error::InvalidConfig`] for empty
-    /// data, a batch size of 0, or a network of another number of parameters
+    /// data, a batch size of 0, a NaN target loss, or a network of another number of parameters
     /// than the one this trainer's optimizer has stepped and holds state for
     /// (momentum's velocities, Adam's moments; plain [`Sgd`](crate::nn::Sgd)
     /// holds none and trains any network); [`Error::TargetOutOfDomain`] for
@@ -484,6 +485,14 @@ impl<O: Optimizer> Trainer<O> {
         }
         if self.batch_size == Some(0) {
             return Err(Error::InvalidConfig("a batch size of 0".into()));
+        }
+        if self.target_loss.is_some_and(f64::is_nan) {
+            // No loss is at or below NaN: early stopping was off in silence.
+            return Err(Error::InvalidConfig(
+                "a target loss of NaN (no loss is at or below it, so training would never \
+                 stop early)"
+                    .into(),
+            ));
         }
         // One pass over the targets per call, before any step.
         for (sample, (_, targets)) in data.iter().enumerate() {
