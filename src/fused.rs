@@ -371,7 +371,11 @@ pub(crate) fn check_weights(what: &'static str, weights: usize, inputs: usize) {
 #[inline(never)]
 #[track_caller]
 fn weights_mismatch(what: &str, weights: usize, inputs: usize) -> ! {
-    panic!("chainrule: {what} needs one weight per input ({weights} weights, {inputs} inputs)")
+    panic!(
+        "chainrule: {what} needs one weight per input ({weights} {}, {inputs} {})",
+        crate::plural(weights, "weight", "weights"),
+        crate::plural(inputs, "input", "inputs"),
+    )
 }
 
 #[inline(always)]
@@ -386,7 +390,11 @@ pub(crate) fn check_targets(what: &'static str, outputs: usize, targets: usize) 
 #[inline(never)]
 #[track_caller]
 fn targets_mismatch(what: &str, outputs: usize, targets: usize) -> ! {
-    panic!("chainrule: {what} needs one target per output ({outputs} outputs, {targets} targets)")
+    panic!(
+        "chainrule: {what} needs one target per output ({outputs} {}, {targets} {})",
+        crate::plural(outputs, "output", "outputs"),
+        crate::plural(targets, "target", "targets"),
+    )
 }
 
 impl<'t> Var<'t> {

@@ -1400,8 +1400,9 @@ pub fn hessian_vector_product(
     assert_eq!(
         x.len(),
         v.len(),
-        "chainrule: hessian_vector_product needs v as long as x ({} inputs, v has {})",
+        "chainrule: hessian_vector_product needs v as long as x ({} {}, v has {})",
         x.len(),
+        crate::plural(x.len(), "input", "inputs"),
         v.len()
     );
     let tape = Tape::new();

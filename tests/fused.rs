@@ -208,7 +208,7 @@ fn fused_ops_give_the_same_values_on_f64() {
 }
 
 #[test]
-#[should_panic(expected = "chainrule: neuron needs one weight per input (2 weights, 1 inputs)")]
+#[should_panic(expected = "chainrule: neuron needs one weight per input (2 weights, 1 input)")]
 fn a_neuron_with_more_weights_than_inputs_panics() {
     let tape = Tape::new();
     let w = tape.vars(&[1.0, 2.0]);

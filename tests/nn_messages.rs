@@ -93,7 +93,7 @@ fn predict_and_forward_with_the_wrong_width_name_the_call_and_both_widths() {
     let predict = panic::catch_unwind(|| mlp.predict(&[1.0])).unwrap_err();
     assert_eq!(
         predict.downcast_ref::<String>().unwrap(),
-        "chainrule: Mlp::predict was given 1 inputs, but the network takes 2 per sample"
+        "chainrule: Mlp::predict was given 1 input, but the network takes 2 per sample"
     );
     let tape = Tape::new();
     let net = mlp.bind(&tape);
@@ -140,7 +140,7 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
     type Case<'a> = (&'static str, Box<dyn FnOnce() + 'a>);
     let cases: Vec<Case> = vec![
         (
-            "Mlp::predict was given 1 inputs",
+            "Mlp::predict was given 1 input",
             Box::new(|| drop(mlp.predict(&[1.0]))),
         ),
         (
@@ -160,7 +160,7 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
             Box::new(|| drop(Adam::new(0.1).betas(1.0, 0.9))),
         ),
         (
-            "the optimizer was given 2 parameters but a gradient of 1 values",
+            "the optimizer was given 2 parameters but a gradient of 1 value",
             Box::new(|| Sgd::new(0.1).step(&mut [0.0, 0.0], &[1.0])),
         ),
         (
@@ -170,7 +170,7 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
             }),
         ),
         (
-            "a layer of 2 inputs was given 1 values",
+            "a layer of 2 inputs was given 1 value",
             Box::new(|| {
                 let mut out = Vec::new();
                 mlp.layers()[0].forward_const(mlp.params(), &[1.0], &mut out);
@@ -352,7 +352,7 @@ fn public_panics_start_with_chainrule_and_point_at_the_caller() {
             }),
         ),
         (
-            "add_gradient_to was given a buffer of 1 values for 13 parameters",
+            "add_gradient_to was given a buffer of 1 value for 13 parameters",
             Box::new(|| {
                 let net = mlp.bind(&tape);
                 let y = net.forward(&[1.0, 2.0])[0];

@@ -323,3 +323,18 @@ mod parallel {
         assert_eq!(bits(mlp.parameters()), bits(before.parameters()));
     }
 }
+
+/// `argmax` of outputs with a NaN gives the first NaN's index wherever it
+/// stands, as NumPy's and PyTorch's argmax do. Before, a NaN first was taken as
+/// the largest value (no number compares greater than it) while a NaN after
+/// the first value was skipped (it compares greater than none).
+#[test]
+fn argmax_gives_the_first_nan_wherever_it_stands() {
+    use chainrule::nn::datasets::argmax;
+    assert_eq!(argmax(&[f64::NAN, 1.0, 2.0]), 0);
+    assert_eq!(argmax(&[1.0, f64::NAN, 2.0]), 1);
+    assert_eq!(argmax(&[3.0, 1.0, 2.0, f64::NAN, f64::NAN]), 3);
+    // Without a NaN: the largest, the first on a tie; infinities are numbers.
+    assert_eq!(argmax(&[1.0, f64::INFINITY, f64::INFINITY]), 1);
+    assert_eq!(argmax(&[f64::NEG_INFINITY, -1.0, -1.0]), 1);
+}

@@ -239,7 +239,7 @@ fn the_sum_of_no_vars_panics() {
 
 #[test]
 #[should_panic(
-    expected = "chainrule: weighted_sum needs one weight per input (2 weights, 1 inputs)"
+    expected = "chainrule: weighted_sum needs one weight per input (2 weights, 1 input)"
 )]
 fn a_weighted_sum_with_more_weights_than_inputs_panics() {
     let tape = Tape::new();

@@ -181,8 +181,9 @@ impl Optimizer for Adam {
     fn restore_state(&mut self, saved: &[f64]) {
         assert!(
             !saved.is_empty() && saved.len() % 2 == 1,
-            "chainrule: Adam::restore_state was given {} values, not a state Adam saved",
-            saved.len()
+            "chainrule: Adam::restore_state was given {} {}, not a state Adam saved",
+            saved.len(),
+            crate::plural(saved.len(), "value", "values"),
         );
         let n = (saved.len() - 1) / 2;
         self.step = saved[0] as i32;

@@ -57,13 +57,21 @@ pub fn spiral(points_per_class: usize, classes: usize, seed: u64) -> Dataset {
 }
 
 /// The index of the largest value (the first on a tie): the predicted class of
-/// a network's outputs.
+/// a network's outputs. A NaN counts as larger than any number, so the first
+/// NaN's index is returned, as NumPy's `argmax` and PyTorch's `torch.argmax`
+/// do: a network whose outputs went NaN predicts no class silently.
 ///
 /// # Panics
 /// If `values` is empty.
 ///
+/// # Complexity
+/// O(n) for n values.
+///
 /// ```
-/// assert_eq!(chainrule::nn::datasets::argmax(&[0.1, 2.0, -1.0]), 1);
+/// use chainrule::nn::datasets::argmax;
+///
+/// assert_eq!(argmax(&[0.1, 2.0, -1.0]), 1);
+/// assert_eq!(argmax(&[0.1, f64::NAN, 2.0, f64::NAN]), 1);
 /// ```
 #[must_use]
 #[track_caller]
@@ -71,6 +79,9 @@ pub fn argmax(values: &[f64]) -> usize {
     assert!(!values.is_empty(), "chainrule: argmax was given no values");
     let mut best = 0;
     for (i, &v) in values.iter().enumerate() {
+        if v.is_nan() {
+            return i;
+        }
         if v > values[best] {
             best = i;
         }

@@ -187,7 +187,9 @@ impl fmt::Display for Error {
             }
             Error::ParameterCount { expected, found } => write!(
                 f,
-                "the network has {expected} parameters, but {found} values were given"
+                "the network has {expected} {}, but {found} {} given",
+                crate::plural(*expected, "parameter", "parameters"),
+                crate::plural(*found, "value was", "values were"),
             ),
             Error::InvalidConfig(why) => write!(f, "invalid training configuration: {why}"),
             Error::TargetOutOfDomain { sample, target } => {

@@ -277,8 +277,10 @@ impl Layer {
     fn check_width(&self, found: usize) {
         assert!(
             found == self.inputs,
-            "chainrule: a layer of {} inputs was given {found} values",
-            self.inputs
+            "chainrule: a layer of {} {} was given {found} {}",
+            self.inputs,
+            crate::plural(self.inputs, "input", "inputs"),
+            crate::plural(found, "value", "values"),
         );
     }
 }

@@ -601,7 +601,8 @@ impl Mlp {
 #[track_caller]
 fn wrong_width(caller: &str, expected: usize, found: usize) -> ! {
     panic!(
-        "chainrule: {caller} was given {found} inputs, but the network takes {expected} per sample"
+        "chainrule: {caller} was given {found} {}, but the network takes {expected} per sample",
+        crate::plural(found, "input", "inputs"),
     )
 }
 
@@ -850,9 +851,11 @@ impl<'m, 't> BoundMlp<'m, 't> {
     pub fn add_gradient_to(&self, gradients: &Gradients<'t>, sum: &mut [f64]) {
         assert!(
             sum.len() == self.trainable.len(),
-            "chainrule: add_gradient_to was given a buffer of {} values for {} parameters",
+            "chainrule: add_gradient_to was given a buffer of {} {} for {} {}",
             sum.len(),
-            self.trainable.len()
+            crate::plural(sum.len(), "value", "values"),
+            self.trainable.len(),
+            crate::plural(self.trainable.len(), "parameter", "parameters"),
         );
         for (s, &p) in sum.iter_mut().zip(&self.trainable) {
             *s += gradients[p];

@@ -106,8 +106,10 @@ impl<O: Optimizer + ?Sized> Optimizer for &mut O {
 #[track_caller]
 pub(crate) fn check_lengths(parameters: usize, gradient: usize, state: &mut Vec<f64>) {
     assert!(
-parameters == gradient,
-"chainrule: the optimizer was given {parameters} parameters but a gradient of {gradient} values"
+        parameters == gradient,
+        "chainrule: the optimizer was given {parameters} {} but a gradient of {gradient} {}",
+        crate::plural(parameters, "parameter", "parameters"),
+        crate::plural(gradient, "value", "values"),
     );
     if state.is_empty() {
         state.resize(parameters, 0.0);

@@ -87,9 +87,11 @@ impl Optimizer for Sgd {
         if self.momentum == 0.0 && self.weight_decay == 0.0 {
             assert!(
                 parameters.len() == gradient.len(),
-                "chainrule: the optimizer was given {} parameters but a gradient of {} values",
+                "chainrule: the optimizer was given {} {} but a gradient of {} {}",
                 parameters.len(),
-                gradient.len()
+                crate::plural(parameters.len(), "parameter", "parameters"),
+                gradient.len(),
+                crate::plural(gradient.len(), "value", "values"),
             );
             for (p, g) in parameters.iter_mut().zip(gradient) {
                 *p -= self.learning_rate * g;

@@ -507,8 +507,9 @@ impl Native {
         match self.outputs.get(k) {
             Some(&slot) => self.mem[slot as usize],
             None => panic!(
-                "chainrule: no output {k}: the program has {} outputs",
-                self.outputs.len()
+                "chainrule: no output {k}: the program has {} {}",
+                self.outputs.len(),
+                crate::plural(self.outputs.len(), "output", "outputs"),
             ),
         }
     }
