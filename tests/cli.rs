@@ -4038,3 +4038,44 @@ fn signum_at_its_jump_is_not_tagged_with_a_derivative_it_has_not() {
     );
     assert!(!out.contains("signum′ = 0"), "{out}");
 }
+
+#[test]
+fn an_adjoint_past_f64s_range_at_a_normal_value_is_no_unbounded_rounding() {
+    // ∂√x/∂x at x = 1e-310 (subnormal, exact as typed) is 1/(2√x), recorded as
+    // recip(2·√x): its partial at 2√x = 2e-155 is −1/(2e-155)², −inf in f64,
+    // but √x times the sensitivity is 5e154, the derivative's own size. grad
+    // said "may be off by any amount … vouches for none of its digits" and
+    // check that the tape "may be off by any amount here: a value on its way
+    // underflowed", with a bound of ±inf, though nothing underflowed and both
+    // are accurate to an ulp or two.
+    let (out, _) = run(&["grad", "sqrt(x)", "--at", "x=1e-310"], 0);
+    assert!(out.contains("∂f/∂x = 5.000000000000e154"), "{out}");
+    assert!(!out.contains("any amount"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "sqrt(x)",
+            "--at",
+            "x=1e-310",
+            "--wrt",
+            "x",
+            "--expect",
+            "0.5/sqrt(x)",
+        ],
+        0,
+    );
+    assert!(!out.contains("any amount"), "{out}");
+    assert!(!out.contains("±inf"), "{out}");
+    assert!(out.contains("your ∂f/∂x is right.\n"), "{out}");
+    // ln(3x) at 1e-310: 3x rounds to the subnormals' grid, an error of at
+    // most 2⁻¹⁰⁷⁵, 8e-15 of f's −712.7 after ln; its ∂ln/∂(3x) overflows.
+    let (out, _) = run(&["grad", "ln(3*x)", "--at", "x=1e-310"], 0);
+    assert!(out.contains("f = -712.702766539486\n"), "{out}");
+    assert!(!out.contains("note: f may be off"), "{out}");
+    // A value that underflowed to 0 under such a partial still bounds nothing.
+    let (out, _) = run(&["grad", "x^3/x^2", "--at", "x=1e-120"], 0);
+    assert!(
+        out.contains("note: ∂f/∂x may be off by any amount here"),
+        "{out}"
+    );
+}

@@ -2404,12 +2404,17 @@ fn expected_rounding(expect: &str, values: &HashMap<String, f64>, yours: f64) ->
 /// NaN for c not an integer, and a rounding of it would have made y NaN, not
 /// a wrong finite value). Infinite where y is, or where a term is (y is then
 /// sensitive without bound to that node's rounding: x³/x² at 1e-120, where x³
-/// underflows to 0 and the tape's ∂/∂x is 3, not 1).
+/// underflows to 0 and the tape's ∂/∂x is 3, not 1). An adjoint that
+/// overflowed f64 at a value that did not underflow to 0 makes no such term by
+/// itself: there the term is taken edge by edge ([`terms_past_range`]), so the
+/// derivative of √x at 1e-310, 0.5/√x, whose ∂/∂√x is −5e309, has a term of
+/// 5e154 (√x times it), its own size: it is as exact as its ops.
 fn rounding_of(tape: &Tape, y: Var<'_>) -> f64 {
     if !y.value().is_finite() {
         return f64::INFINITY;
     }
     let h = y.backward();
+    let mut past: Option<Vec<f64>> = None;
     let mut sum = 0.0;
     for node in 0..=y.index() {
         let adjoint = h.by_index(node);
@@ -2417,13 +2422,71 @@ fn rounding_of(tape: &Tape, y: Var<'_>) -> f64 {
         if adjoint == 0.0 || adjoint.is_nan() || !value.is_finite() || exact(tape, node) {
             continue;
         }
-        let term = value.abs().max(f64::MIN_POSITIVE) * adjoint.abs();
+        let magnitude = value.abs().max(f64::MIN_POSITIVE);
+        let mut term = magnitude * adjoint.abs();
+        if !term.is_finite() && value != 0.0 {
+            let past = past.get_or_insert_with(|| terms_past_range(tape, &h, y.index()));
+            term = magnitude / value.abs() * past[node];
+        }
         if !term.is_finite() {
             return f64::INFINITY;
         }
         sum += term;
     }
     4.0 * f64::EPSILON * sum
+}
+
+/// |vᵢ|·|∂y/∂vᵢ| for every node i up to `y`, for [`rounding_of`] where an
+/// adjoint (`h`'s) overflowed: the product where it is finite, else bounded by
+/// Σ |∂y/∂u|·|vᵢ·∂u/∂vᵢ| over the nodes u that use vᵢ, a factor formed so as not
+/// to overflow where it is finite: where ∂y/∂u overflowed too, as u's own term
+/// times |vᵢ·∂u/∂vᵢ / u|; where ∂u/∂vᵢ did, for the ops whose partial overflows
+/// at a small operand, a/b, c/b, 1/b, a·b (|vᵢ·∂u/∂vᵢ| = |u|), √v (|u|/2) and
+/// ln v (1). Infinite for any other such op, and where u is 0 (a value that
+/// underflowed to 0, on which the result depends without bound: x²/x at
+/// 1e-200).
+fn terms_past_range(tape: &Tape, h: &Gradients, y: usize) -> Vec<f64> {
+    use chainrule::Op;
+    let mut pushed = vec![0.0; y + 1];
+    let mut terms = vec![0.0; y + 1];
+    for user in (0..=y).rev() {
+        let adjoint = h.by_index(user);
+        let u = tape.value(user).abs();
+        let direct = u * adjoint.abs();
+        terms[user] = if direct.is_finite() {
+            direct
+        } else {
+            pushed[user]
+        };
+        if adjoint == 0.0 || adjoint.is_nan() {
+            continue;
+        }
+        for (operand, partial) in tape.edges(user) {
+            if partial == 0.0 {
+                continue;
+            }
+            // |vᵢ·∂u/∂vᵢ|, overflowing only where it is past f64's range.
+            let scaled = if partial.is_finite() {
+                tape.value(operand).abs() * partial.abs()
+            } else {
+                match tape.op(user) {
+                    Op::Div | Op::ConstDiv | Op::DivConst | Op::Recip | Op::Mul | Op::MulConst => u,
+                    Op::Sqrt => u / 2.0,
+                    Op::Ln => 1.0,
+                    _ => f64::INFINITY,
+                }
+            };
+            let contribution = if adjoint.is_finite() {
+                adjoint.abs() * scaled
+            } else if u == 0.0 {
+                f64::INFINITY
+            } else {
+                terms[user] * (scaled / u)
+            };
+            pushed[operand] += contribution;
+        }
+    }
+    terms
 }
 
 /// Whether node `i`'s value is exactly its op of its operands' values (no
