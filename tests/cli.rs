@@ -4079,3 +4079,48 @@ fn an_adjoint_past_f64s_range_at_a_normal_value_is_no_unbounded_rounding() {
         "{out}"
     );
 }
+
+#[test]
+fn check_says_atan2_is_on_its_branch_cut_not_off_it_by_a_rounding() {
+    // At y = 0 exactly (x < 0) atan2 is on its cut: check said "none exactly
+    // in f64 … a switch point missed by a rounding error …" and "the point as
+    // given is off it by a rounding", of a point that is on it.
+    for y in ["0", "-0"] {
+        let at = format!("x=-1,y={y}");
+        let (out, _) = run(
+            &[
+                "check",
+                "atan2(y,x)",
+                "--at",
+                &at,
+                "--wrt",
+                "y",
+                "--expect",
+                "-1",
+            ],
+            3,
+        );
+        assert!(!out.contains("none exactly in f64"), "{out}");
+        assert!(!out.contains("off it by a rounding"), "{out}");
+        assert!(
+            out.contains("passes a kink (atan2(y, x) on its branch cut, y = 0 with x < 0"),
+            "{out}"
+        );
+        assert!(out.contains("so ∂f/∂y does not exist here\n"), "{out}");
+    }
+    // A switch point missed by a rounding keeps its note.
+    let (out, _) = run(
+        &[
+            "check",
+            "relu(3*x - 0.3)",
+            "--at",
+            "x=0.1",
+            "--wrt",
+            "x",
+            "--expect",
+            "3",
+        ],
+        3,
+    );
+    assert!(out.contains("none exactly in f64"), "{out}");
+}

@@ -1385,7 +1385,11 @@ fn check(
     {
         let nature = one_sided(&loaded, &r, wrt, g.running_error_bound())?;
         if matches!(nature, OneSided::Jump { .. } | OneSided::Corner { .. }) {
-            kink = Some(NEAR_KINK);
+            kink = Some(if on_branch_cut(&tape, x.index(), r.output.index()) {
+                ON_CUT
+            } else {
+                NEAR_KINK
+            });
             near = Some(nature);
         }
     }
@@ -2135,18 +2139,16 @@ fn random_points_summary(
     line
 }
 
-/// The note of the first kink on a path from node `x` up to node `output` that
-/// can matter for ∂output/∂x (its operand moves with x and the output with it:
-/// see [`chainrule::explain::kink_affecting`]), if any.
 /// Whether a node from `x` to `output` is an op within rounding of its switch
 /// point without being exactly on it: relu, abs, leaky_relu or signum whose
 /// operand is within 16 ulps of the values it was computed from (3·0.1 − 0.3 =
 /// 5.6e-17 against 0.3), max or min of two nodes within 16 ulps of each other,
 /// atan2(y, x) with x < 0 and y within 16 ulps of its inputs (or 0: its branch
-/// cut). A leaf operand is exact: only 0 counts, which `kink_between` already
-/// sees. Only then are the one-sided slopes asked for a corner or jump at a
-/// point where no op is exactly at its switch point (asked everywhere, coarse
-/// steps straddling a switch point 1e-4 away read as a corner).
+/// cut, which [`on_branch_cut`] tells apart). A leaf operand is exact: only 0
+/// counts, which `kink_between` already sees. Only then are the one-sided
+/// slopes asked for a corner or jump at a point where no op is exactly at its
+/// switch point (asked everywhere, coarse steps straddling a switch point 1e-4
+/// away read as a corner).
 fn near_switch(tape: &Tape, x: usize, output: usize) -> bool {
     use chainrule::Op;
     let close = |v: f64, scale: f64| v.abs() <= 16.0 * f64::EPSILON * scale;
@@ -2185,10 +2187,41 @@ fn near_switch(tape: &Tape, x: usize, output: usize) -> bool {
     })
 }
 
+/// Whether a node from `x` to `output` is atan2(y, x) exactly on its branch
+/// cut, y = ±0 and x < 0, and no other node is [`near_switch`]: there the
+/// jump the one-sided slopes see is atan2's at the point itself, not one
+/// within rounding of it ([`ON_CUT`], not [`NEAR_KINK`]).
+fn on_branch_cut(tape: &Tape, x: usize, output: usize) -> bool {
+    use chainrule::Op;
+    let mut cut = false;
+    for i in x..=output {
+        if tape.op(i) != Op::Atan2 {
+            continue;
+        }
+        if let [(y, _), (xx, _), ..] = tape.edges(i).as_slice() {
+            if tape.value(*xx) < 0.0 && tape.value(*y) == 0.0 {
+                cut = true;
+            } else if near_switch(tape, i, i) {
+                return false;
+            }
+        }
+    }
+    cut && (x..=output)
+        .filter(|&i| tape.op(i) != Op::Atan2)
+        .all(|i| !near_switch(tape, i, i))
+}
+
+/// The note where atan2 is exactly on its branch cut and the one-sided slopes
+/// show the jump across it.
+const ON_CUT: &str = "atan2(y, x) on its branch cut, y = 0 with x < 0, where it jumps between π and −π: the tape's value is the slope on the side the sign of y's 0 picks (+0: y > 0, atan2 = π; −0: y < 0, −π); the derivative does not exist here";
+
 /// The note where no op is exactly at its switch point but the one-sided
 /// slopes show a corner or a jump at the point.
 const NEAR_KINK: &str = "none exactly in f64, but the one-sided slopes show a corner or jump within rounding of the point: a switch point missed by a rounding error, as 3·0.1 − 0.3 = 5.6e-17 for relu(3x − 0.3) at 0.1, or a branch cut, as atan2's across y = 0 for x < 0; the tape's value is the slope on whichever side rounding put the point; the derivative does not exist here";
 
+/// The note of the first kink on a path from node `x` up to node `output` that
+/// can matter for ∂output/∂x (its operand moves with x and the output with it:
+/// see [`chainrule::explain::kink_affecting`]), if any.
 fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
     chainrule::explain::kink_affecting(tape, x, output).map(|(_, note)| note)
 }
