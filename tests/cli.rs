@@ -4124,3 +4124,28 @@ fn check_says_atan2_is_on_its_branch_cut_not_off_it_by_a_rounding() {
     );
     assert!(out.contains("none exactly in f64"), "{out}");
 }
+
+#[test]
+fn a_product_or_call_written_as_on_paper_gets_a_hint() {
+    // `2x`, `x y` and `(x+1)(x-1)` got "expected an operator …, found 'x'"
+    // alone, `sin x` the same, and `x(y+1)` "unknown function 'x'" with no
+    // word of the product meant.
+    for (formula, hint) in [
+        ("2x", "; a product is written with *: 2*x, not 2x or 2 x"),
+        ("x y", "; a product is written with *: 2*x, not 2x or 2 x"),
+        ("(x+1)(x-1)", "; a product is written with *: 2*x, not 2x or 2 x"),
+        ("2(x+1)", "; a product is written with *: 2*x, not 2x or 2 x"),
+        ("sin x", "; a function's argument goes in parentheses: sin(x), not sin x"),
+        ("exp x", "; a function's argument goes in parentheses: exp(x), not exp x"),
+        (
+            "x(y+1)",
+            "unknown function 'x' at column 1; `chainrule functions` lists them (if 'x' is a quantity, a product is written with *: x*(…))",
+        ),
+    ] {
+        let (_, err) = run(&["grad", formula, "--at", "x=1,y=2"], 2);
+        assert!(err.contains(hint), "{formula}: {err}");
+    }
+    // A misplaced ')' is no product.
+    let (_, err) = run(&["grad", "x)", "--at", "x=1"], 2);
+    assert!(!err.contains("product"), "{err}");
+}

@@ -604,6 +604,38 @@ fn expression(
         .parse(pairs)
 }
 
+/// The hint where an operator was expected and a name, a number or `(`
+/// follows what came `before` it on the line: `2x`, `2(x + 1)`, `(x+1)(x-1)`
+/// and `x y` mean a product, which the grammar writes with `*`; `sin x` a
+/// call, whose argument goes in parentheses. `None` elsewhere.
+fn juxtaposition_hint(before: &str, found: Option<char>, wanted: &[&str]) -> Option<String> {
+    let found = found?;
+    if !wanted.contains(&"an operator")
+        || !(found.is_ascii_alphanumeric() || found == '_' || found == '(')
+    {
+        return None;
+    }
+    let before = before.trim_end();
+    let last = before.chars().last()?;
+    let word: String = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '\'')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if found != '(' && FUNCTIONS.iter().any(|f| f.name == word) {
+        Some(format!(
+            "; a function's argument goes in parentheses: {word}(x), not {word} x"
+        ))
+    } else if last.is_ascii_alphanumeric() || last == '_' || last == '\'' || last == ')' {
+        Some("; a product is written with *: 2*x, not 2x or 2 x".to_string())
+    } else {
+        None
+    }
+}
+
 /// Whether a decimal that parsed to 0 has a digit other than 0 before its
 /// exponent (`1e-400`, which underflows; not `0.0e5`).
 pub fn underflows(text: &str) -> bool {
@@ -658,7 +690,10 @@ fn primary(
                 ) {
                     (Some(how), _) => how,
                     (None, Some(s)) => format!("; did you mean '{s}'?"),
-                    (None, None) => "; `chainrule functions` lists them".to_string(),
+                    // `x(y + 1)`, meant as a product.
+                    (None, None) => format!(
+                        "; `chainrule functions` lists them (if '{name}' is a quantity, a product is written with *: {name}*(…))"
+                    ),
                 };
                 return Err(FormulaError::new(
                     span,
@@ -751,6 +786,7 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                         .and_then(|l| l.chars().nth(column - 2))
                         == Some('*');
                 let superscript_hint;
+                let juxtaposed;
                 let power_hint: &str = if found == "'*'" && after_star {
                     "; a power is written with ^ (x^2), not **"
                 } else if let Some((typed, power)) = superscript_power(source, line, column) {
@@ -770,6 +806,9 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                     "; an absolute value is written abs(x), not |x|"
                 } else if found_char.is_some_and(|c| !c.is_ascii() && c.is_alphabetic()) {
                     "; a name is made of ASCII letters, digits, _ and ' (and starts with a letter or _)"
+                } else if let Some(hint) = juxtaposition_hint(&before, found_char, &wanted) {
+                    juxtaposed = hint;
+                    &juxtaposed
                 } else {
                     ""
                 };
