@@ -2667,7 +2667,7 @@ fn grad_and_explain_note_infinite_partials_and_an_undefined_f() {
     let (out, _) = run(&["grad", "sqrt(x) * y", "--at", "x=0,y=2"], 0);
     assert!(out.contains("∂f/∂x = inf\n"), "{out}");
     assert!(
-        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, or one made by a value that underflowed to 0)"),
+        out.contains("note: ∂f/∂x is inf here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, one made by a value that underflowed to 0, or one past f64's largest number, as ln′(x) = 1/x at 1e-310)"),
         "{out}"
     );
     // Only the infinite partial gets the note.
@@ -4148,4 +4148,17 @@ fn a_product_or_call_written_as_on_paper_gets_a_hint() {
     // A misplaced ')' is no product.
     let (_, err) = run(&["grad", "x)", "--at", "x=1"], 2);
     assert!(!err.contains("product"), "{err}");
+}
+
+#[test]
+fn an_infinite_partial_note_names_a_local_partial_past_f64s_range() {
+    // ln(x) at 1e-310 (subnormal, not 0): ln′ = 1/x = 1e310 passes f64's
+    // range. The note named only a vertical tangent or a value that
+    // underflowed to 0 as the infinite local partial, neither of which it is.
+    let (out, _) = run(&["grad", "ln(x)", "--at", "x=1e-310"], 0);
+    assert!(out.contains("∂f/∂x = inf\n"), "{out}");
+    assert!(
+        out.contains("or one past f64's largest number, as ln′(x) = 1/x at 1e-310)"),
+        "{out}"
+    );
 }

@@ -427,7 +427,8 @@ fn nan_notes(
 }
 
 /// The notes where a partial is infinite: a local partial on the way is (√x
-/// at 0, a vertical tangent) or the product overflowed f64. Either way no
+/// at 0, a vertical tangent; ln x at 1e-310, whose 1/x passes f64's range) or
+/// the product overflowed f64. Either way no
 /// finite derivative is printed, and the value alone did not say so.
 fn inf_notes(
     r: &Recorded,
@@ -437,7 +438,7 @@ fn inf_notes(
 ) -> Vec<(String, String)> {
     non_finite_notes(r, quantities, g, y, f64::is_infinite, |lhs, partial| {
         format!(
-            "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, or one made by a value that underflowed to 0), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
+            "note: {lhs} is {inf} here: a local partial on its way is infinite (a vertical tangent, as √x has at 0, one made by a value that underflowed to 0, or one past f64's largest number, as ln′(x) = 1/x at 1e-310), or finite partials multiplied past f64's largest number; either way the tape has no finite number for it (`chainrule check --expect {inf}` confirms nothing here: exit 3)",
             inf = number(partial)
         )
     })
