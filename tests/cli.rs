@@ -4162,3 +4162,39 @@ fn an_infinite_partial_note_names_a_local_partial_past_f64s_range() {
         "{out}"
     );
 }
+
+#[test]
+fn grad_and_explain_note_a_partial_across_atan2s_branch_cut() {
+    // atan2 jumps between π and −π across y = 0 for x < 0: grad printed
+    // ∂f/∂y = -1 there with no note (check said ∂f/∂y does not exist).
+    for y in ["0", "-0"] {
+        let at = format!("x=-1,y={y}");
+        let (out, _) = run(&["grad", "atan2(y,x)", "--at", &at], 0);
+        assert!(
+            out.contains("note: ∂f/∂y passes atan2's branch cut here"),
+            "{out}"
+        );
+        // f is constant in x along the cut: no note for ∂f/∂x.
+        assert!(!out.contains("∂f/∂x passes"), "{out}");
+    }
+    let (out, _) = run(
+        &["explain", "atan2(y^3,x)", "--at", "x=-1,y=0", "--wrt", "y"],
+        0,
+    );
+    assert!(
+        out.contains("note: ∂f/∂y passes atan2's branch cut here"),
+        "{out}"
+    );
+    let (out, _) = run(&["grad", "atan2(y,x)", "--at", "x=-1,y=0", "--json"], 0);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(j["kinks"]["y"].as_str().is_some(), "{out}");
+    // Off the cut, or where the output does not move with atan2: none.
+    for (f, at) in [
+        ("atan2(y,x)", "x=1,y=0"),
+        ("atan2(y,x)", "x=-1,y=1"),
+        ("atan2(y,x)*0 + x", "x=-1,y=0"),
+    ] {
+        let (out, _) = run(&["grad", f, "--at", at], 0);
+        assert!(!out.contains("branch cut"), "{f} at {at}: {out}");
+    }
+}

@@ -385,6 +385,87 @@ fn kink_notes(
         .collect()
 }
 
+/// [`kink_notes`], then [`branch_cut_notes`] for the quantities with none.
+fn kink_and_cut_notes(
+    tape: &Tape,
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+) -> Vec<(String, String)> {
+    let mut notes = kink_notes(tape, r, quantities, g, y);
+    notes.extend(branch_cut_notes(tape, r, quantities, g, y, &notes));
+    notes
+}
+
+/// The notes where a quantity's partial passes atan2(y, x) exactly on its
+/// branch cut (y = ±0, x < 0: it jumps between π and −π across y = 0), with
+/// the output moving with it (a nonzero adjoint) and its y depending on the
+/// quantity at all (a jump counts however flat its operand is, as signum's
+/// does): the tape's value is the slope on the side the sign of y's 0 picks,
+/// and the partial may not exist. Not where `already` has a note for the
+/// quantity, nor where f is not finite.
+fn branch_cut_notes(
+    tape: &Tape,
+    r: &Recorded,
+    quantities: &[(String, Var)],
+    g: &Gradients,
+    y: &str,
+    already: &[(String, String)],
+) -> Vec<(String, String)> {
+    use chainrule::Op;
+    let output = r.output.index();
+    if !r.output.value().is_finite() {
+        return Vec::new();
+    }
+    // The nodes each cut's y depends on, one pass below it per cut.
+    let mut below = vec![false; output + 1];
+    for i in 0..=output {
+        if tape.op(i) != Op::Atan2 || g.by_index(i) == 0.0 || g.by_index(i).is_nan() {
+            continue;
+        }
+        if let [(yy, _), (xx, _), ..] = tape.edges(i).as_slice() {
+            if tape.value(*xx) < 0.0 && tape.value(*yy) == 0.0 {
+                let mut reached = vec![false; *yy + 1];
+                reached[*yy] = true;
+                for k in (0..=*yy).rev() {
+                    if reached[k] {
+                        below[k] = true;
+                        for (o, _) in tape.edges(k) {
+                            reached[o] = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let of_variables = std::ptr::eq(quantities, r.variables.as_slice());
+    quantities
+        .iter()
+        .filter(|(name, v)| {
+            v.index() != output
+                // (A quantity recorded after the output is none of its.)
+                && below.get(v.index()).copied().unwrap_or(false)
+                && !g[*v].is_nan()
+                && !already.iter().any(|(n, _)| n == name)
+        })
+        .map(|(name, _)| {
+            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+            (
+                name.clone(),
+                format!(
+                    "note: {lhs} passes atan2's branch cut here (atan2(y, x) at y = 0 with x < 0, where it jumps between π and −π): the value above is the slope on the side the sign of y's 0 picks, and {lhs} may not exist at this point{}",
+                    if of_variables {
+                        " (`chainrule check` asks one-sided finite differences)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The notes of `grad` and `explain` where f is finite but a partial is not,
 /// one per such quantity (the output itself left out): `note(lhs, partial)`
 /// for each, `lhs` being `∂y/∂name`. Where f is not finite the undefined note
@@ -453,7 +534,7 @@ fn partial_notes(
     g: &Gradients,
     y: &str,
 ) -> Vec<(String, String)> {
-    let mut notes = kink_notes(tape, r, quantities, g, y);
+    let mut notes = kink_and_cut_notes(tape, r, quantities, g, y);
     notes.extend(nan_notes(r, quantities, g, y));
     notes.extend(inf_notes(r, quantities, g, y));
     notes
@@ -996,9 +1077,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if let Some(note) = value_rounding_note(&tape, r.output, &y) {
                     j["value_rounding"] = json!(note);
                 }
-                let kinks: Vec<_> = kink_notes(&tape, &r, &r.variables, &g, &y)
+                let kinks: Vec<_> = kink_and_cut_notes(&tape, &r, &r.variables, &g, &y)
                     .into_iter()
-                    .chain(kink_notes(&tape, &r, &r.named, &g, &y))
+                    .chain(kink_and_cut_notes(&tape, &r, &r.named, &g, &y))
                     .collect();
                 put_notes(&mut j, "kinks", kinks);
                 let nans: Vec<_> = nan_notes(&r, &r.variables, &g, &y)
