@@ -646,3 +646,27 @@ fn squared_errors_run_natively_as_the_tape_at_zeros_and_non_finite_values() {
     }
     assert_eq!(compared, 2 * 3 * 3 * 4 * 4);
 }
+
+/// As `tests/replay.rs` inputs_set_after_a_forward_pass_wait_for_the_next_one,
+/// natively: inputs set between a forward and a backward pass wait for the
+/// next forward pass, and the backward pass is the gradient at the last
+/// forward pass's inputs, the interpreter's bits.
+#[test]
+fn native_inputs_set_after_a_forward_pass_wait_for_the_next_one() {
+    let tape = Tape::for_replay();
+    let v = tape.vars(&[0.5, -0.25]);
+    let y = v[0] * v[1] + v[0].sin() + v[1].exp() * v[0];
+    let mut program = tape.compile(&[y]).expect("compiles");
+    let mut native = program.native().expect("runs natively");
+    run_both(&mut program, &mut native, &[1.0, 2.0], None);
+    native.set_inputs(&[3.0, 4.0]);
+    assert_eq!(native.inputs(), &[3.0, 4.0]);
+    native.backward();
+    assert_eq!(bits(native.gradients()), bits(program.gradients()));
+    assert_eq!(native.output(0).to_bits(), program.output(0).to_bits());
+    native.inputs_mut()[0] = -5.0;
+    native.backward();
+    assert_eq!(bits(native.gradients()), bits(program.gradients()));
+    native.forward();
+    assert_ne!(native.output(0).to_bits(), program.output(0).to_bits());
+}

@@ -1421,3 +1421,54 @@ fn a_sum_chain_of_200_000_links_compiles_and_replays() {
         );
     }
 }
+
+/// Inputs set between a forward and a backward pass wait for the next forward
+/// pass: the backward pass is the gradient at the inputs of the last forward
+/// pass, as `Program::backward` documents, bit for bit the gradient of a
+/// program that never saw the new inputs. Before, the new inputs went straight
+/// into the slots that the weighted sums' backward passes read, while the
+/// one-operand partials stayed the forward pass's: `x·y + sin x` at (1, 2),
+/// with (3, 4) set before `backward`, gave ∂/∂x = 4 + cos 1 (neither point's)
+/// and ∂/∂y = 3. The outputs and `value` stay the last forward pass's too.
+#[test]
+fn inputs_set_after_a_forward_pass_wait_for_the_next_one() {
+    fn f<'t>(v: &[Var<'t>]) -> Var<'t> {
+        v[0] * v[1] + v[0].sin() + v[1].exp() * v[0]
+    }
+    let compile = |at: &[f64]| {
+        let tape = Tape::for_replay();
+        let v = tape.vars(at);
+        tape.compile(&[f(&v)]).expect("compiles")
+    };
+    let mut program = compile(&[0.5, -0.25]);
+    let mut fresh = compile(&[0.5, -0.25]);
+    for (at, next) in [([1.0, 2.0], [3.0, 4.0]), ([-2.0, 0.5], [7.0, -1.0])] {
+        program.set_inputs(&at);
+        program.forward();
+        program.set_inputs(&next);
+        assert_eq!(program.inputs(), &next, "the inputs read back as set");
+        program.backward();
+        fresh.set_inputs(&at);
+        fresh.forward();
+        fresh.backward();
+        let bits = |p: &Program| {
+            p.gradients()
+                .iter()
+                .map(|g| g.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&program), bits(&fresh), "the gradient at {at:?}");
+        assert_eq!(program.output(0).to_bits(), fresh.output(0).to_bits());
+        // set_input alike.
+        program.set_input(0, 100.0); // node 0: x
+        program.backward();
+        assert_eq!(bits(&program), bits(&fresh), "after set_input, at {at:?}");
+        program.inputs_mut()[1] = -100.0;
+        program.backward();
+        assert_eq!(bits(&program), bits(&fresh), "after inputs_mut, at {at:?}");
+        // The next forward pass takes them.
+        program.forward();
+        assert_eq!(program.inputs(), &[100.0, -100.0]);
+        assert!(!same(program.output(0), fresh.output(0)));
+    }
+}

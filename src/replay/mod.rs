@@ -523,6 +523,12 @@ impl Tape {
 pub struct Program {
     code: exec::Code,
     state: exec::State,
+    /// The inputs as set ([`Program::set_inputs`], [`Program::inputs_mut`]),
+    /// copied into the input slots by each forward pass, and only by it: a
+    /// backward pass runs at the inputs of the last forward pass, whatever was
+    /// set since (the slots' values, which the weighted sums' and products'
+    /// backward passes read, stay those the forward pass computed with).
+    inputs: Vec<f64>,
     /// Slots `0..leaves` are the inputs, then one slot per instruction's result
     /// (whose adjoint a backward pass leaves at zero), then the constants (whose
     /// adjoints are scratch).
@@ -572,6 +578,7 @@ impl Program {
         let seed_in_register = exec::seeded_in_register(&built.code.small, &built.outputs);
         let mut program = Program {
             code: built.code,
+            inputs: state.values[..leaves].to_vec(),
             state,
             leaves,
             first_constant: computed,
@@ -612,10 +619,12 @@ impl Program {
     /// ```
     #[inline]
     pub fn inputs(&self) -> &[f64] {
-        &self.state.values[..self.leaves]
+        &self.inputs
     }
 
     /// The inputs, to write in place (then run [`forward`](Program::forward)).
+    /// As with [`set_inputs`](Program::set_inputs), what is written takes effect
+    /// at the next forward pass.
     ///
     /// ```
     /// let tape = chainrule::Tape::for_replay();
@@ -628,10 +637,14 @@ impl Program {
     /// ```
     #[inline]
     pub fn inputs_mut(&mut self) -> &mut [f64] {
-        &mut self.state.values[..self.leaves]
+        &mut self.inputs
     }
 
     /// Sets every input, in recording order.
+    ///
+    /// The inputs take effect at the next [`forward`](Program::forward): until
+    /// then the outputs, the values, and a [`backward`](Program::backward) pass
+    /// are those of the last forward pass, at the inputs it ran at.
     ///
     /// # Panics
     /// If `values.len()` is not [`input_count`](Program::input_count).
@@ -643,6 +656,12 @@ impl Program {
     /// program.set_inputs(&[3.0, 4.0]);
     /// program.forward();
     /// assert_eq!(program.output(0), 12.0);
+    ///
+    /// // Inputs set after a forward pass wait for the next one.
+    /// program.set_inputs(&[5.0, 6.0]);
+    /// program.backward();
+    /// assert_eq!(program.gradients(), &[4.0, 3.0]); // at (3, 4)
+    /// assert_eq!(program.output(0), 12.0);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
     #[track_caller]
@@ -651,7 +670,7 @@ impl Program {
         if values.len() != self.leaves {
             wrong_input_count(values.len(), self.leaves);
         }
-        self.state.values[..self.leaves].copy_from_slice(values);
+        self.inputs.copy_from_slice(values);
     }
 
     /// The position among the inputs of leaf node `node` (its `Var::index()` on
@@ -675,7 +694,8 @@ impl Program {
         self.leaf_nodes.binary_search(&node).ok()
     }
 
-    /// Sets the input made as leaf node `node` (its `Var::index()`).
+    /// Sets the input made as leaf node `node` (its `Var::index()`), to take
+    /// effect at the next forward pass (as [`set_inputs`](Program::set_inputs)).
     ///
     /// # Panics
     /// If `node` is not a leaf of the program.
@@ -692,7 +712,7 @@ impl Program {
     #[track_caller]
     pub fn set_input(&mut self, node: usize, value: f64) {
         let k = self.leaf(node);
-        self.state.values[k] = value;
+        self.inputs[k] = value;
     }
 
     #[track_caller]
@@ -724,6 +744,7 @@ impl Program {
     /// ```
     #[inline]
     pub fn forward(&mut self) {
+        self.state.values[..self.leaves].copy_from_slice(&self.inputs);
         if self.code.small.is_empty() {
             exec::forward(&self.code, &mut self.state);
         } else {
@@ -940,7 +961,8 @@ impl Program {
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
         let g = &self.graph;
-        self.code.instrs.capacity() * size_of::<exec::Instr>()
+        self.inputs.capacity() * 8
+            + self.code.instrs.capacity() * size_of::<exec::Instr>()
             + self.code.segments.capacity() * size_of::<exec::Segment>()
             + self.code.small.capacity() * size_of::<exec::Small>()
             + self.code.args.capacity() * 4

@@ -283,6 +283,10 @@ pub struct Native {
     /// The one buffer the code reads and writes (see `emit::Layout`): never
     /// resized nor replaced.
     mem: Box<[f64]>,
+    /// The inputs as set, copied into `mem` by each forward pass, and only by
+    /// it (as [`Program`]'s: a backward pass runs at the inputs of the last
+    /// forward pass, whatever was set since).
+    inputs: Vec<f64>,
     layout: Layout,
     outputs: Vec<u32>,
     /// Whether the seeds in `mem` are `backward`'s (1 for output 0, else 0).
@@ -442,6 +446,7 @@ impl Native {
             }
         };
         let mut native = Native {
+            inputs: mem[..layout.leaves].to_vec(),
             mem,
             layout,
             outputs: program.outputs.clone(),
@@ -464,13 +469,13 @@ impl Native {
     /// The inputs' current values, in recording order.
     #[inline]
     pub fn inputs(&self) -> &[f64] {
-        &self.mem[..self.layout.leaves]
+        &self.inputs
     }
 
     /// The inputs, to write in place (then run [`forward`](Native::forward)).
     #[inline]
     pub fn inputs_mut(&mut self) -> &mut [f64] {
-        &mut self.mem[..self.layout.leaves]
+        &mut self.inputs
     }
 
     /// Sets every input, in recording order.
@@ -483,7 +488,7 @@ impl Native {
         if values.len() != self.layout.leaves {
             super::wrong_input_count(values.len(), self.layout.leaves);
         }
-        self.mem[..self.layout.leaves].copy_from_slice(values);
+        self.inputs.copy_from_slice(values);
     }
 
     /// Runs the forward pass at the current inputs.
@@ -492,6 +497,7 @@ impl Native {
     /// O(terms), straight-line code, no allocation.
     #[inline]
     pub fn forward(&mut self) {
+        self.mem[..self.layout.leaves].copy_from_slice(&self.inputs);
         // SAFETY: `forward` reads and writes `mem` only, within its length
         // (point 1); `&mut self` means no other borrow of it is alive.
         unsafe { (self.forward)(self.mem.as_mut_ptr()) }
