@@ -10,7 +10,7 @@
 //!
 //! Used to show that the replay hook (`Tape::set_keep_constants`, off here)
 //! costs ordinary recording nothing measurable, to count the W1 step in its
-//! other spellings (`w1f` fused, `w1u` as users write it; `w3f` W3 fused), and to count the
+//! other spellings (`w1f` fused, `w1u` as users write it; `w2f`, `w3f` W2, W3 fused), and to count the
 //! instructions of a replayed step (`w1r`, `w2r`) against the hand-coded one
 //! (`w1h`, `w2h`).
 //! With `--features jit`, `w1n` counts the W1 step replayed as native code
@@ -74,6 +74,23 @@ fn w2(tape: &mut Tape) {
             &data,
             &mut grads,
             Spelling::Ops,
+        ));
+    }
+}
+
+/// 3 W2 epochs, fused spelling.
+#[inline(never)]
+fn w2f(tape: &mut Tape) {
+    let data = moons::data();
+    let mut p = moons::initial_parameters();
+    let mut grads = Vec::new();
+    for _ in 0..3 {
+        black_box(moons::epoch_taped(
+            tape,
+            &mut p,
+            &data,
+            &mut grads,
+            Spelling::Fused,
         ));
     }
 }
@@ -196,6 +213,7 @@ fn main() {
         "w1f" => w1f(&mut tape),
         "w1u" => w1u(&mut tape),
         "w2" => w2(&mut tape),
+        "w2f" => w2f(&mut tape),
         "w3" => w3(&mut tape),
         "w3f" => w3f(&mut tape),
         "w1r" => w1r(&mut seed::replay_program(Spelling::Ops)),
@@ -209,7 +227,7 @@ fn main() {
         pass if pass.starts_with("w2r:") => w2r(&mut compiled("w2", &pass[4..])),
         "w2h" => w2h(),
         other => {
-            eprintln!("unknown workload {other}: w1, w1f (fused), w1u (as users write it), w2, w3, w3f (fused) (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
+            eprintln!("unknown workload {other}: w1, w1f (fused), w1u (as users write it), w2, w2f (fused), w3, w3f (fused) (recorded), w1r, w2r (replayed), w1n (native, feature jit), w1h, w2h (by hand)");
             std::process::exit(2);
         }
     }

@@ -141,6 +141,7 @@ compile_error!(
 
 mod activation;
 pub mod anomaly;
+mod avx;
 pub mod backward;
 pub mod bench;
 pub mod dot;

@@ -1386,14 +1386,14 @@ fn out_of_range(at: usize) -> ! {
 
 /// An [`Instr::Layer`] forward (out of line: one call runs many neurons, and the
 /// activation is chosen once for all of them), built for AVX where the
-/// processor has it (see [`avx`]).
+/// processor has it (see [`crate::avx`]).
 #[inline(never)]
 fn layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
     #[cfg(target_arch = "x86_64")]
-    if avx() {
+    if crate::avx::avx() {
         // SAFETY: `avx()` is true only where std's run-time detection found
         // AVX, the one target feature `layer_forward_avx` is built with; see
-        // `avx` for the whole argument.
+        // `crate::avx` for the whole argument.
         #[allow(unsafe_code)]
         return unsafe { layer_forward_avx(v, d, l) };
     }
@@ -1401,7 +1401,7 @@ fn layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
 }
 
 /// [`layer_forward_any`] built for AVX: the same code, the same bits (see
-/// [`avx`]). Callable only where the processor has AVX.
+/// [`crate::avx`]). Callable only where the processor has AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 fn layer_forward_avx(v: &mut [f64], d: &mut [f64], l: &Layer) {
@@ -1413,57 +1413,6 @@ fn layer_forward_avx(v: &mut [f64], d: &mut [f64], l: &Layer) {
 #[target_feature(enable = "avx")]
 fn layer_backward_avx(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     layer_backward_any(adj, v, d, l)
-}
-
-/// Whether [`layer_forward`] and [`layer_backward`] run their AVX builds.
-///
-/// # Why
-/// A layer's loops (the backward pass's two runs of `adjoint += g · partner`
-/// a neuron, the forward pass's two neurons' sums side by side) are what a
-/// wide layer's replay spends its instructions on. Built for AVX, the
-/// compiler does them four lanes at a time instead of two: W2 replayed
-/// (16-neuron layers), 2,949,841 → 2,459,000 instructions for three epochs
-/// (callgrind, `examples/record_cost.rs`, mode `w2r`), the layer loops
-/// backward −30%, forward −14%. The crate is built for x86-64's baseline (SSE2), so the
-/// AVX build is chosen at run time.
-///
-/// # The same bits
-/// AVX's `vmulpd` and `vaddpd` round each lane as `mulsd` and `addsd` do, and
-/// without `fma` among the features the compiler fuses no product into a sum
-/// (Rust never contracts floating-point operations); it does not reorder a
-/// sum either (no fast-math). So the AVX build computes every value, partial
-/// and adjoint to the same bits: `layer_kernels_give_the_same_bits_built_for_avx`
-/// runs programs both ways and compares every slot.
-///
-/// # Soundness
-/// Calling a `#[target_feature(enable = "avx")]` function is `unsafe` for one
-/// reason: on a processor without AVX its instructions fault (undefined
-/// behaviour). `layer_forward_avx` and `layer_backward_avx` are private and
-/// called from one place each, behind `avx()`, which is true only if
-/// `is_x86_feature_detected!("avx")` is: std checks the CPUID bit and that the
-/// operating system saves the AVX registers (`xgetbv`), once per process, then
-/// reads a cached word. Every other way in is ordinary safe code: the two
-/// functions' bodies are the safe kernels, whose slice indexing panics on a
-/// bad slot (a panic unwinds through a `target_feature` function as through
-/// any other); they run none of the caller's code (the activations are the
-/// crate's own), so nothing re-enters; they hold no state, so threads and
-/// hooks see nothing. In tests, `GENERIC` makes `avx()` false on the calling
-/// thread alone.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn avx() -> bool {
-    #[cfg(test)]
-    if GENERIC.with(std::cell::Cell::get) {
-        return false;
-    }
-    std::arch::is_x86_feature_detected!("avx")
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-thread_local! {
-    /// Set by tests to run the baseline build of the layer kernels on this
-    /// thread (see [`avx`]).
-    static GENERIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// [`layer_forward`]'s body, for either build.
@@ -1545,8 +1494,8 @@ fn layer_forward_with(v: &mut [f64], d: &mut [f64], l: &Layer, act: impl Fn(f64)
 #[inline(never)]
 fn layer_backward(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     #[cfg(target_arch = "x86_64")]
-    if avx() {
-        // SAFETY: as in `layer_forward`; see `avx`.
+    if crate::avx::avx() {
+        // SAFETY: as in `layer_forward`; see `crate::avx`.
         #[allow(unsafe_code)]
         return unsafe { layer_backward_avx(adj, v, d, l) };
     }
@@ -2594,12 +2543,13 @@ mod tests {
     /// `small_programs_run_as_the_loops` but of every width (the wide ones run
     /// by `layer_forward` and `layer_backward`), each under a weighted sum:
     /// every value, partial and adjoint the same bits from the AVX build of
-    /// the kernels as from the baseline one (see `avx`). Where the processor
-    /// has no AVX both runs are the baseline build, and the test says so.
+    /// the kernels as from the baseline one (see `crate::avx`). Where the
+    /// processor has no AVX both runs are the baseline build, and the test
+    /// says so.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn layer_kernels_give_the_same_bits_built_for_avx() {
-        if !super::avx() {
+        if !crate::avx::avx() {
             eprintln!("no AVX on this processor: the AVX build is not run");
         }
         let mut wide = 0;
@@ -2663,9 +2613,9 @@ mod tests {
                         let mut baseline = program.clone();
                         for new in inputs(leaves) {
                             let avx = run(&mut program, &new);
-                            super::GENERIC.with(|g| g.set(true));
+                            crate::avx::set_baseline_only(true);
                             let generic = run(&mut baseline, &new);
-                            super::GENERIC.with(|g| g.set(false));
+                            crate::avx::set_baseline_only(false);
                             assert_eq!(avx, generic, "{what} at {new:?}");
                         }
                     }
