@@ -1638,6 +1638,26 @@ mod one_sided {
     }
 
     #[test]
+    fn at_a_kink_yours_is_held_as_closely_as_the_slope_is_known() {
+        // relu(x) − relu(−x) + 2000x = 2001x: the slopes converge to 2001,
+        // known to ±3.6e-12. A value 1 or 2 off (a term left out, 1e-3 of the
+        // slope) is wrong, not "right to the accuracy of the finite
+        // differences".
+        for wrong in ["1999", "2000", "2001.9"] {
+            let out = check("relu(x) - relu(-x) + 2000*x", wrong, 1);
+            assert!(out.contains("your ∂f/∂x is wrong"), "{wrong}\n{out}");
+        }
+        let out = check("relu(x) - relu(-x) + 2000*x", "2001", 0);
+        assert!(out.contains("your ∂f/∂x is right"), "{out}");
+        // Within the check's usual 1e-7: right.
+        check("relu(x) - relu(-x) + 2000*x", "2001.0001", 0);
+        // Two kinks' conventions (½ + ½) make the tape's 2001 the derivative:
+        // 2000 is wrong there too.
+        let out = check("max(x,0) + min(x,0) + 2000*x", "2000", 1);
+        assert!(out.contains("the tape's value agrees with it"), "{out}");
+    }
+
+    #[test]
     fn a_small_corner_next_to_a_large_value_is_not_called_differentiable() {
         // 1e4 + x + 1e-4·relu(x): slopes 1 and 1.0001, a corner too small for the
         // check to call (1e-3 relative), but no differentiable point either.
@@ -4197,4 +4217,24 @@ fn grad_and_explain_note_a_partial_across_atan2s_branch_cut() {
         let (out, _) = run(&["grad", f, "--at", at], 0);
         assert!(!out.contains("branch cut"), "{f} at {at}: {out}");
     }
+}
+
+/// powi takes every i32, i32::MIN too; an integer past them is refused as out
+/// of range, not as "not an integer" (a review found 2147483648 and 1e10 called
+/// non-integers, and −2147483648 refused).
+#[test]
+fn powi_takes_every_32_bit_exponent_and_names_the_range_past_them() {
+    let (out, _) = run(&["grad", "powi(x,-2147483648)", "--at", "x=1"], 0);
+    assert!(out.contains("∂f/∂x = -2.147483648000e9"), "{out}");
+    for past in ["2147483648", "1e10", "-2147483649"] {
+        let formula = format!("powi(x,{past})");
+        let (_, err) = run(&["grad", &formula, "--at", "x=1"], 2);
+        assert!(
+            err.contains("outside the 32-bit integers it takes"),
+            "{err}"
+        );
+        assert!(!err.contains("integer exponent, not"), "{err}");
+    }
+    let (_, err) = run(&["grad", "powi(x,2.5)", "--at", "x=1"], 2);
+    assert!(err.contains("integer exponent, not 2.5"), "{err}");
 }

@@ -1085,10 +1085,21 @@ impl<'t, 'p> Recorder<'t, 'p> {
                     }
                     Kind::WithConstant(op) => {
                         let c = number(1)?;
-                        if f.name == "powi" && (c.fract() != 0.0 || c.abs() > i32::MAX as f64) {
+                        if f.name == "powi" && c.fract() != 0.0 {
                             return Err(FormulaError::new(
                                 args[1].span(),
                                 format!("powi takes an integer exponent, not {c} {{at}}"),
+                            ));
+                        }
+                        // Every i32 is an exponent, i32::MIN too (Var::powi).
+                        if f.name == "powi" && !(i32::MIN as f64..=i32::MAX as f64).contains(&c) {
+                            return Err(FormulaError::new(
+                                args[1].span(),
+                                format!(
+                                    "powi's exponent {{at}} is {c}, outside the 32-bit integers it takes ({} to {}): pow(x, {c}) takes any exponent",
+                                    i32::MIN,
+                                    i32::MAX
+                                ),
                             ));
                         }
                         // log_c x = ln x / ln c: no logarithm to a base of 0,
