@@ -1197,9 +1197,10 @@ pub enum Finding {
     },
     /// The tape passes a kink on a path from the input to the output (see
     /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
-    /// min at a tie, clamp at a bound, pow at 0^0) that can matter for the gradient (its
-    /// operand moves with the input to first order, or for signum's jump
-    /// depends on it at all and is not absorbed by a factor 0 and flat to
+    /// min at a tie, clamp at a bound, pow at 0^0, atan2 on its branch cut) that can
+    /// matter for the gradient (its operand moves with the input to first order,
+    /// or for signum's jump, pow's exponent at 0^0 or atan2's y on its cut
+    /// depends on it at all, signum's not absorbed by a factor 0 and flat to
     /// first order above it, and the adjoint reaching it can be nonzero:
     /// [`crate::explain::kink_affecting`]): there the tape's value is a convention
     /// and the derivative may not exist, so a hand value that differs from it
@@ -2176,8 +2177,9 @@ impl<'t> Gradients<'t> {
     ///
     /// Where a path from `x` to the output passes a kink (relu at 0, max at a
     /// tie, …: see [`crate::explain::kink_at`]) that can matter for ∂y/∂x (the
-    /// kink's operand moves with x to first order, or for signum's jump depends
-    /// on x at all and is not absorbed by a factor 0 and flat to first order
+    /// kink's operand moves with x to first order, or for signum's jump, pow's
+    /// exponent at 0^0 or atan2's y on its branch cut (y = ±0, x < 0) depends
+    /// on x at all, signum's not absorbed by a factor 0 and flat to first order
     /// above it, and the adjoint reaching it can be nonzero: see
     /// [`crate::explain::kink_affecting`]), the tape's value is a
     /// convention and the derivative may not exist there: a mismatch is then

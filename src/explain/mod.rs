@@ -776,7 +776,10 @@ fn recorded_convention(rec: &crate::tape::Recording, i: usize) -> bool {
 /// a point where its derivative does not exist and the tape's partial is a
 /// convention: abs, relu, leaky_relu or signum at 0, a fused relu neuron at
 /// z = 0, max or min of two distinct nodes (or of a node and a constant) at a
-/// tie, clamp at a bound, pow at 0^0 (0^y jumps at y = 0). `None` elsewhere.
+/// tie, clamp at a bound, pow at 0^0 (0^y jumps at y = 0), atan2(y, x) or
+/// atan2(y, c) on the branch cut, y = ±0 with x (or the constant c) < 0 (it
+/// jumps between π and −π across y = 0; `Var::const_atan2(±0, x)`, ±π for
+/// every x < 0, is none). `None` elsewhere.
 pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'static str> {
     let values = rec.values();
     let mut edges = rec.edges(i);
@@ -822,6 +825,31 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         {
             Some("pow at 0^0: ∂/∂exponent is a convention, 0 (0^y jumps at y = 0: no derivative there); ∂/∂base = 0 is exact (b^0 = 1)")
         }
+        // atan2(y, x) on its branch cut, y = ±0 with x < 0: it jumps between π
+        // and −π across y = 0, so its ∂/∂y, the slope on the side the sign of
+        // y's 0 picks, is a convention there. Its ∂/∂x there is ∓0 exactly
+        // (atan2(±0, x) = ±π for every x < 0), and the note, shown on both
+        // factors, says so. (At x = ±0, the origin, both partials are NaN.)
+        crate::Op::Atan2
+            if at_zero && second.is_some_and(|(o, _)| values[o as usize] < 0.0) =>
+        {
+            Some("atan2 on its branch cut (y = ±0, x < 0): ∂/∂y is a convention, the slope on the side the sign of y's 0 picks (atan2 jumps between π and −π across y = 0: no derivative there); ∂/∂x = 0 is exact (atan2(±0, x) = ±π for every x < 0)")
+        }
+        // atan2(y, c) with a constant c < 0, at y = ±0 (the constant read back
+        // from the tape, or, were it not kept, told by the value ±π and a
+        // partial that is not NaN: c = ±0 would make it NaN).
+        crate::Op::Atan2Const
+            if at_zero
+                && rec.constants_of(i as u32).first().map_or_else(
+                    || {
+                        values[i].abs() == std::f64::consts::PI
+                            && first.is_some_and(|(_, p)| !p.is_nan())
+                    },
+                    |&(_, c)| c < 0.0,
+                ) =>
+        {
+            Some("atan2 on its branch cut (y = ±0, a constant x < 0): ∂/∂y is a convention, the slope on the side the sign of y's 0 picks (atan2 jumps between π and −π across y = 0: no derivative there)")
+        }
         op @ (crate::Op::Max | crate::Op::Min) => match (first, second) {
             (Some((a, _)), Some((b, _))) if a != b && values[a as usize] == values[b as usize] => {
                 Some(if op == crate::Op::Max {
@@ -834,6 +862,14 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
         },
         _ => None,
     }
+}
+
+/// Whether edge `e` of an op at a kink ([`kink_note`]) carries a partial that
+/// may stand for a convention: every edge but atan2's x on its branch cut,
+/// whose ∂/∂x = ∓0 is exact (atan2(±0, x) = ±π for every x < 0), so that an
+/// adjoint reaching x through it is 0, not possibly nonzero.
+fn convention_edge(op: crate::Op, e: usize) -> bool {
+    !(op == crate::Op::Atan2 && e == 1)
 }
 
 /// How a product of factors marks a masked factor of an op (see
@@ -908,7 +944,11 @@ fn mask_words(
 /// at a point where its own derivative does not exist and the tape's local
 /// partial is a convention (abs, relu, leaky_relu or signum at 0, max or min at
 /// a tie, clamp at a bound, [`Var::pow`](crate::Var::pow) at 0^0, whose
-/// ∂/∂exponent is taken as 0 where 0^y jumps), the same note
+/// ∂/∂exponent is taken as 0 where 0^y jumps, [`Var::atan2`](crate::Var::atan2)
+/// on its branch cut, y = ±0 with x < 0 (or a constant x < 0), whose ∂/∂y is
+/// the slope on the side the sign of y's 0 picks where it jumps between π and
+/// −π; its ∂/∂x there, 0, is exact, and
+/// [`Var::const_atan2`](crate::Var::const_atan2)`(±0, x)` is no kink), the same note
 /// [`Explanation::kink`] gives its factor; `None` elsewhere, and for an index
 /// past the end.
 ///
@@ -962,7 +1002,10 @@ pub fn kink_at(tape: &Tape, index: usize) -> Option<&'static str> {
 /// A jump is not a kink: signum at 0 jumps whenever its operand depends on x
 /// at all (lies on a path from x in the tape), not by the first-order test, and
 /// pow at 0^0 counts whenever its exponent does (0^(x²) jumps at 0; x^0 = 1 for
-/// every x, so the base alone never counts).
+/// every x, so the base alone never counts), and atan2 on its branch cut
+/// whenever its y does (atan2(y³, −1) jumps at 0; atan2(±0, x) = ±π for every
+/// x < 0, so an x that reaches it only through its x operand never counts, and
+/// the adjoint through that exact ∂/∂x = 0 is 0, not a convention).
 /// signum(x³) at 0 jumps from −1 to 1 though x³ is flat to first order there;
 /// for relu, abs, max, min and clamp a zero first-order motion of the operand
 /// does make the convention irrelevant (relu(x³) at 0 is differentiable, with
@@ -1157,6 +1200,11 @@ pub(crate) fn kink_affecting_in(
                 }
                 // A jump too, in the exponent only: 0^(x²) at 0 is 1, and 0 beside.
                 crate::Op::Pow => edges.get(1).is_some_and(|&(o, _)| depends_on(o)),
+                // A jump in y only, on atan2's cut: atan2(y³, −1) at 0 jumps
+                // from π to −π; atan2(±0, x) is ±π for every x < 0.
+                crate::Op::Atan2 | crate::Op::Atan2Const => {
+                    edges.first().is_some_and(|&(o, _)| depends_on(o))
+                }
                 crate::Op::Max | crate::Op::Min => match (edges.first(), edges.get(1)) {
                     (Some(&(a, _)), Some(&(b, _))) => nonzero(t(a) - t(b)) || h(a) || h(b),
                     _ => edges.iter().any(|&(o, _)| moves(o)),
@@ -1229,10 +1277,10 @@ pub(crate) fn kink_affecting_in(
             continue;
         }
         let at_kink = kink_note(rec, i).is_some();
-        for (o, p) in rec.edges(i) {
+        for (e, (o, p)) in rec.edges(i).enumerate() {
             if let Some(j) = at(o) {
                 on_path[j] = true;
-                if reaches[k] && (nonzero(p) || at_kink) {
+                if reaches[k] && (nonzero(p) || (at_kink && convention_edge(ops[i], e))) {
                     reaches[j] = true;
                 }
             }
@@ -1260,7 +1308,8 @@ pub(crate) fn kink_affecting_in(
 /// matters only: a kink that matters for x only through a lower one it passes
 /// (a kink above a kink) comes after that lower one, which matters too. So a
 /// kink matters for x when its operand moves with x to first order (for pow's
-/// jump at 0^0, when its exponent depends on x at all), and that first
+/// jump at 0^0, when its exponent depends on x at all; for atan2's on its
+/// branch cut, when its y does), and that first
 /// order, ∂operand/∂x, is taken for every x at once by one backward sweep from
 /// the kink's operand (from the difference of the two, at max's or min's tie;
 /// from z, for a fused relu neuron), where [`kink_affecting`] carries a tangent
@@ -1388,11 +1437,11 @@ pub(crate) fn kinks_affecting_in(
             } else {
                 reaches[i]
             };
-        for (o, p) in rec.edges(i) {
+        for (e, (o, p)) in rec.edges(i).enumerate() {
             let o = o as usize;
             on_path[o] = true;
             finite &= p.is_finite();
-            if reaches[i] && (nonzero(p) || note[i].is_some()) {
+            if reaches[i] && (nonzero(p) || (note[i].is_some() && convention_edge(ops[i], e))) {
                 reaches[o] = true;
             }
             if below[i] || counts {
@@ -1492,6 +1541,11 @@ pub(crate) fn kinks_affecting_in(
                 .collect(),
             crate::Op::Pow => edges
                 .get(1)
+                .map(|&(o, _)| Sweep::Structure(o))
+                .into_iter()
+                .collect(),
+            crate::Op::Atan2 | crate::Op::Atan2Const => edges
+                .first()
                 .map(|&(o, _)| Sweep::Structure(o))
                 .into_iter()
                 .collect(),
@@ -2272,7 +2326,9 @@ impl Explanation {
     /// The note on a listed factor whose value is a convention at a kink of its
     /// upper node (abs, relu, leaky_relu or signum at 0, a fused relu neuron or
     /// layer at z = 0, max or min at a tie of two distinct nodes, clamp at a
-    /// bound, pow at 0^0): `relu′(0): a convention; the derivative does not exist here`. A
+    /// bound, pow at 0^0, atan2 on its branch cut, y = ±0 with x < 0, on both its
+    /// factors: the note says ∂/∂x there is exact): `relu′(0): a convention; the
+    /// derivative does not exist here`. A
     /// relu neuron over constant inputs that the tape did not keep
     /// ([`Tape::set_keep_constants`]) and z ≤ 0 says that it cannot tell z = 0
     /// from z < 0. `None` for any other factor. Display writes it after the

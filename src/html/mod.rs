@@ -724,7 +724,7 @@ fn page(title: &str, data: &str) -> String {
     (<code>f = t·x</code>, <code>t = x·y</code>) names that edge's partial
     <code>∂f/∂x|direct</code>: the other operands held fixed, not the total ∂f/∂x.
     At a kink (relu, abs, signum or leaky_relu at 0, max or min at a tie, clamp at a
-    bound, pow at 0<sup>0</sup>) the derivative does not exist and the partial is a convention: the step says so.</p>
+    bound, pow at 0<sup>0</sup>, atan2 on its branch cut: y = ±0, x &lt; 0) the derivative does not exist and the partial is a convention: the step says so.</p>
   </aside>
 </main>
 <script type="application/json" id="data">{data}</script>

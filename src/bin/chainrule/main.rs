@@ -339,6 +339,12 @@ fn undefined_note(tape: &Tape, y: &str, value: f64) -> String {
 /// the partial it prints for x then uses a convention, and may be no
 /// derivative of y. `quantities` are the variables, or the named quantities
 /// (a kink of a quantity's own op is below it: only those above count).
+///
+/// Where the kink found is atan2 on its branch cut (y = ±0, x < 0: it jumps
+/// between π and −π across y = 0, and the library counts it for y's paths
+/// only, with the output moving with it), the note says so in its own words,
+/// after the other kinks' notes: the tape's value is the slope on the side the
+/// sign of y's 0 picks, and the partial may not exist.
 fn kink_notes(
     tape: &Tape,
     r: &Recorded,
@@ -346,12 +352,18 @@ fn kink_notes(
     g: &Gradients,
     y: &str,
 ) -> Vec<(String, String)> {
+    use chainrule::Op;
     if !r.output.value().is_finite() {
         return Vec::new(); // the undefined note says it all
     }
     // The variables themselves (`check`, which the note suggests, takes a
     // variable only).
     let of_variables = std::ptr::eq(quantities, r.variables.as_slice());
+    let check_hint = if of_variables {
+        " (`chainrule check` asks one-sided finite differences)"
+    } else {
+        ""
+    };
     // One search for all the quantities (`explain::kinks_affecting`): a search
     // from each, a pass over the tape per quantity, was quadratic where many
     // of them lead to a kink (10,000 variables at relu's kink: 19 s).
@@ -362,108 +374,30 @@ fn kink_notes(
         .collect();
     let indices: Vec<usize> = asked.iter().map(|(_, v)| v.index()).collect();
     let found = chainrule::explain::kinks_affecting(tape, &indices, output);
-    asked
-        .into_iter()
-        .zip(found)
-        .filter_map(|((name, _), found)| {
-            let (_, note) = found?;
-            let note = note.trim_end_matches("; the derivative does not exist here");
-            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
-            Some((
+    let mut notes = Vec::new();
+    let mut cuts = Vec::new();
+    for ((name, _), found) in asked.into_iter().zip(found) {
+        let Some((node, note)) = found else { continue };
+        let lhs = format!("∂{}/∂{}", operand(y), operand(name));
+        if matches!(tape.op(node), Op::Atan2 | Op::Atan2Const) {
+            cuts.push((
                 name.clone(),
                 format!(
-                    "note: {lhs} passes a kink here ({note}): the value above uses that convention, and {lhs} may not exist at this point{}",
-                    // `check` takes a variable only.
-                    if of_variables {
-                        " (`chainrule check` asks one-sided finite differences)"
-                    } else {
-                        ""
-                    }
+                    "note: {lhs} passes atan2's branch cut here (atan2(y, x) at y = 0 with x < 0, where it jumps between π and −π): the value above is the slope on the side the sign of y's 0 picks, and {lhs} may not exist at this point{check_hint}"
                 ),
-            ))
-        })
-        .collect()
-}
-
-/// [`kink_notes`], then [`branch_cut_notes`] for the quantities with none.
-fn kink_and_cut_notes(
-    tape: &Tape,
-    r: &Recorded,
-    quantities: &[(String, Var)],
-    g: &Gradients,
-    y: &str,
-) -> Vec<(String, String)> {
-    let mut notes = kink_notes(tape, r, quantities, g, y);
-    notes.extend(branch_cut_notes(tape, r, quantities, g, y, &notes));
-    notes
-}
-
-/// The notes where a quantity's partial passes atan2(y, x) exactly on its
-/// branch cut (y = ±0, x < 0: it jumps between π and −π across y = 0), with
-/// the output moving with it (a nonzero adjoint) and its y depending on the
-/// quantity at all (a jump counts however flat its operand is, as signum's
-/// does): the tape's value is the slope on the side the sign of y's 0 picks,
-/// and the partial may not exist. Not where `already` has a note for the
-/// quantity, nor where f is not finite.
-fn branch_cut_notes(
-    tape: &Tape,
-    r: &Recorded,
-    quantities: &[(String, Var)],
-    g: &Gradients,
-    y: &str,
-    already: &[(String, String)],
-) -> Vec<(String, String)> {
-    use chainrule::Op;
-    let output = r.output.index();
-    if !r.output.value().is_finite() {
-        return Vec::new();
-    }
-    // The nodes each cut's y depends on, one pass below it per cut.
-    let mut below = vec![false; output + 1];
-    for i in 0..=output {
-        if tape.op(i) != Op::Atan2 || g.by_index(i) == 0.0 || g.by_index(i).is_nan() {
+            ));
             continue;
         }
-        if let [(yy, _), (xx, _), ..] = tape.edges(i).as_slice() {
-            if tape.value(*xx) < 0.0 && tape.value(*yy) == 0.0 {
-                let mut reached = vec![false; *yy + 1];
-                reached[*yy] = true;
-                for k in (0..=*yy).rev() {
-                    if reached[k] {
-                        below[k] = true;
-                        for (o, _) in tape.edges(k) {
-                            reached[o] = true;
-                        }
-                    }
-                }
-            }
-        }
+        let note = note.trim_end_matches("; the derivative does not exist here");
+        notes.push((
+            name.clone(),
+            format!(
+                "note: {lhs} passes a kink here ({note}): the value above uses that convention, and {lhs} may not exist at this point{check_hint}"
+            ),
+        ));
     }
-    let of_variables = std::ptr::eq(quantities, r.variables.as_slice());
-    quantities
-        .iter()
-        .filter(|(name, v)| {
-            v.index() != output
-                // (A quantity recorded after the output is none of its.)
-                && below.get(v.index()).copied().unwrap_or(false)
-                && !g[*v].is_nan()
-                && !already.iter().any(|(n, _)| n == name)
-        })
-        .map(|(name, _)| {
-            let lhs = format!("∂{}/∂{}", operand(y), operand(name));
-            (
-                name.clone(),
-                format!(
-                    "note: {lhs} passes atan2's branch cut here (atan2(y, x) at y = 0 with x < 0, where it jumps between π and −π): the value above is the slope on the side the sign of y's 0 picks, and {lhs} may not exist at this point{}",
-                    if of_variables {
-                        " (`chainrule check` asks one-sided finite differences)"
-                    } else {
-                        ""
-                    }
-                ),
-            )
-        })
-        .collect()
+    notes.extend(cuts);
+    notes
 }
 
 /// The notes of `grad` and `explain` where f is finite but a partial is not,
@@ -534,7 +468,7 @@ fn partial_notes(
     g: &Gradients,
     y: &str,
 ) -> Vec<(String, String)> {
-    let mut notes = kink_and_cut_notes(tape, r, quantities, g, y);
+    let mut notes = kink_notes(tape, r, quantities, g, y);
     notes.extend(nan_notes(r, quantities, g, y));
     notes.extend(inf_notes(r, quantities, g, y));
     notes
@@ -1077,9 +1011,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if let Some(note) = value_rounding_note(&tape, r.output, &y) {
                     j["value_rounding"] = json!(note);
                 }
-                let kinks: Vec<_> = kink_and_cut_notes(&tape, &r, &r.variables, &g, &y)
+                let kinks: Vec<_> = kink_notes(&tape, &r, &r.variables, &g, &y)
                     .into_iter()
-                    .chain(kink_and_cut_notes(&tape, &r, &r.named, &g, &y))
+                    .chain(kink_notes(&tape, &r, &r.named, &g, &y))
                     .collect();
                 put_notes(&mut j, "kinks", kinks);
                 let nans: Vec<_> = nan_notes(&r, &r.variables, &g, &y)
@@ -2304,8 +2238,17 @@ const NEAR_KINK: &str = "none exactly in f64, but the one-sided slopes show a co
 /// The note of the first kink on a path from node `x` up to node `output` that
 /// can matter for ∂output/∂x (its operand moves with x and the output with it:
 /// see [`chainrule::explain::kink_affecting`]), if any.
+/// atan2 on its branch cut, which the library counts for y's paths, is
+/// written as [`ON_CUT`].
 fn kink_between(tape: &Tape, x: usize, output: usize) -> Option<&'static str> {
-    chainrule::explain::kink_affecting(tape, x, output).map(|(_, note)| note)
+    use chainrule::Op;
+    chainrule::explain::kink_affecting(tape, x, output).map(|(node, note)| {
+        if matches!(tape.op(node), Op::Atan2 | Op::Atan2Const) {
+            ON_CUT
+        } else {
+            note
+        }
+    })
 }
 
 /// Whether `yours` is confirmed by the tape's `tape`, whose own error is at
