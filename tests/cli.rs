@@ -1688,10 +1688,16 @@ mod one_sided {
 
     #[test]
     fn a_slope_less_exact_than_the_tolerance_refutes_nothing() {
-        // tanh(1e11·x) + x: derivative 1e11 + 1. The finest resolvable central
-        // difference is 9.955e10 (tanh is not linear over it), 0.45% off: yours
-        // cannot be called wrong on it, nor the tape's value not the derivative.
-        let out = check("tanh(1e11*x) + relu(x) - relu(-x)", "100000000001", 3);
+        // tanh(1e14·(x − 1)) + (x − 1) at 1: derivative 1e14 + 1. Steps cannot
+        // go below 1's ulp, where tanh is not yet linear: no slope settles,
+        // and yours cannot be called wrong on it, nor the tape's value not the
+        // derivative.
+        let f = "tanh(1e14*(x-1)) + relu(x-1) - relu(1-x)";
+        let o = chainrule(&[
+            "check", f, "--at", "x=1", "--wrt", "x", "--expect", "1e14+1",
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(3), "{out}");
         assert!(!out.contains("is wrong"), "{out}");
         assert!(!out.contains("does not match"), "{out}");
         assert!(
@@ -1699,9 +1705,29 @@ mod one_sided {
             "{out}"
         );
         assert!(out.contains("cannot be confirmed"), "{out}");
-        // Far off, beyond the slope's own error, is still wrong.
-        let out = check("tanh(1e11*x) + relu(x) - relu(-x)", "1", 1);
+    }
+
+    #[test]
+    fn a_function_steeper_than_the_first_steps_is_followed_to_finer_ones() {
+        // tanh(1e11·x) + x at 0: the 12 steps down to 1.2e-12 leave tanh
+        // curved (9.955e10 ± 2.1e10); finer steps find 1e11 + 1.
+        let f = "tanh(1e11*x) + relu(x) - relu(-x)";
+        let out = check(f, "100000000001", 0);
+        assert!(out.contains("your ∂f/∂x is right"), "{out}");
+        let out = check(f, "1", 1);
         assert!(out.contains("your ∂f/∂x is wrong"), "{out}");
+        // x + sin(1e13·x): the coarse steps' gap is 0 by symmetry while their
+        // central differences are noise; it was "wrong" with the exact value,
+        // the tape's value "not the derivative".
+        let out = check("relu(x) - relu(-x) + sin(1e13*x)", "10000000000001", 0);
+        assert!(out.contains("your ∂f/∂x is right"), "{out}");
+        assert!(!out.contains("not the derivative"), "{out}");
+        // x + sin(3e11·x): the coarse steps' f(±h) ≈ ±0.34 looked like a jump.
+        let out = check("relu(x) - relu(-x) + sin(3e11*x)", "300000000001", 0);
+        assert!(!out.contains("not continuous"), "{out}");
+        // A true jump stays one at the finer steps.
+        let out = check("3*signum(x) + x", "1", 3);
+        assert!(out.contains("f is not continuous here"), "{out}");
     }
 
     #[test]

@@ -2742,8 +2742,10 @@ fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
 }
 
 /// f along `wrt` just left and right of the point, at steps h = 1e-2·max(1, |x|)
-/// shrinking by 8 (12 steps, down to about 1e-12·max(1, |x|)): a jump, a corner,
-/// slopes that converge together, or no decision. A coarse step alone misleads
+/// shrinking by 8 (12 steps, down to about 1e-12·max(1, |x|), and 24 finer
+/// where those find a jump, no settled slopes, or a slope known to no better
+/// than 1e-3 of itself): a jump, a corner, slopes that converge together, or
+/// no decision. A coarse step alone misleads
 /// (x + 1000x² has one-sided slopes 0.99 and 1.01 at h = 1e-5): each verdict
 /// needs the evidence to hold at the finest steps:
 /// - a jump: on one side, |f(x ± h) − f(x)| stays (within 10%) as large over
@@ -2753,8 +2755,10 @@ fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
 ///   slopes is over 1e-3 of them and settled (changes by at most 25%);
 /// - slopes that converge together: over those steps the difference shrinks
 ///   (by 4 or more a step, as f's curvature term does, by 8) or is within
-///   rounding; the slope is the finest central difference, give or take its
-///   change since the step before plus its rounding.
+///   rounding, and the central differences settle (their change shrinks by 4
+///   or more, or is within rounding); the slope is the finest central
+///   difference, give or take its change since the step before plus its
+///   rounding.
 ///
 /// f's rounding error at each step is taken as 4 ulps of the largest of |f(x)|,
 /// |f(x ± h)| and the running error bound at x (`noise_at`, see
@@ -2769,17 +2773,6 @@ fn one_sided(
     wrt: &str,
     noise_at: f64,
 ) -> Result<OneSided, Failure> {
-    struct Step {
-        h: f64,
-        left_value: f64,
-        right_value: f64,
-        left: f64,
-        right: f64,
-        central: f64,
-        /// The rounding error of f's values (4 ulps of the largest of |f| and
-        /// the running error bound).
-        noise: f64,
-    }
     let base: HashMap<String, f64> = r
         .variables
         .iter()
@@ -2798,31 +2791,73 @@ fn one_sided(
     }
     let mut steps: Vec<Step> = Vec::new();
     let mut h = 1e-2 * x.abs().max(1.0);
-    let mut finest_finite = true;
-    for _ in 0..12 {
-        let (x_right, x_left) = (x + h, x - h);
-        let (hr, hl) = (x_right - x, x - x_left);
-        if hr <= 0.0 || hl <= 0.0 {
-            break;
+    // f at x ± h for `count` more steps (while x ± h is not x); whether the
+    // finest had f finite on both sides.
+    let take = |count: usize, h: &mut f64, steps: &mut Vec<Step>| -> Result<bool, Failure> {
+        let mut finite = true;
+        for _ in 0..count {
+            let (x_right, x_left) = (x + *h, x - *h);
+            let (hr, hl) = (x_right - x, x - x_left);
+            if hr <= 0.0 || hl <= 0.0 {
+                break;
+            }
+            let (fr, fl) = (f_at(x_right)?, f_at(x_left)?);
+            finite = fr.is_finite() && fl.is_finite();
+            if finite {
+                steps.push(Step {
+                    h: *h,
+                    left_value: fl,
+                    right_value: fr,
+                    left: (f0 - fl) / hl,
+                    right: (fr - f0) / hr,
+                    central: (fr - fl) / (hr + hl),
+                    noise: 4.0 * f64::EPSILON * f0.abs().max(fr.abs()).max(fl.abs()).max(noise_at),
+                });
+            }
+            *h /= 8.0;
         }
-        let (fr, fl) = (f_at(x_right)?, f_at(x_left)?);
-        finest_finite = fr.is_finite() && fl.is_finite();
-        if finest_finite {
-            steps.push(Step {
-                h,
-                left_value: fl,
-                right_value: fr,
-                left: (f0 - fl) / hl,
-                right: (fr - f0) / hr,
-                central: (fr - fl) / (hr + hl),
-                noise: 4.0 * f64::EPSILON * f0.abs().max(fr.abs()).max(fl.abs()).max(noise_at),
-            });
-        }
-        h /= 8.0;
-    }
-    if !finest_finite || steps.len() < 3 {
+        Ok(finite)
+    };
+    if !take(12, &mut h, &mut steps)? || steps.len() < 3 {
         return Ok(OneSided::Unknown);
     }
+    let first = analyse(&steps, f0);
+    // f may change on a scale finer than the 12th step (x + sin(3e11·x) at 0
+    // looked like a jump, x + sin(1e13·x) gave slopes whose gap is 0 by
+    // symmetry but whose value is noise): where the steps found a jump, did
+    // not settle, or agree on a slope known to no better than 1e-3 of itself,
+    // 24 finer steps (while x ± h is not x) decide instead, the verdict again
+    // from the finest. A true jump stays one; a smooth f shows its slope once
+    // the steps are below its scale.
+    let uncertain = first
+        .slope()
+        .is_some_and(|(slope, error)| error > Tolerance::FINITE_DIFFERENCES.rtol * slope.abs());
+    if uncertain || matches!(first, OneSided::Jump { .. } | OneSided::Unsettled { .. }) {
+        let mut finer = steps.clone();
+        if take(24, &mut h, &mut finer)? && finer.len() > steps.len() {
+            return Ok(analyse(&finer, f0));
+        }
+    }
+    Ok(first)
+}
+
+/// One step of [`one_sided`]: f at x ± h, the one-sided and central slopes.
+#[derive(Clone)]
+struct Step {
+    h: f64,
+    left_value: f64,
+    right_value: f64,
+    left: f64,
+    right: f64,
+    central: f64,
+    /// The rounding error of f's values (4 ulps of the largest of |f| and
+    /// the running error bound).
+    noise: f64,
+}
+
+/// [`one_sided`]'s verdict from `steps` (coarse to fine, at least 3), f being
+/// `f0` at the point.
+fn analyse(steps: &[Step], f0: f64) -> OneSided {
     // A jump: on one side, f's change does not shrink with the step.
     let last3 = &steps[steps.len() - 3..];
     let side_jumps = |value: fn(&Step) -> f64| {
@@ -2833,12 +2868,12 @@ fn one_sided(
     };
     if side_jumps(|s| s.right_value) || side_jumps(|s| s.left_value) {
         let s = &last3[2];
-        return Ok(OneSided::Jump {
+        return OneSided::Jump {
             left: s.left_value,
             at: f0,
             right: s.right_value,
             h: s.h,
-        });
+        };
     }
     // The slopes, at the steps where rounding leaves them resolvable.
     // Equal slopes are no exception: at the finest steps next to a large |f|
@@ -2850,10 +2885,10 @@ fn one_sided(
         .collect();
     if resolvable.len() < 3 {
         let s = steps.last().expect("3 steps");
-        return Ok(OneSided::Unresolved {
+        return OneSided::Unresolved {
             noise: s.noise,
             h: s.h,
-        });
+        };
     }
     let fine = &resolvable[resolvable.len() - 3..];
     let d: Vec<f64> = fine.iter().map(|s| s.right - s.left).collect();
@@ -2867,11 +2902,11 @@ fn one_sided(
         && (d[1] - d[0]).abs() <= 0.25 * d[1].abs()
         && (d[2] - d[1]).abs() <= 0.25 * d[2].abs();
     if apart {
-        return Ok(OneSided::Corner {
+        return OneSided::Corner {
             left: finest.left,
             right: finest.right,
             h: finest.h,
-        });
+        };
     }
     // A gap above rounding at one step must shrink by the next: a small corner
     // (1e4 + x + 1e-4·relu(x) at 0, slopes 1 and 1.0001) keeps its gap, which
@@ -2879,7 +2914,16 @@ fn one_sided(
     let gap_shrinks = fine.windows(2).zip(d.windows(2)).all(|(s, d)| {
         within_rounding(s[0], d[0]) || d[1].abs() <= 0.25 * d[0].abs() + 4.0 * s[1].noise / s[1].h
     });
+    // The central differences settle too: a smooth f's change by h² (a 64th
+    // a step) or within their rounding (noise / h each). A gap of 0 by
+    // symmetry (an odd f) is no agreement where they jump about.
+    let central_rounding = |s: &Step| 2.0 * s.noise / s.h;
+    let centrals_settle = (fine[2].central - fine[1].central).abs()
+        <= 0.25 * (fine[1].central - fine[0].central).abs()
+            + central_rounding(fine[2])
+            + central_rounding(fine[1]);
     let together = gap_shrinks
+        && centrals_settle
         && (within_rounding(finest, d[2])
             || (d[1].abs() <= 0.25 * d[0].abs() && d[2].abs() <= 0.25 * d[1].abs()));
     if together {
@@ -2888,16 +2932,16 @@ fn one_sided(
         let error = (finest.central - fine[1].central).abs()
             + finest.noise / finest.h
             + fine[1].noise / fine[1].h;
-        return Ok(OneSided::Agree {
+        return OneSided::Agree {
             slope: finest.central,
             h: finest.h,
             error,
-        });
+        };
     }
-    Ok(OneSided::Unsettled {
+    OneSided::Unsettled {
         left: finest.left,
         right: finest.right,
-    })
+    }
 }
 
 fn pretty(v: &Value) -> String {
