@@ -667,12 +667,19 @@ fn recorded_partials<'t>(
         {
             let operands: SmallVec<[Var<'t>; 2]> = (0..edges.len()).map(operand).collect();
             match branch_partials(op, &operands, &kept) {
-                Some(partials) => {
-                    debug_assert!(partials
+                // (Its value is the stored partial's bit for bit by
+                // construction; were it not, the constant, not another value.)
+                Some(partials)
+                    if partials
                         .iter()
                         .zip(edges)
-                        .all(|(p, &(_, s))| p.value.to_bits() == s.to_bits()));
+                        .all(|(p, &(_, s))| p.value.to_bits() == s.to_bits()) =>
+                {
                     out.extend(partials.into_iter().map(Partial::Step));
+                }
+                Some(_) => {
+                    debug_assert!(false, "a branch's partial off its stored value: {op}");
+                    out.extend((0..edges.len()).map(stored))
                 }
                 None => out.extend((0..edges.len()).map(stored)),
             }
@@ -1048,7 +1055,7 @@ impl NonFiniteBelow {
 /// At the kink itself a replay gives the branch of the zero's sign, where a
 /// fresh recording gives the convention (`Program::check` names that node).
 /// `None` where the partial is one constant on both sides (`leaky_relu` with
-/// α = 1, `clamp` with lo = hi, `max(a, a)`), or where the constant is not
+/// α = 1, `clamp` with lo = hi, `max(x, x)`), or where the constant is not
 /// kept ([`Tape::set_keep_constants`]; a tape for replay keeps them): the
 /// stored constant is then recorded, as the branch taken.
 #[track_caller]
@@ -1080,7 +1087,9 @@ fn branch_partials<'t>(
                 (t * -alpha).min_const(1.0)
             });
         }
-        Op::Max | Op::Min if operands.len() == 2 => {
+        // (Equal operands: max(x, x), whose partials are ½ and ½ at every x,
+        // the stored constants; two nodes that tie are at the kink.)
+        Op::Max | Op::Min if operands.len() == 2 && operands[0].value != operands[1].value => {
             let (a, b) = (operands[0], operands[1]);
             let u = if op == Op::Max { a - b } else { b - a };
             let h = u.signum().relu();

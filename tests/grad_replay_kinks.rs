@@ -263,6 +263,11 @@ fn each_kink_ops_recorded_gradient_replays_across_its_kink() {
     let (x, y) = (tape.var(-1.0), tape.var(f64::INFINITY));
     let g = tape.grad(x.relu() * y, &[x, y]);
     assert_eq!((g[0].value(), g[1].value()), (0.0, 0.0));
+    // max(x, x) ties at every x: its partials are ½ and ½ everywhere, kept
+    // as the stored constants (H(x − x) would be 1).
+    let (x, y) = (tape.var(1.5), tape.var(2.0));
+    let g = tape.grad(x.max(x) * y, &[x]);
+    assert_eq!(g[0].value(), 2.0);
 }
 
 /// A case of a second derivative: its name, f, the entry of the gradient

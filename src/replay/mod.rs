@@ -202,7 +202,8 @@
 //! at x = 0, relu′ is 0 at every input; replayed exactly at a kink, the
 //! branch of the zero's sign, where a fresh recording gives the convention);
 //! a kink op whose partials below are infinite or NaN at the recording point,
-//! or whose masked edge meets an infinite or NaN adjoint, which keep the
+//! or whose masked edge meets an infinite or NaN adjoint (or one with such
+//! partials below it), which keep the
 //! branch's constant (an expression would turn the next order's exact 0 into
 //! 0·∞ there); a kink op over a constant the tape did not keep; a fused relu
 //! neuron ([`Var::neuron`](crate::Var::neuron) with [`Activation::Relu`](crate::Activation::Relu));
