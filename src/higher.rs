@@ -228,7 +228,7 @@ impl Tape {
     /// The recording is made at the tape's values. A kink's partial away from
     /// its kink (relu, abs, leaky_relu, max, min, max or min with a constant,
     /// clamp) is recorded as an expression of the quantity whose sign picks
-    /// the branch, one to four nodes: abs′(x) as signum(x), relu′(x) as
+    /// the branch, one to five nodes: abs′(x) as signum(x), relu′(x) as
     /// relu(signum(x)), leaky_relu′ as max(signum(x), α) (for |α| < 1),
     /// ∂max(a, b)/∂a as relu(signum(a − b)) and ∂/∂b as 1 minus that, clamp′
     /// as relu(signum((x − lo)·(hi − x))). Its value is the branch's constant
@@ -266,7 +266,7 @@ impl Tape {
     /// records a few nodes per edge on the path to `y` (an adjoint product, an
     /// accumulation, and the partial's own expression: none for `a·b`, whose
     /// partials are the nodes `b` and `a` themselves, up to 11
-    /// for a unary op, silu′'s near 0; a kink op's branch, one to four, and an
+    /// for a unary op, silu′'s near 0; a kink op's branch, one to five, and an
     /// adjoint product on its masked edge), plus O(y's index) memory for the
     /// adjoint handles, and where `y` passes a kink op, one more pass over the
     /// nodes below it (whether a partial there is infinite or NaN).
