@@ -28,12 +28,19 @@
 //!
 //! The non-finite policy of [`crate::backward`] holds at every order: an edge a
 //! select op did not select (relu for x ≤ 0, the operand `max` did not pick) is
-//! masked, and records nothing, so it passes exactly 0 whatever the adjoint (the
+//! masked, and records nothing (or, where the adjoint is finite, adjoint · 0
+//! with the 0 an expression that is 1 across the kink, so that a replay
+//! picks the branch afresh), so it passes exactly 0 whatever the adjoint (the
 //! operand below still lies on a path, with adjoint 0: an infinite or NaN partial
 //! under it gives NaN, as in the sweep); every other edge records
 //! `adjoint · partial`, so 0 · ∞ is NaN as IEEE says. A
-//! partial that is constant where the op is differentiable (relu, abs, max,
-//! clamp, `x * 2.0`) is recorded as that constant: its own derivative is 0. A
+//! partial that is constant where the op is differentiable (`x * 2.0`) is
+//! recorded as that constant: its own derivative is 0. A kink op's (relu,
+//! abs, leaky_relu, max, min, clamp) is constant on each side of its kink,
+//! and recorded as an expression that picks the side by a sign (relu′(x) as
+//! relu(signum(x))), with the constant's value and derivative 0, so that a
+//! [compiled](Tape::compile) gradient replays right across the kink (see
+//! [`Tape::grad`]); its masked edge records adjoint · 0. A
 //! partial that is NaN (rule 4: relu, abs, leaky_relu, signum, max, min, clamp
 //! at NaN; logsumexp and a relu neuron with a NaN input) is recorded as a NaN
 //! whose derivative with respect to every operand is NaN, so a Hessian is NaN
@@ -189,6 +196,14 @@ use crate::var::Var;
 enum Partial<'t> {
     Const(f64),
     Var(Var<'t>),
+    /// A kink op's piecewise-constant partial away from its kink, recorded as
+    /// an expression of the operand whose sign picks the branch
+    /// ([`branch_partials`]): its value is the stored partial, its derivative
+    /// 0, and a replay picks the branch afresh. On an edge masked at the
+    /// recording point (value 0) it is still recorded, as `adjoint · 0`,
+    /// where the adjoint is finite there, so that it contributes once
+    /// replayed on the other side of the kink.
+    Step(Var<'t>),
 }
 
 impl Tape {
@@ -210,12 +225,25 @@ impl Tape {
     /// ([`Tape::set_keep_constants`], as [`hessian`] records) a neuron over
     /// constant inputs takes them as given, otherwise from ∂a/∂wₖ / a′(z).
     ///
-    /// The recording is made at the tape's values, and branches on them as
-    /// the sweep does: a kink's partial (relu, abs, max, …) is recorded as the
-    /// constant of the branch taken there. So a program
-    /// [compiled](Tape::compile) from these `Var`s replays those branches as
-    /// recorded, not afresh (see [`crate::replay`], "Control flow is frozen
-    /// at recording time").
+    /// The recording is made at the tape's values. A kink's partial away from
+    /// its kink (relu, abs, leaky_relu, max, min, max or min with a constant,
+    /// clamp) is recorded as an expression of the quantity whose sign picks
+    /// the branch, one to five nodes: abs′(x) as signum(x), relu′(x) as
+    /// relu(signum(x)), leaky_relu′ as max(signum(x), α) (for |α| < 1),
+    /// ∂max(a, b)/∂a as relu(signum(a − b)) and ∂/∂b as 1 minus that, clamp′
+    /// as relu(signum((x − lo)·(hi − x))). Its value is the branch's constant
+    /// bit for bit and its derivative 0 (signum's), as the constant's; and
+    /// relu's masked edge (relu′ = 0, and the operand `max` did not pick) is
+    /// recorded too, as adjoint · 0, exactly 0 there. So a program
+    /// [compiled](Tape::compile) from these `Var`s picks each branch afresh at
+    /// new inputs. What stays as recorded (see [`crate::replay`], "Control
+    /// flow is frozen at recording time"): a kink's convention where it was
+    /// recorded at the kink; a kink op with an infinite or NaN partial below
+    /// it, or a masked edge under an infinite or NaN adjoint (there an
+    /// expression would turn the next order's exact 0 into 0·∞ = NaN), a kink
+    /// op over a constant the tape did not keep
+    /// ([`Tape::set_keep_constants`]), and a fused relu neuron: the constant
+    /// of the branch taken.
     ///
     /// When `y` and `x` both carry labels, an entry that is a node this call
     /// recorded is labelled `∂y/∂x`. An entry that is a node already on the tape
@@ -238,8 +266,10 @@ impl Tape {
     /// records a few nodes per edge on the path to `y` (an adjoint product, an
     /// accumulation, and the partial's own expression: none for `a·b`, whose
     /// partials are the nodes `b` and `a` themselves, up to 11
-    /// for a unary op, silu′'s near 0), plus O(y's index) memory for the adjoint
-    /// handles.
+    /// for a unary op, silu′'s near 0; a kink op's branch, one to five, and an
+    /// adjoint product on its masked edge), plus O(y's index) memory for the
+    /// adjoint handles, and where `y` passes a kink op, one more pass over the
+    /// nodes below it (whether a partial there is infinite or NaN).
     ///
     /// ```
     /// use chainrule::Tape;
@@ -296,6 +326,7 @@ impl Tape {
         let seed = y.constant(1.0);
         adjoints[output] = Some(seed);
         let mut edges: SmallVec<[(u32, f64); 8]> = SmallVec::new();
+        let mut below = NonFiniteBelow::default();
         for node in (0..=output).rev() {
             let adjoint = match adjoints[node] {
                 Some(adjoint) => adjoint,
@@ -333,9 +364,29 @@ impl Tape {
                 continue;
             }
             let last_partial = edges[edges.len() - 1].1;
-            let partials = recorded_partials(self, node, op, &edges);
+            // A kink op's partial as an expression of its operands (see
+            // `branch_partials`) puts them on a path from the gradient, with
+            // adjoint 0 at the next order (signum's edge is masked): where a
+            // partial below is infinite or NaN, that is 0·∞ = NaN where the
+            // constant had 0, so there the branch's constant is kept.
+            let branch =
+                is_kink_op(op) && !below.any(self, edges.iter().map(|&(operand, _)| operand));
+            let partials = recorded_partials(self, node, op, &edges, branch);
             for (&(operand, partial), recorded) in edges.iter().zip(partials) {
-                if crate::backward::is_masked(op, partial, last_partial) {
+                let masked = crate::backward::is_masked(op, partial, last_partial);
+                // A branch's partial recorded as an expression (`Partial::Step`)
+                // is 0 here, but not at every input: recorded as adjoint · 0,
+                // exactly 0 at a finite adjoint, so that a replay across the
+                // kink adds the branch's contribution. (At an infinite or NaN
+                // adjoint, 0 · ∞ would not be the masked edge's 0: recorded as
+                // masked, nothing.)
+                // (Nor where a partial below the adjoint is infinite or NaN:
+                // at the next order, adjoint · 0 passes 0 down to it.)
+                let step_masked = masked
+                    && matches!(recorded, Partial::Step(_))
+                    && adjoint.value.is_finite()
+                    && !below.any(self, [adjoint.index]);
+                if masked && !step_masked {
                     // Exactly 0, whatever the adjoint: records nothing, but the
                     // operand lies on a path from the output.
                     zero_on_path[operand as usize] = true;
@@ -361,8 +412,8 @@ impl Tape {
                     Partial::Const(c) => adjoint * c,
                     // The seed is 1: 1·p is p (no `1·` in the names and no
                     // factor of 1 in the explanations of what is recorded).
-                    Partial::Var(p) if adjoint.index == seed.index => p,
-                    Partial::Var(p) => adjoint * p,
+                    Partial::Var(p) | Partial::Step(p) if adjoint.index == seed.index => p,
+                    Partial::Var(p) | Partial::Step(p) => adjoint * p,
                 };
                 let slot = &mut adjoints[operand as usize];
                 *slot = Some(match *slot {
@@ -525,6 +576,7 @@ fn recorded_partials<'t>(
     node: usize,
     op: Op,
     edges: &[(u32, f64)],
+    branch: bool,
 ) -> SmallVec<[Partial<'t>; 8]> {
     use Partial::{Const, Var as V};
     let var = |index: u32| Var::from_parts(tape, index, tape.value(index as usize));
@@ -594,6 +646,40 @@ fn recorded_partials<'t>(
                             V(jump + p)
                         });
                     }
+                }
+                None => out.extend((0..edges.len()).map(stored)),
+            }
+        }
+        // Away from its kink, a kink op's partial is constant on the branch
+        // taken, but which branch depends on the operands: recorded as an
+        // expression of the quantity whose sign picks it (`branch_partials`),
+        // so that a compiled gradient replays it afresh at new inputs. Its
+        // value is the stored partial bit for bit, its derivative 0.
+        Op::Relu
+        | Op::Abs
+        | Op::LeakyRelu
+        | Op::Max
+        | Op::Min
+        | Op::MaxConst
+        | Op::MinConst
+        | Op::Clamp
+            if branch && edges.iter().all(|&(_, p)| !p.is_nan()) =>
+        {
+            let operands: SmallVec<[Var<'t>; 2]> = (0..edges.len()).map(operand).collect();
+            match branch_partials(op, &operands, &kept) {
+                // (Its value is the stored partial's bit for bit by
+                // construction; were it not, the constant, not another value.)
+                Some(partials)
+                    if partials
+                        .iter()
+                        .zip(edges)
+                        .all(|(p, &(_, s))| p.value.to_bits() == s.to_bits()) =>
+                {
+                    out.extend(partials.into_iter().map(Partial::Step));
+                }
+                Some(_) => {
+                    debug_assert!(false, "a branch's partial off its stored value: {op}");
+                    out.extend((0..edges.len()).map(stored))
                 }
                 None => out.extend((0..edges.len()).map(stored)),
             }
@@ -838,7 +924,7 @@ fn recorded_partials<'t>(
                         // Without the inputs kept: (a′/a′₀)·∂a/∂wₖ, whose value is
                         // the stored partial exactly (a′/a′₀ is 1 there).
                         V(d) if !have && d.value.is_normal() => V(d / d.value * edges[k].1),
-                        V(d) => V(d * c),
+                        V(d) | Partial::Step(d) => V(d * c),
                     });
                 }
                 out.push(match derivative {
@@ -879,6 +965,166 @@ fn recorded_partials<'t>(
         }
     }
     out
+}
+
+/// Whether `op` is a kink op whose partial away from its kink
+/// [`branch_partials`] records as an expression.
+fn is_kink_op(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Relu
+            | Op::Abs
+            | Op::LeakyRelu
+            | Op::Max
+            | Op::Min
+            | Op::MaxConst
+            | Op::MinConst
+            | Op::Clamp
+    )
+}
+
+/// Whether some edge on a path down from a node has a partial that is not
+/// finite, memoized over one [`Tape::grad`] (each node's edges read once).
+/// A node reached at the next order only with adjoint 0 (below a
+/// [`branch_partials`] expression's signum, or below a masked edge's
+/// adjoint · 0) passes 0 · ∞ = NaN down such an edge, where a constant
+/// partial had no path there and gave 0.
+#[derive(Default)]
+struct NonFiniteBelow {
+    /// Per node: 0 not known yet, 1 every partial below finite, 2 not.
+    known: Vec<u8>,
+}
+
+impl NonFiniteBelow {
+    /// Whether any of `roots` has a non-finite partial on a path below it.
+    fn any(&mut self, tape: &Tape, roots: impl IntoIterator<Item = u32>) -> bool {
+        tape.recording.read(|rec| {
+            if self.known.len() < rec.len() {
+                self.known.resize(rec.len(), 0);
+            }
+            let mut found = false;
+            let mut stack: Vec<(u32, bool)> = Vec::new();
+            for root in roots {
+                stack.push((root, false));
+                while let Some((n, expanded)) = stack.pop() {
+                    let i = n as usize;
+                    if expanded {
+                        let below = rec.edges(i).any(|(o, _)| self.known[o as usize] == 2);
+                        self.known[i] = if below { 2 } else { 1 };
+                    } else if self.known[i] == 0 {
+                        if rec.edges(i).any(|(_, p)| !p.is_finite()) {
+                            self.known[i] = 2;
+                        } else {
+                            stack.push((n, true));
+                            for (o, _) in rec.edges(i) {
+                                if self.known[o as usize] == 0 {
+                                    stack.push((o, false));
+                                }
+                            }
+                        }
+                    }
+                }
+                found |= self.known[root as usize] == 2;
+            }
+            found
+        })
+    }
+}
+
+/// The partials of kink op `op` over `operands` (its kept constants `kept`)
+/// away from its kink, as expressions that pick the branch by the sign of the
+/// quantity that picks it: their values are the stored partials bit for bit
+/// (the caller has checked that none is NaN and that the op is not at its
+/// kink), their derivatives 0 (signum's partial is 0, and every other op
+/// here passes it on or is masked), and replayed at new inputs they are the
+/// branch taken there. With H(u) = relu(signum(u)), 1 for u > 0 and 0 for
+/// u < 0 (u is never 0 here):
+///
+/// - `abs`: signum(x); `relu`: H(x);
+/// - `leaky_relu(α)`: max(signum(x), α) for −1 < α < 1, signum(x) for α = −1,
+///   max(−α·signum(x), 1) for α > 1, min(−α·signum(x), 1) for α < −1 (no
+///   tie, so no kink of its own, and exact: no α + (1 − α)·H(x) rounding);
+/// - `max(a, b)`: H(a − b) and 1 − H(a − b); `min(a, b)`: H(b − a) and
+///   1 − H(b − a) (a − b is 0 only where a = b, a tie);
+/// - `max(x, c)`: H(x − c); `min(x, c)`: H(c − x);
+/// - `clamp(x, lo, hi)`: H((x − lo)·(hi − x)), 1 strictly inside, 0 outside
+///   (the product underflows to a zero of its sign); H(hi − x) for lo = −∞,
+///   H(x − lo) for hi = ∞, and H(x − lo)·H(hi − x) where x − lo or hi − x
+///   is infinite (that product's partials would be: see `NonFiniteBelow`).
+///
+/// At the kink itself a replay gives the branch of the zero's sign, where a
+/// fresh recording gives the convention (`Program::check` names that node).
+/// `None` where the partial is one constant on both sides (`leaky_relu` with
+/// α = 1, `clamp` with lo = hi, `max(x, x)`), or where the constant is not
+/// kept ([`Tape::set_keep_constants`]; a tape for replay keeps them): the
+/// stored constant is then recorded, as the branch taken.
+#[track_caller]
+fn branch_partials<'t>(
+    op: Op,
+    operands: &[Var<'t>],
+    kept: &[f64],
+) -> Option<SmallVec<[Var<'t>; 2]>> {
+    let x = operands[0];
+    let mut out: SmallVec<[Var<'t>; 2]> = SmallVec::new();
+    match op {
+        Op::Abs => out.push(x.signum()),
+        // (Each H(u) written out, not through a closure, so that a full tape
+        // panics at the caller's line.)
+        Op::Relu => out.push(x.signum().relu()),
+        Op::LeakyRelu => {
+            let alpha = *kept.first()?;
+            if alpha == 1.0 || alpha.is_nan() {
+                return None;
+            }
+            let t = x.signum();
+            out.push(if alpha == -1.0 {
+                t
+            } else if alpha > -1.0 && alpha < 1.0 {
+                t.max_const(alpha)
+            } else if alpha > 1.0 {
+                (t * -alpha).max_const(1.0)
+            } else {
+                (t * -alpha).min_const(1.0)
+            });
+        }
+        // (Equal operands: max(x, x), whose partials are ½ and ½ at every x,
+        // the stored constants; two nodes that tie are at the kink.)
+        Op::Max | Op::Min if operands.len() == 2 && operands[0].value != operands[1].value => {
+            let (a, b) = (operands[0], operands[1]);
+            let u = if op == Op::Max { a - b } else { b - a };
+            let h = u.signum().relu();
+            out.push(h);
+            out.push(1.0 - h);
+        }
+        Op::MaxConst => {
+            let c = *kept.first()?;
+            out.push((x - c).signum().relu());
+        }
+        Op::MinConst => {
+            let c = *kept.first()?;
+            out.push((c - x).signum().relu());
+        }
+        Op::Clamp => {
+            let (&lo, &hi) = (kept.first()?, kept.get(1)?);
+            let x0 = x.value;
+            if lo == hi || (lo == f64::NEG_INFINITY && hi == f64::INFINITY) {
+                return None;
+            }
+            out.push(if lo == f64::NEG_INFINITY {
+                (hi - x).signum().relu()
+            } else if hi == f64::INFINITY {
+                (x - lo).signum().relu()
+            } else if (x0 - lo).is_finite() && (hi - x0).is_finite() {
+                ((x - lo) * (hi - x)).signum().relu()
+            } else {
+                // (x − lo)·(hi − x) would have an infinite partial, below its
+                // signum: H(x − lo)·H(hi − x).
+                (x - lo).signum().relu() * (hi - x).signum().relu()
+            });
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 /// The partial of the table's unary op `op` at `x` (its value `y0`, the node
@@ -1129,7 +1375,7 @@ fn times<'t>(derivative: Partial<'t>, v: Var<'t>) -> Partial<'t> {
         Partial::Const(d) if d.is_nan() => derivative,
         Partial::Const(1.0) => Partial::Var(v),
         Partial::Const(d) => Partial::Var(v * d),
-        Partial::Var(d) => Partial::Var(d * v),
+        Partial::Var(d) | Partial::Step(d) => Partial::Var(d * v),
     }
 }
 

@@ -1327,16 +1327,19 @@ fn a_kinks_convention_in_the_recorded_gradient_is_found_at_the_next_order() {
     let text = d1.backward().compare(&[(x, 2.0)]).to_string();
     assert!(text.contains("the tape passes a kink"), "{text}");
     assert!(!text.contains("no sum of the paths"), "{text}");
-    // Away from a kink nothing is added: |x|² at 1 records no signum.
+    // Away from a kink, abs′ is recorded as signum(x), so that a replay picks
+    // the branch afresh (`tests/grad_replay_kinks.rs`); it is no kink there.
+    // (This asserted that no signum was recorded: the frozen constant.)
     let tape = Tape::new();
     let x = tape.var(1.0);
     let y = x.abs().square();
     let before = tape.len();
-    let _ = tape.grad(y, &[x]);
+    let d1 = tape.grad(y, &[x])[0];
     assert!(
-        (before..tape.len()).all(|i| tape.op(i) != chainrule::Op::Signum),
-        "a signum recorded away from the kink"
+        (before..tape.len()).any(|i| tape.op(i) == chainrule::Op::Signum),
+        "abs′ recorded as a constant away from the kink"
     );
+    assert!(kink_affecting(&tape, x.index(), d1.index()).is_none());
     assert_eq!(
         chainrule::hessian(|v| v[0].abs().square(), &[1.0]),
         vec![vec![2.0]]

@@ -184,31 +184,42 @@
 //! on values (`if x > 0.0 { … } else { … }` on a `Var`'s value, a loop that runs
 //! until a value converges, an index computed from a value) ran once, while
 //! recording; the replay takes the same path at every input, as JAX's `jit`
-//! traces once and CppAD's `ADFun` replays its operation sequence. Only the ops'
+//! traces once and CppAD's `ADFun` replays its operation sequence. The ops'
 //! own branches move with the inputs (relu, abs, max, min, clamp, and the kinks
 //! and domain edges of the other ops). Where your function branches on values,
 //! record again each step, or check with [`Program::check`], which replays at
 //! given inputs, records your function afresh at the same inputs, and names the
 //! first node that differs.
 //!
-//! A gradient recorded with [`Tape::grad`] is such a function: the recorded
-//! sweep branches on the values it meets. A kink's partial (relu, abs,
-//! leaky_relu, max, min, clamp, signum, a relu neuron) is recorded as the
-//! constant of the branch taken there, or as nothing where the edge is
-//! masked; `pow`'s ∂/∂y at a base of 0 as the constant 0. Compiled, such a
-//! gradient replays those branches as recorded, not afresh: its values are
-//! the recording point's branches' at every input. A smooth function's
+//! A gradient recorded with [`Tape::grad`] branches where the ops do: a
+//! kink's partial away from its kink (relu, abs, leaky_relu, max, min, max or
+//! min with a constant, clamp) is recorded as an expression of the quantity
+//! whose sign picks the branch (abs′(x) as signum(x), relu′(x) as
+//! relu(signum(x)), ∂max(a, b)/∂a as relu(signum(a − b)), …; see
+//! [`Tape::grad`]), relu's masked edge included, so a compiled gradient
+//! picks the branch afresh at every input, as a fresh recording there does.
+//! What stays frozen, as recorded: the convention at a kink itself (recorded
+//! at x = 0, relu′ is 0 at every input; replayed exactly at a kink, the
+//! branch of the zero's sign, where a fresh recording gives the convention);
+//! a kink op whose partials below are infinite or NaN at the recording point,
+//! or whose masked edge meets an infinite or NaN adjoint (or one with such
+//! partials below it), which keep the
+//! branch's constant (an expression would turn the next order's exact 0 into
+//! 0·∞ there); a kink op over a constant the tape did not keep; a fused relu
+//! neuron ([`Var::neuron`](crate::Var::neuron) with [`Activation::Relu`](crate::Activation::Relu));
+//! and `pow`'s ∂/∂y at a base of 0, the constant 0. A smooth function's
 //! recorded gradient replays right (up to the rounding of the expressions
 //! chosen for the recording point: σ′ is recorded as σ(x)·σ(−x) away from 0
-//! and through cosh near it, see [`crate::higher`]); where yours has a kink,
-//! record the gradient again, or use [`Program::check`] (which compares the
-//! two recordings node by node, so it also names a node where only such an
-//! equal expression was chosen afresh):
+//! and through cosh near it, see [`crate::higher`]). [`Program::check`]
+//! compares the two recordings node by node, so it names a node where only
+//! such an equal expression was chosen afresh, and one where only a zero's
+//! sign was: an adjoint whose first contribution is −0 is recorded plus 0 (the
+//! sweep's +0), at one point and not at the other.
 //!
 //! ```
 //! use chainrule::{Tape, Var};
 //!
-//! // ∂(|x|·y)/∂x = sign(x)·y, recorded at x = 1: abs′ is the constant 1.
+//! // ∂(|x|·y)/∂x = sign(x)·y, recorded at x = 1: abs′ is recorded as signum(x).
 //! fn gradient<'t>(tape: &'t Tape, at: &[f64]) -> Vec<Var<'t>> {
 //!     let (x, y) = (tape.var(at[0]), tape.var(at[1]));
 //!     tape.grad(x.abs() * y, &[x])
@@ -217,8 +228,8 @@
 //! let mut program = tape.compile(&gradient(&tape, &[1.0, 2.0]))?;
 //! program.set_inputs(&[-1.0, 2.0]);
 //! program.forward();
-//! assert_eq!(program.output(0), 2.0); // abs′(−1)·2 is −2: the branch is frozen
-//! assert!(program.check(&[-1.0, 2.0], gradient).is_err()); // and check says so
+//! assert_eq!(program.output(0), -2.0); // abs′(−1)·2: the branch taken afresh
+//! assert!(program.check(&[-1.0, 2.0], gradient).is_ok()); // as a fresh recording
 //! # Ok::<(), chainrule::replay::CompileError>(())
 //! ```
 
