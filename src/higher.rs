@@ -724,6 +724,32 @@ fn recorded_partials<'t>(
                 None => unreachable!("powi and powf keep their constant"),
             }
         }
+        // 0^0: both stored partials are 0 (∂/∂x exact, ∂/∂y a convention:
+        // 0^y jumps at y = 0), but neither has a derivative there: ∂/∂x is
+        // y·x^(y−1), which jumps in y (undefined below 0, 0 at, ∞ above for
+        // y < 1); ∂/∂y is x^y·ln x, ln x along y = 0, unbounded in x, and a
+        // convention in y. As constants they made x^y's Hessian at (0, 0)
+        // and x^x's f″(0) a plain 0, no kink found. Each is recorded as the
+        // signums of the operands it jumps in, times 0, plus its value
+        // (signum(y)·0 + 0 and (signum(x) + signum(y))·0 + 0), as a kink's
+        // convention is above: the same value and derivative 0, a signum at
+        // its jump on each path that kink detection counts.
+        Op::Pow
+            if tape.value(edges[0].0 as usize) == 0.0 && tape.value(edges[1].0 as usize) == 0.0 =>
+        {
+            let (a, b) = (operand(0), operand(1));
+            // (Recorded outside closures, so that a full tape panics at the
+            // caller's line.)
+            let in_b = b.signum() * 0.0;
+            let in_both = a.signum() * 0.0 + in_b;
+            for (jump, &(_, p)) in [in_b, in_both].into_iter().zip(edges) {
+                out.push(if p.to_bits() == (-0.0f64).to_bits() {
+                    Const(p) // (+0 + −0 would be +0)
+                } else {
+                    V(jump + p)
+                });
+            }
+        }
         Op::Pow => {
             let (a, b) = (operand(0), operand(1));
             // As `pow_with_partials`: y·x^(y−1), 0 where y = 0; x^y·ln x, 0 where
@@ -1520,7 +1546,11 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// meets ∞ − ∞; this sweep does not take the limit), 1 at y = 1 (0^0's
 /// convention, a kink) and 0 above. So at (0, 0.5) the Hessian is
 /// `[[-inf, NaN], [-inf, 0.0]]`, at (0, 1) entries (0, 1) and (1, 0) are 1
-/// and −∞. At y = 0, 0^y itself jumps (a kink, its partials conventions). At a point of finite inputs, where an entry of the
+/// and −∞. At y = 0, 0^y itself jumps (a kink, its partials conventions): at
+/// (0, 0) the Hessian's entries are 0, conventions, and the recorded gradient
+/// passes a signum at its jump wherever an entry does not exist (all but
+/// (0, 0)), so [`crate::explain::kink_affecting`] and `compare` on it find
+/// the kink. At a point of finite inputs, where an entry of the
 /// gradient is NaN (0 · ∞ on a path: it has no value there), its row is NaN:
 /// there is no derivative of it to take (at a NaN or infinite input, the
 /// entries that read no non-finite value keep their constants; see the module

@@ -1458,3 +1458,48 @@ fn a_recorded_conventions_kink_at_the_next_order_is_a_may_not() {
         "signum′(0): a convention; the derivative does not exist here"
     );
 }
+
+/// pow at 0^0: both partials are 0 there (∂/∂x exact, ∂/∂y a convention), and
+/// neither has a derivative (∂/∂y along y = 0 is ln x; ∂/∂x jumps in y). The
+/// recorded gradient's entries were plain constants: x^y's Hessian at (0, 0)
+/// and x^x's f″(0) read 0 with no kink found, and `compare` took any second
+/// derivative for a mismatch of the paths. Found by a fresh user's review.
+#[test]
+fn second_derivatives_through_pow_at_zero_to_the_zero_find_its_kink() {
+    use chainrule::explain::kink_affecting;
+    // x^y: every entry of the Hessian.
+    let tape = Tape::new();
+    let (x, y) = (tape.var(0.0), tape.var(0.0));
+    let f = x.pow(y);
+    let g = tape.grad(f, &[x, y]);
+    // The recorded first derivatives are still the sweep's, bit for bit.
+    let swept = f.backward();
+    assert_eq!(g[0].value().to_bits(), swept[x].to_bits());
+    assert_eq!(g[1].value().to_bits(), swept[y].to_bits());
+    for (row, name) in [(g[0], "∂f/∂x"), (g[1], "∂f/∂y")] {
+        for (v, wrt) in [(x, "x"), (y, "y")] {
+            if name == "∂f/∂x" && wrt == "x" {
+                // y(y−1)x^(y−2) along y = 0 is 0: no kink is claimed here.
+                continue;
+            }
+            assert!(
+                kink_affecting(&tape, v.index(), row.index()).is_some(),
+                "∂({name})/∂{wrt} at 0^0: no kink found"
+            );
+        }
+    }
+    // x^x: f″ = x^x((ln x + 1)² + 1/x) → ∞ at 0.
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let d1 = tape.grad(x.pow(x), &[x])[0];
+    assert!(kink_affecting(&tape, x.index(), d1.index()).is_some());
+    let text = d1.backward().compare(&[(x, 5.0)]).to_string();
+    assert!(text.contains("the tape passes a kink"), "{text}");
+    assert!(!text.contains("no sum of the paths"), "{text}");
+    // Away from 0^0 nothing changes: x^y at (2, 3) records no signum.
+    let tape = Tape::new();
+    let (x, y) = (tape.var(2.0), tape.var(3.0));
+    let g = tape.grad(x.pow(y), &[x, y]);
+    assert!(kink_affecting(&tape, y.index(), g[1].index()).is_none());
+    assert!((g[0].value() - 12.0).abs() < 1e-12); // 3·2² (tolerance: rounding)
+}
