@@ -61,38 +61,29 @@ fn w1u(tape: &mut Tape) {
     black_box(w);
 }
 
-/// 3 W2 epochs, plain operators.
-#[inline(never)]
-fn w2(tape: &mut Tape) {
+/// 3 W2 epochs in `spelling`.
+#[inline(always)]
+fn w2_epochs(tape: &mut Tape, spelling: Spelling) {
     let data = moons::data();
     let mut p = moons::initial_parameters();
     let mut grads = Vec::new();
     for _ in 0..3 {
         black_box(moons::epoch_taped(
-            tape,
-            &mut p,
-            &data,
-            &mut grads,
-            Spelling::Ops,
+            tape, &mut p, &data, &mut grads, spelling,
         ));
     }
+}
+
+/// 3 W2 epochs, plain operators.
+#[inline(never)]
+fn w2(tape: &mut Tape) {
+    w2_epochs(tape, Spelling::Ops);
 }
 
 /// 3 W2 epochs, fused spelling.
 #[inline(never)]
 fn w2f(tape: &mut Tape) {
-    let data = moons::data();
-    let mut p = moons::initial_parameters();
-    let mut grads = Vec::new();
-    for _ in 0..3 {
-        black_box(moons::epoch_taped(
-            tape,
-            &mut p,
-            &data,
-            &mut grads,
-            Spelling::Fused,
-        ));
-    }
+    w2_epochs(tape, Spelling::Fused);
 }
 
 /// One W3 gradient (100,000 steps), plain operators.

@@ -640,11 +640,7 @@ fn recorded_partials<'t>(
                     // at the caller's line.)
                     let jump = u.signum() * 0.0;
                     for &(_, p) in edges {
-                        out.push(if p.to_bits() == (-0.0f64).to_bits() {
-                            Const(p) // (+0 + −0 would be +0)
-                        } else {
-                            V(jump + p)
-                        });
+                        out.push(marked(jump, p));
                     }
                 }
                 None => out.extend((0..edges.len()).map(stored)),
@@ -655,16 +651,7 @@ fn recorded_partials<'t>(
         // expression of the quantity whose sign picks it (`branch_partials`),
         // so that a compiled gradient replays it afresh at new inputs. Its
         // value is the stored partial bit for bit, its derivative 0.
-        Op::Relu
-        | Op::Abs
-        | Op::LeakyRelu
-        | Op::Max
-        | Op::Min
-        | Op::MaxConst
-        | Op::MinConst
-        | Op::Clamp
-            if branch && edges.iter().all(|&(_, p)| !p.is_nan()) =>
-        {
+        _ if branch && is_kink_op(op) && edges.iter().all(|&(_, p)| !p.is_nan()) => {
             let operands: SmallVec<[Var<'t>; 2]> = (0..edges.len()).map(operand).collect();
             match branch_partials(op, &operands, &kept) {
                 // (Its value is the stored partial's bit for bit by
@@ -743,11 +730,7 @@ fn recorded_partials<'t>(
             let in_b = b.signum() * 0.0;
             let in_both = a.signum() * 0.0 + in_b;
             for (jump, &(_, p)) in [in_b, in_both].into_iter().zip(edges) {
-                out.push(if p.to_bits() == (-0.0f64).to_bits() {
-                    Const(p) // (+0 + −0 would be +0)
-                } else {
-                    V(jump + p)
-                });
+                out.push(marked(jump, p));
             }
         }
         Op::Pow => {
@@ -991,6 +974,19 @@ fn recorded_partials<'t>(
         }
     }
     out
+}
+
+/// A convention `p` recorded with `jump`, a signum at its jump times 0, added:
+/// `jump + p`, the value `p` bit for bit and the derivative 0, through a signum
+/// that kink detection counts on every path through it. A −0 stays the
+/// constant (+0 + −0 would be +0).
+#[track_caller]
+fn marked<'t>(jump: Var<'t>, p: f64) -> Partial<'t> {
+    if p.to_bits() == (-0.0f64).to_bits() {
+        Partial::Const(p)
+    } else {
+        Partial::Var(jump + p)
+    }
 }
 
 /// Whether `op` is a kink op whose partial away from its kink

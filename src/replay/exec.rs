@@ -2539,6 +2539,56 @@ mod tests {
         all
     }
 
+    /// A layer of `n` neurons of `k` terms on `tape`, the tape's fused neurons
+    /// or the plain operators' (`fused`), over variable inputs or the
+    /// constants `constant(i)` (`x_var`), each neuron with a bias of its own
+    /// (`Some(true)`), one shared (`Some(false)`) or none. Returns the number
+    /// of leaves (the inputs if variables, the weights, the biases) and the
+    /// layer's outputs.
+    #[allow(clippy::too_many_arguments)]
+    fn layer(
+        tape: &Tape,
+        n: usize,
+        k: usize,
+        act: Activation,
+        fused: bool,
+        x_var: bool,
+        bias: Option<bool>,
+        constant: impl Fn(usize) -> f64,
+    ) -> (usize, Vec<Var<'_>>) {
+        let leaves = if x_var { k } else { 0 } + n * k + n;
+        let p = tape.vars(
+            &(0..leaves)
+                .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
+                .collect::<Vec<_>>(),
+        );
+        let (x, rest): (Vec<Var>, &[Var]) = if x_var {
+            (p[..k].to_vec(), &p[k..])
+        } else {
+            ((0..k).map(|i| p[0].constant(constant(i))).collect(), &p)
+        };
+        let (w, b) = rest.split_at(n * k);
+        let h = (0..n)
+            .map(|j| {
+                let wj = &w[j * k..(j + 1) * k];
+                let bias = bias.map(|own| if own { b[j] } else { b[0] });
+                if fused {
+                    let bias = bias.unwrap_or_else(|| p[0].constant(0.0));
+                    return Var::neuron(wj, &x, bias, act);
+                }
+                let mut z = wj[0] * x[0];
+                for i in 1..k {
+                    z += wj[i] * x[i];
+                }
+                if let Some(bias) = bias {
+                    z += bias;
+                }
+                act.apply(z)
+            })
+            .collect();
+        (leaves, h)
+    }
+
     /// Layers of `n` neurons of `k` terms, as in
     /// `small_programs_run_as_the_loops` but of every width (the wide ones run
     /// by `layer_forward` and `layer_backward`), each under a weighted sum:
@@ -2569,37 +2619,9 @@ mod tests {
                         (true, true, Some(false)),
                     ] {
                         let tape = Tape::for_replay();
-                        let leaves = if x_var { k } else { 0 } + n * k + n;
-                        let p = tape.vars(
-                            &(0..leaves)
-                                .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
-                                .collect::<Vec<_>>(),
-                        );
-                        let (x, rest): (Vec<Var>, &[Var]) = if x_var {
-                            (p[..k].to_vec(), &p[k..])
-                        } else {
-                            let c = |i: usize| p[0].constant(i as f64 * 0.37 - 0.9);
-                            ((0..k).map(c).collect(), &p)
-                        };
-                        let (w, b) = rest.split_at(n * k);
-                        let h: Vec<Var> = (0..n)
-                            .map(|j| {
-                                let wj = &w[j * k..(j + 1) * k];
-                                let bias = bias.map(|own| if own { b[j] } else { b[0] });
-                                if fused {
-                                    let bias = bias.unwrap_or_else(|| p[0].constant(0.0));
-                                    return Var::neuron(wj, &x, bias, act);
-                                }
-                                let mut z = wj[0] * x[0];
-                                for i in 1..k {
-                                    z += wj[i] * x[i];
-                                }
-                                if let Some(bias) = bias {
-                                    z += bias;
-                                }
-                                act.apply(z)
-                            })
-                            .collect();
+                        let (leaves, h) = layer(&tape, n, k, act, fused, x_var, bias, |i| {
+                            i as f64 * 0.37 - 0.9
+                        });
                         let mut total = h[0] * 0.5;
                         for (j, &hj) in h.iter().enumerate().skip(1) {
                             total += hj * (j as f64 - 1.25);
@@ -2650,36 +2672,7 @@ mod tests {
                         (true, true, Some(false), false),
                     ] {
                         let tape = Tape::for_replay();
-                        let leaves = if x_var { k } else { 0 } + n * k + n;
-                        let p = tape.vars(
-                            &(0..leaves)
-                                .map(|i| ((i * 7 + 3) % 11) as f64 / 5.5 - 1.0)
-                                .collect::<Vec<_>>(),
-                        );
-                        let (x, rest): (Vec<Var>, &[Var]) = if x_var {
-                            (p[..k].to_vec(), &p[k..])
-                        } else {
-                            (X[..k].iter().map(|&c| p[0].constant(c)).collect(), &p)
-                        };
-                        let (w, b) = rest.split_at(n * k);
-                        let h: Vec<Var> = (0..n)
-                            .map(|j| {
-                                let wj = &w[j * k..(j + 1) * k];
-                                let bias = bias.map(|own| if own { b[j] } else { b[0] });
-                                if fused {
-                                    let bias = bias.unwrap_or_else(|| p[0].constant(0.0));
-                                    return Var::neuron(wj, &x, bias, act);
-                                }
-                                let mut z = wj[0] * x[0];
-                                for i in 1..k {
-                                    z += wj[i] * x[i];
-                                }
-                                if let Some(bias) = bias {
-                                    z += bias;
-                                }
-                                act.apply(z)
-                            })
-                            .collect();
+                        let (leaves, h) = layer(&tape, n, k, act, fused, x_var, bias, |i| X[i]);
                         let loss = if squares && n == 2 {
                             (h[0] - 0.25).square() * 0.5 + (h[1] - 0.75).square() * 0.125
                         } else {
