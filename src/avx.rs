@@ -28,7 +28,9 @@
 //! # Soundness
 //! Calling a `#[target_feature(enable = "avx")]` function is `unsafe` for one
 //! reason: on a processor without AVX its instructions fault (undefined
-//! behaviour). Each AVX build is private to its module and called from one
+//! behaviour). (The AVX builds are declared `unsafe fn`, as Rust 1.85, the
+//! crate's MSRV, requires of a `#[target_feature]` function; their bodies do
+//! nothing unsafe.) Each AVX build is private to its module and called from one
 //! place, behind `avx()`, which is true only if `is_x86_feature_detected!("avx")`
 //! is: std checks the CPUID bit and that the operating system saves the AVX
 //! registers (`xgetbv`), once per process, then reads a cached word. Every other

@@ -569,11 +569,16 @@ fn sweep_runs<const MODE: u8>(rec: &Recording, adjoints: &mut [f64]) -> bool {
     sweep::<true, MODE, false>(rec, adjoints)
 }
 
-/// [`sweep`] with runs, built for AVX. Callable only where the processor has
-/// AVX (see [`crate::avx`]).
+/// [`sweep`] with runs, built for AVX.
+///
+/// # Safety
+/// The processor must have AVX (see [`crate::avx`]). (`unsafe fn` rather than
+/// a safe `#[target_feature]` function, which needs Rust 1.86: the crate's
+/// MSRV is 1.85.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn sweep_runs_avx<const MODE: u8>(rec: &Recording, adjoints: &mut [f64]) -> bool {
+#[allow(unsafe_code)]
+unsafe fn sweep_runs_avx<const MODE: u8>(rec: &Recording, adjoints: &mut [f64]) -> bool {
     sweep::<true, MODE, true>(rec, adjoints)
 }
 

@@ -1401,17 +1401,27 @@ fn layer_forward(v: &mut [f64], d: &mut [f64], l: &Layer) {
 }
 
 /// [`layer_forward_any`] built for AVX: the same code, the same bits (see
-/// [`crate::avx`]). Callable only where the processor has AVX.
+/// [`crate::avx`]).
+///
+/// # Safety
+/// The processor must have AVX. (`unsafe fn` rather than a safe
+/// `#[target_feature]` function, which needs Rust 1.86: the crate's MSRV is
+/// 1.85.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn layer_forward_avx(v: &mut [f64], d: &mut [f64], l: &Layer) {
+#[allow(unsafe_code)]
+unsafe fn layer_forward_avx(v: &mut [f64], d: &mut [f64], l: &Layer) {
     layer_forward_any(v, d, l)
 }
 
 /// [`layer_backward_any`] built for AVX, as [`layer_forward_avx`].
+///
+/// # Safety
+/// The processor must have AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn layer_backward_avx(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
+#[allow(unsafe_code)]
+unsafe fn layer_backward_avx(adj: &mut [f64], v: &[f64], d: &[f64], l: &Layer) {
     layer_backward_any(adj, v, d, l)
 }
 
