@@ -39,7 +39,11 @@
 //! `target_feature` function as through any other); they run none of the
 //! caller's code (the activations are the crate's own), so nothing re-enters;
 //! they hold no state, so other threads and hooks (a global allocator that
-//! records, a panic hook) see nothing of them; and they allocate nothing. The
+//! records, a panic hook) see nothing of them; and they allocate nothing
+//! (`tests/no_allocation.rs` counts the allocator's calls over W2's fused
+//! sweeps and replays, both of which run them). Safe code cannot make them
+//! panic either: their indices are the recording's or the compiler's, checked
+//! when made; a bounds check that failed would unwind as anywhere else. The
 //! sweep's build runs inside the arena cell's closure exactly as the baseline
 //! sweep does, so the cell's own argument (`tape::cell`) is unchanged.
 

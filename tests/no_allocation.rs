@@ -17,7 +17,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use chainrule::Tape;
-use workloads::{seed, Spelling};
+use workloads::{moons, seed, Spelling};
 
 struct Counting;
 
@@ -65,6 +65,45 @@ fn training_steps_allocate_nothing_and_a_huge_sweep_gives_its_memory_back() {
             CALLS.load(Relaxed) - before,
             0,
             "{spelling:?}: allocation calls made by 100 steps after the first"
+        );
+    }
+
+    // 1b. W2's wide layers, fused (neurons over runs of 16: their sweep is the
+    //     AVX build where the processor has it, see `src/avx.rs`) and replayed
+    //     (the wide layer kernels, likewise): sweeps and replays after the
+    //     first make no allocation call, the AVX builds allocate nothing.
+    //     (The workload's epoch functions allocate their own vectors: the
+    //     sweeps and replays are counted alone.)
+    let data = moons::data();
+    {
+        let tape = Tape::new();
+        let params = tape.vars(&moons::initial_parameters());
+        let l = moons::loss_fused(&params, &data, &mut Vec::new(), &mut Vec::new());
+        let first = l.backward()[params[0]];
+        let before = CALLS.load(Relaxed);
+        for _ in 0..3 {
+            assert_eq!(l.backward()[params[0]].to_bits(), first.to_bits());
+        }
+        assert_eq!(
+            CALLS.load(Relaxed) - before,
+            0,
+            "W2 fused: allocation calls made by 3 sweeps after the first"
+        );
+        let mut program = moons::replay_program(&data, Spelling::Ops);
+        let p = moons::initial_parameters();
+        program.set_inputs(&p);
+        program.forward();
+        program.backward();
+        let before = CALLS.load(Relaxed);
+        for _ in 0..3 {
+            program.set_inputs(&p);
+            program.forward();
+            program.backward();
+        }
+        assert_eq!(
+            CALLS.load(Relaxed) - before,
+            0,
+            "W2 replayed: allocation calls made by 3 passes after the first"
         );
     }
 
