@@ -310,9 +310,12 @@ impl GradcheckReport {
 ///
 /// A row no step decides is *cannot check here*, with the differences tried
 /// and the reason: f not defined or not finite at x or at x ± h for every
-/// step; f not differentiable within x ± h at any step tried (relu and |x| at
-/// 0: the tape's value there is a convention, and no difference is evidence
-/// for or against it; a pole, as 1/x at 1e-300); the differences lost to
+/// step; one-sided slopes that disagree at every step tried, where f is not
+/// differentiable within x ± h (relu and |x| at 0: the tape's value there is a
+/// convention, and no difference is evidence for or against it; a pole, as 1/x
+/// at 1e-300) or turns on a finer scale than the smallest step (hypot(x, y)
+/// at x = y = 1e-300 is differentiable, with partials 1/√2, but no difference
+/// can show it: the row says both causes); the differences lost to
 /// rounding (try a larger step with [`gradcheck_with`]); the differences
 /// settling away from the tape where the tape's slope is far beyond what f's
 /// values show over the step (x³ at 0 with a tape of 1: a wrong tape, or an
@@ -368,8 +371,9 @@ where
 /// ([`GradientCheck::cannot_check`], [`GradcheckReport::unchecked`]), as
 /// *cannot check here*, with the reason: f not finite at x, no difference
 /// formed at any step tried (f not defined or not finite at x ± h, x ± h not
-/// finite, the step lost to the rounding of x), f not differentiable within
-/// x ± h at any step tried, the differences lost to rounding, an input not
+/// finite, the step lost to the rounding of x), one-sided slopes that
+/// disagree at every step tried (f not differentiable within x ± h, or
+/// turning on a finer scale), the differences lost to rounding, an input not
 /// finite, or a step that is not a positive finite number, or a tolerance
 /// whose `atol` or `rtol` is negative or NaN (then every row, with a NaN
 /// reference, rather than a panic).
@@ -826,10 +830,13 @@ impl Refinement {
                     .join(", ");
                 let mut why = match self.undecided {
                     Undecided::NotSmooth => format!(
-                        "f is not differentiable within x[{i}] ± h for any step tried, down to \
-                         h = {}: the one-sided slopes there are {:.6e} and {:.6e} (a kink, jump \
-                         or pole that close to x; a smaller step would be lost to rounding or \
-                         was not tried); the central differences were {tried}",
+                        "the one-sided slopes disagree at every step tried, down to h = {}, \
+                         where they are {:.6e} and {:.6e}: either f is not differentiable within \
+                         x[{i}] ± h (a kink, jump or pole that close to x), or it turns on a \
+                         scale finer than the smallest step (as hypot(x, y) does near x = 0 \
+                         where |y| is far below h: smooth, but turning within about |y| of 0); \
+                         a smaller step would be lost to rounding or was not tried; the central \
+                         differences were {tried}",
                         step_text(step),
                         d.forward,
                         d.backward

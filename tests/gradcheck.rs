@@ -294,6 +294,35 @@ fn a_step_too_wide_for_f_is_refined_until_the_difference_settles() {
     assert_eq!(plain.checks[0].step, Some(2e-6));
 }
 
+/// hypot(x, y) at x = y = 1e-300 is differentiable (∂/∂x = ∂/∂y = 1/√2), but
+/// it turns within about 1e-300 of x = 0, and every step tried (1e-6 down to
+/// 1.5e-17) spans the turn: the one-sided slopes are ±1 at each. The row said
+/// "f is not differentiable within x[0] ± h", which is false here; it now says
+/// that either that or a turn finer than the step is the cause.
+#[test]
+fn slopes_that_disagree_at_every_step_do_not_claim_a_kink_that_may_not_be_there() {
+    let report = gradcheck(|v| v[0].hypot(v[1]), &[1e-300, 1e-300]);
+    assert_eq!(report.failures().count(), 0, "{report}");
+    assert_eq!(report.unchecked().count(), 2, "{report}");
+    for row in &report.checks {
+        // The tape's partial is right to an ulp (1/√2 from the scaled operands).
+        assert!(
+            (row.tape - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15,
+            "{report}"
+        );
+        let why = row.cannot_check.as_deref().unwrap();
+        assert!(
+            why.starts_with("the one-sided slopes disagree at every step tried"),
+            "{why}"
+        );
+        assert!(
+            why.contains("or it turns on a scale finer than the smallest step"),
+            "{why}"
+        );
+        assert!(!why.starts_with("f is not differentiable"), "{why}");
+    }
+}
+
 #[test]
 fn a_difference_that_never_settles_cannot_check_instead_of_failing() {
     // 1/x at 1e-300: x ± h straddles the pole at 0 at every step tried; each
