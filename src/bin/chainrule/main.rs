@@ -109,9 +109,10 @@ enum Commands {
     Check {
         #[command(flatten)]
         input: Input,
-        /// The variable your derivative is with respect to.
+        /// The variable your derivative is with respect to; may be left out
+        /// where the point has one variable.
         #[arg(long, value_name = "NAME")]
-        wrt: String,
+        wrt: Option<String>,
         /// Your derivative: a formula in the variables (and named lines), or a
         /// number (then it is checked at the point only), `inf`, `-inf` or
         /// `nan` among them; a formula of numbers alone (`3*cos(2.25)`,
@@ -1164,14 +1165,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             points,
             seed,
             outputs,
-        } => check(&input, &wrt, &expect, points, seed, &outputs),
+        } => check(&input, wrt.as_deref(), &expect, points, seed, &outputs),
     }
 }
 
 /// `check`: the learner's derivative against the tape.
 fn check(
     input: &Input,
-    wrt: &str,
+    wrt: Option<&str>,
     expect: &str,
     points: usize,
     seed: u64,
@@ -1224,6 +1225,22 @@ fn check(
     // At the given point.
     let tape = Tape::new();
     let r = record(&loaded, &tape, &loaded.at)?;
+    // Without --wrt, the point's one variable.
+    let wrt: &str = match (wrt, r.variables.as_slice()) {
+        (Some(wrt), _) => wrt,
+        (None, [(only, _)]) => only,
+        (None, variables) => {
+            let names: Vec<&str> = variables.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Failure::input(format!(
+                "say which variable your derivative is with respect to: --wrt {} (the point has {} variables: {})",
+                names.first().copied().unwrap_or("x"),
+                names.len(),
+                names.join(", ")
+            )));
+        }
+    };
+    let wrt = wrt.to_string();
+    let wrt = wrt.as_str();
     let x = find(&r, wrt)?;
     if !r.variables.iter().any(|(n, _)| n == wrt) {
         return Err(Failure::input(format!(
@@ -1317,6 +1334,45 @@ fn check(
         && !f_value.is_nan()
         && f_value.is_finite()
         && g[x].is_finite();
+    // A kink at the point (|x| at 0, max at a tie, …) on the way from x to the
+    // output that can matter for ∂f/∂x: the tape's value is a convention there.
+    // One-sided finite differences, refined, say whether ∂f/∂x exists: where it
+    // does not (or it is not known), the learner's value is neither right nor
+    // wrong at this point; where it does, it is held against their slope.
+    let mut kink = if f_undefined || g[x].is_nan() {
+        None
+    } else {
+        kink_between(&tape, x.index(), r.output.index())
+    };
+    // No op exactly at its switch point, yet f may have a corner or a jump
+    // within rounding of the point: decimal inputs round (relu(3x − 0.3) at
+    // x = 0.1 sees 3·0.1 − 0.3 = 5.6e-17, not 0), and atan2 jumps across its
+    // branch cut. The refined one-sided slopes show it.
+    let mut near = None;
+    if kink.is_none()
+        && !f_undefined
+        && g[x].is_finite()
+        && near_switch(&tape, x.index(), r.output.index())
+    {
+        let nature = one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], false)?;
+        if matches!(nature, OneSided::Jump { .. } | OneSided::Corner { .. }) {
+            kink = Some(if on_branch_cut(&tape, x.index(), r.output.index()) {
+                ON_CUT
+            } else {
+                NEAR_KINK
+            });
+            near = Some(nature);
+        }
+    }
+    let at_kink = kink.map(|note| {
+        let nature = match near.take() {
+            Some(nature) => nature,
+            None => one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], true)?,
+        };
+        Ok::<_, Failure>((note, nature))
+    });
+    let at_kink = at_kink.transpose()?;
+    let kink_slope = at_kink.as_ref().and_then(|(_, nature)| nature.slope());
     let mut text = String::new();
     if f_undefined {
         text.push_str(&format!(
@@ -1358,7 +1414,21 @@ fn check(
                     ),
                     None => "they agree".to_string(),
                 },
+                // At a kink the verdict is the one-sided slopes' (below): the
+                // tape's value is a convention, and differing from it says
+                // nothing.
+                (false, _) if at_kink.is_some() => "they differ".to_string(),
                 (false, _) => "MISMATCH".to_string(),
+            } + match at_kink.as_ref().map(|(note, _)| *note) {
+                Some(NEAR_KINK | ON_CUT) => {
+                    ", but here the tape's value is the slope on one side of a switch point: the \
+                     verdict is the one-sided slopes' (below)"
+                }
+                Some(_) => {
+                    ", but at a kink the tape's value is a convention: the verdict is the \
+                     one-sided slopes' (below)"
+                }
+                None => "",
             }
         ));
     }
@@ -1379,45 +1449,6 @@ fn check(
             ));
         }
     }
-    // A kink at the point (|x| at 0, max at a tie, …) on the way from x to the
-    // output that can matter for ∂f/∂x: the tape's value is a convention there.
-    // One-sided finite differences, refined, say whether ∂f/∂x exists: where it
-    // does not (or it is not known), the learner's value is neither right nor
-    // wrong at this point; where it does, it is held against their slope.
-    let mut kink = if f_undefined || g[x].is_nan() {
-        None
-    } else {
-        kink_between(&tape, x.index(), r.output.index())
-    };
-    // No op exactly at its switch point, yet f may have a corner or a jump
-    // within rounding of the point: decimal inputs round (relu(3x − 0.3) at
-    // x = 0.1 sees 3·0.1 − 0.3 = 5.6e-17, not 0), and atan2 jumps across its
-    // branch cut. The refined one-sided slopes show it.
-    let mut near = None;
-    if kink.is_none()
-        && !f_undefined
-        && g[x].is_finite()
-        && near_switch(&tape, x.index(), r.output.index())
-    {
-        let nature = one_sided(&loaded, &r, wrt, g.running_error_bound())?;
-        if matches!(nature, OneSided::Jump { .. } | OneSided::Corner { .. }) {
-            kink = Some(if on_branch_cut(&tape, x.index(), r.output.index()) {
-                ON_CUT
-            } else {
-                NEAR_KINK
-            });
-            near = Some(nature);
-        }
-    }
-    let at_kink = kink.map(|note| {
-        let nature = match near.take() {
-            Some(nature) => nature,
-            None => one_sided(&loaded, &r, wrt, g.running_error_bound())?,
-        };
-        Ok::<_, Failure>((note, nature))
-    });
-    let at_kink = at_kink.transpose()?;
-    let kink_slope = at_kink.as_ref().and_then(|(_, nature)| nature.slope());
     // An infinite gradient that f64's range made, not f's slope: √(x² + y²)
     // at 1e-200, where x² underflows to 0 and √′(0) = ∞ (f's slope is 1/√2).
     let limit = if !f_undefined && g[x].is_infinite() && at_kink.is_none() {
@@ -2615,16 +2646,23 @@ fn exact(tape: &Tape, i: usize) -> bool {
 /// What one-sided finite differences of f along x say at a kink, decided at
 /// the finest steps that rounding leaves resolvable.
 enum OneSided {
-    /// f jumps: it is not continuous here (f just left and right of the point,
-    /// at the finest step).
+    /// f jumps at every step down to the finest (f just left and right of the
+    /// point, at the finest step): it is not continuous here, unless it
+    /// changes on a finer scale than the steps. `steep`: the change across
+    /// the finest step is no more than the tape's slope makes over its width
+    /// (tanh(1e16·(x − 1)) at 1, whose finest step is a few ulps of x), so a
+    /// continuous f as steep as that is as likely.
     Jump {
         left: f64,
         at: f64,
         right: f64,
         h: f64,
+        steep: bool,
     },
-    /// f is continuous but its slopes from the left and the right converge to
-    /// different values (at the finest resolvable step).
+    /// The slopes from the left and the right converge to different values
+    /// at every step down to the finest resolvable: f has a corner here,
+    /// unless it turns on a finer scale (x + √(x² + ε²) with ε far below
+    /// the steps looks the same).
     Corner { left: f64, right: f64, h: f64 },
     /// The slopes from both sides converge to one value: f is differentiable
     /// here, ∂f/∂x about `slope` (a central difference at step `h`), give or
@@ -2643,8 +2681,15 @@ enum OneSided {
 impl OneSided {
     fn kind(&self) -> &'static str {
         match self {
-            OneSided::Jump { .. } => "does not exist: f is not continuous",
-            OneSided::Corner { .. } => "does not exist: the one-sided slopes differ",
+            OneSided::Jump { steep: true, .. } => {
+                "may not exist: f changes across the point as steeply as the tape's slope, on a finer scale than the steps resolve"
+            }
+            OneSided::Jump { .. } => {
+                "does not exist: f is not continuous (at every step tried, unless it changes on a finer scale)"
+            }
+            OneSided::Corner { .. } => {
+                "does not exist: the one-sided slopes differ (at every step tried, unless f turns on a finer scale)"
+            }
             OneSided::Agree { .. } => "exists: the one-sided slopes converge together",
             OneSided::Unknown => "may not exist: f is not finite beside the point",
             OneSided::Unresolved { .. } => {
@@ -2667,15 +2712,24 @@ impl OneSided {
     /// variable `wrt`.
     fn describe(&self, yours: f64, tape: f64, lhs: &str, wrt: &str) -> String {
         match *self {
-            OneSided::Jump { left, at, right, h } => format!(
-                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), so {lhs} does not exist here",
+            OneSided::Jump { left, at, right, h, steep: true } => format!(
+                "f changes across the point by about {} at the finest step ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), no more than the tape's slope {} makes over that width: f may jump here, or be continuous and steeper than the steps resolve, so whether {lhs} exists here is not known",
+                number(right - left),
+                number(at),
+                number(left),
+                number(right),
+                step(h),
+                number(tape)
+            ),
+            OneSided::Jump { left, at, right, h, steep: false } => format!(
+                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|); a smooth f changing on a finer scale than that would look the same), so {lhs} does not exist here",
                 number(at),
                 number(left),
                 number(right),
                 step(h)
             ),
             OneSided::Corner { left, right, h } => format!(
-                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}), so {lhs} does not exist here",
+                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}; a smooth f turning on a finer scale than that, as x + √(x² + ε²) with ε far below it, would look the same), so {lhs} does not exist here",
                 number(left),
                 number(right),
                 step(h)
@@ -2693,7 +2747,7 @@ impl OneSided {
                 match judge(yours, slope, error) {
                     Some(true) => "agrees with that slope",
                     Some(false) => "does not match that slope, even allowing for its error",
-                    None => "cannot be told from that slope: they differ by less than the slope's error estimate plus the tolerance, but the estimate is too wide to confirm yours",
+                    None => "is within that slope's error estimate plus the tolerance of it, but the slope is not known closely enough to confirm yours to the check's tolerance (1e-7 of yours; a 0 of yours only an exact slope of 0 confirms)",
                 }
             ),
             OneSided::Unresolved { noise, h } => format!(
@@ -2721,20 +2775,22 @@ fn step(h: f64) -> String {
 /// A value against a finite-difference `slope` known to within `error`:
 /// refuted (`Some(false)`) when further from it than the error plus the
 /// check's own tolerance (1e-7 relative, [`Tolerance::MANUAL`]'s `rtol`, as
-/// at any point); confirmed (`Some(true)`) when within that and the slope is
-/// known to 1e-3 of itself (the finite differences' `rtol`); else neither
-/// (`None`): the slope is too uncertain to tell. The window is as narrow as
-/// the slope is known: with 1e-3·|slope| for all, 1999 passed for the slope
-/// 2001 ± 3.6e-12 of `relu(x) − relu(−x) + 2000x` at 0. Relative alone: with
-/// an absolute floor, 0 passed against the slope 1e-6 of
-/// 1e-6·(relu(x) − relu(−x)) at 0.
+/// at any point); confirmed (`Some(true)`) when the value is within that
+/// tolerance of every value the slope may be, |value − slope| + error ≤
+/// 1e-7·|value| (as [`confirms`] holds yours against the tape's value and its
+/// rounding bound); else neither (`None`): the slope is too uncertain to
+/// tell. Confirming only where the slope is known to 1e-3 of itself passed
+/// 2000.96 for the slope 2001.0028 ± 0.056 of `relu(x − 1e10) − relu(1e10 −
+/// x) + 2000x` at 1e10 (the derivative is 2001): right to 2e-5, not to the
+/// check's 1e-7. Relative alone: with an absolute floor, 0 passed against
+/// the slope 1e-6 of 1e-6·(relu(x) − relu(−x)) at 0; a 0 of yours is
+/// confirmed only by a slope of exactly 0 with no error.
 fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
     let allowed = Tolerance::MANUAL.rtol * slope.abs() + error;
-    let known = error <= Tolerance::FINITE_DIFFERENCES.rtol * slope.abs();
     let off = (value - slope).abs();
     if !value.is_finite() || !off.is_finite() || off > allowed {
         Some(false)
-    } else if known {
+    } else if off + error <= Tolerance::MANUAL.rtol * value.abs() {
         Some(true)
     } else {
         None
@@ -2743,16 +2799,20 @@ fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
 
 /// f along `wrt` just left and right of the point, at steps h = 1e-2·max(1, |x|)
 /// shrinking by 8 (12 steps, down to about 1e-12·max(1, |x|), and 24 finer
-/// where those find a jump, no settled slopes, or a slope known to no better
-/// than 1e-3 of itself): a jump, a corner, slopes that converge together, or
-/// no decision. A coarse step alone misleads
+/// where those find a jump, a corner, no settled slopes, or a slope known to
+/// no better than 1e-3 of itself): a jump, a corner, slopes that converge
+/// together, or no decision. (A jump or a corner at the finest steps is what
+/// an f changing on a finer scale shows too: `tape_slope`, the tape's ∂f/∂x,
+/// marks a jump no larger than that slope makes over the step as `steep`.
+/// `at_switch`: an op is exactly at its switch point; else the point is
+/// within rounding of one, and a jump or corner is not refined.) A coarse step alone misleads
 /// (x + 1000x² has one-sided slopes 0.99 and 1.01 at h = 1e-5): each verdict
 /// needs the evidence to hold at the finest steps:
 /// - a jump: on one side, |f(x ± h) − f(x)| stays (within 10%) as large over
 ///   the 3 finest steps, and far above rounding;
 /// - a corner: over the 3 finest steps whose slopes rounding leaves resolvable
 ///   (rounding error under 1e-4 of them), the difference of the one-sided
-///   slopes is over 1e-3 of them and settled (changes by at most 25%);
+///   slopes is over 1e-7 of them (the check's tolerance) and settled (changes by at most 25%);
 /// - slopes that converge together: over those steps the difference shrinks
 ///   (by 4 or more a step, as f's curvature term does, by 8) or is within
 ///   rounding, and the central differences settle (their change shrinks by 4
@@ -2772,6 +2832,8 @@ fn one_sided(
     r: &Recorded<'_>,
     wrt: &str,
     noise_at: f64,
+    tape_slope: f64,
+    at_switch: bool,
 ) -> Result<OneSided, Failure> {
     let base: HashMap<String, f64> = r
         .variables
@@ -2818,24 +2880,43 @@ fn one_sided(
         }
         Ok(finite)
     };
-    if !take(12, &mut h, &mut steps)? || steps.len() < 3 {
+    if !take(12, &mut h, &mut steps)? {
         return Ok(OneSided::Unknown);
     }
-    let first = analyse(&steps, f0);
+    if steps.len() < 3 {
+        // f overflowed at the coarse steps alone (exp(1e13·(x − 1)) at 1, for
+        // h over 7e-11): the finer steps decide.
+        if !take(24, &mut h, &mut steps)? || steps.len() < 3 {
+            return Ok(OneSided::Unknown);
+        }
+        return Ok(analyse(&steps, f0, tape_slope));
+    }
+    let first = analyse(&steps, f0, tape_slope);
     // f may change on a scale finer than the 12th step (x + sin(3e11·x) at 0
-    // looked like a jump, x + sin(1e13·x) gave slopes whose gap is 0 by
-    // symmetry but whose value is noise): where the steps found a jump, did
-    // not settle, or agree on a slope known to no better than 1e-3 of itself,
+    // looked like a jump, x + √(x² + 1e-60) like a corner, x + sin(1e13·x)
+    // gave slopes whose gap is 0 by symmetry but whose value is noise): where
+    // the steps found a jump or a corner, did not settle, or agree on a slope
+    // known to no better than 1e-3 of itself,
     // 24 finer steps (while x ± h is not x) decide instead, the verdict again
     // from the finest. A true jump stays one; a smooth f shows its slope once
     // the steps are below its scale.
     let uncertain = first
         .slope()
         .is_some_and(|(slope, error)| error > Tolerance::FINITE_DIFFERENCES.rtol * slope.abs());
-    if uncertain || matches!(first, OneSided::Jump { .. } | OneSided::Unsettled { .. }) {
+    // Only where an op is exactly at its switch point (`at_switch`): near
+    // one, the jump or corner the 12 steps see is the switch point's, within
+    // rounding of the point, and finer steps would step past it (relu(3x −
+    // 0.3) at 0.1, where 3x − 0.3 is 5.6e-17, would read slope 3 on both
+    // sides).
+    let refine = match first {
+        OneSided::Jump { .. } | OneSided::Corner { .. } => at_switch,
+        OneSided::Unsettled { .. } => true,
+        _ => uncertain,
+    };
+    if refine {
         let mut finer = steps.clone();
         if take(24, &mut h, &mut finer)? && finer.len() > steps.len() {
-            return Ok(analyse(&finer, f0));
+            return Ok(analyse(&finer, f0, tape_slope));
         }
     }
     Ok(first)
@@ -2857,7 +2938,7 @@ struct Step {
 
 /// [`one_sided`]'s verdict from `steps` (coarse to fine, at least 3), f being
 /// `f0` at the point.
-fn analyse(steps: &[Step], f0: f64) -> OneSided {
+fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
     // A jump: on one side, f's change does not shrink with the step.
     let last3 = &steps[steps.len() - 3..];
     let side_jumps = |value: fn(&Step) -> f64| {
@@ -2868,11 +2949,17 @@ fn analyse(steps: &[Step], f0: f64) -> OneSided {
     };
     if side_jumps(|s| s.right_value) || side_jumps(|s| s.left_value) {
         let s = &last3[2];
+        // f's change on each side within what the tape's slope makes over
+        // the step, twice over (a jump on one side, signum(−x²) at 0, is
+        // not steep for a tape's slope of 0).
+        let change = (s.right_value - f0).abs().max((s.left_value - f0).abs());
+        let steep = change <= 2.0 * tape_slope.abs() * s.h;
         return OneSided::Jump {
             left: s.left_value,
             at: f0,
             right: s.right_value,
             h: s.h,
+            steep,
         };
     }
     // The slopes, at the steps where rounding leaves them resolvable.
@@ -2895,10 +2982,13 @@ fn analyse(steps: &[Step], f0: f64) -> OneSided {
     let scale = |s: &Step| s.left.abs() + s.right.abs();
     let finest = fine[2];
     let within_rounding = |s: &Step, d: f64| d.abs() <= 4.0 * s.noise / s.h;
+    // Apart by more than the check's own tolerance (1e-7 of the slopes): with
+    // 1e-3, |x| + 1000x at 0 (slopes 999 and 1001 exactly, a gap of 1e-3 of
+    // them) was no corner while |x| + 999x was one.
     let apart = fine
         .iter()
         .zip(&d)
-        .all(|(s, &d)| d.abs() > 1e-3 * scale(s) && !within_rounding(s, d))
+        .all(|(s, &d)| d.abs() > Tolerance::MANUAL.rtol * scale(s) && !within_rounding(s, d))
         && (d[1] - d[0]).abs() <= 0.25 * d[1].abs()
         && (d[2] - d[1]).abs() <= 0.25 * d[2].abs();
     if apart {
