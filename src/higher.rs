@@ -778,12 +778,26 @@ fn recorded_partials<'t>(
             let (y, x) = (operand(0), operand(1));
             let h = x.hypot(y);
             let (a, b) = (x / h, y / h);
-            if crate::ops::atan2_at_edge(h.value, a.value, b.value) {
-                let (d_y, d_x) = crate::ops::atan2_partials_scaled(y, x, h);
-                out.extend([V(d_y), V(d_x)]);
+            let (d_y, d_x) = if crate::ops::atan2_at_edge(h.value, a.value, b.value) {
+                crate::ops::atan2_partials_scaled(y, x, h)
             } else {
-                out.extend([V(a / h), V(-(b / h))]);
-            }
+                (a / h, -(b / h))
+            };
+            // On the branch cut (y = ±0, x < 0) f jumps in y, so ∂/∂y exists
+            // nowhere on it, and neither does its derivative along y or x;
+            // x/(x² + y²) alone is smooth there, and made the Hessian's row
+            // of ∂/∂y plain numbers, no kink found. It is recorded with
+            // signum(y·x)·0 added, as a kink's convention is (`marked`): a
+            // signum at its jump whose operand depends on both (the value
+            // unchanged, ±0 added to a nonzero partial; the derivatives
+            // unchanged), which kink detection counts on the paths of both.
+            // ∂/∂x, exact there (f is ±π along the cut), is not marked.
+            let d_y = if y.value == 0.0 && x.value < 0.0 {
+                (y * x).signum() * 0.0 + d_y
+            } else {
+                d_y
+            };
+            out.extend([V(d_y), V(d_x)]);
         }
         Op::Atan2Const | Op::ConstAtan2 | Op::HypotConst
             if !edges[0].1.is_nan() && infinite_operand() =>
@@ -806,19 +820,30 @@ fn recorded_partials<'t>(
                 (c, v.value)
             };
             let h0 = h.value;
-            if crate::ops::atan2_at_edge(h0, x / h0, y / h0) {
+            let d = if crate::ops::atan2_at_edge(h0, x / h0, y / h0) {
                 // On scaled numbers, as `atan2_with_partials` at its edges, the
                 // constant lifted onto the tape (its derivative is 0).
                 let c = v.constant(c);
-                out.push(V(if op == Op::Atan2Const {
+                if op == Op::Atan2Const {
                     crate::ops::atan2_partials_scaled(v, c, c.hypot(v)).0
                 } else {
                     crate::ops::atan2_partials_scaled(c, v, v.hypot(c)).1
-                }));
+                }
             } else {
                 let q = a / h;
-                out.push(V(if op == Op::Atan2Const { q } else { -q }));
-            }
+                if op == Op::Atan2Const {
+                    q
+                } else {
+                    -q
+                }
+            };
+            // On the cut, as atan2 of two nodes above: marked by a signum at
+            // its jump in y.
+            out.push(V(if op == Op::Atan2Const && v.value == 0.0 && c < 0.0 {
+                v.signum() * 0.0 + d
+            } else {
+                d
+            }));
         }
         Op::Hypot | Op::HypotConst => {
             // As `hypot_with_partials`: where h is subnormal, or infinite for
@@ -1546,7 +1571,11 @@ pub fn jacobian(g: impl for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>, x: &[f64]) -> Ve
 /// (0, 0) the Hessian's entries are 0, conventions, and the recorded gradient
 /// passes a signum at its jump wherever an entry does not exist (all but
 /// (0, 0)), so [`crate::explain::kink_affecting`] and `compare` on it find
-/// the kink. At a point of finite inputs, where an entry of the
+/// the kink. So does `atan2(y, x)` on its branch cut (y = ±0, x < 0), where
+/// atan2 jumps in y: the row of ∂f/∂y holds the one-sided values (at
+/// (0, −1): `[0, -1]`), and the recorded ∂f/∂y passes a signum at its jump
+/// on the paths of y and x; the row of ∂f/∂x (exact there, f = ±π along the
+/// cut) does not. At a point of finite inputs, where an entry of the
 /// gradient is NaN (0 · ∞ on a path: it has no value there), its row is NaN:
 /// there is no derivative of it to take (at a NaN or infinite input, the
 /// entries that read no non-finite value keep their constants; see the module

@@ -1503,3 +1503,50 @@ fn second_derivatives_through_pow_at_zero_to_the_zero_find_its_kink() {
     assert!(kink_affecting(&tape, y.index(), g[1].index()).is_none());
     assert!((g[0].value() - 12.0).abs() < 1e-12); // 3·2² (tolerance: rounding)
 }
+
+/// On atan2's branch cut (y = ±0, x < 0) f jumps in y, so ∂f/∂y exists nowhere
+/// on it and neither do its derivatives; the recorded ∂f/∂y, x/(x² + y²), is
+/// smooth there, and the Hessian's row of ∂f/∂y was plain numbers with no kink
+/// found (`compare` against a hand value blamed the learner's paths). From a
+/// new user's review.
+#[test]
+fn second_derivatives_on_atan2s_branch_cut_find_it() {
+    use chainrule::explain::kink_affecting;
+    for y0 in [0.0, -0.0] {
+        let tape = Tape::new();
+        let (y, x) = (tape.var(y0).named("y"), tape.var(-1.0).named("x"));
+        let f = y.atan2(x);
+        let g = tape.grad(f, &[y, x]);
+        // The recorded first derivatives are the sweep's, bit for bit.
+        let swept = f.backward();
+        assert_eq!(g[0].value().to_bits(), swept[y].to_bits());
+        assert_eq!(g[1].value().to_bits(), swept[x].to_bits());
+        // Both entries of ∂f/∂y's row: found.
+        for v in [y, x] {
+            let kink = kink_affecting(&tape, v.index(), g[0].index());
+            assert!(kink.is_some(), "∂(∂f/∂y) at y = {y0}: no kink found");
+        }
+        // ∂f/∂x is exact on the cut (f = ±π along it), and its ∂/∂y is
+        // (y² − x²)/(x² + y²)² = −1: no kink, the value the tape gives.
+        assert!(kink_affecting(&tape, y.index(), g[1].index()).is_none());
+        assert!(kink_affecting(&tape, x.index(), g[1].index()).is_none());
+        let row = g[1].backward();
+        assert_eq!((row[y], row[x]), (-1.0, 0.0));
+        // compare names the cut, not a slip of the learner's paths.
+        let text = g[0].backward().compare(&[(y, 5.0)]).to_string();
+        assert!(text.contains("the tape passes a kink"), "{text}");
+        assert!(!text.contains("no sum of the paths"), "{text}");
+    }
+    // atan2 against a constant x < 0: the same for y.
+    let tape = Tape::new();
+    let y = tape.var(0.0);
+    let d = tape.grad(y.atan2(-2.0), &[y])[0];
+    assert!(kink_affecting(&tape, y.index(), d.index()).is_some());
+    assert_eq!(d.value(), -0.5);
+    // Off the cut nothing is marked.
+    let tape = Tape::new();
+    let (y, x) = (tape.var(0.0), tape.var(1.0));
+    let g = tape.grad(y.atan2(x), &[y, x]);
+    assert!(kink_affecting(&tape, y.index(), g[0].index()).is_none());
+    assert!(kink_affecting(&tape, x.index(), g[0].index()).is_none());
+}
