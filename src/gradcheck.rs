@@ -833,8 +833,8 @@ impl Refinement {
                         "the one-sided slopes disagree at every step tried, down to h = {}, \
                          where they are {:.6e} and {:.6e}: either f is not differentiable within \
                          x[{i}] ± h (a kink, jump or pole that close to x), or it turns on a \
-                         scale finer than the smallest step (as hypot(x, y) does near x = 0 \
-                         where |y| is far below h: smooth, but turning within about |y| of 0); \
+                         scale finer than the smallest step (as hypot(a, b) does near a = 0 \
+                         where |b| is far below h: smooth, but turning within about |b| of 0); \
                          a smaller step would be lost to rounding or was not tried; the central \
                          differences were {tried}",
                         step_text(step),

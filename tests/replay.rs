@@ -1472,3 +1472,37 @@ fn inputs_set_after_a_forward_pass_wait_for_the_next_one() {
         assert!(!same(program.output(0), fresh.output(0)));
     }
 }
+
+/// A gradient recorded at an infinite input holds its partials' limits as
+/// constants (hypot's at (∞, 1) are (1, 0)), so replayed elsewhere it gives
+/// those constants: documented as frozen, and `Program::check` at the new
+/// inputs names the node (from a new user's review).
+#[test]
+fn a_gradient_recorded_at_an_infinite_input_is_frozen_and_check_says_so() {
+    use chainrule::{Tape, Var};
+    fn hypot_gradient<'t>(tape: &'t Tape, at: &[f64]) -> Vec<Var<'t>> {
+        let (x, y) = (tape.var(at[0]), tape.var(at[1]));
+        tape.grad(x.hypot(y), &[x, y])
+    }
+    fn tanh_gradient<'t>(tape: &'t Tape, at: &[f64]) -> Vec<Var<'t>> {
+        let x = tape.var(at[0]);
+        tape.grad(x.tanh(), &[x])
+    }
+    let tape = Tape::for_replay();
+    let mut program = tape
+        .compile(&hypot_gradient(&tape, &[f64::INFINITY, 1.0]))
+        .unwrap();
+    program.set_inputs(&[3.0, 4.0]);
+    program.forward();
+    // The recording point's limits, not (0.6, 0.8).
+    assert_eq!((program.output(0), program.output(1)), (1.0, 0.0));
+    assert!(program.check(&[3.0, 4.0], hypot_gradient).is_err());
+    let tape = Tape::for_replay();
+    let mut program = tape
+        .compile(&tanh_gradient(&tape, &[f64::INFINITY]))
+        .unwrap();
+    program.set_inputs(&[0.0]);
+    program.forward();
+    assert!(program.output(0) != 1.0);
+    assert!(program.check(&[0.0], tanh_gradient).is_err());
+}

@@ -207,8 +207,11 @@
 //! branch's constant (an expression would turn the next order's exact 0 into
 //! 0·∞ there); a kink op over a constant the tape did not keep; a fused relu
 //! neuron ([`Var::neuron`](crate::Var::neuron) with [`Activation::Relu`](crate::Activation::Relu));
-//! and `pow`'s ∂/∂y at a base of 0, the constant 0. A smooth function's
-//! recorded gradient replays right (up to the rounding of the expressions
+//! `pow`'s ∂/∂y at a base of 0, the constant 0; and any partial recorded at
+//! an infinite input, where it is its limit as a constant (hypot's at
+//! (∞, 1) are (1, 0) at every input replayed, tanh′ at ∞ is 0, atan2's at
+//! (1, −∞) are (0, 0)): record a gradient at finite inputs to replay it. A
+//! smooth function's gradient recorded at finite inputs replays right (up to the rounding of the expressions
 //! chosen for the recording point: σ′ is recorded as σ(x)·σ(−x) away from 0
 //! and through cosh near it, see [`crate::higher`]). [`Program::check`]
 //! compares the two recordings node by node, so it names a node where only

@@ -753,6 +753,10 @@ impl Slip {
     }
 }
 
+/// What ends a jump's or a corner's verdict: finite differences cannot tell
+/// either from a smooth f that changes on a finer scale than the finest step.
+const FINER_SCALE: &str = ", unless f changes on a finer scale than the finest step (a smooth f turning there, as x + √(x² + ε²) with ε far below it, looks the same to the differences)";
+
 /// What the one-sided slopes say at a kink (`OneSided::describe`). Near one
 /// (no kink exactly in f64: the point is within rounding of a switch point,
 /// [`NEAR_KINK`]), a corner or jump the finite differences see is the
@@ -768,9 +772,13 @@ fn nature_text(
     wrt: &str,
 ) -> String {
     let text = nature.describe(yours, tape, lhs, wrt);
+    if note == ON_CUT {
+        // atan2's own jump, known from the op: no finer scale to allow for.
+        return text.replace(FINER_SCALE, "");
+    }
     if note.starts_with(NEAR_KINK.split(':').next().unwrap_or(NEAR_KINK)) {
         text.replace(
-            &format!("so {lhs} does not exist here"),
+            &format!("so {lhs} does not exist here{FINER_SCALE}"),
             &format!(
                 "so {lhs} does not exist at that switch point; the point as given is off it by a rounding, too near for the steps to tell its slope from the switch point's"
             ),
@@ -1373,6 +1381,17 @@ fn check(
     });
     let at_kink = at_kink.transpose()?;
     let kink_slope = at_kink.as_ref().and_then(|(_, nature)| nature.slope());
+    // The slopes agree only to within f's rounding (|x| + 1e15·x at 0: 1e15 ∓ 1,
+    // a gap below rounding): a corner that small would look the same.
+    let rounding_gap = at_kink.as_ref().is_some_and(|(_, nature)| {
+        matches!(
+            nature,
+            OneSided::Agree {
+                rounding_gap: true,
+                ..
+            }
+        )
+    });
     let mut text = String::new();
     if f_undefined {
         text.push_str(&format!(
@@ -1827,8 +1846,15 @@ fn check(
                 nature_text(nature, note_of_kink, yours, g[x], &lhs, wrt)
             ));
         } else {
+            // Near a switch point, or on atan2's cut, the tape's value is
+            // the slope on one side, not a convention.
+            let what = if matches!(note_of_kink, NEAR_KINK | ON_CUT) {
+                "the slope on one side"
+            } else {
+                "a convention"
+            };
             text.push_str(&format!(
-                "at the point the tape passes a kink ({note}): its {convention} is a convention{}; {}\n",
+                "at the point the tape passes a kink ({note}): its {convention} is {what}{}; {}\n",
                 match (kink_slope.is_some(), at_point_ok) {
                     (true, _) => "",
                     (false, true) => ", which yours matches",
@@ -1989,7 +2015,9 @@ fn check(
         say!("\n");
         sayln!(
             "{}",
-            if all_ok && at_kink.is_some() {
+            if all_ok && at_kink.is_some() && rounding_gap {
+                format!("your {lhs} is right to the check's tolerance (at the point, within 1e-7 of the slopes from both sides, allowing for their error: f is differentiable here, or has a corner smaller than its rounding shows, which the differences cannot tell apart; the tape's value there is a kink's convention).")
+            } else if all_ok && at_kink.is_some() {
                 format!("your {lhs} is right (at the point, against the one-sided slopes' value, within its error plus 1e-7 of it: the tape's value there is a kink's convention).")
             } else if all_ok && near_confirms {
                 format!(
@@ -2667,11 +2695,20 @@ enum OneSided {
     /// The slopes from both sides converge to one value: f is differentiable
     /// here, ∂f/∂x about `slope` (a central difference at step `h`), give or
     /// take `error` (the change since the step before, plus rounding).
-    Agree { slope: f64, h: f64, error: f64 },
+    /// `rounding_gap`: their gap at the finest step is nonzero and within
+    /// rounding, not shrinking: a corner that small (|x| + 1e15·x at 0, slopes
+    /// 1e15 ∓ 1) would look the same.
+    Agree {
+        slope: f64,
+        h: f64,
+        error: f64,
+        rounding_gap: bool,
+    },
     /// Fewer than 3 steps change f by well more than its rounding error
     /// (`noise`, a bound on it at the finest step tried, `h`): the slopes there
-    /// are rounding, no evidence either way.
-    Unresolved { noise: f64, h: f64 },
+    /// are rounding, no evidence either way. `flat`: f(x ± h) = f(x) exactly at
+    /// every step (relu(x) − relu(−x) − x at 0).
+    Unresolved { noise: f64, h: f64, flat: bool },
     /// f is not finite beside the point: nothing to say.
     Unknown,
     /// The slopes neither converge together nor apart at the steps tried.
@@ -2690,6 +2727,9 @@ impl OneSided {
             OneSided::Corner { .. } => {
                 "does not exist: the one-sided slopes differ (at every step tried, unless f turns on a finer scale)"
             }
+            OneSided::Agree {
+                rounding_gap: true, ..
+            } => "exists, or f has a corner smaller than its rounding: the one-sided slopes agree to within it",
             OneSided::Agree { .. } => "exists: the one-sided slopes converge together",
             OneSided::Unknown => "may not exist: f is not finite beside the point",
             OneSided::Unresolved { .. } => {
@@ -2722,21 +2762,31 @@ impl OneSided {
                 number(tape)
             ),
             OneSided::Jump { left, at, right, h, steep: false } => format!(
-                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|); a smooth f changing on a finer scale than that would look the same), so {lhs} does not exist here",
+                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), so {lhs} does not exist here{FINER_SCALE}",
                 number(at),
                 number(left),
                 number(right),
                 step(h)
             ),
             OneSided::Corner { left, right, h } => format!(
-                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}; a smooth f turning on a finer scale than that, as x + √(x² + ε²) with ε far below it, would look the same), so {lhs} does not exist here",
+                "the slopes from the left and the right converge to different values (about {} and {}, by one-sided finite differences with steps shrinking by 8 down to {}), so {lhs} does not exist here{FINER_SCALE}",
                 number(left),
                 number(right),
                 step(h)
             ),
-            OneSided::Agree { slope, h, error } => format!(
-                "but the slopes from the left and the right converge together (by one-sided finite differences with steps shrinking by 8 down to {}): f is differentiable here, {lhs} ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
+            OneSided::Agree { slope, h, error, rounding_gap } => format!(
+                "but the slopes from the left and the right {} (by one-sided finite differences with steps shrinking by 8 down to {}): {}, {lhs} ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
+                if rounding_gap {
+                    "agree to within f's rounding"
+                } else {
+                    "converge together"
+                },
                 step(h),
+                if rounding_gap {
+                    "f is differentiable here or has a corner smaller than its rounding shows, which the differences cannot tell apart"
+                } else {
+                    "f is differentiable here"
+                },
                 number(slope),
                 error,
                 match judge(tape, slope, error) {
@@ -2750,7 +2800,12 @@ impl OneSided {
                     None => "is within that slope's error estimate plus the tolerance of it, but the slope is not known closely enough to confirm yours to the check's tolerance (1e-7 of yours; a 0 of yours only an exact slope of 0 confirms)",
                 }
             ),
-            OneSided::Unresolved { noise, h } => format!(
+            OneSided::Unresolved { noise, h, flat: true } => format!(
+                "f is the same at every step tried, f(x ± h) = f(x) exactly (steps shrinking by 8 down to {}): its one-sided slopes are 0 at each, but a change of f smaller than its rounding (about ±{:.3e}, by a running error bound) would not show, so whether {lhs} exists here, and is 0, is not known",
+                step(h),
+                noise
+            ),
+            OneSided::Unresolved { noise, h, flat: false } => format!(
                 "f changes by well more than its rounding error (about ±{:.3e}, by a running error bound) at fewer than 3 of the steps tried (shrinking by 8 down to {}), so the one-sided slopes are lost in rounding, no evidence either way; whether {lhs} exists here is not known",
                 noise,
                 step(h)
@@ -2772,25 +2827,28 @@ fn step(h: f64) -> String {
     format!("{h:.2e}")
 }
 
-/// A value against a finite-difference `slope` known to within `error`:
-/// refuted (`Some(false)`) when further from it than the error plus the
-/// check's own tolerance (1e-7 relative, [`Tolerance::MANUAL`]'s `rtol`, as
-/// at any point); confirmed (`Some(true)`) when the value is within that
-/// tolerance of every value the slope may be, |value − slope| + error ≤
-/// 1e-7·|value| (as [`confirms`] holds yours against the tape's value and its
-/// rounding bound); else neither (`None`): the slope is too uncertain to
-/// tell. Confirming only where the slope is known to 1e-3 of itself passed
+/// A value against a finite-difference `slope` known to within `error`, with
+/// the check's own tolerance (1e-7 of the value, [`Tolerance::MANUAL`]'s
+/// `rtol`, as at any point): refuted (`Some(false)`) when no value the slope
+/// may be is within it, |value − slope| − error > 1e-7·|value|; confirmed
+/// (`Some(true)`) when every one is, |value − slope| + error ≤ 1e-7·|value|
+/// (as [`confirms`] holds yours against the tape's value and its rounding
+/// bound); else neither (`None`): the slope is too uncertain to tell, its
+/// error straddling the tolerance's edge. (With the tolerance relative to the
+/// slope for refuting and to yours for confirming, 2.9999997 against the
+/// slope 3 ± 5e-15 was neither, and "too uncertain" where the slope is
+/// exact.) Confirming only where the slope is known to 1e-3 of itself passed
 /// 2000.96 for the slope 2001.0028 ± 0.056 of `relu(x − 1e10) − relu(1e10 −
 /// x) + 2000x` at 1e10 (the derivative is 2001): right to 2e-5, not to the
 /// check's 1e-7. Relative alone: with an absolute floor, 0 passed against
 /// the slope 1e-6 of 1e-6·(relu(x) − relu(−x)) at 0; a 0 of yours is
 /// confirmed only by a slope of exactly 0 with no error.
 fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
-    let allowed = Tolerance::MANUAL.rtol * slope.abs() + error;
+    let allowed = Tolerance::MANUAL.rtol * value.abs();
     let off = (value - slope).abs();
-    if !value.is_finite() || !off.is_finite() || off > allowed {
+    if !value.is_finite() || !off.is_finite() || off - error > allowed {
         Some(false)
-    } else if off + error <= Tolerance::MANUAL.rtol * value.abs() {
+    } else if off + error <= allowed {
         Some(true)
     } else {
         None
@@ -2798,9 +2856,10 @@ fn judge(value: f64, slope: f64, error: f64) -> Option<bool> {
 }
 
 /// f along `wrt` just left and right of the point, at steps h = 1e-2·max(1, |x|)
-/// shrinking by 8 (12 steps, down to about 1e-12·max(1, |x|), and 24 finer
-/// where those find a jump, a corner, no settled slopes, or a slope known to
-/// no better than 1e-3 of itself): a jump, a corner, slopes that converge
+/// shrinking by 8 (12 steps, down to about 1e-12·max(1, |x|), and finer ones,
+/// down to [`FINEST_STEP`] while x ± h is not x, where those find a jump, a
+/// corner, no settled slopes, or a slope known to no better than 1e-3 of
+/// itself): a jump, a corner, slopes that converge
 /// together, or no decision. (A jump or a corner at the finest steps is what
 /// an f changing on a finer scale shows too: `tape_slope`, the tape's ∂f/∂x,
 /// marks a jump no larger than that slope makes over the step as `steep`.
@@ -2842,51 +2901,64 @@ fn one_sided(
         .collect();
     let x = base.get(wrt).copied().unwrap_or(f64::NAN);
     let f0 = r.output.value();
-    let f_at = |t: f64| -> Result<f64, Failure> {
+    // f at `wrt` = t, and whether a value on its way underflowed.
+    let f_at = |t: f64| -> Result<(f64, bool), Failure> {
         let mut at = base.clone();
         at.insert(wrt.to_string(), t);
         let tape = Tape::new();
-        Ok(record(loaded, &tape, &at)?.output.value())
+        let value = record(loaded, &tape, &at)?.output.value();
+        Ok((value, (0..tape.len()).any(|i| underflowed(&tape, i))))
     };
     if !f0.is_finite() || !x.is_finite() {
         return Ok(OneSided::Unknown);
     }
     let mut steps: Vec<Step> = Vec::new();
     let mut h = 1e-2 * x.abs().max(1.0);
-    // f at x ± h for `count` more steps (while x ± h is not x); whether the
-    // finest had f finite on both sides.
-    let take = |count: usize, h: &mut f64, steps: &mut Vec<Step>| -> Result<bool, Failure> {
-        let mut finite = true;
-        for _ in 0..count {
-            let (x_right, x_left) = (x + *h, x - *h);
-            let (hr, hl) = (x_right - x, x - x_left);
-            if hr <= 0.0 || hl <= 0.0 {
-                break;
+    // f at x ± h for `count` more steps (while x ± h is not x, and, where
+    // `fine`, h is at least FINEST_STEP and no value on f's way underflows:
+    // x² at 1e-170 is 0, and signum(−x²) there reads 0's sign, not a jump);
+    // whether the finest had f finite on both sides.
+    let take =
+        |count: usize, fine: bool, h: &mut f64, steps: &mut Vec<Step>| -> Result<bool, Failure> {
+            let mut finite = true;
+            for _ in 0..count {
+                if fine && *h < FINEST_STEP {
+                    break;
+                }
+                let (x_right, x_left) = (x + *h, x - *h);
+                let (hr, hl) = (x_right - x, x - x_left);
+                if hr <= 0.0 || hl <= 0.0 {
+                    break;
+                }
+                let ((fr, under_r), (fl, under_l)) = (f_at(x_right)?, f_at(x_left)?);
+                if fine && (under_r || under_l) {
+                    break;
+                }
+                finite = fr.is_finite() && fl.is_finite();
+                if finite {
+                    steps.push(Step {
+                        h: *h,
+                        left_value: fl,
+                        right_value: fr,
+                        left: (f0 - fl) / hl,
+                        right: (fr - f0) / hr,
+                        central: (fr - fl) / (hr + hl),
+                        noise: 4.0
+                            * f64::EPSILON
+                            * f0.abs().max(fr.abs()).max(fl.abs()).max(noise_at),
+                    });
+                }
+                *h /= 8.0;
             }
-            let (fr, fl) = (f_at(x_right)?, f_at(x_left)?);
-            finite = fr.is_finite() && fl.is_finite();
-            if finite {
-                steps.push(Step {
-                    h: *h,
-                    left_value: fl,
-                    right_value: fr,
-                    left: (f0 - fl) / hl,
-                    right: (fr - f0) / hr,
-                    central: (fr - fl) / (hr + hl),
-                    noise: 4.0 * f64::EPSILON * f0.abs().max(fr.abs()).max(fl.abs()).max(noise_at),
-                });
-            }
-            *h /= 8.0;
-        }
-        Ok(finite)
-    };
-    if !take(12, &mut h, &mut steps)? {
+            Ok(finite)
+        };
+    if !take(12, false, &mut h, &mut steps)? {
         return Ok(OneSided::Unknown);
     }
     if steps.len() < 3 {
         // f overflowed at the coarse steps alone (exp(1e13·(x − 1)) at 1, for
         // h over 7e-11): the finer steps decide.
-        if !take(24, &mut h, &mut steps)? || steps.len() < 3 {
+        if !take(FINER_STEPS, true, &mut h, &mut steps)? || steps.len() < 3 {
             return Ok(OneSided::Unknown);
         }
         return Ok(analyse(&steps, f0, tape_slope));
@@ -2915,12 +2987,24 @@ fn one_sided(
     };
     if refine {
         let mut finer = steps.clone();
-        if take(24, &mut h, &mut finer)? && finer.len() > steps.len() {
+        if take(FINER_STEPS, true, &mut h, &mut finer)? && finer.len() > steps.len() {
             return Ok(analyse(&finer, f0, tape_slope));
         }
     }
     Ok(first)
 }
+
+/// How many finer steps [`one_sided`] may take past the first 12: enough to
+/// go from 1.2e-12 down to [`FINEST_STEP`] by eighths (where x ± h is not x
+/// first: at |x| ≥ 1, after about 6).
+const FINER_STEPS: usize = 320;
+
+/// The finest step [`one_sided`] takes, at x = 0 (elsewhere the ulps of x
+/// stop it first, or a value on f's way that underflows): f(±h) − f(0)
+/// stays in f64's normal range for slopes down to about 1e-18. A smooth f turning on a scale above it (x + √(x² + 1e-200)
+/// at 0, tanh(1e40·x)³) is seen to; 24 finer steps, to 2.5e-34, saw corners
+/// and jumps there.
+const FINEST_STEP: f64 = 1e-290;
 
 /// One step of [`one_sided`]: f at x ± h, the one-sided and central slopes.
 #[derive(Clone)]
@@ -2972,9 +3056,13 @@ fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
         .collect();
     if resolvable.len() < 3 {
         let s = steps.last().expect("3 steps");
+        let flat = steps
+            .iter()
+            .all(|s| s.left_value == f0 && s.right_value == f0);
         return OneSided::Unresolved {
             noise: s.noise,
             h: s.h,
+            flat,
         };
     }
     let fine = &resolvable[resolvable.len() - 3..];
@@ -2998,34 +3086,56 @@ fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
             h: finest.h,
         };
     }
-    // A gap above rounding at one step must shrink by the next: a small corner
-    // (1e4 + x + 1e-4·relu(x) at 0, slopes 1 and 1.0001) keeps its gap, which
-    // falls within rounding only at the finest steps.
-    let gap_shrinks = fine.windows(2).zip(d.windows(2)).all(|(s, d)| {
-        within_rounding(s[0], d[0]) || d[1].abs() <= 0.25 * d[0].abs() + 4.0 * s[1].noise / s[1].h
-    });
-    // The central differences settle too: a smooth f's change by h² (a 64th
-    // a step) or within their rounding (noise / h each). A gap of 0 by
-    // symmetry (an odd f) is no agreement where they jump about.
-    let central_rounding = |s: &Step| 2.0 * s.noise / s.h;
-    let centrals_settle = (fine[2].central - fine[1].central).abs()
-        <= 0.25 * (fine[1].central - fine[0].central).abs()
-            + central_rounding(fine[2])
-            + central_rounding(fine[1]);
-    let together = gap_shrinks
-        && centrals_settle
-        && (within_rounding(finest, d[2])
-            || (d[1].abs() <= 0.25 * d[0].abs() && d[2].abs() <= 0.25 * d[1].abs()));
-    if together {
+    // Whether the slopes converge together over three consecutive resolvable
+    // steps, and if so the slope (the finest's central difference), its error
+    // and whether their gap is only within rounding.
+    let together_at = |fine: &[&Step]| -> Option<OneSided> {
+        let d: Vec<f64> = fine.iter().map(|s| s.right - s.left).collect();
+        let finest = fine[2];
+        // A gap above rounding at one step must shrink by the next: a small
+        // corner (1e4 + x + 1e-4·relu(x) at 0, slopes 1 and 1.0001) keeps
+        // its gap, which falls within rounding only at the finest steps.
+        let gap_shrinks = fine.windows(2).zip(d.windows(2)).all(|(s, d)| {
+            within_rounding(s[0], d[0])
+                || d[1].abs() <= 0.25 * d[0].abs() + 4.0 * s[1].noise / s[1].h
+        });
+        // The central differences settle too: a smooth f's change by h² (a
+        // 64th a step) or within their rounding (noise / h each). A gap of 0
+        // by symmetry (an odd f) is no agreement where they jump about.
+        let central_rounding = |s: &Step| 2.0 * s.noise / s.h;
+        let centrals_settle = (fine[2].central - fine[1].central).abs()
+            <= 0.25 * (fine[1].central - fine[0].central).abs()
+                + central_rounding(fine[2])
+                + central_rounding(fine[1]);
+        let shrinking = d[1].abs() <= 0.25 * d[0].abs() && d[2].abs() <= 0.25 * d[1].abs();
+        let together =
+            gap_shrinks && centrals_settle && (within_rounding(finest, d[2]) || shrinking);
         // The central difference's rounding is noise / h (each of f(x ± h)
         // off by `noise`, over the width 2h).
-        let error = (finest.central - fine[1].central).abs()
-            + finest.noise / finest.h
-            + fine[1].noise / fine[1].h;
-        return OneSided::Agree {
+        together.then(|| OneSided::Agree {
             slope: finest.central,
             h: finest.h,
-            error,
+            error: (finest.central - fine[1].central).abs()
+                + finest.noise / finest.h
+                + fine[1].noise / fine[1].h,
+            rounding_gap: d[2] != 0.0 && !shrinking,
+        })
+    };
+    if let Some(agree) = together_at(fine) {
+        // The slope where it is known best: the finest steps' rounding grows
+        // as noise / h, so a coarser window that converges too may know it
+        // closer (x + √(x² + 1e-60) at 0: ±1e-11 at 2.5e-34, ±2e-5 at 1e-40).
+        let error_of = |a: &OneSided| match a {
+            OneSided::Agree { error, .. } => *error,
+            _ => f64::INFINITY,
+        };
+        let best = resolvable
+            .windows(3)
+            .filter_map(together_at)
+            .min_by(|a, b| error_of(a).total_cmp(&error_of(b)));
+        return match best {
+            Some(best) if error_of(&best) < error_of(&agree) => best,
+            _ => agree,
         };
     }
     OneSided::Unsettled {
