@@ -2016,9 +2016,9 @@ fn check(
         sayln!(
             "{}",
             if all_ok && at_kink.is_some() && rounding_gap {
-                format!("your {lhs} is right to the check's tolerance (at the point, within 1e-7 of the slopes from both sides, allowing for their error: f is differentiable here, or has a corner smaller than its rounding shows, which the differences cannot tell apart; the tape's value there is a kink's convention).")
+                format!("your {lhs} is right to the check's tolerance (at the point, within 1e-7 of the slopes from both sides, allowing for their error: f is differentiable here, or has a corner whose slopes differ by less than its rounding or the check's tolerance shows, which the differences cannot tell apart; the tape's value there is a kink's convention).")
             } else if all_ok && at_kink.is_some() {
-                format!("your {lhs} is right (at the point, against the one-sided slopes' value, within its error plus 1e-7 of it: the tape's value there is a kink's convention).")
+                format!("your {lhs} is right (at the point, against the one-sided slopes' value, within its error plus 1e-7 of it, as far as finite differences show: the tape's value there is a kink's convention).")
             } else if all_ok && near_confirms {
                 format!(
                     "your {lhs} is right (at the {agreed} random points near this one; at the point itself it agrees with the tape within the tape's own rounding, ±{at_point_bound:.3e}, all that f64 can tell there)."
@@ -2104,7 +2104,7 @@ fn check(
                 )
             } else if kink_slope.is_some() {
                 format!(
-                    "your {lhs} cannot be confirmed at this kink: f is differentiable here, but the finite-difference slope is too uncertain to confirm or refute yours; {advice} (exit code 3)."
+                    "your {lhs} cannot be confirmed at this kink: the one-sided slopes agree, but the finite-difference slope is too uncertain to confirm or refute yours; {advice} (exit code 3)."
                 )
             } else if g[x].is_infinite() && agreed > 0 {
                 format!(
@@ -2783,9 +2783,9 @@ impl OneSided {
                 },
                 step(h),
                 if rounding_gap {
-                    "f is differentiable here or has a corner smaller than its rounding shows, which the differences cannot tell apart"
+                    "f is differentiable here, or has a corner whose slopes differ by less than its rounding or the check's tolerance shows, which the differences cannot tell apart"
                 } else {
-                    "f is differentiable here"
+                    "f is differentiable here, as far as the differences show (a corner or jump below f's rounding, or a change on a finer scale than the finest step, would not show)"
                 },
                 number(slope),
                 error,
@@ -2980,9 +2980,13 @@ fn one_sided(
     // rounding of the point, and finer steps would step past it (relu(3x −
     // 0.3) at 0.1, where 3x − 0.3 is 5.6e-17, would read slope 3 on both
     // sides).
+    // At an op exactly at its switch point, slopes that converge at the 12
+    // steps are refined too: f may change below them (x − 1e-30·tanh(1e30·x)
+    // at 0 reads slope 1 down to 1.2e-12; its derivative is 0).
     let refine = match first {
         OneSided::Jump { .. } | OneSided::Corner { .. } => at_switch,
         OneSided::Unsettled { .. } => true,
+        OneSided::Agree { .. } => at_switch || uncertain,
         _ => uncertain,
     };
     if refine {
@@ -3066,26 +3070,29 @@ fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
         };
     }
     let fine = &resolvable[resolvable.len() - 3..];
-    let d: Vec<f64> = fine.iter().map(|s| s.right - s.left).collect();
     let scale = |s: &Step| s.left.abs() + s.right.abs();
     let finest = fine[2];
     let within_rounding = |s: &Step, d: f64| d.abs() <= 4.0 * s.noise / s.h;
     // Apart by more than the check's own tolerance (1e-7 of the slopes): with
     // 1e-3, |x| + 1000x at 0 (slopes 999 and 1001 exactly, a gap of 1e-3 of
     // them) was no corner while |x| + 999x was one.
-    let apart = fine
-        .iter()
-        .zip(&d)
-        .all(|(s, &d)| d.abs() > Tolerance::MANUAL.rtol * scale(s) && !within_rounding(s, d))
-        && (d[1] - d[0]).abs() <= 0.25 * d[1].abs()
-        && (d[2] - d[1]).abs() <= 0.25 * d[2].abs();
-    if apart {
-        return OneSided::Corner {
-            left: finest.left,
-            right: finest.right,
-            h: finest.h,
-        };
+    let apart_at = |fine: &[&Step]| {
+        let d: Vec<f64> = fine.iter().map(|s| s.right - s.left).collect();
+        fine.iter()
+            .zip(&d)
+            .all(|(s, &d)| d.abs() > Tolerance::MANUAL.rtol * scale(s) && !within_rounding(s, d))
+            && (d[1] - d[0]).abs() <= 0.25 * d[1].abs()
+            && (d[2] - d[1]).abs() <= 0.25 * d[2].abs()
+    };
+    let corner_at = |fine: &[&Step]| OneSided::Corner {
+        left: fine[2].left,
+        right: fine[2].right,
+        h: fine[2].h,
+    };
+    if apart_at(fine) {
+        return corner_at(fine);
     }
+
     // Whether the slopes converge together over three consecutive resolvable
     // steps, and if so the slope (the finest's central difference), its error
     // and whether their gap is only within rounding.
@@ -3121,20 +3128,54 @@ fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
             rounding_gap: d[2] != 0.0 && !shrinking,
         })
     };
-    if let Some(agree) = together_at(fine) {
+    let agree = together_at(fine);
+    // The finest steps may leave a gap to rounding that coarser ones resolve:
+    // a corner two coarser steps see settled is one, as far as the
+    // differences tell, if the finest steps' rounding could hide it (|x − 1| +
+    // 1e6·x at 1, slopes 1e6 ∓ 1, to 1e-9 at h = 1e-2 and within rounding at
+    // 7e-11; x + 1e6 + 1e-5·|x| at 0, resolved at two steps only). Where the
+    // finest steps could have seen it, it is gone there: f turns on a finer
+    // scale than the coarse steps (x + √(x² + 1e-200) at 0, a corner at 1e-99
+    // and no gap below 1e-108).
+    let hidden = |g: f64| g.abs() <= 2.0 * (4.0 * finest.noise / finest.h);
+    let settled_apart = |w: &[&Step]| {
+        let (a, b) = (w[0].right - w[0].left, w[1].right - w[1].left);
+        w.iter()
+            .zip([a, b])
+            .all(|(s, d)| d.abs() > Tolerance::MANUAL.rtol * scale(s) && !within_rounding(s, d))
+            && (b - a).abs() <= 0.25 * b.abs()
+            && hidden(b)
+    };
+    if let Some(w) = resolvable.windows(2).rev().find(|w| settled_apart(w)) {
+        return OneSided::Corner {
+            left: w[1].left,
+            right: w[1].right,
+            h: w[1].h,
+        };
+    }
+    if let Some(agree) = agree {
         // The slope where it is known best: the finest steps' rounding grows
         // as noise / h, so a coarser window that converges too may know it
-        // closer (x + √(x² + 1e-60) at 0: ±1e-11 at 2.5e-34, ±2e-5 at 1e-40).
-        let error_of = |a: &OneSided| match a {
-            OneSided::Agree { error, .. } => *error,
-            _ => f64::INFINITY,
+        // closer (relu(x) − relu(−x) + 1000 at 0: ±2.7e-5 at the finest steps,
+        // ±6.6e-9 at 1.6e-4), but only one that converges to the finest
+        // steps' slope: the derivative is their limit, and a coarser window
+        // may converge to another (x − 1e-30·tanh(1e30·x) at 0: 1 down to
+        // 1e-30, 0 below).
+        let slope_error = |a: &OneSided| match *a {
+            OneSided::Agree { slope, error, .. } => (slope, error),
+            _ => (f64::NAN, f64::INFINITY),
         };
+        let (slope, error) = slope_error(&agree);
         let best = resolvable
             .windows(3)
             .filter_map(together_at)
-            .min_by(|a, b| error_of(a).total_cmp(&error_of(b)));
+            .filter(|a| {
+                let (s, e) = slope_error(a);
+                (s - slope).abs() <= e + error
+            })
+            .min_by(|a, b| slope_error(a).1.total_cmp(&slope_error(b).1));
         return match best {
-            Some(best) if error_of(&best) < error_of(&agree) => best,
+            Some(best) if slope_error(&best).1 < error => best,
             _ => agree,
         };
     }
