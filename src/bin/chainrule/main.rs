@@ -772,15 +772,11 @@ fn nature_text(
     wrt: &str,
 ) -> String {
     let text = nature.describe(yours, tape, lhs, wrt);
-    if note == ON_CUT {
-        // atan2's own jump, known from the op: no finer scale to allow for.
-        return text.replace(FINER_SCALE, "");
-    }
     if note.starts_with(NEAR_KINK.split(':').next().unwrap_or(NEAR_KINK)) {
         text.replace(
-            &format!("so {lhs} does not exist here{FINER_SCALE}"),
+            &format!("{lhs} does not exist here{FINER_SCALE}"),
             &format!(
-                "so {lhs} does not exist at that switch point; the point as given is off it by a rounding, too near for the steps to tell its slope from the switch point's"
+                "{lhs} does not exist at that switch point{FINER_SCALE}; the point as given is off it by a rounding, too near for the steps to tell its slope from the switch point's"
             ),
         )
     } else {
@@ -1362,13 +1358,12 @@ fn check(
         && g[x].is_finite()
         && near_switch(&tape, x.index(), r.output.index())
     {
-        let nature = one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], false)?;
+        // On atan2's cut the point is exactly at the jump, as at a kink, and
+        // finer steps do not step past it: they refine as there.
+        let on_cut = on_branch_cut(&tape, x.index(), r.output.index());
+        let nature = one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], on_cut)?;
         if matches!(nature, OneSided::Jump { .. } | OneSided::Corner { .. }) {
-            kink = Some(if on_branch_cut(&tape, x.index(), r.output.index()) {
-                ON_CUT
-            } else {
-                NEAR_KINK
-            });
+            kink = Some(if on_cut { ON_CUT } else { NEAR_KINK });
             near = Some(nature);
         }
     }
@@ -2698,11 +2693,18 @@ enum OneSided {
     /// `rounding_gap`: their gap at the finest step is nonzero and within
     /// rounding, not shrinking: a corner that small (|x| + 1e15·x at 0, slopes
     /// 1e15 ∓ 1) would look the same.
+    /// `hidden`: the finest step tried, where it is more than two steps
+    /// finer than the finest resolvable one: f's rounding hides what f does
+    /// between them, and a change there would change the derivative
+    /// (atan2(y, −1) + atan2(−y, −1) + y + 1e-30·tanh(1e30·y) at 0, resolvable
+    /// only above 1e-11 next to π's rounding, reads slope 1; f′(0) = 2). No
+    /// value is confirmed or refuted against such a slope.
     Agree {
         slope: f64,
         h: f64,
         error: f64,
         rounding_gap: bool,
+        hidden: Option<f64>,
     },
     /// Fewer than 3 steps change f by well more than its rounding error
     /// (`noise`, a bound on it at the finest step tried, `h`): the slopes there
@@ -2728,6 +2730,9 @@ impl OneSided {
                 "does not exist: the one-sided slopes differ (at every step tried, unless f turns on a finer scale)"
             }
             OneSided::Agree {
+                hidden: Some(_), ..
+            } => "may not exist: the one-sided slopes agree at the steps rounding leaves resolvable, and rounding hides the finer steps",
+            OneSided::Agree {
                 rounding_gap: true, ..
             } => "exists, or f has a corner smaller than its rounding: the one-sided slopes agree to within it",
             OneSided::Agree { .. } => "exists: the one-sided slopes converge together",
@@ -2743,7 +2748,12 @@ impl OneSided {
     /// and its error estimate.
     fn slope(&self) -> Option<(f64, f64)> {
         match *self {
-            OneSided::Agree { slope, error, .. } => Some((slope, error)),
+            OneSided::Agree {
+                slope,
+                error,
+                hidden: None,
+                ..
+            } => Some((slope, error)),
             _ => None,
         }
     }
@@ -2762,7 +2772,7 @@ impl OneSided {
                 number(tape)
             ),
             OneSided::Jump { left, at, right, h, steep: false } => format!(
-                "f is not continuous here ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), so {lhs} does not exist here{FINER_SCALE}",
+                "f jumps across the point at every step tried ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), so f is not continuous here and {lhs} does not exist here{FINER_SCALE}",
                 number(at),
                 number(left),
                 number(right),
@@ -2774,7 +2784,20 @@ impl OneSided {
                 number(right),
                 step(h)
             ),
-            OneSided::Agree { slope, h, error, rounding_gap } => format!(
+            OneSided::Agree {
+                slope,
+                h,
+                error,
+                hidden: Some(tried),
+                ..
+            } => format!(
+                "the slopes from the left and the right converge together at the steps f's rounding leaves resolvable (by one-sided finite differences with steps shrinking by 8 down to {}), to {lhs} ≈ {} ± {:.3e}; but at the finer steps tried (down to {}) f's rounding hides any change of f, and a change there would change the derivative, so neither the tape's value nor yours can be confirmed or refuted by that slope",
+                step(h),
+                number(slope),
+                error,
+                step(tried)
+            ),
+            OneSided::Agree { slope, h, error, rounding_gap, hidden: None } => format!(
                 "but the slopes from the left and the right {} (by one-sided finite differences with steps shrinking by 8 down to {}): {}, {lhs} ≈ {} ± {:.3e} (central difference, ± its change since the step before plus rounding); {}; yours {}",
                 if rounding_gap {
                     "agree to within f's rounding"
@@ -3126,6 +3149,7 @@ fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
                 + finest.noise / finest.h
                 + fine[1].noise / fine[1].h,
             rounding_gap: d[2] != 0.0 && !shrinking,
+            hidden: None,
         })
     };
     let agree = together_at(fine);
@@ -3154,29 +3178,27 @@ fn analyse(steps: &[Step], f0: f64, tape_slope: f64) -> OneSided {
         };
     }
     if let Some(agree) = agree {
-        // The slope where it is known best: the finest steps' rounding grows
-        // as noise / h, so a coarser window that converges too may know it
-        // closer (relu(x) − relu(−x) + 1000 at 0: ±2.7e-5 at the finest steps,
-        // ±6.6e-9 at 1.6e-4), but only one that converges to the finest
-        // steps' slope: the derivative is their limit, and a coarser window
-        // may converge to another (x − 1e-30·tanh(1e30·x) at 0: 1 down to
-        // 1e-30, 0 below).
-        let slope_error = |a: &OneSided| match *a {
-            OneSided::Agree { slope, error, .. } => (slope, error),
-            _ => (f64::NAN, f64::INFINITY),
-        };
-        let (slope, error) = slope_error(&agree);
-        let best = resolvable
-            .windows(3)
-            .filter_map(together_at)
-            .filter(|a| {
-                let (s, e) = slope_error(a);
-                (s - slope).abs() <= e + error
-            })
-            .min_by(|a, b| slope_error(a).1.total_cmp(&slope_error(b).1));
-        return match best {
-            Some(best) if slope_error(&best).1 < error => best,
-            _ => agree,
+        // The finest steps decide (the derivative is their limit); where they
+        // stop short of the finest step tried by more than a step, f's
+        // rounding hides what f does between (a coarser window that knows
+        // the slope better proves nothing below it: x + 1000 +
+        // 1e-13·tanh(1e8·x) at 0 reads slope 1 at 1.6e-4, f′(0) = 1.00001).
+        let tried = steps.last().map_or(finest.h, |s| s.h);
+        return match agree {
+            OneSided::Agree {
+                slope,
+                h,
+                error,
+                rounding_gap,
+                ..
+            } if finest.h > 8.0 * tried => OneSided::Agree {
+                slope,
+                h,
+                error,
+                rounding_gap,
+                hidden: Some(tried),
+            },
+            other => other,
         };
     }
     OneSided::Unsettled {
