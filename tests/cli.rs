@@ -731,8 +731,9 @@ fn check_at_a_kink_does_not_call_the_tapes_convention_right() {
     );
     assert!(!out.contains("is right"), "{out}");
     assert!(out.contains("which yours matches"), "{out}");
+    // The one-sided derivatives, through the tape: exact.
     assert!(
-        out.contains("the slopes from the left and the right converge to different values"),
+        out.contains("differ: -1.000000000000 from the left, 1.000000000000 from the right"),
         "{out}"
     );
     assert!(out.contains("∂f/∂x does not exist here"), "{out}");
@@ -1229,7 +1230,7 @@ fn check_refines_the_one_sided_slopes_before_denying_a_derivative() {
         ],
         1,
     );
-    assert!(out.contains("yours does not match that slope"), "{out}");
+    assert!(out.contains("yours does not match it"), "{out}");
     // x + tanh(10⁶x): steep, but continuous; ∂f/∂x = 1 + 10⁶ (1 + 2000x is
     // wrong, but f is not "not continuous").
     let (out, _) = run(
@@ -1618,7 +1619,10 @@ mod one_sided {
     fn a_corner_next_to_a_large_value_is_no_differentiable_point() {
         // |x| + 1e6: slopes −1 and +1. The finest steps' f(x ± h) round to the
         // same few ulps of 1e6, so their equal slopes are noise, not agreement.
-        for f in ["abs(x) + 1e6", "max(x, 2*x) + 1e6"] {
+        for f in [
+            "clamp(x,0,1) + clamp(-x,0,1) + 1e6",
+            "max(x, 2*x) + clamp(x,0,1)*0 + 1e6",
+        ] {
             let out = check(f, "0", 3);
             assert!(!out.contains("f is differentiable here"), "{f}\n{out}");
             assert!(!out.contains("is right"), "{f}\n{out}");
@@ -1632,7 +1636,7 @@ mod one_sided {
         // 1000, f's rounding hides what f does below h ≈ 1e-8 (x + 1000 +
         // 1e-13·tanh(1e8·x) would read the same, f′(0) = 1.00001): the slopes
         // agree, but no value is confirmed or refuted against them.
-        let out = check("relu(x) - relu(-x) + 1000", "1", 3);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) + 1000", "1", 3);
         assert!(
             out.contains("converge together at the steps f's rounding leaves resolvable"),
             "{out}"
@@ -1642,7 +1646,7 @@ mod one_sided {
             "{out}"
         );
         // The old slope from rounding noise is wrong.
-        let out = check("relu(x) - relu(-x) + 1000", "0.9765625", 3);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) + 1000", "0.9765625", 3);
         assert!(!out.contains("your ∂f/∂x is wrong"), "{out}");
     }
 
@@ -1658,7 +1662,7 @@ mod one_sided {
         let (out, _) = run(
             &[
                 "check",
-                "tanh(1e16*(x-1)) + relu(x-1) - relu(1-x)",
+                "tanh(1e16*(x-1)) + clamp(x-1,0,1) - clamp(1-x,0,1)",
                 "--at",
                 "x=1",
                 "--wrt",
@@ -1677,10 +1681,14 @@ mod one_sided {
         // this looked like a jump), or to a value on f's way underflowing:
         // tanh(1e36·x) shows its slope, and tanh(1e40·x)³ (tape slope 0,
         // f′(0) = 1) is no jump.
-        check("relu(x) - relu(-x) + tanh(1e36*x)", "1e36", 0);
-        let out = check("relu(x) - relu(-x) + tanh(1e40*x)^3", "1", 0);
+        check("clamp(x,0,1) - clamp(-x,0,1) + tanh(1e36*x)", "1e36", 0);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) + tanh(1e40*x)^3", "1", 0);
         assert!(out.contains("f is differentiable here"), "{out}");
-        let out = check("relu(x) - relu(-x) + sqrt(x^2 + 1e-100^2)", "0.99", 3);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + sqrt(x^2 + 1e-100^2)",
+            "0.99",
+            3,
+        );
         assert!(!out.contains("converge to different values"), "{out}");
         // A true jump, whose tape slope (0) makes no change: still one.
         let out = check("signum(x)", "0", 3);
@@ -1689,21 +1697,23 @@ mod one_sided {
         // (slopes 0 and 2), the finer ones the turn.
         // (Next to f's value 1e-30, its rounding then hides the steps below
         // about 1e-40: no verdict, but no corner either.)
-        let out = check("relu(x) - relu(-x) + sqrt(x^2 + 1e-30^2)", "1", 3);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) + sqrt(x^2 + 1e-30^2)", "1", 3);
         assert!(!out.contains("converge to different values"), "{out}");
         assert!(out.contains("converge together"), "{out}");
         // Finer than every step (the steps stop where x² underflows, 1.9e-154,
         // above ε = 1e-160): no verdict is stated without the doubt.
-        let out = check("relu(x) - relu(-x) + sqrt(x^2 + 1e-160^2)", "1", 3);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + sqrt(x^2 + 1e-160^2)",
+            "1",
+            3,
+        );
         assert!(
-            out.contains(
-                "does not exist here, unless f changes on a finer scale than the finest step"
-            ),
+            out.contains("f may jump here, or be continuous and steeper than the steps resolve"),
             "{out}"
         );
         // |x| + 1000x: slopes 999 and 1001 exactly, a corner (a gap of 1e-3 of
         // them was "neither converge together nor apart").
-        let out = check("abs(x) + 1000*x", "1000", 3);
+        let out = check("clamp(x,0,1) + clamp(-x,0,1) + 1000*x", "1000", 3);
         assert!(
             out.contains(
                 "converge to different values (about 999.000000000000 and 1001.000000000000"
@@ -1712,16 +1722,16 @@ mod one_sided {
         );
         // |x| + 1e15·x: slopes 1e15 ∓ 1, a gap within f's rounding. Right to
         // the tolerance, but "differentiable" is not claimed.
-        let out = check("abs(x) + 1e15*x", "1e15", 0);
+        let out = check("clamp(x,0,1) + clamp(-x,0,1) + 1e15*x", "1e15", 0);
         assert!(out.contains("agree to within f's rounding"), "{out}");
         assert!(!out.contains("f is differentiable here, ∂f/∂x"), "{out}");
         assert!(out.contains("right to the check's tolerance"), "{out}");
         // 2.9999997 against the slope 3 ± 5e-15: wrong, as at a smooth point
         // (it was "too uncertain"), and 3.0000002 right.
-        check("relu(x) - relu(-x) + 2*x", "2.9999997", 1);
-        check("relu(x) - relu(-x) + 2*x", "3.0000002", 0);
+        check("clamp(x,0,1) - clamp(-x,0,1) + 2*x", "2.9999997", 1);
+        check("clamp(x,0,1) - clamp(-x,0,1) + 2*x", "3.0000002", 0);
         // f ≡ 0 at every step: not "lost in rounding".
-        let out = check("relu(x) - relu(-x) - x", "0", 3);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) - x", "0", 3);
         assert!(out.contains("f is the same at every step tried"), "{out}");
         // Near a switch point the tape's value is one side's slope.
         let (out, _) = run(
@@ -1734,7 +1744,7 @@ mod one_sided {
         );
         // A slope of 0 known to ±2e-48: your 0 cannot be confirmed, and the
         // words say why.
-        let out = check("relu(x) - relu(-x) - x + sin(x)^2", "0", 3);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) - x + sin(x)^2", "0", 3);
         assert!(
             out.contains("a 0 of yours only an exact slope of 0 confirms"),
             "{out}"
@@ -1743,7 +1753,7 @@ mod one_sided {
         let (out, _) = run(
             &[
                 "check",
-                "exp(1e13*(x-1)) + relu(x-1) - relu(1-x)",
+                "exp(1e13*(x-1)) + clamp(x-1,0,1) - clamp(1-x,0,1)",
                 "--at",
                 "x=1",
                 "--wrt",
@@ -1771,15 +1781,15 @@ mod one_sided {
     #[test]
     fn slopes_are_refined_and_a_corner_seen_at_coarser_steps_is_one() {
         // x + 1e-25·tanh(1e25·x) at 0: f′(0) = 2 (slope 1 down to 1e-25).
-        check("max(x,0) + min(x,0) + 1e-25*tanh(1e25*x)", "2", 0);
-        check("max(x,0) + min(x,0) + 1e-25*tanh(1e25*x)", "1", 1);
+        check("clamp(x,0,1) - clamp(-x,0,1) + 1e-25*tanh(1e25*x)", "2", 0);
+        check("clamp(x,0,1) - clamp(-x,0,1) + 1e-25*tanh(1e25*x)", "1", 1);
         // x − 1e-30·tanh(1e30·x): f′(0) = 0; 1 was "right".
-        check("relu(x) - relu(-x) - 1e-30*tanh(1e30*x)", "1", 3);
+        check("clamp(x,0,1) - clamp(-x,0,1) - 1e-30*tanh(1e30*x)", "1", 3);
         // |x − 1| + 1e6·x at 1: slopes 1e6 ∓ 1, resolved at coarse steps.
         let (out, _) = run(
             &[
                 "check",
-                "abs(x-1) + 1e6*x",
+                "clamp(x-1,0,1) + clamp(1-x,0,1) + 1e6*x",
                 "--at",
                 "x=1",
                 "--expect",
@@ -1789,14 +1799,26 @@ mod one_sided {
         );
         assert!(out.contains("converge to different values"), "{out}");
         // x + 1e6 + 1e-5·|x| at 0: slopes 1 ∓ 1e-5, resolved at two steps.
-        let out = check("relu(x) - relu(-x) + 1e6 + 1e-5*abs(x)", "1", 3);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + 1e6 + 1e-5*(clamp(x,0,1) + clamp(-x,0,1))",
+            "1",
+            3,
+        );
         assert!(out.contains("converge to different values"), "{out}");
         // But x + √(x² + 1e-200): a corner at 1e-99 only, smooth below 1e-108
         // (where f's rounding, next to 1e-100, then hides the finer steps).
-        let out = check("relu(x) - relu(-x) + sqrt(x^2 + 1e-100^2)", "1", 3);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + sqrt(x^2 + 1e-100^2)",
+            "1",
+            3,
+        );
         assert!(!out.contains("converge to different values"), "{out}");
         // Agreement is said with its caveat, in the body and the verdict.
-        let out = check("relu(x) - relu(-x) + 1e-20*abs(x)", "1", 0);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + 1e-20*(clamp(x,0,1) + clamp(-x,0,1))",
+            "1",
+            0,
+        );
         assert!(
             out.contains("f is differentiable here, as far as the differences show"),
             "{out}"
@@ -1842,7 +1864,8 @@ mod one_sided {
             3,
         );
         assert!(!out.contains("does not exist here\n"), "{out}");
-        // Smooth through a relu whose tape slope is 0: the jump is hedged.
+        // Smooth through a relu whose tape slope is 0: the one-sided
+        // derivatives through the tape's branches find the slope, 1e16.
         let (out, _) = run(
             &[
                 "check",
@@ -1852,12 +1875,23 @@ mod one_sided {
                 "--expect",
                 "1e16",
             ],
+            0,
+        );
+        assert!(out.contains("agree: f is differentiable here"), "{out}");
+        // Through a clamp at its bound (no branch rule: the differences), the
+        // jump they see is hedged.
+        let (out, _) = run(
+            &[
+                "check",
+                "clamp(tanh(1e16*(x-1)),0,1) - clamp(-tanh(1e16*(x-1)),0,1)",
+                "--at",
+                "x=1",
+                "--expect",
+                "1e16",
+            ],
             3,
         );
-        assert!(
-            out.contains("so f is not continuous here and ∂f/∂x does not exist here, unless f changes on a finer scale"),
-            "{out}"
-        );
+        assert!(!out.contains("f is not continuous here ("), "{out}");
         // Near a switch point: the caveat too.
         let (out, _) = run(
             &[
@@ -1876,6 +1910,47 @@ mod one_sided {
         );
     }
 
+    /// From a fifth review: at a kink away from 0 a term finer than f64's
+    /// spacing (1e-30·tanh(1e40·(x − 1)), f′(1) = 1e10 + 1) was invisible to
+    /// every difference, and 1 was "right". Where every kink on the way is a
+    /// corner (relu, abs, leaky_relu, max, min), the one-sided derivatives
+    /// are taken through the tape, each kink's branch the one its operand
+    /// moves into: exact, no differences.
+    #[test]
+    fn one_sided_derivatives_through_the_tapes_branches_are_exact() {
+        let at1 = |f: &str, expect: &str, code: i32| {
+            run(&["check", f, "--at", "x=1", "--expect", expect], code).0
+        };
+        let f = "relu(x-1) - relu(1-x) + 1e-30*tanh(1e40*(x-1))";
+        let out = at1(f, "10000000001", 0);
+        assert!(
+            out.contains("agree: f is differentiable here, ∂f/∂x = 1.000000000100e10"),
+            "{out}"
+        );
+        at1(f, "1", 1);
+        // A corner, exactly: |x| + 1e15·x has 1e15 ∓ 1.
+        let out = check("abs(x) + 1e15*x", "1e15", 3);
+        assert!(
+            out.contains(
+                "differ: 9.99999999999999e14 from the left, 1.000000000000001e15 from the right"
+            ),
+            "{out}"
+        );
+        // Next to a large value, where the differences could not decide.
+        check("relu(x) - relu(-x) + 1000", "1", 0);
+        check("relu(x) - relu(-x) + 1000", "0.9765625", 1);
+        // Max of a tie, leaky_relu, min with a constant.
+        let out = check("max(x, 2*x)", "1", 3);
+        assert!(
+            out.contains("differ: 1.000000000000 from the left, 2.000000000000 from the right"),
+            "{out}"
+        );
+        check("leaky_relu(x, 0.1) - leaky_relu(-x, 0.1)*10", "1", 3);
+        check("min(x, 0) + max(x, 0)", "1", 0);
+        // A flat operand: relu(x³) at 0 has derivative 0.
+        check("relu(x^3) + x", "1", 0);
+    }
+
     /// The slope 2001.0028 ± 0.056 (relu(x − 1e10) − relu(1e10 − x) + 2000x
     /// at 1e10, derivative 2001, from the finest steps) passed 2000.96 as
     /// right: within the slope's error, but 2e-5 off, 200 times the check's
@@ -1888,7 +1963,7 @@ mod one_sided {
             run(
                 &[
                     "check",
-                    "relu(x-1e10) - relu(1e10-x) + 2000*x",
+                    "clamp(x-1e10,0,1) - clamp(1e10-x,0,1) + 2000*x",
                     "--at",
                     "x=1e10",
                     "--wrt",
@@ -1908,16 +1983,16 @@ mod one_sided {
         // slope) is wrong, not "right to the accuracy of the finite
         // differences".
         for wrong in ["1999", "2000", "2001.9"] {
-            let out = check("relu(x) - relu(-x) + 2000*x", wrong, 1);
+            let out = check("clamp(x,0,1) - clamp(-x,0,1) + 2000*x", wrong, 1);
             assert!(out.contains("your ∂f/∂x is wrong"), "{wrong}\n{out}");
         }
-        let out = check("relu(x) - relu(-x) + 2000*x", "2001", 0);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) + 2000*x", "2001", 0);
         assert!(out.contains("your ∂f/∂x is right"), "{out}");
         // Within the check's usual 1e-7: right.
-        check("relu(x) - relu(-x) + 2000*x", "2001.0001", 0);
+        check("clamp(x,0,1) - clamp(-x,0,1) + 2000*x", "2001.0001", 0);
         // Two kinks' conventions (½ + ½) make the tape's 2001 the derivative:
         // 2000 is wrong there too.
-        let out = check("max(x,0) + min(x,0) + 2000*x", "2000", 1);
+        let out = check("clamp(x,0,1) - clamp(-x,0,1) + 2000*x", "2000", 1);
         assert!(out.contains("the tape's value agrees with it"), "{out}");
     }
 
@@ -1925,7 +2000,7 @@ mod one_sided {
     fn a_small_corner_next_to_a_large_value_is_not_called_differentiable() {
         // 1e4 + x + 1e-4·relu(x): slopes 1 and 1.0001, a corner too small for the
         // check to call (1e-3 relative), but no differentiable point either.
-        let out = check("1e4 + x + 1e-4*relu(x)", "1", 3);
+        let out = check("1e4 + x + 1e-4*clamp(x,0,1)", "1", 3);
         assert!(!out.contains("f is differentiable here"), "{out}");
         assert!(!out.contains("1.5625"), "{out}");
     }
@@ -1956,7 +2031,7 @@ mod one_sided {
         // go below 1's ulp, where tanh is not yet linear: no slope settles,
         // and yours cannot be called wrong on it, nor the tape's value not the
         // derivative.
-        let f = "tanh(1e14*(x-1)) + relu(x-1) - relu(1-x)";
+        let f = "tanh(1e14*(x-1)) + clamp(x-1,0,1) - clamp(1-x,0,1)";
         let o = chainrule(&[
             "check", f, "--at", "x=1", "--wrt", "x", "--expect", "1e14+1",
         ]);
@@ -1975,7 +2050,7 @@ mod one_sided {
     fn a_function_steeper_than_the_first_steps_is_followed_to_finer_ones() {
         // tanh(1e11·x) + x at 0: the 12 steps down to 1.2e-12 leave tanh
         // curved (9.955e10 ± 2.1e10); finer steps find 1e11 + 1.
-        let f = "tanh(1e11*x) + relu(x) - relu(-x)";
+        let f = "tanh(1e11*x) + clamp(x,0,1) - clamp(-x,0,1)";
         let out = check(f, "100000000001", 0);
         assert!(out.contains("your ∂f/∂x is right"), "{out}");
         let out = check(f, "1", 1);
@@ -1983,11 +2058,19 @@ mod one_sided {
         // x + sin(1e13·x): the coarse steps' gap is 0 by symmetry while their
         // central differences are noise; it was "wrong" with the exact value,
         // the tape's value "not the derivative".
-        let out = check("relu(x) - relu(-x) + sin(1e13*x)", "10000000000001", 0);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + sin(1e13*x)",
+            "10000000000001",
+            0,
+        );
         assert!(out.contains("your ∂f/∂x is right"), "{out}");
         assert!(!out.contains("not the derivative"), "{out}");
         // x + sin(3e11·x): the coarse steps' f(±h) ≈ ±0.34 looked like a jump.
-        let out = check("relu(x) - relu(-x) + sin(3e11*x)", "300000000001", 0);
+        let out = check(
+            "clamp(x,0,1) - clamp(-x,0,1) + sin(3e11*x)",
+            "300000000001",
+            0,
+        );
         assert!(!out.contains("not continuous"), "{out}");
         // A true jump stays one at the finer steps.
         let out = check("3*signum(x) + x", "1", 3);
@@ -2193,7 +2276,7 @@ fn check_at_a_kink_names_the_derivative_asked_for() {
         0,
     );
     assert!(
-        out.contains("would not show), ∂E/∂w ≈ 1.000000000000"),
+        out.contains("agree: f is differentiable here, ∂E/∂w = 1.000000000000"),
         "{out}"
     );
     assert!(!out.contains("∂f/∂x"), "{out}");

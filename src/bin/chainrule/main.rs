@@ -1370,12 +1370,24 @@ fn check(
     let at_kink = kink.map(|note| {
         let nature = match near.take() {
             Some(nature) => nature,
-            None => one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], true)?,
+            // Every kink on the way a corner (no jump): the one-sided
+            // derivatives from the tape, exact, before any difference.
+            None => match tape_sides(&tape, x.index(), r.output.index()) {
+                Some((left, right)) => OneSided::Exact {
+                    left,
+                    right,
+                    error: at_point_bound,
+                },
+                None => one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], true)?,
+            },
         };
         Ok::<_, Failure>((note, nature))
     });
     let at_kink = at_kink.transpose()?;
     let kink_slope = at_kink.as_ref().and_then(|(_, nature)| nature.slope());
+    let exact_sides = at_kink
+        .as_ref()
+        .is_some_and(|(_, nature)| matches!(nature, OneSided::Exact { .. }));
     // The slopes agree only to within f's rounding (|x| + 1e15·x at 0: 1e15 ∓ 1,
     // a gap below rounding): a corner that small would look the same.
     let rounding_gap = at_kink.as_ref().is_some_and(|(_, nature)| {
@@ -2010,7 +2022,9 @@ fn check(
         say!("\n");
         sayln!(
             "{}",
-            if all_ok && at_kink.is_some() && rounding_gap {
+            if all_ok && exact_sides {
+                format!("your {lhs} is right (at the point: the one-sided derivatives through the kinks' branches agree, and yours is within 1e-7 of them; the tape's value there is a kink's convention).")
+            } else if all_ok && at_kink.is_some() && rounding_gap {
                 format!("your {lhs} is right to the check's tolerance (at the point, within 1e-7 of the slopes from both sides, allowing for their error: f is differentiable here, or has a corner whose slopes differ by less than its rounding or the check's tolerance shows, which the differences cannot tell apart; the tape's value there is a kink's convention).")
             } else if all_ok && at_kink.is_some() {
                 format!("your {lhs} is right (at the point, against the one-sided slopes' value, within its error plus 1e-7 of it, as far as finite differences show: the tape's value there is a kink's convention).")
@@ -2713,6 +2727,10 @@ enum OneSided {
     Unresolved { noise: f64, h: f64, flat: bool },
     /// f is not finite beside the point: nothing to say.
     Unknown,
+    /// The one-sided derivatives from the tape ([`tape_sides`]): f is
+    /// differentiable here where they are equal (within `error`, the tape's
+    /// rounding bound), with that derivative; else it has a corner.
+    Exact { left: f64, right: f64, error: f64 },
     /// The slopes neither converge together nor apart at the steps tried.
     Unsettled { left: f64, right: f64 },
 }
@@ -2720,6 +2738,15 @@ enum OneSided {
 impl OneSided {
     fn kind(&self) -> &'static str {
         match self {
+            OneSided::Exact { .. } if self.slope().is_some() => {
+                "exists: the one-sided derivatives through the kinks' branches agree"
+            }
+            OneSided::Exact { left, right, error } if (left - right).abs() <= 2.0 * error => {
+                "may not exist: the one-sided derivatives through the kinks' branches differ by no more than rounding"
+            }
+            OneSided::Exact { .. } => {
+                "does not exist: the one-sided derivatives through the kinks' branches differ"
+            }
             OneSided::Jump { steep: true, .. } => {
                 "may not exist: f changes across the point as steeply as the tape's slope, on a finer scale than the steps resolve"
             }
@@ -2754,6 +2781,7 @@ impl OneSided {
                 hidden: None,
                 ..
             } => Some((slope, error)),
+            OneSided::Exact { left, right, error } if left == right => Some((right, error)),
             _ => None,
         }
     }
@@ -2762,6 +2790,43 @@ impl OneSided {
     /// variable `wrt`.
     fn describe(&self, yours: f64, tape: f64, lhs: &str, wrt: &str) -> String {
         match *self {
+            OneSided::Exact { left, right, .. } => match self.slope() {
+                Some((slope, error)) => format!(
+                    "but the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left, as the chain rule runs through a piecewise-smooth f), agree: f is differentiable here, {lhs} = {}{}; {}; yours {}",
+                    number(slope),
+                    if error > 0.0 { format!(" (± {error:.3e}, the rounding of the tape's sums)") } else { String::new() },
+                    match judge(tape, slope, error) {
+                        Some(true) => "the tape's value agrees with it",
+                        _ => "so the tape's value is not the derivative here, and yours is held against it instead",
+                    },
+                    match judge(yours, slope, error) {
+                        Some(true) => "agrees with it",
+                        Some(false) => "does not match it",
+                        None => "is within its rounding of the tolerance's edge, so it is neither confirmed nor refuted",
+                    }
+                ),
+                None => {
+                    // Digits enough to show them apart.
+                    let (l, r) = if number(left) == number(right) {
+                        (format!("{left:e}"), format!("{right:e}"))
+                    } else {
+                        (number(left), number(right))
+                    };
+                    let error = match *self {
+                        OneSided::Exact { error, .. } => error,
+                        _ => 0.0,
+                    };
+                    if (left - right).abs() <= 2.0 * error {
+                        format!(
+                            "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), are {l} from the left and {r} from the right, apart by no more than the rounding of the tape's sums (± {error:.3e}): f is differentiable here or has a corner that small, which they cannot tell apart, so whether {lhs} exists here is not known"
+                        )
+                    } else {
+                        format!(
+                            "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), differ: {l} from the left, {r} from the right, so {lhs} does not exist here"
+                        )
+                    }
+                }
+            },
             OneSided::Jump { left, at, right, h, steep: true } => format!(
                 "f changes across the point by about {} at the finest step ({} at the point, about {} just left of it, {} just right, by evaluating it at ± {}, after steps shrinking by 8 from 1e-2·max(1, |{wrt}|)), no more than the tape's slope {} makes over that width: f may jump here, or be continuous and steeper than the steps resolve, so whether {lhs} exists here is not known",
                 number(right - left),
@@ -3019,6 +3084,72 @@ fn one_sided(
         }
     }
     Ok(first)
+}
+
+/// The one-sided derivatives of node `output` along node `x` at the point,
+/// (from the left, from the right), taken through the tape: a forward
+/// (tangent) pass from x in each direction, each local partial the tape's
+/// but at a kink op at its switch point, where the branch is the one the
+/// operand moves into (relu(u): max(u̇, 0); |u|: |u̇|; leaky_relu: u̇ or α·u̇ by
+/// u̇'s sign; max/min of a tie: max/min of the tangents; with a constant: of
+/// u̇ and 0). A piecewise-smooth f built of these has one-sided derivatives
+/// and this is them, exactly (Griewank and Walther, *Evaluating
+/// Derivatives*, 2nd ed., ch. 14: directional derivatives by forward mode
+/// through abs, min and max), so the derivative exists iff they are equal.
+/// `None` where this cannot say: a jump on the way (signum at 0, pow at
+/// 0^0, atan2 on its cut), clamp at a bound or a fused relu neuron at z = 0,
+/// or a partial that is not finite: the finite differences decide there.
+///
+/// # Complexity
+/// Two passes over the nodes from x to `output` and their edges.
+fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<(f64, f64)> {
+    use chainrule::Op;
+    let sweep = |direction: f64| -> Option<f64> {
+        let mut t = vec![0.0f64; output + 1];
+        t[x] = direction;
+        for i in x + 1..=output {
+            let edges = tape.edges(i);
+            let tangent = |k: usize| edges.get(k).map_or(0.0, |&(o, _)| t[o]);
+            let value = if chainrule::explain::kink_at(tape, i).is_some() {
+                match tape.op(i) {
+                    Op::Relu | Op::MaxConst => tangent(0).max(0.0),
+                    Op::MinConst => tangent(0).min(0.0),
+                    Op::Abs => tangent(0).abs(),
+                    Op::LeakyRelu => {
+                        let alpha = edges.first().map_or(0.0, |&(_, p)| p);
+                        let u = tangent(0);
+                        if u > 0.0 {
+                            u
+                        } else {
+                            alpha * u
+                        }
+                    }
+                    Op::Max => tangent(0).max(tangent(1)),
+                    Op::Min => tangent(0).min(tangent(1)),
+                    _ => return None,
+                }
+            } else {
+                let mut sum = 0.0;
+                for &(o, p) in &edges {
+                    if t[o] != 0.0 {
+                        if !p.is_finite() {
+                            return None;
+                        }
+                        sum += p * t[o];
+                    }
+                }
+                sum
+            };
+            if !value.is_finite() {
+                return None;
+            }
+            t[i] = value;
+        }
+        Some(t[output])
+    };
+    let right = sweep(1.0)?;
+    let left = -sweep(-1.0)?;
+    Some((left, right))
 }
 
 /// How many finer steps [`one_sided`] may take past the first 12: enough to
