@@ -3104,6 +3104,9 @@ fn one_sided(
 /// Two passes over the nodes from x to `output` and their edges.
 fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<(f64, f64)> {
     use chainrule::Op;
+    if x > output {
+        return None;
+    }
     let sweep = |direction: f64| -> Option<f64> {
         let mut t = vec![0.0f64; output + 1];
         t[x] = direction;
