@@ -1373,9 +1373,8 @@ fn check(
             // Every kink on the way a corner (no jump): the one-sided
             // derivatives from the tape, exact, before any difference.
             None => match tape_sides(&tape, x.index(), r.output.index()) {
-                Some((left, right)) => OneSided::Exact {
-                    left,
-                    right,
+                Some(sides) => OneSided::Exact {
+                    sides,
                     error: at_point_bound,
                 },
                 None => one_sided(&loaded, &r, wrt, g.running_error_bound(), g[x], true)?,
@@ -1388,6 +1387,9 @@ fn check(
     let exact_sides = at_kink
         .as_ref()
         .is_some_and(|(_, nature)| matches!(nature, OneSided::Exact { .. }));
+    let exact_smooth = at_kink.as_ref().is_some_and(
+        |(_, nature)| matches!(nature, OneSided::Exact { sides, .. } if sides.gap_bound == 0.0),
+    );
     // The slopes agree only to within f's rounding (|x| + 1e15·x at 0: 1e15 ∓ 1,
     // a gap below rounding): a corner that small would look the same.
     let rounding_gap = at_kink.as_ref().is_some_and(|(_, nature)| {
@@ -2022,7 +2024,9 @@ fn check(
         say!("\n");
         sayln!(
             "{}",
-            if all_ok && exact_sides {
+            if all_ok && exact_sides && !exact_smooth {
+                format!("your {lhs} is right to the check's tolerance (at the point: the one-sided derivatives through the kinks' branches agree to within rounding, and yours is within 1e-7 of them, allowing for it; f is differentiable here or has a corner smaller than that rounding; the tape's value there is a kink's convention).")
+            } else if all_ok && exact_sides {
                 format!("your {lhs} is right (at the point: the one-sided derivatives through the kinks' branches agree, and yours is within 1e-7 of them; the tape's value there is a kink's convention).")
             } else if all_ok && at_kink.is_some() && rounding_gap {
                 format!("your {lhs} is right to the check's tolerance (at the point, within 1e-7 of the slopes from both sides, allowing for their error: f is differentiable here, or has a corner whose slopes differ by less than its rounding or the check's tolerance shows, which the differences cannot tell apart; the tape's value there is a kink's convention).")
@@ -2730,7 +2734,8 @@ enum OneSided {
     /// The one-sided derivatives from the tape ([`tape_sides`]): f is
     /// differentiable here where they are equal (within `error`, the tape's
     /// rounding bound), with that derivative; else it has a corner.
-    Exact { left: f64, right: f64, error: f64 },
+    /// `error`: the bound on the rounding of the tape's gradient and yours.
+    Exact { sides: Sides, error: f64 },
     /// The slopes neither converge together nor apart at the steps tried.
     Unsettled { left: f64, right: f64 },
 }
@@ -2738,14 +2743,14 @@ enum OneSided {
 impl OneSided {
     fn kind(&self) -> &'static str {
         match self {
-            OneSided::Exact { .. } if self.slope().is_some() => {
+            OneSided::Exact { sides, .. } if sides.corner() => {
+                "does not exist: the one-sided derivatives through the kinks' branches differ"
+            }
+            OneSided::Exact { sides, .. } if sides.gap_bound == 0.0 => {
                 "exists: the one-sided derivatives through the kinks' branches agree"
             }
-            OneSided::Exact { left, right, error } if (left - right).abs() <= 2.0 * error => {
-                "may not exist: the one-sided derivatives through the kinks' branches differ by no more than rounding"
-            }
             OneSided::Exact { .. } => {
-                "does not exist: the one-sided derivatives through the kinks' branches differ"
+                "exists, or f has a corner smaller than rounding: the one-sided derivatives through the kinks' branches agree to within it"
             }
             OneSided::Jump { steep: true, .. } => {
                 "may not exist: f changes across the point as steeply as the tape's slope, on a finer scale than the steps resolve"
@@ -2781,7 +2786,9 @@ impl OneSided {
                 hidden: None,
                 ..
             } => Some((slope, error)),
-            OneSided::Exact { left, right, error } if left == right => Some((right, error)),
+            OneSided::Exact { sides, error } if !sides.corner() => {
+                Some((sides.right, error.max(sides.bound) + sides.gap_bound))
+            }
             _ => None,
         }
     }
@@ -2790,14 +2797,27 @@ impl OneSided {
     /// variable `wrt`.
     fn describe(&self, yours: f64, tape: f64, lhs: &str, wrt: &str) -> String {
         match *self {
-            OneSided::Exact { left, right, .. } => match self.slope() {
+            OneSided::Exact { sides, .. } => match self.slope() {
                 Some((slope, error)) => format!(
-                    "but the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left, as the chain rule runs through a piecewise-smooth f), agree: f is differentiable here, {lhs} = {}{}; {}; yours {}",
+                    "but the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left, as the chain rule runs through a piecewise-smooth f), agree{}, {lhs} = {}{}; {}; yours {}",
+                    if sides.gap_bound == 0.0 {
+                        ": f is differentiable here".to_string()
+                    } else {
+                        format!(
+                            " to within the rounding of the kinks' differences (± {:.3e}): f is differentiable here, or has a corner smaller than that",
+                            sides.gap_bound
+                        )
+                    },
                     number(slope),
-                    if error > 0.0 { format!(" (± {error:.3e}, the rounding of the tape's sums)") } else { String::new() },
+                    if error > 0.0 {
+                        format!(" (± {error:.3e}, the rounding of the tape's sums)")
+                    } else {
+                        String::new()
+                    },
                     match judge(tape, slope, error) {
                         Some(true) => "the tape's value agrees with it",
-                        _ => "so the tape's value is not the derivative here, and yours is held against it instead",
+                        Some(false) => "so the tape's value is not the derivative here, and yours is held against it instead",
+                        None => "whether the tape's value is it the rounding cannot tell, and yours is held against it instead",
                     },
                     match judge(yours, slope, error) {
                         Some(true) => "agrees with it",
@@ -2806,25 +2826,27 @@ impl OneSided {
                     }
                 ),
                 None => {
-                    // Digits enough to show them apart.
+                    // (+0.0 turns a −0 into 0.)
+                    let (left, right) = (sides.left + 0.0, sides.right + 0.0);
+                    // Digits enough to show them apart; where rounding has
+                    // made them equal, or lost them, the gap alone.
                     let (l, r) = if number(left) == number(right) {
                         (format!("{left:e}"), format!("{right:e}"))
                     } else {
                         (number(left), number(right))
                     };
-                    let error = match *self {
-                        OneSided::Exact { error, .. } => error,
-                        _ => 0.0,
-                    };
-                    if (left - right).abs() <= 2.0 * error {
+                    let values = if l == r || sides.bound >= sides.gap.abs() {
                         format!(
-                            "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), are {l} from the left and {r} from the right, apart by no more than the rounding of the tape's sums (± {error:.3e}): f is differentiable here or has a corner that small, which they cannot tell apart, so whether {lhs} exists here is not known"
+                            "; the derivatives themselves are within ± {:.3e} of the tape's sums' rounding",
+                            sides.bound
                         )
                     } else {
-                        format!(
-                            "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), differ: {l} from the left, {r} from the right, so {lhs} does not exist here"
-                        )
-                    }
+                        format!(" ({l} from the left, {r} from the right)")
+                    };
+                    format!(
+                        "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), differ by {:e}{values}, so {lhs} does not exist here",
+                        sides.gap
+                    )
                 }
             },
             OneSided::Jump { left, at, right, h, steep: true } => format!(
@@ -3087,72 +3109,125 @@ fn one_sided(
 }
 
 /// The one-sided derivatives of node `output` along node `x` at the point,
-/// (from the left, from the right), taken through the tape: a forward
-/// (tangent) pass from x in each direction, each local partial the tape's
-/// but at a kink op at its switch point, where the branch is the one the
-/// operand moves into (relu(u): max(u̇, 0); |u|: |u̇|; leaky_relu: u̇ or α·u̇ by
-/// u̇'s sign; max/min of a tie: max/min of the tangents; with a constant: of
-/// u̇ and 0). A piecewise-smooth f built of these has one-sided derivatives
-/// and this is them, exactly (Griewank and Walther, *Evaluating
-/// Derivatives*, 2nd ed., ch. 14: directional derivatives by forward mode
-/// through abs, min and max), so the derivative exists iff they are equal.
-/// `None` where this cannot say: a jump on the way (signum at 0, pow at
-/// 0^0, atan2 on its cut), clamp at a bound or a fused relu neuron at z = 0,
-/// or a partial that is not finite: the finite differences decide there.
+/// taken through the tape: a forward (tangent) pass from x in each direction,
+/// each local partial the tape's but at a kink op at its switch point, where
+/// the branch is the one the operand moves into (relu(u): max(u̇, 0); |u|: |u̇|;
+/// leaky_relu: u̇ or α·u̇ by u̇'s sign; max/min of a tie: max/min of the
+/// tangents; with a constant: of u̇ and 0). A piecewise-smooth f built of these
+/// has one-sided derivatives and this is them (Griewank and Walther,
+/// *Evaluating Derivatives*, 2nd ed., ch. 14: directional derivatives by
+/// forward mode through abs, min and max), so the derivative exists iff they
+/// are equal. Their difference is carried in a pass of its own (the kinks'
+/// branch differences alone, so a large term on the way does not cancel it
+/// away: 1e20·x + |x| − 1e20·x has the gap 2, though both passes round to 0),
+/// each with a bound on its rounding (8ε per node on the way, times the sum of
+/// the terms' magnitudes). `None` where this cannot say: a jump on the way
+/// (signum at 0, pow at 0^0, atan2 on its cut), clamp at a bound or a fused
+/// relu neuron at z = 0, a partial that is not finite, or a product that
+/// underflows (|x|·1e-200·1e-200, whose gap 2e-400 is 0 in f64): the finite
+/// differences decide there.
 ///
 /// # Complexity
-/// Two passes over the nodes from x to `output` and their edges.
-fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<(f64, f64)> {
+/// One pass over the nodes from x to `output` and their edges.
+fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<Sides> {
     use chainrule::Op;
     if x > output {
         return None;
     }
-    let sweep = |direction: f64| -> Option<f64> {
-        let mut t = vec![0.0f64; output + 1];
-        t[x] = direction;
-        for i in x + 1..=output {
-            let edges = tape.edges(i);
-            let tangent = |k: usize| edges.get(k).map_or(0.0, |&(o, _)| t[o]);
-            let value = if chainrule::explain::kink_at(tape, i).is_some() {
-                match tape.op(i) {
-                    Op::Relu | Op::MaxConst => tangent(0).max(0.0),
-                    Op::MinConst => tangent(0).min(0.0),
-                    Op::Abs => tangent(0).abs(),
+    let n = output + 1;
+    // Tangents right and left, the gap (right + left tangent, the kinks'
+    // difference), and magnitudes for the rounding bounds of the tangents and
+    // of the gap.
+    let (mut tr, mut tl, mut gap, mut mag, mut gap_mag) = (
+        vec![0.0f64; n],
+        vec![0.0f64; n],
+        vec![0.0f64; n],
+        vec![0.0f64; n],
+        vec![0.0f64; n],
+    );
+    tr[x] = 1.0;
+    tl[x] = -1.0;
+    mag[x] = 1.0;
+    // A product that underflows (nonzero factors, a result below f64's normal
+    // range) makes the pass's numbers no longer f's.
+    let times = |p: f64, v: f64| -> Option<f64> {
+        let r = p * v;
+        (p == 0.0 || v == 0.0 || r.abs() >= f64::MIN_POSITIVE).then_some(r)
+    };
+    for i in x + 1..n {
+        let edges = tape.edges(i);
+        if chainrule::explain::kink_at(tape, i).is_some() {
+            let of = |t: &[f64], k: usize| edges.get(k).map_or(0.0, |&(o, _)| t[o]);
+            let branch = |t: &[f64]| -> Option<f64> {
+                Some(match tape.op(i) {
+                    Op::Relu | Op::MaxConst => of(t, 0).max(0.0),
+                    Op::MinConst => of(t, 0).min(0.0),
+                    Op::Abs => of(t, 0).abs(),
                     Op::LeakyRelu => {
                         let alpha = edges.first().map_or(0.0, |&(_, p)| p);
-                        let u = tangent(0);
+                        let u = of(t, 0);
                         if u > 0.0 {
                             u
                         } else {
-                            alpha * u
+                            times(alpha, u)?
                         }
                     }
-                    Op::Max => tangent(0).max(tangent(1)),
-                    Op::Min => tangent(0).min(tangent(1)),
+                    Op::Max => of(t, 0).max(of(t, 1)),
+                    Op::Min => of(t, 0).min(of(t, 1)),
                     _ => return None,
-                }
-            } else {
-                let mut sum = 0.0;
-                for &(o, p) in &edges {
-                    if t[o] != 0.0 {
-                        if !p.is_finite() {
-                            return None;
-                        }
-                        sum += p * t[o];
-                    }
-                }
-                sum
+                })
             };
-            if !value.is_finite() {
-                return None;
+            tr[i] = branch(&tr)?;
+            tl[i] = branch(&tl)?;
+            gap[i] = tr[i] + tl[i];
+            mag[i] = of(&mag, 0).max(of(&mag, 1));
+            gap_mag[i] = tr[i].abs() + tl[i].abs();
+        } else {
+            for &(o, p) in &edges {
+                if tr[o] == 0.0 && tl[o] == 0.0 && gap[o] == 0.0 {
+                    continue;
+                }
+                if !p.is_finite() {
+                    return None;
+                }
+                tr[i] += times(p, tr[o])?;
+                tl[i] += times(p, tl[o])?;
+                gap[i] += times(p, gap[o])?;
+                mag[i] += p.abs() * mag[o];
+                gap_mag[i] += p.abs() * gap_mag[o];
             }
-            t[i] = value;
         }
-        Some(t[output])
-    };
-    let right = sweep(1.0)?;
-    let left = -sweep(-1.0)?;
-    Some((left, right))
+        if !(tr[i].is_finite() && tl[i].is_finite() && gap[i].is_finite()) {
+            return None;
+        }
+    }
+    let rounding = 8.0 * f64::EPSILON * (output - x) as f64;
+    Some(Sides {
+        left: -tl[output],
+        right: tr[output],
+        gap: gap[output],
+        bound: rounding * mag[output],
+        gap_bound: rounding * gap_mag[output],
+    })
+}
+
+/// What [`tape_sides`] finds: the one-sided derivatives, their difference
+/// (`gap`, right − left, carried on its own), and bounds on the rounding of
+/// the derivatives and of the gap.
+#[derive(Clone, Copy)]
+struct Sides {
+    left: f64,
+    right: f64,
+    gap: f64,
+    bound: f64,
+    gap_bound: f64,
+}
+
+impl Sides {
+    /// A corner: a gap beyond its rounding.
+    fn corner(&self) -> bool {
+        self.gap.abs() > self.gap_bound
+    }
 }
 
 /// How many finer steps [`one_sided`] may take past the first 12: enough to
