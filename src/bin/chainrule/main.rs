@@ -1367,6 +1367,54 @@ fn check(
             near = Some(nature);
         }
     }
+    // A kink the first-order test let go (its operand's motion along x is 0
+    // in f64) may still matter where that 0 is a cancellation (|1e16·x + x −
+    // 1e16·x| at 0 is |x|): the tape's one-sided derivatives say, and where
+    // they cannot (the operand's tangent within its rounding), the
+    // differences do.
+    if kink.is_none() && near.is_none() && !f_undefined && g[x].is_finite() {
+        let (xi, out) = (x.index(), r.output.index());
+        let from_x = depends_on(&tape, xi, out);
+        // (Corner ops alone: a jump counts whenever its operand depends on x
+        // at all, not by the first-order test.)
+        let kinked = (xi..=out).any(|i| {
+            from_x[i - xi]
+                && chainrule::explain::kink_at(&tape, i).is_some()
+                && matches!(
+                    tape.op(i),
+                    chainrule::Op::Relu
+                        | chainrule::Op::Abs
+                        | chainrule::Op::LeakyRelu
+                        | chainrule::Op::Max
+                        | chainrule::Op::Min
+                        | chainrule::Op::MaxConst
+                        | chainrule::Op::MinConst
+                )
+        });
+        if kinked {
+            match tape_sides(&tape, xi, out) {
+                Some(sides) if sides.corner() => {
+                    kink = Some(LOST_KINK);
+                    near = Some(OneSided::Exact {
+                        sides,
+                        error: at_point_bound,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    kink = Some(LOST_KINK);
+                    near = Some(one_sided(
+                        &loaded,
+                        &r,
+                        wrt,
+                        g.running_error_bound(),
+                        g[x],
+                        true,
+                    )?);
+                }
+            }
+        }
+    }
     let at_kink = kink.map(|note| {
         let nature = match near.take() {
             Some(nature) => nature,
@@ -2117,7 +2165,9 @@ fn check(
                 )
             } else if kink_slope.is_some() {
                 format!(
-                    "your {lhs} cannot be confirmed at this kink: the one-sided slopes agree, but the finite-difference slope is too uncertain to confirm or refute yours; {advice} (exit code 3)."
+                    "your {lhs} cannot be confirmed at this kink: the one-sided {} agree, but {} is too uncertain to confirm or refute yours; {advice} (exit code 3).",
+                    if exact_sides { "derivatives through the kinks' branches" } else { "slopes" },
+                    if exact_sides { "their value, within the rounding of the tape's sums," } else { "the finite-difference slope" }
                 )
             } else if g[x].is_infinite() && agreed > 0 {
                 format!(
@@ -2302,6 +2352,10 @@ fn on_branch_cut(tape: &Tape, x: usize, output: usize) -> bool {
 /// The note where atan2 is exactly on its branch cut and the one-sided slopes
 /// show the jump across it.
 const ON_CUT: &str = "atan2(y, x) on its branch cut, y = 0 with x < 0, where it jumps between π and −π: the tape's value is the slope on the side the sign of y's 0 picks (+0: y > 0, atan2 = π; −0: y < 0, −π); the derivative does not exist here";
+
+/// The note of a kink op at its switch point whose operand's motion along
+/// the variable is 0 in f64 but may be a cancellation's rounding.
+const LOST_KINK: &str = "a kink whose operand's motion along the variable is 0 in f64, by terms that cancel (the tape's first-order test counts it as not mattering); whether it matters is decided below";
 
 /// The note where no op is exactly at its switch point but the one-sided
 /// slopes show a corner or a jump at the point.
@@ -3011,13 +3065,21 @@ fn one_sided(
         .collect();
     let x = base.get(wrt).copied().unwrap_or(f64::NAN);
     let f0 = r.output.value();
-    // f at `wrt` = t, and whether a value on its way underflowed.
-    let f_at = |t: f64| -> Result<(f64, bool), Failure> {
+    // f at `wrt` = t, whether a value on its way underflowed, and f's running
+    // error bound there (the rounding of f's evaluation at the step itself:
+    // 1e16·x + x − 1e16·x at 1e-2 rounds to 0 or 0.0156, terms of 1e14 that
+    // are all 0 at the point).
+    let f_at = |t: f64| -> Result<(f64, bool, f64), Failure> {
         let mut at = base.clone();
         at.insert(wrt.to_string(), t);
         let tape = Tape::new();
-        let value = record(loaded, &tape, &at)?.output.value();
-        Ok((value, (0..tape.len()).any(|i| underflowed(&tape, i))))
+        let output = record(loaded, &tape, &at)?.output;
+        let bound = output.backward().running_error_bound();
+        Ok((
+            output.value(),
+            (0..tape.len()).any(|i| underflowed(&tape, i)),
+            bound,
+        ))
     };
     if !f0.is_finite() || !x.is_finite() {
         return Ok(OneSided::Unknown);
@@ -3040,7 +3102,8 @@ fn one_sided(
                 if hr <= 0.0 || hl <= 0.0 {
                     break;
                 }
-                let ((fr, under_r), (fl, under_l)) = (f_at(x_right)?, f_at(x_left)?);
+                let ((fr, under_r, bound_r), (fl, under_l, bound_l)) =
+                    (f_at(x_right)?, f_at(x_left)?);
                 if fine && (under_r || under_l) {
                     break;
                 }
@@ -3055,7 +3118,12 @@ fn one_sided(
                         central: (fr - fl) / (hr + hl),
                         noise: 4.0
                             * f64::EPSILON
-                            * f0.abs().max(fr.abs()).max(fl.abs()).max(noise_at),
+                            * f0.abs()
+                                .max(fr.abs())
+                                .max(fl.abs())
+                                .max(noise_at)
+                                .max(if bound_r.is_finite() { bound_r } else { 0.0 })
+                                .max(if bound_l.is_finite() { bound_l } else { 0.0 }),
                     });
                 }
                 *h /= 8.0;
@@ -3158,6 +3226,15 @@ fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<Sides> {
         let edges = tape.edges(i);
         if chainrule::explain::kink_at(tape, i).is_some() {
             let of = |t: &[f64], k: usize| edges.get(k).map_or(0.0, |&(o, _)| t[o]);
+            // The branch follows the operand's tangent's sign: not where the
+            // tangent is within its rounding (1e16·x + x − 1e16·x: 0, its
+            // terms 2e16).
+            let rounding = 8.0 * f64::EPSILON * (i - x) as f64;
+            for &(o, _) in &edges {
+                if o >= x && mag[o] > 0.0 && tr[o].abs().max(tl[o].abs()) <= rounding * mag[o] {
+                    return None;
+                }
+            }
             let branch = |t: &[f64]| -> Option<f64> {
                 Some(match tape.op(i) {
                     Op::Relu | Op::MaxConst => of(t, 0).max(0.0),
