@@ -1966,6 +1966,29 @@ mod one_sided {
         let f = "relu(1e16*x + x - 1e16*x) - relu(-(1e16*x + x - 1e16*x))";
         check(f, "1", 3);
         check(f, "0", 3);
+        // An eighth review: the JSON's kink note said "the derivative does not
+        // exist here" of relu(x) − relu(−x), whose derivative exists (the note
+        // is about the op, as in the text).
+        let (out, _) = run(
+            &[
+                "check",
+                "relu(x)-relu(-x)",
+                "--at",
+                "x=0",
+                "--expect",
+                "1",
+                "--json",
+            ],
+            0,
+        );
+        let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        let note = j["check"]["kink"]["note"].as_str().unwrap_or_default();
+        assert!(note.starts_with("relu′(0): a convention"), "{note}");
+        assert!(!note.contains("does not exist"), "{note}");
+        assert!(j["check"]["kink"]["derivative"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("exists"));
         // A flat operand: relu(x³) at 0 has derivative 0.
         check("relu(x^3) + x", "1", 0);
     }

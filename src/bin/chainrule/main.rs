@@ -361,7 +361,7 @@ fn kink_notes(
     // variable only).
     let of_variables = std::ptr::eq(quantities, r.variables.as_slice());
     let check_hint = if of_variables {
-        " (`chainrule check` asks one-sided finite differences)"
+        " (`chainrule check` asks the one-sided derivatives)"
     } else {
         ""
     };
@@ -2051,7 +2051,8 @@ fn check(
             }),
             "random_points_move": if moved_alone.is_some() { json!(wrt) } else { json!("all") },
             "kink": at_kink.as_ref().map(|(note, nature)| json!({
-                "note": note,
+                // The note is about the op, as in the text.
+                "note": note.trim_end_matches("; the derivative does not exist here"),
                 "tape": g[x],
                 "derivative": nature.kind(),
                 "slope": nature.slope().map(|(slope, _)| jnum(slope)),
@@ -2161,7 +2162,8 @@ fn check(
                 )
             } else if kink_slope.is_some() && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: it is at a kink, and the finite-difference slope there is too uncertain to confirm or refute yours (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: it is at a kink, and {} there is too uncertain to confirm or refute yours (exit code 3).",
+                    if exact_sides { "the one-sided derivatives' value, within the rounding of the tape's sums," } else { "the finite-difference slope" }
                 )
             } else if kink_slope.is_some() {
                 format!(
@@ -2899,7 +2901,7 @@ impl OneSided {
                     };
                     format!(
                         "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), differ by {:e}{values}, so {lhs} does not exist here",
-                        sides.gap
+                        sides.gap.abs()
                     )
                 }
             },
