@@ -1380,16 +1380,7 @@ fn check(
         let kinked = (xi..=out).any(|i| {
             from_x[i - xi]
                 && chainrule::explain::kink_at(&tape, i).is_some()
-                && matches!(
-                    tape.op(i),
-                    chainrule::Op::Relu
-                        | chainrule::Op::Abs
-                        | chainrule::Op::LeakyRelu
-                        | chainrule::Op::Max
-                        | chainrule::Op::Min
-                        | chainrule::Op::MaxConst
-                        | chainrule::Op::MinConst
-                )
+                && corner_branch(tape.op(i), 0.0, 1.0, 1.0).is_some()
         });
         if kinked {
             match tape_sides(&tape, xi, out) {
@@ -3237,24 +3228,15 @@ fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<Sides> {
                     return None;
                 }
             }
+            // (leaky_relu's stored partial at its kink is its α.)
+            let alpha = edges.first().map_or(0.0, |&(_, p)| p);
             let branch = |t: &[f64]| -> Option<f64> {
-                Some(match tape.op(i) {
-                    Op::Relu | Op::MaxConst => of(t, 0).max(0.0),
-                    Op::MinConst => of(t, 0).min(0.0),
-                    Op::Abs => of(t, 0).abs(),
-                    Op::LeakyRelu => {
-                        let alpha = edges.first().map_or(0.0, |&(_, p)| p);
-                        let u = of(t, 0);
-                        if u > 0.0 {
-                            u
-                        } else {
-                            times(alpha, u)?
-                        }
-                    }
-                    Op::Max => of(t, 0).max(of(t, 1)),
-                    Op::Min => of(t, 0).min(of(t, 1)),
-                    _ => return None,
-                })
+                let (a, b) = (of(t, 0), of(t, 1));
+                match tape.op(i) {
+                    // α·u̇, refused where it underflows.
+                    Op::LeakyRelu if a <= 0.0 => times(alpha, a),
+                    op => corner_branch(op, alpha, a, b),
+                }
             };
             tr[i] = branch(&tr)?;
             tl[i] = branch(&tl)?;
@@ -3287,6 +3269,27 @@ fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<Sides> {
         gap: gap[output],
         bound: rounding * mag[output],
         gap_bound: rounding * gap_mag[output],
+    })
+}
+
+/// The tangent of a corner op at its switch point, its operands' tangents
+/// `a` (and `b`, max and min of two nodes) in the direction taken: the branch
+/// the operand moves into (relu(u): max(u̇, 0); max(u, c): the same; min(u,
+/// c): min(u̇, 0); |u|: |u̇|; leaky_relu with slope `alpha` below 0: u̇ or α·u̇
+/// by u̇'s sign; max/min of a tie: max/min of the tangents). `None` for any
+/// other op: the ops [`tape_sides`] follows, and [`check`] looks at where the
+/// first-order test lets a kink go.
+fn corner_branch(op: chainrule::Op, alpha: f64, a: f64, b: f64) -> Option<f64> {
+    use chainrule::Op;
+    Some(match op {
+        Op::Relu | Op::MaxConst => a.max(0.0),
+        Op::MinConst => a.min(0.0),
+        Op::Abs => a.abs(),
+        Op::LeakyRelu if a > 0.0 => a,
+        Op::LeakyRelu => alpha * a,
+        Op::Max => a.max(b),
+        Op::Min => a.min(b),
+        _ => return None,
     })
 }
 
