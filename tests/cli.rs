@@ -2521,11 +2521,26 @@ fn grad_json_summarizes_an_explanation_too_long_to_write_for_every_variable() {
     assert!(summarized > n / 2, "{summarized} summarized");
 }
 
-/// A file in the temporary directory, unique to this test process.
-fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+/// A file in the temporary directory, unique to this test process, removed
+/// when dropped (the tests left one behind on every run).
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn to_str(&self) -> Option<&str> {
+        self.0.to_str()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> TempFile {
     let path = std::env::temp_dir().join(format!("chainrule-cli-{}-{name}", std::process::id()));
     std::fs::write(&path, contents).expect("the temporary file is written");
-    path
+    TempFile(path)
 }
 
 #[test]
@@ -2603,8 +2618,8 @@ fn a_path_count_past_u64_is_written_to_json_as_a_number() {
     let mut lines = vec!["y0 = x".to_string()];
     lines.extend((1..=100).map(|i| format!("y{i} = sin(y{p}) + cos(y{p})", p = i - 1)));
     lines.push("y100".to_string());
-    let file = temp_file("paths.txt", lines.join("\n").as_bytes());
-    let file = file.to_str().unwrap();
+    let temp = temp_file("paths.txt", lines.join("\n").as_bytes());
+    let file = temp.to_str().unwrap();
     let (out, _) = run(
         &[
             "explain", "--file", file, "--at", "x=0.3", "--wrt", "x", "--raw", "--json",
