@@ -4688,3 +4688,22 @@ fn check_takes_the_one_variable_without_wrt_and_asks_for_it_among_several() {
         "{err}"
     );
 }
+
+#[test]
+fn the_command_list_gives_check_in_one_short_line_and_its_help_the_details() {
+    // The command list printed check's whole description, every exit-3 case
+    // in one paragraph of some 200 words.
+    let (out, _) = run(&["--help"], 0);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("check "))
+        .expect("check is listed");
+    assert!(line.len() < 260, "{line}");
+    assert!(line.contains("0 right, 1 wrong, 3 neither"), "{line}");
+    let (out, _) = run(&["check", "--help"], 0);
+    assert!(out.contains("which factor (an inner derivative)"), "{out}");
+    assert!(
+        out.contains("no random point near it could be checked"),
+        "{out}"
+    );
+}

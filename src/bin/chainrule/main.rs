@@ -86,26 +86,31 @@ enum Commands {
         #[command(flatten)]
         outputs: Outputs,
     },
-    /// Checks your derivative ∂output/∂x against the tape's, at the point and at
-    /// random points near it; on a mismatch, says which chain-rule path your
-    /// value misses, counts twice or has with the wrong sign, or which factor
-    /// (an inner derivative) it leaves out. Exits 0 when it is
-    /// right, 1 when it is wrong, 3 when f is not defined at the point, the point
-    /// is at a kink where the derivative does not (or may not) exist (neither
-    /// right nor wrong; where f is differentiable past the kink, yours is held
-    /// against the one-sided slopes' value, allowing for its error: 3 when that
-    /// error leaves it undecided), the tape's gradient there
-    /// is NaN (no number a derivation can match), or it is infinite and yours is
-    /// the same infinity (they agree, but f has no finite derivative there to
-    /// confirm; any other value is wrong there, unless a kink also matters
-    /// there: then the one-sided slopes decide, as at any kink), yours agrees
-    /// with the tape only within the tape's own rounding (where f's formulas
-    /// or the sweep's sum cancel, the tape's value may be off by more than the
-    /// tolerance: ln(1 - sigmoid(z)) at z = 25), yours is not finite where the
-    /// tape's is (a value on its way overflowed f64, or it is not defined
-    /// there), the tape's gradient passed f64's range on its way (its
-    /// products overflowed, or a value underflowed), or no random point near
-    /// it could be checked and your formula agrees at the point alone.
+    /// Checks your derivative ∂output/∂x against the tape's, at the point and
+    /// at random points near it, and names what a wrong one misses. Exit code:
+    /// 0 right, 1 wrong, 3 neither (see `check --help`).
+    ///
+    /// On a mismatch it says which chain-rule path your value misses, counts
+    /// twice or has with the wrong sign, or which factor (an inner derivative)
+    /// it leaves out.
+    ///
+    /// Exit code 0: yours is right. 1: it is wrong. 3: neither can be said,
+    /// because f is not defined at the point; or the point is at a kink where
+    /// the derivative does not (or may not) exist (where f is differentiable
+    /// past the kink, yours is held against the one-sided slopes' value,
+    /// allowing for its error: 3 when that error leaves it undecided); or the
+    /// tape's gradient there is NaN (no number a derivation can match); or it
+    /// is infinite and yours is the same infinity (they agree, but f has no
+    /// finite derivative there to confirm; any other value is wrong there,
+    /// unless a kink also matters there: then the one-sided slopes decide, as
+    /// at any kink); or yours agrees with the tape only within the tape's own
+    /// rounding (where f's formulas or the sweep's sum cancel, the tape's value
+    /// may be off by more than the tolerance: ln(1 - sigmoid(z)) at z = 25); or
+    /// yours is not finite where the tape's is (a value on its way overflowed
+    /// f64, or it is not defined there); or the tape's gradient passed f64's
+    /// range on its way (its products overflowed, or a value underflowed); or
+    /// no random point near it could be checked and your formula agrees at the
+    /// point alone.
     Check {
         #[command(flatten)]
         input: Input,
