@@ -2,9 +2,12 @@
 //! Pratt parser), checked, then recorded on a tape.
 //!
 //! A program is lines (or `;`-separated statements) of `name = expression` and
-//! expressions; the last is the output. `name = number` declares a variable with
-//! a default value (`--at` overrides it); any other assignment names an
-//! intermediate node. Names used without being assigned are variables.
+//! expressions; the last is the output (only the last may be a bare
+//! expression). `name = number`, or an expression of numbers alone
+//! (`name = 1/2`), declares a variable with a default value (`--at` overrides
+//! it); any other assignment names an intermediate node. Names used without
+//! being assigned are variables. `#` starts a comment, to the end of the line
+//! or the next `;`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -853,6 +856,18 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
             "the formula is empty {at}",
         ));
     }
+    // Only the last line may be a bare expression (it is the output): one
+    // before it was dropped without a word, and a line meant to continue the
+    // one above (`E = (1 - x)^2` then `  - (3 - x)^2`) became the output.
+    if let Some(s) = statements[..statements.len() - 1]
+        .iter()
+        .find(|s| s.name.is_none())
+    {
+        return Err(FormulaError::new(
+            s.expr.span(),
+            "an expression with no name {at}, before the last line: only the last line (the output) may be one; name it (`name = …`) to use it below, or remove it (a line does not continue on the next: write one expression on one line, or name its parts)",
+        ));
+    }
 
     // Names: each assigned once, none used before its line, no function names.
     let mut assigned: HashMap<&str, Span> = HashMap::new();
@@ -879,10 +894,9 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
             }
             if !assigned.contains_key(name.as_str()) {
                 if let Some(later) = defined.get(name.as_str()) {
-                    let line = later.line;
                     return Err(FormulaError::new(
                         span,
-                        format!("'{name}' is used {{at}} before its line ({line}) defines it"),
+                        format!("'{name}' is used {{at}} before it is defined ({later})"),
                     ));
                 }
                 if variable_names.insert(name.clone()) {
@@ -892,7 +906,7 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
         }
         if let Some((name, span)) = &s.name {
             if let Some(first) = assigned.get(name.as_str()) {
-                return Err(FormulaError::new(*span, format!("'{name}' is defined a second time {{at}} (each name is defined once; the first is on line {})", first.line)));
+                return Err(FormulaError::new(*span, format!("'{name}' is defined a second time {{at}} (each name is defined once; the first is at {first})")));
             }
             if FUNCTIONS.iter().any(|f| f.name == name) {
                 return Err(FormulaError::new(
@@ -901,7 +915,14 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
                 ));
             }
             assigned.insert(name, *span);
-            if let Some(value) = literal(&s.expr) {
+            // `name = 0.4`, and as well a line of numbers alone (`lr = 1/2`,
+            // `c = 2*3`, `e = exp(1)`), which was folded into an unnamed
+            // constant: no ∂f/∂c, and `--at c=…` refused as a computed line.
+            let value = match literal(&s.expr) {
+                Some(value) => Some(value),
+                None => constant(&s.expr)?,
+            };
+            if let Some(value) = value {
                 variable_names.insert(name.clone());
                 variables.push((name.clone(), Some(value), *span));
             }
@@ -911,6 +932,26 @@ pub fn parse(source: &str) -> Result<Program, FormulaError> {
         statements,
         variables,
     })
+}
+
+/// The value of an expression of numbers alone (no names), computed with the
+/// ops that record it; `None` for one with names.
+fn constant(e: &Expr) -> Result<Option<f64>, FormulaError> {
+    let mut names = Vec::new();
+    e.names(&mut names);
+    if !names.is_empty() {
+        return Ok(None);
+    }
+    let tape = Tape::new();
+    let recorder = Recorder {
+        tape: &tape,
+        env: HashMap::new(),
+        non_finite: std::cell::Cell::new(0),
+    };
+    Ok(Some(match recorder.eval(e)? {
+        Val::Const(c) => c,
+        Val::Node(n) => n.value(),
+    }))
 }
 
 /// The value of a (possibly negated) number literal.
@@ -1147,6 +1188,25 @@ pub fn missing(program: &Program, at: &HashMap<String, f64>) -> Vec<(String, Spa
 }
 
 impl Program {
+    /// The name of an output line with none: `f`, unless the formula names a
+    /// variable or a line `f` (then "∂f/∂f = 2" was printed for `f*x`'s
+    /// ∂/∂f): then the first of `F`, `out`, `output`, `output2`, … it does not.
+    pub fn output_name(&self) -> String {
+        let taken = |n: &str| {
+            self.variables.iter().any(|(v, _, _)| v == n)
+                || self
+                    .statements
+                    .iter()
+                    .any(|s| s.name.as_ref().is_some_and(|(m, _)| m == n))
+        };
+        ["f", "F", "out", "output"]
+            .into_iter()
+            .map(str::to_string)
+            .chain((2..).map(|k| format!("output{k}")))
+            .find(|n| !taken(n))
+            .expect("some name is free")
+    }
+
     /// Records the program on `tape` at the point `at` (variable values; a
     /// `name = number` line's value is the default).
     ///
@@ -1218,7 +1278,10 @@ impl Program {
                 };
                 values.insert(name.clone(), value);
             }
-            let name = s.name.as_ref().map_or("f".to_string(), |(n, _)| n.clone());
+            let name = match &s.name {
+                Some((n, _)) => n.clone(),
+                None => self.output_name(),
+            };
             last = Some((v, name, s.expr.span()));
         }
         let (output, output_name, span) = last.expect("a program has a statement");

@@ -55,7 +55,9 @@ use formula::{FormulaError, Program, Recorded};
 /// A formula uses + - * / ^, parentheses, numbers, names and the engine's ops
 /// (sigmoid, tanh, relu, ln, exp, sqrt, pow, max, …: `chainrule functions`).
 /// Lines (or `;`-separated parts) `name = expr` name intermediate quantities;
-/// `name = 0.4` declares a variable with a value; the last line is the output.
+/// `name = 0.4` (or numbers alone: `name = 1/2`) declares a variable with a
+/// value; the last line, the only one that may have no name, is the output (`f`
+/// unless named). `#` starts a comment, to the end of the line or the next `;`.
 #[derive(Parser)]
 #[command(name = "chainrule", version, about, long_about)]
 struct Cli {
@@ -147,8 +149,8 @@ struct Input {
     /// Read the formula from a file ('-' for standard input) instead.
     #[arg(long, short, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// The point: the variables' values, `x=0.5,y=2` (a file's `name = number`
-    /// lines give defaults).
+    /// The point: the variables' values, `x=0.5,y=2` (the formula's
+    /// `name = number` lines give defaults).
     #[arg(long, value_delimiter = ',', value_parser = parse_value, value_name = "NAME=VALUE")]
     at: Vec<(String, f64)>,
 }
