@@ -184,6 +184,19 @@ pub struct GradientCheck {
     /// much larger than the gradient, and the tape's value is no more exact
     /// than that. `None` otherwise, and for [`gradcheck`].
     pub tape_rounding: Option<f64>,
+    /// For a [`gradcheck`] row: the kink the tape passes (or may pass) on a
+    /// path from this input to the output, as "passes a kink at #5 m (…)",
+    /// where its gradient is a convention
+    /// ([`crate::explain::kink_affecting`]: relu, abs or leaky_relu at 0, max
+    /// or min at a tie, clamp at a bound, …), named with its note. Such a row
+    /// is never passed: finite differences that agree within the tolerance
+    /// cannot tell a corner smaller than it (1e-6·|x| at 0) from none, so it
+    /// is *cannot check here* ([`cannot_check`](GradientCheck::cannot_check)
+    /// says so); a row the differences fail stays failed, with this note (the
+    /// tape's value there is the conventions' sum, which need not be f's slope
+    /// where f is differentiable: relu(x) − relu(−x) at 0). `None` otherwise,
+    /// and for [`Gradients::compare`], which diagnoses kinks itself.
+    pub kink: Option<String>,
 }
 
 impl GradientCheck {
@@ -206,6 +219,7 @@ impl GradientCheck {
             step: None,
             differences: Vec::new(),
             tape_rounding: None,
+            kink: None,
         }
     }
 
@@ -269,7 +283,11 @@ impl GradcheckReport {
 /// moves by 1e-6 · max(1, |xᵢ|); PyTorch's float64 tolerance).
 ///
 /// Each row is passed, failed, or *cannot check here* (see
-/// [`GradientCheck::cannot_check`]). A row passes at once where the first
+/// [`GradientCheck::cannot_check`]). A row whose input reaches the output
+/// through a kink the tape passes (relu at 0, max at a tie, …: see
+/// [`GradientCheck::kink`]) is never passed: there the tape's value is a
+/// convention, and differences that agree within the tolerance do not
+/// confirm it. A row passes at once where the first
 /// difference agrees with the tape and f looks smooth at that step (its
 /// one-sided slopes (f(x + h) − f(x))/h and (f(x) − f(x − h))/h agree within
 /// the tolerance and rounding). Otherwise it is not failed on that alone: the
@@ -424,11 +442,31 @@ where
         };
     }
     let mut tape = Tape::with_capacity(64);
-    let (at, tape_gradients) = {
+    // Constants kept, so that a kink at a constant (max(x, 1) at 1) is known
+    // to be one, not only possibly one.
+    tape.set_keep_constants(true);
+    let (at, tape_gradients, kinks) = {
         let vars = tape.vars(inputs);
         let y = evaluate(&f, &tape, &vars);
         let g = y.backward();
-        (At::new(&g, y), g.wrt_all(&vars))
+        // The kink on a path from each input, if any: there the tape's value
+        // is a convention (`max(x, y)·1e-7` at a tie passed on differences
+        // that agree within the tolerance, though ∂f/∂x does not exist).
+        let kinks: Vec<Option<String>> = vars
+            .iter()
+            .map(|x| {
+                crate::explain::kink_affecting(&tape, x.index(), y.index()).map(|(node, note)| {
+                    let name = crate::explain::readable_name(&tape, node);
+                    let verb = if note.contains("so not which") {
+                        "may pass"
+                    } else {
+                        "passes"
+                    };
+                    format!("{verb} a kink at #{node} {name} ({note})")
+                })
+            })
+            .collect();
+        (At::new(&g, y), g.wrt_all(&vars), kinks)
     };
     let value = at.value;
     let h0 = options.step;
@@ -482,6 +520,18 @@ where
                 row.into_row(i, name)
             }
         };
+        let mut row = row;
+        if let Some(kink) = &kinks[i] {
+            if row.passed {
+                row.passed = false;
+                row.cannot_check = Some(format!(
+                    "the tape {kink}, where its gradient is a convention; differences \
+                     that agree within the tolerance cannot tell a corner smaller than it \
+                     from none: check at a point off the kink"
+                ));
+            }
+            row.kink = Some(kink.clone());
+        }
         checks.push(row);
     }
     GradcheckReport {
@@ -993,7 +1043,15 @@ impl fmt::Display for GradcheckReport {
         for row in &self.checks {
             if let Some(why) = &row.cannot_check {
                 writeln!(f, "{}: cannot check here: {why}", row.name)?;
-            } else if row.differences.len() > 1 {
+            } else if let (false, Some(kink)) = (row.passed, &row.kink) {
+                writeln!(
+                    f,
+                    "{}: the tape {kink}: its gradient there is a convention, which \
+                     need not be f's slope where f is differentiable",
+                    row.name
+                )?;
+            }
+            if row.cannot_check.is_none() && row.differences.len() > 1 {
                 let tried = row
                     .differences
                     .iter()

@@ -589,7 +589,7 @@ fn a_name_defined_twice_or_used_before_its_line() {
     );
     let (_, err) = run(&["grad", "b = 2*c; c = x; b", "--at", "x=1"], 2);
     assert!(
-        err.contains("'c' is used at column 7 before its line"),
+        err.contains("'c' is used at column 7 before it is defined (line 1, column 10)"),
         "{err}"
     );
 }
@@ -4705,5 +4705,62 @@ fn the_command_list_gives_check_in_one_short_line_and_its_help_the_details() {
     assert!(
         out.contains("no random point near it could be checked"),
         "{out}"
+    );
+}
+
+#[test]
+fn the_output_is_not_named_after_one_of_the_formulas_own_names() {
+    // "∂f/∂f = 2" for f*x with a variable f: the output took the default name f.
+    let (out, _) = run(&["grad", "f*x", "--at", "x=2,f=3"], 0);
+    assert!(out.contains("F = 6.000000000000"), "{out}");
+    assert!(out.contains("∂F/∂f = 2.000000000000"), "{out}");
+    assert!(!out.contains("∂f/∂f"), "{out}");
+    // A named line f, and the output unnamed.
+    let (out, _) = run(&["grad", "f = x^2; 3*f", "--at", "x=2"], 0);
+    assert!(out.contains("F = 12.000000000000"), "{out}");
+    // Without a clash the output is f, as before.
+    let (out, _) = run(&["grad", "g*x", "--at", "x=2,g=3"], 0);
+    assert!(out.contains("∂f/∂g = 2.000000000000"), "{out}");
+}
+
+#[test]
+fn a_line_of_numbers_alone_declares_a_variable() {
+    // `c = 1/2` was folded into an unnamed constant: no ∂f/∂c, and --at c=…
+    // refused as a computed line.
+    let (out, _) = run(&["grad", "c = 1/2; c*x", "--at", "x=4"], 0);
+    assert!(out.contains("f = 2.000000000000"), "{out}");
+    assert!(out.contains("∂f/∂c = 4.000000000000"), "{out}");
+    let (out, _) = run(&["grad", "c = 2*3; c*x", "--at", "x=1,c=5"], 0);
+    assert!(out.contains("f = 5.000000000000"), "{out}");
+    let (out, _) = run(&["explain", "c = 1/2; c*x", "--at", "x=1", "--wrt", "c"], 0);
+    assert!(out.contains("∂f/∂c = 1.0"), "{out}");
+}
+
+#[test]
+fn only_the_last_line_may_be_a_bare_expression_and_comments_end_at_semicolons() {
+    // `x^2` was dropped without a word.
+    let (_, err) = run(&["grad", "x^2; y = 3*x; y", "--at", "x=1"], 2);
+    assert!(err.contains("an expression with no name"), "{err}");
+    assert!(
+        err.contains("a line does not continue on the next"),
+        "{err}"
+    );
+    // A line meant to continue the one above.
+    let (_, err) = run(
+        &["grad", "E = 1/2*(2 - x)^2\n  (3 - x)^2\nE", "--at", "x=1"],
+        2,
+    );
+    assert!(
+        err.contains("an expression with no name at line 2"),
+        "{err}"
+    );
+    // A comment ends at `;`: `y + 1` was swallowed by it.
+    let (out, _) = run(&["grad", "y = x^2 # square; y + 1", "--at", "x=2"], 0);
+    assert!(out.contains("f = 5.000000000000"), "{out}");
+    // Where a name is defined, in a one-liner: its column.
+    let (_, err) = run(&["grad", "y = x^2; z = 1; x = 3; y"], 2);
+    assert!(
+        err.contains("before it is defined (line 1, column 17)"),
+        "{err}"
     );
 }

@@ -605,3 +605,49 @@ fn an_unchecked_rows_reason_is_why_the_steps_failed_not_the_last_step_lost_to_ro
     assert!(text.contains("not defined (NaN)"), "{text}");
     assert!(!text.contains("is lost to the rounding of x[1]"), "{text}");
 }
+
+#[test]
+fn a_kink_smaller_than_the_tolerance_is_never_passed() {
+    // An L1 penalty at its kink: 1e-6·|w| at w = 0 has one-sided slopes ±1e-6,
+    // within the absolute tolerance 1e-5 of the tape's convention 0, so the
+    // differences "agreed" and the row passed, though ∂f/∂w does not exist.
+    let report = gradcheck(
+        |v| (v[0] * 2.0 - 1.0).square() + v[1].abs() * 1e-6,
+        &[0.3, 0.0],
+    );
+    assert!(report.checks[0].passed, "{report}");
+    assert_eq!(report.checks[0].kink, None);
+    let row = &report.checks[1];
+    assert!(!row.passed, "{report}");
+    let why = row.cannot_check.as_deref().expect("cannot check here");
+    assert!(
+        why.contains("passes a kink at") && why.contains("|·|′(0)"),
+        "{why}"
+    );
+    assert!(!report.all_passed());
+    assert_eq!(report.unchecked().count(), 1);
+    assert_eq!(report.failures().count(), 0);
+    // max at a tie, scaled below the tolerance: both inputs.
+    let report = gradcheck(|v| v[0].max(v[1]) * 1e-7, &[0.5, 0.5]);
+    assert_eq!(report.unchecked().count(), 2, "{report}");
+    // Off the kink the same functions pass, with no kink named.
+    let report = gradcheck(|v| v[0].abs() * 1e-6, &[0.5]);
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(report.checks[0].kink, None);
+}
+
+#[test]
+fn a_failure_at_a_kink_names_the_kink() {
+    // f = relu(x) − relu(−x) = x: differentiable at 0 with slope 1, where the
+    // tape's value is the conventions' sum 0. The failure stands (the tape's
+    // value is not f's slope), and says why.
+    let report = gradcheck(|v| v[0].relu() - (-v[0]).relu(), &[0.0]);
+    let row = &report.checks[0];
+    assert!(!row.passed && row.cannot_check.is_none(), "{report}");
+    assert!(
+        row.kink.as_deref().is_some_and(|k| k.contains("relu")),
+        "{report}"
+    );
+    let text = report.to_string();
+    assert!(text.contains("x[0]: the tape passes a kink at"), "{text}");
+}

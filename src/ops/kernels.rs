@@ -426,15 +426,35 @@ pub(crate) fn logsumexp(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64, f64
 pub(crate) const ATAN_FAR: f64 = 1.3407807929942597e154;
 
 /// arctan′(x) for |x| ≥ 2^512 (and NaN, giving NaN), where 1/(x·x + 1) is
-/// 1/∞ = 0: (1/x)/x, equal to 1/(1 + x²) in `f64` (1 is far below an ulp of
-/// x²). 1/x is normal there and the one rounding into the subnormals is the
-/// division's: within an ulp of the exact value (2.5e-309 at 2e154, 5e-324 at
-/// 4e161). ±∞ gives +0, as 1/(x·x + 1) did.
+/// 1/∞ = 0: (1/x)/(x + 1/x), which is 1/(1 + x²) for every x ≠ 0, and is
+/// (1/x)/x in `f64` there (1/x is far below an ulp of x). 1/x is normal
+/// there and the one rounding into the subnormals is the division's: within
+/// an ulp of the exact value (2.5e-309 at 2e154, 5e-324 at 4e161). ±∞ gives
+/// +0, as 1/(x·x + 1) did. Written as the same function, not as its tail
+/// 1/x² (which a compiled gradient replayed at x = 1 as 1, for ½), it
+/// replays right wherever 1/x is finite (NaN at |x| < 5.6e-309, 0 included).
 #[cold]
 #[inline(never)]
 #[track_caller]
 pub(crate) fn atan_derivative_far<T: crate::Scalar>(x: T) -> T {
-    x.recip() / x
+    let r = x.recip();
+    r / (x + r)
+}
+
+/// tanh′(x) = 4u/(1 + u)² for u = e^−2|x|, given `t` = ∓2x (so u = e^t), as
+/// recorded past |x| = 20: there 1 + u rounds to 1, and the value is 4u bit
+/// for bit, its tail, with no cosh to overflow. Equal to 1/cosh²x at every x
+/// (not the tail alone), so a compiled gradient recorded past 20 replays
+/// right on the other side too, while u is finite (t below ≈ 709.8).
+#[inline]
+#[track_caller]
+pub(crate) fn tanh_derivative_tail<T: crate::Scalar>(t: T) -> T {
+    // (4u/d)/d, not 4u/d²: d² overflows from u ≈ 1.3e154, where the quotient
+    // is a normal number down to u ≈ 1.8e308 (x ≈ −354 for a rule recorded
+    // above 20).
+    let u = t.exp();
+    let d = u + 1.0;
+    u * 4.0 / d / d
 }
 
 /// Whether log₁₀′(x) = 1/(x·ln 10) is taken plainly: 2^−1020 ≤ |x| ≤ 2^1020,

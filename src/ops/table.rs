@@ -62,14 +62,17 @@ macro_rules! unary_ops {
                 name: "tanh", notation: "tanh",
                 formula: "tanh x", derivative: "1 − tanh²(x) = 1 / cosh²(x)",
                 value: |x| crate::ops::kernels::tanh_with_derivative(x).0,
-                // 1/cosh²x, and past |x| = 20 its tail 4e^−2|x| (equal to 1e-17
-                // relative there): cosh overflows from |x| ≈ 710, and a rule
-                // recorded through an infinite cosh has a NaN derivative.
+                // 1/cosh²x, and past |x| = 20 as 4u/(1 + u)² with u = e^−2|x|
+                // (cosh overflows from |x| ≈ 710, and a rule recorded through
+                // an infinite cosh has a NaN derivative). The same function, not
+                // its tail 4u alone (which it equals there bit for bit, 1 + u
+                // rounding to 1): a compiled gradient replays it right at any
+                // input down to x ≈ −354 (u finite) for one recorded above 20.
                 partial: |x, _y| {
                     if x.value() > 20.0 {
-                        (x * -2.0).exp() * 4.0
+                        crate::ops::kernels::tanh_derivative_tail(x * -2.0)
                     } else if x.value() < -20.0 {
-                        (x * 2.0).exp() * 4.0
+                        crate::ops::kernels::tanh_derivative_tail(x * 2.0)
                     } else {
                         x.cosh().powi(-2)
                     }
@@ -484,8 +487,9 @@ macro_rules! unary_ops {
             /// [`atan2`](crate::Var::atan2).
             ///
             /// Derivative: 1/(1 + x²). From |x| = 2^512 ≈ 1.34e154, where x² would
-            /// overflow, it is taken as (1/x)/x, the subnormal it is (to 0 from
-            /// |x| ≈ 6.36e161 = 2^537.5, where 1/x² rounds to 0).
+            /// overflow, it is taken as (1/x)/(x + 1/x), which there is (1/x)/x in
+            /// `f64`, the subnormal it is (to 0 from |x| ≈ 6.36e161 = 2^537.5,
+            /// where 1/x² rounds to 0).
             ///
             /// ```
             /// let tape = chainrule::Tape::new();

@@ -111,8 +111,9 @@ impl fmt::Display for Divergence {
             } => write!(
                 f,
                 "at node #{node}: the program replays {replayed}, the function now records \
-                 {recorded} (control flow that depends on values is frozen at recording time: \
-                 record again for these inputs)"
+                 {recorded} (control flow that depends on values, your code's or a \
+                 derivative rule's, such as silu′'s past |x| = 708, is frozen at recording \
+                 time: record again for these inputs)"
             ),
             Divergence::Operands {
                 node,

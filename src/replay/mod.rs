@@ -207,13 +207,20 @@
 //! branch's constant (an expression would turn the next order's exact 0 into
 //! 0·∞ there); a kink op over a constant the tape did not keep; a fused relu
 //! neuron ([`Var::neuron`](crate::Var::neuron) with [`Activation::Relu`](crate::Activation::Relu));
-//! `pow`'s ∂/∂y at a base of 0, the constant 0; and any partial recorded at
+//! `pow`'s ∂/∂y at a base of 0, the constant 0; silu′ recorded past
+//! |x| = 708, where it is one of its tails, (1 + x)·e^x or 1 + (x − 1)·e^−x,
+//! each equal to silu′ only that far out (replayed at 0 they give 1, not ½);
+//! and any partial recorded at
 //! an infinite input, where it is its limit as a constant (hypot's at
 //! (∞, 1) are (1, 0) at every input replayed, tanh′ at ∞ is 0, atan2's at
 //! (1, −∞) are (0, 0)): record a gradient at finite inputs to replay it. A
-//! smooth function's gradient recorded at finite inputs replays right (up to the rounding of the expressions
+//! smooth function's gradient recorded at finite inputs (silu's past ±708
+//! aside) replays right (up to the rounding of the expressions
 //! chosen for the recording point: σ′ is recorded as σ(x)·σ(−x) away from 0
-//! and through cosh near it, see [`crate::higher`]). [`Program::check`]
+//! and through cosh near it, see [`crate::higher`]; tanh′ past |x| = 20 as
+//! 4u/(1 + u)² with u = e^−2|x|, and arctan′ past 2^512 as (1/x)/(x + 1/x),
+//! each the same function as near 0, finite on the other side while u and
+//! 1/x are). [`Program::check`]
 //! compares the two recordings node by node, so it names a node where only
 //! such an equal expression was chosen afresh, and one where only a zero's
 //! sign was: an adjoint whose first contribution is −0 is recorded plus 0 (the
