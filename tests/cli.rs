@@ -4764,3 +4764,20 @@ fn only_the_last_line_may_be_a_bare_expression_and_comments_end_at_semicolons() 
         "{err}"
     );
 }
+
+#[test]
+fn a_mismatch_beyond_every_rounding_is_not_passed_in_the_table() {
+    // The tape's 0 for x³ − 3x at 1 is exact: 1e-16 is wrong, as the verdict
+    // said, but the table beside it said "pass" and "1 of 1 matched", and a
+    // note that the two "cannot be told apart" (the library's worst-case
+    // bound, ±6.7e-15).
+    let (out, _) = run(&["check", "x^3-3*x", "--at", "x=1", "--expect", "1e-16"], 1);
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(!out.contains("pass") && !out.contains("matched"), "{out}");
+    assert!(!out.contains("cannot be told apart"), "{out}");
+    assert!(
+        out.contains("none: every value on the way to either is exact"),
+        "{out}"
+    );
+    assert!(out.contains("your ∂f/∂x is wrong"), "{out}");
+}

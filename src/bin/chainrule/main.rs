@@ -1574,6 +1574,30 @@ fn check(
     // comparison's table (FAIL) and its "mismatch" heading would say yours is
     // wrong, so what the tape's value is made of is said alone.
     let mut diagnosis = point_comparison.map(|c| {
+        // The library's comparison passes a value within the tape's
+        // worst-case rounding bound, which counts every op; the check's own
+        // bound counts only the ops that round here, and found more than it
+        // allows (`x^3 - 3*x` at 1 against 1e-16: the tape's 0 is exact). Its
+        // table's "pass" beside "MISMATCH" and "wrong" said both.
+        if let Some(bound) = c
+            .checks
+            .first()
+            .filter(|row| row.passed)
+            .and_then(|row| row.tape_rounding)
+        {
+            return format!(
+                "{lhs}: yours differs from the tape's by {:.3e}, more than the rounding of \
+                 either side can make here ({}), so no rounding explains it (a worst-case \
+                 bound that counts every op, Gradients::rounding_bound, ±{bound:.3e}, would \
+                 not have told them apart)\n",
+                (yours - g[x]).abs(),
+                if at_point_bound == 0.0 {
+                    "none: every value on the way to either is exact".to_string()
+                } else {
+                    format!("±{at_point_bound:.3e}")
+                }
+            );
+        }
         if !g[x].is_nan() {
             return c.to_string();
         }
