@@ -326,7 +326,7 @@ fn a_mismatch_says_why_where_no_bound_was_exceeded() {
         assert!(!m.contains("more than"), "{m}");
         let m = message(quick(bench().hand(&zero)));
         assert!(
-            m.contains("is 6e0 taped but 0e0 hand-coded, more than the 6e-12 allowed against 0"),
+            m.contains("is 6e0 taped but 0e0 hand-coded: they differ by 6e0, more than the 6e-12 allowed against 0"),
             "{m}"
         );
         assert!(!m.contains("·|hand-coded|"), "{m}");

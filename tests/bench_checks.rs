@@ -59,6 +59,16 @@ fn an_infinite_reference_is_matched_by_itself_only() {
     let run = bench.rounds(1).round_time(QUICK).run();
     assert_eq!(mismatch(run), ("taped vs hand-coded", Some(0)));
 
+    // Nor is an infinite taped partial matched by a finite hand one: its
+    // rounding bound, ∞, is not allowed for (|∞ − 1e300| ≤ ∞ would pass it).
+    let finite = |x: &[f64], g: &mut [f64]| {
+        g[0] = 1e300;
+        x[0].ln()
+    };
+    let bench = Bench::new("ln", &Ln, &[0.0]).hand(&finite);
+    let run = bench.rounds(1).round_time(QUICK).run();
+    assert_eq!(mismatch(run), ("taped vs hand-coded", Some(0)));
+
     // The same infinities on both sides still match.
     let right = |x: &[f64], g: &mut [f64]| {
         g[0] = 1.0 / x[0];
@@ -286,4 +296,136 @@ fn rounding_of_the_opposite_sign_in_a_cancelling_sum_still_passes() {
     let x = tape.vars(&[1.5, 2.0]);
     let taped = Cancels.eval(&x).backward()[x[1]];
     assert!(taped * g[1] < 0.0, "taped {taped:e}, hand {:e}", g[1]);
+}
+
+/// x³ − (x − 1)³: at 1e10 the sweep adds ±3e20, so the taped ∂f/∂x is off
+/// the exact 6x − 3 by 22,525, within the sweep's own rounding bound (~8e5).
+struct Cubes;
+impl Function for Cubes {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0].powi(3) - (x[0] - 1.0).powi(3)
+    }
+}
+
+fn cubes_value(x: &[f64]) -> f64 {
+    x[0].powi(3) - (x[0] - 1.0).powi(3)
+}
+
+/// A new user's report: an exact hand partial of the same sign as the taped
+/// one, off it by the tape's own rounding, was refused as if the hand-coded
+/// side were wrong ("5.9999977472e10 taped but 5.9999999997e10 hand-coded"):
+/// the tape's rounding bound was allowed for only between opposite signs.
+#[test]
+fn an_exact_hand_partial_within_the_tapes_own_rounding_passes() {
+    let exact = |x: &[f64], g: &mut [f64]| {
+        g[0] = 6.0 * x[0] - 3.0; // 59,999,999,997: exact in f64
+        cubes_value(x)
+    };
+    let x = 1e10;
+    let tape = chainrule::Tape::new();
+    let v = tape.var(x);
+    let g = Cubes.eval(&[v]).backward();
+    let (taped, bound) = (g[v], g.rounding_bound(v));
+    let hand = 6.0 * x - 3.0;
+    // The case is the reported one: the default relative tolerance and floor
+    // alone (1e-9·|hand| + 1e-12·|largest partial|, about 0.06) refuse the
+    // difference, which the sweep's bound covers.
+    let difference = (taped - hand).abs();
+    assert!(difference > 1e-9 * hand + 1e-12 * hand, "{difference:e}");
+    assert!(difference <= bound, "{difference:e} > bound {bound:e}");
+    let report = Bench::new("cubes", &Cubes, &[x])
+        .hand(&exact)
+        .rounds(1)
+        .round_time(QUICK)
+        .run()
+        .expect("an exact partial within the tape's own rounding");
+    assert_eq!(report.hand_difference, Some(difference / hand));
+}
+
+/// f = (x₀ + x₁ − 0.3)² + (x₀ − x₁ − 0.1)² at (0.2, 0.1), the residual written
+/// x₀ − 0.3 + x₁ by hand: the hand's ∂f/∂x₀ is 2⁻⁵⁴, the exact derivative at
+/// the f64 inputs (0.2 + 0.1 − 0.3 is 2⁻⁵⁵ exactly, 0.2 − 0.1 − 0.1 is 0), and
+/// the tape's is 2⁻⁵³: its forward pass rounds 0.2 + 0.1 up. The sweep's
+/// rounding bound (about 2e-31) does not cover the forward pass, so the check
+/// cannot tell the two apart from a slip and refuses, but it must not say the
+/// hand-coded partial is the wrong one.
+struct Residuals;
+impl Function for Residuals {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        (x[0] + x[1] - 0.3).square() + (x[0] - x[1] - 0.1).square()
+    }
+}
+
+#[test]
+fn a_refusal_beyond_the_tapes_rounding_blames_neither_side() {
+    let hand = |x: &[f64], g: &mut [f64]| {
+        let r1 = x[0] - 0.3 + x[1];
+        let r2 = x[0] - x[1] - 0.1;
+        g[0] = 2.0 * r1 + 2.0 * r2;
+        g[1] = 2.0 * r1 - 2.0 * r2;
+        Residuals.eval(x) // f(x) as the primal computes it
+    };
+    let mut g = [0.0; 2];
+    hand(&[0.2, 0.1], &mut g);
+    assert_eq!(g, [2f64.powi(-54); 2]); // exact, as derived above
+    let bench = || {
+        Bench::new("residuals", &Residuals, &[0.2, 0.1])
+            .hand(&hand)
+            .rounds(1)
+            .round_time(QUICK)
+    };
+    let err = bench().run().expect_err("beyond the sweep's bound");
+    let m = err.to_string();
+    assert!(
+        m.contains("∂f/∂x0 is 1.1102230246251565e-16 taped but 5.551115123125783e-17 hand-coded: they differ by 5.551115123125783e-17"),
+        "{m}"
+    );
+    // The bound allowed, printed; and no side named as the wrong one.
+    let BenchError::Mismatch { rounding_bound, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        rounding_bound > 0.0 && rounding_bound < 1e-30,
+        "{rounding_bound:e}"
+    );
+    assert!(
+        m.contains(&format!(
+            "plus {rounding_bound:e} for the tape's own rounding of its partial (Gradients::rounding_bound)"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(
+            "either may be the one off: the hand-coded partial may be wrong, or the taped one off"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("forward pass's rounding"), "{m}");
+    // A floor above the forward pass's rounding here (2⁻⁵⁴, 5.6e-17) lets it
+    // be timed, as the docs say.
+    assert!(bench().absolute_tolerance(1e-16).run().is_ok());
+}
+
+/// The tape's rounding allowed for does not let a wrong hand partial through:
+/// 6x for 6x − 3 at x = 1 (3 on the tape, exactly: no cancellation, a bound
+/// of a few ulps), and 6x − 3 doubled at 1e10, where the bound is ~8e5 but
+/// the slip 6e10.
+#[test]
+fn a_wrong_hand_partial_is_still_refused() {
+    let no_constant = |x: &[f64], g: &mut [f64]| {
+        g[0] = 6.0 * x[0];
+        cubes_value(x)
+    };
+    let doubled = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * (6.0 * x[0] - 3.0);
+        cubes_value(x)
+    };
+    for (hand, x) in [(&no_constant as HandGradient<'_>, 1.0), (&doubled, 1e10)] {
+        let run = Bench::new("cubes", &Cubes, &[x])
+            .hand(hand)
+            .rounds(1)
+            .round_time(QUICK)
+            .run();
+        assert_eq!(mismatch(run), ("taped vs hand-coded", Some(0)), "at {x}");
+    }
 }
