@@ -4781,3 +4781,44 @@ fn a_mismatch_beyond_every_rounding_is_not_passed_in_the_table() {
     );
     assert!(out.contains("your ∂f/∂x is wrong"), "{out}");
 }
+
+#[test]
+fn a_derivative_not_defined_where_f_has_one_is_wrong_and_not_told_to_stay_in_range() {
+    // `ln(-x)` for ∂ ln x/∂x at 2 is NaN at the point and at every point near
+    // it: "cannot be confirmed … rewrite it to stay in range", exit 3.
+    for yours in ["ln(-x)", "asin(x)"] {
+        let (out, _) = run(&["check", "ln(x)", "--at", "x=2", "--expect", yours], 1);
+        assert!(
+            out.contains("your ∂f/∂x is wrong: it is not defined at this point"),
+            "{out}"
+        );
+        assert!(!out.contains("stay in range"), "{out}");
+    }
+    // Not defined at the point alone (0/0), right near it: no verdict there.
+    let (out, _) = run(
+        &[
+            "check",
+            "ln(x)",
+            "--at",
+            "x=2",
+            "--expect",
+            "sin(x-2)/(x-2)*0 + 1/x",
+        ],
+        3,
+    );
+    assert!(out.contains("is not defined at the point itself"), "{out}");
+    assert!(!out.contains("stay in range"), "{out}");
+    // An overflow is still told to stay in range.
+    let (out, _) = run(
+        &[
+            "check",
+            "ln(x)",
+            "--at",
+            "x=2",
+            "--expect",
+            "exp(1000*x)/exp(1000*x)/x",
+        ],
+        3,
+    );
+    assert!(out.contains("stay in range"), "{out}");
+}

@@ -947,6 +947,7 @@ fn constant(e: &Expr) -> Result<Option<f64>, FormulaError> {
         tape: &tape,
         env: HashMap::new(),
         non_finite: std::cell::Cell::new(0),
+        first_nan: std::cell::Cell::new(None),
     };
     Ok(Some(match recorder.eval(e)? {
         Val::Const(c) => c,
@@ -995,6 +996,10 @@ struct Recorder<'t, 'p> {
     /// How many constants computed were NaN or infinite from finite operands
     /// (only [`evaluate`], which computes in constants, reads it).
     non_finite: std::cell::Cell<usize>,
+    /// Whether the first of them was a NaN: an op outside its domain (ln of
+    /// a negative number, asin(2), 0/0), not an overflow or a pole (read by
+    /// [`undefined_at`]).
+    first_nan: std::cell::Cell<Option<bool>>,
 }
 
 impl<'t, 'p> Recorder<'t, 'p> {
@@ -1018,6 +1023,9 @@ impl<'t, 'p> Recorder<'t, 'p> {
             // Counted where it starts: not at the ops that pass it on.
             if !c.is_finite() && self.non_finite.get() == before {
                 self.non_finite.set(before + 1);
+                if self.first_nan.get().is_none() {
+                    self.first_nan.set(Some(c.is_nan()));
+                }
             }
         }
         Ok(v)
@@ -1223,6 +1231,7 @@ impl Program {
             tape,
             env: HashMap::new(),
             non_finite: std::cell::Cell::new(0),
+            first_nan: std::cell::Cell::new(None),
         };
         let mut variables = Vec::new();
         let mut values = HashMap::new();
@@ -1328,6 +1337,7 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<(f64, boo
         tape: &tape,
         env: HashMap::new(),
         non_finite: std::cell::Cell::new(0),
+        first_nan: std::cell::Cell::new(None),
     };
     for (name, value) in values {
         recorder.env.insert(name, Val::Const(*value));
@@ -1342,6 +1352,33 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<(f64, boo
     let starts = recorder.non_finite.get();
     let meant = result.is_infinite() && starts == 1;
     Ok((result, starts > 0 && !meant))
+}
+
+/// Whether `source` (an expected derivative, as [`evaluate`] takes it) is not
+/// defined at `values`: the first value on its way that is not finite is a
+/// NaN an op made of finite operands (ln(−2), asin(2), 0/0), not an infinity
+/// (an overflow, as exp(1000), or a pole, as 1/0, which a NaN may follow:
+/// ∞/∞). `false` where every value is finite, or on an error.
+pub fn undefined_at(source: &str, values: &HashMap<String, f64>) -> bool {
+    let Ok(program) = parse(source) else {
+        return false;
+    };
+    let tape = Tape::new();
+    let mut recorder = Recorder {
+        tape: &tape,
+        env: HashMap::new(),
+        non_finite: std::cell::Cell::new(0),
+        first_nan: std::cell::Cell::new(None),
+    };
+    for (name, value) in values {
+        recorder.env.insert(name, Val::Const(*value));
+    }
+    for s in &program.statements {
+        if recorder.eval(&s.expr).is_err() {
+            return false;
+        }
+    }
+    recorder.first_nan.get() == Some(true)
 }
 
 impl fmt::Display for Span {

@@ -1345,6 +1345,10 @@ fn check(
         && !f_value.is_nan()
         && f_value.is_finite()
         && g[x].is_finite();
+    // Not finite because it is not defined here (`ln(-x)` at 2: an op outside
+    // its domain made a NaN of finite values), not because a value
+    // overflowed: the advice to rewrite it to stay in range does not apply.
+    let yours_undefined = yours_not_finite && formula::undefined_at(expect, &r.values);
     // A kink at the point (|x| at 0, max at a tie, …) on the way from x to the
     // output that can matter for ∂f/∂x: the tape's value is a convention there.
     // One-sided finite differences, refined, say whether ∂f/∂x exists: where it
@@ -1462,6 +1466,8 @@ fn check(
             number(yours),
             if yours.is_finite() {
                 ", but a value on its way was not finite (it overflowed, or is not defined here)"
+            } else if yours_undefined {
+                " (not defined here: an op on its way is outside its domain)"
             } else {
                 " (not defined here, or a value on its way overflowed)"
             }
@@ -1704,6 +1710,9 @@ fn check(
     // Points drawn but not used, by the first reason: f, the tape's gradient,
     // or your derivative not finite there.
     let mut unusable = [0usize; 3];
+    // Of the points drawn, how many your derivative is not defined at (a NaN
+    // from an op outside its domain, `formula::undefined_at`).
+    let mut undefined_near = 0usize;
     let mut inconclusive = 0usize;
     let mut failed_elsewhere = 0;
     // Set when the random points moved the variable of the derivative alone:
@@ -1757,6 +1766,9 @@ fn check(
             } else {
                 None
             };
+            if reason == Some(2) && formula::undefined_at(expect, &ri.values) {
+                undefined_near += 1;
+            }
             if let Some(k) = reason {
                 unusable[k] += 1;
                 continue;
@@ -2034,7 +2046,14 @@ fn check(
     // The point's row passes only where the point confirms yours (not where
     // it agrees but confirms nothing: an infinity, a kink, the tape's rounding).
     rows[0]["passed"] = json!(at_point == Some(true));
-    let wrong = failed_elsewhere > 0 || at_point == Some(false);
+    // Your derivative not defined at the point, and at none of the points
+    // near it where f and the tape's gradient are (`ln(-x)` for ∂ ln x/∂x at
+    // 2): wrong, where f has a derivative, not "cannot be confirmed".
+    let undefined_everywhere = yours_undefined
+        && checked == 0
+        && undefined_near > 0
+        && undefined_near == unusable[2] + moved_alone.map_or(0, |(_, u)| u[2]);
+    let wrong = failed_elsewhere > 0 || at_point == Some(false) || undefined_everywhere;
     let verdict = if all_ok {
         "right"
     } else if wrong {
@@ -2126,6 +2145,11 @@ fn check(
                 )
             } else if all_ok {
                 format!("your {lhs} is right.")
+            } else if undefined_everywhere {
+                format!(
+                    "your {lhs} is wrong: it is not defined at this point (an op on its way is outside its domain: a NaN made of finite values, as ln of a negative number, asin(2) or 0/0), nor at any of the {undefined_near} points near it where f and the tape's derivative are, while the tape's is {} here.",
+                    number(g[x])
+                )
             } else if wrong {
                 format!("your {lhs} is wrong.")
             } else if untested && at_point == Some(true) {
@@ -2137,10 +2161,20 @@ fn check(
                     "your {lhs} cannot be confirmed here: the tape's is {} because on its way {why}, so f64 cannot show f's slope at this point; pick a point where the values stay in f64's range, or rescale f (exit code 3).",
                     number(g[x])
                 )
+            } else if yours_undefined && agreed > 0 {
+                format!(
+                    "your {lhs} agrees with the tape at {agreed} points near this one, but is not defined at the point itself (an op on its way is outside its domain there: a NaN made of finite values, as 0/0), where the tape's is {}: it cannot be confirmed there; a formula equal to yours near the point and defined at it (sin(x)/x as its limit 1 at 0) would be (exit code 3).",
+                    number(g[x])
+                )
             } else if yours_not_finite && agreed > 0 {
                 format!(
                     "your {lhs} agrees with the tape at {agreed} points near this one, but evaluates to {} at the point itself (not defined there, or a value on its way overflowed f64), where the tape's is {}: it cannot be confirmed there; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))) (exit code 3).",
                     number(yours),
+                    number(g[x])
+                )
+            } else if yours_undefined {
+                format!(
+                    "your {lhs} cannot be confirmed here: it is not defined at this point (an op on its way is outside its domain: a NaN made of finite values), where the tape's is {}, and no point near it could be checked; pick another point (exit code 3).",
                     number(g[x])
                 )
             } else if yours_not_finite {
