@@ -57,6 +57,11 @@ pub struct AnomalyOperand {
     /// through another of its operands (the direct partial, the others held
     /// fixed, not the total), as explanations and the html page name them.
     pub wrt_name: String,
+    /// Whether its value [underflowed]: 0 or subnormal only
+    /// because f64 has no smaller number (x·x = 0 at x = 1e-200, its operands
+    /// nonzero). An infinite partial at such an operand (√′(0) = ∞ in
+    /// √(x·x)) is f64's range, not a pole of f, and the report says so.
+    pub underflowed: bool,
 }
 
 /// The first node of a tape whose value or local partial is NaN or infinite.
@@ -133,6 +138,7 @@ impl Anomaly {
                 value: tape.value(operand),
                 partial,
                 wrt_name: wrt,
+                underflowed: underflowed(tape, operand),
             })
             .collect();
         Some(Anomaly {
@@ -245,6 +251,23 @@ impl fmt::Display for Anomaly {
             ));
         }
         f.write_str(&operands.join(","))?;
+        // An operand that underflowed to 0 (or a subnormal) makes an infinite
+        // partial or value that is f64's range, not a pole of f: √(x·x) at
+        // 1e-200 has x·x = 0 and √′(0) = ∞, while f = |x| has slope 1.
+        let mut named: Vec<usize> = Vec::new();
+        for o in self.operands.iter().filter(|o| o.underflowed) {
+            if named.contains(&o.index) {
+                continue;
+            }
+            named.push(o.index);
+            write!(
+                f,
+                "; operand {} = {} underflowed (its operands were nonzero): f64's range, \
+                 not a genuine pole",
+                o.name,
+                number(o.value)
+            )?;
+        }
         // A value not finite from finite operands: say where else it can come
         // from, so that a NaN in the data is not hidden behind finite weights.
         let operands_finite = self.operands.iter().all(|o| o.value.is_finite());
@@ -497,4 +520,107 @@ fn number(x: f64) -> String {
     } else {
         format!("{x}")
     }
+}
+
+/// Whether node `node`'s value is below f64's normal range (2.2e-308) by
+/// underflow: an op that rounds (a product, a quotient, a function) with a
+/// result that is 0 or subnormal while its operands are nonzero (x·x at
+/// 1e-200, whose exact 1e-400 is 0 in f64). A sum or a select below that range
+/// is exact, and so is an op with a zero operand (0·y, √0, sin 0, 0^y), but
+/// `mul_add(x, y, 0)` (whose x·y may underflow); so is a 0 at an op's own
+/// root (ln 1, acos 1). NaN is no underflow. `false` past the tape's end.
+///
+/// [`Gradients::compare`] and the anomaly reports use it to tell an infinite
+/// gradient made by f64's range (√(x·x) at 1e-200: √′(0) = ∞, while
+/// √(x²) = |x| has slope 1) from a genuine pole (√x at 0).
+///
+/// ```
+/// use chainrule::anomaly::underflowed;
+///
+/// let tape = chainrule::Tape::new();
+/// let x = tape.var(1e-200);
+/// let square = x * x; // 1e-400 is 0 in f64
+/// let zero = tape.var(0.0);
+/// let root = zero.sqrt(); // √0 = 0 exactly
+/// assert!(underflowed(&tape, square.index()));
+/// assert!(!underflowed(&tape, x.index()));
+/// assert!(!underflowed(&tape, root.index()));
+/// ```
+pub fn underflowed(tape: &Tape, node: usize) -> bool {
+    if node >= tape.len() {
+        return false;
+    }
+    let v = tape.value(node);
+    if v.is_nan() || v.abs() >= f64::MIN_POSITIVE {
+        return false;
+    }
+    let op = tape.op(node);
+    let exact = matches!(
+        op,
+        Op::Leaf
+            | Op::Const
+            | Op::Add
+            | Op::Sub
+            | Op::Neg
+            | Op::Abs
+            | Op::AddConst
+            | Op::SubConst
+            | Op::ConstSub
+            | Op::Relu
+            | Op::Max
+            | Op::Min
+            | Op::MaxConst
+            | Op::MinConst
+            | Op::Clamp
+            | Op::Signum
+    );
+    if exact {
+        return false;
+    }
+    let edges = tape.edges(node);
+    // A 0 at an op's own root is exact, no underflow: ln 1, log₂ 1, acos 1,
+    // acosh 1 (and log_c 1).
+    if v == 0.0
+        && matches!(
+            op,
+            Op::Ln | Op::Log2 | Op::Log10 | Op::Log | Op::Acos | Op::Acosh
+        )
+        && edges.first().is_some_and(|&(o, _)| tape.value(o) == 1.0)
+    {
+        return false;
+    }
+    // A zero operand makes a tiny result exact (√0, sin 0, 0·y, 0^y), but for
+    // mul_add(x, y, 0), whose x·y may underflow.
+    op == Op::MulAdd || edges.iter().all(|&(o, _)| tape.value(o) != 0.0)
+}
+
+/// The first node (by index) on a path from `x` up to `output` whose value
+/// [underflowed], if any: where ∂output/∂x is shaped by f64's
+/// range, not by f alone (√(x·x) at 1e-200: x·x = 0, and the tape's ∂ is
+/// √′(0)·2x = ∞ while f = |x| has slope 1).
+///
+/// # Complexity
+/// O(nodes + edges between `x` and `output`).
+pub(crate) fn underflow_between(tape: &Tape, x: usize, output: usize) -> Option<usize> {
+    if output < x || output >= tape.len() {
+        return None;
+    }
+    let span = output + 1 - x;
+    let mut from_x = vec![false; span];
+    from_x[0] = true;
+    for i in x + 1..=output {
+        from_x[i - x] = tape.edges(i).iter().any(|&(o, _)| o >= x && from_x[o - x]);
+    }
+    let mut to_output = vec![false; span];
+    to_output[span - 1] = true;
+    for i in (x + 1..=output).rev() {
+        if to_output[i - x] {
+            for (o, _) in tape.edges(i) {
+                if o >= x {
+                    to_output[o - x] = true;
+                }
+            }
+        }
+    }
+    (x + 1..=output).find(|&i| from_x[i - x] && to_output[i - x] && underflowed(tape, i))
 }

@@ -163,8 +163,11 @@ pub struct GradientCheck {
     /// finite difference is no evidence either way: f not finite at x, or not
     /// defined (NaN) or not finite at x ± h, or the difference not finite, or
     /// the step not a positive finite number. Such a row is neither passed nor
-    /// failed (it is not in [`GradcheckReport::failures`]). Always `None` for
-    /// [`Gradients::compare`], whose reference is your value.
+    /// failed (it is not in [`GradcheckReport::failures`]). For
+    /// [`Gradients::compare`], whose reference is your value: why the tape's
+    /// gradient can neither confirm nor refute it, where it is not finite
+    /// only because a value on its way underflowed ([`Finding::Underflowed`]);
+    /// `None` otherwise.
     pub cannot_check: Option<String>,
     /// The step h of the central difference in `reference` ([`gradcheck`]
     /// only; `None` for [`Gradients::compare`], and where no difference was
@@ -1238,7 +1241,10 @@ pub enum Finding {
     /// tolerance, a coefficient being 1 (as the tape counts it), 0 (missing),
     /// 2 (counted twice) or −1 (the wrong sign). The simplest such sum (the
     /// fewest coefficients other than 1) is reported when it is the only one that
-    /// simple; else the finding is [`Ambiguous`](Finding::Ambiguous).
+    /// simple; else the finding is [`Ambiguous`](Finding::Ambiguous). Where the
+    /// tape's value is one path, a coefficient 2 is written "your value is
+    /// twice the tape's", not "path 1 counted twice": with one path there is
+    /// no second one to count it with.
     EqualsPaths {
         /// One per term, in order.
         coefficients: Vec<i8>,
@@ -1259,6 +1265,23 @@ pub enum Finding {
     NonFiniteTape {
         /// The start of the non-finite gradient, if the sweep's walk finds it.
         anomaly: Option<crate::anomaly::GradientAnomaly>,
+    },
+    /// The tape's gradient is NaN or infinite, and a value on a path from the
+    /// input to the output underflowed ([`crate::anomaly::underflowed`]: 0 or
+    /// subnormal, its operands nonzero): √(x·x) at x = 1e-200, where x·x =
+    /// 1e-400 is 0 in f64 and the tape's ∂ is √′(0)·2x = ∞, while √(x²) = |x|
+    /// has slope 1. The tape's value may be f64's range, not f's derivative:
+    /// your value is neither confirmed nor refuted (the row is neither passed
+    /// nor failed: its [`GradientCheck::cannot_check`] says why), and no slip
+    /// is named.
+    Underflowed {
+        /// The first node on a path from the input up to the output whose
+        /// value underflowed.
+        node: usize,
+        /// Its name, as explanations write it.
+        name: String,
+        /// Its value (0 or subnormal).
+        value: f64,
     },
     /// The tape passes a kink on a path from the input to the output (see
     /// [`crate::explain::kink_at`]: relu, abs, signum or leaky_relu at 0, max or
@@ -1463,7 +1486,9 @@ impl Diagnosis {
         if !missing.is_empty() {
             parts.push(format!("{} {} missing", list(&missing), is_are(&missing)));
         }
-        if !twice.is_empty() {
+        if !twice.is_empty() && self.one_path() {
+            parts.push("twice the tape's value, which is one path".to_string());
+        } else if !twice.is_empty() {
             parts.push(format!("{} {} counted twice", list(&twice), is_are(&twice)));
         }
         if !wrong.is_empty() {
@@ -1477,12 +1502,21 @@ impl Diagnosis {
         parts.join(", and ")
     }
 
+    /// Whether the tape's value is one path (one term holding one path):
+    /// there a value twice the tape's is said so, not "path 1 counted twice",
+    /// which no derivation of one path plausibly does.
+    fn one_path(&self) -> bool {
+        matches!(self.terms.as_slice(), [term] if term.paths == 1)
+    }
+
     /// The terms your value leaves out.
     pub fn missing(&self) -> Vec<&PathTerm> {
         self.with(0)
     }
 
-    /// The terms your value counts twice.
+    /// The terms your value counts twice (coefficient 2). Where the tape's
+    /// value is one path, that path: your value is then twice the tape's, and
+    /// the diagnosis says so rather than "counted twice".
     pub fn counted_twice(&self) -> Vec<&PathTerm> {
         self.with(2)
     }
@@ -1562,6 +1596,17 @@ impl fmt::Display for Diagnosis {
                     ),
                     None => writeln!(f),
                 };
+            }
+            Finding::Underflowed { node, name, value } => {
+                let tape = format_number(self.tape, 12);
+                return writeln!(
+                    f,
+                    "the tape's gradient is {tape}, but a value on its way underflowed: {}; so \
+                     the tape's {tape} may be f64's range, not f's derivative: your value is \
+                     neither confirmed nor refuted, and no slip is named; hold it against the \
+                     tape at a point where nothing underflows",
+                    underflow_note(*node, name, *value),
+                );
             }
             Finding::AtKink { name, note, .. } if note.contains("so not which") => {
                 return writeln!(
@@ -1730,8 +1775,12 @@ impl fmt::Display for Diagnosis {
             );
         }
         if changes == 1 && twice.len() == 1 {
-            return if self.terms.len() == 1 {
-                writeln!(f, "your value is path 1 counted twice")
+            return if self.one_path() {
+                writeln!(
+                    f,
+                    "your value is twice the tape's, which is one path (so not a path \
+                     counted twice)"
+                )
             } else {
                 writeln!(f, "your value has {} counted twice", list(&twice))
             };
@@ -2136,9 +2185,10 @@ fn missing_factor(
 pub struct Comparison {
     /// One row per expected gradient: `reference` is your value.
     pub checks: Vec<GradientCheck>,
-    /// For each failed row, in order: its position in `checks` and the explanation
-    /// of the tape's gradient (at most [`ExplainOptions::max_paths`] paths
-    /// listed).
+    /// For each row that did not pass (failed, or undecided: see
+    /// [`GradientCheck::cannot_check`]), in order: its position in `checks`
+    /// and the explanation of the tape's gradient (at most
+    /// [`ExplainOptions::max_paths`] paths listed).
     pub mismatches: Vec<(usize, Explanation)>,
     /// For each failed row, in the order of `mismatches`: which paths your value
     /// accounts for, misses, counts twice or has with the wrong sign, or which
@@ -2149,7 +2199,10 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Whether every expected value matched (true for none).
+    /// Whether every expected value matched (true for none). False where a
+    /// row is undecided ([`GradientCheck::cannot_check`]: the tape's gradient
+    /// is not finite only because a value on its way underflowed): nothing
+    /// was confirmed there.
     ///
     /// ```
     /// let tape = chainrule::Tape::new();
@@ -2180,7 +2233,9 @@ impl Comparison {
 }
 
 impl fmt::Display for Comparison {
-    /// A table (tape, expected, errors, pass/FAIL), then, for each mismatch, the
+    /// A table (tape, expected, errors, pass/FAIL, or "cannot check here" for
+    /// a row no verdict is given on: [`GradientCheck::cannot_check`]), then,
+    /// for each row that did not pass ("mismatch at", or "no verdict at"), the
     /// expected and actual values, the diagnosis and the explanation of the
     /// tape's value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -2215,7 +2270,12 @@ impl fmt::Display for Comparison {
             let row = &self.checks[*row];
             writeln!(
                 f,
-                "\nmismatch at {}: expected {}, the tape has {}",
+                "\n{} at {}: expected {}, the tape has {}",
+                if row.cannot_check.is_some() {
+                    "no verdict"
+                } else {
+                    "mismatch"
+                },
                 row.name,
                 format_number(row.reference, 12),
                 format_number(row.tape, 12)
@@ -2252,6 +2312,18 @@ impl<'t> Gradients<'t> {
     /// matter (relu(x)² or x·|x| at 0, relu(x·z) at z = 0 for ∂/∂x) hides no
     /// slip: the tape's value is the derivative there, and the slip is named.
     ///
+    /// # Underflow
+    /// Where the tape's gradient is NaN or infinite and a value on a path from
+    /// `x` to the output underflowed ([`crate::anomaly::underflowed`]: 0 or
+    /// subnormal though its operands were nonzero), the non-finite value may
+    /// be f64's range, not f's derivative: √(x·x) at x = 1e-200 has x·x = 0
+    /// and a tape ∂ of √′(0)·2x = ∞, while √(x²) = |x| has slope 1. Such a row
+    /// is neither passed nor failed, whatever your value (∞ included): its
+    /// [`GradientCheck::cannot_check`] names the node and its value, the table
+    /// says "cannot check here", [`Comparison::all_passed`] is false, and the
+    /// diagnosis is [`Finding::Underflowed`]. A non-finite gradient with no
+    /// underflow on its way (√x at 0) is a [`Finding::NonFiniteTape`].
+    ///
     /// # Rounding
     /// The reference is the tape's value, which is the exact derivative of the
     /// recorded ops only up to rounding: within the tolerance or within the
@@ -2285,7 +2357,10 @@ impl<'t> Gradients<'t> {
     /// let wrong = g.compare(&[(x, 12.0)]);
     /// assert!(!wrong.all_passed());
     /// assert!(wrong.to_string().contains("expected 12.000000000000, the tape has 6.000000000000"));
-    /// assert_eq!(wrong.diagnoses()[0].to_string(), "your value is path 1 counted twice\n");
+    /// assert_eq!(
+    ///     wrong.diagnoses()[0].to_string(),
+    ///     "your value is twice the tape's, which is one path (so not a path counted twice)\n"
+    /// );
     ///
     /// // At a kink, a one-sided derivative is no slip: max(x, 1) at x = 1.
     /// let x = tape.var(1.0).named("x");
@@ -2362,6 +2437,27 @@ impl<'t> Gradients<'t> {
                 value,
                 tolerance,
             );
+            // A gradient made non-finite where a value on its way underflowed
+            // (√(x·x) at 1e-200: x·x = 0, √′(0) = ∞) may be f64's, not f's:
+            // neither passed nor failed, whatever your value (∞ included).
+            let underflow = if check.tape.is_finite() {
+                None
+            } else {
+                crate::anomaly::underflow_between(self.tape(), x.index(), self.output())
+            };
+            if let Some(node) = underflow {
+                check.passed = false;
+                let note = underflow_note(
+                    node,
+                    &crate::explain::readable_name(self.tape(), node),
+                    self.tape().value(node),
+                );
+                check.cannot_check = Some(format!(
+                    "{note} on the way to the output: the tape's non-finite gradient may be \
+                     f64's range, not f's derivative, so your value is neither confirmed nor \
+                     refuted"
+                ));
+            }
             if !check.passed && check.tape.is_finite() && value.is_finite() {
                 let bound = self.rounding_bound(x);
                 if check.abs_error <= bound {
@@ -2389,7 +2485,13 @@ impl<'t> Gradients<'t> {
                 let mut explanation = explain(options.explain);
                 let mut terms = terms_of(&explanation);
                 let kink = || kink_between(self.tape(), x.index(), explanation.output());
-                let mut finding = if !check.tape.is_finite() {
+                let mut finding = if let Some(node) = underflow {
+                    Finding::Underflowed {
+                        node,
+                        name: crate::explain::readable_name(self.tape(), node),
+                        value: self.tape().value(node),
+                    }
+                } else if !check.tape.is_finite() {
                     // Where the sweep's first non-finite contribution starts,
                     // if it reaches x (another input's NaN, as 0 · ∞ to w in
                     // √x + √w·0, says nothing of ∂y/∂x's ∞).
@@ -2445,6 +2547,20 @@ impl<'t> Gradients<'t> {
             tolerance,
         }
     }
+}
+
+/// `node #1 x·x = 0 underflowed (its operands were nonzero; …)`: the node
+/// of a [`Finding::Underflowed`] row, in words.
+fn underflow_note(node: usize, name: &str, value: f64) -> String {
+    format!(
+        "node #{node} {name} = {} underflowed (its operands were nonzero; f64 has no \
+         normal number below 2.2e-308)",
+        if value == 0.0 {
+            format!("{value}")
+        } else {
+            format!("{value:e}")
+        }
+    )
 }
 
 /// Whether node `to` is `from` or lies below it (an operand of an operand …):

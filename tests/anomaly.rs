@@ -288,3 +288,32 @@ fn a_partial_is_named_as_what_it_is() {
          ∂f/∂x|direct = inf gives inf to node #0 x"
     );
 }
+
+/// An infinite partial at an operand that underflowed is f64's range, not a
+/// pole: √(x·x) at 1e-200 has x·x = 0 (1e-400 in exact arithmetic) and
+/// √′(0) = ∞, while √(x²) = |x| has slope 1. The report says so; √x at 0, a
+/// genuine pole, is not said to have underflowed.
+#[test]
+fn an_infinite_partial_at_an_operand_that_underflowed_is_said_so() {
+    let tape = Tape::new();
+    let x = tape.var(1e-200).named("x");
+    let f = (x * x).sqrt().named("f");
+    let anomaly = tape.find_anomaly().unwrap();
+    assert_eq!(anomaly.index, f.index());
+    assert_eq!(anomaly.non_finite, NonFinite::Partial { slot: 0 });
+    assert!(anomaly.operands[0].underflowed);
+    assert_eq!(
+        anomaly.to_string(),
+        "node #2 \"f\" = sqrt(x·x) = 0: ∂/∂(x·x) = inf, operand #1 x·x = 0; operand x·x = 0 \
+         underflowed (its operands were nonzero): f64's range, not a genuine pole"
+    );
+    assert!(chainrule::anomaly::underflowed(&tape, 1));
+    assert!(!chainrule::anomaly::underflowed(&tape, x.index()));
+
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let _root = x.sqrt();
+    let anomaly = tape.find_anomaly().unwrap();
+    assert!(!anomaly.operands[0].underflowed);
+    assert!(!anomaly.to_string().contains("underflowed"), "{anomaly}");
+}

@@ -3418,7 +3418,7 @@ fn check_tells_equally_fitting_slips_apart_at_the_random_points() {
         ],
         1,
     );
-    assert!(out.contains("your value fits 2 slips equally: the factor ∂(x / 2)/∂x = 0.500000000000 left out; or path 1 (through x / 2) is counted twice"), "{out}");
+    assert!(out.contains("your value fits 2 slips equally: the factor ∂(x / 2)/∂x = 0.500000000000 left out; or twice the tape's value, which is one path"), "{out}");
     assert!(!out.contains("only one of those slips"), "{out}");
 }
 

@@ -86,9 +86,10 @@ fn a_path_counted_twice_is_named() {
     let x = tape.var(0.4).named("x");
     let y = x.sin().named("y");
     let comparison = y.backward().compare(&[(x, 2.0 * 0.4f64.cos())]);
+    // One path: twice the tape's value, not a path counted twice.
     assert_eq!(
         comparison.diagnoses()[0].to_string(),
-        "your value is path 1 counted twice\n"
+        "your value is twice the tape's, which is one path (so not a path counted twice)\n"
     );
     // With two paths: y = sin(x)·e^x, the product rule with one term doubled.
     let tape = Tape::new();
@@ -479,7 +480,7 @@ fn a_one_sided_derivative_at_a_tie_is_no_slip() {
     let comparison = y.backward().compare(&[(x, 2.0)]);
     assert_eq!(
         comparison.diagnoses()[0].to_string(),
-        "your value is path 1 counted twice\n"
+        "your value is twice the tape's, which is one path (so not a path counted twice)\n"
     );
 }
 
@@ -975,9 +976,9 @@ fn a_factor_left_out_of_a_long_chain_is_searched_in_linear_time() {
     );
 }
 
-/// A factor of ½ left out fits as well as the path counted twice: both are
+/// A factor of ½ left out fits as well as twice the tape's value: both are
 /// named (`cos(x/2)` for ∂sin(x/2)/∂x was "path 1 counted twice" alone), the
-/// factor first.
+/// factor first; with one path, not as a path counted twice.
 #[test]
 fn a_factor_of_a_half_left_out_is_named_beside_the_path_counted_twice() {
     let tape = Tape::new();
@@ -1000,7 +1001,7 @@ fn a_factor_of_a_half_left_out_is_named_beside_the_path_counted_twice() {
     assert_eq!(
         diagnosis.to_string(),
         "your value fits 2 slips equally: the factor ∂h/∂x = 0.500000000000 left out; or \
-         path 1 (through h) is counted twice\n"
+         twice the tape's value, which is one path\n"
     );
 }
 
@@ -1335,4 +1336,104 @@ fn seventeen_paths_are_listed_and_searched_one_by_one() {
         ExplainOptions::default().max_paths(4),
     );
     assert!(comparison.diagnoses()[0].terms.iter().any(|t| t.paths > 1));
+}
+
+/// An infinite gradient made only by a value that underflowed is no verdict:
+/// √(x·x) = |x| has slope 1 at x = 1e-200, but x·x = 1e-400 is 0 in f64 and
+/// the tape's ∂ is √′(0)·2x = ∞. The hand value 1 was called wrong ("only the
+/// same infinity matches it"); now the row is neither passed nor failed and
+/// names x·x. (No tolerance is involved: the tape's value is ∞.)
+#[test]
+fn an_infinite_gradient_made_by_an_underflow_is_no_verdict() {
+    let tape = Tape::new();
+    let x = tape.var(1e-200).named("x");
+    let f = (x * x).sqrt().named("f");
+    let g = f.backward();
+    assert_eq!(g[x], f64::INFINITY);
+    // Your right value, and the tape's own ∞: neither is confirmed.
+    for expected in [1.0, f64::INFINITY] {
+        let comparison = g.compare(&[(x, expected)]);
+        assert!(!comparison.all_passed(), "{comparison}");
+        let row = &comparison.checks[0];
+        assert!(!row.passed);
+        let why = row.cannot_check.as_deref().expect("the row is undecided");
+        assert!(
+            why.starts_with("node #1 x·x = 0 underflowed (its operands were nonzero"),
+            "{why}"
+        );
+        assert_eq!(
+            comparison.diagnoses()[0].finding,
+            Finding::Underflowed {
+                node: 1,
+                name: "x·x".into(),
+                value: 0.0
+            }
+        );
+        let text = comparison.to_string();
+        assert!(!text.contains("FAIL"), "{text}");
+        assert!(!text.contains("only the same infinity"), "{text}");
+        assert!(text.contains("cannot check here"), "{text}");
+        assert!(
+            text.contains("no verdict at x: ")
+                && text.contains("node #1 x·x = 0 underflowed")
+                && text.contains("neither confirmed nor refuted"),
+            "{text}"
+        );
+    }
+    // Beside a finite path: √(y·y) + y at 1e-170 has slope 2.
+    let tape = Tape::new();
+    let y = tape.var(1e-170).named("y");
+    let f = ((y * y).sqrt() + y).named("f");
+    let comparison = f.backward().compare(&[(y, 2.0)]);
+    assert!(!comparison.all_passed());
+    assert!(
+        matches!(&comparison.diagnoses()[0].finding, Finding::Underflowed { name, .. } if name == "y·y"),
+        "{comparison}"
+    );
+    assert!(!comparison.to_string().contains("FAIL"), "{comparison}");
+}
+
+/// A genuine pole, with nothing underflowed on its way, stays a failure: √x at
+/// 0 has an infinite slope, and a finite hand value is wrong there.
+#[test]
+fn an_infinite_gradient_at_a_pole_still_fails() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let f = x.sqrt().named("f");
+    let comparison = f.backward().compare(&[(x, 1.0)]);
+    let row = &comparison.checks[0];
+    assert!(!row.passed);
+    assert_eq!(row.cannot_check, None);
+    assert!(matches!(
+        comparison.diagnoses()[0].finding,
+        Finding::NonFiniteTape { .. }
+    ));
+    assert!(comparison.to_string().contains("FAIL"), "{comparison}");
+}
+
+/// With one path, "counted twice" is no plausible slip: `1/sqrt(x)` for
+/// ∂√x/∂x is twice the tape's value, and is said so. (The hand value is
+/// 2·(1/(2√x)) in f64, within an ulp of twice the tape's 0.5/√x; the search's
+/// tolerance, Tolerance::MANUAL = 1e-12 + 1e-7·|x|, is far wider.)
+#[test]
+fn twice_the_tape_on_one_path_is_not_a_path_counted_twice() {
+    let tape = Tape::new();
+    let x = tape.var(2.0).named("x");
+    let f = x.sqrt().named("f");
+    let comparison = f.backward().compare(&[(x, 1.0 / 2f64.sqrt())]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert_eq!(
+        diagnosis.finding,
+        Finding::EqualsPaths {
+            coefficients: vec![2]
+        }
+    );
+    assert_eq!(
+        diagnosis.to_string(),
+        "your value is twice the tape's, which is one path (so not a path counted twice)\n"
+    );
+    assert!(
+        !comparison.to_string().contains("counted twice\n"),
+        "{comparison}"
+    );
 }

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use chainrule::anomaly::underflowed;
 use chainrule::dot::Dot;
 use chainrule::explain::{Explanation, Quantity};
 use chainrule::gradcheck::{Diagnosis, Finding, Tolerance};
@@ -2453,62 +2454,6 @@ fn confirms(tolerance: Tolerance, yours: f64, tape: f64, bound: f64) -> bool {
     let off = (yours - tape).abs();
     // (An exact 0 is bounded by 0: `rounding_of` counts only ops that round.)
     off + bound <= tolerance.rtol * yours.abs()
-}
-
-/// Whether node `i`'s value is below f64's normal range (2.2e-308) by
-/// underflow: an op that rounds (a product, a quotient, a function) with a
-/// result that is 0 or subnormal (x² at 1e-200). A sum or a select below that
-/// range is exact, and so is an op with a zero operand (0·y, √0, sin 0, 0^y),
-/// but `mul_add(x, y, 0)`.
-fn underflowed(tape: &Tape, i: usize) -> bool {
-    use chainrule::Op;
-    let v = tape.value(i);
-    // (NaN is no underflow.)
-    if v.is_nan() || v.abs() >= f64::MIN_POSITIVE {
-        return false;
-    }
-    let op = tape.op(i);
-    let exact = matches!(
-        op,
-        Op::Leaf
-            | Op::Const
-            | Op::Add
-            | Op::Sub
-            | Op::Neg
-            | Op::Abs
-            | Op::AddConst
-            | Op::SubConst
-            | Op::ConstSub
-            | Op::Relu
-            | Op::Max
-            | Op::Min
-            | Op::MaxConst
-            | Op::MinConst
-            | Op::Clamp
-            | Op::Signum
-    );
-    if exact {
-        return false;
-    }
-    // A 0 at an op's own root is exact, no underflow: ln 1, log₂ 1, acos 1,
-    // acosh 1 (and log_c 1).
-    let operand_is = |w: f64| {
-        tape.edges(i)
-            .first()
-            .is_some_and(|&(o, _)| tape.value(o) == w)
-    };
-    if v == 0.0
-        && matches!(
-            op,
-            Op::Ln | Op::Log2 | Op::Log10 | Op::Log | Op::Acos | Op::Acosh
-        )
-        && operand_is(1.0)
-    {
-        return false;
-    }
-    // A zero operand makes a tiny result exact (√0, sin 0, 0·y, 0^y), but for
-    // mul_add(x, y, 0), whose x·y may underflow.
-    op == Op::MulAdd || tape.edges(i).iter().all(|&(o, _)| tape.value(o) != 0.0)
 }
 
 /// Which of the nodes `x..=output` (by `index − x`) depend on `x`: `x`
