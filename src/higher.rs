@@ -1673,7 +1673,11 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// continuously differentiable), so not at x = 0 of [`Var::pow`] (see
 /// [`hessian`]), where it is the transpose's product. At a point of finite
 /// inputs where an entry j of the gradient is NaN and vⱼ ≠ 0, every entry is
-/// NaN (row j of H is NaN: see [`hessian`]).
+/// NaN (row j of H is NaN: see [`hessian`]). Where an entry j of the gradient
+/// is infinite, vⱼ = 0 does not remove it: `v · ∇f` holds 0 · ∞ = NaN, and the
+/// entries it reaches are NaN where [`hessian`] has exact ones (f = x²·y + √z
+/// at z = 0, v = (1, 0, 0): [4, 2, NaN], for H's row [4, 2, 0]). Use
+/// [`hessian`] there, or leave such inputs out of `f`'s arguments.
 ///
 /// With no inputs (`x` and `v` empty) the product is empty, and `f` is not
 /// called (as in [`hessian`]).
@@ -1691,6 +1695,15 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// // f = x²y: H = [[2y, 2x], [2x, 0]]
 /// let hv = chainrule::hessian_vector_product(|v| v[0] * v[0] * v[1], &[3.0, 2.0], &[1.0, 0.0]);
 /// assert_eq!(hv, vec![4.0, 6.0]);
+///
+/// // ∂f/∂z = ∞ at z = 0: 0 · ∞ in v · ∇f, though vz = 0.
+/// fn f<'t>(v: &[chainrule::Var<'t>]) -> chainrule::Var<'t> {
+///     v[0] * v[0] * v[1] + v[2].sqrt()
+/// }
+/// let hv = chainrule::hessian_vector_product(f, &[1.0, 2.0, 0.0], &[1.0, 0.0, 0.0]);
+/// assert_eq!(&hv[..2], &[4.0, 2.0]);
+/// assert!(hv[2].is_nan());
+/// assert_eq!(chainrule::hessian(f, &[1.0, 2.0, 0.0])[0], vec![4.0, 2.0, 0.0]);
 /// ```
 #[track_caller]
 pub fn hessian_vector_product(

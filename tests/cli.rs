@@ -4822,3 +4822,25 @@ fn a_derivative_not_defined_where_f_has_one_is_wrong_and_not_told_to_stay_in_ran
     );
     assert!(out.contains("stay in range"), "{out}");
 }
+
+#[test]
+fn small_things_a_learner_types() {
+    // sin²x as textbooks write it: the hint said to write a product.
+    let (_, err) = run(&["grad", "sin^2(x)", "--at", "x=1"], 2);
+    assert!(err.contains("sin(x)^2, not sin^2(x)"), "{err}");
+    // A space after the comma of --wrt.
+    let (out, _) = run(
+        &["explain", "w5*w1", "--at", "w5=2,w1=3", "--wrt", "w5, w1"],
+        0,
+    );
+    assert!(out.contains("∂f/∂w1 = 2"), "{out}");
+    // Two drawings to standard output would be one file that is neither.
+    let (_, err) = run(
+        &["grad", "x^2", "--at", "x=1", "--dot", "-", "--html", "-"],
+        2,
+    );
+    assert!(
+        err.contains("only one drawing can go to standard output"),
+        "{err}"
+    );
+}

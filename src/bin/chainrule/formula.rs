@@ -628,6 +628,28 @@ fn juxtaposition_hint(before: &str, found: Option<char>, wanted: &[&str]) -> Opt
         .into_iter()
         .rev()
         .collect();
+    // `sin^2(x)`, as textbooks write sin²x: the power goes after the call.
+    if found == '(' {
+        if let Some(base) = before
+            .strip_suffix(word.as_str())
+            .and_then(|b| b.trim_end().strip_suffix('^'))
+        {
+            let function: String = base
+                .trim_end()
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if FUNCTIONS.iter().any(|f| f.name == function) {
+                return Some(format!(
+                    "; a power of a function's value is written after the call: {function}(x)^{word}, not {function}^{word}(x)"
+                ));
+            }
+        }
+    }
     if found != '(' && FUNCTIONS.iter().any(|f| f.name == word) {
         Some(format!(
             "; a function's argument goes in parentheses: {word}(x), not {word} x"

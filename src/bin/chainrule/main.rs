@@ -445,7 +445,7 @@ fn nan_notes(
 ) -> Vec<(String, String)> {
     non_finite_notes(r, quantities, g, y, f64::is_nan, |lhs, _| {
         format!(
-            "note: {lhs} is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether {lhs} exists at this point (sqrt(x^4) at 0 has one: 2x = 0)"
+            "note: {lhs} is NaN here: the sweep met 0 · ∞, ∞ − ∞ or a NaN local partial, so the tape has no value for it; that does not say whether {lhs} exists at this point (a function can have one where its tape has NaN: sqrt(x^4) at 0 has ∂/∂x = 2x = 0)"
         )
     })
 }
@@ -967,6 +967,8 @@ fn record<'t>(
 
 /// The quantity named `name`: a variable or a named line.
 fn find<'t>(recorded: &Recorded<'t>, name: &str) -> Result<Var<'t>, Failure> {
+    // (`--wrt 'w5, w1'`: the space after the comma is no part of the name.)
+    let name = name.trim();
     let all = || recorded.variables.iter().chain(&recorded.named);
     if let Some((_, v)) = all().find(|(n, _)| n == name) {
         return Ok(*v);
@@ -990,6 +992,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let to_stdout = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str() == "-");
     if outputs.is_some_and(|o| to_stdout(&o.dot) || to_stdout(&o.svg) || to_stdout(&o.html)) {
         REPORT_TO_STDERR.store(true, Ordering::Relaxed);
+    }
+    // Two drawings written one after the other to standard output are one
+    // file that is neither.
+    if outputs.is_some_and(|o| {
+        [&o.dot, &o.svg, &o.html]
+            .into_iter()
+            .filter(|p| to_stdout(p))
+            .count()
+            > 1
+    }) {
+        return Err(Failure::input(
+            "only one drawing can go to standard output ('-'): write the others to files (--dot f.dot, --svg f.svg, --html f.html)",
+        ));
     }
     if outputs.is_some_and(|o| {
         o.within.is_some() && o.dot.is_none() && o.svg.is_none() && o.html.is_none()
@@ -1251,7 +1266,7 @@ fn check(
             )));
         }
     };
-    let wrt = wrt.to_string();
+    let wrt = wrt.trim().to_string();
     let wrt = wrt.as_str();
     let x = find(&r, wrt)?;
     if !r.variables.iter().any(|(n, _)| n == wrt) {
