@@ -1206,8 +1206,11 @@ fn branch_partials<'t>(
 /// arctan′ = 1/(x·x + 1) differentiates to −(arctan′)²·2x, whose square is
 /// subnormal from |x| ≈ 1e77 and 0 from about 1e81, though arctan″ ≈ −2/x³
 /// is a normal number up to |x| ≈ 1e102 (arctan″(1e90) was 0, not −2e-270): for
-/// |x| > 1 its derivatives are taken from q = w/(w + 1), w = (1/x)², in the
-/// same way (q ≤ ½ there, so the quotient does not cancel).
+/// |x| > 1 its derivatives are taken from q = r·r, r = 1/hypot(x, 1), in the
+/// same way (q's derivative −2r³·x/hypot(x, 1) is a product of normal numbers
+/// while r³ is one). q is defined at every x: w/(w + 1) with w = (1/x)², used
+/// before, was NaN at x = 0, where a compiled gradient recorded at |x| > 1
+/// replayed arctan′(0) as NaN, not 1.
 ///
 /// `y` is the node of the op's value, or `None` for a sigmoid whose value is
 /// not on the tape (a sigmoid neuron's): then `x.sigmoid()`, recorded only if
@@ -1226,9 +1229,8 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: Option<Var<'t>>) -> Var<'t
         // 1/x's derivatives are no larger than log₂′'s for |x| < 1 (see above).
         Op::Log2 if x0 != 0.0 && x0.abs() < 1.0 => Some(x.recip()),
         Op::Atan if x0.abs() > 1.0 => {
-            let u = x.recip();
-            let w = u * u;
-            Some(w / (w + 1.0))
+            let r = x.hypot(1.0).recip();
+            Some(r * r)
         }
         _ => None,
     };

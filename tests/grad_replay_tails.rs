@@ -107,3 +107,35 @@ fn arctan_derivative_far_out_is_its_tail_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn arctan_derivative_recorded_past_one_replays_at_zero() {
+    // Recorded at |x| > 1, arctan′ was taken through w/(w + 1), w = (1/x)²:
+    // NaN replayed at 0 and below 1e-154 (w infinite), for arctan′ = 1.
+    let atan: Body = |x| x.atan();
+    for from in [2.0, -2.0, 1e10, 1e90] {
+        for to in [0.0, 1e-300, -1e-200, 1e-10, 0.5, 3.0, -1e90] {
+            let (replayed, fresh) = replayed_and_fresh(atan, from, to);
+            assert!(
+                close(replayed, fresh),
+                "atan′ recorded at {from:e}, replayed at {to:e}: {replayed:e}, fresh {fresh:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn arctan_second_derivative_far_out_keeps_its_bits() {
+    // arctan″(x) = −2x/(1 + x²)², about −2/x³: a normal number to 1e102
+    // (it was 0 at 1e90 before its derivatives were taken from an equal
+    // form). Within 4 ulps of −2/x³ (the exact value to far below an ulp
+    // there), each of its few roundings about half an ulp.
+    for x in [1e10, 1e50, 1e90, 1e100] {
+        let h = chainrule::hessian(|v| v[0].atan(), &[x])[0][0];
+        let exact = -2.0 / (x * x * x);
+        assert!(
+            (h - exact).abs() <= 4.0 * f64::EPSILON * exact.abs(),
+            "arctan″({x:e}) = {h:e}, against {exact:e}"
+        );
+    }
+}
