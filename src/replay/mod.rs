@@ -220,7 +220,18 @@
 //! and through cosh near it, see [`crate::higher`]; tanh′ past |x| = 20 as
 //! 4u/(1 + u)² with u = e^−2|x|, and arctan′ past 2^512 as (1/x)/(x + 1/x),
 //! each the same function as near 0, finite on the other side while u and
-//! 1/x are). [`Program::check`]
+//! 1/x are). Two more limits of replaying a recorded gradient far from where
+//! it was recorded, found by scanning every unary and binary op's compiled
+//! gradient against fresh recordings from −1e300 to 1e300: `logsumexp`'s
+//! softmax is shifted by the largest input at the recording point (a
+//! constant, as [`Var::logsumexp`](crate::Var::logsumexp)'s own partials
+//! are, for their precision), so replayed where every input is some 745
+//! below it, or one is 709 above it, its weights are 0/0 or ∞/∞, NaN
+//! (recorded at (−800, −30), replayed at (−800, 800)); and a partial recorded
+//! inside an op's domain is its expression outside it, a number where a
+//! fresh recording has NaN (`pow`'s at a negative base with a non-integer
+//! exponent, artanh′ past ±1). [`Program::check`] names the node in either
+//! case. [`Program::check`]
 //! compares the two recordings node by node, so it names a node where only
 //! such an equal expression was chosen afresh, and one where only a zero's
 //! sign was: an adjoint whose first contribution is −0 is recorded plus 0 (the
