@@ -1119,7 +1119,7 @@ fn check_where_f_is_not_defined_cannot_be_confirmed() {
         "{out}"
     );
     assert!(
-        out.contains("f evaluates to NaN here (not defined, not finite, or a value on its way overflowed f64)"),
+        out.contains("f evaluates to NaN here (not defined, not finite, or a value on its way overflowed f64 or rounded to 0"),
         "{out}"
     );
     assert!(
@@ -4841,6 +4841,109 @@ fn small_things_a_learner_types() {
     );
     assert!(
         err.contains("only one drawing can go to standard output"),
+        "{err}"
+    );
+}
+
+#[test]
+fn random_points_keep_the_points_branches_and_hold_what_they_are_told() {
+    // Backprop through a relu unit that is on: (ŷ − y)·v·x is right while it
+    // is on; a random point where it was off called it wrong (seeds 1, 2, 3,
+    // 6, 7, 8 of 14 here).
+    let f = "h = relu(w1*x + b1); yhat = w2*h + b2; L = 1/2*(yhat-y)^2";
+    let at = "x=1,w1=0.5,b1=-0.2,w2=1.5,b2=0.1,y=1";
+    for seed in ["1", "2", "3", "6", "7", "8", "14"] {
+        let (out, _) = run(
+            &[
+                "check",
+                f,
+                "--at",
+                at,
+                "--wrt",
+                "w1",
+                "--expect",
+                "(yhat-y)*w2*x",
+                "--seed",
+                seed,
+            ],
+            0,
+        );
+        assert!(out.contains("your ∂L/∂w1 is right"), "seed {seed}: {out}");
+    }
+    // A slip is still a slip on the point's branch.
+    let (out, _) = run(
+        &[
+            "check",
+            f,
+            "--at",
+            at,
+            "--wrt",
+            "w1",
+            "--expect",
+            "(yhat-y)*x",
+        ],
+        1,
+    );
+    assert!(out.contains("left out"), "{out}");
+    // Softmax cross-entropy's p1 − t1 holds for targets that sum to 1: with
+    // the targets moved it is wrong, and the verdict says what to hold.
+    let ce = "z1 = 1; z2 = 2; z3 = 0.5; t1 = 1; t2 = 0; t3 = 0; s = exp(z1) + exp(z2) + exp(z3); \
+              L = -(t1*ln(exp(z1)/s) + t2*ln(exp(z2)/s) + t3*ln(exp(z3)/s))";
+    let (out, _) = run(
+        &["check", ce, "--wrt", "z1", "--expect", "exp(z1)/s - t1"],
+        1,
+    );
+    assert!(out.contains("--hold NAME"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            ce,
+            "--wrt",
+            "z1",
+            "--expect",
+            "exp(z1)/s - t1",
+            "--hold",
+            "t1,t2,t3",
+        ],
+        0,
+    );
+    assert!(
+        out.contains("held at the point's values: t1, t2, t3"),
+        "{out}"
+    );
+    let (_, err) = run(
+        &[
+            "check",
+            ce,
+            "--wrt",
+            "z1",
+            "--expect",
+            "exp(z1)/s - t1",
+            "--hold",
+            "t4",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--hold names 't4', which is no variable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_capital_is_suggested_as_itself_and_check_takes_one_variable() {
+    // `W1` was "did you mean 'x1'?" (a capital is one edit, as any letter).
+    let (_, err) = run(&["grad", "w1*x1", "--at", "W1=0.5,x1=1"], 2);
+    assert!(err.contains("did you mean 'w1'?"), "{err}");
+    // `--wrt x,y` was "the formula has no quantity 'x,y'".
+    let (_, err) = run(
+        &[
+            "check", "x*y", "--at", "x=1,y=2", "--wrt", "x,y", "--expect", "2",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("check holds one derivative at a time"),
         "{err}"
     );
 }

@@ -556,6 +556,16 @@ fn superscript_power(source: &str, line: usize, column: usize) -> Option<(String
 /// edit away for a name of up to four letters (two would make `foo` a slip for
 /// `cos`, a different word), two or a third of the letters beyond that.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    // A name that differs only in case (`W1` for w1) first: a capital is one
+    // edit, as far as any other letter (`W1` was "did you mean 'x1'?").
+    if let Some(same) = candidates
+        .iter()
+        .copied()
+        .find(|c| c.to_lowercase() == wanted.to_lowercase())
+    {
+        return Some(same);
+    }
     let letters = wanted.chars().count();
     let most = if letters <= 4 { 1 } else { 2.max(letters / 3) };
     candidates

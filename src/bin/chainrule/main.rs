@@ -134,6 +134,13 @@ enum Commands {
         /// The seed of the random points.
         #[arg(long, default_value_t = 14)]
         seed: u64,
+        /// Variables the random points keep at the point's values,
+        /// comma-separated: data your derivative holds only for (one-hot
+        /// targets that sum to 1, a label of 0 or 1). The others move, each
+        /// by up to half its size (at least ±0.25), on the point's side of
+        /// every relu, abs, max, min and clamp on the way.
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        hold: Vec<String>,
         #[command(flatten)]
         outputs: Outputs,
     },
@@ -1191,8 +1198,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             expect,
             points,
             seed,
+            hold,
             outputs,
-        } => check(&input, wrt.as_deref(), &expect, points, seed, &outputs),
+        } => check(
+            &input,
+            wrt.as_deref(),
+            &expect,
+            points,
+            seed,
+            &hold,
+            &outputs,
+        ),
     }
 }
 
@@ -1203,9 +1219,21 @@ fn check(
     expect: &str,
     points: usize,
     seed: u64,
+    hold: &[String],
     outputs: &Outputs,
 ) -> Result<(), Failure> {
     let loaded = load(input)?;
+    let hold: Vec<String> = hold.iter().map(|h| h.trim().to_string()).collect();
+    for h in &hold {
+        if !loaded.program.variables.iter().any(|(v, _, _)| v == h) {
+            let names = loaded.program.variables.iter().map(|(v, _, _)| v.as_str());
+            let hint = formula::suggest(h, names)
+                .map_or(String::new(), |s| format!("; did you mean '{s}'?"));
+            return Err(Failure::input(format!(
+                "--hold names '{h}', which is no variable of the formula{hint}"
+            )));
+        }
+    }
     // `inf`, `-inf` and `nan` as the whole of --expect (a formula has no way to
     // write them: there they would be names).
     let special = {
@@ -1267,6 +1295,12 @@ fn check(
         }
     };
     let wrt = wrt.trim().to_string();
+    if wrt.contains(',') {
+        return Err(Failure::input(format!(
+            "check holds one derivative at a time: --wrt {} (explain --wrt {wrt} writes each of them)",
+            wrt.split(',').next().unwrap_or("x").trim()
+        )));
+    }
     let wrt = wrt.as_str();
     let x = find(&r, wrt)?;
     if !r.variables.iter().any(|(n, _)| n == wrt) {
@@ -1470,7 +1504,7 @@ fn check(
     let mut text = String::new();
     if f_undefined {
         text.push_str(&format!(
-            "{lhs} at the point: f evaluates to {} here (not defined, not finite, or a value on its way overflowed f64), so there is no derivative here to compare with (the tape's formulas give {}, yours is {})\n",
+            "{lhs} at the point: f evaluates to {} here (not defined, not finite, or a value on its way overflowed f64 or rounded to 0 where a log or a quotient then needs it: ln(1 − σ(z)) at z = 40), so the tape has no derivative here to compare with (the tape's formulas give {}, yours is {})\n",
             number(f_value),
             number(g[x]),
             number(yours)
@@ -1725,15 +1759,21 @@ fn check(
     let mut tries = 0;
     // Points drawn but not used, by the first reason: f, the tape's gradient,
     // or your derivative not finite there.
-    let mut unusable = [0usize; 3];
+    let mut unusable = [0usize; 4];
     // Of the points drawn, how many your derivative is not defined at (a NaN
     // from an op outside its domain, `formula::undefined_at`).
     let mut undefined_near = 0usize;
+    // The spread of the next point drawn, as a fraction of the first (halved
+    // each time a draw takes another branch of a kink op than the point), and
+    // how many draws were made again for that.
+    let mut spread = 1.0f64;
+    let mut redrawn = 0usize;
+    let point_branches = branches(&tape);
     let mut inconclusive = 0usize;
     let mut failed_elsewhere = 0;
     // Set when the random points moved the variable of the derivative alone:
     // the points drawn and unusable before, with every variable moved.
-    let mut moved_alone: Option<(usize, [usize; 3])> = None;
+    let mut moved_alone: Option<(usize, [usize; 4])> = None;
     if number_given.is_none() && special.is_none() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
         loop {
@@ -1748,7 +1788,7 @@ fn check(
                 if checked == 0 && moved_alone.is_none() && r.variables.len() > 1 {
                     moved_alone = Some((tries, unusable));
                     tries = 0;
-                    unusable = [0; 3];
+                    unusable = [0; 4];
                     continue;
                 }
                 break;
@@ -1758,11 +1798,11 @@ fn check(
             for (name, v) in &r.variables {
                 let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
                 let base = v.value();
-                let moved = moved_alone.is_none() || name == wrt;
+                let moved = (moved_alone.is_none() || name == wrt) && !hold.contains(name);
                 at.insert(
                     name.clone(),
                     if moved {
-                        base + (2.0 * u - 1.0) * 0.5 * base.abs().max(0.5)
+                        base + (2.0 * u - 1.0) * 0.5 * spread * base.abs().max(0.5)
                     } else {
                         base
                     },
@@ -1773,7 +1813,7 @@ fn check(
             let xi = find(&ri, wrt)?;
             let gi = ri.output.backward();
             let (yours_i, overflowed_i) = expect_at(&ri.values)?;
-            let reason = if !ri.output.value().is_finite() {
+            let mut reason = if !ri.output.value().is_finite() {
                 Some(0)
             } else if !gi[xi].is_finite() {
                 Some(1)
@@ -1782,6 +1822,23 @@ fn check(
             } else {
                 None
             };
+            // A point where a relu, abs, max, min or clamp on the way takes
+            // another branch than at the given point is no test of a formula
+            // derived for the point's branch (backprop through a relu unit
+            // that is on: (ŷ − y)·v·x, right while it is on, was "wrong" at a
+            // point where it is off): drawn again, nearer, down to 1/4096 of
+            // the spread.
+            if reason.is_none() && !same_branches(&point_branches, &t) {
+                if spread > 1.0 / 4096.0 {
+                    spread *= 0.5;
+                    redrawn += 1;
+                    continue;
+                }
+                reason = Some(3);
+            }
+            if reason.is_none() {
+                spread = 1.0;
+            }
             if reason == Some(2) && formula::undefined_at(expect, &ri.values) {
                 undefined_near += 1;
             }
@@ -1890,6 +1947,19 @@ fn check(
             tries,
             unusable,
         ));
+        if redrawn > 0 && checked > 0 {
+            text.push_str(&format!(
+                "  (the random points are kept on the point's side of every relu, abs, max, min and clamp on the way: {redrawn} {} crossed one and {} drawn again nearer)\n",
+                if redrawn == 1 { "draw" } else { "draws" },
+                if redrawn == 1 { "was" } else { "were" }
+            ));
+        }
+        if !hold.is_empty() {
+            text.push_str(&format!(
+                "  (held at the point's values: {})\n",
+                hold.join(", ")
+            ));
+        }
         // Several slips named at the point: the random points may tell them
         // apart (`3*x^2` for ∂(x³ + 3x)/∂x at x = 1 leaves out 3x² or 3, equal
         // there; elsewhere only 3 is left out).
@@ -2026,6 +2096,8 @@ fn check(
         || inconclusive > 0;
     // The random points that agree with the tape beyond its rounding.
     let agreed = checked - failed_elsewhere - inconclusive;
+    // "1 random point", "2 random points".
+    let pts = if agreed == 1 { "point" } else { "points" };
     // At the point yours agrees with the tape within its rounding only, where
     // the derivative is 0 up to rounding (sin(x)·cos(x) at π/4: the tape has
     // 1.1e-16, cos 2x is 6.1e-17), but your formula is confirmed at every
@@ -2140,11 +2212,11 @@ fn check(
                 format!("your {lhs} is right (at the point, against the one-sided slopes' value, within its error plus 1e-7 of it, as far as finite differences show: the tape's value there is a kink's convention).")
             } else if all_ok && near_confirms {
                 format!(
-                    "your {lhs} is right (at the {agreed} random points near this one; at the point itself it agrees with the tape within the tape's own rounding, ±{at_point_bound:.3e}, all that f64 can tell there)."
+                    "your {lhs} is right (at the {agreed} random {pts} near this one; at the point itself it agrees with the tape within the tape's own rounding, ±{at_point_bound:.3e}, all that f64 can tell there)."
                 )
             } else if all_ok && inconclusive > 0 {
                 format!(
-                    "your {lhs} is right (at the point and at {agreed} random points near it; at {inconclusive} more it agrees with the tape only within their rounding, which refutes nothing)."
+                    "your {lhs} is right (at the point and at {agreed} random {pts} near it; at {inconclusive} more it agrees with the tape only within their rounding, which refutes nothing)."
                 )
             } else if all_ok && moved_alone.is_some() {
                 format!(
@@ -2166,6 +2238,14 @@ fn check(
                     "your {lhs} is wrong: it is not defined at this point (an op on its way is outside its domain: a NaN made of finite values, as ln of a negative number, asin(2) or 0/0), nor at any of the {undefined_near} points near it where f and the tape's derivative are, while the tape's is {} here.",
                     number(g[x])
                 )
+            } else if wrong
+                && at_point == Some(true)
+                && failed_elsewhere > 0
+                && hold.is_empty()
+                && moved_alone.is_none()
+                && r.variables.len() > 1
+            {
+                format!("your {lhs} is wrong: it agrees at the point, but not at {failed_elsewhere} of the random points near it, which move every variable (if it holds only for some variables' values at the point, data such as one-hot targets or a label, hold them there: --hold NAME,…).")
             } else if wrong {
                 format!("your {lhs} is wrong.")
             } else if untested && at_point == Some(true) {
@@ -2179,12 +2259,12 @@ fn check(
                 )
             } else if yours_undefined && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but is not defined at the point itself (an op on its way is outside its domain there: a NaN made of finite values, as 0/0), where the tape's is {}: it cannot be confirmed there; a formula equal to yours near the point and defined at it (sin(x)/x as its limit 1 at 0) would be (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but is not defined at the point itself (an op on its way is outside its domain there: a NaN made of finite values, as 0/0), where the tape's is {}: it cannot be confirmed there; a formula equal to yours near the point and defined at it (sin(x)/x as its limit 1 at 0) would be (exit code 3).",
                     number(g[x])
                 )
             } else if yours_not_finite && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but evaluates to {} at the point itself (not defined there, or a value on its way overflowed f64), where the tape's is {}: it cannot be confirmed there; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))) (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but evaluates to {} at the point itself (not defined there, or a value on its way overflowed f64), where the tape's is {}: it cannot be confirmed there; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))) (exit code 3).",
                     number(yours),
                     number(g[x])
                 )
@@ -2205,17 +2285,17 @@ fn check(
                 )
             } else if f_undefined && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: f evaluates to {} there (not defined, not finite, or a value on its way overflowed f64), so there is no derivative there to compare with (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but cannot be confirmed at the point itself: f evaluates to {} there (not defined, not finite, or a value on its way overflowed f64 or rounded to 0 where a log or a quotient then needs it), so the tape has no derivative there to compare with (exit code 3).",
                     number(f_value)
                 )
             } else if f_undefined {
                 format!(
-                    "your {lhs} cannot be confirmed here: f evaluates to {} at this point (not defined, not finite, or a value on its way overflowed f64), so there is no derivative here to compare with; pick a point where f is defined and in range (exit code 3).",
+                    "your {lhs} cannot be confirmed here: f evaluates to {} at this point (not defined, not finite, or a value on its way overflowed f64 or rounded to 0 where a log or a quotient then needs it: ln(1 − σ(z)) at z = 40), so the tape has no derivative here to compare with; pick a point where f is defined and in range, or write f to stay in range (ln(1 − σ(z)) as logsigmoid(−z), ln(σ(z)) as logsigmoid(z)) (exit code 3).",
                     number(f_value)
                 )
             } else if tape_inf && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, and is {} at the point itself, as the tape's; but f has no finite derivative there, so it cannot be confirmed there (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, and is {} at the point itself, as the tape's; but f has no finite derivative there, so it cannot be confirmed there (exit code 3).",
                     number(g[x])
                 )
             } else if tape_inf {
@@ -2226,7 +2306,7 @@ fn check(
                 )
             } else if tape_nan && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is NaN (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but cannot be confirmed at the point itself: the tape's gradient there is NaN (exit code 3)."
                 )
             } else if tape_nan {
                 format!(
@@ -2234,7 +2314,7 @@ fn check(
                 )
             } else if kink_slope.is_some() && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: it is at a kink, and {} there is too uncertain to confirm or refute yours (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but cannot be confirmed at the point itself: it is at a kink, and {} there is too uncertain to confirm or refute yours (exit code 3).",
                     if exact_sides { "the one-sided derivatives' value, within the rounding of the tape's sums," } else { "the finite-difference slope" }
                 )
             } else if kink_slope.is_some() {
@@ -2245,7 +2325,7 @@ fn check(
                 )
             } else if g[x].is_infinite() && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: the tape's gradient there is infinite and it passes a kink, and the one-sided finite differences do not decide (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but cannot be confirmed at the point itself: the tape's gradient there is infinite and it passes a kink, and the one-sided finite differences do not decide (exit code 3)."
                 )
             } else if g[x].is_infinite() {
                 format!(
@@ -2253,7 +2333,7 @@ fn check(
                 )
             } else if agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} points near this one, but cannot be confirmed at the point itself: it is at a kink (exit code 3)."
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but cannot be confirmed at the point itself: it is at a kink (exit code 3)."
                 )
             } else {
                 format!(
@@ -2287,15 +2367,16 @@ fn random_points_summary(
     checked: usize,
     agree: usize,
     drawn: usize,
-    unusable: [usize; 3],
+    unusable: [usize; 4],
 ) -> String {
     if asked == 0 {
         return "no random points near it were asked for (--points 0)\n".to_string();
     }
-    const WHAT: [&str; 3] = [
+    const WHAT: [&str; 4] = [
         "f",
         "the tape's gradient",
         "your derivative (or a value on its way)",
+        "a relu, abs, max, min or clamp on the way takes another branch than at the point (drawn nearer and nearer, down to 1/4096 of the first spread)",
     ];
     let unused: usize = unusable.iter().sum();
     let reasons: Vec<(&str, usize)> = WHAT
@@ -2306,15 +2387,25 @@ fn random_points_summary(
         .collect();
     // "your derivative is not finite there", or "f is not finite at 3 of
     // them, your derivative at 2".
+    // (The branch reason is a sentence of its own, not "… is not finite".)
+    let is = |what: &str| {
+        if what == WHAT[3] {
+            ""
+        } else {
+            " is not finite"
+        }
+    };
     let why = |all: &str| -> String {
         match reasons.as_slice() {
-            [(what, _)] => format!("{what} is not finite {all}"),
+            [(what, _)] => format!("{what}{} {all}", is(what)),
             _ => reasons
                 .iter()
                 .enumerate()
                 .map(|(k, (what, n))| {
                     if k == 0 {
-                        format!("{what} is not finite at {n} of them")
+                        format!("{what}{} at {n} of them", is(what))
+                    } else if *what == WHAT[3] {
+                        format!("{what} at {n}")
                     } else {
                         format!("{what} at {n}")
                     }
@@ -3294,6 +3385,60 @@ fn tape_sides(tape: &Tape, x: usize, output: usize) -> Option<Sides> {
         gap: gap[output],
         bound: rounding * mag[output],
         gap_bound: rounding * gap_mag[output],
+    })
+}
+
+/// For each node of `tape` that selects a branch (relu, abs, leaky_relu,
+/// signum, max, min, max or min with a constant, clamp, a relu neuron), the
+/// branch it takes, as the sign of the quantity that picks it; `None` for every
+/// other node, and for one exactly at its switch point (a tie: there the point
+/// itself is at a kink, and no branch is its own).
+fn branches(tape: &Tape) -> Vec<Option<i8>> {
+    use chainrule::Op;
+    let sign = |v: f64| -> i8 {
+        if v > 0.0 {
+            1
+        } else if v < 0.0 {
+            -1
+        } else {
+            0
+        }
+    };
+    (0..tape.len())
+        .map(|i| {
+            let op = tape.op(i);
+            let edges = tape.edges(i);
+            let operand = |k: usize| edges.get(k).map(|&(o, _)| tape.value(o));
+            let value = tape.value(i);
+            let branch = match op {
+                Op::Relu | Op::Abs | Op::LeakyRelu | Op::Signum => sign(operand(0)?),
+                Op::Max | Op::Min => sign(operand(0)? - operand(1)?),
+                // Which of the operand and the constant is picked.
+                Op::MaxConst | Op::MinConst => i8::from(value == operand(0)?),
+                // Below, inside or above the bounds.
+                Op::Clamp => sign(value - operand(0)?),
+                Op::ReluNeuron | Op::ReluNeuronConst => i8::from(value > 0.0),
+                _ => return None,
+            };
+            if chainrule::explain::kink_at(tape, i).is_some() {
+                return None;
+            }
+            Some(branch)
+        })
+        .collect()
+}
+
+/// Whether `other`, the same formula recorded at another point, takes every
+/// branch `point` (its [`branches`] at the given point) takes.
+fn same_branches(point: &[Option<i8>], other: &Tape) -> bool {
+    if other.len() != point.len() {
+        return true;
+    }
+    let theirs = branches(other);
+    point.iter().zip(&theirs).all(|(a, b)| match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        (Some(_), None) => false,
+        _ => true,
     })
 }
 
