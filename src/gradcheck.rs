@@ -1350,6 +1350,31 @@ pub enum Finding {
         /// ∂sin(x/2)/∂x): the diagnosis names them all. Usually empty.
         also: Vec<Vec<i8>>,
     },
+    /// Your value is the tape's with the power rule's factor n left out of
+    /// one power's local derivative: ∂(uⁿ)/∂u = n·uⁿ⁻¹ taken as uⁿ⁻¹ (the 2
+    /// of a square forgotten: `(w*x + b - y)*x` for ∂(w·x + b − y)²/∂w), on
+    /// the paths numbered in `paths`, every other factor and path as the tape
+    /// has them, within the comparison's tolerance. The powers looked at are
+    /// `square`, `powi` and `powf` (n recovered from the recorded partial and
+    /// values where the constant was not kept; not `u * u`, a product, where
+    /// half the tape's value is one of u's two uses left out); n = 0 or ±1 is
+    /// not tried (nothing, or a sign, is left out).
+    /// Searched as [`MissingFactor`](Finding::MissingFactor) is, where no sum
+    /// of the paths and no factor left out fits; named only when exactly one
+    /// power fits. The row still does not pass.
+    PowerRule {
+        /// The power's local derivative as explanations write it:
+        /// `∂(u²)/∂u`.
+        factor: String,
+        /// Its value at this point, n·uⁿ⁻¹.
+        value: f64,
+        /// The exponent n.
+        exponent: f64,
+        /// The paths it is taken without n on, by number (from 1), in order.
+        paths: Vec<usize>,
+        /// Whether those are all the paths through it.
+        every_path: bool,
+    },
     /// No such sum was found among the combinations searched (none is
     /// searched, `searched` being 0, for a hand value that is not finite: the
     /// tape's gradient, finite here, is a sum of finite contributions). With
@@ -1635,6 +1660,36 @@ impl fmt::Display for Diagnosis {
                      named (to accept it, compare_with a Tolerance {{ atol: {half_unit:e}, \
                      rtol: 0.0 }}, half a unit in your last digit as f64 measures it)",
                     format_number(self.tape, 12)
+                );
+            }
+            Finding::PowerRule {
+                factor,
+                value,
+                exponent,
+                paths,
+                every_path,
+            } => {
+                // 2, not 2.000000000000; 0.5 as such.
+                let n = if exponent.fract() == 0.0 && exponent.abs() < 1e15 {
+                    format!("{}", *exponent as i64)
+                } else {
+                    format!("{exponent}")
+                };
+                let factor = format!("{factor} = {}", format_number(*value, 12));
+                let number = |k: usize| self.terms.iter().find(|t| t.number == k);
+                let on: Vec<&PathTerm> = paths.iter().filter_map(|&k| number(k)).collect();
+                let where_ = if self.terms.len() == 1 {
+                    String::new()
+                } else if *every_path {
+                    format!(" on {}", list(&on))
+                } else {
+                    format!(" on {} alone", list(&on))
+                };
+                return writeln!(
+                    f,
+                    "your value is the tape's with the power rule's factor {n} left out of \
+                     {factor}{where_}: d(uⁿ)/du = n·uⁿ⁻¹, with n = {n} here (the {n} of a \
+                     power forgotten)"
                 );
             }
             Finding::MissingFactor {
@@ -2053,6 +2108,7 @@ fn diagnose(terms: &[PathTerm], expected: f64, tolerance: Tolerance) -> Finding 
 /// (a factor of ½ left out is a path counted twice); a sum of more changes
 /// fits less simply than one factor, which is then named alone.
 fn slip_of(
+    tape: &Tape,
     explanation: &Explanation,
     terms: &[PathTerm],
     expected: f64,
@@ -2081,8 +2137,124 @@ fn slip_of(
             every_path,
             also: one_change,
         },
+        // The 2 of a square forgotten: no sum of the paths and no factor
+        // left out fits it (the power's factor n·uⁿ⁻¹ is one factor).
+        _ if matches!(sums, Finding::NoMatch { .. }) => {
+            power_rule(tape, explanation, terms, expected, tolerance).unwrap_or(sums)
+        }
         _ => sums,
     }
+}
+
+/// The exponent n of node `of` if it is a power of node `wrt` (`square`,
+/// `powi`, `powf`), with n·uⁿ⁻¹ = `partial`: from the op where it
+/// fixes n, else from the recorded values, n = partial·u/uⁿ (rounded to an
+/// integer for `powi`). `None` for any other node, and where n cannot be had.
+fn power_exponent(tape: &Tape, of: usize, wrt: usize, partial: f64) -> Option<f64> {
+    use crate::Op;
+    // (Not `x * x`: there half the tape's value is one of x's two uses left
+    // out, which `chainrule check` names as such.)
+    match tape.op(of) {
+        Op::Square => Some(2.0),
+        op @ (Op::Powi | Op::Powf) => {
+            let (u, y) = (tape.value(wrt), tape.value(of));
+            let n = partial * u / y;
+            if !(n.is_finite() && y != 0.0 && u != 0.0) {
+                return None;
+            }
+            Some(if op == Op::Powi { n.round() } else { n })
+        }
+        _ => None,
+    }
+}
+
+/// The one power whose local derivative taken without the power rule's
+/// factor n makes the tape's gradient `expected` ([`Finding::PowerRule`]), if
+/// exactly one does: as [`missing_factor`], each such factor divided by n on
+/// every path through it, and on each one alone.
+fn power_rule(
+    tape: &Tape,
+    explanation: &Explanation,
+    terms: &[PathTerm],
+    expected: f64,
+    tolerance: Tolerance,
+) -> Option<Finding> {
+    let paths = explanation.paths();
+    if paths.is_empty() || terms.len() != paths.len() || terms.iter().any(|t| t.paths != 1) {
+        return None;
+    }
+    let output_input = (
+        Quantity::Node(explanation.output()),
+        Quantity::Node(explanation.input()),
+    );
+    // Each distinct power factor, in order of first appearance, with the
+    // paths it is on.
+    let mut order: Vec<(&Factor, f64)> = Vec::new();
+    let mut on: Vec<Vec<usize>> = Vec::new();
+    for (k, path) in paths.iter().enumerate() {
+        for f in &path.factors {
+            let (Quantity::Node(of), Quantity::Node(wrt)) = (f.of, f.wrt) else {
+                continue;
+            };
+            if f.masked || !f.value.is_finite() || f.value == 0.0 {
+                continue;
+            }
+            let Some(n) = power_exponent(tape, of, wrt, f.value) else {
+                continue;
+            };
+            if n == 0.0 || n.abs() == 1.0 {
+                continue;
+            }
+            match order
+                .iter()
+                .position(|(g, _)| (g.of, g.wrt) == (f.of, f.wrt))
+            {
+                Some(j) => on[j].push(k),
+                None => {
+                    order.push((f, n));
+                    on.push(vec![k]);
+                }
+            }
+        }
+    }
+    // The gradient with the factor divided by n on the paths `out`.
+    let sum = |out: &[usize], n: f64| -> f64 {
+        paths
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                if out.contains(&k) {
+                    p.product / n
+                } else {
+                    p.product
+                }
+            })
+            .sum()
+    };
+    let mut found: Vec<Finding> = Vec::new();
+    for ((factor, n), out) in order.iter().zip(&on) {
+        let finding = |out: &[usize], every_path: bool| Finding::PowerRule {
+            factor: explanation.factor_name(factor, output_input),
+            value: factor.value,
+            exponent: *n,
+            paths: out.iter().map(|&k| terms[k].number).collect(),
+            every_path,
+        };
+        if tolerance.accepts(sum(out, *n), expected) {
+            found.push(finding(out, true));
+        }
+        if out.len() > 1 {
+            for one in out.chunks(1) {
+                if tolerance.accepts(sum(one, *n), expected) {
+                    found.push(finding(one, false));
+                }
+            }
+        }
+        if found.len() > 1 {
+            return None;
+        }
+    }
+    found.pop()
 }
 
 /// The one factor whose leaving out makes the tape's gradient `expected`
@@ -2512,7 +2684,7 @@ impl<'t> Gradients<'t> {
                 } else if !value.is_finite() {
                     Finding::NoMatch { searched: 0 }
                 } else {
-                    slip_of(&explanation, &terms, value, tolerance)
+                    slip_of(self.tape(), &explanation, &terms, value, tolerance)
                 };
                 // A labelled quantity folds the paths below it into one factor
                 // (`u = x²; f = sin(u) + u² + eᵘ`: ∂f/∂u is one factor), and a
@@ -2524,7 +2696,7 @@ impl<'t> Gradients<'t> {
                 {
                     let raw = explain(options.explain.raw());
                     let raw_terms = terms_of(&raw);
-                    let raw_finding = slip_of(&raw, &raw_terms, value, tolerance);
+                    let raw_finding = slip_of(self.tape(), &raw, &raw_terms, value, tolerance);
                     if !matches!(raw_finding, Finding::NoMatch { .. }) {
                         (explanation, terms, finding) = (raw, raw_terms, raw_finding);
                     }

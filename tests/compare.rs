@@ -1437,3 +1437,47 @@ fn twice_the_tape_on_one_path_is_not_a_path_counted_twice() {
         "{comparison}"
     );
 }
+
+#[test]
+fn the_power_rules_factor_left_out_is_named() {
+    // The commonest slip of all, the 2 of a square forgotten: (w·x + b − y)·x
+    // for ∂(w·x + b − y)²/∂w was "no sum of the paths' contributions".
+    let tape = Tape::new();
+    let (w, x, b, y) = (tape.var(-0.3), tape.var(3.0), tape.var(0.5), tape.var(1.0));
+    let r = w * x + b - y;
+    for f in [r.powi(2), r.square()] {
+        let g = f.backward();
+        let forgot = r.value() * x.value();
+        let c = g.compare(&[(w, forgot)]);
+        assert!(!c.all_passed());
+        let d = &c.diagnoses()[0];
+        assert!(
+            matches!(d.finding, Finding::PowerRule { exponent, .. } if exponent == 2.0),
+            "{:?}",
+            d.finding
+        );
+        let text = d.to_string();
+        assert!(
+            text.contains("the power rule's factor 2 left out"),
+            "{text}"
+        );
+        // The right value passes.
+        assert!(g.compare(&[(w, 2.0 * forgot)]).all_passed());
+    }
+    // powf with a fractional exponent: d(u^1.5)/du = 1.5·u^0.5 taken as u^0.5.
+    let u = tape.var(4.0);
+    let f = u.powf(1.5);
+    let c = f.backward().compare(&[(u, 2.0)]);
+    assert!(
+        matches!(c.diagnoses()[0].finding, Finding::PowerRule { exponent, .. } if exponent == 1.5),
+        "{:?}",
+        c.diagnoses()[0].finding
+    );
+    // A value that is no such slip is not called one.
+    let c = r.powi(2).backward().compare(&[(w, 0.123)]);
+    assert!(
+        !matches!(c.diagnoses()[0].finding, Finding::PowerRule { .. }),
+        "{:?}",
+        c.diagnoses()[0].finding
+    );
+}
