@@ -2404,8 +2404,6 @@ fn random_points_summary(
                 .map(|(k, (what, n))| {
                     if k == 0 {
                         format!("{what}{} at {n} of them", is(what))
-                    } else if *what == WHAT[3] {
-                        format!("{what} at {n}")
                     } else {
                         format!("{what} at {n}")
                     }
