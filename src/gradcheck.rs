@@ -2168,6 +2168,17 @@ fn power_exponent(tape: &Tape, of: usize, wrt: usize, partial: f64) -> Option<f6
     }
 }
 
+/// The explanation's paths, where `terms` lists each as a term of its own
+/// (what a search for one factor's slip needs); `None` otherwise.
+fn paths_one_by_one<'e>(
+    explanation: &'e Explanation,
+    terms: &[PathTerm],
+) -> Option<&'e [crate::explain::Path]> {
+    let paths = explanation.paths();
+    (!paths.is_empty() && terms.len() == paths.len() && terms.iter().all(|t| t.paths == 1))
+        .then_some(paths)
+}
+
 /// The one power whose local derivative taken without the power rule's
 /// factor n makes the tape's gradient `expected` ([`Finding::PowerRule`]), if
 /// exactly one does: as [`missing_factor`], each such factor divided by n on
@@ -2179,10 +2190,7 @@ fn power_rule(
     expected: f64,
     tolerance: Tolerance,
 ) -> Option<Finding> {
-    let paths = explanation.paths();
-    if paths.is_empty() || terms.len() != paths.len() || terms.iter().any(|t| t.paths != 1) {
-        return None;
-    }
+    let paths = paths_one_by_one(explanation, terms)?;
     let output_input = (
         Quantity::Node(explanation.output()),
         Quantity::Node(explanation.input()),
@@ -2271,10 +2279,7 @@ fn missing_factor(
     expected: f64,
     tolerance: Tolerance,
 ) -> Option<Finding> {
-    let paths = explanation.paths();
-    if paths.is_empty() || terms.len() != paths.len() || terms.iter().any(|t| t.paths != 1) {
-        return None;
-    }
+    let paths = paths_one_by_one(explanation, terms)?;
     type Edge = (Quantity, Quantity);
     // Each distinct factor in order of first appearance, with the paths it is
     // on and each one's product without it.

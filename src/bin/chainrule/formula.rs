@@ -1356,6 +1356,23 @@ impl Program {
 /// value is 7.6e-173; at a = 1000 it is NaN, ∞/∞), or the number is NaN. An
 /// infinity from one op of finite operands (`1/0`, `-1/0`) is taken as meant.
 pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<(f64, bool), FormulaError> {
+    evaluated(source, values).map(|(result, range, _)| (result, range))
+}
+
+/// Whether `source` (an expected derivative, as [`evaluate`] takes it) is not
+/// defined at `values`: the first value on its way that is not finite is a
+/// NaN an op made of finite operands (ln(−2), asin(2), 0/0), not an infinity
+/// (an overflow, as exp(1000), or a pole, as 1/0, which a NaN may follow:
+/// ∞/∞). `false` where every value is finite, or on an error.
+pub fn undefined_at(source: &str, values: &HashMap<String, f64>) -> bool {
+    evaluated(source, values).is_ok_and(|(_, _, undefined)| undefined)
+}
+
+/// [`evaluate`]'s value and range flag, and [`undefined_at`]'s answer.
+fn evaluated(
+    source: &str,
+    values: &HashMap<String, f64>,
+) -> Result<(f64, bool, bool), FormulaError> {
     let program = parse(source)?;
     if let Some(s) = program.statements.iter().find(|s| s.name.is_some()) {
         let (_, span) = s.name.as_ref().expect("a name");
@@ -1383,34 +1400,11 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<(f64, boo
     }
     let starts = recorder.non_finite.get();
     let meant = result.is_infinite() && starts == 1;
-    Ok((result, starts > 0 && !meant))
-}
-
-/// Whether `source` (an expected derivative, as [`evaluate`] takes it) is not
-/// defined at `values`: the first value on its way that is not finite is a
-/// NaN an op made of finite operands (ln(−2), asin(2), 0/0), not an infinity
-/// (an overflow, as exp(1000), or a pole, as 1/0, which a NaN may follow:
-/// ∞/∞). `false` where every value is finite, or on an error.
-pub fn undefined_at(source: &str, values: &HashMap<String, f64>) -> bool {
-    let Ok(program) = parse(source) else {
-        return false;
-    };
-    let tape = Tape::new();
-    let mut recorder = Recorder {
-        tape: &tape,
-        env: HashMap::new(),
-        non_finite: std::cell::Cell::new(0),
-        first_nan: std::cell::Cell::new(None),
-    };
-    for (name, value) in values {
-        recorder.env.insert(name, Val::Const(*value));
-    }
-    for s in &program.statements {
-        if recorder.eval(&s.expr).is_err() {
-            return false;
-        }
-    }
-    recorder.first_nan.get() == Some(true)
+    Ok((
+        result,
+        starts > 0 && !meant,
+        recorder.first_nan.get() == Some(true),
+    ))
 }
 
 impl fmt::Display for Span {
