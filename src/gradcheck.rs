@@ -1374,6 +1374,15 @@ pub enum Finding {
         paths: Vec<usize>,
         /// Whether those are all the paths through it.
         every_path: bool,
+        /// Sums of the paths that fit your value as well with one change
+        /// (`x^2*x`: 2x² is a path missing as well as the 2 of x² left
+        /// out), as [`EqualsPaths`](Finding::EqualsPaths) gives them.
+        also: Vec<Vec<i8>>,
+        /// A chain-rule factor whose leaving out fits your value as well
+        /// (`(w*x+b-y)^2` at x = 2: the factor x = 2 as well as the square's
+        /// 2), as [`MissingFactor`](Finding::MissingFactor) gives it: its
+        /// name, value, paths and whether they are all its paths.
+        also_factor: Option<(String, f64, Vec<usize>, bool)>,
     },
     /// No such sum was found among the combinations searched (none is
     /// searched, `searched` being 0, for a hand value that is not finite: the
@@ -1422,12 +1431,16 @@ impl Diagnosis {
 
     /// The matching combinations: one for [`Finding::EqualsPaths`], several for
     /// [`Finding::Ambiguous`], those that fit as well as the factor of a
-    /// [`Finding::MissingFactor`] (its `also`), none otherwise.
+    /// [`Finding::MissingFactor`] or a [`Finding::PowerRule`] (its `also`),
+    /// none otherwise.
     pub fn alternatives(&self) -> Vec<&[i8]> {
         match &self.finding {
             Finding::EqualsPaths { coefficients } => vec![coefficients.as_slice()],
             Finding::Ambiguous { alternatives }
             | Finding::MissingFactor {
+                also: alternatives, ..
+            }
+            | Finding::PowerRule {
                 also: alternatives, ..
             } => alternatives.iter().map(|a| a.as_slice()).collect(),
             _ => Vec::new(),
@@ -1668,6 +1681,8 @@ impl fmt::Display for Diagnosis {
                 exponent,
                 paths,
                 every_path,
+                also,
+                also_factor,
             } => {
                 // 2, not 2.000000000000; 0.5 as such.
                 let n = if exponent.fract() == 0.0 && exponent.abs() < 1e15 {
@@ -1685,11 +1700,23 @@ impl fmt::Display for Diagnosis {
                 } else {
                     format!(" on {} alone", list(&on))
                 };
+                let power = format!(
+                    "the power rule's factor {n} left out of {factor}{where_} (d(uⁿ)/du = \
+                     n·uⁿ⁻¹, with n = {n} here: the {n} of a power forgotten)"
+                );
+                let mut others: Vec<String> = also_factor
+                    .iter()
+                    .map(|(name, v, p, every)| self.factor_slip(name, *v, p, *every))
+                    .collect();
+                others.extend(also.iter().map(|a| self.slip(a)));
+                if others.is_empty() {
+                    return writeln!(f, "your value is the tape's with {power}");
+                }
                 return writeln!(
                     f,
-                    "your value is the tape's with the power rule's factor {n} left out of \
-                     {factor}{where_}: d(uⁿ)/du = n·uⁿ⁻¹, with n = {n} here (the {n} of a \
-                     power forgotten)"
+                    "your value fits {} slips equally: {power}; or {}",
+                    others.len() + 1,
+                    others.join("; or ")
                 );
             }
             Finding::MissingFactor {
@@ -2123,7 +2150,40 @@ fn slip_of(
     .into_iter()
     .filter(|c| c.iter().filter(|&&k| k != 1).count() == 1)
     .collect();
-    match missing_factor(explanation, terms, expected, tolerance) {
+    let missing = missing_factor(explanation, terms, expected, tolerance);
+    // The power rule's factor n left out (the 2 of a square forgotten), with
+    // every other slip that fits as well: named first where it fits, the
+    // commonest slip, but not as the only one where others fit too.
+    if let Some(Finding::PowerRule {
+        factor,
+        value,
+        exponent,
+        paths,
+        every_path,
+        ..
+    }) = power_rule(tape, explanation, terms, expected, tolerance)
+    {
+        let also_factor = match missing {
+            Some(Finding::MissingFactor {
+                factor,
+                value,
+                paths,
+                every_path,
+                ..
+            }) => Some((factor, value, paths, every_path)),
+            _ => None,
+        };
+        return Finding::PowerRule {
+            factor,
+            value,
+            exponent,
+            paths,
+            every_path,
+            also: one_change,
+            also_factor,
+        };
+    }
+    match missing {
         Some(Finding::MissingFactor {
             factor,
             value,
@@ -2137,11 +2197,6 @@ fn slip_of(
             every_path,
             also: one_change,
         },
-        // The 2 of a square forgotten: no sum of the paths and no factor
-        // left out fits it (the power's factor n·uⁿ⁻¹ is one factor).
-        _ if matches!(sums, Finding::NoMatch { .. }) => {
-            power_rule(tape, explanation, terms, expected, tolerance).unwrap_or(sums)
-        }
         _ => sums,
     }
 }
@@ -2157,6 +2212,13 @@ fn power_exponent(tape: &Tape, of: usize, wrt: usize, partial: f64) -> Option<f6
     match tape.op(of) {
         Op::Square => Some(2.0),
         op @ (Op::Powi | Op::Powf) => {
+            // The exponent as kept (2.5, not 2.5000000000000004 read back).
+            let kept = tape
+                .recording
+                .read(|rec| rec.constants_of(of as u32).first().map(|&(_, c)| c));
+            if let Some(c) = kept {
+                return Some(c);
+            }
             let (u, y) = (tape.value(wrt), tape.value(of));
             let n = partial * u / y;
             if !(n.is_finite() && y != 0.0 && u != 0.0) {
@@ -2247,6 +2309,8 @@ fn power_rule(
             exponent: *n,
             paths: out.iter().map(|&k| terms[k].number).collect(),
             every_path,
+            also: Vec::new(),
+            also_factor: None,
         };
         if tolerance.accepts(sum(out, *n), expected) {
             found.push(finding(out, true));

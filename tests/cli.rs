@@ -4794,7 +4794,8 @@ fn a_derivative_not_defined_where_f_has_one_is_wrong_and_not_told_to_stay_in_ran
         );
         assert!(!out.contains("stay in range"), "{out}");
     }
-    // Not defined at the point alone (0/0), right near it: no verdict there.
+    // NaN at the point alone (0/0, right near it): no verdict there, and not
+    // called outside a domain (0/0 is arithmetic, which underflows make too).
     let (out, _) = run(
         &[
             "check",
@@ -4806,8 +4807,11 @@ fn a_derivative_not_defined_where_f_has_one_is_wrong_and_not_told_to_stay_in_ran
         ],
         3,
     );
-    assert!(out.contains("is not defined at the point itself"), "{out}");
-    assert!(!out.contains("stay in range"), "{out}");
+    assert!(
+        out.contains("agrees with the tape at 5 points near this one"),
+        "{out}"
+    );
+    assert!(!out.contains("outside its domain"), "{out}");
     // An overflow is still told to stay in range.
     let (out, _) = run(
         &[
@@ -4946,4 +4950,83 @@ fn a_capital_is_suggested_as_itself_and_check_takes_one_variable() {
         err.contains("check holds one derivative at a time"),
         "{err}"
     );
+}
+
+#[test]
+fn third_review_hold_underflow_and_the_power_rule_against_the_random_points() {
+    // --hold of the derivative's variable made every random point the point
+    // itself: `3*x` for d(x³)/dx was "right" at x = 1.
+    let (_, err) = run(
+        &[
+            "check", "x^3", "--at", "x=1", "--expect", "3*x", "--hold", "x",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("holds the variable of the derivative"),
+        "{err}"
+    );
+    // A right softmax weight whose exponentials underflow to 0/0 was "wrong:
+    // not defined" (exit 1); a power of a negative base (f64's powf has no
+    // real cube root) likewise. Neither is outside a function's domain.
+    let (out, _) = run(
+        &[
+            "check",
+            "logsumexp(a,b)",
+            "--at",
+            "a=-2000,b=-2001",
+            "--wrt",
+            "a",
+            "--expect",
+            "exp(a)/(exp(a)+exp(b))",
+        ],
+        3,
+    );
+    assert!(!out.contains("is wrong"), "{out}");
+    let (out, _) = run(
+        &[
+            "check",
+            "cbrt(x)",
+            "--at",
+            "x=-8",
+            "--expect",
+            "(1/3)*x^(-2/3)",
+        ],
+        3,
+    );
+    assert!(!out.contains("is wrong"), "{out}");
+    // The power rule named by coincidence at the point is held against the
+    // random points, as every other slip is.
+    let (out, _) = run(&["check", "x^2", "--at", "x=1.5", "--expect", "x^2/1.5"], 1);
+    assert!(out.contains("the power rule's factor 2 left out"), "{out}");
+    assert!(out.contains("may be a coincidence"), "{out}");
+    // Where another slip fits as well, both are named, and the random points
+    // tell them apart: the factor x = 2 kept, the square's 2 forgotten.
+    let (out, _) = run(
+        &[
+            "check",
+            "(w*x+b-y)^2",
+            "--at",
+            "w=0.5,x=2,b=0.1,y=1",
+            "--wrt",
+            "w",
+            "--expect",
+            "(w*x+b-y)*x",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("your value fits 2 slips equally: the power rule's factor 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("only one of those slips explains your value: your value is the tape's with the power rule's factor 2"),
+        "{out}"
+    );
+    // powf's exponent as written, not read back from the values.
+    let (out, _) = run(
+        &["check", "powf(x,2.5)", "--at", "x=1.5", "--expect", "x^1.5"],
+        1,
+    );
+    assert!(out.contains("with n = 2.5 here"), "{out}");
 }

@@ -1056,7 +1056,18 @@ impl<'t, 'p> Recorder<'t, 'p> {
             if !c.is_finite() && self.non_finite.get() == before {
                 self.non_finite.set(before + 1);
                 if self.first_nan.get().is_none() {
-                    self.first_nan.set(Some(c.is_nan()));
+                    // Outside a function's domain (ln(−2), asin(2), √−1),
+                    // not a quotient or product of values that underflowed
+                    // or overflowed (0/0 from e^−2000 twice, ∞/∞), nor a
+                    // power of a negative base (x^(−2/3) at −8, whose real
+                    // cube root f64's powf does not take).
+                    let domain = match e {
+                        Expr::Call { function, .. } => {
+                            !matches!(FUNCTIONS[*function].name, "pow" | "powf" | "powi")
+                        }
+                        _ => false,
+                    };
+                    self.first_nan.set(Some(c.is_nan() && domain));
                 }
             }
         }
@@ -1361,9 +1372,10 @@ pub fn evaluate(source: &str, values: &HashMap<String, f64>) -> Result<(f64, boo
 
 /// Whether `source` (an expected derivative, as [`evaluate`] takes it) is not
 /// defined at `values`: the first value on its way that is not finite is a
-/// NaN an op made of finite operands (ln(−2), asin(2), 0/0), not an infinity
-/// (an overflow, as exp(1000), or a pole, as 1/0, which a NaN may follow:
-/// ∞/∞). `false` where every value is finite, or on an error.
+/// NaN a function made of finite arguments (ln(−2), asin(2), √−1), not an
+/// infinity (an overflow, as exp(1000), or a pole, as 1/0), nor a NaN of
+/// arithmetic (0/0, which underflows can make: e^−2000/e^−2000), nor a power
+/// of a negative base. `false` where every value is finite, or on an error.
 pub fn undefined_at(source: &str, values: &HashMap<String, f64>) -> bool {
     evaluated(source, values).is_ok_and(|(_, _, undefined)| undefined)
 }

@@ -705,6 +705,12 @@ enum Slip {
         paths: Vec<usize>,
         every_path: bool,
     },
+    /// The power rule's factor n left out (`Finding::PowerRule`).
+    Power {
+        factor: String,
+        paths: Vec<usize>,
+        every_path: bool,
+    },
 }
 
 /// Every slip a diagnosis names (none for one that names none).
@@ -722,6 +728,27 @@ fn slips_of(d: &Diagnosis) -> Vec<Slip> {
             paths: paths.clone(),
             every_path: *every_path,
         });
+    }
+    if let Finding::PowerRule {
+        factor,
+        paths,
+        every_path,
+        also_factor,
+        ..
+    } = &d.finding
+    {
+        slips.push(Slip::Power {
+            factor: factor.clone(),
+            paths: paths.clone(),
+            every_path: *every_path,
+        });
+        if let Some((factor, _, paths, every_path)) = also_factor {
+            slips.push(Slip::Factor {
+                factor: factor.clone(),
+                paths: paths.clone(),
+                every_path: *every_path,
+            });
+        }
     }
     slips.extend(
         d.alternatives()
@@ -762,7 +789,39 @@ impl Slip {
                 every_path: *every_path,
                 also: Vec::new(),
             },
-            (Slip::Factor { .. }, other) => other.clone(),
+            (
+                Slip::Factor { .. },
+                Finding::PowerRule {
+                    also_factor: Some((factor, value, paths, every_path)),
+                    ..
+                },
+            ) => Finding::MissingFactor {
+                factor: factor.clone(),
+                value: *value,
+                paths: paths.clone(),
+                every_path: *every_path,
+                also: Vec::new(),
+            },
+            (Slip::Power { .. }, Finding::PowerRule { .. }) => match base.finding.clone() {
+                Finding::PowerRule {
+                    factor,
+                    value,
+                    exponent,
+                    paths,
+                    every_path,
+                    ..
+                } => Finding::PowerRule {
+                    factor,
+                    value,
+                    exponent,
+                    paths,
+                    every_path,
+                    also: Vec::new(),
+                    also_factor: None,
+                },
+                other => other,
+            },
+            (Slip::Factor { .. } | Slip::Power { .. }, other) => other.clone(),
         };
         alone.to_string().trim_end().to_string()
     }
@@ -1302,6 +1361,11 @@ fn check(
         )));
     }
     let wrt = wrt.as_str();
+    if hold.iter().any(|h| h == wrt) {
+        return Err(Failure::input(format!(
+            "--hold {wrt} holds the variable of the derivative: every random point would be the point itself, which checks nothing more (hold the other variables only)"
+        )));
+    }
     let x = find(&r, wrt)?;
     if !r.variables.iter().any(|(n, _)| n == wrt) {
         return Err(Failure::input(format!(
@@ -1517,7 +1581,7 @@ fn check(
             if yours.is_finite() {
                 ", but a value on its way was not finite (it overflowed, or is not defined here)"
             } else if yours_undefined {
-                " (not defined here: an op on its way is outside its domain)"
+                " (not defined here: a function on its way is outside its domain)"
             } else {
                 " (not defined here, or a value on its way overflowed)"
             }
@@ -2178,7 +2242,7 @@ fn check(
                 (Some(note), true) => format!("{d}{note}"),
                 _ => d.clone(),
             }),
-            "random_points_move": if moved_alone.is_some() { json!(wrt) } else { json!("all") },
+            "random_points_move": if moved_alone.is_some() { json!(wrt) } else if hold.is_empty() { json!("all") } else { json!(r.variables.iter().map(|(n, _)| n.as_str()).filter(|n| !hold.iter().any(|h| h == n)).collect::<Vec<_>>()) },
             "kink": at_kink.as_ref().map(|(note, nature)| json!({
                 // The note is about the op, as in the text.
                 "note": note.trim_end_matches("; the derivative does not exist here"),
@@ -2235,7 +2299,7 @@ fn check(
                 format!("your {lhs} is right.")
             } else if undefined_everywhere {
                 format!(
-                    "your {lhs} is wrong: it is not defined at this point (an op on its way is outside its domain: a NaN made of finite values, as ln of a negative number, asin(2) or 0/0), nor at any of the {undefined_near} points near it where f and the tape's derivative are, while the tape's is {} here.",
+                    "your {lhs} is wrong: it is not defined at this point (a function on its way is outside its domain: a NaN made of finite values, as ln of a negative number or asin(2)), nor at any of the {undefined_near} points near it where f and the tape's derivative are, while the tape's is {} here.",
                     number(g[x])
                 )
             } else if wrong
@@ -2259,23 +2323,23 @@ fn check(
                 )
             } else if yours_undefined && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but is not defined at the point itself (an op on its way is outside its domain there: a NaN made of finite values, as 0/0), where the tape's is {}: it cannot be confirmed there; a formula equal to yours near the point and defined at it (sin(x)/x as its limit 1 at 0) would be (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but is not defined at the point itself (a function on its way is outside its domain there: a NaN made of finite values), where the tape's is {}: it cannot be confirmed there (exit code 3).",
                     number(g[x])
                 )
             } else if yours_not_finite && agreed > 0 {
                 format!(
-                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but evaluates to {} at the point itself (not defined there, or a value on its way overflowed f64), where the tape's is {}: it cannot be confirmed there; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))) (exit code 3).",
+                    "your {lhs} agrees with the tape at {agreed} {pts} near this one, but evaluates to {} at the point itself (not defined there, or a value on its way overflowed or underflowed f64), where the tape's is {}: it cannot be confirmed there; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))) (exit code 3).",
                     number(yours),
                     number(g[x])
                 )
             } else if yours_undefined {
                 format!(
-                    "your {lhs} cannot be confirmed here: it is not defined at this point (an op on its way is outside its domain: a NaN made of finite values), where the tape's is {}, and no point near it could be checked; pick another point (exit code 3).",
+                    "your {lhs} cannot be confirmed here: it is not defined at this point (a function on its way is outside its domain: a NaN made of finite values), where the tape's is {}, and no point near it could be checked; pick another point (exit code 3).",
                     number(g[x])
                 )
             } else if yours_not_finite {
                 format!(
-                    "your {lhs} cannot be confirmed here: it evaluates to {} at this point (not defined there, or a value on its way overflowed f64), where the tape's is {}; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))), or pick another point (exit code 3).",
+                    "your {lhs} cannot be confirmed here: it evaluates to {} at this point (not defined there, or a value on its way overflowed or underflowed f64), where the tape's is {}; rewrite it to stay in range (exp(a)/(exp(a) + exp(b)) as 1/(1 + exp(b - a))), or pick another point (exit code 3).",
                     number(yours),
                     number(g[x])
                 )
