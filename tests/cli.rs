@@ -5030,3 +5030,25 @@ fn third_review_hold_underflow_and_the_power_rule_against_the_random_points() {
     );
     assert!(out.contains("with n = 2.5 here"), "{out}");
 }
+
+#[test]
+fn where_every_draw_crosses_a_kink_the_advice_is_to_move_away_from_it() {
+    // Every draw crossed one of the two relus 1e-12 apart: the advice was to
+    // pick a point where f and the derivatives are defined, which they are.
+    let (out, _) = run(
+        &[
+            "check",
+            "relu(x-1)+relu(1.000000000001-x)",
+            "--at",
+            "x=1.0000000000001",
+            "--expect",
+            "0*x",
+        ],
+        3,
+    );
+    assert!(
+        out.contains("pick a point farther from the switch points"),
+        "{out}"
+    );
+    assert!(!out.contains("defined around it"), "{out}");
+}

@@ -2313,8 +2313,16 @@ fn check(
             } else if wrong {
                 format!("your {lhs} is wrong.")
             } else if untested && at_point == Some(true) {
+                // Why no point could be checked: every draw crossed a kink op
+                // (the point is within 1/4096 of the spread of a switch
+                // point), or something was not finite there.
+                let advice = if unusable[3] > 0 && unusable[..3].iter().all(|&n| n == 0) {
+                    "pick a point farther from the switch points of the relu, abs, max, min or clamp on the way"
+                } else {
+                    "pick a point where f, its derivative and yours are defined around it"
+                };
                 format!(
-                    "your {lhs} agrees with the tape at the point, but cannot be confirmed: no random point near it could be checked, and a wrong formula can agree at one point by coincidence; pick a point where f, its derivative and yours are defined around it (exit code 3)."
+                    "your {lhs} agrees with the tape at the point, but cannot be confirmed: no random point near it could be checked, and a wrong formula can agree at one point by coincidence; {advice} (exit code 3)."
                 )
             } else if let Some(why) = &limit {
                 format!(
