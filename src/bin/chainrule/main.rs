@@ -715,40 +715,36 @@ enum Slip {
 
 /// Every slip a diagnosis names (none for one that names none).
 fn slips_of(d: &Diagnosis) -> Vec<Slip> {
+    let factor_left_out = |factor: &String, paths: &Vec<usize>, every_path: &bool| Slip::Factor {
+        factor: factor.clone(),
+        paths: paths.clone(),
+        every_path: *every_path,
+    };
     let mut slips = Vec::new();
-    if let Finding::MissingFactor {
-        factor,
-        paths,
-        every_path,
-        ..
-    } = &d.finding
-    {
-        slips.push(Slip::Factor {
-            factor: factor.clone(),
-            paths: paths.clone(),
-            every_path: *every_path,
-        });
-    }
-    if let Finding::PowerRule {
-        factor,
-        paths,
-        every_path,
-        also_factor,
-        ..
-    } = &d.finding
-    {
-        slips.push(Slip::Power {
-            factor: factor.clone(),
-            paths: paths.clone(),
-            every_path: *every_path,
-        });
-        if let Some((factor, _, paths, every_path)) = also_factor {
-            slips.push(Slip::Factor {
+    match &d.finding {
+        Finding::MissingFactor {
+            factor,
+            paths,
+            every_path,
+            ..
+        } => slips.push(factor_left_out(factor, paths, every_path)),
+        Finding::PowerRule {
+            factor,
+            paths,
+            every_path,
+            also_factor,
+            ..
+        } => {
+            slips.push(Slip::Power {
                 factor: factor.clone(),
                 paths: paths.clone(),
                 every_path: *every_path,
             });
+            if let Some((factor, _, paths, every_path)) = also_factor {
+                slips.push(factor_left_out(factor, paths, every_path));
+            }
         }
+        _ => {}
     }
     slips.extend(
         d.alternatives()
@@ -773,6 +769,8 @@ impl Slip {
             (Slip::Paths(c), _) => Finding::EqualsPaths {
                 coefficients: c.clone(),
             },
+            // A factor left out: the finding's own, or the one a power rule's
+            // finding names beside it.
             (
                 Slip::Factor { .. },
                 Finding::MissingFactor {
@@ -781,17 +779,8 @@ impl Slip {
                     paths,
                     every_path,
                     ..
-                },
-            ) => Finding::MissingFactor {
-                factor: factor.clone(),
-                value: *value,
-                paths: paths.clone(),
-                every_path: *every_path,
-                also: Vec::new(),
-            },
-            (
-                Slip::Factor { .. },
-                Finding::PowerRule {
+                }
+                | Finding::PowerRule {
                     also_factor: Some((factor, value, paths, every_path)),
                     ..
                 },
@@ -802,26 +791,19 @@ impl Slip {
                 every_path: *every_path,
                 also: Vec::new(),
             },
-            (Slip::Power { .. }, Finding::PowerRule { .. }) => match base.finding.clone() {
-                Finding::PowerRule {
-                    factor,
-                    value,
-                    exponent,
-                    paths,
-                    every_path,
-                    ..
-                } => Finding::PowerRule {
-                    factor,
-                    value,
-                    exponent,
-                    paths,
-                    every_path,
-                    also: Vec::new(),
-                    also_factor: None,
-                },
-                other => other,
-            },
-            (Slip::Factor { .. } | Slip::Power { .. }, other) => other.clone(),
+            // The power rule alone, without the slips that fit as well.
+            (Slip::Power { .. }, finding @ Finding::PowerRule { .. }) => {
+                let mut finding = finding.clone();
+                if let Finding::PowerRule {
+                    also, also_factor, ..
+                } = &mut finding
+                {
+                    also.clear();
+                    *also_factor = None;
+                }
+                finding
+            }
+            (_, other) => other.clone(),
         };
         alone.to_string().trim_end().to_string()
     }
