@@ -865,6 +865,36 @@ fn recorded_partials<'t>(
                 let v = operand(0) * s;
                 out.push(V(v / v.hypot(c * s)));
             }
+            // The larger operand's partial a/h differentiates to
+            // 1/h − a²/h³ = b²/h³, two terms that cancel where |b| ≪ |a|
+            // (∂²hypot(x, 1)/∂x² at x = 1e8 was 0, not 1e-24; at 1e4, 1e-8
+            // off): taken from q = 1/hypot(r, 1), r = b/a, whose derivatives
+            // are products of one sign, scaled to the stored value (q/q₀·p₀,
+            // sgn a in p₀). (The smaller's, b/h, differentiates to
+            // 1/h − b²/h³ = a²/h³, which does not cancel.)
+            let (a, other) = if op == Op::Hypot {
+                let (x, y) = (operand(0), operand(1));
+                if x.value.abs() >= y.value.abs() {
+                    (0, Some(y))
+                } else {
+                    (1, Some(x))
+                }
+            } else {
+                (0, None)
+            };
+            let x = operand(a);
+            let r = match (other, kept.first()) {
+                (Some(b), _) => Some(b / x),
+                (None, Some(&c)) if x.value.abs() >= c.abs() => Some(c / x),
+                (None, _) => None,
+            };
+            if let Some(r) = r.filter(|r| r.value.is_finite()) {
+                let q = r.hypot(1.0).recip();
+                let p0 = edges[a].1;
+                if q.value.is_normal() && p0.is_finite() && p0 != 0.0 {
+                    out[a] = V(q / q.value * p0);
+                }
+            }
         }
         Op::MulAdd => out.extend([V(operand(1)), V(operand(0)), Const(1.0)]),
         Op::LogSumExp => {
@@ -884,12 +914,77 @@ fn recorded_partials<'t>(
                 for &e in &exps[1..] {
                     sum += e;
                 }
-                for &e in &exps {
-                    out.push(V(e / sum));
+                // The largest input's eₜ/Σe (eₜ = 1) differentiates to
+                // 1/Σe − 1/(Σe)², two terms near 1 where its softmax sₜ is
+                // (∂²lse(x₀, x₁)/∂x₀² at (0, −40) was 0, not 4.2e-18, and
+                // the Hessian indefinite): taken from
+                // q = 1/(1 + Σⱼ≠ₜ e^(xⱼ − xₜ)), xₜ its node, whose derivatives
+                // have one sign, scaled to the stored value (q/q₀·p₀). The
+                // others' sₖ ≤ ½, whose sₖ − sₖ² does not cancel.
+                let top = (0..edges.len()).find(|&k| operand(k).value == m);
+                let mut rest: Option<Var<'t>> = None;
+                if let Some(top) = top.filter(|_| edges.len() > 1) {
+                    let xt = operand(top);
+                    for k in (0..edges.len()).filter(|&k| k != top) {
+                        let e = exp_of_difference_from(operand(k), xt);
+                        rest = Some(match rest {
+                            Some(r) => r + e,
+                            None => e,
+                        });
+                    }
+                }
+                for (k, &e) in exps.iter().enumerate() {
+                    let p0 = edges[k].1;
+                    match rest {
+                        Some(r) if Some(k) == top && p0.is_normal() => {
+                            let q = (r + 1.0).recip();
+                            out.push(V(q / q.value * p0));
+                        }
+                        _ => out.push(V(e / sum)),
+                    }
                 }
             } else {
                 out.extend((0..edges.len()).map(stored));
             }
+        }
+        // A relu neuron at its kink (z = 0): its partials are relu′(0)'s
+        // convention times wₖ or xₖ, marked as a relu's are (above) through
+        // signum(z)·0, z recorded again, so that kink detection finds the
+        // kink at the next order (as for `(w·x + b).relu()`). Without the
+        // inputs kept, z cannot be recorded again: the constants.
+        Op::ReluNeuron | Op::ReluNeuronConst if at_kink(tape, node) => {
+            let n = if op == Op::ReluNeuron {
+                (edges.len() - 1) / 2
+            } else {
+                edges.len() - 1
+            };
+            let z = if op == Op::ReluNeuron {
+                let ws: SmallVec<[Var<'t>; 8]> = (0..n).map(|k| operand(2 * k)).collect();
+                let xs: SmallVec<[Var<'t>; 8]> = (0..n).map(|k| operand(2 * k + 1)).collect();
+                Some(Var::weighted_sum(&ws, &xs, operand(2 * n)))
+            } else if kept.len() == n {
+                let ws: SmallVec<[Var<'t>; 8]> = (0..n).map(operand).collect();
+                Some(Var::weighted_sum_const(&ws, &kept, operand(n)))
+            } else {
+                None
+            };
+            match z.filter(|z| z.value == 0.0) {
+                Some(z) => {
+                    let jump = z.signum() * 0.0;
+                    for &(_, p) in edges {
+                        out.push(marked(jump, p));
+                    }
+                }
+                None => out.extend((0..edges.len()).map(stored)),
+            }
+        }
+        // A relu neuron at z < 0 (or a NaN z): every partial is relu′ = 0 times
+        // an operand, 0 with derivative 0 (its stored number, a constant; as
+        // `times` would record it, 0·v, a node whose +0 the sweep above takes
+        // for a kink's marker, and whose derivative 0·v′ is NaN where v′ is
+        // infinite: ∂²/∂w∂t of relu(w·√t + b) at t = 0, z < 0, was NaN).
+        Op::ReluNeuron if edges[edges.len() - 1].1 != 1.0 => {
+            out.extend((0..edges.len()).map(stored))
         }
         Op::WeightedSum | Op::SigmoidNeuron | Op::TanhNeuron | Op::ReluNeuron => {
             // Edges w₀, x₀, w₁, x₁, …, b: ∂a/∂wₖ = a′(z)·xₖ, ∂a/∂xₖ = a′(z)·wₖ.
@@ -1323,6 +1418,22 @@ fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
 fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
     let x0 = x.value;
     let s = x - m;
+    let back = s.value - x0;
+    let err = (x0 - (s.value - back)) + (-m - back);
+    let e = s.exp();
+    if err == 0.0 || !err.is_finite() {
+        e
+    } else {
+        e + e * err
+    }
+}
+
+/// e^(x − xₜ) for a node xₜ, as [`exp_of_difference`] computes e^(x − m) for
+/// its value m = xₜ's: the same value, and derivatives in both.
+#[track_caller]
+fn exp_of_difference_from<'t>(x: Var<'t>, top: Var<'t>) -> Var<'t> {
+    let (x0, m) = (x.value, top.value);
+    let s = x - top;
     let back = s.value - x0;
     let err = (x0 - (s.value - back)) + (-m - back);
     let e = s.exp();
