@@ -9,8 +9,10 @@
 //!
 //! and jumps to the model's minimum, where its gradient ∇f + H d is 0: solve
 //! `H d = −∇f`. On a quadratic the model is exact, so one step lands on the
-//! minimum (part 1). Near the minimum of any smooth function each distance to
-//! it is at most a constant times the square of the one before (quadratic
+//! minimum (part 1). Near a minimum of a smooth function where the Hessian is
+//! positive definite (not x⁴ at 0, where H = 0 and each step only takes a
+//! third off the distance), each distance to it is at most a constant times
+//! the square of the one before (quadratic
 //! convergence, part 2, the last steps): once that is small, the number of
 //! correct digits about doubles at each step. Far from it the model can mislead, so the method is safeguarded:
 //!
@@ -69,7 +71,9 @@ fn value(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> f64 {
 }
 
 /// Solves A·d = b for a symmetric A by Cholesky (A = L·Lᵀ): `None` if A is not
-/// positive definite, which is exactly when the quadratic model has no minimum.
+/// positive definite, which is exactly when the quadratic model has no unique
+/// minimum (none, or, for a singular A ⪰ 0 such as [[1, 0], [0, 0]] with b in
+/// its range, a line of them).
 #[allow(clippy::needless_range_loop)] // indices read as the textbook's
 pub fn solve_positive_definite(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
     let n = b.len();

@@ -1332,6 +1332,11 @@ fn unary_recorded<'t>(op: Op, x: Var<'t>, y0: f64, y: Option<Var<'t>>) -> Var<'t
     if let Some(q) = smooth {
         let p0 = unary_partial(op, x0, y0).expect("a unary op of the table");
         if q.value.is_normal() && p0.is_finite() {
+            if op == Op::Log2 {
+                // 1/x scaled by the constant p₀·x₀ (`reciprocal_scaled`), not
+                // by 1/q₀, which a replay far from x₀ overflows or underflows.
+                return reciprocal_scaled(q, p0);
+            }
             return q / q.value * p0;
         }
     }
@@ -1471,7 +1476,7 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
             let q = x.recip();
             let p0 = log_derivative(x0, base.ln());
             Partial::Var(if q.value.is_normal() && p0.is_finite() {
-                q / q.value * p0
+                reciprocal_scaled(q, p0)
             } else {
                 log_derivative(x, base.ln())
             })
@@ -1493,6 +1498,31 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
             Partial::Var(x.recip() * sign)
         }
     }
+}
+
+/// k/x for a constant k, given `q` = 1/x recorded and `p0` = k/x₀ (x₀ the
+/// recording point; q's value is 1/x₀, normal): the value `p0` bit for bit,
+/// the derivatives k times q's. As q·c + q·d, with c = p₀/q₀ (k, rounded)
+/// and d = (p₀ − q₀·c)/q₀ its rounding's remainder, where that sum at x₀
+/// gives p₀ exactly (checked here on the same f64 operations the tape
+/// records), else as q/q₀·p₀. The first stays finite wherever k/x is when a
+/// compiled gradient is replayed far from x₀; q/q₀ overflows or underflows
+/// where x₀/x is past f64's range (log₂′ recorded at 1e-300 replayed at 1e25
+/// was 0, not 1.4e-25; log₃′ recorded at 1e160 replayed at 1e-150, ∞).
+#[track_caller]
+fn reciprocal_scaled<'t>(q: Var<'t>, p0: f64) -> Var<'t> {
+    let q0 = q.value;
+    let c = p0 / q0;
+    let d = (-q0).mul_add(c, p0) / q0;
+    if c.is_normal() && (d == 0.0 || d.is_normal()) {
+        if d == 0.0 && (q0 * c).to_bits() == p0.to_bits() {
+            return q * c;
+        }
+        if d != 0.0 && (q0 * c + q0 * d).to_bits() == p0.to_bits() {
+            return q * c + q * d;
+        }
+    }
+    q / q0 * p0
 }
 
 /// `d`, or 2d/n for a mean over n (`scale` = `Some(n)`): a loss's partial from
@@ -1787,9 +1817,10 @@ pub fn hessian(f: impl for<'t> Fn(&[Var<'t>]) -> Var<'t>, x: &[f64]) -> Vec<Vec<
 /// [`hessian`]), where it is the transpose's product. At a point of finite
 /// inputs where an entry j of the gradient is NaN and vⱼ ≠ 0, every entry is
 /// NaN (row j of H is NaN: see [`hessian`]). Where an entry j of the gradient
-/// is infinite, vⱼ = 0 does not remove it: `v · ∇f` holds 0 · ∞ = NaN, and the
-/// entries it reaches are NaN where [`hessian`] has exact ones (f = x²·y + √z
-/// at z = 0, v = (1, 0, 0): [4, 2, NaN], for H's row [4, 2, 0]). Use
+/// is infinite or NaN, vⱼ = 0 does not remove it: `v · ∇f` holds 0 · ∞ or
+/// 0 · NaN, both NaN, and the entries it reaches are NaN where [`hessian`] has
+/// exact ones (f = x²·y + √z at z = 0, v = (1, 0, 0): [4, 2, NaN], for H's
+/// row [4, 2, 0]; which entries it reaches depends on how f is written). Use
 /// [`hessian`] there, or leave such inputs out of `f`'s arguments.
 ///
 /// With no inputs (`x` and `v` empty) the product is empty, and `f` is not
