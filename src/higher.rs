@@ -117,15 +117,20 @@
 //! gradient's value is the sweep's at ±0, ±∞ and NaN too (`x.log(2.0)` at 0:
 //! ∞ both ways, not NaN). Where a table rule's own derivatives would cancel
 //! (σ′, arcsin′, arccos′, artanh′ near 0: arcsin″(1e-20) would be 0; silu′,
-//! whose second derivative cancels there: silu‴(1e-20) would be 0),
-//! underflow (arctan′ past |x| = 1e77: arctan″(1e90) would be 0) or overflow
+//! whose second derivative cancels there: silu‴(1e-20) would be 0; the
+//! softmax of [`Var::logsumexp`]'s largest input, eₜ/Σe, where it is near 1:
+//! ∂²/∂x₀² at (0, −40) would be 0 for 4.2e-18; `hypot`'s larger operand's a/h
+//! where the other is much smaller: ∂²hypot(x, 1)/∂x² at 1e8 would be 0 for
+//! 1e-24), underflow (arctan′ past |x| = 1e77: arctan″(1e90) would be 0) or overflow
 //! before the result does (log₂′ near x = 1e-154; `log`'s with a base, whose
 //! square is subnormal where the result is |ln b| > 1 times larger: 327 steps
 //! off for base 1e300 at x = 1e154), the partial's derivatives
 //! are taken from an equal expression q that does not, as q/q₀ · p₀ with q₀ its
 //! value and p₀ the rule's, on the range of x where q is the better route
 //! (|x| < 1 or ½; for arctan, |x| > 1) and q₀ is a normal number: its value is
-//! p₀ exactly. The constants a partial needs (ln b of `log`, a loss's targets,
+//! p₀ exactly (q = 1/(1 + Σⱼ≠ₜ e^(xⱼ − xₜ)) for logsumexp, 1/hypot(b/a, 1) for
+//! hypot; for log₂′ and `log`'s, 1/x times the constant p₀·x₀, which a replay
+//! far from x₀ does not overflow as 1/q₀ would). The constants a partial needs (ln b of `log`, a loss's targets,
 //! a neuron's constant inputs) are read from the tape when it keeps
 //! them ([`Tape::set_keep_constants`]; [`hessian`] and
 //! [`hessian_vector_product`] turn it on), and otherwise rebuilt from the stored
