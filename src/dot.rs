@@ -10,7 +10,12 @@
 //! with `#index` after it (`h#3`, `h#7`), as explanations write it. An edge to an operand a select op did not pick
 //! (relu at z ≤ 0, the loser of max/min) is *masked*: it passes exactly 0 back
 //! whatever the node's gradient (the non-finite policy of [`crate::backward`]),
-//! and is drawn dashed. Render with `dot -Tsvg graph.dot > graph.svg`.
+//! and is drawn dashed. A node at a kink (relu, abs, signum or leaky_relu at 0,
+//! max or min at a tie, clamp at a bound, pow at 0^0, atan2 on its branch
+//! cut: [`crate::explain::kink_at`]) is drawn orange with the note in its
+//! tooltip, and each edge whose partial is the kink's convention, not a
+//! derivative, is orange and labelled `(convention)`: relu′(0) = 0 is not
+//! drawn as a unit that is off. Render with `dot -Tsvg graph.dot > graph.svg`.
 //!
 //! ```
 //! use chainrule::dot::Dot;
@@ -200,6 +205,11 @@ impl<'a> Dot<'a> {
 }
 
 /// Escapes text for a field of a DOT record label inside double quotes.
+/// `text` for a DOT double-quoted string: `"` and `\` escaped.
+fn escape_quoted(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 fn escape_record(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -299,25 +309,49 @@ impl Dot<'_> {
                 } else {
                     ""
                 };
-                writeln!(f, "  n{i} [label=\"{label}\"{bold}];")?;
+                // At a kink (relu at 0, a tie of max, …) the node's partials
+                // are a convention: drawn orange, the note in its tooltip.
+                let kink = match crate::explain::kink_note(rec, i) {
+                    Some(note) => {
+                        format!(", color=darkorange, tooltip=\"{}\"", escape_quoted(note))
+                    }
+                    None => String::new(),
+                };
+                writeln!(f, "  n{i} [label=\"{label}\"{bold}{kink}];")?;
             }
             for &node in &drawn {
                 let i = node as usize;
                 let op = rec.ops()[i];
                 let last = rec.edges(i).last().map_or(0.0, |(_, p)| p);
-                for (operand, partial) in rec.edges(i) {
+                let kink = crate::explain::kink_note(rec, i);
+                for (e, (operand, partial)) in rec.edges(i).enumerate() {
                     if !is_drawn(operand) {
                         continue;
                     }
-                    let style = if is_masked(op, partial, last) {
-                        let tag = crate::explain::edge_mask_tag(rec, i, op);
-                        format!(", style=dashed, tooltip=\"{tag}: passes 0\"")
-                    } else {
-                        String::new()
+                    let masked = is_masked(op, partial, last);
+                    let convention = kink.filter(|_| crate::explain::convention_edge(op, e));
+                    let dashed = if masked { ", style=dashed" } else { "" };
+                    let (suffix, style) = match convention {
+                        // A convention at a kink, not a derivative: said on
+                        // the edge, the note in its tooltip (and, if the edge
+                        // is masked, that it passes 0).
+                        Some(note) => (
+                            " (convention)",
+                            format!(
+                                ", color=darkorange, fontcolor=darkorange{dashed}, tooltip=\"{}{}\"",
+                                escape_quoted(note),
+                                if masked { "; passes 0" } else { "" }
+                            ),
+                        ),
+                        None if masked => {
+                            let tag = crate::explain::edge_mask_tag(rec, i, op);
+                            ("", format!("{dashed}, tooltip=\"{tag}: passes 0\""))
+                        }
+                        None => ("", String::new()),
                     };
                     writeln!(
                         f,
-                        "  n{operand} -> n{i} [label=\"{}\"{style}];",
+                        "  n{operand} -> n{i} [label=\"{}{suffix}\"{style}];",
                         format_number(partial, 8)
                     )?;
                 }

@@ -248,3 +248,54 @@ fn a_name_two_nodes_share_is_drawn_with_its_index_as_explanations_write_it() {
         assert!(explanation.contains(&name), "{name} not in {explanation}");
     }
 }
+
+/// A partial at a kink is a convention, not a derivative: the drawing says so
+/// on the node (orange, the note in its tooltip) and on each edge whose
+/// partial is the convention (`(convention)`), where a masked edge of a unit
+/// that is off (relu at −1) stays dashed and "masked". (relu′(0) was drawn as
+/// a unit that is off, |·|′(0) = 0 as a plain number.)
+#[test]
+fn kinks_are_drawn_as_conventions() {
+    let tape = chainrule::Tape::new();
+    let x = tape.var(0.0).named("x");
+    let y = tape.var(2.0).named("y");
+    let z = tape.var(-1.0).named("z");
+    let (r, a, off) = (x.relu(), x.abs(), z.relu());
+    let f = (r * y + a + off).named("f");
+    let g = f.backward();
+    let dot = chainrule::dot::Dot::new(&tape).gradients(&g).to_string();
+    well_formed(&dot);
+    let line = |from: usize, to: usize| {
+        dot.lines()
+            .find(|l| l.trim_start().starts_with(&format!("n{from} -> n{to} ")))
+            .unwrap_or_else(|| panic!("no edge n{from} -> n{to} in\n{dot}"))
+            .to_string()
+    };
+    let relu_edge = line(x.index(), r.index());
+    assert!(relu_edge.contains("(convention)"), "{relu_edge}");
+    assert!(relu_edge.contains("relu′(0): a convention"), "{relu_edge}");
+    assert!(relu_edge.contains("passes 0"), "{relu_edge}");
+    let abs_edge = line(x.index(), a.index());
+    assert!(
+        abs_edge.contains("(convention)") && abs_edge.contains("|·|′(0)"),
+        "{abs_edge}"
+    );
+    let off_edge = line(z.index(), off.index());
+    assert!(!off_edge.contains("convention"), "{off_edge}");
+    assert!(off_edge.contains("masked: passes 0"), "{off_edge}");
+    for node in [r.index(), a.index()] {
+        let l = dot
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("n{node} [")))
+            .unwrap();
+        assert!(
+            l.contains("color=darkorange") && l.contains("a convention"),
+            "{l}"
+        );
+    }
+    let l = dot
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("n{} [", off.index())))
+        .unwrap();
+    assert!(!l.contains("darkorange"), "{l}");
+}

@@ -868,7 +868,7 @@ pub(crate) fn kink_note(rec: &crate::tape::Recording, i: usize) -> Option<&'stat
 /// may stand for a convention: every edge but atan2's x on its branch cut,
 /// whose ∂/∂x = ∓0 is exact (atan2(±0, x) = ±π for every x < 0), so that an
 /// adjoint reaching x through it is 0, not possibly nonzero.
-fn convention_edge(op: crate::Op, e: usize) -> bool {
+pub(crate) fn convention_edge(op: crate::Op, e: usize) -> bool {
     !(op == crate::Op::Atan2 && e == 1)
 }
 
