@@ -330,7 +330,10 @@ impl<O: Optimizer> Trainer<O> {
         let mut programs = Programs::default();
         let progress = self.progress_bar();
         let mut report = TrainReport {
-            losses: Vec::with_capacity(self.epochs),
+            // Reserved for at most MAX_RESERVED_EPOCHS and grown past that: a
+            // huge `epochs` with a target loss stops early, and reserving it
+            // all overflowed the capacity or aborted on the allocation.
+            losses: Vec::with_capacity(self.epochs.min(MAX_RESERVED_EPOCHS)),
             stopped_early: false,
         };
         for epoch in 0..self.epochs {
@@ -534,6 +537,10 @@ impl<O: Optimizer> Trainer<O> {
     }
 }
 
+/// The most epochs' losses `train` reserves room for up front (the history
+/// grows past it as needed).
+const MAX_RESERVED_EPOCHS: usize = 1 << 16;
+
 /// The most programs [`Trainer::replay`] keeps in one `train` call.
 const MAX_PROGRAMS: usize = 64;
 
@@ -575,6 +582,21 @@ impl Programs {
             program.inputs_mut()[position] = p;
         }
         program.forward();
+        if program.output(0).is_infinite() {
+            // The program sums the losses, then divides: where that sum
+            // overflows (finite losses whose mean may be finite), the batch is
+            // recorded as plain training records it, dividing each loss first.
+            return record_batch(
+                mlp,
+                data,
+                batch,
+                batch.len() as f64,
+                loss,
+                tape,
+                gradient,
+                false,
+            );
+        }
         program.backward();
         gradient.clear();
         gradient.extend(positions.iter().map(|&k| program.gradients()[k]));
