@@ -515,7 +515,13 @@ fn a_batch_mean_divided_first_is_within_rounding_of_the_mean() {
     // Σ2(o − t)/3 = 2o.
     let mean = o * o + 2.0 * 1e152 * 1e152 / 3.0;
     assert!(mean.is_finite() && (3.0 * o * o).is_infinite());
-    assert!((loss - mean).abs() <= 4.0 * f64::EPSILON * mean, "{loss} {mean}");
+    assert!(
+        (loss - mean).abs() <= 4.0 * f64::EPSILON * mean,
+        "{loss} {mean}"
+    );
     assert_eq!(gradient[0], 0.0);
-    assert!((gradient[1] - 2.0 * o).abs() <= 4.0 * f64::EPSILON * 2.0 * o, "{gradient:?}");
+    assert!(
+        (gradient[1] - 2.0 * o).abs() <= 4.0 * f64::EPSILON * 2.0 * o,
+        "{gradient:?}"
+    );
 }
