@@ -372,3 +372,27 @@ fn a_directory_given_as_the_file_to_save_to_is_said_to_be_one() {
     assert!(entries(&sub).is_empty(), "a file was left");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// "the file's network takes 1 inputs", "the file has 1 layers": singular now.
+#[test]
+fn a_count_of_one_in_a_files_shape_reads_in_the_singular() {
+    let one = |inputs: usize, layers: usize| {
+        let mut builder = Mlp::builder(inputs);
+        for _ in 0..layers {
+            builder = builder.layer(1, Activation::Identity);
+        }
+        builder.build().unwrap()
+    };
+    let err = one(2, 1).load_json(&one(1, 1).to_json()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file's network takes 1 input, this one 2"),
+        "{err}"
+    );
+    let err = one(1, 2).load_json(&one(1, 1).to_json()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file has 1 layer, the network 2"),
+        "{err}"
+    );
+}

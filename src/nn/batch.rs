@@ -132,8 +132,9 @@ pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[us
     use crate::plural;
     if data.input_width() != mlp.inputs() {
         panic!(
-            "chainrule: {caller} was given a dataset of {} inputs per sample for a network of {} {}",
+            "chainrule: {caller} was given a dataset of {} {} per sample for a network of {} {}",
             data.input_width(),
+            plural(data.input_width(), "input", "inputs"),
             mlp.inputs(),
             plural(mlp.inputs(), "input", "inputs")
         );

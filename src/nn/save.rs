@@ -143,15 +143,17 @@ impl ParameterFile {
         }
         if self.inputs != mlp.inputs() {
             return mismatch(format!(
-                "the file's network takes {} inputs, this one {}",
+                "the file's network takes {} {}, this one {}",
                 self.inputs,
+                crate::plural(self.inputs, "input", "inputs"),
                 mlp.inputs()
             ));
         }
         if self.layers.len() != mlp.layers().len() {
             return mismatch(format!(
-                "the file has {} layers, the network {}",
+                "the file has {} {}, the network {}",
                 self.layers.len(),
+                crate::plural(self.layers.len(), "layer", "layers"),
                 mlp.layers().len()
             ));
         }
