@@ -525,3 +525,34 @@ fn a_batch_mean_divided_first_is_within_rounding_of_the_mean() {
         "{gradient:?}"
     );
 }
+
+/// Epochs are named counting from 0 (the Trainer's docs): the epoch a
+/// `NonFinite` error names is the number completed before it, and its
+/// message says "counting from 0". The examples print the last epoch of a
+/// run of n as epoch n − 1 (xor printed "after 723 epochs (epoch 723's …)").
+#[test]
+fn an_epoch_named_in_a_message_counts_from_zero() {
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[0.5, 0.5]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    data.push(&[1.0], &[0.0]);
+    let mut trainer = Trainer::new(Loss::MeanSquaredError, Sgd::new(2.0))
+        .epochs(5_000)
+        .quiet();
+    let err = trainer.train(&mut mlp, &data).unwrap_err();
+    let completed = trainer.completed_losses().len();
+    assert!(completed > 0);
+    let Error::NonFinite { epoch, .. } = err else {
+        panic!("expected NonFinite, got {err:?}")
+    };
+    assert_eq!(epoch, completed);
+    assert!(
+        err.to_string().contains(&format!(
+            "training stopped in epoch {completed} (counting from 0)"
+        )),
+        "{err}"
+    );
+}

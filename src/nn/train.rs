@@ -21,8 +21,14 @@ use crate::{Tape, Var};
 /// batch's update; for full-batch training that is the loss of the parameters
 /// at the start of the epoch.
 ///
-/// A progress bar (indicatif, on stderr) shows the epochs and the last loss. It
-/// draws only when stderr is a terminal, and never after [`quiet`](Trainer::quiet).
+/// A progress bar (indicatif, on stderr) shows the number of epochs completed
+/// and the last loss. It draws only when stderr is a terminal, and never after
+/// [`quiet`](Trainer::quiet).
+///
+/// Epochs are counted from 0 wherever one is named: epoch 0 is the first, as
+/// in [`Error::NonFinite`]'s `epoch` and its message ("training stopped in
+/// epoch 0 (counting from 0)") and in the crate's examples. Counts are counts:
+/// a run of [`TrainReport::epochs`] = 723 epochs ends with epoch 722.
 ///
 /// ```
 /// use chainrule::nn::{Activation, Dataset, Loss, Mlp, Sgd, Trainer};
@@ -529,7 +535,7 @@ impl<O: Optimizer> Trainer<O> {
             },
         );
         if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} epoch {pos}/{len} {msg} [{elapsed}<{eta}]")
+            ProgressStyle::with_template("{bar:40} {pos}/{len} epochs {msg} [{elapsed}<{eta}]")
         {
             bar.set_style(style);
         }
