@@ -1,6 +1,7 @@
 //! W2 of benches/WORKLOADS.md with `chainrule::nn`: a 2-16-16-1 MLP (tanh, tanh, linear)
 //! on 100 two-moons points, full-batch gradient descent (lr 0.05) on
 //! L = Σ(score − label)²/n for 100 epochs. Prints L at epoch 0 and epoch 99
+//! (epochs count from 0, as in `Trainer`'s messages)
 //! against the reference and the accuracy, and writes the loss curve and the
 //! decision boundary as SVG.
 //!

@@ -37,9 +37,9 @@ fn main() -> Result<(), chainrule::nn::Error> {
         .sum::<f64>()
         / data.len() as f64;
     println!(
-        "trained network's loss {trained:.6} after {} epochs (epoch {}'s, measured during it: {:.6}); training accuracy {correct}/{} ({:.1}%)",
+        "trained network's loss {trained:.6} after {} epochs (the last, epoch {} counting from 0, had {:.6}, measured during it); training accuracy {correct}/{} ({:.1}%)",
         report.epochs(),
-        report.epochs(),
+        report.epochs().saturating_sub(1),
         report.final_loss().unwrap_or(f64::NAN),
         data.len(),
         100.0 * correct as f64 / data.len() as f64

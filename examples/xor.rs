@@ -42,9 +42,9 @@ fn main() -> Result<(), chainrule::nn::Error> {
         .sum::<f64>()
         / data.len() as f64;
     println!(
-        "trained network's loss {trained:.6e} after {} epochs (epoch {}'s, measured before its update: {:.6e}{})",
+        "trained network's loss {trained:.6e} after {} epochs (the last, epoch {} counting from 0, had {:.6e}, measured before its update{})",
         report.epochs(),
-        report.epochs(),
+        report.epochs().saturating_sub(1),
         report.final_loss().unwrap_or(f64::NAN),
         if report.stopped_early {
             ", below the target 1e-3"

@@ -166,7 +166,9 @@ fn invalid_architectures_are_clear_errors() {
     );
     let activations = Mlp::new(&[2, 3], &[], Init::Uniform, 0).unwrap_err();
     assert!(
-        activations.to_string().contains("need 1 activations"),
+        activations
+            .to_string()
+            .contains("1 layer size after the input width needs 1 activation, one per layer"),
         "{activations}"
     );
 }

@@ -393,3 +393,61 @@ fn a_frozen_shared_bias_layer_spec_still_builds() {
         (8, 2)
     );
 }
+
+/// A count of one read "1 parameters", "1 layer sizes … need 1 activations",
+/// "1 points per class", "1 classes", "1 inputs": each noun now agrees with
+/// its count (the parameter file's messages: `tests/nn_save.rs`).
+#[test]
+fn a_count_of_one_reads_in_the_singular() {
+    let message = |payload: Box<dyn std::any::Any + Send>| -> String {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let adam = panic::catch_unwind(|| {
+        let mut adam = Adam::new(0.1);
+        adam.step(&mut [1.0], &[1.0]);
+        adam.step(&mut [0.0; 13], &[1.0; 13]);
+    })
+    .unwrap_err();
+    assert!(
+        message(adam).contains("was stepping 1 parameter and is now given 13"),
+        "Adam"
+    );
+    let layers = architecture_error(Mlp::new(&[2, 3], &[], Init::Uniform, 0).unwrap_err());
+    assert!(
+        layers.contains(
+            "1 layer size after the input width needs 1 activation, one per layer, not 0"
+        ),
+        "{layers}"
+    );
+    let spiral =
+        message(panic::catch_unwind(|| chainrule::nn::datasets::spiral(1, 1, 0)).unwrap_err());
+    assert!(
+        spiral.contains("was given 1 point per class and 1 class;"),
+        "{spiral}"
+    );
+    let one_hot = message(panic::catch_unwind(|| one_hot(1, 1)).unwrap_err());
+    assert!(one_hot.contains("class 1 of 1 class (classes"), "{one_hot}");
+    let mut data = Dataset::new(1, 1);
+    data.push(&[0.0], &[0.0]);
+    let batch = message(
+        panic::catch_unwind(|| {
+            batch_loss_and_gradient(
+                &small(),
+                &data,
+                &[0],
+                1.0,
+                Loss::MeanSquaredError,
+                &mut Tape::new(),
+                &mut Vec::new(),
+            )
+        })
+        .unwrap_err(),
+    );
+    assert!(
+        batch.contains("a dataset of 1 input per sample for a network of 2 inputs"),
+        "{batch}"
+    );
+}

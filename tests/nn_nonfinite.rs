@@ -204,25 +204,38 @@ fn a_diverging_learning_rate_stops_at_the_first_infinite_loss_with_the_parameter
     );
 }
 
+/// The output o = √f64::MAX (bias o, weight 0, input 0): each sample's loss
+/// o² = 1.7976931348623155e308 is finite, one ulp below f64::MAX, and so is
+/// their mean, but 17 quotients o²/17 summed round past f64::MAX (17 is the
+/// smallest count that does): the one batch whose finite losses still make a
+/// non-finite batch loss.
+fn a_batch_whose_mean_rounds_past_the_largest_f64() -> (Mlp, Dataset) {
+    let o = f64::MAX.sqrt();
+    let (mlp, data) = linear_neuron([0.0, o], &[(0.0, 0.0); 17]);
+    assert!((o * o).is_finite());
+    assert!((0..17).map(|_| o * o / 17.0).sum::<f64>().is_infinite());
+    (mlp, data)
+}
+
 #[test]
-fn a_batch_whose_sum_of_finite_losses_overflows_names_no_sample() {
-    // w = 1e154: each sample's loss (1e154·1 − 0)² = 1e308 is finite, their sum is not.
-    let (mut mlp, data) = linear_neuron([1e154, 0.0], &[(1.0, 0.0), (1.0, 0.0)]);
+fn a_batch_whose_mean_of_finite_losses_overflows_names_no_sample() {
+    let (mut mlp, data) = a_batch_whose_mean_rounds_past_the_largest_f64();
+    let before = mlp.clone();
     let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
         .quiet()
         .train(&mut mlp, &data)
         .unwrap_err();
     assert_eq!(non_finite(&err), (0, None, NonFiniteQuantity::Loss));
     assert!(err.to_string().contains("though each sample's is"), "{err}");
-    assert_eq!(mlp.parameters(), &[1e154, 0.0]);
+    assert_eq!(mlp, before);
 }
 
 #[test]
-fn a_batch_whose_sum_of_finite_losses_overflows_is_not_blamed_on_a_product_of_partials() {
-    // The batch's loss node (their sum) is infinite: a value, not a product of
-    // finite partials. The message said "every value and local partial is
+fn a_batch_whose_mean_of_finite_losses_overflows_is_not_blamed_on_a_product_of_partials() {
+    // The batch's loss node (their mean) is infinite: a value, not a product
+    // of finite partials. The message said "every value and local partial is
     // finite, so a product of partials overflowed", which was false.
-    let (mut mlp, data) = linear_neuron([1e154, 0.0], &[(1.0, 0.0), (1.0, 0.0)]);
+    let (mut mlp, data) = a_batch_whose_mean_rounds_past_the_largest_f64();
     let err = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
         .quiet()
         .train(&mut mlp, &data)
@@ -231,7 +244,7 @@ fn a_batch_whose_sum_of_finite_losses_overflows_is_not_blamed_on_a_product_of_pa
     assert!(!message.contains("every value"), "{message}");
     assert!(!message.contains("product of partials"), "{message}");
     assert!(
-        message.contains("sum over the batch overflowed"),
+        message.contains("mean over the batch") && message.contains("rounded past"),
         "{message}"
     );
 }

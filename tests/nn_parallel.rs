@@ -121,8 +121,9 @@ fn parallel_training_reaches_the_w2_reference() {
     }
 }
 
-/// The README's example of the tolerance's limit: the residuals 0.1, 0.2 and
-/// −0.3 cancel, so the bias gradient is rounding alone, −1.4e-17 serially
+/// The README's example of the tolerance's limit: the targets 0.1, 0.2 and
+/// −0.3 at an output of 0 make residuals o − t of −0.1, −0.2 and 0.3, which
+/// cancel, so the bias gradient is rounding alone, −1.4e-17 serially
 /// ((−0.2 − 0.4) + 0.6 over 3) and −2.8e-17 in pieces: 100% apart relative to
 /// itself, 1e-16 relative to its terms. Exact values: every step is an f64
 /// operation of known order.

@@ -323,3 +323,29 @@ fn linear_loss_axes_have_distinct_short_tick_labels_at_any_scale() {
         );
     }
 }
+
+/// A file that cannot be written said "plotting failed: backend error:
+/// Drawing backend error: No such file or directory (os error 2)", naming no
+/// file. It is now `Error::Io` of the underlying kind, naming the path.
+#[test]
+fn a_plot_that_cannot_be_written_is_an_io_error_naming_the_file() {
+    let path = std::env::temp_dir()
+        .join(format!("chainrule-{}-no-such-dir", std::process::id()))
+        .join("x.svg");
+    let errors = [
+        loss_curve(&path, "t", &[1.0]).unwrap_err(),
+        decision_boundary(&path, "t", |_| 0, &[[0.0, 0.0]], &[0], 4).unwrap_err(),
+    ];
+    for err in errors {
+        let chainrule::nn::Error::Io(e) = &err else {
+            panic!("expected Error::Io, got {err:?}")
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("cannot write the plot to {}", path.display())),
+            "{message}"
+        );
+    }
+    assert!(!path.parent().unwrap().exists());
+}

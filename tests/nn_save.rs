@@ -319,3 +319,80 @@ fn file_errors_name_the_file() {
         "{err}"
     );
 }
+
+/// "layer 2: the activation is Sigmoid in the file but sigmoid in the
+/// network" read as the same activation twice. The names are case-sensitive
+/// (as `Activation::name` writes them); one that is none of them is quoted
+/// and the accepted names listed. The network is unchanged.
+#[test]
+fn an_activation_name_in_another_case_is_named_as_no_activation_and_changes_nothing() {
+    let mut mlp = network(4, Activation::Tanh);
+    let before = mlp.clone();
+    let json = mlp.to_json().replacen("\"sigmoid\"", "\"Sigmoid\"", 1);
+    let err = mlp.load_json(&json).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the parameter file does not fit this network: layer 2: the activation is \
+         \"Sigmoid\" (not an activation's name: the names are case-sensitive, one of \
+         identity, sigmoid, tanh or relu) in the file but sigmoid in the network"
+    );
+    assert_eq!(mlp, before);
+}
+
+/// `save_parameters("dir/")` said "cannot save parameters to dir/: Not a
+/// directory (os error 20)", of a directory. A directory, or a path ending
+/// in a separator, is now refused before anything is written, saying so.
+#[test]
+fn a_directory_given_as_the_file_to_save_to_is_said_to_be_one() {
+    let dir = temp_dir("save-to-dir");
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let missing = format!("{}/", dir.join("missing").display());
+    let with_slash = format!("{}/", sub.display());
+    for (path, why) in [
+        (with_slash.as_str(), "it is a directory"),
+        (sub.to_str().unwrap(), "it is a directory"),
+        (missing.as_str(), "it ends in a path separator"),
+    ] {
+        let err = wide_network().save_parameters(path).unwrap_err();
+        let Error::Io(e) = &err else {
+            panic!("expected Error::Io, got {err:?}")
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::IsADirectory);
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("cannot save parameters to {path}: {why}")),
+            "{message}"
+        );
+        assert!(message.contains("parameters.json"), "{message}");
+        assert!(!message.contains("Not a directory"), "{message}");
+    }
+    assert_eq!(entries(&dir), ["sub"], "a file was left");
+    assert!(entries(&sub).is_empty(), "a file was left");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// "the file's network takes 1 inputs", "the file has 1 layers": singular now.
+#[test]
+fn a_count_of_one_in_a_files_shape_reads_in_the_singular() {
+    let one = |inputs: usize, layers: usize| {
+        let mut builder = Mlp::builder(inputs);
+        for _ in 0..layers {
+            builder = builder.layer(1, Activation::Identity);
+        }
+        builder.build().unwrap()
+    };
+    let err = one(2, 1).load_json(&one(1, 1).to_json()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file's network takes 1 input, this one 2"),
+        "{err}"
+    );
+    let err = one(1, 2).load_json(&one(1, 1).to_json()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file has 1 layer, the network 2"),
+        "{err}"
+    );
+}

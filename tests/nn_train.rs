@@ -410,3 +410,149 @@ fn a_non_finite_error_carries_the_losses_of_the_epochs_completed_before_it() {
         .unwrap();
     assert_eq!(report.losses, losses);
 }
+
+/// `epochs(usize::MAX)` reserved the whole loss history up front: "capacity
+/// overflow" (and `1 << 40` aborted on the allocation) before the first
+/// epoch. With a target loss such a run stops early; the history now grows
+/// as epochs are run.
+#[test]
+fn huge_epochs_with_a_target_loss_trains_and_stops_early() {
+    for epochs in [usize::MAX, 1 << 40] {
+        let mut mlp = Mlp::builder(1)
+            .layer(1, Activation::Identity)
+            .build()
+            .unwrap();
+        let mut data = Dataset::new(1, 1);
+        for x in [0.0, 1.0, 2.0] {
+            data.push(&[x], &[3.0 * x - 1.0]);
+        }
+        let report = Trainer::new(Loss::MeanSquaredError, Sgd::new(0.1))
+            .epochs(epochs)
+            .target_loss(1e-12)
+            .quiet()
+            .train(&mut mlp, &data)
+            .unwrap();
+        assert!(report.stopped_early);
+        assert!(report.epochs() < 10_000, "{}", report.epochs());
+        assert!(report.final_loss().unwrap() <= 1e-12);
+    }
+}
+
+/// A full batch whose samples' losses are each finite but whose sum passes
+/// f64::MAX: the batch's loss was the sum divided by the batch's size, ∞, and
+/// training stopped with `NonFinite` ("their sum over the batch overflowed"),
+/// though the mean, 1.69e308, is finite and batches of one trained. Each
+/// loss is now divided first where the sum overflows. Exact here: both
+/// losses are o², halved and added back (powers of two), and so is the
+/// gradient (each sample's ∂/∂b = 2o, adjoint ½).
+#[test]
+fn a_full_batch_of_finite_losses_whose_sum_overflows_trains_on_their_finite_mean() {
+    let o = 1.3e154;
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[0.0, o]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    data.push(&[0.0], &[0.0]);
+    data.push(&[0.0], &[0.0]);
+    assert!((o * o).is_finite() && (o * o + o * o).is_infinite());
+    let mut gradient = Vec::new();
+    let loss = batch_loss_and_gradient(
+        &mlp,
+        &data,
+        &[0, 1],
+        2.0,
+        Loss::MeanSquaredError,
+        &mut Tape::new(),
+        &mut gradient,
+    );
+    assert_eq!(loss, o * o);
+    assert_eq!(gradient, vec![0.0, 2.0 * o]);
+    let trainers = [
+        Trainer::new(Loss::MeanSquaredError, Sgd::new(1e-320)),
+        Trainer::new(Loss::MeanSquaredError, Sgd::new(1e-320)).replay(),
+        #[cfg(feature = "parallel")]
+        Trainer::new(Loss::MeanSquaredError, Sgd::new(1e-320)).parallel(),
+    ];
+    for trainer in trainers {
+        let report = trainer
+            .epochs(2)
+            .quiet()
+            .train(&mut mlp.clone(), &data)
+            .unwrap();
+        assert_eq!(report.losses, vec![o * o, o * o]);
+    }
+}
+
+/// Three samples (a mean of non-powers of two): each loss is divided by 3
+/// and the quotients summed, so the batch's loss is within a few roundings
+/// of the true mean, each of at most half an ulp: held to 4 ulps (4ε
+/// relative), and the gradient the same.
+#[test]
+fn a_batch_mean_divided_first_is_within_rounding_of_the_mean() {
+    let o = 1.2e154;
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[0.0, o]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    for t in [0.0, 1e152, -1e152] {
+        data.push(&[0.0], &[t]);
+    }
+    let mut gradient = Vec::new();
+    let loss = batch_loss_and_gradient(
+        &mlp,
+        &data,
+        &[0, 1, 2],
+        3.0,
+        Loss::MeanSquaredError,
+        &mut Tape::new(),
+        &mut gradient,
+    );
+    // Σ(o − t)²/3 = o² + (2·1e152²)/3 (the ±1e152 cross terms cancel);
+    // Σ2(o − t)/3 = 2o.
+    let mean = o * o + 2.0 * 1e152 * 1e152 / 3.0;
+    assert!(mean.is_finite() && (3.0 * o * o).is_infinite());
+    assert!(
+        (loss - mean).abs() <= 4.0 * f64::EPSILON * mean,
+        "{loss} {mean}"
+    );
+    assert_eq!(gradient[0], 0.0);
+    assert!(
+        (gradient[1] - 2.0 * o).abs() <= 4.0 * f64::EPSILON * 2.0 * o,
+        "{gradient:?}"
+    );
+}
+
+/// Epochs are named counting from 0 (the Trainer's docs): the epoch a
+/// `NonFinite` error names is the number completed before it, and its
+/// message says "counting from 0". The examples print the last epoch of a
+/// run of n as epoch n − 1 (xor printed "after 723 epochs (epoch 723's …)").
+#[test]
+fn an_epoch_named_in_a_message_counts_from_zero() {
+    let mut mlp = Mlp::builder(1)
+        .layer(1, Activation::Identity)
+        .build()
+        .unwrap();
+    mlp.set_parameters(&[0.5, 0.5]).unwrap();
+    let mut data = Dataset::new(1, 1);
+    data.push(&[1.0], &[0.0]);
+    let mut trainer = Trainer::new(Loss::MeanSquaredError, Sgd::new(2.0))
+        .epochs(5_000)
+        .quiet();
+    let err = trainer.train(&mut mlp, &data).unwrap_err();
+    let completed = trainer.completed_losses().len();
+    assert!(completed > 0);
+    let Error::NonFinite { epoch, .. } = err else {
+        panic!("expected NonFinite, got {err:?}")
+    };
+    assert_eq!(epoch, completed);
+    assert!(
+        err.to_string().contains(&format!(
+            "training stopped in epoch {completed} (counting from 0)"
+        )),
+        "{err}"
+    );
+}

@@ -9,7 +9,10 @@ use crate::{Tape, Var};
 ///
 /// The tape is cleared first, then records the whole batch: bind (labelled, as
 /// [`Mlp::bind`]), forward every sample, its [`Loss`], the sum of the losses as
-/// one node divided by `divisor`, one reverse sweep. Returns the loss.
+/// one node divided by `divisor`, one reverse sweep. Returns the loss. Where
+/// that sum overflows though every sample's loss is finite, each loss is
+/// divided by `divisor` first and the quotients summed, so the loss is finite
+/// wherever the mean is (up to the rounding of its last bit).
 ///
 /// `divisor` is the size of the whole batch: pass `indices.len()` for a batch's
 /// mean; a data-parallel caller passes the whole batch's size for each of its
@@ -93,11 +96,26 @@ pub(crate) fn record_batch(
             loss.evaluate(&net.forward(inputs), targets)
         })
         .collect();
-    let total = losses.into_iter().sum::<Var>() / divisor;
+    let total = batch_mean(&losses, divisor);
     let grads = total.backward();
     gradient.clear();
     gradient.extend(net.parameters().iter().map(|&p| grads[p]));
     total.value()
+}
+
+/// The losses' sum divided by `divisor`: one sum node, then one division.
+/// Where that sum overflows though every loss is finite, each loss is divided
+/// by `divisor` first and those quotients summed instead, finite wherever the
+/// mean is (up to the rounding of the sum's last bit; the ordinary case keeps
+/// its bits). The gradient is taped through whichever was recorded, so each
+/// loss's adjoint is 1/`divisor` either way.
+pub(crate) fn batch_mean<'t>(losses: &[Var<'t>], divisor: f64) -> Var<'t> {
+    let sum: f64 = losses.iter().map(|l| l.value()).sum();
+    if sum.is_infinite() && losses.iter().all(|l| l.value().is_finite()) {
+        losses.iter().map(|&l| l / divisor).sum()
+    } else {
+        losses.iter().copied().sum::<Var>() / divisor
+    }
 }
 
 /// Panics, naming `caller`, if `indices` is empty or holds an index past the
@@ -114,8 +132,9 @@ pub(crate) fn check_batch(caller: &str, mlp: &Mlp, data: &Dataset, indices: &[us
     use crate::plural;
     if data.input_width() != mlp.inputs() {
         panic!(
-            "chainrule: {caller} was given a dataset of {} inputs per sample for a network of {} {}",
+            "chainrule: {caller} was given a dataset of {} {} per sample for a network of {} {}",
             data.input_width(),
+            plural(data.input_width(), "input", "inputs"),
             mlp.inputs(),
             plural(mlp.inputs(), "input", "inputs")
         );

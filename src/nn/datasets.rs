@@ -41,7 +41,9 @@ pub fn xor() -> Dataset {
 pub fn spiral(points_per_class: usize, classes: usize, seed: u64) -> Dataset {
     assert!(
         points_per_class >= 2 && classes > 0,
-        "chainrule: spiral was given {points_per_class} points per class and {classes} classes; it needs at least 2 points per class and 1 class"
+        "chainrule: spiral was given {points_per_class} {} per class and {classes} {}; it needs at least 2 points per class and 1 class",
+        crate::plural(points_per_class, "point", "points"),
+        crate::plural(classes, "class", "classes"),
     );
     let mut rng = generator(seed);
     let mut data = Dataset::new(2, classes);

@@ -68,7 +68,9 @@ pub enum Error {
         epoch: usize,
         /// The first sample of the failed batch (its index in the dataset) whose
         /// own loss or gradient is not finite; `None` when each sample's is but
-        /// the batch's is not (a sum that overflowed), or for an update.
+        /// the batch's is not (their mean, each sample's loss divided by the
+        /// batch's size and summed, rounded past f64's largest value), or for
+        /// an update.
         sample: Option<usize>,
         /// What was not finite.
         quantity: NonFiniteQuantity,
@@ -77,7 +79,7 @@ pub enum Error {
         /// so that it names the neuron (`layer1.neuron0.out`); `None` if every
         /// value and partial of that sample's tape is finite (a product of finite
         /// partials overflowed), and `None` when no sample is named (`sample` is
-        /// `None`: the batch's sum overflowed, no sample's tape has a culprit).
+        /// `None`: the batch's mean overflowed, no sample's tape has a culprit).
         anomaly: Option<Box<Anomaly>>,
         /// A NaN or infinite number in the failing sample's own data (its inputs
         /// are checked first, then its targets), when there is one. It is the
@@ -232,13 +234,14 @@ impl fmt::Display for Error {
                     }
                     (q, None) => write!(
                         f,
-                        "the batch's {q} is not finite, though each sample's is (their sum \
-                         over the batch overflowed)"
+                        "the batch's {q} is not finite, though each sample's is (their mean \
+                         over the batch, summed from each divided by the batch's size, \
+                         rounded past f64's largest value)"
                     )?,
                 }
                 match (quantity, anomaly) {
                     (NonFiniteQuantity::Update, _) => {}
-                    // No sample's tape was at fault: the batch's sum overflowed,
+                    // No sample's tape was at fault: the batch's mean overflowed,
                     // which is a non-finite value, not a product of partials.
                     _ if sample.is_none() => {}
                     (_, Some(anomaly)) => write!(f, "; first non-finite node: {anomaly}")?,

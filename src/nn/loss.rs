@@ -437,7 +437,8 @@ pub fn softmax_cross_entropy<T: Scalar>(logits: &[T], targets: &[f64]) -> T {
 pub fn one_hot(class: usize, classes: usize) -> Vec<f64> {
     assert!(
         class < classes,
-        "chainrule: one_hot was given class {class} of {classes} classes (classes count from 0)"
+        "chainrule: one_hot was given class {class} of {classes} {} (classes count from 0)",
+        crate::plural(classes, "class", "classes"),
     );
     let mut v = vec![0.0; classes];
     v[class] = 1.0;

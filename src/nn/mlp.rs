@@ -376,17 +376,19 @@ impl Mlp {
         let Some((&inputs, layer_sizes)) = sizes.split_first() else {
             return Err(Error::InvalidArchitecture(format!(
                 "no sizes given: pass the input width first, then one size per layer \
-                 ({} activations were given)",
-                activations.len()
+                 ({} {} given)",
+                activations.len(),
+                crate::plural(activations.len(), "activation was", "activations were")
             )));
         };
         if layer_sizes.len() != activations.len() {
+            let n = layer_sizes.len();
             return Err(Error::InvalidArchitecture(format!(
-                "{} layer sizes after the input width need {} activations, one per layer, \
-                 not {}",
-                layer_sizes.len(),
-                layer_sizes.len(),
-                activations.len()
+                "{n} {} after the input width {} {n} {}, one per layer, not {}",
+                crate::plural(n, "layer size", "layer sizes"),
+                crate::plural(n, "needs", "need"),
+                crate::plural(n, "activation", "activations"),
+                activations.len(),
             )));
         }
         let mut builder = Mlp::builder(inputs).init(init).seed(seed);

@@ -1,11 +1,18 @@
-//! Small neural networks, built on the crate's public API only.
+//! Small neural networks, built on the crate's public API but for labelling.
 //!
 //! A network's parameters live as plain `f64` between steps and are bound to a
 //! [`Tape`](crate::Tape) for each step; every neuron records its weighted sum and
 //! its activation as one node ([`Var::neuron`](crate::Var::neuron)), and the
-//! squared-error losses are one node each. Nothing here reaches into the tape: it is an ordinary user of
-//! [`Tape`](crate::Tape), [`Var`](crate::Var), [`Gradients`](crate::Gradients)
-//! and [`Scalar`](crate::Scalar).
+//! squared-error losses are one node each. Recording, sweeping and replaying
+//! go through [`Tape`](crate::Tape), [`Var`](crate::Var),
+//! [`Gradients`](crate::Gradients), [`Scalar`](crate::Scalar) and
+//! [`replay`](crate::replay) as a user's code would. One thing reaches into the
+//! tape: [`Mlp::bind`] labels the parameters and each layer's outputs through
+//! the crate-internal `Tape::defer_labels`, which attaches a whole table of
+//! names to a run of consecutive nodes in O(1), no string copied until a label
+//! is read (the public [`Var::named`](crate::Var::named) copies one string per
+//! node per step, which is what a user's own network would do, only slower).
+//! Its error messages share the crate's private wording helpers.
 //!
 //! - [`Mlp`], [`Layer`], [`Neuron`], [`Activation`]: the network, built with
 //!   [`Mlp::builder`]; [`Init`] draws its weights from a seed.

@@ -116,8 +116,9 @@ pub(crate) fn check_lengths(parameters: usize, gradient: usize, state: &mut Vec<
     }
     assert!(
         state.len() == parameters,
-        "chainrule: the optimizer was stepping {} parameters and is now given {parameters}",
-        state.len()
+        "chainrule: the optimizer was stepping {} {} and is now given {parameters}",
+        state.len(),
+        crate::plural(state.len(), "parameter", "parameters"),
     );
 }
 

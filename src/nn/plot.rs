@@ -14,6 +14,17 @@ fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Plot(e.to_string())
 }
 
+/// Writes the drawing to `path`: an [`Error::Io`] naming `path` (of the
+/// underlying error's kind) if it cannot.
+fn write_svg(path: &Path, svg: &str) -> Result<(), Error> {
+    std::fs::write(path, svg).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot write the plot to {}: {e}", path.display()),
+        ))
+    })
+}
+
 /// The class colours of [`decision_boundary`], in class order (cycled).
 pub const CLASS_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -43,8 +54,9 @@ pub const CLASS_COLORS: [RGBColor; 6] = [
 ///   10^k at or below the greatest |loss|, on an axis "loss (× 1ek)".
 ///
 /// # Errors
-/// [`Error::Plot`] if `losses` is empty, holds no finite value, or the file
-/// cannot be written. Extreme values are never an error (see above).
+/// [`Error::Plot`] if `losses` is empty or holds no finite value;
+/// [`Error::Io`], naming `path`, if the file cannot be written. Extreme values
+/// are never an error (see above).
 ///
 /// ```no_run
 /// chainrule::nn::plot::loss_curve("loss.svg", "XOR", &[1.0, 0.5, 0.25])?;
@@ -62,65 +74,72 @@ pub fn loss_curve(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result
     }
     let (lo, hi) = min_max(finite.iter().map(|&(_, l)| l));
     let epochs = losses.len().max(2) - 1;
-    let root = SVGBackend::new(path.as_ref(), (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(title, ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(80);
-    // plotters' tick generation loops forever on an infinite axis span (or
-    // log-axis ratio): keep every axis bound, span and ratio finite.
-    let (log_lo, log_hi) = (lo * 0.9, hi * 1.1);
-    let log_spans = lo > 0.0 && log_lo >= f64::MIN_POSITIVE && (log_hi / log_lo).is_finite();
-    // plotters labels a log axis at multiples of the powers of ten in it, and
-    // only of some: a range inside one decade (0.45 to 0.7) got no label at
-    // all, and one up to two decades wide sometimes one. Two decades hold two
-    // powers of ten, so at least two labels; a narrower range is drawn linear.
-    if log_spans && log_hi / log_lo >= LOG_AXIS_RATIO {
-        let line = LineSeries::new(finite.iter().copied(), BLUE.stroke_width(2));
-        let mut chart = builder
-            .build_cartesian_2d(0..epochs, (log_lo..log_hi).log_scale())
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc("loss (log scale)")
-            .y_label_formatter(&|v| format!("{v:.1e}"))
-            .draw()
-            .map_err(plot_error)?;
-        chart.draw_series(line).map_err(plot_error)?;
-    } else {
-        let magnitude = lo.abs().max(hi.abs());
-        let (shown, y_desc): (Vec<(usize, f64)>, String) = if lo > 0.0 && !log_spans {
-            let shown = finite.iter().map(|&(e, l)| (e, l.log10())).collect();
-            (shown, "log10(loss)".into())
-        } else if magnitude > 1e300 {
-            let exponent = magnitude.log10().floor() as i32;
-            let unit = 10f64.powi(exponent);
-            let shown = finite.iter().map(|&(e, l)| (e, l / unit)).collect();
-            (shown, format!("loss (× 1e{exponent})"))
+    // Drawn into a string and written here, so that a file that cannot be
+    // written is an I/O error naming it (plotters' own said only "backend
+    // error: … No such file or directory").
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(title, ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(80);
+        // plotters' tick generation loops forever on an infinite axis span (or
+        // log-axis ratio): keep every axis bound, span and ratio finite.
+        let (log_lo, log_hi) = (lo * 0.9, hi * 1.1);
+        let log_spans = lo > 0.0 && log_lo >= f64::MIN_POSITIVE && (log_hi / log_lo).is_finite();
+        // plotters labels a log axis at multiples of the powers of ten in it, and
+        // only of some: a range inside one decade (0.45 to 0.7) got no label at
+        // all, and one up to two decades wide sometimes one. Two decades hold two
+        // powers of ten, so at least two labels; a narrower range is drawn linear.
+        if log_spans && log_hi / log_lo >= LOG_AXIS_RATIO {
+            let line = LineSeries::new(finite.iter().copied(), BLUE.stroke_width(2));
+            let mut chart = builder
+                .build_cartesian_2d(0..epochs, (log_lo..log_hi).log_scale())
+                .map_err(plot_error)?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc("loss (log scale)")
+                .y_label_formatter(&|v| format!("{v:.1e}"))
+                .draw()
+                .map_err(plot_error)?;
+            chart.draw_series(line).map_err(plot_error)?;
         } else {
-            (finite, "loss".into())
-        };
-        let (lo, hi) = min_max(shown.iter().map(|&(_, l)| l));
-        let (lo, hi) = padded(lo, hi, 0.05, 1e-12);
-        let line = LineSeries::new(shown, BLUE.stroke_width(2));
-        let mut chart = builder
-            .build_cartesian_2d(0..epochs, lo..hi)
-            .map_err(plot_error)?;
-        let label = tick_label(lo, hi);
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc(y_desc)
-            .y_label_formatter(&label)
-            .draw()
-            .map_err(plot_error)?;
-        chart.draw_series(line).map_err(plot_error)?;
+            let magnitude = lo.abs().max(hi.abs());
+            let (shown, y_desc): (Vec<(usize, f64)>, String) = if lo > 0.0 && !log_spans {
+                let shown = finite.iter().map(|&(e, l)| (e, l.log10())).collect();
+                (shown, "log10(loss)".into())
+            } else if magnitude > 1e300 {
+                let exponent = magnitude.log10().floor() as i32;
+                let unit = 10f64.powi(exponent);
+                let shown = finite.iter().map(|&(e, l)| (e, l / unit)).collect();
+                (shown, format!("loss (× 1e{exponent})"))
+            } else {
+                (finite, "loss".into())
+            };
+            let (lo, hi) = min_max(shown.iter().map(|&(_, l)| l));
+            let (lo, hi) = padded(lo, hi, 0.05, 1e-12);
+            let line = LineSeries::new(shown, BLUE.stroke_width(2));
+            let mut chart = builder
+                .build_cartesian_2d(0..epochs, lo..hi)
+                .map_err(plot_error)?;
+            let label = tick_label(lo, hi);
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc(y_desc)
+                .y_label_formatter(&label)
+                .draw()
+                .map_err(plot_error)?;
+            chart.draw_series(line).map_err(plot_error)?;
+        }
+        root.present().map_err(plot_error)?;
     }
-    root.present().map_err(plot_error)
+    write_svg(path.as_ref(), &svg)
 }
 
 /// The axis range for finite values from `lo` to `hi`: widened on each side by
@@ -181,7 +200,8 @@ fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// [`Error::Plot`] if there are no points, `classes` is not one per point,
 /// `resolution` is 0, a point is not finite (the error names it), the padded
 /// bounding box is wider or taller than `f64::MAX / 10` (about 1.8e307, beyond
-/// which plotters' axis ticks overflow), or the file cannot be written.
+/// which plotters' axis ticks overflow); [`Error::Io`], naming `path`, if the
+/// file cannot be written.
 ///
 /// ```no_run
 /// let points = [[0.0, 0.0], [1.0, 1.0]];
@@ -245,48 +265,55 @@ pub fn decision_boundary(
     let ((ux, x_unit), (uy, y_unit)) = (unit(x0, x1), unit(y0, y1));
     let color = |class: usize| CLASS_COLORS[class % CLASS_COLORS.len()];
 
-    let root = SVGBackend::new(path.as_ref(), (700, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(x0 / ux..x1 / ux, y0 / uy..y1 / uy)
-        .map_err(plot_error)?;
-    let (x_label, y_label) = (tick_label(x0 / ux, x1 / ux), tick_label(y0 / uy, y1 / uy));
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(format!("x{x_unit}"))
-        .y_desc(format!("y{y_unit}"))
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&y_label)
-        .draw()
-        .map_err(plot_error)?;
-    let (dx, dy) = ((x1 - x0) / resolution as f64, (y1 - y0) / resolution as f64);
-    let cells = (0..resolution).flat_map(|i| {
-        (0..resolution).map(move |j| {
-            let (cx, cy) = (x0 + (i as f64 + 0.5) * dx, y0 + (j as f64 + 0.5) * dy);
-            let (ax, ay) = (x0 + i as f64 * dx, y0 + j as f64 * dy);
-            (
-                [(ax / ux, ay / uy), ((ax + dx) / ux, (ay + dy) / uy)],
-                [cx, cy],
+    // Drawn into a string and written here, so that a file that cannot be
+    // written is an I/O error naming it (plotters' own said only "backend
+    // error: … No such file or directory").
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (700, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0 / ux..x1 / ux, y0 / uy..y1 / uy)
+            .map_err(plot_error)?;
+        let (x_label, y_label) = (tick_label(x0 / ux, x1 / ux), tick_label(y0 / uy, y1 / uy));
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(format!("x{x_unit}"))
+            .y_desc(format!("y{y_unit}"))
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .draw()
+            .map_err(plot_error)?;
+        let (dx, dy) = ((x1 - x0) / resolution as f64, (y1 - y0) / resolution as f64);
+        let cells = (0..resolution).flat_map(|i| {
+            (0..resolution).map(move |j| {
+                let (cx, cy) = (x0 + (i as f64 + 0.5) * dx, y0 + (j as f64 + 0.5) * dy);
+                let (ax, ay) = (x0 + i as f64 * dx, y0 + j as f64 * dy);
+                (
+                    [(ax / ux, ay / uy), ((ax + dx) / ux, (ay + dy) / uy)],
+                    [cx, cy],
+                )
+            })
+        });
+        chart
+            .draw_series(cells.map(|(corners, centre)| {
+                Rectangle::new(corners, color(classify(centre)).mix(0.25).filled())
+            }))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .zip(classes)
+                    .map(|(p, &c)| Circle::new((p[0] / ux, p[1] / uy), 4, color(c).filled())),
             )
-        })
-    });
-    chart
-        .draw_series(cells.map(|(corners, centre)| {
-            Rectangle::new(corners, color(classify(centre)).mix(0.25).filled())
-        }))
-        .map_err(plot_error)?;
-    chart
-        .draw_series(
-            points
-                .iter()
-                .zip(classes)
-                .map(|(p, &c)| Circle::new((p[0] / ux, p[1] / uy), 4, color(c).filled())),
-        )
-        .map_err(plot_error)?;
-    root.present().map_err(plot_error)
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    write_svg(path.as_ref(), &svg)
 }

@@ -44,7 +44,8 @@ pub struct ParameterFile {
 pub struct LayerParameters {
     /// The number of inputs of each neuron.
     pub inputs: usize,
-    /// The activation's name (`sigmoid`, `tanh`, `relu`, `identity`).
+    /// The activation's name, exactly (case-sensitive): `identity`,
+    /// `sigmoid`, `tanh` or `relu` ([`Activation::name`](crate::Activation::name)).
     pub activation: String,
     /// Whether one bias is shared by the layer.
     pub shared_bias: bool,
@@ -142,15 +143,17 @@ impl ParameterFile {
         }
         if self.inputs != mlp.inputs() {
             return mismatch(format!(
-                "the file's network takes {} inputs, this one {}",
+                "the file's network takes {} {}, this one {}",
                 self.inputs,
+                crate::plural(self.inputs, "input", "inputs"),
                 mlp.inputs()
             ));
         }
         if self.layers.len() != mlp.layers().len() {
             return mismatch(format!(
-                "the file has {} layers, the network {}",
+                "the file has {} {}, the network {}",
                 self.layers.len(),
+                crate::plural(self.layers.len(), "layer", "layers"),
                 mlp.layers().len()
             ));
         }
@@ -179,11 +182,19 @@ impl ParameterFile {
                 );
             }
             if saved.activation != layer.activation().name() {
-                return differs(
-                    "the activation",
-                    saved.activation.clone(),
-                    layer.activation().to_string(),
-                );
+                // "Sigmoid" read as the same activation as "sigmoid": the names
+                // are compared exactly, so one that is none of them says so.
+                let known = ["identity", "sigmoid", "tanh", "relu"];
+                let file = if known.contains(&saved.activation.as_str()) {
+                    saved.activation.clone()
+                } else {
+                    format!(
+                        "{:?} (not an activation's name: the names are case-sensitive, \
+                         one of identity, sigmoid, tanh or relu)",
+                        saved.activation
+                    )
+                };
+                return differs("the activation", file, layer.activation().to_string());
             }
             if saved.shared_bias != spec.is_bias_shared() {
                 return differs(
@@ -289,9 +300,11 @@ impl Mlp {
     /// infinite: [`to_json`](Mlp::to_json) would write it `null`, and no load
     /// takes that back, so nothing is written and a file at `path` stays.
     /// [`Error::Io`] if the temporary file cannot be created, written or synced,
-    /// or the rename fails (`path` names a directory, say); the old file at
-    /// `path`, if any, is then as it was and no temporary file is left. Each
-    /// message names `path`.
+    /// or the rename fails; the old file at `path`, if any, is then as it was
+    /// and no temporary file is left. Each message names `path`.
+    /// [`Error::Io`] of kind [`IsADirectory`](std::io::ErrorKind::IsADirectory),
+    /// before anything is written, if `path` is a directory or ends in a path
+    /// separator: the message says so and suggests a file name in it.
     /// [`Error::Io`] of kind [`InvalidInput`](std::io::ErrorKind::InvalidInput)
     /// if `path` has no file name (it ends in `..`, or is a root).
     ///
@@ -336,6 +349,16 @@ impl Mlp {
                 )));
             }
         }
+        if let Some(why) = names_a_directory(path) {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!(
+                    "cannot save parameters to {}: {why}; give the path of a file (such as {})",
+                    path.display(),
+                    path.join("parameters.json").display()
+                ),
+            )));
+        }
         let json = serde_json::to_string_pretty(&file).expect("a parameter file always serializes");
         write_atomically(path, json.as_bytes()).map_err(|e| {
             Error::Io(io::Error::new(
@@ -361,6 +384,26 @@ impl Mlp {
             ))
         })?;
         self.load_json(&json)
+    }
+}
+
+/// Why `path` cannot name the file to save to, if it names a directory: one
+/// that exists, or (existing or not) a path ending in a separator. The rename
+/// would fail there ("Not a directory" for `dir/`, though it is one).
+fn names_a_directory(path: &Path) -> Option<&'static str> {
+    let text = path.as_os_str().as_encoded_bytes();
+    if path.file_name().is_none() {
+        // `..` or a root: refused as having no file name (InvalidInput).
+        None
+    } else if path.is_dir() {
+        Some("it is a directory")
+    } else if text
+        .last()
+        .is_some_and(|&b| std::path::is_separator(char::from(b)))
+    {
+        Some("it ends in a path separator, so it names a directory")
+    } else {
+        None
     }
 }
 

@@ -21,8 +21,14 @@ use crate::{Tape, Var};
 /// batch's update; for full-batch training that is the loss of the parameters
 /// at the start of the epoch.
 ///
-/// A progress bar (indicatif, on stderr) shows the epochs and the last loss. It
-/// draws only when stderr is a terminal, and never after [`quiet`](Trainer::quiet).
+/// A progress bar (indicatif, on stderr) shows the number of epochs completed
+/// and the last loss. It draws only when stderr is a terminal, and never after
+/// [`quiet`](Trainer::quiet).
+///
+/// Epochs are counted from 0 wherever one is named: epoch 0 is the first, as
+/// in [`Error::NonFinite`]'s `epoch` and its message ("training stopped in
+/// epoch 0 (counting from 0)") and in the crate's examples. Counts are counts:
+/// a run of [`TrainReport::epochs`] = 723 epochs ends with epoch 722.
 ///
 /// ```
 /// use chainrule::nn::{Activation, Dataset, Loss, Mlp, Sgd, Trainer};
@@ -330,7 +336,10 @@ impl<O: Optimizer> Trainer<O> {
         let mut programs = Programs::default();
         let progress = self.progress_bar();
         let mut report = TrainReport {
-            losses: Vec::with_capacity(self.epochs),
+            // Reserved for at most MAX_RESERVED_EPOCHS and grown past that: a
+            // huge `epochs` with a target loss stops early, and reserving it
+            // all overflowed the capacity or aborted on the allocation.
+            losses: Vec::with_capacity(self.epochs.min(MAX_RESERVED_EPOCHS)),
             stopped_early: false,
         };
         for epoch in 0..self.epochs {
@@ -526,13 +535,17 @@ impl<O: Optimizer> Trainer<O> {
             },
         );
         if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} epoch {pos}/{len} {msg} [{elapsed}<{eta}]")
+            ProgressStyle::with_template("{bar:40} {pos}/{len} epochs {msg} [{elapsed}<{eta}]")
         {
             bar.set_style(style);
         }
         bar
     }
 }
+
+/// The most epochs' losses `train` reserves room for up front (the history
+/// grows past it as needed).
+const MAX_RESERVED_EPOCHS: usize = 1 << 16;
 
 /// The most programs [`Trainer::replay`] keeps in one `train` call.
 const MAX_PROGRAMS: usize = 64;
@@ -575,6 +588,21 @@ impl Programs {
             program.inputs_mut()[position] = p;
         }
         program.forward();
+        if program.output(0).is_infinite() {
+            // The program sums the losses, then divides: where that sum
+            // overflows (finite losses whose mean may be finite), the batch is
+            // recorded as plain training records it, dividing each loss first.
+            return record_batch(
+                mlp,
+                data,
+                batch,
+                batch.len() as f64,
+                loss,
+                tape,
+                gradient,
+                false,
+            );
+        }
         program.backward();
         gradient.clear();
         gradient.extend(positions.iter().map(|&k| program.gradients()[k]));
