@@ -521,8 +521,7 @@ impl Tape {
             });
         }
         let nodes: Vec<u32> = outputs.iter().map(|o| o.index).collect();
-        let len = nodes.iter().max().map_or(0, |&m| m as usize + 1);
-        let graph = self.recording.read(|rec| build::Graph::read(rec, len))?;
+        let graph = self.recording.read(|rec| build::Graph::read(rec, &nodes))?;
         Ok(Program::new(graph, &nodes, options))
     }
 }
