@@ -484,7 +484,10 @@ fn a_hand_partial_within_the_tapes_rounding_bound_is_reported_unconfirmed() {
         let u = &report.unconfirmed[0];
         assert_eq!((u.input, u.taped, u.hand), (0, 16.0, value));
         // The case is the reported one: the bound covers the slip.
-        assert!(u.rounding_bound > 300.0 && u.rounding_bound < 320.0, "{u:?}");
+        assert!(
+            u.rounding_bound > 300.0 && u.rounding_bound < 320.0,
+            "{u:?}"
+        );
         let table = report.to_string();
         assert!(
             table.contains(&format!(

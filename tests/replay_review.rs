@@ -47,7 +47,9 @@ fn a_gradient_is_not_blamed_for_an_unrelated_side_computation() {
     let x = plain.var(0.5);
     let _side = x / 3.0; // dead, constant not kept
     let g = plain.grad(x.sin(), &[x]);
-    let mut program = plain.compile(&g).expect("the side computation is not needed");
+    let mut program = plain
+        .compile(&g)
+        .expect("the side computation is not needed");
     program.set_inputs(&[1.0]);
     program.forward();
     assert_eq!(program.output(0), 1f64.cos()); // cos is the recorded op: same bits
@@ -74,7 +76,10 @@ fn check_does_not_blame_a_node_no_output_depends_on() {
             "{options:?}"
         );
         program.backward();
-        assert_eq!((program.output(0), program.gradients()), (-2.0, &[2.0, -1.0][..]));
+        assert_eq!(
+            (program.output(0), program.gradients()),
+            (-2.0, &[2.0, -1.0][..])
+        );
     }
     // A branch an output depends on is still named.
     fn used<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
@@ -118,4 +123,65 @@ fn another_output_node_is_named_as_such() {
             .contains("the program returns node [3], the function now returns node [2]"),
         "{err}"
     );
+}
+
+type Record = for<'t> fn(&'t Tape, &[f64]) -> Vec<Var<'t>>;
+
+/// A case: its name, the function, where it is recorded, where replayed, and
+/// a fresh recording's value there.
+type Case = (&'static str, Record, &'static [f64], &'static [f64], f64);
+
+fn tanh_first<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+    let x = t.var(a[0]);
+    t.grad(x.tanh(), &[x])
+}
+
+fn tanh_second<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+    let x = t.var(a[0]);
+    let g = t.grad(x.tanh(), &[x]);
+    t.grad(g[0], &[x])
+}
+
+fn sigmoid_second<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+    let x = t.var(a[0]);
+    let g = t.grad(x.sigmoid(), &[x]);
+    t.grad(g[0], &[x])
+}
+
+fn pow_base<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+    let x = t.vars(a);
+    t.grad(x[0].pow(x[1]), &[x[0]])
+}
+
+/// What the README and the `chainrule::replay` docs list as replaying wrong
+/// far from the recording point (the review found the README saying tanh′
+/// past 20 replays right on the other side, at any distance): each case
+/// replays as the docs say, a fresh recording gives the number they say, and
+/// `Program::check` names a node. Exact comparisons: the fresh values are
+/// the limits 0 and ±1e16 exactly (tanh′, tanh″ and σ″ underflow to 0 there;
+/// 1e16·(−1)^(1e16 − 1) is exact).
+#[test]
+fn what_the_docs_list_as_replaying_wrong_far_out_is_named_by_check() {
+    let cases: [Case; 4] = [
+        ("tanh′ at 21 → −400", tanh_first, &[21.0], &[-400.0], 0.0),
+        ("tanh″ at 0.5 → 800", tanh_second, &[0.5], &[800.0], 0.0),
+        ("σ″ at 0.5 → 1e10", sigmoid_second, &[0.5], &[1e10], 0.0),
+        ("pow ∂/∂x", pow_base, &[0.5, 0.5], &[-1.0, 1e16], -1e16),
+    ];
+    for (name, f, at, to, fresh) in cases {
+        let tape = Tape::for_replay();
+        let mut program = tape.compile(&f(&tape, at)).unwrap();
+        program.set_inputs(to);
+        program.forward();
+        let replayed = program.output(0);
+        if fresh == 0.0 {
+            assert!(replayed.is_nan(), "{name}: {replayed:e}");
+        } else {
+            assert_eq!(replayed, -fresh, "{name}"); // the wrong sign
+        }
+        let again = Tape::for_replay();
+        assert_eq!(f(&again, to)[0].value(), fresh, "{name}");
+        let err = program.check(to, f).expect_err(name);
+        assert!(err.node().is_some(), "{name}: {err}");
+    }
 }

@@ -98,7 +98,8 @@ impl Graph {
             let have = at - from;
             let need = constants_needed(g.ops[i], g.operands(i).len());
             // (More than needed cannot happen: each op keeps its own.)
-            g.constants.truncate(g.constants.len() - have.saturating_sub(need));
+            g.constants
+                .truncate(g.constants.len() - have.saturating_sub(need));
             g.const_starts.push(g.constants.len() as u32);
             g.incomplete[i] =
                 have < need || g.operands(i).iter().any(|&o| g.incomplete[o as usize]);

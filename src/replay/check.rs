@@ -62,10 +62,11 @@ pub enum Divergence {
         /// The freshly recorded value.
         recorded: f64,
     },
-    /// The fresh recording, up to its last output, has more or fewer nodes
-    /// than the program replays. Outputs at other nodes are reported as
-    /// [`Outputs`](Divergence::Outputs), which covers every other length, so
-    /// this is reported only where the fresh recording could not be read.
+    /// The fresh recording has more or fewer nodes than the program replays
+    /// (a loop ran another number of times), every node the program's outputs
+    /// depend on that the two share being the same. (A recording as long as
+    /// the program's whose outputs are other nodes is
+    /// [`Outputs`](Divergence::Outputs).)
     Shape {
         /// The nodes the program replays (up to its last output).
         replayed: usize,
@@ -73,8 +74,8 @@ pub enum Divergence {
         recorded: usize,
     },
     /// The function returned another number of outputs, or outputs at other
-    /// nodes (a loop ran another number of times, or it returns another
-    /// node), every node the program's outputs depend on being the same.
+    /// nodes (it returns another node of a recording as long as the
+    /// program's), every node the program's outputs depend on being the same.
     Outputs {
         /// The program's output nodes.
         replayed: Vec<usize>,
@@ -152,8 +153,7 @@ impl fmt::Display for Divergence {
                 f,
                 "in which nodes are its outputs: the program returns node{} {replayed:?}, the \
                  function now returns node{} {recorded:?} (the nodes the program's outputs \
-                 depend on are recorded the same; a loop that ran another number of times, or \
-                 another node returned)",
+                 depend on are recorded the same)",
                 if replayed.len() == 1 { "" } else { "s" },
                 if recorded.len() == 1 { "" } else { "s" },
             ),
@@ -248,19 +248,21 @@ impl Program {
             }
         };
         self.compare(&fresh)?;
-        // Every node the program's outputs depend on is the same: where the
-        // outputs are other nodes (a loop ran another number of times, another
-        // node returned), that is the difference, whatever the lengths.
+        // Every node the program's outputs depend on is the same. A recording
+        // of another length (a loop ran another number of times) is a shape;
+        // one of the same length with outputs at other nodes (another node
+        // returned), outputs.
         if nodes != self.output_nodes {
+            let (old, all) = (self.graph.len(), tape.len());
+            if len != old && all != old {
+                return Err(Divergence::Shape {
+                    replayed: old,
+                    recorded: len,
+                });
+            }
             return Err(Divergence::Outputs {
                 replayed: self.output_nodes.iter().map(|&o| o as usize).collect(),
                 recorded: nodes.iter().map(|&o| o as usize).collect(),
-            });
-        }
-        if fresh.len() != self.graph.len() {
-            return Err(Divergence::Shape {
-                replayed: self.graph.len(),
-                recorded: fresh.len(),
             });
         }
         Ok(())
