@@ -11,15 +11,19 @@
 //!    sweep's bound on it,
 //!    [`Gradients::rounding_bound`](crate::Gradients::rounding_bound), of
 //!    either sign; a partial whose sign is the reference's opposite is held to
-//!    4 times that bound instead of the floor; an infinite reference is
+//!    4 times that bound instead of the floor, and never confirmed; an
+//!    infinite reference is
 //!    matched by the same infinity only), and the replayed gradient
 //!    ([`crate::replay`]) against the taped one, at the one point given: a
 //!    slip that vanishes there (a wrong term that is 0 at that point) is not
 //!    seen, as [`gradcheck`](crate::gradcheck) at several points would see it.
 //!    A hand partial that agrees with the tape only within the tape's own
-//!    rounding passes but is not confirmed beyond that bound (x³ − (x − 1)³
-//!    at 1e10: an exact 6x − 3 is 22,525 from the taped partial, within its
-//!    bound of ~8e5). The bound does not cover the forward pass's rounding:
+//!    rounding passes but is not confirmed: the check cannot tell it from a
+//!    slip, and the report says so ([`Report::unconfirmed`], a note under the
+//!    table, `unconfirmed` in the JSON). x³ − (x − 1)³ at 1e10: an exact
+//!    6x − 3 is 22,525 from the taped partial, within its bound of ~8e5;
+//!    x₀·x₁ + x₀·1e17 − x₀·1e17 at (1, 16): the taped ∂f/∂x₀ is an exact 16,
+//!    but its bound, 311, covers −16 and 32 as well. The bound does not cover the forward pass's rounding:
 //!    where f's formulas cancel, the taped partial can be further off than it
 //!    and an exact hand partial is refused; the refusal then says only that
 //!    the two differ by more than the tolerance plus the bound, not which one
@@ -192,8 +196,9 @@ pub enum BenchError {
         /// sweep's bound on it,
         /// [`Gradients::rounding_bound`](crate::Gradients::rounding_bound) (0
         /// where that is not finite), or 4 times that bound for partials of
-        /// opposite signs (which are held to it instead of the default floor). A hand-coded partial within it of
-        /// the taped one passes but is not confirmed beyond it; one further
+        /// opposite signs (which are held to it instead of the default floor). A
+        /// hand-coded partial that passes only within it is listed in
+        /// [`Report::unconfirmed`]; one further
         /// off is not thereby wrong: the bound does not cover the forward
         /// pass's rounding, by which the taped partial can be further off
         /// where f's formulas cancel.
@@ -231,7 +236,16 @@ impl fmt::Display for BenchError {
                 if hand && !(expected.is_nan() || actual.is_nan() || expected.is_infinite()) {
                     write!(f, ": they differ by {:e}", (actual - expected).abs())?;
                 }
-                let rounding = if hand {
+                // The bound is named where it counts: where it adds nothing to
+                // the tolerance in f64 (1e-323 against 1e-9) it would only
+                // puzzle.
+                let allowed = absolute_tolerance
+                    + if *expected == 0.0 {
+                        0.0
+                    } else {
+                        tolerance * expected.abs()
+                    };
+                let rounding = if hand && allowed + rounding_bound != allowed {
                     format!(
                         " plus {rounding_bound:e} for the tape's own rounding of its partial \
                          (Gradients::rounding_bound)"
@@ -365,6 +379,53 @@ pub struct Report {
     /// gradients, if a hand-coded gradient was given (the absolute difference
     /// for a hand partial of exactly 0).
     pub hand_difference: Option<f64>,
+    /// The hand-coded partials the check passed but could not confirm: each
+    /// differs from the taped one by more than the tolerances alone allow
+    /// (against a taped partial of the opposite sign, by more than the
+    /// relative tolerance: the default floor does not count there) and by no
+    /// more than the tape's own rounding bound of that partial, within which
+    /// a right partial and a slip look alike. Empty without a hand-coded
+    /// gradient, and when every partial is confirmed. The table says so
+    /// below it, and [`to_json`](Report::to_json) lists them.
+    ///
+    /// ```
+    /// # use chainrule::{bench::{Bench, Function}, Scalar};
+    /// // ∂f/∂x₀ = x₁ = 16, exactly on the tape, but the sweep adds ±1e17:
+    /// // its rounding bound (311) is wider than a sign slip (32 off).
+    /// struct Cancel;
+    /// impl Function for Cancel {
+    ///     fn eval<T: Scalar>(&self, x: &[T]) -> T { x[0] * x[1] + x[0] * 1e17 - x[0] * 1e17 }
+    /// }
+    /// let flipped = |x: &[f64], g: &mut [f64]| {
+    ///     g[0] = -x[1]; // the slip
+    ///     g[1] = x[0];
+    ///     x[0] * x[1] + x[0] * 1e17 - x[0] * 1e17
+    /// };
+    /// let report = Bench::new("cancel", &Cancel, &[1.0, 16.0]).hand(&flipped).rounds(3).run()?;
+    /// assert_eq!(report.unconfirmed.len(), 1);
+    /// assert_eq!((report.unconfirmed[0].input, report.unconfirmed[0].taped), (0, 16.0));
+    /// assert!(report.to_string().contains("Not confirmed: ∂f/∂x0"));
+    /// # Ok::<(), chainrule::bench::BenchError>(())
+    /// ```
+    pub unconfirmed: Vec<Unconfirmed>,
+}
+
+/// A hand-coded partial that [`Bench`] passed without confirming it: it is
+/// within the tape's own rounding bound of the taped partial, but not within
+/// the tolerances alone ([`Report::unconfirmed`]). Either may be the one off:
+/// check it at another point, or with [`gradcheck`](crate::gradcheck).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Unconfirmed {
+    /// The input: the partial is ∂f/∂x`input`.
+    pub input: usize,
+    /// The taped partial.
+    pub taped: f64,
+    /// The hand-coded partial.
+    pub hand: f64,
+    /// The sweep's bound on its own rounding of the taped partial
+    /// ([`Gradients::rounding_bound`](crate::Gradients::rounding_bound)).
+    pub rounding_bound: f64,
 }
 
 impl<'a, F: Function> Bench<'a, F> {
@@ -498,17 +559,18 @@ impl<'a, F: Function> Bench<'a, F> {
     /// The default floor applies to every partial, so a slip in a partial
     /// smaller than 1e-12 of the largest (a factor 2, a term left out) passes
     /// unseen: set `absolute_tolerance(0.0)` to hold every partial to the
-    /// relative tolerance. A sign slip is caught at any scale: with the default
-    /// floor, a hand partial whose sign is the taped one's opposite passes only
-    /// within 4 times the sweep's own rounding of that partial
-    /// ([`Gradients::rounding_bound`](crate::Gradients::rounding_bound)), as
-    /// a hand 0 against a taped ±1e-17 of a cancelling sum does.
+    /// relative tolerance. A sign slip is never passed as confirmed: with the
+    /// default floor, a hand partial whose sign is the taped one's opposite is
+    /// refused beyond 4 times the sweep's own rounding of that partial
+    /// ([`Gradients::rounding_bound`](crate::Gradients::rounding_bound)), and
+    /// within it passes as not confirmed ([`Report::unconfirmed`]), as a hand
+    /// −1e-17 against a taped 1e-17 of a cancelling sum does.
     ///
     /// Whatever the floor, a hand partial is also allowed the sweep's own
     /// rounding of the taped one (its `rounding_bound`, added to the floor and
-    /// the relative term), where the sweep's sums cancel; within that it
-    /// agrees only within the tape's own rounding, and is not confirmed beyond
-    /// it. The forward pass's rounding is not in that bound: where f's
+    /// the relative term), where the sweep's sums cancel; a partial that
+    /// passes only by that allowance is listed in [`Report::unconfirmed`]:
+    /// within the bound a right partial and a slip look alike. The forward pass's rounding is not in that bound: where f's
     /// formulas cancel (a residual x₀ + x₁ − 0.3 at (0.2, 0.1)), an exact hand
     /// partial can miss the taped one by more, and a floor set here is the way
     /// to let it pass.
@@ -608,6 +670,7 @@ impl<'a, F: Function> Bench<'a, F> {
             scale([&value, &primal]),
         )?;
         let mut hand_difference = None;
+        let mut unconfirmed = Vec::new();
         if let Some(hand) = self.hand {
             let mut g = vec![0.0; n];
             let hand_value = hand(x, &mut g);
@@ -623,7 +686,8 @@ impl<'a, F: Function> Bench<'a, F> {
             let floor = self.absolute_tolerance.unwrap_or(DEFAULT_FLOOR * at);
             let bounds = sweep_rounding_bounds(f, x);
             for (i, (&ours, &theirs)) in taped.iter().zip(&g).enumerate() {
-                if self.absolute_tolerance.is_none() && opposite_signs(ours, theirs) {
+                let sign_test = self.absolute_tolerance.is_none() && opposite_signs(ours, theirs);
+                if sign_test {
                     // Opposite signs: the floor at the gradient's scale would
                     // pass a sign slip on a partial far below the largest, so
                     // the difference is held to the tape's own rounding of it
@@ -643,6 +707,21 @@ impl<'a, F: Function> Bench<'a, F> {
                     floor,
                     bounds[i],
                 )?;
+                // Passed; confirmed only if it passes without the tape's
+                // rounding bound too. Within the bound the check cannot tell
+                // a right partial from a slip (x₀·1e17 − x₀·1e17 in f: a
+                // bound of 311 about an exact 16, which a sign slip or a
+                // factor 2 is within), so it is reported, never passed
+                // silently.
+                let confirmed_floor = if sign_test { 0.0 } else { floor };
+                if !self.within(ours, theirs, confirmed_floor, 0.0) {
+                    unconfirmed.push(Unconfirmed {
+                        input: i,
+                        taped: ours,
+                        hand: theirs,
+                        rounding_bound: bounds[i],
+                    });
+                }
                 if ours != theirs {
                     // Relative, but absolute against a hand partial of 0.
                     let d = (ours - theirs).abs();
@@ -748,6 +827,7 @@ impl<'a, F: Function> Bench<'a, F> {
             calls_per_round: calls,
             rounds: self.rounds,
             hand_difference,
+            unconfirmed,
         })
     }
 
@@ -774,19 +854,7 @@ impl<'a, F: Function> Bench<'a, F> {
         floor: f64,
         rounding: f64,
     ) -> Result<(), BenchError> {
-        // An infinite reference is matched by itself only: its bound, ∞, would
-        // accept any |actual − ∞| (∞ ≤ ∞), a finite value or −∞ too.
-        // The relative term is 0 against a reference of 0 whatever the
-        // tolerance: `∞ · 0` is NaN, which would refuse everything.
-        let relative = if expected == 0.0 {
-            0.0
-        } else {
-            self.tolerance * expected.abs()
-        };
-        let ok = actual == expected
-            || (actual.is_nan() && expected.is_nan())
-            || (expected.is_finite() && (actual - expected).abs() <= floor + relative + rounding);
-        if ok {
+        if self.within(actual, expected, floor, rounding) {
             Ok(())
         } else {
             Err(BenchError::Mismatch {
@@ -799,6 +867,25 @@ impl<'a, F: Function> Bench<'a, F> {
                 rounding_bound: rounding,
             })
         }
+    }
+}
+
+impl<F> Bench<'_, F> {
+    /// Whether |actual − expected| ≤ floor + tolerance·|expected| + rounding,
+    /// or the two are the same infinity, or both NaN.
+    fn within(&self, actual: f64, expected: f64, floor: f64, rounding: f64) -> bool {
+        // An infinite reference is matched by itself only: its bound, ∞, would
+        // accept any |actual − ∞| (∞ ≤ ∞), a finite value or −∞ too.
+        // The relative term is 0 against a reference of 0 whatever the
+        // tolerance: `∞ · 0` is NaN, which would refuse everything.
+        let relative = if expected == 0.0 {
+            0.0
+        } else {
+            self.tolerance * expected.abs()
+        };
+        actual == expected
+            || (actual.is_nan() && expected.is_nan())
+            || (expected.is_finite() && (actual - expected).abs() <= floor + relative + rounding)
     }
 }
 
@@ -961,6 +1048,20 @@ impl fmt::Display for Report {
                  absolute against a hand partial of 0)."
             )?;
         }
+        for u in &self.unconfirmed {
+            write!(
+                f,
+                "\n\nNot confirmed: ∂f/∂x{} is {:e} taped and {:e} hand-coded, {:e} apart, \
+                 within the tape's own rounding bound of its partial ({:e}, \
+                 Gradients::rounding_bound) but beyond the tolerances: this check cannot tell \
+                 a right partial from a slip here; check it at another point or with gradcheck.",
+                u.input,
+                u.taped,
+                u.hand,
+                (u.taped - u.hand).abs(),
+                u.rounding_bound
+            )?;
+        }
         Ok(())
     }
 }
@@ -968,8 +1069,10 @@ impl fmt::Display for Report {
 impl Report {
     /// The report as one JSON object on one line: `name`, `nodes`, `edges`,
     /// `tape_bytes_per_node`, `instructions`, `program_bytes_per_node`,
-    /// `rounds`, `calls_per_round`, `hand_difference` (with a hand-coded
-    /// gradient), and per variant `<variant>_seconds`, `<variant>_vs_primal`
+    /// `rounds`, `calls_per_round`, `hand_difference` and `unconfirmed` (with a
+    /// hand-coded gradient: the [`Report::unconfirmed`] partials, a list,
+    /// empty when every partial is confirmed, of objects with `input`,
+    /// `taped`, `hand` and `rounding_bound`), and per variant `<variant>_seconds`, `<variant>_vs_primal`
     /// and (with a hand-coded gradient) `<variant>_vs_hand` (variants `primal`,
     /// `taped`, `replayed`, `hand`): the fields of the [`Report`] and its
     /// [`Row`]s, the table's figures. Times are in seconds per call; a figure
@@ -1004,6 +1107,20 @@ impl Report {
         ];
         if let Some(d) = self.hand_difference {
             fields.push(format!("\"hand_difference\":{}", json_exponent(d)));
+            let unconfirmed: Vec<String> = self
+                .unconfirmed
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{{\"input\":{},\"taped\":{},\"hand\":{},\"rounding_bound\":{}}}",
+                        u.input,
+                        json_exponent(u.taped),
+                        json_exponent(u.hand),
+                        json_exponent(u.rounding_bound)
+                    )
+                })
+                .collect();
+            fields.push(format!("\"unconfirmed\":[{}]", unconfirmed.join(",")));
         }
         for row in &self.rows {
             let key = if row.variant == "hand-coded" {
@@ -1069,6 +1186,7 @@ mod tests {
             calls_per_round: 1,
             rounds: 1,
             hand_difference: Some(f64::INFINITY),
+            unconfirmed: Vec::new(),
         };
         let json = report.to_json();
         let parsed: serde_json::Value =

@@ -340,6 +340,9 @@ fn an_exact_hand_partial_within_the_tapes_own_rounding_passes() {
         .run()
         .expect("an exact partial within the tape's own rounding");
     assert_eq!(report.hand_difference, Some(difference / hand));
+    // Passed, but the check cannot tell it from a slip within the bound: said.
+    assert_eq!(report.unconfirmed.len(), 1, "{report}");
+    assert_eq!(report.unconfirmed[0].hand, hand);
 }
 
 /// f = (x₀ + x₁ − 0.3)² + (x₀ − x₁ − 0.1)² at (0.2, 0.1), the residual written
@@ -428,4 +431,102 @@ fn a_wrong_hand_partial_is_still_refused() {
             .run();
         assert_eq!(mismatch(run), ("taped vs hand-coded", Some(0)), "at {x}");
     }
+}
+
+/// f = x₀·x₁ + x₀·1e17 − x₀·1e17 at (1, 16): the taped ∂f/∂x₀ is 16 exactly,
+/// but the sweep adds ±1e17, so its rounding bound is 311, wider than a sign
+/// slip (32 apart) or a factor 2 (16 apart). A new user's review: both passed
+/// silently. They pass as not confirmed, listed in the report, its table and
+/// its JSON; the right gradient is confirmed.
+struct Cancel;
+impl Function for Cancel {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0] * x[1] + x[0] * 1e17 - x[0] * 1e17
+    }
+}
+
+fn cancel_value(x: &[f64]) -> f64 {
+    x[0] * x[1] + x[0] * 1e17 - x[0] * 1e17
+}
+
+#[test]
+fn a_hand_partial_within_the_tapes_rounding_bound_is_reported_unconfirmed() {
+    let right = |x: &[f64], g: &mut [f64]| {
+        g[0] = x[1];
+        g[1] = x[0];
+        cancel_value(x)
+    };
+    let flipped = |x: &[f64], g: &mut [f64]| {
+        g[0] = -x[1];
+        g[1] = x[0];
+        cancel_value(x)
+    };
+    let doubled = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[1];
+        g[1] = x[0];
+        cancel_value(x)
+    };
+    let run = |hand: HandGradient<'_>| {
+        Bench::new("cancel", &Cancel, &[1.0, 16.0])
+            .hand(hand)
+            .rounds(1)
+            .round_time(QUICK)
+            .run()
+            .expect("within the tape's rounding bound: passed, not refused")
+    };
+    let report = run(&right);
+    assert!(report.unconfirmed.is_empty(), "{:?}", report.unconfirmed);
+    assert!(!report.to_string().contains("Not confirmed"), "{report}");
+    assert!(report.to_json().contains("\"unconfirmed\":[]"));
+    for (hand, value) in [(&flipped as HandGradient<'_>, -16.0), (&doubled, 32.0)] {
+        let report = run(hand);
+        assert_eq!(report.unconfirmed.len(), 1, "{value}");
+        let u = &report.unconfirmed[0];
+        assert_eq!((u.input, u.taped, u.hand), (0, 16.0, value));
+        // The case is the reported one: the bound covers the slip.
+        assert!(
+            u.rounding_bound > 300.0 && u.rounding_bound < 320.0,
+            "{u:?}"
+        );
+        let table = report.to_string();
+        assert!(
+            table.contains(&format!(
+                "Not confirmed: ∂f/∂x0 is 1.6e1 taped and {value:e} hand-coded"
+            )),
+            "{table}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["unconfirmed"][0]["input"], 0);
+        assert_eq!(json["unconfirmed"][0]["hand"], value);
+    }
+}
+
+/// abs′(0) is 0 on the tape, exactly (no rounding: its bound is 0 or a
+/// subnormal): the refusal of a hand 1 named "plus 1e-323 for the tape's own
+/// rounding", a bound that adds nothing to the 1e-9 + 1e-12 allowed.
+struct Abs;
+impl Function for Abs {
+    fn eval<T: Scalar>(&self, x: &[T]) -> T {
+        x[0].abs()
+    }
+}
+
+#[test]
+fn a_negligible_rounding_bound_is_not_named() {
+    let hand = |x: &[f64], g: &mut [f64]| {
+        g[0] = 1.0;
+        x[0].abs()
+    };
+    let err = Bench::new("abs", &Abs, &[0.0])
+        .hand(&hand)
+        .rounds(1)
+        .round_time(QUICK)
+        .run()
+        .expect_err("0 taped, 1 by hand");
+    let m = err.to_string();
+    assert!(!m.contains("tape's own rounding"), "{m}");
+    assert!(
+        m.contains("∂f/∂x0 is 0e0 taped but 1e0 hand-coded: they differ by 1e0, more than the 1e-12 + 1e-9·|hand-coded| allowed (either may be the one off"),
+        "{m}"
+    );
 }

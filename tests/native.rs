@@ -670,3 +670,19 @@ fn native_inputs_set_after_a_forward_pass_wait_for_the_next_one() {
     native.forward();
     assert_ne!(native.output(0).to_bits(), program.output(0).to_bits());
 }
+
+/// A new user's review: inputs set by `set_inputs` but not yet run by
+/// `forward` were dropped by `native()`, which started at the inputs of the
+/// last forward pass ([2, 3] for [5, 7]).
+#[test]
+fn native_starts_at_inputs_set_but_not_yet_run() {
+    let tape = Tape::for_replay();
+    let x = tape.vars(&[2.0, 3.0]);
+    let mut program = tape.compile(&[x[0] * x[1]]).unwrap();
+    program.set_inputs(&[5.0, 7.0]);
+    let mut native = program.native().expect("supported");
+    assert_eq!(native.inputs(), &[5.0, 7.0]);
+    assert_eq!(native.output(0), 35.0); // forward already run, at them
+    native.backward();
+    assert_eq!(native.gradients(), &[7.0, 5.0]);
+}

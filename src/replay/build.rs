@@ -21,6 +21,10 @@ pub(crate) struct Graph {
     /// Constants of node `i`: `constants[const_starts[i]..const_starts[i + 1]]`.
     pub(crate) const_starts: Vec<u32>,
     pub(crate) constants: Vec<f64>,
+    /// Nodes that cannot run: their constant was not kept, or they read such
+    /// a node. No output depends on them ([`Graph::read`] refuses one that an
+    /// output does), so they are left out, dead-code elimination or not.
+    pub(crate) incomplete: Vec<bool>,
 }
 
 impl Graph {
@@ -36,15 +40,22 @@ impl Graph {
         &self.constants[self.const_starts[i] as usize..self.const_starts[i + 1] as usize]
     }
 
-    /// Reads nodes `0..len` of a recording. Fails if an op's constant was not
-    /// kept.
-    pub(crate) fn read(rec: &Recording, len: usize) -> Result<Graph, CompileError> {
-        Graph::read_below(rec, len, u64::from(u32::MAX))
+    /// Reads nodes `0..len` of a recording, `len` one past the last of
+    /// `outputs`. Fails if the constant of a node an output depends on was not
+    /// kept; a node no output depends on (a side computation, dead code) may
+    /// lack it, and is marked [`incomplete`](Graph::incomplete).
+    pub(crate) fn read(rec: &Recording, outputs: &[u32]) -> Result<Graph, CompileError> {
+        Graph::read_below(rec, outputs, u64::from(u32::MAX))
     }
 
     /// [`read`](Graph::read), refusing a recording of `edge_limit` edges or
     /// more (`u32::MAX`; smaller in the tests).
-    fn read_below(rec: &Recording, len: usize, edge_limit: u64) -> Result<Graph, CompileError> {
+    fn read_below(
+        rec: &Recording,
+        outputs: &[u32],
+        edge_limit: u64,
+    ) -> Result<Graph, CompileError> {
+        let len = outputs.iter().max().map_or(0, |&m| m as usize + 1);
         // Edges are numbered by u32 below (`starts`): refused before any cast
         // could wrap and a slice panic inside the arena cell.
         if !rec.edges_below(edge_limit) {
@@ -60,6 +71,7 @@ impl Graph {
             first_partial: Vec::with_capacity(len),
             const_starts: Vec::with_capacity(len + 1),
             constants: Vec::new(),
+            incomplete: vec![false; len],
         };
         let kept = &rec.constants;
         let mut at = 0;
@@ -85,15 +97,32 @@ impl Graph {
             }
             let have = at - from;
             let need = constants_needed(g.ops[i], g.operands(i).len());
-            if have < need {
-                return Err(CompileError::MissingConstant {
-                    node: i,
-                    op: g.ops[i],
-                });
-            }
             // (More than needed cannot happen: each op keeps its own.)
-            g.constants.truncate(g.constants.len() - (have - need));
+            g.constants
+                .truncate(g.constants.len() - have.saturating_sub(need));
             g.const_starts.push(g.constants.len() as u32);
+            g.incomplete[i] =
+                have < need || g.operands(i).iter().any(|&o| g.incomplete[o as usize]);
+        }
+        // Only a node some output depends on needs its constant: the first such
+        // one without it is the error.
+        let mut reached = vec![false; len];
+        for &o in outputs {
+            reached[o as usize] = true;
+        }
+        for i in (0..len).rev() {
+            if reached[i] {
+                for &o in g.operands(i) {
+                    reached[o as usize] = true;
+                }
+            }
+        }
+        if let Some(node) = (0..len).find(|&i| reached[i] && g.incomplete[i]) {
+            // The first: its own constant is the one missing.
+            return Err(CompileError::MissingConstant {
+                node,
+                op: g.ops[node],
+            });
         }
         Ok(g)
     }
@@ -191,10 +220,13 @@ pub(crate) fn build(graph: &Graph, outputs: &[u32], options: CompileOptions) -> 
             }
         }
     }
+    // Without dead-code elimination the dead nodes are kept, but for those
+    // that cannot run (a constant the tape did not keep, on the way to no
+    // output): they are left out as with it.
     let live: Vec<bool> = if options.eliminate_dead_code {
         reached.clone()
     } else {
-        vec![true; n]
+        (0..n).map(|i| reached[i] || !graph.incomplete[i]).collect()
     };
     // Uses of each node by the live instructions (an output counts as one more).
     let mut uses = vec![0u32; n];
@@ -845,12 +877,12 @@ mod tests {
         let tape = Tape::for_replay();
         let x = tape.var(2.0);
         let y = (x + x) * x; // 3 nodes, 4 implied edges
-        let len = y.index() + 1;
+        let out = [y.index() as u32];
         let (edges, five, four) = tape.recording.read(|rec| {
             (
                 rec.edge_count(),
-                Graph::read_below(rec, len, 5).is_ok(),
-                Graph::read_below(rec, len, 4).err(),
+                Graph::read_below(rec, &out, 5).is_ok(),
+                Graph::read_below(rec, &out, 4).err(),
             )
         });
         assert_eq!(edges, 4);

@@ -62,9 +62,11 @@ pub enum Divergence {
         /// The freshly recorded value.
         recorded: f64,
     },
-    /// The fresh recording, up to its last output, has more or fewer nodes
-    /// than the program replays (a loop ran another number of times, or the
-    /// outputs are other nodes), every node the two share being the same.
+    /// The fresh recording has more or fewer nodes than the program replays
+    /// (a loop ran another number of times), every node the program's outputs
+    /// depend on that the two share being the same. (A recording as long as
+    /// the program's whose outputs are other nodes is
+    /// [`Outputs`](Divergence::Outputs).)
     Shape {
         /// The nodes the program replays (up to its last output).
         replayed: usize,
@@ -72,7 +74,8 @@ pub enum Divergence {
         recorded: usize,
     },
     /// The function returned another number of outputs, or outputs at other
-    /// nodes.
+    /// nodes (it returns another node of a recording as long as the
+    /// program's), every node the program's outputs depend on being the same.
     Outputs {
         /// The program's output nodes.
         replayed: Vec<usize>,
@@ -148,7 +151,11 @@ impl fmt::Display for Divergence {
             ),
             Divergence::Outputs { replayed, recorded } => write!(
                 f,
-                "in its outputs: nodes {replayed:?} replayed, {recorded:?} recorded"
+                "in which nodes are its outputs: the program returns node{} {replayed:?}, the \
+                 function now returns node{} {recorded:?} (the nodes the program's outputs \
+                 depend on are recorded the same)",
+                if replayed.len() == 1 { "" } else { "s" },
+                if recorded.len() == 1 { "" } else { "s" },
             ),
         }
     }
@@ -165,8 +172,16 @@ impl Program {
     /// A debug check of the replay against the function itself: replays at
     /// `inputs`, records `record` afresh at the same inputs, and reports the
     /// first node that differs (its op, operands, constants, or value, bit for
-    /// bit). Control flow that depends on values is frozen at recording time (see
+    /// bit), then whether the outputs are other nodes. Control flow that
+    /// depends on values is frozen at recording time (see
     /// [`crate::replay`]): this finds out whether `inputs` take another path.
+    ///
+    /// Only the nodes the program's outputs depend on are compared: a node on
+    /// the way to no output (a side computation, dead code) changes no
+    /// output or gradient of the program, so a branch taken otherwise there
+    /// is no divergence. (With dead-code elimination off the program still
+    /// runs such a node forward, and its [`value`](Program::value) may differ
+    /// from the fresh recording's.)
     ///
     /// `record` gets a fresh tape (keeping constants) and the inputs, and must
     /// record the function as it was recorded for the program (making the
@@ -222,7 +237,7 @@ impl Program {
         }
         let nodes: Vec<u32> = outputs.iter().map(|o| o.index).collect();
         let len = nodes.iter().max().map_or(0, |&m| m as usize + 1);
-        let fresh = match tape.recording.read(|rec| Graph::read(rec, len)) {
+        let fresh = match tape.recording.read(|rec| Graph::read(rec, &nodes)) {
             Ok(graph) => graph,
             // Cannot happen on a tape made for replay; report the shape.
             Err(_) => {
@@ -233,7 +248,18 @@ impl Program {
             }
         };
         self.compare(&fresh)?;
+        // Every node the program's outputs depend on is the same. A recording
+        // of another length (a loop ran another number of times) is a shape;
+        // one of the same length with outputs at other nodes (another node
+        // returned), outputs.
         if nodes != self.output_nodes {
+            let (old, all) = (self.graph.len(), tape.len());
+            if len != old && all != old {
+                return Err(Divergence::Shape {
+                    replayed: old,
+                    recorded: len,
+                });
+            }
             return Err(Divergence::Outputs {
                 replayed: self.output_nodes.iter().map(|&o| o as usize).collect(),
                 recorded: nodes.iter().map(|&o| o as usize).collect(),
@@ -242,9 +268,23 @@ impl Program {
         Ok(())
     }
 
+    /// Compares the nodes the program's outputs depend on (whether the
+    /// program runs them or folded them into others); a node on the way to no
+    /// output changes no output or gradient, and is not compared.
     fn compare(&self, fresh: &Graph) -> Result<(), Divergence> {
         let old = &self.graph;
-        for node in 0..old.len().min(fresh.len()) {
+        let mut needed = vec![false; old.len()];
+        for &o in &self.output_nodes {
+            needed[o as usize] = true;
+        }
+        for i in (0..old.len()).rev() {
+            if needed[i] {
+                for &o in old.operands(i) {
+                    needed[o as usize] = true;
+                }
+            }
+        }
+        for node in (0..old.len().min(fresh.len())).filter(|&i| needed[i]) {
             let (replayed, recorded) = (old.ops[node], fresh.ops[node]);
             if replayed != recorded {
                 return Err(Divergence::Op {
@@ -298,12 +338,6 @@ impl Program {
                     });
                 }
             }
-        }
-        if fresh.len() != old.len() {
-            return Err(Divergence::Shape {
-                replayed: old.len(),
-                recorded: fresh.len(),
-            });
         }
         Ok(())
     }

@@ -189,7 +189,7 @@
 //! and domain edges of the other ops). Where your function branches on values,
 //! record again each step, or check with [`Program::check`], which replays at
 //! given inputs, records your function afresh at the same inputs, and names the
-//! first node that differs.
+//! first node that differs among those the outputs depend on.
 //!
 //! A gradient recorded with [`Tape::grad`] branches where the ops do: a
 //! kink's partial away from its kink (relu, abs, leaky_relu, max, min, max or
@@ -231,7 +231,19 @@
 //! inside an op's domain is its expression outside it, a number where a
 //! fresh recording has NaN (`pow`'s at a negative base with a non-integer
 //! exponent, artanh′ past ±1). [`Program::check`] names the node in either
-//! case. [`Program::check`]
+//! case. The expressions chosen for the recording point can also overflow
+//! far from it, NaN where a fresh recording has a number: tanh′ recorded
+//! past 20, replayed beyond about 354 on the other side (recorded at 21,
+//! replayed at −400: u = e^800 overflows; a fresh recording gives 0); and
+//! second derivatives (a [`Tape::grad`] of a [`Tape::grad`]), whose
+//! expressions are those of the first derivative's partials at the
+//! recording point: tanh″ recorded at 0.5 is NaN replayed at 800, σ″
+//! recorded at 0.5 NaN at 1e10, for 0 both. `pow`'s ∂/∂x recorded by
+//! [`Tape::grad`] where y − 1 is exact (at (0.5, 0.5)) and replayed at a
+//! negative base with |y| ≥ 2^53 has the wrong sign (+1e16 at (−1, 1e16),
+//! for −1e16): x^(y − 1) is replayed with y − 1 rounded to the even y.
+//! [`Program::check`] names a node in each of these cases: check a
+//! program replayed far from where it was recorded. [`Program::check`]
 //! compares the two recordings node by node, so it names a node where only
 //! such an equal expression was chosen afresh, and one where only a zero's
 //! sign was: an adjoint whose first contribution is −0 is recorded plus 0 (the
@@ -398,8 +410,10 @@ pub enum CompileError {
         /// The output's node index (on its own tape).
         index: usize,
     },
-    /// A node's `f64` constant was not kept: the tape was not recording for
-    /// replay ([`Tape::set_keep_constants`]) when the node was recorded.
+    /// The `f64` constant of a node an output depends on was not kept: the
+    /// tape was not recording for replay ([`Tape::set_keep_constants`]) when
+    /// the node was recorded. (A node no output depends on may lack it: it
+    /// is left out of the program, with dead-code elimination off too.)
     MissingConstant {
         /// The node.
         node: usize,
@@ -453,8 +467,8 @@ impl Tape {
     ///
     /// # Errors
     /// [`CompileError::NoOutputs`] for no outputs, [`CompileError::ForeignOutput`]
-    /// for a `Var` of another tape, [`CompileError::MissingConstant`] if a node's
-    /// constant was not kept.
+    /// for a `Var` of another tape, [`CompileError::MissingConstant`] if the
+    /// constant of a node an output depends on was not kept.
     ///
     /// # Complexity
     /// O(nodes + edges) time and memory, up to the last output, but for one
@@ -521,8 +535,7 @@ impl Tape {
             });
         }
         let nodes: Vec<u32> = outputs.iter().map(|o| o.index).collect();
-        let len = nodes.iter().max().map_or(0, |&m| m as usize + 1);
-        let graph = self.recording.read(|rec| build::Graph::read(rec, len))?;
+        let graph = self.recording.read(|rec| build::Graph::read(rec, &nodes))?;
         Ok(Program::new(graph, &nodes, options))
     }
 }
@@ -819,8 +832,12 @@ impl Program {
     }
 
     /// The replayed value of node `node` of the recording, if the program keeps
-    /// one: `None` for a node folded into a weighted sum or a neuron, or left
-    /// out as dead code.
+    /// one: `None` for a node folded into a weighted sum or a neuron, left out
+    /// as dead code (or, with dead-code elimination off, for lack of its
+    /// constant on the way to no output), for a constant
+    /// ([`Op::Const`](crate::Op::Const)) that no instruction reads (one only
+    /// a constant-folded node reads, which keeps its recorded value), and
+    /// past the last output.
     ///
     /// ```
     /// let tape = chainrule::Tape::for_replay();
@@ -828,6 +845,12 @@ impl Program {
     /// let y = x.square();
     /// let program = tape.compile(&[y.exp()])?;
     /// assert_eq!(program.value(y.index()), Some(9.0));
+    ///
+    /// let c = x.constant(2.0);
+    /// let folded = c * 5.0; // constant folding: no instruction reads c
+    /// let program = tape.compile(&[x * folded])?;
+    /// assert_eq!(program.value(folded.index()), Some(10.0));
+    /// assert_eq!(program.value(c.index()), None);
     /// # Ok::<(), chainrule::replay::CompileError>(())
     /// ```
     pub fn value(&self, node: usize) -> Option<f64> {

@@ -257,7 +257,8 @@ type Pass = unsafe extern "C" fn(*mut f64);
 /// ([`set_inputs`](Native::set_inputs), [`inputs_mut`](Native::inputs_mut)),
 /// [`forward`](Native::forward), [`output`](Native::output),
 /// [`backward`](Native::backward), [`gradients`](Native::gradients). A new
-/// `Native` holds the program's current inputs, forward already run.
+/// `Native` holds the program's current inputs (as set, run forward or not),
+/// forward already run.
 ///
 /// It owns its code and buffers (freed on drop) and stays on the thread that
 /// made it: it is neither `Send` nor `Sync`.
@@ -320,7 +321,10 @@ impl Drop for Native {
 
 impl Program {
     /// This program as native code: its forward and backward passes unrolled
-    /// into straight-line functions by cranelift (see [`Native`]). Supports
+    /// into straight-line functions by cranelift (see [`Native`]). It starts
+    /// at the program's inputs as set, also by a
+    /// [`set_inputs`](Program::set_inputs) that no
+    /// [`forward`](Program::forward) has run yet, forward already run. Supports
     /// every instruction but the n-ary ones (logsumexp, the fused losses), up
     /// to [`MAX_TERMS`] terms.
     ///
@@ -446,7 +450,8 @@ impl Native {
             }
         };
         let mut native = Native {
-            inputs: mem[..layout.leaves].to_vec(),
+            // The inputs as set, run or not (forward runs at them below).
+            inputs: program.inputs.clone(),
             mem,
             layout,
             outputs: program.outputs.clone(),
