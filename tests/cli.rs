@@ -4485,7 +4485,10 @@ fn signum_at_its_jump_is_not_tagged_with_a_derivative_it_has_not() {
     assert!(out.contains("× 0.00000000 (signum′ = 0)"), "{out}");
     let (out, _) = run(&["grad", "signum(x)*3", "--at", "x=0", "--dot", "-"], 0);
     assert!(
-        out.contains("tooltip=\"a convention at signum's jump: passes 0\""),
+        out.contains(
+            "(convention)\", color=darkorange, fontcolor=darkorange, style=dashed, \
+             tooltip=\"signum′(0): a convention; the derivative does not exist here; passes 0\""
+        ),
         "{out}"
     );
     assert!(!out.contains("signum′ = 0"), "{out}");

@@ -292,7 +292,22 @@ fn a_variable_used_twice_by_one_node_is_one_factor_with_the_true_partial() {
     let z = (x * x).named("z");
     assert_eq!(
         tape.explain(z, x).to_string(),
-        "∂z/∂x = 6.00000000 (a local derivative)\n"
+        "∂z/∂x = 6.00000000 (a local derivative, one term per use of x: 3.00000000 + 3.00000000)\n"
+    );
+    // An op of the unary table says its rule; an op on two inputs, neither.
+    let s = x.sin().named("s");
+    assert_eq!(
+        tape.explain(s, x).to_string(),
+        format!(
+            "∂s/∂x = {:.8} (a local derivative, by the rule d(sin x)/dx = cos x)\n",
+            3f64.cos()
+        )
+    );
+    let y = tape.var(2.0).named("y");
+    let p = (x * y).named("p");
+    assert_eq!(
+        tape.explain(p, x).to_string(),
+        "∂p/∂x = 2.00000000 (a local derivative)\n"
     );
     // Unit factors are not folded into a factor ∂y/∂x: w = (x + 1) + 2 keeps x + 1.
     let w = ((x + 1.0) + 2.0).named("w");

@@ -490,6 +490,10 @@ pub struct Explanation {
     /// lower one through another shown quantity: direct partials
     /// ([`is_direct`](Explanation::is_direct)).
     direct: std::collections::HashSet<(Quantity, Quantity)>,
+    /// Where the explanation is one local derivative (the output an op on the
+    /// input): the partials of its edges to the input, one per use (x·x: 3
+    /// and 3), and, for an op of the unary table, its rule (`sin x`, `cos x`).
+    local: Option<(Vec<f64>, Option<(&'static str, &'static str)>)>,
     options: ExplainOptions,
 }
 
@@ -573,7 +577,10 @@ impl Tape {
     /// let y = x.exp().named("y");
     /// let explanation = tape.explain(y, x);
     /// assert_eq!(explanation.gradient(), 1.0);
-    /// assert_eq!(explanation.to_string(), "∂y/∂x = 1.00000000 (a local derivative)\n");
+    /// assert_eq!(
+    ///     explanation.to_string(),
+    ///     "∂y/∂x = 1.00000000 (a local derivative, by the rule d(e^x)/dx = e^x)\n"
+    /// );
     /// ```
     #[track_caller]
     pub fn explain(&self, y: Var<'_>, x: Var<'_>) -> Explanation {
@@ -1880,6 +1887,7 @@ fn explain_on_tape(
         masks: HashMap::new(),
         zero: ZeroSet::default(),
         direct: std::collections::HashSet::new(),
+        local: None,
         options,
     };
     // The subgraph numbers edges with u32: refused here, outside the arena
@@ -1941,6 +1949,25 @@ fn explain_on_tape(
                     if let Some(note) = kink_note(rec, i) {
                         explanation.kinks.insert(i, note);
                     }
+                }
+            }
+        }
+        // One local derivative of an op on the input: its terms, one per use
+        // of the input, and the op's rule where the unary table has one.
+        if let [path] = explanation.paths.as_slice() {
+            if let [factor] = path.factors.as_slice() {
+                if (factor.of, factor.wrt) == (Quantity::Node(output), Quantity::Node(input)) {
+                    let terms: Vec<f64> = rec
+                        .edges(output)
+                        .filter(|&(o, _)| o as usize == input)
+                        .map(|(_, p)| p)
+                        .collect();
+                    let op = rec.ops()[output];
+                    let rule = crate::ops::UNARY
+                        .iter()
+                        .find(|r| r.op == op)
+                        .map(|r| (r.formula, r.derivative));
+                    explanation.local = Some((terms, rule));
                 }
             }
         }
@@ -2759,7 +2786,32 @@ impl fmt::Display for Explanation {
                     }
                 )
             } else {
-                "a local derivative".to_string()
+                match &self.local {
+                    // An operand used twice or more by the op (x·x): one term
+                    // per use, as the sweep adds them.
+                    Some((terms, _)) if terms.len() > 1 => {
+                        let terms: Vec<String> = terms
+                            .iter()
+                            .map(|&p| {
+                                let p = format_number(p, decimals);
+                                if p.starts_with('-') {
+                                    format!("({p})")
+                                } else {
+                                    p
+                                }
+                            })
+                            .collect();
+                        format!(
+                            "a local derivative, one term per use of {}: {}",
+                            self.name(Quantity::Node(self.input)),
+                            terms.join(" + ")
+                        )
+                    }
+                    Some((_, Some((formula, derivative)))) => {
+                        format!("a local derivative, by the rule d({formula})/dx = {derivative}")
+                    }
+                    _ => "a local derivative".to_string(),
+                }
             };
             if let Some(kink) = self.kink(&factor) {
                 note = format!("{note}; {kink}");
