@@ -261,3 +261,32 @@ fn a_formula_marks_the_constants_it_cannot_write() {
     let text = data(&page);
     assert!(!text.contains('…'), "{text}");
 }
+
+/// The name of node `index` in the page's data.
+fn name_of(page: &str, index: usize) -> String {
+    let data = data(page);
+    let start = data
+        .find(&format!("{{\"i\":{index},\"name\":\""))
+        .unwrap_or_else(|| panic!("node #{index} in {data}"))
+        + format!("{{\"i\":{index},\"name\":\"").len();
+    let end = data[start..].find('"').unwrap() + start;
+    data[start..end].to_string()
+}
+
+/// Two nodes computing exp(x) are two quantities: the page named both
+/// `exp(x)`, and its chain rule for x read `∂f/∂(exp(x)) · ∂(exp(x))/∂x`
+/// twice with two values. Each now carries its index, as DOT and the
+/// explanations write it.
+#[test]
+fn a_name_two_drawn_nodes_share_carries_its_index() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let y = tape.var(2.0).named("y");
+    let (e1, e2) = (x.exp(), x.exp());
+    let f = (e1 * y + e2).named("f");
+    let g = f.backward();
+    let page = Html::new(&g).render().unwrap();
+    assert_eq!(name_of(&page, e1.index()), format!("exp(x)#{}", e1.index()));
+    assert_eq!(name_of(&page, e2.index()), format!("exp(x)#{}", e2.index()));
+    assert_eq!(name_of(&page, x.index()), "x");
+}

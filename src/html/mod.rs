@@ -330,7 +330,19 @@ impl<'a> Html<'a> {
         let position: HashMap<usize, usize> =
             drawn.iter().enumerate().map(|(k, &i)| (i, k)).collect();
 
-        let names = readable_names(tape, &drawn);
+        let mut names = readable_names(tape, &drawn);
+        // A name two drawn nodes share gets `#index` after it, as DOT and the
+        // explanations write it (`exp(x)#2`, `exp(x)#4`): one name, one
+        // quantity, in the side panel's chain rule too.
+        let mut uses: HashMap<String, usize> = HashMap::new();
+        for name in &names {
+            *uses.entry(name.clone()).or_default() += 1;
+        }
+        for (name, &i) in names.iter_mut().zip(&drawn) {
+            if uses[name.as_str()] > 1 {
+                name.push_str(&format!("#{i}"));
+            }
+        }
         let formulas = formulas(tape, &drawn, &names);
         let mut nodes: Vec<Node> = drawn
             .iter()
