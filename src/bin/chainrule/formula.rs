@@ -980,6 +980,7 @@ fn constant(e: &Expr) -> Result<Option<f64>, FormulaError> {
         env: HashMap::new(),
         non_finite: std::cell::Cell::new(0),
         first_nan: std::cell::Cell::new(None),
+        constants: Default::default(),
     };
     Ok(Some(match recorder.eval(e)? {
         Val::Const(c) => c,
@@ -1014,6 +1015,9 @@ pub struct Recorded<'t> {
     pub values: HashMap<String, f64>,
     /// The output, labelled (`f` unless the last line names it).
     pub output: Var<'t>,
+    /// The constant of each node `a + c`, `a - c`, `c - a`, `a / c`, `c / a`
+    /// recorded from the formula, by node index.
+    pub constants: HashMap<usize, f64>,
 }
 
 /// Evaluates `f(c)` for a constant `c` with the very same op, on a scratch tape.
@@ -1032,9 +1036,23 @@ struct Recorder<'t, 'p> {
     /// a negative number, asin(2), 0/0), not an overflow or a pole (read by
     /// [`undefined_at`]).
     first_nan: std::cell::Cell<Option<bool>>,
+    /// The constant of each `a + c`, `a - c`, `c - a`, `a / c` and `c / a`
+    /// node recorded, by node index (the tape keeps it, but does not give it
+    /// back): `check` reads it to tell whether such an op rounded.
+    constants: std::cell::RefCell<HashMap<usize, f64>>,
 }
 
 impl<'t, 'p> Recorder<'t, 'p> {
+    /// `v`, a node `op(a, c)` just recorded for the constant `c`, noted in
+    /// [`Recorder::constants`] if it is a new node (an op that returned its
+    /// operand recorded nothing).
+    fn with_constant(&self, before: usize, v: Var<'t>, c: f64) -> Val<'t> {
+        if v.index() >= before {
+            self.constants.borrow_mut().insert(v.index(), c);
+        }
+        Val::Node(v)
+    }
+
     /// A constant as a node (for an op whose operands must be nodes), labelled
     /// with its value.
     fn leaf(&self, c: f64) -> Var<'t> {
@@ -1089,23 +1107,24 @@ impl<'t, 'p> Recorder<'t, 'p> {
             },
             Expr::Binary(op, a, b) => {
                 let (a, b) = (self.eval(a)?, self.eval(b)?);
+                let before = self.tape.len();
                 use Val::{Const as C, Node as N};
                 match (op, a, b) {
                     (BinOp::Add, C(x), C(y)) => C(x + y),
-                    (BinOp::Add, N(x), C(y)) => N(x + y),
-                    (BinOp::Add, C(x), N(y)) => N(x + y),
+                    (BinOp::Add, N(x), C(y)) => self.with_constant(before, x + y, y),
+                    (BinOp::Add, C(x), N(y)) => self.with_constant(before, x + y, x),
                     (BinOp::Add, N(x), N(y)) => N(x + y),
                     (BinOp::Sub, C(x), C(y)) => C(x - y),
-                    (BinOp::Sub, N(x), C(y)) => N(x - y),
-                    (BinOp::Sub, C(x), N(y)) => N(x - y),
+                    (BinOp::Sub, N(x), C(y)) => self.with_constant(before, x - y, y),
+                    (BinOp::Sub, C(x), N(y)) => self.with_constant(before, x - y, x),
                     (BinOp::Sub, N(x), N(y)) => N(x - y),
                     (BinOp::Mul, C(x), C(y)) => C(x * y),
                     (BinOp::Mul, N(x), C(y)) => N(x * y),
                     (BinOp::Mul, C(x), N(y)) => N(x * y),
                     (BinOp::Mul, N(x), N(y)) => N(x * y),
                     (BinOp::Div, C(x), C(y)) => C(x / y),
-                    (BinOp::Div, N(x), C(y)) => N(x / y),
-                    (BinOp::Div, C(x), N(y)) => N(x / y),
+                    (BinOp::Div, N(x), C(y)) => self.with_constant(before, x / y, y),
+                    (BinOp::Div, C(x), N(y)) => self.with_constant(before, x / y, x),
                     (BinOp::Div, N(x), N(y)) => N(x / y),
                     (BinOp::Pow, C(x), C(y)) => C(x.powf(y)),
                     (BinOp::Pow, N(x), C(y)) if y.fract() == 0.0 && y.abs() <= i32::MAX as f64 => {
@@ -1127,9 +1146,14 @@ impl<'t, 'p> Recorder<'t, 'p> {
                     Val::Node(_) => Err(FormulaError::new(
                         args[k].span(),
                         format!(
-                            "the {} argument of '{}' must be a number, not a variable {{at}}",
+                            "the {} argument of '{}' must be a number, not a variable {{at}}{}",
                             ["first", "second", "third"][k.min(2)],
-                            f.name
+                            f.name,
+                            if f.name == "log" && k == 1 {
+                                ": for a base that varies, write ln(x)/ln(b) for log(x, b)"
+                            } else {
+                                ""
+                            }
                         ),
                     )),
                 };
@@ -1275,6 +1299,7 @@ impl Program {
             env: HashMap::new(),
             non_finite: std::cell::Cell::new(0),
             first_nan: std::cell::Cell::new(None),
+            constants: Default::default(),
         };
         let mut variables = Vec::new();
         let mut values = HashMap::new();
@@ -1356,6 +1381,7 @@ impl Program {
             named,
             values,
             output,
+            constants: recorder.constants.take(),
         })
     }
 }
@@ -1399,6 +1425,7 @@ fn evaluated(
         env: HashMap::new(),
         non_finite: std::cell::Cell::new(0),
         first_nan: std::cell::Cell::new(None),
+        constants: Default::default(),
     };
     for (name, value) in values {
         recorder.env.insert(name, Val::Const(*value));

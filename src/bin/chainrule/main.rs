@@ -157,8 +157,9 @@ struct Input {
     /// Read the formula from a file ('-' for standard input) instead.
     #[arg(long, short, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// The point: the variables' values, `x=0.5,y=2` (the formula's
-    /// `name = number` lines give defaults).
+    /// The point: the variables' values, `x=0.5,y=2` (a value may be an
+    /// expression of numbers, `x=1/3`; the formula's `name = number` lines
+    /// give defaults).
     #[arg(long, value_delimiter = ',', value_parser = parse_value, value_name = "NAME=VALUE")]
     at: Vec<(String, f64)>,
 }
@@ -199,9 +200,24 @@ fn parse_value(s: &str) -> Result<(String, f64), String> {
         return Err(format!("'{name}' is not a variable name"));
     }
     let text = value.trim();
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("the value of {name}, '{text}', is not a number"))?;
+    // A number, or a constant expression as formula lines take (`1/2`,
+    // `2^-3`, `pi/4`), evaluated as they evaluate it.
+    let value: f64 = match text.parse() {
+        Ok(value) => value,
+        Err(_) => match formula::evaluate(text, &HashMap::new()) {
+            Ok((value, _)) if value.is_finite() => value,
+            Ok(_) => {
+                return Err(format!(
+                    "the value of {name}, '{text}', is not a finite number"
+                ))
+            }
+            Err(_) => {
+                return Err(format!(
+                    "the value of {name}, '{text}', is not a number (nor an expression of numbers, as 1/2)"
+                ))
+            }
+        },
+    };
     // `"1e400".parse()` is Ok(inf): refused, unless infinity is written out.
     if value.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
         return Err(format!(
@@ -321,6 +337,12 @@ fn number(x: f64) -> String {
     }
 }
 
+/// A difference in the short form the notes use: two significant digits,
+/// a trailing 0 dropped (`1.7e-1`, `2e0`).
+fn short_e(x: f64) -> String {
+    format!("{x:.1e}").replacen(".0e", "e", 1)
+}
+
 /// A name as an operand of ∂: bare when one word, else in parentheses.
 fn operand(name: &str) -> String {
     if name
@@ -340,12 +362,107 @@ fn undefined_note(tape: &Tape, y: &str, value: f64) -> String {
     // operand x = -2, operand y = 0.5`, a negative base to a fractional power).
     let first = tape
         .find_anomaly()
-        .map(|a| format!(" (it first turns {} at {a})", number(a.value)))
+        .map(|a| {
+            format!(
+                " (it first turns {} at {})",
+                number(a.value),
+                anomaly_text(&a)
+            )
+        })
         .unwrap_or_default();
     format!(
         "note: {y} is {} here: it is not defined (or not finite) at this point, or a value on its way overflowed f64, so f64 gives no derivative of it here{first}; the partials below are the values of the tape's derivative formulas, not derivatives of {y}",
         number(value)
     )
+}
+
+/// The library's report of an anomaly (`node #3 const_div(x) = inf: …`) with
+/// the op written as the formula reads (`3 / x`), where the op has a constant
+/// the report holds, and for a power of a negative number that is NaN, why
+/// (and `cbrt(x)` for a cube root).
+fn anomaly_text(a: &chainrule::anomaly::Anomaly) -> String {
+    use chainrule::Op;
+    let text = a.to_string();
+    let names: Vec<&str> = a.operands.iter().map(|o| o.name.as_str()).collect();
+    let (Some(&c), [x]) = (a.constants.first(), names.as_slice()) else {
+        return text;
+    };
+    let x = operand_text(x);
+    let readable = match a.op {
+        Op::AddConst => format!("{x} + {c}"),
+        Op::SubConst => format!("{x} - {c}"),
+        Op::ConstSub => format!("{c} - {x}"),
+        Op::DivConst => format!("{x} / {c}"),
+        Op::ConstDiv => format!("{c} / {x}"),
+        Op::Powf | Op::Powi => format!("{x}^{}", operand_text(&c.to_string())),
+        _ => return text,
+    };
+    let internal = format!(" {}({}) = ", a.op, names.join(", "));
+    let mut text = text.replacen(&internal, &format!(" ({readable}) = "), 1);
+    let base = a.operands.first().map_or(f64::NAN, |o| o.value);
+    if a.op == Op::Powf && a.value.is_nan() && base < 0.0 && c.fract() != 0.0 {
+        text.push_str(
+            "; a negative number to a power that is not a whole number is NaN in f64 (powf takes no real roots of negative numbers)",
+        );
+        let thirds = 3.0 * c;
+        if (thirds - thirds.round()).abs() < 1e-9 {
+            let k = thirds.round();
+            let cube_root = if k == 1.0 {
+                format!("cbrt({})", names[0])
+            } else {
+                format!("cbrt({})^{k}", names[0])
+            };
+            text.push_str(&format!(": for a cube root write {cube_root}"));
+        }
+    }
+    text
+}
+
+/// A name or number as an operand of an infix op: bare when it is one word or
+/// a number with no sign, else in parentheses.
+fn operand_text(name: &str) -> String {
+    if name
+        .chars()
+        .all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '.')
+    {
+        name.to_string()
+    } else {
+        format!("({name})")
+    }
+}
+
+/// `grad`'s note naming the lines whose quantity the output does not use (a
+/// likely typo: `u = x^2; v = sin(y); f = u + 1`, whose ∂f/∂y is then a
+/// silent 0). `None` where every line is used.
+fn unused_note(tape: &Tape, r: &Recorded<'_>, y: &str) -> Option<String> {
+    let out = r.output.index();
+    let mut used = vec![false; out + 1];
+    used[out] = true;
+    for i in (0..=out).rev() {
+        if used[i] {
+            for (o, _) in tape.edges(i) {
+                used[o] = true;
+            }
+        }
+    }
+    let unused: Vec<&str> = r
+        .named
+        .iter()
+        .filter(|(_, v)| v.index() != out && !used.get(v.index()).copied().unwrap_or(false))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if unused.is_empty() {
+        return None;
+    }
+    let (lines, is, them) = if unused.len() == 1 {
+        ("line", "is", "it")
+    } else {
+        ("lines", "are", "them")
+    };
+    Some(format!(
+        "note: the {lines} {} {is} defined but never used by {y} (a name mistyped?): {y} does not depend on {them}, so the partials below get nothing through {them}",
+        unused.join(", ")
+    ))
 }
 
 /// The notes of `grad` where the tape passes a kink that can matter for ∂y/∂x
@@ -594,12 +711,17 @@ fn unbounded_note(what: &str) -> String {
 /// The bound is [`rounding_of`]'s (the running error bound of the forward
 /// pass). `None` where f is not finite (its own note says why) or the bound is
 /// within the digits that matter.
-fn value_rounding_note(tape: &Tape, output: Var<'_>, y: &str) -> Option<String> {
+fn value_rounding_note(
+    tape: &Tape,
+    output: Var<'_>,
+    constants: &HashMap<usize, f64>,
+    y: &str,
+) -> Option<String> {
     let value = output.value();
     if !value.is_finite() {
         return None;
     }
-    let bound = rounding_of(tape, output);
+    let bound = rounding_of(tape, output, constants);
     if bound.is_infinite() {
         return Some(unbounded_note(y));
     }
@@ -1084,8 +1206,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if !r.output.value().is_finite() {
                     j["note"] = json!(undefined_note(&tape, &y, r.output.value()));
                 }
-                if let Some(note) = value_rounding_note(&tape, r.output, &y) {
+                if let Some(note) = value_rounding_note(&tape, r.output, &r.constants, &y) {
                     j["value_rounding"] = json!(note);
+                }
+                if let Some(note) = unused_note(&tape, &r, &y) {
+                    j["unused_lines"] = json!(note);
                 }
                 let kinks: Vec<_> = kink_notes(&tape, &r, &r.variables, &g, &y)
                     .into_iter()
@@ -1109,7 +1234,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if !r.output.value().is_finite() {
                     sayln!("{}", undefined_note(&tape, &y, r.output.value()));
                 }
-                if let Some(note) = value_rounding_note(&tape, r.output, &y) {
+                if let Some(note) = value_rounding_note(&tape, r.output, &r.constants, &y) {
+                    sayln!("{note}");
+                }
+                if let Some(note) = unused_note(&tape, &r, &y) {
                     sayln!("{note}");
                 }
                 say!("\n");
@@ -1345,7 +1473,7 @@ fn check(
     let wrt = wrt.as_str();
     if hold.iter().any(|h| h == wrt) {
         return Err(Failure::input(format!(
-            "--hold {wrt} holds the variable of the derivative: every random point would be the point itself, which checks nothing more (hold the other variables only)"
+            "--hold {wrt} holds the variable of the derivative: every random point would keep {wrt} at the point's value, so ∂/∂{wrt} would never be checked at another value of {wrt}, only where the other variables move (hold the other variables only)"
         )));
     }
     let x = find(&r, wrt)?;
@@ -1420,7 +1548,13 @@ fn check(
         }
         _ => None,
     };
-    let loose = match number_given {
+    // Only past the tape's own rounding bound, though: 10 for the derivative
+    // of 0.1·x added 100 times is right to every digit (100·fl(0.1) is
+    // 10.00000000000000056), and the tape's 9.99999999999998, after 100
+    // rounded sums, is the inexact one. Within that bound the two agree
+    // within the tape's rounding (`rounding_apart`), and nothing is said of
+    // your digits.
+    let apart = match number_given {
         Some(given)
             if at_point_tolerance
                 && rounded.is_none()
@@ -1428,10 +1562,15 @@ fn check(
                 && g[x].is_finite()
                 && (given - g[x]).abs() > 4.0 * f64::EPSILON * g[x].abs().max(given.abs()) =>
         {
-            Some((given - g[x]).abs() / g[x].abs().max(given.abs()))
+            Some((
+                (given - g[x]).abs() / g[x].abs().max(given.abs()),
+                (given - g[x]).abs() > at_point_bound,
+            ))
         }
         _ => None,
     };
+    let loose = apart.and_then(|(relative, past)| past.then_some(relative));
+    let rounding_apart = apart.and_then(|(relative, past)| (!past).then_some(relative));
     // Your formula not finite where the tape's gradient is (exp(a)/(exp(a) +
     // exp(b)) at a = 1000 is inf/inf): it may be right and overflow in f64,
     // so it is not compared (as at the random points). A number you gave is.
@@ -1588,7 +1727,14 @@ fn check(
                         "they agree within the tolerance, {:e} relative (they differ by {relative:.1e} relative, more than rounding)",
                         tolerance.rtol
                     ),
-                    None => "they agree".to_string(),
+                    None => match rounding_apart {
+                        Some(relative) => format!(
+                            "they agree within the tape's own rounding (they differ by \
+                             {relative:.1e} relative, within its bound, ±{at_point_bound:.1e}: \
+                             the tape's value may be the one that rounded)"
+                        ),
+                        None => "they agree".to_string(),
+                    },
                 },
                 // At a kink the verdict is the one-sided slopes' (below): the
                 // tape's value is a convention, and differing from it says
@@ -1907,6 +2053,7 @@ fn check(
                 "point": ri.variables.iter().map(|(n, v)| (n.clone(), json!(v.value()))).collect::<serde_json::Map<_, _>>(),
                 "tape": jnum(gi[xi]), "expected": jnum(yours_i), "passed": strict,
                 "within_tape_rounding_only": rounding_only,
+                "decided": !rounding_only,
             }));
             if !ok {
                 failed_elsewhere += 1;
@@ -1965,9 +2112,10 @@ fn check(
                         .map(|(n, v)| format!("{n}={}", v.value()))
                         .collect();
                     diagnosis = Some(format!(
-                        "at {}:\n{}",
+                        "at {}:\n{}{}",
                         point.join(","),
-                        gi.compare_with(&[(xi, yours_i)], tolerance)
+                        gi.compare_with(&[(xi, yours_i)], tolerance),
+                        units_off_note(&t, xi.index(), ri.output.index(), gi[xi], yours_i)
                     ));
                 }
             }
@@ -2180,6 +2328,10 @@ fn check(
     // The point's row passes only where the point confirms yours (not where
     // it agrees but confirms nothing: an infinity, a kink, the tape's rounding).
     rows[0]["passed"] = json!(at_point == Some(true));
+    // Whether the point decides anything: not at a kink without a slope to
+    // hold yours against, nor within the tape's rounding only, nor where
+    // something is not finite (the text's "cannot be confirmed").
+    rows[0]["decided"] = json!(at_point.is_some());
     // Your derivative not defined at the point, and at none of the points
     // near it where f and the tape's gradient are (`ln(-x)` for ∂ ln x/∂x at
     // 2): wrong, where f has a derivative, not "cannot be confirmed".
@@ -2216,15 +2368,39 @@ fn check(
     } else {
         "pick another point"
     };
+    // How far "right" goes, as the text's last line says it (`None` unless
+    // right).
+    let right_as = all_ok.then(|| {
+        if at_kink.is_some() || exact_sides {
+            "at_a_kink"
+        } else if near_confirms {
+            "at_the_random_points"
+        } else if moved_alone.is_some() {
+            "along_wrt_only"
+        } else if points == 0 && number_given.is_none() && special.is_none() {
+            "at_the_point_only"
+        } else if number_given.is_some() || special.is_some() {
+            if loose.is_some() {
+                "number_within_tolerance"
+            } else {
+                "number_at_the_point"
+            }
+        } else if loose.is_some() {
+            "within_tolerance"
+        } else {
+            "right"
+        }
+    });
     if outputs.json {
         let mut j = report_json(&r, &g);
         j["check"] = json!({
             "wrt": wrt, "expect": expect, "passed": all_ok, "verdict": verdict, "rows": rows,
+            "right_as": right_as,
             "diagnosis": diagnosis.as_ref().map(|d| match (&use_note, use_holds) {
                 (Some(note), true) => format!("{d}{note}"),
                 _ => d.clone(),
             }),
-            "random_points_move": if moved_alone.is_some() { json!(wrt) } else if hold.is_empty() { json!("all") } else { json!(r.variables.iter().map(|(n, _)| n.as_str()).filter(|n| !hold.iter().any(|h| h == n)).collect::<Vec<_>>()) },
+            "random_points_move": if points == 0 || number_given.is_some() || special.is_some() { json!("none") } else if moved_alone.is_some() { json!(wrt) } else if hold.is_empty() { json!("all") } else { json!(r.variables.iter().map(|(n, _)| n.as_str()).filter(|n| !hold.iter().any(|h| h == n)).collect::<Vec<_>>()) },
             "kink": at_kink.as_ref().map(|(note, nature)| json!({
                 // The note is about the op, as in the text.
                 "note": note.trim_end_matches("; the derivative does not exist here"),
@@ -2625,6 +2801,35 @@ fn depends_on(tape: &Tape, x: usize, output: usize) -> Vec<bool> {
     from_x
 }
 
+/// Where the tape's derivative is 0 at a random point because a relu on the
+/// way from `x` is off there (its input below 0, relu′ = 0), while yours is
+/// not 0: the note that says so (the paths' sum is then 0 for that reason,
+/// not for a slip of the paths). Empty otherwise.
+fn units_off_note(tape: &Tape, x: usize, output: usize, tape_value: f64, yours: f64) -> String {
+    use chainrule::Op;
+    if tape_value != 0.0 || yours == 0.0 || !yours.is_finite() {
+        return String::new();
+    }
+    let from_x = depends_on(tape, x, output);
+    let off: Vec<String> = (x + 1..=output)
+        .filter(|&i| from_x[i - x] && matches!(tape.op(i), Op::Relu | Op::ReluNeuron))
+        .filter(|&i| tape.value(i) == 0.0 && tape.edges(i).iter().all(|&(_, p)| p == 0.0))
+        .map(|i| tape.display_name(i))
+        .collect();
+    if off.is_empty() {
+        return String::new();
+    }
+    let (units, is) = if off.len() == 1 {
+        (format!("the relu {}", off[0]), "is")
+    } else {
+        (format!("the relus {}", off.join(", ")), "are")
+    };
+    format!(
+        "here {units} on the way {is} off (its input below 0, where relu′ = 0), so the tape's derivative is 0 at this point; yours, {}, is not: a derivative through a relu is 0 where the relu is off\n",
+        number(yours)
+    )
+}
+
 /// Whether every local partial on the paths from `x` up to `output` is
 /// finite (then an infinite ∂output/∂x is the sweep's overflow, not f's).
 fn partials_finite_on_paths(tape: &Tape, x: usize, output: usize) -> bool {
@@ -2717,7 +2922,7 @@ fn forward_rounding(
     let r = record(loaded, &tape, at)?;
     let x = find(&r, wrt)?;
     let g = tape.grad(r.output, &[x])[0];
-    Ok(rounding_of(&tape, g) + (g.value() - sweep).abs())
+    Ok(rounding_of(&tape, g, &r.constants) + (g.value() - sweep).abs())
 }
 
 /// How far your formula's value (`yours`, as `check` evaluated it at
@@ -2732,7 +2937,7 @@ fn expected_rounding(expect: &str, values: &HashMap<String, f64>, yours: f64) ->
         return 0.0;
     };
     match program.record(&tape, values) {
-        Ok(r) => rounding_of(&tape, r.output) + (r.output.value() - yours).abs(),
+        Ok(r) => rounding_of(&tape, r.output, &r.constants) + (r.output.value() - yours).abs(),
         Err(_) => 0.0,
     }
 }
@@ -2754,7 +2959,7 @@ fn expected_rounding(expect: &str, values: &HashMap<String, f64>, yours: f64) ->
 /// itself: there the term is taken edge by edge ([`terms_past_range`]), so the
 /// derivative of √x at 1e-310, 0.5/√x, whose ∂/∂√x is −5e309, has a term of
 /// 5e154 (√x times it), its own size: it is as exact as its ops.
-fn rounding_of(tape: &Tape, y: Var<'_>) -> f64 {
+fn rounding_of(tape: &Tape, y: Var<'_>, constants: &HashMap<usize, f64>) -> f64 {
     if !y.value().is_finite() {
         return f64::INFINITY;
     }
@@ -2764,7 +2969,8 @@ fn rounding_of(tape: &Tape, y: Var<'_>) -> f64 {
     for node in 0..=y.index() {
         let adjoint = h.by_index(node);
         let value = tape.value(node);
-        if adjoint == 0.0 || adjoint.is_nan() || !value.is_finite() || exact(tape, node) {
+        if adjoint == 0.0 || adjoint.is_nan() || !value.is_finite() || exact(tape, node, constants)
+        {
             continue;
         }
         let magnitude = value.abs().max(f64::MIN_POSITIVE);
@@ -2837,10 +3043,12 @@ fn terms_past_range(tape: &Tape, h: &Gradients, y: usize) -> Vec<f64> {
 /// Whether node `i`'s value is exactly its op of its operands' values (no
 /// rounding): a leaf, a constant, a negation, a select op; a sum, difference,
 /// product or quotient whose error-free residual is 0 (Knuth's TwoSum, an FMA:
-/// `a·b − v` computed exactly); a 0 or subnormal that did not underflow (√0,
-/// sin 0). Any other op is taken to round (conservatively: its constant, for
-/// `x + c`, is not read back).
-fn exact(tape: &Tape, i: usize) -> bool {
+/// `a·b − v` computed exactly), with a constant too (`a + c`, `c − a`, `a / c`,
+/// `c / a`) where `constants` holds it (the formula's recording notes each;
+/// `a / c` by a power of two c is read off its partial 1/c, which is then
+/// exact); a 0 or subnormal that did not underflow (√0, sin 0). Any other op
+/// is taken to round.
+fn exact(tape: &Tape, i: usize, constants: &HashMap<usize, f64>) -> bool {
     use chainrule::Op;
     let v = tape.value(i);
     let edges = tape.edges(i);
@@ -2849,6 +3057,25 @@ fn exact(tape: &Tape, i: usize) -> bool {
     let two_sum_error = |a: f64, b: f64| {
         let bb = v - a;
         (a - (v - bb)) + (b - bb)
+    };
+    // a / b rounded to a normal v is exact where v·b − a is 0. That residual
+    // is a double (so the FMA gives it exactly, nonzero where v rounded) where
+    // a is at least 2⁵³ times the least normal number; below that, no claim.
+    let quotient_exact =
+        |a: f64, b: f64| a.abs() >= f64::MIN_POSITIVE * 2f64.powi(53) && v.mul_add(b, -a) == 0.0;
+    let constant = constants.get(&i).copied();
+    // The divisor of `a / c`: the constant noted, else 1/p for a partial p
+    // that is a power of two in the normal range (fl(1/c) is a power of two
+    // only for c = 1/p exactly there).
+    let divisor = || {
+        constant.or_else(|| {
+            let p = edges.first()?.1;
+            let power_of_two = p.is_normal() && p.abs() <= 2f64.powi(1000) && {
+                let bits = p.to_bits() & ((1u64 << 52) - 1);
+                bits == 0
+            };
+            power_of_two.then(|| 1.0 / p)
+        })
     };
     let op = tape.op(i);
     let is_exact = match op {
@@ -2865,6 +3092,9 @@ fn exact(tape: &Tape, i: usize) -> bool {
         | Op::Signum => true,
         Op::Add => two_sum_error(operand(0), operand(1)) == 0.0,
         Op::Sub => two_sum_error(operand(0), -operand(1)) == 0.0,
+        Op::AddConst => constant.is_some_and(|c| two_sum_error(operand(0), c) == 0.0),
+        Op::SubConst => constant.is_some_and(|c| two_sum_error(operand(0), -c) == 0.0),
+        Op::ConstSub => constant.is_some_and(|c| two_sum_error(c, -operand(0)) == 0.0),
         // A residual is trusted only for a normal result: below 2.2e-308 the
         // residual of a rounded product is itself below the subnormals' ulp,
         // and the FMA rounds it to 0 (1e-160 · 6.9e-164 is 1.4 · 2⁻¹⁰⁷⁴,
@@ -2878,6 +3108,15 @@ fn exact(tape: &Tape, i: usize) -> bool {
                     || op != Op::Div && op != Op::Square && operand(1) == 0.0
                     || op == Op::MulConst && edges.first().is_some_and(|&(_, c)| c == 0.0))
         }
+        // 0 / c and c / a: 0 only from a zero dividend (a finite nonzero
+        // divisor); any other such quotient underflowed.
+        Op::DivConst | Op::ConstDiv if v.is_nan() || v.abs() < f64::MIN_POSITIVE => {
+            v == 0.0
+                && match op {
+                    Op::DivConst => operand(0) == 0.0 && divisor().is_some_and(|c| c != 0.0),
+                    _ => constant == Some(0.0) && operand(0).is_finite() && operand(0) != 0.0,
+                }
+        }
         Op::Mul => operand(0).mul_add(operand(1), -v) == 0.0,
         Op::Square => operand(0).mul_add(operand(0), -v) == 0.0,
         // The partial is the constant itself.
@@ -2885,6 +3124,8 @@ fn exact(tape: &Tape, i: usize) -> bool {
             .first()
             .is_some_and(|&(_, c)| operand(0).mul_add(c, -v) == 0.0),
         Op::Div => v.mul_add(operand(1), -operand(0)) == 0.0,
+        Op::DivConst => divisor().is_some_and(|c| quotient_exact(operand(0), c)),
+        Op::ConstDiv => constant.is_some_and(|c| quotient_exact(c, operand(0))),
         // 1/x rounded to v: exact when v·x − 1 is (the derivative of x/x
         // records 1/x: 0.5 at 2).
         Op::Recip => v.mul_add(operand(0), -1.0) == 0.0,
@@ -2894,7 +3135,13 @@ fn exact(tape: &Tape, i: usize) -> bool {
         || v.abs() < f64::MIN_POSITIVE
             && !matches!(
                 op,
-                Op::Mul | Op::Square | Op::MulConst | Op::Div | Op::Recip
+                Op::Mul
+                    | Op::Square
+                    | Op::MulConst
+                    | Op::Div
+                    | Op::Recip
+                    | Op::DivConst
+                    | Op::ConstDiv
             )
             && !underflowed(tape, i)
 }
@@ -3059,8 +3306,8 @@ impl OneSided {
                         format!(" ({l} from the left, {r} from the right)")
                     };
                     format!(
-                        "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), differ by {:e}{values}, so {lhs} does not exist here",
-                        sides.gap.abs()
+                        "the one-sided derivatives, taken through the tape with each kink's branch on either side ({wrt} moving right and left), differ by {}{values}, so {lhs} does not exist here",
+                        short_e(sides.gap.abs())
                     )
                 }
             },
