@@ -493,9 +493,12 @@ pub struct Explanation {
     /// Where the explanation is one local derivative (the output an op on the
     /// input): the partials of its edges to the input, one per use (x·x: 3
     /// and 3), and, for an op of the unary table, its rule (`sin x`, `cos x`).
-    local: Option<(Vec<f64>, Option<(&'static str, &'static str)>)>,
+    local: Option<(Vec<f64>, Option<Rule>)>,
     options: ExplainOptions,
 }
+
+/// A unary op's rule as the table writes it: (formula, derivative).
+type Rule = (&'static str, &'static str);
 
 impl<'t> Gradients<'t> {
     /// Explains ∂output/∂x path by path, listing at most
