@@ -551,3 +551,29 @@ fn a_direct_partial_is_never_written_as_the_total() {
     assert!(sum.contains("· ∂f/∂x|direct = "), "{sum}\n{log}");
     assert!(!sum.contains("· ∂f/∂x ="), "{sum}");
 }
+
+/// A page cut so close to the output that no input is drawn had an empty
+/// "Chain rule for" selector and an empty panel under it: it now says why.
+#[test]
+fn a_page_that_draws_no_input_says_why_its_chain_rule_is_empty() {
+    let Some(browser) = chromium() else {
+        println!("browser test skipped: no Chromium installed (Debian: apt-get install chromium)");
+        return;
+    };
+    // Unlabelled: within one step of the output only exp(sin x) is drawn.
+    let tape = Tape::new();
+    let x = tape.var(1.0);
+    let f = x.sin().exp().cos();
+    let g = f.backward();
+    let page = Html::new(&g).within(1).render().unwrap();
+    let dom = dump_dom(&browser, &page, "play=all", "within-one");
+    let sum = text_of(&dom, "sum");
+    assert!(
+        sum.contains("No input (leaf) is drawn on this page"),
+        "{sum}"
+    );
+    // A page that draws its inputs says nothing of the kind.
+    let page = Html::new(&g).render().unwrap();
+    let dom = dump_dom(&browser, &page, "play=all", "whole");
+    assert!(!text_of(&dom, "sum").contains("No input"));
+}

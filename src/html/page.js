@@ -285,6 +285,12 @@
     }
 
     sum.replaceChildren();
+    if (D.explanations.length === 0) {
+      // A page cut by `within` that draws no input: no chain rule to show.
+      const p = document.createElement("p");
+      p.textContent = "No input (leaf) is drawn on this page, so there is no chain rule for one to show: draw more steps below the output (within) or the whole tape.";
+      sum.appendChild(p);
+    }
     if (focus !== null && byIndex.has(focus)) {
       const x = byIndex.get(focus);
       const y = output.name;
