@@ -1027,10 +1027,15 @@ impl fmt::Display for Report {
         writeln!(f)?;
         write!(
             f,
-            "Tape: {:.1} bytes/node (arena capacity, reused). Replay: {} instructions, {:.1} \
+            "Tape: {:.1} bytes/node (arena capacity, reused). Replay: {} {}, {:.1} \
              bytes/node. Medians of {} interleaved {} of {} {}.",
             self.tape_bytes_per_node,
             self.instructions,
+            if self.instructions == 1 {
+                "instruction"
+            } else {
+                "instructions"
+            },
             self.program_bytes_per_node,
             self.rounds,
             if self.rounds == 1 { "round" } else { "rounds" },
@@ -1044,15 +1049,15 @@ impl fmt::Display for Report {
         if let Some(d) = self.hand_difference {
             write!(
                 f,
-                " Taped vs hand-coded gradient: largest difference {d:.1e} (relative; \
-                 absolute against a hand partial of 0)."
+                " Taped vs hand-coded gradient: largest difference {d:.1e} (relative to \
+                 the hand-coded partial, or absolute where that is 0)."
             )?;
         }
         for u in &self.unconfirmed {
             write!(
                 f,
-                "\n\nNot confirmed: ∂f/∂x{} is {:e} taped and {:e} hand-coded, {:e} apart, \
-                 within the tape's own rounding bound of its partial ({:e}, \
+                "\n\nNot confirmed: ∂f/∂x{} is {:e} taped and {:e} hand-coded, {:.1e} apart, \
+                 within the tape's own rounding bound of its partial ({:.1e}, \
                  Gradients::rounding_bound) but beyond the tolerances: this check cannot tell \
                  a right partial from a slip here; check it at another point or with gradcheck.",
                 u.input,

@@ -887,17 +887,29 @@ fn recorded_partials<'t>(
             } else {
                 (0, None)
             };
+            // (sgn a taken from a itself, signum(a), not from p₀: a compiled
+            // gradient replayed where a has the other sign gave the recording's
+            // sign. For a subnormal a, r = (b·2⁵⁴)/(a·2⁵⁴): r's partial 1/a
+            // overflows there, where 1/(a·2⁵⁴) does not.)
             let x = operand(a);
+            let s = if x.value.abs() < f64::MIN_POSITIVE {
+                f64::from_bits(((1023 + 54) as u64) << 52)
+            } else {
+                1.0
+            };
             let r = match (other, kept.first()) {
-                (Some(b), _) => Some(b / x),
-                (None, Some(&c)) if x.value.abs() >= c.abs() => Some(c / x),
+                _ if x.value == 0.0 || !x.value.is_finite() => None,
+                (Some(b), _) if s == 1.0 => Some(b / x),
+                (Some(b), _) => Some((b * s) / (x * s)),
+                (None, Some(&c)) if x.value.abs() >= c.abs() && s == 1.0 => Some(c / x),
+                (None, Some(&c)) if x.value.abs() >= c.abs() => Some((c * s) / (x * s)),
                 (None, _) => None,
             };
             if let Some(r) = r.filter(|r| r.value.is_finite()) {
                 let q = r.hypot(1.0).recip();
                 let p0 = edges[a].1;
                 if q.value.is_normal() && p0.is_finite() && p0 != 0.0 {
-                    out[a] = V(q / q.value * p0);
+                    out[a] = V(x.signum() * (q / q.value * p0.abs()));
                 }
             }
         }
@@ -1517,9 +1529,17 @@ fn log_partial<'t>(x: Var<'t>, p: f64, base: Option<f64>) -> Partial<'t> {
 #[track_caller]
 fn reciprocal_scaled<'t>(q: Var<'t>, p0: f64) -> Var<'t> {
     let q0 = q.value;
-    let c = p0 / q0;
-    let d = (-q0).mul_add(c, p0) / q0;
-    if c.is_normal() && (d == 0.0 || d.is_normal()) {
+    let mut c = p0 / q0;
+    let mut d = (-q0).mul_add(c, p0) / q0;
+    if d != 0.0 && c.is_normal() && d.is_sign_negative() != c.is_sign_negative() {
+        // c one step toward 0, so that d has c's sign: where a replay's q is
+        // ±∞ (x subnormal), q·c + q·d is then ±∞, not ∞ − ∞ = NaN.
+        c = f64::from_bits(c.to_bits() - 1);
+        d = (-q0).mul_add(c, p0) / q0;
+    }
+    if c.is_normal()
+        && (d == 0.0 || (d.is_normal() && d.is_sign_negative() == c.is_sign_negative()))
+    {
         if d == 0.0 && (q0 * c).to_bits() == p0.to_bits() {
             return q * c;
         }

@@ -143,7 +143,7 @@ fn a_difference_against_a_zero_partial_is_not_called_relative() {
     assert!(!table.contains("largest relative difference"), "{table}");
     assert!(
         table.contains(&format!(
-            "largest difference {d:.1e} (relative; absolute against a hand partial of 0)"
+            "largest difference {d:.1e} (relative to the hand-coded partial, or absolute where that is 0)"
         )),
         "{table}"
     );

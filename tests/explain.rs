@@ -303,6 +303,17 @@ fn a_variable_used_twice_by_one_node_is_one_factor_with_the_true_partial() {
             3f64.cos()
         )
     );
+    // The table's formula without its aside; no rule beside a NaN.
+    let l = x.logsigmoid().named("l");
+    let text = tape.explain(l, x).to_string();
+    assert!(
+        text.contains("by the rule d(ln σ(x))/dx = σ(−x))"),
+        "{text}"
+    );
+    let n = tape.var(f64::NAN).named("n");
+    let r = n.relu().named("r");
+    let text = tape.explain(r, n).to_string();
+    assert!(!text.contains("by the rule"), "{text}");
     let y = tape.var(2.0).named("y");
     let p = (x * y).named("p");
     assert_eq!(

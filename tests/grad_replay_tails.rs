@@ -167,3 +167,53 @@ fn log_derivatives_recorded_at_one_end_replay_right_at_the_other() {
         }
     }
 }
+
+/// hypot's larger operand's partial, rerouted for its second derivative,
+/// takes its sign from the operand at replay (it froze the recording's:
+/// recorded at (3, 4), replayed at (−3, −4), ∂/∂y was 0.8 for −0.8), within
+/// 4 ulps of a fresh recording (`close`).
+#[test]
+fn hypot_gradient_replays_with_the_operands_signs() {
+    let points = [
+        [3.0, 4.0],
+        [-3.0, -4.0],
+        [1e8, 1.0],
+        [-1e8, 1.0],
+        [1.0, -1e8],
+        [0.5, 0.0],
+        [-0.5, 2.0],
+    ];
+    for from in points {
+        for to in points {
+            let tape = Tape::for_replay();
+            let v = tape.vars(&from);
+            let g = tape.grad(v[0].hypot(v[1]) + v[0].hypot(1.0), &v);
+            let mut program = tape.compile(&g).expect("compiles");
+            program.set_inputs(&to);
+            program.forward();
+            let fresh = Tape::new();
+            let w = fresh.vars(&to);
+            let want = fresh.grad(w[0].hypot(w[1]) + w[0].hypot(1.0), &w);
+            for k in 0..2 {
+                let (got, want) = (program.output(k), want[k].value());
+                assert!(
+                    close(got, want),
+                    "∂/∂x{k} recorded at {from:?}, replayed at {to:?}: {got:e}, fresh {want:e}"
+                );
+            }
+        }
+    }
+}
+
+/// log₂′ recorded near the bottom of the normal range and replayed at a
+/// subnormal x, where 1/x is ∞: ∞ as a fresh recording has it (q·c + q·d
+/// was ∞ − ∞ = NaN).
+#[test]
+fn log2_derivative_replayed_where_its_reciprocal_overflows_is_infinite() {
+    let log2: Body = |x| x.log2();
+    for from in [2.3e-308, 3e-300, 0.7] {
+        let (replayed, fresh) = replayed_and_fresh(log2, from, 1e-310);
+        assert_eq!(fresh, f64::INFINITY);
+        assert_eq!(replayed, fresh, "recorded at {from:e}");
+    }
+}

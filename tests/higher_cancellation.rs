@@ -193,3 +193,33 @@ fn fused_relu_neuron_below_its_kink_has_the_plain_hessian() {
     let x = [1.0, 4.0, 1.0];
     assert_eq!(hessian(pos, &x), hessian(plain, &x));
 }
+
+/// Where the larger operand is subnormal, its reroute's r = b/a would have the
+/// partial 1/a = ∞ (H₀₁ at (3e-309, 1e-309) was −∞, H₁₀ the true −9.5e307):
+/// not rerouted there. Against the closed form at the point scaled by 2^1000
+/// (H(λv) = H(v)/λ, exact scaling), to 1e-9: the subnormal inputs' partials
+/// keep fewer bits.
+#[test]
+fn hypot_hessian_at_a_subnormal_larger_operand() {
+    let scale = 2f64.powi(1000);
+    for (x, y) in [(3e-309, 1e-309), (1e-310, 1e-320), (-3e-309, 2e-309)] {
+        let h = hessian(|v| v[0].hypot(v[1]), &[x, y]);
+        let (xs, ys) = (x * scale, y * scale);
+        let r = f64::hypot(xs, ys);
+        let r3 = r * r * r;
+        let want = [
+            [ys * ys / r3 * scale, -xs * ys / r3 * scale],
+            [-xs * ys / r3 * scale, xs * xs / r3 * scale],
+        ];
+        for j in 0..2 {
+            for k in 0..2 {
+                let (got, want) = (h[j][k], want[j][k]);
+                // (Past f64's range, as x²/h³ at (3e-309, 1e-309): ∞ both.)
+                assert!(
+                    got == want || (got - want).abs() <= 1e-9 * want.abs(),
+                    "H{j}{k} at ({x:e}, {y:e}): {got:e}, want {want:e}"
+                );
+            }
+        }
+    }
+}

@@ -2810,7 +2810,13 @@ impl fmt::Display for Explanation {
                             terms.join(" + ")
                         )
                     }
-                    Some((_, Some((formula, derivative)))) => {
+                    // (Not at a NaN: the rule as written has no NaN, and the
+                    // policy's rule 4 gives one.)
+                    Some((_, Some((formula, derivative)))) if !factor.value.is_nan() => {
+                        // The table's formula without what it adds after it
+                        // ("ln σ(x) = −softplus(−x)", "sign(x) (±1 at ±0)").
+                        let formula = formula.split(" = ").next().unwrap_or(formula);
+                        let formula = formula.split(" (").next().unwrap_or(formula);
                         format!("a local derivative, by the rule d({formula})/dx = {derivative}")
                     }
                     _ => "a local derivative".to_string(),

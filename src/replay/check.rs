@@ -181,7 +181,12 @@ impl Program {
     /// output or gradient of the program, so a branch taken otherwise there
     /// is no divergence. (With dead-code elimination off the program still
     /// runs such a node forward, and its [`value`](Program::value) may differ
-    /// from the fresh recording's.)
+    /// from the fresh recording's.) Nodes are paired by index: a side
+    /// computation that records more or fewer nodes (`if x > 0 { let _ = x + 1.0; }`)
+    /// shifts every node after it, and the first node an output depends on
+    /// after the shift is reported though the outputs may still agree.
+    /// Record side computations after the outputs, or not at all, where they
+    /// can branch.
     ///
     /// `record` gets a fresh tape (keeping constants) and the inputs, and must
     /// record the function as it was recorded for the program (making the

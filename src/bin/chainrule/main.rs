@@ -1565,12 +1565,14 @@ fn check(
             Some((
                 (given - g[x]).abs() / g[x].abs().max(given.abs()),
                 (given - g[x]).abs() > at_point_bound,
+                (given - g[x]).abs(),
             ))
         }
         _ => None,
     };
-    let loose = apart.and_then(|(relative, past)| past.then_some(relative));
-    let rounding_apart = apart.and_then(|(relative, past)| (!past).then_some(relative));
+    let loose = apart.and_then(|(relative, past, _)| past.then_some(relative));
+    let rounding_apart =
+        apart.and_then(|(relative, past, absolute)| (!past).then_some((relative, absolute)));
     // Your formula not finite where the tape's gradient is (exp(a)/(exp(a) +
     // exp(b)) at a = 1000 is inf/inf): it may be right and overflow in f64,
     // so it is not compared (as at the random points). A number you gave is.
@@ -1728,10 +1730,10 @@ fn check(
                         tolerance.rtol
                     ),
                     None => match rounding_apart {
-                        Some(relative) => format!(
+                        Some((relative, absolute)) => format!(
                             "they agree within the tape's own rounding (they differ by \
-                             {relative:.1e} relative, within its bound, ±{at_point_bound:.1e}: \
-                             the tape's value may be the one that rounded)"
+                             {absolute:.1e} ({relative:.1e} relative), within its bound, \
+                             ±{at_point_bound:.1e}: the tape's value may be the one that rounded)"
                         ),
                         None => "they agree".to_string(),
                     },
