@@ -98,6 +98,25 @@ fn holding_the_derivatives_variable_is_refused_truly() {
         err.contains("every random point would keep x at the point's value"),
         "{err}"
     );
+    // With no other variable, nothing else moves: said so, not "only where the
+    // other variables move".
+    let (_, err) = run(
+        &[
+            "check", "x^2", "--at", "x=1", "--expect", "2*x", "--hold", "x",
+        ],
+        2,
+    );
+    assert!(!err.contains("other variables move"), "{err}");
+    assert!(err.contains("the formula's only one"), "{err}");
+}
+
+/// `--at x=1/0` evaluates to ∞: said, with how to give a variable that value
+/// (it said only "is not a finite number", while `--at x=inf` is taken).
+#[test]
+fn an_at_value_evaluating_to_infinity_says_how_to_write_it() {
+    let (_, err) = run(&["grad", "x^2", "--at", "x=1/0"], 2);
+    assert!(err.contains("evaluates to inf"), "{err}");
+    assert!(err.contains("write it out: inf, -inf or nan"), "{err}");
 }
 
 /// The note on a value that is not finite writes the op as the formula does.

@@ -206,9 +206,10 @@ fn parse_value(s: &str) -> Result<(String, f64), String> {
         Ok(value) => value,
         Err(_) => match formula::evaluate(text, &HashMap::new()) {
             Ok((value, _)) if value.is_finite() => value,
-            Ok(_) => {
+            Ok((value, _)) => {
                 return Err(format!(
-                    "the value of {name}, '{text}', is not a finite number"
+                    "the value of {name}, '{text}', evaluates to {value}, not a finite number \
+                     (to give a variable that value, write it out: inf, -inf or nan)"
                 ))
             }
             Err(_) => {
@@ -1472,9 +1473,16 @@ fn check(
     }
     let wrt = wrt.as_str();
     if hold.iter().any(|h| h == wrt) {
-        return Err(Failure::input(format!(
-            "--hold {wrt} holds the variable of the derivative: every random point would keep {wrt} at the point's value, so ∂/∂{wrt} would never be checked at another value of {wrt}, only where the other variables move (hold the other variables only)"
-        )));
+        let others = r.variables.iter().any(|(n, _)| n != wrt);
+        return Err(Failure::input(if others {
+            format!(
+                "--hold {wrt} holds the variable of the derivative: every random point would keep {wrt} at the point's value, so ∂/∂{wrt} would never be checked at another value of {wrt}, only where the other variables move (hold the other variables only)"
+            )
+        } else {
+            format!(
+                "--hold {wrt} holds the variable of the derivative, the formula's only one: every random point would be the point itself, so ∂/∂{wrt} would never be checked at another value of {wrt} (leave --hold out)"
+            )
+        }));
     }
     let x = find(&r, wrt)?;
     if !r.variables.iter().any(|(n, _)| n == wrt) {
