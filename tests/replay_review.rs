@@ -93,6 +93,59 @@ fn check_does_not_blame_a_node_no_output_depends_on() {
     assert_eq!(err.node(), Some(2), "{err}");
 }
 
+/// A side computation that records a node in one branch only shifts the
+/// indices of every node after it, not the function: `check` pairs the
+/// nodes from the outputs down, and passes. (Paired by index, it named
+/// node #3: "the program replays sin, the function now records mul".) A
+/// change an output depends on is still named, after the shift too.
+#[test]
+fn check_passes_a_side_computation_that_shifts_the_nodes() {
+    fn shift<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+        let x = t.vars(a);
+        if a[0] > 0.0 {
+            let _ = x[0] + 1.0;
+        }
+        vec![x[0].sin() * x[1]]
+    }
+    for (from, to) in [([1.0, 2.0], [-1.0, 2.0]), ([-1.0, 2.0], [1.0, 2.0])] {
+        let tape = Tape::for_replay();
+        let mut program = tape.compile(&shift(&tape, &from)).unwrap();
+        assert_eq!(program.check(&to, shift), Ok(()), "from {from:?} to {to:?}");
+        program.backward();
+        let fresh = Tape::new();
+        let v = fresh.vars(&to);
+        let y = v[0].sin() * v[1];
+        let g = y.backward();
+        assert_eq!(program.output(0), y.value());
+        assert_eq!(program.gradients(), &[g[v[0]], g[v[1]]][..]);
+    }
+    fn shift_and_change<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+        let x = t.vars(a);
+        if a[0] > 0.0 {
+            let _ = x[0] + 1.0;
+            vec![x[0].sin() * x[1]]
+        } else {
+            vec![x[0].cos() * x[1]]
+        }
+    }
+    let tape = Tape::for_replay();
+    let mut program = tape.compile(&shift_and_change(&tape, &[1.0, 2.0])).unwrap();
+    assert!(program.check(&[-1.0, 2.0], shift_and_change).is_err());
+    // Inputs swapped in the output (the same ops, other leaves): named.
+    fn swapped<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+        let x = t.vars(a);
+        if a[0] > 0.0 {
+            vec![x[0] - x[1]]
+        } else {
+            let _ = x[0] + 1.0;
+            vec![x[1] - x[0]]
+        }
+    }
+    let tape = Tape::for_replay();
+    let mut program = tape.compile(&swapped(&tape, &[1.0, 2.0])).unwrap();
+    assert!(program.check(&[-1.0, 2.0], swapped).is_err());
+}
+
 /// Compiled `[sin(x0·x1)]`, checked against a function that records the same
 /// four nodes but returns `x0·x1`: "differs in length: 4 nodes replayed, 3
 /// recorded", where the difference is which node is the output.

@@ -181,12 +181,14 @@ impl Program {
     /// output or gradient of the program, so a branch taken otherwise there
     /// is no divergence. (With dead-code elimination off the program still
     /// runs such a node forward, and its [`value`](Program::value) may differ
-    /// from the fresh recording's.) Nodes are paired by index: a side
-    /// computation that records more or fewer nodes (`if x > 0 { let _ = x + 1.0; }`)
-    /// shifts every node after it, and the first node an output depends on
-    /// after the shift is reported though the outputs may still agree.
-    /// Record side computations after the outputs, or not at all, where they
-    /// can branch.
+    /// from the fresh recording's.) The nodes are first paired from the
+    /// outputs down (output with output, operand with operand): where that
+    /// pairing finds the same ops, constants, values and inputs, the check
+    /// passes, so a side computation that records more or fewer nodes
+    /// (`if x > 0 { let _ = x + 1.0; }`), shifting the index of every node
+    /// after it, is no divergence either. Otherwise the nodes are compared by index, and
+    /// the first that differs is named (or the recording's length, or its
+    /// outputs).
     ///
     /// `record` gets a fresh tape (keeping constants) and the inputs, and must
     /// record the function as it was recorded for the program (making the
@@ -252,6 +254,11 @@ impl Program {
                 })
             }
         };
+        // The same function, node for node from the outputs down, whatever
+        // the indices (a side computation may have shifted them).
+        if self.same_structure(&fresh, &nodes) {
+            return Ok(());
+        }
         self.compare(&fresh)?;
         // Every node the program's outputs depend on is the same. A recording
         // of another length (a loop ran another number of times) is a shape;
@@ -271,6 +278,124 @@ impl Program {
             });
         }
         Ok(())
+    }
+
+    /// Compares old node `node` with the fresh recording's node `at` (of the
+    /// same op): their constants, and the value where the program keeps one
+    /// (a constant it folded into what reads it holds its recorded value).
+    /// The [`Divergence`] names `node`.
+    fn same_constants_and_value(
+        &self,
+        fresh: &Graph,
+        node: usize,
+        at: usize,
+    ) -> Result<(), Divergence> {
+        let old = &self.graph;
+        let op = old.ops[node];
+        let (a, b) = (old.constants(node), fresh.constants(at));
+        let mul_const =
+            op == Op::MulConst && !same(old.first_partial[node], fresh.first_partial[at]);
+        if a.len() != b.len() || a.iter().zip(b).any(|(&x, &y)| !same(x, y)) || mul_const {
+            return Err(Divergence::Constant {
+                node,
+                op,
+                replayed: if op == Op::MulConst {
+                    vec![old.first_partial[node]]
+                } else {
+                    a.to_vec()
+                },
+                recorded: if op == Op::MulConst {
+                    vec![fresh.first_partial[at]]
+                } else {
+                    b.to_vec()
+                },
+            });
+        }
+        // A constant the program keeps no slot for (folded into the one
+        // that reads it, or dead) holds its recorded value: compared too,
+        // so that the first node named is the constant, not what reads it.
+        let replayed = match self.value(node) {
+            None if op == Op::Const => Some(old.values[node]),
+            kept => kept,
+        };
+        if let Some(value) = replayed {
+            if !same(value, fresh.values[at]) {
+                return Err(Divergence::Value {
+                    node,
+                    op,
+                    replayed: value,
+                    recorded: fresh.values[at],
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the nodes the program's outputs depend on are those the fresh
+    /// recording's `outputs` depend on, paired from the outputs down by
+    /// position (output k with output k, operand k with operand k), not by
+    /// index: the same ops, constants and kept values, each leaf the same
+    /// input, and no node paired with two. So a side computation that
+    /// recorded more or fewer nodes before them
+    /// (`if x > 0 { let _ = x + 1.0; }`), which shifts their indices but not
+    /// the function, passes.
+    ///
+    /// # Complexity
+    /// O(nodes + edges) of both recordings.
+    fn same_structure(&self, fresh: &Graph, outputs: &[u32]) -> bool {
+        let old = &self.graph;
+        if outputs.len() != self.output_nodes.len() {
+            return false;
+        }
+        // Each leaf's input number (u32::MAX for other nodes).
+        let ranks = |g: &Graph| -> Vec<u32> {
+            let mut next = 0;
+            g.ops
+                .iter()
+                .map(|&op| {
+                    if op == Op::Leaf {
+                        next += 1;
+                        next - 1
+                    } else {
+                        u32::MAX
+                    }
+                })
+                .collect()
+        };
+        let (old_rank, fresh_rank) = (ranks(old), ranks(fresh));
+        const NONE: u32 = u32::MAX;
+        let mut pair = vec![NONE; old.len()];
+        let mut taken = vec![NONE; fresh.len()];
+        let mut stack: Vec<(u32, u32)> = self
+            .output_nodes
+            .iter()
+            .copied()
+            .zip(outputs.iter().copied())
+            .collect();
+        while let Some((i, j)) = stack.pop() {
+            let (iu, ju) = (i as usize, j as usize);
+            if iu >= old.len() || ju >= fresh.len() {
+                return false;
+            }
+            if pair[iu] != NONE || taken[ju] != NONE {
+                if pair[iu] == j && taken[ju] == i {
+                    continue;
+                }
+                return false;
+            }
+            pair[iu] = j;
+            taken[ju] = i;
+            let (a, b) = (old.operands(iu), fresh.operands(ju));
+            if old.ops[iu] != fresh.ops[ju]
+                || old_rank[iu] != fresh_rank[ju]
+                || a.len() != b.len()
+                || self.same_constants_and_value(fresh, iu, ju).is_err()
+            {
+                return false;
+            }
+            stack.extend(a.iter().copied().zip(b.iter().copied()));
+        }
+        true
     }
 
     /// Compares the nodes the program's outputs depend on (whether the
@@ -308,41 +433,7 @@ impl Program {
                     recorded: list(fresh),
                 });
             }
-            let (a, b) = (old.constants(node), fresh.constants(node));
-            let mul_const =
-                op == Op::MulConst && !same(old.first_partial[node], fresh.first_partial[node]);
-            if a.len() != b.len() || a.iter().zip(b).any(|(&x, &y)| !same(x, y)) || mul_const {
-                let list = |g: &Graph| {
-                    if op == Op::MulConst {
-                        vec![g.first_partial[node]]
-                    } else {
-                        g.constants(node).to_vec()
-                    }
-                };
-                return Err(Divergence::Constant {
-                    node,
-                    op,
-                    replayed: list(old),
-                    recorded: list(fresh),
-                });
-            }
-            // A constant the program keeps no slot for (folded into the one
-            // that reads it, or dead) holds its recorded value: compared too,
-            // so that the first node named is the constant, not what reads it.
-            let replayed = match self.value(node) {
-                None if op == Op::Const => Some(old.values[node]),
-                kept => kept,
-            };
-            if let Some(value) = replayed {
-                if !same(value, fresh.values[node]) {
-                    return Err(Divergence::Value {
-                        node,
-                        op,
-                        replayed: value,
-                        recorded: fresh.values[node],
-                    });
-                }
-            }
+            self.same_constants_and_value(fresh, node, node)?;
         }
         Ok(())
     }
