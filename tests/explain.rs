@@ -310,6 +310,18 @@ fn a_variable_used_twice_by_one_node_is_one_factor_with_the_true_partial() {
         text.contains("by the rule d(ln σ(x))/dx = σ(−x))"),
         "{text}"
     );
+    // A formula with parentheses of its own is kept whole (it was cut to
+    // "d(1 /)/dx"); outside its domain (ln at −0.5, f NaN) no rule.
+    let sg = x.sigmoid().named("sg");
+    let text = tape.explain(sg, x).to_string();
+    assert!(
+        text.contains("by the rule d(1 / (1 + e^−x))/dx = σ(x)·(1 − σ(x)))"),
+        "{text}"
+    );
+    let m = tape.var(-0.5).named("m");
+    let lm = m.ln().named("lm");
+    let text = tape.explain(lm, m).to_string();
+    assert!(!text.contains("by the rule"), "{text}");
     let n = tape.var(f64::NAN).named("n");
     let r = n.relu().named("r");
     let text = tape.explain(r, n).to_string();

@@ -142,8 +142,34 @@ fn check_passes_a_side_computation_that_shifts_the_nodes() {
         }
     }
     let tape = Tape::for_replay();
-    let mut program = tape.compile(&swapped(&tape, &[1.0, 2.0])).unwrap();
-    assert!(program.check(&[-1.0, 2.0], swapped).is_err());
+    let outputs = swapped(&tape, &[1.0, 2.0]);
+    let sub = outputs[0].index();
+    let mut program = tape.compile(&outputs).unwrap();
+    let err = program.check(&[-1.0, 2.0], swapped).unwrap_err();
+    // The pair that differs is named (the subtraction's operands), not the
+    // side computation the shift put at its index ("the program replays
+    // sub, the function now records add_const").
+    assert_eq!(err.node(), Some(sub), "{err}");
+    assert!(!err.to_string().contains("add_const"), "{err}");
+    // A constant changed beside a shifting side computation: the constant
+    // is named.
+    fn constant<'t>(t: &'t Tape, a: &[f64]) -> Vec<Var<'t>> {
+        let x = t.vars(a);
+        if a[0] > 0.0 {
+            vec![x[0] + 1.0]
+        } else {
+            let _ = x[1].sin();
+            vec![x[0] + 2.0]
+        }
+    }
+    let tape = Tape::for_replay();
+    let mut program = tape.compile(&constant(&tape, &[1.0, 2.0])).unwrap();
+    let err = program.check(&[-1.0, 2.0], constant).unwrap_err();
+    assert!(
+        matches!(err, chainrule::replay::Divergence::Constant { .. }),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("sin"), "{err}");
 }
 
 /// Compiled `[sin(x0·x1)]`, checked against a function that records the same

@@ -1966,9 +1966,11 @@ fn explain_on_tape(
                         .map(|(_, p)| p)
                         .collect();
                     let op = rec.ops()[output];
+                    // (None where the op's value is NaN, outside its domain:
+                    // the partial is the rule's formula there, no derivative.)
                     let rule = crate::ops::UNARY
                         .iter()
-                        .find(|r| r.op == op)
+                        .find(|r| r.op == op && !rec.values()[output].is_nan())
                         .map(|r| (r.formula, r.derivative));
                     explanation.local = Some((terms, rule));
                 }
@@ -2816,7 +2818,10 @@ impl fmt::Display for Explanation {
                         // The table's formula without what it adds after it
                         // ("ln σ(x) = −softplus(−x)", "sign(x) (±1 at ±0)").
                         let formula = formula.split(" = ").next().unwrap_or(formula);
-                        let formula = formula.split(" (").next().unwrap_or(formula);
+                        let formula = match formula.rsplit_once(" (") {
+                            Some((head, aside)) if aside.contains(" at ") => head,
+                            _ => formula,
+                        };
                         format!("a local derivative, by the rule d({formula})/dx = {derivative}")
                     }
                     _ => "a local derivative".to_string(),

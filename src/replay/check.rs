@@ -255,11 +255,35 @@ impl Program {
             }
         };
         // The same function, node for node from the outputs down, whatever
-        // the indices (a side computation may have shifted them).
-        if self.same_structure(&fresh, &nodes) {
+        // the indices (a side computation may have shifted them). Where it is
+        // not and the recordings differ in length, the first pair that
+        // differs is named: compared by index, every node after a shift
+        // would, and the first of them may be a side computation's.
+        let paired = self.pair_from_outputs(&fresh, &nodes);
+        if paired.is_ok() {
             return Ok(());
         }
-        self.compare(&fresh)?;
+        if let Err(by_index) = self.compare(&fresh) {
+            // Compared by index, the first node that differs may be one no
+            // output of the fresh recording depends on (a side computation
+            // that shifted the rest): then the pair found from the outputs
+            // down is the one named.
+            let mut needed = vec![false; fresh.len()];
+            for &o in &nodes {
+                needed[o as usize] = true;
+            }
+            for i in (0..fresh.len()).rev() {
+                if needed[i] {
+                    for &o in fresh.operands(i) {
+                        needed[o as usize] = true;
+                    }
+                }
+            }
+            let aside = by_index
+                .node()
+                .is_some_and(|n| n < fresh.len() && !needed[n]);
+            return if aside { paired } else { Err(by_index) };
+        }
         // Every node the program's outputs depend on is the same. A recording
         // of another length (a loop ran another number of times) is a shape;
         // one of the same length with outputs at other nodes (another node
@@ -331,21 +355,27 @@ impl Program {
         Ok(())
     }
 
-    /// Whether the nodes the program's outputs depend on are those the fresh
-    /// recording's `outputs` depend on, paired from the outputs down by
-    /// position (output k with output k, operand k with operand k), not by
-    /// index: the same ops, constants and kept values, each leaf the same
-    /// input, and no node paired with two. So a side computation that
-    /// recorded more or fewer nodes before them
+    /// Pairs the nodes the program's outputs depend on with those the fresh
+    /// recording's `outputs` depend on, from the outputs down by position
+    /// (output k with output k, operand k with operand k), not by index, and
+    /// compares each pair: the same op, constants and kept values, each leaf
+    /// the same input, no node paired with two. `Ok` where all agree, so a
+    /// side computation that recorded more or fewer nodes before them
     /// (`if x > 0 { let _ = x + 1.0; }`), which shifts their indices but not
-    /// the function, passes.
+    /// the function, passes. Otherwise the first pair found to differ, named
+    /// by the program's node: its op, constants or value, or the operands of
+    /// the node above it (or the outputs).
     ///
     /// # Complexity
     /// O(nodes + edges) of both recordings.
-    fn same_structure(&self, fresh: &Graph, outputs: &[u32]) -> bool {
+    fn pair_from_outputs(&self, fresh: &Graph, outputs: &[u32]) -> Result<(), Divergence> {
         let old = &self.graph;
+        let outputs_differ = || Divergence::Outputs {
+            replayed: self.output_nodes.iter().map(|&o| o as usize).collect(),
+            recorded: outputs.iter().map(|&o| o as usize).collect(),
+        };
         if outputs.len() != self.output_nodes.len() {
-            return false;
+            return Err(outputs_differ());
         }
         // Each leaf's input number (u32::MAX for other nodes).
         let ranks = |g: &Graph| -> Vec<u32> {
@@ -366,36 +396,70 @@ impl Program {
         const NONE: u32 = u32::MAX;
         let mut pair = vec![NONE; old.len()];
         let mut taken = vec![NONE; fresh.len()];
-        let mut stack: Vec<(u32, u32)> = self
+        // (program node, fresh node, the pair above them, if not an output)
+        type Pair = (u32, u32);
+        let mut stack: Vec<(u32, u32, Option<Pair>)> = self
             .output_nodes
             .iter()
             .copied()
             .zip(outputs.iter().copied())
+            .map(|(i, j)| (i, j, None))
             .collect();
-        while let Some((i, j)) = stack.pop() {
+        while let Some((i, j, above)) = stack.pop() {
             let (iu, ju) = (i as usize, j as usize);
+            // The operands of the node above differ (or, at the top, the
+            // outputs).
+            let operands_differ = || match above {
+                Some((p, q)) => Divergence::Operands {
+                    node: p as usize,
+                    op: old.ops[p as usize],
+                    replayed: old
+                        .operands(p as usize)
+                        .iter()
+                        .map(|&o| o as usize)
+                        .collect(),
+                    recorded: fresh
+                        .operands(q as usize)
+                        .iter()
+                        .map(|&o| o as usize)
+                        .collect(),
+                },
+                None => outputs_differ(),
+            };
             if iu >= old.len() || ju >= fresh.len() {
-                return false;
+                return Err(operands_differ());
             }
             if pair[iu] != NONE || taken[ju] != NONE {
                 if pair[iu] == j && taken[ju] == i {
                     continue;
                 }
-                return false;
+                return Err(operands_differ());
             }
             pair[iu] = j;
             taken[ju] = i;
-            let (a, b) = (old.operands(iu), fresh.operands(ju));
-            if old.ops[iu] != fresh.ops[ju]
-                || old_rank[iu] != fresh_rank[ju]
-                || a.len() != b.len()
-                || self.same_constants_and_value(fresh, iu, ju).is_err()
-            {
-                return false;
+            if old.ops[iu] != fresh.ops[ju] {
+                return Err(Divergence::Op {
+                    node: iu,
+                    replayed: old.ops[iu],
+                    recorded: fresh.ops[ju],
+                });
             }
-            stack.extend(a.iter().copied().zip(b.iter().copied()));
+            let (a, b) = (old.operands(iu), fresh.operands(ju));
+            if old_rank[iu] != fresh_rank[ju] {
+                return Err(operands_differ());
+            }
+            if a.len() != b.len() {
+                return Err(Divergence::Operands {
+                    node: iu,
+                    op: old.ops[iu],
+                    replayed: a.iter().map(|&o| o as usize).collect(),
+                    recorded: b.iter().map(|&o| o as usize).collect(),
+                });
+            }
+            self.same_constants_and_value(fresh, iu, ju)?;
+            stack.extend(a.iter().zip(b).map(|(&o, &q)| (o, q, Some((i, j)))));
         }
-        true
+        Ok(())
     }
 
     /// Compares the nodes the program's outputs depend on (whether the

@@ -242,6 +242,15 @@
 //! [`Tape::grad`] where y − 1 is exact (at (0.5, 0.5)) and replayed at a
 //! negative base with |y| ≥ 2^53 has the wrong sign (+1e16 at (−1, 1e16),
 //! for −1e16): x^(y − 1) is replayed with y − 1 rounded to the even y.
+//! At the ends of f64's range the recording point's scale is frozen too:
+//! `hypot`'s partials recorded where h is subnormal (an operand 0 and the
+//! other subnormal, or both subnormal) are taken on operands scaled by a
+//! power of two fixed there, so replayed at large operands they are NaN or 0
+//! (recorded at (0, 1e-310), ∂/∂x replayed at (1e300, 1e-300) is NaN for 1);
+//! and `log`'s with a base recorded at a subnormal x or past 1e307, or near 1
+//! for a base far from e, replayed near the other end of the range, can be 0
+//! or ±∞ where a fresh recording has a number (base 2 recorded at 1.7e308,
+//! replayed at 2.3e-308: ∞ for 6.3e307); `log2`'s alone is kept right there.
 //! [`Program::check`] names a node in each of these cases: check a
 //! program replayed far from where it was recorded. [`Program::check`]
 //! compares the two recordings node by node, so it names a node where only
