@@ -639,17 +639,7 @@ fn recorded_partials<'t>(
                 _ => Some(x),
             };
             // (A tie at ±∞, where a − b is NaN, keeps the constant.)
-            match u.filter(|u| u.value == 0.0) {
-                Some(u) => {
-                    // (Recorded outside closures, so that a full tape panics
-                    // at the caller's line.)
-                    let jump = u.signum() * 0.0;
-                    for &(_, p) in edges {
-                        out.push(marked(jump, p));
-                    }
-                }
-                None => out.extend((0..edges.len()).map(stored)),
-            }
+            kink_partials(u, edges, &mut out);
         }
         // Away from its kink, a kink op's partial is constant on the branch
         // taken, but which branch depends on the operands: recorded as an
@@ -985,15 +975,7 @@ fn recorded_partials<'t>(
             } else {
                 None
             };
-            match z.filter(|z| z.value == 0.0) {
-                Some(z) => {
-                    let jump = z.signum() * 0.0;
-                    for &(_, p) in edges {
-                        out.push(marked(jump, p));
-                    }
-                }
-                None => out.extend((0..edges.len()).map(stored)),
-            }
+            kink_partials(z, edges, &mut out);
         }
         // A relu neuron at z < 0 (or a NaN z): every partial is relu′ = 0 times
         // an operand, 0 with derivative 0 (its stored number, a constant; as
@@ -1111,6 +1093,28 @@ fn recorded_partials<'t>(
         }
     }
     out
+}
+
+/// The partials of `edges` at a kink: where `u`, the quantity whose sign picks
+/// the piece, is 0, each marked through signum(u)·0 ([`marked`]); else (no
+/// such quantity, or a tie at ±∞ where it is NaN) the stored constants.
+/// (Recorded outside closures, so that a full tape panics at the caller's
+/// line.)
+#[track_caller]
+fn kink_partials<'t>(
+    u: Option<Var<'t>>,
+    edges: &[(u32, f64)],
+    out: &mut SmallVec<[Partial<'t>; 8]>,
+) {
+    match u.filter(|u| u.value == 0.0) {
+        Some(u) => {
+            let jump = u.signum() * 0.0;
+            for &(_, p) in edges {
+                out.push(marked(jump, p));
+            }
+        }
+        None => out.extend(edges.iter().map(|&(_, p)| Partial::Const(p))),
+    }
 }
 
 /// A convention `p` recorded with `jump`, a signum at its jump times 0, added:
