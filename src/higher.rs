@@ -1442,24 +1442,22 @@ fn pow_minus_one<'t>(x: Var<'t>, c: f64, p: Var<'t>) -> Var<'t> {
 /// for s = x − m, and e^s + e^s·err with err the exact rounding error of s.
 #[track_caller]
 fn exp_of_difference<'t>(x: Var<'t>, m: f64) -> Var<'t> {
-    let x0 = x.value;
     let s = x - m;
-    let back = s.value - x0;
-    let err = (x0 - (s.value - back)) + (-m - back);
-    let e = s.exp();
-    if err == 0.0 || !err.is_finite() {
-        e
-    } else {
-        e + e * err
-    }
+    exp_with_correction(x.value, m, s)
 }
 
 /// e^(x − xₜ) for a node xₜ, as [`exp_of_difference`] computes e^(x − m) for
 /// its value m = xₜ's: the same value, and derivatives in both.
 #[track_caller]
 fn exp_of_difference_from<'t>(x: Var<'t>, top: Var<'t>) -> Var<'t> {
-    let (x0, m) = (x.value, top.value);
     let s = x - top;
+    exp_with_correction(x.value, top.value, s)
+}
+
+/// e^s for `s` = x₀ − m recorded, plus e^s·err with err the exact rounding
+/// error of that difference (TwoSum), where it is finite and not 0.
+#[track_caller]
+fn exp_with_correction<'t>(x0: f64, m: f64, s: Var<'t>) -> Var<'t> {
     let back = s.value - x0;
     let err = (x0 - (s.value - back)) + (-m - back);
     let e = s.exp();
