@@ -528,7 +528,8 @@ fn number(x: f64) -> String {
 /// 1e-200, whose exact 1e-400 is 0 in f64). A sum or a select below that range
 /// is exact, and so is an op with a zero operand (0·y, √0, sin 0, 0^y), but
 /// `mul_add(x, y, 0)` (whose x·y may underflow); so is a 0 at an op's own
-/// root (ln 1, acos 1). NaN is no underflow. `false` past the tape's end.
+/// root (ln 1, acos 1), and a limit at an infinite operand (e^−∞ = 0,
+/// 1/∞ = 0). NaN is no underflow. `false` past the tape's end.
 ///
 /// [`Gradients::compare`] and the anomaly reports use it to tell an infinite
 /// gradient made by f64's range (√(x·x) at 1e-200: √′(0) = ∞, while
@@ -590,7 +591,11 @@ pub fn underflowed(tape: &Tape, node: usize) -> bool {
         return false;
     }
     // A zero operand makes a tiny result exact (√0, sin 0, 0·y, 0^y), but for
-    // mul_add(x, y, 0), whose x·y may underflow.
+    // mul_add(x, y, 0), whose x·y may underflow; so does an infinite one
+    // (e^−∞ = 0, 1/∞ = 0: limits, nothing rounded).
+    if edges.iter().any(|&(o, _)| tape.value(o).is_infinite()) {
+        return false;
+    }
     op == Op::MulAdd || edges.iter().all(|&(o, _)| tape.value(o) != 0.0)
 }
 

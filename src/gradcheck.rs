@@ -2748,12 +2748,22 @@ impl<'t> Gradients<'t> {
                         name: crate::explain::readable_name(self.tape(), node),
                         note,
                     }
-                } else if let Some((digits, half_unit)) = rounded_to(value, check.tape) {
-                    Finding::Rounded { digits, half_unit }
                 } else if !value.is_finite() {
                     Finding::NoMatch { searched: 0 }
                 } else {
-                    slip_of(self.tape(), &explanation, &terms, value, tolerance)
+                    // A value that a slip gives within the tolerance is that
+                    // slip, though it may also be the tape's rounded to a few
+                    // digits (0.125 for x/8 + 1e-5·x² at 1, the x² path
+                    // forgotten, read as 0.12502 rounded): rounding is named
+                    // only where no slip fits.
+                    match slip_of(self.tape(), &explanation, &terms, value, tolerance) {
+                        Finding::NoMatch { .. } if rounded_to(value, check.tape).is_some() => {
+                            let (digits, half_unit) =
+                                rounded_to(value, check.tape).expect("checked above");
+                            Finding::Rounded { digits, half_unit }
+                        }
+                        slip => slip,
+                    }
                 };
                 // A labelled quantity folds the paths below it into one factor
                 // (`u = x²; f = sin(u) + u² + eᵘ`: ∂f/∂u is one factor), and a

@@ -1486,3 +1486,62 @@ fn the_power_rules_factor_left_out_is_named() {
         c.diagnoses()[0].finding
     );
 }
+
+/// A value a slip gives exactly is that slip, though it is also the tape's
+/// rounded to 3 digits: 0.125 for x/8 + 1e-5·x² at 1 is path 1 alone (the x²
+/// path forgotten), where `compare` said "the tape's 0.12502 rounded … no
+/// slip is named" and suggested a tolerance that would pass it.
+#[test]
+fn a_slip_that_fits_is_named_before_rounding() {
+    let tape = Tape::new();
+    let x = tape.var(1.0).named("x");
+    let f = (x * 0.125 + x.square() * 1e-5).named("f");
+    let g = f.backward();
+    let comparison = g.compare(&[(x, 0.125)]);
+    let diagnosis = &comparison.diagnoses()[0];
+    assert!(
+        !matches!(diagnosis.finding, Finding::Rounded { .. }),
+        "{comparison}"
+    );
+    assert!(
+        matches!(
+            diagnosis.finding,
+            Finding::EqualsPaths { .. } | Finding::Ambiguous { .. }
+        ),
+        "{:?}\n{comparison}",
+        diagnosis.finding
+    );
+    // A value rounded that no slip gives is still called rounded.
+    let h = (x * 0.3 + x.square() * 0.0123456).named("h");
+    let gh = h.backward();
+    let comparison = gh.compare(&[(x, 0.3247)]);
+    assert!(
+        matches!(comparison.diagnoses()[0].finding, Finding::Rounded { .. }),
+        "{comparison}"
+    );
+}
+
+/// e^−∞ = 0 is a limit, not an underflow: `compare` on e^(−1/x²) at 0, whose
+/// tape gradient is NaN (0 · ∞ at the pole of 1/x²), said a value on its way
+/// underflowed ("node #4 f = 0 underflowed (its operands were nonzero …)").
+#[test]
+fn a_limit_at_an_infinite_operand_is_no_underflow() {
+    let tape = Tape::new();
+    let x = tape.var(0.0).named("x");
+    let e = (-(x.square().recip())).exp().named("f");
+    assert_eq!(e.value(), 0.0);
+    assert!(!chainrule::anomaly::underflowed(&tape, e.index()));
+    let g = e.backward();
+    let comparison = g.compare(&[(x, 0.0)]);
+    assert!(
+        !matches!(
+            comparison.diagnoses()[0].finding,
+            Finding::Underflowed { .. }
+        ),
+        "{comparison}"
+    );
+    assert!(
+        !comparison.to_string().contains("underflowed"),
+        "{comparison}"
+    );
+}
