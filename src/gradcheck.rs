@@ -1304,7 +1304,10 @@ pub enum Finding {
     },
     /// Your value is the tape's rounded to the significant digits it is written
     /// with (at least 3, as a value copied from a printed derivation is: the
-    /// tape's 0.000438568311… written 0.000438568): no slip is named. The row
+    /// tape's 0.000438568311… written 0.000438568), and no slip fits it (a
+    /// slip that gives it within the tolerance is named instead: 0.125 for
+    /// x/8 + 1e-5·x² at 1 is the x² path forgotten, though 0.12502 rounds to
+    /// it). The row
     /// still does not pass; a tolerance of half a unit in your value's last
     /// digit ([`Gradients::compare_with`], `Tolerance { atol, rtol: 0.0 }`)
     /// accepts it.
