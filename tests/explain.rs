@@ -1204,3 +1204,70 @@ fn a_direct_partial_is_marked_in_every_explanation_it_appears_in() {
         }
     }
 }
+
+/// A labelled node is folded as a unit factor only where its 1 is a renaming
+/// (a sum's operand) and folding merges no paths. A review found a residual
+/// `y = x + s` shown as one path with the factor 1 + cos x, two labelled
+/// branches `a + b` of one `u` both dropped, and a hidden unit `h` dropped
+/// where its weight happened to be 1.
+#[test]
+fn a_unit_factor_is_folded_only_where_it_is_a_renaming_that_merges_no_paths() {
+    // The residual: two paths, the labelled s shown.
+    let tape = Tape::new();
+    let x = tape.var(0.3).named("x");
+    let s = x.sin().named("s");
+    let y = (x + s).named("y");
+    let e = (y * y).named("E");
+    let explanation = e.backward().explain(x);
+    assert_eq!(explanation.path_count(), 2, "{explanation}");
+    let text = explanation.to_string();
+    assert!(text.contains("∂y/∂s · ∂s/∂x"), "{text}");
+    assert_eq!(
+        text,
+        e.backward()
+            .explain_with(x, ExplainOptions::default().raw())
+            .to_string()
+    );
+
+    // Two labelled branches of one u: both kept (not one of them), their
+    // paths summed where ∂f/∂u is written out.
+    let tape = Tape::new();
+    let w = tape.var(0.7).named("w");
+    let u = (w * 2.0).named("u");
+    let a = u.sin().named("a");
+    let b = u.cos().named("b");
+    let f = (a + b).named("f");
+    let text = f.backward().explain(w).to_string();
+    assert!(
+        text.contains("∂f/∂a · ∂a/∂u") && text.contains("∂f/∂b · ∂b/∂u"),
+        "{text}"
+    );
+
+    // A weight of exactly 1 is no renaming: h stays.
+    let tape = Tape::new();
+    let x = tape.var(0.5).named("x");
+    let w1 = tape.var(0.8).named("w1");
+    let w2 = tape.var(1.0).named("w2");
+    let h = (w1 * x).named("net1").tanh().named("h");
+    let y = (w2 * h).named("y");
+    let e = ((y - 1.0).square() * 0.5).named("E");
+    let text = e.backward().explain(w1).to_string();
+    assert!(
+        text.starts_with("∂E/∂w1 = ∂E/∂y · ∂y/∂h · ∂h/∂net1 · ∂net1/∂w1\n"),
+        "{text}"
+    );
+
+    // A renaming still folds: E_o1 in E = E_o1 + E_o2, its paths disjoint.
+    let tape = Tape::new();
+    let net = tape.var(1.1).named("net_o1");
+    let o1 = net.sigmoid().named("out_o1");
+    let o2 = tape.var(0.77).named("out_o2");
+    let e1 = ((o1 - 0.01).square() * 0.5).named("E_o1");
+    let e2 = ((o2 - 0.99).square() * 0.5).named("E_o2");
+    let total = (e1 + e2).named("E");
+    let text = total.backward().explain(net).to_string();
+    assert!(
+        text.starts_with("∂E/∂net_o1 = ∂E/∂out_o1 · ∂out_o1/∂net_o1\n"),
+        "{text}"
+    );
+}

@@ -57,9 +57,13 @@
 //! labelled node ([`Var::named`]), and the weighted sum `net` of every fused
 //! neuron labelled with [`Var::named_net`]: such a neuron is explained as
 //! `out = σ(net)`, `net = Σ w·x + b`, the factor through it split into
-//! `∂out/∂net · ∂net/∂w`. A labelled node whose every incoming factor is exactly 1
-//! (`E_o1` in `E = E_o1 + E_o2`) is folded into the next factor
-//! ([`ExplainOptions::merge_unit_factors`]).
+//! `∂out/∂net · ∂net/∂w`. A labelled node whose every incoming factor is 1 by
+//! its op, a renaming (`E_o1` in `E = E_o1 + E_o2`: an operand of a sum, the
+//! left one of `−`, `1·x`), is folded into the next factor
+//! ([`ExplainOptions::merge_unit_factors`]), unless that would merge two paths
+//! into one factor (`y = x + s`, `s = sin(x)`: both paths are shown) or leave
+//! `∂y/∂x` itself. A factor that happens to be 1 (a weight of 1, relu′ = 1)
+//! is no renaming: its nodes are shown.
 //!
 //! When that would leave a factor `∂y/∂x` inside the explanation of ∂y/∂x (an
 //! unlabelled graph: a tautology), the unlabelled nodes with readable names are
@@ -221,8 +225,10 @@ pub struct ExplainOptions {
     /// between are folded into the factors. `false` shows every node. Default
     /// `true`.
     pub labelled_only: bool,
-    /// Fold a shown node whose every incoming factor is exactly 1 into the next
-    /// factor (never the output or the input). Default `true`.
+    /// Fold a shown node whose every incoming factor is 1 by its op (an
+    /// operand of a sum, the left one of `−`, `1·x`: a renaming) into the
+    /// next factor, where that merges no two paths into one factor (never the
+    /// output or the input). Default `true`.
     pub merge_unit_factors: bool,
 }
 
@@ -661,16 +667,23 @@ fn factor_graph(
         }
         graph = FactorGraph::build(sub, &shown);
         if options.merge_unit_factors {
-            graph = fold_unit_factors(graph, &mut shown, &keep);
+            graph = fold_unit_factors(graph, namer.rec, &mut shown, &keep);
         }
     }
 }
 
 /// `graph` with its unit nodes ([`FactorGraph::unit_nodes`]) not in `keep`
 /// folded, `shown` updated; unchanged if that would leave a tautology.
-fn fold_unit_factors(graph: FactorGraph, shown: &mut [bool], keep: &[bool]) -> FactorGraph {
-    let mut units = graph.unit_nodes();
-    units.retain(|&id| !keep[graph.shown[id] as usize]);
+fn fold_unit_factors(
+    graph: FactorGraph,
+    rec: &crate::tape::Recording,
+    shown: &mut [bool],
+    keep: &[bool],
+) -> FactorGraph {
+    let units = graph.unit_nodes(
+        |id| !keep[graph.shown[id] as usize],
+        |above, below| unit_by_op(rec, above as usize, below as usize),
+    );
     if units.is_empty() {
         return graph;
     }
@@ -682,6 +695,25 @@ fn fold_unit_factors(graph: FactorGraph, shown: &mut [bool], keep: &[bool]) -> F
         shown[graph.shown[id] as usize] = false;
     }
     folded
+}
+
+/// Whether node `above`'s partial with respect to its operand `below` is 1
+/// whatever the values, so that a factor 1 between them is a renaming, not a
+/// value that happens to be 1: an operand of a sum (`+`, [`Var::sum`], `x +
+/// c`, `x − c`), the left operand of `−`, and `1·x`.
+fn unit_by_op(rec: &crate::tape::Recording, above: usize, below: usize) -> bool {
+    use crate::Op;
+    let mut edges = rec.edges(above).filter(|&(o, _)| o as usize == below);
+    let once = edges.next().is_some() && edges.next().is_none();
+    once && match rec.ops()[above] {
+        Op::Add | Op::Sum | Op::AddConst | Op::SubConst => true,
+        Op::Sub => rec
+            .edges(above)
+            .next()
+            .is_some_and(|(o, _)| o as usize == below),
+        Op::MulConst => rec.edges(above).next().is_some_and(|(_, p)| p == 1.0),
+        _ => false,
+    }
 }
 
 /// The factor graph over the quantities the options show, and which subgraph
@@ -724,7 +756,7 @@ fn chosen_factor_graph(
         if !options.merge_unit_factors {
             return graph;
         }
-        fold_unit_factors(graph, shown, kink)
+        fold_unit_factors(graph, namer.rec, shown, kink)
     };
     let interior = n > 2 && shown[1..n - 1].iter().any(|&s| s);
     let (graph, tautology) = if options.labelled_only && !interior {

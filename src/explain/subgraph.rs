@@ -793,22 +793,89 @@ impl FactorGraph {
         last > 0 && self.edges(last).iter().any(|e| e.to == 0 && e.folded)
     }
 
-    /// The shown nodes (not the first or last) whose every incoming factor is
-    /// exactly 1 and unmasked: `∂E/∂E_o1 = 1` where `E = E_o1 + E_o2`.
-    pub(crate) fn unit_nodes(&self) -> Vec<usize> {
+    /// The shown nodes (not the first or last) to fold as unit factors, given
+    /// which of them may be folded (`allowed`, by id): those whose every
+    /// incoming factor is exactly 1, unmasked, straight from the node above
+    /// (no hidden node between) and 1 by that node's op whatever the values
+    /// (`structural(above, below)`, tape indices: `∂E/∂E_o1 = 1` where `E =
+    /// E_o1 + E_o2`, not a product's factor that happens to be 1), and whose
+    /// folding merges no two paths: no node would then have two factors to
+    /// one node, one of them through it (`y = x + s`, `s = sin(x)`: folding
+    /// `s` would make `1 + cos x` one factor of two paths). A node whose
+    /// folding would merge paths is kept, and so is every other one of the
+    /// merge (symmetric: a batch's `loss₁ … lossₙ` over a shared weight are
+    /// all kept), until no fold merges.
+    ///
+    /// Time: O(F) a round for F factors after folding (at most one round per
+    /// node kept; usually one).
+    pub(crate) fn unit_nodes(
+        &self,
+        allowed: impl Fn(usize) -> bool,
+        structural: impl Fn(u32, u32) -> bool,
+    ) -> Vec<usize> {
         let n = self.len();
-        let mut all_one = vec![true; n];
+        let mut fold = vec![false; n];
         let mut used = vec![false; n];
+        let mut unit = vec![true; n];
         for a in 0..n {
             for e in self.edges(a) {
-                used[e.to as usize] = true;
-                if e.value != 1.0 || e.masked {
-                    all_one[e.to as usize] = false;
+                let to = e.to as usize;
+                used[to] = true;
+                if e.value != 1.0
+                    || e.masked
+                    || e.folded
+                    || self.net[a]
+                    || self.net[to]
+                    || !structural(self.index[a], self.index[to])
+                {
+                    unit[to] = false;
                 }
             }
         }
-        (1..n.saturating_sub(1))
-            .filter(|&k| used[k] && all_one[k])
-            .collect()
+        for k in 1..n.saturating_sub(1) {
+            fold[k] = used[k] && unit[k] && allowed(k);
+        }
+        // Each node's factors after folding, as (lower node, the folded node
+        // it comes through, or u32::MAX): a lower node met twice is a merge,
+        // and every folded node it comes through is kept.
+        let mut expanded: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        let mut seen = vec![u32::MAX; n];
+        loop {
+            let mut keep = Vec::new();
+            for id in 0..n {
+                let mut list = Vec::new();
+                for e in self.edges(id) {
+                    let to = e.to as usize;
+                    if fold[to] {
+                        list.extend(expanded[to].iter().map(|&(t, _)| (t, e.to)));
+                    } else {
+                        list.push((e.to, u32::MAX));
+                    }
+                }
+                for (k, &(t, _)) in list.iter().enumerate() {
+                    let first = seen[t as usize];
+                    if first != u32::MAX {
+                        for via in [list[first as usize].1, list[k].1] {
+                            if via != u32::MAX {
+                                keep.push(via as usize);
+                            }
+                        }
+                    } else {
+                        seen[t as usize] = k as u32;
+                    }
+                }
+                for &(t, _) in &list {
+                    seen[t as usize] = u32::MAX;
+                }
+                expanded[id] = list;
+            }
+            if keep.is_empty() {
+                break;
+            }
+            for id in keep {
+                fold[id] = false;
+            }
+        }
+        (1..n.saturating_sub(1)).filter(|&k| fold[k]).collect()
     }
 }
